@@ -1,0 +1,38 @@
+# Wraps CMake: `make` builds, `make run` starts a server, `make test` runs every test.
+BUILD ?= build
+PORT ?= 6666
+DATA ?= ./data
+PYTHON ?= /usr/bin/python3
+JOBS ?= $(shell nproc)
+
+.PHONY: all build deps run test unit integration asan clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	./$(BUILD)/tidekv-server tidekv.conf --port $(PORT) --dir $(DATA)
+
+test: deps build unit integration
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure
+
+integration: build
+	TIDEKV_SERVER=$(CURDIR)/$(BUILD)/tidekv-server $(PYTHON) -m pytest -q tests/integration
+
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan: deps
+	@cmake -S . -B build-asan -DTIDEKV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
+	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q tests/integration
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,72 @@
+/* The command layer: the command table, the context a handler runs in, shared helpers. */
+#ifndef TIDEKV_CMD_H
+#define TIDEKV_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reply.h"
+#include "proto/resp.h"
+#include "server.h"
+#include "storage/txn.h"
+
+#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_NOT_INTEGER "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT "ERR value is not a valid float"
+#define ERR_SYNTAX "ERR syntax error"
+#define ERR_STORAGE "ERR storage error, see the server log"
+
+enum cmd_flags {
+    CMD_WRITE = 1 << 0,
+    CMD_READONLY = 1 << 1,
+    CMD_NOAUTH = 1 << 2,    /* allowed before AUTH */
+    CMD_NOQUEUE = 1 << 3,   /* runs at once even inside MULTI (EXEC, DISCARD, …) */
+    CMD_ALLKEYS = 1 << 4,   /* touches every key: runs alone (FLUSHDB, FLUSHALL) */
+    CMD_NOKEYS = 1 << 5,    /* touches no key: takes no lock */
+    CMD_FAST = 1 << 6,
+    CMD_ADMIN = 1 << 7,
+};
+
+typedef struct cmd_ctx {
+    client *c;
+    const char *name; /* the running command's name, lowercase, for error texts */
+    int argc;
+    resp_arg *argv;
+    reply *r;
+    txn *t;
+    int db;
+    int in_exec;
+} cmd_ctx;
+
+typedef void (*cmd_fn)(cmd_ctx *ctx);
+
+typedef struct cmd_def {
+    const char *name;
+    int arity; /* > 0 exact, < 0 at least -arity */
+    int flags;
+    int first_key, last_key, key_step; /* last_key < 0 counts from the end */
+    cmd_fn fn;
+    const char *group;
+    const char *summary;
+} cmd_def;
+
+const cmd_def *cmd_lookup(const char *name, size_t len);
+/* The whole table, for COMMAND. */
+const cmd_def *cmd_table(size_t *count);
+
+/* Helpers for handlers. */
+int arg_is(const resp_arg *a, const char *word);
+/* Parses an integer argument without replying; 0 or -1. */
+int arg_parse_ll(const resp_arg *a, long long *out);
+/* Parses an integer argument; on failure replies ERR_NOT_INTEGER and returns -1. */
+int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
+/* Replies the error for a failed storage read/write. */
+void reply_storage_error(cmd_ctx *ctx);
+/* Records a command (argv as C strings and lengths) as this write's effect. */
+void cmd_record(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens);
+/* Records "SET key value [PXAT expire]": the exact resulting string. */
+void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
+/* Records "<name> key" (DEL, PERSIST, …). */
+void cmd_record_key(cmd_ctx *ctx, const char *name, const char *key, size_t klen);
+
+#endif

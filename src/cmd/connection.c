@@ -1,0 +1,245 @@
+/* Connection commands: PING ECHO HELLO AUTH SELECT QUIT CLIENT RESET. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "config.h"
+#include "net/net.h"
+
+void cmd_ping(cmd_ctx *ctx) {
+    if (ctx->argc > 2) {
+        reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
+        return;
+    }
+    if (ctx->argc == 2)
+        reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len);
+    else
+        reply_simple(ctx->r, "PONG");
+}
+
+void cmd_echo(cmd_ctx *ctx) { reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len); }
+
+/* Checks a username/password pair; only the "default" user exists. */
+static int credentials_ok(const resp_arg *user, const resp_arg *pass) {
+    char expected[512];
+    int has_password = config_password(expected, sizeof(expected));
+    if (user && !arg_is(user, "default")) return 0;
+    if (!has_password) return 1;
+    return pass->len == strlen(expected) && memcmp(pass->ptr, expected, pass->len) == 0;
+}
+
+void cmd_auth(cmd_ctx *ctx) {
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    char pass[2];
+    if (ctx->argc == 2 && !config_password(pass, sizeof(pass))) {
+        reply_error(ctx->r, "ERR AUTH <password> called without any password configured for the default user. "
+                            "Are you sure your configuration is correct?");
+        return;
+    }
+    const resp_arg *user = ctx->argc == 3 ? &ctx->argv[1] : NULL;
+    if (!credentials_ok(user, &ctx->argv[ctx->argc - 1])) {
+        reply_error(ctx->r, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    ctx->c->authenticated = 1;
+    reply_ok(ctx->r);
+}
+
+static void reply_hello(cmd_ctx *ctx) {
+    reply *r = ctx->r;
+    reply_map(r, 7);
+    reply_bulk_str(r, "server");
+    reply_bulk_str(r, "redis");
+    reply_bulk_str(r, "version");
+    reply_bulk_str(r, TIDEKV_REDIS_VERSION);
+    reply_bulk_str(r, "proto");
+    reply_int(r, ctx->c->resp);
+    reply_bulk_str(r, "id");
+    reply_int(r, (long long)ctx->c->id);
+    reply_bulk_str(r, "mode");
+    reply_bulk_str(r, "standalone");
+    reply_bulk_str(r, "role");
+    reply_bulk_str(r, "master");
+    reply_bulk_str(r, "modules");
+    reply_array(r, 0);
+}
+
+void cmd_hello(cmd_ctx *ctx) {
+    long long version = ctx->c->resp;
+    int i = 1;
+    if (ctx->argc >= 2) {
+        if (arg_parse_ll(&ctx->argv[1], &version) < 0) {
+            reply_error(ctx->r, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        i = 2;
+        if (version < 2 || version > 3) {
+            reply_error(ctx->r, "NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    const resp_arg *user = NULL, *pass = NULL, *name = NULL;
+    for (; i < ctx->argc; i++) {
+        int left = ctx->argc - i - 1;
+        if (arg_is(&ctx->argv[i], "auth") && left >= 2) {
+            user = &ctx->argv[i + 1];
+            pass = &ctx->argv[i + 2];
+            i += 2;
+        } else if (arg_is(&ctx->argv[i], "setname") && left >= 1) {
+            name = &ctx->argv[++i];
+        } else {
+            reply_errorf(ctx->r, "ERR Syntax error in HELLO option '%.*s'", (int)ctx->argv[i].len, ctx->argv[i].ptr);
+            return;
+        }
+    }
+    if (user && !credentials_ok(user, pass)) {
+        reply_error(ctx->r, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    if (user) ctx->c->authenticated = 1;
+    if (!ctx->c->authenticated) {
+        reply_error(ctx->r, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                            "select the RESP protocol version at the same time");
+        return;
+    }
+    if (name) net_client_set_name(ctx->c, name->ptr, name->len);
+    ctx->c->resp = (int)version;
+    ctx->r->resp = (int)version;
+    reply_hello(ctx);
+}
+
+void cmd_select(cmd_ctx *ctx) {
+    long long db;
+    if (arg_ll(ctx, &ctx->argv[1], &db) < 0) return;
+    if (db < 0 || db >= server_config.databases) {
+        reply_error(ctx->r, "ERR DB index is out of range");
+        return;
+    }
+    ctx->c->db = (int)db;
+    ctx->db = (int)db;
+    reply_ok(ctx->r);
+}
+
+void cmd_quit(cmd_ctx *ctx) {
+    reply_ok(ctx->r);
+    ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+static int valid_client_name(const resp_arg *a) {
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] < '!' || a->ptr[i] > '~') return 0;
+    return 1;
+}
+
+/* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR addr] [LADDR addr] [SKIPME yes|no]. */
+static void client_kill(cmd_ctx *ctx) {
+    if (ctx->argc == 3) {
+        char addr[128];
+        snprintf(addr, sizeof(addr), "%.*s", (int)ctx->argv[2].len, ctx->argv[2].ptr);
+        if (net_client_kill(0, addr, NULL, NULL) == 0)
+            reply_error(ctx->r, "ERR No such client");
+        else
+            reply_ok(ctx->r);
+        return;
+    }
+    long long id = 0;
+    char addr[128] = "", laddr[128] = "";
+    int skipme = 1;
+    for (int i = 2; i < ctx->argc; i += 2) {
+        if (i + 1 >= ctx->argc) goto syntax;
+        const resp_arg *v = &ctx->argv[i + 1];
+        if (arg_is(&ctx->argv[i], "id")) {
+            if (arg_parse_ll(v, &id) < 0 || id <= 0) {
+                reply_error(ctx->r, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_is(&ctx->argv[i], "addr")) {
+            snprintf(addr, sizeof(addr), "%.*s", (int)v->len, v->ptr);
+        } else if (arg_is(&ctx->argv[i], "laddr")) {
+            snprintf(laddr, sizeof(laddr), "%.*s", (int)v->len, v->ptr);
+        } else if (arg_is(&ctx->argv[i], "skipme")) {
+            if (arg_is(v, "yes")) skipme = 1;
+            else if (arg_is(v, "no")) skipme = 0;
+            else goto syntax;
+        } else {
+            goto syntax;
+        }
+    }
+    reply_int(ctx->r, net_client_kill((uint64_t)id, addr[0] ? addr : NULL, laddr[0] ? laddr : NULL,
+                                      skipme ? ctx->c : NULL));
+    return;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+}
+
+static void client_list(cmd_ctx *ctx) {
+    uint64_t only = 0;
+    if (ctx->argc == 4 && arg_is(&ctx->argv[2], "id")) {
+        long long id;
+        if (arg_parse_ll(&ctx->argv[3], &id) < 0 || id <= 0) {
+            reply_error(ctx->r, "ERR Invalid client ID");
+            return;
+        }
+        only = (uint64_t)id;
+    } else if (ctx->argc != 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    buf out;
+    buf_init(&out);
+    net_client_list(&out, only);
+    reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
+    buf_free(&out);
+}
+
+void cmd_client(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "id") && ctx->argc == 2) {
+        reply_int(ctx->r, (long long)ctx->c->id);
+    } else if (arg_is(sub, "setname") && ctx->argc == 3) {
+        if (!valid_client_name(&ctx->argv[2])) {
+            reply_error(ctx->r, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        net_client_set_name(ctx->c, ctx->argv[2].ptr, ctx->argv[2].len);
+        reply_ok(ctx->r);
+    } else if (arg_is(sub, "getname") && ctx->argc == 2) {
+        if (ctx->c->name)
+            reply_bulk_str(ctx->r, ctx->c->name);
+        else
+            reply_null(ctx->r);
+    } else if (arg_is(sub, "list")) {
+        client_list(ctx);
+    } else if (arg_is(sub, "info") && ctx->argc == 2) {
+        buf out;
+        buf_init(&out);
+        net_client_list(&out, ctx->c->id);
+        reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
+        buf_free(&out);
+    } else if (arg_is(sub, "kill") && ctx->argc >= 3) {
+        client_kill(ctx);
+    } else if (arg_is(sub, "setinfo") && ctx->argc == 4) {
+        reply_ok(ctx->r);
+    } else {
+        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                     (int)sub->len, sub->ptr);
+    }
+}
+
+void cmd_reset(cmd_ctx *ctx) {
+    client *c = ctx->c;
+    dispatch_discard(c);
+    dispatch_unwatch(c);
+    c->db = 0;
+    c->resp = 2;
+    ctx->r->resp = 2;
+    net_client_set_name(c, NULL, 0);
+    char pass[2];
+    c->authenticated = !config_password(pass, sizeof(pass));
+    reply_simple(ctx->r, "RESET");
+}

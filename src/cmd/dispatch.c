@@ -1,0 +1,235 @@
+#include "cmd/dispatch.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+#include "storage/keylock.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+/* The key hashes a command will touch, for the striped locks. */
+typedef struct key_set {
+    uint64_t *hashes;
+    size_t n, cap;
+    int exclusive; /* a command that touches every key runs alone */
+} key_set;
+
+static void key_set_add(key_set *ks, uint64_t h) {
+    if (ks->n == ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 16;
+        ks->hashes = realloc(ks->hashes, ks->cap * sizeof(uint64_t));
+        if (!ks->hashes) abort();
+    }
+    ks->hashes[ks->n++] = h;
+}
+
+static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int db, key_set *ks) {
+    if (def->flags & CMD_ALLKEYS) ks->exclusive = 1;
+    if (def->first_key <= 0) return;
+    int last = def->last_key < 0 ? argc + def->last_key : def->last_key;
+    int step = def->key_step > 0 ? def->key_step : 1;
+    for (int i = def->first_key; i <= last && i < argc; i += step) key_set_add(ks, keylock_hash(db, argv[i].ptr, argv[i].len));
+    /* COPY src dst DB n also writes in another database. */
+    if (strcmp(def->name, "copy") == 0) {
+        for (int i = 3; i + 1 < argc; i++) {
+            long long other;
+            if (arg_is(&argv[i], "db") && arg_parse_ll(&argv[i + 1], &other) == 0 && other >= 0 && other <= 0x7fffffff)
+                key_set_add(ks, keylock_hash((int)other, argv[2].ptr, argv[2].len));
+        }
+    }
+}
+
+static void lock_keys(key_set *ks) {
+    if (ks->exclusive)
+        keylock_global_exclusive();
+    else
+        keylock_global_shared();
+    keylock_acquire(ks->hashes, ks->n);
+}
+
+static void unlock_keys(key_set *ks) {
+    keylock_release(ks->hashes, ks->n);
+    keylock_global_release();
+    free(ks->hashes);
+}
+
+/* Commits the txn; on failure replaces whatever reply the command wrote since mark with an error. */
+static void commit_or_fail(cmd_ctx *ctx, size_t mark) {
+    char *err = NULL;
+    if (txn_commit(ctx->t, &err) == 0) return;
+    log_msg(LOG_WARNING, "write failed: %s", err);
+    ctx->c->out.len = mark;
+    reply_errorf(ctx->r, "ERR write failed: %s", err);
+    free(err);
+}
+
+static void run_command(client *c, const cmd_def *def, int argc, resp_arg *argv) {
+    key_set ks = {0};
+    collect_keys(def, argc, argv, c->db, &ks);
+    int locks = !(def->flags & CMD_NOKEYS);
+    if (locks) lock_keys(&ks);
+    txn t;
+    txn_init(&t);
+    reply r = {&c->out, c->resp};
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0};
+    size_t mark = c->out.len;
+    def->fn(&ctx);
+    commit_or_fail(&ctx, mark);
+    txn_free(&t);
+    if (locks) unlock_keys(&ks);
+    else free(ks.hashes);
+}
+
+static void reply_unknown_command(reply *r, int argc, const resp_arg *argv) {
+    buf msg;
+    buf_init(&msg);
+    buf_printf(&msg, "ERR unknown command '%.128s', with args beginning with: ", argv[0].ptr);
+    for (int i = 1; i < argc && msg.len < 128 + 60; i++) buf_printf(&msg, "'%.*s' ", 128, argv[i].ptr);
+    buf_append_byte(&msg, 0);
+    reply_error(r, msg.data);
+    buf_free(&msg);
+}
+
+static int arity_ok(const cmd_def *def, int argc) {
+    return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
+}
+
+static void queue_command(client *c, int argc) {
+    if (c->queue_len == c->queue_cap) {
+        c->queue_cap = c->queue_cap ? c->queue_cap * 2 : 8;
+        c->queue = realloc(c->queue, (size_t)c->queue_cap * sizeof(queued_cmd));
+        if (!c->queue) abort();
+    }
+    queued_cmd *q = &c->queue[c->queue_len++];
+    q->argv = resp_parser_take_args(&c->parser, &q->argc);
+    (void)argc;
+}
+
+void dispatch_request(client *c, int argc, resp_arg *argv) {
+    reply r = {&c->out, c->resp};
+    atomic_fetch_add(&stats.commands_processed, 1);
+    const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (!def) {
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply_unknown_command(&r, argc, argv);
+        return;
+    }
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", def->name);
+    if (!arity_ok(def, argc)) {
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
+        return;
+    }
+    if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
+        char pass[2];
+        if (config_password(pass, sizeof(pass))) {
+            if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+            reply_error(&r, "NOAUTH Authentication required.");
+            return;
+        }
+        c->authenticated = 1; /* the password was removed since this client connected */
+    }
+    if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
+        queue_command(c, argc);
+        reply_simple(&r, "QUEUED");
+        return;
+    }
+    run_command(c, def, argc, argv);
+}
+
+/* ---- MULTI / EXEC / WATCH ---- */
+
+void dispatch_discard(client *c) {
+    for (int i = 0; i < c->queue_len; i++) {
+        for (int j = 0; j < c->queue[i].argc; j++) free(c->queue[i].argv[j].ptr);
+        free(c->queue[i].argv);
+    }
+    free(c->queue);
+    c->queue = NULL;
+    c->queue_len = c->queue_cap = 0;
+    c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+}
+
+void dispatch_unwatch(client *c) {
+    for (int i = 0; i < c->watched_len; i++) free(c->watched[i].key);
+    free(c->watched);
+    c->watched = NULL;
+    c->watched_len = c->watched_cap = 0;
+}
+
+void dispatch_client_cleanup(client *c) {
+    dispatch_discard(c);
+    dispatch_unwatch(c);
+}
+
+void dispatch_watch(client *c, int db, const char *key, size_t klen) {
+    for (int i = 0; i < c->watched_len; i++)
+        if (c->watched[i].db == db && c->watched[i].klen == klen && memcmp(c->watched[i].key, key, klen) == 0) return;
+    if (c->watched_len == 0) c->watch_flush_epoch = keylock_flush_epoch();
+    if (c->watched_len == c->watched_cap) {
+        c->watched_cap = c->watched_cap ? c->watched_cap * 2 : 4;
+        c->watched = realloc(c->watched, (size_t)c->watched_cap * sizeof(watched_key));
+        if (!c->watched) abort();
+    }
+    watched_key *w = &c->watched[c->watched_len++];
+    w->db = db;
+    w->key = malloc(klen + 1);
+    if (!w->key) abort();
+    memcpy(w->key, key, klen);
+    w->klen = klen;
+    w->hash = keylock_hash(db, key, klen);
+    w->version = keylock_watch_version(w->hash);
+}
+
+static int watches_intact(const client *c) {
+    if (c->watched_len > 0 && keylock_flush_epoch() != c->watch_flush_epoch) return 0;
+    for (int i = 0; i < c->watched_len; i++)
+        if (keylock_watch_version(c->watched[i].hash) != c->watched[i].version) return 0;
+    return 1;
+}
+
+/* The database a queued SELECT switches to, or -1 if it is not a valid SELECT. */
+static int queued_select_db(const cmd_def *def, const queued_cmd *q) {
+    long long db;
+    if (strcmp(def->name, "select") != 0 || arg_parse_ll(&q->argv[1], &db) < 0) return -1;
+    if (db < 0 || db >= server_config.databases) return -1;
+    return (int)db;
+}
+
+void dispatch_exec(cmd_ctx *ctx) {
+    client *c = ctx->c;
+    key_set ks = {0};
+    int db = c->db;
+    for (int i = 0; i < c->queue_len; i++) {
+        const cmd_def *def = cmd_lookup(c->queue[i].argv[0].ptr, c->queue[i].argv[0].len);
+        collect_keys(def, c->queue[i].argc, c->queue[i].argv, db, &ks);
+        int selected = queued_select_db(def, &c->queue[i]);
+        if (selected >= 0) db = selected;
+    }
+    for (int i = 0; i < c->watched_len; i++) key_set_add(&ks, c->watched[i].hash);
+    lock_keys(&ks);
+    if (!watches_intact(c)) {
+        reply_null_array(ctx->r);
+    } else {
+        size_t mark = c->out.len;
+        reply_array(ctx->r, c->queue_len);
+        ctx->in_exec = 1;
+        for (int i = 0; i < c->queue_len; i++) {
+            queued_cmd *q = &c->queue[i];
+            ctx->argc = q->argc;
+            ctx->argv = q->argv;
+            ctx->db = c->db;
+            const cmd_def *def = cmd_lookup(q->argv[0].ptr, q->argv[0].len);
+            ctx->name = def->name;
+            def->fn(ctx);
+        }
+        commit_or_fail(ctx, mark);
+    }
+    unlock_keys(&ks);
+    dispatch_discard(c);
+    dispatch_unwatch(c);
+}

@@ -1,0 +1,21 @@
+/* From a parsed request to a reply: lookup, checks, MULTI queueing, key locks, one batch per command. */
+#ifndef TIDEKV_DISPATCH_H
+#define TIDEKV_DISPATCH_H
+
+#include "cmd/cmd.h"
+#include "server.h"
+
+/* Runs (or queues, inside MULTI) one request; its reply is appended to c->out. */
+void dispatch_request(client *c, int argc, resp_arg *argv);
+/* Frees a client's queued transaction and watched keys. */
+void dispatch_client_cleanup(client *c);
+/* Runs the client's queued transaction as one batch (EXEC). */
+void dispatch_exec(cmd_ctx *ctx);
+/* Forgets the queued transaction (DISCARD, EXEC). */
+void dispatch_discard(client *c);
+/* Forgets every watched key (UNWATCH, EXEC, DISCARD). */
+void dispatch_unwatch(client *c);
+/* Adds a key to the client's watch list (WATCH). */
+void dispatch_watch(client *c, int db, const char *key, size_t klen);
+
+#endif

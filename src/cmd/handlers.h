@@ -1,0 +1,79 @@
+/* Every command handler, by family. */
+#ifndef TIDEKV_HANDLERS_H
+#define TIDEKV_HANDLERS_H
+
+#include "cmd/cmd.h"
+#include "cmd/dispatch.h"
+
+/* connection.c */
+void cmd_ping(cmd_ctx *ctx);
+void cmd_echo(cmd_ctx *ctx);
+void cmd_auth(cmd_ctx *ctx);
+void cmd_hello(cmd_ctx *ctx);
+void cmd_select(cmd_ctx *ctx);
+void cmd_quit(cmd_ctx *ctx);
+void cmd_client(cmd_ctx *ctx);
+void cmd_reset(cmd_ctx *ctx);
+
+/* server_cmds.c */
+void cmd_info(cmd_ctx *ctx);
+void cmd_dbsize(cmd_ctx *ctx);
+void cmd_flushdb(cmd_ctx *ctx);
+void cmd_flushall(cmd_ctx *ctx);
+void cmd_config(cmd_ctx *ctx);
+void cmd_command(cmd_ctx *ctx);
+void cmd_time(cmd_ctx *ctx);
+void cmd_shutdown(cmd_ctx *ctx);
+void cmd_multi(cmd_ctx *ctx);
+void cmd_exec(cmd_ctx *ctx);
+void cmd_discard(cmd_ctx *ctx);
+void cmd_watch(cmd_ctx *ctx);
+void cmd_unwatch(cmd_ctx *ctx);
+
+/* string.c */
+void cmd_get(cmd_ctx *ctx);
+void cmd_set(cmd_ctx *ctx);
+void cmd_setnx(cmd_ctx *ctx);
+void cmd_setex(cmd_ctx *ctx);
+void cmd_psetex(cmd_ctx *ctx);
+void cmd_getset(cmd_ctx *ctx);
+void cmd_getdel(cmd_ctx *ctx);
+void cmd_getex(cmd_ctx *ctx);
+void cmd_mget(cmd_ctx *ctx);
+void cmd_mset(cmd_ctx *ctx);
+void cmd_msetnx(cmd_ctx *ctx);
+void cmd_incr(cmd_ctx *ctx);
+void cmd_decr(cmd_ctx *ctx);
+void cmd_incrby(cmd_ctx *ctx);
+void cmd_decrby(cmd_ctx *ctx);
+void cmd_incrbyfloat(cmd_ctx *ctx);
+void cmd_append(cmd_ctx *ctx);
+void cmd_strlen(cmd_ctx *ctx);
+void cmd_getrange(cmd_ctx *ctx);
+void cmd_setrange(cmd_ctx *ctx);
+void cmd_setbit(cmd_ctx *ctx);
+void cmd_getbit(cmd_ctx *ctx);
+void cmd_bitcount(cmd_ctx *ctx);
+void cmd_bitpos(cmd_ctx *ctx);
+
+/* keys.c */
+void cmd_del(cmd_ctx *ctx);
+void cmd_exists(cmd_ctx *ctx);
+void cmd_type(cmd_ctx *ctx);
+void cmd_expire(cmd_ctx *ctx);
+void cmd_pexpire(cmd_ctx *ctx);
+void cmd_expireat(cmd_ctx *ctx);
+void cmd_pexpireat(cmd_ctx *ctx);
+void cmd_ttl(cmd_ctx *ctx);
+void cmd_pttl(cmd_ctx *ctx);
+void cmd_expiretime(cmd_ctx *ctx);
+void cmd_pexpiretime(cmd_ctx *ctx);
+void cmd_persist(cmd_ctx *ctx);
+void cmd_keys(cmd_ctx *ctx);
+void cmd_scan(cmd_ctx *ctx);
+void cmd_randomkey(cmd_ctx *ctx);
+void cmd_rename(cmd_ctx *ctx);
+void cmd_renamenx(cmd_ctx *ctx);
+void cmd_copy(cmd_ctx *ctx);
+
+#endif

@@ -1,0 +1,479 @@
+/* Key commands that work on every type: DEL, EXISTS, TYPE, the EXPIRE family, KEYS, SCAN, RENAME, COPY … */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "config.h"
+#include "types/keyspace.h"
+#include "util/glob.h"
+#include "util/num.h"
+
+/* Looks up ctx->argv[i]; replies a storage error on failure. */
+static int lookup_arg(cmd_ctx *ctx, int i, meta *m, buf *raw) {
+    int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, m, raw);
+    if (rc == KS_ERROR) reply_storage_error(ctx);
+    return rc;
+}
+
+/* Builds a record argv of name + the given argument indexes' keys. */
+typedef struct arg_list {
+    const char **argv;
+    size_t *lens;
+    int argc;
+} arg_list;
+
+static void arg_list_init(arg_list *l, int cap, const char *name) {
+    l->argv = malloc((size_t)cap * sizeof(char *));
+    l->lens = malloc((size_t)cap * sizeof(size_t));
+    if (!l->argv || !l->lens) abort();
+    l->argv[0] = name;
+    l->lens[0] = strlen(name);
+    l->argc = 1;
+}
+
+static void arg_list_add(arg_list *l, const char *p, size_t len) {
+    l->argv[l->argc] = p;
+    l->lens[l->argc++] = len;
+}
+
+static void arg_list_free(arg_list *l) {
+    free(l->argv);
+    free(l->lens);
+}
+
+void cmd_del(cmd_ctx *ctx) {
+    arg_list deleted;
+    arg_list_init(&deleted, ctx->argc, "DEL");
+    for (int i = 1; i < ctx->argc; i++) {
+        meta m;
+        buf raw;
+        buf_init(&raw);
+        int rc = lookup_arg(ctx, i, &m, &raw);
+        buf_free(&raw);
+        if (rc == KS_ERROR) {
+            arg_list_free(&deleted);
+            return;
+        }
+        if (rc != KS_FOUND) continue;
+        ks_delete(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
+        arg_list_add(&deleted, ctx->argv[i].ptr, ctx->argv[i].len);
+    }
+    if (deleted.argc > 1) cmd_record(ctx, deleted.argc, deleted.argv, deleted.lens);
+    reply_int(ctx->r, deleted.argc - 1);
+    arg_list_free(&deleted);
+}
+
+/* EXISTS and TOUCH: how many of the arguments exist (duplicates count). */
+void cmd_exists(cmd_ctx *ctx) {
+    long long count = 0;
+    for (int i = 1; i < ctx->argc; i++) {
+        meta m;
+        buf raw;
+        buf_init(&raw);
+        int rc = lookup_arg(ctx, i, &m, &raw);
+        buf_free(&raw);
+        if (rc == KS_ERROR) return;
+        count += rc == KS_FOUND;
+    }
+    reply_int(ctx->r, count);
+}
+
+void cmd_type(cmd_ctx *ctx) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw);
+    if (rc != KS_ERROR) reply_simple(ctx->r, rc == KS_FOUND ? enc_type_name(m.type) : "none");
+    buf_free(&raw);
+}
+
+enum { EXP_NX = 1, EXP_XX = 2, EXP_GT = 4, EXP_LT = 8 };
+
+static int parse_expire_flags(cmd_ctx *ctx, int *flags) {
+    *flags = 0;
+    for (int i = 3; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "nx")) *flags |= EXP_NX;
+        else if (arg_is(a, "xx")) *flags |= EXP_XX;
+        else if (arg_is(a, "gt")) *flags |= EXP_GT;
+        else if (arg_is(a, "lt")) *flags |= EXP_LT;
+        else {
+            reply_errorf(ctx->r, "ERR Unsupported option %.*s", (int)a->len, a->ptr);
+            return -1;
+        }
+    }
+    if ((*flags & EXP_NX) && (*flags & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(ctx->r, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return -1;
+    }
+    if ((*flags & EXP_GT) && (*flags & EXP_LT)) {
+        reply_error(ctx->r, "ERR GT and LT options at the same time are not compatible");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether NX/XX/GT/LT allow replacing `current` (0 = none, i.e. infinite) with `when`. */
+static int expire_condition_holds(int flags, int64_t current, int64_t when) {
+    if ((flags & EXP_NX) && current) return 0;
+    if ((flags & EXP_XX) && !current) return 0;
+    if ((flags & EXP_GT) && (!current || when <= current)) return 0;
+    if ((flags & EXP_LT) && current && when >= current) return 0;
+    return 1;
+}
+
+static void expire_generic(cmd_ctx *ctx, int seconds, int relative) {
+    const resp_arg *key = &ctx->argv[1];
+    long long when;
+    int flags;
+    if (arg_ll(ctx, &ctx->argv[2], &when) < 0 || parse_expire_flags(ctx, &flags) < 0) return;
+    if (seconds && (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)) goto invalid;
+    if (seconds) when *= 1000;
+    if (relative) {
+        if ((when > 0 && ctx->t->now_ms > LLONG_MAX - when)) goto invalid;
+        when += ctx->t->now_ms;
+    }
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw);
+    if (rc == KS_FOUND) {
+        if (!expire_condition_holds(flags, m.expire_ms, when)) {
+            reply_int(ctx->r, 0);
+        } else if (when <= ctx->t->now_ms) {
+            /* A time already past deletes the key, as Redis does (and records it as DEL). */
+            ks_delete(ctx->t, ctx->db, key->ptr, key->len);
+            cmd_record_key(ctx, "DEL", key->ptr, key->len);
+            reply_int(ctx->r, 1);
+        } else {
+            ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, when);
+            char text[24];
+            const char *argv[3] = {"PEXPIREAT", key->ptr, text};
+            size_t lens[3] = {9, key->len, num_format_ll(text, when)};
+            cmd_record(ctx, 3, argv, lens);
+            reply_int(ctx->r, 1);
+        }
+    } else if (rc == KS_MISSING) {
+        reply_int(ctx->r, 0);
+    }
+    buf_free(&raw);
+    return;
+invalid:
+    reply_errorf(ctx->r, "ERR invalid expire time in '%s' command", ctx->name);
+}
+
+void cmd_expire(cmd_ctx *ctx) { expire_generic(ctx, 1, 1); }
+void cmd_pexpire(cmd_ctx *ctx) { expire_generic(ctx, 0, 1); }
+void cmd_expireat(cmd_ctx *ctx) { expire_generic(ctx, 1, 0); }
+void cmd_pexpireat(cmd_ctx *ctx) { expire_generic(ctx, 0, 0); }
+
+/* TTL, PTTL, EXPIRETIME, PEXPIRETIME. */
+static void ttl_generic(cmd_ctx *ctx, int in_ms, int absolute) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw);
+    buf_free(&raw);
+    if (rc == KS_ERROR) return;
+    if (rc == KS_MISSING) {
+        reply_int(ctx->r, -2);
+        return;
+    }
+    if (m.expire_ms == 0) {
+        reply_int(ctx->r, -1);
+        return;
+    }
+    long long ttl = absolute ? m.expire_ms : m.expire_ms - ctx->t->now_ms;
+    if (ttl < 0) ttl = 0;
+    reply_int(ctx->r, in_ms ? ttl : (ttl + 500) / 1000);
+}
+
+void cmd_ttl(cmd_ctx *ctx) { ttl_generic(ctx, 0, 0); }
+void cmd_pttl(cmd_ctx *ctx) { ttl_generic(ctx, 1, 0); }
+void cmd_expiretime(cmd_ctx *ctx) { ttl_generic(ctx, 0, 1); }
+void cmd_pexpiretime(cmd_ctx *ctx) { ttl_generic(ctx, 1, 1); }
+
+void cmd_persist(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[1];
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw);
+    if (rc != KS_ERROR) {
+        int changed = rc == KS_FOUND && m.expire_ms != 0;
+        if (changed) {
+            ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, 0);
+            cmd_record_key(ctx, "PERSIST", key->ptr, key->len);
+        }
+        reply_int(ctx->r, changed);
+    }
+    buf_free(&raw);
+}
+
+/* The literal part of a glob before its first special character: where a scan can start. */
+static size_t glob_literal_prefix(const char *p, size_t len) {
+    size_t i = 0;
+    while (i < len && p[i] != '*' && p[i] != '?' && p[i] != '[' && p[i] != '\\') i++;
+    return i;
+}
+
+void cmd_keys(cmd_ctx *ctx) {
+    const resp_arg *pat = &ctx->argv[1];
+    size_t plen = glob_literal_prefix(pat->ptr, pat->len);
+    ks_cursor *cur = ks_cursor_new(ctx->db, pat->ptr, plen, ctx->t->now_ms);
+    buf body;
+    buf_init(&body);
+    reply sub = {&body, ctx->r->resp};
+    long long n = 0;
+    const char *k;
+    size_t kl;
+    meta m;
+    while (ks_cursor_next(cur, &k, &kl, &m)) {
+        if (kl < plen || memcmp(k, pat->ptr, plen) != 0) break;
+        if (!glob_match(pat->ptr, pat->len, k, kl, 0)) continue;
+        reply_bulk(&sub, k, kl);
+        n++;
+    }
+    ks_cursor_free(cur);
+    reply_array(ctx->r, n);
+    buf_append(ctx->r->out, body.data, body.len);
+    buf_free(&body);
+}
+
+/* SCAN cursors: a number the client passes back, mapped to the key the next call starts at. */
+#define SCAN_SLOTS 4096
+static struct {
+    pthread_mutex_t lock;
+    unsigned long long next_id;
+    struct {
+        unsigned long long id;
+        int db;
+        char *key;
+        size_t klen;
+    } slot[SCAN_SLOTS];
+} scans = {PTHREAD_MUTEX_INITIALIZER, 1, {{0}}};
+
+static unsigned long long scan_save(int db, const char *key, size_t klen) {
+    pthread_mutex_lock(&scans.lock);
+    unsigned long long id = scans.next_id++;
+    int i = (int)(id % SCAN_SLOTS);
+    free(scans.slot[i].key);
+    scans.slot[i].id = id;
+    scans.slot[i].db = db;
+    scans.slot[i].key = malloc(klen ? klen : 1);
+    if (!scans.slot[i].key) abort();
+    memcpy(scans.slot[i].key, key, klen);
+    scans.slot[i].klen = klen;
+    pthread_mutex_unlock(&scans.lock);
+    return id;
+}
+
+/* Finds where a cursor left off; -1 if the cursor is unknown (or from another database). */
+static int scan_restore(unsigned long long id, int db, buf *key) {
+    int rc = -1;
+    pthread_mutex_lock(&scans.lock);
+    int i = (int)(id % SCAN_SLOTS);
+    if (scans.slot[i].id == id && scans.slot[i].db == db) {
+        buf_append(key, scans.slot[i].key, scans.slot[i].klen);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&scans.lock);
+    return rc;
+}
+
+typedef struct scan_opts {
+    const resp_arg *match;
+    long long count;
+    enum key_type type;
+    int type_given;
+} scan_opts;
+
+static int parse_scan_opts(cmd_ctx *ctx, int first, scan_opts *o) {
+    o->match = NULL;
+    o->count = 10;
+    o->type_given = 0;
+    for (int i = first; i < ctx->argc; i += 2) {
+        if (i + 1 >= ctx->argc) goto syntax;
+        const resp_arg *v = &ctx->argv[i + 1];
+        if (arg_is(&ctx->argv[i], "match")) {
+            o->match = v;
+        } else if (arg_is(&ctx->argv[i], "count")) {
+            if (arg_ll(ctx, v, &o->count) < 0) return -1;
+            if (o->count < 1) goto syntax;
+        } else if (arg_is(&ctx->argv[i], "type")) {
+            o->type = enc_type_from_name(v->ptr);
+            o->type_given = 1;
+        } else {
+            goto syntax;
+        }
+    }
+    return 0;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+    return -1;
+}
+
+void cmd_scan(cmd_ctx *ctx) {
+    unsigned long long id = 0;
+    if (ctx->argv[1].len > 0 && ctx->argv[1].len < 21) {
+        char tmp[21];
+        memcpy(tmp, ctx->argv[1].ptr, ctx->argv[1].len);
+        tmp[ctx->argv[1].len] = 0;
+        char *end;
+        id = strtoull(tmp, &end, 10);
+        if (*end) id = ULLONG_MAX;
+    } else {
+        id = ULLONG_MAX;
+    }
+    scan_opts o;
+    if (parse_scan_opts(ctx, 2, &o) < 0) return;
+    buf start;
+    buf_init(&start);
+    if (id != 0 && scan_restore(id, ctx->db, &start) < 0) {
+        reply_error(ctx->r, "ERR invalid cursor");
+        buf_free(&start);
+        return;
+    }
+    ks_cursor *cur = ks_cursor_new(ctx->db, start.data ? start.data : "", start.len, ctx->t->now_ms);
+    buf body;
+    buf_init(&body);
+    reply sub = {&body, ctx->r->resp};
+    long long found = 0, examined = 0;
+    const char *k;
+    size_t kl;
+    meta m;
+    unsigned long long next = 0;
+    while (ks_cursor_next(cur, &k, &kl, &m)) {
+        if (examined == o.count) {
+            /* More keys remain: the cursor resumes at this one. */
+            next = scan_save(ctx->db, k, kl);
+            break;
+        }
+        examined++;
+        if (o.match && !glob_match(o.match->ptr, o.match->len, k, kl, 0)) continue;
+        if (o.type_given && (o.type == TYPE_NONE || enc_type_from_name(enc_type_name(m.type)) != o.type)) continue;
+        reply_bulk(&sub, k, kl);
+        found++;
+    }
+    ks_cursor_free(cur);
+    reply_array(ctx->r, 2);
+    reply_bulk_ll(ctx->r, (long long)next);
+    reply_array(ctx->r, found);
+    buf_append(ctx->r->out, body.data, body.len);
+    buf_free(&body);
+    buf_free(&start);
+}
+
+void cmd_randomkey(cmd_ctx *ctx) {
+    /* Start at a random point of the key space, wrapping to the start once. */
+    uint8_t seed[8];
+    for (int i = 0; i < 8; i++) seed[i] = (uint8_t)(rand() & 0xFF);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ks_cursor *cur = ks_cursor_new(ctx->db, (const char *)seed, attempt == 0 ? sizeof(seed) : 0, ctx->t->now_ms);
+        const char *k;
+        size_t kl;
+        meta m;
+        int found = ks_cursor_next(cur, &k, &kl, &m);
+        if (found) reply_bulk(ctx->r, k, kl);
+        ks_cursor_free(cur);
+        if (found) return;
+    }
+    reply_null(ctx->r);
+}
+
+/* Parses "DB n" for COPY; replies and returns -1 on an invalid index. */
+static int parse_db_index(cmd_ctx *ctx, const resp_arg *a, int *db) {
+    long long v;
+    if (arg_ll(ctx, a, &v) < 0) return -1;
+    if (v < 0 || v >= server_config.databases) {
+        reply_error(ctx->r, "ERR DB index is out of range");
+        return -1;
+    }
+    *db = (int)v;
+    return 0;
+}
+
+/* Moves or copies src to dst (possibly in another database). Returns 1 done, 0 not done
+ * (src missing, or dst exists without replace), -1 after replying an error. */
+static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_arg *dst, int replace, int move) {
+    meta m, dm;
+    buf raw, draw;
+    buf_init(&raw);
+    buf_init(&draw);
+    int rc = ks_lookup(ctx->t, ctx->db, src->ptr, src->len, &m, &raw);
+    int drc = rc == KS_FOUND ? ks_lookup(ctx->t, dst_db, dst->ptr, dst->len, &dm, &draw) : KS_MISSING;
+    int done = 0;
+    if (rc == KS_ERROR || drc == KS_ERROR) {
+        reply_storage_error(ctx);
+        done = -1;
+    } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
+        ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
+        if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
+        done = 1;
+    } else if (rc == KS_MISSING && move) {
+        reply_error(ctx->r, "ERR no such key");
+        done = -1;
+    }
+    buf_free(&raw);
+    buf_free(&draw);
+    return done;
+}
+
+static void rename_generic(cmd_ctx *ctx, int nx) {
+    const resp_arg *src = &ctx->argv[1], *dst = &ctx->argv[2];
+    if (src->len == dst->len && memcmp(src->ptr, dst->ptr, src->len) == 0) {
+        meta m;
+        buf raw;
+        buf_init(&raw);
+        int rc = lookup_arg(ctx, 1, &m, &raw);
+        buf_free(&raw);
+        if (rc == KS_MISSING) reply_error(ctx->r, "ERR no such key");
+        else if (rc == KS_FOUND) nx ? reply_int(ctx->r, 0) : reply_ok(ctx->r);
+        return;
+    }
+    int done = copy_key(ctx, src, ctx->db, dst, !nx, 1);
+    if (done < 0) return;
+    if (done) {
+        const char *argv[3] = {nx ? "RENAMENX" : "RENAME", src->ptr, dst->ptr};
+        size_t lens[3] = {strlen(argv[0]), src->len, dst->len};
+        cmd_record(ctx, 3, argv, lens);
+    }
+    if (nx)
+        reply_int(ctx->r, done);
+    else
+        reply_ok(ctx->r);
+}
+
+void cmd_rename(cmd_ctx *ctx) { rename_generic(ctx, 0); }
+void cmd_renamenx(cmd_ctx *ctx) { rename_generic(ctx, 1); }
+
+void cmd_copy(cmd_ctx *ctx) {
+    const resp_arg *src = &ctx->argv[1], *dst = &ctx->argv[2];
+    int dst_db = ctx->db, replace = 0;
+    for (int i = 3; i < ctx->argc; i++) {
+        if (arg_is(&ctx->argv[i], "replace")) {
+            replace = 1;
+        } else if (arg_is(&ctx->argv[i], "db") && i + 1 < ctx->argc) {
+            if (parse_db_index(ctx, &ctx->argv[++i], &dst_db) < 0) return;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (dst_db == ctx->db && src->len == dst->len && memcmp(src->ptr, dst->ptr, src->len) == 0) {
+        reply_error(ctx->r, "ERR source and destination objects are the same");
+        return;
+    }
+    int done = copy_key(ctx, src, dst_db, dst, replace, 0);
+    if (done < 0) return;
+    if (done) {
+        char dbtext[16];
+        const char *argv[6] = {"COPY", src->ptr, dst->ptr, "DB", dbtext, "REPLACE"};
+        size_t lens[6] = {4, src->len, dst->len, 2, (size_t)snprintf(dbtext, sizeof(dbtext), "%d", dst_db), 7};
+        cmd_record(ctx, replace ? 6 : 5, argv, lens);
+    }
+    reply_int(ctx->r, done);
+}

@@ -1,0 +1,394 @@
+/* Server commands: INFO DBSIZE FLUSHDB FLUSHALL CONFIG COMMAND TIME SHUTDOWN. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cmd/handlers.h"
+#include "config.h"
+#include "storage/store.h"
+#include "types/keyspace.h"
+#include "util/timeutil.h"
+
+typedef struct keyspace_counts {
+    long long keys, expires;
+} keyspace_counts;
+
+static keyspace_counts count_keys(int db, int64_t now_ms) {
+    keyspace_counts n = {0, 0};
+    ks_cursor *cur = ks_cursor_new(db, "", 0, now_ms);
+    const char *k;
+    size_t kl;
+    meta m;
+    while (ks_cursor_next(cur, &k, &kl, &m)) {
+        n.keys++;
+        n.expires += m.expire_ms != 0;
+    }
+    ks_cursor_free(cur);
+    return n;
+}
+
+void cmd_dbsize(cmd_ctx *ctx) { reply_int(ctx->r, count_keys(ctx->db, ctx->t->now_ms).keys); }
+
+static long long rss_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = 0, resident = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+static void info_server(buf *b) {
+    struct utsname u;
+    uname(&u);
+    int64_t now = time_now_us();
+    long long uptime = (now / 1000 - server_start_ms) / 1000;
+    buf_printf(b,
+               "# Server\r\nredis_version:%s\r\ntidekv_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
+               "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\n"
+               "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+               TIDEKV_REDIS_VERSION, TIDEKV_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
+               (int)getpid(), server_config.port, (long long)now, uptime, uptime / 86400);
+}
+
+static void info_clients(buf *b) {
+    buf_printf(b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:0\r\n",
+               atomic_load(&stats.connected_clients), server_config.maxclients);
+}
+
+static void info_memory(buf *b) {
+    long long rss = rss_bytes();
+    buf_printf(b,
+               "# Memory\r\nused_memory:%lld\r\nused_memory_human:%.2fM\r\nused_memory_rss:%lld\r\n"
+               "used_memory_rocksdb:%llu\r\nmaxmemory:0\r\n",
+               rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage());
+}
+
+static void info_persistence(buf *b) {
+    buf_printf(b, "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\ndisk_size:%llu\r\n",
+               (unsigned long long)store_disk_size());
+}
+
+static void info_stats(buf *b) {
+    buf_printf(b,
+               "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+               "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
+               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n",
+               atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
+               atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
+               atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
+               atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses));
+}
+
+static void info_keyspace(buf *b, int64_t now_ms) {
+    buf_printf(b, "# Keyspace\r\n");
+    for (int db = 0; db < server_config.databases; db++) {
+        keyspace_counts n = count_keys(db, now_ms);
+        if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
+    }
+    buf_printf(b, "sequence:%llu\r\n", (unsigned long long)store_latest_sequence());
+}
+
+typedef struct info_section {
+    const char *name;
+    int in_default;
+} info_section;
+
+static const info_section sections[] = {{"server", 1},      {"clients", 1}, {"memory", 1},
+                                        {"persistence", 1}, {"stats", 1},   {"keyspace", 1}};
+
+static int section_wanted(cmd_ctx *ctx, const info_section *s) {
+    if (ctx->argc == 1) return s->in_default;
+    for (int i = 1; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "all") || arg_is(a, "everything") || (arg_is(a, "default") && s->in_default) ||
+            arg_is(a, s->name))
+            return 1;
+    }
+    return 0;
+}
+
+void cmd_info(cmd_ctx *ctx) {
+    buf b;
+    buf_init(&b);
+    for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+        if (!section_wanted(ctx, &sections[i])) continue;
+        if (b.len) buf_append(&b, "\r\n", 2);
+        switch (i) {
+        case 0: info_server(&b); break;
+        case 1: info_clients(&b); break;
+        case 2: info_memory(&b); break;
+        case 3: info_persistence(&b); break;
+        case 4: info_stats(&b); break;
+        case 5: info_keyspace(&b, ctx->t->now_ms); break;
+        }
+    }
+    reply_verbatim(ctx->r, b.data ? b.data : "", b.len);
+    buf_free(&b);
+}
+
+/* Deletes every key of a database: a range deletion per column family, O(1) in the batch. */
+static void flush_db(txn *t, int db) {
+    static const int cfs[] = {CF_METADATA, CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
+    buf begin, end;
+    buf_init(&begin);
+    buf_init(&end);
+    enc_namespace(&begin, db);
+    enc_prefix_end(&end, begin.data, begin.len);
+    for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++)
+        txn_delete_range(t, cfs[i], begin.data, begin.len, end.data, end.len);
+    t->flushed = 1;
+    buf_free(&begin);
+    buf_free(&end);
+}
+
+static int flush_args_ok(cmd_ctx *ctx) {
+    if (ctx->argc == 1 || (ctx->argc == 2 && (arg_is(&ctx->argv[1], "async") || arg_is(&ctx->argv[1], "sync"))))
+        return 1;
+    reply_error(ctx->r, ERR_SYNTAX);
+    return 0;
+}
+
+void cmd_flushdb(cmd_ctx *ctx) {
+    if (!flush_args_ok(ctx)) return;
+    flush_db(ctx->t, ctx->db);
+    const char *argv[1] = {"FLUSHDB"};
+    size_t lens[1] = {7};
+    cmd_record(ctx, 1, argv, lens);
+    reply_ok(ctx->r);
+}
+
+void cmd_flushall(cmd_ctx *ctx) {
+    if (!flush_args_ok(ctx)) return;
+    for (int db = 0; db < server_config.databases; db++) flush_db(ctx->t, db);
+    const char *argv[1] = {"FLUSHALL"};
+    size_t lens[1] = {8};
+    cmd_record(ctx, 1, argv, lens);
+    reply_ok(ctx->r);
+}
+
+void cmd_time(cmd_ctx *ctx) {
+    int64_t us = time_now_us();
+    reply_array(ctx->r, 2);
+    reply_bulk_ll(ctx->r, us / 1000000);
+    reply_bulk_ll(ctx->r, us % 1000000);
+}
+
+void cmd_shutdown(cmd_ctx *ctx) {
+    for (int i = 1; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "abort")) {
+            reply_error(ctx->r, "ERR No shutdown in progress.");
+            return;
+        }
+        if (!arg_is(a, "nosave") && !arg_is(a, "save") && !arg_is(a, "now") && !arg_is(a, "force")) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    }
+    /* Like Redis, no reply: the connection closes as the server stops. */
+    ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    server_request_shutdown();
+}
+
+/* ---- CONFIG ---- */
+
+typedef struct config_pairs {
+    reply r; /* writes into a side buffer: the map header needs the count first */
+    long long n;
+} config_pairs;
+
+static void emit_pair(void *arg, const char *name, const char *value) {
+    config_pairs *pairs = arg;
+    reply_bulk_str(&pairs->r, name);
+    reply_bulk_str(&pairs->r, value);
+    pairs->n++;
+}
+
+static void config_get(cmd_ctx *ctx) {
+    buf body;
+    buf_init(&body);
+    config_pairs pairs = {{&body, ctx->r->resp}, 0};
+    for (int i = 2; i < ctx->argc; i++) config_get_matching(ctx->argv[i].ptr, ctx->argv[i].len, emit_pair, &pairs);
+    reply_map(ctx->r, pairs.n);
+    buf_append(ctx->r->out, body.data, body.len);
+    buf_free(&body);
+}
+
+static void config_set_cmd(cmd_ctx *ctx) {
+    if ((ctx->argc - 2) % 2 != 0) {
+        reply_errorf(ctx->r, "ERR wrong number of arguments for 'config|set' command");
+        return;
+    }
+    for (int i = 2; i < ctx->argc; i += 2) {
+        char err[256];
+        const char *name = ctx->argv[i].ptr;
+        if (config_set(name, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) == 0) continue;
+        if (strncmp(err, "unknown option", 14) == 0)
+            reply_errorf(ctx->r, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
+        else
+            reply_errorf(ctx->r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
+        return;
+    }
+    reply_ok(ctx->r);
+}
+
+void cmd_config(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "get") && ctx->argc >= 3) {
+        config_get(ctx);
+    } else if (arg_is(sub, "set") && ctx->argc >= 4) {
+        config_set_cmd(ctx);
+    } else if (arg_is(sub, "resetstat") && ctx->argc == 2) {
+        atomic_store(&stats.commands_processed, 0);
+        atomic_store(&stats.connections_received, 0);
+        atomic_store(&stats.rejected_connections, 0);
+        atomic_store(&stats.keyspace_hits, 0);
+        atomic_store(&stats.keyspace_misses, 0);
+        atomic_store(&stats.expired_keys, 0);
+        atomic_store(&stats.net_input_bytes, 0);
+        atomic_store(&stats.net_output_bytes, 0);
+        reply_ok(ctx->r);
+    } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
+        reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");
+    } else {
+        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
+                     (int)sub->len, sub->ptr);
+    }
+}
+
+/* ---- COMMAND ---- */
+
+static void reply_command_flags(reply *r, int flags) {
+    const char *names[4];
+    int n = 0;
+    if (flags & CMD_WRITE) names[n++] = "write";
+    if (flags & CMD_READONLY) names[n++] = "readonly";
+    if (flags & CMD_FAST) names[n++] = "fast";
+    if (flags & CMD_ADMIN) names[n++] = "admin";
+    reply_set(r, n);
+    for (int i = 0; i < n; i++) reply_simple(r, names[i]);
+}
+
+static void reply_command_info(reply *r, const cmd_def *d) {
+    reply_array(r, 10);
+    reply_bulk_str(r, d->name);
+    reply_int(r, d->arity);
+    reply_command_flags(r, d->flags);
+    reply_int(r, d->first_key);
+    reply_int(r, d->last_key);
+    reply_int(r, d->key_step);
+    reply_set(r, 1);
+    reply_simple(r, d->group);
+    reply_array(r, 0);
+    reply_array(r, 0);
+    reply_array(r, 0);
+}
+
+static void reply_command_docs(reply *r, const cmd_def *d) {
+    reply_bulk_str(r, d->name);
+    reply_map(r, 3);
+    reply_bulk_str(r, "summary");
+    reply_bulk_str(r, d->summary);
+    reply_bulk_str(r, "since");
+    reply_bulk_str(r, "1.0.0");
+    reply_bulk_str(r, "group");
+    reply_bulk_str(r, d->group + 1); /* without the '@' */
+}
+
+void cmd_command(cmd_ctx *ctx) {
+    size_t n;
+    const cmd_def *table = cmd_table(&n);
+    if (ctx->argc == 1) {
+        reply_array(ctx->r, (long long)n);
+        for (size_t i = 0; i < n; i++) reply_command_info(ctx->r, &table[i]);
+        return;
+    }
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "count") && ctx->argc == 2) {
+        reply_int(ctx->r, (long long)n);
+    } else if (arg_is(sub, "list") && ctx->argc == 2) {
+        reply_array(ctx->r, (long long)n);
+        for (size_t i = 0; i < n; i++) reply_bulk_str(ctx->r, table[i].name);
+    } else if (arg_is(sub, "info")) {
+        reply_array(ctx->r, ctx->argc == 2 ? (long long)n : ctx->argc - 2);
+        for (int i = 2; i < ctx->argc; i++) {
+            const cmd_def *d = cmd_lookup(ctx->argv[i].ptr, ctx->argv[i].len);
+            if (d) reply_command_info(ctx->r, d);
+            else reply_null_array(ctx->r);
+        }
+        if (ctx->argc == 2)
+            for (size_t i = 0; i < n; i++) reply_command_info(ctx->r, &table[i]);
+    } else if (arg_is(sub, "docs")) {
+        buf body;
+        buf_init(&body);
+        reply sub_r = {&body, ctx->r->resp};
+        long long count = 0;
+        for (size_t i = 0; i < n; i++) {
+            int wanted = ctx->argc == 2;
+            for (int j = 2; j < ctx->argc && !wanted; j++) wanted = arg_is(&ctx->argv[j], table[i].name);
+            if (!wanted) continue;
+            reply_command_docs(&sub_r, &table[i]);
+            count++;
+        }
+        reply_map(ctx->r, count);
+        buf_append(ctx->r->out, body.data, body.len);
+        buf_free(&body);
+    } else {
+        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try COMMAND HELP.",
+                     (int)sub->len, sub->ptr);
+    }
+}
+
+/* ---- MULTI / EXEC / DISCARD / WATCH / UNWATCH ---- */
+
+void cmd_multi(cmd_ctx *ctx) {
+    if (ctx->c->flags & CLIENT_MULTI) {
+        reply_error(ctx->r, "ERR MULTI calls can not be nested");
+        return;
+    }
+    ctx->c->flags |= CLIENT_MULTI;
+    reply_ok(ctx->r);
+}
+
+void cmd_exec(cmd_ctx *ctx) {
+    client *c = ctx->c;
+    if (!(c->flags & CLIENT_MULTI)) {
+        reply_error(ctx->r, "ERR EXEC without MULTI");
+        return;
+    }
+    if (c->flags & CLIENT_DIRTY_EXEC) {
+        reply_error(ctx->r, "EXECABORT Transaction discarded because of previous errors.");
+        dispatch_discard(c);
+        dispatch_unwatch(c);
+        return;
+    }
+    dispatch_exec(ctx);
+}
+
+void cmd_discard(cmd_ctx *ctx) {
+    if (!(ctx->c->flags & CLIENT_MULTI)) {
+        reply_error(ctx->r, "ERR DISCARD without MULTI");
+        return;
+    }
+    dispatch_discard(ctx->c);
+    dispatch_unwatch(ctx->c);
+    reply_ok(ctx->r);
+}
+
+void cmd_watch(cmd_ctx *ctx) {
+    if (ctx->c->flags & CLIENT_MULTI) {
+        reply_error(ctx->r, "ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    for (int i = 1; i < ctx->argc; i++) dispatch_watch(ctx->c, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
+    reply_ok(ctx->r);
+}
+
+void cmd_unwatch(cmd_ctx *ctx) {
+    dispatch_unwatch(ctx->c);
+    reply_ok(ctx->r);
+}

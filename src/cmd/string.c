@@ -1,0 +1,502 @@
+/* String commands: argument parsing, replies and change records; the logic is in types/string.c. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/expire_args.h"
+#include "cmd/handlers.h"
+#include "config.h"
+#include "types/keyspace.h"
+#include "types/string.h"
+#include "util/num.h"
+
+/* Replies the error for a non-OK status; returns 1 if it replied. */
+static int reply_status_error(cmd_ctx *ctx, string_status s) {
+    switch (s) {
+    case ST_OK:
+    case ST_MISSING:
+        return 0;
+    case ST_WRONGTYPE:
+        reply_error(ctx->r, ERR_WRONGTYPE);
+        break;
+    case ST_NOT_INTEGER:
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        break;
+    case ST_OVERFLOW:
+        reply_error(ctx->r, "ERR increment or decrement would overflow");
+        break;
+    case ST_NOT_FLOAT:
+        reply_error(ctx->r, ERR_NOT_FLOAT);
+        break;
+    case ST_NAN_OR_INF:
+        reply_error(ctx->r, "ERR increment would produce NaN or Infinity");
+        break;
+    case ST_TOO_BIG:
+        reply_error(ctx->r, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        break;
+    case ST_ERROR:
+        reply_storage_error(ctx);
+        break;
+    }
+    return 1;
+}
+
+static void count_lookup(string_status s) {
+    atomic_fetch_add(s == ST_OK ? &stats.keyspace_hits : &stats.keyspace_misses, 1);
+}
+
+void cmd_get(cmd_ctx *ctx) {
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    count_lookup(s);
+    if (!reply_status_error(ctx, s)) {
+        if (s == ST_OK)
+            reply_bulk(ctx->r, v.ptr, v.len);
+        else
+            reply_null(ctx->r);
+    }
+    string_val_free(&v);
+}
+
+/* Writes a string and records its exact result. */
+static void write_string(cmd_ctx *ctx, const resp_arg *key, const char *val, size_t vlen, int64_t expire_ms) {
+    string_put(ctx->t, ctx->db, key->ptr, key->len, val, vlen, expire_ms);
+    cmd_record_set(ctx, key->ptr, key->len, val, vlen, expire_ms);
+}
+
+enum { SET_NX = 1, SET_XX = 2, SET_GET = 4, SET_KEEPTTL = 8, SET_EXPIRE = 16 };
+
+typedef struct set_args {
+    int flags;
+    expire_unit unit;
+    const resp_arg *expire_arg;
+} set_args;
+
+/* Parses SET's options (from index 3); replies and returns -1 on a syntax error. */
+static int parse_set_args(cmd_ctx *ctx, set_args *sa) {
+    memset(sa, 0, sizeof(*sa));
+    for (int i = 3; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        expire_unit unit;
+        if (arg_is(a, "nx") && !(sa->flags & SET_XX)) {
+            sa->flags |= SET_NX;
+        } else if (arg_is(a, "xx") && !(sa->flags & SET_NX)) {
+            sa->flags |= SET_XX;
+        } else if (arg_is(a, "get")) {
+            sa->flags |= SET_GET;
+        } else if (arg_is(a, "keepttl") && !(sa->flags & SET_EXPIRE)) {
+            sa->flags |= SET_KEEPTTL;
+        } else if (expire_arg_unit(a, &unit) && !(sa->flags & (SET_EXPIRE | SET_KEEPTTL)) && i + 1 < ctx->argc) {
+            sa->flags |= SET_EXPIRE;
+            sa->unit = unit;
+            sa->expire_arg = &ctx->argv[++i];
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The shared core of SET, SETNX, SETEX, PSETEX and GETSET. Replies with the old value if
+ * flags has SET_GET, else with OK / nil (or with 1/0 when as_int). */
+static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, int flags, int64_t expire_ms,
+                        int as_int) {
+    string_val old;
+    string_val_init(&old);
+    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
+    if (s == ST_ERROR || (s == ST_WRONGTYPE && (flags & SET_GET))) {
+        reply_status_error(ctx, s);
+        string_val_free(&old);
+        return;
+    }
+    int exists = s != ST_MISSING;
+    int apply = !((flags & SET_NX) && exists) && !((flags & SET_XX) && !exists);
+    if (apply) {
+        if ((flags & SET_KEEPTTL) && s == ST_OK) expire_ms = old.expire_ms;
+        write_string(ctx, key, val->ptr, val->len, expire_ms);
+    }
+    if (flags & SET_GET) {
+        if (s == ST_OK)
+            reply_bulk(ctx->r, old.ptr, old.len);
+        else
+            reply_null(ctx->r);
+    } else if (as_int) {
+        reply_int(ctx->r, apply);
+    } else if (apply) {
+        reply_ok(ctx->r);
+    } else {
+        reply_null(ctx->r);
+    }
+    string_val_free(&old);
+}
+
+void cmd_set(cmd_ctx *ctx) {
+    set_args sa;
+    int64_t expire_ms = 0;
+    if (parse_set_args(ctx, &sa) < 0) return;
+    if ((sa.flags & SET_EXPIRE) && expire_arg_to_ms(ctx, sa.expire_arg, sa.unit, &expire_ms) < 0) return;
+    set_generic(ctx, &ctx->argv[1], &ctx->argv[2], sa.flags, expire_ms, 0);
+}
+
+void cmd_setnx(cmd_ctx *ctx) { set_generic(ctx, &ctx->argv[1], &ctx->argv[2], SET_NX, 0, 1); }
+
+static void setex_generic(cmd_ctx *ctx, expire_unit unit) {
+    int64_t expire_ms;
+    if (expire_arg_to_ms(ctx, &ctx->argv[2], unit, &expire_ms) < 0) return;
+    set_generic(ctx, &ctx->argv[1], &ctx->argv[3], 0, expire_ms, 0);
+}
+
+void cmd_setex(cmd_ctx *ctx) { setex_generic(ctx, EXPIRE_IN_SECONDS); }
+void cmd_psetex(cmd_ctx *ctx) { setex_generic(ctx, EXPIRE_IN_MS); }
+void cmd_getset(cmd_ctx *ctx) { set_generic(ctx, &ctx->argv[1], &ctx->argv[2], SET_GET, 0, 0); }
+
+void cmd_getdel(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[1];
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
+    if (!reply_status_error(ctx, s)) {
+        if (s == ST_OK) {
+            reply_bulk(ctx->r, v.ptr, v.len);
+            ks_delete(ctx->t, ctx->db, key->ptr, key->len);
+            cmd_record_key(ctx, "DEL", key->ptr, key->len);
+        } else {
+            reply_null(ctx->r);
+        }
+    }
+    string_val_free(&v);
+}
+
+void cmd_getex(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[1];
+    int64_t expire_ms = 0;
+    int change = 0, persist = 0;
+    for (int i = 2; i < ctx->argc; i++) {
+        expire_unit unit;
+        if (arg_is(&ctx->argv[i], "persist") && !change) {
+            change = persist = 1;
+        } else if (expire_arg_unit(&ctx->argv[i], &unit) && !change && i + 1 < ctx->argc) {
+            change = 1;
+            if (expire_arg_to_ms(ctx, &ctx->argv[++i], unit, &expire_ms) < 0) return;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    }
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
+    if (!reply_status_error(ctx, s)) {
+        if (s == ST_MISSING) {
+            reply_null(ctx->r);
+        } else {
+            reply_bulk(ctx->r, v.ptr, v.len);
+            if (change && !(persist && v.expire_ms == 0)) write_string(ctx, key, v.ptr, v.len, expire_ms);
+        }
+    }
+    string_val_free(&v);
+}
+
+void cmd_mget(cmd_ctx *ctx) {
+    reply_array(ctx->r, ctx->argc - 1);
+    for (int i = 1; i < ctx->argc; i++) {
+        string_val v;
+        string_val_init(&v);
+        string_status s = string_get(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &v);
+        count_lookup(s);
+        if (s == ST_OK)
+            reply_bulk(ctx->r, v.ptr, v.len);
+        else
+            reply_null(ctx->r);
+        string_val_free(&v);
+    }
+}
+
+/* MSET and MSETNX: all keys written in the one batch, recorded as one MSET. */
+static void mset_generic(cmd_ctx *ctx, int nx) {
+    if (ctx->argc % 2 == 0) {
+        reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
+        return;
+    }
+    if (nx) {
+        for (int i = 1; i < ctx->argc; i += 2) {
+            meta m;
+            buf raw;
+            buf_init(&raw);
+            int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
+            buf_free(&raw);
+            if (rc == KS_ERROR) {
+                reply_storage_error(ctx);
+                return;
+            }
+            if (rc == KS_FOUND) {
+                reply_int(ctx->r, 0);
+                return;
+            }
+        }
+    }
+    const char **argv = malloc((size_t)ctx->argc * sizeof(char *));
+    size_t *lens = malloc((size_t)ctx->argc * sizeof(size_t));
+    if (!argv || !lens) abort();
+    argv[0] = "MSET";
+    lens[0] = 4;
+    for (int i = 1; i < ctx->argc; i += 2) {
+        string_put(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, 0);
+        argv[i] = ctx->argv[i].ptr, lens[i] = ctx->argv[i].len;
+        argv[i + 1] = ctx->argv[i + 1].ptr, lens[i + 1] = ctx->argv[i + 1].len;
+    }
+    cmd_record(ctx, ctx->argc, argv, lens);
+    free(argv);
+    free(lens);
+    if (nx)
+        reply_int(ctx->r, 1);
+    else
+        reply_ok(ctx->r);
+}
+
+void cmd_mset(cmd_ctx *ctx) { mset_generic(ctx, 0); }
+void cmd_msetnx(cmd_ctx *ctx) { mset_generic(ctx, 1); }
+
+static void incr_generic(cmd_ctx *ctx, long long by) {
+    const resp_arg *key = &ctx->argv[1];
+    long long result;
+    int64_t expire_ms;
+    string_status s = string_incrby(ctx->t, ctx->db, key->ptr, key->len, by, &result, &expire_ms);
+    if (reply_status_error(ctx, s)) return;
+    char text[32];
+    cmd_record_set(ctx, key->ptr, key->len, text, num_format_ll(text, result), expire_ms);
+    reply_int(ctx->r, result);
+}
+
+void cmd_incr(cmd_ctx *ctx) { incr_generic(ctx, 1); }
+void cmd_decr(cmd_ctx *ctx) { incr_generic(ctx, -1); }
+
+void cmd_incrby(cmd_ctx *ctx) {
+    long long by;
+    if (arg_ll(ctx, &ctx->argv[2], &by) == 0) incr_generic(ctx, by);
+}
+
+void cmd_decrby(cmd_ctx *ctx) {
+    long long by;
+    if (arg_ll(ctx, &ctx->argv[2], &by) < 0) return;
+    if (by == LLONG_MIN) {
+        reply_error(ctx->r, "ERR decrement would overflow");
+        return;
+    }
+    incr_generic(ctx, -by);
+}
+
+void cmd_incrbyfloat(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[1];
+    long double by;
+    if (num_parse_ld(ctx->argv[2].ptr, ctx->argv[2].len, &by) < 0) {
+        reply_error(ctx->r, ERR_NOT_FLOAT);
+        return;
+    }
+    buf out;
+    buf_init(&out);
+    int64_t expire_ms;
+    string_status s = string_incrbyfloat(ctx->t, ctx->db, key->ptr, key->len, by, &out, &expire_ms);
+    if (!reply_status_error(ctx, s)) {
+        cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
+        reply_bulk(ctx->r, out.data, out.len);
+    }
+    buf_free(&out);
+}
+
+void cmd_strlen(cmd_ctx *ctx) {
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
+    string_val_free(&v);
+}
+
+/* SETRANGE and APPEND. */
+static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, int append) {
+    const resp_arg *key = &ctx->argv[1];
+    buf out;
+    buf_init(&out);
+    int64_t expire_ms = 0;
+    string_status s;
+    if (!append && bytes->len == 0) {
+        /* Writing nothing creates nothing: reply the current length. */
+        string_val v;
+        string_val_init(&v);
+        s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
+        if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
+        string_val_free(&v);
+        return;
+    }
+    s = string_setrange(ctx->t, ctx->db, key->ptr, key->len, offset, bytes->ptr, bytes->len,
+                        server_config.proto_max_bulk_len, append, &out, &expire_ms);
+    if (!reply_status_error(ctx, s)) {
+        cmd_record_set(ctx, key->ptr, key->len, out.data ? out.data : "", out.len, expire_ms);
+        reply_int(ctx->r, (long long)out.len);
+    }
+    buf_free(&out);
+}
+
+void cmd_append(cmd_ctx *ctx) { write_range(ctx, 0, &ctx->argv[2], 1); }
+
+void cmd_setrange(cmd_ctx *ctx) {
+    long long offset;
+    if (arg_ll(ctx, &ctx->argv[2], &offset) < 0) return;
+    if (offset < 0) {
+        reply_error(ctx->r, "ERR offset is out of range");
+        return;
+    }
+    write_range(ctx, offset, &ctx->argv[3], 0);
+}
+
+void cmd_getrange(cmd_ctx *ctx) {
+    long long start, end;
+    if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &end) < 0) return;
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    if (!reply_status_error(ctx, s)) {
+        if (s == ST_MISSING || (start < 0 && end < 0 && start > end) ||
+            !string_clamp_range(&start, &end, (long long)v.len))
+            reply_bulk(ctx->r, "", 0);
+        else
+            reply_bulk(ctx->r, v.ptr + start, (size_t)(end - start + 1));
+    }
+    string_val_free(&v);
+}
+
+/* Parses a bit offset as SETBIT/GETBIT do; replies and returns -1 if invalid. */
+static int parse_bit_offset(cmd_ctx *ctx, const resp_arg *a, uint64_t *bit) {
+    long long v;
+    if (arg_parse_ll(a, &v) < 0 || v < 0 || (v >> 3) >= server_config.proto_max_bulk_len) {
+        reply_error(ctx->r, "ERR bit offset is not an integer or out of range");
+        return -1;
+    }
+    *bit = (uint64_t)v;
+    return 0;
+}
+
+void cmd_setbit(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[1];
+    uint64_t bit;
+    if (parse_bit_offset(ctx, &ctx->argv[2], &bit) < 0) return;
+    if (!arg_is(&ctx->argv[3], "0") && !arg_is(&ctx->argv[3], "1")) {
+        reply_error(ctx->r, "ERR bit is not an integer or out of range");
+        return;
+    }
+    buf out;
+    buf_init(&out);
+    int old;
+    int64_t expire_ms;
+    string_status s = string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &out,
+                                    &expire_ms);
+    if (!reply_status_error(ctx, s)) {
+        cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
+        reply_int(ctx->r, old);
+    }
+    buf_free(&out);
+}
+
+void cmd_getbit(cmd_ctx *ctx) {
+    uint64_t bit;
+    if (parse_bit_offset(ctx, &ctx->argv[2], &bit) < 0) return;
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? string_getbit(v.ptr, v.len, bit) : 0);
+    string_val_free(&v);
+}
+
+/* Parses [start end [BYTE|BIT]] from index first; *bits is set for BIT. Returns 1 if a range was
+ * given, 0 if not, -1 after replying an error. */
+static int parse_bit_range(cmd_ctx *ctx, int first, int allow_start_only, long long *start, long long *end,
+                           int *has_end, int *bits) {
+    int n = ctx->argc - first;
+    *bits = 0;
+    *has_end = 0;
+    if (n == 0) return 0;
+    if (n > 3 || (n == 1 && !allow_start_only)) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    if (arg_ll(ctx, &ctx->argv[first], start) < 0) return -1;
+    if (n >= 2) {
+        if (arg_ll(ctx, &ctx->argv[first + 1], end) < 0) return -1;
+        *has_end = 1;
+    }
+    if (n == 3) {
+        if (arg_is(&ctx->argv[first + 2], "bit")) {
+            *bits = 1;
+        } else if (!arg_is(&ctx->argv[first + 2], "byte")) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 1;
+}
+
+void cmd_bitcount(cmd_ctx *ctx) {
+    long long start = 0, end = -1;
+    int has_end, bits;
+    if (parse_bit_range(ctx, 2, 0, &start, &end, &has_end, &bits) < 0) return;
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    if (!reply_status_error(ctx, s)) {
+        long long count = 0;
+        long long total = bits ? (long long)v.len * 8 : (long long)v.len;
+        if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, total)) {
+            if (bits) {
+                for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
+            } else {
+                count = string_bitcount(v.ptr, v.len, start, end);
+            }
+        }
+        reply_int(ctx->r, count);
+    }
+    string_val_free(&v);
+}
+
+/* First bit equal to `bit` in [start, end] (bit positions); -1 if none. */
+static long long find_bit(const char *v, size_t len, int bit, long long start, long long end) {
+    uint8_t skip = bit ? 0x00 : 0xFF;
+    for (long long b = start; b <= end;) {
+        if ((b & 7) == 0 && b + 7 <= end && (uint8_t)v[b >> 3] == skip) {
+            b += 8;
+            continue;
+        }
+        if (string_getbit(v, len, (uint64_t)b) == bit) return b;
+        b++;
+    }
+    return -1;
+}
+
+void cmd_bitpos(cmd_ctx *ctx) {
+    long long bitarg, start = 0, end = -1;
+    if (arg_ll(ctx, &ctx->argv[2], &bitarg) < 0) return;
+    if (bitarg != 0 && bitarg != 1) {
+        reply_error(ctx->r, "ERR The bit argument must be 1 or 0.");
+        return;
+    }
+    int has_end, bits;
+    if (parse_bit_range(ctx, 3, 1, &start, &end, &has_end, &bits) < 0) return;
+    string_val v;
+    string_val_init(&v);
+    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    if (!reply_status_error(ctx, s)) {
+        long long total = bits ? (long long)v.len * 8 : (long long)v.len;
+        long long pos = -1;
+        if (s == ST_MISSING) {
+            pos = bitarg ? -1 : 0;
+        } else if (!(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, total)) {
+            long long first = bits ? start : start * 8, last = bits ? end : end * 8 + 7;
+            pos = find_bit(v.ptr, v.len, (int)bitarg, first, last);
+            /* Looking for a clear bit with no end given: the bits past the string count as clear. */
+            if (pos < 0 && bitarg == 0 && !has_end) pos = last + 1;
+        }
+        reply_int(ctx->r, pos);
+    }
+    string_val_free(&v);
+}

@@ -1,0 +1,111 @@
+/* The command table: name, arity, flags, key positions, handler, group and summary. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+
+#define W (CMD_WRITE)
+#define R (CMD_READONLY)
+#define F (CMD_FAST)
+#define NK (CMD_NOKEYS)
+
+static cmd_def table[] = {
+    /* connection */
+    {"ping", -1, NK | F, 0, 0, 0, cmd_ping, "@connection", "Returns the server's liveliness response."},
+    {"echo", 2, NK | F, 0, 0, 0, cmd_echo, "@connection", "Returns the given string."},
+    {"auth", -2, NK | CMD_NOAUTH | F, 0, 0, 0, cmd_auth, "@connection", "Authenticates the connection."},
+    {"hello", -1, NK | CMD_NOAUTH | F, 0, 0, 0, cmd_hello, "@connection", "Handshakes with the server (RESP2/RESP3)."},
+    {"select", 2, NK | F, 0, 0, 0, cmd_select, "@connection", "Changes the selected database."},
+    {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_quit, "@connection", "Closes the connection."},
+    {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_reset, "@connection", "Resets the connection."},
+    {"client", -2, NK, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL …)."},
+    /* server */
+    {"info", -1, NK, 0, 0, 0, cmd_info, "@server", "Returns information and statistics about the server."},
+    {"dbsize", 1, NK | R, 0, 0, 0, cmd_dbsize, "@keyspace", "Returns the number of keys in the database."},
+    {"flushdb", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushdb, "@keyspace", "Removes all keys from the current database."},
+    {"flushall", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushall, "@keyspace", "Removes all keys from all databases."},
+    {"config", -2, NK | CMD_ADMIN, 0, 0, 0, cmd_config, "@server", "Reads or changes the configuration."},
+    {"command", -1, NK, 0, 0, 0, cmd_command, "@server", "Returns information about commands."},
+    {"time", 1, NK | F, 0, 0, 0, cmd_time, "@server", "Returns the server time."},
+    {"shutdown", -1, NK | CMD_ADMIN | CMD_NOQUEUE, 0, 0, 0, cmd_shutdown, "@server", "Stops the server cleanly."},
+    /* transactions */
+    {"multi", 1, NK | F | CMD_NOQUEUE, 0, 0, 0, cmd_multi, "@transaction", "Starts a transaction."},
+    {"exec", 1, NK | CMD_NOQUEUE, 0, 0, 0, cmd_exec, "@transaction", "Runs the queued commands as one batch."},
+    {"discard", 1, NK | F | CMD_NOQUEUE, 0, 0, 0, cmd_discard, "@transaction", "Discards a transaction."},
+    {"watch", -2, NK | F | CMD_NOQUEUE, 1, -1, 1, cmd_watch, "@transaction", "Watches keys for changes before EXEC."},
+    {"unwatch", 1, NK | F, 0, 0, 0, cmd_unwatch, "@transaction", "Forgets all watched keys."},
+    /* strings */
+    {"get", 2, R | F, 1, 1, 1, cmd_get, "@string", "Returns the string value of a key."},
+    {"set", -3, W, 1, 1, 1, cmd_set, "@string", "Sets the string value of a key."},
+    {"setnx", 3, W | F, 1, 1, 1, cmd_setnx, "@string", "Sets a key only if it does not exist."},
+    {"setex", 4, W, 1, 1, 1, cmd_setex, "@string", "Sets a key with an expiry in seconds."},
+    {"psetex", 4, W, 1, 1, 1, cmd_psetex, "@string", "Sets a key with an expiry in milliseconds."},
+    {"getset", 3, W | F, 1, 1, 1, cmd_getset, "@string", "Sets a key and returns its old value."},
+    {"getdel", 2, W | F, 1, 1, 1, cmd_getdel, "@string", "Returns a key's value and deletes it."},
+    {"getex", -2, W | F, 1, 1, 1, cmd_getex, "@string", "Returns a key's value and changes its expiry."},
+    {"mget", -2, R | F, 1, -1, 1, cmd_mget, "@string", "Returns the values of several keys."},
+    {"mset", -3, W, 1, -1, 2, cmd_mset, "@string", "Sets several keys."},
+    {"msetnx", -3, W, 1, -1, 2, cmd_msetnx, "@string", "Sets several keys only if none exists."},
+    {"incr", 2, W | F, 1, 1, 1, cmd_incr, "@string", "Increments an integer value by one."},
+    {"decr", 2, W | F, 1, 1, 1, cmd_decr, "@string", "Decrements an integer value by one."},
+    {"incrby", 3, W | F, 1, 1, 1, cmd_incrby, "@string", "Increments an integer value."},
+    {"decrby", 3, W | F, 1, 1, 1, cmd_decrby, "@string", "Decrements an integer value."},
+    {"incrbyfloat", 3, W | F, 1, 1, 1, cmd_incrbyfloat, "@string", "Increments a floating point value."},
+    {"append", 3, W | F, 1, 1, 1, cmd_append, "@string", "Appends to a string."},
+    {"strlen", 2, R | F, 1, 1, 1, cmd_strlen, "@string", "Returns the length of a string."},
+    {"getrange", 4, R, 1, 1, 1, cmd_getrange, "@string", "Returns a substring."},
+    {"substr", 4, R, 1, 1, 1, cmd_getrange, "@string", "Returns a substring (old name of GETRANGE)."},
+    {"setrange", 4, W, 1, 1, 1, cmd_setrange, "@string", "Overwrites part of a string."},
+    {"setbit", 4, W, 1, 1, 1, cmd_setbit, "@bitmap", "Sets or clears a bit."},
+    {"getbit", 3, R | F, 1, 1, 1, cmd_getbit, "@bitmap", "Returns a bit."},
+    {"bitcount", -2, R, 1, 1, 1, cmd_bitcount, "@bitmap", "Counts set bits."},
+    {"bitpos", -3, R, 1, 1, 1, cmd_bitpos, "@bitmap", "Finds the first set or clear bit."},
+    /* keys */
+    {"del", -2, W, 1, -1, 1, cmd_del, "@keyspace", "Deletes keys."},
+    {"unlink", -2, W | F, 1, -1, 1, cmd_del, "@keyspace", "Deletes keys (O(1) for every type)."},
+    {"exists", -2, R | F, 1, -1, 1, cmd_exists, "@keyspace", "Counts the given keys that exist."},
+    {"touch", -2, R | F, 1, -1, 1, cmd_exists, "@keyspace", "Counts the given keys that exist."},
+    {"type", 2, R | F, 1, 1, 1, cmd_type, "@keyspace", "Returns the type of a key."},
+    {"expire", -3, W | F, 1, 1, 1, cmd_expire, "@keyspace", "Sets a key's time to live in seconds."},
+    {"pexpire", -3, W | F, 1, 1, 1, cmd_pexpire, "@keyspace", "Sets a key's time to live in milliseconds."},
+    {"expireat", -3, W | F, 1, 1, 1, cmd_expireat, "@keyspace", "Sets a key's expiry as a unix time in seconds."},
+    {"pexpireat", -3, W | F, 1, 1, 1, cmd_pexpireat, "@keyspace", "Sets a key's expiry as a unix time in ms."},
+    {"ttl", 2, R | F, 1, 1, 1, cmd_ttl, "@keyspace", "Returns a key's time to live in seconds."},
+    {"pttl", 2, R | F, 1, 1, 1, cmd_pttl, "@keyspace", "Returns a key's time to live in milliseconds."},
+    {"expiretime", 2, R | F, 1, 1, 1, cmd_expiretime, "@keyspace", "Returns a key's expiry as a unix time in seconds."},
+    {"pexpiretime", 2, R | F, 1, 1, 1, cmd_pexpiretime, "@keyspace", "Returns a key's expiry as a unix time in ms."},
+    {"persist", 2, W | F, 1, 1, 1, cmd_persist, "@keyspace", "Removes a key's expiry."},
+    {"keys", 2, R | NK, 0, 0, 0, cmd_keys, "@keyspace", "Returns the keys matching a pattern."},
+    {"scan", -2, R | NK, 0, 0, 0, cmd_scan, "@keyspace", "Iterates over the keys."},
+    {"randomkey", 1, R | NK, 0, 0, 0, cmd_randomkey, "@keyspace", "Returns a random key."},
+    {"rename", 3, W, 1, 2, 1, cmd_rename, "@keyspace", "Renames a key."},
+    {"renamenx", 3, W | F, 1, 2, 1, cmd_renamenx, "@keyspace", "Renames a key only if the new name is free."},
+    {"copy", -3, W, 1, 2, 1, cmd_copy, "@keyspace", "Copies a key."},
+};
+
+static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;
+#define TABLE_SIZE (sizeof(table) / sizeof(table[0]))
+
+static int compare_defs(const void *a, const void *b) {
+    return strcmp(((const cmd_def *)a)->name, ((const cmd_def *)b)->name);
+}
+
+static void sort_table(void) { qsort(table, TABLE_SIZE, sizeof(table[0]), compare_defs); }
+
+const cmd_def *cmd_lookup(const char *name, size_t len) {
+    pthread_once(&sorted_once, sort_table);
+    char lower[32];
+    if (len == 0 || len >= sizeof(lower)) return NULL;
+    for (size_t i = 0; i < len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    lower[len] = '\0';
+    cmd_def key = {.name = lower};
+    return bsearch(&key, table, TABLE_SIZE, sizeof(table[0]), compare_defs);
+}
+
+const cmd_def *cmd_table(size_t *count) {
+    pthread_once(&sorted_once, sort_table);
+    *count = TABLE_SIZE;
+    return table;
+}

@@ -1,0 +1,281 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "proto/resp.h"
+#include "util/glob.h"
+#include "util/log.h"
+
+config server_config;
+
+/* Guards the string options that CONFIG SET may replace while other threads read them. */
+static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL } opt_type;
+
+typedef struct option_def {
+    const char *name;
+    opt_type type;
+    size_t offset;
+    long long min, max;
+    int runtime_settable;
+    const char *default_value;
+} option_def;
+
+#define FIELD(f) offsetof(config, f)
+static const option_def options[] = {
+    {"bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1"},
+    {"port", OPT_INT, FIELD(port), 0, 65535, 0, "6666"},
+    {"dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data"},
+    {"workers", OPT_INT, FIELD(workers), 0, 256, 0, "0"},
+    {"requirepass", OPT_STRING, FIELD(requirepass), 0, 0, 1, ""},
+    {"maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000"},
+    {"timeout", OPT_INT, FIELD(timeout), 0, 2147483647, 1, "0"},
+    {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, ""},
+    {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice"},
+    {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16"},
+    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, 1LL << 40, 1, "512mb"},
+    {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096"},
+    {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"},
+    {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"},
+    {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384"},
+};
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const option_def *find_option(const char *name) {
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strcasecmp(options[i].name, name) == 0) return &options[i];
+    return NULL;
+}
+
+/* Parses "100", "1k", "1kb", "2mb", "1gb" as Redis's memory options do (k = 1000, kb = 1024). */
+static int parse_memory(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || errno || v < 0) return -1;
+    static const struct {
+        const char *suffix;
+        long long mul;
+    } units[] = {{"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
+                 {"g", 1000000000LL}, {"gb", 1024LL * 1024 * 1024}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcasecmp(end, units[i].suffix) == 0) {
+            if (v > (1LL << 62) / units[i].mul) return -1;
+            *out = v * units[i].mul;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_integer(const char *s, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+static int apply_number(const option_def *opt, const char *value, char *err, size_t errlen) {
+    long long v;
+    int bad = opt->type == OPT_MEMORY ? parse_memory(value, &v) : parse_integer(value, &v);
+    if (bad) {
+        snprintf(err, errlen, "argument couldn't be parsed into an integer");
+        return -1;
+    }
+    if (v < opt->min || v > opt->max) {
+        snprintf(err, errlen, "argument must be between %lld and %lld inclusive", opt->min, opt->max);
+        return -1;
+    }
+    char *field = (char *)&server_config + opt->offset;
+    if (opt->type == OPT_INT)
+        *(int *)field = (int)v;
+    else
+        *(long long *)field = v;
+    return 0;
+}
+
+static int apply_option(const option_def *opt, const char *value, char *err, size_t errlen) {
+    char *field = (char *)&server_config + opt->offset;
+    switch (opt->type) {
+    case OPT_INT:
+    case OPT_LL:
+    case OPT_MEMORY:
+        return apply_number(opt, value, err, errlen);
+    case OPT_LOGLEVEL: {
+        int level = log_level_from_name(value);
+        if (level < 0) {
+            snprintf(err, errlen, "argument(s) must be one of the following: debug, verbose, notice, warning");
+            return -1;
+        }
+        *(int *)field = level;
+        log_set_level((enum log_level)level);
+        return 0;
+    }
+    case OPT_STRING: {
+        char *copy = strdup(value);
+        if (!copy) abort();
+        pthread_mutex_lock(&config_lock);
+        char *old = *(char **)field;
+        *(char **)field = copy;
+        pthread_mutex_unlock(&config_lock);
+        /* Another thread may still hold the old pointer only for requirepass, which is copied
+         * under the lock, so freeing is safe. */
+        free(old);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void config_init_defaults(void) {
+    char err[256];
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (apply_option(&options[i], options[i].default_value, err, sizeof(err)) < 0) abort();
+    }
+}
+
+int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen) {
+    const option_def *opt = find_option(name);
+    if (!opt) {
+        snprintf(err, errlen, "unknown option '%s'", name);
+        return -1;
+    }
+    if (runtime && !opt->runtime_settable) {
+        snprintf(err, errlen, "can't set immutable config");
+        return -1;
+    }
+    return apply_option(opt, value, err, errlen);
+}
+
+static int apply_line(const char *line, size_t len, const char *source, int lineno, char *err, size_t errlen) {
+    resp_arg *args = NULL;
+    int n = resp_split_inline(line, len, &args);
+    int rc = 0;
+    char why[200];
+    if (n < 0) {
+        snprintf(err, errlen, "%s, line %d: unbalanced quotes", source, lineno);
+        return -1;
+    }
+    if (n == 0) goto done;
+    if (args[0].ptr[0] == '#') goto done;
+    if (n != 2) {
+        snprintf(err, errlen, "%s, line %d: option '%s' needs exactly one value", source, lineno, args[0].ptr);
+        rc = -1;
+    } else if (config_set(args[0].ptr, args[1].ptr, 0, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s, line %d: option '%s': %s", source, lineno, args[0].ptr, why);
+        rc = -1;
+    }
+done:
+    for (int i = 0; i < n; i++) free(args[i].ptr);
+    free(args);
+    return rc;
+}
+
+int config_load_text(const char *text, const char *source, char *err, size_t errlen) {
+    int lineno = 0;
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        lineno++;
+        if (apply_line(p, len, source, lineno, err, errlen) < 0) return -1;
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    buf b;
+    buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) buf_append(&b, chunk, n);
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        buf_free(&b);
+        return NULL;
+    }
+    buf_append_byte(&b, 0);
+    return b.data;
+}
+
+int config_load_args(int argc, char **argv, char *err, size_t errlen) {
+    int i = 1;
+    if (i < argc && strncmp(argv[i], "--", 2) != 0) {
+        char *text = read_file(argv[i]);
+        if (!text) {
+            snprintf(err, errlen, "can't read config file '%s': %s", argv[i], strerror(errno));
+            return -1;
+        }
+        int rc = config_load_text(text, argv[i], err, errlen);
+        free(text);
+        if (rc < 0) return -1;
+        i++;
+    }
+    for (; i < argc; i += 2) {
+        char why[200];
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+            snprintf(err, errlen, "command line: expected --name value, got '%s'", argv[i]);
+            return -1;
+        }
+        if (config_set(argv[i] + 2, argv[i + 1], 0, why, sizeof(why)) < 0) {
+            snprintf(err, errlen, "command line: option '%s': %s", argv[i], why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void format_value(const option_def *opt, char *out, size_t cap) {
+    const char *field = (const char *)&server_config + opt->offset;
+    switch (opt->type) {
+    case OPT_INT:
+        snprintf(out, cap, "%d", *(const int *)field);
+        break;
+    case OPT_LL:
+    case OPT_MEMORY:
+        snprintf(out, cap, "%lld", *(const long long *)field);
+        break;
+    case OPT_LOGLEVEL:
+        snprintf(out, cap, "%s", log_level_name((enum log_level) * (const int *)field));
+        break;
+    case OPT_STRING:
+        pthread_mutex_lock(&config_lock);
+        snprintf(out, cap, "%s", *(char *const *)field);
+        pthread_mutex_unlock(&config_lock);
+        break;
+    }
+}
+
+int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx, const char *name, const char *value),
+                        void *ctx) {
+    int count = 0;
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (!glob_match(pattern, plen, options[i].name, strlen(options[i].name), 1)) continue;
+        char value[4096];
+        format_value(&options[i], value, sizeof(value));
+        emit(ctx, options[i].name, value);
+        count++;
+    }
+    return count;
+}
+
+int config_password(char *out, size_t cap) {
+    pthread_mutex_lock(&config_lock);
+    snprintf(out, cap, "%s", server_config.requirepass);
+    pthread_mutex_unlock(&config_lock);
+    return out[0] != '\0';
+}

@@ -1,0 +1,45 @@
+/* Server configuration: defaults, a redis.conf-style file, --name value overrides, CONFIG GET/SET. */
+#ifndef TIDEKV_CONFIG_H
+#define TIDEKV_CONFIG_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+typedef struct config {
+    char *bind;
+    int port;
+    char *dir;
+    int workers;
+    char *requirepass; /* "" = no password */
+    int maxclients;
+    int timeout; /* seconds idle before a client is closed, 0 = never */
+    char *logfile;
+    int loglevel;
+    int databases;
+    long long proto_max_bulk_len;
+    long long block_cache_mb;
+    long long write_buffer_mb;
+    long long wal_ttl_seconds;
+    long long wal_size_limit_mb;
+} config;
+
+/* The running configuration. Settable integers may be read from any thread. */
+extern config server_config;
+
+/* Fills server_config with defaults. */
+void config_init_defaults(void);
+/* Applies a config file's text; source names it in errors. Returns 0 or -1 with err filled. */
+int config_load_text(const char *text, const char *source, char *err, size_t errlen);
+/* Parses the command line: [config-file] [--name value ...]. Returns 0 or -1 with err filled. */
+int config_load_args(int argc, char **argv, char *err, size_t errlen);
+/* Sets one option by name, as CONFIG SET does. runtime=1 refuses options that cannot change while
+ * running. Returns 0, or -1 with a Redis-style reason in err. */
+int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen);
+/* Calls emit for every option whose name matches a glob; returns how many matched. */
+int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx, const char *name, const char *value),
+                        void *ctx);
+/* Copies the current password under the config lock; returns 1 if a password is set. */
+int config_password(char *out, size_t cap);
+
+#endif

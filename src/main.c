@@ -1,0 +1,66 @@
+/* tidekv-server: a Redis-protocol key-value server persistent on RocksDB, built around CDC. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "net/net.h"
+#include "server.h"
+#include "storage/store.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+static void usage(void) {
+    fprintf(stderr,
+            "Usage: tidekv-server [config-file] [--name value ...]\n"
+            "Example: tidekv-server tidekv.conf --port 6666 --dir ./data\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage();
+        return 0;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--version") == 0)) {
+        printf("tidekv-server %s\n", TIDEKV_VERSION);
+        return 0;
+    }
+    config_init_defaults();
+    char err[512];
+    if (config_load_args(argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "tidekv: configuration error: %s\n", err);
+        return 1;
+    }
+    if (log_open(server_config.logfile) < 0) {
+        fprintf(stderr, "tidekv: can't open log file '%s': %s\n", server_config.logfile, strerror(errno));
+        return 1;
+    }
+    srand((unsigned)time_now_us());
+    server_start_ms = time_now_ms();
+    if (mkdir(server_config.dir, 0755) < 0 && errno != EEXIST) {
+        log_msg(LOG_WARNING, "can't create data directory '%s': %s", server_config.dir, strerror(errno));
+        return 1;
+    }
+    store_settings settings = {
+        .dir = server_config.dir,
+        .block_cache_bytes = server_config.block_cache_mb * 1024 * 1024,
+        .write_buffer_bytes = server_config.write_buffer_mb * 1024 * 1024,
+        .wal_ttl_seconds = server_config.wal_ttl_seconds,
+        .wal_size_limit_mb = server_config.wal_size_limit_mb,
+    };
+    char *store_err = NULL;
+    if (store_open(&settings, &store_err) < 0) {
+        log_msg(LOG_WARNING, "can't open the database in '%s': %s", server_config.dir, store_err);
+        free(store_err);
+        return 1;
+    }
+    log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
+            (unsigned long long)store_latest_sequence());
+    int rc = net_run();
+    store_close();
+    log_msg(LOG_NOTICE, "tidekv stopped");
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,420 @@
+#include "net/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cmd/dispatch.h"
+#include "config.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define READ_CHUNK (16 * 1024)
+
+typedef struct worker {
+    pthread_t thread;
+    struct event_base *base;
+    struct event *notify_ev;
+    struct event *tick_ev;
+    pthread_mutex_t lock;
+    int *pending;
+    int npending, pending_cap;
+    client *clients;
+} worker;
+
+static worker *workers;
+static int nworkers;
+static struct event_base *main_base;
+static struct event *shutdown_ev;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static client *registry;
+static atomic_ullong next_client_id = 1;
+
+server_stats stats;
+int64_t server_start_ms;
+
+/* ---- the client registry (CLIENT LIST/KILL from any thread) ---- */
+
+static void registry_add(client *c) {
+    pthread_mutex_lock(&registry_lock);
+    c->next = registry;
+    if (registry) registry->prev = c;
+    registry = c;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(client *c) {
+    pthread_mutex_lock(&registry_lock);
+    if (c->prev) c->prev->next = c->next;
+    else registry = c->next;
+    if (c->next) c->next->prev = c->prev;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void net_client_set_name(client *c, const char *name, size_t len) {
+    char *copy = NULL;
+    if (len > 0) {
+        copy = malloc(len + 1);
+        if (!copy) abort();
+        memcpy(copy, name, len);
+        copy[len] = '\0';
+    }
+    pthread_mutex_lock(&registry_lock);
+    free(c->name);
+    c->name = copy;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) {
+    char flags[8] = "N";
+    if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
+    buf_printf(out,
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
+               "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
+               "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
+               (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
+               (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
+               flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, c->in.len, c->in.cap - c->in.len,
+               c->in.cap, c->out.cap, c->in.cap + c->out.cap, c->last_cmd[0] ? c->last_cmd : "NULL", c->resp);
+}
+
+void net_client_list(buf *out, uint64_t only_id) {
+    int64_t now = time_now_ms(), mono = time_mono_ms();
+    pthread_mutex_lock(&registry_lock);
+    for (client *c = registry; c; c = c->next)
+        if (only_id == 0 || c->id == only_id) format_client(out, c, now, mono);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self) {
+    int killed = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (client *c = registry; c; c = c->next) {
+        if (id && c->id != id) continue;
+        if (addr && strcmp(c->addr, addr) != 0) continue;
+        if (laddr && strcmp(c->laddr, laddr) != 0) continue;
+        if (c == skip_self) continue;
+        atomic_store(&c->kill_requested, 1);
+        /* Wakes the owning worker, which closes the connection on its own thread. */
+        event_active(c->read_ev, EV_READ, 0);
+        killed++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return killed;
+}
+
+/* ---- one connection ---- */
+
+static void client_free(client *c) {
+    worker *w = c->worker;
+    registry_remove(c);
+    if (c->wprev) c->wprev->wnext = c->wnext;
+    else w->clients = c->wnext;
+    if (c->wnext) c->wnext->wprev = c->wprev;
+    event_free(c->read_ev);
+    event_free(c->write_ev);
+    close(c->fd);
+    dispatch_client_cleanup(c);
+    resp_parser_free(&c->parser);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c->name);
+    free(c);
+    atomic_fetch_sub(&stats.connected_clients, 1);
+}
+
+/* Writes what is pending; returns -1 if the client was freed. */
+static int client_flush(client *c) {
+    while (c->out.len > 0) {
+        ssize_t n = write(c->fd, c->out.data, c->out.len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            client_free(c);
+            return -1;
+        }
+        atomic_fetch_add(&stats.net_output_bytes, n);
+        buf_consume(&c->out, (size_t)n);
+    }
+    if (c->out.len > 0) {
+        event_add(c->write_ev, NULL);
+        return 0;
+    }
+    event_del(c->write_ev);
+    if (c->out.cap > 1024 * 1024) buf_free(&c->out); /* do not keep a huge reply's memory */
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        client_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses and runs every complete request in the input buffer. */
+static void client_process_input(client *c) {
+    size_t pos = 0;
+    while (pos < c->in.len && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+        size_t used = 0;
+        c->parser.max_bulk_len = server_config.proto_max_bulk_len;
+        resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
+        pos += used;
+        if (s == RESP_NEED_MORE) break;
+        if (s == RESP_ERROR) {
+            reply r = {&c->out, c->resp};
+            reply_error(&r, c->parser.error);
+            log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            break;
+        }
+        dispatch_request(c, c->parser.argc, c->parser.argv);
+        resp_parser_reset_args(&c->parser);
+    }
+    buf_consume(&c->in, pos);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg) {
+    (void)what;
+    client *c = arg;
+    if (atomic_load(&c->kill_requested)) {
+        client_free(c);
+        return;
+    }
+    buf_reserve(&c->in, READ_CHUNK);
+    ssize_t n = read(fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        client_free(c);
+        return;
+    }
+    if (n < 0) return;
+    c->in.len += (size_t)n;
+    atomic_fetch_add(&stats.net_input_bytes, n);
+    c->last_active_mono_ms = time_mono_ms();
+    client_process_input(c);
+    client_flush(c);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    client_flush(arg);
+}
+
+static void fill_addresses(client *c) {
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (getpeername(c->fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(c->addr, sizeof(c->addr), "%s:%d", ip, ntohs(in->sin_port));
+    }
+    len = sizeof(sa);
+    if (getsockname(c->fd, (struct sockaddr *)&sa, &len) == 0 && sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(c->laddr, sizeof(c->laddr), "%s:%d", ip, ntohs(in->sin_port));
+    }
+}
+
+static void client_create(worker *w, int fd) {
+    client *c = calloc(1, sizeof(*c));
+    if (!c) abort();
+    c->id = atomic_fetch_add(&next_client_id, 1);
+    c->fd = fd;
+    c->worker = w;
+    c->resp = 2;
+    c->created_ms = time_now_ms();
+    c->last_active_mono_ms = time_mono_ms();
+    char pass[8];
+    c->authenticated = !config_password(pass, sizeof(pass));
+    buf_init(&c->in);
+    buf_init(&c->out);
+    resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
+    fill_addresses(c);
+    c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    c->write_ev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    c->wnext = w->clients;
+    if (w->clients) w->clients->wprev = c;
+    w->clients = c;
+    registry_add(c);
+    event_add(c->read_ev, NULL);
+}
+
+/* ---- workers ---- */
+
+static void on_notify(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    worker *w = arg;
+    pthread_mutex_lock(&w->lock);
+    int n = w->npending;
+    int fds[64];
+    int take = n < 64 ? n : 64;
+    memcpy(fds, w->pending, (size_t)take * sizeof(int));
+    memmove(w->pending, w->pending + take, (size_t)(n - take) * sizeof(int));
+    w->npending -= take;
+    if (w->npending > 0) event_active(w->notify_ev, EV_READ, 0);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < take; i++) client_create(w, fds[i]);
+}
+
+/* Closes clients idle for longer than `timeout` seconds. */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    worker *w = arg;
+    int timeout = server_config.timeout;
+    if (timeout <= 0) return;
+    int64_t now = time_mono_ms();
+    client *next;
+    for (client *c = w->clients; c; c = next) {
+        next = c->wnext;
+        if (now - c->last_active_mono_ms > (int64_t)timeout * 1000) {
+            log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
+            client_free(c);
+        }
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    event_base_dispatch(w->base);
+    while (w->clients) client_free(w->clients);
+    return NULL;
+}
+
+static int workers_start(int n) {
+    workers = calloc((size_t)n, sizeof(*workers));
+    if (!workers) return -1;
+    nworkers = n;
+    for (int i = 0; i < n; i++) {
+        worker *w = &workers[i];
+        pthread_mutex_init(&w->lock, NULL);
+        w->base = event_base_new();
+        if (!w->base) return -1;
+        w->notify_ev = event_new(w->base, -1, EV_PERSIST, on_notify, w);
+        w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+        struct timeval second = {1, 0};
+        event_add(w->notify_ev, NULL);
+        event_add(w->tick_ev, &second);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) return -1;
+    }
+    return 0;
+}
+
+static void workers_stop(void) {
+    for (int i = 0; i < nworkers; i++) event_base_loopbreak(workers[i].base);
+    for (int i = 0; i < nworkers; i++) {
+        worker *w = &workers[i];
+        pthread_join(w->thread, NULL);
+        event_free(w->notify_ev);
+        event_free(w->tick_ev);
+        event_base_free(w->base);
+        free(w->pending);
+        pthread_mutex_destroy(&w->lock);
+    }
+    free(workers);
+    workers = NULL;
+    nworkers = 0;
+}
+
+static void hand_to_worker(int fd) {
+    static unsigned next;
+    worker *w = &workers[next++ % (unsigned)nworkers];
+    pthread_mutex_lock(&w->lock);
+    if (w->npending == w->pending_cap) {
+        int cap = w->pending_cap ? w->pending_cap * 2 : 16;
+        int *p = realloc(w->pending, (size_t)cap * sizeof(int));
+        if (!p) abort();
+        w->pending = p;
+        w->pending_cap = cap;
+    }
+    w->pending[w->npending++] = fd;
+    pthread_mutex_unlock(&w->lock);
+    event_active(w->notify_ev, EV_READ, 0);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
+    (void)l, (void)sa, (void)salen, (void)arg;
+    atomic_fetch_add(&stats.connections_received, 1);
+    if (atomic_fetch_add(&stats.connected_clients, 1) >= server_config.maxclients) {
+        static const char msg[] = "-ERR max number of clients reached\r\n";
+        ssize_t ignored = write(fd, msg, sizeof(msg) - 1); /* best effort: the client is refused anyway */
+        (void)ignored;
+        close(fd);
+        atomic_fetch_sub(&stats.connected_clients, 1);
+        atomic_fetch_add(&stats.rejected_connections, 1);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    hand_to_worker(fd);
+}
+
+static void on_shutdown(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what, (void)arg;
+    event_base_loopbreak(main_base);
+}
+
+void server_request_shutdown(void) {
+    if (shutdown_ev) event_active(shutdown_ev, EV_READ, 0);
+}
+
+static struct evconnlistener *listen_on(const char *host, int port) {
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
+        log_msg(LOG_WARNING, "bind: '%s' is not an IPv4 address", host);
+        return NULL;
+    }
+    return evconnlistener_new_bind(main_base, on_accept, NULL,
+                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
+                                   (struct sockaddr *)&sin, sizeof(sin));
+}
+
+int net_run(void) {
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    main_base = event_base_new();
+    struct evconnlistener *listener = listen_on(server_config.bind, server_config.port);
+    if (!listener) {
+        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, server_config.port,
+                strerror(errno));
+        event_base_free(main_base);
+        return -1;
+    }
+    int n = server_config.workers > 0 ? server_config.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (workers_start(n < 1 ? 1 : n) < 0) {
+        log_msg(LOG_WARNING, "could not start worker threads");
+        return -1;
+    }
+    shutdown_ev = event_new(main_base, -1, EV_PERSIST, on_shutdown, NULL);
+    event_add(shutdown_ev, NULL);
+    struct event *sigterm = evsignal_new(main_base, SIGTERM, on_shutdown, NULL);
+    struct event *sigint = evsignal_new(main_base, SIGINT, on_shutdown, NULL);
+    event_add(sigterm, NULL);
+    event_add(sigint, NULL);
+    log_msg(LOG_NOTICE, "tidekv %s ready to accept connections on %s:%d (%d workers)", TIDEKV_VERSION,
+            server_config.bind, server_config.port, n);
+
+    event_base_dispatch(main_base);
+
+    log_msg(LOG_NOTICE, "shutting down");
+    evconnlistener_free(listener);
+    workers_stop();
+    event_free(sigterm);
+    event_free(sigint);
+    event_free(shutdown_ev);
+    shutdown_ev = NULL;
+    event_base_free(main_base);
+    return 0;
+}

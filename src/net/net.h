@@ -1,0 +1,19 @@
+/* Networking: the listener, worker threads (one libevent base each) and connections. */
+#ifndef TIDEKV_NET_H
+#define TIDEKV_NET_H
+
+#include "server.h"
+#include "util/buf.h"
+
+/* Listens on bind:port and serves until shutdown is requested. Returns 0, or -1 if the
+ * listener or the workers could not start. */
+int net_run(void);
+
+/* Appends one CLIENT LIST line per client (all clients, or just the one with that id if id != 0). */
+void net_client_list(buf *out, uint64_t only_id);
+/* Disconnects clients matching an id (if id != 0), an addr or a laddr (if not NULL); returns how many. */
+int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self);
+/* Sets a client's name under the registry lock (CLIENT LIST reads it from other threads). */
+void net_client_set_name(client *c, const char *name, size_t len);
+
+#endif

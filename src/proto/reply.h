@@ -1,0 +1,36 @@
+/* RESP2/RESP3 reply writer: appends encoded replies to an output buffer. */
+#ifndef TIDEKV_REPLY_H
+#define TIDEKV_REPLY_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+typedef struct reply {
+    buf *out;
+    int resp; /* 2 or 3 */
+} reply;
+
+void reply_simple(reply *r, const char *s);
+void reply_ok(reply *r);
+/* msg is a whole error line without the '-' ("ERR ...", "WRONGTYPE ..."). */
+void reply_error(reply *r, const char *msg);
+void reply_errorf(reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void reply_int(reply *r, long long v);
+void reply_bulk(reply *r, const void *p, size_t len);
+void reply_bulk_str(reply *r, const char *s);
+void reply_bulk_ll(reply *r, long long v);
+/* Null bulk: "$-1" in RESP2, "_" in RESP3. */
+void reply_null(reply *r);
+/* Null array: "*-1" in RESP2, "_" in RESP3. */
+void reply_null_array(reply *r);
+void reply_array(reply *r, long long n);
+/* n key/value pairs: "%n" in RESP3, "*2n" in RESP2. */
+void reply_map(reply *r, long long n);
+/* A set: "~n" in RESP3, "*n" in RESP2. */
+void reply_set(reply *r, long long n);
+/* A double: "," in RESP3, a bulk string in RESP2. */
+void reply_double(reply *r, double v);
+void reply_verbatim(reply *r, const char *s, size_t len);
+
+#endif

@@ -1,0 +1,82 @@
+/* Process-wide state shared by the layers: the client structure, statistics, start time. */
+#ifndef TIDEKV_SERVER_H
+#define TIDEKV_SERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "proto/reply.h"
+#include "proto/resp.h"
+#include "util/buf.h"
+
+#define TIDEKV_VERSION "0.1.0"
+/* The Redis version reported to clients, so libraries enable the Redis 7 features we implement. */
+#define TIDEKV_REDIS_VERSION "7.0.0"
+
+struct worker;
+struct event;
+
+enum client_flags {
+    CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
+    CLIENT_MULTI = 1 << 1,
+    CLIENT_DIRTY_EXEC = 1 << 2, /* a command failed to queue: EXEC aborts */
+};
+
+typedef struct queued_cmd {
+    int argc;
+    resp_arg *argv;
+} queued_cmd;
+
+typedef struct watched_key {
+    int db;
+    char *key;
+    size_t klen;
+    uint64_t hash;
+    uint64_t version;
+} watched_key;
+
+typedef struct client {
+    uint64_t id;
+    int fd;
+    struct worker *worker;
+    struct event *read_ev, *write_ev;
+    buf in, out;
+    resp_parser parser;
+    int resp;
+    int db;
+    int authenticated;
+    int flags;
+    atomic_int kill_requested;
+    char *name;
+    char addr[64], laddr[64];
+    int64_t created_ms;
+    int64_t last_active_mono_ms;
+    char last_cmd[32];
+    queued_cmd *queue;
+    int queue_len, queue_cap;
+    watched_key *watched;
+    int watched_len, watched_cap;
+    uint64_t watch_flush_epoch;
+    struct client *prev, *next;         /* global registry */
+    struct client *wprev, *wnext;       /* the worker's own list */
+} client;
+
+typedef struct server_stats {
+    atomic_llong connections_received;
+    atomic_llong commands_processed;
+    atomic_llong rejected_connections;
+    atomic_llong keyspace_hits;
+    atomic_llong keyspace_misses;
+    atomic_llong expired_keys;
+    atomic_llong net_input_bytes;
+    atomic_llong net_output_bytes;
+    atomic_int connected_clients;
+} server_stats;
+
+extern server_stats stats;
+extern int64_t server_start_ms;
+
+/* Asks the server to shut down cleanly (safe from any thread). */
+void server_request_shutdown(void);
+
+#endif

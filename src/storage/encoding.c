@@ -1,0 +1,143 @@
+#include "storage/encoding.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/timeutil.h"
+
+void enc_namespace(buf *out, int db) {
+    char ns[32];
+    int n = db == 0 ? snprintf(ns, sizeof(ns), "__namespace") : snprintf(ns, sizeof(ns), "__db%d", db);
+    buf_put_u8(out, (uint8_t)n);
+    buf_append(out, ns, (size_t)n);
+}
+
+void enc_meta_key(buf *out, int db, const char *key, size_t klen) {
+    enc_namespace(out, db);
+    buf_append(out, key, klen);
+}
+
+void enc_subkey(buf *out, int db, const char *key, size_t klen, uint64_t version, const char *sub, size_t sublen) {
+    enc_namespace(out, db);
+    buf_put_u32be(out, (uint32_t)klen);
+    buf_append(out, key, klen);
+    buf_put_u64be(out, version);
+    buf_append(out, sub, sublen);
+}
+
+void enc_prefix_end(buf *out, const char *prefix, size_t len) {
+    /* Drop trailing 0xFF bytes, then increment the last one: the smallest key past the prefix. */
+    while (len > 0 && (uint8_t)prefix[len - 1] == 0xFF) len--;
+    buf_append(out, prefix, len);
+    if (len > 0) out->data[out->len - 1] = (char)((uint8_t)out->data[out->len - 1] + 1);
+}
+
+void enc_string_meta(buf *out, int64_t expire_ms, const char *value, size_t len) {
+    buf_put_u8(out, META_FLAG_64BIT | TYPE_STRING);
+    buf_put_u64be(out, (uint64_t)expire_ms);
+    buf_append(out, value, len);
+}
+
+void enc_compound_meta(buf *out, const meta *m) {
+    buf_put_u8(out, META_FLAG_64BIT | (uint8_t)m->type);
+    buf_put_u64be(out, (uint64_t)m->expire_ms);
+    buf_put_u64be(out, m->version);
+    buf_put_u64be(out, m->size);
+    if (m->type == TYPE_LIST) {
+        buf_put_u64be(out, m->list_head);
+        buf_put_u64be(out, m->list_tail);
+    }
+}
+
+/* Legacy form: flags, expire u32 seconds, then version u64 and size u32 for compound types. */
+static int decode_legacy(const uint8_t *p, size_t len, meta *m) {
+    if (len < 5) return -1;
+    m->expire_ms = (int64_t)buf_get_u32be(p + 1) * 1000;
+    if (m->type == TYPE_STRING) {
+        m->value = (const char *)p + 5;
+        m->value_len = len - 5;
+        return 0;
+    }
+    if (len < 17) return -1;
+    m->version = buf_get_u64be(p + 5);
+    m->size = buf_get_u32be(p + 13);
+    if (m->type == TYPE_LIST) {
+        if (len < 33) return -1;
+        m->list_head = buf_get_u64be(p + 17);
+        m->list_tail = buf_get_u64be(p + 25);
+    }
+    return 0;
+}
+
+int enc_decode_meta(const char *raw, size_t len, meta *m) {
+    const uint8_t *p = (const uint8_t *)raw;
+    memset(m, 0, sizeof(*m));
+    if (len < 1) return -1;
+    m->type = (enum key_type)(p[0] & 0x0F);
+    if (m->type == TYPE_NONE) return -1;
+    if (!(p[0] & META_FLAG_64BIT)) return decode_legacy(p, len, m);
+    if (len < META_STRING_HEADER) return -1;
+    m->expire_ms = (int64_t)buf_get_u64be(p + 1);
+    if (m->type == TYPE_STRING) {
+        m->value = raw + META_STRING_HEADER;
+        m->value_len = len - META_STRING_HEADER;
+        return 0;
+    }
+    if (len < META_COMPOUND_HEADER) return -1;
+    m->version = buf_get_u64be(p + 9);
+    m->size = buf_get_u64be(p + 17);
+    if (m->type == TYPE_LIST) {
+        if (len < META_COMPOUND_HEADER + 16) return -1;
+        m->list_head = buf_get_u64be(p + 25);
+        m->list_tail = buf_get_u64be(p + 33);
+    }
+    return 0;
+}
+
+int enc_meta_is_dead(const meta *m, int64_t now_ms) {
+    if (m->expire_ms != 0 && m->expire_ms <= now_ms) return 1;
+    return m->type != TYPE_STRING && m->size == 0;
+}
+
+uint64_t enc_new_version(void) {
+    static atomic_uint_fast64_t counter;
+    uint64_t n = atomic_fetch_add(&counter, 1);
+    return ((uint64_t)time_now_us() << 11) + (n % 2048);
+}
+
+void enc_ordered_double(uint8_t out[8], double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    if (bits & 0x8000000000000000ULL)
+        bits = ~bits;
+    else
+        bits |= 0x8000000000000000ULL;
+    buf_set_u64be(out, bits);
+}
+
+double enc_decode_ordered_double(const uint8_t in[8]) {
+    uint64_t bits = buf_get_u64be(in);
+    if (bits & 0x8000000000000000ULL)
+        bits &= ~0x8000000000000000ULL;
+    else
+        bits = ~bits;
+    double v;
+    memcpy(&v, &bits, 8);
+    return v;
+}
+
+static const char *type_names[] = {"none", "string", "hash", "list", "set", "zset", "string", "sortedint", "stream"};
+
+const char *enc_type_name(enum key_type t) {
+    if ((int)t < 0 || (size_t)t >= sizeof(type_names) / sizeof(type_names[0])) return "none";
+    return type_names[t];
+}
+
+enum key_type enc_type_from_name(const char *name) {
+    static const enum key_type types[] = {TYPE_STRING, TYPE_HASH, TYPE_LIST, TYPE_SET, TYPE_ZSET, TYPE_STREAM};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcasecmp(name, type_names[types[i]]) == 0) return types[i];
+    return TYPE_NONE;
+}

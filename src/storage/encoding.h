@@ -1,0 +1,67 @@
+/* Key and metadata layout in RocksDB, compatible with Kvrocks (see shared/ENCODING.md). */
+#ifndef TIDEKV_ENCODING_H
+#define TIDEKV_ENCODING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+enum { CF_DEFAULT, CF_METADATA, CF_ZSET_SCORE, CF_PUBSUB, CF_PROPAGATE, CF_STREAM, CF_SEARCH, CF_COUNT };
+
+enum key_type {
+    TYPE_NONE = 0,
+    TYPE_STRING = 1,
+    TYPE_HASH = 2,
+    TYPE_LIST = 3,
+    TYPE_SET = 4,
+    TYPE_ZSET = 5,
+    TYPE_BITMAP = 6,
+    TYPE_SORTEDINT = 7,
+    TYPE_STREAM = 8,
+};
+
+#define META_FLAG_64BIT 0x80
+#define META_STRING_HEADER 9   /* flags + expire */
+#define META_COMPOUND_HEADER 25 /* flags + expire + version + size */
+#define LIST_INITIAL_INDEX 0x7FFFFFFFFFFFFFFFULL
+
+/* A decoded metadata record. For strings, value points into the raw bytes it was decoded from. */
+typedef struct meta {
+    enum key_type type;
+    int64_t expire_ms; /* absolute unix ms, 0 = no expiry */
+    uint64_t version;
+    uint64_t size;
+    uint64_t list_head, list_tail;
+    const char *value;
+    size_t value_len;
+} meta;
+
+/* The namespace a database index maps to: "__namespace" for 0, "__db<n>" otherwise. */
+void enc_namespace(buf *out, int db);
+/* Metadata key: [ns_len][ns][user_key]. */
+void enc_meta_key(buf *out, int db, const char *key, size_t klen);
+/* Subkey: [ns_len][ns][key_len u32][user_key][version u64][sub]. */
+void enc_subkey(buf *out, int db, const char *key, size_t klen, uint64_t version, const char *sub, size_t sublen);
+/* The first key after every key starting with prefix (for range deletes and iterator bounds). */
+void enc_prefix_end(buf *out, const char *prefix, size_t len);
+
+void enc_string_meta(buf *out, int64_t expire_ms, const char *value, size_t len);
+/* Compound metadata; list_head/list_tail are written only for lists. */
+void enc_compound_meta(buf *out, const meta *m);
+/* Decodes a metadata value (64-bit or legacy form). Returns 0, or -1 if malformed. */
+int enc_decode_meta(const char *raw, size_t len, meta *m);
+/* Dead = expired, or a compound type with no members. */
+int enc_meta_is_dead(const meta *m, int64_t now_ms);
+/* A new compound-key version: (unix_us << 11) + (counter mod 2048). */
+uint64_t enc_new_version(void);
+
+/* Ordered double: 8 big-endian bytes that sort like the number. */
+void enc_ordered_double(uint8_t out[8], double v);
+double enc_decode_ordered_double(const uint8_t in[8]);
+
+const char *enc_type_name(enum key_type t);
+/* Maps a TYPE name (string, hash, …) to a type; TYPE_NONE if unknown. */
+enum key_type enc_type_from_name(const char *name);
+
+#endif

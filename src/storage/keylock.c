@@ -1,0 +1,58 @@
+#include "storage/keylock.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define LOCK_STRIPES 4096
+#define WATCH_SLOTS 65536
+
+static pthread_mutex_t stripes[LOCK_STRIPES];
+static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
+static pthread_rwlock_t global_lock = PTHREAD_RWLOCK_INITIALIZER;
+static atomic_uint_fast64_t watch_versions[WATCH_SLOTS];
+static atomic_uint_fast64_t flush_epoch;
+
+static void init_stripes(void) {
+    for (int i = 0; i < LOCK_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
+}
+
+uint64_t keylock_hash(int db, const char *key, size_t klen) {
+    /* FNV-1a over the database index and the key. */
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)db;
+    for (size_t i = 0; i < klen; i++) {
+        h ^= (uint8_t)key[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static int compare_stripe(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a % LOCK_STRIPES, y = *(const uint64_t *)b % LOCK_STRIPES;
+    return x < y ? -1 : x > y;
+}
+
+void keylock_acquire(uint64_t *hashes, size_t n) {
+    pthread_once(&stripes_once, init_stripes);
+    qsort(hashes, n, sizeof(*hashes), compare_stripe);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
+        pthread_mutex_lock(&stripes[hashes[i] % LOCK_STRIPES]);
+    }
+}
+
+void keylock_release(const uint64_t *hashes, size_t n) {
+    for (size_t i = n; i-- > 0;) {
+        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
+        pthread_mutex_unlock(&stripes[hashes[i] % LOCK_STRIPES]);
+    }
+}
+
+void keylock_global_shared(void) { pthread_rwlock_rdlock(&global_lock); }
+void keylock_global_exclusive(void) { pthread_rwlock_wrlock(&global_lock); }
+void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
+
+uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }
+void keylock_watch_bump(uint64_t hash) { atomic_fetch_add(&watch_versions[hash % WATCH_SLOTS], 1); }
+uint64_t keylock_flush_epoch(void) { return atomic_load(&flush_epoch); }
+void keylock_flush_bump(void) { atomic_fetch_add(&flush_epoch, 1); }

@@ -1,0 +1,47 @@
+/* The RocksDB instance: open/close, column families, options, compaction filters, reads. */
+#ifndef TIDEKV_STORE_H
+#define TIDEKV_STORE_H
+
+#include <rocksdb/c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/encoding.h"
+#include "util/buf.h"
+
+typedef struct store_settings {
+    const char *dir;
+    long long block_cache_bytes;
+    long long write_buffer_bytes;
+    long long wal_ttl_seconds;
+    long long wal_size_limit_mb;
+} store_settings;
+
+/* Opens (creating if needed) the database and its column families. Returns 0, or -1 with *err set
+ * (malloc'd). */
+int store_open(const store_settings *s, char **err);
+void store_close(void);
+
+rocksdb_t *store_db(void);
+rocksdb_column_family_handle_t *store_cf(int cf);
+const rocksdb_readoptions_t *store_read_options(void);
+const rocksdb_writeoptions_t *store_write_options(void);
+uint64_t store_latest_sequence(void);
+/* Bytes used by the block cache, memtables and table readers (for INFO memory). */
+uint64_t store_memory_usage(void);
+/* Approximate on-disk size of all column families. */
+uint64_t store_disk_size(void);
+
+/* Reads one key outside any transaction: 1 found (value in out), 0 missing, -1 error. */
+int store_get(int cf, const char *key, size_t klen, buf *out);
+/* Creates an iterator over keys in [begin, end) of a column family; free with store_iter_free. */
+typedef struct store_iter store_iter;
+store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen);
+int store_iter_valid(store_iter *it);
+void store_iter_next(store_iter *it);
+void store_iter_seek(store_iter *it, const char *key, size_t klen);
+const char *store_iter_key(store_iter *it, size_t *len);
+const char *store_iter_value(store_iter *it, size_t *len);
+void store_iter_free(store_iter *it);
+
+#endif

@@ -1,0 +1,48 @@
+/* The write path: a command's (or a transaction's) writes gathered into one RocksDB
+ * write batch that begins with its change record, committed atomically. Reads through
+ * a txn see its own uncommitted writes. */
+#ifndef TIDEKV_TXN_H
+#define TIDEKV_TXN_H
+
+#include <rocksdb/c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdc/record.h"
+#include "util/buf.h"
+
+typedef struct txn {
+    rocksdb_writebatch_wi_t *batch; /* created on the first write */
+    record_writer record;
+    int record_db; /* database of the first recorded command, -1 before it */
+    int current_db;
+    buf ranges;     /* range deletions, already encoded as write-batch records */
+    size_t nranges;
+    buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
+    int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
+    int64_t now_ms; /* the command's clock, so one command sees one time */
+} txn;
+
+void txn_init(txn *t);
+void txn_free(txn *t);
+/* 1 found (value in out), 0 missing, -1 error. */
+int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
+void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
+void txn_delete(txn *t, int cf, const char *key, size_t klen);
+/* Deletes [begin, end) at commit; later reads in the same txn do not see the deletion. */
+void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* Records the deterministic effect of a write in the change record. */
+void txn_record(txn *t, int db, int argc, const char *const *argv, const size_t *lens);
+/* Marks a key modified, for WATCH. */
+void txn_touch(txn *t, int db, const char *key, size_t klen);
+int txn_has_writes(const txn *t);
+/* Builds the final batch (change record first) and writes it. Returns 0, or -1 with a
+ * malloc'd error text in *err. The txn is empty afterwards either way. */
+int txn_commit(txn *t, char **err);
+/* Drops everything gathered so far. */
+void txn_reset(txn *t);
+
+/* Builds the raw write-batch bytes a txn would write, for tests and the commit itself. */
+void txn_build_batch(txn *t, buf *out);
+
+#endif

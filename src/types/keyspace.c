@@ -1,0 +1,153 @@
+#include "types/keyspace.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "storage/store.h"
+
+int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, db, key, klen);
+    int found = txn_get(t, CF_METADATA, mk.data, mk.len, raw);
+    int rc = found < 0 ? KS_ERROR : KS_MISSING;
+    if (found == 1) {
+        if (enc_decode_meta(raw->data, raw->len, m) < 0) {
+            rc = KS_ERROR;
+        } else if (m->expire_ms != 0 && m->expire_ms <= t->now_ms) {
+            /* Expired: remove it now, and say so in the change stream. */
+            txn_delete(t, CF_METADATA, mk.data, mk.len);
+            txn_touch(t, db, key, klen);
+            const char *argv[2] = {"DEL", key};
+            size_t lens[2] = {3, klen};
+            txn_record(t, db, 2, argv, lens);
+            atomic_fetch_add(&stats.expired_keys, 1);
+        } else if (!enc_meta_is_dead(m, t->now_ms)) {
+            rc = KS_FOUND;
+        }
+    }
+    buf_free(&mk);
+    return rc;
+}
+
+void ks_delete(txn *t, int db, const char *key, size_t klen) {
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, db, key, klen);
+    txn_delete(t, CF_METADATA, mk.data, mk.len);
+    txn_touch(t, db, key, klen);
+    buf_free(&mk);
+}
+
+void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64_t expire_ms) {
+    /* Both encodings keep the expiry at bytes 1..8 (64-bit form); rewrite legacy records whole. */
+    meta m;
+    if (enc_decode_meta(raw->data, raw->len, &m) < 0) return;
+    buf value;
+    buf_init(&value);
+    if (m.type == TYPE_STRING) {
+        enc_string_meta(&value, expire_ms, m.value, m.value_len);
+    } else {
+        m.expire_ms = expire_ms;
+        enc_compound_meta(&value, &m);
+    }
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, db, key, klen);
+    txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
+    txn_touch(t, db, key, klen);
+    buf_free(&mk);
+    buf_free(&value);
+}
+
+/* Copies every subkey of (db, key, version) in one column family to a new owner and version. */
+static void copy_subkeys(txn *t, int cf, int db, const char *key, size_t klen, uint64_t version, int dst_db,
+                        const char *dst, size_t dlen, uint64_t new_version) {
+    buf prefix, end, nk;
+    buf_init(&prefix);
+    buf_init(&end);
+    buf_init(&nk);
+    enc_subkey(&prefix, db, key, klen, version, NULL, 0);
+    enc_prefix_end(&end, prefix.data, prefix.len);
+    store_iter *it = store_iter_new(cf, prefix.data, prefix.len, end.data, end.len);
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl);
+        const char *v = store_iter_value(it, &vl);
+        buf_clear(&nk);
+        enc_subkey(&nk, dst_db, dst, dlen, new_version, k + prefix.len, kl - prefix.len);
+        txn_put(t, cf, nk.data, nk.len, v, vl);
+    }
+    store_iter_free(it);
+    buf_free(&prefix);
+    buf_free(&end);
+    buf_free(&nk);
+}
+
+int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
+            const char *dst, size_t dlen) {
+    buf mk, value;
+    buf_init(&mk);
+    buf_init(&value);
+    enc_meta_key(&mk, dst_db, dst, dlen);
+    if (m->type == TYPE_STRING) {
+        txn_put(t, CF_METADATA, mk.data, mk.len, raw->data, raw->len);
+    } else {
+        meta copy = *m;
+        copy.version = enc_new_version();
+        enc_compound_meta(&value, &copy);
+        static const int subkey_cfs[] = {CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
+        for (size_t i = 0; i < sizeof(subkey_cfs) / sizeof(subkey_cfs[0]); i++)
+            copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, dst_db, dst, dlen, copy.version);
+        txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
+    }
+    txn_touch(t, dst_db, dst, dlen);
+    buf_free(&mk);
+    buf_free(&value);
+    return 0;
+}
+
+struct ks_cursor {
+    store_iter *it;
+    size_t ns_len;
+    int64_t now_ms;
+    int started;
+};
+
+ks_cursor *ks_cursor_new(int db, const char *start, size_t slen, int64_t now_ms) {
+    ks_cursor *cur = calloc(1, sizeof(*cur));
+    if (!cur) abort();
+    buf from, end;
+    buf_init(&from);
+    buf_init(&end);
+    enc_namespace(&from, db);
+    cur->ns_len = from.len;
+    enc_prefix_end(&end, from.data, from.len);
+    buf_append(&from, start, slen);
+    cur->it = store_iter_new(CF_METADATA, from.data, from.len, end.data, end.len);
+    cur->now_ms = now_ms;
+    buf_free(&from);
+    buf_free(&end);
+    return cur;
+}
+
+int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
+    if (cur->started) store_iter_next(cur->it);
+    cur->started = 1;
+    for (; store_iter_valid(cur->it); store_iter_next(cur->it)) {
+        size_t kl, vl;
+        const char *k = store_iter_key(cur->it, &kl);
+        const char *v = store_iter_value(cur->it, &vl);
+        if (enc_decode_meta(v, vl, m) < 0 || enc_meta_is_dead(m, cur->now_ms)) continue;
+        *key = k + cur->ns_len;
+        *klen = kl - cur->ns_len;
+        return 1;
+    }
+    return 0;
+}
+
+void ks_cursor_free(ks_cursor *cur) {
+    store_iter_free(cur->it);
+    free(cur);
+}

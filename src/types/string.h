@@ -1,0 +1,58 @@
+/* The string type: values stored whole in the metadata record. */
+#ifndef TIDEKV_TYPES_STRING_H
+#define TIDEKV_TYPES_STRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/txn.h"
+#include "util/buf.h"
+
+typedef enum {
+    ST_OK,
+    ST_MISSING,
+    ST_WRONGTYPE,
+    ST_NOT_INTEGER,
+    ST_OVERFLOW,
+    ST_NOT_FLOAT,
+    ST_NAN_OR_INF,
+    ST_TOO_BIG,
+    ST_ERROR,
+} string_status;
+
+/* A string read: value bytes and expiry. The value lives in raw. */
+typedef struct string_val {
+    buf raw;
+    const char *ptr;
+    size_t len;
+    int64_t expire_ms;
+} string_val;
+
+void string_val_init(string_val *v);
+void string_val_free(string_val *v);
+
+/* ST_OK, ST_MISSING, ST_WRONGTYPE or ST_ERROR. */
+string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out);
+void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
+
+/* INCRBY: the new value in *result; keeps the key's expiry (returned in *expire_ms). */
+string_status string_incrby(txn *t, int db, const char *key, size_t klen, long long by, long long *result,
+                            int64_t *expire_ms);
+/* INCRBYFLOAT: the new value's text in out. */
+string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
+                                 int64_t *expire_ms);
+/* SETRANGE / APPEND (offset = current length): writes bytes at offset, zero-padding; new value in out. */
+string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
+                              size_t blen, long long max_len, int append, buf *out, int64_t *expire_ms);
+/* SETBIT: the old bit in *old; new value in out. */
+string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old, buf *out,
+                            int64_t *expire_ms);
+
+/* Pure helpers over a value. */
+int string_getbit(const char *v, size_t len, uint64_t bit);
+/* Population count of bytes [start, end] (inclusive, already clamped). */
+long long string_bitcount(const char *v, size_t len, long long start, long long end);
+/* Normalizes Redis-style inclusive [start, end] indexes against len; returns 0 if the range is empty. */
+int string_clamp_range(long long *start, long long *end, long long len);
+
+#endif

@@ -1,0 +1,134 @@
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(buf *b) {
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void buf_free(buf *b) {
+    free(b->data);
+    buf_init(b);
+}
+
+void buf_reserve(buf *b, size_t extra) {
+    if (b->len + extra <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra) cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        /* Running out of memory leaves no sane way to answer the client. */
+        fprintf(stderr, "tidekv: out of memory growing a buffer to %zu bytes\n", cap);
+        abort();
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+void buf_append(buf *b, const void *p, size_t n) {
+    if (n == 0) return;
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void buf_append_str(buf *b, const char *s) { buf_append(b, s, strlen(s)); }
+
+void buf_append_byte(buf *b, uint8_t c) {
+    buf_reserve(b, 1);
+    b->data[b->len++] = (char)c;
+}
+
+void buf_printf(buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof(small)) {
+        buf_append(b, small, (size_t)n);
+        return;
+    }
+    buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void buf_consume(buf *b, size_t n) {
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+void buf_clear(buf *b) { b->len = 0; }
+
+void buf_put_u8(buf *b, uint8_t v) { buf_append_byte(b, v); }
+
+void buf_put_u32be(buf *b, uint32_t v) {
+    uint8_t p[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    buf_append(b, p, 4);
+}
+
+void buf_set_u64be(void *out, uint64_t v) {
+    uint8_t *p = out;
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+void buf_put_u64be(buf *b, uint64_t v) {
+    uint8_t p[8];
+    buf_set_u64be(p, v);
+    buf_append(b, p, 8);
+}
+
+uint32_t buf_get_u32be(const void *in) {
+    const uint8_t *p = in;
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+uint64_t buf_get_u64be(const void *in) {
+    const uint8_t *p = in;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+void buf_put_varint(buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    buf_append(b, tmp, n);
+}
+
+int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    const uint8_t *q = *p;
+    for (int shift = 0; shift <= 63; shift += 7) {
+        if (q >= end) return -1;
+        uint8_t byte = *q++;
+        v |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            *p = q;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}

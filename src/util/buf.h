@@ -1,0 +1,38 @@
+/* Growable byte buffer: the one container used for input, output and encoding. */
+#ifndef TIDEKV_BUF_H
+#define TIDEKV_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} buf;
+
+void buf_init(buf *b);
+void buf_free(buf *b);
+void buf_reserve(buf *b, size_t extra);
+void buf_append(buf *b, const void *p, size_t n);
+void buf_append_str(buf *b, const char *s);
+void buf_append_byte(buf *b, uint8_t c);
+void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drops the first n bytes (consumed input). */
+void buf_consume(buf *b, size_t n);
+void buf_clear(buf *b);
+
+/* Big-endian fixed-width integers, as the storage encoding uses. */
+void buf_put_u8(buf *b, uint8_t v);
+void buf_put_u32be(buf *b, uint32_t v);
+void buf_put_u64be(buf *b, uint64_t v);
+uint32_t buf_get_u32be(const void *p);
+uint64_t buf_get_u64be(const void *p);
+void buf_set_u64be(void *p, uint64_t v);
+
+/* Unsigned LEB128 varint, as RocksDB write batches and change records use. */
+void buf_put_varint(buf *b, uint64_t v);
+/* Reads a varint from [*p, end); returns 0 and advances *p, or -1 if truncated or too long. */
+int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
+#endif

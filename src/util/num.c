@@ -1,0 +1,92 @@
+#include "util/num.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int num_parse_ll(const char *s, size_t len, long long *out) {
+    if (len == 0 || len > 20) return -1;
+    if (len == 1 && s[0] == '0') {
+        *out = 0;
+        return 0;
+    }
+    size_t i = 0;
+    int negative = 0;
+    if (s[0] == '-') {
+        negative = 1;
+        i = 1;
+        if (len == 1) return -1;
+    }
+    if (s[i] < '1' || s[i] > '9') return -1;
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        unsigned long long digit = (unsigned long long)(s[i] - '0');
+        if (v > (ULLONG_MAX - digit) / 10) return -1;
+        v = v * 10 + digit;
+    }
+    if (negative) {
+        if (v > (unsigned long long)LLONG_MAX + 1) return -1;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX) return -1;
+        *out = (long long)v;
+    }
+    return 0;
+}
+
+/* Copies a bounded, NUL-terminated version of s for the strto* functions. */
+static int copy_number_text(const char *s, size_t len, char *tmp, size_t cap) {
+    if (len == 0 || len >= cap) return -1;
+    if (isspace((unsigned char)s[0])) return -1;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    return 0;
+}
+
+int num_parse_ld(const char *s, size_t len, long double *out) {
+    char tmp[5120];
+    if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
+    char *end;
+    errno = 0;
+    long double v = strtold(tmp, &end);
+    if ((size_t)(end - tmp) != len || isnan(v)) return -1;
+    if (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) return -1;
+    *out = v;
+    return 0;
+}
+
+int num_parse_double(const char *s, size_t len, double *out) {
+    char tmp[5120];
+    if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if ((size_t)(end - tmp) != len || isnan(v)) return -1;
+    if (errno == ERANGE && v == 0) return -1;
+    *out = v;
+    return 0;
+}
+
+size_t num_format_ll(char *out, long long v) {
+    return (size_t)snprintf(out, 21, "%lld", v);
+}
+
+size_t num_format_ld(char *out, size_t cap, long double v) {
+    if (isinf(v)) return (size_t)snprintf(out, cap, "%s", v > 0 ? "inf" : "-inf");
+    /* 17 fractional digits, then trailing zeros (and a bare dot) trimmed, as Redis does. */
+    int n = snprintf(out, cap, "%.17Lf", v);
+    if (n < 0 || (size_t)n >= cap) return 0;
+    size_t len = (size_t)n;
+    if (memchr(out, '.', len)) {
+        while (len > 0 && out[len - 1] == '0') len--;
+        if (len > 0 && out[len - 1] == '.') len--;
+    }
+    if (len == 2 && out[0] == '-' && out[1] == '0') len = 1, out[0] = '0';
+    out[len] = '\0';
+    return len;
+}

@@ -1,0 +1,20 @@
+/* Strict number parsing and formatting with Redis's rules. */
+#ifndef TIDEKV_NUM_H
+#define TIDEKV_NUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses a whole string as a signed 64-bit integer: no spaces, no '+', no leading zeros.
+ * Returns 0 on success, -1 otherwise. */
+int num_parse_ll(const char *s, size_t len, long long *out);
+/* Parses a whole string as a long double (INCRBYFLOAT); rejects spaces, NaN and trailing junk. */
+int num_parse_ld(const char *s, size_t len, long double *out);
+/* Parses a whole string as a double; accepts inf/-inf, rejects NaN. */
+int num_parse_double(const char *s, size_t len, double *out);
+/* Formats an integer; returns the length written (buffer of at least 21 bytes). */
+size_t num_format_ll(char *out, long long v);
+/* Formats a long double the way Redis prints INCRBYFLOAT results (no exponent, no trailing zeros). */
+size_t num_format_ld(char *out, size_t cap, long double v);
+
+#endif
