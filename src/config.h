@@ -22,6 +22,8 @@ typedef struct config {
     long long write_buffer_mb;
     long long wal_ttl_seconds;
     long long wal_size_limit_mb;
+    char *save;       /* informational, for Redis tools */
+    char *appendonly; /* informational, for Redis tools */
 } config;
 
 /* The running configuration. Settable integers may be read from any thread. */

@@ -318,37 +318,3 @@ def test_wrongtype_get_on_hash(r, c):
     # SET overwrites whatever type was there
     assert c.call("SET", "h", "x") == "OK"
     assert c.call("TYPE", "h") == "string"
-
-
-# ---------------------------------------------------------------- pipelining
-
-def test_redis_py_pipeline_10000_commands(r):
-    pipe = r.pipeline(transaction=False)
-    n = 10000
-    for i in range(n):
-        if i % 3 == 0:
-            pipe.set("p%d" % i, i)
-        elif i % 3 == 1:
-            pipe.incr("pctr")
-        else:
-            pipe.get("p%d" % (i - 2))
-    res = pipe.execute()
-    assert len(res) == n
-    ctr = 0
-    for i, v in enumerate(res):
-        if i % 3 == 0:
-            assert v is True
-        elif i % 3 == 1:
-            ctr += 1
-            assert v == ctr
-        else:
-            assert v == str(i - 2).encode()
-
-
-def test_raw_pipeline_ordering(server):
-    n = 5000
-    data = b"".join(encode_command("ECHO", "msg-%d" % i) for i in range(n))
-    with server.conn(timeout=10) as c:
-        c.send(data)
-        for i in range(n):
-            assert c.read_reply() == b"msg-%d" % i
