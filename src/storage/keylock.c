@@ -34,6 +34,7 @@ static int compare_stripe(const void *a, const void *b) {
 
 void keylock_acquire(uint64_t *hashes, size_t n) {
     pthread_once(&stripes_once, init_stripes);
+    if (n == 0) return;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;

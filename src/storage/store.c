@@ -34,6 +34,9 @@ uint64_t store_latest_sequence(void) { return rocksdb_get_latest_sequence_number
 
 /* ---- compaction filters: the background half of expiry ---- */
 
+/* The C API calls a filter's destructor unconditionally; our filters own no state. */
+static void filter_destroy(void *state) { (void)state; }
+
 static const char *filter_name(void *state) {
     (void)state;
     return "tidekv.expiry";
@@ -92,9 +95,9 @@ static rocksdb_options_t *make_cf_options(int cf, const store_settings *s) {
     rocksdb_options_set_block_based_table_factory(o, st.table_options);
     rocksdb_options_set_write_buffer_size(o, (size_t)s->write_buffer_bytes);
     if (cf == CF_METADATA)
-        st.filters[cf] = rocksdb_compactionfilter_create(NULL, NULL, filter_metadata, filter_name);
+        st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_metadata, filter_name);
     else if (cf == CF_DEFAULT || cf == CF_ZSET_SCORE || cf == CF_STREAM)
-        st.filters[cf] = rocksdb_compactionfilter_create(NULL, NULL, filter_subkey, filter_name);
+        st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_subkey, filter_name);
     if (st.filters[cf]) rocksdb_options_set_compaction_filter(o, st.filters[cf]);
     return o;
 }
