@@ -15,7 +15,8 @@ void record_writer_reset(record_writer *w) {
     w->ncmds = 0;
 }
 
-void record_writer_add(record_writer *w, int argc, const char *const *argv, const size_t *lens) {
+void record_writer_add(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+    buf_put_u8(&w->cmds, type);
     buf_put_varint(&w->cmds, (uint64_t)argc);
     for (int i = 0; i < argc; i++) {
         buf_put_varint(&w->cmds, lens[i]);
@@ -48,6 +49,8 @@ static int read_count(const uint8_t **p, const uint8_t *end, size_t min_item, si
 }
 
 static int decode_cmd(const uint8_t **p, const uint8_t *end, record_cmd *cmd) {
+    if (*p >= end) return -1;
+    cmd->type = *(*p)++;
     if (read_count(p, end, 1, &cmd->argc) < 0 || cmd->argc == 0) return -1;
     cmd->argv = calloc(cmd->argc, sizeof(record_arg));
     if (!cmd->argv) return -1;
@@ -72,7 +75,7 @@ int record_decode(const char *blob, size_t len, record *out) {
     if (buf_get_varint(&p, end, &db) < 0 || db > UINT32_MAX) return -1;
     out->db = (uint32_t)db;
     size_t ncmds;
-    if (read_count(&p, end, 2, &ncmds) < 0) return -1;
+    if (read_count(&p, end, 3, &ncmds) < 0) return -1;
     out->cmds = calloc(ncmds ? ncmds : 1, sizeof(record_cmd));
     if (!out->cmds) return -1;
     out->ncmds = ncmds;

@@ -3,7 +3,9 @@
  *
  * Format, version 1 (fixed integers big-endian, varints unsigned LEB128):
  *   magic "TK" | version u8 = 1 | time_ms u64 | db varint | ncommands varint |
- *   ncommands × ( argc varint | argc × ( len varint | bytes ) )
+ *   ncommands × ( type u8 | argc varint | argc × ( len varint | bytes ) )
+ * type is the key type the command changed (storage/encoding.h key_type; 0 when it
+ * concerns no single key, as FLUSHDB or SELECT), so consumers can filter by type.
  * A command that moves to another database is preceded by a SELECT command,
  * so a transaction over several databases replays as Redis's own MULTI would. */
 #ifndef TIDEKV_RECORD_H
@@ -24,6 +26,7 @@ typedef struct record_arg {
 } record_arg;
 
 typedef struct record_cmd {
+    uint8_t type;
     size_t argc;
     record_arg *argv;
 } record_cmd;
@@ -46,7 +49,7 @@ typedef struct record_writer {
 void record_writer_init(record_writer *w);
 void record_writer_free(record_writer *w);
 void record_writer_reset(record_writer *w);
-void record_writer_add(record_writer *w, int argc, const char *const *argv, const size_t *lens);
+void record_writer_add(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Writes the whole record (header + commands) to out. */
 void record_writer_finish(const record_writer *w, int64_t time_ms, int db, buf *out);
 

@@ -62,11 +62,11 @@ int arg_parse_ll(const resp_arg *a, long long *out);
 int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
 /* Replies the error for a failed storage read/write. */
 void reply_storage_error(cmd_ctx *ctx);
-/* Records a command (argv as C strings and lengths) as this write's effect. */
-void cmd_record(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens);
+/* Records a command (argv and lengths) as this write's effect; type is the key's type (0 = none). */
+void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens);
 /* Records "SET key value [PXAT expire]": the exact resulting string. */
 void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
-/* Records "<name> key" (DEL, PERSIST, …). */
-void cmd_record_key(cmd_ctx *ctx, const char *name, const char *key, size_t klen);
+/* Records "<name> key" (DEL, PERSIST, …) for a key of the given type. */
+void cmd_record_key(cmd_ctx *ctx, const char *name, int type, const char *key, size_t klen);
 
 #endif

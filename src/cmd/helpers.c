@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "storage/encoding.h"
 #include "util/num.h"
 
 int arg_is(const resp_arg *a, const char *word) {
@@ -19,8 +20,8 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out) {
 
 void reply_storage_error(cmd_ctx *ctx) { reply_error(ctx->r, ERR_STORAGE); }
 
-void cmd_record(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens) {
-    txn_record(ctx->t, ctx->db, argc, argv, lens);
+void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens) {
+    txn_record(ctx->t, ctx->db, (uint8_t)type, argc, argv, lens);
 }
 
 void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms) {
@@ -28,11 +29,11 @@ void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val,
     const char *argv[5] = {"SET", key, val, "PXAT", when};
     size_t lens[5] = {3, klen, vlen, 4, 0};
     if (expire_ms) lens[4] = num_format_ll(when, expire_ms);
-    cmd_record(ctx, expire_ms ? 5 : 3, argv, lens);
+    cmd_record(ctx, TYPE_STRING, expire_ms ? 5 : 3, argv, lens);
 }
 
-void cmd_record_key(cmd_ctx *ctx, const char *name, const char *key, size_t klen) {
+void cmd_record_key(cmd_ctx *ctx, const char *name, int type, const char *key, size_t klen) {
     const char *argv[2] = {name, key};
     size_t lens[2] = {strlen(name), klen};
-    cmd_record(ctx, 2, argv, lens);
+    cmd_record(ctx, type, 2, argv, lens);
 }

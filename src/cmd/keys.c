@@ -18,52 +18,22 @@ static int lookup_arg(cmd_ctx *ctx, int i, meta *m, buf *raw) {
     return rc;
 }
 
-/* Builds a record argv of name + the given argument indexes' keys. */
-typedef struct arg_list {
-    const char **argv;
-    size_t *lens;
-    int argc;
-} arg_list;
-
-static void arg_list_init(arg_list *l, int cap, const char *name) {
-    l->argv = malloc((size_t)cap * sizeof(char *));
-    l->lens = malloc((size_t)cap * sizeof(size_t));
-    if (!l->argv || !l->lens) abort();
-    l->argv[0] = name;
-    l->lens[0] = strlen(name);
-    l->argc = 1;
-}
-
-static void arg_list_add(arg_list *l, const char *p, size_t len) {
-    l->argv[l->argc] = p;
-    l->lens[l->argc++] = len;
-}
-
-static void arg_list_free(arg_list *l) {
-    free(l->argv);
-    free(l->lens);
-}
-
 void cmd_del(cmd_ctx *ctx) {
-    arg_list deleted;
-    arg_list_init(&deleted, ctx->argc, "DEL");
+    long long deleted = 0;
     for (int i = 1; i < ctx->argc; i++) {
         meta m;
         buf raw;
         buf_init(&raw);
         int rc = lookup_arg(ctx, i, &m, &raw);
         buf_free(&raw);
-        if (rc == KS_ERROR) {
-            arg_list_free(&deleted);
-            return;
-        }
+        if (rc == KS_ERROR) return;
         if (rc != KS_FOUND) continue;
         ks_delete(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
-        arg_list_add(&deleted, ctx->argv[i].ptr, ctx->argv[i].len);
+        /* One DEL per key, each tagged with the type it removed. */
+        cmd_record_key(ctx, "DEL", m.type, ctx->argv[i].ptr, ctx->argv[i].len);
+        deleted++;
     }
-    if (deleted.argc > 1) cmd_record(ctx, deleted.argc, deleted.argv, deleted.lens);
-    reply_int(ctx->r, deleted.argc - 1);
-    arg_list_free(&deleted);
+    reply_int(ctx->r, deleted);
 }
 
 /* EXISTS and TOUCH: how many of the arguments exist (duplicates count). */
@@ -146,14 +116,14 @@ static void expire_generic(cmd_ctx *ctx, int seconds, int relative) {
         } else if (when <= ctx->t->now_ms) {
             /* A time already past deletes the key, as Redis does (and records it as DEL). */
             ks_delete(ctx->t, ctx->db, key->ptr, key->len);
-            cmd_record_key(ctx, "DEL", key->ptr, key->len);
+            cmd_record_key(ctx, "DEL", m.type, key->ptr, key->len);
             reply_int(ctx->r, 1);
         } else {
             ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, when);
             char text[24];
             const char *argv[3] = {"PEXPIREAT", key->ptr, text};
             size_t lens[3] = {9, key->len, num_format_ll(text, when)};
-            cmd_record(ctx, 3, argv, lens);
+            cmd_record(ctx, m.type, 3, argv, lens);
             reply_int(ctx->r, 1);
         }
     } else if (rc == KS_MISSING) {
@@ -206,7 +176,7 @@ void cmd_persist(cmd_ctx *ctx) {
         int changed = rc == KS_FOUND && m.expire_ms != 0;
         if (changed) {
             ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, 0);
-            cmd_record_key(ctx, "PERSIST", key->ptr, key->len);
+            cmd_record_key(ctx, "PERSIST", m.type, key->ptr, key->len);
         }
         reply_int(ctx->r, changed);
     }
@@ -398,7 +368,8 @@ static int parse_db_index(cmd_ctx *ctx, const resp_arg *a, int *db) {
 
 /* Moves or copies src to dst (possibly in another database). Returns 1 done, 0 not done
  * (src missing, or dst exists without replace), -1 after replying an error. */
-static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_arg *dst, int replace, int move) {
+static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_arg *dst, int replace, int move,
+                    enum key_type *type) {
     meta m, dm;
     buf raw, draw;
     buf_init(&raw);
@@ -412,6 +383,7 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
     } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
         ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
         if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
+        *type = m.type;
         done = 1;
     } else if (rc == KS_MISSING && move) {
         reply_error(ctx->r, "ERR no such key");
@@ -434,12 +406,13 @@ static void rename_generic(cmd_ctx *ctx, int nx) {
         else if (rc == KS_FOUND) nx ? reply_int(ctx->r, 0) : reply_ok(ctx->r);
         return;
     }
-    int done = copy_key(ctx, src, ctx->db, dst, !nx, 1);
+    enum key_type type = TYPE_NONE;
+    int done = copy_key(ctx, src, ctx->db, dst, !nx, 1, &type);
     if (done < 0) return;
     if (done) {
         const char *argv[3] = {nx ? "RENAMENX" : "RENAME", src->ptr, dst->ptr};
         size_t lens[3] = {strlen(argv[0]), src->len, dst->len};
-        cmd_record(ctx, 3, argv, lens);
+        cmd_record(ctx, type, 3, argv, lens);
     }
     if (nx)
         reply_int(ctx->r, done);
@@ -467,13 +440,14 @@ void cmd_copy(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR source and destination objects are the same");
         return;
     }
-    int done = copy_key(ctx, src, dst_db, dst, replace, 0);
+    enum key_type type = TYPE_NONE;
+    int done = copy_key(ctx, src, dst_db, dst, replace, 0, &type);
     if (done < 0) return;
     if (done) {
         char dbtext[16];
         const char *argv[6] = {"COPY", src->ptr, dst->ptr, "DB", dbtext, "REPLACE"};
         size_t lens[6] = {4, src->len, dst->len, 2, (size_t)snprintf(dbtext, sizeof(dbtext), "%d", dst_db), 7};
-        cmd_record(ctx, replace ? 6 : 5, argv, lens);
+        cmd_record(ctx, type, replace ? 6 : 5, argv, lens);
     }
     reply_int(ctx->r, done);
 }

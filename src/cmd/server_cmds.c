@@ -157,7 +157,7 @@ void cmd_flushdb(cmd_ctx *ctx) {
     flush_db(ctx->t, ctx->db);
     const char *argv[1] = {"FLUSHDB"};
     size_t lens[1] = {7};
-    cmd_record(ctx, 1, argv, lens);
+    cmd_record(ctx, TYPE_NONE, 1, argv, lens);
     reply_ok(ctx->r);
 }
 
@@ -166,7 +166,7 @@ void cmd_flushall(cmd_ctx *ctx) {
     for (int db = 0; db < server_config.databases; db++) flush_db(ctx->t, db);
     const char *argv[1] = {"FLUSHALL"};
     size_t lens[1] = {8};
-    cmd_record(ctx, 1, argv, lens);
+    cmd_record(ctx, TYPE_NONE, 1, argv, lens);
     reply_ok(ctx->r);
 }
 

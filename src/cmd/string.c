@@ -161,7 +161,7 @@ void cmd_getdel(cmd_ctx *ctx) {
         if (s == ST_OK) {
             reply_bulk(ctx->r, v.ptr, v.len);
             ks_delete(ctx->t, ctx->db, key->ptr, key->len);
-            cmd_record_key(ctx, "DEL", key->ptr, key->len);
+            cmd_record_key(ctx, "DEL", TYPE_STRING, key->ptr, key->len);
         } else {
             reply_null(ctx->r);
         }
@@ -247,7 +247,7 @@ static void mset_generic(cmd_ctx *ctx, int nx) {
         argv[i] = ctx->argv[i].ptr, lens[i] = ctx->argv[i].len;
         argv[i + 1] = ctx->argv[i + 1].ptr, lens[i + 1] = ctx->argv[i + 1].len;
     }
-    cmd_record(ctx, ctx->argc, argv, lens);
+    cmd_record(ctx, TYPE_STRING, ctx->argc, argv, lens);
     free(argv);
     free(lens);
     if (nx)

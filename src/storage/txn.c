@@ -85,7 +85,7 @@ void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char
     t->nranges++;
 }
 
-void txn_record(txn *t, int db, int argc, const char *const *argv, const size_t *lens) {
+void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
     if (t->record_db < 0) {
         t->record_db = db;
         t->current_db = db;
@@ -95,10 +95,10 @@ void txn_record(txn *t, int db, int argc, const char *const *argv, const size_t 
         int n = snprintf(num, sizeof(num), "%d", db);
         const char *sel[2] = {"SELECT", num};
         size_t sel_lens[2] = {6, (size_t)n};
-        record_writer_add(&t->record, 2, sel, sel_lens);
+        record_writer_add(&t->record, 0, 2, sel, sel_lens);
         t->current_db = db;
     }
-    record_writer_add(&t->record, argc, argv, lens);
+    record_writer_add(&t->record, type, argc, argv, lens);
 }
 
 void txn_touch(txn *t, int db, const char *key, size_t klen) {

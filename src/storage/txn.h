@@ -32,7 +32,7 @@ void txn_delete(txn *t, int cf, const char *key, size_t klen);
 /* Deletes [begin, end) at commit; later reads in the same txn do not see the deletion. */
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
 /* Records the deterministic effect of a write in the change record. */
-void txn_record(txn *t, int db, int argc, const char *const *argv, const size_t *lens);
+void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Marks a key modified, for WATCH. */
 void txn_touch(txn *t, int db, const char *key, size_t klen);
 int txn_has_writes(const txn *t);

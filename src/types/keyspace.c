@@ -21,7 +21,7 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
             txn_touch(t, db, key, klen);
             const char *argv[2] = {"DEL", key};
             size_t lens[2] = {3, klen};
-            txn_record(t, db, 2, argv, lens);
+            txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
             atomic_fetch_add(&stats.expired_keys, 1);
         } else if (!enc_meta_is_dead(m, t->now_ms)) {
             rc = KS_FOUND;
