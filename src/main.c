@@ -6,10 +6,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "cdc/notify.h"
+#include "cdc/wal.h"
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
 #include "storage/store.h"
+#include "storage/txn.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -59,7 +62,9 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
+    txn_set_commit_hook(cdc_notify_commit);
     int rc = net_run();
+    wal_pool_clear();
     store_close();
     log_msg(LOG_NOTICE, "tidekv stopped");
     return rc == 0 ? 0 : 1;

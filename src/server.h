@@ -14,6 +14,7 @@
 #define TIDEKV_REDIS_VERSION "7.0.0"
 
 struct worker;
+struct client;
 struct event;
 
 enum client_flags {
@@ -35,11 +36,24 @@ typedef struct watched_key {
     uint64_t version;
 } watched_key;
 
+/* A command waiting for something (a commit, a push) before it can reply. */
+typedef struct client_block {
+    /* Runs on the client's worker: writes the reply and returns 1 when done, 0 to keep waiting.
+     * timed_out = 1 when the wait's time is up (it must reply then). */
+    int (*retry)(struct client *c, int timed_out);
+    /* Releases the wait's state; called once, when done or when the client goes away. */
+    void (*cleanup)(struct client *c);
+    void *state;
+} client_block;
+
 typedef struct client {
     uint64_t id;
     int fd;
     struct worker *worker;
     struct event *read_ev, *write_ev;
+    struct event *wake_ev, *block_timer; /* created on the first block */
+    int blocked;
+    client_block block;
     buf in, out;
     resp_parser parser;
     int resp;

@@ -76,4 +76,9 @@ void cmd_rename(cmd_ctx *ctx);
 void cmd_renamenx(cmd_ctx *ctx);
 void cmd_copy(cmd_ctx *ctx);
 
+/* cdc.c */
+void cmd_sequence(cmd_ctx *ctx);
+void cmd_pollupdates(cmd_ctx *ctx);
+void cmd_applybatch(cmd_ctx *ctx);
+
 #endif

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cdc/wal.h"
 #include "cmd/handlers.h"
 #include "config.h"
 #include "storage/store.h"
@@ -89,7 +90,8 @@ static void info_keyspace(buf *b, int64_t now_ms) {
         keyspace_counts n = count_keys(db, now_ms);
         if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
     }
-    buf_printf(b, "sequence:%llu\r\n", (unsigned long long)store_latest_sequence());
+    buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\n", (unsigned long long)store_latest_sequence(),
+               (unsigned long long)wal_oldest_sequence());
 }
 
 typedef struct info_section {

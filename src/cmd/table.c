@@ -83,6 +83,10 @@ static cmd_def table[] = {
     {"rename", 3, W, 1, 2, 1, cmd_rename, "@keyspace", "Renames a key."},
     {"renamenx", 3, W | F, 1, 2, 1, cmd_renamenx, "@keyspace", "Renames a key only if the new name is free."},
     {"copy", -3, W, 1, 2, 1, cmd_copy, "@keyspace", "Copies a key."},
+    /* change data capture */
+    {"sequence", -1, NK | R | F, 0, 0, 0, cmd_sequence, "@cdc", "Returns the latest sequence, or the one at a time."},
+    {"pollupdates", -2, NK | R, 0, 0, 0, cmd_pollupdates, "@cdc", "Returns the changes after a sequence."},
+    {"applybatch", 2, W | CMD_ALLKEYS, 0, 0, 0, cmd_applybatch, "@cdc", "Applies a raw write batch."},
 };
 
 static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;

@@ -116,8 +116,18 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
 
 /* ---- one connection ---- */
 
+static void unblock(client *c) {
+    if (!c->blocked) return;
+    c->blocked = 0;
+    event_del(c->block_timer);
+    c->block.cleanup(c);
+}
+
 static void client_free(client *c) {
     worker *w = c->worker;
+    unblock(c);
+    if (c->wake_ev) event_free(c->wake_ev);
+    if (c->block_timer) event_free(c->block_timer);
     registry_remove(c);
     if (c->wprev) c->wprev->wnext = c->wnext;
     else w->clients = c->wnext;
@@ -163,7 +173,7 @@ static int client_flush(client *c) {
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & CLIENT_CLOSE_AFTER_REPLY)) {
+    while (pos < c->in.len && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !c->blocked) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
@@ -202,6 +212,40 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     client_process_input(c);
     client_flush(c);
 }
+
+/* Runs a blocked command's retry; when it is done, goes on with the input that waited. */
+static void retry_blocked(client *c, int timed_out) {
+    if (!c->blocked) return;
+    if (!c->block.retry(c, timed_out)) return;
+    unblock(c);
+    client_process_input(c);
+    client_flush(c);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    retry_blocked(arg, 0);
+}
+
+static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    retry_blocked(arg, 1);
+}
+
+void net_block(client *c, int64_t timeout_ms, const client_block *block) {
+    if (!c->wake_ev) {
+        c->wake_ev = event_new(c->worker->base, -1, 0, on_wake, c);
+        c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
+    }
+    c->block = *block;
+    c->blocked = 1;
+    if (timeout_ms > 0) {
+        struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
+        evtimer_add(c->block_timer, &tv);
+    }
+}
+
+void net_wake(client *c) { event_active(c->wake_ev, EV_READ, 0); }
 
 static void on_writable(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;

@@ -145,6 +145,26 @@ static void bump_watches(txn *t) {
     if (t->flushed) keylock_flush_bump();
 }
 
+static void (*commit_hook)(void);
+
+void txn_set_commit_hook(void (*hook)(void)) { commit_hook = hook; }
+
+static int write_raw(const char *data, size_t len, char **err) {
+    *err = NULL;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(data, len);
+    rocksdb_write(store_db(), store_write_options(), wb, err);
+    rocksdb_writebatch_destroy(wb);
+    if (*err) return -1;
+    if (commit_hook) commit_hook();
+    return 0;
+}
+
+int txn_write_raw(const char *data, size_t len, char **err) {
+    int rc = write_raw(data, len, err);
+    if (rc == 0) keylock_flush_bump(); /* any key may have changed: invalidate every WATCH */
+    return rc;
+}
+
 int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {
@@ -154,11 +174,9 @@ int txn_commit(txn *t, char **err) {
     buf raw;
     buf_init(&raw);
     txn_build_batch(t, &raw);
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(raw.data, raw.len);
-    rocksdb_write(store_db(), store_write_options(), wb, err);
-    rocksdb_writebatch_destroy(wb);
+    int rc = write_raw(raw.data, raw.len, err);
     buf_free(&raw);
-    if (!*err) bump_watches(t);
+    if (rc == 0) bump_watches(t);
     txn_reset(t);
-    return *err ? -1 : 0;
+    return rc;
 }

@@ -42,6 +42,11 @@ int txn_commit(txn *t, char **err);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
 
+/* Called after every successful commit (CDC wake-ups). */
+void txn_set_commit_hook(void (*hook)(void));
+/* Writes a raw batch as it is (APPLYBATCH); returns 0 or -1 with *err set. */
+int txn_write_raw(const char *data, size_t len, char **err);
+
 /* Builds the raw write-batch bytes a txn would write, for tests and the commit itself. */
 void txn_build_batch(txn *t, buf *out);
 

@@ -1,0 +1,20 @@
+/* Commit notifications for blocked POLLUPDATES: each commit wakes every waiter; with no
+ * waiters a commit pays one atomic load. */
+#ifndef TIDEKV_NOTIFY_H
+#define TIDEKV_NOTIFY_H
+
+typedef struct cdc_waiter {
+    void (*wake)(void *arg); /* called under the waiter lock: must not block */
+    void *arg;
+    struct cdc_waiter *prev, *next;
+    int listed;
+} cdc_waiter;
+
+void cdc_waiter_add(cdc_waiter *w);
+/* Removes a waiter; after it returns, wake is never called for it again. */
+void cdc_waiter_remove(cdc_waiter *w);
+/* Wakes every waiter (called after each commit). */
+void cdc_notify_commit(void);
+int cdc_waiter_count(void);
+
+#endif

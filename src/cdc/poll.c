@@ -1,0 +1,355 @@
+#include "cdc/poll.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/batch.h"
+#include "cdc/record.h"
+#include "cdc/wal.h"
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "util/glob.h"
+#include "util/hex.h"
+#include "util/json.h"
+#include "util/num.h"
+
+/* Batches looked at per call at most, so a filter that skips a long stretch cannot hold a
+ * worker thread for long; the reply's next_sequence says where to continue. */
+#define SCAN_LIMIT 10000
+
+void cdc_poll_init(cdc_poll *p, uint64_t seq) {
+    memset(p, 0, sizeof(*p));
+    p->seq = seq;
+    p->scanned = seq;
+    p->max = 16;
+    p->filter.db = -1;
+    buf_init(&p->body);
+}
+
+void cdc_poll_free(cdc_poll *p) {
+    free(p->filter.match);
+    buf_free(&p->body);
+}
+
+int cdc_filter_active(const cdc_filter *f) { return f->match || f->type || f->db >= 0; }
+
+/* ---- decoding a batch into commands ---- */
+
+typedef struct decoded {
+    record rec;     /* commands, from the batch's change record or rebuilt from its operations */
+    buf rebuilt;    /* the record blob rebuilt from physical operations, when there was none */
+    int incomplete; /* some operations could not be expressed as commands */
+    int has_record;
+} decoded;
+
+/* The database a namespace belongs to, or -1 for a namespace tidekv does not map. */
+static int namespace_db(const char *key, size_t len, size_t *ns_total) {
+    if (len < 1 || (size_t)(uint8_t)key[0] + 1 > len) return -1;
+    size_t ns_len = (uint8_t)key[0];
+    *ns_total = ns_len + 1;
+    if (ns_len == 11 && memcmp(key + 1, "__namespace", 11) == 0) return 0;
+    long long db;
+    if (ns_len > 4 && memcmp(key + 1, "__db", 4) == 0 && num_parse_ll(key + 5, ns_len - 4, &db) == 0 && db > 0 &&
+        db < 0x7fffffff)
+        return (int)db;
+    return -1;
+}
+
+/* Adds one rebuilt command, with a SELECT first when it is in another database. */
+static void rebuilt_add(record_writer *w, int *cur_db, int *first_db, int db, uint8_t type, int argc,
+                        const char **argv, const size_t *lens) {
+    if (*first_db < 0) {
+        *first_db = *cur_db = db;
+    } else if (db != *cur_db) {
+        char num[16];
+        const char *sel[2] = {"SELECT", num};
+        size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
+        record_writer_add(w, 0, 2, sel, sel_lens);
+        *cur_db = db;
+    }
+    record_writer_add(w, type, argc, argv, lens);
+}
+
+/* Expresses one physical operation as a command; returns 0 if it cannot. */
+static int rebuild_op(const batch_record *op, record_writer *w, int *cur_db, int *first_db) {
+    size_t ns;
+    int db = namespace_db(op->key.ptr, op->key.len, &ns);
+    if (db < 0) return 0;
+    const char *key = op->key.ptr + ns;
+    size_t klen = op->key.len - ns;
+    if (op->op == BATCH_DELETE_RANGE && ns == op->key.len) {
+        const char *argv[1] = {"FLUSHDB"};
+        size_t lens[1] = {7};
+        if (op->cf == CF_METADATA) rebuilt_add(w, cur_db, first_db, db, 0, 1, argv, lens);
+        return 1; /* subkey ranges go with the metadata one */
+    }
+    if (op->cf != CF_METADATA) return 0;
+    if (op->op == BATCH_DELETE || op->op == BATCH_SINGLE_DELETE) {
+        const char *argv[2] = {"DEL", key};
+        size_t lens[2] = {3, klen};
+        rebuilt_add(w, cur_db, first_db, db, 0, 2, argv, lens);
+        return 1;
+    }
+    meta m;
+    if (op->op != BATCH_PUT || enc_decode_meta(op->value.ptr, op->value.len, &m) < 0 || m.type != TYPE_STRING)
+        return 0;
+    char when[24];
+    const char *argv[5] = {"SET", key, m.value, "PXAT", when};
+    size_t lens[5] = {3, klen, m.value_len, 4, 0};
+    if (m.expire_ms) lens[4] = num_format_ll(when, m.expire_ms);
+    rebuilt_add(w, cur_db, first_db, db, TYPE_STRING, m.expire_ms ? 5 : 3, argv, lens);
+    return 1;
+}
+
+/* Decodes a batch: its change record if it starts with one, else commands rebuilt from its
+ * puts and deletes. Returns 0, or -1 if the batch is corrupt. */
+static int decode_batch(const wal_batch *b, decoded *d) {
+    memset(d, 0, sizeof(*d));
+    buf_init(&d->rebuilt);
+    batch_reader r;
+    batch_record op;
+    if (batch_reader_init(&r, b->data, b->len) < 0) return -1;
+    int rc = batch_reader_next(&r, &op);
+    if (rc == 1 && op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
+        if (record_decode(op.key.ptr, op.key.len, &d->rec) < 0) return -1;
+        d->has_record = 1;
+        return 0;
+    }
+    record_writer w;
+    record_writer_init(&w);
+    int cur_db = -1, first_db = -1;
+    for (; rc == 1; rc = batch_reader_next(&r, &op)) {
+        if (op.op == BATCH_LOG_DATA || op.op == BATCH_MARKER) continue;
+        if (!rebuild_op(&op, &w, &cur_db, &first_db)) d->incomplete = 1;
+    }
+    record_writer_finish(&w, 0, first_db < 0 ? 0 : first_db, &d->rebuilt);
+    record_writer_free(&w);
+    if (rc < 0 || record_decode(d->rebuilt.data, d->rebuilt.len, &d->rec) < 0) return -1;
+    return 0;
+}
+
+static void decoded_free(decoded *d) {
+    record_free(&d->rec);
+    buf_free(&d->rebuilt);
+}
+
+/* ---- filtering ---- */
+
+static int is_select(const record_cmd *c, int *db) {
+    long long v;
+    if (c->argc != 2 || c->argv[0].len != 6 || memcmp(c->argv[0].ptr, "SELECT", 6) != 0) return 0;
+    if (num_parse_ll(c->argv[1].ptr, c->argv[1].len, &v) < 0) return 0;
+    *db = (int)v;
+    return 1;
+}
+
+static int keys_match(const cdc_filter *f, const record_cmd *c) {
+    int first, last, step;
+    if (!f->keys_of || !f->keys_of(c->argv[0].ptr, c->argv[0].len, &first, &last, &step) || first <= 0)
+        return 1; /* no keys (FLUSHDB, FLUSHALL): it concerns every key */
+    if (last < 0) last += (int)c->argc;
+    for (int i = first; i <= last && i < (int)c->argc; i += step > 0 ? step : 1)
+        if (glob_match(f->match, f->match_len, c->argv[i].ptr, c->argv[i].len, 0)) return 1;
+    return 0;
+}
+
+static int command_kept(const cdc_filter *f, const record_cmd *c, int db) {
+    if (f->db >= 0 && db != f->db) return 0;
+    if (f->type && c->type && c->type != f->type) return 0;
+    return !f->match || keys_match(f, c);
+}
+
+/* The commands that pass the filter, with the database each runs in. */
+typedef struct kept_cmds {
+    const record_cmd **cmds;
+    int *dbs;
+    size_t n;
+} kept_cmds;
+
+static void select_commands(const cdc_filter *f, const record *rec, kept_cmds *k) {
+    k->cmds = malloc((rec->ncmds ? rec->ncmds : 1) * sizeof(*k->cmds));
+    k->dbs = malloc((rec->ncmds ? rec->ncmds : 1) * sizeof(int));
+    if (!k->cmds || !k->dbs) abort();
+    k->n = 0;
+    int db = (int)rec->db;
+    for (size_t i = 0; i < rec->ncmds; i++) {
+        if (is_select(&rec->cmds[i], &db)) continue;
+        if (!command_kept(f, &rec->cmds[i], db)) continue;
+        k->cmds[k->n] = &rec->cmds[i];
+        k->dbs[k->n++] = db;
+    }
+}
+
+static void kept_free(kept_cmds *k) {
+    free(k->cmds);
+    free(k->dbs);
+}
+
+/* How many commands the output has: the kept ones plus a SELECT at each database change. */
+static size_t output_count(const kept_cmds *k) {
+    size_t n = k->n;
+    for (size_t i = 1; i < k->n; i++) n += k->dbs[i] != k->dbs[i - 1];
+    return n;
+}
+
+/* ---- rendering ---- */
+
+typedef struct batch_view {
+    const wal_batch *b;
+    const decoded *d;
+    const kept_cmds *k;
+} batch_view;
+
+static int64_t view_db(const batch_view *v) { return v->k->n ? v->k->dbs[0] : (int64_t)v->d->rec.db; }
+
+static void resp_command(reply *r, const record_cmd *c) {
+    reply_array(r, (long long)c->argc);
+    for (size_t j = 0; j < c->argc; j++) reply_bulk(r, c->argv[j].ptr, c->argv[j].len);
+}
+
+static void resp_select(reply *r, int db) {
+    char num[16];
+    reply_array(r, 2);
+    reply_bulk(r, "SELECT", 6);
+    reply_bulk(r, num, (size_t)snprintf(num, sizeof(num), "%d", db));
+}
+
+static void render_resp(reply *r, const batch_view *v) {
+    reply_map(r, v->d->incomplete ? 6 : 5);
+    reply_bulk_str(r, "sequence");
+    reply_int(r, (long long)v->b->sequence);
+    reply_bulk_str(r, "count");
+    reply_int(r, v->b->count);
+    reply_bulk_str(r, "timestamp");
+    reply_int(r, v->d->rec.time_ms);
+    reply_bulk_str(r, "db");
+    reply_int(r, view_db(v));
+    reply_bulk_str(r, "commands");
+    reply_array(r, (long long)output_count(v->k));
+    for (size_t i = 0; i < v->k->n; i++) {
+        if (i > 0 && v->k->dbs[i] != v->k->dbs[i - 1]) resp_select(r, v->k->dbs[i]);
+        resp_command(r, v->k->cmds[i]);
+    }
+    if (v->d->incomplete) {
+        /* Operations without a command form: the whole batch, as RAW shows it. */
+        buf hex;
+        buf_init(&hex);
+        hex_encode(&hex, v->b->data, v->b->len);
+        reply_bulk_str(r, "raw");
+        reply_bulk(r, hex.data, hex.len);
+        buf_free(&hex);
+    }
+}
+
+static void render_json(reply *r, const batch_view *v) {
+    buf j;
+    buf_init(&j);
+    buf_printf(&j, "{\"sequence\":%llu,\"count\":%u,\"timestamp\":%lld,\"db\":%lld,\"commands\":[",
+               (unsigned long long)v->b->sequence, v->b->count, (long long)v->d->rec.time_ms, (long long)view_db(v));
+    for (size_t i = 0; i < v->k->n; i++) {
+        if (i > 0) buf_append_byte(&j, ',');
+        if (i > 0 && v->k->dbs[i] != v->k->dbs[i - 1]) buf_printf(&j, "[\"SELECT\",\"%d\"],", v->k->dbs[i]);
+        const record_cmd *c = v->k->cmds[i];
+        buf_append_byte(&j, '[');
+        for (size_t a = 0; a < c->argc; a++) {
+            if (a > 0) buf_append_byte(&j, ',');
+            json_append_bytes(&j, c->argv[a].ptr, c->argv[a].len);
+        }
+        buf_append_byte(&j, ']');
+    }
+    buf_append_byte(&j, ']');
+    if (v->d->incomplete) {
+        buf_append_str(&j, ",\"raw\":\"");
+        hex_encode(&j, v->b->data, v->b->len);
+        buf_append_byte(&j, '"');
+    }
+    buf_append_byte(&j, '}');
+    reply_bulk(r, j.data, j.len);
+    buf_free(&j);
+}
+
+/* Appends one batch to the updates unless the filter drops it; returns 1 if appended, 0 if
+ * filtered out, -1 if the batch cannot be decoded. */
+static int render_batch(cdc_poll *p, reply *r, const wal_batch *b) {
+    if (p->format == CDC_RAW) {
+        buf hex;
+        buf_init(&hex);
+        hex_encode(&hex, b->data, b->len);
+        reply_bulk(r, hex.data, hex.len);
+        buf_free(&hex);
+        return 1;
+    }
+    decoded d;
+    if (decode_batch(b, &d) < 0) {
+        decoded_free(&d);
+        return -1;
+    }
+    kept_cmds k;
+    select_commands(&p->filter, &d.rec, &k);
+    int keep = k.n > 0 || (!cdc_filter_active(&p->filter) && (d.incomplete || d.rec.ncmds == 0));
+    if (keep) {
+        batch_view v = {b, &d, &k};
+        if (p->format == CDC_RESP)
+            render_resp(r, &v);
+        else
+            render_json(r, &v);
+    }
+    kept_free(&k);
+    decoded_free(&d);
+    return keep;
+}
+
+int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
+    if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
+    reply body = {&p->body, resp};
+    wal_cursor *c = wal_open(p->scanned + 1);
+    wal_batch b;
+    char *werr = NULL;
+    int rc = 0, looked = 0;
+    while (p->nupdates < p->max && looked < SCAN_LIMIT && (rc = wal_next(c, &b, &werr)) == 1) {
+        uint64_t expected = p->scanned + 1;
+        /* Sequence 0 asks for the oldest retained change, wherever that starts. */
+        int from_oldest = p->seq == 0 && p->first == 0;
+        if (p->strict && b.sequence > expected && !from_oldest) {
+            /* History is missing. Return what came before the gap; a poll starting there errs. */
+            if (p->nupdates == 0 && p->first == 0) {
+                snprintf(err, errlen, "ERR mismatched sequence number, expected %llu but got %llu",
+                         (unsigned long long)expected, (unsigned long long)b.sequence);
+                rc = -2;
+            }
+            break;
+        }
+        if (p->first == 0) p->first = b.sequence;
+        p->scanned = b.sequence + b.count - 1;
+        looked++;
+        size_t mark = p->body.len;
+        int shown = render_batch(p, &body, &b);
+        if (shown < 0) {
+            p->body.len = mark;
+            snprintf(err, errlen, "ERR cannot decode the batch at sequence %llu", (unsigned long long)b.sequence);
+            rc = -2;
+            break;
+        }
+        p->nupdates += shown;
+    }
+    wal_close(c);
+    if (rc == -1) {
+        snprintf(err, errlen, "ERR reading the WAL failed: %s", werr);
+        free(werr);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+void cdc_poll_reply(cdc_poll *p, reply *r) {
+    reply_map(r, 4);
+    reply_bulk_str(r, "latest_sequence");
+    reply_int(r, (long long)store_latest_sequence());
+    reply_bulk_str(r, "next_sequence");
+    reply_int(r, (long long)p->scanned);
+    reply_bulk_str(r, "first_sequence");
+    reply_int(r, (long long)(p->first ? p->first : p->seq + 1));
+    reply_bulk_str(r, "updates");
+    reply_array(r, p->nupdates);
+    buf_append(r->out, p->body.data, p->body.len);
+}

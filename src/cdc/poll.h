@@ -1,0 +1,47 @@
+/* POLLUPDATES: reading the change stream after a sequence, filtering and formatting it. */
+#ifndef TIDEKV_POLL_H
+#define TIDEKV_POLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reply.h"
+#include "util/buf.h"
+
+typedef enum { CDC_RAW, CDC_RESP, CDC_JSON } cdc_format;
+
+/* Where the keys are in a command's argv, as the command table says (first, last, step;
+ * last < 0 counts from the end). Returns 0 if the command is unknown. */
+typedef int (*cdc_key_positions)(const char *name, size_t len, int *first, int *last, int *step);
+
+typedef struct cdc_filter {
+    char *match; /* glob over keys, NULL = any */
+    size_t match_len;
+    int type;    /* key_type, 0 = any */
+    int db;      /* -1 = any */
+    cdc_key_positions keys_of;
+} cdc_filter;
+
+typedef struct cdc_poll {
+    uint64_t seq;     /* the consumer's position, as given */
+    uint64_t scanned; /* the last sequence looked at so far */
+    uint64_t first;   /* first sequence covered, 0 before any batch */
+    int max;
+    int strict;
+    cdc_format format;
+    cdc_filter filter;
+    buf body; /* the encoded updates gathered so far */
+    int nupdates;
+} cdc_poll;
+
+void cdc_poll_init(cdc_poll *p, uint64_t seq);
+void cdc_poll_free(cdc_poll *p);
+/* Reads batches after p->scanned into p->body (as RESP for a client speaking resp).
+ * Returns 0, or -1 with a Redis error text in err (STRICT continuity, read errors). */
+int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen);
+/* Writes the reply map: latest_sequence, next_sequence, first_sequence, updates. */
+void cdc_poll_reply(cdc_poll *p, reply *r);
+/* Whether a filter is set (filters need a decoded format). */
+int cdc_filter_active(const cdc_filter *f);
+
+#endif

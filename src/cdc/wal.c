@@ -1,0 +1,158 @@
+#include "cdc/wal.h"
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/batch.h"
+#include "storage/store.h"
+
+#define POOL_SIZE 16
+
+struct wal_cursor {
+    rocksdb_wal_iterator_t *it;
+    rocksdb_writebatch_t *current; /* the batch last returned */
+    int positioned;                /* it points at a batch already returned */
+    int fresh;                     /* it was created for this read: a gap means lost history */
+    uint64_t expected;             /* first sequence the next batch should start at */
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static wal_cursor *pool[POOL_SIZE];
+
+wal_cursor *wal_open(uint64_t from) {
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < POOL_SIZE; i++) {
+        if (pool[i] && pool[i]->expected == from) {
+            wal_cursor *c = pool[i];
+            pool[i] = NULL;
+            pthread_mutex_unlock(&pool_lock);
+            return c;
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    wal_cursor *c = calloc(1, sizeof(*c));
+    if (!c) abort();
+    c->expected = from;
+    return c;
+}
+
+static void drop_iterator(wal_cursor *c) {
+    if (c->current) rocksdb_writebatch_destroy(c->current);
+    if (c->it) rocksdb_wal_iter_destroy(c->it);
+    c->current = NULL;
+    c->it = NULL;
+}
+
+static void cursor_free(wal_cursor *c) {
+    drop_iterator(c);
+    free(c);
+}
+
+static int open_iterator(wal_cursor *c, char **err) {
+    *err = NULL;
+    c->it = rocksdb_get_updates_since(store_db(), c->expected, NULL, err);
+    if (*err) {
+        c->it = NULL;
+        return -1;
+    }
+    c->positioned = 0;
+    c->fresh = 1;
+    return 0;
+}
+
+int wal_next(wal_cursor *c, wal_batch *b, char **err) {
+    *err = NULL;
+    for (;;) {
+        if (!c->it && open_iterator(c, err) < 0) return -1;
+        if (c->positioned) rocksdb_wal_iter_next(c->it);
+        c->positioned = 1;
+        if (c->current) {
+            rocksdb_writebatch_destroy(c->current);
+            c->current = NULL;
+        }
+        if (!rocksdb_wal_iter_valid(c->it)) {
+            /* A pooled iterator does not see WAL files created after it: retry with a new one. */
+            if (!c->fresh && c->expected <= store_latest_sequence()) {
+                drop_iterator(c);
+                continue;
+            }
+            rocksdb_wal_iter_status(c->it, err);
+            if (*err && c->expected > store_latest_sequence()) {
+                free(*err); /* "no more data" past the latest commit is the normal end */
+                *err = NULL;
+            }
+            return *err ? -1 : 0;
+        }
+        uint64_t seq;
+        c->current = rocksdb_wal_iter_get_batch(c->it, &seq);
+        size_t len;
+        const char *data = rocksdb_writebatch_data(c->current, &len);
+        batch_reader r;
+        if (batch_reader_init(&r, data, len) < 0) {
+            *err = strdup("corrupt write batch in the WAL");
+            return -1;
+        }
+        if (seq + r.count <= c->expected) continue; /* wholly before what was asked */
+        if (seq > c->expected && !c->fresh) {
+            drop_iterator(c); /* a reused iterator skipped something: look again from scratch */
+            continue;
+        }
+        c->fresh = 0;
+        c->expected = seq + r.count;
+        b->sequence = seq;
+        b->count = r.count;
+        b->data = data;
+        b->len = len;
+        return 1;
+    }
+}
+
+void wal_close(wal_cursor *c) {
+    if (c->current) {
+        rocksdb_writebatch_destroy(c->current);
+        c->current = NULL;
+    }
+    if (!c->it) {
+        cursor_free(c);
+        return;
+    }
+    pthread_mutex_lock(&pool_lock);
+    int slot = -1;
+    for (int i = 0; i < POOL_SIZE && slot < 0; i++)
+        if (!pool[i]) slot = i;
+    wal_cursor *evicted = NULL;
+    if (slot < 0) {
+        slot = rand() % POOL_SIZE; /* full: replace one at random */
+        evicted = pool[slot];
+    }
+    pool[slot] = c;
+    pthread_mutex_unlock(&pool_lock);
+    if (evicted) cursor_free(evicted);
+}
+
+void wal_pool_clear(void) {
+    pthread_mutex_lock(&pool_lock);
+    for (int i = 0; i < POOL_SIZE; i++) {
+        if (pool[i]) cursor_free(pool[i]);
+        pool[i] = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+}
+
+uint64_t wal_oldest_sequence(void) {
+    char *err = NULL;
+    rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(store_db(), 0, NULL, &err);
+    if (err) {
+        free(err);
+        return 0;
+    }
+    uint64_t seq = 0;
+    if (rocksdb_wal_iter_valid(it)) {
+        rocksdb_writebatch_t *wb = rocksdb_wal_iter_get_batch(it, &seq);
+        rocksdb_writebatch_destroy(wb);
+    }
+    rocksdb_wal_iter_destroy(it);
+    return seq;
+}

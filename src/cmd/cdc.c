@@ -1,0 +1,234 @@
+/* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH (see shared/CDC.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/batch.h"
+#include "cdc/notify.h"
+#include "cdc/poll.h"
+#include "cdc/record.h"
+#include "cdc/wal.h"
+#include "cmd/handlers.h"
+#include "config.h"
+#include "net/net.h"
+#include "storage/encoding.h"
+#include "storage/store.h"
+
+/* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log. */
+static void sequence_at_time(cmd_ctx *ctx, long long time_ms) {
+    wal_cursor *c = wal_open(1);
+    wal_batch b;
+    char *err = NULL;
+    uint64_t before = 0;
+    int rc, first = 1, found = 0, older = 0;
+    while ((rc = wal_next(c, &b, &err)) == 1) {
+        batch_reader r;
+        batch_record op;
+        record rec;
+        int timed = batch_reader_init(&r, b.data, b.len) == 0 && batch_reader_next(&r, &op) == 1 &&
+                    op.op == BATCH_LOG_DATA && record_decode(op.key.ptr, op.key.len, &rec) == 0;
+        int64_t when = timed ? rec.time_ms : 0;
+        if (timed) record_free(&rec);
+        if (timed && when >= time_ms) {
+            /* History that starts after sequence 1 may have lost what came before the time. */
+            older = first && b.sequence > 1;
+            found = 1;
+            break;
+        }
+        first = 0;
+        before = b.sequence + b.count - 1;
+    }
+    wal_close(c);
+    if (rc < 0) {
+        reply_errorf(ctx->r, "ERR reading the WAL failed: %s", err);
+        free(err);
+    } else if (older) {
+        reply_error(ctx->r, "ERR the time is older than the retained history");
+    } else {
+        reply_int(ctx->r, (long long)(found ? before : store_latest_sequence()));
+    }
+}
+
+void cmd_sequence(cmd_ctx *ctx) {
+    if (ctx->argc == 1) {
+        reply_int(ctx->r, (long long)store_latest_sequence());
+        return;
+    }
+    long long time_ms;
+    if (ctx->argc != 3 || !arg_is(&ctx->argv[1], "time")) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (arg_ll(ctx, &ctx->argv[2], &time_ms) < 0) return;
+    sequence_at_time(ctx, time_ms);
+}
+
+static int table_key_positions(const char *name, size_t len, int *first, int *last, int *step) {
+    const cmd_def *d = cmd_lookup(name, len);
+    if (!d) return 0;
+    *first = d->first_key;
+    *last = d->last_key;
+    *step = d->key_step;
+    return 1;
+}
+
+/* Parses POLLUPDATES's options into p; replies and returns -1 on an error. */
+static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
+    *block_ms = -1;
+    for (int i = 2; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        const resp_arg *v = i + 1 < ctx->argc ? &ctx->argv[i + 1] : NULL;
+        long long n;
+        if (arg_is(a, "strict")) {
+            p->strict = 1;
+            continue;
+        }
+        if (!v) goto syntax;
+        i++;
+        if (arg_is(a, "max")) {
+            if (arg_ll(ctx, v, &n) < 0) return -1;
+            if (n < 1 || n > 1000) {
+                reply_error(ctx->r, "ERR out of numeric range");
+                return -1;
+            }
+            p->max = (int)n;
+        } else if (arg_is(a, "format")) {
+            if (arg_is(v, "raw")) p->format = CDC_RAW;
+            else if (arg_is(v, "resp")) p->format = CDC_RESP;
+            else if (arg_is(v, "json")) p->format = CDC_JSON;
+            else {
+                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RAW, RESP or JSON", (int)v->len,
+                             v->ptr);
+                return -1;
+            }
+        } else if (arg_is(a, "block")) {
+            if (arg_ll(ctx, v, block_ms) < 0) return -1;
+            if (*block_ms < 0) {
+                reply_error(ctx->r, "ERR timeout is negative");
+                return -1;
+            }
+        } else if (arg_is(a, "match")) {
+            free(p->filter.match);
+            p->filter.match = malloc(v->len + 1);
+            if (!p->filter.match) abort();
+            memcpy(p->filter.match, v->ptr, v->len + 1);
+            p->filter.match_len = v->len;
+        } else if (arg_is(a, "type")) {
+            p->filter.type = enc_type_from_name(v->ptr);
+            if (!p->filter.type) goto syntax;
+        } else if (arg_is(a, "db")) {
+            if (arg_ll(ctx, v, &n) < 0) return -1;
+            if (n < 0 || n >= server_config.databases) {
+                reply_error(ctx->r, "ERR DB index is out of range");
+                return -1;
+            }
+            p->filter.db = (int)n;
+        } else {
+            goto syntax;
+        }
+    }
+    if (p->format == CDC_RAW && cdc_filter_active(&p->filter)) {
+        reply_error(ctx->r, "ERR MATCH, TYPE and DB filters need FORMAT RESP or JSON");
+        return -1;
+    }
+    return 0;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+    return -1;
+}
+
+/* A POLLUPDATES waiting for commits (BLOCK). */
+typedef struct poll_wait {
+    cdc_poll poll;
+    cdc_waiter waiter;
+    client *c;
+} poll_wait;
+
+static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
+
+/* Whether a poll has something to say now: updates, an error, or progress through filtered
+ * batches with more left to scan. */
+static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < store_latest_sequence(); }
+
+static int poll_retry(client *c, int timed_out) {
+    poll_wait *pw = c->block.state;
+    reply r = {&c->out, c->resp};
+    char err[256];
+    if (cdc_poll_scan(&pw->poll, c->resp, err, sizeof(err)) < 0) {
+        reply_error(&r, err);
+        return 1;
+    }
+    if (!timed_out && !poll_ready(&pw->poll)) return 0;
+    cdc_poll_reply(&pw->poll, &r);
+    return 1;
+}
+
+static void poll_cleanup(client *c) {
+    poll_wait *pw = c->block.state;
+    cdc_waiter_remove(&pw->waiter);
+    cdc_poll_free(&pw->poll);
+    free(pw);
+}
+
+static void poll_block(cmd_ctx *ctx, cdc_poll *p, long long block_ms) {
+    poll_wait *pw = calloc(1, sizeof(*pw));
+    if (!pw) abort();
+    pw->poll = *p; /* the wait owns the poll from here on */
+    pw->c = ctx->c;
+    pw->waiter.wake = poll_wake;
+    pw->waiter.arg = pw;
+    client_block block = {poll_retry, poll_cleanup, pw};
+    net_block(ctx->c, block_ms, &block);
+    cdc_waiter_add(&pw->waiter);
+    /* A commit between the scan and the registration would otherwise go unnoticed. */
+    if (store_latest_sequence() > pw->poll.scanned) net_wake(ctx->c);
+}
+
+void cmd_pollupdates(cmd_ctx *ctx) {
+    long long seq, block_ms;
+    if (arg_parse_ll(&ctx->argv[1], &seq) < 0 || seq < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    cdc_poll p;
+    cdc_poll_init(&p, (uint64_t)seq);
+    p.filter.keys_of = table_key_positions;
+    if (parse_poll(ctx, &p, &block_ms) < 0) {
+        cdc_poll_free(&p);
+        return;
+    }
+    if ((uint64_t)seq > store_latest_sequence()) {
+        reply_error(ctx->r, "ERR next sequence is out of range");
+        cdc_poll_free(&p);
+        return;
+    }
+    char err[256];
+    if (cdc_poll_scan(&p, ctx->r->resp, err, sizeof(err)) < 0) {
+        reply_error(ctx->r, err);
+        cdc_poll_free(&p);
+        return;
+    }
+    /* Inside EXEC nothing may wait: answer with what there is. */
+    if (block_ms >= 0 && !ctx->in_exec && !poll_ready(&p)) {
+        poll_block(ctx, &p, block_ms);
+        return;
+    }
+    cdc_poll_reply(&p, ctx->r);
+    cdc_poll_free(&p);
+}
+
+void cmd_applybatch(cmd_ctx *ctx) {
+    const resp_arg *raw = &ctx->argv[1];
+    batch_reader r;
+    if (batch_validate(raw->ptr, raw->len) < 0 || batch_reader_init(&r, raw->ptr, raw->len) < 0 || r.count == 0) {
+        reply_error(ctx->r, "ERR invalid write batch");
+        return;
+    }
+    char *err = NULL;
+    if (txn_write_raw(raw->ptr, raw->len, &err) < 0) {
+        reply_errorf(ctx->r, "ERR write failed: %s", err);
+        free(err);
+        return;
+    }
+    reply_int(ctx->r, (long long)raw->len);
+}

@@ -1,0 +1,13 @@
+#ifndef TIDEKV_HEX_H
+#define TIDEKV_HEX_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/* Appends uppercase hex of s. */
+void hex_encode(buf *out, const char *s, size_t len);
+/* Decodes hex (either case) into out; returns 0, or -1 for odd length or a non-hex digit. */
+int hex_decode(buf *out, const char *s, size_t len);
+
+#endif
