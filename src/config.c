@@ -161,6 +161,9 @@ int config_set(const char *name, const char *value, int runtime, char *err, size
 }
 
 static int apply_line(const char *line, size_t len, const char *source, int lineno, char *err, size_t errlen) {
+    size_t lead = 0;
+    while (lead < len && (line[lead] == ' ' || line[lead] == '\t')) lead++;
+    if (lead < len && line[lead] == '#') return 0; /* a comment, whatever quotes it holds */
     resp_arg *args = NULL;
     int n = resp_split_inline(line, len, &args);
     int rc = 0;
@@ -170,7 +173,6 @@ static int apply_line(const char *line, size_t len, const char *source, int line
         return -1;
     }
     if (n == 0) goto done;
-    if (args[0].ptr[0] == '#') goto done;
     if (n != 2) {
         snprintf(err, errlen, "%s, line %d: option '%s' needs exactly one value", source, lineno, args[0].ptr);
         rc = -1;

@@ -25,6 +25,7 @@ enum cmd_flags {
     CMD_NOKEYS = 1 << 5,    /* touches no key: takes no lock */
     CMD_FAST = 1 << 6,
     CMD_ADMIN = 1 << 7,
+    CMD_SUBCOMMANDS = 1 << 8, /* CLIENT LIST, CONFIG GET …: shown as client|list */
 };
 
 typedef struct cmd_ctx {

@@ -118,7 +118,11 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         reply_unknown_command(&r, argc, argv);
         return;
     }
-    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", def->name);
+    if ((def->flags & CMD_SUBCOMMANDS) && argc >= 2)
+        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", def->name, (int)argv[1].len, argv[1].ptr);
+    else
+        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", def->name);
+    for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
     if (!arity_ok(def, argc)) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);

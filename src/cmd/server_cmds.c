@@ -221,7 +221,7 @@ static void config_get(cmd_ctx *ctx) {
 }
 
 static void config_set_cmd(cmd_ctx *ctx) {
-    if ((ctx->argc - 2) % 2 != 0) {
+    if (ctx->argc < 4 || (ctx->argc - 2) % 2 != 0) {
         reply_errorf(ctx->r, "ERR wrong number of arguments for 'config|set' command");
         return;
     }
@@ -240,9 +240,12 @@ static void config_set_cmd(cmd_ctx *ctx) {
 
 void cmd_config(cmd_ctx *ctx) {
     const resp_arg *sub = &ctx->argv[1];
-    if (arg_is(sub, "get") && ctx->argc >= 3) {
-        config_get(ctx);
-    } else if (arg_is(sub, "set") && ctx->argc >= 4) {
+    if (arg_is(sub, "get")) {
+        if (ctx->argc < 3)
+            reply_error(ctx->r, "ERR wrong number of arguments for 'config|get' command");
+        else
+            config_get(ctx);
+    } else if (arg_is(sub, "set")) {
         config_set_cmd(ctx);
     } else if (arg_is(sub, "resetstat") && ctx->argc == 2) {
         atomic_store(&stats.commands_processed, 0);

@@ -20,14 +20,14 @@ static cmd_def table[] = {
     {"select", 2, NK | F, 0, 0, 0, cmd_select, "@connection", "Changes the selected database."},
     {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_quit, "@connection", "Closes the connection."},
     {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_reset, "@connection", "Resets the connection."},
-    {"client", -2, NK, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL …)."},
+    {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL …)."},
     /* server */
     {"info", -1, NK, 0, 0, 0, cmd_info, "@server", "Returns information and statistics about the server."},
     {"dbsize", 1, NK | R, 0, 0, 0, cmd_dbsize, "@keyspace", "Returns the number of keys in the database."},
     {"flushdb", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushdb, "@keyspace", "Removes all keys from the current database."},
     {"flushall", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushall, "@keyspace", "Removes all keys from all databases."},
-    {"config", -2, NK | CMD_ADMIN, 0, 0, 0, cmd_config, "@server", "Reads or changes the configuration."},
-    {"command", -1, NK, 0, 0, 0, cmd_command, "@server", "Returns information about commands."},
+    {"config", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS, 0, 0, 0, cmd_config, "@server", "Reads or changes the configuration."},
+    {"command", -1, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_command, "@server", "Returns information about commands."},
     {"time", 1, NK | F, 0, 0, 0, cmd_time, "@server", "Returns the server time."},
     {"shutdown", -1, NK | CMD_ADMIN | CMD_NOQUEUE, 0, 0, 0, cmd_shutdown, "@server", "Stops the server cleanly."},
     /* transactions */

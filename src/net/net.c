@@ -385,21 +385,52 @@ static void hand_to_worker(int fd) {
     event_active(w->notify_ev, EV_READ, 0);
 }
 
+/* A connection over maxclients waits this long, a few times, for closing clients to be
+ * counted out before it is refused: a client that just disconnected may not be processed yet. */
+#define ADMIT_RETRY_MS 10
+#define ADMIT_TRIES 5
+
+typedef struct pending_admit {
+    int fd;
+    int tries;
+} pending_admit;
+
+static void refuse(int fd) {
+    static const char msg[] = "-ERR max number of clients reached\r\n";
+    ssize_t ignored = write(fd, msg, sizeof(msg) - 1); /* best effort: the client is refused anyway */
+    (void)ignored;
+    close(fd);
+    atomic_fetch_add(&stats.rejected_connections, 1);
+}
+
+static void try_admit(evutil_socket_t unused, short what, void *arg) {
+    (void)unused, (void)what;
+    pending_admit *pa = arg;
+    if (atomic_fetch_add(&stats.connected_clients, 1) < server_config.maxclients) {
+        int one = 1;
+        setsockopt(pa->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        hand_to_worker(pa->fd);
+        free(pa);
+        return;
+    }
+    atomic_fetch_sub(&stats.connected_clients, 1);
+    if (++pa->tries >= ADMIT_TRIES) {
+        refuse(pa->fd);
+        free(pa);
+        return;
+    }
+    struct timeval tv = {0, ADMIT_RETRY_MS * 1000};
+    event_base_once(main_base, -1, EV_TIMEOUT, try_admit, pa, &tv);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
     (void)l, (void)sa, (void)salen, (void)arg;
     atomic_fetch_add(&stats.connections_received, 1);
-    if (atomic_fetch_add(&stats.connected_clients, 1) >= server_config.maxclients) {
-        static const char msg[] = "-ERR max number of clients reached\r\n";
-        ssize_t ignored = write(fd, msg, sizeof(msg) - 1); /* best effort: the client is refused anyway */
-        (void)ignored;
-        close(fd);
-        atomic_fetch_sub(&stats.connected_clients, 1);
-        atomic_fetch_add(&stats.rejected_connections, 1);
-        return;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    hand_to_worker(fd);
+    pending_admit *pa = malloc(sizeof(*pa));
+    if (!pa) abort();
+    pa->fd = fd;
+    pa->tries = 0;
+    try_admit(-1, 0, pa);
 }
 
 static void on_shutdown(evutil_socket_t fd, short what, void *arg) {

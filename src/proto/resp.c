@@ -197,7 +197,14 @@ static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len,
 
 resp_status resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed) {
     *consumed = 0;
-    if (len == 0) return RESP_NEED_MORE;
-    if (p->multibulk_left == 0 && data[0] != '*') return parse_inline(p, data, len, consumed);
-    return parse_multibulk(p, data, len, consumed);
+    while (*consumed < len) {
+        const char *at = data + *consumed;
+        size_t left = len - *consumed, used = 0;
+        resp_status s = p->multibulk_left == 0 && at[0] != '*' ? parse_inline(p, at, left, &used)
+                                                               : parse_multibulk(p, at, left, &used);
+        *consumed += used;
+        /* An empty line or "*0" is skipped: go on with what follows it. */
+        if (s != RESP_NEED_MORE || used == 0 || p->multibulk_left > 0) return s;
+    }
+    return RESP_NEED_MORE;
 }

@@ -97,7 +97,7 @@ int enc_decode_meta(const char *raw, size_t len, meta *m) {
 }
 
 int enc_meta_is_dead(const meta *m, int64_t now_ms) {
-    if (m->expire_ms != 0 && m->expire_ms <= now_ms) return 1;
+    if (m->expire_ms != 0 && m->expire_ms < now_ms) return 1; /* alive through its last ms, as in Redis */
     return m->type != TYPE_STRING && m->size == 0;
 }
 

@@ -47,7 +47,7 @@ static unsigned char filter_metadata(void *state, int level, const char *key, si
     (void)state, (void)level, (void)key, (void)klen, (void)new_value, (void)new_len, (void)changed;
     meta m;
     if (enc_decode_meta(value, vlen, &m) < 0) return 0;
-    return m.expire_ms != 0 && m.expire_ms <= time_now_ms();
+    return m.expire_ms != 0 && m.expire_ms < time_now_ms();
 }
 
 /* Splits a subkey into its metadata key and version; returns -1 if it is not a subkey. */

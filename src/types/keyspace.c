@@ -15,7 +15,7 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
             rc = KS_ERROR;
-        } else if (m->expire_ms != 0 && m->expire_ms <= t->now_ms) {
+        } else if (m->expire_ms != 0 && m->expire_ms < t->now_ms) {
             /* Expired: remove it now, and say so in the change stream. */
             txn_delete(t, CF_METADATA, mk.data, mk.len);
             txn_touch(t, db, key, klen);

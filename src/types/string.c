@@ -23,6 +23,7 @@ string_status string_get(txn *t, int db, const char *key, size_t klen, string_va
     out->ptr = m.value;
     out->len = m.value_len;
     out->expire_ms = m.expire_ms;
+    out->exists = 1;
     return ST_OK;
 }
 
@@ -56,7 +57,7 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
     string_val_init(&v);
     string_status s = read_for_update(t, db, key, klen, &v);
     long long cur = 0;
-    if (s == ST_OK && v.len > 0 && num_parse_ll(v.ptr, v.len, &cur) < 0) s = ST_NOT_INTEGER;
+    if (s == ST_OK && v.exists && num_parse_ll(v.ptr, v.len, &cur) < 0) s = ST_NOT_INTEGER;
     if (s == ST_OK && ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by))) s = ST_OVERFLOW;
     if (s == ST_OK) {
         char text[32];
@@ -74,7 +75,7 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
     string_val_init(&v);
     string_status s = read_for_update(t, db, key, klen, &v);
     long double cur = 0;
-    if (s == ST_OK && v.len > 0 && num_parse_ld(v.ptr, v.len, &cur) < 0) s = ST_NOT_FLOAT;
+    if (s == ST_OK && v.exists && num_parse_ld(v.ptr, v.len, &cur) < 0) s = ST_NOT_FLOAT;
     if (s == ST_OK) {
         long double result = cur + by;
         if (isnan(result) || isinf(result)) {

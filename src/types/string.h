@@ -26,6 +26,7 @@ typedef struct string_val {
     const char *ptr;
     size_t len;
     int64_t expire_ms;
+    int exists;
 } string_val;
 
 void string_val_init(string_val *v);

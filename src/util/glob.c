@@ -35,16 +35,21 @@ static int match_class(const unsigned char **pp, const unsigned char *pend, int 
     return negate ? !matched : matched;
 }
 
+/* give_up is set once a '*' has tried every rest of the string in vain: then no outer '*'
+ * can do better by consuming more, which keeps patterns like a*a*a*b linear, not exponential. */
 static int match_from(const unsigned char *p, const unsigned char *pend, const unsigned char *s,
-                      const unsigned char *send, int nocase, int depth) {
+                      const unsigned char *send, int nocase, int depth, int *give_up) {
     if (depth > 1000) return 0; /* pathological patterns must not exhaust the stack */
     while (p < pend) {
         switch (*p) {
         case '*':
             while (p + 1 < pend && p[1] == '*') p++;
             if (p + 1 == pend) return 1;
-            for (const unsigned char *t = s; t <= send; t++)
-                if (match_from(p + 1, pend, t, send, nocase, depth + 1)) return 1;
+            for (const unsigned char *t = s; t <= send; t++) {
+                if (match_from(p + 1, pend, t, send, nocase, depth + 1, give_up)) return 1;
+                if (*give_up) return 0;
+            }
+            *give_up = 1;
             return 0;
         case '?':
             if (s == send) return 0;
@@ -74,5 +79,6 @@ static int match_from(const unsigned char *p, const unsigned char *pend, const u
 
 int glob_match(const char *pattern, size_t plen, const char *str, size_t slen, int nocase) {
     const unsigned char *p = (const unsigned char *)pattern, *s = (const unsigned char *)str;
-    return match_from(p, p + plen, s, s + slen, nocase, 0);
+    int give_up = 0;
+    return match_from(p, p + plen, s, s + slen, nocase, 0, &give_up);
 }

@@ -1,0 +1,296 @@
+/* Unit tests for the change record encoder/decoder (src/cdc/record.h, spec: shared/CDC.md). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/record.h"
+#include "storage/encoding.h"
+
+#define TIME_MS 1700000000123LL
+
+/* Adds a command given as NUL-free C strings. */
+static void add_strs(record_writer *w, uint8_t type, int argc, const char *const *argv) {
+    size_t lens[16];
+    assert_true(argc <= 16);
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    record_writer_add(w, type, argc, argv, lens);
+}
+
+static void expect_arg(const record *r, size_t cmd, size_t arg, const char *want, size_t len) {
+    assert_true(cmd < r->ncmds);
+    assert_true(arg < r->cmds[cmd].argc);
+    assert_int_equal(r->cmds[cmd].argv[arg].len, len);
+    if (len) assert_memory_equal(r->cmds[cmd].argv[arg].ptr, want, len);
+}
+
+#define EXPECT_ARG(r, c, a, lit) expect_arg((r), (c), (a), (lit), sizeof(lit) - 1)
+
+/* A small record with several commands, binary and empty arguments. */
+static void build_sample(buf *out, int db) {
+    record_writer w;
+    record_writer_init(&w);
+    const char *set[] = {"SET", "foo", "bar"};
+    add_strs(&w, TYPE_STRING, 3, set);
+    const char *bin[] = {"HSET", "h\0k", "", "\xff\x00\xfe"};
+    const size_t binlen[] = {4, 3, 0, 3};
+    record_writer_add(&w, TYPE_HASH, 4, bin, binlen);
+    const char *del[] = {"DEL"};
+    add_strs(&w, TYPE_NONE, 1, del);
+    record_writer_finish(&w, TIME_MS, db, out);
+    record_writer_free(&w);
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_sample(&b, 5);
+    /* Header: magic, version, time (big-endian), db and count varints. */
+    assert_memory_equal(b.data, "TK\x01", 3);
+    assert_memory_equal(b.data + 3, "\x00\x00\x01\x8b\xcf\xe5\x68\x7b", 8);
+    assert_int_equal((uint8_t)b.data[11], 5);
+    assert_int_equal((uint8_t)b.data[12], 3);
+    /* First command: type, argc 3, then "SET" "foo" "bar" with length prefixes. */
+    assert_memory_equal(b.data + 13, "\x01\x03\x03SET\x03" "foo\x03" "bar", 14);
+
+    record r;
+    assert_int_equal(record_decode(b.data, b.len, &r), 0);
+    assert_int_equal(r.version, RECORD_VERSION);
+    assert_int_equal(r.version, 1);
+    assert_int_equal(r.time_ms, TIME_MS);
+    assert_int_equal(r.db, 5);
+    assert_int_equal(r.ncmds, 3);
+    assert_int_equal(r.cmds[0].type, TYPE_STRING);
+    assert_int_equal(r.cmds[0].argc, 3);
+    EXPECT_ARG(&r, 0, 0, "SET");
+    EXPECT_ARG(&r, 0, 1, "foo");
+    EXPECT_ARG(&r, 0, 2, "bar");
+    assert_int_equal(r.cmds[1].type, TYPE_HASH);
+    assert_int_equal(r.cmds[1].argc, 4);
+    EXPECT_ARG(&r, 1, 0, "HSET");
+    EXPECT_ARG(&r, 1, 1, "h\0k");
+    EXPECT_ARG(&r, 1, 2, "");
+    EXPECT_ARG(&r, 1, 3, "\xff\x00\xfe");
+    assert_int_equal(r.cmds[2].type, TYPE_NONE);
+    assert_int_equal(r.cmds[2].argc, 1);
+    EXPECT_ARG(&r, 2, 0, "DEL");
+    /* Arguments point into the blob. */
+    assert_true(r.cmds[0].argv[0].ptr >= b.data && r.cmds[0].argv[0].ptr < b.data + b.len);
+    record_free(&r);
+    assert_null(r.cmds);
+    assert_int_equal(r.ncmds, 0);
+    buf_free(&b);
+}
+
+static void test_large_db_and_time(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    const char *ping[] = {"SELECT", "300"};
+    add_strs(&w, TYPE_NONE, 2, ping);
+    buf b;
+    buf_init(&b);
+    record_writer_finish(&w, 0x7FFFFFFFFFFFFFFFLL, 300, &b);
+    /* 300 as a varint is AC 02. */
+    assert_int_equal((uint8_t)b.data[11], 0xAC);
+    assert_int_equal((uint8_t)b.data[12], 0x02);
+    record r;
+    assert_int_equal(record_decode(b.data, b.len, &r), 0);
+    assert_int_equal(r.db, 300);
+    assert_int_equal(r.time_ms, 0x7FFFFFFFFFFFFFFFLL);
+    assert_int_equal(r.ncmds, 1);
+    EXPECT_ARG(&r, 0, 1, "300");
+    record_free(&r);
+    buf_free(&b);
+
+    /* Reset empties the writer; a record may hold no commands. */
+    record_writer_reset(&w);
+    buf_init(&b);
+    record_writer_finish(&w, 1, 0, &b);
+    assert_int_equal(b.len, 13);
+    assert_int_equal(record_decode(b.data, b.len, &r), 0);
+    assert_int_equal(r.ncmds, 0);
+    assert_int_equal(r.db, 0);
+    assert_int_equal(r.time_ms, 1);
+    record_free(&r);
+    buf_free(&b);
+    record_writer_free(&w);
+}
+
+static void test_large_arg(void **state) {
+    (void)state;
+    const size_t big_len = 100 * 1000;
+    char *big = malloc(big_len);
+    assert_non_null(big);
+    for (size_t i = 0; i < big_len; i++) big[i] = (char)(i * 31 + 7);
+    record_writer w;
+    record_writer_init(&w);
+    const char *argv[] = {"SET", "k", big};
+    const size_t lens[] = {3, 1, big_len};
+    record_writer_add(&w, TYPE_STRING, 3, argv, lens);
+    buf b;
+    buf_init(&b);
+    record_writer_finish(&w, TIME_MS, 0, &b);
+    record_writer_free(&w);
+    record r;
+    assert_int_equal(record_decode(b.data, b.len, &r), 0);
+    assert_int_equal(r.ncmds, 1);
+    assert_int_equal(r.cmds[0].argc, 3);
+    assert_int_equal(r.cmds[0].argv[2].len, big_len);
+    assert_memory_equal(r.cmds[0].argv[2].ptr, big, big_len);
+    record_free(&r);
+    /* Cut inside the big argument: rejected. */
+    assert_int_equal(record_decode(b.data, b.len - 1, &r), -1);
+    assert_int_equal(record_decode(b.data, b.len - big_len / 2, &r), -1);
+    buf_free(&b);
+    free(big);
+}
+
+static void test_rejects_bad_header(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_sample(&b, 0);
+    record r;
+    char *copy = malloc(b.len);
+    assert_non_null(copy);
+
+    memcpy(copy, b.data, b.len);
+    copy[0] = 'X';
+    assert_int_equal(record_decode(copy, b.len, &r), -1);
+    memcpy(copy, b.data, b.len);
+    copy[1] = 'k';
+    assert_int_equal(record_decode(copy, b.len, &r), -1);
+    memcpy(copy, b.data, b.len);
+    copy[2] = 2; /* unknown version */
+    assert_int_equal(record_decode(copy, b.len, &r), -1);
+    copy[2] = 0;
+    assert_int_equal(record_decode(copy, b.len, &r), -1);
+
+    free(copy);
+    buf_free(&b);
+}
+
+/* Every proper prefix of a valid record is rejected, reading only its own bytes. */
+static void test_rejects_every_truncation(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_sample(&b, 130); /* a two-byte db varint */
+    record r;
+    assert_int_equal(record_decode(b.data, b.len, &r), 0);
+    record_free(&r);
+    for (size_t len = 0; len < b.len; len++) {
+        char *copy = malloc(len ? len : 1);
+        assert_non_null(copy);
+        memcpy(copy, b.data, len);
+        if (record_decode(copy, len, &r) != -1) {
+            print_error("prefix of %zu of %zu bytes was accepted\n", len, b.len);
+            record_free(&r);
+            free(copy);
+            fail();
+        }
+        assert_null(r.cmds);
+        free(copy);
+    }
+    buf_free(&b);
+}
+
+static void test_rejects_trailing_garbage(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_sample(&b, 0);
+    buf_append_byte(&b, 0);
+    record r;
+    assert_int_equal(record_decode(b.data, b.len, &r), -1);
+    buf_append(&b, "\x01\x01x", 3);
+    assert_int_equal(record_decode(b.data, b.len, &r), -1);
+    buf_free(&b);
+}
+
+/* A hand-made record: header for db 0 followed by body bytes. */
+static int decode_with_body(const char *body, size_t len, record *r) {
+    buf b;
+    buf_init(&b);
+    buf_append(&b, "TK\x01\0\0\0\0\0\0\0\x07", 11);
+    buf_append(&b, body, len);
+    char *copy = malloc(b.len);
+    assert_non_null(copy);
+    memcpy(copy, b.data, b.len);
+    int rc = record_decode(copy, b.len, r);
+    if (rc == 0) {
+        /* Arguments point into copy; the callers only check counts. */
+        for (size_t i = 0; i < r->ncmds; i++)
+            for (size_t j = 0; j < r->cmds[i].argc; j++) r->cmds[i].argv[j].ptr = NULL;
+    }
+    free(copy);
+    buf_free(&b);
+    return rc;
+}
+
+#define DECODE_BODY(lit, r) decode_with_body((lit), sizeof(lit) - 1, (r))
+
+static void test_rejects_bad_counts(void **state) {
+    (void)state;
+    record r;
+    /* The hand-made header itself is fine: db 0, one command (type 5, argc 1, "x"). */
+    assert_int_equal(DECODE_BODY("\x00\x01\x05\x01\x01x", &r), 0);
+    assert_int_equal(r.ncmds, 1);
+    assert_int_equal(r.time_ms, 7);
+    assert_int_equal(r.cmds[0].type, 5);
+    assert_int_equal(r.cmds[0].argc, 1);
+    record_free(&r);
+
+    /* ncommands larger than the bytes left. */
+    assert_int_equal(DECODE_BODY("\x00\x05\x01\x01\x01x", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\x02\x01\x01\x01x", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\xff\xff\xff\xff\x0f\x01\x01\x01x", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", &r), -1);
+    /* argc larger than the bytes left. */
+    assert_int_equal(DECODE_BODY("\x00\x01\x01\x09\x01x", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\x01\x01\xff\xff\xff\xff\x0f\x01x", &r), -1);
+    /* An argument length larger than the bytes left. */
+    assert_int_equal(DECODE_BODY("\x00\x01\x01\x01\x02x", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\x01\x01\x01\xff\xff\xff\xff\xff\xff\xff\xff\x7f", &r), -1);
+    /* argc 0 is not a command. */
+    assert_int_equal(DECODE_BODY("\x00\x01\x01\x00\x00", &r), -1);
+    assert_int_equal(DECODE_BODY("\x00\x02\x01\x01\x01x\x01\x00\x00", &r), -1);
+    /* A db beyond u32. */
+    assert_int_equal(DECODE_BODY("\x80\x80\x80\x80\x10\x00", &r), -1);
+    /* An over-long varint. */
+    assert_int_equal(DECODE_BODY("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00\x00", &r), -1);
+}
+
+static void test_is_tidekv(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_sample(&b, 0);
+    assert_true(record_is_tidekv(b.data, b.len));
+    assert_true(record_is_tidekv("TK\x01", 3));
+    assert_false(record_is_tidekv("TK", 2));
+    assert_false(record_is_tidekv("", 0));
+    assert_false(record_is_tidekv("TX\x01", 3));
+    assert_false(record_is_tidekv("\x01\x00\x00", 3));
+    buf_free(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_large_db_and_time),
+        cmocka_unit_test(test_large_arg),
+        cmocka_unit_test(test_rejects_bad_header),
+        cmocka_unit_test(test_rejects_every_truncation),
+        cmocka_unit_test(test_rejects_trailing_garbage),
+        cmocka_unit_test(test_rejects_bad_counts),
+        cmocka_unit_test(test_is_tidekv),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
