@@ -49,6 +49,7 @@ typedef struct cmd_def {
     cmd_fn fn;
     const char *group;
     const char *summary;
+    const char *syntax; /* arguments after the name, for COMMAND DOCS (see cmd/docs.h) */
 } cmd_def;
 
 const cmd_def *cmd_lookup(const char *name, size_t len);

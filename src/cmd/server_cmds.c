@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cdc/wal.h"
+#include "cmd/docs.h"
 #include "cmd/handlers.h"
 #include "config.h"
 #include "storage/store.h"
@@ -295,13 +296,15 @@ static void reply_command_info(reply *r, const cmd_def *d) {
 
 static void reply_command_docs(reply *r, const cmd_def *d) {
     reply_bulk_str(r, d->name);
-    reply_map(r, 3);
+    reply_map(r, 4);
     reply_bulk_str(r, "summary");
     reply_bulk_str(r, d->summary);
     reply_bulk_str(r, "since");
     reply_bulk_str(r, "1.0.0");
     reply_bulk_str(r, "group");
     reply_bulk_str(r, d->group + 1); /* without the '@' */
+    reply_bulk_str(r, "arguments");
+    docs_reply_arguments(r, d->syntax);
 }
 
 void cmd_command(cmd_ctx *ctx) {
