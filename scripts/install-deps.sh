@@ -7,9 +7,9 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   librocksdb-dev libevent-dev
-  libcmocka-dev
+  libcmocka-dev libhiredis-dev
   python3-pytest python3-redis
-  redis-tools redis-server
+  redis-tools redis-server bc
 )
 
 missing=()

@@ -63,7 +63,13 @@ int main(int argc, char **argv) {
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
     txn_set_commit_hook(cdc_notify_commit);
+    if (cdc_notify_start() < 0) {
+        log_msg(LOG_WARNING, "can't start the CDC notifier thread");
+        store_close();
+        return 1;
+    }
     int rc = net_run();
+    cdc_notify_stop();
     wal_pool_clear();
     store_close();
     log_msg(LOG_NOTICE, "tidekv stopped");

@@ -2,10 +2,22 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
+
+/* Waiters are woken by a notifier thread, not by the committing thread: a commit only flags
+ * that something is new, so under a stream of writes blocked pollers are woken at most once
+ * per interval (each then takes everything committed meanwhile) instead of once per write. */
+#define WAKE_INTERVAL_NS (250 * 1000)
 
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
 static cdc_waiter *waiters;
 static atomic_int nwaiters;
+
+static pthread_mutex_t notifier_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t notifier_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t notifier;
+static atomic_int pending;
+static int stopping, running;
 
 void cdc_waiter_add(cdc_waiter *w) {
     pthread_mutex_lock(&waiters_lock);
@@ -30,11 +42,50 @@ void cdc_waiter_remove(cdc_waiter *w) {
     pthread_mutex_unlock(&waiters_lock);
 }
 
-void cdc_notify_commit(void) {
-    if (atomic_load(&nwaiters) == 0) return;
+static void wake_all(void) {
     pthread_mutex_lock(&waiters_lock);
     for (cdc_waiter *w = waiters; w; w = w->next) w->wake(w->arg);
     pthread_mutex_unlock(&waiters_lock);
+}
+
+void cdc_notify_commit(void) {
+    if (atomic_load(&nwaiters) == 0) return;
+    if (atomic_exchange(&pending, 1)) return; /* the notifier has not run since the last commit */
+    pthread_mutex_lock(&notifier_lock);
+    pthread_cond_signal(&notifier_cond);
+    pthread_mutex_unlock(&notifier_lock);
+}
+
+static void *notifier_main(void *arg) {
+    (void)arg;
+    struct timespec interval = {0, WAKE_INTERVAL_NS};
+    for (;;) {
+        pthread_mutex_lock(&notifier_lock);
+        while (!atomic_load(&pending) && !stopping) pthread_cond_wait(&notifier_cond, &notifier_lock);
+        int stop = stopping;
+        pthread_mutex_unlock(&notifier_lock);
+        if (stop) return NULL;
+        atomic_store(&pending, 0); /* commits from here on flag again */
+        wake_all();
+        nanosleep(&interval, NULL);
+    }
+}
+
+int cdc_notify_start(void) {
+    stopping = 0;
+    if (pthread_create(&notifier, NULL, notifier_main, NULL) != 0) return -1;
+    running = 1;
+    return 0;
+}
+
+void cdc_notify_stop(void) {
+    if (!running) return;
+    pthread_mutex_lock(&notifier_lock);
+    stopping = 1;
+    pthread_cond_signal(&notifier_cond);
+    pthread_mutex_unlock(&notifier_lock);
+    pthread_join(notifier, NULL);
+    running = 0;
 }
 
 int cdc_waiter_count(void) { return atomic_load(&nwaiters); }

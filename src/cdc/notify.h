@@ -1,5 +1,5 @@
-/* Commit notifications for blocked POLLUPDATES: each commit wakes every waiter; with no
- * waiters a commit pays one atomic load. */
+/* Commit notifications for blocked POLLUPDATES: commits wake every waiter (through a notifier
+ * thread that coalesces bursts); with no waiters a commit pays one atomic load. */
 #ifndef TIDEKV_NOTIFY_H
 #define TIDEKV_NOTIFY_H
 
@@ -13,8 +13,11 @@ typedef struct cdc_waiter {
 void cdc_waiter_add(cdc_waiter *w);
 /* Removes a waiter; after it returns, wake is never called for it again. */
 void cdc_waiter_remove(cdc_waiter *w);
-/* Wakes every waiter (called after each commit). */
+/* Flags a commit: the notifier wakes every waiter soon (called after each commit). */
 void cdc_notify_commit(void);
+/* Starts / stops the notifier thread. */
+int cdc_notify_start(void);
+void cdc_notify_stop(void);
 int cdc_waiter_count(void);
 
 #endif

@@ -1,0 +1,148 @@
+/* CDC benchmarks against a running tidekv (see bench/run_cdc.sh):
+ *   cdc_bench drain   PORT FORMAT        — drain every change from sequence 0 with MAX 1000, print changes/s
+ *   cdc_bench latency PORT N             — writer → BLOCKed poller wake-up latency over N writes (p50/p99 µs)
+ *   cdc_bench pollers PORT N SECONDS     — keep N pollers BLOCKed on the stream for SECONDS (run a writer beside)
+ */
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static redisContext *connect_or_die(int port) {
+    redisContext *c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) {
+        fprintf(stderr, "cannot connect to 127.0.0.1:%d\n", port);
+        exit(1);
+    }
+    return c;
+}
+
+/* Reads a field of a POLLUPDATES reply (RESP2: flat key/value array). */
+static redisReply *field(redisReply *r, const char *name) {
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (strcmp(r->element[i]->str, name) == 0) return r->element[i + 1];
+    fprintf(stderr, "reply has no %s\n", name);
+    exit(1);
+}
+
+static long long sequence(redisContext *c) {
+    redisReply *r = redisCommand(c, "SEQUENCE");
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+static int drain(int port, const char *format) {
+    redisContext *c = connect_or_die(port);
+    long long latest = sequence(c), seq = 0, changes = 0;
+    double start = now_s();
+    while (seq < latest) {
+        redisReply *r = redisCommand(c, "POLLUPDATES %lld MAX 1000 FORMAT %s", seq, format);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            fprintf(stderr, "poll failed: %s\n", r && r->str ? r->str : "no reply");
+            return 1;
+        }
+        long long next = field(r, "next_sequence")->integer;
+        changes += next - seq;
+        seq = next;
+        freeReplyObject(r);
+    }
+    double secs = now_s() - start;
+    printf("drain %s: %lld changes in %.3f s = %.0f changes/s\n", format, changes, secs, changes / secs);
+    redisFree(c);
+    return 0;
+}
+
+typedef struct latency_poller {
+    int port;
+    long long from;
+    int n;
+    double *woke_at; /* per write, when the poller saw it */
+} latency_poller;
+
+static void *latency_poll_loop(void *arg) {
+    latency_poller *p = arg;
+    redisContext *c = connect_or_die(p->port);
+    long long seq = p->from;
+    for (int seen = 0; seen < p->n;) {
+        redisReply *r = redisCommand(c, "POLLUPDATES %lld BLOCK 5000 MAX 1000", seq);
+        double t = now_s();
+        long long next = field(r, "next_sequence")->integer;
+        for (long long s = seq + 1; s <= next && seen < p->n; s++) p->woke_at[seen++] = t;
+        seq = next;
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int latency(int port, int n) {
+    redisContext *w = connect_or_die(port);
+    latency_poller p = {port, sequence(w), n, calloc((size_t)n, sizeof(double))};
+    double *sent = calloc((size_t)n, sizeof(double));
+    pthread_t th;
+    pthread_create(&th, NULL, latency_poll_loop, &p);
+    struct timespec pause = {0, 200 * 1000}; /* let the poller block again between writes */
+    for (int i = 0; i < n; i++) {
+        nanosleep(&pause, NULL);
+        sent[i] = now_s();
+        freeReplyObject(redisCommand(w, "SET latency:%d x", i));
+    }
+    pthread_join(th, NULL);
+    for (int i = 0; i < n; i++) sent[i] = (p.woke_at[i] - sent[i]) * 1e6;
+    qsort(sent, (size_t)n, sizeof(double), compare_double);
+    printf("wake-up latency over %d writes: p50 %.0f us, p99 %.0f us, max %.0f us\n", n, sent[n / 2],
+           sent[(int)(n * 0.99)], sent[n - 1]);
+    free(sent);
+    free(p.woke_at);
+    redisFree(w);
+    return 0;
+}
+
+typedef struct idle_poller {
+    int port;
+    double until;
+} idle_poller;
+
+static void *idle_poll_loop(void *arg) {
+    idle_poller *p = arg;
+    redisContext *c = connect_or_die(p->port);
+    long long seq = sequence(c);
+    while (now_s() < p->until) {
+        redisReply *r = redisCommand(c, "POLLUPDATES %lld BLOCK 1000 MAX 1000", seq);
+        seq = field(r, "next_sequence")->integer;
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    return NULL;
+}
+
+static int pollers(int port, int n, int seconds) {
+    pthread_t *th = calloc((size_t)n, sizeof(pthread_t));
+    idle_poller p = {port, now_s() + seconds};
+    for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, idle_poll_loop, &p);
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+    free(th);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "drain") == 0) return drain(atoi(argv[2]), argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "latency") == 0) return latency(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 5 && strcmp(argv[1], "pollers") == 0) return pollers(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
+    fprintf(stderr, "usage: cdc_bench drain PORT RAW|RESP|JSON | latency PORT N | pollers PORT N SECONDS\n");
+    return 2;
+}
