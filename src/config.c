@@ -46,6 +46,7 @@ static const option_def options[] = {
     {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"},
     {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"},
     {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384"},
+    {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64"},
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
     {"save", OPT_STRING, FIELD(save), 0, 0, 1, ""},
     {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes"},

@@ -22,6 +22,7 @@ typedef struct config {
     long long write_buffer_mb;
     long long wal_ttl_seconds;
     long long wal_size_limit_mb;
+    long long cdc_cache_mb; /* memory for recent batches served to CDC consumers */
     char *save;       /* informational, for Redis tools */
     char *appendonly; /* informational, for Redis tools */
 } config;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cdc/notify.h"
+#include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "config.h"
 #include "net/net.h"
@@ -15,6 +16,12 @@
 #include "storage/txn.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+
+/* Every committed batch goes to the CDC tail cache, then wakes blocked pollers. */
+static void on_commit(const char *batch, size_t len) {
+    tail_append(batch, len);
+    cdc_notify_commit();
+}
 
 static void usage(void) {
     fprintf(stderr,
@@ -62,7 +69,8 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
-    txn_set_commit_hook(cdc_notify_commit);
+    tail_init((size_t)server_config.cdc_cache_mb * 1024 * 1024);
+    txn_set_commit_hook(on_commit);
     if (cdc_notify_start() < 0) {
         log_msg(LOG_WARNING, "can't start the CDC notifier thread");
         store_close();
@@ -70,6 +78,7 @@ int main(int argc, char **argv) {
     }
     int rc = net_run();
     cdc_notify_stop();
+    tail_free();
     wal_pool_clear();
     store_close();
     log_msg(LOG_NOTICE, "tidekv stopped");

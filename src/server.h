@@ -71,6 +71,7 @@ typedef struct client {
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t watch_flush_epoch;
+    int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */
 } client;

@@ -6,6 +6,7 @@
 
 #include "cdc/batch.h"
 #include "cdc/record.h"
+#include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
@@ -300,38 +301,74 @@ static int render_batch(cdc_poll *p, reply *r, const wal_batch *b) {
     return keep;
 }
 
-int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
-    if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
-    reply body = {&p->body, resp};
+enum { TAKE_MORE, TAKE_STOP, TAKE_ERROR };
+
+/* Adds one batch to the poll: continuity check, position, rendering. */
+static int take_batch(cdc_poll *p, reply *body, const wal_batch *b, char *err, size_t errlen) {
+    uint64_t expected = p->scanned + 1;
+    /* Sequence 0 asks for the oldest retained change, wherever that starts. */
+    int from_oldest = p->seq == 0 && p->first == 0;
+    if (p->strict && b->sequence > expected && !from_oldest) {
+        /* History is missing. Return what came before the gap; a poll starting there errs. */
+        if (p->nupdates > 0 || p->first != 0) return TAKE_STOP;
+        snprintf(err, errlen, "ERR mismatched sequence number, expected %llu but got %llu",
+                 (unsigned long long)expected, (unsigned long long)b->sequence);
+        return TAKE_ERROR;
+    }
+    if (p->first == 0) p->first = b->sequence;
+    p->scanned = b->sequence + b->count - 1;
+    size_t mark = p->body.len;
+    int shown = render_batch(p, body, b);
+    if (shown < 0) {
+        p->body.len = mark;
+        snprintf(err, errlen, "ERR cannot decode the batch at sequence %llu", (unsigned long long)b->sequence);
+        return TAKE_ERROR;
+    }
+    p->nupdates += shown;
+    return TAKE_MORE;
+}
+
+/* How many batches one call may look at. */
+static int scan_budget(const cdc_poll *p) {
+    return cdc_filter_active(&p->filter) ? SCAN_LIMIT : p->max - p->nupdates;
+}
+
+/* Reads from the tail cache; returns 0 if it served the poll, 1 if the position is older
+ * than the cache holds, -1 on an error. */
+static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
+    buf cached;
+    buf_init(&cached);
+    int n, rc = 0;
+    if (tail_read(p->scanned + 1, scan_budget(p), &cached, &n) == TAIL_TOO_OLD) {
+        buf_free(&cached);
+        return 1;
+    }
+    const char *pos = cached.data;
+    for (int i = 0; i < n && rc == 0 && p->nupdates < p->max; i++) {
+        uint32_t len;
+        memcpy(&len, pos, sizeof(len));
+        batch_reader r;
+        if (batch_reader_init(&r, pos + sizeof(len), len) < 0) abort(); /* the cache holds whole batches */
+        wal_batch b = {r.sequence, r.count, pos + sizeof(len), len};
+        int taken = take_batch(p, body, &b, err, errlen);
+        if (taken == TAKE_ERROR) rc = -1;
+        if (taken != TAKE_MORE) break;
+        pos += sizeof(len) + len;
+    }
+    buf_free(&cached);
+    return rc;
+}
+
+static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
     wal_cursor *c = wal_open(p->scanned + 1);
     wal_batch b;
     char *werr = NULL;
-    int rc = 0, looked = 0;
-    while (p->nupdates < p->max && looked < SCAN_LIMIT && (rc = wal_next(c, &b, &werr)) == 1) {
-        uint64_t expected = p->scanned + 1;
-        /* Sequence 0 asks for the oldest retained change, wherever that starts. */
-        int from_oldest = p->seq == 0 && p->first == 0;
-        if (p->strict && b.sequence > expected && !from_oldest) {
-            /* History is missing. Return what came before the gap; a poll starting there errs. */
-            if (p->nupdates == 0 && p->first == 0) {
-                snprintf(err, errlen, "ERR mismatched sequence number, expected %llu but got %llu",
-                         (unsigned long long)expected, (unsigned long long)b.sequence);
-                rc = -2;
-            }
-            break;
-        }
-        if (p->first == 0) p->first = b.sequence;
-        p->scanned = b.sequence + b.count - 1;
+    int rc = 0, looked = 0, budget = scan_budget(p);
+    while (looked < budget && p->nupdates < p->max && (rc = wal_next(c, &b, &werr)) == 1) {
         looked++;
-        size_t mark = p->body.len;
-        int shown = render_batch(p, &body, &b);
-        if (shown < 0) {
-            p->body.len = mark;
-            snprintf(err, errlen, "ERR cannot decode the batch at sequence %llu", (unsigned long long)b.sequence);
-            rc = -2;
-            break;
-        }
-        p->nupdates += shown;
+        int taken = take_batch(p, body, &b, err, errlen);
+        if (taken == TAKE_ERROR) rc = -2;
+        if (taken != TAKE_MORE) break;
     }
     wal_close(c);
     if (rc == -1) {
@@ -339,6 +376,13 @@ int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
         free(werr);
     }
     return rc < 0 ? -1 : 0;
+}
+
+int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
+    if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
+    reply body = {&p->body, resp};
+    int rc = scan_tail(p, &body, err, errlen);
+    return rc == 1 ? scan_wal(p, &body, err, errlen) : rc;
 }
 
 void cdc_poll_reply(cdc_poll *p, reply *r) {

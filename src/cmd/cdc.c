@@ -13,6 +13,7 @@
 #include "net/net.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "util/timeutil.h"
 
 /* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log. */
 static void sequence_at_time(cmd_ctx *ctx, long long time_ms) {
@@ -137,18 +138,29 @@ syntax:
     return -1;
 }
 
-/* A POLLUPDATES waiting for commits (BLOCK). */
+/* A BLOCK poll answers at most once per this interval: a consumer that keeps up with a busy
+ * stream gets a millisecond's changes per reply instead of one round trip per write, while a
+ * write on a quiet stream still wakes it at once. */
+#define POLL_PACE_US 1000
+
+/* A POLLUPDATES waiting for commits (BLOCK), or lingering to gather a fuller reply. */
 typedef struct poll_wait {
     cdc_poll poll;
     cdc_waiter waiter;
     client *c;
+    int lingering; /* reply when the timer fires (or MAX is reached), not at the first change */
 } poll_wait;
 
 static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
 
-/* Whether a poll has something to say now: updates, an error, or progress through filtered
- * batches with more left to scan. */
+/* Whether a poll has something to say now: updates, or progress through filtered batches
+ * with more left to scan. */
 static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < store_latest_sequence(); }
+
+static void poll_answer(client *c, cdc_poll *p, reply *r) {
+    cdc_poll_reply(p, r);
+    c->last_poll_reply_us = time_mono_us();
+}
 
 static int poll_retry(client *c, int timed_out) {
     poll_wait *pw = c->block.state;
@@ -158,8 +170,9 @@ static int poll_retry(client *c, int timed_out) {
         reply_error(&r, err);
         return 1;
     }
-    if (!timed_out && !poll_ready(&pw->poll)) return 0;
-    cdc_poll_reply(&pw->poll, &r);
+    int full = pw->poll.nupdates >= pw->poll.max;
+    if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll))) return 0;
+    poll_answer(c, &pw->poll, &r);
     return 1;
 }
 
@@ -170,18 +183,35 @@ static void poll_cleanup(client *c) {
     free(pw);
 }
 
-static void poll_block(cmd_ctx *ctx, cdc_poll *p, long long block_ms) {
+static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t timeout_us, int lingering) {
     poll_wait *pw = calloc(1, sizeof(*pw));
     if (!pw) abort();
     pw->poll = *p; /* the wait owns the poll from here on */
     pw->c = ctx->c;
+    pw->lingering = lingering;
     pw->waiter.wake = poll_wake;
     pw->waiter.arg = pw;
     client_block block = {poll_retry, poll_cleanup, pw};
-    net_block(ctx->c, block_ms, &block);
+    net_block(ctx->c, timeout_us, &block);
+    if (lingering) return; /* only its timer ends it: commits need not wake it */
     cdc_waiter_add(&pw->waiter);
     /* A commit between the scan and the registration would otherwise go unnoticed. */
     if (store_latest_sequence() > pw->poll.scanned) net_wake(ctx->c);
+}
+
+/* After the first scan of a BLOCK poll: wait for a commit, linger for more, or answer now.
+ * Returns 1 if the poll now waits. */
+static int poll_maybe_wait(cmd_ctx *ctx, cdc_poll *p, long long block_ms) {
+    int64_t timeout_us = block_ms * 1000;
+    if (!poll_ready(p)) {
+        poll_block(ctx, p, timeout_us, 0);
+        return 1;
+    }
+    int64_t since = time_mono_us() - ctx->c->last_poll_reply_us;
+    if (p->nupdates >= p->max || since >= POLL_PACE_US) return 0;
+    int64_t linger = POLL_PACE_US - since;
+    poll_block(ctx, p, block_ms > 0 && timeout_us < linger ? timeout_us : linger, 1);
+    return 1;
 }
 
 void cmd_pollupdates(cmd_ctx *ctx) {
@@ -209,11 +239,8 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         return;
     }
     /* Inside EXEC nothing may wait: answer with what there is. */
-    if (block_ms >= 0 && !ctx->in_exec && !poll_ready(&p)) {
-        poll_block(ctx, &p, block_ms);
-        return;
-    }
-    cdc_poll_reply(&p, ctx->r);
+    if (block_ms >= 0 && !ctx->in_exec && poll_maybe_wait(ctx, &p, block_ms)) return;
+    poll_answer(ctx->c, &p, ctx->r);
     cdc_poll_free(&p);
 }
 

@@ -103,6 +103,12 @@ static int parse_set_args(cmd_ctx *ctx, set_args *sa) {
  * flags has SET_GET, else with OK / nil (or with 1/0 when as_int). */
 static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, int flags, int64_t expire_ms,
                         int as_int) {
+    if (!(flags & (SET_NX | SET_XX | SET_GET | SET_KEEPTTL)) && !as_int) {
+        /* A plain SET replaces whatever is there: no need to read it first. */
+        write_string(ctx, key, val->ptr, val->len, expire_ms);
+        reply_ok(ctx->r);
+        return;
+    }
     string_val old;
     string_val_init(&old);
     string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);

@@ -232,15 +232,15 @@ static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
     retry_blocked(arg, 1);
 }
 
-void net_block(client *c, int64_t timeout_ms, const client_block *block) {
+void net_block(client *c, int64_t timeout_us, const client_block *block) {
     if (!c->wake_ev) {
         c->wake_ev = event_new(c->worker->base, -1, 0, on_wake, c);
         c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
     }
     c->block = *block;
     c->blocked = 1;
-    if (timeout_ms > 0) {
-        struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
+    if (timeout_us > 0) {
+        struct timeval tv = {(time_t)(timeout_us / 1000000), (suseconds_t)(timeout_us % 1000000)};
         evtimer_add(c->block_timer, &tv);
     }
 }
@@ -334,6 +334,17 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Worker bases keep precise time: libevent's default coarse clock ticks every few ms, too
+ * slow for BLOCK pacing and short timeouts. */
+static struct event_base *precise_base(void) {
+    struct event_config *cfg = event_config_new();
+    if (!cfg) return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 static int workers_start(int n) {
     workers = calloc((size_t)n, sizeof(*workers));
     if (!workers) return -1;
@@ -341,7 +352,7 @@ static int workers_start(int n) {
     for (int i = 0; i < n; i++) {
         worker *w = &workers[i];
         pthread_mutex_init(&w->lock, NULL);
-        w->base = event_base_new();
+        w->base = precise_base();
         if (!w->base) return -1;
         w->notify_ev = event_new(w->base, -1, EV_PERSIST, on_notify, w);
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);

@@ -14,8 +14,8 @@ void net_client_list(buf *out, uint64_t only_id);
 /* Disconnects clients matching an id (if id != 0), an addr or a laddr (if not NULL); returns how many. */
 int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self);
 /* Suspends the client's current command until block->retry says it is done; no further input
- * is processed meanwhile. timeout_ms <= 0 waits forever. Call from the client's worker. */
-void net_block(client *c, int64_t timeout_ms, const client_block *block);
+ * is processed meanwhile. timeout_us <= 0 waits forever. Call from the client's worker. */
+void net_block(client *c, int64_t timeout_us, const client_block *block);
 /* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */

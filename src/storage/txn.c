@@ -145,18 +145,21 @@ static void bump_watches(txn *t) {
     if (t->flushed) keylock_flush_bump();
 }
 
-static void (*commit_hook)(void);
+static void (*commit_hook)(const char *batch, size_t len);
 
-void txn_set_commit_hook(void (*hook)(void)) { commit_hook = hook; }
+void txn_set_commit_hook(void (*hook)(const char *batch, size_t len)) { commit_hook = hook; }
 
 static int write_raw(const char *data, size_t len, char **err) {
     *err = NULL;
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(data, len);
     rocksdb_write(store_db(), store_write_options(), wb, err);
+    if (!*err && commit_hook) {
+        size_t written_len;
+        const char *written = rocksdb_writebatch_data(wb, &written_len);
+        commit_hook(written, written_len);
+    }
     rocksdb_writebatch_destroy(wb);
-    if (*err) return -1;
-    if (commit_hook) commit_hook();
-    return 0;
+    return *err ? -1 : 0;
 }
 
 int txn_write_raw(const char *data, size_t len, char **err) {

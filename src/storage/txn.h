@@ -42,8 +42,9 @@ int txn_commit(txn *t, char **err);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
 
-/* Called after every successful commit (CDC wake-ups). */
-void txn_set_commit_hook(void (*hook)(void));
+/* Called after every successful commit with the batch as written (its header now carries the
+ * sequence RocksDB assigned): the CDC tail cache and wake-ups. */
+void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 /* Writes a raw batch as it is (APPLYBATCH); returns 0 or -1 with *err set. */
 int txn_write_raw(const char *data, size_t len, char **err);
 
