@@ -58,7 +58,9 @@ void tail_free(void) {
     while (tail.len) evict_oldest();
     free(tail.entries);
     tail.entries = NULL;
-    tail.cap = 0;
+    tail.cap = tail.head = 0;
+    tail.evicted_up_to = 0;
+    tail.started = 0;
     pthread_mutex_unlock(&tail.lock);
 }
 
