@@ -89,7 +89,8 @@ static int parse_integer(const char *s, long long *out) {
     return 0;
 }
 
-static int apply_number(const option_def *opt, const char *value, char *err, size_t errlen) {
+/* Parses and range-checks a number; stores it only if store is set. */
+static int apply_number(const option_def *opt, const char *value, int store, char *err, size_t errlen) {
     long long v;
     int bad = opt->type == OPT_MEMORY ? parse_memory(value, &v) : parse_integer(value, &v);
     if (bad) {
@@ -100,6 +101,7 @@ static int apply_number(const option_def *opt, const char *value, char *err, siz
         snprintf(err, errlen, "argument must be between %lld and %lld inclusive", opt->min, opt->max);
         return -1;
     }
+    if (!store) return 0;
     char *field = (char *)&server_config + opt->offset;
     if (opt->type == OPT_INT)
         *(int *)field = (int)v;
@@ -108,24 +110,27 @@ static int apply_number(const option_def *opt, const char *value, char *err, siz
     return 0;
 }
 
-static int apply_option(const option_def *opt, const char *value, char *err, size_t errlen) {
+/* Validates a value for an option and, if store is set, makes it current. */
+static int apply_option(const option_def *opt, const char *value, int store, char *err, size_t errlen) {
     char *field = (char *)&server_config + opt->offset;
     switch (opt->type) {
     case OPT_INT:
     case OPT_LL:
     case OPT_MEMORY:
-        return apply_number(opt, value, err, errlen);
+        return apply_number(opt, value, store, err, errlen);
     case OPT_LOGLEVEL: {
         int level = log_level_from_name(value);
         if (level < 0) {
             snprintf(err, errlen, "argument(s) must be one of the following: debug, verbose, notice, warning");
             return -1;
         }
+        if (!store) return 0;
         *(int *)field = level;
         log_set_level((enum log_level)level);
         return 0;
     }
     case OPT_STRING: {
+        if (!store) return 0;
         char *copy = strdup(value);
         if (!copy) abort();
         pthread_mutex_lock(&config_lock);
@@ -144,11 +149,11 @@ static int apply_option(const option_def *opt, const char *value, char *err, siz
 void config_init_defaults(void) {
     char err[256];
     for (size_t i = 0; i < NOPTIONS; i++) {
-        if (apply_option(&options[i], options[i].default_value, err, sizeof(err)) < 0) abort();
+        if (apply_option(&options[i], options[i].default_value, 1, err, sizeof(err)) < 0) abort();
     }
 }
 
-int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen) {
+static int set_or_check(const char *name, const char *value, int runtime, int store, char *err, size_t errlen) {
     const option_def *opt = find_option(name);
     if (!opt) {
         snprintf(err, errlen, "unknown option '%s'", name);
@@ -158,7 +163,15 @@ int config_set(const char *name, const char *value, int runtime, char *err, size
         snprintf(err, errlen, "can't set immutable config");
         return -1;
     }
-    return apply_option(opt, value, err, errlen);
+    return apply_option(opt, value, store, err, errlen);
+}
+
+int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen) {
+    return set_or_check(name, value, runtime, 1, err, errlen);
+}
+
+int config_check(const char *name, const char *value, int runtime, char *err, size_t errlen) {
+    return set_or_check(name, value, runtime, 0, err, errlen);
 }
 
 static int apply_line(const char *line, size_t len, const char *source, int lineno, char *err, size_t errlen) {

@@ -39,6 +39,8 @@ int config_load_args(int argc, char **argv, char *err, size_t errlen);
 /* Sets one option by name, as CONFIG SET does. runtime=1 refuses options that cannot change while
  * running. Returns 0, or -1 with a Redis-style reason in err. */
 int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen);
+/* Validates a value as config_set would, without changing anything. */
+int config_check(const char *name, const char *value, int runtime, char *err, size_t errlen);
 /* Calls emit for every option whose name matches a glob; returns how many matched. */
 int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx, const char *name, const char *value),
                         void *ctx);

@@ -62,6 +62,9 @@ int arg_is(const resp_arg *a, const char *word);
 int arg_parse_ll(const resp_arg *a, long long *out);
 /* Parses an integer argument; on failure replies ERR_NOT_INTEGER and returns -1. */
 int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
+/* Replies Redis's error for a subcommand that is unknown, or known (in the NULL-ended list)
+ * but given the wrong number of arguments. */
+void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
 /* Replies the error for a failed storage read/write. */
 void reply_storage_error(cmd_ctx *ctx);
 /* Records a command (argv and lengths) as this write's effect; type is the key's type (0 = none). */

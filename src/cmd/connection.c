@@ -145,6 +145,7 @@ static void client_kill(cmd_ctx *ctx) {
             reply_error(ctx->r, "ERR No such client");
         else
             reply_ok(ctx->r);
+        if (atomic_load(&ctx->c->kill_requested)) ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
         return;
     }
     long long id = 0;
@@ -172,6 +173,8 @@ static void client_kill(cmd_ctx *ctx) {
     }
     reply_int(ctx->r, net_client_kill((uint64_t)id, addr[0] ? addr : NULL, laddr[0] ? laddr : NULL,
                                       skipme ? ctx->c : NULL));
+    /* Killing oneself: this reply is the last. */
+    if (atomic_load(&ctx->c->kill_requested)) ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
     return;
 syntax:
     reply_error(ctx->r, ERR_SYNTAX);
@@ -226,8 +229,8 @@ void cmd_client(cmd_ctx *ctx) {
     } else if (arg_is(sub, "setinfo") && ctx->argc == 4) {
         reply_ok(ctx->r);
     } else {
-        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)sub->len, sub->ptr);
+        static const char *const known[] = {"id", "setname", "getname", "list", "info", "kill", "setinfo", NULL};
+        reply_subcommand_error(ctx, known);
     }
 }
 

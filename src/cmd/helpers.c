@@ -1,4 +1,5 @@
 /* Small helpers shared by the command families. */
+#include <ctype.h>
 #include <strings.h>
 #include <string.h>
 
@@ -19,6 +20,21 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out) {
 }
 
 void reply_storage_error(cmd_ctx *ctx) { reply_error(ctx->r, ERR_STORAGE); }
+
+void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
+    const resp_arg *sub = &ctx->argv[1];
+    for (int i = 0; known[i]; i++) {
+        if (arg_is(sub, known[i])) {
+            reply_errorf(ctx->r, "ERR wrong number of arguments for '%s|%s' command", ctx->name, known[i]);
+            return;
+        }
+    }
+    char upper[32];
+    size_t n = strlen(ctx->name) < sizeof(upper) ? strlen(ctx->name) : sizeof(upper) - 1;
+    for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)ctx->name[i]);
+    upper[n] = '\0';
+    reply_errorf(ctx->r, "ERR unknown subcommand '%.128s'. Try %s HELP.", sub->ptr, upper);
+}
 
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens) {
     txn_record(ctx->t, ctx->db, (uint8_t)type, argc, argv, lens);

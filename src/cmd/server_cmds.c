@@ -226,15 +226,30 @@ static void config_set_cmd(cmd_ctx *ctx) {
         reply_errorf(ctx->r, "ERR wrong number of arguments for 'config|set' command");
         return;
     }
+    /* All or nothing, as in Redis: every pair is checked before any is applied. */
     for (int i = 2; i < ctx->argc; i += 2) {
         char err[256];
         const char *name = ctx->argv[i].ptr;
-        if (config_set(name, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) == 0) continue;
+        for (int j = 2; j < i; j += 2) {
+            if (strcasecmp(ctx->argv[j].ptr, name) == 0) {
+                reply_errorf(ctx->r, "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter",
+                             name);
+                return;
+            }
+        }
+        if (config_check(name, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) == 0) continue;
         if (strncmp(err, "unknown option", 14) == 0)
             reply_errorf(ctx->r, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
         else
             reply_errorf(ctx->r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
         return;
+    }
+    for (int i = 2; i < ctx->argc; i += 2) {
+        char err[256];
+        if (config_set(ctx->argv[i].ptr, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) < 0) {
+            reply_errorf(ctx->r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", ctx->argv[i].ptr, err);
+            return;
+        }
     }
     reply_ok(ctx->r);
 }
@@ -261,8 +276,8 @@ void cmd_config(cmd_ctx *ctx) {
     } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
         reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");
     } else {
-        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
-                     (int)sub->len, sub->ptr);
+        static const char *const known[] = {"get", "set", "resetstat", "rewrite", NULL};
+        reply_subcommand_error(ctx, known);
     }
 }
 
@@ -346,8 +361,8 @@ void cmd_command(cmd_ctx *ctx) {
         buf_append(ctx->r->out, body.data, body.len);
         buf_free(&body);
     } else {
-        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try COMMAND HELP.",
-                     (int)sub->len, sub->ptr);
+        static const char *const known[] = {"count", "list", "info", "docs", NULL};
+        reply_subcommand_error(ctx, known);
     }
 }
 

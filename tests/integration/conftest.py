@@ -57,6 +57,17 @@ def server_binary():
     return str(REPO_ROOT / "build" / "tidekv-server")
 
 
+def _die_with_parent():
+    """Make the server get SIGTERM if the test runner dies (Linux only)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except Exception:
+        pass
+
+
 def free_port():
     """Return a TCP port on 127.0.0.1 that is currently free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -131,7 +142,8 @@ class Server:
             logf.write(("\n=== starting: %r\n" % (cmd,)).encode())
             logf.flush()
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.basedir)
+                                         stdin=subprocess.DEVNULL, cwd=self.basedir,
+                                         preexec_fn=_die_with_parent)
         self.returncode = None
         self._wait_ready()
         return self

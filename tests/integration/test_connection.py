@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import RespError, Simple, call, tidekv_only, raw
+from conftest import IS_REDIS, RespError, call, encode_command, raw, tidekv_only
 
 
 def pairs_to_dict(flat):
@@ -278,6 +278,18 @@ def test_client_kill_by_addr(server):
         assert killer.call("CLIENT", "KILL", addr) == "ERR No such client"
 
 
+def test_client_kill_self(server):
+    with server.conn() as c:
+        myid = c.call("CLIENT", "ID")
+        # the new form skips the calling client by default (SKIPME yes)
+        assert c.call("CLIENT", "KILL", "ID", str(myid)) == 0
+        assert c.call("PING") == "PONG"
+        c.send(encode_command("CLIENT", "KILL", "ID", str(myid), "SKIPME", "no") + b"PING\r\n")
+        assert c.read_reply() == 1
+        assert c.is_closed(timeout=3)
+        assert bytes(c.buf) == b""
+
+
 def test_client_kill_redis_py(server):
     a = server.client()
     b = server.client()
@@ -343,7 +355,10 @@ def test_info_section_case_insensitive_and_multiple(server):
 
 
 def test_info_keyspace(r, server):
-    assert r.info("keyspace") == {}
+    # on an empty server the section lists no database; tidekv adds its change
+    # stream positions there (sequence, oldest_sequence), as its INFO contract says
+    extra = set() if IS_REDIS else {"sequence", "oldest_sequence"}
+    assert set(r.info("keyspace")) <= extra
     r.set("a", "1")
     r.set("b", "2", ex=100)
     r.set("c", "3")
@@ -359,6 +374,49 @@ def test_info_keyspace(r, server):
     assert "db1:" not in text
     ks = r.info("keyspace")
     assert ks["db0"]["keys"] == 3 and ks["db0"]["expires"] == 1
+
+
+def test_info_clients_counts_connections(r, server):
+    def snapshot():
+        ids = {int(cl["id"]) for cl in parse_client_list(r.execute_command("CLIENT", "LIST").decode())}
+        return r.info("clients")["connected_clients"], ids
+
+    def wait_for(pred):
+        deadline = time.monotonic() + 3
+        while True:
+            n, ids = snapshot()
+            # connected_clients agrees with CLIENT LIST (the INFO call
+            # happens on the same connection right after it)
+            if pred(ids) and n == len(ids):
+                return n, ids
+            if time.monotonic() > deadline:
+                return n, ids
+            time.sleep(0.02)
+
+    received = r.info("stats")["total_connections_received"]
+    conns = [server.conn() for _ in range(3)]
+    try:
+        mine = {cn.call("CLIENT", "ID") for cn in conns}
+        n, ids = wait_for(lambda ids: mine <= ids)
+        assert mine <= ids
+        assert n == len(ids)
+        assert r.info("stats")["total_connections_received"] >= received + 3
+    finally:
+        for cn in conns:
+            cn.close()
+    n, ids = wait_for(lambda ids: not (mine & ids))
+    assert not (mine & ids), "closed connections still listed"
+    assert n == len(ids)
+
+
+def test_info_all(server):
+    with server.conn() as c:
+        text = c.call("INFO", "all").decode()
+        assert {"Server", "Clients", "Stats", "Keyspace"} <= set(info_sections(text))
+        text = c.call("INFO", "everything").decode()
+        assert {"Server", "Clients", "Stats", "Keyspace"} <= set(info_sections(text))
+        # an unknown section gives an empty string, not an error
+        assert c.call("INFO", "nosuchsection") == b""
 
 
 def test_info_commandstats_counts(r):
@@ -473,6 +531,30 @@ def test_config_set_timeout_maxclients_loglevel(r, server):
         r.config_set("loglevel", old_level)
 
 
+def test_config_set_multiple(server):
+    with server.conn() as c:
+        old_t = cfg_get(c, "timeout")
+        old_m = cfg_get(c, "maxclients")
+        try:
+            assert c.call("CONFIG", "SET", "timeout", "10", "maxclients", "50") == "OK"
+            assert cfg_get(c, "timeout") == b"10"
+            assert cfg_get(c, "maxclients") == b"50"
+            # all-or-nothing: one bad parameter and nothing changes
+            reply = c.call("CONFIG", "SET", "timeout", "20", "nosuch", "1")
+            assert reply == "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+            assert cfg_get(c, "timeout") == b"10"
+            reply = c.call("CONFIG", "SET", "timeout", "5", "timeout", "6")
+            assert isinstance(reply, RespError) and "duplicate parameter" in reply
+        finally:
+            c.call("CONFIG", "SET", "timeout", old_t, "maxclients", old_m)
+
+
+def cfg_get(c, name):
+    reply = c.call("CONFIG", "GET", name)
+    assert len(reply) == 2, reply
+    return reply[1]
+
+
 def test_config_set_errors(server):
     with server.conn() as c:
         assert c.call("CONFIG", "SET", "nosuchoption", "1") == (
@@ -507,6 +589,14 @@ def test_config_resetstat(r):
 def test_command_count(server):
     n = call(server, "COMMAND", "COUNT")
     assert isinstance(n, int) and n > 50
+
+
+def test_command_lists_all_commands(server):
+    with server.conn() as c:
+        everything = c.call("COMMAND")
+        assert len(everything) == c.call("COMMAND", "COUNT")
+        names = {entry[0] for entry in everything}
+        assert {b"get", b"set", b"incr", b"multi", b"exec", b"scan", b"hello"} <= names
 
 
 def test_command_info(server):

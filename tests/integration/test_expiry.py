@@ -2,7 +2,6 @@
 
 import time
 
-import pytest
 
 
 def wait_until(pred, timeout=2.0, interval=0.02):

@@ -289,6 +289,31 @@ def test_scan_iter_1000_keys_each_once(r):
     assert sorted(r.scan_iter()) == sorted(expected)
 
 
+def test_scan_with_concurrent_modification(r, server):
+    """Keys present for the whole iteration are returned at least once even
+    while other keys are added and removed."""
+    stable = {b"stable:%d" % i for i in range(500)}
+    pipe = r.pipeline(transaction=False)
+    for k in stable:
+        pipe.set(k, 1)
+    for i in range(500):
+        pipe.set(b"volatile:%d" % i, 1)
+    pipe.execute()
+    other = server.client()
+    seen = set()
+    try:
+        n = 0
+        for k in r.scan_iter(count=25):
+            seen.add(k)
+            n += 1
+            if n % 10 == 0:
+                other.delete(b"volatile:%d" % (n // 10))
+                other.set(b"new:%d" % n, 1)
+    finally:
+        other.close()
+    assert stable <= seen, sorted(stable - seen)[:10]
+
+
 def test_scan_cursor_protocol(r, c):
     for i in range(100):
         r.set("k%d" % i, i)

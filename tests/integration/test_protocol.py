@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from conftest import RespConn, encode_command, raw
+from conftest import encode_command, raw
 
 
 def assert_alive(server, sentinel=None):

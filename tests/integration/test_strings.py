@@ -318,9 +318,9 @@ def test_incr_keeps_ttl(r):
 def test_incr_not_integer(r, c):
     for bad in ["abc", "1.5", "1.0", " 1", "1 ", "", "0x10", "1e3", "99999999999999999999"]:
         r.set("k", bad)
-        assert c.call("INCR", "k") == NOT_INT, bad
-        assert c.call("DECR", "k") == NOT_INT, bad
-        assert c.call("INCRBY", "k", "1") == NOT_INT, bad
+        assert c.call("INCR", "k") == NOT_INT, "INCR on %r" % bad
+        assert c.call("DECR", "k") == NOT_INT, "DECR on %r" % bad
+        assert c.call("INCRBY", "k", "1") == NOT_INT, "INCRBY on %r" % bad
         assert r.get("k") == bad.encode()
     r.set("k", "1")
     assert c.call("INCRBY", "k", "abc") == NOT_INT
