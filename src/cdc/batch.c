@@ -74,7 +74,7 @@ static int read_record(batch_reader *r, uint8_t tag, batch_record *rec) {
     if (with_cf && read_cf(r, rec) < 0) return -1;
     switch (tag) {
     case TAG_VALUE: case TAG_CF_VALUE: rec->op = BATCH_PUT; break;
-    case TAG_WIDE_COLUMN_ENTITY: case TAG_CF_WIDE_COLUMN_ENTITY: rec->op = BATCH_PUT; break;
+    case TAG_WIDE_COLUMN_ENTITY: case TAG_CF_WIDE_COLUMN_ENTITY: rec->op = BATCH_PUT_ENTITY; break;
     case TAG_MERGE: case TAG_CF_MERGE: rec->op = BATCH_MERGE; break;
     case TAG_BLOB_INDEX: case TAG_CF_BLOB_INDEX: rec->op = BATCH_BLOB_INDEX; break;
     case TAG_DELETION: case TAG_CF_DELETION: rec->op = BATCH_DELETE; return read_slice(r, &rec->key);

@@ -20,6 +20,7 @@ typedef enum {
     BATCH_MERGE,
     BATCH_LOG_DATA,
     BATCH_BLOB_INDEX,
+    BATCH_PUT_ENTITY, /* a wide-column put */
     BATCH_MARKER, /* noop, prepare/commit/rollback markers: no data */
 } batch_op;
 

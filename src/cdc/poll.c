@@ -381,7 +381,9 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
     if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
     reply body = {&p->body, resp};
-    int rc = scan_tail(p, &body, err, errlen);
+    /* The cache may hold batches the WAL has already let go of; what is retained is what the
+     * WAL holds, so positions before it go to the WAL, which reports the loss. */
+    int rc = p->scanned + 1 < wal_oldest_sequence_recent() ? 1 : scan_tail(p, &body, err, errlen);
     return rc == 1 ? scan_wal(p, &body, err, errlen) : rc;
 }
 

@@ -1,12 +1,14 @@
 #include "cdc/wal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdc/batch.h"
 #include "storage/store.h"
+#include "util/timeutil.h"
 
 #define POOL_SIZE 16
 
@@ -141,6 +143,15 @@ void wal_pool_clear(void) {
     pthread_mutex_unlock(&pool_lock);
 }
 
+static atomic_uint_fast64_t oldest_cached;
+static atomic_int_fast64_t oldest_checked_ms;
+
+uint64_t wal_oldest_sequence_recent(void) {
+    int64_t now = time_mono_ms();
+    if (now - atomic_load(&oldest_checked_ms) < 1000) return atomic_load(&oldest_cached);
+    return wal_oldest_sequence();
+}
+
 uint64_t wal_oldest_sequence(void) {
     char *err = NULL;
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(store_db(), 0, NULL, &err);
@@ -154,5 +165,7 @@ uint64_t wal_oldest_sequence(void) {
         rocksdb_writebatch_destroy(wb);
     }
     rocksdb_wal_iter_destroy(it);
+    atomic_store(&oldest_cached, seq);
+    atomic_store(&oldest_checked_ms, time_mono_ms());
     return seq;
 }

@@ -24,6 +24,8 @@ int wal_next(wal_cursor *c, wal_batch *b, char **err);
 void wal_close(wal_cursor *c);
 /* The oldest sequence still in the log (0 if the log is empty). */
 uint64_t wal_oldest_sequence(void);
+/* The same, computed at most once a second (for every poll). */
+uint64_t wal_oldest_sequence_recent(void);
 /* Drops every pooled cursor (at shutdown). */
 void wal_pool_clear(void);
 

@@ -17,6 +17,10 @@
 
 /* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log. */
 static void sequence_at_time(cmd_ctx *ctx, long long time_ms) {
+    if (store_latest_sequence() == 0) {
+        reply_int(ctx->r, 0); /* nothing was ever committed */
+        return;
+    }
     wal_cursor *c = wal_open(1);
     wal_batch b;
     char *err = NULL;
@@ -244,10 +248,26 @@ void cmd_pollupdates(cmd_ctx *ctx) {
     cdc_poll_free(&p);
 }
 
+/* Whether a batch is one tidekv can apply safely: well formed, at least one change, and only
+ * puts, deletes, range deletes and LogData on tidekv's column families. Transaction markers,
+ * merges (no merge operator here) and unknown column families would be written to the WAL
+ * before RocksDB refuses them, leaving the database unable to write or to restart. */
+static int applicable_batch(const char *data, size_t len) {
+    batch_reader r;
+    batch_record op;
+    if (batch_validate(data, len) < 0 || batch_reader_init(&r, data, len) < 0 || r.count == 0) return 0;
+    int rc;
+    while ((rc = batch_reader_next(&r, &op)) == 1) {
+        int allowed = op.op == BATCH_PUT || op.op == BATCH_DELETE || op.op == BATCH_SINGLE_DELETE ||
+                      op.op == BATCH_DELETE_RANGE || op.op == BATCH_LOG_DATA;
+        if (!allowed || (op.op != BATCH_LOG_DATA && op.cf >= CF_COUNT)) return 0;
+    }
+    return rc == 0;
+}
+
 void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
-    batch_reader r;
-    if (batch_validate(raw->ptr, raw->len) < 0 || batch_reader_init(&r, raw->ptr, raw->len) < 0 || r.count == 0) {
+    if (!applicable_batch(raw->ptr, raw->len)) {
         reply_error(ctx->r, "ERR invalid write batch");
         return;
     }

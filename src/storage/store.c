@@ -29,6 +29,7 @@ static struct {
 rocksdb_t *store_db(void) { return st.db; }
 rocksdb_column_family_handle_t *store_cf(int cf) { return st.cf[cf]; }
 const rocksdb_readoptions_t *store_read_options(void) { return st.read_options; }
+const rocksdb_options_t *store_db_options(void) { return st.db_options; }
 const rocksdb_writeoptions_t *store_write_options(void) { return st.write_options; }
 uint64_t store_latest_sequence(void) { return rocksdb_get_latest_sequence_number(st.db); }
 

@@ -25,6 +25,7 @@ void store_close(void);
 rocksdb_t *store_db(void);
 rocksdb_column_family_handle_t *store_cf(int cf);
 const rocksdb_readoptions_t *store_read_options(void);
+const rocksdb_options_t *store_db_options(void);
 const rocksdb_writeoptions_t *store_write_options(void);
 uint64_t store_latest_sequence(void);
 /* Bytes used by the block cache, memtables and table readers (for INFO memory). */

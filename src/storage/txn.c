@@ -10,12 +10,21 @@
 
 #define BATCH_HEADER 12
 #define TAG_LOGDATA 0x03
+
+enum { TXN_PUT, TXN_DELETE, TXN_RANGE };
+
+/* Write-batch record tags (RocksDB's ValueType), default column family and with a CF id. */
+#define TAG_DELETE 0x00
+#define TAG_PUT 0x01
+#define TAG_DELETE_CF 0x04
+#define TAG_PUT_CF 0x05
 #define TAG_DELETE_RANGE_CF 0x0E
+#define TAG_DELETE_RANGE 0x0F
 
 void txn_init(txn *t) {
     memset(t, 0, sizeof(*t));
+    buf_init(&t->records);
     record_writer_init(&t->record);
-    buf_init(&t->ranges);
     buf_init(&t->touched);
     t->record_db = -1;
     t->current_db = -1;
@@ -23,36 +32,93 @@ void txn_init(txn *t) {
 }
 
 void txn_reset(txn *t) {
-    if (t->batch) rocksdb_writebatch_wi_clear(t->batch);
+    if (t->index) rocksdb_writebatch_wi_clear(t->index);
+    buf_clear(&t->records);
+    t->nops = 0;
     record_writer_reset(&t->record);
-    buf_clear(&t->ranges);
     buf_clear(&t->touched);
-    t->nranges = 0;
     t->record_db = -1;
     t->current_db = -1;
     t->flushed = 0;
 }
 
 void txn_free(txn *t) {
-    if (t->batch) rocksdb_writebatch_wi_destroy(t->batch);
+    if (t->index) rocksdb_writebatch_wi_destroy(t->index);
+    t->index = NULL;
+    buf_free(&t->records);
+    free(t->ops);
+    t->ops = NULL;
     record_writer_free(&t->record);
-    buf_free(&t->ranges);
     buf_free(&t->touched);
-    t->batch = NULL;
 }
 
-static rocksdb_writebatch_wi_t *batch_of(txn *t) {
-    /* overwrite_key=1: reads through the batch see the latest write of a key. */
-    if (!t->batch) t->batch = rocksdb_writebatch_wi_create(0, 1);
-    return t->batch;
+static rocksdb_writebatch_wi_t *index_of(txn *t) {
+    /* overwrite_key=1: reads see the latest write of a key. */
+    if (!t->index) t->index = rocksdb_writebatch_wi_create(0, 1);
+    return t->index;
+}
+
+static void put_slice(buf *b, const char *p, size_t len) {
+    buf_put_varint(b, len);
+    buf_append(b, p, len);
+}
+
+/* Appends one record: tag (with the CF id unless default), then its slices. */
+static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
+    static const uint8_t tags[3][2] = {{TAG_PUT, TAG_PUT_CF}, {TAG_DELETE, TAG_DELETE_CF},
+                                       {TAG_DELETE_RANGE, TAG_DELETE_RANGE_CF}};
+    buf_put_u8(&t->records, tags[kind][cf != 0]);
+    if (cf != 0) buf_put_varint(&t->records, (uint64_t)cf);
+    buf_put_varint(&t->records, klen);
+    size_t key_off = t->records.len;
+    buf_append(&t->records, key, klen);
+    size_t val_off = 0;
+    if (kind != TXN_DELETE) {
+        buf_put_varint(&t->records, vlen);
+        val_off = t->records.len;
+        buf_append(&t->records, val, vlen);
+    }
+    if (t->nops == t->ops_cap) {
+        t->ops_cap = t->ops_cap ? t->ops_cap * 2 : 8;
+        t->ops = realloc(t->ops, t->ops_cap * sizeof(*t->ops));
+        if (!t->ops) abort();
+    }
+    t->ops[t->nops++] = (txn_op){kind, (uint32_t)cf, key_off, klen, val_off, vlen};
+}
+
+static const char *op_key(const txn *t, const txn_op *op) { return t->records.data + op->key_off; }
+static const char *op_val(const txn *t, const txn_op *op) { return t->records.data + op->val_off; }
+
+/* Bytewise comparison, as RocksDB's default comparator orders keys. */
+static int compare_keys(const char *a, size_t alen, const char *b, size_t blen) {
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c != 0) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static int key_in_range(const txn *t, const txn_op *range, int cf, const char *key, size_t klen) {
+    if (range->kind != TXN_RANGE || range->cf != (uint32_t)cf) return 0;
+    return compare_keys(key, klen, op_key(t, range), range->key_len) >= 0 &&
+           compare_keys(key, klen, op_val(t, range), range->val_len) < 0;
+}
+
+/* Whether a range deletion of this txn, after op index `after`, covers the key. */
+static int deleted_by_range(const txn *t, size_t after, int cf, const char *key, size_t klen) {
+    for (size_t i = after; i < t->nops; i++)
+        if (key_in_range(t, &t->ops[i], cf, key, klen)) return 1;
+    return 0;
 }
 
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
-    if (!t->batch || rocksdb_writebatch_wi_count(t->batch) == 0) return store_get(cf, key, klen, out);
+    if (!t->index || t->nops == 0) return store_get(cf, key, klen, out);
     char *err = NULL;
     size_t len = 0;
-    char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(t->batch, store_db(), store_read_options(),
-                                                             store_cf(cf), key, klen, &len, &err);
+    char *v;
+    if (deleted_by_range(t, 0, cf, key, klen)) /* what the store has there is gone */
+        v = rocksdb_writebatch_wi_get_from_batch_cf(t->index, store_db_options(), store_cf(cf), key, klen, &len, &err);
+    else
+        v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(t->index, store_db(), store_read_options(), store_cf(cf),
+                                                           key, klen, &len, &err);
     if (err) {
         free(err);
         return -1;
@@ -65,24 +131,34 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
 }
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
-    rocksdb_writebatch_wi_put_cf(batch_of(t), store_cf(cf), key, klen, val, vlen);
+    add_op(t, TXN_PUT, cf, key, klen, val, vlen);
+    rocksdb_writebatch_wi_put_cf(index_of(t), store_cf(cf), key, klen, val, vlen);
 }
 
 void txn_delete(txn *t, int cf, const char *key, size_t klen) {
-    rocksdb_writebatch_wi_delete_cf(batch_of(t), store_cf(cf), key, klen);
+    add_op(t, TXN_DELETE, cf, key, klen, NULL, 0);
+    rocksdb_writebatch_wi_delete_cf(index_of(t), store_cf(cf), key, klen);
 }
 
-static void put_slice(buf *b, const char *p, size_t len) {
-    buf_put_varint(b, len);
-    buf_append(b, p, len);
+/* The read index cannot hold a range deletion: rebuild it from the writes that no later
+ * range deletion covers. */
+static void rebuild_index(txn *t) {
+    rocksdb_writebatch_wi_t *wi = index_of(t);
+    rocksdb_writebatch_wi_clear(wi);
+    for (size_t i = 0; i < t->nops; i++) {
+        const txn_op *op = &t->ops[i];
+        if (op->kind == TXN_RANGE || deleted_by_range(t, i + 1, (int)op->cf, op_key(t, op), op->key_len)) continue;
+        if (op->kind == TXN_PUT)
+            rocksdb_writebatch_wi_put_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len, op_val(t, op),
+                                         op->val_len);
+        else
+            rocksdb_writebatch_wi_delete_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len);
+    }
 }
 
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
-    buf_put_u8(&t->ranges, TAG_DELETE_RANGE_CF);
-    buf_put_varint(&t->ranges, (uint64_t)cf);
-    put_slice(&t->ranges, begin, blen);
-    put_slice(&t->ranges, end, elen);
-    t->nranges++;
+    add_op(t, TXN_RANGE, cf, begin, blen, end, elen);
+    rebuild_index(t);
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
@@ -106,22 +182,16 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
     buf_append(&t->touched, &h, sizeof(h));
 }
 
-int txn_has_writes(const txn *t) {
-    return (t->batch && rocksdb_writebatch_wi_count(t->batch) > 0) || t->nranges > 0;
-}
+int txn_has_writes(const txn *t) { return t->nops > 0; }
 
 static void put_u32le(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 void txn_build_batch(txn *t, buf *out) {
-    size_t rep_len = 0;
-    const char *rep = t->batch ? rocksdb_writebatch_wi_data(t->batch, &rep_len) : NULL;
-    uint32_t count = (t->batch ? (uint32_t)rocksdb_writebatch_wi_count(t->batch) : 0) + (uint32_t)t->nranges;
-
     /* Header: sequence (assigned by RocksDB at write time) and count, little-endian. */
     uint8_t header[BATCH_HEADER] = {0};
-    put_u32le(header + 8, count);
+    put_u32le(header + 8, (uint32_t)t->nops);
     buf_append(out, header, BATCH_HEADER);
 
     buf rec;
@@ -130,9 +200,7 @@ void txn_build_batch(txn *t, buf *out) {
     buf_put_u8(out, TAG_LOGDATA);
     put_slice(out, rec.data, rec.len);
     buf_free(&rec);
-
-    if (rep_len > BATCH_HEADER) buf_append(out, rep + BATCH_HEADER, rep_len - BATCH_HEADER);
-    buf_append(out, t->ranges.data, t->ranges.len);
+    buf_append(out, t->records.data, t->records.len);
 }
 
 static void bump_watches(txn *t) {

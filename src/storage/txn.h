@@ -11,13 +11,21 @@
 #include "cdc/record.h"
 #include "util/buf.h"
 
+/* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
+typedef struct txn_op {
+    uint8_t kind; /* TXN_PUT, TXN_DELETE or TXN_RANGE */
+    uint32_t cf;
+    size_t key_off, key_len, val_off, val_len; /* val = range end for TXN_RANGE */
+} txn_op;
+
 typedef struct txn {
-    rocksdb_writebatch_wi_t *batch; /* created on the first write */
+    buf records;                    /* the writes, encoded as write-batch records, in order */
+    txn_op *ops;
+    size_t nops, ops_cap;
+    rocksdb_writebatch_wi_t *index; /* the writes indexed for reads; created on the first write */
     record_writer record;
     int record_db; /* database of the first recorded command, -1 before it */
     int current_db;
-    buf ranges;     /* range deletions, already encoded as write-batch records */
-    size_t nranges;
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
@@ -29,7 +37,7 @@ void txn_free(txn *t);
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
 void txn_delete(txn *t, int cf, const char *key, size_t klen);
-/* Deletes [begin, end) at commit; later reads in the same txn do not see the deletion. */
+/* Deletes [begin, end); later reads in the same txn see only what it wrote there since. */
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
 /* Records the deterministic effect of a write in the change record. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
