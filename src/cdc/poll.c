@@ -333,6 +333,53 @@ static int scan_budget(const cdc_poll *p) {
     return cdc_filter_active(&p->filter) ? SCAN_LIMIT : p->max - p->nupdates;
 }
 
+/* Where the next commit starts in a WAL record: RocksDB's group commit writes the batches of
+ * concurrent writers as one record, and each of tidekv's begins with its change record. */
+static int starts_commit(const batch_record *op) {
+    return op->op == BATCH_LOG_DATA && record_is_tidekv(op->key.ptr, op->key.len);
+}
+
+/* Takes the commits of one batch after p->scanned, each as its own batch (with its own header)
+ * as the writer committed it, whether it comes from the WAL (where group commit merges
+ * writers) or from the tail cache (where APPLYBATCH may have brought a merged batch). */
+static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looked, char *err, size_t errlen) {
+    batch_reader r;
+    batch_record op;
+    if (batch_reader_init(&r, w->data, w->len) < 0) return TAKE_ERROR;
+    const uint8_t *start = r.pos, *at = r.pos;
+    uint32_t ops_before = 0; /* sequences used by the commits before the current one */
+    buf raw;
+    buf_init(&raw);
+    int rc, taken = TAKE_MORE;
+    do {
+        rc = batch_reader_next(&r, &op);
+        int boundary = rc == 0 || (rc == 1 && starts_commit(&op) && at != start);
+        if (rc < 0) {
+            snprintf(err, errlen, "ERR corrupt write batch at sequence %llu", (unsigned long long)w->sequence);
+            taken = TAKE_ERROR;
+        } else if (boundary) {
+            uint64_t seq = w->sequence + ops_before;
+            uint32_t count = r.seen - ops_before; /* the LogData that ends it uses no sequence */
+            if (count > 0 && seq + count - 1 > p->scanned) {
+                uint8_t header[BATCH_HEADER_SIZE];
+                for (int i = 0; i < 8; i++) header[i] = (uint8_t)(seq >> (8 * i));
+                for (int i = 0; i < 4; i++) header[8 + i] = (uint8_t)(count >> (8 * i));
+                buf_clear(&raw);
+                buf_append(&raw, header, sizeof(header));
+                buf_append(&raw, start, (size_t)(at - start));
+                wal_batch b = {seq, count, raw.data, raw.len};
+                (*looked)++;
+                taken = p->nupdates < p->max ? take_batch(p, body, &b, err, errlen) : TAKE_STOP;
+            }
+            ops_before += count;
+            start = at;
+        }
+        at = r.pos;
+    } while (rc == 1 && taken == TAKE_MORE);
+    buf_free(&raw);
+    return taken;
+}
+
 /* Reads from the tail cache; returns 0 if it served the poll, 1 if the position is older
  * than the cache holds, -1 on an error. */
 static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
@@ -350,7 +397,8 @@ static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
         batch_reader r;
         if (batch_reader_init(&r, pos + sizeof(len), len) < 0) abort(); /* the cache holds whole batches */
         wal_batch b = {r.sequence, r.count, pos + sizeof(len), len};
-        int taken = take_batch(p, body, &b, err, errlen);
+        int looked = 0;
+        int taken = take_commits(p, body, &b, &looked, err, errlen);
         if (taken == TAKE_ERROR) rc = -1;
         if (taken != TAKE_MORE) break;
         pos += sizeof(len) + len;
@@ -365,8 +413,7 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
     char *werr = NULL;
     int rc = 0, looked = 0, budget = scan_budget(p);
     while (looked < budget && p->nupdates < p->max && (rc = wal_next(c, &b, &werr)) == 1) {
-        looked++;
-        int taken = take_batch(p, body, &b, err, errlen);
+        int taken = take_commits(p, body, &b, &looked, err, errlen);
         if (taken == TAKE_ERROR) rc = -2;
         if (taken != TAKE_MORE) break;
     }

@@ -18,6 +18,8 @@ struct wal_cursor {
     int positioned;                /* it points at a batch already returned */
     int fresh;                     /* it was created for this read: a gap means lost history */
     uint64_t expected;             /* first sequence the next batch should start at */
+    uint64_t current_seq;          /* first sequence of current */
+    int redeliver;                 /* the next wal_next returns current again */
 };
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,8 +28,12 @@ static wal_cursor *pool[POOL_SIZE];
 wal_cursor *wal_open(uint64_t from) {
     pthread_mutex_lock(&pool_lock);
     for (int i = 0; i < POOL_SIZE; i++) {
-        if (pool[i] && pool[i]->expected == from) {
-            wal_cursor *c = pool[i];
+        wal_cursor *c = pool[i];
+        /* Either it ends where this read starts, or a read stopped inside its last batch
+         * (a WAL record may hold several commits: group commit). */
+        int inside = c && c->current && c->current_seq <= from && from < c->expected;
+        if (c && (c->expected == from || inside)) {
+            c->redeliver = inside;
             pool[i] = NULL;
             pthread_mutex_unlock(&pool_lock);
             return c;
@@ -64,8 +70,23 @@ static int open_iterator(wal_cursor *c, char **err) {
     return 0;
 }
 
+/* Describes the current batch in b. */
+static void describe_current(wal_cursor *c, wal_batch *b) {
+    size_t len;
+    const char *data = rocksdb_writebatch_data(c->current, &len);
+    b->sequence = c->current_seq;
+    b->count = (uint32_t)(c->expected - c->current_seq);
+    b->data = data;
+    b->len = len;
+}
+
 int wal_next(wal_cursor *c, wal_batch *b, char **err) {
     *err = NULL;
+    if (c->redeliver) {
+        c->redeliver = 0;
+        describe_current(c, b);
+        return 1;
+    }
     for (;;) {
         if (!c->it && open_iterator(c, err) < 0) return -1;
         if (c->positioned) rocksdb_wal_iter_next(c->it);
@@ -96,26 +117,25 @@ int wal_next(wal_cursor *c, wal_batch *b, char **err) {
             *err = strdup("corrupt write batch in the WAL");
             return -1;
         }
-        if (seq + r.count <= c->expected) continue; /* wholly before what was asked */
+        if (seq + r.count <= c->expected) { /* wholly before what was asked */
+            rocksdb_writebatch_destroy(c->current);
+            c->current = NULL;
+            continue;
+        }
         if (seq > c->expected && !c->fresh) {
             drop_iterator(c); /* a reused iterator skipped something: look again from scratch */
             continue;
         }
         c->fresh = 0;
         c->expected = seq + r.count;
-        b->sequence = seq;
-        b->count = r.count;
-        b->data = data;
-        b->len = len;
+        c->current_seq = seq;
+        describe_current(c, b);
         return 1;
     }
 }
 
 void wal_close(wal_cursor *c) {
-    if (c->current) {
-        rocksdb_writebatch_destroy(c->current);
-        c->current = NULL;
-    }
+    /* The current batch stays: the next read may start inside it. */
     if (!c->it) {
         cursor_free(c);
         return;

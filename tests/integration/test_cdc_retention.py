@@ -272,6 +272,15 @@ def test_concurrent_writes_fully_decoded_from_the_wal(make_server):
                         "%d of %d writes decoded" % (len(merged), merged[:8], len(set(keys)), latest))
     assert sorted(keys) == sorted(b"w%d:%d" % (w, i) for w in range(n_writers) for i in range(n_per))
     assert len(raw) == len(ups)
+    # one commit per poll: pages that stop inside a shared WAL record chain exactly
+    position, seen = 0, []
+    while position < latest:
+        rep = poll(r, position, "MAX", 1, "FORMAT", "RESP")
+        (u,) = rep["updates"]
+        assert u["sequence"] == position + 1
+        seen.append(u["commands"][0][1])
+        position = rep["next_sequence"]
+    assert seen == keys
     r.close()
 
 
