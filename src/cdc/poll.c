@@ -234,12 +234,8 @@ static void render_resp(reply *r, const batch_view *v) {
     }
     if (v->d->incomplete) {
         /* Operations without a command form: the whole batch, as RAW shows it. */
-        buf hex;
-        buf_init(&hex);
-        hex_encode(&hex, v->b->data, v->b->len);
         reply_bulk_str(r, "raw");
-        reply_bulk(r, hex.data, hex.len);
-        buf_free(&hex);
+        reply_bulk_hex(r, v->b->data, v->b->len);
     }
 }
 
@@ -274,11 +270,7 @@ static void render_json(reply *r, const batch_view *v) {
  * filtered out, -1 if the batch cannot be decoded. */
 static int render_batch(cdc_poll *p, reply *r, const wal_batch *b) {
     if (p->format == CDC_RAW) {
-        buf hex;
-        buf_init(&hex);
-        hex_encode(&hex, b->data, b->len);
-        reply_bulk(r, hex.data, hex.len);
-        buf_free(&hex);
+        reply_bulk_hex(r, b->data, b->len);
         return 1;
     }
     decoded d;
@@ -360,7 +352,10 @@ static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looke
         } else if (boundary) {
             uint64_t seq = w->sequence + ops_before;
             uint32_t count = r.seen - ops_before; /* the LogData that ends it uses no sequence */
-            if (count > 0 && seq + count - 1 > p->scanned) {
+            if (count > 0 && seq + count - 1 > p->scanned && count == w->count) {
+                (*looked)++; /* one commit alone: the batch as it is, no copy */
+                taken = p->nupdates < p->max ? take_batch(p, body, w, err, errlen) : TAKE_STOP;
+            } else if (count > 0 && seq + count - 1 > p->scanned) {
                 uint8_t header[BATCH_HEADER_SIZE];
                 for (int i = 0; i < 8; i++) header[i] = (uint8_t)(seq >> (8 * i));
                 for (int i = 0; i < 4; i++) header[8 + i] = (uint8_t)(count >> (8 * i));

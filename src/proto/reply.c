@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/hex.h"
 #include "util/num.h"
 
 void reply_simple(reply *r, const char *s) {
@@ -47,6 +48,12 @@ void reply_bulk(reply *r, const void *p, size_t len) {
 }
 
 void reply_bulk_str(reply *r, const char *s) { reply_bulk(r, s, strlen(s)); }
+
+void reply_bulk_hex(reply *r, const void *p, size_t len) {
+    header(r, '$', (long long)len * 2);
+    hex_encode(r->out, p, len);
+    buf_append(r->out, "\r\n", 2);
+}
 
 void reply_bulk_ll(reply *r, long long v) {
     char tmp[32];

@@ -20,6 +20,8 @@ void reply_int(reply *r, long long v);
 void reply_bulk(reply *r, const void *p, size_t len);
 void reply_bulk_str(reply *r, const char *s);
 void reply_bulk_ll(reply *r, long long v);
+/* A bulk string holding the uppercase hex of p. */
+void reply_bulk_hex(reply *r, const void *p, size_t len);
 /* Null bulk: "$-1" in RESP2, "_" in RESP3. */
 void reply_null(reply *r);
 /* Null array: "*-1" in RESP2, "_" in RESP3. */

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# redis-benchmark against redis-server and tidekv on free loopback ports, alternating
+# (A B A B A B), medians of 3 rounds, 50 clients. Prints a Markdown table of rps and ratios.
+# Usage: bench/run.sh [requests] [report-file]   (run `make` first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-100000}
+OUT=${2:-/dev/stdout}
+TESTS=set,get,incr
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
+
+RDIR=$(mktemp -d); TDIR=$(mktemp -d)
+RPORT=$(free_port); TPORT=$(free_port)
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$RDIR" --save "" --appendonly no >/dev/null &
+RPID=$!
+build/tidekv-server --port "$TPORT" --dir "$TDIR" --logfile "$TDIR/log" &
+TPID=$!
+trap 'kill $RPID $TPID 2>/dev/null; wait $RPID $TPID 2>/dev/null; rm -rf "$RDIR" "$TDIR"' EXIT
+wait_up "$RPORT"; wait_up "$TPORT"
+
+# One redis-benchmark run: prints "TEST rps" lines (CSV output).
+run() { redis-benchmark -p "$1" -t "$TESTS" -n "$N" -r 100000 -c 50 -P "$2" --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f1,2 | tr , ' '; }
+
+declare -A res
+for round in 1 2 3; do
+  for pipe in 1 16; do
+    while read -r t v; do res[redis,$pipe,$t]+="$v "; done < <(run "$RPORT" "$pipe")
+    while read -r t v; do res[tidekv,$pipe,$t]+="$v "; done < <(run "$TPORT" "$pipe")
+  done
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | sed -n 2p; }
+
+{
+echo "### redis-benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, $N requests, 50 clients, redis $(redis-server --version | cut -d' ' -f3 | cut -d= -f2))"
+echo
+echo "| test | pipeline | redis-server rps | tidekv rps | ratio |"
+echo "|---|---|---|---|---|"
+for pipe in 1 16; do
+  for t in SET GET INCR; do
+    r=$(echo "${res[redis,$pipe,$t]}" | median); k=$(echo "${res[tidekv,$pipe,$t]}" | median)
+    echo "| $t | $pipe | $r | $k | $(echo "$k / $r" | bc -l | cut -c1-4) |"
+  done
+done
+} > "$OUT"
