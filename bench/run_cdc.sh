@@ -13,11 +13,18 @@ free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("12
 start_server() {
   DIR=$(mktemp -d)
   PORT=$(free_port)
+  launch
+}
+
+launch() {
   "$BIN" --port "$PORT" --dir "$DIR" --logfile "$DIR/log" &
   PID=$!
-  for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  for _ in $(seq 600); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
 }
+
+# A restart empties the in-memory tail cache: the next drain reads the WAL only.
+restart_server() { kill "$PID"; wait "$PID" || true; launch; }
 
 stop_server() { kill "$PID"; wait "$PID" || true; rm -rf "$DIR"; }
 
@@ -26,26 +33,34 @@ rps() { tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d'
 {
 echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, $(redis-server --version | cut -d' ' -f3))"
 echo
-echo "| changes | format | changes/s |"
-echo "|---|---|---|"
+echo "| changes | read from | format | changes/s |"
+echo "|---|---|---|---|"
 declare -A secs
-for n in 100000 1000000; do
-  start_server
-  redis-benchmark -p "$PORT" -t set -n "$n" -r 1000000 -d 16 -c 50 -q >/dev/null 2>&1
+drain_all() { # $1 = changes, $2 = where they come from
   for f in RAW RESP JSON; do
     line=$("$TOOL" drain "$PORT" "$f")
     rate=$(echo "$line" | grep -o '= [0-9]*' | cut -d' ' -f2)
-    secs[$n$f]=$(echo "$line" | grep -o 'in [0-9.]\+ s' | cut -d' ' -f2)
-    echo "| $n | $f | $rate |"
+    secs[$1$2$f]=$(echo "$line" | grep -o 'in [0-9.]\+ s' | cut -d' ' -f2)
+    echo "| $1 | $2 | $f | $rate |"
   done
+}
+for n in 100000 1000000; do
+  start_server
+  redis-benchmark -p "$PORT" -t set -n "$n" -r 1000000 -d 16 -c 50 -q >/dev/null 2>&1
+  drain_all "$n" "cache+WAL"
+  restart_server
+  drain_all "$n" "WAL"
   stop_server
 done
 echo
-for f in RAW RESP JSON; do
-  echo "1M drain / 100k drain time ($f): $(echo "${secs[1000000$f]} / ${secs[100000$f]}" | bc -l | cut -c1-5)×"
+for src in "cache+WAL" WAL; do
+  for f in RAW RESP JSON; do
+    echo "- 1M drain / 100k drain time, $src, $f: $(echo "${secs[1000000$src$f]} / ${secs[100000$src$f]}" | bc -l | cut -c1-5)×"
+  done
 done
 echo
 start_server
+"$TOOL" latency "$PORT" 100 >/dev/null # warm-up: the first poll from a new position opens a WAL iterator
 echo "BLOCK wake-up: $("$TOOL" latency "$PORT" 10000)"
 echo
 base=$(redis-benchmark -p "$PORT" -t set -n 200000 -r 100000 -c 50 -q 2>&1 | rps)
