@@ -76,6 +76,43 @@ void cmd_rename(cmd_ctx *ctx);
 void cmd_renamenx(cmd_ctx *ctx);
 void cmd_copy(cmd_ctx *ctx);
 
+/* hash.c */
+void cmd_hset(cmd_ctx *ctx);
+void cmd_hmset(cmd_ctx *ctx);
+void cmd_hsetnx(cmd_ctx *ctx);
+void cmd_hget(cmd_ctx *ctx);
+void cmd_hmget(cmd_ctx *ctx);
+void cmd_hdel(cmd_ctx *ctx);
+void cmd_hlen(cmd_ctx *ctx);
+void cmd_hstrlen(cmd_ctx *ctx);
+void cmd_hexists(cmd_ctx *ctx);
+void cmd_hkeys(cmd_ctx *ctx);
+void cmd_hvals(cmd_ctx *ctx);
+void cmd_hgetall(cmd_ctx *ctx);
+void cmd_hincrby(cmd_ctx *ctx);
+void cmd_hincrbyfloat(cmd_ctx *ctx);
+void cmd_hscan(cmd_ctx *ctx);
+void cmd_hrandfield(cmd_ctx *ctx);
+
+/* set.c */
+void cmd_sadd(cmd_ctx *ctx);
+void cmd_srem(cmd_ctx *ctx);
+void cmd_scard(cmd_ctx *ctx);
+void cmd_sismember(cmd_ctx *ctx);
+void cmd_smismember(cmd_ctx *ctx);
+void cmd_smembers(cmd_ctx *ctx);
+void cmd_spop(cmd_ctx *ctx);
+void cmd_srandmember(cmd_ctx *ctx);
+void cmd_smove(cmd_ctx *ctx);
+void cmd_sinter(cmd_ctx *ctx);
+void cmd_sintercard(cmd_ctx *ctx);
+void cmd_sinterstore(cmd_ctx *ctx);
+void cmd_sunion(cmd_ctx *ctx);
+void cmd_sunionstore(cmd_ctx *ctx);
+void cmd_sdiff(cmd_ctx *ctx);
+void cmd_sdiffstore(cmd_ctx *ctx);
+void cmd_sscan(cmd_ctx *ctx);
+
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);
 void cmd_pollupdates(cmd_ctx *ctx);

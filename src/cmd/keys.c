@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/cursor.h"
 #include "cmd/handlers.h"
 #include "config.h"
 #include "types/keyspace.h"
@@ -213,47 +214,6 @@ void cmd_keys(cmd_ctx *ctx) {
     buf_free(&body);
 }
 
-/* SCAN cursors: a number the client passes back, mapped to the key the next call starts at. */
-#define SCAN_SLOTS 4096
-static struct {
-    pthread_mutex_t lock;
-    unsigned long long next_id;
-    struct {
-        unsigned long long id;
-        int db;
-        char *key;
-        size_t klen;
-    } slot[SCAN_SLOTS];
-} scans = {PTHREAD_MUTEX_INITIALIZER, 1, {{0}}};
-
-static unsigned long long scan_save(int db, const char *key, size_t klen) {
-    pthread_mutex_lock(&scans.lock);
-    unsigned long long id = scans.next_id++;
-    int i = (int)(id % SCAN_SLOTS);
-    free(scans.slot[i].key);
-    scans.slot[i].id = id;
-    scans.slot[i].db = db;
-    scans.slot[i].key = malloc(klen ? klen : 1);
-    if (!scans.slot[i].key) abort();
-    memcpy(scans.slot[i].key, key, klen);
-    scans.slot[i].klen = klen;
-    pthread_mutex_unlock(&scans.lock);
-    return id;
-}
-
-/* Finds where a cursor left off; -1 if the cursor is unknown (or from another database). */
-static int scan_restore(unsigned long long id, int db, buf *key) {
-    int rc = -1;
-    pthread_mutex_lock(&scans.lock);
-    int i = (int)(id % SCAN_SLOTS);
-    if (scans.slot[i].id == id && scans.slot[i].db == db) {
-        buf_append(key, scans.slot[i].key, scans.slot[i].klen);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&scans.lock);
-    return rc;
-}
-
 typedef struct scan_opts {
     const resp_arg *match;
     long long count;
@@ -287,23 +247,14 @@ syntax:
 }
 
 void cmd_scan(cmd_ctx *ctx) {
-    unsigned long long id = 0;
-    if (ctx->argv[1].len > 0 && ctx->argv[1].len < 21) {
-        char tmp[21];
-        memcpy(tmp, ctx->argv[1].ptr, ctx->argv[1].len);
-        tmp[ctx->argv[1].len] = 0;
-        char *end;
-        id = strtoull(tmp, &end, 10);
-        if (*end) id = ULLONG_MAX;
-    } else {
-        id = ULLONG_MAX;
-    }
     scan_opts o;
     if (parse_scan_opts(ctx, 2, &o) < 0) return;
-    buf start;
+    buf scope, start;
+    buf_init(&scope);
     buf_init(&start);
-    if (id != 0 && scan_restore(id, ctx->db, &start) < 0) {
-        reply_error(ctx->r, "ERR invalid cursor");
+    enc_namespace(&scope, ctx->db);
+    if (cursor_resume(ctx, &ctx->argv[1], &scope, &start) < 0) {
+        buf_free(&scope);
         buf_free(&start);
         return;
     }
@@ -319,7 +270,7 @@ void cmd_scan(cmd_ctx *ctx) {
     while (ks_cursor_next(cur, &k, &kl, &m)) {
         if (examined == o.count) {
             /* More keys remain: the cursor resumes at this one. */
-            next = scan_save(ctx->db, k, kl);
+            next = cursor_save(&scope, k, kl);
             break;
         }
         examined++;
@@ -335,6 +286,7 @@ void cmd_scan(cmd_ctx *ctx) {
     buf_append(ctx->r->out, body.data, body.len);
     buf_free(&body);
     buf_free(&start);
+    buf_free(&scope);
 }
 
 void cmd_randomkey(cmd_ctx *ctx) {

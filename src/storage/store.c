@@ -231,6 +231,11 @@ store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *e
     return si;
 }
 
+void store_iter_overlay(store_iter *si, rocksdb_writebatch_wi_t *batch, int cf) {
+    /* The batch iterator takes over the base iterator; bounds stay checked by the caller. */
+    si->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(batch, si->it, st.cf[cf]);
+}
+
 int store_iter_valid(store_iter *si) { return rocksdb_iter_valid(si->it); }
 void store_iter_next(store_iter *si) { rocksdb_iter_next(si->it); }
 void store_iter_seek(store_iter *si, const char *key, size_t klen) { rocksdb_iter_seek(si->it, key, klen); }

@@ -38,6 +38,8 @@ int store_get(int cf, const char *key, size_t klen, buf *out);
 /* Creates an iterator over keys in [begin, end) of a column family; free with store_iter_free. */
 typedef struct store_iter store_iter;
 store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* Makes an iterator also see a write batch's uncommitted writes (read-your-writes in a txn). */
+void store_iter_overlay(store_iter *it, rocksdb_writebatch_wi_t *batch, int cf);
 int store_iter_valid(store_iter *it);
 void store_iter_next(store_iter *it);
 void store_iter_seek(store_iter *it, const char *key, size_t klen);

@@ -156,6 +156,15 @@ static void rebuild_index(txn *t) {
     }
 }
 
+store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
+    store_iter *it = store_iter_new(cf, begin, blen, end, elen);
+    if (t->index && t->nops > 0) {
+        store_iter_overlay(it, t->index, cf);
+        store_iter_seek(it, begin, blen);
+    }
+    return it;
+}
+
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     add_op(t, TXN_RANGE, cf, begin, blen, end, elen);
     rebuild_index(t);

@@ -39,6 +39,9 @@ void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size
 void txn_delete(txn *t, int cf, const char *key, size_t klen);
 /* Deletes [begin, end); later reads in the same txn see only what it wrote there since. */
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* An iterator over [begin, end) of a column family that sees this txn's writes too (range
+ * deletions aside). The caller stops at end: the txn's own writes are not bounded. */
+struct store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
 /* Records the deterministic effect of a write in the change record. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Marks a key modified, for WATCH. */

@@ -1,0 +1,301 @@
+/* Hash commands. Fields are subkeys of the hash's current version (ENCODING.md). */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "cmd/members.h"
+#include "types/compound.h"
+#include "util/num.h"
+
+/* Opens the hash at argv[1]; replies WRONGTYPE / storage errors and returns -1 then. */
+static int open_hash(cmd_ctx *ctx, compound *h) {
+    int rc = compound_open(h, ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, TYPE_HASH);
+    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    if (rc == CK_ERROR) reply_storage_error(ctx);
+    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
+        compound_free(h);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets a field, counting it if new; returns 1 if it was added. */
+static int set_field(compound *h, const resp_arg *f, const char *val, size_t vlen, buf *tmp) {
+    int had = compound_get(h, f->ptr, f->len, tmp);
+    compound_put(h, f->ptr, f->len, val, vlen);
+    if (had == 0) h->m.size++;
+    return had == 0;
+}
+
+/* Records "HSET key f v [f v ...]" for argv[from..]. */
+static void record_hset(cmd_ctx *ctx, int from) {
+    int n = 2 + ctx->argc - from;
+    const char **argv = malloc((size_t)n * sizeof(char *));
+    size_t *lens = malloc((size_t)n * sizeof(size_t));
+    if (!argv || !lens) abort();
+    argv[0] = "HSET", lens[0] = 4;
+    argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
+    for (int i = from; i < ctx->argc; i++) argv[2 + i - from] = ctx->argv[i].ptr, lens[2 + i - from] = ctx->argv[i].len;
+    cmd_record(ctx, TYPE_HASH, n, argv, lens);
+    free(argv);
+    free(lens);
+}
+
+static void hset_generic(cmd_ctx *ctx, int reply_count) {
+    if (ctx->argc % 2 != 0) {
+        reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
+        return;
+    }
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf tmp;
+    buf_init(&tmp);
+    long long added = 0;
+    for (int i = 2; i < ctx->argc; i += 2) added += set_field(&h, &ctx->argv[i], ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, &tmp);
+    compound_save(&h);
+    record_hset(ctx, 2);
+    if (reply_count)
+        reply_int(ctx->r, added);
+    else
+        reply_ok(ctx->r);
+    buf_free(&tmp);
+    compound_free(&h);
+}
+
+void cmd_hset(cmd_ctx *ctx) { hset_generic(ctx, 1); }
+void cmd_hmset(cmd_ctx *ctx) { hset_generic(ctx, 0); }
+
+void cmd_hsetnx(cmd_ctx *ctx) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf tmp;
+    buf_init(&tmp);
+    int had = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &tmp);
+    if (had < 0) {
+        reply_storage_error(ctx);
+    } else if (had) {
+        reply_int(ctx->r, 0);
+    } else {
+        set_field(&h, &ctx->argv[2], ctx->argv[3].ptr, ctx->argv[3].len, &tmp);
+        compound_save(&h);
+        record_hset(ctx, 2);
+        reply_int(ctx->r, 1);
+    }
+    buf_free(&tmp);
+    compound_free(&h);
+}
+
+void cmd_hget(cmd_ctx *ctx) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
+    if (rc < 0) reply_storage_error(ctx);
+    else if (rc) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    else reply_null(ctx->r);
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hmget(cmd_ctx *ctx) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    reply_array(ctx->r, ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        if (compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v) == 1)
+            reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+        else
+            reply_null(ctx->r);
+    }
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hdel(cmd_ctx *ctx) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    const char **argv = malloc((size_t)ctx->argc * sizeof(char *));
+    size_t *lens = malloc((size_t)ctx->argc * sizeof(size_t));
+    if (!argv || !lens) abort();
+    argv[0] = "HDEL", lens[0] = 4;
+    argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
+    int n = 2;
+    for (int i = 2; i < ctx->argc; i++) {
+        if (compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v) != 1) continue;
+        compound_del(&h, ctx->argv[i].ptr, ctx->argv[i].len);
+        h.m.size--;
+        argv[n] = ctx->argv[i].ptr, lens[n++] = ctx->argv[i].len;
+    }
+    if (n > 2) {
+        compound_save(&h);
+        cmd_record(ctx, TYPE_HASH, n, argv, lens);
+    }
+    reply_int(ctx->r, n - 2);
+    free(argv);
+    free(lens);
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hlen(cmd_ctx *ctx) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    reply_int(ctx->r, h.found ? (long long)h.m.size : 0);
+    compound_free(&h);
+}
+
+/* HSTRLEN and HEXISTS: one field's length / presence. */
+static void field_info(cmd_ctx *ctx, int want_length) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
+    if (rc < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, want_length ? (rc ? (long long)v.len : 0) : rc);
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hstrlen(cmd_ctx *ctx) { field_info(ctx, 1); }
+void cmd_hexists(cmd_ctx *ctx) { field_info(ctx, 0); }
+
+enum { WANT_FIELDS = 1, WANT_VALUES = 2 };
+
+/* HKEYS, HVALS, HGETALL: every field in order, streamed from an iterator. */
+static void list_fields(cmd_ctx *ctx, int want) {
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    long long n = h.found ? (long long)h.m.size : 0;
+    if (want == (WANT_FIELDS | WANT_VALUES))
+        reply_map(ctx->r, n);
+    else
+        reply_array(ctx->r, n);
+    compound_iter ci;
+    compound_iter_open(&ci, &h, NULL, 0);
+    const char *f, *v;
+    size_t fl, vl;
+    long long seen = 0;
+    while (seen < n && compound_iter_next(&ci, &f, &fl, &v, &vl)) {
+        if (want & WANT_FIELDS) reply_bulk(ctx->r, f, fl);
+        if (want & WANT_VALUES) reply_bulk(ctx->r, v, vl);
+        seen++;
+    }
+    compound_iter_close(&ci);
+    /* The header promised n entries: should the store hold fewer, pad rather than break the protocol. */
+    for (; seen < n; seen++) {
+        if (want & WANT_FIELDS) reply_null(ctx->r);
+        if (want & WANT_VALUES) reply_null(ctx->r);
+    }
+    compound_free(&h);
+}
+
+void cmd_hkeys(cmd_ctx *ctx) { list_fields(ctx, WANT_FIELDS); }
+void cmd_hvals(cmd_ctx *ctx) { list_fields(ctx, WANT_VALUES); }
+void cmd_hgetall(cmd_ctx *ctx) { list_fields(ctx, WANT_FIELDS | WANT_VALUES); }
+
+/* Writes a field's new numeric value and records it as HSET. */
+static void store_number(cmd_ctx *ctx, compound *h, const char *text, size_t len, buf *tmp) {
+    set_field(h, &ctx->argv[2], text, len, tmp);
+    compound_save(h);
+    const char *argv[4] = {"HSET", ctx->argv[1].ptr, ctx->argv[2].ptr, text};
+    size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, len};
+    cmd_record(ctx, TYPE_HASH, 4, argv, lens);
+}
+
+void cmd_hincrby(cmd_ctx *ctx) {
+    long long by, cur = 0;
+    if (arg_ll(ctx, &ctx->argv[3], &by) < 0) return;
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
+    if (rc < 0) {
+        reply_storage_error(ctx);
+    } else if (rc && num_parse_ll(v.data ? v.data : "", v.len, &cur) < 0) {
+        reply_error(ctx->r, "ERR hash value is not an integer");
+    } else if ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by)) {
+        reply_error(ctx->r, "ERR increment or decrement would overflow");
+    } else {
+        char text[32];
+        store_number(ctx, &h, text, num_format_ll(text, cur + by), &v);
+        reply_int(ctx->r, cur + by);
+    }
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hincrbyfloat(cmd_ctx *ctx) {
+    long double by, cur = 0;
+    if (num_parse_ld(ctx->argv[3].ptr, ctx->argv[3].len, &by) < 0) {
+        reply_error(ctx->r, ERR_NOT_FLOAT);
+        return;
+    }
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
+    if (rc < 0) {
+        reply_storage_error(ctx);
+    } else if (rc && num_parse_ld(v.data ? v.data : "", v.len, &cur) < 0) {
+        reply_error(ctx->r, "ERR hash value is not a float");
+    } else if (isnan(cur + by) || isinf(cur + by)) {
+        reply_error(ctx->r, "ERR increment would produce NaN or Infinity");
+    } else {
+        char text[5120];
+        size_t n = num_format_ld(text, sizeof(text), cur + by);
+        store_number(ctx, &h, text, n, &v);
+        reply_bulk(ctx->r, text, n);
+    }
+    buf_free(&v);
+    compound_free(&h);
+}
+
+void cmd_hscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_HASH, 1); }
+
+void cmd_hrandfield(cmd_ctx *ctx) {
+    long long count = 1;
+    int with_values = 0, has_count = ctx->argc >= 3;
+    if (has_count && arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    if (ctx->argc == 4) {
+        if (!arg_is(&ctx->argv[3], "withvalues")) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+        with_values = 1;
+    } else if (ctx->argc > 4) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (count < -(1LL << 31) || count > (1LL << 31)) {
+        reply_error(ctx->r, "ERR value is out of range");
+        return;
+    }
+    compound h;
+    if (open_hash(ctx, &h) < 0) return;
+    picked *p;
+    long long n = h.found ? members_pick(&h, count, &p) : 0;
+    if (!has_count) {
+        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
+        else reply_null(ctx->r);
+    } else {
+        /* RESP3 shows WITHVALUES as pairs; RESP2 flat. */
+        reply_array(ctx->r, with_values && ctx->r->resp == 2 ? n * 2 : n);
+        for (long long i = 0; i < n; i++) {
+            if (with_values && ctx->r->resp == 3) reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+            if (with_values) reply_bulk(ctx->r, p[i].val.data ? p[i].val.data : "", p[i].val.len);
+        }
+    }
+    if (n) picked_free(p, n);
+    compound_free(&h);
+}

@@ -1,0 +1,21 @@
+/* Shared by hash and set commands: random picks of members and scans of a compound key. */
+#ifndef TIDEKV_MEMBERS_H
+#define TIDEKV_MEMBERS_H
+
+#include "cmd/cmd.h"
+#include "types/compound.h"
+
+/* A member (and its value) copied out of the store. */
+typedef struct picked {
+    buf sub, val;
+} picked;
+
+/* Picks members at random: |count| of them, distinct when count > 0 (at most the size),
+ * possibly repeated when count < 0. One pass over the key, memory for the picks only.
+ * Returns how many were picked (an array the caller frees with picked_free), or -1. */
+long long members_pick(compound *c, long long count, picked **out);
+void picked_free(picked *p, long long n);
+/* HSCAN / SSCAN: cursor [MATCH pattern] [COUNT count]; with_values replies field and value. */
+void members_scan(cmd_ctx *ctx, enum key_type type, int with_values);
+
+#endif

@@ -1,0 +1,401 @@
+/* Set commands. Members are subkeys (with empty values) of the set's current version. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "cmd/members.h"
+#include "types/compound.h"
+#include "types/keyspace.h"
+#include "util/num.h"
+
+static int open_set_at(cmd_ctx *ctx, compound *s, const resp_arg *key) {
+    int rc = compound_open(s, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
+    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    if (rc == CK_ERROR) reply_storage_error(ctx);
+    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
+        compound_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_set(cmd_ctx *ctx, compound *s) { return open_set_at(ctx, s, &ctx->argv[1]); }
+
+static int is_member(compound *s, const char *m, size_t len) {
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(s, m, len, &v);
+    buf_free(&v);
+    return rc == 1;
+}
+
+/* A command to record, built argument by argument. */
+typedef struct effect {
+    const char **argv;
+    size_t *lens;
+    int argc, cap;
+} effect;
+
+static void effect_init(effect *e, const char *name, const resp_arg *key, int cap) {
+    e->cap = cap + 2;
+    e->argv = malloc((size_t)e->cap * sizeof(char *));
+    e->lens = malloc((size_t)e->cap * sizeof(size_t));
+    if (!e->argv || !e->lens) abort();
+    e->argv[0] = name, e->lens[0] = strlen(name);
+    e->argv[1] = key->ptr, e->lens[1] = key->len;
+    e->argc = 2;
+}
+
+static void effect_add(effect *e, const char *p, size_t len) {
+    e->argv[e->argc] = p;
+    e->lens[e->argc++] = len;
+}
+
+static void effect_finish(cmd_ctx *ctx, effect *e) {
+    if (e->argc > 2) cmd_record(ctx, TYPE_SET, e->argc, e->argv, e->lens);
+    free(e->argv);
+    free(e->lens);
+}
+
+/* SADD (add=1) and SREM (add=0). */
+static void change_members(cmd_ctx *ctx, int add) {
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    effect e;
+    effect_init(&e, add ? "SADD" : "SREM", &ctx->argv[1], ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        const resp_arg *m = &ctx->argv[i];
+        if (is_member(&s, m->ptr, m->len) == add) continue;
+        if (add) {
+            compound_put(&s, m->ptr, m->len, "", 0);
+            s.m.size++;
+        } else {
+            compound_del(&s, m->ptr, m->len);
+            s.m.size--;
+        }
+        effect_add(&e, m->ptr, m->len);
+    }
+    long long changed = e.argc - 2;
+    if (changed) compound_save(&s);
+    effect_finish(ctx, &e);
+    reply_int(ctx->r, changed);
+    compound_free(&s);
+}
+
+void cmd_sadd(cmd_ctx *ctx) { change_members(ctx, 1); }
+void cmd_srem(cmd_ctx *ctx) { change_members(ctx, 0); }
+
+void cmd_scard(cmd_ctx *ctx) {
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    reply_int(ctx->r, s.found ? (long long)s.m.size : 0);
+    compound_free(&s);
+}
+
+void cmd_sismember(cmd_ctx *ctx) {
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    reply_int(ctx->r, is_member(&s, ctx->argv[2].ptr, ctx->argv[2].len));
+    compound_free(&s);
+}
+
+void cmd_smismember(cmd_ctx *ctx) {
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    reply_array(ctx->r, ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) reply_int(ctx->r, is_member(&s, ctx->argv[i].ptr, ctx->argv[i].len));
+    compound_free(&s);
+}
+
+/* Replies every member of an open set, streamed. */
+static void reply_members(cmd_ctx *ctx, compound *s) {
+    long long n = s->found ? (long long)s->m.size : 0, seen = 0;
+    reply_set(ctx->r, n);
+    compound_iter ci;
+    compound_iter_open(&ci, s, NULL, 0);
+    const char *m, *v;
+    size_t ml, vl;
+    while (seen < n && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+        reply_bulk(ctx->r, m, ml);
+        seen++;
+    }
+    compound_iter_close(&ci);
+    for (; seen < n; seen++) reply_null(ctx->r); /* keep the promised count should the store disagree */
+}
+
+void cmd_smembers(cmd_ctx *ctx) {
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    reply_members(ctx, &s);
+    compound_free(&s);
+}
+
+/* Parses SPOP / SRANDMEMBER's count; replies and returns -1 if invalid. */
+static int parse_pick_count(cmd_ctx *ctx, long long *count, int allow_negative) {
+    if (arg_ll(ctx, &ctx->argv[2], count) < 0) return -1;
+    if ((!allow_negative && *count < 0) || *count < -(1LL << 31) || *count > (1LL << 31)) {
+        reply_error(ctx->r, "ERR value is out of range, must be positive");
+        return -1;
+    }
+    return 0;
+}
+
+void cmd_spop(cmd_ctx *ctx) {
+    long long count = 1;
+    int has_count = ctx->argc == 3;
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (has_count && parse_pick_count(ctx, &count, 0) < 0) return;
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    picked *p = NULL;
+    long long n = s.found ? members_pick(&s, count, &p) : 0;
+    /* The random choice is recorded as what it removed. */
+    effect e;
+    effect_init(&e, "SREM", &ctx->argv[1], (int)n);
+    for (long long i = 0; i < n; i++) {
+        compound_del(&s, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+        s.m.size--;
+        effect_add(&e, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+    }
+    if (n) compound_save(&s);
+    effect_finish(ctx, &e);
+    if (!has_count) {
+        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
+        else reply_null(ctx->r);
+    } else {
+        reply_set(ctx->r, n);
+        for (long long i = 0; i < n; i++) reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+    }
+    if (n) picked_free(p, n);
+    compound_free(&s);
+}
+
+void cmd_srandmember(cmd_ctx *ctx) {
+    long long count = 1;
+    int has_count = ctx->argc == 3;
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (has_count && parse_pick_count(ctx, &count, 1) < 0) return;
+    compound s;
+    if (open_set(ctx, &s) < 0) return;
+    picked *p = NULL;
+    long long n = s.found ? members_pick(&s, count, &p) : 0;
+    if (!has_count) {
+        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
+        else reply_null(ctx->r);
+    } else {
+        reply_array(ctx->r, n);
+        for (long long i = 0; i < n; i++) reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+    }
+    if (n) picked_free(p, n);
+    compound_free(&s);
+}
+
+void cmd_smove(cmd_ctx *ctx) {
+    compound src, dst;
+    if (open_set(ctx, &src) < 0) return;
+    if (open_set_at(ctx, &dst, &ctx->argv[2]) < 0) {
+        compound_free(&src);
+        return;
+    }
+    const resp_arg *m = &ctx->argv[3];
+    int moved = is_member(&src, m->ptr, m->len);
+    if (moved) {
+        int same = ctx->argv[1].len == ctx->argv[2].len && memcmp(ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[1].len) == 0;
+        if (!same) {
+            compound_del(&src, m->ptr, m->len);
+            src.m.size--;
+            compound_save(&src);
+            if (!is_member(&dst, m->ptr, m->len)) {
+                compound_put(&dst, m->ptr, m->len, "", 0);
+                dst.m.size++;
+                compound_save(&dst);
+            }
+            const char *argv[4] = {"SMOVE", ctx->argv[1].ptr, ctx->argv[2].ptr, m->ptr};
+            size_t lens[4] = {5, ctx->argv[1].len, ctx->argv[2].len, m->len};
+            cmd_record(ctx, TYPE_SET, 4, argv, lens);
+        }
+    }
+    reply_int(ctx->r, moved);
+    compound_free(&src);
+    compound_free(&dst);
+}
+
+/* ---- SINTER / SUNION / SDIFF and their CARD / STORE forms ---- */
+
+enum set_op { OP_INTER, OP_UNION, OP_DIFF };
+
+/* The result of a set operation: members, sorted and distinct. */
+typedef struct member_list {
+    buf *items;
+    size_t n, cap;
+} member_list;
+
+static void list_add(member_list *l, const char *m, size_t len) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = realloc(l->items, l->cap * sizeof(buf));
+        if (!l->items) abort();
+    }
+    buf_init(&l->items[l->n]);
+    buf_append(&l->items[l->n++], m, len);
+}
+
+static void list_free(member_list *l) {
+    for (size_t i = 0; i < l->n; i++) buf_free(&l->items[i]);
+    free(l->items);
+}
+
+static int compare_members(const void *a, const void *b) {
+    const buf *x = a, *y = b;
+    int c = memcmp(x->data, y->data, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Opens every set named by argv[first..first+n); replies and returns -1 on an error. */
+static int open_sets(cmd_ctx *ctx, int first, int n, compound *sets) {
+    for (int i = 0; i < n; i++) {
+        if (open_set_at(ctx, &sets[i], &ctx->argv[first + i]) < 0) {
+            for (int j = 0; j < i; j++) compound_free(&sets[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a member of sets[from] belongs in the result: in all others (inter), in none (diff). */
+static int keep_member(enum set_op op, compound *sets, int n, int from, const char *m, size_t len) {
+    for (int i = 0; i < n; i++) {
+        if (i == from) continue;
+        int in = is_member(&sets[i], m, len);
+        if (op == OP_INTER && !in) return 0;
+        if (op == OP_DIFF && i > 0 && in) return 0;
+    }
+    return 1;
+}
+
+/* Computes a set operation over argv[first..first+n); limit 0 = no limit. */
+static void compute(enum set_op op, compound *sets, int n, size_t limit, member_list *out) {
+    /* Intersections walk the smallest set; differences the first; unions all of them. */
+    int from = 0;
+    if (op == OP_INTER)
+        for (int i = 1; i < n; i++)
+            if (sets[i].m.size < sets[from].m.size) from = i;
+    for (int i = from; i < n; i++) {
+        if (op != OP_UNION && i != from) break;
+        compound_iter ci;
+        compound_iter_open(&ci, &sets[i], NULL, 0);
+        const char *m, *v;
+        size_t ml, vl;
+        while ((!limit || out->n < limit) && compound_iter_next(&ci, &m, &ml, &v, &vl))
+            if (op == OP_UNION || keep_member(op, sets, n, from, m, ml)) list_add(out, m, ml);
+        compound_iter_close(&ci);
+    }
+    if (op == OP_UNION && out->n > 1) { /* drop the duplicates between sets */
+        qsort(out->items, out->n, sizeof(buf), compare_members);
+        size_t w = 1;
+        for (size_t i = 1; i < out->n; i++) {
+            if (compare_members(&out->items[i], &out->items[w - 1]) == 0)
+                buf_free(&out->items[i]);
+            else
+                out->items[w++] = out->items[i];
+        }
+        out->n = w;
+    }
+}
+
+/* Runs an operation over argv[first..]: replies the members, or stores them at store_key. */
+static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_arg *store_key) {
+    int n = ctx->argc - first;
+    compound *sets = calloc((size_t)n, sizeof(compound));
+    if (!sets) abort();
+    if (open_sets(ctx, first, n, sets) < 0) {
+        free(sets);
+        return;
+    }
+    member_list result = {0};
+    compute(op, sets, n, 0, &result);
+    for (int i = 0; i < n; i++) compound_free(&sets[i]);
+    free(sets);
+    if (!store_key) {
+        reply_set(ctx->r, (long long)result.n);
+        for (size_t i = 0; i < result.n; i++) reply_bulk(ctx->r, result.items[i].data ? result.items[i].data : "", result.items[i].len);
+        list_free(&result);
+        return;
+    }
+    /* The destination is replaced whatever it held; recorded as DEL then SADD of the result. */
+    meta old;
+    buf raw;
+    buf_init(&raw);
+    if (ks_lookup(ctx->t, ctx->db, store_key->ptr, store_key->len, &old, &raw) == KS_FOUND) {
+        ks_delete(ctx->t, ctx->db, store_key->ptr, store_key->len);
+        cmd_record_key(ctx, "DEL", old.type, store_key->ptr, store_key->len);
+    }
+    buf_free(&raw);
+    compound dst; /* deleted above, so it opens as a new, empty set */
+    compound_open(&dst, ctx->t, ctx->db, store_key->ptr, store_key->len, TYPE_SET);
+    effect e;
+    effect_init(&e, "SADD", store_key, (int)result.n);
+    for (size_t i = 0; i < result.n; i++) {
+        const char *m = result.items[i].data ? result.items[i].data : "";
+        compound_put(&dst, m, result.items[i].len, "", 0);
+        effect_add(&e, m, result.items[i].len);
+    }
+    dst.m.size = result.n;
+    if (result.n) compound_save(&dst);
+    effect_finish(ctx, &e);
+    reply_int(ctx->r, (long long)result.n);
+    compound_free(&dst);
+    list_free(&result);
+}
+
+void cmd_sinter(cmd_ctx *ctx) { set_operation(ctx, OP_INTER, 1, NULL); }
+void cmd_sunion(cmd_ctx *ctx) { set_operation(ctx, OP_UNION, 1, NULL); }
+void cmd_sdiff(cmd_ctx *ctx) { set_operation(ctx, OP_DIFF, 1, NULL); }
+void cmd_sinterstore(cmd_ctx *ctx) { set_operation(ctx, OP_INTER, 2, &ctx->argv[1]); }
+void cmd_sunionstore(cmd_ctx *ctx) { set_operation(ctx, OP_UNION, 2, &ctx->argv[1]); }
+void cmd_sdiffstore(cmd_ctx *ctx) { set_operation(ctx, OP_DIFF, 2, &ctx->argv[1]); }
+
+void cmd_sintercard(cmd_ctx *ctx) {
+    long long numkeys, limit = 0;
+    if (arg_ll(ctx, &ctx->argv[1], &numkeys) < 0) return;
+    if (numkeys <= 0) {
+        reply_error(ctx->r, "ERR numkeys should be greater than 0");
+        return;
+    }
+    if (numkeys > ctx->argc - 2) {
+        reply_error(ctx->r, "ERR Number of keys can't be greater than number of args");
+        return;
+    }
+    int rest = 2 + (int)numkeys;
+    if (rest < ctx->argc) {
+        if (rest + 2 != ctx->argc || !arg_is(&ctx->argv[rest], "limit")) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+        if (arg_ll(ctx, &ctx->argv[rest + 1], &limit) < 0) return;
+        if (limit < 0) {
+            reply_error(ctx->r, "ERR LIMIT can't be negative");
+            return;
+        }
+    }
+    compound *sets = calloc((size_t)numkeys, sizeof(compound));
+    if (!sets) abort();
+    if (open_sets(ctx, 2, (int)numkeys, sets) < 0) {
+        free(sets);
+        return;
+    }
+    member_list result = {0};
+    compute(OP_INTER, sets, (int)numkeys, (size_t)limit, &result);
+    reply_int(ctx->r, (long long)result.n);
+    list_free(&result);
+    for (int i = 0; i < numkeys; i++) compound_free(&sets[i]);
+    free(sets);
+}
+
+void cmd_sscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_SET, 0); }

@@ -1,0 +1,53 @@
+/* What hashes, sets (and later lists and sorted sets) share: a metadata record with a version
+ * and a size, and subkeys under [ns][key_len][key][version] in a subkey column family. */
+#ifndef TIDEKV_COMPOUND_H
+#define TIDEKV_COMPOUND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "storage/txn.h"
+#include "util/buf.h"
+
+enum { CK_ERROR = -1, CK_MISSING = 0, CK_FOUND = 1, CK_WRONGTYPE = 2 };
+
+/* A compound key being read or changed by one command. */
+typedef struct compound {
+    txn *t;
+    int db;
+    const char *key;
+    size_t klen;
+    meta m;   /* version, size, expiry; a fresh version when the key did not exist */
+    buf raw;  /* the metadata record as read */
+    int found;
+} compound;
+
+/* Looks the key up as a given type: CK_FOUND, CK_MISSING (c->m is then a new, empty key
+ * of that type), CK_WRONGTYPE or CK_ERROR. Free with compound_free. */
+int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
+void compound_free(compound *c);
+/* Writes the metadata back (size changed); an empty key is deleted instead. */
+void compound_save(compound *c);
+
+/* The subkey for a member/field. */
+void compound_subkey(const compound *c, buf *out, const char *sub, size_t sublen);
+/* Reads a member's value: 1 found (value in out, may be NULL), 0 missing, -1 error. */
+int compound_get(compound *c, const char *sub, size_t sublen, buf *out);
+void compound_put(compound *c, const char *sub, size_t sublen, const char *val, size_t vlen);
+void compound_del(compound *c, const char *sub, size_t sublen);
+
+/* Iterates a key's members in order, from a member (inclusive) or the start. */
+typedef struct compound_iter {
+    store_iter *it;
+    buf prefix;
+    int started; /* the iterator stays on the member last returned until the next call */
+} compound_iter;
+
+void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t flen);
+/* 1 with the next member and its value (valid until the next call), 0 at the end. */
+int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen);
+void compound_iter_close(compound_iter *ci);
+
+#endif
