@@ -132,8 +132,9 @@ void cmd_smembers(cmd_ctx *ctx) {
 
 /* Parses SPOP / SRANDMEMBER's count; replies and returns -1 if invalid. */
 static int parse_pick_count(cmd_ctx *ctx, long long *count, int allow_negative) {
-    if (arg_ll(ctx, &ctx->argv[2], count) < 0) return -1;
-    if ((!allow_negative && *count < 0) || *count < -(1LL << 31) || *count > (1LL << 31)) {
+    if (allow_negative && arg_ll(ctx, &ctx->argv[2], count) < 0) return -1;
+    int bad = !allow_negative && arg_parse_ll(&ctx->argv[2], count) < 0;
+    if (bad || (!allow_negative && *count < 0) || *count < -(1LL << 31) || *count > (1LL << 31)) {
         reply_error(ctx->r, "ERR value is out of range, must be positive");
         return -1;
     }
@@ -199,6 +200,11 @@ void cmd_srandmember(cmd_ctx *ctx) {
 void cmd_smove(cmd_ctx *ctx) {
     compound src, dst;
     if (open_set(ctx, &src) < 0) return;
+    if (!src.found) { /* nothing to move: the destination is not even looked at, as in Redis */
+        reply_int(ctx->r, 0);
+        compound_free(&src);
+        return;
+    }
     if (open_set_at(ctx, &dst, &ctx->argv[2]) < 0) {
         compound_free(&src);
         return;
@@ -363,8 +369,7 @@ void cmd_sdiffstore(cmd_ctx *ctx) { set_operation(ctx, OP_DIFF, 2, &ctx->argv[1]
 
 void cmd_sintercard(cmd_ctx *ctx) {
     long long numkeys, limit = 0;
-    if (arg_ll(ctx, &ctx->argv[1], &numkeys) < 0) return;
-    if (numkeys <= 0) {
+    if (arg_parse_ll(&ctx->argv[1], &numkeys) < 0 || numkeys <= 0) {
         reply_error(ctx->r, "ERR numkeys should be greater than 0");
         return;
     }

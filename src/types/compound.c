@@ -48,7 +48,7 @@ void compound_subkey(const compound *c, buf *out, const char *sub, size_t sublen
 }
 
 int compound_get(compound *c, const char *sub, size_t sublen, buf *out) {
-    if (!c->found) return 0; /* a new key has no members yet, whatever old subkeys say */
+    /* A new key's version is new: only this txn's own writes can be under it. */
     buf sk;
     buf_init(&sk);
     compound_subkey(c, &sk, sub, sublen);
@@ -86,11 +86,6 @@ void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t
     ci->it = txn_iter_new(c->t, CF_DEFAULT, start.data, start.len, end.data, end.len);
     buf_free(&start);
     buf_free(&end);
-    if (!c->found) {
-        /* Nothing to see under a version that was just made. */
-        store_iter_free(ci->it);
-        ci->it = NULL;
-    }
 }
 
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen) {
