@@ -26,6 +26,7 @@ enum cmd_flags {
     CMD_FAST = 1 << 6,
     CMD_ADMIN = 1 << 7,
     CMD_SUBCOMMANDS = 1 << 8, /* CLIENT LIST, CONFIG GET …: shown as client|list */
+    CMD_NUMKEYS = 1 << 9,     /* argv[first_key] is a key count, the keys follow it (LMPOP …) */
 };
 
 typedef struct cmd_ctx {

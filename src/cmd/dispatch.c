@@ -30,6 +30,13 @@ static void key_set_add(key_set *ks, uint64_t h) {
 static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int db, key_set *ks) {
     if (def->flags & CMD_ALLKEYS) ks->exclusive = 1;
     if (def->first_key <= 0) return;
+    if (def->flags & CMD_NUMKEYS) {
+        long long n;
+        if (def->first_key >= argc || arg_parse_ll(&argv[def->first_key], &n) < 0 || n <= 0) return;
+        for (long long i = 0; i < n && def->first_key + 1 + i < argc; i++)
+            key_set_add(ks, keylock_hash(db, argv[def->first_key + 1 + i].ptr, argv[def->first_key + 1 + i].len));
+        return;
+    }
     int last = def->last_key < 0 ? argc + def->last_key : def->last_key;
     int step = def->key_step > 0 ? def->key_step : 1;
     for (int i = def->first_key; i <= last && i < argc; i += step) key_set_add(ks, keylock_hash(db, argv[i].ptr, argv[i].len));

@@ -113,6 +113,25 @@ void cmd_sdiff(cmd_ctx *ctx);
 void cmd_sdiffstore(cmd_ctx *ctx);
 void cmd_sscan(cmd_ctx *ctx);
 
+/* list.c */
+void cmd_lpush(cmd_ctx *ctx);
+void cmd_rpush(cmd_ctx *ctx);
+void cmd_lpushx(cmd_ctx *ctx);
+void cmd_rpushx(cmd_ctx *ctx);
+void cmd_lpop(cmd_ctx *ctx);
+void cmd_rpop(cmd_ctx *ctx);
+void cmd_llen(cmd_ctx *ctx);
+void cmd_lindex(cmd_ctx *ctx);
+void cmd_lset(cmd_ctx *ctx);
+void cmd_lrange(cmd_ctx *ctx);
+void cmd_linsert(cmd_ctx *ctx);
+void cmd_lrem(cmd_ctx *ctx);
+void cmd_ltrim(cmd_ctx *ctx);
+void cmd_lpos(cmd_ctx *ctx);
+void cmd_lmove(cmd_ctx *ctx);
+void cmd_rpoplpush(cmd_ctx *ctx);
+void cmd_lmpop(cmd_ctx *ctx);
+
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);
 void cmd_pollupdates(cmd_ctx *ctx);

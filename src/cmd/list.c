@@ -1,0 +1,577 @@
+/* List commands. Items are subkeys indexed by a u64 position; the metadata's head and tail
+ * bound them (head ≤ i < tail), so both ends and any index are reached by arithmetic. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "types/compound.h"
+#include "types/keyspace.h"
+#include "util/num.h"
+
+static int open_list_at(cmd_ctx *ctx, compound *l, const resp_arg *key) {
+    int rc = compound_open(l, ctx->t, ctx->db, key->ptr, key->len, TYPE_LIST);
+    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    if (rc == CK_ERROR) reply_storage_error(ctx);
+    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
+        compound_free(l);
+        return -1;
+    }
+    if (rc == CK_MISSING) l->m.list_head = l->m.list_tail = LIST_INITIAL_INDEX;
+    return 0;
+}
+
+static int open_list(cmd_ctx *ctx, compound *l) { return open_list_at(ctx, l, &ctx->argv[1]); }
+
+/* The subkey suffix of a position: 8 big-endian bytes. */
+static void position_bytes(uint64_t pos, char out[8]) { buf_set_u64be(out, pos); }
+
+static int item_get(compound *l, uint64_t pos, buf *out) {
+    char p[8];
+    position_bytes(pos, p);
+    return compound_get(l, p, 8, out);
+}
+
+static void item_put(compound *l, uint64_t pos, const char *v, size_t len) {
+    char p[8];
+    position_bytes(pos, p);
+    compound_put(l, p, 8, v, len);
+}
+
+static void item_del(compound *l, uint64_t pos) {
+    char p[8];
+    position_bytes(pos, p);
+    compound_del(l, p, 8);
+}
+
+/* Pushes one value at an end. */
+static void push(compound *l, int left, const char *v, size_t len) {
+    if (left) {
+        item_put(l, --l->m.list_head, v, len);
+    } else {
+        item_put(l, l->m.list_tail++, v, len);
+    }
+    l->m.size++;
+}
+
+/* Pops one value from an end into out; returns 1, or 0 if empty, -1 on error. */
+static int pop(compound *l, int left, buf *out) {
+    if (l->m.size == 0) return 0;
+    uint64_t pos = left ? l->m.list_head : l->m.list_tail - 1;
+    int rc = item_get(l, pos, out);
+    if (rc <= 0) return rc < 0 ? -1 : 0;
+    item_del(l, pos);
+    if (left) l->m.list_head++;
+    else l->m.list_tail--;
+    l->m.size--;
+    return 1;
+}
+
+/* A command to record, argument by argument. */
+typedef struct effect {
+    const char **argv;
+    size_t *lens;
+    int argc;
+} effect;
+
+static void effect_init(effect *e, const char *name, const resp_arg *key, int extra) {
+    e->argv = malloc((size_t)(extra + 2) * sizeof(char *));
+    e->lens = malloc((size_t)(extra + 2) * sizeof(size_t));
+    if (!e->argv || !e->lens) abort();
+    e->argv[0] = name, e->lens[0] = strlen(name);
+    e->argv[1] = key->ptr, e->lens[1] = key->len;
+    e->argc = 2;
+}
+
+static void effect_add(effect *e, const char *p, size_t len) {
+    e->argv[e->argc] = p;
+    e->lens[e->argc++] = len;
+}
+
+static void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
+    if (e->argc >= min_args) cmd_record(ctx, TYPE_LIST, e->argc, e->argv, e->lens);
+    free(e->argv);
+    free(e->lens);
+}
+
+/* LPUSH, RPUSH, LPUSHX, RPUSHX. */
+static void push_generic(cmd_ctx *ctx, int left, int only_existing) {
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    if (only_existing && !l.found) {
+        reply_int(ctx->r, 0);
+        compound_free(&l);
+        return;
+    }
+    effect e;
+    effect_init(&e, left ? "LPUSH" : "RPUSH", &ctx->argv[1], ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        push(&l, left, ctx->argv[i].ptr, ctx->argv[i].len);
+        effect_add(&e, ctx->argv[i].ptr, ctx->argv[i].len);
+    }
+    compound_save(&l);
+    effect_finish(ctx, &e, 3);
+    reply_int(ctx->r, (long long)l.m.size);
+    compound_free(&l);
+}
+
+void cmd_lpush(cmd_ctx *ctx) { push_generic(ctx, 1, 0); }
+void cmd_rpush(cmd_ctx *ctx) { push_generic(ctx, 0, 0); }
+void cmd_lpushx(cmd_ctx *ctx) { push_generic(ctx, 1, 1); }
+void cmd_rpushx(cmd_ctx *ctx) { push_generic(ctx, 0, 1); }
+
+/* Pops up to count items from one end of an open list, replying them and recording the pop
+ * as LPOP/RPOP key count. as_array: reply an array (a count was given). Returns how many. */
+long long list_pop_reply(cmd_ctx *ctx, compound *l, const resp_arg *key, int left, long long count, int as_array) {
+    long long n = (long long)l->m.size < count ? (long long)l->m.size : count;
+    if (as_array) reply_array(ctx->r, n);
+    buf v;
+    buf_init(&v);
+    long long done = 0;
+    for (; done < n && pop(l, left, &v) == 1; done++) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    for (long long i = done; i < n; i++) reply_null(ctx->r); /* keep the promised count */
+    buf_free(&v);
+    if (done > 0) {
+        compound_save(l);
+        char num[24];
+        const char *argv[3] = {left ? "LPOP" : "RPOP", key->ptr, num};
+        size_t lens[3] = {4, key->len, num_format_ll(num, done)};
+        cmd_record(ctx, TYPE_LIST, 3, argv, lens);
+    }
+    return done;
+}
+
+static void pop_generic(cmd_ctx *ctx, int left) {
+    long long count = 1;
+    int has_count = ctx->argc == 3;
+    if (ctx->argc > 3) {
+        reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
+        return;
+    }
+    if (has_count && (arg_parse_ll(&ctx->argv[2], &count) < 0 || count < 0)) {
+        reply_error(ctx->r, "ERR value is out of range, must be positive");
+        return;
+    }
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    if (!l.found) {
+        if (has_count) reply_null_array(ctx->r);
+        else reply_null(ctx->r);
+    } else if (!has_count) {
+        list_pop_reply(ctx, &l, &ctx->argv[1], left, 1, 0);
+    } else {
+        list_pop_reply(ctx, &l, &ctx->argv[1], left, count, 1);
+    }
+    compound_free(&l);
+}
+
+void cmd_lpop(cmd_ctx *ctx) { pop_generic(ctx, 1); }
+void cmd_rpop(cmd_ctx *ctx) { pop_generic(ctx, 0); }
+
+void cmd_llen(cmd_ctx *ctx) {
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    reply_int(ctx->r, (long long)l.m.size);
+    compound_free(&l);
+}
+
+/* Maps a Redis index (negative from the end) to a position; -1 if out of range. */
+static int64_t index_position(const compound *l, long long index, uint64_t *pos) {
+    long long size = (long long)l->m.size;
+    if (index < 0) index += size;
+    if (index < 0 || index >= size) return -1;
+    *pos = l->m.list_head + (uint64_t)index;
+    return 0;
+}
+
+void cmd_lindex(cmd_ctx *ctx) {
+    long long index;
+    if (arg_ll(ctx, &ctx->argv[2], &index) < 0) return;
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    uint64_t pos;
+    buf v;
+    buf_init(&v);
+    if (index_position(&l, index, &pos) < 0 || item_get(&l, pos, &v) != 1)
+        reply_null(ctx->r);
+    else
+        reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    buf_free(&v);
+    compound_free(&l);
+}
+
+void cmd_lset(cmd_ctx *ctx) {
+    long long index;
+    if (arg_ll(ctx, &ctx->argv[2], &index) < 0) return;
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    uint64_t pos;
+    if (!l.found) {
+        reply_error(ctx->r, "ERR no such key");
+    } else if (index_position(&l, index, &pos) < 0) {
+        reply_error(ctx->r, "ERR index out of range");
+    } else {
+        item_put(&l, pos, ctx->argv[3].ptr, ctx->argv[3].len);
+        const char *argv[4] = {"LSET", ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[3].ptr};
+        size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, ctx->argv[3].len};
+        cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+        txn_touch(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len);
+        reply_ok(ctx->r);
+    }
+    compound_free(&l);
+}
+
+/* Clamps an inclusive Redis range to the list; returns 0 if it is empty. */
+static int clamp_range(long long size, long long *start, long long *stop) {
+    if (*start < 0) *start += size;
+    if (*stop < 0) *stop += size;
+    if (*start < 0) *start = 0;
+    if (*stop >= size) *stop = size - 1;
+    return *start <= *stop && *start < size;
+}
+
+void cmd_lrange(cmd_ctx *ctx) {
+    long long start, stop;
+    if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &stop) < 0) return;
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    if (!clamp_range((long long)l.m.size, &start, &stop)) {
+        reply_array(ctx->r, 0);
+        compound_free(&l);
+        return;
+    }
+    long long n = stop - start + 1, seen = 0;
+    reply_array(ctx->r, n);
+    char from[8];
+    position_bytes(l.m.list_head + (uint64_t)start, from);
+    compound_iter ci;
+    compound_iter_open(&ci, &l, from, 8);
+    const char *p, *v;
+    size_t pl, vl;
+    while (seen < n && compound_iter_next(&ci, &p, &pl, &v, &vl)) {
+        reply_bulk(ctx->r, v, vl);
+        seen++;
+    }
+    compound_iter_close(&ci);
+    for (; seen < n; seen++) reply_null(ctx->r);
+    compound_free(&l);
+}
+
+/* Rewrites the items after a removal or insertion: moves count items starting at position
+ * `from` by `shift` positions (negative = towards the head). */
+static int shift_items(compound *l, uint64_t from, uint64_t count, int64_t shift) {
+    buf v;
+    buf_init(&v);
+    int rc = 0;
+    /* Moving towards the tail goes from the last item, so nothing is overwritten unread. */
+    for (uint64_t k = 0; k < count && rc == 0; k++) {
+        uint64_t pos = shift > 0 ? from + count - 1 - k : from + k;
+        if (item_get(l, pos, &v) != 1) rc = -1;
+        else item_put(l, pos + (uint64_t)shift, v.data ? v.data : "", v.len);
+    }
+    buf_free(&v);
+    return rc;
+}
+
+void cmd_linsert(cmd_ctx *ctx) {
+    int before = arg_is(&ctx->argv[2], "before");
+    if (!before && !arg_is(&ctx->argv[2], "after")) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    if (!l.found) {
+        reply_int(ctx->r, 0);
+        compound_free(&l);
+        return;
+    }
+    const resp_arg *pivot = &ctx->argv[3], *value = &ctx->argv[4];
+    long long index = -1, i = 0;
+    compound_iter ci;
+    compound_iter_open(&ci, &l, NULL, 0);
+    const char *p, *v;
+    size_t pl, vl;
+    while (compound_iter_next(&ci, &p, &pl, &v, &vl)) {
+        if (vl == pivot->len && memcmp(v, pivot->ptr, vl) == 0) {
+            index = i;
+            break;
+        }
+        i++;
+    }
+    compound_iter_close(&ci);
+    if (index < 0) {
+        reply_int(ctx->r, -1);
+        compound_free(&l);
+        return;
+    }
+    /* The new item's index; the shorter side moves out of the way. */
+    uint64_t at = (uint64_t)index + (before ? 0 : 1), size = l.m.size;
+    if (at < size - at) {
+        shift_items(&l, l.m.list_head, at, -1);
+        l.m.list_head--;
+    } else {
+        shift_items(&l, l.m.list_head + at, size - at, 1);
+        l.m.list_tail++;
+    }
+    item_put(&l, l.m.list_head + at, value->ptr, value->len);
+    l.m.size++;
+    compound_save(&l);
+    const char *argv[5] = {"LINSERT", ctx->argv[1].ptr, before ? "BEFORE" : "AFTER", pivot->ptr, value->ptr};
+    size_t lens[5] = {7, ctx->argv[1].len, before ? 6 : 5, pivot->len, value->len};
+    cmd_record(ctx, TYPE_LIST, 5, argv, lens);
+    reply_int(ctx->r, (long long)l.m.size);
+    compound_free(&l);
+}
+
+/* Removes the items at the given (sorted) indexes, closing the gaps towards the head. */
+static void remove_indexes(compound *l, const uint64_t *idx, size_t n) {
+    buf v;
+    buf_init(&v);
+    uint64_t write = idx[0], size = l->m.size;
+    size_t next = 0;
+    for (uint64_t read = idx[0]; read < size; read++) {
+        if (next < n && idx[next] == read) {
+            next++;
+            continue;
+        }
+        if (item_get(l, l->m.list_head + read, &v) == 1) item_put(l, l->m.list_head + write, v.data ? v.data : "", v.len);
+        write++;
+    }
+    for (uint64_t pos = write; pos < size; pos++) item_del(l, l->m.list_head + pos);
+    l->m.list_tail = l->m.list_head + write;
+    l->m.size = write;
+    buf_free(&v);
+}
+
+void cmd_lrem(cmd_ctx *ctx) {
+    long long count;
+    if (arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    const resp_arg *value = &ctx->argv[3];
+    uint64_t *idx = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t limit = count == 0 ? UINT64_MAX : (uint64_t)(count < 0 ? -(count + 1) + 1 : count);
+    /* Indexes of the matches, from the head (count >= 0) or from the tail (count < 0). */
+    buf v;
+    buf_init(&v);
+    uint64_t size = l.m.size;
+    for (uint64_t k = 0; k < size && n < limit; k++) {
+        uint64_t i = count < 0 ? size - 1 - k : k;
+        if (item_get(&l, l.m.list_head + i, &v) != 1) break;
+        if (v.len != value->len || memcmp(v.data, value->ptr, v.len) != 0) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            idx = realloc(idx, cap * sizeof(*idx));
+            if (!idx) abort();
+        }
+        idx[n++] = i;
+    }
+    buf_free(&v);
+    if (n > 0) {
+        if (count < 0) /* found from the tail: put them in ascending order */
+            for (size_t a = 0, b = n - 1; a < b; a++, b--) {
+                uint64_t t = idx[a];
+                idx[a] = idx[b];
+                idx[b] = t;
+            }
+        remove_indexes(&l, idx, n);
+        compound_save(&l);
+        const char *argv[4] = {"LREM", ctx->argv[1].ptr, ctx->argv[2].ptr, value->ptr};
+        size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, value->len};
+        cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+    }
+    free(idx);
+    reply_int(ctx->r, (long long)n);
+    compound_free(&l);
+}
+
+void cmd_ltrim(cmd_ctx *ctx) {
+    long long start, stop;
+    if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &stop) < 0) return;
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    if (l.found) {
+        long long size = (long long)l.m.size;
+        if (!clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
+        for (long long i = 0; i < start; i++) item_del(&l, l.m.list_head + (uint64_t)i);
+        for (long long i = stop + 1; i < size; i++) item_del(&l, l.m.list_head + (uint64_t)i);
+        l.m.list_tail = l.m.list_head + (uint64_t)(stop + 1);
+        l.m.list_head += (uint64_t)start;
+        l.m.size = (uint64_t)(stop - start + 1);
+        compound_save(&l);
+        const char *argv[4] = {"LTRIM", ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[3].ptr};
+        size_t lens[4] = {5, ctx->argv[1].len, ctx->argv[2].len, ctx->argv[3].len};
+        cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+    }
+    reply_ok(ctx->r);
+    compound_free(&l);
+}
+
+void cmd_lpos(cmd_ctx *ctx) {
+    long long rank = 1, count = -1, maxlen = 0;
+    for (int i = 3; i < ctx->argc; i += 2) {
+        const resp_arg *a = &ctx->argv[i];
+        if (i + 1 >= ctx->argc) goto syntax;
+        long long v;
+        if (arg_ll(ctx, &ctx->argv[i + 1], &v) < 0) return;
+        if (arg_is(a, "rank")) {
+            if (v == 0 || v == LLONG_MIN) {
+                reply_error(ctx->r, "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second "
+                                    "... or use negative to start from the end of the list");
+                return;
+            }
+            rank = v;
+        } else if (arg_is(a, "count")) {
+            if (v < 0) {
+                reply_error(ctx->r, "ERR COUNT can't be negative");
+                return;
+            }
+            count = v;
+        } else if (arg_is(a, "maxlen")) {
+            if (v < 0) {
+                reply_error(ctx->r, "ERR MAXLEN can't be negative");
+                return;
+            }
+            maxlen = v;
+        } else {
+            goto syntax;
+        }
+    }
+    compound l;
+    if (open_list(ctx, &l) < 0) return;
+    const resp_arg *want = &ctx->argv[2];
+    long long size = (long long)l.m.size, skip = (rank > 0 ? rank : -rank) - 1, matches = 0;
+    long long limit = count < 0 ? 1 : (count == 0 ? size : count);
+    buf found, v;
+    buf_init(&found);
+    buf_init(&v);
+    reply sub = {&found, ctx->r->resp};
+    for (long long k = 0; k < size && (maxlen == 0 || k < maxlen) && matches < limit; k++) {
+        long long i = rank > 0 ? k : size - 1 - k;
+        if (item_get(&l, l.m.list_head + (uint64_t)i, &v) != 1) break;
+        if (v.len != want->len || memcmp(v.data, want->ptr, v.len) != 0) continue;
+        if (skip > 0) {
+            skip--;
+            continue;
+        }
+        reply_int(&sub, i);
+        matches++;
+    }
+    if (count >= 0) {
+        reply_array(ctx->r, matches);
+        buf_append(ctx->r->out, found.data, found.len);
+    } else if (matches) {
+        buf_append(ctx->r->out, found.data, found.len);
+    } else {
+        reply_null(ctx->r);
+    }
+    buf_free(&found);
+    buf_free(&v);
+    compound_free(&l);
+    return;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+}
+
+static int parse_side(const resp_arg *a, int *left) {
+    if (arg_is(a, "left")) *left = 1;
+    else if (arg_is(a, "right")) *left = 0;
+    else return -1;
+    return 0;
+}
+
+/* Moves one item between lists (the same list rotates). Returns 1 moved, 0 source empty,
+ * -1 after replying an error. The moved value is replied when reply_value is set. */
+int list_move(cmd_ctx *ctx, const resp_arg *src_key, const resp_arg *dst_key, int from_left, int to_left) {
+    compound src, dst;
+    if (open_list_at(ctx, &src, src_key) < 0) return -1;
+    if (!src.found) {
+        compound_free(&src);
+        return 0;
+    }
+    int same = src_key->len == dst_key->len && memcmp(src_key->ptr, dst_key->ptr, src_key->len) == 0;
+    if (!same && open_list_at(ctx, &dst, dst_key) < 0) {
+        compound_free(&src);
+        return -1;
+    }
+    buf v;
+    buf_init(&v);
+    int rc = pop(&src, from_left, &v);
+    if (rc == 1) {
+        compound *target = same ? &src : &dst;
+        push(target, to_left, v.data ? v.data : "", v.len);
+        compound_save(&src);
+        if (!same) compound_save(&dst);
+        const char *argv[5] = {"LMOVE", src_key->ptr, dst_key->ptr, from_left ? "LEFT" : "RIGHT",
+                               to_left ? "LEFT" : "RIGHT"};
+        size_t lens[5] = {5, src_key->len, dst_key->len, from_left ? 4 : 5, to_left ? 4 : 5};
+        cmd_record(ctx, TYPE_LIST, 5, argv, lens);
+        reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    } else if (rc < 0) {
+        reply_storage_error(ctx);
+    }
+    buf_free(&v);
+    compound_free(&src);
+    if (!same) compound_free(&dst);
+    return rc;
+}
+
+void cmd_lmove(cmd_ctx *ctx) {
+    int from_left, to_left;
+    if (parse_side(&ctx->argv[3], &from_left) < 0 || parse_side(&ctx->argv[4], &to_left) < 0) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (list_move(ctx, &ctx->argv[1], &ctx->argv[2], from_left, to_left) == 0) reply_null(ctx->r);
+}
+
+void cmd_rpoplpush(cmd_ctx *ctx) {
+    if (list_move(ctx, &ctx->argv[1], &ctx->argv[2], 0, 1) == 0) reply_null(ctx->r);
+}
+
+/* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], from argument `first` (numkeys).
+ * Returns 1 popped (replied), 0 all empty (nothing replied), -1 after an error reply. */
+int list_mpop(cmd_ctx *ctx, int first) {
+    long long numkeys, count = 1;
+    if (arg_parse_ll(&ctx->argv[first], &numkeys) < 0 || numkeys <= 0) {
+        reply_error(ctx->r, "ERR numkeys should be greater than 0");
+        return -1;
+    }
+    if (numkeys > ctx->argc - first - 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    int side_at = first + 1 + (int)numkeys, left;
+    if (parse_side(&ctx->argv[side_at], &left) < 0) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    if (side_at + 1 < ctx->argc) {
+        if (side_at + 3 != ctx->argc || !arg_is(&ctx->argv[side_at + 1], "count") ||
+            arg_parse_ll(&ctx->argv[side_at + 2], &count) < 0 || count <= 0) {
+            reply_error(ctx->r, side_at + 3 == ctx->argc && arg_is(&ctx->argv[side_at + 1], "count")
+                                    ? "ERR count should be greater than 0"
+                                    : ERR_SYNTAX);
+            return -1;
+        }
+    }
+    for (int i = first + 1; i < side_at; i++) {
+        compound l;
+        if (open_list_at(ctx, &l, &ctx->argv[i]) < 0) return -1;
+        if (l.found) {
+            reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
+            list_pop_reply(ctx, &l, &ctx->argv[i], left, count, 1);
+            compound_free(&l);
+            return 1;
+        }
+        compound_free(&l);
+    }
+    return 0;
+}
+
+void cmd_lmpop(cmd_ctx *ctx) {
+    if (list_mpop(ctx, 1) == 0) reply_null_array(ctx->r);
+}
