@@ -9,6 +9,7 @@
 #include "cdc/notify.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
+#include "cmd/blocking.h"
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
@@ -71,6 +72,7 @@ int main(int argc, char **argv) {
             (unsigned long long)store_latest_sequence());
     tail_init((size_t)server_config.cdc_cache_mb * 1024 * 1024);
     txn_set_commit_hook(on_commit);
+    txn_set_touch_hook(blocking_notify);
     if (cdc_notify_start() < 0) {
         log_msg(LOG_WARNING, "can't start the CDC notifier thread");
         store_close();

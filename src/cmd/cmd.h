@@ -38,6 +38,8 @@ typedef struct cmd_ctx {
     txn *t;
     int db;
     int in_exec;
+    int retrying;     /* a blocked command tried again after a commit touched its keys */
+    int keep_waiting; /* set by a retried blocking command that still finds nothing */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);

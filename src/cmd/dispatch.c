@@ -74,7 +74,9 @@ static void commit_or_fail(cmd_ctx *ctx, size_t mark) {
     free(err);
 }
 
-static void run_command(client *c, const cmd_def *def, int argc, resp_arg *argv) {
+/* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
+ * command still has to wait. */
+static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
     int locks = !(def->flags & CMD_NOKEYS);
@@ -82,13 +84,25 @@ static void run_command(client *c, const cmd_def *def, int argc, resp_arg *argv)
     txn t;
     txn_init(&t);
     reply r = {&c->out, c->resp};
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0};
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0, retrying, 0};
     size_t mark = c->out.len;
     def->fn(&ctx);
     commit_or_fail(&ctx, mark);
     txn_free(&t);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
+    return ctx.keep_waiting;
+}
+
+int dispatch_retry(client *c, int argc, resp_arg *argv) {
+    return !run_command(c, cmd_lookup(argv[0].ptr, argv[0].len), argc, argv, 1);
+}
+
+void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hashes, size_t *n) {
+    key_set ks = {0};
+    collect_keys(cmd_lookup(argv[0].ptr, argv[0].len), argc, argv, db, &ks);
+    *hashes = ks.hashes;
+    *n = ks.n;
 }
 
 static void reply_unknown_command(reply *r, int argc, const resp_arg *argv) {
@@ -149,7 +163,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         reply_simple(&r, "QUEUED");
         return;
     }
-    run_command(c, def, argc, argv);
+    run_command(c, def, argc, argv, 0);
 }
 
 /* ---- MULTI / EXEC / WATCH ---- */

@@ -9,6 +9,11 @@
 void dispatch_request(client *c, int argc, resp_arg *argv);
 /* Frees a client's queued transaction and watched keys. */
 void dispatch_client_cleanup(client *c);
+/* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it
+ * still has to wait. */
+int dispatch_retry(client *c, int argc, resp_arg *argv);
+/* The lock hashes of a command's keys (malloc'd), as the command table locates them. */
+void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hashes, size_t *n);
 /* Runs the client's queued transaction as one batch (EXEC). */
 void dispatch_exec(cmd_ctx *ctx);
 /* Forgets the queued transaction (DISCARD, EXEC). */

@@ -131,6 +131,11 @@ void cmd_lpos(cmd_ctx *ctx);
 void cmd_lmove(cmd_ctx *ctx);
 void cmd_rpoplpush(cmd_ctx *ctx);
 void cmd_lmpop(cmd_ctx *ctx);
+void cmd_blpop(cmd_ctx *ctx);
+void cmd_brpop(cmd_ctx *ctx);
+void cmd_blmove(cmd_ctx *ctx);
+void cmd_brpoplpush(cmd_ctx *ctx);
+void cmd_blmpop(cmd_ctx *ctx);
 
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/blocking.h"
 #include "cmd/handlers.h"
 #include "types/compound.h"
 #include "types/keyspace.h"
@@ -574,4 +575,49 @@ int list_mpop(cmd_ctx *ctx, int first) {
 
 void cmd_lmpop(cmd_ctx *ctx) {
     if (list_mpop(ctx, 1) == 0) reply_null_array(ctx->r);
+}
+
+/* BLPOP / BRPOP: the first non-empty list, popped at one end. */
+static void bpop_generic(cmd_ctx *ctx, int left) {
+    int64_t timeout;
+    if (blocking_parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &timeout) < 0) return;
+    for (int i = 1; i < ctx->argc - 1; i++) {
+        compound l;
+        if (open_list_at(ctx, &l, &ctx->argv[i]) < 0) return;
+        if (l.found) {
+            reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
+            list_pop_reply(ctx, &l, &ctx->argv[i], left, 1, 0);
+            compound_free(&l);
+            return;
+        }
+        compound_free(&l);
+    }
+    blocking_wait_or_nil(ctx, timeout);
+}
+
+void cmd_blpop(cmd_ctx *ctx) { bpop_generic(ctx, 1); }
+void cmd_brpop(cmd_ctx *ctx) { bpop_generic(ctx, 0); }
+
+static void bmove_generic(cmd_ctx *ctx, int from_left, int to_left, const resp_arg *timeout_arg) {
+    int64_t timeout;
+    if (blocking_parse_timeout(ctx, timeout_arg, &timeout) < 0) return;
+    if (list_move(ctx, &ctx->argv[1], &ctx->argv[2], from_left, to_left) == 0) blocking_wait_or_nil(ctx, timeout);
+}
+
+void cmd_blmove(cmd_ctx *ctx) {
+    int from_left, to_left;
+    if (parse_side(&ctx->argv[3], &from_left) < 0 || parse_side(&ctx->argv[4], &to_left) < 0) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    bmove_generic(ctx, from_left, to_left, &ctx->argv[5]);
+}
+
+void cmd_brpoplpush(cmd_ctx *ctx) { bmove_generic(ctx, 0, 1, &ctx->argv[3]); }
+
+void cmd_blmpop(cmd_ctx *ctx) {
+    int64_t timeout;
+    if (blocking_parse_timeout(ctx, &ctx->argv[1], &timeout) < 0) return;
+    if (list_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout);
 }

@@ -136,6 +136,11 @@ static cmd_def table[] = {
     {"lmove", 5, W, 1, 2, 1, cmd_lmove, "@list", "Moves an item from a list to another.", "source destination LEFT|RIGHT LEFT|RIGHT"},
     {"rpoplpush", 3, W, 1, 2, 1, cmd_rpoplpush, "@list", "Moves the last item of a list to the front of another.", "source destination"},
     {"lmpop", -4, W | CMD_NUMKEYS, 1, 0, 0, cmd_lmpop, "@list", "Pops items from the first non-empty list.", "numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
+    {"blpop", -3, W, 1, -2, 1, cmd_blpop, "@list", "Pops the first item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
+    {"brpop", -3, W, 1, -2, 1, cmd_brpop, "@list", "Pops the last item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
+    {"blmove", 6, W, 1, 2, 1, cmd_blmove, "@list", "Moves an item between lists, waiting for one.", "source destination LEFT|RIGHT LEFT|RIGHT timeout"},
+    {"brpoplpush", 4, W, 1, 2, 1, cmd_brpoplpush, "@list", "RPOPLPUSH, waiting for an item.", "source destination timeout"},
+    {"blmpop", -5, W | CMD_NUMKEYS, 2, 0, 0, cmd_blmpop, "@list", "LMPOP, waiting for an item.", "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
     /* change data capture */
     {"sequence", -1, NK | R | F, 0, 0, 0, cmd_sequence, "@cdc", "Returns the latest sequence, or the one at a time.", "[TIME unix-time-milliseconds]"},
     {"pollupdates", -2, NK | R, 0, 0, 0, cmd_pollupdates, "@cdc", "Returns the changes after a sequence.", "sequence [MAX count] [STRICT] [FORMAT RAW|RESP|JSON] [BLOCK milliseconds] [MATCH pattern] [TYPE type] [DB index]"},

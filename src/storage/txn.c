@@ -212,7 +212,12 @@ void txn_build_batch(txn *t, buf *out) {
     buf_append(out, t->records.data, t->records.len);
 }
 
-static void bump_watches(txn *t) {
+static void (*touch_hook)(const uint64_t *hashes, size_t n);
+
+void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n)) { touch_hook = hook; }
+
+/* What follows a commit: WATCH invalidation, then wake-ups of clients blocked on its keys. */
+static void after_commit(txn *t) {
     size_t n = t->touched.len / sizeof(uint64_t);
     for (size_t i = 0; i < n; i++) {
         uint64_t h;
@@ -220,6 +225,7 @@ static void bump_watches(txn *t) {
         keylock_watch_bump(h);
     }
     if (t->flushed) keylock_flush_bump();
+    if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
 }
 
 static void (*commit_hook)(const char *batch, size_t len);
@@ -256,7 +262,7 @@ int txn_commit(txn *t, char **err) {
     txn_build_batch(t, &raw);
     int rc = write_raw(raw.data, raw.len, err);
     buf_free(&raw);
-    if (rc == 0) bump_watches(t);
+    if (rc == 0) after_commit(t);
     txn_reset(t);
     return rc;
 }

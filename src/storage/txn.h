@@ -56,6 +56,9 @@ void txn_reset(txn *t);
 /* Called after every successful commit with the batch as written (its header now carries the
  * sequence RocksDB assigned): the CDC tail cache and wake-ups. */
 void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
+/* Called after every successful commit with the lock hashes of the keys it touched
+ * (blocked clients waiting on them are woken). */
+void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
 /* Writes a raw batch as it is (APPLYBATCH); returns 0 or -1 with *err set. */
 int txn_write_raw(const char *data, size_t len, char **err);
 

@@ -1,0 +1,125 @@
+#include "cmd/blocking.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/dispatch.h"
+#include "net/net.h"
+#include "util/num.h"
+
+typedef struct key_waiter {
+    client *c;
+    int argc;
+    resp_arg *argv; /* the command, to run again */
+    uint64_t *hashes;
+    size_t nhashes;
+    int woken; /* a wake is on its way: later commits pass it over for the next waiter */
+    struct key_waiter *prev, *next;
+} key_waiter;
+
+/* Every waiter, oldest first. */
+static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
+static key_waiter *first, *last;
+static atomic_int nwaiters;
+
+int blocking_parse_timeout(cmd_ctx *ctx, const resp_arg *a, int64_t *timeout_us) {
+    double seconds;
+    if (num_parse_double(a->ptr, a->len, &seconds) < 0 || isinf(seconds) || seconds > 1e12) {
+        reply_error(ctx->r, "ERR timeout is not a float or out of range");
+        return -1;
+    }
+    if (seconds < 0) {
+        reply_error(ctx->r, "ERR timeout is negative");
+        return -1;
+    }
+    *timeout_us = (int64_t)(seconds * 1e6);
+    if (seconds > 0 && *timeout_us == 0) *timeout_us = 1; /* tiny but not "forever" */
+    return 0;
+}
+
+static int waits_on(const key_waiter *w, uint64_t h) {
+    for (size_t i = 0; i < w->nhashes; i++)
+        if (w->hashes[i] == h) return 1;
+    return 0;
+}
+
+void blocking_notify(const uint64_t *hashes, size_t n) {
+    if (atomic_load(&nwaiters) == 0) return;
+    pthread_mutex_lock(&waiters_lock);
+    for (size_t i = 0; i < n; i++) {
+        for (key_waiter *w = first; w; w = w->next) {
+            if (!waits_on(w, hashes[i])) continue;
+            if (!w->woken) {
+                w->woken = 1;
+                net_wake(w->c);
+            }
+            break; /* one waiter per key: the oldest serves first */
+        }
+    }
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+static int waiter_retry(client *c, int timed_out) {
+    key_waiter *w = c->block.state;
+    if (timed_out) {
+        reply r = {&c->out, c->resp};
+        reply_null_array(&r);
+        return 1;
+    }
+    if (dispatch_retry(c, w->argc, w->argv)) return 1;
+    pthread_mutex_lock(&waiters_lock);
+    w->woken = 0;
+    pthread_mutex_unlock(&waiters_lock);
+    return 0;
+}
+
+static void waiter_cleanup(client *c) {
+    key_waiter *w = c->block.state;
+    pthread_mutex_lock(&waiters_lock);
+    if (w->prev) w->prev->next = w->next;
+    else first = w->next;
+    if (w->next) w->next->prev = w->prev;
+    else last = w->prev;
+    atomic_fetch_sub(&nwaiters, 1);
+    pthread_mutex_unlock(&waiters_lock);
+    for (int i = 0; i < w->argc; i++) free(w->argv[i].ptr);
+    free(w->argv);
+    free(w->hashes);
+    free(w);
+}
+
+void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us) {
+    if (ctx->in_exec) {
+        reply_null_array(ctx->r);
+        return;
+    }
+    if (ctx->retrying) {
+        ctx->keep_waiting = 1;
+        return;
+    }
+    key_waiter *w = calloc(1, sizeof(*w));
+    if (!w) abort();
+    w->c = ctx->c;
+    w->argc = ctx->argc;
+    w->argv = malloc((size_t)ctx->argc * sizeof(resp_arg));
+    if (!w->argv) abort();
+    for (int i = 0; i < ctx->argc; i++) {
+        w->argv[i].ptr = malloc(ctx->argv[i].len + 1);
+        if (!w->argv[i].ptr) abort();
+        memcpy(w->argv[i].ptr, ctx->argv[i].ptr, ctx->argv[i].len + 1);
+        w->argv[i].len = ctx->argv[i].len;
+    }
+    dispatch_key_hashes(ctx->argc, ctx->argv, ctx->db, &w->hashes, &w->nhashes);
+    client_block block = {waiter_retry, waiter_cleanup, w};
+    net_block(ctx->c, timeout_us, &block);
+    pthread_mutex_lock(&waiters_lock);
+    w->prev = last;
+    if (last) last->next = w;
+    else first = w;
+    last = w;
+    atomic_fetch_add(&nwaiters, 1);
+    pthread_mutex_unlock(&waiters_lock);
+}
