@@ -30,6 +30,7 @@ static void key_set_add(key_set *ks, uint64_t h) {
 static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int db, key_set *ks) {
     if (def->flags & CMD_ALLKEYS) ks->exclusive = 1;
     if (def->first_key <= 0) return;
+    if (def->flags & CMD_DEST) key_set_add(ks, keylock_hash(db, argv[1].ptr, argv[1].len));
     if (def->flags & CMD_NUMKEYS) {
         long long n;
         if (def->first_key >= argc || arg_parse_ll(&argv[def->first_key], &n) < 0 || n <= 0) return;

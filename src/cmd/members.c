@@ -5,6 +5,7 @@
 
 #include "cmd/cursor.h"
 #include "util/glob.h"
+#include "util/num.h"
 #include "util/random.h"
 
 static void take(picked *p, const char *sub, size_t sublen, const char *val, size_t vlen) {
@@ -114,7 +115,12 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
             }
             if (match && !glob_match(match->ptr, match->len, sub, sl, 0)) continue;
             reply_bulk(&sub_r, sub, sl);
-            if (with_values) reply_bulk(&sub_r, val, vl);
+            if (with_values && type == TYPE_ZSET && vl == 8) { /* a score, as ZSCORE shows it */
+                char text[32];
+                reply_bulk(&sub_r, text, num_format_double(text, enc_decode_ordered_double((const uint8_t *)val)));
+            } else if (with_values) {
+                reply_bulk(&sub_r, val, vl);
+            }
             items += with_values ? 2 : 1;
         }
         compound_iter_close(&ci);

@@ -86,12 +86,8 @@ void reply_map(reply *r, long long n) {
 void reply_set(reply *r, long long n) { header(r, r->resp == 3 ? '~' : '*', n); }
 
 void reply_double(reply *r, double v) {
-    char tmp[64];
-    int len;
-    if (isinf(v))
-        len = snprintf(tmp, sizeof(tmp), "%s", v > 0 ? "inf" : "-inf");
-    else
-        len = snprintf(tmp, sizeof(tmp), "%.17g", v);
+    char tmp[32];
+    size_t len = num_format_double(tmp, v);
     if (r->resp == 3) {
         buf_append_byte(r->out, ',');
         buf_append(r->out, tmp, (size_t)len);

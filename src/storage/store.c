@@ -239,6 +239,10 @@ void store_iter_overlay(store_iter *si, rocksdb_writebatch_wi_t *batch, int cf) 
 int store_iter_valid(store_iter *si) { return rocksdb_iter_valid(si->it); }
 void store_iter_next(store_iter *si) { rocksdb_iter_next(si->it); }
 void store_iter_seek(store_iter *si, const char *key, size_t klen) { rocksdb_iter_seek(si->it, key, klen); }
+void store_iter_seek_for_prev(store_iter *si, const char *key, size_t klen) {
+    rocksdb_iter_seek_for_prev(si->it, key, klen);
+}
+void store_iter_prev(store_iter *si) { rocksdb_iter_prev(si->it); }
 const char *store_iter_key(store_iter *si, size_t *len) { return rocksdb_iter_key(si->it, len); }
 const char *store_iter_value(store_iter *si, size_t *len) { return rocksdb_iter_value(si->it, len); }
 

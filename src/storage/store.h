@@ -43,6 +43,9 @@ void store_iter_overlay(store_iter *it, rocksdb_writebatch_wi_t *batch, int cf);
 int store_iter_valid(store_iter *it);
 void store_iter_next(store_iter *it);
 void store_iter_seek(store_iter *it, const char *key, size_t klen);
+/* Positions at the last key <= key; then store_iter_prev walks backwards. */
+void store_iter_seek_for_prev(store_iter *it, const char *key, size_t klen);
+void store_iter_prev(store_iter *it);
 const char *store_iter_key(store_iter *it, size_t *len);
 const char *store_iter_value(store_iter *it, size_t *len);
 void store_iter_free(store_iter *it);

@@ -76,6 +76,11 @@ size_t num_format_ll(char *out, long long v) {
     return (size_t)snprintf(out, 21, "%lld", v);
 }
 
+size_t num_format_double(char *out, double v) {
+    if (isinf(v)) return (size_t)snprintf(out, 32, "%s", v > 0 ? "inf" : "-inf");
+    return (size_t)snprintf(out, 32, "%.17g", v);
+}
+
 size_t num_format_ld(char *out, size_t cap, long double v) {
     if (isinf(v)) return (size_t)snprintf(out, cap, "%s", v > 0 ? "inf" : "-inf");
     /* 17 fractional digits, then trailing zeros (and a bare dot) trimmed, as Redis does. */

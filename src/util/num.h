@@ -14,6 +14,9 @@ int num_parse_ld(const char *s, size_t len, long double *out);
 int num_parse_double(const char *s, size_t len, double *out);
 /* Formats an integer; returns the length written (buffer of at least 21 bytes). */
 size_t num_format_ll(char *out, long long v);
+/* Formats a score as Redis 7.0 prints doubles ("%.17g", inf, -inf): exact, so it parses back
+ * to the same value. Returns the length (buffer of at least 32 bytes). */
+size_t num_format_double(char *out, double v);
 /* Formats a long double the way Redis prints INCRBYFLOAT results (no exponent, no trailing zeros). */
 size_t num_format_ld(char *out, size_t cap, long double v);
 

@@ -1,0 +1,1102 @@
+/* Sorted set commands. Each member has its score as a subkey in the default column family
+ * (member → ordered double) and an entry in the score index, zset_score (score member),
+ * which keeps the members in score order for ranges, ranks and pops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/blocking.h"
+#include "cmd/handlers.h"
+#include "cmd/members.h"
+#include "types/compound.h"
+#include "types/keyspace.h"
+#include "util/num.h"
+
+static int open_zset_at(cmd_ctx *ctx, compound *z, const resp_arg *key) {
+    int rc = compound_open(z, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
+    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    if (rc == CK_ERROR) reply_storage_error(ctx);
+    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
+        compound_free(z);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_zset(cmd_ctx *ctx, compound *z) { return open_zset_at(ctx, z, &ctx->argv[1]); }
+
+/* A member's score: 1 found, 0 missing, -1 error. */
+static int member_score(compound *z, const char *m, size_t len, double *score) {
+    buf v;
+    buf_init(&v);
+    int rc = compound_get(z, m, len, &v);
+    if (rc == 1) {
+        if (v.len != 8) rc = -1;
+        else *score = enc_decode_ordered_double((const uint8_t *)v.data);
+    }
+    buf_free(&v);
+    return rc;
+}
+
+/* The score-index key of (score, member). */
+static void index_key(const compound *z, buf *out, double score, const char *m, size_t len) {
+    uint8_t s[8];
+    enc_ordered_double(s, score);
+    buf sub;
+    buf_init(&sub);
+    buf_append(&sub, s, 8);
+    buf_append(&sub, m, len);
+    enc_subkey(out, z->db, z->key, z->klen, z->m.version, sub.data, sub.len);
+    buf_free(&sub);
+}
+
+/* Sets a member's score; old is its current score when had_it. */
+static void member_set(compound *z, const char *m, size_t len, double score, int had_it, double old) {
+    buf k;
+    buf_init(&k);
+    if (had_it) {
+        index_key(z, &k, old, m, len);
+        txn_delete(z->t, CF_ZSET_SCORE, k.data, k.len);
+        buf_clear(&k);
+    } else {
+        z->m.size++;
+    }
+    uint8_t s[8];
+    enc_ordered_double(s, score);
+    compound_put(z, m, len, (const char *)s, 8);
+    index_key(z, &k, score, m, len);
+    txn_put(z->t, CF_ZSET_SCORE, k.data, k.len, "", 0);
+    buf_free(&k);
+}
+
+static void member_del(compound *z, const char *m, size_t len, double score) {
+    buf k;
+    buf_init(&k);
+    compound_del(z, m, len);
+    index_key(z, &k, score, m, len);
+    txn_delete(z->t, CF_ZSET_SCORE, k.data, k.len);
+    z->m.size--;
+    buf_free(&k);
+}
+
+/* ---- walking the score index ---- */
+
+typedef struct zwalk {
+    store_iter *it;
+    buf prefix;
+    int rev, started;
+} zwalk;
+
+/* Opens a walk in score order (or reverse), starting at a score (forward: the first entry
+ * with that score or more; reverse: the last entry with less than `at`), or at an end. */
+static void zwalk_open(zwalk *w, compound *z, int rev, int from_score, double at) {
+    buf_init(&w->prefix);
+    enc_subkey(&w->prefix, z->db, z->key, z->klen, z->m.version, NULL, 0);
+    buf end, start;
+    buf_init(&end);
+    buf_init(&start);
+    enc_prefix_end(&end, w->prefix.data, w->prefix.len);
+    buf_append(&start, w->prefix.data, w->prefix.len);
+    if (from_score) {
+        uint8_t s[8];
+        enc_ordered_double(s, at);
+        buf_append(&start, s, 8);
+    }
+    w->it = txn_iter_new(z->t, CF_ZSET_SCORE, start.data, start.len, end.data, end.len);
+    if (rev) store_iter_seek_for_prev(w->it, from_score ? start.data : end.data, from_score ? start.len : end.len);
+    w->rev = rev;
+    w->started = 0;
+    buf_free(&end);
+    buf_free(&start);
+}
+
+static int zwalk_next(zwalk *w, const char **m, size_t *mlen, double *score) {
+    if (w->started) {
+        if (w->rev) store_iter_prev(w->it);
+        else store_iter_next(w->it);
+    }
+    w->started = 1;
+    if (!store_iter_valid(w->it)) return 0;
+    size_t kl;
+    const char *k = store_iter_key(w->it, &kl);
+    if (kl < w->prefix.len + 8 || memcmp(k, w->prefix.data, w->prefix.len) != 0) return 0;
+    *score = enc_decode_ordered_double((const uint8_t *)k + w->prefix.len);
+    *m = k + w->prefix.len + 8;
+    *mlen = kl - w->prefix.len - 8;
+    return 1;
+}
+
+static void zwalk_close(zwalk *w) {
+    store_iter_free(w->it);
+    buf_free(&w->prefix);
+}
+
+/* ---- range specifications (ZRANGE and friends) ---- */
+
+enum { BY_INDEX, BY_SCORE, BY_LEX };
+
+typedef struct lex_bound {
+    int inf;       /* -1 = "-", 1 = "+", 0 = a value */
+    int exclusive;
+    const char *v;
+    size_t len;
+} lex_bound;
+
+typedef struct zspec {
+    int by, rev;
+    long long start, stop;        /* BY_INDEX, already clamped */
+    double min, max;              /* BY_SCORE */
+    int minex, maxex;
+    lex_bound lmin, lmax;         /* BY_LEX */
+    long long offset, limit;      /* LIMIT; limit < 0 = all */
+} zspec;
+
+static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
+    const char *p = a->ptr;
+    size_t len = a->len;
+    *exclusive = len > 0 && p[0] == '(';
+    if (*exclusive) p++, len--;
+    if (num_parse_double(p, len, v) < 0) return -1;
+    return 0;
+}
+
+static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
+    memset(b, 0, sizeof(*b));
+    if (a->len == 1 && (a->ptr[0] == '-' || a->ptr[0] == '+')) {
+        b->inf = a->ptr[0] == '-' ? -1 : 1;
+        return 0;
+    }
+    if (a->len == 0 || (a->ptr[0] != '[' && a->ptr[0] != '(')) return -1;
+    b->exclusive = a->ptr[0] == '(';
+    b->v = a->ptr + 1;
+    b->len = a->len - 1;
+    return 0;
+}
+
+static int compare_lex(const char *m, size_t mlen, const lex_bound *b) {
+    if (b->inf) return -b->inf; /* everything is above "-" and below "+" */
+    int c = memcmp(m, b->v, mlen < b->len ? mlen : b->len);
+    return c ? c : (mlen > b->len) - (mlen < b->len);
+}
+
+/* Whether an entry is past the far end of the range (the walk can stop) or before its near
+ * end (skip it). Returns 1 past, -1 before, 0 inside. */
+static int range_position(const zspec *s, const char *m, size_t mlen, double score) {
+    int below, above;
+    if (s->by == BY_SCORE) {
+        below = s->minex ? score <= s->min : score < s->min;
+        above = s->maxex ? score >= s->max : score > s->max;
+    } else if (s->by == BY_LEX) {
+        int cmin = compare_lex(m, mlen, &s->lmin), cmax = compare_lex(m, mlen, &s->lmax);
+        below = s->lmin.exclusive ? cmin <= 0 : cmin < 0;
+        above = s->lmax.exclusive ? cmax >= 0 : cmax > 0;
+    } else {
+        return 0;
+    }
+    if (s->rev) return below ? 1 : above ? -1 : 0;
+    return above ? 1 : below ? -1 : 0;
+}
+
+typedef void (*zvisit)(void *arg, const char *m, size_t mlen, double score);
+
+/* Visits the entries of a range in order; returns how many. */
+static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
+    if (!z->found || s->limit == 0) return 0;
+    zwalk w;
+    /* Start at the near bound of a score range (an infinite one is an end of the index). */
+    int from_score = s->by == BY_SCORE && !(s->rev && isinf(s->max) && s->max > 0);
+    zwalk_open(&w, z, s->rev, from_score, s->rev ? nextafter(s->max, INFINITY) : s->min);
+    const char *m;
+    size_t ml;
+    double score;
+    long long index = 0, skipped = 0, n = 0;
+    while (zwalk_next(&w, &m, &ml, &score)) {
+        if (s->by == BY_INDEX) {
+            if (index++ < s->start) continue;
+            if (index - 1 > s->stop) break;
+        } else {
+            int pos = range_position(s, m, ml, score);
+            if (pos > 0) break;
+            if (pos < 0) continue;
+        }
+        if (skipped < s->offset) {
+            skipped++;
+            continue;
+        }
+        visit(arg, m, ml, score);
+        n++;
+        if (s->limit > 0 && n == s->limit) break;
+    }
+    zwalk_close(&w);
+    return n;
+}
+
+/* Parses the range part of ZRANGE-style arguments: min/max at argv[first], argv[first+1],
+ * the kind (by), and [LIMIT offset count] anywhere after. Replies and returns -1 on errors. */
+static int parse_range(cmd_ctx *ctx, compound *z, int first, zspec *s) {
+    const resp_arg *lo = &ctx->argv[first], *hi = &ctx->argv[first + 1];
+    if (s->rev && s->by != BY_INDEX) { /* ZREVRANGEBYSCORE / BYLEX take max first */
+        const resp_arg *t = lo;
+        lo = hi;
+        hi = t;
+    }
+    if (s->by == BY_SCORE) {
+        if (parse_score_bound(lo, &s->min, &s->minex) < 0 || parse_score_bound(hi, &s->max, &s->maxex) < 0) {
+            reply_error(ctx->r, "ERR min or max is not a float");
+            return -1;
+        }
+    } else if (s->by == BY_LEX) {
+        if (parse_lex_bound(lo, &s->lmin) < 0 || parse_lex_bound(hi, &s->lmax) < 0) {
+            reply_error(ctx->r, "ERR min or max not valid string range item");
+            return -1;
+        }
+    } else {
+        if (arg_ll(ctx, lo, &s->start) < 0 || arg_ll(ctx, hi, &s->stop) < 0) return -1;
+        long long size = z->found ? (long long)z->m.size : 0;
+        if (s->start < 0) s->start += size;
+        if (s->stop < 0) s->stop += size;
+        if (s->start < 0) s->start = 0;
+        if (s->stop >= size) s->stop = size - 1;
+        if (s->start > s->stop) s->limit = 0;
+    }
+    return 0;
+}
+
+/* Collects visited entries into a reply body. */
+typedef struct zcollect {
+    reply r;
+    int withscores;
+    long long items;
+} zcollect;
+
+static void collect_reply(void *arg, const char *m, size_t mlen, double score) {
+    zcollect *c = arg;
+    if (c->withscores && c->r.resp == 3) reply_array(&c->r, 2);
+    reply_bulk(&c->r, m, mlen);
+    if (c->withscores) reply_double(&c->r, score);
+    c->items += c->withscores && c->r.resp == 2 ? 2 : 1;
+}
+
+/* Parses ZRANGE's options after min max: BYSCORE BYLEX REV LIMIT WITHSCORES. */
+static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscores, int allow_withscores) {
+    for (int i = first; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "byscore")) s->by = BY_SCORE;
+        else if (arg_is(a, "bylex")) s->by = BY_LEX;
+        else if (arg_is(a, "rev")) s->rev = 1;
+        else if (arg_is(a, "withscores") && allow_withscores) *withscores = 1;
+        else if (arg_is(a, "limit") && i + 2 < ctx->argc) {
+            if (arg_ll(ctx, &ctx->argv[i + 1], &s->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &s->limit) < 0) return -1;
+            i += 2;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    if (s->limit != -1 && s->by == BY_INDEX) {
+        reply_error(ctx->r, "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
+        return -1;
+    }
+    if (*withscores && s->by == BY_LEX) {
+        reply_error(ctx->r, "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+        return -1;
+    }
+    if (s->offset < 0) s->limit = 0; /* a negative offset returns nothing, as in Redis */
+    return 0;
+}
+
+/* Replies a range of an open zset. */
+static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
+    buf body;
+    buf_init(&body);
+    zcollect c = {{&body, ctx->r->resp}, withscores, 0};
+    zrange_walk(z, s, collect_reply, &c);
+    reply_array(ctx->r, c.items);
+    buf_append(ctx->r->out, body.data, body.len);
+    buf_free(&body);
+}
+
+/* ZRANGE-family entry point: by/rev preset for the old commands, options parsed from `opts`. */
+static void zrange_generic(cmd_ctx *ctx, int by, int rev, int opts) {
+    zspec s = {0};
+    s.by = by;
+    s.rev = rev;
+    s.limit = -1;
+    int withscores = 0;
+    if (parse_zrange_options(ctx, opts, &s, &withscores, 1) < 0) return;
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    if (parse_range(ctx, &z, 2, &s) == 0) reply_range(ctx, &z, &s, withscores);
+    compound_free(&z);
+}
+
+void cmd_zrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 0, 4); }
+void cmd_zrevrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 1, 4); }
+void cmd_zrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 0, 4); }
+void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, 4); }
+void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, 4); }
+void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, 4); }
+
+static void count_visit(void *arg, const char *m, size_t mlen, double score) {
+    (void)m, (void)mlen, (void)score;
+    (*(long long *)arg)++;
+}
+
+static void zcount_generic(cmd_ctx *ctx, int by) {
+    zspec s = {0};
+    s.by = by;
+    s.limit = -1;
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    long long n = 0;
+    if (parse_range(ctx, &z, 2, &s) == 0) {
+        zrange_walk(&z, &s, count_visit, &n);
+        reply_int(ctx->r, n);
+    }
+    compound_free(&z);
+}
+
+void cmd_zcount(cmd_ctx *ctx) { zcount_generic(ctx, BY_SCORE); }
+void cmd_zlexcount(cmd_ctx *ctx) { zcount_generic(ctx, BY_LEX); }
+
+/* ---- writes ---- */
+
+enum { ZADD_NX = 1, ZADD_XX = 2, ZADD_GT = 4, ZADD_LT = 8, ZADD_CH = 16, ZADD_INCR = 32 };
+
+/* A command to record, built argument by argument (scores formatted into `scores`). */
+typedef struct zeffect {
+    const char **argv;
+    size_t *lens;
+    char (*scores)[32];
+    int argc;
+} zeffect;
+
+static void zeffect_init(zeffect *e, const char *name, const resp_arg *key, int members) {
+    e->argv = malloc((size_t)(2 * members + 2) * sizeof(char *));
+    e->lens = malloc((size_t)(2 * members + 2) * sizeof(size_t));
+    e->scores = malloc((size_t)(members + 1) * 32);
+    if (!e->argv || !e->lens || !e->scores) abort();
+    e->argv[0] = name, e->lens[0] = strlen(name);
+    e->argv[1] = key->ptr, e->lens[1] = key->len;
+    e->argc = 2;
+}
+
+/* Adds "score member" (ZADD) or just "member" (ZREM) when score is NULL. */
+static void zeffect_add(zeffect *e, const double *score, const char *m, size_t len) {
+    if (score) {
+        char *slot = e->scores[(e->argc - 2) / 2];
+        e->lens[e->argc] = num_format_double(slot, *score);
+        e->argv[e->argc++] = slot;
+    }
+    e->argv[e->argc] = m;
+    e->lens[e->argc++] = len;
+}
+
+static void zeffect_finish(cmd_ctx *ctx, zeffect *e) {
+    if (e->argc > 2) cmd_record(ctx, TYPE_ZSET, e->argc, e->argv, e->lens);
+    free(e->argv);
+    free(e->lens);
+    free(e->scores);
+}
+
+static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
+    int i = 2;
+    *flags = 0;
+    for (; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "nx")) *flags |= ZADD_NX;
+        else if (arg_is(a, "xx")) *flags |= ZADD_XX;
+        else if (arg_is(a, "gt")) *flags |= ZADD_GT;
+        else if (arg_is(a, "lt")) *flags |= ZADD_LT;
+        else if (arg_is(a, "ch")) *flags |= ZADD_CH;
+        else if (arg_is(a, "incr")) *flags |= ZADD_INCR;
+        else break;
+    }
+    *first_pair = i;
+    int pairs = ctx->argc - i;
+    if (pairs == 0 || pairs % 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    if ((*flags & ZADD_NX) && (*flags & ZADD_XX)) {
+        reply_error(ctx->r, "ERR XX and NX options at the same time are not compatible");
+        return -1;
+    }
+    int gtltnx = !!(*flags & ZADD_GT) + !!(*flags & ZADD_LT) + !!(*flags & ZADD_NX);
+    if (gtltnx > 1) {
+        reply_error(ctx->r, "ERR GT, LT, and/or NX options at the same time are not compatible");
+        return -1;
+    }
+    if ((*flags & ZADD_INCR) && pairs > 2) {
+        reply_error(ctx->r, "ERR INCR option supports a single increment-element pair");
+        return -1;
+    }
+    return 0;
+}
+
+enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR };
+
+/* Applies one ZADD pair. *added is set when the member is new; *result is its score after
+ * (unless skipped by NX/XX/GT/LT). */
+static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int *added, double *result) {
+    double old = 0;
+    int had = member_score(z, m->ptr, m->len, &old);
+    *added = 0;
+    if (had < 0) return ZA_ERROR;
+    if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
+    double next = (flags & ZADD_INCR) && had ? old + score : score;
+    if (isnan(next)) return ZA_NAN;
+    if (had && (((flags & ZADD_GT) && !(next > old)) || ((flags & ZADD_LT) && !(next < old)))) return ZA_SKIPPED;
+    *result = next;
+    if (had && next == old) return ZA_UNCHANGED;
+    member_set(z, m->ptr, m->len, next, had, old);
+    *added = !had;
+    return ZA_CHANGED;
+}
+
+/* Parses every score first, so a bad one changes nothing. */
+static double *parse_scores(cmd_ctx *ctx, int first, int pairs) {
+    double *scores = malloc((size_t)pairs * sizeof(double));
+    if (!scores) abort();
+    for (int p = 0; p < pairs; p++) {
+        if (num_parse_double(ctx->argv[first + 2 * p].ptr, ctx->argv[first + 2 * p].len, &scores[p]) < 0) {
+            reply_error(ctx->r, ERR_NOT_FLOAT);
+            free(scores);
+            return NULL;
+        }
+    }
+    return scores;
+}
+
+/* ZADD and ZINCRBY: pairs of (score, member) from argv[first]. */
+static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
+    int pairs = (ctx->argc - first) / 2;
+    double *scores = parse_scores(ctx, first, pairs);
+    if (!scores) return;
+    compound z;
+    if (open_zset(ctx, &z) < 0) {
+        free(scores);
+        return;
+    }
+    zeffect e;
+    zeffect_init(&e, "ZADD", &ctx->argv[1], pairs);
+    long long added = 0, changed = 0;
+    int rc = ZA_SKIPPED;
+    double result = 0;
+    for (int p = 0; p < pairs && rc != ZA_NAN && rc != ZA_ERROR; p++) {
+        const resp_arg *m = &ctx->argv[first + 2 * p + 1];
+        int was_added;
+        rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
+        if (rc != ZA_CHANGED) continue;
+        zeffect_add(&e, &result, m->ptr, m->len);
+        added += was_added;
+        changed++;
+    }
+    if (rc == ZA_NAN) {
+        reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
+        e.argc = 2; /* nothing happened */
+    } else if (rc == ZA_ERROR) {
+        reply_storage_error(ctx);
+        e.argc = 2;
+    } else {
+        if (changed) compound_save(&z);
+        if (!(flags & ZADD_INCR)) reply_int(ctx->r, (flags & ZADD_CH) ? changed : added);
+        else if (rc == ZA_SKIPPED) reply_null(ctx->r);
+        else reply_double(ctx->r, result);
+    }
+    zeffect_finish(ctx, &e);
+    free(scores);
+    compound_free(&z);
+}
+
+void cmd_zadd(cmd_ctx *ctx) {
+    int flags, first;
+    if (parse_zadd_flags(ctx, &flags, &first) == 0) zadd_generic(ctx, flags, first);
+}
+
+void cmd_zincrby(cmd_ctx *ctx) { zadd_generic(ctx, ZADD_INCR, 2); }
+
+void cmd_zrem(cmd_ctx *ctx) {
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    zeffect e;
+    zeffect_init(&e, "ZREM", &ctx->argv[1], ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        double score;
+        if (member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score) != 1) continue;
+        member_del(&z, ctx->argv[i].ptr, ctx->argv[i].len, score);
+        zeffect_add(&e, NULL, ctx->argv[i].ptr, ctx->argv[i].len);
+    }
+    long long removed = e.argc - 2;
+    if (removed) compound_save(&z);
+    zeffect_finish(ctx, &e);
+    reply_int(ctx->r, removed);
+    compound_free(&z);
+}
+
+void cmd_zcard(cmd_ctx *ctx) {
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    reply_int(ctx->r, z.found ? (long long)z.m.size : 0);
+    compound_free(&z);
+}
+
+void cmd_zscore(cmd_ctx *ctx) {
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    double score;
+    if (member_score(&z, ctx->argv[2].ptr, ctx->argv[2].len, &score) == 1) reply_double(ctx->r, score);
+    else reply_null(ctx->r);
+    compound_free(&z);
+}
+
+void cmd_zmscore(cmd_ctx *ctx) {
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    reply_array(ctx->r, ctx->argc - 2);
+    for (int i = 2; i < ctx->argc; i++) {
+        double score;
+        if (member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score) == 1) reply_double(ctx->r, score);
+        else reply_null(ctx->r);
+    }
+    compound_free(&z);
+}
+
+static void zrank_generic(cmd_ctx *ctx, int rev) {
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    double score;
+    const resp_arg *m = &ctx->argv[2];
+    if (member_score(&z, m->ptr, m->len, &score) != 1) {
+        reply_null(ctx->r);
+        compound_free(&z);
+        return;
+    }
+    zwalk w;
+    zwalk_open(&w, &z, rev, 0, 0);
+    const char *em;
+    size_t eml;
+    double es;
+    long long rank = 0;
+    while (zwalk_next(&w, &em, &eml, &es) && !(eml == m->len && memcmp(em, m->ptr, eml) == 0)) rank++;
+    zwalk_close(&w);
+    reply_int(ctx->r, rank);
+    compound_free(&z);
+}
+
+void cmd_zrank(cmd_ctx *ctx) { zrank_generic(ctx, 0); }
+void cmd_zrevrank(cmd_ctx *ctx) { zrank_generic(ctx, 1); }
+
+/* Entries copied out of a walk (the index must not change while it is walked). */
+typedef struct zentries {
+    buf members; /* [u32 len][bytes] each */
+    double *scores;
+    size_t n, cap;
+} zentries;
+
+static void zentries_add(void *arg, const char *m, size_t mlen, double score) {
+    zentries *e = arg;
+    uint32_t len = (uint32_t)mlen;
+    buf_append(&e->members, &len, sizeof(len));
+    buf_append(&e->members, m, mlen);
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 16;
+        e->scores = realloc(e->scores, e->cap * sizeof(double));
+        if (!e->scores) abort();
+    }
+    e->scores[e->n++] = score;
+}
+
+/* Walks the copied entries: *pos starts at 0. */
+static const char *zentries_next(const zentries *e, size_t *pos, size_t *mlen) {
+    uint32_t len;
+    memcpy(&len, e->members.data + *pos, sizeof(len));
+    const char *m = e->members.data + *pos + sizeof(len);
+    *pos += sizeof(len) + len;
+    *mlen = len;
+    return m;
+}
+
+static void zentries_free(zentries *e) {
+    buf_free(&e->members);
+    free(e->scores);
+}
+
+/* Deletes copied entries from the zset and records ZREM of them. */
+static void remove_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, const zentries *es) {
+    zeffect e;
+    zeffect_init(&e, "ZREM", key, (int)es->n);
+    size_t pos = 0, ml;
+    for (size_t i = 0; i < es->n; i++) {
+        const char *m = zentries_next(es, &pos, &ml);
+        member_del(z, m, ml, es->scores[i]);
+        zeffect_add(&e, NULL, m, ml);
+    }
+    if (es->n) compound_save(z);
+    zeffect_finish(ctx, &e);
+}
+
+static void zremrange_generic(cmd_ctx *ctx, int by) {
+    zspec s = {0};
+    s.by = by;
+    s.limit = -1;
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    if (parse_range(ctx, &z, 2, &s) == 0) {
+        zentries es = {0};
+        buf_init(&es.members);
+        zrange_walk(&z, &s, zentries_add, &es);
+        remove_entries(ctx, &z, &ctx->argv[1], &es);
+        reply_int(ctx->r, (long long)es.n);
+        zentries_free(&es);
+    }
+    compound_free(&z);
+}
+
+void cmd_zremrangebyrank(cmd_ctx *ctx) { zremrange_generic(ctx, BY_INDEX); }
+void cmd_zremrangebyscore(cmd_ctx *ctx) { zremrange_generic(ctx, BY_SCORE); }
+void cmd_zremrangebylex(cmd_ctx *ctx) { zremrange_generic(ctx, BY_LEX); }
+
+/* How popped entries are replied: a flat array (member, score, …), pairs in RESP3 (flat in
+ * RESP2), or bare member and score with no header (the caller wrote one). */
+enum pop_shape { POP_FLAT, POP_PAIRS, POP_BARE };
+
+/* Pops up to count lowest (or highest) entries of an open zset and replies them. */
+static long long pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, long long count,
+                             enum pop_shape shape) {
+    int pairs = shape == POP_PAIRS && ctx->r->resp == 3;
+    zspec s = {0};
+    s.by = BY_INDEX;
+    s.rev = max;
+    s.stop = count - 1;
+    s.limit = -1;
+    zentries es = {0};
+    buf_init(&es.members);
+    zrange_walk(z, &s, zentries_add, &es);
+    if (shape != POP_BARE) reply_array(ctx->r, pairs ? (long long)es.n : (long long)es.n * 2);
+    size_t pos = 0, ml;
+    for (size_t i = 0; i < es.n; i++) {
+        const char *m = zentries_next(&es, &pos, &ml);
+        if (pairs) reply_array(ctx->r, 2);
+        reply_bulk(ctx->r, m, ml);
+        reply_double(ctx->r, es.scores[i]);
+    }
+    remove_entries(ctx, z, key, &es);
+    long long n = (long long)es.n;
+    zentries_free(&es);
+    return n;
+}
+
+static void zpop_generic(cmd_ctx *ctx, int max) {
+    long long count = 1;
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (ctx->argc == 3 && (arg_parse_ll(&ctx->argv[2], &count) < 0 || count < 0)) {
+        reply_error(ctx->r, "ERR value is out of range, must be positive");
+        return;
+    }
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    pop_entries(ctx, &z, &ctx->argv[1], max, count, ctx->argc == 3 ? POP_PAIRS : POP_FLAT);
+    compound_free(&z);
+}
+
+void cmd_zpopmin(cmd_ctx *ctx) { zpop_generic(ctx, 0); }
+void cmd_zpopmax(cmd_ctx *ctx) { zpop_generic(ctx, 1); }
+
+/* ZMPOP / BZMPOP from argument `first` (numkeys): 1 popped (replied), 0 all empty, -1 error. */
+static int zset_mpop(cmd_ctx *ctx, int first) {
+    long long numkeys, count = 1;
+    if (arg_parse_ll(&ctx->argv[first], &numkeys) < 0 || numkeys <= 0) {
+        reply_error(ctx->r, "ERR numkeys should be greater than 0");
+        return -1;
+    }
+    if (numkeys > ctx->argc - first - 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    int side_at = first + 1 + (int)numkeys, max;
+    if (arg_is(&ctx->argv[side_at], "min")) max = 0;
+    else if (arg_is(&ctx->argv[side_at], "max")) max = 1;
+    else {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    if (side_at + 1 < ctx->argc) {
+        int count_form = side_at + 3 == ctx->argc && arg_is(&ctx->argv[side_at + 1], "count");
+        if (!count_form || arg_parse_ll(&ctx->argv[side_at + 2], &count) < 0 || count <= 0) {
+            reply_error(ctx->r, count_form ? "ERR count should be greater than 0" : ERR_SYNTAX);
+            return -1;
+        }
+    }
+    for (int i = first + 1; i < side_at; i++) {
+        compound z;
+        if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return -1;
+        if (z.found) {
+            reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
+            pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_PAIRS);
+            compound_free(&z);
+            return 1;
+        }
+        compound_free(&z);
+    }
+    return 0;
+}
+
+void cmd_zmpop(cmd_ctx *ctx) {
+    if (zset_mpop(ctx, 1) == 0) reply_null_array(ctx->r);
+}
+
+void cmd_bzmpop(cmd_ctx *ctx) {
+    int64_t timeout;
+    if (blocking_parse_timeout(ctx, &ctx->argv[1], &timeout) < 0) return;
+    if (zset_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout);
+}
+
+/* BZPOPMIN / BZPOPMAX key [key ...] timeout: [key, member, score] of the first non-empty. */
+static void bzpop_generic(cmd_ctx *ctx, int max) {
+    int64_t timeout;
+    if (blocking_parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &timeout) < 0) return;
+    for (int i = 1; i < ctx->argc - 1; i++) {
+        compound z;
+        if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return;
+        if (z.found) { /* the reply is flat: key, member, score */
+            reply_array(ctx->r, 3);
+            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
+            pop_entries(ctx, &z, &ctx->argv[i], max, 1, POP_BARE);
+            compound_free(&z);
+            return;
+        }
+        compound_free(&z);
+    }
+    blocking_wait_or_nil(ctx, timeout);
+}
+
+void cmd_bzpopmin(cmd_ctx *ctx) { bzpop_generic(ctx, 0); }
+void cmd_bzpopmax(cmd_ctx *ctx) { bzpop_generic(ctx, 1); }
+
+void cmd_zrangestore(cmd_ctx *ctx) {
+    zspec s = {0};
+    s.by = BY_INDEX;
+    s.limit = -1;
+    int withscores = 0;
+    if (parse_zrange_options(ctx, 5, &s, &withscores, 0) < 0) return;
+    compound src;
+    if (open_zset_at(ctx, &src, &ctx->argv[2]) < 0) return;
+    zentries es = {0};
+    buf_init(&es.members);
+    /* parse_range reads min/max at argv[3..4] of ZRANGESTORE dst src min max. */
+    if (parse_range(ctx, &src, 3, &s) == 0) {
+        zrange_walk(&src, &s, zentries_add, &es);
+        const resp_arg *dst_key = &ctx->argv[1];
+        meta old;
+        buf raw;
+        buf_init(&raw);
+        if (ks_lookup(ctx->t, ctx->db, dst_key->ptr, dst_key->len, &old, &raw) == KS_FOUND) {
+            ks_delete(ctx->t, ctx->db, dst_key->ptr, dst_key->len);
+            cmd_record_key(ctx, "DEL", old.type, dst_key->ptr, dst_key->len);
+        }
+        buf_free(&raw);
+        compound dst; /* deleted above: it opens as a new, empty zset */
+        compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
+        zeffect e;
+        zeffect_init(&e, "ZADD", dst_key, (int)es.n);
+        size_t pos = 0, ml;
+        for (size_t i = 0; i < es.n; i++) {
+            const char *m = zentries_next(&es, &pos, &ml);
+            member_set(&dst, m, ml, es.scores[i], 0, 0);
+            zeffect_add(&e, &es.scores[i], m, ml);
+        }
+        if (es.n) compound_save(&dst);
+        zeffect_finish(ctx, &e);
+        reply_int(ctx->r, (long long)es.n);
+        compound_free(&dst);
+    }
+    zentries_free(&es);
+    compound_free(&src);
+}
+
+void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
+
+void cmd_zrandmember(cmd_ctx *ctx) {
+    long long count = 1;
+    int withscores = 0, has_count = ctx->argc >= 3;
+    if (has_count && arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    if (ctx->argc == 4 && arg_is(&ctx->argv[3], "withscores")) {
+        withscores = 1;
+    } else if (ctx->argc >= 4) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    if (count < -(1LL << 31) || count > (1LL << 31)) {
+        reply_error(ctx->r, "ERR value is out of range");
+        return;
+    }
+    compound z;
+    if (open_zset(ctx, &z) < 0) return;
+    picked *p = NULL;
+    long long n = z.found ? members_pick(&z, count, &p) : 0;
+    if (!has_count) {
+        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
+        else reply_null(ctx->r);
+    } else {
+        reply_array(ctx->r, withscores && ctx->r->resp == 2 ? n * 2 : n);
+        for (long long i = 0; i < n; i++) {
+            if (withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
+            if (withscores) reply_double(ctx->r, enc_decode_ordered_double((const uint8_t *)p[i].val.data));
+        }
+    }
+    if (n) picked_free(p, n);
+    compound_free(&z);
+}
+
+/* ---- ZUNION / ZINTER / ZDIFF and their STORE / CARD forms ---- */
+
+enum { AGG_SUM, AGG_MIN, AGG_MAX };
+
+typedef struct zin {
+    const char *m;
+    size_t len;
+    double score;
+    int input;
+} zin;
+
+typedef struct zcombine {
+    int op; /* OP_UNION, OP_INTER, OP_DIFF */
+    int numkeys, first_key, aggregate, withscores;
+    double *weights;
+    long long limit; /* ZINTERCARD */
+} zcombine;
+
+enum { OP_UNION, OP_INTER, OP_DIFF };
+
+/* Parses numkeys at argv[at], the keys, then WEIGHTS / AGGREGATE / WITHSCORES / LIMIT as the
+ * command allows. Replies and returns -1 on an error. */
+static int parse_combine(cmd_ctx *ctx, int at, zcombine *zc, int allow_withscores, int allow_limit) {
+    long long n;
+    if (arg_ll(ctx, &ctx->argv[at], &n) < 0) return -1;
+    if (n < 1) {
+        if (allow_limit) reply_error(ctx->r, "ERR numkeys should be greater than 0");
+        else reply_errorf(ctx->r, "ERR at least 1 input key is needed for '%s' command", ctx->name);
+        return -1;
+    }
+    if (n > ctx->argc - at - 1) {
+        reply_error(ctx->r, allow_limit ? "ERR Number of keys can't be greater than number of args" : ERR_SYNTAX);
+        return -1;
+    }
+    zc->numkeys = (int)n;
+    zc->first_key = at + 1;
+    zc->weights = malloc((size_t)n * sizeof(double));
+    if (!zc->weights) abort();
+    for (int i = 0; i < n; i++) zc->weights[i] = 1;
+    for (int i = at + 1 + (int)n; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        if (arg_is(a, "weights") && zc->op != OP_DIFF && !allow_limit && i + n < ctx->argc) {
+            for (int k = 0; k < n; k++) {
+                if (num_parse_double(ctx->argv[i + 1 + k].ptr, ctx->argv[i + 1 + k].len, &zc->weights[k]) < 0) {
+                    reply_error(ctx->r, "ERR weight value is not a float");
+                    return -1;
+                }
+            }
+            i += (int)n;
+        } else if (arg_is(a, "aggregate") && zc->op != OP_DIFF && !allow_limit && i + 1 < ctx->argc) {
+            const resp_arg *v = &ctx->argv[++i];
+            if (arg_is(v, "sum")) zc->aggregate = AGG_SUM;
+            else if (arg_is(v, "min")) zc->aggregate = AGG_MIN;
+            else if (arg_is(v, "max")) zc->aggregate = AGG_MAX;
+            else goto syntax;
+        } else if (arg_is(a, "withscores") && allow_withscores) {
+            zc->withscores = 1;
+        } else if (arg_is(a, "limit") && allow_limit && i + 1 < ctx->argc) {
+            if (arg_parse_ll(&ctx->argv[++i], &zc->limit) < 0 || zc->limit < 0) {
+                reply_error(ctx->r, "ERR LIMIT can't be negative");
+                return -1;
+            }
+        } else {
+            goto syntax;
+        }
+    }
+    return 0;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+    return -1;
+}
+
+static int compare_zin_member(const void *a, const void *b) {
+    const zin *x = a, *y = b;
+    int c = memcmp(x->m, y->m, x->len < y->len ? x->len : y->len);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->input - y->input;
+}
+
+static int compare_zin_score(const void *a, const void *b) {
+    const zin *x = a, *y = b;
+    if (x->score != y->score) return x->score < y->score ? -1 : 1;
+    int c = memcmp(x->m, y->m, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static double aggregate(int how, double acc, double v) {
+    if (how == AGG_MIN) return v < acc ? v : acc;
+    if (how == AGG_MAX) return v > acc ? v : acc;
+    double s = acc + v;
+    return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
+}
+
+/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
+ * Returns the count, or -1 after replying WRONGTYPE / storage errors. */
+static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, zin **out, buf *arena) {
+    size_t n = 0, cap = 16;
+    zin *all = malloc(cap * sizeof(zin));
+    if (!all) abort();
+    buf offsets; /* member offsets into the arena, fixed up at the end (the arena moves) */
+    buf_init(&offsets);
+    for (int k = 0; k < zc->numkeys; k++) {
+        const resp_arg *key = &ctx->argv[zc->first_key + k];
+        compound c;
+        int rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
+        if (rc == CK_WRONGTYPE) {
+            compound_free(&c);
+            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
+        }
+        if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
+            reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+            compound_free(&c);
+            free(all);
+            buf_free(&offsets);
+            return -1;
+        }
+        compound_iter ci;
+        compound_iter_open(&ci, &c, NULL, 0);
+        const char *m, *v;
+        size_t ml, vl;
+        while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+            if (n == cap) {
+                cap *= 2;
+                all = realloc(all, cap * sizeof(zin));
+                if (!all) abort();
+            }
+            double score = c.m.type == TYPE_ZSET && vl == 8 ? enc_decode_ordered_double((const uint8_t *)v) : 1;
+            double weighted = score * zc->weights[k];
+            size_t off = arena->len;
+            buf_append(arena, m, ml);
+            buf_append(&offsets, &off, sizeof(off));
+            all[n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, k};
+        }
+        compound_iter_close(&ci);
+        compound_free(&c);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t off;
+        memcpy(&off, offsets.data + i * sizeof(off), sizeof(off));
+        all[i].m = arena->data + off;
+    }
+    buf_free(&offsets);
+    *out = all;
+    return (long long)n;
+}
+
+/* Combines the inputs into result entries (member, score), sorted by score then member. */
+static long long combine(const zcombine *zc, zin *all, long long n) {
+    qsort(all, (size_t)n, sizeof(zin), compare_zin_member);
+    long long w = 0;
+    for (long long i = 0; i < n;) {
+        long long j = i + 1;
+        double acc = all[i].score;
+        while (j < n && all[j].len == all[i].len && memcmp(all[j].m, all[i].m, all[i].len) == 0) {
+            acc = aggregate(zc->aggregate, acc, all[j].score);
+            j++;
+        }
+        int keep = zc->op == OP_UNION || (zc->op == OP_INTER && j - i == zc->numkeys) ||
+                   (zc->op == OP_DIFF && all[i].input == 0 && j - i == 1);
+        if (keep) {
+            all[w] = all[i];
+            all[w++].score = zc->op == OP_DIFF ? all[i].score : acc;
+        }
+        i = j;
+    }
+    qsort(all, (size_t)w, sizeof(zin), compare_zin_score);
+    return w;
+}
+
+/* ZUNION/ZINTER/ZDIFF [STORE]: numkeys at argv[at]; dst is argv[1] for the STORE forms. */
+static void combine_command(cmd_ctx *ctx, int op, int store) {
+    zcombine zc = {0};
+    zc.op = op;
+    int at = store ? 2 : 1;
+    if (parse_combine(ctx, at, &zc, !store, 0) < 0) {
+        free(zc.weights);
+        return;
+    }
+    buf arena;
+    buf_init(&arena);
+    zin *all = NULL;
+    long long n = read_inputs(ctx, &zc, &all, &arena);
+    if (n >= 0) {
+        n = combine(&zc, all, n);
+        if (!store) {
+            reply_array(ctx->r, zc.withscores && ctx->r->resp == 2 ? n * 2 : n);
+            for (long long i = 0; i < n; i++) {
+                if (zc.withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
+                reply_bulk(ctx->r, all[i].m, all[i].len);
+                if (zc.withscores) reply_double(ctx->r, all[i].score);
+            }
+        } else {
+            const resp_arg *dst_key = &ctx->argv[1];
+            meta old;
+            buf raw;
+            buf_init(&raw);
+            if (ks_lookup(ctx->t, ctx->db, dst_key->ptr, dst_key->len, &old, &raw) == KS_FOUND) {
+                ks_delete(ctx->t, ctx->db, dst_key->ptr, dst_key->len);
+                cmd_record_key(ctx, "DEL", old.type, dst_key->ptr, dst_key->len);
+            }
+            buf_free(&raw);
+            compound dst; /* deleted above: it opens as a new, empty zset */
+            compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
+            zeffect e;
+            zeffect_init(&e, "ZADD", dst_key, (int)n);
+            for (long long i = 0; i < n; i++) {
+                member_set(&dst, all[i].m, all[i].len, all[i].score, 0, 0);
+                zeffect_add(&e, &all[i].score, all[i].m, all[i].len);
+            }
+            if (n) compound_save(&dst);
+            zeffect_finish(ctx, &e);
+            reply_int(ctx->r, n);
+            compound_free(&dst);
+        }
+    }
+    free(all);
+    buf_free(&arena);
+    free(zc.weights);
+}
+
+void cmd_zunion(cmd_ctx *ctx) { combine_command(ctx, OP_UNION, 0); }
+void cmd_zinter(cmd_ctx *ctx) { combine_command(ctx, OP_INTER, 0); }
+void cmd_zdiff(cmd_ctx *ctx) { combine_command(ctx, OP_DIFF, 0); }
+void cmd_zunionstore(cmd_ctx *ctx) { combine_command(ctx, OP_UNION, 1); }
+void cmd_zinterstore(cmd_ctx *ctx) { combine_command(ctx, OP_INTER, 1); }
+void cmd_zdiffstore(cmd_ctx *ctx) { combine_command(ctx, OP_DIFF, 1); }
+
+void cmd_zintercard(cmd_ctx *ctx) {
+    zcombine zc = {0};
+    zc.op = OP_INTER;
+    if (parse_combine(ctx, 1, &zc, 0, 1) == 0) {
+        buf arena;
+        buf_init(&arena);
+        zin *all = NULL;
+        long long n = read_inputs(ctx, &zc, &all, &arena);
+        if (n >= 0) {
+            n = combine(&zc, all, n);
+            reply_int(ctx->r, zc.limit > 0 && n > zc.limit ? zc.limit : n);
+        }
+        free(all);
+        buf_free(&arena);
+    }
+    free(zc.weights);
+}
