@@ -41,6 +41,10 @@ static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int
     int last = def->last_key < 0 ? argc + def->last_key : def->last_key;
     int step = def->key_step > 0 ? def->key_step : 1;
     for (int i = def->first_key; i <= last && i < argc; i += step) key_set_add(ks, keylock_hash(db, argv[i].ptr, argv[i].len));
+    /* SORT … STORE dst writes dst. */
+    if (strcmp(def->name, "sort") == 0)
+        for (int i = 2; i + 1 < argc; i++)
+            if (arg_is(&argv[i], "store")) key_set_add(ks, keylock_hash(db, argv[i + 1].ptr, argv[i + 1].len));
     /* COPY src dst DB n also writes in another database. */
     if (strcmp(def->name, "copy") == 0) {
         for (int i = 3; i + 1 < argc; i++) {

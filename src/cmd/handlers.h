@@ -75,6 +75,7 @@ void cmd_randomkey(cmd_ctx *ctx);
 void cmd_rename(cmd_ctx *ctx);
 void cmd_renamenx(cmd_ctx *ctx);
 void cmd_copy(cmd_ctx *ctx);
+void cmd_object(cmd_ctx *ctx);
 
 /* hash.c */
 void cmd_hset(cmd_ctx *ctx);
@@ -136,6 +137,11 @@ void cmd_brpop(cmd_ctx *ctx);
 void cmd_blmove(cmd_ctx *ctx);
 void cmd_brpoplpush(cmd_ctx *ctx);
 void cmd_blmpop(cmd_ctx *ctx);
+/* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH. */
+void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n);
+
+/* sort.c */
+void cmd_sort(cmd_ctx *ctx);
 
 /* zset.c */
 void cmd_zadd(cmd_ctx *ctx);

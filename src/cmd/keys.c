@@ -403,3 +403,36 @@ void cmd_copy(cmd_ctx *ctx) {
     }
     reply_int(ctx->r, done);
 }
+
+/* OBJECT ENCODING names as Redis reports them for data of that kind. */
+static const char *encoding_name(const meta *m) {
+    switch (m->type) {
+    case TYPE_STRING: {
+        long long v;
+        if (num_parse_ll(m->value, m->value_len, &v) == 0) return "int";
+        return m->value_len <= 44 ? "embstr" : "raw";
+    }
+    case TYPE_LIST: return "quicklist";
+    case TYPE_ZSET: return "skiplist";
+    default: return "hashtable";
+    }
+}
+
+void cmd_object(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    int known = arg_is(sub, "encoding") || arg_is(sub, "refcount") || arg_is(sub, "idletime") || arg_is(sub, "freq");
+    if (!known || ctx->argc != 3) {
+        static const char *const subs[] = {"encoding", "refcount", "idletime", "freq", NULL};
+        reply_subcommand_error(ctx, subs);
+        return;
+    }
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, &m, &raw);
+    if (rc == KS_ERROR) reply_storage_error(ctx);
+    else if (rc == KS_MISSING) reply_null(ctx->r);
+    else if (arg_is(sub, "encoding")) reply_bulk_str(ctx->r, encoding_name(&m));
+    else reply_int(ctx->r, arg_is(sub, "refcount") ? 1 : 0); /* no shared objects, no LRU/LFU clock */
+    buf_free(&raw);
+}

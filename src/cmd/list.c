@@ -621,3 +621,25 @@ void cmd_blmpop(cmd_ctx *ctx) {
     if (blocking_parse_timeout(ctx, &ctx->argv[1], &timeout) < 0) return;
     if (list_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout);
 }
+
+void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n) {
+    meta old;
+    buf raw;
+    buf_init(&raw);
+    if (ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw) == KS_FOUND) {
+        ks_delete(ctx->t, ctx->db, key->ptr, key->len);
+        cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
+    }
+    buf_free(&raw);
+    compound l; /* deleted above: it opens as a new, empty list */
+    if (open_list_at(ctx, &l, key) < 0) return;
+    effect e;
+    effect_init(&e, "RPUSH", key, (int)n);
+    for (long long i = 0; i < n; i++) {
+        push(&l, 0, items[i], lens[i]);
+        effect_add(&e, items[i], lens[i]);
+    }
+    if (n) compound_save(&l);
+    effect_finish(ctx, &e, 3);
+    compound_free(&l);
+}

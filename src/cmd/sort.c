@@ -1,0 +1,247 @@
+/* SORT key [BY pattern] [LIMIT offset count] [GET pattern ...] [ASC|DESC] [ALPHA] [STORE dst]
+ * over lists, sets and sorted sets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/handlers.h"
+#include "types/compound.h"
+#include "types/keyspace.h"
+#include "types/string.h"
+#include "util/num.h"
+
+typedef struct sort_item {
+    buf value;
+    buf weight;      /* the BY value (ALPHA) */
+    double score;    /* the BY value (numeric) */
+    int has_weight;
+} sort_item;
+
+typedef struct sort_opts {
+    const resp_arg *by;
+    int nosort, desc, alpha;
+    long long offset, count;
+    const resp_arg **gets;
+    int ngets;
+    const resp_arg *store;
+} sort_opts;
+
+/* Looks up what a BY/GET pattern names for an element: the first '*' replaced by it, and
+ * "key->field" reading a hash field. Returns 1 found (value in out), 0 missing. */
+static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem, buf *out) {
+    if (pattern->len == 1 && pattern->ptr[0] == '#') {
+        buf_append(out, elem->data ? elem->data : "", elem->len);
+        return 1;
+    }
+    const char *star = memchr(pattern->ptr, '*', pattern->len);
+    if (!star) return 0;
+    const char *arrow = NULL;
+    for (const char *p = star + 1; p + 1 < pattern->ptr + pattern->len; p++)
+        if (p[0] == '-' && p[1] == '>') arrow = p;
+    const char *end = arrow ? arrow : pattern->ptr + pattern->len;
+    buf key;
+    buf_init(&key);
+    buf_append(&key, pattern->ptr, (size_t)(star - pattern->ptr));
+    buf_append(&key, elem->data ? elem->data : "", elem->len);
+    buf_append(&key, star + 1, (size_t)(end - star - 1));
+    int found = 0;
+    if (arrow) {
+        compound h;
+        if (compound_open(&h, ctx->t, ctx->db, key.data, key.len, TYPE_HASH) == CK_FOUND)
+            found = compound_get(&h, arrow + 2, (size_t)(pattern->ptr + pattern->len - arrow - 2), out) == 1;
+        compound_free(&h);
+    } else {
+        string_val v;
+        string_val_init(&v);
+        if (string_get(ctx->t, ctx->db, key.data, key.len, &v) == ST_OK) {
+            buf_append(out, v.ptr, v.len);
+            found = 1;
+        }
+        string_val_free(&v);
+    }
+    buf_free(&key);
+    return found;
+}
+
+static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->count = -1;
+    o->gets = malloc((size_t)ctx->argc * sizeof(*o->gets));
+    if (!o->gets) abort();
+    for (int i = 2; i < ctx->argc; i++) {
+        const resp_arg *a = &ctx->argv[i];
+        int left = ctx->argc - i - 1;
+        if (arg_is(a, "asc")) o->desc = 0;
+        else if (arg_is(a, "desc")) o->desc = 1;
+        else if (arg_is(a, "alpha")) o->alpha = 1;
+        else if (arg_is(a, "by") && left >= 1) {
+            o->by = &ctx->argv[++i];
+            o->nosort = !memchr(o->by->ptr, '*', o->by->len);
+        } else if (arg_is(a, "limit") && left >= 2) {
+            if (arg_ll(ctx, &ctx->argv[i + 1], &o->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &o->count) < 0)
+                return -1;
+            i += 2;
+        } else if (arg_is(a, "get") && left >= 1) {
+            o->gets[o->ngets++] = &ctx->argv[++i];
+        } else if (arg_is(a, "store") && left >= 1) {
+            o->store = &ctx->argv[++i];
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads the elements of a list, set or sorted set (in its own order). Returns the count, or
+ * -1 after replying WRONGTYPE. */
+static long long read_elements(cmd_ctx *ctx, sort_item **items) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &m, &raw);
+    buf_free(&raw);
+    *items = NULL;
+    if (rc == KS_MISSING) return 0;
+    if (rc == KS_ERROR || (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET)) {
+        reply_error(ctx->r, rc == KS_ERROR ? ERR_STORAGE : ERR_WRONGTYPE);
+        return -1;
+    }
+    compound c;
+    compound_open(&c, ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, m.type);
+    sort_item *it = calloc(c.m.size ? c.m.size : 1, sizeof(*it));
+    if (!it) abort();
+    compound_iter ci;
+    compound_iter_open(&ci, &c, NULL, 0);
+    const char *sub, *val;
+    size_t sl, vl;
+    long long n = 0;
+    /* A list's items are its values; a set's and a zset's, the members (subkeys). */
+    while ((uint64_t)n < c.m.size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        buf_init(&it[n].value);
+        buf_init(&it[n].weight);
+        if (m.type == TYPE_LIST) buf_append(&it[n].value, val, vl);
+        else buf_append(&it[n].value, sub, sl);
+        n++;
+    }
+    compound_iter_close(&ci);
+    compound_free(&c);
+    *items = it;
+    return n;
+}
+
+/* qsort has no context argument: the order of the SORT running on this thread. */
+static _Thread_local int sort_desc_tl, sort_alpha_tl;
+
+static int compare_items(const void *a, const void *b) {
+    const sort_item *x = a, *y = b;
+    int c;
+    if (sort_alpha_tl) {
+        const buf *bx = x->has_weight ? &x->weight : &x->value, *by = y->has_weight ? &y->weight : &y->value;
+        c = memcmp(bx->data ? bx->data : "", by->data ? by->data : "", bx->len < by->len ? bx->len : by->len);
+        if (!c) c = (bx->len > by->len) - (bx->len < by->len);
+    } else {
+        c = (x->score > y->score) - (x->score < y->score);
+        if (!c) { /* equal scores: by the element itself, as Redis does */
+            c = memcmp(x->value.data ? x->value.data : "", y->value.data ? y->value.data : "",
+                       x->value.len < y->value.len ? x->value.len : y->value.len);
+            if (!c) c = (x->value.len > y->value.len) - (x->value.len < y->value.len);
+        }
+    }
+    return sort_desc_tl ? -c : c;
+}
+
+/* Computes each item's sort weight; replies and returns -1 if one is not a number. */
+static int weigh(cmd_ctx *ctx, const sort_opts *o, sort_item *items, long long n) {
+    for (long long i = 0; i < n; i++) {
+        sort_item *it = &items[i];
+        const buf *w = &it->value;
+        if (o->by) {
+            it->has_weight = pattern_lookup(ctx, o->by, &it->value, &it->weight);
+            w = &it->weight;
+            if (!it->has_weight) continue; /* missing weights sort as 0 / empty */
+        }
+        if (!o->alpha && num_parse_double(w->data ? w->data : "", w->len, &it->score) < 0) {
+            reply_error(ctx->r, "ERR One or more scores can't be converted into double");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* STORE: the destination becomes a list of the rows (a missing GET stores ""). */
+static void store_rows(cmd_ctx *ctx, const resp_arg *dst, const buf *rows, long long total) {
+    const char **items = malloc((size_t)(total ? total : 1) * sizeof(char *));
+    size_t *lens = malloc((size_t)(total ? total : 1) * sizeof(size_t));
+    if (!items || !lens) abort();
+    const char *p = rows->data;
+    for (long long k = 0; k < total; k++) {
+        uint32_t len;
+        memcpy(&len, p, sizeof(len));
+        p += sizeof(len);
+        items[k] = len == UINT32_MAX ? "" : p;
+        lens[k] = len == UINT32_MAX ? 0 : len;
+        if (len != UINT32_MAX) p += len;
+    }
+    list_replace(ctx, dst, items, lens, total);
+    reply_int(ctx->r, total);
+    free(items);
+    free(lens);
+}
+
+void cmd_sort(cmd_ctx *ctx) {
+    sort_opts o;
+    sort_item *items = NULL;
+    long long n = -1;
+    if (parse_sort(ctx, &o) == 0) n = read_elements(ctx, &items);
+    if (n >= 0 && !o.nosort && weigh(ctx, &o, items, n) < 0) n = -1;
+    if (n >= 0) {
+        if (!o.nosort) {
+            sort_desc_tl = o.desc;
+            sort_alpha_tl = o.alpha;
+            qsort(items, (size_t)n, sizeof(*items), compare_items);
+        }
+        long long from = o.offset < 0 ? 0 : o.offset, to = o.count < 0 ? n : from + o.count;
+        if (from > n) from = n;
+        if (to > n) to = n;
+        long long per = o.ngets ? o.ngets : 1, total = (to - from) * per;
+        /* Results as [u32 len or UINT32_MAX for nil][bytes], replied or stored. */
+        buf rows;
+        buf_init(&rows);
+        for (long long i = from; i < to; i++) {
+            for (long long g = 0; g < per; g++) {
+                buf v;
+                buf_init(&v);
+                int found = o.ngets ? pattern_lookup(ctx, o.gets[g], &items[i].value, &v) : 1;
+                if (!o.ngets) buf_append(&v, items[i].value.data ? items[i].value.data : "", items[i].value.len);
+                uint32_t len = found ? (uint32_t)v.len : UINT32_MAX;
+                buf_append(&rows, &len, sizeof(len));
+                if (found) buf_append(&rows, v.data ? v.data : "", v.len);
+                buf_free(&v);
+            }
+        }
+        if (!o.store) {
+            reply_array(ctx->r, total);
+            const char *p = rows.data;
+            for (long long k = 0; k < total; k++) {
+                uint32_t len;
+                memcpy(&len, p, sizeof(len));
+                p += sizeof(len);
+                if (len == UINT32_MAX) {
+                    reply_null(ctx->r);
+                } else {
+                    reply_bulk(ctx->r, p, len);
+                    p += len;
+                }
+            }
+        } else {
+            store_rows(ctx, o.store, &rows, total);
+        }
+        buf_free(&rows);
+    }
+    for (long long i = 0; i < (n > 0 ? n : 0); i++) {
+        buf_free(&items[i].value);
+        buf_free(&items[i].weight);
+    }
+    free(items);
+    free(o.gets);
+}
