@@ -278,15 +278,19 @@ static void collect_reply(void *arg, const char *m, size_t mlen, double score) {
     c->items += c->withscores && c->r.resp == 2 ? 2 : 1;
 }
 
-/* Parses ZRANGE's options after min max: BYSCORE BYLEX REV LIMIT WITHSCORES. */
-static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscores, int allow_withscores) {
+/* Which options a range command takes after min max. */
+enum { OPT_BY = 1, OPT_REV = 2, OPT_LIMIT = 4, OPT_WITHSCORES = 8 };
+
+/* Parses range options (BYSCORE BYLEX REV LIMIT WITHSCORES, as `allowed` says). */
+static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscores, int allowed) {
+    int by_given = 0;
     for (int i = first; i < ctx->argc; i++) {
         const resp_arg *a = &ctx->argv[i];
-        if (arg_is(a, "byscore")) s->by = BY_SCORE;
-        else if (arg_is(a, "bylex")) s->by = BY_LEX;
-        else if (arg_is(a, "rev")) s->rev = 1;
-        else if (arg_is(a, "withscores") && allow_withscores) *withscores = 1;
-        else if (arg_is(a, "limit") && i + 2 < ctx->argc) {
+        if ((allowed & OPT_BY) && !by_given && arg_is(a, "byscore")) s->by = BY_SCORE, by_given = 1;
+        else if ((allowed & OPT_BY) && !by_given && arg_is(a, "bylex")) s->by = BY_LEX, by_given = 1;
+        else if ((allowed & OPT_REV) && arg_is(a, "rev")) s->rev = 1;
+        else if ((allowed & OPT_WITHSCORES) && arg_is(a, "withscores")) *withscores = 1;
+        else if ((allowed & OPT_LIMIT) && arg_is(a, "limit") && i + 2 < ctx->argc) {
             if (arg_ll(ctx, &ctx->argv[i + 1], &s->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &s->limit) < 0) return -1;
             i += 2;
         } else {
@@ -317,26 +321,26 @@ static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
     buf_free(&body);
 }
 
-/* ZRANGE-family entry point: by/rev preset for the old commands, options parsed from `opts`. */
-static void zrange_generic(cmd_ctx *ctx, int by, int rev, int opts) {
+/* ZRANGE-family entry point: by/rev preset for the old commands, which take no BY / REV. */
+static void zrange_generic(cmd_ctx *ctx, int by, int rev, int allowed) {
     zspec s = {0};
     s.by = by;
     s.rev = rev;
     s.limit = -1;
     int withscores = 0;
-    if (parse_zrange_options(ctx, opts, &s, &withscores, 1) < 0) return;
+    if (parse_zrange_options(ctx, 4, &s, &withscores, allowed) < 0) return;
     compound z;
     if (open_zset(ctx, &z) < 0) return;
     if (parse_range(ctx, &z, 2, &s) == 0) reply_range(ctx, &z, &s, withscores);
     compound_free(&z);
 }
 
-void cmd_zrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 0, 4); }
-void cmd_zrevrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 1, 4); }
-void cmd_zrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 0, 4); }
-void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, 4); }
-void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, 4); }
-void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, 4); }
+void cmd_zrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 0, OPT_BY | OPT_REV | OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 0, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
 
 static void count_visit(void *arg, const char *m, size_t mlen, double score) {
     (void)m, (void)mlen, (void)score;
@@ -447,6 +451,7 @@ static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int
     if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
     double next = (flags & ZADD_INCR) && had ? old + score : score;
     if (isnan(next)) return ZA_NAN;
+    if (next == 0) next = 0; /* no -0 */
     if (had && (((flags & ZADD_GT) && !(next > old)) || ((flags & ZADD_LT) && !(next < old)))) return ZA_SKIPPED;
     *result = next;
     if (had && next == old) return ZA_UNCHANGED;
@@ -465,6 +470,7 @@ static double *parse_scores(cmd_ctx *ctx, int first, int pairs) {
             free(scores);
             return NULL;
         }
+        if (scores[p] == 0) scores[p] = 0; /* -0 is stored as 0, so it sorts and prints as Redis's */
     }
     return scores;
 }
@@ -659,13 +665,13 @@ void cmd_zremrangebyscore(cmd_ctx *ctx) { zremrange_generic(ctx, BY_SCORE); }
 void cmd_zremrangebylex(cmd_ctx *ctx) { zremrange_generic(ctx, BY_LEX); }
 
 /* How popped entries are replied: a flat array (member, score, …), pairs in RESP3 (flat in
- * RESP2), or bare member and score with no header (the caller wrote one). */
-enum pop_shape { POP_FLAT, POP_PAIRS, POP_BARE };
+ * RESP2), pairs always (ZMPOP), or bare member and score with no header (the caller wrote one). */
+enum pop_shape { POP_FLAT, POP_PAIRS, POP_NESTED, POP_BARE };
 
 /* Pops up to count lowest (or highest) entries of an open zset and replies them. */
 static long long pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, long long count,
                              enum pop_shape shape) {
-    int pairs = shape == POP_PAIRS && ctx->r->resp == 3;
+    int pairs = shape == POP_NESTED || (shape == POP_PAIRS && ctx->r->resp == 3);
     zspec s = {0};
     s.by = BY_INDEX;
     s.rev = max;
@@ -738,7 +744,7 @@ static int zset_mpop(cmd_ctx *ctx, int first) {
         if (z.found) {
             reply_array(ctx->r, 2);
             reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_PAIRS);
+            pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_NESTED);
             compound_free(&z);
             return 1;
         }
@@ -784,7 +790,7 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     s.by = BY_INDEX;
     s.limit = -1;
     int withscores = 0;
-    if (parse_zrange_options(ctx, 5, &s, &withscores, 0) < 0) return;
+    if (parse_zrange_options(ctx, 5, &s, &withscores, OPT_BY | OPT_REV | OPT_LIMIT) < 0) return;
     compound src;
     if (open_zset_at(ctx, &src, &ctx->argv[2]) < 0) return;
     zentries es = {0};
@@ -881,12 +887,11 @@ static int parse_combine(cmd_ctx *ctx, int at, zcombine *zc, int allow_withscore
     long long n;
     if (arg_ll(ctx, &ctx->argv[at], &n) < 0) return -1;
     if (n < 1) {
-        if (allow_limit) reply_error(ctx->r, "ERR numkeys should be greater than 0");
-        else reply_errorf(ctx->r, "ERR at least 1 input key is needed for '%s' command", ctx->name);
+        reply_errorf(ctx->r, "ERR at least 1 input key is needed for '%s' command", ctx->name);
         return -1;
     }
     if (n > ctx->argc - at - 1) {
-        reply_error(ctx->r, allow_limit ? "ERR Number of keys can't be greater than number of args" : ERR_SYNTAX);
+        reply_error(ctx->r, ERR_SYNTAX);
         return -1;
     }
     zc->numkeys = (int)n;
