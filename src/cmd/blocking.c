@@ -50,13 +50,13 @@ void blocking_notify(const uint64_t *hashes, size_t n) {
     if (atomic_load(&nwaiters) == 0) return;
     pthread_mutex_lock(&waiters_lock);
     for (size_t i = 0; i < n; i++) {
+        /* The oldest waiter not already woken: one per key, so the oldest is served first;
+         * a woken one that is being served commits in turn and wakes the next. */
         for (key_waiter *w = first; w; w = w->next) {
-            if (!waits_on(w, hashes[i])) continue;
-            if (!w->woken) {
-                w->woken = 1;
-                net_wake(w->c);
-            }
-            break; /* one waiter per key: the oldest serves first */
+            if (w->woken || !waits_on(w, hashes[i])) continue;
+            w->woken = 1;
+            net_wake(w->c);
+            break;
         }
     }
     pthread_mutex_unlock(&waiters_lock);
@@ -91,9 +91,10 @@ static void waiter_cleanup(client *c) {
     free(w);
 }
 
-void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us) {
+void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec) {
     if (ctx->in_exec) {
-        reply_null_array(ctx->r);
+        if (nil_bulk_in_exec) reply_null(ctx->r);
+        else reply_null_array(ctx->r);
         return;
     }
     if (ctx->retrying) {

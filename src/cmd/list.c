@@ -593,7 +593,7 @@ static void bpop_generic(cmd_ctx *ctx, int left) {
         }
         compound_free(&l);
     }
-    blocking_wait_or_nil(ctx, timeout);
+    blocking_wait_or_nil(ctx, timeout, 0);
 }
 
 void cmd_blpop(cmd_ctx *ctx) { bpop_generic(ctx, 1); }
@@ -602,7 +602,7 @@ void cmd_brpop(cmd_ctx *ctx) { bpop_generic(ctx, 0); }
 static void bmove_generic(cmd_ctx *ctx, int from_left, int to_left, const resp_arg *timeout_arg) {
     int64_t timeout;
     if (blocking_parse_timeout(ctx, timeout_arg, &timeout) < 0) return;
-    if (list_move(ctx, &ctx->argv[1], &ctx->argv[2], from_left, to_left) == 0) blocking_wait_or_nil(ctx, timeout);
+    if (list_move(ctx, &ctx->argv[1], &ctx->argv[2], from_left, to_left) == 0) blocking_wait_or_nil(ctx, timeout, 1);
 }
 
 void cmd_blmove(cmd_ctx *ctx) {
@@ -619,7 +619,7 @@ void cmd_brpoplpush(cmd_ctx *ctx) { bmove_generic(ctx, 0, 1, &ctx->argv[3]); }
 void cmd_blmpop(cmd_ctx *ctx) {
     int64_t timeout;
     if (blocking_parse_timeout(ctx, &ctx->argv[1], &timeout) < 0) return;
-    if (list_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout);
+    if (list_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout, 0);
 }
 
 void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n) {

@@ -14,6 +14,7 @@ typedef struct sort_item {
     buf weight;      /* the BY value (ALPHA) */
     double score;    /* the BY value (numeric) */
     int has_weight;
+    int null_weight; /* BY named a missing key or field: sorts first in ALPHA */
 } sort_item;
 
 typedef struct sort_opts {
@@ -82,7 +83,7 @@ static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
             i += 2;
         } else if (arg_is(a, "get") && left >= 1) {
             o->gets[o->ngets++] = &ctx->argv[++i];
-        } else if (arg_is(a, "store") && left >= 1) {
+        } else if (arg_is(a, "store") && left >= 1 && strcmp(ctx->name, "sort_ro") != 0) {
             o->store = &ctx->argv[++i];
         } else {
             reply_error(ctx->r, ERR_SYNTAX);
@@ -94,13 +95,14 @@ static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
 
 /* Reads the elements of a list, set or sorted set (in its own order). Returns the count, or
  * -1 after replying WRONGTYPE. */
-static long long read_elements(cmd_ctx *ctx, sort_item **items) {
+static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *type) {
     meta m;
     buf raw;
     buf_init(&raw);
     int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &m, &raw);
     buf_free(&raw);
     *items = NULL;
+    *type = m.type;
     if (rc == KS_MISSING) return 0;
     if (rc == KS_ERROR || (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET)) {
         reply_error(ctx->r, rc == KS_ERROR ? ERR_STORAGE : ERR_WRONGTYPE);
@@ -121,6 +123,7 @@ static long long read_elements(cmd_ctx *ctx, sort_item **items) {
         buf_init(&it[n].weight);
         if (m.type == TYPE_LIST) buf_append(&it[n].value, val, vl);
         else buf_append(&it[n].value, sub, sl);
+        if (m.type == TYPE_ZSET && vl == 8) it[n].score = enc_decode_ordered_double((const uint8_t *)val);
         n++;
     }
     compound_iter_close(&ci);
@@ -135,7 +138,9 @@ static _Thread_local int sort_desc_tl, sort_alpha_tl;
 static int compare_items(const void *a, const void *b) {
     const sort_item *x = a, *y = b;
     int c;
-    if (sort_alpha_tl) {
+    if (sort_alpha_tl && (x->null_weight || y->null_weight)) {
+        c = y->null_weight - x->null_weight;
+    } else if (sort_alpha_tl) {
         const buf *bx = x->has_weight ? &x->weight : &x->value, *by = y->has_weight ? &y->weight : &y->value;
         c = memcmp(bx->data ? bx->data : "", by->data ? by->data : "", bx->len < by->len ? bx->len : by->len);
         if (!c) c = (bx->len > by->len) - (bx->len < by->len);
@@ -157,10 +162,12 @@ static int weigh(cmd_ctx *ctx, const sort_opts *o, sort_item *items, long long n
         const buf *w = &it->value;
         if (o->by) {
             it->has_weight = pattern_lookup(ctx, o->by, &it->value, &it->weight);
+            it->null_weight = !it->has_weight;
             w = &it->weight;
-            if (!it->has_weight) continue; /* missing weights sort as 0 / empty */
+            if (!it->has_weight) continue; /* missing weights sort as 0, or first with ALPHA */
         }
-        if (!o->alpha && num_parse_double(w->data ? w->data : "", w->len, &it->score) < 0) {
+        /* An empty string counts as 0, as in Redis. */
+        if (!o->alpha && w->len > 0 && num_parse_double(w->data, w->len, &it->score) < 0) {
             reply_error(ctx->r, "ERR One or more scores can't be converted into double");
             return -1;
         }
@@ -192,13 +199,21 @@ void cmd_sort(cmd_ctx *ctx) {
     sort_opts o;
     sort_item *items = NULL;
     long long n = -1;
-    if (parse_sort(ctx, &o) == 0) n = read_elements(ctx, &items);
+    enum key_type type = TYPE_NONE;
+    if (parse_sort(ctx, &o) == 0) n = read_elements(ctx, &items, &type);
     if (n >= 0 && !o.nosort && weigh(ctx, &o, items, n) < 0) n = -1;
     if (n >= 0) {
-        if (!o.nosort) {
+        if (!o.nosort || type == TYPE_ZSET) {
+            /* Unsorted, a sorted set still comes in score order (its scores were read). */
             sort_desc_tl = o.desc;
-            sort_alpha_tl = o.alpha;
+            sort_alpha_tl = o.alpha && !o.nosort;
             qsort(items, (size_t)n, sizeof(*items), compare_items);
+        } else if (o.desc) { /* unsorted DESC: the collection's own order, reversed */
+            for (long long a = 0, b = n - 1; a < b; a++, b--) {
+                sort_item t = items[a];
+                items[a] = items[b];
+                items[b] = t;
+            }
         }
         long long from = o.offset < 0 ? 0 : o.offset, to = o.count < 0 ? n : from + o.count;
         if (from > n) from = n;

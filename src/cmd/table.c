@@ -83,6 +83,7 @@ static cmd_def table[] = {
     {"rename", 3, W, 1, 2, 1, cmd_rename, "@keyspace", "Renames a key.", "key newkey"},
     {"renamenx", 3, W | F, 1, 2, 1, cmd_renamenx, "@keyspace", "Renames a key only if the new name is free.", "key newkey"},
     {"sort", -2, W, 1, 1, 1, cmd_sort, "@keyspace", "Sorts a list, set or sorted set.", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]"},
+    {"sort_ro", -2, R, 1, 1, 1, cmd_sort, "@keyspace", "Sorts a list, set or sorted set (read-only).", "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]"},
     {"object", -2, R | CMD_SUBCOMMANDS, 2, 2, 1, cmd_object, "@keyspace", "Inspects a key's internals.", "subcommand [key]"},
     {"copy", -3, W, 1, 2, 1, cmd_copy, "@keyspace", "Copies a key.", "source destination [DB destination-db] [REPLACE]"},
     /* hashes */

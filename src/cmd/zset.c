@@ -760,7 +760,7 @@ void cmd_zmpop(cmd_ctx *ctx) {
 void cmd_bzmpop(cmd_ctx *ctx) {
     int64_t timeout;
     if (blocking_parse_timeout(ctx, &ctx->argv[1], &timeout) < 0) return;
-    if (zset_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout);
+    if (zset_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout, 0);
 }
 
 /* BZPOPMIN / BZPOPMAX key [key ...] timeout: [key, member, score] of the first non-empty. */
@@ -779,7 +779,7 @@ static void bzpop_generic(cmd_ctx *ctx, int max) {
         }
         compound_free(&z);
     }
-    blocking_wait_or_nil(ctx, timeout);
+    blocking_wait_or_nil(ctx, timeout, 0);
 }
 
 void cmd_bzpopmin(cmd_ctx *ctx) { bzpop_generic(ctx, 0); }
