@@ -8,6 +8,7 @@
 #include "cmd/handlers.h"
 #include "types/compound.h"
 #include "types/keyspace.h"
+#include "types/list.h"
 #include "util/num.h"
 
 static int open_list_at(cmd_ctx *ctx, compound *l, const resp_arg *key) {
@@ -176,13 +177,8 @@ void cmd_llen(cmd_ctx *ctx) {
     compound_free(&l);
 }
 
-/* Maps a Redis index (negative from the end) to a position; -1 if out of range. */
-static int64_t index_position(const compound *l, long long index, uint64_t *pos) {
-    long long size = (long long)l->m.size;
-    if (index < 0) index += size;
-    if (index < 0 || index >= size) return -1;
-    *pos = l->m.list_head + (uint64_t)index;
-    return 0;
+static int index_position(const compound *l, long long index, uint64_t *pos) {
+    return list_index_position(l->m.list_head, l->m.size, index, pos);
 }
 
 void cmd_lindex(cmd_ctx *ctx) {
@@ -222,21 +218,13 @@ void cmd_lset(cmd_ctx *ctx) {
     compound_free(&l);
 }
 
-/* Clamps an inclusive Redis range to the list; returns 0 if it is empty. */
-static int clamp_range(long long size, long long *start, long long *stop) {
-    if (*start < 0) *start += size;
-    if (*stop < 0) *stop += size;
-    if (*start < 0) *start = 0;
-    if (*stop >= size) *stop = size - 1;
-    return *start <= *stop && *start < size;
-}
 
 void cmd_lrange(cmd_ctx *ctx) {
     long long start, stop;
     if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &stop) < 0) return;
     compound l;
     if (open_list(ctx, &l) < 0) return;
-    if (!clamp_range((long long)l.m.size, &start, &stop)) {
+    if (!list_clamp_range((long long)l.m.size, &start, &stop)) {
         reply_array(ctx->r, 0);
         compound_free(&l);
         return;
@@ -395,7 +383,7 @@ void cmd_ltrim(cmd_ctx *ctx) {
     if (open_list(ctx, &l) < 0) return;
     if (l.found) {
         long long size = (long long)l.m.size;
-        if (!clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
+        if (!list_clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
         for (long long i = 0; i < start; i++) item_del(&l, l.m.list_head + (uint64_t)i);
         for (long long i = stop + 1; i < size; i++) item_del(&l, l.m.list_head + (uint64_t)i);
         l.m.list_tail = l.m.list_head + (uint64_t)(stop + 1);
