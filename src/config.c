@@ -41,7 +41,8 @@ static const option_def options[] = {
     {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, ""},
     {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice"},
     {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16"},
-    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, 1LL << 40, 1, "512mb"},
+    /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
+    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb"},
     {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096"},
     {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"},
     {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"},
@@ -290,6 +291,16 @@ int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx
         count++;
     }
     return count;
+}
+
+int config_password_matches(const char *p, size_t len) {
+    pthread_mutex_lock(&config_lock);
+    const char *want = server_config.requirepass;
+    size_t wlen = strlen(want);
+    unsigned diff = wlen != len;
+    for (size_t i = 0; i < len && i < wlen; i++) diff |= (unsigned char)(want[i] ^ p[i]);
+    pthread_mutex_unlock(&config_lock);
+    return diff == 0;
 }
 
 int config_password(char *out, size_t cap) {

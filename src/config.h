@@ -46,5 +46,7 @@ int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx
                         void *ctx);
 /* Copies the current password under the config lock; returns 1 if a password is set. */
 int config_password(char *out, size_t cap);
+/* Whether p is the password (compared whole, in constant time for equal lengths). */
+int config_password_matches(const char *p, size_t len);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cdc/batch.h"
+#include "cdc/commits.h"
 #include "cdc/record.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
@@ -113,9 +114,11 @@ static int decode_batch(const wal_batch *b, decoded *d) {
     if (batch_reader_init(&r, b->data, b->len) < 0) return -1;
     int rc = batch_reader_next(&r, &op);
     if (rc == 1 && op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
-        if (record_decode(op.key.ptr, op.key.len, &d->rec) < 0) return -1;
-        d->has_record = 1;
-        return 0;
+        if (record_decode(op.key.ptr, op.key.len, &d->rec) == 0) {
+            d->has_record = 1;
+            return 0;
+        }
+        d->incomplete = 1; /* an unreadable record: fall back to the operations, and show raw */
     }
     record_writer w;
     record_writer_init(&w);
@@ -155,8 +158,21 @@ static int keys_match(const cdc_filter *f, const record_cmd *c) {
     return 0;
 }
 
+/* The database a command changes besides its own: FLUSHALL all of them (-2), COPY … DB n
+ * that one; -1 for none. */
+static int other_db(const record_cmd *c) {
+    if (c->argc == 1 && c->argv[0].len == 8 && memcmp(c->argv[0].ptr, "FLUSHALL", 8) == 0) return -2;
+    long long n;
+    for (size_t i = 3; i + 1 < c->argc; i++)
+        if (c->argv[0].len == 4 && memcmp(c->argv[0].ptr, "COPY", 4) == 0 && c->argv[i].len == 2 &&
+            memcmp(c->argv[i].ptr, "DB", 2) == 0 && num_parse_ll(c->argv[i + 1].ptr, c->argv[i + 1].len, &n) == 0)
+            return (int)n;
+    return -1;
+}
+
 static int command_kept(const cdc_filter *f, const record_cmd *c, int db) {
-    if (f->db >= 0 && db != f->db) return 0;
+    int also = f->db >= 0 ? other_db(c) : -1;
+    if (f->db >= 0 && db != f->db && also != -2 && also != f->db) return 0;
     if (f->type && c->type && c->type != f->type) return 0;
     return !f->match || keys_match(f, c);
 }
@@ -325,53 +341,25 @@ static int scan_budget(const cdc_poll *p) {
     return cdc_filter_active(&p->filter) ? SCAN_LIMIT : p->max - p->nupdates;
 }
 
-/* Where the next commit starts in a WAL record: RocksDB's group commit writes the batches of
- * concurrent writers as one record, and each of tidekv's begins with its change record. */
-static int starts_commit(const batch_record *op) {
-    return op->op == BATCH_LOG_DATA && record_is_tidekv(op->key.ptr, op->key.len);
-}
-
-/* Takes the commits of one batch after p->scanned, each as its own batch (with its own header)
- * as the writer committed it, whether it comes from the WAL (where group commit merges
- * writers) or from the tail cache (where APPLYBATCH may have brought a merged batch). */
+/* Takes the commits of one batch after p->scanned, each as its own batch as the writer
+ * committed it, whether from the WAL (where group commit merges writers) or from the tail
+ * cache (where APPLYBATCH may have brought a merged batch). */
 static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looked, char *err, size_t errlen) {
-    batch_reader r;
-    batch_record op;
-    if (batch_reader_init(&r, w->data, w->len) < 0) return TAKE_ERROR;
-    const uint8_t *start = r.pos, *at = r.pos;
-    uint32_t ops_before = 0; /* sequences used by the commits before the current one */
-    buf raw;
-    buf_init(&raw);
-    int rc, taken = TAKE_MORE;
-    do {
-        rc = batch_reader_next(&r, &op);
-        int boundary = rc == 0 || (rc == 1 && starts_commit(&op) && at != start);
-        if (rc < 0) {
-            snprintf(err, errlen, "ERR corrupt write batch at sequence %llu", (unsigned long long)w->sequence);
-            taken = TAKE_ERROR;
-        } else if (boundary) {
-            uint64_t seq = w->sequence + ops_before;
-            uint32_t count = r.seen - ops_before; /* the LogData that ends it uses no sequence */
-            if (count > 0 && seq + count - 1 > p->scanned && count == w->count) {
-                (*looked)++; /* one commit alone: the batch as it is, no copy */
-                taken = p->nupdates < p->max ? take_batch(p, body, w, err, errlen) : TAKE_STOP;
-            } else if (count > 0 && seq + count - 1 > p->scanned) {
-                uint8_t header[BATCH_HEADER_SIZE];
-                for (int i = 0; i < 8; i++) header[i] = (uint8_t)(seq >> (8 * i));
-                for (int i = 0; i < 4; i++) header[8 + i] = (uint8_t)(count >> (8 * i));
-                buf_clear(&raw);
-                buf_append(&raw, header, sizeof(header));
-                buf_append(&raw, start, (size_t)(at - start));
-                wal_batch b = {seq, count, raw.data, raw.len};
-                (*looked)++;
-                taken = p->nupdates < p->max ? take_batch(p, body, &b, err, errlen) : TAKE_STOP;
-            }
-            ops_before += count;
-            start = at;
-        }
-        at = r.pos;
-    } while (rc == 1 && taken == TAKE_MORE);
-    buf_free(&raw);
+    commit_split cs;
+    wal_batch b;
+    int rc = 0, taken = TAKE_MORE;
+    if (commit_split_init(&cs, w) < 0) rc = -1;
+    while (rc == 0 && taken == TAKE_MORE && (rc = commit_split_next(&cs, &b)) == 1) {
+        rc = 0;
+        if (b.sequence + b.count - 1 <= p->scanned) continue;
+        (*looked)++;
+        taken = p->nupdates < p->max ? take_batch(p, body, &b, err, errlen) : TAKE_STOP;
+    }
+    commit_split_free(&cs);
+    if (rc < 0) {
+        snprintf(err, errlen, "ERR corrupt write batch at sequence %llu", (unsigned long long)w->sequence);
+        return TAKE_ERROR;
+    }
     return taken;
 }
 
@@ -413,6 +401,17 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
         if (taken != TAKE_MORE) break;
     }
     wal_close(c);
+    uint64_t latest = store_latest_sequence();
+    if (rc == 0 && looked == 0 && p->scanned < latest && wal_oldest_sequence() == 0) {
+        /* Committed changes with no WAL left for them: all of that history is lost. */
+        if (p->strict && !(p->seq == 0 && p->first == 0)) {
+            snprintf(err, errlen, "ERR mismatched sequence number, expected %llu but got %llu",
+                     (unsigned long long)p->scanned + 1, (unsigned long long)latest + 1);
+            return -1;
+        }
+        if (p->first == 0) p->first = latest + 1;
+        p->scanned = latest;
+    }
     if (rc == -1) {
         snprintf(err, errlen, "ERR reading the WAL failed: %s", werr);
         free(werr);

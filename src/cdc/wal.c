@@ -101,6 +101,15 @@ int wal_next(wal_cursor *c, wal_batch *b, char **err) {
                 drop_iterator(c);
                 continue;
             }
+            /* A new iterator that found nothing must not be advanced later: RocksDB asserts. */
+            if (c->fresh) {
+                char *status = NULL;
+                rocksdb_wal_iter_status(c->it, &status);
+                drop_iterator(c);
+                if (status && c->expected > store_latest_sequence()) free(status), status = NULL;
+                *err = status;
+                return status ? -1 : 0;
+            }
             rocksdb_wal_iter_status(c->it, err);
             if (*err && c->expected > store_latest_sequence()) {
                 free(*err); /* "no more data" past the latest commit is the normal end */
@@ -135,8 +144,9 @@ int wal_next(wal_cursor *c, wal_batch *b, char **err) {
 }
 
 void wal_close(wal_cursor *c) {
-    /* The current batch stays: the next read may start inside it. */
-    if (!c->it) {
+    /* The current batch stays: the next read may start inside it. Only a cursor that has
+     * read a batch is worth keeping. */
+    if (!c->it || c->fresh) {
         cursor_free(c);
         return;
     }

@@ -1,9 +1,11 @@
 /* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH (see shared/CDC.md). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdc/batch.h"
+#include "cdc/commits.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
 #include "cdc/record.h"
@@ -15,36 +17,36 @@
 #include "storage/store.h"
 #include "util/timeutil.h"
 
-/* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log. */
+/* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log commit
+ * by commit (a WAL record may hold several). */
 static void sequence_at_time(cmd_ctx *ctx, long long time_ms) {
     if (store_latest_sequence() == 0) {
         reply_int(ctx->r, 0); /* nothing was ever committed */
         return;
     }
     wal_cursor *c = wal_open(1);
-    wal_batch b;
+    wal_batch w, b;
     char *err = NULL;
     uint64_t before = 0;
     int rc, first = 1, found = 0, older = 0;
-    while ((rc = wal_next(c, &b, &err)) == 1) {
-        batch_reader r;
-        batch_record op;
-        record rec;
-        int timed = batch_reader_init(&r, b.data, b.len) == 0 && batch_reader_next(&r, &op) == 1 &&
-                    op.op == BATCH_LOG_DATA && record_decode(op.key.ptr, op.key.len, &rec) == 0;
-        int64_t when = timed ? rec.time_ms : 0;
-        if (timed) record_free(&rec);
-        if (timed && when >= time_ms) {
-            /* History that starts after sequence 1 may have lost what came before the time. */
-            older = first && b.sequence > 1;
-            found = 1;
-            break;
+    while (!found && (rc = wal_next(c, &w, &err)) == 1) {
+        commit_split cs;
+        if (commit_split_init(&cs, &w) < 0) continue;
+        while (!found && commit_split_next(&cs, &b) == 1) {
+            int64_t when = commit_time_ms(&b);
+            if (when && when >= time_ms) {
+                /* History that starts after sequence 1 may have lost what came before the time. */
+                older = first && b.sequence > 1;
+                found = 1;
+            } else {
+                first = 0;
+                before = b.sequence + b.count - 1;
+            }
         }
-        first = 0;
-        before = b.sequence + b.count - 1;
+        commit_split_free(&cs);
     }
     wal_close(c);
-    if (rc < 0) {
+    if (!found && rc < 0) {
         reply_errorf(ctx->r, "ERR reading the WAL failed: %s", err);
         free(err);
     } else if (older) {
@@ -110,6 +112,10 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
             if (arg_ll(ctx, v, block_ms) < 0) return -1;
             if (*block_ms < 0) {
                 reply_error(ctx->r, "ERR timeout is negative");
+                return -1;
+            }
+            if (*block_ms > LLONG_MAX / 1000) {
+                reply_error(ctx->r, "ERR timeout is out of range");
                 return -1;
             }
         } else if (arg_is(a, "match")) {
@@ -249,6 +255,11 @@ void cmd_pollupdates(cmd_ctx *ctx) {
     cdc_poll_free(&p);
 }
 
+static int memcmp_slices(const batch_slice *a, const batch_slice *b) {
+    int c = memcmp(a->ptr, b->ptr, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
 /* Whether a batch is one tidekv can apply safely: well formed, at least one change, and only
  * puts, deletes, range deletes and LogData on tidekv's column families. Transaction markers,
  * merges (no merge operator here) and unknown column families would be written to the WAL
@@ -262,6 +273,14 @@ static int applicable_batch(const char *data, size_t len) {
         int allowed = op.op == BATCH_PUT || op.op == BATCH_DELETE || op.op == BATCH_SINGLE_DELETE ||
                       op.op == BATCH_DELETE_RANGE || op.op == BATCH_LOG_DATA;
         if (!allowed || (op.op != BATCH_LOG_DATA && op.cf >= CF_COUNT)) return 0;
+        /* RocksDB takes a reversed range as a lasting error: every later write would fail. */
+        if (op.op == BATCH_DELETE_RANGE && memcmp_slices(&op.key, &op.value) > 0) return 0;
+        /* A change record consumers could not decode would stop them at this batch. */
+        if (op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
+            record rec;
+            if (record_decode(op.key.ptr, op.key.len, &rec) < 0) return 0;
+            record_free(&rec);
+        }
     }
     return rc == 0;
 }

@@ -22,11 +22,10 @@ void cmd_echo(cmd_ctx *ctx) { reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].
 
 /* Checks a username/password pair; only the "default" user exists. */
 static int credentials_ok(const resp_arg *user, const resp_arg *pass) {
-    char expected[512];
-    int has_password = config_password(expected, sizeof(expected));
+    char any[2];
     if (user && !arg_is(user, "default")) return 0;
-    if (!has_password) return 1;
-    return pass->len == strlen(expected) && memcmp(pass->ptr, expected, pass->len) == 0;
+    if (!config_password(any, sizeof(any))) return 1;
+    return config_password_matches(pass->ptr, pass->len);
 }
 
 void cmd_auth(cmd_ctx *ctx) {
@@ -47,6 +46,12 @@ void cmd_auth(cmd_ctx *ctx) {
     }
     ctx->c->authenticated = 1;
     reply_ok(ctx->r);
+}
+
+static int valid_client_name(const resp_arg *a) {
+    for (size_t i = 0; i < a->len; i++)
+        if (a->ptr[i] < '!' || a->ptr[i] > '~') return 0;
+    return 1;
 }
 
 static void reply_hello(cmd_ctx *ctx) {
@@ -107,6 +112,10 @@ void cmd_hello(cmd_ctx *ctx) {
                             "select the RESP protocol version at the same time");
         return;
     }
+    if (name && !valid_client_name(name)) {
+        reply_error(ctx->r, "ERR Client names cannot contain spaces, newlines or special characters.");
+        return;
+    }
     if (name) net_client_set_name(ctx->c, name->ptr, name->len);
     ctx->c->resp = (int)version;
     ctx->r->resp = (int)version;
@@ -128,12 +137,6 @@ void cmd_select(cmd_ctx *ctx) {
 void cmd_quit(cmd_ctx *ctx) {
     reply_ok(ctx->r);
     ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-}
-
-static int valid_client_name(const resp_arg *a) {
-    for (size_t i = 0; i < a->len; i++)
-        if (a->ptr[i] < '!' || a->ptr[i] > '~') return 0;
-    return 1;
 }
 
 /* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR addr] [LADDR addr] [SKIPME yes|no]. */

@@ -163,6 +163,11 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         }
         c->authenticated = 1; /* the password was removed since this client connected */
     }
+    if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) {
+        c->flags |= CLIENT_DIRTY_EXEC;
+        reply_error(&r, "ERR Command not allowed inside a transaction");
+        return;
+    }
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c, argc);
         reply_simple(&r, "QUEUED");

@@ -183,7 +183,7 @@ static cmd_def table[] = {
     /* change data capture */
     {"sequence", -1, NK | R | F, 0, 0, 0, cmd_sequence, "@cdc", "Returns the latest sequence, or the one at a time.", "[TIME unix-time-milliseconds]"},
     {"pollupdates", -2, NK | R, 0, 0, 0, cmd_pollupdates, "@cdc", "Returns the changes after a sequence.", "sequence [MAX count] [STRICT] [FORMAT RAW|RESP|JSON] [BLOCK milliseconds] [MATCH pattern] [TYPE type] [DB index]"},
-    {"applybatch", 2, W | CMD_ALLKEYS, 0, 0, 0, cmd_applybatch, "@cdc", "Applies a raw write batch.", "raw-batch"},
+    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI, 0, 0, 0, cmd_applybatch, "@cdc", "Applies a raw write batch.", "raw-batch"},
 };
 
 static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;

@@ -21,6 +21,8 @@
 #include "util/timeutil.h"
 
 #define READ_CHUNK (16 * 1024)
+/* Unparsed input a client may pile up (Redis's client-query-buffer-limit default). */
+#define QUERY_BUFFER_LIMIT (1024 * 1024 * 1024)
 
 typedef struct worker {
     pthread_t thread;
@@ -208,6 +210,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     if (n < 0) return;
     c->in.len += (size_t)n;
     atomic_fetch_add(&stats.net_input_bytes, n);
+    if (c->in.len > QUERY_BUFFER_LIMIT) {
+        log_msg(LOG_WARNING, "closing client %s: query buffer over %d bytes", c->addr, QUERY_BUFFER_LIMIT);
+        client_free(c);
+        return;
+    }
     c->last_active_mono_ms = time_mono_ms();
     client_process_input(c);
     client_flush(c);
@@ -320,7 +327,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     client *next;
     for (client *c = w->clients; c; c = next) {
         next = c->wnext;
-        if (now - c->last_active_mono_ms > (int64_t)timeout * 1000) {
+        if (!c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000) { /* as Redis: not blocked ones */
             log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
             client_free(c);
         }

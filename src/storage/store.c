@@ -151,6 +151,8 @@ int store_open(const store_settings *s, char **err) {
 
 void store_close(void) {
     if (st.db) {
+        /* Compaction filters read through the column family handles: stop them first. */
+        rocksdb_cancel_all_background_work(st.db, 1);
         char *err = NULL;
         rocksdb_flush_wal(st.db, 1, &err);
         if (err) {

@@ -99,7 +99,7 @@ string_status string_setrange(txn *t, int db, const char *key, size_t klen, long
     string_status s = read_for_update(t, db, key, klen, &v);
     if (s == ST_OK) {
         if (append) offset = (long long)v.len;
-        if (offset + (long long)blen > max_len) {
+        if ((long long)blen > max_len || offset > max_len - (long long)blen) { /* no overflow */
             s = ST_TOO_BIG;
         } else {
             buf_append(out, v.ptr, v.len);
