@@ -87,5 +87,3 @@ void cdc_notify_stop(void) {
     pthread_join(notifier, NULL);
     running = 0;
 }
-
-int cdc_waiter_count(void) { return atomic_load(&nwaiters); }

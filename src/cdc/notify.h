@@ -18,6 +18,5 @@ void cdc_notify_commit(void);
 /* Starts / stops the notifier thread. */
 int cdc_notify_start(void);
 void cdc_notify_stop(void);
-int cdc_waiter_count(void);
 
 #endif

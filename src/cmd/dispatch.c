@@ -124,7 +124,7 @@ static int arity_ok(const cmd_def *def, int argc) {
     return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
 }
 
-static void queue_command(client *c, int argc) {
+static void queue_command(client *c) {
     if (c->queue_len == c->queue_cap) {
         c->queue_cap = c->queue_cap ? c->queue_cap * 2 : 8;
         c->queue = realloc(c->queue, (size_t)c->queue_cap * sizeof(queued_cmd));
@@ -132,7 +132,6 @@ static void queue_command(client *c, int argc) {
     }
     queued_cmd *q = &c->queue[c->queue_len++];
     q->argv = resp_parser_take_args(&c->parser, &q->argc);
-    (void)argc;
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
@@ -169,7 +168,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
-        queue_command(c, argc);
+        queue_command(c);
         reply_simple(&r, "QUEUED");
         return;
     }

@@ -194,7 +194,7 @@ static size_t glob_literal_prefix(const char *p, size_t len) {
 void cmd_keys(cmd_ctx *ctx) {
     const resp_arg *pat = &ctx->argv[1];
     size_t plen = glob_literal_prefix(pat->ptr, pat->len);
-    ks_cursor *cur = ks_cursor_new(ctx->db, pat->ptr, plen, ctx->t->now_ms);
+    ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, pat->ptr, plen);
     buf body;
     buf_init(&body);
     reply sub = {&body, ctx->r->resp};
@@ -258,7 +258,7 @@ void cmd_scan(cmd_ctx *ctx) {
         buf_free(&start);
         return;
     }
-    ks_cursor *cur = ks_cursor_new(ctx->db, start.data ? start.data : "", start.len, ctx->t->now_ms);
+    ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, start.data ? start.data : "", start.len);
     buf body;
     buf_init(&body);
     reply sub = {&body, ctx->r->resp};
@@ -294,7 +294,7 @@ void cmd_randomkey(cmd_ctx *ctx) {
     uint8_t seed[8];
     for (int i = 0; i < 8; i++) seed[i] = (uint8_t)(rand() & 0xFF);
     for (int attempt = 0; attempt < 2; attempt++) {
-        ks_cursor *cur = ks_cursor_new(ctx->db, (const char *)seed, attempt == 0 ? sizeof(seed) : 0, ctx->t->now_ms);
+        ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, (const char *)seed, attempt == 0 ? sizeof(seed) : 0);
         const char *k;
         size_t kl;
         meta m;

@@ -18,9 +18,9 @@ typedef struct keyspace_counts {
     long long keys, expires;
 } keyspace_counts;
 
-static keyspace_counts count_keys(int db, int64_t now_ms) {
+static keyspace_counts count_keys(txn *t, int db) {
     keyspace_counts n = {0, 0};
-    ks_cursor *cur = ks_cursor_new(db, "", 0, now_ms);
+    ks_cursor *cur = ks_cursor_new(t, db, "", 0);
     const char *k;
     size_t kl;
     meta m;
@@ -32,7 +32,7 @@ static keyspace_counts count_keys(int db, int64_t now_ms) {
     return n;
 }
 
-void cmd_dbsize(cmd_ctx *ctx) { reply_int(ctx->r, count_keys(ctx->db, ctx->t->now_ms).keys); }
+void cmd_dbsize(cmd_ctx *ctx) { reply_int(ctx->r, count_keys(ctx->t, ctx->db).keys); }
 
 static long long rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -85,10 +85,10 @@ static void info_stats(buf *b) {
                atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses));
 }
 
-static void info_keyspace(buf *b, int64_t now_ms) {
+static void info_keyspace(buf *b, txn *t) {
     buf_printf(b, "# Keyspace\r\n");
     for (int db = 0; db < server_config.databases; db++) {
-        keyspace_counts n = count_keys(db, now_ms);
+        keyspace_counts n = count_keys(t, db);
         if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
     }
     buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\n", (unsigned long long)store_latest_sequence(),
@@ -126,7 +126,7 @@ void cmd_info(cmd_ctx *ctx) {
         case 2: info_memory(&b); break;
         case 3: info_persistence(&b); break;
         case 4: info_stats(&b); break;
-        case 5: info_keyspace(&b, ctx->t->now_ms); break;
+        case 5: info_keyspace(&b, ctx->t); break;
         }
     }
     reply_verbatim(ctx->r, b.data ? b.data : "", b.len);

@@ -457,7 +457,7 @@ void cmd_bitcount(cmd_ctx *ctx) {
             if (bits) {
                 for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
             } else {
-                count = string_bitcount(v.ptr, v.len, start, end);
+                count = string_bitcount(v.ptr, start, end);
             }
         }
         reply_int(ctx->r, count);

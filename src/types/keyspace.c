@@ -110,23 +110,24 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
 
 struct ks_cursor {
     store_iter *it;
-    size_t ns_len;
+    buf ns;
     int64_t now_ms;
     int started;
 };
 
-ks_cursor *ks_cursor_new(int db, const char *start, size_t slen, int64_t now_ms) {
+ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen) {
     ks_cursor *cur = calloc(1, sizeof(*cur));
     if (!cur) abort();
     buf from, end;
     buf_init(&from);
     buf_init(&end);
-    enc_namespace(&from, db);
-    cur->ns_len = from.len;
-    enc_prefix_end(&end, from.data, from.len);
+    buf_init(&cur->ns);
+    enc_namespace(&cur->ns, db);
+    enc_prefix_end(&end, cur->ns.data, cur->ns.len);
+    buf_append(&from, cur->ns.data, cur->ns.len);
     buf_append(&from, start, slen);
-    cur->it = store_iter_new(CF_METADATA, from.data, from.len, end.data, end.len);
-    cur->now_ms = now_ms;
+    cur->it = txn_iter_new(t, CF_METADATA, from.data, from.len, end.data, end.len);
+    cur->now_ms = t->now_ms;
     buf_free(&from);
     buf_free(&end);
     return cur;
@@ -138,10 +139,12 @@ int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
     for (; store_iter_valid(cur->it); store_iter_next(cur->it)) {
         size_t kl, vl;
         const char *k = store_iter_key(cur->it, &kl);
+        /* The txn's own writes are not bounded by the iterator: stop at the namespace's end. */
+        if (kl < cur->ns.len || memcmp(k, cur->ns.data, cur->ns.len) != 0) return 0;
         const char *v = store_iter_value(cur->it, &vl);
         if (enc_decode_meta(v, vl, m) < 0 || enc_meta_is_dead(m, cur->now_ms)) continue;
-        *key = k + cur->ns_len;
-        *klen = kl - cur->ns_len;
+        *key = k + cur->ns.len;
+        *klen = kl - cur->ns.len;
         return 1;
     }
     return 0;
@@ -149,5 +152,6 @@ int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
 
 void ks_cursor_free(ks_cursor *cur) {
     store_iter_free(cur->it);
+    buf_free(&cur->ns);
     free(cur);
 }

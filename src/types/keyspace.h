@@ -23,9 +23,9 @@ void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen);
 
-/* Walks the live keys of a database in key order, starting at (or after) a key. */
+/* Walks the live keys of a database in key order, from a key on, seeing the txn's writes. */
 typedef struct ks_cursor ks_cursor;
-ks_cursor *ks_cursor_new(int db, const char *start, size_t slen, int64_t now_ms);
+ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen);
 /* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. */
 int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m);
 void ks_cursor_free(ks_cursor *cur);

@@ -149,8 +149,7 @@ string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64
     return s;
 }
 
-long long string_bitcount(const char *v, size_t len, long long start, long long end) {
-    (void)len;
+long long string_bitcount(const char *v, long long start, long long end) {
     long long count = 0;
     for (long long i = start; i <= end; i++) count += __builtin_popcount((uint8_t)v[i]);
     return count;

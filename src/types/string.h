@@ -52,7 +52,7 @@ string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64
 /* Pure helpers over a value. */
 int string_getbit(const char *v, size_t len, uint64_t bit);
 /* Population count of bytes [start, end] (inclusive, already clamped). */
-long long string_bitcount(const char *v, size_t len, long long start, long long end);
+long long string_bitcount(const char *v, long long start, long long end);
 /* Normalizes Redis-style inclusive [start, end] indexes against len; returns 0 if the range is empty. */
 int string_clamp_range(long long *start, long long *end, long long len);
 

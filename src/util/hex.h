@@ -7,7 +7,5 @@
 
 /* Appends uppercase hex of s. */
 void hex_encode(buf *out, const char *s, size_t len);
-/* Decodes hex (either case) into out; returns 0, or -1 for odd length or a non-hex digit. */
-int hex_decode(buf *out, const char *s, size_t len);
 
 #endif

@@ -113,3 +113,10 @@ def test_polls_after_the_whole_wal_is_gone(make_server):
         r.execute_command("POLLUPDATES", 5, "STRICT")
     assert r.ping() is True
     r.close()
+
+
+def test_keyspace_commands_inside_multi_see_its_writes(c):
+    assert c.call("MULTI") == "OK"
+    for cmd in (("SET", "a", "1"), ("KEYS", "*"), ("DBSIZE",), ("SCAN", "0")):
+        assert c.call(*cmd) == "QUEUED"
+    assert c.call("EXEC") == ["OK", [b"a"], 1, [b"0", [b"a"]]]
