@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import RespError, encode_command
+from stream_replay import batches_between, make_step, read_changes, replay, snapshot
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
@@ -1188,74 +1189,11 @@ def test_watch_zset_key(r, server):
 
 # ---------------------------------------------------------------- change stream (tidekv only)
 
-def _pairs(flat):
-    if isinstance(flat, dict):
-        return {(k.decode() if isinstance(k, bytes) else k): v for k, v in flat.items()}
-    assert isinstance(flat, list) and len(flat) % 2 == 0, flat
-    return {(flat[i].decode() if isinstance(flat[i], bytes) else flat[i]): flat[i + 1]
-            for i in range(0, len(flat), 2)}
-
-
-def read_changes(cl):
-    """POLLUPDATES 0 FORMAT RESP MAX 1000 -> list of update dicts (all of them)."""
-    rep = _pairs(cl.execute_command("POLLUPDATES", 0, "FORMAT", "RESP", "MAX", 1000))
-    assert rep["next_sequence"] == rep["latest_sequence"], "more than one page: %r" % (rep,)
-    updates = []
-    for u in rep["updates"]:
-        d = _pairs(u)
-        assert set(d) == {"sequence", "count", "timestamp", "db", "commands"}, d
-        d["commands"] = [[bytes(a) for a in cmd] for cmd in d["commands"]]
-        updates.append(d)
-    return updates
-
-
-def batches_between(updates, before, after):
-    return [u for u in updates if before < u["sequence"] <= after]
-
-
-def replay(updates, dst):
-    with dst.conn() as t:
-        for u in updates:
-            assert t.call("SELECT", str(u["db"])) == "OK"
-            for cmd in u["commands"]:
-                rep = t.call(*cmd)
-                assert not isinstance(rep, RespError), (cmd, rep)
-
-
-def snapshot(s, dbs=(0, 1)):
-    out = {}
-    for db in dbs:
-        cl = s.client(db=db)
-        try:
-            for k in cl.scan_iter(count=100):
-                t = cl.type(k)
-                if t == b"zset":
-                    v = cl.execute_command("ZRANGE", k, 0, -1, "WITHSCORES")  # scores as bytes
-                elif t == b"list":
-                    v = cl.lrange(k, 0, -1)
-                elif t == b"hash":
-                    v = cl.hgetall(k)
-                elif t == b"set":
-                    v = cl.smembers(k)
-                else:
-                    v = cl.get(k)
-                out[(db, k)] = (t, v, cl.execute_command("PEXPIRETIME", k))
-        finally:
-            cl.close()
-    return out
-
-
 @pytest.mark.tidekv_only
 def test_change_stream_of_zset_writes_replays_identically(make_server):
     src = make_server()
     cl = src.client()
-    seqs = {}
-
-    def step(name, fn):
-        before = int(cl.execute_command("SEQUENCE"))
-        result = fn()
-        seqs[name] = (before, int(cl.execute_command("SEQUENCE")))
-        return result
+    step, seqs = make_step(cl)
 
     step("zadd", lambda: cl.zadd("z", {"a": 1, "b": 5, "c": 2, "d": 0, "e": 0.5, "f": 6, "g": 7, "h": 8,
                                       "i": 9, "j": 10}))
