@@ -76,6 +76,30 @@ void reply_storage_error(cmd_ctx *ctx);
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens);
 /* Records "SET key value [PXAT expire]": the exact resulting string. */
 void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
+/* A command to record, built argument by argument: name, key, then what add() appends.
+ * Numbers added with effect_add_score are formatted into the effect's own storage. */
+typedef struct effect {
+    const char **argv;
+    size_t *lens;
+    char (*nums)[32];
+    int argc, nnums, type;
+} effect;
+
+/* Room for `extra` arguments after name and key. */
+void effect_init(effect *e, int type, const char *name, const resp_arg *key, int extra);
+void effect_add(effect *e, const char *p, size_t len);
+void effect_add_score(effect *e, double score);
+/* Records the command if it has at least min_args arguments, and frees the effect. */
+void effect_finish(cmd_ctx *ctx, effect *e, int min_args);
+
+/* Deletes whatever is at key (recording DEL) so a STORE can write it anew. */
+void replace_key(cmd_ctx *ctx, const resp_arg *key);
+
+/* LMPOP / ZMPOP arguments from argv[first] (numkeys): the keys, which end (word0 → 0,
+ * word1 → 1) and COUNT. Replies Redis's error and returns -1 if they are malformed. */
+int parse_mpop(cmd_ctx *ctx, int first, const char *word0, const char *word1, int *nkeys, int *which,
+               long long *count);
+
 /* Records "<name> key" (DEL, PERSIST, …) for a key of the given type. */
 void cmd_record_key(cmd_ctx *ctx, const char *name, int type, const char *key, size_t klen);
 

@@ -1,10 +1,12 @@
 /* Small helpers shared by the command families. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <string.h>
 
 #include "cmd/cmd.h"
 #include "storage/encoding.h"
+#include "types/keyspace.h"
 #include "util/num.h"
 
 int arg_is(const resp_arg *a, const char *word) {
@@ -46,6 +48,76 @@ void cmd_record_set(cmd_ctx *ctx, const char *key, size_t klen, const char *val,
     size_t lens[5] = {3, klen, vlen, 4, 0};
     if (expire_ms) lens[4] = num_format_ll(when, expire_ms);
     cmd_record(ctx, TYPE_STRING, expire_ms ? 5 : 3, argv, lens);
+}
+
+void effect_init(effect *e, int type, const char *name, const resp_arg *key, int extra) {
+    e->argv = malloc((size_t)(extra + 2) * sizeof(char *));
+    e->lens = malloc((size_t)(extra + 2) * sizeof(size_t));
+    e->nums = malloc((size_t)(extra + 1) * sizeof(*e->nums));
+    if (!e->argv || !e->lens || !e->nums) abort();
+    e->argv[0] = name, e->lens[0] = strlen(name);
+    e->argv[1] = key->ptr, e->lens[1] = key->len;
+    e->argc = 2;
+    e->nnums = 0;
+    e->type = type;
+}
+
+void effect_add(effect *e, const char *p, size_t len) {
+    e->argv[e->argc] = p;
+    e->lens[e->argc++] = len;
+}
+
+void effect_add_score(effect *e, double score) {
+    char *slot = e->nums[e->nnums++];
+    effect_add(e, slot, num_format_double(slot, score));
+}
+
+void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
+    if (e->argc >= min_args) cmd_record(ctx, e->type, e->argc, e->argv, e->lens);
+    free(e->argv);
+    free(e->lens);
+    free(e->nums);
+}
+
+void replace_key(cmd_ctx *ctx, const resp_arg *key) {
+    meta old;
+    buf raw;
+    buf_init(&raw);
+    if (ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw) == KS_FOUND) {
+        ks_delete(ctx->t, ctx->db, key->ptr, key->len);
+        cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
+    }
+    buf_free(&raw);
+}
+
+int parse_mpop(cmd_ctx *ctx, int first, const char *word0, const char *word1, int *nkeys, int *which,
+               long long *count) {
+    long long numkeys;
+    *count = 1;
+    if (arg_parse_ll(&ctx->argv[first], &numkeys) < 0 || numkeys <= 0) {
+        reply_error(ctx->r, "ERR numkeys should be greater than 0");
+        return -1;
+    }
+    if (numkeys > ctx->argc - first - 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    int side_at = first + 1 + (int)numkeys;
+    if (arg_is(&ctx->argv[side_at], word0)) *which = 0;
+    else if (arg_is(&ctx->argv[side_at], word1)) *which = 1;
+    else {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return -1;
+    }
+    if (side_at + 1 < ctx->argc) {
+        int count_form = side_at + 3 == ctx->argc && arg_is(&ctx->argv[side_at + 1], "count");
+        if (!count_form || arg_parse_ll(&ctx->argv[side_at + 2], count) < 0 || *count <= 0) {
+            reply_error(ctx->r, count_form ? "ERR count should be greater than 0" : ERR_SYNTAX);
+            return -1;
+        }
+    }
+    *nkeys = (int)numkeys;
+    return 0;
 }
 
 void cmd_record_key(cmd_ctx *ctx, const char *name, int type, const char *key, size_t klen) {

@@ -69,33 +69,6 @@ static int pop(compound *l, int left, buf *out) {
     return 1;
 }
 
-/* A command to record, argument by argument. */
-typedef struct effect {
-    const char **argv;
-    size_t *lens;
-    int argc;
-} effect;
-
-static void effect_init(effect *e, const char *name, const resp_arg *key, int extra) {
-    e->argv = malloc((size_t)(extra + 2) * sizeof(char *));
-    e->lens = malloc((size_t)(extra + 2) * sizeof(size_t));
-    if (!e->argv || !e->lens) abort();
-    e->argv[0] = name, e->lens[0] = strlen(name);
-    e->argv[1] = key->ptr, e->lens[1] = key->len;
-    e->argc = 2;
-}
-
-static void effect_add(effect *e, const char *p, size_t len) {
-    e->argv[e->argc] = p;
-    e->lens[e->argc++] = len;
-}
-
-static void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
-    if (e->argc >= min_args) cmd_record(ctx, TYPE_LIST, e->argc, e->argv, e->lens);
-    free(e->argv);
-    free(e->lens);
-}
-
 /* LPUSH, RPUSH, LPUSHX, RPUSHX. */
 static void push_generic(cmd_ctx *ctx, int left, int only_existing) {
     compound l;
@@ -106,7 +79,7 @@ static void push_generic(cmd_ctx *ctx, int left, int only_existing) {
         return;
     }
     effect e;
-    effect_init(&e, left ? "LPUSH" : "RPUSH", &ctx->argv[1], ctx->argc - 2);
+    effect_init(&e, TYPE_LIST, left ? "LPUSH" : "RPUSH", &ctx->argv[1], ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
         push(&l, left, ctx->argv[i].ptr, ctx->argv[i].len);
         effect_add(&e, ctx->argv[i].ptr, ctx->argv[i].len);
@@ -523,36 +496,16 @@ void cmd_rpoplpush(cmd_ctx *ctx) {
 /* LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], from argument `first` (numkeys).
  * Returns 1 popped (replied), 0 all empty (nothing replied), -1 after an error reply. */
 int list_mpop(cmd_ctx *ctx, int first) {
-    long long numkeys, count = 1;
-    if (arg_parse_ll(&ctx->argv[first], &numkeys) < 0 || numkeys <= 0) {
-        reply_error(ctx->r, "ERR numkeys should be greater than 0");
-        return -1;
-    }
-    if (numkeys > ctx->argc - first - 2) {
-        reply_error(ctx->r, ERR_SYNTAX);
-        return -1;
-    }
-    int side_at = first + 1 + (int)numkeys, left;
-    if (parse_side(&ctx->argv[side_at], &left) < 0) {
-        reply_error(ctx->r, ERR_SYNTAX);
-        return -1;
-    }
-    if (side_at + 1 < ctx->argc) {
-        if (side_at + 3 != ctx->argc || !arg_is(&ctx->argv[side_at + 1], "count") ||
-            arg_parse_ll(&ctx->argv[side_at + 2], &count) < 0 || count <= 0) {
-            reply_error(ctx->r, side_at + 3 == ctx->argc && arg_is(&ctx->argv[side_at + 1], "count")
-                                    ? "ERR count should be greater than 0"
-                                    : ERR_SYNTAX);
-            return -1;
-        }
-    }
-    for (int i = first + 1; i < side_at; i++) {
+    int nkeys, right;
+    long long count;
+    if (parse_mpop(ctx, first, "left", "right", &nkeys, &right, &count) < 0) return -1;
+    for (int i = first + 1; i <= first + nkeys; i++) {
         compound l;
         if (open_list_at(ctx, &l, &ctx->argv[i]) < 0) return -1;
         if (l.found) {
             reply_array(ctx->r, 2);
             reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            list_pop_reply(ctx, &l, &ctx->argv[i], left, count, 1);
+            list_pop_reply(ctx, &l, &ctx->argv[i], !right, count, 1);
             compound_free(&l);
             return 1;
         }
@@ -611,18 +564,11 @@ void cmd_blmpop(cmd_ctx *ctx) {
 }
 
 void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n) {
-    meta old;
-    buf raw;
-    buf_init(&raw);
-    if (ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw) == KS_FOUND) {
-        ks_delete(ctx->t, ctx->db, key->ptr, key->len);
-        cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
-    }
-    buf_free(&raw);
+    replace_key(ctx, key);
     compound l; /* deleted above: it opens as a new, empty list */
     if (open_list_at(ctx, &l, key) < 0) return;
     effect e;
-    effect_init(&e, "RPUSH", key, (int)n);
+    effect_init(&e, TYPE_LIST, "RPUSH", key, (int)n);
     for (long long i = 0; i < n; i++) {
         push(&l, 0, items[i], lens[i]);
         effect_add(&e, items[i], lens[i]);

@@ -29,40 +29,12 @@ static int is_member(compound *s, const char *m, size_t len) {
     return rc == 1;
 }
 
-/* A command to record, built argument by argument. */
-typedef struct effect {
-    const char **argv;
-    size_t *lens;
-    int argc, cap;
-} effect;
-
-static void effect_init(effect *e, const char *name, const resp_arg *key, int cap) {
-    e->cap = cap + 2;
-    e->argv = malloc((size_t)e->cap * sizeof(char *));
-    e->lens = malloc((size_t)e->cap * sizeof(size_t));
-    if (!e->argv || !e->lens) abort();
-    e->argv[0] = name, e->lens[0] = strlen(name);
-    e->argv[1] = key->ptr, e->lens[1] = key->len;
-    e->argc = 2;
-}
-
-static void effect_add(effect *e, const char *p, size_t len) {
-    e->argv[e->argc] = p;
-    e->lens[e->argc++] = len;
-}
-
-static void effect_finish(cmd_ctx *ctx, effect *e) {
-    if (e->argc > 2) cmd_record(ctx, TYPE_SET, e->argc, e->argv, e->lens);
-    free(e->argv);
-    free(e->lens);
-}
-
 /* SADD (add=1) and SREM (add=0). */
 static void change_members(cmd_ctx *ctx, int add) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
     effect e;
-    effect_init(&e, add ? "SADD" : "SREM", &ctx->argv[1], ctx->argc - 2);
+    effect_init(&e, TYPE_SET, add ? "SADD" : "SREM", &ctx->argv[1], ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
         const resp_arg *m = &ctx->argv[i];
         if (is_member(&s, m->ptr, m->len) == add) continue;
@@ -77,7 +49,7 @@ static void change_members(cmd_ctx *ctx, int add) {
     }
     long long changed = e.argc - 2;
     if (changed) compound_save(&s);
-    effect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
     reply_int(ctx->r, changed);
     compound_free(&s);
 }
@@ -155,14 +127,14 @@ void cmd_spop(cmd_ctx *ctx) {
     long long n = s.found ? members_pick(&s, count, &p) : 0;
     /* The random choice is recorded as what it removed. */
     effect e;
-    effect_init(&e, "SREM", &ctx->argv[1], (int)n);
+    effect_init(&e, TYPE_SET, "SREM", &ctx->argv[1], (int)n);
     for (long long i = 0; i < n; i++) {
         compound_del(&s, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
         s.m.size--;
         effect_add(&e, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
     }
     if (n) compound_save(&s);
-    effect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
     if (!has_count) {
         if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
         else reply_null(ctx->r);
@@ -335,18 +307,11 @@ static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_ar
         return;
     }
     /* The destination is replaced whatever it held; recorded as DEL then SADD of the result. */
-    meta old;
-    buf raw;
-    buf_init(&raw);
-    if (ks_lookup(ctx->t, ctx->db, store_key->ptr, store_key->len, &old, &raw) == KS_FOUND) {
-        ks_delete(ctx->t, ctx->db, store_key->ptr, store_key->len);
-        cmd_record_key(ctx, "DEL", old.type, store_key->ptr, store_key->len);
-    }
-    buf_free(&raw);
+    replace_key(ctx, store_key);
     compound dst; /* deleted above, so it opens as a new, empty set */
     compound_open(&dst, ctx->t, ctx->db, store_key->ptr, store_key->len, TYPE_SET);
     effect e;
-    effect_init(&e, "SADD", store_key, (int)result.n);
+    effect_init(&e, TYPE_SET, "SADD", store_key, (int)result.n);
     for (size_t i = 0; i < result.n; i++) {
         const char *m = result.items[i].data ? result.items[i].data : "";
         compound_put(&dst, m, result.items[i].len, "", 0);
@@ -354,7 +319,7 @@ static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_ar
     }
     dst.m.size = result.n;
     if (result.n) compound_save(&dst);
-    effect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
     reply_int(ctx->r, (long long)result.n);
     compound_free(&dst);
     list_free(&result);

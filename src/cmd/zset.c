@@ -368,42 +368,6 @@ void cmd_zlexcount(cmd_ctx *ctx) { zcount_generic(ctx, BY_LEX); }
 
 enum { ZADD_NX = 1, ZADD_XX = 2, ZADD_GT = 4, ZADD_LT = 8, ZADD_CH = 16, ZADD_INCR = 32 };
 
-/* A command to record, built argument by argument (scores formatted into `scores`). */
-typedef struct zeffect {
-    const char **argv;
-    size_t *lens;
-    char (*scores)[32];
-    int argc;
-} zeffect;
-
-static void zeffect_init(zeffect *e, const char *name, const resp_arg *key, int members) {
-    e->argv = malloc((size_t)(2 * members + 2) * sizeof(char *));
-    e->lens = malloc((size_t)(2 * members + 2) * sizeof(size_t));
-    e->scores = malloc((size_t)(members + 1) * 32);
-    if (!e->argv || !e->lens || !e->scores) abort();
-    e->argv[0] = name, e->lens[0] = strlen(name);
-    e->argv[1] = key->ptr, e->lens[1] = key->len;
-    e->argc = 2;
-}
-
-/* Adds "score member" (ZADD) or just "member" (ZREM) when score is NULL. */
-static void zeffect_add(zeffect *e, const double *score, const char *m, size_t len) {
-    if (score) {
-        char *slot = e->scores[(e->argc - 2) / 2];
-        e->lens[e->argc] = num_format_double(slot, *score);
-        e->argv[e->argc++] = slot;
-    }
-    e->argv[e->argc] = m;
-    e->lens[e->argc++] = len;
-}
-
-static void zeffect_finish(cmd_ctx *ctx, zeffect *e) {
-    if (e->argc > 2) cmd_record(ctx, TYPE_ZSET, e->argc, e->argv, e->lens);
-    free(e->argv);
-    free(e->lens);
-    free(e->scores);
-}
-
 static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
     int i = 2;
     *flags = 0;
@@ -485,8 +449,8 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         free(scores);
         return;
     }
-    zeffect e;
-    zeffect_init(&e, "ZADD", &ctx->argv[1], pairs);
+    effect e;
+    effect_init(&e, TYPE_ZSET, "ZADD", &ctx->argv[1], 2 * pairs);
     long long added = 0, changed = 0;
     int rc = ZA_SKIPPED;
     double result = 0;
@@ -495,7 +459,8 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         int was_added;
         rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
         if (rc != ZA_CHANGED) continue;
-        zeffect_add(&e, &result, m->ptr, m->len);
+        effect_add_score(&e, result);
+        effect_add(&e, m->ptr, m->len);
         added += was_added;
         changed++;
     }
@@ -511,7 +476,7 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         else if (rc == ZA_SKIPPED) reply_null(ctx->r);
         else reply_double(ctx->r, result);
     }
-    zeffect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
     free(scores);
     compound_free(&z);
 }
@@ -526,17 +491,17 @@ void cmd_zincrby(cmd_ctx *ctx) { zadd_generic(ctx, ZADD_INCR, 2); }
 void cmd_zrem(cmd_ctx *ctx) {
     compound z;
     if (open_zset(ctx, &z) < 0) return;
-    zeffect e;
-    zeffect_init(&e, "ZREM", &ctx->argv[1], ctx->argc - 2);
+    effect e;
+    effect_init(&e, TYPE_ZSET, "ZREM", &ctx->argv[1], ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
         double score;
         if (member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score) != 1) continue;
         member_del(&z, ctx->argv[i].ptr, ctx->argv[i].len, score);
-        zeffect_add(&e, NULL, ctx->argv[i].ptr, ctx->argv[i].len);
+        effect_add(&e, ctx->argv[i].ptr, ctx->argv[i].len);
     }
     long long removed = e.argc - 2;
     if (removed) compound_save(&z);
-    zeffect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
     reply_int(ctx->r, removed);
     compound_free(&z);
 }
@@ -631,16 +596,16 @@ static void zentries_free(zentries *e) {
 
 /* Deletes copied entries from the zset and records ZREM of them. */
 static void remove_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, const zentries *es) {
-    zeffect e;
-    zeffect_init(&e, "ZREM", key, (int)es->n);
+    effect e;
+    effect_init(&e, TYPE_ZSET, "ZREM", key, (int)es->n);
     size_t pos = 0, ml;
     for (size_t i = 0; i < es->n; i++) {
         const char *m = zentries_next(es, &pos, &ml);
         member_del(z, m, ml, es->scores[i]);
-        zeffect_add(&e, NULL, m, ml);
+        effect_add(&e, m, ml);
     }
     if (es->n) compound_save(z);
-    zeffect_finish(ctx, &e);
+    effect_finish(ctx, &e, 3);
 }
 
 static void zremrange_generic(cmd_ctx *ctx, int by) {
@@ -715,30 +680,10 @@ void cmd_zpopmax(cmd_ctx *ctx) { zpop_generic(ctx, 1); }
 
 /* ZMPOP / BZMPOP from argument `first` (numkeys): 1 popped (replied), 0 all empty, -1 error. */
 static int zset_mpop(cmd_ctx *ctx, int first) {
-    long long numkeys, count = 1;
-    if (arg_parse_ll(&ctx->argv[first], &numkeys) < 0 || numkeys <= 0) {
-        reply_error(ctx->r, "ERR numkeys should be greater than 0");
-        return -1;
-    }
-    if (numkeys > ctx->argc - first - 2) {
-        reply_error(ctx->r, ERR_SYNTAX);
-        return -1;
-    }
-    int side_at = first + 1 + (int)numkeys, max;
-    if (arg_is(&ctx->argv[side_at], "min")) max = 0;
-    else if (arg_is(&ctx->argv[side_at], "max")) max = 1;
-    else {
-        reply_error(ctx->r, ERR_SYNTAX);
-        return -1;
-    }
-    if (side_at + 1 < ctx->argc) {
-        int count_form = side_at + 3 == ctx->argc && arg_is(&ctx->argv[side_at + 1], "count");
-        if (!count_form || arg_parse_ll(&ctx->argv[side_at + 2], &count) < 0 || count <= 0) {
-            reply_error(ctx->r, count_form ? "ERR count should be greater than 0" : ERR_SYNTAX);
-            return -1;
-        }
-    }
-    for (int i = first + 1; i < side_at; i++) {
+    int nkeys, max;
+    long long count;
+    if (parse_mpop(ctx, first, "min", "max", &nkeys, &max, &count) < 0) return -1;
+    for (int i = first + 1; i <= first + nkeys; i++) {
         compound z;
         if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return -1;
         if (z.found) {
@@ -799,26 +744,20 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     if (parse_range(ctx, &src, 3, &s) == 0) {
         zrange_walk(&src, &s, zentries_add, &es);
         const resp_arg *dst_key = &ctx->argv[1];
-        meta old;
-        buf raw;
-        buf_init(&raw);
-        if (ks_lookup(ctx->t, ctx->db, dst_key->ptr, dst_key->len, &old, &raw) == KS_FOUND) {
-            ks_delete(ctx->t, ctx->db, dst_key->ptr, dst_key->len);
-            cmd_record_key(ctx, "DEL", old.type, dst_key->ptr, dst_key->len);
-        }
-        buf_free(&raw);
+        replace_key(ctx, dst_key);
         compound dst; /* deleted above: it opens as a new, empty zset */
         compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
-        zeffect e;
-        zeffect_init(&e, "ZADD", dst_key, (int)es.n);
+        effect e;
+        effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)es.n);
         size_t pos = 0, ml;
         for (size_t i = 0; i < es.n; i++) {
             const char *m = zentries_next(&es, &pos, &ml);
             member_set(&dst, m, ml, es.scores[i], 0, 0);
-            zeffect_add(&e, &es.scores[i], m, ml);
+            effect_add_score(&e, es.scores[i]);
+            effect_add(&e, m, ml);
         }
         if (es.n) compound_save(&dst);
-        zeffect_finish(ctx, &e);
+        effect_finish(ctx, &e, 3);
         reply_int(ctx->r, (long long)es.n);
         compound_free(&dst);
     }
@@ -1054,24 +993,18 @@ static void combine_command(cmd_ctx *ctx, int op, int store) {
             }
         } else {
             const resp_arg *dst_key = &ctx->argv[1];
-            meta old;
-            buf raw;
-            buf_init(&raw);
-            if (ks_lookup(ctx->t, ctx->db, dst_key->ptr, dst_key->len, &old, &raw) == KS_FOUND) {
-                ks_delete(ctx->t, ctx->db, dst_key->ptr, dst_key->len);
-                cmd_record_key(ctx, "DEL", old.type, dst_key->ptr, dst_key->len);
-            }
-            buf_free(&raw);
+            replace_key(ctx, dst_key);
             compound dst; /* deleted above: it opens as a new, empty zset */
             compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
-            zeffect e;
-            zeffect_init(&e, "ZADD", dst_key, (int)n);
+            effect e;
+            effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)n);
             for (long long i = 0; i < n; i++) {
                 member_set(&dst, all[i].m, all[i].len, all[i].score, 0, 0);
-                zeffect_add(&e, &all[i].score, all[i].m, all[i].len);
+                effect_add_score(&e, all[i].score);
+                effect_add(&e, all[i].m, all[i].len);
             }
             if (n) compound_save(&dst);
-            zeffect_finish(ctx, &e);
+            effect_finish(ctx, &e, 3);
             reply_int(ctx->r, n);
             compound_free(&dst);
         }
