@@ -10,16 +10,7 @@
 #include "util/num.h"
 
 /* Opens the hash at argv[1]; replies WRONGTYPE / storage errors and returns -1 then. */
-static int open_hash(cmd_ctx *ctx, compound *h) {
-    int rc = compound_open(h, ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, TYPE_HASH);
-    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
-    if (rc == CK_ERROR) reply_storage_error(ctx);
-    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-        compound_free(h);
-        return -1;
-    }
-    return 0;
-}
+static int open_hash(cmd_ctx *ctx, compound *h) { return members_open(ctx, h, &ctx->argv[1], TYPE_HASH); }
 
 /* Sets a field, counting it if new; returns 1 if it was added. */
 static int set_field(compound *h, const resp_arg *f, const char *val, size_t vlen, buf *tmp) {

@@ -6,20 +6,15 @@
 
 #include "cmd/blocking.h"
 #include "cmd/handlers.h"
+#include "cmd/members.h"
 #include "types/compound.h"
 #include "types/keyspace.h"
 #include "types/list.h"
 #include "util/num.h"
 
 static int open_list_at(cmd_ctx *ctx, compound *l, const resp_arg *key) {
-    int rc = compound_open(l, ctx->t, ctx->db, key->ptr, key->len, TYPE_LIST);
-    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
-    if (rc == CK_ERROR) reply_storage_error(ctx);
-    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-        compound_free(l);
-        return -1;
-    }
-    if (rc == CK_MISSING) l->m.list_head = l->m.list_tail = LIST_INITIAL_INDEX;
+    if (members_open(ctx, l, key, TYPE_LIST) < 0) return -1;
+    if (!l->found) l->m.list_head = l->m.list_tail = LIST_INITIAL_INDEX; /* a new list */
     return 0;
 }
 

@@ -8,6 +8,14 @@
 #include "util/num.h"
 #include "util/random.h"
 
+int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type type) {
+    int rc = compound_open(c, ctx->t, ctx->db, key->ptr, key->len, type);
+    if (rc != CK_WRONGTYPE && rc != CK_ERROR) return 0;
+    reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+    compound_free(c);
+    return -1;
+}
+
 static void take(picked *p, const char *sub, size_t sublen, const char *val, size_t vlen) {
     buf_init(&p->sub);
     buf_init(&p->val);

@@ -5,6 +5,10 @@
 #include "cmd/cmd.h"
 #include "types/compound.h"
 
+/* Opens the compound key `key` as `type`; replies WRONGTYPE or a storage error (and frees c)
+ * and returns -1 then. */
+int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type type);
+
 /* A member (and its value) copied out of the store. */
 typedef struct picked {
     buf sub, val;

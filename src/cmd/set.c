@@ -9,14 +9,7 @@
 #include "util/num.h"
 
 static int open_set_at(cmd_ctx *ctx, compound *s, const resp_arg *key) {
-    int rc = compound_open(s, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
-    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
-    if (rc == CK_ERROR) reply_storage_error(ctx);
-    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-        compound_free(s);
-        return -1;
-    }
-    return 0;
+    return members_open(ctx, s, key, TYPE_SET);
 }
 
 static int open_set(cmd_ctx *ctx, compound *s) { return open_set_at(ctx, s, &ctx->argv[1]); }

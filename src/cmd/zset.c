@@ -14,14 +14,7 @@
 #include "util/num.h"
 
 static int open_zset_at(cmd_ctx *ctx, compound *z, const resp_arg *key) {
-    int rc = compound_open(z, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
-    if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
-    if (rc == CK_ERROR) reply_storage_error(ctx);
-    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-        compound_free(z);
-        return -1;
-    }
-    return 0;
+    return members_open(ctx, z, key, TYPE_ZSET);
 }
 
 static int open_zset(cmd_ctx *ctx, compound *z) { return open_zset_at(ctx, z, &ctx->argv[1]); }
