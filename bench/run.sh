@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 N=${1:-100000}
 OUT=${2:-/dev/stdout}
 TESTS=set,get,incr
+TYPE_TESTS=hset,lpush,rpush,lpop,sadd,spop,zadd,zpopmin,lrange_100
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
@@ -20,8 +21,9 @@ TPID=$!
 trap 'kill $RPID $TPID 2>/dev/null; wait $RPID $TPID 2>/dev/null; rm -rf "$RDIR" "$TDIR"' EXIT
 wait_up "$RPORT"; wait_up "$TPORT"
 
-# One redis-benchmark run: prints "TEST rps" lines (CSV output).
-run() { redis-benchmark -p "$1" -t "$TESTS" -n "$N" -r 100000 -c 50 -P "$2" --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f1,2 | tr , ' '; }
+# One redis-benchmark run: prints "TEST rps" lines (CSV output); $3 = the tests.
+# Test names may hold spaces ("LPUSH (needed to benchmark LRANGE)"): keep the first word.
+run() { redis-benchmark -p "$1" -t "${3:-$TESTS}" -n "$N" -r 100000 -c 50 -P "$2" --csv 2>/dev/null | tail -n +2 | awk -F'","' '{name = $1; gsub(/"/, "", name); split(name, w, " "); print w[1], $2}'; }
 
 declare -A res
 for round in 1 2 3; do
@@ -29,6 +31,8 @@ for round in 1 2 3; do
     while read -r t v; do res[redis,$pipe,$t]+="$v "; done < <(run "$RPORT" "$pipe")
     while read -r t v; do res[tidekv,$pipe,$t]+="$v "; done < <(run "$TPORT" "$pipe")
   done
+  while read -r t v; do res[redis,1,$t]+="$v "; done < <(run "$RPORT" 1 "$TYPE_TESTS")
+  while read -r t v; do res[tidekv,1,$t]+="$v "; done < <(run "$TPORT" 1 "$TYPE_TESTS")
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | sed -n 2p; }
 
@@ -37,10 +41,10 @@ echo "### redis-benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, $N requests, 50
 echo
 echo "| test | pipeline | redis-server rps | tidekv rps | ratio |"
 echo "|---|---|---|---|---|"
-for pipe in 1 16; do
-  for t in SET GET INCR; do
-    r=$(echo "${res[redis,$pipe,$t]}" | median); k=$(echo "${res[tidekv,$pipe,$t]}" | median)
-    echo "| $t | $pipe | $r | $k | $(echo "$k / $r" | bc -l | cut -c1-4) |"
-  done
-done
+row() { # test pipeline
+  r=$(echo "${res[redis,$2,$1]}" | median); k=$(echo "${res[tidekv,$2,$1]}" | median)
+  echo "| $1 | $2 | $r | $k | $(echo "$k / $r" | bc -l | cut -c1-4) |"
+}
+for pipe in 1 16; do for t in SET GET INCR; do row "$t" "$pipe"; done; done
+for t in HSET LPUSH RPUSH LPOP SADD SPOP ZADD ZPOPMIN LRANGE_100; do row "$t" 1; done
 } > "$OUT"
