@@ -58,23 +58,8 @@ static int namespace_db(const char *key, size_t len, size_t *ns_total) {
     return -1;
 }
 
-/* Adds one rebuilt command, with a SELECT first when it is in another database. */
-static void rebuilt_add(record_writer *w, int *cur_db, int *first_db, int db, uint8_t type, int argc,
-                        const char **argv, const size_t *lens) {
-    if (*first_db < 0) {
-        *first_db = *cur_db = db;
-    } else if (db != *cur_db) {
-        char num[16];
-        const char *sel[2] = {"SELECT", num};
-        size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
-        record_writer_add(w, 0, 2, sel, sel_lens);
-        *cur_db = db;
-    }
-    record_writer_add(w, type, argc, argv, lens);
-}
-
 /* Expresses one physical operation as a command; returns 0 if it cannot. */
-static int rebuild_op(const batch_record *op, record_writer *w, int *cur_db, int *first_db) {
+static int rebuild_op(const batch_record *op, record_writer *w) {
     size_t ns;
     int db = namespace_db(op->key.ptr, op->key.len, &ns);
     if (db < 0) return 0;
@@ -83,14 +68,14 @@ static int rebuild_op(const batch_record *op, record_writer *w, int *cur_db, int
     if (op->op == BATCH_DELETE_RANGE && ns == op->key.len) {
         const char *argv[1] = {"FLUSHDB"};
         size_t lens[1] = {7};
-        if (op->cf == CF_METADATA) rebuilt_add(w, cur_db, first_db, db, 0, 1, argv, lens);
+        if (op->cf == CF_METADATA) record_writer_add(w, db, 0, 1, argv, lens);
         return 1; /* subkey ranges go with the metadata one */
     }
     if (op->cf != CF_METADATA) return 0;
     if (op->op == BATCH_DELETE || op->op == BATCH_SINGLE_DELETE) {
         const char *argv[2] = {"DEL", key};
         size_t lens[2] = {3, klen};
-        rebuilt_add(w, cur_db, first_db, db, 0, 2, argv, lens);
+        record_writer_add(w, db, 0, 2, argv, lens);
         return 1;
     }
     meta m;
@@ -100,7 +85,7 @@ static int rebuild_op(const batch_record *op, record_writer *w, int *cur_db, int
     const char *argv[5] = {"SET", key, m.value, "PXAT", when};
     size_t lens[5] = {3, klen, m.value_len, 4, 0};
     if (m.expire_ms) lens[4] = num_format_ll(when, m.expire_ms);
-    rebuilt_add(w, cur_db, first_db, db, TYPE_STRING, m.expire_ms ? 5 : 3, argv, lens);
+    record_writer_add(w, db, TYPE_STRING, m.expire_ms ? 5 : 3, argv, lens);
     return 1;
 }
 
@@ -122,12 +107,11 @@ static int decode_batch(const wal_batch *b, decoded *d) {
     }
     record_writer w;
     record_writer_init(&w);
-    int cur_db = -1, first_db = -1;
     for (; rc == 1; rc = batch_reader_next(&r, &op)) {
         if (op.op == BATCH_LOG_DATA || op.op == BATCH_MARKER) continue;
-        if (!rebuild_op(&op, &w, &cur_db, &first_db)) d->incomplete = 1;
+        if (!rebuild_op(&op, &w)) d->incomplete = 1;
     }
-    record_writer_finish(&w, 0, first_db < 0 ? 0 : first_db, &d->rebuilt);
+    record_writer_finish(&w, 0, &d->rebuilt);
     record_writer_free(&w);
     if (rc < 0 || record_decode(d->rebuilt.data, d->rebuilt.len, &d->rec) < 0) return -1;
     return 0;

@@ -1,11 +1,13 @@
 #include "cdc/record.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 void record_writer_init(record_writer *w) {
     buf_init(&w->cmds);
     w->ncmds = 0;
+    w->first_db = w->current_db = -1;
 }
 
 void record_writer_free(record_writer *w) { buf_free(&w->cmds); }
@@ -13,9 +15,10 @@ void record_writer_free(record_writer *w) { buf_free(&w->cmds); }
 void record_writer_reset(record_writer *w) {
     buf_clear(&w->cmds);
     w->ncmds = 0;
+    w->first_db = w->current_db = -1;
 }
 
-void record_writer_add(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+static void add_command(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
     buf_put_u8(&w->cmds, type);
     buf_put_varint(&w->cmds, (uint64_t)argc);
     for (int i = 0; i < argc; i++) {
@@ -25,7 +28,23 @@ void record_writer_add(record_writer *w, uint8_t type, int argc, const char *con
     w->ncmds++;
 }
 
-void record_writer_finish(const record_writer *w, int64_t time_ms, int db, buf *out) {
+void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
+                       const size_t *lens) {
+    if (w->first_db < 0) {
+        w->first_db = w->current_db = db;
+    } else if (db != w->current_db) {
+        /* Commands over several databases replay with explicit SELECTs. */
+        char num[16];
+        const char *sel[2] = {"SELECT", num};
+        size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
+        add_command(w, 0, 2, sel, sel_lens);
+        w->current_db = db;
+    }
+    add_command(w, type, argc, argv, lens);
+}
+
+void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out) {
+    int db = w->first_db < 0 ? 0 : w->first_db;
     buf_put_u8(out, RECORD_MAGIC0);
     buf_put_u8(out, RECORD_MAGIC1);
     buf_put_u8(out, RECORD_VERSION);

@@ -44,14 +44,19 @@ typedef struct record {
 typedef struct record_writer {
     buf cmds;
     size_t ncmds;
+    int first_db;   /* database of the first command, -1 before it: the record's db */
+    int current_db; /* database the commands so far leave a replay in */
 } record_writer;
 
 void record_writer_init(record_writer *w);
 void record_writer_free(record_writer *w);
 void record_writer_reset(record_writer *w);
-void record_writer_add(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens);
+/* Adds a command that runs in database db, preceded by a SELECT when db differs from the
+ * previous command's. */
+void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
+                       const size_t *lens);
 /* Writes the whole record (header + commands) to out. */
-void record_writer_finish(const record_writer *w, int64_t time_ms, int db, buf *out);
+void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out);
 
 /* Tells whether a LogData blob is a tidekv change record (by magic). */
 int record_is_tidekv(const char *blob, size_t len);

@@ -26,8 +26,6 @@ void txn_init(txn *t) {
     buf_init(&t->records);
     record_writer_init(&t->record);
     buf_init(&t->touched);
-    t->record_db = -1;
-    t->current_db = -1;
     t->now_ms = time_now_ms();
 }
 
@@ -37,8 +35,6 @@ void txn_reset(txn *t) {
     t->nops = 0;
     record_writer_reset(&t->record);
     buf_clear(&t->touched);
-    t->record_db = -1;
-    t->current_db = -1;
     t->flushed = 0;
 }
 
@@ -171,19 +167,7 @@ void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
-    if (t->record_db < 0) {
-        t->record_db = db;
-        t->current_db = db;
-    } else if (db != t->current_db) {
-        /* A transaction that spans databases replays with explicit SELECTs. */
-        char num[16];
-        int n = snprintf(num, sizeof(num), "%d", db);
-        const char *sel[2] = {"SELECT", num};
-        size_t sel_lens[2] = {6, (size_t)n};
-        record_writer_add(&t->record, 0, 2, sel, sel_lens);
-        t->current_db = db;
-    }
-    record_writer_add(&t->record, type, argc, argv, lens);
+    record_writer_add(&t->record, db, type, argc, argv, lens);
 }
 
 void txn_touch(txn *t, int db, const char *key, size_t klen) {
@@ -205,7 +189,7 @@ void txn_build_batch(txn *t, buf *out) {
 
     buf rec;
     buf_init(&rec);
-    record_writer_finish(&t->record, time_now_ms(), t->record_db < 0 ? 0 : t->record_db, &rec);
+    record_writer_finish(&t->record, time_now_ms(), &rec);
     buf_put_u8(out, TAG_LOGDATA);
     put_slice(out, rec.data, rec.len);
     buf_free(&rec);

@@ -24,8 +24,6 @@ typedef struct txn {
     size_t nops, ops_cap;
     rocksdb_writebatch_wi_t *index; /* the writes indexed for reads; created on the first write */
     record_writer record;
-    int record_db; /* database of the first recorded command, -1 before it */
-    int current_db;
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */

@@ -631,13 +631,13 @@ static void test_change_record_in_log_data(void **state) {
     record_writer_init(&w);
     const char *set[] = {"SET", "foo", "b\0r"};
     const size_t setl[] = {3, 3, 3};
-    record_writer_add(&w, TYPE_STRING, 3, set, setl);
+    record_writer_add(&w, 2, TYPE_STRING, 3, set, setl);
     const char *hset[] = {"HSET", "h", "f", ""};
     const size_t hsetl[] = {4, 1, 1, 0};
-    record_writer_add(&w, TYPE_HASH, 4, hset, hsetl);
+    record_writer_add(&w, 2, TYPE_HASH, 4, hset, hsetl);
     buf blob;
     buf_init(&blob);
-    record_writer_finish(&w, 1700000000456LL, 2, &blob);
+    record_writer_finish(&w, 1700000000456LL, &blob);
     record_writer_free(&w);
 
     buf b;

@@ -14,11 +14,11 @@
 #define TIME_MS 1700000000123LL
 
 /* Adds a command given as NUL-free C strings. */
-static void add_strs(record_writer *w, uint8_t type, int argc, const char *const *argv) {
+static void add_strs(record_writer *w, int db, uint8_t type, int argc, const char *const *argv) {
     size_t lens[16];
     assert_true(argc <= 16);
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
-    record_writer_add(w, type, argc, argv, lens);
+    record_writer_add(w, db, type, argc, argv, lens);
 }
 
 static void expect_arg(const record *r, size_t cmd, size_t arg, const char *want, size_t len) {
@@ -35,13 +35,13 @@ static void build_sample(buf *out, int db) {
     record_writer w;
     record_writer_init(&w);
     const char *set[] = {"SET", "foo", "bar"};
-    add_strs(&w, TYPE_STRING, 3, set);
+    add_strs(&w, db, TYPE_STRING, 3, set);
     const char *bin[] = {"HSET", "h\0k", "", "\xff\x00\xfe"};
     const size_t binlen[] = {4, 3, 0, 3};
-    record_writer_add(&w, TYPE_HASH, 4, bin, binlen);
+    record_writer_add(&w, db, TYPE_HASH, 4, bin, binlen);
     const char *del[] = {"DEL"};
-    add_strs(&w, TYPE_NONE, 1, del);
-    record_writer_finish(&w, TIME_MS, db, out);
+    add_strs(&w, db, TYPE_NONE, 1, del);
+    record_writer_finish(&w, TIME_MS, out);
     record_writer_free(&w);
 }
 
@@ -92,10 +92,10 @@ static void test_large_db_and_time(void **state) {
     record_writer w;
     record_writer_init(&w);
     const char *ping[] = {"SELECT", "300"};
-    add_strs(&w, TYPE_NONE, 2, ping);
+    add_strs(&w, 300, TYPE_NONE, 2, ping);
     buf b;
     buf_init(&b);
-    record_writer_finish(&w, 0x7FFFFFFFFFFFFFFFLL, 300, &b);
+    record_writer_finish(&w, 0x7FFFFFFFFFFFFFFFLL, &b);
     /* 300 as a varint is AC 02. */
     assert_int_equal((uint8_t)b.data[11], 0xAC);
     assert_int_equal((uint8_t)b.data[12], 0x02);
@@ -111,7 +111,7 @@ static void test_large_db_and_time(void **state) {
     /* Reset empties the writer; a record may hold no commands. */
     record_writer_reset(&w);
     buf_init(&b);
-    record_writer_finish(&w, 1, 0, &b);
+    record_writer_finish(&w, 1, &b);
     assert_int_equal(b.len, 13);
     assert_int_equal(record_decode(b.data, b.len, &r), 0);
     assert_int_equal(r.ncmds, 0);
@@ -119,6 +119,35 @@ static void test_large_db_and_time(void **state) {
     assert_int_equal(r.time_ms, 1);
     record_free(&r);
     buf_free(&b);
+    record_writer_free(&w);
+}
+
+/* Commands in another database than the previous one get a SELECT before them; the
+ * record's db is the first command's. */
+static void test_select_between_databases(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    const char *a[] = {"SET", "a", "1"}, *b2[] = {"SET", "b", "2"}, *c[] = {"SET", "c", "3"};
+    add_strs(&w, 4, TYPE_STRING, 3, a);
+    add_strs(&w, 4, TYPE_STRING, 3, a);
+    add_strs(&w, 7, TYPE_STRING, 3, b2);
+    add_strs(&w, 4, TYPE_STRING, 3, c);
+    buf out;
+    buf_init(&out);
+    record_writer_finish(&w, TIME_MS, &out);
+    record r;
+    assert_int_equal(record_decode(out.data, out.len, &r), 0);
+    assert_int_equal(r.db, 4);
+    assert_int_equal(r.ncmds, 6);
+    EXPECT_ARG(&r, 2, 0, "SELECT");
+    EXPECT_ARG(&r, 2, 1, "7");
+    assert_int_equal(r.cmds[2].type, TYPE_NONE);
+    EXPECT_ARG(&r, 3, 1, "b");
+    EXPECT_ARG(&r, 4, 1, "4");
+    EXPECT_ARG(&r, 5, 1, "c");
+    record_free(&r);
+    buf_free(&out);
     record_writer_free(&w);
 }
 
@@ -132,10 +161,10 @@ static void test_large_arg(void **state) {
     record_writer_init(&w);
     const char *argv[] = {"SET", "k", big};
     const size_t lens[] = {3, 1, big_len};
-    record_writer_add(&w, TYPE_STRING, 3, argv, lens);
+    record_writer_add(&w, 0, TYPE_STRING, 3, argv, lens);
     buf b;
     buf_init(&b);
-    record_writer_finish(&w, TIME_MS, 0, &b);
+    record_writer_finish(&w, TIME_MS, &b);
     record_writer_free(&w);
     record r;
     assert_int_equal(record_decode(b.data, b.len, &r), 0);
@@ -285,6 +314,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_large_db_and_time),
+        cmocka_unit_test(test_select_between_databases),
         cmocka_unit_test(test_large_arg),
         cmocka_unit_test(test_rejects_bad_header),
         cmocka_unit_test(test_rejects_every_truncation),
