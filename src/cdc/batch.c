@@ -38,6 +38,11 @@ static uint64_t get_u64le(const uint8_t *p) {
     return v;
 }
 
+void batch_write_header(uint8_t out[BATCH_HEADER_SIZE], uint64_t sequence, uint32_t count) {
+    for (int i = 0; i < 8; i++) out[i] = (uint8_t)(sequence >> (8 * i));
+    for (int i = 0; i < 4; i++) out[8 + i] = (uint8_t)(count >> (8 * i));
+}
+
 int batch_reader_init(batch_reader *r, const char *data, size_t len) {
     if (len < BATCH_HEADER_SIZE) return -1;
     const uint8_t *p = (const uint8_t *)data;

@@ -43,6 +43,8 @@ typedef struct batch_reader {
     uint32_t seen; /* records that consumed a sequence number so far */
 } batch_reader;
 
+/* Writes a batch header: sequence and count, little-endian. */
+void batch_write_header(uint8_t out[BATCH_HEADER_SIZE], uint64_t sequence, uint32_t count);
 /* Reads the header; returns 0, or -1 if data is shorter than a header. */
 int batch_reader_init(batch_reader *r, const char *data, size_t len);
 /* Reads the next record: 1 with *rec filled, 0 at the end, -1 if corrupt or truncated

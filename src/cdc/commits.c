@@ -25,9 +25,8 @@ static void emit(commit_split *cs, uint32_t count, wal_batch *out) {
         *out = *cs->w;
         return;
     }
-    uint8_t header[BATCH_HEADER_SIZE]; /* little-endian sequence and count */
-    for (int i = 0; i < 8; i++) header[i] = (uint8_t)(seq >> (8 * i));
-    for (int i = 0; i < 4; i++) header[8 + i] = (uint8_t)(count >> (8 * i));
+    uint8_t header[BATCH_HEADER_SIZE];
+    batch_write_header(header, seq, count);
     buf_clear(&cs->raw);
     buf_append(&cs->raw, header, sizeof(header));
     buf_append(&cs->raw, cs->start, (size_t)(cs->at - cs->start));

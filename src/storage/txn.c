@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/batch.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
 #include "util/timeutil.h"
 
-#define BATCH_HEADER 12
 #define TAG_LOGDATA 0x03
 
 enum { TXN_PUT, TXN_DELETE, TXN_RANGE };
@@ -177,15 +177,11 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
-static void put_u32le(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 void txn_build_batch(txn *t, buf *out) {
     /* Header: sequence (assigned by RocksDB at write time) and count, little-endian. */
-    uint8_t header[BATCH_HEADER] = {0};
-    put_u32le(header + 8, (uint32_t)t->nops);
-    buf_append(out, header, BATCH_HEADER);
+    uint8_t header[BATCH_HEADER_SIZE];
+    batch_write_header(header, 0, (uint32_t)t->nops);
+    buf_append(out, header, BATCH_HEADER_SIZE);
 
     buf rec;
     buf_init(&rec);
