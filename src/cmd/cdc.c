@@ -255,11 +255,6 @@ void cmd_pollupdates(cmd_ctx *ctx) {
     cdc_poll_free(&p);
 }
 
-static int memcmp_slices(const batch_slice *a, const batch_slice *b) {
-    int c = memcmp(a->ptr, b->ptr, a->len < b->len ? a->len : b->len);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
-}
-
 /* Whether a batch is one tidekv can apply safely: well formed, at least one change, and only
  * puts, deletes, range deletes and LogData on tidekv's column families. Transaction markers,
  * merges (no merge operator here) and unknown column families would be written to the WAL
@@ -274,7 +269,7 @@ static int applicable_batch(const char *data, size_t len) {
                       op.op == BATCH_DELETE_RANGE || op.op == BATCH_LOG_DATA;
         if (!allowed || (op.op != BATCH_LOG_DATA && op.cf >= CF_COUNT)) return 0;
         /* RocksDB takes a reversed range as a lasting error: every later write would fail. */
-        if (op.op == BATCH_DELETE_RANGE && memcmp_slices(&op.key, &op.value) > 0) return 0;
+        if (op.op == BATCH_DELETE_RANGE && bytes_compare(op.key.ptr, op.key.len, op.value.ptr, op.value.len) > 0) return 0;
         /* A change record consumers could not decode would stop them at this batch. */
         if (op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
             record rec;

@@ -28,18 +28,15 @@ static int compare_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-long long members_pick(compound *c, long long count, picked **out) {
+static int compare_picked(const void *a, const void *b) {
+    const picked *x = a, *y = b;
+    return bytes_compare(x->sub.data, x->sub.len, y->sub.data, y->sub.len);
+}
+
+/* Exact picks in one pass over the whole collection. Returns how many were picked. */
+static uint64_t pick_by_walking(compound *c, picked *p, uint64_t want, int distinct) {
     uint64_t size = c->m.size;
-    int distinct = count >= 0;
-    uint64_t want = distinct ? (uint64_t)count : (uint64_t)(-(count + 1)) + 1;
-    if (distinct && want > size) want = size;
-    if (size == 0 || want == 0) {
-        *out = NULL;
-        return 0;
-    }
-    picked *p = calloc(want, sizeof(*p));
     uint64_t *at = NULL;
-    if (!p) abort();
     if (!distinct) { /* positions with repeats, in order, so one pass serves them all */
         at = malloc(want * sizeof(*at));
         if (!at) abort();
@@ -62,6 +59,156 @@ long long members_pick(compound *c, long long count, picked **out) {
     }
     compound_iter_close(&ci);
     free(at);
+    return n;
+}
+
+/* Collections up to this size are always picked from exactly, by one walk. */
+#define WALK_PICK_MAX 64
+/* Members read from the start to learn what member names look like. */
+#define SHAPE_SAMPLE 16
+
+/* What random seek targets are made of: targets fall between the first and the last member
+ * and use the bytes and the lengths seen in a sample of members, so collections of similarly
+ * shaped members (zero-padded ids, UUIDs) are picked from near uniformly. */
+typedef struct key_shape {
+    buf first, last;
+    size_t common;         /* length of the prefix all members share */
+    uint8_t seen[256];     /* whether a byte was seen past that prefix */
+    uint8_t alphabet[256]; /* the bytes seen, from seen[] */
+    unsigned nalphabet;
+    size_t lens[SHAPE_SAMPLE + 1];
+    size_t nlens;
+} key_shape;
+
+static void shape_add(key_shape *s, const char *m, size_t len) {
+    for (size_t i = s->common; i < len; i++) s->seen[(uint8_t)m[i]] = 1;
+    s->lens[s->nlens++] = len;
+}
+
+/* Learns a collection's shape; 0, or -1 if it has fewer than two members. */
+static int shape_learn(compound *c, key_shape *s) {
+    memset(s, 0, sizeof(*s));
+    buf_init(&s->first);
+    buf_init(&s->last);
+    buf sample;
+    buf_init(&sample); /* the sampled members, each as u32 length + bytes */
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *sub, *val;
+    size_t sl, vl;
+    int n = 0;
+    while (n < SHAPE_SAMPLE && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        if (n++ == 0) buf_append(&s->first, sub, sl);
+        buf_put_u32be(&sample, (uint32_t)sl);
+        buf_append(&sample, sub, sl);
+    }
+    compound_iter_close(&ci);
+    int ok = n >= 2 && compound_last(c, &s->last) && bytes_compare(s->first.data, s->first.len, s->last.data, s->last.len) < 0;
+    if (ok) {
+        while (s->common < s->first.len && s->first.data[s->common] == s->last.data[s->common]) s->common++;
+        for (size_t at = 0; at < sample.len;) {
+            size_t len = buf_get_u32be(sample.data + at);
+            shape_add(s, sample.data + at + 4, len);
+            at += 4 + len;
+        }
+        shape_add(s, s->last.data, s->last.len);
+        for (unsigned b = 0; b < 256; b++)
+            if (s->seen[b]) s->alphabet[s->nalphabet++] = (uint8_t)b;
+    }
+    buf_free(&sample);
+    return ok ? 0 : -1;
+}
+
+static void shape_free(key_shape *s) {
+    buf_free(&s->first);
+    buf_free(&s->last);
+}
+
+/* A random target in [first, last]; 0, or -1 after too many misses (an odd shape). */
+static int shape_random_target(const key_shape *s, buf *out) {
+    for (int attempt = 0; attempt < 32; attempt++) {
+        size_t len = s->lens[random_below(s->nlens)];
+        if (len <= s->common) len = s->common + 1;
+        buf_clear(out);
+        buf_append(out, s->first.data, s->common);
+        for (size_t i = s->common; i < len; i++) buf_append_byte(out, s->alphabet[random_below(s->nalphabet)]);
+        if (bytes_compare(out->data, out->len, s->first.data, s->first.len) >= 0 &&
+            bytes_compare(out->data, out->len, s->last.data, s->last.len) <= 0)
+            return 0;
+    }
+    return -1;
+}
+
+static void picked_free_members(picked *p, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) {
+        buf_free(&p[i].sub);
+        buf_free(&p[i].val);
+    }
+}
+
+/* Sorts picks and drops repeated members; returns how many are left. */
+static uint64_t picked_dedupe(picked *p, uint64_t n) {
+    qsort(p, n, sizeof(*p), compare_picked);
+    uint64_t kept = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (kept > 0 && compare_picked(&p[kept - 1], &p[i]) == 0) {
+            picked_free_members(&p[i], 1);
+            continue;
+        }
+        p[kept++] = p[i];
+    }
+    return kept;
+}
+
+/* Picks by seeking to random targets: each pick costs one seek, whatever the size. Distinct
+ * picks retry duplicates. Returns how many were picked, or 0 if it gave up (the caller walks). */
+static uint64_t pick_by_seeking(compound *c, picked *p, uint64_t want, int distinct) {
+    key_shape shape;
+    if (shape_learn(c, &shape) < 0) {
+        shape_free(&shape);
+        return 0;
+    }
+    buf target;
+    buf_init(&target);
+    uint64_t n = 0, budget = 4 * want + 32;
+    int odd_shape = 0;
+    while (n < want && budget > 0 && !odd_shape) {
+        for (; n < want && budget > 0; budget--) {
+            if (shape_random_target(&shape, &target) < 0) {
+                odd_shape = 1;
+                break;
+            }
+            compound_iter ci;
+            compound_iter_open(&ci, c, target.data, target.len);
+            const char *sub, *val;
+            size_t sl, vl;
+            if (compound_iter_next(&ci, &sub, &sl, &val, &vl)) take(&p[n++], sub, sl, val, vl);
+            compound_iter_close(&ci);
+        }
+        if (distinct) n = picked_dedupe(p, n);
+    }
+    buf_free(&target);
+    shape_free(&shape);
+    if (n == want) return n;
+    picked_free_members(p, n);
+    return 0;
+}
+
+long long members_pick(compound *c, long long count, picked **out) {
+    uint64_t size = c->m.size;
+    int distinct = count >= 0;
+    uint64_t want = distinct ? (uint64_t)count : (uint64_t)(-(count + 1)) + 1;
+    if (distinct && want > size) want = size;
+    if (size == 0 || want == 0) {
+        *out = NULL;
+        return 0;
+    }
+    picked *p = calloc(want, sizeof(*p));
+    if (!p) abort();
+    /* Seeking pays off when few of many members are wanted; otherwise one walk serves all. */
+    uint64_t n = 0;
+    if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, p, want, distinct);
+    if (n == 0) n = pick_by_walking(c, p, want, distinct);
     /* Shuffle, so the reply's order is random too. */
     for (uint64_t i = n; i > 1; i--) {
         uint64_t j = random_below(i);
@@ -74,10 +221,7 @@ long long members_pick(compound *c, long long count, picked **out) {
 }
 
 void picked_free(picked *p, long long n) {
-    for (long long i = 0; i < n; i++) {
-        buf_free(&p[i].sub);
-        buf_free(&p[i].val);
-    }
+    picked_free_members(p, (uint64_t)n);
     free(p);
 }
 

@@ -224,8 +224,7 @@ static void list_free(member_list *l) {
 
 static int compare_members(const void *a, const void *b) {
     const buf *x = a, *y = b;
-    int c = memcmp(x->data, y->data, x->len < y->len ? x->len : y->len);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return bytes_compare(x->data, x->len, y->data, y->len);
 }
 
 /* Opens every set named by argv[first..first+n); replies and returns -1 on an error. */

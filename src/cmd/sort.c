@@ -142,14 +142,11 @@ static int compare_items(const void *a, const void *b) {
         c = y->null_weight - x->null_weight;
     } else if (sort_alpha_tl) {
         const buf *bx = x->has_weight ? &x->weight : &x->value, *by = y->has_weight ? &y->weight : &y->value;
-        c = memcmp(bx->data ? bx->data : "", by->data ? by->data : "", bx->len < by->len ? bx->len : by->len);
-        if (!c) c = (bx->len > by->len) - (bx->len < by->len);
+        c = bytes_compare(bx->data, bx->len, by->data, by->len);
     } else {
         c = (x->score > y->score) - (x->score < y->score);
         if (!c) { /* equal scores: by the element itself, as Redis does */
-            c = memcmp(x->value.data ? x->value.data : "", y->value.data ? y->value.data : "",
-                       x->value.len < y->value.len ? x->value.len : y->value.len);
-            if (!c) c = (x->value.len > y->value.len) - (x->value.len < y->value.len);
+            c = bytes_compare(x->value.data, x->value.len, y->value.data, y->value.len);
         }
     }
     return sort_desc_tl ? -c : c;

@@ -59,6 +59,7 @@ static void member_set(compound *z, const char *m, size_t len, double score, int
     enc_ordered_double(s, score);
     compound_put(z, m, len, (const char *)s, 8);
     index_key(z, &k, score, m, len);
+    bounds_note_put(CF_ZSET_SCORE, k.data, k.len, k.len - 8 - len);
     txn_put(z->t, CF_ZSET_SCORE, k.data, k.len, "", 0);
     buf_free(&k);
 }
@@ -76,54 +77,33 @@ static void member_del(compound *z, const char *m, size_t len, double score) {
 /* ---- walking the score index ---- */
 
 typedef struct zwalk {
-    store_iter *it;
-    buf prefix;
-    int rev, started;
+    bounded_walk walk;
 } zwalk;
 
 /* Opens a walk in score order (or reverse), starting at a score (forward: the first entry
  * with that score or more; reverse: the last entry with less than `at`), or at an end. */
 static void zwalk_open(zwalk *w, compound *z, int rev, int from_score, double at) {
-    buf_init(&w->prefix);
-    enc_subkey(&w->prefix, z->db, z->key, z->klen, z->m.version, NULL, 0);
-    buf end, start;
-    buf_init(&end);
-    buf_init(&start);
-    enc_prefix_end(&end, w->prefix.data, w->prefix.len);
-    buf_append(&start, w->prefix.data, w->prefix.len);
-    if (from_score) {
-        uint8_t s[8];
-        enc_ordered_double(s, at);
-        buf_append(&start, s, 8);
-    }
-    w->it = txn_iter_new(z->t, CF_ZSET_SCORE, start.data, start.len, end.data, end.len);
-    if (rev) store_iter_seek_for_prev(w->it, from_score ? start.data : end.data, from_score ? start.len : end.len);
-    w->rev = rev;
-    w->started = 0;
-    buf_free(&end);
-    buf_free(&start);
+    buf prefix;
+    buf_init(&prefix);
+    enc_subkey(&prefix, z->db, z->key, z->klen, z->m.version, NULL, 0);
+    uint8_t s[8];
+    enc_ordered_double(s, at);
+    bounded_walk_open(&w->walk, z->t, CF_ZSET_SCORE, prefix.data, prefix.len, from_score ? (const char *)s : NULL,
+                      from_score ? 8 : 0, rev);
+    buf_free(&prefix);
 }
 
 static int zwalk_next(zwalk *w, const char **m, size_t *mlen, double *score) {
-    if (w->started) {
-        if (w->rev) store_iter_prev(w->it);
-        else store_iter_next(w->it);
-    }
-    w->started = 1;
-    if (!store_iter_valid(w->it)) return 0;
-    size_t kl;
-    const char *k = store_iter_key(w->it, &kl);
-    if (kl < w->prefix.len + 8 || memcmp(k, w->prefix.data, w->prefix.len) != 0) return 0;
-    *score = enc_decode_ordered_double((const uint8_t *)k + w->prefix.len);
-    *m = k + w->prefix.len + 8;
-    *mlen = kl - w->prefix.len - 8;
+    const char *k, *v;
+    size_t kl, vl, plen = w->walk.prefix.len;
+    if (!bounded_walk_next(&w->walk, &k, &kl, &v, &vl) || kl < plen + 8) return 0;
+    *score = enc_decode_ordered_double((const uint8_t *)k + plen);
+    *m = k + plen + 8;
+    *mlen = kl - plen - 8;
     return 1;
 }
 
-static void zwalk_close(zwalk *w) {
-    store_iter_free(w->it);
-    buf_free(&w->prefix);
-}
+static void zwalk_close(zwalk *w) { bounded_walk_close(&w->walk); }
 
 /* ---- range specifications (ZRANGE and friends) ---- */
 
@@ -169,8 +149,7 @@ static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
 
 static int compare_lex(const char *m, size_t mlen, const lex_bound *b) {
     if (b->inf) return -b->inf; /* everything is above "-" and below "+" */
-    int c = memcmp(m, b->v, mlen < b->len ? mlen : b->len);
-    return c ? c : (mlen > b->len) - (mlen < b->len);
+    return bytes_compare(m, mlen, b->v, b->len);
 }
 
 /* Whether an entry is past the far end of the range (the walk can stop) or before its near
@@ -866,17 +845,14 @@ syntax:
 
 static int compare_zin_member(const void *a, const void *b) {
     const zin *x = a, *y = b;
-    int c = memcmp(x->m, y->m, x->len < y->len ? x->len : y->len);
-    if (c) return c;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return x->input - y->input;
+    int c = bytes_compare(x->m, x->len, y->m, y->len);
+    return c ? c : x->input - y->input;
 }
 
 static int compare_zin_score(const void *a, const void *b) {
     const zin *x = a, *y = b;
     if (x->score != y->score) return x->score < y->score ? -1 : 1;
-    int c = memcmp(x->m, y->m, x->len < y->len ? x->len : y->len);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return bytes_compare(x->m, x->len, y->m, y->len);
 }
 
 static double aggregate(int how, double acc, double v) {

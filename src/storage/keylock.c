@@ -4,6 +4,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "util/hash.h"
+
 #define LOCK_STRIPES 4096
 #define WATCH_SLOTS 65536
 
@@ -17,15 +19,7 @@ static void init_stripes(void) {
     for (int i = 0; i < LOCK_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
 }
 
-uint64_t keylock_hash(int db, const char *key, size_t klen) {
-    /* FNV-1a over the database index and the key. */
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)db;
-    for (size_t i = 0; i < klen; i++) {
-        h ^= (uint8_t)key[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
+uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a((uint64_t)db, key, klen); }
 
 static int compare_stripe(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a % LOCK_STRIPES, y = *(const uint64_t *)b % LOCK_STRIPES;

@@ -1,5 +1,7 @@
 #include "storage/store.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,12 @@ static struct {
     rocksdb_compactionfilter_t *filters[CF_COUNT];
     rocksdb_readoptions_t *read_options;
     rocksdb_writeoptions_t *write_options;
+    pthread_t compactor;         /* a compaction asked for by store_compact_later */
+    atomic_int compacting;       /* 1 while it runs */
+    int compactor_joinable;
+    _Atomic int64_t last_compaction_ms; /* when the last one started */
+    buf compact_begin, compact_end;
+    int compact_cf;
 } st;
 
 rocksdb_t *store_db(void) { return st.db; }
@@ -149,9 +157,69 @@ int store_open(const store_settings *s, char **err) {
     return 0;
 }
 
+/* ---- compactions of ranges full of tombstones ---- */
+
+/* At most one such compaction every this many ms: each flushes the memtable. */
+#define COMPACT_INTERVAL_MS 1000
+
+static void join_compactor(void) {
+    if (!st.compactor_joinable) return;
+    pthread_join(st.compactor, NULL);
+    st.compactor_joinable = 0;
+}
+
+static void *compact_range(void *arg) {
+    (void)arg;
+    rocksdb_compact_range_cf(st.db, st.cf[st.compact_cf], st.compact_begin.data, st.compact_begin.len,
+                             st.compact_end.data, st.compact_end.len);
+    atomic_store(&st.compacting, 0);
+    return NULL;
+}
+
+void store_compact_later(int cf, const char *begin, size_t blen, const char *end, size_t elen) {
+    int idle = 0;
+    int64_t now = time_mono_ms();
+    if (now - st.last_compaction_ms < COMPACT_INTERVAL_MS) return;
+    if (!atomic_compare_exchange_strong(&st.compacting, &idle, 1)) return;
+    /* The flag is ours: the previous thread has finished, and nobody else touches these. */
+    join_compactor();
+    st.last_compaction_ms = now;
+    st.compact_cf = cf;
+    buf_clear(&st.compact_begin);
+    buf_clear(&st.compact_end);
+    buf_append(&st.compact_begin, begin, blen);
+    buf_append(&st.compact_end, end, elen);
+    if (pthread_create(&st.compactor, NULL, compact_range, NULL) != 0) {
+        log_msg(LOG_WARNING, "could not start a compaction thread");
+        atomic_store(&st.compacting, 0);
+        return;
+    }
+    st.compactor_joinable = 1;
+}
+
+/* The calling thread's RocksDB perf context (RocksDB keeps one per thread). */
+static rocksdb_perfcontext_t *thread_perf_context(void) {
+    static __thread rocksdb_perfcontext_t *context;
+    if (!context) context = rocksdb_perfcontext_create();
+    return context;
+}
+
+void store_count_skips_begin(void) {
+    rocksdb_set_perf_level(rocksdb_enable_count);
+    rocksdb_perfcontext_reset(thread_perf_context());
+}
+
+uint64_t store_count_skips_end(void) {
+    uint64_t n = rocksdb_perfcontext_metric(thread_perf_context(), rocksdb_internal_delete_skipped_count);
+    rocksdb_set_perf_level(rocksdb_disable);
+    return n;
+}
+
 void store_close(void) {
     if (st.db) {
         /* Compaction filters read through the column family handles: stop them first. */
+        rocksdb_disable_manual_compaction(st.db);
+        join_compactor();
         rocksdb_cancel_all_background_work(st.db, 1);
         char *err = NULL;
         rocksdb_flush_wal(st.db, 1, &err);
@@ -169,6 +237,8 @@ void store_close(void) {
         st.cf_options[i] = NULL;
         st.filters[i] = NULL;
     }
+    buf_free(&st.compact_begin);
+    buf_free(&st.compact_end);
     if (st.db_options) rocksdb_options_destroy(st.db_options);
     if (st.table_options) rocksdb_block_based_options_destroy(st.table_options);
     if (st.cache) rocksdb_cache_destroy(st.cache);

@@ -50,4 +50,11 @@ const char *store_iter_key(store_iter *it, size_t *len);
 const char *store_iter_value(store_iter *it, size_t *len);
 void store_iter_free(store_iter *it);
 
+/* Counts the deleted entries iterators step over on this thread, between the two calls. */
+void store_count_skips_begin(void);
+uint64_t store_count_skips_end(void);
+/* Compacts [begin, end) in the background, so the tombstones there are dropped; ignored while
+ * another such compaction runs or one started less than a second ago. */
+void store_compact_later(int cf, const char *begin, size_t blen, const char *end, size_t elen);
+
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cdc/batch.h"
+#include "storage/bounds.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
 #include "util/timeutil.h"
@@ -85,17 +86,10 @@ static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, c
 static const char *op_key(const txn *t, const txn_op *op) { return t->records.data + op->key_off; }
 static const char *op_val(const txn *t, const txn_op *op) { return t->records.data + op->val_off; }
 
-/* Bytewise comparison, as RocksDB's default comparator orders keys. */
-static int compare_keys(const char *a, size_t alen, const char *b, size_t blen) {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    if (c != 0) return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 static int key_in_range(const txn *t, const txn_op *range, int cf, const char *key, size_t klen) {
     if (range->kind != TXN_RANGE || range->cf != (uint32_t)cf) return 0;
-    return compare_keys(key, klen, op_key(t, range), range->key_len) >= 0 &&
-           compare_keys(key, klen, op_val(t, range), range->val_len) < 0;
+    return bytes_compare(key, klen, op_key(t, range), range->key_len) >= 0 &&
+           bytes_compare(key, klen, op_val(t, range), range->val_len) < 0;
 }
 
 /* Whether a range deletion of this txn, after op index `after`, covers the key. */
@@ -228,6 +222,7 @@ static int write_raw(const char *data, size_t len, char **err) {
 int txn_write_raw(const char *data, size_t len, char **err) {
     int rc = write_raw(data, len, err);
     if (rc == 0) keylock_flush_bump(); /* any key may have changed: invalidate every WATCH */
+    bounds_forget_all();               /* and any collection may have gained members */
     return rc;
 }
 
@@ -243,6 +238,7 @@ int txn_commit(txn *t, char **err) {
     int rc = write_raw(raw.data, raw.len, err);
     buf_free(&raw);
     if (rc == 0) after_commit(t);
+    else bounds_forget_all(); /* bounds noted by this txn describe writes that did not happen */
     txn_reset(t);
     return rc;
 }

@@ -61,6 +61,7 @@ void compound_put(compound *c, const char *sub, size_t sublen, const char *val, 
     buf sk;
     buf_init(&sk);
     compound_subkey(c, &sk, sub, sublen);
+    bounds_note_put(CF_DEFAULT, sk.data, sk.len, sk.len - sublen);
     txn_put(c->t, CF_DEFAULT, sk.data, sk.len, val, vlen);
     buf_free(&sk);
 }
@@ -74,35 +75,38 @@ void compound_del(compound *c, const char *sub, size_t sublen) {
 }
 
 void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t flen) {
-    ci->started = 0;
-    buf_init(&ci->prefix);
-    compound_subkey(c, &ci->prefix, NULL, 0);
-    buf start, end;
-    buf_init(&start);
-    buf_init(&end);
-    buf_append(&start, ci->prefix.data, ci->prefix.len);
-    buf_append(&start, from, flen);
-    enc_prefix_end(&end, ci->prefix.data, ci->prefix.len);
-    ci->it = txn_iter_new(c->t, CF_DEFAULT, start.data, start.len, end.data, end.len);
-    buf_free(&start);
-    buf_free(&end);
+    buf prefix;
+    buf_init(&prefix);
+    compound_subkey(c, &prefix, NULL, 0);
+    bounded_walk_open(&ci->walk, c->t, CF_DEFAULT, prefix.data, prefix.len, from, flen, 0);
+    buf_free(&prefix);
 }
 
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen) {
-    if (!ci->it) return 0;
-    if (ci->started) store_iter_next(ci->it);
-    ci->started = 1;
-    if (!store_iter_valid(ci->it)) return 0;
+    const char *k;
     size_t kl;
-    const char *k = store_iter_key(ci->it, &kl);
-    if (kl < ci->prefix.len || memcmp(k, ci->prefix.data, ci->prefix.len) != 0) return 0;
-    *sub = k + ci->prefix.len;
-    *sublen = kl - ci->prefix.len;
-    *val = store_iter_value(ci->it, vlen);
+    if (!bounded_walk_next(&ci->walk, &k, &kl, val, vlen)) return 0;
+    *sub = k + ci->walk.prefix.len;
+    *sublen = kl - ci->walk.prefix.len;
     return 1;
 }
 
-void compound_iter_close(compound_iter *ci) {
-    if (ci->it) store_iter_free(ci->it);
-    buf_free(&ci->prefix);
+void compound_iter_close(compound_iter *ci) { bounded_walk_close(&ci->walk); }
+
+int compound_last(compound *c, buf *out) {
+    buf prefix;
+    buf_init(&prefix);
+    compound_subkey(c, &prefix, NULL, 0);
+    bounded_walk w;
+    bounded_walk_open(&w, c->t, CF_DEFAULT, prefix.data, prefix.len, NULL, 0, 1);
+    const char *k, *v;
+    size_t kl, vl;
+    int found = bounded_walk_next(&w, &k, &kl, &v, &vl);
+    if (found) {
+        buf_clear(out);
+        buf_append(out, k + prefix.len, kl - prefix.len);
+    }
+    bounded_walk_close(&w);
+    buf_free(&prefix);
+    return found;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "storage/bounds.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
 #include "storage/txn.h"
@@ -40,14 +41,14 @@ void compound_del(compound *c, const char *sub, size_t sublen);
 
 /* Iterates a key's members in order, from a member (inclusive) or the start. */
 typedef struct compound_iter {
-    store_iter *it;
-    buf prefix;
-    int started; /* the iterator stays on the member last returned until the next call */
+    bounded_walk walk;
 } compound_iter;
 
 void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t flen);
 /* 1 with the next member and its value (valid until the next call), 0 at the end. */
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen);
 void compound_iter_close(compound_iter *ci);
+/* The last member (a copy in out): 1, or 0 if there is none. */
+int compound_last(compound *c, buf *out);
 
 #endif

@@ -132,3 +132,9 @@ int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     }
     return -1;
 }
+
+int bytes_compare(const void *a, size_t al, const void *b, size_t bl) {
+    int c = al && bl ? memcmp(a, b, al < bl ? al : bl) : 0;
+    if (c != 0) return c;
+    return al < bl ? -1 : al > bl;
+}

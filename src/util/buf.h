@@ -21,6 +21,8 @@ void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* Drops the first n bytes (consumed input). */
 void buf_consume(buf *b, size_t n);
 void buf_clear(buf *b);
+/* Bytewise order (RocksDB's default comparator): <0, 0 or >0. */
+int bytes_compare(const void *a, size_t al, const void *b, size_t bl);
 
 /* Big-endian fixed-width integers, as the storage encoding uses. */
 void buf_put_u8(buf *b, uint8_t v);

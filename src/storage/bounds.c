@@ -1,0 +1,157 @@
+#include "storage/bounds.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "storage/txn.h"
+#include "util/hash.h"
+
+#define BOUND_SLOTS 4096
+
+/* One prefix's bounds; a slot is reused by whichever prefix hashes to it last. */
+typedef struct bound_slot {
+    pthread_mutex_t lock;
+    uint64_t generation; /* the slot is empty unless this is the current generation */
+    int cf;
+    buf prefix;
+    buf key[2];
+    int known[2];
+} bound_slot;
+
+static bound_slot slots[BOUND_SLOTS];
+static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t generation = 1;
+
+static void init_slots(void) {
+    for (int i = 0; i < BOUND_SLOTS; i++) pthread_mutex_init(&slots[i].lock, NULL);
+}
+
+/* The prefix's slot, locked. */
+static bound_slot *lock_slot(int cf, const char *prefix, size_t plen) {
+    pthread_once(&slots_once, init_slots);
+    bound_slot *s = &slots[hash_fnv1a((uint64_t)cf, prefix, plen) % BOUND_SLOTS];
+    pthread_mutex_lock(&s->lock);
+    return s;
+}
+
+static int slot_holds(const bound_slot *s, int cf, const char *prefix, size_t plen) {
+    return s->generation == atomic_load(&generation) && s->cf == cf && s->prefix.len == plen &&
+           memcmp(s->prefix.data, prefix, plen) == 0;
+}
+
+int bounds_get(int cf, const char *prefix, size_t plen, enum bound_side side, buf *out) {
+    bound_slot *s = lock_slot(cf, prefix, plen);
+    int known = slot_holds(s, cf, prefix, plen) && s->known[side];
+    if (known) {
+        buf_clear(out);
+        buf_append(out, s->key[side].data, s->key[side].len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return known;
+}
+
+void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, const char *key, size_t klen) {
+    bound_slot *s = lock_slot(cf, prefix, plen);
+    if (!slot_holds(s, cf, prefix, plen)) {
+        s->generation = atomic_load(&generation);
+        s->cf = cf;
+        buf_clear(&s->prefix);
+        buf_append(&s->prefix, prefix, plen);
+        s->known[BOUND_LOW] = s->known[BOUND_HIGH] = 0;
+    }
+    buf_clear(&s->key[side]);
+    buf_append(&s->key[side], key, klen);
+    s->known[side] = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void bounds_note_put(int cf, const char *key, size_t klen, size_t plen) {
+    bound_slot *s = lock_slot(cf, key, plen);
+    if (slot_holds(s, cf, key, plen)) {
+        for (int side = BOUND_LOW; side <= BOUND_HIGH; side++) {
+            if (!s->known[side]) continue;
+            int c = bytes_compare(key, klen, s->key[side].data, s->key[side].len);
+            if (side == BOUND_LOW ? c < 0 : c > 0) {
+                buf_clear(&s->key[side]);
+                buf_append(&s->key[side], key, klen);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+void bounds_forget_all(void) { atomic_fetch_add(&generation, 1); }
+
+/* A walk that stepped over more deleted entries than this asks for its range to be compacted. */
+#define SKIPS_BEFORE_COMPACTION 1024
+
+/* The seek point of a walk: prefix+from, or the prefix's start (forward) / end (backward). */
+static void walk_start(buf *out, const char *prefix, size_t plen, const char *from, size_t flen, int rev) {
+    if (rev && !from) {
+        enc_prefix_end(out, prefix, plen);
+        return;
+    }
+    buf_append(out, prefix, plen);
+    if (from) buf_append(out, from, flen);
+}
+
+void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size_t plen, const char *from,
+                       size_t flen, int rev) {
+    enum bound_side side = rev ? BOUND_HIGH : BOUND_LOW;
+    w->cf = cf;
+    w->rev = rev;
+    w->started = 0;
+    buf_init(&w->prefix);
+    buf_init(&w->bound);
+    buf_append(&w->prefix, prefix, plen);
+    buf start, end;
+    buf_init(&start);
+    buf_init(&end);
+    walk_start(&start, prefix, plen, from, flen, rev);
+    enc_prefix_end(&end, prefix, plen);
+    w->known = bounds_get(cf, prefix, plen, side, &w->bound);
+    /* Start from the bound when it lies beyond the start: nothing live is in between. */
+    int beyond = w->known && (rev ? bytes_compare(w->bound.data, w->bound.len, start.data, start.len) <= 0
+                                  : bytes_compare(w->bound.data, w->bound.len, start.data, start.len) >= 0);
+    w->may_record = (rev ? !from : flen == 0) || beyond;
+    const buf *seek = beyond ? &w->bound : &start;
+    store_count_skips_begin();
+    w->it = txn_iter_new(t, cf, seek->data, seek->len, end.data, end.len);
+    if (rev) store_iter_seek_for_prev(w->it, seek->data, seek->len);
+    buf_free(&start);
+    buf_free(&end);
+}
+
+int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const char **val, size_t *vlen) {
+    if (w->started) {
+        if (w->rev) store_iter_prev(w->it);
+        else store_iter_next(w->it);
+    }
+    int first = !w->started;
+    w->started = 1;
+    if (!store_iter_valid(w->it)) return 0;
+    *key = store_iter_key(w->it, klen);
+    if (*klen < w->prefix.len || memcmp(*key, w->prefix.data, w->prefix.len) != 0) return 0;
+    *val = store_iter_value(w->it, vlen);
+    /* Skip the write when the bound is already this key (the common case without deletes). */
+    if (first && w->may_record && !(w->known && bytes_compare(*key, *klen, w->bound.data, w->bound.len) == 0))
+        bounds_set(w->cf, w->prefix.data, w->prefix.len, w->rev ? BOUND_HIGH : BOUND_LOW, *key, *klen);
+    return 1;
+}
+
+void bounded_walk_close(bounded_walk *w) {
+    if (store_count_skips_end() > SKIPS_BEFORE_COMPACTION) {
+        buf end;
+        buf_init(&end);
+        enc_prefix_end(&end, w->prefix.data, w->prefix.len);
+        store_compact_later(w->cf, w->prefix.data, w->prefix.len, end.data, end.len);
+        buf_free(&end);
+    }
+    if (w->it) store_iter_free(w->it);
+    w->it = NULL;
+    buf_free(&w->prefix);
+    buf_free(&w->bound);
+}

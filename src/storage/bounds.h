@@ -1,0 +1,48 @@
+/* Remembered bounds of the live keys under a prefix (one collection's members or score
+ * index). Deleted entries stay in RocksDB as tombstones until compaction, and an iterator
+ * steps over every one of them: after 100k ZPOPMINs the next pop would walk 100k tombstones.
+ * A walk from an end seeks straight to the remembered bound instead.
+ *
+ * The rule that keeps a bound true: no live key under the prefix is below the low bound
+ * (above the high bound). Walks record the first live key they find; every put under the
+ * prefix widens the bound; a failed commit or a raw batch (APPLYBATCH) forgets all bounds.
+ * Bounds are set and read under the key's lock, so no other command sees one early. */
+#ifndef TIDEKV_BOUNDS_H
+#define TIDEKV_BOUNDS_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+enum bound_side { BOUND_LOW = 0, BOUND_HIGH = 1 };
+
+/* 1 with the bound copied into out (cleared first), 0 if none is known. */
+int bounds_get(int cf, const char *prefix, size_t plen, enum bound_side side, buf *out);
+void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, const char *key, size_t klen);
+/* A key under the prefix (its first plen bytes) is being written: widen the bounds to it. */
+void bounds_note_put(int cf, const char *key, size_t klen, size_t plen);
+void bounds_forget_all(void);
+
+struct txn;
+struct store_iter;
+
+/* A walk over the keys under a prefix of a column family, as a txn sees them: forward from
+ * prefix+from (the start when from is NULL), or backward from prefix+from (the end when NULL,
+ * else the last key <= prefix+from). It seeks past the remembered bounds and records the first
+ * live key when it began at an end. */
+typedef struct bounded_walk {
+    struct store_iter *it;
+    int cf;
+    buf prefix;
+    buf bound;        /* the bound the walk started from, if known */
+    int known, rev, started;
+    int may_record;   /* the walk began at (or past) the end, so its first key is the bound */
+} bounded_walk;
+
+void bounded_walk_open(bounded_walk *w, struct txn *t, int cf, const char *prefix, size_t plen, const char *from,
+                       size_t flen, int rev);
+/* 1 with the next key (whole, prefix included) and value, valid until the next call; 0 at the end. */
+int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const char **val, size_t *vlen);
+void bounded_walk_close(bounded_walk *w);
+
+#endif
