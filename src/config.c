@@ -18,7 +18,7 @@ config server_config;
 /* Guards the string options that CONFIG SET may replace while other threads read them. */
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
-typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL } opt_type;
+typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL, OPT_ENUM } opt_type;
 
 typedef struct option_def {
     const char *name;
@@ -27,30 +27,36 @@ typedef struct option_def {
     long long min, max;
     int runtime_settable;
     const char *default_value;
+    const char *const *choices; /* OPT_ENUM: the names, NULL-terminated; stored as an index */
 } option_def;
+
+const char *const config_fsync_modes[] = {"always", "everysec", "no", NULL}; /* enum fsync_mode */
+static const char *const yes_no[] = {"no", "yes", NULL};
 
 #define FIELD(f) offsetof(config, f)
 static const option_def options[] = {
-    {"bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1"},
-    {"port", OPT_INT, FIELD(port), 0, 65535, 0, "6666"},
-    {"dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data"},
-    {"workers", OPT_INT, FIELD(workers), 0, 256, 0, "0"},
-    {"requirepass", OPT_STRING, FIELD(requirepass), 0, 0, 1, ""},
-    {"maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000"},
-    {"timeout", OPT_INT, FIELD(timeout), 0, 2147483647, 1, "0"},
-    {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, ""},
-    {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice"},
-    {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16"},
+    {"bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1", NULL},
+    {"port", OPT_INT, FIELD(port), 0, 65535, 0, "6666", NULL},
+    {"dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data", NULL},
+    {"workers", OPT_INT, FIELD(workers), 0, 256, 0, "0", NULL},
+    {"requirepass", OPT_STRING, FIELD(requirepass), 0, 0, 1, "", NULL},
+    {"maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000", NULL},
+    {"timeout", OPT_INT, FIELD(timeout), 0, 2147483647, 1, "0", NULL},
+    {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, "", NULL},
+    {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice", NULL},
+    {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16", NULL},
     /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
-    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb"},
-    {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096"},
-    {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"},
-    {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"},
-    {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384"},
-    {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64"},
+    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb", NULL},
+    {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096", NULL},
+    {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64", NULL},
+    {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800", NULL},
+    {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384", NULL},
+    {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64", NULL},
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
-    {"save", OPT_STRING, FIELD(save), 0, 0, 1, ""},
-    {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes"},
+    {"save", OPT_STRING, FIELD(save), 0, 0, 1, "", NULL},
+    {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes", NULL},
+    {"appendfsync", OPT_ENUM, FIELD(appendfsync), 0, 0, 1, "everysec", config_fsync_modes},
+    {"protected-mode", OPT_ENUM, FIELD(protected_mode), 0, 0, 1, "yes", yes_no},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -130,6 +136,15 @@ static int apply_option(const option_def *opt, const char *value, int store, cha
         log_set_level((enum log_level)level);
         return 0;
     }
+    case OPT_ENUM:
+        for (int i = 0; opt->choices[i]; i++) {
+            if (strcasecmp(value, opt->choices[i]) != 0) continue;
+            if (store) *(int *)field = i;
+            return 0;
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: %s", opt->choices[0]);
+        for (int i = 1; opt->choices[i]; i++) snprintf(err + strlen(err), errlen - strlen(err), ", %s", opt->choices[i]);
+        return -1;
     case OPT_STRING: {
         if (!store) return 0;
         char *copy = strdup(value);
@@ -271,6 +286,9 @@ static void format_value(const option_def *opt, char *out, size_t cap) {
         break;
     case OPT_LOGLEVEL:
         snprintf(out, cap, "%s", log_level_name((enum log_level) * (const int *)field));
+        break;
+    case OPT_ENUM:
+        snprintf(out, cap, "%s", opt->choices[*(const int *)field]);
         break;
     case OPT_STRING:
         pthread_mutex_lock(&config_lock);

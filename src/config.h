@@ -25,10 +25,15 @@ typedef struct config {
     long long cdc_cache_mb; /* memory for recent batches served to CDC consumers */
     char *save;       /* informational, for Redis tools */
     char *appendonly; /* informational, for Redis tools */
+    int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */
+    int protected_mode; /* 1: refuse to listen beyond loopback without a password */
 } config;
 
 /* The running configuration. Settable integers may be read from any thread. */
 extern config server_config;
+
+/* appendfsync's names, by enum fsync_mode (storage/durable.h). */
+extern const char *const config_fsync_modes[];
 
 /* Fills server_config with defaults. */
 void config_init_defaults(void);

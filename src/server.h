@@ -71,6 +71,8 @@ typedef struct client {
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t watch_flush_epoch;
+    uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
+    int held;               /* replies are waiting for that sync */
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */

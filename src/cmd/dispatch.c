@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "storage/durable.h"
 #include "storage/keylock.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -91,8 +92,12 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     reply r = {&c->out, c->resp};
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0, retrying, 0};
     size_t mark = c->out.len;
+    uint64_t last_sequence = txn_thread_last_sequence();
     def->fn(&ctx);
     commit_or_fail(&ctx, mark);
+    /* With appendfsync always, the reply waits until the WAL is synced past this write. */
+    if (txn_thread_last_sequence() != last_sequence && server_config.appendfsync == FSYNC_ALWAYS)
+        c->sync_wait_seq = txn_thread_last_sequence();
     txn_free(&t);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);

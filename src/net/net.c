@@ -17,6 +17,7 @@
 
 #include "cmd/dispatch.h"
 #include "config.h"
+#include "storage/durable.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -29,6 +30,8 @@ typedef struct worker {
     struct event_base *base;
     struct event *notify_ev;
     struct event *tick_ev;
+    struct event *sync_ev; /* a WAL sync finished: release the replies it covers */
+    int nheld;             /* clients whose replies wait for a sync */
     pthread_mutex_t lock;
     int *pending;
     int npending, pending_cap;
@@ -128,6 +131,7 @@ static void unblock(client *c) {
 static void client_free(client *c) {
     worker *w = c->worker;
     unblock(c);
+    if (c->held) w->nheld--;
     if (c->wake_ev) event_free(c->wake_ev);
     if (c->block_timer) event_free(c->block_timer);
     registry_remove(c);
@@ -146,8 +150,25 @@ static void client_free(client *c) {
     atomic_fetch_sub(&stats.connected_clients, 1);
 }
 
+/* Whether the client's replies must wait for a WAL sync (appendfsync always); if so, asks
+ * for one and counts the client as held. */
+static int must_hold(client *c) {
+    if (c->sync_wait_seq == 0) return 0;
+    if (c->sync_wait_seq > durable_synced_sequence()) {
+        if (!c->held) c->worker->nheld++;
+        c->held = 1;
+        durable_request_sync();
+        return 1;
+    }
+    if (c->held) c->worker->nheld--;
+    c->held = 0;
+    c->sync_wait_seq = 0;
+    return 0;
+}
+
 /* Writes what is pending; returns -1 if the client was freed. */
 static int client_flush(client *c) {
+    if (must_hold(c)) return 0;
     while (c->out.len > 0) {
         ssize_t n = write(c->fd, c->out.data, c->out.len);
         if (n < 0) {
@@ -334,6 +355,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
+/* Sends the replies a finished sync released. */
+static void on_sync(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    worker *w = arg;
+    client *next;
+    for (client *c = w->clients; c && w->nheld > 0; c = next) {
+        next = c->wnext;
+        if (c->held) client_flush(c);
+    }
+}
+
+/* Runs on the sync thread. */
+static void wake_workers_synced(void) {
+    for (int i = 0; i < nworkers; i++) event_active(workers[i].sync_ev, EV_READ, 0);
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     event_base_dispatch(w->base);
@@ -363,6 +400,7 @@ static int workers_start(int n) {
         if (!w->base) return -1;
         w->notify_ev = event_new(w->base, -1, EV_PERSIST, on_notify, w);
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
+        w->sync_ev = event_new(w->base, -1, 0, on_sync, w);
         struct timeval second = {1, 0};
         event_add(w->notify_ev, NULL);
         event_add(w->tick_ev, &second);
@@ -378,6 +416,7 @@ static void workers_stop(void) {
         pthread_join(w->thread, NULL);
         event_free(w->notify_ev);
         event_free(w->tick_ev);
+        event_free(w->sync_ev);
         event_base_free(w->base);
         free(w->pending);
         pthread_mutex_destroy(&w->lock);
@@ -474,7 +513,21 @@ static struct evconnlistener *listen_on(const char *host, int port) {
                                    (struct sockaddr *)&sin, sizeof(sin));
 }
 
+/* Whether a bind address only reaches this machine. */
+static int is_loopback(const char *host) {
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
 int net_run(void) {
+    char password[8];
+    if (server_config.protected_mode && !config_password(password, sizeof(password)) &&
+        !is_loopback(server_config.bind)) {
+        log_msg(LOG_WARNING,
+                "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
+                "or protected-mode no if the network is trusted",
+                server_config.bind);
+        return -1;
+    }
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     main_base = event_base_new();
@@ -490,6 +543,10 @@ int net_run(void) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;
     }
+    if (durable_start(wake_workers_synced) < 0) {
+        log_msg(LOG_WARNING, "could not start the WAL sync thread");
+        return -1;
+    }
     shutdown_ev = event_new(main_base, -1, EV_PERSIST, on_shutdown, NULL);
     event_add(shutdown_ev, NULL);
     struct event *sigterm = evsignal_new(main_base, SIGTERM, on_shutdown, NULL);
@@ -503,6 +560,7 @@ int net_run(void) {
 
     log_msg(LOG_NOTICE, "shutting down");
     evconnlistener_free(listener);
+    durable_stop();
     workers_stop();
     event_free(sigterm);
     event_free(sigint);

@@ -206,14 +206,22 @@ static void (*commit_hook)(const char *batch, size_t len);
 
 void txn_set_commit_hook(void (*hook)(const char *batch, size_t len)) { commit_hook = hook; }
 
+/* The last sequence number a write on this thread was given. */
+static __thread uint64_t thread_last_sequence;
+
+uint64_t txn_thread_last_sequence(void) { return thread_last_sequence; }
+
 static int write_raw(const char *data, size_t len, char **err) {
     *err = NULL;
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(data, len);
     rocksdb_write(store_db(), store_write_options(), wb, err);
-    if (!*err && commit_hook) {
+    if (!*err) {
         size_t written_len;
         const char *written = rocksdb_writebatch_data(wb, &written_len);
-        commit_hook(written, written_len);
+        batch_reader h;
+        if (batch_reader_init(&h, written, written_len) == 0 && h.count > 0)
+            thread_last_sequence = h.sequence + h.count - 1;
+        if (commit_hook) commit_hook(written, written_len);
     }
     rocksdb_writebatch_destroy(wb);
     return *err ? -1 : 0;

@@ -57,6 +57,8 @@ void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 /* Called after every successful commit with the lock hashes of the keys it touched
  * (blocked clients waiting on them are woken). */
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
+/* The last sequence number that a commit or raw write on the calling thread was given. */
+uint64_t txn_thread_last_sequence(void);
 /* Writes a raw batch as it is (APPLYBATCH); returns 0 or -1 with *err set. */
 int txn_write_raw(const char *data, size_t len, char **err);
 
