@@ -18,7 +18,7 @@ config server_config;
 /* Guards the string options that CONFIG SET may replace while other threads read them. */
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
-typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL, OPT_ENUM } opt_type;
+typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL, OPT_ENUM, OPT_OUTPUT_LIMITS } opt_type;
 
 typedef struct option_def {
     const char *name;
@@ -57,6 +57,10 @@ static const option_def options[] = {
     {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes", NULL},
     {"appendfsync", OPT_ENUM, FIELD(appendfsync), 0, 0, 1, "everysec", config_fsync_modes},
     {"protected-mode", OPT_ENUM, FIELD(protected_mode), 0, 0, 1, "yes", yes_no},
+    /* Redis's syntax and classes; only normal clients exist here, the other classes are kept
+     * for CONFIG GET. Unlike Redis's 0 0 0, normal clients are bounded by default. */
+    {"client-output-buffer-limit", OPT_OUTPUT_LIMITS, FIELD(output_limits), 0, 0, 1,
+     "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60", NULL},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -117,6 +121,39 @@ static int apply_number(const option_def *opt, const char *value, int store, cha
     return 0;
 }
 
+static const char *const limit_classes[] = {"normal", "slave", "pubsub"}; /* as output_limits[] */
+
+/* "class hard soft seconds ..." (replica is slave's other name); only the classes named change.
+ * The error texts are Redis's. */
+static int apply_output_limits(const char *value, output_limit *limits, int store, char *err, size_t errlen) {
+    resp_arg *args = NULL;
+    int n = resp_split_inline(value, strlen(value), &args);
+    output_limit parsed[3];
+    memcpy(parsed, limits, sizeof(parsed));
+    const char *why = n > 0 && n % 4 == 0 ? NULL : "Wrong number of arguments in buffer limit configuration.";
+    for (int i = 0; !why && i < n; i += 4) {
+        int cls = strcasecmp(args[i].ptr, "replica") == 0 ? 1 : -1;
+        for (int k = 0; k < 3; k++)
+            if (strcasecmp(args[i].ptr, limit_classes[k]) == 0) cls = k;
+        long long secs;
+        if (cls < 0)
+            why = "Invalid client class specified in buffer limit configuration.";
+        else if (parse_memory(args[i + 1].ptr, &parsed[cls].hard) < 0 || parse_memory(args[i + 2].ptr, &parsed[cls].soft) < 0 ||
+                 parse_integer(args[i + 3].ptr, &secs) < 0 || secs < 0 || secs > 1000000000)
+            why = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        else
+            parsed[cls].soft_seconds = (int)secs;
+    }
+    for (int i = 0; i < n; i++) free(args[i].ptr);
+    free(args);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (store) memcpy(limits, parsed, sizeof(parsed));
+    return 0;
+}
+
 /* Validates a value for an option and, if store is set, makes it current. */
 static int apply_option(const option_def *opt, const char *value, int store, char *err, size_t errlen) {
     char *field = (char *)&server_config + opt->offset;
@@ -136,6 +173,8 @@ static int apply_option(const option_def *opt, const char *value, int store, cha
         log_set_level((enum log_level)level);
         return 0;
     }
+    case OPT_OUTPUT_LIMITS:
+        return apply_output_limits(value, (output_limit *)field, store, err, errlen);
     case OPT_ENUM:
         for (int i = 0; opt->choices[i]; i++) {
             if (strcasecmp(value, opt->choices[i]) != 0) continue;
@@ -190,27 +229,44 @@ int config_check(const char *name, const char *value, int runtime, char *err, si
     return set_or_check(name, value, runtime, 0, err, errlen);
 }
 
+/* Sets an option from a config line's words; a value of several words (client-output-buffer-limit
+ * normal 0 0 0) is joined by spaces. */
+static int apply_words(resp_arg *args, int n, const char *source, int lineno, char *err, size_t errlen) {
+    buf value;
+    buf_init(&value);
+    for (int i = 1; i < n; i++) {
+        if (i > 1) buf_append_byte(&value, ' ');
+        buf_append(&value, args[i].ptr, args[i].len);
+    }
+    buf_append_byte(&value, 0);
+    char why[200];
+    int rc = config_set(args[0].ptr, value.data, 0, why, sizeof(why));
+    if (rc < 0) snprintf(err, errlen, "%s, line %d: option '%s': %s", source, lineno, args[0].ptr, why);
+    buf_free(&value);
+    return rc;
+}
+
 static int apply_line(const char *line, size_t len, const char *source, int lineno, char *err, size_t errlen) {
     size_t lead = 0;
     while (lead < len && (line[lead] == ' ' || line[lead] == '\t')) lead++;
     if (lead < len && line[lead] == '#') return 0; /* a comment, whatever quotes it holds */
     resp_arg *args = NULL;
     int n = resp_split_inline(line, len, &args);
-    int rc = 0;
-    char why[200];
     if (n < 0) {
         snprintf(err, errlen, "%s, line %d: unbalanced quotes", source, lineno);
         return -1;
     }
-    if (n == 0) goto done;
-    if (n != 2) {
-        snprintf(err, errlen, "%s, line %d: option '%s' needs exactly one value", source, lineno, args[0].ptr);
-        rc = -1;
-    } else if (config_set(args[0].ptr, args[1].ptr, 0, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s, line %d: option '%s': %s", source, lineno, args[0].ptr, why);
-        rc = -1;
+    int rc = 0;
+    if (n > 0) {
+        const option_def *opt = find_option(args[0].ptr);
+        int words_ok = n == 2 || (n > 2 && opt && opt->type == OPT_OUTPUT_LIMITS);
+        if (words_ok) {
+            rc = apply_words(args, n, source, lineno, err, errlen);
+        } else {
+            snprintf(err, errlen, "%s, line %d: option '%s' needs exactly one value", source, lineno, args[0].ptr);
+            rc = -1;
+        }
     }
-done:
     for (int i = 0; i < n; i++) free(args[i].ptr);
     free(args);
     return rc;
@@ -290,6 +346,13 @@ static void format_value(const option_def *opt, char *out, size_t cap) {
     case OPT_ENUM:
         snprintf(out, cap, "%s", opt->choices[*(const int *)field]);
         break;
+    case OPT_OUTPUT_LIMITS: {
+        const output_limit *l = (const output_limit *)field;
+        snprintf(out, cap, "%s %lld %lld %d %s %lld %lld %d %s %lld %lld %d", limit_classes[0], l[0].hard, l[0].soft,
+                 l[0].soft_seconds, limit_classes[1], l[1].hard, l[1].soft, l[1].soft_seconds, limit_classes[2],
+                 l[2].hard, l[2].soft, l[2].soft_seconds);
+        break;
+    }
     case OPT_STRING:
         pthread_mutex_lock(&config_lock);
         snprintf(out, cap, "%s", *(char *const *)field);

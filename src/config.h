@@ -6,6 +6,13 @@
 
 #include "util/buf.h"
 
+/* One client class's output buffer limit: close a client whose pending replies exceed hard
+ * bytes, or stay over soft bytes for soft_seconds (0 = no such limit). */
+typedef struct output_limit {
+    long long hard, soft;
+    int soft_seconds;
+} output_limit;
+
 typedef struct config {
     char *bind;
     int port;
@@ -27,6 +34,7 @@ typedef struct config {
     char *appendonly; /* informational, for Redis tools */
     int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */
     int protected_mode; /* 1: refuse to listen beyond loopback without a password */
+    output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
 } config;
 
 /* The running configuration. Settable integers may be read from any thread. */

@@ -21,6 +21,7 @@ enum client_flags {
     CLIENT_CLOSE_AFTER_REPLY = 1 << 0,
     CLIENT_MULTI = 1 << 1,
     CLIENT_DIRTY_EXEC = 1 << 2, /* a command failed to queue: EXEC aborts */
+    CLIENT_CLOSE_ASAP = 1 << 3, /* over its output buffer limit: closed without its replies */
 };
 
 typedef struct queued_cmd {
@@ -73,6 +74,7 @@ typedef struct client {
     uint64_t watch_flush_epoch;
     uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
     int held;               /* replies are waiting for that sync */
+    int64_t over_soft_since_ms; /* monotonic ms since pending output exceeded the soft limit, or 0 */
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */

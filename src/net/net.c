@@ -166,8 +166,30 @@ static int must_hold(client *c) {
     return 0;
 }
 
+/* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
+ * long enough); if so, logs it and marks the client to be closed. */
+static int output_over_limit(client *c) {
+    const output_limit *l = &server_config.output_limits[0];
+    long long pending = (long long)c->out.len;
+    int over_soft = l->soft > 0 && pending > l->soft;
+    if (!over_soft) c->over_soft_since_ms = 0;
+    else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
+    int over = (l->hard > 0 && pending > l->hard) ||
+               (over_soft && time_mono_ms() - c->over_soft_since_ms >= (int64_t)l->soft_seconds * 1000);
+    if (over && !(c->flags & CLIENT_CLOSE_ASAP)) {
+        log_msg(LOG_WARNING, "client %s closed for overcoming of output buffer limits (%lld bytes pending)", c->addr,
+                pending);
+        c->flags |= CLIENT_CLOSE_ASAP;
+    }
+    return over;
+}
+
 /* Writes what is pending; returns -1 if the client was freed. */
 static int client_flush(client *c) {
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        client_free(c);
+        return -1;
+    }
     if (must_hold(c)) return 0;
     while (c->out.len > 0) {
         ssize_t n = write(c->fd, c->out.data, c->out.len);
@@ -181,9 +203,14 @@ static int client_flush(client *c) {
         buf_consume(&c->out, (size_t)n);
     }
     if (c->out.len > 0) {
+        if (output_over_limit(c)) {
+            client_free(c);
+            return -1;
+        }
         event_add(c->write_ev, NULL);
         return 0;
     }
+    c->over_soft_since_ms = 0;
     event_del(c->write_ev);
     if (c->out.cap > 1024 * 1024) buf_free(&c->out); /* do not keep a huge reply's memory */
     if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
@@ -196,7 +223,7 @@ static int client_flush(client *c) {
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & CLIENT_CLOSE_AFTER_REPLY) && !c->blocked) {
+    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
@@ -211,6 +238,8 @@ static void client_process_input(client *c) {
         }
         dispatch_request(c, c->parser.argc, c->parser.argv);
         resp_parser_reset_args(&c->parser);
+        /* A pipeline of big replies is stopped before it all piles up. */
+        if (output_over_limit(c)) break;
     }
     buf_consume(&c->in, pos);
 }
@@ -338,20 +367,20 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
     for (int i = 0; i < take; i++) client_create(w, fds[i]);
 }
 
-/* Closes clients idle for longer than `timeout` seconds. */
+/* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
+ * with output over the soft limit for too long (no write event comes for those). */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
     int timeout = server_config.timeout;
-    if (timeout <= 0) return;
     int64_t now = time_mono_ms();
     client *next;
     for (client *c = w->clients; c; c = next) {
         next = c->wnext;
-        if (!c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000) { /* as Redis: not blocked ones */
-            log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
-            client_free(c);
-        }
+        /* As in Redis, blocked clients are not idle. */
+        int idle = timeout > 0 && !c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
+        if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
+        if (idle || (c->out.len > 0 && output_over_limit(c))) client_free(c);
     }
 }
 

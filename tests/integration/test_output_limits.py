@@ -1,0 +1,142 @@
+"""client-output-buffer-limit: a client that does not read its replies is disconnected
+(hard limit at once, soft limit after its seconds) instead of growing server memory; the
+option's syntax and errors follow Redis."""
+
+import socket
+import time
+
+import pytest
+
+from conftest import encode_command, tidekv_only
+
+BIG_ITEMS = 100_000
+ITEM = "x" * 100  # LRANGE of the whole list is about 11 MB
+
+
+@pytest.fixture
+def big_list(server):
+    r = server.client()
+    p = r.pipeline(transaction=False)
+    for i in range(0, BIG_ITEMS, 10_000):
+        p.rpush("big", *[ITEM] * 10_000)
+    p.execute()
+    yield r
+    r.config_set("client-output-buffer-limit", "normal 0 0 0")
+    r.close()
+
+
+def client_ids(r):
+    return {int(line.split()[0].split("=")[1]) for line in r.execute_command("CLIENT", "LIST").decode().splitlines()}
+
+
+def gone_within(r, cid, seconds):
+    """Whether the server drops client cid within `seconds` (seen from another connection)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if cid not in client_ids(r):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class SlowReader:
+    """A raw connection that sends commands and then reads nothing."""
+
+    def __init__(self, server, *commands):
+        self.sock = socket.create_connection((server.host, server.port))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.sendall(encode_command("CLIENT", "ID"))
+        line = b""
+        while not line.endswith(b"\r\n"):
+            line += self.sock.recv(1)
+        self.id = int(line[1:-2])
+        self.sock.sendall(b"".join(encode_command(*cmd) for cmd in commands))
+
+    def close(self):
+        self.sock.close()
+
+
+def test_hard_limit_closes_a_client_at_once(server, big_list):
+    r = big_list
+    r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    slow = SlowReader(server, ("LRANGE", "big", 0, -1))
+    try:
+        assert gone_within(r, slow.id, 1)
+    finally:
+        slow.close()
+    assert r.ping()  # everyone else is served
+    assert r.llen("big") == BIG_ITEMS
+
+
+def test_pipelined_replies_count_together(server, big_list):
+    r = big_list
+    r.config_set("client-output-buffer-limit", "normal 5mb 0 0")
+    # Each reply is 1.1 MB, under the limit alone; fifty of them are not.
+    slow = SlowReader(server, *[("LRANGE", "big", 0, 9_999)] * 50)
+    try:
+        assert gone_within(r, slow.id, 1)
+    finally:
+        slow.close()
+    assert r.ping()
+
+
+def test_soft_limit_closes_after_its_seconds(server, big_list):
+    r = big_list
+    r.config_set("client-output-buffer-limit", "normal 0 1mb 1")
+    slow = SlowReader(server, ("LRANGE", "big", 0, -1))
+    try:
+        assert not gone_within(r, slow.id, 0.5)  # over the soft limit, but not for long yet
+        assert gone_within(r, slow.id, 3.5)
+    finally:
+        slow.close()
+    assert r.ping()
+
+
+def test_within_limits_a_big_reply_is_delivered(server, big_list):
+    r = big_list
+    r.config_set("client-output-buffer-limit", "normal 64mb 32mb 10")
+    assert len(r.lrange("big", 0, -1)) == BIG_ITEMS
+
+
+def test_config_syntax_and_errors(server):
+    r = server.client()
+    try:
+        r.config_set("client-output-buffer-limit", "normal 10mb 5mb 30")
+        got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+        assert got.startswith("normal 10485760 5242880 30 ")
+        for bad, why in [
+            ("normal 1mb 1mb", "Wrong number of arguments in buffer limit configuration."),
+            ("nobody 1mb 1mb 1", "Invalid client class specified in buffer limit configuration."),
+            ("normal lots 1mb 1", "Error in hard, soft or soft_seconds setting in buffer limit configuration."),
+        ]:
+            with pytest.raises(Exception) as e:
+                r.config_set("client-output-buffer-limit", bad)
+            assert why in str(e.value), str(e.value)
+        assert r.config_get("client-output-buffer-limit")["client-output-buffer-limit"] == got
+        r.config_set("client-output-buffer-limit", "normal 0 0 0")
+    finally:
+        r.close()
+
+
+@tidekv_only
+def test_normal_clients_are_bounded_by_default(make_server):
+    s = make_server()
+    r = s.client()
+    try:
+        got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+        assert got == "normal 1073741824 268435456 60 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    finally:
+        r.close()
+
+
+@tidekv_only
+def test_limit_in_a_config_file(make_server, tmp_path):
+    conf = tmp_path / "t.conf"
+    conf.write_text("client-output-buffer-limit normal 2mb 1mb 5 pubsub 1mb 1mb 1\n")
+    s = make_server(config_file=conf)
+    r = s.client()
+    try:
+        got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+        assert got == "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
+    finally:
+        r.close()
