@@ -41,9 +41,9 @@ static int sync_now(void) {
     uint64_t target = store_latest_sequence();
     if (target <= atomic_load(&d.synced)) return 0;
     char *err = NULL;
-    rocksdb_flush_wal(store_db(), 1, &err);
+    store_sync_wal(&err);
     if (err) {
-        log_msg(LOG_WARNING, "syncing the WAL failed: %s", err);
+        log_msg(LOG_WARNING, "syncing the WAL failed (will retry): %s", err);
         free(err);
         atomic_fetch_add(&d.failures, 1);
         return -1;

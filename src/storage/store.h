@@ -50,6 +50,9 @@ const char *store_iter_key(store_iter *it, size_t *len);
 const char *store_iter_value(store_iter *it, size_t *len);
 void store_iter_free(store_iter *it);
 
+/* Syncs the WAL to disk (every write before the call is covered). 0, or -1 with *err set. */
+int store_sync_wal(char **err);
+
 /* Counts the deleted entries iterators step over on this thread, between the two calls. */
 void store_count_skips_begin(void);
 uint64_t store_count_skips_end(void);
