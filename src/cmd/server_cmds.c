@@ -73,7 +73,7 @@ static void info_memory(buf *b) {
 static void info_persistence(buf *b) {
     buf_printf(b,
                "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\ndisk_size:%llu\r\n"
-               "appendfsync:%s\r\nwal_synced_sequence:%llu\r\nwal_syncs:%llu\r\nwal_sync_failures:%llu\r\n",
+               "appendfsync:%s\r\nwal_synced:%llu\r\nwal_syncs:%llu\r\nwal_sync_failures:%llu\r\n",
                (unsigned long long)store_disk_size(), config_fsync_modes[server_config.appendfsync],
                (unsigned long long)durable_synced_sequence(), (unsigned long long)durable_sync_count(),
                (unsigned long long)durable_sync_failures());
