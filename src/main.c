@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -22,6 +23,27 @@
 static void on_commit(const char *batch, size_t len) {
     tail_append(batch, len);
     cdc_notify_commit();
+}
+
+/* File descriptors kept for RocksDB's files, the listener and the log, beyond one per client. */
+#define RESERVED_FDS 1024
+
+/* Raises the open-files limit so maxclients connections fit beside RocksDB's files, as far
+ * as the hard limit allows; says so when it does not. */
+static void raise_open_files_limit(void) {
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return;
+    rlim_t want = (rlim_t)server_config.maxclients + RESERVED_FDS;
+    if (lim.rlim_cur >= want) return;
+    rlim_t can = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want ? want : lim.rlim_max;
+    lim.rlim_cur = can;
+    if (setrlimit(RLIMIT_NOFILE, &lim) < 0) {
+        log_msg(LOG_WARNING, "can't raise the open files limit to %llu: %s", (unsigned long long)can, strerror(errno));
+        return;
+    }
+    if (can < want)
+        log_msg(LOG_WARNING, "maxclients %d needs %llu open files, but the limit is %llu: connections beyond it will fail",
+                server_config.maxclients, (unsigned long long)want, (unsigned long long)can);
 }
 
 static void usage(void) {
@@ -49,6 +71,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tidekv: can't open log file '%s': %s\n", server_config.logfile, strerror(errno));
         return 1;
     }
+    raise_open_files_limit();
     srand((unsigned)time_now_us());
     server_start_ms = time_now_ms();
     if (mkdir(server_config.dir, 0755) < 0 && errno != EEXIST) {
