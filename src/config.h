@@ -25,6 +25,7 @@ typedef struct config {
     int loglevel;
     int databases;
     long long proto_max_bulk_len;
+    long long client_query_buffer_limit;
     long long block_cache_mb;
     long long write_buffer_mb;
     long long wal_ttl_seconds;

@@ -22,8 +22,6 @@
 #include "util/timeutil.h"
 
 #define READ_CHUNK (16 * 1024)
-/* Unparsed input a client may pile up (Redis's client-query-buffer-limit default). */
-#define QUERY_BUFFER_LIMIT (1024 * 1024 * 1024)
 
 typedef struct worker {
     pthread_t thread;
@@ -260,8 +258,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     if (n < 0) return;
     c->in.len += (size_t)n;
     atomic_fetch_add(&stats.net_input_bytes, n);
-    if (c->in.len > QUERY_BUFFER_LIMIT) {
-        log_msg(LOG_WARNING, "closing client %s: query buffer over %d bytes", c->addr, QUERY_BUFFER_LIMIT);
+    if ((long long)c->in.len > server_config.client_query_buffer_limit) {
+        log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes)", c->addr, c->in.len);
         client_free(c);
         return;
     }

@@ -1,6 +1,7 @@
-"""client-output-buffer-limit: a client that does not read its replies is disconnected
-(hard limit at once, soft limit after its seconds) instead of growing server memory; the
-option's syntax and errors follow Redis."""
+"""Per-client limits. client-output-buffer-limit: a client that does not read its replies is
+disconnected (hard limit at once, soft limit after its seconds) instead of growing server
+memory; the option's syntax and errors follow Redis. client-query-buffer-limit: a client
+whose unparsed input grows past it is disconnected."""
 
 import socket
 import time
@@ -139,4 +140,28 @@ def test_limit_in_a_config_file(make_server, tmp_path):
         got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
         assert got == "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
     finally:
+        r.close()
+
+
+def test_query_buffer_limit_closes_a_client(server):
+    r = server.client()
+    try:
+        r.config_set("client-query-buffer-limit", "1mb")
+        assert r.config_get("client-query-buffer-limit") == {"client-query-buffer-limit": "1048576"}
+        sock = socket.create_connection((server.host, server.port))
+        sock.sendall(encode_command("CLIENT", "ID"))
+        line = b""
+        while not line.endswith(b"\r\n"):
+            line += sock.recv(1)
+        cid = int(line[1:-2])
+        # A 3 MB bulk string that never ends: the unparsed input passes the limit.
+        try:
+            sock.sendall(b"*2\r\n$3\r\nSET\r\n$3000000\r\n" + b"x" * 2_000_000)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert gone_within(r, cid, 2)
+        sock.close()
+        assert r.ping()
+    finally:
+        r.config_set("client-query-buffer-limit", "1gb")
         r.close()
