@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from conftest import RespError
+from conftest import IS_REDIS, RespError
 
 NOAUTH = "NOAUTH Authentication required."
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
@@ -134,3 +134,27 @@ def test_config_get_requirepass(auth_server):
     with auth_server.conn() as c:
         assert c.call("AUTH", "secret") == "OK"
         assert c.call("CONFIG", "GET", "requirepass") == [b"requirepass", b"secret"]
+
+
+# Commands a client may send before AUTH, as in Redis.
+NOAUTH_ALLOWED = {"auth", "hello", "quit", "reset"}
+
+
+def test_every_command_needs_auth_first(auth_server):
+    with auth_server.conn() as c:
+        assert c.call("AUTH", "secret") == "OK"
+        infos = c.call("COMMAND", "INFO")
+    arity = {}
+    for info in infos:
+        name = info[0].decode() if isinstance(info[0], bytes) else info[0]
+        arity[name] = int(info[1])
+    with auth_server.conn() as c:
+        for name, n in sorted(arity.items()):
+            if name in NOAUTH_ALLOWED:
+                continue
+            args = ["x"] * ((n if n > 0 else -n) - 1)
+            reply = c.call(name, *args)
+            # Redis checks a container command's subcommand (and DEBUG's permission) before AUTH;
+            # nothing runs either way.
+            refused = isinstance(reply, RespError) and ("unknown subcommand" in reply or "not allowed" in reply)
+            assert reply == NOAUTH or (IS_REDIS and "NOAUTH" in reply) or refused, (name, reply)
