@@ -289,6 +289,46 @@ static void test_load_args(void **state) {
     expect_contains(err, path);
 }
 
+static void test_enum_options(void **state) {
+    (void)state;
+    char err[256];
+    assert_int_equal(server_config.appendfsync, 1); /* everysec */
+    assert_int_equal(server_config.protected_mode, 1);
+    assert_int_equal(config_set("appendfsync", "ALWAYS", 1, err, sizeof(err)), 0);
+    assert_int_equal(server_config.appendfsync, 0);
+    assert_int_equal(config_set("appendfsync", "sometimes", 1, err, sizeof(err)), -1);
+    assert_string_equal(err, "argument(s) must be one of the following: always, everysec, no");
+    assert_int_equal(server_config.appendfsync, 0);
+    assert_int_equal(config_set("protected-mode", "no", 1, err, sizeof(err)), 0);
+    assert_int_equal(server_config.protected_mode, 0);
+}
+
+static void test_output_buffer_limits(void **state) {
+    (void)state;
+    char err[256];
+    const output_limit *normal = &server_config.output_limits[0];
+    assert_int_equal(normal->hard, 1024LL * 1024 * 1024);
+    assert_int_equal(normal->soft, 256LL * 1024 * 1024);
+    assert_int_equal(normal->soft_seconds, 60);
+    /* Several words on one config line; only the classes named change. */
+    assert_int_equal(config_load_text("client-output-buffer-limit normal 1mb 2kb 5 replica 0 0 0\n", "t", err,
+                                      sizeof(err)), 0);
+    assert_int_equal(normal->hard, 1024 * 1024);
+    assert_int_equal(normal->soft, 2048);
+    assert_int_equal(normal->soft_seconds, 5);
+    assert_int_equal(server_config.output_limits[1].hard, 0);
+    assert_int_equal(server_config.output_limits[2].hard, 32LL * 1024 * 1024);
+    static const char *const bad[] = {"normal 1 2", "normal 1 2 3 pubsub", "teachers 1 2 3", "normal x 2 3",
+                                      "normal 1 2 -3", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(config_set("client-output-buffer-limit", bad[i], 1, err, sizeof(err)), -1);
+        assert_int_equal(normal->hard, 1024 * 1024); /* unchanged by a bad value */
+    }
+    /* Other options still take exactly one value. */
+    assert_int_equal(config_load_text("port 1 2\n", "t", err, sizeof(err)), -1);
+    expect_contains(err, "needs exactly one value");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, reset_config),
@@ -300,6 +340,8 @@ int main(void) {
         cmocka_unit_test_setup(test_config_set_runtime, reset_config),
         cmocka_unit_test_setup(test_get_matching, reset_config),
         cmocka_unit_test_setup(test_load_args, reset_config),
+        cmocka_unit_test_setup(test_enum_options, reset_config),
+        cmocka_unit_test_setup(test_output_buffer_limits, reset_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
