@@ -4,8 +4,9 @@ PORT ?= 6666
 DATA ?= ./data
 PYTHON ?= /usr/bin/python3
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps run test unit integration asan clean
+.PHONY: all build deps run test unit integration asan fuzz clean
 
 all: build
 
@@ -34,5 +35,11 @@ asan: deps
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
 	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q tests/integration
 
+# libFuzzer targets (tests/fuzz) built with clang and sanitizers, each run FUZZ_SECONDS seconds.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DTIDEKV_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzzers
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  clang libclang-rt-dev   # make fuzz; clang only recommends the libFuzzer runtime
   librocksdb-dev libevent-dev
   libcmocka-dev libhiredis-dev
   python3-pytest python3-redis
