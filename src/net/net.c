@@ -218,12 +218,19 @@ static int client_flush(client *c) {
     return 0;
 }
 
+/* Whether clients must AUTH (the password may have been removed since one connected). */
+static int password_required(void) {
+    char password[8];
+    return config_password(password, sizeof(password));
+}
+
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
     while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
+        c->parser.unauthenticated = !c->authenticated && password_required();
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
         pos += used;
         if (s == RESP_NEED_MORE) break;
@@ -546,9 +553,7 @@ static int is_loopback(const char *host) {
 }
 
 int net_run(void) {
-    char password[8];
-    if (server_config.protected_mode && !config_password(password, sizeof(password)) &&
-        !is_loopback(server_config.bind)) {
+    if (server_config.protected_mode && !password_required() && !is_loopback(server_config.bind)) {
         log_msg(LOG_WARNING,
                 "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
                 "or protected-mode no if the network is trusted",

@@ -57,6 +57,11 @@ static char *copy_bytes(const char *s, size_t len) {
     return c;
 }
 
+/* What a client that has not authenticated yet may send (Redis's limits): enough for AUTH
+ * and HELLO, too little to make the server buffer much for a stranger. */
+#define UNAUTHENTICATED_MAX_ARGS 10
+#define UNAUTHENTICATED_MAX_BULK 16384
+
 static resp_status fail(resp_parser *p, const char *msg) {
     snprintf(p->error, sizeof(p->error), "ERR Protocol error: %s", msg);
     return RESP_ERROR;
@@ -160,6 +165,7 @@ static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len,
             return RESP_NEED_MORE;
         }
         if (used < 0 || n > p->max_multibulk_len) return fail(p, "invalid multibulk length");
+        if (p->unauthenticated && n > UNAUTHENTICATED_MAX_ARGS) return fail(p, "unauthenticated multibulk length");
         pos = (size_t)used;
         if (n <= 0) { /* "*0" and "*-1" are empty requests: skip them */
             *consumed = pos;
@@ -182,6 +188,7 @@ static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len,
                 break;
             }
             if (used < 0 || n < 0 || n > p->max_bulk_len) return fail(p, "invalid bulk length");
+            if (p->unauthenticated && n > UNAUTHENTICATED_MAX_BULK) return fail(p, "unauthenticated bulk length");
             p->bulk_len = n;
             pos += (size_t)used;
         }

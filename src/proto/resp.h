@@ -23,6 +23,7 @@ typedef struct resp_parser {
     resp_arg *argv;
     long long max_bulk_len;
     long long max_multibulk_len;
+    int unauthenticated; /* the client still owes a password: small requests only, as in Redis */
     char error[128];
 } resp_parser;
 

@@ -158,3 +158,17 @@ def test_every_command_needs_auth_first(auth_server):
             # nothing runs either way.
             refused = isinstance(reply, RespError) and ("unknown subcommand" in reply or "not allowed" in reply)
             assert reply == NOAUTH or (IS_REDIS and "NOAUTH" in reply) or refused, (name, reply)
+
+
+def test_unauthenticated_requests_must_be_small(auth_server):
+    # As in Redis: before AUTH, at most 10 arguments and 16 KiB per argument.
+    with auth_server.conn() as c:
+        assert c.call(*["x"] * 11) == "ERR Protocol error: unauthenticated multibulk length"
+    with auth_server.conn() as c:
+        assert c.call("AUTH", "y" * 16385) == "ERR Protocol error: unauthenticated bulk length"
+    with auth_server.conn() as c:
+        assert c.call("AUTH", "y" * 16384) == WRONGPASS
+        assert c.call("AUTH", "secret") == "OK"
+        assert c.call("SET", "big", "v" * 100_000) == "OK"
+        assert c.call("DEL", *["k%d" % i for i in range(20)]) == 0
+        c.call("DEL", "big")

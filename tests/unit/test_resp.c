@@ -499,6 +499,28 @@ static void test_split_inline(void **state) {
     assert_int_equal(resp_split_inline("\"abc\\\"", 6, &args), -1);
 }
 
+/* One parse of a request by a parser whose client has not authenticated. */
+static resp_status parse_unauthenticated(const char *req, resp_parser *p) {
+    resp_parser_init(p, 1 << 20);
+    p->unauthenticated = 1;
+    size_t consumed;
+    return resp_parse(p, req, strlen(req), &consumed);
+}
+
+static void test_unauthenticated_limits(void **state) {
+    (void)state;
+    resp_parser p;
+    assert_int_equal(parse_unauthenticated("*11\r\n", &p), RESP_ERROR);
+    assert_string_equal(p.error, "ERR Protocol error: unauthenticated multibulk length");
+    resp_parser_free(&p);
+    assert_int_equal(parse_unauthenticated("*2\r\n$4\r\nAUTH\r\n$16385\r\n", &p), RESP_ERROR);
+    assert_string_equal(p.error, "ERR Protocol error: unauthenticated bulk length");
+    resp_parser_free(&p);
+    /* At the limits: still parsing. */
+    assert_int_equal(parse_unauthenticated("*10\r\n$16384\r\n", &p), RESP_NEED_MORE);
+    resp_parser_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_multibulk),
@@ -518,6 +540,7 @@ int main(void) {
         cmocka_unit_test(test_error_unbalanced_quotes),
         cmocka_unit_test(test_error_too_big_mbulk_count),
         cmocka_unit_test(test_take_args),
+        cmocka_unit_test(test_unauthenticated_limits),
         cmocka_unit_test(test_split_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
