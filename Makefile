@@ -33,7 +33,7 @@ asan: deps
 	@cmake -S . -B build-asan -DTIDEKV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
-	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q tests/integration
+	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SANITIZED=1 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q tests/integration
 
 # libFuzzer targets (tests/fuzz) built with clang and sanitizers, each run FUZZ_SECONDS seconds.
 fuzz: deps

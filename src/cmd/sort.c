@@ -204,7 +204,7 @@ void cmd_sort(cmd_ctx *ctx) {
             /* Unsorted, a sorted set still comes in score order (its scores were read). */
             sort_desc_tl = o.desc;
             sort_alpha_tl = o.alpha && !o.nosort;
-            qsort(items, (size_t)n, sizeof(*items), compare_items);
+            if (n > 1) qsort(items, (size_t)n, sizeof(*items), compare_items);
         } else if (o.desc) { /* unsorted DESC: the collection's own order, reversed */
             for (long long a = 0, b = n - 1; a < b; a++, b--) {
                 sort_item t = items[a];
