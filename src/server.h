@@ -74,6 +74,8 @@ typedef struct client {
     uint64_t watch_flush_epoch;
     uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
     int held;               /* replies are waiting for that sync */
+    uint64_t held_failures; /* sync failures counted when the hold began */
+    struct client *hprev, *hnext; /* the worker's held list */
     int64_t over_soft_since_ms; /* monotonic ms since pending output exceeded the soft limit, or 0 */
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     struct client *prev, *next;         /* global registry */

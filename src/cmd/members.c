@@ -124,19 +124,35 @@ static void shape_free(key_shape *s) {
     buf_free(&s->last);
 }
 
-/* A random target in [first, last]; 0, or -1 after too many misses (an odd shape). */
-static int shape_random_target(const key_shape *s, buf *out) {
+/* A random byte of the alphabet within [low, high] (at least high itself is in it). */
+static uint8_t random_byte_between(const key_shape *s, uint8_t low, uint8_t high) {
+    unsigned from = 0, to = s->nalphabet;
+    while (from < to && s->alphabet[from] < low) from++;
+    while (to > from && s->alphabet[to - 1] > high) to--;
+    return s->alphabet[from + random_below(to - from)];
+}
+
+/* A random target in [first, last]. The first byte after the common prefix lies between
+ * first's and last's, so a miss (a retry) happens only at the two ends; the length is a
+ * sampled member's, or now and then any length, so that no member is out of reach. */
+static void shape_random_target(const key_shape *s, buf *out) {
+    size_t longest = s->first.len > s->last.len ? s->first.len : s->last.len;
+    uint8_t low = s->common < s->first.len ? (uint8_t)s->first.data[s->common] : 0;
+    uint8_t high = (uint8_t)s->last.data[s->common];
     for (int attempt = 0; attempt < 32; attempt++) {
-        size_t len = s->lens[random_below(s->nlens)];
+        size_t len = random_below(32) ? s->lens[random_below(s->nlens)]
+                                     : s->common + 1 + random_below(longest - s->common);
         if (len <= s->common) len = s->common + 1;
         buf_clear(out);
         buf_append(out, s->first.data, s->common);
-        for (size_t i = s->common; i < len; i++) buf_append_byte(out, s->alphabet[random_below(s->nalphabet)]);
+        buf_append_byte(out, random_byte_between(s, low, high));
+        for (size_t i = s->common + 1; i < len; i++) buf_append_byte(out, s->alphabet[random_below(s->nalphabet)]);
         if (bytes_compare(out->data, out->len, s->first.data, s->first.len) >= 0 &&
             bytes_compare(out->data, out->len, s->last.data, s->last.len) <= 0)
-            return 0;
+            return;
     }
-    return -1;
+    buf_clear(out); /* unlucky at the ends every time: the first member it is */
+    buf_append(out, s->first.data, s->first.len);
 }
 
 static void picked_free_members(picked *p, uint64_t n) {
@@ -161,7 +177,8 @@ static uint64_t picked_dedupe(picked *p, uint64_t n) {
 }
 
 /* Picks by seeking to random targets: each pick costs one seek, whatever the size. Distinct
- * picks retry duplicates. Returns how many were picked, or 0 if it gave up (the caller walks). */
+ * picks retry duplicates. Returns how many were picked, or 0 if it gave up (too many repeats,
+ * or fewer than two members: the caller walks). */
 static uint64_t pick_by_seeking(compound *c, picked *p, uint64_t want, int distinct) {
     key_shape shape;
     if (shape_learn(c, &shape) < 0) {
@@ -171,13 +188,9 @@ static uint64_t pick_by_seeking(compound *c, picked *p, uint64_t want, int disti
     buf target;
     buf_init(&target);
     uint64_t n = 0, budget = 4 * want + 32;
-    int odd_shape = 0;
-    while (n < want && budget > 0 && !odd_shape) {
+    while (n < want && budget > 0) {
         for (; n < want && budget > 0; budget--) {
-            if (shape_random_target(&shape, &target) < 0) {
-                odd_shape = 1;
-                break;
-            }
+            shape_random_target(&shape, &target);
             compound_iter ci;
             compound_iter_open(&ci, c, target.data, target.len);
             const char *sub, *val;

@@ -29,7 +29,7 @@ typedef struct worker {
     struct event *notify_ev;
     struct event *tick_ev;
     struct event *sync_ev; /* a WAL sync finished: release the replies it covers */
-    int nheld;             /* clients whose replies wait for a sync */
+    client *held;          /* clients whose replies wait for a sync (linked by hprev/hnext) */
     pthread_mutex_t lock;
     int *pending;
     int npending, pending_cap;
@@ -126,10 +126,19 @@ static void unblock(client *c) {
     c->block.cleanup(c);
 }
 
+static void release_held(client *c) {
+    worker *w = c->worker;
+    if (c->hprev) c->hprev->hnext = c->hnext;
+    else w->held = c->hnext;
+    if (c->hnext) c->hnext->hprev = c->hprev;
+    c->hprev = c->hnext = NULL;
+    c->held = 0;
+}
+
 static void client_free(client *c) {
     worker *w = c->worker;
     unblock(c);
-    if (c->held) w->nheld--;
+    if (c->held) release_held(c);
     if (c->wake_ev) event_free(c->wake_ev);
     if (c->block_timer) event_free(c->block_timer);
     registry_remove(c);
@@ -149,17 +158,24 @@ static void client_free(client *c) {
 }
 
 /* Whether the client's replies must wait for a WAL sync (appendfsync always); if so, asks
- * for one and counts the client as held. */
+ * for one and puts the client on its worker's held list. */
 static int must_hold(client *c) {
     if (c->sync_wait_seq == 0) return 0;
     if (c->sync_wait_seq > durable_synced_sequence()) {
-        if (!c->held) c->worker->nheld++;
-        c->held = 1;
+        if (!c->held) {
+            worker *w = c->worker;
+            c->held = 1;
+            c->held_failures = durable_sync_failures();
+            c->hprev = NULL;
+            c->hnext = w->held;
+            if (w->held) w->held->hprev = c;
+            w->held = c;
+            event_del(c->write_ev); /* nothing may go out until the sync: do not poll for it */
+        }
         durable_request_sync();
         return 1;
     }
-    if (c->held) c->worker->nheld--;
-    c->held = 0;
+    if (c->held) release_held(c);
     c->sync_wait_seq = 0;
     return 0;
 }
@@ -173,7 +189,7 @@ static int output_over_limit(client *c) {
     if (!over_soft) c->over_soft_since_ms = 0;
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
     int over = (l->hard > 0 && pending > l->hard) ||
-               (over_soft && time_mono_ms() - c->over_soft_since_ms >= (int64_t)l->soft_seconds * 1000);
+               (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
     if (over && !(c->flags & CLIENT_CLOSE_ASAP)) {
         log_msg(LOG_WARNING, "client %s closed for overcoming of output buffer limits (%lld bytes pending)", c->addr,
                 pending);
@@ -389,19 +405,27 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
-/* Sends the replies a finished sync released. */
+/* After a sync attempt: sends the replies it released. A client whose write a failed sync
+ * left unconfirmed is closed without its replies: its writes were never acknowledged (Redis
+ * exits in that case), and waiting could last as long as the storage error. */
 static void on_sync(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
+    uint64_t synced = durable_synced_sequence(), failures = durable_sync_failures();
     client *next;
-    for (client *c = w->clients; c && w->nheld > 0; c = next) {
-        next = c->wnext;
-        if (c->held) client_flush(c);
+    for (client *c = w->held; c; c = next) {
+        next = c->hnext;
+        if (c->sync_wait_seq <= synced) {
+            client_flush(c);
+        } else if (failures > c->held_failures) {
+            log_msg(LOG_WARNING, "closing client %s: the WAL sync its write waited for failed", c->addr);
+            client_free(c);
+        }
     }
 }
 
 /* Runs on the sync thread. */
-static void wake_workers_synced(void) {
+static void wake_workers_after_sync(void) {
     for (int i = 0; i < nworkers; i++) event_active(workers[i].sync_ev, EV_READ, 0);
 }
 
@@ -486,13 +510,14 @@ typedef struct pending_admit {
     int tries;
 } pending_admit;
 
-static void refuse(int fd) {
-    static const char msg[] = "-ERR max number of clients reached\r\n";
-    ssize_t ignored = write(fd, msg, sizeof(msg) - 1); /* best effort: the client is refused anyway */
+static void refuse(int fd, const char *msg) {
+    ssize_t ignored = write(fd, msg, strlen(msg)); /* best effort: the client is refused anyway */
     (void)ignored;
     close(fd);
     atomic_fetch_add(&stats.rejected_connections, 1);
 }
+
+static const char max_clients_msg[] = "-ERR max number of clients reached\r\n";
 
 static void try_admit(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
@@ -506,7 +531,7 @@ static void try_admit(evutil_socket_t unused, short what, void *arg) {
     }
     atomic_fetch_sub(&stats.connected_clients, 1);
     if (++pa->tries >= ADMIT_TRIES) {
-        refuse(pa->fd);
+        refuse(pa->fd, max_clients_msg);
         free(pa);
         return;
     }
@@ -514,9 +539,28 @@ static void try_admit(evutil_socket_t unused, short what, void *arg) {
     event_base_once(main_base, -1, EV_TIMEOUT, try_admit, pa, &tv);
 }
 
+/* Whether a peer address is this machine's loopback. */
+static int is_loopback_peer(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) return a->s6_addr[12] == 127;
+        return IN6_IS_ADDR_LOOPBACK(a);
+    }
+    return sa->sa_family == AF_UNIX;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg) {
-    (void)l, (void)sa, (void)salen, (void)arg;
+    (void)l, (void)salen, (void)arg;
     atomic_fetch_add(&stats.connections_received, 1);
+    /* The password may have been removed since start-up: protected mode holds per connection. */
+    if (server_config.protected_mode && !password_required() && !is_loopback_peer(sa)) {
+        refuse(fd, "-DENIED tidekv is running in protected mode: protected-mode is yes and no password is set, "
+                   "so only loopback connections are accepted. Set requirepass, or protected-mode no if the "
+                   "network is trusted.\r\n");
+        return;
+    }
     pending_admit *pa = malloc(sizeof(*pa));
     if (!pa) abort();
     pa->fd = fd;
@@ -575,7 +619,7 @@ int net_run(void) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;
     }
-    if (durable_start(wake_workers_synced) < 0) {
+    if (durable_start(wake_workers_after_sync) < 0) {
         log_msg(LOG_WARNING, "could not start the WAL sync thread");
         return -1;
     }

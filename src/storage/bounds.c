@@ -10,6 +10,9 @@
 #include "util/hash.h"
 
 #define BOUND_SLOTS 4096
+/* Longer keys are not remembered (a bound is forgotten instead): members can be up to
+ * proto-max-bulk-len, and the slots must not pin that much memory. */
+#define BOUND_KEY_MAX 1024
 
 /* One prefix's bounds; a slot is reused by whichever prefix hashes to it last. */
 typedef struct bound_slot {
@@ -42,6 +45,14 @@ static int slot_holds(const bound_slot *s, int cf, const char *prefix, size_t pl
            memcmp(s->prefix.data, prefix, plen) == 0;
 }
 
+/* Sets one side of a held slot, or forgets it for a key too long to keep. */
+static void remember(bound_slot *s, int side, const char *key, size_t klen) {
+    buf_clear(&s->key[side]);
+    s->known[side] = klen <= BOUND_KEY_MAX;
+    if (s->known[side]) buf_append(&s->key[side], key, klen);
+    else buf_free(&s->key[side]);
+}
+
 int bounds_get(int cf, const char *prefix, size_t plen, enum bound_side side, buf *out) {
     bound_slot *s = lock_slot(cf, prefix, plen);
     int known = slot_holds(s, cf, prefix, plen) && s->known[side];
@@ -62,9 +73,7 @@ void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, c
         buf_append(&s->prefix, prefix, plen);
         s->known[BOUND_LOW] = s->known[BOUND_HIGH] = 0;
     }
-    buf_clear(&s->key[side]);
-    buf_append(&s->key[side], key, klen);
-    s->known[side] = 1;
+    remember(s, side, key, klen);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -74,10 +83,7 @@ void bounds_note_put(int cf, const char *key, size_t klen, size_t plen) {
         for (int side = BOUND_LOW; side <= BOUND_HIGH; side++) {
             if (!s->known[side]) continue;
             int c = bytes_compare(key, klen, s->key[side].data, s->key[side].len);
-            if (side == BOUND_LOW ? c < 0 : c > 0) {
-                buf_clear(&s->key[side]);
-                buf_append(&s->key[side], key, klen);
-            }
+            if (side == BOUND_LOW ? c < 0 : c > 0) remember(s, side, key, klen);
         }
     }
     pthread_mutex_unlock(&s->lock);

@@ -17,9 +17,9 @@ static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int requested, stopping, running;
-    void (*on_synced)(void);
+    void (*after_sync)(void);
     atomic_ullong synced, syncs, failures;
-} d = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} d = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 uint64_t durable_synced_sequence(void) { return atomic_load(&d.synced); }
 uint64_t durable_sync_count(void) { return atomic_load(&d.syncs); }
@@ -46,18 +46,19 @@ static int sync_now(void) {
         log_msg(LOG_WARNING, "syncing the WAL failed (will retry): %s", err);
         free(err);
         atomic_fetch_add(&d.failures, 1);
+        if (d.after_sync) d.after_sync();
         return -1;
     }
     atomic_store(&d.synced, target);
     atomic_fetch_add(&d.syncs, 1);
-    if (d.on_synced) d.on_synced();
+    if (d.after_sync) d.after_sync();
     return 0;
 }
 
 /* Waits (lock held) until a sync is asked for, ms have passed, or stop. */
 static void wait_for_work(int64_t ms) {
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
+    clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += ms / 1000;
     until.tv_nsec += (ms % 1000) * 1000000;
     if (until.tv_nsec >= 1000000000) {
@@ -93,8 +94,14 @@ static void *sync_main(void *arg) {
     return NULL;
 }
 
-int durable_start(void (*on_synced)(void)) {
-    d.on_synced = on_synced;
+int durable_start(void (*after_sync)(void)) {
+    d.after_sync = after_sync;
+    /* The once-a-second wait runs on the monotonic clock: a wall-clock step must not stall it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&d.wake, &attr);
+    pthread_condattr_destroy(&attr);
     d.stopping = 0;
     atomic_store(&d.synced, store_latest_sequence()); /* recovered from the WAL on disk */
     if (pthread_create(&d.thread, NULL, sync_main, NULL) != 0) return -1;
@@ -109,5 +116,6 @@ void durable_stop(void) {
     pthread_cond_signal(&d.wake);
     pthread_mutex_unlock(&d.lock);
     pthread_join(d.thread, NULL);
+    pthread_cond_destroy(&d.wake);
     d.running = 0;
 }

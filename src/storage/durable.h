@@ -12,8 +12,9 @@
 
 enum fsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
 
-/* Starts the sync thread; on_synced runs on it after every successful sync. 0 or -1. */
-int durable_start(void (*on_synced)(void));
+/* Starts the sync thread; after_sync runs on it after every sync attempt, successful or
+ * not. 0 or -1. */
+int durable_start(void (*after_sync)(void));
 /* Stops the thread (after a last sync, whatever the mode). */
 void durable_stop(void);
 /* Every write with a sequence up to this one is on disk. */

@@ -168,7 +168,8 @@ int store_open(const store_settings *s, char **err) {
 int store_sync_wal(char **err) {
     /* An empty write with sync set, not FlushWAL(sync): it queues behind the writes in flight,
      * and after a failed WAL append it gets the error instead of syncing a broken log file
-     * (which Debian's RocksDB answers with an abort). It adds nothing to the WAL. */
+     * (which Debian's RocksDB answers with an abort). It changes no data and takes no
+     * sequence number; WAL readers skip its empty record. */
     *err = NULL;
     rocksdb_writebatch_t *empty = rocksdb_writebatch_create();
     rocksdb_write(st.db, st.sync_write_options, empty, err);

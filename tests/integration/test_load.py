@@ -101,7 +101,10 @@ def test_thousand_clients_for_a_minute(make_server):
     assert peak < RSS_LIMIT_MB, "server RSS peaked at %.0f MB" % peak
     r = s.client()
     try:
-        assert int(r.info("clients")["connected_clients"]) <= 2
+        deadline = time.time() + 10  # the server sees the 1,000 disconnections soon, not at once
+        while int(r.info("clients")["connected_clients"]) > 1:
+            assert time.time() < deadline, "clients still connected after the load"
+            time.sleep(0.1)
         for n in (0, CLIENTS // 2, CLIENTS - 1):
             assert int(r.get("load:%d:n" % n)) == counts[n]
             assert r.llen("load:%d:l" % n) == 0

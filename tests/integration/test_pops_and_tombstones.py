@@ -55,6 +55,24 @@ def test_pop_and_add_lower_in_one_transaction(r):
     assert r.zrange("z", 0, -1) == [b"b", b"c"]
 
 
+def test_rename_and_copy_after_pops(r):
+    r.zadd("z", {"m%03d" % i: i for i in range(100)})
+    r.zpopmin("z", 90)
+    r.zpopmax("z", 5)
+    r.rename("z", "z2")
+    assert r.zrange("z2", 0, -1) == [b"m%03d" % i for i in range(90, 95)]
+    r.zadd("z2", {"low": -1, "high": 1000})
+    assert r.copy("z2", "z3")
+    r.zpopmin("z2", 3)
+    assert r.zrange("z3", 0, -1) == [b"low"] + [b"m%03d" % i for i in range(90, 95)] + [b"high"]
+    assert r.zrange("z2", 0, -1) == [b"m092", b"m093", b"m094", b"high"]
+    r.sadd("s", *["m%03d" % i for i in range(100)])
+    r.srem("s", *["m%03d" % i for i in range(95)])
+    r.rename("s", "s2")
+    r.sadd("s2", "a")
+    assert sorted(r.smembers("s2")) == [b"a"] + [b"m%03d" % i for i in range(95, 100)]
+
+
 def test_recreated_key_starts_afresh(r):
     r.zadd("z", {"m%03d" % i: i for i in range(100)})
     r.zpopmin("z", 90)
@@ -204,7 +222,7 @@ def test_applybatch_below_a_bound_is_seen(make_server):
 
 
 @tidekv_only
-def test_bounds_survive_a_restart(server):
+def test_pops_and_adds_after_a_restart(server):
     r = server.client()
     r.zadd("z", {"m%03d" % i: i for i in range(100)})
     r.zpopmin("z", 60)
