@@ -57,28 +57,21 @@ class SlowReader:
         self.sock.close()
 
 
-def test_hard_limit_closes_a_client_at_once(server, big_list):
+@pytest.mark.parametrize("limit, commands", [
+    ("normal 1mb 0 0", [("LRANGE", "big", 0, -1)]),
+    # Each reply is 1.1 MB, under the limit alone; fifty pipelined ones are not.
+    ("normal 5mb 0 0", [("LRANGE", "big", 0, 9_999)] * 50),
+], ids=["one-big-reply", "pipelined-replies"])
+def test_hard_limit_closes_a_client_at_once(server, big_list, limit, commands):
     r = big_list
-    r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
-    slow = SlowReader(server, ("LRANGE", "big", 0, -1))
+    r.config_set("client-output-buffer-limit", limit)
+    slow = SlowReader(server, *commands)
     try:
         assert gone_within(r, slow.id, 5)
     finally:
         slow.close()
     assert r.ping()  # everyone else is served
     assert r.llen("big") == BIG_ITEMS
-
-
-def test_pipelined_replies_count_together(server, big_list):
-    r = big_list
-    r.config_set("client-output-buffer-limit", "normal 5mb 0 0")
-    # Each reply is 1.1 MB, under the limit alone; fifty of them are not.
-    slow = SlowReader(server, *[("LRANGE", "big", 0, 9_999)] * 50)
-    try:
-        assert gone_within(r, slow.id, 5)
-    finally:
-        slow.close()
-    assert r.ping()
 
 
 def test_soft_limit_closes_after_its_seconds(server, big_list):
