@@ -59,7 +59,7 @@ static void member_set(compound *z, const char *m, size_t len, double score, int
     enc_ordered_double(s, score);
     compound_put(z, m, len, (const char *)s, 8);
     index_key(z, &k, score, m, len);
-    bounds_note_put(CF_ZSET_SCORE, k.data, k.len, k.len - 8 - len);
+    bounds_note_put(z->t, CF_ZSET_SCORE, k.data, k.len, k.len - 8 - len);
     txn_put(z->t, CF_ZSET_SCORE, k.data, k.len, "", 0);
     buf_free(&k);
 }

@@ -1,6 +1,7 @@
 #include "storage/bounds.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -77,7 +78,16 @@ void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, c
     pthread_mutex_unlock(&s->lock);
 }
 
-void bounds_note_put(int cf, const char *key, size_t klen, size_t plen) {
+/* Widens one side's bound to key if key lies beyond it. */
+static void widen(buf *bound, int side, const char *key, size_t klen) {
+    int c = bytes_compare(key, klen, bound->data, bound->len);
+    if (side == BOUND_LOW ? c < 0 : c > 0) {
+        buf_clear(bound);
+        buf_append(bound, key, klen);
+    }
+}
+
+void bounds_note_put(txn *t, int cf, const char *key, size_t klen, size_t plen) {
     bound_slot *s = lock_slot(cf, key, plen);
     if (slot_holds(s, cf, key, plen)) {
         for (int side = BOUND_LOW; side <= BOUND_HIGH; side++) {
@@ -87,6 +97,52 @@ void bounds_note_put(int cf, const char *key, size_t klen, size_t plen) {
         }
     }
     pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < t->bounds.n; i++) {
+        staged_bound *b = &t->bounds.items[i];
+        if (b->cf == cf && b->prefix.len == plen && memcmp(b->prefix.data, key, plen) == 0)
+            widen(&b->key, b->side, key, klen);
+    }
+}
+
+void staged_bounds_init(staged_bounds *s) { memset(s, 0, sizeof(*s)); }
+
+void staged_bounds_clear(staged_bounds *s) {
+    for (size_t i = 0; i < s->n; i++) {
+        buf_free(&s->items[i].prefix);
+        buf_free(&s->items[i].key);
+    }
+    s->n = 0;
+}
+
+void staged_bounds_free(staged_bounds *s) {
+    staged_bounds_clear(s);
+    free(s->items);
+    staged_bounds_init(s);
+}
+
+static void stage(staged_bounds *s, int cf, enum bound_side side, const char *prefix, size_t plen, const char *key,
+                  size_t klen) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        s->items = realloc(s->items, s->cap * sizeof(*s->items));
+        if (!s->items) abort();
+    }
+    staged_bound *b = &s->items[s->n++];
+    b->cf = cf;
+    b->side = side;
+    buf_init(&b->prefix);
+    buf_init(&b->key);
+    buf_append(&b->prefix, prefix, plen);
+    buf_append(&b->key, key, klen);
+}
+
+void bounds_publish(staged_bounds *s) {
+    /* In order: a later walk of the same prefix saw a later state of the txn. */
+    for (size_t i = 0; i < s->n; i++) {
+        staged_bound *b = &s->items[i];
+        bounds_set(b->cf, b->prefix.data, b->prefix.len, b->side, b->key.data, b->key.len);
+    }
+    staged_bounds_clear(s);
 }
 
 void bounds_forget_all(void) { atomic_fetch_add(&generation, 1); }
@@ -107,6 +163,7 @@ static void walk_start(buf *out, const char *prefix, size_t plen, const char *fr
 void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size_t plen, const char *from,
                        size_t flen, int rev) {
     enum bound_side side = rev ? BOUND_HIGH : BOUND_LOW;
+    w->t = t;
     w->cf = cf;
     w->rev = rev;
     w->started = 0;
@@ -144,7 +201,7 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
     *val = store_iter_value(w->it, vlen);
     /* Skip the write when the bound is already this key (the common case without deletes). */
     if (first && w->may_record && !(w->known && bytes_compare(*key, *klen, w->bound.data, w->bound.len) == 0))
-        bounds_set(w->cf, w->prefix.data, w->prefix.len, w->rev ? BOUND_HIGH : BOUND_LOW, *key, *klen);
+        stage(&w->t->bounds, w->cf, w->rev ? BOUND_HIGH : BOUND_LOW, w->prefix.data, w->prefix.len, *key, *klen);
     return 1;
 }
 

@@ -4,9 +4,11 @@
  * A walk from an end seeks straight to the remembered bound instead.
  *
  * The rule that keeps a bound true: no live key under the prefix is below the low bound
- * (above the high bound). Walks record the first live key they find; every put under the
- * prefix widens the bound; a failed commit or a raw batch (APPLYBATCH) forgets all bounds.
- * Bounds are set and read under the key's lock, so no other command sees one early. */
+ * (above the high bound). Walks stage the first live key they find in their txn, and the
+ * txn publishes it once it has committed (a txn that fails publishes nothing); every put
+ * under the prefix widens the published bound and the staged ones at once; a raw batch
+ * (APPLYBATCH) forgets all bounds. Bounds are published and read under the key's lock, so
+ * no other command sees one early. */
 #ifndef TIDEKV_BOUNDS_H
 #define TIDEKV_BOUNDS_H
 
@@ -19,12 +21,32 @@ enum bound_side { BOUND_LOW = 0, BOUND_HIGH = 1 };
 /* 1 with the bound copied into out (cleared first), 0 if none is known. */
 int bounds_get(int cf, const char *prefix, size_t plen, enum bound_side side, buf *out);
 void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, const char *key, size_t klen);
-/* A key under the prefix (its first plen bytes) is being written: widen the bounds to it. */
-void bounds_note_put(int cf, const char *key, size_t klen, size_t plen);
-void bounds_forget_all(void);
-
 struct txn;
 struct store_iter;
+
+/* A bound a walk found, waiting for its txn to commit. */
+typedef struct staged_bound {
+    int cf;
+    enum bound_side side;
+    buf prefix, key;
+} staged_bound;
+
+typedef struct staged_bounds {
+    staged_bound *items;
+    size_t n, cap;
+} staged_bounds;
+
+void staged_bounds_init(staged_bounds *s);
+/* Drops what is staged (the txn did not commit). */
+void staged_bounds_clear(staged_bounds *s);
+void staged_bounds_free(staged_bounds *s);
+/* Makes what is staged current, then clears it (the txn committed). */
+void bounds_publish(staged_bounds *s);
+
+/* A key under the prefix (its first plen bytes) is being written by txn t: widen the
+ * published bounds and those t has staged to it. */
+void bounds_note_put(struct txn *t, int cf, const char *key, size_t klen, size_t plen);
+void bounds_forget_all(void);
 
 /* A walk over the keys under a prefix of a column family, as a txn sees them: forward from
  * prefix+from (the start when from is NULL), or backward from prefix+from (the end when NULL,
@@ -32,6 +54,7 @@ struct store_iter;
  * live key when it began at an end. */
 typedef struct bounded_walk {
     struct store_iter *it;
+    struct txn *t;
     int cf;
     buf prefix;
     buf bound;        /* the bound the walk started from, if known */

@@ -27,6 +27,7 @@ void txn_init(txn *t) {
     buf_init(&t->records);
     record_writer_init(&t->record);
     buf_init(&t->touched);
+    staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
 }
 
@@ -37,6 +38,7 @@ void txn_reset(txn *t) {
     record_writer_reset(&t->record);
     buf_clear(&t->touched);
     t->flushed = 0;
+    staged_bounds_clear(&t->bounds);
 }
 
 void txn_free(txn *t) {
@@ -47,6 +49,7 @@ void txn_free(txn *t) {
     t->ops = NULL;
     record_writer_free(&t->record);
     buf_free(&t->touched);
+    staged_bounds_free(&t->bounds);
 }
 
 static rocksdb_writebatch_wi_t *index_of(txn *t) {
@@ -237,6 +240,7 @@ int txn_write_raw(const char *data, size_t len, char **err) {
 int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {
+        bounds_publish(&t->bounds);
         txn_reset(t);
         return 0;
     }
@@ -245,8 +249,10 @@ int txn_commit(txn *t, char **err) {
     txn_build_batch(t, &raw);
     int rc = write_raw(raw.data, raw.len, err);
     buf_free(&raw);
-    if (rc == 0) after_commit(t);
-    else bounds_forget_all(); /* bounds noted by this txn describe writes that did not happen */
-    txn_reset(t);
+    if (rc == 0) {
+        after_commit(t);
+        bounds_publish(&t->bounds);
+    }
+    txn_reset(t); /* a failed txn's staged bounds are dropped unpublished */
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cdc/record.h"
+#include "storage/bounds.h"
 #include "util/buf.h"
 
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
@@ -27,6 +28,7 @@ typedef struct txn {
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
+    staged_bounds bounds; /* bounds its walks found, published when it commits */
 } txn;
 
 void txn_init(txn *t);

@@ -61,7 +61,7 @@ void compound_put(compound *c, const char *sub, size_t sublen, const char *val, 
     buf sk;
     buf_init(&sk);
     compound_subkey(c, &sk, sub, sublen);
-    bounds_note_put(CF_DEFAULT, sk.data, sk.len, sk.len - sublen);
+    bounds_note_put(c->t, CF_DEFAULT, sk.data, sk.len, sk.len - sublen);
     txn_put(c->t, CF_DEFAULT, sk.data, sk.len, val, vlen);
     buf_free(&sk);
 }

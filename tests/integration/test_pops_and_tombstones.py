@@ -73,6 +73,21 @@ def test_rename_and_copy_after_pops(r):
     assert sorted(r.smembers("s2")) == [b"a"] + [b"m%03d" % i for i in range(95, 100)]
 
 
+def test_walk_then_add_lower_in_one_transaction(r):
+    # The walk finds "b" first; the add below it later in the same transaction must win.
+    r.zadd("z", {"b": 2, "c": 3})
+    r.sadd("s", "m", "n")
+    p = r.pipeline(transaction=True)
+    p.zrange("z", 0, 0)
+    p.zadd("z", {"a": 1})
+    p.smembers("s")
+    p.sadd("s", "a")
+    p.execute()
+    assert r.zrange("z", 0, 0) == [b"a"]
+    assert r.zpopmin("z") == [(b"a", 1.0)]
+    assert sorted(r.smembers("s")) == [b"a", b"m", b"n"]
+
+
 def test_recreated_key_starts_afresh(r):
     r.zadd("z", {"m%03d" % i: i for i in range(100)})
     r.zpopmin("z", 90)
