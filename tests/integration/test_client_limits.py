@@ -112,28 +112,26 @@ def test_config_syntax_and_errors(server):
         r.close()
 
 
-@tidekv_only
-def test_normal_clients_are_bounded_by_default(make_server):
-    s = make_server()
-    r = s.client()
+def output_limits_of(server):
+    r = server.client()
     try:
-        got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
-        assert got == "normal 1073741824 268435456 60 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        return r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
     finally:
         r.close()
+
+
+@tidekv_only
+def test_normal_clients_are_bounded_by_default(make_server):
+    got = output_limits_of(make_server())
+    assert got == "normal 1073741824 268435456 60 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
 
 
 @tidekv_only
 def test_limit_in_a_config_file(make_server, tmp_path):
     conf = tmp_path / "t.conf"
     conf.write_text("client-output-buffer-limit normal 2mb 1mb 5 pubsub 1mb 1mb 1\n")
-    s = make_server(config_file=conf)
-    r = s.client()
-    try:
-        got = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
-        assert got == "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
-    finally:
-        r.close()
+    got = output_limits_of(make_server(config_file=conf))
+    assert got == "normal 2097152 1048576 5 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
 
 
 def test_query_buffer_limit_closes_a_client(server):
