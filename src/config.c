@@ -386,6 +386,11 @@ int config_password_matches(const char *p, size_t len) {
     return diff == 0;
 }
 
+int config_password_set(void) {
+    char first[2];
+    return config_password(first, sizeof(first));
+}
+
 int config_password(char *out, size_t cap) {
     pthread_mutex_lock(&config_lock);
     snprintf(out, cap, "%s", server_config.requirepass);

@@ -60,6 +60,8 @@ int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx
                         void *ctx);
 /* Copies the current password under the config lock; returns 1 if a password is set. */
 int config_password(char *out, size_t cap);
+/* Whether a password is set: clients must AUTH (it may change while they are connected). */
+int config_password_set(void);
 /* Whether p is the password (compared whole, in constant time for equal lengths). */
 int config_password_matches(const char *p, size_t len);
 

@@ -22,9 +22,8 @@ void cmd_echo(cmd_ctx *ctx) { reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].
 
 /* Checks a username/password pair; only the "default" user exists. */
 static int credentials_ok(const resp_arg *user, const resp_arg *pass) {
-    char any[2];
     if (user && !arg_is(user, "default")) return 0;
-    if (!config_password(any, sizeof(any))) return 1;
+    if (!config_password_set()) return 1;
     return config_password_matches(pass->ptr, pass->len);
 }
 
@@ -33,8 +32,7 @@ void cmd_auth(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    char pass[2];
-    if (ctx->argc == 2 && !config_password(pass, sizeof(pass))) {
+    if (ctx->argc == 2 && !config_password_set()) {
         reply_error(ctx->r, "ERR AUTH <password> called without any password configured for the default user. "
                             "Are you sure your configuration is correct?");
         return;
@@ -245,7 +243,6 @@ void cmd_reset(cmd_ctx *ctx) {
     c->resp = 2;
     ctx->r->resp = 2;
     net_client_set_name(c, NULL, 0);
-    char pass[2];
-    c->authenticated = !config_password(pass, sizeof(pass));
+    c->authenticated = !config_password_set();
     reply_simple(ctx->r, "RESET");
 }

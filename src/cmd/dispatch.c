@@ -159,8 +159,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
-        char pass[2];
-        if (config_password(pass, sizeof(pass))) {
+        if (config_password_set()) {
             if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
             reply_error(&r, "NOAUTH Authentication required.");
             return;

@@ -234,19 +234,13 @@ static int client_flush(client *c) {
     return 0;
 }
 
-/* Whether clients must AUTH (the password may have been removed since one connected). */
-static int password_required(void) {
-    char password[8];
-    return config_password(password, sizeof(password));
-}
-
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
     while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
-        c->parser.unauthenticated = !c->authenticated && password_required();
+        c->parser.unauthenticated = !c->authenticated && config_password_set();
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
         pos += used;
         if (s == RESP_NEED_MORE) break;
@@ -356,8 +350,7 @@ static void client_create(worker *w, int fd) {
     c->resp = 2;
     c->created_ms = time_now_ms();
     c->last_active_mono_ms = time_mono_ms();
-    char pass[8];
-    c->authenticated = !config_password(pass, sizeof(pass));
+    c->authenticated = !config_password_set();
     buf_init(&c->in);
     buf_init(&c->out);
     resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
@@ -555,7 +548,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l, (void)salen, (void)arg;
     atomic_fetch_add(&stats.connections_received, 1);
     /* The password may have been removed since start-up: protected mode holds per connection. */
-    if (server_config.protected_mode && !password_required() && !is_loopback_peer(sa)) {
+    if (server_config.protected_mode && !config_password_set() && !is_loopback_peer(sa)) {
         refuse(fd, "-DENIED tidekv is running in protected mode: protected-mode is yes and no password is set, "
                    "so only loopback connections are accepted. Set requirepass, or protected-mode no if the "
                    "network is trusted.\r\n");
@@ -597,7 +590,7 @@ static int is_loopback(const char *host) {
 }
 
 int net_run(void) {
-    if (server_config.protected_mode && !password_required() && !is_loopback(server_config.bind)) {
+    if (server_config.protected_mode && !config_password_set() && !is_loopback(server_config.bind)) {
         log_msg(LOG_WARNING,
                 "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
                 "or protected-mode no if the network is trusted",
