@@ -54,3 +54,10 @@ int cursor_resume(cmd_ctx *ctx, const resp_arg *arg, const buf *scope, buf *pos)
     if (!ok) reply_error(ctx->r, "ERR invalid cursor");
     return ok ? 0 : -1;
 }
+
+void cursor_reply_page(cmd_ctx *ctx, unsigned long long next, long long items, const buf *body) {
+    reply_array(ctx->r, 2);
+    reply_bulk_ll(ctx->r, (long long)next);
+    reply_array(ctx->r, items);
+    buf_append(ctx->r->out, body->data, body->len);
+}

@@ -280,10 +280,7 @@ void cmd_scan(cmd_ctx *ctx) {
         found++;
     }
     ks_cursor_free(cur);
-    reply_array(ctx->r, 2);
-    reply_bulk_ll(ctx->r, (long long)next);
-    reply_array(ctx->r, found);
-    buf_append(ctx->r->out, body.data, body.len);
+    cursor_reply_page(ctx, next, found, &body);
     buf_free(&body);
     buf_free(&start);
     buf_free(&scope);

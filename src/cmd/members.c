@@ -289,10 +289,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
             items += with_values ? 2 : 1;
         }
         compound_iter_close(&ci);
-        reply_array(ctx->r, 2);
-        reply_bulk_ll(ctx->r, (long long)next);
-        reply_array(ctx->r, items);
-        buf_append(ctx->r->out, body.data, body.len);
+        cursor_reply_page(ctx, next, items, &body);
     }
     buf_free(&scope);
     buf_free(&from);
