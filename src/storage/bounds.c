@@ -78,29 +78,26 @@ void bounds_set(int cf, const char *prefix, size_t plen, enum bound_side side, c
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Widens one side's bound to key if key lies beyond it. */
-static void widen(buf *bound, int side, const char *key, size_t klen) {
+/* Whether key lies beyond a bound: below a low one, above a high one. */
+static int lies_beyond(int side, const char *key, size_t klen, const buf *bound) {
     int c = bytes_compare(key, klen, bound->data, bound->len);
-    if (side == BOUND_LOW ? c < 0 : c > 0) {
-        buf_clear(bound);
-        buf_append(bound, key, klen);
-    }
+    return side == BOUND_LOW ? c < 0 : c > 0;
 }
 
 void bounds_note_put(txn *t, int cf, const char *key, size_t klen, size_t plen) {
     bound_slot *s = lock_slot(cf, key, plen);
     if (slot_holds(s, cf, key, plen)) {
-        for (int side = BOUND_LOW; side <= BOUND_HIGH; side++) {
-            if (!s->known[side]) continue;
-            int c = bytes_compare(key, klen, s->key[side].data, s->key[side].len);
-            if (side == BOUND_LOW ? c < 0 : c > 0) remember(s, side, key, klen);
-        }
+        for (int side = BOUND_LOW; side <= BOUND_HIGH; side++)
+            if (s->known[side] && lies_beyond(side, key, klen, &s->key[side])) remember(s, side, key, klen);
     }
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < t->bounds.n; i++) {
         staged_bound *b = &t->bounds.items[i];
-        if (b->cf == cf && b->prefix.len == plen && memcmp(b->prefix.data, key, plen) == 0)
-            widen(&b->key, b->side, key, klen);
+        if (b->cf == cf && b->prefix.len == plen && memcmp(b->prefix.data, key, plen) == 0 &&
+            lies_beyond(b->side, key, klen, &b->key)) {
+            buf_clear(&b->key);
+            buf_append(&b->key, key, klen);
+        }
     }
 }
 
@@ -181,7 +178,7 @@ void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size
                                   : bytes_compare(w->bound.data, w->bound.len, start.data, start.len) >= 0);
     w->may_record = (rev ? !from : flen == 0) || beyond;
     const buf *seek = beyond ? &w->bound : &start;
-    store_count_skips_begin();
+    w->skips_at_open = store_count_skips_begin();
     w->it = txn_iter_new(t, cf, seek->data, seek->len, end.data, end.len);
     if (rev) store_iter_seek_for_prev(w->it, seek->data, seek->len);
     buf_free(&start);
@@ -206,7 +203,7 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
 }
 
 void bounded_walk_close(bounded_walk *w) {
-    if (store_count_skips_end() > SKIPS_BEFORE_COMPACTION) {
+    if (store_count_skips_end(w->skips_at_open) > SKIPS_BEFORE_COMPACTION) {
         buf end;
         buf_init(&end);
         enc_prefix_end(&end, w->prefix.data, w->prefix.len);

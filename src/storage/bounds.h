@@ -13,6 +13,7 @@
 #define TIDEKV_BOUNDS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -60,6 +61,7 @@ typedef struct bounded_walk {
     buf bound;        /* the bound the walk started from, if known */
     int known, rev, started;
     int may_record;   /* the walk began at (or past) the end, so its first key is the bound */
+    uint64_t skips_at_open; /* the thread's count of deleted entries stepped over, at open */
 } bounded_walk;
 
 void bounded_walk_open(bounded_walk *w, struct txn *t, int cf, const char *prefix, size_t plen, const char *from,

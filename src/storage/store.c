@@ -224,14 +224,18 @@ static rocksdb_perfcontext_t *thread_perf_context(void) {
     return context;
 }
 
-void store_count_skips_begin(void) {
-    rocksdb_set_perf_level(rocksdb_enable_count);
-    rocksdb_perfcontext_reset(thread_perf_context());
+/* Open counts on this thread: counting stays on while any is open, so nested walks each
+ * see their own steps (as a difference of the running total, never reset). */
+static __thread int open_counts;
+
+uint64_t store_count_skips_begin(void) {
+    if (open_counts++ == 0) rocksdb_set_perf_level(rocksdb_enable_count);
+    return rocksdb_perfcontext_metric(thread_perf_context(), rocksdb_internal_delete_skipped_count);
 }
 
-uint64_t store_count_skips_end(void) {
-    uint64_t n = rocksdb_perfcontext_metric(thread_perf_context(), rocksdb_internal_delete_skipped_count);
-    rocksdb_set_perf_level(rocksdb_disable);
+uint64_t store_count_skips_end(uint64_t begun) {
+    uint64_t n = rocksdb_perfcontext_metric(thread_perf_context(), rocksdb_internal_delete_skipped_count) - begun;
+    if (--open_counts == 0) rocksdb_set_perf_level(rocksdb_disable);
     return n;
 }
 

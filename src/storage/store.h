@@ -53,9 +53,10 @@ void store_iter_free(store_iter *it);
 /* Syncs the WAL to disk (every write before the call is covered). 0, or -1 with *err set. */
 int store_sync_wal(char **err);
 
-/* Counts the deleted entries iterators step over on this thread, between the two calls. */
-void store_count_skips_begin(void);
-uint64_t store_count_skips_end(void);
+/* Counts the deleted entries iterators step over on this thread between the two calls:
+ * pass what begin returned to end, which returns the count. Counts may nest. */
+uint64_t store_count_skips_begin(void);
+uint64_t store_count_skips_end(uint64_t begun);
 /* Compacts [begin, end) in the background, so the tombstones there are dropped; ignored while
  * another such compaction runs or one started less than a second ago. */
 void store_compact_later(int cf, const char *begin, size_t blen, const char *end, size_t elen);
