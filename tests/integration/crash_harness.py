@@ -13,6 +13,8 @@ import time
 
 import redis
 
+from test_cdc_helpers import poll_all
+
 WRITERS = 4
 
 
@@ -81,27 +83,10 @@ def verify_acked(c, writers):
                 assert c.get("w%d:t%d" % (w, n)) == str(n).encode() and n in st, ("txn", w, n)
 
 
-def read_stream(c, start):
-    """Every batch after start, paging with STRICT (which errs on any gap)."""
-    batches = []
-    pos = start
-    while True:
-        reply = c.execute_command("POLLUPDATES", pos, "MAX", 1000, "STRICT", "FORMAT", "RESP")
-        d = dict(zip(reply[0::2], reply[1::2])) if isinstance(reply, list) else reply
-        d = {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
-        for u in d["updates"]:
-            u = dict(zip(u[0::2], u[1::2])) if isinstance(u, list) else u
-            batches.append({k.decode() if isinstance(k, bytes) else k: v for k, v in u.items()})
-        if d["next_sequence"] >= d["latest_sequence"]:
-            return batches
-        assert d["next_sequence"] > pos
-        pos = d["next_sequence"]
-
-
 def verify_stream(c, start, writers):
     """No holes (each batch starts where the previous one ended), no repeats (no write
     appears twice), and every acknowledged write is in the stream."""
-    batches = read_stream(c, start)
+    batches = poll_all(c, start, fmt="RESP", extra=("STRICT",))  # STRICT errs on any gap
     seen = set()
     expected_next = None
     for b in batches:
@@ -160,11 +145,7 @@ def run_rounds(server, rounds, seed=None, log=print):
 
 
 def main():
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from conftest import Server  # noqa: E402 - the test helpers start the server
+    from conftest import Server  # the test helpers start the server (this file's folder is on the path)
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=100)

@@ -41,7 +41,7 @@ def gone_within(r, cid, seconds):
 
 
 class SlowReader:
-    """A raw connection that sends commands and then reads nothing."""
+    """A raw connection that learns its client id, sends commands and then reads nothing."""
 
     def __init__(self, server, *commands):
         self.sock = socket.create_connection((server.host, server.port))
@@ -139,19 +139,14 @@ def test_query_buffer_limit_closes_a_client(server):
     try:
         r.config_set("client-query-buffer-limit", "1mb")
         assert r.config_get("client-query-buffer-limit") == {"client-query-buffer-limit": "1048576"}
-        sock = socket.create_connection((server.host, server.port))
-        sock.sendall(encode_command("CLIENT", "ID"))
-        line = b""
-        while not line.endswith(b"\r\n"):
-            line += sock.recv(1)
-        cid = int(line[1:-2])
+        conn = SlowReader(server)
         # A 3 MB bulk string that never ends: the unparsed input passes the limit.
         try:
-            sock.sendall(b"*2\r\n$3\r\nSET\r\n$3000000\r\n" + b"x" * 2_000_000)
+            conn.sock.sendall(b"*2\r\n$3\r\nSET\r\n$3000000\r\n" + b"x" * 2_000_000)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        assert gone_within(r, cid, 2)
-        sock.close()
+        assert gone_within(r, conn.id, 2)
+        conn.close()
         assert r.ping()
     finally:
         r.config_set("client-query-buffer-limit", "1gb")

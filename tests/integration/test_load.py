@@ -7,21 +7,13 @@ import os
 import resource
 import time
 
-from conftest import tidekv_only
+from conftest import encode_command, tidekv_only
 
 CLIENTS = 1000
 SECONDS = float(os.environ.get("TIDEKV_LOAD_SECONDS", "60"))
 # About 140 MB measured (the block cache and memtables are mostly empty); ASan's shadow memory
 # and quarantine take about five times that.
 RSS_LIMIT_MB = 512 * (5 if os.environ.get("TIDEKV_SANITIZED") else 1)
-
-
-def encode(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
 
 
 async def read_reply(reader):
@@ -40,7 +32,7 @@ async def read_reply(reader):
 
 
 async def call(reader, writer, *args):
-    writer.write(encode(*args))
+    writer.write(encode_command(*args))
     return await read_reply(reader)
 
 
