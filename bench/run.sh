@@ -141,16 +141,6 @@ report() {
 TABLE=$(mktemp)
 report | tee "$TABLE"
 if [ "$RESULTS" != /dev/null ]; then
-  # Replace what lies between the markers, keep the rest of the file.
-  /usr/bin/python3 - "$RESULTS" "$TABLE" <<'EOF'
-import sys
-path, table = sys.argv[1], open(sys.argv[2]).read()
-begin, end = "<!-- bench/run.sh: begin -->\n", "<!-- bench/run.sh: end -->\n"
-text = open(path).read()
-if begin not in text or end not in text:
-    sys.exit(f"{path} has no bench/run.sh markers")
-head, rest = text.split(begin, 1)
-open(path, "w").write(head + begin + table + end + rest.split(end, 1)[1])
-EOF
+  bench/splice_results.py "$RESULTS" bench/run.sh "$TABLE"
 fi
 rm -f "$TABLE"

@@ -69,6 +69,8 @@ typedef struct client {
     char last_cmd[32];
     queued_cmd *queue;
     int queue_len, queue_cap;
+    queued_cmd *pipeline; /* pipelined requests held back to run as one write (dispatch_flush) */
+    int pipeline_len, pipeline_cap;
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t watch_flush_epoch;

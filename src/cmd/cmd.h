@@ -29,6 +29,7 @@ enum cmd_flags {
     CMD_NUMKEYS = 1 << 9,     /* argv[first_key] is a key count, the keys follow it (LMPOP …) */
     CMD_DEST = 1 << 10,       /* argv[1] is a destination key besides those (ZUNIONSTORE …) */
     CMD_NOMULTI = 1 << 11,    /* refused inside MULTI (it cannot join the transaction's batch) */
+    CMD_BLOCKING = 1 << 12,   /* may wait for another client's write (BLPOP …) */
 };
 
 typedef struct cmd_ctx {

@@ -70,14 +70,21 @@ static void unlock_keys(key_set *ks) {
     free(ks->hashes);
 }
 
-/* Commits the txn; on failure replaces whatever reply the command wrote since mark with an error. */
-static void commit_or_fail(cmd_ctx *ctx, size_t mark) {
+/* Commits the txn; on failure replaces whatever the client was sent since mark with
+ * `replies` errors (one per command whose reply it drops). */
+static void commit_or_fail(client *c, txn *t, reply *r, size_t mark, int replies) {
     char *err = NULL;
-    if (txn_commit(ctx->t, &err) == 0) return;
+    if (txn_commit(t, &err) == 0) return;
     log_msg(LOG_WARNING, "write failed: %s", err);
-    ctx->c->out.len = mark;
-    reply_errorf(ctx->r, "ERR write failed: %s", err);
+    c->out.len = mark;
+    for (int i = 0; i < replies; i++) reply_errorf(r, "ERR write failed: %s", err);
     free(err);
+}
+
+/* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
+static void wait_for_sync_if_wrote(client *c, uint64_t sequence_before) {
+    if (txn_thread_last_sequence() != sequence_before && server_config.appendfsync == FSYNC_ALWAYS)
+        c->sync_wait_seq = txn_thread_last_sequence();
 }
 
 /* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
@@ -94,10 +101,8 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     size_t mark = c->out.len;
     uint64_t last_sequence = txn_thread_last_sequence();
     def->fn(&ctx);
-    commit_or_fail(&ctx, mark);
-    /* With appendfsync always, the reply waits until the WAL is synced past this write. */
-    if (txn_thread_last_sequence() != last_sequence && server_config.appendfsync == FSYNC_ALWAYS)
-        c->sync_wait_seq = txn_thread_last_sequence();
+    commit_or_fail(c, &t, &r, mark, 1);
+    wait_for_sync_if_wrote(c, last_sequence);
     txn_free(&t);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
@@ -139,20 +144,104 @@ static void queue_command(client *c) {
     q->argv = resp_parser_take_args(&c->parser, &q->argc);
 }
 
-void dispatch_request(client *c, int argc, resp_arg *argv) {
-    reply r = {&c->out, c->resp};
+/* Counts a command and remembers its name for CLIENT LIST. */
+static void note_command(client *c, const cmd_def *def, int argc, const resp_arg *argv) {
     atomic_fetch_add(&stats.commands_processed, 1);
-    const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    if (!def) {
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-        reply_unknown_command(&r, argc, argv);
-        return;
-    }
     if ((def->flags & CMD_SUBCOMMANDS) && argc >= 2)
         snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", def->name, (int)argv[1].len, argv[1].ptr);
     else
         snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", def->name);
     for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
+}
+
+/* ---- pipelines ----
+ * Requests that arrive together (a pipeline) and work on keys run as a group: under one
+ * set of locks, through one txn, written with one RocksDB write. Each command still ends in
+ * a commit of its own (txn_seal): its own change record and sequence numbers, which is what
+ * RocksDB's group commit makes of concurrent writers anyway. Only the WAL append and the
+ * locking are shared. */
+
+/* Requests held back at most: a group's locks are held while all of them run. */
+#define PIPELINE_MAX 64
+
+/* Whether a request may join a group: a well-formed command on keys that cannot block,
+ * from an authenticated client outside MULTI. Anything else runs on its own. */
+static int joins_pipeline(const client *c, const cmd_def *def, int argc) {
+    int alone = CMD_NOKEYS | CMD_ALLKEYS | CMD_NOQUEUE | CMD_NOMULTI | CMD_BLOCKING;
+    return !(def->flags & alone) && arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
+}
+
+static void free_queued(queued_cmd *q, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < q[i].argc; j++) free(q[i].argv[j].ptr);
+        free(q[i].argv);
+    }
+}
+
+static void hold_request(client *c) {
+    if (c->pipeline_len == c->pipeline_cap) {
+        c->pipeline_cap = c->pipeline_cap ? c->pipeline_cap * 2 : 16;
+        c->pipeline = realloc(c->pipeline, (size_t)c->pipeline_cap * sizeof(queued_cmd));
+        if (!c->pipeline) abort();
+    }
+    queued_cmd *q = &c->pipeline[c->pipeline_len++];
+    q->argv = resp_parser_take_args(&c->parser, &q->argc);
+}
+
+void dispatch_flush(client *c) {
+    int n = c->pipeline_len;
+    if (n == 0) return;
+    key_set ks = {0};
+    for (int i = 0; i < n; i++) {
+        queued_cmd *q = &c->pipeline[i];
+        collect_keys(cmd_lookup(q->argv[0].ptr, q->argv[0].len), q->argc, q->argv, c->db, &ks);
+    }
+    lock_keys(&ks);
+    txn t;
+    txn_init(&t);
+    reply r = {&c->out, c->resp};
+    uint64_t last_sequence = txn_thread_last_sequence();
+    int first_writer = -1;
+    size_t writer_mark = 0;
+    for (int i = 0; i < n; i++) {
+        queued_cmd *q = &c->pipeline[i];
+        const cmd_def *def = cmd_lookup(q->argv[0].ptr, q->argv[0].len);
+        note_command(c, def, q->argc, q->argv);
+        size_t mark = c->out.len;
+        t.now_ms = time_now_ms();
+        cmd_ctx ctx = {c, def->name, q->argc, q->argv, &r, &t, c->db, 0, 0, 0};
+        def->fn(&ctx);
+        if (txn_seal(&t) && first_writer < 0) {
+            first_writer = i;
+            writer_mark = mark;
+        }
+    }
+    /* If the write fails, every reply from the first writer on is dropped: a later read may
+     * have seen that writer's uncommitted data. (Without a writer nothing can fail.) */
+    commit_or_fail(c, &t, &r, writer_mark, first_writer < 0 ? 0 : n - first_writer);
+    wait_for_sync_if_wrote(c, last_sequence);
+    txn_free(&t);
+    unlock_keys(&ks);
+    free_queued(c->pipeline, n);
+    c->pipeline_len = 0;
+}
+
+void dispatch_request(client *c, int argc, resp_arg *argv, int more_follows) {
+    reply r = {&c->out, c->resp};
+    const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (def && joins_pipeline(c, def, argc) && (more_follows || c->pipeline_len > 0)) {
+        hold_request(c);
+        if (c->pipeline_len == PIPELINE_MAX) dispatch_flush(c);
+        return;
+    }
+    dispatch_flush(c); /* the requests before this one reply first */
+    if (!def) {
+        atomic_fetch_add(&stats.commands_processed, 1);
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply_unknown_command(&r, argc, argv);
+        return;
+    }
+    note_command(c, def, argc, argv);
     if (!arity_ok(def, argc)) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
@@ -182,10 +271,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
 /* ---- MULTI / EXEC / WATCH ---- */
 
 void dispatch_discard(client *c) {
-    for (int i = 0; i < c->queue_len; i++) {
-        for (int j = 0; j < c->queue[i].argc; j++) free(c->queue[i].argv[j].ptr);
-        free(c->queue[i].argv);
-    }
+    free_queued(c->queue, c->queue_len);
     free(c->queue);
     c->queue = NULL;
     c->queue_len = c->queue_cap = 0;
@@ -202,6 +288,10 @@ void dispatch_unwatch(client *c) {
 void dispatch_client_cleanup(client *c) {
     dispatch_discard(c);
     dispatch_unwatch(c);
+    free_queued(c->pipeline, c->pipeline_len);
+    free(c->pipeline);
+    c->pipeline = NULL;
+    c->pipeline_len = c->pipeline_cap = 0;
 }
 
 void dispatch_watch(client *c, int db, const char *key, size_t klen) {
@@ -265,7 +355,7 @@ void dispatch_exec(cmd_ctx *ctx) {
             ctx->name = def->name;
             def->fn(ctx);
         }
-        commit_or_fail(ctx, mark);
+        commit_or_fail(c, ctx->t, ctx->r, mark, 1);
     }
     unlock_keys(&ks);
     dispatch_discard(c);

@@ -5,8 +5,12 @@
 #include "cmd/cmd.h"
 #include "server.h"
 
-/* Runs (or queues, inside MULTI) one request; its reply is appended to c->out. */
-void dispatch_request(client *c, int argc, resp_arg *argv);
+/* Runs (or queues, inside MULTI) one request; its reply is appended to c->out. A request
+ * on keys may be held back to run with those after it (more_follows: more input is already
+ * buffered) as one write; dispatch_flush runs what is held, and must be called before the
+ * client's input is consumed or anything else is written to it. */
+void dispatch_request(client *c, int argc, resp_arg *argv, int more_follows);
+void dispatch_flush(client *c);
 /* Frees a client's queued transaction and watched keys. */
 void dispatch_client_cleanup(client *c);
 /* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it

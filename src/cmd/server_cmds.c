@@ -289,12 +289,13 @@ void cmd_config(cmd_ctx *ctx) {
 /* ---- COMMAND ---- */
 
 static void reply_command_flags(reply *r, int flags) {
-    const char *names[4];
+    const char *names[5];
     int n = 0;
     if (flags & CMD_WRITE) names[n++] = "write";
     if (flags & CMD_READONLY) names[n++] = "readonly";
     if (flags & CMD_FAST) names[n++] = "fast";
     if (flags & CMD_ADMIN) names[n++] = "admin";
+    if (flags & CMD_BLOCKING) names[n++] = "blocking";
     reply_set(r, n);
     for (int i = 0; i < n; i++) reply_simple(r, names[i]);
 }

@@ -10,6 +10,7 @@
 #define R (CMD_READONLY)
 #define F (CMD_FAST)
 #define NK (CMD_NOKEYS)
+#define B (CMD_BLOCKING)
 
 static cmd_def table[] = {
     /* connection */
@@ -139,11 +140,11 @@ static cmd_def table[] = {
     {"lmove", 5, W, 1, 2, 1, cmd_lmove, "@list", "Moves an item from a list to another.", "source destination LEFT|RIGHT LEFT|RIGHT"},
     {"rpoplpush", 3, W, 1, 2, 1, cmd_rpoplpush, "@list", "Moves the last item of a list to the front of another.", "source destination"},
     {"lmpop", -4, W | CMD_NUMKEYS, 1, 0, 0, cmd_lmpop, "@list", "Pops items from the first non-empty list.", "numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
-    {"blpop", -3, W, 1, -2, 1, cmd_blpop, "@list", "Pops the first item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
-    {"brpop", -3, W, 1, -2, 1, cmd_brpop, "@list", "Pops the last item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
-    {"blmove", 6, W, 1, 2, 1, cmd_blmove, "@list", "Moves an item between lists, waiting for one.", "source destination LEFT|RIGHT LEFT|RIGHT timeout"},
-    {"brpoplpush", 4, W, 1, 2, 1, cmd_brpoplpush, "@list", "RPOPLPUSH, waiting for an item.", "source destination timeout"},
-    {"blmpop", -5, W | CMD_NUMKEYS, 2, 0, 0, cmd_blmpop, "@list", "LMPOP, waiting for an item.", "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
+    {"blpop", -3, W | B, 1, -2, 1, cmd_blpop, "@list", "Pops the first item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
+    {"brpop", -3, W | B, 1, -2, 1, cmd_brpop, "@list", "Pops the last item of the first non-empty list, waiting for one.", "key [key ...] timeout"},
+    {"blmove", 6, W | B, 1, 2, 1, cmd_blmove, "@list", "Moves an item between lists, waiting for one.", "source destination LEFT|RIGHT LEFT|RIGHT timeout"},
+    {"brpoplpush", 4, W | B, 1, 2, 1, cmd_brpoplpush, "@list", "RPOPLPUSH, waiting for an item.", "source destination timeout"},
+    {"blmpop", -5, W | B | CMD_NUMKEYS, 2, 0, 0, cmd_blmpop, "@list", "LMPOP, waiting for an item.", "timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]"},
     /* sorted sets */
     {"zadd", -4, W | F, 1, 1, 1, cmd_zadd, "@sortedset", "Adds members or updates their scores.", "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]"},
     {"zincrby", 4, W | F, 1, 1, 1, cmd_zincrby, "@sortedset", "Increments a member's score.", "key increment member"},
@@ -165,9 +166,9 @@ static cmd_def table[] = {
     {"zpopmin", -2, W | F, 1, 1, 1, cmd_zpopmin, "@sortedset", "Removes and returns the lowest-scored members.", "key [count]"},
     {"zpopmax", -2, W | F, 1, 1, 1, cmd_zpopmax, "@sortedset", "Removes and returns the highest-scored members.", "key [count]"},
     {"zmpop", -4, W | CMD_NUMKEYS, 1, 0, 0, cmd_zmpop, "@sortedset", "Pops from the first non-empty sorted set.", "numkeys key [key ...] MIN|MAX [COUNT count]"},
-    {"bzpopmin", -3, W, 1, -2, 1, cmd_bzpopmin, "@sortedset", "ZPOPMIN, waiting for a member.", "key [key ...] timeout"},
-    {"bzpopmax", -3, W, 1, -2, 1, cmd_bzpopmax, "@sortedset", "ZPOPMAX, waiting for a member.", "key [key ...] timeout"},
-    {"bzmpop", -5, W | CMD_NUMKEYS, 2, 0, 0, cmd_bzmpop, "@sortedset", "ZMPOP, waiting for a member.", "timeout numkeys key [key ...] MIN|MAX [COUNT count]"},
+    {"bzpopmin", -3, W | B, 1, -2, 1, cmd_bzpopmin, "@sortedset", "ZPOPMIN, waiting for a member.", "key [key ...] timeout"},
+    {"bzpopmax", -3, W | B, 1, -2, 1, cmd_bzpopmax, "@sortedset", "ZPOPMAX, waiting for a member.", "key [key ...] timeout"},
+    {"bzmpop", -5, W | B | CMD_NUMKEYS, 2, 0, 0, cmd_bzmpop, "@sortedset", "ZMPOP, waiting for a member.", "timeout numkeys key [key ...] MIN|MAX [COUNT count]"},
     {"zremrangebyrank", 4, W, 1, 1, 1, cmd_zremrangebyrank, "@sortedset", "Removes members in a rank range.", "key start stop"},
     {"zremrangebyscore", 4, W, 1, 1, 1, cmd_zremrangebyscore, "@sortedset", "Removes members in a score range.", "key min max"},
     {"zremrangebylex", 4, W, 1, 1, 1, cmd_zremrangebylex, "@sortedset", "Removes members in a lexicographical range.", "key min max"},

@@ -245,17 +245,19 @@ static void client_process_input(client *c) {
         pos += used;
         if (s == RESP_NEED_MORE) break;
         if (s == RESP_ERROR) {
+            dispatch_flush(c); /* the requests before the bad one are answered first */
             reply r = {&c->out, c->resp};
             reply_error(&r, c->parser.error);
             log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
         }
-        dispatch_request(c, c->parser.argc, c->parser.argv);
+        dispatch_request(c, c->parser.argc, c->parser.argv, pos < c->in.len);
         resp_parser_reset_args(&c->parser);
         /* A pipeline of big replies is stopped before it all piles up. */
         if (output_over_limit(c)) break;
     }
+    dispatch_flush(c);
     buf_consume(&c->in, pos);
 }
 

@@ -27,6 +27,7 @@ void txn_init(txn *t) {
     buf_init(&t->records);
     record_writer_init(&t->record);
     buf_init(&t->touched);
+    buf_init(&t->sealed);
     staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
 }
@@ -34,8 +35,10 @@ void txn_init(txn *t) {
 void txn_reset(txn *t) {
     if (t->index) rocksdb_writebatch_wi_clear(t->index);
     buf_clear(&t->records);
-    t->nops = 0;
+    t->nops = t->indexed = 0;
     record_writer_reset(&t->record);
+    buf_clear(&t->sealed);
+    t->sealed_len = 0;
     buf_clear(&t->touched);
     t->flushed = 0;
     staged_bounds_clear(&t->bounds);
@@ -49,6 +52,7 @@ void txn_free(txn *t) {
     t->ops = NULL;
     record_writer_free(&t->record);
     buf_free(&t->touched);
+    buf_free(&t->sealed);
     staged_bounds_free(&t->bounds);
 }
 
@@ -102,8 +106,45 @@ static int deleted_by_range(const txn *t, size_t after, int cf, const char *key,
     return 0;
 }
 
+/* Whether op i is a write the read index should hold: not a range deletion, and not
+ * covered by a range deletion after it (`ranges`: whether the txn has any). */
+static int index_holds(const txn *t, size_t i, int ranges) {
+    const txn_op *op = &t->ops[i];
+    if (op->kind == TXN_RANGE) return 0;
+    return !ranges || !deleted_by_range(t, i + 1, (int)op->cf, op_key(t, op), op->key_len);
+}
+
+/* Brings the read index up to date with the writes. It is built only when a read comes
+ * after a write, which most commands never do. The index cannot hold a range deletion:
+ * when one is new, it is rebuilt from the writes no later range deletion covers. */
+static void index_catch_up(txn *t) {
+    if (t->indexed == t->nops) return;
+    int new_range = 0, ranges = 0;
+    for (size_t i = 0; i < t->nops; i++)
+        if (t->ops[i].kind == TXN_RANGE) {
+            ranges = 1;
+            new_range |= i >= t->indexed;
+        }
+    rocksdb_writebatch_wi_t *wi = index_of(t);
+    if (new_range) {
+        rocksdb_writebatch_wi_clear(wi);
+        t->indexed = 0;
+    }
+    for (size_t i = t->indexed; i < t->nops; i++) {
+        if (!index_holds(t, i, ranges)) continue;
+        const txn_op *op = &t->ops[i];
+        if (op->kind == TXN_PUT)
+            rocksdb_writebatch_wi_put_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len, op_val(t, op),
+                                         op->val_len);
+        else
+            rocksdb_writebatch_wi_delete_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len);
+    }
+    t->indexed = t->nops;
+}
+
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
-    if (!t->index || t->nops == 0) return store_get(cf, key, klen, out);
+    if (t->nops == 0) return store_get(cf, key, klen, out);
+    index_catch_up(t);
     char *err = NULL;
     size_t len = 0;
     char *v;
@@ -125,33 +166,14 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
     add_op(t, TXN_PUT, cf, key, klen, val, vlen);
-    rocksdb_writebatch_wi_put_cf(index_of(t), store_cf(cf), key, klen, val, vlen);
 }
 
-void txn_delete(txn *t, int cf, const char *key, size_t klen) {
-    add_op(t, TXN_DELETE, cf, key, klen, NULL, 0);
-    rocksdb_writebatch_wi_delete_cf(index_of(t), store_cf(cf), key, klen);
-}
-
-/* The read index cannot hold a range deletion: rebuild it from the writes that no later
- * range deletion covers. */
-static void rebuild_index(txn *t) {
-    rocksdb_writebatch_wi_t *wi = index_of(t);
-    rocksdb_writebatch_wi_clear(wi);
-    for (size_t i = 0; i < t->nops; i++) {
-        const txn_op *op = &t->ops[i];
-        if (op->kind == TXN_RANGE || deleted_by_range(t, i + 1, (int)op->cf, op_key(t, op), op->key_len)) continue;
-        if (op->kind == TXN_PUT)
-            rocksdb_writebatch_wi_put_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len, op_val(t, op),
-                                         op->val_len);
-        else
-            rocksdb_writebatch_wi_delete_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len);
-    }
-}
+void txn_delete(txn *t, int cf, const char *key, size_t klen) { add_op(t, TXN_DELETE, cf, key, klen, NULL, 0); }
 
 store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     store_iter *it = store_iter_new(cf, begin, blen, end, elen);
-    if (t->index && t->nops > 0) {
+    if (t->nops > 0) {
+        index_catch_up(t);
         store_iter_overlay(it, t->index, cf);
         store_iter_seek(it, begin, blen);
     }
@@ -160,7 +182,6 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
 
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     add_op(t, TXN_RANGE, cf, begin, blen, end, elen);
-    rebuild_index(t);
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
@@ -174,19 +195,29 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
+int txn_seal(txn *t) {
+    int wrote = t->records.len > t->sealed_len;
+    if (wrote) {
+        buf rec;
+        buf_init(&rec);
+        record_writer_finish(&t->record, time_now_ms(), &rec);
+        buf_put_u8(&t->sealed, TAG_LOGDATA);
+        put_slice(&t->sealed, rec.data, rec.len);
+        buf_free(&rec);
+        buf_append(&t->sealed, t->records.data + t->sealed_len, t->records.len - t->sealed_len);
+        t->sealed_len = t->records.len;
+    }
+    record_writer_reset(&t->record);
+    return wrote;
+}
+
 void txn_build_batch(txn *t, buf *out) {
+    txn_seal(t);
     /* Header: sequence (assigned by RocksDB at write time) and count, little-endian. */
     uint8_t header[BATCH_HEADER_SIZE];
     batch_write_header(header, 0, (uint32_t)t->nops);
     buf_append(out, header, BATCH_HEADER_SIZE);
-
-    buf rec;
-    buf_init(&rec);
-    record_writer_finish(&t->record, time_now_ms(), &rec);
-    buf_put_u8(out, TAG_LOGDATA);
-    put_slice(out, rec.data, rec.len);
-    buf_free(&rec);
-    buf_append(out, t->records.data, t->records.len);
+    buf_append(out, t->sealed.data, t->sealed.len);
 }
 
 static void (*touch_hook)(const uint64_t *hashes, size_t n);

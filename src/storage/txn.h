@@ -23,8 +23,11 @@ typedef struct txn {
     buf records;                    /* the writes, encoded as write-batch records, in order */
     txn_op *ops;
     size_t nops, ops_cap;
-    rocksdb_writebatch_wi_t *index; /* the writes indexed for reads; created on the first write */
-    record_writer record;
+    rocksdb_writebatch_wi_t *index; /* the writes indexed for reads; built when a read needs it */
+    size_t indexed;                 /* how many of the ops the index holds */
+    record_writer record;           /* the change record of the commit being gathered */
+    buf sealed;        /* the commits already ended (txn_seal): change record, then writes */
+    size_t sealed_len; /* bytes of records that belong to them */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
@@ -47,6 +50,11 @@ void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv,
 /* Marks a key modified, for WATCH. */
 void txn_touch(txn *t, int db, const char *key, size_t klen);
 int txn_has_writes(const txn *t);
+/* Ends the commit being gathered: the writes since the previous one and the change record
+ * become a commit of their own inside the batch (how a pipeline of commands is written as
+ * one batch yet read back by POLLUPDATES as one commit per command). Returns whether that
+ * commit has writes; one without is dropped. */
+int txn_seal(txn *t);
 /* Builds the final batch (change record first) and writes it. Returns 0, or -1 with a
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);

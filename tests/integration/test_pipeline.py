@@ -3,9 +3,10 @@
 import socket
 import time
 
+import pytest
 import redis
 
-from conftest import encode_command
+from conftest import encode_command, raw
 
 def test_redis_py_pipeline_10000_commands(r):
     pipe = r.pipeline(transaction=False)
@@ -90,3 +91,86 @@ def test_pipeline_interleaved_clients(server):
     finally:
         a.close()
         b.close()
+
+
+# ---- pipelines run as groups: one write, one commit per command ----
+
+def send_pipeline(server, *commands):
+    """Sends the commands in one write and returns one reply per command."""
+    with server.conn(timeout=10) as c:
+        c.send(b"".join(encode_command(*cmd) for cmd in commands))
+        return [c.read_reply() for _ in commands]
+
+
+def test_pipelined_commands_see_each_others_writes(server):
+    replies = send_pipeline(
+        server,
+        ("SET", "pk", "1"), ("INCR", "pk"), ("GET", "pk"),
+        ("RPUSH", "pl", "a", "b", "c"), ("LPOP", "pl"), ("LRANGE", "pl", 0, -1),
+        ("SADD", "ps", "x", "y"), ("SREM", "ps", "x"), ("SMEMBERS", "ps"),
+        ("ZADD", "pz", 1, "m"), ("ZINCRBY", "pz", 2, "m"), ("ZSCORE", "pz", "m"),
+        ("HSET", "ph", "f", "v"), ("DEL", "ph"), ("EXISTS", "ph"),
+        ("HSET", "ph", "g", "w"), ("HGETALL", "ph"),
+        ("SET", "pe", "x", "PX", 100000), ("PTTL", "pe"), ("INCR", "ph"), ("GET", "pk"),
+    )
+    assert replies[:3] == ["OK", 2, b"2"]
+    assert replies[3:6] == [3, b"a", [b"b", b"c"]]
+    assert replies[6:9] == [2, 1, [b"y"]]
+    assert replies[9:12] == [1, b"3", b"3"]
+    assert replies[12:17] == [1, 1, 0, 1, [b"g", b"w"]]
+    assert replies[17] == "OK" and 99000 < replies[18] <= 100000
+    assert replies[19].startswith("WRONGTYPE") and replies[20] == b"2"
+
+
+def test_pipelined_writes_are_one_commit_each(server, r):
+    from test_cdc_helpers import poll_all, seq
+
+    start = seq(r)
+    cmds = [("SET", "c%d" % i, "v%d" % i) for i in range(100)]
+    cmds[50:50] = [("GET", "c0"), ("INCR", "c0"), ("HSET", "h", "a", "1", "b", "2")]
+    replies = send_pipeline(server, *cmds)
+    assert replies[50] == b"v0" and replies[51].startswith("ERR value is not an integer")
+    assert replies[52] == 2 and replies.count("OK") == 100
+    updates = poll_all(r, start, extra=("STRICT",))
+    written = [c for c in cmds if c[0] in ("SET", "HSET")]
+    assert len(updates) == len(written)
+    expected_seq = start + 1
+    for u, cmd in zip(updates, written):
+        assert u["commands"] == [[str(a).encode() for a in cmd]]
+        assert u["sequence"] == expected_seq, "each command is a commit with its own sequences"
+        expected_seq += u["count"]
+    assert expected_seq - 1 == seq(r)
+
+
+def test_pipeline_stops_at_a_blocking_command(server, r):
+    with server.conn(timeout=10) as c:
+        c.send(encode_command("SET", "before", "1") + encode_command("BLPOP", "waited", 0)
+               + encode_command("GET", "before") + encode_command("SET", "after", "2"))
+        assert c.read_reply() == "OK"
+        time.sleep(0.3)
+        assert r.get("after") is None, "the commands after BLPOP wait for it"
+        r.rpush("waited", "x")
+        assert c.read_reply() == [b"waited", b"x"]
+        assert c.read_reply() == b"1" and c.read_reply() == "OK"
+    assert r.get("after") == b"2"
+
+
+def test_pipeline_with_transaction_and_protocol_error(server, r):
+    reply = raw(server, encode_command("SET", "t1", "1") + encode_command("MULTI")
+                + encode_command("INCR", "t1") + encode_command("EXEC") + encode_command("GET", "t1")
+                + encode_command("SET", "t2", "2") + b"*1\r\n$x\r\n" + encode_command("SET", "t3", "3"))
+    assert reply == (b"+OK\r\n+OK\r\n+QUEUED\r\n*1\r\n:2\r\n$1\r\n2\r\n+OK\r\n"
+                     b"-ERR Protocol error: invalid bulk length\r\n")
+    assert r.get("t2") == b"2" and r.get("t3") is None
+
+
+def test_pipelined_writes_invalidate_watch(server, r):
+    watcher = server.client()
+    pipe = watcher.pipeline()
+    pipe.watch("w")
+    pipe.multi()
+    pipe.set("w", "mine")
+    send_pipeline(server, ("SET", "x", "1"), ("SET", "w", "theirs"), ("SET", "y", "1"))
+    with pytest.raises(redis.WatchError):
+        pipe.execute()
+    assert r.get("w") == b"theirs"

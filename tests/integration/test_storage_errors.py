@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from conftest import Server, tidekv_only
+from conftest import Server, encode_command, tidekv_only
 
 pytestmark = [
     tidekv_only,
@@ -67,6 +67,14 @@ def test_disk_full_then_recovery(small_disk, mode):
             with pytest.raises(redis.ResponseError):
                 r.set("more", "x")
         assert r.get(acked[0]) == VALUE and r.get(acked[-1]) == VALUE
+        # A pipeline runs as one write: the replies before its first write stand, and from
+        # that write on all are errors (a later read may have seen what failed).
+        with s.conn() as c:
+            c.send(encode_command("GET", acked[0]) + encode_command("SET", "more", "x")
+                   + encode_command("GET", acked[0]) + encode_command("PING"))
+            assert c.read_reply() == VALUE
+            assert c.read_reply().startswith("ERR write failed") and c.read_reply().startswith("ERR write failed")
+            assert c.read_reply() == "PONG"
         # A pop whose commit fails must not leave a remembered bound past live members.
         with pytest.raises(redis.ResponseError):
             r.zpopmin("z", 5)
