@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cmd/handlers.h"
 #include "config.h"
 #include "storage/durable.h"
 #include "storage/keylock.h"
@@ -43,11 +44,11 @@ static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int
     int step = def->key_step > 0 ? def->key_step : 1;
     for (int i = def->first_key; i <= last && i < argc; i += step) key_set_add(ks, keylock_hash(db, argv[i].ptr, argv[i].len));
     /* SORT … STORE dst writes dst. */
-    if (strcmp(def->name, "sort") == 0)
+    if (def->fn == cmd_sort)
         for (int i = 2; i + 1 < argc; i++)
             if (arg_is(&argv[i], "store")) key_set_add(ks, keylock_hash(db, argv[i + 1].ptr, argv[i + 1].len));
     /* COPY src dst DB n also writes in another database. */
-    if (strcmp(def->name, "copy") == 0) {
+    if (def->fn == cmd_copy) {
         for (int i = 3; i + 1 < argc; i++) {
             long long other;
             if (arg_is(&argv[i], "db") && arg_parse_ll(&argv[i + 1], &other) == 0 && other >= 0 && other <= 0x7fffffff)
@@ -147,10 +148,11 @@ static void queue_command(client *c) {
 /* Counts a command and remembers its name for CLIENT LIST. */
 static void note_command(client *c, const cmd_def *def, int argc, const resp_arg *argv) {
     atomic_fetch_add(&stats.commands_processed, 1);
-    if ((def->flags & CMD_SUBCOMMANDS) && argc >= 2)
-        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", def->name, (int)argv[1].len, argv[1].ptr);
-    else
-        snprintf(c->last_cmd, sizeof(c->last_cmd), "%s", def->name);
+    if (!(def->flags & CMD_SUBCOMMANDS) || argc < 2) { /* table names are lowercase already */
+        strncpy(c->last_cmd, def->name, sizeof(c->last_cmd) - 1);
+        return;
+    }
+    snprintf(c->last_cmd, sizeof(c->last_cmd), "%s|%.*s", def->name, (int)argv[1].len, argv[1].ptr);
     for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
 }
 
