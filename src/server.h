@@ -38,6 +38,8 @@ typedef struct watched_key {
 } watched_key;
 
 /* A command waiting for something (a commit, a push) before it can reply. */
+typedef struct write_group write_group;
+
 typedef struct client_block {
     /* Runs on the client's worker: writes the reply and returns 1 when done, 0 to keep waiting.
      * timed_out = 1 when the wait's time is up (it must reply then). */
@@ -69,8 +71,10 @@ typedef struct client {
     char last_cmd[32];
     queued_cmd *queue;
     int queue_len, queue_cap;
-    queued_cmd *pipeline; /* pipelined requests held back to run as one write (dispatch_flush) */
-    int pipeline_len, pipeline_cap;
+    struct write_group *group; /* the worker's write group (cmd/dispatch.h) */
+    int in_group;              /* has replies in c->out that wait for the group's commit */
+    int flush_pending;         /* on the worker's list of clients to flush after the pass */
+    struct client *fnext;
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t watch_flush_epoch;

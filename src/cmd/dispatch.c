@@ -88,13 +88,8 @@ static void wait_for_sync_if_wrote(client *c, uint64_t sequence_before) {
         c->sync_wait_seq = txn_thread_last_sequence();
 }
 
-/* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
- * command still has to wait. */
-static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
-    key_set ks = {0};
-    collect_keys(def, argc, argv, c->db, &ks);
-    int locks = !(def->flags & CMD_NOKEYS);
-    if (locks) lock_keys(&ks);
+/* Runs one command as one batch, its locks (if any) held by the caller. */
+static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     txn t;
     txn_init(&t);
     reply r = {&c->out, c->resp};
@@ -105,12 +100,24 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     commit_or_fail(c, &t, &r, mark, 1);
     wait_for_sync_if_wrote(c, last_sequence);
     txn_free(&t);
-    if (locks) unlock_keys(&ks);
-    else free(ks.hashes);
     return ctx.keep_waiting;
 }
 
+/* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
+ * command still has to wait. */
+static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
+    key_set ks = {0};
+    collect_keys(def, argc, argv, c->db, &ks);
+    int locks = !(def->flags & CMD_NOKEYS);
+    if (locks) lock_keys(&ks);
+    int keep_waiting = run_locked(c, def, argc, argv, retrying);
+    if (locks) unlock_keys(&ks);
+    else free(ks.hashes);
+    return keep_waiting;
+}
+
 int dispatch_retry(client *c, int argc, resp_arg *argv) {
+    write_group_commit(c->group);
     return !run_command(c, cmd_lookup(argv[0].ptr, argv[0].len), argc, argv, 1);
 }
 
@@ -156,87 +163,159 @@ static void note_command(client *c, const cmd_def *def, int argc, const resp_arg
     for (char *p = c->last_cmd; *p; p++) *p = (char)tolower((unsigned char)*p);
 }
 
-/* ---- pipelines ----
- * Requests that arrive together (a pipeline) and work on keys run as a group: under one
- * set of locks, through one txn, written with one RocksDB write. Each command still ends in
- * a commit of its own (txn_seal): its own change record and sequence numbers, which is what
- * RocksDB's group commit makes of concurrent writers anyway. Only the WAL append and the
- * locking are shared. */
+/* ---- write groups ----
+ * Commands on keys that a worker runs in one pass of its event loop (from one client's
+ * pipeline or from many clients) form a group: they run through one txn under the union of
+ * their key locks and are written with one RocksDB write when the pass ends, before any
+ * reply goes out (as Redis writes its AOF before replying). Each command still ends in a
+ * commit of its own (txn_seal): its own change record and sequence numbers, which is what
+ * RocksDB's group commit makes of concurrent writers anyway. */
 
-/* Requests held back at most: a group's locks are held while all of them run. */
-#define PIPELINE_MAX 64
+/* Commands a group holds at most: its locks are held until it commits. */
+#define GROUP_MAX 64
+
+/* A client with commands in the open group, and what to do with its replies if the write
+ * fails: from fail_from on, `failing` replies become the write error. */
+typedef struct participant {
+    client *c;
+    size_t fail_from;
+    int failing;
+} participant;
+
+struct write_group {
+    txn t;
+    keylock_set locks;
+    int open;         /* locks (and the global shared lock) are held */
+    int commands;
+    int wrote;        /* a command of the group wrote: any reply after it may have seen that */
+    participant *members;
+    int nmembers, cap;
+    void (*committed)(client *c); /* its replies may go out now */
+};
+
+write_group *write_group_new(void (*committed)(client *c)) {
+    write_group *g = calloc(1, sizeof(*g));
+    if (!g) abort();
+    txn_init(&g->t);
+    keylock_set_init(&g->locks);
+    g->committed = committed;
+    return g;
+}
+
+void write_group_free(write_group *g) {
+    write_group_commit(g);
+    txn_free(&g->t);
+    keylock_set_free(&g->locks);
+    free(g->members);
+    free(g);
+}
 
 /* Whether a request may join a group: a well-formed command on keys that cannot block,
- * from an authenticated client outside MULTI. Anything else runs on its own. */
-static int joins_pipeline(const client *c, const cmd_def *def, int argc) {
+ * from an authenticated client outside MULTI. Anything else runs alone, after the group
+ * before it has committed. */
+static int joins_group(const client *c, const cmd_def *def, int argc) {
     int alone = CMD_NOKEYS | CMD_ALLKEYS | CMD_NOQUEUE | CMD_NOMULTI | CMD_BLOCKING;
     return !(def->flags & alone) && arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
 }
 
-static void free_queued(queued_cmd *q, int n) {
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < q[i].argc; j++) free(q[i].argv[j].ptr);
-        free(q[i].argv);
-    }
+/* Takes a command's key locks into the group. A busy lock (another worker's group or
+ * command has it) commits the group first, so no worker waits while holding locks. */
+static void group_lock(write_group *g, key_set *ks) {
+    if (g->open && keylock_set_add(&g->locks, ks->hashes, ks->n) == 0) return;
+    write_group_commit(g);
+    keylock_global_shared();
+    keylock_set_add(&g->locks, ks->hashes, ks->n); /* the set is empty: this waits */
+    g->open = 1;
 }
 
-static void hold_request(client *c) {
-    if (c->pipeline_len == c->pipeline_cap) {
-        c->pipeline_cap = c->pipeline_cap ? c->pipeline_cap * 2 : 16;
-        c->pipeline = realloc(c->pipeline, (size_t)c->pipeline_cap * sizeof(queued_cmd));
-        if (!c->pipeline) abort();
+static participant *group_member(write_group *g, client *c) {
+    for (int i = g->nmembers; i-- > 0;)
+        if (g->members[i].c == c) return &g->members[i];
+    if (g->nmembers == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 16;
+        g->members = realloc(g->members, (size_t)g->cap * sizeof(*g->members));
+        if (!g->members) abort();
     }
-    queued_cmd *q = &c->pipeline[c->pipeline_len++];
-    q->argv = resp_parser_take_args(&c->parser, &q->argc);
+    c->in_group = 1;
+    g->members[g->nmembers] = (participant){c, 0, 0};
+    return &g->members[g->nmembers++];
 }
 
-void dispatch_flush(client *c) {
-    int n = c->pipeline_len;
-    if (n == 0) return;
+/* A read of stripes the group does not hold, by a client with no reply waiting on the group,
+ * cannot depend on the group: it runs alone, with locks it releases at once (held until the
+ * group commits, they would stall other workers for a whole pass). Returns 0 if that would
+ * mean waiting for a lock while the group holds others. */
+static int run_read_alone(client *c, const cmd_def *def, int argc, resp_arg *argv, key_set *ks) {
+    write_group *g = c->group;
+    if (!(def->flags & CMD_READONLY) || c->in_group) return 0;
+    if (!g->open) {
+        lock_keys(ks);
+    } else if (keylock_set_holds_any(&g->locks, ks->hashes, ks->n) || keylock_try_acquire(ks->hashes, ks->n) < 0) {
+        return 0;
+    }
+    note_command(c, def, argc, argv);
+    run_locked(c, def, argc, argv, 0);
+    keylock_release(ks->hashes, ks->n);
+    if (!g->open) keylock_global_release(); /* an open group holds the global lock already */
+    return 1;
+}
+
+static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv) {
+    write_group *g = c->group;
     key_set ks = {0};
-    for (int i = 0; i < n; i++) {
-        queued_cmd *q = &c->pipeline[i];
-        collect_keys(cmd_lookup(q->argv[0].ptr, q->argv[0].len), q->argc, q->argv, c->db, &ks);
-    }
-    lock_keys(&ks);
-    txn t;
-    txn_init(&t);
+    collect_keys(def, argc, argv, c->db, &ks);
+    int alone = run_read_alone(c, def, argc, argv, &ks);
+    if (!alone) group_lock(g, &ks);
+    free(ks.hashes);
+    if (alone) return;
+    participant *p = group_member(g, c);
+    note_command(c, def, argc, argv);
+    size_t mark = c->out.len;
     reply r = {&c->out, c->resp};
-    uint64_t last_sequence = txn_thread_last_sequence();
-    int first_writer = -1;
-    size_t writer_mark = 0;
-    for (int i = 0; i < n; i++) {
-        queued_cmd *q = &c->pipeline[i];
-        const cmd_def *def = cmd_lookup(q->argv[0].ptr, q->argv[0].len);
-        note_command(c, def, q->argc, q->argv);
-        size_t mark = c->out.len;
-        t.now_ms = time_now_ms();
-        cmd_ctx ctx = {c, def->name, q->argc, q->argv, &r, &t, c->db, 0, 0, 0};
-        def->fn(&ctx);
-        if (txn_seal(&t) && first_writer < 0) {
-            first_writer = i;
-            writer_mark = mark;
-        }
+    g->t.now_ms = time_now_ms();
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0};
+    def->fn(&ctx);
+    g->wrote |= txn_seal(&g->t);
+    if (g->wrote) {
+        if (p->failing == 0) p->fail_from = mark;
+        p->failing++;
     }
-    /* If the write fails, every reply from the first writer on is dropped: a later read may
-     * have seen that writer's uncommitted data. (Without a writer nothing can fail.) */
-    commit_or_fail(c, &t, &r, writer_mark, first_writer < 0 ? 0 : n - first_writer);
-    wait_for_sync_if_wrote(c, last_sequence);
-    txn_free(&t);
-    unlock_keys(&ks);
-    free_queued(c->pipeline, n);
-    c->pipeline_len = 0;
+    if (++g->commands == GROUP_MAX) write_group_commit(g);
 }
 
-void dispatch_request(client *c, int argc, resp_arg *argv, int more_follows) {
+void write_group_commit(write_group *g) {
+    if (!g || !g->open) return;
+    uint64_t last_sequence = txn_thread_last_sequence();
+    char *err = NULL;
+    int failed = txn_commit(&g->t, &err) != 0;
+    if (failed) log_msg(LOG_WARNING, "write failed: %s", err);
+    keylock_set_release(&g->locks);
+    keylock_global_release();
+    g->open = g->commands = g->wrote = 0;
+    int n = g->nmembers;
+    g->nmembers = 0; /* the callbacks below may not add members, but keep the list consistent */
+    for (int i = 0; i < n; i++) {
+        participant *p = &g->members[i];
+        reply r = {&p->c->out, p->c->resp};
+        if (failed && p->failing > 0) {
+            p->c->out.len = p->fail_from;
+            for (int k = 0; k < p->failing; k++) reply_errorf(&r, "ERR write failed: %s", err);
+        }
+        if (p->failing > 0) wait_for_sync_if_wrote(p->c, last_sequence);
+        p->c->in_group = 0;
+        g->committed(p->c);
+    }
+    free(err);
+}
+
+void dispatch_request(client *c, int argc, resp_arg *argv) {
     reply r = {&c->out, c->resp};
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    if (def && joins_pipeline(c, def, argc) && (more_follows || c->pipeline_len > 0)) {
-        hold_request(c);
-        if (c->pipeline_len == PIPELINE_MAX) dispatch_flush(c);
+    if (def && joins_group(c, def, argc)) {
+        run_in_group(c, def, argc, argv);
         return;
     }
-    dispatch_flush(c); /* the requests before this one reply first */
+    write_group_commit(c->group); /* what ran before this one is written and visible first */
     if (!def) {
         atomic_fetch_add(&stats.commands_processed, 1);
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
@@ -272,6 +351,13 @@ void dispatch_request(client *c, int argc, resp_arg *argv, int more_follows) {
 
 /* ---- MULTI / EXEC / WATCH ---- */
 
+static void free_queued(queued_cmd *q, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < q[i].argc; j++) free(q[i].argv[j].ptr);
+        free(q[i].argv);
+    }
+}
+
 void dispatch_discard(client *c) {
     free_queued(c->queue, c->queue_len);
     free(c->queue);
@@ -290,10 +376,6 @@ void dispatch_unwatch(client *c) {
 void dispatch_client_cleanup(client *c) {
     dispatch_discard(c);
     dispatch_unwatch(c);
-    free_queued(c->pipeline, c->pipeline_len);
-    free(c->pipeline);
-    c->pipeline = NULL;
-    c->pipeline_len = c->pipeline_cap = 0;
 }
 
 void dispatch_watch(client *c, int db, const char *key, size_t klen) {

@@ -5,12 +5,18 @@
 #include "cmd/cmd.h"
 #include "server.h"
 
-/* Runs (or queues, inside MULTI) one request; its reply is appended to c->out. A request
- * on keys may be held back to run with those after it (more_follows: more input is already
- * buffered) as one write; dispatch_flush runs what is held, and must be called before the
- * client's input is consumed or anything else is written to it. */
-void dispatch_request(client *c, int argc, resp_arg *argv, int more_follows);
-void dispatch_flush(client *c);
+/* Runs (or queues, inside MULTI) one request; its reply is appended to c->out. A command
+ * on keys joins the client's worker's write group: its reply must not be sent before
+ * write_group_commit (c->in_group tells). */
+void dispatch_request(client *c, int argc, resp_arg *argv);
+
+/* The commands a worker ran since its last commit (see dispatch.c), written together. */
+write_group *write_group_new(void (*committed)(client *c));
+void write_group_free(write_group *g);
+/* Writes the open group, if any, and calls `committed` for each client in it. A client
+ * whose commands' write failed gets the error in place of their replies, from its first
+ * command after the group's first write on. */
+void write_group_commit(write_group *g);
 /* Frees a client's queued transaction and watched keys. */
 void dispatch_client_cleanup(client *c);
 /* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it

@@ -30,6 +30,9 @@ typedef struct worker {
     struct event *tick_ev;
     struct event *sync_ev; /* a WAL sync finished: release the replies it covers */
     client *held;          /* clients whose replies wait for a sync (linked by hprev/hnext) */
+    write_group *group;    /* the commands run in this pass of the loop, written when it ends */
+    client *committed;     /* clients whose group committed: to flush after the pass (fnext) */
+    atomic_int stopping;
     pthread_mutex_t lock;
     int *pending;
     int npending, pending_cap;
@@ -135,8 +138,21 @@ static void release_held(client *c) {
     c->held = 0;
 }
 
+/* Takes a client off its worker's list of clients to flush after the pass. */
+static void forget_committed(client *c) {
+    if (!c->flush_pending) return;
+    for (client **p = &c->worker->committed; *p; p = &(*p)->fnext)
+        if (*p == c) {
+            *p = c->fnext;
+            break;
+        }
+    c->flush_pending = 0;
+}
+
 static void client_free(client *c) {
     worker *w = c->worker;
+    if (c->in_group) write_group_commit(w->group); /* its commands ran: they are written */
+    forget_committed(c);
     unblock(c);
     if (c->held) release_held(c);
     if (c->wake_ev) event_free(c->wake_ev);
@@ -204,7 +220,7 @@ static int client_flush(client *c) {
         client_free(c);
         return -1;
     }
-    if (must_hold(c)) return 0;
+    if (c->in_group || must_hold(c)) return 0; /* nothing goes out before its write does */
     while (c->out.len > 0) {
         ssize_t n = write(c->fd, c->out.data, c->out.len);
         if (n < 0) {
@@ -245,19 +261,18 @@ static void client_process_input(client *c) {
         pos += used;
         if (s == RESP_NEED_MORE) break;
         if (s == RESP_ERROR) {
-            dispatch_flush(c); /* the requests before the bad one are answered first */
+            write_group_commit(c->group); /* the requests before the bad one are answered first */
             reply r = {&c->out, c->resp};
             reply_error(&r, c->parser.error);
             log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
         }
-        dispatch_request(c, c->parser.argc, c->parser.argv, pos < c->in.len);
+        dispatch_request(c, c->parser.argc, c->parser.argv);
         resp_parser_reset_args(&c->parser);
         /* A pipeline of big replies is stopped before it all piles up. */
         if (output_over_limit(c)) break;
     }
-    dispatch_flush(c);
     buf_consume(&c->in, pos);
 }
 
@@ -349,6 +364,7 @@ static void client_create(worker *w, int fd) {
     c->id = atomic_fetch_add(&next_client_id, 1);
     c->fd = fd;
     c->worker = w;
+    c->group = w->group;
     c->resp = 2;
     c->created_ms = time_now_ms();
     c->last_active_mono_ms = time_mono_ms();
@@ -424,9 +440,34 @@ static void wake_workers_after_sync(void) {
     for (int i = 0; i < nworkers; i++) event_active(workers[i].sync_ev, EV_READ, 0);
 }
 
+/* Called by a group's commit (possibly inside an event callback, where the client must not
+ * be freed): its replies go out after the pass. */
+static void on_committed(client *c) {
+    if (c->flush_pending) return;
+    worker *w = c->worker;
+    c->flush_pending = 1;
+    c->fnext = w->committed;
+    w->committed = c;
+}
+
+static void flush_committed(worker *w) {
+    while (w->committed) {
+        client *c = w->committed;
+        w->committed = c->fnext;
+        c->flush_pending = 0;
+        client_flush(c);
+    }
+}
+
+/* One pass of the event loop runs the commands that arrived; then their group is written,
+ * and only then do their replies go out. */
 static void *worker_main(void *arg) {
     worker *w = arg;
-    event_base_dispatch(w->base);
+    while (!atomic_load(&w->stopping)) {
+        if (event_base_loop(w->base, EVLOOP_ONCE) < 0) break;
+        write_group_commit(w->group);
+        flush_committed(w);
+    }
     while (w->clients) client_free(w->clients);
     return NULL;
 }
@@ -454,6 +495,7 @@ static int workers_start(int n) {
         w->notify_ev = event_new(w->base, -1, EV_PERSIST, on_notify, w);
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
         w->sync_ev = event_new(w->base, -1, 0, on_sync, w);
+        w->group = write_group_new(on_committed);
         struct timeval second = {1, 0};
         event_add(w->notify_ev, NULL);
         event_add(w->tick_ev, &second);
@@ -463,13 +505,17 @@ static int workers_start(int n) {
 }
 
 static void workers_stop(void) {
-    for (int i = 0; i < nworkers; i++) event_base_loopbreak(workers[i].base);
+    for (int i = 0; i < nworkers; i++) {
+        atomic_store(&workers[i].stopping, 1);
+        event_active(workers[i].notify_ev, EV_READ, 0); /* wakes its loop to see the flag */
+    }
     for (int i = 0; i < nworkers; i++) {
         worker *w = &workers[i];
         pthread_join(w->thread, NULL);
         event_free(w->notify_ev);
         event_free(w->tick_ev);
         event_free(w->sync_ev);
+        write_group_free(w->group);
         event_base_free(w->base);
         free(w->pending);
         pthread_mutex_destroy(&w->lock);

@@ -3,10 +3,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/hash.h"
 
-#define LOCK_STRIPES 4096
+#define LOCK_STRIPES KEYLOCK_STRIPES
 #define WATCH_SLOTS 65536
 
 static pthread_mutex_t stripes[LOCK_STRIPES];
@@ -41,6 +42,74 @@ void keylock_release(const uint64_t *hashes, size_t n) {
         if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
         pthread_mutex_unlock(&stripes[hashes[i] % LOCK_STRIPES]);
     }
+}
+
+void keylock_set_init(keylock_set *s) { memset(s, 0, sizeof(*s)); }
+
+void keylock_set_free(keylock_set *s) {
+    free(s->stripes);
+    s->stripes = NULL;
+    s->cap = 0;
+}
+
+static int set_holds(const keylock_set *s, unsigned stripe) { return (s->held[stripe / 64] >> (stripe % 64)) & 1; }
+
+static void set_note(keylock_set *s, unsigned stripe) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->stripes = realloc(s->stripes, s->cap * sizeof(*s->stripes));
+        if (!s->stripes) abort();
+    }
+    s->stripes[s->n++] = (uint16_t)stripe;
+    s->held[stripe / 64] |= 1ULL << (stripe % 64);
+}
+
+int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n) {
+    pthread_once(&stripes_once, init_stripes);
+    int wait = s->n == 0;
+    size_t before = s->n;
+    qsort(hashes, n, sizeof(*hashes), compare_stripe);
+    for (size_t i = 0; i < n; i++) {
+        unsigned stripe = (unsigned)(hashes[i] % LOCK_STRIPES);
+        if (set_holds(s, stripe)) continue; /* also skips duplicates: the first one set it */
+        if (wait) {
+            pthread_mutex_lock(&stripes[stripe]);
+        } else if (pthread_mutex_trylock(&stripes[stripe]) != 0) {
+            while (s->n > before) { /* give back what this call took */
+                unsigned taken = s->stripes[--s->n];
+                s->held[taken / 64] &= ~(1ULL << (taken % 64));
+                pthread_mutex_unlock(&stripes[taken]);
+            }
+            return -1;
+        }
+        set_note(s, stripe);
+    }
+    return 0;
+}
+
+void keylock_set_release(keylock_set *s) {
+    for (size_t i = s->n; i-- > 0;) pthread_mutex_unlock(&stripes[s->stripes[i]]);
+    memset(s->held, 0, sizeof(s->held));
+    s->n = 0;
+}
+
+int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (set_holds(s, (unsigned)(hashes[i] % LOCK_STRIPES))) return 1;
+    return 0;
+}
+
+int keylock_try_acquire(uint64_t *hashes, size_t n) {
+    pthread_once(&stripes_once, init_stripes);
+    qsort(hashes, n, sizeof(*hashes), compare_stripe);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
+        if (pthread_mutex_trylock(&stripes[hashes[i] % LOCK_STRIPES]) != 0) {
+            keylock_release(hashes, i);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void keylock_global_shared(void) { pthread_rwlock_rdlock(&global_lock); }

@@ -14,6 +14,27 @@ uint64_t keylock_hash(int db, const char *key, size_t klen);
 void keylock_acquire(uint64_t *hashes, size_t n);
 void keylock_release(const uint64_t *hashes, size_t n);
 
+#define KEYLOCK_STRIPES 4096
+
+/* The stripes a write group holds, taken one command at a time (see cmd/dispatch.h). */
+typedef struct keylock_set {
+    uint64_t held[KEYLOCK_STRIPES / 64]; /* bitmap of the stripes held */
+    uint16_t *stripes;                   /* the same, as a list, for release */
+    size_t n, cap;
+} keylock_set;
+
+void keylock_set_init(keylock_set *s);
+void keylock_set_free(keylock_set *s);
+/* Adds the stripes of the hashes that the set does not hold yet. An empty set waits for
+ * them (it holds nothing, so it cannot deadlock); a set that holds stripes only tries
+ * them, and returns -1 without taking any if one is busy. Returns 0 when all are held. */
+int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n);
+void keylock_set_release(keylock_set *s);
+/* Whether the set holds the stripe of any of the hashes. */
+int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n);
+/* keylock_acquire without waiting: returns -1, holding none, if a stripe is busy. */
+int keylock_try_acquire(uint64_t *hashes, size_t n);
+
 /* Commands that touch every key (FLUSHDB, FLUSHALL) hold the exclusive side; all others the shared side. */
 void keylock_global_shared(void);
 void keylock_global_exclusive(void);
