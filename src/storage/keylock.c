@@ -66,6 +66,7 @@ static void set_note(keylock_set *s, unsigned stripe) {
 
 int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n) {
     pthread_once(&stripes_once, init_stripes);
+    if (n == 0) return 0;
     int wait = s->n == 0;
     size_t before = s->n;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
@@ -101,6 +102,7 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
 
 int keylock_try_acquire(uint64_t *hashes, size_t n) {
     pthread_once(&stripes_once, init_stripes);
+    if (n == 0) return 0;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;

@@ -57,9 +57,11 @@ void buf_printf(buf *b, const char *fmt, ...) {
     }
     buf_reserve(b, (size_t)n + 1);
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    int m = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
+    /* The second pass can come out shorter: CLIENT LIST formats counters that another
+     * thread may change meanwhile. Count only what it wrote. */
+    if (m > 0) b->len += (size_t)(m < n ? m : n);
 }
 
 void buf_consume(buf *b, size_t n) {
