@@ -38,8 +38,6 @@ typedef struct watched_key {
 } watched_key;
 
 /* A command waiting for something (a commit, a push) before it can reply. */
-typedef struct write_group write_group;
-
 typedef struct client_block {
     /* Runs on the client's worker: writes the reply and returns 1 when done, 0 to keep waiting.
      * timed_out = 1 when the wait's time is up (it must reply then). */
@@ -48,6 +46,8 @@ typedef struct client_block {
     void (*cleanup)(struct client *c);
     void *state;
 } client_block;
+
+typedef struct write_group write_group; /* cmd/dispatch.h */
 
 typedef struct client {
     uint64_t id;
@@ -97,6 +97,8 @@ typedef struct server_stats {
     atomic_llong expired_keys;
     atomic_llong net_input_bytes;
     atomic_llong net_output_bytes;
+    atomic_llong write_groups;      /* write groups committed with writes (cmd/dispatch.c) */
+    atomic_llong grouped_writes;    /* the writing commands in them */
     atomic_int connected_clients;
 } server_stats;
 

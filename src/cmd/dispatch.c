@@ -71,14 +71,20 @@ static void unlock_keys(key_set *ks) {
     free(ks->hashes);
 }
 
-/* Commits the txn; on failure replaces whatever the client was sent since mark with
- * `replies` errors (one per command whose reply it drops). */
-static void commit_or_fail(client *c, txn *t, reply *r, size_t mark, int replies) {
+/* After a failed write: drops what the client was to be sent since mark and puts n write
+ * errors in its place (one per command whose reply is dropped). */
+static void replace_replies_with_error(client *c, size_t mark, int n, const char *err) {
+    reply r = {&c->out, c->resp};
+    c->out.len = mark;
+    for (int i = 0; i < n; i++) reply_errorf(&r, "ERR write failed: %s", err);
+}
+
+/* Commits the txn; on failure the reply written since mark becomes the error. */
+static void commit_or_fail(client *c, txn *t, size_t mark) {
     char *err = NULL;
     if (txn_commit(t, &err) == 0) return;
     log_msg(LOG_WARNING, "write failed: %s", err);
-    c->out.len = mark;
-    for (int i = 0; i < replies; i++) reply_errorf(r, "ERR write failed: %s", err);
+    replace_replies_with_error(c, mark, 1, err);
     free(err);
 }
 
@@ -97,7 +103,7 @@ static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, i
     size_t mark = c->out.len;
     uint64_t last_sequence = txn_thread_last_sequence();
     def->fn(&ctx);
-    commit_or_fail(c, &t, &r, mark, 1);
+    commit_or_fail(c, &t, mark);
     wait_for_sync_if_wrote(c, last_sequence);
     txn_free(&t);
     return ctx.keep_waiting;
@@ -188,6 +194,7 @@ struct write_group {
     int open;         /* locks (and the global shared lock) are held */
     int commands;
     int wrote;        /* a command of the group wrote: any reply after it may have seen that */
+    int writers;      /* commands that wrote */
     participant *members;
     int nmembers, cap;
     void (*committed)(client *c); /* its replies may go out now */
@@ -221,10 +228,10 @@ static int joins_group(const client *c, const cmd_def *def, int argc) {
 /* Takes a command's key locks into the group. A busy lock (another worker's group or
  * command has it) commits the group first, so no worker waits while holding locks. */
 static void group_lock(write_group *g, key_set *ks) {
-    if (g->open && keylock_set_add(&g->locks, ks->hashes, ks->n) == 0) return;
+    if (g->open && keylock_set_add(&g->locks, ks->hashes, ks->n, 0) == 0) return;
     write_group_commit(g);
     keylock_global_shared();
-    keylock_set_add(&g->locks, ks->hashes, ks->n); /* the set is empty: this waits */
+    keylock_set_add(&g->locks, ks->hashes, ks->n, 1); /* holding no stripe, it may wait */
     g->open = 1;
 }
 
@@ -275,7 +282,9 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     g->t.now_ms = time_now_ms();
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0};
     def->fn(&ctx);
-    g->wrote |= txn_seal(&g->t);
+    int wrote = txn_seal(&g->t);
+    g->writers += wrote;
+    g->wrote |= wrote;
     if (g->wrote) {
         if (p->failing == 0) p->fail_from = mark;
         p->failing++;
@@ -289,18 +298,18 @@ void write_group_commit(write_group *g) {
     char *err = NULL;
     int failed = txn_commit(&g->t, &err) != 0;
     if (failed) log_msg(LOG_WARNING, "write failed: %s", err);
+    if (g->writers > 0 && !failed) {
+        atomic_fetch_add(&stats.write_groups, 1);
+        atomic_fetch_add(&stats.grouped_writes, g->writers);
+    }
     keylock_set_release(&g->locks);
     keylock_global_release();
-    g->open = g->commands = g->wrote = 0;
+    g->open = g->commands = g->wrote = g->writers = 0;
     int n = g->nmembers;
     g->nmembers = 0; /* the callbacks below may not add members, but keep the list consistent */
     for (int i = 0; i < n; i++) {
         participant *p = &g->members[i];
-        reply r = {&p->c->out, p->c->resp};
-        if (failed && p->failing > 0) {
-            p->c->out.len = p->fail_from;
-            for (int k = 0; k < p->failing; k++) reply_errorf(&r, "ERR write failed: %s", err);
-        }
+        if (failed && p->failing > 0) replace_replies_with_error(p->c, p->fail_from, p->failing, err);
         if (p->failing > 0) wait_for_sync_if_wrote(p->c, last_sequence);
         p->c->in_group = 0;
         g->committed(p->c);
@@ -315,7 +324,11 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         run_in_group(c, def, argc, argv);
         return;
     }
-    write_group_commit(c->group); /* what ran before this one is written and visible first */
+    /* The group is written first if this client's earlier replies wait on it (they go out
+     * in order) or if this command takes key locks, which the group may hold. Commands
+     * without keys from other clients need not wait: the group's writes are not
+     * acknowledged yet, so not seeing them is consistent. (EXEC commits in dispatch_exec.) */
+    if (c->in_group || (def && !(def->flags & CMD_NOKEYS))) write_group_commit(c->group);
     if (!def) {
         atomic_fetch_add(&stats.commands_processed, 1);
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
@@ -414,6 +427,7 @@ static int queued_select_db(const cmd_def *def, const queued_cmd *q) {
 
 void dispatch_exec(cmd_ctx *ctx) {
     client *c = ctx->c;
+    write_group_commit(c->group); /* it may hold locks the queued commands need */
     key_set ks = {0};
     int db = c->db;
     for (int i = 0; i < c->queue_len; i++) {
@@ -439,7 +453,7 @@ void dispatch_exec(cmd_ctx *ctx) {
             ctx->name = def->name;
             def->fn(ctx);
         }
-        commit_or_fail(c, ctx->t, ctx->r, mark, 1);
+        commit_or_fail(c, ctx->t, mark);
     }
     unlock_keys(&ks);
     dispatch_discard(c);

@@ -83,11 +83,13 @@ static void info_stats(buf *b) {
     buf_printf(b,
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
-               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n",
+               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+               "write_groups:%lld\r\ngrouped_writes:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
-               atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses));
+               atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses),
+               atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes));
 }
 
 static void info_keyspace(buf *b, txn *t) {
@@ -277,6 +279,8 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.expired_keys, 0);
         atomic_store(&stats.net_input_bytes, 0);
         atomic_store(&stats.net_output_bytes, 0);
+        atomic_store(&stats.write_groups, 0);
+        atomic_store(&stats.grouped_writes, 0);
         reply_ok(ctx->r);
     } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
         reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");

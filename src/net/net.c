@@ -1,6 +1,7 @@
 #include "net/net.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -85,14 +86,20 @@ void net_client_set_name(client *c, const char *name, size_t len) {
 static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) {
     char flags[8] = "N";
     if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
+    /* Another thread owns these and may change them meanwhile: read each once. */
+    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
+    char last_cmd[sizeof(c->last_cmd)];
+    memcpy(last_cmd, c->last_cmd, sizeof(last_cmd));
+    last_cmd[sizeof(last_cmd) - 1] = '\0';
+    if (in_len > in_cap) in_len = in_cap;
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
                "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
-               flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, c->in.len, c->in.cap - c->in.len,
-               c->in.cap, c->out.cap, c->in.cap + c->out.cap, c->last_cmd[0] ? c->last_cmd : "NULL", c->resp);
+               flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, in_len, in_cap - in_len, in_cap,
+               out_cap, in_cap + out_cap, last_cmd[0] ? last_cmd : "NULL", c->resp);
 }
 
 void net_client_list(buf *out, uint64_t only_id) {
@@ -322,6 +329,7 @@ static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
 }
 
 void net_block(client *c, int64_t timeout_us, const client_block *block) {
+    assert(!c->in_group); /* blocking commands run alone: CMD_BLOCKING in the table */
     if (!c->wake_ev) {
         c->wake_ev = event_new(c->worker->base, -1, 0, on_wake, c);
         c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);

@@ -7,23 +7,30 @@
 
 #include "util/hash.h"
 
-#define LOCK_STRIPES KEYLOCK_STRIPES
 #define WATCH_SLOTS 65536
 
-static pthread_mutex_t stripes[LOCK_STRIPES];
+static pthread_mutex_t stripes[KEYLOCK_STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
-static pthread_rwlock_t global_lock = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_rwlock_t global_lock;
 static atomic_uint_fast64_t watch_versions[WATCH_SLOTS];
 static atomic_uint_fast64_t flush_epoch;
 
 static void init_stripes(void) {
-    for (int i = 0; i < LOCK_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
+    /* Writer-preferring: write groups hold the shared side for a whole event-loop pass, and
+     * with two workers their passes overlap, so FLUSHALL would otherwise wait forever. No
+     * thread takes the shared side twice, which this kind of lock would not allow. */
+    pthread_rwlockattr_t rw;
+    pthread_rwlockattr_init(&rw);
+    pthread_rwlockattr_setkind_np(&rw, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&global_lock, &rw);
+    pthread_rwlockattr_destroy(&rw);
+    for (int i = 0; i < KEYLOCK_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
 }
 
 uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a((uint64_t)db, key, klen); }
 
 static int compare_stripe(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a % LOCK_STRIPES, y = *(const uint64_t *)b % LOCK_STRIPES;
+    uint64_t x = *(const uint64_t *)a % KEYLOCK_STRIPES, y = *(const uint64_t *)b % KEYLOCK_STRIPES;
     return x < y ? -1 : x > y;
 }
 
@@ -32,15 +39,15 @@ void keylock_acquire(uint64_t *hashes, size_t n) {
     if (n == 0) return;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
-        pthread_mutex_lock(&stripes[hashes[i] % LOCK_STRIPES]);
+        if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
+        pthread_mutex_lock(&stripes[hashes[i] % KEYLOCK_STRIPES]);
     }
 }
 
 void keylock_release(const uint64_t *hashes, size_t n) {
     for (size_t i = n; i-- > 0;) {
-        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
-        pthread_mutex_unlock(&stripes[hashes[i] % LOCK_STRIPES]);
+        if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
+        pthread_mutex_unlock(&stripes[hashes[i] % KEYLOCK_STRIPES]);
     }
 }
 
@@ -64,16 +71,15 @@ static void set_note(keylock_set *s, unsigned stripe) {
     s->held[stripe / 64] |= 1ULL << (stripe % 64);
 }
 
-int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n) {
+int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
     pthread_once(&stripes_once, init_stripes);
     if (n == 0) return 0;
-    int wait = s->n == 0;
     size_t before = s->n;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
-        unsigned stripe = (unsigned)(hashes[i] % LOCK_STRIPES);
+        unsigned stripe = (unsigned)(hashes[i] % KEYLOCK_STRIPES);
         if (set_holds(s, stripe)) continue; /* also skips duplicates: the first one set it */
-        if (wait) {
+        if (may_wait) {
             pthread_mutex_lock(&stripes[stripe]);
         } else if (pthread_mutex_trylock(&stripes[stripe]) != 0) {
             while (s->n > before) { /* give back what this call took */
@@ -96,7 +102,7 @@ void keylock_set_release(keylock_set *s) {
 
 int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (set_holds(s, (unsigned)(hashes[i] % LOCK_STRIPES))) return 1;
+        if (set_holds(s, (unsigned)(hashes[i] % KEYLOCK_STRIPES))) return 1;
     return 0;
 }
 
@@ -105,8 +111,8 @@ int keylock_try_acquire(uint64_t *hashes, size_t n) {
     if (n == 0) return 0;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && hashes[i] % LOCK_STRIPES == hashes[i - 1] % LOCK_STRIPES) continue;
-        if (pthread_mutex_trylock(&stripes[hashes[i] % LOCK_STRIPES]) != 0) {
+        if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
+        if (pthread_mutex_trylock(&stripes[hashes[i] % KEYLOCK_STRIPES]) != 0) {
             keylock_release(hashes, i);
             return -1;
         }
@@ -114,8 +120,14 @@ int keylock_try_acquire(uint64_t *hashes, size_t n) {
     return 0;
 }
 
-void keylock_global_shared(void) { pthread_rwlock_rdlock(&global_lock); }
-void keylock_global_exclusive(void) { pthread_rwlock_wrlock(&global_lock); }
+void keylock_global_shared(void) {
+    pthread_once(&stripes_once, init_stripes);
+    pthread_rwlock_rdlock(&global_lock);
+}
+void keylock_global_exclusive(void) {
+    pthread_once(&stripes_once, init_stripes);
+    pthread_rwlock_wrlock(&global_lock);
+}
 void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
 
 uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }

@@ -25,10 +25,11 @@ typedef struct keylock_set {
 
 void keylock_set_init(keylock_set *s);
 void keylock_set_free(keylock_set *s);
-/* Adds the stripes of the hashes that the set does not hold yet. An empty set waits for
- * them (it holds nothing, so it cannot deadlock); a set that holds stripes only tries
- * them, and returns -1 without taking any if one is busy. Returns 0 when all are held. */
-int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n);
+/* Adds the stripes of the hashes that the set does not hold yet. With may_wait (only for
+ * a holder of nothing but the shared global lock, which cannot deadlock) it waits for busy
+ * ones; otherwise it only tries them, and returns -1 without taking any if one is busy.
+ * Returns 0 when all are held. */
+int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait);
 void keylock_set_release(keylock_set *s);
 /* Whether the set holds the stripe of any of the hashes. */
 int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n);

@@ -35,7 +35,7 @@ void txn_init(txn *t) {
 void txn_reset(txn *t) {
     if (t->index) rocksdb_writebatch_wi_clear(t->index);
     buf_clear(&t->records);
-    t->nops = t->indexed = 0;
+    t->nops = t->indexed = t->ranges = t->indexed_ranges = 0;
     record_writer_reset(&t->record);
     buf_clear(&t->sealed);
     t->sealed_len = 0;
@@ -88,6 +88,7 @@ static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, c
         if (!t->ops) abort();
     }
     t->ops[t->nops++] = (txn_op){kind, (uint32_t)cf, key_off, klen, val_off, vlen};
+    if (kind == TXN_RANGE) t->ranges++;
 }
 
 static const char *op_key(const txn *t, const txn_op *op) { return t->records.data + op->key_off; }
@@ -101,17 +102,17 @@ static int key_in_range(const txn *t, const txn_op *range, int cf, const char *k
 
 /* Whether a range deletion of this txn, after op index `after`, covers the key. */
 static int deleted_by_range(const txn *t, size_t after, int cf, const char *key, size_t klen) {
+    if (t->ranges == 0) return 0;
     for (size_t i = after; i < t->nops; i++)
         if (key_in_range(t, &t->ops[i], cf, key, klen)) return 1;
     return 0;
 }
 
 /* Whether op i is a write the read index should hold: not a range deletion, and not
- * covered by a range deletion after it (`ranges`: whether the txn has any). */
-static int index_holds(const txn *t, size_t i, int ranges) {
+ * covered by a range deletion after it. */
+static int index_holds(const txn *t, size_t i) {
     const txn_op *op = &t->ops[i];
-    if (op->kind == TXN_RANGE) return 0;
-    return !ranges || !deleted_by_range(t, i + 1, (int)op->cf, op_key(t, op), op->key_len);
+    return op->kind != TXN_RANGE && !deleted_by_range(t, i + 1, (int)op->cf, op_key(t, op), op->key_len);
 }
 
 /* Brings the read index up to date with the writes. It is built only when a read comes
@@ -119,19 +120,14 @@ static int index_holds(const txn *t, size_t i, int ranges) {
  * when one is new, it is rebuilt from the writes no later range deletion covers. */
 static void index_catch_up(txn *t) {
     if (t->indexed == t->nops) return;
-    int new_range = 0, ranges = 0;
-    for (size_t i = 0; i < t->nops; i++)
-        if (t->ops[i].kind == TXN_RANGE) {
-            ranges = 1;
-            new_range |= i >= t->indexed;
-        }
     rocksdb_writebatch_wi_t *wi = index_of(t);
-    if (new_range) {
+    if (t->ranges > t->indexed_ranges) {
         rocksdb_writebatch_wi_clear(wi);
         t->indexed = 0;
+        t->indexed_ranges = t->ranges;
     }
     for (size_t i = t->indexed; i < t->nops; i++) {
-        if (!index_holds(t, i, ranges)) continue;
+        if (!index_holds(t, i)) continue;
         const txn_op *op = &t->ops[i];
         if (op->kind == TXN_PUT)
             rocksdb_writebatch_wi_put_cf(wi, store_cf((int)op->cf), op_key(t, op), op->key_len, op_val(t, op),

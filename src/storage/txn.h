@@ -25,6 +25,7 @@ typedef struct txn {
     size_t nops, ops_cap;
     rocksdb_writebatch_wi_t *index; /* the writes indexed for reads; built when a read needs it */
     size_t indexed;                 /* how many of the ops the index holds */
+    size_t ranges, indexed_ranges;  /* range deletions among the ops, and when last indexed */
     record_writer record;           /* the change record of the commit being gathered */
     buf sealed;        /* the commits already ended (txn_seal): change record, then writes */
     size_t sealed_len; /* bytes of records that belong to them */

@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from conftest import encode_command, raw
+from conftest import encode_command, raw, tidekv_only
 
 def test_redis_py_pipeline_10000_commands(r):
     pipe = r.pipeline(transaction=False)
@@ -122,13 +122,18 @@ def test_pipelined_commands_see_each_others_writes(server):
     assert replies[19].startswith("WRONGTYPE") and replies[20] == b"2"
 
 
+@tidekv_only
 def test_pipelined_writes_are_one_commit_each(server, r):
     from test_cdc_helpers import poll_all, seq
 
     start = seq(r)
+    before = r.info("stats")
     cmds = [("SET", "c%d" % i, "v%d" % i) for i in range(100)]
     cmds[50:50] = [("GET", "c0"), ("INCR", "c0"), ("HSET", "h", "a", "1", "b", "2")]
     replies = send_pipeline(server, *cmds)
+    after = r.info("stats")
+    assert after["grouped_writes"] - before["grouped_writes"] == 101
+    assert after["write_groups"] - before["write_groups"] <= 10, "the pipeline was written in a few RocksDB writes"
     assert replies[50] == b"v0" and replies[51].startswith("ERR value is not an integer")
     assert replies[52] == 2 and replies.count("OK") == 100
     updates = poll_all(r, start, extra=("STRICT",))
@@ -176,6 +181,7 @@ def test_pipelined_writes_invalidate_watch(server, r):
     assert r.get("w") == b"theirs"
 
 
+@tidekv_only
 def test_concurrent_pipelines_commit_each_command(server, r):
     """Many clients pipelining at once share write groups; every command is still its own
     commit, INCR replies are all distinct, and nothing is lost or repeated."""
@@ -193,11 +199,16 @@ def test_concurrent_pipelines_commit_each_command(server, r):
             cmds.append(("INCR", "shared") if i % 2 else ("SET", "k%d-%d" % (n, i), "v"))
         replies[n] = send_pipeline(server, *cmds)
 
+    before = r.info("stats")
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    after = r.info("stats")
+    writes = after["grouped_writes"] - before["grouped_writes"]
+    assert writes == clients * per_client
+    assert after["write_groups"] - before["write_groups"] < writes / 4, "writes share RocksDB writes"
     incrs = sorted(v for rs in replies.values() for v in rs if isinstance(v, int))
     assert incrs == list(range(1, clients * per_client // 2 + 1))
     assert all(rs.count("OK") == per_client // 2 for rs in replies.values())

@@ -1,17 +1,21 @@
-/* Unit tests for how a txn lays out its batch (src/storage/txn.h): one commit, or several
- * sealed commits in one batch, each led by its own change record, split back apart the way
- * POLLUPDATES reads them (src/cdc/commits.h). No database is needed: writes are only
- * indexed when a read asks for them. */
+/* Unit tests for txns (src/storage/txn.h): how a txn lays out its batch (one commit, or
+ * several sealed commits in one batch, each led by its own change record, split back apart
+ * the way POLLUPDATES reads them, src/cdc/commits.h), which needs no database since writes
+ * are only indexed when a read asks for them; and reads through a txn of its own writes and
+ * range deletions, against a database in a temporary directory. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc/commits.h"
 #include "cdc/record.h"
+#include "storage/store.h"
 #include "storage/txn.h"
 
 static void record_set(txn *t, const char *key, const char *value) {
@@ -97,10 +101,75 @@ static void test_sealed_commits_share_a_batch(void **state) {
     txn_free(&t);
 }
 
+/* 1 and the value if the txn sees key, else 0. */
+static int txn_sees(txn *t, const char *key, const char *value) {
+    buf out;
+    buf_init(&out);
+    int found = txn_get(t, 0, key, strlen(key), &out);
+    assert_int_not_equal(found, -1);
+    if (found) {
+        assert_int_equal(out.len, strlen(value));
+        assert_memory_equal(out.data, value, out.len);
+    }
+    buf_free(&out);
+    return found;
+}
+
+/* The keys an iterator over [begin, end) through the txn sees, concatenated. */
+static void iterated_keys(txn *t, const char *begin, const char *end, buf *out) {
+    store_iter *it = txn_iter_new(t, 0, begin, strlen(begin), end, strlen(end));
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t len;
+        const char *k = store_iter_key(it, &len);
+        if (bytes_compare(k, len, end, strlen(end)) >= 0) break;
+        buf_append(out, k, len);
+    }
+    store_iter_free(it);
+}
+
+static void test_reads_see_own_writes_and_range_deletions(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    store_settings s = {dir, 8 << 20, 4 << 20, 60, 64};
+    char *err = NULL;
+    assert_int_equal(store_open(&s, &err), 0);
+    txn t;
+    txn_init(&t);
+    record_set(&t, "x", "stored");
+    txn_put(&t, 0, "x", 1, "stored", 6);
+    assert_int_equal(txn_commit(&t, &err), 0);
+
+    txn_put(&t, 0, "a", 1, "1", 1);
+    assert_true(txn_sees(&t, "a", "1")); /* the first read builds the index */
+    assert_true(txn_sees(&t, "x", "stored"));
+    txn_put(&t, 0, "b", 1, "2", 1); /* a write after the index was built */
+    assert_true(txn_sees(&t, "b", "2"));
+    txn_delete_range(&t, 0, "a", 1, "c", 1);
+    assert_false(txn_sees(&t, "a", NULL));
+    assert_false(txn_sees(&t, "b", NULL));
+    txn_put(&t, 0, "b", 1, "3", 1);
+    txn_delete_range(&t, 0, "w", 1, "y", 1); /* covers the stored key */
+    assert_true(txn_sees(&t, "b", "3"));
+    assert_false(txn_sees(&t, "x", NULL));
+    buf keys;
+    buf_init(&keys);
+    iterated_keys(&t, "a", "c", &keys);
+    assert_int_equal(keys.len, 1);
+    assert_memory_equal(keys.data, "b", 1);
+    buf_free(&keys);
+    txn_free(&t);
+    store_close();
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_commit),
         cmocka_unit_test(test_sealed_commits_share_a_batch),
+        cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
