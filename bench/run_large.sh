@@ -4,12 +4,12 @@
 # redis-benchmark. Reports the load rate, GET rps and latency, and the server's peak RSS
 # against its memory budget (block cache + write buffers + connections); then the same
 # GETs against redis-server holding the same keys in memory, for reference.
-# Usage: bench/run_large.sh            (run `make` first; about 5 minutes at 20M keys)
-# Environment: KEYS (20000000), VALUE (100), CACHE_MB (256), GETS (2000000), CLIENTS (50),
+# Usage: bench/run_large.sh            (run `make` first; about 6 minutes at 22M keys)
+# Environment: KEYS (22000000), VALUE (100), CACHE_MB (256), GETS (2000000), CLIENTS (50),
 #              RESULTS (bench/RESULTS.md; /dev/null to only print)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-KEYS=${KEYS:-20000000}
+KEYS=${KEYS:-22000000}
 VALUE=${VALUE:-100}
 CACHE_MB=${CACHE_MB:-256}
 GETS=${GETS:-2000000}
