@@ -151,3 +151,22 @@ def test_query_buffer_limit_closes_a_client(server):
     finally:
         r.config_set("client-query-buffer-limit", "1gb")
         r.close()
+
+
+def test_writes_before_a_reply_over_the_limit_are_kept(server, big_list):
+    """Pipelined writes run in the same write group as a read whose reply trips the hard
+    limit: the client is closed, and the writes it sent before are still written."""
+    r = big_list
+    r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    writes = [("SET", "kept%d" % i, "v") for i in range(20)]
+    with socket.create_connection((server.host, server.port)) as s:
+        s.sendall(b"".join(encode_command(*w) for w in writes) + encode_command("LRANGE", "big", 0, -1))
+        s.settimeout(5)
+        received = b""
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    assert len(received) < 1 << 20, "the big reply was not sent"
+    assert r.mget(["kept%d" % i for i in range(20)]) == [b"v"] * 20
