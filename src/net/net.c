@@ -663,8 +663,12 @@ int net_run(void) {
         event_base_free(main_base);
         return -1;
     }
-    int n = server_config.workers > 0 ? server_config.workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (workers_start(n < 1 ? 1 : n) < 0) {
+    /* By default one core is left to RocksDB's flushes and compactions, the WAL sync
+     * thread and the kernel's network work: on a 2-core machine one worker measured
+     * faster unpipelined, with a third of the p99, than two (bench/RESULTS.md). */
+    int n = server_config.workers > 0 ? server_config.workers : (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    if (n < 1) n = 1;
+    if (workers_start(n) < 0) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;
     }
