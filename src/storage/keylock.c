@@ -34,15 +34,26 @@ static int compare_stripe(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-void keylock_acquire(uint64_t *hashes, size_t n) {
+/* Sorts the hashes and locks each stripe once, in stripe order (no deadlock between
+ * overlapping sets). Without waiting (`try`), returns -1 holding none if one is busy. */
+static int lock_in_order(uint64_t *hashes, size_t n, int try) {
     pthread_once(&stripes_once, init_stripes);
-    if (n == 0) return;
+    if (n == 0) return 0;
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
-        pthread_mutex_lock(&stripes[hashes[i] % KEYLOCK_STRIPES]);
+        pthread_mutex_t *m = &stripes[hashes[i] % KEYLOCK_STRIPES];
+        if (!try) {
+            pthread_mutex_lock(m);
+        } else if (pthread_mutex_trylock(m) != 0) {
+            keylock_release(hashes, i);
+            return -1;
+        }
     }
+    return 0;
 }
+
+void keylock_acquire(uint64_t *hashes, size_t n) { lock_in_order(hashes, n, 0); }
 
 void keylock_release(const uint64_t *hashes, size_t n) {
     for (size_t i = n; i-- > 0;) {
@@ -106,19 +117,7 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
     return 0;
 }
 
-int keylock_try_acquire(uint64_t *hashes, size_t n) {
-    pthread_once(&stripes_once, init_stripes);
-    if (n == 0) return 0;
-    qsort(hashes, n, sizeof(*hashes), compare_stripe);
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
-        if (pthread_mutex_trylock(&stripes[hashes[i] % KEYLOCK_STRIPES]) != 0) {
-            keylock_release(hashes, i);
-            return -1;
-        }
-    }
-    return 0;
-}
+int keylock_try_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n, 1); }
 
 void keylock_global_shared(void) {
     pthread_once(&stripes_once, init_stripes);
