@@ -193,8 +193,7 @@ struct write_group {
     keylock_set locks;
     int open;         /* locks (and the global shared lock) are held */
     int commands;
-    int wrote;        /* a command of the group wrote: any reply after it may have seen that */
-    int writers;      /* commands that wrote */
+    int writers;      /* commands that wrote: any reply after the first may have seen that */
     participant *members;
     int nmembers, cap;
     void (*committed)(client *c); /* its replies may go out now */
@@ -282,10 +281,8 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     g->t.now_ms = time_now_ms();
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0};
     def->fn(&ctx);
-    int wrote = txn_seal(&g->t);
-    g->writers += wrote;
-    g->wrote |= wrote;
-    if (g->wrote) {
+    g->writers += txn_seal(&g->t);
+    if (g->writers > 0) {
         if (p->failing == 0) p->fail_from = mark;
         p->failing++;
     }
@@ -304,7 +301,7 @@ void write_group_commit(write_group *g) {
     }
     keylock_set_release(&g->locks);
     keylock_global_release();
-    g->open = g->commands = g->wrote = g->writers = 0;
+    g->open = g->commands = g->writers = 0;
     int n = g->nmembers;
     g->nmembers = 0; /* the callbacks below may not add members, but keep the list consistent */
     for (int i = 0; i < n; i++) {
