@@ -56,6 +56,19 @@ static void expect_commits(const buf *batch, uint64_t sequence, int n, const uin
     commit_split_free(&cs);
 }
 
+/* Builds the txn's batch, checks its header's count, then its commits (expect_commits). */
+static void expect_batch(txn *t, uint32_t count, uint64_t sequence, int n, const uint32_t *counts,
+                         const char **keys) {
+    buf out;
+    buf_init(&out);
+    txn_build_batch(t, &out);
+    batch_reader r;
+    assert_int_equal(batch_reader_init(&r, out.data, out.len), 0);
+    assert_int_equal(r.count, count);
+    expect_commits(&out, sequence, n, counts, keys);
+    buf_free(&out);
+}
+
 static void test_one_commit(void **state) {
     (void)state;
     txn t;
@@ -63,11 +76,7 @@ static void test_one_commit(void **state) {
     record_set(&t, "a", "1");
     txn_put(&t, 1, "a", 1, "1", 1);
     txn_put(&t, 0, "a-sub", 5, "x", 1);
-    buf out;
-    buf_init(&out);
-    txn_build_batch(&t, &out);
-    expect_commits(&out, 7, 1, (uint32_t[]){2}, (const char *[]){"a"});
-    buf_free(&out);
+    expect_batch(&t, 2, 7, 1, (uint32_t[]){2}, (const char *[]){"a"});
     txn_free(&t);
 }
 
@@ -88,14 +97,7 @@ static void test_sealed_commits_share_a_batch(void **state) {
     assert_int_equal(txn_seal(&t), 1);
     record_set(&t, "e", "3");
     txn_put(&t, 1, "e", 1, "3", 1); /* left open: the commit seals it */
-    buf out;
-    buf_init(&out);
-    txn_build_batch(&t, &out);
-    batch_reader r;
-    assert_int_equal(batch_reader_init(&r, out.data, out.len), 0);
-    assert_int_equal(r.count, 5);
-    expect_commits(&out, 100, 3, (uint32_t[]){1, 3, 1}, (const char *[]){"a", "b", "e"});
-    buf_free(&out);
+    expect_batch(&t, 5, 100, 3, (uint32_t[]){1, 3, 1}, (const char *[]){"a", "b", "e"});
     txn_reset(&t);
     assert_false(txn_has_writes(&t));
     txn_free(&t);
