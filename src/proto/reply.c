@@ -34,8 +34,10 @@ void reply_errorf(reply *r, const char *fmt, ...) {
 
 static void header(reply *r, char type, long long n) {
     char tmp[32];
-    int len = snprintf(tmp, sizeof(tmp), "%c%lld\r\n", type, n);
-    buf_append(r->out, tmp, (size_t)len);
+    tmp[0] = type;
+    size_t len = 1 + num_format_ll(tmp + 1, n);
+    memcpy(tmp + len, "\r\n", 2);
+    buf_append(r->out, tmp, len + 2);
 }
 
 void reply_int(reply *r, long long v) { header(r, ':', v); }

@@ -200,6 +200,12 @@ static void test_num_format_ll(void **state) {
     assert_string_equal(out, "-9223372036854775808");
     assert_int_equal(num_format_ll(out, 9223372036854775807LL), 19);
     assert_string_equal(out, "9223372036854775807");
+    assert_int_equal(num_format_ll(out, -1), 2);
+    assert_string_equal(out, "-1");
+    assert_int_equal(num_format_ll(out, 1000), 4);
+    assert_string_equal(out, "1000");
+    assert_int_equal(num_format_ll(out, -90), 3);
+    assert_string_equal(out, "-90");
 }
 
 /* ---- floating point ---- */
