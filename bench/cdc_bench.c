@@ -115,27 +115,37 @@ static int latency(int port, int n) {
 typedef struct idle_poller {
     int port;
     double until;
+    long long replies, changes; /* over all pollers, under lock */
+    pthread_mutex_t lock;
 } idle_poller;
 
 static void *idle_poll_loop(void *arg) {
     idle_poller *p = arg;
     redisContext *c = connect_or_die(p->port);
-    long long seq = sequence(c);
+    long long seq = sequence(c), replies = 0, changes = 0;
     while (now_s() < p->until) {
         redisReply *r = redisCommand(c, "POLLUPDATES %lld BLOCK 1000 MAX 1000", seq);
         seq = field(r, "next_sequence")->integer;
+        changes += (long long)field(r, "updates")->elements;
+        replies++;
         freeReplyObject(r);
     }
     redisFree(c);
+    pthread_mutex_lock(&p->lock);
+    p->replies += replies;
+    p->changes += changes;
+    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
 static int pollers(int port, int n, int seconds) {
     pthread_t *th = calloc((size_t)n, sizeof(pthread_t));
-    idle_poller p = {port, now_s() + seconds};
+    idle_poller p = {port, now_s() + seconds, 0, 0, PTHREAD_MUTEX_INITIALIZER};
     for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, idle_poll_loop, &p);
     for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
     free(th);
+    printf("%d pollers: %.0f replies/s each, %.1f changes per reply\n", n, p.replies / (double)n / seconds,
+           p.replies ? p.changes / (double)p.replies : 0.0);
     return 0;
 }
 

@@ -347,9 +347,43 @@ static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looke
     return taken;
 }
 
+/* The shared rendering a poll without filters reads: its format, and for RESP the protocol. */
+static int view_id(const cdc_poll *p, int resp) {
+    if (p->format == CDC_RESP) return resp == 3 ? 3 : 2;
+    return p->format == CDC_JSON ? 1 : 0;
+}
+
+typedef struct view_arg {
+    cdc_poll *p;
+    int resp;
+} view_arg;
+
+static int render_for_view(void *arg, const wal_batch *commit, buf *out) {
+    view_arg *va = arg;
+    reply r = {out, va->resp};
+    return render_batch(va->p, &r, commit);
+}
+
+/* Reads renderings other polls share from the tail cache (see tail_read_view). */
+static tail_status scan_tail_shared(cdc_poll *p, int resp) {
+    view_arg va = {p, resp};
+    tail_view v = {view_id(p, resp), render_for_view, &va};
+    tail_span span;
+    tail_status st = tail_read_view(p->scanned + 1, p->max - p->nupdates, &v, &p->body, &span);
+    if (st != TAIL_OK || !span.last) return st;
+    if (p->first == 0) p->first = span.first;
+    p->scanned = span.last;
+    p->nupdates += span.shown;
+    return st;
+}
+
 /* Reads from the tail cache; returns 0 if it served the poll, 1 if the position is older
  * than the cache holds, -1 on an error. */
 static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
+    if (!cdc_filter_active(&p->filter)) {
+        tail_status st = scan_tail_shared(p, body->resp);
+        if (st != TAIL_UNRENDERABLE) return st == TAIL_TOO_OLD;
+    }
     buf cached;
     buf_init(&cached);
     int n, rc = 0;

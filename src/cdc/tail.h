@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/wal.h"
 #include "util/buf.h"
 
 /* Sets the memory budget (bytes of batches kept); 0 disables the cache. */
@@ -16,12 +17,41 @@ void tail_free(void);
 void tail_append(const char *batch, size_t len);
 
 typedef enum {
-    TAIL_TOO_OLD,  /* from is before what the cache holds: read the WAL */
-    TAIL_OK,       /* batches (possibly none yet) were copied */
+    TAIL_TOO_OLD,      /* from is before what the cache holds: read the WAL */
+    TAIL_OK,           /* batches (possibly none yet) were copied */
+    TAIL_UNRENDERABLE, /* a commit could not be rendered: nothing was copied */
 } tail_status;
 
 /* Copies up to max_batches whole batches holding sequences >= from, in order and without
  * gaps, into out as [u32 length][bytes] records; *n is how many. */
 tail_status tail_read(uint64_t from, int max_batches, buf *out, int *n);
+
+/* Renderings kept beside each cached batch, one per output form that does not depend on the
+ * reader (POLLUPDATES without filters: RAW, JSON, RESP2, RESP3). Followers of the stream read
+ * the same batches, so each is rendered once and copied to all of them. */
+#define TAIL_VIEWS 4
+
+/* Renders one commit (a batch of its own, header included) into out: 1 if it is shown, 0 if
+ * the view leaves it out (nothing written), -1 if it cannot be decoded. */
+typedef int (*tail_render_fn)(void *arg, const wal_batch *commit, buf *out);
+
+typedef struct tail_view {
+    int id; /* which rendering, 0 .. TAIL_VIEWS-1; all users of an id must render alike */
+    tail_render_fn render;
+    void *arg;
+} tail_view;
+
+/* What a view read covered. */
+typedef struct tail_span {
+    int shown;      /* renderings appended */
+    uint64_t first; /* the first sequence covered, 0 if none */
+    uint64_t last;  /* the last sequence covered */
+} tail_span;
+
+/* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
+ * until max_shown are shown or the cached run ends. A batch is rendered for a view when first
+ * read in it (the rendering counts against the memory budget) and shared by every later read.
+ * On TAIL_UNRENDERABLE nothing is appended: read that position uncached, which reports it. */
+tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span);
 
 #endif

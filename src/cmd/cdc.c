@@ -148,18 +148,19 @@ syntax:
     return -1;
 }
 
-/* A BLOCK poll answers at most once per this interval: a consumer that keeps up with a busy
- * stream gets a millisecond's changes per reply instead of one round trip per write, while a
- * write on a quiet stream still wakes it at once. Under a millisecond, so a write always
- * reaches a keeping-up consumer within one. */
-#define POLL_PACE_US 800
+/* A consumer that keeps up with a busy stream is answered at most once per cdc-poll-pace-ms,
+ * so each reply carries that long's changes instead of costing a round trip (and a wake-up of
+ * the consumer) per few writes. A stream is busy while a consumer's replies carry at least this
+ * many updates per second; on a quieter one a commit wakes a waiting consumer at once. */
+#define PACE_BUSY_UPDATES_PER_S 20000
 
 /* A POLLUPDATES waiting for commits (BLOCK), or lingering to gather a fuller reply. */
 typedef struct poll_wait {
     cdc_poll poll;
     cdc_waiter waiter;
     client *c;
-    int lingering; /* reply when the timer fires (or MAX is reached), not at the first change */
+    int64_t deadline_us; /* when BLOCK's timeout ends the wait (monotonic), 0 = never */
+    int lingering;       /* reply when the timer fires (or MAX is reached), not at the first change */
 } poll_wait;
 
 static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
@@ -168,9 +169,32 @@ static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
  * with more left to scan. */
 static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < store_latest_sequence(); }
 
+/* How long a poll that could answer now should wait to pace its consumer (0 = answer now). */
+static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
+    if (p->nupdates >= p->max || !c->poll_stream_busy) return 0;
+    int64_t pace_us = (int64_t)server_config.cdc_poll_pace_ms * 1000;
+    int64_t since = time_mono_us() - c->last_poll_reply_us;
+    return since < pace_us ? pace_us - since : 0;
+}
+
 static void poll_answer(client *c, cdc_poll *p, reply *r) {
     cdc_poll_reply(p, r);
-    c->last_poll_reply_us = time_mono_us();
+    int64_t now = time_mono_us();
+    /* The rate is what this reply carries over the time since the previous one. */
+    c->poll_stream_busy = (int64_t)p->nupdates * 1000000 >= PACE_BUSY_UPDATES_PER_S * (now - c->last_poll_reply_us);
+    c->last_poll_reply_us = now;
+}
+
+/* A commit woke a waiting poll: when its consumer is paced, gather until the pace allows an
+ * answer (or BLOCK's timeout, if sooner) instead. Returns 1 if the poll lingers now. */
+static int linger_if_paced(client *c, poll_wait *pw) {
+    int64_t wait = pace_wait_us(c, &pw->poll);
+    if (pw->deadline_us && pw->deadline_us - time_mono_us() < wait) wait = pw->deadline_us - time_mono_us();
+    if (wait <= 0) return 0;
+    cdc_waiter_remove(&pw->waiter); /* only the timer ends it now */
+    pw->lingering = 1;
+    net_block_retime(c, wait);
+    return 1;
 }
 
 static int poll_retry(client *c, int timed_out) {
@@ -183,6 +207,7 @@ static int poll_retry(client *c, int timed_out) {
     }
     int full = pw->poll.nupdates >= pw->poll.max;
     if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll))) return 0;
+    if (!timed_out && linger_if_paced(c, pw)) return 0;
     poll_answer(c, &pw->poll, &r);
     return 1;
 }
@@ -200,6 +225,7 @@ static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t timeout_us, int linger
     pw->poll = *p; /* the wait owns the poll from here on */
     pw->c = ctx->c;
     pw->lingering = lingering;
+    pw->deadline_us = timeout_us > 0 ? time_mono_us() + timeout_us : 0;
     pw->waiter.wake = poll_wake;
     pw->waiter.arg = pw;
     client_block block = {poll_retry, poll_cleanup, pw};
@@ -218,9 +244,8 @@ static int poll_maybe_wait(cmd_ctx *ctx, cdc_poll *p, long long block_ms) {
         poll_block(ctx, p, timeout_us, 0);
         return 1;
     }
-    int64_t since = time_mono_us() - ctx->c->last_poll_reply_us;
-    if (p->nupdates >= p->max || since >= POLL_PACE_US) return 0;
-    int64_t linger = POLL_PACE_US - since;
+    int64_t linger = pace_wait_us(ctx->c, p);
+    if (linger <= 0) return 0;
     poll_block(ctx, p, block_ms > 0 && timeout_us < linger ? timeout_us : linger, 1);
     return 1;
 }

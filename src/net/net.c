@@ -336,10 +336,12 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
     }
     c->block = *block;
     c->blocked = 1;
-    if (timeout_us > 0) {
-        struct timeval tv = {(time_t)(timeout_us / 1000000), (suseconds_t)(timeout_us % 1000000)};
-        evtimer_add(c->block_timer, &tv);
-    }
+    if (timeout_us > 0) net_block_retime(c, timeout_us);
+}
+
+void net_block_retime(client *c, int64_t timeout_us) {
+    struct timeval tv = {(time_t)(timeout_us / 1000000), (suseconds_t)(timeout_us % 1000000)};
+    evtimer_add(c->block_timer, &tv); /* a pending timer is rescheduled */
 }
 
 void net_wake(client *c) { event_active(c->wake_ev, EV_READ, 0); }

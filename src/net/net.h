@@ -16,6 +16,8 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
 /* Suspends the client's current command until block->retry says it is done; no further input
  * is processed meanwhile. timeout_us <= 0 waits forever. Call from the client's worker. */
 void net_block(client *c, int64_t timeout_us, const client_block *block);
+/* Moves a blocked command's timeout to timeout_us from now (> 0). Call from the client's worker. */
+void net_block_retime(client *c, int64_t timeout_us);
 /* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "cdc/tail.h"
@@ -120,6 +121,157 @@ static void test_disabled_cache_defers_to_the_wal(void **state) {
     assert_int_equal(read_seqs(1, 2, seqs), -1);
 }
 
+/* ---- shared renderings ---- */
+
+/* A batch of several commits, as a write group produces: each commit is a LogData change
+ * record ("TK" magic) followed by `puts` one-byte puts. */
+static void append_group(uint64_t seq, int commits, uint32_t puts) {
+    char b[1024];
+    uint32_t count = (uint32_t)commits * puts;
+    memcpy(b, &seq, 8);
+    memcpy(b + 8, &count, 4);
+    size_t len = 12;
+    for (int c = 0; c < commits; c++) {
+        const char log_data[] = {0x03, 0x03, 'T', 'K', 0x01};
+        memcpy(b + len, log_data, sizeof(log_data));
+        len += sizeof(log_data);
+        for (uint32_t i = 0; i < puts; i++) {
+            const char put[] = {0x01, 0x01, 'k', 0x01, 'v'};
+            memcpy(b + len, put, sizeof(put));
+            len += sizeof(put);
+        }
+    }
+    tail_append(b, len);
+}
+
+typedef struct test_renderer {
+    int calls;
+    uint64_t hidden; /* a commit starting here is left out, 0 = none */
+    uint64_t broken; /* a commit starting here cannot be rendered, 0 = none */
+} test_renderer;
+
+/* Renders a commit as "<sequence>+<count>;". */
+static int render_seq(void *arg, const wal_batch *commit, buf *out) {
+    test_renderer *t = arg;
+    t->calls++;
+    if (commit->sequence == t->broken) return -1;
+    if (commit->sequence == t->hidden) return 0;
+    char text[48];
+    buf_append(out, text, (size_t)snprintf(text, sizeof(text), "%llu+%u;", (unsigned long long)commit->sequence,
+                                           commit->count));
+    return 1;
+}
+
+/* Reads a view into text (NUL-terminated); returns the status. */
+static tail_status read_view(test_renderer *t, int id, uint64_t from, int max, char *text, tail_span *span) {
+    tail_view v = {id, render_seq, t};
+    buf out;
+    buf_init(&out);
+    buf_append(&out, "<", 1); /* what the caller had before stays */
+    tail_status st = tail_read_view(from, max, &v, &out, span);
+    snprintf(text, 256, "%.*s", (int)out.len, out.data);
+    buf_free(&out);
+    return st;
+}
+
+static void test_view_splits_write_groups_into_commits(void **state) {
+    (void)state;
+    append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15 */
+    append(16, 1);
+    test_renderer t = {0};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 10, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<10+2;12+2;14+2;16+1;");
+    assert_int_equal(span.shown, 4);
+    assert_int_equal(span.first, 10);
+    assert_int_equal(span.last, 16);
+    /* From inside the group: the commit holding the position, whole, and on. */
+    assert_int_equal(read_view(&t, 0, 13, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<12+2;14+2;16+1;");
+    assert_int_equal(span.first, 12);
+    /* MAX stops inside a group; the span ends with the last commit taken. */
+    assert_int_equal(read_view(&t, 0, 12, 1, text, &span), TAIL_OK);
+    assert_string_equal(text, "<12+2;");
+    assert_int_equal(span.last, 13);
+    /* Past the end: nothing, and the span says so. */
+    assert_int_equal(read_view(&t, 0, 17, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<");
+    assert_int_equal(span.last, 0);
+    assert_int_equal(read_view(&t, 0, 9, 100, text, &span), TAIL_TOO_OLD);
+}
+
+static void test_view_renders_each_batch_once_per_view(void **state) {
+    (void)state;
+    append_group(1, 2, 1);
+    append(3, 1);
+    test_renderer t = {0};
+    char first[256], again[256];
+    tail_span span;
+    read_view(&t, 0, 1, 100, first, &span);
+    assert_int_equal(t.calls, 3);
+    read_view(&t, 0, 1, 100, again, &span);
+    read_view(&t, 0, 2, 100, again, &span);
+    assert_int_equal(t.calls, 3); /* shared: no new rendering */
+    read_view(&t, 0, 1, 100, again, &span);
+    assert_string_equal(again, first);
+    read_view(&t, 1, 1, 100, again, &span); /* another view renders for itself */
+    assert_int_equal(t.calls, 6);
+    append(4, 1);
+    read_view(&t, 0, 1, 100, again, &span); /* only the new batch is rendered */
+    assert_int_equal(t.calls, 7);
+    assert_string_equal(again, "<1+1;2+1;3+1;4+1;");
+}
+
+static void test_view_hidden_commits_advance_without_counting(void **state) {
+    (void)state;
+    append_group(1, 3, 1);
+    test_renderer t = {.hidden = 2};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<1+1;3+1;");
+    assert_int_equal(span.shown, 2);
+    assert_int_equal(span.last, 3);
+    /* MAX counts shown commits only. */
+    assert_int_equal(read_view(&t, 0, 1, 1, text, &span), TAIL_OK);
+    assert_string_equal(text, "<1+1;");
+    assert_int_equal(span.last, 1);
+}
+
+static void test_view_unrenderable_batch_appends_nothing(void **state) {
+    (void)state;
+    append(1, 1);
+    append(2, 1);
+    test_renderer t = {.broken = 2};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNRENDERABLE);
+    assert_string_equal(text, "<");
+    assert_int_equal(span.shown, 0);
+    assert_int_equal(span.last, 0);
+    /* The batch before it still renders, and a failed rendering is not kept. */
+    assert_int_equal(read_view(&t, 0, 1, 1, text, &span), TAIL_OK);
+    assert_string_equal(text, "<1+1;");
+    t.broken = 0;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<1+1;2+1;");
+}
+
+static void test_view_renderings_count_against_the_budget(void **state) {
+    (void)state;
+    tail_init(100); /* three one-put batches (29 bytes each) fit */
+    for (uint64_t s = 1; s <= 3; s++) append(s, 1);
+    test_renderer t = {0};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
+    append(4, 1); /* the renderings took room: more than the oldest batch goes */
+    assert_int_equal(read_view(&t, 0, 2, 100, text, &span), TAIL_TOO_OLD);
+    assert_int_equal(read_view(&t, 0, 3, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<3+1;4+1;");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reads_in_order_from_a_position, setup, teardown),
@@ -127,6 +279,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_eviction_sends_old_positions_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_growth_keeps_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_cache_defers_to_the_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_splits_write_groups_into_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_renders_each_batch_once_per_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_renderings_count_against_the_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
