@@ -1,0 +1,199 @@
+"""Shared renderings and pacing of POLLUPDATES.
+
+Polls without filters read renderings that the tail cache keeps per batch and format, shared
+by every consumer: they must be byte for byte what the WAL path renders. A consumer that keeps
+up with a busy stream is answered at most once per cdc-poll-pace-ms (CDC.md, "Cost and
+speed"); on a quiet stream a write still wakes it at once."""
+
+import time
+
+import pytest
+
+from conftest import encode_command, tidekv_only
+from test_cdc_helpers import pairs, seq, socket_has_data
+
+pytestmark = tidekv_only
+
+FORMATS = ["RAW", "RESP", "JSON"]
+
+
+def write_mixed(server, r):
+    """Writes that make every kind of batch: write groups from a pipeline (several commits in
+    one RocksDB write), a transaction, another database, binary values, deletions."""
+    p = r.pipeline(transaction=False)
+    for i in range(40):
+        p.set("k%d" % i, b"\x00\xff" * i)
+    p.execute()
+    r.hset("h", mapping={"a": "1", "b": "2"})
+    r.rpush("l", "x", "y")
+    t = r.pipeline(transaction=True)
+    t.incr("n")
+    t.delete("k1")
+    t.execute()
+    with server.conn() as c:
+        c.call("SELECT", 3)
+        c.call("SET", "other", "db")
+    r.set("ttl", "v", px=100000)
+    r.sadd("s", "m")
+
+
+def poll_raw_bytes(server, start, fmt, protocol, max_=7):
+    """Every reply (exact bytes) of a paged poll from start to the end."""
+    replies = []
+    with server.conn(timeout=10) as c:
+        if protocol == 3:
+            c.call("HELLO", 3)
+        while True:
+            c.send(encode_command("POLLUPDATES", start, "MAX", max_, "FORMAT", fmt))
+            raw = c.read_raw()
+            replies.append(raw)
+            c.send(encode_command("POLLUPDATES", start, "MAX", max_, "FORMAT", fmt))
+            rep = dict(pairs(c.read_reply()))
+            if rep["next_sequence"] == start:
+                return replies
+            start = rep["next_sequence"]
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_shared_renderings_match_the_wal(server, r, protocol):
+    start = seq(r)
+    write_mixed(server, r)
+    from_cache = {f: poll_raw_bytes(server, start, f, protocol) for f in FORMATS}
+    again = {f: poll_raw_bytes(server, start, f, protocol) for f in FORMATS}
+    assert again == from_cache, "a second reader of the shared renderings saw something else"
+    server.restart()  # the tail cache starts empty: every poll now reads the WAL
+    from_wal = {f: poll_raw_bytes(server, start, f, protocol) for f in FORMATS}
+    for f in FORMATS:
+        assert len(from_cache[f]) > 5, f
+        assert from_cache[f] == from_wal[f], f
+
+
+def test_filtered_polls_beside_shared_ones(server, r):
+    """A filtered poll renders for itself; it must not see or disturb the shared renderings."""
+    start = seq(r)
+    write_mixed(server, r)
+    plain = poll_raw_bytes(server, start, "RESP", 2, max_=1000)
+    with server.conn(timeout=10) as c:
+        rep = dict(pairs(c.call("POLLUPDATES", start, "MAX", 1000, "FORMAT", "RESP", "MATCH", "k3*")))
+    keys = {bytes(dict(pairs(u))["commands"][0][1]) for u in rep["updates"]}
+    assert keys == {b"k3"} | {b"k3%d" % i for i in range(10)}
+    assert poll_raw_bytes(server, start, "RESP", 2, max_=1000) == plain
+
+
+# ---- pacing ----
+
+PACE_MS = 400
+
+
+def busy_reply(r, c, n=3000):
+    """Makes the connection's last reply a busy one: 1000 updates right after another 1000.
+    Returns the position after them and when the busy reply arrived."""
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.set("busy:%d" % i, i)
+    p.execute()
+    pos = seq(r) - n
+    for _ in range(2):  # the first reply has no previous one to measure a rate against
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        assert len(rep["updates"]) == 1000
+        pos = rep["next_sequence"]
+    return pos, time.monotonic()
+
+
+def read_poll(c):
+    rep = dict(pairs(c.read_reply()))
+    return rep, time.monotonic()
+
+
+@pytest.fixture
+def paced(server, r):
+    r.config_set("cdc-poll-pace-ms", PACE_MS)
+    yield
+    r.config_set("cdc-poll-pace-ms", 5)
+
+
+def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
+    with server.conn(timeout=10) as c:
+        pos, busy_at = busy_reply(r, c)
+        end = seq(r)
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))  # MAX fills first: no wait
+        assert time.monotonic() - busy_at < PACE_MS / 1000 / 2
+        assert rep["next_sequence"] == end
+        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
+        asked = time.monotonic()
+        r.set("w1", "1")
+        time.sleep(0.1)
+        assert not socket_has_data(c.sock), "a paced consumer was answered at the first write"
+        r.set("w2", "2")
+        rep, got = read_poll(c)
+    assert got - asked >= PACE_MS / 1000 * 0.6, got - asked
+    assert got - asked < 5
+    assert len(rep["updates"]) == 2, "the wait gathered every write meanwhile"
+    assert rep["next_sequence"] == end + 2
+
+
+def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
+    with server.conn(timeout=10) as c:
+        pos, _ = busy_reply(r, c)
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        end, last_at = rep["next_sequence"], time.monotonic()
+        r.set("ready", "1")
+        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
+        rep, got = read_poll(c)
+    assert got - last_at >= PACE_MS / 1000 * 0.6, got - last_at
+    assert len(rep["updates"]) == 1
+
+
+def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
+    r.config_set("cdc-poll-pace-ms", 5000)
+    with server.conn(timeout=10) as c:
+        pos, _ = busy_reply(r, c)
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        end = rep["next_sequence"]
+        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 300))
+        asked = time.monotonic()
+        r.set("w", "1")
+        rep, got = read_poll(c)
+    assert 0.2 <= got - asked < 2.5, got - asked
+    assert len(rep["updates"]) == 1
+
+
+def test_a_quiet_consumer_is_not_paced(server, r, paced):
+    """After a reply of a few updates (a quiet stream), a write wakes the consumer at once."""
+    with server.conn(timeout=10) as c:
+        pos, _ = busy_reply(r, c)
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        time.sleep(PACE_MS / 1000)
+        r.set("q1", "1")
+        rep = dict(pairs(c.call("POLLUPDATES", rep["next_sequence"], "MAX", 1000)))
+        assert len(rep["updates"]) == 1  # one update after a pause: the stream is quiet
+        c.send(encode_command("POLLUPDATES", rep["next_sequence"], "MAX", 1000, "BLOCK", 10000))
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        r.set("q2", "2")
+        rep, got = read_poll(c)
+    assert got - t0 < PACE_MS / 1000 / 2, got - t0
+    assert len(rep["updates"]) == 1
+
+
+def test_pace_zero_answers_at_the_first_write(server, r, paced):
+    r.config_set("cdc-poll-pace-ms", 0)
+    assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "0"}
+    with server.conn(timeout=10) as c:
+        pos, _ = busy_reply(r, c)
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        c.send(encode_command("POLLUPDATES", rep["next_sequence"], "MAX", 1000, "BLOCK", 10000))
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        r.set("now", "1")
+        rep, got = read_poll(c)
+    assert got - t0 < 0.2, got - t0
+    assert len(rep["updates"]) == 1
+
+
+def test_pace_option_bounds(r):
+    assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "5"}
+    for bad in ["-1", "60001", "soon"]:
+        with pytest.raises(Exception):
+            r.config_set("cdc-poll-pace-ms", bad)
+    assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "5"}
