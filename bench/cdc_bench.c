@@ -2,6 +2,8 @@
  *   cdc_bench drain   PORT FORMAT        — drain every change from sequence 0 with MAX 1000, print changes/s
  *   cdc_bench latency PORT N             — writer → BLOCKed poller wake-up latency over N writes (p50/p99 µs)
  *   cdc_bench pollers PORT N SECONDS     — keep N pollers BLOCKed on the stream for SECONDS (run a writer beside)
+ *   cdc_bench burn PERCENT SECONDS       — use PERCENT of one core for SECONDS without touching the server: a
+ *                                          control with the pollers' CPU share but none of their traffic
  */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -149,10 +151,26 @@ static int pollers(int port, int n, int seconds) {
     return 0;
 }
 
+/* Spins for PERCENT of every 5 ms over a 1 MiB buffer (caches feel it as a consumer's work), sleeps the rest. */
+static int burn(double percent, int seconds) {
+    static volatile char memory[1 << 20];
+    const double period = 0.005, busy = period * percent / 100;
+    double end = now_s() + seconds;
+    unsigned i = 0;
+    while (now_s() < end) {
+        double start = now_s();
+        while (now_s() - start < busy) memory[(i++ * 64) & (sizeof(memory) - 1)]++;
+        struct timespec rest = {0, (long)((period - busy) * 1e9)};
+        if (busy < period) nanosleep(&rest, NULL);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "drain") == 0) return drain(atoi(argv[2]), argv[3]);
     if (argc >= 4 && strcmp(argv[1], "latency") == 0) return latency(atoi(argv[2]), atoi(argv[3]));
     if (argc >= 5 && strcmp(argv[1], "pollers") == 0) return pollers(atoi(argv[2]), atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: cdc_bench drain PORT RAW|RESP|JSON | latency PORT N | pollers PORT N SECONDS\n");
+    if (argc >= 4 && strcmp(argv[1], "burn") == 0) return burn(atof(argv[2]), atoi(argv[3]));
+    fprintf(stderr, "usage: cdc_bench drain PORT RAW|RESP|JSON | latency PORT N | pollers PORT N SECONDS | burn PERCENT SECONDS\n");
     return 2;
 }

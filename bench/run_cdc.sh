@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CDC benchmarks: drain speed (100k and 1M changes, RAW/RESP/JSON), BLOCK wake-up latency,
 # and write throughput with 10 blocked pollers attached vs none. Prints a Markdown report.
-# Usage: bench/run_cdc.sh [report-file]   (run `make` first)
+# Usage: bench/run_cdc.sh [report-file]   (run `make` first; env ROUNDS and WINDOW (seconds)
+# set the pollers' A/B rounds, default 5 × 5 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/tidekv-server
@@ -31,7 +32,7 @@ stop_server() { kill "$PID"; wait "$PID" || true; rm -rf "$DIR"; }
 rps() { tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1; }
 
 {
-echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, $(redis-server --version | cut -d' ' -f3))"
+echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2))"
 echo
 echo "| changes | read from | format | changes/s |"
 echo "|---|---|---|---|"
@@ -63,12 +64,51 @@ start_server
 "$TOOL" latency "$PORT" 100 >/dev/null # warm-up: the first poll from a new position opens a WAL iterator
 echo "BLOCK wake-up: $("$TOOL" latency "$PORT" 10000)"
 echo
-base=$(redis-benchmark -p "$PORT" -t set -n 200000 -r 100000 -c 50 -q 2>&1 | rps)
-"$TOOL" pollers "$PORT" 10 12 &
-POLLERS=$!
-sleep 0.5
-with=$(redis-benchmark -p "$PORT" -t set -n 200000 -r 100000 -c 50 -q 2>&1 | rps)
-wait $POLLERS
+# Writes with and without 10 BLOCKed pollers: one redis-benchmark SET load runs throughout, and
+# windows alternate, so start-up and memtable flushes fall on all of them alike. The pollers'
+# process shares the two cores with the writer and the server; a third window runs a control,
+# a process that burns the same CPU share as the pollers did without touching the server, to
+# tell what the pollers cost the server from what their own CPU takes from the writer.
+redis-benchmark -p "$PORT" -t set -n 1000000000 -r 100000 -c 50 -q >/dev/null 2>&1 &
+WRITER=$!
+sleep 2
+HZ=$(getconf CLK_TCK)
+WINDOW=${WINDOW:-5}
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+window() { # $1 = pid of the process beside the writer, or 0; prints writes/s and its CPU share (%)
+  local s0 s1 p0=0 p1=0
+  s0=$(redis-cli -p "$PORT" sequence); [ "$1" != 0 ] && p0=$(ticks "$1")
+  sleep "$WINDOW"
+  s1=$(redis-cli -p "$PORT" sequence); [ "$1" != 0 ] && p1=$(ticks "$1")
+  echo "$(( (s1 - s0) / WINDOW )) $(( (p1 - p0) * 100 / HZ / WINDOW ))"
+}
+beside() { # $1 = command to run beside the writer for one window; prints what window prints
+  "$TOOL" "$@" > "$DIR/beside" &
+  local pid=$! measured
+  sleep 0.5
+  measured=$(window $pid)
+  wait $pid # its report is complete once it has ended
+  echo "$measured"
+}
+median() { sort -g | awk '{v[NR]=$1} END {printf "%.3f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+echo "| round | writes/s alone | with 10 BLOCKed pollers | pollers' CPU | with a control burning that CPU | pollers / alone | control / alone | pollers / control |"
+echo "|---|---|---|---|---|---|---|---|"
+declare -a alone_r control_r pollers_r
+for round in $(seq "${ROUNDS:-5}"); do
+  read -r alone _ < <(window 0)
+  read -r with cpu < <(beside pollers "$PORT" 10 $((WINDOW + 1)))
+  replies=$(cut -d: -f2 "$DIR/beside")
+  read -r control _ < <(beside burn "$cpu" $((WINDOW + 1)))
+  alone_r+=("$(echo "$with / $alone" | bc -l)")
+  control_r+=("$(echo "$control / $alone" | bc -l)")
+  pollers_r+=("$(echo "$with / $control" | bc -l)")
+  printf "| %d | %d | %d | %d%% | %d | %.3f | %.3f | %.3f |\n" "$round" "$alone" "$with" "$cpu" "$control" \
+    "${alone_r[-1]}" "${control_r[-1]}" "${pollers_r[-1]}"
+done
+kill $WRITER; wait $WRITER 2>/dev/null || true
 stop_server
-echo "SET throughput: $base rps with no pollers, $with rps with 10 BLOCKed pollers ($(echo "$with / $base" | bc -l | cut -c1-4)×)"
+echo
+echo "Pollers:$replies (last round)."
+echo
+echo "Medians: with pollers / alone $(printf '%s\n' "${alone_r[@]}" | median)×, control / alone $(printf '%s\n' "${control_r[@]}" | median)×, with pollers / control $(printf '%s\n' "${pollers_r[@]}" | median)×."
 } > "$OUT"

@@ -71,6 +71,11 @@ static void evict_oldest(void) {
     tail.len--;
 }
 
+/* Keeps the newest batch whatever its size, so a poll near the head always finds it here. */
+static void evict_over_budget(void) {
+    while (tail.bytes > tail.capacity_bytes && tail.len > 1) evict_oldest();
+}
+
 static void grow(void) {
     size_t cap = tail.cap ? tail.cap * 2 : INITIAL_ENTRIES;
     tail_entry *entries = malloc(cap * sizeof(*entries));
@@ -120,7 +125,7 @@ void tail_append(const char *batch, size_t len) {
     *at(pos) = (tail_entry){r.sequence, r.count, len, copy, {NULL}};
     tail.len++;
     tail.bytes += len;
-    while (tail.bytes > tail.capacity_bytes && tail.len > 1) evict_oldest();
+    evict_over_budget();
     pthread_mutex_unlock(&tail.lock);
 }
 
@@ -194,8 +199,8 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
 }
 
 /* The entry's rendering in a view, made on first use. Rendering happens under the lock, which
- * delays other threads' commits, but only once per batch and view. Eviction waits for the next
- * append, so the entries a read walks stay put. */
+ * delays other threads' commits, but only once per batch and view. Eviction waits for the end
+ * of the read, so the entries a read walks stay put. */
 static entry_view *view_of(tail_entry *e, const tail_view *tv) {
     if (!e->views[tv->id]) {
         e->views[tv->id] = render_entry(e, tv);
@@ -240,6 +245,7 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
         copy_commits(ev, from, max_shown, out, span);
         expected = e->seq + e->count;
     }
+    evict_over_budget(); /* what the renderings added, without waiting for a commit */
     pthread_mutex_unlock(&tail.lock);
     if (status == TAIL_UNRENDERABLE) {
         out->len = mark;

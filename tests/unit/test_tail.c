@@ -93,7 +93,7 @@ static void test_out_of_order_commits_never_expose_a_gap(void **state) {
 
 static void test_eviction_sends_old_positions_to_the_wal(void **state) {
     (void)state;
-    tail_init(200); /* about six one-put batches (29 bytes each) */
+    tail_init(200); /* eleven one-put batches (17 bytes each) */
     for (uint64_t s = 1; s <= 20; s++) append(s, 1);
     uint64_t seqs[32];
     assert_int_equal(read_seqs(1, 32, seqs), -1);
@@ -260,16 +260,21 @@ static void test_view_unrenderable_batch_appends_nothing(void **state) {
 
 static void test_view_renderings_count_against_the_budget(void **state) {
     (void)state;
-    tail_init(100); /* three one-put batches (29 bytes each) fit */
+    tail_init(60); /* three one-put batches (17 bytes each) fit, and not their renderings */
     for (uint64_t s = 1; s <= 3; s++) append(s, 1);
     test_renderer t = {0};
     char text[256];
     tail_span span;
     assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
-    append(4, 1); /* the renderings took room: more than the oldest batch goes */
+    assert_string_equal(text, "<1+1;2+1;3+1;"); /* the read itself is whole */
+    /* Then the renderings' room is made at once, not at the next commit: the oldest batches go. */
     assert_int_equal(read_view(&t, 0, 2, 100, text, &span), TAIL_TOO_OLD);
     assert_int_equal(read_view(&t, 0, 3, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<3+1;4+1;");
+    assert_string_equal(text, "<3+1;");
+    append(4, 1); /* a commit makes room too */
+    assert_int_equal(read_view(&t, 0, 3, 100, text, &span), TAIL_TOO_OLD);
+    assert_int_equal(read_view(&t, 0, 4, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<4+1;");
 }
 
 int main(void) {
