@@ -68,9 +68,12 @@ echo
 # windows alternate, so start-up and memtable flushes fall on all of them alike. The pollers'
 # process shares the two cores with the writer and the server; a third window runs a control,
 # a process that burns the same CPU share as the pollers did without touching the server, to
-# tell what the pollers cost the server from what their own CPU takes from the writer.
+# tell what the pollers cost the server from what their own CPU takes from the writer (the
+# control is one thread, so it can burn one core at most; the pollers take about 12%).
 redis-benchmark -p "$PORT" -t set -n 1000000000 -r 100000 -c 50 -q >/dev/null 2>&1 &
 WRITER=$!
+# Whatever fails from here on, the endless writer and the server must not outlive the script.
+trap 'kill $WRITER $PID 2>/dev/null || true' EXIT
 sleep 2
 HZ=$(getconf CLK_TCK)
 WINDOW=${WINDOW:-5}
@@ -93,22 +96,24 @@ beside() { # $1 = command to run beside the writer for one window; prints what w
 median() { sort -g | awk '{v[NR]=$1} END {printf "%.3f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 echo "| round | writes/s alone | with 10 BLOCKed pollers | pollers' CPU | with a control burning that CPU | pollers / alone | control / alone | pollers / control |"
 echo "|---|---|---|---|---|---|---|---|"
-declare -a alone_r control_r pollers_r
+declare -a with_r control_r pollers_r
+replies=""
 for round in $(seq "${ROUNDS:-5}"); do
   read -r alone _ < <(window 0)
   read -r with cpu < <(beside pollers "$PORT" 10 $((WINDOW + 1)))
   replies=$(cut -d: -f2 "$DIR/beside")
   read -r control _ < <(beside burn "$cpu" $((WINDOW + 1)))
-  alone_r+=("$(echo "$with / $alone" | bc -l)")
+  with_r+=("$(echo "$with / $alone" | bc -l)")
   control_r+=("$(echo "$control / $alone" | bc -l)")
   pollers_r+=("$(echo "$with / $control" | bc -l)")
   printf "| %d | %d | %d | %d%% | %d | %.3f | %.3f | %.3f |\n" "$round" "$alone" "$with" "$cpu" "$control" \
-    "${alone_r[-1]}" "${control_r[-1]}" "${pollers_r[-1]}"
+    "${with_r[-1]}" "${control_r[-1]}" "${pollers_r[-1]}"
 done
 kill $WRITER; wait $WRITER 2>/dev/null || true
 stop_server
+trap - EXIT
 echo
 echo "Pollers:$replies (last round)."
 echo
-echo "Medians: with pollers / alone $(printf '%s\n' "${alone_r[@]}" | median)×, control / alone $(printf '%s\n' "${control_r[@]}" | median)×, with pollers / control $(printf '%s\n' "${pollers_r[@]}" | median)×."
+echo "Medians: with pollers / alone $(printf '%s\n' "${with_r[@]}" | median)×, control / alone $(printf '%s\n' "${control_r[@]}" | median)×, with pollers / control $(printf '%s\n' "${pollers_r[@]}" | median)×."
 } > "$OUT"

@@ -4,6 +4,8 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "storage/store.h"
+
 /* Waiters are woken by a notifier thread, not by the committing thread: a commit only flags
  * that something is new, so under a stream of writes blocked pollers are woken at most once
  * per interval (each then takes everything committed meanwhile) instead of once per write. */
@@ -19,8 +21,13 @@ static pthread_t notifier;
 static atomic_int pending;
 static int stopping, running;
 
-void cdc_waiter_add(cdc_waiter *w) {
+void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at) {
     pthread_mutex_lock(&waiters_lock);
+    w->wake_at = wake_at;
+    if (w->listed) {
+        pthread_mutex_unlock(&waiters_lock);
+        return;
+    }
     w->prev = NULL;
     w->next = waiters;
     if (waiters) waiters->prev = w;
@@ -42,9 +49,11 @@ void cdc_waiter_remove(cdc_waiter *w) {
     pthread_mutex_unlock(&waiters_lock);
 }
 
-static void wake_all(void) {
+static void wake_reached(void) {
+    uint64_t latest = store_latest_sequence();
     pthread_mutex_lock(&waiters_lock);
-    for (cdc_waiter *w = waiters; w; w = w->next) w->wake(w->arg);
+    for (cdc_waiter *w = waiters; w; w = w->next)
+        if (latest >= w->wake_at) w->wake(w->arg);
     pthread_mutex_unlock(&waiters_lock);
 }
 
@@ -66,7 +75,7 @@ static void *notifier_main(void *arg) {
         pthread_mutex_unlock(&notifier_lock);
         if (stop) return NULL;
         atomic_store(&pending, 0); /* commits from here on flag again */
-        wake_all();
+        wake_reached();
         nanosleep(&interval, NULL);
     }
 }

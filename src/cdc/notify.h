@@ -3,17 +3,23 @@
 #ifndef TIDEKV_NOTIFY_H
 #define TIDEKV_NOTIFY_H
 
+#include <stdint.h>
+
 typedef struct cdc_waiter {
     void (*wake)(void *arg); /* called under the waiter lock: must not block */
     void *arg;
+    uint64_t wake_at; /* woken once the latest committed sequence reaches this */
     struct cdc_waiter *prev, *next;
     int listed;
 } cdc_waiter;
 
-void cdc_waiter_add(cdc_waiter *w);
+/* Lists a waiter to be woken once commits reach sequence wake_at; for a listed one, moves
+ * that sequence. */
+void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at);
 /* Removes a waiter; after it returns, wake is never called for it again. */
 void cdc_waiter_remove(cdc_waiter *w);
-/* Flags a commit: the notifier wakes every waiter soon (called after each commit). */
+/* Flags a commit: the notifier soon wakes every waiter whose sequence it reached (called
+ * after each commit). */
 void cdc_notify_commit(void);
 /* Starts / stops the notifier thread. */
 int cdc_notify_start(void);

@@ -347,10 +347,14 @@ static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looke
     return taken;
 }
 
-/* The shared rendering a poll without filters reads: its format, and for RESP the protocol. */
+/* The shared renderings in the tail cache: RESP's maps differ between the protocols. */
+enum { VIEW_RAW, VIEW_JSON, VIEW_RESP2, VIEW_RESP3, VIEW_FORMS };
+_Static_assert(VIEW_FORMS == TAIL_VIEWS, "one tail view per output form");
+
+/* The shared rendering a poll without filters reads. */
 static int view_id(const cdc_poll *p, int resp) {
-    if (p->format == CDC_RESP) return resp == 3 ? 3 : 2;
-    return p->format == CDC_JSON ? 1 : 0;
+    if (p->format == CDC_RESP) return resp == 3 ? VIEW_RESP3 : VIEW_RESP2;
+    return p->format == CDC_JSON ? VIEW_JSON : VIEW_RAW;
 }
 
 typedef struct view_arg {

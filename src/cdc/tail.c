@@ -1,5 +1,6 @@
 #include "cdc/tail.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ typedef struct view_commit {
 typedef struct entry_view {
     buf text;
     view_commit *commits;
-    size_t ncommits;
+    size_t ncommits, commits_cap;
 } entry_view;
 
 typedef struct tail_entry {
@@ -34,10 +35,12 @@ static struct {
     pthread_mutex_t lock;
     tail_entry *entries;
     size_t cap, head, len;
-    size_t bytes, capacity_bytes;
-    uint64_t evicted_up_to; /* the last sequence no longer held (0 = nothing evicted) */
-    int started;            /* the first batch since start-up has been seen */
-} tail = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0, 0, 0};
+    size_t bytes, capacity_bytes; /* bytes: batches and renderings */
+    size_t rendered_bytes;        /* of which renderings */
+    uint64_t rendered_from;       /* no batch before this sequence holds a rendering */
+    uint64_t evicted_up_to;       /* the last sequence no longer held (0 = nothing evicted) */
+    int started;                  /* the first batch since start-up has been seen */
+} tail = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 #define INITIAL_ENTRIES 1024
 
@@ -49,7 +52,10 @@ void tail_init(size_t capacity_bytes) {
 
 static tail_entry *at(size_t i) { return &tail.entries[(tail.head + i) % tail.cap]; }
 
-static size_t view_bytes(const entry_view *v) { return v->text.len + v->ncommits * sizeof(view_commit); }
+/* What a rendering takes, as allocated. */
+static size_t view_bytes(const entry_view *v) {
+    return sizeof(*v) + v->text.cap + v->commits_cap * sizeof(view_commit);
+}
 
 static void view_free(entry_view *v) {
     buf_free(&v->text);
@@ -57,22 +63,60 @@ static void view_free(entry_view *v) {
     free(v);
 }
 
+/* Frees an entry's renderings; returns 1 if it had any. */
+static int drop_views(tail_entry *e) {
+    int had = 0;
+    for (int i = 0; i < TAIL_VIEWS; i++) {
+        if (!e->views[i]) continue;
+        size_t n = view_bytes(e->views[i]);
+        tail.bytes -= n;
+        tail.rendered_bytes -= n;
+        view_free(e->views[i]);
+        e->views[i] = NULL;
+        had = 1;
+    }
+    return had;
+}
+
 static void evict_oldest(void) {
     tail_entry *e = at(0);
     tail.evicted_up_to = e->seq + e->count - 1;
     tail.bytes -= e->len;
     free(e->data);
-    for (int i = 0; i < TAIL_VIEWS; i++) {
-        if (!e->views[i]) continue;
-        tail.bytes -= view_bytes(e->views[i]);
-        view_free(e->views[i]);
-    }
+    drop_views(e);
     tail.head = (tail.head + 1) % tail.cap;
     tail.len--;
 }
 
-/* Keeps the newest batch whatever its size, so a poll near the head always finds it here. */
+/* The index of the first entry that ends at or after seq (binary search). */
+static size_t first_ending_at_or_after(uint64_t seq) {
+    size_t lo = 0, hi = tail.len;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        tail_entry *e = at(mid);
+        if (e->seq + e->count - 1 < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Frees the oldest renderings there are; returns 0 if there were none. */
+static int drop_oldest_views(void) {
+    for (size_t i = first_ending_at_or_after(tail.rendered_from); i < tail.len; i++) {
+        tail_entry *e = at(i);
+        tail.rendered_from = e->seq + e->count;
+        if (drop_views(e)) return 1;
+    }
+    return 0;
+}
+
+/* Renderings serve followers near the head and may take half the budget at most, oldest
+ * first out, so they never cost more than half the history the cache keeps. Then batches go,
+ * oldest first, but the newest stays whatever its size, so a poll near the head finds it. */
 static void evict_over_budget(void) {
+    while (tail.rendered_bytes > tail.capacity_bytes / 2 && drop_oldest_views()) continue;
     while (tail.bytes > tail.capacity_bytes && tail.len > 1) evict_oldest();
 }
 
@@ -94,7 +138,15 @@ void tail_free(void) {
     tail.entries = NULL;
     tail.cap = tail.head = 0;
     tail.evicted_up_to = 0;
+    tail.rendered_from = 0;
     tail.started = 0;
+    pthread_mutex_unlock(&tail.lock);
+}
+
+void tail_memory(size_t *batches, size_t *renderings) {
+    pthread_mutex_lock(&tail.lock);
+    *batches = tail.bytes - tail.rendered_bytes;
+    *renderings = tail.rendered_bytes;
     pthread_mutex_unlock(&tail.lock);
 }
 
@@ -129,19 +181,6 @@ void tail_append(const char *batch, size_t len) {
     pthread_mutex_unlock(&tail.lock);
 }
 
-/* The index of the first entry that ends at or after seq (binary search). */
-static size_t first_ending_at_or_after(uint64_t seq) {
-    size_t lo = 0, hi = tail.len;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        tail_entry *e = at(mid);
-        if (e->seq + e->count - 1 < seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 /* Whether from is within what the cache holds (or will hold); called with the lock held. */
 static int holds(uint64_t from) { return tail.started && tail.capacity_bytes > 0 && from > tail.evicted_up_to; }
@@ -167,10 +206,10 @@ tail_status tail_read(uint64_t from, int max_batches, buf *out, int *n) {
     return TAIL_OK;
 }
 
-static void add_commit(entry_view *v, size_t *cap, const wal_batch *c, int shown) {
-    if (v->ncommits == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        v->commits = realloc(v->commits, *cap * sizeof(*v->commits));
+static void add_commit(entry_view *v, const wal_batch *c, int shown) {
+    if (v->ncommits == v->commits_cap) {
+        v->commits_cap = v->commits_cap ? v->commits_cap * 2 : 8;
+        v->commits = realloc(v->commits, v->commits_cap * sizeof(*v->commits));
         if (!v->commits) abort();
     }
     v->commits[v->ncommits++] = (view_commit){c->sequence, c->count, shown, v->text.len};
@@ -183,12 +222,11 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
     buf_init(&v->text);
     wal_batch whole = {e->seq, e->count, e->data, e->len}, commit;
     commit_split cs;
-    size_t cap = 0;
     int rc = commit_split_init(&cs, &whole);
     while (rc == 0 && (rc = commit_split_next(&cs, &commit)) == 1) {
         int shown = tv->render(tv->arg, &commit, &v->text);
         rc = shown < 0 ? -1 : 0;
-        if (rc == 0) add_commit(v, &cap, &commit, shown);
+        if (rc == 0) add_commit(v, &commit, shown);
     }
     commit_split_free(&cs);
     if (rc < 0) {
@@ -198,15 +236,39 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
     return v;
 }
 
-/* The entry's rendering in a view, made on first use. Rendering happens under the lock, which
- * delays other threads' commits, but only once per batch and view. Eviction waits for the end
- * of the read, so the entries a read walks stay put. */
-static entry_view *view_of(tail_entry *e, const tail_view *tv) {
-    if (!e->views[tv->id]) {
-        e->views[tv->id] = render_entry(e, tv);
-        if (e->views[tv->id]) tail.bytes += view_bytes(e->views[tv->id]);
+typedef enum { VIEW_READY, VIEW_GONE, VIEW_FAILED } view_status;
+
+/* Makes sure the entry at *i has its rendering in the view. Rendering runs without the lock,
+ * from a copy of the batch, so commits on other threads (which append here while holding
+ * their key locks) never wait for it; the entry is then found again by its sequence, since
+ * entries may have moved meanwhile (*i is updated), or left (VIEW_GONE). Called and returns
+ * with the lock held. */
+static view_status ensure_view(size_t *i, const tail_view *tv) {
+    tail_entry *e = at(*i);
+    if (e->views[tv->id]) return VIEW_READY;
+    tail_entry copy = {e->seq, e->count, e->len, malloc(e->len), {NULL}};
+    if (!copy.data) abort();
+    memcpy(copy.data, e->data, e->len);
+    pthread_mutex_unlock(&tail.lock);
+    entry_view *v = render_entry(&copy, tv);
+    free(copy.data);
+    pthread_mutex_lock(&tail.lock);
+    if (!v) return VIEW_FAILED;
+    *i = first_ending_at_or_after(copy.seq);
+    if (!holds(copy.seq) || *i >= tail.len || at(*i)->seq != copy.seq) {
+        view_free(v);
+        return VIEW_GONE;
     }
-    return e->views[tv->id];
+    e = at(*i);
+    if (e->views[tv->id]) { /* another reader rendered it meanwhile */
+        view_free(v);
+        return VIEW_READY;
+    }
+    e->views[tv->id] = v;
+    tail.bytes += view_bytes(v);
+    tail.rendered_bytes += view_bytes(v);
+    if (copy.seq < tail.rendered_from) tail.rendered_from = copy.seq;
+    return VIEW_READY;
 }
 
 /* Appends the commits of a rendered entry that hold sequences >= from, up to max_shown shown. */
@@ -225,6 +287,7 @@ static void copy_commits(const entry_view *v, uint64_t from, int max_shown, buf 
 }
 
 tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span) {
+    assert(v->id >= 0 && v->id < TAIL_VIEWS);
     *span = (tail_span){0, 0, 0};
     pthread_mutex_lock(&tail.lock);
     if (!holds(from)) {
@@ -235,14 +298,12 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
     tail_status status = TAIL_OK;
     uint64_t expected = from;
     for (size_t i = first_ending_at_or_after(from); i < tail.len && span->shown < max_shown; i++) {
+        if (at(i)->seq > expected) break; /* a commit still on its way here: stop before the gap */
+        view_status vs = ensure_view(&i, v);
+        if (vs == VIEW_FAILED) status = TAIL_UNRENDERABLE;
+        if (vs != VIEW_READY) break; /* gone: what was read stands, the next poll reads the WAL */
         tail_entry *e = at(i);
-        if (e->seq > expected) break; /* a commit still on its way here: stop before the gap */
-        entry_view *ev = view_of(e, v);
-        if (!ev) {
-            status = TAIL_UNRENDERABLE;
-            break;
-        }
-        copy_commits(ev, from, max_shown, out, span);
+        copy_commits(e->views[v->id], from, max_shown, out, span);
         expected = e->seq + e->count;
     }
     evict_over_budget(); /* what the renderings added, without waiting for a commit */

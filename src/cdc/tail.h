@@ -26,6 +26,9 @@ typedef enum {
  * gaps, into out as [u32 length][bytes] records; *n is how many. */
 tail_status tail_read(uint64_t from, int max_batches, buf *out, int *n);
 
+/* Bytes the cache holds now: batches, and renderings of them (see tail_read_view). */
+void tail_memory(size_t *batches, size_t *renderings);
+
 /* Renderings kept beside each cached batch, one per output form that does not depend on the
  * reader (POLLUPDATES without filters: RAW, JSON, RESP2, RESP3). Followers of the stream read
  * the same batches, so each is rendered once and copied to all of them. */
@@ -50,8 +53,9 @@ typedef struct tail_span {
 
 /* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
  * until max_shown are shown or the cached run ends. A batch is rendered for a view when first
- * read in it (the rendering counts against the memory budget) and shared by every later read.
- * On TAIL_UNRENDERABLE nothing is appended: read that position uncached, which reports it. */
+ * read in it and shared by every later read; renderings take at most half the memory budget,
+ * the oldest dropped first. On TAIL_UNRENDERABLE nothing is appended: read that position
+ * uncached, which reports it. */
 tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span);
 
 #endif

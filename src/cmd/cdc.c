@@ -160,7 +160,7 @@ typedef struct poll_wait {
     cdc_waiter waiter;
     client *c;
     int64_t deadline_us; /* when BLOCK's timeout ends the wait (monotonic), 0 = never */
-    int lingering;       /* reply when the timer fires (or MAX is reached), not at the first change */
+    int lingering;       /* answer when the pace's timer fires or MAX fills, not at the first change */
 } poll_wait;
 
 static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
@@ -181,17 +181,32 @@ static void poll_answer(client *c, cdc_poll *p, reply *r) {
     cdc_poll_reply(p, r);
     int64_t now = time_mono_us();
     /* The rate is what this reply carries over the time since the previous one. */
-    c->poll_stream_busy = (int64_t)p->nupdates * 1000000 >= PACE_BUSY_UPDATES_PER_S * (now - c->last_poll_reply_us);
+    c->poll_stream_busy =
+        p->nupdates > 0 && (int64_t)p->nupdates * 1000000 >= PACE_BUSY_UPDATES_PER_S * (now - c->last_poll_reply_us);
     c->last_poll_reply_us = now;
 }
 
-/* A commit woke a waiting poll: when its consumer is paced, gather until the pace allows an
- * answer (or BLOCK's timeout, if sooner) instead. Returns 1 if the poll lingers now. */
-static int linger_if_paced(client *c, poll_wait *pw) {
+/* The sequence from which commits give a waiting poll something to do: any new one while it
+ * waits for changes; while it lingers, enough to fill MAX (an update takes a sequence at least). */
+static uint64_t wake_sequence(const poll_wait *pw) {
+    const cdc_poll *p = &pw->poll;
+    return p->scanned + (pw->lingering ? (uint64_t)(p->max - p->nupdates) : 1);
+}
+
+/* Lists the wait with the notifier from where its scan ended. */
+static void poll_listen(poll_wait *pw) {
+    uint64_t at = wake_sequence(pw);
+    cdc_waiter_add(&pw->waiter, at);
+    /* A commit between the scan and the listing would otherwise go unnoticed. */
+    if (store_latest_sequence() >= at) net_wake(pw->c);
+}
+
+/* Commits woke a poll that could answer: when its consumer is paced, linger until the pace
+ * allows an answer (or until BLOCK's timeout, if sooner). Returns 1 if the poll lingers now. */
+static int start_lingering(client *c, poll_wait *pw) {
     int64_t wait = pace_wait_us(c, &pw->poll);
     if (pw->deadline_us && pw->deadline_us - time_mono_us() < wait) wait = pw->deadline_us - time_mono_us();
     if (wait <= 0) return 0;
-    cdc_waiter_remove(&pw->waiter); /* only the timer ends it now */
     pw->lingering = 1;
     net_block_retime(c, wait);
     return 1;
@@ -206,8 +221,10 @@ static int poll_retry(client *c, int timed_out) {
         return 1;
     }
     int full = pw->poll.nupdates >= pw->poll.max;
-    if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll))) return 0;
-    if (!timed_out && linger_if_paced(c, pw)) return 0;
+    if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll) || start_lingering(c, pw))) {
+        poll_listen(pw);
+        return 0;
+    }
     poll_answer(c, &pw->poll, &r);
     return 1;
 }
@@ -219,21 +236,22 @@ static void poll_cleanup(client *c) {
     free(pw);
 }
 
-static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t timeout_us, int lingering) {
+/* Suspends the poll: lingering for linger_us when that is > 0, else waiting for commits until
+ * BLOCK's timeout. */
+static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t block_timeout_us, int64_t linger_us) {
     poll_wait *pw = calloc(1, sizeof(*pw));
     if (!pw) abort();
     pw->poll = *p; /* the wait owns the poll from here on */
     pw->c = ctx->c;
-    pw->lingering = lingering;
-    pw->deadline_us = timeout_us > 0 ? time_mono_us() + timeout_us : 0;
+    pw->lingering = linger_us > 0;
+    int64_t now = time_mono_us();
+    if (block_timeout_us > 0) /* saturated: BLOCK may be close to LLONG_MAX microseconds */
+        pw->deadline_us = block_timeout_us > INT64_MAX - now ? INT64_MAX : now + block_timeout_us;
     pw->waiter.wake = poll_wake;
     pw->waiter.arg = pw;
     client_block block = {poll_retry, poll_cleanup, pw};
-    net_block(ctx->c, timeout_us, &block);
-    if (lingering) return; /* only its timer ends it: commits need not wake it */
-    cdc_waiter_add(&pw->waiter);
-    /* A commit between the scan and the registration would otherwise go unnoticed. */
-    if (store_latest_sequence() > pw->poll.scanned) net_wake(ctx->c);
+    net_block(ctx->c, pw->lingering ? linger_us : block_timeout_us, &block);
+    poll_listen(pw);
 }
 
 /* After the first scan of a BLOCK poll: wait for a commit, linger for more, or answer now.
@@ -246,7 +264,7 @@ static int poll_maybe_wait(cmd_ctx *ctx, cdc_poll *p, long long block_ms) {
     }
     int64_t linger = pace_wait_us(ctx->c, p);
     if (linger <= 0) return 0;
-    poll_block(ctx, p, block_ms > 0 && timeout_us < linger ? timeout_us : linger, 1);
+    poll_block(ctx, p, timeout_us, block_ms > 0 && timeout_us < linger ? timeout_us : linger);
     return 1;
 }
 

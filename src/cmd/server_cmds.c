@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "cmd/docs.h"
 #include "cmd/handlers.h"
@@ -64,10 +65,13 @@ static void info_clients(buf *b) {
 
 static void info_memory(buf *b) {
     long long rss = rss_bytes();
+    size_t cdc_batches, cdc_renderings;
+    tail_memory(&cdc_batches, &cdc_renderings);
     buf_printf(b,
                "# Memory\r\nused_memory:%lld\r\nused_memory_human:%.2fM\r\nused_memory_rss:%lld\r\n"
-               "used_memory_rocksdb:%llu\r\nmaxmemory:0\r\n",
-               rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage());
+               "used_memory_rocksdb:%llu\r\nused_memory_cdc_cache:%zu\r\nused_memory_cdc_renderings:%zu\r\n"
+               "maxmemory:0\r\n",
+               rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage(), cdc_batches, cdc_renderings);
 }
 
 static void info_persistence(buf *b) {

@@ -59,6 +59,7 @@ def test_shared_renderings_match_the_wal(server, r, protocol):
     start = seq(r)
     write_mixed(server, r)
     from_cache = {f: poll_raw_bytes(server, start, f, protocol) for f in FORMATS}
+    assert r.info("memory")["used_memory_cdc_renderings"] > 0, "the polls did not use shared renderings"
     again = {f: poll_raw_bytes(server, start, f, protocol) for f in FORMATS}
     assert again == from_cache, "a second reader of the shared renderings saw something else"
     server.restart()  # the tail cache starts empty: every poll now reads the WAL
@@ -80,24 +81,44 @@ def test_filtered_polls_beside_shared_ones(server, r):
     assert poll_raw_bytes(server, start, "RESP", 2, max_=1000) == plain
 
 
+def test_renderings_stay_within_the_cache_budget(make_server):
+    """cdc-cache-mb bounds batches and renderings together; renderings take half at most."""
+    s = make_server(["--cdc-cache-mb", "1"])
+    r = s.client()
+    start = seq(r)
+    p = r.pipeline(transaction=False)
+    for i in range(20000):
+        p.set("key:%d" % i, "v" * 20)
+    p.execute()
+    for fmt in FORMATS:
+        pos = max(start, seq(r) - 3000)  # followers near the head: served from the cache
+        while pos < seq(r):
+            pos = dict(pairs(r.execute_command("POLLUPDATES", pos, "MAX", 1000, "FORMAT", fmt)))["next_sequence"]
+    mem = r.info("memory")
+    assert 0 < mem["used_memory_cdc_renderings"] <= 512 * 1024, mem
+    assert mem["used_memory_cdc_cache"] + mem["used_memory_cdc_renderings"] <= 1024 * 1024, mem
+
+
 # ---- pacing ----
 
-PACE_MS = 400
+PACE_MS = 1000
 
 
 def busy_reply(r, c, n=3000):
-    """Makes the connection's last reply a busy one: 1000 updates right after another 1000.
-    Returns the position after them and when the busy reply arrived."""
+    """Makes the connection's last reply a busy one: 1000 updates right after another 1000
+    (both polls sent at once, so the client's own speed cannot make the stream look quiet).
+    Returns the position after them."""
     p = r.pipeline(transaction=False)
     for i in range(n):
         p.set("busy:%d" % i, i)
     p.execute()
-    pos = seq(r) - n
-    for _ in range(2):  # the first reply has no previous one to measure a rate against
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+    pos = seq(r) - n  # one sequence and one update per SET
+    c.send(encode_command("POLLUPDATES", pos, "MAX", 1000) + encode_command("POLLUPDATES", pos + 1000, "MAX", 1000))
+    for expected in (pos + 1000, pos + 2000):
+        rep = dict(pairs(c.read_reply()))
         assert len(rep["updates"]) == 1000
-        pos = rep["next_sequence"]
-    return pos, time.monotonic()
+        assert rep["next_sequence"] == expected
+    return pos + 2000
 
 
 def read_poll(c):
@@ -112,13 +133,37 @@ def paced(server, r):
     r.config_set("cdc-poll-pace-ms", 5)
 
 
+def test_a_busy_consumer_with_max_already_filled_is_answered_at_once(server, r, paced):
+    with server.conn(timeout=10) as c:
+        pos = busy_reply(r, c)
+        t0 = time.monotonic()
+        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000, "BLOCK", 10000)))
+    assert time.monotonic() - t0 < PACE_MS / 1000 / 2
+    assert len(rep["updates"]) == 1000
+
+
+def test_a_paced_wait_ends_when_max_fills(server, r, paced):
+    r.config_set("cdc-poll-pace-ms", 10000)
+    with server.conn(timeout=20) as c:
+        pos = busy_reply(r, c)
+        end = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))["next_sequence"]
+        c.send(encode_command("POLLUPDATES", end, "MAX", 5, "BLOCK", 20000))
+        r.set("m0", "0")  # wakes the wait, which now lingers for its pace
+        time.sleep(0.2)
+        assert not socket_has_data(c.sock), "a paced consumer was answered at the first write"
+        t0 = time.monotonic()
+        for i in range(1, 5):
+            r.set("m%d" % i, i)
+        rep, got = read_poll(c)
+    assert got - t0 < 3, got - t0
+    assert len(rep["updates"]) == 5
+    assert rep["next_sequence"] == end + 5
+
+
 def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
     with server.conn(timeout=10) as c:
-        pos, busy_at = busy_reply(r, c)
-        end = seq(r)
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))  # MAX fills first: no wait
-        assert time.monotonic() - busy_at < PACE_MS / 1000 / 2
-        assert rep["next_sequence"] == end
+        pos = busy_reply(r, c)
+        end = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))["next_sequence"]
         c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
         asked = time.monotonic()
         r.set("w1", "1")
@@ -134,7 +179,7 @@ def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
 
 def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
     with server.conn(timeout=10) as c:
-        pos, _ = busy_reply(r, c)
+        pos = busy_reply(r, c)
         rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
         end, last_at = rep["next_sequence"], time.monotonic()
         r.set("ready", "1")
@@ -147,7 +192,7 @@ def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
 def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 5000)
     with server.conn(timeout=10) as c:
-        pos, _ = busy_reply(r, c)
+        pos = busy_reply(r, c)
         rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
         end = rep["next_sequence"]
         c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 300))
@@ -161,7 +206,7 @@ def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
 def test_a_quiet_consumer_is_not_paced(server, r, paced):
     """After a reply of a few updates (a quiet stream), a write wakes the consumer at once."""
     with server.conn(timeout=10) as c:
-        pos, _ = busy_reply(r, c)
+        pos = busy_reply(r, c)
         rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
         time.sleep(PACE_MS / 1000)
         r.set("q1", "1")
@@ -180,7 +225,7 @@ def test_pace_zero_answers_at_the_first_write(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 0)
     assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "0"}
     with server.conn(timeout=10) as c:
-        pos, _ = busy_reply(r, c)
+        pos = busy_reply(r, c)
         rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
         c.send(encode_command("POLLUPDATES", rep["next_sequence"], "MAX", 1000, "BLOCK", 10000))
         time.sleep(0.05)

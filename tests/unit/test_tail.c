@@ -258,23 +258,53 @@ static void test_view_unrenderable_batch_appends_nothing(void **state) {
     assert_string_equal(text, "<1+1;2+1;");
 }
 
-static void test_view_renderings_count_against_the_budget(void **state) {
+static void expect_within_budget(size_t capacity) {
+    size_t batches, renderings;
+    tail_memory(&batches, &renderings);
+    assert_true(renderings <= capacity / 2);
+    assert_true(batches + renderings <= capacity);
+}
+
+static void test_view_renderings_take_half_the_budget_oldest_first(void **state) {
     (void)state;
-    tail_init(60); /* three one-put batches (17 bytes each) fit, and not their renderings */
-    for (uint64_t s = 1; s <= 3; s++) append(s, 1);
+    const size_t capacity = 4096;
+    tail_init(capacity);
+    for (uint64_t s = 1; s <= 40; s++) append(s, 1); /* 40 × 17 bytes of batches */
     test_renderer t = {0};
     char text[256];
     tail_span span;
     assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<1+1;2+1;3+1;"); /* the read itself is whole */
-    /* Then the renderings' room is made at once, not at the next commit: the oldest batches go. */
-    assert_int_equal(read_view(&t, 0, 2, 100, text, &span), TAIL_TOO_OLD);
-    assert_int_equal(read_view(&t, 0, 3, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<3+1;");
-    append(4, 1); /* a commit makes room too */
-    assert_int_equal(read_view(&t, 0, 3, 100, text, &span), TAIL_TOO_OLD);
-    assert_int_equal(read_view(&t, 0, 4, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<4+1;");
+    assert_int_equal(span.shown, 40); /* the read itself is whole */
+    assert_int_equal(t.calls, 40);
+    size_t batches, renderings;
+    tail_memory(&batches, &renderings);
+    assert_int_equal(batches, 40 * 17);
+    assert_true(renderings > 0);
+    expect_within_budget(capacity);
+    /* The renderings made room, not the history: every batch is still here. */
+    assert_int_equal(read_view(&t, 0, 40, 100, text, &span), TAIL_OK);
+    assert_int_equal(t.calls, 40); /* the newest renderings stayed */
+    assert_int_equal(read_view(&t, 0, 1, 1, text, &span), TAIL_OK);
+    assert_int_equal(t.calls, 41); /* the oldest went, and are made again */
+    assert_string_equal(text, "<1+1;");
+}
+
+static void test_view_renderings_never_push_the_cache_over_budget(void **state) {
+    (void)state;
+    const size_t capacity = 1200;
+    tail_init(capacity);
+    test_renderer t = {0};
+    char text[256];
+    tail_span span;
+    for (uint64_t s = 1; s <= 200; s++) {
+        append(s, 1);
+        expect_within_budget(capacity);
+        read_view(&t, s % 2, s > 3 ? s - 3 : 1, 100, text, &span); /* two views, followers behind */
+        expect_within_budget(capacity);
+    }
+    /* The newest batches are still here, rendered or not. */
+    assert_int_equal(read_view(&t, 0, 199, 100, text, &span), TAIL_OK);
+    assert_string_equal(text, "<199+1;200+1;");
 }
 
 int main(void) {
@@ -288,7 +318,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_view_renders_each_batch_once_per_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_view_renderings_count_against_the_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_renderings_take_half_the_budget_oldest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_renderings_never_push_the_cache_over_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
