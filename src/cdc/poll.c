@@ -386,7 +386,7 @@ static tail_status scan_tail_shared(cdc_poll *p, int resp) {
 static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
     if (!cdc_filter_active(&p->filter)) {
         tail_status st = scan_tail_shared(p, body->resp);
-        if (st != TAIL_UNRENDERABLE) return st == TAIL_TOO_OLD;
+        if (st != TAIL_UNSHARED) return st == TAIL_TOO_OLD;
     }
     buf cached;
     buf_init(&cached);

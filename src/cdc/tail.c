@@ -294,13 +294,17 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
         pthread_mutex_unlock(&tail.lock);
         return TAIL_TOO_OLD;
     }
+    if (tail.len && from + TAIL_SHARED_SEQUENCES < at(tail.len - 1)->seq + at(tail.len - 1)->count) {
+        pthread_mutex_unlock(&tail.lock);
+        return TAIL_UNSHARED;
+    }
     size_t mark = out->len;
     tail_status status = TAIL_OK;
     uint64_t expected = from;
     for (size_t i = first_ending_at_or_after(from); i < tail.len && span->shown < max_shown; i++) {
         if (at(i)->seq > expected) break; /* a commit still on its way here: stop before the gap */
         view_status vs = ensure_view(&i, v);
-        if (vs == VIEW_FAILED) status = TAIL_UNRENDERABLE;
+        if (vs == VIEW_FAILED) status = TAIL_UNSHARED;
         if (vs != VIEW_READY) break; /* gone: what was read stands, the next poll reads the WAL */
         tail_entry *e = at(i);
         copy_commits(e->views[v->id], from, max_shown, out, span);
@@ -308,7 +312,7 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
     }
     evict_over_budget(); /* what the renderings added, without waiting for a commit */
     pthread_mutex_unlock(&tail.lock);
-    if (status == TAIL_UNRENDERABLE) {
+    if (status == TAIL_UNSHARED) {
         out->len = mark;
         *span = (tail_span){0, 0, 0};
     }

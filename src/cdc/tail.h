@@ -19,7 +19,7 @@ void tail_append(const char *batch, size_t len);
 typedef enum {
     TAIL_TOO_OLD,      /* from is before what the cache holds: read the WAL */
     TAIL_OK,           /* batches (possibly none yet) were copied */
-    TAIL_UNRENDERABLE, /* a commit could not be rendered: nothing was copied */
+    TAIL_UNSHARED,     /* no shared renderings here: nothing was copied, render it yourself */
 } tail_status;
 
 /* Copies up to max_batches whole batches holding sequences >= from, in order and without
@@ -51,11 +51,17 @@ typedef struct tail_span {
     uint64_t last;  /* the last sequence covered */
 } tail_span;
 
+/* Sequences behind the newest cached one within which renderings are shared: where followers
+ * of the stream read. A consumer catching up from further back would fill memory with
+ * renderings nobody else reads, so it renders for itself. */
+#define TAIL_SHARED_SEQUENCES 65536
+
 /* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
  * until max_shown are shown or the cached run ends. A batch is rendered for a view when first
  * read in it and shared by every later read; renderings take at most half the memory budget,
- * the oldest dropped first. On TAIL_UNRENDERABLE nothing is appended: read that position
- * uncached, which reports it. */
+ * the oldest dropped first. TAIL_UNSHARED, with nothing appended, when from is further back
+ * than TAIL_SHARED_SEQUENCES or a commit cannot be rendered (rendering it uncached reports
+ * that). */
 tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span);
 
 #endif

@@ -246,7 +246,7 @@ static void test_view_unrenderable_batch_appends_nothing(void **state) {
     test_renderer t = {.broken = 2};
     char text[256];
     tail_span span;
-    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNRENDERABLE);
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNSHARED);
     assert_string_equal(text, "<");
     assert_int_equal(span.shown, 0);
     assert_int_equal(span.last, 0);
@@ -256,6 +256,24 @@ static void test_view_unrenderable_batch_appends_nothing(void **state) {
     t.broken = 0;
     assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
     assert_string_equal(text, "<1+1;2+1;");
+}
+
+static void test_view_is_not_shared_far_behind_the_head(void **state) {
+    (void)state;
+    append(1, 1);
+    char b[12];
+    uint64_t seq = 2;
+    uint32_t count = TAIL_SHARED_SEQUENCES + 10; /* a header alone: the cache reads no further */
+    memcpy(b, &seq, 8);
+    memcpy(b + 8, &count, 4);
+    tail_append(b, sizeof(b));
+    test_renderer t = {0};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNSHARED);
+    assert_string_equal(text, "<");
+    assert_int_equal(t.calls, 0);
+    assert_int_equal(read_view(&t, 0, 70000, 100, text, &span), TAIL_OK); /* near the newest sequence */
 }
 
 static void expect_within_budget(size_t capacity) {
@@ -318,6 +336,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_view_renders_each_batch_once_per_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_is_not_shared_far_behind_the_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_take_half_the_budget_oldest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_never_push_the_cache_over_budget, setup, teardown),
     };
