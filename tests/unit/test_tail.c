@@ -174,31 +174,37 @@ static tail_status read_view(test_renderer *t, int id, uint64_t from, int max, c
     return st;
 }
 
+/* What a read of view 0 should give: status, text, and its span. */
+typedef struct expected_read {
+    tail_status status;
+    const char *text;
+    int shown;
+    uint64_t first, last;
+} expected_read;
+
+static void expect_read(test_renderer *t, uint64_t from, int max, expected_read want) {
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(t, 0, from, max, text, &span), want.status);
+    assert_string_equal(text, want.text);
+    assert_int_equal(span.shown, want.shown);
+    assert_int_equal(span.first, want.first);
+    assert_int_equal(span.last, want.last);
+}
+
 static void test_view_splits_write_groups_into_commits(void **state) {
     (void)state;
     append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15 */
     append(16, 1);
     test_renderer t = {0};
-    char text[256];
-    tail_span span;
-    assert_int_equal(read_view(&t, 0, 10, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<10+2;12+2;14+2;16+1;");
-    assert_int_equal(span.shown, 4);
-    assert_int_equal(span.first, 10);
-    assert_int_equal(span.last, 16);
+    expect_read(&t, 10, 100, (expected_read){TAIL_OK, "<10+2;12+2;14+2;16+1;", 4, 10, 16});
     /* From inside the group: the commit holding the position, whole, and on. */
-    assert_int_equal(read_view(&t, 0, 13, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<12+2;14+2;16+1;");
-    assert_int_equal(span.first, 12);
+    expect_read(&t, 13, 100, (expected_read){TAIL_OK, "<12+2;14+2;16+1;", 3, 12, 16});
     /* MAX stops inside a group; the span ends with the last commit taken. */
-    assert_int_equal(read_view(&t, 0, 12, 1, text, &span), TAIL_OK);
-    assert_string_equal(text, "<12+2;");
-    assert_int_equal(span.last, 13);
+    expect_read(&t, 12, 1, (expected_read){TAIL_OK, "<12+2;", 1, 12, 13});
     /* Past the end: nothing, and the span says so. */
-    assert_int_equal(read_view(&t, 0, 17, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<");
-    assert_int_equal(span.last, 0);
-    assert_int_equal(read_view(&t, 0, 9, 100, text, &span), TAIL_TOO_OLD);
+    expect_read(&t, 17, 100, (expected_read){TAIL_OK, "<", 0, 0, 0});
+    expect_read(&t, 9, 100, (expected_read){TAIL_TOO_OLD, "<", 0, 0, 0});
 }
 
 static void test_view_renders_each_batch_once_per_view(void **state) {
@@ -227,16 +233,10 @@ static void test_view_hidden_commits_advance_without_counting(void **state) {
     (void)state;
     append_group(1, 3, 1);
     test_renderer t = {.hidden = 2};
-    char text[256];
-    tail_span span;
-    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<1+1;3+1;");
-    assert_int_equal(span.shown, 2);
-    assert_int_equal(span.last, 3);
+    expect_read(&t, 1, 100, (expected_read){TAIL_OK, "<1+1;3+1;", 2, 1, 3});
     /* MAX counts shown commits only. */
-    assert_int_equal(read_view(&t, 0, 1, 1, text, &span), TAIL_OK);
-    assert_string_equal(text, "<1+1;");
-    assert_int_equal(span.last, 1);
+    expect_read(&t, 1, 1, (expected_read){TAIL_OK, "<1+1;", 1, 1, 1});
+    expect_read(&t, 2, 1, (expected_read){TAIL_OK, "<3+1;", 1, 2, 3});
 }
 
 static void test_view_unrenderable_batch_appends_nothing(void **state) {
@@ -244,18 +244,11 @@ static void test_view_unrenderable_batch_appends_nothing(void **state) {
     append(1, 1);
     append(2, 1);
     test_renderer t = {.broken = 2};
-    char text[256];
-    tail_span span;
-    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNSHARED);
-    assert_string_equal(text, "<");
-    assert_int_equal(span.shown, 0);
-    assert_int_equal(span.last, 0);
+    expect_read(&t, 1, 100, (expected_read){TAIL_UNSHARED, "<", 0, 0, 0});
     /* The batch before it still renders, and a failed rendering is not kept. */
-    assert_int_equal(read_view(&t, 0, 1, 1, text, &span), TAIL_OK);
-    assert_string_equal(text, "<1+1;");
+    expect_read(&t, 1, 1, (expected_read){TAIL_OK, "<1+1;", 1, 1, 1});
     t.broken = 0;
-    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_OK);
-    assert_string_equal(text, "<1+1;2+1;");
+    expect_read(&t, 1, 100, (expected_read){TAIL_OK, "<1+1;2+1;", 2, 1, 2});
 }
 
 static void test_view_is_not_shared_far_behind_the_head(void **state) {
@@ -268,11 +261,10 @@ static void test_view_is_not_shared_far_behind_the_head(void **state) {
     memcpy(b + 8, &count, 4);
     tail_append(b, sizeof(b));
     test_renderer t = {0};
+    expect_read(&t, 1, 100, (expected_read){TAIL_UNSHARED, "<", 0, 0, 0});
+    assert_int_equal(t.calls, 0);
     char text[256];
     tail_span span;
-    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_UNSHARED);
-    assert_string_equal(text, "<");
-    assert_int_equal(t.calls, 0);
     assert_int_equal(read_view(&t, 0, 70000, 100, text, &span), TAIL_OK); /* near the newest sequence */
 }
 
