@@ -1,5 +1,6 @@
-/* Commit notifications for blocked POLLUPDATES: commits wake every waiter (through a notifier
- * thread that coalesces bursts); with no waiters a commit pays one atomic load. */
+/* Commit notifications for blocked POLLUPDATES: commits wake the waiters whose sequence they
+ * reach (through a notifier thread that coalesces bursts); with no waiters a commit pays one
+ * atomic load. */
 #ifndef TIDEKV_NOTIFY_H
 #define TIDEKV_NOTIFY_H
 

@@ -181,7 +181,6 @@ void tail_append(const char *batch, size_t len) {
     pthread_mutex_unlock(&tail.lock);
 }
 
-
 /* Whether from is within what the cache holds (or will hold); called with the lock held. */
 static int holds(uint64_t from) { return tail.started && tail.capacity_bytes > 0 && from > tail.evicted_up_to; }
 
