@@ -2,10 +2,12 @@
 # CDC benchmarks: drain speed (100k and 1M changes, RAW/RESP/JSON), BLOCK wake-up latency,
 # and write throughput with 10 blocked pollers attached vs none. Prints a Markdown report.
 # Usage: bench/run_cdc.sh [report-file]   (run `make` first; env ROUNDS and WINDOW (seconds)
-# set the pollers' A/B rounds, default 5 × 5 s)
+# set the pollers' A/B rounds, default 5 × 5 s; PIN=1 runs the server on CPU 0 and the pollers
+# and the control on CPU 1, so that their parsing does not land on the server's core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/tidekv-server
+if [ "${PIN:-0}" = 1 ]; then SERVER_CPU=0 BESIDE_CPU=1; else SERVER_CPU="" BESIDE_CPU=""; fi
 TOOL=build/cdc_bench
 OUT=${1:-/dev/stdout}
 
@@ -18,7 +20,7 @@ start_server() {
 }
 
 launch() {
-  "$BIN" --port "$PORT" --dir "$DIR" --logfile "$DIR/log" &
+  ${SERVER_CPU:+taskset -c $SERVER_CPU} "$BIN" --port "$PORT" --dir "$DIR" --logfile "$DIR/log" &
   PID=$!
   for _ in $(seq 600); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && return; sleep 0.1; done
   echo "server did not start" >&2; exit 1
@@ -32,7 +34,7 @@ stop_server() { kill "$PID"; wait "$PID" || true; rm -rf "$DIR"; }
 rps() { tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1; }
 
 {
-echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2))"
+echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)${SERVER_CPU:+, server on CPU $SERVER_CPU, pollers and control on CPU $BESIDE_CPU})"
 echo
 echo "| changes | read from | format | changes/s |"
 echo "|---|---|---|---|"
@@ -86,7 +88,7 @@ window() { # $1 = pid of the process beside the writer, or 0; prints writes/s an
   echo "$(( (s1 - s0) / WINDOW )) $(( (p1 - p0) * 100 / HZ / WINDOW ))"
 }
 beside() { # $1 = command to run beside the writer for one window; prints what window prints
-  "$TOOL" "$@" > "$DIR/beside" &
+  ${BESIDE_CPU:+taskset -c $BESIDE_CPU} "$TOOL" "$@" > "$DIR/beside" &
   local pid=$! measured
   sleep 0.5
   measured=$(window $pid)
