@@ -450,7 +450,7 @@ int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
     return rc == 1 ? scan_wal(p, &body, err, errlen) : rc;
 }
 
-void cdc_poll_reply(cdc_poll *p, reply *r) {
+void cdc_poll_reply_header(const cdc_poll *p, reply *r) {
     reply_map(r, 4);
     reply_bulk_str(r, "latest_sequence");
     reply_int(r, (long long)store_latest_sequence());
@@ -460,5 +460,9 @@ void cdc_poll_reply(cdc_poll *p, reply *r) {
     reply_int(r, (long long)(p->first ? p->first : p->seq + 1));
     reply_bulk_str(r, "updates");
     reply_array(r, p->nupdates);
+}
+
+void cdc_poll_reply(cdc_poll *p, reply *r) {
+    cdc_poll_reply_header(p, r);
     buf_append(r->out, p->body.data, p->body.len);
 }

@@ -41,6 +41,8 @@ void cdc_poll_free(cdc_poll *p);
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen);
 /* Writes the reply map: latest_sequence, next_sequence, first_sequence, updates. */
 void cdc_poll_reply(cdc_poll *p, reply *r);
+/* Writes the reply map up to the updates' array header; p->body follows it. */
+void cdc_poll_reply_header(const cdc_poll *p, reply *r);
 /* Whether a filter is set (filters need a decoded format). */
 int cdc_filter_active(const cdc_filter *f);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cmd/dispatch.h"
@@ -345,6 +346,28 @@ void net_block_retime(client *c, int64_t timeout_us) {
 }
 
 void net_wake(client *c) { event_active(c->wake_ev, EV_READ, 0); }
+
+/* Writes as much of head then body as the socket takes now; an error counts as nothing
+ * written (the next flush meets it again and closes the client). */
+static size_t write_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len) {
+    struct iovec iov[2] = {{(void *)head, head_len}, {(void *)body, body_len}};
+    ssize_t n;
+    do n = writev(c->fd, iov, 2);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return 0;
+    atomic_fetch_add(&stats.net_output_bytes, n);
+    return (size_t)n;
+}
+
+void net_reply_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len) {
+    /* Straight out only when that cannot pass anything: no pending output, no reply held for a
+     * WAL sync or a group's commit, no close on its way. */
+    int direct = c->out.len == 0 && !c->in_group && c->sync_wait_seq == 0 && !(c->flags & CLIENT_CLOSE_ASAP);
+    size_t sent = direct ? write_parts(c, head, head_len, body, body_len) : 0;
+    if (sent < head_len) buf_append(&c->out, (const char *)head + sent, head_len - sent);
+    size_t body_sent = sent > head_len ? sent - head_len : 0;
+    buf_append(&c->out, (const char *)body + body_sent, body_len - body_sent);
+}
 
 static void on_writable(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;

@@ -18,6 +18,10 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
 void net_block(client *c, int64_t timeout_us, const client_block *block);
 /* Moves a blocked command's timeout to timeout_us from now (> 0). Call from the client's worker. */
 void net_block_retime(client *c, int64_t timeout_us);
+/* Sends a reply made of two parts (a header and a large body) straight to the socket when
+ * nothing is pending before it, sparing the copy into the output buffer; whatever the socket
+ * does not take now is appended to the buffer. Call from the client's worker. */
+void net_reply_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len);
 /* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */

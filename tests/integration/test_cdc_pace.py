@@ -242,3 +242,27 @@ def test_pace_option_bounds(r):
         with pytest.raises(Exception):
             r.config_set("cdc-poll-pace-ms", bad)
     assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "5"}
+
+
+# ---- replies sent without a copy ----
+
+
+def test_a_large_woken_reply_that_the_socket_cannot_take_at_once_arrives_whole(server, r):
+    """A poll's reply goes straight to the socket when nothing is pending; what the socket
+    does not take stays queued, in order, before the replies of later commands."""
+    start = seq(r)
+    value = b"v" * 65536
+    with server.conn(timeout=30) as c:
+        c.send(encode_command("POLLUPDATES", start, "BLOCK", 10000, "MAX", 1000) + encode_command("PING"))
+        time.sleep(0.2)
+        p = r.pipeline(transaction=False)
+        for i in range(300):
+            p.set("big:%d" % i, value)
+        p.execute()
+        time.sleep(0.5)  # the reply (tens of MB in hex) now fills the socket's buffers
+        rep = dict(pairs(c.read_reply()))
+        assert c.read_reply() == "PONG"
+    assert rep["first_sequence"] == start + 1
+    assert len(rep["updates"]) == rep["next_sequence"] - start > 0
+    for u in rep["updates"]:
+        assert value.hex().upper().encode() in u
