@@ -58,7 +58,7 @@ static int drain(int port, const char *format) {
         freeReplyObject(r);
     }
     double secs = now_s() - start;
-    printf("drain %s: %lld changes in %.3f s = %.0f changes/s\n", format, changes, secs, changes / secs);
+    printf("drain %s: %lld changes in %.6f s = %.0f changes/s\n", format, changes, secs, changes / secs);
     redisFree(c);
     return 0;
 }

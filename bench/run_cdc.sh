@@ -31,34 +31,43 @@ restart_server() { kill "$PID"; wait "$PID" || true; launch; }
 
 stop_server() { kill "$PID"; wait "$PID" || true; rm -rf "$DIR"; }
 
-rps() { tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1 | cut -d' ' -f1; }
-
 {
 echo "### CDC ($(date -u +%Y-%m-%d), $(nproc) cores, redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)${SERVER_CPU:+, server on CPU $SERVER_CPU, pollers and control on CPU $BESIDE_CPU})"
 echo
-echo "| changes | read from | format | changes/s |"
-echo "|---|---|---|---|"
+# Each drain runs on DRAIN_ROUNDS fresh servers (default 3) and the median time counts: a 100k
+# drain takes tens of milliseconds, so one run is at the mercy of the other processes.
 declare -A secs
 drain_all() { # $1 = changes, $2 = where they come from
   for f in RAW RESP JSON; do
     line=$("$TOOL" drain "$PORT" "$f")
-    rate=$(echo "$line" | grep -o '= [0-9]*' | cut -d' ' -f2)
-    secs[$1$2$f]=$(echo "$line" | grep -o 'in [0-9.]\+ s' | cut -d' ' -f2)
-    echo "| $1 | $2 | $f | $rate |"
+    secs[$1 $2 $f]+="$(echo "$line" | grep -o 'in [0-9.]\+ s' | cut -d' ' -f2) "
   done
 }
+for _ in $(seq "${DRAIN_ROUNDS:-3}"); do
+  for n in 100000 1000000; do
+    start_server
+    redis-benchmark -p "$PORT" -t set -n "$n" -r 1000000 -d 16 -c 50 -q >/dev/null 2>&1
+    drain_all "$n" "cache+WAL"
+    restart_server
+    drain_all "$n" "WAL"
+    stop_server
+  done
+done
+median() { sort -g | awk '{v[NR]=$1} END {printf "%.4f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+median_secs() { echo "${secs[$1]}" | tr ' ' '\n' | grep . | median; }
+echo "| changes | read from | format | changes/s (median of ${DRAIN_ROUNDS:-3}) |"
+echo "|---|---|---|---|"
 for n in 100000 1000000; do
-  start_server
-  redis-benchmark -p "$PORT" -t set -n "$n" -r 1000000 -d 16 -c 50 -q >/dev/null 2>&1
-  drain_all "$n" "cache+WAL"
-  restart_server
-  drain_all "$n" "WAL"
-  stop_server
+  for src in "cache+WAL" WAL; do
+    for f in RAW RESP JSON; do
+      echo "| $n | $src | $f | $(echo "$n / $(median_secs "$n $src $f")" | bc) |"
+    done
+  done
 done
 echo
 for src in "cache+WAL" WAL; do
   for f in RAW RESP JSON; do
-    echo "- 1M drain / 100k drain time, $src, $f: $(echo "${secs[1000000$src$f]} / ${secs[100000$src$f]}" | bc -l | cut -c1-5)×"
+    echo "- 1M drain / 100k drain time, $src, $f: $(echo "$(median_secs "1000000 $src $f") / $(median_secs "100000 $src $f")" | bc -l | cut -c1-5)×"
   done
 done
 echo
@@ -95,7 +104,6 @@ beside() { # $1 = command to run beside the writer for one window; prints what w
   wait $pid # its report is complete once it has ended
   echo "$measured"
 }
-median() { sort -g | awk '{v[NR]=$1} END {printf "%.3f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 echo "| round | writes/s alone | with 10 BLOCKed pollers | pollers' CPU | with a control burning that CPU | pollers / alone | control / alone | pollers / control |"
 echo "|---|---|---|---|---|---|---|---|"
 declare -a with_r control_r pollers_r
