@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "storage/store.h"
 
 /* Waiters are woken by a notifier thread, not by the committing thread: a commit only flags
  * that something is new, so under a stream of writes blocked pollers are woken at most once
@@ -19,6 +18,7 @@ static pthread_mutex_t notifier_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t notifier_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t notifier;
 static atomic_int pending;
+static _Atomic uint64_t announced;
 static int stopping, running;
 
 void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at) {
@@ -50,14 +50,19 @@ void cdc_waiter_remove(cdc_waiter *w) {
 }
 
 static void wake_reached(void) {
-    uint64_t latest = store_latest_sequence();
+    uint64_t latest = atomic_load(&announced);
     pthread_mutex_lock(&waiters_lock);
     for (cdc_waiter *w = waiters; w; w = w->next)
         if (latest >= w->wake_at) w->wake(w->arg);
     pthread_mutex_unlock(&waiters_lock);
 }
 
-void cdc_notify_commit(void) {
+uint64_t cdc_announced_sequence(void) { return atomic_load(&announced); }
+
+void cdc_notify_commit(uint64_t last_seq) {
+    /* Commits of several workers may announce out of order: keep the highest. */
+    uint64_t seen = atomic_load(&announced);
+    while (seen < last_seq && !atomic_compare_exchange_weak(&announced, &seen, last_seq)) continue;
     if (atomic_load(&nwaiters) == 0) return;
     if (atomic_exchange(&pending, 1)) return; /* the notifier has not run since the last commit */
     pthread_mutex_lock(&notifier_lock);

@@ -102,9 +102,10 @@ static size_t first_ending_at_or_after(uint64_t seq) {
     return lo;
 }
 
-/* Frees the oldest renderings there are; returns 0 if there were none. */
+/* Frees the oldest renderings there are, but never the newest batch's (followers would render
+ * it again at every poll); returns 0 if there were none. */
 static int drop_oldest_views(void) {
-    for (size_t i = first_ending_at_or_after(tail.rendered_from); i < tail.len; i++) {
+    for (size_t i = first_ending_at_or_after(tail.rendered_from); i + 1 < tail.len; i++) {
         tail_entry *e = at(i);
         tail.rendered_from = e->seq + e->count;
         if (drop_views(e)) return 1;
@@ -304,14 +305,17 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
         if (at(i)->seq > expected) break; /* a commit still on its way here: stop before the gap */
         view_status vs = ensure_view(&i, v);
         if (vs == VIEW_FAILED) status = TAIL_UNSHARED;
-        if (vs != VIEW_READY) break; /* gone: what was read stands, the next poll reads the WAL */
+        /* Gone while rendered: what was read stands and the next poll reads the WAL; with
+         * nothing read yet, the WAL answers this one. */
+        if (vs == VIEW_GONE && !span->last) status = TAIL_TOO_OLD;
+        if (vs != VIEW_READY) break;
         tail_entry *e = at(i);
         copy_commits(e->views[v->id], from, max_shown, out, span);
         expected = e->seq + e->count;
     }
     evict_over_budget(); /* what the renderings added, without waiting for a commit */
     pthread_mutex_unlock(&tail.lock);
-    if (status == TAIL_UNSHARED) {
+    if (status != TAIL_OK) {
         out->len = mark;
         *span = (tail_span){0, 0, 0};
     }

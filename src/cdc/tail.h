@@ -51,17 +51,18 @@ typedef struct tail_span {
     uint64_t last;  /* the last sequence covered */
 } tail_span;
 
-/* Sequences behind the newest cached one within which renderings are shared: where followers
- * of the stream read. A consumer catching up from further back would fill memory with
+/* How far behind the newest cached sequence renderings are shared: where followers of the
+ * stream read. A consumer catching up from further back would fill memory with
  * renderings nobody else reads, so it renders for itself. */
 #define TAIL_SHARED_SEQUENCES 65536
 
 /* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
  * until max_shown are shown or the cached run ends. A batch is rendered for a view when first
  * read in it and shared by every later read; renderings take at most half the memory budget,
- * the oldest dropped first. TAIL_UNSHARED, with nothing appended, when from is further back
- * than TAIL_SHARED_SEQUENCES or a commit cannot be rendered (rendering it uncached reports
- * that). */
+ * the oldest dropped first. TAIL_UNSHARED, with nothing appended, when from is
+ * TAIL_SHARED_SEQUENCES or more behind the newest cached sequence, or when a commit cannot be
+ * rendered (rendering it uncached reports that). TAIL_TOO_OLD also when the batches at from
+ * left the cache while being rendered. */
 tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span);
 
 #endif

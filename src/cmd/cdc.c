@@ -206,8 +206,8 @@ static uint64_t wake_sequence(const poll_wait *pw) {
 static void poll_listen(poll_wait *pw) {
     uint64_t at = wake_sequence(pw);
     cdc_waiter_add(&pw->waiter, at);
-    /* A commit between the scan and the listing would otherwise go unnoticed. */
-    if (store_latest_sequence() >= at) net_wake(pw->c);
+    /* A commit announced between the scan and the listing would otherwise go unnoticed. */
+    if (cdc_announced_sequence() >= at) net_wake(pw->c);
 }
 
 /* Commits woke a poll that could answer: when its consumer is paced, linger until the pace

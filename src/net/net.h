@@ -20,7 +20,9 @@ void net_block(client *c, int64_t timeout_us, const client_block *block);
 void net_block_retime(client *c, int64_t timeout_us);
 /* Sends a reply made of two parts (a header and a large body) straight to the socket when
  * nothing is pending before it, sparing the copy into the output buffer; whatever the socket
- * does not take now is appended to the buffer. Call from the client's worker. */
+ * does not take now is appended to the buffer. Only for commands that write nothing: a failed
+ * group write rewinds the replies of writing commands, and a sent reply cannot be rewound.
+ * Call from the client's worker. */
 void net_reply_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len);
 /* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the

@@ -104,21 +104,23 @@ def test_renderings_stay_within_the_cache_budget(make_server):
 PACE_MS = 1000
 
 
-def busy_reply(r, c, n=3000):
-    """Makes the connection's last reply a busy one: 1000 updates right after another 1000
-    (both polls sent at once, so the client's own speed cannot make the stream look quiet).
-    Returns the position after them."""
+def busy_reply(r, c, extra=0):
+    """Makes the connection's last reply a busy one: three polls of 1000 updates each, sent
+    at once, so the client's own speed cannot make the stream look quiet (the first has no
+    reply before it to measure a rate against). Writes `extra` more changes after them.
+    Returns the position after the three replies and when the last one arrived."""
+    n = 3000 + extra
     p = r.pipeline(transaction=False)
     for i in range(n):
         p.set("busy:%d" % i, i)
     p.execute()
     pos = seq(r) - n  # one sequence and one update per SET
-    c.send(encode_command("POLLUPDATES", pos, "MAX", 1000) + encode_command("POLLUPDATES", pos + 1000, "MAX", 1000))
-    for expected in (pos + 1000, pos + 2000):
+    c.send(b"".join(encode_command("POLLUPDATES", pos + k * 1000, "MAX", 1000) for k in range(3)))
+    for k in range(1, 4):
         rep = dict(pairs(c.read_reply()))
         assert len(rep["updates"]) == 1000
-        assert rep["next_sequence"] == expected
-    return pos + 2000
+        assert rep["next_sequence"] == pos + k * 1000
+    return pos + 3000, time.monotonic()
 
 
 def read_poll(c):
@@ -135,7 +137,7 @@ def paced(server, r):
 
 def test_a_busy_consumer_with_max_already_filled_is_answered_at_once(server, r, paced):
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
+        pos, _ = busy_reply(r, c, extra=1000)
         t0 = time.monotonic()
         rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000, "BLOCK", 10000)))
     assert time.monotonic() - t0 < PACE_MS / 1000 / 2
@@ -145,8 +147,7 @@ def test_a_busy_consumer_with_max_already_filled_is_answered_at_once(server, r, 
 def test_a_paced_wait_ends_when_max_fills(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 10000)
     with server.conn(timeout=20) as c:
-        pos = busy_reply(r, c)
-        end = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))["next_sequence"]
+        end, _ = busy_reply(r, c)
         c.send(encode_command("POLLUPDATES", end, "MAX", 5, "BLOCK", 20000))
         r.set("m0", "0")  # wakes the wait, which now lingers for its pace
         time.sleep(0.2)
@@ -162,8 +163,7 @@ def test_a_paced_wait_ends_when_max_fills(server, r, paced):
 
 def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
-        end = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))["next_sequence"]
+        end, _ = busy_reply(r, c)
         c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
         asked = time.monotonic()
         r.set("w1", "1")
@@ -179,9 +179,7 @@ def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
 
 def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
-        end, last_at = rep["next_sequence"], time.monotonic()
+        end, last_at = busy_reply(r, c)
         r.set("ready", "1")
         c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
         rep, got = read_poll(c)
@@ -192,9 +190,7 @@ def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
 def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 5000)
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
-        end = rep["next_sequence"]
+        end, _ = busy_reply(r, c)
         c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 300))
         asked = time.monotonic()
         r.set("w", "1")
@@ -206,11 +202,10 @@ def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
 def test_a_quiet_consumer_is_not_paced(server, r, paced):
     """After a reply of a few updates (a quiet stream), a write wakes the consumer at once."""
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
+        end, _ = busy_reply(r, c)
         time.sleep(PACE_MS / 1000)
         r.set("q1", "1")
-        rep = dict(pairs(c.call("POLLUPDATES", rep["next_sequence"], "MAX", 1000)))
+        rep = dict(pairs(c.call("POLLUPDATES", end, "MAX", 1000)))
         assert len(rep["updates"]) == 1  # one update after a pause: the stream is quiet
         c.send(encode_command("POLLUPDATES", rep["next_sequence"], "MAX", 1000, "BLOCK", 10000))
         time.sleep(0.05)
@@ -225,9 +220,8 @@ def test_pace_zero_answers_at_the_first_write(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 0)
     assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "0"}
     with server.conn(timeout=10) as c:
-        pos = busy_reply(r, c)
-        rep = dict(pairs(c.call("POLLUPDATES", pos, "MAX", 1000)))
-        c.send(encode_command("POLLUPDATES", rep["next_sequence"], "MAX", 1000, "BLOCK", 10000))
+        end, _ = busy_reply(r, c)
+        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
         time.sleep(0.05)
         t0 = time.monotonic()
         r.set("now", "1")
@@ -247,22 +241,43 @@ def test_pace_option_bounds(r):
 # ---- replies sent without a copy ----
 
 
-def test_a_large_woken_reply_that_the_socket_cannot_take_at_once_arrives_whole(server, r):
+def write_big_values(r, count, transaction):
+    value = b"v" * 65536
+    p = r.pipeline(transaction=transaction)
+    for i in range(count):
+        p.set("big:%d" % i, value)
+    p.execute()
+    return value.hex().upper().encode()
+
+
+def read_big_reply(c, start, value_hex):
+    time.sleep(0.5)  # the reply (tens of MB in hex) fills the socket's buffers meanwhile
+    rep = dict(pairs(c.read_reply()))
+    assert c.read_reply() == "PONG"
+    assert rep["first_sequence"] == start + 1
+    assert rep["next_sequence"] == start + 300
+    for u in rep["updates"]:
+        assert value_hex in u
+    return rep
+
+
+def test_a_large_reply_that_the_socket_cannot_take_at_once_arrives_whole(server, r):
     """A poll's reply goes straight to the socket when nothing is pending; what the socket
     does not take stays queued, in order, before the replies of later commands."""
     start = seq(r)
-    value = b"v" * 65536
+    value_hex = write_big_values(r, 300, transaction=False)
+    with server.conn(timeout=30) as c:
+        c.send(encode_command("POLLUPDATES", start, "MAX", 1000) + encode_command("PING"))
+        rep = read_big_reply(c, start, value_hex)
+    assert len(rep["updates"]) == 300
+
+
+def test_a_large_woken_reply_arrives_whole(server, r):
+    start = seq(r)
     with server.conn(timeout=30) as c:
         c.send(encode_command("POLLUPDATES", start, "BLOCK", 10000, "MAX", 1000) + encode_command("PING"))
         time.sleep(0.2)
-        p = r.pipeline(transaction=False)
-        for i in range(300):
-            p.set("big:%d" % i, value)
-        p.execute()
-        time.sleep(0.5)  # the reply (tens of MB in hex) now fills the socket's buffers
-        rep = dict(pairs(c.read_reply()))
-        assert c.read_reply() == "PONG"
-    assert rep["first_sequence"] == start + 1
-    assert len(rep["updates"]) == rep["next_sequence"] - start > 0
-    for u in rep["updates"]:
-        assert value.hex().upper().encode() in u
+        value_hex = write_big_values(r, 300, transaction=True)  # one commit: one reply of it all
+        rep = read_big_reply(c, start, value_hex)
+    assert len(rep["updates"]) == 1
+    assert rep["updates"][0].count(value_hex) == 2 * 300  # in the change record and in the put

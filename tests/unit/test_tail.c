@@ -148,12 +148,13 @@ typedef struct test_renderer {
     int calls;
     uint64_t hidden; /* a commit starting here is left out, 0 = none */
     uint64_t broken; /* a commit starting here cannot be rendered, 0 = none */
+    void (*during)(void); /* run at the first rendering, while the cache is unlocked */
 } test_renderer;
 
 /* Renders a commit as "<sequence>+<count>;". */
 static int render_seq(void *arg, const wal_batch *commit, buf *out) {
     test_renderer *t = arg;
-    t->calls++;
+    if (t->calls++ == 0 && t->during) t->during();
     if (commit->sequence == t->broken) return -1;
     if (commit->sequence == t->hidden) return 0;
     char text[48];
@@ -268,6 +269,36 @@ static void test_view_is_not_shared_far_behind_the_head(void **state) {
     assert_int_equal(read_view(&t, 0, 70000, 100, text, &span), TAIL_OK); /* near the newest sequence */
 }
 
+/* Commits that land while the first rendering runs. */
+static void commit_many(void) {
+    for (uint64_t s = 3; s < 3003; s++) append(s, 1);
+}
+
+static void test_view_rendered_while_commits_move_the_cache(void **state) {
+    (void)state;
+    append(1, 1);
+    append(2, 1);
+    test_renderer t = {.during = commit_many}; /* past the entry array's first size: it moves */
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 3, text, &span), TAIL_OK);
+    assert_string_equal(text, "<1+1;2+1;3+1;");
+    assert_int_equal(span.last, 3);
+}
+
+static void test_view_gone_while_rendered_sends_the_read_to_the_wal(void **state) {
+    (void)state;
+    tail_init(17 * 20); /* twenty one-put batches: the commits meanwhile push out the first */
+    append(1, 1);
+    append(2, 1);
+    test_renderer t = {.during = commit_many};
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 0, 1, 100, text, &span), TAIL_TOO_OLD);
+    assert_string_equal(text, "<");
+    assert_int_equal(span.last, 0);
+}
+
 static void expect_within_budget(size_t capacity) {
     size_t batches, renderings;
     tail_memory(&batches, &renderings);
@@ -329,6 +360,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_is_not_shared_far_behind_the_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_rendered_while_commits_move_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_gone_while_rendered_sends_the_read_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_take_half_the_budget_oldest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_never_push_the_cache_over_budget, setup, teardown),
     };
