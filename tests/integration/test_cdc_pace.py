@@ -123,6 +123,13 @@ def busy_reply(r, c, extra=0):
     return pos + 3000, time.monotonic()
 
 
+def busy_then_wait(r, c, max_=1000, block_ms=10000):
+    """Sends a busy consumer's next poll, with BLOCK; returns its position and when it went."""
+    end, _ = busy_reply(r, c)
+    c.send(encode_command("POLLUPDATES", end, "MAX", max_, "BLOCK", block_ms))
+    return end, time.monotonic()
+
+
 def read_poll(c):
     rep = dict(pairs(c.read_reply()))
     return rep, time.monotonic()
@@ -147,8 +154,7 @@ def test_a_busy_consumer_with_max_already_filled_is_answered_at_once(server, r, 
 def test_a_paced_wait_ends_when_max_fills(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 10000)
     with server.conn(timeout=20) as c:
-        end, _ = busy_reply(r, c)
-        c.send(encode_command("POLLUPDATES", end, "MAX", 5, "BLOCK", 20000))
+        end, _ = busy_then_wait(r, c, max_=5, block_ms=20000)
         r.set("m0", "0")  # wakes the wait, which now lingers for its pace
         time.sleep(0.2)
         assert not socket_has_data(c.sock), "a paced consumer was answered at the first write"
@@ -163,9 +169,7 @@ def test_a_paced_wait_ends_when_max_fills(server, r, paced):
 
 def test_a_busy_consumer_woken_by_a_write_waits_for_its_pace(server, r, paced):
     with server.conn(timeout=10) as c:
-        end, _ = busy_reply(r, c)
-        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
-        asked = time.monotonic()
+        end, asked = busy_then_wait(r, c)
         r.set("w1", "1")
         time.sleep(0.1)
         assert not socket_has_data(c.sock), "a paced consumer was answered at the first write"
@@ -190,9 +194,7 @@ def test_a_busy_consumer_with_changes_waiting_is_paced_too(server, r, paced):
 def test_block_timeout_sooner_than_the_pace_ends_the_wait(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 5000)
     with server.conn(timeout=10) as c:
-        end, _ = busy_reply(r, c)
-        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 300))
-        asked = time.monotonic()
+        _, asked = busy_then_wait(r, c, block_ms=300)
         r.set("w", "1")
         rep, got = read_poll(c)
     assert 0.2 <= got - asked < 2.5, got - asked
@@ -220,8 +222,7 @@ def test_pace_zero_answers_at_the_first_write(server, r, paced):
     r.config_set("cdc-poll-pace-ms", 0)
     assert r.config_get("cdc-poll-pace-ms") == {"cdc-poll-pace-ms": "0"}
     with server.conn(timeout=10) as c:
-        end, _ = busy_reply(r, c)
-        c.send(encode_command("POLLUPDATES", end, "MAX", 1000, "BLOCK", 10000))
+        busy_then_wait(r, c)
         time.sleep(0.05)
         t0 = time.monotonic()
         r.set("now", "1")
