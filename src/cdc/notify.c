@@ -4,7 +4,6 @@
 #include <stdatomic.h>
 #include <time.h>
 
-
 /* Waiters are woken by a notifier thread, not by the committing thread: a commit only flags
  * that something is new, so under a stream of writes blocked pollers are woken at most once
  * per interval (each then takes everything committed meanwhile) instead of once per write. */
