@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cdc/batch.h"
 #include "cdc/notify.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
@@ -22,9 +21,8 @@
 
 /* Every committed batch goes to the CDC tail cache, then wakes blocked pollers. */
 static void on_commit(const char *batch, size_t len) {
-    tail_append(batch, len);
-    batch_reader r;
-    if (batch_reader_init(&r, batch, len) == 0 && r.count > 0) cdc_notify_commit(r.sequence + r.count - 1);
+    uint64_t last = tail_append(batch, len);
+    if (last) cdc_notify_commit(last);
 }
 
 /* File descriptors kept for RocksDB's files, the listener and the log, beyond one per client. */

@@ -151,9 +151,10 @@ void tail_memory(size_t *batches, size_t *renderings) {
     pthread_mutex_unlock(&tail.lock);
 }
 
-void tail_append(const char *batch, size_t len) {
+uint64_t tail_append(const char *batch, size_t len) {
     batch_reader r;
-    if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return;
+    if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return 0;
+    uint64_t last = r.sequence + r.count - 1;
     char *copy = malloc(len);
     if (!copy) abort();
     memcpy(copy, batch, len);
@@ -161,7 +162,7 @@ void tail_append(const char *batch, size_t len) {
     if (tail.capacity_bytes == 0) {
         pthread_mutex_unlock(&tail.lock);
         free(copy);
-        return;
+        return last;
     }
     if (!tail.started) {
         /* Everything before the first batch seen since start-up is only in the WAL. */
@@ -180,6 +181,7 @@ void tail_append(const char *batch, size_t len) {
     tail.bytes += len;
     evict_over_budget();
     pthread_mutex_unlock(&tail.lock);
+    return last;
 }
 
 /* Whether from is within what the cache holds (or will hold); called with the lock held. */

@@ -13,8 +13,9 @@
 /* Sets the memory budget (bytes of batches kept); 0 disables the cache. */
 void tail_init(size_t capacity_bytes);
 void tail_free(void);
-/* Records a committed batch; its header carries the sequence RocksDB assigned. */
-void tail_append(const char *batch, size_t len);
+/* Records a committed batch; its header carries the sequence RocksDB assigned. Returns the
+ * batch's last sequence, or 0 if it holds no change. */
+uint64_t tail_append(const char *batch, size_t len);
 
 typedef enum {
     TAIL_TOO_OLD,      /* from is before what the cache holds: read the WAL */
