@@ -18,11 +18,16 @@ static pthread_cond_t notifier_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t notifier;
 static atomic_int pending;
 static _Atomic uint64_t announced;
+/* No listed waiter that still needs a wake-up waits for a sequence below this (a lower bound:
+ * removals leave it low until the notifier's next walk), so commits short of it, such as those
+ * a lingering poll gathers, need not rouse the notifier. */
+static _Atomic uint64_t lowest_wake_at = UINT64_MAX;
 static int stopping, running;
 
 void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at) {
     pthread_mutex_lock(&waiters_lock);
     w->wake_at = wake_at;
+    if (wake_at < atomic_load(&lowest_wake_at)) atomic_store(&lowest_wake_at, wake_at);
     if (w->listed) {
         pthread_mutex_unlock(&waiters_lock);
         return;
@@ -48,11 +53,17 @@ void cdc_waiter_remove(cdc_waiter *w) {
     pthread_mutex_unlock(&waiters_lock);
 }
 
+/* Wakes the waiters that commits reached. A woken waiter drops out of the lowest wake-up
+ * sequence: its retry either answers or lists it again from where its new scan ended. */
 static void wake_reached(void) {
     uint64_t latest = atomic_load(&announced);
+    uint64_t lowest = UINT64_MAX;
     pthread_mutex_lock(&waiters_lock);
-    for (cdc_waiter *w = waiters; w; w = w->next)
+    for (cdc_waiter *w = waiters; w; w = w->next) {
         if (latest >= w->wake_at) w->wake(w->arg);
+        else if (w->wake_at < lowest) lowest = w->wake_at;
+    }
+    atomic_store(&lowest_wake_at, lowest);
     pthread_mutex_unlock(&waiters_lock);
 }
 
@@ -62,7 +73,9 @@ void cdc_notify_commit(uint64_t last_seq) {
     /* Commits of several workers may announce out of order: keep the highest. */
     uint64_t seen = atomic_load(&announced);
     while (seen < last_seq && !atomic_compare_exchange_weak(&announced, &seen, last_seq)) continue;
-    if (atomic_load(&nwaiters) == 0) return;
+    /* Sequentially consistent with cdc_waiter_add's update: a waiter listed meanwhile either
+     * sees this commit announced (its poll_listen wakes it) or is seen here. */
+    if (atomic_load(&nwaiters) == 0 || last_seq < atomic_load(&lowest_wake_at)) return;
     if (atomic_exchange(&pending, 1)) return; /* the notifier has not run since the last commit */
     pthread_mutex_lock(&notifier_lock);
     pthread_cond_signal(&notifier_cond);
