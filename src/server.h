@@ -85,6 +85,7 @@ typedef struct client {
     int64_t over_soft_since_ms; /* monotonic ms since pending output exceeded the soft limit, or 0 */
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     int poll_stream_busy;       /* that answer showed a busy stream: pace the next one */
+    buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */
 } client;

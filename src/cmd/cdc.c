@@ -177,6 +177,25 @@ static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
     return since < pace_us ? pace_us - since : 0;
 }
 
+/* A client's polls reuse one body buffer, so a consumer's replies are not each a fresh
+ * allocation grown by doubling; buffers beyond this size are not kept. */
+#define POLL_BODY_KEEP (256 * 1024)
+
+static void poll_start(client *c, cdc_poll *p, uint64_t seq) {
+    cdc_poll_init(p, seq);
+    p->body = c->poll_body;
+    buf_init(&c->poll_body);
+}
+
+static void poll_finish(client *c, cdc_poll *p) {
+    if (p->body.cap <= POLL_BODY_KEEP && c->poll_body.cap == 0) {
+        buf_clear(&p->body);
+        c->poll_body = p->body;
+        buf_init(&p->body);
+    }
+    cdc_poll_free(p);
+}
+
 static void poll_answer(client *c, cdc_poll *p, reply *r) {
     if (r->out == &c->out) { /* the client's own output: the body can go out without a copy */
         buf head;
@@ -241,7 +260,7 @@ static int poll_retry(client *c, int timed_out) {
 static void poll_cleanup(client *c) {
     poll_wait *pw = c->block.state;
     cdc_waiter_remove(&pw->waiter);
-    cdc_poll_free(&pw->poll);
+    poll_finish(c, &pw->poll);
     free(pw);
 }
 
@@ -284,27 +303,27 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         return;
     }
     cdc_poll p;
-    cdc_poll_init(&p, (uint64_t)seq);
+    poll_start(ctx->c, &p, (uint64_t)seq);
     p.filter.keys_of = table_key_positions;
     if (parse_poll(ctx, &p, &block_ms) < 0) {
-        cdc_poll_free(&p);
+        poll_finish(ctx->c, &p);
         return;
     }
     if ((uint64_t)seq > store_latest_sequence()) {
         reply_error(ctx->r, "ERR next sequence is out of range");
-        cdc_poll_free(&p);
+        poll_finish(ctx->c, &p);
         return;
     }
     char err[256];
     if (cdc_poll_scan(&p, ctx->r->resp, err, sizeof(err)) < 0) {
         reply_error(ctx->r, err);
-        cdc_poll_free(&p);
+        poll_finish(ctx->c, &p);
         return;
     }
     /* Inside EXEC nothing may wait: answer with what there is. */
     if (block_ms >= 0 && !ctx->in_exec && poll_maybe_wait(ctx, &p, block_ms)) return;
     poll_answer(ctx->c, &p, ctx->r);
-    cdc_poll_free(&p);
+    poll_finish(ctx->c, &p);
 }
 
 /* Whether a batch is one tidekv can apply safely: well formed, at least one change, and only

@@ -88,7 +88,7 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     char flags[8] = "N";
     if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
     /* Another thread owns these and may change them meanwhile: read each once. */
-    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
+    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap, poll_cap = c->poll_body.cap;
     char last_cmd[sizeof(c->last_cmd)];
     memcpy(last_cmd, c->last_cmd, sizeof(last_cmd));
     last_cmd[sizeof(last_cmd) - 1] = '\0';
@@ -100,7 +100,7 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
                flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, in_len, in_cap - in_len, in_cap,
-               out_cap, in_cap + out_cap, last_cmd[0] ? last_cmd : "NULL", c->resp);
+               out_cap, in_cap + out_cap + poll_cap, last_cmd[0] ? last_cmd : "NULL", c->resp);
 }
 
 void net_client_list(buf *out, uint64_t only_id) {
@@ -176,6 +176,7 @@ static void client_free(client *c) {
     resp_parser_free(&c->parser);
     buf_free(&c->in);
     buf_free(&c->out);
+    buf_free(&c->poll_body);
     free(c->name);
     free(c);
     atomic_fetch_sub(&stats.connected_clients, 1);
