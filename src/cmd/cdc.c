@@ -272,6 +272,8 @@ static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t block_timeout_us, int6
     pw->poll = *p; /* the wait owns the poll from here on */
     pw->c = ctx->c;
     pw->lingering = linger_us > 0;
+    /* A poll waiting for commits has gathered nothing: idle pollers hold no buffer meanwhile. */
+    if (!pw->lingering) buf_free(&pw->poll.body);
     int64_t now = time_mono_us();
     if (block_timeout_us > 0) /* saturated: BLOCK may be close to LLONG_MAX microseconds */
         pw->deadline_us = block_timeout_us > INT64_MAX - now ? INT64_MAX : now + block_timeout_us;

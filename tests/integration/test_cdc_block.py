@@ -227,6 +227,32 @@ def test_fifty_blocked_pollers_all_wake(server, r):
     assert r.ping()
 
 
+def client_tot_mem(r, client_id):
+    line = r.execute_command("CLIENT", "LIST", "ID", client_id)
+    if isinstance(line, bytes):
+        line = line.decode()
+    return int(dict(f.split("=", 1) for f in line.split() if "=" in f)["tot-mem"])
+
+
+def test_a_consumer_keeps_its_reply_buffer_but_not_while_it_waits(server, r):
+    """Replies reuse a buffer kept by the client; a poll waiting for commits lets it go."""
+    s = seq(r)
+    r.mset({"k%d" % i: "v" * 200 for i in range(300)})
+    with RespConn(server.host, server.port, timeout=10) as c:
+        client_id = c.call("CLIENT", "ID")
+        idle = client_tot_mem(r, client_id)
+        rep = reply_dict(c.call("POLLUPDATES", s, "MAX", 1000, "FORMAT", "RAW"))
+        assert len(rep["updates"]) == 1
+        body = len(rep["updates"][0])
+        assert client_tot_mem(r, client_id) >= idle + body
+        # The wait lets the large buffer go; the small reply it ends with is what is kept.
+        send_poll(c, rep["next_sequence"], "BLOCK", 10000)
+        time.sleep(0.2)
+        r.set("wake", "up")
+        assert len(reply_dict(c.read_reply())["updates"]) == 1
+        assert client_tot_mem(r, client_id) < idle + body // 2
+
+
 def test_closing_a_blocked_connection_is_harmless(server, r):
     s = seq(r)
     conns = [RespConn(server.host, server.port, timeout=10) for _ in range(6)]
