@@ -21,8 +21,8 @@
 
 /* Every committed batch goes to the CDC tail cache, then wakes blocked pollers. */
 static void on_commit(const char *batch, size_t len) {
-    uint64_t last = tail_append(batch, len);
-    if (last) cdc_notify_commit(last);
+    uint64_t readable = tail_append(batch, len);
+    if (readable) cdc_notify_commit(readable);
 }
 
 /* File descriptors kept for RocksDB's files, the listener and the log, beyond one per client. */
@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
     tail_init((size_t)server_config.cdc_cache_mb * 1024 * 1024);
+    cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
     if (cdc_notify_start() < 0) {

@@ -19,11 +19,12 @@ typedef struct cdc_waiter {
 void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at);
 /* Removes a waiter; after it returns, wake is never called for it again. */
 void cdc_waiter_remove(cdc_waiter *w);
-/* Announces a commit whose batch ends at last_seq, once the tail cache holds it: the notifier
- * soon wakes every waiter whose sequence it reached. */
+/* Announces that every commit up to last_seq can be read (tail_append says when): the
+ * notifier soon wakes every waiter whose sequence it reached. */
 void cdc_notify_commit(uint64_t last_seq);
 /* The highest sequence announced so far. RocksDB's latest sequence can run ahead of it for a
- * moment (a commit not yet in the tail cache), so waiters compare against this one. */
+ * moment (a commit not yet in the tail cache, or one of another worker still on its way
+ * there), so polls and waiters compare against this one. */
 uint64_t cdc_announced_sequence(void);
 /* Starts / stops the notifier thread. */
 int cdc_notify_start(void);

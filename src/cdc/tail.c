@@ -39,8 +39,9 @@ static struct {
     size_t rendered_bytes;        /* of which renderings */
     uint64_t rendered_from;       /* no batch before this sequence holds a rendering */
     uint64_t evicted_up_to;       /* the last sequence no longer held (0 = nothing evicted) */
+    uint64_t readable_up_to;      /* every sequence up to here is held, or evicted to the WAL */
     int started;                  /* the first batch since start-up has been seen */
-} tail = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+} tail = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
 
 #define INITIAL_ENTRIES 1024
 
@@ -138,7 +139,7 @@ void tail_free(void) {
     free(tail.entries);
     tail.entries = NULL;
     tail.cap = tail.head = 0;
-    tail.evicted_up_to = 0;
+    tail.evicted_up_to = tail.readable_up_to = 0;
     tail.rendered_from = 0;
     tail.started = 0;
     pthread_mutex_unlock(&tail.lock);
@@ -149,6 +150,30 @@ void tail_memory(size_t *batches, size_t *renderings) {
     *batches = tail.bytes - tail.rendered_bytes;
     *renderings = tail.rendered_bytes;
     pthread_mutex_unlock(&tail.lock);
+}
+
+/* Concurrent commits may arrive slightly out of order: inserts in place, from the end. */
+static void insert_in_order(uint64_t seq, uint32_t count, char *data, size_t len) {
+    if (tail.len == tail.cap) grow();
+    size_t pos = tail.len;
+    while (pos > 0 && at(pos - 1)->seq > seq) {
+        *at(pos) = *at(pos - 1);
+        pos--;
+    }
+    *at(pos) = (tail_entry){seq, count, len, data, {NULL}};
+    tail.len++;
+    tail.bytes += len;
+}
+
+/* Moves readable_up_to over the batches that now follow it without a gap. */
+static uint64_t advance_readable(void) {
+    if (tail.readable_up_to < tail.evicted_up_to) tail.readable_up_to = tail.evicted_up_to;
+    for (size_t i = first_ending_at_or_after(tail.readable_up_to + 1); i < tail.len; i++) {
+        tail_entry *e = at(i);
+        if (e->seq > tail.readable_up_to + 1) break;
+        tail.readable_up_to = e->seq + e->count - 1;
+    }
+    return tail.readable_up_to;
 }
 
 uint64_t tail_append(const char *batch, size_t len) {
@@ -169,19 +194,17 @@ uint64_t tail_append(const char *batch, size_t len) {
         tail.evicted_up_to = r.sequence - 1;
         tail.started = 1;
     }
-    if (tail.len == tail.cap) grow();
-    /* Concurrent commits may arrive slightly out of order: insert in place, from the end. */
-    size_t pos = tail.len;
-    while (pos > 0 && at(pos - 1)->seq > r.sequence) {
-        *at(pos) = *at(pos - 1);
-        pos--;
+    if (last <= tail.evicted_up_to) {
+        /* Later commits got here first and have been evicted already: readers of this one go
+         * to the WAL, which holds it, so evicted_up_to never moves back. */
+        free(copy);
+    } else {
+        insert_in_order(r.sequence, r.count, copy, len);
+        evict_over_budget();
     }
-    *at(pos) = (tail_entry){r.sequence, r.count, len, copy, {NULL}};
-    tail.len++;
-    tail.bytes += len;
-    evict_over_budget();
+    uint64_t readable = advance_readable();
     pthread_mutex_unlock(&tail.lock);
-    return last;
+    return readable;
 }
 
 /* Whether from is within what the cache holds (or will hold); called with the lock held. */

@@ -14,7 +14,9 @@
 void tail_init(size_t capacity_bytes);
 void tail_free(void);
 /* Records a committed batch; its header carries the sequence RocksDB assigned. Returns the
- * batch's last sequence, or 0 if it holds no change. */
+ * sequence up to which every commit can now be read, from the cache or (once evicted, or
+ * with the cache disabled) from the WAL: a commit of another worker still on its way keeps it
+ * below this batch. 0 if the batch holds no change. */
 uint64_t tail_append(const char *batch, size_t len);
 
 typedef enum {

@@ -166,8 +166,9 @@ typedef struct poll_wait {
 static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
 
 /* Whether a poll has something to say now: updates, or progress through filtered batches
- * with more left to scan. */
-static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < store_latest_sequence(); }
+ * with more left to scan. What is left is counted to the announced sequence: RocksDB's
+ * latest can include a commit that cannot be read yet, and a BLOCK poll must wait for it. */
+static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < cdc_announced_sequence(); }
 
 /* How long a poll that could answer now should wait to pace its consumer (0 = answer now). */
 static int64_t pace_wait_us(const client *c, const cdc_poll *p) {

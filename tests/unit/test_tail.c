@@ -23,9 +23,10 @@ static size_t make_batch(char *out, uint64_t seq, uint32_t count) {
     return len;
 }
 
-static void append(uint64_t seq, uint32_t count) {
+/* Returns what tail_append does: the sequence up to which everything is readable. */
+static uint64_t append(uint64_t seq, uint32_t count) {
     char b[256];
-    tail_append(b, make_batch(b, seq, count));
+    return tail_append(b, make_batch(b, seq, count));
 }
 
 /* The sequences of the batches a read returned. */
@@ -80,12 +81,13 @@ static void test_reads_in_order_from_a_position(void **state) {
 
 static void test_out_of_order_commits_never_expose_a_gap(void **state) {
     (void)state;
-    append(10, 1);
-    append(12, 1); /* 11 is still on its way */
+    assert_int_equal(append(10, 1), 10);
+    /* 11 is still on its way: 12 is held but not readable yet. */
+    assert_int_equal(append(12, 1), 10);
     uint64_t seqs[8];
     assert_int_equal(read_seqs(10, 8, seqs), 1);
     assert_int_equal(read_seqs(11, 8, seqs), 0);
-    append(11, 1);
+    assert_int_equal(append(11, 1), 12);
     assert_int_equal(read_seqs(10, 8, seqs), 3);
     assert_int_equal(seqs[1], 11);
     assert_int_equal(seqs[2], 12);
@@ -105,6 +107,27 @@ static void test_eviction_sends_old_positions_to_the_wal(void **state) {
     assert_int_equal(seqs[5], 20);
 }
 
+/* A commit whose successors were evicted before it arrived is left to the WAL, and the
+ * cache never claims the range it gave up again. */
+static void test_a_late_commit_behind_evicted_ones_goes_to_the_wal(void **state) {
+    (void)state;
+    tail_init(40); /* two one-put batches (17 bytes each) */
+    append(10, 1);
+    assert_int_equal(append(12, 1), 10); /* 11 is on its way */
+    assert_int_equal(append(13, 1), 10); /* evicts 10 */
+    /* Evicts 12: 11, behind what the cache holds, is the WAL's to serve, which holds it (a
+     * later commit is only written after it). */
+    assert_int_equal(append(14, 1), 14);
+    assert_int_equal(append(11, 1), 14);
+    uint64_t seqs[8];
+    assert_int_equal(read_seqs(11, 8, seqs), -1);
+    assert_int_equal(read_seqs(12, 8, seqs), -1);
+    assert_int_equal(append(15, 1), 15); /* evicts 13 */
+    assert_int_equal(read_seqs(13, 8, seqs), -1);
+    assert_int_equal(read_seqs(14, 8, seqs), 2);
+    assert_int_equal(seqs[0], 14);
+}
+
 static void test_growth_keeps_order(void **state) {
     (void)state;
     for (uint64_t s = 100; s < 5100; s++) append(s, 1); /* past the initial entry array */
@@ -116,7 +139,7 @@ static void test_growth_keeps_order(void **state) {
 static void test_disabled_cache_defers_to_the_wal(void **state) {
     (void)state;
     tail_init(0);
-    append(1, 1);
+    assert_int_equal(append(1, 1), 1);
     uint64_t seqs[2];
     assert_int_equal(read_seqs(1, 2, seqs), -1);
 }
@@ -353,6 +376,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reads_in_order_from_a_position, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_order_commits_never_expose_a_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eviction_sends_old_positions_to_the_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_late_commit_behind_evicted_ones_goes_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_growth_keeps_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_cache_defers_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_splits_write_groups_into_commits, setup, teardown),
