@@ -1,7 +1,9 @@
 #include "cdc/wal.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <rocksdb/c.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +177,35 @@ void wal_pool_clear(void) {
 
 static atomic_uint_fast64_t oldest_cached;
 static atomic_int_fast64_t oldest_checked_ms;
+/* The WAL file oldest_cached was read from: a file's first batch never changes, so while that
+ * file is the oldest there is no need to read its first batch again (which is copied whole). */
+static atomic_uint_fast64_t oldest_file;
+static pthread_mutex_t oldest_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The lowest NNNNNN.log number in a directory, or UINT64_MAX if there is none. */
+static uint64_t lowest_log_number(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return UINT64_MAX;
+    uint64_t lowest = UINT64_MAX;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end;
+        unsigned long long n = strtoull(de->d_name, &end, 10);
+        if (end != de->d_name && strcmp(end, ".log") == 0 && n < lowest) lowest = n;
+    }
+    closedir(d);
+    return lowest;
+}
+
+/* The number of the oldest WAL file, live or archived (RocksDB moves a live file to archive/,
+ * never back, so listing the directory first cannot miss one); 0 if it cannot be told. */
+static uint64_t oldest_log_number(void) {
+    char archive[4096];
+    if (snprintf(archive, sizeof(archive), "%s/archive", store_dir()) >= (int)sizeof(archive)) return 0;
+    uint64_t live = lowest_log_number(store_dir()), archived = lowest_log_number(archive);
+    uint64_t lowest = live < archived ? live : archived;
+    return lowest == UINT64_MAX ? 0 : lowest;
+}
 
 uint64_t wal_oldest_sequence_recent(void) {
     int64_t now = time_mono_ms();
@@ -182,7 +213,8 @@ uint64_t wal_oldest_sequence_recent(void) {
     return wal_oldest_sequence();
 }
 
-uint64_t wal_oldest_sequence(void) {
+/* Reads the first batch RocksDB still has in its WAL: its sequence, or 0 if there is none. */
+static uint64_t read_oldest_sequence(void) {
     char *err = NULL;
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(store_db(), 0, NULL, &err);
     if (err) {
@@ -195,7 +227,19 @@ uint64_t wal_oldest_sequence(void) {
         rocksdb_writebatch_destroy(wb);
     }
     rocksdb_wal_iter_destroy(it);
-    atomic_store(&oldest_cached, seq);
+    return seq;
+}
+
+uint64_t wal_oldest_sequence(void) {
+    pthread_mutex_lock(&oldest_lock);
+    uint64_t file = oldest_log_number(), seq = atomic_load(&oldest_cached);
+    /* With no batch yet, the oldest file may still be the one being written. */
+    if (file == 0 || file != atomic_load(&oldest_file) || seq == 0) {
+        seq = read_oldest_sequence();
+        atomic_store(&oldest_cached, seq);
+        atomic_store(&oldest_file, file);
+    }
     atomic_store(&oldest_checked_ms, time_mono_ms());
+    pthread_mutex_unlock(&oldest_lock);
     return seq;
 }

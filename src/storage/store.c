@@ -33,9 +33,11 @@ static struct {
     _Atomic int64_t last_compaction_ms; /* when the last one started */
     buf compact_begin, compact_end;
     int compact_cf;
+    char *dir;
 } st;
 
 rocksdb_t *store_db(void) { return st.db; }
+const char *store_dir(void) { return st.dir; }
 rocksdb_column_family_handle_t *store_cf(int cf) { return st.cf[cf]; }
 const rocksdb_readoptions_t *store_read_options(void) { return st.read_options; }
 const rocksdb_options_t *store_db_options(void) { return st.db_options; }
@@ -150,6 +152,8 @@ static void make_options(const store_settings *s) {
 int store_open(const store_settings *s, char **err) {
     make_options(s);
     *err = NULL;
+    st.dir = strdup(s->dir);
+    if (!st.dir) abort();
     st.db = rocksdb_open_column_families(st.db_options, s->dir, CF_COUNT, cf_names,
                                          (const rocksdb_options_t *const *)st.cf_options, st.cf, err);
     if (*err) {
@@ -270,6 +274,8 @@ void store_close(void) {
     }
     buf_free(&st.compact_begin);
     buf_free(&st.compact_end);
+    free(st.dir);
+    st.dir = NULL;
     if (st.db_options) rocksdb_options_destroy(st.db_options);
     if (st.table_options) rocksdb_block_based_options_destroy(st.table_options);
     if (st.cache) rocksdb_cache_destroy(st.cache);
