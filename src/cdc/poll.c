@@ -388,27 +388,20 @@ static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
         tail_status st = scan_tail_shared(p, body->resp);
         if (st != TAIL_UNSHARED) return st == TAIL_TOO_OLD;
     }
-    buf cached;
-    buf_init(&cached);
-    int n, rc = 0;
-    if (tail_read(p->scanned + 1, scan_budget(p), &cached, &n) == TAIL_TOO_OLD) {
-        buf_free(&cached);
-        return 1;
-    }
-    const char *pos = cached.data;
-    for (int i = 0; i < n && rc == 0 && p->nupdates < p->max; i++) {
-        uint32_t len;
-        memcpy(&len, pos, sizeof(len));
+    tail_loan loan = {NULL, 0, 0};
+    int rc = 0;
+    if (tail_read(p->scanned + 1, scan_budget(p), &loan) == TAIL_TOO_OLD) return 1;
+    for (int i = 0; i < loan.n && rc == 0 && p->nupdates < p->max; i++) {
+        const tail_batch *cached = loan.batches[i];
         batch_reader r;
-        if (batch_reader_init(&r, pos + sizeof(len), len) < 0) abort(); /* the cache holds whole batches */
-        wal_batch b = {r.sequence, r.count, pos + sizeof(len), len};
+        if (batch_reader_init(&r, cached->data, cached->len) < 0) abort(); /* the cache holds whole batches */
+        wal_batch b = {r.sequence, r.count, cached->data, cached->len};
         int looked = 0;
         int taken = take_commits(p, body, &b, &looked, err, errlen);
         if (taken == TAKE_ERROR) rc = -1;
         if (taken != TAKE_MORE) break;
-        pos += sizeof(len) + len;
     }
-    buf_free(&cached);
+    tail_loan_return(&loan);
     return rc;
 }
 

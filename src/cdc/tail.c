@@ -2,6 +2,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,8 +26,7 @@ typedef struct entry_view {
 typedef struct tail_entry {
     uint64_t seq;
     uint32_t count;
-    size_t len;
-    char *data;
+    tail_batch *batch;
     entry_view *views[TAIL_VIEWS]; /* NULL until a read in that view needs it */
 } tail_entry;
 
@@ -52,6 +52,17 @@ void tail_init(size_t capacity_bytes) {
 }
 
 static tail_entry *at(size_t i) { return &tail.entries[(tail.head + i) % tail.cap]; }
+
+/* Readers borrow batches instead of copying them under the lock; the last one to let go of
+ * an evicted batch frees it. */
+static tail_batch *batch_borrow(tail_batch *b) {
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+static void batch_return(tail_batch *b) {
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
+}
 
 /* What a rendering takes, as allocated. */
 static size_t view_bytes(const entry_view *v) {
@@ -82,8 +93,8 @@ static int drop_views(tail_entry *e) {
 static void evict_oldest(void) {
     tail_entry *e = at(0);
     tail.evicted_up_to = e->seq + e->count - 1;
-    tail.bytes -= e->len;
-    free(e->data);
+    tail.bytes -= e->batch->len;
+    batch_return(e->batch);
     drop_views(e);
     tail.head = (tail.head + 1) % tail.cap;
     tail.len--;
@@ -153,16 +164,16 @@ void tail_memory(size_t *batches, size_t *renderings) {
 }
 
 /* Concurrent commits may arrive slightly out of order: inserts in place, from the end. */
-static void insert_in_order(uint64_t seq, uint32_t count, char *data, size_t len) {
+static void insert_in_order(uint64_t seq, uint32_t count, tail_batch *batch) {
     if (tail.len == tail.cap) grow();
     size_t pos = tail.len;
     while (pos > 0 && at(pos - 1)->seq > seq) {
         *at(pos) = *at(pos - 1);
         pos--;
     }
-    *at(pos) = (tail_entry){seq, count, len, data, {NULL}};
+    *at(pos) = (tail_entry){seq, count, batch, {NULL}};
     tail.len++;
-    tail.bytes += len;
+    tail.bytes += batch->len;
 }
 
 /* Moves readable_up_to over the batches that now follow it without a gap. */
@@ -180,9 +191,11 @@ uint64_t tail_append(const char *batch, size_t len) {
     batch_reader r;
     if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return 0;
     uint64_t last = r.sequence + r.count - 1;
-    char *copy = malloc(len);
+    tail_batch *copy = malloc(sizeof(*copy) + len);
     if (!copy) abort();
-    memcpy(copy, batch, len);
+    atomic_init(&copy->refs, 1);
+    copy->len = len;
+    memcpy(copy->data, batch, len);
     pthread_mutex_lock(&tail.lock);
     if (tail.capacity_bytes == 0) {
         pthread_mutex_unlock(&tail.lock);
@@ -199,7 +212,7 @@ uint64_t tail_append(const char *batch, size_t len) {
          * to the WAL, which holds it, so evicted_up_to never moves back. */
         free(copy);
     } else {
-        insert_in_order(r.sequence, r.count, copy, len);
+        insert_in_order(r.sequence, r.count, copy);
         evict_over_budget();
     }
     uint64_t readable = advance_readable();
@@ -210,25 +223,36 @@ uint64_t tail_append(const char *batch, size_t len) {
 /* Whether from is within what the cache holds (or will hold); called with the lock held. */
 static int holds(uint64_t from) { return tail.started && tail.capacity_bytes > 0 && from > tail.evicted_up_to; }
 
-tail_status tail_read(uint64_t from, int max_batches, buf *out, int *n) {
-    *n = 0;
+static void loan_add(tail_loan *loan, tail_batch *b) {
+    if (loan->n == loan->cap) {
+        loan->cap = loan->cap ? loan->cap * 2 : 64;
+        loan->batches = realloc(loan->batches, (size_t)loan->cap * sizeof(*loan->batches));
+        if (!loan->batches) abort();
+    }
+    loan->batches[loan->n++] = batch_borrow(b);
+}
+
+tail_status tail_read(uint64_t from, int max_batches, tail_loan *loan) {
     pthread_mutex_lock(&tail.lock);
     if (!holds(from)) {
         pthread_mutex_unlock(&tail.lock);
         return TAIL_TOO_OLD;
     }
     uint64_t expected = from;
-    for (size_t i = first_ending_at_or_after(from); i < tail.len && *n < max_batches; i++) {
+    for (size_t i = first_ending_at_or_after(from); i < tail.len && loan->n < max_batches; i++) {
         tail_entry *e = at(i);
         if (e->seq > expected) break; /* a commit still on its way here: stop before the gap */
-        uint32_t len32 = (uint32_t)e->len;
-        buf_append(out, &len32, sizeof(len32));
-        buf_append(out, e->data, e->len);
+        loan_add(loan, e->batch);
         expected = e->seq + e->count;
-        (*n)++;
     }
     pthread_mutex_unlock(&tail.lock);
     return TAIL_OK;
+}
+
+void tail_loan_return(tail_loan *loan) {
+    for (int i = 0; i < loan->n; i++) batch_return(loan->batches[i]);
+    free(loan->batches);
+    *loan = (tail_loan){NULL, 0, 0};
 }
 
 static void add_commit(entry_view *v, const wal_batch *c, int shown) {
@@ -245,7 +269,7 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
     entry_view *v = calloc(1, sizeof(*v));
     if (!v) abort();
     buf_init(&v->text);
-    wal_batch whole = {e->seq, e->count, e->data, e->len}, commit;
+    wal_batch whole = {e->seq, e->count, e->batch->data, e->batch->len}, commit;
     commit_split cs;
     int rc = commit_split_init(&cs, &whole);
     while (rc == 0 && (rc = commit_split_next(&cs, &commit)) == 1) {
@@ -264,19 +288,17 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
 typedef enum { VIEW_READY, VIEW_GONE, VIEW_FAILED } view_status;
 
 /* Makes sure the entry at *i has its rendering in the view. Rendering runs without the lock,
- * from a copy of the batch, so commits on other threads (which append here while holding
+ * from the borrowed batch, so commits on other threads (which append here while holding
  * their key locks) never wait for it; the entry is then found again by its sequence, since
  * entries may have moved meanwhile (*i is updated), or left (VIEW_GONE). Called and returns
  * with the lock held. */
 static view_status ensure_view(size_t *i, const tail_view *tv) {
     tail_entry *e = at(*i);
     if (e->views[tv->id]) return VIEW_READY;
-    tail_entry copy = {e->seq, e->count, e->len, malloc(e->len), {NULL}};
-    if (!copy.data) abort();
-    memcpy(copy.data, e->data, e->len);
+    tail_entry copy = {e->seq, e->count, batch_borrow(e->batch), {NULL}};
     pthread_mutex_unlock(&tail.lock);
     entry_view *v = render_entry(&copy, tv);
-    free(copy.data);
+    batch_return(copy.batch);
     pthread_mutex_lock(&tail.lock);
     if (!v) return VIEW_FAILED;
     *i = first_ending_at_or_after(copy.seq);

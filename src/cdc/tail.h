@@ -25,9 +25,25 @@ typedef enum {
     TAIL_UNSHARED,     /* no shared renderings here: nothing was copied, render it yourself */
 } tail_status;
 
-/* Copies up to max_batches whole batches holding sequences >= from, in order and without
- * gaps, into out as [u32 length][bytes] records; *n is how many. */
-tail_status tail_read(uint64_t from, int max_batches, buf *out, int *n);
+/* A cached batch, shared by the cache and the readers that borrowed it. */
+typedef struct tail_batch {
+    _Atomic int refs;
+    size_t len;
+    char data[];
+} tail_batch;
+
+/* Batches lent to a reader: they stay valid, unchanged, until returned, even once evicted. */
+typedef struct tail_loan {
+    tail_batch **batches;
+    int n, cap;
+} tail_loan;
+
+/* Lends up to max_batches whole batches holding sequences >= from, in order and without
+ * gaps, appending them to loan (start from a zeroed one). Nothing is copied, so a reader
+ * never holds the cache's lock for long, however large the batches. */
+tail_status tail_read(uint64_t from, int max_batches, tail_loan *loan);
+/* Gives the batches back and empties the loan. */
+void tail_loan_return(tail_loan *loan);
 
 /* Bytes the cache holds now: batches, and renderings of them (see tail_read_view). */
 void tail_memory(size_t *batches, size_t *renderings);
