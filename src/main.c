@@ -19,7 +19,8 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Every committed batch goes to the CDC tail cache, then wakes blocked pollers. */
+/* Every committed batch goes to the CDC tail cache, which says up to where commits can now be
+ * read; announcing that wakes the blocked pollers it reaches. */
 static void on_commit(const char *batch, size_t len) {
     uint64_t readable = tail_append(batch, len);
     if (readable) cdc_notify_commit(readable);

@@ -24,21 +24,22 @@ static _Atomic uint64_t announced;
 static _Atomic uint64_t lowest_wake_at = UINT64_MAX;
 static int stopping, running;
 
-void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at) {
+int cdc_waiter_add(cdc_waiter *w, uint64_t wake_at) {
     pthread_mutex_lock(&waiters_lock);
     w->wake_at = wake_at;
     if (wake_at < atomic_load(&lowest_wake_at)) atomic_store(&lowest_wake_at, wake_at);
-    if (w->listed) {
-        pthread_mutex_unlock(&waiters_lock);
-        return;
+    if (!w->listed) {
+        w->prev = NULL;
+        w->next = waiters;
+        if (waiters) waiters->prev = w;
+        waiters = w;
+        w->listed = 1;
+        atomic_fetch_add(&nwaiters, 1);
     }
-    w->prev = NULL;
-    w->next = waiters;
-    if (waiters) waiters->prev = w;
-    waiters = w;
-    w->listed = 1;
-    atomic_fetch_add(&nwaiters, 1);
     pthread_mutex_unlock(&waiters_lock);
+    /* Sequentially consistent with cdc_notify_commit: a commit announced before the listing
+     * is seen here, and one announced after it sees the listing. */
+    return atomic_load(&announced) >= wake_at;
 }
 
 void cdc_waiter_remove(cdc_waiter *w) {
@@ -73,8 +74,8 @@ void cdc_notify_commit(uint64_t last_seq) {
     /* Commits of several workers may announce out of order: keep the highest. */
     uint64_t seen = atomic_load(&announced);
     while (seen < last_seq && !atomic_compare_exchange_weak(&announced, &seen, last_seq)) continue;
-    /* Sequentially consistent with cdc_waiter_add's update: a waiter listed meanwhile either
-     * sees this commit announced (its poll_listen wakes it) or is seen here. */
+    /* Sequentially consistent with cdc_waiter_add: a waiter listed meanwhile either sees this
+     * commit announced (and goes on by itself) or is seen here. */
     if (atomic_load(&nwaiters) == 0 || last_seq < atomic_load(&lowest_wake_at)) return;
     if (atomic_exchange(&pending, 1)) return; /* the notifier has not run since the last commit */
     pthread_mutex_lock(&notifier_lock);

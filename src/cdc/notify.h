@@ -9,14 +9,16 @@
 typedef struct cdc_waiter {
     void (*wake)(void *arg); /* called under the waiter lock: must not block */
     void *arg;
-    uint64_t wake_at; /* woken once the latest committed sequence reaches this */
+    uint64_t wake_at; /* woken once the announced sequence reaches this */
     struct cdc_waiter *prev, *next;
     int listed;
 } cdc_waiter;
 
-/* Lists a waiter to be woken once commits reach sequence wake_at; for a listed one, moves
- * that sequence. */
-void cdc_waiter_add(cdc_waiter *w, uint64_t wake_at);
+/* Lists a waiter to be woken once the announced sequence reaches wake_at; for a listed one,
+ * moves that sequence. Returns 1 if it has already reached it: then no wake-up comes, and the
+ * caller goes on at once. A waiter counts as satisfied once woken: it is woken again only after
+ * it is added again (from where its new scan ended), or it must be removed. */
+int cdc_waiter_add(cdc_waiter *w, uint64_t wake_at);
 /* Removes a waiter; after it returns, wake is never called for it again. */
 void cdc_waiter_remove(cdc_waiter *w);
 /* Announces that every commit up to last_seq can be read (tail_append says when): the

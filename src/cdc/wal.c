@@ -1,6 +1,7 @@
 #include "cdc/wal.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -175,71 +176,87 @@ void wal_pool_clear(void) {
     pthread_mutex_unlock(&pool_lock);
 }
 
+/* The oldest sequence is cached: finding it means reading the oldest WAL file's first batch,
+ * which RocksDB copies whole. A file's first batch never changes, so it is read again only
+ * when the oldest file changes, or after OLDEST_REREAD_MS in case RocksDB skips a file (a torn
+ * first record) without deleting it. */
+#define OLDEST_CHECK_MS 1000
+#define OLDEST_REREAD_MS 60000
+
 static atomic_uint_fast64_t oldest_cached;
 static atomic_int_fast64_t oldest_checked_ms;
-/* The WAL file oldest_cached was read from: a file's first batch never changes, so while that
- * file is the oldest there is no need to read its first batch again (which is copied whole). */
-static atomic_uint_fast64_t oldest_file;
 static pthread_mutex_t oldest_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t oldest_file;   /* the file oldest_cached was read from (under oldest_lock) */
+static int64_t oldest_read_ms; /* when it was read (under oldest_lock) */
 
-/* The lowest NNNNNN.log number in a directory, or UINT64_MAX if there is none. */
-static uint64_t lowest_log_number(const char *path) {
+/* Lowers *lowest to the lowest NNNNNN.log number in a directory; -1 if it cannot be listed
+ * (a directory that does not exist holds none). */
+static int lower_to_oldest_log(const char *path, uint64_t *lowest) {
     DIR *d = opendir(path);
-    if (!d) return UINT64_MAX;
-    uint64_t lowest = UINT64_MAX;
+    if (!d) return errno == ENOENT ? 0 : -1;
     struct dirent *de;
     while ((de = readdir(d))) {
         char *end;
         unsigned long long n = strtoull(de->d_name, &end, 10);
-        if (end != de->d_name && strcmp(end, ".log") == 0 && n < lowest) lowest = n;
+        if (end != de->d_name && strcmp(end, ".log") == 0 && n < *lowest) *lowest = n;
     }
     closedir(d);
-    return lowest;
+    return 0;
 }
 
 /* The number of the oldest WAL file, live or archived (RocksDB moves a live file to archive/,
- * never back, so listing the directory first cannot miss one); 0 if it cannot be told. */
+ * never back, so listing the directory first cannot miss one; tidekv sets no wal_dir); 0 if it
+ * cannot be told. */
 static uint64_t oldest_log_number(void) {
     char archive[4096];
     if (snprintf(archive, sizeof(archive), "%s/archive", store_dir()) >= (int)sizeof(archive)) return 0;
-    uint64_t live = lowest_log_number(store_dir()), archived = lowest_log_number(archive);
-    uint64_t lowest = live < archived ? live : archived;
+    uint64_t lowest = UINT64_MAX;
+    if (lower_to_oldest_log(store_dir(), &lowest) < 0 || lower_to_oldest_log(archive, &lowest) < 0) return 0;
     return lowest == UINT64_MAX ? 0 : lowest;
 }
 
-uint64_t wal_oldest_sequence_recent(void) {
-    int64_t now = time_mono_ms();
-    if (now - atomic_load(&oldest_checked_ms) < 1000) return atomic_load(&oldest_cached);
-    return wal_oldest_sequence();
-}
-
-/* Reads the first batch RocksDB still has in its WAL: its sequence, or 0 if there is none. */
-static uint64_t read_oldest_sequence(void) {
+/* Reads the sequence of the first batch RocksDB still has in its WAL into *seq (0 if there is
+ * none); -1 if the WAL cannot be read. */
+static int read_oldest_sequence(uint64_t *seq) {
     char *err = NULL;
     rocksdb_wal_iterator_t *it = rocksdb_get_updates_since(store_db(), 0, NULL, &err);
     if (err) {
         free(err);
-        return 0;
+        return -1;
     }
-    uint64_t seq = 0;
+    *seq = 0;
     if (rocksdb_wal_iter_valid(it)) {
-        rocksdb_writebatch_t *wb = rocksdb_wal_iter_get_batch(it, &seq);
+        rocksdb_writebatch_t *wb = rocksdb_wal_iter_get_batch(it, seq);
         rocksdb_writebatch_destroy(wb);
     }
     rocksdb_wal_iter_destroy(it);
-    return seq;
+    return 0;
 }
 
-uint64_t wal_oldest_sequence(void) {
+/* Brings the cached oldest sequence up to date unless it was checked within max_age_ms (by a
+ * thread this one waited for, say). A failed read keeps the last answer. */
+static uint64_t refresh_oldest(int64_t max_age_ms) {
     pthread_mutex_lock(&oldest_lock);
-    uint64_t file = oldest_log_number(), seq = atomic_load(&oldest_cached);
-    /* With no batch yet, the oldest file may still be the one being written. */
-    if (file == 0 || file != atomic_load(&oldest_file) || seq == 0) {
-        seq = read_oldest_sequence();
-        atomic_store(&oldest_cached, seq);
-        atomic_store(&oldest_file, file);
+    int64_t now = time_mono_ms();
+    uint64_t seq = atomic_load(&oldest_cached);
+    if (max_age_ms == 0 || now - atomic_load(&oldest_checked_ms) >= max_age_ms) {
+        uint64_t file = oldest_log_number();
+        /* With no batch yet, the oldest file may still be the one being written. */
+        int stale = file == 0 || file != oldest_file || seq == 0 || now - oldest_read_ms >= OLDEST_REREAD_MS;
+        if (stale && read_oldest_sequence(&seq) == 0) {
+            atomic_store(&oldest_cached, seq);
+            oldest_file = file;
+            oldest_read_ms = now;
+        }
+        atomic_store(&oldest_checked_ms, now);
     }
-    atomic_store(&oldest_checked_ms, time_mono_ms());
     pthread_mutex_unlock(&oldest_lock);
     return seq;
 }
+
+uint64_t wal_oldest_sequence_recent(void) {
+    if (time_mono_ms() - atomic_load(&oldest_checked_ms) < OLDEST_CHECK_MS) return atomic_load(&oldest_cached);
+    return refresh_oldest(OLDEST_CHECK_MS);
+}
+
+uint64_t wal_oldest_sequence(void) { return refresh_oldest(0); }

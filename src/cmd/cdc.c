@@ -1,4 +1,5 @@
 /* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH (see shared/CDC.md). */
+#include <assert.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,8 @@ static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
 }
 
 /* A client's polls reuse one body buffer, so a consumer's replies are not each a fresh
- * allocation grown by doubling; buffers beyond this size are not kept. */
+ * allocation grown by doubling; buffers beyond this size are not kept, nor any once the
+ * client has been quiet for a while (net.c). */
 #define POLL_BODY_KEEP (256 * 1024)
 
 static void poll_start(client *c, cdc_poll *p, uint64_t seq) {
@@ -189,7 +191,8 @@ static void poll_start(client *c, cdc_poll *p, uint64_t seq) {
 }
 
 static void poll_finish(client *c, cdc_poll *p) {
-    if (p->body.cap <= POLL_BODY_KEEP && c->poll_body.cap == 0) {
+    assert(c->poll_body.cap == 0); /* poll_start took it, and a client runs one poll at a time */
+    if (p->body.cap <= POLL_BODY_KEEP) {
         buf_clear(&p->body);
         c->poll_body = p->body;
         buf_init(&p->body);
@@ -222,12 +225,10 @@ static uint64_t wake_sequence(const poll_wait *pw) {
     return p->scanned + (pw->lingering ? (uint64_t)(p->max - p->nupdates) : 1);
 }
 
-/* Lists the wait with the notifier from where its scan ended. */
+/* Lists the wait with the notifier from where its scan ended. A commit announced between the
+ * scan and the listing brings no wake-up: the poll retries at once instead. */
 static void poll_listen(poll_wait *pw) {
-    uint64_t at = wake_sequence(pw);
-    cdc_waiter_add(&pw->waiter, at);
-    /* A commit announced between the scan and the listing would otherwise go unnoticed. */
-    if (cdc_announced_sequence() >= at) net_wake(pw->c);
+    if (cdc_waiter_add(&pw->waiter, wake_sequence(pw))) net_wake(pw->c);
 }
 
 /* Commits woke a poll that could answer: when its consumer is paced, linger until the pace

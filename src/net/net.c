@@ -435,6 +435,10 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 
 /* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
  * with output over the soft limit for too long (no write event comes for those). */
+/* The buffer a client keeps for its next POLLUPDATES goes once it has been quiet this long:
+ * it serves consumers polling back to back, not connections that polled once. */
+#define POLL_BODY_IDLE_MS 2000
+
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
@@ -446,7 +450,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         /* As in Redis, blocked clients are not idle. */
         int idle = timeout > 0 && !c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
-        if (idle || (c->out.len > 0 && output_over_limit(c))) client_free(c);
+        if (idle || (c->out.len > 0 && output_over_limit(c))) {
+            client_free(c);
+            continue;
+        }
+        if (now - c->last_active_mono_ms > POLL_BODY_IDLE_MS) buf_free(&c->poll_body);
     }
 }
 

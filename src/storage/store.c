@@ -158,6 +158,7 @@ int store_open(const store_settings *s, char **err) {
                                          (const rocksdb_options_t *const *)st.cf_options, st.cf, err);
     if (*err) {
         st.db = NULL;
+        store_close(); /* frees the options and the directory name */
         return -1;
     }
     for (int i = 0; i < CF_COUNT; i++) {

@@ -23,7 +23,8 @@ int store_open(const store_settings *s, char **err);
 void store_close(void);
 
 rocksdb_t *store_db(void);
-/* The database directory, where RocksDB keeps its WAL files (and their archive/). */
+/* The database directory, where RocksDB keeps its WAL files and their archive/ (tidekv sets no
+ * wal_dir, and RocksDB recycles no WAL files while it archives them). */
 const char *store_dir(void);
 rocksdb_column_family_handle_t *store_cf(int cf);
 const rocksdb_readoptions_t *store_read_options(void);

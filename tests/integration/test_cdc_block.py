@@ -235,7 +235,8 @@ def client_tot_mem(r, client_id):
 
 
 def test_a_consumer_keeps_its_reply_buffer_but_not_while_it_waits(server, r):
-    """Replies reuse a buffer kept by the client; a poll waiting for commits lets it go."""
+    """Replies reuse a buffer kept by the client; a poll waiting for commits lets it go, and
+    so does a client that stays quiet."""
     s = seq(r)
     r.mset({"k%d" % i: "v" * 200 for i in range(300)})
     with RespConn(server.host, server.port, timeout=10) as c:
@@ -250,6 +251,13 @@ def test_a_consumer_keeps_its_reply_buffer_but_not_while_it_waits(server, r):
         time.sleep(0.2)
         r.set("wake", "up")
         assert len(reply_dict(c.read_reply())["updates"]) == 1
+        assert client_tot_mem(r, client_id) < idle + body // 2
+        # A buffer kept by a client that then goes quiet is let go after a few seconds.
+        c.call("POLLUPDATES", s, "MAX", 1000, "FORMAT", "RAW")
+        assert client_tot_mem(r, client_id) >= idle + body
+        deadline = time.monotonic() + 10
+        while client_tot_mem(r, client_id) >= idle + body and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert client_tot_mem(r, client_id) < idle + body // 2
 
 

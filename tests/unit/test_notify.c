@@ -58,8 +58,8 @@ static void test_commit_wakes_only_waiters_it_reaches(void **state) {
     counted_waiter near, far;
     waiter_init(&near);
     waiter_init(&far);
-    cdc_waiter_add(&far.w, base + 100);
-    cdc_waiter_add(&near.w, base + 10);
+    assert_false(cdc_waiter_add(&far.w, base + 100));
+    assert_false(cdc_waiter_add(&near.w, base + 10));
     cdc_notify_commit(base + 5);
     sleep_ms(SETTLE_MS);
     assert_int_equal(atomic_load(&near.wakes), 0);
@@ -111,6 +111,18 @@ static void test_a_removed_waiter_is_not_woken(void **state) {
     cdc_waiter_remove(&stays.w);
 }
 
+/* Listing a waiter for a sequence already announced tells the caller to go on at once. */
+static void test_adding_a_reached_waiter_says_so(void **state) {
+    (void)state;
+    uint64_t base = cdc_announced_sequence();
+    counted_waiter cw;
+    waiter_init(&cw);
+    cdc_notify_commit(base + 5);
+    assert_true(cdc_waiter_add(&cw.w, base + 5));
+    assert_false(cdc_waiter_add(&cw.w, base + 6));
+    cdc_waiter_remove(&cw.w);
+}
+
 /* Workers may announce their commits out of order: the highest announced stays. */
 static void test_announced_sequence_keeps_the_highest(void **state) {
     (void)state;
@@ -125,6 +137,7 @@ int main(void) {
         cmocka_unit_test(test_commit_wakes_only_waiters_it_reaches),
         cmocka_unit_test(test_a_waiter_listed_again_is_woken_again),
         cmocka_unit_test(test_a_removed_waiter_is_not_woken),
+        cmocka_unit_test(test_adding_a_reached_waiter_says_so),
         cmocka_unit_test(test_announced_sequence_keeps_the_highest),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
