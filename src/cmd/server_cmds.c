@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cdc/notify.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "cmd/docs.h"
@@ -102,8 +103,11 @@ static void info_keyspace(buf *b, txn *t) {
         keyspace_counts n = count_keys(t, db);
         if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
     }
-    buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\n", (unsigned long long)store_latest_sequence(),
-               (unsigned long long)wal_oldest_sequence());
+    /* readable_sequence trails sequence only while a commit is on its way into the tail
+     * cache: one that stays behind would show polls waiting for a commit never announced. */
+    buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\nreadable_sequence:%llu\r\n",
+               (unsigned long long)store_latest_sequence(), (unsigned long long)wal_oldest_sequence(),
+               (unsigned long long)cdc_announced_sequence());
 }
 
 typedef struct info_section {

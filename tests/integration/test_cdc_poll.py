@@ -29,6 +29,8 @@ def test_sequence_is_an_integer_and_matches_info(r):
     assert info["sequence"] == s
     assert "oldest_sequence" in info
     assert 1 <= info["oldest_sequence"] <= s
+    # With no write in flight, every commit has been announced to blocked pollers.
+    assert info["readable_sequence"] == s
 
 
 def test_sequence_increases_by_one_per_simple_write(r):
