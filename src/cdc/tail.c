@@ -295,14 +295,14 @@ typedef enum { VIEW_READY, VIEW_GONE, VIEW_FAILED } view_status;
 static view_status ensure_view(size_t *i, const tail_view *tv) {
     tail_entry *e = at(*i);
     if (e->views[tv->id]) return VIEW_READY;
-    tail_entry copy = {e->seq, e->count, batch_borrow(e->batch), {NULL}};
+    tail_entry lent = {e->seq, e->count, batch_borrow(e->batch), {NULL}};
     pthread_mutex_unlock(&tail.lock);
-    entry_view *v = render_entry(&copy, tv);
-    batch_return(copy.batch);
+    entry_view *v = render_entry(&lent, tv);
+    batch_return(lent.batch);
     pthread_mutex_lock(&tail.lock);
     if (!v) return VIEW_FAILED;
-    *i = first_ending_at_or_after(copy.seq);
-    if (!holds(copy.seq) || *i >= tail.len || at(*i)->seq != copy.seq) {
+    *i = first_ending_at_or_after(lent.seq);
+    if (!holds(lent.seq) || *i >= tail.len || at(*i)->seq != lent.seq) {
         view_free(v);
         return VIEW_GONE;
     }
@@ -314,7 +314,7 @@ static view_status ensure_view(size_t *i, const tail_view *tv) {
     e->views[tv->id] = v;
     tail.bytes += view_bytes(v);
     tail.rendered_bytes += view_bytes(v);
-    if (copy.seq < tail.rendered_from) tail.rendered_from = copy.seq;
+    if (lent.seq < tail.rendered_from) tail.rendered_from = lent.seq;
     return VIEW_READY;
 }
 

@@ -433,12 +433,13 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
     for (int i = 0; i < take; i++) client_create(w, fds[i]);
 }
 
-/* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
- * with output over the soft limit for too long (no write event comes for those). */
 /* The buffer a client keeps for its next POLLUPDATES goes once it has been quiet this long:
  * it serves consumers polling back to back, not connections that polled once. */
 #define POLL_BODY_IDLE_MS 2000
 
+/* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
+ * with output over the soft limit for too long (no write event comes for those); lets quiet
+ * clients' kept poll buffers go. */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
