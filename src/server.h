@@ -86,6 +86,7 @@ typedef struct client {
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     int poll_stream_busy;       /* that answer showed a busy stream: pace the next one */
     buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
+    int64_t poll_body_kept_ms;  /* when it was kept (monotonic): it goes if unused for a while */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */
 } client;

@@ -21,7 +21,7 @@ uint64_t tail_append(const char *batch, size_t len);
 
 typedef enum {
     TAIL_TOO_OLD,      /* from is before what the cache holds: read the WAL */
-    TAIL_OK,           /* batches (possibly none yet) were copied */
+    TAIL_OK,           /* batches (possibly none yet) were lent or their renderings copied */
     TAIL_UNSHARED,     /* no shared renderings here: nothing was copied, render it yourself */
 } tail_status;
 
@@ -39,8 +39,9 @@ typedef struct tail_loan {
 } tail_loan;
 
 /* Lends up to max_batches whole batches holding sequences >= from, in order and without
- * gaps, appending them to loan (start from a zeroed one). Nothing is copied, so a reader
- * never holds the cache's lock for long, however large the batches. */
+ * gaps, into loan (a zeroed one). Nothing is copied, so a reader never holds the cache's lock
+ * for long, however large the batches. Lent batches that the cache evicts meanwhile are not
+ * counted in its budget until they are given back. */
 tail_status tail_read(uint64_t from, int max_batches, tail_loan *loan);
 /* Gives the batches back and empties the loan. */
 void tail_loan_return(tail_loan *loan);

@@ -228,8 +228,16 @@ static int read_oldest_sequence(uint64_t *seq) {
     if (rocksdb_wal_iter_valid(it)) {
         rocksdb_writebatch_t *wb = rocksdb_wal_iter_get_batch(it, seq);
         rocksdb_writebatch_destroy(wb);
+    } else {
+        /* Not valid can also mean a file that could not be read (one purged meanwhile, say):
+         * that is no answer, not an empty WAL. */
+        rocksdb_wal_iter_status(it, &err);
     }
     rocksdb_wal_iter_destroy(it);
+    if (err) {
+        free(err);
+        return -1;
+    }
     return 0;
 }
 

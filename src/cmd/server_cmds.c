@@ -105,9 +105,10 @@ static void info_keyspace(buf *b, txn *t) {
     }
     /* readable_sequence trails sequence only while a commit is on its way into the tail
      * cache: one that stays behind would show polls waiting for a commit never announced. */
+    uint64_t readable = cdc_announced_sequence(); /* first: it never passes the latest read after */
     buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\nreadable_sequence:%llu\r\n",
                (unsigned long long)store_latest_sequence(), (unsigned long long)wal_oldest_sequence(),
-               (unsigned long long)cdc_announced_sequence());
+               (unsigned long long)readable);
 }
 
 typedef struct info_section {

@@ -433,7 +433,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
     for (int i = 0; i < take; i++) client_create(w, fds[i]);
 }
 
-/* The buffer a client keeps for its next POLLUPDATES goes once it has been quiet this long:
+/* The buffer a client keeps for its next POLLUPDATES goes once it has gone unused this long:
  * it serves consumers polling back to back, not connections that polled once. */
 #define POLL_BODY_IDLE_MS 2000
 
@@ -455,7 +455,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
             client_free(c);
             continue;
         }
-        if (now - c->last_active_mono_ms > POLL_BODY_IDLE_MS) buf_free(&c->poll_body);
+        if (now - c->poll_body_kept_ms > POLL_BODY_IDLE_MS) buf_free(&c->poll_body);
     }
 }
 
