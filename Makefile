@@ -1,4 +1,4 @@
-# Wraps CMake: `make` builds, `make run` starts a server, `make test` runs every test.
+# Wraps CMake: `make` builds, `make run` starts a server, `make test` runs the tests, `make soak` the long ones.
 BUILD ?= build
 PORT ?= 6666
 DATA ?= ./data
@@ -6,7 +6,7 @@ PYTHON ?= /usr/bin/python3
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all build deps run test unit integration asan fuzz clean
+.PHONY: all build deps run test unit integration soak asan fuzz clean
 
 all: build
 
@@ -26,14 +26,18 @@ unit: build
 	cd $(BUILD) && ctest --output-on-failure
 
 integration: build
-	TIDEKV_SERVER=$(CURDIR)/$(BUILD)/tidekv-server $(PYTHON) -m pytest -q tests/integration
+	TIDEKV_SERVER=$(CURDIR)/$(BUILD)/tidekv-server $(PYTHON) -m pytest -q -m "not soak" tests/integration
+
+# Long soak and stress tests (1,000 clients, CDC stress, kill -9 rounds, 1M-member collections).
+soak: deps build
+	TIDEKV_SERVER=$(CURDIR)/$(BUILD)/tidekv-server $(PYTHON) -m pytest -q -m soak tests/integration
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
 	@cmake -S . -B build-asan -DTIDEKV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
-	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SANITIZED=1 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q tests/integration
+	ASAN_OPTIONS=detect_leaks=0 TIDEKV_SANITIZED=1 TIDEKV_SERVER=$(CURDIR)/build-asan/tidekv-server $(PYTHON) -m pytest -q -m "not soak" tests/integration
 
 # libFuzzer targets (tests/fuzz) built with clang and sanitizers, each run FUZZ_SECONDS seconds.
 fuzz: deps

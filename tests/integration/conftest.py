@@ -29,10 +29,13 @@ START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
 
 tidekv_only = pytest.mark.skipif(IS_REDIS, reason="tidekv-only behaviour")
+# Long soak and stress tests: `make test` leaves them out (-m "not soak"), `make soak` runs them.
+soak = pytest.mark.soak
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tidekv_only: test only meaningful for tidekv")
+    config.addinivalue_line("markers", "soak: long soak or stress test, run by make soak")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -25,10 +25,10 @@ import time
 import traceback
 from collections import defaultdict
 
-from conftest import RespError, encode_command, tidekv_only
+from conftest import RespError, encode_command, soak, tidekv_only
 from test_cdc_helpers import REPLY_KEYS, json_update, resp_update
 
-pytestmark = tidekv_only
+pytestmark = [tidekv_only, soak]
 
 # Deadlines only (nothing here asserts on timing): a sanitized server is several times slower.
 SLOW = 4 if os.environ.get("TIDEKV_SANITIZED") else 1

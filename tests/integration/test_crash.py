@@ -4,10 +4,10 @@ crash_harness.py; bench/crash.sh runs it for many more rounds)."""
 
 import pytest
 
-from conftest import tidekv_only
+from conftest import soak, tidekv_only
 from crash_harness import run_rounds
 
-pytestmark = tidekv_only
+pytestmark = [tidekv_only, soak]
 
 
 @pytest.mark.parametrize("mode", ["everysec", "always"])

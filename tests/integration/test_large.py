@@ -2,7 +2,7 @@
 window or a single item do not load the collection, and DEL of one is O(1)."""
 import time
 
-from conftest import tidekv_only
+from conftest import soak, tidekv_only
 
 MILLION = 1_000_000
 BATCH = 2000
@@ -16,6 +16,7 @@ def peak_rss_mb(server):
     raise AssertionError("no VmHWM in /proc status")
 
 
+@soak
 @tidekv_only
 def test_million_member_list_and_zset_with_bounded_memory(make_server):
     s = make_server(["--rocksdb.block_cache_size", "64", "--rocksdb.write_buffer_size", "16"])

@@ -7,7 +7,7 @@ import os
 import resource
 import time
 
-from conftest import encode_command, tidekv_only
+from conftest import encode_command, soak, tidekv_only
 
 CLIENTS = 1000
 SECONDS = float(os.environ.get("TIDEKV_LOAD_SECONDS", "60"))
@@ -82,6 +82,7 @@ async def run_load(port, pid):
     return counts, peak[0]
 
 
+@soak
 @tidekv_only
 def test_thousand_clients_for_a_minute(make_server):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
