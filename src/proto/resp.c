@@ -54,7 +54,7 @@ void resp_parser_free(resp_parser *p) {
 
 /* What an argument costs besides its bytes: its terminating NUL and the allocator's own
  * bookkeeping, so that a flood of empty arguments counts for what it takes. */
-#define ARG_OVERHEAD 24
+#define ARG_OVERHEAD 32
 
 static void push_arg(resp_parser *p, char *ptr, size_t len) {
     if (p->argc == p->argv_cap) {
