@@ -173,8 +173,8 @@ static void store_bytes(char **field, size_t *len_field, const char *value, size
     *field = copy;
     if (len_field) *len_field = len;
     pthread_mutex_unlock(&config_lock);
-    /* Other threads read these strings under the lock only (requirepass is compared there,
-     * the others are read at start-up), so freeing is safe. */
+    /* Freeing is safe: other threads read these strings under the lock (requirepass is
+     * compared, the settable ones shown by CONFIG GET there), the others only at start-up. */
     free(old);
 }
 

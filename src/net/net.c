@@ -112,15 +112,20 @@ static long long client_memory(const client *c) {
                        c->queue_mem);
 }
 
-/* Brings the client's share of the clients' total up to date; growth that takes the total
- * over maxmemory-clients closes the biggest clients. Call from the client's worker. */
+/* Closes the biggest clients if all clients together hold more than maxmemory-clients. */
+static void check_clients_memory(void) {
+    long long limit = server_config.maxmemory_clients;
+    if (limit > 0 && atomic_load(&clients_memory) > limit) evict_biggest(limit);
+}
+
+/* Brings the client's share of the clients' total up to date; growth may close the biggest
+ * clients. Call from the client's worker. */
 static void account_memory(client *c) {
     long long now = client_memory(c), was = atomic_load_explicit(&c->mem, memory_order_relaxed);
     if (now == was) return;
     atomic_store(&c->mem, now);
-    long long total = atomic_fetch_add(&clients_memory, now - was) + (now - was);
-    long long limit = server_config.maxmemory_clients;
-    if (now > was && limit > 0 && total > limit) evict_biggest(limit);
+    atomic_fetch_add(&clients_memory, now - was);
+    if (now > was) check_clients_memory();
 }
 
 void net_client_set_name(client *c, const char *name, size_t len) {
@@ -522,7 +527,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 
 /* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
  * with output over the soft limit for too long (no write event comes for those); lets quiet
- * clients' kept poll buffers go. */
+ * clients' kept poll buffers go; enforces maxmemory-clients. */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
@@ -541,6 +546,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         if (now - c->poll_body_kept_ms > POLL_BODY_IDLE_MS) buf_free(&c->poll_body);
         account_memory(c);
     }
+    check_clients_memory(); /* the limit may have been lowered with no client growing since */
 }
 
 /* After a sync attempt: sends the replies it released. A client whose write a failed sync

@@ -255,6 +255,19 @@ def test_maxmemory_clients_closes_the_biggest_client_first(server, limited):
     assert r.ping()
 
 
+def test_lowering_maxmemory_clients_closes_clients_over_it(server, limited):
+    r = limited
+    big = partial_bulk(server, 3_000_000)
+    try:
+        time.sleep(0.3)
+        assert big.id in client_ids(r)
+        r.config_set("maxmemory-clients", "2mb")
+        assert gone_within(r, big.id, 3)
+    finally:
+        big.close()
+    assert r.ping()
+
+
 @tidekv_only
 def test_maxmemory_clients_counts_parsed_arguments(server, limited):
     r = limited
