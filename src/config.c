@@ -48,12 +48,12 @@ static const option_def options[] = {
     {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice", NULL},
     {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16", NULL},
     /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
-    /* Unparsed input one client may pile up before it is closed. */
+    /* Unparsed input and the request being parsed one client may pile up before it is closed. */
     {"client-query-buffer-limit", OPT_MEMORY, FIELD(client_query_buffer_limit), 1024 * 1024, 1LL << 40, 1, "1gb", NULL},
+    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb", NULL},
     /* The memory all clients' buffers, requests and queued commands may take together before
      * the biggest clients are closed (0 = no limit). */
     {"maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb", NULL},
-    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb", NULL},
     {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096", NULL},
     {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64", NULL},
     {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800", NULL},
