@@ -18,7 +18,9 @@ config server_config;
 /* Guards the string options that CONFIG SET may replace while other threads read them. */
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
-typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_LOGLEVEL, OPT_ENUM, OPT_OUTPUT_LIMITS } opt_type;
+/* OPT_BYTES is a binary-safe string (a password may hold any byte, NUL too); the other
+ * types refuse a NUL, which would cut a C string short. */
+typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_BYTES, OPT_LOGLEVEL, OPT_ENUM, OPT_OUTPUT_LIMITS } opt_type;
 
 typedef struct option_def {
     const char *name;
@@ -39,16 +41,19 @@ static const option_def options[] = {
     {"port", OPT_INT, FIELD(port), 0, 65535, 0, "6666", NULL},
     {"dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data", NULL},
     {"workers", OPT_INT, FIELD(workers), 0, 256, 0, "0", NULL},
-    {"requirepass", OPT_STRING, FIELD(requirepass), 0, 0, 1, "", NULL},
+    {"requirepass", OPT_BYTES, FIELD(requirepass), 0, 0, 1, "", NULL},
     {"maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000", NULL},
     {"timeout", OPT_INT, FIELD(timeout), 0, 2147483647, 1, "0", NULL},
     {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, "", NULL},
     {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice", NULL},
     {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16", NULL},
     /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
-    /* Unparsed input one client may pile up before it is closed. */
+    /* Unparsed input and the request being parsed one client may pile up before it is closed. */
     {"client-query-buffer-limit", OPT_MEMORY, FIELD(client_query_buffer_limit), 1024 * 1024, 1LL << 40, 1, "1gb", NULL},
     {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb", NULL},
+    /* The memory all clients' buffers, requests and queued commands may take together before
+     * the biggest clients are closed (0 = no limit). */
+    {"maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb", NULL},
     {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096", NULL},
     {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64", NULL},
     {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800", NULL},
@@ -157,9 +162,29 @@ static int apply_output_limits(const char *value, output_limit *limits, int stor
     return 0;
 }
 
-/* Validates a value for an option and, if store is set, makes it current. */
-static int apply_option(const option_def *opt, const char *value, int store, char *err, size_t errlen) {
+/* Replaces a string option's value under the lock. */
+static void store_bytes(char **field, size_t *len_field, const char *value, size_t len) {
+    char *copy = malloc(len + 1);
+    if (!copy) abort();
+    memcpy(copy, value, len);
+    copy[len] = '\0';
+    pthread_mutex_lock(&config_lock);
+    char *old = *field;
+    *field = copy;
+    if (len_field) *len_field = len;
+    pthread_mutex_unlock(&config_lock);
+    /* Freeing is safe: other threads read these strings under the lock (requirepass is
+     * compared, the settable ones shown by CONFIG GET there), the others only at start-up. */
+    free(old);
+}
+
+/* Validates a value of len bytes for an option and, if store is set, makes it current. */
+static int apply_option(const option_def *opt, const char *value, size_t len, int store, char *err, size_t errlen) {
     char *field = (char *)&server_config + opt->offset;
+    if (opt->type != OPT_BYTES && memchr(value, '\0', len)) {
+        snprintf(err, errlen, "argument must not contain NUL bytes");
+        return -1;
+    }
     switch (opt->type) {
     case OPT_INT:
     case OPT_LL:
@@ -187,17 +212,12 @@ static int apply_option(const option_def *opt, const char *value, int store, cha
         snprintf(err, errlen, "argument(s) must be one of the following: %s", opt->choices[0]);
         for (int i = 1; opt->choices[i]; i++) snprintf(err + strlen(err), errlen - strlen(err), ", %s", opt->choices[i]);
         return -1;
-    case OPT_STRING: {
-        if (!store) return 0;
-        char *copy = strdup(value);
-        if (!copy) abort();
-        pthread_mutex_lock(&config_lock);
-        char *old = *(char **)field;
-        *(char **)field = copy;
-        pthread_mutex_unlock(&config_lock);
-        /* Another thread may still hold the old pointer only for requirepass, which is copied
-         * under the lock, so freeing is safe. */
-        free(old);
+    case OPT_STRING:
+        if (store) store_bytes((char **)field, NULL, value, len);
+        return 0;
+    case OPT_BYTES: {
+        bytes_option *b = (bytes_option *)field;
+        if (store) store_bytes(&b->ptr, &b->len, value, len);
         return 0;
     }
     }
@@ -207,11 +227,13 @@ static int apply_option(const option_def *opt, const char *value, int store, cha
 void config_init_defaults(void) {
     char err[256];
     for (size_t i = 0; i < NOPTIONS; i++) {
-        if (apply_option(&options[i], options[i].default_value, 1, err, sizeof(err)) < 0) abort();
+        const char *value = options[i].default_value;
+        if (apply_option(&options[i], value, strlen(value), 1, err, sizeof(err)) < 0) abort();
     }
 }
 
-static int set_or_check(const char *name, const char *value, int runtime, int store, char *err, size_t errlen) {
+static int set_or_check(const char *name, const char *value, size_t len, int runtime, int store, char *err,
+                        size_t errlen) {
     const option_def *opt = find_option(name);
     if (!opt) {
         snprintf(err, errlen, "unknown option '%s'", name);
@@ -221,15 +243,19 @@ static int set_or_check(const char *name, const char *value, int runtime, int st
         snprintf(err, errlen, "can't set immutable config");
         return -1;
     }
-    return apply_option(opt, value, store, err, errlen);
+    return apply_option(opt, value, len, store, err, errlen);
+}
+
+int config_set_bytes(const char *name, const char *value, size_t len, int runtime, char *err, size_t errlen) {
+    return set_or_check(name, value, len, runtime, 1, err, errlen);
 }
 
 int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen) {
-    return set_or_check(name, value, runtime, 1, err, errlen);
+    return config_set_bytes(name, value, strlen(value), runtime, err, errlen);
 }
 
-int config_check(const char *name, const char *value, int runtime, char *err, size_t errlen) {
-    return set_or_check(name, value, runtime, 0, err, errlen);
+int config_check(const char *name, const char *value, size_t len, int runtime, char *err, size_t errlen) {
+    return set_or_check(name, value, len, runtime, 0, err, errlen);
 }
 
 /* Sets an option from a config line's words; a value of several words (client-output-buffer-limit
@@ -241,9 +267,9 @@ static int apply_words(resp_arg *args, int n, const char *source, int lineno, ch
         if (i > 1) buf_append_byte(&value, ' ');
         buf_append(&value, args[i].ptr, args[i].len);
     }
-    buf_append_byte(&value, 0);
+    buf_append_byte(&value, 0); /* values are read as C strings after the NUL check */
     char why[200];
-    int rc = config_set(args[0].ptr, value.data, 0, why, sizeof(why));
+    int rc = config_set_bytes(args[0].ptr, value.data, value.len - 1, 0, why, sizeof(why));
     if (rc < 0) snprintf(err, errlen, "%s, line %d: option '%s': %s", source, lineno, args[0].ptr, why);
     buf_free(&value);
     return rc;
@@ -333,68 +359,74 @@ int config_load_args(int argc, char **argv, char *err, size_t errlen) {
     return 0;
 }
 
-static void format_value(const option_def *opt, char *out, size_t cap) {
+static void format_value(const option_def *opt, buf *out) {
     const char *field = (const char *)&server_config + opt->offset;
     switch (opt->type) {
     case OPT_INT:
-        snprintf(out, cap, "%d", *(const int *)field);
+        buf_printf(out, "%d", *(const int *)field);
         break;
     case OPT_LL:
     case OPT_MEMORY:
-        snprintf(out, cap, "%lld", *(const long long *)field);
+        buf_printf(out, "%lld", *(const long long *)field);
         break;
     case OPT_LOGLEVEL:
-        snprintf(out, cap, "%s", log_level_name((enum log_level) * (const int *)field));
+        buf_printf(out, "%s", log_level_name((enum log_level) * (const int *)field));
         break;
     case OPT_ENUM:
-        snprintf(out, cap, "%s", opt->choices[*(const int *)field]);
+        buf_printf(out, "%s", opt->choices[*(const int *)field]);
         break;
     case OPT_OUTPUT_LIMITS: {
         const output_limit *l = (const output_limit *)field;
-        snprintf(out, cap, "%s %lld %lld %d %s %lld %lld %d %s %lld %lld %d", limit_classes[0], l[0].hard, l[0].soft,
-                 l[0].soft_seconds, limit_classes[1], l[1].hard, l[1].soft, l[1].soft_seconds, limit_classes[2],
-                 l[2].hard, l[2].soft, l[2].soft_seconds);
+        buf_printf(out, "%s %lld %lld %d %s %lld %lld %d %s %lld %lld %d", limit_classes[0], l[0].hard, l[0].soft,
+                   l[0].soft_seconds, limit_classes[1], l[1].hard, l[1].soft, l[1].soft_seconds, limit_classes[2],
+                   l[2].hard, l[2].soft, l[2].soft_seconds);
         break;
     }
     case OPT_STRING:
         pthread_mutex_lock(&config_lock);
-        snprintf(out, cap, "%s", *(char *const *)field);
+        buf_append_str(out, *(char *const *)field);
+        pthread_mutex_unlock(&config_lock);
+        break;
+    case OPT_BYTES: {
+        const bytes_option *b = (const bytes_option *)field;
+        pthread_mutex_lock(&config_lock);
+        buf_append(out, b->ptr, b->len);
         pthread_mutex_unlock(&config_lock);
         break;
     }
+    }
 }
 
-int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx, const char *name, const char *value),
-                        void *ctx) {
+int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, void *ctx) {
     int count = 0;
+    buf value;
+    buf_init(&value);
     for (size_t i = 0; i < NOPTIONS; i++) {
         if (!glob_match(pattern, plen, options[i].name, strlen(options[i].name), 1)) continue;
-        char value[4096];
-        format_value(&options[i], value, sizeof(value));
-        emit(ctx, options[i].name, value);
+        buf_clear(&value);
+        format_value(&options[i], &value);
+        buf_append_byte(&value, 0);
+        emit(ctx, options[i].name, value.data, value.len - 1);
         count++;
     }
+    buf_free(&value);
     return count;
 }
 
 int config_password_matches(const char *p, size_t len) {
     pthread_mutex_lock(&config_lock);
-    const char *want = server_config.requirepass;
-    size_t wlen = strlen(want);
-    unsigned diff = wlen != len;
-    for (size_t i = 0; i < len && i < wlen; i++) diff |= (unsigned char)(want[i] ^ p[i]);
+    const bytes_option *want = &server_config.requirepass;
+    /* Every byte of the attempt is looked at whatever the lengths: the time taken tells
+     * nothing about how much of it was right. */
+    unsigned diff = want->len != len;
+    for (size_t i = 0; i < len; i++) diff |= (unsigned char)(p[i] ^ (i < want->len ? want->ptr[i] : 0));
     pthread_mutex_unlock(&config_lock);
     return diff == 0;
 }
 
 int config_password_set(void) {
-    char first[2];
-    return config_password(first, sizeof(first));
-}
-
-int config_password(char *out, size_t cap) {
     pthread_mutex_lock(&config_lock);
-    snprintf(out, cap, "%s", server_config.requirepass);
+    int set = server_config.requirepass.len > 0;
     pthread_mutex_unlock(&config_lock);
-    return out[0] != '\0';
+    return set;
 }

@@ -13,12 +13,18 @@ typedef struct output_limit {
     int soft_seconds;
 } output_limit;
 
+/* A string that may hold any byte (NUL too); ptr is also NUL-terminated. */
+typedef struct bytes_option {
+    char *ptr;
+    size_t len;
+} bytes_option;
+
 typedef struct config {
     char *bind;
     int port;
     char *dir;
     int workers;
-    char *requirepass; /* "" = no password */
+    bytes_option requirepass; /* empty = no password; read it under the config lock (config_password_*) */
     int maxclients;
     int timeout; /* seconds idle before a client is closed, 0 = never */
     char *logfile;
@@ -26,6 +32,7 @@ typedef struct config {
     int databases;
     long long proto_max_bulk_len;
     long long client_query_buffer_limit;
+    long long maxmemory_clients; /* bytes all clients may hold together, 0 = no limit */
     long long block_cache_mb;
     long long write_buffer_mb;
     long long wal_ttl_seconds;
@@ -51,19 +58,21 @@ void config_init_defaults(void);
 int config_load_text(const char *text, const char *source, char *err, size_t errlen);
 /* Parses the command line: [config-file] [--name value ...]. Returns 0 or -1 with err filled. */
 int config_load_args(int argc, char **argv, char *err, size_t errlen);
-/* Sets one option by name, as CONFIG SET does. runtime=1 refuses options that cannot change while
- * running. Returns 0, or -1 with a Redis-style reason in err. */
+/* Sets one option by name to a value of len bytes, as CONFIG SET does. runtime=1 refuses options
+ * that cannot change while running. Returns 0, or -1 with a Redis-style reason in err. Only
+ * requirepass may hold a NUL byte; value[len] must be a NUL (as parsed arguments have). */
+int config_set_bytes(const char *name, const char *value, size_t len, int runtime, char *err, size_t errlen);
+/* config_set_bytes for a C string value. */
 int config_set(const char *name, const char *value, int runtime, char *err, size_t errlen);
-/* Validates a value as config_set would, without changing anything. */
-int config_check(const char *name, const char *value, int runtime, char *err, size_t errlen);
+/* Validates a value as config_set_bytes would, without changing anything. */
+int config_check(const char *name, const char *value, size_t len, int runtime, char *err, size_t errlen);
+/* Receives one option's name and its value (value_len bytes, NUL-terminated too). */
+typedef void (*config_emit_fn)(void *ctx, const char *name, const char *value, size_t value_len);
 /* Calls emit for every option whose name matches a glob; returns how many matched. */
-int config_get_matching(const char *pattern, size_t plen, void (*emit)(void *ctx, const char *name, const char *value),
-                        void *ctx);
-/* Copies the current password under the config lock; returns 1 if a password is set. */
-int config_password(char *out, size_t cap);
+int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, void *ctx);
 /* Whether a password is set: clients must AUTH (it may change while they are connected). */
 int config_password_set(void);
-/* Whether p is the password (compared whole, in constant time for equal lengths). */
+/* Whether p is the password (compared whole and binary-safe, in time that depends only on len). */
 int config_password_matches(const char *p, size_t len);
 
 #endif

@@ -71,6 +71,7 @@ typedef struct client {
     char last_cmd[32];
     queued_cmd *queue;
     int queue_len, queue_cap;
+    size_t queue_mem; /* the queued commands' memory (arguments and slots) */
     struct write_group *group; /* the worker's write group (cmd/dispatch.h) */
     int in_group;              /* has replies in c->out that wait for the group's commit */
     int flush_pending;         /* on the worker's list of clients to flush after the pass */
@@ -87,6 +88,7 @@ typedef struct client {
     int poll_stream_busy;       /* that answer showed a busy stream: pace the next one */
     buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
     int64_t poll_body_kept_ms;  /* when it was kept (monotonic): it goes if unused for a while */
+    atomic_llong mem; /* memory counted in the clients' total (net.c); read by other threads */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */
 } client;
@@ -103,6 +105,7 @@ typedef struct server_stats {
     atomic_llong write_groups;      /* write groups committed with writes (cmd/dispatch.c) */
     atomic_llong grouped_writes;    /* the writing commands in them */
     atomic_int connected_clients;
+    atomic_llong evicted_clients; /* closed by maxmemory-clients */
 } server_stats;
 
 extern server_stats stats;

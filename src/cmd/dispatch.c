@@ -155,6 +155,7 @@ static void queue_command(client *c) {
         if (!c->queue) abort();
     }
     queued_cmd *q = &c->queue[c->queue_len++];
+    c->queue_mem += sizeof(*q) + c->parser.args_bytes + (size_t)c->parser.argc * sizeof(resp_arg);
     q->argv = resp_parser_take_args(&c->parser, &q->argc);
 }
 
@@ -373,6 +374,7 @@ void dispatch_discard(client *c) {
     free(c->queue);
     c->queue = NULL;
     c->queue_len = c->queue_cap = 0;
+    c->queue_mem = 0;
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
 }
 

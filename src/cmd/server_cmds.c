@@ -12,6 +12,7 @@
 #include "cmd/docs.h"
 #include "cmd/handlers.h"
 #include "config.h"
+#include "net/net.h"
 #include "storage/durable.h"
 #include "storage/store.h"
 #include "types/keyspace.h"
@@ -71,8 +72,9 @@ static void info_memory(buf *b) {
     buf_printf(b,
                "# Memory\r\nused_memory:%lld\r\nused_memory_human:%.2fM\r\nused_memory_rss:%lld\r\n"
                "used_memory_rocksdb:%llu\r\nused_memory_cdc_cache:%zu\r\nused_memory_cdc_renderings:%zu\r\n"
-               "maxmemory:0\r\n",
-               rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage(), cdc_batches, cdc_renderings);
+               "maxmemory:0\r\nmem_clients_normal:%lld\r\nmaxmemory_clients:%lld\r\n",
+               rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage(), cdc_batches, cdc_renderings,
+               net_clients_memory(), server_config.maxmemory_clients);
 }
 
 static void info_persistence(buf *b) {
@@ -89,12 +91,12 @@ static void info_stats(buf *b) {
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
                "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
-               "write_groups:%lld\r\ngrouped_writes:%lld\r\n",
+               "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
                atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses),
-               atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes));
+               atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
 }
 
 static void info_keyspace(buf *b, txn *t) {
@@ -220,10 +222,10 @@ typedef struct config_pairs {
     long long n;
 } config_pairs;
 
-static void emit_pair(void *arg, const char *name, const char *value) {
+static void emit_pair(void *arg, const char *name, const char *value, size_t value_len) {
     config_pairs *pairs = arg;
     reply_bulk_str(&pairs->r, name);
-    reply_bulk_str(&pairs->r, value);
+    reply_bulk(&pairs->r, value, value_len);
     pairs->n++;
 }
 
@@ -253,7 +255,7 @@ static void config_set_cmd(cmd_ctx *ctx) {
                 return;
             }
         }
-        if (config_check(name, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) == 0) continue;
+        if (config_check(name, ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, 1, err, sizeof(err)) == 0) continue;
         if (strncmp(err, "unknown option", 14) == 0)
             reply_errorf(ctx->r, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
         else
@@ -262,7 +264,8 @@ static void config_set_cmd(cmd_ctx *ctx) {
     }
     for (int i = 2; i < ctx->argc; i += 2) {
         char err[256];
-        if (config_set(ctx->argv[i].ptr, ctx->argv[i + 1].ptr, 1, err, sizeof(err)) < 0) {
+        const resp_arg *value = &ctx->argv[i + 1];
+        if (config_set_bytes(ctx->argv[i].ptr, value->ptr, value->len, 1, err, sizeof(err)) < 0) {
             reply_errorf(ctx->r, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", ctx->argv[i].ptr, err);
             return;
         }
@@ -290,6 +293,7 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.net_output_bytes, 0);
         atomic_store(&stats.write_groups, 0);
         atomic_store(&stats.grouped_writes, 0);
+        atomic_store(&stats.evicted_clients, 0);
         reply_ok(ctx->r);
     } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
         reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");

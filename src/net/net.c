@@ -48,6 +48,7 @@ static struct event *shutdown_ev;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static client *registry;
 static atomic_ullong next_client_id = 1;
+static atomic_llong clients_memory; /* the sum of every client's mem: what maxmemory-clients bounds */
 
 server_stats stats;
 int64_t server_start_ms;
@@ -62,12 +63,69 @@ static void registry_add(client *c) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* Also takes the client's memory out of the total, under the lock that evict_biggest reads
+ * the total with, so that it never counts a client that is gone. */
 static void registry_remove(client *c) {
     pthread_mutex_lock(&registry_lock);
     if (c->prev) c->prev->next = c->next;
     else registry = c->next;
     if (c->next) c->next->prev = c->prev;
+    atomic_fetch_sub(&clients_memory, atomic_load(&c->mem));
     pthread_mutex_unlock(&registry_lock);
+}
+
+long long net_clients_memory(void) { return atomic_load(&clients_memory); }
+
+/* Closes the clients holding the most memory until the clients' total is back under limit,
+ * counting those already on their way out as gone. Any worker may call it: as CLIENT KILL
+ * does, it only marks a client and wakes its own worker, which closes it. */
+static void evict_biggest(long long limit) {
+    pthread_mutex_lock(&registry_lock);
+    long long total = atomic_load(&clients_memory);
+    for (client *c = registry; c; c = c->next)
+        if (atomic_load(&c->kill_requested)) total -= atomic_load(&c->mem);
+    while (total > limit) {
+        client *biggest = NULL;
+        long long most = 0;
+        for (client *c = registry; c; c = c->next) {
+            long long mem = atomic_load(&c->mem);
+            if (mem > most && !atomic_load(&c->kill_requested)) {
+                biggest = c;
+                most = mem;
+            }
+        }
+        if (!biggest) break;
+        log_msg(LOG_WARNING, "client %s closed: clients use %lld bytes, over maxmemory-clients; it used %lld",
+                biggest->addr, total, most);
+        atomic_store(&biggest->kill_requested, 1);
+        event_active(biggest->read_ev, EV_READ, 0);
+        atomic_fetch_add(&stats.evicted_clients, 1);
+        total -= most;
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Memory the server holds for a client: the structure, its buffers, the request being
+ * parsed and its queued MULTI commands. */
+static long long client_memory(const client *c) {
+    return (long long)(sizeof(*c) + c->in.cap + c->out.cap + c->poll_body.cap + resp_parser_memory(&c->parser) +
+                       c->queue_mem);
+}
+
+/* Closes the biggest clients if all clients together hold more than maxmemory-clients. */
+static void check_clients_memory(void) {
+    long long limit = server_config.maxmemory_clients;
+    if (limit > 0 && atomic_load(&clients_memory) > limit) evict_biggest(limit);
+}
+
+/* Brings the client's share of the clients' total up to date; growth may close the biggest
+ * clients. Call from the client's worker. */
+static void account_memory(client *c) {
+    long long now = client_memory(c), was = atomic_load_explicit(&c->mem, memory_order_relaxed);
+    if (now == was) return;
+    atomic_store(&c->mem, now);
+    atomic_fetch_add(&clients_memory, now - was);
+    if (now > was) check_clients_memory();
 }
 
 void net_client_set_name(client *c, const char *name, size_t len) {
@@ -88,7 +146,7 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     char flags[8] = "N";
     if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
     /* Another thread owns these and may change them meanwhile: read each once. */
-    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap, poll_cap = c->poll_body.cap;
+    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
     char last_cmd[sizeof(c->last_cmd)];
     memcpy(last_cmd, c->last_cmd, sizeof(last_cmd));
     last_cmd[sizeof(last_cmd) - 1] = '\0';
@@ -96,11 +154,11 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
-               "tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d\n",
+               "tot-mem=%lld events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
                flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, in_len, in_cap - in_len, in_cap,
-               out_cap, in_cap + out_cap + poll_cap, last_cmd[0] ? last_cmd : "NULL", c->resp);
+               out_cap, atomic_load(&c->mem), last_cmd[0] ? last_cmd : "NULL", c->resp);
 }
 
 void net_client_list(buf *out, uint64_t only_id) {
@@ -205,15 +263,20 @@ static int must_hold(client *c) {
     return 0;
 }
 
+/* Replies a client that has not authenticated may leave unread: a stranger pipelining
+ * commands it never reads the NOAUTH errors of must not make the server keep them. */
+#define UNAUTHENTICATED_MAX_OUTPUT (64 * 1024)
+
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
- * long enough); if so, logs it and marks the client to be closed. */
+ * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH; if so, logs it and marks the
+ * client to be closed. */
 static int output_over_limit(client *c) {
     const output_limit *l = &server_config.output_limits[0];
     long long pending = (long long)c->out.len;
     int over_soft = l->soft > 0 && pending > l->soft;
     if (!over_soft) c->over_soft_since_ms = 0;
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
-    int over = (l->hard > 0 && pending > l->hard) ||
+    int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && pending > UNAUTHENTICATED_MAX_OUTPUT) ||
                (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
     if (over && !(c->flags & CLIENT_CLOSE_ASAP)) {
         log_msg(LOG_WARNING, "client %s closed for overcoming of output buffer limits (%lld bytes pending)", c->addr,
@@ -229,7 +292,10 @@ static int client_flush(client *c) {
         client_free(c);
         return -1;
     }
-    if (c->in_group || must_hold(c)) return 0; /* nothing goes out before its write does */
+    if (c->in_group || must_hold(c)) { /* nothing goes out before its write does */
+        account_memory(c);
+        return 0;
+    }
     while (c->out.len > 0) {
         ssize_t n = write(c->fd, c->out.data, c->out.len);
         if (n < 0) {
@@ -247,6 +313,7 @@ static int client_flush(client *c) {
             return -1;
         }
         event_add(c->write_ev, NULL);
+        account_memory(c);
         return 0;
     }
     c->over_soft_since_ms = 0;
@@ -256,13 +323,18 @@ static int client_flush(client *c) {
         client_free(c);
         return -1;
     }
+    account_memory(c);
     return 0;
 }
+
+/* Whether a client is to be closed: by CLIENT KILL, or by maxmemory-clients. */
+static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requested, memory_order_relaxed); }
 
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked) {
+    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked &&
+           !kill_requested(c)) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
         c->parser.unauthenticated = !c->authenticated && config_password_set();
@@ -281,14 +353,26 @@ static void client_process_input(client *c) {
         resp_parser_reset_args(&c->parser);
         /* A pipeline of big replies is stopped before it all piles up. */
         if (output_over_limit(c)) break;
+        account_memory(c);
     }
     buf_consume(&c->in, pos);
+}
+
+/* Whether the client's unparsed input and the request it is parsing together pass
+ * client-query-buffer-limit (a request of countless small arguments must count too); if so,
+ * logs it. */
+static int query_over_limit(client *c) {
+    size_t used = c->in.len + resp_parser_memory(&c->parser);
+    if ((long long)used <= server_config.client_query_buffer_limit) return 0;
+    log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes with its arguments)",
+            c->addr, used);
+    return 1;
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg) {
     (void)what;
     client *c = arg;
-    if (atomic_load(&c->kill_requested)) {
+    if (kill_requested(c)) {
         client_free(c);
         return;
     }
@@ -301,13 +385,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     if (n < 0) return;
     c->in.len += (size_t)n;
     atomic_fetch_add(&stats.net_input_bytes, n);
-    if ((long long)c->in.len > server_config.client_query_buffer_limit) {
-        log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes)", c->addr, c->in.len);
+    if (query_over_limit(c)) {
         client_free(c);
         return;
     }
     c->last_active_mono_ms = time_mono_ms();
     client_process_input(c);
+    if (query_over_limit(c)) { /* the request it is sending is bigger than its bytes */
+        client_free(c);
+        return;
+    }
     client_flush(c);
 }
 
@@ -414,6 +501,7 @@ static void client_create(worker *w, int fd) {
     w->clients = c;
     registry_add(c);
     event_add(c->read_ev, NULL);
+    account_memory(c);
 }
 
 /* ---- workers ---- */
@@ -439,7 +527,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 
 /* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
  * with output over the soft limit for too long (no write event comes for those); lets quiet
- * clients' kept poll buffers go. */
+ * clients' kept poll buffers go; enforces maxmemory-clients. */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
@@ -456,7 +544,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
             continue;
         }
         if (now - c->poll_body_kept_ms > POLL_BODY_IDLE_MS) buf_free(&c->poll_body);
+        account_memory(c);
     }
+    check_clients_memory(); /* the limit may have been lowered with no client growing since */
 }
 
 /* After a sync attempt: sends the replies it released. A client whose write a failed sync

@@ -28,6 +28,9 @@ void net_reply_parts(client *c, const void *head, size_t head_len, const void *b
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */
 void net_wake(client *c);
+/* The memory all clients hold (buffers, requests being parsed, queued commands): what
+ * maxmemory-clients bounds. */
+long long net_clients_memory(void);
 /* Sets a client's name under the registry lock (CLIENT LIST reads it from other threads). */
 void net_client_set_name(client *c, const char *name, size_t len);
 

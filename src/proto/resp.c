@@ -15,9 +15,23 @@ void resp_parser_init(resp_parser *p, long long max_bulk_len) {
     p->max_multibulk_len = 1024LL * 1024 * 1024;
 }
 
+/* Argument slots kept between requests; a bigger array, grown for a huge request, goes. */
+#define ARGV_KEEP 1024
+
+/* Forgets the last request's arguments (their strings are freed or taken by the caller). */
+static void drop_args(resp_parser *p) {
+    p->argc = 0;
+    p->args_bytes = 0;
+    if (p->argv_cap > ARGV_KEEP) {
+        free(p->argv);
+        p->argv = NULL;
+        p->argv_cap = 0;
+    }
+}
+
 void resp_parser_reset_args(resp_parser *p) {
     for (int i = 0; i < p->argc; i++) free(p->argv[i].ptr);
-    p->argc = 0;
+    drop_args(p);
 }
 
 resp_arg *resp_parser_take_args(resp_parser *p, int *argc) {
@@ -25,9 +39,11 @@ resp_arg *resp_parser_take_args(resp_parser *p, int *argc) {
     if (!args) abort();
     memcpy(args, p->argv, (size_t)p->argc * sizeof(*args));
     *argc = p->argc;
-    p->argc = 0;
+    drop_args(p);
     return args;
 }
+
+size_t resp_parser_memory(const resp_parser *p) { return p->args_bytes + (size_t)p->argv_cap * sizeof(resp_arg); }
 
 void resp_parser_free(resp_parser *p) {
     resp_parser_reset_args(p);
@@ -35,6 +51,10 @@ void resp_parser_free(resp_parser *p) {
     p->argv = NULL;
     p->argv_cap = 0;
 }
+
+/* What an argument costs besides its bytes: its terminating NUL and the allocator's own
+ * bookkeeping, so that a flood of empty arguments counts for what it takes. */
+#define ARG_OVERHEAD 32
 
 static void push_arg(resp_parser *p, char *ptr, size_t len) {
     if (p->argc == p->argv_cap) {
@@ -47,6 +67,7 @@ static void push_arg(resp_parser *p, char *ptr, size_t len) {
     p->argv[p->argc].ptr = ptr;
     p->argv[p->argc].len = len;
     p->argc++;
+    p->args_bytes += len + ARG_OVERHEAD;
 }
 
 static char *copy_bytes(const char *s, size_t len) {

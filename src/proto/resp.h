@@ -21,6 +21,7 @@ typedef struct resp_parser {
     int argc;
     int argv_cap;
     resp_arg *argv;
+    size_t args_bytes; /* the parsed arguments' memory, as resp_parser_memory counts it */
     long long max_bulk_len;
     long long max_multibulk_len;
     int unauthenticated; /* the client still owes a password: small requests only, as in Redis */
@@ -33,6 +34,9 @@ void resp_parser_free(resp_parser *p);
 void resp_parser_reset_args(resp_parser *p);
 /* Hands the last request's arguments to the caller (who frees each ptr and the array). */
 resp_arg *resp_parser_take_args(resp_parser *p, int *argc);
+/* Memory the parser holds for the request it is reading (or has just read): its arguments and
+ * their array, with allocation overheads, so that it counts against a client's limits. */
+size_t resp_parser_memory(const resp_parser *p);
 /* Parses from data[0..len). Sets *consumed to the bytes used (even on NEED_MORE,
  * where whole headers may have been consumed). On DONE, p->argc/p->argv hold a
  * request with argc >= 1. On ERROR, p->error holds the Redis error text. */

@@ -33,11 +33,10 @@ static void test_defaults(void **state) {
     assert_int_equal(server_config.databases, 16);
     assert_int_equal(server_config.timeout, 0);
     assert_int_equal(server_config.maxclients, 10000);
-    assert_string_equal(server_config.requirepass, "");
+    assert_string_equal(server_config.requirepass.ptr, "");
     assert_int_equal(server_config.proto_max_bulk_len, 512LL * 1024 * 1024);
-    char pass[64];
-    assert_int_equal(config_password(pass, sizeof(pass)), 0);
-    assert_string_equal(pass, "");
+    assert_int_equal(server_config.maxmemory_clients, 2LL * 1024 * 1024 * 1024);
+    assert_int_equal(config_password_set(), 0);
 }
 
 static void test_load_text(void **state) {
@@ -56,13 +55,12 @@ static void test_load_text(void **state) {
     assert_int_equal(config_load_text(text, "test.conf", err, sizeof(err)), 0);
     assert_int_equal(server_config.port, 7001);
     assert_string_equal(server_config.bind, "0.0.0.0 ::1");
-    assert_string_equal(server_config.requirepass, "p@ss word");
+    assert_string_equal(server_config.requirepass.ptr, "p@ss word");
     assert_string_equal(server_config.logfile, "");
     assert_int_equal(server_config.timeout, 30);
     assert_int_equal(server_config.databases, 4);
-    char pass[64];
-    assert_int_equal(config_password(pass, sizeof(pass)), 1);
-    assert_string_equal(pass, "p@ss word");
+    assert_int_equal(config_password_set(), 1);
+    assert_true(config_password_matches("p@ss word", 9));
     /* Option names are case-insensitive, as in Redis. */
     assert_int_equal(config_load_text("MaxClients 50\n", "test.conf", err, sizeof(err)), 0);
     assert_int_equal(server_config.maxclients, 50);
@@ -171,9 +169,21 @@ static void test_config_set_runtime(void **state) {
     assert_int_equal(server_config.timeout, 0);
 
     assert_int_equal(config_set("requirepass", "secret", 1, err, sizeof(err)), 0);
-    char pass[64];
-    assert_int_equal(config_password(pass, sizeof(pass)), 1);
-    assert_string_equal(pass, "secret");
+    assert_int_equal(config_password_set(), 1);
+    assert_true(config_password_matches("secret", 6));
+    assert_false(config_password_matches("secre", 5));
+    assert_false(config_password_matches("secrets", 7));
+
+    /* A password is binary-safe: a NUL byte does not cut it short. */
+    assert_int_equal(config_set_bytes("requirepass", "ab\0cd", 5, 1, err, sizeof(err)), 0);
+    assert_true(config_password_matches("ab\0cd", 5));
+    assert_false(config_password_matches("ab", 2));
+    assert_int_equal(config_set_bytes("requirepass", "\0", 1, 1, err, sizeof(err)), 0);
+    assert_int_equal(config_password_set(), 1);
+    /* Other options refuse a NUL rather than read a shorter value. */
+    assert_int_equal(config_set_bytes("timeout", "5\0junk", 6, 1, err, sizeof(err)), -1);
+    expect_contains(err, "NUL");
+    assert_int_equal(server_config.timeout, 0);
 
     err[0] = '\0';
     assert_int_equal(config_set("nosuch", "1", 1, err, sizeof(err)), -1);
@@ -190,7 +200,8 @@ typedef struct collected {
     char values[32][128];
 } collected;
 
-static void collect(void *ctx, const char *name, const char *value) {
+static void collect(void *ctx, const char *name, const char *value, size_t value_len) {
+    assert_int_equal(strlen(value), value_len);
     collected *c = ctx;
     assert_true(c->n < 32);
     snprintf(c->names[c->n], sizeof(c->names[0]), "%s", name);
@@ -211,7 +222,9 @@ static void test_get_matching(void **state) {
     memset(&c, 0, sizeof(c));
     int n = config_get_matching("*max*", 5, collect, &c);
     assert_int_equal(n, c.n);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
+    assert_non_null(find(&c, "maxmemory-clients"));
+    assert_string_equal(find(&c, "maxmemory-clients"), "2147483648");
     assert_non_null(find(&c, "maxclients"));
     assert_string_equal(find(&c, "maxclients"), "10000");
     assert_non_null(find(&c, "proto-max-bulk-len"));

@@ -435,6 +435,30 @@ static void test_take_args(void **state) {
     resp_parser_free(&p);
 }
 
+/* The arguments of a request still arriving count for more than their bytes, and the array
+ * grown for a huge request is not kept after it. */
+static void test_parsed_arguments_memory(void **state) {
+    (void)state;
+    resp_parser p;
+    resp_parser_init(&p, MAX_BULK);
+    size_t empty = resp_parser_memory(&p), consumed;
+    assert_int_equal(empty, 0);
+    const char head[] = "*100000\r\n";
+    assert_int_equal(resp_parse(&p, head, sizeof(head) - 1, &consumed), RESP_NEED_MORE);
+    const char arg[] = "$0\r\n\r\n";
+    size_t before = resp_parser_memory(&p);
+    for (int i = 0; i < 2000; i++) {
+        assert_int_equal(resp_parse(&p, arg, sizeof(arg) - 1, &consumed), RESP_NEED_MORE);
+        assert_int_equal(consumed, sizeof(arg) - 1); /* nothing is left unparsed */
+    }
+    assert_true(resp_parser_memory(&p) - before >= 2000 * (sizeof(arg) - 1 + sizeof(resp_arg)));
+    for (int i = 2000; i < 100000; i++) resp_parse(&p, arg, sizeof(arg) - 1, &consumed);
+    assert_int_equal(p.argc, 100000);
+    resp_parser_reset_args(&p);
+    assert_true(resp_parser_memory(&p) < 100000);
+    resp_parser_free(&p);
+}
+
 static void free_args(resp_arg *args, int n) {
     for (int i = 0; i < n; i++) free(args[i].ptr);
     free(args);
@@ -540,6 +564,7 @@ int main(void) {
         cmocka_unit_test(test_error_unbalanced_quotes),
         cmocka_unit_test(test_error_too_big_mbulk_count),
         cmocka_unit_test(test_take_args),
+        cmocka_unit_test(test_parsed_arguments_memory),
         cmocka_unit_test(test_unauthenticated_limits),
         cmocka_unit_test(test_split_inline),
     };
