@@ -14,7 +14,7 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     int rc = found < 0 ? KS_ERROR : KS_MISSING;
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
-            rc = KS_ERROR;
+            rc = KS_CORRUPT;
         } else if (m->expire_ms != 0 && m->expire_ms < t->now_ms) {
             /* Expired: remove it now, and say so in the change stream. */
             txn_delete(t, CF_METADATA, mk.data, mk.len);
@@ -142,7 +142,8 @@ int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
         /* The txn's own writes are not bounded by the iterator: stop at the namespace's end. */
         if (kl < cur->ns.len || memcmp(k, cur->ns.data, cur->ns.len) != 0) return 0;
         const char *v = store_iter_value(cur->it, &vl);
-        if (enc_decode_meta(v, vl, m) < 0 || enc_meta_is_dead(m, cur->now_ms)) continue;
+        if (enc_decode_meta(v, vl, m) < 0) memset(m, 0, sizeof(*m));
+        else if (enc_meta_is_dead(m, cur->now_ms)) continue;
         *key = k + cur->ns.len;
         *klen = kl - cur->ns.len;
         return 1;

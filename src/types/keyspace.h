@@ -9,10 +9,11 @@
 #include "storage/txn.h"
 #include "util/buf.h"
 
-enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1 };
+enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1, KS_CORRUPT = 2 };
 
 /* Looks a key up. A key found expired is deleted in t and recorded as DEL (lazy expiry).
- * On KS_FOUND, m describes the key; m->value (strings) points into raw. */
+ * On KS_FOUND, m describes the key; m->value (strings) points into raw. KS_CORRUPT: the
+ * metadata record is there but cannot be decoded (m->type is its type byte's, if any). */
 int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
@@ -26,7 +27,9 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
 /* Walks the live keys of a database in key order, from a key on, seeing the txn's writes. */
 typedef struct ks_cursor ks_cursor;
 ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen);
-/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. */
+/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. A key
+ * whose record cannot be decoded is listed too (as TYPE_NONE), so that it can be found and
+ * deleted. */
 int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m);
 void ks_cursor_free(ks_cursor *cur);
 
