@@ -165,6 +165,11 @@ static void list_fields(cmd_ctx *ctx, int want) {
     compound h;
     if (open_hash(ctx, &h) < 0) return;
     long long n = h.found ? (long long)h.m.size : 0;
+    if (n > LLONG_MAX / 2) { /* no hash is that big, and a RESP2 map header could not count 2n */
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        compound_free(&h);
+        return;
+    }
     size_t mark = ctx->r->out->len;
     if (want == (WANT_FIELDS | WANT_VALUES))
         reply_map(ctx->r, n);
