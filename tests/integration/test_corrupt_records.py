@@ -5,12 +5,14 @@ pads its reply, and DEL/UNLINK/FLUSHDB remove the key whatever it holds.
 Sizes that lie are moderate (2^20) where a regression would pad the reply or loop by the
 size, so that a regression fails the test instead of exhausting the machine's memory; the
 connections have socket timeouts, so a hang fails too."""
+import random
 import struct
 
 import pytest
+import redis
 
 from conftest import RespError, tidekv_only
-from test_cdc_helpers import build_batch
+from test_cdc_helpers import build_batch, parse_batch, poll_all, seq
 
 pytestmark = tidekv_only
 
@@ -262,3 +264,58 @@ def test_writes_that_replace_a_key_replace_a_corrupt_one(c):
     c.call("RPUSH", "src", "x")
     assert c.call("SORT", "src", "ALPHA", "STORE", "k") == 1
     assert c.call("LRANGE", "k", 0, -1) == [b"x"]
+
+
+# ---- real batches, mutated ----
+
+READS = [
+    ("TYPE", "l"), ("LLEN", "l"), ("LRANGE", "l", 0, -1), ("LINDEX", "l", -1), ("LPOS", "l", "c"),
+    ("SORT", "l", "ALPHA"), ("LTRIM", "l", 0, 1), ("LPOP", "l", 2),
+    ("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HRANDFIELD", "h", -3, "WITHVALUES"), ("HSCAN", "h", 0),
+    ("SMEMBERS", "s"), ("SRANDMEMBER", "s", -3), ("SPOP", "s", 2), ("SORT", "s", "ALPHA"),
+    ("ZRANGE", "z", 0, -1, "WITHSCORES"), ("ZRANDMEMBER", "z", 3, "WITHSCORES"), ("ZRANDMEMBER", "z", -3, "WITHSCORES"),
+    ("ZSCAN", "z", 0), ("ZSCORE", "z", "b"), ("ZUNION", 1, "z", "WITHSCORES"), ("SORT", "z", "ALPHA"), ("ZPOPMIN", "z"),
+]
+
+
+def mutate(value, rnd):
+    """The value cut short, one byte changed, or one byte added."""
+    how = rnd.randrange(3)
+    if how == 0 or not value:
+        return value[:rnd.randrange(len(value) + 1)] if value else b"\x00"
+    if how == 1:
+        i = rnd.randrange(len(value))
+        return value[:i] + bytes([rnd.randrange(256)]) + value[i + 1:]
+    return value + bytes([rnd.randrange(256)])
+
+
+def test_mutated_real_batches_never_crash_or_hang(server):
+    """Real RAW batches of list/hash/set/zset writes, one value mutated at random, applied;
+    then every reader answers (a value or an error) and DEL removes every key."""
+    r = server.client(decode_responses=False, socket_timeout=10)
+    start = seq(r)
+    r.rpush("l", "a", "b", "c")
+    r.hset("h", mapping={"f1": "v1", "f2": "v2"})
+    r.sadd("s", "x", "y", "z")
+    r.zadd("z", {"a": 1, "b": 2, "c": 3})
+    batches = [parse_batch(u.decode())[2] for u in poll_all(r, start, "RAW")]
+    rnd = random.Random(20261204)
+    for _ in range(150):
+        r.flushall()
+        recs = [list(rec) for rec in rnd.choice(batches)]
+        puts = [rec for rec in recs if rec[0] == "PUT"]
+        victim = rnd.choice(puts)
+        victim[3] = mutate(victim[3], rnd)
+        try:
+            r.execute_command("APPLYBATCH", build_batch([tuple(rec) for rec in recs]))
+        except redis.ResponseError as e:
+            assert "invalid write batch" in str(e)
+            continue
+        for command in READS:
+            try:
+                r.execute_command(*command)
+            except redis.ResponseError as e:
+                assert "WRONGTYPE" in str(e) or "corrupt value stored at key" in str(e), (command, e)
+        assert r.delete("l", "h", "s", "z") in (0, 1)
+        assert r.exists("l", "h", "s", "z") == 0
+    assert r.ping()
