@@ -348,10 +348,14 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
         reply_corrupt(ctx, src->ptr, src->len);
         done = -1;
     } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
-        ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
-        if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
-        *type = m.type;
-        done = 1;
+        if (ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len) < 0) {
+            reply_corrupt(ctx, src->ptr, src->len);
+            done = -1;
+        } else {
+            if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
+            *type = m.type;
+            done = 1;
+        }
     } else if (rc == KS_MISSING && move) {
         reply_error(ctx->r, "ERR no such key");
         done = -1;

@@ -20,7 +20,8 @@ void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */
 void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64_t expire_ms);
 /* Copies a key of any type to (dst_db, dst) with the given expiry: strings by value,
- * compound types by copying their subkeys under a new version. Returns 0 or -1. */
+ * compound types by copying their subkeys under a new version. Returns 0, or -1 (nothing
+ * written) if the key holds another number of members than its size says. */
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen);
 

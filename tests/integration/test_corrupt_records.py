@@ -197,6 +197,18 @@ def test_random_picks_of_a_size_that_lies_end(c):
     assert c.call("PING") == "PONG"
 
 
+@pytest.mark.parametrize("kind", ["hash", "set", "list"])
+def test_rename_and_copy_do_not_spread_a_size_that_lies(c, kind):
+    if kind == "list":
+        forge_list(c, LYING_SIZE)
+    else:
+        forge_members(c, kind, LYING_SIZE)
+    assert c.call("RENAME", "k", "k2") == CORRUPT
+    assert c.call("COPY", "k", "k2") == CORRUPT
+    assert c.call("EXISTS", "k", "k2") == 1  # the key stays where it was, nothing was written
+    assert_removed_by(c, "DEL")
+
+
 # ---- zset scores that are not 8 bytes ----
 
 @pytest.mark.parametrize("bad", [b"", b"\x01", b"0123456789"])
