@@ -122,8 +122,9 @@ static int add_element(sort_item **items, long long *n, size_t *cap, enum key_ty
     return 0;
 }
 
-/* Reads the elements of a list, set or sorted set (in its own order): as many as there are,
- * whatever the size says. Returns the count, or -1 after replying an error. */
+/* Reads the elements of a list, set or sorted set (in its own order): as many as are stored,
+ * allocated as they come, then checked against the size. Returns the count, or -1 after
+ * replying an error. */
 static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *type) {
     const resp_arg *key = &ctx->argv[1];
     meta m;

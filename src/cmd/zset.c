@@ -932,7 +932,7 @@ static int read_input(compound *c, int input, double weight, zinputs *in) {
     size_t ml, vl;
     double score = 1;
     int rc = CK_FOUND;
-    while (rc == CK_FOUND && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
         if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
             rc = CK_CORRUPT;
             break;
