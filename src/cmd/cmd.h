@@ -15,6 +15,8 @@
 #define ERR_NOT_FLOAT "ERR value is not a valid float"
 #define ERR_SYNTAX "ERR syntax error"
 #define ERR_STORAGE "ERR storage error, see the server log"
+/* Data that contradicts itself (disk corruption, a bug, a forged APPLYBATCH): %s is the key. */
+#define ERR_CORRUPT_FMT "ERR corrupt value stored at key '%s', see the server log"
 
 enum cmd_flags {
     CMD_WRITE = 1 << 0,
@@ -73,6 +75,11 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
 /* Replies the error for a failed storage read/write. */
 void reply_storage_error(cmd_ctx *ctx);
+/* Replies (and logs) ERR_CORRUPT_FMT for a key whose stored data is corrupt. */
+void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen);
+/* The same, after dropping what the command replied since mark (ctx->r->out->len before it
+ * began a reply whose length was announced up front and that the data then contradicted). */
+void reply_corrupt_since(cmd_ctx *ctx, size_t mark, const char *key, size_t klen);
 /* Records a command (argv and lengths) as this write's effect; type is the key's type (0 = none). */
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens);
 /* Records "SET key value [PXAT expire]": the exact resulting string. */

@@ -165,6 +165,12 @@ static void list_fields(cmd_ctx *ctx, int want) {
     compound h;
     if (open_hash(ctx, &h) < 0) return;
     long long n = h.found ? (long long)h.m.size : 0;
+    if (n > LLONG_MAX / 2) { /* no hash is that big, and a RESP2 map header could not count 2n */
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        compound_free(&h);
+        return;
+    }
+    size_t mark = ctx->r->out->len;
     if (want == (WANT_FIELDS | WANT_VALUES))
         reply_map(ctx->r, n);
     else
@@ -174,17 +180,15 @@ static void list_fields(cmd_ctx *ctx, int want) {
     const char *f, *v;
     size_t fl, vl;
     long long seen = 0;
-    while (seen < n && compound_iter_next(&ci, &f, &fl, &v, &vl)) {
+    /* One step past n tells a size that is too small from one that is right. */
+    while (seen <= n && compound_iter_next(&ci, &f, &fl, &v, &vl)) {
+        if (seen++ == n) break;
         if (want & WANT_FIELDS) reply_bulk(ctx->r, f, fl);
         if (want & WANT_VALUES) reply_bulk(ctx->r, v, vl);
-        seen++;
     }
     compound_iter_close(&ci);
-    /* The header promised n entries: should the store hold fewer, pad rather than break the protocol. */
-    for (; seen < n; seen++) {
-        if (want & WANT_FIELDS) reply_null(ctx->r);
-        if (want & WANT_VALUES) reply_null(ctx->r);
-    }
+    /* The header promised n entries: a store that holds another number is corrupt. */
+    if (seen != n) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&h);
 }
 
@@ -275,7 +279,9 @@ void cmd_hrandfield(cmd_ctx *ctx) {
     if (open_hash(ctx, &h) < 0) return;
     picked *p;
     long long n = h.found ? members_pick(&h, count, &p) : 0;
-    if (!has_count) {
+    if (n < 0) {
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    } else if (!has_count) {
         if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
         else reply_null(ctx->r);
     } else {
@@ -287,6 +293,6 @@ void cmd_hrandfield(cmd_ctx *ctx) {
             if (with_values) reply_bulk(ctx->r, p[i].val.data ? p[i].val.data : "", p[i].val.len);
         }
     }
-    if (n) picked_free(p, n);
+    if (n > 0) picked_free(p, n);
     compound_free(&h);
 }

@@ -7,6 +7,7 @@
 #include "cmd/cmd.h"
 #include "storage/encoding.h"
 #include "types/keyspace.h"
+#include "util/log.h"
 #include "util/num.h"
 
 int arg_is(const resp_arg *a, const char *word) {
@@ -22,6 +23,21 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out) {
 }
 
 void reply_storage_error(cmd_ctx *ctx) { reply_error(ctx->r, ERR_STORAGE); }
+
+void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen) {
+    /* The key as it can be shown on one line: at most 128 bytes, unprintable ones as '?'. */
+    char shown[129];
+    size_t n = klen < sizeof(shown) - 1 ? klen : sizeof(shown) - 1;
+    for (size_t i = 0; i < n; i++) shown[i] = isprint((unsigned char)key[i]) ? key[i] : '?';
+    shown[n] = '\0';
+    log_msg(LOG_WARNING, "%s: corrupt value stored at key '%s' (db %d)", ctx->name, shown, ctx->db);
+    reply_errorf(ctx->r, ERR_CORRUPT_FMT, shown);
+}
+
+void reply_corrupt_since(cmd_ctx *ctx, size_t mark, const char *key, size_t klen) {
+    ctx->r->out->len = mark;
+    reply_corrupt(ctx, key, klen);
+}
 
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
     const resp_arg *sub = &ctx->argv[1];
@@ -83,7 +99,8 @@ void replace_key(cmd_ctx *ctx, const resp_arg *key) {
     meta old;
     buf raw;
     buf_init(&raw);
-    if (ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw) == KS_FOUND) {
+    int rc = ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw);
+    if (rc == KS_FOUND || rc == KS_CORRUPT) { /* a corrupt key is replaced like any other */
         ks_delete(ctx->t, ctx->db, key->ptr, key->len);
         cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
     }

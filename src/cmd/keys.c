@@ -12,11 +12,18 @@
 #include "util/glob.h"
 #include "util/num.h"
 
-/* Looks up ctx->argv[i]; replies a storage error on failure. */
+/* Replies the error for a failed lookup of ctx->argv[i] (KS_ERROR or KS_CORRUPT). */
+static void reply_lookup_error(cmd_ctx *ctx, int i, int rc) {
+    if (rc == KS_CORRUPT) reply_corrupt(ctx, ctx->argv[i].ptr, ctx->argv[i].len);
+    else reply_storage_error(ctx);
+}
+
+/* Looks up ctx->argv[i]; replies the error and returns KS_ERROR if it cannot be read. */
 static int lookup_arg(cmd_ctx *ctx, int i, meta *m, buf *raw) {
     int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, m, raw);
-    if (rc == KS_ERROR) reply_storage_error(ctx);
-    return rc;
+    if (rc != KS_ERROR && rc != KS_CORRUPT) return rc;
+    reply_lookup_error(ctx, i, rc);
+    return KS_ERROR;
 }
 
 void cmd_del(cmd_ctx *ctx) {
@@ -25,10 +32,13 @@ void cmd_del(cmd_ctx *ctx) {
         meta m;
         buf raw;
         buf_init(&raw);
-        int rc = lookup_arg(ctx, i, &m, &raw);
+        int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
         buf_free(&raw);
-        if (rc == KS_ERROR) return;
-        if (rc != KS_FOUND) continue;
+        if (rc == KS_ERROR) {
+            reply_storage_error(ctx);
+            return;
+        }
+        if (rc == KS_MISSING) continue; /* a corrupt record is deleted like any other */
         ks_delete(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
         /* One DEL per key, each tagged with the type it removed. */
         cmd_record_key(ctx, "DEL", m.type, ctx->argv[i].ptr, ctx->argv[i].len);
@@ -37,17 +47,21 @@ void cmd_del(cmd_ctx *ctx) {
     reply_int(ctx->r, deleted);
 }
 
-/* EXISTS and TOUCH: how many of the arguments exist (duplicates count). */
+/* EXISTS and TOUCH: how many of the arguments exist (duplicates count; a corrupt key
+ * exists: DEL would remove it). */
 void cmd_exists(cmd_ctx *ctx) {
     long long count = 0;
     for (int i = 1; i < ctx->argc; i++) {
         meta m;
         buf raw;
         buf_init(&raw);
-        int rc = lookup_arg(ctx, i, &m, &raw);
+        int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
         buf_free(&raw);
-        if (rc == KS_ERROR) return;
-        count += rc == KS_FOUND;
+        if (rc == KS_ERROR) {
+            reply_storage_error(ctx);
+            return;
+        }
+        count += rc == KS_FOUND || rc == KS_CORRUPT;
     }
     reply_int(ctx->r, count);
 }
@@ -325,15 +339,23 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
     buf_init(&draw);
     int rc = ks_lookup(ctx->t, ctx->db, src->ptr, src->len, &m, &raw);
     int drc = rc == KS_FOUND ? ks_lookup(ctx->t, dst_db, dst->ptr, dst->len, &dm, &draw) : KS_MISSING;
+    if (drc == KS_CORRUPT) drc = KS_FOUND; /* a corrupt destination is there: REPLACE overwrites it */
     int done = 0;
     if (rc == KS_ERROR || drc == KS_ERROR) {
         reply_storage_error(ctx);
         done = -1;
+    } else if (rc == KS_CORRUPT) {
+        reply_corrupt(ctx, src->ptr, src->len);
+        done = -1;
     } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
-        ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
-        if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
-        *type = m.type;
-        done = 1;
+        if (ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len) < 0) {
+            reply_corrupt(ctx, src->ptr, src->len);
+            done = -1;
+        } else {
+            if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);
+            *type = m.type;
+            done = 1;
+        }
     } else if (rc == KS_MISSING && move) {
         reply_error(ctx->r, "ERR no such key");
         done = -1;
@@ -427,7 +449,7 @@ void cmd_object(cmd_ctx *ctx) {
     buf raw;
     buf_init(&raw);
     int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, &m, &raw);
-    if (rc == KS_ERROR) reply_storage_error(ctx);
+    if (rc == KS_ERROR || rc == KS_CORRUPT) reply_lookup_error(ctx, 2, rc);
     else if (rc == KS_MISSING) reply_null(ctx->r);
     else if (arg_is(sub, "encoding")) reply_bulk_str(ctx->r, encoding_name(&m));
     else reply_int(ctx->r, arg_is(sub, "refcount") ? 1 : 0); /* no shared objects, no LRU/LFU clock */

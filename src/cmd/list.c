@@ -41,6 +41,53 @@ static void item_del(compound *l, uint64_t pos) {
     compound_del(l, p, 8);
 }
 
+/* A walk over a list's items in order from an index. It ends at a gap too: an item missing
+ * where the size promises one means the list is corrupt, which the caller tells by counting. */
+typedef struct item_walk {
+    compound_iter ci;
+    uint64_t next_pos;
+} item_walk;
+
+static void item_walk_open(item_walk *w, compound *l, uint64_t from_index) {
+    char from[8];
+    w->next_pos = l->m.list_head + from_index;
+    position_bytes(w->next_pos, from);
+    compound_iter_open(&w->ci, l, from, 8);
+}
+
+/* 1 with the next item's value (valid until the next call), 0 at the end or at a gap. */
+static int item_walk_next(item_walk *w, const char **v, size_t *vlen) {
+    const char *p;
+    size_t plen;
+    if (!compound_iter_next(&w->ci, &p, &plen, v, vlen)) return 0;
+    if (plen != 8 || buf_get_u64be(p) != w->next_pos) return 0;
+    w->next_pos++;
+    return 1;
+}
+
+static void item_walk_close(item_walk *w) { compound_iter_close(&w->ci); }
+
+/* Whether the items at indexes [from, from + count) are all there. It walks only what exists,
+ * so a size that lies costs no more than the items stored. */
+static int items_intact(compound *l, uint64_t from, uint64_t count) {
+    if (count == 0) return 1;
+    item_walk w;
+    item_walk_open(&w, l, from);
+    const char *v;
+    size_t vl;
+    uint64_t seen = 0;
+    while (seen < count && item_walk_next(&w, &v, &vl)) seen++;
+    item_walk_close(&w);
+    return seen == count;
+}
+
+/* Replies the error for an item read that failed: CK_MISSING (an item the size promises is
+ * not there) or CK_CORRUPT mean a corrupt list, CK_ERROR a storage error. */
+static void reply_item_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
+    if (rc == CK_ERROR) reply_storage_error(ctx);
+    else reply_corrupt(ctx, key->ptr, key->len);
+}
+
 /* Pushes one value at an end. */
 static void push(compound *l, int left, const char *v, size_t len) {
     if (left) {
@@ -51,17 +98,22 @@ static void push(compound *l, int left, const char *v, size_t len) {
     l->m.size++;
 }
 
-/* Pops one value from an end into out; returns 1, or 0 if empty, -1 on error. */
-static int pop(compound *l, int left, buf *out) {
-    if (l->m.size == 0) return 0;
-    uint64_t pos = left ? l->m.list_head : l->m.list_tail - 1;
-    int rc = item_get(l, pos, out);
-    if (rc <= 0) return rc < 0 ? -1 : 0;
-    item_del(l, pos);
+/* Removes the item at an end (read already). */
+static void drop_end(compound *l, int left) {
+    item_del(l, left ? l->m.list_head : l->m.list_tail - 1);
     if (left) l->m.list_head++;
     else l->m.list_tail--;
     l->m.size--;
-    return 1;
+}
+
+/* Pops one value from an end into out: CK_FOUND, CK_MISSING if the list is empty, CK_CORRUPT
+ * if the item the size promises is missing, or CK_ERROR. */
+static int pop(compound *l, int left, buf *out) {
+    if (l->m.size == 0) return CK_MISSING;
+    int rc = item_get(l, left ? l->m.list_head : l->m.list_tail - 1, out);
+    if (rc != CK_FOUND) return rc == CK_MISSING ? CK_CORRUPT : rc;
+    drop_end(l, left);
+    return CK_FOUND;
 }
 
 /* LPUSH, RPUSH, LPUSHX, RPUSHX. */
@@ -91,24 +143,35 @@ void cmd_lpushx(cmd_ctx *ctx) { push_generic(ctx, 1, 1); }
 void cmd_rpushx(cmd_ctx *ctx) { push_generic(ctx, 0, 1); }
 
 /* Pops up to count items from one end of an open list, replying them and recording the pop
- * as LPOP/RPOP key count. as_array: reply an array (a count was given). Returns how many. */
-long long list_pop_reply(cmd_ctx *ctx, compound *l, const resp_arg *key, int left, long long count, int as_array) {
+ * as LPOP/RPOP key count. as_array: reply an array (a count was given). All items are read
+ * before any is removed: if one the size promises is missing, nothing is popped and the
+ * reply since mark becomes the corrupt-key error. Returns how many, or -1 after an error. */
+static long long list_pop_reply(cmd_ctx *ctx, compound *l, const resp_arg *key, int left, long long count,
+                                int as_array, size_t mark) {
     long long n = (long long)l->m.size < count ? (long long)l->m.size : count;
     if (as_array) reply_array(ctx->r, n);
     buf v;
     buf_init(&v);
-    long long done = 0;
-    for (; done < n && pop(l, left, &v) == 1; done++) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
-    for (long long i = done; i < n; i++) reply_null(ctx->r); /* keep the promised count */
+    int rc = CK_FOUND;
+    for (long long i = 0; i < n && rc == CK_FOUND; i++) {
+        rc = item_get(l, left ? l->m.list_head + (uint64_t)i : l->m.list_tail - 1 - (uint64_t)i, &v);
+        if (rc == CK_FOUND) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    }
     buf_free(&v);
-    if (done > 0) {
+    if (rc != CK_FOUND) {
+        ctx->r->out->len = mark;
+        reply_item_error(ctx, key, rc);
+        return -1;
+    }
+    for (long long i = 0; i < n; i++) drop_end(l, left);
+    if (n > 0) {
         compound_save(l);
         char num[24];
         const char *argv[3] = {left ? "LPOP" : "RPOP", key->ptr, num};
-        size_t lens[3] = {4, key->len, num_format_ll(num, done)};
+        size_t lens[3] = {4, key->len, num_format_ll(num, n)};
         cmd_record(ctx, TYPE_LIST, 3, argv, lens);
     }
-    return done;
+    return n;
 }
 
 static void pop_generic(cmd_ctx *ctx, int left) {
@@ -127,10 +190,8 @@ static void pop_generic(cmd_ctx *ctx, int left) {
     if (!l.found) {
         if (has_count) reply_null_array(ctx->r);
         else reply_null(ctx->r);
-    } else if (!has_count) {
-        list_pop_reply(ctx, &l, &ctx->argv[1], left, 1, 0);
     } else {
-        list_pop_reply(ctx, &l, &ctx->argv[1], left, count, 1);
+        list_pop_reply(ctx, &l, &ctx->argv[1], left, count, has_count, ctx->r->out->len);
     }
     compound_free(&l);
 }
@@ -157,10 +218,10 @@ void cmd_lindex(cmd_ctx *ctx) {
     uint64_t pos;
     buf v;
     buf_init(&v);
-    if (index_position(&l, index, &pos) < 0 || item_get(&l, pos, &v) != 1)
-        reply_null(ctx->r);
-    else
-        reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    int rc = CK_FOUND;
+    if (index_position(&l, index, &pos) < 0) reply_null(ctx->r);
+    else if ((rc = item_get(&l, pos, &v)) == CK_FOUND) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    else reply_item_error(ctx, &ctx->argv[1], rc); /* within the size, yet not there */
     buf_free(&v);
     compound_free(&l);
 }
@@ -198,19 +259,19 @@ void cmd_lrange(cmd_ctx *ctx) {
         return;
     }
     long long n = stop - start + 1, seen = 0;
+    size_t mark = ctx->r->out->len;
     reply_array(ctx->r, n);
-    char from[8];
-    position_bytes(l.m.list_head + (uint64_t)start, from);
-    compound_iter ci;
-    compound_iter_open(&ci, &l, from, 8);
-    const char *p, *v;
-    size_t pl, vl;
-    while (seen < n && compound_iter_next(&ci, &p, &pl, &v, &vl)) {
+    item_walk w;
+    item_walk_open(&w, &l, (uint64_t)start);
+    const char *v;
+    size_t vl;
+    while (seen < n && item_walk_next(&w, &v, &vl)) {
         reply_bulk(ctx->r, v, vl);
         seen++;
     }
-    compound_iter_close(&ci);
-    for (; seen < n; seen++) reply_null(ctx->r);
+    item_walk_close(&w);
+    /* The header promised n items: a gap within the size means the list is corrupt. */
+    if (seen < n) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&l);
 }
 
@@ -244,26 +305,31 @@ void cmd_linsert(cmd_ctx *ctx) {
         return;
     }
     const resp_arg *pivot = &ctx->argv[3], *value = &ctx->argv[4];
-    long long index = -1, i = 0;
-    compound_iter ci;
-    compound_iter_open(&ci, &l, NULL, 0);
-    const char *p, *v;
-    size_t pl, vl;
-    while (compound_iter_next(&ci, &p, &pl, &v, &vl)) {
+    long long index = -1;
+    uint64_t i = 0, size = l.m.size;
+    item_walk w;
+    item_walk_open(&w, &l, 0);
+    const char *v;
+    size_t vl;
+    while (item_walk_next(&w, &v, &vl)) {
         if (vl == pivot->len && memcmp(v, pivot->ptr, vl) == 0) {
-            index = i;
+            index = (long long)i;
             break;
         }
         i++;
     }
-    compound_iter_close(&ci);
-    if (index < 0) {
-        reply_int(ctx->r, -1);
+    item_walk_close(&w);
+    /* The new item's index; the shorter side moves out of the way. The walk checked the items
+     * before the pivot; those after it are checked before they move. */
+    uint64_t at = (uint64_t)index + (before ? 0 : 1);
+    int corrupt = index < 0 ? i != size /* the walk ended at a gap, or past the size */
+                            : (uint64_t)index >= size || (at >= size - at && !items_intact(&l, at, size - at));
+    if (corrupt || index < 0) {
+        if (corrupt) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        else reply_int(ctx->r, -1);
         compound_free(&l);
         return;
     }
-    /* The new item's index; the shorter side moves out of the way. */
-    uint64_t at = (uint64_t)index + (before ? 0 : 1), size = l.m.size;
     if (at < size - at) {
         shift_items(&l, l.m.list_head, at, -1);
         l.m.list_head--;
@@ -313,11 +379,12 @@ void cmd_lrem(cmd_ctx *ctx) {
     /* Indexes of the matches, from the head (count >= 0) or from the tail (count < 0). */
     buf v;
     buf_init(&v);
-    uint64_t size = l.m.size;
-    for (uint64_t k = 0; k < size && n < limit; k++) {
+    uint64_t size = l.m.size, k = 0;
+    int rc = CK_FOUND;
+    for (; k < size && n < limit && rc == CK_FOUND; k++) {
         uint64_t i = count < 0 ? size - 1 - k : k;
-        if (item_get(&l, l.m.list_head + i, &v) != 1) break;
-        if (v.len != value->len || memcmp(v.data, value->ptr, v.len) != 0) continue;
+        rc = item_get(&l, l.m.list_head + i, &v);
+        if (rc != CK_FOUND || v.len != value->len || memcmp(v.data, value->ptr, v.len) != 0) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             idx = realloc(idx, cap * sizeof(*idx));
@@ -326,7 +393,12 @@ void cmd_lrem(cmd_ctx *ctx) {
         idx[n++] = i;
     }
     buf_free(&v);
-    if (n > 0) {
+    /* Removing moves every item after the first match: those the scan did not read (after it
+     * stopped, from the head) are checked first, so that a gap fails before any write. */
+    if (rc == CK_FOUND && n > 0 && count >= 0 && !items_intact(&l, k, size - k)) rc = CK_MISSING;
+    if (rc != CK_FOUND) {
+        reply_item_error(ctx, &ctx->argv[1], rc);
+    } else if (n > 0) {
         if (count < 0) /* found from the tail: put them in ascending order */
             for (size_t a = 0, b = n - 1; a < b; a++, b--) {
                 uint64_t t = idx[a];
@@ -340,7 +412,7 @@ void cmd_lrem(cmd_ctx *ctx) {
         cmd_record(ctx, TYPE_LIST, 4, argv, lens);
     }
     free(idx);
-    reply_int(ctx->r, (long long)n);
+    if (rc == CK_FOUND) reply_int(ctx->r, (long long)n);
     compound_free(&l);
 }
 
@@ -349,9 +421,18 @@ void cmd_ltrim(cmd_ctx *ctx) {
     if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &stop) < 0) return;
     compound l;
     if (open_list(ctx, &l) < 0) return;
+    long long size = (long long)l.m.size;
+    if (l.found && !list_clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
+    /* The items to delete are checked first: deleting runs by index, so a size that lies would
+     * have it run for as long as the size says. */
+    int intact = !l.found || (items_intact(&l, 0, (uint64_t)start) &&
+                              items_intact(&l, (uint64_t)(stop + 1), (uint64_t)(size - stop - 1)));
+    if (!intact) {
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        compound_free(&l);
+        return;
+    }
     if (l.found) {
-        long long size = (long long)l.m.size;
-        if (!list_clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
         for (long long i = 0; i < start; i++) item_del(&l, l.m.list_head + (uint64_t)i);
         for (long long i = stop + 1; i < size; i++) item_del(&l, l.m.list_head + (uint64_t)i);
         l.m.list_tail = l.m.list_head + (uint64_t)(stop + 1);
@@ -405,10 +486,11 @@ void cmd_lpos(cmd_ctx *ctx) {
     buf_init(&found);
     buf_init(&v);
     reply sub = {&found, ctx->r->resp};
-    for (long long k = 0; k < size && (maxlen == 0 || k < maxlen) && matches < limit; k++) {
+    int rc = CK_FOUND;
+    for (long long k = 0; k < size && (maxlen == 0 || k < maxlen) && matches < limit && rc == CK_FOUND; k++) {
         long long i = rank > 0 ? k : size - 1 - k;
-        if (item_get(&l, l.m.list_head + (uint64_t)i, &v) != 1) break;
-        if (v.len != want->len || memcmp(v.data, want->ptr, v.len) != 0) continue;
+        rc = item_get(&l, l.m.list_head + (uint64_t)i, &v);
+        if (rc != CK_FOUND || v.len != want->len || memcmp(v.data, want->ptr, v.len) != 0) continue;
         if (skip > 0) {
             skip--;
             continue;
@@ -416,7 +498,9 @@ void cmd_lpos(cmd_ctx *ctx) {
         reply_int(&sub, i);
         matches++;
     }
-    if (count >= 0) {
+    if (rc != CK_FOUND) {
+        reply_item_error(ctx, &ctx->argv[1], rc);
+    } else if (count >= 0) {
         reply_array(ctx->r, matches);
         buf_append(ctx->r->out, found.data, found.len);
     } else if (matches) {
@@ -456,7 +540,7 @@ int list_move(cmd_ctx *ctx, const resp_arg *src_key, const resp_arg *dst_key, in
     buf v;
     buf_init(&v);
     int rc = pop(&src, from_left, &v);
-    if (rc == 1) {
+    if (rc == CK_FOUND) {
         compound *target = same ? &src : &dst;
         push(target, to_left, v.data ? v.data : "", v.len);
         compound_save(&src);
@@ -466,8 +550,9 @@ int list_move(cmd_ctx *ctx, const resp_arg *src_key, const resp_arg *dst_key, in
         size_t lens[5] = {5, src_key->len, dst_key->len, from_left ? 4 : 5, to_left ? 4 : 5};
         cmd_record(ctx, TYPE_LIST, 5, argv, lens);
         reply_bulk(ctx->r, v.data ? v.data : "", v.len);
-    } else if (rc < 0) {
-        reply_storage_error(ctx);
+    } else if (rc != CK_MISSING) {
+        reply_item_error(ctx, src_key, rc);
+        rc = -1;
     }
     buf_free(&v);
     compound_free(&src);
@@ -498,11 +583,12 @@ int list_mpop(cmd_ctx *ctx, int first) {
         compound l;
         if (open_list_at(ctx, &l, &ctx->argv[i]) < 0) return -1;
         if (l.found) {
+            size_t mark = ctx->r->out->len;
             reply_array(ctx->r, 2);
             reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            list_pop_reply(ctx, &l, &ctx->argv[i], !right, count, 1);
+            long long popped = list_pop_reply(ctx, &l, &ctx->argv[i], !right, count, 1, mark);
             compound_free(&l);
-            return 1;
+            return popped < 0 ? -1 : 1;
         }
         compound_free(&l);
     }
@@ -521,9 +607,10 @@ static void bpop_generic(cmd_ctx *ctx, int left) {
         compound l;
         if (open_list_at(ctx, &l, &ctx->argv[i]) < 0) return;
         if (l.found) {
+            size_t mark = ctx->r->out->len;
             reply_array(ctx->r, 2);
             reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            list_pop_reply(ctx, &l, &ctx->argv[i], left, 1, 0);
+            list_pop_reply(ctx, &l, &ctx->argv[i], left, 1, 0, mark);
             compound_free(&l);
             return;
         }

@@ -8,10 +8,15 @@
 #include "util/num.h"
 #include "util/random.h"
 
+void reply_compound_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
+    if (rc == CK_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+    else reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+}
+
 int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type type) {
     int rc = compound_open(c, ctx->t, ctx->db, key->ptr, key->len, type);
-    if (rc != CK_WRONGTYPE && rc != CK_ERROR) return 0;
-    reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+    if (rc == CK_FOUND || rc == CK_MISSING) return 0;
+    reply_compound_error(ctx, key, rc);
     compound_free(c);
     return -1;
 }
@@ -33,7 +38,8 @@ static int compare_picked(const void *a, const void *b) {
     return bytes_compare(x->sub.data, x->sub.len, y->sub.data, y->sub.len);
 }
 
-/* Exact picks in one pass over the whole collection. Returns how many were picked. */
+/* Exact picks in one pass over the whole collection. Returns how many were picked; fewer
+ * than wanted only if the collection holds fewer members than its size says. */
 static uint64_t pick_by_walking(compound *c, picked *p, uint64_t want, int distinct) {
     uint64_t size = c->m.size;
     uint64_t *at = NULL;
@@ -222,6 +228,11 @@ long long members_pick(compound *c, long long count, picked **out) {
     uint64_t n = 0;
     if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, p, want, distinct);
     if (n == 0) n = pick_by_walking(c, p, want, distinct);
+    if (n < want) { /* the walk ran out of members: the size lies */
+        picked_free(p, (long long)n);
+        *out = NULL;
+        return -1;
+    }
     /* Shuffle, so the reply's order is random too. */
     for (uint64_t i = n; i > 1; i--) {
         uint64_t j = random_below(i);
@@ -253,12 +264,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
         }
     }
     compound c;
-    int rc = compound_open(&c, ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, type);
-    if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-        reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
-        compound_free(&c);
-        return;
-    }
+    if (members_open(ctx, &c, &ctx->argv[1], type) < 0) return;
     /* The scope ties a cursor to this key's version: a recreated key starts over. */
     buf scope, from, body;
     buf_init(&scope);
@@ -273,23 +279,27 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
         size_t sl, vl;
         long long examined = 0, items = 0;
         unsigned long long next = 0;
-        while (compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        int corrupt = 0;
+        double score;
+        while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
             if (examined++ == count) {
                 next = cursor_save(&scope, sub, sl);
                 break;
             }
             if (match && !glob_match(match->ptr, match->len, sub, sl, 0)) continue;
             reply_bulk(&sub_r, sub, sl);
-            if (with_values && type == TYPE_ZSET && vl == 8) { /* a score, as ZSCORE shows it */
+            if (with_values && type == TYPE_ZSET) { /* a score, as ZSCORE shows it */
                 char text[32];
-                reply_bulk(&sub_r, text, num_format_double(text, enc_decode_ordered_double((const uint8_t *)val)));
+                corrupt = enc_decode_score(val, vl, &score) < 0;
+                if (!corrupt) reply_bulk(&sub_r, text, num_format_double(text, score));
             } else if (with_values) {
                 reply_bulk(&sub_r, val, vl);
             }
             items += with_values ? 2 : 1;
         }
         compound_iter_close(&ci);
-        cursor_reply_page(ctx, next, items, &body);
+        if (corrupt) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        else cursor_reply_page(ctx, next, items, &body);
     }
     buf_free(&scope);
     buf_free(&from);

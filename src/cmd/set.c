@@ -75,17 +75,20 @@ void cmd_smismember(cmd_ctx *ctx) {
 /* Replies every member of an open set, streamed. */
 static void reply_members(cmd_ctx *ctx, compound *s) {
     long long n = s->found ? (long long)s->m.size : 0, seen = 0;
+    size_t mark = ctx->r->out->len;
     reply_set(ctx->r, n);
     compound_iter ci;
     compound_iter_open(&ci, s, NULL, 0);
     const char *m, *v;
     size_t ml, vl;
-    while (seen < n && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+    /* One step past n tells a size that is too small from one that is right. */
+    while (seen <= n && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+        if (seen++ == n) break;
         reply_bulk(ctx->r, m, ml);
-        seen++;
     }
     compound_iter_close(&ci);
-    for (; seen < n; seen++) reply_null(ctx->r); /* keep the promised count should the store disagree */
+    /* The header promised n members: a store that holds another number is corrupt. */
+    if (seen != n) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
 }
 
 void cmd_smembers(cmd_ctx *ctx) {
@@ -118,6 +121,11 @@ void cmd_spop(cmd_ctx *ctx) {
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
     long long n = s.found ? members_pick(&s, count, &p) : 0;
+    if (n < 0) {
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        compound_free(&s);
+        return;
+    }
     /* The random choice is recorded as what it removed. */
     effect e;
     effect_init(&e, TYPE_SET, "SREM", &ctx->argv[1], (int)n);
@@ -135,7 +143,7 @@ void cmd_spop(cmd_ctx *ctx) {
         reply_set(ctx->r, n);
         for (long long i = 0; i < n; i++) reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
     }
-    if (n) picked_free(p, n);
+    if (n > 0) picked_free(p, n);
     compound_free(&s);
 }
 
@@ -151,14 +159,16 @@ void cmd_srandmember(cmd_ctx *ctx) {
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
     long long n = s.found ? members_pick(&s, count, &p) : 0;
-    if (!has_count) {
+    if (n < 0) {
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    } else if (!has_count) {
         if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
         else reply_null(ctx->r);
     } else {
         reply_array(ctx->r, n);
         for (long long i = 0; i < n; i++) reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
     }
-    if (n) picked_free(p, n);
+    if (n > 0) picked_free(p, n);
     compound_free(&s);
 }
 

@@ -63,6 +63,14 @@ static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem
     return found;
 }
 
+static void free_items(sort_item *items, long long n) {
+    for (long long i = 0; i < n; i++) {
+        buf_free(&items[i].value);
+        buf_free(&items[i].weight);
+    }
+    free(items);
+}
+
 static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
     memset(o, 0, sizeof(*o));
     o->count = -1;
@@ -93,42 +101,67 @@ static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
     return 0;
 }
 
-/* Reads the elements of a list, set or sorted set (in its own order). Returns the count, or
- * -1 after replying WRONGTYPE. */
+/* Appends one element to items (grown as needed): a list's value, a set's or a zset's member
+ * with its score. Returns 0, or -1 if a zset's stored score is not one. */
+static int add_element(sort_item **items, long long *n, size_t *cap, enum key_type type, const char *sub,
+                       size_t sl, const char *val, size_t vl) {
+    double score = 0;
+    if (type == TYPE_ZSET && enc_decode_score(val, vl, &score) < 0) return -1;
+    if ((size_t)*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        *items = realloc(*items, *cap * sizeof(**items));
+        if (!*items) abort();
+    }
+    sort_item *it = &(*items)[(*n)++];
+    memset(it, 0, sizeof(*it));
+    buf_init(&it->value);
+    buf_init(&it->weight);
+    if (type == TYPE_LIST) buf_append(&it->value, val, vl);
+    else buf_append(&it->value, sub, sl);
+    it->score = score;
+    return 0;
+}
+
+/* Reads the elements of a list, set or sorted set (in its own order): as many as are stored,
+ * allocated as they come, then checked against the size. Returns the count, or -1 after
+ * replying an error. */
 static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *type) {
+    const resp_arg *key = &ctx->argv[1];
     meta m;
     buf raw;
     buf_init(&raw);
-    int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &m, &raw);
+    int rc = ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &m, &raw);
     buf_free(&raw);
     *items = NULL;
     *type = m.type;
     if (rc == KS_MISSING) return 0;
+    if (rc == KS_CORRUPT) {
+        reply_corrupt(ctx, key->ptr, key->len);
+        return -1;
+    }
     if (rc == KS_ERROR || (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET)) {
         reply_error(ctx->r, rc == KS_ERROR ? ERR_STORAGE : ERR_WRONGTYPE);
         return -1;
     }
     compound c;
-    compound_open(&c, ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, m.type);
-    sort_item *it = calloc(c.m.size ? c.m.size : 1, sizeof(*it));
-    if (!it) abort();
+    compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, m.type);
     compound_iter ci;
     compound_iter_open(&ci, &c, NULL, 0);
     const char *sub, *val;
-    size_t sl, vl;
+    size_t sl, vl, cap = 0;
     long long n = 0;
-    /* A list's items are its values; a set's and a zset's, the members (subkeys). */
-    while ((uint64_t)n < c.m.size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
-        buf_init(&it[n].value);
-        buf_init(&it[n].weight);
-        if (m.type == TYPE_LIST) buf_append(&it[n].value, val, vl);
-        else buf_append(&it[n].value, sub, sl);
-        if (m.type == TYPE_ZSET && vl == 8) it[n].score = enc_decode_ordered_double((const uint8_t *)val);
-        n++;
-    }
+    int corrupt = 0;
+    while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl))
+        corrupt = add_element(items, &n, &cap, m.type, sub, sl, val, vl) < 0;
     compound_iter_close(&ci);
+    corrupt = corrupt || (uint64_t)n != c.m.size; /* SORT reads the whole key: its size is checked too */
     compound_free(&c);
-    *items = it;
+    if (corrupt) {
+        free_items(*items, n);
+        *items = NULL;
+        reply_corrupt(ctx, key->ptr, key->len);
+        return -1;
+    }
     return n;
 }
 
@@ -250,10 +283,6 @@ void cmd_sort(cmd_ctx *ctx) {
         }
         buf_free(&rows);
     }
-    for (long long i = 0; i < (n > 0 ? n : 0); i++) {
-        buf_free(&items[i].value);
-        buf_free(&items[i].weight);
-    }
-    free(items);
+    free_items(items, n);
     free(o.gets);
 }

@@ -37,6 +37,9 @@ static int reply_status_error(cmd_ctx *ctx, string_status s) {
     case ST_ERROR:
         reply_storage_error(ctx);
         break;
+    case ST_CORRUPT: /* every string command that reads names its key first */
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        break;
     }
     return 1;
 }
@@ -112,7 +115,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     string_val old;
     string_val_init(&old);
     string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
-    if (s == ST_ERROR || (s == ST_WRONGTYPE && (flags & SET_GET))) {
+    if (s == ST_ERROR || s == ST_CORRUPT || (s == ST_WRONGTYPE && (flags & SET_GET))) {
         reply_status_error(ctx, s);
         string_val_free(&old);
         return;

@@ -19,17 +19,32 @@ static int open_zset_at(cmd_ctx *ctx, compound *z, const resp_arg *key) {
 
 static int open_zset(cmd_ctx *ctx, compound *z) { return open_zset_at(ctx, z, &ctx->argv[1]); }
 
-/* A member's score: 1 found, 0 missing, -1 error. */
+/* A member's score: CK_FOUND, CK_MISSING, CK_ERROR, or CK_CORRUPT if the stored score is not one. */
 static int member_score(compound *z, const char *m, size_t len, double *score) {
     buf v;
     buf_init(&v);
     int rc = compound_get(z, m, len, &v);
-    if (rc == 1) {
-        if (v.len != 8) rc = -1;
-        else *score = enc_decode_ordered_double((const uint8_t *)v.data);
-    }
+    if (rc == CK_FOUND && enc_decode_score(v.data, v.len, score) < 0) rc = CK_CORRUPT;
     buf_free(&v);
     return rc;
+}
+
+/* Whether every member named by argv[first], argv[first + step], … has a readable score or
+ * none, so that a command that writes as it goes can fail before its first write. Returns
+ * CK_FOUND if so, else CK_CORRUPT or CK_ERROR. */
+static int scores_readable(cmd_ctx *ctx, compound *z, int first, int step) {
+    for (int i = first; i < ctx->argc; i += step) {
+        double score;
+        int rc = member_score(z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
+        if (rc == CK_CORRUPT || rc == CK_ERROR) return rc;
+    }
+    return CK_FOUND;
+}
+
+/* Replies the error for a member_score or scores_readable failure. */
+static void reply_score_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
+    if (rc == CK_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+    else reply_storage_error(ctx);
 }
 
 /* The score-index key of (score, member). */
@@ -375,7 +390,7 @@ static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
     return 0;
 }
 
-enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR };
+enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR, ZA_CORRUPT };
 
 /* Applies one ZADD pair. *added is set when the member is new; *result is its score after
  * (unless skipped by NX/XX/GT/LT). */
@@ -383,7 +398,8 @@ static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int
     double old = 0;
     int had = member_score(z, m->ptr, m->len, &old);
     *added = 0;
-    if (had < 0) return ZA_ERROR;
+    if (had == CK_ERROR) return ZA_ERROR;
+    if (had == CK_CORRUPT) return ZA_CORRUPT;
     if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
     double next = (flags & ZADD_INCR) && had ? old + score : score;
     if (isnan(next)) return ZA_NAN;
@@ -426,7 +442,10 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
     long long added = 0, changed = 0;
     int rc = ZA_SKIPPED;
     double result = 0;
-    for (int p = 0; p < pairs && rc != ZA_NAN && rc != ZA_ERROR; p++) {
+    /* One pair fails before it writes; more are all checked first. */
+    int readable = pairs > 1 ? scores_readable(ctx, &z, first + 1, 2) : CK_FOUND;
+    if (readable != CK_FOUND) rc = readable == CK_CORRUPT ? ZA_CORRUPT : ZA_ERROR;
+    for (int p = 0; p < pairs && rc != ZA_NAN && rc != ZA_ERROR && rc != ZA_CORRUPT; p++) {
         const resp_arg *m = &ctx->argv[first + 2 * p + 1];
         int was_added;
         rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
@@ -439,8 +458,8 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
     if (rc == ZA_NAN) {
         reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
         e.argc = 2; /* nothing happened */
-    } else if (rc == ZA_ERROR) {
-        reply_storage_error(ctx);
+    } else if (rc == ZA_ERROR || rc == ZA_CORRUPT) {
+        reply_score_error(ctx, &ctx->argv[1], rc == ZA_CORRUPT ? CK_CORRUPT : CK_ERROR);
         e.argc = 2;
     } else {
         if (changed) compound_save(&z);
@@ -463,6 +482,12 @@ void cmd_zincrby(cmd_ctx *ctx) { zadd_generic(ctx, ZADD_INCR, 2); }
 void cmd_zrem(cmd_ctx *ctx) {
     compound z;
     if (open_zset(ctx, &z) < 0) return;
+    int readable = scores_readable(ctx, &z, 2, 1);
+    if (readable != CK_FOUND) {
+        reply_score_error(ctx, &ctx->argv[1], readable);
+        compound_free(&z);
+        return;
+    }
     effect e;
     effect_init(&e, TYPE_ZSET, "ZREM", &ctx->argv[1], ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
@@ -489,19 +514,30 @@ void cmd_zscore(cmd_ctx *ctx) {
     compound z;
     if (open_zset(ctx, &z) < 0) return;
     double score;
-    if (member_score(&z, ctx->argv[2].ptr, ctx->argv[2].len, &score) == 1) reply_double(ctx->r, score);
-    else reply_null(ctx->r);
+    int rc = member_score(&z, ctx->argv[2].ptr, ctx->argv[2].len, &score);
+    if (rc == CK_FOUND) reply_double(ctx->r, score);
+    else if (rc == CK_MISSING) reply_null(ctx->r);
+    else reply_score_error(ctx, &ctx->argv[1], rc);
     compound_free(&z);
 }
 
 void cmd_zmscore(cmd_ctx *ctx) {
     compound z;
     if (open_zset(ctx, &z) < 0) return;
+    size_t mark = ctx->r->out->len;
     reply_array(ctx->r, ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
         double score;
-        if (member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score) == 1) reply_double(ctx->r, score);
-        else reply_null(ctx->r);
+        int rc = member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
+        if (rc == CK_FOUND) {
+            reply_double(ctx->r, score);
+        } else if (rc == CK_MISSING) {
+            reply_null(ctx->r);
+        } else {
+            ctx->r->out->len = mark; /* the array is dropped for the error */
+            reply_score_error(ctx, &ctx->argv[1], rc);
+            break;
+        }
     }
     compound_free(&z);
 }
@@ -511,8 +547,10 @@ static void zrank_generic(cmd_ctx *ctx, int rev) {
     if (open_zset(ctx, &z) < 0) return;
     double score;
     const resp_arg *m = &ctx->argv[2];
-    if (member_score(&z, m->ptr, m->len, &score) != 1) {
-        reply_null(ctx->r);
+    int rc = member_score(&z, m->ptr, m->len, &score);
+    if (rc != CK_FOUND) {
+        if (rc == CK_MISSING) reply_null(ctx->r);
+        else reply_score_error(ctx, &ctx->argv[1], rc);
         compound_free(&z);
         return;
     }
@@ -739,6 +777,16 @@ void cmd_zrangestore(cmd_ctx *ctx) {
 
 void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
 
+/* Decodes picked members' scores into a new array (freed by the caller, whatever is
+ * returned); -1 if a stored score is not one. */
+static int picked_scores(const picked *p, long long n, double **out) {
+    *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
+    if (!*out) abort();
+    for (long long i = 0; i < n; i++)
+        if (enc_decode_score(p[i].val.data, p[i].val.len, &(*out)[i]) < 0) return -1;
+    return 0;
+}
+
 void cmd_zrandmember(cmd_ctx *ctx) {
     long long count = 1;
     int withscores = 0, has_count = ctx->argc >= 3;
@@ -757,7 +805,10 @@ void cmd_zrandmember(cmd_ctx *ctx) {
     if (open_zset(ctx, &z) < 0) return;
     picked *p = NULL;
     long long n = z.found ? members_pick(&z, count, &p) : 0;
-    if (!has_count) {
+    double *scores = NULL;
+    if (n < 0 || picked_scores(p, n, &scores) < 0) {
+        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    } else if (!has_count) {
         if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
         else reply_null(ctx->r);
     } else {
@@ -765,10 +816,11 @@ void cmd_zrandmember(cmd_ctx *ctx) {
         for (long long i = 0; i < n; i++) {
             if (withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
             reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
-            if (withscores) reply_double(ctx->r, enc_decode_ordered_double((const uint8_t *)p[i].val.data));
+            if (withscores) reply_double(ctx->r, scores[i]);
         }
     }
-    if (n) picked_free(p, n);
+    if (n > 0) picked_free(p, n);
+    free(scores);
     compound_free(&z);
 }
 
@@ -862,57 +914,76 @@ static double aggregate(int how, double acc, double v) {
     return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
 }
 
+/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
+ * the end: the arena moves as it grows). */
+typedef struct zinputs {
+    zin *all;
+    size_t n, cap;
+    buf *arena;
+    buf offsets;
+} zinputs;
+
+/* Appends an open key's members (a set's score 1) weighted; CK_FOUND, or CK_CORRUPT if a
+ * stored zset score is not one. */
+static int read_input(compound *c, int input, double weight, zinputs *in) {
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *m, *v;
+    size_t ml, vl;
+    double score = 1;
+    int rc = CK_FOUND;
+    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
+            rc = CK_CORRUPT;
+            break;
+        }
+        if (in->n == in->cap) {
+            in->cap *= 2;
+            in->all = realloc(in->all, in->cap * sizeof(zin));
+            if (!in->all) abort();
+        }
+        double weighted = score * weight;
+        size_t off = in->arena->len;
+        buf_append(in->arena, m, ml);
+        buf_append(&in->offsets, &off, sizeof(off));
+        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
+    }
+    compound_iter_close(&ci);
+    return rc;
+}
+
 /* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
- * Returns the count, or -1 after replying WRONGTYPE / storage errors. */
+ * Returns the count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
 static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, zin **out, buf *arena) {
-    size_t n = 0, cap = 16;
-    zin *all = malloc(cap * sizeof(zin));
-    if (!all) abort();
-    buf offsets; /* member offsets into the arena, fixed up at the end (the arena moves) */
-    buf_init(&offsets);
-    for (int k = 0; k < zc->numkeys; k++) {
+    zinputs in = {malloc(16 * sizeof(zin)), 0, 16, arena, {0}};
+    if (!in.all) abort();
+    buf_init(&in.offsets);
+    int rc = CK_FOUND;
+    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING); k++) {
         const resp_arg *key = &ctx->argv[zc->first_key + k];
         compound c;
-        int rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
+        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
         if (rc == CK_WRONGTYPE) {
             compound_free(&c);
             rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
         }
-        if (rc == CK_WRONGTYPE || rc == CK_ERROR) {
-            reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
-            compound_free(&c);
-            free(all);
-            buf_free(&offsets);
-            return -1;
-        }
-        compound_iter ci;
-        compound_iter_open(&ci, &c, NULL, 0);
-        const char *m, *v;
-        size_t ml, vl;
-        while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
-            if (n == cap) {
-                cap *= 2;
-                all = realloc(all, cap * sizeof(zin));
-                if (!all) abort();
-            }
-            double score = c.m.type == TYPE_ZSET && vl == 8 ? enc_decode_ordered_double((const uint8_t *)v) : 1;
-            double weighted = score * zc->weights[k];
-            size_t off = arena->len;
-            buf_append(arena, m, ml);
-            buf_append(&offsets, &off, sizeof(off));
-            all[n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, k};
-        }
-        compound_iter_close(&ci);
+        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
+        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
         compound_free(&c);
     }
-    for (size_t i = 0; i < n; i++) {
-        size_t off;
-        memcpy(&off, offsets.data + i * sizeof(off), sizeof(off));
-        all[i].m = arena->data + off;
+    if (rc != CK_FOUND && rc != CK_MISSING) {
+        free(in.all);
+        buf_free(&in.offsets);
+        return -1;
     }
-    buf_free(&offsets);
-    *out = all;
-    return (long long)n;
+    for (size_t i = 0; i < in.n; i++) {
+        size_t off;
+        memcpy(&off, in.offsets.data + i * sizeof(off), sizeof(off));
+        in.all[i].m = arena->data + off;
+    }
+    buf_free(&in.offsets);
+    *out = in.all;
+    return (long long)in.n;
 }
 
 /* Combines the inputs into result entries (member, score), sorted by score then member. */

@@ -1,6 +1,7 @@
 #include "storage/encoding.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,6 +52,13 @@ void enc_compound_meta(buf *out, const meta *m) {
     }
 }
 
+/* What every reader relies on: a size that fits a signed count, and list positions that span
+ * exactly size items (items live at head <= i < tail). Anything else is corrupt. */
+static int compound_meta_is_consistent(const meta *m) {
+    if (m->size > (uint64_t)INT64_MAX) return 0;
+    return m->type != TYPE_LIST || (m->list_head <= m->list_tail && m->list_tail - m->list_head == m->size);
+}
+
 /* Legacy form: flags, expire u32 seconds, then version u64 and size u32 for compound types. */
 static int decode_legacy(const uint8_t *p, size_t len, meta *m) {
     if (len < 5) return -1;
@@ -68,7 +76,7 @@ static int decode_legacy(const uint8_t *p, size_t len, meta *m) {
         m->list_head = buf_get_u64be(p + 17);
         m->list_tail = buf_get_u64be(p + 25);
     }
-    return 0;
+    return compound_meta_is_consistent(m) ? 0 : -1;
 }
 
 int enc_decode_meta(const char *raw, size_t len, meta *m) {
@@ -93,7 +101,7 @@ int enc_decode_meta(const char *raw, size_t len, meta *m) {
         m->list_head = buf_get_u64be(p + 25);
         m->list_tail = buf_get_u64be(p + 33);
     }
-    return 0;
+    return compound_meta_is_consistent(m) ? 0 : -1;
 }
 
 int enc_meta_is_dead(const meta *m, int64_t now_ms) {
@@ -115,6 +123,12 @@ void enc_ordered_double(uint8_t out[8], double v) {
     else
         bits |= 0x8000000000000000ULL;
     buf_set_u64be(out, bits);
+}
+
+int enc_decode_score(const char *value, size_t len, double *score) {
+    if (len != 8) return -1;
+    *score = enc_decode_ordered_double((const uint8_t *)value);
+    return 0;
 }
 
 double enc_decode_ordered_double(const uint8_t in[8]) {

@@ -49,7 +49,8 @@ void enc_prefix_end(buf *out, const char *prefix, size_t len);
 void enc_string_meta(buf *out, int64_t expire_ms, const char *value, size_t len);
 /* Compound metadata; list_head/list_tail are written only for lists. */
 void enc_compound_meta(buf *out, const meta *m);
-/* Decodes a metadata value (64-bit or legacy form). Returns 0, or -1 if malformed. */
+/* Decodes a metadata value (64-bit or legacy form). Returns 0, or -1 if malformed: too short
+ * for its type, a size above INT64_MAX, or list head/tail that do not span size items. */
 int enc_decode_meta(const char *raw, size_t len, meta *m);
 /* Dead = expired, or a compound type with no members. */
 int enc_meta_is_dead(const meta *m, int64_t now_ms);
@@ -59,6 +60,8 @@ uint64_t enc_new_version(void);
 /* Ordered double: 8 big-endian bytes that sort like the number. */
 void enc_ordered_double(uint8_t out[8], double v);
 double enc_decode_ordered_double(const uint8_t in[8]);
+/* A zset member's stored score (an ordered double): 0, or -1 if the value is not 8 bytes. */
+int enc_decode_score(const char *value, size_t len, double *score);
 
 const char *enc_type_name(enum key_type t);
 /* Maps a TYPE name (string, hash, …) to a type; TYPE_NONE if unknown. */

@@ -13,6 +13,7 @@ int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enu
     buf_init(&c->raw);
     int rc = ks_lookup(t, db, key, klen, &c->m, &c->raw);
     if (rc == KS_ERROR) return CK_ERROR;
+    if (rc == KS_CORRUPT) return CK_CORRUPT;
     if (rc == KS_FOUND) {
         if (c->m.type != type) return CK_WRONGTYPE;
         c->found = 1;

@@ -12,7 +12,9 @@
 #include "storage/txn.h"
 #include "util/buf.h"
 
-enum { CK_ERROR = -1, CK_MISSING = 0, CK_FOUND = 1, CK_WRONGTYPE = 2 };
+/* CK_CORRUPT: the stored data contradicts itself (a metadata record that does not decode, a
+ * member's value that is not what its type stores, fewer members than the size says). */
+enum { CK_ERROR = -1, CK_MISSING = 0, CK_FOUND = 1, CK_WRONGTYPE = 2, CK_CORRUPT = 3 };
 
 /* A compound key being read or changed by one command. */
 typedef struct compound {
@@ -26,7 +28,7 @@ typedef struct compound {
 } compound;
 
 /* Looks the key up as a given type: CK_FOUND, CK_MISSING (c->m is then a new, empty key
- * of that type), CK_WRONGTYPE or CK_ERROR. Free with compound_free. */
+ * of that type), CK_WRONGTYPE, CK_CORRUPT or CK_ERROR. Free with compound_free. */
 int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
 void compound_free(compound *c);
 /* Writes the metadata back (size changed); an empty key is deleted instead. */

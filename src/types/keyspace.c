@@ -14,7 +14,7 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     int rc = found < 0 ? KS_ERROR : KS_MISSING;
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
-            rc = KS_ERROR;
+            rc = KS_CORRUPT;
         } else if (m->expire_ms != 0 && m->expire_ms < t->now_ms) {
             /* Expired: remove it now, and say so in the change stream. */
             txn_delete(t, CF_METADATA, mk.data, mk.len);
@@ -61,32 +61,56 @@ void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64
     buf_free(&value);
 }
 
-/* Copies every subkey of (db, key, version) in one column family to a new owner and version. */
-static void copy_subkeys(txn *t, int cf, int db, const char *key, size_t klen, uint64_t version, int dst_db,
-                        const char *dst, size_t dlen, uint64_t new_version) {
+/* Where a copy of subkeys goes: a new owner and version; NULL to count them only. */
+typedef struct subkey_dest {
+    int db;
+    const char *key;
+    size_t klen;
+    uint64_t version;
+} subkey_dest;
+
+/* Counts the subkeys of (db, key, version) in one column family as t sees them (its own
+ * writes too: a pipeline may have written them in the same batch), copying each to dest
+ * unless it is NULL. */
+static uint64_t copy_subkeys(txn *t, int cf, int db, const char *key, size_t klen, uint64_t version,
+                             const subkey_dest *dest) {
     buf prefix, end, nk;
     buf_init(&prefix);
     buf_init(&end);
     buf_init(&nk);
     enc_subkey(&prefix, db, key, klen, version, NULL, 0);
     enc_prefix_end(&end, prefix.data, prefix.len);
-    store_iter *it = store_iter_new(cf, prefix.data, prefix.len, end.data, end.len);
-    for (; store_iter_valid(it); store_iter_next(it)) {
+    uint64_t n = 0;
+    store_iter *it = txn_iter_new(t, cf, prefix.data, prefix.len, end.data, end.len);
+    for (; store_iter_valid(it); store_iter_next(it), n++) {
         size_t kl, vl;
         const char *k = store_iter_key(it, &kl);
+        if (kl < prefix.len || memcmp(k, prefix.data, prefix.len) != 0) break; /* the txn's writes are unbounded */
+        if (!dest) continue;
         const char *v = store_iter_value(it, &vl);
         buf_clear(&nk);
-        enc_subkey(&nk, dst_db, dst, dlen, new_version, k + prefix.len, kl - prefix.len);
+        enc_subkey(&nk, dest->db, dest->key, dest->klen, dest->version, k + prefix.len, kl - prefix.len);
         txn_put(t, cf, nk.data, nk.len, v, vl);
     }
     store_iter_free(it);
     buf_free(&prefix);
     buf_free(&end);
     buf_free(&nk);
+    return n;
+}
+
+/* Whether a collection's size counts its subkeys in the default column family (streams and
+ * bitmaps count otherwise). */
+static int size_counts_subkeys(enum key_type type) {
+    return type == TYPE_HASH || type == TYPE_SET || type == TYPE_ZSET || type == TYPE_LIST;
 }
 
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen) {
+    /* Checked before anything is written: a copy of a corrupt key would spread it. */
+    if (size_counts_subkeys(m->type) &&
+        copy_subkeys(t, CF_DEFAULT, db, key, klen, m->version, NULL) != m->size)
+        return -1;
     buf mk, value;
     buf_init(&mk);
     buf_init(&value);
@@ -97,9 +121,10 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
         meta copy = *m;
         copy.version = enc_new_version();
         enc_compound_meta(&value, &copy);
+        subkey_dest dest = {dst_db, dst, dlen, copy.version};
         static const int subkey_cfs[] = {CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
         for (size_t i = 0; i < sizeof(subkey_cfs) / sizeof(subkey_cfs[0]); i++)
-            copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, dst_db, dst, dlen, copy.version);
+            copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, &dest);
         txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
     }
     txn_touch(t, dst_db, dst, dlen);
@@ -142,7 +167,8 @@ int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
         /* The txn's own writes are not bounded by the iterator: stop at the namespace's end. */
         if (kl < cur->ns.len || memcmp(k, cur->ns.data, cur->ns.len) != 0) return 0;
         const char *v = store_iter_value(cur->it, &vl);
-        if (enc_decode_meta(v, vl, m) < 0 || enc_meta_is_dead(m, cur->now_ms)) continue;
+        if (enc_decode_meta(v, vl, m) < 0) memset(m, 0, sizeof(*m));
+        else if (enc_meta_is_dead(m, cur->now_ms)) continue;
         *key = k + cur->ns.len;
         *klen = kl - cur->ns.len;
         return 1;

@@ -9,24 +9,28 @@
 #include "storage/txn.h"
 #include "util/buf.h"
 
-enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1 };
+enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1, KS_CORRUPT = 2 };
 
 /* Looks a key up. A key found expired is deleted in t and recorded as DEL (lazy expiry).
- * On KS_FOUND, m describes the key; m->value (strings) points into raw. */
+ * On KS_FOUND, m describes the key; m->value (strings) points into raw. KS_CORRUPT: the
+ * metadata record is there but cannot be decoded (m->type is its type byte's, if any). */
 int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */
 void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64_t expire_ms);
 /* Copies a key of any type to (dst_db, dst) with the given expiry: strings by value,
- * compound types by copying their subkeys under a new version. Returns 0 or -1. */
+ * compound types by copying their subkeys under a new version. Returns 0, or -1 (nothing
+ * written) if the key holds another number of members than its size says. */
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen);
 
 /* Walks the live keys of a database in key order, from a key on, seeing the txn's writes. */
 typedef struct ks_cursor ks_cursor;
 ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen);
-/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. */
+/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. A key
+ * whose record cannot be decoded is listed too (as TYPE_NONE), so that it can be found and
+ * deleted. */
 int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m);
 void ks_cursor_free(ks_cursor *cur);
 

@@ -18,6 +18,7 @@ string_status string_get(txn *t, int db, const char *key, size_t klen, string_va
     meta m;
     int rc = ks_lookup(t, db, key, klen, &m, &out->raw);
     if (rc == KS_ERROR) return ST_ERROR;
+    if (rc == KS_CORRUPT) return ST_CORRUPT;
     if (rc == KS_MISSING) return ST_MISSING;
     if (m.type != TYPE_STRING) return ST_WRONGTYPE;
     out->ptr = m.value;

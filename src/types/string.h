@@ -18,6 +18,7 @@ typedef enum {
     ST_NAN_OR_INF,
     ST_TOO_BIG,
     ST_ERROR,
+    ST_CORRUPT, /* the key's record cannot be decoded */
 } string_status;
 
 /* A string read: value bytes and expiry. The value lives in raw. */
@@ -32,7 +33,7 @@ typedef struct string_val {
 void string_val_init(string_val *v);
 void string_val_free(string_val *v);
 
-/* ST_OK, ST_MISSING, ST_WRONGTYPE or ST_ERROR. */
+/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. */
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out);
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
 

@@ -457,6 +457,22 @@ def test_copy_errors(r, c):
     assert c.call("COPY", "k") == wrong_args("copy")
 
 
+@pytest.mark.parametrize("transaction", [False, True])
+def test_rename_and_copy_see_writes_earlier_in_the_same_batch(r, transaction):
+    """A pipeline (one write batch) or MULTI that writes members and then renames or copies
+    the key moves the members written just before too."""
+    p = r.pipeline(transaction=transaction)
+    p.hset("h", mapping={"f1": "v1", "f2": "v2"}).rename("h", "h2")
+    p.rpush("l", "a", "b").copy("l", "l2")
+    p.zadd("z", {"m1": 1, "m2": 2}).rename("z", "z2")
+    p.sadd("s", "x").sadd("s", "y").srem("s", "x").copy("s", "s2")
+    p.execute()
+    assert r.hgetall("h2") == {b"f1": b"v1", b"f2": b"v2"}
+    assert r.lrange("l2", 0, -1) == [b"a", b"b"]
+    assert r.zrange("z2", 0, -1, withscores=True) == [(b"m1", 1.0), (b"m2", 2.0)]
+    assert r.smembers("s2") == {b"y"}
+
+
 # ---------------------------------------------------------------- TOUCH
 
 def test_touch(r, c):

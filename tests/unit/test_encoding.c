@@ -294,6 +294,71 @@ static void test_decode_legacy(void **state) {
     }
 }
 
+/* Encodes a list record with the given size, head and tail, and decodes it. */
+static int decode_list(uint64_t size, uint64_t head, uint64_t tail) {
+    meta in = {0}, m;
+    in.type = TYPE_LIST;
+    in.version = V;
+    in.size = size;
+    in.list_head = head;
+    in.list_tail = tail;
+    buf val;
+    buf_init(&val);
+    enc_compound_meta(&val, &in);
+    int rc = enc_decode_meta(val.data, val.len, &m);
+    buf_free(&val);
+    return rc;
+}
+
+static void test_decode_rejects_list_positions_that_disagree_with_size(void **state) {
+    (void)state;
+    const uint64_t h = LIST_INITIAL_INDEX;
+    assert_int_equal(decode_list(2, h, h + 2), 0);
+    assert_int_equal(decode_list(1ULL << 62, h, h + 2), -1); /* size lies */
+    assert_int_equal(decode_list(2, h, h + 3), -1);
+    assert_int_equal(decode_list(2, h + 2, h), -1);          /* tail before head */
+    assert_int_equal(decode_list(1, h, h), -1);
+    assert_int_equal(decode_list(1ULL << 62, 0, 1ULL << 62), 0); /* huge, but consistent */
+    /* The legacy form is checked the same way. */
+    meta m;
+    const char l[] = "\x03\x00\x00\x00\x00" V_BYTES "\x00\x00\x00\x05"
+                     "\x7f\xff\xff\xff\xff\xff\xff\xff"
+                     "\x80\x00\x00\x00\x00\x00\x00\x01";
+    assert_int_equal(enc_decode_meta(l, sizeof(l) - 1, &m), -1);
+}
+
+static void test_decode_rejects_a_size_above_int64_max(void **state) {
+    (void)state;
+    meta in = {0}, m;
+    in.type = TYPE_SET;
+    in.version = V;
+    in.size = (uint64_t)INT64_MAX;
+    buf val;
+    buf_init(&val);
+    enc_compound_meta(&val, &in);
+    assert_int_equal(enc_decode_meta(val.data, val.len, &m), 0);
+    buf_clear(&val);
+    in.size = (uint64_t)INT64_MAX + 1;
+    enc_compound_meta(&val, &in);
+    assert_int_equal(enc_decode_meta(val.data, val.len, &m), -1);
+    buf_free(&val);
+    assert_int_equal(decode_list(UINT64_MAX, 0, UINT64_MAX), -1);
+}
+
+static void test_decode_score_wants_eight_bytes(void **state) {
+    (void)state;
+    uint8_t b[9];
+    enc_ordered_double(b, -2.5);
+    double score = 0;
+    assert_int_equal(enc_decode_score((const char *)b, 8, &score), 0);
+    assert_true(score == -2.5);
+    score = 7;
+    for (size_t len = 0; len <= 9; len++)
+        if (len != 8) assert_int_equal(enc_decode_score((const char *)b, len, &score), -1);
+    assert_true(score == 7); /* untouched when refused */
+    assert_int_equal(enc_decode_score(NULL, 0, &score), -1);
+}
+
 static void test_decode_rejects_type_none(void **state) {
     (void)state;
     meta m;
@@ -437,6 +502,9 @@ int main(void) {
         cmocka_unit_test(test_ordered_double_sorts),
         cmocka_unit_test(test_decode_string_64bit),
         cmocka_unit_test(test_decode_hash_64bit),
+        cmocka_unit_test(test_decode_rejects_list_positions_that_disagree_with_size),
+        cmocka_unit_test(test_decode_rejects_a_size_above_int64_max),
+        cmocka_unit_test(test_decode_score_wants_eight_bytes),
         cmocka_unit_test(test_decode_list_64bit),
         cmocka_unit_test(test_decode_legacy),
         cmocka_unit_test(test_decode_rejects_type_none),
