@@ -42,7 +42,8 @@ typedef struct cdc_poll {
 void cdc_poll_init(cdc_poll *p, uint64_t seq);
 void cdc_poll_free(cdc_poll *p);
 /* Reads batches after p->scanned into p->body (as RESP for a client speaking resp), as many
- * as MAX, max_bytes and limit_bytes let in. Returns 0, or -1 with a Redis error text in err (STRICT continuity, read errors). */
+ * as MAX, max_bytes and limit_bytes let in. Returns 0, or -1 with a Redis error text in err
+ * (STRICT continuity, read errors). */
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen);
 /* Whether the poll takes no more updates: it has MAX of them, max_bytes of them, or is over
  * its limit. */

@@ -129,7 +129,7 @@ static int drop_oldest_views(void) {
 
 /* Renderings serve followers near the head and may take half the budget at most, oldest
  * first out, so they never cost more than half the history the cache keeps. Then batches go,
- * oldest first, but the newest stays, so a poll near the head finds it: batches_fit and
+ * oldest first, but the newest stays, so a poll near the head finds it: batch_fits and
  * rendering_fits keep it and its renderings within the budget. */
 static void evict_over_budget(void) {
     while (tail.rendered_bytes > tail.capacity_bytes / 2 && drop_oldest_views()) continue;
