@@ -60,6 +60,7 @@ static const option_def options[] = {
     {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384", NULL},
     {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64", NULL},
     {"cdc-poll-pace-ms", OPT_INT, FIELD(cdc_poll_pace_ms), 0, 60000, 1, "5", NULL},
+    {"cdc-poll-max-bytes", OPT_MEMORY, FIELD(cdc_poll_max_bytes), 1, 1LL << 40, 1, "16mb", NULL},
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
     {"save", OPT_STRING, FIELD(save), 0, 0, 1, "", NULL},
     {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes", NULL},

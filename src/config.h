@@ -39,6 +39,7 @@ typedef struct config {
     long long wal_size_limit_mb;
     long long cdc_cache_mb; /* memory for recent batches served to CDC consumers */
     int cdc_poll_pace_ms;   /* a consumer of a busy stream gets at most one BLOCK reply per this */
+    long long cdc_poll_max_bytes; /* a POLLUPDATES reply takes no more batches once this long */
     char *save;       /* informational, for Redis tools */
     char *appendonly; /* informational, for Redis tools */
     int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */

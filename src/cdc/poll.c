@@ -25,6 +25,7 @@ void cdc_poll_init(cdc_poll *p, uint64_t seq) {
     p->seq = seq;
     p->scanned = seq;
     p->max = 16;
+    p->max_bytes = p->limit_bytes = SIZE_MAX;
     p->filter.db = -1;
     buf_init(&p->body);
 }
@@ -35,6 +36,16 @@ void cdc_poll_free(cdc_poll *p) {
 }
 
 int cdc_filter_active(const cdc_filter *f) { return f->match || f->type || f->db >= 0; }
+
+/* The body's length from which no batch is added: the budget's, or one past the limit's. */
+static size_t stop_len(const cdc_poll *p) { return p->limit_bytes < p->max_bytes ? p->limit_bytes + 1 : p->max_bytes; }
+
+/* Whether another batch may be added. */
+static int has_room(const cdc_poll *p) { return p->nupdates < p->max && p->body.len < stop_len(p); }
+
+int cdc_poll_full(const cdc_poll *p) { return !has_room(p); }
+
+int cdc_poll_over_limit(const cdc_poll *p) { return p->body.len > p->limit_bytes; }
 
 /* ---- decoding a batch into commands ---- */
 
@@ -337,7 +348,7 @@ static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looke
         rc = 0;
         if (b.sequence + b.count - 1 <= p->scanned) continue;
         (*looked)++;
-        taken = p->nupdates < p->max ? take_batch(p, body, &b, err, errlen) : TAKE_STOP;
+        taken = has_room(p) ? take_batch(p, body, &b, err, errlen) : TAKE_STOP;
     }
     commit_split_free(&cs);
     if (rc < 0) {
@@ -373,7 +384,7 @@ static tail_status scan_tail_shared(cdc_poll *p, int resp) {
     view_arg va = {p, resp};
     tail_view v = {view_id(p, resp), render_for_view, &va};
     tail_span span;
-    tail_status st = tail_read_view(p->scanned + 1, p->max - p->nupdates, &v, &p->body, &span);
+    tail_status st = tail_read_view(p->scanned + 1, p->max - p->nupdates, stop_len(p), &v, &p->body, &span);
     if (st != TAIL_OK || !span.last) return st;
     if (p->first == 0) p->first = span.first;
     p->scanned = span.last;
@@ -391,7 +402,7 @@ static int scan_tail(cdc_poll *p, reply *body, char *err, size_t errlen) {
     tail_loan loan = {NULL, 0, 0};
     int rc = 0;
     if (tail_read(p->scanned + 1, scan_budget(p), &loan) == TAIL_TOO_OLD) return 1;
-    for (int i = 0; i < loan.n && rc == 0 && p->nupdates < p->max; i++) {
+    for (int i = 0; i < loan.n && rc == 0 && has_room(p); i++) {
         const tail_batch *cached = loan.batches[i];
         batch_reader r;
         if (batch_reader_init(&r, cached->data, cached->len) < 0) abort(); /* the cache holds whole batches */
@@ -410,7 +421,7 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
     wal_batch b;
     char *werr = NULL;
     int rc = 0, looked = 0, budget = scan_budget(p);
-    while (looked < budget && p->nupdates < p->max && (rc = wal_next(c, &b, &werr)) == 1) {
+    while (looked < budget && has_room(p) && (rc = wal_next(c, &b, &werr)) == 1) {
         int taken = take_commits(p, body, &b, &looked, err, errlen);
         if (taken == TAKE_ERROR) rc = -2;
         if (taken != TAKE_MORE) break;
@@ -435,6 +446,7 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
 }
 
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
+    if (!has_room(p)) return 0;
     if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
     reply body = {&p->body, resp};
     /* The cache may hold batches the WAL has already let go of; what is retained is what the

@@ -32,13 +32,24 @@ typedef struct cdc_poll {
     cdc_filter filter;
     buf body; /* the encoded updates gathered so far */
     int nupdates;
+    /* Batches are added while the body is shorter than max_bytes (so one at least, whatever
+     * its size), and while it is no longer than limit_bytes, past which its client would be
+     * over its output limit: it is then too long to send (cdc_poll_over_limit). */
+    size_t max_bytes, limit_bytes;
 } cdc_poll;
 
+/* A poll with no byte budget nor limit until the caller sets them. */
 void cdc_poll_init(cdc_poll *p, uint64_t seq);
 void cdc_poll_free(cdc_poll *p);
-/* Reads batches after p->scanned into p->body (as RESP for a client speaking resp).
- * Returns 0, or -1 with a Redis error text in err (STRICT continuity, read errors). */
+/* Reads batches after p->scanned into p->body (as RESP for a client speaking resp), as many
+ * as MAX, max_bytes and limit_bytes let in. Returns 0, or -1 with a Redis error text in err
+ * (STRICT continuity, read errors). */
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen);
+/* Whether the poll takes no more updates: it has MAX of them, max_bytes of them, or is over
+ * its limit. */
+int cdc_poll_full(const cdc_poll *p);
+/* Whether the body grew past limit_bytes: the client is not to be sent it. */
+int cdc_poll_over_limit(const cdc_poll *p);
 /* Writes the reply map: latest_sequence, next_sequence, first_sequence, updates. */
 void cdc_poll_reply(cdc_poll *p, reply *r);
 /* Writes the reply map up to the updates' array header; p->body follows it. */

@@ -28,6 +28,7 @@ typedef struct tail_entry {
     uint32_t count;
     tail_batch *batch;
     entry_view *views[TAIL_VIEWS]; /* NULL until a read in that view needs it */
+    unsigned oversized;            /* a bit per view whose rendering was too big to keep */
 } tail_entry;
 
 /* A circular array of entries sorted by sequence, oldest at head. */
@@ -35,7 +36,8 @@ static struct {
     pthread_mutex_t lock;
     tail_entry *entries;
     size_t cap, head, len;
-    size_t bytes, capacity_bytes; /* bytes: batches and renderings */
+    size_t bytes;                 /* batches and renderings */
+    _Atomic size_t capacity_bytes; /* read without the lock where a commit decides to copy its batch */
     size_t rendered_bytes;        /* of which renderings */
     uint64_t rendered_from;       /* no batch before this sequence holds a rendering */
     uint64_t evicted_up_to;       /* the last sequence no longer held (0 = nothing evicted) */
@@ -127,7 +129,8 @@ static int drop_oldest_views(void) {
 
 /* Renderings serve followers near the head and may take half the budget at most, oldest
  * first out, so they never cost more than half the history the cache keeps. Then batches go,
- * oldest first, but the newest stays whatever its size, so a poll near the head finds it. */
+ * oldest first, but the newest stays, so a poll near the head finds it: batch_fits and
+ * rendering_fits keep it and its renderings within the budget. */
 static void evict_over_budget(void) {
     while (tail.rendered_bytes > tail.capacity_bytes / 2 && drop_oldest_views()) continue;
     while (tail.bytes > tail.capacity_bytes && tail.len > 1) evict_oldest();
@@ -171,7 +174,7 @@ static void insert_in_order(uint64_t seq, uint32_t count, tail_batch *batch) {
         *at(pos) = *at(pos - 1);
         pos--;
     }
-    *at(pos) = (tail_entry){seq, count, batch, {NULL}};
+    *at(pos) = (tail_entry){seq, count, batch, {NULL}, 0};
     tail.len++;
     tail.bytes += batch->len;
 }
@@ -187,15 +190,42 @@ static uint64_t advance_readable(void) {
     return tail.readable_up_to;
 }
 
-uint64_t tail_append(const char *batch, size_t len) {
-    batch_reader r;
-    if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return 0;
-    uint64_t last = r.sequence + r.count - 1;
+/* Whether a batch may be kept: at most half the budget, the other half being for its
+ * renderings, since the newest batch stays whatever else is evicted. */
+static int batch_fits(size_t len) { return len <= tail.capacity_bytes / 2; }
+
+/* Whether a rendering may join an entry's others: the newest entry's renderings are never
+ * dropped to make room, so an entry's renderings together stay within their half of the budget. */
+static int rendering_fits(const tail_entry *e, const entry_view *v) {
+    size_t bytes = view_bytes(v);
+    for (int i = 0; i < TAIL_VIEWS; i++)
+        if (e->views[i]) bytes += view_bytes(e->views[i]);
+    return bytes <= tail.capacity_bytes / 2;
+}
+
+/* A batch too big to keep is left to the WAL, and so is everything before it, so that the
+ * cache holds no gap that readers would wait at. Commits after it that got here first stay.
+ * Called with the lock held. */
+static void pass_over(uint64_t seq, uint64_t last) {
+    while (tail.len && at(0)->seq < seq) evict_oldest();
+    if (last > tail.evicted_up_to) tail.evicted_up_to = last;
+}
+
+static tail_batch *batch_copy(const char *batch, size_t len) {
     tail_batch *copy = malloc(sizeof(*copy) + len);
     if (!copy) abort();
     atomic_init(&copy->refs, 1);
     copy->len = len;
     memcpy(copy->data, batch, len);
+    return copy;
+}
+
+uint64_t tail_append(const char *batch, size_t len) {
+    batch_reader r;
+    if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return 0;
+    uint64_t last = r.sequence + r.count - 1;
+    /* Copied before taking the lock, which commits on other threads wait for. */
+    tail_batch *copy = batch_fits(len) ? batch_copy(batch, len) : NULL;
     pthread_mutex_lock(&tail.lock);
     if (tail.capacity_bytes == 0) {
         pthread_mutex_unlock(&tail.lock);
@@ -207,7 +237,9 @@ uint64_t tail_append(const char *batch, size_t len) {
         tail.evicted_up_to = r.sequence - 1;
         tail.started = 1;
     }
-    if (last <= tail.evicted_up_to) {
+    if (!copy) {
+        pass_over(r.sequence, last);
+    } else if (last <= tail.evicted_up_to) {
         /* Later commits got here first and have been evicted already: readers of this one go
          * to the WAL, which holds it, so evicted_up_to never moves back. */
         free(copy);
@@ -285,7 +317,8 @@ static entry_view *render_entry(const tail_entry *e, const tail_view *tv) {
     return v;
 }
 
-typedef enum { VIEW_READY, VIEW_GONE, VIEW_FAILED } view_status;
+/* VIEW_UNSHARED: the entry cannot be rendered, or its rendering is too big to keep. */
+typedef enum { VIEW_READY, VIEW_GONE, VIEW_UNSHARED } view_status;
 
 /* Makes sure the entry at *i has its rendering in the view. Rendering runs without the lock,
  * from the borrowed batch, so commits on other threads (which append here while holding
@@ -295,12 +328,13 @@ typedef enum { VIEW_READY, VIEW_GONE, VIEW_FAILED } view_status;
 static view_status ensure_view(size_t *i, const tail_view *tv) {
     tail_entry *e = at(*i);
     if (e->views[tv->id]) return VIEW_READY;
-    tail_entry lent = {e->seq, e->count, batch_borrow(e->batch), {NULL}};
+    if (e->oversized & (1u << tv->id)) return VIEW_UNSHARED;
+    tail_entry lent = {e->seq, e->count, batch_borrow(e->batch), {NULL}, 0};
     pthread_mutex_unlock(&tail.lock);
     entry_view *v = render_entry(&lent, tv);
     batch_return(lent.batch);
     pthread_mutex_lock(&tail.lock);
-    if (!v) return VIEW_FAILED;
+    if (!v) return VIEW_UNSHARED;
     *i = first_ending_at_or_after(lent.seq);
     if (!holds(lent.seq) || *i >= tail.len || at(*i)->seq != lent.seq) {
         view_free(v);
@@ -311,6 +345,11 @@ static view_status ensure_view(size_t *i, const tail_view *tv) {
         view_free(v);
         return VIEW_READY;
     }
+    if (!rendering_fits(e, v)) { /* its readers render it for themselves, without trying again */
+        e->oversized |= 1u << tv->id;
+        view_free(v);
+        return VIEW_UNSHARED;
+    }
     e->views[tv->id] = v;
     tail.bytes += view_bytes(v);
     tail.rendered_bytes += view_bytes(v);
@@ -318,12 +357,14 @@ static view_status ensure_view(size_t *i, const tail_view *tv) {
     return VIEW_READY;
 }
 
-/* Appends the commits of a rendered entry that hold sequences >= from, up to max_shown shown. */
-static void copy_commits(const entry_view *v, uint64_t from, int max_shown, buf *out, tail_span *span) {
+/* Appends the commits of a rendered entry that hold sequences >= from, while fewer than
+ * max_shown are shown and out is shorter than max_len. */
+static void copy_commits(const entry_view *v, uint64_t from, int max_shown, size_t max_len, buf *out,
+                         tail_span *span) {
     size_t i = 0;
     while (i < v->ncommits && v->commits[i].seq + v->commits[i].count - 1 < from) i++;
     size_t start = i ? v->commits[i - 1].end : 0, end = start;
-    for (; i < v->ncommits && span->shown < max_shown; i++) {
+    for (; i < v->ncommits && span->shown < max_shown && out->len + (end - start) < max_len; i++) {
         const view_commit *c = &v->commits[i];
         if (!span->first) span->first = c->seq;
         span->last = c->seq + c->count - 1;
@@ -333,7 +374,8 @@ static void copy_commits(const entry_view *v, uint64_t from, int max_shown, buf 
     buf_append(out, v->text.data + start, end - start); /* the commits' renderings are contiguous */
 }
 
-tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span) {
+tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const tail_view *v, buf *out,
+                           tail_span *span) {
     assert(v->id >= 0 && v->id < TAIL_VIEWS);
     *span = (tail_span){0, 0, 0};
     pthread_mutex_lock(&tail.lock);
@@ -348,16 +390,17 @@ tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf
     size_t mark = out->len;
     tail_status status = TAIL_OK;
     uint64_t expected = from;
-    for (size_t i = first_ending_at_or_after(from); i < tail.len && span->shown < max_shown; i++) {
+    for (size_t i = first_ending_at_or_after(from); i < tail.len && span->shown < max_shown && out->len < max_len;
+         i++) {
         if (at(i)->seq > expected) break; /* a commit still on its way here: stop before the gap */
         view_status vs = ensure_view(&i, v);
-        if (vs == VIEW_FAILED) status = TAIL_UNSHARED;
+        if (vs == VIEW_UNSHARED) status = TAIL_UNSHARED;
         /* Gone while rendered: what was read stands and the next poll reads the WAL; with
          * nothing read yet, the WAL answers this one. */
         if (vs == VIEW_GONE && !span->last) status = TAIL_TOO_OLD;
         if (vs != VIEW_READY) break;
         tail_entry *e = at(i);
-        copy_commits(e->views[v->id], from, max_shown, out, span);
+        copy_commits(e->views[v->id], from, max_shown, max_len, out, span);
         expected = e->seq + e->count;
     }
     evict_over_budget(); /* what the renderings added, without waiting for a commit */

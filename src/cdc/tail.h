@@ -10,7 +10,9 @@
 #include "cdc/wal.h"
 #include "util/buf.h"
 
-/* Sets the memory budget (bytes of batches kept); 0 disables the cache. */
+/* Sets the memory budget (bytes of batches kept, and of their renderings); 0 disables the
+ * cache. A batch larger than half of it is not kept: its readers, and those of the batches
+ * before it, read the WAL. */
 void tail_init(size_t capacity_bytes);
 void tail_free(void);
 /* Records a committed batch; its header carries the sequence RocksDB assigned. Returns the
@@ -77,12 +79,14 @@ typedef struct tail_span {
 #define TAIL_SHARED_SEQUENCES 65536
 
 /* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
- * until max_shown are shown or the cached run ends. A batch is rendered for a view when first
- * read in it and shared by every later read; renderings take at most half the memory budget,
- * the oldest dropped first. TAIL_UNSHARED, with nothing appended, when from is
- * TAIL_SHARED_SEQUENCES or more behind the newest cached sequence, or when a commit cannot be
- * rendered (rendering it uncached reports that). TAIL_TOO_OLD also when the batches at from
- * left the cache while being rendered. */
-tail_status tail_read_view(uint64_t from, int max_shown, const tail_view *v, buf *out, tail_span *span);
+ * while fewer than max_shown are shown and out is shorter than max_len (a commit is appended
+ * whatever its size while out is shorter), until the cached run ends. A batch is
+ * rendered for a view when first read in it and shared by every later read; renderings take
+ * at most half the memory budget, the oldest dropped first. TAIL_UNSHARED, with nothing
+ * appended, when from is TAIL_SHARED_SEQUENCES or more behind the newest cached sequence, or
+ * when a commit cannot be rendered (rendering it uncached reports that) or its rendering is too
+ * big to keep. TAIL_TOO_OLD also when the batches at from left the cache while being rendered. */
+tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const tail_view *v, buf *out,
+                           tail_span *span);
 
 #endif

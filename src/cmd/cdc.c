@@ -173,7 +173,7 @@ static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned 
 
 /* How long a poll that could answer now should wait to pace its consumer (0 = answer now). */
 static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
-    if (p->nupdates >= p->max || !c->poll_stream_busy) return 0;
+    if (cdc_poll_full(p) || !c->poll_stream_busy) return 0;
     int64_t pace_us = (int64_t)server_config.cdc_poll_pace_ms * 1000;
     int64_t since = time_mono_us() - c->last_poll_reply_us;
     return since < pace_us ? pace_us - since : 0;
@@ -186,8 +186,21 @@ static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
 
 static void poll_start(client *c, cdc_poll *p, uint64_t seq) {
     cdc_poll_init(p, seq);
+    p->max_bytes = (size_t)server_config.cdc_poll_max_bytes;
     p->body = c->poll_body;
     buf_init(&c->poll_body);
+}
+
+/* Scans for more updates, the body counted against the client's output limit as it grows
+ * (the output pending before it may have gone out since the last scan). Returns 0, or -1
+ * after replying with the error. */
+static int poll_scan(client *c, cdc_poll *p, reply *r) {
+    long long room = net_output_room(c);
+    p->limit_bytes = room < 0 ? 0 : (unsigned long long)room > SIZE_MAX ? SIZE_MAX : (size_t)room;
+    char err[256];
+    if (cdc_poll_scan(p, r->resp, err, sizeof(err)) == 0) return 0;
+    reply_error(r, err);
+    return -1;
 }
 
 static void poll_finish(client *c, cdc_poll *p) {
@@ -204,6 +217,10 @@ static void poll_finish(client *c, cdc_poll *p) {
 }
 
 static void poll_answer(client *c, cdc_poll *p, reply *r) {
+    if (cdc_poll_over_limit(p)) { /* as if the reply had gone to the output, which it would overflow */
+        net_close_over_limit(c, p->body.len);
+        return;
+    }
     if (r->out == &c->out) { /* the client's own output: the body can go out without a copy */
         buf head;
         buf_init(&head);
@@ -248,12 +265,8 @@ static int start_lingering(client *c, poll_wait *pw) {
 static int poll_retry(client *c, int timed_out) {
     poll_wait *pw = c->block.state;
     reply r = {&c->out, c->resp};
-    char err[256];
-    if (cdc_poll_scan(&pw->poll, c->resp, err, sizeof(err)) < 0) {
-        reply_error(&r, err);
-        return 1;
-    }
-    int full = pw->poll.nupdates >= pw->poll.max;
+    if (poll_scan(c, &pw->poll, &r) < 0) return 1;
+    int full = cdc_poll_full(&pw->poll);
     if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll) || start_lingering(c, pw))) {
         poll_listen(pw);
         return 0;
@@ -321,9 +334,7 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         poll_finish(ctx->c, &p);
         return;
     }
-    char err[256];
-    if (cdc_poll_scan(&p, ctx->r->resp, err, sizeof(err)) < 0) {
-        reply_error(ctx->r, err);
+    if (poll_scan(ctx->c, &p, ctx->r) < 0) {
         poll_finish(ctx->c, &p);
         return;
     }

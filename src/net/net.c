@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -267,6 +268,15 @@ static int must_hold(client *c) {
  * commands it never reads the NOAUTH errors of must not make the server keep them. */
 #define UNAUTHENTICATED_MAX_OUTPUT (64 * 1024)
 
+/* Logs that a client is over its output limit with this much output, and marks it to be
+ * closed without its replies. */
+static void close_over_limit(client *c, long long output) {
+    if (c->flags & CLIENT_CLOSE_ASAP) return;
+    log_msg(LOG_WARNING, "client %s closed for overcoming of output buffer limits (%lld bytes pending)", c->addr,
+            output);
+    c->flags |= CLIENT_CLOSE_ASAP;
+}
+
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH; if so, logs it and marks the
  * client to be closed. */
@@ -278,13 +288,16 @@ static int output_over_limit(client *c) {
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
     int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && pending > UNAUTHENTICATED_MAX_OUTPUT) ||
                (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
-    if (over && !(c->flags & CLIENT_CLOSE_ASAP)) {
-        log_msg(LOG_WARNING, "client %s closed for overcoming of output buffer limits (%lld bytes pending)", c->addr,
-                pending);
-        c->flags |= CLIENT_CLOSE_ASAP;
-    }
+    if (over) close_over_limit(c, pending);
     return over;
 }
+
+long long net_output_room(const client *c) {
+    long long hard = server_config.output_limits[0].hard;
+    return hard > 0 ? hard - (long long)c->out.len : LLONG_MAX;
+}
+
+void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }
 
 /* Writes what is pending; returns -1 if the client was freed. */
 static int client_flush(client *c) {

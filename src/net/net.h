@@ -24,6 +24,14 @@ void net_block_retime(client *c, int64_t timeout_us);
  * group write rewinds the replies of writing commands, and a sent reply cannot be rewound.
  * Call from the client's worker. */
 void net_reply_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len);
+/* How many more bytes of output the client may have before it is over its output hard limit
+ * (negative when it is over already; LLONG_MAX without a hard limit), for a reply that is
+ * counted against it while it is built. */
+long long net_output_room(const client *c);
+/* Closes a client whose reply being built (building bytes, not in its output yet) took it
+ * over its output limit: the reply is dropped, no later one is sent, the close is logged.
+ * Call from the client's worker. */
+void net_close_over_limit(client *c, size_t building);
 /* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */

@@ -267,9 +267,13 @@ def test_a_large_reply_that_the_socket_cannot_take_at_once_arrives_whole(server,
     does not take stays queued, in order, before the replies of later commands."""
     start = seq(r)
     value_hex = write_big_values(r, 300, transaction=False)
-    with server.conn(timeout=30) as c:
-        c.send(encode_command("POLLUPDATES", start, "MAX", 1000) + encode_command("PING"))
-        rep = read_big_reply(c, start, value_hex)
+    r.config_set("cdc-poll-max-bytes", "1gb")  # one reply of it all (cdc-poll-max-bytes)
+    try:
+        with server.conn(timeout=30) as c:
+            c.send(encode_command("POLLUPDATES", start, "MAX", 1000) + encode_command("PING"))
+            rep = read_big_reply(c, start, value_hex)
+    finally:
+        r.config_set("cdc-poll-max-bytes", "16mb")
     assert len(rep["updates"]) == 300
 
 

@@ -222,9 +222,11 @@ static void test_get_matching(void **state) {
     memset(&c, 0, sizeof(c));
     int n = config_get_matching("*max*", 5, collect, &c);
     assert_int_equal(n, c.n);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     assert_non_null(find(&c, "maxmemory-clients"));
     assert_string_equal(find(&c, "maxmemory-clients"), "2147483648");
+    assert_non_null(find(&c, "cdc-poll-max-bytes"));
+    assert_string_equal(find(&c, "cdc-poll-max-bytes"), "16777216");
     assert_non_null(find(&c, "maxclients"));
     assert_string_equal(find(&c, "maxclients"), "10000");
     assert_non_null(find(&c, "proto-max-bulk-len"));

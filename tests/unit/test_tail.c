@@ -148,6 +148,28 @@ static void test_growth_keeps_order(void **state) {
     for (int i = 0; i < 5000; i++) assert_int_equal(seqs[i], 100 + (uint64_t)i);
 }
 
+/* A batch over half the budget is not kept (its renderings could not fit beside it): it and
+ * everything before it go to the WAL, and the cache holds no gap. */
+static void test_a_batch_over_half_the_budget_goes_to_the_wal(void **state) {
+    (void)state;
+    tail_init(100);
+    append(1, 1);
+    append(2, 1);
+    assert_int_equal(append(13, 1), 2);  /* 3 .. 12 are on their way */
+    assert_int_equal(append(3, 10), 13); /* 62 bytes: not kept, nor 1 and 2 before it */
+    uint64_t seqs[8];
+    for (uint64_t s = 1; s <= 12; s++) assert_int_equal(read_seqs(s, 8, seqs), -1);
+    assert_int_equal(read_seqs(13, 8, seqs), 1);
+    assert_int_equal(seqs[0], 13);
+    size_t batches, renderings;
+    tail_memory(&batches, &renderings);
+    assert_int_equal(batches, 17);
+    assert_int_equal(append(14, 10), 23); /* alone in the cache too */
+    assert_int_equal(read_seqs(13, 8, seqs), -1);
+    tail_memory(&batches, &renderings);
+    assert_int_equal(batches, 0);
+}
+
 static void test_disabled_cache_defers_to_the_wal(void **state) {
     (void)state;
     tail_init(0);
@@ -198,16 +220,22 @@ static int render_seq(void *arg, const wal_batch *commit, buf *out) {
     return 1;
 }
 
-/* Reads a view into text (NUL-terminated); returns the status. */
-static tail_status read_view(test_renderer *t, int id, uint64_t from, int max, char *text, tail_span *span) {
+/* Reads a view into text (NUL-terminated), while it is shorter than max_len; returns the
+ * status. */
+static tail_status read_view_upto(test_renderer *t, int id, uint64_t from, int max, size_t max_len, char *text,
+                                  tail_span *span) {
     tail_view v = {id, render_seq, t};
     buf out;
     buf_init(&out);
     buf_append(&out, "<", 1); /* what the caller had before stays */
-    tail_status st = tail_read_view(from, max, &v, &out, span);
+    tail_status st = tail_read_view(from, max, max_len, &v, &out, span);
     snprintf(text, 256, "%.*s", (int)out.len, out.data);
     buf_free(&out);
     return st;
+}
+
+static tail_status read_view(test_renderer *t, int id, uint64_t from, int max, char *text, tail_span *span) {
+    return read_view_upto(t, id, from, max, SIZE_MAX, text, span);
 }
 
 /* What a read of view 0 should give: status, text, and its span. */
@@ -263,6 +291,30 @@ static void test_view_renders_each_batch_once_per_view(void **state) {
     read_view(&t, 0, 1, 100, again, &span); /* only the new batch is rendered */
     assert_int_equal(t.calls, 7);
     assert_string_equal(again, "<1+1;2+1;3+1;4+1;");
+}
+
+static void test_view_stops_once_out_reaches_max_len(void **state) {
+    (void)state;
+    append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15, each rendered in 5 bytes */
+    append(16, 1);
+    test_renderer t = {0};
+    char text[256];
+    tail_span span;
+    /* One commit whatever its size while out is shorter; none once it is not. */
+    assert_int_equal(read_view_upto(&t, 0, 10, 100, 2, text, &span), TAIL_OK);
+    assert_string_equal(text, "<10+2;");
+    assert_int_equal(span.last, 11);
+    assert_int_equal(read_view_upto(&t, 0, 10, 100, 1, text, &span), TAIL_OK);
+    assert_string_equal(text, "<");
+    assert_int_equal(span.last, 0);
+    /* Commits are added while out is shorter, inside a group and across batches. */
+    assert_int_equal(read_view_upto(&t, 0, 10, 100, 7, text, &span), TAIL_OK);
+    assert_string_equal(text, "<10+2;12+2;");
+    assert_int_equal(span.shown, 2);
+    assert_int_equal(span.last, 13);
+    assert_int_equal(read_view_upto(&t, 0, 14, 100, 7, text, &span), TAIL_OK);
+    assert_string_equal(text, "<14+2;16+1;");
+    assert_int_equal(span.last, 16);
 }
 
 static void test_view_hidden_commits_advance_without_counting(void **state) {
@@ -365,9 +417,32 @@ static void test_view_renderings_take_half_the_budget_oldest_first(void **state)
     assert_string_equal(text, "<1+1;");
 }
 
+/* A rendering that would take an entry's renderings past half the budget is not kept: its
+ * readers render it for themselves (TAIL_UNSHARED), and it is not made again for nothing. */
+static void test_view_too_big_to_keep_is_left_to_its_readers(void **state) {
+    (void)state;
+    tail_init(400); /* a rendering (its text, commit list and header) takes over 200 bytes */
+    append(1, 1);
+    test_renderer t = {0};
+    expect_read(&t, 1, 100, (expected_read){TAIL_UNSHARED, "<", 0, 0, 0});
+    expect_read(&t, 1, 100, (expected_read){TAIL_UNSHARED, "<", 0, 0, 0});
+    assert_int_equal(t.calls, 1);
+    size_t batches, renderings;
+    tail_memory(&batches, &renderings);
+    assert_int_equal(renderings, 0);
+    /* Room for one rendering of a batch, not two. */
+    tail_init(700);
+    append(2, 1);
+    expect_read(&t, 2, 100, (expected_read){TAIL_OK, "<2+1;", 1, 2, 2});
+    char text[256];
+    tail_span span;
+    assert_int_equal(read_view(&t, 1, 2, 100, text, &span), TAIL_UNSHARED);
+    expect_within_budget(700);
+}
+
 static void test_view_renderings_never_push_the_cache_over_budget(void **state) {
     (void)state;
-    const size_t capacity = 1200;
+    const size_t capacity = 1300; /* each batch's two renderings fit in half of it */
     tail_init(capacity);
     test_renderer t = {0};
     char text[256];
@@ -391,15 +466,18 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_a_late_commit_behind_evicted_ones_goes_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_lent_batch_stays_valid_after_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_growth_keeps_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_batch_over_half_the_budget_goes_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disabled_cache_defers_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_splits_write_groups_into_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renders_each_batch_once_per_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_stops_once_out_reaches_max_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_is_not_shared_far_behind_the_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_rendered_while_commits_move_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_gone_while_rendered_sends_the_read_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_take_half_the_budget_oldest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_too_big_to_keep_is_left_to_its_readers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renderings_never_push_the_cache_over_budget, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
