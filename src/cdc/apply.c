@@ -27,6 +27,10 @@ typedef struct touched {
     int alive_before;
     int per_member;   /* its member writes become one command each (same type and version) */
     meta after;       /* when per_member: the type and version the member writes must have */
+    /* The list indexes its member writes span (any version), or odd_member_write for a
+     * member that is no list index: what tells whether a list only changed at its ends. */
+    uint64_t first_index, last_index;
+    int member_writes, odd_member_write;
 } touched;
 
 /* A write of a member (CF default) of a compound key. */
@@ -154,6 +158,17 @@ static int check_metadata(applier *a, const batch_record *op) {
     return touch_key(a, db, key, klen) < 0 ? -1 : 0;
 }
 
+static void note_index(touched *k, const char *sub, size_t sublen) {
+    if (sublen != 8) {
+        k->odd_member_write = 1;
+        return;
+    }
+    uint64_t index = buf_get_u64be(sub);
+    if (!k->member_writes || index < k->first_index) k->first_index = index;
+    if (!k->member_writes || index > k->last_index) k->last_index = index;
+    k->member_writes = 1;
+}
+
 /* A subkey: [ns][key_len u32][user_key][version u64][sub]; a score index entry's sub is
  * score(8) member. */
 static int check_subkey(applier *a, const batch_record *op) {
@@ -171,6 +186,7 @@ static int check_subkey(applier *a, const batch_record *op) {
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
     if (op->cf != CF_DEFAULT) return 0; /* score index entries go with the member's write */
+    note_index(&a->keys[index], p + 4 + klen + 8, sublen);
     a->members = grow(a->members, &a->members_cap, a->nmembers + 1, sizeof(*a->members));
     a->members[a->nmembers++] = (member_write){(size_t)index, buf_get_u64be(p + 4 + klen), p + 4 + klen + 8,
                                                op->key.ptr, sublen, op->key.len};
@@ -263,12 +279,12 @@ static void stage_writes(applier *a, batch_reader *r, size_t nrecords) {
 
 /* ---- describing the commit ---- */
 
-/* A command gathered argument by argument (the arguments are copied). */
+/* A command gathered argument by argument (the arguments are copied): its name and key,
+ * then the members, written MEMBERS_PER_COMMAND members to a command. */
 typedef struct command {
     buf bytes;
     size_t *lens;
     size_t argc, cap;
-    const char **argv;
 } command;
 
 static void command_arg(command *c, const char *p, size_t len) {
@@ -277,28 +293,42 @@ static void command_arg(command *c, const char *p, size_t len) {
     buf_append(&c->bytes, p, len);
 }
 
-static void command_start(command *c, const char *name, const touched *k) {
-    buf_clear(&c->bytes);
-    c->argc = 0;
+static void command_init(command *c, const char *name, const touched *k) {
+    memset(c, 0, sizeof(*c));
+    buf_init(&c->bytes);
     command_arg(c, name, strlen(name));
     command_arg(c, k->key, k->klen);
-}
-
-static void command_emit(command *c, applier *a, const touched *k, int type) {
-    c->argv = realloc(c->argv, c->argc * sizeof(char *));
-    if (!c->argv) abort();
-    size_t off = 0;
-    for (size_t i = 0; i < c->argc; i++) {
-        c->argv[i] = c->bytes.data + off;
-        off += c->lens[i];
-    }
-    txn_record(a->t, k->db, (uint8_t)type, (int)c->argc, c->argv, c->lens);
 }
 
 static void command_free(command *c) {
     buf_free(&c->bytes);
     free(c->lens);
-    free(c->argv);
+}
+
+/* Records the command, split after every MEMBERS_PER_COMMAND members of `per` arguments
+ * each; nothing when it has no members. */
+static void command_emit(command *c, applier *a, const touched *k, int type, size_t per) {
+    const char **argv = malloc(c->argc * sizeof(char *));
+    size_t *lens = malloc(c->argc * sizeof(size_t));
+    if (!argv || !lens) abort();
+    size_t off = 0;
+    for (size_t i = 0; i < c->argc; i++) {
+        argv[i] = c->bytes.data + off;
+        off += c->lens[i];
+    }
+    size_t chunk = MEMBERS_PER_COMMAND * per;
+    for (size_t from = 2; from < c->argc; from += chunk) {
+        size_t n = c->argc - from < chunk ? c->argc - from : chunk;
+        /* the name and key go right before this chunk's members */
+        const char *name_key[2] = {argv[0], argv[1]};
+        size_t name_key_lens[2] = {c->lens[0], c->lens[1]};
+        memcpy(argv + from - 2, name_key, sizeof(name_key));
+        memcpy(lens + from - 2, name_key_lens, sizeof(name_key_lens));
+        memcpy(lens + from, c->lens + from, n * sizeof(size_t));
+        txn_record(a->t, k->db, (uint8_t)type, (int)(n + 2), argv + from - 2, lens + from - 2);
+    }
+    free(argv);
+    free(lens);
 }
 
 static void emit_simple(applier *a, const touched *k, int type, const char *name, const char *arg, size_t alen) {
@@ -319,8 +349,8 @@ static int score_text(applier *a, const char *val, size_t vlen, char out[32], si
     return 0;
 }
 
-/* Adds one member to a rebuild command: hash field and value, set member, zset score and
- * member, list item. */
+/* Adds one member to a command: hash field and value, set member, zset score and member,
+ * list item. */
 static int add_member(applier *a, command *c, enum key_type type, const char *sub, size_t sublen, const char *val,
                       size_t vlen) {
     char score[32];
@@ -337,6 +367,9 @@ static int add_member(applier *a, command *c, enum key_type type, const char *su
     return 0;
 }
 
+/* Arguments per member in a command of that type. */
+static size_t member_args(enum key_type type) { return type == TYPE_HASH || type == TYPE_ZSET ? 2 : 1; }
+
 /* Whether an entry the iterator shows is a live member: a list item within head … tail, and
  * nothing a range deletion of this txn removed (txn iterators do not see those). */
 static int live_member(applier *a, const meta *m, const char *ikey, size_t iklen, const char *sub, size_t sublen) {
@@ -349,21 +382,14 @@ static int live_member(applier *a, const meta *m, const char *ikey, size_t iklen
     return txn_get(a->t, CF_DEFAULT, ikey, iklen, &a->value);
 }
 
-static const char *const rebuild_names[] = {[TYPE_HASH] = "HSET", [TYPE_LIST] = "RPUSH", [TYPE_SET] = "SADD",
-                                            [TYPE_ZSET] = "ZADD"};
-
-/* DEL, then the key's members as it holds them now, then its expiry. */
-static int rebuild_key(applier *a, const touched *k, const meta *m) {
-    emit_simple(a, k, m->type, "DEL", NULL, 0);
+/* Gathers a key's members as the txn sees them into c; 0 or -1. */
+static int read_members(applier *a, const touched *k, const meta *m, command *c) {
     buf prefix, end;
     buf_init(&prefix);
     buf_init(&end);
     enc_subkey(&prefix, k->db, k->key, k->klen, m->version, "", 0);
     enc_prefix_end(&end, prefix.data, prefix.len);
     store_iter *it = txn_iter_new(a->t, CF_DEFAULT, prefix.data, prefix.len, end.data, end.len);
-    command c = {0};
-    buf_init(&c.bytes);
-    size_t n = 0;
     int rc = 0;
     for (; rc >= 0 && store_iter_valid(it); store_iter_next(it)) {
         size_t iklen, vlen;
@@ -371,22 +397,94 @@ static int rebuild_key(applier *a, const touched *k, const meta *m) {
         if (bytes_compare(ikey, iklen, end.data, end.len) >= 0) break;
         const char *val = store_iter_value(it, &vlen);
         rc = live_member(a, m, ikey, iklen, ikey + prefix.len, iklen - prefix.len);
-        if (rc <= 0) continue;
-        if (n == 0) command_start(&c, rebuild_names[m->type], k);
-        rc = add_member(a, &c, m->type, ikey + prefix.len, iklen - prefix.len, val, vlen);
-        if (rc == 0 && ++n == MEMBERS_PER_COMMAND) {
-            command_emit(&c, a, k, m->type);
-            n = 0;
-        }
+        if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+        if (rc > 0) rc = add_member(a, c, m->type, ikey + prefix.len, iklen - prefix.len, val, vlen);
     }
-    if (rc < 0 && !a->err[0]) fail(a, "ERR storage error reading a key the batch writes");
-    if (rc >= 0 && n > 0) command_emit(&c, a, k, m->type);
-    if (rc >= 0 && m->expire_ms) emit_expire_at(a, k, m->type, m->expire_ms);
-    command_free(&c);
     store_iter_free(it);
     buf_free(&prefix);
     buf_free(&end);
     return rc < 0 ? -1 : 0;
+}
+
+static const char *const rebuild_names[] = {[TYPE_HASH] = "HSET", [TYPE_LIST] = "RPUSH", [TYPE_SET] = "SADD",
+                                            [TYPE_ZSET] = "ZADD"};
+
+/* DEL (unless it did not exist), then the key's members as it holds them now, then its expiry. */
+static int rebuild_key(applier *a, const touched *k, const meta *m) {
+    command c;
+    command_init(&c, rebuild_names[m->type], k);
+    int rc = read_members(a, k, m, &c);
+    if (rc == 0) {
+        if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0); /* a dead key is gone in Redis too */
+        command_emit(&c, a, k, m->type, member_args(m->type));
+        if (m->expire_ms) emit_expire_at(a, k, m->type, m->expire_ms);
+    }
+    command_free(&c);
+    return rc;
+}
+
+/* Whether a list that keeps its version changed only at its ends: its member writes all fall
+ * outside the items it kept (those within both the old and the new head … tail). */
+static int list_changed_at_ends(const touched *k, const meta *m) {
+    uint64_t kept_from = k->before.list_head > m->list_head ? k->before.list_head : m->list_head;
+    uint64_t kept_to = k->before.list_tail < m->list_tail ? k->before.list_tail : m->list_tail;
+    if (kept_from >= kept_to || k->odd_member_write) return 0;
+    return !k->member_writes || k->last_index < kept_from || k->first_index >= kept_to;
+}
+
+/* Gathers the n items from index `from` on, by step (-1 toward the head), into c: 1, or 0 when
+ * one is missing (pushes cannot tell the change), -1 on an error. */
+static int read_items(applier *a, const touched *k, const meta *m, uint64_t from, int step, uint64_t n, command *c) {
+    buf subkey;
+    buf_init(&subkey);
+    char index[8];
+    int rc = 1;
+    for (uint64_t i = 0; i < n && rc == 1; i++) {
+        buf_set_u64be(index, from + (uint64_t)step * i);
+        buf_clear(&subkey);
+        enc_subkey(&subkey, k->db, k->key, k->klen, m->version, index, 8);
+        rc = txn_get(a->t, CF_DEFAULT, subkey.data, subkey.len, &a->value);
+        if (rc == 1) command_arg(c, a->value.data, a->value.len);
+    }
+    if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+    buf_free(&subkey);
+    return rc;
+}
+
+static void emit_pop(applier *a, const touched *k, const char *name, uint64_t n) {
+    char count[24];
+    if (n > 0) emit_simple(a, k, TYPE_LIST, name, count, num_format_ll(count, (long long)n));
+}
+
+/* A list changed at its ends: LPOP/RPOP n, then LPUSH/RPUSH of the new items. 1 done, 0 when
+ * pushes cannot tell the change (nothing recorded then), -1 on an error. */
+static int describe_list_ends(applier *a, const touched *k, const meta *m) {
+    const meta *b = &k->before;
+    command lpush, rpush;
+    command_init(&lpush, "LPUSH", k);
+    command_init(&rpush, "RPUSH", k);
+    int rc = 1;
+    if (m->list_head < b->list_head) rc = read_items(a, k, m, b->list_head - 1, -1, b->list_head - m->list_head, &lpush);
+    if (rc == 1 && m->list_tail > b->list_tail)
+        rc = read_items(a, k, m, b->list_tail, 1, m->list_tail - b->list_tail, &rpush);
+    if (rc == 1) {
+        emit_pop(a, k, "LPOP", m->list_head > b->list_head ? m->list_head - b->list_head : 0);
+        emit_pop(a, k, "RPOP", m->list_tail < b->list_tail ? b->list_tail - m->list_tail : 0);
+        command_emit(&lpush, a, k, TYPE_LIST, 1);
+        command_emit(&rpush, a, k, TYPE_LIST, 1);
+    }
+    command_free(&lpush);
+    command_free(&rpush);
+    return rc;
+}
+
+/* PEXPIREAT or PERSIST when only the expiry of a key changed. */
+static void describe_expiry(applier *a, const touched *k, const meta *m) {
+    if (m->expire_ms == k->before.expire_ms) return;
+    if (m->expire_ms)
+        emit_expire_at(a, k, m->type, m->expire_ms);
+    else
+        emit_simple(a, k, m->type, "PERSIST", NULL, 0);
 }
 
 /* The commands for one key, from its state before and after the commit. */
@@ -403,17 +501,19 @@ static int describe_key(applier *a, touched *k) {
         cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
         return 0;
     }
-    if (!k->alive_before || k->before.type != m.type || k->before.version != m.version || m.type == TYPE_LIST)
+    if (!k->alive_before || k->before.type != m.type || k->before.version != m.version)
         return rebuild_key(a, k, &m);
+    if (m.type == TYPE_LIST) {
+        int rc = list_changed_at_ends(k, &m) ? describe_list_ends(a, k, &m) : 0;
+        if (rc == 0) return rebuild_key(a, k, &m);
+        if (rc > 0) describe_expiry(a, k, &m);
+        return rc < 0 ? -1 : 0;
+    }
     /* The same key, changed member by member (below) and maybe in its expiry. */
     k->per_member = 1;
     k->after = m;
     k->after.value = NULL;
-    if (m.expire_ms == k->before.expire_ms) return 0;
-    if (m.expire_ms)
-        emit_expire_at(a, k, m.type, m.expire_ms);
-    else
-        emit_simple(a, k, m.type, "PERSIST", NULL, 0);
+    describe_expiry(a, k, &m);
     return 0;
 }
 
@@ -426,15 +526,14 @@ static int describe_member(applier *a, const member_write *w) {
     static const char *const names[][2] = {[TYPE_HASH] = {"HDEL", "HSET"}, [TYPE_SET] = {"SREM", "SADD"},
                                            [TYPE_ZSET] = {"ZREM", "ZADD"}};
     enum key_type type = k->after.type;
-    command c = {0};
-    buf_init(&c.bytes);
-    command_start(&c, names[type][found], k);
+    command c;
+    command_init(&c, names[type][found], k);
     int rc = 0;
     if (found)
         rc = add_member(a, &c, type, w->sub, w->sublen, a->value.data, a->value.len);
     else
         command_arg(&c, w->sub, w->sublen);
-    if (rc == 0) command_emit(&c, a, k, type);
+    if (rc == 0) command_emit(&c, a, k, type, found ? member_args(type) : 1);
     command_free(&c);
     return rc;
 }
