@@ -15,7 +15,7 @@
 #include "util/num.h"
 #include "util/timeutil.h"
 
-/* Members per command when a key is rebuilt whole, so no command is huge. */
+/* Members per command when a key is rebuilt whole or pushed to, so no command is huge. */
 #define MEMBERS_PER_COMMAND 256
 
 /* A user key the commit writes, with its state before the commit. */
@@ -193,16 +193,17 @@ static int check_subkey(applier *a, const batch_record *op) {
     return 0;
 }
 
-static void add_db(int **list, size_t *n, int db) {
-    *list = realloc(*list, (*n + 1) * sizeof(int));
-    if (!*list) abort();
-    (*list)[(*n)++] = db;
-}
-
 static int has_db(const int *list, size_t n, int db) {
     for (size_t i = 0; i < n; i++)
         if (list[i] == db) return 1;
     return 0;
+}
+
+static void add_db(int **list, size_t *n, int db) {
+    if (has_db(*list, *n, db)) return;
+    *list = realloc(*list, (*n + 1) * sizeof(int));
+    if (!*list) abort();
+    (*list)[(*n)++] = db;
 }
 
 /* tidekv deletes ranges only to empty a whole database (FLUSHDB, FLUSHALL), as Kvrocks does. */
