@@ -518,8 +518,24 @@ static int describe_key(applier *a, touched *k) {
     return 0;
 }
 
-/* HSET/HDEL, SADD/SREM, ZADD/ZREM for one member write of a key changed member by member. */
-static int describe_member(applier *a, const member_write *w) {
+/* The member writes of keys changed member by member, as commands: consecutive writes of one
+ * key that add (or that remove) go in one command. */
+typedef struct member_commands {
+    command c;
+    const touched *k; /* the key of the command being gathered, NULL if none */
+    int adds;
+} member_commands;
+
+static void member_commands_flush(applier *a, member_commands *mc) {
+    if (!mc->k) return;
+    enum key_type type = mc->k->after.type;
+    command_emit(&mc->c, a, mc->k, type, mc->adds ? member_args(type) : 1);
+    command_free(&mc->c);
+    mc->k = NULL;
+}
+
+/* HSET/HDEL, SADD/SREM, ZADD/ZREM for one member write. */
+static int describe_member(applier *a, const member_write *w, member_commands *mc) {
     const touched *k = &a->keys[w->key_index];
     if (!k->per_member || w->version != k->after.version) return 0; /* rebuilt whole, or another version's */
     int found = txn_get(a->t, CF_DEFAULT, w->subkey, w->subkey_len, &a->value);
@@ -527,25 +543,27 @@ static int describe_member(applier *a, const member_write *w) {
     static const char *const names[][2] = {[TYPE_HASH] = {"HDEL", "HSET"}, [TYPE_SET] = {"SREM", "SADD"},
                                            [TYPE_ZSET] = {"ZREM", "ZADD"}};
     enum key_type type = k->after.type;
-    command c;
-    command_init(&c, names[type][found], k);
-    int rc = 0;
-    if (found)
-        rc = add_member(a, &c, type, w->sub, w->sublen, a->value.data, a->value.len);
-    else
-        command_arg(&c, w->sub, w->sublen);
-    if (rc == 0) command_emit(&c, a, k, type, found ? member_args(type) : 1);
-    command_free(&c);
-    return rc;
+    if (mc->k != k || mc->adds != found) {
+        member_commands_flush(a, mc);
+        command_init(&mc->c, names[type][found], k);
+        mc->k = k;
+        mc->adds = found;
+    }
+    if (found) return add_member(a, &mc->c, type, w->sub, w->sublen, a->value.data, a->value.len);
+    command_arg(&mc->c, w->sub, w->sublen);
+    return 0;
 }
 
 static int describe_commit(applier *a) {
     for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
     for (size_t i = 0; i < a->nkeys; i++)
         if (describe_key(a, &a->keys[i]) < 0) return -1;
-    for (size_t i = 0; i < a->nmembers; i++)
-        if (describe_member(a, &a->members[i]) < 0) return -1;
-    return 0;
+    member_commands mc = {.k = NULL};
+    int rc = 0;
+    for (size_t i = 0; i < a->nmembers && rc == 0; i++) rc = describe_member(a, &a->members[i], &mc);
+    if (rc == 0) member_commands_flush(a, &mc);
+    if (mc.k) command_free(&mc.c);
+    return rc;
 }
 
 /* ---- the whole batch ---- */

@@ -83,7 +83,8 @@ def test_logdata_only_batch_is_a_no_op(server, r):
 def test_member_changes_are_recorded_member_by_member(make_server):
     """A hash, set or sorted set that keeps its version changes by HSET/HDEL, SADD/SREM,
     ZADD/ZREM, PEXPIREAT/PERSIST, a list changed at its ends by pushes and pops, not by a
-    rebuild of the whole key; a big new key comes in commands of 256 members."""
+    rebuild of the whole key (one command for the members a write adds, one for those it
+    removes); a big new key comes in commands of 256 members."""
     a, b = make_server(), make_server()
     ra, rb = a.client(), b.client()
     ra.hset("h", mapping={"f%d" % i: i for i in range(50)})
@@ -92,6 +93,9 @@ def test_member_changes_are_recorded_member_by_member(make_server):
     mark = seq(ra)
     ra.hset("h", "f1", "new")
     ra.hdel("h", "f2")
+    ra.hset("h", mapping={"f5": "x", "new": "y"})
+    ra.hdel("h", "f6", "f7", "nope")
+    ra.zadd("z", {"m5": 0.5, "m6": 1e-7})
     ra.srem("s", 7)
     ra.zadd("z", {"m3": 2.5})
     ra.zrem("z", "m4")
@@ -110,6 +114,9 @@ def test_member_changes_are_recorded_member_by_member(make_server):
     assert got == [
         [[b"HSET", b"h", b"f1", b"new"]],
         [[b"HDEL", b"h", b"f2"]],
+        [[b"HSET", b"h", b"f5", b"x", b"new", b"y"]],
+        [[b"HDEL", b"h", b"f6", b"f7"]],
+        [[b"ZADD", b"z", b"0.5", b"m5", b"9.9999999999999995e-08", b"m6"]],
         [[b"SREM", b"s", b"7"]],
         [[b"ZADD", b"z", b"2.5", b"m3"]],
         [[b"ZREM", b"z", b"m4"]],
