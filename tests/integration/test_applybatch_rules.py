@@ -4,6 +4,8 @@ batches that write outside what tidekv writes: unconfigured namespaces, column f
 tidekv does not use, unreadable metadata, malformed subkeys, operations tidekv never writes."""
 
 import struct
+import threading
+import time
 
 import pytest
 import redis
@@ -342,3 +344,29 @@ def test_malformed_zset_score_is_refused(server, r):
     with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed score of a sorted set member$"):
         r.execute_command("APPLYBATCH", data)
     assert r.exists("z") == 0
+
+
+def test_applybatch_wakes_clients_blocked_on_its_keys(make_server):
+    """A key APPLYBATCH writes counts as touched, as by any command: BLPOP on it wakes."""
+    src, dst = make_server(), make_server()
+    rs = src.client()
+    base = seq(rs)
+    rs.rpush("q", "job")
+    data = bytes.fromhex(poll(rs, base)["updates"][0].decode())
+    got = []
+    waiter = dst.client(socket_timeout=20)
+    t = threading.Thread(target=lambda: got.append(waiter.blpop("q", timeout=10)))
+    t.start()
+    rd = dst.client()
+    for _ in range(100):  # until the BLPOP waits
+        if any(c.get("cmd") == "blpop" for c in rd.client_list()):
+            break
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert rd.execute_command("APPLYBATCH", data) == len(data)
+    t.join(15)
+    assert got == [(b"q", b"job")]
+    assert time.monotonic() - started < 3
+    rs.close()
+    rd.close()
+    waiter.close()
