@@ -24,9 +24,9 @@ typedef struct touched {
     const char *key; /* points into the batch */
     size_t klen;
     meta before; /* its value pointer is not kept */
-    int alive_before;
-    int per_member;   /* its member writes become one command each (same type and version) */
-    meta after;       /* when per_member: the type and version the member writes must have */
+    int alive_before, alive_after;
+    meta after;     /* when alive after (its value pointer is not kept) */
+    int per_member; /* its member writes become one command each (same type and version) */
     /* The list indexes its member writes span (any version), or odd_member_write for a
      * member that is no list index: what tells whether a list only changed at its ends. */
     uint64_t first_index, last_index;
@@ -39,7 +39,18 @@ typedef struct member_write {
     uint64_t version;
     const char *sub, *subkey; /* the member, and the whole subkey; both in the batch */
     size_t sublen, subkey_len;
+    int had_score;     /* a sorted set's member had a score before the commit: */
+    char old_score[8]; /* that score, whose index entry must be gone unless it stays */
 } member_write;
+
+/* A write of a sorted set's score index (CF zset_score). */
+typedef struct score_write {
+    size_t key_index;
+    uint64_t version;
+    const char *score, *member; /* in the batch; the score is 8 bytes */
+    size_t mlen;
+    int put;
+} score_write;
 
 typedef struct applier {
     txn *t;
@@ -53,6 +64,8 @@ typedef struct applier {
     uint64_t seed;
     member_write *members;
     size_t nmembers, members_cap;
+    score_write *scores;
+    size_t nscores, scores_cap;
     int *flushed, *sub_ranges; /* databases whose metadata / subkeys a range deletes */
     size_t nflushed, nsub_ranges;
     buf scratch, value;
@@ -185,11 +198,25 @@ static int check_subkey(applier *a, const batch_record *op) {
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
-    if (op->cf != CF_DEFAULT) return 0; /* score index entries go with the member's write */
-    note_index(&a->keys[index], p + 4 + klen + 8, sublen);
+    uint64_t version = buf_get_u64be(p + 4 + klen);
+    const char *sub = p + 4 + klen + 8;
+    if (op->cf == CF_ZSET_SCORE) {
+        a->scores = grow(a->scores, &a->scores_cap, a->nscores + 1, sizeof(*a->scores));
+        a->scores[a->nscores++] =
+            (score_write){(size_t)index, version, sub, sub + 8, sublen - 8, op->op == BATCH_PUT};
+        return 0;
+    }
+    touched *k = &a->keys[index];
+    note_index(k, sub, sublen);
+    member_write w = {(size_t)index, version, sub, op->key.ptr, sublen, op->key.len, 0, {0}};
+    if (k->alive_before && k->before.type == TYPE_ZSET && version == k->before.version) {
+        int rc = txn_get(a->t, CF_DEFAULT, op->key.ptr, op->key.len, &a->value);
+        if (rc < 0) return fail(a, "ERR storage error reading a key the batch writes");
+        w.had_score = rc == 1 && a->value.len == 8;
+        if (w.had_score) memcpy(w.old_score, a->value.data, 8);
+    }
     a->members = grow(a->members, &a->members_cap, a->nmembers + 1, sizeof(*a->members));
-    a->members[a->nmembers++] = (member_write){(size_t)index, buf_get_u64be(p + 4 + klen), p + 4 + klen + 8,
-                                               op->key.ptr, sublen, op->key.len};
+    a->members[a->nmembers++] = w;
     return 0;
 }
 
@@ -493,6 +520,9 @@ static int describe_key(applier *a, touched *k) {
     meta m;
     int alive = read_meta(a, k->db, k->key, k->klen, &m);
     if (alive < 0) return -1;
+    k->alive_after = alive;
+    k->after = m;
+    k->after.value = NULL;
     if (!alive) {
         if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
         return 0;
@@ -512,8 +542,6 @@ static int describe_key(applier *a, touched *k) {
     }
     /* The same key, changed member by member (below) and maybe in its expiry. */
     k->per_member = 1;
-    k->after = m;
-    k->after.value = NULL;
     describe_expiry(a, k, &m);
     return 0;
 }
@@ -554,10 +582,75 @@ static int describe_member(applier *a, const member_write *w, member_commands *m
     return 0;
 }
 
+/* ---- a sorted set's score index must agree with its members ----
+ * ZRANGE reads the index, ZSCORE the members: the record, made from the members, is true only
+ * if every index entry the commit writes agrees with its member, and every member it writes
+ * has its entry (and no longer its old one). Writes under another version than the key's are
+ * garbage nothing reads. */
+
+static int index_disagrees(applier *a, const touched *k) {
+    return fail(a, "ERR APPLYBATCH: the score index of sorted set '%.*s' disagrees with its members", shown(k->klen),
+                k->key);
+}
+
+/* Whether the index entry (score, member) of the key's version exists: 1, 0, or -1. */
+static int index_has(applier *a, const touched *k, const char score[8], const char *member, size_t mlen) {
+    buf_clear(&a->scratch);
+    enc_subkey(&a->scratch, k->db, k->key, k->klen, k->after.version, "", 0);
+    buf_append(&a->scratch, score, 8);
+    buf_append(&a->scratch, member, mlen);
+    int rc = txn_get(a->t, CF_ZSET_SCORE, a->scratch.data, a->scratch.len, &a->value);
+    if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+    return rc;
+}
+
+static int sorted_set_written(const touched *k, uint64_t version) {
+    return k->alive_after && k->after.type == TYPE_ZSET && version == k->after.version;
+}
+
+static int check_member_index(applier *a, const member_write *w) {
+    const touched *k = &a->keys[w->key_index];
+    if (!sorted_set_written(k, w->version)) return 0;
+    int found = txn_get(a->t, CF_DEFAULT, w->subkey, w->subkey_len, &a->value);
+    if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    char score[8];
+    if (found) {
+        if (a->value.len != 8) return fail(a, "ERR APPLYBATCH: malformed score of a sorted set member");
+        memcpy(score, a->value.data, 8);
+        int rc = index_has(a, k, score, w->sub, w->sublen);
+        if (rc != 1) return rc < 0 ? -1 : index_disagrees(a, k);
+    }
+    if (w->had_score && (!found || memcmp(score, w->old_score, 8) != 0)) {
+        int rc = index_has(a, k, w->old_score, w->sub, w->sublen);
+        if (rc != 0) return rc < 0 ? -1 : index_disagrees(a, k);
+    }
+    return 0;
+}
+
+static int check_score_write(applier *a, const score_write *w) {
+    const touched *k = &a->keys[w->key_index];
+    if (!sorted_set_written(k, w->version)) return 0;
+    buf_clear(&a->scratch);
+    enc_subkey(&a->scratch, k->db, k->key, k->klen, w->version, w->member, w->mlen);
+    int found = txn_get(a->t, CF_DEFAULT, a->scratch.data, a->scratch.len, &a->value);
+    if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    int member_has_it = found && a->value.len == 8 && memcmp(a->value.data, w->score, 8) == 0;
+    return member_has_it == w->put ? 0 : index_disagrees(a, k);
+}
+
+static int check_score_index(applier *a) {
+    for (size_t i = 0; i < a->nmembers; i++)
+        if (check_member_index(a, &a->members[i]) < 0) return -1;
+    for (size_t i = 0; i < a->nscores; i++)
+        if (check_score_write(a, &a->scores[i]) < 0) return -1;
+    return 0;
+}
+
 static int describe_commit(applier *a) {
     for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
     for (size_t i = 0; i < a->nkeys; i++)
         if (describe_key(a, &a->keys[i]) < 0) return -1;
+    if (check_score_index(a) < 0) return -1;
     member_commands mc = {.k = NULL};
     int rc = 0;
     for (size_t i = 0; i < a->nmembers && rc == 0; i++) rc = describe_member(a, &a->members[i], &mc);
@@ -569,7 +662,7 @@ static int describe_commit(applier *a) {
 /* ---- the whole batch ---- */
 
 static void commit_done(applier *a) {
-    a->nkeys = a->nmembers = a->nflushed = a->nsub_ranges = 0;
+    a->nkeys = a->nmembers = a->nscores = a->nflushed = a->nsub_ranges = 0;
     if (a->slots) memset(a->slots, 0, a->nslots * sizeof(size_t));
 }
 
@@ -577,6 +670,7 @@ static void applier_free(applier *a) {
     free(a->keys);
     free(a->slots);
     free(a->members);
+    free(a->scores);
     free(a->flushed);
     free(a->sub_ranges);
     buf_free(&a->scratch);

@@ -370,3 +370,56 @@ def test_applybatch_wakes_clients_blocked_on_its_keys(make_server):
     rs.close()
     rd.close()
     waiter.close()
+
+
+def ordered(score):
+    bits = struct.unpack(">Q", struct.pack(">d", score))[0]
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
+    return struct.pack(">Q", bits)
+
+
+ZV = 12345  # the version of the sorted set the score index tests make
+
+
+def zset_batch(*members, size=None):
+    """Metadata of sorted set z (version ZV) and, per (member, score), its member and index entry."""
+    recs = [("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, size or len(members)))]
+    for m, sc in members:
+        recs += [("PUT", 0, subkey(b"z", ZV, m), ordered(sc)), ("PUT", 2, subkey(b"z", ZV, ordered(sc) + m), b"")]
+    return build_batch(recs)
+
+
+SCORE_INDEX_LIES = {
+    "index-entry-without-member": [("PUT", 2, subkey(b"z", ZV, ordered(5) + b"ghost"), b"")],
+    "index-entry-with-another-score": [("PUT", 2, subkey(b"z", ZV, ordered(7) + b"a"), b"")],
+    "index-entry-of-a-member-deleted": [("DEL", 2, subkey(b"z", ZV, ordered(1) + b"a"), None)],
+    "member-without-index-entry": [("PUT", 0, subkey(b"z", ZV, b"new"), ordered(3)),
+                                   ("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, 2))],
+    "score-changed-old-entry-kept": [("PUT", 0, subkey(b"z", ZV, b"a"), ordered(2)),
+                                     ("PUT", 2, subkey(b"z", ZV, ordered(2) + b"a"), b"")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCORE_INDEX_LIES))
+def test_sorted_set_score_index_must_agree_with_members(server, r, name):
+    """ZRANGE reads the score index and ZSCORE the members: a batch that makes them disagree
+    has no true change record, and is refused."""
+    base = seq(r)
+    good = zset_batch((b"a", 1.0))
+    assert r.execute_command("APPLYBATCH", good) == len(good)
+    assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[[b"ZADD", b"z", b"1", b"a"]]]
+    changed = build_batch([("PUT", 0, subkey(b"z", ZV, b"a"), ordered(2)),
+                           ("DEL", 2, subkey(b"z", ZV, ordered(1) + b"a"), None),
+                           ("PUT", 2, subkey(b"z", ZV, ordered(2) + b"a"), b"")])
+    assert r.execute_command("APPLYBATCH", changed) == len(changed)
+    assert commands(poll(r, base + 3, "FORMAT", "RESP")["updates"]) == [[[b"ZADD", b"z", b"2", b"a"]]]
+    back = build_batch([("PUT", 0, subkey(b"z", ZV, b"a"), ordered(1)),
+                        ("DEL", 2, subkey(b"z", ZV, ordered(2) + b"a"), None),
+                        ("PUT", 2, subkey(b"z", ZV, ordered(1) + b"a"), b"")])
+    assert r.execute_command("APPLYBATCH", back) == len(back)
+    before = seq(r)
+    with pytest.raises(redis.ResponseError,
+                       match="^APPLYBATCH: the score index of sorted set 'z' disagrees with its members$"):
+        r.execute_command("APPLYBATCH", build_batch(SCORE_INDEX_LIES[name]))
+    assert seq(r) == before
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"a", 1.0)]
