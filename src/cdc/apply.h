@@ -18,7 +18,8 @@
 
 /* Stages a raw batch in t: its writes and one change record per commit. The batch may write
  * only what tidekv writes: keys of databases 0 … databases-1, tidekv's column families,
- * metadata tidekv can read, well-formed subkeys; range deletions only of whole databases.
+ * metadata tidekv can read, well-formed subkeys, a sorted set's score index in agreement with
+ * its members; range deletions only of whole databases.
  * The caller holds every key's lock (the before state must not move). Returns the number
  * of commits staged (0 for a batch of LogData only), or -1 with a Redis error text in err
  * and nothing staged. */
