@@ -492,7 +492,8 @@ static int describe_list_ends(applier *a, const touched *k, const meta *m) {
     command_init(&lpush, "LPUSH", k);
     command_init(&rpush, "RPUSH", k);
     int rc = 1;
-    if (m->list_head < b->list_head) rc = read_items(a, k, m, b->list_head - 1, -1, b->list_head - m->list_head, &lpush);
+    if (m->list_head < b->list_head)
+        rc = read_items(a, k, m, b->list_head - 1, -1, b->list_head - m->list_head, &lpush);
     if (rc == 1 && m->list_tail > b->list_tail)
         rc = read_items(a, k, m, b->list_tail, 1, m->list_tail - b->list_tail, &rpush);
     if (rc == 1) {
@@ -527,7 +528,8 @@ static int describe_key(applier *a, touched *k) {
         if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
         return 0;
     }
-    if (m.type > TYPE_ZSET) return fail(a, "ERR APPLYBATCH: key '%.*s' has a type tidekv does not have", shown(k->klen), k->key);
+    if (m.type > TYPE_ZSET) /* written before APPLYBATCH checked types */
+        return fail(a, "ERR APPLYBATCH: key '%.*s' has a type tidekv does not have", shown(k->klen), k->key);
     if (m.type == TYPE_STRING) {
         cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
         return 0;
