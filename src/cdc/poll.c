@@ -10,7 +10,6 @@
 #include "cdc/record.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
-#include "storage/encoding.h"
 #include "storage/store.h"
 #include "util/glob.h"
 #include "util/hex.h"

@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "cdc/apply.h"
-#include "cdc/batch.h"
 #include "cdc/commits.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
-#include "cdc/record.h"
 #include "cdc/wal.h"
 #include "cmd/handlers.h"
 #include "config.h"
