@@ -6,10 +6,10 @@
 
 #include "cdc/batch.h"
 #include "cdc/commits.h"
+#include "cdc/rebuild.h"
 #include "cdc/record.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
-#include "storage/encoding.h"
 #include "storage/store.h"
 #include "util/glob.h"
 #include "util/hex.h"
@@ -56,50 +56,6 @@ typedef struct decoded {
     int has_record;
 } decoded;
 
-/* The database a namespace belongs to, or -1 for a namespace tidekv does not map. */
-static int namespace_db(const char *key, size_t len, size_t *ns_total) {
-    if (len < 1 || (size_t)(uint8_t)key[0] + 1 > len) return -1;
-    size_t ns_len = (uint8_t)key[0];
-    *ns_total = ns_len + 1;
-    if (ns_len == 11 && memcmp(key + 1, "__namespace", 11) == 0) return 0;
-    long long db;
-    if (ns_len > 4 && memcmp(key + 1, "__db", 4) == 0 && num_parse_ll(key + 5, ns_len - 4, &db) == 0 && db > 0 &&
-        db < 0x7fffffff)
-        return (int)db;
-    return -1;
-}
-
-/* Expresses one physical operation as a command; returns 0 if it cannot. */
-static int rebuild_op(const batch_record *op, record_writer *w) {
-    size_t ns;
-    int db = namespace_db(op->key.ptr, op->key.len, &ns);
-    if (db < 0) return 0;
-    const char *key = op->key.ptr + ns;
-    size_t klen = op->key.len - ns;
-    if (op->op == BATCH_DELETE_RANGE && ns == op->key.len) {
-        const char *argv[1] = {"FLUSHDB"};
-        size_t lens[1] = {7};
-        if (op->cf == CF_METADATA) record_writer_add(w, db, 0, 1, argv, lens);
-        return 1; /* subkey ranges go with the metadata one */
-    }
-    if (op->cf != CF_METADATA) return 0;
-    if (op->op == BATCH_DELETE || op->op == BATCH_SINGLE_DELETE) {
-        const char *argv[2] = {"DEL", key};
-        size_t lens[2] = {3, klen};
-        record_writer_add(w, db, 0, 2, argv, lens);
-        return 1;
-    }
-    meta m;
-    if (op->op != BATCH_PUT || enc_decode_meta(op->value.ptr, op->value.len, &m) < 0 || m.type != TYPE_STRING)
-        return 0;
-    char when[24];
-    const char *argv[5] = {"SET", key, m.value, "PXAT", when};
-    size_t lens[5] = {3, klen, m.value_len, 4, 0};
-    if (m.expire_ms) lens[4] = num_format_ll(when, m.expire_ms);
-    record_writer_add(w, db, TYPE_STRING, m.expire_ms ? 5 : 3, argv, lens);
-    return 1;
-}
-
 /* Decodes a batch: its change record if it starts with one, else commands rebuilt from its
  * puts and deletes. Returns 0, or -1 if the batch is corrupt. */
 static int decode_batch(const wal_batch *b, decoded *d) {
@@ -120,7 +76,7 @@ static int decode_batch(const wal_batch *b, decoded *d) {
     record_writer_init(&w);
     for (; rc == 1; rc = batch_reader_next(&r, &op)) {
         if (op.op == BATCH_LOG_DATA || op.op == BATCH_MARKER) continue;
-        if (!rebuild_op(&op, &w)) d->incomplete = 1;
+        if (!cdc_rebuild_op(&op, &w)) d->incomplete = 1;
     }
     record_writer_finish(&w, 0, &d->rebuilt);
     record_writer_free(&w);

@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdc/batch.h"
+#include "cdc/apply.h"
 #include "cdc/commits.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
-#include "cdc/record.h"
 #include "cdc/wal.h"
 #include "cmd/handlers.h"
 #include "config.h"
@@ -344,41 +343,12 @@ void cmd_pollupdates(cmd_ctx *ctx) {
     poll_finish(ctx->c, &p);
 }
 
-/* Whether a batch is one tidekv can apply safely: well formed, at least one change, and only
- * puts, deletes, range deletes and LogData on tidekv's column families. Transaction markers,
- * merges (no merge operator here) and unknown column families would be written to the WAL
- * before RocksDB refuses them, leaving the database unable to write or to restart. */
-static int applicable_batch(const char *data, size_t len) {
-    batch_reader r;
-    batch_record op;
-    if (batch_validate(data, len) < 0 || batch_reader_init(&r, data, len) < 0 || r.count == 0) return 0;
-    int rc;
-    while ((rc = batch_reader_next(&r, &op)) == 1) {
-        int allowed = op.op == BATCH_PUT || op.op == BATCH_DELETE || op.op == BATCH_SINGLE_DELETE ||
-                      op.op == BATCH_DELETE_RANGE || op.op == BATCH_LOG_DATA;
-        if (!allowed || (op.op != BATCH_LOG_DATA && op.cf >= CF_COUNT)) return 0;
-        /* RocksDB takes a reversed range as a lasting error: every later write would fail. */
-        if (op.op == BATCH_DELETE_RANGE && bytes_compare(op.key.ptr, op.key.len, op.value.ptr, op.value.len) > 0) return 0;
-        /* A change record consumers could not decode would stop them at this batch. */
-        if (op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
-            record rec;
-            if (record_decode(op.key.ptr, op.key.len, &rec) < 0) return 0;
-            record_free(&rec);
-        }
-    }
-    return rc == 0;
-}
-
 void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
-    if (!applicable_batch(raw->ptr, raw->len)) {
-        reply_error(ctx->r, "ERR invalid write batch");
-        return;
-    }
-    char *err = NULL;
-    if (txn_write_raw(raw->ptr, raw->len, &err) < 0) {
-        reply_errorf(ctx->r, "ERR write failed: %s", err);
-        free(err);
+    char err[256];
+    /* The batch is staged in the command's txn, committed as every command's is. */
+    if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, server_config.databases, err, sizeof(err)) < 0) {
+        reply_error(ctx->r, err);
         return;
     }
     reply_int(ctx->r, (long long)raw->len);

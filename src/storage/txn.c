@@ -257,13 +257,6 @@ static int write_raw(const char *data, size_t len, char **err) {
     return *err ? -1 : 0;
 }
 
-int txn_write_raw(const char *data, size_t len, char **err) {
-    int rc = write_raw(data, len, err);
-    if (rc == 0) keylock_flush_bump(); /* any key may have changed: invalidate every WATCH */
-    bounds_forget_all();               /* and any collection may have gained members */
-    return rc;
-}
-
 int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {

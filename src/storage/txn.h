@@ -70,8 +70,6 @@ void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
 /* The last sequence number that a commit or raw write on the calling thread was given. */
 uint64_t txn_thread_last_sequence(void);
-/* Writes a raw batch as it is (APPLYBATCH); returns 0 or -1 with *err set. */
-int txn_write_raw(const char *data, size_t len, char **err);
 
 /* Builds the raw write-batch bytes a txn would write, for tests and the commit itself. */
 void txn_build_batch(txn *t, buf *out);

@@ -1,0 +1,718 @@
+#include "cdc/apply.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/batch.h"
+#include "cdc/rebuild.h"
+#include "storage/bounds.h"
+#include "storage/encoding.h"
+#include "storage/store.h"
+#include "util/hash.h"
+#include "util/num.h"
+#include "util/timeutil.h"
+
+/* Members per command when a key is rebuilt whole or pushed to, so no command is huge. */
+#define MEMBERS_PER_COMMAND 256
+
+/* A user key the commit writes, with its state before the commit. */
+typedef struct touched {
+    int db;
+    const char *key; /* points into the batch */
+    size_t klen;
+    meta before; /* its value pointer is not kept */
+    int alive_before, alive_after;
+    meta after;     /* when alive after (its value pointer is not kept) */
+    int per_member; /* its member writes become one command each (same type and version) */
+    /* The list indexes its member writes span (any version), or odd_member_write for a
+     * member that is no list index: what tells whether a list only changed at its ends. */
+    uint64_t first_index, last_index;
+    int member_writes, odd_member_write;
+} touched;
+
+/* A write of a member (CF default) of a compound key. */
+typedef struct member_write {
+    size_t key_index;
+    uint64_t version;
+    const char *sub, *subkey; /* the member, and the whole subkey; both in the batch */
+    size_t sublen, subkey_len;
+    int had_score;     /* a sorted set's member had a score before the commit: */
+    char old_score[8]; /* that score, whose index entry must be gone unless it stays */
+} member_write;
+
+/* A write of a sorted set's score index (CF zset_score). */
+typedef struct score_write {
+    size_t key_index;
+    uint64_t version;
+    const char *score, *member; /* in the batch; the score is 8 bytes */
+    size_t mlen;
+    int put;
+} score_write;
+
+typedef struct applier {
+    txn *t;
+    int databases;
+    char *err;
+    size_t errlen;
+    touched *keys;
+    size_t nkeys, keys_cap;
+    size_t *slots; /* open addressing over keys: index + 1, 0 = empty */
+    size_t nslots;
+    uint64_t seed;
+    member_write *members;
+    size_t nmembers, members_cap;
+    score_write *scores;
+    size_t nscores, scores_cap;
+    int *flushed, *sub_ranges; /* databases whose metadata / subkeys a range deletes */
+    size_t nflushed, nsub_ranges;
+    buf scratch, value;
+} applier;
+
+static int fail(applier *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(applier *a, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->err, a->errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap) return p;
+    *cap = *cap ? *cap * 2 : 16;
+    if (*cap < need) *cap = need;
+    p = realloc(p, *cap * size);
+    if (!p) abort();
+    return p;
+}
+
+/* ---- the keys a commit touches ---- */
+
+static size_t slot_of(const applier *a, int db, const char *key, size_t klen) {
+    return (size_t)(hash_fnv1a(a->seed + (uint64_t)db, key, klen) & (a->nslots - 1));
+}
+
+static void rehash(applier *a) {
+    free(a->slots);
+    a->nslots = a->nslots ? a->nslots * 2 : 64;
+    a->slots = calloc(a->nslots, sizeof(size_t));
+    if (!a->slots) abort();
+    for (size_t i = 0; i < a->nkeys; i++) {
+        size_t s = slot_of(a, a->keys[i].db, a->keys[i].key, a->keys[i].klen);
+        while (a->slots[s]) s = (s + 1) & (a->nslots - 1);
+        a->slots[s] = i + 1;
+    }
+}
+
+/* Reads a key's metadata as the txn sees it: 1 alive (m filled), 0 missing or dead, -1 error. */
+static int read_meta(applier *a, int db, const char *key, size_t klen, meta *m) {
+    buf_clear(&a->scratch);
+    enc_meta_key(&a->scratch, db, key, klen);
+    int rc = txn_get(a->t, CF_METADATA, a->scratch.data, a->scratch.len, &a->value);
+    if (rc < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    if (rc == 0 || enc_decode_meta(a->value.data, a->value.len, m) < 0) return 0;
+    return !enc_meta_is_dead(m, a->t->now_ms);
+}
+
+/* The index of a key in the commit's list, added (with its state before) if new; -1 on error. */
+static long touch_key(applier *a, int db, const char *key, size_t klen) {
+    if (2 * (a->nkeys + 1) > a->nslots) rehash(a);
+    size_t s = slot_of(a, db, key, klen);
+    for (; a->slots[s]; s = (s + 1) & (a->nslots - 1)) {
+        const touched *k = &a->keys[a->slots[s] - 1];
+        if (k->db == db && k->klen == klen && memcmp(k->key, key, klen) == 0) return (long)(a->slots[s] - 1);
+    }
+    a->keys = grow(a->keys, &a->keys_cap, a->nkeys + 1, sizeof(*a->keys));
+    touched *k = &a->keys[a->nkeys];
+    memset(k, 0, sizeof(*k));
+    k->db = db;
+    k->key = key;
+    k->klen = klen;
+    k->alive_before = read_meta(a, db, key, klen, &k->before);
+    if (k->alive_before < 0) return -1;
+    k->before.value = NULL;
+    txn_touch(a->t, db, key, klen); /* WATCH and blocked clients */
+    a->slots[s] = ++a->nkeys;
+    return (long)(a->nkeys - 1);
+}
+
+/* ---- checking the operations ---- */
+
+/* The database of a key's namespace, which must be a configured one; -1 on error. */
+static int key_db(applier *a, const batch_slice *key, size_t *ns) {
+    int db = cdc_namespace_db(key->ptr, key->len, ns);
+    if (db >= 0 && db < a->databases) return db;
+    if (key->len == 0 || (size_t)(uint8_t)key->ptr[0] + 1 > key->len)
+        return fail(a, "ERR APPLYBATCH: a key without a namespace");
+    return fail(a, "ERR APPLYBATCH: namespace '%.*s' is not a configured database", (int)(uint8_t)key->ptr[0],
+                key->ptr + 1);
+}
+
+/* How much of a key an error message shows. */
+static int shown(size_t klen) { return klen > 128 ? 128 : (int)klen; }
+
+static int check_metadata(applier *a, const batch_record *op) {
+    size_t ns;
+    int db = key_db(a, &op->key, &ns);
+    if (db < 0) return -1;
+    const char *key = op->key.ptr + ns;
+    size_t klen = op->key.len - ns;
+    if (op->op == BATCH_PUT) {
+        meta m;
+        if (enc_decode_meta(op->value.ptr, op->value.len, &m) < 0)
+            return fail(a, "ERR APPLYBATCH: malformed metadata for key '%.*s'", shown(klen), key);
+        if (m.type > TYPE_ZSET)
+            return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m.type,
+                        shown(klen), key);
+    }
+    return touch_key(a, db, key, klen) < 0 ? -1 : 0;
+}
+
+static void note_index(touched *k, const char *sub, size_t sublen) {
+    if (sublen != 8) {
+        k->odd_member_write = 1;
+        return;
+    }
+    uint64_t index = buf_get_u64be(sub);
+    if (!k->member_writes || index < k->first_index) k->first_index = index;
+    if (!k->member_writes || index > k->last_index) k->last_index = index;
+    k->member_writes = 1;
+}
+
+/* A subkey: [ns][key_len u32][user_key][version u64][sub]; a score index entry's sub is
+ * score(8) member. */
+static int check_subkey(applier *a, const batch_record *op) {
+    size_t ns;
+    int db = key_db(a, &op->key, &ns);
+    if (db < 0) return -1;
+    const char *p = op->key.ptr + ns;
+    size_t rest = op->key.len - ns;
+    if (rest < 4 + 8 || buf_get_u32be(p) > rest - 4 - 8)
+        return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
+    size_t klen = buf_get_u32be(p);
+    size_t sublen = rest - 4 - klen - 8;
+    if (op->cf == CF_ZSET_SCORE && sublen < 8)
+        return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
+    long index = touch_key(a, db, p + 4, klen);
+    if (index < 0) return -1;
+    uint64_t version = buf_get_u64be(p + 4 + klen);
+    const char *sub = p + 4 + klen + 8;
+    if (op->cf == CF_ZSET_SCORE) {
+        a->scores = grow(a->scores, &a->scores_cap, a->nscores + 1, sizeof(*a->scores));
+        a->scores[a->nscores++] =
+            (score_write){(size_t)index, version, sub, sub + 8, sublen - 8, op->op == BATCH_PUT};
+        return 0;
+    }
+    touched *k = &a->keys[index];
+    note_index(k, sub, sublen);
+    member_write w = {(size_t)index, version, sub, op->key.ptr, sublen, op->key.len, 0, {0}};
+    if (k->alive_before && k->before.type == TYPE_ZSET && version == k->before.version) {
+        int rc = txn_get(a->t, CF_DEFAULT, op->key.ptr, op->key.len, &a->value);
+        if (rc < 0) return fail(a, "ERR storage error reading a key the batch writes");
+        w.had_score = rc == 1 && a->value.len == 8;
+        if (w.had_score) memcpy(w.old_score, a->value.data, 8);
+    }
+    a->members = grow(a->members, &a->members_cap, a->nmembers + 1, sizeof(*a->members));
+    a->members[a->nmembers++] = w;
+    return 0;
+}
+
+static int has_db(const int *list, size_t n, int db) {
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == db) return 1;
+    return 0;
+}
+
+static void add_db(int **list, size_t *n, int db) {
+    if (has_db(*list, *n, db)) return;
+    *list = realloc(*list, (*n + 1) * sizeof(int));
+    if (!*list) abort();
+    (*list)[(*n)++] = db;
+}
+
+/* tidekv deletes ranges only to empty a whole database (FLUSHDB, FLUSHALL), as Kvrocks does. */
+static int check_range(applier *a, const batch_record *op) {
+    if (op->cf != CF_METADATA && op->cf != CF_DEFAULT && op->cf != CF_ZSET_SCORE && op->cf != CF_STREAM)
+        return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
+    size_t ns;
+    int db = key_db(a, &op->key, &ns);
+    if (db < 0) return -1;
+    buf_clear(&a->scratch);
+    enc_prefix_end(&a->scratch, op->key.ptr, op->key.len);
+    if (ns != op->key.len || bytes_compare(a->scratch.data, a->scratch.len, op->value.ptr, op->value.len) != 0)
+        return fail(a, "ERR APPLYBATCH: a range deletion must cover one whole database");
+    if (op->cf == CF_METADATA)
+        add_db(&a->flushed, &a->nflushed, db);
+    else
+        add_db(&a->sub_ranges, &a->nsub_ranges, db);
+    return 0;
+}
+
+static int check_op(applier *a, const batch_record *op) {
+    switch (op->op) {
+    case BATCH_PUT: case BATCH_DELETE: case BATCH_SINGLE_DELETE: break;
+    case BATCH_DELETE_RANGE: return check_range(a, op);
+    case BATCH_MERGE: return fail(a, "ERR APPLYBATCH: merge operations are not written by tidekv");
+    case BATCH_MARKER: return fail(a, "ERR APPLYBATCH: transaction markers are not written by tidekv");
+    default: return fail(a, "ERR APPLYBATCH: blob indexes and wide columns are not written by tidekv");
+    }
+    if (op->cf == CF_METADATA) return check_metadata(a, op);
+    if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE) return check_subkey(a, op);
+    return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
+}
+
+/* Reads one commit's records (its LogData and writes, up to the next commit's LogData),
+ * checking each write and noting the keys it touches; *nrecords says how many it read. */
+static int scan_commit(applier *a, batch_reader *r, size_t *nrecords, size_t *nwrites) {
+    batch_record op;
+    *nrecords = *nwrites = 0;
+    for (;;) {
+        batch_reader next = *r;
+        if (batch_reader_next(&next, &op) != 1) break;
+        if (op.op == BATCH_LOG_DATA && *nwrites > 0) break; /* the next commit's record */
+        *r = next;
+        ++*nrecords;
+        if (op.op == BATCH_LOG_DATA) continue;
+        ++*nwrites;
+        if (check_op(a, &op) < 0) return -1;
+    }
+    /* Members deleted without their keys would leave keys that claim members they lack. */
+    for (size_t i = 0; i < a->nsub_ranges; i++)
+        if (!has_db(a->flushed, a->nflushed, a->sub_ranges[i]))
+            return fail(a, "ERR APPLYBATCH: a range deletion of subkeys without the metadata of db %d",
+                        a->sub_ranges[i]);
+    /* Keys of a database the commit empties start from nothing. */
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (has_db(a->flushed, a->nflushed, a->keys[i].db)) a->keys[i].alive_before = 0;
+    return 0;
+}
+
+/* Stages a commit's writes (LogData dropped; a single delete becomes a delete). */
+static void stage_writes(applier *a, batch_reader *r, size_t nrecords) {
+    batch_record op;
+    for (size_t i = 0; i < nrecords; i++) {
+        if (batch_reader_next(r, &op) != 1) abort(); /* scan_commit read these records already */
+        if (op.op == BATCH_PUT)
+            txn_put(a->t, (int)op.cf, op.key.ptr, op.key.len, op.value.ptr, op.value.len);
+        else if (op.op == BATCH_DELETE || op.op == BATCH_SINGLE_DELETE)
+            txn_delete(a->t, (int)op.cf, op.key.ptr, op.key.len);
+        else if (op.op == BATCH_DELETE_RANGE)
+            txn_delete_range(a->t, (int)op.cf, op.key.ptr, op.key.len, op.value.ptr, op.value.len);
+    }
+    if (a->nflushed > 0) a->t->flushed = 1; /* every WATCH is invalidated, as by FLUSHDB */
+}
+
+/* ---- describing the commit ---- */
+
+/* A command gathered argument by argument (the arguments are copied): its name and key,
+ * then the members, written MEMBERS_PER_COMMAND members to a command. */
+typedef struct command {
+    buf bytes;
+    size_t *lens;
+    size_t argc, cap;
+} command;
+
+static void command_arg(command *c, const char *p, size_t len) {
+    c->lens = grow(c->lens, &c->cap, c->argc + 1, sizeof(size_t));
+    c->lens[c->argc++] = len;
+    buf_append(&c->bytes, p, len);
+}
+
+static void command_init(command *c, const char *name, const touched *k) {
+    memset(c, 0, sizeof(*c));
+    buf_init(&c->bytes);
+    command_arg(c, name, strlen(name));
+    command_arg(c, k->key, k->klen);
+}
+
+static void command_free(command *c) {
+    buf_free(&c->bytes);
+    free(c->lens);
+}
+
+/* Records the command, split after every MEMBERS_PER_COMMAND members of `per` arguments
+ * each; nothing when it has no members. */
+static void command_emit(command *c, applier *a, const touched *k, int type, size_t per) {
+    const char **argv = malloc(c->argc * sizeof(char *));
+    size_t *lens = malloc(c->argc * sizeof(size_t));
+    if (!argv || !lens) abort();
+    size_t off = 0;
+    for (size_t i = 0; i < c->argc; i++) {
+        argv[i] = c->bytes.data + off;
+        off += c->lens[i];
+    }
+    size_t chunk = MEMBERS_PER_COMMAND * per;
+    for (size_t from = 2; from < c->argc; from += chunk) {
+        size_t n = c->argc - from < chunk ? c->argc - from : chunk;
+        /* the name and key go right before this chunk's members */
+        const char *name_key[2] = {argv[0], argv[1]};
+        size_t name_key_lens[2] = {c->lens[0], c->lens[1]};
+        memcpy(argv + from - 2, name_key, sizeof(name_key));
+        memcpy(lens + from - 2, name_key_lens, sizeof(name_key_lens));
+        memcpy(lens + from, c->lens + from, n * sizeof(size_t));
+        txn_record(a->t, k->db, (uint8_t)type, (int)(n + 2), argv + from - 2, lens + from - 2);
+    }
+    free(argv);
+    free(lens);
+}
+
+static void emit_simple(applier *a, const touched *k, int type, const char *name, const char *arg, size_t alen) {
+    const char *argv[3] = {name, k->key, arg};
+    size_t lens[3] = {strlen(name), k->klen, alen};
+    txn_record(a->t, k->db, (uint8_t)type, arg ? 3 : 2, argv, lens);
+}
+
+static void emit_expire_at(applier *a, const touched *k, int type, int64_t expire_ms) {
+    char when[24];
+    emit_simple(a, k, type, "PEXPIREAT", when, num_format_ll(when, expire_ms));
+}
+
+static int score_text(applier *a, const char *val, size_t vlen, char out[32], size_t *len) {
+    double score = vlen == 8 ? enc_decode_ordered_double((const uint8_t *)val) : NAN;
+    if (isnan(score)) return fail(a, "ERR APPLYBATCH: malformed score of a sorted set member");
+    *len = num_format_double(out, score);
+    return 0;
+}
+
+/* Adds one member to a command: hash field and value, set member, zset score and member,
+ * list item. */
+static int add_member(applier *a, command *c, enum key_type type, const char *sub, size_t sublen, const char *val,
+                      size_t vlen) {
+    char score[32];
+    size_t slen = 0;
+    switch (type) {
+    case TYPE_HASH: command_arg(c, sub, sublen); command_arg(c, val, vlen); break;
+    case TYPE_SET: command_arg(c, sub, sublen); break;
+    case TYPE_LIST: command_arg(c, val, vlen); break;
+    default:
+        if (score_text(a, val, vlen, score, &slen) < 0) return -1;
+        command_arg(c, score, slen);
+        command_arg(c, sub, sublen);
+    }
+    return 0;
+}
+
+/* Arguments per member in a command of that type. */
+static size_t member_args(enum key_type type) { return type == TYPE_HASH || type == TYPE_ZSET ? 2 : 1; }
+
+/* Whether an entry the iterator shows is a live member: a list item within head … tail, and
+ * nothing a range deletion of this txn removed (txn iterators do not see those). */
+static int live_member(applier *a, const meta *m, const char *ikey, size_t iklen, const char *sub, size_t sublen) {
+    if (m->type == TYPE_LIST) {
+        if (sublen != 8) return 0;
+        uint64_t index = buf_get_u64be(sub);
+        if (index < m->list_head || index >= m->list_tail) return 0;
+    }
+    if (a->t->ranges == 0) return 1;
+    return txn_get(a->t, CF_DEFAULT, ikey, iklen, &a->value);
+}
+
+/* Gathers a key's members as the txn sees them into c; 0 or -1. */
+static int read_members(applier *a, const touched *k, const meta *m, command *c) {
+    buf prefix, end;
+    buf_init(&prefix);
+    buf_init(&end);
+    enc_subkey(&prefix, k->db, k->key, k->klen, m->version, "", 0);
+    enc_prefix_end(&end, prefix.data, prefix.len);
+    store_iter *it = txn_iter_new(a->t, CF_DEFAULT, prefix.data, prefix.len, end.data, end.len);
+    int rc = 0;
+    for (; rc >= 0 && store_iter_valid(it); store_iter_next(it)) {
+        size_t iklen, vlen;
+        const char *ikey = store_iter_key(it, &iklen);
+        if (bytes_compare(ikey, iklen, end.data, end.len) >= 0) break;
+        const char *val = store_iter_value(it, &vlen);
+        rc = live_member(a, m, ikey, iklen, ikey + prefix.len, iklen - prefix.len);
+        if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+        if (rc > 0) rc = add_member(a, c, m->type, ikey + prefix.len, iklen - prefix.len, val, vlen);
+    }
+    store_iter_free(it);
+    buf_free(&prefix);
+    buf_free(&end);
+    return rc < 0 ? -1 : 0;
+}
+
+static const char *const rebuild_names[] = {[TYPE_HASH] = "HSET", [TYPE_LIST] = "RPUSH", [TYPE_SET] = "SADD",
+                                            [TYPE_ZSET] = "ZADD"};
+
+/* DEL (unless it did not exist), then the key's members as it holds them now, then its expiry. */
+static int rebuild_key(applier *a, const touched *k, const meta *m) {
+    command c;
+    command_init(&c, rebuild_names[m->type], k);
+    int rc = read_members(a, k, m, &c);
+    if (rc == 0) {
+        if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0); /* a dead key is gone in Redis too */
+        command_emit(&c, a, k, m->type, member_args(m->type));
+        if (m->expire_ms) emit_expire_at(a, k, m->type, m->expire_ms);
+    }
+    command_free(&c);
+    return rc;
+}
+
+/* Whether a list that keeps its version changed only at its ends: its member writes all fall
+ * outside the items it kept (those within both the old and the new head … tail). */
+static int list_changed_at_ends(const touched *k, const meta *m) {
+    uint64_t kept_from = k->before.list_head > m->list_head ? k->before.list_head : m->list_head;
+    uint64_t kept_to = k->before.list_tail < m->list_tail ? k->before.list_tail : m->list_tail;
+    if (kept_from >= kept_to || k->odd_member_write) return 0;
+    return !k->member_writes || k->last_index < kept_from || k->first_index >= kept_to;
+}
+
+/* Gathers the n items from index `from` on, by step (-1 toward the head), into c: 1, or 0 when
+ * one is missing (pushes cannot tell the change), -1 on an error. */
+static int read_items(applier *a, const touched *k, const meta *m, uint64_t from, int step, uint64_t n, command *c) {
+    buf subkey;
+    buf_init(&subkey);
+    char index[8];
+    int rc = 1;
+    for (uint64_t i = 0; i < n && rc == 1; i++) {
+        buf_set_u64be(index, from + (uint64_t)step * i);
+        buf_clear(&subkey);
+        enc_subkey(&subkey, k->db, k->key, k->klen, m->version, index, 8);
+        rc = txn_get(a->t, CF_DEFAULT, subkey.data, subkey.len, &a->value);
+        if (rc == 1) command_arg(c, a->value.data, a->value.len);
+    }
+    if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+    buf_free(&subkey);
+    return rc;
+}
+
+static void emit_pop(applier *a, const touched *k, const char *name, uint64_t n) {
+    char count[24];
+    if (n > 0) emit_simple(a, k, TYPE_LIST, name, count, num_format_ll(count, (long long)n));
+}
+
+/* A list changed at its ends: LPOP/RPOP n, then LPUSH/RPUSH of the new items. 1 done, 0 when
+ * pushes cannot tell the change (nothing recorded then), -1 on an error. */
+static int describe_list_ends(applier *a, const touched *k, const meta *m) {
+    const meta *b = &k->before;
+    command lpush, rpush;
+    command_init(&lpush, "LPUSH", k);
+    command_init(&rpush, "RPUSH", k);
+    int rc = 1;
+    if (m->list_head < b->list_head)
+        rc = read_items(a, k, m, b->list_head - 1, -1, b->list_head - m->list_head, &lpush);
+    if (rc == 1 && m->list_tail > b->list_tail)
+        rc = read_items(a, k, m, b->list_tail, 1, m->list_tail - b->list_tail, &rpush);
+    if (rc == 1) {
+        emit_pop(a, k, "LPOP", m->list_head > b->list_head ? m->list_head - b->list_head : 0);
+        emit_pop(a, k, "RPOP", m->list_tail < b->list_tail ? b->list_tail - m->list_tail : 0);
+        command_emit(&lpush, a, k, TYPE_LIST, 1);
+        command_emit(&rpush, a, k, TYPE_LIST, 1);
+    }
+    command_free(&lpush);
+    command_free(&rpush);
+    return rc;
+}
+
+/* PEXPIREAT or PERSIST when only the expiry of a key changed. */
+static void describe_expiry(applier *a, const touched *k, const meta *m) {
+    if (m->expire_ms == k->before.expire_ms) return;
+    if (m->expire_ms)
+        emit_expire_at(a, k, m->type, m->expire_ms);
+    else
+        emit_simple(a, k, m->type, "PERSIST", NULL, 0);
+}
+
+/* The commands for one key, from its state before and after the commit. */
+static int describe_key(applier *a, touched *k) {
+    meta m;
+    int alive = read_meta(a, k->db, k->key, k->klen, &m);
+    if (alive < 0) return -1;
+    k->alive_after = alive;
+    k->after = m;
+    k->after.value = NULL;
+    if (!alive) {
+        if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
+        return 0;
+    }
+    if (m.type > TYPE_ZSET) /* written before APPLYBATCH checked types */
+        return fail(a, "ERR APPLYBATCH: key '%.*s' has a type tidekv does not have", shown(k->klen), k->key);
+    if (m.type == TYPE_STRING) {
+        cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
+        return 0;
+    }
+    if (!k->alive_before || k->before.type != m.type || k->before.version != m.version)
+        return rebuild_key(a, k, &m);
+    if (m.type == TYPE_LIST) {
+        int rc = list_changed_at_ends(k, &m) ? describe_list_ends(a, k, &m) : 0;
+        if (rc == 0) return rebuild_key(a, k, &m);
+        if (rc > 0) describe_expiry(a, k, &m);
+        return rc < 0 ? -1 : 0;
+    }
+    /* The same key, changed member by member (below) and maybe in its expiry. */
+    k->per_member = 1;
+    describe_expiry(a, k, &m);
+    return 0;
+}
+
+/* The member writes of keys changed member by member, as commands: consecutive writes of one
+ * key that add (or that remove) go in one command. */
+typedef struct member_commands {
+    command c;
+    const touched *k; /* the key of the command being gathered, NULL if none */
+    int adds;
+} member_commands;
+
+static void member_commands_flush(applier *a, member_commands *mc) {
+    if (!mc->k) return;
+    enum key_type type = mc->k->after.type;
+    command_emit(&mc->c, a, mc->k, type, mc->adds ? member_args(type) : 1);
+    command_free(&mc->c);
+    mc->k = NULL;
+}
+
+/* HSET/HDEL, SADD/SREM, ZADD/ZREM for one member write. */
+static int describe_member(applier *a, const member_write *w, member_commands *mc) {
+    const touched *k = &a->keys[w->key_index];
+    if (!k->per_member || w->version != k->after.version) return 0; /* rebuilt whole, or another version's */
+    int found = txn_get(a->t, CF_DEFAULT, w->subkey, w->subkey_len, &a->value);
+    if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    static const char *const names[][2] = {[TYPE_HASH] = {"HDEL", "HSET"}, [TYPE_SET] = {"SREM", "SADD"},
+                                           [TYPE_ZSET] = {"ZREM", "ZADD"}};
+    enum key_type type = k->after.type;
+    if (mc->k != k || mc->adds != found) {
+        member_commands_flush(a, mc);
+        command_init(&mc->c, names[type][found], k);
+        mc->k = k;
+        mc->adds = found;
+    }
+    if (found) return add_member(a, &mc->c, type, w->sub, w->sublen, a->value.data, a->value.len);
+    command_arg(&mc->c, w->sub, w->sublen);
+    return 0;
+}
+
+/* ---- a sorted set's score index must agree with its members ----
+ * ZRANGE reads the index, ZSCORE the members: the record, made from the members, is true only
+ * if every index entry the commit writes agrees with its member, and every member it writes
+ * has its entry (and no longer its old one). Writes under another version than the key's are
+ * garbage nothing reads. */
+
+static int index_disagrees(applier *a, const touched *k) {
+    return fail(a, "ERR APPLYBATCH: the score index of sorted set '%.*s' disagrees with its members", shown(k->klen),
+                k->key);
+}
+
+/* Whether the index entry (score, member) of the key's version exists: 1, 0, or -1. */
+static int index_has(applier *a, const touched *k, const char score[8], const char *member, size_t mlen) {
+    buf_clear(&a->scratch);
+    enc_subkey(&a->scratch, k->db, k->key, k->klen, k->after.version, "", 0);
+    buf_append(&a->scratch, score, 8);
+    buf_append(&a->scratch, member, mlen);
+    int rc = txn_get(a->t, CF_ZSET_SCORE, a->scratch.data, a->scratch.len, &a->value);
+    if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+    return rc;
+}
+
+static int sorted_set_written(const touched *k, uint64_t version) {
+    return k->alive_after && k->after.type == TYPE_ZSET && version == k->after.version;
+}
+
+static int check_member_index(applier *a, const member_write *w) {
+    const touched *k = &a->keys[w->key_index];
+    if (!sorted_set_written(k, w->version)) return 0;
+    int found = txn_get(a->t, CF_DEFAULT, w->subkey, w->subkey_len, &a->value);
+    if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    char score[8];
+    if (found) {
+        if (a->value.len != 8) return fail(a, "ERR APPLYBATCH: malformed score of a sorted set member");
+        memcpy(score, a->value.data, 8);
+        int rc = index_has(a, k, score, w->sub, w->sublen);
+        if (rc != 1) return rc < 0 ? -1 : index_disagrees(a, k);
+    }
+    if (w->had_score && (!found || memcmp(score, w->old_score, 8) != 0)) {
+        int rc = index_has(a, k, w->old_score, w->sub, w->sublen);
+        if (rc != 0) return rc < 0 ? -1 : index_disagrees(a, k);
+    }
+    return 0;
+}
+
+static int check_score_write(applier *a, const score_write *w) {
+    const touched *k = &a->keys[w->key_index];
+    if (!sorted_set_written(k, w->version)) return 0;
+    buf_clear(&a->scratch);
+    enc_subkey(&a->scratch, k->db, k->key, k->klen, w->version, w->member, w->mlen);
+    int found = txn_get(a->t, CF_DEFAULT, a->scratch.data, a->scratch.len, &a->value);
+    if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    int member_has_it = found && a->value.len == 8 && memcmp(a->value.data, w->score, 8) == 0;
+    return member_has_it == w->put ? 0 : index_disagrees(a, k);
+}
+
+static int check_score_index(applier *a) {
+    for (size_t i = 0; i < a->nmembers; i++)
+        if (check_member_index(a, &a->members[i]) < 0) return -1;
+    for (size_t i = 0; i < a->nscores; i++)
+        if (check_score_write(a, &a->scores[i]) < 0) return -1;
+    return 0;
+}
+
+static int describe_commit(applier *a) {
+    for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
+    for (size_t i = 0; i < a->nkeys; i++)
+        if (describe_key(a, &a->keys[i]) < 0) return -1;
+    if (check_score_index(a) < 0) return -1;
+    member_commands mc = {.k = NULL};
+    int rc = 0;
+    for (size_t i = 0; i < a->nmembers && rc == 0; i++) rc = describe_member(a, &a->members[i], &mc);
+    if (rc == 0) member_commands_flush(a, &mc);
+    if (mc.k) command_free(&mc.c);
+    return rc;
+}
+
+/* ---- the whole batch ---- */
+
+static void commit_done(applier *a) {
+    a->nkeys = a->nmembers = a->nscores = a->nflushed = a->nsub_ranges = 0;
+    if (a->slots) memset(a->slots, 0, a->nslots * sizeof(size_t));
+}
+
+static void applier_free(applier *a) {
+    free(a->keys);
+    free(a->slots);
+    free(a->members);
+    free(a->scores);
+    free(a->flushed);
+    free(a->sub_ranges);
+    buf_free(&a->scratch);
+    buf_free(&a->value);
+}
+
+static int apply_commits(applier *a, const char *data, size_t len) {
+    batch_reader r;
+    if (batch_validate(data, len) < 0 || batch_reader_init(&r, data, len) < 0 || r.pos == r.end)
+        return fail(a, "ERR invalid write batch");
+    int commits = 0;
+    while (r.pos < r.end) {
+        batch_reader start = r;
+        size_t nrecords, nwrites;
+        if (scan_commit(a, &r, &nrecords, &nwrites) < 0) return -1;
+        if (nwrites == 0) continue; /* LogData alone (Kvrocks writes such batches): nothing to do */
+        stage_writes(a, &start, nrecords);
+        if (describe_commit(a) < 0) return -1;
+        txn_seal(a->t);
+        commits++;
+        commit_done(a);
+    }
+    return commits;
+}
+
+int cdc_apply_batch(txn *t, const char *data, size_t len, int databases, char *err, size_t errlen) {
+    applier a = {0};
+    a.t = t;
+    a.databases = databases;
+    a.err = err;
+    a.errlen = errlen;
+    a.seed = (uint64_t)time_now_us(); /* keys come from the client: no fixed collisions */
+    err[0] = '\0';
+    buf_init(&a.scratch);
+    buf_init(&a.value);
+    int commits = apply_commits(&a, data, len);
+    applier_free(&a);
+    if (commits < 0)
+        txn_reset(t);
+    else if (commits > 0)
+        bounds_forget_all(); /* any collection may have gained members below its known bounds */
+    return commits;
+}

@@ -1,0 +1,28 @@
+/* APPLYBATCH: a raw write batch, from tidekv's POLLUPDATES FORMAT RAW or from Apache Kvrocks,
+ * staged in a txn with a change record that tells what the batch really does.
+ *
+ * The batch's own LogData records are never trusted: they are dropped, and each commit of
+ * the batch (a LogData record that follows writes starts the next one, as in a group-
+ * committed WAL record) gets a record made from its writes: every key they touch is compared
+ * before and after them. Strings become SET/DEL; members of a hash, set or sorted set that
+ * keeps its version become HSET/HDEL, SADD/SREM, ZADD/ZREM (and PEXPIREAT/PERSIST when only
+ * the expiry changed); anything else (lists, recreated or retyped keys) is rebuilt whole
+ * from its state after the batch: DEL, its contents, PEXPIREAT. A whole database's range
+ * deletion is FLUSHDB. So the record is true by construction. */
+#ifndef TIDEKV_APPLY_H
+#define TIDEKV_APPLY_H
+
+#include <stddef.h>
+
+#include "storage/txn.h"
+
+/* Stages a raw batch in t: its writes and one change record per commit. The batch may write
+ * only what tidekv writes: keys of databases 0 … databases-1, tidekv's column families,
+ * metadata tidekv can read, well-formed subkeys, a sorted set's score index in agreement with
+ * its members; range deletions only of whole databases.
+ * The caller holds every key's lock (the before state must not move). Returns the number
+ * of commits staged (0 for a batch of LogData only), or -1 with a Redis error text in err
+ * and nothing staged. */
+int cdc_apply_batch(txn *t, const char *data, size_t len, int databases, char *err, size_t errlen);
+
+#endif

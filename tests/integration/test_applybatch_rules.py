@@ -1,0 +1,425 @@
+"""APPLYBATCH trusts no change record it is given: the server writes its own, made from what
+the batch's writes do, so the stream never claims what a batch did not do. And it refuses
+batches that write outside what tidekv writes: unconfigured namespaces, column families
+tidekv does not use, unreadable metadata, malformed subkeys, operations tidekv never writes."""
+
+import struct
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import tidekv_only
+from stream_replay import snapshot
+from test_cdc_helpers import (RedisServer, build_batch, encode_slice, parse_batch, poll, poll_all, replay, seq)
+
+pytestmark = tidekv_only
+
+NS0 = b"\x0b__namespace"
+
+
+def ns(db):
+    name = b"__namespace" if db == 0 else b"__db%d" % db
+    return bytes([len(name)]) + name
+
+
+def record(*cmds, db=0, time_ms=1):
+    """A tidekv change record (CDC.md) holding the given commands."""
+    out = b"TK\x01" + struct.pack(">Q", time_ms) + bytes([db, len(cmds)])  # varints below 128
+    for c in cmds:
+        out += b"\x00" + bytes([len(c)]) + b"".join(encode_slice(a) for a in c)
+    return out
+
+
+FORGED = record([b"FLUSHALL"], [b"CONFIG", b"SET", b"dir", b"/tmp"], [b"SET", b"admin", b"pwned"])
+
+
+def string_meta(value, expire_ms=0):
+    return b"\x81" + struct.pack(">Q", expire_ms) + value
+
+
+def put_string(key, value, db=0):
+    return ("PUT", 1, ns(db) + key, string_meta(value))
+
+
+def commands(updates):
+    return [u["commands"] for u in updates]
+
+
+# ----------------------------------------------------------------------
+# the change record is the server's own
+# ----------------------------------------------------------------------
+
+def test_forged_change_record_is_not_shown(server, r):
+    base = seq(r)
+    r.set("admin", "secret")
+    data = build_batch([("LOGDATA", 0, FORGED, None), put_string(b"x", b"1")])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert r.get("x") == b"1" and r.get("admin") == b"secret"
+    after = poll(r, base + 1, "FORMAT", "RESP")["updates"]
+    assert commands(after) == [[[b"SET", b"x", b"1"]]]
+    assert [u["db"] for u in after] == [0]
+    j = poll(r, base + 1, "FORMAT", "JSON")["updates"]
+    assert commands(j) == [[[b"SET", b"x", b"1"]]]
+
+
+def test_kvrocks_batch_applies(server, r):
+    """A batch from Apache Kvrocks: its own LogData (type and arguments as text), no tidekv record."""
+    base = seq(r)
+    data = build_batch([("LOGDATA", 0, b"1 SET", None), put_string(b"from-kvrocks", b"v")])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert r.get("from-kvrocks") == b"v"
+    assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[[b"SET", b"from-kvrocks", b"v"]]]
+
+
+def test_logdata_only_batch_is_a_no_op(server, r):
+    """Kvrocks writes batches of a LogData record and nothing else (count 0)."""
+    base = seq(r)
+    data = build_batch([("LOGDATA", 0, b"1 SET", None)])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert seq(r) == base
+    assert poll(r, base)["updates"] == []
+
+
+def test_member_changes_are_recorded_member_by_member(make_server):
+    """A hash, set or sorted set that keeps its version changes by HSET/HDEL, SADD/SREM,
+    ZADD/ZREM, PEXPIREAT/PERSIST, a list changed at its ends by pushes and pops, not by a
+    rebuild of the whole key (one command for the members a write adds, one for those it
+    removes); a big new key comes in commands of 256 members."""
+    a, b = make_server(), make_server()
+    ra, rb = a.client(), b.client()
+    ra.hset("h", mapping={"f%d" % i: i for i in range(50)})
+    ra.sadd("s", *range(50))
+    ra.zadd("z", {"m%d" % i: i for i in range(50)})
+    mark = seq(ra)
+    ra.hset("h", "f1", "new")
+    ra.hdel("h", "f2")
+    ra.hset("h", mapping={"f5": "x", "new": "y"})
+    ra.hdel("h", "f6", "f7", "nope")
+    ra.zadd("z", {"m5": 0.5, "m6": 1e-7})
+    ra.srem("s", 7)
+    ra.zadd("z", {"m3": 2.5})
+    ra.zrem("z", "m4")
+    ra.execute_command("PEXPIREAT", "h", 4102444800000)
+    ra.persist("h")
+    ra.rpush("l", "a", "b")
+    ra.rpush("l", "c", "d")
+    ra.lpush("l", "y", "z")
+    ra.lpop("l")
+    ra.rpop("l", 2)
+    ra.hset("big", mapping={"f%03d" % i: i for i in range(600)})
+    for u in poll_all(ra, 0, "RAW"):
+        data = bytes.fromhex(u.decode())
+        assert rb.execute_command("APPLYBATCH", data) == len(data)
+    got = commands(poll_all(rb, mark, "RESP"))
+    assert got == [
+        [[b"HSET", b"h", b"f1", b"new"]],
+        [[b"HDEL", b"h", b"f2"]],
+        [[b"HSET", b"h", b"f5", b"x", b"new", b"y"]],
+        [[b"HDEL", b"h", b"f6", b"f7"]],
+        [[b"ZADD", b"z", b"0.5", b"m5", b"9.9999999999999995e-08", b"m6"]],
+        [[b"SREM", b"s", b"7"]],
+        [[b"ZADD", b"z", b"2.5", b"m3"]],
+        [[b"ZREM", b"z", b"m4"]],
+        [[b"PEXPIREAT", b"h", b"4102444800000"]],
+        [[b"PERSIST", b"h"]],
+        [[b"RPUSH", b"l", b"a", b"b"]],
+        [[b"RPUSH", b"l", b"c", b"d"]],
+        [[b"LPUSH", b"l", b"y", b"z"]],
+        [[b"LPOP", b"l", b"1"]],
+        [[b"RPOP", b"l", b"2"]],
+        [[b"HSET", b"big"] + [x for i in range(j, min(j + 256, 600)) for x in (b"f%03d" % i, b"%d" % i)]
+         for j in (0, 256, 512)],
+    ]
+    assert rb.lrange("l", 0, -1) == [b"y", b"a", b"b"]
+    ra.close()
+    rb.close()
+
+
+def source_workload(s):
+    """Writes of every type: new, changed member by member, recreated, retyped, expired,
+    renamed, copied, flushed, across databases."""
+    c = [s.client(db=i) for i in range(3)]
+    r0, r1, r2 = c
+    far = 4102444800000
+    r0.set("str", "v")
+    r0.set("str-ttl", "v", pxat=far)
+    r0.hset("h", mapping={"a": "1", "b": "2", "c": "3"})
+    r0.hset("h", "a", "10")
+    r0.hdel("h", "b")
+    r0.hincrby("h", "n", 5)
+    r0.sadd("s", "x", "y", "z", b"\x00\xff")
+    r0.srem("s", "y")
+    r0.spop("s")
+    r0.zadd("z", {"a": 1, "b": 2.5, "c": -3, "d": 1e300})
+    r0.zincrby("z", 0.25, "a")
+    r0.zrem("z", "c")
+    r0.zpopmin("z")
+    r0.rpush("l", "a", "b", "c")
+    r0.lpush("l", "z")
+    r0.lset("l", 1, "A")
+    r0.lrem("l", 1, "b")
+    r0.linsert("l", "BEFORE", "c", "ins")
+    r0.lpop("l")
+    r0.rpush("l2", *range(10))
+    r0.ltrim("l2", 2, 6)
+    r0.execute_command("PEXPIREAT", "l2", far)
+    r0.execute_command("PEXPIREAT", "z", far)
+    r0.persist("z")
+    r0.delete("h")
+    r0.hset("h", "fresh", "1")  # recreated: a new version
+    r0.delete("str")
+    r0.sadd("str", "now-a-set")  # retyped
+    r0.rename("s", "s-renamed")
+    r0.copy("z", "z-copy", destination_db=1)
+    r0.sunionstore("u", ["s-renamed", "str"])
+    r0.execute_command("SORT", "l2", "STORE", "sorted")
+    r1.hset("h1", "f", "v")
+    r1.rpush("l1", "1")
+    r2.set("gone", "x")
+    r2.zadd("gone-z", {"m": 1})
+    r2.flushdb()
+    r2.sadd("after-flush", "m")
+    with s.conn() as t:
+        for cmd in (("MULTI",), ("HSET", "h", "tx", "1"), ("SELECT", "1"), ("RPUSH", "l1", "2"),
+                    ("SADD", "s1", "a"), ("SELECT", "2"), ("DEL", "after-flush"), ("EXEC",)):
+            t.call(*cmd)
+    for x in c:
+        x.close()
+
+
+def with_record(data, mode, i):
+    """The batch with its change record kept, dropped, or replaced by a forged one."""
+    _, count, recs = parse_batch(data)
+    if mode == "genuine":
+        return data
+    writes = [x for x in recs if x[0] != "LOGDATA"]
+    if mode == "stripped":
+        return build_batch(writes, count=count)
+    forged = record([b"FLUSHALL"], [b"SET", b"forged", b"%d" % i], [b"HSET", b"h", b"evil", b"1"])
+    return build_batch([("LOGDATA", 0, forged, None)] + writes, count=count)
+
+
+def test_stream_of_applied_batches_replays_exactly_on_redis(make_server):
+    """Genuine, stripped and forged batches applied to a copy: the copy's change stream,
+    replayed on a Redis 7 server, gives exactly the copy's data."""
+    src, dst = make_server(), make_server()
+    source_workload(src)
+    rs, rd = src.client(), dst.client()
+    raw = [bytes.fromhex(u.decode()) for u in poll_all(rs, 0, "RAW")]
+    modes = ("genuine", "stripped", "forged")
+    for i, data in enumerate(raw):
+        batch = with_record(data, modes[i % 3], i)
+        assert rd.execute_command("APPLYBATCH", batch) == len(batch)
+    updates = poll_all(rd, 0, "RESP")
+    names = {c[0] for u in updates for c in u["commands"]}
+    assert b"FLUSHALL" not in names and b"CONFIG" not in names
+    assert not any(c[:2] == [b"SET", b"forged"] for u in updates for c in u["commands"])
+    expected = snapshot(src, dbs=(0, 1, 2))
+    assert snapshot(dst, dbs=(0, 1, 2)) == expected
+    redis_server = RedisServer().start()
+    try:
+        with redis_server.conn() as conn:
+            assert replay(conn, updates) == []
+        assert snapshot(redis_server, dbs=(0, 1, 2)) == expected
+    finally:
+        redis_server.stop()
+    rs.close()
+    rd.close()
+
+
+def test_batch_of_several_commits_keeps_them_apart(server, r):
+    """A LogData record after writes starts the next commit (as in a group-committed WAL
+    record): each gets its own record, with its own sequence range."""
+    base = seq(r)
+    data = build_batch([("LOGDATA", 0, FORGED, None), put_string(b"c1", b"1"),
+                        ("LOGDATA", 0, FORGED, None), put_string(b"c2", b"2", db=3), put_string(b"c3", b"3", db=3)])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    ups = poll(r, base, "FORMAT", "RESP")["updates"]
+    assert [(u["sequence"] - base, u["count"], u["db"]) for u in ups] == [(1, 1, 0), (2, 2, 3)]
+    assert commands(ups) == [[[b"SET", b"c1", b"1"]], [[b"SET", b"c2", b"2"], [b"SET", b"c3", b"3"]]]
+
+
+# ----------------------------------------------------------------------
+# what tidekv never writes is refused
+# ----------------------------------------------------------------------
+
+def subkey(key, version, sub, db=0):
+    return ns(db) + struct.pack(">I", len(key)) + key + struct.pack(">Q", version) + sub
+
+
+def hash_meta(version, size):
+    return b"\x82" + struct.pack(">QQQ", 0, version, size)
+
+
+def whole_db_range(cf, db=0):
+    begin = ns(db)
+    return ("DELRANGE", cf, begin, begin[:-1] + bytes([begin[-1] + 1]))
+
+
+REFUSED = {
+    "unconfigured-db": ([put_string(b"k", b"v", db=99)], "namespace '__db99' is not a configured database"),
+    "named-namespace": ([("PUT", 1, b"\x03foo" + b"k", string_meta(b"v"))],
+                        "namespace 'foo' is not a configured database"),
+    "db0-by-number": ([("PUT", 1, b"\x05__db0" + b"k", string_meta(b"v"))],
+                      "namespace '__db0' is not a configured database"),
+    "no-namespace": ([("PUT", 1, b"\x20k", string_meta(b"v"))], "a key without a namespace"),
+    "pubsub-cf": ([("PUT", 3, NS0 + b"k", b"v")], "column family 3 is not one tidekv writes"),
+    "propagate-cf": ([("PUT", 4, NS0 + b"k", b"v")], "column family 4 is not one tidekv writes"),
+    "stream-cf-put": ([("PUT", 5, subkey(b"k", 1, b"e"), b"v")], "column family 5 is not one tidekv writes"),
+    "search-cf": ([("DEL", 6, NS0 + b"k", None)], "column family 6 is not one tidekv writes"),
+    "unknown-cf": ([("PUT", 9, NS0 + b"k", b"v")], "column family 9 is not one tidekv writes"),
+    "metadata-garbage": ([("PUT", 1, NS0 + b"k", b"\x82\x00")], "malformed metadata for key 'k'"),
+    "metadata-empty": ([("PUT", 1, NS0 + b"k", b"")], "malformed metadata for key 'k'"),
+    "metadata-bitmap": ([("PUT", 1, NS0 + b"k", b"\x86" + struct.pack(">QQQ", 0, 1, 1))],
+                        "metadata of type 6, which tidekv does not have, for key 'k'"),
+    "metadata-list-short": ([("PUT", 1, NS0 + b"k", b"\x83" + struct.pack(">QQQ", 0, 1, 1))],
+                            "malformed metadata for key 'k'"),
+    "subkey-key-len-too-long": ([("PUT", 0, NS0 + struct.pack(">I", 100) + b"k" + b"\x00" * 8 + b"f", b"v")],
+                                "malformed subkey in column family 0"),
+    "subkey-no-version": ([("PUT", 0, NS0 + struct.pack(">I", 1) + b"k" + b"\x00" * 3, b"v")],
+                          "malformed subkey in column family 0"),
+    "score-index-short": ([("PUT", 2, subkey(b"z", 1, b"\x00\x01"), b"")], "malformed subkey in column family 2"),
+    "partial-range": ([("DELRANGE", 1, NS0 + b"a", NS0 + b"m")], "a range deletion must cover one whole database"),
+    "range-over-all-namespaces": ([("DELRANGE", 1, b"\x00", b"\xff")],
+                                  "namespace '' is not a configured database"),
+    "range-of-unconfigured-db": ([whole_db_range(1, db=42)], "namespace '__db42' is not a configured database"),
+    "subkey-range-alone": ([whole_db_range(0)], "a range deletion of subkeys without the metadata of db 0"),
+    "second-write-bad": ([put_string(b"ok", b"v"), put_string(b"k", b"v", db=20)],
+                         "namespace '__db20' is not a configured database"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_applybatch_refuses_what_tidekv_never_writes(server, r, name):
+    recs, message = REFUSED[name]
+    r.set("ok", "before")
+    base = seq(r)
+    data = build_batch(recs)
+    with pytest.raises(redis.ResponseError) as ei:
+        r.execute_command("APPLYBATCH", data)
+    assert str(ei.value) == "APPLYBATCH: " + message
+    assert seq(r) == base
+    assert r.get("ok") == b"before"
+    assert r.dbsize() == 1
+
+
+def test_applybatch_refuses_a_merge(server, r):
+    data = struct.pack("<QI", 0, 1) + b"\x06\x01" + encode_slice(NS0 + b"k") + encode_slice(string_meta(b"v"))
+    with pytest.raises(redis.ResponseError, match="^APPLYBATCH: merge operations are not written by tidekv$"):
+        r.execute_command("APPLYBATCH", data)
+
+
+def test_namespaces_of_configured_databases_apply(make_server):
+    """The last configured database is accepted, the first beyond it refused."""
+    s = make_server(["--databases", "4"])
+    r = s.client()
+    data = build_batch([put_string(b"k", b"v", db=3)])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert s.client(db=3).get("k") == b"v"
+    with pytest.raises(redis.ResponseError, match="'__db4' is not a configured database"):
+        r.execute_command("APPLYBATCH", build_batch([put_string(b"k", b"v", db=4)]))
+
+
+def test_whole_database_range_with_members_is_flushdb(server, r):
+    c5 = server.client(db=5)
+    c5.hset("h", "f", "v")
+    c5.set("s", "v")
+    base = seq(r)
+    data = build_batch([whole_db_range(1, db=5), whole_db_range(0, db=5), whole_db_range(2, db=5),
+                        whole_db_range(5, db=5)])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert c5.dbsize() == 0
+    ups = poll(r, base, "FORMAT", "RESP")["updates"]
+    assert commands(ups) == [[[b"FLUSHDB"]]] and ups[0]["db"] == 5
+    c5.close()
+
+
+def test_malformed_zset_score_is_refused(server, r):
+    """A member of a sorted set whose score is not 8 bytes has no ZADD form."""
+    version = 7
+    meta = b"\x85" + struct.pack(">QQQ", 0, version, 1)
+    data = build_batch([("PUT", 1, NS0 + b"z", meta), ("PUT", 0, subkey(b"z", version, b"m"), b"\x01")])
+    with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed score of a sorted set member$"):
+        r.execute_command("APPLYBATCH", data)
+    assert r.exists("z") == 0
+
+
+def test_applybatch_wakes_clients_blocked_on_its_keys(make_server):
+    """A key APPLYBATCH writes counts as touched, as by any command: BLPOP on it wakes."""
+    src, dst = make_server(), make_server()
+    rs = src.client()
+    base = seq(rs)
+    rs.rpush("q", "job")
+    data = bytes.fromhex(poll(rs, base)["updates"][0].decode())
+    got = []
+    waiter = dst.client(socket_timeout=20)
+    t = threading.Thread(target=lambda: got.append(waiter.blpop("q", timeout=10)))
+    t.start()
+    rd = dst.client()
+    for _ in range(100):  # until the BLPOP waits
+        if any(c.get("cmd") == "blpop" for c in rd.client_list()):
+            break
+        time.sleep(0.02)
+    started = time.monotonic()
+    assert rd.execute_command("APPLYBATCH", data) == len(data)
+    t.join(15)
+    assert got == [(b"q", b"job")]
+    assert time.monotonic() - started < 3
+    rs.close()
+    rd.close()
+    waiter.close()
+
+
+def ordered(score):
+    bits = struct.unpack(">Q", struct.pack(">d", score))[0]
+    bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
+    return struct.pack(">Q", bits)
+
+
+ZV = 12345  # the version of the sorted set the score index tests make
+
+
+def zset_batch(*members, size=None):
+    """Metadata of sorted set z (version ZV) and, per (member, score), its member and index entry."""
+    recs = [("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, size or len(members)))]
+    for m, sc in members:
+        recs += [("PUT", 0, subkey(b"z", ZV, m), ordered(sc)), ("PUT", 2, subkey(b"z", ZV, ordered(sc) + m), b"")]
+    return build_batch(recs)
+
+
+SCORE_INDEX_LIES = {
+    "index-entry-without-member": [("PUT", 2, subkey(b"z", ZV, ordered(5) + b"ghost"), b"")],
+    "index-entry-with-another-score": [("PUT", 2, subkey(b"z", ZV, ordered(7) + b"a"), b"")],
+    "index-entry-of-a-member-deleted": [("DEL", 2, subkey(b"z", ZV, ordered(1) + b"a"), None)],
+    "member-without-index-entry": [("PUT", 0, subkey(b"z", ZV, b"new"), ordered(3)),
+                                   ("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, 2))],
+    "score-changed-old-entry-kept": [("PUT", 0, subkey(b"z", ZV, b"a"), ordered(2)),
+                                     ("PUT", 2, subkey(b"z", ZV, ordered(2) + b"a"), b"")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCORE_INDEX_LIES))
+def test_sorted_set_score_index_must_agree_with_members(server, r, name):
+    """ZRANGE reads the score index and ZSCORE the members: a batch that makes them disagree
+    has no true change record, and is refused."""
+    base = seq(r)
+    good = zset_batch((b"a", 1.0))
+    assert r.execute_command("APPLYBATCH", good) == len(good)
+    assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[[b"ZADD", b"z", b"1", b"a"]]]
+    changed = build_batch([("PUT", 0, subkey(b"z", ZV, b"a"), ordered(2)),
+                           ("DEL", 2, subkey(b"z", ZV, ordered(1) + b"a"), None),
+                           ("PUT", 2, subkey(b"z", ZV, ordered(2) + b"a"), b"")])
+    assert r.execute_command("APPLYBATCH", changed) == len(changed)
+    assert commands(poll(r, base + 3, "FORMAT", "RESP")["updates"]) == [[[b"ZADD", b"z", b"2", b"a"]]]
+    back = build_batch([("PUT", 0, subkey(b"z", ZV, b"a"), ordered(1)),
+                        ("DEL", 2, subkey(b"z", ZV, ordered(2) + b"a"), None),
+                        ("PUT", 2, subkey(b"z", ZV, ordered(1) + b"a"), b"")])
+    assert r.execute_command("APPLYBATCH", back) == len(back)
+    before = seq(r)
+    with pytest.raises(redis.ResponseError,
+                       match="^APPLYBATCH: the score index of sorted set 'z' disagrees with its members$"):
+        r.execute_command("APPLYBATCH", build_batch(SCORE_INDEX_LIES[name]))
+    assert seq(r) == before
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"a", 1.0)]
