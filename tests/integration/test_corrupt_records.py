@@ -1,17 +1,23 @@
-"""Records that contradict themselves (forged here with APPLYBATCH; disk corruption or a bug
-could leave the same): every reader answers a clear error for the key, never crashes, loops or
-pads its reply, and DEL/UNLINK/FLUSHDB remove the key whatever it holds.
+"""Records that contradict themselves (disk corruption, a bug or an older version could leave
+them): every reader answers a clear error for the key, never crashes, loops or pads its reply,
+and DEL/UNLINK/FLUSHDB remove the key whatever it holds.
+
+APPLYBATCH refuses most such records, so they are forged by writing them straight into the
+stopped server's database with tidekv-rawwrite (tests/tools/rawwrite.c), then restarting it.
 
 Sizes that lie are moderate (2^20) where a regression would pad the reply or loop by the
 size, so that a regression fails the test instead of exhausting the machine's memory; the
 connections have socket timeouts, so a hang fails too."""
+import os
 import random
 import struct
+import subprocess
+from pathlib import Path
 
 import pytest
 import redis
 
-from conftest import RespError, tidekv_only
+from conftest import server_binary, tidekv_only
 from test_cdc_helpers import build_batch, parse_batch, poll_all, seq
 
 pytestmark = tidekv_only
@@ -22,7 +28,53 @@ TYPES = {"string": 1, "hash": 2, "list": 3, "set": 4, "zset": 5}
 VERSION = 0x0005DEADBEEF0001
 LIST_START = 0x7FFFFFFFFFFFFFFF
 LYING_SIZE = 1 << 20
-CORRUPT = "ERR corrupt value stored at key 'k', see the server log"
+RAWWRITE = os.environ.get("TIDEKV_RAWWRITE") or str(Path(server_binary()).parent / "tests/tools/tidekv-rawwrite")
+
+
+def corrupt(key="k"):
+    return "ERR corrupt value stored at key '%s', see the server log" % key
+
+
+CORRUPT = corrupt()
+
+
+def inject(server, batches):
+    """Stops the server, writes the raw batches as they are into its database, starts it again."""
+    server.stop()
+    try:
+        done = subprocess.run([RAWWRITE, server.datadir] + [b.hex() for b in batches],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    finally:
+        server.start()
+
+
+class ForgingConn:
+    """A RESP connection to the module server that can also forge records (which restarts the
+    server, and so reconnects)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.conn = server.conn()
+
+    def call(self, *args):
+        return self.conn.call(*args)
+
+    def forge(self, records):
+        """Writes (cf, key, value) records as one batch of puts."""
+        self.conn.close()
+        inject(self.server, [build_batch([("PUT", cf, k, v) for cf, k, v in records])])
+        self.conn = self.server.conn()
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture
+def c(server):
+    conn = ForgingConn(server)
+    yield conn
+    conn.close()
 
 
 def compound_meta(kind, size, head=None, tail=None):
@@ -42,37 +94,31 @@ def ordered_double(v):
     return struct.pack(">Q", bits)
 
 
-def apply(c, records):
-    return c.call("APPLYBATCH", build_batch([("PUT", cf, k, v) for cf, k, v in records]))
-
-
-def forge_list(c, size, items=(b"a", b"b"), head=LIST_START, tail=None):
+def list_records(size, items=(b"a", b"b"), head=LIST_START, tail=None):
     """A list whose metadata says `size` items (head..tail) while `items` are stored from head."""
     tail = head + size if tail is None else tail
     recs = [(META_CF, NS + b"k", compound_meta("list", size, head, tail))]
-    recs += [(DEFAULT_CF, subkey(struct.pack(">Q", head + i)), v) for i, v in enumerate(items)]
-    assert apply(c, recs) > 0
+    return recs + [(DEFAULT_CF, subkey(struct.pack(">Q", head + i)), v) for i, v in enumerate(items)]
 
 
-def forge_members(c, kind, size, members=(b"m1", b"m2")):
+def member_records(kind, size, members=(b"m1", b"m2"), key=b"k"):
     """A hash or set whose metadata says `size` members while `members` are stored."""
-    recs = [(META_CF, NS + b"k", compound_meta(kind, size))]
-    recs += [(DEFAULT_CF, subkey(m), b"v" if kind == "hash" else b"") for m in members]
-    assert apply(c, recs) > 0
+    recs = [(META_CF, NS + key, compound_meta(kind, size))]
+    return recs + [(DEFAULT_CF, subkey(m, key), b"v" if kind == "hash" else b"") for m in members]
 
 
-def forge_zset(c, size, members):
+def zset_records(size, members):
     """A zset of (member, stored score value, score for the index) entries."""
     recs = [(META_CF, NS + b"k", compound_meta("zset", size))]
     for m, value, score in members:
         recs.append((DEFAULT_CF, subkey(m), value))
         recs.append((SCORE_CF, subkey(ordered_double(score) + m), b""))
-    assert apply(c, recs) > 0
+    return recs
 
 
-def assert_removed_by(c, command):
-    assert c.call(command, "k") == 1
-    assert c.call("EXISTS", "k") == 0
+def assert_removed_by(c, command, key="k"):
+    assert c.call(command, key) == 1
+    assert c.call("EXISTS", key) == 0
     assert c.call("PING") == "PONG"
 
 
@@ -81,11 +127,11 @@ def assert_removed_by(c, command):
 @pytest.mark.parametrize("kind", ["list", "set", "zset"])
 def test_sort_of_a_size_that_lies_is_an_error_not_an_abort(c, kind):
     if kind == "list":
-        forge_list(c, 1 << 62)
+        c.forge(list_records(1 << 62))
     elif kind == "set":
-        forge_members(c, "set", 1 << 62)
+        c.forge(member_records("set", 1 << 62))
     else:
-        forge_zset(c, 1 << 62, [(b"m1", ordered_double(1), 1), (b"m2", ordered_double(2), 2)])
+        c.forge(zset_records(1 << 62, [(b"m1", ordered_double(1), 1), (b"m2", ordered_double(2), 2)]))
     assert c.call("SORT", "k", "ALPHA") == CORRUPT
     assert c.call("SORT_RO", "k", "ALPHA", "STORE", "x") == "ERR syntax error"
     assert c.call("SORT", "k", "ALPHA", "STORE", "dst") == CORRUPT
@@ -96,25 +142,25 @@ def test_sort_of_a_size_that_lies_is_an_error_not_an_abort(c, kind):
 @pytest.mark.parametrize("kind,command", [
     ("hash", "HGETALL"), ("hash", "HKEYS"), ("hash", "HVALS"), ("set", "SMEMBERS"),
 ])
-@pytest.mark.parametrize("size", [LYING_SIZE, 1 << 62, 1])
-def test_whole_reads_answer_an_error_instead_of_padding(c, kind, command, size):
-    forge_members(c, kind, size)
-    assert c.call(command, "k") == CORRUPT
-    assert c.call("PING") == "PONG"
-    assert_removed_by(c, "UNLINK")
+def test_whole_reads_answer_an_error_instead_of_padding(c, kind, command):
+    sizes = [LYING_SIZE, 1 << 62, 1]
+    c.forge([rec for i, size in enumerate(sizes) for rec in member_records(kind, size, key=b"k%d" % i)])
+    for i in range(len(sizes)):
+        assert c.call(command, "k%d" % i) == corrupt("k%d" % i)
+        assert c.call("PING") == "PONG"
+        assert_removed_by(c, "UNLINK", "k%d" % i)
 
 
 @pytest.mark.parametrize("kind,command", [("hash", "HGETALL"), ("set", "SMEMBERS")])
-def test_whole_reads_pad_nothing_in_resp3(server, kind, command):
-    with server.conn() as c:
-        assert isinstance(c.call("HELLO", 3), dict)
-        forge_members(c, kind, LYING_SIZE)
-        assert c.call(command, "k") == CORRUPT
-        assert c.call("PING") == "PONG"
+def test_whole_reads_pad_nothing_in_resp3(c, kind, command):
+    c.forge(member_records(kind, LYING_SIZE))
+    assert isinstance(c.call("HELLO", 3), dict)
+    assert c.call(command, "k") == CORRUPT
+    assert c.call("PING") == "PONG"
 
 
 def test_lrange_answers_an_error_instead_of_padding(c):
-    forge_list(c, LYING_SIZE)
+    c.forge(list_records(LYING_SIZE))
     assert c.call("LLEN", "k") == LYING_SIZE  # what the metadata says, nothing to walk
     assert c.call("LRANGE", "k", 0, 1) == [b"a", b"b"]  # the items that are there read fine
     assert c.call("LRANGE", "k", 0, -1) == CORRUPT
@@ -127,7 +173,7 @@ def test_lrange_finds_a_gap_in_the_middle(c):
     recs = [(META_CF, NS + b"k", compound_meta("list", 3, head, head + 3)),
             (DEFAULT_CF, subkey(struct.pack(">Q", head)), b"a"),
             (DEFAULT_CF, subkey(struct.pack(">Q", head + 2)), b"c")]
-    assert apply(c, recs) > 0
+    c.forge(recs)
     assert c.call("LRANGE", "k", 0, -1) == CORRUPT
     assert c.call("LINDEX", "k", 1) == CORRUPT
     assert c.call("LINDEX", "k", 2) == b"c"
@@ -135,7 +181,7 @@ def test_lrange_finds_a_gap_in_the_middle(c):
 
 
 def test_ltrim_of_a_size_that_lies_ends(c):
-    forge_list(c, LYING_SIZE)
+    c.forge(list_records(LYING_SIZE))
     assert c.call("LTRIM", "k", 0, 0) == CORRUPT
     assert c.call("LTRIM", "k", 5, 1) == CORRUPT  # keeps nothing: everything is checked
     assert c.call("LLEN", "k") == LYING_SIZE       # nothing was changed
@@ -143,7 +189,7 @@ def test_ltrim_of_a_size_that_lies_ends(c):
 
 
 def test_list_pops_of_a_size_that_lies_pop_nothing(c):
-    forge_list(c, LYING_SIZE)
+    c.forge(list_records(LYING_SIZE))
     assert c.call("LPOP", "k", 5) == CORRUPT
     assert c.call("RPOP", "k") == CORRUPT
     assert c.call("LMPOP", 1, "k", "LEFT", "COUNT", 3) == CORRUPT
@@ -159,7 +205,7 @@ def test_list_pops_of_a_size_that_lies_pop_nothing(c):
 
 
 def test_list_scans_of_a_size_that_lies_end(c):
-    forge_list(c, LYING_SIZE)
+    c.forge(list_records(LYING_SIZE))
     assert c.call("LREM", "k", 0, "zzz") == CORRUPT
     assert c.call("LREM", "k", -1, "a") == CORRUPT
     assert c.call("LREM", "k", 1, "a") == CORRUPT  # found at once, but the rest must move
@@ -175,7 +221,7 @@ def test_list_scans_of_a_size_that_lies_end(c):
 
 def test_a_list_whose_positions_disagree_with_its_size_is_corrupt(c):
     # size 2^62, head/tail of a two-item list: refused when decoded
-    forge_list(c, 1 << 62, tail=LIST_START + 2)
+    c.forge(list_records(1 << 62, tail=LIST_START + 2))
     for command in (("LLEN", "k"), ("LRANGE", "k", 0, -1), ("LTRIM", "k", 0, 0), ("LPUSH", "k", "x"),
                     ("TYPE", "k"), ("GET", "k"), ("TTL", "k"), ("EXPIRE", "k", 100), ("RENAME", "k", "k2"),
                     ("COPY", "k", "k2"), ("OBJECT", "ENCODING", "k"), ("SORT", "k")):
@@ -187,22 +233,20 @@ def test_a_list_whose_positions_disagree_with_its_size_is_corrupt(c):
 
 
 def test_random_picks_of_a_size_that_lies_end(c):
-    forge_members(c, "set", LYING_SIZE)
+    c.forge(member_records("set", LYING_SIZE) + member_records("hash", LYING_SIZE, key=b"k2"))
     assert c.call("SRANDMEMBER", "k", 5) == CORRUPT
     assert c.call("SPOP", "k", 5) == CORRUPT
     assert c.call("SCARD", "k") == LYING_SIZE  # nothing was popped
-    c.call("DEL", "k")
-    forge_members(c, "hash", LYING_SIZE)
-    assert c.call("HRANDFIELD", "k", 3, "WITHVALUES") == CORRUPT
+    assert c.call("HRANDFIELD", "k2", 3, "WITHVALUES") == corrupt("k2")
     assert c.call("PING") == "PONG"
 
 
 @pytest.mark.parametrize("kind", ["hash", "set", "list"])
 def test_rename_and_copy_do_not_spread_a_size_that_lies(c, kind):
     if kind == "list":
-        forge_list(c, LYING_SIZE)
+        c.forge(list_records(LYING_SIZE))
     else:
-        forge_members(c, kind, LYING_SIZE)
+        c.forge(member_records(kind, LYING_SIZE))
     assert c.call("RENAME", "k", "k2") == CORRUPT
     assert c.call("COPY", "k", "k2") == CORRUPT
     assert c.call("EXISTS", "k", "k2") == 1  # the key stays where it was, nothing was written
@@ -213,7 +257,7 @@ def test_rename_and_copy_do_not_spread_a_size_that_lies(c, kind):
 
 @pytest.mark.parametrize("bad", [b"", b"\x01", b"0123456789"])
 def test_zset_score_of_the_wrong_length_is_an_error_not_a_crash(c, bad):
-    forge_zset(c, 2, [(b"m1", ordered_double(1), 1), (b"m2", bad, 2)])
+    c.forge(zset_records(2, [(b"m1", ordered_double(1), 1), (b"m2", bad, 2)]))
     assert c.call("ZRANDMEMBER", "k", 2, "WITHSCORES") == CORRUPT
     assert c.call("ZRANDMEMBER", "k", -64, "WITHSCORES") == CORRUPT  # m2 is picked (but for 2^-64)
     assert c.call("ZSCORE", "k", "m2") == CORRUPT
@@ -235,59 +279,69 @@ def test_zset_score_of_the_wrong_length_is_an_error_not_a_crash(c, bad):
 
 # ---- metadata records too short to decode ----
 
-def forge_short(c, value):
-    """Writes an undecodable metadata record; False if APPLYBATCH refuses it (stricter checks)."""
-    reply = apply(c, [(META_CF, NS + b"k", value)])
-    if isinstance(reply, RespError):
-        assert "invalid write batch" in reply
-        return False
-    return True
-
-
 SHORT_RECORDS = [b"\x82" + b"\x00" * 8, b"\x83" + b"\x00" * 30, b"\x81\x00\x00", b"\x05"]
 
 
-@pytest.mark.parametrize("value", SHORT_RECORDS)
+def short_records(values=SHORT_RECORDS):
+    """Undecodable metadata records, of keys k0, k1..."""
+    return [(META_CF, NS + b"k%d" % i, value) for i, value in enumerate(values)]
+
+
 @pytest.mark.parametrize("command", ["DEL", "UNLINK"])
-def test_del_removes_a_record_too_short_to_decode(c, value, command):
-    if forge_short(c, value):
-        assert c.call("TYPE", "k") == CORRUPT
-        assert c.call("GET", "k") == CORRUPT
-        assert c.call("HGETALL", "k") == CORRUPT
-        assert_removed_by(c, command)
-    assert c.call("SET", "k", "v") == "OK"
-    assert c.call("GET", "k") == b"v"
+def test_del_removes_a_record_too_short_to_decode(c, command):
+    c.forge(short_records())
+    for i in range(len(SHORT_RECORDS)):
+        key = "k%d" % i
+        assert c.call("TYPE", key) == corrupt(key)
+        assert c.call("GET", key) == corrupt(key)
+        assert c.call("HGETALL", key) == corrupt(key)
+        assert_removed_by(c, command, key)
+        assert c.call("SET", key, "v") == "OK"
+        assert c.call("GET", key) == b"v"
 
 
-@pytest.mark.parametrize("value", SHORT_RECORDS[:2])
-def test_flushdb_removes_a_record_too_short_to_decode(c, value):
-    forge_short(c, value)
+def test_flushdb_removes_records_too_short_to_decode(c):
+    c.forge(short_records())
+    assert c.call("DBSIZE") == len(SHORT_RECORDS)
     assert c.call("FLUSHDB") == "OK"
-    assert c.call("EXISTS", "k") == 0
+    assert c.call("EXISTS", "k0", "k1") == 0
     assert c.call("DBSIZE") == 0
 
 
 def test_writes_that_replace_a_key_replace_a_corrupt_one(c):
-    if not forge_short(c, SHORT_RECORDS[0]):
-        pytest.skip("APPLYBATCH refuses undecodable records")
-    assert c.call("SET", "k", "v") == "OK"
-    assert c.call("GET", "k") == b"v"
-    forge_short(c, SHORT_RECORDS[0])
+    c.forge(short_records(SHORT_RECORDS[:1] * 2))
+    assert c.call("SET", "k0", "v") == "OK"
+    assert c.call("GET", "k0") == b"v"
     c.call("RPUSH", "src", "x")
-    assert c.call("SORT", "src", "ALPHA", "STORE", "k") == 1
-    assert c.call("LRANGE", "k", 0, -1) == [b"x"]
+    assert c.call("SORT", "src", "ALPHA", "STORE", "k1") == 1
+    assert c.call("LRANGE", "k1", 0, -1) == [b"x"]
 
 
 # ---- real batches, mutated ----
 
-READS = [
-    ("TYPE", "l"), ("LLEN", "l"), ("LRANGE", "l", 0, -1), ("LINDEX", "l", -1), ("LPOS", "l", "c"),
-    ("SORT", "l", "ALPHA"), ("LTRIM", "l", 0, 1), ("LPOP", "l", 2),
-    ("HGETALL", "h"), ("HKEYS", "h"), ("HVALS", "h"), ("HRANDFIELD", "h", -3, "WITHVALUES"), ("HSCAN", "h", 0),
-    ("SMEMBERS", "s"), ("SRANDMEMBER", "s", -3), ("SPOP", "s", 2), ("SORT", "s", "ALPHA"),
-    ("ZRANGE", "z", 0, -1, "WITHSCORES"), ("ZRANDMEMBER", "z", 3, "WITHSCORES"), ("ZRANDMEMBER", "z", -3, "WITHSCORES"),
-    ("ZSCAN", "z", 0), ("ZSCORE", "z", "b"), ("ZUNION", 1, "z", "WITHSCORES"), ("SORT", "z", "ALPHA"), ("ZPOPMIN", "z"),
-]
+def reads(l, h, s, z):
+    """Every reader of a list l, a hash h, a set s and a zset z."""
+    return [
+        ("TYPE", l), ("LLEN", l), ("LRANGE", l, 0, -1), ("LINDEX", l, -1), ("LPOS", l, "c"),
+        ("SORT", l, "ALPHA"), ("LTRIM", l, 0, 1), ("LPOP", l, 2),
+        ("HGETALL", h), ("HKEYS", h), ("HVALS", h), ("HRANDFIELD", h, -3, "WITHVALUES"), ("HSCAN", h, 0),
+        ("SMEMBERS", s), ("SRANDMEMBER", s, -3), ("SPOP", s, 2), ("SORT", s, "ALPHA"),
+        ("ZRANGE", z, 0, -1, "WITHSCORES"), ("ZRANDMEMBER", z, 3, "WITHSCORES"),
+        ("ZRANDMEMBER", z, -3, "WITHSCORES"), ("ZSCAN", z, 0), ("ZSCORE", z, "b"),
+        ("ZUNION", 1, z, "WITHSCORES"), ("SORT", z, "ALPHA"), ("ZPOPMIN", z),
+    ]
+
+
+def with_key_suffix(cf, key, suffix):
+    """The metadata key or subkey (ENCODING.md's layout) of the same record for its user key
+    with suffix appended."""
+    if cf == META_CF:
+        return key + suffix
+    if cf in (DEFAULT_CF, SCORE_CF):
+        user_len = struct.unpack(">I", key[len(NS):len(NS) + 4])[0]
+        user_end = len(NS) + 4 + user_len
+        return NS + struct.pack(">I", user_len + len(suffix)) + key[len(NS) + 4:user_end] + suffix + key[user_end:]
+    return key
 
 
 def mutate(value, rnd):
@@ -302,8 +356,10 @@ def mutate(value, rnd):
 
 
 def test_mutated_real_batches_never_crash_or_hang(server):
-    """Real RAW batches of list/hash/set/zset writes, one value mutated at random, applied;
-    then every reader answers (a value or an error) and DEL removes every key."""
+    """Real RAW batches of list/hash/set/zset writes, one value mutated at random, each round
+    on keys of its own: APPLYBATCH takes or refuses each (never crashes), those it refuses are
+    forged in one restart; then every reader answers (a value or an error) and DEL removes
+    every key."""
     r = server.client(decode_responses=False, socket_timeout=10)
     start = seq(r)
     r.rpush("l", "a", "b", "c")
@@ -311,23 +367,34 @@ def test_mutated_real_batches_never_crash_or_hang(server):
     r.sadd("s", "x", "y", "z")
     r.zadd("z", {"a": 1, "b": 2, "c": 3})
     batches = [parse_batch(u.decode())[2] for u in poll_all(r, start, "RAW")]
+    r.flushall()
     rnd = random.Random(20261204)
-    for _ in range(150):
-        r.flushall()
+    rounds = range(150)
+    refused = []
+    for i in rounds:
         recs = [list(rec) for rec in rnd.choice(batches)]
         puts = [rec for rec in recs if rec[0] == "PUT"]
         victim = rnd.choice(puts)
         victim[3] = mutate(victim[3], rnd)
+        for rec in puts:
+            rec[2] = with_key_suffix(rec[1], rec[2], b"%d" % i)
+        batch = build_batch([tuple(rec) for rec in recs])
         try:
-            r.execute_command("APPLYBATCH", build_batch([tuple(rec) for rec in recs]))
+            r.execute_command("APPLYBATCH", batch)
         except redis.ResponseError as e:
-            assert "invalid write batch" in str(e)
-            continue
-        for command in READS:
+            assert str(e).startswith(("APPLYBATCH: ", "invalid write batch")), e
+            refused.append(batch)
+    assert refused
+    r.close()
+    inject(server, refused)
+    r = server.client(decode_responses=False, socket_timeout=10)
+    for i in rounds:
+        keys = ["%s%d" % (k, i) for k in "lhsz"]
+        for command in reads(*keys):
             try:
                 r.execute_command(*command)
             except redis.ResponseError as e:
                 assert "WRONGTYPE" in str(e) or "corrupt value stored at key" in str(e), (command, e)
-        assert r.delete("l", "h", "s", "z") in (0, 1)
-        assert r.exists("l", "h", "s", "z") == 0
+        assert r.delete(*keys) in (0, 1)
+        assert r.exists(*keys) == 0
     assert r.ping()
