@@ -28,7 +28,9 @@ TYPES = {"string": 1, "hash": 2, "list": 3, "set": 4, "zset": 5}
 VERSION = 0x0005DEADBEEF0001
 LIST_START = 0x7FFFFFFFFFFFFFFF
 LYING_SIZE = 1 << 20
-RAWWRITE = os.environ.get("TIDEKV_RAWWRITE") or str(Path(server_binary()).parent / "tests/tools/tidekv-rawwrite")
+# Built next to the server (build/tests/tools/tidekv-rawwrite).
+RAWWRITE = os.environ.get("TIDEKV_RAWWRITE") or str(
+    Path(server_binary()).parent / "tests" / "tools" / "tidekv-rawwrite")
 
 
 def corrupt(key="k"):
@@ -142,7 +144,7 @@ def test_whole_reads_answer_an_error_instead_of_padding(c):
     keys = {(command, size): "%s-%d" % (command, size) for command in reads for size in sizes}
     c.forge([rec for (command, size), key in keys.items()
              for rec in member_records(reads[command], size, key=key.encode())])
-    for (command, size), key in keys.items():
+    for (command, _), key in keys.items():
         assert c.call(command, key) == corrupt(key)
         assert c.call("PING") == "PONG"
         assert_removed_by(c, "UNLINK", key)
@@ -276,19 +278,18 @@ def test_zset_score_of_the_wrong_length_is_an_error_not_a_crash(c):
 
 # ---- metadata records too short to decode ----
 
-SHORT_RECORDS = [b"\x82" + b"\x00" * 8, b"\x83" + b"\x00" * 30, b"\x81\x00\x00", b"\x05"]
+SHORT_RECORDS = {"k0": b"\x82" + b"\x00" * 8, "k1": b"\x83" + b"\x00" * 30, "k2": b"\x81\x00\x00", "k3": b"\x05"}
 
 
-def short_records(values=SHORT_RECORDS):
-    """Undecodable metadata records, of keys k0, k1..."""
-    return [(META_CF, NS + b"k%d" % i, value) for i, value in enumerate(values)]
+def short_records():
+    """Metadata records too short to decode, of the keys of SHORT_RECORDS."""
+    return [(META_CF, NS + key.encode(), value) for key, value in SHORT_RECORDS.items()]
 
 
 @pytest.mark.parametrize("command", ["DEL", "UNLINK"])
 def test_del_removes_a_record_too_short_to_decode(c, command):
     c.forge(short_records())
-    for i in range(len(SHORT_RECORDS)):
-        key = "k%d" % i
+    for key in SHORT_RECORDS:
         assert c.call("TYPE", key) == corrupt(key)
         assert c.call("GET", key) == corrupt(key)
         assert c.call("HGETALL", key) == corrupt(key)
@@ -301,12 +302,12 @@ def test_flushdb_removes_records_too_short_to_decode(c):
     c.forge(short_records())
     assert c.call("DBSIZE") == len(SHORT_RECORDS)
     assert c.call("FLUSHDB") == "OK"
-    assert c.call("EXISTS", "k0", "k1") == 0
+    assert c.call("EXISTS", *SHORT_RECORDS) == 0
     assert c.call("DBSIZE") == 0
 
 
 def test_writes_that_replace_a_key_replace_a_corrupt_one(c):
-    c.forge(short_records(SHORT_RECORDS[:1] * 2))
+    c.forge(short_records())
     assert c.call("SET", "k0", "v") == "OK"
     assert c.call("GET", "k0") == b"v"
     c.call("RPUSH", "src", "x")
@@ -335,9 +336,10 @@ def with_key_suffix(cf, key, suffix):
     if cf == META_CF:
         return key + suffix
     if cf in (DEFAULT_CF, SCORE_CF):
-        user_len = struct.unpack(">I", key[len(NS):len(NS) + 4])[0]
-        user_end = len(NS) + 4 + user_len
-        return NS + struct.pack(">I", user_len + len(suffix)) + key[len(NS) + 4:user_end] + suffix + key[user_end:]
+        user_start = len(NS) + 4
+        user_end = user_start + struct.unpack(">I", key[len(NS):user_start])[0]
+        user_key = key[user_start:user_end] + suffix
+        return NS + struct.pack(">I", len(user_key)) + user_key + key[user_end:]
     return key
 
 
