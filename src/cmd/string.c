@@ -313,36 +313,37 @@ void cmd_incrbyfloat(cmd_ctx *ctx) {
 }
 
 void cmd_strlen(cmd_ctx *ctx) {
-    string_val v;
-    string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
-    string_val_free(&v);
+    long long len;
+    string_status s = string_strlen(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &len);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
 }
 
-/* SETRANGE and APPEND. */
+/* SETRANGE and APPEND, recorded as themselves: they are deterministic, and the new value can
+ * be far bigger than the command. */
 static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, int append) {
     const resp_arg *key = &ctx->argv[1];
-    buf out;
-    buf_init(&out);
-    int64_t expire_ms = 0;
+    long long len;
     string_status s;
     if (!append && bytes->len == 0) {
         /* Writing nothing creates nothing: reply the current length. */
-        string_val v;
-        string_val_init(&v);
-        s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
-        if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
-        string_val_free(&v);
+        s = string_strlen(ctx->t, ctx->db, key->ptr, key->len, &len);
+        if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
         return;
     }
     s = string_setrange(ctx->t, ctx->db, key->ptr, key->len, offset, bytes->ptr, bytes->len,
-                        server_config.proto_max_bulk_len, append, &out, &expire_ms);
-    if (!reply_status_error(ctx, s)) {
-        cmd_record_set(ctx, key->ptr, key->len, out.data ? out.data : "", out.len, expire_ms);
-        reply_int(ctx->r, (long long)out.len);
+                        server_config.proto_max_bulk_len, append, &len);
+    if (reply_status_error(ctx, s)) return;
+    if (append) {
+        const char *argv[3] = {"APPEND", key->ptr, bytes->ptr};
+        size_t lens[3] = {6, key->len, bytes->len};
+        cmd_record(ctx, TYPE_STRING, 3, argv, lens);
+    } else {
+        char at[24];
+        const char *argv[4] = {"SETRANGE", key->ptr, at, bytes->ptr};
+        size_t lens[4] = {8, key->len, num_format_ll(at, offset), bytes->len};
+        cmd_record(ctx, TYPE_STRING, 4, argv, lens);
     }
-    buf_free(&out);
+    reply_int(ctx->r, len);
 }
 
 void cmd_append(cmd_ctx *ctx) { write_range(ctx, 0, &ctx->argv[2], 1); }
@@ -392,27 +393,23 @@ void cmd_setbit(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR bit is not an integer or out of range");
         return;
     }
-    buf out;
-    buf_init(&out);
     int old;
-    int64_t expire_ms;
-    string_status s = string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &out,
-                                    &expire_ms);
-    if (!reply_status_error(ctx, s)) {
-        cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
-        reply_int(ctx->r, old);
-    }
-    buf_free(&out);
+    string_status s = string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old);
+    if (reply_status_error(ctx, s)) return;
+    /* Recorded as itself (it keeps the expiry, as on Redis), not as the whole new value. */
+    char at[24];
+    const char *argv[4] = {"SETBIT", key->ptr, at, ctx->argv[3].ptr};
+    size_t lens[4] = {6, key->len, num_format_ll(at, (long long)bit), 1};
+    cmd_record(ctx, TYPE_STRING, 4, argv, lens);
+    reply_int(ctx->r, old);
 }
 
 void cmd_getbit(cmd_ctx *ctx) {
     uint64_t bit;
     if (parse_bit_offset(ctx, &ctx->argv[2], &bit) < 0) return;
-    string_val v;
-    string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? string_getbit(v.ptr, v.len, bit) : 0);
-    string_val_free(&v);
+    int value;
+    string_status s = string_read_bit(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, bit, &value);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, value);
 }
 
 /* Parses [start end [BYTE|BIT]] from index first; *bits is set for BIT. Returns 1 if a range was

@@ -181,6 +181,8 @@ void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+    /* A bitmap is a string to Redis, and so to consumers and their TYPE filters. */
+    if (type == TYPE_BITMAP) type = TYPE_STRING;
     record_writer_add(&t->record, db, type, argc, argv, lens);
 }
 
