@@ -318,11 +318,24 @@ void cmd_strlen(cmd_ctx *ctx) {
     if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
 }
 
-/* SETRANGE and APPEND, recorded as themselves: they are deterministic, and the new value can
- * be far bigger than the command. */
+/* Records an in-place edit (SETBIT, SETRANGE, APPEND) as itself — it is deterministic, and the
+ * new value can be far bigger than the command — then the expiry the key keeps, if any:
+ * replayed late, where the key has expired already, the edit makes a new key that the
+ * PEXPIREAT removes again, as the key here will be. */
+static void record_edit(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens, int64_t expire_ms) {
+    cmd_record(ctx, TYPE_STRING, argc, argv, lens);
+    if (expire_ms == 0) return;
+    char when[24];
+    const char *pexpire[3] = {"PEXPIREAT", argv[1], when};
+    size_t plens[3] = {9, lens[1], num_format_ll(when, expire_ms)};
+    cmd_record(ctx, TYPE_STRING, 3, pexpire, plens);
+}
+
+/* SETRANGE and APPEND. */
 static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, int append) {
     const resp_arg *key = &ctx->argv[1];
     long long len;
+    int64_t expire_ms;
     string_status s;
     if (!append && bytes->len == 0) {
         /* Writing nothing creates nothing: reply the current length. */
@@ -331,17 +344,17 @@ static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, i
         return;
     }
     s = string_setrange(ctx->t, ctx->db, key->ptr, key->len, offset, bytes->ptr, bytes->len,
-                        server_config.proto_max_bulk_len, append, &len);
+                        server_config.proto_max_bulk_len, append, &len, &expire_ms);
     if (reply_status_error(ctx, s)) return;
     if (append) {
         const char *argv[3] = {"APPEND", key->ptr, bytes->ptr};
         size_t lens[3] = {6, key->len, bytes->len};
-        cmd_record(ctx, TYPE_STRING, 3, argv, lens);
+        record_edit(ctx, 3, argv, lens, expire_ms);
     } else {
         char at[24];
         const char *argv[4] = {"SETRANGE", key->ptr, at, bytes->ptr};
         size_t lens[4] = {8, key->len, num_format_ll(at, offset), bytes->len};
-        cmd_record(ctx, TYPE_STRING, 4, argv, lens);
+        record_edit(ctx, 4, argv, lens, expire_ms);
     }
     reply_int(ctx->r, len);
 }
@@ -394,13 +407,14 @@ void cmd_setbit(cmd_ctx *ctx) {
         return;
     }
     int old;
-    string_status s = string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old);
+    int64_t expire_ms;
+    string_status s =
+        string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &expire_ms);
     if (reply_status_error(ctx, s)) return;
-    /* Recorded as itself (it keeps the expiry, as on Redis), not as the whole new value. */
     char at[24];
     const char *argv[4] = {"SETBIT", key->ptr, at, ctx->argv[3].ptr};
     size_t lens[4] = {6, key->len, num_format_ll(at, (long long)bit), 1};
-    cmd_record(ctx, TYPE_STRING, 4, argv, lens);
+    record_edit(ctx, 4, argv, lens, expire_ms);
     reply_int(ctx->r, old);
 }
 

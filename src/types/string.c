@@ -186,9 +186,10 @@ static string_status store_edited(compound *c, const buf *value) {
 }
 
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
-                              size_t blen, long long max_len, int append, long long *new_len) {
+                              size_t blen, long long max_len, int append, long long *new_len, int64_t *expire_ms) {
     compound c;
     string_status s = open_for_edit(&c, t, db, key, klen);
+    *expire_ms = c.m.expire_ms;
     if (s == ST_OK || s == ST_MISSING) {
         long long cur = c.m.type == TYPE_BITMAP ? (long long)c.m.size : (long long)c.m.value_len;
         if (append) offset = cur;
@@ -219,9 +220,11 @@ int string_getbit(const char *v, size_t len, uint64_t bit) {
     return ((uint8_t)v[byte] >> (7 - (bit & 7))) & 1;
 }
 
-string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old) {
+string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
+                            int64_t *expire_ms) {
     compound c;
     string_status s = open_for_edit(&c, t, db, key, klen);
+    *expire_ms = c.m.expire_ms;
     if (s == ST_MISSING || (s == ST_OK && c.found)) {
         /* A missing key becomes a bitmap, as in Kvrocks: a far bit costs one fragment. */
         s = bitmap_setbit(&c, bit, on, old) < 0 ? ST_ERROR : ST_OK;

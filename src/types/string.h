@@ -51,11 +51,12 @@ string_status string_strlen(txn *t, int db, const char *key, size_t klen, long l
 /* GETBIT (0 past the end or for a missing key). */
 string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int *value);
 /* SETRANGE / APPEND (offset = current length): writes bytes at offset, zero-padding, keeping
- * the expiry; the new length in *new_len. */
+ * the expiry (returned in *expire_ms); the new length in *new_len. */
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
-                              size_t blen, long long max_len, int append, long long *new_len);
-/* SETBIT, keeping the expiry: the old bit in *old. */
-string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old);
+                              size_t blen, long long max_len, int append, long long *new_len, int64_t *expire_ms);
+/* SETBIT, keeping the expiry (returned in *expire_ms): the old bit in *old. */
+string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
+                            int64_t *expire_ms);
 
 /* Pure helpers over a value. */
 int string_getbit(const char *v, size_t len, uint64_t bit);
