@@ -376,14 +376,8 @@ void cmd_getrange(cmd_ctx *ctx) {
     if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &end) < 0) return;
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) {
-        if (s == ST_MISSING || (start < 0 && end < 0 && start > end) ||
-            !string_clamp_range(&start, &end, (long long)v.len))
-            reply_bulk(ctx->r, "", 0);
-        else
-            reply_bulk(ctx->r, v.ptr + start, (size_t)(end - start + 1));
-    }
+    string_status s = string_get_range(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &v);
+    if (!reply_status_error(ctx, s)) reply_bulk(ctx->r, v.ptr, v.len);
     string_val_free(&v);
 }
 

@@ -50,22 +50,36 @@ static void grow_size(compound *c, uint64_t len) {
     if (len > c->m.size) c->m.size = len;
 }
 
+/* The piece of a byte range [offset + done, offset + len) that lies in one fragment: the
+ * fragment's start, where the piece begins in it, and its length. */
+typedef struct span {
+    uint64_t start;
+    size_t at, n;
+} span;
+
+static span next_span(uint64_t offset, size_t done, size_t len) {
+    uint64_t pos = offset + done;
+    span sp;
+    sp.start = pos - pos % BITMAP_FRAGMENT_BYTES;
+    sp.at = (size_t)(pos - sp.start);
+    sp.n = BITMAP_FRAGMENT_BYTES - sp.at < len - done ? BITMAP_FRAGMENT_BYTES - sp.at : len - done;
+    return sp;
+}
+
 int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len) {
     buf frag;
     buf_init(&frag);
     int rc = 0;
     for (size_t done = 0; done < len && rc == 0;) {
-        uint64_t pos = offset + done;
-        uint64_t start = pos - pos % BITMAP_FRAGMENT_BYTES;
-        size_t at = (size_t)(pos - start);
-        size_t n = BITMAP_FRAGMENT_BYTES - at < len - done ? BITMAP_FRAGMENT_BYTES - at : len - done;
-        rc = read_fragment(c, start, &frag);
+        span sp = next_span(offset, done, len);
+        rc = read_fragment(c, sp.start, &frag);
         if (rc == 0) {
-            extend_fragment(&frag, at + n);
-            for (size_t i = 0; i < n; i++) frag.data[at + i] = (char)bitmap_reverse_bits((uint8_t)bytes[done + i]);
-            write_fragment(c, start, &frag);
+            extend_fragment(&frag, sp.at + sp.n);
+            for (size_t i = 0; i < sp.n; i++)
+                frag.data[sp.at + i] = (char)bitmap_reverse_bits((uint8_t)bytes[done + i]);
+            write_fragment(c, sp.start, &frag);
         }
-        done += n;
+        done += sp.n;
     }
     if (rc == 0) {
         grow_size(c, offset + len);
@@ -136,4 +150,21 @@ int bitmap_read(compound *c, buf *out) {
     }
     compound_iter_close(&ci);
     return 0;
+}
+
+int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out) {
+    buf_clear(out);
+    extend_fragment(out, len);
+    buf frag;
+    buf_init(&frag);
+    int rc = 0;
+    for (size_t done = 0; done < len && rc == 0;) {
+        span sp = next_span(offset, done, len);
+        rc = read_fragment(c, sp.start, &frag);
+        for (size_t i = 0; rc == 0 && i < sp.n && sp.at + i < frag.len; i++)
+            out->data[done + i] = (char)bitmap_reverse_bits((uint8_t)frag.data[sp.at + i]);
+        done += sp.n;
+    }
+    buf_free(&frag);
+    return rc;
 }

@@ -30,5 +30,7 @@ int bitmap_setbit(compound *c, uint64_t bit, int on, int *old);
 int bitmap_getbit(compound *c, uint64_t bit, int *value);
 /* The whole string (size bytes) into out (cleared first). */
 int bitmap_read(compound *c, buf *out);
+/* len string bytes from a byte offset (within size) into out (cleared first). */
+int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out);
 
 #endif

@@ -53,6 +53,29 @@ static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *
     return m->type == TYPE_STRING || m->type == TYPE_BITMAP ? ST_OK : ST_WRONGTYPE;
 }
 
+string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                               string_val *out) {
+    meta m;
+    string_status s = lookup(t, db, key, klen, &m, &out->raw);
+    out->ptr = "";
+    out->len = 0;
+    if (s != ST_OK) return s;
+    long long len = m.type == TYPE_BITMAP ? (long long)m.size : (long long)m.value_len;
+    if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, len)) return ST_OK;
+    out->len = (size_t)(end - start + 1);
+    if (m.type == TYPE_STRING) {
+        out->ptr = m.value + start;
+        return ST_OK;
+    }
+    /* Only the fragments in the range: a few bytes of a 512 MB bitmap cost one read. */
+    compound c;
+    compound_attach(&c, t, db, key, klen, &m, 1);
+    int rc = bitmap_read_range(&c, (uint64_t)start, out->len, &out->raw);
+    compound_free(&c);
+    out->ptr = out->raw.data;
+    return rc < 0 ? ST_ERROR : ST_OK;
+}
+
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
     meta m;
     buf raw;

@@ -46,6 +46,9 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
 /* INCRBYFLOAT: the new value's text in out. */
 string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
                                  int64_t *expire_ms);
+/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none. */
+string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                               string_val *out);
 /* STRLEN (0 for a missing key). */
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len);
 /* GETBIT (0 past the end or for a missing key). */
