@@ -46,8 +46,12 @@ static void extend_fragment(buf *frag, size_t len) {
     frag->len = len;
 }
 
-static void grow_size(compound *c, uint64_t len) {
+/* Grows the length to cover len bytes and saves the metadata. The key exists from now on:
+ * later operations on c must read the fragments written so far. */
+static void save_size(compound *c, uint64_t len) {
     if (len > c->m.size) c->m.size = len;
+    compound_save(c);
+    c->found = 1;
 }
 
 /* The piece of a byte range [offset + done, offset + len) that lies in one fragment: the
@@ -82,8 +86,7 @@ int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len) {
         done += sp.n;
     }
     if (rc == 0) {
-        grow_size(c, offset + len);
-        compound_save(c);
+        save_size(c, offset + len);
     }
     buf_free(&frag);
     return rc;
@@ -126,8 +129,7 @@ int bitmap_setbit(compound *c, uint64_t bit, int on, int *old) {
         *old = (*byte & mask) != 0;
         *byte = on ? (*byte | mask) : (*byte & (uint8_t)~mask);
         write_fragment(c, start, &frag);
-        grow_size(c, (bit >> 3) + 1);
-        compound_save(c);
+        save_size(c, (bit >> 3) + 1);
     }
     buf_free(&frag);
     return rc;
