@@ -187,10 +187,28 @@ static uint64_t advance_readable(void) {
     return tail.readable_up_to;
 }
 
+/* A batch bigger than the whole cache is not copied (a 500 MB value would cost 1 GB more):
+ * it counts as evicted, with everything before it, and polls read it from the WAL. Called
+ * with the lock held. */
+static uint64_t skip_oversized(const batch_reader *r) {
+    uint64_t last = r->sequence + r->count - 1;
+    tail.started = 1;
+    while (tail.len > 0 && at(0)->seq < r->sequence) evict_oldest();
+    if (last > tail.evicted_up_to) tail.evicted_up_to = last;
+    return advance_readable();
+}
+
 uint64_t tail_append(const char *batch, size_t len) {
     batch_reader r;
     if (batch_reader_init(&r, batch, len) < 0 || r.count == 0) return 0;
     uint64_t last = r.sequence + r.count - 1;
+    /* capacity_bytes is set before any commit and never changes: read without the lock. */
+    if (tail.capacity_bytes > 0 && len > tail.capacity_bytes) {
+        pthread_mutex_lock(&tail.lock);
+        uint64_t readable = skip_oversized(&r);
+        pthread_mutex_unlock(&tail.lock);
+        return readable;
+    }
     tail_batch *copy = malloc(sizeof(*copy) + len);
     if (!copy) abort();
     atomic_init(&copy->refs, 1);

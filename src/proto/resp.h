@@ -18,6 +18,8 @@ typedef enum { RESP_NEED_MORE, RESP_DONE, RESP_ERROR } resp_status;
 typedef struct resp_parser {
     long long multibulk_left; /* bulks still expected; 0 = between requests */
     long long bulk_len;       /* length of the next bulk, -1 = header not read yet */
+    char *big;                /* a big bulk gathered as it arrives (with its CRLF), or NULL */
+    size_t big_len;           /* bytes of it received so far */
     int argc;
     int argv_cap;
     resp_arg *argv;

@@ -105,15 +105,15 @@ string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint
 }
 
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms) {
-    buf mk, value;
+    buf mk, header;
     buf_init(&mk);
-    buf_init(&value);
+    buf_init(&header);
     enc_meta_key(&mk, db, key, klen);
-    enc_string_meta(&value, expire_ms, val, vlen);
-    txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
+    enc_string_meta(&header, expire_ms, NULL, 0);
+    txn_put_parts(t, CF_METADATA, mk.data, mk.len, header.data, header.len, val, vlen); /* no copy of a big value */
     txn_touch(t, db, key, klen);
     buf_free(&mk);
-    buf_free(&value);
+    buf_free(&header);
 }
 
 /* Reads a string that a write will modify: a missing key reads as empty, no expiry. */
