@@ -44,6 +44,11 @@ string_status string_get(txn *t, int db, const char *key, size_t klen, string_va
     return ST_OK;
 }
 
+/* A string's or a bitmap's length in bytes. */
+static long long value_length(const meta *m) {
+    return m->type == TYPE_BITMAP ? (long long)m->size : (long long)m->value_len;
+}
+
 /* Looks a key up for a string command that reads no whole value: ST_OK with its metadata
  * (a string's value then points into raw), ST_MISSING, ST_WRONGTYPE or ST_ERROR. */
 static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
@@ -60,7 +65,7 @@ string_status string_get_range(txn *t, int db, const char *key, size_t klen, lon
     out->ptr = "";
     out->len = 0;
     if (s != ST_OK) return s;
-    long long len = m.type == TYPE_BITMAP ? (long long)m.size : (long long)m.value_len;
+    long long len = value_length(&m);
     if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, len)) return ST_OK;
     out->len = (size_t)(end - start + 1);
     if (m.type == TYPE_STRING) {
@@ -81,7 +86,7 @@ string_status string_strlen(txn *t, int db, const char *key, size_t klen, long l
     buf raw;
     buf_init(&raw);
     string_status s = lookup(t, db, key, klen, &m, &raw);
-    *len = s != ST_OK ? 0 : m.type == TYPE_BITMAP ? (long long)m.size : (long long)m.value_len;
+    *len = s == ST_OK ? value_length(&m) : 0;
     buf_free(&raw);
     return s;
 }
@@ -214,7 +219,7 @@ string_status string_setrange(txn *t, int db, const char *key, size_t klen, long
     string_status s = open_for_edit(&c, t, db, key, klen);
     *expire_ms = c.m.expire_ms;
     if (s == ST_OK || s == ST_MISSING) {
-        long long cur = c.m.type == TYPE_BITMAP ? (long long)c.m.size : (long long)c.m.value_len;
+        long long cur = value_length(&c.m);
         if (append) offset = cur;
         if ((long long)blen > max_len || offset > max_len - (long long)blen) { /* no overflow */
             s = ST_TOO_BIG;
