@@ -308,8 +308,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     if (n < 0) return;
     c->in.len += (size_t)n;
     atomic_fetch_add(&stats.net_input_bytes, n);
-    if ((long long)c->in.len > server_config.client_query_buffer_limit) {
-        log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes)", c->addr, c->in.len);
+    size_t query_len = c->in.len + resp_parser_pending(&c->parser); /* a big bulk is gathered apart */
+    if ((long long)query_len > server_config.client_query_buffer_limit) {
+        log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes)", c->addr, query_len);
         client_free(c);
         return;
     }

@@ -181,6 +181,8 @@ static size_t gather_big_bulk(resp_parser *p, const char *data, size_t len) {
     return take;
 }
 
+size_t resp_parser_pending(const resp_parser *p) { return p->big ? p->big_len : 0; }
+
 static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len, size_t *consumed) {
     size_t pos = 0;
     if (p->multibulk_left == 0) {

@@ -39,6 +39,8 @@ resp_arg *resp_parser_take_args(resp_parser *p, int *argc);
  * where whole headers may have been consumed). On DONE, p->argc/p->argv hold a
  * request with argc >= 1. On ERROR, p->error holds the Redis error text. */
 resp_status resp_parse(resp_parser *p, const char *data, size_t len, size_t *consumed);
+/* Bytes consumed but held for a request not yet whole (a big bulk being gathered). */
+size_t resp_parser_pending(const resp_parser *p);
 
 /* Splits an inline request line the way redis-cli and Redis do (quotes, escapes).
  * Returns the number of arguments or -1 for unbalanced quotes; args are malloc'd. */

@@ -226,10 +226,12 @@ int txn_seal(txn *t) {
         buf_put_u8(&t->sealed, TAG_LOGDATA);
         buf_put_varint(&t->sealed, record_writer_encoded_len(&t->record));
         record_writer_finish(&t->record, time_now_ms(), &t->sealed);
+    }
+    record_writer_reset(&t->record); /* a big value's record goes before its writes are copied */
+    if (wrote) {
         buf_append(&t->sealed, t->records.data + t->sealed_len, t->records.len - t->sealed_len);
         t->sealed_len = t->records.len;
     }
-    record_writer_reset(&t->record);
     return wrote;
 }
 
@@ -302,9 +304,7 @@ int txn_commit(txn *t, char **err) {
         return 0;
     }
     finish_batch(t);
-    /* The batch holds copies of the writes and the record now: let a big value's go first. */
-    clear_or_free(&t->records);
-    record_writer_reset(&t->record);
+    clear_or_free(&t->records); /* the batch holds a copy of the writes now: a big value's go first */
     int rc = write_raw(t->sealed.data, t->sealed.len, err);
     if (rc == 0) {
         after_commit(t);
