@@ -5,7 +5,9 @@
 # time, PING p50/p99/max, the server's peak RSS (VmHWM), its RSS after the DEL and how much its
 # data directory grew — for tidekv with its defaults, then redis-server for reference.
 # Goal: PING p99 <= 100 ms and peak RSS <= 2x the largest value.
-# Usage: bench/run_bigstrings.sh   (run `make` first)   Environment: VALUE_MB (500)
+# Usage: bench/run_bigstrings.sh   (run `make` first)
+# Environment: VALUE_MB (500), TIDEKV_ARGS (extra server options, e.g. "--workers 2"),
+#              SKIP_REDIS (1: tidekv only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VALUE_MB=${VALUE_MB:-500}
@@ -18,13 +20,15 @@ PID="" RPID=""
 trap 'kill $PID $RPID 2>/dev/null; wait $PID $RPID 2>/dev/null; rm -rf "$DIR"' EXIT
 
 PORT=$(free_port)
-build/tidekv-server --port "$PORT" --dir "$DIR/tidekv" --logfile "$DIR/log" &
+# shellcheck disable=SC2086  # TIDEKV_ARGS is a list of options
+build/tidekv-server --port "$PORT" --dir "$DIR/tidekv" --logfile "$DIR/log" ${TIDEKV_ARGS:-} &
 PID=$!
 wait_up "$PORT"
-echo "tidekv $(git rev-parse --short HEAD 2>/dev/null || echo '?'):"
+echo "tidekv $(git rev-parse --short HEAD 2>/dev/null || echo '?') ${TIDEKV_ARGS:-}:"
 /usr/bin/python3 bench/bigstrings.py "$PORT" "$PID" "$DIR/tidekv" "$VALUE_MB"
 kill "$PID" && wait "$PID" 2>/dev/null || true
 PID=""
+[ "${SKIP_REDIS:-0}" = 1 ] && exit 0
 
 RPORT=$(free_port)
 mkdir -p "$DIR/redis"
