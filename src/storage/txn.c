@@ -43,13 +43,20 @@ static void clear_or_free(buf *b) {
         buf_clear(b);
 }
 
-void txn_reset(txn *t) {
-    if (t->index && t->records.cap > TXN_KEEP_BYTES) { /* the index copied the big writes too */
+/* Frees the writes' buffer, and the read index built from it, when a big value made it big. */
+static void free_big_writes(txn *t) {
+    if (t->records.cap <= TXN_KEEP_BYTES) return;
+    buf_free(&t->records);
+    if (t->index) {
         rocksdb_writebatch_wi_destroy(t->index);
         t->index = NULL;
     }
+}
+
+void txn_reset(txn *t) {
+    free_big_writes(t);
     if (t->index) rocksdb_writebatch_wi_clear(t->index);
-    clear_or_free(&t->records);
+    buf_clear(&t->records);
     t->nops = t->indexed = t->ranges = t->indexed_ranges = 0;
     record_writer_reset(&t->record);
     clear_or_free(&t->sealed);
@@ -182,7 +189,9 @@ void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *hea
     add_op(t, TXN_PUT, cf, key, klen, head, hlen, val, vlen);
 }
 
-void txn_delete(txn *t, int cf, const char *key, size_t klen) { add_op(t, TXN_DELETE, cf, key, klen, NULL, 0, NULL, 0); }
+void txn_delete(txn *t, int cf, const char *key, size_t klen) {
+    add_op(t, TXN_DELETE, cf, key, klen, NULL, 0, NULL, 0);
+}
 
 store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     store_iter *it = store_iter_new(cf, begin, blen, end, elen);
@@ -304,7 +313,7 @@ int txn_commit(txn *t, char **err) {
         return 0;
     }
     finish_batch(t);
-    clear_or_free(&t->records); /* the batch holds a copy of the writes now: a big value's go first */
+    free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
     int rc = write_raw(t->sealed.data, t->sealed.len, err);
     if (rc == 0) {
         after_commit(t);
