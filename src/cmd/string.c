@@ -452,18 +452,21 @@ void cmd_bitcount(cmd_ctx *ctx) {
     long long start = 0, end = -1;
     int has_end, bits;
     if (parse_bit_range(ctx, 2, 0, &start, &end, &has_end, &bits) < 0) return;
+    if (!bits) {
+        long long count;
+        string_status s = string_count_bits(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &count);
+        if (!reply_status_error(ctx, s)) reply_int(ctx->r, count);
+        return;
+    }
+    /* BIT: positions in bits, over the whole value. */
     string_val v;
     string_val_init(&v);
     string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
     if (!reply_status_error(ctx, s)) {
         long long count = 0;
-        long long total = bits ? (long long)v.len * 8 : (long long)v.len;
-        if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, total)) {
-            if (bits) {
-                for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
-            } else {
-                count = string_bitcount(v.ptr, start, end);
-            }
+        if (s == ST_OK && !(start < 0 && end < 0 && start > end) &&
+            string_clamp_range(&start, &end, (long long)v.len * 8)) {
+            for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
         }
         reply_int(ctx->r, count);
     }

@@ -135,11 +135,11 @@ int bitmap_setbit(compound *c, uint64_t bit, int on, int *old) {
     return rc;
 }
 
-int bitmap_read(compound *c, buf *out) {
-    buf_clear(out);
-    extend_fragment(out, (size_t)c->m.size);
-    /* Walking the fragments that exist skips the gaps of a sparse bitmap. They come in the
-     * order of their decimal names ("10240" before "2048"), which does not matter here. */
+/* Calls fn for every stored fragment within size, with its start and its bytes (clipped to
+ * size). Walking the fragments that exist skips the gaps of a sparse bitmap; they come in the
+ * order of their decimal names ("10240" before "2048"). */
+static void each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, const char *val, size_t vlen),
+                          void *arg) {
     compound_iter ci;
     compound_iter_open(&ci, c, NULL, 0);
     const char *name, *val;
@@ -148,9 +148,39 @@ int bitmap_read(compound *c, buf *out) {
         long long start;
         if (num_parse_ll(name, nlen, &start) < 0 || start < 0 || (uint64_t)start >= c->m.size) continue;
         size_t n = vlen < c->m.size - (uint64_t)start ? vlen : (size_t)(c->m.size - (uint64_t)start);
-        for (size_t i = 0; i < n; i++) out->data[start + (long long)i] = (char)bitmap_reverse_bits((uint8_t)val[i]);
+        fn(arg, (uint64_t)start, val, n);
     }
     compound_iter_close(&ci);
+}
+
+static void copy_fragment(void *arg, uint64_t start, const char *val, size_t vlen) {
+    buf *out = arg;
+    for (size_t i = 0; i < vlen; i++) out->data[start + i] = (char)bitmap_reverse_bits((uint8_t)val[i]);
+}
+
+int bitmap_read(compound *c, buf *out) {
+    buf_clear(out);
+    extend_fragment(out, (size_t)c->m.size);
+    each_fragment(c, copy_fragment, out);
+    return 0;
+}
+
+typedef struct count_arg {
+    uint64_t first, last;
+    long long count;
+} count_arg;
+
+/* Reversing a byte's bits keeps its population count: stored bytes count as they are. */
+static void count_fragment(void *arg, uint64_t start, const char *val, size_t vlen) {
+    count_arg *a = arg;
+    for (size_t i = 0; i < vlen; i++)
+        if (start + i >= a->first && start + i <= a->last) a->count += __builtin_popcount((uint8_t)val[i]);
+}
+
+int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count) {
+    count_arg a = {first, last, 0};
+    each_fragment(c, count_fragment, &a);
+    *count = a.count;
     return 0;
 }
 

@@ -32,5 +32,7 @@ int bitmap_getbit(compound *c, uint64_t bit, int *value);
 int bitmap_read(compound *c, buf *out);
 /* len string bytes from a byte offset (within size) into out (cleared first). */
 int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out);
+/* BITCOUNT of bytes [first, last] (within size), over the fragments that exist. */
+int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count);
 
 #endif

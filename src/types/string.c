@@ -81,6 +81,28 @@ string_status string_get_range(txn *t, int db, const char *key, size_t klen, lon
     return rc < 0 ? ST_ERROR : ST_OK;
 }
 
+string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                                long long *count) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    *count = 0;
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, value_length(&m))) {
+        if (m.type == TYPE_STRING) {
+            *count = string_bitcount(m.value, start, end);
+        } else {
+            /* Over the fragments that exist: a sparse 512 MB bitmap is not assembled. */
+            compound c;
+            compound_attach(&c, t, db, key, klen, &m, 1);
+            if (bitmap_count(&c, (uint64_t)start, (uint64_t)end, count) < 0) s = ST_ERROR;
+            compound_free(&c);
+        }
+    }
+    buf_free(&raw);
+    return s;
+}
+
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
     meta m;
     buf raw;

@@ -49,6 +49,9 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
 /* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none. */
 string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                string_val *out);
+/* BITCOUNT over bytes [start, end] (Redis-style indexes); 0 for a missing key. */
+string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                                long long *count);
 /* STRLEN (0 for a missing key). */
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len);
 /* GETBIT (0 past the end or for a missing key). */

@@ -254,14 +254,17 @@ def test_far_writes_write_little(r):
     assert r.setbit("k", 4294967295, 1) == 0
     assert r.setbit("k", 4294967295, 0) == 1
     assert r.setbit("k", 4294967294, 1) == 0
+    assert r.setbit("k", 7, 1) == 0
     assert r.setrange("k2", 536870909, "x") == 536870910
     assert r.append("k2", "yz") == 536870912
     assert r.setrange("k2", 1000, "w" * 10) == 536870912
     batches = poll(r, base, "FORMAT", "RAW", "MAX", 1000)["updates"]
-    assert len(batches) == 6
+    assert len(batches) == 7
     for b in batches:
         assert len(b) // 2 < 3000, len(b)
     assert r.strlen("k") == r.strlen("k2") == 536870912
+    assert r.bitcount("k") == 2  # bits 7 and 4294967294, counted over the two fragments there
+    assert r.bitcount("k", 1, -1) == 1
     assert r.getbit("k", 4294967294) == 1 and r.getbit("k", 4294967295) == 0
     assert r.getrange("k2", 536870908, -1) == b"\0xyz"
     assert r.getrange("k2", 999, 1010) == b"\0" + b"w" * 10 + b"\0"

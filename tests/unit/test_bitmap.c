@@ -141,6 +141,14 @@ static void test_new_bitmap_writes_no_zero_fragments(void **state) {
     assert_int_equal(fragment(&c, "4096", &v), 904);
     assert_int_equal(bitmap_read_range(&c, 4990, 10, &v), 0);
     assert_memory_equal(v.data, "\0\0\0\0\0\0\0\0\0\x01", 10);
+    long long count = -1;
+    assert_int_equal(bitmap_count(&c, 0, 4999, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(bitmap_count(&c, 0, 4998, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(bitmap_write(&c, 100, "\xff\x03", 2), 0);
+    assert_int_equal(bitmap_count(&c, 101, 4999, &count), 0);
+    assert_int_equal(count, 3);
     buf_free(&v);
     compound_free(&c);
     txn_free(&t);
