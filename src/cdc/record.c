@@ -13,7 +13,11 @@ void record_writer_init(record_writer *w) {
 void record_writer_free(record_writer *w) { buf_free(&w->cmds); }
 
 void record_writer_reset(record_writer *w) {
-    buf_clear(&w->cmds);
+    /* A big value's record does not keep its memory for the next, small ones. */
+    if (w->cmds.cap > 1024 * 1024)
+        buf_free(&w->cmds);
+    else
+        buf_clear(&w->cmds);
     w->ncmds = 0;
     w->first_db = w->current_db = -1;
 }
@@ -41,6 +45,17 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
         w->current_db = db;
     }
     add_command(w, type, argc, argv, lens);
+}
+
+static size_t varint_len(uint64_t v) {
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+size_t record_writer_encoded_len(const record_writer *w) {
+    int db = w->first_db < 0 ? 0 : w->first_db;
+    return 3 + 8 + varint_len((uint64_t)db) + varint_len(w->ncmds) + w->cmds.len;
 }
 
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out) {

@@ -57,6 +57,8 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
                        const size_t *lens);
 /* Writes the whole record (header + commands) to out. */
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out);
+/* How many bytes record_writer_finish writes. */
+size_t record_writer_encoded_len(const record_writer *w);
 
 /* Tells whether a LogData blob is a tidekv change record (by magic). */
 int record_is_tidekv(const char *blob, size_t len);

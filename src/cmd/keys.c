@@ -431,6 +431,7 @@ static const char *encoding_name(const meta *m) {
         if (num_parse_ll(m->value, m->value_len, &v) == 0) return "int";
         return m->value_len <= 44 ? "embstr" : "raw";
     }
+    case TYPE_BITMAP: return "raw"; /* Redis's SETBIT makes a raw string */
     case TYPE_LIST: return "quicklist";
     case TYPE_ZSET: return "skiplist";
     default: return "hashtable";

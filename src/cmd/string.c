@@ -316,36 +316,50 @@ void cmd_incrbyfloat(cmd_ctx *ctx) {
 }
 
 void cmd_strlen(cmd_ctx *ctx) {
-    string_val v;
-    string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
-    string_val_free(&v);
+    long long len;
+    string_status s = string_strlen(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &len);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
+}
+
+/* Records an in-place edit (SETBIT, SETRANGE, APPEND) as itself — it is deterministic, and the
+ * new value can be far bigger than the command — then the expiry the key keeps, if any:
+ * replayed late, where the key has expired already, the edit makes a new key that the
+ * PEXPIREAT removes again, as the key here will be. */
+static void record_edit(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens, int64_t expire_ms) {
+    cmd_record(ctx, TYPE_STRING, argc, argv, lens);
+    if (expire_ms == 0) return;
+    char when[24];
+    const char *pexpire[3] = {"PEXPIREAT", argv[1], when};
+    size_t plens[3] = {9, lens[1], num_format_ll(when, expire_ms)};
+    cmd_record(ctx, TYPE_STRING, 3, pexpire, plens);
 }
 
 /* SETRANGE and APPEND. */
 static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, int append) {
     const resp_arg *key = &ctx->argv[1];
-    buf out;
-    buf_init(&out);
-    int64_t expire_ms = 0;
+    long long len;
+    int64_t expire_ms;
     string_status s;
     if (!append && bytes->len == 0) {
         /* Writing nothing creates nothing: reply the current length. */
-        string_val v;
-        string_val_init(&v);
-        s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
-        if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? (long long)v.len : 0);
-        string_val_free(&v);
+        s = string_strlen(ctx->t, ctx->db, key->ptr, key->len, &len);
+        if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
         return;
     }
     s = string_setrange(ctx->t, ctx->db, key->ptr, key->len, offset, bytes->ptr, bytes->len,
-                        server_config.proto_max_bulk_len, append, &out, &expire_ms);
-    if (!reply_status_error(ctx, s)) {
-        cmd_record_set(ctx, key->ptr, key->len, out.data ? out.data : "", out.len, expire_ms);
-        reply_int(ctx->r, (long long)out.len);
+                        server_config.proto_max_bulk_len, append, &len, &expire_ms);
+    if (reply_status_error(ctx, s)) return;
+    if (append) {
+        const char *argv[3] = {"APPEND", key->ptr, bytes->ptr};
+        size_t lens[3] = {6, key->len, bytes->len};
+        record_edit(ctx, 3, argv, lens, expire_ms);
+    } else {
+        char at[24];
+        const char *argv[4] = {"SETRANGE", key->ptr, at, bytes->ptr};
+        size_t lens[4] = {8, key->len, num_format_ll(at, offset), bytes->len};
+        record_edit(ctx, 4, argv, lens, expire_ms);
     }
-    buf_free(&out);
+    reply_int(ctx->r, len);
 }
 
 void cmd_append(cmd_ctx *ctx) { write_range(ctx, 0, &ctx->argv[2], 1); }
@@ -365,14 +379,8 @@ void cmd_getrange(cmd_ctx *ctx) {
     if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &end) < 0) return;
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) {
-        if (s == ST_MISSING || (start < 0 && end < 0 && start > end) ||
-            !string_clamp_range(&start, &end, (long long)v.len))
-            reply_bulk(ctx->r, "", 0);
-        else
-            reply_bulk(ctx->r, v.ptr + start, (size_t)(end - start + 1));
-    }
+    string_status s = string_get_range(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &v);
+    if (!reply_status_error(ctx, s)) reply_bulk(ctx->r, v.ptr, v.len);
     string_val_free(&v);
 }
 
@@ -395,27 +403,24 @@ void cmd_setbit(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR bit is not an integer or out of range");
         return;
     }
-    buf out;
-    buf_init(&out);
     int old;
     int64_t expire_ms;
-    string_status s = string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &out,
-                                    &expire_ms);
-    if (!reply_status_error(ctx, s)) {
-        cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
-        reply_int(ctx->r, old);
-    }
-    buf_free(&out);
+    string_status s =
+        string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &expire_ms);
+    if (reply_status_error(ctx, s)) return;
+    char at[24];
+    const char *argv[4] = {"SETBIT", key->ptr, at, ctx->argv[3].ptr};
+    size_t lens[4] = {6, key->len, num_format_ll(at, (long long)bit), 1};
+    record_edit(ctx, 4, argv, lens, expire_ms);
+    reply_int(ctx->r, old);
 }
 
 void cmd_getbit(cmd_ctx *ctx) {
     uint64_t bit;
     if (parse_bit_offset(ctx, &ctx->argv[2], &bit) < 0) return;
-    string_val v;
-    string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) reply_int(ctx->r, s == ST_OK ? string_getbit(v.ptr, v.len, bit) : 0);
-    string_val_free(&v);
+    int value;
+    string_status s = string_read_bit(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, bit, &value);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, value);
 }
 
 /* Parses [start end [BYTE|BIT]] from index first; *bits is set for BIT. Returns 1 if a range was
@@ -450,18 +455,21 @@ void cmd_bitcount(cmd_ctx *ctx) {
     long long start = 0, end = -1;
     int has_end, bits;
     if (parse_bit_range(ctx, 2, 0, &start, &end, &has_end, &bits) < 0) return;
+    if (!bits) {
+        long long count;
+        string_status s = string_count_bits(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &count);
+        if (!reply_status_error(ctx, s)) reply_int(ctx->r, count);
+        return;
+    }
+    /* BIT: positions in bits, over the whole value. */
     string_val v;
     string_val_init(&v);
     string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
     if (!reply_status_error(ctx, s)) {
         long long count = 0;
-        long long total = bits ? (long long)v.len * 8 : (long long)v.len;
-        if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, total)) {
-            if (bits) {
-                for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
-            } else {
-                count = string_bitcount(v.ptr, start, end);
-            }
+        if (s == ST_OK && !(start < 0 && end < 0 && start > end) &&
+            string_clamp_range(&start, &end, (long long)v.len * 8)) {
+            for (long long b = start; b <= end; b++) count += string_getbit(v.ptr, v.len, (uint64_t)b);
         }
         reply_int(ctx->r, count);
     }

@@ -25,6 +25,8 @@
 #include "util/timeutil.h"
 
 #define READ_CHUNK (16 * 1024)
+/* An input buffer grown past this by a big request is freed rather than kept. */
+#define BIG_INPUT_BYTES (1024 * 1024)
 
 typedef struct worker {
     pthread_t thread;
@@ -361,6 +363,11 @@ static void client_process_input(client *c) {
             log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;
             break;
+        }
+        if (pos == c->in.len && c->in.cap > BIG_INPUT_BYTES) {
+            /* The request's arguments are copies: a big value's bytes go back before it runs. */
+            buf_free(&c->in);
+            pos = 0;
         }
         dispatch_request(c, c->parser.argc, c->parser.argv);
         resp_parser_reset_args(&c->parser);

@@ -43,10 +43,15 @@ resp_arg *resp_parser_take_args(resp_parser *p, int *argc) {
     return args;
 }
 
-size_t resp_parser_memory(const resp_parser *p) { return p->args_bytes + (size_t)p->argv_cap * sizeof(resp_arg); }
+/* A big bulk being gathered counts by what has arrived of it. */
+size_t resp_parser_memory(const resp_parser *p) {
+    return p->args_bytes + (size_t)p->argv_cap * sizeof(resp_arg) + (p->big ? p->big_len : 0);
+}
 
 void resp_parser_free(resp_parser *p) {
     resp_parser_reset_args(p);
+    free(p->big);
+    p->big = NULL;
     free(p->argv);
     p->argv = NULL;
     p->argv_cap = 0;
@@ -176,6 +181,30 @@ static long read_header(const char *data, size_t len, long long *value) {
     return (long)(cr - data) + 2;
 }
 
+/* A bulk this long is copied into its own buffer piece by piece as it arrives, so the input
+ * buffer does not grow to hold it whole as well. */
+#define RESP_BIG_BULK (64 * 1024)
+
+/* Adds what data holds of the big bulk p->bulk_len announced; once it is whole (CRLF too),
+ * pushes it as an argument and sets p->big back to NULL. Returns the bytes used. */
+static size_t gather_big_bulk(resp_parser *p, const char *data, size_t len) {
+    size_t whole = (size_t)p->bulk_len + 2;
+    if (!p->big) {
+        p->big = malloc(whole);
+        if (!p->big) abort();
+        p->big_len = 0;
+    }
+    size_t take = whole - p->big_len < len ? whole - p->big_len : len;
+    memcpy(p->big + p->big_len, data, take);
+    p->big_len += take;
+    if (p->big_len == whole) {
+        p->big[p->bulk_len] = '\0'; /* over the CR: callers may treat arguments as C strings */
+        push_arg(p, p->big, (size_t)p->bulk_len);
+        p->big = NULL;
+    }
+    return take;
+}
+
 static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len, size_t *consumed) {
     size_t pos = 0;
     if (p->multibulk_left == 0) {
@@ -213,9 +242,14 @@ static resp_status parse_multibulk(resp_parser *p, const char *data, size_t len,
             p->bulk_len = n;
             pos += (size_t)used;
         }
-        if (len - pos < (size_t)p->bulk_len + 2) break;
-        push_arg(p, copy_bytes(data + pos, (size_t)p->bulk_len), (size_t)p->bulk_len);
-        pos += (size_t)p->bulk_len + 2;
+        if (p->bulk_len >= RESP_BIG_BULK) {
+            pos += gather_big_bulk(p, data + pos, len - pos);
+            if (p->big) break; /* not all there yet */
+        } else {
+            if (len - pos < (size_t)p->bulk_len + 2) break;
+            push_arg(p, copy_bytes(data + pos, (size_t)p->bulk_len), (size_t)p->bulk_len);
+            pos += (size_t)p->bulk_len + 2;
+        }
         p->bulk_len = -1;
         p->multibulk_left--;
     }

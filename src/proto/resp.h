@@ -18,6 +18,8 @@ typedef enum { RESP_NEED_MORE, RESP_DONE, RESP_ERROR } resp_status;
 typedef struct resp_parser {
     long long multibulk_left; /* bulks still expected; 0 = between requests */
     long long bulk_len;       /* length of the next bulk, -1 = header not read yet */
+    char *big;                /* a big bulk gathered as it arrives (with its CRLF), or NULL */
+    size_t big_len;           /* bytes of it received so far */
     int argc;
     int argv_cap;
     resp_arg *argv;
@@ -34,8 +36,9 @@ void resp_parser_free(resp_parser *p);
 void resp_parser_reset_args(resp_parser *p);
 /* Hands the last request's arguments to the caller (who frees each ptr and the array). */
 resp_arg *resp_parser_take_args(resp_parser *p, int *argc);
-/* Memory the parser holds for the request it is reading (or has just read): its arguments and
- * their array, with allocation overheads, so that it counts against a client's limits. */
+/* Memory the parser holds for the request it is reading (or has just read): its arguments, a
+ * big bulk being gathered, and their array, with allocation overheads, so that it counts
+ * against a client's limits. */
 size_t resp_parser_memory(const resp_parser *p);
 /* Parses from data[0..len). Sets *consumed to the bytes used (even on NEED_MORE,
  * where whole headers may have been consumed). On DONE, p->argc/p->argv hold a

@@ -32,12 +32,34 @@ void txn_init(txn *t) {
     t->now_ms = time_now_ms();
 }
 
+/* Buffers a txn keeps for the next command, up to this size: a big value's go back at once. */
+#define TXN_KEEP_BYTES (1024 * 1024)
+
+/* Empties a buffer, freeing it if a big value made it big. */
+static void clear_or_free(buf *b) {
+    if (b->cap > TXN_KEEP_BYTES)
+        buf_free(b);
+    else
+        buf_clear(b);
+}
+
+/* Frees the writes' buffer, and the read index built from it, when a big value made it big. */
+static void free_big_writes(txn *t) {
+    if (t->records.cap <= TXN_KEEP_BYTES) return;
+    buf_free(&t->records);
+    if (t->index) {
+        rocksdb_writebatch_wi_destroy(t->index);
+        t->index = NULL;
+    }
+}
+
 void txn_reset(txn *t) {
+    free_big_writes(t);
     if (t->index) rocksdb_writebatch_wi_clear(t->index);
     buf_clear(&t->records);
     t->nops = t->indexed = t->ranges = t->indexed_ranges = 0;
     record_writer_reset(&t->record);
-    buf_clear(&t->sealed);
+    clear_or_free(&t->sealed);
     t->sealed_len = 0;
     buf_clear(&t->touched);
     t->flushed = 0;
@@ -62,13 +84,10 @@ static rocksdb_writebatch_wi_t *index_of(txn *t) {
     return t->index;
 }
 
-static void put_slice(buf *b, const char *p, size_t len) {
-    buf_put_varint(b, len);
-    buf_append(b, p, len);
-}
-
-/* Appends one record: tag (with the CF id unless default), then its slices. */
-static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
+/* Appends one record: tag (with the CF id unless default), then its slices. A value may come
+ * in two parts (head, then val), joined here without a copy of their own. */
+static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, const char *head, size_t hlen,
+                   const char *val, size_t vlen) {
     static const uint8_t tags[3][2] = {{TAG_PUT, TAG_PUT_CF}, {TAG_DELETE, TAG_DELETE_CF},
                                        {TAG_DELETE_RANGE, TAG_DELETE_RANGE_CF}};
     buf_put_u8(&t->records, tags[kind][cf != 0]);
@@ -78,8 +97,9 @@ static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, c
     buf_append(&t->records, key, klen);
     size_t val_off = 0;
     if (kind != TXN_DELETE) {
-        buf_put_varint(&t->records, vlen);
+        buf_put_varint(&t->records, hlen + vlen);
         val_off = t->records.len;
+        buf_append(&t->records, head, hlen);
         buf_append(&t->records, val, vlen);
     }
     if (t->nops == t->ops_cap) {
@@ -87,7 +107,7 @@ static void add_op(txn *t, uint8_t kind, int cf, const char *key, size_t klen, c
         t->ops = realloc(t->ops, t->ops_cap * sizeof(*t->ops));
         if (!t->ops) abort();
     }
-    t->ops[t->nops++] = (txn_op){kind, (uint32_t)cf, key_off, klen, val_off, vlen};
+    t->ops[t->nops++] = (txn_op){kind, (uint32_t)cf, key_off, klen, val_off, hlen + vlen};
     if (kind == TXN_RANGE) t->ranges++;
 }
 
@@ -161,10 +181,17 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
 }
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
-    add_op(t, TXN_PUT, cf, key, klen, val, vlen);
+    add_op(t, TXN_PUT, cf, key, klen, NULL, 0, val, vlen);
 }
 
-void txn_delete(txn *t, int cf, const char *key, size_t klen) { add_op(t, TXN_DELETE, cf, key, klen, NULL, 0); }
+void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,
+                   size_t vlen) {
+    add_op(t, TXN_PUT, cf, key, klen, head, hlen, val, vlen);
+}
+
+void txn_delete(txn *t, int cf, const char *key, size_t klen) {
+    add_op(t, TXN_DELETE, cf, key, klen, NULL, 0, NULL, 0);
+}
 
 store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     store_iter *it = store_iter_new(cf, begin, blen, end, elen);
@@ -177,10 +204,12 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
 }
 
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
-    add_op(t, TXN_RANGE, cf, begin, blen, end, elen);
+    add_op(t, TXN_RANGE, cf, begin, blen, NULL, 0, end, elen);
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+    /* A bitmap is a string to Redis, and so to consumers and their TYPE filters. */
+    if (type == TYPE_BITMAP) type = TYPE_STRING;
     record_writer_add(&t->record, db, type, argc, argv, lens);
 }
 
@@ -191,28 +220,40 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
+/* The sealed commits are built as the batch itself, behind room for its header, so that a
+ * big value is not copied once more to make the batch. */
+static void reserve_header(txn *t) {
+    if (t->sealed.len > 0) return;
+    uint8_t header[BATCH_HEADER_SIZE] = {0};
+    buf_append(&t->sealed, header, BATCH_HEADER_SIZE);
+}
+
 int txn_seal(txn *t) {
     int wrote = t->records.len > t->sealed_len;
     if (wrote) {
-        buf rec;
-        buf_init(&rec);
-        record_writer_finish(&t->record, time_now_ms(), &rec);
+        reserve_header(t);
         buf_put_u8(&t->sealed, TAG_LOGDATA);
-        put_slice(&t->sealed, rec.data, rec.len);
-        buf_free(&rec);
+        buf_put_varint(&t->sealed, record_writer_encoded_len(&t->record));
+        record_writer_finish(&t->record, time_now_ms(), &t->sealed);
+    }
+    record_writer_reset(&t->record); /* a big value's record goes before its writes are copied */
+    if (wrote) {
         buf_append(&t->sealed, t->records.data + t->sealed_len, t->records.len - t->sealed_len);
         t->sealed_len = t->records.len;
     }
-    record_writer_reset(&t->record);
     return wrote;
 }
 
-void txn_build_batch(txn *t, buf *out) {
+/* Seals the last commit and fills in the batch header: t->sealed is then the whole batch. */
+static void finish_batch(txn *t) {
     txn_seal(t);
+    reserve_header(t);
     /* Header: sequence (assigned by RocksDB at write time) and count, little-endian. */
-    uint8_t header[BATCH_HEADER_SIZE];
-    batch_write_header(header, 0, (uint32_t)t->nops);
-    buf_append(out, header, BATCH_HEADER_SIZE);
+    batch_write_header((uint8_t *)t->sealed.data, 0, (uint32_t)t->nops);
+}
+
+void txn_build_batch(txn *t, buf *out) {
+    finish_batch(t);
     buf_append(out, t->sealed.data, t->sealed.len);
 }
 
@@ -264,11 +305,9 @@ int txn_commit(txn *t, char **err) {
         txn_reset(t);
         return 0;
     }
-    buf raw;
-    buf_init(&raw);
-    txn_build_batch(t, &raw);
-    int rc = write_raw(raw.data, raw.len, err);
-    buf_free(&raw);
+    finish_batch(t);
+    free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
+    int rc = write_raw(t->sealed.data, t->sealed.len, err);
     if (rc == 0) {
         after_commit(t);
         bounds_publish(&t->bounds);

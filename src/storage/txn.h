@@ -40,6 +40,9 @@ void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
+/* Puts the value head followed by val, without joining them first (a header before a big value). */
+void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,
+                   size_t vlen);
 void txn_delete(txn *t, int cf, const char *key, size_t klen);
 /* Deletes [begin, end); later reads in the same txn see only what it wrote there since. */
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);

@@ -4,13 +4,21 @@
 
 #include "types/keyspace.h"
 
-int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type) {
+void compound_attach(compound *c, txn *t, int db, const char *key, size_t klen, const meta *m, int found) {
     memset(c, 0, sizeof(*c));
     c->t = t;
     c->db = db;
     c->key = key;
     c->klen = klen;
+    c->m = *m;
+    c->found = found;
     buf_init(&c->raw);
+}
+
+int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type) {
+    meta none;
+    memset(&none, 0, sizeof(none));
+    compound_attach(c, t, db, key, klen, &none, 0);
     int rc = ks_lookup(t, db, key, klen, &c->m, &c->raw);
     if (rc == KS_ERROR) return CK_ERROR;
     if (rc == KS_CORRUPT) return CK_CORRUPT;

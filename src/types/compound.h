@@ -30,6 +30,9 @@ typedef struct compound {
 /* Looks the key up as a given type: CK_FOUND, CK_MISSING (c->m is then a new, empty key
  * of that type), CK_WRONGTYPE, CK_CORRUPT or CK_ERROR. Free with compound_free. */
 int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
+/* A compound over a key already looked up (m from ks_lookup; a new key has a fresh version
+ * and found = 0). */
+void compound_attach(compound *c, txn *t, int db, const char *key, size_t klen, const meta *m, int found);
 void compound_free(compound *c);
 /* Writes the metadata back (size changed); an empty key is deleted instead. */
 void compound_save(compound *c);

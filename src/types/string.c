@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "types/bitmap.h"
+#include "types/compound.h"
 #include "types/keyspace.h"
 #include "util/num.h"
 
@@ -14,12 +16,27 @@ void string_val_init(string_val *v) {
 
 void string_val_free(string_val *v) { buf_free(&v->raw); }
 
+/* A bitmap read as the string it holds. */
+static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
+    compound c;
+    compound_attach(&c, t, db, key, klen, m, 1);
+    int rc = bitmap_read(&c, &out->raw); /* the metadata record in raw is no longer needed */
+    compound_free(&c);
+    if (rc < 0) return ST_ERROR;
+    out->ptr = out->raw.data;
+    out->len = out->raw.len;
+    out->expire_ms = m->expire_ms;
+    out->exists = 1;
+    return ST_OK;
+}
+
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
     meta m;
     int rc = ks_lookup(t, db, key, klen, &m, &out->raw);
     if (rc == KS_ERROR) return ST_ERROR;
     if (rc == KS_CORRUPT) return ST_CORRUPT;
     if (rc == KS_MISSING) return ST_MISSING;
+    if (m.type == TYPE_BITMAP) return read_bitmap(t, db, key, klen, &m, out);
     if (m.type != TYPE_STRING) return ST_WRONGTYPE;
     out->ptr = m.value;
     out->len = m.value_len;
@@ -28,16 +45,103 @@ string_status string_get(txn *t, int db, const char *key, size_t klen, string_va
     return ST_OK;
 }
 
+/* A string's or a bitmap's length in bytes. */
+static long long value_length(const meta *m) {
+    return m->type == TYPE_BITMAP ? (long long)m->size : (long long)m->value_len;
+}
+
+/* Looks a key up for a string command that reads no whole value: ST_OK with its metadata
+ * (a string's value then points into raw), ST_MISSING, ST_WRONGTYPE or ST_ERROR. */
+static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    int rc = ks_lookup(t, db, key, klen, m, raw);
+    if (rc == KS_ERROR) return ST_ERROR;
+    if (rc == KS_MISSING) return ST_MISSING;
+    return m->type == TYPE_STRING || m->type == TYPE_BITMAP ? ST_OK : ST_WRONGTYPE;
+}
+
+string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                               string_val *out) {
+    meta m;
+    string_status s = lookup(t, db, key, klen, &m, &out->raw);
+    out->ptr = "";
+    out->len = 0;
+    if (s != ST_OK) return s;
+    long long len = value_length(&m);
+    if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, len)) return ST_OK;
+    out->len = (size_t)(end - start + 1);
+    if (m.type == TYPE_STRING) {
+        out->ptr = m.value + start;
+        return ST_OK;
+    }
+    /* Only the fragments in the range: a few bytes of a 512 MB bitmap cost one read. */
+    compound c;
+    compound_attach(&c, t, db, key, klen, &m, 1);
+    int rc = bitmap_read_range(&c, (uint64_t)start, out->len, &out->raw);
+    compound_free(&c);
+    out->ptr = out->raw.data;
+    return rc < 0 ? ST_ERROR : ST_OK;
+}
+
+string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                                long long *count) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    *count = 0;
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, value_length(&m))) {
+        if (m.type == TYPE_STRING) {
+            *count = string_bitcount(m.value, start, end);
+        } else {
+            /* Over the fragments that exist: a sparse 512 MB bitmap is not assembled. */
+            compound c;
+            compound_attach(&c, t, db, key, klen, &m, 1);
+            if (bitmap_count(&c, (uint64_t)start, (uint64_t)end, count) < 0) s = ST_ERROR;
+            compound_free(&c);
+        }
+    }
+    buf_free(&raw);
+    return s;
+}
+
+string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    *len = s == ST_OK ? value_length(&m) : 0;
+    buf_free(&raw);
+    return s;
+}
+
+string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int *value) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    *value = 0;
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    if (s == ST_OK && m.type == TYPE_BITMAP) {
+        compound c;
+        compound_attach(&c, t, db, key, klen, &m, 1);
+        if (bitmap_getbit(&c, bit, value) < 0) s = ST_ERROR;
+        compound_free(&c);
+    } else if (s == ST_OK) {
+        *value = string_getbit(m.value, m.value_len, bit);
+    }
+    buf_free(&raw);
+    return s;
+}
+
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms) {
-    buf mk, value;
+    buf mk, header;
     buf_init(&mk);
-    buf_init(&value);
+    buf_init(&header);
     enc_meta_key(&mk, db, key, klen);
-    enc_string_meta(&value, expire_ms, val, vlen);
-    txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
+    enc_string_meta(&header, expire_ms, NULL, 0);
+    txn_put_parts(t, CF_METADATA, mk.data, mk.len, header.data, header.len, val, vlen); /* no copy of a big value */
     txn_touch(t, db, key, klen);
     buf_free(&mk);
-    buf_free(&value);
+    buf_free(&header);
 }
 
 /* Reads a string that a write will modify: a missing key reads as empty, no expiry. */
@@ -93,29 +197,70 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
     return s;
 }
 
+/* Opens a key that SETBIT, SETRANGE or APPEND edits: ST_OK with a bitmap (c->found) or a
+ * string (c->m.type, its value in c->raw), ST_MISSING with c a new, empty bitmap,
+ * ST_WRONGTYPE or ST_ERROR. */
+static string_status open_for_edit(compound *c, txn *t, int db, const char *key, size_t klen) {
+    int rc = compound_open(c, t, db, key, klen, TYPE_BITMAP);
+    if (rc == CK_ERROR) return ST_ERROR;
+    if (rc == CK_WRONGTYPE) return c->m.type == TYPE_STRING ? ST_OK : ST_WRONGTYPE;
+    return rc == CK_FOUND ? ST_OK : ST_MISSING;
+}
+
+/* The key's string value (empty if missing), zero-extended to at least len bytes, into out. */
+static void copy_extended(const compound *c, size_t len, buf *out) {
+    buf_append(out, c->m.value, c->m.value_len);
+    if (out->len < len) {
+        buf_reserve(out, len - out->len);
+        memset(out->data + out->len, 0, len - out->len);
+        out->len = len;
+    }
+}
+
+/* Stores the edited value of a string (or of a missing key), keeping its expiry. A long one
+ * becomes a bitmap, so that the next edit rewrites one fragment instead of the whole value. */
+static string_status store_edited(compound *c, const buf *value) {
+    if (value->len <= STRING_BITMAP_MIN_BYTES) {
+        string_put(c->t, c->db, c->key, c->klen, value->data ? value->data : "", value->len, c->m.expire_ms);
+        return ST_OK;
+    }
+    meta fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.type = TYPE_BITMAP;
+    fresh.expire_ms = c->m.expire_ms;
+    fresh.version = enc_new_version();
+    compound b;
+    compound_attach(&b, c->t, c->db, c->key, c->klen, &fresh, 0);
+    int rc = bitmap_write(&b, 0, value->data, value->len);
+    compound_free(&b);
+    return rc < 0 ? ST_ERROR : ST_OK;
+}
+
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
-                              size_t blen, long long max_len, int append, buf *out, int64_t *expire_ms) {
-    string_val v;
-    string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v);
-    if (s == ST_OK) {
-        if (append) offset = (long long)v.len;
+                              size_t blen, long long max_len, int append, long long *new_len, int64_t *expire_ms) {
+    compound c;
+    string_status s = open_for_edit(&c, t, db, key, klen);
+    *expire_ms = c.m.expire_ms;
+    if (s == ST_OK || s == ST_MISSING) {
+        long long cur = value_length(&c.m);
+        if (append) offset = cur;
         if ((long long)blen > max_len || offset > max_len - (long long)blen) { /* no overflow */
             s = ST_TOO_BIG;
+        } else if (c.m.type == TYPE_BITMAP && (c.found || offset + (long long)blen > STRING_BITMAP_MIN_BYTES)) {
+            /* A bitmap, or a long new string: written fragment by fragment, gaps left sparse. */
+            s = bitmap_write(&c, (uint64_t)offset, bytes, blen) < 0 ? ST_ERROR : ST_OK;
+            *new_len = (long long)c.m.size;
         } else {
-            buf_append(out, v.ptr, v.len);
-            size_t need = (size_t)offset + blen;
-            if (need > out->len) {
-                buf_reserve(out, need - out->len);
-                memset(out->data + out->len, 0, need - out->len);
-                out->len = need;
-            }
-            if (blen) memcpy(out->data + offset, bytes, blen);
-            *expire_ms = v.expire_ms;
-            string_put(t, db, key, klen, out->data ? out->data : "", out->len, v.expire_ms);
+            buf value;
+            buf_init(&value);
+            copy_extended(&c, (size_t)offset + blen, &value);
+            if (blen) memcpy(value.data + offset, bytes, blen);
+            s = store_edited(&c, &value);
+            *new_len = (long long)value.len;
+            buf_free(&value);
         }
     }
-    string_val_free(&v);
+    compound_free(&c);
     return s;
 }
 
@@ -126,27 +271,26 @@ int string_getbit(const char *v, size_t len, uint64_t bit) {
     return ((uint8_t)v[byte] >> (7 - (bit & 7))) & 1;
 }
 
-string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old, buf *out,
+string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
                             int64_t *expire_ms) {
-    string_val v;
-    string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v);
-    if (s == ST_OK) {
-        *old = string_getbit(v.ptr, v.len, bit);
-        buf_append(out, v.ptr, v.len);
-        size_t need = (size_t)(bit >> 3) + 1;
-        if (need > out->len) {
-            buf_reserve(out, need - out->len);
-            memset(out->data + out->len, 0, need - out->len);
-            out->len = need;
-        }
+    compound c;
+    string_status s = open_for_edit(&c, t, db, key, klen);
+    *expire_ms = c.m.expire_ms;
+    if (s == ST_MISSING || (s == ST_OK && c.found)) {
+        /* A missing key becomes a bitmap, as in Kvrocks: a far bit costs one fragment. */
+        s = bitmap_setbit(&c, bit, on, old) < 0 ? ST_ERROR : ST_OK;
+    } else if (s == ST_OK) {
+        *old = string_getbit(c.m.value, c.m.value_len, bit);
+        buf value;
+        buf_init(&value);
+        copy_extended(&c, (size_t)(bit >> 3) + 1, &value);
         uint8_t mask = (uint8_t)(1 << (7 - (bit & 7)));
-        uint8_t *byte = (uint8_t *)out->data + (bit >> 3);
+        uint8_t *byte = (uint8_t *)value.data + (bit >> 3);
         *byte = on ? (*byte | mask) : (*byte & (uint8_t)~mask);
-        *expire_ms = v.expire_ms;
-        string_put(t, db, key, klen, out->data, out->len, v.expire_ms);
+        s = store_edited(&c, &value);
+        buf_free(&value);
     }
-    string_val_free(&v);
+    compound_free(&c);
     return s;
 }
 

@@ -1,4 +1,5 @@
-/* The string type: values stored whole in the metadata record. */
+/* The string type: values stored whole in the metadata record, or as a bitmap (types/bitmap.h)
+ * when SETBIT made the key or an edit made it long; both read as strings. */
 #ifndef TIDEKV_TYPES_STRING_H
 #define TIDEKV_TYPES_STRING_H
 
@@ -33,7 +34,10 @@ typedef struct string_val {
 void string_val_init(string_val *v);
 void string_val_free(string_val *v);
 
-/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. */
+/* Edits (SETBIT, SETRANGE, APPEND) leaving a string longer than this store it as a bitmap. */
+#define STRING_BITMAP_MIN_BYTES (64 * 1024)
+
+/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. A bitmap reads as its whole string. */
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out);
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
 
@@ -43,11 +47,22 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
 /* INCRBYFLOAT: the new value's text in out. */
 string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
                                  int64_t *expire_ms);
-/* SETRANGE / APPEND (offset = current length): writes bytes at offset, zero-padding; new value in out. */
+/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none. */
+string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                               string_val *out);
+/* BITCOUNT over bytes [start, end] (Redis-style indexes); 0 for a missing key. */
+string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+                                long long *count);
+/* STRLEN (0 for a missing key). */
+string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len);
+/* GETBIT (0 past the end or for a missing key). */
+string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int *value);
+/* SETRANGE / APPEND (offset = current length): writes bytes at offset, zero-padding, keeping
+ * the expiry (returned in *expire_ms); the new length in *new_len. */
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
-                              size_t blen, long long max_len, int append, buf *out, int64_t *expire_ms);
-/* SETBIT: the old bit in *old; new value in out. */
-string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old, buf *out,
+                              size_t blen, long long max_len, int append, long long *new_len, int64_t *expire_ms);
+/* SETBIT, keeping the expiry (returned in *expire_ms): the old bit in *old. */
+string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
                             int64_t *expire_ms);
 
 /* Pure helpers over a value. */

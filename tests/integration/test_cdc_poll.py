@@ -44,7 +44,7 @@ def test_sequence_increases_by_one_per_simple_write(r):
         ("DECR", "n"),
         ("APPEND", "a", "z"),
         ("SETRANGE", "a", "0", "Q"),
-        ("SETBIT", "bits", "3", "1"),
+        ("SETBIT", "a", "3", "1"),  # on a string (a new key would be a bitmap: 2 writes)
         ("INCRBYFLOAT", "f", "1.5"),
         ("EXPIRE", "a", "100"),
         ("PERSIST", "a"),

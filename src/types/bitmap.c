@@ -1,0 +1,202 @@
+#include "types/bitmap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/num.h"
+
+uint8_t bitmap_reverse_bits(uint8_t b) {
+    b = (uint8_t)((b & 0xF0) >> 4 | (b & 0x0F) << 4);
+    b = (uint8_t)((b & 0xCC) >> 2 | (b & 0x33) << 2);
+    return (uint8_t)((b & 0xAA) >> 1 | (b & 0x55) << 1);
+}
+
+/* The subkey of the fragment that starts at a byte offset: its decimal text. */
+static size_t fragment_name(char *out, uint64_t start) {
+    return (size_t)snprintf(out, 24, "%llu", (unsigned long long)start);
+}
+
+/* Reads the stored bytes of the fragment starting at start into out (empty if missing).
+ * A key that did not exist before this command has no fragments to read. */
+static int read_fragment(compound *c, uint64_t start, buf *out) {
+    buf_clear(out);
+    if (!c->found) return 0;
+    char name[24];
+    int rc = compound_get(c, name, fragment_name(name, start), out);
+    if (rc == 0) buf_clear(out);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Stores a fragment without its trailing zero bytes; one left empty is deleted (or never written). */
+static void write_fragment(compound *c, uint64_t start, buf *frag) {
+    while (frag->len > 0 && frag->data[frag->len - 1] == 0) frag->len--;
+    char name[24];
+    size_t nlen = fragment_name(name, start);
+    if (frag->len > 0)
+        compound_put(c, name, nlen, frag->data, frag->len);
+    else if (c->found)
+        compound_del(c, name, nlen);
+}
+
+/* Makes the fragment at least len bytes long, zero-filled. */
+static void extend_fragment(buf *frag, size_t len) {
+    if (frag->len >= len) return;
+    buf_reserve(frag, len - frag->len);
+    memset(frag->data + frag->len, 0, len - frag->len);
+    frag->len = len;
+}
+
+/* Grows the length to cover len bytes and saves the metadata. The key exists from now on:
+ * later operations on c must read the fragments written so far. */
+static void save_size(compound *c, uint64_t len) {
+    if (len > c->m.size) c->m.size = len;
+    compound_save(c);
+    c->found = 1;
+}
+
+/* The piece of a byte range [offset + done, offset + len) that lies in one fragment: the
+ * fragment's start, where the piece begins in it, and its length. */
+typedef struct span {
+    uint64_t start;
+    size_t at, n;
+} span;
+
+static span next_span(uint64_t offset, size_t done, size_t len) {
+    uint64_t pos = offset + done;
+    span sp;
+    sp.start = pos - pos % BITMAP_FRAGMENT_BYTES;
+    sp.at = (size_t)(pos - sp.start);
+    sp.n = BITMAP_FRAGMENT_BYTES - sp.at < len - done ? BITMAP_FRAGMENT_BYTES - sp.at : len - done;
+    return sp;
+}
+
+int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len) {
+    buf frag;
+    buf_init(&frag);
+    int rc = 0;
+    for (size_t done = 0; done < len && rc == 0;) {
+        span sp = next_span(offset, done, len);
+        rc = read_fragment(c, sp.start, &frag);
+        if (rc == 0) {
+            extend_fragment(&frag, sp.at + sp.n);
+            for (size_t i = 0; i < sp.n; i++)
+                frag.data[sp.at + i] = (char)bitmap_reverse_bits((uint8_t)bytes[done + i]);
+            write_fragment(c, sp.start, &frag);
+        }
+        done += sp.n;
+    }
+    if (rc == 0) {
+        save_size(c, offset + len);
+    }
+    buf_free(&frag);
+    return rc;
+}
+
+/* Where a bit lives: its fragment's start, the byte within it, and the bit's mask there. */
+static void locate_bit(uint64_t bit, uint64_t *start, size_t *at, uint8_t *mask) {
+    uint64_t byte = bit >> 3;
+    *start = byte - byte % BITMAP_FRAGMENT_BYTES;
+    *at = (size_t)(byte - *start);
+    *mask = (uint8_t)(1u << (bit & 7)); /* Kvrocks's order: bit 0 is the least significant */
+}
+
+int bitmap_getbit(compound *c, uint64_t bit, int *value) {
+    *value = 0;
+    if ((bit >> 3) >= c->m.size) return 0;
+    uint64_t start;
+    size_t at;
+    uint8_t mask;
+    locate_bit(bit, &start, &at, &mask);
+    buf frag;
+    buf_init(&frag);
+    int rc = read_fragment(c, start, &frag);
+    if (rc == 0 && at < frag.len) *value = ((uint8_t)frag.data[at] & mask) != 0;
+    buf_free(&frag);
+    return rc;
+}
+
+int bitmap_setbit(compound *c, uint64_t bit, int on, int *old) {
+    uint64_t start;
+    size_t at;
+    uint8_t mask;
+    locate_bit(bit, &start, &at, &mask);
+    buf frag;
+    buf_init(&frag);
+    int rc = read_fragment(c, start, &frag);
+    if (rc == 0) {
+        extend_fragment(&frag, at + 1);
+        uint8_t *byte = (uint8_t *)frag.data + at;
+        *old = (*byte & mask) != 0;
+        *byte = on ? (*byte | mask) : (*byte & (uint8_t)~mask);
+        write_fragment(c, start, &frag);
+        save_size(c, (bit >> 3) + 1);
+    }
+    buf_free(&frag);
+    return rc;
+}
+
+/* Calls fn for every stored fragment within size, with its start and its bytes (clipped to
+ * size). Walking the fragments that exist skips the gaps of a sparse bitmap; they come in the
+ * order of their decimal names ("10240" before "2048"). */
+static void each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, const char *val, size_t vlen),
+                          void *arg) {
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *name, *val;
+    size_t nlen, vlen;
+    while (compound_iter_next(&ci, &name, &nlen, &val, &vlen)) {
+        long long start;
+        if (num_parse_ll(name, nlen, &start) < 0 || start < 0 || (uint64_t)start >= c->m.size) continue;
+        size_t n = vlen < c->m.size - (uint64_t)start ? vlen : (size_t)(c->m.size - (uint64_t)start);
+        fn(arg, (uint64_t)start, val, n);
+    }
+    compound_iter_close(&ci);
+}
+
+static void copy_fragment(void *arg, uint64_t start, const char *val, size_t vlen) {
+    buf *out = arg;
+    for (size_t i = 0; i < vlen; i++) out->data[start + i] = (char)bitmap_reverse_bits((uint8_t)val[i]);
+}
+
+int bitmap_read(compound *c, buf *out) {
+    buf_clear(out);
+    extend_fragment(out, (size_t)c->m.size);
+    each_fragment(c, copy_fragment, out);
+    return 0;
+}
+
+typedef struct count_arg {
+    uint64_t first, last;
+    long long count;
+} count_arg;
+
+/* Reversing a byte's bits keeps its population count: stored bytes count as they are. */
+static void count_fragment(void *arg, uint64_t start, const char *val, size_t vlen) {
+    count_arg *a = arg;
+    for (size_t i = 0; i < vlen; i++)
+        if (start + i >= a->first && start + i <= a->last) a->count += __builtin_popcount((uint8_t)val[i]);
+}
+
+int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count) {
+    count_arg a = {first, last, 0};
+    each_fragment(c, count_fragment, &a);
+    *count = a.count;
+    return 0;
+}
+
+int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out) {
+    buf_clear(out);
+    extend_fragment(out, len);
+    buf frag;
+    buf_init(&frag);
+    int rc = 0;
+    for (size_t done = 0; done < len && rc == 0;) {
+        span sp = next_span(offset, done, len);
+        rc = read_fragment(c, sp.start, &frag);
+        for (size_t i = 0; rc == 0 && i < sp.n && sp.at + i < frag.len; i++)
+            out->data[done + i] = (char)bitmap_reverse_bits((uint8_t)frag.data[sp.at + i]);
+        done += sp.n;
+    }
+    buf_free(&frag);
+    return rc;
+}

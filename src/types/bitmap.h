@@ -1,0 +1,38 @@
+/* The bitmap type, stored as Kvrocks stores it (shared/ENCODING.md): a string kept in 1 KiB
+ * fragments under a compound key, so that writing a bit or a few bytes far into a big string
+ * touches one fragment instead of rewriting the whole value. Redis clients see a string.
+ *
+ * A fragment's subkey is the decimal byte offset where it starts (0, 1024, …); it may be
+ * shorter than 1 KiB (trailing zero bytes are left out) or missing (all zeros); the metadata
+ * size is the string's length in bytes. Kvrocks numbers the bits of a fragment byte from the
+ * least significant one, Redis from the most significant: every byte is stored bit-reversed. */
+#ifndef TIDEKV_TYPES_BITMAP_H
+#define TIDEKV_TYPES_BITMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "types/compound.h"
+#include "util/buf.h"
+
+#define BITMAP_FRAGMENT_BYTES 1024
+
+/* A byte with its bits in the opposite order (string byte <-> stored byte). */
+uint8_t bitmap_reverse_bits(uint8_t b);
+
+/* Operations on a bitmap opened with compound_open(…, TYPE_BITMAP) (or compound_attach).
+ * Each returns 0, or -1 on a storage error. Writes save the metadata. */
+
+/* Writes len string bytes at a byte offset, zero-filling any gap: SETRANGE, APPEND. */
+int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len);
+/* Sets or clears a bit (Redis's numbering); the bit's old value in *old. */
+int bitmap_setbit(compound *c, uint64_t bit, int on, int *old);
+int bitmap_getbit(compound *c, uint64_t bit, int *value);
+/* The whole string (size bytes) into out (cleared first). */
+int bitmap_read(compound *c, buf *out);
+/* len string bytes from a byte offset (within size) into out (cleared first). */
+int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out);
+/* BITCOUNT of bytes [first, last] (within size), over the fragments that exist. */
+int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count);
+
+#endif
