@@ -172,6 +172,13 @@ static int weigh(cmd_ctx *ctx, const sort_opts *o, sort_item *items, long long n
     return 0;
 }
 
+/* The rows [from, to) that LIMIT keeps of the n sorted items. Offset and count may be as
+ * large as a long long goes: both are clamped to n before any sum. */
+static void limit_rows(const sort_opts *o, long long n, long long *from, long long *to) {
+    *from = o->offset < 0 ? 0 : o->offset > n ? n : o->offset;
+    *to = o->count < 0 || o->count > n - *from ? n : *from + o->count;
+}
+
 /* STORE: the destination becomes a list of the rows (a missing GET stores ""). */
 static void store_rows(cmd_ctx *ctx, const resp_arg *dst, const buf *rows, long long total) {
     const char **items = malloc((size_t)(total ? total : 1) * sizeof(char *));
@@ -212,9 +219,8 @@ void cmd_sort(cmd_ctx *ctx) {
                 items[b] = t;
             }
         }
-        long long from = o.offset < 0 ? 0 : o.offset, to = o.count < 0 ? n : from + o.count;
-        if (from > n) from = n;
-        if (to > n) to = n;
+        long long from, to;
+        limit_rows(&o, n, &from, &to);
         long long per = o.ngets ? o.ngets : 1, total = (to - from) * per;
         /* Results as [u32 len or UINT32_MAX for nil][bytes], replied or stored. */
         buf rows;
