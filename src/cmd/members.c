@@ -1,10 +1,13 @@
 #include "cmd/members.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cursor.h"
+#include "net/net.h"
 #include "util/glob.h"
+#include "util/log.h"
 #include "util/num.h"
 #include "util/random.h"
 
@@ -236,6 +239,152 @@ long long members_pick(compound *c, long long count, picked **out) {
 void picked_free(picked *p, long long n) {
     picked_free_members(p, (uint64_t)n);
     free(p);
+}
+
+int members_parse_count(cmd_ctx *ctx, const resp_arg *arg, long long *count) {
+    if (arg_ll(ctx, arg, count) < 0) return -1;
+    if (*count != LLONG_MIN) return 0;
+    reply_errorf(ctx->r, "ERR value is out of range, value must between %lld and %lld", -LLONG_MAX, LLONG_MAX);
+    return -1;
+}
+
+int members_check_pair_count(cmd_ctx *ctx, long long count) {
+    if (count >= -LLONG_MAX / 2 && count <= LLONG_MAX / 2) return 0;
+    reply_error(ctx->r, "ERR value is out of range");
+    return -1;
+}
+
+/* Repeated picks from a collection whose members and values take up to this many bytes come
+ * from a copy of it: one read, then each pick costs about what it costs Redis. */
+#define POOL_MAX_BYTES ((size_t)64 << 20)
+/* Otherwise they are made and replied this many at a time. */
+#define REPEAT_BATCH 64
+
+/* Whether the reply can stop short: the client's output is past its limit, so the client is
+ * closed without it. */
+static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
+
+static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
+    reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));
+}
+
+static void reply_pick(cmd_ctx *ctx, value_reply_fn reply_value, const char *sub, size_t sl, const char *val,
+                       size_t vl) {
+    if (reply_value && ctx->r->resp == 3) reply_array(ctx->r, 2);
+    reply_bulk(ctx->r, sub, sl);
+    if (reply_value) reply_value(ctx->r, val, vl);
+}
+
+static void reply_picked(cmd_ctx *ctx, value_reply_fn reply_value, const picked *p) {
+    reply_pick(ctx, reply_value, p->sub.data ? p->sub.data : "", p->sub.len, p->val.data ? p->val.data : "",
+               p->val.len);
+}
+
+/* A copy of a collection's members (and values). */
+typedef struct member_pool {
+    buf entries; /* member, then value, each as u32 length + bytes */
+    buf starts;  /* where each entry starts in entries (u32) */
+    uint64_t n;
+} member_pool;
+
+/* Copies c's members, and their values if with_values, into pool; -1 if that takes more than
+ * POOL_MAX_BYTES. */
+static int pool_load(compound *c, int with_values, member_pool *pool) {
+    buf_init(&pool->entries);
+    buf_init(&pool->starts);
+    pool->n = 0;
+    if (c->m.size > POOL_MAX_BYTES / 8) return -1; /* an entry takes 8 bytes at least */
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *sub, *val;
+    size_t sl, vl;
+    int fits = 1;
+    while (pool->n < c->m.size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        if (!with_values) vl = 0;
+        if (pool->entries.len + 8 + sl + vl > POOL_MAX_BYTES) {
+            fits = 0;
+            break;
+        }
+        uint32_t start = (uint32_t)pool->entries.len;
+        buf_append(&pool->starts, &start, sizeof(start));
+        buf_put_u32be(&pool->entries, (uint32_t)sl);
+        buf_append(&pool->entries, sub, sl);
+        buf_put_u32be(&pool->entries, (uint32_t)vl);
+        buf_append(&pool->entries, val, vl);
+        pool->n++;
+    }
+    compound_iter_close(&ci);
+    return fits ? 0 : -1;
+}
+
+static void pool_free(member_pool *pool) {
+    buf_free(&pool->entries);
+    buf_free(&pool->starts);
+}
+
+static void reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn reply_value) {
+    uint32_t start;
+    memcpy(&start, pool->starts.data + sizeof(start) * random_below(pool->n), sizeof(start));
+    const char *entry = pool->entries.data + start;
+    size_t sl = buf_get_u32be(entry);
+    reply_pick(ctx, reply_value, entry + 4, sl, entry + 8 + sl, buf_get_u32be(entry + 4 + sl));
+}
+
+/* Repeated picks made and replied a batch at a time: for few picks, or a collection too big
+ * to copy. */
+static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
+    reply_header(ctx, total, reply_value);
+    for (uint64_t left = total; left > 0 && !reply_abandoned(ctx);) {
+        picked *p;
+        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
+        if (n == 0) { /* the collection could not be read: the reply started cannot be finished */
+            log_msg(LOG_WARNING, "client %s closed: random members could not be read", ctx->c->addr);
+            ctx->c->flags |= CLIENT_CLOSE_ASAP;
+        }
+        for (long long i = 0; i < n; i++) reply_picked(ctx, reply_value, &p[i]);
+        picked_free(p, n);
+        if (n == 0) return;
+        left -= (uint64_t)n;
+    }
+}
+
+static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
+    /* As in members_pick: a few picks of many members cost less by seeking than a copy does. */
+    if (total <= c->m.size / 8) {
+        reply_batches(ctx, c, total, reply_value);
+        return;
+    }
+    member_pool pool;
+    if (pool_load(c, reply_value != NULL, &pool) < 0) {
+        reply_batches(ctx, c, total, reply_value);
+    } else {
+        reply_header(ctx, pool.n ? total : 0, reply_value);
+        for (uint64_t i = 0; pool.n && i < total && !reply_abandoned(ctx); i++)
+            reply_pool_pick(ctx, &pool, reply_value);
+    }
+    pool_free(&pool);
+}
+
+static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
+    picked *p;
+    long long n = members_pick(c, count, &p);
+    reply_header(ctx, (uint64_t)n, reply_value);
+    for (long long i = 0; i < n && !reply_abandoned(ctx); i++) reply_picked(ctx, reply_value, &p[i]);
+    picked_free(p, n);
+}
+
+void members_reply_one(cmd_ctx *ctx, compound *c) {
+    picked *p;
+    long long n = members_pick(c, 1, &p);
+    if (n == 1) reply_bulk(ctx->r, p->sub.data ? p->sub.data : "", p->sub.len);
+    else reply_null(ctx->r);
+    picked_free(p, n);
+}
+
+void members_reply_random(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
+    if (count >= 0) reply_distinct(ctx, c, count, reply_value);
+    else if (!c->found || c->m.size == 0) reply_header(ctx, 0, reply_value);
+    else reply_repeated(ctx, c, (uint64_t)-count, reply_value);
 }
 
 void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {

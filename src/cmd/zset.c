@@ -739,36 +739,26 @@ void cmd_zrangestore(cmd_ctx *ctx) {
 
 void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
 
+/* A member's stored value is its score (8 bytes, ordered encoding). */
+static void reply_member_score(reply *r, const char *val, size_t len) {
+    reply_double(r, len == 8 ? enc_decode_ordered_double((const uint8_t *)val) : 0);
+}
+
 void cmd_zrandmember(cmd_ctx *ctx) {
     long long count = 1;
     int withscores = 0, has_count = ctx->argc >= 3;
-    if (has_count && arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    if (has_count && members_parse_count(ctx, &ctx->argv[2], &count) < 0) return;
     if (ctx->argc == 4 && arg_is(&ctx->argv[3], "withscores")) {
         withscores = 1;
     } else if (ctx->argc >= 4) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    if (count < -(1LL << 31) || count > (1LL << 31)) {
-        reply_error(ctx->r, "ERR value is out of range");
-        return;
-    }
+    if (withscores && members_check_pair_count(ctx, count) < 0) return;
     compound z;
     if (open_zset(ctx, &z) < 0) return;
-    picked *p = NULL;
-    long long n = z.found ? members_pick(&z, count, &p) : 0;
-    if (!has_count) {
-        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
-        else reply_null(ctx->r);
-    } else {
-        reply_array(ctx->r, withscores && ctx->r->resp == 2 ? n * 2 : n);
-        for (long long i = 0; i < n; i++) {
-            if (withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
-            reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
-            if (withscores) reply_double(ctx->r, enc_decode_ordered_double((const uint8_t *)p[i].val.data));
-        }
-    }
-    if (n) picked_free(p, n);
+    if (has_count) members_reply_random(ctx, &z, count, withscores ? reply_member_score : NULL);
+    else members_reply_one(ctx, &z);
     compound_free(&z);
 }
 

@@ -28,6 +28,10 @@ void net_reply_parts(client *c, const void *head, size_t head_len, const void *b
  * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
  * block's cleanup leaves). */
 void net_wake(client *c);
+/* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
+ * long enough); if so, logs it and marks the client to be closed without its replies, so a
+ * command still writing a long reply can stop. Call from the client's worker. */
+int net_output_over_limit(client *c);
 /* Sets a client's name under the registry lock (CLIENT LIST reads it from other threads). */
 void net_client_set_name(client *c, const char *name, size_t len);
 
