@@ -130,8 +130,7 @@ static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
     size_t len = a->len;
     *exclusive = len > 0 && p[0] == '(';
     if (*exclusive) p++, len--;
-    if (num_parse_double(p, len, v) < 0) return -1;
-    return 0;
+    return num_parse_score_bound(p, len, v);
 }
 
 static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
@@ -377,8 +376,13 @@ static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
 
 enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR };
 
+/* Scores are stored without the sign of a zero, so -0 sorts and prints as 0, as in Redis's
+ * small sorted sets. */
+static double stored_score(double score) { return score == 0 ? 0 : score; }
+
 /* Applies one ZADD pair. *added is set when the member is new; *result is its score after
- * (unless skipped by NX/XX/GT/LT). */
+ * (unless skipped by NX/XX/GT/LT) as computed: ZINCRBY -0 on a new member answers -0, as Redis
+ * does, though 0 is stored. */
 static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int *added, double *result) {
     double old = 0;
     int had = member_score(z, m->ptr, m->len, &old);
@@ -387,9 +391,9 @@ static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int
     if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
     double next = (flags & ZADD_INCR) && had ? old + score : score;
     if (isnan(next)) return ZA_NAN;
-    if (next == 0) next = 0; /* no -0 */
     if (had && (((flags & ZADD_GT) && !(next > old)) || ((flags & ZADD_LT) && !(next < old)))) return ZA_SKIPPED;
     *result = next;
+    next = stored_score(next);
     if (had && next == old) return ZA_UNCHANGED;
     member_set(z, m->ptr, m->len, next, had, old);
     *added = !had;
@@ -406,7 +410,6 @@ static double *parse_scores(cmd_ctx *ctx, int first, int pairs) {
             free(scores);
             return NULL;
         }
-        if (scores[p] == 0) scores[p] = 0; /* -0 is stored as 0, so it sorts and prints as Redis's */
     }
     return scores;
 }
@@ -431,7 +434,7 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         int was_added;
         rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
         if (rc != ZA_CHANGED) continue;
-        effect_add_score(&e, result);
+        effect_add_score(&e, stored_score(result));
         effect_add(&e, m->ptr, m->len);
         added += was_added;
         changed++;

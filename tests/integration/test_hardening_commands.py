@@ -108,3 +108,64 @@ def test_huge_negative_counts_end_at_the_output_limit(make_server):
     assert peak_rss_kb(s) - peak_before < 100 * 1024
     # a client within the limit still gets its whole reply
     assert len(r.srandmember("st", -1000)) == 1000
+
+
+# ---------------------------------------------------------------- scores out of a double's range
+
+NOT_FLOAT = "ERR value is not a valid float"
+WEIGHT_FLOAT = "ERR weight value is not a float"
+NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+
+
+@pytest.mark.parametrize("score", ["1e309", "-1e309", "1e-400"])
+def test_a_score_out_of_a_doubles_range_is_no_float(r, c, score):
+    r.zadd("z", {"a": 1})
+    assert c.call("ZADD", "z", score, "b") == NOT_FLOAT
+    assert c.call("ZADD", "z", "INCR", score, "a") == NOT_FLOAT
+    assert c.call("ZINCRBY", "z", score, "a") == NOT_FLOAT
+    assert c.call("ZUNIONSTORE", "d", "1", "z", "WEIGHTS", score) == WEIGHT_FLOAT
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"a", 1.0)]
+    r.rpush("l", score)
+    assert c.call("SORT", "l") == NOT_DOUBLE
+
+
+def test_written_infinities_and_tiny_scores(r, c):
+    assert c.call("ZADD", "z", "inf", "i", "-inf", "j", "1e-310", "k", "1", "a") == 4
+    assert c.call("ZSCORE", "z", "i") == b"inf"
+    assert c.call("ZSCORE", "z", "k") == b"9.9999999999999694e-311"
+    assert c.call("ZINCRBY", "z", "-inf", "j") == b"-inf"
+
+
+def test_score_range_bounds_take_out_of_range_numbers(r, c):
+    """Range bounds are read as strtod reads them: out of range as inf or 0, even "" as 0."""
+    r.zadd("z", {"i": float("inf"), "j": float("-inf"), "k": 1e-310, "a": 1})
+    assert c.call("ZRANGEBYSCORE", "z", "1e309", "1e309") == [b"i"]
+    assert c.call("ZRANGEBYSCORE", "z", "-1e309", "(1e-400") == [b"j"]
+    assert c.call("ZCOUNT", "z", "(1e-400", "1e400") == 3
+    assert c.call("ZRANGE", "z", "1e309", "-1e309", "BYSCORE", "REV") == [b"i", b"a", b"k", b"j"]
+    assert c.call("ZRANGEBYSCORE", "z", " 1", "1") == [b"a"]
+    assert c.call("ZRANGEBYSCORE", "z", "", "1") == [b"k", b"a"]
+    assert c.call("ZRANGEBYSCORE", "z", "(", "1") == [b"k", b"a"]
+    assert c.call("ZREMRANGEBYSCORE", "z", "1e309", "1e309") == 1
+    assert c.call("ZRANGEBYSCORE", "z", "nan", "1") == "ERR min or max is not a float"
+
+
+def test_zincrby_minus_zero_on_a_new_member_answers_minus_zero(r, c):
+    assert c.call("ZINCRBY", "z", "-0.0", "a") == b"-0"
+    assert c.call("ZADD", "z", "INCR", "-0", "b") == b"-0"
+    assert c.call("ZADD", "z", "NX", "INCR", "-0", "c") == b"-0"
+    # stored as 0, so that a further -0 makes 0 and ZSCORE shows 0, as Redis does
+    assert c.call("ZSCORE", "z", "a") == b"0"
+    assert c.call("ZINCRBY", "z", "-0.0", "a") == b"0"
+    assert c.call("ZADD", "z", "-0.0", "d") == 1
+    assert c.call("ZSCORE", "z", "d") == b"0"
+    assert c.call("ZRANGEBYSCORE", "z", "0", "0") == [b"a", b"b", b"c", b"d"]
+
+
+def test_incrbyfloat_takes_what_a_long_double_holds(r, c):
+    for cmd, key in (("INCRBYFLOAT", ["s"]), ("HINCRBYFLOAT", ["h", "f"])):
+        assert c.call(cmd, *key, "1e4933") == NOT_FLOAT
+        assert c.call(cmd, *key, "1e-5000") == NOT_FLOAT
+        got = c.call(cmd, *key, "1e309")
+        assert len(got) == 309 and got.startswith(b"99999999999999999998634942")
+    assert c.call("INCRBYFLOAT", "n", "-0.0") == b"0"
