@@ -337,13 +337,13 @@ static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply
     for (uint64_t left = total; left > 0 && !reply_abandoned(ctx);) {
         picked *p;
         long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
-        if (n == 0) { /* the collection could not be read: the reply started cannot be finished */
-            log_msg(LOG_WARNING, "client %s closed: random members could not be read", ctx->c->addr);
-            ctx->c->flags |= CLIENT_CLOSE_ASAP;
-        }
         for (long long i = 0; i < n; i++) reply_picked(ctx, reply_value, &p[i]);
         picked_free(p, n);
-        if (n == 0) return;
+        if (n == 0) { /* the collection could not be read: the reply begun cannot be finished */
+            log_msg(LOG_WARNING, "client %s closed: random members could not be read", ctx->c->addr);
+            ctx->c->flags |= CLIENT_CLOSE_ASAP;
+            return;
+        }
         left -= (uint64_t)n;
     }
 }

@@ -95,7 +95,7 @@ void cmd_smembers(cmd_ctx *ctx) {
     compound_free(&s);
 }
 
-/* Parses SPOP's count: any size, as the set's bounds the picks; replies and returns -1 if invalid. */
+/* Parses SPOP's count: any size, the set's own bounding the picks; replies and returns -1 if invalid. */
 static int parse_pop_count(cmd_ctx *ctx, long long *count) {
     if (arg_parse_ll(&ctx->argv[2], count) == 0 && *count >= 0) return 0;
     reply_error(ctx->r, "ERR value is out of range, must be positive");
