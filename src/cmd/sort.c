@@ -163,8 +163,10 @@ static int weigh(cmd_ctx *ctx, const sort_opts *o, sort_item *items, long long n
             w = &it->weight;
             if (!it->has_weight) continue; /* missing weights sort as 0, or first with ALPHA */
         }
-        /* An empty string counts as 0, as in Redis. */
-        if (!o->alpha && w->len > 0 && num_parse_double(w->data, w->len, &it->score) < 0) {
+        /* Read as Redis reads weights: " 1" is 1, "" is 0, 1e309 and 1e-310 are no doubles. */
+        int out_of_range = 0;
+        if (!o->alpha && (num_parse_double_loose(w->data ? w->data : "", w->len, &it->score, &out_of_range) < 0 ||
+                          out_of_range)) {
             reply_error(ctx->r, "ERR One or more scores can't be converted into double");
             return -1;
         }

@@ -130,7 +130,8 @@ static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
     size_t len = a->len;
     *exclusive = len > 0 && p[0] == '(';
     if (*exclusive) p++, len--;
-    return num_parse_score_bound(p, len, v);
+    int out_of_range; /* as in Redis, a bound out of a double's range is inf or 0 */
+    return num_parse_double_loose(p, len, v, &out_of_range);
 }
 
 static int parse_lex_bound(const resp_arg *a, lex_bound *b) {

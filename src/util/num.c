@@ -62,9 +62,7 @@ int num_parse_ld(const char *s, size_t len, long double *out) {
     return 0;
 }
 
-/* strtod over all of s; -1 unless it takes all of it and gives a number (not NaN).
- * *out_of_range tells whether the number overflowed or underflowed. */
-static int parse_whole_double(const char *s, size_t len, double *out, int *out_of_range) {
+int num_parse_double_loose(const char *s, size_t len, double *out, int *out_of_range) {
     char tmp[5120];
     if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
     char *end;
@@ -79,17 +77,12 @@ static int parse_whole_double(const char *s, size_t len, double *out, int *out_o
 int num_parse_double(const char *s, size_t len, double *out) {
     double v;
     int out_of_range;
-    if (!strict_start(s, len) || parse_whole_double(s, len, &v, &out_of_range) < 0) return -1;
+    if (!strict_start(s, len) || num_parse_double_loose(s, len, &v, &out_of_range) < 0) return -1;
     /* Written infinities pass, a number too large for a double does not (nor one too small
      * for anything but 0), as in Redis. */
     if (out_of_range && (isinf(v) || v == 0)) return -1;
     *out = v;
     return 0;
-}
-
-int num_parse_score_bound(const char *s, size_t len, double *out) {
-    int out_of_range;
-    return parse_whole_double(s, len, out, &out_of_range);
 }
 
 size_t num_format_ll(char *out, long long v) {

@@ -38,6 +38,18 @@ def test_sort_numeric_forms_and_ties(r, c):
     assert c.call("SORT", "e") == [b"-1", b"", b"1"]
 
 
+def test_sort_weights_read_as_redis_reads_them(r, c):
+    """As strtod reads them: leading spaces pass, numbers out of a double's range do not.
+    (Redis does not clear errno before it reads a weight: these checks come last.)"""
+    r.rpush("sp", " 3", "2", "\t1", "1e308")
+    assert c.call("SORT", "sp") == [b"\t1", b"2", b" 3", b"1e308"]
+    for weight in ("1e309", "-1e309", "1e-400", "1e-310"):
+        r.delete("l")
+        r.rpush("l", "1", weight)
+        assert c.call("SORT", "l") == NOT_DOUBLE
+        assert c.call("SORT", "l", "ALPHA") == sorted([b"1", weight.encode()])
+
+
 def test_sort_alpha(r, c):
     r.rpush("l", "banana", "apple", "cherry", "10", "9", "apple2", "b")
     assert c.call("SORT", "l", "ALPHA") == [b"10", b"9", b"apple", b"apple2", b"b", b"banana", b"cherry"]
