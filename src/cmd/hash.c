@@ -257,10 +257,15 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
 
 void cmd_hscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_HASH, 1); }
 
+static int reply_field_value(reply *r, const char *val, size_t len) {
+    reply_bulk(r, val, len);
+    return 0;
+}
+
 void cmd_hrandfield(cmd_ctx *ctx) {
     long long count = 1;
     int with_values = 0, has_count = ctx->argc >= 3;
-    if (has_count && arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    if (has_count && members_parse_count(ctx, &ctx->argv[2], &count) < 0) return;
     if (ctx->argc == 4) {
         if (!arg_is(&ctx->argv[3], "withvalues")) {
             reply_error(ctx->r, ERR_SYNTAX);
@@ -271,28 +276,10 @@ void cmd_hrandfield(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    if (count < -(1LL << 31) || count > (1LL << 31)) {
-        reply_error(ctx->r, "ERR value is out of range");
-        return;
-    }
+    if (with_values && members_check_pair_count(ctx, count) < 0) return;
     compound h;
     if (open_hash(ctx, &h) < 0) return;
-    picked *p;
-    long long n = h.found ? members_pick(&h, count, &p) : 0;
-    if (n < 0) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-    } else if (!has_count) {
-        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
-        else reply_null(ctx->r);
-    } else {
-        /* RESP3 shows WITHVALUES as pairs; RESP2 flat. */
-        reply_array(ctx->r, with_values && ctx->r->resp == 2 ? n * 2 : n);
-        for (long long i = 0; i < n; i++) {
-            if (with_values && ctx->r->resp == 3) reply_array(ctx->r, 2);
-            reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
-            if (with_values) reply_bulk(ctx->r, p[i].val.data ? p[i].val.data : "", p[i].val.len);
-        }
-    }
-    if (n > 0) picked_free(p, n);
+    if (has_count) members_reply_random(ctx, &h, count, with_values ? reply_field_value : NULL);
+    else members_reply_one(ctx, &h);
     compound_free(&h);
 }

@@ -1,10 +1,13 @@
 #include "cmd/members.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cursor.h"
+#include "net/net.h"
 #include "util/glob.h"
+#include "util/log.h"
 #include "util/num.h"
 #include "util/random.h"
 
@@ -247,6 +250,180 @@ long long members_pick(compound *c, long long count, picked **out) {
 void picked_free(picked *p, long long n) {
     picked_free_members(p, (uint64_t)n);
     free(p);
+}
+
+int members_parse_count(cmd_ctx *ctx, const resp_arg *arg, long long *count) {
+    if (arg_ll(ctx, arg, count) < 0) return -1;
+    if (*count != LLONG_MIN) return 0;
+    reply_errorf(ctx->r, "ERR value is out of range, value must between %lld and %lld", -LLONG_MAX, LLONG_MAX);
+    return -1;
+}
+
+int members_check_pair_count(cmd_ctx *ctx, long long count) {
+    if (count >= -LLONG_MAX / 2 && count <= LLONG_MAX / 2) return 0;
+    reply_error(ctx->r, "ERR value is out of range");
+    return -1;
+}
+
+/* Repeated picks from a collection whose members and values take up to this many bytes come
+ * from a copy of it: one read, then each pick costs about what it costs Redis. */
+#define POOL_MAX_BYTES ((size_t)64 << 20)
+/* Otherwise they are made and replied this many at a time. */
+#define REPEAT_BATCH 64
+
+/* Whether the reply can stop short: the client's output is past its limit, so the client is
+ * closed without it. */
+static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
+
+static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
+    reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));
+}
+
+/* Replies one pick: 0, or -1 if its value is corrupt. */
+static int reply_pick(cmd_ctx *ctx, value_reply_fn reply_value, const char *sub, size_t sl, const char *val,
+                      size_t vl) {
+    if (reply_value && ctx->r->resp == 3) reply_array(ctx->r, 2);
+    reply_bulk(ctx->r, sub, sl);
+    return reply_value ? reply_value(ctx->r, val, vl) : 0;
+}
+
+static int reply_picked(cmd_ctx *ctx, value_reply_fn reply_value, const picked *p) {
+    return reply_pick(ctx, reply_value, p->sub.data ? p->sub.data : "", p->sub.len, p->val.data ? p->val.data : "",
+                      p->val.len);
+}
+
+/* A copy of a collection's members (and values). */
+typedef struct member_pool {
+    buf entries; /* member, then value, each as u32 length + bytes */
+    buf starts;  /* where each entry starts in entries (u32) */
+    uint64_t n;
+} member_pool;
+
+enum { POOL_LOADED = 0, POOL_TOO_BIG = 1, POOL_SIZE_LIES = -1 };
+
+/* Copies c's members, and their values if with_values, into pool: POOL_LOADED, POOL_TOO_BIG
+ * if that takes more than POOL_MAX_BYTES, or POOL_SIZE_LIES if the members walked are not as
+ * many as the metadata says. */
+static int pool_load(compound *c, int with_values, member_pool *pool) {
+    buf_init(&pool->entries);
+    buf_init(&pool->starts);
+    pool->n = 0;
+    if (c->m.size > POOL_MAX_BYTES / 8) return POOL_TOO_BIG; /* an entry takes 8 bytes at least */
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *sub, *val;
+    size_t sl, vl;
+    int fits = 1;
+    while (compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        if (!with_values) vl = 0;
+        if (pool->entries.len + 8 + sl + vl > POOL_MAX_BYTES) {
+            fits = 0;
+            break;
+        }
+        uint32_t start = (uint32_t)pool->entries.len;
+        buf_append(&pool->starts, &start, sizeof(start));
+        buf_put_u32be(&pool->entries, (uint32_t)sl);
+        buf_append(&pool->entries, sub, sl);
+        buf_put_u32be(&pool->entries, (uint32_t)vl);
+        buf_append(&pool->entries, val, vl);
+        pool->n++;
+    }
+    compound_iter_close(&ci);
+    if (!fits) return POOL_TOO_BIG;
+    return pool->n == c->m.size ? POOL_LOADED : POOL_SIZE_LIES;
+}
+
+static void pool_free(member_pool *pool) {
+    buf_free(&pool->entries);
+    buf_free(&pool->starts);
+}
+
+static int reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn reply_value) {
+    uint32_t start;
+    memcpy(&start, pool->starts.data + sizeof(start) * random_below(pool->n), sizeof(start));
+    const char *entry = pool->entries.data + start;
+    size_t sl = buf_get_u32be(entry);
+    return reply_pick(ctx, reply_value, entry + 4, sl, entry + 8 + sl, buf_get_u32be(entry + 4 + sl));
+}
+
+/* Repeated picks made and replied a batch at a time: for few picks, or a collection too big
+ * to copy. */
+static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
+    size_t mark = ctx->r->out->len;
+    reply_header(ctx, total, reply_value);
+    for (uint64_t left = total; left > 0 && !reply_abandoned(ctx);) {
+        picked *p;
+        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
+        int corrupt = n <= 0; /* the size lies */
+        for (long long i = 0; i < n && !corrupt; i++) corrupt = reply_picked(ctx, reply_value, &p[i]) < 0;
+        if (n > 0) picked_free(p, n);
+        if (corrupt) { /* nothing of the reply has left yet: it is dropped */
+            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            return;
+        }
+        left -= (uint64_t)n;
+    }
+}
+
+static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
+    /* As in members_pick: a few picks of many members cost less by seeking than a copy does. */
+    if (total <= c->m.size / 8) {
+        reply_batches(ctx, c, total, reply_value);
+        return;
+    }
+    member_pool pool;
+    int loaded = pool_load(c, reply_value != NULL, &pool);
+    if (loaded == POOL_TOO_BIG) {
+        reply_batches(ctx, c, total, reply_value);
+    } else if (loaded == POOL_SIZE_LIES) {
+        reply_corrupt(ctx, c->key, c->klen);
+    } else {
+        size_t mark = ctx->r->out->len;
+        reply_header(ctx, total, reply_value);
+        for (uint64_t i = 0; i < total && !reply_abandoned(ctx); i++) {
+            if (reply_pool_pick(ctx, &pool, reply_value) < 0) {
+                reply_corrupt_since(ctx, mark, c->key, c->klen);
+                break;
+            }
+        }
+    }
+    pool_free(&pool);
+}
+
+static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
+    picked *p;
+    long long n = members_pick(c, count, &p);
+    if (n < 0) {
+        reply_corrupt(ctx, c->key, c->klen);
+        return;
+    }
+    size_t mark = ctx->r->out->len;
+    reply_header(ctx, (uint64_t)n, reply_value);
+    for (long long i = 0; i < n && !reply_abandoned(ctx); i++) {
+        if (reply_picked(ctx, reply_value, &p[i]) < 0) {
+            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            break;
+        }
+    }
+    picked_free(p, n);
+}
+
+void members_reply_one(cmd_ctx *ctx, compound *c) {
+    picked *p;
+    long long n = members_pick(c, 1, &p);
+    if (n < 0) {
+        reply_corrupt(ctx, c->key, c->klen);
+        return;
+    }
+    if (n == 1) reply_bulk(ctx->r, p->sub.data ? p->sub.data : "", p->sub.len);
+    else reply_null(ctx->r);
+    picked_free(p, n);
+}
+
+void members_reply_random(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
+    if (count >= 0) reply_distinct(ctx, c, count, reply_value);
+    else if (!c->found || c->m.size == 0) reply_header(ctx, 0, reply_value);
+    else reply_repeated(ctx, c, (uint64_t)-count, reply_value);
 }
 
 void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {

@@ -22,6 +22,27 @@ typedef struct picked {
  * to free) if the collection holds fewer members than its size says. */
 long long members_pick(compound *c, long long count, picked **out);
 void picked_free(picked *p, long long n);
+
+/* Parses the count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER: any integer whose negation is
+ * one too (not LLONG_MIN), as in Redis. Replies and returns -1 otherwise. */
+int members_parse_count(cmd_ctx *ctx, const resp_arg *arg, long long *count);
+/* With WITHVALUES / WITHSCORES a pick is two replies: Redis takes counts up to half the range
+ * then. Replies and returns -1 past it. */
+int members_check_pair_count(cmd_ctx *ctx, long long count);
+
+/* Replies one random member of c, or nil if it is missing or empty. */
+void members_reply_one(cmd_ctx *ctx, compound *c);
+/* Replies a pick's value after its member (HRANDFIELD's value, ZRANDMEMBER's score); returns
+ * 0, or -1 (nothing replied) if the stored value is corrupt. */
+typedef int (*value_reply_fn)(reply *r, const char *val, size_t len);
+
+/* Replies an array of |count| random members of c (which may be missing): distinct when
+ * count >= 0 (at most the size), possibly repeated when count < 0, each followed by its value
+ * when reply_value is given (as [member, value] pairs in RESP3). Repeated picks are made as
+ * they are replied, in memory that does not grow with the count, and stop once the client's
+ * output is past client-output-buffer-limit (it is closed then, without the reply). A size
+ * or value found corrupt replies the corrupt-key error instead. */
+void members_reply_random(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value);
 /* HSCAN / SSCAN: cursor [MATCH pattern] [COUNT count]; with_values replies field and value. */
 void members_scan(cmd_ctx *ctx, enum key_type type, int with_values);
 

@@ -98,15 +98,11 @@ void cmd_smembers(cmd_ctx *ctx) {
     compound_free(&s);
 }
 
-/* Parses SPOP / SRANDMEMBER's count; replies and returns -1 if invalid. */
-static int parse_pick_count(cmd_ctx *ctx, long long *count, int allow_negative) {
-    if (allow_negative && arg_ll(ctx, &ctx->argv[2], count) < 0) return -1;
-    int bad = !allow_negative && arg_parse_ll(&ctx->argv[2], count) < 0;
-    if (bad || (!allow_negative && *count < 0) || *count < -(1LL << 31) || *count > (1LL << 31)) {
-        reply_error(ctx->r, "ERR value is out of range, must be positive");
-        return -1;
-    }
-    return 0;
+/* Parses SPOP's count: any size, the set's own bounding the picks; replies and returns -1 if invalid. */
+static int parse_pop_count(cmd_ctx *ctx, long long *count) {
+    if (arg_parse_ll(&ctx->argv[2], count) == 0 && *count >= 0) return 0;
+    reply_error(ctx->r, "ERR value is out of range, must be positive");
+    return -1;
 }
 
 void cmd_spop(cmd_ctx *ctx) {
@@ -116,7 +112,7 @@ void cmd_spop(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    if (has_count && parse_pick_count(ctx, &count, 0) < 0) return;
+    if (has_count && parse_pop_count(ctx, &count) < 0) return;
     compound s;
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
@@ -154,21 +150,11 @@ void cmd_srandmember(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    if (has_count && parse_pick_count(ctx, &count, 1) < 0) return;
+    if (has_count && members_parse_count(ctx, &ctx->argv[2], &count) < 0) return;
     compound s;
     if (open_set(ctx, &s) < 0) return;
-    picked *p = NULL;
-    long long n = s.found ? members_pick(&s, count, &p) : 0;
-    if (n < 0) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-    } else if (!has_count) {
-        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
-        else reply_null(ctx->r);
-    } else {
-        reply_array(ctx->r, n);
-        for (long long i = 0; i < n; i++) reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
-    }
-    if (n > 0) picked_free(p, n);
+    if (has_count) members_reply_random(ctx, &s, count, NULL);
+    else members_reply_one(ctx, &s);
     compound_free(&s);
 }
 

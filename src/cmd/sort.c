@@ -196,13 +196,22 @@ static int weigh(cmd_ctx *ctx, const sort_opts *o, sort_item *items, long long n
             w = &it->weight;
             if (!it->has_weight) continue; /* missing weights sort as 0, or first with ALPHA */
         }
-        /* An empty string counts as 0, as in Redis. */
-        if (!o->alpha && w->len > 0 && num_parse_double(w->data, w->len, &it->score) < 0) {
+        /* Read as Redis reads weights: " 1" is 1, "" is 0, 1e309 and 1e-310 are no doubles. */
+        int out_of_range = 0;
+        if (!o->alpha && (num_parse_double_loose(w->data ? w->data : "", w->len, &it->score, &out_of_range) < 0 ||
+                          out_of_range)) {
             reply_error(ctx->r, "ERR One or more scores can't be converted into double");
             return -1;
         }
     }
     return 0;
+}
+
+/* The rows [from, to) that LIMIT keeps of the n sorted items. Offset and count may be as
+ * large as a long long goes: both are clamped to n before any sum. */
+static void limit_rows(const sort_opts *o, long long n, long long *from, long long *to) {
+    *from = o->offset < 0 ? 0 : o->offset > n ? n : o->offset;
+    *to = o->count < 0 || o->count > n - *from ? n : *from + o->count;
 }
 
 /* STORE: the destination becomes a list of the rows (a missing GET stores ""). */
@@ -245,9 +254,8 @@ void cmd_sort(cmd_ctx *ctx) {
                 items[b] = t;
             }
         }
-        long long from = o.offset < 0 ? 0 : o.offset, to = o.count < 0 ? n : from + o.count;
-        if (from > n) from = n;
-        if (to > n) to = n;
+        long long from, to;
+        limit_rows(&o, n, &from, &to);
         long long per = o.ngets ? o.ngets : 1, total = (to - from) * per;
         /* Results as [u32 len or UINT32_MAX for nil][bytes], replied or stored. */
         buf rows;

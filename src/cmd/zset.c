@@ -145,8 +145,8 @@ static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
     size_t len = a->len;
     *exclusive = len > 0 && p[0] == '(';
     if (*exclusive) p++, len--;
-    if (num_parse_double(p, len, v) < 0) return -1;
-    return 0;
+    int out_of_range; /* as in Redis, a bound out of a double's range is inf or 0 */
+    return num_parse_double_loose(p, len, v, &out_of_range);
 }
 
 static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
@@ -392,8 +392,13 @@ static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
 
 enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR, ZA_CORRUPT };
 
+/* Scores are stored without the sign of a zero, so -0 sorts and prints as 0, as in Redis's
+ * small sorted sets. */
+static double stored_score(double score) { return score == 0 ? 0 : score; }
+
 /* Applies one ZADD pair. *added is set when the member is new; *result is its score after
- * (unless skipped by NX/XX/GT/LT). */
+ * (unless skipped by NX/XX/GT/LT) as computed: ZINCRBY -0 on a new member answers -0, as Redis
+ * does, though 0 is stored. */
 static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int *added, double *result) {
     double old = 0;
     int had = member_score(z, m->ptr, m->len, &old);
@@ -403,9 +408,9 @@ static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int
     if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
     double next = (flags & ZADD_INCR) && had ? old + score : score;
     if (isnan(next)) return ZA_NAN;
-    if (next == 0) next = 0; /* no -0 */
     if (had && (((flags & ZADD_GT) && !(next > old)) || ((flags & ZADD_LT) && !(next < old)))) return ZA_SKIPPED;
     *result = next;
+    next = stored_score(next);
     if (had && next == old) return ZA_UNCHANGED;
     member_set(z, m->ptr, m->len, next, had, old);
     *added = !had;
@@ -422,7 +427,6 @@ static double *parse_scores(cmd_ctx *ctx, int first, int pairs) {
             free(scores);
             return NULL;
         }
-        if (scores[p] == 0) scores[p] = 0; /* -0 is stored as 0, so it sorts and prints as Redis's */
     }
     return scores;
 }
@@ -450,7 +454,7 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         int was_added;
         rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
         if (rc != ZA_CHANGED) continue;
-        effect_add_score(&e, result);
+        effect_add_score(&e, stored_score(result));
         effect_add(&e, m->ptr, m->len);
         added += was_added;
         changed++;
@@ -777,50 +781,29 @@ void cmd_zrangestore(cmd_ctx *ctx) {
 
 void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
 
-/* Decodes picked members' scores into a new array (freed by the caller, whatever is
- * returned); -1 if a stored score is not one. */
-static int picked_scores(const picked *p, long long n, double **out) {
-    *out = malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
-    if (!*out) abort();
-    for (long long i = 0; i < n; i++)
-        if (enc_decode_score(p[i].val.data, p[i].val.len, &(*out)[i]) < 0) return -1;
+/* A member's stored value is its score (8 bytes, ordered encoding); -1 if it is not one. */
+static int reply_member_score(reply *r, const char *val, size_t len) {
+    double score;
+    if (enc_decode_score(val, len, &score) < 0) return -1;
+    reply_double(r, score);
     return 0;
 }
 
 void cmd_zrandmember(cmd_ctx *ctx) {
     long long count = 1;
     int withscores = 0, has_count = ctx->argc >= 3;
-    if (has_count && arg_ll(ctx, &ctx->argv[2], &count) < 0) return;
+    if (has_count && members_parse_count(ctx, &ctx->argv[2], &count) < 0) return;
     if (ctx->argc == 4 && arg_is(&ctx->argv[3], "withscores")) {
         withscores = 1;
     } else if (ctx->argc >= 4) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    if (count < -(1LL << 31) || count > (1LL << 31)) {
-        reply_error(ctx->r, "ERR value is out of range");
-        return;
-    }
+    if (withscores && members_check_pair_count(ctx, count) < 0) return;
     compound z;
     if (open_zset(ctx, &z) < 0) return;
-    picked *p = NULL;
-    long long n = z.found ? members_pick(&z, count, &p) : 0;
-    double *scores = NULL;
-    if (n < 0 || picked_scores(p, n, &scores) < 0) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-    } else if (!has_count) {
-        if (n) reply_bulk(ctx->r, p[0].sub.data ? p[0].sub.data : "", p[0].sub.len);
-        else reply_null(ctx->r);
-    } else {
-        reply_array(ctx->r, withscores && ctx->r->resp == 2 ? n * 2 : n);
-        for (long long i = 0; i < n; i++) {
-            if (withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
-            reply_bulk(ctx->r, p[i].sub.data ? p[i].sub.data : "", p[i].sub.len);
-            if (withscores) reply_double(ctx->r, scores[i]);
-        }
-    }
-    if (n > 0) picked_free(p, n);
-    free(scores);
+    if (has_count) members_reply_random(ctx, &z, count, withscores ? reply_member_score : NULL);
+    else members_reply_one(ctx, &z);
     compound_free(&z);
 }
 

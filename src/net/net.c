@@ -282,7 +282,7 @@ static void close_over_limit(client *c, long long output) {
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH; if so, logs it and marks the
  * client to be closed. */
-static int output_over_limit(client *c) {
+int net_output_over_limit(client *c) {
     const output_limit *l = &server_config.output_limits[0];
     long long pending = (long long)c->out.len;
     int over_soft = l->soft > 0 && pending > l->soft;
@@ -323,7 +323,7 @@ static int client_flush(client *c) {
         buf_consume(&c->out, (size_t)n);
     }
     if (c->out.len > 0) {
-        if (output_over_limit(c)) {
+        if (net_output_over_limit(c)) {
             client_free(c);
             return -1;
         }
@@ -372,7 +372,7 @@ static void client_process_input(client *c) {
         dispatch_request(c, c->parser.argc, c->parser.argv);
         resp_parser_reset_args(&c->parser);
         /* A pipeline of big replies is stopped before it all piles up. */
-        if (output_over_limit(c)) break;
+        if (net_output_over_limit(c)) break;
         account_memory(c);
     }
     buf_consume(&c->in, pos);
@@ -559,7 +559,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         /* As in Redis, blocked clients are not idle. */
         int idle = timeout > 0 && !c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
-        if (idle || (c->out.len > 0 && output_over_limit(c))) {
+        if (idle || (c->out.len > 0 && net_output_over_limit(c))) {
             client_free(c);
             continue;
         }

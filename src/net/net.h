@@ -39,6 +39,10 @@ void net_wake(client *c);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);
+/* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
+ * long enough, or the bound before AUTH); if so, logs it and marks the client to be closed without its replies, so a
+ * command still writing a long reply can stop. Call from the client's worker. */
+int net_output_over_limit(client *c);
 /* Sets a client's name under the registry lock (CLIENT LIST reads it from other threads). */
 void net_client_set_name(client *c, const char *name, size_t len);
 

@@ -41,16 +41,18 @@ int num_parse_ll(const char *s, size_t len, long long *out) {
 
 /* Copies a bounded, NUL-terminated version of s for the strto* functions. */
 static int copy_number_text(const char *s, size_t len, char *tmp, size_t cap) {
-    if (len == 0 || len >= cap) return -1;
-    if (isspace((unsigned char)s[0])) return -1;
+    if (len >= cap) return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     return 0;
 }
 
+/* Whether s can be a strict number at all: not empty, and no leading space (strto* skip it). */
+static int strict_start(const char *s, size_t len) { return len > 0 && !isspace((unsigned char)s[0]); }
+
 int num_parse_ld(const char *s, size_t len, long double *out) {
     char tmp[5120];
-    if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
+    if (!strict_start(s, len) || copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
     char *end;
     errno = 0;
     long double v = strtold(tmp, &end);
@@ -60,14 +62,25 @@ int num_parse_ld(const char *s, size_t len, long double *out) {
     return 0;
 }
 
-int num_parse_double(const char *s, size_t len, double *out) {
+int num_parse_double_loose(const char *s, size_t len, double *out, int *out_of_range) {
     char tmp[5120];
     if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
     char *end;
     errno = 0;
     double v = strtod(tmp, &end);
     if ((size_t)(end - tmp) != len || isnan(v)) return -1;
-    if (errno == ERANGE && v == 0) return -1;
+    *out_of_range = errno == ERANGE;
+    *out = v;
+    return 0;
+}
+
+int num_parse_double(const char *s, size_t len, double *out) {
+    double v;
+    int out_of_range;
+    if (!strict_start(s, len) || num_parse_double_loose(s, len, &v, &out_of_range) < 0) return -1;
+    /* Written infinities pass, a number too large for a double does not (nor one too small
+     * for anything but 0), as in Redis. */
+    if (out_of_range && (isinf(v) || v == 0)) return -1;
     *out = v;
     return 0;
 }

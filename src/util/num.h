@@ -10,8 +10,13 @@
 int num_parse_ll(const char *s, size_t len, long long *out);
 /* Parses a whole string as a long double (INCRBYFLOAT); rejects spaces, NaN and trailing junk. */
 int num_parse_ld(const char *s, size_t len, long double *out);
-/* Parses a whole string as a double; accepts inf/-inf, rejects NaN. */
+/* Parses a whole string as a double; accepts inf/-inf, rejects NaN, spaces and numbers out of
+ * a double's range (1e309, 1e-400), as Redis's scores. */
 int num_parse_double(const char *s, size_t len, double *out);
+/* Parses a whole string as strtod reads it: leading spaces and "" (0) pass, NaN does not.
+ * *out_of_range is set if the number overflowed or underflowed (it is then inf, 0 or tiny).
+ * Redis reads score range bounds (taking those) and SORT weights (refusing them) so. */
+int num_parse_double_loose(const char *s, size_t len, double *out, int *out_of_range);
 /* Formats an integer; returns the length written (buffer of at least 21 bytes). */
 size_t num_format_ll(char *out, long long v);
 /* Formats a score as Redis 7.0 prints doubles ("%.17g", inf, -inf): exact, so it parses back

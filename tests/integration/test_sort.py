@@ -2,6 +2,8 @@
 (checked against redis-server 7.0): numeric and ALPHA order, DESC, LIMIT, BY patterns (string
 keys, hash fields, nosort), GET patterns (#, keys, hash fields) and STORE."""
 
+import pytest
+
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
@@ -34,6 +36,18 @@ def test_sort_numeric_forms_and_ties(r, c):
     # an empty string counts as 0
     r.rpush("e", "", "1", "-1")
     assert c.call("SORT", "e") == [b"-1", b"", b"1"]
+
+
+def test_sort_weights_read_as_redis_reads_them(r, c):
+    """As strtod reads them: leading spaces pass, numbers out of a double's range do not.
+    (Redis does not clear errno before it reads a weight: these checks come last.)"""
+    r.rpush("sp", " 3", "2", "\t1", "1e308")
+    assert c.call("SORT", "sp") == [b"\t1", b"2", b" 3", b"1e308"]
+    for weight in ("1e309", "-1e309", "1e-400", "1e-310"):
+        r.delete("l")
+        r.rpush("l", "1", weight)
+        assert c.call("SORT", "l") == NOT_DOUBLE
+        assert c.call("SORT", "l", "ALPHA") == sorted([b"1", weight.encode()])
 
 
 def test_sort_alpha(r, c):
@@ -94,6 +108,41 @@ def test_sort_limit(r, c):
     assert c.call("SORT", "l", "LIMIT", "1") == SYNTAX
     assert c.call("SORT", "l", "LIMIT", "a", "2") == NOT_INT
     assert c.call("SORT", "l", "LIMIT", "0", "b") == NOT_INT
+
+
+LLONG_MAX = "9223372036854775807"
+HALF_LLONG = "4611686018427387904"
+
+
+@pytest.mark.parametrize("limit", [("1", LLONG_MAX), (LLONG_MAX, LLONG_MAX), (HALF_LLONG, HALF_LLONG),
+                                   ("0", LLONG_MAX), ("-" + LLONG_MAX, LLONG_MAX), (LLONG_MAX, "-1")])
+def test_sort_limit_as_large_as_integers_go(r, c, limit):
+    """LIMIT's offset and count are clamped to the sorted items: the sum of the two must not
+    overflow (a SIGSEGV, an abort on STORE, or a '*-5' reply before)."""
+    offset, count = limit
+    r.rpush("l", "3", "1", "2")
+    r.sadd("s", "3", "1", "2")
+    r.zadd("z", {"3": 1, "1": 2, "2": 3})
+    r.mset({"w_1": "30", "w_2": "20", "w_3": "10", "g_1": "one", "g_2": "two", "g_3": "three"})
+    skip = max(int(offset), 0)
+    rows = [b"1", b"2", b"3"][skip:]
+    by_weight = [b"3", b"2", b"1"][skip:]
+    for key in ("l", "s", "z"):
+        for cmd in ("SORT", "SORT_RO"):
+            assert c.call(cmd, key, "LIMIT", offset, count) == rows
+            assert c.call(cmd, key, "ALPHA", "LIMIT", offset, count) == rows
+            assert c.call(cmd, key, "DESC", "ALPHA", "LIMIT", offset, count) == by_weight
+            assert c.call(cmd, key, "BY", "w_*", "LIMIT", offset, count) == by_weight
+            assert c.call(cmd, key, "BY", "w_*", "ALPHA", "LIMIT", offset, count) == by_weight
+            assert c.call(cmd, key, "GET", "g_*", "GET", "#", "LIMIT", offset, count) == [
+                v for m in rows for v in (r.get("g_" + m.decode()), m)]
+            assert len(c.call(cmd, key, "BY", "nosort", "LIMIT", offset, count)) == len(rows)
+        assert c.call("SORT", key, "LIMIT", offset, count, "STORE", "dst") == len(rows)
+        assert r.lrange("dst", 0, -1) == rows
+        assert c.call("SORT", key, "ALPHA", "BY", "w_*", "GET", "#", "LIMIT", offset, count, "STORE", "dst") == \
+            len(rows)
+        assert r.lrange("dst", 0, -1) == by_weight
+    assert r.ping()
 
 
 def test_sort_syntax_errors(r, c):

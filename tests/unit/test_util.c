@@ -273,13 +273,39 @@ static void test_num_parse_double(void **state) {
     assert_true(v == -0.25);
     assert_int_equal(num_parse_double("1e10", 4, &v), 0);
     assert_true(v == 1e10);
-    const char *bad[] = {"", "nan", "NAN", "-nan", " 1", "1 ", "1.5x", "abc", "--1", "\n3"};
+    assert_int_equal(num_parse_double("1e-310", 6, &v), 0); /* below the normal range, not 0 */
+    assert_true(v > 0 && v < 1e-300);
+    const char *bad[] = {"", "nan", "NAN", "-nan", " 1", "1 ", "1.5x", "abc", "--1", "\n3", "1e309", "-1e309", "1e-400"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         v = 7;
         if (num_parse_double(bad[i], strlen(bad[i]), &v) != -1) {
             print_error("num_parse_double accepted \"%s\"\n", bad[i]);
             fail();
         }
+        assert_true(v == 7);
+    }
+}
+
+static void test_num_parse_double_loose(void **state) {
+    (void)state;
+    double v = 7;
+    int out_of_range = 7;
+    assert_int_equal(num_parse_double_loose("1e309", 5, &v, &out_of_range), 0);
+    assert_true(isinf(v) && v > 0 && out_of_range);
+    assert_int_equal(num_parse_double_loose("-1e309", 6, &v, &out_of_range), 0);
+    assert_true(isinf(v) && v < 0 && out_of_range);
+    assert_int_equal(num_parse_double_loose("1e-400", 6, &v, &out_of_range), 0);
+    assert_true(v == 0 && out_of_range);
+    assert_int_equal(num_parse_double_loose("", 0, &v, &out_of_range), 0); /* Redis reads it as 0 */
+    assert_true(v == 0 && !out_of_range);
+    assert_int_equal(num_parse_double_loose(" 2.5", 4, &v, &out_of_range), 0);
+    assert_true(v == 2.5 && !out_of_range);
+    assert_int_equal(num_parse_double_loose("inf", 3, &v, &out_of_range), 0);
+    assert_true(isinf(v) && !out_of_range);
+    const char *bad[] = {"nan", "1 ", "1.5x", "abc", "(1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = 7;
+        assert_int_equal(num_parse_double_loose(bad[i], strlen(bad[i]), &v, &out_of_range), -1);
         assert_true(v == 7);
     }
 }
@@ -400,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_num_format_ld),
         cmocka_unit_test(test_num_parse_ld),
         cmocka_unit_test(test_num_parse_double),
+        cmocka_unit_test(test_num_parse_double_loose),
         cmocka_unit_test(test_varint_round_trip),
         cmocka_unit_test(test_varint_bytes),
         cmocka_unit_test(test_big_endian),
