@@ -18,9 +18,12 @@ static void reply_lookup_error(cmd_ctx *ctx, int i, int rc) {
     else reply_storage_error(ctx);
 }
 
-/* Looks up ctx->argv[i]; replies the error and returns KS_ERROR if it cannot be read. */
-static int lookup_arg(cmd_ctx *ctx, int i, meta *m, buf *raw) {
-    int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, m, raw);
+typedef int (*lookup_fn)(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+
+/* Looks up ctx->argv[i] with ks_lookup, or ks_lookup_meta where the value is not needed;
+ * replies the error and returns KS_ERROR if it cannot be read. */
+static int lookup_arg(cmd_ctx *ctx, int i, meta *m, buf *raw, lookup_fn lookup) {
+    int rc = lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, m, raw);
     if (rc != KS_ERROR && rc != KS_CORRUPT) return rc;
     reply_lookup_error(ctx, i, rc);
     return KS_ERROR;
@@ -32,7 +35,7 @@ void cmd_del(cmd_ctx *ctx) {
         meta m;
         buf raw;
         buf_init(&raw);
-        int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
+        int rc = ks_lookup_meta(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
         buf_free(&raw);
         if (rc == KS_ERROR) {
             reply_storage_error(ctx);
@@ -55,7 +58,7 @@ void cmd_exists(cmd_ctx *ctx) {
         meta m;
         buf raw;
         buf_init(&raw);
-        int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
+        int rc = ks_lookup_meta(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &m, &raw);
         buf_free(&raw);
         if (rc == KS_ERROR) {
             reply_storage_error(ctx);
@@ -70,7 +73,7 @@ void cmd_type(cmd_ctx *ctx) {
     meta m;
     buf raw;
     buf_init(&raw);
-    int rc = lookup_arg(ctx, 1, &m, &raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw, ks_lookup_meta);
     if (rc != KS_ERROR) reply_simple(ctx->r, rc == KS_FOUND ? enc_type_name(m.type) : "none");
     buf_free(&raw);
 }
@@ -124,7 +127,7 @@ static void expire_generic(cmd_ctx *ctx, int seconds, int relative) {
     meta m;
     buf raw;
     buf_init(&raw);
-    int rc = lookup_arg(ctx, 1, &m, &raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw, ks_lookup);
     if (rc == KS_FOUND) {
         if (!expire_condition_holds(flags, m.expire_ms, when)) {
             reply_int(ctx->r, 0);
@@ -160,7 +163,7 @@ static void ttl_generic(cmd_ctx *ctx, int in_ms, int absolute) {
     meta m;
     buf raw;
     buf_init(&raw);
-    int rc = lookup_arg(ctx, 1, &m, &raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw, ks_lookup_meta);
     buf_free(&raw);
     if (rc == KS_ERROR) return;
     if (rc == KS_MISSING) {
@@ -186,7 +189,7 @@ void cmd_persist(cmd_ctx *ctx) {
     meta m;
     buf raw;
     buf_init(&raw);
-    int rc = lookup_arg(ctx, 1, &m, &raw);
+    int rc = lookup_arg(ctx, 1, &m, &raw, ks_lookup);
     if (rc != KS_ERROR) {
         int changed = rc == KS_FOUND && m.expire_ms != 0;
         if (changed) {
@@ -338,7 +341,7 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
     buf_init(&raw);
     buf_init(&draw);
     int rc = ks_lookup(ctx->t, ctx->db, src->ptr, src->len, &m, &raw);
-    int drc = rc == KS_FOUND ? ks_lookup(ctx->t, dst_db, dst->ptr, dst->len, &dm, &draw) : KS_MISSING;
+    int drc = rc == KS_FOUND ? ks_lookup_meta(ctx->t, dst_db, dst->ptr, dst->len, &dm, &draw) : KS_MISSING;
     if (drc == KS_CORRUPT) drc = KS_FOUND; /* a corrupt destination is there: REPLACE overwrites it */
     int done = 0;
     if (rc == KS_ERROR || drc == KS_ERROR) {
@@ -371,7 +374,7 @@ static void rename_generic(cmd_ctx *ctx, int nx) {
         meta m;
         buf raw;
         buf_init(&raw);
-        int rc = lookup_arg(ctx, 1, &m, &raw);
+        int rc = lookup_arg(ctx, 1, &m, &raw, ks_lookup_meta);
         buf_free(&raw);
         if (rc == KS_MISSING) reply_error(ctx->r, "ERR no such key");
         else if (rc == KS_FOUND) nx ? reply_int(ctx->r, 0) : reply_ok(ctx->r);

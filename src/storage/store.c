@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +349,14 @@ void store_iter_overlay(store_iter *si, rocksdb_writebatch_wi_t *batch, int cf) 
 }
 
 int store_iter_valid(store_iter *si) { return rocksdb_iter_valid(si->it); }
+int store_iter_failed(store_iter *si) {
+    char *err = NULL;
+    rocksdb_iter_get_error(si->it, &err);
+    if (!err) return 0;
+    log_msg(LOG_WARNING, "read failed: %s", err);
+    free(err);
+    return 1;
+}
 void store_iter_next(store_iter *si) { rocksdb_iter_next(si->it); }
 void store_iter_seek(store_iter *si, const char *key, size_t klen) { rocksdb_iter_seek(si->it, key, klen); }
 void store_iter_seek_for_prev(store_iter *si, const char *key, size_t klen) {

@@ -44,6 +44,8 @@ store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *e
 /* Makes an iterator also see a write batch's uncommitted writes (read-your-writes in a txn). */
 void store_iter_overlay(store_iter *it, rocksdb_writebatch_wi_t *batch, int cf);
 int store_iter_valid(store_iter *it);
+/* Whether an iterator that is not valid stopped on a read error (logged) rather than the end. */
+int store_iter_failed(store_iter *it);
 void store_iter_next(store_iter *it);
 void store_iter_seek(store_iter *it, const char *key, size_t klen);
 /* Positions at the last key <= key; then store_iter_prev walks backwards. */

@@ -1,6 +1,7 @@
 #include "storage/txn.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,6 +179,38 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     buf_append(out, v, len);
     free(v);
     return 1;
+}
+
+int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+    /* An overlay iterator would still show what a range deletion of the txn removed. */
+    if (deleted_by_range(t, 0, cf, key, klen)) {
+        int rc = txn_get(t, cf, key, klen, out);
+        if (rc == 1 && out->len > max) out->len = max;
+        return rc;
+    }
+    /* An iterator's value is read in place, where a get copies it whole (from the memtable
+     * even when pinned). */
+    buf end;
+    buf_init(&end);
+    buf_append(&end, key, klen);
+    buf_append_byte(&end, 0); /* the first key after this one */
+    store_iter *it = txn_iter_new(t, cf, key, klen, end.data, end.len);
+    int rc = 0;
+    size_t found_len, vlen;
+    if (store_iter_valid(it)) {
+        const char *found = store_iter_key(it, &found_len);
+        if (found_len == klen && memcmp(found, key, klen) == 0) {
+            const char *v = store_iter_value(it, &vlen);
+            buf_clear(out);
+            buf_append(out, v, vlen < max ? vlen : max);
+            rc = 1;
+        }
+    } else if (store_iter_failed(it)) {
+        rc = -1;
+    }
+    store_iter_free(it);
+    buf_free(&end);
+    return rc;
 }
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {

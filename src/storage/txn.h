@@ -39,6 +39,9 @@ void txn_init(txn *t);
 void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
+/* The same, but copies at most max bytes of the value into out, and reads no more of it:
+ * for a big value's header. */
+int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out);
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
 /* Puts the value head followed by val, without joining them first (a header before a big value). */
 void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,

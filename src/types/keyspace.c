@@ -1,16 +1,18 @@
 #include "types/keyspace.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
 #include "storage/store.h"
 
-int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+/* Looks a key up reading at most max bytes of its metadata record. */
+static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max) {
     buf mk;
     buf_init(&mk);
     enc_meta_key(&mk, db, key, klen);
-    int found = txn_get(t, CF_METADATA, mk.data, mk.len, raw);
+    int found = txn_get_prefix(t, CF_METADATA, mk.data, mk.len, max, raw);
     int rc = found < 0 ? KS_ERROR : KS_MISSING;
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
@@ -28,6 +30,21 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
         }
     }
     buf_free(&mk);
+    return rc;
+}
+
+int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    return lookup(t, db, key, klen, m, raw, SIZE_MAX);
+}
+
+/* Longer than any compound type's metadata (a list's is 41 bytes), so only a string's value
+ * is cut. */
+#define META_HEADER_MAX 64
+
+int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    int rc = lookup(t, db, key, klen, m, raw, META_HEADER_MAX);
+    m->value = NULL;
+    m->value_len = 0;
     return rc;
 }
 

@@ -15,6 +15,9 @@ enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1, KS_CORRUPT = 2 };
  * On KS_FOUND, m describes the key; m->value (strings) points into raw. KS_CORRUPT: the
  * metadata record is there but cannot be decoded (m->type is its type byte's, if any). */
 int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+/* The same without reading a string's value (m->value is NULL): for commands that need only
+ * the type and expiry (DEL, EXISTS, TYPE, TTL …), so a 500 MB string costs them no copy. */
+int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */
