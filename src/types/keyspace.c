@@ -12,7 +12,8 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     buf mk;
     buf_init(&mk);
     enc_meta_key(&mk, db, key, klen);
-    int found = txn_get_prefix(t, CF_METADATA, mk.data, mk.len, max, raw);
+    int found = max == SIZE_MAX ? txn_get(t, CF_METADATA, mk.data, mk.len, raw)
+                                : txn_get_prefix(t, CF_METADATA, mk.data, mk.len, max, raw);
     int rc = found < 0 ? KS_ERROR : KS_MISSING;
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
