@@ -24,7 +24,20 @@ int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type t
     return -1;
 }
 
-static void take(picked *p, const char *sub, size_t sublen, const char *val, size_t vlen) {
+/* Picks made so far. The array grows as picks are made, never by the count asked for up
+ * front: a size that lies (2^62 members said, 3 stored) must not cost memory. */
+typedef struct pick_list {
+    picked *p;
+    uint64_t n, cap;
+} pick_list;
+
+static void take(pick_list *l, const char *sub, size_t sublen, const char *val, size_t vlen) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->p = realloc(l->p, l->cap * sizeof(*l->p));
+        if (!l->p) abort();
+    }
+    picked *p = &l->p[l->n++];
     buf_init(&p->sub);
     buf_init(&p->val);
     buf_append(&p->sub, sub, sublen);
@@ -43,7 +56,7 @@ static int compare_picked(const void *a, const void *b) {
 
 /* Exact picks in one pass over the whole collection. Returns how many were picked; fewer
  * than wanted only if the collection holds fewer members than its size says. */
-static uint64_t pick_by_walking(compound *c, picked *p, uint64_t want, int distinct) {
+static uint64_t pick_by_walking(compound *c, pick_list *l, uint64_t want, int distinct) {
     uint64_t size = c->m.size;
     uint64_t *at = NULL;
     if (!distinct) { /* positions with repeats, in order, so one pass serves them all */
@@ -56,19 +69,19 @@ static uint64_t pick_by_walking(compound *c, picked *p, uint64_t want, int disti
     compound_iter_open(&ci, c, NULL, 0);
     const char *sub, *val;
     size_t sl, vl;
-    uint64_t index = 0, n = 0;
-    while (n < want && index < size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+    uint64_t index = 0;
+    while (l->n < want && index < size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
         if (distinct) {
             /* Selection sampling: keep this one with probability (still wanted) / (still left). */
-            if (random_below(size - index) < want - n) take(&p[n++], sub, sl, val, vl);
+            if (random_below(size - index) < want - l->n) take(l, sub, sl, val, vl);
         } else {
-            while (n < want && at[n] == index) take(&p[n++], sub, sl, val, vl);
+            while (l->n < want && at[l->n] == index) take(l, sub, sl, val, vl);
         }
         index++;
     }
     compound_iter_close(&ci);
     free(at);
-    return n;
+    return l->n;
 }
 
 /* Collections up to this size are always picked from exactly, by one walk. */
@@ -185,10 +198,14 @@ static uint64_t picked_dedupe(picked *p, uint64_t n) {
     return kept;
 }
 
+/* Seeks made between two removals of repeated picks (distinct picks). */
+#define SEEK_ROUND 1024
+
 /* Picks by seeking to random targets: each pick costs one seek, whatever the size. Distinct
- * picks retry duplicates. Returns how many were picked, or 0 if it gave up (too many repeats,
- * or fewer than two members: the caller walks). */
-static uint64_t pick_by_seeking(compound *c, picked *p, uint64_t want, int distinct) {
+ * picks retry duplicates, a round at a time. Returns how many were picked, or 0 if it gave up
+ * (too many repeats, a round that found nothing new, or fewer than two members: the caller
+ * walks). */
+static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int distinct) {
     key_shape shape;
     if (shape_learn(c, &shape) < 0) {
         shape_free(&shape);
@@ -196,23 +213,27 @@ static uint64_t pick_by_seeking(compound *c, picked *p, uint64_t want, int disti
     }
     buf target;
     buf_init(&target);
-    uint64_t n = 0, budget = 4 * want + 32;
-    while (n < want && budget > 0) {
-        for (; n < want && budget > 0; budget--) {
+    uint64_t budget = 4 * want + 32;
+    int progress = 1;
+    while (l->n < want && budget > 0 && progress) {
+        uint64_t before = l->n;
+        for (uint64_t round = 0; l->n < want && budget > 0 && (!distinct || round < SEEK_ROUND); round++, budget--) {
             shape_random_target(&shape, &target);
             compound_iter ci;
             compound_iter_open(&ci, c, target.data, target.len);
             const char *sub, *val;
             size_t sl, vl;
-            if (compound_iter_next(&ci, &sub, &sl, &val, &vl)) take(&p[n++], sub, sl, val, vl);
+            if (compound_iter_next(&ci, &sub, &sl, &val, &vl)) take(l, sub, sl, val, vl);
             compound_iter_close(&ci);
         }
-        if (distinct) n = picked_dedupe(p, n);
+        if (distinct) l->n = picked_dedupe(l->p, l->n);
+        progress = l->n > before;
     }
     buf_free(&target);
     shape_free(&shape);
-    if (n == want) return n;
-    picked_free_members(p, n);
+    if (l->n == want) return l->n;
+    picked_free_members(l->p, l->n);
+    l->n = 0;
     return 0;
 }
 
@@ -225,12 +246,12 @@ long long members_pick(compound *c, long long count, picked **out) {
         *out = NULL;
         return 0;
     }
-    picked *p = calloc(want, sizeof(*p));
-    if (!p) abort();
+    pick_list l = {0};
     /* Seeking pays off when few of many members are wanted; otherwise one walk serves all. */
     uint64_t n = 0;
-    if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, p, want, distinct);
-    if (n == 0) n = pick_by_walking(c, p, want, distinct);
+    if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, &l, want, distinct);
+    if (n == 0) n = pick_by_walking(c, &l, want, distinct);
+    picked *p = l.p;
     if (n < want) { /* the walk ran out of members: the size lies */
         picked_free(p, (long long)n);
         *out = NULL;
@@ -272,8 +293,10 @@ int members_check_pair_count(cmd_ctx *ctx, long long count) {
 #define REPEAT_BATCH 64
 
 /* Whether the reply can stop short: the client's output is past its limit, so the client is
- * closed without it. */
-static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
+ * closed without it. With no output limit (Redis's normal 0 0 0), maxmemory-clients bounds it. */
+static int reply_abandoned(cmd_ctx *ctx) {
+    return ctx->r->out == &ctx->c->out && (net_output_over_limit(ctx->c) || net_output_over_clients_limit(ctx->c));
+}
 
 static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
     reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));

@@ -240,6 +240,20 @@ def test_random_picks_of_a_size_that_lies_end(c):
     assert c.call("PING") == "PONG"
 
 
+def test_random_picks_of_a_huge_size_that_lies_take_no_memory_for_it(c):
+    """A size of 2^62 with 2 members stored: a count of 10^8 (under that size) must neither
+    allocate a slot per pick asked for (4.8 GB) nor seek 4 * 10^8 times."""
+    huge = 1 << 62
+    c.forge(member_records("set", huge) + member_records("hash", huge, key=b"k2") +
+            zset_records(huge, [(b"m1", ordered_double(1), 1), (b"m2", ordered_double(2), 2)], key=b"k3"))
+    count = 10 ** 8
+    for command in (("SRANDMEMBER", "k", count), ("SPOP", "k", count), ("SRANDMEMBER", "k", 1000)):
+        assert c.call(*command) == CORRUPT, command
+    assert c.call("HRANDFIELD", "k2", count, "WITHVALUES") == corrupt("k2")
+    assert c.call("ZRANDMEMBER", "k3", count, "WITHSCORES") == corrupt("k3")
+    assert c.call("PING") == "PONG"
+
+
 def test_rename_and_copy_do_not_spread_a_size_that_lies(c):
     c.forge(member_records("hash", LYING_SIZE, key=b"hash") + member_records("set", LYING_SIZE, key=b"set") +
             list_records(LYING_SIZE, key=b"list"))

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import ConnectionClosed
+from conftest import ConnectionClosed, tidekv_only
 
 LLONG_MAX = 2**63 - 1
 NOT_INT = "ERR value is not an integer or out of range"
@@ -108,6 +108,26 @@ def test_huge_negative_counts_end_at_the_output_limit(make_server):
     assert peak_rss_kb(s) - peak_before < 100 * 1024
     # a client within the limit still gets its whole reply
     assert len(r.srandmember("st", -1000)) == 1000
+
+
+@tidekv_only
+def test_huge_negative_counts_without_output_limits_end_at_maxmemory_clients(make_server):
+    """With Redis's normal 0 0 0 (no output limit), the reply being written is bounded by
+    maxmemory-clients: before, it grew until the server was killed for memory."""
+    s = make_server()
+    r = s.client()
+    fill(r)
+    r.config_set("client-output-buffer-limit", "normal 0 0 0")
+    r.config_set("maxmemory-clients", "4mb")
+    peak_before = peak_rss_kb(s)
+    for cmd, key, _ in RANDOM_COMMANDS:
+        started = time.monotonic()
+        with s.conn(timeout=30) as conn:
+            with pytest.raises(ConnectionClosed):
+                conn.call(cmd, key, str(-LLONG_MAX))
+        assert time.monotonic() - started < 10, cmd
+        assert r.ping()
+    assert peak_rss_kb(s) - peak_before < 100 * 1024
 
 
 # ---------------------------------------------------------------- scores out of a double's range
