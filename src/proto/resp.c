@@ -43,9 +43,9 @@ resp_arg *resp_parser_take_args(resp_parser *p, int *argc) {
     return args;
 }
 
-/* A big bulk being gathered counts by what has arrived of it. */
+/* A big bulk being gathered counts by what is allocated for it, which grows as it arrives. */
 size_t resp_parser_memory(const resp_parser *p) {
-    return p->args_bytes + (size_t)p->argv_cap * sizeof(resp_arg) + (p->big ? p->big_len : 0);
+    return p->args_bytes + (size_t)p->argv_cap * sizeof(resp_arg) + (p->big ? p->big_cap : 0);
 }
 
 void resp_parser_free(resp_parser *p) {
@@ -189,12 +189,18 @@ static long read_header(const char *data, size_t len, long long *value) {
  * pushes it as an argument and sets p->big back to NULL. Returns the bytes used. */
 static size_t gather_big_bulk(resp_parser *p, const char *data, size_t len) {
     size_t whole = (size_t)p->bulk_len + 2;
-    if (!p->big) {
-        p->big = malloc(whole);
-        if (!p->big) abort();
-        p->big_len = 0;
-    }
+    if (!p->big) p->big_len = p->big_cap = 0;
     size_t take = whole - p->big_len < len ? whole - p->big_len : len;
+    if (p->big_len + take > p->big_cap) {
+        /* Grown as the bytes arrive (doubling, up to the whole), so a header alone announcing
+         * 512 MB reserves nothing. */
+        size_t cap = p->big_cap ? 2 * p->big_cap : RESP_BIG_BULK;
+        if (cap < p->big_len + take) cap = p->big_len + take;
+        if (cap > whole) cap = whole;
+        p->big = realloc(p->big, cap);
+        if (!p->big) abort();
+        p->big_cap = cap;
+    }
     memcpy(p->big + p->big_len, data, take);
     p->big_len += take;
     if (p->big_len == whole) {

@@ -20,6 +20,7 @@ typedef struct resp_parser {
     long long bulk_len;       /* length of the next bulk, -1 = header not read yet */
     char *big;                /* a big bulk gathered as it arrives (with its CRLF), or NULL */
     size_t big_len;           /* bytes of it received so far */
+    size_t big_cap;           /* bytes allocated for it */
     int argc;
     int argv_cap;
     resp_arg *argv;

@@ -155,6 +155,19 @@ static void test_big_bulk_in_pieces(void **state) {
     buf_free(&req);
 }
 
+/* A header announcing 512 MB reserves memory as the bytes arrive, not at once. */
+static void test_big_bulk_grows_as_it_arrives(void **state) {
+    (void)state;
+    const char *head = "*2\r\n$3\r\nGET\r\n$536870912\r\nabc";
+    resp_parser p;
+    resp_parser_init(&p, MAX_BULK * 1024);
+    size_t consumed = 0;
+    assert_int_equal(resp_parse(&p, head, strlen(head), &consumed), RESP_NEED_MORE);
+    assert_int_equal(consumed, strlen(head));
+    assert_true(resp_parser_memory(&p) < 1024 * 1024);
+    resp_parser_free(&p);
+}
+
 static void test_bytewise_multibulk(void **state) {
     (void)state;
     const char req[] = "*3\r\n$3\r\nSET\r\n$3\r\nfoo\r\n$12\r\nhello\r\nworld\r\n";
@@ -602,6 +615,7 @@ int main(void) {
         cmocka_unit_test(test_take_args),
         cmocka_unit_test(test_parsed_arguments_memory),
         cmocka_unit_test(test_big_bulk_in_pieces),
+        cmocka_unit_test(test_big_bulk_grows_as_it_arrives),
         cmocka_unit_test(test_unauthenticated_limits),
         cmocka_unit_test(test_split_inline),
     };
