@@ -115,7 +115,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     string_val old;
     string_val_init(&old);
     string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
-    if (s == ST_ERROR || s == ST_CORRUPT || (s == ST_WRONGTYPE && (flags & SET_GET))) {
+    if (s == ST_ERROR || s == ST_CORRUPT || s == ST_TOO_BIG || (s == ST_WRONGTYPE && (flags & SET_GET))) {
         reply_status_error(ctx, s);
         string_val_free(&old);
         return;
