@@ -168,6 +168,62 @@ int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count) {
     return rc;
 }
 
+/* Whether bit b (Redis's numbering) of a string byte stored as `stored` is set. */
+static int stored_bit(uint8_t stored, uint64_t b) { return (stored >> (b & 7)) & 1; }
+
+typedef struct find_arg {
+    uint64_t first, last;
+    long long pos;
+} find_arg;
+
+/* The first set bit of a fragment within the range, kept if it comes before those found so far. */
+static void find_set_bit(void *arg, uint64_t start, const char *val, size_t vlen) {
+    find_arg *f = arg;
+    for (size_t i = 0; i < vlen; i++) {
+        if (val[i] == 0) continue;
+        for (uint64_t b = (start + i) * 8; b < (start + i + 1) * 8; b++) {
+            if (f->pos >= 0 && b >= (uint64_t)f->pos) return;
+            if (b >= f->first && b <= f->last && stored_bit((uint8_t)val[i], b)) {
+                f->pos = (long long)b;
+                return;
+            }
+        }
+    }
+}
+
+/* The first clear bit from first on: a missing fragment (or its end past the stored bytes)
+ * holds one at once, so only fragments of all ones are walked through. */
+static int find_clear_bit(compound *c, uint64_t first, uint64_t last, long long *pos) {
+    buf frag;
+    buf_init(&frag);
+    int rc = 0;
+    uint64_t start = (first >> 3) - (first >> 3) % BITMAP_FRAGMENT_BYTES;
+    for (uint64_t b = first; rc == 0 && *pos < 0 && b <= last; start += BITMAP_FRAGMENT_BYTES) {
+        rc = read_fragment(c, start, &frag);
+        for (; rc == 0 && b <= last && (b >> 3) < start + BITMAP_FRAGMENT_BYTES; b++) {
+            size_t at = (size_t)((b >> 3) - start);
+            uint8_t stored = at < frag.len ? (uint8_t)frag.data[at] : 0;
+            if ((b & 7) == 0 && stored == 0xFF && b + 7 <= last) {
+                b += 7; /* a byte of ones */
+            } else if (!stored_bit(stored, b)) {
+                *pos = (long long)b;
+                break;
+            }
+        }
+    }
+    buf_free(&frag);
+    return rc;
+}
+
+int bitmap_find_bit(compound *c, int bit, uint64_t first, uint64_t last, long long *pos) {
+    *pos = -1;
+    if (!bit) return find_clear_bit(c, first, last, pos);
+    find_arg f = {first, last, -1};
+    int rc = each_fragment(c, find_set_bit, &f);
+    *pos = f.pos;
+    return rc;
+}
+
 /* A range read: the string bytes [offset, offset + len) into out, already len bytes of zeros. */
 typedef struct range_arg {
     buf *out;

@@ -34,5 +34,9 @@ int bitmap_read(compound *c, buf *out);
 int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out);
 /* BITCOUNT of bytes [first, last] (within size), over the fragments that exist. */
 int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count);
+/* BITPOS: the first bit equal to `bit` among bits [first, last] (Redis's numbering, within
+ * size), -1 if none, reading only fragments that exist: a set bit is looked for over all of
+ * them, a clear one in the fragments from first's on until one is not all ones. */
+int bitmap_find_bit(compound *c, int bit, uint64_t first, uint64_t last, long long *pos);
 
 #endif

@@ -120,6 +120,54 @@ string_status string_count_bits(txn *t, int db, const char *key, size_t klen, lo
     return s;
 }
 
+/* The first bit equal to `bit` in [first, last] (bit positions within the value); -1 if none. */
+static long long find_bit(const char *v, size_t len, int bit, long long first, long long last) {
+    uint8_t skip = bit ? 0x00 : 0xFF;
+    for (long long b = first; b <= last;) {
+        if ((b & 7) == 0 && b + 7 <= last && (uint8_t)v[b >> 3] == skip) {
+            b += 8;
+            continue;
+        }
+        if (string_getbit(v, len, (uint64_t)b) == bit) return b;
+        b++;
+    }
+    return -1;
+}
+
+/* BITPOS over a key found, as string_bitpos. */
+static string_status bitpos_found(compound *c, int bit, long long start, long long end, int bits, int has_end,
+                                  long long *pos) {
+    long long len = value_length(&c->m), total = bits ? len * 8 : len;
+    /* A bitmap's size is only a number: no bit positions past any real string. */
+    if (too_long_to_read((uint64_t)len)) return ST_TOO_BIG;
+    if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, total)) return ST_OK;
+    long long first = bits ? start : start * 8, last = bits ? end : end * 8 + 7;
+    string_status s = ST_OK;
+    if (c->m.type == TYPE_STRING)
+        *pos = find_bit(c->m.value, c->m.value_len, bit, first, last);
+    else
+        s = bitmap_status(bitmap_find_bit(c, bit, (uint64_t)first, (uint64_t)last, pos));
+    if (s == ST_OK && *pos < 0 && bit == 0 && !has_end) *pos = last + 1; /* the bits past the value are clear */
+    return s;
+}
+
+string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
+                            int bits, int has_end, long long *pos) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    *pos = s == ST_MISSING && !bit ? 0 : -1;
+    if (s == ST_OK) {
+        compound c;
+        compound_attach(&c, t, db, key, klen, &m, 1);
+        s = bitpos_found(&c, bit, start, end, bits, has_end, pos);
+        compound_free(&c);
+    }
+    buf_free(&raw);
+    return s;
+}
+
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
     meta m;
     buf raw;

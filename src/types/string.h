@@ -53,6 +53,11 @@ string_status string_get_range(txn *t, int db, const char *key, size_t klen, lon
 /* BITCOUNT over bytes [start, end] (Redis-style indexes); 0 for a missing key. */
 string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                 long long *count);
+/* BITPOS: the first bit equal to bit in [start, end] (Redis-style byte indexes, or bit indexes
+ * when bits), -1 if none; a clear bit looked for with no end given is found past the value.
+ * For a missing key, ST_MISSING with -1 for a set bit and 0 for a clear one. */
+string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
+                            int bits, int has_end, long long *pos);
 /* STRLEN (0 for a missing key). */
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len);
 /* GETBIT (0 past the end or for a missing key). */
