@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-
 /* Reads the stored bytes of the fragment starting at start into out (empty if missing),
  * without those past the size. A key that did not exist before this command has no fragments. */
 static int read_fragment(compound *c, uint64_t start, buf *out) {

@@ -37,7 +37,8 @@ void string_val_free(string_val *v);
 /* Edits (SETBIT, SETRANGE, APPEND) leaving a string longer than this store it as a bitmap. */
 #define STRING_BITMAP_MIN_BYTES (64 * 1024)
 
-/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. A bitmap reads as its whole string. */
+/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. A bitmap reads as its whole string,
+ * or ST_TOO_BIG when longer than proto-max-bulk-len (nothing is allocated then). */
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out);
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
 
@@ -47,7 +48,8 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
 /* INCRBYFLOAT: the new value's text in out. */
 string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
                                  int64_t *expire_ms);
-/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none. */
+/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none;
+ * ST_TOO_BIG for more than proto-max-bulk-len bytes of a bitmap. */
 string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                string_val *out);
 /* BITCOUNT over bytes [start, end] (Redis-style indexes); 0 for a missing key. */
