@@ -31,6 +31,7 @@ typedef struct touched {
      * member that is no list index: what tells whether a list only changed at its ends. */
     uint64_t first_index, last_index;
     int member_writes, odd_member_write;
+    uint64_t fragments_end; /* a bitmap: the end of the byte ranges recorded from its fragments */
 } touched;
 
 /* A write of a member (CF default) of a compound key. */
@@ -154,6 +155,9 @@ static int key_db(applier *a, const batch_slice *key, size_t *ns) {
 /* How much of a key an error message shows. */
 static int shown(size_t klen) { return klen > 128 ? 128 : (int)klen; }
 
+/* The types whose records APPLYBATCH can describe (a bitmap as the string it holds). */
+static int known_type(enum key_type type) { return type <= TYPE_ZSET || type == TYPE_BITMAP; }
+
 static int check_metadata(applier *a, const batch_record *op) {
     size_t ns;
     int db = key_db(a, &op->key, &ns);
@@ -164,7 +168,7 @@ static int check_metadata(applier *a, const batch_record *op) {
         meta m;
         if (enc_decode_meta(op->value.ptr, op->value.len, &m) < 0)
             return fail(a, "ERR APPLYBATCH: malformed metadata for key '%.*s'", shown(klen), key);
-        if (m.type > TYPE_ZSET)
+        if (!known_type(m.type))
             return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m.type,
                         shown(klen), key);
     }
@@ -410,8 +414,53 @@ static int live_member(applier *a, const meta *m, const char *ikey, size_t iklen
     return txn_get(a->t, CF_DEFAULT, ikey, iklen, &a->value);
 }
 
-/* Gathers a key's members as the txn sees them into c; 0 or -1. */
-static int read_members(applier *a, const touched *k, const meta *m, command *c) {
+/* ---- a bitmap, recorded as the string it holds (see types/bitmap.h) ----
+ * Each fragment becomes a SETRANGE of the string bytes it spans; bytes stored past the size are
+ * no part of the string. */
+
+static int bad_fragment(applier *a, const touched *k) {
+    return fail(a, "ERR APPLYBATCH: malformed fragment of bitmap '%.*s'", shown(k->klen), k->key);
+}
+
+static void emit_setrange(applier *a, const touched *k, uint64_t offset, const char *bytes, size_t n) {
+    char at[24];
+    const char *argv[4] = {"SETRANGE", k->key, at, bytes};
+    size_t lens[4] = {8, k->klen, num_format_ll(at, (long long)offset), n};
+    txn_record(a->t, k->db, TYPE_BITMAP, 4, argv, lens);
+}
+
+/* SETRANGE of the string bytes [offset, min(offset + 1 KiB, size)) from a fragment's stored
+ * bytes (fewer, or none for a deleted fragment, read as zeros). */
+static int describe_fragment(applier *a, touched *k, const meta *m, const char *name, size_t nlen, const char *val,
+                             size_t vlen) {
+    uint64_t offset;
+    if (enc_fragment_offset(name, nlen, &offset) < 0 || vlen > BITMAP_FRAGMENT_BYTES) return bad_fragment(a, k);
+    if (offset >= m->size) return 0;
+    size_t n = m->size - offset < BITMAP_FRAGMENT_BYTES ? (size_t)(m->size - offset) : BITMAP_FRAGMENT_BYTES;
+    char bytes[BITMAP_FRAGMENT_BYTES];
+    memset(bytes, 0, n);
+    for (size_t i = 0; i < n && i < vlen; i++) bytes[i] = (char)enc_reverse_bits((uint8_t)val[i]);
+    emit_setrange(a, k, offset, bytes, n);
+    if (offset + n > k->fragments_end) k->fragments_end = offset + n;
+    return 0;
+}
+
+/* SETRANGE of the last byte when no recorded fragment reached it, so that the length is right. */
+static int emit_bitmap_length(applier *a, const touched *k, const meta *m) {
+    if (m->size <= k->fragments_end) return 0;
+    uint64_t last = m->size - 1, offset = last - last % BITMAP_FRAGMENT_BYTES;
+    char name[24], byte = 0;
+    buf_clear(&a->scratch);
+    enc_subkey(&a->scratch, k->db, k->key, k->klen, m->version, name, enc_fragment_name(name, offset));
+    int rc = txn_get(a->t, CF_DEFAULT, a->scratch.data, a->scratch.len, &a->value);
+    if (rc < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    if (rc == 1 && a->value.len > last - offset) byte = (char)enc_reverse_bits((uint8_t)a->value.data[last - offset]);
+    emit_setrange(a, k, last, &byte, 1);
+    return 0;
+}
+
+/* Gathers a key's members as the txn sees them into c (a bitmap's are recorded at once); 0 or -1. */
+static int read_members(applier *a, touched *k, const meta *m, command *c) {
     buf prefix, end;
     buf_init(&prefix);
     buf_init(&end);
@@ -426,7 +475,12 @@ static int read_members(applier *a, const touched *k, const meta *m, command *c)
         const char *val = store_iter_value(it, &vlen);
         rc = live_member(a, m, ikey, iklen, ikey + prefix.len, iklen - prefix.len);
         if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
-        if (rc > 0) rc = add_member(a, c, m->type, ikey + prefix.len, iklen - prefix.len, val, vlen);
+        const char *sub = ikey + prefix.len;
+        size_t sublen = iklen - prefix.len;
+        if (rc > 0 && m->type == TYPE_BITMAP)
+            rc = describe_fragment(a, k, m, sub, sublen, val, vlen);
+        else if (rc > 0)
+            rc = add_member(a, c, m->type, sub, sublen, val, vlen);
     }
     store_iter_free(it);
     buf_free(&prefix);
@@ -435,18 +489,20 @@ static int read_members(applier *a, const touched *k, const meta *m, command *c)
 }
 
 static const char *const rebuild_names[] = {[TYPE_HASH] = "HSET", [TYPE_LIST] = "RPUSH", [TYPE_SET] = "SADD",
-                                            [TYPE_ZSET] = "ZADD"};
+                                            [TYPE_ZSET] = "ZADD", [TYPE_BITMAP] = "SETRANGE"};
 
-/* DEL (unless it did not exist), then the key's members as it holds them now, then its expiry. */
-static int rebuild_key(applier *a, const touched *k, const meta *m) {
+/* DEL (unless it did not exist), then the key's members as it holds them now, then its expiry.
+ * A bitmap's fragments are recorded as they are read, one SETRANGE each. */
+static int rebuild_key(applier *a, touched *k, const meta *m) {
+    if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0); /* a dead key is gone in Redis too */
     command c;
     command_init(&c, rebuild_names[m->type], k);
     int rc = read_members(a, k, m, &c);
     if (rc == 0) {
-        if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0); /* a dead key is gone in Redis too */
         command_emit(&c, a, k, m->type, member_args(m->type));
-        if (m->expire_ms) emit_expire_at(a, k, m->type, m->expire_ms);
+        if (m->type == TYPE_BITMAP) rc = emit_bitmap_length(a, k, m);
     }
+    if (rc == 0 && m->expire_ms) emit_expire_at(a, k, m->type, m->expire_ms);
     command_free(&c);
     return rc;
 }
@@ -528,13 +584,14 @@ static int describe_key(applier *a, touched *k) {
         if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
         return 0;
     }
-    if (m.type > TYPE_ZSET) /* written before APPLYBATCH checked types */
+    if (!known_type(m.type)) /* written before APPLYBATCH checked types */
         return fail(a, "ERR APPLYBATCH: key '%.*s' has a type tidekv does not have", shown(k->klen), k->key);
     if (m.type == TYPE_STRING) {
         cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
         return 0;
     }
-    if (!k->alive_before || k->before.type != m.type || k->before.version != m.version)
+    if (!k->alive_before || k->before.type != m.type || k->before.version != m.version ||
+        (m.type == TYPE_BITMAP && m.size < k->before.size)) /* SETRANGE cannot shorten a string */
         return rebuild_key(a, k, &m);
     if (m.type == TYPE_LIST) {
         int rc = list_changed_at_ends(k, &m) ? describe_list_ends(a, k, &m) : 0;
@@ -542,7 +599,8 @@ static int describe_key(applier *a, touched *k) {
         if (rc > 0) describe_expiry(a, k, &m);
         return rc < 0 ? -1 : 0;
     }
-    /* The same key, changed member by member (below) and maybe in its expiry. */
+    /* The same key, changed member by member (below: a bitmap fragment by fragment) and maybe
+     * in its expiry. */
     k->per_member = 1;
     describe_expiry(a, k, &m);
     return 0;
@@ -564,12 +622,16 @@ static void member_commands_flush(applier *a, member_commands *mc) {
     mc->k = NULL;
 }
 
-/* HSET/HDEL, SADD/SREM, ZADD/ZREM for one member write. */
+/* HSET/HDEL, SADD/SREM, ZADD/ZREM for one member write; SETRANGE for a bitmap's fragment. */
 static int describe_member(applier *a, const member_write *w, member_commands *mc) {
-    const touched *k = &a->keys[w->key_index];
+    touched *k = &a->keys[w->key_index];
     if (!k->per_member || w->version != k->after.version) return 0; /* rebuilt whole, or another version's */
     int found = txn_get(a->t, CF_DEFAULT, w->subkey, w->subkey_len, &a->value);
     if (found < 0) return fail(a, "ERR storage error reading a key the batch writes");
+    if (k->after.type == TYPE_BITMAP) {
+        member_commands_flush(a, mc);
+        return describe_fragment(a, k, &k->after, w->sub, w->sublen, a->value.data, found ? a->value.len : 0);
+    }
     static const char *const names[][2] = {[TYPE_HASH] = {"HDEL", "HSET"}, [TYPE_SET] = {"SREM", "SADD"},
                                            [TYPE_ZSET] = {"ZREM", "ZADD"}};
     enum key_type type = k->after.type;
@@ -658,6 +720,12 @@ static int describe_commit(applier *a) {
     for (size_t i = 0; i < a->nmembers && rc == 0; i++) rc = describe_member(a, &a->members[i], &mc);
     if (rc == 0) member_commands_flush(a, &mc);
     if (mc.k) command_free(&mc.c);
+    /* A bitmap that grew past the fragments it wrote: its new length. */
+    for (size_t i = 0; i < a->nkeys && rc == 0; i++) {
+        const touched *k = &a->keys[i];
+        if (k->per_member && k->after.type == TYPE_BITMAP && k->after.size > k->before.size)
+            rc = emit_bitmap_length(a, k, &k->after);
+    }
     return rc;
 }
 

@@ -115,7 +115,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     string_val old;
     string_val_init(&old);
     string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
-    if (s == ST_ERROR || s == ST_CORRUPT || (s == ST_WRONGTYPE && (flags & SET_GET))) {
+    if (s == ST_ERROR || s == ST_CORRUPT || s == ST_TOO_BIG || (s == ST_WRONGTYPE && (flags & SET_GET))) {
         reply_status_error(ctx, s);
         string_val_free(&old);
         return;
@@ -476,20 +476,6 @@ void cmd_bitcount(cmd_ctx *ctx) {
     string_val_free(&v);
 }
 
-/* First bit equal to `bit` in [start, end] (bit positions); -1 if none. */
-static long long find_bit(const char *v, size_t len, int bit, long long start, long long end) {
-    uint8_t skip = bit ? 0x00 : 0xFF;
-    for (long long b = start; b <= end;) {
-        if ((b & 7) == 0 && b + 7 <= end && (uint8_t)v[b >> 3] == skip) {
-            b += 8;
-            continue;
-        }
-        if (string_getbit(v, len, (uint64_t)b) == bit) return b;
-        b++;
-    }
-    return -1;
-}
-
 void cmd_bitpos(cmd_ctx *ctx) {
     long long bitarg, start = 0, end = -1;
     if (arg_ll(ctx, &ctx->argv[2], &bitarg) < 0) return;
@@ -499,21 +485,8 @@ void cmd_bitpos(cmd_ctx *ctx) {
     }
     int has_end, bits;
     if (parse_bit_range(ctx, 3, 1, &start, &end, &has_end, &bits) < 0) return;
-    string_val v;
-    string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
-    if (!reply_status_error(ctx, s)) {
-        long long total = bits ? (long long)v.len * 8 : (long long)v.len;
-        long long pos = -1;
-        if (s == ST_MISSING) {
-            pos = bitarg ? -1 : 0;
-        } else if (!(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, total)) {
-            long long first = bits ? start : start * 8, last = bits ? end : end * 8 + 7;
-            pos = find_bit(v.ptr, v.len, (int)bitarg, first, last);
-            /* Looking for a clear bit with no end given: the bits past the string count as clear. */
-            if (pos < 0 && bitarg == 0 && !has_end) pos = last + 1;
-        }
-        reply_int(ctx->r, pos);
-    }
-    string_val_free(&v);
+    long long pos;
+    string_status s = string_bitpos(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, (int)bitarg, start, end,
+                                    bits, has_end, &pos);
+    if (!reply_status_error(ctx, s)) reply_int(ctx->r, pos);
 }

@@ -142,6 +142,29 @@ double enc_decode_ordered_double(const uint8_t in[8]) {
     return v;
 }
 
+size_t enc_fragment_name(char *out, uint64_t offset) {
+    return (size_t)snprintf(out, 24, "%llu", (unsigned long long)offset);
+}
+
+int enc_fragment_offset(const char *name, size_t len, uint64_t *offset) {
+    if (len == 0 || len > 20 || (name[0] == '0' && len > 1)) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned)(name[i] - '0');
+        if (digit > 9 || v > (UINT64_MAX - digit) / 10) return -1;
+        v = v * 10 + digit;
+    }
+    if (v % BITMAP_FRAGMENT_BYTES != 0) return -1;
+    *offset = v;
+    return 0;
+}
+
+uint8_t enc_reverse_bits(uint8_t b) {
+    b = (uint8_t)((b & 0xF0) >> 4 | (b & 0x0F) << 4);
+    b = (uint8_t)((b & 0xCC) >> 2 | (b & 0x33) << 2);
+    return (uint8_t)((b & 0xAA) >> 1 | (b & 0x55) << 1);
+}
+
 static const char *type_names[] = {"none", "string", "hash", "list", "set", "zset", "string", "sortedint", "stream"};
 
 const char *enc_type_name(enum key_type t) {

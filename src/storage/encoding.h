@@ -63,6 +63,17 @@ double enc_decode_ordered_double(const uint8_t in[8]);
 /* A zset member's stored score (an ordered double): 0, or -1 if the value is not 8 bytes. */
 int enc_decode_score(const char *value, size_t len, double *score);
 
+/* A bitmap keeps its string in fragments of up to this many bytes, each under a subkey that is
+ * the decimal byte offset where it starts ("0", "1024", …). */
+#define BITMAP_FRAGMENT_BYTES 1024
+/* The subkey of the fragment starting at a byte offset (out holds 24 bytes); its length. */
+size_t enc_fragment_name(char *out, uint64_t offset);
+/* A fragment's offset from its subkey: 0, or -1 unless it is the name enc_fragment_name gives
+ * for a multiple of BITMAP_FRAGMENT_BYTES (digits only, no leading zero). */
+int enc_fragment_offset(const char *name, size_t len, uint64_t *offset);
+/* A byte with its bits in the opposite order (a bitmap's string byte <-> its stored byte). */
+uint8_t enc_reverse_bits(uint8_t b);
+
 const char *enc_type_name(enum key_type t);
 /* Maps a TYPE name (string, hash, …) to a type; TYPE_NONE if unknown. */
 enum key_type enc_type_from_name(const char *name);

@@ -1,37 +1,27 @@
 #include "types/bitmap.h"
 
-#include <stdio.h>
 #include <string.h>
 
-#include "util/num.h"
-
-uint8_t bitmap_reverse_bits(uint8_t b) {
-    b = (uint8_t)((b & 0xF0) >> 4 | (b & 0x0F) << 4);
-    b = (uint8_t)((b & 0xCC) >> 2 | (b & 0x33) << 2);
-    return (uint8_t)((b & 0xAA) >> 1 | (b & 0x55) << 1);
-}
-
-/* The subkey of the fragment that starts at a byte offset: its decimal text. */
-static size_t fragment_name(char *out, uint64_t start) {
-    return (size_t)snprintf(out, 24, "%llu", (unsigned long long)start);
-}
-
-/* Reads the stored bytes of the fragment starting at start into out (empty if missing).
- * A key that did not exist before this command has no fragments to read. */
+/* Reads the stored bytes of the fragment starting at start into out (empty if missing),
+ * without those past the size. A key that did not exist before this command has no fragments. */
 static int read_fragment(compound *c, uint64_t start, buf *out) {
     buf_clear(out);
     if (!c->found) return 0;
     char name[24];
-    int rc = compound_get(c, name, fragment_name(name, start), out);
+    int rc = compound_get(c, name, enc_fragment_name(name, start), out);
+    if (rc < 0) return -1;
     if (rc == 0) buf_clear(out);
-    return rc < 0 ? -1 : 0;
+    if (out->len > BITMAP_FRAGMENT_BYTES) return BITMAP_CORRUPT;
+    uint64_t in_size = start < c->m.size ? c->m.size - start : 0;
+    if (out->len > in_size) out->len = (size_t)in_size;
+    return 0;
 }
 
 /* Stores a fragment without its trailing zero bytes; one left empty is deleted (or never written). */
 static void write_fragment(compound *c, uint64_t start, buf *frag) {
     while (frag->len > 0 && frag->data[frag->len - 1] == 0) frag->len--;
     char name[24];
-    size_t nlen = fragment_name(name, start);
+    size_t nlen = enc_fragment_name(name, start);
     if (frag->len > 0)
         compound_put(c, name, nlen, frag->data, frag->len);
     else if (c->found)
@@ -80,7 +70,7 @@ int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len) {
         if (rc == 0) {
             extend_fragment(&frag, sp.at + sp.n);
             for (size_t i = 0; i < sp.n; i++)
-                frag.data[sp.at + i] = (char)bitmap_reverse_bits((uint8_t)bytes[done + i]);
+                frag.data[sp.at + i] = (char)enc_reverse_bits((uint8_t)bytes[done + i]);
             write_fragment(c, sp.start, &frag);
         }
         done += sp.n;
@@ -136,33 +126,26 @@ int bitmap_setbit(compound *c, uint64_t bit, int on, int *old) {
 }
 
 /* Calls fn for every stored fragment within size, with its start and its bytes (clipped to
- * size). Walking the fragments that exist skips the gaps of a sparse bitmap; they come in the
- * order of their decimal names ("10240" before "2048"). */
-static void each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, const char *val, size_t vlen),
-                          void *arg) {
+ * size): 0, or BITMAP_CORRUPT at a malformed fragment. Walking the fragments that exist skips
+ * the gaps of a sparse bitmap; they come in the order of their decimal names ("10240" before
+ * "2048"). */
+static int each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, const char *val, size_t vlen),
+                         void *arg) {
     compound_iter ci;
     compound_iter_open(&ci, c, NULL, 0);
     const char *name, *val;
     size_t nlen, vlen;
-    while (compound_iter_next(&ci, &name, &nlen, &val, &vlen)) {
-        long long start;
-        if (num_parse_ll(name, nlen, &start) < 0 || start < 0 || (uint64_t)start >= c->m.size) continue;
-        size_t n = vlen < c->m.size - (uint64_t)start ? vlen : (size_t)(c->m.size - (uint64_t)start);
-        fn(arg, (uint64_t)start, val, n);
+    int rc = 0;
+    while (rc == 0 && compound_iter_next(&ci, &name, &nlen, &val, &vlen)) {
+        uint64_t start;
+        if (enc_fragment_offset(name, nlen, &start) < 0 || vlen > BITMAP_FRAGMENT_BYTES) {
+            rc = BITMAP_CORRUPT;
+        } else if (start < c->m.size) {
+            fn(arg, start, val, vlen < c->m.size - start ? vlen : (size_t)(c->m.size - start));
+        }
     }
     compound_iter_close(&ci);
-}
-
-static void copy_fragment(void *arg, uint64_t start, const char *val, size_t vlen) {
-    buf *out = arg;
-    for (size_t i = 0; i < vlen; i++) out->data[start + i] = (char)bitmap_reverse_bits((uint8_t)val[i]);
-}
-
-int bitmap_read(compound *c, buf *out) {
-    buf_clear(out);
-    extend_fragment(out, (size_t)c->m.size);
-    each_fragment(c, copy_fragment, out);
-    return 0;
+    return rc;
 }
 
 typedef struct count_arg {
@@ -179,24 +162,101 @@ static void count_fragment(void *arg, uint64_t start, const char *val, size_t vl
 
 int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count) {
     count_arg a = {first, last, 0};
-    each_fragment(c, count_fragment, &a);
+    int rc = each_fragment(c, count_fragment, &a);
     *count = a.count;
-    return 0;
+    return rc;
 }
 
-int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out) {
-    buf_clear(out);
-    extend_fragment(out, len);
+/* Whether bit b (Redis's numbering) of a string byte stored as `stored` is set. */
+static int stored_bit(uint8_t stored, uint64_t b) { return (stored >> (b & 7)) & 1; }
+
+typedef struct find_arg {
+    uint64_t first, last;
+    long long pos;
+} find_arg;
+
+/* The first set bit of a fragment within the range, kept if it comes before those found so far. */
+static void find_set_bit(void *arg, uint64_t start, const char *val, size_t vlen) {
+    find_arg *f = arg;
+    for (size_t i = 0; i < vlen; i++) {
+        if (val[i] == 0) continue;
+        for (uint64_t b = (start + i) * 8; b < (start + i + 1) * 8; b++) {
+            if (f->pos >= 0 && b >= (uint64_t)f->pos) return;
+            if (b >= f->first && b <= f->last && stored_bit((uint8_t)val[i], b)) {
+                f->pos = (long long)b;
+                return;
+            }
+        }
+    }
+}
+
+/* The first clear bit from first on: a missing fragment (or its end past the stored bytes)
+ * holds one at once, so only fragments of all ones are walked through. */
+static int find_clear_bit(compound *c, uint64_t first, uint64_t last, long long *pos) {
     buf frag;
     buf_init(&frag);
     int rc = 0;
-    for (size_t done = 0; done < len && rc == 0;) {
-        span sp = next_span(offset, done, len);
-        rc = read_fragment(c, sp.start, &frag);
-        for (size_t i = 0; rc == 0 && i < sp.n && sp.at + i < frag.len; i++)
-            out->data[done + i] = (char)bitmap_reverse_bits((uint8_t)frag.data[sp.at + i]);
-        done += sp.n;
+    uint64_t start = (first >> 3) - (first >> 3) % BITMAP_FRAGMENT_BYTES;
+    for (uint64_t b = first; rc == 0 && *pos < 0 && b <= last; start += BITMAP_FRAGMENT_BYTES) {
+        rc = read_fragment(c, start, &frag);
+        for (; rc == 0 && b <= last && (b >> 3) < start + BITMAP_FRAGMENT_BYTES; b++) {
+            size_t at = (size_t)((b >> 3) - start);
+            uint8_t stored = at < frag.len ? (uint8_t)frag.data[at] : 0;
+            if ((b & 7) == 0 && stored == 0xFF && b + 7 <= last) {
+                b += 7; /* a byte of ones */
+            } else if (!stored_bit(stored, b)) {
+                *pos = (long long)b;
+                break;
+            }
+        }
     }
     buf_free(&frag);
     return rc;
 }
+
+int bitmap_find_bit(compound *c, int bit, uint64_t first, uint64_t last, long long *pos) {
+    *pos = -1;
+    if (!bit) return find_clear_bit(c, first, last, pos);
+    find_arg f = {first, last, -1};
+    int rc = each_fragment(c, find_set_bit, &f);
+    *pos = f.pos;
+    return rc;
+}
+
+/* A range read: the string bytes [offset, offset + len) into out, already len bytes of zeros. */
+typedef struct range_arg {
+    buf *out;
+    uint64_t offset;
+    size_t len;
+} range_arg;
+
+/* Copies the part of a fragment that lies in the range. */
+static void copy_overlap(void *arg, uint64_t start, const char *val, size_t vlen) {
+    range_arg *r = arg;
+    uint64_t from = start > r->offset ? start : r->offset;
+    uint64_t to = start + vlen < r->offset + r->len ? start + vlen : r->offset + r->len;
+    for (uint64_t i = from; i < to; i++)
+        r->out->data[i - r->offset] = (char)enc_reverse_bits((uint8_t)val[i - start]);
+}
+
+/* Ranges over more fragments than this walk the fragments that exist instead of reading each. */
+#define POINT_READ_FRAGMENTS 16
+
+int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out) {
+    buf_clear(out);
+    extend_fragment(out, len);
+    range_arg r = {out, offset, len};
+    if (len / BITMAP_FRAGMENT_BYTES > POINT_READ_FRAGMENTS) return each_fragment(c, copy_overlap, &r);
+    buf frag;
+    buf_init(&frag);
+    int rc = 0;
+    for (uint64_t start = offset - offset % BITMAP_FRAGMENT_BYTES; rc == 0 && start < offset + len;
+         start += BITMAP_FRAGMENT_BYTES) {
+        rc = read_fragment(c, start, &frag);
+        if (rc == 0) copy_overlap(&r, start, frag.data, frag.len);
+    }
+    buf_free(&frag);
+    return rc;
+}
+
+int bitmap_read(compound *c, buf *out) { return bitmap_read_range(c, 0, (size_t)c->m.size, out); }

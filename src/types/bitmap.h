@@ -15,24 +15,28 @@
 #include "types/compound.h"
 #include "util/buf.h"
 
-#define BITMAP_FRAGMENT_BYTES 1024
-
-/* A byte with its bits in the opposite order (string byte <-> stored byte). */
-uint8_t bitmap_reverse_bits(uint8_t b);
-
 /* Operations on a bitmap opened with compound_open(…, TYPE_BITMAP) (or compound_attach).
- * Each returns 0, or -1 on a storage error. Writes save the metadata. */
+ * Each returns 0, -1 on a storage error, or BITMAP_CORRUPT when a fragment it meets is
+ * malformed (longer than a fragment, or under a subkey that is no fragment offset). Bytes
+ * stored past the size are no part of the string (Kvrocks pads fragments with zeros): they
+ * read as nothing and are never written back. Writes save the metadata. */
+#define BITMAP_CORRUPT (-2)
 
 /* Writes len string bytes at a byte offset, zero-filling any gap: SETRANGE, APPEND. */
 int bitmap_write(compound *c, uint64_t offset, const char *bytes, size_t len);
 /* Sets or clears a bit (Redis's numbering); the bit's old value in *old. */
 int bitmap_setbit(compound *c, uint64_t bit, int on, int *old);
 int bitmap_getbit(compound *c, uint64_t bit, int *value);
-/* The whole string (size bytes) into out (cleared first). */
+/* The whole string (size bytes) into out (cleared first); the caller bounds the size. */
 int bitmap_read(compound *c, buf *out);
-/* len string bytes from a byte offset (within size) into out (cleared first). */
+/* len string bytes from a byte offset (within size) into out (cleared first). A long range
+ * walks the fragments that exist, so the gaps of a sparse bitmap cost nothing. */
 int bitmap_read_range(compound *c, uint64_t offset, size_t len, buf *out);
 /* BITCOUNT of bytes [first, last] (within size), over the fragments that exist. */
 int bitmap_count(compound *c, uint64_t first, uint64_t last, long long *count);
+/* BITPOS: the first bit equal to `bit` among bits [first, last] (Redis's numbering, within
+ * size), -1 if none, reading only fragments that exist: a set bit is looked for over all of
+ * them, a clear one in the fragments from first's on until one is not all ones. */
+int bitmap_find_bit(compound *c, int bit, uint64_t first, uint64_t last, long long *pos);
 
 #endif

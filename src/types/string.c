@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "config.h"
 #include "types/bitmap.h"
 #include "types/compound.h"
 #include "types/keyspace.h"
@@ -16,13 +17,24 @@ void string_val_init(string_val *v) {
 
 void string_val_free(string_val *v) { buf_free(&v->raw); }
 
+/* The status of a bitmap operation's result. */
+static string_status bitmap_status(int rc) {
+    if (rc == BITMAP_CORRUPT) return ST_CORRUPT;
+    return rc < 0 ? ST_ERROR : ST_OK;
+}
+
+/* Whether a value of that many bytes is too long to read whole: a bitmap's size is only a
+ * number, so a wrong one must not make a reply allocate it. */
+static int too_long_to_read(uint64_t len) { return len > (uint64_t)server_config.proto_max_bulk_len; }
+
 /* A bitmap read as the string it holds. */
 static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
+    if (too_long_to_read(m->size)) return ST_TOO_BIG;
     compound c;
     compound_attach(&c, t, db, key, klen, m, 1);
-    int rc = bitmap_read(&c, &out->raw); /* the metadata record in raw is no longer needed */
+    string_status s = bitmap_status(bitmap_read(&c, &out->raw)); /* the metadata record in raw is no longer needed */
     compound_free(&c);
-    if (rc < 0) return ST_ERROR;
+    if (s != ST_OK) return s;
     out->ptr = out->raw.data;
     out->len = out->raw.len;
     out->expire_ms = m->expire_ms;
@@ -51,10 +63,11 @@ static long long value_length(const meta *m) {
 }
 
 /* Looks a key up for a string command that reads no whole value: ST_OK with its metadata
- * (a string's value then points into raw), ST_MISSING, ST_WRONGTYPE or ST_ERROR. */
+ * (a string's value then points into raw), ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. */
 static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     int rc = ks_lookup(t, db, key, klen, m, raw);
     if (rc == KS_ERROR) return ST_ERROR;
+    if (rc == KS_CORRUPT) return ST_CORRUPT;
     if (rc == KS_MISSING) return ST_MISSING;
     return m->type == TYPE_STRING || m->type == TYPE_BITMAP ? ST_OK : ST_WRONGTYPE;
 }
@@ -68,18 +81,21 @@ string_status string_get_range(txn *t, int db, const char *key, size_t klen, lon
     if (s != ST_OK) return s;
     long long len = value_length(&m);
     if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, len)) return ST_OK;
-    out->len = (size_t)(end - start + 1);
     if (m.type == TYPE_STRING) {
         out->ptr = m.value + start;
+        out->len = (size_t)(end - start + 1);
         return ST_OK;
     }
+    if (too_long_to_read((uint64_t)(end - start) + 1)) return ST_TOO_BIG;
     /* Only the fragments in the range: a few bytes of a 512 MB bitmap cost one read. */
+    out->len = (size_t)(end - start + 1);
     compound c;
     compound_attach(&c, t, db, key, klen, &m, 1);
-    int rc = bitmap_read_range(&c, (uint64_t)start, out->len, &out->raw);
+    s = bitmap_status(bitmap_read_range(&c, (uint64_t)start, out->len, &out->raw));
     compound_free(&c);
     out->ptr = out->raw.data;
-    return rc < 0 ? ST_ERROR : ST_OK;
+    if (s != ST_OK) out->len = 0;
+    return s;
 }
 
 string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
@@ -96,9 +112,57 @@ string_status string_count_bits(txn *t, int db, const char *key, size_t klen, lo
             /* Over the fragments that exist: a sparse 512 MB bitmap is not assembled. */
             compound c;
             compound_attach(&c, t, db, key, klen, &m, 1);
-            if (bitmap_count(&c, (uint64_t)start, (uint64_t)end, count) < 0) s = ST_ERROR;
+            s = bitmap_status(bitmap_count(&c, (uint64_t)start, (uint64_t)end, count));
             compound_free(&c);
         }
+    }
+    buf_free(&raw);
+    return s;
+}
+
+/* The first bit equal to `bit` in [first, last] (bit positions within the value); -1 if none. */
+static long long find_bit(const char *v, size_t len, int bit, long long first, long long last) {
+    uint8_t skip = bit ? 0x00 : 0xFF;
+    for (long long b = first; b <= last;) {
+        if ((b & 7) == 0 && b + 7 <= last && (uint8_t)v[b >> 3] == skip) {
+            b += 8;
+            continue;
+        }
+        if (string_getbit(v, len, (uint64_t)b) == bit) return b;
+        b++;
+    }
+    return -1;
+}
+
+/* BITPOS over a key found, as string_bitpos. */
+static string_status bitpos_found(compound *c, int bit, long long start, long long end, int bits, int has_end,
+                                  long long *pos) {
+    long long len = value_length(&c->m), total = bits ? len * 8 : len;
+    /* A bitmap's size is only a number: no bit positions past any real string. */
+    if (too_long_to_read((uint64_t)len)) return ST_TOO_BIG;
+    if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, total)) return ST_OK;
+    long long first = bits ? start : start * 8, last = bits ? end : end * 8 + 7;
+    string_status s = ST_OK;
+    if (c->m.type == TYPE_STRING)
+        *pos = find_bit(c->m.value, c->m.value_len, bit, first, last);
+    else
+        s = bitmap_status(bitmap_find_bit(c, bit, (uint64_t)first, (uint64_t)last, pos));
+    if (s == ST_OK && *pos < 0 && bit == 0 && !has_end) *pos = last + 1; /* the bits past the value are clear */
+    return s;
+}
+
+string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
+                            int bits, int has_end, long long *pos) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    string_status s = lookup(t, db, key, klen, &m, &raw);
+    *pos = s == ST_MISSING && !bit ? 0 : -1;
+    if (s == ST_OK) {
+        compound c;
+        compound_attach(&c, t, db, key, klen, &m, 1);
+        s = bitpos_found(&c, bit, start, end, bits, has_end, pos);
+        compound_free(&c);
     }
     buf_free(&raw);
     return s;
@@ -123,7 +187,7 @@ string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint
     if (s == ST_OK && m.type == TYPE_BITMAP) {
         compound c;
         compound_attach(&c, t, db, key, klen, &m, 1);
-        if (bitmap_getbit(&c, bit, value) < 0) s = ST_ERROR;
+        s = bitmap_status(bitmap_getbit(&c, bit, value));
         compound_free(&c);
     } else if (s == ST_OK) {
         *value = string_getbit(m.value, m.value_len, bit);
@@ -203,6 +267,7 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
 static string_status open_for_edit(compound *c, txn *t, int db, const char *key, size_t klen) {
     int rc = compound_open(c, t, db, key, klen, TYPE_BITMAP);
     if (rc == CK_ERROR) return ST_ERROR;
+    if (rc == CK_CORRUPT) return ST_CORRUPT;
     if (rc == CK_WRONGTYPE) return c->m.type == TYPE_STRING ? ST_OK : ST_WRONGTYPE;
     return rc == CK_FOUND ? ST_OK : ST_MISSING;
 }
@@ -231,9 +296,9 @@ static string_status store_edited(compound *c, const buf *value) {
     fresh.version = enc_new_version();
     compound b;
     compound_attach(&b, c->t, c->db, c->key, c->klen, &fresh, 0);
-    int rc = bitmap_write(&b, 0, value->data, value->len);
+    string_status s = bitmap_status(bitmap_write(&b, 0, value->data, value->len));
     compound_free(&b);
-    return rc < 0 ? ST_ERROR : ST_OK;
+    return s;
 }
 
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
@@ -248,7 +313,7 @@ string_status string_setrange(txn *t, int db, const char *key, size_t klen, long
             s = ST_TOO_BIG;
         } else if (c.m.type == TYPE_BITMAP && (c.found || offset + (long long)blen > STRING_BITMAP_MIN_BYTES)) {
             /* A bitmap, or a long new string: written fragment by fragment, gaps left sparse. */
-            s = bitmap_write(&c, (uint64_t)offset, bytes, blen) < 0 ? ST_ERROR : ST_OK;
+            s = bitmap_status(bitmap_write(&c, (uint64_t)offset, bytes, blen));
             *new_len = (long long)c.m.size;
         } else {
             buf value;
@@ -278,7 +343,7 @@ string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64
     *expire_ms = c.m.expire_ms;
     if (s == ST_MISSING || (s == ST_OK && c.found)) {
         /* A missing key becomes a bitmap, as in Kvrocks: a far bit costs one fragment. */
-        s = bitmap_setbit(&c, bit, on, old) < 0 ? ST_ERROR : ST_OK;
+        s = bitmap_status(bitmap_setbit(&c, bit, on, old));
     } else if (s == ST_OK) {
         *old = string_getbit(c.m.value, c.m.value_len, bit);
         buf value;

@@ -37,7 +37,8 @@ void string_val_free(string_val *v);
 /* Edits (SETBIT, SETRANGE, APPEND) leaving a string longer than this store it as a bitmap. */
 #define STRING_BITMAP_MIN_BYTES (64 * 1024)
 
-/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. A bitmap reads as its whole string. */
+/* ST_OK, ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. A bitmap reads as its whole string,
+ * or ST_TOO_BIG when longer than proto-max-bulk-len (nothing is allocated then). */
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out);
 void string_put(txn *t, int db, const char *key, size_t klen, const char *val, size_t vlen, int64_t expire_ms);
 
@@ -47,12 +48,18 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
 /* INCRBYFLOAT: the new value's text in out. */
 string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
                                  int64_t *expire_ms);
-/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none. */
+/* GETRANGE: the bytes of [start, end] (Redis-style indexes) in out->ptr/len, empty if none;
+ * ST_TOO_BIG for more than proto-max-bulk-len bytes of a bitmap. */
 string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                string_val *out);
 /* BITCOUNT over bytes [start, end] (Redis-style indexes); 0 for a missing key. */
 string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                 long long *count);
+/* BITPOS: the first bit equal to bit in [start, end] (Redis-style byte indexes, or bit indexes
+ * when bits), -1 if none; a clear bit looked for with no end given is found past the value.
+ * For a missing key, ST_MISSING with -1 for a set bit and 0 for a clear one. */
+string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
+                            int bits, int has_end, long long *pos);
 /* STRLEN (0 for a missing key). */
 string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len);
 /* GETBIT (0 past the end or for a missing key). */

@@ -189,6 +189,110 @@ def source_workload(s):
         x.close()
 
 
+def bitmap_workload(s):
+    """Strings kept as bitmaps (SETBIT on a missing key, edits of strings over 64 KiB): grown,
+    cleared, with an expiry, recreated, retyped both ways."""
+    r = s.client()
+    far = 4102444800000
+    r.setbit("b", 7, 1)
+    r.setbit("b", 100000, 1)  # a new fragment, and the length
+    r.setbit("b", 8 * 5000 + 1, 0)  # grows by a clear bit: no fragment written
+    r.setbit("b", 7, 0)  # its fragment emptied, so deleted
+    r.setbit("mid", 8 * 1024 * 1024 - 1, 1)  # 1 MiB, one fragment
+    r.set("big", b"x" * 70000)
+    r.setrange("big", 69990, b"hello")  # over 64 KiB: now a bitmap
+    r.setrange("big", 200000, b"tail")
+    r.append("big", b"more")
+    r.setrange("new-big", 100000, b"z")  # a new long string is a bitmap
+    r.setbit("ttl", 5, 1)
+    r.execute_command("PEXPIREAT", "ttl", far)
+    r.setbit("ttl", 9000, 1)
+    r.setbit("persisted", 5, 1)
+    r.execute_command("PEXPIREAT", "persisted", far)
+    r.persist("persisted")
+    r.setbit("re", 3, 1)
+    r.setbit("re", 20000, 1)
+    r.delete("re")
+    r.setbit("re", 4000, 1)  # recreated: a new version, fewer fragments
+    r.set("re-ttl", "v", pxat=far)
+    r.delete("re-ttl")
+    r.setbit("re-ttl", 2 ** 20, 1)
+    r.execute_command("PEXPIREAT", "re-ttl", far)
+    r.set("s2b", "abc")
+    r.setbit("s2b", 1000000, 1)  # a string edited past 64 KiB: retyped
+    r.setbit("b2s", 1, 1)
+    r.set("b2s", "plain")
+    r.setbit("gone", 1, 1)
+    r.delete("gone")
+    with s.conn() as t:
+        for cmd in (("MULTI",), ("SETBIT", "tx", "10", "1"), ("SETRANGE", "tx", "70000", "abc"),
+                    ("SETBIT", "tx", "10", "0"), ("APPEND", "b", "!"), ("EXEC",)):
+            t.call(*cmd)
+    r.close()
+
+
+def copy_by_applybatch(src, dst):
+    rs, rd = src.client(), dst.client()
+    for u in poll_all(rs, 0, "RAW"):
+        data = bytes.fromhex(u.decode())
+        assert rd.execute_command("APPLYBATCH", data) == len(data)
+    rs.close()
+    rd.close()
+
+
+def string_facts(s, keys):
+    cl = s.client()
+    try:
+        return {k: (cl.get(k), cl.strlen(k), cl.bitcount(k), cl.execute_command("PEXPIRETIME", k)) for k in keys}
+    finally:
+        cl.close()
+
+
+def test_bitmaps_copy_and_replay_exactly_on_redis(make_server):
+    """A tidekv copy made by APPLYBATCH holds the same strings, and its change stream (the
+    bitmaps recorded as SETRANGEs) replays on Redis 7 to the same data."""
+    src, dst = make_server(), make_server()
+    bitmap_workload(src)
+    copy_by_applybatch(src, dst)
+    expected = snapshot(src, dbs=(0,))
+    assert snapshot(dst, dbs=(0,)) == expected
+    keys = sorted(k for _, k in expected)
+    assert string_facts(dst, keys) == string_facts(src, keys)
+    updates = poll_all(dst.client(), 0, "RESP")
+    redis_server = RedisServer().start()
+    try:
+        with redis_server.conn() as conn:
+            assert replay(conn, updates) == []
+        assert snapshot(redis_server, dbs=(0,)) == expected
+        assert string_facts(redis_server, keys) == string_facts(src, keys)
+    finally:
+        redis_server.stop()
+
+
+def test_far_bit_is_copied_with_a_small_record(make_server):
+    """SETBIT at 2^32-1 makes a 512 MB string of one fragment: its copy records one SETRANGE
+    of that fragment's bytes, not the whole string."""
+    src, dst = make_server(), make_server()
+    rs, rd = src.client(), dst.client()
+    rs.setbit("far", 2 ** 32 - 1, 1)
+    rs.setbit("far", 12, 1)
+    base = seq(rd)
+    copy_by_applybatch(src, dst)
+    raw = [bytes.fromhex(u.decode()) for u in poll_all(rd, base, "RAW")]
+    assert len(raw) == 2 and all(len(x) < 4096 for x in raw)
+    got = commands(poll_all(rd, base, "RESP"))
+    last = 2 ** 29 - 1
+    assert got == [[[b"SETRANGE", b"far", b"%d" % (last - 1023), b"\x00" * 1023 + b"\x01"]],
+                   [[b"SETRANGE", b"far", b"0", b"\x00\x08" + b"\x00" * 1022]]]
+    for cl in (rs, rd):
+        assert cl.strlen("far") == 2 ** 29
+        assert cl.bitcount("far") == 2
+        assert cl.getbit("far", 2 ** 32 - 1) == 1 and cl.getbit("far", 12) == 1
+        assert cl.getrange("far", last - 1, last) == b"\x00\x01"
+    rs.close()
+    rd.close()
+
+
 def with_record(data, mode, i):
     """The batch with its change record kept, dropped, or replaced by a forged one."""
     _, count, recs = parse_batch(data)
@@ -272,8 +376,8 @@ REFUSED = {
     "unknown-cf": ([("PUT", 9, NS0 + b"k", b"v")], "column family 9 is not one tidekv writes"),
     "metadata-garbage": ([("PUT", 1, NS0 + b"k", b"\x82\x00")], "malformed metadata for key 'k'"),
     "metadata-empty": ([("PUT", 1, NS0 + b"k", b"")], "malformed metadata for key 'k'"),
-    "metadata-bitmap": ([("PUT", 1, NS0 + b"k", b"\x86" + struct.pack(">QQQ", 0, 1, 1))],
-                        "metadata of type 6, which tidekv does not have, for key 'k'"),
+    "metadata-sortedint": ([("PUT", 1, NS0 + b"k", b"\x87" + struct.pack(">QQQ", 0, 1, 1))],
+                           "metadata of type 7, which tidekv does not have, for key 'k'"),
     "metadata-list-short": ([("PUT", 1, NS0 + b"k", b"\x83" + struct.pack(">QQQ", 0, 1, 1))],
                             "malformed metadata for key 'k'"),
     "subkey-key-len-too-long": ([("PUT", 0, NS0 + struct.pack(">I", 100) + b"k" + b"\x00" * 8 + b"f", b"v")],
@@ -334,6 +438,70 @@ def test_whole_database_range_with_members_is_flushdb(server, r):
     ups = poll(r, base, "FORMAT", "RESP")["updates"]
     assert commands(ups) == [[[b"FLUSHDB"]]] and ups[0]["db"] == 5
     c5.close()
+
+
+BV = 4321  # the version of the bitmaps the fragment tests make
+
+
+def bitmap_meta(size, version=BV):
+    return b"\x86" + struct.pack(">QQQ", 0, version, size)
+
+
+BAD_FRAGMENTS = {
+    "not-a-number": b"abc",
+    "not-a-multiple": b"1000",
+    "leading-zero": b"01024",
+    "sign": b"+1024",
+    "empty": b"",
+    "too-big-a-number": b"99999999999999999999999",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FRAGMENTS))
+def test_malformed_bitmap_fragment_is_refused(server, r, name):
+    """A bitmap's fragment must be under its decimal byte offset, a multiple of 1024, as
+    types/bitmap.c names them: no other subkey has a SETRANGE form."""
+    data = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(4096)),
+                        ("PUT", 0, subkey(b"bm", BV, BAD_FRAGMENTS[name]), b"\x01")])
+    with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed fragment of bitmap 'bm'$"):
+        r.execute_command("APPLYBATCH", data)
+    assert r.exists("bm") == 0
+
+
+def test_oversized_bitmap_fragment_is_refused(server, r):
+    """A fragment holds at most 1024 bytes, in a new bitmap as in one that keeps its version."""
+    good = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(4096)), ("PUT", 0, subkey(b"bm", BV, b"1024"), b"\x80")])
+    assert r.execute_command("APPLYBATCH", good) == len(good)
+    before = seq(r)
+    for recs in ([("PUT", 0, subkey(b"bm", BV, b"2048"), b"\x01" * 1025)],
+                 [("PUT", 1, NS0 + b"bm2", bitmap_meta(4096)), ("PUT", 0, subkey(b"bm2", BV, b"0"), b"\x01" * 1025)]):
+        with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed fragment of bitmap 'bm2?'$"):
+            r.execute_command("APPLYBATCH", build_batch(recs))
+    assert seq(r) == before
+    assert r.strlen("bm") == 4096 and r.bitcount("bm") == 1 and r.getbit("bm", 8 * 1024 + 7) == 1
+    assert r.exists("bm2") == 0
+
+
+def test_bitmap_fragments_are_recorded_as_setranges(server, r):
+    """A bitmap applied whole: DEL of what was there, SETRANGE of each fragment (bytes past the
+    size left out), the last byte when no fragment reaches it, then its expiry; a later write
+    of one fragment, one SETRANGE (a deleted fragment, its zeros)."""
+    r.set("bm", "old")
+    base = seq(r)
+    meta = b"\x86" + struct.pack(">QQQ", 4102444800000, BV, 3000)
+    data = build_batch([("PUT", 1, NS0 + b"bm", meta), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x80\x01"),
+                        ("PUT", 0, subkey(b"bm", BV, b"1024"), b"\x03")])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[
+        [b"DEL", b"bm"], [b"SETRANGE", b"bm", b"0", b"\x01\x80" + b"\x00" * 1022],
+        [b"SETRANGE", b"bm", b"1024", b"\xc0" + b"\x00" * 1023],
+        [b"SETRANGE", b"bm", b"2999", b"\x00"], [b"PEXPIREAT", b"bm", b"4102444800000"]]]
+    assert r.get("bm") == b"\x01\x80" + b"\x00" * 1022 + b"\xc0" + b"\x00" * 1975
+    base = seq(r)
+    data = build_batch([("DEL", 0, subkey(b"bm", BV, b"0"), None)])
+    assert r.execute_command("APPLYBATCH", data) == len(data)
+    assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[[b"SETRANGE", b"bm", b"0", b"\x00" * 1024]]]
+    assert r.bitcount("bm") == 2
 
 
 def test_malformed_zset_score_is_refused(server, r):

@@ -311,3 +311,57 @@ def test_an_expired_bitmap_is_recorded_as_a_string_del(r):
     assert r.get("b") is None
     [u] = poll(r, base, "FORMAT", "RESP", "TYPE", "string")["updates"]
     assert u["commands"] == [[b"DEL", b"b"]]
+
+
+def bitpos_of(v, bit, start=0, end=None, bits=False):
+    """BITPOS as Redis computes it over the bytes v (a key that exists)."""
+    total = len(v) * 8 if bits else len(v)
+    last_given = end is not None
+    end = total - 1 if end is None else end
+    if start < 0 and end < 0 and start > end:
+        return -1
+    start, end = max(start + total if start < 0 else start, 0), max(end + total if end < 0 else end, 0)
+    end = min(end, total - 1)
+    if total == 0 or start > end:
+        return -1
+    first, last = (start, end) if bits else (start * 8, end * 8 + 7)
+    for b in range(first, last + 1):
+        if (v[b >> 3] >> (7 - (b & 7))) & 1 == bit:
+            return b
+    return -1 if bit or last_given else last + 1
+
+
+def test_bitpos_of_a_bitmap(r):
+    """BITPOS over a bitmap's fragments: sparse bits, a run of ones across fragments, gaps."""
+    r.setbit("b", 3 * 8 * 1024 + 5, 1)
+    r.setbit("b", 8 * 1024 * 10 + 1, 1)
+    r.setrange("b", 2 * BIG, b"\xff" * 3000 + b"\xfe\xff")
+    r.setbit("ones", 7, 1)
+    r.setrange("ones", 1, b"\xff" * 5000)
+    r.setrange("ones", 0, b"\xff")
+    for key in ("b", "ones"):
+        v = r.get(key)
+        queries = [(1,), (0,), (1, 100), (0, 2 * BIG), (0, 2 * BIG, -1), (1, -5000, -1), (0, -2, -1),
+                   (1, 8 * 2 * BIG + 3, 8 * 2 * BIG + 30000, "BIT"), (0, 8 * 2 * BIG, -1, "BIT"),
+                   (0, 0, 4000, "BIT"), (1, 3000, 100), (0, -1, -3), (0, 3 * 1024 + 1, 9 * 1024)]
+        for q in queries:
+            want = bitpos_of(v, q[0], *q[1:3], bits=len(q) == 4)
+            assert r.execute_command("BITPOS", key, *q) == want, (key, q)
+
+
+@tidekv_only
+def test_bitpos_of_a_sparse_bitmap_reads_only_its_fragments(server, r):
+    """BITPOS of a 512 MB string of two fragments neither assembles it nor walks every 1 KiB."""
+    r.setbit("k", 4294967295, 1)
+    r.setbit("k", 9, 1)
+    with open("/proc/%d/status" % server.proc.pid) as f:
+        start = [int(x.split()[1]) for x in f if x.startswith("VmRSS:")][0]
+    started = time.monotonic()
+    assert r.bitpos("k", 1, 2) == 4294967295
+    assert r.bitpos("k", 1, 1, -2) == 9 and r.bitpos("k", 1, 2, -2) == -1
+    assert r.bitpos("k", 0, 0) == 0 and r.bitpos("k", 0, 1) == 8
+    assert r.execute_command("BITPOS", "k", 1, 10, -1, "BIT") == 4294967295
+    assert time.monotonic() - started < 5
+    with open("/proc/%d/status" % server.proc.pid) as f:
+        peak = [int(x.split()[1]) for x in f if x.startswith("VmHWM:")][0]
+    assert peak - start < 100 * 1024, peak - start  # KiB: far below the 512 MB value

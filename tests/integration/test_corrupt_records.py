@@ -24,7 +24,7 @@ pytestmark = tidekv_only
 
 NS = b"\x0b__namespace"
 DEFAULT_CF, META_CF, SCORE_CF = 0, 1, 2
-TYPES = {"string": 1, "hash": 2, "list": 3, "set": 4, "zset": 5}
+TYPES = {"string": 1, "hash": 2, "list": 3, "set": 4, "zset": 5, "bitmap": 6}
 VERSION = 0x0005DEADBEEF0001
 LIST_START = 0x7FFFFFFFFFFFFFFF
 LYING_SIZE = 1 << 20
@@ -327,6 +327,82 @@ def test_writes_that_replace_a_key_replace_a_corrupt_one(c):
     c.call("RPUSH", "src", "x")
     assert c.call("SORT", "src", "ALPHA", "STORE", "k1") == 1
     assert c.call("LRANGE", "k1", 0, -1) == [b"x"]
+
+
+# ---- bitmaps: strings kept in 1 KiB fragments (types/bitmap.h) ----
+
+TOO_BIG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+
+
+def bitmap_records(size, fragments, key=b"k"):
+    """A bitmap of `size` bytes with the given {subkey: stored bytes} fragments."""
+    return [(META_CF, NS + key, compound_meta("bitmap", size))] + [
+        (DEFAULT_CF, subkey(name, key), value) for name, value in fragments.items()]
+
+
+def bitmap_reads(key):
+    return [("GET", key), ("GETRANGE", key, 0, -1), ("GETRANGE", key, 0, 10), ("BITCOUNT", key),
+            ("BITCOUNT", key, 0, -1, "BIT"), ("BITPOS", key, 1), ("GETBIT", key, 3), ("SETBIT", key, 3, 1),
+            ("SETRANGE", key, 1, "x"), ("GETDEL", key), ("GETEX", key, "PERSIST"), ("SET", key, "v", "GET")]
+
+
+def test_bitmap_fragment_longer_than_a_fragment_is_corrupt(c):
+    c.forge(bitmap_records(3000, {b"0": b"\xff" * 2000, b"2048": b"\x01"}))
+    for command in bitmap_reads("k"):
+        assert c.call(*command) == CORRUPT, command
+    assert c.call("GETRANGE", "k", 2048, 2048) == b"\x80"  # a sound fragment reads fine
+    assert c.call("STRLEN", "k") == 3000
+    assert_removed_by(c, "DEL")
+
+
+@pytest.mark.parametrize("name", [b"abc", b"1000", b"01024", b"-1024", b""])
+def test_bitmap_fragment_under_a_name_that_is_no_offset_is_corrupt(c, name):
+    c.forge(bitmap_records(100000, {b"0": b"\x01", name: b"\xff"}))
+    for command in (("GET", "k"), ("GETRANGE", "k", 0, -1), ("GETRANGE", "k", 50000, 99999), ("BITCOUNT", "k"),
+                    ("BITPOS", "k", 1, 1)):
+        assert c.call(*command) == CORRUPT, command
+    assert c.call("GETBIT", "k", 0) == 1  # a read of one fragment meets no other
+    assert_removed_by(c, "UNLINK")
+
+
+def test_bitmap_bytes_past_its_size_are_no_part_of_it(c):
+    """Kvrocks pads fragments with zeros past the size: what is stored there is never read,
+    and never comes back when the string grows."""
+    c.forge(bitmap_records(10, {b"0": b"\xff" * 1024, b"1024": b"\xff"}))
+    assert c.call("GET", "k") == b"\xff" * 10
+    assert c.call("BITCOUNT", "k") == 80
+    assert c.call("GETRANGE", "k", 0, 20000) == b"\xff" * 10
+    assert c.call("APPEND", "k", "z") == 11
+    assert c.call("SETBIT", "k", 8 * 15, 1) == 0
+    assert c.call("SETBIT", "k", 8 * 1024, 1) == 0
+    assert c.call("GET", "k") == b"\xff" * 10 + b"z" + b"\x00" * 4 + b"\x80" + b"\x00" * 1008 + b"\x80"
+    assert c.call("BITCOUNT", "k") == 80 + 5 + 2  # "z" has 5 bits set
+
+
+def test_bitmap_of_a_size_that_lies_is_never_allocated(c):
+    """A size of 2^62: what would assemble it answers an error, what reads a range or counts
+    walks the fragments that exist."""
+    c.forge(bitmap_records(1 << 62, {b"0": b"\x01", b"%d" % (1 << 40): b"\x03"}))
+    for command in (("GET", "k"), ("GETRANGE", "k", 0, -1), ("BITCOUNT", "k", 0, -1, "BIT"), ("BITPOS", "k", 1),
+                    ("GETDEL", "k"), ("SET", "k", "v", "GET"), ("INCR", "k"), ("APPEND", "k", "x")):
+        assert c.call(*command) == TOO_BIG, command
+    assert c.call("STRLEN", "k") == 1 << 62
+    assert c.call("BITCOUNT", "k") == 3
+    assert c.call("BITCOUNT", "k", 1 << 40, 1 << 41) == 2
+    assert c.call("GETRANGE", "k", 0, 1000000) == b"\x80" + b"\x00" * 1000000
+    assert c.call("GETRANGE", "k", (1 << 40) - 1, (1 << 40) + 1000000) == b"\x00\xc0" + b"\x00" * 1000000
+    assert c.call("GETBIT", "k", 0) == 1
+    assert c.call("SETBIT", "k", 8, 1) == 0
+    assert_removed_by(c, "DEL")
+
+
+def test_string_readers_and_edits_of_a_record_too_short_to_decode(c):
+    c.forge(short_records())
+    for key in SHORT_RECORDS:
+        for command in (("STRLEN", key), ("GETRANGE", key, 0, 1), ("BITCOUNT", key), ("GETBIT", key, 1),
+                        ("SETBIT", key, 1, 1), ("SETRANGE", key, 0, "x"), ("APPEND", key, "x")):
+            assert c.call(*command) == corrupt(key), command
+    assert c.call("DBSIZE") == len(SHORT_RECORDS)
 
 
 # ---- real batches, mutated ----

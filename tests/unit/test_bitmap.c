@@ -49,11 +49,11 @@ static long fragment(compound *c, const char *name, buf *out) {
 
 static void test_reverse_bits(void **state) {
     (void)state;
-    assert_int_equal(bitmap_reverse_bits(0x01), 0x80);
-    assert_int_equal(bitmap_reverse_bits(0x80), 0x01);
-    assert_int_equal(bitmap_reverse_bits(0x32), 0x4C);
-    assert_int_equal(bitmap_reverse_bits(0xF0), 0x0F);
-    for (int b = 0; b < 256; b++) assert_int_equal(bitmap_reverse_bits(bitmap_reverse_bits((uint8_t)b)), b);
+    assert_int_equal(enc_reverse_bits(0x01), 0x80);
+    assert_int_equal(enc_reverse_bits(0x80), 0x01);
+    assert_int_equal(enc_reverse_bits(0x32), 0x4C);
+    assert_int_equal(enc_reverse_bits(0xF0), 0x0F);
+    for (int b = 0; b < 256; b++) assert_int_equal(enc_reverse_bits(enc_reverse_bits((uint8_t)b)), b);
 }
 
 static void test_setbit_layout(void **state) {
@@ -105,7 +105,7 @@ static void test_write_across_fragments(void **state) {
     buf v;
     buf_init(&v);
     assert_int_equal(fragment(&c, "0", &v), 1024); /* bytes 1000..1023 */
-    assert_int_equal((uint8_t)v.data[1000], bitmap_reverse_bits('a'));
+    assert_int_equal((uint8_t)v.data[1000], enc_reverse_bits('a'));
     assert_int_equal(fragment(&c, "3072", &v), 928);
     assert_int_equal(fragment(&c, "4096", &v), -1);
     /* A second write over an edge merges with what is there. */

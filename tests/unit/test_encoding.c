@@ -469,6 +469,23 @@ static void test_new_version(void **state) {
     assert_true((prev >> 11) <= (uint64_t)after);
 }
 
+static void test_fragment_names(void **state) {
+    (void)state;
+    char name[24];
+    uint64_t offset = 1;
+    assert_int_equal(enc_fragment_name(name, 0), 1);
+    assert_int_equal(enc_fragment_offset(name, 1, &offset), 0);
+    assert_int_equal(offset, 0);
+    size_t len = enc_fragment_name(name, 4398046510080ULL);
+    assert_int_equal(enc_fragment_offset(name, len, &offset), 0);
+    assert_true(offset == 4398046510080ULL);
+    static const char *const bad[] = {"", "1000", "01024", "+1024", "-1024", "1024 ", "abc", "18446744073709552640",
+                                      "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(enc_fragment_offset(bad[i], strlen(bad[i]), &offset), -1);
+    assert_int_equal(enc_fragment_offset("18446744073709550592", 20, &offset), 0); /* the last one */
+}
+
 static void test_type_names(void **state) {
     (void)state;
     assert_string_equal(enc_type_name(TYPE_NONE), "none");
@@ -512,6 +529,7 @@ int main(void) {
         cmocka_unit_test(test_meta_alive_at_exact_expiry),
         cmocka_unit_test(test_prefix_end),
         cmocka_unit_test(test_new_version),
+        cmocka_unit_test(test_fragment_names),
         cmocka_unit_test(test_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
