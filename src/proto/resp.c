@@ -191,7 +191,8 @@ static size_t gather_big_bulk(resp_parser *p, const char *data, size_t len) {
     size_t whole = (size_t)p->bulk_len + 2;
     if (!p->big) p->big_len = p->big_cap = 0;
     size_t take = whole - p->big_len < len ? whole - p->big_len : len;
-    if (p->big_len + take > p->big_cap) {
+    /* Allocated even while no byte has come yet: p->big is what says a bulk is open. */
+    if (!p->big || p->big_len + take > p->big_cap) {
         /* Grown as the bytes arrive (doubling, up to the whole), so a header alone announcing
          * 512 MB reserves nothing. */
         size_t cap = p->big_cap ? 2 * p->big_cap : RESP_BIG_BULK;

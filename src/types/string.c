@@ -282,23 +282,22 @@ static void copy_extended(const compound *c, size_t len, buf *out) {
     }
 }
 
-/* Stores the edited value of a string (or of a missing key), keeping its expiry. A long one
- * becomes a bitmap, so that the next edit rewrites one fragment instead of the whole value. */
-static string_status store_edited(compound *c, const buf *value) {
-    if (value->len <= STRING_BITMAP_MIN_BYTES) {
-        string_put(c->t, c->db, c->key, c->klen, value->data ? value->data : "", value->len, c->m.expire_ms);
-        return ST_OK;
-    }
+/* Starts a bitmap b in place of c's string, holding its value, with its expiry: an edit that
+ * leaves a string long goes to the bitmap, so that neither it nor the next edit rewrites the
+ * whole value (nor fills a far offset's gap with zeros). */
+static string_status string_to_bitmap(compound *c, compound *b) {
     meta fresh;
     memset(&fresh, 0, sizeof(fresh));
     fresh.type = TYPE_BITMAP;
     fresh.expire_ms = c->m.expire_ms;
     fresh.version = enc_new_version();
-    compound b;
-    compound_attach(&b, c->t, c->db, c->key, c->klen, &fresh, 0);
-    string_status s = bitmap_status(bitmap_write(&b, 0, value->data, value->len));
-    compound_free(&b);
-    return s;
+    compound_attach(b, c->t, c->db, c->key, c->klen, &fresh, 0);
+    return bitmap_status(bitmap_write(b, 0, c->m.value ? c->m.value : "", c->m.value_len));
+}
+
+/* Whether an edit of c's string that reaches `len` bytes leaves it long enough for a bitmap. */
+static int edit_makes_long(const compound *c, uint64_t len) {
+    return (len > c->m.value_len ? len : c->m.value_len) > STRING_BITMAP_MIN_BYTES;
 }
 
 string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
@@ -315,12 +314,18 @@ string_status string_setrange(txn *t, int db, const char *key, size_t klen, long
             /* A bitmap, or a long new string: written fragment by fragment, gaps left sparse. */
             s = bitmap_status(bitmap_write(&c, (uint64_t)offset, bytes, blen));
             *new_len = (long long)c.m.size;
+        } else if (edit_makes_long(&c, (uint64_t)offset + blen)) {
+            compound b;
+            s = string_to_bitmap(&c, &b);
+            if (s == ST_OK) s = bitmap_status(bitmap_write(&b, (uint64_t)offset, bytes, blen));
+            *new_len = (long long)b.m.size;
+            compound_free(&b);
         } else {
             buf value;
             buf_init(&value);
             copy_extended(&c, (size_t)offset + blen, &value);
             if (blen) memcpy(value.data + offset, bytes, blen);
-            s = store_edited(&c, &value);
+            string_put(t, db, key, klen, value.data ? value.data : "", value.len, c.m.expire_ms);
             *new_len = (long long)value.len;
             buf_free(&value);
         }
@@ -344,6 +349,11 @@ string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64
     if (s == ST_MISSING || (s == ST_OK && c.found)) {
         /* A missing key becomes a bitmap, as in Kvrocks: a far bit costs one fragment. */
         s = bitmap_status(bitmap_setbit(&c, bit, on, old));
+    } else if (s == ST_OK && edit_makes_long(&c, (bit >> 3) + 1)) {
+        compound b;
+        s = string_to_bitmap(&c, &b);
+        if (s == ST_OK) s = bitmap_status(bitmap_setbit(&b, bit, on, old));
+        compound_free(&b);
     } else if (s == ST_OK) {
         *old = string_getbit(c.m.value, c.m.value_len, bit);
         buf value;
@@ -352,7 +362,7 @@ string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64
         uint8_t mask = (uint8_t)(1 << (7 - (bit & 7)));
         uint8_t *byte = (uint8_t *)value.data + (bit >> 3);
         *byte = on ? (*byte | mask) : (*byte & (uint8_t)~mask);
-        s = store_edited(&c, &value);
+        string_put(t, db, key, klen, value.data, value.len, c.m.expire_ms);
         buf_free(&value);
     }
     compound_free(&c);
