@@ -307,10 +307,9 @@ static int client_flush(client *c) {
         client_free(c);
         return -1;
     }
-    if (c->in_group || must_hold(c)) { /* nothing goes out before its write does */
-        account_memory(c);
-        return 0;
-    }
+    /* Counted before the replies go out, so that a client reading them sees them counted. */
+    account_memory(c);
+    if (c->in_group || must_hold(c)) return 0; /* nothing goes out before its write does */
     while (c->out.len > 0) {
         ssize_t n = write(c->fd, c->out.data, c->out.len);
         if (n < 0) {
@@ -478,6 +477,7 @@ void net_reply_parts(client *c, const void *head, size_t head_len, const void *b
     /* Straight out only when that cannot pass anything: no pending output, no reply held for a
      * WAL sync or a group's commit, no close on its way. */
     int direct = c->out.len == 0 && !c->in_group && c->sync_wait_seq == 0 && !(c->flags & CLIENT_CLOSE_ASAP);
+    if (direct) account_memory(c); /* the kept body counted before the client can read it */
     size_t sent = direct ? write_parts(c, head, head_len, body, body_len) : 0;
     if (sent < head_len) buf_append(&c->out, (const char *)head + sent, head_len - sent);
     size_t body_sent = sent > head_len ? sent - head_len : 0;
