@@ -468,6 +468,7 @@ static int read_members(applier *a, touched *k, const meta *m, command *c) {
     enc_prefix_end(&end, prefix.data, prefix.len);
     store_iter *it = txn_iter_new(a->t, CF_DEFAULT, prefix.data, prefix.len, end.data, end.len);
     int rc = 0;
+    uint64_t members = 0;
     for (; rc >= 0 && store_iter_valid(it); store_iter_next(it)) {
         size_t iklen, vlen;
         const char *ikey = store_iter_key(it, &iklen);
@@ -475,16 +476,22 @@ static int read_members(applier *a, touched *k, const meta *m, command *c) {
         const char *val = store_iter_value(it, &vlen);
         rc = live_member(a, m, ikey, iklen, ikey + prefix.len, iklen - prefix.len);
         if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+        if (rc <= 0) continue;
+        members++;
         const char *sub = ikey + prefix.len;
         size_t sublen = iklen - prefix.len;
-        if (rc > 0 && m->type == TYPE_BITMAP)
-            rc = describe_fragment(a, k, m, sub, sublen, val, vlen);
-        else if (rc > 0)
-            rc = add_member(a, c, m->type, sub, sublen, val, vlen);
+        if (m->type == TYPE_BITMAP) rc = describe_fragment(a, k, m, sub, sublen, val, vlen);
+        else rc = add_member(a, c, m->type, sub, sublen, val, vlen);
     }
+    if (rc >= 0 && !store_iter_valid(it) && store_iter_failed(it))
+        rc = fail(a, "ERR storage error reading a key the batch writes");
     store_iter_free(it);
     buf_free(&prefix);
     buf_free(&end);
+    /* A size that lies would make every later reader of the key answer an error. */
+    if (rc >= 0 && m->type != TYPE_BITMAP && members != m->size)
+        rc = fail(a, "ERR APPLYBATCH: key '%.*s' would say %llu members but hold %llu", shown(k->klen), k->key,
+                  (unsigned long long)m->size, (unsigned long long)members);
     return rc < 0 ? -1 : 0;
 }
 
