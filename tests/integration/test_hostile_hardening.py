@@ -641,3 +641,49 @@ def test_a_one_byte_budget_with_filters_still_ends(server, r, fmt):
             assert pos == seq(r)
     finally:
         r.config_set("cdc-poll-max-bytes", "16mb")
+
+
+@tidekv_only
+def test_applied_type_changes_replay_equal_on_redis(server, r):
+    """Batches that turn a key into another type, recreate it under a new version or drop it
+    are recorded so that a Redis replaying the stream holds the same keys."""
+    rs = RedisServer()
+    try:
+        rs.start()
+        base = seq(r)
+        r.hset("h", "f", "v")
+        r.set("s", "str")
+        r.zadd("z", {"a": 1, "b": 2})
+        r.rpush("l", "x", "y")
+        r.setbit("bm", 10, 1)
+        r.sadd("st", "m")
+        meta = lambda flags, *fields: bytes([flags]) + struct.pack(">" + "Q" * len(fields), *fields)
+        batches = [
+            [("PUT", 1, NS0 + b"h", meta(0x81, 0) + b"now-a-string")],
+            [("PUT", 1, NS0 + b"s", meta(0x82, 0, 123, 1)), ("PUT", 0, compound_subkey(b"s", 123, b"f2"), b"v2")],
+            [("DEL", 1, NS0 + b"z", None)],
+            [("PUT", 1, NS0 + b"bm", meta(0x81, 0) + b"plain")],
+            [("PUT", 1, NS0 + b"l", meta(0x83, 0, 555, 1, 100, 101)),
+             ("PUT", 0, compound_subkey(b"l", 555, struct.pack(">Q", 100)), b"new")],
+            [("PUT", 1, NS0 + b"st", meta(0x84, 0, 777, 2)), ("PUT", 0, compound_subkey(b"st", 777, b"a"), b""),
+             ("PUT", 0, compound_subkey(b"st", 777, b"b"), b"")],
+            [("PUT", 1, NS0 + b"s2", meta(0x81, 4102444800000) + b"exp")],
+        ]
+        for records in batches:
+            data = build_batch(records)
+            assert r.execute_command("APPLYBATCH", data) == len(data)
+        with rs.conn() as rc:
+            assert replay(rc, poll_all(r, base, "RESP")) == []
+        target = rs.client()
+        read = {b"string": lambda c, k: c.get(k), b"hash": lambda c, k: c.hgetall(k),
+                b"list": lambda c, k: c.lrange(k, 0, -1), b"set": lambda c, k: sorted(c.smembers(k)),
+                b"zset": lambda c, k: c.zrange(k, 0, -1, withscores=True)}
+        assert sorted(target.keys("*")) == sorted(r.keys("*")) == [b"bm", b"h", b"l", b"s", b"s2", b"st"]
+        for k in r.keys("*"):
+            kind = r.type(k)
+            assert target.type(k) == kind, k
+            assert read[kind](target, k) == read[kind](r, k), k
+        assert abs(target.pttl("s2") - r.pttl("s2")) < 1000
+        target.close()
+    finally:
+        rs.stop()
