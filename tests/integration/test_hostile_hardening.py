@@ -687,3 +687,27 @@ def test_applied_type_changes_replay_equal_on_redis(server, r):
         target.close()
     finally:
         rs.stop()
+
+
+@tidekv_only
+@pytest.mark.xfail(strict=True,
+                   reason="a list applied with its positions at the edge of the u64 range (head 0, or tail 2^64-1: "
+                          "APPLYBATCH takes them, the list reads fine) is corrupted by the next LPUSH/RPUSH, which "
+                          "wraps head/tail around, answers the new length (an acknowledged write) and leaves a key "
+                          "every reader calls corrupt; the push should be refused, or the batch")
+@pytest.mark.parametrize("head, push", [(0, "LPUSH"), (2**64 - 2, "RPUSH")], ids=["head-0-lpush", "tail-max-rpush"])
+def test_a_push_at_the_edge_of_list_positions_does_not_corrupt_it(server, r, head, push):
+    records = [("PUT", 1, NS0 + b"k", b"\x83" + struct.pack(">QQQQQ", 0, 9, 1, head, head + 1)),
+               ("PUT", 0, compound_subkey(b"k", 9, struct.pack(">Q", head)), b"item")]
+    try:
+        r.execute_command("APPLYBATCH", build_batch(records))
+    except redis.ResponseError as err:
+        assert str(err).startswith("APPLYBATCH: ")
+        return
+    assert r.lrange("k", 0, -1) == [b"item"]
+    try:
+        r.execute_command(push, "k", "new")
+    except redis.ResponseError:
+        assert r.lrange("k", 0, -1) == [b"item"]  # refused, and nothing changed
+        return
+    assert sorted(r.lrange("k", 0, -1)) == [b"item", b"new"]
