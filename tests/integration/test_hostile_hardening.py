@@ -711,3 +711,41 @@ def test_a_push_at_the_edge_of_list_positions_does_not_corrupt_it(server, r, hea
         assert r.lrange("k", 0, -1) == [b"item"]  # refused, and nothing changed
         return
     assert sorted(r.lrange("k", 0, -1)) == [b"item", b"new"]
+
+
+def empty_zset_that_claims_members(server):
+    """Forges zset z whose metadata says 5 members while none is stored."""
+    forge(server, [(META_CF, NS + b"z", b"\x85" + struct.pack(">QQQ", 0, 9, 5))])
+
+
+@tidekv_only
+@pytest.mark.xfail(strict=True,
+                   reason="BZPOPMIN/BZPOPMAX on a zset whose size claims members that are not stored never "
+                          "answer, whatever their timeout (EXEC of a transaction holding one never answers either): "
+                          "the client hangs for good instead of getting the corrupt-key error")
+def test_blocking_zset_pops_of_a_size_that_lies_answer(make_server):
+    s = make_server()
+    empty_zset_that_claims_members(s)
+    for command in (("BZPOPMIN", "z", "0.2"), ("BZPOPMAX", "z", "0.2"), ("BZPOPMIN", "z", "0")):
+        with s.conn(timeout=3) as c:
+            assert c.call(*command) in (corrupt("z"), None), command
+    with s.conn(timeout=3) as c:
+        c.send(encode_command("MULTI") + encode_command("BZPOPMIN", "z", "0.2") + encode_command("EXEC"))
+        assert c.read_reply() == "OK" and c.read_reply() == "QUEUED"
+        assert c.read_reply() in ([corrupt("z")], [None])
+
+
+@tidekv_only
+@pytest.mark.xfail(strict=True,
+                   reason="ZMPOP/BZMPOP on a zset whose size claims members that are not stored answer "
+                          "[key, []] (a shape Redis never sends: an empty pop is nil) and ZPOPMIN/ZPOPMAX an empty "
+                          "array, where SPOP/LPOP/ZRANDMEMBER answer the corrupt-key error")
+def test_zset_pops_of_a_size_that_lies_answer_the_corrupt_error(make_server):
+    s = make_server()
+    empty_zset_that_claims_members(s)
+    with s.conn(timeout=3) as c:
+        for command in (("ZMPOP", 1, "z", "MIN"), ("BZMPOP", "0.2", 1, "z", "MAX", "COUNT", 2), ("ZPOPMIN", "z"),
+                        ("ZPOPMAX", "z", 3)):
+            assert c.call(*command) == corrupt("z"), command
+        assert c.call("ZCARD", "z") == 5
+        assert c.call("DEL", "z") == 1
