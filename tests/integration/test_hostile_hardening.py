@@ -3,6 +3,7 @@ may not have tried. Tests marked xfail(strict=True) show a bug still there (the 
 which); the others guard what holds. Expectations about Redis behaviour pass against
 redis-server too (TIDEKV_TEST_TARGET=redis); the rest are tidekv-only."""
 
+import os
 import random
 import socket
 import struct
@@ -18,6 +19,9 @@ from test_corrupt_records import DEFAULT_CF, META_CF, NS, RAWWRITE
 
 LLONG_MAX = 2**63 - 1
 MB = 1024 * 1024
+SANITIZED = bool(os.environ.get("TIDEKV_SANITIZED"))
+# ASan's quarantine and shadow memory change RSS: tests that are about peak RSS are left out
+rss_test = pytest.mark.skipif(SANITIZED, reason="ASan's quarantine and shadow memory change RSS")
 
 
 def corrupt(key):
@@ -74,6 +78,7 @@ def closed_within(sock, seconds):
 
 # ---------------------------------------------------------------- output limits
 
+@rss_test
 @pytest.mark.xfail(not IS_REDIS, strict=True,
                    reason="a reply is built whole before client-output-buffer-limit is checked: MGET of one 4 MB "
                           "value 60 times under an 8 MB hard limit makes the server hold the whole 240 MB reply "
@@ -95,6 +100,7 @@ def test_a_single_huge_reply_never_holds_more_than_the_output_limit(make_server)
     r.close()
 
 
+@rss_test
 @pytest.mark.xfail(not IS_REDIS, strict=True,
                    reason="SORT ... GET builds its whole reply before the output limit is checked "
                           "(SORT ones BY nosort GET v* over 60 x a 4 MB value: 240 MB held past an 8 MB limit)")
@@ -142,7 +148,7 @@ def test_huge_random_picks_inside_multi_and_pipelines_end_at_the_limit(make_serv
                         conn.read_reply()
             assert time.monotonic() - started < 10, commands
             assert r.ping()
-    assert peak_rss_mb(s) - before < 100
+    assert SANITIZED or peak_rss_mb(s) - before < 100
     r.close()
 
 
@@ -409,6 +415,7 @@ def test_recorded_bitmap_edits_replay_equal_on_redis(server, r):
         rs.stop()
 
 
+@rss_test
 @tidekv_only
 @pytest.mark.xfail(strict=True,
                    reason="INCR/INCRBY/INCRBYFLOAT on a bitmap assemble the whole value only to answer that it is "
