@@ -116,8 +116,18 @@ static long long client_memory(const client *c) {
 }
 
 /* Closes the biggest clients if all clients together hold more than maxmemory-clients. */
-static void check_clients_memory(void) {
+/* maxmemory-clients as applied: never below what one client holds idle and a little more, as
+ * in Redis, so that a tiny value (CONFIG SET maxmemory-clients 1) cannot close every client,
+ * the one that would set it back included; 0 = no limit. */
+#define MAXMEMORY_CLIENTS_MIN (128 * 1024)
+
+static long long clients_limit(void) {
     long long limit = server_config.maxmemory_clients;
+    return limit > 0 && limit < MAXMEMORY_CLIENTS_MIN ? MAXMEMORY_CLIENTS_MIN : limit;
+}
+
+static void check_clients_memory(void) {
+    long long limit = clients_limit();
     if (limit > 0 && atomic_load(&clients_memory) > limit) evict_biggest(limit);
 }
 
@@ -282,13 +292,18 @@ static void close_over_limit(client *c, long long output) {
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH; if so, logs it and marks the
  * client to be closed. */
+/* Output that client-output-buffer-limit does not count, as Redis does not count its 16 KB
+ * reply buffer: a limit set absurdly low (normal 1 1 0) still lets PONG and +OK through, so
+ * that it can be set back. */
+#define OUTPUT_UNCOUNTED (16 * 1024)
+
 int net_output_over_limit(client *c) {
     const output_limit *l = &server_config.output_limits[0];
-    long long pending = (long long)c->out.len;
+    long long pending = (long long)c->out.len > OUTPUT_UNCOUNTED ? (long long)c->out.len - OUTPUT_UNCOUNTED : 0;
     int over_soft = l->soft > 0 && pending > l->soft;
     if (!over_soft) c->over_soft_since_ms = 0;
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
-    int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && pending > UNAUTHENTICATED_MAX_OUTPUT) ||
+    int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && c->out.len > UNAUTHENTICATED_MAX_OUTPUT) ||
                (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
     if (over) close_over_limit(c, pending);
     return over;
@@ -296,7 +311,7 @@ int net_output_over_limit(client *c) {
 
 long long net_output_room(const client *c) {
     long long hard = server_config.output_limits[0].hard;
-    return hard > 0 ? hard - (long long)c->out.len : LLONG_MAX;
+    return hard > 0 ? hard + OUTPUT_UNCOUNTED - (long long)c->out.len : LLONG_MAX;
 }
 
 void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }
@@ -342,7 +357,7 @@ static int client_flush(client *c) {
 }
 
 int net_output_over_clients_limit(client *c) {
-    long long limit = server_config.maxmemory_clients;
+    long long limit = clients_limit();
     if (limit <= 0 || (long long)c->out.len <= limit) return 0;
     close_over_limit(c, (long long)c->out.len);
     return 1;

@@ -154,10 +154,6 @@ def test_huge_random_picks_inside_multi_and_pipelines_end_at_the_limit(make_serv
 
 # ---------------------------------------------------------------- maxmemory-clients
 
-@pytest.mark.xfail(not IS_REDIS, strict=True,
-                   reason="maxmemory-clients set below one idle client's memory (CONFIG SET maxmemory-clients 1, "
-                          "any client may do it) closes every connection at once, new ones included, so nobody "
-                          "can set it back: a lockout until restart. Redis never applies less than 128 KB")
 def test_a_tiny_maxmemory_clients_does_not_lock_everyone_out(make_server):
     s = make_server()
     r = s.client()
@@ -171,11 +167,6 @@ def test_a_tiny_maxmemory_clients_does_not_lock_everyone_out(make_server):
     r.close()
 
 
-@pytest.mark.xfail(not IS_REDIS, strict=True,
-                   reason="a client-output-buffer-limit smaller than a reply (CONFIG SET client-output-buffer-limit "
-                          "'normal 1 1 0', any client may do it) closes every client at its first reply, +OK and "
-                          "PONG included, so nobody can set it back: a lockout until restart. Redis checks only "
-                          "what a client has left pending beyond its 16 KB reply buffer, so small replies still go")
 def test_a_tiny_output_limit_does_not_lock_everyone_out(make_server):
     s = make_server()
     with s.conn() as c:
