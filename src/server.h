@@ -64,6 +64,8 @@ typedef struct client {
     int authenticated;
     int flags;
     atomic_int kill_requested;
+    int reply_cut; /* a reply passed its bound (net_client_reply) and was cut: close the client */
+    int reply_cut_by_clients; /* that bound is maxmemory-clients */
     char *name;
     char addr[64], laddr[64];
     int64_t created_ms;

@@ -331,7 +331,7 @@ typedef struct view_arg {
 
 static int render_for_view(void *arg, const wal_batch *commit, buf *out) {
     view_arg *va = arg;
-    reply r = {out, va->resp};
+    reply r = {.out = out, .resp = va->resp};
     return render_batch(va->p, &r, commit);
 }
 
@@ -404,7 +404,7 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
     if (!has_room(p)) return 0;
     if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
-    reply body = {&p->body, resp};
+    reply body = {.out = &p->body, .resp = resp};
     /* The cache may hold batches the WAL has already let go of; what is retained is what the
      * WAL holds, so positions before it go to the WAL, which reports the loss. */
     int rc = p->scanned + 1 < wal_oldest_sequence_recent() ? 1 : scan_tail(p, &body, err, errlen);

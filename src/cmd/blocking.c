@@ -65,7 +65,7 @@ void blocking_notify(const uint64_t *hashes, size_t n) {
 static int waiter_retry(client *c, int timed_out) {
     key_waiter *w = c->block.state;
     if (timed_out) {
-        reply r = {&c->out, c->resp};
+        reply r = net_client_reply(c);
         reply_null_array(&r);
         return 1;
     }

@@ -223,7 +223,7 @@ static void poll_answer(client *c, cdc_poll *p, reply *r) {
     if (r->out == &c->out) { /* the client's own output: the body can go out without a copy */
         buf head;
         buf_init(&head);
-        reply h = {&head, r->resp};
+        reply h = {.out = &head, .resp = r->resp};
         cdc_poll_reply_header(p, &h);
         net_reply_parts(c, head.data, head.len, p->body.data, p->body.len);
         buf_free(&head);
@@ -263,7 +263,7 @@ static int start_lingering(client *c, poll_wait *pw) {
 
 static int poll_retry(client *c, int timed_out) {
     poll_wait *pw = c->block.state;
-    reply r = {&c->out, c->resp};
+    reply r = net_client_reply(c);
     if (poll_scan(c, &pw->poll, &r) < 0) return 1;
     int full = cdc_poll_full(&pw->poll);
     if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll) || start_lingering(c, pw))) {

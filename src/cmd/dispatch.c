@@ -8,6 +8,7 @@
 
 #include "cmd/handlers.h"
 #include "config.h"
+#include "net/net.h"
 #include "storage/durable.h"
 #include "storage/keylock.h"
 #include "util/log.h"
@@ -74,7 +75,7 @@ static void unlock_keys(key_set *ks) {
 /* After a failed write: drops what the client was to be sent since mark and puts n write
  * errors in its place (one per command whose reply is dropped). */
 static void replace_replies_with_error(client *c, size_t mark, int n, const char *err) {
-    reply r = {&c->out, c->resp};
+    reply r = net_client_reply(c);
     c->out.len = mark;
     for (int i = 0; i < n; i++) reply_errorf(&r, "ERR write failed: %s", err);
 }
@@ -98,7 +99,7 @@ static void wait_for_sync_if_wrote(client *c, uint64_t sequence_before) {
 static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     txn t;
     txn_init(&t);
-    reply r = {&c->out, c->resp};
+    reply r = net_client_reply(c);
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0, retrying, 0};
     size_t mark = c->out.len;
     uint64_t last_sequence = txn_thread_last_sequence();
@@ -278,7 +279,7 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     participant *p = group_member(g, c);
     note_command(c, def, argc, argv);
     size_t mark = c->out.len;
-    reply r = {&c->out, c->resp};
+    reply r = net_client_reply(c);
     g->t.now_ms = time_now_ms();
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0};
     def->fn(&ctx);
@@ -316,7 +317,7 @@ void write_group_commit(write_group *g) {
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
-    reply r = {&c->out, c->resp};
+    reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     if (def && joins_group(c, def, argc)) {
         run_in_group(c, def, argc, argv);

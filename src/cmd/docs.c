@@ -71,7 +71,7 @@ static int reply_sequence(reply *r, scanner *s) {
 static int count_sequence(const char *p) {
     buf sink;
     buf_init(&sink);
-    reply r = {&sink, 3};
+    reply r = {.out = &sink, .resp = 3};
     scanner s = {p};
     int n = reply_sequence(&r, &s);
     buf_free(&sink);

@@ -214,7 +214,7 @@ void cmd_keys(cmd_ctx *ctx) {
     ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, pat->ptr, plen);
     buf body;
     buf_init(&body);
-    reply sub = {&body, ctx->r->resp};
+    reply sub = {.out = &body, .resp = ctx->r->resp};
     long long n = 0;
     const char *k;
     size_t kl;
@@ -278,7 +278,7 @@ void cmd_scan(cmd_ctx *ctx) {
     ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, start.data ? start.data : "", start.len);
     buf body;
     buf_init(&body);
-    reply sub = {&body, ctx->r->resp};
+    reply sub = {.out = &body, .resp = ctx->r->resp};
     long long found = 0, examined = 0;
     const char *k;
     size_t kl;

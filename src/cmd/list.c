@@ -485,7 +485,7 @@ void cmd_lpos(cmd_ctx *ctx) {
     buf found, v;
     buf_init(&found);
     buf_init(&v);
-    reply sub = {&found, ctx->r->resp};
+    reply sub = {.out = &found, .resp = ctx->r->resp};
     int rc = CK_FOUND;
     for (long long k = 0; k < size && (maxlen == 0 || k < maxlen) && matches < limit && rc == CK_FOUND; k++) {
         long long i = rank > 0 ? k : size - 1 - k;

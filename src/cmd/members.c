@@ -472,7 +472,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
     buf_init(&body);
     compound_subkey(&c, &scope, NULL, 0);
     if (cursor_resume(ctx, &ctx->argv[2], &scope, &from) == 0) {
-        reply sub_r = {&body, ctx->r->resp};
+        reply sub_r = {.out = &body, .resp = ctx->r->resp};
         compound_iter ci;
         compound_iter_open(&ci, &c, from.data ? from.data : "", from.len);
         const char *sub, *val;

@@ -232,7 +232,7 @@ static void emit_pair(void *arg, const char *name, const char *value, size_t val
 static void config_get(cmd_ctx *ctx) {
     buf body;
     buf_init(&body);
-    config_pairs pairs = {{&body, ctx->r->resp}, 0};
+    config_pairs pairs = {{.out = &body, .resp = ctx->r->resp}, 0};
     for (int i = 2; i < ctx->argc; i++) config_get_matching(ctx->argv[i].ptr, ctx->argv[i].len, emit_pair, &pairs);
     reply_map(ctx->r, pairs.n);
     buf_append(ctx->r->out, body.data, body.len);
@@ -371,7 +371,7 @@ void cmd_command(cmd_ctx *ctx) {
     } else if (arg_is(sub, "docs")) {
         buf body;
         buf_init(&body);
-        reply sub_r = {&body, ctx->r->resp};
+        reply sub_r = {.out = &body, .resp = ctx->r->resp};
         long long count = 0;
         for (size_t i = 0; i < n; i++) {
             int wanted = ctx->argc == 2;

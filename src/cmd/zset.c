@@ -301,7 +301,7 @@ static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscor
 static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
     buf body;
     buf_init(&body);
-    zcollect c = {{&body, ctx->r->resp}, withscores, 0};
+    zcollect c = {{.out = &body, .resp = ctx->r->resp}, withscores, 0};
     zrange_walk(z, s, collect_reply, &c);
     reply_array(ctx->r, c.items);
     buf_append(ctx->r->out, body.data, body.len);

@@ -298,6 +298,11 @@ static void close_over_limit(client *c, long long output) {
 #define OUTPUT_UNCOUNTED (16 * 1024)
 
 int net_output_over_limit(client *c) {
+    if (c->reply_cut) { /* a reply was cut at its bound: it cannot be sent */
+        if (c->reply_cut_by_clients && !(c->flags & CLIENT_CLOSE_ASAP)) atomic_fetch_add(&stats.evicted_clients, 1);
+        close_over_limit(c, (long long)c->out.len);
+        return 1;
+    }
     const output_limit *l = &server_config.output_limits[0];
     long long pending = (long long)c->out.len > OUTPUT_UNCOUNTED ? (long long)c->out.len - OUTPUT_UNCOUNTED : 0;
     int over_soft = l->soft > 0 && pending > l->soft;
@@ -309,6 +314,17 @@ int net_output_over_limit(client *c) {
     return over;
 }
 
+reply net_client_reply(client *c) {
+    /* The bound its output may reach: past it, the client is closed without the reply anyway. */
+    long long hard = server_config.output_limits[0].hard, clients = clients_limit(), max = 0;
+    if (hard > 0) max = hard + OUTPUT_UNCOUNTED;
+    if (clients > 0 && (max == 0 || clients < max)) max = clients;
+    if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max)) max = UNAUTHENTICATED_MAX_OUTPUT;
+    c->reply_cut_by_clients = max > 0 && max == clients; /* a cut then counts as an eviction */
+    reply r = {&c->out, c->resp, (size_t)max, &c->reply_cut};
+    return r;
+}
+
 long long net_output_room(const client *c) {
     long long hard = server_config.output_limits[0].hard;
     return hard > 0 ? hard + OUTPUT_UNCOUNTED - (long long)c->out.len : LLONG_MAX;
@@ -318,6 +334,7 @@ void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (lon
 
 /* Writes what is pending; returns -1 if the client was freed. */
 static int client_flush(client *c) {
+    if (c->reply_cut) close_over_limit(c, (long long)c->out.len);
     if (c->flags & CLIENT_CLOSE_ASAP) {
         client_free(c);
         return -1;
@@ -379,7 +396,7 @@ static void client_process_input(client *c) {
         if (s == RESP_NEED_MORE) break;
         if (s == RESP_ERROR) {
             write_group_commit(c->group); /* the requests before the bad one are answered first */
-            reply r = {&c->out, c->resp};
+            reply r = net_client_reply(c);
             reply_error(&r, c->parser.error);
             log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
             c->flags |= CLIENT_CLOSE_AFTER_REPLY;

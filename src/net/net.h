@@ -2,6 +2,7 @@
 #ifndef TIDEKV_NET_H
 #define TIDEKV_NET_H
 
+#include "proto/reply.h"
 #include "server.h"
 #include "util/buf.h"
 
@@ -39,6 +40,9 @@ void net_wake(client *c);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);
+/* A reply writer into the client's output, bounded by its output limits: a reply that would
+ * pass them is cut and the client closed without it, so no reply is built whole past them. */
+reply net_client_reply(client *c);
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough, or the bound before AUTH); if so, logs it and marks the client to be closed without its replies, so a
  * command still writing a long reply can stop. Call from the client's worker. */

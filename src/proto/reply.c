@@ -8,19 +8,35 @@
 #include "util/hex.h"
 #include "util/num.h"
 
-void reply_simple(reply *r, const char *s) {
-    buf_append_byte(r->out, '+');
-    buf_append_str(r->out, s);
-    buf_append(r->out, "\r\n", 2);
+/* Whether len more bytes may go out: past r->max the reply is cut (its client is to be closed,
+ * told by *r->overflowed), so a reply of countless or huge elements holds no more than that. */
+static int room(reply *r, size_t len) {
+    if (r->max == 0 || r->out->len + len <= r->max) return 1;
+    if (r->overflowed) *r->overflowed = 1;
+    return 0;
 }
 
-void reply_ok(reply *r) { buf_append(r->out, "+OK\r\n", 5); }
+static void put(reply *r, const void *p, size_t len) {
+    if (room(r, len)) buf_append(r->out, p, len);
+}
+
+static void put_byte(reply *r, uint8_t b) {
+    if (room(r, 1)) buf_append_byte(r->out, b);
+}
+
+void reply_simple(reply *r, const char *s) {
+    put_byte(r, '+');
+    put(r, s, strlen(s));
+    put(r, "\r\n", 2);
+}
+
+void reply_ok(reply *r) { put(r, "+OK\r\n", 5); }
 
 void reply_error(reply *r, const char *msg) {
-    buf_append_byte(r->out, '-');
+    put_byte(r, '-');
     /* An error line must not break the protocol, whatever text it quotes. */
-    for (const char *p = msg; *p; p++) buf_append_byte(r->out, (*p == '\r' || *p == '\n') ? ' ' : (uint8_t)*p);
-    buf_append(r->out, "\r\n", 2);
+    for (const char *p = msg; *p; p++) put_byte(r, (*p == '\r' || *p == '\n') ? ' ' : (uint8_t)*p);
+    put(r, "\r\n", 2);
 }
 
 void reply_errorf(reply *r, const char *fmt, ...) {
@@ -37,24 +53,24 @@ static void header(reply *r, char type, long long n) {
     tmp[0] = type;
     size_t len = 1 + num_format_ll(tmp + 1, n);
     memcpy(tmp + len, "\r\n", 2);
-    buf_append(r->out, tmp, len + 2);
+    put(r, tmp, len + 2);
 }
 
 void reply_int(reply *r, long long v) { header(r, ':', v); }
 
 void reply_bulk(reply *r, const void *p, size_t len) {
     header(r, '$', (long long)len);
-    buf_reserve(r->out, len + 2);
-    buf_append(r->out, p, len);
-    buf_append(r->out, "\r\n", 2);
+    if (room(r, len + 2)) buf_reserve(r->out, len + 2);
+    put(r, p, len);
+    put(r, "\r\n", 2);
 }
 
 void reply_bulk_str(reply *r, const char *s) { reply_bulk(r, s, strlen(s)); }
 
 void reply_bulk_hex(reply *r, const void *p, size_t len) {
     header(r, '$', (long long)len * 2);
-    hex_encode(r->out, p, len);
-    buf_append(r->out, "\r\n", 2);
+    if (room(r, 2 * len)) hex_encode(r->out, p, len);
+    put(r, "\r\n", 2);
 }
 
 void reply_bulk_ll(reply *r, long long v) {
@@ -64,16 +80,16 @@ void reply_bulk_ll(reply *r, long long v) {
 
 void reply_null(reply *r) {
     if (r->resp == 3)
-        buf_append(r->out, "_\r\n", 3);
+        put(r, "_\r\n", 3);
     else
-        buf_append(r->out, "$-1\r\n", 5);
+        put(r, "$-1\r\n", 5);
 }
 
 void reply_null_array(reply *r) {
     if (r->resp == 3)
-        buf_append(r->out, "_\r\n", 3);
+        put(r, "_\r\n", 3);
     else
-        buf_append(r->out, "*-1\r\n", 5);
+        put(r, "*-1\r\n", 5);
 }
 
 void reply_array(reply *r, long long n) { header(r, '*', n); }
@@ -91,9 +107,9 @@ void reply_double(reply *r, double v) {
     char tmp[32];
     size_t len = num_format_double(tmp, v);
     if (r->resp == 3) {
-        buf_append_byte(r->out, ',');
-        buf_append(r->out, tmp, (size_t)len);
-        buf_append(r->out, "\r\n", 2);
+        put_byte(r, ',');
+        put(r, tmp, (size_t)len);
+        put(r, "\r\n", 2);
     } else {
         reply_bulk(r, tmp, (size_t)len);
     }
@@ -105,7 +121,7 @@ void reply_verbatim(reply *r, const char *s, size_t len) {
         return;
     }
     header(r, '=', (long long)len + 4);
-    buf_append(r->out, "txt:", 4);
-    buf_append(r->out, s, len);
-    buf_append(r->out, "\r\n", 2);
+    put(r, "txt:", 4);
+    put(r, s, len);
+    put(r, "\r\n", 2);
 }

@@ -8,7 +8,9 @@
 
 typedef struct reply {
     buf *out;
-    int resp; /* 2 or 3 */
+    int resp;        /* 2 or 3 */
+    size_t max;      /* out may grow to this many bytes, 0 = no bound; past it the reply is cut */
+    int *overflowed; /* set to 1 when the reply was cut (may be NULL) */
 } reply;
 
 void reply_simple(reply *r, const char *s);

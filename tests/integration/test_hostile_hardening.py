@@ -79,11 +79,6 @@ def closed_within(sock, seconds):
 # ---------------------------------------------------------------- output limits
 
 @rss_test
-@pytest.mark.xfail(not IS_REDIS, strict=True,
-                   reason="a reply is built whole before client-output-buffer-limit is checked: MGET of one 4 MB "
-                          "value 60 times under an 8 MB hard limit makes the server hold the whole 240 MB reply "
-                          "(MGET/SORT GET/LRANGE/HGETALL of N x 512 MB values: N x 512 MB, an OOM); Redis stops "
-                          "adding replies once the client is over its limit")
 def test_a_single_huge_reply_never_holds_more_than_the_output_limit(make_server):
     s = make_server()
     r = s.client()

@@ -27,7 +27,7 @@ static void test_null(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_null(&r2);
     EXPECT(out, "$-1\r\n");
     reply_null(&r3);
@@ -44,7 +44,7 @@ static void test_map_and_set(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_map(&r2, 2);
     EXPECT(out, "*4\r\n");
     reply_map(&r3, 2);
@@ -79,7 +79,7 @@ static void test_double(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_double(&r2, 1.5);
     EXPECT(out, "$3\r\n1.5\r\n");
     reply_double(&r3, 1.5);
@@ -102,7 +102,7 @@ static void test_verbatim(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_verbatim(&r3, "hello", 5);
     EXPECT(out, "=9\r\ntxt:hello\r\n");
     reply_verbatim(&r2, "hello", 5);
@@ -119,7 +119,7 @@ static void test_error(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_error(&r2, "ERR unknown command");
     EXPECT(out, "-ERR unknown command\r\n");
     reply_error(&r3, "WRONGTYPE Operation against a key holding the wrong kind of value");
@@ -136,7 +136,7 @@ static void test_simple_and_ok(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r = {out, 2};
+    reply r = {.out = out, .resp = 2};
     reply_ok(&r);
     EXPECT(out, "+OK\r\n");
     reply_simple(&r, "PONG");
@@ -149,7 +149,7 @@ static void test_integers(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_int(&r2, 0);
     EXPECT(out, ":0\r\n");
     reply_int(&r3, -42);
@@ -170,7 +170,7 @@ static void test_bulk(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r2 = {out, 2}, r3 = {out, 3};
+    reply r2 = {.out = out, .resp = 2}, r3 = {.out = out, .resp = 3};
     reply_bulk(&r2, "bar", 3);
     EXPECT(out, "$3\r\nbar\r\n");
     reply_bulk(&r3, "bar", 3);
@@ -199,12 +199,31 @@ static void test_appends(void **state) {
     buf b;
     buf_init(&b);
     buf *out = &b;
-    reply r = {out, 2};
+    reply r = {.out = out, .resp = 2};
     reply_array(&r, 3);
     reply_bulk_str(&r, "a");
     reply_null(&r);
     reply_int(&r, 1);
     EXPECT(out, "*3\r\n$1\r\na\r\n$-1\r\n:1\r\n");
+    buf_free(&b);
+}
+
+/* A bounded reply stops growing at its bound and says it was cut. */
+static void test_bounded_reply_is_cut(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    int cut = 0;
+    reply r = {.out = &b, .resp = 2, .max = 100, .overflowed = &cut};
+    reply_array(&r, 3);
+    reply_bulk(&r, "small", 5);
+    assert_int_equal(cut, 0);
+    char big[200];
+    memset(big, 'x', sizeof(big));
+    reply_bulk(&r, big, sizeof(big));
+    reply_bulk_hex(&r, big, sizeof(big));
+    assert_int_equal(cut, 1);
+    assert_true(b.len <= 100);
     buf_free(&b);
 }
 
@@ -219,6 +238,7 @@ int main(void) {
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_bulk),
         cmocka_unit_test(test_appends),
+        cmocka_unit_test(test_bounded_reply_is_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
