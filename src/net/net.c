@@ -115,7 +115,6 @@ static long long client_memory(const client *c) {
                        c->queue_mem);
 }
 
-/* Closes the biggest clients if all clients together hold more than maxmemory-clients. */
 /* maxmemory-clients as applied: never below what one client holds idle and a little more, as
  * in Redis, so that a tiny value (CONFIG SET maxmemory-clients 1) cannot close every client,
  * the one that would set it back included; 0 = no limit. */
@@ -126,6 +125,7 @@ static long long clients_limit(void) {
     return limit > 0 && limit < MAXMEMORY_CLIENTS_MIN ? MAXMEMORY_CLIENTS_MIN : limit;
 }
 
+/* Closes the biggest clients if all clients together hold more than maxmemory-clients. */
 static void check_clients_memory(void) {
     long long limit = clients_limit();
     if (limit > 0 && atomic_load(&clients_memory) > limit) evict_biggest(limit);
@@ -289,14 +289,14 @@ static void close_over_limit(client *c, long long output) {
     c->flags |= CLIENT_CLOSE_ASAP;
 }
 
-/* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
- * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH; if so, logs it and marks the
- * client to be closed. */
 /* Output that client-output-buffer-limit does not count, as Redis does not count its 16 KB
  * reply buffer: a limit set absurdly low (normal 1 1 0) still lets PONG and +OK through, so
  * that it can be set back. */
 #define OUTPUT_UNCOUNTED (16 * 1024)
 
+/* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
+ * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH, or a reply was cut at its
+ * bound; if so, logs it and marks the client to be closed. */
 int net_output_over_limit(client *c) {
     if (c->reply_cut) { /* a reply was cut at its bound: it cannot be sent */
         if (c->reply_cut_by_clients && !(c->flags & CLIENT_CLOSE_ASAP)) atomic_fetch_add(&stats.evicted_clients, 1);
