@@ -234,6 +234,10 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_NOT_FLOAT);
         return;
     }
+    if (isnan(by) || isinf(by)) { /* Redis checks the increment itself before the key */
+        reply_error(ctx->r, "ERR value is NaN or Infinity");
+        return;
+    }
     compound h;
     if (open_hash(ctx, &h) < 0) return;
     buf v;

@@ -287,9 +287,6 @@ def test_float_edges_across_commands(r, c):
     assert e("SORT", "l2") == "ERR One or more scores can't be converted into double"
 
 
-@pytest.mark.xfail(not IS_REDIS, strict=True,
-                   reason="HINCRBYFLOAT with an infinite increment answers INCRBYFLOAT's 'ERR increment would "
-                          "produce NaN or Infinity'; Redis 7 checks the increment first: 'ERR value is NaN or Infinity'")
 def test_hincrbyfloat_of_an_infinite_increment(r, c):
     r.hset("h", "f", "1.5")
     for inf in ("inf", "-inf", "+inf", "Infinity", "INF"):
