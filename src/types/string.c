@@ -29,7 +29,6 @@ static int too_long_to_read(uint64_t len) { return len > (uint64_t)server_config
 
 /* A bitmap read as the string it holds. */
 static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
-    if (too_long_to_read(m->size)) return ST_TOO_BIG;
     compound c;
     compound_attach(&c, t, db, key, klen, m, 1);
     string_status s = bitmap_status(bitmap_read(&c, &out->raw)); /* the metadata record in raw is no longer needed */
@@ -42,19 +41,25 @@ static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, c
     return ST_OK;
 }
 
-string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
+/* string_get, but a bitmap longer than max bytes answers too_long without being read. */
+static string_status read_value(txn *t, int db, const char *key, size_t klen, string_val *out, uint64_t max,
+                                string_status too_long) {
     meta m;
     int rc = ks_lookup(t, db, key, klen, &m, &out->raw);
     if (rc == KS_ERROR) return ST_ERROR;
     if (rc == KS_CORRUPT) return ST_CORRUPT;
     if (rc == KS_MISSING) return ST_MISSING;
-    if (m.type == TYPE_BITMAP) return read_bitmap(t, db, key, klen, &m, out);
+    if (m.type == TYPE_BITMAP) return m.size > max ? too_long : read_bitmap(t, db, key, klen, &m, out);
     if (m.type != TYPE_STRING) return ST_WRONGTYPE;
     out->ptr = m.value;
     out->len = m.value_len;
     out->expire_ms = m.expire_ms;
     out->exists = 1;
     return ST_OK;
+}
+
+string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
+    return read_value(t, db, key, klen, out, (uint64_t)server_config.proto_max_bulk_len, ST_TOO_BIG);
 }
 
 /* A string's or a bitmap's length in bytes. */
@@ -209,8 +214,14 @@ void string_put(txn *t, int db, const char *key, size_t klen, const char *val, s
 }
 
 /* Reads a string that a write will modify: a missing key reads as empty, no expiry. */
-static string_status read_for_update(txn *t, int db, const char *key, size_t klen, string_val *v) {
-    string_status s = string_get(t, db, key, klen, v);
+/* Longer than any number INCR or INCRBYFLOAT reads (Redis's limit for a long double's text). */
+#define NUMBER_MAX_BYTES 5120
+
+/* The value INCR … INCRBYFLOAT change (empty if missing); a bitmap too long to hold a number
+ * answers not_a_number without being assembled. */
+static string_status read_for_update(txn *t, int db, const char *key, size_t klen, string_val *v,
+                                     string_status not_a_number) {
+    string_status s = read_value(t, db, key, klen, v, NUMBER_MAX_BYTES, not_a_number);
     if (s == ST_MISSING) {
         v->ptr = "";
         v->len = 0;
@@ -224,7 +235,7 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
                             int64_t *expire_ms) {
     string_val v;
     string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v);
+    string_status s = read_for_update(t, db, key, klen, &v, ST_NOT_INTEGER);
     long long cur = 0;
     if (s == ST_OK && v.exists && num_parse_ll(v.ptr, v.len, &cur) < 0) s = ST_NOT_INTEGER;
     if (s == ST_OK && ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by))) s = ST_OVERFLOW;
@@ -242,7 +253,7 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
                                  int64_t *expire_ms) {
     string_val v;
     string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v);
+    string_status s = read_for_update(t, db, key, klen, &v, ST_NOT_FLOAT);
     long double cur = 0;
     if (s == ST_OK && v.exists && num_parse_ld(v.ptr, v.len, &cur) < 0) s = ST_NOT_FLOAT;
     if (s == ST_OK) {

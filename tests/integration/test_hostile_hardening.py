@@ -58,7 +58,10 @@ def unread(server, *commands):
     """A connection that sends the commands and reads nothing (a tiny receive buffer)."""
     sock = socket.create_connection((server.host, server.port))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(b"".join(encode_command(*c) for c in commands))
+    try:
+        sock.sendall(b"".join(encode_command(*c) for c in commands))
+    except (ConnectionResetError, BrokenPipeError):
+        pass  # closed before it finished sending: what closed_within then sees
     return sock
 
 
@@ -400,10 +403,6 @@ def test_recorded_bitmap_edits_replay_equal_on_redis(server, r):
 
 @rss_test
 @tidekv_only
-@pytest.mark.xfail(strict=True,
-                   reason="INCR/INCRBY/INCRBYFLOAT on a bitmap assemble the whole value only to answer that it is "
-                          "no number: INCR of a 128 MB bitmap takes 128 MB more memory and >1 s of a worker; a "
-                          "string longer than any number is no integer whatever it holds")
 def test_incr_of_a_big_bitmap_does_not_assemble_it(make_server):
     s = make_server()
     r = s.client(socket_timeout=60)
