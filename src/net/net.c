@@ -177,8 +177,9 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
 void net_client_list(buf *out, uint64_t only_id) {
     int64_t now = time_now_ms(), mono = time_mono_ms();
     pthread_mutex_lock(&registry_lock);
+    /* A client being killed is gone for its killer, though its worker has yet to close it. */
     for (client *c = registry; c; c = c->next)
-        if (only_id == 0 || c->id == only_id) format_client(out, c, now, mono);
+        if ((only_id == 0 || c->id == only_id) && !atomic_load(&c->kill_requested)) format_client(out, c, now, mono);
     pthread_mutex_unlock(&registry_lock);
 }
 

@@ -6,6 +6,7 @@ output limit while it is built, and no batch, however big, takes the CDC cache p
 cdc-cache-mb."""
 
 import json
+import os
 import socket
 import time
 
@@ -219,7 +220,8 @@ def test_pollers_that_do_not_read_are_closed_at_the_output_limit(make_server):
         for p in pollers:
             p.close()
     grown_mb = (peak_rss_kb(pid) - before) / 1024
-    assert grown_mb < 48, "peak RSS grew by %d MB" % grown_mb
+    # ASan's quarantine keeps freed memory a while: the margin doubles under sanitizers
+    assert grown_mb < 48 * (2 if os.environ.get("TIDEKV_SANITIZED") else 1), "peak RSS grew by %d MB" % grown_mb
     assert r.ping()
 
 
