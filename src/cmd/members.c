@@ -292,11 +292,9 @@ int members_check_pair_count(cmd_ctx *ctx, long long count) {
 /* Otherwise they are made and replied this many at a time. */
 #define REPEAT_BATCH 64
 
-/* Whether the reply can stop short: the client's output is past its limit, so the client is
- * closed without it. With no output limit (Redis's normal 0 0 0), maxmemory-clients bounds it. */
-static int reply_abandoned(cmd_ctx *ctx) {
-    return ctx->r->out == &ctx->c->out && (net_output_over_limit(ctx->c) || net_output_over_clients_limit(ctx->c));
-}
+/* Whether the reply can stop short: it passed the client's output bound (cut by the reply
+ * writer: net_client_reply) or its output limit, so the client is closed without it. */
+static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
 
 static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
     reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));

@@ -374,13 +374,6 @@ static int client_flush(client *c) {
     return 0;
 }
 
-int net_output_over_clients_limit(client *c) {
-    long long limit = clients_limit();
-    if (limit <= 0 || (long long)c->out.len <= limit) return 0;
-    close_over_limit(c, (long long)c->out.len);
-    return 1;
-}
-
 /* Whether a client is to be closed: by CLIENT KILL, or by maxmemory-clients. */
 static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requested, memory_order_relaxed); }
 

@@ -47,9 +47,6 @@ reply net_client_reply(client *c);
  * long enough, or the bound before AUTH); if so, logs it and marks the client to be closed without its replies, so a
  * command still writing a long reply can stop. Call from the client's worker. */
 int net_output_over_limit(client *c);
-/* Whether one client's pending output alone is past maxmemory-clients (a reply still being
- * written, before the clients' total is next checked); if so, marks it to be closed. */
-int net_output_over_clients_limit(client *c);
 /* Sets a client's name under the registry lock (CLIENT LIST reads it from other threads). */
 void net_client_set_name(client *c, const char *name, size_t len);
 
