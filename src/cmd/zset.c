@@ -644,33 +644,50 @@ void cmd_zremrangebyscore(cmd_ctx *ctx) { zremrange_generic(ctx, BY_SCORE); }
 void cmd_zremrangebylex(cmd_ctx *ctx) { zremrange_generic(ctx, BY_LEX); }
 
 /* How popped entries are replied: a flat array (member, score, …), pairs in RESP3 (flat in
- * RESP2), pairs always (ZMPOP), or bare member and score with no header (the caller wrote one). */
-enum pop_shape { POP_FLAT, POP_PAIRS, POP_NESTED, POP_BARE };
+ * RESP2), or after the key: [key, [[member, score], …]] (ZMPOP) or [key, member, score] (BZPOPMIN). */
+enum pop_shape { POP_FLAT, POP_PAIRS, POP_KEY_NESTED, POP_KEY_FLAT };
 
-/* Pops up to count lowest (or highest) entries of an open zset and replies them. */
-static long long pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, long long count,
-                             enum pop_shape shape) {
-    int pairs = shape == POP_NESTED || (shape == POP_PAIRS && ctx->r->resp == 3);
+static void reply_popped(cmd_ctx *ctx, const resp_arg *key, const zentries *es, enum pop_shape shape) {
+    int pairs = shape == POP_KEY_NESTED || (shape == POP_PAIRS && ctx->r->resp == 3);
+    if (shape == POP_KEY_NESTED || shape == POP_KEY_FLAT) {
+        reply_array(ctx->r, shape == POP_KEY_FLAT ? 3 : 2);
+        reply_bulk(ctx->r, key->ptr, key->len);
+    }
+    if (shape != POP_KEY_FLAT) reply_array(ctx->r, pairs ? (long long)es->n : (long long)es->n * 2);
+    size_t pos = 0, ml;
+    for (size_t i = 0; i < es->n; i++) {
+        const char *m = zentries_next(es, &pos, &ml);
+        if (pairs) reply_array(ctx->r, 2);
+        reply_bulk(ctx->r, m, ml);
+        reply_double(ctx->r, es->scores[i]);
+    }
+}
+
+/* Pops up to count lowest (or highest) entries of an open zset and replies them. The walk
+ * stops at the size; finding fewer entries than the size promises means the zset is corrupt:
+ * nothing is popped and the corrupt-key error is replied (an empty pop of a zset that exists
+ * would be a reply Redis never sends, and a blocking pop would wait on it for good).
+ * Returns 0, or -1 after the error. */
+static int pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, long long count,
+                       enum pop_shape shape) {
+    long long want = count < (long long)z->m.size ? count : (long long)z->m.size;
     zspec s = {0};
     s.by = BY_INDEX;
     s.rev = max;
-    s.stop = count - 1;
+    s.stop = want - 1;
     s.limit = -1;
     zentries es = {0};
     buf_init(&es.members);
     zrange_walk(z, &s, zentries_add, &es);
-    if (shape != POP_BARE) reply_array(ctx->r, pairs ? (long long)es.n : (long long)es.n * 2);
-    size_t pos = 0, ml;
-    for (size_t i = 0; i < es.n; i++) {
-        const char *m = zentries_next(&es, &pos, &ml);
-        if (pairs) reply_array(ctx->r, 2);
-        reply_bulk(ctx->r, m, ml);
-        reply_double(ctx->r, es.scores[i]);
+    int intact = (long long)es.n == want;
+    if (intact) {
+        reply_popped(ctx, key, &es, shape);
+        remove_entries(ctx, z, key, &es);
+    } else {
+        reply_corrupt(ctx, key->ptr, key->len);
     }
-    remove_entries(ctx, z, key, &es);
-    long long n = (long long)es.n;
     zentries_free(&es);
-    return n;
+    return intact ? 0 : -1;
 }
 
 static void zpop_generic(cmd_ctx *ctx, int max) {
@@ -700,14 +717,10 @@ static int zset_mpop(cmd_ctx *ctx, int first) {
     for (int i = first + 1; i <= first + nkeys; i++) {
         compound z;
         if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return -1;
-        if (z.found) {
-            reply_array(ctx->r, 2);
-            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_NESTED);
-            compound_free(&z);
-            return 1;
-        }
+        int found = z.found;
+        int rc = found ? pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_KEY_NESTED) : 0;
         compound_free(&z);
+        if (found) return rc < 0 ? -1 : 1;
     }
     return 0;
 }
@@ -729,14 +742,10 @@ static void bzpop_generic(cmd_ctx *ctx, int max) {
     for (int i = 1; i < ctx->argc - 1; i++) {
         compound z;
         if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return;
-        if (z.found) { /* the reply is flat: key, member, score */
-            reply_array(ctx->r, 3);
-            reply_bulk(ctx->r, ctx->argv[i].ptr, ctx->argv[i].len);
-            pop_entries(ctx, &z, &ctx->argv[i], max, 1, POP_BARE);
-            compound_free(&z);
-            return;
-        }
+        int found = z.found;
+        if (found) pop_entries(ctx, &z, &ctx->argv[i], max, 1, POP_KEY_FLAT);
         compound_free(&z);
+        if (found) return;
     }
     blocking_wait_or_nil(ctx, timeout, 0);
 }

@@ -203,6 +203,33 @@ def test_list_pops_of_a_size_that_lies_pop_nothing(c):
     assert c.call("LPOP", "k") == CORRUPT
 
 
+def test_zset_pops_of_a_size_that_lies_pop_nothing(c):
+    """As the list pops: a pop that finds fewer members than the size promises answers the
+    corrupt-key error (blocking ones never wait on it) and pops nothing; one within the members
+    that are there works."""
+    c.forge(zset_records(LYING_SIZE, [(b"m1", ordered_double(1), 1), (b"m2", ordered_double(2), 2)]))
+    for command in (("ZPOPMIN", "k", 3), ("ZPOPMAX", "k", 10 ** 9), ("ZMPOP", 1, "k", "MIN", "COUNT", 5),
+                    ("BZMPOP", 0, 1, "k", "MAX", "COUNT", 3)):
+        assert c.call(*command) == CORRUPT, command
+    assert c.call("ZCARD", "k") == LYING_SIZE
+    assert c.call("ZPOPMIN", "k", 2) == [b"m1", b"1", b"m2", b"2"]
+    for command in (("ZPOPMIN", "k"), ("ZPOPMAX", "k"), ("BZPOPMIN", "k", 0), ("BZPOPMAX", "k", 0),
+                    ("ZMPOP", 1, "k", "MAX"), ("BZMPOP", 0, 1, "k", "MIN")):
+        assert c.call(*command) == CORRUPT, command
+    assert c.call("ZCARD", "k") == LYING_SIZE - 2
+    assert_removed_by(c, "DEL")
+
+
+def test_zset_pops_stop_at_a_size_that_lies_low(c):
+    """A size below the members stored: a pop takes at most the size, so it never drops below
+    zero (which would make a size no reader takes); the key is then gone, as an empty one is."""
+    c.forge(zset_records(1, [(b"m1", ordered_double(1), 1), (b"m2", ordered_double(2), 2)]))
+    assert c.call("ZPOPMAX", "k", 5) == [b"m2", b"2"]
+    assert c.call("EXISTS", "k") == 0
+    assert c.call("ZADD", "k", 3, "m3") == 1
+    assert c.call("ZRANGE", "k", 0, -1, "WITHSCORES") == [b"m3", b"3"]
+
+
 def test_list_scans_of_a_size_that_lies_end(c):
     c.forge(list_records(LYING_SIZE))
     assert c.call("LREM", "k", 0, "zzz") == CORRUPT
