@@ -17,6 +17,11 @@
 
 /* Members per command when a key is rebuilt whole or pushed to, so no command is huge. */
 #define MEMBERS_PER_COMMAND 256
+/* The room a list must leave at each end of the u64 positions (below head, above tail) to be
+ * taken: a list starts at 2^63 - 1 (ENCODING.md), so one made by tidekv or Kvrocks is this near
+ * an edge only after some 2^63 pushes at one end, which no list sees; nearer means a forged or
+ * broken record, whose next pushes would be refused. 2^32 leaves room for four billion more. */
+#define LIST_EDGE_ROOM (1ULL << 32)
 
 /* A user key the commit writes, with its state before the commit. */
 typedef struct touched {
@@ -55,7 +60,7 @@ typedef struct score_write {
 
 typedef struct applier {
     txn *t;
-    int databases;
+    const apply_limits *limits;
     char *err;
     size_t errlen;
     touched *keys;
@@ -145,7 +150,7 @@ static long touch_key(applier *a, int db, const char *key, size_t klen) {
 /* The database of a key's namespace, which must be a configured one; -1 on error. */
 static int key_db(applier *a, const batch_slice *key, size_t *ns) {
     int db = cdc_namespace_db(key->ptr, key->len, ns);
-    if (db >= 0 && db < a->databases) return db;
+    if (db >= 0 && db < a->limits->databases) return db;
     if (key->len == 0 || (size_t)(uint8_t)key->ptr[0] + 1 > key->len)
         return fail(a, "ERR APPLYBATCH: a key without a namespace");
     return fail(a, "ERR APPLYBATCH: namespace '%.*s' is not a configured database", (int)(uint8_t)key->ptr[0],
@@ -158,6 +163,21 @@ static int shown(size_t klen) { return klen > 128 ? 128 : (int)klen; }
 /* The types whose records APPLYBATCH can describe (a bitmap as the string it holds). */
 static int known_type(enum key_type type) { return type <= TYPE_ZSET || type == TYPE_BITMAP; }
 
+/* What a metadata record may say beyond decoding: a type tidekv has, a list with room at both
+ * ends (LIST_EDGE_ROOM), a bitmap no longer than a string may be. */
+static int check_meta_value(applier *a, const meta *m, const char *key, size_t klen) {
+    if (!known_type(m->type))
+        return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m->type,
+                    shown(klen), key);
+    if (m->type == TYPE_LIST && (m->list_head < LIST_EDGE_ROOM || m->list_tail > UINT64_MAX - LIST_EDGE_ROOM))
+        return fail(a, "ERR APPLYBATCH: list '%.*s' has positions too near the edge (head %llu, tail %llu)",
+                    shown(klen), key, (unsigned long long)m->list_head, (unsigned long long)m->list_tail);
+    if (m->type == TYPE_BITMAP && m->size > a->limits->max_string_len)
+        return fail(a, "ERR APPLYBATCH: bitmap '%.*s' of %llu bytes is longer than proto-max-bulk-len", shown(klen),
+                    key, (unsigned long long)m->size);
+    return 0;
+}
+
 static int check_metadata(applier *a, const batch_record *op) {
     size_t ns;
     int db = key_db(a, &op->key, &ns);
@@ -168,9 +188,7 @@ static int check_metadata(applier *a, const batch_record *op) {
         meta m;
         if (enc_decode_meta(op->value.ptr, op->value.len, &m) < 0)
             return fail(a, "ERR APPLYBATCH: malformed metadata for key '%.*s'", shown(klen), key);
-        if (!known_type(m.type))
-            return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m.type,
-                        shown(klen), key);
+        if (check_meta_value(a, &m, key, klen) < 0) return -1;
     }
     return touch_key(a, db, key, klen) < 0 ? -1 : 0;
 }
@@ -773,10 +791,10 @@ static int apply_commits(applier *a, const char *data, size_t len) {
     return commits;
 }
 
-int cdc_apply_batch(txn *t, const char *data, size_t len, int databases, char *err, size_t errlen) {
+int cdc_apply_batch(txn *t, const char *data, size_t len, const apply_limits *limits, char *err, size_t errlen) {
     applier a = {0};
     a.t = t;
-    a.databases = databases;
+    a.limits = limits;
     a.err = err;
     a.errlen = errlen;
     a.seed = (uint64_t)time_now_us(); /* keys come from the client: no fixed collisions */

@@ -13,16 +13,24 @@
 #define TIDEKV_APPLY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "storage/txn.h"
 
+/* What the server takes, from its configuration. */
+typedef struct apply_limits {
+    int databases;           /* keys of databases 0 … databases-1 */
+    uint64_t max_string_len; /* proto-max-bulk-len: no bitmap may hold a longer string */
+} apply_limits;
+
 /* Stages a raw batch in t: its writes and one change record per commit. The batch may write
- * only what tidekv writes: keys of databases 0 … databases-1, tidekv's column families,
- * metadata tidekv can read, well-formed subkeys, a sorted set's score index in agreement with
- * its members; range deletions only of whole databases.
+ * only what tidekv writes: keys of the configured databases, tidekv's column families,
+ * metadata tidekv can read (lists with room to grow at both ends, bitmaps no longer than
+ * max_string_len), well-formed subkeys, a sorted set's score index in agreement with its
+ * members; range deletions only of whole databases.
  * The caller holds every key's lock (the before state must not move). Returns the number
  * of commits staged (0 for a batch of LogData only), or -1 with a Redis error text in err
  * and nothing staged. */
-int cdc_apply_batch(txn *t, const char *data, size_t len, int databases, char *err, size_t errlen);
+int cdc_apply_batch(txn *t, const char *data, size_t len, const apply_limits *limits, char *err, size_t errlen);
 
 #endif

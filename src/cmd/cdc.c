@@ -347,7 +347,8 @@ void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
     char err[256];
     /* The batch is staged in the command's txn, committed as every command's is. */
-    if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, server_config.databases, err, sizeof(err)) < 0) {
+    apply_limits limits = {server_config.databases, (uint64_t)server_config.proto_max_bulk_len};
+    if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err)) < 0) {
         reply_error(ctx->r, err);
         return;
     }

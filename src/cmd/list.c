@@ -88,7 +88,15 @@ static void reply_item_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
     else reply_corrupt(ctx, key->ptr, key->len);
 }
 
-/* Pushes one value at an end. */
+/* Refuses to push n items at an end that has no room for them (list_has_room): replies the
+ * error and returns -1, before anything is written. */
+static int check_room(cmd_ctx *ctx, const compound *l, int left, uint64_t n) {
+    if (list_has_room(l->m.list_head, l->m.list_tail, left, n)) return 0;
+    reply_error(ctx->r, left ? "ERR no room left at the head of the list" : "ERR no room left at the tail of the list");
+    return -1;
+}
+
+/* Pushes one value at an end (check_room said there is room). */
 static void push(compound *l, int left, const char *v, size_t len) {
     if (left) {
         item_put(l, --l->m.list_head, v, len);
@@ -122,6 +130,10 @@ static void push_generic(cmd_ctx *ctx, int left, int only_existing) {
     if (open_list(ctx, &l) < 0) return;
     if (only_existing && !l.found) {
         reply_int(ctx->r, 0);
+        compound_free(&l);
+        return;
+    }
+    if (check_room(ctx, &l, left, (uint64_t)(ctx->argc - 2)) < 0) {
         compound_free(&l);
         return;
     }
@@ -330,7 +342,12 @@ void cmd_linsert(cmd_ctx *ctx) {
         compound_free(&l);
         return;
     }
-    if (at < size - at) {
+    int toward_head = at < size - at;
+    if (check_room(ctx, &l, toward_head, 1) < 0) {
+        compound_free(&l);
+        return;
+    }
+    if (toward_head) {
         shift_items(&l, l.m.list_head, at, -1);
         l.m.list_head--;
     } else {
@@ -537,11 +554,17 @@ int list_move(cmd_ctx *ctx, const resp_arg *src_key, const resp_arg *dst_key, in
         compound_free(&src);
         return -1;
     }
+    compound *target = same ? &src : &dst;
+    /* Rotating a list at one end fills the position the pop frees. */
+    if (!(same && from_left == to_left) && check_room(ctx, target, to_left, 1) < 0) {
+        compound_free(&src);
+        if (!same) compound_free(&dst);
+        return -1;
+    }
     buf v;
     buf_init(&v);
     int rc = pop(&src, from_left, &v);
     if (rc == CK_FOUND) {
-        compound *target = same ? &src : &dst;
         push(target, to_left, v.data ? v.data : "", v.len);
         compound_save(&src);
         if (!same) compound_save(&dst);

@@ -15,3 +15,7 @@ int list_clamp_range(long long size, long long *start, long long *stop) {
     if (*stop >= size) *stop = size - 1;
     return *start <= *stop && *start < size;
 }
+
+int list_has_room(uint64_t head, uint64_t tail, int at_head, uint64_t n) {
+    return at_head ? n <= head : n <= UINT64_MAX - tail;
+}

@@ -482,6 +482,27 @@ def test_oversized_bitmap_fragment_is_refused(server, r):
     assert r.exists("bm2") == 0
 
 
+def test_bitmap_longer_than_proto_max_bulk_len_is_refused(server, r):
+    """A bitmap is a string: its size may not pass proto-max-bulk-len (no command could read or
+    make it), as the setting stands when the batch comes; with nothing written then."""
+    too_long = "^APPLYBATCH: bitmap 'bm' of %d bytes is longer than proto-max-bulk-len$"
+    with pytest.raises(redis.ResponseError, match=too_long % (512 * 1024 * 1024 + 1)):
+        r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(512 * 1024 * 1024 + 1))]))
+    r.config_set("proto-max-bulk-len", "1mb")
+    try:
+        base = seq(r)
+        for size in (1024 * 1024 + 1, 1 << 40):
+            recs = [("PUT", 1, NS0 + b"bm", bitmap_meta(size)), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x01")]
+            with pytest.raises(redis.ResponseError, match=too_long % size):
+                r.execute_command("APPLYBATCH", build_batch(recs))
+        assert seq(r) == base and r.exists("bm") == 0
+        data = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(1024 * 1024))])
+        assert r.execute_command("APPLYBATCH", data) == len(data)
+        assert r.strlen("bm") == 1024 * 1024
+    finally:
+        r.config_set("proto-max-bulk-len", "512mb")
+
+
 def test_bitmap_fragments_are_recorded_as_setranges(server, r):
     """A bitmap applied whole: DEL of what was there, SETRANGE of each fragment (bytes past the
     size left out), the last byte when no fragment reaches it, then its expiry; a later write

@@ -1,4 +1,4 @@
-/* Unit tests for list index arithmetic (src/types/list.h) and the zset score-index keys
+/* Unit tests for list index arithmetic and room (src/types/list.h) and the zset score-index keys
  * (ordered doubles inside subkeys, src/storage/encoding.h). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +54,24 @@ static void test_clamp_range(void **state) {
     assert_int_equal(list_clamp_range(0, &a, &b), 0);
 }
 
+static void test_has_room(void **state) {
+    (void)state;
+    uint64_t mid = LIST_INITIAL_INDEX;
+    assert_true(list_has_room(mid, mid, 1, 1000));
+    assert_true(list_has_room(mid, mid, 0, 1000));
+    /* head 2: two more at the head (positions 1 and 0), not three */
+    assert_true(list_has_room(2, 5, 1, 2));
+    assert_false(list_has_room(2, 5, 1, 3));
+    assert_false(list_has_room(0, 1, 1, 1));
+    assert_true(list_has_room(0, 1, 0, 1));
+    /* tail 2^64 - 3: two more at the tail (the last position used is 2^64 - 2) */
+    assert_true(list_has_room(UINT64_MAX - 4, UINT64_MAX - 2, 0, 2));
+    assert_false(list_has_room(UINT64_MAX - 4, UINT64_MAX - 2, 0, 3));
+    assert_false(list_has_room(UINT64_MAX - 1, UINT64_MAX, 0, 1));
+    assert_true(list_has_room(UINT64_MAX - 1, UINT64_MAX, 1, 1));
+    assert_true(list_has_room(0, UINT64_MAX, 0, 0)); /* nothing always fits */
+}
+
 /* The score-index key of (score, member): subkey with the ordered score then the member. */
 static void index_key(buf *out, double score, const char *member) {
     uint8_t s[8];
@@ -107,6 +125,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_position),
         cmocka_unit_test(test_clamp_range),
+        cmocka_unit_test(test_has_room),
         cmocka_unit_test(test_score_index_orders_by_score_then_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
