@@ -9,7 +9,8 @@ import time
 import pytest
 import redis
 
-from conftest import encode_command, tidekv_only
+from conftest import IS_REDIS, encode_command, tidekv_only
+from test_cdc_helpers import wait_until
 from test_client_limits import BIG_ITEMS, ITEM, SlowReader, client_ids, gone_within
 
 
@@ -252,6 +253,38 @@ def test_maxmemory_clients_closes_the_biggest_client_first(server, limited):
     finally:
         small.close()
         big.close()
+    assert r.ping()
+
+
+def client_memory(r):
+    """Each client's memory (CLIENT LIST tot-mem), by id."""
+    return {int(c["id"]): int(c["tot-mem"]) for c in r.client_list()}
+
+
+def test_maxmemory_clients_closes_as_many_of_the_biggest_as_needed_at_once(server, limited):
+    """When closing the biggest client is not enough, the next biggest goes too, and no other."""
+    r = limited
+    conns = [partial_bulk(server, size) for size in (3_000_000, 1_200_000, 300_000)]
+    biggest, second, third = conns
+    try:
+        wait_until(lambda: all(client_memory(r).get(c.id, 0) >= size
+                               for c, size in zip(conns, (3_000_000, 1_200_000, 300_000))),
+                   msg="the partial requests to arrive")
+        mem = client_memory(r)
+        # Closing the biggest leaves the total over by half the second's memory; closing both,
+        # under by as much.
+        limit = sum(mem.values()) - mem[biggest.id] - mem[second.id] // 2
+        evictions = server.log().count("over maxmemory-clients")
+        r.config_set("maxmemory-clients", limit)
+        assert gone_within(r, biggest.id, 5)
+        assert gone_within(r, second.id, 5)
+        assert third.id in client_ids(r)
+        if not IS_REDIS:  # one line for each, with what it used
+            assert server.log().count("over maxmemory-clients") == evictions + 2
+            assert "over maxmemory-clients; it used %d" % mem[biggest.id] in server.log()
+    finally:
+        for c in conns:
+            c.close()
     assert r.ping()
 
 
