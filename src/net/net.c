@@ -346,20 +346,28 @@ int net_output_over_limit(client *c) {
     return over;
 }
 
-reply net_client_reply(client *c) {
-    /* The bound its output may reach: past it, the client is closed without the reply anyway. */
+long long net_output_bound(const client *c, const char **option) {
     long long hard = server_config.output_limits[0].hard, clients = clients_limit(), max = 0;
-    if (hard > 0) max = hard + OUTPUT_UNCOUNTED;
-    if (clients > 0 && (max == 0 || clients < max)) max = clients;
-    if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max)) max = UNAUTHENTICATED_MAX_OUTPUT;
-    c->reply_cut_by_clients = max > 0 && max == clients; /* a cut then counts as an eviction */
+    *option = NULL;
+    if (hard > 0) max = hard + OUTPUT_UNCOUNTED, *option = "client-output-buffer-limit";
+    if (clients > 0 && (max == 0 || clients < max)) max = clients, *option = "maxmemory-clients";
+    if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max))
+        max = UNAUTHENTICATED_MAX_OUTPUT, *option = "bound before AUTH";
+    return max;
+}
+
+reply net_client_reply(client *c) {
+    const char *option;
+    long long max = net_output_bound(c, &option);
+    c->reply_cut_by_clients = max > 0 && max == clients_limit(); /* a cut then counts as an eviction */
     reply r = {&c->out, c->resp, (size_t)max, &c->reply_cut};
     return r;
 }
 
 long long net_output_room(const client *c) {
-    long long hard = server_config.output_limits[0].hard;
-    return hard > 0 ? hard + OUTPUT_UNCOUNTED - (long long)c->out.len : LLONG_MAX;
+    const char *option;
+    long long max = net_output_bound(c, &option);
+    return max > 0 ? max - (long long)c->out.len : LLONG_MAX;
 }
 
 void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }
