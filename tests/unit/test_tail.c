@@ -298,10 +298,15 @@ static void test_view_renders_each_batch_once_per_view(void **state) {
     assert_string_equal(again, "<1+1;2+1;3+1;4+1;");
 }
 
+/* Commits 10-11, 12-13, 14-15 in one batch, 16 in another, each rendered in 5 bytes. */
+static void append_five_byte_commits(void) {
+    append_group(10, 3, 2);
+    append(16, 1);
+}
+
 static void test_view_stops_once_out_reaches_max_len(void **state) {
     (void)state;
-    append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15, each rendered in 5 bytes */
-    append(16, 1);
+    append_five_byte_commits();
     test_renderer t = {0};
     char text[256];
     tail_span span;
@@ -324,24 +329,27 @@ static void test_view_stops_once_out_reaches_max_len(void **state) {
 
 static void test_view_leaves_out_a_commit_past_fit_len(void **state) {
     (void)state;
-    append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15, each rendered in 5 bytes */
-    append(16, 1);
+    append_five_byte_commits();
     test_renderer t = {0};
+    const struct {
+        uint64_t from;
+        size_t fit_len;
+        const char *text;
+        uint64_t last;
+        int held_back;
+    } reads[] = {
+        {10, 1 + 5 + 5, "<10+2;12+2;", 13, 1}, /* within fit_len, inside a group and across batches */
+        {14, 1 + 5 + 5, "<14+2;16+1;", 16, 0}, /* the run ends first */
+        {10, 5, "<", 0, 1},                    /* past fit_len from the first: nothing read */
+    };
     char text[256];
     tail_span span;
-    /* Commits go while out stays within fit_len, inside a group and across batches. */
-    assert_int_equal(read_view_within(&t, 0, 10, 100, SIZE_MAX, 1 + 5 + 5, text, &span), TAIL_OK);
-    assert_string_equal(text, "<10+2;12+2;");
-    assert_int_equal(span.last, 13);
-    assert_true(span.held_back);
-    assert_int_equal(read_view_within(&t, 0, 14, 100, SIZE_MAX, 1 + 5 + 5, text, &span), TAIL_OK);
-    assert_string_equal(text, "<14+2;16+1;");
-    assert_false(span.held_back); /* the run ended first */
-    /* Past fit_len from the first: nothing read, held back. */
-    assert_int_equal(read_view_within(&t, 0, 10, 100, SIZE_MAX, 5, text, &span), TAIL_OK);
-    assert_string_equal(text, "<");
-    assert_int_equal(span.last, 0);
-    assert_true(span.held_back);
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        assert_int_equal(read_view_within(&t, 0, reads[i].from, 100, SIZE_MAX, reads[i].fit_len, text, &span), TAIL_OK);
+        assert_string_equal(text, reads[i].text);
+        assert_int_equal(span.last, reads[i].last);
+        assert_int_equal(span.held_back, reads[i].held_back);
+    }
     /* Into an empty out the first commit goes whatever its size; no other after it. */
     tail_view v = {0, render_seq, &t};
     buf out;
