@@ -6,19 +6,17 @@ output limit while it is built, and no batch, however big, takes the CDC cache p
 cdc-cache-mb."""
 
 import json
-import os
 import re
-import socket
 import time
 
 import pytest
 
 from conftest import encode_command, tidekv_only
+from helpers import MB, SANITIZED, SlowReader, peak_rss_mb, reset_peak_rss
 from test_cdc_helpers import pairs, seq, wait_until
 
 pytestmark = tidekv_only
 
-MB = 1024 * 1024
 FORMATS = ["RAW", "RESP", "JSON"]
 
 
@@ -172,36 +170,6 @@ def test_a_big_batch_never_takes_the_cache_past_its_cap(make_server, fmt):
     assert cdc_memory(r)[0] > 0
 
 
-class SilentPoller:
-    """A connection that learns its client id, sends one POLLUPDATES and reads nothing."""
-
-    def __init__(self, server, *args):
-        self.sock = socket.create_connection((server.host, server.port))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.sendall(encode_command("CLIENT", "ID"))
-        line = b""
-        while not line.endswith(b"\r\n"):
-            line += self.sock.recv(1)
-        self.id = int(line[1:-2])
-        self.sock.sendall(encode_command("POLLUPDATES", *args))
-
-    def close(self):
-        self.sock.close()
-
-
-def peak_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
-def reset_peak_rss(pid):
-    with open("/proc/%d/clear_refs" % pid, "w") as f:
-        f.write("5")
-
-
 @pytest.mark.parametrize("limits", [
     ["--client-output-buffer-limit", "normal 4mb 0 0", "--cdc-poll-max-bytes", "1gb"],
     ["--cdc-poll-max-bytes", "4mb"],
@@ -214,22 +182,21 @@ def test_pollers_that_do_not_read_hold_one_bounded_reply_each(make_server, limit
     server = make_server(limits)
     r = server.client()
     write_big_values(r, 64, MB)  # 128 MB of RAW updates
-    pid = server.proc.pid
-    reset_peak_rss(pid)
-    before = peak_rss_kb(pid)
-    pollers = [SilentPoller(server, 0, "MAX", 1000, "FORMAT", "RAW") for _ in range(3)]
+    reset_peak_rss(server)
+    before = peak_rss_mb(server)
+    pollers = [SlowReader(server, ("POLLUPDATES", 0, "MAX", 1000, "FORMAT", "RAW")) for _ in range(3)]
     try:
         def answered():  # the reply waits in the client's output
             lines = r.execute_command("CLIENT", "LIST").decode().splitlines()
             return sum(1 for p in pollers for line in lines
                        if line.startswith("id=%d " % p.id) and " omem=0 " not in line)
         wait_until(lambda: answered() == 3, timeout=20, msg="the polls to be answered")
-        grown_mb = (peak_rss_kb(pid) - before) / 1024
+        grown_mb = peak_rss_mb(server) - before
     finally:
         for p in pollers:
             p.close()
     # ASan's quarantine keeps freed memory a while: the margin doubles under sanitizers
-    assert grown_mb < 48 * (2 if os.environ.get("TIDEKV_SANITIZED") else 1), "peak RSS grew by %d MB" % grown_mb
+    assert grown_mb < 48 * (2 if SANITIZED else 1), "peak RSS grew by %d MB" % grown_mb
     assert "closed for overcoming of output buffer limits" not in server.log()
     assert r.ping()
 
