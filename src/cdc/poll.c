@@ -37,11 +37,10 @@ void cdc_poll_free(cdc_poll *p) {
 
 int cdc_filter_active(const cdc_filter *f) { return f->match || f->type || f->db >= 0; }
 
-/* The body's length from which no batch is added: the budget's, or one past the limit's. */
-static size_t stop_len(const cdc_poll *p) { return p->limit_bytes < p->max_bytes ? p->limit_bytes + 1 : p->max_bytes; }
-
 /* Whether another batch may be added. */
-static int has_room(const cdc_poll *p) { return p->nupdates < p->max && p->body.len < stop_len(p); }
+static int has_room(const cdc_poll *p) {
+    return p->nupdates < p->max && p->body.len < p->max_bytes && p->body.len <= p->limit_bytes && !p->held_back;
+}
 
 int cdc_poll_full(const cdc_poll *p) { return !has_room(p); }
 
@@ -274,8 +273,6 @@ static int take_batch(cdc_poll *p, reply *body, const wal_batch *b, char *err, s
                  (unsigned long long)expected, (unsigned long long)b->sequence);
         return TAKE_ERROR;
     }
-    if (p->first == 0) p->first = b->sequence;
-    p->scanned = b->sequence + b->count - 1;
     size_t mark = p->body.len;
     int shown = render_batch(p, body, b);
     if (shown < 0) {
@@ -283,6 +280,15 @@ static int take_batch(cdc_poll *p, reply *body, const wal_batch *b, char *err, s
         snprintf(err, errlen, "ERR cannot decode the batch at sequence %llu", (unsigned long long)b->sequence);
         return TAKE_ERROR;
     }
+    if (mark > 0 && p->body.len > p->limit_bytes) {
+        /* Past what the client may receive: the batch starts the next poll (alone, it may fit). */
+        p->body.len = mark;
+        p->held_back = 1;
+        return TAKE_STOP;
+    }
+    if (p->first == 0) p->first = b->sequence;
+    if (shown && p->first_shown == 0) p->first_shown = b->sequence;
+    p->scanned = b->sequence + b->count - 1;
     p->nupdates += shown;
     return TAKE_MORE;
 }
@@ -340,9 +346,12 @@ static tail_status scan_tail_shared(cdc_poll *p, int resp) {
     view_arg va = {p, resp};
     tail_view v = {view_id(p, resp), render_for_view, &va};
     tail_span span;
-    tail_status st = tail_read_view(p->scanned + 1, p->max - p->nupdates, stop_len(p), &v, &p->body, &span);
+    tail_status st =
+        tail_read_view(p->scanned + 1, p->max - p->nupdates, p->max_bytes, p->limit_bytes, &v, &p->body, &span);
+    p->held_back = span.held_back;
     if (st != TAIL_OK || !span.last) return st;
     if (p->first == 0) p->first = span.first;
+    if (p->first_shown == 0 && span.shown) p->first_shown = span.first; /* unfiltered: every commit is shown */
     p->scanned = span.last;
     p->nupdates += span.shown;
     return st;

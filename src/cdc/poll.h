@@ -32,10 +32,14 @@ typedef struct cdc_poll {
     cdc_filter filter;
     buf body; /* the encoded updates gathered so far */
     int nupdates;
+    uint64_t first_shown; /* the sequence of the first update in body, 0 before any */
     /* Batches are added while the body is shorter than max_bytes (so one at least, whatever
-     * its size), and while it is no longer than limit_bytes, past which its client would be
-     * over its output limit: it is then too long to send (cdc_poll_over_limit). */
+     * its size), and only while it stays within limit_bytes, past which its client would be
+     * over its output limit: a batch that would take it past is left for the next poll
+     * (held_back), unless it is the first, which is then too long to send
+     * (cdc_poll_over_limit). */
     size_t max_bytes, limit_bytes;
+    int held_back;
 } cdc_poll;
 
 /* A poll with no byte budget nor limit until the caller sets them. */
@@ -45,10 +49,11 @@ void cdc_poll_free(cdc_poll *p);
  * as MAX, max_bytes and limit_bytes let in. Returns 0, or -1 with a Redis error text in err
  * (STRICT continuity, read errors). */
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen);
-/* Whether the poll takes no more updates: it has MAX of them, max_bytes of them, or is over
- * its limit. */
+/* Whether the poll takes no more updates: it has MAX of them, max_bytes of them, is over its
+ * limit or held back a batch that would have taken it past. */
 int cdc_poll_full(const cdc_poll *p);
-/* Whether the body grew past limit_bytes: the client is not to be sent it. */
+/* Whether the body is past limit_bytes (its first update alone is): the client is not to be
+ * sent it. */
 int cdc_poll_over_limit(const cdc_poll *p);
 /* Writes the reply map: latest_sequence, next_sequence, first_sequence, updates. */
 void cdc_poll_reply(cdc_poll *p, reply *r);

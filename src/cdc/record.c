@@ -47,25 +47,31 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
     add_command(w, type, argc, argv, lens);
 }
 
-static size_t varint_len(uint64_t v) {
-    size_t n = 1;
-    while (v >= 0x80) v >>= 7, n++;
+/* The longest header: magic, version, time, then the db and the command count as varints. */
+#define HEADER_MAX_LEN (3 + 8 + 2 * VARINT_MAX_LEN)
+
+/* Writes the record's header at out; returns its length. record_writer_encoded_len measures
+ * the header by writing it, so that its layout is in this one place. */
+static size_t encode_header(const record_writer *w, int64_t time_ms, uint8_t out[HEADER_MAX_LEN]) {
+    int db = w->first_db < 0 ? 0 : w->first_db;
+    out[0] = RECORD_MAGIC0;
+    out[1] = RECORD_MAGIC1;
+    out[2] = RECORD_VERSION;
+    buf_set_u64be(out + 3, (uint64_t)time_ms);
+    size_t n = 11;
+    n += buf_set_varint(out + n, (uint64_t)db);
+    n += buf_set_varint(out + n, w->ncmds);
     return n;
 }
 
 size_t record_writer_encoded_len(const record_writer *w) {
-    int db = w->first_db < 0 ? 0 : w->first_db;
-    return 3 + 8 + varint_len((uint64_t)db) + varint_len(w->ncmds) + w->cmds.len;
+    uint8_t header[HEADER_MAX_LEN];
+    return encode_header(w, 0, header) + w->cmds.len; /* the time is fixed-width: any will do */
 }
 
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out) {
-    int db = w->first_db < 0 ? 0 : w->first_db;
-    buf_put_u8(out, RECORD_MAGIC0);
-    buf_put_u8(out, RECORD_MAGIC1);
-    buf_put_u8(out, RECORD_VERSION);
-    buf_put_u64be(out, (uint64_t)time_ms);
-    buf_put_varint(out, (uint64_t)db);
-    buf_put_varint(out, w->ncmds);
+    uint8_t header[HEADER_MAX_LEN];
+    buf_append(out, header, encode_header(w, time_ms, header));
     buf_append(out, w->cmds.data, w->cmds.len);
 }
 

@@ -358,14 +358,20 @@ static view_status ensure_view(size_t *i, const tail_view *tv) {
 }
 
 /* Appends the commits of a rendered entry that hold sequences >= from, while fewer than
- * max_shown are shown and out is shorter than max_len. */
-static void copy_commits(const entry_view *v, uint64_t from, int max_shown, size_t max_len, buf *out,
-                         tail_span *span) {
+ * max_shown are shown, out is shorter than max_len and the next commit keeps a non-empty out
+ * within fit_len. */
+static void copy_commits(const entry_view *v, uint64_t from, int max_shown, size_t max_len, size_t fit_len,
+                         buf *out, tail_span *span) {
     size_t i = 0;
     while (i < v->ncommits && v->commits[i].seq + v->commits[i].count - 1 < from) i++;
     size_t start = i ? v->commits[i - 1].end : 0, end = start;
     for (; i < v->ncommits && span->shown < max_shown && out->len + (end - start) < max_len; i++) {
         const view_commit *c = &v->commits[i];
+        size_t had = out->len + (end - start);
+        if (had > 0 && had + (c->end - end) > fit_len) {
+            span->held_back = 1;
+            break;
+        }
         if (!span->first) span->first = c->seq;
         span->last = c->seq + c->count - 1;
         span->shown += c->shown;
@@ -374,10 +380,10 @@ static void copy_commits(const entry_view *v, uint64_t from, int max_shown, size
     buf_append(out, v->text.data + start, end - start); /* the commits' renderings are contiguous */
 }
 
-tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const tail_view *v, buf *out,
-                           tail_span *span) {
+tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, size_t fit_len, const tail_view *v,
+                           buf *out, tail_span *span) {
     assert(v->id >= 0 && v->id < TAIL_VIEWS);
-    *span = (tail_span){0, 0, 0};
+    *span = (tail_span){0, 0, 0, 0};
     pthread_mutex_lock(&tail.lock);
     if (!holds(from)) {
         pthread_mutex_unlock(&tail.lock);
@@ -390,8 +396,8 @@ tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const t
     size_t mark = out->len;
     tail_status status = TAIL_OK;
     uint64_t expected = from;
-    for (size_t i = first_ending_at_or_after(from); i < tail.len && span->shown < max_shown && out->len < max_len;
-         i++) {
+    for (size_t i = first_ending_at_or_after(from);
+         i < tail.len && span->shown < max_shown && out->len < max_len && !span->held_back; i++) {
         if (at(i)->seq > expected) break; /* a commit still on its way here: stop before the gap */
         view_status vs = ensure_view(&i, v);
         if (vs == VIEW_UNSHARED) status = TAIL_UNSHARED;
@@ -400,14 +406,14 @@ tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const t
         if (vs == VIEW_GONE && !span->last) status = TAIL_TOO_OLD;
         if (vs != VIEW_READY) break;
         tail_entry *e = at(i);
-        copy_commits(e->views[v->id], from, max_shown, max_len, out, span);
+        copy_commits(e->views[v->id], from, max_shown, max_len, fit_len, out, span);
         expected = e->seq + e->count;
     }
     evict_over_budget(); /* what the renderings added, without waiting for a commit */
     pthread_mutex_unlock(&tail.lock);
     if (status != TAIL_OK) {
         out->len = mark;
-        *span = (tail_span){0, 0, 0};
+        *span = (tail_span){0, 0, 0, 0};
     }
     return status;
 }

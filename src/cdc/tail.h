@@ -71,6 +71,7 @@ typedef struct tail_span {
     int shown;      /* renderings appended */
     uint64_t first; /* the first sequence covered, 0 if none */
     uint64_t last;  /* the last sequence covered */
+    int held_back;  /* a commit was left out: it would have taken out past fit_len */
 } tail_span;
 
 /* How far behind the newest cached sequence renderings are shared: where followers of the
@@ -80,13 +81,14 @@ typedef struct tail_span {
 
 /* Appends the renderings of the commits holding sequences >= from, in order and without gaps,
  * while fewer than max_shown are shown and out is shorter than max_len (a commit is appended
- * whatever its size while out is shorter), until the cached run ends. A batch is
+ * whatever its size while out is shorter), until the cached run ends or a commit would take a
+ * non-empty out past fit_len (span->held_back; into an empty out the first always goes). A batch is
  * rendered for a view when first read in it and shared by every later read; renderings take
  * at most half the memory budget, the oldest dropped first. TAIL_UNSHARED, with nothing
  * appended, when from is TAIL_SHARED_SEQUENCES or more behind the newest cached sequence, or
  * when a commit cannot be rendered (rendering it uncached reports that) or its rendering is too
  * big to keep. TAIL_TOO_OLD also when the batches at from left the cache while being rendered. */
-tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, const tail_view *v, buf *out,
-                           tail_span *span);
+tail_status tail_read_view(uint64_t from, int max_shown, size_t max_len, size_t fit_len, const tail_view *v,
+                           buf *out, tail_span *span);
 
 #endif

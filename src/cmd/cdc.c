@@ -15,6 +15,7 @@
 #include "net/net.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 /* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log commit
@@ -215,9 +216,24 @@ static void poll_finish(client *c, cdc_poll *p) {
     cdc_poll_free(p);
 }
 
+/* Answers a poll whose first update alone is over the client's output limit: closing the
+ * client, as for any reply over it, would close it again at every retry, so it is told why
+ * and can raise its limit. Returns 0 if the update would fit with no output pending: the
+ * pending output is what takes the client over its limit. */
+static int refuse_too_big(client *c, const cdc_poll *p, reply *r) {
+    const char *option;
+    long long bound = net_output_bound(c, &option);
+    if (bound <= 0 || p->body.len <= (unsigned long long)bound) return 0;
+    log_msg(LOG_WARNING, "POLLUPDATES of client %s: the batch at sequence %llu is %zu bytes, over its %s",
+            c->addr, (unsigned long long)p->first_shown, p->body.len, option);
+    reply_errorf(r, "ERR batch at sequence %llu is %zu bytes, over this client's output buffer limit (%s)",
+                 (unsigned long long)p->first_shown, p->body.len, option);
+    return 1;
+}
+
 static void poll_answer(client *c, cdc_poll *p, reply *r) {
     if (cdc_poll_over_limit(p)) { /* as if the reply had gone to the output, which it would overflow */
-        net_close_over_limit(c, p->body.len);
+        if (!refuse_too_big(c, p, r)) net_close_over_limit(c, p->body.len);
         return;
     }
     if (r->out == &c->out) { /* the client's own output: the body can go out without a copy */

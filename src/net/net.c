@@ -79,33 +79,64 @@ static void registry_remove(client *c) {
 
 long long net_clients_memory(void) { return atomic_load(&clients_memory); }
 
+/* A client maxmemory-clients may close: its memory when the choice is made, and for the log
+ * line written once the registry lock is released, its address and the clients' total. */
+typedef struct eviction {
+    client *c;
+    long long mem;
+    long long total;
+    char addr[sizeof(((client *)0)->addr)];
+} eviction;
+
+static int by_memory_desc(const void *a, const void *b) {
+    long long x = ((const eviction *)a)->mem, y = ((const eviction *)b)->mem;
+    return (x < y) - (x > y);
+}
+
+/* Marks the biggest of the n candidates to be closed until total is back under limit: sorts
+ * them once, biggest first, and returns how many of the first it marked. Call under
+ * registry_lock. */
+static size_t mark_biggest(eviction *cand, size_t n, long long total, long long limit) {
+    qsort(cand, n, sizeof(*cand), by_memory_desc);
+    size_t marked = 0;
+    for (; marked < n && total > limit; marked++) {
+        eviction *e = &cand[marked];
+        e->total = total;
+        memcpy(e->addr, e->c->addr, sizeof(e->addr));
+        atomic_store(&e->c->kill_requested, 1);
+        event_active(e->c->read_ev, EV_READ, 0);
+        total -= e->mem;
+    }
+    atomic_fetch_add(&stats.evicted_clients, marked); /* counted before the clients can be seen gone */
+    return marked;
+}
+
 /* Closes the clients holding the most memory until the clients' total is back under limit,
  * counting those already on their way out as gone. Any worker may call it: as CLIENT KILL
  * does, it only marks a client and wakes its own worker, which closes it. */
 static void evict_biggest(long long limit) {
     pthread_mutex_lock(&registry_lock);
     long long total = atomic_load(&clients_memory);
-    for (client *c = registry; c; c = c->next)
+    size_t n = 0;
+    for (client *c = registry; c; c = c->next) {
         if (atomic_load(&c->kill_requested)) total -= atomic_load(&c->mem);
-    while (total > limit) {
-        client *biggest = NULL;
-        long long most = 0;
-        for (client *c = registry; c; c = c->next) {
-            long long mem = atomic_load(&c->mem);
-            if (mem > most && !atomic_load(&c->kill_requested)) {
-                biggest = c;
-                most = mem;
-            }
-        }
-        if (!biggest) break;
-        log_msg(LOG_WARNING, "client %s closed: clients use %lld bytes, over maxmemory-clients; it used %lld",
-                biggest->addr, total, most);
-        atomic_store(&biggest->kill_requested, 1);
-        event_active(biggest->read_ev, EV_READ, 0);
-        atomic_fetch_add(&stats.evicted_clients, 1);
-        total -= most;
+        else n++;
+    }
+    eviction *cand = NULL;
+    size_t marked = 0;
+    if (total > limit && n > 0) {
+        cand = malloc(n * sizeof(*cand));
+        if (!cand) abort();
+        size_t i = 0;
+        for (client *c = registry; c; c = c->next) /* kill_requested only changes under the lock */
+            if (!atomic_load(&c->kill_requested)) cand[i++] = (eviction){.c = c, .mem = atomic_load(&c->mem)};
+        marked = mark_biggest(cand, n, total, limit);
     }
     pthread_mutex_unlock(&registry_lock);
+    for (size_t i = 0; i < marked; i++)
+        log_msg(LOG_WARNING, "client %s closed: clients use %lld bytes, over maxmemory-clients; it used %lld",
+                cand[i].addr, cand[i].total, cand[i].mem);
+    free(cand);
 }
 
 /* Memory the server holds for a client: the structure, its buffers, the request being
@@ -315,20 +346,28 @@ int net_output_over_limit(client *c) {
     return over;
 }
 
-reply net_client_reply(client *c) {
-    /* The bound its output may reach: past it, the client is closed without the reply anyway. */
+long long net_output_bound(const client *c, const char **option) {
     long long hard = server_config.output_limits[0].hard, clients = clients_limit(), max = 0;
-    if (hard > 0) max = hard + OUTPUT_UNCOUNTED;
-    if (clients > 0 && (max == 0 || clients < max)) max = clients;
-    if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max)) max = UNAUTHENTICATED_MAX_OUTPUT;
-    c->reply_cut_by_clients = max > 0 && max == clients; /* a cut then counts as an eviction */
+    *option = NULL;
+    if (hard > 0) max = hard + OUTPUT_UNCOUNTED, *option = "client-output-buffer-limit";
+    if (clients > 0 && (max == 0 || clients < max)) max = clients, *option = "maxmemory-clients";
+    if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max))
+        max = UNAUTHENTICATED_MAX_OUTPUT, *option = "bound before AUTH";
+    return max;
+}
+
+reply net_client_reply(client *c) {
+    const char *option;
+    long long max = net_output_bound(c, &option);
+    c->reply_cut_by_clients = max > 0 && max == clients_limit(); /* a cut then counts as an eviction */
     reply r = {&c->out, c->resp, (size_t)max, &c->reply_cut};
     return r;
 }
 
 long long net_output_room(const client *c) {
-    long long hard = server_config.output_limits[0].hard;
-    return hard > 0 ? hard + OUTPUT_UNCOUNTED - (long long)c->out.len : LLONG_MAX;
+    const char *option;
+    long long max = net_output_bound(c, &option);
+    return max > 0 ? max - (long long)c->out.len : LLONG_MAX;
 }
 
 void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }

@@ -25,9 +25,13 @@ void net_block_retime(client *c, int64_t timeout_us);
  * group write rewinds the replies of writing commands, and a sent reply cannot be rewound.
  * Call from the client's worker. */
 void net_reply_parts(client *c, const void *head, size_t head_len, const void *body, size_t body_len);
-/* How many more bytes of output the client may have before it is over its output hard limit
- * (negative when it is over already; LLONG_MAX without a hard limit), for a reply that is
- * counted against it while it is built. */
+/* The most output the client may have (its output hard limit, maxmemory-clients or the bound
+ * before AUTH, whichever is lowest; 0 when none applies): past it, the client is closed
+ * without its reply. *option names what sets it (NULL when nothing does). */
+long long net_output_bound(const client *c, const char **option);
+/* How many more bytes of output the client may have before it is past net_output_bound
+ * (negative when it is past already; LLONG_MAX without a bound), for a reply that is counted
+ * against it while it is built. */
 long long net_output_room(const client *c);
 /* Closes a client whose reply being built (building bytes, not in its output yet) took it
  * over its output limit: the reply is dropped, no later one is sent, the close is logged.
@@ -40,8 +44,8 @@ void net_wake(client *c);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);
-/* A reply writer into the client's output, bounded by its output limits: a reply that would
- * pass them is cut and the client closed without it, so no reply is built whole past them. */
+/* A reply writer into the client's output, bounded by net_output_bound: a reply that would
+ * pass it is cut and the client closed without it, so no reply is built whole past it. */
 reply net_client_reply(client *c);
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough, or the bound before AUTH); if so, logs it and marks the client to be closed without its replies, so a

@@ -108,15 +108,20 @@ uint64_t buf_get_u64be(const void *in) {
     return v;
 }
 
-void buf_put_varint(buf *b, uint64_t v) {
-    uint8_t tmp[10];
+size_t buf_set_varint(void *out, uint64_t v) {
+    uint8_t *p = out;
     size_t n = 0;
     while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
+        p[n++] = (uint8_t)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (uint8_t)v;
-    buf_append(b, tmp, n);
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+void buf_put_varint(buf *b, uint64_t v) {
+    uint8_t tmp[VARINT_MAX_LEN];
+    buf_append(b, tmp, buf_set_varint(tmp, v));
 }
 
 int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {

@@ -33,7 +33,10 @@ uint64_t buf_get_u64be(const void *p);
 void buf_set_u64be(void *p, uint64_t v);
 
 /* Unsigned LEB128 varint, as RocksDB write batches and change records use. */
+#define VARINT_MAX_LEN 10
 void buf_put_varint(buf *b, uint64_t v);
+/* Writes the varint of v at out (room for VARINT_MAX_LEN bytes); returns its length. */
+size_t buf_set_varint(void *out, uint64_t v);
 /* Reads a varint from [*p, end); returns 0 and advances *p, or -1 if truncated or too long. */
 int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
 

@@ -6,6 +6,9 @@ repository root, override with ``TIDEKV_SERVER=/path/to/binary``).  With
 ``/usr/bin/redis-server`` so that the expectations can be checked against
 Redis itself.
 
+Helpers that test files share beyond these fixtures (unread connections, the server's
+memory, forged records …) are in helpers.py.
+
 Only the Debian packages python3-pytest and python3-redis are used.
 """
 

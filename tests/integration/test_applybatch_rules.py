@@ -11,18 +11,11 @@ import pytest
 import redis
 
 from conftest import tidekv_only
+from helpers import NS, bitmap_meta, ns, string_meta, subkey
 from stream_replay import snapshot
 from test_cdc_helpers import (RedisServer, build_batch, encode_slice, parse_batch, poll, poll_all, replay, seq)
 
 pytestmark = tidekv_only
-
-NS0 = b"\x0b__namespace"
-
-
-def ns(db):
-    name = b"__namespace" if db == 0 else b"__db%d" % db
-    return bytes([len(name)]) + name
-
 
 def record(*cmds, db=0, time_ms=1):
     """A tidekv change record (CDC.md) holding the given commands."""
@@ -33,10 +26,6 @@ def record(*cmds, db=0, time_ms=1):
 
 
 FORGED = record([b"FLUSHALL"], [b"CONFIG", b"SET", b"dir", b"/tmp"], [b"SET", b"admin", b"pwned"])
-
-
-def string_meta(value, expire_ms=0):
-    return b"\x81" + struct.pack(">Q", expire_ms) + value
 
 
 def put_string(key, value, db=0):
@@ -349,10 +338,6 @@ def test_batch_of_several_commits_keeps_them_apart(server, r):
 # what tidekv never writes is refused
 # ----------------------------------------------------------------------
 
-def subkey(key, version, sub, db=0):
-    return ns(db) + struct.pack(">I", len(key)) + key + struct.pack(">Q", version) + sub
-
-
 def hash_meta(version, size):
     return b"\x82" + struct.pack(">QQQ", 0, version, size)
 
@@ -369,23 +354,23 @@ REFUSED = {
     "db0-by-number": ([("PUT", 1, b"\x05__db0" + b"k", string_meta(b"v"))],
                       "namespace '__db0' is not a configured database"),
     "no-namespace": ([("PUT", 1, b"\x20k", string_meta(b"v"))], "a key without a namespace"),
-    "pubsub-cf": ([("PUT", 3, NS0 + b"k", b"v")], "column family 3 is not one tidekv writes"),
-    "propagate-cf": ([("PUT", 4, NS0 + b"k", b"v")], "column family 4 is not one tidekv writes"),
+    "pubsub-cf": ([("PUT", 3, NS + b"k", b"v")], "column family 3 is not one tidekv writes"),
+    "propagate-cf": ([("PUT", 4, NS + b"k", b"v")], "column family 4 is not one tidekv writes"),
     "stream-cf-put": ([("PUT", 5, subkey(b"k", 1, b"e"), b"v")], "column family 5 is not one tidekv writes"),
-    "search-cf": ([("DEL", 6, NS0 + b"k", None)], "column family 6 is not one tidekv writes"),
-    "unknown-cf": ([("PUT", 9, NS0 + b"k", b"v")], "column family 9 is not one tidekv writes"),
-    "metadata-garbage": ([("PUT", 1, NS0 + b"k", b"\x82\x00")], "malformed metadata for key 'k'"),
-    "metadata-empty": ([("PUT", 1, NS0 + b"k", b"")], "malformed metadata for key 'k'"),
-    "metadata-sortedint": ([("PUT", 1, NS0 + b"k", b"\x87" + struct.pack(">QQQ", 0, 1, 1))],
+    "search-cf": ([("DEL", 6, NS + b"k", None)], "column family 6 is not one tidekv writes"),
+    "unknown-cf": ([("PUT", 9, NS + b"k", b"v")], "column family 9 is not one tidekv writes"),
+    "metadata-garbage": ([("PUT", 1, NS + b"k", b"\x82\x00")], "malformed metadata for key 'k'"),
+    "metadata-empty": ([("PUT", 1, NS + b"k", b"")], "malformed metadata for key 'k'"),
+    "metadata-sortedint": ([("PUT", 1, NS + b"k", b"\x87" + struct.pack(">QQQ", 0, 1, 1))],
                            "metadata of type 7, which tidekv does not have, for key 'k'"),
-    "metadata-list-short": ([("PUT", 1, NS0 + b"k", b"\x83" + struct.pack(">QQQ", 0, 1, 1))],
+    "metadata-list-short": ([("PUT", 1, NS + b"k", b"\x83" + struct.pack(">QQQ", 0, 1, 1))],
                             "malformed metadata for key 'k'"),
-    "subkey-key-len-too-long": ([("PUT", 0, NS0 + struct.pack(">I", 100) + b"k" + b"\x00" * 8 + b"f", b"v")],
+    "subkey-key-len-too-long": ([("PUT", 0, NS + struct.pack(">I", 100) + b"k" + b"\x00" * 8 + b"f", b"v")],
                                 "malformed subkey in column family 0"),
-    "subkey-no-version": ([("PUT", 0, NS0 + struct.pack(">I", 1) + b"k" + b"\x00" * 3, b"v")],
+    "subkey-no-version": ([("PUT", 0, NS + struct.pack(">I", 1) + b"k" + b"\x00" * 3, b"v")],
                           "malformed subkey in column family 0"),
     "score-index-short": ([("PUT", 2, subkey(b"z", 1, b"\x00\x01"), b"")], "malformed subkey in column family 2"),
-    "partial-range": ([("DELRANGE", 1, NS0 + b"a", NS0 + b"m")], "a range deletion must cover one whole database"),
+    "partial-range": ([("DELRANGE", 1, NS + b"a", NS + b"m")], "a range deletion must cover one whole database"),
     "range-over-all-namespaces": ([("DELRANGE", 1, b"\x00", b"\xff")],
                                   "namespace '' is not a configured database"),
     "range-of-unconfigured-db": ([whole_db_range(1, db=42)], "namespace '__db42' is not a configured database"),
@@ -410,7 +395,7 @@ def test_applybatch_refuses_what_tidekv_never_writes(server, r, name):
 
 
 def test_applybatch_refuses_a_merge(server, r):
-    data = struct.pack("<QI", 0, 1) + b"\x06\x01" + encode_slice(NS0 + b"k") + encode_slice(string_meta(b"v"))
+    data = struct.pack("<QI", 0, 1) + b"\x06\x01" + encode_slice(NS + b"k") + encode_slice(string_meta(b"v"))
     with pytest.raises(redis.ResponseError, match="^APPLYBATCH: merge operations are not written by tidekv$"):
         r.execute_command("APPLYBATCH", data)
 
@@ -443,10 +428,6 @@ def test_whole_database_range_with_members_is_flushdb(server, r):
 BV = 4321  # the version of the bitmaps the fragment tests make
 
 
-def bitmap_meta(size, version=BV):
-    return b"\x86" + struct.pack(">QQQ", 0, version, size)
-
-
 BAD_FRAGMENTS = {
     "not-a-number": b"abc",
     "not-a-multiple": b"1000",
@@ -461,7 +442,7 @@ BAD_FRAGMENTS = {
 def test_malformed_bitmap_fragment_is_refused(server, r, name):
     """A bitmap's fragment must be under its decimal byte offset, a multiple of 1024, as
     types/bitmap.c names them: no other subkey has a SETRANGE form."""
-    data = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(4096)),
+    data = build_batch([("PUT", 1, NS + b"bm", bitmap_meta(4096, BV)),
                         ("PUT", 0, subkey(b"bm", BV, BAD_FRAGMENTS[name]), b"\x01")])
     with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed fragment of bitmap 'bm'$"):
         r.execute_command("APPLYBATCH", data)
@@ -470,11 +451,12 @@ def test_malformed_bitmap_fragment_is_refused(server, r, name):
 
 def test_oversized_bitmap_fragment_is_refused(server, r):
     """A fragment holds at most 1024 bytes, in a new bitmap as in one that keeps its version."""
-    good = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(4096)), ("PUT", 0, subkey(b"bm", BV, b"1024"), b"\x80")])
+    good = build_batch([("PUT", 1, NS + b"bm", bitmap_meta(4096, BV)), ("PUT", 0, subkey(b"bm", BV, b"1024"), b"\x80")])
     assert r.execute_command("APPLYBATCH", good) == len(good)
     before = seq(r)
     for recs in ([("PUT", 0, subkey(b"bm", BV, b"2048"), b"\x01" * 1025)],
-                 [("PUT", 1, NS0 + b"bm2", bitmap_meta(4096)), ("PUT", 0, subkey(b"bm2", BV, b"0"), b"\x01" * 1025)]):
+                 [("PUT", 1, NS + b"bm2", bitmap_meta(4096, BV)),
+                  ("PUT", 0, subkey(b"bm2", BV, b"0"), b"\x01" * 1025)]):
         with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed fragment of bitmap 'bm2?'$"):
             r.execute_command("APPLYBATCH", build_batch(recs))
     assert seq(r) == before
@@ -487,16 +469,16 @@ def test_bitmap_longer_than_proto_max_bulk_len_is_refused(server, r):
     make it), as the setting stands when the batch comes; with nothing written then."""
     too_long = "^APPLYBATCH: bitmap 'bm' of %d bytes is longer than proto-max-bulk-len$"
     with pytest.raises(redis.ResponseError, match=too_long % (512 * 1024 * 1024 + 1)):
-        r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(512 * 1024 * 1024 + 1))]))
+        r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS + b"bm", bitmap_meta(512 * 1024 * 1024 + 1))]))
     r.config_set("proto-max-bulk-len", "1mb")
     try:
         base = seq(r)
         for size in (1024 * 1024 + 1, 1 << 40):
-            recs = [("PUT", 1, NS0 + b"bm", bitmap_meta(size)), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x01")]
+            recs = [("PUT", 1, NS + b"bm", bitmap_meta(size)), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x01")]
             with pytest.raises(redis.ResponseError, match=too_long % size):
                 r.execute_command("APPLYBATCH", build_batch(recs))
         assert seq(r) == base and r.exists("bm") == 0
-        data = build_batch([("PUT", 1, NS0 + b"bm", bitmap_meta(1024 * 1024))])
+        data = build_batch([("PUT", 1, NS + b"bm", bitmap_meta(1024 * 1024))])
         assert r.execute_command("APPLYBATCH", data) == len(data)
         assert r.strlen("bm") == 1024 * 1024
     finally:
@@ -510,7 +492,7 @@ def test_bitmap_fragments_are_recorded_as_setranges(server, r):
     r.set("bm", "old")
     base = seq(r)
     meta = b"\x86" + struct.pack(">QQQ", 4102444800000, BV, 3000)
-    data = build_batch([("PUT", 1, NS0 + b"bm", meta), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x80\x01"),
+    data = build_batch([("PUT", 1, NS + b"bm", meta), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x80\x01"),
                         ("PUT", 0, subkey(b"bm", BV, b"1024"), b"\x03")])
     assert r.execute_command("APPLYBATCH", data) == len(data)
     assert commands(poll(r, base, "FORMAT", "RESP")["updates"]) == [[
@@ -529,7 +511,7 @@ def test_malformed_zset_score_is_refused(server, r):
     """A member of a sorted set whose score is not 8 bytes has no ZADD form."""
     version = 7
     meta = b"\x85" + struct.pack(">QQQ", 0, version, 1)
-    data = build_batch([("PUT", 1, NS0 + b"z", meta), ("PUT", 0, subkey(b"z", version, b"m"), b"\x01")])
+    data = build_batch([("PUT", 1, NS + b"z", meta), ("PUT", 0, subkey(b"z", version, b"m"), b"\x01")])
     with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed score of a sorted set member$"):
         r.execute_command("APPLYBATCH", data)
     assert r.exists("z") == 0
@@ -572,7 +554,7 @@ ZV = 12345  # the version of the sorted set the score index tests make
 
 def zset_batch(*members, size=None):
     """Metadata of sorted set z (version ZV) and, per (member, score), its member and index entry."""
-    recs = [("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, size or len(members)))]
+    recs = [("PUT", 1, NS + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, size or len(members)))]
     for m, sc in members:
         recs += [("PUT", 0, subkey(b"z", ZV, m), ordered(sc)), ("PUT", 2, subkey(b"z", ZV, ordered(sc) + m), b"")]
     return build_batch(recs)
@@ -583,7 +565,7 @@ SCORE_INDEX_LIES = {
     "index-entry-with-another-score": [("PUT", 2, subkey(b"z", ZV, ordered(7) + b"a"), b"")],
     "index-entry-of-a-member-deleted": [("DEL", 2, subkey(b"z", ZV, ordered(1) + b"a"), None)],
     "member-without-index-entry": [("PUT", 0, subkey(b"z", ZV, b"new"), ordered(3)),
-                                   ("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, 2))],
+                                   ("PUT", 1, NS + b"z", b"\x85" + struct.pack(">QQQ", 0, ZV, 2))],
     "score-changed-old-entry-kept": [("PUT", 0, subkey(b"z", ZV, b"a"), ordered(2)),
                                      ("PUT", 2, subkey(b"z", ZV, ordered(2) + b"a"), b"")],
 }

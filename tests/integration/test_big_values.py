@@ -6,14 +6,11 @@ import os
 import socket
 import time
 
-import pytest
-
 from conftest import tidekv_only
+from helpers import MB, peak_rss_mb, reset_peak_rss, rss_mb, rss_test
 from test_cdc_helpers import poll, seq
 
 pytestmark = tidekv_only
-
-MB = 1024 * 1024
 
 
 def info_memory(r):
@@ -65,15 +62,7 @@ def test_a_big_value_arriving_is_not_held_in_the_input_buffer_too(server, r):
     assert r.getrange("big", size - 3, -1) == b"xxx"
 
 
-def status_mb(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError(field)
-
-
-@pytest.mark.skipif(bool(os.environ.get("TIDEKV_SANITIZED")), reason="ASan's quarantine and shadow memory change RSS")
+@rss_test
 def test_a_big_set_peaks_at_a_few_times_its_size_and_gives_it_back(make_server):
     """A 100 MB SET: its bytes gathered once, the write and its change record built as the
     batch itself, no copy in the CDC cache, the txn's buffers freed after it (it peaked at
@@ -81,25 +70,25 @@ def test_a_big_set_peaks_at_a_few_times_its_size_and_gives_it_back(make_server):
     s = make_server()
     pid = s.proc.pid
     r = s.client(socket_timeout=120)
-    start = status_mb(pid, "VmRSS")
+    start = rss_mb(pid)
     size = 100
     value = os.urandom(size * MB)
     r.set("big", value)
     del value
-    peak = status_mb(pid, "VmHWM") - start
+    peak = peak_rss_mb(pid) - start
     assert peak < 6 * size, peak
     assert r.strlen("big") == size * MB
     r.delete("big")
     r.set("after", "x")  # a write after the DEL lets RocksDB switch and flush the memtable
     deadline = time.monotonic() + 20
-    while status_mb(pid, "VmRSS") - start > size / 2 and time.monotonic() < deadline:
+    while rss_mb(pid) - start > size / 2 and time.monotonic() < deadline:
         time.sleep(0.2)
-    kept = status_mb(pid, "VmRSS") - start
+    kept = rss_mb(pid) - start
     assert kept < size / 2, (peak, kept)
     r.close()
 
 
-@pytest.mark.skipif(bool(os.environ.get("TIDEKV_SANITIZED")), reason="ASan's quarantine and shadow memory change RSS")
+@rss_test
 def test_commands_that_need_no_value_do_not_copy_a_big_one(make_server):
     """DEL, EXISTS, TYPE, TTL … of a big string read its type and expiry only: before, each
     copied the whole value twice (a 500 MB DEL took 17 s)."""
@@ -108,9 +97,8 @@ def test_commands_that_need_no_value_do_not_copy_a_big_one(make_server):
     size = 32
     r.set("big", os.urandom(size * MB))
     pid = s.proc.pid
-    with open("/proc/%d/clear_refs" % pid, "w") as f:
-        f.write("5")  # VmHWM starts again from the current RSS
-    before = status_mb(pid, "VmHWM")
+    reset_peak_rss(pid)
+    before = peak_rss_mb(pid)
     for _ in range(3):
         assert r.exists("big") == 1
         assert r.type("big") == b"string"
@@ -122,7 +110,7 @@ def test_commands_that_need_no_value_do_not_copy_a_big_one(make_server):
     p.set("small", "s").exists("big", "small").type("big").delete("small").exists("small")
     assert p.execute() == [True, 2, b"string", 1, 0]
     assert r.delete("big") == 1
-    grown = status_mb(pid, "VmHWM") - before
+    grown = peak_rss_mb(pid) - before
     assert grown < size / 4, grown
     assert r.exists("big") == 0
     r.close()

@@ -6,18 +6,17 @@ output limit while it is built, and no batch, however big, takes the CDC cache p
 cdc-cache-mb."""
 
 import json
-import os
-import socket
+import re
 import time
 
 import pytest
 
 from conftest import encode_command, tidekv_only
+from helpers import MB, SANITIZED, SlowReader, peak_rss_mb, reset_peak_rss
 from test_cdc_helpers import pairs, seq, wait_until
 
 pytestmark = tidekv_only
 
-MB = 1024 * 1024
 FORMATS = ["RAW", "RESP", "JSON"]
 
 
@@ -171,79 +170,94 @@ def test_a_big_batch_never_takes_the_cache_past_its_cap(make_server, fmt):
     assert cdc_memory(r)[0] > 0
 
 
-class SilentPoller:
-    """A connection that learns its client id, sends one POLLUPDATES and reads nothing."""
-
-    def __init__(self, server, *args):
-        self.sock = socket.create_connection((server.host, server.port))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.sendall(encode_command("CLIENT", "ID"))
-        line = b""
-        while not line.endswith(b"\r\n"):
-            line += self.sock.recv(1)
-        self.id = int(line[1:-2])
-        self.sock.sendall(encode_command("POLLUPDATES", *args))
-
-    def close(self):
-        self.sock.close()
-
-
-def peak_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
-
-
-def reset_peak_rss(pid):
-    with open("/proc/%d/clear_refs" % pid, "w") as f:
-        f.write("5")
-
-
-def test_pollers_that_do_not_read_are_closed_at_the_output_limit(make_server):
-    """MAX 1000 over big values, and a budget that does not stop it: the reply counts
-    against the output limit while it is built, so pollers that do not read cost a few
-    megabytes each before they are closed, not the whole reply."""
-    server = make_server(["--client-output-buffer-limit", "normal 4mb 0 0", "--cdc-poll-max-bytes", "1gb"])
+@pytest.mark.parametrize("limits", [
+    ["--client-output-buffer-limit", "normal 4mb 0 0", "--cdc-poll-max-bytes", "1gb"],
+    ["--cdc-poll-max-bytes", "4mb"],
+], ids=["output-limit", "budget"])
+def test_pollers_that_do_not_read_hold_one_bounded_reply_each(make_server, limits):
+    """MAX 1000 over big values: the reply stops at the budget, or at what the client's output
+    limit lets in (the batch that would take it past is left for the next poll), so pollers
+    that do not read hold a few megabytes each, not all that MAX 1000 would gather, and are
+    not closed for it."""
+    server = make_server(limits)
     r = server.client()
     write_big_values(r, 64, MB)  # 128 MB of RAW updates
-    pid = server.proc.pid
-    reset_peak_rss(pid)
-    before = peak_rss_kb(pid)
-    pollers = [SilentPoller(server, 0, "MAX", 1000, "FORMAT", "RAW") for _ in range(3)]
-    try:
-        wait_until(lambda: server.log().count("closed for overcoming of output buffer limits") == 3, timeout=20,
-                   msg="the pollers to be closed")
-        wait_until(lambda: int(r.info("clients")["connected_clients"]) == 1, msg="the pollers to be gone")
-    finally:
-        for p in pollers:
-            p.close()
-    grown_mb = (peak_rss_kb(pid) - before) / 1024
-    # ASan's quarantine keeps freed memory a while: the margin doubles under sanitizers
-    assert grown_mb < 48 * (2 if os.environ.get("TIDEKV_SANITIZED") else 1), "peak RSS grew by %d MB" % grown_mb
-    assert r.ping()
-
-
-def test_pollers_that_do_not_read_hold_a_budget_each(make_server):
-    """Under the output limit, a poller that does not read holds one reply of about the
-    budget, not all that MAX 1000 would gather."""
-    server = make_server(["--cdc-poll-max-bytes", "4mb"])
-    r = server.client()
-    write_big_values(r, 64, MB)  # 128 MB of RAW updates
-    pid = server.proc.pid
-    reset_peak_rss(pid)
-    before = peak_rss_kb(pid)
-    pollers = [SilentPoller(server, 0, "MAX", 1000, "FORMAT", "RAW") for _ in range(3)]
+    reset_peak_rss(server)
+    before = peak_rss_mb(server)
+    pollers = [SlowReader(server, ("POLLUPDATES", 0, "MAX", 1000, "FORMAT", "RAW")) for _ in range(3)]
     try:
         def answered():  # the reply waits in the client's output
             lines = r.execute_command("CLIENT", "LIST").decode().splitlines()
             return sum(1 for p in pollers for line in lines
                        if line.startswith("id=%d " % p.id) and " omem=0 " not in line)
         wait_until(lambda: answered() == 3, timeout=20, msg="the polls to be answered")
-        grown_mb = (peak_rss_kb(pid) - before) / 1024
+        grown_mb = peak_rss_mb(server) - before
     finally:
         for p in pollers:
             p.close()
-    assert grown_mb < 48, "peak RSS grew by %d MB" % grown_mb
+    # ASan's quarantine keeps freed memory a while: the margin doubles under sanitizers
+    assert grown_mb < 48 * (2 if SANITIZED else 1), "peak RSS grew by %d MB" % grown_mb
+    assert "closed for overcoming of output buffer limits" not in server.log()
     assert r.ping()
+
+
+OVER_LIMIT = re.compile(r"ERR batch at sequence (\d+) is (\d+) bytes, "
+                        r"over this client's output buffer limit \(([a-z-]+)\)$")
+
+
+def check_refused(reply, sequence, option):
+    """reply is the error of a poll whose batch at sequence is too big for the client's limit."""
+    m = OVER_LIMIT.match(reply)
+    assert m, reply
+    assert int(m[1]) == sequence and int(m[2]) > 2 * MB and m[3] == option, reply
+
+
+@pytest.mark.parametrize("fmt, path", READ_PATHS)
+def test_a_batch_over_the_output_limit_is_refused_with_an_error(server, r, fmt, path):
+    """A batch too big for the client's output limit alone could never be sent: a reply stops
+    before it, a poll that would start with it errs (the client is not closed, and is told
+    why), and once the limit is raised the batch comes."""
+    start = seq(r)
+    r.set("small", "x")
+    big = seq(r) + 1
+    r.set("big", b"b" * (2 * MB))
+    r.set("after", "y")
+    if path == "wal":
+        server.restart()  # the CDC cache starts empty: the WAL answers
+        r.connection_pool.disconnect()
+    extra = ("MATCH", "*") if path == "filtered" else ()
+    limit = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+    r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    try:
+        with server.conn() as c:
+            before = dict(pairs(c.call("POLLUPDATES", start, "MAX", 1000, "FORMAT", fmt, *extra)))
+            assert len(before["updates"]) == 1 and before["next_sequence"] == big - 1
+            check_refused(c.call("POLLUPDATES", big - 1, "MAX", 1000, "FORMAT", fmt, *extra), big,
+                          "client-output-buffer-limit")
+            assert c.call("PING") == "PONG"
+            assert server.log().count("the batch at sequence %d is" % big) == 1
+            r.config_set("client-output-buffer-limit", "normal 64mb 0 0")
+            got = dict(pairs(c.call("POLLUPDATES", big - 1, "MAX", 1000, "FORMAT", fmt, *extra)))
+    finally:
+        r.config_set("client-output-buffer-limit", limit)
+    assert len(got["updates"]) == 2 and update_bytes(got["updates"][0]) >= 2 * MB
+    assert got["next_sequence"] == seq(r)
+
+
+def test_a_woken_poll_over_maxmemory_clients_is_refused_with_an_error(server, r):
+    """A waiting poll woken by a batch too big for maxmemory-clients errs, naming it."""
+    limit = r.config_get("client-output-buffer-limit")["client-output-buffer-limit"]
+    r.config_set("client-output-buffer-limit", "normal 0 0 0")
+    r.set("big", b"b" * (2 * MB))
+    r.config_set("maxmemory-clients", "1mb")
+    try:
+        with server.conn(timeout=10) as c:
+            start = seq(r)
+            c.send(encode_command("POLLUPDATES", start, "FORMAT", "RAW", "BLOCK", 5000))
+            time.sleep(0.2)
+            r.copy("big", "copy")  # a small request for a batch of 2 MB, twice that in RAW
+            check_refused(c.read_reply(), start + 1, "maxmemory-clients")
+            assert c.call("PING") == "PONG"
+    finally:
+        r.config_set("maxmemory-clients", "0")
+        r.config_set("client-output-buffer-limit", limit)

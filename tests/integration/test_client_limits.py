@@ -4,11 +4,11 @@ memory; the option's syntax and errors follow Redis. client-query-buffer-limit: 
 whose unparsed input grows past it is disconnected."""
 
 import socket
-import time
 
 import pytest
 
 from conftest import encode_command, tidekv_only
+from helpers import SlowReader, gone_within
 
 BIG_ITEMS = 100_000
 ITEM = "x" * 100  # LRANGE of the whole list is about 11 MB
@@ -24,37 +24,6 @@ def big_list(server):
     yield r
     r.config_set("client-output-buffer-limit", "normal 0 0 0")
     r.close()
-
-
-def client_ids(r):
-    return {int(line.split()[0].split("=")[1]) for line in r.execute_command("CLIENT", "LIST").decode().splitlines()}
-
-
-def gone_within(r, cid, seconds):
-    """Whether the server drops client cid within `seconds` (seen from another connection)."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if cid not in client_ids(r):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-class SlowReader:
-    """A raw connection that learns its client id, sends commands and then reads nothing."""
-
-    def __init__(self, server, *commands):
-        self.sock = socket.create_connection((server.host, server.port))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self.sock.sendall(encode_command("CLIENT", "ID"))
-        line = b""
-        while not line.endswith(b"\r\n"):
-            line += self.sock.recv(1)
-        self.id = int(line[1:-2])
-        self.sock.sendall(b"".join(encode_command(*cmd) for cmd in commands))
-
-    def close(self):
-        self.sock.close()
 
 
 @pytest.mark.parametrize("limit, commands", [

@@ -8,47 +8,24 @@ stopped server's database with tidekv-rawwrite (tests/tools/rawwrite.c), then re
 Sizes that lie are moderate (2^20) where a regression would pad the reply or loop by the
 size, so that a regression fails the test instead of exhausting the machine's memory; the
 connections have socket timeouts, so a hang fails too."""
-import os
 import random
 import struct
-import subprocess
-from pathlib import Path
 
 import pytest
 import redis
 
-from conftest import server_binary, tidekv_only
+import helpers
+from conftest import tidekv_only
+from helpers import DEFAULT_CF, META_CF, NS, SCORE_CF, corrupt, forge, inject
 from test_cdc_helpers import build_batch, parse_batch, poll_all, seq
 
 pytestmark = tidekv_only
 
-NS = b"\x0b__namespace"
-DEFAULT_CF, META_CF, SCORE_CF = 0, 1, 2
 TYPES = {"string": 1, "hash": 2, "list": 3, "set": 4, "zset": 5, "bitmap": 6}
 VERSION = 0x0005DEADBEEF0001
 LIST_START = 0x7FFFFFFFFFFFFFFF
 LYING_SIZE = 1 << 20
-# Built next to the server (build/tests/tools/tidekv-rawwrite).
-RAWWRITE = os.environ.get("TIDEKV_RAWWRITE") or str(
-    Path(server_binary()).parent / "tests" / "tools" / "tidekv-rawwrite")
-
-
-def corrupt(key="k"):
-    return "ERR corrupt value stored at key '%s', see the server log" % key
-
-
 CORRUPT = corrupt()
-
-
-def inject(server, batches):
-    """Stops the server, writes the raw batches as they are into its database, starts it again."""
-    server.stop()
-    try:
-        done = subprocess.run([RAWWRITE, server.datadir] + [b.hex() for b in batches],
-                              capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.start()
 
 
 class ForgingConn:
@@ -65,7 +42,7 @@ class ForgingConn:
     def forge(self, records):
         """Writes (cf, key, value) records as one batch of puts."""
         self.conn.close()
-        inject(self.server, [build_batch([("PUT", cf, k, v) for cf, k, v in records])])
+        forge(self.server, records)
         self.conn = self.server.conn()
 
     def close(self):
@@ -87,7 +64,7 @@ def compound_meta(kind, size, head=None, tail=None):
 
 
 def subkey(sub, key=b"k"):
-    return NS + struct.pack(">I", len(key)) + key + struct.pack(">Q", VERSION) + sub
+    return helpers.subkey(key, VERSION, sub)
 
 
 def ordered_double(v):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import RespError
+from helpers import wrong_args
 from stream_replay import batches_between, make_step, read_changes, replay, snapshot
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -18,10 +19,6 @@ HASH_NOT_INT = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 INT64_MAX = 2 ** 63 - 1
 INT64_MIN = -2 ** 63
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
 
 
 def flat_pairs(flat):

@@ -3,48 +3,20 @@ may not have tried. Tests marked xfail(strict=True) show a bug still there (the 
 which); the others guard what holds. Expectations about Redis behaviour pass against
 redis-server too (TIDEKV_TEST_TARGET=redis); the rest are tidekv-only."""
 
-import os
 import random
 import socket
 import struct
-import subprocess
 import time
 
 import pytest
 import redis
 
 from conftest import ConnectionClosed, IS_REDIS, RespError, encode_command, tidekv_only
+from helpers import (DEFAULT_CF, META_CF, MB, NS, SANITIZED, bitmap_meta, closed_within, corrupt, forge, peak_rss_mb,
+                     rss_test, subkey, unread)
 from test_cdc_helpers import RedisServer, build_batch, pairs, poll, poll_all, replay, seq
-from test_corrupt_records import DEFAULT_CF, META_CF, NS, RAWWRITE
 
 LLONG_MAX = 2**63 - 1
-MB = 1024 * 1024
-SANITIZED = bool(os.environ.get("TIDEKV_SANITIZED"))
-# ASan's quarantine and shadow memory change RSS: tests that are about peak RSS are left out
-rss_test = pytest.mark.skipif(SANITIZED, reason="ASan's quarantine and shadow memory change RSS")
-
-
-def corrupt(key):
-    return "ERR corrupt value stored at key '%s', see the server log" % key
-
-
-def forge(server, records):
-    """Writes (cf, key, value) puts into the stopped server's database, then starts it again."""
-    server.stop()
-    try:
-        batch = build_batch([("PUT", cf, k, v) for cf, k, v in records])
-        done = subprocess.run([RAWWRITE, server.datadir, batch.hex()], capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-    finally:
-        server.start()
-
-
-def peak_rss_mb(server):
-    with open("/proc/%d/status" % server.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-    raise AssertionError("no VmHWM")
 
 
 def reply_or_error(conn, *args):
@@ -52,31 +24,6 @@ def reply_or_error(conn, *args):
         return conn.call(*args)
     except ConnectionClosed:
         return "closed"
-
-
-def unread(server, *commands):
-    """A connection that sends the commands and reads nothing (a tiny receive buffer)."""
-    sock = socket.create_connection((server.host, server.port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    try:
-        sock.sendall(b"".join(encode_command(*c) for c in commands))
-    except (ConnectionResetError, BrokenPipeError):
-        pass  # closed before it finished sending: what closed_within then sees
-    return sock
-
-
-def closed_within(sock, seconds):
-    sock.settimeout(min(0.2, seconds))
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if not sock.recv(1 << 16):
-                return True
-        except socket.timeout:
-            continue
-        except ConnectionResetError:
-            return True
-    return False
 
 
 # ---------------------------------------------------------------- output limits
@@ -430,12 +377,8 @@ def test_incr_of_a_big_bitmap_does_not_assemble_it(make_server):
 BITMAP_VERSION = 77
 
 
-def bitmap_meta(size):
-    return b"\x86" + struct.pack(">QQQ", 0, BITMAP_VERSION, size)
-
-
 def fragment(key, offset):
-    return NS + struct.pack(">I", len(key)) + key + struct.pack(">Q", BITMAP_VERSION) + b"%d" % offset
+    return subkey(key, BITMAP_VERSION, b"%d" % offset)
 
 
 @tidekv_only
@@ -444,7 +387,7 @@ def test_a_bitmap_whose_size_lies_is_an_error_not_an_abort(make_server):
     aborted the server ('out of memory growing a buffer to 1099511627776 bytes'): what would
     assemble it now answers an error without allocating."""
     s = make_server()
-    forge(s, [(META_CF, NS + b"huge", bitmap_meta(1 << 40)),
+    forge(s, [(META_CF, NS + b"huge", bitmap_meta(1 << 40, BITMAP_VERSION)),
               (DEFAULT_CF, fragment(b"huge", 0), b"\x01")])
     too_big = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
     with s.conn(timeout=20) as c:
@@ -461,10 +404,13 @@ def test_odd_bitmap_fragments_are_read_without_crashing(make_server):
     """Fragments longer than 1 KiB, at offsets that are no multiple of 1 KiB or no number,
     beyond the size: answers stay within the size, the server stays up, DEL removes them."""
     s = make_server()
-    forge(s, [(META_CF, NS + b"long", bitmap_meta(2048)), (DEFAULT_CF, fragment(b"long", 0), b"\xff" * 5000),
-              (META_CF, NS + b"odd", bitmap_meta(3000)), (DEFAULT_CF, fragment(b"odd", 5), b"\xff" * 10),
-              (DEFAULT_CF, NS + struct.pack(">I", 3) + b"odd" + struct.pack(">Q", BITMAP_VERSION) + b"abc", b"\xff"),
-              (META_CF, NS + b"past", bitmap_meta(10)), (DEFAULT_CF, fragment(b"past", 4096), b"\xff" * 1024)])
+    forge(s, [(META_CF, NS + b"long", bitmap_meta(2048, BITMAP_VERSION)),
+              (DEFAULT_CF, fragment(b"long", 0), b"\xff" * 5000),
+              (META_CF, NS + b"odd", bitmap_meta(3000, BITMAP_VERSION)),
+              (DEFAULT_CF, fragment(b"odd", 5), b"\xff" * 10),
+              (DEFAULT_CF, subkey(b"odd", BITMAP_VERSION, b"abc"), b"\xff"),
+              (META_CF, NS + b"past", bitmap_meta(10, BITMAP_VERSION)),
+              (DEFAULT_CF, fragment(b"past", 4096), b"\xff" * 1024)])
     r = s.client(socket_timeout=20)
     for key, size in ((b"long", 2048), (b"odd", 3000), (b"past", 10)):
         assert r.strlen(key) == size
@@ -512,25 +458,18 @@ def test_applybatch_copies_bitmaps_between_servers(server, r, make_server):
     dst.close()
 
 
-NS0 = b"\x0b__namespace"
-
-
-def compound_subkey(key, version, sub):
-    return NS0 + struct.pack(">I", len(key)) + key + struct.pack(">Q", version) + sub
-
-
 MADE_CORRUPT = {
     # a hash whose size says 3 with no field, nor any before (a new key)
-    "hash-of-no-fields": ([("PUT", 1, NS0 + b"k", b"\x82" + struct.pack(">QQQ", 0, 9, 3))], ("HGETALL", "k")),
+    "hash-of-no-fields": ([("PUT", 1, NS + b"k", b"\x82" + struct.pack(">QQQ", 0, 9, 3))], ("HGETALL", "k")),
     # its one field under another version than the metadata's
-    "field-of-another-version": ([("PUT", 1, NS0 + b"k", b"\x82" + struct.pack(">QQQ", 0, 9, 1)),
-                                  ("PUT", 0, compound_subkey(b"k", 10, b"f"), b"v")], ("HGETALL", "k")),
+    "field-of-another-version": ([("PUT", 1, NS + b"k", b"\x82" + struct.pack(">QQQ", 0, 9, 1)),
+                                  ("PUT", 0, subkey(b"k", 10, b"f"), b"v")], ("HGETALL", "k")),
     # a list item whose index is 1 byte, not 8
-    "list-index-of-one-byte": ([("PUT", 1, NS0 + b"k", b"\x83" + struct.pack(">QQQQQ", 0, 9, 1, 2**63, 2**63 + 1)),
-                                ("PUT", 0, compound_subkey(b"k", 9, b"\x00"), b"a")], ("LRANGE", "k", 0, -1)),
+    "list-index-of-one-byte": ([("PUT", 1, NS + b"k", b"\x83" + struct.pack(">QQQQQ", 0, 9, 1, 2**63, 2**63 + 1)),
+                                ("PUT", 0, subkey(b"k", 9, b"\x00"), b"a")], ("LRANGE", "k", 0, -1)),
     # a set of one member whose size says 2^62
-    "set-size-that-lies": ([("PUT", 1, NS0 + b"k", b"\x84" + struct.pack(">QQQ", 0, 9, 1 << 62)),
-                            ("PUT", 0, compound_subkey(b"k", 9, b"m"), b"")], ("SMEMBERS", "k")),
+    "set-size-that-lies": ([("PUT", 1, NS + b"k", b"\x84" + struct.pack(">QQQ", 0, 9, 1 << 62)),
+                            ("PUT", 0, subkey(b"k", 9, b"m"), b"")], ("SMEMBERS", "k")),
 }
 
 
@@ -553,19 +492,19 @@ def test_applybatch_refuses_a_mixed_batch_whole(server, r):
     """Valid writes before and after an invalid one: nothing applies, nothing is recorded."""
     r.set("keep", "old")
     base = seq(r)
-    zset = [("PUT", 1, NS0 + b"z", b"\x85" + struct.pack(">QQQ", 0, 9, 1)),
-            ("PUT", 0, compound_subkey(b"z", 9, b"m"), b"\x80" + b"\x00" * 7),
-            ("PUT", 2, compound_subkey(b"z", 9, b"\x80" + b"\x00" * 7 + b"m"), b"")]
+    zset = [("PUT", 1, NS + b"z", b"\x85" + struct.pack(">QQQ", 0, 9, 1)),
+            ("PUT", 0, subkey(b"z", 9, b"m"), b"\x80" + b"\x00" * 7),
+            ("PUT", 2, subkey(b"z", 9, b"\x80" + b"\x00" * 7 + b"m"), b"")]
     for bad in (("PUT", 1, b"\x06__db16x", b"\x81" + b"\x00" * 8 + b"v"),
-                ("DELRANGE", 1, NS0 + b"a", NS0 + b"b"),
+                ("DELRANGE", 1, NS + b"a", NS + b"b"),
                 ("PUT", 1, b"\xff" + b"a" * 255 + b"k", b"\x81" + b"\x00" * 8 + b"v"),
                 ("PUT", 1, b"\x0b", b"\x81" + b"\x00" * 8 + b"v")):
-        records = [("PUT", 1, NS0 + b"keep", b"\x81" + b"\x00" * 8 + b"new")] + zset + [bad]
+        records = [("PUT", 1, NS + b"keep", b"\x81" + b"\x00" * 8 + b"new")] + zset + [bad]
         with pytest.raises(redis.ResponseError, match="^APPLYBATCH: "):
             r.execute_command("APPLYBATCH", build_batch(records))
     for count in (0, 0xFFFFFFFF):  # a header count that lies
         with pytest.raises(redis.ResponseError):
-            r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS0 + b"keep", b"\x81" + b"\x00" * 8 + b"x")],
+            r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS + b"keep", b"\x81" + b"\x00" * 8 + b"x")],
                                                         count=count))
     assert seq(r) == base
     assert r.get("keep") == b"old" and r.exists("z") == 0
@@ -575,10 +514,10 @@ def test_applybatch_refuses_a_mixed_batch_whole(server, r):
 def test_applied_batches_in_every_format_and_filter(server, r):
     """What APPLYBATCH records reads the same in RAW, RESP and JSON, through every filter."""
     base = seq(r)
-    data = build_batch([("PUT", 1, NS0 + b"user:1", b"\x81" + b"\x00" * 8 + b"alice"),
+    data = build_batch([("PUT", 1, NS + b"user:1", b"\x81" + b"\x00" * 8 + b"alice"),
                         ("PUT", 1, b"\x05__db3" + b"other", b"\x81" + b"\x00" * 8 + b"x"),
-                        ("PUT", 1, NS0 + b"h", b"\x82" + struct.pack(">QQQ", 0, 9, 1)),
-                        ("PUT", 0, compound_subkey(b"h", 9, b"f"), b"v")])
+                        ("PUT", 1, NS + b"h", b"\x82" + struct.pack(">QQQ", 0, 9, 1)),
+                        ("PUT", 0, subkey(b"h", 9, b"f"), b"v")])
     assert r.execute_command("APPLYBATCH", data) == len(data)
     expected = [[b"SET", b"user:1", b"alice"], [b"HSET", b"h", b"f", b"v"]]
     for fmt in ("RESP", "JSON"):
@@ -645,15 +584,15 @@ def test_applied_type_changes_replay_equal_on_redis(server, r):
         r.sadd("st", "m")
         meta = lambda flags, *fields: bytes([flags]) + struct.pack(">" + "Q" * len(fields), *fields)
         batches = [
-            [("PUT", 1, NS0 + b"h", meta(0x81, 0) + b"now-a-string")],
-            [("PUT", 1, NS0 + b"s", meta(0x82, 0, 123, 1)), ("PUT", 0, compound_subkey(b"s", 123, b"f2"), b"v2")],
-            [("DEL", 1, NS0 + b"z", None)],
-            [("PUT", 1, NS0 + b"bm", meta(0x81, 0) + b"plain")],
-            [("PUT", 1, NS0 + b"l", meta(0x83, 0, 555, 1, 2**63, 2**63 + 1)),
-             ("PUT", 0, compound_subkey(b"l", 555, struct.pack(">Q", 2**63)), b"new")],
-            [("PUT", 1, NS0 + b"st", meta(0x84, 0, 777, 2)), ("PUT", 0, compound_subkey(b"st", 777, b"a"), b""),
-             ("PUT", 0, compound_subkey(b"st", 777, b"b"), b"")],
-            [("PUT", 1, NS0 + b"s2", meta(0x81, 4102444800000) + b"exp")],
+            [("PUT", 1, NS + b"h", meta(0x81, 0) + b"now-a-string")],
+            [("PUT", 1, NS + b"s", meta(0x82, 0, 123, 1)), ("PUT", 0, subkey(b"s", 123, b"f2"), b"v2")],
+            [("DEL", 1, NS + b"z", None)],
+            [("PUT", 1, NS + b"bm", meta(0x81, 0) + b"plain")],
+            [("PUT", 1, NS + b"l", meta(0x83, 0, 555, 1, 2**63, 2**63 + 1)),
+             ("PUT", 0, subkey(b"l", 555, struct.pack(">Q", 2**63)), b"new")],
+            [("PUT", 1, NS + b"st", meta(0x84, 0, 777, 2)), ("PUT", 0, subkey(b"st", 777, b"a"), b""),
+             ("PUT", 0, subkey(b"st", 777, b"b"), b"")],
+            [("PUT", 1, NS + b"s2", meta(0x81, 4102444800000) + b"exp")],
         ]
         for records in batches:
             data = build_batch(records)
@@ -677,8 +616,8 @@ def test_applied_type_changes_replay_equal_on_redis(server, r):
 
 def list_at(head, size=1, key=b"k", version=9):
     """A list of `size` items item0, item1, … at positions head … head + size - 1."""
-    return [("PUT", 1, NS0 + key, b"\x83" + struct.pack(">QQQQQ", 0, version, size, head, head + size))] + [
-        ("PUT", 0, compound_subkey(key, version, struct.pack(">Q", head + i)), b"item%d" % i) for i in range(size)]
+    return [("PUT", 1, NS + key, b"\x83" + struct.pack(">QQQQQ", 0, version, size, head, head + size))] + [
+        ("PUT", 0, subkey(key, version, struct.pack(">Q", head + i)), b"item%d" % i) for i in range(size)]
 
 
 @tidekv_only

@@ -5,14 +5,12 @@ import time
 import pytest
 import redis
 
+from helpers import wrong_args
+
 SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
 INCOMPAT_NX = "ERR NX and XX, GT or LT options at the same time are not compatible"
 INCOMPAT_GT = "ERR GT and LT options at the same time are not compatible"
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
 
 
 # ---------------------------------------------------------------- DEL / UNLINK / EXISTS / TYPE

@@ -3,17 +3,10 @@ window or a single item do not load the collection, and DEL of one is O(1)."""
 import time
 
 from conftest import soak, tidekv_only
+from helpers import peak_rss_mb
 
 MILLION = 1_000_000
 BATCH = 2000
-
-
-def peak_rss_mb(server):
-    with open("/proc/%d/status" % server.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc status")
 
 
 @soak

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import RespError, encode_command
+from helpers import model_range, wrong_args
 from stream_replay import batches_between, make_step, read_changes, replay, snapshot
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -19,23 +20,6 @@ NO_SUCH_KEY = "ERR no such key"
 INDEX_RANGE = "ERR index out of range"
 RANK_ZERO = ("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
              "or use negative to start from the end of the list")
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
-
-
-def model_range(items, start, stop):
-    """LRANGE / LTRIM index semantics on a Python list."""
-    n = len(items)
-    if start < 0:
-        start = max(n + start, 0)
-    if stop < 0:
-        stop = n + stop
-    if start > stop or start >= n:
-        return []
-    stop = min(stop, n - 1)
-    return items[start:stop + 1]
 
 
 # ---------------------------------------------------------------- LPUSH / RPUSH / LPUSHX / RPUSHX

@@ -8,12 +8,13 @@ import resource
 import time
 
 from conftest import encode_command, soak, tidekv_only
+from helpers import SANITIZED, rss_mb
 
 CLIENTS = 1000
 SECONDS = float(os.environ.get("TIDEKV_LOAD_SECONDS", "60"))
 # About 140 MB measured (the block cache and memtables are mostly empty); ASan's shadow memory
 # and quarantine take about five times that.
-RSS_LIMIT_MB = 512 * (5 if os.environ.get("TIDEKV_SANITIZED") else 1)
+RSS_LIMIT_MB = 512 * (5 if SANITIZED else 1)
 
 
 async def read_reply(reader):
@@ -57,14 +58,6 @@ async def one_client(port, n, deadline, counts):
             counts[n] = i
     finally:
         writer.close()
-
-
-def rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def run_load(port, pid):

@@ -9,16 +9,10 @@ import time
 import pytest
 import redis
 
-from conftest import encode_command, tidekv_only
-from test_client_limits import BIG_ITEMS, ITEM, SlowReader, client_ids, gone_within
-
-
-def send_ignoring_close(sock, data):
-    """Sends data; the server may close the connection meanwhile, which is what is tested."""
-    try:
-        sock.sendall(data)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+from conftest import IS_REDIS, encode_command, tidekv_only
+from helpers import SlowReader, client_ids, closed_within, gone_within, rss_mb, send_ignoring_close, unread
+from test_cdc_helpers import wait_until
+from test_client_limits import BIG_ITEMS, ITEM
 
 
 def info_field(r, section, name):
@@ -88,14 +82,14 @@ def test_parsed_arguments_count_against_the_query_buffer_limit(server):
     r = server.client()
     r.config_set("client-query-buffer-limit", "1mb")
     try:
-        rss_before = server_rss(server)
+        rss_before = rss_mb(server)
         with socket.create_connection((server.host, server.port)) as s:
             # 1.8 MB of empty arguments of a request that never ends: every one costs the
             # server far more than its 6 bytes, and none is left unparsed in the buffer.
             send_ignoring_close(s, b"*100000000\r\n" + b"$0\r\n\r\n" * 300_000)
             assert closed_within(s, 3)
         assert r.ping()  # others are served
-        assert server_rss(server) - rss_before < 8 << 20
+        assert rss_mb(server) - rss_before < 8
     finally:
         r.config_set("client-query-buffer-limit", "1gb")
         r.close()
@@ -114,29 +108,6 @@ def test_multibulk_length_over_the_limit_is_refused(server):
     assert reply == b"-ERR Protocol error: invalid multibulk length\r\n"
 
 
-def server_rss(server):
-    with open("/proc/%d/status" % server.proc.pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def closed_within(sock, seconds):
-    """Whether the server closes the connection within `seconds` (replies are read and dropped)."""
-    sock.settimeout(0.2)
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if not sock.recv(1 << 16):
-                return True
-        except socket.timeout:
-            continue
-        except ConnectionResetError:
-            return True
-    return False
-
-
 # ---- a client that has not authenticated cannot leave many replies unread ----
 
 @pytest.fixture
@@ -147,8 +118,7 @@ def auth_server(make_server):
 def unread_pings(server, password=None, count=500_000):
     """A connection that pipelines count PINGs (after AUTH if a password is given) and reads
     nothing; the server's replies pile up far past the kernel's socket buffers."""
-    sock = socket.create_connection((server.host, server.port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock = unread(server)
     if password:
         sock.sendall(encode_command("AUTH", password))
     send_ignoring_close(sock, b"PING\r\n" * count)
@@ -252,6 +222,38 @@ def test_maxmemory_clients_closes_the_biggest_client_first(server, limited):
     finally:
         small.close()
         big.close()
+    assert r.ping()
+
+
+def client_memory(r):
+    """Each client's memory (CLIENT LIST tot-mem), by id."""
+    return {int(c["id"]): int(c["tot-mem"]) for c in r.client_list()}
+
+
+def test_maxmemory_clients_closes_as_many_of_the_biggest_as_needed_at_once(server, limited):
+    """When closing the biggest client is not enough, the next biggest goes too, and no other."""
+    r = limited
+    sizes = (3_000_000, 1_200_000, 300_000)
+    conns = [partial_bulk(server, size) for size in sizes]
+    biggest, second, third = conns
+    try:
+        wait_until(lambda: all(client_memory(r).get(c.id, 0) >= size for c, size in zip(conns, sizes)),
+                   msg="the partial requests to arrive")
+        mem = client_memory(r)
+        # Closing the biggest leaves the total over by half the second's memory; closing both,
+        # under by as much.
+        limit = sum(mem.values()) - mem[biggest.id] - mem[second.id] // 2
+        evictions = server.log().count("over maxmemory-clients")
+        r.config_set("maxmemory-clients", limit)
+        assert gone_within(r, biggest.id, 5)
+        assert gone_within(r, second.id, 5)
+        assert third.id in client_ids(r)
+        if not IS_REDIS:  # one line for each, with what it used
+            assert server.log().count("over maxmemory-clients") == evictions + 2
+            assert "over maxmemory-clients; it used %d" % mem[biggest.id] in server.log()
+    finally:
+        for c in conns:
+            c.close()
     assert r.ping()
 
 

@@ -7,14 +7,8 @@ import pytest
 import redis
 
 from conftest import RespError, tidekv_only
+from helpers import META_CF, NS, string_meta
 from test_cdc_helpers import build_batch, poll, seq
-
-NS = b"\x0b__namespace"
-META_CF = 1
-
-
-def string_meta(value):
-    return b"\x81" + b"\x00" * 8 + value
 
 
 @tidekv_only

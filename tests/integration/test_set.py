@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import RespError
+from helpers import wrong_args
 from stream_replay import batches_between, commands_between, make_step, read_changes, replay, snapshot
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -15,10 +16,6 @@ SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
 NOT_POSITIVE = "ERR value is out of range, must be positive"
 NUMKEYS = "ERR numkeys should be greater than 0"
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
 
 
 # ---------------------------------------------------------------- SADD / SREM / SCARD / SISMEMBER / SMEMBERS

@@ -4,14 +4,12 @@ keys, hash fields, nosort), GET patterns (#, keys, hash fields) and STORE."""
 
 import pytest
 
+from helpers import wrong_args
+
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
 
 
 # ---------------------------------------------------------------- numeric / ALPHA / DESC

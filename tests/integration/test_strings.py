@@ -5,14 +5,12 @@ import time
 import pytest
 import redis
 
+from helpers import wrong_args
+
 SYNTAX = "ERR syntax error"
 NOT_INT = "ERR value is not an integer or out of range"
 NOT_FLOAT = "ERR value is not a valid float"
 OVERFLOW = "ERR increment or decrement would overflow"
-
-
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
 
 
 # ---------------------------------------------------------------- GET / SET

@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from conftest import RespError, encode_command
+from helpers import model_range, wrong_args
 from stream_replay import batches_between, make_step, read_changes, replay, snapshot
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -28,10 +29,6 @@ LIMIT_NEEDS_BY = "ERR syntax error, LIMIT is only supported in combination with 
 WITHSCORES_BYLEX = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
 
 
-def wrong_args(cmd):
-    return "ERR wrong number of arguments for '%s' command" % cmd
-
-
 def need_key(cmd):
     return "ERR at least 1 input key is needed for '%s' command" % cmd
 
@@ -40,18 +37,6 @@ def pairs(flat):
     """[m1, s1, m2, s2, ...] -> [(m1, s1), (m2, s2), ...]"""
     assert isinstance(flat, list) and len(flat) % 2 == 0, flat
     return [(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)]
-
-
-def model_range(items, start, stop):
-    n = len(items)
-    if start < 0:
-        start = max(n + start, 0)
-    if stop < 0:
-        stop = n + stop
-    if start > stop or start >= n:
-        return []
-    stop = min(stop, n - 1)
-    return items[start:stop + 1]
 
 
 # ---------------------------------------------------------------- ZADD

@@ -180,6 +180,92 @@ static void test_large_arg(void **state) {
     free(big);
 }
 
+/* record_writer_encoded_len is what record_writer_finish writes, whatever the time. */
+static void expect_encoded_len(const record_writer *w) {
+    const int64_t times[] = {0, TIME_MS, INT64_MAX};
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        buf b;
+        buf_init(&b);
+        record_writer_finish(w, times[i], &b);
+        assert_int_equal(record_writer_encoded_len(w), b.len);
+        buf_free(&b);
+    }
+}
+
+/* Adds a command of argc arguments, each len bytes long. */
+static void add_sized(record_writer *w, int db, int argc, size_t len) {
+    char *bytes = calloc(len ? len : 1, 1);
+    const char **argv = calloc(argc ? (size_t)argc : 1, sizeof(*argv));
+    size_t *lens = calloc(argc ? (size_t)argc : 1, sizeof(*lens));
+    assert_non_null(bytes);
+    assert_non_null(argv);
+    assert_non_null(lens);
+    for (int i = 0; i < argc; i++) {
+        argv[i] = bytes;
+        lens[i] = len;
+    }
+    record_writer_add(w, db, TYPE_STRING, argc, argv, lens);
+    free(lens);
+    free(argv);
+    free(bytes);
+}
+
+/* Lengths around each varint's change of width: 1 to 2 bytes, 2 to 3, 3 to 4. */
+static const size_t varint_edges[] = {0, 1, 127, 128, 16383, 16384, 2097151, 2097152};
+#define NEDGES (sizeof(varint_edges) / sizeof(varint_edges[0]))
+
+static void test_encoded_len_of_empty_records(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    expect_encoded_len(&w); /* no command at all */
+    add_sized(&w, 0, 0, 0); /* a command without arguments */
+    expect_encoded_len(&w);
+    add_sized(&w, 0, 3, 0); /* empty arguments */
+    expect_encoded_len(&w);
+    record_writer_reset(&w);
+    expect_encoded_len(&w);
+    record_writer_free(&w);
+}
+
+static void test_encoded_len_across_varint_widths(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    for (size_t i = 0; i < NEDGES; i++) { /* argument lengths */
+        record_writer_reset(&w);
+        add_sized(&w, 0, 2, varint_edges[i]);
+        expect_encoded_len(&w);
+    }
+    for (size_t i = 0; i < NEDGES && varint_edges[i] <= 16384; i++) { /* argument counts */
+        record_writer_reset(&w);
+        add_sized(&w, 0, (int)varint_edges[i], 1);
+        expect_encoded_len(&w);
+    }
+    const int dbs[] = {0, 1, 127, 128, 16383, 16384, 2097152, INT32_MAX};
+    for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) { /* the record's db, then SELECTs */
+        record_writer_reset(&w);
+        add_sized(&w, dbs[i], 1, 3);
+        expect_encoded_len(&w);
+        add_sized(&w, dbs[(i + 1) % 8], 1, 3);
+        add_sized(&w, dbs[i], 1, 3);
+        expect_encoded_len(&w);
+    }
+    record_writer_free(&w);
+}
+
+/* Command counts across the count's varint widths, of varied argument counts and lengths. */
+static void test_encoded_len_of_many_commands(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    for (size_t n = 1; n <= 16385; n++) {
+        add_sized(&w, 3, (int)(n % 4), varint_edges[n % 4]);
+        if (n % 1000 == 0 || n == 127 || n == 128 || n == 16383 || n == 16384 || n == 16385) expect_encoded_len(&w);
+    }
+    record_writer_free(&w);
+}
+
 static void test_rejects_bad_header(void **state) {
     (void)state;
     buf b;
@@ -316,6 +402,9 @@ int main(void) {
         cmocka_unit_test(test_large_db_and_time),
         cmocka_unit_test(test_select_between_databases),
         cmocka_unit_test(test_large_arg),
+        cmocka_unit_test(test_encoded_len_of_empty_records),
+        cmocka_unit_test(test_encoded_len_across_varint_widths),
+        cmocka_unit_test(test_encoded_len_of_many_commands),
         cmocka_unit_test(test_rejects_bad_header),
         cmocka_unit_test(test_rejects_every_truncation),
         cmocka_unit_test(test_rejects_trailing_garbage),

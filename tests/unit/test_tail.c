@@ -220,18 +220,23 @@ static int render_seq(void *arg, const wal_batch *commit, buf *out) {
     return 1;
 }
 
-/* Reads a view into text (NUL-terminated), while it is shorter than max_len; returns the
- * status. */
-static tail_status read_view_upto(test_renderer *t, int id, uint64_t from, int max, size_t max_len, char *text,
-                                  tail_span *span) {
+/* Reads a view into text (NUL-terminated), while it is shorter than max_len and within
+ * fit_len; returns the status. */
+static tail_status read_view_within(test_renderer *t, int id, uint64_t from, int max, size_t max_len,
+                                    size_t fit_len, char *text, tail_span *span) {
     tail_view v = {id, render_seq, t};
     buf out;
     buf_init(&out);
     buf_append(&out, "<", 1); /* what the caller had before stays */
-    tail_status st = tail_read_view(from, max, max_len, &v, &out, span);
+    tail_status st = tail_read_view(from, max, max_len, fit_len, &v, &out, span);
     snprintf(text, 256, "%.*s", (int)out.len, out.data);
     buf_free(&out);
     return st;
+}
+
+static tail_status read_view_upto(test_renderer *t, int id, uint64_t from, int max, size_t max_len, char *text,
+                                  tail_span *span) {
+    return read_view_within(t, id, from, max, max_len, SIZE_MAX, text, span);
 }
 
 static tail_status read_view(test_renderer *t, int id, uint64_t from, int max, char *text, tail_span *span) {
@@ -293,10 +298,15 @@ static void test_view_renders_each_batch_once_per_view(void **state) {
     assert_string_equal(again, "<1+1;2+1;3+1;4+1;");
 }
 
+/* Commits 10-11, 12-13, 14-15 in one batch, 16 in another, each rendered in 5 bytes. */
+static void append_five_byte_commits(void) {
+    append_group(10, 3, 2);
+    append(16, 1);
+}
+
 static void test_view_stops_once_out_reaches_max_len(void **state) {
     (void)state;
-    append_group(10, 3, 2); /* commits 10-11, 12-13, 14-15, each rendered in 5 bytes */
-    append(16, 1);
+    append_five_byte_commits();
     test_renderer t = {0};
     char text[256];
     tail_span span;
@@ -315,6 +325,41 @@ static void test_view_stops_once_out_reaches_max_len(void **state) {
     assert_int_equal(read_view_upto(&t, 0, 14, 100, 7, text, &span), TAIL_OK);
     assert_string_equal(text, "<14+2;16+1;");
     assert_int_equal(span.last, 16);
+}
+
+static void test_view_leaves_out_a_commit_past_fit_len(void **state) {
+    (void)state;
+    append_five_byte_commits();
+    test_renderer t = {0};
+    const struct {
+        uint64_t from;
+        size_t fit_len;
+        const char *text;
+        uint64_t last;
+        int held_back;
+    } reads[] = {
+        {10, 1 + 5 + 5, "<10+2;12+2;", 13, 1}, /* within fit_len, inside a group and across batches */
+        {14, 1 + 5 + 5, "<14+2;16+1;", 16, 0}, /* the run ends first */
+        {10, 5, "<", 0, 1},                    /* past fit_len from the first: nothing read */
+    };
+    char text[256];
+    tail_span span;
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        assert_int_equal(read_view_within(&t, 0, reads[i].from, 100, SIZE_MAX, reads[i].fit_len, text, &span), TAIL_OK);
+        assert_string_equal(text, reads[i].text);
+        assert_int_equal(span.last, reads[i].last);
+        assert_int_equal(span.held_back, reads[i].held_back);
+    }
+    /* Into an empty out the first commit goes whatever its size; no other after it. */
+    tail_view v = {0, render_seq, &t};
+    buf out;
+    buf_init(&out);
+    assert_int_equal(tail_read_view(10, 100, SIZE_MAX, 2, &v, &out, &span), TAIL_OK);
+    assert_int_equal(out.len, 5);
+    assert_memory_equal(out.data, "10+2;", 5);
+    assert_int_equal(span.last, 11);
+    assert_true(span.held_back);
+    buf_free(&out);
 }
 
 static void test_view_hidden_commits_advance_without_counting(void **state) {
@@ -470,6 +515,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_disabled_cache_defers_to_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_splits_write_groups_into_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_renders_each_batch_once_per_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_leaves_out_a_commit_past_fit_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_stops_once_out_reaches_max_len, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_hidden_commits_advance_without_counting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_view_unrenderable_batch_appends_nothing, setup, teardown),
