@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cmd/cursor.h"
-#include "net/net.h"
 #include "util/glob.h"
 #include "util/log.h"
 #include "util/num.h"
@@ -292,10 +291,6 @@ int members_check_pair_count(cmd_ctx *ctx, long long count) {
 /* Otherwise they are made and replied this many at a time. */
 #define REPEAT_BATCH 64
 
-/* Whether the reply can stop short: it passed the client's output bound (cut by the reply
- * writer: net_client_reply) or its output limit, so the client is closed without it. */
-static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
-
 static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
     reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));
 }
@@ -372,7 +367,7 @@ static int reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn
 static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
     size_t mark = ctx->r->out->len;
     reply_header(ctx, total, reply_value);
-    for (uint64_t left = total; left > 0 && !reply_abandoned(ctx);) {
+    for (uint64_t left = total; left > 0 && !reply_was_cut(ctx->r);) {
         picked *p;
         long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
         int corrupt = n <= 0; /* the size lies */
@@ -401,7 +396,7 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
     } else {
         size_t mark = ctx->r->out->len;
         reply_header(ctx, total, reply_value);
-        for (uint64_t i = 0; i < total && !reply_abandoned(ctx); i++) {
+        for (uint64_t i = 0; i < total && !reply_was_cut(ctx->r); i++) {
             if (reply_pool_pick(ctx, &pool, reply_value) < 0) {
                 reply_corrupt_since(ctx, mark, c->key, c->klen);
                 break;
@@ -420,7 +415,7 @@ static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_rep
     }
     size_t mark = ctx->r->out->len;
     reply_header(ctx, (uint64_t)n, reply_value);
-    for (long long i = 0; i < n && !reply_abandoned(ctx); i++) {
+    for (long long i = 0; i < n && !reply_was_cut(ctx->r); i++) {
         if (reply_picked(ctx, reply_value, &p[i]) < 0) {
             reply_corrupt_since(ctx, mark, c->key, c->klen);
             break;
@@ -470,7 +465,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
     buf_init(&body);
     compound_subkey(&c, &scope, NULL, 0);
     if (cursor_resume(ctx, &ctx->argv[2], &scope, &from) == 0) {
-        reply sub_r = {.out = &body, .resp = ctx->r->resp};
+        reply sub_r = reply_part(ctx->r, &body);
         compound_iter ci;
         compound_iter_open(&ci, &c, from.data ? from.data : "", from.len);
         const char *sub, *val;
@@ -479,7 +474,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
         unsigned long long next = 0;
         int corrupt = 0;
         double score;
-        while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        while (!corrupt && !reply_was_cut(&sub_r) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
             if (examined++ == count) {
                 next = cursor_save(&scope, sub, sl);
                 break;

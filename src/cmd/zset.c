@@ -185,7 +185,8 @@ static int range_position(const zspec *s, const char *m, size_t mlen, double sco
     return above ? 1 : below ? -1 : 0;
 }
 
-typedef void (*zvisit)(void *arg, const char *m, size_t mlen, double score);
+/* Visits one entry of a range; returns 1 to stop the walk there, else 0. */
+typedef int (*zvisit)(void *arg, const char *m, size_t mlen, double score);
 
 /* Visits the entries of a range in order; returns how many. */
 static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
@@ -211,9 +212,8 @@ static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *ar
             skipped++;
             continue;
         }
-        visit(arg, m, ml, score);
         n++;
-        if (s->limit > 0 && n == s->limit) break;
+        if (visit(arg, m, ml, score) || (s->limit > 0 && n == s->limit)) break;
     }
     zwalk_close(&w);
     return n;
@@ -250,19 +250,21 @@ static int parse_range(cmd_ctx *ctx, compound *z, int first, zspec *s) {
     return 0;
 }
 
-/* Collects visited entries into a reply body. */
+/* Collects visited entries into a reply body (a part of the reply: the walk stops once it is
+ * cut at the client's bound). */
 typedef struct zcollect {
     reply r;
     int withscores;
     long long items;
 } zcollect;
 
-static void collect_reply(void *arg, const char *m, size_t mlen, double score) {
+static int collect_reply(void *arg, const char *m, size_t mlen, double score) {
     zcollect *c = arg;
     if (c->withscores && c->r.resp == 3) reply_array(&c->r, 2);
     reply_bulk(&c->r, m, mlen);
     if (c->withscores) reply_double(&c->r, score);
     c->items += c->withscores && c->r.resp == 2 ? 2 : 1;
+    return reply_was_cut(&c->r);
 }
 
 /* Which options a range command takes after min max. */
@@ -301,10 +303,10 @@ static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscor
 static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
     buf body;
     buf_init(&body);
-    zcollect c = {{.out = &body, .resp = ctx->r->resp}, withscores, 0};
+    zcollect c = {reply_part(ctx->r, &body), withscores, 0};
     zrange_walk(z, s, collect_reply, &c);
     reply_array(ctx->r, c.items);
-    buf_append(ctx->r->out, body.data, body.len);
+    reply_append_part(ctx->r, &body);
     buf_free(&body);
 }
 
@@ -329,9 +331,10 @@ void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, OPT_L
 void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, OPT_LIMIT | OPT_WITHSCORES); }
 void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
 
-static void count_visit(void *arg, const char *m, size_t mlen, double score) {
+static int count_visit(void *arg, const char *m, size_t mlen, double score) {
     (void)m, (void)mlen, (void)score;
     (*(long long *)arg)++;
+    return 0;
 }
 
 static void zcount_generic(cmd_ctx *ctx, int by) {
@@ -580,7 +583,7 @@ typedef struct zentries {
     size_t n, cap;
 } zentries;
 
-static void zentries_add(void *arg, const char *m, size_t mlen, double score) {
+static int zentries_add(void *arg, const char *m, size_t mlen, double score) {
     zentries *e = arg;
     uint32_t len = (uint32_t)mlen;
     buf_append(&e->members, &len, sizeof(len));
@@ -591,6 +594,7 @@ static void zentries_add(void *arg, const char *m, size_t mlen, double score) {
         if (!e->scores) abort();
     }
     e->scores[e->n++] = score;
+    return 0;
 }
 
 /* Walks the copied entries: *pos starts at 0. */
