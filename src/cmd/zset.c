@@ -2,6 +2,7 @@
  * (member → ordered double) and an entry in the score index, zset_score (score member),
  * which keeps the members in score order for ranges, ranks and pops. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -901,78 +902,6 @@ static double aggregate(int how, double acc, double v) {
     return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
 }
 
-/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
- * the end: the arena moves as it grows). */
-typedef struct zinputs {
-    zin *all;
-    size_t n, cap;
-    buf *arena;
-    buf offsets;
-} zinputs;
-
-/* Appends an open key's members (a set's score 1) weighted; CK_FOUND, or CK_CORRUPT if a
- * stored zset score is not one. */
-static int read_input(compound *c, int input, double weight, zinputs *in) {
-    compound_iter ci;
-    compound_iter_open(&ci, c, NULL, 0);
-    const char *m, *v;
-    size_t ml, vl;
-    double score = 1;
-    int rc = CK_FOUND;
-    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
-        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
-            rc = CK_CORRUPT;
-            break;
-        }
-        if (in->n == in->cap) {
-            in->cap *= 2;
-            in->all = realloc(in->all, in->cap * sizeof(zin));
-            if (!in->all) abort();
-        }
-        double weighted = score * weight;
-        size_t off = in->arena->len;
-        buf_append(in->arena, m, ml);
-        buf_append(&in->offsets, &off, sizeof(off));
-        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
-    }
-    compound_iter_close(&ci);
-    return rc;
-}
-
-/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
- * Returns the count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
-static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, zin **out, buf *arena) {
-    zinputs in = {malloc(16 * sizeof(zin)), 0, 16, arena, {0}};
-    if (!in.all) abort();
-    buf_init(&in.offsets);
-    int rc = CK_FOUND;
-    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING); k++) {
-        const resp_arg *key = &ctx->argv[zc->first_key + k];
-        compound c;
-        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
-        if (rc == CK_WRONGTYPE) {
-            compound_free(&c);
-            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
-        }
-        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
-        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
-        compound_free(&c);
-    }
-    if (rc != CK_FOUND && rc != CK_MISSING) {
-        free(in.all);
-        buf_free(&in.offsets);
-        return -1;
-    }
-    for (size_t i = 0; i < in.n; i++) {
-        size_t off;
-        memcpy(&off, in.offsets.data + i * sizeof(off), sizeof(off));
-        in.all[i].m = arena->data + off;
-    }
-    buf_free(&in.offsets);
-    *out = in.all;
-    return (long long)in.n;
-}
-
 /* Combines the inputs into result entries (member, score), sorted by score then member. */
 static long long combine(const zcombine *zc, zin *all, long long n) {
     qsort(all, (size_t)n, sizeof(zin), compare_zin_member);
@@ -996,6 +925,125 @@ static long long combine(const zcombine *zc, zin *all, long long n) {
     return w;
 }
 
+/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
+ * the end: the arena moves as it grows). A union replied to a client combines them as it goes
+ * (see read_input), bounded by the room its reply has. */
+typedef struct zinputs {
+    zin *all;
+    size_t n, cap;
+    buf *arena;
+    buf offsets;
+    const zcombine *zc;
+    size_t room, bytes, check_at; /* bytes: what the entries take in a reply at least */
+    int over;                     /* a union found more than room: it stopped */
+} zinputs;
+
+/* Points the entries at their members in the arena. */
+static void point_at_members(zinputs *in) {
+    for (size_t i = 0; i < in->n; i++) {
+        size_t off;
+        memcpy(&off, in->offsets.data + i * sizeof(off), sizeof(off));
+        in->all[i].m = in->arena->data + off;
+    }
+}
+
+/* Combines a union's entries so far (their repeats aggregated, in input order as at the end)
+ * and copies what is left to a new arena; the bytes they take in a reply at least become
+ * in->bytes. */
+static void compact_union(zinputs *in) {
+    point_at_members(in);
+    in->n = (size_t)combine(in->zc, in->all, (long long)in->n);
+    buf arena;
+    buf_init(&arena);
+    buf_clear(&in->offsets);
+    in->bytes = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        size_t off = arena.len;
+        buf_append(&arena, in->all[i].m, in->all[i].len);
+        buf_append(&in->offsets, &off, sizeof(off));
+        in->bytes += in->all[i].len + 5; /* "$<len>\r\n<member>\r\n" */
+    }
+    buf_free(in->arena);
+    *in->arena = arena;
+}
+
+/* Counts an entry read; a union that has found more than its reply has room for is over (its
+ * reply would be cut at the client's bound): reading stops. Its repeats are counted until they
+ * are dropped, each time it passes the bytes it had after the last drop by room: it holds at
+ * most twice the room. */
+static void count_entry(zinputs *in, size_t member_len) {
+    in->bytes += member_len + 5;
+    if (in->bytes <= in->check_at) return;
+    compact_union(in);
+    in->check_at = in->bytes + in->room;
+    in->over = in->bytes > in->room;
+}
+
+/* Appends an open key's members (a set's score 1) weighted, until they are over (see
+ * count_entry); CK_FOUND, or CK_CORRUPT if a stored zset score is not one. */
+static int read_input(compound *c, int input, double weight, zinputs *in) {
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *m, *v;
+    size_t ml, vl;
+    double score = 1;
+    int rc = CK_FOUND;
+    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
+            rc = CK_CORRUPT;
+            break;
+        }
+        if (in->n == in->cap) {
+            in->cap *= 2;
+            in->all = realloc(in->all, in->cap * sizeof(zin));
+            if (!in->all) abort();
+        }
+        double weighted = score * weight;
+        size_t off = in->arena->len;
+        buf_append(in->arena, m, ml);
+        buf_append(&in->offsets, &off, sizeof(off));
+        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
+        count_entry(in, ml);
+        if (in->over) break;
+    }
+    compound_iter_close(&ci);
+    return rc;
+}
+
+/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
+ * room is what the reply has room for (SIZE_MAX: no bound): a union stops past it, having
+ * found more (an intersection or a difference may find far less than it reads). Returns the
+ * count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
+static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, size_t room, zin **out, buf *arena) {
+    size_t bound = zc->op == OP_UNION ? room : SIZE_MAX;
+    zinputs in = {.all = malloc(16 * sizeof(zin)), .cap = 16, .arena = arena, .zc = zc,
+                  .room = bound, .check_at = bound};
+    if (!in.all) abort();
+    buf_init(&in.offsets);
+    int rc = CK_FOUND;
+    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING) && !in.over; k++) {
+        const resp_arg *key = &ctx->argv[zc->first_key + k];
+        compound c;
+        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
+        if (rc == CK_WRONGTYPE) {
+            compound_free(&c);
+            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
+        }
+        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
+        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
+        compound_free(&c);
+    }
+    if (rc != CK_FOUND && rc != CK_MISSING) {
+        free(in.all);
+        buf_free(&in.offsets);
+        return -1;
+    }
+    point_at_members(&in);
+    buf_free(&in.offsets);
+    *out = in.all;
+    return (long long)in.n;
+}
+
 /* ZUNION/ZINTER/ZDIFF [STORE]: numkeys at argv[at]; dst is argv[1] for the STORE forms. */
 static void combine_command(cmd_ctx *ctx, int op, int store) {
     zcombine zc = {0};
@@ -1008,7 +1056,7 @@ static void combine_command(cmd_ctx *ctx, int op, int store) {
     buf arena;
     buf_init(&arena);
     zin *all = NULL;
-    long long n = read_inputs(ctx, &zc, &all, &arena);
+    long long n = read_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &all, &arena);
     if (n >= 0) {
         n = combine(&zc, all, n);
         if (!store) {
@@ -1055,7 +1103,7 @@ void cmd_zintercard(cmd_ctx *ctx) {
         buf arena;
         buf_init(&arena);
         zin *all = NULL;
-        long long n = read_inputs(ctx, &zc, &all, &arena);
+        long long n = read_inputs(ctx, &zc, SIZE_MAX, &all, &arena);
         if (n >= 0) {
             n = combine(&zc, all, n);
             reply_int(ctx->r, zc.limit > 0 && n > zc.limit ? zc.limit : n);

@@ -152,6 +152,8 @@ GATHERED_REPLIES = [
     gathered("set", "SDIFF", "s", "none", redis_holds_the_data=True),
     # 192 MB of members before the repeats are dropped
     gathered("set", "SUNION", *("s",) * 8, redis_holds_the_data=True),
+    gathered("zset", "ZUNION", "8", *("z",) * 8, "WITHSCORES", redis_holds_the_data=True),
+    gathered("set", "ZUNION", "1", "s", "AGGREGATE", "MAX", redis_holds_the_data=True),
 ]
 
 
@@ -173,14 +175,17 @@ def test_gathered_replies_never_hold_more_than_the_output_limit(make_server, dat
     r.close()
 
 
-def test_a_union_of_repeats_that_fits_the_limit_is_answered_whole(make_server):
-    """SUNION drops the repeats as it gathers past the limit: the union itself fits it."""
+def test_unions_of_repeats_that_fit_the_limit_are_answered_whole(make_server):
+    """SUNION and ZUNION drop the repeats as they gather past the limit: the union itself fits it."""
     s = make_server()
     r = s.client()
     members = {b"%04d" % i + b"m" * 1000 for i in range(200)}  # 200 KB
     r.sadd("s", *members)
     r.config_set("client-output-buffer-limit", "normal 1mb 1mb 0")
     assert set(r.execute_command("SUNION", *["s"] * 20)) == members  # 4 MB with the repeats
+    r.zadd("z", {m: i for i, m in enumerate(sorted(members))})
+    union = r.execute_command("ZUNION", 20, *["z"] * 20, "WITHSCORES")
+    assert union == [x for i, m in enumerate(sorted(members)) for x in (m, b"%d" % (20 * i))]
     r.close()
 
 
