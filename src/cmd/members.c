@@ -1,6 +1,7 @@
 #include "cmd/members.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,12 @@ int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type t
 typedef struct pick_list {
     picked *p;
     uint64_t n, cap;
+    int with_values;
+    size_t bytes, max_bytes; /* what the picks hold; past max_bytes, picking stops */
 } pick_list;
+
+/* Whether the picks may go on: they hold no more than max_bytes. */
+static int under_max(const pick_list *l) { return l->bytes <= l->max_bytes; }
 
 static void take(pick_list *l, const char *sub, size_t sublen, const char *val, size_t vlen) {
     if (l->n == l->cap) {
@@ -40,7 +46,10 @@ static void take(pick_list *l, const char *sub, size_t sublen, const char *val, 
     buf_init(&p->sub);
     buf_init(&p->val);
     buf_append(&p->sub, sub, sublen);
-    buf_append(&p->val, val, vlen);
+    if (l->with_values) buf_append(&p->val, val, vlen);
+    /* A pick holds no more than its reply takes: a member's bulk adds 5 bytes, which covers a
+     * zset score that may be replied in 4 of its 8 stored bytes. */
+    l->bytes += sublen + p->val.len;
 }
 
 static int compare_u64(const void *a, const void *b) {
@@ -69,7 +78,7 @@ static uint64_t pick_by_walking(compound *c, pick_list *l, uint64_t want, int di
     const char *sub, *val;
     size_t sl, vl;
     uint64_t index = 0;
-    while (l->n < want && index < size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+    while (l->n < want && index < size && under_max(l) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
         if (distinct) {
             /* Selection sampling: keep this one with probability (still wanted) / (still left). */
             if (random_below(size - index) < want - l->n) take(l, sub, sl, val, vl);
@@ -216,7 +225,8 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
     int progress = 1;
     while (l->n < want && budget > 0 && progress) {
         uint64_t before = l->n;
-        for (uint64_t round = 0; l->n < want && budget > 0 && (!distinct || round < SEEK_ROUND); round++, budget--) {
+        for (uint64_t round = 0; l->n < want && budget > 0 && under_max(l) && (!distinct || round < SEEK_ROUND);
+             round++, budget--) {
             shape_random_target(&shape, &target);
             compound_iter ci;
             compound_iter_open(&ci, c, target.data, target.len);
@@ -231,12 +241,13 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
     buf_free(&target);
     shape_free(&shape);
     if (l->n == want) return l->n;
-    picked_free_members(l->p, l->n);
+    picked_free_members(l->p, l->n); /* the walk starts over (repeats may have filled max_bytes) */
     l->n = 0;
+    l->bytes = 0;
     return 0;
 }
 
-long long members_pick(compound *c, long long count, picked **out) {
+long long members_pick(compound *c, long long count, int with_values, size_t max_bytes, picked **out) {
     uint64_t size = c->m.size;
     int distinct = count >= 0;
     uint64_t want = distinct ? (uint64_t)count : (uint64_t)(-(count + 1)) + 1;
@@ -245,13 +256,13 @@ long long members_pick(compound *c, long long count, picked **out) {
         *out = NULL;
         return 0;
     }
-    pick_list l = {0};
+    pick_list l = {.with_values = with_values, .max_bytes = max_bytes};
     /* Seeking pays off when few of many members are wanted; otherwise one walk serves all. */
     uint64_t n = 0;
     if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, &l, want, distinct);
     if (n == 0) n = pick_by_walking(c, &l, want, distinct);
     picked *p = l.p;
-    if (n < want) { /* the walk ran out of members: the size lies */
+    if (n < want && under_max(&l)) { /* the walk ran out of members: the size lies */
         picked_free(p, (long long)n);
         *out = NULL;
         return -1;
@@ -369,7 +380,8 @@ static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply
     reply_header(ctx, total, reply_value);
     for (uint64_t left = total; left > 0 && !reply_was_cut(ctx->r);) {
         picked *p;
-        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
+        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), reply_value != NULL,
+                                   SIZE_MAX, &p);
         int corrupt = n <= 0; /* the size lies */
         for (long long i = 0; i < n && !corrupt; i++) corrupt = reply_picked(ctx, reply_value, &p[i]) < 0;
         if (n > 0) picked_free(p, n);
@@ -408,7 +420,7 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
 
 static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
     picked *p;
-    long long n = members_pick(c, count, &p);
+    long long n = members_pick(c, count, reply_value != NULL, reply_room(ctx->r), &p);
     if (n < 0) {
         reply_corrupt(ctx, c->key, c->klen);
         return;
@@ -426,7 +438,7 @@ static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_rep
 
 void members_reply_one(cmd_ctx *ctx, compound *c) {
     picked *p;
-    long long n = members_pick(c, 1, &p);
+    long long n = members_pick(c, 1, 0, SIZE_MAX, &p);
     if (n < 0) {
         reply_corrupt(ctx, c->key, c->klen);
         return;

@@ -118,7 +118,7 @@ void cmd_spop(cmd_ctx *ctx) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
-    long long n = s.found ? members_pick(&s, count, &p) : 0;
+    long long n = s.found ? members_pick(&s, count, 0, SIZE_MAX, &p) : 0;
     if (n < 0) {
         reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
         compound_free(&s);

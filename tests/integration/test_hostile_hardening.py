@@ -131,8 +131,8 @@ BIG_DATA = {
 
 def gathered(data, *command, redis_holds_the_data=False):
     """A reply whose items are gathered before their header (or found before they are replied).
-    Redis's SCAN family, SUNION and SDIFF copy what they find before replying: they hold the
-    data, not just the limit, so tidekv alone is held to it there."""
+    Redis's SCAN family, SUNION, SDIFF, ZUNION and ZRANDMEMBER copy what they find before
+    replying: they hold the data, not just the limit, so tidekv alone is held to it there."""
     name = "-".join(a for a in command if a.isalpha() and a.isupper())
     return pytest.param(data, command, id=name, marks=[tidekv_only] if redis_holds_the_data else [])
 
@@ -154,6 +154,9 @@ GATHERED_REPLIES = [
     gathered("set", "SUNION", *("s",) * 8, redis_holds_the_data=True),
     gathered("zset", "ZUNION", "8", *("z",) * 8, "WITHSCORES", redis_holds_the_data=True),
     gathered("set", "ZUNION", "1", "s", "AGGREGATE", "MAX", redis_holds_the_data=True),
+    gathered("hash", "HRANDFIELD", "h", "100", "WITHVALUES"),
+    gathered("zset", "ZRANDMEMBER", "z", "20", "WITHSCORES", redis_holds_the_data=True),
+    gathered("set", "SRANDMEMBER", "s", "100"),
 ]
 
 
