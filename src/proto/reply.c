@@ -127,8 +127,6 @@ void reply_verbatim(reply *r, const char *s, size_t len) {
     put(r, "\r\n", 2);
 }
 
-int reply_was_cut(const reply *r) { return r->overflowed && *r->overflowed; }
-
 size_t reply_room(const reply *r) {
     if (r->max == 0) return SIZE_MAX;
     return r->out->len < r->max ? r->max - r->out->len : 0;

@@ -39,7 +39,7 @@ void reply_verbatim(reply *r, const char *s, size_t len);
 
 /* Whether r's reply was cut at its bound (its client is closed without it): a command still
  * reading what it would reply can stop. A command that writes data must not stop for it. */
-int reply_was_cut(const reply *r);
+static inline int reply_was_cut(const reply *r) { return r->overflowed && *r->overflowed; }
 /* How many more bytes r's reply may take before it is cut (SIZE_MAX without a bound). */
 size_t reply_room(const reply *r);
 /* A writer into part (empty) for a part of r's reply that is written before the header that
