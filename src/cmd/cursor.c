@@ -59,5 +59,5 @@ void cursor_reply_page(cmd_ctx *ctx, unsigned long long next, long long items, c
     reply_array(ctx->r, 2);
     reply_bulk_ll(ctx->r, (long long)next);
     reply_array(ctx->r, items);
-    buf_append(ctx->r->out, body->data, body->len);
+    reply_append_part(ctx->r, body);
 }

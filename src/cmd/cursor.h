@@ -12,7 +12,8 @@ unsigned long long cursor_save(const buf *scope, const char *pos, size_t plen);
 /* Parses the cursor argument and, unless it is 0, appends its resume position to pos.
  * Replies "ERR invalid cursor" and returns -1 if it is not a cursor of this scope. */
 int cursor_resume(cmd_ctx *ctx, const resp_arg *arg, const buf *scope, buf *pos);
-/* Replies one page of a scan: [next cursor, [items...]], the items already written to body. */
+/* Replies one page of a scan: [next cursor, [items...]], the items already written to body
+ * (with reply_part: a scan stops once its part is cut). */
 void cursor_reply_page(cmd_ctx *ctx, unsigned long long next, long long items, const buf *body);
 
 #endif

@@ -214,12 +214,12 @@ void cmd_keys(cmd_ctx *ctx) {
     ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, pat->ptr, plen);
     buf body;
     buf_init(&body);
-    reply sub = {.out = &body, .resp = ctx->r->resp};
+    reply sub = reply_part(ctx->r, &body);
     long long n = 0;
     const char *k;
     size_t kl;
     meta m;
-    while (ks_cursor_next(cur, &k, &kl, &m)) {
+    while (!reply_was_cut(&sub) && ks_cursor_next(cur, &k, &kl, &m)) {
         if (kl < plen || memcmp(k, pat->ptr, plen) != 0) break;
         if (!glob_match(pat->ptr, pat->len, k, kl, 0)) continue;
         reply_bulk(&sub, k, kl);
@@ -227,7 +227,7 @@ void cmd_keys(cmd_ctx *ctx) {
     }
     ks_cursor_free(cur);
     reply_array(ctx->r, n);
-    buf_append(ctx->r->out, body.data, body.len);
+    reply_append_part(ctx->r, &body);
     buf_free(&body);
 }
 
@@ -278,13 +278,13 @@ void cmd_scan(cmd_ctx *ctx) {
     ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, start.data ? start.data : "", start.len);
     buf body;
     buf_init(&body);
-    reply sub = {.out = &body, .resp = ctx->r->resp};
+    reply sub = reply_part(ctx->r, &body);
     long long found = 0, examined = 0;
     const char *k;
     size_t kl;
     meta m;
     unsigned long long next = 0;
-    while (ks_cursor_next(cur, &k, &kl, &m)) {
+    while (!reply_was_cut(&sub) && ks_cursor_next(cur, &k, &kl, &m)) {
         if (examined == o.count) {
             /* More keys remain: the cursor resumes at this one. */
             next = cursor_save(&scope, k, kl);

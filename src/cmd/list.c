@@ -277,13 +277,14 @@ void cmd_lrange(cmd_ctx *ctx) {
     item_walk_open(&w, &l, (uint64_t)start);
     const char *v;
     size_t vl;
-    while (seen < n && item_walk_next(&w, &v, &vl)) {
+    /* A reply cut at the client's bound stops short: it is not sent anyway. */
+    while (seen < n && !reply_was_cut(ctx->r) && item_walk_next(&w, &v, &vl)) {
         reply_bulk(ctx->r, v, vl);
         seen++;
     }
     item_walk_close(&w);
     /* The header promised n items: a gap within the size means the list is corrupt. */
-    if (seen < n) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    if (seen < n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&l);
 }
 
@@ -502,9 +503,11 @@ void cmd_lpos(cmd_ctx *ctx) {
     buf found, v;
     buf_init(&found);
     buf_init(&v);
-    reply sub = {.out = &found, .resp = ctx->r->resp};
+    reply sub = reply_part(ctx->r, &found);
     int rc = CK_FOUND;
-    for (long long k = 0; k < size && (maxlen == 0 || k < maxlen) && matches < limit && rc == CK_FOUND; k++) {
+    long long searched = maxlen == 0 || maxlen > size ? size : maxlen;
+    /* A reply cut at the client's bound ends the search: it is not sent anyway. */
+    for (long long k = 0; k < searched && matches < limit && rc == CK_FOUND && !reply_was_cut(&sub); k++) {
         long long i = rank > 0 ? k : size - 1 - k;
         rc = item_get(&l, l.m.list_head + (uint64_t)i, &v);
         if (rc != CK_FOUND || v.len != want->len || memcmp(v.data, want->ptr, v.len) != 0) continue;
@@ -519,9 +522,9 @@ void cmd_lpos(cmd_ctx *ctx) {
         reply_item_error(ctx, &ctx->argv[1], rc);
     } else if (count >= 0) {
         reply_array(ctx->r, matches);
-        buf_append(ctx->r->out, found.data, found.len);
+        reply_append_part(ctx->r, &found);
     } else if (matches) {
-        buf_append(ctx->r->out, found.data, found.len);
+        reply_append_part(ctx->r, &found);
     } else {
         reply_null(ctx->r);
     }

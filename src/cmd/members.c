@@ -1,11 +1,11 @@
 #include "cmd/members.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/cursor.h"
-#include "net/net.h"
 #include "util/glob.h"
 #include "util/log.h"
 #include "util/num.h"
@@ -29,7 +29,12 @@ int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type t
 typedef struct pick_list {
     picked *p;
     uint64_t n, cap;
+    int with_values;
+    size_t bytes, max_bytes; /* what the picks hold; past max_bytes, picking stops */
 } pick_list;
+
+/* Whether the picks may go on: they hold no more than max_bytes. */
+static int under_max(const pick_list *l) { return l->bytes <= l->max_bytes; }
 
 static void take(pick_list *l, const char *sub, size_t sublen, const char *val, size_t vlen) {
     if (l->n == l->cap) {
@@ -41,7 +46,10 @@ static void take(pick_list *l, const char *sub, size_t sublen, const char *val, 
     buf_init(&p->sub);
     buf_init(&p->val);
     buf_append(&p->sub, sub, sublen);
-    buf_append(&p->val, val, vlen);
+    if (l->with_values) buf_append(&p->val, val, vlen);
+    /* A pick holds no more than its reply takes: a member's bulk adds 5 bytes, which covers a
+     * zset score that may be replied in 4 of its 8 stored bytes. */
+    l->bytes += sublen + p->val.len;
 }
 
 static int compare_u64(const void *a, const void *b) {
@@ -70,7 +78,7 @@ static uint64_t pick_by_walking(compound *c, pick_list *l, uint64_t want, int di
     const char *sub, *val;
     size_t sl, vl;
     uint64_t index = 0;
-    while (l->n < want && index < size && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+    while (l->n < want && index < size && under_max(l) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
         if (distinct) {
             /* Selection sampling: keep this one with probability (still wanted) / (still left). */
             if (random_below(size - index) < want - l->n) take(l, sub, sl, val, vl);
@@ -217,7 +225,8 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
     int progress = 1;
     while (l->n < want && budget > 0 && progress) {
         uint64_t before = l->n;
-        for (uint64_t round = 0; l->n < want && budget > 0 && (!distinct || round < SEEK_ROUND); round++, budget--) {
+        for (uint64_t round = 0; l->n < want && budget > 0 && under_max(l) && (!distinct || round < SEEK_ROUND);
+             round++, budget--) {
             shape_random_target(&shape, &target);
             compound_iter ci;
             compound_iter_open(&ci, c, target.data, target.len);
@@ -232,12 +241,13 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
     buf_free(&target);
     shape_free(&shape);
     if (l->n == want) return l->n;
-    picked_free_members(l->p, l->n);
+    picked_free_members(l->p, l->n); /* the walk starts over (repeats may have filled max_bytes) */
     l->n = 0;
+    l->bytes = 0;
     return 0;
 }
 
-long long members_pick(compound *c, long long count, picked **out) {
+long long members_pick(compound *c, long long count, int with_values, size_t max_bytes, picked **out) {
     uint64_t size = c->m.size;
     int distinct = count >= 0;
     uint64_t want = distinct ? (uint64_t)count : (uint64_t)(-(count + 1)) + 1;
@@ -246,13 +256,13 @@ long long members_pick(compound *c, long long count, picked **out) {
         *out = NULL;
         return 0;
     }
-    pick_list l = {0};
+    pick_list l = {.with_values = with_values, .max_bytes = max_bytes};
     /* Seeking pays off when few of many members are wanted; otherwise one walk serves all. */
     uint64_t n = 0;
     if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, &l, want, distinct);
     if (n == 0) n = pick_by_walking(c, &l, want, distinct);
     picked *p = l.p;
-    if (n < want) { /* the walk ran out of members: the size lies */
+    if (n < want && under_max(&l)) { /* the walk ran out of members: the size lies */
         picked_free(p, (long long)n);
         *out = NULL;
         return -1;
@@ -291,10 +301,6 @@ int members_check_pair_count(cmd_ctx *ctx, long long count) {
 #define POOL_MAX_BYTES ((size_t)64 << 20)
 /* Otherwise they are made and replied this many at a time. */
 #define REPEAT_BATCH 64
-
-/* Whether the reply can stop short: it passed the client's output bound (cut by the reply
- * writer: net_client_reply) or its output limit, so the client is closed without it. */
-static int reply_abandoned(cmd_ctx *ctx) { return ctx->r->out == &ctx->c->out && net_output_over_limit(ctx->c); }
 
 static void reply_header(cmd_ctx *ctx, uint64_t picks, value_reply_fn reply_value) {
     reply_array(ctx->r, (long long)(reply_value && ctx->r->resp == 2 ? 2 * picks : picks));
@@ -372,9 +378,10 @@ static int reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn
 static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
     size_t mark = ctx->r->out->len;
     reply_header(ctx, total, reply_value);
-    for (uint64_t left = total; left > 0 && !reply_abandoned(ctx);) {
+    for (uint64_t left = total; left > 0 && !reply_was_cut(ctx->r);) {
         picked *p;
-        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), &p);
+        long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), reply_value != NULL,
+                                   SIZE_MAX, &p);
         int corrupt = n <= 0; /* the size lies */
         for (long long i = 0; i < n && !corrupt; i++) corrupt = reply_picked(ctx, reply_value, &p[i]) < 0;
         if (n > 0) picked_free(p, n);
@@ -401,7 +408,7 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
     } else {
         size_t mark = ctx->r->out->len;
         reply_header(ctx, total, reply_value);
-        for (uint64_t i = 0; i < total && !reply_abandoned(ctx); i++) {
+        for (uint64_t i = 0; i < total && !reply_was_cut(ctx->r); i++) {
             if (reply_pool_pick(ctx, &pool, reply_value) < 0) {
                 reply_corrupt_since(ctx, mark, c->key, c->klen);
                 break;
@@ -413,14 +420,14 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
 
 static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value) {
     picked *p;
-    long long n = members_pick(c, count, &p);
+    long long n = members_pick(c, count, reply_value != NULL, reply_room(ctx->r), &p);
     if (n < 0) {
         reply_corrupt(ctx, c->key, c->klen);
         return;
     }
     size_t mark = ctx->r->out->len;
     reply_header(ctx, (uint64_t)n, reply_value);
-    for (long long i = 0; i < n && !reply_abandoned(ctx); i++) {
+    for (long long i = 0; i < n && !reply_was_cut(ctx->r); i++) {
         if (reply_picked(ctx, reply_value, &p[i]) < 0) {
             reply_corrupt_since(ctx, mark, c->key, c->klen);
             break;
@@ -431,7 +438,7 @@ static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_rep
 
 void members_reply_one(cmd_ctx *ctx, compound *c) {
     picked *p;
-    long long n = members_pick(c, 1, &p);
+    long long n = members_pick(c, 1, 0, SIZE_MAX, &p);
     if (n < 0) {
         reply_corrupt(ctx, c->key, c->klen);
         return;
@@ -470,7 +477,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
     buf_init(&body);
     compound_subkey(&c, &scope, NULL, 0);
     if (cursor_resume(ctx, &ctx->argv[2], &scope, &from) == 0) {
-        reply sub_r = {.out = &body, .resp = ctx->r->resp};
+        reply sub_r = reply_part(ctx->r, &body);
         compound_iter ci;
         compound_iter_open(&ci, &c, from.data ? from.data : "", from.len);
         const char *sub, *val;
@@ -479,7 +486,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
         unsigned long long next = 0;
         int corrupt = 0;
         double score;
-        while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        while (!corrupt && !reply_was_cut(&sub_r) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
             if (examined++ == count) {
                 next = cursor_save(&scope, sub, sl);
                 break;

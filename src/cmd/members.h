@@ -17,10 +17,13 @@ typedef struct picked {
 } picked;
 
 /* Picks members at random: |count| of them, distinct when count > 0 (at most the size),
- * possibly repeated when count < 0. One pass over the key, memory for the picks only.
- * Returns how many were picked (an array the caller frees with picked_free), or -1 (nothing
- * to free) if the collection holds fewer members than its size says. */
-long long members_pick(compound *c, long long count, picked **out);
+ * possibly repeated when count < 0, with their values if with_values. One pass over the key,
+ * memory for the picks only: once the members and values picked take more than max_bytes
+ * (SIZE_MAX: no bound), picking stops short (a reply of them, which takes more, would pass
+ * the client's bound). Returns how many were picked (an array the caller frees with
+ * picked_free), or -1 (nothing to free) if the collection holds fewer members than its size
+ * says. */
+long long members_pick(compound *c, long long count, int with_values, size_t max_bytes, picked **out);
 void picked_free(picked *p, long long n);
 
 /* Parses the count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER: any integer whose negation is
@@ -39,9 +42,9 @@ typedef int (*value_reply_fn)(reply *r, const char *val, size_t len);
 /* Replies an array of |count| random members of c (which may be missing): distinct when
  * count >= 0 (at most the size), possibly repeated when count < 0, each followed by its value
  * when reply_value is given (as [member, value] pairs in RESP3). Repeated picks are made as
- * they are replied, in memory that does not grow with the count, and stop once the client's
- * output is past client-output-buffer-limit (it is closed then, without the reply). A size
- * or value found corrupt replies the corrupt-key error instead. */
+ * they are replied, in memory that does not grow with the count; picks stop once the reply
+ * is past the client's bound (it is closed then, without the reply). A size or value found
+ * corrupt replies the corrupt-key error instead. */
 void members_reply_random(cmd_ctx *ctx, compound *c, long long count, value_reply_fn reply_value);
 /* HSCAN / SSCAN: cursor [MATCH pattern] [COUNT count]; with_values replies field and value. */
 void members_scan(cmd_ctx *ctx, enum key_type type, int with_values);

@@ -1,4 +1,5 @@
 /* Set commands. Members are subkeys (with empty values) of the set's current version. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,14 +82,15 @@ static void reply_members(cmd_ctx *ctx, compound *s) {
     compound_iter_open(&ci, s, NULL, 0);
     const char *m, *v;
     size_t ml, vl;
-    /* One step past n tells a size that is too small from one that is right. */
-    while (seen <= n && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+    /* One step past n tells a size that is too small from one that is right. A reply cut at the
+     * client's bound stops short: it is not sent anyway. */
+    while (seen <= n && !reply_was_cut(ctx->r) && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
         if (seen++ == n) break;
         reply_bulk(ctx->r, m, ml);
     }
     compound_iter_close(&ci);
     /* The header promised n members: a store that holds another number is corrupt. */
-    if (seen != n) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
 }
 
 void cmd_smembers(cmd_ctx *ctx) {
@@ -116,7 +118,7 @@ void cmd_spop(cmd_ctx *ctx) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
-    long long n = s.found ? members_pick(&s, count, &p) : 0;
+    long long n = s.found ? members_pick(&s, count, 0, SIZE_MAX, &p) : 0;
     if (n < 0) {
         reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
         compound_free(&s);
@@ -245,34 +247,58 @@ static int keep_member(enum set_op op, compound *sets, int n, int from, const ch
     return 1;
 }
 
-/* Computes a set operation over argv[first..first+n); limit 0 = no limit. */
-static void compute(enum set_op op, compound *sets, int n, size_t limit, member_list *out) {
+/* The bytes a member takes in a reply at least: "$<len>\r\n<member>\r\n". */
+static size_t reply_bytes(size_t len) { return len + 5; }
+
+/* Sorts the members and drops the repeats (a union's members of several sets); returns the
+ * bytes the rest take in a reply at least. */
+static size_t drop_duplicates(member_list *l) {
+    if (l->n > 1) qsort(l->items, l->n, sizeof(buf), compare_members);
+    size_t w = 0, bytes = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (w > 0 && compare_members(&l->items[i], &l->items[w - 1]) == 0) {
+            buf_free(&l->items[i]);
+        } else {
+            l->items[w++] = l->items[i];
+            bytes += reply_bytes(l->items[i].len);
+        }
+    }
+    l->n = w;
+    return bytes;
+}
+
+/* Computes a set operation over argv[first..first+n); limit 0 = no limit. Once the members
+ * found would take more than room bytes in a reply (SIZE_MAX: no bound), it stops: the reply
+ * would be cut at the client's bound anyway. */
+static void compute(enum set_op op, compound *sets, int n, size_t limit, size_t room, member_list *out) {
     /* Intersections walk the smallest set; differences the first; unions all of them. */
     int from = 0;
     if (op == OP_INTER)
         for (int i = 1; i < n; i++)
             if (sets[i].m.size < sets[from].m.size) from = i;
-    for (int i = from; i < n; i++) {
+    /* A union counts its repeats until they are dropped, each time it passes the bytes it had
+     * after the last drop by room: what it holds stays within twice the room. */
+    size_t bytes = 0, check_at = room;
+    int over = 0;
+    for (int i = from; i < n && !over; i++) {
         if (op != OP_UNION && i != from) break;
         compound_iter ci;
         compound_iter_open(&ci, &sets[i], NULL, 0);
         const char *m, *v;
         size_t ml, vl;
-        while ((!limit || out->n < limit) && compound_iter_next(&ci, &m, &ml, &v, &vl))
-            if (op == OP_UNION || keep_member(op, sets, n, from, m, ml)) list_add(out, m, ml);
+        while (!over && (!limit || out->n < limit) && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+            if (op != OP_UNION && !keep_member(op, sets, n, from, m, ml)) continue;
+            list_add(out, m, ml);
+            bytes += reply_bytes(ml);
+            if (bytes > check_at) {
+                if (op == OP_UNION) bytes = drop_duplicates(out);
+                over = bytes > room;
+                check_at = bytes + room;
+            }
+        }
         compound_iter_close(&ci);
     }
-    if (op == OP_UNION && out->n > 1) { /* drop the duplicates between sets */
-        qsort(out->items, out->n, sizeof(buf), compare_members);
-        size_t w = 1;
-        for (size_t i = 1; i < out->n; i++) {
-            if (compare_members(&out->items[i], &out->items[w - 1]) == 0)
-                buf_free(&out->items[i]);
-            else
-                out->items[w++] = out->items[i];
-        }
-        out->n = w;
-    }
+    if (op == OP_UNION) drop_duplicates(out);
 }
 
 /* Runs an operation over argv[first..]: replies the members, or stores them at store_key. */
@@ -285,7 +311,7 @@ static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_ar
         return;
     }
     member_list result = {0};
-    compute(op, sets, n, 0, &result);
+    compute(op, sets, n, 0, store_key ? SIZE_MAX : reply_room(ctx->r), &result);
     for (int i = 0; i < n; i++) compound_free(&sets[i]);
     free(sets);
     if (!store_key) {
@@ -349,7 +375,7 @@ void cmd_sintercard(cmd_ctx *ctx) {
         return;
     }
     member_list result = {0};
-    compute(OP_INTER, sets, (int)numkeys, (size_t)limit, &result);
+    compute(OP_INTER, sets, (int)numkeys, (size_t)limit, SIZE_MAX, &result);
     reply_int(ctx->r, (long long)result.n);
     list_free(&result);
     for (int i = 0; i < numkeys; i++) compound_free(&sets[i]);

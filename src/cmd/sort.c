@@ -214,24 +214,65 @@ static void limit_rows(const sort_opts *o, long long n, long long *from, long lo
     *to = o->count < 0 || o->count > n - *from ? n : *from + o->count;
 }
 
-/* STORE: the destination becomes a list of the rows (a missing GET stores ""). */
-static void store_rows(cmd_ctx *ctx, const resp_arg *dst, const buf *rows, long long total) {
-    const char **items = malloc((size_t)(total ? total : 1) * sizeof(char *));
+/* The value of one row: GET pattern g of an item (or the item itself without GET). Returns 1
+ * found (value in v), 0 missing. */
+static int row_value(cmd_ctx *ctx, const sort_opts *o, const sort_item *it, int g, buf *v) {
+    buf_clear(v);
+    if (o->ngets) return pattern_lookup(ctx, o->gets[g], &it->value, v);
+    buf_append(v, it->value.data ? it->value.data : "", it->value.len);
+    return 1;
+}
+
+/* Replies the rows of items [from, to), fetched one at a time: once the reply is cut at the
+ * client's bound, no more values are fetched (GET of big values must not pile them up). */
+static void reply_rows(cmd_ctx *ctx, const sort_opts *o, const sort_item *items, long long from, long long to) {
+    int per = o->ngets ? o->ngets : 1;
+    reply_array(ctx->r, (to - from) * per);
+    buf v;
+    buf_init(&v);
+    for (long long i = from; i < to; i++) {
+        for (int g = 0; g < per && !reply_was_cut(ctx->r); g++) {
+            if (row_value(ctx, o, &items[i], g, &v)) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+            else reply_null(ctx->r);
+        }
+    }
+    buf_free(&v);
+}
+
+/* STORE: the destination becomes a list of the rows of items [from, to) (a missing GET
+ * stores ""). */
+static void store_rows(cmd_ctx *ctx, const sort_opts *o, const sort_item *items, long long from, long long to) {
+    int per = o->ngets ? o->ngets : 1;
+    long long total = (to - from) * per;
+    /* The rows, each as u32 length + bytes, then pointed at. */
+    buf rows, v;
+    buf_init(&rows);
+    buf_init(&v);
+    for (long long i = from; i < to; i++) {
+        for (int g = 0; g < per; g++) {
+            if (!row_value(ctx, o, &items[i], g, &v)) buf_clear(&v);
+            uint32_t len = (uint32_t)v.len;
+            buf_append(&rows, &len, sizeof(len));
+            buf_append(&rows, v.data ? v.data : "", v.len);
+        }
+    }
+    buf_free(&v);
+    const char **values = malloc((size_t)(total ? total : 1) * sizeof(char *));
     size_t *lens = malloc((size_t)(total ? total : 1) * sizeof(size_t));
-    if (!items || !lens) abort();
-    const char *p = rows->data;
+    if (!values || !lens) abort();
+    const char *p = rows.data;
     for (long long k = 0; k < total; k++) {
         uint32_t len;
         memcpy(&len, p, sizeof(len));
-        p += sizeof(len);
-        items[k] = len == UINT32_MAX ? "" : p;
-        lens[k] = len == UINT32_MAX ? 0 : len;
-        if (len != UINT32_MAX) p += len;
+        values[k] = p + sizeof(len);
+        lens[k] = len;
+        p += sizeof(len) + len;
     }
-    list_replace(ctx, dst, items, lens, total);
+    list_replace(ctx, o->store, values, lens, total);
     reply_int(ctx->r, total);
-    free(items);
+    free(values);
     free(lens);
+    buf_free(&rows);
 }
 
 void cmd_sort(cmd_ctx *ctx) {
@@ -256,40 +297,8 @@ void cmd_sort(cmd_ctx *ctx) {
         }
         long long from, to;
         limit_rows(&o, n, &from, &to);
-        long long per = o.ngets ? o.ngets : 1, total = (to - from) * per;
-        /* Results as [u32 len or UINT32_MAX for nil][bytes], replied or stored. */
-        buf rows;
-        buf_init(&rows);
-        for (long long i = from; i < to; i++) {
-            for (long long g = 0; g < per; g++) {
-                buf v;
-                buf_init(&v);
-                int found = o.ngets ? pattern_lookup(ctx, o.gets[g], &items[i].value, &v) : 1;
-                if (!o.ngets) buf_append(&v, items[i].value.data ? items[i].value.data : "", items[i].value.len);
-                uint32_t len = found ? (uint32_t)v.len : UINT32_MAX;
-                buf_append(&rows, &len, sizeof(len));
-                if (found) buf_append(&rows, v.data ? v.data : "", v.len);
-                buf_free(&v);
-            }
-        }
-        if (!o.store) {
-            reply_array(ctx->r, total);
-            const char *p = rows.data;
-            for (long long k = 0; k < total; k++) {
-                uint32_t len;
-                memcpy(&len, p, sizeof(len));
-                p += sizeof(len);
-                if (len == UINT32_MAX) {
-                    reply_null(ctx->r);
-                } else {
-                    reply_bulk(ctx->r, p, len);
-                    p += len;
-                }
-            }
-        } else {
-            store_rows(ctx, o.store, &rows, total);
-        }
-        buf_free(&rows);
+        if (o.store) store_rows(ctx, &o, items, from, to);
+        else reply_rows(ctx, &o, items, from, to);
     }
     free_items(items, n);
     free(o.gets);

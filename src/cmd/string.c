@@ -210,7 +210,8 @@ void cmd_getex(cmd_ctx *ctx) {
 
 void cmd_mget(cmd_ctx *ctx) {
     reply_array(ctx->r, ctx->argc - 1);
-    for (int i = 1; i < ctx->argc; i++) {
+    /* Once the reply is cut at the client's bound, no more values are read. */
+    for (int i = 1; i < ctx->argc && !reply_was_cut(ctx->r); i++) {
         string_val v;
         string_val_init(&v);
         string_status s = string_get(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &v);

@@ -2,6 +2,7 @@
  * (member → ordered double) and an entry in the score index, zset_score (score member),
  * which keeps the members in score order for ranges, ranks and pops. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,7 +186,8 @@ static int range_position(const zspec *s, const char *m, size_t mlen, double sco
     return above ? 1 : below ? -1 : 0;
 }
 
-typedef void (*zvisit)(void *arg, const char *m, size_t mlen, double score);
+/* Visits one entry of a range; returns 1 to stop the walk there, else 0. */
+typedef int (*zvisit)(void *arg, const char *m, size_t mlen, double score);
 
 /* Visits the entries of a range in order; returns how many. */
 static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
@@ -211,9 +213,8 @@ static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *ar
             skipped++;
             continue;
         }
-        visit(arg, m, ml, score);
         n++;
-        if (s->limit > 0 && n == s->limit) break;
+        if (visit(arg, m, ml, score) || (s->limit > 0 && n == s->limit)) break;
     }
     zwalk_close(&w);
     return n;
@@ -250,19 +251,21 @@ static int parse_range(cmd_ctx *ctx, compound *z, int first, zspec *s) {
     return 0;
 }
 
-/* Collects visited entries into a reply body. */
+/* Collects visited entries into a reply body (a part of the reply: the walk stops once it is
+ * cut at the client's bound). */
 typedef struct zcollect {
     reply r;
     int withscores;
     long long items;
 } zcollect;
 
-static void collect_reply(void *arg, const char *m, size_t mlen, double score) {
+static int collect_reply(void *arg, const char *m, size_t mlen, double score) {
     zcollect *c = arg;
     if (c->withscores && c->r.resp == 3) reply_array(&c->r, 2);
     reply_bulk(&c->r, m, mlen);
     if (c->withscores) reply_double(&c->r, score);
     c->items += c->withscores && c->r.resp == 2 ? 2 : 1;
+    return reply_was_cut(&c->r);
 }
 
 /* Which options a range command takes after min max. */
@@ -301,10 +304,10 @@ static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscor
 static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
     buf body;
     buf_init(&body);
-    zcollect c = {{.out = &body, .resp = ctx->r->resp}, withscores, 0};
+    zcollect c = {reply_part(ctx->r, &body), withscores, 0};
     zrange_walk(z, s, collect_reply, &c);
     reply_array(ctx->r, c.items);
-    buf_append(ctx->r->out, body.data, body.len);
+    reply_append_part(ctx->r, &body);
     buf_free(&body);
 }
 
@@ -329,9 +332,10 @@ void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, OPT_L
 void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, OPT_LIMIT | OPT_WITHSCORES); }
 void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
 
-static void count_visit(void *arg, const char *m, size_t mlen, double score) {
+static int count_visit(void *arg, const char *m, size_t mlen, double score) {
     (void)m, (void)mlen, (void)score;
     (*(long long *)arg)++;
+    return 0;
 }
 
 static void zcount_generic(cmd_ctx *ctx, int by) {
@@ -580,7 +584,7 @@ typedef struct zentries {
     size_t n, cap;
 } zentries;
 
-static void zentries_add(void *arg, const char *m, size_t mlen, double score) {
+static int zentries_add(void *arg, const char *m, size_t mlen, double score) {
     zentries *e = arg;
     uint32_t len = (uint32_t)mlen;
     buf_append(&e->members, &len, sizeof(len));
@@ -591,6 +595,7 @@ static void zentries_add(void *arg, const char *m, size_t mlen, double score) {
         if (!e->scores) abort();
     }
     e->scores[e->n++] = score;
+    return 0;
 }
 
 /* Walks the copied entries: *pos starts at 0. */
@@ -906,78 +911,6 @@ static double aggregate(int how, double acc, double v) {
     return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
 }
 
-/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
- * the end: the arena moves as it grows). */
-typedef struct zinputs {
-    zin *all;
-    size_t n, cap;
-    buf *arena;
-    buf offsets;
-} zinputs;
-
-/* Appends an open key's members (a set's score 1) weighted; CK_FOUND, or CK_CORRUPT if a
- * stored zset score is not one. */
-static int read_input(compound *c, int input, double weight, zinputs *in) {
-    compound_iter ci;
-    compound_iter_open(&ci, c, NULL, 0);
-    const char *m, *v;
-    size_t ml, vl;
-    double score = 1;
-    int rc = CK_FOUND;
-    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
-        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
-            rc = CK_CORRUPT;
-            break;
-        }
-        if (in->n == in->cap) {
-            in->cap *= 2;
-            in->all = realloc(in->all, in->cap * sizeof(zin));
-            if (!in->all) abort();
-        }
-        double weighted = score * weight;
-        size_t off = in->arena->len;
-        buf_append(in->arena, m, ml);
-        buf_append(&in->offsets, &off, sizeof(off));
-        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
-    }
-    compound_iter_close(&ci);
-    return rc;
-}
-
-/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
- * Returns the count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
-static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, zin **out, buf *arena) {
-    zinputs in = {malloc(16 * sizeof(zin)), 0, 16, arena, {0}};
-    if (!in.all) abort();
-    buf_init(&in.offsets);
-    int rc = CK_FOUND;
-    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING); k++) {
-        const resp_arg *key = &ctx->argv[zc->first_key + k];
-        compound c;
-        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
-        if (rc == CK_WRONGTYPE) {
-            compound_free(&c);
-            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
-        }
-        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
-        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
-        compound_free(&c);
-    }
-    if (rc != CK_FOUND && rc != CK_MISSING) {
-        free(in.all);
-        buf_free(&in.offsets);
-        return -1;
-    }
-    for (size_t i = 0; i < in.n; i++) {
-        size_t off;
-        memcpy(&off, in.offsets.data + i * sizeof(off), sizeof(off));
-        in.all[i].m = arena->data + off;
-    }
-    buf_free(&in.offsets);
-    *out = in.all;
-    return (long long)in.n;
-}
-
 /* Combines the inputs into result entries (member, score), sorted by score then member. */
 static long long combine(const zcombine *zc, zin *all, long long n) {
     qsort(all, (size_t)n, sizeof(zin), compare_zin_member);
@@ -1001,6 +934,125 @@ static long long combine(const zcombine *zc, zin *all, long long n) {
     return w;
 }
 
+/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
+ * the end: the arena moves as it grows). A union replied to a client combines them as it goes
+ * (see read_input), bounded by the room its reply has. */
+typedef struct zinputs {
+    zin *all;
+    size_t n, cap;
+    buf *arena;
+    buf offsets;
+    const zcombine *zc;
+    size_t room, bytes, check_at; /* bytes: what the entries take in a reply at least */
+    int over;                     /* a union found more than room: it stopped */
+} zinputs;
+
+/* Points the entries at their members in the arena. */
+static void point_at_members(zinputs *in) {
+    for (size_t i = 0; i < in->n; i++) {
+        size_t off;
+        memcpy(&off, in->offsets.data + i * sizeof(off), sizeof(off));
+        in->all[i].m = in->arena->data + off;
+    }
+}
+
+/* Combines a union's entries so far (their repeats aggregated, in input order as at the end)
+ * and copies what is left to a new arena; the bytes they take in a reply at least become
+ * in->bytes. */
+static void compact_union(zinputs *in) {
+    point_at_members(in);
+    in->n = (size_t)combine(in->zc, in->all, (long long)in->n);
+    buf arena;
+    buf_init(&arena);
+    buf_clear(&in->offsets);
+    in->bytes = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        size_t off = arena.len;
+        buf_append(&arena, in->all[i].m, in->all[i].len);
+        buf_append(&in->offsets, &off, sizeof(off));
+        in->bytes += in->all[i].len + 5; /* "$<len>\r\n<member>\r\n" */
+    }
+    buf_free(in->arena);
+    *in->arena = arena;
+}
+
+/* Counts an entry read; a union that has found more than its reply has room for is over (its
+ * reply would be cut at the client's bound): reading stops. Its repeats are counted until they
+ * are dropped, each time it passes the bytes it had after the last drop by room: it holds at
+ * most twice the room. */
+static void count_entry(zinputs *in, size_t member_len) {
+    in->bytes += member_len + 5;
+    if (in->bytes <= in->check_at) return;
+    compact_union(in);
+    in->check_at = in->bytes + in->room;
+    in->over = in->bytes > in->room;
+}
+
+/* Appends an open key's members (a set's score 1) weighted, until they are over (see
+ * count_entry); CK_FOUND, or CK_CORRUPT if a stored zset score is not one. */
+static int read_input(compound *c, int input, double weight, zinputs *in) {
+    compound_iter ci;
+    compound_iter_open(&ci, c, NULL, 0);
+    const char *m, *v;
+    size_t ml, vl;
+    double score = 1;
+    int rc = CK_FOUND;
+    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
+            rc = CK_CORRUPT;
+            break;
+        }
+        if (in->n == in->cap) {
+            in->cap *= 2;
+            in->all = realloc(in->all, in->cap * sizeof(zin));
+            if (!in->all) abort();
+        }
+        double weighted = score * weight;
+        size_t off = in->arena->len;
+        buf_append(in->arena, m, ml);
+        buf_append(&in->offsets, &off, sizeof(off));
+        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
+        count_entry(in, ml);
+        if (in->over) break;
+    }
+    compound_iter_close(&ci);
+    return rc;
+}
+
+/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
+ * room is what the reply has room for (SIZE_MAX: no bound): a union stops past it, having
+ * found more (an intersection or a difference may find far less than it reads). Returns the
+ * count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
+static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, size_t room, zin **out, buf *arena) {
+    size_t bound = zc->op == OP_UNION ? room : SIZE_MAX;
+    zinputs in = {.all = malloc(16 * sizeof(zin)), .cap = 16, .arena = arena, .zc = zc,
+                  .room = bound, .check_at = bound};
+    if (!in.all) abort();
+    buf_init(&in.offsets);
+    int rc = CK_FOUND;
+    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING) && !in.over; k++) {
+        const resp_arg *key = &ctx->argv[zc->first_key + k];
+        compound c;
+        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
+        if (rc == CK_WRONGTYPE) {
+            compound_free(&c);
+            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
+        }
+        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
+        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
+        compound_free(&c);
+    }
+    if (rc != CK_FOUND && rc != CK_MISSING) {
+        free(in.all);
+        buf_free(&in.offsets);
+        return -1;
+    }
+    point_at_members(&in);
+    buf_free(&in.offsets);
+    *out = in.all;
+    return (long long)in.n;
+}
+
 /* ZUNION/ZINTER/ZDIFF [STORE]: numkeys at argv[at]; dst is argv[1] for the STORE forms. */
 static void combine_command(cmd_ctx *ctx, int op, int store) {
     zcombine zc = {0};
@@ -1013,7 +1065,7 @@ static void combine_command(cmd_ctx *ctx, int op, int store) {
     buf arena;
     buf_init(&arena);
     zin *all = NULL;
-    long long n = read_inputs(ctx, &zc, &all, &arena);
+    long long n = read_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &all, &arena);
     if (n >= 0) {
         n = combine(&zc, all, n);
         if (!store) {
@@ -1060,7 +1112,7 @@ void cmd_zintercard(cmd_ctx *ctx) {
         buf arena;
         buf_init(&arena);
         zin *all = NULL;
-        long long n = read_inputs(ctx, &zc, &all, &arena);
+        long long n = read_inputs(ctx, &zc, SIZE_MAX, &all, &arena);
         if (n >= 0) {
             n = combine(&zc, all, n);
             reply_int(ctx->r, zc.limit > 0 && n > zc.limit ? zc.limit : n);

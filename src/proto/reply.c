@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -124,4 +125,20 @@ void reply_verbatim(reply *r, const char *s, size_t len) {
     put(r, "txt:", 4);
     put(r, s, len);
     put(r, "\r\n", 2);
+}
+
+size_t reply_room(const reply *r) {
+    if (r->max == 0) return SIZE_MAX;
+    return r->out->len < r->max ? r->max - r->out->len : 0;
+}
+
+reply reply_part(const reply *r, buf *part) {
+    size_t room = reply_room(r);
+    /* No room left gives a bound of 1 byte (one header passes it): 0 would mean no bound. */
+    reply p = {part, r->resp, room == SIZE_MAX ? 0 : room > 0 ? room : 1, r->overflowed};
+    return p;
+}
+
+void reply_append_part(reply *r, const buf *part) {
+    if (part->len > 0) put(r, part->data, part->len);
 }

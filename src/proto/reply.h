@@ -37,4 +37,16 @@ void reply_set(reply *r, long long n);
 void reply_double(reply *r, double v);
 void reply_verbatim(reply *r, const char *s, size_t len);
 
+/* Whether r's reply was cut at its bound (its client is closed without it): a command still
+ * reading what it would reply can stop. A command that writes data must not stop for it. */
+static inline int reply_was_cut(const reply *r) { return r->overflowed && *r->overflowed; }
+/* How many more bytes r's reply may take before it is cut (SIZE_MAX without a bound). */
+size_t reply_room(const reply *r);
+/* A writer into part (empty) for a part of r's reply that is written before the header that
+ * counts it: bounded by the room r has left and cut along with r, so that the part never
+ * holds more than r could send. */
+reply reply_part(const reply *r, buf *part);
+/* Appends a part written with reply_part to r's reply (cut at r's bound). */
+void reply_append_part(reply *r, const buf *part);
+
 #endif
