@@ -469,16 +469,16 @@ def test_bitmap_longer_than_proto_max_bulk_len_is_refused(server, r):
     make it), as the setting stands when the batch comes; with nothing written then."""
     too_long = "^APPLYBATCH: bitmap 'bm' of %d bytes is longer than proto-max-bulk-len$"
     with pytest.raises(redis.ResponseError, match=too_long % (512 * 1024 * 1024 + 1)):
-        r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS + b"bm", bitmap_meta(512 * 1024 * 1024 + 1))]))
+        r.execute_command("APPLYBATCH", build_batch([("PUT", 1, NS + b"bm", bitmap_meta(512 * 1024 * 1024 + 1, BV))]))
     r.config_set("proto-max-bulk-len", "1mb")
     try:
         base = seq(r)
         for size in (1024 * 1024 + 1, 1 << 40):
-            recs = [("PUT", 1, NS + b"bm", bitmap_meta(size)), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x01")]
+            recs = [("PUT", 1, NS + b"bm", bitmap_meta(size, BV)), ("PUT", 0, subkey(b"bm", BV, b"0"), b"\x01")]
             with pytest.raises(redis.ResponseError, match=too_long % size):
                 r.execute_command("APPLYBATCH", build_batch(recs))
         assert seq(r) == base and r.exists("bm") == 0
-        data = build_batch([("PUT", 1, NS + b"bm", bitmap_meta(1024 * 1024))])
+        data = build_batch([("PUT", 1, NS + b"bm", bitmap_meta(1024 * 1024, BV))])
         assert r.execute_command("APPLYBATCH", data) == len(data)
         assert r.strlen("bm") == 1024 * 1024
     finally:
