@@ -123,7 +123,7 @@ void cmd_hello(cmd_ctx *ctx) {
 void cmd_select(cmd_ctx *ctx) {
     long long db;
     if (arg_ll(ctx, &ctx->argv[1], &db) < 0) return;
-    if (db < 0 || db >= server_config.databases) {
+    if (db < 0 || db >= CONFIG_READ(databases)) {
         reply_error(ctx->r, "ERR DB index is out of range");
         return;
     }

@@ -121,7 +121,7 @@ static long long client_memory(const client *c) {
 #define MAXMEMORY_CLIENTS_MIN (128 * 1024)
 
 static long long clients_limit(void) {
-    long long limit = server_config.maxmemory_clients;
+    long long limit = CONFIG_READ(maxmemory_clients);
     return limit > 0 && limit < MAXMEMORY_CLIENTS_MIN ? MAXMEMORY_CLIENTS_MIN : limit;
 }
 
@@ -304,20 +304,20 @@ int net_output_over_limit(client *c) {
         close_over_limit(c, (long long)c->out.len);
         return 1;
     }
-    const output_limit *l = &server_config.output_limits[0];
+    output_limit l = config_output_limit(0);
     long long pending = (long long)c->out.len > OUTPUT_UNCOUNTED ? (long long)c->out.len - OUTPUT_UNCOUNTED : 0;
-    int over_soft = l->soft > 0 && pending > l->soft;
+    int over_soft = l.soft > 0 && pending > l.soft;
     if (!over_soft) c->over_soft_since_ms = 0;
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
-    int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && c->out.len > UNAUTHENTICATED_MAX_OUTPUT) ||
-               (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
+    int over = (l.hard > 0 && pending > l.hard) || (!c->authenticated && c->out.len > UNAUTHENTICATED_MAX_OUTPUT) ||
+               (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l.soft_seconds * 1000);
     if (over) close_over_limit(c, pending);
     return over;
 }
 
 reply net_client_reply(client *c) {
     /* The bound its output may reach: past it, the client is closed without the reply anyway. */
-    long long hard = server_config.output_limits[0].hard, clients = clients_limit(), max = 0;
+    long long hard = config_output_limit(0).hard, clients = clients_limit(), max = 0;
     if (hard > 0) max = hard + OUTPUT_UNCOUNTED;
     if (clients > 0 && (max == 0 || clients < max)) max = clients;
     if (!c->authenticated && (max == 0 || UNAUTHENTICATED_MAX_OUTPUT < max)) max = UNAUTHENTICATED_MAX_OUTPUT;
@@ -327,7 +327,7 @@ reply net_client_reply(client *c) {
 }
 
 long long net_output_room(const client *c) {
-    long long hard = server_config.output_limits[0].hard;
+    long long hard = config_output_limit(0).hard;
     return hard > 0 ? hard + OUTPUT_UNCOUNTED - (long long)c->out.len : LLONG_MAX;
 }
 
@@ -383,7 +383,7 @@ static void client_process_input(client *c) {
     while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked &&
            !kill_requested(c)) {
         size_t used = 0;
-        c->parser.max_bulk_len = server_config.proto_max_bulk_len;
+        c->parser.max_bulk_len = CONFIG_READ(proto_max_bulk_len);
         c->parser.unauthenticated = !c->authenticated && config_password_set();
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
         pos += used;
@@ -415,7 +415,7 @@ static void client_process_input(client *c) {
  * logs it. */
 static int query_over_limit(client *c) {
     size_t used = c->in.len + resp_parser_memory(&c->parser);
-    if ((long long)used <= server_config.client_query_buffer_limit) return 0;
+    if ((long long)used <= CONFIG_READ(client_query_buffer_limit)) return 0;
     log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes with its arguments)",
             c->addr, used);
     return 1;
@@ -545,7 +545,7 @@ static void client_create(worker *w, int fd) {
     c->authenticated = !config_password_set();
     buf_init(&c->in);
     buf_init(&c->out);
-    resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
+    resp_parser_init(&c->parser, CONFIG_READ(proto_max_bulk_len));
     fill_addresses(c);
     c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->write_ev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
@@ -584,7 +584,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
-    int timeout = server_config.timeout;
+    int timeout = CONFIG_READ(timeout);
     int64_t now = time_mono_ms();
     client *next;
     for (client *c = w->clients; c; c = next) {
@@ -749,7 +749,7 @@ static const char max_clients_msg[] = "-ERR max number of clients reached\r\n";
 static void try_admit(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
     pending_admit *pa = arg;
-    if (atomic_fetch_add(&stats.connected_clients, 1) < server_config.maxclients) {
+    if (atomic_fetch_add(&stats.connected_clients, 1) < CONFIG_READ(maxclients)) {
         int one = 1;
         setsockopt(pa->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         hand_to_worker(pa->fd);
@@ -782,7 +782,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l, (void)salen, (void)arg;
     atomic_fetch_add(&stats.connections_received, 1);
     /* The password may have been removed since start-up: protected mode holds per connection. */
-    if (server_config.protected_mode && !config_password_set() && !is_loopback_peer(sa)) {
+    if (CONFIG_READ(protected_mode) && !config_password_set() && !is_loopback_peer(sa)) {
         refuse(fd, "-DENIED tidekv is running in protected mode: protected-mode is yes and no password is set, "
                    "so only loopback connections are accepted. Set requirepass, or protected-mode no if the "
                    "network is trusted.\r\n");
@@ -824,7 +824,7 @@ static int is_loopback(const char *host) {
 }
 
 int net_run(void) {
-    if (server_config.protected_mode && !config_password_set() && !is_loopback(server_config.bind)) {
+    if (CONFIG_READ(protected_mode) && !config_password_set() && !is_loopback(server_config.bind)) {
         log_msg(LOG_WARNING,
                 "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
                 "or protected-mode no if the network is trusted",
@@ -834,9 +834,9 @@ int net_run(void) {
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     main_base = event_base_new();
-    struct evconnlistener *listener = listen_on(server_config.bind, server_config.port);
+    struct evconnlistener *listener = listen_on(server_config.bind, CONFIG_READ(port));
     if (!listener) {
-        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, server_config.port,
+        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, CONFIG_READ(port),
                 strerror(errno));
         event_base_free(main_base);
         return -1;
@@ -844,7 +844,8 @@ int net_run(void) {
     /* By default one core is left to RocksDB's flushes and compactions, the WAL sync
      * thread and the kernel's network work: on a 2-core machine one worker measured
      * faster unpipelined, with a third of the p99, than two (bench/RESULTS.md). */
-    int n = server_config.workers > 0 ? server_config.workers : (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    int n = CONFIG_READ(workers);
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
     if (n < 1) n = 1;
     if (workers_start(n) < 0) {
         log_msg(LOG_WARNING, "could not start worker threads");
@@ -861,7 +862,7 @@ int net_run(void) {
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     log_msg(LOG_NOTICE, "tidekv %s ready to accept connections on %s:%d (%d workers)", TIDEKV_VERSION,
-            server_config.bind, server_config.port, n);
+            server_config.bind, CONFIG_READ(port), n);
 
     event_base_dispatch(main_base);
 
