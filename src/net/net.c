@@ -155,26 +155,40 @@ void net_client_set_name(client *c, const char *name, size_t len) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* Copies what CLIENT LIST shows of a client into its shown copy. Call from its worker. */
+static void publish_shown(client *c) {
+    client_shown *s = &c->shown;
+    pthread_mutex_lock(&c->shown_lock);
+    s->db = c->db;
+    s->resp = c->resp;
+    s->multi = (c->flags & CLIENT_MULTI) ? c->queue_len : -1;
+    s->qbuf = c->in.len;
+    s->qbuf_cap = c->in.cap;
+    s->omem = c->out.cap;
+    s->last_active_mono_ms = c->last_active_mono_ms;
+    memcpy(s->cmd, c->last_cmd, sizeof(s->cmd));
+    pthread_mutex_unlock(&c->shown_lock);
+}
+
+/* Reads a client's shown copy, and the fields fixed before it joined the registry (id,
+ * addresses, fd, creation time); the caller holds the registry lock, which guards the name. */
 static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) {
-    char flags[8] = "N";
-    if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
-    /* Another thread owns these and may change them meanwhile: read each once. */
-    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
-    char last_cmd[sizeof(c->last_cmd)];
-    memcpy(last_cmd, c->last_cmd, sizeof(last_cmd));
-    last_cmd[sizeof(last_cmd) - 1] = '\0';
-    if (in_len > in_cap) in_len = in_cap;
+    pthread_mutex_lock(&c->shown_lock);
+    client_shown s = c->shown;
+    pthread_mutex_unlock(&c->shown_lock);
+    s.cmd[sizeof(s.cmd) - 1] = '\0';
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
                "tot-mem=%lld events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-               (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
-               flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, in_len, in_cap - in_len, in_cap,
-               out_cap, atomic_load(&c->mem), last_cmd[0] ? last_cmd : "NULL", c->resp);
+               (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - s.last_active_mono_ms) / 1000),
+               s.multi >= 0 ? "x" : "N", s.db, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
+               atomic_load(&c->mem), s.cmd[0] ? s.cmd : "NULL", s.resp);
 }
 
-void net_client_list(buf *out, uint64_t only_id) {
+void net_client_list(buf *out, uint64_t only_id, client *caller) {
+    publish_shown(caller); /* it shows the command running now, as in Redis */
     int64_t now = time_now_ms(), mono = time_mono_ms();
     pthread_mutex_lock(&registry_lock);
     /* A client being killed is gone for its killer, though its worker has yet to close it. */
@@ -250,6 +264,7 @@ static void client_free(client *c) {
     buf_free(&c->out);
     buf_free(&c->poll_body);
     free(c->name);
+    pthread_mutex_destroy(&c->shown_lock);
     free(c);
     atomic_fetch_sub(&stats.connected_clients, 1);
 }
@@ -334,7 +349,7 @@ long long net_output_room(const client *c) {
 void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }
 
 /* Writes what is pending; returns -1 if the client was freed. */
-static int client_flush(client *c) {
+static int write_output(client *c) {
     if (c->reply_cut) close_over_limit(c, (long long)c->out.len);
     if (c->flags & CLIENT_CLOSE_ASAP) {
         client_free(c);
@@ -371,6 +386,14 @@ static int client_flush(client *c) {
         return -1;
     }
     account_memory(c);
+    return 0;
+}
+
+/* Writes what is pending and shows the client's new state to CLIENT LIST: every pass of the
+ * worker over a client ends here. Returns -1 if the client was freed. */
+static int client_flush(client *c) {
+    if (write_output(c) < 0) return -1;
+    publish_shown(c);
     return 0;
 }
 
@@ -552,6 +575,8 @@ static void client_create(worker *w, int fd) {
     c->wnext = w->clients;
     if (w->clients) w->clients->wprev = c;
     w->clients = c;
+    pthread_mutex_init(&c->shown_lock, NULL);
+    publish_shown(c);
     registry_add(c);
     event_add(c->read_ev, NULL);
     account_memory(c);
