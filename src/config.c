@@ -44,7 +44,7 @@ typedef struct option_def {
     const char *default_value;
     const char *const *choices; /* OPT_ENUM: the names, NULL-terminated; stored as an index */
     const char *alias_of;       /* set: another name of that option; nothing else is used */
-    long long kept_min, kept_max; /* both 0, or accepted numbers past them are kept at them */
+    long long kept_min, kept_max; /* if kept_max: numbers accepted past these are kept at them (hz) */
 } option_def;
 
 const char *const config_fsync_modes[] = {"always", "everysec", "no", NULL}; /* enum fsync_mode */
