@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "proto/resp.h"
 #include "util/glob.h"
 #include "util/log.h"
+#include "util/num.h"
 
 config server_config;
 
@@ -19,80 +21,193 @@ config server_config;
 static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* OPT_BYTES is a binary-safe string (a password may hold any byte, NUL too); the other
- * types refuse a NUL, which would cut a C string short. */
-typedef enum { OPT_INT, OPT_LL, OPT_MEMORY, OPT_STRING, OPT_BYTES, OPT_LOGLEVEL, OPT_ENUM, OPT_OUTPUT_LIMITS } opt_type;
+ * types refuse a NUL, which would cut a C string short. Numbers are stored as atomic_int
+ * (OPT_INT, OPT_BOOL, OPT_ENUM, OPT_LOGLEVEL) or atomic_llong (OPT_LL, OPT_MEMORY). */
+typedef enum {
+    OPT_INT,
+    OPT_LL,
+    OPT_MEMORY,
+    OPT_BOOL,
+    OPT_STRING,
+    OPT_BYTES,
+    OPT_LOGLEVEL,
+    OPT_ENUM,
+    OPT_OUTPUT_LIMITS
+} opt_type;
 
 typedef struct option_def {
     const char *name;
     opt_type type;
-    size_t offset;
+    void *field; /* where the value lives; NULL: in kept[] */
     long long min, max;
     int runtime_settable;
     const char *default_value;
     const char *const *choices; /* OPT_ENUM: the names, NULL-terminated; stored as an index */
+    const char *alias_of;       /* set: another name of that option; nothing else is used */
+    long long kept_min, kept_max; /* if kept_max: numbers accepted past these are kept at them (hz) */
 } option_def;
 
 const char *const config_fsync_modes[] = {"always", "everysec", "no", NULL}; /* enum fsync_mode */
-static const char *const yes_no[] = {"no", "yes", NULL};
+static const char *const maxmemory_policies[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                                 "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction",
+                                                 NULL};
 
-#define FIELD(f) offsetof(config, f)
+#define FIELD(f) (&server_config.f)
+/* Name, type, where the value lives, range (numbers), whether CONFIG SET may change it, default. */
+#define OPTION(n, t, f, lo, hi, settable, def) \
+    {.name = n, .type = t, .field = f, .min = lo, .max = hi, .runtime_settable = settable, .default_value = def}
+/* Redis's options that mean nothing on RocksDB (encodings, eviction, lazy freeing,
+ * defragmentation, the RDB and AOF files): each is checked as Redis 7.0 checks it and kept in
+ * kept[] for CONFIG GET, and nothing else reads it, so that a redis.conf or a tool tuning
+ * Redis works unchanged. */
+#define REDIS_INT(n, lo, hi, def) OPTION(n, OPT_LL, NULL, lo, hi, 1, def)
+#define REDIS_MEMORY(n, lo, hi, def) OPTION(n, OPT_MEMORY, NULL, lo, hi, 1, def)
+#define REDIS_BOOL(n, def) OPTION(n, OPT_BOOL, NULL, 0, 0, 1, def)
+#define REDIS_IMMUTABLE_STRING(n, def) OPTION(n, OPT_STRING, NULL, 0, 0, 0, def)
+#define ALIAS(n, target) {.name = n, .alias_of = target}
+
 static const option_def options[] = {
-    {"bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1", NULL},
-    {"port", OPT_INT, FIELD(port), 0, 65535, 0, "6666", NULL},
-    {"dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data", NULL},
-    {"workers", OPT_INT, FIELD(workers), 0, 256, 0, "0", NULL},
-    {"requirepass", OPT_BYTES, FIELD(requirepass), 0, 0, 1, "", NULL},
-    {"maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000", NULL},
-    {"timeout", OPT_INT, FIELD(timeout), 0, 2147483647, 1, "0", NULL},
-    {"logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, "", NULL},
-    {"loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice", NULL},
-    {"databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16", NULL},
-    /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
+    OPTION("bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1"),
+    OPTION("port", OPT_INT, FIELD(port), 0, 65535, 0, "6666"),
+    OPTION("dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data"),
+    OPTION("workers", OPT_INT, FIELD(workers), 0, 256, 0, "0"),
+    OPTION("requirepass", OPT_BYTES, FIELD(requirepass), 0, 0, 1, ""),
+    OPTION("maxclients", OPT_INT, FIELD(maxclients), 1, 1000000, 1, "10000"),
+    OPTION("timeout", OPT_INT, FIELD(timeout), 0, INT_MAX, 1, "0"),
+    OPTION("logfile", OPT_STRING, FIELD(logfile), 0, 0, 0, ""),
+    OPTION("loglevel", OPT_LOGLEVEL, FIELD(loglevel), 0, 0, 1, "notice"),
+    OPTION("databases", OPT_INT, FIELD(databases), 1, 1000000, 0, "16"),
     /* Unparsed input and the request being parsed one client may pile up before it is closed. */
-    {"client-query-buffer-limit", OPT_MEMORY, FIELD(client_query_buffer_limit), 1024 * 1024, 1LL << 40, 1, "1gb", NULL},
-    {"proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb", NULL},
+    OPTION("client-query-buffer-limit", OPT_MEMORY, FIELD(client_query_buffer_limit), 1024 * 1024, 1LL << 40, 1, "1gb"),
+    /* At most 4 GiB - 1: RocksDB batch records hold 32-bit lengths. */
+    OPTION("proto-max-bulk-len", OPT_MEMORY, FIELD(proto_max_bulk_len), 1024 * 1024, (1LL << 32) - 1, 1, "512mb"),
     /* The memory all clients' buffers, requests and queued commands may take together before
      * the biggest clients are closed (0 = no limit). */
-    {"maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb", NULL},
-    {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096", NULL},
-    {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64", NULL},
-    {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800", NULL},
-    {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384", NULL},
-    {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64", NULL},
-    {"cdc-poll-pace-ms", OPT_INT, FIELD(cdc_poll_pace_ms), 0, 60000, 1, "5", NULL},
-    {"cdc-poll-max-bytes", OPT_MEMORY, FIELD(cdc_poll_max_bytes), 1, 1LL << 40, 1, "16mb", NULL},
+    OPTION("maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb"),
+    OPTION("rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096"),
+    OPTION("rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"),
+    OPTION("wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"),
+    OPTION("wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384"),
+    OPTION("cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64"),
+    OPTION("cdc-poll-pace-ms", OPT_INT, FIELD(cdc_poll_pace_ms), 0, 60000, 1, "5"),
+    OPTION("cdc-poll-max-bytes", OPT_MEMORY, FIELD(cdc_poll_max_bytes), 1, 1LL << 40, 1, "16mb"),
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
-    {"save", OPT_STRING, FIELD(save), 0, 0, 1, "", NULL},
-    {"appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes", NULL},
-    {"appendfsync", OPT_ENUM, FIELD(appendfsync), 0, 0, 1, "everysec", config_fsync_modes},
-    {"protected-mode", OPT_ENUM, FIELD(protected_mode), 0, 0, 1, "yes", yes_no},
+    OPTION("save", OPT_STRING, FIELD(save), 0, 0, 1, ""),
+    OPTION("appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes"),
+    {.name = "appendfsync", .type = OPT_ENUM, .field = FIELD(appendfsync), .runtime_settable = 1,
+     .default_value = "everysec", .choices = config_fsync_modes},
+    OPTION("protected-mode", OPT_BOOL, FIELD(protected_mode), 0, 0, 1, "yes"),
     /* Redis's syntax and classes; only normal clients exist here, the other classes are kept
      * for CONFIG GET. Unlike Redis's 0 0 0, normal clients are bounded by default. */
-    {"client-output-buffer-limit", OPT_OUTPUT_LIMITS, FIELD(output_limits), 0, 0, 1,
-     "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60", NULL},
+    OPTION("client-output-buffer-limit", OPT_OUTPUT_LIMITS, FIELD(output_limits), 0, 0, 1,
+           "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60"),
+
+    /* Encodings: RocksDB keys hold every element whatever the size. */
+    REDIS_INT("hash-max-listpack-entries", 0, LONG_MAX, "512"),
+    ALIAS("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    REDIS_MEMORY("hash-max-listpack-value", 0, LONG_MAX, "64"),
+    ALIAS("hash-max-ziplist-value", "hash-max-listpack-value"),
+    REDIS_INT("list-max-listpack-size", INT_MIN, INT_MAX, "-2"),
+    ALIAS("list-max-ziplist-size", "list-max-listpack-size"),
+    REDIS_INT("list-compress-depth", 0, INT_MAX, "0"),
+    REDIS_INT("set-max-intset-entries", 0, LONG_MAX, "512"),
+    REDIS_INT("zset-max-listpack-entries", 0, LONG_MAX, "128"),
+    ALIAS("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    REDIS_MEMORY("zset-max-listpack-value", 0, LONG_MAX, "64"),
+    ALIAS("zset-max-ziplist-value", "zset-max-listpack-value"),
+    REDIS_MEMORY("hll-sparse-max-bytes", 0, LONG_MAX, "3000"),
+    REDIS_MEMORY("stream-node-max-bytes", 0, LONG_MAX, "4096"),
+    REDIS_INT("stream-node-max-entries", 0, LLONG_MAX, "100"),
+    REDIS_BOOL("activerehashing", "yes"),
+    /* Eviction: the data lives on disk, not in memory (maxmemory-clients is real, above). */
+    REDIS_MEMORY("maxmemory", 0, LLONG_MAX, "0"),
+    {.name = "maxmemory-policy", .type = OPT_ENUM, .runtime_settable = 1, .default_value = "noeviction",
+     .choices = maxmemory_policies},
+    REDIS_INT("maxmemory-samples", 1, INT_MAX, "5"),
+    REDIS_INT("maxmemory-eviction-tenacity", 0, 100, "10"),
+    REDIS_INT("lfu-log-factor", 0, INT_MAX, "10"),
+    REDIS_INT("lfu-decay-time", 0, INT_MAX, "1"),
+    REDIS_BOOL("replica-ignore-maxmemory", "yes"),
+    ALIAS("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
+    /* Lazy freeing: a deletion here is a RocksDB tombstone or a metadata version. */
+    REDIS_BOOL("lazyfree-lazy-eviction", "no"),
+    REDIS_BOOL("lazyfree-lazy-expire", "no"),
+    REDIS_BOOL("lazyfree-lazy-server-del", "no"),
+    REDIS_BOOL("lazyfree-lazy-user-del", "no"),
+    REDIS_BOOL("lazyfree-lazy-user-flush", "no"),
+    REDIS_BOOL("replica-lazy-flush", "no"),
+    ALIAS("slave-lazy-flush", "replica-lazy-flush"),
+    /* Defragmentation and the allocator: RocksDB compacts its files itself. */
+    REDIS_BOOL("activedefrag", "no"),
+    REDIS_MEMORY("active-defrag-ignore-bytes", 1, LLONG_MAX, "100mb"),
+    REDIS_INT("active-defrag-threshold-lower", 0, 1000, "10"),
+    REDIS_INT("active-defrag-threshold-upper", 0, 1000, "100"),
+    REDIS_INT("active-defrag-cycle-min", 1, 99, "1"),
+    REDIS_INT("active-defrag-cycle-max", 1, 99, "25"),
+    REDIS_INT("active-defrag-max-scan-fields", 1, LONG_MAX, "1000"),
+    REDIS_BOOL("jemalloc-bg-thread", "yes"),
+    /* Redis's timer: tidekv's periodic work runs on its own clocks. Redis takes any hz and runs
+     * (and shows) it within 1..500. */
+    {.name = "hz", .type = OPT_LL, .max = INT_MAX, .runtime_settable = 1, .default_value = "10", .kept_min = 1,
+     .kept_max = 500},
+    REDIS_BOOL("dynamic-hz", "yes"),
+    REDIS_INT("active-expire-effort", 1, 10, "1"),
+    /* RDB and AOF files: RocksDB's WAL and SST files hold the data. */
+    REDIS_IMMUTABLE_STRING("dbfilename", "dump.rdb"),
+    REDIS_BOOL("stop-writes-on-bgsave-error", "yes"),
+    REDIS_BOOL("rdbcompression", "yes"),
+    OPTION("rdbchecksum", OPT_BOOL, NULL, 0, 0, 0, "yes"), /* immutable in Redis too */
+    REDIS_BOOL("rdb-del-sync-files", "no"),
+    REDIS_BOOL("rdb-save-incremental-fsync", "yes"),
+    REDIS_IMMUTABLE_STRING("appendfilename", "appendonly.aof"),
+    REDIS_IMMUTABLE_STRING("appenddirname", "appendonlydir"),
+    REDIS_BOOL("no-appendfsync-on-rewrite", "no"),
+    REDIS_INT("auto-aof-rewrite-percentage", 0, INT_MAX, "100"),
+    REDIS_MEMORY("auto-aof-rewrite-min-size", 0, LLONG_MAX, "64mb"),
+    REDIS_BOOL("aof-load-truncated", "yes"),
+    REDIS_BOOL("aof-use-rdb-preamble", "yes"),
+    REDIS_BOOL("aof-rewrite-incremental-fsync", "yes"),
+    REDIS_BOOL("aof-timestamp-enabled", "no"),
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
+/* The values of the options with no field in server_config, one slot per option of options[]
+ * (the type says which member is used). */
+static union {
+    atomic_int i;
+    atomic_llong ll;
+    char *s;
+} kept[NOPTIONS];
+
+static void *option_field(const option_def *opt) { return opt->field ? opt->field : &kept[opt - options]; }
+
+/* The option a name stands for (through an alias), or NULL. */
 static const option_def *find_option(const char *name) {
-    for (size_t i = 0; i < NOPTIONS; i++)
-        if (strcasecmp(options[i].name, name) == 0) return &options[i];
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (strcasecmp(options[i].name, name) != 0) continue;
+        return options[i].alias_of ? find_option(options[i].alias_of) : &options[i];
+    }
     return NULL;
 }
 
-/* Parses "100", "1k", "1kb", "2mb", "1gb" as Redis's memory options do (k = 1000, kb = 1024). */
+/* Parses "100", "1k", "1kb", "2mb", "1gb" as Redis's memory options do (k = 1000, kb = 1024):
+ * digits only before the unit, no sign. */
 static int parse_memory(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || errno || v < 0) return -1;
+    long long v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (LLONG_MAX - (*p - '0')) / 10) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (p == s) return -1;
     static const struct {
         const char *suffix;
         long long mul;
     } units[] = {{"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
                  {"g", 1000000000LL}, {"gb", 1024LL * 1024 * 1024}};
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcasecmp(end, units[i].suffix) == 0) {
-            if (v > (1LL << 62) / units[i].mul) return -1;
+        if (strcasecmp(p, units[i].suffix) == 0) {
+            if (v > LLONG_MAX / units[i].mul) return -1;
             *out = v * units[i].mul;
             return 0;
         }
@@ -100,21 +215,15 @@ static int parse_memory(const char *s, long long *out) {
     return -1;
 }
 
-static int parse_integer(const char *s, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || errno) return -1;
-    *out = v;
-    return 0;
-}
+/* Parses an integer as Redis's options do: no spaces, no '+', no leading zeros. */
+static int parse_integer(const char *s, long long *out) { return num_parse_ll(s, strlen(s), out); }
 
 /* Parses and range-checks a number; stores it only if store is set. */
 static int apply_number(const option_def *opt, const char *value, int store, char *err, size_t errlen) {
     long long v;
-    int bad = opt->type == OPT_MEMORY ? parse_memory(value, &v) : parse_integer(value, &v);
-    if (bad) {
-        snprintf(err, errlen, "argument couldn't be parsed into an integer");
+    int is_memory = opt->type == OPT_MEMORY;
+    if ((is_memory ? parse_memory(value, &v) : parse_integer(value, &v)) < 0) {
+        snprintf(err, errlen, is_memory ? "argument must be a memory value" : "argument couldn't be parsed into an integer");
         return -1;
     }
     if (v < opt->min || v > opt->max) {
@@ -122,11 +231,12 @@ static int apply_number(const option_def *opt, const char *value, int store, cha
         return -1;
     }
     if (!store) return 0;
-    char *field = (char *)&server_config + opt->offset;
+    if (opt->kept_max) v = v < opt->kept_min ? opt->kept_min : v > opt->kept_max ? opt->kept_max : v;
+    void *field = option_field(opt);
     if (opt->type == OPT_INT)
-        *(int *)field = (int)v;
+        atomic_store_explicit((atomic_int *)field, (int)v, memory_order_relaxed);
     else
-        *(long long *)field = v;
+        atomic_store_explicit((atomic_llong *)field, v, memory_order_relaxed);
     return 0;
 }
 
@@ -134,11 +244,11 @@ static const char *const limit_classes[] = {"normal", "slave", "pubsub"}; /* as 
 
 /* "class hard soft seconds ..." (replica is slave's other name); only the classes named change.
  * The error texts are Redis's. */
-static int apply_output_limits(const char *value, output_limit *limits, int store, char *err, size_t errlen) {
+static int apply_output_limits(const char *value, shared_output_limit *limits, int store, char *err, size_t errlen) {
     resp_arg *args = NULL;
     int n = resp_split_inline(value, strlen(value), &args);
     output_limit parsed[3];
-    memcpy(parsed, limits, sizeof(parsed));
+    for (int k = 0; k < 3; k++) parsed[k] = output_limit_load(&limits[k]);
     const char *why = n > 0 && n % 4 == 0 ? NULL : "Wrong number of arguments in buffer limit configuration.";
     for (int i = 0; !why && i < n; i += 4) {
         int cls = strcasecmp(args[i].ptr, "replica") == 0 ? 1 : -1;
@@ -159,7 +269,12 @@ static int apply_output_limits(const char *value, output_limit *limits, int stor
         snprintf(err, errlen, "%s", why);
         return -1;
     }
-    if (store) memcpy(limits, parsed, sizeof(parsed));
+    if (!store) return 0;
+    for (int k = 0; k < 3; k++) {
+        atomic_store_explicit(&limits[k].hard, parsed[k].hard, memory_order_relaxed);
+        atomic_store_explicit(&limits[k].soft, parsed[k].soft, memory_order_relaxed);
+        atomic_store_explicit(&limits[k].soft_seconds, parsed[k].soft_seconds, memory_order_relaxed);
+    }
     return 0;
 }
 
@@ -181,7 +296,7 @@ static void store_bytes(char **field, size_t *len_field, const char *value, size
 
 /* Validates a value of len bytes for an option and, if store is set, makes it current. */
 static int apply_option(const option_def *opt, const char *value, size_t len, int store, char *err, size_t errlen) {
-    char *field = (char *)&server_config + opt->offset;
+    void *field = option_field(opt);
     if (opt->type != OPT_BYTES && memchr(value, '\0', len)) {
         snprintf(err, errlen, "argument must not contain NUL bytes");
         return -1;
@@ -191,6 +306,15 @@ static int apply_option(const option_def *opt, const char *value, size_t len, in
     case OPT_LL:
     case OPT_MEMORY:
         return apply_number(opt, value, store, err, errlen);
+    case OPT_BOOL: {
+        int yes = strcasecmp(value, "yes") == 0;
+        if (!yes && strcasecmp(value, "no") != 0) {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        if (store) atomic_store_explicit((atomic_int *)field, yes, memory_order_relaxed);
+        return 0;
+    }
     case OPT_LOGLEVEL: {
         int level = log_level_from_name(value);
         if (level < 0) {
@@ -198,16 +322,16 @@ static int apply_option(const option_def *opt, const char *value, size_t len, in
             return -1;
         }
         if (!store) return 0;
-        *(int *)field = level;
+        atomic_store_explicit((atomic_int *)field, level, memory_order_relaxed);
         log_set_level((enum log_level)level);
         return 0;
     }
     case OPT_OUTPUT_LIMITS:
-        return apply_output_limits(value, (output_limit *)field, store, err, errlen);
+        return apply_output_limits(value, field, store, err, errlen);
     case OPT_ENUM:
         for (int i = 0; opt->choices[i]; i++) {
             if (strcasecmp(value, opt->choices[i]) != 0) continue;
-            if (store) *(int *)field = i;
+            if (store) atomic_store_explicit((atomic_int *)field, i, memory_order_relaxed);
             return 0;
         }
         snprintf(err, errlen, "argument(s) must be one of the following: %s", opt->choices[0]);
@@ -228,6 +352,7 @@ static int apply_option(const option_def *opt, const char *value, size_t len, in
 void config_init_defaults(void) {
     char err[256];
     for (size_t i = 0; i < NOPTIONS; i++) {
+        if (options[i].alias_of) continue;
         const char *value = options[i].default_value;
         if (apply_option(&options[i], value, strlen(value), 1, err, sizeof(err)) < 0) abort();
     }
@@ -361,35 +486,37 @@ int config_load_args(int argc, char **argv, char *err, size_t errlen) {
 }
 
 static void format_value(const option_def *opt, buf *out) {
-    const char *field = (const char *)&server_config + opt->offset;
+    const void *field = option_field(opt);
     switch (opt->type) {
     case OPT_INT:
-        buf_printf(out, "%d", *(const int *)field);
+        buf_printf(out, "%d", atomic_load_explicit((const atomic_int *)field, memory_order_relaxed));
         break;
     case OPT_LL:
     case OPT_MEMORY:
-        buf_printf(out, "%lld", *(const long long *)field);
+        buf_printf(out, "%lld", atomic_load_explicit((const atomic_llong *)field, memory_order_relaxed));
+        break;
+    case OPT_BOOL:
+        buf_append_str(out, atomic_load_explicit((const atomic_int *)field, memory_order_relaxed) ? "yes" : "no");
         break;
     case OPT_LOGLEVEL:
-        buf_printf(out, "%s", log_level_name((enum log_level) * (const int *)field));
+        buf_append_str(out, log_level_name(atomic_load_explicit((const atomic_int *)field, memory_order_relaxed)));
         break;
     case OPT_ENUM:
-        buf_printf(out, "%s", opt->choices[*(const int *)field]);
+        buf_append_str(out, opt->choices[atomic_load_explicit((const atomic_int *)field, memory_order_relaxed)]);
         break;
-    case OPT_OUTPUT_LIMITS: {
-        const output_limit *l = (const output_limit *)field;
-        buf_printf(out, "%s %lld %lld %d %s %lld %lld %d %s %lld %lld %d", limit_classes[0], l[0].hard, l[0].soft,
-                   l[0].soft_seconds, limit_classes[1], l[1].hard, l[1].soft, l[1].soft_seconds, limit_classes[2],
-                   l[2].hard, l[2].soft, l[2].soft_seconds);
+    case OPT_OUTPUT_LIMITS:
+        for (int k = 0; k < 3; k++) {
+            output_limit l = output_limit_load((const shared_output_limit *)field + k);
+            buf_printf(out, "%s%s %lld %lld %d", k ? " " : "", limit_classes[k], l.hard, l.soft, l.soft_seconds);
+        }
         break;
-    }
     case OPT_STRING:
         pthread_mutex_lock(&config_lock);
         buf_append_str(out, *(char *const *)field);
         pthread_mutex_unlock(&config_lock);
         break;
     case OPT_BYTES: {
-        const bytes_option *b = (const bytes_option *)field;
+        const bytes_option *b = field;
         pthread_mutex_lock(&config_lock);
         buf_append(out, b->ptr, b->len);
         pthread_mutex_unlock(&config_lock);
@@ -398,6 +525,7 @@ static void format_value(const option_def *opt, buf *out) {
     }
 }
 
+/* Emits every option whose name matches, an alias with the value of the option it names. */
 int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, void *ctx) {
     int count = 0;
     buf value;
@@ -405,7 +533,7 @@ int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, v
     for (size_t i = 0; i < NOPTIONS; i++) {
         if (!glob_match(pattern, plen, options[i].name, strlen(options[i].name), 1)) continue;
         buf_clear(&value);
-        format_value(&options[i], &value);
+        format_value(options[i].alias_of ? find_option(options[i].name) : &options[i], &value);
         buf_append_byte(&value, 0);
         emit(ctx, options[i].name, value.data, value.len - 1);
         count++;

@@ -2,6 +2,7 @@
 #ifndef TIDEKV_CONFIG_H
 #define TIDEKV_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -13,42 +14,68 @@ typedef struct output_limit {
     int soft_seconds;
 } output_limit;
 
+/* An output_limit as stored: CONFIG SET changes it while workers read it. Each part is read
+ * alone (config_output_limit), so a reader may pair a new hard with an old soft: each is a
+ * valid setting, and the next check sees both new. */
+typedef struct shared_output_limit {
+    atomic_llong hard, soft;
+    atomic_int soft_seconds;
+} shared_output_limit;
+
 /* A string that may hold any byte (NUL too); ptr is also NUL-terminated. */
 typedef struct bytes_option {
     char *ptr;
     size_t len;
 } bytes_option;
 
+/* Numbers are atomics: CONFIG SET writes them on one worker while the others read them. Read
+ * them with CONFIG_READ. Strings are replaced under a lock inside config.c and read there
+ * (requirepass, CONFIG GET) or only at start-up (bind, dir, logfile). */
 typedef struct config {
     char *bind;
-    int port;
+    atomic_int port;
     char *dir;
-    int workers;
+    atomic_int workers;
     bytes_option requirepass; /* empty = no password; read it under the config lock (config_password_*) */
-    int maxclients;
-    int timeout; /* seconds idle before a client is closed, 0 = never */
+    atomic_int maxclients;
+    atomic_int timeout; /* seconds idle before a client is closed, 0 = never */
     char *logfile;
-    int loglevel;
-    int databases;
-    long long proto_max_bulk_len;
-    long long client_query_buffer_limit;
-    long long maxmemory_clients; /* bytes all clients may hold together, 0 = no limit */
-    long long block_cache_mb;
-    long long write_buffer_mb;
-    long long wal_ttl_seconds;
-    long long wal_size_limit_mb;
-    long long cdc_cache_mb; /* memory for recent batches served to CDC consumers */
-    int cdc_poll_pace_ms;   /* a consumer of a busy stream gets at most one BLOCK reply per this */
-    long long cdc_poll_max_bytes; /* a POLLUPDATES reply takes no more batches once this long */
+    atomic_int loglevel;
+    atomic_int databases;
+    atomic_llong proto_max_bulk_len;
+    atomic_llong client_query_buffer_limit;
+    atomic_llong maxmemory_clients; /* bytes all clients may hold together, 0 = no limit */
+    atomic_llong block_cache_mb;
+    atomic_llong write_buffer_mb;
+    atomic_llong wal_ttl_seconds;
+    atomic_llong wal_size_limit_mb;
+    atomic_llong cdc_cache_mb; /* memory for recent batches served to CDC consumers */
+    atomic_int cdc_poll_pace_ms;   /* a consumer of a busy stream gets at most one BLOCK reply per this */
+    atomic_llong cdc_poll_max_bytes; /* a POLLUPDATES reply takes no more batches once this long */
     char *save;       /* informational, for Redis tools */
     char *appendonly; /* informational, for Redis tools */
-    int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */
-    int protected_mode; /* 1: refuse to listen beyond loopback without a password */
-    output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
+    atomic_int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */
+    atomic_int protected_mode; /* 1: refuse to listen beyond loopback without a password */
+    shared_output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
 } config;
 
-/* The running configuration. Settable integers may be read from any thread. */
+/* The running configuration. */
 extern config server_config;
+
+/* Reads a number of server_config from any thread. Relaxed: a setting publishes no other
+ * memory, so the hot path pays no fence for it. */
+#define CONFIG_READ(field) atomic_load_explicit(&server_config.field, memory_order_relaxed)
+
+/* Reads a stored output limit (relaxed, as CONFIG_READ). */
+static inline output_limit output_limit_load(const shared_output_limit *l) {
+    output_limit v = {atomic_load_explicit(&l->hard, memory_order_relaxed),
+                      atomic_load_explicit(&l->soft, memory_order_relaxed),
+                      atomic_load_explicit(&l->soft_seconds, memory_order_relaxed)};
+    return v;
+}
+
+/* The output buffer limit of a client class (0 normal, 1 slave, 2 pubsub). */
+static inline output_limit config_output_limit(int cls) { return output_limit_load(&server_config.output_limits[cls]); }
 
 /* appendfsync's names, by enum fsync_mode (storage/durable.h). */
 extern const char *const config_fsync_modes[];

@@ -34,7 +34,7 @@ static void on_commit(const char *batch, size_t len) {
 static void raise_open_files_limit(void) {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) < 0) return;
-    rlim_t want = (rlim_t)server_config.maxclients + RESERVED_FDS;
+    rlim_t want = (rlim_t)CONFIG_READ(maxclients) + RESERVED_FDS;
     if (lim.rlim_cur >= want) return;
     rlim_t can = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want ? want : lim.rlim_max;
     lim.rlim_cur = can;
@@ -44,7 +44,7 @@ static void raise_open_files_limit(void) {
     }
     if (can < want)
         log_msg(LOG_WARNING, "maxclients %d needs %llu open files, but the limit is %llu: connections beyond it will fail",
-                server_config.maxclients, (unsigned long long)want, (unsigned long long)can);
+                CONFIG_READ(maxclients), (unsigned long long)want, (unsigned long long)can);
 }
 
 static void usage(void) {
@@ -81,10 +81,10 @@ int main(int argc, char **argv) {
     }
     store_settings settings = {
         .dir = server_config.dir,
-        .block_cache_bytes = server_config.block_cache_mb * 1024 * 1024,
-        .write_buffer_bytes = server_config.write_buffer_mb * 1024 * 1024,
-        .wal_ttl_seconds = server_config.wal_ttl_seconds,
-        .wal_size_limit_mb = server_config.wal_size_limit_mb,
+        .block_cache_bytes = CONFIG_READ(block_cache_mb) * 1024 * 1024,
+        .write_buffer_bytes = CONFIG_READ(write_buffer_mb) * 1024 * 1024,
+        .wal_ttl_seconds = CONFIG_READ(wal_ttl_seconds),
+        .wal_size_limit_mb = CONFIG_READ(wal_size_limit_mb),
     };
     char *store_err = NULL;
     if (store_open(&settings, &store_err) < 0) {
@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
-    tail_init((size_t)server_config.cdc_cache_mb * 1024 * 1024);
+    tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);

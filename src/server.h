@@ -2,6 +2,7 @@
 #ifndef TIDEKV_SERVER_H
 #define TIDEKV_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -49,6 +50,17 @@ typedef struct client_block {
 
 typedef struct write_group write_group; /* cmd/dispatch.h */
 
+/* What CLIENT LIST shows of a client that only its worker may read live (its buffers, db, last
+ * command): the worker copies it into client.shown after each pass over the client, and CLIENT
+ * LIST on any thread reads the copy; both under client.shown_lock (net.c). */
+typedef struct client_shown {
+    int db, resp;
+    int multi; /* commands queued in MULTI, or -1 outside one */
+    size_t qbuf, qbuf_cap, omem;
+    int64_t last_active_mono_ms;
+    char cmd[32];
+} client_shown;
+
 typedef struct client {
     uint64_t id;
     int fd;
@@ -91,6 +103,8 @@ typedef struct client {
     buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
     int64_t poll_body_kept_ms;  /* when it was kept (monotonic): it goes if unused for a while */
     atomic_llong mem; /* memory counted in the clients' total (net.c); read by other threads */
+    pthread_mutex_t shown_lock;
+    client_shown shown; /* for CLIENT LIST on other threads, under shown_lock */
     struct client *prev, *next;         /* global registry */
     struct client *wprev, *wnext;       /* the worker's own list */
 } client;

@@ -130,7 +130,7 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
             if (!p->filter.type) goto syntax;
         } else if (arg_is(a, "db")) {
             if (arg_ll(ctx, v, &n) < 0) return -1;
-            if (n < 0 || n >= server_config.databases) {
+            if (n < 0 || n >= CONFIG_READ(databases)) {
                 reply_error(ctx->r, "ERR DB index is out of range");
                 return -1;
             }
@@ -174,7 +174,7 @@ static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned 
 /* How long a poll that could answer now should wait to pace its consumer (0 = answer now). */
 static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
     if (cdc_poll_full(p) || !c->poll_stream_busy) return 0;
-    int64_t pace_us = (int64_t)server_config.cdc_poll_pace_ms * 1000;
+    int64_t pace_us = (int64_t)CONFIG_READ(cdc_poll_pace_ms) * 1000;
     int64_t since = time_mono_us() - c->last_poll_reply_us;
     return since < pace_us ? pace_us - since : 0;
 }
@@ -186,7 +186,7 @@ static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
 
 static void poll_start(client *c, cdc_poll *p, uint64_t seq) {
     cdc_poll_init(p, seq);
-    p->max_bytes = (size_t)server_config.cdc_poll_max_bytes;
+    p->max_bytes = (size_t)CONFIG_READ(cdc_poll_max_bytes);
     p->body = c->poll_body;
     buf_init(&c->poll_body);
 }
@@ -363,7 +363,7 @@ void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
     char err[256];
     /* The batch is staged in the command's txn, committed as every command's is. */
-    apply_limits limits = {server_config.databases, (uint64_t)server_config.proto_max_bulk_len};
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len)};
     if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err)) < 0) {
         reply_error(ctx->r, err);
         return;

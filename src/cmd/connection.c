@@ -123,7 +123,7 @@ void cmd_hello(cmd_ctx *ctx) {
 void cmd_select(cmd_ctx *ctx) {
     long long db;
     if (arg_ll(ctx, &ctx->argv[1], &db) < 0) return;
-    if (db < 0 || db >= server_config.databases) {
+    if (db < 0 || db >= CONFIG_READ(databases)) {
         reply_error(ctx->r, "ERR DB index is out of range");
         return;
     }
@@ -196,7 +196,7 @@ static void client_list(cmd_ctx *ctx) {
     }
     buf out;
     buf_init(&out);
-    net_client_list(&out, only);
+    net_client_list(&out, only, ctx->c);
     reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
     buf_free(&out);
 }
@@ -222,7 +222,7 @@ void cmd_client(cmd_ctx *ctx) {
     } else if (arg_is(sub, "info") && ctx->argc == 2) {
         buf out;
         buf_init(&out);
-        net_client_list(&out, ctx->c->id);
+        net_client_list(&out, ctx->c->id, ctx->c);
         reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
         buf_free(&out);
     } else if (arg_is(sub, "kill") && ctx->argc >= 3) {

@@ -91,7 +91,7 @@ static void commit_or_fail(client *c, txn *t, size_t mark) {
 
 /* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
 static void wait_for_sync_if_wrote(client *c, uint64_t sequence_before) {
-    if (txn_thread_last_sequence() != sequence_before && server_config.appendfsync == FSYNC_ALWAYS)
+    if (txn_thread_last_sequence() != sequence_before && CONFIG_READ(appendfsync) == FSYNC_ALWAYS)
         c->sync_wait_seq = txn_thread_last_sequence();
 }
 
@@ -421,7 +421,7 @@ static int watches_intact(const client *c) {
 static int queued_select_db(const cmd_def *def, const queued_cmd *q) {
     long long db;
     if (strcmp(def->name, "select") != 0 || arg_parse_ll(&q->argv[1], &db) < 0) return -1;
-    if (db < 0 || db >= server_config.databases) return -1;
+    if (db < 0 || db >= CONFIG_READ(databases)) return -1;
     return (int)db;
 }
 

@@ -324,7 +324,7 @@ void cmd_randomkey(cmd_ctx *ctx) {
 static int parse_db_index(cmd_ctx *ctx, const resp_arg *a, int *db) {
     long long v;
     if (arg_ll(ctx, a, &v) < 0) return -1;
-    if (v < 0 || v >= server_config.databases) {
+    if (v < 0 || v >= CONFIG_READ(databases)) {
         reply_error(ctx->r, "ERR DB index is out of range");
         return -1;
     }

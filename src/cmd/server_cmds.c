@@ -57,12 +57,12 @@ static void info_server(buf *b) {
                "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\n"
                "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
                TIDEKV_REDIS_VERSION, TIDEKV_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
-               (int)getpid(), server_config.port, (long long)now, uptime, uptime / 86400);
+               (int)getpid(), CONFIG_READ(port), (long long)now, uptime, uptime / 86400);
 }
 
 static void info_clients(buf *b) {
     buf_printf(b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:0\r\n",
-               atomic_load(&stats.connected_clients), server_config.maxclients);
+               atomic_load(&stats.connected_clients), CONFIG_READ(maxclients));
 }
 
 static void info_memory(buf *b) {
@@ -74,14 +74,14 @@ static void info_memory(buf *b) {
                "used_memory_rocksdb:%llu\r\nused_memory_cdc_cache:%zu\r\nused_memory_cdc_renderings:%zu\r\n"
                "maxmemory:0\r\nmem_clients_normal:%lld\r\nmaxmemory_clients:%lld\r\n",
                rss, rss / 1048576.0, rss, (unsigned long long)store_memory_usage(), cdc_batches, cdc_renderings,
-               net_clients_memory(), server_config.maxmemory_clients);
+               net_clients_memory(), CONFIG_READ(maxmemory_clients));
 }
 
 static void info_persistence(buf *b) {
     buf_printf(b,
                "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\ndisk_size:%llu\r\n"
                "appendfsync:%s\r\nwal_synced:%llu\r\nwal_syncs:%llu\r\nwal_sync_failures:%llu\r\n",
-               (unsigned long long)store_disk_size(), config_fsync_modes[server_config.appendfsync],
+               (unsigned long long)store_disk_size(), config_fsync_modes[CONFIG_READ(appendfsync)],
                (unsigned long long)durable_synced_sequence(), (unsigned long long)durable_sync_count(),
                (unsigned long long)durable_sync_failures());
 }
@@ -101,7 +101,7 @@ static void info_stats(buf *b) {
 
 static void info_keyspace(buf *b, txn *t) {
     buf_printf(b, "# Keyspace\r\n");
-    for (int db = 0; db < server_config.databases; db++) {
+    for (int db = 0; db < CONFIG_READ(databases); db++) {
         keyspace_counts n = count_keys(t, db);
         if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
     }
@@ -184,7 +184,7 @@ void cmd_flushdb(cmd_ctx *ctx) {
 
 void cmd_flushall(cmd_ctx *ctx) {
     if (!flush_args_ok(ctx)) return;
-    for (int db = 0; db < server_config.databases; db++) flush_db(ctx->t, db);
+    for (int db = 0; db < CONFIG_READ(databases); db++) flush_db(ctx->t, db);
     const char *argv[1] = {"FLUSHALL"};
     size_t lens[1] = {8};
     cmd_record(ctx, TYPE_NONE, 1, argv, lens);

@@ -348,7 +348,7 @@ static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, i
         return;
     }
     s = string_setrange(ctx->t, ctx->db, key->ptr, key->len, offset, bytes->ptr, bytes->len,
-                        server_config.proto_max_bulk_len, append, &len, &expire_ms);
+                        CONFIG_READ(proto_max_bulk_len), append, &len, &expire_ms);
     if (reply_status_error(ctx, s)) return;
     if (append) {
         const char *argv[3] = {"APPEND", key->ptr, bytes->ptr};
@@ -388,7 +388,7 @@ void cmd_getrange(cmd_ctx *ctx) {
 /* Parses a bit offset as SETBIT/GETBIT do; replies and returns -1 if invalid. */
 static int parse_bit_offset(cmd_ctx *ctx, const resp_arg *a, uint64_t *bit) {
     long long v;
-    if (arg_parse_ll(a, &v) < 0 || v < 0 || (v >> 3) >= server_config.proto_max_bulk_len) {
+    if (arg_parse_ll(a, &v) < 0 || v < 0 || (v >> 3) >= CONFIG_READ(proto_max_bulk_len)) {
         reply_error(ctx->r, "ERR bit offset is not an integer or out of range");
         return -1;
     }

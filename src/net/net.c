@@ -152,7 +152,7 @@ static long long client_memory(const client *c) {
 #define MAXMEMORY_CLIENTS_MIN (128 * 1024)
 
 static long long clients_limit(void) {
-    long long limit = server_config.maxmemory_clients;
+    long long limit = CONFIG_READ(maxmemory_clients);
     return limit > 0 && limit < MAXMEMORY_CLIENTS_MIN ? MAXMEMORY_CLIENTS_MIN : limit;
 }
 
@@ -186,26 +186,40 @@ void net_client_set_name(client *c, const char *name, size_t len) {
     pthread_mutex_unlock(&registry_lock);
 }
 
+/* Copies what CLIENT LIST shows of a client into its shown copy. Call from its worker. */
+static void publish_shown(client *c) {
+    client_shown *s = &c->shown;
+    pthread_mutex_lock(&c->shown_lock);
+    s->db = c->db;
+    s->resp = c->resp;
+    s->multi = (c->flags & CLIENT_MULTI) ? c->queue_len : -1;
+    s->qbuf = c->in.len;
+    s->qbuf_cap = c->in.cap;
+    s->omem = c->out.cap;
+    s->last_active_mono_ms = c->last_active_mono_ms;
+    memcpy(s->cmd, c->last_cmd, sizeof(s->cmd));
+    pthread_mutex_unlock(&c->shown_lock);
+}
+
+/* Reads a client's shown copy, and the fields fixed before it joined the registry (id,
+ * addresses, fd, creation time); the caller holds the registry lock, which guards the name. */
 static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) {
-    char flags[8] = "N";
-    if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
-    /* Another thread owns these and may change them meanwhile: read each once. */
-    size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
-    char last_cmd[sizeof(c->last_cmd)];
-    memcpy(last_cmd, c->last_cmd, sizeof(last_cmd));
-    last_cmd[sizeof(last_cmd) - 1] = '\0';
-    if (in_len > in_cap) in_len = in_cap;
+    pthread_mutex_lock(&c->shown_lock);
+    client_shown s = c->shown;
+    pthread_mutex_unlock(&c->shown_lock);
+    s.cmd[sizeof(s.cmd) - 1] = '\0';
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
                "tot-mem=%lld events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
-               (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - c->last_active_mono_ms) / 1000),
-               flags, c->db, (c->flags & CLIENT_MULTI) ? c->queue_len : -1, in_len, in_cap - in_len, in_cap,
-               out_cap, atomic_load(&c->mem), last_cmd[0] ? last_cmd : "NULL", c->resp);
+               (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - s.last_active_mono_ms) / 1000),
+               s.multi >= 0 ? "x" : "N", s.db, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
+               atomic_load(&c->mem), s.cmd[0] ? s.cmd : "NULL", s.resp);
 }
 
-void net_client_list(buf *out, uint64_t only_id) {
+void net_client_list(buf *out, uint64_t only_id, client *caller) {
+    publish_shown(caller); /* it shows the command running now, as in Redis */
     int64_t now = time_now_ms(), mono = time_mono_ms();
     pthread_mutex_lock(&registry_lock);
     /* A client being killed is gone for its killer, though its worker has yet to close it. */
@@ -281,6 +295,7 @@ static void client_free(client *c) {
     buf_free(&c->out);
     buf_free(&c->poll_body);
     free(c->name);
+    pthread_mutex_destroy(&c->shown_lock);
     free(c);
     atomic_fetch_sub(&stats.connected_clients, 1);
 }
@@ -335,19 +350,19 @@ int net_output_over_limit(client *c) {
         close_over_limit(c, (long long)c->out.len);
         return 1;
     }
-    const output_limit *l = &server_config.output_limits[0];
+    output_limit l = config_output_limit(0);
     long long pending = (long long)c->out.len > OUTPUT_UNCOUNTED ? (long long)c->out.len - OUTPUT_UNCOUNTED : 0;
-    int over_soft = l->soft > 0 && pending > l->soft;
+    int over_soft = l.soft > 0 && pending > l.soft;
     if (!over_soft) c->over_soft_since_ms = 0;
     else if (!c->over_soft_since_ms) c->over_soft_since_ms = time_mono_ms();
-    int over = (l->hard > 0 && pending > l->hard) || (!c->authenticated && c->out.len > UNAUTHENTICATED_MAX_OUTPUT) ||
-               (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l->soft_seconds * 1000);
+    int over = (l.hard > 0 && pending > l.hard) || (!c->authenticated && c->out.len > UNAUTHENTICATED_MAX_OUTPUT) ||
+               (over_soft && time_mono_ms() - c->over_soft_since_ms > (int64_t)l.soft_seconds * 1000);
     if (over) close_over_limit(c, pending);
     return over;
 }
 
 long long net_output_bound(const client *c, const char **option) {
-    long long hard = server_config.output_limits[0].hard, clients = clients_limit(), max = 0;
+    long long hard = config_output_limit(0).hard, clients = clients_limit(), max = 0;
     *option = NULL;
     if (hard > 0) max = hard + OUTPUT_UNCOUNTED, *option = "client-output-buffer-limit";
     if (clients > 0 && (max == 0 || clients < max)) max = clients, *option = "maxmemory-clients";
@@ -373,7 +388,7 @@ long long net_output_room(const client *c) {
 void net_close_over_limit(client *c, size_t building) { close_over_limit(c, (long long)(c->out.len + building)); }
 
 /* Writes what is pending; returns -1 if the client was freed. */
-static int client_flush(client *c) {
+static int write_output(client *c) {
     if (c->reply_cut) close_over_limit(c, (long long)c->out.len);
     if (c->flags & CLIENT_CLOSE_ASAP) {
         client_free(c);
@@ -413,6 +428,14 @@ static int client_flush(client *c) {
     return 0;
 }
 
+/* Writes what is pending and shows the client's new state to CLIENT LIST: every pass of the
+ * worker over a client ends here. Returns -1 if the client was freed. */
+static int client_flush(client *c) {
+    if (write_output(c) < 0) return -1;
+    publish_shown(c);
+    return 0;
+}
+
 /* Whether a client is to be closed: by CLIENT KILL, or by maxmemory-clients. */
 static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requested, memory_order_relaxed); }
 
@@ -422,7 +445,7 @@ static void client_process_input(client *c) {
     while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked &&
            !kill_requested(c)) {
         size_t used = 0;
-        c->parser.max_bulk_len = server_config.proto_max_bulk_len;
+        c->parser.max_bulk_len = CONFIG_READ(proto_max_bulk_len);
         c->parser.unauthenticated = !c->authenticated && config_password_set();
         resp_status s = resp_parse(&c->parser, c->in.data + pos, c->in.len - pos, &used);
         pos += used;
@@ -454,7 +477,7 @@ static void client_process_input(client *c) {
  * logs it. */
 static int query_over_limit(client *c) {
     size_t used = c->in.len + resp_parser_memory(&c->parser);
-    if ((long long)used <= server_config.client_query_buffer_limit) return 0;
+    if ((long long)used <= CONFIG_READ(client_query_buffer_limit)) return 0;
     log_msg(LOG_WARNING, "closing client %s that reached max query buffer length (%zu bytes with its arguments)",
             c->addr, used);
     return 1;
@@ -584,13 +607,15 @@ static void client_create(worker *w, int fd) {
     c->authenticated = !config_password_set();
     buf_init(&c->in);
     buf_init(&c->out);
-    resp_parser_init(&c->parser, server_config.proto_max_bulk_len);
+    resp_parser_init(&c->parser, CONFIG_READ(proto_max_bulk_len));
     fill_addresses(c);
     c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
     c->write_ev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
     c->wnext = w->clients;
     if (w->clients) w->clients->wprev = c;
     w->clients = c;
+    pthread_mutex_init(&c->shown_lock, NULL);
+    publish_shown(c);
     registry_add(c);
     event_add(c->read_ev, NULL);
     account_memory(c);
@@ -623,7 +648,7 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
-    int timeout = server_config.timeout;
+    int timeout = CONFIG_READ(timeout);
     int64_t now = time_mono_ms();
     client *next;
     for (client *c = w->clients; c; c = next) {
@@ -788,7 +813,7 @@ static const char max_clients_msg[] = "-ERR max number of clients reached\r\n";
 static void try_admit(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
     pending_admit *pa = arg;
-    if (atomic_fetch_add(&stats.connected_clients, 1) < server_config.maxclients) {
+    if (atomic_fetch_add(&stats.connected_clients, 1) < CONFIG_READ(maxclients)) {
         int one = 1;
         setsockopt(pa->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         hand_to_worker(pa->fd);
@@ -821,7 +846,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)l, (void)salen, (void)arg;
     atomic_fetch_add(&stats.connections_received, 1);
     /* The password may have been removed since start-up: protected mode holds per connection. */
-    if (server_config.protected_mode && !config_password_set() && !is_loopback_peer(sa)) {
+    if (CONFIG_READ(protected_mode) && !config_password_set() && !is_loopback_peer(sa)) {
         refuse(fd, "-DENIED tidekv is running in protected mode: protected-mode is yes and no password is set, "
                    "so only loopback connections are accepted. Set requirepass, or protected-mode no if the "
                    "network is trusted.\r\n");
@@ -863,7 +888,7 @@ static int is_loopback(const char *host) {
 }
 
 int net_run(void) {
-    if (server_config.protected_mode && !config_password_set() && !is_loopback(server_config.bind)) {
+    if (CONFIG_READ(protected_mode) && !config_password_set() && !is_loopback(server_config.bind)) {
         log_msg(LOG_WARNING,
                 "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
                 "or protected-mode no if the network is trusted",
@@ -873,9 +898,9 @@ int net_run(void) {
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     main_base = event_base_new();
-    struct evconnlistener *listener = listen_on(server_config.bind, server_config.port);
+    struct evconnlistener *listener = listen_on(server_config.bind, CONFIG_READ(port));
     if (!listener) {
-        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, server_config.port,
+        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, CONFIG_READ(port),
                 strerror(errno));
         event_base_free(main_base);
         return -1;
@@ -883,7 +908,8 @@ int net_run(void) {
     /* By default one core is left to RocksDB's flushes and compactions, the WAL sync
      * thread and the kernel's network work: on a 2-core machine one worker measured
      * faster unpipelined, with a third of the p99, than two (bench/RESULTS.md). */
-    int n = server_config.workers > 0 ? server_config.workers : (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    int n = CONFIG_READ(workers);
+    if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
     if (n < 1) n = 1;
     if (workers_start(n) < 0) {
         log_msg(LOG_WARNING, "could not start worker threads");
@@ -900,7 +926,7 @@ int net_run(void) {
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
     log_msg(LOG_NOTICE, "tidekv %s ready to accept connections on %s:%d (%d workers)", TIDEKV_VERSION,
-            server_config.bind, server_config.port, n);
+            server_config.bind, CONFIG_READ(port), n);
 
     event_base_dispatch(main_base);
 

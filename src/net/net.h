@@ -10,8 +10,10 @@
  * listener or the workers could not start. */
 int net_run(void);
 
-/* Appends one CLIENT LIST line per client (all clients, or just the one with that id if id != 0). */
-void net_client_list(buf *out, uint64_t only_id);
+/* Appends one CLIENT LIST line per client (all clients, or just the one with that id if id != 0),
+ * as each client's worker last published it; the caller, on its own worker, is shown as it is
+ * now. */
+void net_client_list(buf *out, uint64_t only_id, client *caller);
 /* Disconnects clients matching an id (if id != 0), an addr or a laddr (if not NULL); returns how many. */
 int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self);
 /* Suspends the client's current command until block->retry says it is done; no further input

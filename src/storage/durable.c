@@ -79,7 +79,7 @@ static void *sync_main(void *arg) {
         if (d.stopping) break;
         pthread_mutex_unlock(&d.lock);
         /* A held reply is synced for whatever the mode is now, so none waits forever. */
-        int mode = server_config.appendfsync;
+        int mode = CONFIG_READ(appendfsync);
         if ((asked || mode != FSYNC_NO) && sync_now() < 0) {
             struct timespec pause = {0, RETRY_MS * 1000000L};
             nanosleep(&pause, NULL);

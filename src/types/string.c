@@ -25,7 +25,7 @@ static string_status bitmap_status(int rc) {
 
 /* Whether a value of that many bytes is too long to read whole: a bitmap's size is only a
  * number, so a wrong one must not make a reply allocate it. */
-static int too_long_to_read(uint64_t len) { return len > (uint64_t)server_config.proto_max_bulk_len; }
+static int too_long_to_read(uint64_t len) { return len > (uint64_t)CONFIG_READ(proto_max_bulk_len); }
 
 /* A bitmap read as the string it holds. */
 static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
@@ -59,7 +59,7 @@ static string_status read_value(txn *t, int db, const char *key, size_t klen, st
 }
 
 string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
-    return read_value(t, db, key, klen, out, (uint64_t)server_config.proto_max_bulk_len, ST_TOO_BIG);
+    return read_value(t, db, key, klen, out, (uint64_t)CONFIG_READ(proto_max_bulk_len), ST_TOO_BIG);
 }
 
 /* A string's or a bitmap's length in bytes. */

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -10,7 +11,8 @@
 #include <unistd.h>
 
 static FILE *log_file;
-static enum log_level log_min_level = LOG_NOTICE;
+/* CONFIG SET loglevel changes it while every thread logs: read and written relaxed. */
+static atomic_int log_min_level = LOG_NOTICE;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *level_names[] = {"debug", "verbose", "notice", "warning"};
 static const char level_marks[] = {'.', '-', '*', '#'};
@@ -27,7 +29,7 @@ int log_open(const char *path) {
     return 0;
 }
 
-void log_set_level(enum log_level level) { log_min_level = level; }
+void log_set_level(enum log_level level) { atomic_store_explicit(&log_min_level, level, memory_order_relaxed); }
 
 int log_level_from_name(const char *name) {
     for (int i = 0; i < 4; i++)
@@ -38,7 +40,7 @@ int log_level_from_name(const char *name) {
 const char *log_level_name(enum log_level level) { return level_names[level]; }
 
 void log_msg(enum log_level level, const char *fmt, ...) {
-    if (level < log_min_level) return;
+    if ((int)level < atomic_load_explicit(&log_min_level, memory_order_relaxed)) return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -181,3 +181,59 @@ def test_connection_churn(server, r):
 
     run_threads(8, work)
     assert r.get("churn") == b"400"
+
+
+def test_config_set_while_clients_run_and_list(make_server):
+    """CONFIG SET of the options every worker reads (limits, timeouts, output buffer limits),
+    in a loop, while other clients run commands and CLIENT LIST: every reply stays right. Under
+    ThreadSanitizer (a -fsanitize=thread build) the server's log must hold no race report."""
+    s = make_server()
+    settings = [
+        ("timeout", "3600", "0"),
+        ("maxclients", "5000", "10000"),
+        ("proto-max-bulk-len", "64mb", "512mb"),
+        ("client-query-buffer-limit", "512mb", "1gb"),
+        ("client-output-buffer-limit", "normal 512mb 128mb 30", "normal 1gb 256mb 60"),
+        ("maxmemory-clients", "1gb", "2gb"),
+        ("loglevel", "warning", "notice"),
+        ("appendfsync", "no", "everysec"),
+    ]
+    stop = threading.Event()
+    setter_errors = []
+
+    def setter():
+        cl = s.client()
+        try:
+            n = 0
+            while not stop.is_set():
+                name, a, b = settings[n % len(settings)]
+                assert cl.config_set(name, a if (n // len(settings)) % 2 == 0 else b) is True
+                n += 1
+        except Exception as e:  # reported by the assertion below
+            setter_errors.append(repr(e))
+        finally:
+            cl.close()
+
+    def worker(i):
+        cl = s.client()
+        try:
+            if i == 0:
+                for _ in range(300):
+                    assert any(c["id"] for c in cl.client_list())
+            else:
+                for j in range(600):
+                    assert cl.set("k%d" % i, j) is True
+                    assert cl.get("k%d" % i) == str(j).encode()
+        finally:
+            cl.close()
+
+    t = threading.Thread(target=setter)
+    t.start()
+    try:
+        run_threads(4, worker)
+    finally:
+        stop.set()
+        t.join(30)
+    assert not t.is_alive() and not setter_errors, setter_errors
+    assert s.client().ping()
+    assert "ThreadSanitizer" not in s.log(), s.log()[-6000:]

@@ -272,3 +272,153 @@ def test_config_set_maxclients(make_server):
         second.close()
     finally:
         admin.close()
+
+
+# ---------------------------------------------------------------- Redis's options with no meaning here
+
+def config_map(c, pattern):
+    reply = c.call("CONFIG", "GET", pattern)
+    return {reply[i].decode(): reply[i + 1].decode() for i in range(0, len(reply), 2)}
+
+
+def test_redis_tuning_options_set_and_get(make_server):
+    """A tool tuning Redis sets its encoding, eviction and background options: each is taken and
+    CONFIG GET answers what Redis would."""
+    s = make_server()
+    with s.conn() as c:
+        for name, value, shown in [("hash-max-ziplist-value", "10", "10"),
+                                   ("list-compress-depth", "2", "2"),
+                                   ("zset-max-listpack-entries", "3", "3"),
+                                   ("set-max-intset-entries", "1000", "1000"),
+                                   ("stream-node-max-entries", "50", "50"),
+                                   ("stream-node-max-bytes", "8kb", "8192"),
+                                   ("maxmemory", "1gb", "1073741824"),
+                                   ("maxmemory-policy", "ALLKEYS-LRU", "allkeys-lru"),
+                                   ("lazyfree-lazy-user-del", "yes", "yes"),
+                                   ("active-defrag-cycle-max", "50", "50"),
+                                   ("hz", "1000", "500")]:
+            assert c.call("CONFIG", "SET", name, value) == "OK", name
+            assert cfg(c, name) == shown, name
+        # the old ziplist names and the listpack names are one option
+        assert cfg(c, "hash-max-listpack-value") == "10"
+        assert cfg(c, "zset-max-ziplist-entries") == "3"
+        assert c.call("CONFIG", "SET", "list-max-ziplist-size", "-3", "slave-lazy-flush", "yes") == "OK"
+        assert cfg(c, "list-max-listpack-size") == "-3"
+        assert cfg(c, "replica-lazy-flush") == "yes"
+        assert c.call("SET", "k", "v") == "OK" and c.call("GET", "k") == b"v"
+
+
+def test_redis_options_config_get_globs(make_server):
+    s = make_server()
+    with s.conn() as c:
+        assert config_map(c, "*ziplist*") == {
+            "hash-max-ziplist-entries": "512", "hash-max-ziplist-value": "64",
+            "zset-max-ziplist-entries": "128", "zset-max-ziplist-value": "64",
+            "list-max-ziplist-size": "-2"}
+        assert config_map(c, "lazyfree-*") == {
+            "lazyfree-lazy-eviction": "no", "lazyfree-lazy-expire": "no", "lazyfree-lazy-server-del": "no",
+            "lazyfree-lazy-user-del": "no", "lazyfree-lazy-user-flush": "no"}
+        assert config_map(c, "active-defrag-*") == {
+            "active-defrag-ignore-bytes": "104857600", "active-defrag-threshold-lower": "10",
+            "active-defrag-threshold-upper": "100", "active-defrag-cycle-min": "1",
+            "active-defrag-cycle-max": "25", "active-defrag-max-scan-fields": "1000"}
+        memory = config_map(c, "maxmemory*")
+        assert set(memory) == {"maxmemory", "maxmemory-clients", "maxmemory-policy", "maxmemory-samples",
+                               "maxmemory-eviction-tenacity"}
+        assert (memory["maxmemory"], memory["maxmemory-policy"], memory["maxmemory-samples"]) == \
+            ("0", "noeviction", "5")
+        assert config_map(c, "H[Z]") == {"hz": "10"}
+
+
+def test_redis_options_bad_values_refused(make_server):
+    s = make_server()
+    with s.conn() as c:
+        for name, value, why in [
+                ("maxmemory-policy", "lru", "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                 "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"),
+                ("activedefrag", "maybe", "argument must be 'yes' or 'no'"),
+                ("lazyfree-lazy-eviction", "1", "argument must be 'yes' or 'no'"),
+                ("maxmemory", "1xb", "argument must be a memory value"),
+                ("hash-max-listpack-entries", "1kb", "argument couldn't be parsed into an integer"),
+                ("hz", "12abc", "argument couldn't be parsed into an integer"),
+                ("active-defrag-cycle-max", "100", "argument must be between 1 and 99 inclusive"),
+                ("list-compress-depth", "-1", "argument must be between 0 and 2147483647 inclusive")]:
+            assert c.call("CONFIG", "SET", name, value) == \
+                "ERR CONFIG SET failed (possibly related to argument '%s') - %s" % (name, why)
+        # all or nothing: the good pair before the bad one is not applied either
+        assert c.call("CONFIG", "SET", "hz", "20", "maxmemory-policy", "lru").startswith("ERR CONFIG SET failed")
+        assert (cfg(c, "hz"), cfg(c, "maxmemory-policy"), cfg(c, "list-compress-depth")) == ("10", "noeviction", "0")
+
+
+def test_unknown_names_still_refused(make_server):
+    s = make_server()
+    with s.conn() as c:
+        for name in ("hash-max-ziplist-whatever", "nosuch-option", "maxmemory-policies"):
+            assert c.call("CONFIG", "SET", name, "1") == \
+                "ERR Unknown option or number of arguments for CONFIG SET - '%s'" % name
+            assert c.call("CONFIG", "GET", name) == []
+
+
+def test_redis_conf_lines_start_the_server(make_server, tmp_path):
+    """Lines of Debian's redis.conf that mean nothing on RocksDB do not stop start-up; their
+    values are kept."""
+    conf = write_conf(tmp_path, "\n".join([
+        "stop-writes-on-bgsave-error yes",
+        "rdbcompression yes",
+        "rdbchecksum yes",
+        'dbfilename "dump.rdb"',
+        "rdb-del-sync-files no",
+        "lazyfree-lazy-eviction no",
+        "lazyfree-lazy-expire yes",
+        "replica-lazy-flush no",
+        'appendfilename "appendonly.aof"',
+        'appenddirname "appendonlydir"',
+        "no-appendfsync-on-rewrite no",
+        "auto-aof-rewrite-percentage 100",
+        "auto-aof-rewrite-min-size 64mb",
+        "aof-load-truncated yes",
+        "aof-use-rdb-preamble yes",
+        "aof-timestamp-enabled no",
+        "hash-max-listpack-entries 256",
+        "hash-max-ziplist-value 10",
+        "list-max-listpack-size -2",
+        "list-compress-depth 1",
+        "set-max-intset-entries 512",
+        "zset-max-listpack-entries 128",
+        "zset-max-listpack-value 64",
+        "hll-sparse-max-bytes 3000",
+        "stream-node-max-bytes 4096",
+        "stream-node-max-entries 100",
+        "activerehashing yes",
+        "maxmemory 2gb",
+        "maxmemory-policy volatile-ttl",
+        "hz 20",
+        "dynamic-hz yes",
+        "aof-rewrite-incremental-fsync yes",
+        "rdb-save-incremental-fsync yes",
+        "jemalloc-bg-thread yes",
+        "",
+    ]))
+    s = make_server(config_file=conf)
+    with s.conn() as c:
+        assert cfg(c, "hash-max-listpack-entries") == "256"
+        assert cfg(c, "hash-max-listpack-value") == "10"
+        assert cfg(c, "list-compress-depth") == "1"
+        assert cfg(c, "lazyfree-lazy-expire") == "yes"
+        assert cfg(c, "maxmemory") == str(2 * 1024 ** 3)
+        assert cfg(c, "maxmemory-policy") == "volatile-ttl"
+        assert cfg(c, "hz") == "20"
+        assert cfg(c, "dbfilename") == "dump.rdb"
+        assert c.call("SET", "k", "v") == "OK" and c.call("GET", "k") == b"v"
+
+
+@tidekv_only
+def test_bad_redis_option_value_in_config_file(tmp_path):
+    conf = write_conf(tmp_path, "hz 10\nmaxmemory-policy lru\n")
+    s = Server(config_file=conf)
+    try:
+        text = run_expect_failure(s.command_line())
+    finally:
+        s.cleanup()
+    assert "maxmemory-policy" in text and "allkeys-lru" in text, text
+    assert mentions_line(text, 2), "line number not reported:\n" + text

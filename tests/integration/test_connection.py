@@ -249,6 +249,24 @@ def test_client_list(server):
         assert [int(c["id"]) for c in only] == [idb]
 
 
+def test_client_list_shows_other_clients_state(server):
+    """CLIENT LIST shows another client's db, MULTI state, last command and buffers as its worker
+    left them (the clients may be on different workers)."""
+    with server.conn() as a, server.conn() as b:
+        idb = b.call("CLIENT", "ID")
+        assert b.call("SELECT", "3") == "OK"
+        assert b.call("MULTI") == "OK"
+        assert b.call("SET", "x", "1") == "QUEUED"
+        assert b.call("SET", "y", "2") == "QUEUED"
+        shown = parse_client_list(a.call("CLIENT", "LIST", "ID", str(idb)).decode())
+        assert len(shown) == 1
+        assert (shown[0]["db"], shown[0]["flags"], shown[0]["multi"], shown[0]["cmd"]) == ("3", "x", "2", "set")
+        assert int(shown[0]["qbuf"]) == 0 and int(shown[0]["rbs"]) >= 0
+        assert b.call("EXEC") == ["OK", "OK"]
+        shown = parse_client_list(a.call("CLIENT", "LIST", "ID", str(idb)).decode())
+        assert (shown[0]["db"], shown[0]["flags"], shown[0]["multi"], shown[0]["cmd"]) == ("3", "N", "-1", "exec")
+
+
 def test_client_kill_by_id(server):
     with server.conn() as killer, server.conn() as victim:
         vid = victim.call("CLIENT", "ID")

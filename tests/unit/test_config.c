@@ -196,14 +196,14 @@ static void test_config_set_runtime(void **state) {
 
 typedef struct collected {
     int n;
-    char names[32][64];
-    char values[32][128];
+    char names[256][64];
+    char values[256][128];
 } collected;
 
 static void collect(void *ctx, const char *name, const char *value, size_t value_len) {
     assert_int_equal(strlen(value), value_len);
     collected *c = ctx;
-    assert_true(c->n < 32);
+    assert_true(c->n < 256);
     snprintf(c->names[c->n], sizeof(c->names[0]), "%s", name);
     snprintf(c->values[c->n], sizeof(c->values[0]), "%s", value);
     c->n++;
@@ -220,17 +220,26 @@ static void test_get_matching(void **state) {
     (void)state;
     collected c;
     memset(&c, 0, sizeof(c));
-    int n = config_get_matching("*max*", 5, collect, &c);
+    int n = config_get_matching("*-max-b*", 8, collect, &c);
     assert_int_equal(n, c.n);
     assert_int_equal(n, 4);
-    assert_non_null(find(&c, "maxmemory-clients"));
-    assert_string_equal(find(&c, "maxmemory-clients"), "2147483648");
     assert_non_null(find(&c, "cdc-poll-max-bytes"));
     assert_string_equal(find(&c, "cdc-poll-max-bytes"), "16777216");
-    assert_non_null(find(&c, "maxclients"));
-    assert_string_equal(find(&c, "maxclients"), "10000");
     assert_non_null(find(&c, "proto-max-bulk-len"));
     assert_string_equal(find(&c, "proto-max-bulk-len"), "536870912");
+    assert_non_null(find(&c, "hll-sparse-max-bytes"));
+    assert_string_equal(find(&c, "hll-sparse-max-bytes"), "3000");
+    assert_non_null(find(&c, "stream-node-max-bytes"));
+    assert_string_equal(find(&c, "stream-node-max-bytes"), "4096");
+
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(config_get_matching("max[cm]*", 8, collect, &c), 6);
+    assert_string_equal(find(&c, "maxclients"), "10000");
+    assert_string_equal(find(&c, "maxmemory-clients"), "2147483648");
+    assert_string_equal(find(&c, "maxmemory"), "0");
+    assert_string_equal(find(&c, "maxmemory-policy"), "noeviction");
+    assert_string_equal(find(&c, "maxmemory-samples"), "5");
+    assert_string_equal(find(&c, "maxmemory-eviction-tenacity"), "10");
 
     memset(&c, 0, sizeof(c));
     assert_int_equal(config_get_matching("port", 4, collect, &c), 1);
@@ -321,7 +330,7 @@ static void test_enum_options(void **state) {
 static void test_output_buffer_limits(void **state) {
     (void)state;
     char err[256];
-    const output_limit *normal = &server_config.output_limits[0];
+    const shared_output_limit *normal = &server_config.output_limits[0];
     assert_int_equal(normal->hard, 1024LL * 1024 * 1024);
     assert_int_equal(normal->soft, 256LL * 1024 * 1024);
     assert_int_equal(normal->soft_seconds, 60);
@@ -344,6 +353,111 @@ static void test_output_buffer_limits(void **state) {
     expect_contains(err, "needs exactly one value");
 }
 
+/* Loads one line and returns the value CONFIG GET then shows for name (a static copy). */
+static const char *get_one(const char *name) {
+    static collected c;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(config_get_matching(name, strlen(name), collect, &c), 1);
+    return c.values[0];
+}
+
+/* redis.conf's options that mean nothing on RocksDB load from a file and keep their values,
+ * with Redis 7.0's defaults; the old ziplist names share the listpack options' values. */
+static void test_redis_options_kept(void **state) {
+    (void)state;
+    assert_string_equal(get_one("hash-max-ziplist-entries"), "512");
+    assert_string_equal(get_one("hash-max-listpack-value"), "64");
+    assert_string_equal(get_one("list-max-ziplist-size"), "-2");
+    assert_string_equal(get_one("zset-max-listpack-entries"), "128");
+    assert_string_equal(get_one("active-defrag-ignore-bytes"), "104857600");
+    assert_string_equal(get_one("auto-aof-rewrite-min-size"), "67108864");
+    assert_string_equal(get_one("lazyfree-lazy-eviction"), "no");
+    assert_string_equal(get_one("activerehashing"), "yes");
+    assert_string_equal(get_one("dbfilename"), "dump.rdb");
+    assert_string_equal(get_one("hz"), "10");
+
+    const char *text = "hash-max-ziplist-value 10\n"
+                       "zset-max-listpack-entries 3\n"
+                       "list-max-listpack-size -5\n"
+                       "list-compress-depth 2\n"
+                       "set-max-intset-entries 9999999999\n"
+                       "stream-node-max-bytes 4kb\n"
+                       "maxmemory 1gb\n"
+                       "maxmemory-policy ALLKEYS-LRU\n"
+                       "lazyfree-lazy-eviction YES\n"
+                       "slave-lazy-flush yes\n"
+                       "activedefrag yes\n"
+                       "hz 1000\n"
+                       "dbfilename other.rdb\n"
+                       "appendfilename \"x.aof\"\n";
+    char err[256] = "";
+    int rc = config_load_text(text, "redis.conf", err, sizeof(err));
+    if (rc != 0) print_error("config_load_text failed: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(get_one("hash-max-ziplist-value"), "10");
+    assert_string_equal(get_one("hash-max-listpack-value"), "10");
+    assert_string_equal(get_one("zset-max-ziplist-entries"), "3");
+    assert_string_equal(get_one("list-max-ziplist-size"), "-5");
+    assert_string_equal(get_one("list-compress-depth"), "2");
+    assert_string_equal(get_one("set-max-intset-entries"), "9999999999");
+    assert_string_equal(get_one("stream-node-max-bytes"), "4096");
+    assert_string_equal(get_one("maxmemory"), "1073741824");
+    assert_string_equal(get_one("maxmemory-policy"), "allkeys-lru");
+    assert_string_equal(get_one("lazyfree-lazy-eviction"), "yes");
+    assert_string_equal(get_one("replica-lazy-flush"), "yes");
+    assert_string_equal(get_one("activedefrag"), "yes");
+    assert_string_equal(get_one("hz"), "500"); /* Redis runs (and shows) hz within 1..500 */
+    assert_string_equal(get_one("dbfilename"), "other.rdb");
+    assert_string_equal(get_one("appendfilename"), "x.aof");
+    /* maxmemory-clients keeps its own meaning and value. */
+    assert_int_equal(server_config.maxmemory_clients, 2LL * 1024 * 1024 * 1024);
+
+    /* Back to the defaults, as every run of the fuzz target expects. */
+    config_init_defaults();
+    assert_string_equal(get_one("hash-max-ziplist-value"), "64");
+    assert_string_equal(get_one("dbfilename"), "dump.rdb");
+}
+
+/* Bad values of those options are refused with Redis's reasons, naming the line. */
+static void test_redis_options_bad_values(void **state) {
+    (void)state;
+    static const struct {
+        const char *line, *why;
+    } bad[] = {
+        {"maxmemory-policy lru", "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+                                 "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"},
+        {"activedefrag maybe", "argument must be 'yes' or 'no'"},
+        {"lazyfree-lazy-expire 1", "argument must be 'yes' or 'no'"},
+        {"maxmemory 1xb", "argument must be a memory value"},
+        {"maxmemory -1", "argument must be a memory value"},
+        {"hash-max-listpack-entries 1kb", "argument couldn't be parsed into an integer"},
+        {"hash-max-listpack-entries +5", "argument couldn't be parsed into an integer"},
+        {"list-compress-depth -1", "argument must be between 0 and 2147483647 inclusive"},
+        {"active-defrag-cycle-max 100", "argument must be between 1 and 99 inclusive"},
+        {"active-defrag-ignore-bytes 0", "argument must be between 1 and 9223372036854775807 inclusive"},
+        {"maxmemory-samples 0", "argument must be between 1 and 2147483647 inclusive"},
+        {"hz -1", "argument must be between 0 and 2147483647 inclusive"},
+        {"hash-max-ziplist-value 1 2", "needs exactly one value"},
+        {"hash-max-ziplist-whatever 1", "unknown option"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[200], err[512] = "";
+        snprintf(text, sizeof(text), "# comment\n%s\n", bad[i].line);
+        assert_int_equal(config_load_text(text, "redis.conf", err, sizeof(err)), -1);
+        expect_contains(err, "redis.conf, line 2");
+        expect_contains(err, bad[i].why);
+    }
+    assert_string_equal(get_one("maxmemory-policy"), "noeviction");
+    assert_string_equal(get_one("hash-max-listpack-entries"), "512");
+
+    /* The file names are fixed once running, as in Redis. */
+    char err[256];
+    assert_int_equal(config_set("appendfilename", "y.aof", 1, err, sizeof(err)), -1);
+    assert_string_equal(err, "can't set immutable config");
+    assert_int_equal(config_set("hash-max-ziplist-entries", "7", 1, err, sizeof(err)), 0);
+    assert_string_equal(get_one("hash-max-listpack-entries"), "7");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, reset_config),
@@ -357,6 +471,8 @@ int main(void) {
         cmocka_unit_test_setup(test_load_args, reset_config),
         cmocka_unit_test_setup(test_enum_options, reset_config),
         cmocka_unit_test_setup(test_output_buffer_limits, reset_config),
+        cmocka_unit_test_setup(test_redis_options_kept, reset_config),
+        cmocka_unit_test_setup(test_redis_options_bad_values, reset_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
