@@ -3,6 +3,7 @@ BZMPOP) with Redis 7 semantics (checked against redis-server 7.0): immediate ans
 served by pushes from other clients in arrival order, timeouts, MULTI, closed connections and
 timeout errors."""
 
+import threading
 import time
 
 from conftest import encode_command
@@ -459,3 +460,78 @@ def test_many_blocked_clients_all_served(server, r):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_stress_every_pushed_element_reaches_a_blocked_client(server):
+    """Many clients looping on BLPOP, clients taking elements with LPOP (so that woken
+    clients often find nothing) and several pushers, on both workers: every element is popped
+    and no BLPOP times out while elements wait. A lost wake-up leaves an element in the list
+    with every consumer blocked, until their timeout."""
+    consumers, stealers, pushers, per_pusher = 16, 2, 4, 600
+    total = pushers * per_pusher
+    timeout = 5
+    popped, timeouts, errors = [], [], []
+    lock = threading.Lock()
+
+    def consume():
+        client = server.client(socket_timeout=timeout + 10)
+        try:
+            while True:
+                got = client.blpop(["q1", "q2"], timeout=timeout)
+                if got is None:
+                    with lock:
+                        timeouts.append(client.llen("q1") + client.llen("q2"))
+                    continue
+                if got[1] == b"stop":
+                    return
+                with lock:
+                    popped.append(got[1])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            client.close()
+
+    def steal():
+        client = server.client()
+        try:
+            while len(popped) < total and not errors:
+                for key in ("q1", "q2"):
+                    got = client.lpop(key)
+                    if got == b"stop":  # for a consumer: the stealing is over
+                        client.rpush(key, got)
+                        return
+                    if got is not None:
+                        with lock:
+                            popped.append(got)
+        finally:
+            client.close()
+
+    def push(p):
+        client = server.client()
+        try:
+            for i in range(0, per_pusher, 3):
+                items = [b"%d:%d" % (p, j) for j in range(i, min(i + 3, per_pusher))]
+                client.rpush("q%d" % (1 + i % 2), *items)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=consume) for _ in range(consumers)]
+    threads += [threading.Thread(target=steal) for _ in range(stealers)]
+    for t in threads:
+        t.start()
+    pushing = [threading.Thread(target=push, args=(p,)) for p in range(pushers)]
+    for t in pushing:
+        t.start()
+    for t in pushing:
+        t.join()
+    deadline = time.monotonic() + 60
+    while len(popped) < total and time.monotonic() < deadline and not errors:
+        time.sleep(0.05)
+    stopper = server.client()
+    stopper.rpush("q1", *([b"stop"] * consumers))
+    for t in threads:
+        t.join(timeout + 20)
+    stopper.close()
+    assert errors == []
+    assert timeouts == [], "BLPOP timed out with elements waiting: a lost wake-up"
+    assert sorted(popped) == sorted(b"%d:%d" % (p, j) for p in range(pushers) for j in range(per_pusher))
