@@ -158,6 +158,7 @@ void net_client_set_name(client *c, const char *name, size_t len) {
 static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) {
     char flags[8] = "N";
     if (c->flags & CLIENT_MULTI) strcpy(flags, "x");
+    else if (atomic_load(&c->blocked)) strcpy(flags, "b");
     /* Another thread owns these and may change them meanwhile: read each once. */
     size_t in_len = c->in.len, in_cap = c->in.cap, out_cap = c->out.cap;
     char last_cmd[sizeof(c->last_cmd)];
@@ -200,11 +201,27 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
     return killed;
 }
 
+int net_client_unblock(uint64_t id, int as_error) {
+    int unblocked = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (client *c = registry; c; c = c->next) {
+        if (c->id != id || atomic_load(&c->kill_requested) || !atomic_load(&c->blocked)) continue;
+        /* The client's worker acts on it (on_wake), if the client still waits in this block:
+         * it may have been served meanwhile. Its wake event lives as long as it is listed. */
+        atomic_store(&c->unblock_request, atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0));
+        event_active(c->wake_ev, EV_READ, 0);
+        unblocked = 1;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return unblocked;
+}
+
 /* ---- one connection ---- */
 
 static void unblock(client *c) {
-    if (!c->blocked) return;
-    c->blocked = 0;
+    if (!atomic_load(&c->blocked)) return;
+    atomic_store(&c->blocked, 0);
+    atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
 }
@@ -235,9 +252,9 @@ static void client_free(client *c) {
     forget_committed(c);
     unblock(c);
     if (c->held) release_held(c);
+    registry_remove(c); /* before its events go: CLIENT KILL / UNBLOCK use them under the lock */
     if (c->wake_ev) event_free(c->wake_ev);
     if (c->block_timer) event_free(c->block_timer);
-    registry_remove(c);
     if (c->wprev) c->wprev->wnext = c->wnext;
     else w->clients = c->wnext;
     if (c->wnext) c->wnext->wprev = c->wprev;
@@ -380,7 +397,7 @@ static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requ
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked &&
+    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !atomic_load(&c->blocked) &&
            !kill_requested(c)) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
@@ -450,18 +467,37 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     client_flush(c);
 }
 
-/* Runs a blocked command's retry; when it is done, goes on with the input that waited. */
-static void retry_blocked(client *c, int timed_out) {
-    if (!c->blocked) return;
-    if (!c->block.retry(c, timed_out)) return;
+/* Ends a block whose command has replied, and goes on with the input that waited. */
+static void finish_block(client *c) {
     unblock(c);
     client_process_input(c);
     client_flush(c);
 }
 
+/* Runs a blocked command's retry; finishes the block when the command is done. */
+static void retry_blocked(client *c, int timed_out) {
+    if (!atomic_load(&c->blocked)) return;
+    if (c->block.retry(c, timed_out)) finish_block(c);
+}
+
+/* A CLIENT UNBLOCK of this client's current block: as if its timeout had come, or with
+ * Redis's UNBLOCKED error. Returns 0 if there is none (a request for a block that is over). */
+static int take_unblock_request(client *c) {
+    unsigned long long request = atomic_exchange(&c->unblock_request, 0);
+    if (!request || !atomic_load(&c->blocked) || request / 2 != atomic_load(&c->block_id)) return 0;
+    if (request % 2 == 0) {
+        retry_blocked(c, 1);
+        return 1;
+    }
+    reply r = net_client_reply(c);
+    reply_error(&r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    finish_block(c);
+    return 1;
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
-    retry_blocked(arg, 0);
+    if (!take_unblock_request(arg)) retry_blocked(arg, 0);
 }
 
 static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -476,7 +512,9 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
         c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
     }
     c->block = *block;
-    c->blocked = 1;
+    atomic_fetch_add(&c->block_id, 1);
+    atomic_store(&c->blocked, 1);
+    atomic_fetch_add(&stats.blocked_clients, 1);
     if (timeout_us > 0) net_block_retime(c, timeout_us);
 }
 
@@ -590,7 +628,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     for (client *c = w->clients; c; c = next) {
         next = c->wnext;
         /* As in Redis, blocked clients are not idle. */
-        int idle = timeout > 0 && !c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
+        int idle = timeout > 0 && !atomic_load(&c->blocked) && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
         if (idle || (c->out.len > 0 && net_output_over_limit(c))) {
             client_free(c);
