@@ -310,20 +310,13 @@ void cmd_scan(cmd_ctx *ctx) {
 }
 
 void cmd_randomkey(cmd_ctx *ctx) {
-    /* Start at a random point of the key space, wrapping to the start once. */
-    uint8_t seed[8];
-    for (int i = 0; i < 8; i++) seed[i] = (uint8_t)(rand() & 0xFF);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, (const char *)seed, attempt == 0 ? sizeof(seed) : 0);
-        const char *k;
-        size_t kl;
-        meta m;
-        int found = ks_cursor_next(cur, &k, &kl, &m);
-        if (found) reply_bulk(ctx->r, k, kl);
-        ks_cursor_free(cur);
-        if (found) return;
-    }
-    reply_null(ctx->r);
+    buf key;
+    buf_init(&key);
+    int rc = ks_random_key(ctx->t, ctx->db, &key);
+    if (rc < 0) reply_storage_error(ctx);
+    else if (rc == 0) reply_null(ctx->r);
+    else reply_bulk(ctx->r, key.data, key.len);
+    buf_free(&key);
 }
 
 /* Parses "DB n" for COPY; replies and returns -1 on an invalid index. */

@@ -237,25 +237,47 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
     return it;
 }
 
+static int bytes_less(const char *a, size_t alen, const char *b, size_t blen) {
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c < 0 || (c == 0 && alen < blen);
+}
+
+/* Copies the iterator's key into out if it starts with prefix: 1, 0 if it does not (or the
+ * iterator is at the end), -1 if the iterator failed. */
+static int key_under(store_iter *it, const char *prefix, size_t plen, buf *out) {
+    if (!store_iter_valid(it)) return store_iter_failed(it) ? -1 : 0;
+    size_t kl;
+    const char *k = store_iter_key(it, &kl);
+    if (kl < plen || memcmp(k, prefix, plen) != 0) return 0;
+    buf_clear(out);
+    buf_append(out, k, kl);
+    return 1;
+}
+
 int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out) {
     buf end;
     buf_init(&end);
     enc_prefix_end(&end, prefix, plen);
     uint64_t skips = store_count_skips_begin();
     store_iter *it = txn_iter_new(t, cf, from, flen, end.data, end.len);
-    int rc = 0;
-    if (!store_iter_valid(it)) {
-        rc = store_iter_failed(it) ? -1 : 0;
-    } else {
-        size_t kl;
-        const char *k = store_iter_key(it, &kl);
-        /* The txn's own writes are not bounded by the iterator. */
-        rc = kl >= plen && memcmp(k, prefix, plen) == 0;
-        if (rc) {
-            buf_clear(out);
-            buf_append(out, k, kl);
-        }
-    }
+    int rc = key_under(it, prefix, plen, out); /* the txn's own writes are not bounded by the iterator */
+    store_iter_free(it);
+    store_compact_prefix_if_skipped(skips, cf, prefix, plen);
+    buf_free(&end);
+    return rc;
+}
+
+int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out) {
+    buf end;
+    buf_init(&end);
+    enc_prefix_end(&end, prefix, plen);
+    uint64_t skips = store_count_skips_begin();
+    store_iter *it = txn_iter_new(t, cf, prefix, plen, end.data, end.len);
+    store_iter_seek_for_prev(it, end.data, end.len);
+    size_t kl;
+    /* At the end itself, or past it among the txn's own writes: step back below it. */
+    while (store_iter_valid(it) && !bytes_less(store_iter_key(it, &kl), kl, end.data, end.len)) store_iter_prev(it);
+    int rc = key_under(it, prefix, plen, out);
     store_iter_free(it);
     store_compact_prefix_if_skipped(skips, cf, prefix, plen);
     buf_free(&end);
@@ -355,11 +377,6 @@ static int write_raw(const char *data, size_t len, char **err) {
     }
     rocksdb_writebatch_destroy(wb);
     return *err ? -1 : 0;
-}
-
-static int bytes_less(const char *a, size_t alen, const char *b, size_t blen) {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c < 0 || (c == 0 && alen < blen);
 }
 
 /* Keys a range deletion (FLUSHDB, FLUSHALL) hides stay in RocksDB until a compaction, and a

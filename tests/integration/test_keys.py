@@ -503,6 +503,32 @@ def test_randomkey(r, c):
         assert r.randomkey() in names
 
 
+def test_randomkey_spreads_over_keys_sharing_a_prefix(r):
+    keys = {b"prefix:%d" % i for i in range(100)}
+    r.mset({k: 1 for k in keys})
+    picks = [r.randomkey() for _ in range(200)]
+    assert set(picks) <= keys
+    assert len(set(picks)) >= 40, len(set(picks))
+    r.flushall()
+    keys = {b"session:%032x" % (i * 0x9E3779B97F4A7C15 % 2 ** 128) for i in range(100)}
+    r.mset({k: 1 for k in keys})
+    picks = [r.randomkey() for _ in range(200)]
+    assert set(picks) <= keys and len(set(picks)) >= 40, len(set(picks))
+
+
+def test_randomkey_skips_expired_keys(r):
+    for i in range(30):
+        r.set(b"gone:%d" % i, 1, px=50)
+    r.set(b"kept", 1)
+    r.set(b"zzz", 1)
+    time.sleep(0.15)
+    assert {r.randomkey() for _ in range(50)} <= {b"kept", b"zzz"}
+    r.delete(b"kept", b"zzz")
+    r.set(b"last", 1, px=30)
+    time.sleep(0.1)
+    assert r.randomkey() is None
+
+
 # ---------------------------------------------------------------- RENAME / RENAMENX
 
 def test_rename(r, c):
