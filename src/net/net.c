@@ -397,8 +397,8 @@ static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requ
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !atomic_load(&c->blocked) &&
-           !kill_requested(c)) {
+    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) &&
+           !atomic_load(&c->blocked) && !kill_requested(c)) {
         size_t used = 0;
         c->parser.max_bulk_len = server_config.proto_max_bulk_len;
         c->parser.unauthenticated = !c->authenticated && config_password_set();

@@ -35,7 +35,8 @@ static int all_share(const scan_keys *keys, const char *region, size_t rlen, con
     buf end;
     buf_init(&end);
     enc_prefix_end(&end, p, plen);
-    int rc = end.len == 0 ? 0 : keys->any_from(keys->arg, region, rlen, end.data, end.len); /* p all 0xFF */
+    /* p all 0xFF: every key from p on starts with p */
+    int rc = end.len == 0 ? 0 : keys->any_from(keys->arg, region, rlen, end.data, end.len);
     buf_free(&end);
     return rc < 0 ? -1 : !rc;
 }
@@ -52,7 +53,8 @@ int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
             if (bits_left(&b) < SKIP_BITS) break; /* no encoder writes that: a made-up cursor */
             size_t skip = read_bits(&b, SKIP_BITS) + 1;
             rc = keys->first(keys->arg, from->data, from->len, &first);
-            if (rc == 1) rc = first.len >= from->len + skip ? all_share(keys, from->data, from->len, first.data, from->len + skip) : 0;
+            if (rc == 1 && first.len < from->len + skip) rc = 0;
+            if (rc == 1) rc = all_share(keys, from->data, from->len, first.data, from->len + skip);
             if (rc <= 0) break; /* the keys changed: resume here, before the boundary */
             buf_append(from, first.data + from->len, skip);
             keep = from->len;
@@ -75,7 +77,8 @@ static long long skip_for(const scan_keys *keys, const char *key, size_t klen, s
     int rc = keys->first(keys->arg, key, pos, first);
     if (rc <= 0) return rc;
     size_t most = 0;
-    while (most < SKIP_MAX && pos + most < first->len && pos + most < klen && first->data[pos + most] == key[pos + most])
+    while (most < SKIP_MAX && pos + most < first->len && pos + most < klen &&
+           first->data[pos + most] == key[pos + most])
         most++;
     if (most == 0) return 0;
     rc = all_share(keys, key, pos, first->data, pos + most);
