@@ -44,7 +44,7 @@ static void set_free(key_set *s) {
 }
 
 static int has_prefix(const char *key, const char *region, size_t rlen) {
-    return strlen(key) >= rlen && memcmp(key, region, rlen) == 0;
+    return rlen == 0 || (strlen(key) >= rlen && memcmp(key, region, rlen) == 0);
 }
 
 static int set_first(void *arg, const char *region, size_t rlen, buf *out) {
@@ -59,7 +59,8 @@ static int set_first(void *arg, const char *region, size_t rlen, buf *out) {
 }
 
 static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen) {
-    int c = memcmp(a, b, alen < blen ? alen : blen);
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
     return c ? c : (alen > blen) - (alen < blen);
 }
 
