@@ -67,7 +67,9 @@ typedef struct client {
     struct worker *worker;
     struct event *read_ev, *write_ev;
     struct event *wake_ev, *block_timer; /* created on the first block */
-    int blocked;
+    atomic_int blocked;                  /* read by CLIENT LIST / UNBLOCK on other threads */
+    atomic_ullong block_id;              /* counts the client's blocks: which one a request meant */
+    atomic_ullong unblock_request;       /* CLIENT UNBLOCK: block_id * 2 + (1 for ERROR), 0 = none */
     client_block block;
     buf in, out;
     resp_parser parser;
@@ -121,6 +123,7 @@ typedef struct server_stats {
     atomic_llong write_groups;      /* write groups committed with writes (cmd/dispatch.c) */
     atomic_llong grouped_writes;    /* the writing commands in them */
     atomic_int connected_clients;
+    atomic_int blocked_clients; /* waiting in a blocking command (BLPOP, POLLUPDATES … BLOCK) */
     atomic_llong evicted_clients; /* closed by maxmemory-clients */
 } server_stats;
 

@@ -16,7 +16,8 @@ typedef struct key_waiter {
     resp_arg *argv; /* the command, to run again */
     uint64_t *hashes;
     size_t nhashes;
-    int woken; /* a wake is on its way: later commits pass it over for the next waiter */
+    int woken;  /* a wake is on its way: later commits pass it over for the next waiter */
+    int served; /* its retry replied: its own commit has woken the next waiter */
     struct key_waiter *prev, *next;
 } key_waiter;
 
@@ -69,11 +70,10 @@ static int waiter_retry(client *c, int timed_out) {
         reply_null_array(&r);
         return 1;
     }
-    if (dispatch_retry(c, w->argc, w->argv)) return 1;
-    pthread_mutex_lock(&waiters_lock);
-    w->woken = 0;
-    pthread_mutex_unlock(&waiters_lock);
-    return 0;
+    /* A retry that still finds nothing makes itself wakeable again in blocking_wait_or_nil,
+     * under its keys' locks (see there). */
+    w->served = dispatch_retry(c, w->argc, w->argv);
+    return w->served;
 }
 
 static void waiter_cleanup(client *c) {
@@ -84,7 +84,11 @@ static void waiter_cleanup(client *c) {
     if (w->next) w->next->prev = w->prev;
     else last = w->prev;
     atomic_fetch_sub(&nwaiters, 1);
+    /* A wake this waiter will not act on (it timed out, was unblocked or went away first)
+     * was passed over the next waiters: hand it on, or what woke it may wait forever. */
+    int pass_on = w->woken && !w->served;
     pthread_mutex_unlock(&waiters_lock);
+    if (pass_on) blocking_notify(w->hashes, w->nhashes);
     for (int i = 0; i < w->argc; i++) free(w->argv[i].ptr);
     free(w->argv);
     free(w->hashes);
@@ -98,6 +102,17 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
         return;
     }
     if (ctx->retrying) {
+        /* Wakeable again from here on. This runs under the keys' locks, and every commit wakes
+         * waiters before it releases the locks of the keys it wrote: a commit either came
+         * before this retry took the locks (the retry has seen its write) or comes after they
+         * are released (it finds the flag cleared and wakes this waiter). Clearing the flag
+         * after the retry, once the locks are released, lost the wake-up of a commit made in
+         * between; clearing it before the retry ran would let this waiter's own serving
+         * commit wake itself rather than the next waiter. */
+        key_waiter *w = ctx->c->block.state;
+        pthread_mutex_lock(&waiters_lock);
+        w->woken = 0;
+        pthread_mutex_unlock(&waiters_lock);
         ctx->keep_waiting = 1;
         return;
     }

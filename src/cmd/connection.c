@@ -201,6 +201,23 @@ static void client_list(cmd_ctx *ctx) {
     buf_free(&out);
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked (it is unblocked by its own
+ * worker, whichever that is). */
+static void client_unblock(cmd_ctx *ctx) {
+    long long id;
+    if (arg_ll(ctx, &ctx->argv[2], &id) < 0) return;
+    int as_error = 0;
+    if (ctx->argc == 4) {
+        if (arg_is(&ctx->argv[3], "error")) {
+            as_error = 1;
+        } else if (!arg_is(&ctx->argv[3], "timeout")) {
+            reply_error(ctx->r, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    }
+    reply_int(ctx->r, id > 0 && net_client_unblock((uint64_t)id, as_error));
+}
+
 void cmd_client(cmd_ctx *ctx) {
     const resp_arg *sub = &ctx->argv[1];
     if (arg_is(sub, "id") && ctx->argc == 2) {
@@ -227,10 +244,13 @@ void cmd_client(cmd_ctx *ctx) {
         buf_free(&out);
     } else if (arg_is(sub, "kill") && ctx->argc >= 3) {
         client_kill(ctx);
+    } else if (arg_is(sub, "unblock") && (ctx->argc == 3 || ctx->argc == 4)) {
+        client_unblock(ctx);
     } else if (arg_is(sub, "setinfo") && ctx->argc == 4) {
         reply_ok(ctx->r);
     } else {
-        static const char *const known[] = {"id", "setname", "getname", "list", "info", "kill", "setinfo", NULL};
+        static const char *const known[] = {"id",   "setname", "getname", "list", "info",
+                                            "kill", "unblock", "setinfo", NULL};
         reply_subcommand_error(ctx, known);
     }
 }

@@ -1,19 +1,18 @@
-/* SCAN-family cursors: the number a client passes back, mapped to where the next call starts.
- * Cursors are kept in a fixed table; one that has been recycled (or is from another key or
- * database) is refused rather than silently restarting the scan. */
+/* SCAN-family cursors as the client sees them: an unsigned 64-bit number in, a page out.
+ * What a cursor means is types/scan_cursor.h's business: nothing is kept between calls. */
 #ifndef TIDEKV_CURSOR_H
 #define TIDEKV_CURSOR_H
+
+#include <stdint.h>
 
 #include "cmd/cmd.h"
 #include "util/buf.h"
 
-/* Remembers a resume position for a scope (what is scanned: a database, a key). */
-unsigned long long cursor_save(const buf *scope, const char *pos, size_t plen);
-/* Parses the cursor argument and, unless it is 0, appends its resume position to pos.
- * Replies "ERR invalid cursor" and returns -1 if it is not a cursor of this scope. */
-int cursor_resume(cmd_ctx *ctx, const resp_arg *arg, const buf *scope, buf *pos);
+/* Parses a cursor as Redis does (strtoul: any unsigned 64-bit number, a sign allowed, "-1"
+ * wrapping around); replies "ERR invalid cursor" and returns -1 if it is not one. */
+int cursor_parse(cmd_ctx *ctx, const resp_arg *arg, uint64_t *cursor);
 /* Replies one page of a scan: [next cursor, [items...]], the items already written to body
  * (with reply_part: a scan stops once its part is cut). */
-void cursor_reply_page(cmd_ctx *ctx, unsigned long long next, long long items, const buf *body);
+void cursor_reply_page(cmd_ctx *ctx, uint64_t next, long long items, const buf *body);
 
 #endif

@@ -9,6 +9,7 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "types/keyspace.h"
+#include "types/scan_cursor.h"
 #include "util/glob.h"
 #include "util/num.h"
 
@@ -263,61 +264,59 @@ syntax:
     return -1;
 }
 
+/* Whether a key passes SCAN's MATCH and TYPE options. */
+static int scan_wants(const scan_opts *o, const char *k, size_t kl, const meta *m) {
+    if (o->match && !glob_match(o->match->ptr, o->match->len, k, kl, 0)) return 0;
+    return !o->type_given || (o->type != TYPE_NONE && enc_type_from_name(enc_type_name(m->type)) == o->type);
+}
+
 void cmd_scan(cmd_ctx *ctx) {
+    uint64_t cursor, next = 0;
     scan_opts o;
-    if (parse_scan_opts(ctx, 2, &o) < 0) return;
-    buf scope, start;
-    buf_init(&scope);
-    buf_init(&start);
-    enc_namespace(&scope, ctx->db);
-    if (cursor_resume(ctx, &ctx->argv[1], &scope, &start) < 0) {
-        buf_free(&scope);
-        buf_free(&start);
-        return;
-    }
-    ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, start.data ? start.data : "", start.len);
-    buf body;
+    if (cursor_parse(ctx, &ctx->argv[1], &cursor) < 0 || parse_scan_opts(ctx, 2, &o) < 0) return;
+    scan_scope scope;
+    scan_scope_keys(&scope, ctx->t, ctx->db);
+    buf from, last, body;
+    buf_init(&from);
+    buf_init(&last);
     buf_init(&body);
+    int failed = scan_resume(&scope, cursor, &from) < 0;
+    ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, from.data ? from.data : "", from.len);
     reply sub = reply_part(ctx->r, &body);
     long long found = 0, examined = 0;
     const char *k;
     size_t kl;
     meta m;
-    unsigned long long next = 0;
-    while (!reply_was_cut(&sub) && ks_cursor_next(cur, &k, &kl, &m)) {
-        if (examined == o.count) {
-            /* More keys remain: the cursor resumes at this one. */
-            next = cursor_save(&scope, k, kl);
-            break;
+    while (!failed && !reply_was_cut(&sub) && ks_cursor_next(cur, &k, &kl, &m)) {
+        if (examined >= o.count) {
+            int ends = scan_page_ends(&scope, last.data, last.len, k, kl, &next);
+            failed = ends < 0;
+            if (ends != 0) break;
         }
         examined++;
-        if (o.match && !glob_match(o.match->ptr, o.match->len, k, kl, 0)) continue;
-        if (o.type_given && (o.type == TYPE_NONE || enc_type_from_name(enc_type_name(m.type)) != o.type)) continue;
+        buf_clear(&last);
+        buf_append(&last, k, kl);
+        if (!scan_wants(&o, k, kl, &m)) continue;
         reply_bulk(&sub, k, kl);
         found++;
     }
     ks_cursor_free(cur);
-    cursor_reply_page(ctx, next, found, &body);
+    if (failed) reply_storage_error(ctx);
+    else cursor_reply_page(ctx, next, found, &body);
+    buf_free(&from);
+    buf_free(&last);
     buf_free(&body);
-    buf_free(&start);
-    buf_free(&scope);
+    scan_scope_free(&scope);
 }
 
 void cmd_randomkey(cmd_ctx *ctx) {
-    /* Start at a random point of the key space, wrapping to the start once. */
-    uint8_t seed[8];
-    for (int i = 0; i < 8; i++) seed[i] = (uint8_t)(rand() & 0xFF);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ks_cursor *cur = ks_cursor_new(ctx->t, ctx->db, (const char *)seed, attempt == 0 ? sizeof(seed) : 0);
-        const char *k;
-        size_t kl;
-        meta m;
-        int found = ks_cursor_next(cur, &k, &kl, &m);
-        if (found) reply_bulk(ctx->r, k, kl);
-        ks_cursor_free(cur);
-        if (found) return;
-    }
-    reply_null(ctx->r);
+    buf key;
+    buf_init(&key);
+    int rc = ks_random_key(ctx->t, ctx->db, &key);
+    if (rc < 0) reply_storage_error(ctx);
+    else if (rc == 0) reply_null(ctx->r);
+    else reply_bulk(ctx->r, key.data, key.len);
+    buf_free(&key);
 }
 
 /* Parses "DB n" for COPY; replies and returns -1 on an invalid index. */

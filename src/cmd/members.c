@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd/cursor.h"
+#include "types/scan_cursor.h"
 #include "util/glob.h"
 #include "util/log.h"
 #include "util/num.h"
@@ -454,9 +455,26 @@ void members_reply_random(cmd_ctx *ctx, compound *c, long long count, value_repl
     else reply_repeated(ctx, c, (uint64_t)-count, reply_value);
 }
 
+/* Writes one member of a scan page (with its value or score when asked); -1 if a score is corrupt. */
+static int reply_scanned(reply *r, enum key_type type, int with_values, const char *sub, size_t sl, const char *val,
+                         size_t vl) {
+    reply_bulk(r, sub, sl);
+    if (with_values && type == TYPE_ZSET) { /* a score, as ZSCORE shows it */
+        char text[32];
+        double score;
+        if (enc_decode_score(val, vl, &score) < 0) return -1;
+        reply_bulk(r, text, num_format_double(text, score));
+    } else if (with_values) {
+        reply_bulk(r, val, vl);
+    }
+    return 0;
+}
+
 void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
     const resp_arg *match = NULL;
     long long count = 10;
+    uint64_t cursor, next = 0;
+    if (cursor_parse(ctx, &ctx->argv[2], &cursor) < 0) return;
     for (int i = 3; i < ctx->argc; i += 2) {
         if (i + 1 >= ctx->argc) goto syntax;
         if (arg_is(&ctx->argv[i], "match")) {
@@ -470,45 +488,41 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
     }
     compound c;
     if (members_open(ctx, &c, &ctx->argv[1], type) < 0) return;
-    /* The scope ties a cursor to this key's version: a recreated key starts over. */
-    buf scope, from, body;
-    buf_init(&scope);
+    scan_scope scope;
+    scan_scope_members(&scope, &c);
+    buf from, last, body;
     buf_init(&from);
+    buf_init(&last);
     buf_init(&body);
-    compound_subkey(&c, &scope, NULL, 0);
-    if (cursor_resume(ctx, &ctx->argv[2], &scope, &from) == 0) {
-        reply sub_r = reply_part(ctx->r, &body);
-        compound_iter ci;
-        compound_iter_open(&ci, &c, from.data ? from.data : "", from.len);
-        const char *sub, *val;
-        size_t sl, vl;
-        long long examined = 0, items = 0;
-        unsigned long long next = 0;
-        int corrupt = 0;
-        double score;
-        while (!corrupt && !reply_was_cut(&sub_r) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
-            if (examined++ == count) {
-                next = cursor_save(&scope, sub, sl);
-                break;
-            }
-            if (match && !glob_match(match->ptr, match->len, sub, sl, 0)) continue;
-            reply_bulk(&sub_r, sub, sl);
-            if (with_values && type == TYPE_ZSET) { /* a score, as ZSCORE shows it */
-                char text[32];
-                corrupt = enc_decode_score(val, vl, &score) < 0;
-                if (!corrupt) reply_bulk(&sub_r, text, num_format_double(text, score));
-            } else if (with_values) {
-                reply_bulk(&sub_r, val, vl);
-            }
-            items += with_values ? 2 : 1;
+    enum { SCAN_OK, SCAN_STORAGE_ERROR, SCAN_CORRUPT } failed = SCAN_OK;
+    if (scan_resume(&scope, cursor, &from) < 0) failed = SCAN_STORAGE_ERROR;
+    reply sub_r = reply_part(ctx->r, &body);
+    compound_iter ci;
+    compound_iter_open(&ci, &c, from.data ? from.data : "", from.len);
+    const char *sub, *val;
+    size_t sl, vl;
+    long long examined = 0, items = 0;
+    while (failed == SCAN_OK && !reply_was_cut(&sub_r) && compound_iter_next(&ci, &sub, &sl, &val, &vl)) {
+        if (examined >= count) {
+            int ends = scan_page_ends(&scope, last.data, last.len, sub, sl, &next);
+            if (ends < 0) failed = SCAN_STORAGE_ERROR;
+            if (ends != 0) break;
         }
-        compound_iter_close(&ci);
-        if (corrupt) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-        else cursor_reply_page(ctx, next, items, &body);
+        examined++;
+        buf_clear(&last);
+        buf_append(&last, sub, sl);
+        if (match && !glob_match(match->ptr, match->len, sub, sl, 0)) continue;
+        if (reply_scanned(&sub_r, type, with_values, sub, sl, val, vl) < 0) failed = SCAN_CORRUPT;
+        items += with_values ? 2 : 1;
     }
-    buf_free(&scope);
+    compound_iter_close(&ci);
+    if (failed == SCAN_STORAGE_ERROR) reply_storage_error(ctx);
+    else if (failed == SCAN_CORRUPT) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    else cursor_reply_page(ctx, next, items, &body);
     buf_free(&from);
+    buf_free(&last);
     buf_free(&body);
+    scan_scope_free(&scope);
     compound_free(&c);
     return;
 syntax:

@@ -61,8 +61,8 @@ static void info_server(buf *b) {
 }
 
 static void info_clients(buf *b) {
-    buf_printf(b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:0\r\n",
-               atomic_load(&stats.connected_clients), CONFIG_READ(maxclients));
+    buf_printf(b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:%d\r\n",
+               atomic_load(&stats.connected_clients), CONFIG_READ(maxclients), atomic_load(&stats.blocked_clients));
 }
 
 static void info_memory(buf *b) {

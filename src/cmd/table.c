@@ -21,7 +21,7 @@ static cmd_def table[] = {
     {"select", 2, NK | F, 0, 0, 0, cmd_select, "@connection", "Changes the selected database.", "index"},
     {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_quit, "@connection", "Closes the connection.", ""},
     {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F, 0, 0, 0, cmd_reset, "@connection", "Resets the connection.", ""},
-    {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL …).", "subcommand [argument ...]"},
+    {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL, UNBLOCK …).", "subcommand [argument ...]"},
     /* server */
     {"info", -1, NK, 0, 0, 0, cmd_info, "@server", "Returns information and statistics about the server.", "[section ...]"},
     {"dbsize", 1, NK | R, 0, 0, 0, cmd_dbsize, "@keyspace", "Returns the number of keys in the database.", ""},

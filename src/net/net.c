@@ -208,13 +208,15 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     client_shown s = c->shown;
     pthread_mutex_unlock(&c->shown_lock);
     s.cmd[sizeof(s.cmd) - 1] = '\0';
+    /* A blocked client's flag is read live: blocking and unblocking do not publish. */
+    const char *flags = s.multi >= 0 ? "x" : atomic_load(&c->blocked) ? "b" : "N";
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
                "tot-mem=%lld events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - s.last_active_mono_ms) / 1000),
-               s.multi >= 0 ? "x" : "N", s.db, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
+               flags, s.db, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
                atomic_load(&c->mem), s.cmd[0] ? s.cmd : "NULL", s.resp);
 }
 
@@ -245,11 +247,27 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
     return killed;
 }
 
+int net_client_unblock(uint64_t id, int as_error) {
+    int unblocked = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (client *c = registry; c; c = c->next) {
+        if (c->id != id || atomic_load(&c->kill_requested) || !atomic_load(&c->blocked)) continue;
+        /* The client's worker acts on it (on_wake), if the client still waits in this block:
+         * it may have been served meanwhile. Its wake event lives as long as it is listed. */
+        atomic_store(&c->unblock_request, atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0));
+        event_active(c->wake_ev, EV_READ, 0);
+        unblocked = 1;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return unblocked;
+}
+
 /* ---- one connection ---- */
 
 static void unblock(client *c) {
-    if (!c->blocked) return;
-    c->blocked = 0;
+    if (!atomic_load(&c->blocked)) return;
+    atomic_store(&c->blocked, 0);
+    atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
 }
@@ -280,9 +298,9 @@ static void client_free(client *c) {
     forget_committed(c);
     unblock(c);
     if (c->held) release_held(c);
+    registry_remove(c); /* before its events go: CLIENT KILL / UNBLOCK use them under the lock */
     if (c->wake_ev) event_free(c->wake_ev);
     if (c->block_timer) event_free(c->block_timer);
-    registry_remove(c);
     if (c->wprev) c->wprev->wnext = c->wnext;
     else w->clients = c->wnext;
     if (c->wnext) c->wnext->wprev = c->wprev;
@@ -442,8 +460,8 @@ static int kill_requested(client *c) { return atomic_load_explicit(&c->kill_requ
 /* Parses and runs every complete request in the input buffer. */
 static void client_process_input(client *c) {
     size_t pos = 0;
-    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->blocked &&
-           !kill_requested(c)) {
+    while (pos < c->in.len && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) &&
+           !atomic_load(&c->blocked) && !kill_requested(c)) {
         size_t used = 0;
         c->parser.max_bulk_len = CONFIG_READ(proto_max_bulk_len);
         c->parser.unauthenticated = !c->authenticated && config_password_set();
@@ -512,18 +530,37 @@ static void on_readable(evutil_socket_t fd, short what, void *arg) {
     client_flush(c);
 }
 
-/* Runs a blocked command's retry; when it is done, goes on with the input that waited. */
-static void retry_blocked(client *c, int timed_out) {
-    if (!c->blocked) return;
-    if (!c->block.retry(c, timed_out)) return;
+/* Ends a block whose command has replied, and goes on with the input that waited. */
+static void finish_block(client *c) {
     unblock(c);
     client_process_input(c);
     client_flush(c);
 }
 
+/* Runs a blocked command's retry; finishes the block when the command is done. */
+static void retry_blocked(client *c, int timed_out) {
+    if (!atomic_load(&c->blocked)) return;
+    if (c->block.retry(c, timed_out)) finish_block(c);
+}
+
+/* A CLIENT UNBLOCK of this client's current block: as if its timeout had come, or with
+ * Redis's UNBLOCKED error. Returns 0 if there is none (a request for a block that is over). */
+static int take_unblock_request(client *c) {
+    unsigned long long request = atomic_exchange(&c->unblock_request, 0);
+    if (!request || !atomic_load(&c->blocked) || request / 2 != atomic_load(&c->block_id)) return 0;
+    if (request % 2 == 0) {
+        retry_blocked(c, 1);
+        return 1;
+    }
+    reply r = net_client_reply(c);
+    reply_error(&r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    finish_block(c);
+    return 1;
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
-    retry_blocked(arg, 0);
+    if (!take_unblock_request(arg)) retry_blocked(arg, 0);
 }
 
 static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -538,7 +575,9 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
         c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
     }
     c->block = *block;
-    c->blocked = 1;
+    atomic_fetch_add(&c->block_id, 1);
+    atomic_store(&c->blocked, 1);
+    atomic_fetch_add(&stats.blocked_clients, 1);
     if (timeout_us > 0) net_block_retime(c, timeout_us);
 }
 
@@ -654,7 +693,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     for (client *c = w->clients; c; c = next) {
         next = c->wnext;
         /* As in Redis, blocked clients are not idle. */
-        int idle = timeout > 0 && !c->blocked && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
+        int idle = timeout > 0 && !atomic_load(&c->blocked) && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
         if (idle || (c->out.len > 0 && net_output_over_limit(c))) {
             client_free(c);

@@ -16,6 +16,9 @@ int net_run(void);
 void net_client_list(buf *out, uint64_t only_id, client *caller);
 /* Disconnects clients matching an id (if id != 0), an addr or a laddr (if not NULL); returns how many. */
 int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self);
+/* CLIENT UNBLOCK: ends the wait of the client with that id, if it is blocked, as if its timeout
+ * had come (or with the UNBLOCKED error); its own worker does it. Returns 1 if it was blocked. */
+int net_client_unblock(uint64_t id, int as_error);
 /* Suspends the client's current command until block->retry says it is done; no further input
  * is processed meanwhile. timeout_us <= 0 waits forever. Call from the client's worker. */
 void net_block(client *c, int64_t timeout_us, const client_block *block);

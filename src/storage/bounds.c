@@ -144,8 +144,6 @@ void bounds_publish(staged_bounds *s) {
 
 void bounds_forget_all(void) { atomic_fetch_add(&generation, 1); }
 
-/* A walk that stepped over more deleted entries than this asks for its range to be compacted. */
-#define SKIPS_BEFORE_COMPACTION 1024
 
 /* The seek point of a walk: prefix+from, or the prefix's start (forward) / end (backward). */
 static void walk_start(buf *out, const char *prefix, size_t plen, const char *from, size_t flen, int rev) {
@@ -203,13 +201,7 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
 }
 
 void bounded_walk_close(bounded_walk *w) {
-    if (store_count_skips_end(w->skips_at_open) > SKIPS_BEFORE_COMPACTION) {
-        buf end;
-        buf_init(&end);
-        enc_prefix_end(&end, w->prefix.data, w->prefix.len);
-        store_compact_later(w->cf, w->prefix.data, w->prefix.len, end.data, end.len);
-        buf_free(&end);
-    }
+    store_compact_prefix_if_skipped(w->skips_at_open, w->cf, w->prefix.data, w->prefix.len);
     if (w->it) store_iter_free(w->it);
     w->it = NULL;
     buf_free(&w->prefix);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage/encoding.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -250,6 +251,18 @@ uint64_t store_count_skips_end(uint64_t begun) {
     uint64_t n = rocksdb_perfcontext_metric(thread_perf_context(), rocksdb_internal_delete_skipped_count) - begun;
     if (--open_counts == 0) rocksdb_set_perf_level(rocksdb_disable);
     return n;
+}
+
+/* A walk that stepped over more deleted entries than this asks for its range to be compacted. */
+#define SKIPS_BEFORE_COMPACTION 1024
+
+void store_compact_prefix_if_skipped(uint64_t begun, int cf, const char *prefix, size_t plen) {
+    if (store_count_skips_end(begun) <= SKIPS_BEFORE_COMPACTION) return;
+    buf end;
+    buf_init(&end);
+    enc_prefix_end(&end, prefix, plen);
+    store_compact_later(cf, prefix, plen, end.data, end.len);
+    buf_free(&end);
 }
 
 void store_close(void) {

@@ -65,5 +65,8 @@ uint64_t store_count_skips_end(uint64_t begun);
 /* Compacts [begin, end) in the background, so the tombstones there are dropped; ignored while
  * another such compaction runs or one started less than a second ago. */
 void store_compact_later(int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* Ends a count (store_count_skips_end); if the walk stepped over many deleted entries, the keys
+ * under prefix are compacted later, so that the next walks there do not. */
+void store_compact_prefix_if_skipped(uint64_t begun, int cf, const char *prefix, size_t plen);
 
 #endif

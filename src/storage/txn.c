@@ -7,6 +7,7 @@
 
 #include "cdc/batch.h"
 #include "storage/bounds.h"
+#include "storage/encoding.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
 #include "util/timeutil.h"
@@ -236,6 +237,53 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
     return it;
 }
 
+static int bytes_less(const char *a, size_t alen, const char *b, size_t blen) {
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c < 0 || (c == 0 && alen < blen);
+}
+
+/* Copies the iterator's key into out if it starts with prefix: 1, 0 if it does not (or the
+ * iterator is at the end), -1 if the iterator failed. */
+static int key_under(store_iter *it, const char *prefix, size_t plen, buf *out) {
+    if (!store_iter_valid(it)) return store_iter_failed(it) ? -1 : 0;
+    size_t kl;
+    const char *k = store_iter_key(it, &kl);
+    if (kl < plen || memcmp(k, prefix, plen) != 0) return 0;
+    buf_clear(out);
+    buf_append(out, k, kl);
+    return 1;
+}
+
+int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out) {
+    buf end;
+    buf_init(&end);
+    enc_prefix_end(&end, prefix, plen);
+    uint64_t skips = store_count_skips_begin();
+    store_iter *it = txn_iter_new(t, cf, from, flen, end.data, end.len);
+    int rc = key_under(it, prefix, plen, out); /* the txn's own writes are not bounded by the iterator */
+    store_iter_free(it);
+    store_compact_prefix_if_skipped(skips, cf, prefix, plen);
+    buf_free(&end);
+    return rc;
+}
+
+int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out) {
+    buf end;
+    buf_init(&end);
+    enc_prefix_end(&end, prefix, plen);
+    uint64_t skips = store_count_skips_begin();
+    store_iter *it = txn_iter_new(t, cf, prefix, plen, end.data, end.len);
+    store_iter_seek_for_prev(it, end.data, end.len);
+    size_t kl;
+    /* At the end itself, or past it among the txn's own writes: step back below it. */
+    while (store_iter_valid(it) && !bytes_less(store_iter_key(it, &kl), kl, end.data, end.len)) store_iter_prev(it);
+    int rc = key_under(it, prefix, plen, out);
+    store_iter_free(it);
+    store_compact_prefix_if_skipped(skips, cf, prefix, plen);
+    buf_free(&end);
+    return rc;
+}
+
 void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     add_op(t, TXN_RANGE, cf, begin, blen, NULL, 0, end, elen);
 }
@@ -331,6 +379,23 @@ static int write_raw(const char *data, size_t len, char **err) {
     return *err ? -1 : 0;
 }
 
+/* Keys a range deletion (FLUSHDB, FLUSHALL) hides stay in RocksDB until a compaction, and a
+ * seek among them steps over them one by one (SCAN, KEYS, RANDOMKEY): the key ranges the
+ * committed txn deleted are compacted soon (all of them at once, an interval at most). */
+static void compact_deleted_keys(txn *t) {
+    const char *begin = NULL, *end = NULL;
+    size_t blen = 0, elen = 0;
+    if (!t->records.data) return; /* a big txn's records went before the write: no early compaction */
+    for (size_t i = 0; t->ranges > 0 && i < t->nops; i++) {
+        const txn_op *op = &t->ops[i];
+        if (op->kind != TXN_RANGE || op->cf != CF_METADATA) continue;
+        const char *b = t->records.data + op->key_off, *e = t->records.data + op->val_off;
+        if (!begin || bytes_less(b, op->key_len, begin, blen)) begin = b, blen = op->key_len;
+        if (!end || bytes_less(end, elen, e, op->val_len)) end = e, elen = op->val_len;
+    }
+    if (begin) store_compact_later(CF_METADATA, begin, blen, end, elen);
+}
+
 int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {
@@ -343,6 +408,7 @@ int txn_commit(txn *t, char **err) {
     int rc = write_raw(t->sealed.data, t->sealed.len, err);
     if (rc == 0) {
         after_commit(t);
+        compact_deleted_keys(t);
         bounds_publish(&t->bounds);
     }
     txn_reset(t); /* a failed txn's staged bounds are dropped unpublished */

@@ -52,6 +52,12 @@ void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char
 /* An iterator over [begin, end) of a column family that sees this txn's writes too (range
  * deletions aside). The caller stops at end: the txn's own writes are not bounded. */
 struct store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* The first key of a column family at or after `from` that starts with prefix, as the txn sees
+ * it (its range deletions aside): 1 with a copy in out, 0 if there is none, -1 on a read error.
+ * (Forward only: a backward seek steps over range-deleted keys one by one.) */
+int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out);
+/* The last key of a column family that starts with prefix, the same way (a backward seek). */
+int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
 /* Records the deterministic effect of a write in the change record. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Marks a key modified, for WATCH. */

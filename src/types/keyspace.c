@@ -6,6 +6,7 @@
 
 #include "server.h"
 #include "storage/store.h"
+#include "util/random.h"
 
 /* Looks a key up reading at most max bytes of its metadata record. */
 static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max) {
@@ -198,4 +199,97 @@ void ks_cursor_free(ks_cursor *cur) {
     store_iter_free(cur->it);
     buf_free(&cur->ns);
     free(cur);
+}
+
+/* How far down the tree of the keys' bytes a random pick goes at most, and how many random
+ * bytes it tries at each branching before it takes the next branch there is. */
+#define RANDOM_DEPTH_MAX 64
+#define RANDOM_TRIES 16
+
+static size_t common_length(const buf *a, const buf *b) {
+    size_t n = 0;
+    while (n < a->len && n < b->len && a->data[n] == b->data[n]) n++;
+    return n;
+}
+
+/* One step down from the keys under prefix (first and last of them differ, and share common
+ * bytes): a random byte between theirs that some key has there, or, standing for first
+ * itself when it ends there, none. Returns 1 with the longer prefix in prefix, 0 when first
+ * was picked, -1 on a read error. */
+static int random_branch(txn *t, buf *prefix, const buf *first, const buf *last, size_t common) {
+    int lo = first->len == common ? -1 : (uint8_t)first->data[common], hi = (uint8_t)last->data[common];
+    buf probe, found;
+    buf_init(&probe);
+    buf_init(&found);
+    int rc = 0;
+    for (int try = 0; try < RANDOM_TRIES; try++) {
+        int byte = lo + (int)random_below((uint64_t)(hi - lo + 1));
+        if (byte < 0) goto done;
+        buf_clear(&probe);
+        buf_append(&probe, first->data, common);
+        buf_append_byte(&probe, (uint8_t)byte);
+        rc = txn_first_under(t, CF_METADATA, probe.data, probe.len, probe.data, probe.len, &found);
+        if (rc != 0) goto done;
+    }
+    /* Bytes that no key has there keep coming: take the branch after the last one tried. */
+    rc = txn_first_under(t, CF_METADATA, first->data, common, probe.data, probe.len, &found);
+    if (rc == 1) {
+        buf_clear(&probe);
+        buf_append(&probe, found.data, common + 1);
+    }
+done:
+    if (rc == 1) {
+        buf_clear(prefix);
+        buf_append(prefix, probe.data, probe.len);
+    }
+    buf_free(&probe);
+    buf_free(&found);
+    return rc;
+}
+
+/* The first live key from a key on (into key): 1, or 0 if there is none. */
+static int first_live_key(txn *t, int db, const char *from, size_t flen, buf *key) {
+    ks_cursor *cur = ks_cursor_new(t, db, from, flen);
+    const char *k;
+    size_t kl;
+    meta m;
+    int found = ks_cursor_next(cur, &k, &kl, &m);
+    if (found) {
+        buf_clear(key);
+        buf_append(key, k, kl);
+    }
+    ks_cursor_free(cur);
+    return found;
+}
+
+/* RANDOMKEY walks down the tree of the keys' bytes (dead ones included) from the namespace:
+ * under the current prefix it skips the bytes all its keys share, then takes one of the bytes
+ * that follow there, each with the same chance (a key ending there is one of the choices),
+ * until one key is left. A key's chance is the product of 1/branches over the branchings on
+ * its way: every key alike for keys of one shape (random ids, counters with or without
+ * leading zeros), more for a key alone beside a big family of keys. A dead key stands for the
+ * next live one (wrapping around). Costs a few seeks per branching. */
+int ks_random_key(txn *t, int db, buf *key) {
+    buf prefix, first, last;
+    buf_init(&prefix);
+    buf_init(&first);
+    buf_init(&last);
+    enc_namespace(&prefix, db);
+    size_t ns_len = prefix.len;
+    int rc = 1;
+    for (int depth = 0; depth < RANDOM_DEPTH_MAX && rc == 1; depth++) {
+        rc = txn_first_under(t, CF_METADATA, prefix.data, prefix.len, prefix.data, prefix.len, &first);
+        if (rc == 1) rc = txn_last_under(t, CF_METADATA, prefix.data, prefix.len, &last);
+        if (rc == 1 && first.len == last.len && memcmp(first.data, last.data, first.len) == 0) break;
+        if (rc == 1) rc = random_branch(t, &prefix, &first, &last, common_length(&first, &last));
+    }
+    /* first is the record picked; past the last live key, the first one stands for it */
+    if (rc >= 0 && first.len > 0) {
+        rc = first_live_key(t, db, first.data + ns_len, first.len - ns_len, key);
+        if (rc == 0) rc = first_live_key(t, db, "", 0, key);
+    }
+    buf_free(&prefix);
+    buf_free(&first);
+    buf_free(&last);
+    return rc;
 }

@@ -28,6 +28,10 @@ void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen);
 
+/* RANDOMKEY: a live key picked at random (copied to key): 1, 0 if the database has none, -1 on
+ * a read error. See keyspace.c for the distribution. */
+int ks_random_key(txn *t, int db, buf *key);
+
 /* Walks the live keys of a database in key order, from a key on, seeing the txn's writes. */
 typedef struct ks_cursor ks_cursor;
 ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen);

@@ -3,9 +3,12 @@ BZMPOP) with Redis 7 semantics (checked against redis-server 7.0): immediate ans
 served by pushes from other clients in arrival order, timeouts, MULTI, closed connections and
 timeout errors."""
 
+import socket
+import struct
+import threading
 import time
 
-from conftest import encode_command
+from conftest import IS_REDIS, RespError, encode_command
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 TIMEOUT_NEGATIVE = "ERR timeout is negative"
@@ -40,6 +43,24 @@ def not_answered(conn, wait=0.2):
         conn.sock.settimeout(5.0)
     conn.buf += data
     return False
+
+
+def blocked_clients(r):
+    return r.info("clients")["blocked_clients"]
+
+
+def wait_blocked_clients(r, n, within=3.0):
+    """Waits until INFO reports n blocked clients (as test suites do); returns the last count."""
+    deadline = time.monotonic() + within
+    while blocked_clients(r) != n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return blocked_clients(r)
+
+
+def client_flags(r, client_id):
+    listing = r.execute_command("CLIENT", "LIST", "ID", client_id).decode()
+    fields = dict(f.split("=", 1) for f in listing.split())
+    return fields["flags"]
 
 
 # ---------------------------------------------------------------- immediate answers
@@ -459,3 +480,200 @@ def test_many_blocked_clients_all_served(server, r):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_stress_every_pushed_element_reaches_a_blocked_client(server):
+    """Many clients looping on BLPOP, clients taking elements with LPOP (so that woken
+    clients often find nothing) and several pushers, on both workers: every element is popped
+    and no BLPOP times out while elements wait. A lost wake-up leaves an element in the list
+    with every consumer blocked, until their timeout."""
+    consumers, stealers, pushers, per_pusher = 16, 2, 4, 600
+    total = pushers * per_pusher
+    timeout = 5
+    popped, timeouts, errors = [], [], []
+    lock = threading.Lock()
+
+    def consume():
+        client = server.client(socket_timeout=timeout + 10)
+        try:
+            while True:
+                got = client.blpop(["q1", "q2"], timeout=timeout)
+                if got is None:
+                    with lock:
+                        timeouts.append(client.llen("q1") + client.llen("q2"))
+                    continue
+                if got[1] == b"stop":
+                    return
+                with lock:
+                    popped.append(got[1])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            client.close()
+
+    def steal():
+        client = server.client()
+        try:
+            while len(popped) < total and not errors:
+                for key in ("q1", "q2"):
+                    got = client.lpop(key)
+                    if got == b"stop":  # for a consumer: the stealing is over
+                        client.rpush(key, got)
+                        return
+                    if got is not None:
+                        with lock:
+                            popped.append(got)
+        finally:
+            client.close()
+
+    def push(p):
+        client = server.client()
+        try:
+            for i in range(0, per_pusher, 3):
+                items = [b"%d:%d" % (p, j) for j in range(i, min(i + 3, per_pusher))]
+                client.rpush("q%d" % (1 + i % 2), *items)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=consume) for _ in range(consumers)]
+    threads += [threading.Thread(target=steal) for _ in range(stealers)]
+    for t in threads:
+        t.start()
+    pushing = [threading.Thread(target=push, args=(p,)) for p in range(pushers)]
+    for t in pushing:
+        t.start()
+    for t in pushing:
+        t.join()
+    deadline = time.monotonic() + 60
+    while len(popped) < total and time.monotonic() < deadline and not errors:
+        time.sleep(0.05)
+    stopper = server.client()
+    stopper.rpush("q1", *([b"stop"] * consumers))
+    for t in threads:
+        t.join(timeout + 20)
+    stopper.close()
+    assert errors == []
+    assert timeouts == [], "BLPOP timed out with elements waiting: a lost wake-up"
+    assert sorted(popped) == sorted(b"%d:%d" % (p, j) for p in range(pushers) for j in range(per_pusher))
+
+
+# ---------------------------------------------------------------- blocked clients seen from outside
+
+BLOCKING_COMMANDS = [
+    (("BLPOP", "l", "0"), ("RPUSH", "l", "a")),
+    (("BRPOP", "x", "l", "0"), ("RPUSH", "l", "a")),
+    (("BLMOVE", "l", "d", "LEFT", "RIGHT", "0"), ("RPUSH", "l", "a")),
+    (("BRPOPLPUSH", "l", "d", "0"), ("RPUSH", "l", "a")),
+    (("BLMPOP", "0", "1", "l", "LEFT"), ("RPUSH", "l", "a")),
+    (("BZPOPMIN", "z", "0"), ("ZADD", "z", "1", "m")),
+    (("BZPOPMAX", "z", "0"), ("ZADD", "z", "1", "m")),
+    (("BZMPOP", "0", "1", "z", "MIN"), ("ZADD", "z", "1", "m")),
+]
+
+
+def test_every_blocking_command_is_a_blocked_client_until_served(server, r):
+    assert blocked_clients(r) == 0
+    for cmd, serve in BLOCKING_COMMANDS:
+        conn = server.conn(timeout=5.0)
+        try:
+            cid = conn.call("CLIENT", "ID")
+            assert client_flags(r, cid) == "N"
+            conn.send(encode_command(*cmd))
+            assert wait_blocked_clients(r, 1) == 1, cmd
+            assert client_flags(r, cid) == "b", cmd
+            r.execute_command(*serve)
+            assert not isinstance(reply_within(conn, 2.0), RespError)
+            assert wait_blocked_clients(r, 0) == 0, cmd
+            assert client_flags(r, cid) == "N"
+        finally:
+            conn.close()
+
+
+def test_blocked_clients_count_every_worker_and_drops_on_timeout_and_close(server, r):
+    conns = [server.conn(timeout=5.0) for _ in range(4)]
+    try:
+        for conn in conns:  # the connections are spread over both workers
+            conn.send(encode_command("BLPOP", "nothing", "0"))
+        assert wait_blocked_clients(r, 4) == 4
+        conns[0].close()
+        conns[1].sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conns[1].close()
+        assert wait_blocked_clients(r, 2) == 2
+        timing_out = server.conn(timeout=5.0)
+        timing_out.send(encode_command("BZPOPMIN", "nothing", "0.3"))
+        assert wait_blocked_clients(r, 3) == 3
+        assert timing_out.read_reply() is None
+        assert blocked_clients(r) == 2
+        timing_out.close()
+        r.rpush("nothing", "a", "b")
+        # (sent one after the other, the two BLPOPs may reach their workers in either order)
+        assert sorted(reply_within(conn, 2.0)[1] for conn in conns[2:]) == [b"a", b"b"]
+        assert wait_blocked_clients(r, 0) == 0
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_client_unblock_as_a_timeout_or_an_error(server, r):
+    cmds = [cmd for cmd, _ in BLOCKING_COMMANDS]
+    conns = [server.conn(timeout=5.0) for _ in cmds]
+    try:
+        ids = [conn.call("CLIENT", "ID") for conn in conns]
+        for cmd, conn in zip(cmds, conns):
+            conn.send(encode_command(*cmd))
+        assert wait_blocked_clients(r, len(cmds)) == len(cmds)
+        # the unblocking client is on one worker, the blocked ones on both
+        for i, (cmd, conn) in enumerate(zip(cmds, conns)):
+            if i % 2 == 0:
+                assert r.execute_command("CLIENT", "UNBLOCK", ids[i]) == 1
+                assert conn.read_raw() == b"*-1\r\n", cmd  # as a timeout answers
+            else:
+                assert r.execute_command("CLIENT", "UNBLOCK", ids[i], "ERROR") == 1
+                assert conn.read_reply() == RespError("UNBLOCKED client unblocked via CLIENT UNBLOCK"), cmd
+            assert conn.call("PING") == "PONG"
+        assert wait_blocked_clients(r, 0) == 0
+        # an unblocked command took nothing: what comes later stays
+        r.rpush("l", "kept")
+        assert r.lrange("l", 0, -1) == [b"kept"]
+        # a client that is not blocked, or not there, is not unblocked
+        assert r.execute_command("CLIENT", "UNBLOCK", ids[0]) == 0
+        assert r.execute_command("CLIENT", "UNBLOCK", 999999999, "TIMEOUT") == 0
+        assert r.execute_command("CLIENT", "UNBLOCK", r.client_id()) == 0
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def test_client_unblock_errors(c):
+    assert c.call("CLIENT", "UNBLOCK", "abc") == RespError("ERR value is not an integer or out of range")
+    assert c.call("CLIENT", "UNBLOCK", "1", "LATER") == RespError(
+        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    assert c.call("CLIENT", "UNBLOCK", "1", "ERROR", "x").startswith("ERR ")
+    assert c.call("CLIENT", "UNBLOCK", "0", "timeout") == 0
+    assert c.call("CLIENT", "UNBLOCK", "-5") == 0
+
+
+def test_a_wake_for_an_unblocked_client_goes_to_the_next(make_server):
+    """The element pushed in the same transaction that unblocks the first waiter serves the
+    second: the wake-up the first one got is not lost with it. (One worker makes the order
+    certain: the unblocking is handled after the commit's wake-up.)"""
+    server = make_server({"workers": 1} if not IS_REDIS else None)
+    r = server.client()
+    first, second = server.conn(timeout=5.0), server.conn(timeout=5.0)
+    try:
+        first_id = first.call("CLIENT", "ID")
+        first.send(encode_command("BLPOP", "q", "0"))
+        assert wait_blocked_clients(r, 1) == 1
+        second.send(encode_command("BLPOP", "q", "0"))
+        assert wait_blocked_clients(r, 2) == 2
+        pipe = r.pipeline(transaction=True)
+        pipe.rpush("q", "x")
+        pipe.execute_command("CLIENT", "UNBLOCK", first_id)
+        assert pipe.execute() == [1, 1]
+        assert first.read_reply() is None
+        assert reply_within(second, 2.0) == [b"q", b"x"]
+        assert r.exists("q") == 0
+    finally:
+        first.close()
+        second.close()
+        r.close()

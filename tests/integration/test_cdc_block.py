@@ -408,3 +408,58 @@ def test_concurrent_writers_and_a_blocking_consumer_see_everything(server, r):
         len(set(keys)), expected_total, "\n".join(short[:10]))
     assert len(keys) == expected_total
     assert len(set(keys)) == expected_total
+
+
+def wait_blocked_clients(r, n, within=3.0):
+    deadline = time.monotonic() + within
+    while r.info("clients")["blocked_clients"] != n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return r.info("clients")["blocked_clients"]
+
+
+def client_flags(r, client_id):
+    listing = r.execute_command("CLIENT", "LIST", "ID", client_id).decode()
+    return dict(f.split("=", 1) for f in listing.split())["flags"]
+
+
+def test_a_blocked_poll_is_a_blocked_client(server, r):
+    """INFO blocked_clients and CLIENT LIST flag b while POLLUPDATES … BLOCK waits; back to 0
+    and N after a commit wakes it, after its timeout and after its connection closes."""
+    assert wait_blocked_clients(r, 0) == 0
+    with server.conn(timeout=10) as c:
+        cid = c.call("CLIENT", "ID")
+        send_poll(c, seq(r), "BLOCK", 0)
+        assert wait_blocked_clients(r, 1) == 1
+        assert client_flags(r, cid) == "b"
+        r.set("wake", "1")
+        assert len(reply_dict(c.read_reply())["updates"]) == 1
+        assert wait_blocked_clients(r, 0) == 0
+        assert client_flags(r, cid) == "N"
+        send_poll(c, seq(r), "BLOCK", 300)
+        assert wait_blocked_clients(r, 1) == 1
+        assert reply_dict(c.read_reply())["updates"] == []
+        assert wait_blocked_clients(r, 0) == 0
+    others = [RespConn(server.host, server.port, timeout=10) for _ in range(3)]
+    for c in others:
+        send_poll(c, seq(r), "BLOCK", 0)
+    assert wait_blocked_clients(r, 3) == 3
+    for c in others:
+        c.close()
+    assert wait_blocked_clients(r, 0) == 0
+
+
+def test_client_unblock_ends_a_blocked_poll(server, r):
+    s = seq(r)
+    with server.conn(timeout=10) as a, server.conn(timeout=10) as b:
+        ids = [a.call("CLIENT", "ID"), b.call("CLIENT", "ID")]
+        send_poll(a, s, "BLOCK", 0, "FORMAT", "RESP")
+        send_poll(b, s, "BLOCK", 0)
+        assert wait_blocked_clients(r, 2) == 2
+        assert r.execute_command("CLIENT", "UNBLOCK", ids[0], "TIMEOUT") == 1
+        rep = reply_dict(a.read_reply())  # as its timeout would have answered
+        assert rep["updates"] == [] and rep["next_sequence"] == s
+        assert r.execute_command("CLIENT", "UNBLOCK", ids[1], "ERROR") == 1
+        assert b.read_reply() == RespError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+        assert wait_blocked_clients(r, 0) == 0
+        assert a.call("PING") == "PONG" and b.call("PING") == "PONG"
+        assert r.execute_command("CLIENT", "UNBLOCK", ids[0]) == 0

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import RespError
+from conftest import RespError, tidekv_only
 from helpers import wrong_args
 from stream_replay import batches_between, make_step, read_changes, replay, snapshot
 
@@ -321,6 +321,78 @@ def test_hscan_small_hash_missing_key_and_errors(r, c):
     assert c.call("HSCAN", "h", "0", "COUNT", "x") == NOT_INT
     assert c.call("HSCAN", "h", "0", "FOO", "bar") == SYNTAX
     assert c.call("HSCAN", "h", "0", "MATCH") == SYNTAX
+
+
+def test_hscan_accepts_any_unsigned_64_bit_cursor(r, c):
+    r.hset("h", mapping={b"f:%d" % i: b"v" for i in range(300)})
+    for cursor in ("18446744073709551615", "12345678901234567", "-1", "+3", ""):
+        rep = c.call("HSCAN", "h", cursor, "COUNT", "5")
+        assert rep[0].isdigit() and 0 <= int(rep[0]) < 2 ** 64, (cursor, rep)
+        assert set(flat_pairs(rep[1])) <= {(b"f:%d" % i, b"v") for i in range(300)}
+    for cursor in ("18446744073709551616", "1.5", " 1", "x"):
+        assert c.call("HSCAN", "h", cursor) == "ERR invalid cursor", cursor
+    # the cursor is read first, as Redis does
+    r.set("str", "x")
+    assert c.call("HSCAN", "str", "x") == "ERR invalid cursor"
+
+
+def test_hscan_fields_with_long_shared_prefixes_and_writes_during_the_scan(r, server):
+    """Fields present for the whole scan are all returned, a page at a time, while fields
+    sharing their long prefixes come and go."""
+    prefix = b"field:" + b"p" * 200 + b":"
+    stable = {prefix + b"%05d:stable" % i for i in range(1500)}
+    volatile = [prefix + b"%05d:volatile" % i for i in range(1500)]
+    r.hset("h", mapping={f: b"1" for f in stable})
+    r.hset("h", mapping={f: b"1" for f in volatile})
+    other = server.client()
+    seen, calls, cursor = set(), 0, 0
+    try:
+        while True:
+            cursor, got = r.hscan("h", cursor, count=20)
+            seen.update(got)
+            calls += 1
+            gone = volatile[calls * 9:calls * 9 + 9]
+            if gone:
+                other.hdel("h", *gone)
+            other.hset("h", prefix + b"%05d:new" % (calls * 11 % 1500), b"1")
+            other.hset("h", b"a:%d" % calls, b"1")
+            if cursor == 0:
+                break
+    finally:
+        other.close()
+    assert stable <= seen, sorted(stable - seen)[:3]
+    assert calls > 50
+
+
+@tidekv_only
+def test_member_scan_cursors_survive_a_restart(make_server):
+    server = make_server()
+    r = server.client()
+    fields = {b"f:%08x" % (i * 2654435761 % 2 ** 32): b"v" for i in range(1000)}
+    members = set(fields)
+    r.hset("h", mapping=fields)
+    r.sadd("s", *members)
+    r.zadd("z", {m: 1 for m in members})
+    cursors = {}
+    firsts = {}
+    cursors["h"], got = r.hscan("h", 0, count=50)
+    firsts["h"] = set(got)
+    cursors["s"], got = r.sscan("s", 0, count=50)
+    firsts["s"] = set(got)
+    cursors["z"], got = r.zscan("z", 0, count=50)
+    firsts["z"] = {m for m, _ in got}
+    assert all(cursor != 0 for cursor in cursors.values())
+    r.close()
+    server.restart()
+    r = server.client()
+    seen = {"h": set(firsts["h"]), "s": set(firsts["s"]), "z": set(firsts["z"])}
+    for key, scan in (("h", r.hscan), ("s", r.sscan), ("z", r.zscan)):
+        cursor = cursors[key]
+        while cursor != 0:
+            cursor, got = scan(key, cursor, count=50)
+            seen[key].update(m if isinstance(m, bytes) else m[0] for m in got)
+    assert seen == {"h": members, "s": members, "z": members}
+    r.close()
 
 
 # ---------------------------------------------------------------- HRANDFIELD

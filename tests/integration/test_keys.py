@@ -5,6 +5,7 @@ import time
 import pytest
 import redis
 
+from conftest import tidekv_only
 from helpers import wrong_args
 
 SYNTAX = "ERR syntax error"
@@ -364,6 +365,127 @@ def test_scan_empty_db(r, c):
     assert c.call("SCAN", "0") == [b"0", []]
 
 
+def full_scan(r, cursor=0, count=10, **kw):
+    """Every key a scan from cursor returns (duplicates kept) and how many calls it took."""
+    seen, calls = [], 0
+    while True:
+        cursor, keys = r.scan(cursor, count=count, **kw)
+        seen += keys
+        calls += 1
+        if cursor == 0:
+            return seen, calls
+
+
+def test_scan_accepts_any_unsigned_64_bit_cursor(r, c):
+    """Redis never refuses a number as a cursor (strtoul: a sign is allowed, -1 wraps); a
+    made-up one resumes somewhere. Only what is not a number is refused."""
+    for i in range(50):
+        r.set("k%d" % i, i)
+    for cursor in ("18446744073709551615", "9223372036854775808", "12345678901234567", "1", "-1", "+7",
+                   "00012", ""):
+        reply = c.call("SCAN", cursor, "COUNT", "5")
+        assert isinstance(reply, list) and len(reply) == 2, (cursor, reply)
+        assert reply[0].isdigit() and 0 <= int(reply[0]) < 2 ** 64, (cursor, reply)
+        assert set(reply[1]) <= {b"k%d" % i for i in range(50)}
+    for cursor in ("18446744073709551616", "1.5", " 1", "1 ", "0x10", "abc", "99999999999999999999999"):
+        assert c.call("SCAN", cursor) == "ERR invalid cursor", cursor
+
+
+def test_scan_cursor_is_not_forgotten_after_many_other_scans(r):
+    """A cursor still resumes after many thousands of other scans have handed out cursors."""
+    keys = {b"key:%04d" % i for i in range(300)}
+    r.mset({k: 1 for k in keys})
+    cursor, first = r.scan(0, count=100)
+    assert cursor != 0
+    pipe = r.pipeline(transaction=False)
+    for i in range(6000):
+        pipe.scan(0, count=1 + i % 5)
+    assert all(rep[0] != 0 for rep in pipe.execute())
+    rest, _ = full_scan(r, cursor, count=100)
+    assert set(first) | set(rest) == keys
+
+
+def test_interleaved_scans_each_see_every_key(r):
+    keys = {b"user:%d" % i for i in range(1500)}
+    r.mset({k: 1 for k in keys})
+    scans = [{"cursor": 0, "seen": set(), "count": 3 + i % 20} for i in range(40)]
+    active = list(scans)
+    while active:
+        for scan in list(active):
+            scan["cursor"], got = r.scan(scan["cursor"], count=scan["count"])
+            scan["seen"].update(got)
+            if scan["cursor"] == 0:
+                active.remove(scan)
+    assert all(scan["seen"] == keys for scan in scans)
+
+
+@tidekv_only
+def test_scan_cursor_survives_a_restart(make_server):
+    server = make_server()
+    r = server.client()
+    keys = {b"session:%08x" % (i * 2654435761 % 2 ** 32) for i in range(2000)}
+    r.mset({k: 1 for k in keys})
+    seen = set()
+    cursor = 0
+    for _ in range(50):
+        cursor, got = r.scan(cursor, count=10)
+        seen.update(got)
+    assert cursor != 0 and len(seen) < len(keys)
+    r.close()
+    server.restart()
+    r = server.client()
+    rest, _ = full_scan(r, cursor)
+    assert seen | set(rest) == keys
+    r.close()
+
+
+def test_scan_keys_with_long_shared_prefixes(r):
+    """Keys sharing long prefixes still come a page at a time, each once; keys sharing a prefix
+    longer than a cursor can tell apart all come in one page (Redis allows that)."""
+    long_prefix = "tenant:%s:" % ("x" * 300)
+    keys = {(long_prefix + "user:%d" % i).encode() for i in range(1000)}
+    keys |= {(long_prefix + "order:%d" % i).encode() for i in range(1000)}
+    r.mset({k: 1 for k in keys})
+    seen, calls = full_scan(r, count=20)
+    assert len(seen) == len(keys) and set(seen) == keys
+    assert calls >= 80
+    r.flushall()
+    huge_prefix = "y" * 3000
+    keys = {(huge_prefix + "%d" % i).encode() for i in range(30)}
+    r.mset({k: 1 for k in keys})
+    seen, _ = full_scan(r, count=5)
+    assert set(seen) == keys
+
+
+def test_scan_with_writes_under_the_same_long_prefixes(r, server):
+    """Keys present for the whole scan are all returned while keys sharing their prefixes come
+    and go around them (the cursor is coded against the keys' shared prefixes)."""
+    stable = {b"app:cache:entry:%05d:stable" % i for i in range(1200)}
+    volatile = [b"app:cache:entry:%05d:volatile" % i for i in range(1200)]
+    r.mset({k: 1 for k in stable})
+    r.mset({k: 1 for k in volatile})
+    other = server.client()
+    seen = set()
+    try:
+        cursor, step = 0, 0
+        while True:
+            cursor, got = r.scan(cursor, count=15)
+            seen.update(got)
+            step += 1
+            gone = volatile[step * 7:step * 7 + 7]
+            if gone:
+                other.delete(*gone)
+            other.set(b"app:cache:entry:%05d:new" % (step * 13 % 1200), 1)
+            other.set(b"app:%d" % step, 1)
+            other.set(b"zzz:%d" % step, 1)
+            other.set(b"a%d" % step, 1)
+            if cursor == 0:
+                break
+    finally:
+        other.close()
+    assert stable <= seen, sorted(stable - seen)[:5]
+
+
 # ---------------------------------------------------------------- RANDOMKEY
 
 def test_randomkey(r, c):
@@ -376,6 +498,32 @@ def test_randomkey(r, c):
     names = set(r.keys())
     for _ in range(20):
         assert r.randomkey() in names
+
+
+def test_randomkey_spreads_over_keys_sharing_a_prefix(r):
+    keys = {b"prefix:%d" % i for i in range(100)}
+    r.mset({k: 1 for k in keys})
+    picks = [r.randomkey() for _ in range(200)]
+    assert set(picks) <= keys
+    assert len(set(picks)) >= 40, len(set(picks))
+    r.flushall()
+    keys = {b"session:%032x" % (i * 0x9E3779B97F4A7C15 % 2 ** 128) for i in range(100)}
+    r.mset({k: 1 for k in keys})
+    picks = [r.randomkey() for _ in range(200)]
+    assert set(picks) <= keys and len(set(picks)) >= 40, len(set(picks))
+
+
+def test_randomkey_skips_expired_keys(r):
+    for i in range(30):
+        r.set(b"gone:%d" % i, 1, px=50)
+    r.set(b"kept", 1)
+    r.set(b"zzz", 1)
+    time.sleep(0.15)
+    assert {r.randomkey() for _ in range(50)} <= {b"kept", b"zzz"}
+    r.delete(b"kept", b"zzz")
+    r.set(b"last", 1, px=30)
+    time.sleep(0.1)
+    assert r.randomkey() is None
 
 
 # ---------------------------------------------------------------- RENAME / RENAMENX

@@ -426,6 +426,14 @@ def test_sscan_iter_each_member_once(r):
     assert cursor == 0 and set(everything) == members
 
 
+def test_sscan_accepts_any_unsigned_64_bit_cursor(r, c):
+    r.sadd("s", *[b"m:%d" % i for i in range(300)])
+    for cursor in ("18446744073709551615", "-1", ""):
+        rep = c.call("SSCAN", "s", cursor, "COUNT", "5")
+        assert rep[0].isdigit() and set(rep[1]) <= {b"m:%d" % i for i in range(300)}, (cursor, rep)
+    assert c.call("SSCAN", "s", "18446744073709551616") == "ERR invalid cursor"
+
+
 def test_sscan_match_and_small_sets(r, c):
     r.sadd("s", *[b"m:%d" % i for i in range(500)])
     assert set(r.sscan_iter("s", match="m:4?", count=30)) == {b"m:4%d" % i for i in range(10)}

@@ -825,6 +825,15 @@ def test_zscan_each_member_once(r):
     assert set(got) == {b"m:99"} | {b"m:99%d" % i for i in range(10)}
 
 
+def test_zscan_accepts_any_unsigned_64_bit_cursor(r, c):
+    r.zadd("z", {b"m:%d" % i: i for i in range(300)})
+    for cursor in ("18446744073709551615", "-1", ""):
+        rep = c.call("ZSCAN", "z", cursor, "COUNT", "5")
+        assert rep[0].isdigit() and len(rep[1]) % 2 == 0, (cursor, rep)
+        assert set(rep[1][::2]) <= {b"m:%d" % i for i in range(300)}
+    assert c.call("ZSCAN", "z", "18446744073709551616") == "ERR invalid cursor"
+
+
 def test_zscan_small_sets_and_errors(r, c):
     assert c.call("ZSCAN", "nokey", "0") == [b"0", []]
     r.zadd("z", {"a": 1, "b": 2.5})

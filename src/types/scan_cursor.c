@@ -1,0 +1,201 @@
+#include "types/scan_cursor.h"
+
+#include <string.h>
+
+#include "storage/encoding.h"
+
+#define CURSOR_BITS 64
+#define SKIP_BITS 8 /* a skip of 1..256 bytes */
+#define SKIP_MAX (1 << SKIP_BITS)
+
+/* The cursor as a bit string, read or written from its most significant bit. */
+typedef struct bit_string {
+    uint64_t v;
+    int used;
+} bit_string;
+
+static int bits_left(const bit_string *b) { return CURSOR_BITS - b->used; }
+
+static unsigned read_bits(bit_string *b, int n) {
+    unsigned v = 0;
+    for (int i = 0; i < n; i++, b->used++) v = v << 1 | (unsigned)((b->v >> (CURSOR_BITS - 1 - b->used)) & 1);
+    return v;
+}
+
+static void write_bits(bit_string *b, unsigned v, int n) {
+    for (int i = n - 1; i >= 0; i--, b->used++) b->v |= (uint64_t)((v >> i) & 1) << (CURSOR_BITS - 1 - b->used);
+}
+
+/* A literal takes 8 bits, or what is left of the code. */
+static int literal_bits(const bit_string *b) { return bits_left(b) < 8 ? bits_left(b) : 8; }
+
+/* Whether every key under region starts with p (a prefix of the first key under region, longer
+ * than region): no key under region is at or after the end of p's keys. 1, 0, or -1. */
+static int all_share(const scan_keys *keys, const char *region, size_t rlen, const char *p, size_t plen) {
+    buf end;
+    buf_init(&end);
+    enc_prefix_end(&end, p, plen);
+    /* p all 0xFF: every key from p on starts with p */
+    int rc = end.len == 0 ? 0 : keys->any_from(keys->arg, region, rlen, end.data, end.len);
+    buf_free(&end);
+    return rc < 0 ? -1 : !rc;
+}
+
+int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
+    bit_string b = {cursor, 0};
+    buf first;
+    buf_init(&first);
+    buf_clear(from);
+    size_t keep = 0; /* the boundary without its trailing zero literals */
+    int rc = 0;
+    while (bits_left(&b) > 0) {
+        if (read_bits(&b, 1)) {
+            if (bits_left(&b) < SKIP_BITS) break; /* no encoder writes that: a made-up cursor */
+            size_t skip = read_bits(&b, SKIP_BITS) + 1;
+            rc = keys->first(keys->arg, from->data, from->len, &first);
+            if (rc == 1 && first.len < from->len + skip) rc = 0;
+            if (rc == 1) rc = all_share(keys, from->data, from->len, first.data, from->len + skip);
+            if (rc <= 0) break; /* the keys changed: resume here, before the boundary */
+            buf_append(from, first.data + from->len, skip);
+            keep = from->len;
+        }
+        int n = literal_bits(&b);
+        if (n == 0) break;
+        char byte = (char)(read_bits(&b, n) << (8 - n));
+        buf_append(from, &byte, 1);
+        if (byte) keep = from->len;
+    }
+    from->len = keep;
+    buf_free(&first);
+    return rc < 0 ? -1 : 0;
+}
+
+/* How many bytes of key from pos on (at most SKIP_MAX) every key under key[0..pos) shares:
+ * those it shares with the first such key, if all keys share them (the usual case, one look),
+ * else the most that all share (a binary search). 0 or more, or -1 on a read error. */
+static long long skip_for(const scan_keys *keys, const char *key, size_t klen, size_t pos, buf *first) {
+    int rc = keys->first(keys->arg, key, pos, first);
+    if (rc <= 0) return rc;
+    size_t most = 0;
+    while (most < SKIP_MAX && pos + most < first->len && pos + most < klen &&
+           first->data[pos + most] == key[pos + most])
+        most++;
+    if (most == 0) return 0;
+    rc = all_share(keys, key, pos, first->data, pos + most);
+    if (rc != 0) return rc < 0 ? -1 : (long long)most;
+    /* A key under the region differs sooner: the longest part all share, by bisection. */
+    size_t lo = 0, hi = most - 1; /* lo bytes are shared by all, more than hi are not */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        rc = all_share(keys, key, pos, first->data, pos + mid);
+        if (rc < 0) return -1;
+        if (rc) lo = mid;
+        else hi = mid - 1;
+    }
+    return (long long)lo;
+}
+
+int scan_cursor_encode(const char *key, size_t klen, const scan_keys *keys, uint64_t *cursor, buf *boundary) {
+    bit_string b = {0, 0};
+    buf first;
+    buf_init(&first);
+    size_t pos = 0, keep = 0; /* keep: the boundary's length, without trailing zero literals */
+    uint8_t last_literal = 0;
+    int partial = 0; /* the last literal had fewer than 8 bits (then it is the code's end) */
+    long long skip = 0;
+    while (bits_left(&b) > 0 && pos < klen) {
+        skip = bits_left(&b) > SKIP_BITS ? skip_for(keys, key, klen, pos, &first) : 0;
+        if (skip < 0) break;
+        write_bits(&b, skip > 0, 1);
+        if (skip > 0) {
+            write_bits(&b, (unsigned)(skip - 1), SKIP_BITS);
+            pos += (size_t)skip;
+            keep = pos;
+        }
+        int n = literal_bits(&b);
+        if (pos == klen || n == 0) break;
+        last_literal = (uint8_t)((uint8_t)key[pos] >> (8 - n) << (8 - n));
+        partial = n < 8;
+        write_bits(&b, last_literal >> (8 - n), n);
+        pos++;
+        if (last_literal) keep = pos;
+    }
+    buf_clear(boundary);
+    buf_append(boundary, key, keep);
+    if (partial && last_literal) boundary->data[keep - 1] = (char)last_literal;
+    buf_free(&first);
+    *cursor = b.v;
+    return skip < 0 ? -1 : 0;
+}
+
+void scan_scope_keys(scan_scope *s, txn *t, int db) {
+    s->t = t;
+    s->cf = CF_METADATA;
+    buf_init(&s->prefix);
+    enc_namespace(&s->prefix, db);
+}
+
+void scan_scope_members(scan_scope *s, const compound *c) {
+    s->t = c->t;
+    s->cf = CF_DEFAULT;
+    buf_init(&s->prefix);
+    compound_subkey(c, &s->prefix, NULL, 0);
+}
+
+void scan_scope_free(scan_scope *s) { buf_free(&s->prefix); }
+
+/* A key of the scope under region, at or after from (the relative key in out, when given). */
+static int first_stored(const scan_scope *s, const char *region, size_t rlen, const char *from, size_t flen, buf *out) {
+    buf prefix, start, found;
+    buf_init(&prefix);
+    buf_init(&start);
+    buf_init(&found);
+    buf_append(&prefix, s->prefix.data, s->prefix.len);
+    buf_append(&prefix, region, rlen);
+    buf_append(&start, s->prefix.data, s->prefix.len);
+    buf_append(&start, from, flen);
+    int rc = txn_first_under(s->t, s->cf, prefix.data, prefix.len, start.data, start.len, &found);
+    if (rc == 1 && out) {
+        buf_clear(out);
+        buf_append(out, found.data + s->prefix.len, found.len - s->prefix.len);
+    }
+    buf_free(&prefix);
+    buf_free(&start);
+    buf_free(&found);
+    return rc;
+}
+
+static int stored_first(void *arg, const char *region, size_t rlen, buf *out) {
+    return first_stored(arg, region, rlen, region, rlen, out);
+}
+
+static int stored_any_from(void *arg, const char *region, size_t rlen, const char *from, size_t flen) {
+    return first_stored(arg, region, rlen, from, flen, NULL);
+}
+
+static scan_keys stored_keys(const scan_scope *s) { return (scan_keys){stored_first, stored_any_from, (void *)s}; }
+
+int scan_resume(const scan_scope *s, uint64_t cursor, buf *from) {
+    scan_keys keys = stored_keys(s);
+    return scan_cursor_decode(cursor, &keys, from);
+}
+
+static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+int scan_page_ends(const scan_scope *s, const char *last, size_t llen, const char *next, size_t nlen,
+                   uint64_t *cursor) {
+    scan_keys keys = stored_keys(s);
+    uint64_t code;
+    buf boundary;
+    buf_init(&boundary);
+    int rc = scan_cursor_encode(next, nlen, &keys, &code, &boundary);
+    if (rc == 0) rc = compare_bytes(boundary.data, boundary.len, last, llen) > 0;
+    if (rc == 1) *cursor = code;
+    buf_free(&boundary);
+    return rc;
+}

@@ -1,0 +1,180 @@
+/* Unit tests for the key waiters of blocking commands (src/cmd/blocking.c): which commit wakes
+ * which waiter, in the orderings that lost wake-ups. The network and the dispatcher are
+ * stubbed below: a "retry" runs whatever the test scripts for it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/blocking.h"
+#include "cmd/dispatch.h"
+#include "net/net.h"
+
+#define NCLIENTS 3
+
+static client clients[NCLIENTS];
+static int wakes[NCLIENTS];
+static buf outs[NCLIENTS];
+
+/* What the stubbed dispatch_retry does: serve the client, or find nothing and keep waiting,
+ * then (to play a push from another worker) commit to key_hash once the retry's locks are
+ * released. */
+static struct {
+    int serve;
+    int commit_after;
+} script;
+
+static const uint64_t key_hash = 42;
+
+static int index_of(const client *c) { return (int)(c - clients); }
+
+/* ---- stubs of what blocking.c calls ---- */
+
+void net_block(client *c, int64_t timeout_us, const client_block *block) {
+    (void)timeout_us;
+    c->block = *block;
+    c->blocked = 1;
+}
+
+void net_wake(client *c) { wakes[index_of(c)]++; }
+
+reply net_client_reply(client *c) { return (reply){.out = &outs[index_of(c)], .resp = 2}; }
+
+void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hashes, size_t *n) {
+    (void)argc, (void)argv, (void)db;
+    *hashes = malloc(sizeof(uint64_t));
+    **hashes = key_hash;
+    *n = 1;
+}
+
+int dispatch_retry(client *c, int argc, resp_arg *argv) {
+    if (script.serve) {
+        blocking_notify(&key_hash, 1); /* the pop's own commit, under the key's lock */
+        return 1;
+    }
+    cmd_ctx ctx = {.c = c, .argc = argc, .argv = argv, .retrying = 1};
+    blocking_wait_or_nil(&ctx, 0, 0); /* the handler found nothing, under the key's lock */
+    if (script.commit_after) blocking_notify(&key_hash, 1);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void block_client(int i) {
+    char name[] = "blpop", key[] = "k", timeout[] = "0";
+    resp_arg argv[3] = {{name, 5}, {key, 1}, {timeout, 1}};
+    cmd_ctx ctx = {.c = &clients[i], .argc = 3, .argv = argv};
+    blocking_wait_or_nil(&ctx, 0, 0);
+}
+
+/* Runs the client's retry as its worker would, unblocking it when it is done. */
+static void run_retry(int i, int timed_out) {
+    client *c = &clients[i];
+    if (c->block.retry(c, timed_out)) {
+        c->blocked = 0;
+        c->block.cleanup(c);
+    }
+}
+
+static void unblock_client(int i) {
+    clients[i].blocked = 0;
+    clients[i].block.cleanup(&clients[i]);
+}
+
+static int setup(void **state) {
+    (void)state;
+    memset(clients, 0, sizeof(clients));
+    memset(wakes, 0, sizeof(wakes));
+    memset(&script, 0, sizeof(script));
+    for (int i = 0; i < NCLIENTS; i++) buf_init(&outs[i]);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < NCLIENTS; i++) {
+        if (clients[i].blocked) unblock_client(i);
+        buf_free(&outs[i]);
+    }
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_a_commit_wakes_the_oldest_waiter_once(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    blocking_notify(&key_hash, 1);
+    assert_int_equal(wakes[0], 1);
+    assert_int_equal(wakes[1], 0);
+    blocking_notify(&key_hash, 1); /* the first has a wake on its way: the next one gets this */
+    assert_int_equal(wakes[0], 1);
+    assert_int_equal(wakes[1], 1);
+}
+
+/* The lost wake-up: the retry finds nothing (another client took the element), and a push
+ * commits after the retry released its locks but before waiter_retry returned. */
+static void test_a_commit_right_after_a_fruitless_retry_wakes_again(void **state) {
+    (void)state;
+    block_client(0);
+    blocking_notify(&key_hash, 1);
+    assert_int_equal(wakes[0], 1);
+    script.commit_after = 1;
+    run_retry(0, 0);
+    assert_true(clients[0].blocked);
+    assert_int_equal(wakes[0], 2);
+}
+
+static void test_a_serving_retry_wakes_the_next_waiter_not_itself(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    blocking_notify(&key_hash, 1); /* a push of two elements wakes the first waiter */
+    script.serve = 1;
+    run_retry(0, 0);
+    assert_false(clients[0].blocked);
+    assert_int_equal(wakes[0], 1);
+    assert_int_equal(wakes[1], 1);
+}
+
+/* A waiter that times out (or is unblocked, or disconnects) with a wake on its way hands the
+ * wake to the next waiter, which it had been passed over for. */
+static void test_a_wake_not_acted_on_goes_to_the_next_waiter(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    block_client(2);
+    blocking_notify(&key_hash, 1);
+    run_retry(0, 1); /* timed out before the wake ran */
+    assert_false(clients[0].blocked);
+    assert_int_equal(wakes[1], 1);
+    assert_int_equal(wakes[2], 0);
+    unblock_client(1); /* went away with the wake on its way */
+    assert_int_equal(wakes[2], 1);
+}
+
+static void test_a_waiter_leaving_without_a_wake_wakes_nobody(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    run_retry(0, 1);
+    unblock_client(1);
+    assert_int_equal(wakes[0], 0);
+    assert_int_equal(wakes[1], 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_commit_wakes_the_oldest_waiter_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_commit_right_after_a_fruitless_retry_wakes_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_serving_retry_wakes_the_next_waiter_not_itself, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_wake_not_acted_on_goes_to_the_next_waiter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_waiter_leaving_without_a_wake_wakes_nobody, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
