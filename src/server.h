@@ -35,7 +35,10 @@ typedef struct watched_key {
     char *key;
     size_t klen;
     uint64_t hash;
-    uint64_t version;
+    uint64_t version;     /* the key's watch slot counter at WATCH */
+    uint64_t flush_epoch; /* its database's flush counter at WATCH */
+    int live;             /* the key existed (not expired) at WATCH */
+    int64_t expire_ms;    /* its expiry then, 0 if none or not live */
 } watched_key;
 
 /* A command waiting for something (a commit, a push) before it can reply. */
@@ -94,7 +97,6 @@ typedef struct client {
     struct client *fnext;
     watched_key *watched;
     int watched_len, watched_cap;
-    uint64_t watch_flush_epoch;
     uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
     int held;               /* replies are waiting for that sync */
     uint64_t held_failures; /* sync failures counted when the hold began */

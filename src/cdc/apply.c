@@ -324,7 +324,7 @@ static void stage_writes(applier *a, batch_reader *r, size_t nrecords) {
         else if (op.op == BATCH_DELETE_RANGE)
             txn_delete_range(a->t, (int)op.cf, op.key.ptr, op.key.len, op.value.ptr, op.value.len);
     }
-    if (a->nflushed > 0) a->t->flushed = 1; /* every WATCH is invalidated, as by FLUSHDB */
+    for (size_t i = 0; i < a->nflushed; i++) txn_touch_db(a->t, a->flushed[i]); /* as by FLUSHDB */
 }
 
 /* ---- describing the commit ---- */

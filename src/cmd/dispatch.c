@@ -11,6 +11,7 @@
 #include "net/net.h"
 #include "storage/durable.h"
 #include "storage/keylock.h"
+#include "types/keyspace.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -391,29 +392,43 @@ void dispatch_client_cleanup(client *c) {
     dispatch_unwatch(c);
 }
 
-void dispatch_watch(client *c, int db, const char *key, size_t klen) {
+int dispatch_watch(client *c, txn *t, int db, const char *key, size_t klen) {
     for (int i = 0; i < c->watched_len; i++)
-        if (c->watched[i].db == db && c->watched[i].klen == klen && memcmp(c->watched[i].key, key, klen) == 0) return;
-    if (c->watched_len == 0) c->watch_flush_epoch = keylock_flush_epoch();
+        if (c->watched[i].db == db && c->watched[i].klen == klen && memcmp(c->watched[i].key, key, klen) == 0) return 0;
+    watched_key w = {.db = db, .klen = klen, .hash = keylock_hash(db, key, klen)};
+    /* The counters before the key: a write between the two reads then aborts the EXEC (needlessly
+     * but safely); the other way round it could go unseen. */
+    w.version = keylock_watch_version(w.hash);
+    w.flush_epoch = keylock_flush_epoch(db);
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = ks_peek_meta(t, db, key, klen, &m, &raw);
+    buf_free(&raw);
+    if (rc == KS_ERROR) return -1;
+    w.live = rc != KS_MISSING;
+    w.expire_ms = rc == KS_FOUND ? m.expire_ms : 0;
     if (c->watched_len == c->watched_cap) {
         c->watched_cap = c->watched_cap ? c->watched_cap * 2 : 4;
         c->watched = realloc(c->watched, (size_t)c->watched_cap * sizeof(watched_key));
         if (!c->watched) abort();
     }
-    watched_key *w = &c->watched[c->watched_len++];
-    w->db = db;
-    w->key = malloc(klen + 1);
-    if (!w->key) abort();
-    memcpy(w->key, key, klen);
-    w->klen = klen;
-    w->hash = keylock_hash(db, key, klen);
-    w->version = keylock_watch_version(w->hash);
+    w.key = malloc(klen + 1);
+    if (!w.key) abort();
+    memcpy(w.key, key, klen);
+    c->watched[c->watched_len++] = w;
+    return 0;
 }
 
-static int watches_intact(const client *c) {
-    if (c->watched_len > 0 && keylock_flush_epoch() != c->watch_flush_epoch) return 0;
-    for (int i = 0; i < c->watched_len; i++)
-        if (keylock_watch_version(c->watched[i].hash) != c->watched[i].version) return 0;
+/* Whether EXEC may run: no watched key was written since WATCH, none of those that existed
+ * then has expired since (Redis 7), and no database emptied since held one of them. */
+static int watches_intact(const client *c, int64_t now_ms) {
+    for (int i = 0; i < c->watched_len; i++) {
+        const watched_key *w = &c->watched[i];
+        if (keylock_watch_version(w->hash) != w->version) return 0;
+        if (w->live && keylock_flush_epoch(w->db) != w->flush_epoch) return 0;
+        if (w->expire_ms != 0 && w->expire_ms < now_ms) return 0;
+    }
     return 1;
 }
 
@@ -438,7 +453,7 @@ void dispatch_exec(cmd_ctx *ctx) {
     }
     for (int i = 0; i < c->watched_len; i++) key_set_add(&ks, c->watched[i].hash);
     lock_keys(&ks);
-    if (!watches_intact(c)) {
+    if (!watches_intact(c, time_now_ms())) {
         reply_null_array(ctx->r);
     } else {
         size_t mark = c->out.len;

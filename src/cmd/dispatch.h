@@ -30,7 +30,8 @@ void dispatch_exec(cmd_ctx *ctx);
 void dispatch_discard(client *c);
 /* Forgets every watched key (UNWATCH, EXEC, DISCARD). */
 void dispatch_unwatch(client *c);
-/* Adds a key to the client's watch list (WATCH). */
-void dispatch_watch(client *c, int db, const char *key, size_t klen);
+/* Adds a key to the client's watch list (WATCH), with its state read through t. Returns 0, or
+ * -1 on a storage error. */
+int dispatch_watch(client *c, txn *t, int db, const char *key, size_t klen);
 
 #endif

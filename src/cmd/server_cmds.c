@@ -161,7 +161,7 @@ static void flush_db(txn *t, int db) {
     enc_prefix_end(&end, begin.data, begin.len);
     for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++)
         txn_delete_range(t, cfs[i], begin.data, begin.len, end.data, end.len);
-    t->flushed = 1;
+    txn_touch_db(t, db);
     buf_free(&begin);
     buf_free(&end);
 }
@@ -430,7 +430,12 @@ void cmd_watch(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR WATCH inside MULTI is not allowed");
         return;
     }
-    for (int i = 1; i < ctx->argc; i++) dispatch_watch(ctx->c, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
+    for (int i = 1; i < ctx->argc; i++) {
+        if (dispatch_watch(ctx->c, ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len) < 0) {
+            reply_storage_error(ctx);
+            return;
+        }
+    }
     reply_ok(ctx->r);
 }
 

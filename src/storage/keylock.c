@@ -8,12 +8,15 @@
 #include "util/hash.h"
 
 #define WATCH_SLOTS 65536
+/* Databases share flush counters by index modulo this: a FLUSHDB of one may abort a watch
+ * in another that shares its counter (a spurious abort, never a missed one). */
+#define FLUSH_SLOTS 1024
 
 static pthread_mutex_t stripes[KEYLOCK_STRIPES];
 static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 static pthread_rwlock_t global_lock;
 static atomic_uint_fast64_t watch_versions[WATCH_SLOTS];
-static atomic_uint_fast64_t flush_epoch;
+static atomic_uint_fast64_t flush_epochs[FLUSH_SLOTS];
 
 static void init_stripes(void) {
     /* Writer-preferring: write groups hold the shared side for a whole event-loop pass, and
@@ -131,5 +134,5 @@ void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
 
 uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }
 void keylock_watch_bump(uint64_t hash) { atomic_fetch_add(&watch_versions[hash % WATCH_SLOTS], 1); }
-uint64_t keylock_flush_epoch(void) { return atomic_load(&flush_epoch); }
-void keylock_flush_bump(void) { atomic_fetch_add(&flush_epoch, 1); }
+uint64_t keylock_flush_epoch(int db) { return atomic_load(&flush_epochs[(unsigned)db % FLUSH_SLOTS]); }
+void keylock_flush_bump(int db) { atomic_fetch_add(&flush_epochs[(unsigned)db % FLUSH_SLOTS], 1); }

@@ -44,8 +44,9 @@ void keylock_global_release(void);
 /* WATCH support: a counter per slot, bumped whenever a key hashing there is modified. */
 uint64_t keylock_watch_version(uint64_t hash);
 void keylock_watch_bump(uint64_t hash);
-/* Bumped by FLUSHDB/FLUSHALL: every watch is invalidated. */
-uint64_t keylock_flush_epoch(void);
-void keylock_flush_bump(void);
+/* A counter per database, bumped when it is emptied (FLUSHDB, FLUSHALL): the watches of the
+ * keys it held are invalidated. */
+uint64_t keylock_flush_epoch(int db);
+void keylock_flush_bump(int db);
 
 #endif

@@ -29,6 +29,7 @@ void txn_init(txn *t) {
     buf_init(&t->records);
     record_writer_init(&t->record);
     buf_init(&t->touched);
+    buf_init(&t->flushed);
     buf_init(&t->sealed);
     staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
@@ -64,7 +65,7 @@ void txn_reset(txn *t) {
     clear_or_free(&t->sealed);
     t->sealed_len = 0;
     buf_clear(&t->touched);
-    t->flushed = 0;
+    buf_clear(&t->flushed);
     staged_bounds_clear(&t->bounds);
 }
 
@@ -76,6 +77,7 @@ void txn_free(txn *t) {
     t->ops = NULL;
     record_writer_free(&t->record);
     buf_free(&t->touched);
+    buf_free(&t->flushed);
     buf_free(&t->sealed);
     staged_bounds_free(&t->bounds);
 }
@@ -227,8 +229,23 @@ void txn_delete(txn *t, int cf, const char *key, size_t klen) {
     add_op(t, TXN_DELETE, cf, key, klen, NULL, 0, NULL, 0);
 }
 
+/* Whether a range deletion of the txn covers all of [begin, end). */
+static int range_covers(const txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
+    for (size_t i = 0; i < t->nops && t->ranges > 0; i++) {
+        const txn_op *op = &t->ops[i];
+        if (op->kind == TXN_RANGE && op->cf == (uint32_t)cf && bytes_compare(begin, blen, op_key(t, op), op->key_len) >= 0 &&
+            bytes_compare(end, elen, op_val(t, op), op->val_len) <= 0)
+            return 1;
+    }
+    return 0;
+}
+
 store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
-    store_iter *it = store_iter_new(cf, begin, blen, end, elen);
+    /* What the store holds under a range the txn deleted is gone: the walk sees only the txn's
+     * writes there. Range deletions empty whole databases and walks stay inside one, so a range
+     * covers a walk's span or misses it. */
+    int deleted = end && range_covers(t, cf, begin, blen, end, elen);
+    store_iter *it = deleted ? store_iter_new(cf, begin, blen, begin, blen) : store_iter_new(cf, begin, blen, end, elen);
     if (t->nops > 0) {
         index_catch_up(t);
         store_iter_overlay(it, t->index, cf);
@@ -299,6 +316,8 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
     buf_append(&t->touched, &h, sizeof(h));
 }
 
+void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
+
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
 /* The sealed commits are built as the batch itself, behind room for its header, so that a
@@ -350,7 +369,11 @@ static void after_commit(txn *t) {
         memcpy(&h, t->touched.data + i * sizeof(uint64_t), sizeof(h));
         keylock_watch_bump(h);
     }
-    if (t->flushed) keylock_flush_bump();
+    for (size_t i = 0; i < t->flushed.len / sizeof(int); i++) {
+        int db;
+        memcpy(&db, t->flushed.data + i * sizeof(int), sizeof(db));
+        keylock_flush_bump(db);
+    }
     if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
 }
 

@@ -30,7 +30,7 @@ typedef struct txn {
     buf sealed;        /* the commits already ended (txn_seal): change record, then writes */
     size_t sealed_len; /* bytes of records that belong to them */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
-    int flushed;    /* a FLUSHDB/FLUSHALL happened: every WATCH is invalidated */
+    buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
 } txn;
@@ -62,6 +62,8 @@ int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Marks a key modified, for WATCH. */
 void txn_touch(txn *t, int db, const char *key, size_t klen);
+/* Marks a database emptied (FLUSHDB), for WATCH. */
+void txn_touch_db(txn *t, int db);
 int txn_has_writes(const txn *t);
 /* Ends the commit being gathered: the writes since the previous one and the change record
  * become a commit of their own inside the batch (how a pipeline of commands is written as

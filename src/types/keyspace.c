@@ -8,8 +8,9 @@
 #include "storage/store.h"
 #include "util/random.h"
 
-/* Looks a key up reading at most max bytes of its metadata record. */
-static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max) {
+/* Looks a key up reading at most max bytes of its metadata record; with reclaim, a key found
+ * expired is deleted. */
+static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max, int reclaim) {
     buf mk;
     buf_init(&mk);
     enc_meta_key(&mk, db, key, klen);
@@ -19,10 +20,11 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
             rc = KS_CORRUPT;
-        } else if (m->expire_ms != 0 && m->expire_ms < t->now_ms) {
-            /* Expired: remove it now, and say so in the change stream. */
+        } else if (reclaim && m->expire_ms != 0 && m->expire_ms < t->now_ms) {
+            /* Expired: remove it now, and say so in the change stream. It is not touched: the
+             * key was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks
+             * expiries itself) and no blocked client has anything new to find. */
             txn_delete(t, CF_METADATA, mk.data, mk.len);
-            txn_touch(t, db, key, klen);
             const char *argv[2] = {"DEL", key};
             size_t lens[2] = {3, klen};
             txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
@@ -36,18 +38,27 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
 }
 
 int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
-    return lookup(t, db, key, klen, m, raw, SIZE_MAX);
+    return lookup(t, db, key, klen, m, raw, SIZE_MAX, 1);
 }
 
 /* Longer than any compound type's metadata (a list's is 41 bytes), so only a string's value
  * is cut. */
 #define META_HEADER_MAX 64
 
-int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
-    int rc = lookup(t, db, key, klen, m, raw, META_HEADER_MAX);
+/* A lookup that reads no value (see ks_lookup_meta). */
+static int lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, int reclaim) {
+    int rc = lookup(t, db, key, klen, m, raw, META_HEADER_MAX, reclaim);
     m->value = NULL;
     m->value_len = 0;
     return rc;
+}
+
+int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    return lookup_meta(t, db, key, klen, m, raw, 1);
+}
+
+int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+    return lookup_meta(t, db, key, klen, m, raw, 0);
 }
 
 void ks_delete(txn *t, int db, const char *key, size_t klen) {

@@ -18,6 +18,8 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* The same without reading a string's value (m->value is NULL): for commands that need only
  * the type and expiry (DEL, EXISTS, TYPE, TTL …), so a 500 MB string costs them no copy. */
 int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+/* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
+int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */

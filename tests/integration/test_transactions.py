@@ -1,6 +1,7 @@
 """MULTI / EXEC / DISCARD / WATCH / UNWATCH."""
 
 import threading
+import time
 
 import pytest
 import redis
@@ -325,3 +326,80 @@ def test_select_inside_multi(r, server):
         # the SELECT stays in effect after EXEC
         assert c.call("GET", "k") == b"in-db2"
     assert r.get("k") is None
+
+
+def _exec_after_watch(c, key, between):
+    """WATCH key, run between(), then EXEC a transaction that sets another key."""
+    assert c.call("WATCH", key) == "OK"
+    between()
+    assert c.call("MULTI") == "OK"
+    c.call("SET", "tx-probe", "1")
+    return c.call("EXEC")
+
+
+def test_watched_key_expiring_before_exec_aborts(r, server):
+    """Redis 7: a key alive at WATCH that has expired by EXEC aborts it, whether or not
+    anything has reclaimed it since."""
+    with server.conn() as c:
+        r.set("k", "v", px=300)
+        assert _exec_after_watch(c, "k", lambda: time.sleep(0.5)) is None
+    with server.conn() as c:
+        r.set("k", "v", px=300)
+        assert _exec_after_watch(c, "k", lambda: (time.sleep(0.5), r.get("k"))) is None
+    with server.conn() as c:
+        r.set("k", "v", px=60000)  # far from expiring: no abort
+        assert _exec_after_watch(c, "k", lambda: None) == ["OK"]
+
+
+def test_watched_key_already_expired_is_no_change(r, server):
+    """A key already expired at WATCH: its reclamation is no change, a new value is."""
+    def expired_key():
+        r.set("k", "v", px=20)
+        time.sleep(0.1)
+
+    with server.conn() as c:
+        expired_key()
+        assert _exec_after_watch(c, "k", lambda: None) == ["OK"]
+    with server.conn() as c:
+        expired_key()
+        assert _exec_after_watch(c, "k", lambda: r.get("k")) == ["OK"]
+    with server.conn() as c:
+        expired_key()
+        assert _exec_after_watch(c, "k", lambda: r.flushdb()) == ["OK"]
+    with server.conn() as c:
+        expired_key()
+        assert _exec_after_watch(c, "k", lambda: (r.get("k"), r.set("k", "new"))) is None
+
+
+def test_flushdb_aborts_only_watches_of_its_existing_keys(r, server):
+    r1 = server.client(db=1)
+    try:
+        with server.conn() as c:
+            r.set("k", "v")
+            assert _exec_after_watch(c, "k", lambda: r1.flushdb()) == ["OK"]
+        with server.conn() as c:
+            r.set("k", "v")
+            assert _exec_after_watch(c, "k", lambda: r.flushdb()) is None
+        with server.conn() as c:
+            r.delete("k")
+            r.set("other", "v")
+            assert _exec_after_watch(c, "k", lambda: r.flushdb()) == ["OK"]
+        with server.conn() as c:
+            r1.set("k", "v")  # the same name in another database: FLUSHALL empties that one
+            assert _exec_after_watch(c, "k", lambda: r.flushall()) == ["OK"]
+        with server.conn() as c:
+            r.set("k", "v")
+            assert _exec_after_watch(c, "k", lambda: r.flushall()) is None
+    finally:
+        r1.close()
+
+
+def test_walks_inside_multi_see_an_earlier_flushdb(r, server):
+    r.mset({"a": "1", "b": "2"})
+    with server.conn() as c:
+        c.call("MULTI")
+        for cmd in (("FLUSHDB",), ("KEYS", "*"), ("DBSIZE",), ("SCAN", "0"), ("RANDOMKEY",), ("SET", "c", "3"),
+                    ("KEYS", "*"), ("SCAN", "0"), ("DBSIZE",)):
+            assert c.call(*cmd) == "QUEUED"
+        assert c.call("EXEC") == ["OK", [], 0, [b"0", []], None, "OK", [b"c"], [b"0", [b"c"]], 1]
+    assert r.keys("*") == [b"c"]
