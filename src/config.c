@@ -56,6 +56,11 @@ static const option_def options[] = {
     {"maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb", NULL},
     {"rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096", NULL},
     {"rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64", NULL},
+    /* RocksDB's blob files (its integrated BlobDB): a big value is written to one as the memtable
+     * is flushed, where a table would copy it into a block first (a peak of several times the
+     * value), and compactions move a reference to it instead of rewriting it. */
+    {"rocksdb.enable_blob_files", OPT_ENUM, FIELD(enable_blob_files), 0, 0, 0, "yes", yes_no},
+    {"rocksdb.min_blob_size", OPT_MEMORY, FIELD(min_blob_size), 0, 1LL << 32, 0, "1mb", NULL},
     {"wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800", NULL},
     {"wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384", NULL},
     {"cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64", NULL},

@@ -35,6 +35,8 @@ typedef struct config {
     long long maxmemory_clients; /* bytes all clients may hold together, 0 = no limit */
     long long block_cache_mb;
     long long write_buffer_mb;
+    int enable_blob_files;     /* values of min_blob_size or more go to blob files */
+    long long min_blob_size;
     long long wal_ttl_seconds;
     long long wal_size_limit_mb;
     long long cdc_cache_mb; /* memory for recent batches served to CDC consumers */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/dispatch.h"
+#include "cmd/offload.h"
 #include "config.h"
 #include "storage/durable.h"
 #include "util/log.h"
@@ -850,6 +851,7 @@ int net_run(void) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;
     }
+    if (offload_start() < 0) return -1;
     if (durable_start(wake_workers_after_sync) < 0) {
         log_msg(LOG_WARNING, "could not start the WAL sync thread");
         return -1;
@@ -869,6 +871,7 @@ int net_run(void) {
     evconnlistener_free(listener);
     durable_stop();
     workers_stop();
+    offload_stop(); /* after the workers: the clients of requests never run are gone */
     event_free(sigterm);
     event_free(sigint);
     event_free(shutdown_ev);

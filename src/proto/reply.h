@@ -36,5 +36,7 @@ void reply_set(reply *r, long long n);
 /* A double: "," in RESP3, a bulk string in RESP2. */
 void reply_double(reply *r, double v);
 void reply_verbatim(reply *r, const char *s, size_t len);
+/* Replies already encoded (written by another reply writer), appended as they are. */
+void reply_encoded(reply *r, const void *p, size_t len);
 
 #endif
