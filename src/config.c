@@ -86,6 +86,11 @@ static const option_def options[] = {
     OPTION("maxmemory-clients", OPT_MEMORY, FIELD(maxmemory_clients), 0, 1LL << 50, 1, "2gb"),
     OPTION("rocksdb.block_cache_size", OPT_LL, FIELD(block_cache_mb), 0, 1LL << 30, 0, "4096"),
     OPTION("rocksdb.write_buffer_size", OPT_LL, FIELD(write_buffer_mb), 1, 1LL << 20, 0, "64"),
+    /* RocksDB's blob files (its integrated BlobDB): a big value is written to one as the memtable
+     * is flushed, where a table would copy it into a block first (a peak of several times the
+     * value), and compactions move a reference to it instead of rewriting it. */
+    OPTION("rocksdb.enable_blob_files", OPT_BOOL, FIELD(enable_blob_files), 0, 0, 0, "yes"),
+    OPTION("rocksdb.min_blob_size", OPT_MEMORY, FIELD(min_blob_size), 0, 1LL << 32, 0, "1mb"),
     OPTION("wal-ttl-seconds", OPT_LL, FIELD(wal_ttl_seconds), 0, 1LL << 40, 0, "10800"),
     OPTION("wal-size-limit-mb", OPT_LL, FIELD(wal_size_limit_mb), 0, 1LL << 40, 0, "16384"),
     OPTION("cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64"),

@@ -47,6 +47,8 @@ typedef struct config {
     atomic_llong maxmemory_clients; /* bytes all clients may hold together, 0 = no limit */
     atomic_llong block_cache_mb;
     atomic_llong write_buffer_mb;
+    atomic_int enable_blob_files; /* values of min_blob_size or more go to blob files */
+    atomic_llong min_blob_size;
     atomic_llong wal_ttl_seconds;
     atomic_llong wal_size_limit_mb;
     atomic_llong cdc_cache_mb; /* memory for recent batches served to CDC consumers */

@@ -83,6 +83,7 @@ int main(int argc, char **argv) {
         .dir = server_config.dir,
         .block_cache_bytes = CONFIG_READ(block_cache_mb) * 1024 * 1024,
         .write_buffer_bytes = CONFIG_READ(write_buffer_mb) * 1024 * 1024,
+        .min_blob_size = CONFIG_READ(enable_blob_files) ? CONFIG_READ(min_blob_size) : -1,
         .wal_ttl_seconds = CONFIG_READ(wal_ttl_seconds),
         .wal_size_limit_mb = CONFIG_READ(wal_size_limit_mb),
     };

@@ -42,6 +42,10 @@ typedef struct watched_key {
 } watched_key;
 
 /* A command waiting for something (a commit, a push) before it can reply. */
+/* What a blocked client (client.blocked) waits for: other clients' writes (a blocking command),
+ * or its own command running on another thread. */
+enum { BLOCKED_WAITING = 1, BLOCKED_RUNNING = 2 };
+
 typedef struct client_block {
     /* Runs on the client's worker: writes the reply and returns 1 when done, 0 to keep waiting.
      * timed_out = 1 when the wait's time is up (it must reply then). */
@@ -49,6 +53,9 @@ typedef struct client_block {
     /* Releases the wait's state; called once, when done or when the client goes away. */
     void (*cleanup)(struct client *c);
     void *state;
+    /* 1: the client waits for its own command, running on another thread (cmd/offload.h),
+     * not for other clients: it is not blocked to INFO, CLIENT LIST or CLIENT UNBLOCK. */
+    int running;
 } client_block;
 
 typedef struct write_group write_group; /* cmd/dispatch.h */
@@ -70,7 +77,7 @@ typedef struct client {
     struct worker *worker;
     struct event *read_ev, *write_ev;
     struct event *wake_ev, *block_timer; /* created on the first block */
-    atomic_int blocked;                  /* read by CLIENT LIST / UNBLOCK on other threads */
+    atomic_int blocked; /* BLOCKED_WAITING or BLOCKED_RUNNING while blocked; read by CLIENT LIST / UNBLOCK */
     atomic_ullong block_id;              /* counts the client's blocks: which one a request meant */
     atomic_ullong unblock_request;       /* CLIENT UNBLOCK: block_id * 2 + (1 for ERROR), 0 = none */
     client_block block;

@@ -65,10 +65,11 @@ static int decode_batch(const wal_batch *b, decoded *d) {
     if (batch_reader_init(&r, b->data, b->len) < 0) return -1;
     int rc = batch_reader_next(&r, &op);
     if (rc == 1 && op.op == BATCH_LOG_DATA && record_is_tidekv(op.key.ptr, op.key.len)) {
-        if (record_decode(op.key.ptr, op.key.len, &d->rec) == 0) {
+        if (record_decode(op.key.ptr, op.key.len, &d->rec) == 0 && record_resolve(&d->rec, b->data, b->len) == 0) {
             d->has_record = 1;
             return 0;
         }
+        record_free(&d->rec);
         d->incomplete = 1; /* an unreadable record: fall back to the operations, and show raw */
     }
     record_writer w;

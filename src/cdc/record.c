@@ -4,13 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/batch.h"
+
 void record_writer_init(record_writer *w) {
     buf_init(&w->cmds);
     w->ncmds = 0;
     w->first_db = w->current_db = -1;
+    buf_init(&w->refs);
+    w->nrefs = 0;
 }
 
-void record_writer_free(record_writer *w) { buf_free(&w->cmds); }
+void record_writer_free(record_writer *w) {
+    buf_free(&w->cmds);
+    buf_free(&w->refs);
+}
 
 void record_writer_reset(record_writer *w) {
     /* A big value's record does not keep its memory for the next, small ones. */
@@ -20,12 +27,30 @@ void record_writer_reset(record_writer *w) {
         buf_clear(&w->cmds);
     w->ncmds = 0;
     w->first_db = w->current_db = -1;
+    buf_clear(&w->refs);
+    w->nrefs = 0;
 }
 
-static void add_command(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+/* Notes that argument arg of the command being added is bytes of a write of the commit. */
+static void add_ref(record_writer *w, int arg, const record_src *src, size_t len) {
+    buf_put_varint(&w->refs, w->ncmds);
+    buf_put_varint(&w->refs, (uint64_t)arg);
+    buf_put_varint(&w->refs, (uint64_t)src->op);
+    buf_put_varint(&w->refs, src->offset);
+    buf_put_varint(&w->refs, len);
+    w->nrefs++;
+}
+
+static void add_command(record_writer *w, uint8_t type, int argc, const char *const *argv, const size_t *lens,
+                        const record_src *srcs) {
     buf_put_u8(&w->cmds, type);
     buf_put_varint(&w->cmds, (uint64_t)argc);
     for (int i = 0; i < argc; i++) {
+        if (srcs && srcs[i].op >= 0) {
+            add_ref(w, i, &srcs[i], lens[i]);
+            buf_put_varint(&w->cmds, 0); /* its bytes are in the table's write */
+            continue;
+        }
         buf_put_varint(&w->cmds, lens[i]);
         buf_append(&w->cmds, argv[i], lens[i]);
     }
@@ -34,6 +59,11 @@ static void add_command(record_writer *w, uint8_t type, int argc, const char *co
 
 void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
                        const size_t *lens) {
+    record_writer_add_refs(w, db, type, argc, argv, lens, NULL);
+}
+
+void record_writer_add_refs(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
+                            const size_t *lens, const record_src *srcs) {
     if (w->first_db < 0) {
         w->first_db = w->current_db = db;
     } else if (db != w->current_db) {
@@ -41,10 +71,10 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
         char num[16];
         const char *sel[2] = {"SELECT", num};
         size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
-        add_command(w, 0, 2, sel, sel_lens);
+        add_command(w, 0, 2, sel, sel_lens, NULL);
         w->current_db = db;
     }
-    add_command(w, type, argc, argv, lens);
+    add_command(w, type, argc, argv, lens, srcs);
 }
 
 /* The longest header: magic, version, time, then the db and the command count as varints. */
@@ -56,7 +86,7 @@ static size_t encode_header(const record_writer *w, int64_t time_ms, uint8_t out
     int db = w->first_db < 0 ? 0 : w->first_db;
     out[0] = RECORD_MAGIC0;
     out[1] = RECORD_MAGIC1;
-    out[2] = RECORD_VERSION;
+    out[2] = w->nrefs > 0 ? RECORD_VERSION_REFS : RECORD_VERSION;
     buf_set_u64be(out + 3, (uint64_t)time_ms);
     size_t n = 11;
     n += buf_set_varint(out + n, (uint64_t)db);
@@ -64,15 +94,24 @@ static size_t encode_header(const record_writer *w, int64_t time_ms, uint8_t out
     return n;
 }
 
+/* The length of the references table, if there is one. */
+static size_t refs_len(const record_writer *w) {
+    uint8_t count[VARINT_MAX_LEN];
+    return w->nrefs > 0 ? buf_set_varint(count, w->nrefs) + w->refs.len : 0;
+}
+
 size_t record_writer_encoded_len(const record_writer *w) {
     uint8_t header[HEADER_MAX_LEN];
-    return encode_header(w, 0, header) + w->cmds.len; /* the time is fixed-width: any will do */
+    return encode_header(w, 0, header) + w->cmds.len + refs_len(w); /* the time is fixed-width: any will do */
 }
 
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out) {
     uint8_t header[HEADER_MAX_LEN];
     buf_append(out, header, encode_header(w, time_ms, header));
     buf_append(out, w->cmds.data, w->cmds.len);
+    if (w->nrefs == 0) return;
+    buf_put_varint(out, w->nrefs);
+    buf_append(out, w->refs.data, w->refs.len);
 }
 
 int record_is_tidekv(const char *blob, size_t len) {
@@ -104,10 +143,34 @@ static int decode_cmd(const uint8_t **p, const uint8_t *end, record_cmd *cmd) {
     return 0;
 }
 
+/* Reads one entry of the references table; the argument it names must be an empty one. */
+static int decode_ref(const uint8_t **p, const uint8_t *end, record *r, record_ref *ref) {
+    uint64_t v[5];
+    for (int i = 0; i < 5; i++)
+        if (buf_get_varint(p, end, &v[i]) < 0) return -1;
+    if (v[0] >= r->ncmds || v[1] >= r->cmds[v[0]].argc) return -1;
+    record_arg *arg = &r->cmds[v[0]].argv[v[1]];
+    if (arg->len != 0 || arg->ptr == NULL) return -1; /* not a placeholder, or named twice */
+    arg->ptr = NULL;
+    *ref = (record_ref){(size_t)v[0], (size_t)v[1], v[2], v[3], v[4]};
+    return 0;
+}
+
+static int decode_refs(const uint8_t **p, const uint8_t *end, record *r) {
+    if (read_count(p, end, 5, &r->nrefs) < 0 || r->nrefs == 0) return -1;
+    r->refs = calloc(r->nrefs, sizeof(record_ref));
+    if (!r->refs) return -1;
+    for (size_t i = 0; i < r->nrefs; i++)
+        if (decode_ref(p, end, r, &r->refs[i]) < 0) return -1;
+    return 0;
+}
+
 int record_decode(const char *blob, size_t len, record *out) {
     memset(out, 0, sizeof(*out));
     const uint8_t *p = (const uint8_t *)blob, *end = p + len;
-    if (!record_is_tidekv(blob, len) || (uint8_t)blob[2] != RECORD_VERSION || len < 11) return -1;
+    if (!record_is_tidekv(blob, len) || len < 11) return -1;
+    uint8_t version = (uint8_t)blob[2];
+    if (version != RECORD_VERSION && version != RECORD_VERSION_REFS) return -1;
     out->version = (uint8_t)blob[2];
     out->time_ms = (int64_t)buf_get_u64be(p + 3);
     p += 11;
@@ -125,6 +188,10 @@ int record_decode(const char *blob, size_t len, record *out) {
             return -1;
         }
     }
+    if (version == RECORD_VERSION_REFS && decode_refs(&p, end, out) < 0) {
+        record_free(out);
+        return -1;
+    }
     if (p != end) {
         record_free(out);
         return -1;
@@ -132,9 +199,41 @@ int record_decode(const char *blob, size_t len, record *out) {
     return 0;
 }
 
+/* The value of the commit's write number op (after its change record), if it is a Put. */
+static int find_put(const char *commit, size_t len, uint64_t op, batch_slice *value) {
+    batch_reader br;
+    batch_record rec;
+    if (batch_reader_init(&br, commit, len) < 0) return -1;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = batch_reader_next(&br, &rec)) == 1) {
+        if (rec.op == BATCH_LOG_DATA || rec.op == BATCH_MARKER) continue;
+        if (n++ < op) continue;
+        if (rec.op != BATCH_PUT) return -1;
+        *value = rec.value;
+        return 0;
+    }
+    return -1;
+}
+
+int record_resolve(record *r, const char *commit, size_t len) {
+    for (size_t i = 0; i < r->nrefs; i++) {
+        const record_ref *ref = &r->refs[i];
+        batch_slice value;
+        if (find_put(commit, len, ref->op, &value) < 0) return -1;
+        if (ref->offset > value.len || ref->len > value.len - ref->offset) return -1;
+        record_arg *arg = &r->cmds[ref->cmd].argv[ref->arg];
+        arg->ptr = value.ptr + ref->offset;
+        arg->len = (size_t)ref->len;
+    }
+    return 0;
+}
+
 void record_free(record *r) {
     for (size_t i = 0; i < r->ncmds; i++) free(r->cmds[i].argv);
     free(r->cmds);
+    free(r->refs);
     r->cmds = NULL;
-    r->ncmds = 0;
+    r->refs = NULL;
+    r->ncmds = r->nrefs = 0;
 }

@@ -7,7 +7,15 @@
  * type is the key type the command changed (storage/encoding.h key_type; 0 when it
  * concerns no single key, as FLUSHDB or SELECT), so consumers can filter by type.
  * A command that moves to another database is preceded by a SELECT command,
- * so a transaction over several databases replays as Redis's own MULTI would. */
+ * so a transaction over several databases replays as Redis's own MULTI would.
+ *
+ * Version 2 is version 1 followed by a table of references, written only when an argument
+ * of at least RECORD_REF_MIN_BYTES is stored by a write of the same commit (a big SET's
+ * value): the argument is then encoded empty, and the table says where its bytes are, so
+ * the batch does not carry them twice:
+ *   nrefs varint | nrefs × ( cmd varint | arg varint | op varint | offset varint | len varint )
+ * op counts the commit's writes after its change record from 0; the argument is bytes
+ * [offset, offset + len) of that Put's value. Records without references stay version 1. */
 #ifndef TIDEKV_RECORD_H
 #define TIDEKV_RECORD_H
 
@@ -19,6 +27,8 @@
 #define RECORD_MAGIC0 'T'
 #define RECORD_MAGIC1 'K'
 #define RECORD_VERSION 1
+#define RECORD_VERSION_REFS 2
+#define RECORD_REF_MIN_BYTES (64 * 1024)
 
 typedef struct record_arg {
     const char *ptr;
@@ -31,13 +41,22 @@ typedef struct record_cmd {
     record_arg *argv;
 } record_cmd;
 
-/* A decoded record; argument bytes point into the blob it was decoded from. */
+/* A version 2 argument whose bytes are those of a write of the commit (see above). */
+typedef struct record_ref {
+    size_t cmd, arg;
+    uint64_t op, offset, len;
+} record_ref;
+
+/* A decoded record; argument bytes point into the blob it was decoded from, or, for a
+ * reference, into the commit once record_resolve has found them (NULL before). */
 typedef struct record {
     uint8_t version;
     int64_t time_ms;
     uint32_t db;
     size_t ncmds;
     record_cmd *cmds;
+    size_t nrefs;
+    record_ref *refs;
 } record;
 
 /* Builds the commands part of a record, one command at a time. */
@@ -46,7 +65,17 @@ typedef struct record_writer {
     size_t ncmds;
     int first_db;   /* database of the first command, -1 before it: the record's db */
     int current_db; /* database the commands so far leave a replay in */
+    buf refs;       /* the references table's entries, encoded */
+    size_t nrefs;
 } record_writer;
+
+/* Where an argument's bytes already are in the commit being recorded: its write number op
+ * (counted from 0 after the change record), from offset in that Put's value. op < 0: nowhere,
+ * the argument is written out. */
+typedef struct record_src {
+    int64_t op;
+    uint64_t offset;
+} record_src;
 
 void record_writer_init(record_writer *w);
 void record_writer_free(record_writer *w);
@@ -55,6 +84,9 @@ void record_writer_reset(record_writer *w);
  * previous command's. */
 void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
                        const size_t *lens);
+/* The same, with srcs[i] telling where argument i already is (srcs may be NULL). */
+void record_writer_add_refs(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
+                            const size_t *lens, const record_src *srcs);
 /* Writes the whole record (header + commands) to out. */
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out);
 /* How many bytes record_writer_finish writes. */
@@ -62,8 +94,12 @@ size_t record_writer_encoded_len(const record_writer *w);
 
 /* Tells whether a LogData blob is a tidekv change record (by magic). */
 int record_is_tidekv(const char *blob, size_t len);
-/* Decodes a blob; returns 0, or -1 for a truncated/corrupt/unknown-version blob. */
+/* Decodes a blob; returns 0, or -1 for a truncated/corrupt/unknown-version blob. References
+ * are left unresolved (NULL arguments). */
 int record_decode(const char *blob, size_t len, record *out);
+/* Points the record's references at their bytes in the commit it begins (a batch of one
+ * commit, header included). Returns 0, or -1 if a reference names no such bytes. */
+int record_resolve(record *r, const char *commit, size_t len);
 void record_free(record *r);
 
 #endif

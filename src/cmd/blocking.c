@@ -129,7 +129,7 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
         w->argv[i].len = ctx->argv[i].len;
     }
     dispatch_key_hashes(ctx->argc, ctx->argv, ctx->db, &w->hashes, &w->nhashes);
-    client_block block = {waiter_retry, waiter_cleanup, w};
+    client_block block = {waiter_retry, waiter_cleanup, w, 0};
     net_block(ctx->c, timeout_us, &block);
     pthread_mutex_lock(&waiters_lock);
     w->prev = last;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cmd/handlers.h"
+#include "cmd/offload.h"
 #include "config.h"
 #include "net/net.h"
 #include "storage/durable.h"
@@ -73,41 +74,61 @@ static void unlock_keys(key_set *ks) {
     free(ks->hashes);
 }
 
-/* After a failed write: drops what the client was to be sent since mark and puts n write
+/* After a failed write: drops what was written into r's output since mark and puts n write
  * errors in its place (one per command whose reply is dropped). */
-static void replace_replies_with_error(client *c, size_t mark, int n, const char *err) {
-    reply r = net_client_reply(c);
-    c->out.len = mark;
-    for (int i = 0; i < n; i++) reply_errorf(&r, "ERR write failed: %s", err);
+static void replace_replies_with_error(reply *r, size_t mark, int n, const char *err) {
+    r->out->len = mark;
+    for (int i = 0; i < n; i++) reply_errorf(r, "ERR write failed: %s", err);
 }
 
 /* Commits the txn; on failure the reply written since mark becomes the error. */
-static void commit_or_fail(client *c, txn *t, size_t mark) {
+static void commit_or_fail(reply *r, txn *t, size_t mark) {
     char *err = NULL;
     if (txn_commit(t, &err) == 0) return;
     log_msg(LOG_WARNING, "write failed: %s", err);
-    replace_replies_with_error(c, mark, 1, err);
+    replace_replies_with_error(r, mark, 1, err);
     free(err);
 }
 
-/* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
-static void wait_for_sync_if_wrote(client *c, uint64_t sequence_before) {
-    if (txn_thread_last_sequence() != sequence_before && CONFIG_READ(appendfsync) == FSYNC_ALWAYS)
-        c->sync_wait_seq = txn_thread_last_sequence();
+/* The last sequence this thread wrote since `before`, or 0 if it wrote nothing. */
+static uint64_t written_since(uint64_t before) {
+    uint64_t last = txn_thread_last_sequence();
+    return last != before ? last : 0;
+}
+
+void dispatch_hold_for_sync(client *c, uint64_t written_to) {
+    /* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
+    if (written_to != 0 && CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
+}
+
+static void free_args(int argc, resp_arg *argv) {
+    for (int i = 0; i < argc; i++) {
+        free(argv[i].ptr);
+        argv[i].ptr = NULL;
+    }
+}
+
+/* Runs one command as one batch, replying into r, its locks held by the caller. With
+ * free_early, its arguments are freed once it has run: a big value's bytes go back before
+ * the write copies them once more. Returns the last sequence it wrote (0: none). */
+static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
+    txn t;
+    txn_init(&t);
+    ctx->t = &t;
+    size_t mark = ctx->r->out->len;
+    uint64_t before = txn_thread_last_sequence();
+    def->fn(ctx);
+    if (free_early) free_args(ctx->argc, ctx->argv);
+    commit_or_fail(ctx->r, &t, mark);
+    txn_free(&t);
+    return written_since(before);
 }
 
 /* Runs one command as one batch, its locks (if any) held by the caller. */
 static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
-    txn t;
-    txn_init(&t);
     reply r = net_client_reply(c);
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, &t, c->db, 0, retrying, 0};
-    size_t mark = c->out.len;
-    uint64_t last_sequence = txn_thread_last_sequence();
-    def->fn(&ctx);
-    commit_or_fail(c, &t, mark);
-    wait_for_sync_if_wrote(c, last_sequence);
-    txn_free(&t);
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, NULL, c->db, 0, retrying, 0};
+    dispatch_hold_for_sync(c, run_in_txn(&ctx, def, 0));
     return ctx.keep_waiting;
 }
 
@@ -122,6 +143,16 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
     return keep_waiting;
+}
+
+uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_arg *argv, reply *r) {
+    key_set ks = {0};
+    collect_keys(def, argc, argv, view->db, &ks);
+    lock_keys(&ks);
+    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0};
+    uint64_t written_to = run_in_txn(&ctx, def, 1);
+    unlock_keys(&ks);
+    return written_to;
 }
 
 int dispatch_retry(client *c, int argc, resp_arg *argv) {
@@ -294,9 +325,10 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
 
 void write_group_commit(write_group *g) {
     if (!g || !g->open) return;
-    uint64_t last_sequence = txn_thread_last_sequence();
+    uint64_t before = txn_thread_last_sequence();
     char *err = NULL;
     int failed = txn_commit(&g->t, &err) != 0;
+    uint64_t written_to = written_since(before);
     if (failed) log_msg(LOG_WARNING, "write failed: %s", err);
     if (g->writers > 0 && !failed) {
         atomic_fetch_add(&stats.write_groups, 1);
@@ -309,8 +341,11 @@ void write_group_commit(write_group *g) {
     g->nmembers = 0; /* the callbacks below may not add members, but keep the list consistent */
     for (int i = 0; i < n; i++) {
         participant *p = &g->members[i];
-        if (failed && p->failing > 0) replace_replies_with_error(p->c, p->fail_from, p->failing, err);
-        if (p->failing > 0) wait_for_sync_if_wrote(p->c, last_sequence);
+        if (failed && p->failing > 0) {
+            reply r = net_client_reply(p->c);
+            replace_replies_with_error(&r, p->fail_from, p->failing, err);
+        }
+        if (p->failing > 0) dispatch_hold_for_sync(p->c, written_to);
         p->c->in_group = 0;
         g->committed(p->c);
     }
@@ -321,6 +356,12 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     if (def && joins_group(c, def, argc)) {
+        if (offload_wanted(c, def)) {
+            write_group_commit(c->group); /* it may hold the keys' locks, or this client's replies */
+            note_command(c, def, argc, argv);
+            offload_request(c, def);
+            return;
+        }
         run_in_group(c, def, argc, argv);
         return;
     }
@@ -468,7 +509,7 @@ void dispatch_exec(cmd_ctx *ctx) {
             ctx->name = def->name;
             def->fn(ctx);
         }
-        commit_or_fail(c, ctx->t, mark);
+        commit_or_fail(ctx->r, ctx->t, mark);
     }
     unlock_keys(&ks);
     dispatch_discard(c);

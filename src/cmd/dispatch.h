@@ -19,6 +19,14 @@ void write_group_free(write_group *g);
 void write_group_commit(write_group *g);
 /* Frees a client's queued transaction and watched keys. */
 void dispatch_client_cleanup(client *c);
+/* Runs a command on a thread that is not its client's worker (cmd/offload.h): under its key
+ * locks, as one batch, replying into r; view is what it sees of its client. Frees the
+ * arguments (not the array) once it has run, before its write. Returns the last sequence it
+ * wrote, 0 if none. */
+uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_arg *argv, reply *r);
+/* With appendfsync always, holds the client's replies until the WAL is synced past
+ * written_to (a sequence its command wrote; 0: it wrote nothing). */
+void dispatch_hold_for_sync(client *c, uint64_t written_to);
 /* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it
  * still has to wait. */
 int dispatch_retry(client *c, int argc, resp_arg *argv);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd/dispatch.h"
+#include "cmd/offload.h"
 #include "config.h"
 #include "storage/durable.h"
 #include "util/log.h"
@@ -209,7 +210,7 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     pthread_mutex_unlock(&c->shown_lock);
     s.cmd[sizeof(s.cmd) - 1] = '\0';
     /* A blocked client's flag is read live: blocking and unblocking do not publish. */
-    const char *flags = s.multi >= 0 ? "x" : atomic_load(&c->blocked) ? "b" : "N";
+    const char *flags = s.multi >= 0 ? "x" : atomic_load(&c->blocked) == BLOCKED_WAITING ? "b" : "N";
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
                "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
@@ -251,7 +252,7 @@ int net_client_unblock(uint64_t id, int as_error) {
     int unblocked = 0;
     pthread_mutex_lock(&registry_lock);
     for (client *c = registry; c; c = c->next) {
-        if (c->id != id || atomic_load(&c->kill_requested) || !atomic_load(&c->blocked)) continue;
+        if (c->id != id || atomic_load(&c->kill_requested) || atomic_load(&c->blocked) != BLOCKED_WAITING) continue;
         /* The client's worker acts on it (on_wake), if the client still waits in this block:
          * it may have been served meanwhile. Its wake event lives as long as it is listed. */
         atomic_store(&c->unblock_request, atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0));
@@ -265,9 +266,10 @@ int net_client_unblock(uint64_t id, int as_error) {
 /* ---- one connection ---- */
 
 static void unblock(client *c) {
-    if (!atomic_load(&c->blocked)) return;
+    int blocked = atomic_load(&c->blocked);
+    if (!blocked) return;
     atomic_store(&c->blocked, 0);
-    atomic_fetch_sub(&stats.blocked_clients, 1);
+    if (blocked == BLOCKED_WAITING) atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
 }
@@ -576,8 +578,8 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
     }
     c->block = *block;
     atomic_fetch_add(&c->block_id, 1);
-    atomic_store(&c->blocked, 1);
-    atomic_fetch_add(&stats.blocked_clients, 1);
+    atomic_store(&c->blocked, block->running ? BLOCKED_RUNNING : BLOCKED_WAITING);
+    if (!block->running) atomic_fetch_add(&stats.blocked_clients, 1);
     if (timeout_us > 0) net_block_retime(c, timeout_us);
 }
 
@@ -954,6 +956,7 @@ int net_run(void) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;
     }
+    if (offload_start() < 0) return -1;
     if (durable_start(wake_workers_after_sync) < 0) {
         log_msg(LOG_WARNING, "could not start the WAL sync thread");
         return -1;
@@ -973,6 +976,7 @@ int net_run(void) {
     evconnlistener_free(listener);
     durable_stop();
     workers_stop();
+    offload_stop(); /* after the workers: the clients of requests never run are gone */
     event_free(sigterm);
     event_free(sigint);
     event_free(shutdown_ev);

@@ -33,6 +33,8 @@ void reply_simple(reply *r, const char *s) {
 
 void reply_ok(reply *r) { put(r, "+OK\r\n", 5); }
 
+void reply_encoded(reply *r, const void *p, size_t len) { put(r, p, len); }
+
 void reply_error(reply *r, const char *msg) {
     put_byte(r, '-');
     /* An error line must not break the protocol, whatever text it quotes. */

@@ -36,6 +36,8 @@ void reply_set(reply *r, long long n);
 /* A double: "," in RESP3, a bulk string in RESP2. */
 void reply_double(reply *r, double v);
 void reply_verbatim(reply *r, const char *s, size_t len);
+/* Replies already encoded (written by another reply writer), appended as they are. */
+void reply_encoded(reply *r, const void *p, size_t len);
 
 /* Whether r's reply was cut at its bound (its client is closed without it): a command still
  * reading what it would reply can stop. A command that writes data must not stop for it. */

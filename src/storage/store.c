@@ -120,6 +120,13 @@ static rocksdb_options_t *make_cf_options(int cf, const store_settings *s) {
     else if (cf == CF_DEFAULT || cf == CF_ZSET_SCORE || cf == CF_STREAM)
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_subkey, filter_name);
     if (st.filters[cf]) rocksdb_options_set_compaction_filter(o, st.filters[cf]);
+    if (s->min_blob_size >= 0) {
+        /* Uncompressed: compressing a blob takes a buffer as big as the value. Garbage collection
+         * (RocksDB's default age cutoff) rewrites the live values of the oldest blob files. */
+        rocksdb_options_set_enable_blob_files(o, 1);
+        rocksdb_options_set_min_blob_size(o, (uint64_t)s->min_blob_size);
+        rocksdb_options_set_enable_blob_gc(o, 1);
+    }
     return o;
 }
 

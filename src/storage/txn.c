@@ -63,7 +63,7 @@ void txn_reset(txn *t) {
     t->nops = t->indexed = t->ranges = t->indexed_ranges = 0;
     record_writer_reset(&t->record);
     clear_or_free(&t->sealed);
-    t->sealed_len = 0;
+    t->sealed_len = t->sealed_ops = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     staged_bounds_clear(&t->bounds);
@@ -305,9 +305,43 @@ void txn_delete_range(txn *t, int cf, const char *begin, size_t blen, const char
     add_op(t, TXN_RANGE, cf, begin, blen, NULL, 0, end, elen);
 }
 
+/* Big arguments compared with at most this many of the commit's writes each, newest first:
+ * a command with many big values costs a bounded number of comparisons per byte. */
+#define REF_CANDIDATES 8
+
+/* Where a big argument's bytes already are: the end of a Put of the commit being gathered
+ * (a string's value follows its header, a hash field's value is all of its Put). */
+static record_src find_written(const txn *t, const char *arg, size_t len) {
+    int tried = 0;
+    for (size_t i = t->nops; i-- > t->sealed_ops && tried < REF_CANDIDATES;) {
+        const txn_op *op = &t->ops[i];
+        if (op->kind != TXN_PUT || op->val_len < len) continue;
+        tried++;
+        size_t offset = op->val_len - len;
+        if (memcmp(op_val(t, op) + offset, arg, len) == 0) return (record_src){(int64_t)(i - t->sealed_ops), offset};
+    }
+    return (record_src){-1, 0};
+}
+
+/* Records a command with big arguments, each referring to the write that stores it if any. */
+static void record_with_refs(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+    record_src *srcs = malloc((size_t)argc * sizeof(*srcs));
+    if (!srcs) abort();
+    for (int i = 0; i < argc; i++)
+        srcs[i] = lens[i] >= RECORD_REF_MIN_BYTES ? find_written(t, argv[i], lens[i]) : (record_src){-1, 0};
+    record_writer_add_refs(&t->record, db, type, argc, argv, lens, srcs);
+    free(srcs);
+}
+
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
     /* A bitmap is a string to Redis, and so to consumers and their TYPE filters. */
     if (type == TYPE_BITMAP) type = TYPE_STRING;
+    for (int i = 0; i < argc; i++) {
+        if (lens[i] >= RECORD_REF_MIN_BYTES) {
+            record_with_refs(t, db, type, argc, argv, lens);
+            return;
+        }
+    }
     record_writer_add(&t->record, db, type, argc, argv, lens);
 }
 
@@ -341,6 +375,7 @@ int txn_seal(txn *t) {
         buf_append(&t->sealed, t->records.data + t->sealed_len, t->records.len - t->sealed_len);
         t->sealed_len = t->records.len;
     }
+    t->sealed_ops = t->nops;
     return wrote;
 }
 
@@ -386,9 +421,9 @@ static __thread uint64_t thread_last_sequence;
 
 uint64_t txn_thread_last_sequence(void) { return thread_last_sequence; }
 
-static int write_raw(const char *data, size_t len, char **err) {
+/* Writes a batch; the commit hook sees it as written, with the sequence RocksDB gave it. */
+static int write_batch(rocksdb_writebatch_t *wb, char **err) {
     *err = NULL;
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(data, len);
     rocksdb_write(store_db(), store_write_options(), wb, err);
     if (!*err) {
         size_t written_len;
@@ -428,7 +463,9 @@ int txn_commit(txn *t, char **err) {
     }
     finish_batch(t);
     free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
-    int rc = write_raw(t->sealed.data, t->sealed.len, err);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
+    clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
+    int rc = write_batch(wb, err);
     if (rc == 0) {
         after_commit(t);
         compact_deleted_keys(t);

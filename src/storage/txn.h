@@ -29,6 +29,7 @@ typedef struct txn {
     record_writer record;           /* the change record of the commit being gathered */
     buf sealed;        /* the commits already ended (txn_seal): change record, then writes */
     size_t sealed_len; /* bytes of records that belong to them */
+    size_t sealed_ops; /* and how many of the ops: the next commit's writes begin there */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
@@ -58,7 +59,8 @@ struct store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, 
 int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out);
 /* The last key of a column family that starts with prefix, the same way (a backward seek). */
 int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
-/* Records the deterministic effect of a write in the change record. */
+/* Records the deterministic effect of a write in the change record. An argument of at least
+ * RECORD_REF_MIN_BYTES that a write of this commit stores is recorded as a reference to it. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
 /* Marks a key modified, for WATCH. */
 void txn_touch(txn *t, int db, const char *key, size_t klen);

@@ -130,6 +130,7 @@ int buf_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     for (int shift = 0; shift <= 63; shift += 7) {
         if (q >= end) return -1;
         uint8_t byte = *q++;
+        if (shift == 63 && byte > 1) return -1; /* more than 64 bits */
         v |= (uint64_t)(byte & 0x7F) << shift;
         if (!(byte & 0x80)) {
             *p = q;

@@ -26,7 +26,8 @@ static char err[256];
 static int setup(void **state) {
     static char dir[] = "/tmp/tidekv-test-apply-XXXXXX";
     if (!mkdtemp(dir)) return -1;
-    store_settings s = {dir, 8 << 20, 4 << 20, 60, 64};
+    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
+                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
     char *open_err = NULL;
     if (store_open(&s, &open_err) != 0) return -1;
     *state = dir;

@@ -21,7 +21,8 @@ static char dir[] = "/tmp/tidekv-test-bitmap-XXXXXX";
 static int open_store(void **state) {
     (void)state;
     if (!mkdtemp(dir)) return -1;
-    store_settings s = {dir, 8 << 20, 4 << 20, 60, 64};
+    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
+                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
     char *err = NULL;
     return store_open(&s, &err);
 }

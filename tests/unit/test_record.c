@@ -266,6 +266,114 @@ static void test_encoded_len_of_many_commands(void **state) {
     record_writer_free(&w);
 }
 
+/* A record whose SET value refers to write 1 of its commit, from offset 2 (a header). */
+static void build_with_ref(buf *out, uint64_t op, uint64_t offset, size_t len) {
+    record_writer w;
+    record_writer_init(&w);
+    const char *argv[] = {"SET", "k", "ignored"};
+    size_t lens[] = {3, 1, len};
+    record_src srcs[] = {{-1, 0}, {-1, 0}, {(int64_t)op, offset}};
+    record_writer_add_refs(&w, 0, TYPE_STRING, 3, argv, lens, srcs);
+    const char *del[] = {"DEL", "gone"};
+    add_strs(&w, 0, TYPE_STRING, 2, del);
+    size_t start = out->len;
+    record_writer_finish(&w, TIME_MS, out);
+    assert_int_equal(record_writer_encoded_len(&w), out->len - start);
+    record_writer_free(&w);
+}
+
+/* Appends a batch record: tag, then length-prefixed slices (varints below 128 here). */
+static void put_slices(buf *b, uint8_t tag, const char *key, size_t klen, const char *val, size_t vlen) {
+    buf_put_u8(b, tag);
+    buf_put_varint(b, klen);
+    buf_append(b, key, klen);
+    if (val) {
+        buf_put_varint(b, vlen);
+        buf_append(b, val, vlen);
+    }
+}
+
+/* A commit: header, the change record, a Delete, then a Put of "\x01\x02hello". */
+static void build_commit(buf *out, const buf *rec) {
+    static const char header[12] = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0};
+    buf_append(out, header, sizeof(header));
+    put_slices(out, 0x03, rec->data, rec->len, NULL, 0);
+    put_slices(out, 0x00, "old", 3, NULL, 0);
+    put_slices(out, 0x01, "k", 1, "\x01\x02hello", 7);
+}
+
+static int decode_and_resolve(const buf *rec, record *r) {
+    buf commit;
+    buf_init(&commit);
+    build_commit(&commit, rec);
+    int rc = record_decode(rec->data, rec->len, r);
+    if (rc == 0) {
+        assert_null(r->cmds[0].argv[2].ptr); /* unresolved until the commit is given */
+        rc = record_resolve(r, commit.data, commit.len);
+        if (rc == 0) {
+            EXPECT_ARG(r, 0, 2, "hello");
+            EXPECT_ARG(r, 1, 1, "gone");
+        }
+        record_free(r);
+    }
+    buf_free(&commit);
+    return rc;
+}
+
+static void test_references_round_trip(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_with_ref(&b, 1, 2, 5);
+    assert_memory_equal(b.data, "TK\x02", 3);
+    record r;
+    assert_int_equal(decode_and_resolve(&b, &r), 0);
+    buf_free(&b);
+}
+
+/* References to no write, to a Delete, or past the Put's value fail to resolve. */
+static void test_references_that_name_nothing(void **state) {
+    (void)state;
+    const struct {
+        uint64_t op, offset;
+        size_t len;
+    } bad[] = {{2, 0, 1}, {0, 0, 0}, {1, 2, 6}, {1, 8, 0}, {1, UINT64_MAX, 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        buf b;
+        buf_init(&b);
+        build_with_ref(&b, bad[i].op, bad[i].offset, bad[i].len);
+        record r;
+        assert_int_equal(decode_and_resolve(&b, &r), -1);
+        buf_free(&b);
+    }
+}
+
+/* A references table must name empty arguments of existing commands, each once. */
+static void test_rejects_bad_references_table(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    build_with_ref(&b, 1, 2, 5);
+    record r;
+    size_t table = b.len - 6; /* nrefs 1, then cmd 0 | arg 2 | op 1 | offset 2 | len 5 */
+    assert_memory_equal(b.data + table, "\x01\x00\x02\x01\x02\x05", 6);
+    const struct {
+        size_t at;
+        char byte;
+    } edits[] = {{0, 0}, {0, 2}, {1, 2}, {2, 3}, {2, 0}, {2, 1}};
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        char saved = b.data[table + edits[i].at];
+        b.data[table + edits[i].at] = edits[i].byte;
+        assert_int_equal(record_decode(b.data, b.len, &r), -1);
+        b.data[table + edits[i].at] = saved;
+    }
+    /* The same reference twice. */
+    b.data[table] = 2;
+    buf_append(&b, "\x00\x02\x01\x02\x05", 5);
+    assert_int_equal(record_decode(b.data, b.len, &r), -1);
+    buf_free(&b);
+}
+
 static void test_rejects_bad_header(void **state) {
     (void)state;
     buf b;
@@ -282,7 +390,7 @@ static void test_rejects_bad_header(void **state) {
     copy[1] = 'k';
     assert_int_equal(record_decode(copy, b.len, &r), -1);
     memcpy(copy, b.data, b.len);
-    copy[2] = 2; /* unknown version */
+    copy[2] = 3; /* unknown version */
     assert_int_equal(record_decode(copy, b.len, &r), -1);
     copy[2] = 0;
     assert_int_equal(record_decode(copy, b.len, &r), -1);
@@ -405,6 +513,9 @@ int main(void) {
         cmocka_unit_test(test_encoded_len_of_empty_records),
         cmocka_unit_test(test_encoded_len_across_varint_widths),
         cmocka_unit_test(test_encoded_len_of_many_commands),
+        cmocka_unit_test(test_references_round_trip),
+        cmocka_unit_test(test_references_that_name_nothing),
+        cmocka_unit_test(test_rejects_bad_references_table),
         cmocka_unit_test(test_rejects_bad_header),
         cmocka_unit_test(test_rejects_every_truncation),
         cmocka_unit_test(test_rejects_trailing_garbage),

@@ -69,6 +69,97 @@ static void expect_batch(txn *t, uint32_t count, uint64_t sequence, int n, const
     buf_free(&out);
 }
 
+/* The record of the commit that begins the batch, its references resolved against it. */
+static void decode_first_commit(const buf *batch, record *out) {
+    batch_reader br;
+    batch_record rec;
+    assert_int_equal(batch_reader_init(&br, batch->data, batch->len), 0);
+    assert_int_equal(batch_reader_next(&br, &rec), 1);
+    assert_int_equal(rec.op, BATCH_LOG_DATA);
+    assert_int_equal(record_decode(rec.key.ptr, rec.key.len, out), 0);
+    assert_int_equal(record_resolve(out, batch->data, batch->len), 0);
+}
+
+/* A big argument that a Put of the commit stores is recorded as a reference to it (the
+ * batch carries the bytes once); a small one, or one no Put stores, is written out. */
+static void test_big_arguments_refer_to_their_puts(void **state) {
+    (void)state;
+    size_t n = RECORD_REF_MIN_BYTES + 7;
+    char *value = malloc(n), *other = malloc(n);
+    assert_non_null(value);
+    assert_non_null(other);
+    for (size_t i = 0; i < n; i++) value[i] = (char)(i * 31), other[i] = (char)(i * 17 + 1);
+    txn t;
+    txn_init(&t);
+    txn_put(&t, 0, "x", 1, "small", 5);
+    txn_put_parts(&t, 1, "k", 1, "HEAD", 4, value, n);
+    const char *argv[] = {"SET", "k", value, "ALSO", other};
+    size_t lens[] = {3, 1, n, 4, n};
+    txn_record(&t, 0, 1, 5, argv, lens);
+    buf out;
+    buf_init(&out);
+    txn_build_batch(&t, &out);
+    assert_true(out.len < 2 * n + 100); /* value once (its Put), other once (written out) */
+    record r;
+    decode_first_commit(&out, &r);
+    assert_int_equal(r.version, RECORD_VERSION_REFS);
+    assert_int_equal(r.nrefs, 1);
+    assert_int_equal(r.refs[0].op, 1);
+    assert_int_equal(r.refs[0].offset, 4);
+    assert_int_equal(r.cmds[0].argv[2].len, n);
+    assert_memory_equal(r.cmds[0].argv[2].ptr, value, n);
+    assert_int_equal(r.cmds[0].argv[4].len, n);
+    assert_memory_equal(r.cmds[0].argv[4].ptr, other, n);
+    record_free(&r);
+    buf_free(&out);
+    txn_free(&t);
+    free(value);
+    free(other);
+}
+
+/* A reference never reaches into an earlier commit of the batch: each commit's writes are
+ * numbered from its own change record. */
+static void test_references_stay_within_their_commit(void **state) {
+    (void)state;
+    size_t n = RECORD_REF_MIN_BYTES;
+    char *value = malloc(n);
+    assert_non_null(value);
+    memset(value, 'v', n);
+    txn t;
+    txn_init(&t);
+    txn_put(&t, 1, "a", 1, value, n);
+    record_set(&t, "a", "small");
+    txn_seal(&t);
+    txn_put(&t, 1, "b", 1, "zz", 2);
+    const char *argv[] = {"SET", "b", value};
+    size_t lens[] = {3, 1, n};
+    txn_record(&t, 0, 1, 3, argv, lens);
+    txn_seal(&t);
+    buf out;
+    buf_init(&out);
+    txn_build_batch(&t, &out);
+    wal_batch whole = {1, 2, out.data, out.len};
+    commit_split cs;
+    wal_batch b;
+    assert_int_equal(commit_split_init(&cs, &whole), 0);
+    assert_int_equal(commit_split_next(&cs, &b), 1);
+    assert_int_equal(commit_split_next(&cs, &b), 1);
+    buf second;
+    buf_init(&second);
+    buf_append(&second, b.data, b.len);
+    record r;
+    decode_first_commit(&second, &r);
+    assert_int_equal(r.nrefs, 0); /* the second commit's Put does not hold it: written out */
+    assert_int_equal(r.cmds[0].argv[2].len, n);
+    assert_memory_equal(r.cmds[0].argv[2].ptr, value, n);
+    record_free(&r);
+    buf_free(&second);
+    commit_split_free(&cs);
+    buf_free(&out);
+    txn_free(&t);
+    free(value);
+}
+
 static void test_one_commit(void **state) {
     (void)state;
     txn t;
@@ -133,7 +224,8 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    store_settings s = {dir, 8 << 20, 4 << 20, 60, 64};
+    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
+                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
     char *err = NULL;
     assert_int_equal(store_open(&s, &err), 0);
     txn t;
@@ -170,6 +262,8 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_commit),
+        cmocka_unit_test(test_big_arguments_refer_to_their_puts),
+        cmocka_unit_test(test_references_stay_within_their_commit),
         cmocka_unit_test(test_sealed_commits_share_a_batch),
         cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
     };

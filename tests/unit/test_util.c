@@ -359,6 +359,11 @@ static void test_varint_bytes(void **state) {
     assert_int_equal(buf_get_varint(&p, end, &v), -1);
     buf_free(&b);
 
+    /* A tenth byte above 1 holds bits past the 64th: refused, not dropped. */
+    const uint8_t wide[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    p = wide;
+    assert_int_equal(buf_get_varint(&p, wide + sizeof(wide), &v), -1);
+
     /* More than ten bytes is too long. */
     const uint8_t longv[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
     p = longv;
