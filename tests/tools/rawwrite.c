@@ -87,6 +87,7 @@ int main(int argc, char **argv) {
         .dir = argv[1],
         .block_cache_bytes = server_config.block_cache_mb * 1024 * 1024,
         .write_buffer_bytes = server_config.write_buffer_mb * 1024 * 1024,
+        .min_blob_size = server_config.enable_blob_files ? server_config.min_blob_size : -1,
         .wal_ttl_seconds = server_config.wal_ttl_seconds,
         .wal_size_limit_mb = server_config.wal_size_limit_mb,
     };
