@@ -60,3 +60,15 @@ def test_scan_pages_stay_small_when_keys_share_a_long_prefix(r):
     took = time.monotonic() - started
     assert cursor != 0 and len(keys) < 100, (cursor, len(keys))
     assert took < 1, took
+
+
+@tidekv_only
+def test_info_disk_size_counts_the_values_in_blob_files(make_server):
+    s = make_server(["--rocksdb.write_buffer_size", "4"])  # small memtables: the values are flushed soon
+    r = s.client(socket_timeout=60)
+    for i in range(6):
+        r.set("k%d" % i, b"v" * (3 * MB))  # over rocksdb.min_blob_size (1mb): they go to blob files
+    deadline = time.monotonic() + 30
+    while r.info("persistence")["disk_size"] < 12 * MB:
+        assert time.monotonic() < deadline, r.info("persistence")["disk_size"]
+        time.sleep(0.1)
