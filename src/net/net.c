@@ -549,7 +549,10 @@ static void retry_blocked(client *c, int timed_out) {
  * Redis's UNBLOCKED error. Returns 0 if there is none (a request for a block that is over). */
 static int take_unblock_request(client *c) {
     unsigned long long request = atomic_exchange(&c->unblock_request, 0);
-    if (!request || !atomic_load(&c->blocked) || request / 2 != atomic_load(&c->block_id)) return 0;
+    /* CLIENT UNBLOCK reads block_id after it saw the client waiting: by then the client may be
+     * in a new block, its own big write running (cmd/offload.h), which is not to be cut short. */
+    if (!request || atomic_load(&c->blocked) != BLOCKED_WAITING || request / 2 != atomic_load(&c->block_id))
+        return 0;
     if (request % 2 == 0) {
         retry_blocked(c, 1);
         return 1;
