@@ -114,6 +114,7 @@ typedef struct client {
     buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
     int64_t poll_body_kept_ms;  /* when it was kept (monotonic): it goes if unused for a while */
     atomic_llong mem; /* memory counted in the clients' total (net.c); read by other threads */
+    size_t offloaded_mem; /* its big request's arguments, handed to another thread (cmd/offload.c) */
     pthread_mutex_t shown_lock;
     client_shown shown; /* for CLIENT LIST on other threads, under shown_lock */
     struct client *prev, *next;         /* global registry */

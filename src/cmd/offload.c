@@ -20,6 +20,8 @@ typedef struct job {
     int argc;
     resp_arg *argv;
     buf out;             /* the command's reply */
+    size_t reply_max;    /* its bound, the client's when the job was made (0: none) */
+    int reply_cut;       /* the reply passed it: the client is closed without it */
     uint64_t written_to; /* the last sequence it wrote, 0 if none */
     int done;
 } job;
@@ -51,7 +53,7 @@ static job *next_job(void) {
 }
 
 static void run_job(job *j) {
-    reply r = {&j->out, j->view.resp, 0, NULL};
+    reply r = {&j->out, j->view.resp, j->reply_max, &j->reply_cut};
     j->written_to = dispatch_run_detached(&j->view, j->def, j->argc, j->argv, &r);
     pthread_mutex_lock(&lock);
     j->done = 1;
@@ -106,8 +108,10 @@ static int job_retry(client *c, int timed_out) {
     pthread_mutex_unlock(&lock);
     if (!done) return 0;
     reply r = net_client_reply(c);
-    reply_encoded(&r, j->out.data, j->out.len);
+    if (j->reply_cut) c->reply_cut = 1; /* closed, as it would have been had it run here */
+    else reply_encoded(&r, j->out.data, j->out.len);
     dispatch_hold_for_sync(c, j->written_to);
+    c->offloaded_mem = 0;
     return 1;
 }
 
@@ -117,6 +121,7 @@ static void job_cleanup(client *c) {
     int done = j->done;
     j->c = NULL; /* if it is still to run or running, the thread frees it */
     pthread_mutex_unlock(&lock);
+    c->offloaded_mem = 0;
     if (done) job_free(j);
 }
 
@@ -129,6 +134,9 @@ void offload_request(client *c, const cmd_def *def) {
     j->view.resp = c->resp;
     j->view.authenticated = c->authenticated;
     j->def = def;
+    j->reply_max = net_client_reply(c).max;
+    /* Its arguments still count as the client's (maxmemory-clients) until it is done. */
+    c->offloaded_mem = resp_parser_memory(&c->parser);
     j->argv = resp_parser_take_args(&c->parser, &j->argc);
     buf_init(&j->out);
     client_block block = {job_retry, job_cleanup, j, 1};

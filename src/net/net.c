@@ -144,7 +144,7 @@ static void evict_biggest(long long limit) {
  * parsed and its queued MULTI commands. */
 static long long client_memory(const client *c) {
     return (long long)(sizeof(*c) + c->in.cap + c->out.cap + c->poll_body.cap + resp_parser_memory(&c->parser) +
-                       c->queue_mem);
+                       c->queue_mem + c->offloaded_mem);
 }
 
 /* maxmemory-clients as applied: never below what one client holds idle and a little more, as

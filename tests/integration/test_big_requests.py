@@ -205,3 +205,20 @@ def test_an_acknowledged_big_write_survives_kill9_with_appendfsync_always(make_s
     s.kill9()
     s.start()
     assert s.client().get("k") == value
+
+
+@tidekv_only
+def test_a_big_reply_of_a_big_write_is_cut_at_the_output_limit(server, r):
+    """SET … GET of a big value over a big value: the old value is over the client's output
+    limit, so the client is closed without it, as when the command runs on its worker; the
+    write itself is done."""
+    old, new = big_value(b"o"), big_value(b"n")
+    r.set("k", old)
+    r.config_set("client-output-buffer-limit", "normal 4mb 4mb 0")
+    try:
+        with server.conn(timeout=30) as conn:
+            conn.send(encode_command("SET", "k", new, "GET"))
+            assert conn.is_closed(timeout=30)
+    finally:
+        r.config_set("client-output-buffer-limit", "normal 1gb 256mb 60")
+    assert r.get("k") == new

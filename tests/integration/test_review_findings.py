@@ -26,8 +26,6 @@ def _client_id_running(r, command, deadline_s=30):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="requests handed to the offload thread leave the clients' memory "
-                                       "total (resp_parser_take_args): maxmemory-clients no longer sees them")
 def test_big_requests_waiting_for_the_offload_thread_count_against_maxmemory_clients(make_server):
     s = make_server(["--maxmemory-clients", "32mb"])
     r = s.client(socket_timeout=120)
