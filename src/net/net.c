@@ -451,9 +451,10 @@ static int write_output(client *c) {
 /* Writes what is pending and shows the client's new state to CLIENT LIST: every pass of the
  * worker over a client ends here. Returns -1 if the client was freed. */
 static int client_flush(client *c) {
-    if (write_output(c) < 0) return -1;
+    /* Published before the replies go out: a client that got its reply and asks another to
+     * run CLIENT LIST then finds its state as the reply left it. */
     publish_shown(c);
-    return 0;
+    return write_output(c);
 }
 
 /* Whether a client is to be closed: by CLIENT KILL, or by maxmemory-clients. */
