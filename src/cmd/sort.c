@@ -314,6 +314,6 @@ int sort_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *s
         else if (arg_is(&argv[i], "by") || arg_is(&argv[i], "get")) i++;
         else if (arg_is(&argv[i], "store") && i + 1 < argc) store = ++i;
     }
-    if (store) sink->add(sink, (key_ref){store, def->key_specs[2].flags, -1});
+    if (store) sink->add(sink, (key_ref){store, def->key_specs[2].flags, -1}); /* the table's STORE spec */
     return 0;
 }
