@@ -28,11 +28,52 @@ enum cmd_flags {
     CMD_FAST = 1 << 6,
     CMD_ADMIN = 1 << 7,
     CMD_SUBCOMMANDS = 1 << 8, /* CLIENT LIST, CONFIG GET …: shown as client|list */
-    CMD_NUMKEYS = 1 << 9,     /* argv[first_key] is a key count, the keys follow it (LMPOP …) */
-    CMD_DEST = 1 << 10,       /* argv[1] is a destination key besides those (ZUNIONSTORE …) */
     CMD_NOMULTI = 1 << 11,    /* refused inside MULTI (it cannot join the transaction's batch) */
     CMD_BLOCKING = 1 << 12,   /* may wait for another client's write (BLPOP …) */
+    /* Flags that only COMMAND INFO shows, for clients that read them (Redis's meaning). */
+    CMD_DENYOOM = 1 << 13,
+    CMD_NOSCRIPT = 1 << 14,
+    CMD_LOADING = 1 << 15,
+    CMD_STALE = 1 << 16,
+    CMD_SKIP_SLOWLOG = 1 << 17,
+    CMD_ALLOW_BUSY = 1 << 18,
 };
+
+/* A key specification (Redis 7's key_specs): where a command's keys are and what it does to
+ * them. COMMAND INFO shows them; dispatch locks, and COMMAND GETKEYS lists, the keys they find. */
+enum key_flags {
+    KEY_RO = 1 << 0,   /* read only */
+    KEY_RW = 1 << 1,   /* read and written */
+    KEY_OW = 1 << 2,   /* overwritten without being read */
+    KEY_RM = 1 << 3,   /* deleted */
+    KEY_ACCESS = 1 << 4, /* the value reaches the client */
+    KEY_UPDATE = 1 << 5,
+    KEY_INSERT = 1 << 6,
+    KEY_DELETE = 1 << 7,
+    KEY_INCOMPLETE = 1 << 8,     /* the spec may not find every key */
+    KEY_VARIABLE_FLAGS = 1 << 9, /* the flags depend on the arguments */
+};
+
+enum key_begin { KEY_BEGIN_INDEX, KEY_BEGIN_UNKNOWN };
+enum key_find { KEY_FIND_RANGE, KEY_FIND_KEYNUM, KEY_FIND_UNKNOWN };
+
+typedef struct key_spec {
+    int flags;
+    enum key_begin begin;
+    int index; /* KEY_BEGIN_INDEX: the first key's argv index */
+    enum key_find find;
+    /* KEY_FIND_RANGE: lastkey (relative to index; < 0 counts from the end), keystep, limit.
+     * KEY_FIND_KEYNUM: keynumidx, firstkey (both relative to index), keystep. */
+    int a, b, c;
+} key_spec;
+
+/* One key a command touches: argv[pos], with key flags; db >= 0 when it lives in another
+ * database than the client's (COPY … DB n): only the locks care about those. */
+typedef struct key_ref {
+    int pos;
+    int flags;
+    int db;
+} key_ref;
 
 typedef struct cmd_ctx {
     client *c;
@@ -49,16 +90,37 @@ typedef struct cmd_ctx {
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
 
+/* Where the keys a command touches are delivered, one by one. */
+typedef struct key_sink {
+    void (*add)(struct key_sink *sink, key_ref k);
+} key_sink;
+
+struct cmd_def;
+/* Finds a command's keys where its key specs cannot (SORT … STORE) or its key flags depend on
+ * the arguments (SET … GET): gives each to the sink; -1 if the arguments are malformed. */
+typedef int (*cmd_getkeys_fn)(const struct cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+
 typedef struct cmd_def {
     const char *name;
     int arity; /* > 0 exact, < 0 at least -arity */
     int flags;
-    int first_key, last_key, key_step; /* last_key < 0 counts from the end */
+    int first_key, last_key, key_step; /* COMMAND INFO's legacy key range (Redis's values) */
     cmd_fn fn;
-    const char *group;
+    const char *group;      /* COMMAND DOCS group: "string", "generic", … */
+    const char *categories; /* ACL categories: "@read @string @fast" */
     const char *summary;
-    const char *syntax; /* arguments after the name, for COMMAND DOCS (see cmd/docs.h) */
+    const char *syntax; /* the arguments after the name, for COMMAND DOCS (see cmd/docs.h) */
+    const key_spec *key_specs;
+    int nkey_specs;
+    cmd_getkeys_fn getkeys; /* NULL: the key specs find every key */
 } cmd_def;
+
+/* Gives the sink every key of a command (argc already checked against its arity), from its
+ * getkeys function or else its key specs. Returns -1 if the arguments are malformed (a bad
+ * numkeys), after giving the keys found before. */
+int cmd_get_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+/* The keys that the key specs alone find (for getkeys functions that add to them). */
+int cmd_spec_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 
 const cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND. */

@@ -18,6 +18,9 @@
 
 /* The key hashes a command will touch, for the striped locks. */
 typedef struct key_set {
+    key_sink sink; /* first: the sink's add gets the key_set */
+    const resp_arg *argv;
+    int db;
     uint64_t *hashes;
     size_t n, cap;
     int exclusive; /* a command that touches every key runs alone */
@@ -32,32 +35,19 @@ static void key_set_add(key_set *ks, uint64_t h) {
     ks->hashes[ks->n++] = h;
 }
 
+static void add_key_hash(key_sink *sink, key_ref k) {
+    key_set *ks = (key_set *)sink;
+    key_set_add(ks, keylock_hash(k.db >= 0 ? k.db : ks->db, ks->argv[k.pos].ptr, ks->argv[k.pos].len));
+}
+
+/* Adds the hashes of the keys the command's descriptor finds (malformed arguments: those found
+ * before; the command then replies an error without touching any). */
 static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int db, key_set *ks) {
     if (def->flags & CMD_ALLKEYS) ks->exclusive = 1;
-    if (def->first_key <= 0) return;
-    if (def->flags & CMD_DEST) key_set_add(ks, keylock_hash(db, argv[1].ptr, argv[1].len));
-    if (def->flags & CMD_NUMKEYS) {
-        long long n;
-        if (def->first_key >= argc || arg_parse_ll(&argv[def->first_key], &n) < 0 || n <= 0) return;
-        for (long long i = 0; i < n && def->first_key + 1 + i < argc; i++)
-            key_set_add(ks, keylock_hash(db, argv[def->first_key + 1 + i].ptr, argv[def->first_key + 1 + i].len));
-        return;
-    }
-    int last = def->last_key < 0 ? argc + def->last_key : def->last_key;
-    int step = def->key_step > 0 ? def->key_step : 1;
-    for (int i = def->first_key; i <= last && i < argc; i += step) key_set_add(ks, keylock_hash(db, argv[i].ptr, argv[i].len));
-    /* SORT … STORE dst writes dst. */
-    if (def->fn == cmd_sort)
-        for (int i = 2; i + 1 < argc; i++)
-            if (arg_is(&argv[i], "store")) key_set_add(ks, keylock_hash(db, argv[i + 1].ptr, argv[i + 1].len));
-    /* COPY src dst DB n also writes in another database. */
-    if (def->fn == cmd_copy) {
-        for (int i = 3; i + 1 < argc; i++) {
-            long long other;
-            if (arg_is(&argv[i], "db") && arg_parse_ll(&argv[i + 1], &other) == 0 && other >= 0 && other <= 0x7fffffff)
-                key_set_add(ks, keylock_hash((int)other, argv[2].ptr, argv[2].len));
-        }
-    }
+    ks->sink.add = add_key_hash;
+    ks->argv = argv;
+    ks->db = db;
+    (void)cmd_get_keys(def, argc, argv, &ks->sink);
 }
 
 static void lock_keys(key_set *ks) {

@@ -33,6 +33,8 @@ void cmd_unwatch(cmd_ctx *ctx);
 /* string.c */
 void cmd_get(cmd_ctx *ctx);
 void cmd_set(cmd_ctx *ctx);
+/* SET reads its key only with GET. */
+int set_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 void cmd_setnx(cmd_ctx *ctx);
 void cmd_setex(cmd_ctx *ctx);
 void cmd_psetex(cmd_ctx *ctx);
@@ -75,6 +77,8 @@ void cmd_randomkey(cmd_ctx *ctx);
 void cmd_rename(cmd_ctx *ctx);
 void cmd_renamenx(cmd_ctx *ctx);
 void cmd_copy(cmd_ctx *ctx);
+/* COPY … DB n also writes the destination in database n. */
+int copy_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 void cmd_object(cmd_ctx *ctx);
 
 /* hash.c */
@@ -142,6 +146,8 @@ void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, c
 
 /* sort.c */
 void cmd_sort(cmd_ctx *ctx);
+/* SORT … STORE destination writes destination. */
+int sort_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 
 /* zset.c */
 void cmd_zadd(cmd_ctx *ctx);

@@ -458,3 +458,14 @@ void cmd_object(cmd_ctx *ctx) {
     else reply_int(ctx->r, arg_is(sub, "refcount") ? 1 : 0); /* no shared objects, no LRU/LFU clock */
     buf_free(&raw);
 }
+
+int copy_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
+    if (cmd_spec_keys(def, argc, argv, sink) < 0) return -1;
+    long long db = -1, n;
+    for (int i = 3; i + 1 < argc; i++) {
+        if (arg_is(&argv[i], "db") && arg_parse_ll(&argv[i + 1], &n) == 0) db = n, i++;
+    }
+    /* An out-of-range DB is refused by COPY itself; the flags are the destination spec's. */
+    if (db >= 0 && db <= 0x7fffffff) sink->add(sink, (key_ref){2, def->key_specs[1].flags, (int)db});
+    return 0;
+}

@@ -305,31 +305,109 @@ void cmd_config(cmd_ctx *ctx) {
 
 /* ---- COMMAND ---- */
 
-static void reply_command_flags(reply *r, int flags) {
-    const char *names[5];
-    int n = 0;
-    if (flags & CMD_WRITE) names[n++] = "write";
-    if (flags & CMD_READONLY) names[n++] = "readonly";
-    if (flags & CMD_FAST) names[n++] = "fast";
-    if (flags & CMD_ADMIN) names[n++] = "admin";
-    if (flags & CMD_BLOCKING) names[n++] = "blocking";
+/* Whether some key is found by other means than an index and a range (numkeys, a keyword
+ * anywhere): Redis's movablekeys. */
+static int has_movable_keys(const cmd_def *d) {
+    for (int i = 0; i < d->nkey_specs; i++)
+        if (d->key_specs[i].begin != KEY_BEGIN_INDEX || d->key_specs[i].find != KEY_FIND_RANGE) return 1;
+    return 0;
+}
+
+static void reply_command_flags(reply *r, const cmd_def *d) {
+    static const struct {
+        int flag;
+        const char *name;
+    } names[] = {{CMD_WRITE, "write"},       {CMD_READONLY, "readonly"},      {CMD_DENYOOM, "denyoom"},
+                 {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"},      {CMD_BLOCKING, "blocking"},
+                 {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},            {CMD_SKIP_SLOWLOG, "skip_slowlog"},
+                 {CMD_FAST, "fast"},         {CMD_NOAUTH, "no_auth"},         {CMD_NOMULTI, "no_multi"},
+                 {CMD_ALLOW_BUSY, "allow_busy"}};
+    const size_t count = sizeof(names) / sizeof(names[0]);
+    int movable = has_movable_keys(d), n = movable;
+    for (size_t i = 0; i < count; i++) n += (d->flags & names[i].flag) != 0;
     reply_set(r, n);
-    for (int i = 0; i < n; i++) reply_simple(r, names[i]);
+    for (size_t i = 0; i < count; i++)
+        if (d->flags & names[i].flag) reply_simple(r, names[i].name);
+    if (movable) reply_simple(r, "movablekeys");
+}
+
+/* The space-separated words of s as a set of simple strings (ACL categories). */
+static void reply_words(reply *r, const char *s) {
+    int n = 0;
+    for (const char *p = s; *p; p++) n += *p != ' ' && (p == s || p[-1] == ' ');
+    reply_set(r, n);
+    while (*s) {
+        char word[32];
+        size_t len = strcspn(s, " ");
+        if (len > 0 && len < sizeof(word)) {
+            memcpy(word, s, len);
+            word[len] = '\0';
+            reply_simple(r, word);
+        }
+        s += len + (s[len] == ' ');
+    }
+}
+
+static const struct {
+    int flag;
+    const char *name;
+} key_flag_names[] = {{KEY_RO, "RO"},         {KEY_RW, "RW"},         {KEY_OW, "OW"},
+                      {KEY_RM, "RM"},         {KEY_ACCESS, "access"}, {KEY_UPDATE, "update"},
+                      {KEY_INSERT, "insert"}, {KEY_DELETE, "delete"}, {KEY_INCOMPLETE, "incomplete"},
+                      {KEY_VARIABLE_FLAGS, "variable_flags"}};
+
+static void reply_key_flags(reply *r, int flags) {
+    const size_t count = sizeof(key_flag_names) / sizeof(key_flag_names[0]);
+    int n = 0;
+    for (size_t i = 0; i < count; i++) n += (flags & key_flag_names[i].flag) != 0;
+    reply_set(r, n);
+    for (size_t i = 0; i < count; i++)
+        if (flags & key_flag_names[i].flag) reply_simple(r, key_flag_names[i].name);
+}
+
+/* A {type, spec: {field: value …}} map with n integer fields. */
+static void reply_search(reply *r, const char *type, int n, const char *const *fields, const int *values) {
+    reply_map(r, 2);
+    reply_bulk_str(r, "type");
+    reply_bulk_str(r, type);
+    reply_bulk_str(r, "spec");
+    reply_map(r, n);
+    for (int i = 0; i < n; i++) {
+        reply_bulk_str(r, fields[i]);
+        reply_int(r, values[i]);
+    }
+}
+
+static void reply_key_spec(reply *r, const key_spec *s) {
+    static const char *const index_fields[] = {"index"};
+    static const char *const range_fields[] = {"lastkey", "keystep", "limit"};
+    static const char *const keynum_fields[] = {"keynumidx", "firstkey", "keystep"};
+    const int abc[] = {s->a, s->b, s->c};
+    reply_map(r, 3);
+    reply_bulk_str(r, "flags");
+    reply_key_flags(r, s->flags);
+    reply_bulk_str(r, "begin_search");
+    if (s->begin == KEY_BEGIN_INDEX) reply_search(r, "index", 1, index_fields, &s->index);
+    else reply_search(r, "unknown", 0, NULL, NULL);
+    reply_bulk_str(r, "find_keys");
+    if (s->find == KEY_FIND_RANGE) reply_search(r, "range", 3, range_fields, abc);
+    else if (s->find == KEY_FIND_KEYNUM) reply_search(r, "keynum", 3, keynum_fields, abc);
+    else reply_search(r, "unknown", 0, NULL, NULL);
 }
 
 static void reply_command_info(reply *r, const cmd_def *d) {
     reply_array(r, 10);
     reply_bulk_str(r, d->name);
     reply_int(r, d->arity);
-    reply_command_flags(r, d->flags);
+    reply_command_flags(r, d);
     reply_int(r, d->first_key);
     reply_int(r, d->last_key);
     reply_int(r, d->key_step);
-    reply_set(r, 1);
-    reply_simple(r, d->group);
-    reply_array(r, 0);
-    reply_array(r, 0);
-    reply_array(r, 0);
+    reply_words(r, d->categories);
+    reply_array(r, 0); /* tips */
+    reply_array(r, d->nkey_specs);
+    for (int i = 0; i < d->nkey_specs; i++) reply_key_spec(r, &d->key_specs[i]);
+    reply_array(r, 0); /* subcommands */
 }
 
 static void reply_command_docs(reply *r, const cmd_def *d) {
@@ -340,9 +418,64 @@ static void reply_command_docs(reply *r, const cmd_def *d) {
     reply_bulk_str(r, "since");
     reply_bulk_str(r, "1.0.0");
     reply_bulk_str(r, "group");
-    reply_bulk_str(r, d->group + 1); /* without the '@' */
+    reply_bulk_str(r, d->group);
     reply_bulk_str(r, "arguments");
-    docs_reply_arguments(r, d->syntax);
+    if (docs_reply_arguments(r, d->syntax) < 0) reply_array(r, 0); /* ruled out by the unit tests */
+}
+
+/* The keys COMMAND GETKEYS lists: positions and flags, in the order the command has them. */
+typedef struct listed_keys {
+    key_sink sink; /* first: the sink's add gets the listed_keys */
+    key_ref *keys;
+    int n, cap;
+} listed_keys;
+
+static void list_key(key_sink *sink, key_ref k) {
+    listed_keys *l = (listed_keys *)sink;
+    if (k.db >= 0) return; /* COPY … DB n: the same argument, already listed */
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->keys = realloc(l->keys, (size_t)l->cap * sizeof(*l->keys));
+        if (!l->keys) abort();
+    }
+    l->keys[l->n++] = k;
+}
+
+/* COMMAND GETKEYS / GETKEYSANDFLAGS cmd arg …: the keys the descriptor finds, with Redis's errors. */
+static void command_getkeys(cmd_ctx *ctx, int with_flags) {
+    const char *name = with_flags ? "getkeysandflags" : "getkeys";
+    if (ctx->argc < 4) { /* a command and at least one argument (Redis's arity) */
+        reply_errorf(ctx->r, "ERR wrong number of arguments for 'command|%s' command", name);
+        return;
+    }
+    int argc = ctx->argc - 2;
+    const resp_arg *argv = &ctx->argv[2];
+    const cmd_def *d = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (!d) {
+        reply_error(ctx->r, "ERR Invalid command specified");
+        return;
+    }
+    if (d->arity > 0 ? argc != d->arity : argc < -d->arity) {
+        reply_error(ctx->r, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    if (d->nkey_specs == 0 && !d->getkeys) {
+        reply_error(ctx->r, "ERR The command has no key arguments");
+        return;
+    }
+    listed_keys listed = {.sink.add = list_key}, *l = &listed;
+    if (cmd_get_keys(d, argc, argv, &l->sink) < 0 || l->n == 0) {
+        reply_error(ctx->r, "ERR Invalid arguments specified for command");
+    } else {
+        reply_array(ctx->r, l->n);
+        for (int i = 0; i < l->n; i++) {
+            const resp_arg *key = &argv[l->keys[i].pos];
+            if (with_flags) reply_array(ctx->r, 2);
+            reply_bulk(ctx->r, key->ptr, key->len);
+            if (with_flags) reply_key_flags(ctx->r, l->keys[i].flags & ~KEY_VARIABLE_FLAGS);
+        }
+    }
+    free(l->keys);
 }
 
 void cmd_command(cmd_ctx *ctx) {
@@ -383,8 +516,10 @@ void cmd_command(cmd_ctx *ctx) {
         reply_map(ctx->r, count);
         buf_append(ctx->r->out, body.data, body.len);
         buf_free(&body);
+    } else if (arg_is(sub, "getkeys") || arg_is(sub, "getkeysandflags")) {
+        command_getkeys(ctx, arg_is(sub, "getkeysandflags"));
     } else {
-        static const char *const known[] = {"count", "list", "info", "docs", NULL};
+        static const char *const known[] = {"count", "list", "info", "docs", "getkeys", "getkeysandflags", NULL};
         reply_subcommand_error(ctx, known);
     }
 }

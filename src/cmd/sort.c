@@ -303,3 +303,17 @@ void cmd_sort(cmd_ctx *ctx) {
     free_items(items, n);
     free(o.gets);
 }
+
+int sort_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
+    if (cmd_spec_keys(def, argc, argv, sink) < 0) return -1;
+    int store = 0;
+    /* Options are skipped with their arguments, so that a pattern named "store" is no STORE;
+     * the last STORE is the one SORT writes, as in parse_sort. */
+    for (int i = 2; i < argc; i++) {
+        if (arg_is(&argv[i], "limit")) i += 2;
+        else if (arg_is(&argv[i], "by") || arg_is(&argv[i], "get")) i++;
+        else if (arg_is(&argv[i], "store") && i + 1 < argc) store = ++i;
+    }
+    if (store) sink->add(sink, (key_ref){store, def->key_specs[2].flags, -1}); /* the table's STORE spec */
+    return 0;
+}

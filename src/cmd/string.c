@@ -491,3 +491,12 @@ void cmd_bitpos(cmd_ctx *ctx) {
                                     bits, has_end, &pos);
     if (!reply_status_error(ctx, s)) reply_int(ctx->r, pos);
 }
+
+int set_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
+    (void)def;
+    int flags = KEY_OW | KEY_UPDATE;
+    for (int i = 3; i < argc; i++)
+        if (arg_is(&argv[i], "get")) flags = KEY_RW | KEY_ACCESS | KEY_UPDATE;
+    sink->add(sink, (key_ref){1, flags, -1});
+    return 0;
+}
