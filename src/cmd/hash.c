@@ -189,7 +189,7 @@ static void list_fields(cmd_ctx *ctx, int want) {
     }
     compound_iter_close(&ci);
     /* The header promised n entries: a store that holds another number is corrupt. */
-    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&h);
 }
 

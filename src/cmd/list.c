@@ -284,7 +284,7 @@ void cmd_lrange(cmd_ctx *ctx) {
     }
     item_walk_close(&w);
     /* The header promised n items: a gap within the size means the list is corrupt. */
-    if (seen < n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    if (seen < n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&l);
 }
 

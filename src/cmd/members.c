@@ -387,7 +387,7 @@ static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply
         for (long long i = 0; i < n && !corrupt; i++) corrupt = reply_picked(ctx, reply_value, &p[i]) < 0;
         if (n > 0) picked_free(p, n);
         if (corrupt) { /* nothing of the reply has left yet: it is dropped */
-            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            reply_corrupt(ctx, c->key, c->klen);
             return;
         }
         left -= (uint64_t)n;
@@ -411,7 +411,7 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
         reply_header(ctx, total, reply_value);
         for (uint64_t i = 0; i < total && !reply_was_cut(ctx->r); i++) {
             if (reply_pool_pick(ctx, &pool, reply_value) < 0) {
-                reply_corrupt_since(ctx, mark, c->key, c->klen);
+                reply_corrupt(ctx, c->key, c->klen);
                 break;
             }
         }
@@ -430,7 +430,7 @@ static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_rep
     reply_header(ctx, (uint64_t)n, reply_value);
     for (long long i = 0; i < n && !reply_was_cut(ctx->r); i++) {
         if (reply_picked(ctx, reply_value, &p[i]) < 0) {
-            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            reply_corrupt(ctx, c->key, c->klen);
             break;
         }
     }

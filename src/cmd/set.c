@@ -90,7 +90,7 @@ static void reply_members(cmd_ctx *ctx, compound *s) {
     }
     compound_iter_close(&ci);
     /* The header promised n members: a store that holds another number is corrupt. */
-    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
 }
 
 void cmd_smembers(cmd_ctx *ctx) {
