@@ -100,9 +100,12 @@ void effect_add(effect *e, const char *p, size_t len);
 void effect_add_score(effect *e, double score);
 /* Records the command if it has at least min_args arguments, and frees the effect. */
 void effect_finish(cmd_ctx *ctx, effect *e, int min_args);
+/* Frees the effect without recording it (the command failed). */
+void effect_discard(effect *e);
 
-/* Deletes whatever is at key (recording DEL) so a STORE can write it anew. */
-void replace_key(cmd_ctx *ctx, const resp_arg *key);
+/* Deletes whatever is at key (recording DEL) so a STORE can write it anew: 0, or -1 on a
+ * read error (nothing replied). */
+STORE_MUST_CHECK int replace_key(cmd_ctx *ctx, const resp_arg *key);
 
 /* LMPOP / ZMPOP arguments from argv[first] (numkeys): the keys, which end (word0 → 0,
  * word1 → 1) and COUNT. Replies Redis's error and returns -1 if they are malformed. */

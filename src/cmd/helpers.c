@@ -93,14 +93,18 @@ void effect_add_score(effect *e, double score) {
     effect_add(e, slot, num_format_double(slot, score));
 }
 
-void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
-    if (e->argc >= min_args) cmd_record(ctx, e->type, e->argc, e->argv, e->lens);
+void effect_discard(effect *e) {
     free(e->argv);
     free(e->lens);
     free(e->nums);
 }
 
-void replace_key(cmd_ctx *ctx, const resp_arg *key) {
+void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
+    if (e->argc >= min_args) cmd_record(ctx, e->type, e->argc, e->argv, e->lens);
+    effect_discard(e);
+}
+
+int replace_key(cmd_ctx *ctx, const resp_arg *key) {
     meta old;
     buf raw;
     buf_init(&raw);
@@ -110,6 +114,7 @@ void replace_key(cmd_ctx *ctx, const resp_arg *key) {
         cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
     }
     buf_free(&raw);
+    return rc == KS_ERROR ? -1 : 0;
 }
 
 int parse_mpop(cmd_ctx *ctx, int first, const char *word0, const char *word1, int *nkeys, int *which,

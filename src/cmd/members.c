@@ -14,7 +14,8 @@
 
 void reply_compound_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
     if (rc == CK_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
-    else reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+    else if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    else reply_storage_error(ctx);
 }
 
 int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type type) {
