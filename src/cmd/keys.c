@@ -226,9 +226,12 @@ void cmd_keys(cmd_ctx *ctx) {
         reply_bulk(&sub, k, kl);
         n++;
     }
-    ks_cursor_free(cur);
-    reply_array(ctx->r, n);
-    reply_append_part(ctx->r, &body);
+    if (ks_cursor_free(cur) < 0) { /* the walk stopped on a read error, not at the end */
+        reply_storage_error(ctx);
+    } else {
+        reply_array(ctx->r, n);
+        reply_append_part(ctx->r, &body);
+    }
     buf_free(&body);
 }
 
@@ -300,7 +303,7 @@ void cmd_scan(cmd_ctx *ctx) {
         reply_bulk(&sub, k, kl);
         found++;
     }
-    ks_cursor_free(cur);
+    if (ks_cursor_free(cur) < 0) failed = 1; /* a read error ended the walk, not the end */
     if (failed) reply_storage_error(ctx);
     else cursor_reply_page(ctx, next, found, &body);
     buf_free(&from);
