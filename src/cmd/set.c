@@ -137,7 +137,7 @@ void cmd_spop(cmd_ctx *ctx) {
     picked *p = NULL;
     long long n = s.found ? members_pick(&s, count, 0, SIZE_MAX, &p) : 0;
     if (n < 0) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        reply_pick_error(ctx, &s, n);
         compound_free(&s);
         return;
     }
