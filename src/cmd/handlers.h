@@ -7,6 +7,7 @@
 
 /* connection.c */
 void cmd_ping(cmd_ctx *ctx);
+void cmd_debug(cmd_ctx *ctx);
 void cmd_echo(cmd_ctx *ctx);
 void cmd_auth(cmd_ctx *ctx);
 void cmd_hello(cmd_ctx *ctx);

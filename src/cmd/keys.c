@@ -353,8 +353,10 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
         reply_corrupt(ctx, src->ptr, src->len);
         done = -1;
     } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
-        if (ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len) < 0) {
-            reply_corrupt(ctx, src->ptr, src->len);
+        int copied = ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
+        if (copied != 0) {
+            if (copied == KS_ERROR) reply_storage_error(ctx);
+            else reply_corrupt(ctx, src->ptr, src->len);
             done = -1;
         } else {
             if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);

@@ -448,3 +448,26 @@ void cmd_unwatch(cmd_ctx *ctx) {
     dispatch_unwatch(ctx->c);
     reply_ok(ctx->r);
 }
+
+/* DEBUG READ-ERROR-AFTER n, for tests: the n-th next storage read on this worker thread (the
+ * client's) fails as an I/O error would (0 cancels). Refused unless the server was started
+ * with debug-fault-injection yes. */
+void cmd_debug(cmd_ctx *ctx) {
+    static const char *const known[] = {"read-error-after", NULL};
+    if (!CONFIG_READ(debug_fault_injection)) {
+        reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
+        return;
+    }
+    long long n;
+    if (ctx->argc != 3 || !arg_is(&ctx->argv[1], "read-error-after")) {
+        reply_subcommand_error(ctx, known);
+        return;
+    }
+    if (arg_ll(ctx, &ctx->argv[2], &n) < 0) return;
+    if (n < 0) {
+        reply_error(ctx->r, "ERR the count must not be negative");
+        return;
+    }
+    store_fail_read_after(n);
+    reply_ok(ctx->r);
+}

@@ -24,6 +24,7 @@ static cmd_def table[] = {
     {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "@connection", "Client connection management (ID, SETNAME, LIST, KILL, UNBLOCK …).", "subcommand [argument ...]"},
     /* server */
     {"info", -1, NK, 0, 0, 0, cmd_info, "@server", "Returns information and statistics about the server.", "[section ...]"},
+    {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS, 0, 0, 0, cmd_debug, "@admin", "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail.", "subcommand [argument ...]"},
     {"dbsize", 1, NK | R, 0, 0, 0, cmd_dbsize, "@keyspace", "Returns the number of keys in the database.", ""},
     {"flushdb", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushdb, "@keyspace", "Removes all keys from the current database.", "[ASYNC|SYNC]"},
     {"flushall", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushall, "@keyspace", "Removes all keys from all databases.", "[ASYNC|SYNC]"},
