@@ -102,6 +102,8 @@ static const option_def options[] = {
     {.name = "appendfsync", .type = OPT_ENUM, .field = FIELD(appendfsync), .runtime_settable = 1,
      .default_value = "everysec", .choices = config_fsync_modes},
     OPTION("protected-mode", OPT_BOOL, FIELD(protected_mode), 0, 0, 1, "yes"),
+    /* Tests only: allows DEBUG READ-ERROR-AFTER, which makes storage reads fail on purpose. */
+    OPTION("debug-fault-injection", OPT_BOOL, FIELD(debug_fault_injection), 0, 0, 0, "no"),
     /* Redis's syntax and classes; only normal clients exist here, the other classes are kept
      * for CONFIG GET. Unlike Redis's 0 0 0, normal clients are bounded by default. */
     OPTION("client-output-buffer-limit", OPT_OUTPUT_LIMITS, FIELD(output_limits), 0, 0, 1,

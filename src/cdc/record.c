@@ -31,6 +31,19 @@ void record_writer_reset(record_writer *w) {
     w->nrefs = 0;
 }
 
+void record_writer_mark(const record_writer *w, record_mark *m) {
+    *m = (record_mark){w->cmds.len, w->ncmds, w->refs.len, w->nrefs, w->first_db, w->current_db};
+}
+
+void record_writer_rollback(record_writer *w, const record_mark *m) {
+    w->cmds.len = m->cmds_len;
+    w->ncmds = m->ncmds;
+    w->refs.len = m->refs_len;
+    w->nrefs = m->nrefs;
+    w->first_db = m->first_db;
+    w->current_db = m->current_db;
+}
+
 /* Notes that argument arg of the command being added is bytes of a write of the commit. */
 static void add_ref(record_writer *w, int arg, const record_src *src, size_t len) {
     buf_put_varint(&w->refs, w->ncmds);

@@ -87,6 +87,14 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
 /* The same, with srcs[i] telling where argument i already is (srcs may be NULL). */
 void record_writer_add_refs(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
                             const size_t *lens, const record_src *srcs);
+/* How far a writer has got, to drop the commands added after it (a command that failed). */
+typedef struct record_mark {
+    size_t cmds_len, ncmds, refs_len, nrefs;
+    int first_db, current_db;
+} record_mark;
+
+void record_writer_mark(const record_writer *w, record_mark *m);
+void record_writer_rollback(record_writer *w, const record_mark *m);
 /* Writes the whole record (header + commands) to out. */
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out);
 /* How many bytes record_writer_finish writes. */

@@ -86,6 +86,8 @@ typedef struct cmd_ctx {
     int in_exec;
     int retrying;     /* a blocked command tried again after a commit touched its keys */
     int keep_waiting; /* set by a retried blocking command that still finds nothing */
+    size_t reply_mark; /* r->out->len when the command began: a failed command's reply starts there */
+    int failed;        /* the command failed midway: dispatch drops what it wrote (see reply_storage_error) */
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
@@ -135,13 +137,12 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
 /* Replies Redis's error for a subcommand that is unknown, or known (in the NULL-ended list)
  * but given the wrong number of arguments. */
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
-/* Replies the error for a failed storage read/write. */
+/* Fails the command on a storage read error: what it replied so far is dropped, the reply is
+ * ERR_STORAGE alone, and dispatch rolls back the writes it made (a command is all or nothing).
+ * The handler returns at once after it. */
 void reply_storage_error(cmd_ctx *ctx);
-/* Replies (and logs) ERR_CORRUPT_FMT for a key whose stored data is corrupt. */
+/* The same for a key whose stored data is corrupt: the reply is ERR_CORRUPT_FMT (logged). */
 void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen);
-/* The same, after dropping what the command replied since mark (ctx->r->out->len before it
- * began a reply whose length was announced up front and that the data then contradicted). */
-void reply_corrupt_since(cmd_ctx *ctx, size_t mark, const char *key, size_t klen);
 /* Records a command (argv and lengths) as this write's effect; type is the key's type (0 = none). */
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens);
 /* Records "SET key value [PXAT expire]": the exact resulting string. */
@@ -161,9 +162,12 @@ void effect_add(effect *e, const char *p, size_t len);
 void effect_add_score(effect *e, double score);
 /* Records the command if it has at least min_args arguments, and frees the effect. */
 void effect_finish(cmd_ctx *ctx, effect *e, int min_args);
+/* Frees the effect without recording it (the command failed). */
+void effect_discard(effect *e);
 
-/* Deletes whatever is at key (recording DEL) so a STORE can write it anew. */
-void replace_key(cmd_ctx *ctx, const resp_arg *key);
+/* Deletes whatever is at key (recording DEL) so a STORE can write it anew: 0, or -1 on a
+ * read error (nothing replied). */
+STORE_MUST_CHECK int replace_key(cmd_ctx *ctx, const resp_arg *key);
 
 /* LMPOP / ZMPOP arguments from argv[first] (numkeys): the keys, which end (word0 → 0,
  * word1 → 1) and COUNT. Replies Redis's error and returns -1 if they are malformed. */

@@ -98,6 +98,17 @@ static void free_args(int argc, resp_arg *argv) {
     }
 }
 
+/* Runs a command's handler in ctx->t so that it is all or nothing: one that fails midway (a
+ * storage read error) leaves none of its writes, change record or partial reply behind. */
+static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
+    txn_mark before;
+    txn_savepoint(ctx->t, &before);
+    ctx->reply_mark = ctx->r->out->len;
+    ctx->failed = 0;
+    def->fn(ctx);
+    if (ctx->failed) txn_rollback(ctx->t, &before);
+}
+
 /* Runs one command as one batch, replying into r, its locks held by the caller. With
  * free_early, its arguments are freed once it has run: a big value's bytes go back before
  * the write copies them once more. Returns the last sequence it wrote (0: none). */
@@ -107,7 +118,7 @@ static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
     ctx->t = &t;
     size_t mark = ctx->r->out->len;
     uint64_t before = txn_thread_last_sequence();
-    def->fn(ctx);
+    run_handler(ctx, def);
     if (free_early) free_args(ctx->argc, ctx->argv);
     commit_or_fail(ctx->r, &t, mark);
     txn_free(&t);
@@ -117,7 +128,7 @@ static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
 /* Runs one command as one batch, its locks (if any) held by the caller. */
 static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     reply r = net_client_reply(c);
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, NULL, c->db, 0, retrying, 0};
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, NULL, c->db, 0, retrying, 0, 0, 0};
     dispatch_hold_for_sync(c, run_in_txn(&ctx, def, 0));
     return ctx.keep_waiting;
 }
@@ -139,7 +150,7 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
     key_set ks = {0};
     collect_keys(def, argc, argv, view->db, &ks);
     lock_keys(&ks);
-    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0};
+    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0, 0, 0};
     uint64_t written_to = run_in_txn(&ctx, def, 1);
     unlock_keys(&ks);
     return written_to;
@@ -303,8 +314,8 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     size_t mark = c->out.len;
     reply r = net_client_reply(c);
     g->t.now_ms = time_now_ms();
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0};
-    def->fn(&ctx);
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0, 0, 0};
+    run_handler(&ctx, def);
     g->writers += txn_seal(&g->t);
     if (g->writers > 0) {
         if (p->failing == 0) p->fail_from = mark;
@@ -497,8 +508,9 @@ void dispatch_exec(cmd_ctx *ctx) {
             ctx->db = c->db;
             const cmd_def *def = cmd_lookup(q->argv[0].ptr, q->argv[0].len);
             ctx->name = def->name;
-            def->fn(ctx);
+            run_handler(ctx, def); /* a command that fails leaves the others' writes standing, as in Redis */
         }
+        ctx->failed = 0; /* that was a queued command's, not EXEC's */
         commit_or_fail(ctx->r, ctx->t, mark);
     }
     unlock_keys(&ks);

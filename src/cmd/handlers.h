@@ -7,6 +7,7 @@
 
 /* connection.c */
 void cmd_ping(cmd_ctx *ctx);
+void cmd_debug(cmd_ctx *ctx);
 void cmd_echo(cmd_ctx *ctx);
 void cmd_auth(cmd_ctx *ctx);
 void cmd_hello(cmd_ctx *ctx);
@@ -141,8 +142,9 @@ void cmd_brpop(cmd_ctx *ctx);
 void cmd_blmove(cmd_ctx *ctx);
 void cmd_brpoplpush(cmd_ctx *ctx);
 void cmd_blmpop(cmd_ctx *ctx);
-/* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH. */
-void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n);
+/* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH.
+ * Returns 0, or -1 after replying an error. */
+STORE_MUST_CHECK int list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n);
 
 /* sort.c */
 void cmd_sort(cmd_ctx *ctx);

@@ -12,9 +12,10 @@
 /* Opens the hash at argv[1]; replies WRONGTYPE / storage errors and returns -1 then. */
 static int open_hash(cmd_ctx *ctx, compound *h) { return members_open(ctx, h, &ctx->argv[1], TYPE_HASH); }
 
-/* Sets a field, counting it if new; returns 1 if it was added. */
+/* Sets a field, counting it if new; returns 1 if it was added, -1 on a read error. */
 static int set_field(compound *h, const resp_arg *f, const char *val, size_t vlen, buf *tmp) {
     int had = compound_get(h, f->ptr, f->len, tmp);
+    if (had < 0) return -1;
     compound_put(h, f->ptr, f->len, val, vlen);
     if (had == 0) h->m.size++;
     return had == 0;
@@ -44,10 +45,17 @@ static void hset_generic(cmd_ctx *ctx, int reply_count) {
     buf tmp;
     buf_init(&tmp);
     long long added = 0;
-    for (int i = 2; i < ctx->argc; i += 2) added += set_field(&h, &ctx->argv[i], ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, &tmp);
-    compound_save(&h);
-    record_hset(ctx, 2);
-    if (reply_count)
+    for (int i = 2; i < ctx->argc && added >= 0; i += 2) {
+        int rc = set_field(&h, &ctx->argv[i], ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, &tmp);
+        added = rc < 0 ? -1 : added + rc;
+    }
+    if (added >= 0) {
+        compound_save(&h);
+        record_hset(ctx, 2);
+    }
+    if (added < 0)
+        reply_storage_error(ctx);
+    else if (reply_count)
         reply_int(ctx->r, added);
     else
         reply_ok(ctx->r);
@@ -69,7 +77,8 @@ void cmd_hsetnx(cmd_ctx *ctx) {
     } else if (had) {
         reply_int(ctx->r, 0);
     } else {
-        set_field(&h, &ctx->argv[2], ctx->argv[3].ptr, ctx->argv[3].len, &tmp);
+        compound_put(&h, ctx->argv[2].ptr, ctx->argv[2].len, ctx->argv[3].ptr, ctx->argv[3].len);
+        h.m.size++;
         compound_save(&h);
         record_hset(ctx, 2);
         reply_int(ctx->r, 1);
@@ -98,7 +107,12 @@ void cmd_hmget(cmd_ctx *ctx) {
     buf_init(&v);
     reply_array(ctx->r, ctx->argc - 2);
     for (int i = 2; i < ctx->argc; i++) {
-        if (compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v) == 1)
+        int rc = compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v);
+        if (rc < 0) {
+            reply_storage_error(ctx);
+            break;
+        }
+        if (rc == 1)
             reply_bulk(ctx->r, v.data ? v.data : "", v.len);
         else
             reply_null(ctx->r);
@@ -117,18 +131,23 @@ void cmd_hdel(cmd_ctx *ctx) {
     if (!argv || !lens) abort();
     argv[0] = "HDEL", lens[0] = 4;
     argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
-    int n = 2;
-    for (int i = 2; i < ctx->argc; i++) {
-        if (compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v) != 1) continue;
+    int n = 2, rc = 0;
+    for (int i = 2; i < ctx->argc && rc >= 0; i++) {
+        rc = compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v);
+        if (rc != 1) continue;
         compound_del(&h, ctx->argv[i].ptr, ctx->argv[i].len);
         h.m.size--;
         argv[n] = ctx->argv[i].ptr, lens[n++] = ctx->argv[i].len;
     }
-    if (n > 2) {
-        compound_save(&h);
-        cmd_record(ctx, TYPE_HASH, n, argv, lens);
+    if (rc < 0) {
+        reply_storage_error(ctx);
+    } else {
+        if (n > 2) {
+            compound_save(&h);
+            cmd_record(ctx, TYPE_HASH, n, argv, lens);
+        }
+        reply_int(ctx->r, n - 2);
     }
-    reply_int(ctx->r, n - 2);
     free(argv);
     free(lens);
     buf_free(&v);
@@ -170,7 +189,6 @@ static void list_fields(cmd_ctx *ctx, int want) {
         compound_free(&h);
         return;
     }
-    size_t mark = ctx->r->out->len;
     if (want == (WANT_FIELDS | WANT_VALUES))
         reply_map(ctx->r, n);
     else
@@ -187,9 +205,10 @@ static void list_fields(cmd_ctx *ctx, int want) {
         if (want & WANT_FIELDS) reply_bulk(ctx->r, f, fl);
         if (want & WANT_VALUES) reply_bulk(ctx->r, v, vl);
     }
-    compound_iter_close(&ci);
+    /* A walk cut short by a read error looks like the end: its status tells. */
+    if (compound_iter_close(&ci) < 0) reply_storage_error(ctx);
     /* The header promised n entries: a store that holds another number is corrupt. */
-    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    else if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&h);
 }
 
@@ -198,8 +217,9 @@ void cmd_hvals(cmd_ctx *ctx) { list_fields(ctx, WANT_VALUES); }
 void cmd_hgetall(cmd_ctx *ctx) { list_fields(ctx, WANT_FIELDS | WANT_VALUES); }
 
 /* Writes a field's new numeric value and records it as HSET. */
-static void store_number(cmd_ctx *ctx, compound *h, const char *text, size_t len, buf *tmp) {
-    set_field(h, &ctx->argv[2], text, len, tmp);
+static void store_number(cmd_ctx *ctx, compound *h, const char *text, size_t len, int had) {
+    compound_put(h, ctx->argv[2].ptr, ctx->argv[2].len, text, len);
+    if (!had) h->m.size++;
     compound_save(h);
     const char *argv[4] = {"HSET", ctx->argv[1].ptr, ctx->argv[2].ptr, text};
     size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, len};
@@ -222,7 +242,7 @@ void cmd_hincrby(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR increment or decrement would overflow");
     } else {
         char text[32];
-        store_number(ctx, &h, text, num_format_ll(text, cur + by), &v);
+        store_number(ctx, &h, text, num_format_ll(text, cur + by), rc);
         reply_int(ctx->r, cur + by);
     }
     buf_free(&v);
@@ -253,7 +273,7 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
     } else {
         char text[5120];
         size_t n = num_format_ld(text, sizeof(text), cur + by);
-        store_number(ctx, &h, text, n, &v);
+        store_number(ctx, &h, text, n, rc);
         reply_bulk(ctx->r, text, n);
     }
     buf_free(&v);

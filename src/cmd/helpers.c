@@ -22,7 +22,16 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out) {
     return -1;
 }
 
-void reply_storage_error(cmd_ctx *ctx) { reply_error(ctx->r, ERR_STORAGE); }
+/* Drops what the command replied so far and marks it failed (its writes are rolled back). */
+static void fail_command(cmd_ctx *ctx) {
+    ctx->r->out->len = ctx->reply_mark;
+    ctx->failed = 1;
+}
+
+void reply_storage_error(cmd_ctx *ctx) {
+    fail_command(ctx);
+    reply_error(ctx->r, ERR_STORAGE);
+}
 
 void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen) {
     /* The key as it can be shown on one line: at most 128 bytes, unprintable ones as '?'. */
@@ -31,12 +40,8 @@ void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen) {
     for (size_t i = 0; i < n; i++) shown[i] = isprint((unsigned char)key[i]) ? key[i] : '?';
     shown[n] = '\0';
     log_msg(LOG_WARNING, "%s: corrupt value stored at key '%s' (db %d)", ctx->name, shown, ctx->db);
+    fail_command(ctx);
     reply_errorf(ctx->r, ERR_CORRUPT_FMT, shown);
-}
-
-void reply_corrupt_since(cmd_ctx *ctx, size_t mark, const char *key, size_t klen) {
-    ctx->r->out->len = mark;
-    reply_corrupt(ctx, key, klen);
 }
 
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
@@ -88,14 +93,18 @@ void effect_add_score(effect *e, double score) {
     effect_add(e, slot, num_format_double(slot, score));
 }
 
-void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
-    if (e->argc >= min_args) cmd_record(ctx, e->type, e->argc, e->argv, e->lens);
+void effect_discard(effect *e) {
     free(e->argv);
     free(e->lens);
     free(e->nums);
 }
 
-void replace_key(cmd_ctx *ctx, const resp_arg *key) {
+void effect_finish(cmd_ctx *ctx, effect *e, int min_args) {
+    if (e->argc >= min_args) cmd_record(ctx, e->type, e->argc, e->argv, e->lens);
+    effect_discard(e);
+}
+
+int replace_key(cmd_ctx *ctx, const resp_arg *key) {
     meta old;
     buf raw;
     buf_init(&raw);
@@ -105,6 +114,7 @@ void replace_key(cmd_ctx *ctx, const resp_arg *key) {
         cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
     }
     buf_free(&raw);
+    return rc == KS_ERROR ? -1 : 0;
 }
 
 int parse_mpop(cmd_ctx *ctx, int first, const char *word0, const char *word1, int *nkeys, int *which,

@@ -226,9 +226,12 @@ void cmd_keys(cmd_ctx *ctx) {
         reply_bulk(&sub, k, kl);
         n++;
     }
-    ks_cursor_free(cur);
-    reply_array(ctx->r, n);
-    reply_append_part(ctx->r, &body);
+    if (ks_cursor_free(cur) < 0) { /* the walk stopped on a read error, not at the end */
+        reply_storage_error(ctx);
+    } else {
+        reply_array(ctx->r, n);
+        reply_append_part(ctx->r, &body);
+    }
     buf_free(&body);
 }
 
@@ -300,7 +303,7 @@ void cmd_scan(cmd_ctx *ctx) {
         reply_bulk(&sub, k, kl);
         found++;
     }
-    ks_cursor_free(cur);
+    if (ks_cursor_free(cur) < 0) failed = 1; /* a read error ended the walk, not the end */
     if (failed) reply_storage_error(ctx);
     else cursor_reply_page(ctx, next, found, &body);
     buf_free(&from);
@@ -350,8 +353,10 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
         reply_corrupt(ctx, src->ptr, src->len);
         done = -1;
     } else if (rc == KS_FOUND && (drc == KS_MISSING || replace)) {
-        if (ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len) < 0) {
-            reply_corrupt(ctx, src->ptr, src->len);
+        int copied = ks_copy(ctx->t, ctx->db, src->ptr, src->len, &m, &raw, dst_db, dst->ptr, dst->len);
+        if (copied != 0) {
+            if (copied == KS_ERROR) reply_storage_error(ctx);
+            else reply_corrupt(ctx, src->ptr, src->len);
             done = -1;
         } else {
             if (move) ks_delete(ctx->t, ctx->db, src->ptr, src->len);

@@ -55,7 +55,8 @@ static void item_walk_open(item_walk *w, compound *l, uint64_t from_index) {
     compound_iter_open(&w->ci, l, from, 8);
 }
 
-/* 1 with the next item's value (valid until the next call), 0 at the end or at a gap. */
+/* 1 with the next item's value (valid until the next call), 0 at the end, at a gap or on a
+ * read error (item_walk_close tells). */
 static int item_walk_next(item_walk *w, const char **v, size_t *vlen) {
     const char *p;
     size_t plen;
@@ -65,20 +66,22 @@ static int item_walk_next(item_walk *w, const char **v, size_t *vlen) {
     return 1;
 }
 
-static void item_walk_close(item_walk *w) { compound_iter_close(&w->ci); }
+/* 0, or -1 if the walk stopped on a read error. */
+STORE_MUST_CHECK static int item_walk_close(item_walk *w) { return compound_iter_close(&w->ci); }
 
-/* Whether the items at indexes [from, from + count) are all there. It walks only what exists,
- * so a size that lies costs no more than the items stored. */
+/* Whether the items at indexes [from, from + count) are all there: CK_FOUND, CK_MISSING (a gap)
+ * or CK_ERROR. It walks only what exists, so a size that lies costs no more than the items
+ * stored. */
 static int items_intact(compound *l, uint64_t from, uint64_t count) {
-    if (count == 0) return 1;
+    if (count == 0) return CK_FOUND;
     item_walk w;
     item_walk_open(&w, l, from);
     const char *v;
     size_t vl;
     uint64_t seen = 0;
     while (seen < count && item_walk_next(&w, &v, &vl)) seen++;
-    item_walk_close(&w);
-    return seen == count;
+    if (item_walk_close(&w) < 0) return CK_ERROR;
+    return seen == count ? CK_FOUND : CK_MISSING;
 }
 
 /* Replies the error for an item read that failed: CK_MISSING (an item the size promises is
@@ -271,7 +274,6 @@ void cmd_lrange(cmd_ctx *ctx) {
         return;
     }
     long long n = stop - start + 1, seen = 0;
-    size_t mark = ctx->r->out->len;
     reply_array(ctx->r, n);
     item_walk w;
     item_walk_open(&w, &l, (uint64_t)start);
@@ -282,23 +284,25 @@ void cmd_lrange(cmd_ctx *ctx) {
         reply_bulk(ctx->r, v, vl);
         seen++;
     }
-    item_walk_close(&w);
+    /* A walk cut short by a read error looks like the end: its status tells. */
+    if (item_walk_close(&w) < 0) reply_storage_error(ctx);
     /* The header promised n items: a gap within the size means the list is corrupt. */
-    if (seen < n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    else if (seen < n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
     compound_free(&l);
 }
 
 /* Rewrites the items after a removal or insertion: moves count items starting at position
- * `from` by `shift` positions (negative = towards the head). */
-static int shift_items(compound *l, uint64_t from, uint64_t count, int64_t shift) {
+ * `from` by `shift` positions (negative = towards the head). Returns CK_FOUND, or CK_MISSING
+ * (an item is not there) or CK_ERROR when it stopped partway. */
+STORE_MUST_CHECK static int shift_items(compound *l, uint64_t from, uint64_t count, int64_t shift) {
     buf v;
     buf_init(&v);
-    int rc = 0;
+    int rc = CK_FOUND;
     /* Moving towards the tail goes from the last item, so nothing is overwritten unread. */
-    for (uint64_t k = 0; k < count && rc == 0; k++) {
+    for (uint64_t k = 0; k < count && rc == CK_FOUND; k++) {
         uint64_t pos = shift > 0 ? from + count - 1 - k : from + k;
-        if (item_get(l, pos, &v) != 1) rc = -1;
-        else item_put(l, pos + (uint64_t)shift, v.data ? v.data : "", v.len);
+        rc = item_get(l, pos, &v);
+        if (rc == CK_FOUND) item_put(l, pos + (uint64_t)shift, v.data ? v.data : "", v.len);
     }
     buf_free(&v);
     return rc;
@@ -331,14 +335,15 @@ void cmd_linsert(cmd_ctx *ctx) {
         }
         i++;
     }
-    item_walk_close(&w);
     /* The new item's index; the shorter side moves out of the way. The walk checked the items
      * before the pivot; those after it are checked before they move. */
     uint64_t at = (uint64_t)index + (before ? 0 : 1);
-    int corrupt = index < 0 ? i != size /* the walk ended at a gap, or past the size */
-                            : (uint64_t)index >= size || (at >= size - at && !items_intact(&l, at, size - at));
-    if (corrupt || index < 0) {
-        if (corrupt) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    int rc = item_walk_close(&w) < 0 ? CK_ERROR : CK_FOUND;
+    if (rc == CK_FOUND && index < 0 && i != size) rc = CK_MISSING; /* the walk ended at a gap, or past the size */
+    if (rc == CK_FOUND && index >= 0 && (uint64_t)index >= size) rc = CK_MISSING;
+    if (rc == CK_FOUND && index >= 0 && at >= size - at) rc = items_intact(&l, at, size - at);
+    if (rc != CK_FOUND || index < 0) {
+        if (rc != CK_FOUND) reply_item_error(ctx, &ctx->argv[1], rc);
         else reply_int(ctx->r, -1);
         compound_free(&l);
         return;
@@ -349,11 +354,16 @@ void cmd_linsert(cmd_ctx *ctx) {
         return;
     }
     if (toward_head) {
-        shift_items(&l, l.m.list_head, at, -1);
+        rc = shift_items(&l, l.m.list_head, at, -1);
         l.m.list_head--;
     } else {
-        shift_items(&l, l.m.list_head + at, size - at, 1);
+        rc = shift_items(&l, l.m.list_head + at, size - at, 1);
         l.m.list_tail++;
+    }
+    if (rc != CK_FOUND) { /* what it moved so far is rolled back with the command */
+        reply_item_error(ctx, &ctx->argv[1], rc);
+        compound_free(&l);
+        return;
     }
     item_put(&l, l.m.list_head + at, value->ptr, value->len);
     l.m.size++;
@@ -365,8 +375,9 @@ void cmd_linsert(cmd_ctx *ctx) {
     compound_free(&l);
 }
 
-/* Removes the items at the given (sorted) indexes, closing the gaps towards the head. */
-static void remove_indexes(compound *l, const uint64_t *idx, size_t n) {
+/* Removes the items at the given (sorted) indexes, closing the gaps towards the head. Returns
+ * 0, or -1 on a read error (the command must fail: it stopped partway). */
+STORE_MUST_CHECK static int remove_indexes(compound *l, const uint64_t *idx, size_t n) {
     buf v;
     buf_init(&v);
     uint64_t write = idx[0], size = l->m.size;
@@ -376,13 +387,19 @@ static void remove_indexes(compound *l, const uint64_t *idx, size_t n) {
             next++;
             continue;
         }
-        if (item_get(l, l->m.list_head + read, &v) == 1) item_put(l, l->m.list_head + write, v.data ? v.data : "", v.len);
+        int rc = item_get(l, l->m.list_head + read, &v);
+        if (rc < 0) {
+            buf_free(&v);
+            return -1;
+        }
+        if (rc == 1) item_put(l, l->m.list_head + write, v.data ? v.data : "", v.len);
         write++;
     }
     for (uint64_t pos = write; pos < size; pos++) item_del(l, l->m.list_head + pos);
     l->m.list_tail = l->m.list_head + write;
     l->m.size = write;
     buf_free(&v);
+    return 0;
 }
 
 void cmd_lrem(cmd_ctx *ctx) {
@@ -413,17 +430,17 @@ void cmd_lrem(cmd_ctx *ctx) {
     buf_free(&v);
     /* Removing moves every item after the first match: those the scan did not read (after it
      * stopped, from the head) are checked first, so that a gap fails before any write. */
-    if (rc == CK_FOUND && n > 0 && count >= 0 && !items_intact(&l, k, size - k)) rc = CK_MISSING;
+    if (rc == CK_FOUND && n > 0 && count >= 0) rc = items_intact(&l, k, size - k);
+    if (rc == CK_FOUND && n > 0 && count < 0) /* found from the tail: put them in ascending order */
+        for (size_t a = 0, b = n - 1; a < b; a++, b--) {
+            uint64_t t = idx[a];
+            idx[a] = idx[b];
+            idx[b] = t;
+        }
+    if (rc == CK_FOUND && n > 0 && remove_indexes(&l, idx, n) < 0) rc = CK_ERROR;
     if (rc != CK_FOUND) {
         reply_item_error(ctx, &ctx->argv[1], rc);
     } else if (n > 0) {
-        if (count < 0) /* found from the tail: put them in ascending order */
-            for (size_t a = 0, b = n - 1; a < b; a++, b--) {
-                uint64_t t = idx[a];
-                idx[a] = idx[b];
-                idx[b] = t;
-            }
-        remove_indexes(&l, idx, n);
         compound_save(&l);
         const char *argv[4] = {"LREM", ctx->argv[1].ptr, ctx->argv[2].ptr, value->ptr};
         size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, value->len};
@@ -443,10 +460,10 @@ void cmd_ltrim(cmd_ctx *ctx) {
     if (l.found && !list_clamp_range(size, &start, &stop)) start = size, stop = size - 1; /* keeps nothing */
     /* The items to delete are checked first: deleting runs by index, so a size that lies would
      * have it run for as long as the size says. */
-    int intact = !l.found || (items_intact(&l, 0, (uint64_t)start) &&
-                              items_intact(&l, (uint64_t)(stop + 1), (uint64_t)(size - stop - 1)));
-    if (!intact) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+    int rc = l.found ? items_intact(&l, 0, (uint64_t)start) : CK_FOUND;
+    if (rc == CK_FOUND && l.found) rc = items_intact(&l, (uint64_t)(stop + 1), (uint64_t)(size - stop - 1));
+    if (rc != CK_FOUND) {
+        reply_item_error(ctx, &ctx->argv[1], rc);
         compound_free(&l);
         return;
     }
@@ -671,10 +688,13 @@ void cmd_blmpop(cmd_ctx *ctx) {
     if (list_mpop(ctx, 2) == 0) blocking_wait_or_nil(ctx, timeout, 0);
 }
 
-void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n) {
-    replace_key(ctx, key);
+int list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n) {
+    if (replace_key(ctx, key) < 0) {
+        reply_storage_error(ctx);
+        return -1;
+    }
     compound l; /* deleted above: it opens as a new, empty list */
-    if (open_list_at(ctx, &l, key) < 0) return;
+    if (open_list_at(ctx, &l, key) < 0) return -1;
     effect e;
     effect_init(&e, TYPE_LIST, "RPUSH", key, (int)n);
     for (long long i = 0; i < n; i++) {
@@ -684,4 +704,5 @@ void list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, c
     if (n) compound_save(&l);
     effect_finish(ctx, &e, 3);
     compound_free(&l);
+    return 0;
 }

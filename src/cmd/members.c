@@ -14,7 +14,8 @@
 
 void reply_compound_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
     if (rc == CK_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
-    else reply_error(ctx->r, rc == CK_WRONGTYPE ? ERR_WRONGTYPE : ERR_STORAGE);
+    else if (rc == CK_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    else reply_storage_error(ctx);
 }
 
 int members_open(cmd_ctx *ctx, compound *c, const resp_arg *key, enum key_type type) {
@@ -32,6 +33,7 @@ typedef struct pick_list {
     uint64_t n, cap;
     int with_values;
     size_t bytes, max_bytes; /* what the picks hold; past max_bytes, picking stops */
+    int failed;              /* a walk stopped on a read error */
 } pick_list;
 
 /* Whether the picks may go on: they hold no more than max_bytes. */
@@ -88,7 +90,7 @@ static uint64_t pick_by_walking(compound *c, pick_list *l, uint64_t want, int di
         }
         index++;
     }
-    compound_iter_close(&ci);
+    if (compound_iter_close(&ci) < 0) l->failed = 1;
     free(at);
     return l->n;
 }
@@ -116,7 +118,7 @@ static void shape_add(key_shape *s, const char *m, size_t len) {
     s->lens[s->nlens++] = len;
 }
 
-/* Learns a collection's shape; 0, or -1 if it has fewer than two members. */
+/* Learns a collection's shape; 0, -1 if it has fewer than two members, -2 on a read error. */
 static int shape_learn(compound *c, key_shape *s) {
     memset(s, 0, sizeof(*s));
     buf_init(&s->first);
@@ -133,8 +135,13 @@ static int shape_learn(compound *c, key_shape *s) {
         buf_put_u32be(&sample, (uint32_t)sl);
         buf_append(&sample, sub, sl);
     }
-    compound_iter_close(&ci);
-    int ok = n >= 2 && compound_last(c, &s->last) && bytes_compare(s->first.data, s->first.len, s->last.data, s->last.len) < 0;
+    int failed = compound_iter_close(&ci) < 0;
+    int last = !failed && n >= 2 ? compound_last(c, &s->last) : 0;
+    if (failed || last < 0) { /* the walk or the seek for the last member failed */
+        buf_free(&sample);
+        return -2;
+    }
+    int ok = last == 1 && bytes_compare(s->first.data, s->first.len, s->last.data, s->last.len) < 0;
     if (ok) {
         while (s->common < s->first.len && s->first.data[s->common] == s->last.data[s->common]) s->common++;
         for (size_t at = 0; at < sample.len;) {
@@ -216,7 +223,9 @@ static uint64_t picked_dedupe(picked *p, uint64_t n) {
  * walks). */
 static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int distinct) {
     key_shape shape;
-    if (shape_learn(c, &shape) < 0) {
+    int learned = shape_learn(c, &shape);
+    if (learned < 0) {
+        l->failed = learned == -2;
         shape_free(&shape);
         return 0;
     }
@@ -224,7 +233,7 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
     buf_init(&target);
     uint64_t budget = 4 * want + 32;
     int progress = 1;
-    while (l->n < want && budget > 0 && progress) {
+    while (l->n < want && budget > 0 && progress && !l->failed) {
         uint64_t before = l->n;
         for (uint64_t round = 0; l->n < want && budget > 0 && under_max(l) && (!distinct || round < SEEK_ROUND);
              round++, budget--) {
@@ -234,7 +243,10 @@ static uint64_t pick_by_seeking(compound *c, pick_list *l, uint64_t want, int di
             const char *sub, *val;
             size_t sl, vl;
             if (compound_iter_next(&ci, &sub, &sl, &val, &vl)) take(l, sub, sl, val, vl);
-            compound_iter_close(&ci);
+            if (compound_iter_close(&ci) < 0) {
+                l->failed = 1;
+                break;
+            }
         }
         if (distinct) l->n = picked_dedupe(l->p, l->n);
         progress = l->n > before;
@@ -261,8 +273,13 @@ long long members_pick(compound *c, long long count, int with_values, size_t max
     /* Seeking pays off when few of many members are wanted; otherwise one walk serves all. */
     uint64_t n = 0;
     if (size > WALK_PICK_MAX && want <= size / 8) n = pick_by_seeking(c, &l, want, distinct);
-    if (n == 0) n = pick_by_walking(c, &l, want, distinct);
+    if (n == 0 && !l.failed) n = pick_by_walking(c, &l, want, distinct);
     picked *p = l.p;
+    if (l.failed) {
+        picked_free(p, (long long)n);
+        *out = NULL;
+        return MEMBERS_READ_ERROR;
+    }
     if (n < want && under_max(&l)) { /* the walk ran out of members: the size lies */
         picked_free(p, (long long)n);
         *out = NULL;
@@ -327,7 +344,7 @@ typedef struct member_pool {
     uint64_t n;
 } member_pool;
 
-enum { POOL_LOADED = 0, POOL_TOO_BIG = 1, POOL_SIZE_LIES = -1 };
+enum { POOL_LOADED = 0, POOL_TOO_BIG = 1, POOL_SIZE_LIES = -1, POOL_READ_ERROR = -2 };
 
 /* Copies c's members, and their values if with_values, into pool: POOL_LOADED, POOL_TOO_BIG
  * if that takes more than POOL_MAX_BYTES, or POOL_SIZE_LIES if the members walked are not as
@@ -356,7 +373,7 @@ static int pool_load(compound *c, int with_values, member_pool *pool) {
         buf_append(&pool->entries, val, vl);
         pool->n++;
     }
-    compound_iter_close(&ci);
+    if (compound_iter_close(&ci) < 0) return POOL_READ_ERROR;
     if (!fits) return POOL_TOO_BIG;
     return pool->n == c->m.size ? POOL_LOADED : POOL_SIZE_LIES;
 }
@@ -364,6 +381,11 @@ static int pool_load(compound *c, int with_values, member_pool *pool) {
 static void pool_free(member_pool *pool) {
     buf_free(&pool->entries);
     buf_free(&pool->starts);
+}
+
+void reply_pick_error(cmd_ctx *ctx, const compound *c, long long rc) {
+    if (rc == MEMBERS_READ_ERROR) reply_storage_error(ctx);
+    else reply_corrupt(ctx, c->key, c->klen);
 }
 
 static int reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn reply_value) {
@@ -377,17 +399,20 @@ static int reply_pool_pick(cmd_ctx *ctx, const member_pool *pool, value_reply_fn
 /* Repeated picks made and replied a batch at a time: for few picks, or a collection too big
  * to copy. */
 static void reply_batches(cmd_ctx *ctx, compound *c, uint64_t total, value_reply_fn reply_value) {
-    size_t mark = ctx->r->out->len;
     reply_header(ctx, total, reply_value);
     for (uint64_t left = total; left > 0 && !reply_was_cut(ctx->r);) {
         picked *p;
         long long n = members_pick(c, -(long long)(left < REPEAT_BATCH ? left : REPEAT_BATCH), reply_value != NULL,
                                    SIZE_MAX, &p);
+        if (n == MEMBERS_READ_ERROR) {
+            reply_storage_error(ctx);
+            return;
+        }
         int corrupt = n <= 0; /* the size lies */
         for (long long i = 0; i < n && !corrupt; i++) corrupt = reply_picked(ctx, reply_value, &p[i]) < 0;
         if (n > 0) picked_free(p, n);
         if (corrupt) { /* nothing of the reply has left yet: it is dropped */
-            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            reply_corrupt(ctx, c->key, c->klen);
             return;
         }
         left -= (uint64_t)n;
@@ -404,14 +429,15 @@ static void reply_repeated(cmd_ctx *ctx, compound *c, uint64_t total, value_repl
     int loaded = pool_load(c, reply_value != NULL, &pool);
     if (loaded == POOL_TOO_BIG) {
         reply_batches(ctx, c, total, reply_value);
+    } else if (loaded == POOL_READ_ERROR) {
+        reply_storage_error(ctx);
     } else if (loaded == POOL_SIZE_LIES) {
         reply_corrupt(ctx, c->key, c->klen);
     } else {
-        size_t mark = ctx->r->out->len;
         reply_header(ctx, total, reply_value);
         for (uint64_t i = 0; i < total && !reply_was_cut(ctx->r); i++) {
             if (reply_pool_pick(ctx, &pool, reply_value) < 0) {
-                reply_corrupt_since(ctx, mark, c->key, c->klen);
+                reply_corrupt(ctx, c->key, c->klen);
                 break;
             }
         }
@@ -423,14 +449,13 @@ static void reply_distinct(cmd_ctx *ctx, compound *c, long long count, value_rep
     picked *p;
     long long n = members_pick(c, count, reply_value != NULL, reply_room(ctx->r), &p);
     if (n < 0) {
-        reply_corrupt(ctx, c->key, c->klen);
+        reply_pick_error(ctx, c, n);
         return;
     }
-    size_t mark = ctx->r->out->len;
     reply_header(ctx, (uint64_t)n, reply_value);
     for (long long i = 0; i < n && !reply_was_cut(ctx->r); i++) {
         if (reply_picked(ctx, reply_value, &p[i]) < 0) {
-            reply_corrupt_since(ctx, mark, c->key, c->klen);
+            reply_corrupt(ctx, c->key, c->klen);
             break;
         }
     }
@@ -441,7 +466,7 @@ void members_reply_one(cmd_ctx *ctx, compound *c) {
     picked *p;
     long long n = members_pick(c, 1, 0, SIZE_MAX, &p);
     if (n < 0) {
-        reply_corrupt(ctx, c->key, c->klen);
+        reply_pick_error(ctx, c, n);
         return;
     }
     if (n == 1) reply_bulk(ctx->r, p->sub.data ? p->sub.data : "", p->sub.len);
@@ -515,7 +540,7 @@ void members_scan(cmd_ctx *ctx, enum key_type type, int with_values) {
         if (reply_scanned(&sub_r, type, with_values, sub, sl, val, vl) < 0) failed = SCAN_CORRUPT;
         items += with_values ? 2 : 1;
     }
-    compound_iter_close(&ci);
+    if (compound_iter_close(&ci) < 0) failed = SCAN_STORAGE_ERROR; /* a read error ended the walk */
     if (failed == SCAN_STORAGE_ERROR) reply_storage_error(ctx);
     else if (failed == SCAN_CORRUPT) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
     else cursor_reply_page(ctx, next, items, &body);

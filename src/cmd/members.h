@@ -21,9 +21,12 @@ typedef struct picked {
  * memory for the picks only: once the members and values picked take more than max_bytes
  * (SIZE_MAX: no bound), picking stops short (a reply of them, which takes more, would pass
  * the client's bound). Returns how many were picked (an array the caller frees with
- * picked_free), or -1 (nothing to free) if the collection holds fewer members than its size
- * says. */
+ * picked_free), or (nothing to free) -1 if the collection holds fewer members than its size
+ * says, MEMBERS_READ_ERROR on a read error. */
+#define MEMBERS_READ_ERROR (-2)
 long long members_pick(compound *c, long long count, int with_values, size_t max_bytes, picked **out);
+/* Replies the error for a failed members_pick (rc < 0). */
+void reply_pick_error(cmd_ctx *ctx, const compound *c, long long rc);
 void picked_free(picked *p, long long n);
 
 /* Parses the count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER: any integer whose negation is

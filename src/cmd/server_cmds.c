@@ -22,6 +22,7 @@ typedef struct keyspace_counts {
     long long keys, expires;
 } keyspace_counts;
 
+/* The live keys of a database, and those with an expiry; keys is -1 after a read error. */
 static keyspace_counts count_keys(txn *t, int db) {
     keyspace_counts n = {0, 0};
     ks_cursor *cur = ks_cursor_new(t, db, "", 0);
@@ -32,11 +33,15 @@ static keyspace_counts count_keys(txn *t, int db) {
         n.keys++;
         n.expires += m.expire_ms != 0;
     }
-    ks_cursor_free(cur);
+    if (ks_cursor_free(cur) < 0) n.keys = -1;
     return n;
 }
 
-void cmd_dbsize(cmd_ctx *ctx) { reply_int(ctx->r, count_keys(ctx->t, ctx->db).keys); }
+void cmd_dbsize(cmd_ctx *ctx) {
+    long long keys = count_keys(ctx->t, ctx->db).keys;
+    if (keys < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, keys);
+}
 
 static long long rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -103,7 +108,7 @@ static void info_keyspace(buf *b, txn *t) {
     buf_printf(b, "# Keyspace\r\n");
     for (int db = 0; db < CONFIG_READ(databases); db++) {
         keyspace_counts n = count_keys(t, db);
-        if (n.keys) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
+        if (n.keys > 0) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
     }
     /* readable_sequence trails sequence only while a commit is on its way into the tail
      * cache: one that stays behind would show polls waiting for a commit never announced. */
@@ -576,5 +581,28 @@ void cmd_watch(cmd_ctx *ctx) {
 
 void cmd_unwatch(cmd_ctx *ctx) {
     dispatch_unwatch(ctx->c);
+    reply_ok(ctx->r);
+}
+
+/* DEBUG READ-ERROR-AFTER n, for tests: the n-th next storage read on this worker thread (the
+ * client's) fails as an I/O error would (0 cancels). Refused unless the server was started
+ * with debug-fault-injection yes. */
+void cmd_debug(cmd_ctx *ctx) {
+    static const char *const known[] = {"read-error-after", NULL};
+    if (!CONFIG_READ(debug_fault_injection)) {
+        reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
+        return;
+    }
+    long long n;
+    if (ctx->argc != 3 || !arg_is(&ctx->argv[1], "read-error-after")) {
+        reply_subcommand_error(ctx, known);
+        return;
+    }
+    if (arg_ll(ctx, &ctx->argv[2], &n) < 0) return;
+    if (n < 0) {
+        reply_error(ctx->r, "ERR the count must not be negative");
+        return;
+    }
+    store_fail_read_after(n);
     reply_ok(ctx->r);
 }

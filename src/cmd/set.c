@@ -15,12 +15,13 @@ static int open_set_at(cmd_ctx *ctx, compound *s, const resp_arg *key) {
 
 static int open_set(cmd_ctx *ctx, compound *s) { return open_set_at(ctx, s, &ctx->argv[1]); }
 
+/* 1 if m is a member, 0 if not, -1 on a read error. */
 static int is_member(compound *s, const char *m, size_t len) {
     buf v;
     buf_init(&v);
     int rc = compound_get(s, m, len, &v);
     buf_free(&v);
-    return rc == 1;
+    return rc;
 }
 
 /* SADD (add=1) and SREM (add=0). */
@@ -29,9 +30,11 @@ static void change_members(cmd_ctx *ctx, int add) {
     if (open_set(ctx, &s) < 0) return;
     effect e;
     effect_init(&e, TYPE_SET, add ? "SADD" : "SREM", &ctx->argv[1], ctx->argc - 2);
-    for (int i = 2; i < ctx->argc; i++) {
+    int in = 0;
+    for (int i = 2; i < ctx->argc && in >= 0; i++) {
         const resp_arg *m = &ctx->argv[i];
-        if (is_member(&s, m->ptr, m->len) == add) continue;
+        in = is_member(&s, m->ptr, m->len);
+        if (in == add || in < 0) continue;
         if (add) {
             compound_put(&s, m->ptr, m->len, "", 0);
             s.m.size++;
@@ -42,9 +45,14 @@ static void change_members(cmd_ctx *ctx, int add) {
         effect_add(&e, m->ptr, m->len);
     }
     long long changed = e.argc - 2;
-    if (changed) compound_save(&s);
-    effect_finish(ctx, &e, 3);
-    reply_int(ctx->r, changed);
+    if (in < 0) {
+        effect_discard(&e);
+        reply_storage_error(ctx);
+    } else {
+        if (changed) compound_save(&s);
+        effect_finish(ctx, &e, 3);
+        reply_int(ctx->r, changed);
+    }
     compound_free(&s);
 }
 
@@ -61,7 +69,9 @@ void cmd_scard(cmd_ctx *ctx) {
 void cmd_sismember(cmd_ctx *ctx) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
-    reply_int(ctx->r, is_member(&s, ctx->argv[2].ptr, ctx->argv[2].len));
+    int in = is_member(&s, ctx->argv[2].ptr, ctx->argv[2].len);
+    if (in < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, in);
     compound_free(&s);
 }
 
@@ -69,14 +79,20 @@ void cmd_smismember(cmd_ctx *ctx) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
     reply_array(ctx->r, ctx->argc - 2);
-    for (int i = 2; i < ctx->argc; i++) reply_int(ctx->r, is_member(&s, ctx->argv[i].ptr, ctx->argv[i].len));
+    for (int i = 2; i < ctx->argc; i++) {
+        int in = is_member(&s, ctx->argv[i].ptr, ctx->argv[i].len);
+        if (in < 0) {
+            reply_storage_error(ctx);
+            break;
+        }
+        reply_int(ctx->r, in);
+    }
     compound_free(&s);
 }
 
 /* Replies every member of an open set, streamed. */
 static void reply_members(cmd_ctx *ctx, compound *s) {
     long long n = s->found ? (long long)s->m.size : 0, seen = 0;
-    size_t mark = ctx->r->out->len;
     reply_set(ctx->r, n);
     compound_iter ci;
     compound_iter_open(&ci, s, NULL, 0);
@@ -88,9 +104,10 @@ static void reply_members(cmd_ctx *ctx, compound *s) {
         if (seen++ == n) break;
         reply_bulk(ctx->r, m, ml);
     }
-    compound_iter_close(&ci);
+    /* A walk cut short by a read error looks like the end: its status tells. */
+    if (compound_iter_close(&ci) < 0) reply_storage_error(ctx);
     /* The header promised n members: a store that holds another number is corrupt. */
-    if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt_since(ctx, mark, ctx->argv[1].ptr, ctx->argv[1].len);
+    else if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
 }
 
 void cmd_smembers(cmd_ctx *ctx) {
@@ -120,7 +137,7 @@ void cmd_spop(cmd_ctx *ctx) {
     picked *p = NULL;
     long long n = s.found ? members_pick(&s, count, 0, SIZE_MAX, &p) : 0;
     if (n < 0) {
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
+        reply_pick_error(ctx, &s, n);
         compound_free(&s);
         return;
     }
@@ -174,13 +191,14 @@ void cmd_smove(cmd_ctx *ctx) {
     }
     const resp_arg *m = &ctx->argv[3];
     int moved = is_member(&src, m->ptr, m->len);
-    if (moved) {
+    int in_dst = 0;
+    if (moved == 1) {
         int same = ctx->argv[1].len == ctx->argv[2].len && memcmp(ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[1].len) == 0;
-        if (!same) {
+        if (!same && (in_dst = is_member(&dst, m->ptr, m->len)) >= 0) {
             compound_del(&src, m->ptr, m->len);
             src.m.size--;
             compound_save(&src);
-            if (!is_member(&dst, m->ptr, m->len)) {
+            if (!in_dst) {
                 compound_put(&dst, m->ptr, m->len, "", 0);
                 dst.m.size++;
                 compound_save(&dst);
@@ -190,7 +208,8 @@ void cmd_smove(cmd_ctx *ctx) {
             cmd_record(ctx, TYPE_SET, 4, argv, lens);
         }
     }
-    reply_int(ctx->r, moved);
+    if (moved < 0 || in_dst < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, moved);
     compound_free(&src);
     compound_free(&dst);
 }
@@ -236,11 +255,13 @@ static int open_sets(cmd_ctx *ctx, int first, int n, compound *sets) {
     return 0;
 }
 
-/* Whether a member of sets[from] belongs in the result: in all others (inter), in none (diff). */
+/* Whether a member of sets[from] belongs in the result: in all others (inter), in none (diff).
+ * -1 on a read error. */
 static int keep_member(enum set_op op, compound *sets, int n, int from, const char *m, size_t len) {
     for (int i = 0; i < n; i++) {
         if (i == from) continue;
         int in = is_member(&sets[i], m, len);
+        if (in < 0) return -1;
         if (op == OP_INTER && !in) return 0;
         if (op == OP_DIFF && i > 0 && in) return 0;
     }
@@ -269,8 +290,8 @@ static size_t drop_duplicates(member_list *l) {
 
 /* Computes a set operation over argv[first..first+n); limit 0 = no limit. Once the members
  * found would take more than room bytes in a reply (SIZE_MAX: no bound), it stops: the reply
- * would be cut at the client's bound anyway. */
-static void compute(enum set_op op, compound *sets, int n, size_t limit, size_t room, member_list *out) {
+ * would be cut at the client's bound anyway. Returns 0, or -1 on a read error. */
+static int compute(enum set_op op, compound *sets, int n, size_t limit, size_t room, member_list *out) {
     /* Intersections walk the smallest set; differences the first; unions all of them. */
     int from = 0;
     if (op == OP_INTER)
@@ -279,15 +300,17 @@ static void compute(enum set_op op, compound *sets, int n, size_t limit, size_t 
     /* A union counts its repeats until they are dropped, each time it passes the bytes it had
      * after the last drop by room: what it holds stays within twice the room. */
     size_t bytes = 0, check_at = room;
-    int over = 0;
-    for (int i = from; i < n && !over; i++) {
+    int over = 0, failed = 0;
+    for (int i = from; i < n && !over && !failed; i++) {
         if (op != OP_UNION && i != from) break;
         compound_iter ci;
         compound_iter_open(&ci, &sets[i], NULL, 0);
         const char *m, *v;
         size_t ml, vl;
-        while (!over && (!limit || out->n < limit) && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
-            if (op != OP_UNION && !keep_member(op, sets, n, from, m, ml)) continue;
+        while (!over && !failed && (!limit || out->n < limit) && compound_iter_next(&ci, &m, &ml, &v, &vl)) {
+            int keep = op == OP_UNION ? 1 : keep_member(op, sets, n, from, m, ml);
+            failed = keep < 0;
+            if (keep != 1) continue;
             list_add(out, m, ml);
             bytes += reply_bytes(ml);
             if (bytes > check_at) {
@@ -296,9 +319,10 @@ static void compute(enum set_op op, compound *sets, int n, size_t limit, size_t 
                 check_at = bytes + room;
             }
         }
-        compound_iter_close(&ci);
+        if (compound_iter_close(&ci) < 0) failed = 1;
     }
     if (op == OP_UNION) drop_duplicates(out);
+    return failed ? -1 : 0;
 }
 
 /* Runs an operation over argv[first..]: replies the members, or stores them at store_key. */
@@ -311,19 +335,29 @@ static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_ar
         return;
     }
     member_list result = {0};
-    compute(op, sets, n, 0, store_key ? SIZE_MAX : reply_room(ctx->r), &result);
+    int rc = compute(op, sets, n, 0, store_key ? SIZE_MAX : reply_room(ctx->r), &result);
     for (int i = 0; i < n; i++) compound_free(&sets[i]);
     free(sets);
+    compound dst; /* deleted by replace_key, so it opens as a new, empty set */
+    if (rc == 0 && store_key) {
+        rc = replace_key(ctx, store_key);
+        if (rc == 0 && compound_open(&dst, ctx->t, ctx->db, store_key->ptr, store_key->len, TYPE_SET) == CK_ERROR) {
+            compound_free(&dst);
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
+        reply_storage_error(ctx);
+        list_free(&result);
+        return;
+    }
     if (!store_key) {
         reply_set(ctx->r, (long long)result.n);
         for (size_t i = 0; i < result.n; i++) reply_bulk(ctx->r, result.items[i].data ? result.items[i].data : "", result.items[i].len);
         list_free(&result);
         return;
     }
-    /* The destination is replaced whatever it held; recorded as DEL then SADD of the result. */
-    replace_key(ctx, store_key);
-    compound dst; /* deleted above, so it opens as a new, empty set */
-    compound_open(&dst, ctx->t, ctx->db, store_key->ptr, store_key->len, TYPE_SET);
+    /* The destination was replaced whatever it held; recorded as DEL then SADD of the result. */
     effect e;
     effect_init(&e, TYPE_SET, "SADD", store_key, (int)result.n);
     for (size_t i = 0; i < result.n; i++) {
@@ -375,8 +409,8 @@ void cmd_sintercard(cmd_ctx *ctx) {
         return;
     }
     member_list result = {0};
-    compute(OP_INTER, sets, (int)numkeys, (size_t)limit, SIZE_MAX, &result);
-    reply_int(ctx->r, (long long)result.n);
+    if (compute(OP_INTER, sets, (int)numkeys, (size_t)limit, SIZE_MAX, &result) < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, (long long)result.n);
     list_free(&result);
     for (int i = 0; i < numkeys; i++) compound_free(&sets[i]);
     free(sets);

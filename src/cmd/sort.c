@@ -139,12 +139,16 @@ static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *t
         reply_corrupt(ctx, key->ptr, key->len);
         return -1;
     }
-    if (rc == KS_ERROR || (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET)) {
-        reply_error(ctx->r, rc == KS_ERROR ? ERR_STORAGE : ERR_WRONGTYPE);
+    if (rc == KS_ERROR) {
+        reply_storage_error(ctx);
         return -1;
     }
-    compound c;
-    compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, m.type);
+    if (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET) {
+        reply_error(ctx->r, ERR_WRONGTYPE);
+        return -1;
+    }
+    compound c; /* the key as just looked up */
+    compound_attach(&c, ctx->t, ctx->db, key->ptr, key->len, &m, 1);
     compound_iter ci;
     compound_iter_open(&ci, &c, NULL, 0);
     const char *sub, *val;
@@ -153,13 +157,14 @@ static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *t
     int corrupt = 0;
     while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl))
         corrupt = add_element(items, &n, &cap, m.type, sub, sl, val, vl) < 0;
-    compound_iter_close(&ci);
+    int failed = compound_iter_close(&ci) < 0;
     corrupt = corrupt || (uint64_t)n != c.m.size; /* SORT reads the whole key: its size is checked too */
     compound_free(&c);
-    if (corrupt) {
+    if (failed || corrupt) {
         free_items(*items, n);
         *items = NULL;
-        reply_corrupt(ctx, key->ptr, key->len);
+        if (failed) reply_storage_error(ctx);
+        else reply_corrupt(ctx, key->ptr, key->len);
         return -1;
     }
     return n;
@@ -268,8 +273,7 @@ static void store_rows(cmd_ctx *ctx, const sort_opts *o, const sort_item *items,
         lens[k] = len;
         p += sizeof(len) + len;
     }
-    list_replace(ctx, o->store, values, lens, total);
-    reply_int(ctx->r, total);
+    if (list_replace(ctx, o->store, values, lens, total) == 0) reply_int(ctx->r, total);
     free(values);
     free(lens);
     buf_free(&rows);

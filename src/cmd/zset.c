@@ -119,7 +119,8 @@ static int zwalk_next(zwalk *w, const char **m, size_t *mlen, double *score) {
     return 1;
 }
 
-static void zwalk_close(zwalk *w) { bounded_walk_close(&w->walk); }
+/* 0, or -1 if the walk stopped on a read error (what it found is partial). */
+STORE_MUST_CHECK static int zwalk_close(zwalk *w) { return bounded_walk_close(&w->walk); }
 
 /* ---- range specifications (ZRANGE and friends) ---- */
 
@@ -189,8 +190,8 @@ static int range_position(const zspec *s, const char *m, size_t mlen, double sco
 /* Visits one entry of a range; returns 1 to stop the walk there, else 0. */
 typedef int (*zvisit)(void *arg, const char *m, size_t mlen, double score);
 
-/* Visits the entries of a range in order; returns how many. */
-static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
+/* Visits the entries of a range in order; returns how many, or -1 on a read error. */
+STORE_MUST_CHECK static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
     if (!z->found || s->limit == 0) return 0;
     zwalk w;
     /* Start at the near bound of a score range (an infinite one is an end of the index). */
@@ -216,8 +217,7 @@ static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *ar
         n++;
         if (visit(arg, m, ml, score) || (s->limit > 0 && n == s->limit)) break;
     }
-    zwalk_close(&w);
-    return n;
+    return zwalk_close(&w) < 0 ? -1 : n;
 }
 
 /* Parses the range part of ZRANGE-style arguments: min/max at argv[first], argv[first+1],
@@ -305,9 +305,12 @@ static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
     buf body;
     buf_init(&body);
     zcollect c = {reply_part(ctx->r, &body), withscores, 0};
-    zrange_walk(z, s, collect_reply, &c);
-    reply_array(ctx->r, c.items);
-    reply_append_part(ctx->r, &body);
+    if (zrange_walk(z, s, collect_reply, &c) < 0) {
+        reply_storage_error(ctx);
+    } else {
+        reply_array(ctx->r, c.items);
+        reply_append_part(ctx->r, &body);
+    }
     buf_free(&body);
 }
 
@@ -346,8 +349,8 @@ static void zcount_generic(cmd_ctx *ctx, int by) {
     if (open_zset(ctx, &z) < 0) return;
     long long n = 0;
     if (parse_range(ctx, &z, 2, &s) == 0) {
-        zrange_walk(&z, &s, count_visit, &n);
-        reply_int(ctx->r, n);
+        if (zrange_walk(&z, &s, count_visit, &n) < 0) reply_storage_error(ctx);
+        else reply_int(ctx->r, n);
     }
     compound_free(&z);
 }
@@ -498,16 +501,23 @@ void cmd_zrem(cmd_ctx *ctx) {
     }
     effect e;
     effect_init(&e, TYPE_ZSET, "ZREM", &ctx->argv[1], ctx->argc - 2);
-    for (int i = 2; i < ctx->argc; i++) {
+    int rc = CK_MISSING;
+    for (int i = 2; i < ctx->argc && (rc == CK_FOUND || rc == CK_MISSING); i++) {
         double score;
-        if (member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score) != 1) continue;
+        rc = member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
+        if (rc != CK_FOUND) continue;
         member_del(&z, ctx->argv[i].ptr, ctx->argv[i].len, score);
         effect_add(&e, ctx->argv[i].ptr, ctx->argv[i].len);
     }
     long long removed = e.argc - 2;
-    if (removed) compound_save(&z);
-    effect_finish(ctx, &e, 3);
-    reply_int(ctx->r, removed);
+    if (rc != CK_FOUND && rc != CK_MISSING) {
+        effect_discard(&e);
+        reply_score_error(ctx, &ctx->argv[1], rc);
+    } else {
+        if (removed) compound_save(&z);
+        effect_finish(ctx, &e, 3);
+        reply_int(ctx->r, removed);
+    }
     compound_free(&z);
 }
 
@@ -569,8 +579,8 @@ static void zrank_generic(cmd_ctx *ctx, int rev) {
     double es;
     long long rank = 0;
     while (zwalk_next(&w, &em, &eml, &es) && !(eml == m->len && memcmp(em, m->ptr, eml) == 0)) rank++;
-    zwalk_close(&w);
-    reply_int(ctx->r, rank);
+    if (zwalk_close(&w) < 0) reply_storage_error(ctx);
+    else reply_int(ctx->r, rank);
     compound_free(&z);
 }
 
@@ -636,9 +646,12 @@ static void zremrange_generic(cmd_ctx *ctx, int by) {
     if (parse_range(ctx, &z, 2, &s) == 0) {
         zentries es = {0};
         buf_init(&es.members);
-        zrange_walk(&z, &s, zentries_add, &es);
-        remove_entries(ctx, &z, &ctx->argv[1], &es);
-        reply_int(ctx->r, (long long)es.n);
+        if (zrange_walk(&z, &s, zentries_add, &es) < 0) {
+            reply_storage_error(ctx);
+        } else {
+            remove_entries(ctx, &z, &ctx->argv[1], &es);
+            reply_int(ctx->r, (long long)es.n);
+        }
         zentries_free(&es);
     }
     compound_free(&z);
@@ -683,11 +696,13 @@ static int pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, 
     s.limit = -1;
     zentries es = {0};
     buf_init(&es.members);
-    zrange_walk(z, &s, zentries_add, &es);
-    int intact = (long long)es.n == want;
+    int failed = zrange_walk(z, &s, zentries_add, &es) < 0;
+    int intact = !failed && (long long)es.n == want;
     if (intact) {
         reply_popped(ctx, key, &es, shape);
         remove_entries(ctx, z, key, &es);
+    } else if (failed) {
+        reply_storage_error(ctx);
     } else {
         reply_corrupt(ctx, key->ptr, key->len);
     }
@@ -758,6 +773,18 @@ static void bzpop_generic(cmd_ctx *ctx, int max) {
 void cmd_bzpopmin(cmd_ctx *ctx) { bzpop_generic(ctx, 0); }
 void cmd_bzpopmax(cmd_ctx *ctx) { bzpop_generic(ctx, 1); }
 
+/* Empties the destination argv[1] of a STORE command and opens it as a new zset: 0, or -1
+ * after replying the storage error (also when the reading before it failed: read_failed). */
+static int store_into(cmd_ctx *ctx, compound *dst, int read_failed) {
+    const resp_arg *key = &ctx->argv[1];
+    if (!read_failed && replace_key(ctx, key) == 0) {
+        if (compound_open(dst, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET) != CK_ERROR) return 0;
+        compound_free(dst);
+    }
+    reply_storage_error(ctx);
+    return -1;
+}
+
 void cmd_zrangestore(cmd_ctx *ctx) {
     zspec s = {0};
     s.by = BY_INDEX;
@@ -769,12 +796,9 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     zentries es = {0};
     buf_init(&es.members);
     /* parse_range reads min/max at argv[3..4] of ZRANGESTORE dst src min max. */
-    if (parse_range(ctx, &src, 3, &s) == 0) {
-        zrange_walk(&src, &s, zentries_add, &es);
+    compound dst;
+    if (parse_range(ctx, &src, 3, &s) == 0 && store_into(ctx, &dst, zrange_walk(&src, &s, zentries_add, &es) < 0) == 0) {
         const resp_arg *dst_key = &ctx->argv[1];
-        replace_key(ctx, dst_key);
-        compound dst; /* deleted above: it opens as a new, empty zset */
-        compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
         effect e;
         effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)es.n);
         size_t pos = 0, ml;
@@ -1015,7 +1039,7 @@ static int read_input(compound *c, int input, double weight, zinputs *in) {
         count_entry(in, ml);
         if (in->over) break;
     }
-    compound_iter_close(&ci);
+    if (compound_iter_close(&ci) < 0) rc = CK_ERROR; /* a read error ended the walk, not the end */
     return rc;
 }
 
@@ -1065,6 +1089,7 @@ static void combine_command(cmd_ctx *ctx, int op, int store) {
     buf arena;
     buf_init(&arena);
     zin *all = NULL;
+    compound dst;
     long long n = read_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &all, &arena);
     if (n >= 0) {
         n = combine(&zc, all, n);
@@ -1075,11 +1100,8 @@ static void combine_command(cmd_ctx *ctx, int op, int store) {
                 reply_bulk(ctx->r, all[i].m, all[i].len);
                 if (zc.withscores) reply_double(ctx->r, all[i].score);
             }
-        } else {
+        } else if (store_into(ctx, &dst, 0) == 0) {
             const resp_arg *dst_key = &ctx->argv[1];
-            replace_key(ctx, dst_key);
-            compound dst; /* deleted above: it opens as a new, empty zset */
-            compound_open(&dst, ctx->t, ctx->db, dst_key->ptr, dst_key->len, TYPE_ZSET);
             effect e;
             effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)n);
             for (long long i = 0; i < n; i++) {

@@ -103,13 +103,7 @@ void bounds_note_put(txn *t, int cf, const char *key, size_t klen, size_t plen) 
 
 void staged_bounds_init(staged_bounds *s) { memset(s, 0, sizeof(*s)); }
 
-void staged_bounds_clear(staged_bounds *s) {
-    for (size_t i = 0; i < s->n; i++) {
-        buf_free(&s->items[i].prefix);
-        buf_free(&s->items[i].key);
-    }
-    s->n = 0;
-}
+void staged_bounds_clear(staged_bounds *s) { staged_bounds_truncate(s, 0); }
 
 void staged_bounds_free(staged_bounds *s) {
     staged_bounds_clear(s);
@@ -131,6 +125,14 @@ static void stage(staged_bounds *s, int cf, enum bound_side side, const char *pr
     buf_init(&b->key);
     buf_append(&b->prefix, prefix, plen);
     buf_append(&b->key, key, klen);
+}
+
+void staged_bounds_truncate(staged_bounds *s, size_t n) {
+    while (s->n > n) {
+        staged_bound *b = &s->items[--s->n];
+        buf_free(&b->prefix);
+        buf_free(&b->key);
+    }
 }
 
 void bounds_publish(staged_bounds *s) {
@@ -162,6 +164,7 @@ void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size
     w->cf = cf;
     w->rev = rev;
     w->started = 0;
+    w->failed = 0;
     buf_init(&w->prefix);
     buf_init(&w->bound);
     buf_append(&w->prefix, prefix, plen);
@@ -190,7 +193,10 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
     }
     int first = !w->started;
     w->started = 1;
-    if (!store_iter_valid(w->it)) return 0;
+    if (!store_iter_valid(w->it)) {
+        w->failed = store_iter_failed(w->it);
+        return 0;
+    }
     *key = store_iter_key(w->it, klen);
     if (*klen < w->prefix.len || memcmp(*key, w->prefix.data, w->prefix.len) != 0) return 0;
     *val = store_iter_value(w->it, vlen);
@@ -200,10 +206,11 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
     return 1;
 }
 
-void bounded_walk_close(bounded_walk *w) {
+int bounded_walk_close(bounded_walk *w) {
     store_compact_prefix_if_skipped(w->skips_at_open, w->cf, w->prefix.data, w->prefix.len);
     if (w->it) store_iter_free(w->it);
     w->it = NULL;
     buf_free(&w->prefix);
     buf_free(&w->bound);
+    return w->failed ? -1 : 0;
 }

@@ -41,6 +41,8 @@ void staged_bounds_init(staged_bounds *s);
 /* Drops what is staged (the txn did not commit). */
 void staged_bounds_clear(staged_bounds *s);
 void staged_bounds_free(staged_bounds *s);
+/* Drops what was staged after the first n (a failed command's walks). */
+void staged_bounds_truncate(staged_bounds *s, size_t n);
 /* Makes what is staged current, then clears it (the txn committed). */
 void bounds_publish(staged_bounds *s);
 
@@ -60,14 +62,17 @@ typedef struct bounded_walk {
     buf prefix;
     buf bound;        /* the bound the walk started from, if known */
     int known, rev, started;
+    int failed;       /* the walk stopped on a read error, not at the end */
     int may_record;   /* the walk began at (or past) the end, so its first key is the bound */
     uint64_t skips_at_open; /* the thread's count of deleted entries stepped over, at open */
 } bounded_walk;
 
 void bounded_walk_open(bounded_walk *w, struct txn *t, int cf, const char *prefix, size_t plen, const char *from,
                        size_t flen, int rev);
-/* 1 with the next key (whole, prefix included) and value, valid until the next call; 0 at the end. */
+/* 1 with the next key (whole, prefix included) and value, valid until the next call; 0 at the end
+ * or on a read error, which bounded_walk_close then reports. */
 int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const char **val, size_t *vlen);
-void bounded_walk_close(bounded_walk *w);
+/* Frees the walk: 0, or -1 if it stopped on a read error (whatever it listed is then partial). */
+__attribute__((warn_unused_result)) int bounded_walk_close(bounded_walk *w);
 
 #endif

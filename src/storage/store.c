@@ -330,7 +330,22 @@ uint64_t store_disk_size(void) {
     return total;
 }
 
+/* ---- test-only fault injection ---- */
+
+/* Reads on this thread before the one that fails: 0 = none is due to fail. A thread-local
+ * countdown, so reads pay one predictable branch and other workers' reads go on as usual. */
+static __thread long long reads_before_fault;
+
+void store_fail_read_after(long long n) { reads_before_fault = n; }
+
+int store_read_faults(void) {
+    if (reads_before_fault == 0 || --reads_before_fault > 0) return 0;
+    log_msg(LOG_WARNING, "read failed: injected fault (DEBUG READ-ERROR-AFTER)");
+    return 1;
+}
+
 int store_get(int cf, const char *key, size_t klen, buf *out) {
+    if (__builtin_expect(reads_before_fault != 0, 0) && store_read_faults()) return -1;
     char *err = NULL;
     rocksdb_pinnableslice_t *v = rocksdb_get_pinned_cf(st.db, st.read_options, st.cf[cf], key, klen, &err);
     if (err) {
@@ -351,7 +366,15 @@ struct store_iter {
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;
     buf upper;
+    int faulted; /* an injected read error stopped it (as a real one would, for good) */
 };
+
+/* A step of the iterator that may meet an injected fault (store_fail_read_after). */
+static int step_faults(store_iter *si) {
+    if (__builtin_expect(reads_before_fault == 0, 1)) return si->faulted;
+    if (!si->faulted) si->faulted = store_read_faults();
+    return si->faulted;
+}
 
 store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     store_iter *si = calloc(1, sizeof(*si));
@@ -363,7 +386,7 @@ store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *e
         rocksdb_readoptions_set_iterate_upper_bound(si->ro, si->upper.data ? si->upper.data : "", si->upper.len);
     }
     si->it = rocksdb_create_iterator_cf(st.db, si->ro, st.cf[cf]);
-    rocksdb_iter_seek(si->it, begin, blen);
+    store_iter_seek(si, begin, blen);
     return si;
 }
 
@@ -372,8 +395,9 @@ void store_iter_overlay(store_iter *si, rocksdb_writebatch_wi_t *batch, int cf) 
     si->it = rocksdb_writebatch_wi_create_iterator_with_base_cf(batch, si->it, st.cf[cf]);
 }
 
-int store_iter_valid(store_iter *si) { return rocksdb_iter_valid(si->it); }
+int store_iter_valid(store_iter *si) { return !si->faulted && rocksdb_iter_valid(si->it); }
 int store_iter_failed(store_iter *si) {
+    if (si->faulted) return 1;
     char *err = NULL;
     rocksdb_iter_get_error(si->it, &err);
     if (!err) return 0;
@@ -381,12 +405,18 @@ int store_iter_failed(store_iter *si) {
     free(err);
     return 1;
 }
-void store_iter_next(store_iter *si) { rocksdb_iter_next(si->it); }
-void store_iter_seek(store_iter *si, const char *key, size_t klen) { rocksdb_iter_seek(si->it, key, klen); }
-void store_iter_seek_for_prev(store_iter *si, const char *key, size_t klen) {
-    rocksdb_iter_seek_for_prev(si->it, key, klen);
+void store_iter_next(store_iter *si) {
+    if (!step_faults(si)) rocksdb_iter_next(si->it);
 }
-void store_iter_prev(store_iter *si) { rocksdb_iter_prev(si->it); }
+void store_iter_seek(store_iter *si, const char *key, size_t klen) {
+    if (!step_faults(si)) rocksdb_iter_seek(si->it, key, klen);
+}
+void store_iter_seek_for_prev(store_iter *si, const char *key, size_t klen) {
+    if (!step_faults(si)) rocksdb_iter_seek_for_prev(si->it, key, klen);
+}
+void store_iter_prev(store_iter *si) {
+    if (!step_faults(si)) rocksdb_iter_prev(si->it);
+}
 const char *store_iter_key(store_iter *si, size_t *len) { return rocksdb_iter_key(si->it, len); }
 const char *store_iter_value(store_iter *si, size_t *len) { return rocksdb_iter_value(si->it, len); }
 

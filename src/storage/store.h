@@ -37,16 +37,20 @@ uint64_t store_memory_usage(void);
 /* Approximate on-disk size of all column families. */
 uint64_t store_disk_size(void);
 
+/* Storage reads whose result must be looked at: an error has to reach the caller. */
+#define STORE_MUST_CHECK __attribute__((warn_unused_result))
+
 /* Reads one key outside any transaction: 1 found (value in out), 0 missing, -1 error. */
-int store_get(int cf, const char *key, size_t klen, buf *out);
+STORE_MUST_CHECK int store_get(int cf, const char *key, size_t klen, buf *out);
 /* Creates an iterator over keys in [begin, end) of a column family; free with store_iter_free. */
 typedef struct store_iter store_iter;
 store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen);
 /* Makes an iterator also see a write batch's uncommitted writes (read-your-writes in a txn). */
 void store_iter_overlay(store_iter *it, rocksdb_writebatch_wi_t *batch, int cf);
-int store_iter_valid(store_iter *it);
+/* Whether the iterator is at a key; when it is not, store_iter_failed tells an error from the end. */
+STORE_MUST_CHECK int store_iter_valid(store_iter *it);
 /* Whether an iterator that is not valid stopped on a read error (logged) rather than the end. */
-int store_iter_failed(store_iter *it);
+STORE_MUST_CHECK int store_iter_failed(store_iter *it);
 void store_iter_next(store_iter *it);
 void store_iter_seek(store_iter *it, const char *key, size_t klen);
 /* Positions at the last key <= key; then store_iter_prev walks backwards. */
@@ -55,6 +59,13 @@ void store_iter_prev(store_iter *it);
 const char *store_iter_key(store_iter *it, size_t *len);
 const char *store_iter_value(store_iter *it, size_t *len);
 void store_iter_free(store_iter *it);
+
+/* Test only (DEBUG READ-ERROR-AFTER, with debug-fault-injection on): the n-th next storage read
+ * on the calling thread (a get or an iterator's step) fails as an I/O error would; 0 cancels. */
+void store_fail_read_after(long long n);
+/* Counts one read against that countdown: 1 if this read is the one to fail (logged). Reads
+ * that do not go through store_get or an iterator call it themselves. */
+int store_read_faults(void);
 
 /* Syncs the WAL to disk (every write before the call is covered). 0, or -1 with *err set. */
 int store_sync_wal(char **err);

@@ -10,6 +10,7 @@
 #include "storage/encoding.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 #define TAG_LOGDATA 0x03
@@ -164,6 +165,7 @@ static void index_catch_up(txn *t) {
 
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     if (t->nops == 0) return store_get(cf, key, klen, out);
+    if (store_read_faults()) return -1;
     index_catch_up(t);
     char *err = NULL;
     size_t len = 0;
@@ -174,6 +176,7 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
         v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(t->index, store_db(), store_read_options(), store_cf(cf),
                                                            key, klen, &len, &err);
     if (err) {
+        log_msg(LOG_WARNING, "read failed: %s", err);
         free(err);
         return -1;
     }
@@ -214,6 +217,32 @@ int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf
     store_iter_free(it);
     buf_free(&end);
     return rc;
+}
+
+void txn_savepoint(const txn *t, txn_mark *m) {
+    m->records_len = t->records.len;
+    m->nops = t->nops;
+    m->ranges = t->ranges;
+    m->touched_len = t->touched.len;
+    m->flushed_len = t->flushed.len;
+    m->staged = t->bounds.n;
+    record_writer_mark(&t->record, &m->record);
+}
+
+void txn_rollback(txn *t, const txn_mark *m) {
+    t->records.len = m->records_len;
+    t->nops = m->nops;
+    t->ranges = m->ranges;
+    if (t->indexed > t->nops) { /* the read index holds writes that are gone: rebuild it when read */
+        rocksdb_writebatch_wi_clear(t->index);
+        t->indexed = 0;
+        t->indexed_ranges = t->ranges;
+    }
+    t->touched.len = m->touched_len;
+    t->flushed.len = m->flushed_len;
+    /* A bound a failed command's walk found may hold only while its writes do. */
+    staged_bounds_truncate(&t->bounds, m->staged);
+    record_writer_rollback(&t->record, &m->record);
 }
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {

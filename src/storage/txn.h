@@ -10,6 +10,7 @@
 
 #include "cdc/record.h"
 #include "storage/bounds.h"
+#include "storage/store.h"
 #include "util/buf.h"
 
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
@@ -39,10 +40,10 @@ typedef struct txn {
 void txn_init(txn *t);
 void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
-int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
+STORE_MUST_CHECK int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
 /* The same, but copies at most max bytes of the value into out, and reads no more of it:
  * for a big value's header. */
-int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out);
+STORE_MUST_CHECK int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out);
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
 /* Puts the value head followed by val, without joining them first (a header before a big value). */
 void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,
@@ -56,9 +57,9 @@ struct store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, 
 /* The first key of a column family at or after `from` that starts with prefix, as the txn sees
  * it (its range deletions aside): 1 with a copy in out, 0 if there is none, -1 on a read error.
  * (Forward only: a backward seek steps over range-deleted keys one by one.) */
-int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out);
+STORE_MUST_CHECK int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out);
 /* The last key of a column family that starts with prefix, the same way (a backward seek). */
-int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
+STORE_MUST_CHECK int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
 /* Records the deterministic effect of a write in the change record. An argument of at least
  * RECORD_REF_MIN_BYTES that a write of this commit stores is recorded as a reference to it. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
@@ -75,6 +76,17 @@ int txn_seal(txn *t);
 /* Builds the final batch (change record first) and writes it. Returns 0, or -1 with a
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);
+/* Where a txn stood before a command began: rolling back to it drops all that command did
+ * (its writes, its part of the change record, its WATCH touches and staged bounds), so a
+ * command that fails midway leaves nothing of itself behind. Only the commit being gathered
+ * can be rolled back (no txn_seal in between). */
+typedef struct txn_mark {
+    size_t records_len, nops, ranges, touched_len, flushed_len, staged;
+    record_mark record;
+} txn_mark;
+
+void txn_savepoint(const txn *t, txn_mark *m);
+void txn_rollback(txn *t, const txn_mark *m);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
 

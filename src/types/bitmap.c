@@ -126,7 +126,7 @@ int bitmap_setbit(compound *c, uint64_t bit, int on, int *old) {
 }
 
 /* Calls fn for every stored fragment within size, with its start and its bytes (clipped to
- * size): 0, or BITMAP_CORRUPT at a malformed fragment. Walking the fragments that exist skips
+ * size): 0, -1 on a read error, or BITMAP_CORRUPT at a malformed fragment. Walking the fragments that exist skips
  * the gaps of a sparse bitmap; they come in the order of their decimal names ("10240" before
  * "2048"). */
 static int each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, const char *val, size_t vlen),
@@ -144,7 +144,7 @@ static int each_fragment(compound *c, void (*fn)(void *arg, uint64_t start, cons
             fn(arg, start, val, vlen < c->m.size - start ? vlen : (size_t)(c->m.size - start));
         }
     }
-    compound_iter_close(&ci);
+    if (compound_iter_close(&ci) < 0) rc = -1; /* a read error ended the walk, not the end */
     return rc;
 }
 

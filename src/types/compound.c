@@ -100,7 +100,7 @@ int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, cons
     return 1;
 }
 
-void compound_iter_close(compound_iter *ci) { bounded_walk_close(&ci->walk); }
+int compound_iter_close(compound_iter *ci) { return bounded_walk_close(&ci->walk); }
 
 int compound_last(compound *c, buf *out) {
     buf prefix;
@@ -115,7 +115,7 @@ int compound_last(compound *c, buf *out) {
         buf_clear(out);
         buf_append(out, k + prefix.len, kl - prefix.len);
     }
-    bounded_walk_close(&w);
+    if (bounded_walk_close(&w) < 0) found = -1;
     buf_free(&prefix);
     return found;
 }

@@ -29,7 +29,7 @@ typedef struct compound {
 
 /* Looks the key up as a given type: CK_FOUND, CK_MISSING (c->m is then a new, empty key
  * of that type), CK_WRONGTYPE, CK_CORRUPT or CK_ERROR. Free with compound_free. */
-int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
+STORE_MUST_CHECK int compound_open(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
 /* A compound over a key already looked up (m from ks_lookup; a new key has a fresh version
  * and found = 0). */
 void compound_attach(compound *c, txn *t, int db, const char *key, size_t klen, const meta *m, int found);
@@ -40,7 +40,7 @@ void compound_save(compound *c);
 /* The subkey for a member/field. */
 void compound_subkey(const compound *c, buf *out, const char *sub, size_t sublen);
 /* Reads a member's value: 1 found (value in out, may be NULL), 0 missing, -1 error. */
-int compound_get(compound *c, const char *sub, size_t sublen, buf *out);
+STORE_MUST_CHECK int compound_get(compound *c, const char *sub, size_t sublen, buf *out);
 void compound_put(compound *c, const char *sub, size_t sublen, const char *val, size_t vlen);
 void compound_del(compound *c, const char *sub, size_t sublen);
 
@@ -50,10 +50,12 @@ typedef struct compound_iter {
 } compound_iter;
 
 void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t flen);
-/* 1 with the next member and its value (valid until the next call), 0 at the end. */
+/* 1 with the next member and its value (valid until the next call), 0 at the end or on a read
+ * error: compound_iter_close tells which. */
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen);
-void compound_iter_close(compound_iter *ci);
-/* The last member (a copy in out): 1, or 0 if there is none. */
-int compound_last(compound *c, buf *out);
+/* Frees the iterator: 0, or -1 if it stopped on a read error (what it listed is partial). */
+STORE_MUST_CHECK int compound_iter_close(compound_iter *ci);
+/* The last member (a copy in out): 1, 0 if there is none, -1 on a read error. */
+STORE_MUST_CHECK int compound_last(compound *c, buf *out);
 
 #endif

@@ -100,10 +100,10 @@ typedef struct subkey_dest {
 } subkey_dest;
 
 /* Counts the subkeys of (db, key, version) in one column family as t sees them (its own
- * writes too: a pipeline may have written them in the same batch), copying each to dest
- * unless it is NULL. */
-static uint64_t copy_subkeys(txn *t, int cf, int db, const char *key, size_t klen, uint64_t version,
-                             const subkey_dest *dest) {
+ * writes too: a pipeline may have written them in the same batch) into *count, copying each
+ * to dest unless it is NULL. Returns 0, or -1 on a read error. */
+static int copy_subkeys(txn *t, int cf, int db, const char *key, size_t klen, uint64_t version,
+                        const subkey_dest *dest, uint64_t *count) {
     buf prefix, end, nk;
     buf_init(&prefix);
     buf_init(&end);
@@ -122,11 +122,13 @@ static uint64_t copy_subkeys(txn *t, int cf, int db, const char *key, size_t kle
         enc_subkey(&nk, dest->db, dest->key, dest->klen, dest->version, k + prefix.len, kl - prefix.len);
         txn_put(t, cf, nk.data, nk.len, v, vl);
     }
+    int failed = !store_iter_valid(it) && store_iter_failed(it);
     store_iter_free(it);
     buf_free(&prefix);
     buf_free(&end);
     buf_free(&nk);
-    return n;
+    *count = n;
+    return failed ? -1 : 0;
 }
 
 /* Whether a collection's size counts its subkeys in the default column family (streams and
@@ -138,9 +140,11 @@ static int size_counts_subkeys(enum key_type type) {
 int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen) {
     /* Checked before anything is written: a copy of a corrupt key would spread it. */
-    if (size_counts_subkeys(m->type) &&
-        copy_subkeys(t, CF_DEFAULT, db, key, klen, m->version, NULL) != m->size)
-        return -1;
+    uint64_t n;
+    if (size_counts_subkeys(m->type)) {
+        if (copy_subkeys(t, CF_DEFAULT, db, key, klen, m->version, NULL, &n) < 0) return KS_ERROR;
+        if (n != m->size) return KS_CORRUPT;
+    }
     buf mk, value;
     buf_init(&mk);
     buf_init(&value);
@@ -153,8 +157,13 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
         enc_compound_meta(&value, &copy);
         subkey_dest dest = {dst_db, dst, dlen, copy.version};
         static const int subkey_cfs[] = {CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
-        for (size_t i = 0; i < sizeof(subkey_cfs) / sizeof(subkey_cfs[0]); i++)
-            copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, &dest);
+        for (size_t i = 0; i < sizeof(subkey_cfs) / sizeof(subkey_cfs[0]); i++) {
+            if (copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, &dest, &n) < 0) {
+                buf_free(&mk);
+                buf_free(&value);
+                return KS_ERROR;
+            }
+        }
         txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
     }
     txn_touch(t, dst_db, dst, dlen);
@@ -168,6 +177,7 @@ struct ks_cursor {
     buf ns;
     int64_t now_ms;
     int started;
+    int failed; /* the walk stopped on a read error */
 };
 
 ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen) {
@@ -203,13 +213,16 @@ int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m) {
         *klen = kl - cur->ns.len;
         return 1;
     }
+    cur->failed = store_iter_failed(cur->it);
     return 0;
 }
 
-void ks_cursor_free(ks_cursor *cur) {
+int ks_cursor_free(ks_cursor *cur) {
+    int rc = cur->failed ? -1 : 0;
     store_iter_free(cur->it);
     buf_free(&cur->ns);
     free(cur);
+    return rc;
 }
 
 /* How far down the tree of the keys' bytes a random pick goes at most, and how many random
@@ -258,7 +271,7 @@ done:
     return rc;
 }
 
-/* The first live key from a key on (into key): 1, or 0 if there is none. */
+/* The first live key from a key on (into key): 1, 0 if there is none, -1 on a read error. */
 static int first_live_key(txn *t, int db, const char *from, size_t flen, buf *key) {
     ks_cursor *cur = ks_cursor_new(t, db, from, flen);
     const char *k;
@@ -269,8 +282,7 @@ static int first_live_key(txn *t, int db, const char *from, size_t flen, buf *ke
         buf_clear(key);
         buf_append(key, k, kl);
     }
-    ks_cursor_free(cur);
-    return found;
+    return ks_cursor_free(cur) < 0 ? -1 : found;
 }
 
 /* RANDOMKEY walks down the tree of the keys' bytes (dead ones included) from the namespace:

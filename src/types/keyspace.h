@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "storage/encoding.h"
+#include "storage/store.h"
 #include "storage/txn.h"
 #include "util/buf.h"
 
@@ -14,33 +15,35 @@ enum { KS_ERROR = -1, KS_MISSING = 0, KS_FOUND = 1, KS_CORRUPT = 2 };
 /* Looks a key up. A key found expired is deleted in t and recorded as DEL (lazy expiry).
  * On KS_FOUND, m describes the key; m->value (strings) points into raw. KS_CORRUPT: the
  * metadata record is there but cannot be decoded (m->type is its type byte's, if any). */
-int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+STORE_MUST_CHECK int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* The same without reading a string's value (m->value is NULL): for commands that need only
  * the type and expiry (DEL, EXISTS, TYPE, TTL …), so a 500 MB string costs them no copy. */
-int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
-int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */
 void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64_t expire_ms);
 /* Copies a key of any type to (dst_db, dst) with the given expiry: strings by value,
- * compound types by copying their subkeys under a new version. Returns 0, or -1 (nothing
- * written) if the key holds another number of members than its size says. */
-int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
+ * compound types by copying their subkeys under a new version. Returns 0, KS_CORRUPT (nothing
+ * written) if the key holds another number of members than its size says, or KS_ERROR on a
+ * read error (the txn then holds part of the copy: the command must fail). */
+STORE_MUST_CHECK int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *raw, int dst_db,
             const char *dst, size_t dlen);
 
 /* RANDOMKEY: a live key picked at random (copied to key): 1, 0 if the database has none, -1 on
  * a read error. See keyspace.c for the distribution. */
-int ks_random_key(txn *t, int db, buf *key);
+STORE_MUST_CHECK int ks_random_key(txn *t, int db, buf *key);
 
 /* Walks the live keys of a database in key order, from a key on, seeing the txn's writes. */
 typedef struct ks_cursor ks_cursor;
 ks_cursor *ks_cursor_new(txn *t, int db, const char *start, size_t slen);
-/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end. A key
- * whose record cannot be decoded is listed too (as TYPE_NONE), so that it can be found and
- * deleted. */
+/* Returns 1 with the next live key (pointer valid until the next call), 0 at the end or on a
+ * read error (ks_cursor_free tells). A key whose record cannot be decoded is listed too (as
+ * TYPE_NONE), so that it can be found and deleted. */
 int ks_cursor_next(ks_cursor *cur, const char **key, size_t *klen, meta *m);
-void ks_cursor_free(ks_cursor *cur);
+/* Frees the cursor: 0, or -1 if its walk stopped on a read error (what it listed is partial). */
+STORE_MUST_CHECK int ks_cursor_free(ks_cursor *cur);
 
 #endif

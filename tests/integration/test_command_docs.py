@@ -13,6 +13,7 @@ DOCS_DIFFERENCES = {
     "config": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "debug": "tidekv's DEBUG is a test-only tool (READ-ERROR-AFTER); Redis documents no arguments",
 }
 INFO_DIFFERENCES = {
     # Redis gives container commands no flags, categories or keys of their own (their
@@ -21,6 +22,8 @@ INFO_DIFFERENCES = {
     "config": {"flags", "categories"},
     "command": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
+    # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
+    "debug": {"flags", "categories"},
     # tidekv runs SHUTDOWN at once inside MULTI (it is never queued) rather than refusing it.
     "shutdown": {"flags"},
 }
