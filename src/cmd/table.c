@@ -1,8 +1,8 @@
 /* The command table. Each row: name, arity, flags, COMMAND INFO's legacy key range, handler,
  * docs group, ACL categories, summary, arguments (the syntax of cmd/docs.h) and key specs
  * (Redis 7's key_specifications, which dispatch uses to find the keys to lock). */
-#include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -571,16 +571,41 @@ static int compare_defs(const void *a, const void *b) {
     return strcmp(((const cmd_def *)a)->name, ((const cmd_def *)b)->name);
 }
 
-static void sort_table(void) { qsort(table, TABLE_SIZE, sizeof(table[0]), compare_defs); }
+/* Names to table rows by an open-addressing hash, filled once: a lookup is one hash of the
+ * name and, mostly, one comparison (a binary search over the table made about eight). */
+#define NAME_SLOTS 512 /* a power of two, well over twice the table's rows */
+static const cmd_def *by_name[NAME_SLOTS];
+
+/* FNV-1a over the name lowercased (ASCII: command names are), as it writes the lowercase copy. */
+static uint32_t hash_lower(const char *name, size_t len, char *lower) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        char ch = name[i];
+        if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + ('a' - 'A'));
+        if (lower) lower[i] = ch;
+        h = (h ^ (uint8_t)ch) * 16777619u;
+    }
+    return h;
+}
+
+static void sort_table(void) {
+    qsort(table, TABLE_SIZE, sizeof(table[0]), compare_defs);
+    _Static_assert(TABLE_SIZE * 2 < NAME_SLOTS, "NAME_SLOTS too small for the table");
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+        uint32_t slot = hash_lower(table[i].name, strlen(table[i].name), NULL) & (NAME_SLOTS - 1);
+        while (by_name[slot]) slot = (slot + 1) & (NAME_SLOTS - 1);
+        by_name[slot] = &table[i];
+    }
+}
 
 const cmd_def *cmd_lookup(const char *name, size_t len) {
     pthread_once(&sorted_once, sort_table);
     char lower[32];
     if (len == 0 || len >= sizeof(lower)) return NULL;
-    for (size_t i = 0; i < len; i++) lower[i] = (char)tolower((unsigned char)name[i]);
-    lower[len] = '\0';
-    cmd_def key = {.name = lower};
-    return bsearch(&key, table, TABLE_SIZE, sizeof(table[0]), compare_defs);
+    uint32_t slot = hash_lower(name, len, lower) & (NAME_SLOTS - 1);
+    for (const cmd_def *def; (def = by_name[slot]) != NULL; slot = (slot + 1) & (NAME_SLOTS - 1))
+        if (strlen(def->name) == len && memcmp(def->name, lower, len) == 0) return def;
+    return NULL;
 }
 
 const cmd_def *cmd_table(size_t *count) {
