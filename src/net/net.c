@@ -269,6 +269,7 @@ static void unblock(client *c) {
     int blocked = atomic_load(&c->blocked);
     if (!blocked) return;
     atomic_store(&c->blocked, 0);
+    c->last_active_mono_ms = time_mono_ms(); /* served now: `timeout` counts its idleness from here */
     if (blocked == BLOCKED_WAITING) atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
@@ -675,9 +676,11 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
     int n = w->npending;
     int fds[64];
     int take = n < 64 ? n : 64;
-    memcpy(fds, w->pending, (size_t)take * sizeof(int));
-    memmove(w->pending, w->pending + take, (size_t)(n - take) * sizeof(int));
-    w->npending -= take;
+    if (take > 0) { /* woken with none, at shutdown: pending may never have been allocated */
+        memcpy(fds, w->pending, (size_t)take * sizeof(int));
+        memmove(w->pending, w->pending + take, (size_t)(n - take) * sizeof(int));
+        w->npending -= take;
+    }
     if (w->npending > 0) event_active(w->notify_ev, EV_READ, 0);
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < take; i++) client_create(w, fds[i]);
