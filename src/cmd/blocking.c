@@ -89,8 +89,7 @@ static void waiter_cleanup(client *c) {
     int pass_on = w->woken && !w->served;
     pthread_mutex_unlock(&waiters_lock);
     if (pass_on) blocking_notify(w->hashes, w->nhashes);
-    for (int i = 0; i < w->argc; i++) free(w->argv[i].ptr);
-    free(w->argv);
+    resp_args_free(w->argv, w->argc);
     free(w->hashes);
     free(w);
 }

@@ -407,10 +407,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
 /* ---- MULTI / EXEC / WATCH ---- */
 
 static void free_queued(queued_cmd *q, int n) {
-    for (int i = 0; i < n; i++) {
-        for (int j = 0; j < q[i].argc; j++) free(q[i].argv[j].ptr);
-        free(q[i].argv);
-    }
+    for (int i = 0; i < n; i++) resp_args_free(q[i].argv, q[i].argc);
 }
 
 void dispatch_discard(client *c) {

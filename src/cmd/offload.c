@@ -33,8 +33,7 @@ static int stopping, running;
 static pthread_t thread;
 
 static void job_free(job *j) {
-    for (int i = 0; i < j->argc; i++) free(j->argv[i].ptr);
-    free(j->argv);
+    resp_args_free(j->argv, j->argc);
     buf_free(&j->out);
     free(j);
 }

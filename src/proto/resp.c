@@ -34,6 +34,11 @@ void resp_parser_reset_args(resp_parser *p) {
     drop_args(p);
 }
 
+void resp_args_free(resp_arg *argv, int argc) {
+    for (int i = 0; i < argc; i++) free(argv[i].ptr);
+    free(argv);
+}
+
 resp_arg *resp_parser_take_args(resp_parser *p, int *argc) {
     resp_arg *args = malloc((size_t)(p->argc ? p->argc : 1) * sizeof(*args));
     if (!args) abort();

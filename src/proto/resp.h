@@ -37,6 +37,9 @@ void resp_parser_free(resp_parser *p);
 void resp_parser_reset_args(resp_parser *p);
 /* Hands the last request's arguments to the caller (who frees each ptr and the array). */
 resp_arg *resp_parser_take_args(resp_parser *p, int *argc);
+/* Frees an array of arguments each malloc'd on its own (as resp_parser_take_args gives them):
+ * each one, then the array. */
+void resp_args_free(resp_arg *argv, int argc);
 /* Memory the parser holds for the request it is reading (or has just read): its arguments, a
  * big bulk being gathered, and their array, with allocation overheads, so that it counts
  * against a client's limits. */
