@@ -28,20 +28,26 @@ def reply_or_error(conn, *args):
 
 # ---------------------------------------------------------------- output limits
 
+def assert_closed_unread(s, r, command, max_growth_mb):
+    """A client sending command and never reading is closed at its limit, the server's peak
+    memory grows by less than max_growth_mb meanwhile, and other clients are still served."""
+    before = peak_rss_mb(s)
+    sock = unread(s, command)
+    try:
+        assert closed_within(sock, 20)
+    finally:
+        sock.close()
+    assert r.ping()
+    assert peak_rss_mb(s) - before < max_growth_mb
+
+
 @rss_test
 def test_a_single_huge_reply_never_holds_more_than_the_output_limit(make_server):
     s = make_server()
     r = s.client()
     r.set("v1", b"x" * (4 * MB))
     r.config_set("client-output-buffer-limit", "normal 8mb 8mb 0")
-    before = peak_rss_mb(s)
-    sock = unread(s, ("MGET",) + ("v1",) * 60)
-    try:
-        assert closed_within(sock, 20)
-    finally:
-        sock.close()
-    assert r.ping()
-    assert peak_rss_mb(s) - before < 100
+    assert_closed_unread(s, r, ("MGET",) + ("v1",) * 60, 100)
     r.close()
 
 
@@ -52,14 +58,7 @@ def test_sort_get_of_big_values_never_holds_more_than_the_output_limit(make_serv
     r.set("v1", b"x" * (4 * MB))
     r.rpush("ones", *["1"] * 60)
     r.config_set("client-output-buffer-limit", "normal 8mb 8mb 0")
-    before = peak_rss_mb(s)
-    sock = unread(s, ("SORT", "ones", "BY", "nosort", "GET", "v*"))
-    try:
-        assert closed_within(sock, 20)
-    finally:
-        sock.close()
-    assert r.ping()
-    assert peak_rss_mb(s) - before < 100
+    assert_closed_unread(s, r, ("SORT", "ones", "BY", "nosort", "GET", "v*"), 100)
     r.close()
 
 
@@ -114,14 +113,7 @@ def test_gathered_replies_never_hold_more_than_the_output_limit(make_server, dat
     r = s.client()
     BIG_DATA[data](r)
     r.config_set("client-output-buffer-limit", "normal 1mb 1mb 0")
-    before = peak_rss_mb(s)
-    sock = unread(s, command)
-    try:
-        assert closed_within(sock, 20)
-    finally:
-        sock.close()
-    assert r.ping()
-    assert peak_rss_mb(s) - before < 12
+    assert_closed_unread(s, r, command, 12)
     r.close()
 
 

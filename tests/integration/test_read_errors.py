@@ -147,6 +147,18 @@ def test_zadd_failing_midway_keeps_nothing(fr):
     assert fr.zcard("z") == 28
 
 
+def assert_only_successes_stand(fr, base, ok, n):
+    """After commands of which only `ok` succeeded: the change records since base are theirs, in
+    order, and their writes are all there (running them again on a fresh fill gives the same)."""
+    assert [[a.decode() for a in cmd[:2]] for cmd in written_commands(fr, base)] == [list(w[:2]) for w in ok], n
+    got = state(fr)
+    fr.flushall()
+    fill(fr)
+    for w in ok:
+        fr.execute_command(*w)
+    assert state(fr) == got, n
+
+
 def test_pipeline_keeps_the_other_commands(fserver, fr):
     fill(fr)
     writes = [("SET", "p1", "1"), ("HSET", "h", "f01", "x", "g", "y"), ("RPUSH", "l", "a"),
@@ -166,15 +178,7 @@ def test_pipeline_keeps_the_other_commands(fserver, fr):
         for w, rep in zip(writes, replies):
             if w not in ok:
                 assert rep == "ERR " + STORAGE_ERROR, (n, w, rep)
-        # The change records are those of the commands that succeeded, in order.
-        assert [[a.decode() for a in cmd[:2]] for cmd in written_commands(fr, base)] == [list(w[:2]) for w in ok], n
-        # And their writes are all there: run them again on a copy to compare.
-        got = state(fr)
-        fr.flushall()
-        fill(fr)
-        for w in ok:
-            fr.execute_command(*w)
-        assert state(fr) == got, n
+        assert_only_successes_stand(fr, base, ok, n)
         if len(ok) == len(writes):
             return
     raise AssertionError("the pipeline never succeeded")
@@ -198,13 +202,7 @@ def test_multi_exec_drops_only_the_failed_command(fr):
         for w, rep in zip(writes, replies):
             if w not in ok:
                 assert str(rep) == STORAGE_ERROR, (n, w, rep)
-        assert [[a.decode() for a in cmd[:2]] for cmd in written_commands(fr, base)] == [list(w[:2]) for w in ok], n
-        got = state(fr)
-        fr.flushall()
-        fill(fr)
-        for w in ok:
-            fr.execute_command(*w)
-        assert state(fr) == got, n
+        assert_only_successes_stand(fr, base, ok, n)
         if len(ok) == len(writes):
             return
     raise AssertionError("the transaction never succeeded")
