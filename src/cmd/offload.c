@@ -133,7 +133,8 @@ void offload_request(client *c, const cmd_def *def) {
     j->view.resp = c->resp;
     j->view.authenticated = c->authenticated;
     j->def = def;
-    j->reply_max = net_client_reply(c).max;
+    const char *bound_option;
+    j->reply_max = (size_t)net_output_bound(c, &bound_option);
     /* Its arguments still count as the client's (maxmemory-clients) until it is done. */
     c->offloaded_mem = resp_parser_memory(&c->parser);
     j->argv = resp_parser_take_args(&c->parser, &j->argc);
