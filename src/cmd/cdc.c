@@ -370,3 +370,20 @@ void cmd_applybatch(cmd_ctx *ctx) {
     }
     reply_int(ctx->r, (long long)raw->len);
 }
+
+#include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
+
+/* The change data capture commands. */
+static const cmd_def cdc_defs[] = {
+    {"sequence", -1, NK | R | F, 0, 0, 0, cmd_sequence, "cdc", "@read @fast",
+     "Returns the latest sequence, or the one at a time.",
+     "[TIME unix-time-milliseconds:time]", NO_KEYS},
+    {"pollupdates", -2, NK | R, 0, 0, 0, cmd_pollupdates, "cdc", "@read @slow",
+     "Returns the changes after a sequence.",
+     "sequence:int [MAX count:int] [STRICT] [FORMAT format(RAW|RESP|JSON)] [BLOCK milliseconds:int] [MATCH pattern:pattern] [TYPE type] [DB index:int]",
+     NO_KEYS},
+    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
+     "Applies a raw write batch.",
+     "raw-batch", NO_KEYS}
+};
+const cmd_family cdc_commands = {cdc_defs, sizeof(cdc_defs) / sizeof(cdc_defs[0])};

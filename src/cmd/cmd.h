@@ -124,6 +124,15 @@ int cmd_get_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *s
 /* The keys that the key specs alone find (for getkeys functions that add to them). */
 int cmd_spec_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 
+/* A family's commands: each family file (cmd/hash.c, …) declares its own, gathered by
+ * cmd/table.c. */
+typedef struct cmd_family {
+    const cmd_def *defs;
+    size_t count;
+} cmd_family;
+extern const cmd_family connection_commands, server_commands, transaction_commands, string_commands, key_commands,
+    hash_commands, set_commands, list_commands, zset_commands, cdc_commands;
+
 const cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND. */
 const cmd_def *cmd_table(size_t *count);

@@ -266,3 +266,34 @@ void cmd_reset(cmd_ctx *ctx) {
     c->authenticated = !config_password_set();
     reply_simple(ctx->r, "RESET");
 }
+
+#include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
+
+/* The connection commands. */
+static const cmd_def connection_defs[] = {
+    {"ping", -1, NK | F, 0, 0, 0, cmd_ping, "connection", "@fast @connection",
+     "Returns the server's liveliness response.",
+     "[message]", NO_KEYS},
+    {"echo", 2, NK | F | LOADING | STALE, 0, 0, 0, cmd_echo, "connection", "@fast @connection",
+     "Returns the given string.",
+     "message", NO_KEYS},
+    {"auth", -2, NK | CMD_NOAUTH | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_auth, "connection", "@fast @connection",
+     "Authenticates the connection.",
+     "[username] password", NO_KEYS},
+    {"hello", -1, NK | CMD_NOAUTH | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_hello, "connection", "@fast @connection",
+     "Handshakes with the server (RESP2/RESP3).",
+     "arguments[protover:int username_password[AUTH username password] [SETNAME clientname]]", NO_KEYS},
+    {"select", 2, NK | F | LOADING | STALE, 0, 0, 0, cmd_select, "connection", "@fast @connection",
+     "Changes the selected database.",
+     "index:int", NO_KEYS},
+    {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_quit, "connection", "@fast @connection",
+     "Closes the connection.",
+     "", NO_KEYS},
+    {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_reset, "connection", "@fast @connection",
+     "Resets the connection.",
+     "", NO_KEYS},
+    {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "connection", "@slow",
+     "Client connection management (ID, SETNAME, LIST, KILL, UNBLOCK …).",
+     "subcommand [argument]...", NO_KEYS}
+};
+const cmd_family connection_commands = {connection_defs, sizeof(connection_defs) / sizeof(connection_defs[0])};

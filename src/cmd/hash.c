@@ -308,3 +308,58 @@ void cmd_hrandfield(cmd_ctx *ctx) {
     else members_reply_one(ctx, &h);
     compound_free(&h);
 }
+
+#include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
+
+/* The hashes commands. */
+static const cmd_def hash_defs[] = {
+    {"hset", -4, W | F | OOM, 1, 1, 1, cmd_hset, "hash", "@write @hash @fast",
+     "Sets fields of a hash.",
+     "key:key@0 field_value(field value)...", KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
+    {"hmset", -4, W | F | OOM, 1, 1, 1, cmd_hmset, "hash", "@write @hash @fast",
+     "Sets fields of a hash (old form of HSET).",
+     "key:key@0 field_value(field value)...", KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
+    {"hsetnx", 4, W | F | OOM, 1, 1, 1, cmd_hsetnx, "hash", "@write @hash @fast",
+     "Sets a field only if it does not exist.",
+     "key:key@0 field value", KEYS(RANGE(KEY_RW | KEY_INSERT, 1, 0, 1))},
+    {"hget", 3, R | F, 1, 1, 1, cmd_hget, "hash", "@read @hash @fast",
+     "Returns a field's value.",
+     "key:key@0 field", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hmget", -3, R | F, 1, 1, 1, cmd_hmget, "hash", "@read @hash @fast",
+     "Returns several fields' values.",
+     "key:key@0 field...", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hdel", -3, W | F, 1, 1, 1, cmd_hdel, "hash", "@write @hash @fast",
+     "Deletes fields.",
+     "key:key@0 field...", KEYS(RANGE(KEY_RW | KEY_DELETE, 1, 0, 1))},
+    {"hlen", 2, R | F, 1, 1, 1, cmd_hlen, "hash", "@read @hash @fast",
+     "Returns the number of fields.",
+     "key:key@0", KEYS(RANGE(KEY_RO, 1, 0, 1))},
+    {"hstrlen", 3, R | F, 1, 1, 1, cmd_hstrlen, "hash", "@read @hash @fast",
+     "Returns the length of a field's value.",
+     "key:key@0 field", KEYS(RANGE(KEY_RO, 1, 0, 1))},
+    {"hexists", 3, R | F, 1, 1, 1, cmd_hexists, "hash", "@read @hash @fast",
+     "Tells whether a field exists.",
+     "key:key@0 field", KEYS(RANGE(KEY_RO, 1, 0, 1))},
+    {"hkeys", 2, R, 1, 1, 1, cmd_hkeys, "hash", "@read @hash @slow",
+     "Returns every field.",
+     "key:key@0", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hvals", 2, R, 1, 1, 1, cmd_hvals, "hash", "@read @hash @slow",
+     "Returns every value.",
+     "key:key@0", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hgetall", 2, R, 1, 1, 1, cmd_hgetall, "hash", "@read @hash @slow",
+     "Returns every field and value.",
+     "key:key@0", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hincrby", 4, W | F | OOM, 1, 1, 1, cmd_hincrby, "hash", "@write @hash @fast",
+     "Increments a field's integer value.",
+     "key:key@0 field increment:int", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"hincrbyfloat", 4, W | F | OOM, 1, 1, 1, cmd_hincrbyfloat, "hash", "@write @hash @fast",
+     "Increments a field's float value.",
+     "key:key@0 field increment:double", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"hscan", -3, R, 1, 1, 1, cmd_hscan, "hash", "@read @hash @slow",
+     "Iterates over fields and values.",
+     "key:key@0 cursor:int [MATCH pattern:pattern] [COUNT count:int]", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"hrandfield", -2, R, 1, 1, 1, cmd_hrandfield, "hash", "@read @hash @slow",
+     "Returns random fields.",
+     "key:key@0 options[count:int [WITHVALUES]]", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))}
+};
+const cmd_family hash_commands = {hash_defs, sizeof(hash_defs) / sizeof(hash_defs[0])};

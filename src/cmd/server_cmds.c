@@ -606,3 +606,57 @@ void cmd_debug(cmd_ctx *ctx) {
     store_fail_read_after(n);
     reply_ok(ctx->r);
 }
+
+#include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
+
+/* The server commands. */
+static const cmd_def server_defs[] = {
+    {"info", -1, NK | LOADING | STALE, 0, 0, 0, cmd_info, "server", "@slow @dangerous",
+     "Returns information and statistics about the server.",
+     "[section]...", NO_KEYS},
+    {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
+     "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail.",
+     "subcommand [argument]...", NO_KEYS},
+    {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
+     "Returns the number of keys in the database.",
+     "", NO_KEYS},
+    {"flushdb", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushdb, "server", "@keyspace @write @slow @dangerous",
+     "Removes all keys from the current database.",
+     "async[ASYNC|SYNC]", NO_KEYS},
+    {"flushall", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushall, "server", "@keyspace @write @slow @dangerous",
+     "Removes all keys from all databases.",
+     "async[ASYNC|SYNC]", NO_KEYS},
+    {"config", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS, 0, 0, 0, cmd_config, "server", "@slow",
+     "Reads or changes the configuration.",
+     "subcommand [argument]...", NO_KEYS},
+    {"command", -1, NK | CMD_SUBCOMMANDS | LOADING | STALE, 0, 0, 0, cmd_command, "server", "@slow @connection",
+     "Returns information about commands.",
+     "subcommand [argument]...", NO_KEYS},
+    {"time", 1, NK | F | LOADING | STALE, 0, 0, 0, cmd_time, "server", "@fast",
+     "Returns the server time.",
+     "", NO_KEYS},
+    {"shutdown", -1, NK | CMD_ADMIN | CMD_NOQUEUE | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_shutdown, "server", "@admin @slow @dangerous",
+     "Stops the server cleanly.",
+     "nosave_save[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]", NO_KEYS}
+};
+const cmd_family server_commands = {server_defs, sizeof(server_defs) / sizeof(server_defs[0])};
+
+/* The transactions commands. */
+static const cmd_def transaction_defs[] = {
+    {"multi", 1, NK | F | CMD_NOQUEUE | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_multi, "transactions", "@fast @transaction",
+     "Starts a transaction.",
+     "", NO_KEYS},
+    {"exec", 1, NK | CMD_NOQUEUE | NOSCRIPT | LOADING | STALE | NOSLOWLOG, 0, 0, 0, cmd_exec, "transactions", "@slow @transaction",
+     "Runs the queued commands as one batch.",
+     "", NO_KEYS},
+    {"discard", 1, NK | F | CMD_NOQUEUE | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_discard, "transactions", "@fast @transaction",
+     "Discards a transaction.",
+     "", NO_KEYS},
+    {"watch", -2, NK | F | CMD_NOQUEUE | NOSCRIPT | LOADING | STALE | BUSY, 1, -1, 1, cmd_watch, "transactions", "@fast @transaction",
+     "Watches keys for changes before EXEC.",
+     "key:key@0...", KEYS(RANGE(KEY_RO, 1, -1, 1))},
+    {"unwatch", 1, NK | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_unwatch, "transactions", "@fast @transaction",
+     "Forgets all watched keys.",
+     "", NO_KEYS}
+};
+const cmd_family transaction_commands = {transaction_defs, sizeof(transaction_defs) / sizeof(transaction_defs[0])};

@@ -11,7 +11,7 @@
 #include "util/num.h"
 
 /* Replies the error for a non-OK status; returns 1 if it replied. */
-static int reply_status_error(cmd_ctx *ctx, string_status s) {
+static int reply_status_error(cmd_ctx *ctx, type_status s) {
     switch (s) {
     case ST_OK:
     case ST_MISSING:
@@ -44,14 +44,14 @@ static int reply_status_error(cmd_ctx *ctx, string_status s) {
     return 1;
 }
 
-static void count_lookup(string_status s) {
+static void count_lookup(type_status s) {
     atomic_fetch_add(s == ST_OK ? &stats.keyspace_hits : &stats.keyspace_misses, 1);
 }
 
 void cmd_get(cmd_ctx *ctx) {
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    type_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
     count_lookup(s);
     if (!reply_status_error(ctx, s)) {
         if (s == ST_OK)
@@ -114,7 +114,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     }
     string_val old;
     string_val_init(&old);
-    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
+    type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
     if (s == ST_ERROR || s == ST_CORRUPT || s == ST_TOO_BIG || (s == ST_WRONGTYPE && (flags & SET_GET))) {
         reply_status_error(ctx, s);
         string_val_free(&old);
@@ -165,7 +165,7 @@ void cmd_getdel(cmd_ctx *ctx) {
     const resp_arg *key = &ctx->argv[1];
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
+    type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
     if (!reply_status_error(ctx, s)) {
         if (s == ST_OK) {
             reply_bulk(ctx->r, v.ptr, v.len);
@@ -196,7 +196,7 @@ void cmd_getex(cmd_ctx *ctx) {
     }
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
+    type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
     if (!reply_status_error(ctx, s)) {
         if (s == ST_MISSING) {
             reply_null(ctx->r);
@@ -214,7 +214,7 @@ void cmd_mget(cmd_ctx *ctx) {
     for (int i = 1; i < ctx->argc && !reply_was_cut(ctx->r); i++) {
         string_val v;
         string_val_init(&v);
-        string_status s = string_get(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &v);
+        type_status s = string_get(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, &v);
         count_lookup(s);
         if (s == ST_OK)
             reply_bulk(ctx->r, v.ptr, v.len);
@@ -273,7 +273,7 @@ static void incr_generic(cmd_ctx *ctx, long long by) {
     const resp_arg *key = &ctx->argv[1];
     long long result;
     int64_t expire_ms;
-    string_status s = string_incrby(ctx->t, ctx->db, key->ptr, key->len, by, &result, &expire_ms);
+    type_status s = string_incrby(ctx->t, ctx->db, key->ptr, key->len, by, &result, &expire_ms);
     if (reply_status_error(ctx, s)) return;
     char text[32];
     cmd_record_set(ctx, key->ptr, key->len, text, num_format_ll(text, result), expire_ms);
@@ -308,7 +308,7 @@ void cmd_incrbyfloat(cmd_ctx *ctx) {
     buf out;
     buf_init(&out);
     int64_t expire_ms;
-    string_status s = string_incrbyfloat(ctx->t, ctx->db, key->ptr, key->len, by, &out, &expire_ms);
+    type_status s = string_incrbyfloat(ctx->t, ctx->db, key->ptr, key->len, by, &out, &expire_ms);
     if (!reply_status_error(ctx, s)) {
         cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
         reply_bulk(ctx->r, out.data, out.len);
@@ -318,7 +318,7 @@ void cmd_incrbyfloat(cmd_ctx *ctx) {
 
 void cmd_strlen(cmd_ctx *ctx) {
     long long len;
-    string_status s = string_strlen(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &len);
+    type_status s = string_strlen(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &len);
     if (!reply_status_error(ctx, s)) reply_int(ctx->r, len);
 }
 
@@ -340,7 +340,7 @@ static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, i
     const resp_arg *key = &ctx->argv[1];
     long long len;
     int64_t expire_ms;
-    string_status s;
+    type_status s;
     if (!append && bytes->len == 0) {
         /* Writing nothing creates nothing: reply the current length. */
         s = string_strlen(ctx->t, ctx->db, key->ptr, key->len, &len);
@@ -380,7 +380,7 @@ void cmd_getrange(cmd_ctx *ctx) {
     if (arg_ll(ctx, &ctx->argv[2], &start) < 0 || arg_ll(ctx, &ctx->argv[3], &end) < 0) return;
     string_val v;
     string_val_init(&v);
-    string_status s = string_get_range(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &v);
+    type_status s = string_get_range(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &v);
     if (!reply_status_error(ctx, s)) reply_bulk(ctx->r, v.ptr, v.len);
     string_val_free(&v);
 }
@@ -406,7 +406,7 @@ void cmd_setbit(cmd_ctx *ctx) {
     }
     int old;
     int64_t expire_ms;
-    string_status s =
+    type_status s =
         string_setbit(ctx->t, ctx->db, key->ptr, key->len, bit, ctx->argv[3].ptr[0] == '1', &old, &expire_ms);
     if (reply_status_error(ctx, s)) return;
     char at[24];
@@ -420,7 +420,7 @@ void cmd_getbit(cmd_ctx *ctx) {
     uint64_t bit;
     if (parse_bit_offset(ctx, &ctx->argv[2], &bit) < 0) return;
     int value;
-    string_status s = string_read_bit(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, bit, &value);
+    type_status s = string_read_bit(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, bit, &value);
     if (!reply_status_error(ctx, s)) reply_int(ctx->r, value);
 }
 
@@ -458,14 +458,14 @@ void cmd_bitcount(cmd_ctx *ctx) {
     if (parse_bit_range(ctx, 2, 0, &start, &end, &has_end, &bits) < 0) return;
     if (!bits) {
         long long count;
-        string_status s = string_count_bits(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &count);
+        type_status s = string_count_bits(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, start, end, &count);
         if (!reply_status_error(ctx, s)) reply_int(ctx->r, count);
         return;
     }
     /* BIT: positions in bits, over the whole value. */
     string_val v;
     string_val_init(&v);
-    string_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
+    type_status s = string_get(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &v);
     if (!reply_status_error(ctx, s)) {
         long long count = 0;
         if (s == ST_OK && !(start < 0 && end < 0 && start > end) &&
@@ -487,7 +487,7 @@ void cmd_bitpos(cmd_ctx *ctx) {
     int has_end, bits;
     if (parse_bit_range(ctx, 3, 1, &start, &end, &has_end, &bits) < 0) return;
     long long pos;
-    string_status s = string_bitpos(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, (int)bitarg, start, end,
+    type_status s = string_bitpos(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, (int)bitarg, start, end,
                                     bits, has_end, &pos);
     if (!reply_status_error(ctx, s)) reply_int(ctx->r, pos);
 }
@@ -500,3 +500,88 @@ int set_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *si
     sink->add(sink, (key_ref){1, flags, -1});
     return 0;
 }
+
+#include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
+
+/* The strings commands. */
+static const cmd_def string_defs[] = {
+    {"get", 2, R | F, 1, 1, 1, cmd_get, "string", "@read @string @fast",
+     "Returns the string value of a key.",
+     "key:key@0", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"set", -3, W | OOM, 1, 1, 1, cmd_set, "string", "@write @string @slow",
+     "Sets the string value of a key.",
+     "key:key@0 value condition[NX|XX] [GET] expiration[EX seconds:int|PX milliseconds:int|EXAT unix-time-seconds:time|PXAT unix-time-milliseconds:time|KEEPTTL]",
+     KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE | KEY_VARIABLE_FLAGS, 1, 0, 1)), .getkeys = set_getkeys},
+    {"setnx", 3, W | F | OOM, 1, 1, 1, cmd_setnx, "string", "@write @string @fast",
+     "Sets a key only if it does not exist.",
+     "key:key@0 value", KEYS(RANGE(KEY_OW | KEY_INSERT, 1, 0, 1))},
+    {"setex", 4, W | OOM, 1, 1, 1, cmd_setex, "string", "@write @string @slow",
+     "Sets a key with an expiry in seconds.",
+     "key:key@0 seconds:int value", KEYS(RANGE(KEY_OW | KEY_UPDATE, 1, 0, 1))},
+    {"psetex", 4, W | OOM, 1, 1, 1, cmd_psetex, "string", "@write @string @slow",
+     "Sets a key with an expiry in milliseconds.",
+     "key:key@0 milliseconds:int value", KEYS(RANGE(KEY_OW | KEY_UPDATE, 1, 0, 1))},
+    {"getset", 3, W | F | OOM, 1, 1, 1, cmd_getset, "string", "@write @string @fast",
+     "Sets a key and returns its old value.",
+     "key:key@0 value", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"getdel", 2, W | F, 1, 1, 1, cmd_getdel, "string", "@write @string @fast",
+     "Returns a key's value and deletes it.",
+     "key:key@0", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_DELETE, 1, 0, 1))},
+    {"getex", -2, W | F, 1, 1, 1, cmd_getex, "string", "@write @string @fast",
+     "Returns a key's value and changes its expiry.",
+     "key:key@0 expiration[EX seconds:int|PX milliseconds:int|EXAT unix-time-seconds:time|PXAT unix-time-milliseconds:time|PERSIST]",
+     KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"mget", -2, R | F, 1, -1, 1, cmd_mget, "string", "@read @string @fast",
+     "Returns the values of several keys.",
+     "key:key@0...", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, -1, 1))},
+    {"mset", -3, W | OOM, 1, -1, 2, cmd_mset, "string", "@write @string @slow",
+     "Sets several keys.",
+     "key_value(key:key@0 value)...", KEYS(RANGE(KEY_OW | KEY_UPDATE, 1, -1, 2))},
+    {"msetnx", -3, W | OOM, 1, -1, 2, cmd_msetnx, "string", "@write @string @slow",
+     "Sets several keys only if none exists.",
+     "key_value(key:key@0 value)...", KEYS(RANGE(KEY_OW | KEY_INSERT, 1, -1, 2))},
+    {"incr", 2, W | F | OOM, 1, 1, 1, cmd_incr, "string", "@write @string @fast",
+     "Increments an integer value by one.",
+     "key:key@0", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"decr", 2, W | F | OOM, 1, 1, 1, cmd_decr, "string", "@write @string @fast",
+     "Decrements an integer value by one.",
+     "key:key@0", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"incrby", 3, W | F | OOM, 1, 1, 1, cmd_incrby, "string", "@write @string @fast",
+     "Increments an integer value.",
+     "key:key@0 increment:int", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"decrby", 3, W | F | OOM, 1, 1, 1, cmd_decrby, "string", "@write @string @fast",
+     "Decrements an integer value.",
+     "key:key@0 decrement:int", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"incrbyfloat", 3, W | F | OOM, 1, 1, 1, cmd_incrbyfloat, "string", "@write @string @fast",
+     "Increments a floating point value.",
+     "key:key@0 increment:double", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"append", 3, W | F | OOM, 1, 1, 1, cmd_append, "string", "@write @string @fast",
+     "Appends to a string.",
+     "key:key@0 value", KEYS(RANGE(KEY_RW | KEY_INSERT, 1, 0, 1))},
+    {"strlen", 2, R | F, 1, 1, 1, cmd_strlen, "string", "@read @string @fast",
+     "Returns the length of a string.",
+     "key:key@0", KEYS(RANGE(KEY_RO, 1, 0, 1))},
+    {"getrange", 4, R, 1, 1, 1, cmd_getrange, "string", "@read @string @slow",
+     "Returns a substring.",
+     "key:key@0 start:int end:int", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"substr", 4, R, 1, 1, 1, cmd_getrange, "string", "@read @string @slow",
+     "Returns a substring (old name of GETRANGE).",
+     "key:key@0 start:int end:int", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"setrange", 4, W | OOM, 1, 1, 1, cmd_setrange, "string", "@write @string @slow",
+     "Overwrites part of a string.",
+     "key:key@0 offset:int value", KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
+    {"setbit", 4, W | OOM, 1, 1, 1, cmd_setbit, "bitmap", "@write @bitmap @slow",
+     "Sets or clears a bit.",
+     "key:key@0 offset:int value:int", KEYS(RANGE(KEY_RW | KEY_ACCESS | KEY_UPDATE, 1, 0, 1))},
+    {"getbit", 3, R | F, 1, 1, 1, cmd_getbit, "bitmap", "@read @bitmap @fast",
+     "Returns a bit.",
+     "key:key@0 offset:int", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"bitcount", -2, R, 1, 1, 1, cmd_bitcount, "bitmap", "@read @bitmap @slow",
+     "Counts set bits.",
+     "key:key@0 index[start:int end:int index_unit[BYTE|BIT]]", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"bitpos", -3, R, 1, 1, 1, cmd_bitpos, "bitmap", "@read @bitmap @slow",
+     "Finds the first set or clear bit.",
+     "key:key@0 bit:int index[start:int end_index[end:int index_unit[BYTE|BIT]]]",
+     KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))}
+};
+const cmd_family string_commands = {string_defs, sizeof(string_defs) / sizeof(string_defs[0])};

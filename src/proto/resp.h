@@ -6,12 +6,12 @@
 
 #include <stddef.h>
 
+#include "util/slice.h"
+
 #define RESP_INLINE_MAX (64 * 1024)
 
-typedef struct resp_arg {
-    char *ptr;
-    size_t len;
-} resp_arg;
+/* An argument: its bytes are the parser's (see resp_parser_take_args). */
+typedef slice resp_arg;
 
 typedef enum { RESP_NEED_MORE, RESP_DONE, RESP_ERROR } resp_status;
 

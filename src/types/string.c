@@ -18,7 +18,7 @@ void string_val_init(string_val *v) {
 void string_val_free(string_val *v) { buf_free(&v->raw); }
 
 /* The status of a bitmap operation's result. */
-static string_status bitmap_status(int rc) {
+static type_status bitmap_status(int rc) {
     if (rc == BITMAP_CORRUPT) return ST_CORRUPT;
     return rc < 0 ? ST_ERROR : ST_OK;
 }
@@ -28,10 +28,10 @@ static string_status bitmap_status(int rc) {
 static int too_long_to_read(uint64_t len) { return len > (uint64_t)CONFIG_READ(proto_max_bulk_len); }
 
 /* A bitmap read as the string it holds. */
-static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
+static type_status read_bitmap(txn *t, int db, const char *key, size_t klen, const meta *m, string_val *out) {
     compound c;
     compound_attach(&c, t, db, key, klen, m, 1);
-    string_status s = bitmap_status(bitmap_read(&c, &out->raw)); /* the metadata record in raw is no longer needed */
+    type_status s = bitmap_status(bitmap_read(&c, &out->raw)); /* the metadata record in raw is no longer needed */
     compound_free(&c);
     if (s != ST_OK) return s;
     out->ptr = out->raw.data;
@@ -42,8 +42,8 @@ static string_status read_bitmap(txn *t, int db, const char *key, size_t klen, c
 }
 
 /* string_get, but a bitmap longer than max bytes answers too_long without being read. */
-static string_status read_value(txn *t, int db, const char *key, size_t klen, string_val *out, uint64_t max,
-                                string_status too_long) {
+static type_status read_value(txn *t, int db, const char *key, size_t klen, string_val *out, uint64_t max,
+                                type_status too_long) {
     meta m;
     int rc = ks_lookup(t, db, key, klen, &m, &out->raw);
     if (rc == KS_ERROR) return ST_ERROR;
@@ -58,7 +58,7 @@ static string_status read_value(txn *t, int db, const char *key, size_t klen, st
     return ST_OK;
 }
 
-string_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
+type_status string_get(txn *t, int db, const char *key, size_t klen, string_val *out) {
     return read_value(t, db, key, klen, out, (uint64_t)CONFIG_READ(proto_max_bulk_len), ST_TOO_BIG);
 }
 
@@ -69,7 +69,7 @@ static long long value_length(const meta *m) {
 
 /* Looks a key up for a string command that reads no whole value: ST_OK with its metadata
  * (a string's value then points into raw), ST_MISSING, ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. */
-static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
+static type_status lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     int rc = ks_lookup(t, db, key, klen, m, raw);
     if (rc == KS_ERROR) return ST_ERROR;
     if (rc == KS_CORRUPT) return ST_CORRUPT;
@@ -77,10 +77,10 @@ static string_status lookup(txn *t, int db, const char *key, size_t klen, meta *
     return m->type == TYPE_STRING || m->type == TYPE_BITMAP ? ST_OK : ST_WRONGTYPE;
 }
 
-string_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+type_status string_get_range(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                string_val *out) {
     meta m;
-    string_status s = lookup(t, db, key, klen, &m, &out->raw);
+    type_status s = lookup(t, db, key, klen, &m, &out->raw);
     out->ptr = "";
     out->len = 0;
     if (s != ST_OK) return s;
@@ -103,13 +103,13 @@ string_status string_get_range(txn *t, int db, const char *key, size_t klen, lon
     return s;
 }
 
-string_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
+type_status string_count_bits(txn *t, int db, const char *key, size_t klen, long long start, long long end,
                                 long long *count) {
     meta m;
     buf raw;
     buf_init(&raw);
     *count = 0;
-    string_status s = lookup(t, db, key, klen, &m, &raw);
+    type_status s = lookup(t, db, key, klen, &m, &raw);
     if (s == ST_OK && !(start < 0 && end < 0 && start > end) && string_clamp_range(&start, &end, value_length(&m))) {
         if (m.type == TYPE_STRING) {
             *count = string_bitcount(m.value, start, end);
@@ -140,14 +140,14 @@ static long long find_bit(const char *v, size_t len, int bit, long long first, l
 }
 
 /* BITPOS over a key found, as string_bitpos. */
-static string_status bitpos_found(compound *c, int bit, long long start, long long end, int bits, int has_end,
+static type_status bitpos_found(compound *c, int bit, long long start, long long end, int bits, int has_end,
                                   long long *pos) {
     long long len = value_length(&c->m), total = bits ? len * 8 : len;
     /* A bitmap's size is only a number: no bit positions past any real string. */
     if (too_long_to_read((uint64_t)len)) return ST_TOO_BIG;
     if ((start < 0 && end < 0 && start > end) || !string_clamp_range(&start, &end, total)) return ST_OK;
     long long first = bits ? start : start * 8, last = bits ? end : end * 8 + 7;
-    string_status s = ST_OK;
+    type_status s = ST_OK;
     if (c->m.type == TYPE_STRING)
         *pos = find_bit(c->m.value, c->m.value_len, bit, first, last);
     else
@@ -156,12 +156,12 @@ static string_status bitpos_found(compound *c, int bit, long long start, long lo
     return s;
 }
 
-string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
+type_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bit, long long start, long long end,
                             int bits, int has_end, long long *pos) {
     meta m;
     buf raw;
     buf_init(&raw);
-    string_status s = lookup(t, db, key, klen, &m, &raw);
+    type_status s = lookup(t, db, key, klen, &m, &raw);
     *pos = s == ST_MISSING && !bit ? 0 : -1;
     if (s == ST_OK) {
         compound c;
@@ -173,22 +173,22 @@ string_status string_bitpos(txn *t, int db, const char *key, size_t klen, int bi
     return s;
 }
 
-string_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
+type_status string_strlen(txn *t, int db, const char *key, size_t klen, long long *len) {
     meta m;
     buf raw;
     buf_init(&raw);
-    string_status s = lookup(t, db, key, klen, &m, &raw);
+    type_status s = lookup(t, db, key, klen, &m, &raw);
     *len = s == ST_OK ? value_length(&m) : 0;
     buf_free(&raw);
     return s;
 }
 
-string_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int *value) {
+type_status string_read_bit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int *value) {
     meta m;
     buf raw;
     buf_init(&raw);
     *value = 0;
-    string_status s = lookup(t, db, key, klen, &m, &raw);
+    type_status s = lookup(t, db, key, klen, &m, &raw);
     if (s == ST_OK && m.type == TYPE_BITMAP) {
         compound c;
         compound_attach(&c, t, db, key, klen, &m, 1);
@@ -219,9 +219,9 @@ void string_put(txn *t, int db, const char *key, size_t klen, const char *val, s
 
 /* The value INCR … INCRBYFLOAT change (empty if missing); a bitmap too long to hold a number
  * answers not_a_number without being assembled. */
-static string_status read_for_update(txn *t, int db, const char *key, size_t klen, string_val *v,
-                                     string_status not_a_number) {
-    string_status s = read_value(t, db, key, klen, v, NUMBER_MAX_BYTES, not_a_number);
+static type_status read_for_update(txn *t, int db, const char *key, size_t klen, string_val *v,
+                                     type_status not_a_number) {
+    type_status s = read_value(t, db, key, klen, v, NUMBER_MAX_BYTES, not_a_number);
     if (s == ST_MISSING) {
         v->ptr = "";
         v->len = 0;
@@ -231,11 +231,11 @@ static string_status read_for_update(txn *t, int db, const char *key, size_t kle
     return s;
 }
 
-string_status string_incrby(txn *t, int db, const char *key, size_t klen, long long by, long long *result,
+type_status string_incrby(txn *t, int db, const char *key, size_t klen, long long by, long long *result,
                             int64_t *expire_ms) {
     string_val v;
     string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v, ST_NOT_INTEGER);
+    type_status s = read_for_update(t, db, key, klen, &v, ST_NOT_INTEGER);
     long long cur = 0;
     if (s == ST_OK && v.exists && num_parse_ll(v.ptr, v.len, &cur) < 0) s = ST_NOT_INTEGER;
     if (s == ST_OK && ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by))) s = ST_OVERFLOW;
@@ -249,11 +249,11 @@ string_status string_incrby(txn *t, int db, const char *key, size_t klen, long l
     return s;
 }
 
-string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
+type_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, long double by, buf *out,
                                  int64_t *expire_ms) {
     string_val v;
     string_val_init(&v);
-    string_status s = read_for_update(t, db, key, klen, &v, ST_NOT_FLOAT);
+    type_status s = read_for_update(t, db, key, klen, &v, ST_NOT_FLOAT);
     long double cur = 0;
     if (s == ST_OK && v.exists && num_parse_ld(v.ptr, v.len, &cur) < 0) s = ST_NOT_FLOAT;
     if (s == ST_OK) {
@@ -275,7 +275,7 @@ string_status string_incrbyfloat(txn *t, int db, const char *key, size_t klen, l
 /* Opens a key that SETBIT, SETRANGE or APPEND edits: ST_OK with a bitmap (c->found) or a
  * string (c->m.type, its value in c->raw), ST_MISSING with c a new, empty bitmap,
  * ST_WRONGTYPE or ST_ERROR. */
-static string_status open_for_edit(compound *c, txn *t, int db, const char *key, size_t klen) {
+static type_status open_for_edit(compound *c, txn *t, int db, const char *key, size_t klen) {
     int rc = compound_open(c, t, db, key, klen, TYPE_BITMAP);
     if (rc == CK_ERROR) return ST_ERROR;
     if (rc == CK_CORRUPT) return ST_CORRUPT;
@@ -296,7 +296,7 @@ static void copy_extended(const compound *c, size_t len, buf *out) {
 /* Starts a bitmap b in place of c's string, holding its value, with its expiry: an edit that
  * leaves a string long goes to the bitmap, so that neither it nor the next edit rewrites the
  * whole value (nor fills a far offset's gap with zeros). */
-static string_status string_to_bitmap(compound *c, compound *b) {
+static type_status string_to_bitmap(compound *c, compound *b) {
     meta fresh;
     memset(&fresh, 0, sizeof(fresh));
     fresh.type = TYPE_BITMAP;
@@ -311,10 +311,10 @@ static int edit_makes_long(const compound *c, uint64_t len) {
     return (len > c->m.value_len ? len : c->m.value_len) > STRING_BITMAP_MIN_BYTES;
 }
 
-string_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
+type_status string_setrange(txn *t, int db, const char *key, size_t klen, long long offset, const char *bytes,
                               size_t blen, long long max_len, int append, long long *new_len, int64_t *expire_ms) {
     compound c;
-    string_status s = open_for_edit(&c, t, db, key, klen);
+    type_status s = open_for_edit(&c, t, db, key, klen);
     *expire_ms = c.m.expire_ms;
     if (s == ST_OK || s == ST_MISSING) {
         long long cur = value_length(&c.m);
@@ -352,10 +352,10 @@ int string_getbit(const char *v, size_t len, uint64_t bit) {
     return ((uint8_t)v[byte] >> (7 - (bit & 7))) & 1;
 }
 
-string_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
+type_status string_setbit(txn *t, int db, const char *key, size_t klen, uint64_t bit, int on, int *old,
                             int64_t *expire_ms) {
     compound c;
-    string_status s = open_for_edit(&c, t, db, key, klen);
+    type_status s = open_for_edit(&c, t, db, key, klen);
     *expire_ms = c.m.expire_ms;
     if (s == ST_MISSING || (s == ST_OK && c.found)) {
         /* A missing key becomes a bitmap, as in Kvrocks: a far bit costs one fragment. */

@@ -1,0 +1,19 @@
+/* What an operation of a type module (types/string.h, types/hash.h, …) returns: the cmd/
+ * layer turns each status into its Redis error or reply. */
+#ifndef TIDEKV_TYPES_STATUS_H
+#define TIDEKV_TYPES_STATUS_H
+
+typedef enum {
+    ST_OK,
+    ST_MISSING,
+    ST_WRONGTYPE,
+    ST_NOT_INTEGER,
+    ST_OVERFLOW,
+    ST_NOT_FLOAT,
+    ST_NAN_OR_INF,
+    ST_TOO_BIG,
+    ST_ERROR,   /* a storage read failed: the command must fail (its writes are rolled back) */
+    ST_CORRUPT, /* the key's stored data cannot be decoded or contradicts itself */
+} type_status;
+
+#endif
