@@ -15,6 +15,7 @@
 #include "cdc/apply.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "store_fixture.h"
 #include "storage/txn.h"
 
 #define VERSION 9
@@ -22,24 +23,6 @@
 
 static const apply_limits limits = {16, 1024 * 1024};
 static char err[256];
-
-static int setup(void **state) {
-    static char dir[] = "/tmp/tidekv-test-apply-XXXXXX";
-    if (!mkdtemp(dir)) return -1;
-    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
-                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
-    char *open_err = NULL;
-    if (store_open(&s, &open_err) != 0) return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state) {
-    store_close();
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", (const char *)*state);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* Applies a batch that writes key k's metadata m and, for a list, its items (a bitmap gets
  * no fragment: it reads as zeros). Returns what cdc_apply_batch does; nothing is committed. */
@@ -108,5 +91,5 @@ int main(void) {
         cmocka_unit_test(test_list_needs_room_at_both_ends),
         cmocka_unit_test(test_bitmap_is_no_longer_than_a_string),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }

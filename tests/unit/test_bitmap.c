@@ -13,27 +13,10 @@
 #include <string.h>
 
 #include "storage/store.h"
+#include "store_fixture.h"
 #include "storage/txn.h"
 #include "types/bitmap.h"
 
-static char dir[] = "/tmp/tidekv-test-bitmap-XXXXXX";
-
-static int open_store(void **state) {
-    (void)state;
-    if (!mkdtemp(dir)) return -1;
-    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
-                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
-    char *err = NULL;
-    return store_open(&s, &err);
-}
-
-static int close_store(void **state) {
-    (void)state;
-    store_close();
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* Opens key as a bitmap in t (a new one if missing). */
 static void open_bitmap(compound *c, txn *t, const char *key) {
@@ -162,5 +145,5 @@ int main(void) {
         cmocka_unit_test(test_write_across_fragments),
         cmocka_unit_test(test_new_bitmap_writes_no_zero_fragments),
     };
-    return cmocka_run_group_tests(tests, open_store, close_store);
+    return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }
