@@ -156,21 +156,6 @@ void cmd_info(cmd_ctx *ctx) {
     buf_free(&b);
 }
 
-/* Deletes every key of a database: a range deletion per column family, O(1) in the batch. */
-static void flush_db(txn *t, int db) {
-    static const int cfs[] = {CF_METADATA, CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
-    buf begin, end;
-    buf_init(&begin);
-    buf_init(&end);
-    enc_namespace(&begin, db);
-    enc_prefix_end(&end, begin.data, begin.len);
-    for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++)
-        txn_delete_range(t, cfs[i], begin.data, begin.len, end.data, end.len);
-    txn_touch_db(t, db);
-    buf_free(&begin);
-    buf_free(&end);
-}
-
 static int flush_args_ok(cmd_ctx *ctx) {
     if (ctx->argc == 1 || (ctx->argc == 2 && (arg_is(&ctx->argv[1], "async") || arg_is(&ctx->argv[1], "sync"))))
         return 1;
@@ -180,7 +165,7 @@ static int flush_args_ok(cmd_ctx *ctx) {
 
 void cmd_flushdb(cmd_ctx *ctx) {
     if (!flush_args_ok(ctx)) return;
-    flush_db(ctx->t, ctx->db);
+    ks_flush_db(ctx->t, ctx->db);
     const char *argv[1] = {"FLUSHDB"};
     size_t lens[1] = {7};
     cmd_record(ctx, TYPE_NONE, 1, argv, lens);
@@ -189,7 +174,7 @@ void cmd_flushdb(cmd_ctx *ctx) {
 
 void cmd_flushall(cmd_ctx *ctx) {
     if (!flush_args_ok(ctx)) return;
-    for (int db = 0; db < CONFIG_READ(databases); db++) flush_db(ctx->t, db);
+    for (int db = 0; db < CONFIG_READ(databases); db++) ks_flush_db(ctx->t, db);
     const char *argv[1] = {"FLUSHALL"};
     size_t lens[1] = {8};
     cmd_record(ctx, TYPE_NONE, 1, argv, lens);

@@ -21,6 +21,8 @@ STORE_MUST_CHECK int ks_lookup(txn *t, int db, const char *key, size_t klen, met
 STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
 STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+/* FLUSHDB: deletes every key of a database (a range deletion per column family, O(1)). */
+void ks_flush_db(txn *t, int db);
 /* Deletes a key (its metadata record: O(1) for every type). */
 void ks_delete(txn *t, int db, const char *key, size_t klen);
 /* Rewrites a key's metadata with a new expiry (0 = none); raw is the record read by ks_lookup. */
