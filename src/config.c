@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -22,7 +23,8 @@ static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* OPT_BYTES is a binary-safe string (a password may hold any byte, NUL too); the other
  * types refuse a NUL, which would cut a C string short. Numbers are stored as atomic_int
- * (OPT_INT, OPT_BOOL, OPT_ENUM, OPT_LOGLEVEL) or atomic_llong (OPT_LL, OPT_MEMORY). */
+ * (OPT_INT, OPT_BOOL, OPT_ENUM, OPT_LOGLEVEL, OPT_KEYSPACE_EVENTS: a mask of keyspace_event
+ * bits) or atomic_llong (OPT_LL, OPT_MEMORY). */
 typedef enum {
     OPT_INT,
     OPT_LL,
@@ -32,7 +34,8 @@ typedef enum {
     OPT_BYTES,
     OPT_LOGLEVEL,
     OPT_ENUM,
-    OPT_OUTPUT_LIMITS
+    OPT_OUTPUT_LIMITS,
+    OPT_KEYSPACE_EVENTS
 } opt_type;
 
 typedef struct option_def {
@@ -45,12 +48,24 @@ typedef struct option_def {
     const char *const *choices; /* OPT_ENUM: the names, NULL-terminated; stored as an index */
     const char *alias_of;       /* set: another name of that option; nothing else is used */
     long long kept_min, kept_max; /* if kept_max: numbers accepted past these are kept at them (hz) */
+    int words; /* the value may be several words (save 900 1 300 10): a config line joins them */
+    int appends_in_file; /* a second line of it in one file adds to the first (save, as Redis) */
+    /* OPT_STRING: checks a value before it is taken (the texts are Redis's); NULL takes any. */
+    int (*check)(const char *value, char *err, size_t errlen);
 } option_def;
 
 const char *const config_fsync_modes[] = {"always", "everysec", "no", NULL}; /* enum fsync_mode */
 static const char *const maxmemory_policies[] = {"volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                                  "allkeys-lru",  "allkeys-lfu",  "allkeys-random",  "noeviction",
                                                  NULL};
+
+static int check_bind(const char *value, char *err, size_t errlen);
+static int check_save(const char *value, char *err, size_t errlen);
+static int check_oom_score_adj_values(const char *value, char *err, size_t errlen);
+static int check_daemonize(const char *value, char *err, size_t errlen);
+
+static const char *const repl_diskless_loads[] = {"disabled", "on-empty-db", "swapdb", NULL};
+static const char *const oom_score_adjs[] = {"no", "yes", "relative", "absolute", NULL};
 
 #define FIELD(f) (&server_config.f)
 /* Name, type, where the value lives, range (numbers), whether CONFIG SET may change it, default. */
@@ -67,7 +82,9 @@ static const char *const maxmemory_policies[] = {"volatile-lru", "volatile-lfu",
 #define ALIAS(n, target) {.name = n, .alias_of = target}
 
 static const option_def options[] = {
-    OPTION("bind", OPT_STRING, FIELD(bind), 0, 0, 0, "127.0.0.1"),
+    /* Up to 16 addresses; one written -addr may be missing on this machine (Redis's syntax). */
+    {.name = "bind", .type = OPT_STRING, .field = FIELD(bind), .default_value = "127.0.0.1", .words = 1,
+     .check = check_bind},
     OPTION("port", OPT_INT, FIELD(port), 0, 65535, 0, "6666"),
     OPTION("dir", OPT_STRING, FIELD(dir), 0, 0, 0, "./data"),
     OPTION("workers", OPT_INT, FIELD(workers), 0, 256, 0, "0"),
@@ -97,7 +114,8 @@ static const option_def options[] = {
     OPTION("cdc-poll-pace-ms", OPT_INT, FIELD(cdc_poll_pace_ms), 0, 60000, 1, "5"),
     OPTION("cdc-poll-max-bytes", OPT_MEMORY, FIELD(cdc_poll_max_bytes), 1, 1LL << 40, 1, "16mb"),
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
-    OPTION("save", OPT_STRING, FIELD(save), 0, 0, 1, ""),
+    {.name = "save", .type = OPT_STRING, .field = FIELD(save), .runtime_settable = 1, .default_value = "",
+     .words = 1, .appends_in_file = 1, .check = check_save},
     OPTION("appendonly", OPT_STRING, FIELD(appendonly), 0, 0, 0, "yes"),
     {.name = "appendfsync", .type = OPT_ENUM, .field = FIELD(appendfsync), .runtime_settable = 1,
      .default_value = "everysec", .choices = config_fsync_modes},
@@ -106,8 +124,19 @@ static const option_def options[] = {
     OPTION("debug-fault-injection", OPT_BOOL, FIELD(debug_fault_injection), 0, 0, 0, "no"),
     /* Redis's syntax and classes; only normal clients exist here, the other classes are kept
      * for CONFIG GET. Unlike Redis's 0 0 0, normal clients are bounded by default. */
-    OPTION("client-output-buffer-limit", OPT_OUTPUT_LIMITS, FIELD(output_limits), 0, 0, 1,
-           "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60"),
+    {.name = "client-output-buffer-limit", .type = OPT_OUTPUT_LIMITS, .field = FIELD(output_limits),
+     .runtime_settable = 1, .default_value = "normal 1gb 256mb 60 slave 256mb 64mb 60 pubsub 32mb 8mb 60", .words = 1},
+    /* Connections: the listen queue's length, and TCP keepalive probes after this many seconds
+     * idle (0 = none), as Redis. */
+    OPTION("tcp-backlog", OPT_INT, FIELD(tcp_backlog), 0, INT_MAX, 0, "511"),
+    OPTION("tcp-keepalive", OPT_INT, FIELD(tcp_keepalive), 0, INT_MAX, 1, "300"),
+    /* Written with the server's pid once it listens, removed when it stops cleanly. */
+    OPTION("pidfile", OPT_STRING, FIELD(pidfile), 0, 0, 0, ""),
+    /* tidekv runs in the foreground (under systemd or another supervisor): only "no" is taken. */
+    {.name = "daemonize", .type = OPT_STRING, .default_value = "no", .check = check_daemonize},
+    /* Keyspace notifications' classes, kept as Redis shows them (their events come with pub/sub). */
+    {.name = "notify-keyspace-events", .type = OPT_KEYSPACE_EVENTS, .field = FIELD(notify_keyspace_events),
+     .runtime_settable = 1, .default_value = ""},
 
     /* Encodings: RocksDB keys hold every element whatever the size. */
     REDIS_INT("hash-max-listpack-entries", 0, LONG_MAX, "512"),
@@ -175,6 +204,32 @@ static const option_def options[] = {
     REDIS_BOOL("aof-use-rdb-preamble", "yes"),
     REDIS_BOOL("aof-rewrite-incremental-fsync", "yes"),
     REDIS_BOOL("aof-timestamp-enabled", "no"),
+    /* The process: logo, title, the kernel's OOM score and transparent huge pages. */
+    OPTION("always-show-logo", OPT_BOOL, NULL, 0, 0, 0, "no"),
+    OPTION("set-proc-title", OPT_BOOL, NULL, 0, 0, 0, "yes"),
+    REDIS_IMMUTABLE_STRING("proc-title-template", "{title} {listen-addr} {server-mode}"),
+    {.name = "oom-score-adj", .type = OPT_ENUM, .runtime_settable = 1, .default_value = "no", .choices = oom_score_adjs},
+    {.name = "oom-score-adj-values", .type = OPT_STRING, .runtime_settable = 1, .default_value = "0 200 800",
+     .words = 1, .check = check_oom_score_adj_values},
+    OPTION("disable-thp", OPT_BOOL, NULL, 0, 0, 0, "yes"),
+    /* Diagnostics Redis keeps in memory: the slow log, the ACL log, the latency monitor. */
+    REDIS_INT("slowlog-log-slower-than", -1, LLONG_MAX, "10000"),
+    REDIS_INT("slowlog-max-len", 0, LONG_MAX, "128"),
+    REDIS_INT("acllog-max-len", 0, LONG_MAX, "128"),
+    REDIS_INT("latency-monitor-threshold", 0, LLONG_MAX, "0"),
+    /* Replication (shown with Redis's defaults until tidekv's replicas use them). */
+    REDIS_BOOL("replica-serve-stale-data", "yes"),
+    ALIAS("slave-serve-stale-data", "replica-serve-stale-data"),
+    REDIS_BOOL("replica-read-only", "yes"),
+    ALIAS("slave-read-only", "replica-read-only"),
+    REDIS_INT("replica-priority", 0, INT_MAX, "100"),
+    ALIAS("slave-priority", "replica-priority"),
+    REDIS_BOOL("repl-diskless-sync", "yes"),
+    REDIS_INT("repl-diskless-sync-delay", 0, INT_MAX, "5"),
+    REDIS_INT("repl-diskless-sync-max-replicas", 0, INT_MAX, "0"),
+    {.name = "repl-diskless-load", .type = OPT_ENUM, .runtime_settable = 1, .default_value = "disabled",
+     .choices = repl_diskless_loads},
+    REDIS_BOOL("repl-disable-tcp-nodelay", "no"),
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -285,6 +340,115 @@ static int apply_output_limits(const char *value, shared_output_limit *limits, i
     return 0;
 }
 
+int config_bind_address_family(const char *addr) {
+    unsigned char scratch[sizeof(struct in6_addr)];
+    if (strcmp(addr, "*") == 0 || inet_pton(AF_INET, addr, scratch) == 1) return AF_INET;
+    if (strcmp(addr, "::*") == 0 || inet_pton(AF_INET6, addr, scratch) == 1) return AF_INET6;
+    return -1;
+}
+
+/* Splits a multi-word value into words (free with free_words); -1 on unbalanced quotes. */
+static int split_words(const char *value, resp_arg **words) { return resp_split_inline(value, strlen(value), words); }
+
+static void free_words(resp_arg *words, int n) {
+    for (int i = 0; i < n; i++) free(words[i].ptr);
+    free(words);
+}
+
+static int check_bind(const char *value, char *err, size_t errlen) {
+    resp_arg *words = NULL;
+    int n = split_words(value, &words);
+    int rc = 0;
+    if (n < 1 || n > CONFIG_MAX_BIND) {
+        snprintf(err, errlen, n < 1 ? "argument must be one address or more" : "Too many bind addresses specified.");
+        rc = -1;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        const char *addr = words[i].ptr + (words[i].ptr[0] == '-');
+        if (config_bind_address_family(addr) < 0) {
+            snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address (or * or ::*)", words[i].ptr);
+            rc = -1;
+        }
+    }
+    free_words(words, n);
+    return rc;
+}
+
+/* "seconds changes" pairs of non-negative integers, or nothing at all. */
+static int check_save(const char *value, char *err, size_t errlen) {
+    resp_arg *words = NULL;
+    int n = split_words(value, &words);
+    int ok = n >= 0 && n % 2 == 0;
+    for (int i = 0; ok && i < n; i++) {
+        long long v;
+        ok = parse_integer(words[i].ptr, &v) == 0 && v >= 0;
+    }
+    free_words(words, n);
+    if (ok) return 0;
+    snprintf(err, errlen, "Invalid save parameters");
+    return -1;
+}
+
+static int check_oom_score_adj_values(const char *value, char *err, size_t errlen) {
+    resp_arg *words = NULL;
+    int n = split_words(value, &words);
+    int ok = n == 3;
+    for (int i = 0; ok && i < n; i++) {
+        long long v;
+        ok = parse_integer(words[i].ptr, &v) == 0 && v >= -2000 && v <= 2000;
+    }
+    free_words(words, n);
+    if (ok) return 0;
+    snprintf(err, errlen, n == 3 ? "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                                 : "wrong number of arguments");
+    return -1;
+}
+
+static int check_daemonize(const char *value, char *err, size_t errlen) {
+    if (strcasecmp(value, "no") == 0) return 0;
+    snprintf(err, errlen, strcasecmp(value, "yes") == 0
+                              ? "tidekv does not daemonize: run it in the foreground under systemd or another supervisor"
+                              : "argument must be 'yes' or 'no'");
+    return -1;
+}
+
+/* notify-keyspace-events: Redis's class letters, in the order CONFIG GET shows them. */
+static const struct {
+    char letter;
+    int bit;
+} event_letters[] = {{'g', KE_GENERIC}, {'$', KE_STRING}, {'l', KE_LIST},    {'s', KE_SET},
+                     {'h', KE_HASH},    {'z', KE_ZSET},   {'x', KE_EXPIRED}, {'e', KE_EVICTED},
+                     {'t', KE_STREAM},  {'d', KE_MODULE}, {'n', KE_NEW},     {'K', KE_KEYSPACE},
+                     {'E', KE_KEYEVENT}, {'m', KE_KEY_MISS}};
+#define NEVENT_LETTERS (sizeof(event_letters) / sizeof(event_letters[0]))
+
+static int parse_keyspace_events(const char *value, int *mask, char *err, size_t errlen) {
+    *mask = 0;
+    for (const char *p = value; *p; p++) {
+        size_t i = 0;
+        while (i < NEVENT_LETTERS && event_letters[i].letter != *p) i++;
+        if (*p == 'A') {
+            *mask |= KE_ALL;
+        } else if (i < NEVENT_LETTERS) {
+            *mask |= event_letters[i].bit;
+        } else {
+            snprintf(err, errlen, "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* As Redis shows it: "A" for all the classes A names (then n is not shown), K, E, m last. */
+static void format_keyspace_events(int mask, buf *out) {
+    int all = (mask & KE_ALL) == KE_ALL;
+    if (all) buf_append_byte(out, 'A');
+    for (size_t i = 0; i < NEVENT_LETTERS; i++) {
+        int in_all = (event_letters[i].bit & KE_ALL) || event_letters[i].bit == KE_NEW;
+        if ((mask & event_letters[i].bit) && !(all && in_all)) buf_append_byte(out, (uint8_t)event_letters[i].letter);
+    }
+}
+
 /* Replaces a string option's value under the lock. */
 static void store_bytes(char **field, size_t *len_field, const char *value, size_t len) {
     char *copy = malloc(len + 1);
@@ -345,8 +509,15 @@ static int apply_option(const option_def *opt, const char *value, size_t len, in
         for (int i = 1; opt->choices[i]; i++) snprintf(err + strlen(err), errlen - strlen(err), ", %s", opt->choices[i]);
         return -1;
     case OPT_STRING:
+        if (opt->check && opt->check(value, err, errlen) < 0) return -1;
         if (store) store_bytes((char **)field, NULL, value, len);
         return 0;
+    case OPT_KEYSPACE_EVENTS: {
+        int mask;
+        if (parse_keyspace_events(value, &mask, err, errlen) < 0) return -1;
+        if (store) atomic_store_explicit((atomic_int *)field, mask, memory_order_relaxed);
+        return 0;
+    }
     case OPT_BYTES: {
         bytes_option *b = (bytes_option *)field;
         if (store) store_bytes(&b->ptr, &b->len, value, len);
@@ -391,11 +562,21 @@ int config_check(const char *name, const char *value, size_t len, int runtime, c
     return set_or_check(name, value, len, runtime, 0, err, errlen);
 }
 
+static void format_value(const option_def *opt, buf *out);
+
 /* Sets an option from a config line's words; a value of several words (client-output-buffer-limit
- * normal 0 0 0) is joined by spaces. */
-static int apply_words(resp_arg *args, int n, const char *source, int lineno, char *err, size_t errlen) {
+ * normal 0 0 0) is joined by spaces. An option that appends in a file and was seen earlier in it
+ * (seen) gets the words after its value. */
+static int apply_words(const option_def *opt, resp_arg *args, int n, unsigned char *seen, const char *source,
+                       int lineno, char *err, size_t errlen) {
     buf value;
     buf_init(&value);
+    int appends = opt && opt->appends_in_file && seen[opt - options] && !(n == 2 && args[1].len == 0);
+    if (appends) {
+        format_value(opt, &value);
+        buf_append_byte(&value, ' ');
+    }
+    if (opt) seen[opt - options] = 1;
     for (int i = 1; i < n; i++) {
         if (i > 1) buf_append_byte(&value, ' ');
         buf_append(&value, args[i].ptr, args[i].len);
@@ -408,7 +589,8 @@ static int apply_words(resp_arg *args, int n, const char *source, int lineno, ch
     return rc;
 }
 
-static int apply_line(const char *line, size_t len, const char *source, int lineno, char *err, size_t errlen) {
+static int apply_line(const char *line, size_t len, unsigned char *seen, const char *source, int lineno, char *err,
+                      size_t errlen) {
     size_t lead = 0;
     while (lead < len && (line[lead] == ' ' || line[lead] == '\t')) lead++;
     if (lead < len && line[lead] == '#') return 0; /* a comment, whatever quotes it holds */
@@ -421,9 +603,9 @@ static int apply_line(const char *line, size_t len, const char *source, int line
     int rc = 0;
     if (n > 0) {
         const option_def *opt = find_option(args[0].ptr);
-        int words_ok = n == 2 || (n > 2 && opt && opt->type == OPT_OUTPUT_LIMITS);
+        int words_ok = n == 2 || (n > 2 && opt && opt->words);
         if (words_ok) {
-            rc = apply_words(args, n, source, lineno, err, errlen);
+            rc = apply_words(opt, args, n, seen, source, lineno, err, errlen);
         } else {
             snprintf(err, errlen, "%s, line %d: option '%s' needs exactly one value", source, lineno, args[0].ptr);
             rc = -1;
@@ -436,12 +618,13 @@ static int apply_line(const char *line, size_t len, const char *source, int line
 
 int config_load_text(const char *text, const char *source, char *err, size_t errlen) {
     int lineno = 0;
+    unsigned char seen[NOPTIONS] = {0}; /* the options this file has set so far */
     const char *p = text;
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
         lineno++;
-        if (apply_line(p, len, source, lineno, err, errlen) < 0) return -1;
+        if (apply_line(p, len, seen, source, lineno, err, errlen) < 0) return -1;
         p += len + (nl ? 1 : 0);
     }
     return 0;
@@ -516,6 +699,9 @@ static void format_value(const option_def *opt, buf *out) {
             output_limit l = output_limit_load((const shared_output_limit *)field + k);
             buf_printf(out, "%s%s %lld %lld %d", k ? " " : "", limit_classes[k], l.hard, l.soft, l.soft_seconds);
         }
+        break;
+    case OPT_KEYSPACE_EVENTS:
+        format_keyspace_events(atomic_load_explicit((const atomic_int *)field, memory_order_relaxed), out);
         break;
     case OPT_STRING:
         pthread_mutex_lock(&config_lock);

@@ -60,7 +60,38 @@ typedef struct config {
     atomic_int protected_mode; /* 1: refuse to listen beyond loopback without a password */
     atomic_int debug_fault_injection; /* tests only: DEBUG READ-ERROR-AFTER is allowed */
     shared_output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
+    atomic_int tcp_backlog;
+    atomic_int tcp_keepalive; /* seconds idle before keepalive probes; 0 = none */
+    char *pidfile;            /* empty = none */
+    atomic_int notify_keyspace_events; /* keyspace_event bits */
 } config;
+
+/* bind takes at most this many addresses, as Redis. */
+#define CONFIG_MAX_BIND 16
+
+/* notify-keyspace-events' classes (Redis's letters: K E g $ l s h z x e t m d n; A is KE_ALL). */
+enum keyspace_event {
+    KE_KEYSPACE = 1 << 0,  /* K */
+    KE_KEYEVENT = 1 << 1,  /* E */
+    KE_GENERIC = 1 << 2,   /* g */
+    KE_STRING = 1 << 3,    /* $ */
+    KE_LIST = 1 << 4,      /* l */
+    KE_SET = 1 << 5,       /* s */
+    KE_HASH = 1 << 6,      /* h */
+    KE_ZSET = 1 << 7,      /* z */
+    KE_EXPIRED = 1 << 8,   /* x */
+    KE_EVICTED = 1 << 9,   /* e */
+    KE_STREAM = 1 << 10,   /* t */
+    KE_KEY_MISS = 1 << 11, /* m */
+    KE_MODULE = 1 << 12,   /* d */
+    KE_NEW = 1 << 13,      /* n */
+    KE_ALL = KE_GENERIC | KE_STRING | KE_LIST | KE_SET | KE_HASH | KE_ZSET | KE_EXPIRED | KE_EVICTED | KE_STREAM |
+             KE_MODULE,
+};
+
+/* The address family (AF_INET, AF_INET6) a bind address (without its '-') listens on: "*" is
+ * every IPv4 address, "::*" every IPv6 one; -1 if it is not an address. */
+int config_bind_address_family(const char *addr);
 
 /* The running configuration. */
 extern config server_config;

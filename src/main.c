@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cdc/notify.h"
 #include "cdc/tail.h"
@@ -51,6 +52,20 @@ static void usage(void) {
     fprintf(stderr,
             "Usage: tidekv-server [config-file] [--name value ...]\n"
             "Example: tidekv-server tidekv.conf --port 6666 --dir ./data\n");
+}
+
+/* Writes the pidfile, if one is configured. As Redis, a pidfile that can't be written is
+ * logged and the server goes on: it is for tools, the server needs none. */
+static void write_pidfile(void) {
+    if (!server_config.pidfile[0]) return;
+    FILE *f = fopen(server_config.pidfile, "w");
+    if (f) fprintf(f, "%ld\n", (long)getpid());
+    if (!f || fclose(f) != 0)
+        log_msg(LOG_WARNING, "can't write the pidfile '%s': %s", server_config.pidfile, strerror(errno));
+}
+
+static void remove_pidfile(void) {
+    if (server_config.pidfile[0]) unlink(server_config.pidfile);
 }
 
 int main(int argc, char **argv) {
@@ -104,7 +119,9 @@ int main(int argc, char **argv) {
         store_close();
         return 1;
     }
+    write_pidfile();
     int rc = net_run();
+    remove_pidfile();
     cdc_notify_stop();
     tail_free();
     wal_pool_clear();

@@ -21,6 +21,7 @@
 #include "cmd/dispatch.h"
 #include "cmd/offload.h"
 #include "config.h"
+#include "proto/resp.h"
 #include "storage/durable.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -858,12 +859,26 @@ static void refuse(int fd, const char *msg) {
 
 static const char max_clients_msg[] = "-ERR max number of clients reached\r\n";
 
+/* TCP keepalive as Redis sets it: probes after tcp-keepalive seconds idle, then every third of
+ * that, and the peer counted gone after three unanswered, so a vanished client is closed. 0
+ * turns keepalive off (the listener's sockets, which accepted ones inherit, have it on).
+ * Best effort, as Redis: a socket that refuses an option is served without it. */
+static void set_keepalive(int fd) {
+    int idle = CONFIG_READ(tcp_keepalive);
+    int on = idle > 0, interval = idle / 3 > 0 ? idle / 3 : 1, count = 3;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0 || !on) return;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+}
+
 static void try_admit(evutil_socket_t unused, short what, void *arg) {
     (void)unused, (void)what;
     pending_admit *pa = arg;
     if (atomic_fetch_add(&stats.connected_clients, 1) < CONFIG_READ(maxclients)) {
         int one = 1;
         setsockopt(pa->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        set_keepalive(pa->fd);
         hand_to_worker(pa->fd);
         free(pa);
         return;
@@ -916,40 +931,97 @@ void server_request_shutdown(void) {
     if (shutdown_ev) event_active(shutdown_ev, EV_READ, 0);
 }
 
+/* Listens on one bind address ("*" and "::*" are every IPv4 / IPv6 address). */
 static struct evconnlistener *listen_on(const char *host, int port) {
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        log_msg(LOG_WARNING, "bind: '%s' is not an IPv4 address", host);
-        return NULL;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    int family = config_bind_address_family(host);
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        if (strcmp(host, "*") != 0 && inet_pton(AF_INET, host, &sin->sin_addr) != 1) return NULL;
+        len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        if (strcmp(host, "::*") != 0 && inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) return NULL;
+        len = sizeof(*sin6);
     }
-    return evconnlistener_new_bind(main_base, on_accept, NULL,
-                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 511,
-                                   (struct sockaddr *)&sin, sizeof(sin));
+    /* IPv6 sockets take IPv6 only, so that "* ::*" can listen on both, as in Redis. */
+    unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+                     (family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0);
+    return evconnlistener_new_bind(main_base, on_accept, NULL, flags, CONFIG_READ(tcp_backlog), (struct sockaddr *)&ss,
+                                   len);
 }
 
 /* Whether a bind address only reaches this machine. */
 static int is_loopback(const char *host) {
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/* The bind addresses, split (free with free_bind_list). */
+typedef struct bind_list {
+    resp_arg *words;
+    int n;
+} bind_list;
+
+static void free_bind_list(bind_list *b) {
+    for (int i = 0; i < b->n; i++) free(b->words[i].ptr);
+    free(b->words);
+}
+
+/* Whether each address, '-' or not, only reaches this machine. */
+static int binds_loopback_only(const bind_list *b) {
+    for (int i = 0; i < b->n; i++)
+        if (!is_loopback(b->words[i].ptr + (b->words[i].ptr[0] == '-'))) return 0;
+    return 1;
+}
+
+/* Listens on every bind address; an address written -addr may be unavailable (no IPv6 here,
+ * say): it is skipped with a notice. Returns how many listeners were made, -1 if one that had
+ * to be made failed. */
+static int listen_all(const bind_list *b, struct evconnlistener **out) {
+    int made = 0;
+    for (int i = 0; i < b->n; i++) {
+        const char *word = b->words[i].ptr;
+        int optional = word[0] == '-';
+        struct evconnlistener *l = listen_on(word + optional, CONFIG_READ(port));
+        if (l) {
+            out[made++] = l;
+            continue;
+        }
+        log_msg(optional ? LOG_NOTICE : LOG_WARNING, "could not listen on %s:%d: %s%s", word + optional,
+                CONFIG_READ(port), strerror(errno), optional ? " (optional address, skipped)" : "");
+        if (optional) continue;
+        while (made > 0) evconnlistener_free(out[--made]);
+        return -1;
+    }
+    return made;
 }
 
 int net_run(void) {
-    if (CONFIG_READ(protected_mode) && !config_password_set() && !is_loopback(server_config.bind)) {
+    bind_list binds;
+    binds.n = resp_split_inline(server_config.bind, strlen(server_config.bind), &binds.words);
+    if (binds.n < 0) binds.n = 0; /* config.c checked the value */
+    if (CONFIG_READ(protected_mode) && !config_password_set() && !binds_loopback_only(&binds)) {
         log_msg(LOG_WARNING,
                 "refusing to listen on %s without a password while protected-mode is yes: set requirepass, "
                 "or protected-mode no if the network is trusted",
                 server_config.bind);
+        free_bind_list(&binds);
         return -1;
     }
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     main_base = event_base_new();
-    struct evconnlistener *listener = listen_on(server_config.bind, CONFIG_READ(port));
-    if (!listener) {
-        log_msg(LOG_WARNING, "could not listen on %s:%d: %s", server_config.bind, CONFIG_READ(port),
-                strerror(errno));
+    struct evconnlistener *listeners[CONFIG_MAX_BIND];
+    int nlisteners = listen_all(&binds, listeners);
+    free_bind_list(&binds);
+    if (nlisteners <= 0) {
+        if (nlisteners == 0) log_msg(LOG_WARNING, "no bind address could be listened on");
         event_base_free(main_base);
         return -1;
     }
@@ -980,7 +1052,7 @@ int net_run(void) {
     event_base_dispatch(main_base);
 
     log_msg(LOG_NOTICE, "shutting down");
-    evconnlistener_free(listener);
+    for (int i = 0; i < nlisteners; i++) evconnlistener_free(listeners[i]);
     durable_stop();
     workers_stop();
     offload_stop(); /* after the workers: the clients of requests never run are gone */

@@ -422,3 +422,158 @@ def test_bad_redis_option_value_in_config_file(tmp_path):
         s.cleanup()
     assert "maxmemory-policy" in text and "allkeys-lru" in text, text
     assert mentions_line(text, 2), "line number not reported:\n" + text
+
+
+# ---------------------------------------------------------------- redis.conf's process options
+
+def ipv6_loopback_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def reachable(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect((host, port))
+            s.sendall(b"PING\r\n")
+            return s.recv(64) == b"+PONG\r\n"
+    except OSError:
+        return False
+
+
+@tidekv_only
+@pytest.mark.skipif(not ipv6_loopback_available(), reason="no IPv6 loopback here")
+def test_bind_listens_on_every_address(make_server):
+    """redis.conf's `bind 127.0.0.1 -::1`: both loopbacks answer."""
+    s = make_server(["--bind", "127.0.0.1 -::1"])
+    assert reachable("127.0.0.1", s.port) and reachable("::1", s.port)
+    with s.conn() as c:
+        assert cfg(c, "bind") == "127.0.0.1 -::1"
+
+
+@tidekv_only
+def test_bind_skips_an_optional_address_it_cannot_listen_on(make_server):
+    # 192.0.2.1 (TEST-NET-1) is on no interface of this machine
+    s = make_server(["--bind", "127.0.0.1 -192.0.2.1", "--protected-mode", "no"])
+    assert reachable("127.0.0.1", s.port)
+    assert "192.0.2.1" in s.log() and "skipped" in s.log()
+
+
+@tidekv_only
+def test_bind_fails_on_an_address_it_must_listen_on():
+    s = Server(["--bind", "127.0.0.1 192.0.2.1", "--protected-mode", "no"])
+    try:
+        text = run_expect_failure(s.command_line())
+    finally:
+        s.cleanup()
+    assert "could not listen on 192.0.2.1" in text, text
+
+
+@tidekv_only
+@pytest.mark.parametrize("value, why", [("127.0.0.1 nonsense", "'nonsense' is not an IPv4 or IPv6 address"),
+                                        (" ".join(["127.0.0.1"] * 17), "Too many bind addresses specified.")])
+def test_bind_refuses_what_is_not_an_address(value, why):
+    s = Server(["--bind", value])
+    try:
+        text = run_expect_failure(s.command_line())
+    finally:
+        s.cleanup()
+    assert "bind" in text and why in text, text
+
+
+@tidekv_only
+def test_protected_mode_counts_every_bind_address():
+    s = Server(["--bind", "127.0.0.1 *"])
+    try:
+        text = run_expect_failure(s.command_line())
+    finally:
+        s.cleanup()
+    assert "protected-mode" in text, text
+
+
+def test_pidfile_holds_the_pid_while_running(make_server, tmp_path):
+    pidfile = tmp_path / "server.pid"
+    s = make_server(["--pidfile", str(pidfile)])
+    assert pidfile.read_text().strip() == str(s.proc.pid)
+    with s.conn() as c:
+        assert cfg(c, "pidfile") == str(pidfile)
+    s.stop()
+    assert not pidfile.exists()
+
+
+def test_accepted_connections_get_tcp_keepalive(make_server):
+    s = make_server(["--tcp-keepalive", "100"])
+    with s.conn() as c:
+        assert cfg(c, "tcp-keepalive") == "100"
+        out = subprocess.run(["ss", "-tno", "state", "established", "( sport = :%d )" % s.port],
+                             capture_output=True, text=True, check=True).stdout
+        assert "keepalive" in out, out
+        assert c.call("CONFIG", "SET", "tcp-keepalive", "0") == "OK"
+    with s.conn() as c:
+        out = subprocess.run(["ss", "-tno", "state", "established", "( sport = :%d )" % s.port],
+                             capture_output=True, text=True, check=True).stdout
+        assert "keepalive" not in out, out
+
+
+def test_process_and_replication_options_set_and_get(make_server):
+    s = make_server()
+    with s.conn() as c:
+        assert config_map(c, "repl-diskless-*") == {
+            "repl-diskless-sync": "yes", "repl-diskless-sync-delay": "5", "repl-diskless-sync-max-replicas": "0",
+            "repl-diskless-load": "disabled"}
+        for name, value in [("replica-read-only", "no"), ("slave-priority", "10"), ("slowlog-log-slower-than", "-1"),
+                            ("slowlog-max-len", "1000"), ("latency-monitor-threshold", "100"),
+                            ("oom-score-adj", "absolute"), ("oom-score-adj-values", "0 100 900"),
+                            ("repl-diskless-load", "swapdb"), ("acllog-max-len", "10")]:
+            assert c.call("CONFIG", "SET", name, value) == "OK", name
+            assert cfg(c, name) == value, name
+        assert cfg(c, "replica-priority") == "10"
+        for name, value, why in [
+                ("oom-score-adj-values", "0 2001 800", "Invalid oom-score-adj-values, elements must be between -2000 and 2000."),
+                ("oom-score-adj-values", "0 200", "wrong number of arguments"),
+                ("repl-diskless-load", "maybe", "argument(s) must be one of the following: disabled, on-empty-db, swapdb"),
+                ("notify-keyspace-events", "q", "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."),
+                ("save", "900", "Invalid save parameters")]:
+            assert c.call("CONFIG", "SET", name, value) == \
+                "ERR CONFIG SET failed (possibly related to argument '%s') - %s" % (name, why)
+        for name in ("daemonize", "tcp-backlog", "disable-thp", "always-show-logo", "set-proc-title"):
+            assert c.call("CONFIG", "SET", name, cfg(c, name)).startswith("ERR CONFIG SET failed"), name
+
+
+@pytest.mark.parametrize("value, shown", [("KEA", "AKE"), ("Kx", "xK"), ("", ""), ("A", "A"),
+                                          ("g$lshzxetd", "A"), ("g$lshzxet", "g$lshzxet"), ("AmnKE", "AKEm"),
+                                          ("En", "nE"), ("KEnm", "nKEm"), ("e$", "$e")])
+def test_notify_keyspace_events_shown_as_redis_shows_them(server, r, value, shown):
+    try:
+        r.config_set("notify-keyspace-events", value)
+        assert r.config_get("notify-keyspace-events") == {"notify-keyspace-events": shown}
+    finally:
+        r.config_set("notify-keyspace-events", "")
+
+
+@tidekv_only
+def test_save_lines_of_a_file_add_up(make_server, tmp_path):
+    conf = write_conf(tmp_path, "save 900 1\nsave 300 10\nsave 60 10000\n")
+    s = make_server(config_file=conf)
+    with s.conn() as c:
+        assert cfg(c, "save") == "900 1 300 10 60 10000"
+    conf = write_conf(tmp_path, "save 900 1\nsave \"\"\n", name="reset.conf")
+    s = make_server(config_file=conf)
+    with s.conn() as c:
+        assert cfg(c, "save") == ""
+
+
+@tidekv_only
+def test_daemonize_yes_is_refused_with_a_reason(tmp_path):
+    s = Server(config_file=write_conf(tmp_path, "daemonize yes\n"))
+    try:
+        text = run_expect_failure(s.command_line())
+    finally:
+        s.cleanup()
+    assert "daemonize" in text and "foreground" in text and mentions_line(text, 1), text
