@@ -94,14 +94,7 @@ int main(int argc, char **argv) {
         log_msg(LOG_WARNING, "can't create data directory '%s': %s", server_config.dir, strerror(errno));
         return 1;
     }
-    store_settings settings = {
-        .dir = server_config.dir,
-        .block_cache_bytes = CONFIG_READ(block_cache_mb) * 1024 * 1024,
-        .write_buffer_bytes = CONFIG_READ(write_buffer_mb) * 1024 * 1024,
-        .min_blob_size = CONFIG_READ(enable_blob_files) ? CONFIG_READ(min_blob_size) : -1,
-        .wal_ttl_seconds = CONFIG_READ(wal_ttl_seconds),
-        .wal_size_limit_mb = CONFIG_READ(wal_size_limit_mb),
-    };
+    store_settings settings = store_settings_from_config(server_config.dir);
     char *store_err = NULL;
     if (store_open(&settings, &store_err) < 0) {
         log_msg(LOG_WARNING, "can't open the database in '%s': %s", server_config.dir, store_err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "storage/encoding.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -156,6 +157,18 @@ static void make_options(const store_settings *s) {
     st.write_options = rocksdb_writeoptions_create();
     st.sync_write_options = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(st.sync_write_options, 1);
+}
+
+store_settings store_settings_from_config(const char *dir) {
+    store_settings s = {
+        .dir = dir,
+        .block_cache_bytes = CONFIG_READ(block_cache_mb) * 1024 * 1024,
+        .write_buffer_bytes = CONFIG_READ(write_buffer_mb) * 1024 * 1024,
+        .min_blob_size = CONFIG_READ(enable_blob_files) ? CONFIG_READ(min_blob_size) : -1,
+        .wal_ttl_seconds = CONFIG_READ(wal_ttl_seconds),
+        .wal_size_limit_mb = CONFIG_READ(wal_size_limit_mb),
+    };
+    return s;
 }
 
 int store_open(const store_settings *s, char **err) {

@@ -18,6 +18,9 @@ typedef struct store_settings {
     long long wal_size_limit_mb;
 } store_settings;
 
+/* The settings the server's configuration (config.h) asks for, over the database in dir. */
+store_settings store_settings_from_config(const char *dir);
+
 /* Opens (creating if needed) the database and its column families. Returns 0, or -1 with *err set
  * (malloc'd). */
 int store_open(const store_settings *s, char **err);

@@ -83,14 +83,7 @@ int main(int argc, char **argv) {
     }
     /* The server's defaults: the same column families, compaction filters and WAL retention. */
     config_init_defaults();
-    store_settings settings = {
-        .dir = argv[1],
-        .block_cache_bytes = server_config.block_cache_mb * 1024 * 1024,
-        .write_buffer_bytes = server_config.write_buffer_mb * 1024 * 1024,
-        .min_blob_size = server_config.enable_blob_files ? server_config.min_blob_size : -1,
-        .wal_ttl_seconds = server_config.wal_ttl_seconds,
-        .wal_size_limit_mb = server_config.wal_size_limit_mb,
-    };
+    store_settings settings = store_settings_from_config(argv[1]);
     char *err = NULL;
     if (store_open(&settings, &err) < 0) {
         fprintf(stderr, "tidekv-rawwrite: can't open the database in '%s': %s\n", argv[1], err);
