@@ -212,34 +212,40 @@ int record_decode(const char *blob, size_t len, record *out) {
     return 0;
 }
 
-/* The value of the commit's write number op (after its change record), if it is a Put. */
-static int find_put(const char *commit, size_t len, uint64_t op, batch_slice *value) {
-    batch_reader br;
-    batch_record rec;
-    if (batch_reader_init(&br, commit, len) < 0) return -1;
-    uint64_t n = 0;
-    int rc;
-    while ((rc = batch_reader_next(&br, &rec)) == 1) {
-        if (rec.op == BATCH_LOG_DATA || rec.op == BATCH_MARKER) continue;
-        if (n++ < op) continue;
-        if (rec.op != BATCH_PUT) return -1;
-        *value = rec.value;
-        return 0;
-    }
-    return -1;
+/* Points a reference's argument at its bytes inside the Put's value; -1 if they are not there. */
+static int resolve_ref(record *r, const record_ref *ref, const batch_record *put) {
+    if (put->op != BATCH_PUT) return -1;
+    if (ref->offset > put->value.len || ref->len > put->value.len - ref->offset) return -1;
+    record_arg *arg = &r->cmds[ref->cmd].argv[ref->arg];
+    arg->ptr = put->value.ptr + ref->offset;
+    arg->len = (size_t)ref->len;
+    return 0;
 }
 
+static int compare_ref_ops(const void *a, const void *b) {
+    uint64_t x = (*(const record_ref *const *)a)->op, y = (*(const record_ref *const *)b)->op;
+    return (x > y) - (x < y);
+}
+
+/* One walk of the commit resolves every reference: they are taken in the order of the writes
+ * they point at (a record may list them in any order). */
 int record_resolve(record *r, const char *commit, size_t len) {
-    for (size_t i = 0; i < r->nrefs; i++) {
-        const record_ref *ref = &r->refs[i];
-        batch_slice value;
-        if (find_put(commit, len, ref->op, &value) < 0) return -1;
-        if (ref->offset > value.len || ref->len > value.len - ref->offset) return -1;
-        record_arg *arg = &r->cmds[ref->cmd].argv[ref->arg];
-        arg->ptr = value.ptr + ref->offset;
-        arg->len = (size_t)ref->len;
+    if (r->nrefs == 0) return 0;
+    const record_ref **order = malloc(r->nrefs * sizeof(*order));
+    if (!order) abort();
+    for (size_t i = 0; i < r->nrefs; i++) order[i] = &r->refs[i];
+    qsort(order, r->nrefs, sizeof(*order), compare_ref_ops);
+    batch_reader br;
+    batch_record rec;
+    int failed = batch_reader_init(&br, commit, len) < 0;
+    size_t next = 0;
+    for (uint64_t op = 0; !failed && next < r->nrefs && batch_reader_next(&br, &rec) == 1;) {
+        if (rec.op == BATCH_LOG_DATA || rec.op == BATCH_MARKER) continue; /* not counted: writes only */
+        for (; !failed && next < r->nrefs && order[next]->op == op; next++) failed = resolve_ref(r, order[next], &rec) < 0;
+        op++;
     }
-    return 0;
+    free(order);
+    return failed || next < r->nrefs ? -1 : 0; /* a reference past the commit's last write fails too */
 }
 
 void record_free(record *r) {

@@ -348,6 +348,37 @@ static void test_references_that_name_nothing(void **state) {
     }
 }
 
+/* References listed in another order than the writes they name all resolve, in one walk. */
+static void test_references_in_any_order(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    const char *argv[] = {"SET", "k", "ignored"};
+    size_t lens[] = {3, 1, 3};
+    record_src later[] = {{-1, 0}, {-1, 0}, {2, 1}}, earlier[] = {{-1, 0}, {-1, 0}, {0, 0}};
+    record_writer_add_refs(&w, 0, TYPE_STRING, 3, argv, lens, later);
+    record_writer_add_refs(&w, 0, TYPE_STRING, 3, argv, lens, earlier);
+    buf rec, commit;
+    buf_init(&rec);
+    buf_init(&commit);
+    record_writer_finish(&w, TIME_MS, &rec);
+    record_writer_free(&w);
+    static const char header[12] = {1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0};
+    buf_append(&commit, header, sizeof(header));
+    put_slices(&commit, 0x03, rec.data, rec.len, NULL, 0);
+    put_slices(&commit, 0x01, "a", 1, "one", 3);
+    put_slices(&commit, 0x00, "old", 3, NULL, 0);
+    put_slices(&commit, 0x01, "b", 1, "xtwo", 4);
+    record r;
+    assert_int_equal(record_decode(rec.data, rec.len, &r), 0);
+    assert_int_equal(record_resolve(&r, commit.data, commit.len), 0);
+    EXPECT_ARG(&r, 0, 2, "two");
+    EXPECT_ARG(&r, 1, 2, "one");
+    record_free(&r);
+    buf_free(&rec);
+    buf_free(&commit);
+}
+
 /* A references table must name empty arguments of existing commands, each once. */
 static void test_rejects_bad_references_table(void **state) {
     (void)state;
@@ -515,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_encoded_len_of_many_commands),
         cmocka_unit_test(test_references_round_trip),
         cmocka_unit_test(test_references_that_name_nothing),
+        cmocka_unit_test(test_references_in_any_order),
         cmocka_unit_test(test_rejects_bad_references_table),
         cmocka_unit_test(test_rejects_bad_header),
         cmocka_unit_test(test_rejects_every_truncation),
