@@ -62,14 +62,21 @@ int num_parse_ld(const char *s, size_t len, long double *out) {
     return 0;
 }
 
+/* Any length, as Redis's scores ("1.000…" of 6,000 characters is a score): long texts are
+ * copied to the heap. */
 int num_parse_double_loose(const char *s, size_t len, double *out, int *out_of_range) {
-    char tmp[5120];
-    if (copy_number_text(s, len, tmp, sizeof(tmp)) < 0) return -1;
+    char small[128];
+    char *tmp = len < sizeof(small) ? small : malloc(len + 1);
+    if (!tmp) abort();
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
     char *end;
     errno = 0;
     double v = strtod(tmp, &end);
-    if ((size_t)(end - tmp) != len || isnan(v)) return -1;
+    int ok = (size_t)(end - tmp) == len && !isnan(v);
     *out_of_range = errno == ERANGE;
+    if (tmp != small) free(tmp);
+    if (!ok) return -1;
     *out = v;
     return 0;
 }

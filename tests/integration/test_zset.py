@@ -6,6 +6,7 @@ import time
 from collections import Counter
 
 import pytest
+import redis
 
 from conftest import RespError, encode_command
 from helpers import model_range, wrong_args
@@ -1267,3 +1268,13 @@ def test_change_stream_of_zset_writes_replays_identically(make_server):
     replay(updates, dst)
     assert snapshot(dst) == before
     cl.close()
+
+
+def test_scores_of_any_length(r):
+    """Redis reads a score with strtod whatever its length: 6,000 characters are a score."""
+    assert r.zadd("z", {"m": "1." + "0" * 6000}) == 1
+    assert r.zscore("z", "m") == 1.0
+    assert r.zincrby("z", "0" * 6000 + "1", "m") == 2.0
+    assert r.zrangebyscore("z", "1." + "0" * 6000, "+inf") == [b"m"]
+    with pytest.raises(redis.ResponseError, match="not a valid float"):
+        r.zadd("z", {"m": "1" * 400})  # past a double's range

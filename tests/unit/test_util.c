@@ -286,6 +286,20 @@ static void test_num_parse_double(void **state) {
     }
 }
 
+/* Scores of any length parse, as in Redis: the copy for strtod goes to the heap. */
+static void test_num_parse_double_of_any_length(void **state) {
+    (void)state;
+    char text[7000];
+    memset(text, '0', sizeof(text));
+    text[0] = '1', text[1] = '.';
+    double v = 7;
+    assert_int_equal(num_parse_double(text, sizeof(text), &v), 0);
+    assert_true(v == 1);
+    text[sizeof(text) - 1] = 'x';
+    assert_int_equal(num_parse_double(text, sizeof(text), &v), -1);
+    assert_true(v == 1);
+}
+
 static void test_num_parse_double_loose(void **state) {
     (void)state;
     double v = 7;
@@ -432,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_num_parse_ld),
         cmocka_unit_test(test_num_parse_double),
         cmocka_unit_test(test_num_parse_double_loose),
+        cmocka_unit_test(test_num_parse_double_of_any_length),
         cmocka_unit_test(test_varint_round_trip),
         cmocka_unit_test(test_varint_bytes),
         cmocka_unit_test(test_big_endian),
