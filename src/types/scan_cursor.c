@@ -1,29 +1,38 @@
 #include "types/scan_cursor.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/encoding.h"
+#include "util/hash.h"
 
-#define CURSOR_BITS 64
-#define SKIP_BITS 8 /* a skip of 1..256 bytes */
+#define CODE_BITS 63 /* a stateless cursor's code; its top bit is clear */
+#define SKIP_BITS 8  /* a skip of 1..256 bytes */
 #define SKIP_MAX (1 << SKIP_BITS)
+#define REMEMBERED (UINT64_C(1) << 63)
+#define TICKET_BITS 28
+#define COARSE_BITS (CODE_BITS - TICKET_BITS)
+#define TICKET_MASK ((UINT64_C(1) << TICKET_BITS) - 1)
+#define COARSE_MASK ((UINT64_C(1) << COARSE_BITS) - 1)
 
-/* The cursor as a bit string, read or written from its most significant bit. */
+/* A code as a bit string of `size` bits (the low bits of v), read or written from its most
+ * significant bit. */
 typedef struct bit_string {
     uint64_t v;
-    int used;
+    int size, used;
 } bit_string;
 
-static int bits_left(const bit_string *b) { return CURSOR_BITS - b->used; }
+static int bits_left(const bit_string *b) { return b->size - b->used; }
 
 static unsigned read_bits(bit_string *b, int n) {
     unsigned v = 0;
-    for (int i = 0; i < n; i++, b->used++) v = v << 1 | (unsigned)((b->v >> (CURSOR_BITS - 1 - b->used)) & 1);
+    for (int i = 0; i < n; i++, b->used++) v = v << 1 | (unsigned)((b->v >> (b->size - 1 - b->used)) & 1);
     return v;
 }
 
 static void write_bits(bit_string *b, unsigned v, int n) {
-    for (int i = n - 1; i >= 0; i--, b->used++) b->v |= (uint64_t)((v >> i) & 1) << (CURSOR_BITS - 1 - b->used);
+    for (int i = n - 1; i >= 0; i--, b->used++) b->v |= (uint64_t)((v >> i) & 1) << (b->size - 1 - b->used);
 }
 
 /* A literal takes 8 bits, or what is left of the code. */
@@ -41,8 +50,9 @@ static int all_share(const scan_keys *keys, const char *region, size_t rlen, con
     return rc < 0 ? -1 : !rc;
 }
 
-int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
-    bit_string b = {cursor, 0};
+/* The boundary a code of `size` bits stands for. */
+static int decode_code(uint64_t code, int size, const scan_keys *keys, buf *from) {
+    bit_string b = {code, size, 0};
     buf first;
     buf_init(&first);
     buf_clear(from);
@@ -96,7 +106,7 @@ static long long skip_for(const scan_keys *keys, const char *key, size_t klen, s
 }
 
 int scan_cursor_encode(const char *key, size_t klen, const scan_keys *keys, uint64_t *cursor, buf *boundary) {
-    bit_string b = {0, 0};
+    bit_string b = {0, CODE_BITS, 0};
     buf first;
     buf_init(&first);
     size_t pos = 0, keep = 0; /* keep: the boundary's length, without trailing zero literals */
@@ -127,6 +137,113 @@ int scan_cursor_encode(const char *key, size_t klen, const scan_keys *keys, uint
     *cursor = b.v;
     return skip < 0 ? -1 : 0;
 }
+
+/* ---- remembered cursors ---- */
+
+/* One remembered boundary; a slot is empty when boundary is NULL. */
+typedef struct remembered {
+    uint64_t ticket, coarse, scope;
+    char *boundary;
+    size_t len;
+} remembered;
+
+/* Slot i holds the newest ticket that is i modulo SCAN_REMEMBER_SLOTS, so the slots after the
+ * newest one hold the oldest entries. All under table_lock. */
+static struct {
+    pthread_mutex_t lock;
+    remembered slots[SCAN_REMEMBER_SLOTS];
+    uint64_t next_ticket;
+    size_t bytes;
+} table = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void forget(remembered *r) {
+    table.bytes -= r->len;
+    free(r->boundary);
+    r->boundary = NULL;
+    r->len = 0;
+}
+
+size_t scan_remembered_bytes(void) {
+    pthread_mutex_lock(&table.lock);
+    size_t bytes = table.bytes;
+    pthread_mutex_unlock(&table.lock);
+    return bytes;
+}
+
+void scan_remembered_forget_all(void) {
+    pthread_mutex_lock(&table.lock);
+    for (int i = 0; i < SCAN_REMEMBER_SLOTS; i++) forget(&table.slots[i]);
+    pthread_mutex_unlock(&table.lock);
+}
+
+/* Keeps a boundary under the next ticket, the oldest entries making room; the ticket. */
+static uint64_t remember(uint64_t coarse, uint64_t scope, char *boundary, size_t len) {
+    pthread_mutex_lock(&table.lock);
+    uint64_t ticket = table.next_ticket++ & TICKET_MASK;
+    size_t at = ticket % SCAN_REMEMBER_SLOTS;
+    forget(&table.slots[at]);
+    table.slots[at] = (remembered){ticket, coarse, scope, boundary, len};
+    table.bytes += len;
+    for (size_t i = 1; table.bytes > SCAN_REMEMBER_BYTES_MAX && i < SCAN_REMEMBER_SLOTS; i++)
+        forget(&table.slots[(at + i) % SCAN_REMEMBER_SLOTS]);
+    pthread_mutex_unlock(&table.lock);
+    return ticket;
+}
+
+/* The exact boundary of a remembered cursor (into from), if its slot still holds it: 1, else 0. */
+static int recall(uint64_t cursor, uint64_t scope, buf *from) {
+    uint64_t ticket = cursor >> COARSE_BITS & TICKET_MASK, coarse = cursor & COARSE_MASK;
+    pthread_mutex_lock(&table.lock);
+    const remembered *r = &table.slots[ticket % SCAN_REMEMBER_SLOTS];
+    int held = r->boundary && r->ticket == ticket && r->coarse == coarse && r->scope == scope;
+    if (held) buf_append(from, r->boundary, r->len);
+    pthread_mutex_unlock(&table.lock);
+    return held;
+}
+
+int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
+    if (!(cursor & REMEMBERED)) return decode_code(cursor, CODE_BITS, keys, from);
+    buf_clear(from);
+    if (recall(cursor, keys->scope, from)) return 0;
+    return decode_code(cursor & COARSE_MASK, COARSE_BITS, keys, from);
+}
+
+/* A remembered cursor for the shortest boundary after last and at or before next (last < next:
+ * their shared bytes and next's first other one); 0 if it is too long to keep. The coarse code
+ * is the first bits of next's code, a boundary at or before it. */
+static int remembered_cursor(const scan_keys *keys, const char *last, size_t llen, const char *next, size_t nlen,
+                             uint64_t code, uint64_t *cursor) {
+    size_t shared = 0;
+    while (shared < llen && shared < nlen && last[shared] == next[shared]) shared++;
+    if (shared == nlen) return 0; /* next is not after last: no boundary lies between */
+    size_t len = shared + 1;
+    if (len > SCAN_REMEMBER_BOUNDARY_MAX) return 0;
+    char *boundary = malloc(len);
+    if (!boundary) return 0;
+    memcpy(boundary, next, len);
+    uint64_t coarse = code >> TICKET_BITS;
+    uint64_t ticket = remember(coarse, keys->scope, boundary, len);
+    *cursor = REMEMBERED | ticket << COARSE_BITS | coarse;
+    return 1;
+}
+
+int scan_cursor_after(const scan_keys *keys, const char *last, size_t llen, const char *next, size_t nlen,
+                      uint64_t *cursor) {
+    uint64_t code;
+    buf boundary;
+    buf_init(&boundary);
+    int rc = scan_cursor_encode(next, nlen, keys, &code, &boundary);
+    if (rc == 0 && bytes_compare(boundary.data, boundary.len, last, llen) > 0) {
+        *cursor = code;
+        rc = 1;
+    } else if (rc == 0) {
+        rc = remembered_cursor(keys, last, llen, next, nlen, code, cursor);
+    }
+    buf_free(&boundary);
+    return rc;
+}
+
+/* ---- scopes ---- */
 
 void scan_scope_keys(scan_scope *s, txn *t, int db) {
     s->t = t;
@@ -173,29 +290,19 @@ static int stored_any_from(void *arg, const char *region, size_t rlen, const cha
     return first_stored(arg, region, rlen, from, flen, NULL);
 }
 
-static scan_keys stored_keys(const scan_scope *s) { return (scan_keys){stored_first, stored_any_from, (void *)s}; }
+/* The prefix names the scope: a database's keys are under its namespace, a compound key's
+ * members under a longer prefix (ENCODING.md), so two scopes never share one. */
+static scan_keys stored_keys(const scan_scope *s) {
+    return (scan_keys){stored_first, stored_any_from, (void *)s, hash_fnv1a(0, s->prefix.data, s->prefix.len)};
+}
 
 int scan_resume(const scan_scope *s, uint64_t cursor, buf *from) {
     scan_keys keys = stored_keys(s);
     return scan_cursor_decode(cursor, &keys, from);
 }
 
-static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen) {
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c != 0) return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 int scan_page_ends(const scan_scope *s, const char *last, size_t llen, const char *next, size_t nlen,
                    uint64_t *cursor) {
     scan_keys keys = stored_keys(s);
-    uint64_t code;
-    buf boundary;
-    buf_init(&boundary);
-    int rc = scan_cursor_encode(next, nlen, &keys, &code, &boundary);
-    if (rc == 0) rc = compare_bytes(boundary.data, boundary.len, last, llen) > 0;
-    if (rc == 1) *cursor = code;
-    buf_free(&boundary);
-    return rc;
+    return scan_cursor_after(&keys, last, llen, next, nlen, cursor);
 }

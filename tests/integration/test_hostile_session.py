@@ -13,7 +13,7 @@ import time
 import pytest
 import redis
 
-from conftest import IS_REDIS, ConnectionClosed, Server, encode_command, tidekv_only
+from conftest import ConnectionClosed, Server, encode_command, tidekv_only
 from helpers import MB, SANITIZED, closed_within, peak_rss_mb, reset_peak_rss, rss_test
 from test_cdc_helpers import RedisServer, parse_batch, poll, poll_all, replay, seq, socket_has_data
 from stream_replay import snapshot
@@ -47,12 +47,6 @@ def decoy_keyspace(n=2000):
     return names + [b"a" * (10 * j) + b"X" for j in range(1, 6)]
 
 
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError, reason="a SCAN-family cursor codes its resume point in 64 bits (a 9-bit skip "
-                   "per run of shared bytes, 9 bits per other byte): when names share a prefix longer than it can "
-                   "say (~1.5 KB, or 60 bytes once a few decoy names diverge along it), no page can end before the "
-                   "last name, so SCAN/HSCAN/SSCAN/ZSCAN COUNT 10 return the whole keyspace or collection in one "
-                   "reply, each name past COUNT costing dozens of RocksDB seeks (an HSCAN of 3000 such fields took "
-                   "minutes on a worker once the column family held flushed-away data)")
 @pytest.mark.parametrize("command", ["SCAN", "HSCAN", "SSCAN", "ZSCAN"])
 def test_scan_pages_stay_near_count_when_names_share_a_long_prefix(server, r, command):
     names = decoy_keyspace()
