@@ -46,9 +46,6 @@ def test_big_requests_waiting_for_the_offload_thread_count_against_maxmemory_cli
     assert evicted > 0 or counted >= 45 * MB, (counted, evicted)
 
 
-@pytest.mark.xfail(strict=True, reason="scan_page_ends: a boundary the 64-bit cursor cannot tell apart from "
-                                       "the page's last key makes the page take the next key, so keys sharing "
-                                       "a long prefix come back all in one page, slowly")
 def test_scan_pages_stay_small_when_keys_share_a_long_prefix(r):
     prefix = b"p" * 1500
     pipe = r.pipeline(transaction=False)
