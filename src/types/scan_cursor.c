@@ -148,7 +148,7 @@ typedef struct remembered {
 } remembered;
 
 /* Slot i holds the newest ticket that is i modulo SCAN_REMEMBER_SLOTS, so the slots after the
- * newest one hold the oldest entries. All under table_lock. */
+ * newest one hold the oldest entries. All under lock. */
 static struct {
     pthread_mutex_t lock;
     remembered slots[SCAN_REMEMBER_SLOTS];

@@ -23,7 +23,7 @@
  * alone (a code cut short) decode to a boundary at or before the whole code's, as safely.
  *
  * Top bit 1: a remembered cursor, for the page ends no code can say (keys sharing a prefix
- * longer than the code holds: ~1.5 KB, or 60 bytes when a few keys leave it on the way).
+ * longer than the code holds: ~1 KB, or 60 bytes when a few keys leave it on the way).
  * Its next 28 bits are a ticket, its last 35 the first 35 bits of the page end's code (the
  * coarse code). A server-wide table of SCAN_REMEMBER_SLOTS slots, used in ticket order,
  * keeps the exact boundary (the shortest string after the page's last key and at or before
