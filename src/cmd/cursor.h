@@ -1,5 +1,5 @@
 /* SCAN-family cursors as the client sees them: an unsigned 64-bit number in, a page out.
- * What a cursor means is types/scan_cursor.h's business: nothing is kept between calls. */
+ * What a cursor means is types/scan_cursor.h's business. */
 #ifndef TIDEKV_CURSOR_H
 #define TIDEKV_CURSOR_H
 

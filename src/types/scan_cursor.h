@@ -35,7 +35,12 @@
  * its ticket but not its boundary only that much later. Boundaries are kept up to
  * SCAN_REMEMBER_BOUNDARY_MAX bytes, the table's up to SCAN_REMEMBER_BYTES_MAX (the oldest go
  * first); a page end needing more is not remembered, and its next key joins the page.
- * Both kinds of cursor resume after the page's last key, so a scan always moves on. */
+ * The workers share the table, under one lock (THREADING.md).
+ *
+ * A cursor as made resumes after its page's last key (a stateless one while the keys stay as
+ * they are, a remembered one while its slot holds it), so a scan moves on and ends; one that
+ * falls back (a made-up cursor too) goes back to its coarse boundary once, and moves on from
+ * there. */
 #ifndef TIDEKV_SCAN_CURSOR_H
 #define TIDEKV_SCAN_CURSOR_H
 
