@@ -60,7 +60,8 @@ static cmd_def table[] = {
      "Returns information and statistics about the server.",
      "[section]...", NO_KEYS},
     {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
-     "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail.",
+     "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail; "
+     "PUSH client-id word... sends that client the words as a push message.",
      "subcommand [argument]...", NO_KEYS},
     {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
      "Returns the number of keys in the database.",
