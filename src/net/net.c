@@ -629,8 +629,7 @@ static void deliver_push(client *c, const mail *m) {
     reply r = net_client_reply(c);
     reply_push(&r, m->count);
     reply_encoded(&r, m->body, m->len);
-    net_output_over_limit(c);
-    client_flush(c);
+    client_flush(c); /* what the socket does not take is checked against the limits there */
 }
 
 /* Acts on one message for one of the worker's clients. */
