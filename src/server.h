@@ -76,7 +76,8 @@ typedef struct client {
     int fd;
     struct worker *worker;
     struct event *read_ev, *write_ev;
-    struct event *wake_ev, *block_timer; /* created on the first block */
+    struct event *block_timer; /* created on the first block */
+    atomic_int wake_posted; /* a MAIL_WAKE is on its way to it (net_wake): no other is posted */
     atomic_int blocked; /* BLOCKED_WAITING or BLOCKED_RUNNING while blocked; read by CLIENT LIST / UNBLOCK */
     atomic_ullong block_id;              /* counts the client's blocks: which one a request meant */
     atomic_ullong unblock_request;       /* CLIENT UNBLOCK: block_id * 2 + (1 for ERROR), 0 = none */

@@ -569,13 +569,37 @@ void cmd_unwatch(cmd_ctx *ctx) {
     reply_ok(ctx->r);
 }
 
+/* DEBUG PUSH client-id word [word ...]: posts the words as a push message (bulk strings) to
+ * that client through its worker's mailbox, as pub/sub will. Replies 1, or 0 if the mailbox
+ * refused it (the client is closed). */
+static void debug_push(cmd_ctx *ctx) {
+    long long id;
+    if (arg_ll(ctx, &ctx->argv[2], &id) < 0) return;
+    client_ref to;
+    if (id <= 0 || !net_client_ref_by_id((uint64_t)id, &to)) {
+        reply_error(ctx->r, "ERR No such client");
+        return;
+    }
+    buf body;
+    buf_init(&body);
+    reply words = {.out = &body, .resp = 3};
+    for (int i = 3; i < ctx->argc; i++) reply_bulk(&words, ctx->argv[i].ptr, ctx->argv[i].len);
+    int posted = net_push(to, ctx->argc - 3, body.data, body.len) == 0;
+    buf_free(&body);
+    reply_int(ctx->r, posted);
+}
+
 /* DEBUG READ-ERROR-AFTER n, for tests: the n-th next storage read on this worker thread (the
- * client's) fails as an I/O error would (0 cancels). Refused unless the server was started
- * with debug-fault-injection yes. */
+ * client's) fails as an I/O error would (0 cancels). DEBUG PUSH: see debug_push. Refused
+ * unless the server was started with debug-fault-injection yes. */
 void cmd_debug(cmd_ctx *ctx) {
-    static const char *const known[] = {"read-error-after", NULL};
+    static const char *const known[] = {"read-error-after", "push", NULL};
     if (!CONFIG_READ(debug_fault_injection)) {
         reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
+        return;
+    }
+    if (ctx->argc >= 4 && arg_is(&ctx->argv[1], "push")) {
+        debug_push(ctx);
         return;
     }
     long long n;
@@ -600,7 +624,8 @@ static const cmd_def server_defs[] = {
      "Returns information and statistics about the server.",
      "[section]...", NO_KEYS},
     {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
-     "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail.",
+     "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail; "
+     "PUSH client-id word... sends that client the words as a push message.",
      "subcommand [argument]...", NO_KEYS},
     {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
      "Returns the number of keys in the database.",

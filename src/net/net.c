@@ -22,13 +22,18 @@
 #include "cmd/offload.h"
 #include "config.h"
 #include "proto/resp.h"
+#include "net/mailbox.h"
 #include "storage/durable.h"
+#include "util/idmap.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
 #define READ_CHUNK (16 * 1024)
 /* An input buffer grown past this by a big request is freed rather than kept. */
 #define BIG_INPUT_BYTES (1024 * 1024)
+/* The pushes a worker's mailbox may hold before it refuses more (net/mailbox.h): they only pile
+ * up while the worker is busy with one long command, and a client refused one is closed. */
+#define MAILBOX_MAX_BYTES (64 * 1024 * 1024)
 
 typedef struct worker {
     pthread_t thread;
@@ -36,6 +41,9 @@ typedef struct worker {
     struct event *notify_ev;
     struct event *tick_ev;
     struct event *sync_ev; /* a WAL sync finished: release the replies it covers */
+    struct event *mail_ev; /* its mailbox has messages */
+    mailbox mail;          /* messages from any thread to its clients */
+    idmap clients_by_id;   /* its clients by id, to deliver the mail to */
     client *held;          /* clients whose replies wait for a sync (linked by hprev/hnext) */
     write_group *group;    /* the commands run in this pass of the loop, written when it ends */
     client *committed;     /* clients whose group committed: to flush after the pass (fnext) */
@@ -95,6 +103,15 @@ static int by_memory_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
+/* Marks the client to be closed and asks its worker to close it, unless that was asked already
+ * (at most one MAIL_KILL is on its way). Returns 1 if it was not being closed yet. Call under
+ * registry_lock, which keeps the client listed. */
+static int request_kill(client *c) {
+    if (atomic_exchange(&c->kill_requested, 1)) return 0;
+    mailbox_post(&c->worker->mail, c->id, MAIL_KILL);
+    return 1;
+}
+
 /* Marks the biggest of the n candidates to be closed until total is back under limit: sorts
  * them once, biggest first, and returns how many of the first it marked. Call under
  * registry_lock. */
@@ -105,8 +122,7 @@ static size_t mark_biggest(eviction *cand, size_t n, long long total, long long 
         eviction *e = &cand[marked];
         e->total = total;
         memcpy(e->addr, e->c->addr, sizeof(e->addr));
-        atomic_store(&e->c->kill_requested, 1);
-        event_active(e->c->read_ev, EV_READ, 0);
+        request_kill(e->c); /* a candidate was not being closed */
         total -= e->mem;
     }
     atomic_fetch_add(&stats.evicted_clients, marked); /* counted before the clients can be seen gone */
@@ -240,10 +256,8 @@ int net_client_kill(uint64_t id, const char *addr, const char *laddr, const clie
         if (addr && strcmp(c->addr, addr) != 0) continue;
         if (laddr && strcmp(c->laddr, laddr) != 0) continue;
         if (c == skip_self) continue;
-        atomic_store(&c->kill_requested, 1);
-        /* Wakes the owning worker, which closes the connection on its own thread. */
-        event_active(c->read_ev, EV_READ, 0);
-        killed++;
+        /* Its own worker closes it. One already being closed is gone, as CLIENT LIST shows. */
+        killed += request_kill(c);
     }
     pthread_mutex_unlock(&registry_lock);
     return killed;
@@ -254,10 +268,12 @@ int net_client_unblock(uint64_t id, int as_error) {
     pthread_mutex_lock(&registry_lock);
     for (client *c = registry; c; c = c->next) {
         if (c->id != id || atomic_load(&c->kill_requested) || atomic_load(&c->blocked) != BLOCKED_WAITING) continue;
-        /* The client's worker acts on it (on_wake), if the client still waits in this block:
-         * it may have been served meanwhile. Its wake event lives as long as it is listed. */
-        atomic_store(&c->unblock_request, atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0));
-        event_active(c->wake_ev, EV_READ, 0);
+        /* The client's worker acts on it (take_unblock_request), if the client still waits in
+         * this block: it may have been served meanwhile. The same request already on its way
+         * is not posted again, so that repeated CLIENT UNBLOCKs do not pile up in its mailbox. */
+        unsigned long long request = atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0);
+        if (atomic_exchange(&c->unblock_request, request) != request)
+            mailbox_post(&c->worker->mail, c->id, MAIL_UNBLOCK);
         unblocked = 1;
     }
     pthread_mutex_unlock(&registry_lock);
@@ -302,8 +318,8 @@ static void client_free(client *c) {
     forget_committed(c);
     unblock(c);
     if (c->held) release_held(c);
-    registry_remove(c); /* before its events go: CLIENT KILL / UNBLOCK use them under the lock */
-    if (c->wake_ev) event_free(c->wake_ev);
+    registry_remove(c);
+    idmap_remove(&w->clients_by_id, c->id); /* mail still on its way to it is dropped */
     if (c->block_timer) event_free(c->block_timer);
     if (c->wprev) c->wprev->wnext = c->wnext;
     else w->clients = c->wnext;
@@ -549,26 +565,20 @@ static void retry_blocked(client *c, int timed_out) {
 }
 
 /* A CLIENT UNBLOCK of this client's current block: as if its timeout had come, or with
- * Redis's UNBLOCKED error. Returns 0 if there is none (a request for a block that is over). */
-static int take_unblock_request(client *c) {
+ * Redis's UNBLOCKED error. Nothing if the request was for a block that is over. */
+static void take_unblock_request(client *c) {
     unsigned long long request = atomic_exchange(&c->unblock_request, 0);
     /* CLIENT UNBLOCK reads block_id after it saw the client waiting: by then the client may be
      * in a new block, its own big write running (cmd/offload.h), which is not to be cut short. */
     if (!request || atomic_load(&c->blocked) != BLOCKED_WAITING || request / 2 != atomic_load(&c->block_id))
-        return 0;
+        return;
     if (request % 2 == 0) {
         retry_blocked(c, 1);
-        return 1;
+        return;
     }
     reply r = net_client_reply(c);
     reply_error(&r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
     finish_block(c);
-    return 1;
-}
-
-static void on_wake(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    if (!take_unblock_request(arg)) retry_blocked(arg, 0);
 }
 
 static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -578,10 +588,7 @@ static void on_block_timeout(evutil_socket_t fd, short what, void *arg) {
 
 void net_block(client *c, int64_t timeout_us, const client_block *block) {
     assert(!c->in_group); /* blocking commands run alone: CMD_BLOCKING in the table */
-    if (!c->wake_ev) {
-        c->wake_ev = event_new(c->worker->base, -1, 0, on_wake, c);
-        c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
-    }
+    if (!c->block_timer) c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
     c->block = *block;
     atomic_fetch_add(&c->block_id, 1);
     atomic_store(&c->blocked, block->running ? BLOCKED_RUNNING : BLOCKED_WAITING);
@@ -594,7 +601,78 @@ void net_block_retime(client *c, int64_t timeout_us) {
     evtimer_add(c->block_timer, &tv); /* a pending timer is rescheduled */
 }
 
-void net_wake(client *c) { event_active(c->wake_ev, EV_READ, 0); }
+void net_wake(client *c) {
+    /* One wake on its way is enough: its retry sees whatever the later ones would. */
+    if (!atomic_exchange(&c->wake_posted, 1)) mailbox_post(&c->worker->mail, c->id, MAIL_WAKE);
+}
+
+client_ref net_client_ref(const client *c) { return (client_ref){c->worker, c->id}; }
+
+int net_client_ref_by_id(uint64_t id, client_ref *ref) {
+    int found = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (client *c = registry; c && !found; c = c->next)
+        if (c->id == id && !atomic_load(&c->kill_requested)) *ref = net_client_ref(c), found = 1;
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+int net_push(client_ref to, long long count, const void *body, size_t len) {
+    return mailbox_push(&to.worker->mail, to.id, count, body, len);
+}
+
+/* Appends a push message to the client's output, counted against its output limits as a reply
+ * is: past them the client is closed, as Redis closes a subscriber that cannot keep up. */
+static void deliver_push(client *c, const mail *m) {
+    if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return; /* nothing goes after its last reply */
+    /* A group whose write fails rewinds its clients' replies; the push must not go with them. */
+    if (c->in_group) write_group_commit(c->group);
+    reply r = net_client_reply(c);
+    reply_push(&r, m->count);
+    reply_encoded(&r, m->body, m->len);
+    client_flush(c); /* what the socket does not take is checked against the limits there */
+}
+
+/* Acts on one message for one of the worker's clients. */
+static void deliver(client *c, const mail *m) {
+    switch (m->kind) {
+    case MAIL_WAKE:
+        atomic_store(&c->wake_posted, 0); /* a wake posted from here on is for a later retry */
+        retry_blocked(c, 0);
+        break;
+    case MAIL_UNBLOCK:
+        take_unblock_request(c);
+        break;
+    case MAIL_KILL:
+        client_free(c);
+        break;
+    case MAIL_LOST:
+        log_msg(LOG_WARNING, "client %s closed: a message to it was refused, its worker's mailbox being full",
+                c->addr);
+        client_free(c);
+        break;
+    case MAIL_PUSH:
+        deliver_push(c, m);
+        break;
+    }
+}
+
+/* Delivers the worker's mail, in the order it was posted, to those of its clients still there. */
+static void on_mail(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    worker *w = arg;
+    mail *m = mailbox_take(&w->mail);
+    while (m) {
+        mail *next = m->next;
+        client *c = idmap_get(&w->clients_by_id, m->client_id);
+        if (c) deliver(c, m);
+        free(m);
+        m = next;
+    }
+}
+
+/* Runs on the posting thread: wakes the worker to take its mail (thread-safe in libevent). */
+static void mail_arrived(void *arg) { event_active(((worker *)arg)->mail_ev, EV_READ, 0); }
 
 /* Writes as much of head then body as the socket takes now; an error counts as nothing
  * written (the next flush meets it again and closes the client). */
@@ -661,6 +739,7 @@ static void client_create(worker *w, int fd) {
     c->wnext = w->clients;
     if (w->clients) w->clients->wprev = c;
     w->clients = c;
+    idmap_put(&w->clients_by_id, c->id, c);
     pthread_mutex_init(&c->shown_lock, NULL);
     publish_shown(c);
     registry_add(c);
@@ -794,6 +873,9 @@ static int workers_start(int n) {
         w->notify_ev = event_new(w->base, -1, EV_PERSIST, on_notify, w);
         w->tick_ev = event_new(w->base, -1, EV_PERSIST, on_tick, w);
         w->sync_ev = event_new(w->base, -1, 0, on_sync, w);
+        w->mail_ev = event_new(w->base, -1, 0, on_mail, w);
+        mailbox_init(&w->mail, MAILBOX_MAX_BYTES, mail_arrived, w);
+        idmap_init(&w->clients_by_id);
         w->group = write_group_new(on_committed);
         struct timeval second = {1, 0};
         event_add(w->notify_ev, NULL);
@@ -814,6 +896,9 @@ static void workers_stop(void) {
         event_free(w->notify_ev);
         event_free(w->tick_ev);
         event_free(w->sync_ev);
+        event_free(w->mail_ev);
+        mailbox_destroy(&w->mail); /* mail for clients that have gone */
+        idmap_free(&w->clients_by_id);
         write_group_free(w->group);
         event_base_free(w->base);
         free(w->pending);

@@ -6,6 +6,13 @@
 #include "server.h"
 #include "util/buf.h"
 
+/* Where a client lives, for posting it messages from any thread (net_push): it stays valid
+ * after the client has gone, and mail to a client that has gone is dropped. */
+typedef struct client_ref {
+    struct worker *worker;
+    uint64_t id;
+} client_ref;
+
 /* Listens on bind:port and serves until shutdown is requested. Returns 0, or -1 if the
  * listener or the workers could not start. */
 int net_run(void);
@@ -42,10 +49,22 @@ long long net_output_room(const client *c);
  * over its output limit: the reply is dropped, no later one is sent, the close is logged.
  * Call from the client's worker. */
 void net_close_over_limit(client *c, size_t building);
-/* Asks the client's worker to run the blocked command's retry (safe from any thread, as long as
- * the caller knows the client is still blocked, e.g. under the lock of a waiter list that the
- * block's cleanup leaves). */
+/* Asks the client's worker, through its mailbox, to run the blocked command's retry (safe from
+ * any thread, as long as the caller knows the client is still there, e.g. under the lock of a
+ * waiter list that the block's cleanup leaves). Wakes posted before the retry runs make one. */
 void net_wake(client *c);
+/* The client's address for net_push (the fields it reads never change: any thread holding the
+ * client, e.g. under a lock of a list the client leaves when it goes, may call it). */
+client_ref net_client_ref(const client *c);
+/* Finds the client with that id (not being closed); returns 0 if there is none. */
+int net_client_ref_by_id(uint64_t id, client_ref *ref);
+/* Hands the client a push message of count elements, encoded in body (len bytes) as they are
+ * in both RESP2 and RESP3 (bulk strings, integers): its worker appends a push header (">" in
+ * RESP3, "*" in RESP2) and the body to its output, after the replies already there, in the
+ * order the pushes were posted; counted against its output limits. Safe from any thread while
+ * the server runs. Returns 0, or -1 if the worker's mailbox is full (net/mailbox.h): the
+ * client is then closed, and sent no later push. */
+int net_push(client_ref to, long long count, const void *body, size_t len);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);

@@ -97,6 +97,8 @@ void reply_null_array(reply *r) {
 
 void reply_array(reply *r, long long n) { header(r, '*', n); }
 
+void reply_push(reply *r, long long n) { header(r, r->resp == 3 ? '>' : '*', n); }
+
 void reply_map(reply *r, long long n) {
     if (r->resp == 3)
         header(r, '%', n);

@@ -29,6 +29,9 @@ void reply_null(reply *r);
 /* Null array: "*-1" in RESP2, "_" in RESP3. */
 void reply_null_array(reply *r);
 void reply_array(reply *r, long long n);
+/* The header of a push message of n elements (pub/sub messages, notifications): ">n" in
+ * RESP3; in RESP2, which has no push type, a plain array "*n", as Redis sends pub/sub messages. */
+void reply_push(reply *r, long long n);
 /* n key/value pairs: "%n" in RESP3, "*2n" in RESP2. */
 void reply_map(reply *r, long long n);
 /* A set: "~n" in RESP3, "*n" in RESP2. */

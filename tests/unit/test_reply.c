@@ -227,6 +227,36 @@ static void test_bounded_reply_is_cut(void **state) {
     buf_free(&b);
 }
 
+/* A push message: ">n" in RESP3; in RESP2 the plain array Redis sends pub/sub messages as,
+ * with the same elements. */
+static void test_push(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    reply r2 = {.out = &b, .resp = 2}, r3 = {.out = &b, .resp = 3};
+    reply_push(&r3, 3);
+    reply_bulk_str(&r3, "message");
+    reply_bulk_str(&r3, "news");
+    reply_bulk_str(&r3, "hello");
+    EXPECT(&b, ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    reply_push(&r2, 3);
+    reply_bulk_str(&r2, "message");
+    reply_bulk_str(&r2, "news");
+    reply_bulk_str(&r2, "hello");
+    EXPECT(&b, "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+    reply_push(&r3, 0);
+    EXPECT(&b, ">0\r\n");
+    reply_push(&r2, 0);
+    EXPECT(&b, "*0\r\n");
+    /* A bounded push is cut like any reply. */
+    int cut = 0;
+    reply small = {.out = &b, .resp = 3, .max = 4, .overflowed = &cut};
+    reply_push(&small, 12);
+    assert_int_equal(cut, 1);
+    assert_int_equal(b.len, 0);
+    buf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_null),
@@ -239,6 +269,7 @@ int main(void) {
         cmocka_unit_test(test_bulk),
         cmocka_unit_test(test_appends),
         cmocka_unit_test(test_bounded_reply_is_cut),
+        cmocka_unit_test(test_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
