@@ -14,23 +14,11 @@
 /* Replies the error for a failed operation on key; returns 1 if it replied (not for ST_OK
  * or ST_MISSING). */
 static int reply_zset_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
-    switch (s) {
-    case ST_OK:
-    case ST_MISSING:
-        return 0;
-    case ST_WRONGTYPE:
-        reply_error(ctx->r, ERR_WRONGTYPE);
-        break;
-    case ST_CORRUPT:
-        reply_corrupt(ctx, key->ptr, key->len);
-        break;
-    case ST_NAN_OR_INF:
-        reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
-        break;
-    default:
-        reply_storage_error(ctx);
-        break;
-    }
+    if (s == ST_OK || s == ST_MISSING) return 0;
+    if (s == ST_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    else if (s == ST_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+    else if (s == ST_NAN_OR_INF) reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
+    else reply_storage_error(ctx);
     return 1;
 }
 

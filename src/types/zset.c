@@ -197,14 +197,23 @@ static type_status walk_range(compound *z, const zset_range *r, zset_visit_fn vi
     return zwalk_close(&w);
 }
 
+/* Opens key for a range of it: ST_OK (a missing key is an empty zset) with the range clamped
+ * to its size in *in, or an error (z is freed then). */
+static type_status open_range(compound *z, txn *t, int db, const char *key, size_t klen, const zset_range *r,
+                              zset_range *in) {
+    type_status s = open_zset(z, t, db, key, klen);
+    if (s == ST_MISSING) s = ST_OK;
+    if (s == ST_OK) *in = clamped(r, z->m.size);
+    return s;
+}
+
 type_status zset_range_visit(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_visit_fn visit,
                              void *arg, long long *count) {
     compound z;
+    zset_range in;
     *count = 0;
-    type_status s = open_zset(&z, t, db, key, klen);
-    if (s == ST_MISSING) s = ST_OK;
+    type_status s = open_range(&z, t, db, key, klen, r, &in);
     if (s != ST_OK) return s;
-    zset_range in = clamped(r, z.m.size);
     s = walk_range(&z, &in, visit, arg, count);
     compound_free(&z);
     return s;
@@ -212,29 +221,58 @@ type_status zset_range_visit(txn *t, int db, const char *key, size_t klen, const
 
 /* ---- entries copied out ---- */
 
-void zset_entries_init(zset_entries *e) {
-    memset(e, 0, sizeof(*e));
-    buf_init(&e->arena);
-    buf_init(&e->offsets);
+/* Members are copied into blocks of at least this size; a block is never moved or grown, so
+ * an entry points at its member from the start. */
+#define ZSET_BLOCK_BYTES (64 * 1024)
+
+struct zset_block {
+    struct zset_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+void zset_entries_init(zset_entries *e) { memset(e, 0, sizeof(*e)); }
+
+static void free_blocks(struct zset_block *b) {
+    while (b) {
+        struct zset_block *next = b->next;
+        free(b);
+        b = next;
+    }
 }
 
 void zset_entries_free(zset_entries *e) {
     free(e->items);
-    buf_free(&e->arena);
-    buf_free(&e->offsets);
+    free_blocks(e->blocks);
 }
 
-/* Appends a copy of an entry; its member is reached once the entries are sealed. */
+/* A copy of a member in the entries' blocks (a new block when the current one is full: what is
+ * left of it stays unused). */
+static const char *copy_member(zset_entries *e, const char *m, size_t ml) {
+    struct zset_block *b = e->blocks;
+    if (!b || b->cap - b->used < ml) {
+        size_t cap = ml > ZSET_BLOCK_BYTES ? ml : ZSET_BLOCK_BYTES;
+        b = malloc(sizeof(*b) + cap);
+        if (!b) abort();
+        b->next = e->blocks;
+        b->used = 0;
+        b->cap = cap;
+        e->blocks = b;
+    }
+    char *copy = b->data + b->used;
+    memcpy(copy, m, ml);
+    b->used += ml;
+    return copy;
+}
+
+/* Appends an entry with a copy of its member. */
 static void entries_append(zset_entries *e, const char *m, size_t ml, double score, int input) {
     if (e->n == e->cap) {
         e->cap = e->cap ? e->cap * 2 : 16;
         e->items = realloc(e->items, e->cap * sizeof(zset_entry));
         if (!e->items) abort();
     }
-    size_t off = e->arena.len;
-    buf_append(&e->arena, m, ml);
-    buf_append(&e->offsets, &off, sizeof(off));
-    e->items[e->n++] = (zset_entry){NULL, ml, score, input};
+    e->items[e->n++] = (zset_entry){copy_member(e, m, ml), ml, score, input};
 }
 
 /* A zset_visit_fn that copies what it visits into a zset_entries. */
@@ -243,29 +281,17 @@ static int entries_add(void *arg, const char *m, size_t ml, double score) {
     return 0;
 }
 
-/* Points the entries at their members in the arena (which moved as it grew). */
-static void entries_seal(zset_entries *e) {
-    for (size_t i = 0; i < e->n; i++) {
-        size_t off;
-        memcpy(&off, e->offsets.data + i * sizeof(off), sizeof(off));
-        e->items[i].member = e->arena.data + off;
-    }
-}
-
-/* Copies a range of an open zset into out (sealed). */
+/* Copies a range of an open zset into out. */
 static type_status copy_range(compound *z, const zset_range *r, zset_entries *out) {
     long long n;
-    type_status s = walk_range(z, r, entries_add, out, &n);
-    entries_seal(out);
-    return s;
+    return walk_range(z, r, entries_add, out, &n);
 }
 
 type_status zset_range_copy(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
     compound z;
-    type_status s = open_zset(&z, t, db, key, klen);
-    if (s == ST_MISSING) s = ST_OK;
+    zset_range in;
+    type_status s = open_range(&z, t, db, key, klen, r, &in);
     if (s != ST_OK) return s;
-    zset_range in = clamped(r, z.m.size);
     s = copy_range(&z, &in, out);
     compound_free(&z);
     return s;
@@ -279,10 +305,9 @@ static void remove_entries(compound *z, const zset_entries *e) {
 
 type_status zset_remove_range(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
     compound z;
-    type_status s = open_zset(&z, t, db, key, klen);
-    if (s == ST_MISSING) s = ST_OK;
+    zset_range in;
+    type_status s = open_range(&z, t, db, key, klen, r, &in);
     if (s != ST_OK) return s;
-    zset_range in = clamped(r, z.m.size);
     /* The entries are copied first: the index must not change while it is walked. */
     s = copy_range(&z, &in, out);
     if (s == ST_OK) remove_entries(&z, out);
@@ -460,7 +485,7 @@ static double aggregate(enum zset_aggregate how, double acc, double v) {
     return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
 }
 
-/* Combines sealed entries read from the inputs into result entries, sorted by score then member. */
+/* Combines the entries read from the inputs into result entries, sorted by score then member. */
 static void combine(const zset_combine_spec *spec, zset_entries *e) {
     zset_entry *all = e->items;
     size_t n = e->n, w = 0;
@@ -494,24 +519,19 @@ typedef struct zinputs {
 } zinputs;
 
 /* Combines a union's entries so far (their repeats aggregated, in input order as at the end)
- * and copies what is left to a new arena; the bytes they take in a reply at least become
+ * and copies what is left to new blocks; the bytes they take in a reply at least become
  * in->bytes. */
 static void compact_union(zinputs *in) {
     zset_entries *e = in->e;
-    entries_seal(e);
     combine(in->spec, e);
-    buf arena;
-    buf_init(&arena);
-    buf_clear(&e->offsets);
+    struct zset_block *old = e->blocks;
+    e->blocks = NULL;
     in->bytes = 0;
     for (size_t i = 0; i < e->n; i++) {
-        size_t off = arena.len;
-        buf_append(&arena, e->items[i].member, e->items[i].len);
-        buf_append(&e->offsets, &off, sizeof(off));
+        e->items[i].member = copy_member(e, e->items[i].member, e->items[i].len);
         in->bytes += e->items[i].len + 5; /* "$<len>\r\n<member>\r\n" */
     }
-    buf_free(&e->arena);
-    e->arena = arena;
+    free_blocks(old);
 }
 
 /* Counts an entry read; a union that has found more than its reply has room for is over (its
@@ -578,7 +598,6 @@ type_status zset_combine(txn *t, int db, const zset_combine_spec *spec, size_t r
         s = read_input(&c, k, spec->weights[k], &in);
         compound_free(&c);
     }
-    entries_seal(out);
     if (s == ST_OK) combine(spec, out);
     else out->n = 0;
     return s;

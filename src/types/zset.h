@@ -10,7 +10,6 @@
 
 #include "storage/txn.h"
 #include "types/status.h"
-#include "util/buf.h"
 #include "util/slice.h"
 
 /* Visits one (member, score); returns nonzero to stop (a reply reached the client's bound). */
@@ -88,7 +87,7 @@ type_status zset_range_visit(txn *t, int db, const char *key, size_t klen, const
 /* Entries (member, score) copied out of the store: a range to store, members removed or
  * popped, the result of a union, intersection or difference. */
 typedef struct zset_entry {
-    const char *member; /* into the arena */
+    const char *member; /* in one of the blocks */
     size_t len;
     double score;
     int input; /* which input key it came from (while combining) */
@@ -97,8 +96,7 @@ typedef struct zset_entry {
 typedef struct zset_entries {
     zset_entry *items;
     size_t n, cap;
-    buf arena;   /* the members */
-    buf offsets; /* their offsets into the arena while it grows */
+    struct zset_block *blocks; /* the members' copies, in blocks that never move */
 } zset_entries;
 
 void zset_entries_init(zset_entries *e);
