@@ -221,9 +221,11 @@ type_status zset_range_visit(txn *t, int db, const char *key, size_t klen, const
 
 /* ---- entries copied out ---- */
 
-/* Members are copied into blocks of at least this size; a block is never moved or grown, so
- * an entry points at its member from the start. */
-#define ZSET_BLOCK_BYTES (64 * 1024)
+/* Members are copied into blocks that are never moved or grown, so an entry points at its
+ * member from the start. Blocks double in size from the first up to the largest (a member
+ * longer than that gets a block of its own). */
+#define ZSET_BLOCK_FIRST 256
+#define ZSET_BLOCK_LARGEST (64 * 1024)
 
 struct zset_block {
     struct zset_block *next;
@@ -246,12 +248,19 @@ void zset_entries_free(zset_entries *e) {
     free_blocks(e->blocks);
 }
 
+/* The size of the block after b (the first if b is NULL). */
+static size_t next_block_size(const struct zset_block *b) {
+    if (!b) return ZSET_BLOCK_FIRST;
+    return b->cap < ZSET_BLOCK_LARGEST / 2 ? b->cap * 2 : ZSET_BLOCK_LARGEST;
+}
+
 /* A copy of a member in the entries' blocks (a new block when the current one is full: what is
  * left of it stays unused). */
 static const char *copy_member(zset_entries *e, const char *m, size_t ml) {
     struct zset_block *b = e->blocks;
     if (!b || b->cap - b->used < ml) {
-        size_t cap = ml > ZSET_BLOCK_BYTES ? ml : ZSET_BLOCK_BYTES;
+        size_t next = next_block_size(b);
+        size_t cap = ml > next ? ml : next;
         b = malloc(sizeof(*b) + cap);
         if (!b) abort();
         b->next = e->blocks;
