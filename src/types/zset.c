@@ -296,32 +296,32 @@ static type_status copy_range(compound *z, const zset_range *r, zset_entries *ou
     return walk_range(z, r, entries_add, out, &n);
 }
 
-type_status zset_range_copy(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
-    compound z;
-    zset_range in;
-    type_status s = open_range(&z, t, db, key, klen, r, &in);
-    if (s != ST_OK) return s;
-    s = copy_range(&z, &in, out);
-    compound_free(&z);
-    return s;
-}
-
 /* Deletes copied entries from an open zset. */
 static void remove_entries(compound *z, const zset_entries *e) {
     for (size_t i = 0; i < e->n; i++) member_del(z, e->items[i].member, e->items[i].len, e->items[i].score);
     if (e->n) compound_save(z);
 }
 
-type_status zset_remove_range(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
+/* Copies a range of key into out, then removes it from the zset if remove (the entries are
+ * copied first: the index must not change while it is walked). */
+static type_status copy_range_of(txn *t, int db, const char *key, size_t klen, const zset_range *r,
+                                 zset_entries *out, int remove) {
     compound z;
     zset_range in;
     type_status s = open_range(&z, t, db, key, klen, r, &in);
     if (s != ST_OK) return s;
-    /* The entries are copied first: the index must not change while it is walked. */
     s = copy_range(&z, &in, out);
-    if (s == ST_OK) remove_entries(&z, out);
+    if (s == ST_OK && remove) remove_entries(&z, out);
     compound_free(&z);
     return s;
+}
+
+type_status zset_range_copy(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
+    return copy_range_of(t, db, key, klen, r, out, 0);
+}
+
+type_status zset_remove_range(txn *t, int db, const char *key, size_t klen, const zset_range *r, zset_entries *out) {
+    return copy_range_of(t, db, key, klen, r, out, 1);
 }
 
 type_status zset_pop(txn *t, int db, const char *key, size_t klen, int max, long long count, zset_entries *out) {
