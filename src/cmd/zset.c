@@ -1,146 +1,48 @@
-/* Sorted set commands. Each member has its score as a subkey in the default column family
- * (member → ordered double) and an entry in the score index, zset_score (score member),
- * which keeps the members in score order for ranges, ranks and pops. */
-#include <math.h>
+/* Sorted set commands: argument parsing, replies and change records; the logic (members,
+ * the score index, ranges, pops, unions) is in types/zset.c. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmd/blocking.h"
 #include "cmd/handlers.h"
 #include "cmd/members.h"
-#include "types/compound.h"
 #include "types/keyspace.h"
+#include "types/zset.h"
 #include "util/num.h"
 
-static int open_zset_at(cmd_ctx *ctx, compound *z, const resp_arg *key) {
-    return members_open(ctx, z, key, TYPE_ZSET);
-}
-
-static int open_zset(cmd_ctx *ctx, compound *z) { return open_zset_at(ctx, z, &ctx->argv[1]); }
-
-/* A member's score: CK_FOUND, CK_MISSING, CK_ERROR, or CK_CORRUPT if the stored score is not one. */
-static int member_score(compound *z, const char *m, size_t len, double *score) {
-    buf v;
-    buf_init(&v);
-    int rc = compound_get(z, m, len, &v);
-    if (rc == CK_FOUND && enc_decode_score(v.data, v.len, score) < 0) rc = CK_CORRUPT;
-    buf_free(&v);
-    return rc;
-}
-
-/* Whether every member named by argv[first], argv[first + step], … has a readable score or
- * none, so that a command that writes as it goes can fail before its first write. Returns
- * CK_FOUND if so, else CK_CORRUPT or CK_ERROR. */
-static int scores_readable(cmd_ctx *ctx, compound *z, int first, int step) {
-    for (int i = first; i < ctx->argc; i += step) {
-        double score;
-        int rc = member_score(z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
-        if (rc == CK_CORRUPT || rc == CK_ERROR) return rc;
-    }
-    return CK_FOUND;
-}
-
-/* Replies the error for a member_score or scores_readable failure. */
-static void reply_score_error(cmd_ctx *ctx, const resp_arg *key, int rc) {
-    if (rc == CK_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+/* Replies the error for a failed operation on key; returns 1 if it replied (not for ST_OK
+ * or ST_MISSING). */
+static int reply_zset_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
+    if (s == ST_OK || s == ST_MISSING) return 0;
+    if (s == ST_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    else if (s == ST_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+    else if (s == ST_NAN_OR_INF) reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
     else reply_storage_error(ctx);
-}
-
-/* The score-index key of (score, member). */
-static void index_key(const compound *z, buf *out, double score, const char *m, size_t len) {
-    uint8_t s[8];
-    enc_ordered_double(s, score);
-    buf sub;
-    buf_init(&sub);
-    buf_append(&sub, s, 8);
-    buf_append(&sub, m, len);
-    enc_subkey(out, z->db, z->key, z->klen, z->m.version, sub.data, sub.len);
-    buf_free(&sub);
-}
-
-/* Sets a member's score; old is its current score when had_it. */
-static void member_set(compound *z, const char *m, size_t len, double score, int had_it, double old) {
-    buf k;
-    buf_init(&k);
-    if (had_it) {
-        index_key(z, &k, old, m, len);
-        txn_delete(z->t, CF_ZSET_SCORE, k.data, k.len);
-        buf_clear(&k);
-    } else {
-        z->m.size++;
-    }
-    uint8_t s[8];
-    enc_ordered_double(s, score);
-    compound_put(z, m, len, (const char *)s, 8);
-    index_key(z, &k, score, m, len);
-    bounds_note_put(z->t, CF_ZSET_SCORE, k.data, k.len, k.len - 8 - len);
-    txn_put(z->t, CF_ZSET_SCORE, k.data, k.len, "", 0);
-    buf_free(&k);
-}
-
-static void member_del(compound *z, const char *m, size_t len, double score) {
-    buf k;
-    buf_init(&k);
-    compound_del(z, m, len);
-    index_key(z, &k, score, m, len);
-    txn_delete(z->t, CF_ZSET_SCORE, k.data, k.len);
-    z->m.size--;
-    buf_free(&k);
-}
-
-/* ---- walking the score index ---- */
-
-typedef struct zwalk {
-    bounded_walk walk;
-} zwalk;
-
-/* Opens a walk in score order (or reverse), starting at a score (forward: the first entry
- * with that score or more; reverse: the last entry with less than `at`), or at an end. */
-static void zwalk_open(zwalk *w, compound *z, int rev, int from_score, double at) {
-    buf prefix;
-    buf_init(&prefix);
-    enc_subkey(&prefix, z->db, z->key, z->klen, z->m.version, NULL, 0);
-    uint8_t s[8];
-    enc_ordered_double(s, at);
-    bounded_walk_open(&w->walk, z->t, CF_ZSET_SCORE, prefix.data, prefix.len, from_score ? (const char *)s : NULL,
-                      from_score ? 8 : 0, rev);
-    buf_free(&prefix);
-}
-
-static int zwalk_next(zwalk *w, const char **m, size_t *mlen, double *score) {
-    const char *k, *v;
-    size_t kl, vl, plen = w->walk.prefix.len;
-    if (!bounded_walk_next(&w->walk, &k, &kl, &v, &vl) || kl < plen + 8) return 0;
-    *score = enc_decode_ordered_double((const uint8_t *)k + plen);
-    *m = k + plen + 8;
-    *mlen = kl - plen - 8;
     return 1;
 }
 
-/* 0, or -1 if the walk stopped on a read error (what it found is partial). */
-STORE_MUST_CHECK static int zwalk_close(zwalk *w) { return bounded_walk_close(&w->walk); }
+/* Replies a member, then its score if withscores; as a [member, score] array if nested. */
+static void reply_entry(reply *r, const char *m, size_t ml, double score, int withscores, int nested) {
+    if (nested) reply_array(r, 2);
+    reply_bulk(r, m, ml);
+    if (withscores) reply_double(r, score);
+}
 
-/* ---- range specifications (ZRANGE and friends) ---- */
+/* Records "<name> key …" with the entries' members, and their scores before them if with_scores
+ * (ZADD of what a STORE wrote, ZREM of what was removed); nothing for no entries. */
+static void record_entries(cmd_ctx *ctx, const char *name, const resp_arg *key, const zset_entries *es,
+                           int with_scores) {
+    effect e;
+    effect_init(&e, TYPE_ZSET, name, key, (with_scores ? 2 : 1) * (int)es->n);
+    for (size_t i = 0; i < es->n; i++) {
+        if (with_scores) effect_add_score(&e, es->items[i].score);
+        effect_add(&e, es->items[i].member, es->items[i].len);
+    }
+    effect_finish(ctx, &e, 3);
+}
 
-enum { BY_INDEX, BY_SCORE, BY_LEX };
-
-typedef struct lex_bound {
-    int inf;       /* -1 = "-", 1 = "+", 0 = a value */
-    int exclusive;
-    const char *v;
-    size_t len;
-} lex_bound;
-
-typedef struct zspec {
-    int by, rev;
-    long long start, stop;        /* BY_INDEX, already clamped */
-    double min, max;              /* BY_SCORE */
-    int minex, maxex;
-    lex_bound lmin, lmax;         /* BY_LEX */
-    long long offset, limit;      /* LIMIT; limit < 0 = all */
-} zspec;
+/* ---- ranges (ZRANGE and friends) ---- */
 
 static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
     const char *p = a->ptr;
@@ -151,7 +53,7 @@ static int parse_score_bound(const resp_arg *a, double *v, int *exclusive) {
     return num_parse_double_loose(p, len, v, &out_of_range);
 }
 
-static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
+static int parse_lex_bound(const resp_arg *a, zset_lex_bound *b) {
     memset(b, 0, sizeof(*b));
     if (a->len == 1 && (a->ptr[0] == '-' || a->ptr[0] == '+')) {
         b->inf = a->ptr[0] == '-' ? -1 : 1;
@@ -164,89 +66,27 @@ static int parse_lex_bound(const resp_arg *a, lex_bound *b) {
     return 0;
 }
 
-static int compare_lex(const char *m, size_t mlen, const lex_bound *b) {
-    if (b->inf) return -b->inf; /* everything is above "-" and below "+" */
-    return bytes_compare(m, mlen, b->v, b->len);
-}
-
-/* Whether an entry is past the far end of the range (the walk can stop) or before its near
- * end (skip it). Returns 1 past, -1 before, 0 inside. */
-static int range_position(const zspec *s, const char *m, size_t mlen, double score) {
-    int below, above;
-    if (s->by == BY_SCORE) {
-        below = s->minex ? score <= s->min : score < s->min;
-        above = s->maxex ? score >= s->max : score > s->max;
-    } else if (s->by == BY_LEX) {
-        int cmin = compare_lex(m, mlen, &s->lmin), cmax = compare_lex(m, mlen, &s->lmax);
-        below = s->lmin.exclusive ? cmin <= 0 : cmin < 0;
-        above = s->lmax.exclusive ? cmax >= 0 : cmax > 0;
-    } else {
-        return 0;
-    }
-    if (s->rev) return below ? 1 : above ? -1 : 0;
-    return above ? 1 : below ? -1 : 0;
-}
-
-/* Visits one entry of a range; returns 1 to stop the walk there, else 0. */
-typedef int (*zvisit)(void *arg, const char *m, size_t mlen, double score);
-
-/* Visits the entries of a range in order; returns how many, or -1 on a read error. */
-STORE_MUST_CHECK static long long zrange_walk(compound *z, const zspec *s, zvisit visit, void *arg) {
-    if (!z->found || s->limit == 0) return 0;
-    zwalk w;
-    /* Start at the near bound of a score range (an infinite one is an end of the index). */
-    int from_score = s->by == BY_SCORE && !(s->rev && isinf(s->max) && s->max > 0);
-    zwalk_open(&w, z, s->rev, from_score, s->rev ? nextafter(s->max, INFINITY) : s->min);
-    const char *m;
-    size_t ml;
-    double score;
-    long long index = 0, skipped = 0, n = 0;
-    while (zwalk_next(&w, &m, &ml, &score)) {
-        if (s->by == BY_INDEX) {
-            if (index++ < s->start) continue;
-            if (index - 1 > s->stop) break;
-        } else {
-            int pos = range_position(s, m, ml, score);
-            if (pos > 0) break;
-            if (pos < 0) continue;
-        }
-        if (skipped < s->offset) {
-            skipped++;
-            continue;
-        }
-        n++;
-        if (visit(arg, m, ml, score) || (s->limit > 0 && n == s->limit)) break;
-    }
-    return zwalk_close(&w) < 0 ? -1 : n;
-}
-
-/* Parses the range part of ZRANGE-style arguments: min/max at argv[first], argv[first+1],
- * the kind (by), and [LIMIT offset count] anywhere after. Replies and returns -1 on errors. */
-static int parse_range(cmd_ctx *ctx, compound *z, int first, zspec *s) {
+/* Parses the range part of ZRANGE-style arguments: min/max at argv[first], argv[first+1], as
+ * the kind r->by says. Replies and returns -1 on errors. */
+static int parse_range(cmd_ctx *ctx, int first, zset_range *r) {
     const resp_arg *lo = &ctx->argv[first], *hi = &ctx->argv[first + 1];
-    if (s->rev && s->by != BY_INDEX) { /* ZREVRANGEBYSCORE / BYLEX take max first */
+    if (r->rev && r->by != ZSET_BY_RANK) { /* ZREVRANGEBYSCORE / BYLEX take max first */
         const resp_arg *t = lo;
         lo = hi;
         hi = t;
     }
-    if (s->by == BY_SCORE) {
-        if (parse_score_bound(lo, &s->min, &s->minex) < 0 || parse_score_bound(hi, &s->max, &s->maxex) < 0) {
+    if (r->by == ZSET_BY_SCORE) {
+        if (parse_score_bound(lo, &r->min, &r->minex) < 0 || parse_score_bound(hi, &r->max, &r->maxex) < 0) {
             reply_error(ctx->r, "ERR min or max is not a float");
             return -1;
         }
-    } else if (s->by == BY_LEX) {
-        if (parse_lex_bound(lo, &s->lmin) < 0 || parse_lex_bound(hi, &s->lmax) < 0) {
+    } else if (r->by == ZSET_BY_LEX) {
+        if (parse_lex_bound(lo, &r->lmin) < 0 || parse_lex_bound(hi, &r->lmax) < 0) {
             reply_error(ctx->r, "ERR min or max not valid string range item");
             return -1;
         }
-    } else {
-        if (arg_ll(ctx, lo, &s->start) < 0 || arg_ll(ctx, hi, &s->stop) < 0) return -1;
-        long long size = z->found ? (long long)z->m.size : 0;
-        if (s->start < 0) s->start += size;
-        if (s->stop < 0) s->stop += size;
-        if (s->start < 0) s->start = 0;
-        if (s->stop >= size) s->stop = size - 1;
-        if (s->start > s->stop) s->limit = 0;
+    } else if (arg_ll(ctx, lo, &r->start) < 0 || arg_ll(ctx, hi, &r->stop) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -261,9 +101,7 @@ typedef struct zcollect {
 
 static int collect_reply(void *arg, const char *m, size_t mlen, double score) {
     zcollect *c = arg;
-    if (c->withscores && c->r.resp == 3) reply_array(&c->r, 2);
-    reply_bulk(&c->r, m, mlen);
-    if (c->withscores) reply_double(&c->r, score);
+    reply_entry(&c->r, m, mlen, score, c->withscores, c->withscores && c->r.resp == 3);
     c->items += c->withscores && c->r.resp == 2 ? 2 : 1;
     return reply_was_cut(&c->r);
 }
@@ -272,107 +110,84 @@ static int collect_reply(void *arg, const char *m, size_t mlen, double score) {
 enum { OPT_BY = 1, OPT_REV = 2, OPT_LIMIT = 4, OPT_WITHSCORES = 8 };
 
 /* Parses range options (BYSCORE BYLEX REV LIMIT WITHSCORES, as `allowed` says). */
-static int parse_zrange_options(cmd_ctx *ctx, int first, zspec *s, int *withscores, int allowed) {
+static int parse_zrange_options(cmd_ctx *ctx, int first, zset_range *r, int *withscores, int allowed) {
     int by_given = 0;
     for (int i = first; i < ctx->argc; i++) {
         const resp_arg *a = &ctx->argv[i];
-        if ((allowed & OPT_BY) && !by_given && arg_is(a, "byscore")) s->by = BY_SCORE, by_given = 1;
-        else if ((allowed & OPT_BY) && !by_given && arg_is(a, "bylex")) s->by = BY_LEX, by_given = 1;
-        else if ((allowed & OPT_REV) && arg_is(a, "rev")) s->rev = 1;
+        if ((allowed & OPT_BY) && !by_given && arg_is(a, "byscore")) r->by = ZSET_BY_SCORE, by_given = 1;
+        else if ((allowed & OPT_BY) && !by_given && arg_is(a, "bylex")) r->by = ZSET_BY_LEX, by_given = 1;
+        else if ((allowed & OPT_REV) && arg_is(a, "rev")) r->rev = 1;
         else if ((allowed & OPT_WITHSCORES) && arg_is(a, "withscores")) *withscores = 1;
         else if ((allowed & OPT_LIMIT) && arg_is(a, "limit") && i + 2 < ctx->argc) {
-            if (arg_ll(ctx, &ctx->argv[i + 1], &s->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &s->limit) < 0) return -1;
+            if (arg_ll(ctx, &ctx->argv[i + 1], &r->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &r->limit) < 0) return -1;
             i += 2;
         } else {
             reply_error(ctx->r, ERR_SYNTAX);
             return -1;
         }
     }
-    if (s->limit != -1 && s->by == BY_INDEX) {
+    if (r->limit != -1 && r->by == ZSET_BY_RANK) {
         reply_error(ctx->r, "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX");
         return -1;
     }
-    if (*withscores && s->by == BY_LEX) {
+    if (*withscores && r->by == ZSET_BY_LEX) {
         reply_error(ctx->r, "ERR syntax error, WITHSCORES not supported in combination with BYLEX");
         return -1;
     }
-    if (s->offset < 0) s->limit = 0; /* a negative offset returns nothing, as in Redis */
     return 0;
 }
 
-/* Replies a range of an open zset. */
-static void reply_range(cmd_ctx *ctx, compound *z, zspec *s, int withscores) {
+/* ZRANGE-family entry point: by/rev preset for the old commands, which take no BY / REV. */
+static void zrange_generic(cmd_ctx *ctx, enum zset_range_by by, int rev, int allowed) {
+    zset_range r = zset_range_all(by);
+    r.rev = rev;
+    int withscores = 0;
+    if (parse_zrange_options(ctx, 4, &r, &withscores, allowed) < 0 || parse_range(ctx, 2, &r) < 0) return;
+    const resp_arg *key = &ctx->argv[1];
     buf body;
     buf_init(&body);
     zcollect c = {reply_part(ctx->r, &body), withscores, 0};
-    if (zrange_walk(z, s, collect_reply, &c) < 0) {
-        reply_storage_error(ctx);
-    } else {
+    long long n;
+    type_status s = zset_range_visit(ctx->t, ctx->db, key->ptr, key->len, &r, collect_reply, &c, &n);
+    if (!reply_zset_error(ctx, key, s)) {
         reply_array(ctx->r, c.items);
         reply_append_part(ctx->r, &body);
     }
     buf_free(&body);
 }
 
-/* ZRANGE-family entry point: by/rev preset for the old commands, which take no BY / REV. */
-static void zrange_generic(cmd_ctx *ctx, int by, int rev, int allowed) {
-    zspec s = {0};
-    s.by = by;
-    s.rev = rev;
-    s.limit = -1;
-    int withscores = 0;
-    if (parse_zrange_options(ctx, 4, &s, &withscores, allowed) < 0) return;
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    if (parse_range(ctx, &z, 2, &s) == 0) reply_range(ctx, &z, &s, withscores);
-    compound_free(&z);
+void cmd_zrange(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_RANK, 0, OPT_BY | OPT_REV | OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrange(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_RANK, 1, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_SCORE, 0, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_SCORE, 1, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_LEX, 0, OPT_LIMIT | OPT_WITHSCORES); }
+void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, ZSET_BY_LEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
+
+static void zcount_generic(cmd_ctx *ctx, enum zset_range_by by) {
+    zset_range r = zset_range_all(by);
+    if (parse_range(ctx, 2, &r) < 0) return;
+    const resp_arg *key = &ctx->argv[1];
+    long long n;
+    type_status s = zset_range_visit(ctx->t, ctx->db, key->ptr, key->len, &r, NULL, NULL, &n);
+    if (!reply_zset_error(ctx, key, s)) reply_int(ctx->r, n);
 }
 
-void cmd_zrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 0, OPT_BY | OPT_REV | OPT_LIMIT | OPT_WITHSCORES); }
-void cmd_zrevrange(cmd_ctx *ctx) { zrange_generic(ctx, BY_INDEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
-void cmd_zrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 0, OPT_LIMIT | OPT_WITHSCORES); }
-void cmd_zrevrangebyscore(cmd_ctx *ctx) { zrange_generic(ctx, BY_SCORE, 1, OPT_LIMIT | OPT_WITHSCORES); }
-void cmd_zrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 0, OPT_LIMIT | OPT_WITHSCORES); }
-void cmd_zrevrangebylex(cmd_ctx *ctx) { zrange_generic(ctx, BY_LEX, 1, OPT_LIMIT | OPT_WITHSCORES); }
-
-static int count_visit(void *arg, const char *m, size_t mlen, double score) {
-    (void)m, (void)mlen, (void)score;
-    (*(long long *)arg)++;
-    return 0;
-}
-
-static void zcount_generic(cmd_ctx *ctx, int by) {
-    zspec s = {0};
-    s.by = by;
-    s.limit = -1;
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    long long n = 0;
-    if (parse_range(ctx, &z, 2, &s) == 0) {
-        if (zrange_walk(&z, &s, count_visit, &n) < 0) reply_storage_error(ctx);
-        else reply_int(ctx->r, n);
-    }
-    compound_free(&z);
-}
-
-void cmd_zcount(cmd_ctx *ctx) { zcount_generic(ctx, BY_SCORE); }
-void cmd_zlexcount(cmd_ctx *ctx) { zcount_generic(ctx, BY_LEX); }
+void cmd_zcount(cmd_ctx *ctx) { zcount_generic(ctx, ZSET_BY_SCORE); }
+void cmd_zlexcount(cmd_ctx *ctx) { zcount_generic(ctx, ZSET_BY_LEX); }
 
 /* ---- writes ---- */
-
-enum { ZADD_NX = 1, ZADD_XX = 2, ZADD_GT = 4, ZADD_LT = 8, ZADD_CH = 16, ZADD_INCR = 32 };
 
 static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
     int i = 2;
     *flags = 0;
     for (; i < ctx->argc; i++) {
         const resp_arg *a = &ctx->argv[i];
-        if (arg_is(a, "nx")) *flags |= ZADD_NX;
-        else if (arg_is(a, "xx")) *flags |= ZADD_XX;
-        else if (arg_is(a, "gt")) *flags |= ZADD_GT;
-        else if (arg_is(a, "lt")) *flags |= ZADD_LT;
-        else if (arg_is(a, "ch")) *flags |= ZADD_CH;
-        else if (arg_is(a, "incr")) *flags |= ZADD_INCR;
+        if (arg_is(a, "nx")) *flags |= ZSET_NX;
+        else if (arg_is(a, "xx")) *flags |= ZSET_XX;
+        else if (arg_is(a, "gt")) *flags |= ZSET_GT;
+        else if (arg_is(a, "lt")) *flags |= ZSET_LT;
+        else if (arg_is(a, "ch")) *flags |= ZSET_CH;
+        else if (arg_is(a, "incr")) *flags |= ZSET_INCR;
         else break;
     }
     *first_pair = i;
@@ -381,106 +196,65 @@ static int parse_zadd_flags(cmd_ctx *ctx, int *flags, int *first_pair) {
         reply_error(ctx->r, ERR_SYNTAX);
         return -1;
     }
-    if ((*flags & ZADD_NX) && (*flags & ZADD_XX)) {
+    if ((*flags & ZSET_NX) && (*flags & ZSET_XX)) {
         reply_error(ctx->r, "ERR XX and NX options at the same time are not compatible");
         return -1;
     }
-    int gtltnx = !!(*flags & ZADD_GT) + !!(*flags & ZADD_LT) + !!(*flags & ZADD_NX);
+    int gtltnx = !!(*flags & ZSET_GT) + !!(*flags & ZSET_LT) + !!(*flags & ZSET_NX);
     if (gtltnx > 1) {
         reply_error(ctx->r, "ERR GT, LT, and/or NX options at the same time are not compatible");
         return -1;
     }
-    if ((*flags & ZADD_INCR) && pairs > 2) {
+    if ((*flags & ZSET_INCR) && pairs > 2) {
         reply_error(ctx->r, "ERR INCR option supports a single increment-element pair");
         return -1;
     }
     return 0;
 }
 
-enum { ZA_SKIPPED, ZA_UNCHANGED, ZA_CHANGED, ZA_NAN, ZA_ERROR, ZA_CORRUPT };
-
-/* Scores are stored without the sign of a zero, so -0 sorts and prints as 0, as in Redis's
- * small sorted sets. */
-static double stored_score(double score) { return score == 0 ? 0 : score; }
-
-/* Applies one ZADD pair. *added is set when the member is new; *result is its score after
- * (unless skipped by NX/XX/GT/LT) as computed: ZINCRBY -0 on a new member answers -0, as Redis
- * does, though 0 is stored. */
-static int zadd_one(compound *z, int flags, double score, const resp_arg *m, int *added, double *result) {
-    double old = 0;
-    int had = member_score(z, m->ptr, m->len, &old);
-    *added = 0;
-    if (had == CK_ERROR) return ZA_ERROR;
-    if (had == CK_CORRUPT) return ZA_CORRUPT;
-    if (((flags & ZADD_NX) && had) || ((flags & ZADD_XX) && !had)) return ZA_SKIPPED;
-    double next = (flags & ZADD_INCR) && had ? old + score : score;
-    if (isnan(next)) return ZA_NAN;
-    if (had && (((flags & ZADD_GT) && !(next > old)) || ((flags & ZADD_LT) && !(next < old)))) return ZA_SKIPPED;
-    *result = next;
-    next = stored_score(next);
-    if (had && next == old) return ZA_UNCHANGED;
-    member_set(z, m->ptr, m->len, next, had, old);
-    *added = !had;
-    return ZA_CHANGED;
-}
-
-/* Parses every score first, so a bad one changes nothing. */
-static double *parse_scores(cmd_ctx *ctx, int first, int pairs) {
-    double *scores = malloc((size_t)pairs * sizeof(double));
-    if (!scores) abort();
-    for (int p = 0; p < pairs; p++) {
-        if (num_parse_double(ctx->argv[first + 2 * p].ptr, ctx->argv[first + 2 * p].len, &scores[p]) < 0) {
+/* The (score, member) pairs from argv[first]. Every score is parsed first, so a bad one
+ * changes nothing. */
+static zset_pair *parse_pairs(cmd_ctx *ctx, int first, int n) {
+    zset_pair *pairs = malloc((size_t)n * sizeof(zset_pair));
+    if (!pairs) abort();
+    for (int p = 0; p < n; p++) {
+        const resp_arg *score = &ctx->argv[first + 2 * p];
+        if (num_parse_double(score->ptr, score->len, &pairs[p].score) < 0) {
             reply_error(ctx->r, ERR_NOT_FLOAT);
-            free(scores);
+            free(pairs);
             return NULL;
         }
+        pairs[p].member = ctx->argv[first + 2 * p + 1];
     }
-    return scores;
+    return pairs;
+}
+
+/* Adds a written (score, member) to the ZADD recorded. */
+static int record_pair(void *arg, const char *m, size_t ml, double score) {
+    effect_add_score(arg, score);
+    effect_add(arg, m, ml);
+    return 0;
 }
 
 /* ZADD and ZINCRBY: pairs of (score, member) from argv[first]. */
 static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
-    int pairs = (ctx->argc - first) / 2;
-    double *scores = parse_scores(ctx, first, pairs);
-    if (!scores) return;
-    compound z;
-    if (open_zset(ctx, &z) < 0) {
-        free(scores);
-        return;
-    }
+    int n = (ctx->argc - first) / 2;
+    zset_pair *pairs = parse_pairs(ctx, first, n);
+    if (!pairs) return;
+    const resp_arg *key = &ctx->argv[1];
     effect e;
-    effect_init(&e, TYPE_ZSET, "ZADD", &ctx->argv[1], 2 * pairs);
-    long long added = 0, changed = 0;
-    int rc = ZA_SKIPPED;
-    double result = 0;
-    /* One pair fails before it writes; more are all checked first. */
-    int readable = pairs > 1 ? scores_readable(ctx, &z, first + 1, 2) : CK_FOUND;
-    if (readable != CK_FOUND) rc = readable == CK_CORRUPT ? ZA_CORRUPT : ZA_ERROR;
-    for (int p = 0; p < pairs && rc != ZA_NAN && rc != ZA_ERROR && rc != ZA_CORRUPT; p++) {
-        const resp_arg *m = &ctx->argv[first + 2 * p + 1];
-        int was_added;
-        rc = zadd_one(&z, flags, scores[p], m, &was_added, &result);
-        if (rc != ZA_CHANGED) continue;
-        effect_add_score(&e, stored_score(result));
-        effect_add(&e, m->ptr, m->len);
-        added += was_added;
-        changed++;
-    }
-    if (rc == ZA_NAN) {
-        reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
-        e.argc = 2; /* nothing happened */
-    } else if (rc == ZA_ERROR || rc == ZA_CORRUPT) {
-        reply_score_error(ctx, &ctx->argv[1], rc == ZA_CORRUPT ? CK_CORRUPT : CK_ERROR);
-        e.argc = 2;
+    effect_init(&e, TYPE_ZSET, "ZADD", key, 2 * n);
+    zset_add_result res;
+    type_status s = zset_add(ctx->t, ctx->db, key->ptr, key->len, flags, pairs, n, record_pair, &e, &res);
+    if (reply_zset_error(ctx, key, s)) {
+        effect_discard(&e);
     } else {
-        if (changed) compound_save(&z);
-        if (!(flags & ZADD_INCR)) reply_int(ctx->r, (flags & ZADD_CH) ? changed : added);
-        else if (rc == ZA_SKIPPED) reply_null(ctx->r);
-        else reply_double(ctx->r, result);
+        if (!(flags & ZSET_INCR)) reply_int(ctx->r, (flags & ZSET_CH) ? res.changed : res.added);
+        else if (res.skipped) reply_null(ctx->r);
+        else reply_double(ctx->r, res.score);
+        effect_finish(ctx, &e, 3);
     }
-    effect_finish(ctx, &e, 3);
-    free(scores);
-    compound_free(&z);
+    free(pairs);
 }
 
 void cmd_zadd(cmd_ctx *ctx) {
@@ -488,226 +262,122 @@ void cmd_zadd(cmd_ctx *ctx) {
     if (parse_zadd_flags(ctx, &flags, &first) == 0) zadd_generic(ctx, flags, first);
 }
 
-void cmd_zincrby(cmd_ctx *ctx) { zadd_generic(ctx, ZADD_INCR, 2); }
+void cmd_zincrby(cmd_ctx *ctx) { zadd_generic(ctx, ZSET_INCR, 2); }
+
+/* Adds a removed member to the ZREM recorded. */
+static int record_member(void *arg, const char *m, size_t ml, double score) {
+    (void)score;
+    effect_add(arg, m, ml);
+    return 0;
+}
 
 void cmd_zrem(cmd_ctx *ctx) {
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    int readable = scores_readable(ctx, &z, 2, 1);
-    if (readable != CK_FOUND) {
-        reply_score_error(ctx, &ctx->argv[1], readable);
-        compound_free(&z);
-        return;
-    }
+    const resp_arg *key = &ctx->argv[1];
     effect e;
-    effect_init(&e, TYPE_ZSET, "ZREM", &ctx->argv[1], ctx->argc - 2);
-    int rc = CK_MISSING;
-    for (int i = 2; i < ctx->argc && (rc == CK_FOUND || rc == CK_MISSING); i++) {
-        double score;
-        rc = member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
-        if (rc != CK_FOUND) continue;
-        member_del(&z, ctx->argv[i].ptr, ctx->argv[i].len, score);
-        effect_add(&e, ctx->argv[i].ptr, ctx->argv[i].len);
-    }
-    long long removed = e.argc - 2;
-    if (rc != CK_FOUND && rc != CK_MISSING) {
+    effect_init(&e, TYPE_ZSET, "ZREM", key, ctx->argc - 2);
+    long long removed;
+    type_status s = zset_remove(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], ctx->argc - 2, record_member, &e,
+                                &removed);
+    if (reply_zset_error(ctx, key, s)) {
         effect_discard(&e);
-        reply_score_error(ctx, &ctx->argv[1], rc);
     } else {
-        if (removed) compound_save(&z);
         effect_finish(ctx, &e, 3);
         reply_int(ctx->r, removed);
     }
-    compound_free(&z);
 }
 
 void cmd_zcard(cmd_ctx *ctx) {
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    reply_int(ctx->r, z.found ? (long long)z.m.size : 0);
-    compound_free(&z);
+    long long card;
+    type_status s = zset_card(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &card);
+    if (!reply_zset_error(ctx, &ctx->argv[1], s)) reply_int(ctx->r, card);
 }
 
 void cmd_zscore(cmd_ctx *ctx) {
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
     double score;
-    int rc = member_score(&z, ctx->argv[2].ptr, ctx->argv[2].len, &score);
-    if (rc == CK_FOUND) reply_double(ctx->r, score);
-    else if (rc == CK_MISSING) reply_null(ctx->r);
-    else reply_score_error(ctx, &ctx->argv[1], rc);
-    compound_free(&z);
+    type_status s = zset_score(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, ctx->argv[2].ptr, ctx->argv[2].len,
+                               &score);
+    if (s == ST_OK) reply_double(ctx->r, score);
+    else if (s == ST_MISSING) reply_null(ctx->r);
+    else reply_zset_error(ctx, &ctx->argv[1], s);
 }
 
 void cmd_zmscore(cmd_ctx *ctx) {
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    size_t mark = ctx->r->out->len;
-    reply_array(ctx->r, ctx->argc - 2);
-    for (int i = 2; i < ctx->argc; i++) {
-        double score;
-        int rc = member_score(&z, ctx->argv[i].ptr, ctx->argv[i].len, &score);
-        if (rc == CK_FOUND) {
-            reply_double(ctx->r, score);
-        } else if (rc == CK_MISSING) {
-            reply_null(ctx->r);
-        } else {
-            ctx->r->out->len = mark; /* the array is dropped for the error */
-            reply_score_error(ctx, &ctx->argv[1], rc);
-            break;
+    int n = ctx->argc - 2;
+    double *scores = malloc((size_t)n * sizeof(double));
+    int *found = malloc((size_t)n * sizeof(int));
+    if (!scores || !found) abort();
+    type_status s = zset_scores(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &ctx->argv[2], n, scores, found);
+    if (!reply_zset_error(ctx, &ctx->argv[1], s)) {
+        reply_array(ctx->r, n);
+        for (int i = 0; i < n; i++) {
+            if (found[i]) reply_double(ctx->r, scores[i]);
+            else reply_null(ctx->r);
         }
     }
-    compound_free(&z);
+    free(scores);
+    free(found);
 }
 
 static void zrank_generic(cmd_ctx *ctx, int rev) {
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    double score;
-    const resp_arg *m = &ctx->argv[2];
-    int rc = member_score(&z, m->ptr, m->len, &score);
-    if (rc != CK_FOUND) {
-        if (rc == CK_MISSING) reply_null(ctx->r);
-        else reply_score_error(ctx, &ctx->argv[1], rc);
-        compound_free(&z);
-        return;
-    }
-    zwalk w;
-    zwalk_open(&w, &z, rev, 0, 0);
-    const char *em;
-    size_t eml;
-    double es;
-    long long rank = 0;
-    while (zwalk_next(&w, &em, &eml, &es) && !(eml == m->len && memcmp(em, m->ptr, eml) == 0)) rank++;
-    if (zwalk_close(&w) < 0) reply_storage_error(ctx);
-    else reply_int(ctx->r, rank);
-    compound_free(&z);
+    long long rank;
+    type_status s = zset_rank(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, ctx->argv[2].ptr, ctx->argv[2].len,
+                              rev, &rank);
+    if (s == ST_OK) reply_int(ctx->r, rank);
+    else if (s == ST_MISSING) reply_null(ctx->r);
+    else reply_zset_error(ctx, &ctx->argv[1], s);
 }
 
 void cmd_zrank(cmd_ctx *ctx) { zrank_generic(ctx, 0); }
 void cmd_zrevrank(cmd_ctx *ctx) { zrank_generic(ctx, 1); }
 
-/* Entries copied out of a walk (the index must not change while it is walked). */
-typedef struct zentries {
-    buf members; /* [u32 len][bytes] each */
-    double *scores;
-    size_t n, cap;
-} zentries;
-
-static int zentries_add(void *arg, const char *m, size_t mlen, double score) {
-    zentries *e = arg;
-    uint32_t len = (uint32_t)mlen;
-    buf_append(&e->members, &len, sizeof(len));
-    buf_append(&e->members, m, mlen);
-    if (e->n == e->cap) {
-        e->cap = e->cap ? e->cap * 2 : 16;
-        e->scores = realloc(e->scores, e->cap * sizeof(double));
-        if (!e->scores) abort();
+static void zremrange_generic(cmd_ctx *ctx, enum zset_range_by by) {
+    zset_range r = zset_range_all(by);
+    if (parse_range(ctx, 2, &r) < 0) return;
+    const resp_arg *key = &ctx->argv[1];
+    zset_entries es;
+    zset_entries_init(&es);
+    type_status s = zset_remove_range(ctx->t, ctx->db, key->ptr, key->len, &r, &es);
+    if (!reply_zset_error(ctx, key, s)) {
+        record_entries(ctx, "ZREM", key, &es, 0);
+        reply_int(ctx->r, (long long)es.n);
     }
-    e->scores[e->n++] = score;
-    return 0;
+    zset_entries_free(&es);
 }
 
-/* Walks the copied entries: *pos starts at 0. */
-static const char *zentries_next(const zentries *e, size_t *pos, size_t *mlen) {
-    uint32_t len;
-    memcpy(&len, e->members.data + *pos, sizeof(len));
-    const char *m = e->members.data + *pos + sizeof(len);
-    *pos += sizeof(len) + len;
-    *mlen = len;
-    return m;
-}
+void cmd_zremrangebyrank(cmd_ctx *ctx) { zremrange_generic(ctx, ZSET_BY_RANK); }
+void cmd_zremrangebyscore(cmd_ctx *ctx) { zremrange_generic(ctx, ZSET_BY_SCORE); }
+void cmd_zremrangebylex(cmd_ctx *ctx) { zremrange_generic(ctx, ZSET_BY_LEX); }
 
-static void zentries_free(zentries *e) {
-    buf_free(&e->members);
-    free(e->scores);
-}
-
-/* Deletes copied entries from the zset and records ZREM of them. */
-static void remove_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, const zentries *es) {
-    effect e;
-    effect_init(&e, TYPE_ZSET, "ZREM", key, (int)es->n);
-    size_t pos = 0, ml;
-    for (size_t i = 0; i < es->n; i++) {
-        const char *m = zentries_next(es, &pos, &ml);
-        member_del(z, m, ml, es->scores[i]);
-        effect_add(&e, m, ml);
-    }
-    if (es->n) compound_save(z);
-    effect_finish(ctx, &e, 3);
-}
-
-static void zremrange_generic(cmd_ctx *ctx, int by) {
-    zspec s = {0};
-    s.by = by;
-    s.limit = -1;
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    if (parse_range(ctx, &z, 2, &s) == 0) {
-        zentries es = {0};
-        buf_init(&es.members);
-        if (zrange_walk(&z, &s, zentries_add, &es) < 0) {
-            reply_storage_error(ctx);
-        } else {
-            remove_entries(ctx, &z, &ctx->argv[1], &es);
-            reply_int(ctx->r, (long long)es.n);
-        }
-        zentries_free(&es);
-    }
-    compound_free(&z);
-}
-
-void cmd_zremrangebyrank(cmd_ctx *ctx) { zremrange_generic(ctx, BY_INDEX); }
-void cmd_zremrangebyscore(cmd_ctx *ctx) { zremrange_generic(ctx, BY_SCORE); }
-void cmd_zremrangebylex(cmd_ctx *ctx) { zremrange_generic(ctx, BY_LEX); }
+/* ---- pops ---- */
 
 /* How popped entries are replied: a flat array (member, score, …), pairs in RESP3 (flat in
  * RESP2), or after the key: [key, [[member, score], …]] (ZMPOP) or [key, member, score] (BZPOPMIN). */
 enum pop_shape { POP_FLAT, POP_PAIRS, POP_KEY_NESTED, POP_KEY_FLAT };
 
-static void reply_popped(cmd_ctx *ctx, const resp_arg *key, const zentries *es, enum pop_shape shape) {
+static void reply_popped(cmd_ctx *ctx, const resp_arg *key, const zset_entries *es, enum pop_shape shape) {
     int pairs = shape == POP_KEY_NESTED || (shape == POP_PAIRS && ctx->r->resp == 3);
     if (shape == POP_KEY_NESTED || shape == POP_KEY_FLAT) {
         reply_array(ctx->r, shape == POP_KEY_FLAT ? 3 : 2);
         reply_bulk(ctx->r, key->ptr, key->len);
     }
     if (shape != POP_KEY_FLAT) reply_array(ctx->r, pairs ? (long long)es->n : (long long)es->n * 2);
-    size_t pos = 0, ml;
-    for (size_t i = 0; i < es->n; i++) {
-        const char *m = zentries_next(es, &pos, &ml);
-        if (pairs) reply_array(ctx->r, 2);
-        reply_bulk(ctx->r, m, ml);
-        reply_double(ctx->r, es->scores[i]);
-    }
+    for (size_t i = 0; i < es->n; i++) reply_entry(ctx->r, es->items[i].member, es->items[i].len, es->items[i].score, 1, pairs);
 }
 
-/* Pops up to count lowest (or highest) entries of an open zset and replies them. The walk
- * stops at the size; finding fewer entries than the size promises means the zset is corrupt:
- * nothing is popped and the corrupt-key error is replied (an empty pop of a zset that exists
- * would be a reply Redis never sends, and a blocking pop would wait on it for good).
- * Returns 0, or -1 after the error. */
-static int pop_entries(cmd_ctx *ctx, compound *z, const resp_arg *key, int max, long long count,
-                       enum pop_shape shape) {
-    long long want = count < (long long)z->m.size ? count : (long long)z->m.size;
-    zspec s = {0};
-    s.by = BY_INDEX;
-    s.rev = max;
-    s.stop = want - 1;
-    s.limit = -1;
-    zentries es = {0};
-    buf_init(&es.members);
-    int failed = zrange_walk(z, &s, zentries_add, &es) < 0;
-    int intact = !failed && (long long)es.n == want;
-    if (intact) {
+/* Pops up to count lowest (or highest) entries of key, replies them and records their ZREM.
+ * Returns the status: an error is replied, nothing is for ST_MISSING. */
+static type_status pop_and_reply(cmd_ctx *ctx, const resp_arg *key, int max, long long count, enum pop_shape shape) {
+    zset_entries es;
+    zset_entries_init(&es);
+    type_status s = zset_pop(ctx->t, ctx->db, key->ptr, key->len, max, count, &es);
+    if (s == ST_OK) {
         reply_popped(ctx, key, &es, shape);
-        remove_entries(ctx, z, key, &es);
-    } else if (failed) {
-        reply_storage_error(ctx);
+        record_entries(ctx, "ZREM", key, &es, 0);
     } else {
-        reply_corrupt(ctx, key->ptr, key->len);
+        reply_zset_error(ctx, key, s);
     }
-    zentries_free(&es);
-    return intact ? 0 : -1;
+    zset_entries_free(&es);
+    return s;
 }
 
 static void zpop_generic(cmd_ctx *ctx, int max) {
@@ -720,10 +390,8 @@ static void zpop_generic(cmd_ctx *ctx, int max) {
         reply_error(ctx->r, "ERR value is out of range, must be positive");
         return;
     }
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    pop_entries(ctx, &z, &ctx->argv[1], max, count, ctx->argc == 3 ? POP_PAIRS : POP_FLAT);
-    compound_free(&z);
+    if (pop_and_reply(ctx, &ctx->argv[1], max, count, ctx->argc == 3 ? POP_PAIRS : POP_FLAT) == ST_MISSING)
+        reply_array(ctx->r, 0);
 }
 
 void cmd_zpopmin(cmd_ctx *ctx) { zpop_generic(ctx, 0); }
@@ -735,12 +403,8 @@ static int zset_mpop(cmd_ctx *ctx, int first) {
     long long count;
     if (parse_mpop(ctx, first, "min", "max", &nkeys, &max, &count) < 0) return -1;
     for (int i = first + 1; i <= first + nkeys; i++) {
-        compound z;
-        if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return -1;
-        int found = z.found;
-        int rc = found ? pop_entries(ctx, &z, &ctx->argv[i], max, count, POP_KEY_NESTED) : 0;
-        compound_free(&z);
-        if (found) return rc < 0 ? -1 : 1;
+        type_status s = pop_and_reply(ctx, &ctx->argv[i], max, count, POP_KEY_NESTED);
+        if (s != ST_MISSING) return s == ST_OK ? 1 : -1;
     }
     return 0;
 }
@@ -760,12 +424,7 @@ static void bzpop_generic(cmd_ctx *ctx, int max) {
     int64_t timeout;
     if (blocking_parse_timeout(ctx, &ctx->argv[ctx->argc - 1], &timeout) < 0) return;
     for (int i = 1; i < ctx->argc - 1; i++) {
-        compound z;
-        if (open_zset_at(ctx, &z, &ctx->argv[i]) < 0) return;
-        int found = z.found;
-        if (found) pop_entries(ctx, &z, &ctx->argv[i], max, 1, POP_KEY_FLAT);
-        compound_free(&z);
-        if (found) return;
+        if (pop_and_reply(ctx, &ctx->argv[i], max, 1, POP_KEY_FLAT) != ST_MISSING) return;
     }
     blocking_wait_or_nil(ctx, timeout, 0);
 }
@@ -773,49 +432,36 @@ static void bzpop_generic(cmd_ctx *ctx, int max) {
 void cmd_bzpopmin(cmd_ctx *ctx) { bzpop_generic(ctx, 0); }
 void cmd_bzpopmax(cmd_ctx *ctx) { bzpop_generic(ctx, 1); }
 
-/* Empties the destination argv[1] of a STORE command and opens it as a new zset: 0, or -1
- * after replying the storage error (also when the reading before it failed: read_failed). */
-static int store_into(cmd_ctx *ctx, compound *dst, int read_failed) {
-    const resp_arg *key = &ctx->argv[1];
-    if (!read_failed && replace_key(ctx, key) == 0) {
-        if (compound_open(dst, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET) != CK_ERROR) return 0;
-        compound_free(dst);
+/* ---- STORE forms ---- */
+
+/* Replaces the destination argv[1] of a STORE command with a zset of the entries, records it
+ * (DEL of what was there, then ZADD) and replies their count. */
+static void store_entries(cmd_ctx *ctx, const zset_entries *es) {
+    const resp_arg *dst = &ctx->argv[1];
+    if (replace_key(ctx, dst) < 0 || zset_store(ctx->t, ctx->db, dst->ptr, dst->len, es) != ST_OK) {
+        reply_storage_error(ctx);
+        return;
     }
-    reply_storage_error(ctx);
-    return -1;
+    record_entries(ctx, "ZADD", dst, es, 1);
+    reply_int(ctx->r, (long long)es->n);
 }
 
 void cmd_zrangestore(cmd_ctx *ctx) {
-    zspec s = {0};
-    s.by = BY_INDEX;
-    s.limit = -1;
+    zset_range r = zset_range_all(ZSET_BY_RANK);
     int withscores = 0;
-    if (parse_zrange_options(ctx, 5, &s, &withscores, OPT_BY | OPT_REV | OPT_LIMIT) < 0) return;
-    compound src;
-    if (open_zset_at(ctx, &src, &ctx->argv[2]) < 0) return;
-    zentries es = {0};
-    buf_init(&es.members);
-    /* parse_range reads min/max at argv[3..4] of ZRANGESTORE dst src min max. */
-    compound dst;
-    if (parse_range(ctx, &src, 3, &s) == 0 && store_into(ctx, &dst, zrange_walk(&src, &s, zentries_add, &es) < 0) == 0) {
-        const resp_arg *dst_key = &ctx->argv[1];
-        effect e;
-        effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)es.n);
-        size_t pos = 0, ml;
-        for (size_t i = 0; i < es.n; i++) {
-            const char *m = zentries_next(&es, &pos, &ml);
-            member_set(&dst, m, ml, es.scores[i], 0, 0);
-            effect_add_score(&e, es.scores[i]);
-            effect_add(&e, m, ml);
-        }
-        if (es.n) compound_save(&dst);
-        effect_finish(ctx, &e, 3);
-        reply_int(ctx->r, (long long)es.n);
-        compound_free(&dst);
-    }
-    zentries_free(&es);
-    compound_free(&src);
+    /* ZRANGESTORE dst src min max [options] */
+    if (parse_zrange_options(ctx, 5, &r, &withscores, OPT_BY | OPT_REV | OPT_LIMIT) < 0 || parse_range(ctx, 3, &r) < 0)
+        return;
+    const resp_arg *src = &ctx->argv[2];
+    zset_entries es;
+    zset_entries_init(&es);
+    type_status s = zset_range_copy(ctx->t, ctx->db, src->ptr, src->len, &r, &es);
+    if (!reply_zset_error(ctx, src, s)) store_entries(ctx, &es);
+    zset_entries_free(&es);
 }
+
+/* Opens argv[1] as a zset for ZRANDMEMBER (cmd/members.c picks from it). */
+static int open_zset(cmd_ctx *ctx, compound *z) { return members_open(ctx, z, &ctx->argv[1], TYPE_ZSET); }
 
 void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
 
@@ -845,25 +491,15 @@ void cmd_zrandmember(cmd_ctx *ctx) {
     compound_free(&z);
 }
 
+
 /* ---- ZUNION / ZINTER / ZDIFF and their STORE / CARD forms ---- */
 
-enum { AGG_SUM, AGG_MIN, AGG_MAX };
-
-typedef struct zin {
-    const char *m;
-    size_t len;
-    double score;
-    int input;
-} zin;
-
 typedef struct zcombine {
-    int op; /* OP_UNION, OP_INTER, OP_DIFF */
-    int numkeys, first_key, aggregate, withscores;
+    zset_combine_spec spec;
     double *weights;
+    int withscores;
     long long limit; /* ZINTERCARD */
 } zcombine;
-
-enum { OP_UNION, OP_INTER, OP_DIFF };
 
 /* Parses numkeys at argv[at], the keys, then WEIGHTS / AGGREGATE / WITHSCORES / LIMIT as the
  * command allows. Replies and returns -1 on an error. */
@@ -878,14 +514,16 @@ static int parse_combine(cmd_ctx *ctx, int at, zcombine *zc, int allow_withscore
         reply_error(ctx->r, ERR_SYNTAX);
         return -1;
     }
-    zc->numkeys = (int)n;
-    zc->first_key = at + 1;
+    zc->spec.numkeys = (int)n;
+    zc->spec.keys = &ctx->argv[at + 1];
     zc->weights = malloc((size_t)n * sizeof(double));
     if (!zc->weights) abort();
+    zc->spec.weights = zc->weights;
     for (int i = 0; i < n; i++) zc->weights[i] = 1;
+    int weighted = zc->spec.op != ZSET_DIFF && !allow_limit;
     for (int i = at + 1 + (int)n; i < ctx->argc; i++) {
         const resp_arg *a = &ctx->argv[i];
-        if (arg_is(a, "weights") && zc->op != OP_DIFF && !allow_limit && i + n < ctx->argc) {
+        if (arg_is(a, "weights") && weighted && i + n < ctx->argc) {
             for (int k = 0; k < n; k++) {
                 if (num_parse_double(ctx->argv[i + 1 + k].ptr, ctx->argv[i + 1 + k].len, &zc->weights[k]) < 0) {
                     reply_error(ctx->r, "ERR weight value is not a float");
@@ -893,11 +531,11 @@ static int parse_combine(cmd_ctx *ctx, int at, zcombine *zc, int allow_withscore
                 }
             }
             i += (int)n;
-        } else if (arg_is(a, "aggregate") && zc->op != OP_DIFF && !allow_limit && i + 1 < ctx->argc) {
+        } else if (arg_is(a, "aggregate") && weighted && i + 1 < ctx->argc) {
             const resp_arg *v = &ctx->argv[++i];
-            if (arg_is(v, "sum")) zc->aggregate = AGG_SUM;
-            else if (arg_is(v, "min")) zc->aggregate = AGG_MIN;
-            else if (arg_is(v, "max")) zc->aggregate = AGG_MAX;
+            if (arg_is(v, "sum")) zc->spec.aggregate = ZSET_AGG_SUM;
+            else if (arg_is(v, "min")) zc->spec.aggregate = ZSET_AGG_MIN;
+            else if (arg_is(v, "max")) zc->spec.aggregate = ZSET_AGG_MAX;
             else goto syntax;
         } else if (arg_is(a, "withscores") && allow_withscores) {
             zc->withscores = 1;
@@ -916,232 +554,52 @@ syntax:
     return -1;
 }
 
-static int compare_zin_member(const void *a, const void *b) {
-    const zin *x = a, *y = b;
-    int c = bytes_compare(x->m, x->len, y->m, y->len);
-    return c ? c : x->input - y->input;
-}
-
-static int compare_zin_score(const void *a, const void *b) {
-    const zin *x = a, *y = b;
-    if (x->score != y->score) return x->score < y->score ? -1 : 1;
-    return bytes_compare(x->m, x->len, y->m, y->len);
-}
-
-static double aggregate(int how, double acc, double v) {
-    if (how == AGG_MIN) return v < acc ? v : acc;
-    if (how == AGG_MAX) return v > acc ? v : acc;
-    double s = acc + v;
-    return isnan(s) ? 0 : s; /* inf + -inf counts as 0, as in Redis */
-}
-
-/* Combines the inputs into result entries (member, score), sorted by score then member. */
-static long long combine(const zcombine *zc, zin *all, long long n) {
-    qsort(all, (size_t)n, sizeof(zin), compare_zin_member);
-    long long w = 0;
-    for (long long i = 0; i < n;) {
-        long long j = i + 1;
-        double acc = all[i].score;
-        while (j < n && all[j].len == all[i].len && memcmp(all[j].m, all[i].m, all[i].len) == 0) {
-            acc = aggregate(zc->aggregate, acc, all[j].score);
-            j++;
-        }
-        int keep = zc->op == OP_UNION || (zc->op == OP_INTER && j - i == zc->numkeys) ||
-                   (zc->op == OP_DIFF && all[i].input == 0 && j - i == 1);
-        if (keep) {
-            all[w] = all[i];
-            all[w++].score = zc->op == OP_DIFF ? all[i].score : acc;
-        }
-        i = j;
-    }
-    qsort(all, (size_t)w, sizeof(zin), compare_zin_score);
-    return w;
-}
-
-/* The inputs read so far: entries, and their members' offsets into the arena (fixed up at
- * the end: the arena moves as it grows). A union replied to a client combines them as it goes
- * (see read_input), bounded by the room its reply has. */
-typedef struct zinputs {
-    zin *all;
-    size_t n, cap;
-    buf *arena;
-    buf offsets;
-    const zcombine *zc;
-    size_t room, bytes, check_at; /* bytes: what the entries take in a reply at least */
-    int over;                     /* a union found more than room: it stopped */
-} zinputs;
-
-/* Points the entries at their members in the arena. */
-static void point_at_members(zinputs *in) {
-    for (size_t i = 0; i < in->n; i++) {
-        size_t off;
-        memcpy(&off, in->offsets.data + i * sizeof(off), sizeof(off));
-        in->all[i].m = in->arena->data + off;
-    }
-}
-
-/* Combines a union's entries so far (their repeats aggregated, in input order as at the end)
- * and copies what is left to a new arena; the bytes they take in a reply at least become
- * in->bytes. */
-static void compact_union(zinputs *in) {
-    point_at_members(in);
-    in->n = (size_t)combine(in->zc, in->all, (long long)in->n);
-    buf arena;
-    buf_init(&arena);
-    buf_clear(&in->offsets);
-    in->bytes = 0;
-    for (size_t i = 0; i < in->n; i++) {
-        size_t off = arena.len;
-        buf_append(&arena, in->all[i].m, in->all[i].len);
-        buf_append(&in->offsets, &off, sizeof(off));
-        in->bytes += in->all[i].len + 5; /* "$<len>\r\n<member>\r\n" */
-    }
-    buf_free(in->arena);
-    *in->arena = arena;
-}
-
-/* Counts an entry read; a union that has found more than its reply has room for is over (its
- * reply would be cut at the client's bound): reading stops. Its repeats are counted until they
- * are dropped, each time it passes the bytes it had after the last drop by room: it holds at
- * most twice the room. */
-static void count_entry(zinputs *in, size_t member_len) {
-    in->bytes += member_len + 5;
-    if (in->bytes <= in->check_at) return;
-    compact_union(in);
-    in->check_at = in->bytes + in->room;
-    in->over = in->bytes > in->room;
-}
-
-/* Appends an open key's members (a set's score 1) weighted, until they are over (see
- * count_entry); CK_FOUND, or CK_CORRUPT if a stored zset score is not one. */
-static int read_input(compound *c, int input, double weight, zinputs *in) {
-    compound_iter ci;
-    compound_iter_open(&ci, c, NULL, 0);
-    const char *m, *v;
-    size_t ml, vl;
-    double score = 1;
-    int rc = CK_FOUND;
-    while (compound_iter_next(&ci, &m, &ml, &v, &vl)) {
-        if (c->m.type == TYPE_ZSET && enc_decode_score(v, vl, &score) < 0) {
-            rc = CK_CORRUPT;
-            break;
-        }
-        if (in->n == in->cap) {
-            in->cap *= 2;
-            in->all = realloc(in->all, in->cap * sizeof(zin));
-            if (!in->all) abort();
-        }
-        double weighted = score * weight;
-        size_t off = in->arena->len;
-        buf_append(in->arena, m, ml);
-        buf_append(&in->offsets, &off, sizeof(off));
-        in->all[in->n++] = (zin){NULL, ml, isnan(weighted) ? 0 : weighted, input};
-        count_entry(in, ml);
-        if (in->over) break;
-    }
-    if (compound_iter_close(&ci) < 0) rc = CK_ERROR; /* a read error ended the walk, not the end */
-    return rc;
-}
-
-/* Reads every input (zsets, or sets with score 1) into one array; members copied to arena.
- * room is what the reply has room for (SIZE_MAX: no bound): a union stops past it, having
- * found more (an intersection or a difference may find far less than it reads). Returns the
- * count, or -1 after replying WRONGTYPE / corrupt key / storage errors. */
-static long long read_inputs(cmd_ctx *ctx, const zcombine *zc, size_t room, zin **out, buf *arena) {
-    size_t bound = zc->op == OP_UNION ? room : SIZE_MAX;
-    zinputs in = {.all = malloc(16 * sizeof(zin)), .cap = 16, .arena = arena, .zc = zc,
-                  .room = bound, .check_at = bound};
-    if (!in.all) abort();
-    buf_init(&in.offsets);
-    int rc = CK_FOUND;
-    for (int k = 0; k < zc->numkeys && (rc == CK_FOUND || rc == CK_MISSING) && !in.over; k++) {
-        const resp_arg *key = &ctx->argv[zc->first_key + k];
-        compound c;
-        rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_ZSET);
-        if (rc == CK_WRONGTYPE) {
-            compound_free(&c);
-            rc = compound_open(&c, ctx->t, ctx->db, key->ptr, key->len, TYPE_SET);
-        }
-        if (rc == CK_FOUND || rc == CK_MISSING) rc = read_input(&c, k, zc->weights[k], &in);
-        if (rc != CK_FOUND && rc != CK_MISSING) reply_compound_error(ctx, key, rc);
-        compound_free(&c);
-    }
-    if (rc != CK_FOUND && rc != CK_MISSING) {
-        free(in.all);
-        buf_free(&in.offsets);
-        return -1;
-    }
-    point_at_members(&in);
-    buf_free(&in.offsets);
-    *out = in.all;
-    return (long long)in.n;
+/* Combines the parsed inputs into es; replies the error about an input key and returns -1
+ * if that fails. room: as zset_combine takes it. */
+static int combine_inputs(cmd_ctx *ctx, const zcombine *zc, size_t room, zset_entries *es) {
+    int bad_key = 0;
+    type_status s = zset_combine(ctx->t, ctx->db, &zc->spec, room, es, &bad_key);
+    return reply_zset_error(ctx, &zc->spec.keys[bad_key], s) ? -1 : 0;
 }
 
 /* ZUNION/ZINTER/ZDIFF [STORE]: numkeys at argv[at]; dst is argv[1] for the STORE forms. */
-static void combine_command(cmd_ctx *ctx, int op, int store) {
+static void combine_command(cmd_ctx *ctx, enum zset_combine_op op, int store) {
     zcombine zc = {0};
-    zc.op = op;
-    int at = store ? 2 : 1;
-    if (parse_combine(ctx, at, &zc, !store, 0) < 0) {
-        free(zc.weights);
-        return;
-    }
-    buf arena;
-    buf_init(&arena);
-    zin *all = NULL;
-    compound dst;
-    long long n = read_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &all, &arena);
-    if (n >= 0) {
-        n = combine(&zc, all, n);
-        if (!store) {
-            reply_array(ctx->r, zc.withscores && ctx->r->resp == 2 ? n * 2 : n);
-            for (long long i = 0; i < n; i++) {
-                if (zc.withscores && ctx->r->resp == 3) reply_array(ctx->r, 2);
-                reply_bulk(ctx->r, all[i].m, all[i].len);
-                if (zc.withscores) reply_double(ctx->r, all[i].score);
-            }
-        } else if (store_into(ctx, &dst, 0) == 0) {
-            const resp_arg *dst_key = &ctx->argv[1];
-            effect e;
-            effect_init(&e, TYPE_ZSET, "ZADD", dst_key, 2 * (int)n);
-            for (long long i = 0; i < n; i++) {
-                member_set(&dst, all[i].m, all[i].len, all[i].score, 0, 0);
-                effect_add_score(&e, all[i].score);
-                effect_add(&e, all[i].m, all[i].len);
-            }
-            if (n) compound_save(&dst);
-            effect_finish(ctx, &e, 3);
-            reply_int(ctx->r, n);
-            compound_free(&dst);
+    zc.spec.op = op;
+    zset_entries es;
+    zset_entries_init(&es);
+    if (parse_combine(ctx, store ? 2 : 1, &zc, !store, 0) == 0 &&
+        combine_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &es) == 0) {
+        if (store) {
+            store_entries(ctx, &es);
+        } else {
+            int nested = zc.withscores && ctx->r->resp == 3;
+            reply_array(ctx->r, zc.withscores && ctx->r->resp == 2 ? (long long)es.n * 2 : (long long)es.n);
+            for (size_t i = 0; i < es.n; i++)
+                reply_entry(ctx->r, es.items[i].member, es.items[i].len, es.items[i].score, zc.withscores, nested);
         }
     }
-    free(all);
-    buf_free(&arena);
+    zset_entries_free(&es);
     free(zc.weights);
 }
 
-void cmd_zunion(cmd_ctx *ctx) { combine_command(ctx, OP_UNION, 0); }
-void cmd_zinter(cmd_ctx *ctx) { combine_command(ctx, OP_INTER, 0); }
-void cmd_zdiff(cmd_ctx *ctx) { combine_command(ctx, OP_DIFF, 0); }
-void cmd_zunionstore(cmd_ctx *ctx) { combine_command(ctx, OP_UNION, 1); }
-void cmd_zinterstore(cmd_ctx *ctx) { combine_command(ctx, OP_INTER, 1); }
-void cmd_zdiffstore(cmd_ctx *ctx) { combine_command(ctx, OP_DIFF, 1); }
+void cmd_zunion(cmd_ctx *ctx) { combine_command(ctx, ZSET_UNION, 0); }
+void cmd_zinter(cmd_ctx *ctx) { combine_command(ctx, ZSET_INTER, 0); }
+void cmd_zdiff(cmd_ctx *ctx) { combine_command(ctx, ZSET_DIFF, 0); }
+void cmd_zunionstore(cmd_ctx *ctx) { combine_command(ctx, ZSET_UNION, 1); }
+void cmd_zinterstore(cmd_ctx *ctx) { combine_command(ctx, ZSET_INTER, 1); }
+void cmd_zdiffstore(cmd_ctx *ctx) { combine_command(ctx, ZSET_DIFF, 1); }
 
 void cmd_zintercard(cmd_ctx *ctx) {
     zcombine zc = {0};
-    zc.op = OP_INTER;
-    if (parse_combine(ctx, 1, &zc, 0, 1) == 0) {
-        buf arena;
-        buf_init(&arena);
-        zin *all = NULL;
-        long long n = read_inputs(ctx, &zc, SIZE_MAX, &all, &arena);
-        if (n >= 0) {
-            n = combine(&zc, all, n);
-            reply_int(ctx->r, zc.limit > 0 && n > zc.limit ? zc.limit : n);
-        }
-        free(all);
-        buf_free(&arena);
+    zc.spec.op = ZSET_INTER;
+    zset_entries es;
+    zset_entries_init(&es);
+    if (parse_combine(ctx, 1, &zc, 0, 1) == 0 && combine_inputs(ctx, &zc, SIZE_MAX, &es) == 0) {
+        long long n = (long long)es.n;
+        reply_int(ctx->r, zc.limit > 0 && n > zc.limit ? zc.limit : n);
     }
+    zset_entries_free(&es);
     free(zc.weights);
 }
 

@@ -137,7 +137,7 @@ def test_writes_are_all_or_nothing(fr, command):
 
 
 def test_zadd_failing_midway_keeps_nothing(fr):
-    """ZADD checks its members' scores, then writes member by member, reading each again."""
+    """ZADD reads each member's score before it writes it: a failure midway rolls the whole command back."""
     fill(fr)
     pairs = []
     for i in range(20):

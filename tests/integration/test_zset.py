@@ -961,6 +961,20 @@ def test_zset_commands_on_a_list_key(r, c, cmd):
     assert r.lrange("k", 0, -1) == [b"a", b"b"]
 
 
+def test_range_bounds_are_checked_before_the_key_type(r, c):
+    """As in Redis, a range command's malformed bounds are its error whatever the key holds."""
+    r.set("str", "v")
+    for cmd, error in ((("ZRANGEBYSCORE", "str", "a", "1"), MINMAX_FLOAT), (("ZCOUNT", "str", "1", "x"), MINMAX_FLOAT),
+                       (("ZRANGE", "str", "a", "b", "BYSCORE"), MINMAX_FLOAT),
+                       (("ZREMRANGEBYSCORE", "str", "(x", "1"), MINMAX_FLOAT),
+                       (("ZRANGEBYLEX", "str", "a", "b"), MINMAX_LEX), (("ZLEXCOUNT", "str", "a", "+"), MINMAX_LEX),
+                       (("ZREMRANGEBYLEX", "str", "-", "b"), MINMAX_LEX), (("ZRANGE", "str", "x", "1"), NOT_INT),
+                       (("ZREMRANGEBYRANK", "str", "0", "x"), NOT_INT),
+                       (("ZRANGESTORE", "dst", "str", "0", "x"), NOT_INT)):
+        assert c.call(*cmd) == error, cmd
+    assert c.call("ZRANGEBYSCORE", "str", "0", "1") == WRONGTYPE
+
+
 @pytest.mark.parametrize("cmd", [
     ("GET", "z"), ("APPEND", "z", "x"), ("INCR", "z"), ("STRLEN", "z"), ("GETDEL", "z"),
     ("HSET", "z", "f", "v"), ("HGETALL", "z"), ("SADD", "z", "m"), ("SMEMBERS", "z"), ("SCARD", "z"),
