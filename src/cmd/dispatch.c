@@ -98,6 +98,15 @@ static void free_args(int argc, resp_arg *argv) {
     }
 }
 
+/* Every write is recorded (DESIGN.md): a command that wrote without adding a change record
+ * would be missing from the change stream. With debug-check-recording (the tests turn it on)
+ * it stops the server, naming the command, so the test that ran it fails. */
+static void check_recorded(const cmd_ctx *ctx, const txn_mark *before) {
+    if (!txn_wrote_unrecorded(ctx->t, before) || !CONFIG_READ(debug_check_recording)) return;
+    log_msg(LOG_WARNING, "BUG: command '%s' wrote without a change record", ctx->name);
+    abort();
+}
+
 /* Runs a command's handler in ctx->t so that it is all or nothing: one that fails midway (a
  * storage read error) leaves none of its writes, change record or partial reply behind. */
 static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
@@ -107,6 +116,7 @@ static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
     ctx->failed = 0;
     def->fn(ctx);
     if (ctx->failed) txn_rollback(ctx->t, &before);
+    else check_recorded(ctx, &before);
 }
 
 /* Runs one command as one batch, replying into r, its locks held by the caller. With

@@ -584,17 +584,19 @@ void cmd_unwatch(cmd_ctx *ctx) {
     reply_ok(ctx->r);
 }
 
-/* DEBUG READ-ERROR-AFTER n, for tests: the n-th next storage read on this worker thread (the
- * client's) fails as an I/O error would (0 cancels). Refused unless the server was started
- * with debug-fault-injection yes. */
+/* DEBUG READ-ERROR-AFTER n and DEBUG DROP-RECORD-AFTER n, for tests: the n-th next storage
+ * read on this worker thread (the client's) fails as an I/O error would, or the n-th next
+ * change record added on it is dropped as if its command had not recorded (0 cancels).
+ * Refused unless the server was started with debug-fault-injection yes. */
 void cmd_debug(cmd_ctx *ctx) {
-    static const char *const known[] = {"read-error-after", NULL};
+    static const char *const known[] = {"read-error-after", "drop-record-after", NULL};
     if (!CONFIG_READ(debug_fault_injection)) {
         reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
         return;
     }
     long long n;
-    if (ctx->argc != 3 || !arg_is(&ctx->argv[1], "read-error-after")) {
+    int read_error = ctx->argc == 3 && arg_is(&ctx->argv[1], "read-error-after");
+    if (!read_error && !(ctx->argc == 3 && arg_is(&ctx->argv[1], "drop-record-after"))) {
         reply_subcommand_error(ctx, known);
         return;
     }
@@ -603,6 +605,7 @@ void cmd_debug(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR the count must not be negative");
         return;
     }
-    store_fail_read_after(n);
+    if (read_error) store_fail_read_after(n);
+    else txn_drop_record_after(n);
     reply_ok(ctx->r);
 }
