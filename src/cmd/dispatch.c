@@ -188,10 +188,6 @@ static void reply_unknown_command(reply *r, int argc, const resp_arg *argv) {
     buf_free(&msg);
 }
 
-static int arity_ok(const cmd_def *def, int argc) {
-    return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
-}
-
 static void queue_command(client *c) {
     if (c->queue_len == c->queue_cap) {
         c->queue_cap = c->queue_cap ? c->queue_cap * 2 : 8;
@@ -266,7 +262,7 @@ void write_group_free(write_group *g) {
  * before it has committed. */
 static int joins_group(const client *c, const cmd_def *def, int argc) {
     int alone = CMD_NOKEYS | CMD_ALLKEYS | CMD_NOQUEUE | CMD_NOMULTI | CMD_BLOCKING;
-    return !(def->flags & alone) && arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
+    return !(def->flags & alone) && cmd_arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
 }
 
 /* Takes a command's key locks into the group. A busy lock (another worker's group or
@@ -388,7 +384,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     note_command(c, def, argc, argv);
-    if (!arity_ok(def, argc)) {
+    if (!cmd_arity_ok(def, argc)) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
         return;
