@@ -102,7 +102,7 @@ static void free_args(int argc, resp_arg *argv) {
  * would be missing from the change stream. With debug-check-recording (the tests turn it on)
  * it stops the server, naming the command, so the test that ran it fails. */
 static void check_recorded(const cmd_ctx *ctx, const txn_mark *before) {
-    if (!txn_wrote_unrecorded(ctx->t, before) || !CONFIG_READ(debug_check_recording)) return;
+    if (!CONFIG_READ(debug_check_recording) || !txn_wrote_unrecorded(ctx->t, before)) return;
     log_msg(LOG_WARNING, "BUG: command '%s' wrote without a change record", ctx->name);
     abort();
 }

@@ -37,10 +37,6 @@ int cmd_get_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *s
     return cmd_spec_keys(def, argc, argv, sink);
 }
 
-int cmd_arity_ok(const cmd_def *def, int argc) {
-    return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
-}
-
 /* Hands the keys a descriptor finds to a CDC visitor, until it has seen enough. */
 typedef struct visitor_sink {
     key_sink sink; /* first: the sink's add gets the visitor_sink */
