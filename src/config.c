@@ -122,6 +122,9 @@ static const option_def options[] = {
     OPTION("protected-mode", OPT_BOOL, FIELD(protected_mode), 0, 0, 1, "yes"),
     /* Tests only: allows DEBUG READ-ERROR-AFTER, which makes storage reads fail on purpose. */
     OPTION("debug-fault-injection", OPT_BOOL, FIELD(debug_fault_injection), 0, 0, 0, "no"),
+    /* Tests only: every write must be recorded (DESIGN.md), and a command that wrote without
+     * adding a change record stops the server with a message naming it. */
+    OPTION("debug-check-recording", OPT_BOOL, FIELD(debug_check_recording), 0, 0, 0, "no"),
     /* Redis's syntax and classes; only normal clients exist here, the other classes are kept
      * for CONFIG GET. Unlike Redis's 0 0 0, normal clients are bounded by default. */
     {.name = "client-output-buffer-limit", .type = OPT_OUTPUT_LIMITS, .field = FIELD(output_limits),

@@ -59,6 +59,7 @@ typedef struct config {
     atomic_int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */
     atomic_int protected_mode; /* 1: refuse to listen beyond loopback without a password */
     atomic_int debug_fault_injection; /* tests only: DEBUG READ-ERROR-AFTER is allowed */
+    atomic_int debug_check_recording; /* tests only: a command that writes without recording stops the server */
     shared_output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
     atomic_int tcp_backlog;
     atomic_int tcp_keepalive; /* seconds idle before keepalive probes; 0 = none */

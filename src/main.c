@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include "cdc/notify.h"
+#include "cdc/poll.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "cmd/blocking.h"
+#include "cmd/cmd.h"
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
@@ -107,6 +109,7 @@ int main(int argc, char **argv) {
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
+    cdc_set_keys_hook(cmd_recorded_keys);
     if (cdc_notify_start() < 0) {
         log_msg(LOG_WARNING, "can't start the CDC notifier thread");
         store_close();

@@ -99,33 +99,44 @@ static int is_select(const record_cmd *c, int *db) {
     return 1;
 }
 
-static int keys_match(const cdc_filter *f, const record_cmd *c) {
-    int first, last, step;
-    if (!f->keys_of || !f->keys_of(c->argv[0].ptr, c->argv[0].len, &first, &last, &step) || first <= 0)
-        return 1; /* no keys (FLUSHDB, FLUSHALL): it concerns every key */
-    if (last < 0) last += (int)c->argc;
-    for (int i = first; i <= last && i < (int)c->argc; i += step > 0 ? step : 1)
-        if (glob_match(f->match, f->match_len, c->argv[i].ptr, c->argv[i].len, 0)) return 1;
-    return 0;
+static cdc_keys_fn keys_hook;
+
+void cdc_set_keys_hook(cdc_keys_fn fn) { keys_hook = fn; }
+
+/* A command's keys checked against a filter's MATCH and DB. */
+typedef struct key_check {
+    cdc_key_visitor v; /* first: the visitor's key() gets the key_check */
+    const cdc_filter *f;
+    const record_cmd *c;
+    int db;      /* the database the command runs in */
+    int found;   /* keys seen */
+    int matched; /* one of them lives in the filter's database and matches its glob */
+} key_check;
+
+static int check_key(cdc_key_visitor *v, size_t pos, int db) {
+    key_check *kc = (key_check *)v;
+    const cdc_filter *f = kc->f;
+    kc->found++;
+    if (pos >= kc->c->argc || (f->db >= 0 && (db >= 0 ? db : kc->db) != f->db)) return 0;
+    const record_arg *key = &kc->c->argv[pos];
+    if (!f->match || glob_match(f->match, f->match_len, key->ptr, key->len, 0)) kc->matched = 1;
+    return kc->matched;
 }
 
-/* The database a command changes besides its own: FLUSHALL all of them (-2), COPY … DB n
- * that one; -1 for none. */
-static int other_db(const record_cmd *c) {
-    if (c->argc == 1 && c->argv[0].len == 8 && memcmp(c->argv[0].ptr, "FLUSHALL", 8) == 0) return -2;
-    long long n;
-    for (size_t i = 3; i + 1 < c->argc; i++)
-        if (c->argv[0].len == 4 && memcmp(c->argv[0].ptr, "COPY", 4) == 0 && c->argv[i].len == 2 &&
-            memcmp(c->argv[i].ptr, "DB", 2) == 0 && num_parse_ll(c->argv[i + 1].ptr, c->argv[i + 1].len, &n) == 0)
-            return (int)n;
-    return -1;
+/* Whether a command empties every database (its record names none of them). */
+static int is_flushall(const record_cmd *c) {
+    return c->argc == 1 && c->argv[0].len == 8 && memcmp(c->argv[0].ptr, "FLUSHALL", 8) == 0;
 }
 
+/* Whether a command passes the filter: its type, and one of its keys (as its descriptor finds
+ * them: RENAME's, MSET's, SMOVE's, COPY … DB n's in that database) in the filter's database
+ * matching its glob. One with no key it names concerns every key of its database. */
 static int command_kept(const cdc_filter *f, const record_cmd *c, int db) {
-    int also = f->db >= 0 ? other_db(c) : -1;
-    if (f->db >= 0 && db != f->db && also != -2 && also != f->db) return 0;
     if (f->type && c->type && c->type != f->type) return 0;
-    return !f->match || keys_match(f, c);
+    if ((!f->match && f->db < 0) || is_flushall(c)) return 1;
+    key_check kc = {{check_key}, f, c, db, 0, 0};
+    if (keys_hook) keys_hook(c, &kc.v);
+    return kc.found ? kc.matched : f->db < 0 || db == f->db;
 }
 
 /* The commands that pass the filter, with the database each runs in. */

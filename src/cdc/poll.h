@@ -5,21 +5,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/record.h"
 #include "proto/reply.h"
 #include "util/buf.h"
 
 typedef enum { CDC_RAW, CDC_RESP, CDC_JSON } cdc_format;
 
-/* Where the keys are in a command's argv, as the command table says (first, last, step;
- * last < 0 counts from the end). Returns 0 if the command is unknown. */
-typedef int (*cdc_key_positions)(const char *name, size_t len, int *first, int *last, int *step);
+/* Gets the keys of a recorded command one by one: argument index pos, in database db (-1:
+ * the one the command runs in). Returns 1 when it needs no more of them. */
+typedef struct cdc_key_visitor {
+    int (*key)(struct cdc_key_visitor *v, size_t pos, int db);
+} cdc_key_visitor;
+
+/* Finds a recorded command's keys for the filters: the command layer registers it at start-up
+ * (it reads the command descriptors, which sit above cdc). A command it finds no key of (an
+ * unknown one, FLUSHDB) concerns every key of its database. */
+typedef void (*cdc_keys_fn)(const record_cmd *c, cdc_key_visitor *v);
+void cdc_set_keys_hook(cdc_keys_fn fn);
 
 typedef struct cdc_filter {
     char *match; /* glob over keys, NULL = any */
     size_t match_len;
     int type;    /* key_type, 0 = any */
     int db;      /* -1 = any */
-    cdc_key_positions keys_of;
 } cdc_filter;
 
 typedef struct cdc_poll {

@@ -71,15 +71,6 @@ void cmd_sequence(cmd_ctx *ctx) {
     sequence_at_time(ctx, time_ms);
 }
 
-static int table_key_positions(const char *name, size_t len, int *first, int *last, int *step) {
-    const cmd_def *d = cmd_lookup(name, len);
-    if (!d) return 0;
-    *first = d->first_key;
-    *last = d->last_key;
-    *step = d->key_step;
-    return 1;
-}
-
 /* Parses POLLUPDATES's options into p; replies and returns -1 on an error. */
 static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
     *block_ms = -1;
@@ -339,7 +330,6 @@ void cmd_pollupdates(cmd_ctx *ctx) {
     }
     cdc_poll p;
     poll_start(ctx->c, &p, (uint64_t)seq);
-    p.filter.keys_of = table_key_positions;
     if (parse_poll(ctx, &p, &block_ms) < 0) {
         poll_finish(ctx->c, &p);
         return;

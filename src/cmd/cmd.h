@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cdc/poll.h"
 #include "proto/reply.h"
 #include "proto/resp.h"
 #include "server.h"
@@ -123,6 +124,13 @@ typedef struct cmd_def {
 int cmd_get_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 /* The keys that the key specs alone find (for getkeys functions that add to them). */
 int cmd_spec_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+/* Whether argc arguments (the name included) suit the command's arity. */
+static inline int cmd_arity_ok(const cmd_def *def, int argc) {
+    return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
+}
+/* The CDC filters' key finder (cdc_set_keys_hook): a recorded command's keys, as its
+ * descriptor finds them. */
+void cmd_recorded_keys(const record_cmd *c, cdc_key_visitor *v);
 
 /* A family's commands: each family file (cmd/hash.c, …) declares its own, gathered by
  * cmd/table.c. */

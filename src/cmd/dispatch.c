@@ -98,6 +98,15 @@ static void free_args(int argc, resp_arg *argv) {
     }
 }
 
+/* Every write is recorded (DESIGN.md): a command that wrote without adding a change record
+ * would be missing from the change stream. With debug-check-recording (the tests turn it on)
+ * it stops the server, naming the command, so the test that ran it fails. */
+static void check_recorded(const cmd_ctx *ctx, const txn_mark *before) {
+    if (!CONFIG_READ(debug_check_recording) || !txn_wrote_unrecorded(ctx->t, before)) return;
+    log_msg(LOG_WARNING, "BUG: command '%s' wrote without a change record", ctx->name);
+    abort();
+}
+
 /* Runs a command's handler in ctx->t so that it is all or nothing: one that fails midway (a
  * storage read error) leaves none of its writes, change record or partial reply behind. */
 static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
@@ -107,6 +116,7 @@ static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
     ctx->failed = 0;
     def->fn(ctx);
     if (ctx->failed) txn_rollback(ctx->t, &before);
+    else check_recorded(ctx, &before);
 }
 
 /* Runs one command as one batch, replying into r, its locks held by the caller. With
@@ -176,10 +186,6 @@ static void reply_unknown_command(reply *r, int argc, const resp_arg *argv) {
     buf_append_byte(&msg, 0);
     reply_error(r, msg.data);
     buf_free(&msg);
-}
-
-static int arity_ok(const cmd_def *def, int argc) {
-    return def->arity > 0 ? argc == def->arity : argc >= -def->arity;
 }
 
 static void queue_command(client *c) {
@@ -256,7 +262,7 @@ void write_group_free(write_group *g) {
  * before it has committed. */
 static int joins_group(const client *c, const cmd_def *def, int argc) {
     int alone = CMD_NOKEYS | CMD_ALLKEYS | CMD_NOQUEUE | CMD_NOMULTI | CMD_BLOCKING;
-    return !(def->flags & alone) && arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
+    return !(def->flags & alone) && cmd_arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
 }
 
 /* Takes a command's key locks into the group. A busy lock (another worker's group or
@@ -378,7 +384,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     note_command(c, def, argc, argv);
-    if (!arity_ok(def, argc)) {
+    if (!cmd_arity_ok(def, argc)) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
         return;

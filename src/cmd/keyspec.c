@@ -1,6 +1,9 @@
 /* Finding a command's keys from its descriptor: its key specs or its getkeys function. */
 #include "cmd/cmd.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
 /* The keys one range spec finds: argv[index] up to lastkey, every keystep. */
 static void range_keys(const key_spec *s, int argc, key_sink *sink) {
     int last = s->a >= 0 ? s->index + s->a : argc + s->a;
@@ -32,4 +35,31 @@ int cmd_spec_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *
 int cmd_get_keys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
     if (def->getkeys) return def->getkeys(def, argc, argv, sink);
     return cmd_spec_keys(def, argc, argv, sink);
+}
+
+/* Hands the keys a descriptor finds to a CDC visitor, until it has seen enough. */
+typedef struct visitor_sink {
+    key_sink sink; /* first: the sink's add gets the visitor_sink */
+    cdc_key_visitor *v;
+    int done;
+} visitor_sink;
+
+static void visit_key(key_sink *sink, key_ref k) {
+    visitor_sink *vs = (visitor_sink *)sink;
+    if (!vs->done) vs->done = vs->v->key(vs->v, (size_t)k.pos, k.db);
+}
+
+/* Arguments most recorded commands fit in without a malloc. */
+#define RECORDED_ARGS_ON_STACK 16
+
+void cmd_recorded_keys(const record_cmd *c, cdc_key_visitor *v) {
+    const cmd_def *def = cmd_lookup(c->argv[0].ptr, c->argv[0].len);
+    if (!def || c->argc > INT_MAX || !cmd_arity_ok(def, (int)c->argc)) return; /* no key it names */
+    resp_arg on_stack[RECORDED_ARGS_ON_STACK];
+    resp_arg *argv = c->argc <= RECORDED_ARGS_ON_STACK ? on_stack : malloc(c->argc * sizeof(resp_arg));
+    if (!argv) abort();
+    for (size_t i = 0; i < c->argc; i++) argv[i] = (resp_arg){(char *)c->argv[i].ptr, c->argv[i].len};
+    visitor_sink vs = {{visit_key}, v, 0};
+    (void)cmd_get_keys(def, (int)c->argc, argv, &vs.sink); /* malformed: the keys found before */
+    if (argv != on_stack) free(argv);
 }

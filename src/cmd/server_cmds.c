@@ -589,11 +589,13 @@ static void debug_push(cmd_ctx *ctx) {
     reply_int(ctx->r, posted);
 }
 
-/* DEBUG READ-ERROR-AFTER n, for tests: the n-th next storage read on this worker thread (the
- * client's) fails as an I/O error would (0 cancels). DEBUG PUSH: see debug_push. Refused
- * unless the server was started with debug-fault-injection yes. */
+/* DEBUG READ-ERROR-AFTER n and DEBUG DROP-RECORD-AFTER n, for tests: the n-th next storage
+ * read on this worker thread (the client's) fails as an I/O error would, or the n-th next
+ * change record added on it is dropped as if its command had not recorded (0 cancels).
+ * DEBUG PUSH: see debug_push. Refused unless the server was started with
+ * debug-fault-injection yes. */
 void cmd_debug(cmd_ctx *ctx) {
-    static const char *const known[] = {"read-error-after", "push", NULL};
+    static const char *const known[] = {"read-error-after", "drop-record-after", "push", NULL};
     if (!CONFIG_READ(debug_fault_injection)) {
         reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
         return;
@@ -603,7 +605,8 @@ void cmd_debug(cmd_ctx *ctx) {
         return;
     }
     long long n;
-    if (ctx->argc != 3 || !arg_is(&ctx->argv[1], "read-error-after")) {
+    int read_error = ctx->argc == 3 && arg_is(&ctx->argv[1], "read-error-after");
+    if (!read_error && !(ctx->argc == 3 && arg_is(&ctx->argv[1], "drop-record-after"))) {
         reply_subcommand_error(ctx, known);
         return;
     }
@@ -612,7 +615,8 @@ void cmd_debug(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR the count must not be negative");
         return;
     }
-    store_fail_read_after(n);
+    if (read_error) store_fail_read_after(n);
+    else txn_drop_record_after(n);
     reply_ok(ctx->r);
 }
 
@@ -625,7 +629,8 @@ static const cmd_def server_defs[] = {
      "[section]...", NO_KEYS},
     {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
      "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail; "
-     "PUSH client-id word... sends that client the words as a push message.",
+     "DROP-RECORD-AFTER n drops its n-th next change record; PUSH client-id word... sends that client the words as a "
+     "push message.",
      "subcommand [argument]...", NO_KEYS},
     {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
      "Returns the number of keys in the database.",

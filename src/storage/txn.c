@@ -65,6 +65,7 @@ void txn_reset(txn *t) {
     record_writer_reset(&t->record);
     clear_or_free(&t->sealed);
     t->sealed_len = t->sealed_ops = 0;
+    t->described = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     staged_bounds_clear(&t->bounds);
@@ -226,6 +227,9 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
     m->staged = t->bounds.n;
+    m->seals = t->seals;
+    m->unrecorded_seals = t->unrecorded_seals;
+    m->described = t->described;
     record_writer_mark(&t->record, &m->record);
 }
 
@@ -240,10 +244,22 @@ void txn_rollback(txn *t, const txn_mark *m) {
     }
     t->touched.len = m->touched_len;
     t->flushed.len = m->flushed_len;
+    t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
     staged_bounds_truncate(&t->bounds, m->staged);
     record_writer_rollback(&t->record, &m->record);
 }
+
+int txn_wrote_unrecorded(const txn *t, const txn_mark *since) {
+    if (t->unrecorded_seals > since->unrecorded_seals) return 1;
+    /* The commit being gathered: since the mark, or since it began if it began after the mark. */
+    int sealed_since = t->seals > since->seals;
+    size_t ops_from = sealed_since ? t->sealed_ops : since->nops;
+    size_t cmds_from = sealed_since ? 0 : since->record.ncmds;
+    return t->nops > ops_from && t->record.ncmds == cmds_from && !t->described;
+}
+
+void txn_record_described(txn *t) { t->described = 1; }
 
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
     add_op(t, TXN_PUT, cf, key, klen, NULL, 0, val, vlen);
@@ -362,7 +378,19 @@ static void record_with_refs(txn *t, int db, uint8_t type, int argc, const char 
     free(srcs);
 }
 
+/* How many change records on this thread are still to be added before one is dropped; 0: none. */
+static __thread long long records_before_drop;
+
+void txn_drop_record_after(long long n) { records_before_drop = n; }
+
+static int record_dropped(void) {
+    if (records_before_drop == 0 || --records_before_drop > 0) return 0;
+    log_msg(LOG_WARNING, "change record dropped: injected fault (DEBUG DROP-RECORD-AFTER)");
+    return 1;
+}
+
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
+    if (__builtin_expect(records_before_drop != 0, 0) && record_dropped()) return;
     /* A bitmap is a string to Redis, and so to consumers and their TYPE filters. */
     if (type == TYPE_BITMAP) type = TYPE_STRING;
     for (int i = 0; i < argc; i++) {
@@ -393,6 +421,9 @@ static void reserve_header(txn *t) {
 
 int txn_seal(txn *t) {
     int wrote = t->records.len > t->sealed_len;
+    t->seals++;
+    t->unrecorded_seals += wrote && t->record.ncmds == 0 && !t->described;
+    t->described = 0;
     if (wrote) {
         reserve_header(t);
         buf_put_u8(&t->sealed, TAG_LOGDATA);

@@ -33,6 +33,9 @@ typedef struct txn {
     size_t sealed_ops; /* and how many of the ops: the next commit's writes begin there */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
+    size_t seals;            /* commits ended so far (txn_seal), and those of them that had */
+    size_t unrecorded_seals; /* writes but no change record: for txn_wrote_unrecorded */
+    int described;           /* the commit being gathered is recorded whole, even by no command */
     int64_t now_ms; /* the command's clock, so one command sees one time */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
 } txn;
@@ -81,12 +84,24 @@ int txn_commit(txn *t, char **err);
  * command that fails midway leaves nothing of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
-    size_t records_len, nops, ranges, touched_len, flushed_len, staged;
+    size_t records_len, nops, ranges, touched_len, flushed_len, staged, seals, unrecorded_seals;
+    int described;
     record_mark record;
 } txn_mark;
 
 void txn_savepoint(const txn *t, txn_mark *m);
 void txn_rollback(txn *t, const txn_mark *m);
+/* Whether writes were added since the mark without a change record added with them (in the
+ * commit being gathered, or in one a txn_seal since the mark ended): a command that did so
+ * would be missing from the change stream (see dispatch's recording check). */
+int txn_wrote_unrecorded(const txn *t, const txn_mark *since);
+/* Says that the change record of the commit being gathered is whole as it is, even with no
+ * command in it (APPLYBATCH of writes that change nothing a client can see): such a commit
+ * did not write without recording. */
+void txn_record_described(txn *t);
+/* Tests only (DEBUG DROP-RECORD-AFTER): the n-th next change record added on the calling
+ * thread is dropped, as if its command had not recorded; 0 cancels. */
+void txn_drop_record_after(long long n);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
 

@@ -121,10 +121,14 @@ class Server:
         cmd += ["--port", str(self.port), "--dir", self.datadir, "--bind", "127.0.0.1"]
         if IS_REDIS:
             cmd += ["--save", "", "--appendonly", "yes"]
-        elif not self.config_file and "--workers" not in self.extra_args:
-            # Two workers even on a 2-core machine (where the default is one): the tests
-            # exercise what happens between worker threads.
-            cmd += ["--workers", "2"]
+        else:
+            # Every write is recorded: a command that writes without a change record stops
+            # the server, and so fails the test that ran it.
+            cmd += ["--debug-check-recording", "yes"]
+            if not self.config_file and "--workers" not in self.extra_args:
+                # Two workers even on a 2-core machine (where the default is one): the tests
+                # exercise what happens between worker threads.
+                cmd += ["--workers", "2"]
         cmd += self.extra_args
         return cmd
 

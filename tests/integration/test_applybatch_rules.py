@@ -13,17 +13,10 @@ import redis
 from conftest import tidekv_only
 from helpers import NS, bitmap_meta, ns, string_meta, subkey
 from stream_replay import snapshot
-from test_cdc_helpers import (RedisServer, build_batch, encode_slice, parse_batch, poll, poll_all, replay, seq)
+from test_cdc_helpers import (RedisServer, build_batch, encode_slice, parse_batch, poll, poll_all, record, replay,
+                              seq)
 
 pytestmark = tidekv_only
-
-def record(*cmds, db=0, time_ms=1):
-    """A tidekv change record (CDC.md) holding the given commands."""
-    out = b"TK\x01" + struct.pack(">Q", time_ms) + bytes([db, len(cmds)])  # varints below 128
-    for c in cmds:
-        out += b"\x00" + bytes([len(c)]) + b"".join(encode_slice(a) for a in c)
-    return out
-
 
 FORGED = record([b"FLUSHALL"], [b"CONFIG", b"SET", b"dir", b"/tmp"], [b"SET", b"admin", b"pwned"])
 

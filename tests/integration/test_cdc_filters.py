@@ -1,10 +1,14 @@
 """POLLUPDATES MATCH / TYPE / DB filters (CDC.md: keep only changes to matching keys /
 types / databases; filtered-out batches still advance next_sequence)."""
 
+import threading
+import time
+
 import pytest
 
 from conftest import tidekv_only
-from test_cdc_helpers import poll, poll_all, seq
+from helpers import inject, ns, string_meta
+from test_cdc_helpers import build_batch, poll, poll_all, record, seq
 
 pytestmark = tidekv_only
 
@@ -76,6 +80,90 @@ def test_match_on_rename_and_copy_destinations(r):
                    [[b"COPY", b"user:new", b"user:copy", b"DB", b"0"]]]
     got = [x["commands"] for x in filtered(r, base, "MATCH", "plain")]
     assert got == [[[b"COPY", b"user:new", b"plain", b"DB", b"0"]]]
+
+
+def cmds(updates):
+    return [u["commands"] for u in updates]
+
+
+def test_match_finds_every_key_of_multi_key_commands(r):
+    """MATCH looks for keys where the command's descriptor says they are, and nowhere else
+    (values, members, counts and options are no keys)."""
+    r.set("a", "1")
+    r.sadd("s1", "m")
+    r.rpush("l1", "x")
+    base = seq(r)
+    r.rename("a", "b")
+    r.mset({"k1": "v1", "k2": "v2"})
+    r.copy("b", "c")
+    r.smove("s1", "s2", "m")
+    r.lmove("l1", "l2", "LEFT", "RIGHT")
+    rename = [[b"RENAME", b"a", b"b"]]
+    copy = [[b"COPY", b"b", b"c", b"DB", b"0"]]
+    want = {
+        "a": [rename], "b": [rename, copy], "c": [copy],
+        "k1": [[[b"MSET", b"k1", b"v1", b"k2", b"v2"]]], "k2": [[[b"MSET", b"k1", b"v1", b"k2", b"v2"]]],
+        "s1": [[[b"SMOVE", b"s1", b"s2", b"m"]]], "s2": [[[b"SMOVE", b"s1", b"s2", b"m"]]],
+        "l1": [[[b"LMOVE", b"l1", b"l2", b"LEFT", b"RIGHT"]]], "l2": [[[b"LMOVE", b"l1", b"l2", b"LEFT", b"RIGHT"]]],
+        "v2": [], "m": [], "LEFT": [], "DB": [], "0": [],
+    }
+    for pattern, commands in want.items():
+        assert cmds(filtered(r, base, "MATCH", pattern)) == commands, pattern
+
+
+def test_match_reads_key_specs_of_recorded_commands(server):
+    """Keys that a first/last/step range cannot find: after a numkeys count (ZUNIONSTORE,
+    LMPOP) or an option (SORT … STORE). Such records come from other writers of the stream
+    (here written into the database directly)."""
+    recorded = [[b"ZUNIONSTORE", b"dst", b"2", b"za", b"zb"],
+                [b"LMPOP", b"2", b"la", b"lb", b"LEFT"],
+                [b"SORT", b"src", b"STORE", b"sorted"]]
+    c = server.client(decode_responses=False)
+    base = seq(c)
+    c.close()
+    inject(server, [build_batch([("LOGDATA", 0, record(cmd), None), ("PUT", 1, ns() + b"x", string_meta(b"v"))])
+                    for cmd in recorded])
+    r = server.client(decode_responses=False)
+    zunion, lmpop, sort = ([cmd] for cmd in recorded)
+    for pattern, commands in (("dst", [zunion]), ("zb", [zunion]), ("z*", [zunion]), ("la", [lmpop]),
+                              ("lb", [lmpop]), ("src", [sort]), ("sorted", [sort]), ("2", []),
+                              ("LEFT", []), ("STORE", []), ("nomatch", [])):
+        assert cmds(filtered(r, base, "MATCH", pattern)) == commands, pattern
+    r.close()
+
+
+def test_db_and_match_judge_the_same_key(r):
+    """COPY … DB n changes a key of database n: DB n with MATCH keeps it when that key matches,
+    not when only its source in another database does."""
+    r.set("user:1", "v")
+    base = seq(r)
+    r.copy("user:1", "other", destination_db=1)
+    copy = [[[b"COPY", b"user:1", b"other", b"DB", b"1"]]]
+    assert cmds(filtered(r, base, "DB", 1)) == copy
+    assert cmds(filtered(r, base, "DB", 1, "MATCH", "other")) == copy
+    assert cmds(filtered(r, base, "DB", 0, "MATCH", "user:*")) == copy
+    assert cmds(filtered(r, base, "DB", 1, "MATCH", "user:*")) == []
+    assert cmds(filtered(r, base, "DB", 2)) == []
+
+
+@pytest.mark.parametrize("fmt", ["RESP", "JSON"])
+def test_block_with_match_wakes_on_any_key_of_a_command(server, r, fmt):
+    """A blocked poll with MATCH wakes for a command whose second key matches, not before."""
+    r.set("a", "1")
+    base = seq(r)
+    got = {}
+    poller = server.client(decode_responses=False)
+    waiting = threading.Thread(target=lambda: got.update(
+        poll(poller, base, "BLOCK", 5000, "FORMAT", fmt, "MATCH", "dest:*")))
+    waiting.start()
+    time.sleep(0.2)
+    r.set("other", "x")
+    time.sleep(0.2)
+    assert waiting.is_alive(), "woke for a command without a matching key"
+    r.rename("a", "dest:a")
+    waiting.join(10)
+    poller.close()
+    assert cmds(got["updates"]) == [[[b"RENAME", b"a", b"dest:a"]]]
 
 
 def test_match_keeps_flush_commands(server, r):

@@ -312,6 +312,14 @@ def encode_slice(b):
     return bytes(out) + b
 
 
+def record(*cmds, db=0, time_ms=1):
+    """A tidekv change record (CDC.md) holding the given commands."""
+    out = b"TK\x01" + struct.pack(">Q", time_ms) + bytes([db, len(cmds)])  # varints below 128
+    for c in cmds:
+        out += b"\x00" + bytes([len(c)]) + b"".join(encode_slice(a) for a in c)
+    return out
+
+
 def build_batch(recs, count=None, sequence=0):
     """A raw batch from (tag, cf, key, value) records as parse_batch returns them."""
     body = bytearray()

@@ -259,6 +259,51 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* The recording check (txn_wrote_unrecorded): writes since the mark with no change record
+ * added with them are caught, in the commit being gathered or in one sealed since the mark;
+ * a command that wrote nothing, recorded what it wrote, or was rolled back is not. */
+static void test_writes_without_a_record_are_caught(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    txn_mark m;
+    txn_savepoint(&t, &m);
+    assert_false(txn_wrote_unrecorded(&t, &m)); /* wrote nothing */
+    txn_put(&t, 0, "a", 1, "1", 1);
+    assert_true(txn_wrote_unrecorded(&t, &m));
+    record_set(&t, "a", "1");
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    /* The next command (MULTI): the first one's record does not cover its write. */
+    txn_savepoint(&t, &m);
+    txn_delete(&t, 0, "b", 1);
+    assert_true(txn_wrote_unrecorded(&t, &m));
+    txn_rollback(&t, &m);
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    /* A command that seals commits of its own (APPLYBATCH): each needs its record. */
+    txn_savepoint(&t, &m);
+    txn_put(&t, 0, "c", 1, "1", 1);
+    record_set(&t, "c", "1");
+    txn_seal(&t);
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    txn_put(&t, 0, "d", 1, "1", 1);
+    assert_true(txn_wrote_unrecorded(&t, &m)); /* the commit being gathered has no record */
+    txn_seal(&t);
+    assert_true(txn_wrote_unrecorded(&t, &m)); /* nor had it once sealed */
+    /* A commit whose record is whole with no command (APPLYBATCH of writes without effect). */
+    txn_savepoint(&t, &m);
+    txn_put(&t, 0, "f", 1, "1", 1);
+    txn_record_described(&t);
+    txn_seal(&t);
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    /* A write group: the next command begins after a seal. */
+    txn_savepoint(&t, &m);
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    txn_put(&t, 0, "e", 1, "1", 1);
+    record_set(&t, "e", "1");
+    assert_false(txn_wrote_unrecorded(&t, &m));
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_commit),
@@ -266,6 +311,7 @@ int main(void) {
         cmocka_unit_test(test_references_stay_within_their_commit),
         cmocka_unit_test(test_sealed_commits_share_a_batch),
         cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
+        cmocka_unit_test(test_writes_without_a_record_are_caught),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
