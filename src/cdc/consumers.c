@@ -257,13 +257,16 @@ void consumers_flush(void) {
 void consumers_hold(void) { pthread_mutex_lock(&reg.admin); }
 void consumers_release(void) { pthread_mutex_unlock(&reg.admin); }
 
-/* (lock held) Why an active consumer at durable position pos must be lost, or NULL. */
-static const char *loses_history(uint64_t pos, const wal_file *files, size_t n, uint64_t latest, uint64_t *bytes) {
+/* (lock held) Why an active consumer must be lost, or NULL. It is judged at its latest
+ * position: how far behind it is, not how far its last written acknowledgement is. */
+static const char *loses_history(const consumer *c, const wal_file *files, size_t n, uint64_t latest,
+                                 uint64_t *bytes) {
     uint64_t oldest = wal_files_oldest_sequence(files, n);
-    *bytes = wal_files_bytes_after(files, n, pos, latest);
+    *bytes = wal_files_bytes_after(files, n, c->sequence, latest);
     long long cap_mb = CONFIG_READ(cdc_consumer_max_wal_mb);
     /* A file that can't be read yet tells nothing (oldest 0): only history known gone counts. */
-    if (pos < latest && oldest != 0 && oldest > pos + 1) return "the changes after its position are gone";
+    if (c->sequence < latest && oldest != 0 && oldest > c->sequence + 1)
+        return "the changes after its position are gone";
     if (cap_mb > 0 && *bytes > (uint64_t)cap_mb * 1024 * 1024) return "over cdc-consumer-max-wal-mb";
     return NULL;
 }
@@ -275,15 +278,14 @@ uint64_t consumers_pin(const wal_file *files, size_t n, uint64_t latest) {
         entry *e = &reg.list[i];
         if (e->c.lost) continue;
         uint64_t bytes;
-        const char *why = loses_history(e->durable, files, n, latest, &bytes);
+        const char *why = loses_history(&e->c, files, n, latest, &bytes);
         if (why) {
-            log_msg(LOG_WARNING,
-                    "CDC consumer '%s' lost its history (%s): position %llu, %llu bytes of WAL after it",
-                    e->c.name, why, (unsigned long long)e->durable, (unsigned long long)bytes);
+            log_msg(LOG_WARNING, "CDC consumer '%s' lost its history (%s): position %llu, %llu bytes of WAL after it",
+                    e->c.name, why, (unsigned long long)e->c.sequence, (unsigned long long)bytes);
             e->c.lost = 1;
             reg.version++;
         } else if (e->durable < pin) {
-            pin = e->durable;
+            pin = e->durable; /* a restart resumes from there */
         }
     }
     pthread_mutex_unlock(&reg.lock);
