@@ -454,7 +454,8 @@ static void cdc_ack(cmd_ctx *ctx) {
 }
 
 static void reply_consumer(cmd_ctx *ctx, const consumer *c, const wal_file *files, size_t nfiles, uint64_t latest) {
-    /* A lost consumer keeps nothing; one ahead of a commit still arriving lags by nothing. */
+    /* A lost consumer keeps nothing. A position past the latest (a data directory restored
+     * from an older copy under a newer consumers file) lags by nothing. */
     uint64_t retained = c->lost ? 0 : wal_files_bytes_after(files, nfiles, c->sequence, latest);
     reply_map(ctx->r, 7);
     reply_bulk_str(ctx->r, "name");
