@@ -29,12 +29,13 @@ enum log_record_type {
 #define BATCH_HEADER_BYTES 12 /* a write batch starts with its sequence (8) and count (4) */
 
 static size_t record_header_size(unsigned type) {
-    int recyclable = (type >= LOG_RECYCLABLE_FULL && type < LOG_SET_COMPRESSION) || type == LOG_RECYCLABLE_TIMESTAMP_SIZE;
+    int recyclable =
+        (type >= LOG_RECYCLABLE_FULL && type < LOG_SET_COMPRESSION) || type == LOG_RECYCLABLE_TIMESTAMP_SIZE;
     return recyclable ? LOG_HEADER_SIZE + 4 : LOG_HEADER_SIZE;
 }
 
-/* The bytes of a file's start that are read: the first batch's header is within them unless
- * the file starts with a batch of metadata records, which RocksDB does not write. */
+/* How much of a file's start is read: the first batch's header lies within it, since only a
+ * few small records about the log itself may come before it. */
 #define READ_BYTES 4096
 
 static uint64_t get_u64le(const uint8_t *p) {
