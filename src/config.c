@@ -113,6 +113,9 @@ static const option_def options[] = {
     OPTION("cdc-cache-mb", OPT_LL, FIELD(cdc_cache_mb), 0, 1LL << 20, 0, "64"),
     OPTION("cdc-poll-pace-ms", OPT_INT, FIELD(cdc_poll_pace_ms), 0, 60000, 1, "5"),
     OPTION("cdc-poll-max-bytes", OPT_MEMORY, FIELD(cdc_poll_max_bytes), 1, 1LL << 40, 1, "16mb"),
+    /* Durable consumers (CDC CREATE): how many, and how much WAL each may keep (0 = no cap). */
+    OPTION("cdc-max-consumers", OPT_INT, FIELD(cdc_max_consumers), 0, 10000, 1, "64"),
+    OPTION("cdc-consumer-max-wal-mb", OPT_LL, FIELD(cdc_consumer_max_wal_mb), 0, 1LL << 40, 1, "65536"),
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
     {.name = "save", .type = OPT_STRING, .field = FIELD(save), .runtime_settable = 1, .default_value = "",
      .words = 1, .appends_in_file = 1, .check = check_save},

@@ -8,8 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/consumers.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
+#include "cdc/retention.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "cmd/blocking.h"
@@ -105,19 +107,30 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
+    char consumers_err[512];
+    if (consumers_load(consumers_err, sizeof(consumers_err)) < 0) {
+        /* Starting without them would release the history they pin. */
+        log_msg(LOG_WARNING, "can't load the CDC consumers: %s", consumers_err);
+        store_close();
+        return 1;
+    }
     tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
     cdc_set_keys_hook(cmd_recorded_keys);
-    if (cdc_notify_start() < 0) {
-        log_msg(LOG_WARNING, "can't start the CDC notifier thread");
+    if (cdc_notify_start() < 0 || retention_start() < 0) {
+        log_msg(LOG_WARNING, "can't start the CDC threads");
+        cdc_notify_stop();
+        consumers_close();
         store_close();
         return 1;
     }
     write_pidfile();
     int rc = net_run();
     remove_pidfile();
+    retention_stop();
+    consumers_close();
     cdc_notify_stop();
     tail_free();
     wal_pool_clear();

@@ -1,4 +1,4 @@
-/* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH (see shared/CDC.md). */
+/* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH, CDC (durable consumers); see shared/CDC.md. */
 #include <assert.h>
 #include <limits.h>
 #include <stdio.h>
@@ -7,9 +7,11 @@
 
 #include "cdc/apply.h"
 #include "cdc/commits.h"
+#include "cdc/consumers.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
 #include "cdc/wal.h"
+#include "cdc/wal_files.h"
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
@@ -361,6 +363,159 @@ void cmd_applybatch(cmd_ctx *ctx) {
     reply_int(ctx->r, (long long)raw->len);
 }
 
+/* ---- CDC: durable consumers ---- */
+
+/* Replies the error for a consumer operation that failed (save_err: why the file could not be
+ * written). */
+static void reply_consumer_error(cmd_ctx *ctx, consumer_status st, const char *save_err) {
+    switch (st) {
+    case CONSUMER_EXISTS: reply_error(ctx->r, "ERR consumer already exists"); break;
+    case CONSUMER_TOO_MANY: reply_error(ctx->r, "ERR too many consumers"); break;
+    case CONSUMER_NOT_RETAINED: reply_error(ctx->r, "ERR sequence is no longer retained"); break;
+    case CONSUMER_OUT_OF_RANGE: reply_error(ctx->r, "ERR next sequence is out of range"); break;
+    case CONSUMER_UNKNOWN: reply_error(ctx->r, "ERR no such consumer"); break;
+    case CONSUMER_LOST: reply_error(ctx->r, "ERR consumer lost its history"); break;
+    case CONSUMER_SAVE_FAILED: reply_errorf(ctx->r, "ERR can't save the consumers: %s", save_err); break;
+    case CONSUMER_OK: break;
+    }
+}
+
+/* A sequence argument: a non-negative integer, else replies and returns -1. */
+static int arg_sequence(cmd_ctx *ctx, const resp_arg *a, uint64_t *seq) {
+    long long v;
+    if (arg_parse_ll(a, &v) < 0 || v < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return -1;
+    }
+    *seq = (uint64_t)v;
+    return 0;
+}
+
+/* The name argument of a consumer that may exist: a name no consumer can have is unknown. */
+static int known_name(const resp_arg *a) { return consumer_name_valid(a->ptr, a->len); }
+
+/* CDC CREATE <name> [FROM <seq>] [SNAPSHOT] */
+static void cdc_create(cmd_ctx *ctx) {
+    const resp_arg *name = &ctx->argv[2];
+    int from_given = 0, snapshot = 0;
+    uint64_t from = 0;
+    for (int i = 3; i < ctx->argc; i++) {
+        if (arg_is(&ctx->argv[i], "snapshot")) {
+            snapshot = 1;
+        } else if (arg_is(&ctx->argv[i], "from") && i + 1 < ctx->argc) {
+            if (arg_sequence(ctx, &ctx->argv[++i], &from) < 0) return;
+            from_given = 1;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (!consumer_name_valid(name->ptr, name->len)) {
+        reply_error(ctx->r, "ERR invalid consumer name");
+        return;
+    }
+    if (snapshot) { /* CDC.md's snapshots come later; the reply's snapshot field waits for them */
+        reply_error(ctx->r, "ERR snapshots are not available yet");
+        return;
+    }
+    consumer c;
+    char err[256];
+    consumer_status st = consumers_create(name->ptr, from_given, from, &c, err, sizeof(err));
+    if (st != CONSUMER_OK) {
+        reply_consumer_error(ctx, st, err);
+        return;
+    }
+    reply_map(ctx->r, 3);
+    reply_bulk_str(ctx->r, "name");
+    reply_bulk_str(ctx->r, c.name);
+    reply_bulk_str(ctx->r, "sequence");
+    reply_int(ctx->r, (long long)c.sequence);
+    reply_bulk_str(ctx->r, "snapshot");
+    reply_null(ctx->r);
+}
+
+/* CDC ACK <name> <seq> */
+static void cdc_ack(cmd_ctx *ctx) {
+    uint64_t seq;
+    if (arg_sequence(ctx, &ctx->argv[3], &seq) < 0) return;
+    consumer_status st = known_name(&ctx->argv[2]) ? consumers_ack(ctx->argv[2].ptr, seq) : CONSUMER_UNKNOWN;
+    if (st == CONSUMER_OK) reply_ok(ctx->r);
+    else reply_consumer_error(ctx, st, NULL);
+}
+
+static void reply_consumer(cmd_ctx *ctx, const consumer *c, const wal_file *files, size_t nfiles, uint64_t latest) {
+    /* A lost consumer keeps nothing. A position past the latest (a data directory restored
+     * from an older copy under a newer consumers file) lags by nothing. */
+    uint64_t retained = c->lost ? 0 : wal_files_bytes_after(files, nfiles, c->sequence, latest);
+    reply_map(ctx->r, 7);
+    reply_bulk_str(ctx->r, "name");
+    reply_bulk_str(ctx->r, c->name);
+    reply_bulk_str(ctx->r, "sequence");
+    reply_int(ctx->r, (long long)c->sequence);
+    reply_bulk_str(ctx->r, "lag");
+    reply_int(ctx->r, latest > c->sequence ? (long long)(latest - c->sequence) : 0);
+    reply_bulk_str(ctx->r, "retained_bytes");
+    reply_int(ctx->r, (long long)retained);
+    reply_bulk_str(ctx->r, "state");
+    reply_bulk_str(ctx->r, c->lost ? "lost" : "active");
+    reply_bulk_str(ctx->r, "created");
+    reply_int(ctx->r, (long long)c->created_ms);
+    reply_bulk_str(ctx->r, "acked");
+    reply_int(ctx->r, (long long)c->acked_ms);
+}
+
+/* CDC INFO [<name>] */
+static void cdc_info(cmd_ctx *ctx) {
+    consumer one, *all = NULL;
+    size_t n = 0;
+    if (ctx->argc == 3) {
+        if (!known_name(&ctx->argv[2]) || consumers_get(ctx->argv[2].ptr, &one) != CONSUMER_OK) {
+            reply_consumer_error(ctx, CONSUMER_UNKNOWN, NULL);
+            return;
+        }
+    } else {
+        all = consumers_all(&n);
+    }
+    uint64_t latest = store_latest_sequence();
+    wal_file *files = NULL;
+    size_t nfiles = 0;
+    if (wal_files_list(&files, &nfiles) < 0) log_msg(LOG_WARNING, "CDC INFO: can't list the WAL files");
+    if (ctx->argc == 3) {
+        reply_consumer(ctx, &one, files, nfiles, latest);
+    } else {
+        reply_array(ctx->r, (long long)n);
+        for (size_t i = 0; i < n; i++) reply_consumer(ctx, &all[i], files, nfiles, latest);
+    }
+    free(files);
+    free(all);
+}
+
+/* CDC DROP <name> */
+static void cdc_drop(cmd_ctx *ctx) {
+    int dropped = 0;
+    char err[256];
+    consumer_status st = CONSUMER_OK;
+    if (known_name(&ctx->argv[2])) st = consumers_drop(ctx->argv[2].ptr, &dropped, err, sizeof(err));
+    if (st == CONSUMER_OK) reply_int(ctx->r, dropped);
+    else reply_consumer_error(ctx, st, err);
+}
+
+void cmd_cdc(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "create") && ctx->argc >= 3) {
+        cdc_create(ctx);
+    } else if (arg_is(sub, "ack") && ctx->argc == 4) {
+        cdc_ack(ctx);
+    } else if (arg_is(sub, "info") && ctx->argc <= 3) {
+        cdc_info(ctx);
+    } else if (arg_is(sub, "drop") && ctx->argc == 3) {
+        cdc_drop(ctx);
+    } else {
+        static const char *const known[] = {"create", "ack", "info", "drop", NULL};
+        reply_subcommand_error(ctx, known);
+    }
+}
+
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
 
 /* The change data capture commands. */
@@ -374,6 +529,9 @@ static const cmd_def cdc_defs[] = {
      NO_KEYS},
     {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
      "Applies a raw write batch.",
-     "raw-batch", NO_KEYS}
+     "raw-batch", NO_KEYS},
+    {"cdc", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_cdc, "cdc", "@slow",
+     "Durable consumers that pin the change history (CREATE, ACK, INFO, DROP).",
+     "subcommand [argument]...", NO_KEYS}
 };
 const cmd_family cdc_commands = {cdc_defs, sizeof(cdc_defs) / sizeof(cdc_defs[0])};

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cdc/consumers.h"
 #include "cdc/notify.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
@@ -116,6 +117,9 @@ static void info_keyspace(buf *b, txn *t) {
     buf_printf(b, "sequence:%llu\r\noldest_sequence:%llu\r\nreadable_sequence:%llu\r\n",
                (unsigned long long)store_latest_sequence(), (unsigned long long)wal_oldest_sequence(),
                (unsigned long long)readable);
+    size_t consumers, lost;
+    consumers_count(&consumers, &lost);
+    buf_printf(b, "cdc_consumers:%zu\r\ncdc_consumers_lost:%zu\r\n", consumers, lost);
 }
 
 typedef struct info_section {

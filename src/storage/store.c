@@ -148,9 +148,12 @@ static void make_options(const store_settings *s) {
     /* Debian's RocksDB aborts on the second write to its LOG file after one failed, which is
      * what a full disk does; at this level only fatal messages are written to that file. */
     rocksdb_options_set_info_log_level(st.db_options, 4 /* FATAL_LEVEL */);
-    /* WAL files are the change history POLLUPDATES reads: keep them by age and size. */
-    rocksdb_options_set_WAL_ttl_seconds(st.db_options, (uint64_t)s->wal_ttl_seconds);
-    rocksdb_options_set_WAL_size_limit_MB(st.db_options, (uint64_t)s->wal_size_limit_mb);
+    /* WAL files are the change history POLLUPDATES reads. RocksDB archives a file it no longer
+     * needs when a TTL is set, and with one that no file reaches it deletes none: tidekv
+     * deletes them itself, applying wal-ttl-seconds and wal-size-limit-mb promptly and keeping
+     * what durable consumers pin (cdc/retention.h). Not a size limit: RocksDB would apply it. */
+    rocksdb_options_set_WAL_ttl_seconds(st.db_options, UINT64_MAX);
+    rocksdb_options_set_WAL_size_limit_MB(st.db_options, 0);
     for (int i = 0; i < CF_COUNT; i++) st.cf_options[i] = make_cf_options(i, s);
 
     st.read_options = rocksdb_readoptions_create();
@@ -165,8 +168,6 @@ store_settings store_settings_from_config(const char *dir) {
         .block_cache_bytes = CONFIG_READ(block_cache_mb) * 1024 * 1024,
         .write_buffer_bytes = CONFIG_READ(write_buffer_mb) * 1024 * 1024,
         .min_blob_size = CONFIG_READ(enable_blob_files) ? CONFIG_READ(min_blob_size) : -1,
-        .wal_ttl_seconds = CONFIG_READ(wal_ttl_seconds),
-        .wal_size_limit_mb = CONFIG_READ(wal_size_limit_mb),
     };
     return s;
 }

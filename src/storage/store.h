@@ -14,8 +14,6 @@ typedef struct store_settings {
     long long block_cache_bytes;
     long long write_buffer_bytes;
     long long min_blob_size; /* values this big or bigger go to blob files; -1: none do */
-    long long wal_ttl_seconds;
-    long long wal_size_limit_mb;
 } store_settings;
 
 /* The settings the server's configuration (config.h) asks for, over the database in dir. */

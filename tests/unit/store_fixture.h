@@ -15,7 +15,7 @@ static int store_fixture_open(void **state) {
     (void)state;
     if (!mkdtemp(store_fixture_dir)) return -1;
     store_settings s = {.dir = store_fixture_dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20,
-                        .min_blob_size = -1, .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
+                        .min_blob_size = -1};
     char *err = NULL;
     if (store_open(&s, &err) == 0) return 0;
     fprintf(stderr, "store_open: %s\n", err ? err : "failed");

@@ -224,8 +224,7 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
     assert_non_null(mkdtemp(dir));
-    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
-                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
+    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1};
     char *err = NULL;
     assert_int_equal(store_open(&s, &err), 0);
     txn t;

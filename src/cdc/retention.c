@@ -1,0 +1,89 @@
+#include "cdc/retention.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "cdc/consumers.h"
+#include "cdc/wal_files.h"
+#include "config.h"
+#include "storage/store.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#define PASS_INTERVAL_MS 1000
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopping, running;
+} ret = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void retention_pass(void) {
+    consumers_hold();
+    wal_file *files;
+    size_t n;
+    if (wal_files_list(&files, &n) < 0) {
+        consumers_release();
+        log_msg(LOG_WARNING, "can't list the WAL files: history is kept until they can be");
+        return;
+    }
+    uint64_t latest = store_latest_sequence();
+    long long limit_mb = CONFIG_READ(wal_size_limit_mb);
+    wal_retention r = {
+        .pin = consumers_pin(files, n, latest),
+        .now_s = time_now_ms() / 1000,
+        .ttl_s = CONFIG_READ(wal_ttl_seconds),
+        .max_bytes = (uint64_t)limit_mb * 1024 * 1024,
+    };
+    size_t purge = wal_files_to_purge(files, n, latest, &r);
+    for (size_t i = 0; i < purge; i++) wal_files_delete_archived(&files[i]);
+    consumers_release();
+    free(files);
+}
+
+static void *retention_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&ret.lock);
+    while (!ret.stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += PASS_INTERVAL_MS / 1000;
+        while (!ret.stopping && pthread_cond_timedwait(&ret.wake, &ret.lock, &until) == 0) {
+        }
+        if (ret.stopping) break;
+        pthread_mutex_unlock(&ret.lock);
+        consumers_flush();
+        retention_pass();
+        pthread_mutex_lock(&ret.lock);
+    }
+    pthread_mutex_unlock(&ret.lock);
+    return NULL;
+}
+
+int retention_start(void) {
+    /* The wait runs on the monotonic clock: a wall-clock step must not stall it. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&ret.wake, &attr);
+    pthread_condattr_destroy(&attr);
+    ret.stopping = 0;
+    if (pthread_create(&ret.thread, NULL, retention_main, NULL) != 0) return -1;
+    ret.running = 1;
+    return 0;
+}
+
+void retention_stop(void) {
+    if (!ret.running) return;
+    pthread_mutex_lock(&ret.lock);
+    ret.stopping = 1;
+    pthread_cond_signal(&ret.wake);
+    pthread_mutex_unlock(&ret.lock);
+    pthread_join(ret.thread, NULL);
+    pthread_cond_destroy(&ret.wake);
+    ret.running = 0;
+    consumers_flush();
+}

@@ -1,0 +1,16 @@
+/* Small whole-file reads and crash-safe whole-file writes. */
+#ifndef TIDEKV_FILE_H
+#define TIDEKV_FILE_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/* Replaces dir/name with data so that a crash leaves either the old file or the new one whole:
+ * a temporary file is written and synced, renamed over name, and the directory synced.
+ * Returns 0, or -1 with a message in err. */
+int file_write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen);
+/* Reads a whole file into out: 1 read, 0 it does not exist, -1 error (errno set). */
+int file_read_all(const char *path, buf *out);
+
+#endif
