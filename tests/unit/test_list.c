@@ -42,6 +42,21 @@ static uint64_t push(txn *t, const char *key, int at_head, ...) {
     return len;
 }
 
+/* What a walk or a search visited, as text: one buffer, emptied before each use. */
+static buf notes;
+
+static buf *notes_fresh(void) {
+    buf_free(&notes);
+    buf_init(&notes);
+    return &notes;
+}
+
+/* The notes as a C string. */
+static const char *notes_text(void) {
+    buf_append(&notes, "", 1);
+    return notes.data;
+}
+
 /* Items a walk visited, joined by ',' after a "[n]" header. */
 static void note_count(void *arg, uint64_t n) {
     char head[32];
@@ -58,22 +73,14 @@ static int note_item(void *arg, const char *item, size_t len) {
 
 /* The whole list as "[n]a,b,c" (with the status checked against want). */
 static const char *range(txn *t, const char *key, type_status want) {
-    static buf out;
-    buf_free(&out);
-    buf_init(&out);
-    assert_int_equal(list_range(t, 0, KEY(key), 0, -1, note_count, note_item, &out), want);
-    buf_append(&out, "", 1);
-    return out.data;
+    assert_int_equal(list_range(t, 0, KEY(key), 0, -1, note_count, note_item, notes_fresh()), want);
+    return notes_text();
 }
 
 static const char *pop(txn *t, const char *key, int at_head, long long count, long long *popped) {
-    static buf out;
-    buf_free(&out);
-    buf_init(&out);
-    type_status s = list_pop(t, 0, KEY(key), at_head, count, note_count, note_item, &out, popped);
+    type_status s = list_pop(t, 0, KEY(key), at_head, count, note_count, note_item, notes_fresh(), popped);
     assert_true(s == ST_OK || s == ST_MISSING);
-    buf_append(&out, "", 1);
-    return out.data;
+    return notes_text();
 }
 
 static void test_push_both_ends_and_pop_counts(void **state) {
@@ -224,12 +231,8 @@ static int note_match(void *arg, long long index) {
 }
 
 static const char *pos(txn *t, long long rank, long long max_matches, long long maxlen) {
-    static buf out;
-    buf_free(&out);
-    buf_init(&out);
-    assert_int_equal(list_pos(t, 0, KEY("ps"), "x", 1, rank, max_matches, maxlen, note_match, &out), ST_OK);
-    buf_append(&out, "", 1);
-    return out.data;
+    assert_int_equal(list_pos(t, 0, KEY("ps"), "x", 1, rank, max_matches, maxlen, note_match, notes_fresh()), ST_OK);
+    return notes_text();
 }
 
 static void test_pos_rank_count_maxlen(void **state) {
