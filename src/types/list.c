@@ -128,7 +128,7 @@ static uint64_t from_end(const compound *l, int at_head, uint64_t i) {
 type_status list_length(txn *t, int db, const char *key, size_t klen, uint64_t *len) {
     compound l;
     type_status s = list_open(&l, t, db, key, klen);
-    *len = l.m.size;
+    *len = s == ST_OK ? l.m.size : 0;
     compound_free(&l);
     return s;
 }

@@ -30,7 +30,7 @@ type_status list_length(txn *t, int db, const char *key, size_t klen, uint64_t *
 type_status list_push(txn *t, int db, const char *key, size_t klen, int at_head, int only_existing,
                       const slice *items, long long n, uint64_t *len);
 
-/* LPOP / RPOP key count: pops min(count, length) items from one end. For an existing key, calls
+/* LPOP / RPOP key count (count ≥ 0): pops min(count, length) items from one end. For an existing key, calls
  * count_fn with how many, then item_fn for each in pop order (its return is ignored: all are
  * popped). All are read before any is removed: ST_CORRUPT or ST_ERROR, with nothing popped,
  * may come after some were visited. How many were popped in *popped; ST_MISSING (nothing
