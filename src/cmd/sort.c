@@ -129,12 +129,13 @@ static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *t
     const resp_arg *key = &ctx->argv[1];
     item_list l = {NULL, 0, 0};
     type_status s = sort_read_elements(ctx->t, ctx->db, key->ptr, key->len, type, add_element, &l);
+    if (s != ST_OK && s != ST_MISSING) {
+        free_items(l.items, l.n);
+        reply_type_error(ctx, key, s);
+        return -1;
+    }
     *items = l.items;
-    if (s == ST_OK || s == ST_MISSING) return l.n;
-    free_items(l.items, l.n);
-    *items = NULL;
-    reply_type_error(ctx, key, s);
-    return -1;
+    return l.n;
 }
 
 /* qsort has no context argument: the order of the SORT running on this thread. */
