@@ -10,6 +10,7 @@
 #include "proto/resp.h"
 #include "server.h"
 #include "storage/txn.h"
+#include "types/status.h"
 
 #define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
 #define ERR_NOT_INTEGER "ERR value is not an integer or out of range"
@@ -160,6 +161,9 @@ void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
 void reply_storage_error(cmd_ctx *ctx);
 /* The same for a key whose stored data is corrupt: the reply is ERR_CORRUPT_FMT (logged). */
 void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen);
+/* Replies the error for a type module's status about key: WRONGTYPE, the corrupt-key error
+ * (ST_CORRUPT) or, for ST_ERROR and any other, the storage error. */
+void reply_type_error(cmd_ctx *ctx, const resp_arg *key, type_status s);
 /* Records a command (argv and lengths) as this write's effect; type is the key's type (0 = none). */
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens);
 /* Records "SET key value [PXAT expire]": the exact resulting string. */

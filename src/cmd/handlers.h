@@ -144,7 +144,7 @@ void cmd_brpoplpush(cmd_ctx *ctx);
 void cmd_blmpop(cmd_ctx *ctx);
 /* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH.
  * Returns 0, or -1 after replying an error. */
-STORE_MUST_CHECK int list_replace(cmd_ctx *ctx, const resp_arg *key, const char *const *items, const size_t *lens, long long n);
+STORE_MUST_CHECK int list_replace(cmd_ctx *ctx, const resp_arg *key, const slice *items, long long n);
 
 /* sort.c */
 void cmd_sort(cmd_ctx *ctx);

@@ -44,6 +44,12 @@ void reply_corrupt(cmd_ctx *ctx, const char *key, size_t klen) {
     reply_errorf(ctx->r, ERR_CORRUPT_FMT, shown);
 }
 
+void reply_type_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
+    if (s == ST_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
+    else if (s == ST_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
+    else reply_storage_error(ctx);
+}
+
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
     const resp_arg *sub = &ctx->argv[1];
     for (int i = 0; known[i]; i++) {

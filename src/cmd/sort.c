@@ -5,7 +5,7 @@
 
 #include "cmd/handlers.h"
 #include "types/compound.h"
-#include "types/keyspace.h"
+#include "types/sort.h"
 #include "types/string.h"
 #include "util/num.h"
 
@@ -101,73 +101,41 @@ static int parse_sort(cmd_ctx *ctx, sort_opts *o) {
     return 0;
 }
 
-/* Appends one element to items (grown as needed): a list's value, a set's or a zset's member
- * with its score. Returns 0, or -1 if a zset's stored score is not one. */
-static int add_element(sort_item **items, long long *n, size_t *cap, enum key_type type, const char *sub,
-                       size_t sl, const char *val, size_t vl) {
-    double score = 0;
-    if (type == TYPE_ZSET && enc_decode_score(val, vl, &score) < 0) return -1;
-    if ((size_t)*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        *items = realloc(*items, *cap * sizeof(**items));
-        if (!*items) abort();
+/* The items read so far, grown as they come (never by the size the key claims). */
+typedef struct item_list {
+    sort_item *items;
+    long long n;
+    size_t cap;
+} item_list;
+
+static void add_element(void *arg, const char *elem, size_t len, double score) {
+    item_list *l = arg;
+    if ((size_t)l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->items = realloc(l->items, l->cap * sizeof(*l->items));
+        if (!l->items) abort();
     }
-    sort_item *it = &(*items)[(*n)++];
+    sort_item *it = &l->items[l->n++];
     memset(it, 0, sizeof(*it));
     buf_init(&it->value);
     buf_init(&it->weight);
-    if (type == TYPE_LIST) buf_append(&it->value, val, vl);
-    else buf_append(&it->value, sub, sl);
+    buf_append(&it->value, elem, len);
     it->score = score;
-    return 0;
 }
 
-/* Reads the elements of a list, set or sorted set (in its own order): as many as are stored,
- * allocated as they come, then checked against the size. Returns the count, or -1 after
- * replying an error. */
+/* Reads the elements of a list, set or sorted set (in its own order). Returns the count, or
+ * -1 after replying an error. */
 static long long read_elements(cmd_ctx *ctx, sort_item **items, enum key_type *type) {
     const resp_arg *key = &ctx->argv[1];
-    meta m;
-    buf raw;
-    buf_init(&raw);
-    int rc = ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &m, &raw);
-    buf_free(&raw);
-    *items = NULL;
-    *type = m.type;
-    if (rc == KS_MISSING) return 0;
-    if (rc == KS_CORRUPT) {
-        reply_corrupt(ctx, key->ptr, key->len);
+    item_list l = {NULL, 0, 0};
+    type_status s = sort_read_elements(ctx->t, ctx->db, key->ptr, key->len, type, add_element, &l);
+    if (s != ST_OK && s != ST_MISSING) {
+        free_items(l.items, l.n);
+        reply_type_error(ctx, key, s);
         return -1;
     }
-    if (rc == KS_ERROR) {
-        reply_storage_error(ctx);
-        return -1;
-    }
-    if (m.type != TYPE_LIST && m.type != TYPE_SET && m.type != TYPE_ZSET) {
-        reply_error(ctx->r, ERR_WRONGTYPE);
-        return -1;
-    }
-    compound c; /* the key as just looked up */
-    compound_attach(&c, ctx->t, ctx->db, key->ptr, key->len, &m, 1);
-    compound_iter ci;
-    compound_iter_open(&ci, &c, NULL, 0);
-    const char *sub, *val;
-    size_t sl, vl, cap = 0;
-    long long n = 0;
-    int corrupt = 0;
-    while (!corrupt && compound_iter_next(&ci, &sub, &sl, &val, &vl))
-        corrupt = add_element(items, &n, &cap, m.type, sub, sl, val, vl) < 0;
-    int failed = compound_iter_close(&ci) < 0;
-    corrupt = corrupt || (uint64_t)n != c.m.size; /* SORT reads the whole key: its size is checked too */
-    compound_free(&c);
-    if (failed || corrupt) {
-        free_items(*items, n);
-        *items = NULL;
-        if (failed) reply_storage_error(ctx);
-        else reply_corrupt(ctx, key->ptr, key->len);
-        return -1;
-    }
-    return n;
+    *items = l.items;
+    return l.n;
 }
 
 /* qsort has no context argument: the order of the SORT running on this thread. */
@@ -262,20 +230,18 @@ static void store_rows(cmd_ctx *ctx, const sort_opts *o, const sort_item *items,
         }
     }
     buf_free(&v);
-    const char **values = malloc((size_t)(total ? total : 1) * sizeof(char *));
-    size_t *lens = malloc((size_t)(total ? total : 1) * sizeof(size_t));
-    if (!values || !lens) abort();
-    const char *p = rows.data;
+    slice *values = malloc((size_t)(total ? total : 1) * sizeof(*values));
+    if (!values) abort();
+    char *p = rows.data;
     for (long long k = 0; k < total; k++) {
         uint32_t len;
         memcpy(&len, p, sizeof(len));
-        values[k] = p + sizeof(len);
-        lens[k] = len;
+        values[k].ptr = p + sizeof(len);
+        values[k].len = len;
         p += sizeof(len) + len;
     }
-    if (list_replace(ctx, o->store, values, lens, total) == 0) reply_int(ctx->r, total);
+    if (list_replace(ctx, o->store, values, total) == 0) reply_int(ctx->r, total);
     free(values);
-    free(lens);
     buf_free(&rows);
 }
 

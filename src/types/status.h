@@ -14,6 +14,9 @@ typedef enum {
     ST_TOO_BIG,
     ST_ERROR,   /* a storage read failed: the command must fail (its writes are rolled back) */
     ST_CORRUPT, /* the key's stored data cannot be decoded or contradicts itself */
+    ST_NO_ROOM_AT_HEAD, /* a list has no positions left below its head for the items pushed */
+    ST_NO_ROOM_AT_TAIL, /* nor above its tail */
+    ST_OUT_OF_RANGE,    /* an index past either end (LSET) */
 } type_status;
 
 #endif
