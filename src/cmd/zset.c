@@ -15,10 +15,8 @@
  * or ST_MISSING). */
 static int reply_zset_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
     if (s == ST_OK || s == ST_MISSING) return 0;
-    if (s == ST_WRONGTYPE) reply_error(ctx->r, ERR_WRONGTYPE);
-    else if (s == ST_CORRUPT) reply_corrupt(ctx, key->ptr, key->len);
-    else if (s == ST_NAN_OR_INF) reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
-    else reply_storage_error(ctx);
+    if (s == ST_NAN_OR_INF) reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
+    else reply_type_error(ctx, key, s);
     return 1;
 }
 
