@@ -280,7 +280,7 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
     compound_free(&h);
 }
 
-void cmd_hscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_HASH, 1); }
+void cmd_hscan(cmd_ctx *ctx) { members_reply_scan(ctx, TYPE_HASH, 1); }
 
 static int reply_field_value(reply *r, const char *val, size_t len) {
     reply_bulk(r, val, len);
@@ -302,11 +302,8 @@ void cmd_hrandfield(cmd_ctx *ctx) {
         return;
     }
     if (with_values && members_check_pair_count(ctx, count) < 0) return;
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    if (has_count) members_reply_random(ctx, &h, count, with_values ? reply_field_value : NULL);
-    else members_reply_one(ctx, &h);
-    compound_free(&h);
+    if (has_count) members_reply_random(ctx, TYPE_HASH, count, with_values ? reply_field_value : NULL);
+    else members_reply_one(ctx, TYPE_HASH);
 }
 
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */

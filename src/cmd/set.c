@@ -135,9 +135,9 @@ void cmd_spop(cmd_ctx *ctx) {
     compound s;
     if (open_set(ctx, &s) < 0) return;
     picked *p = NULL;
-    long long n = s.found ? members_pick(&s, count, 0, SIZE_MAX, &p) : 0;
-    if (n < 0) {
-        reply_pick_error(ctx, &s, n);
+    long long n = 0;
+    type_status st = s.found ? members_pick_from(&s, count, 0, SIZE_MAX, &p, &n) : ST_OK;
+    if (reply_key_status(ctx, &ctx->argv[1], st)) {
         compound_free(&s);
         return;
     }
@@ -170,11 +170,8 @@ void cmd_srandmember(cmd_ctx *ctx) {
         return;
     }
     if (has_count && members_parse_count(ctx, &ctx->argv[2], &count) < 0) return;
-    compound s;
-    if (open_set(ctx, &s) < 0) return;
-    if (has_count) members_reply_random(ctx, &s, count, NULL);
-    else members_reply_one(ctx, &s);
-    compound_free(&s);
+    if (has_count) members_reply_random(ctx, TYPE_SET, count, NULL);
+    else members_reply_one(ctx, TYPE_SET);
 }
 
 void cmd_smove(cmd_ctx *ctx) {
@@ -416,7 +413,7 @@ void cmd_sintercard(cmd_ctx *ctx) {
     free(sets);
 }
 
-void cmd_sscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_SET, 0); }
+void cmd_sscan(cmd_ctx *ctx) { members_reply_scan(ctx, TYPE_SET, 0); }
 
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
 

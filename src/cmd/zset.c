@@ -817,7 +817,7 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     compound_free(&src);
 }
 
-void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
+void cmd_zscan(cmd_ctx *ctx) { members_reply_scan(ctx, TYPE_ZSET, 1); }
 
 /* A member's stored value is its score (8 bytes, ordered encoding); -1 if it is not one. */
 static int reply_member_score(reply *r, const char *val, size_t len) {
@@ -838,11 +838,8 @@ void cmd_zrandmember(cmd_ctx *ctx) {
         return;
     }
     if (withscores && members_check_pair_count(ctx, count) < 0) return;
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    if (has_count) members_reply_random(ctx, &z, count, withscores ? reply_member_score : NULL);
-    else members_reply_one(ctx, &z);
-    compound_free(&z);
+    if (has_count) members_reply_random(ctx, TYPE_ZSET, count, withscores ? reply_member_score : NULL);
+    else members_reply_one(ctx, TYPE_ZSET);
 }
 
 /* ---- ZUNION / ZINTER / ZDIFF and their STORE / CARD forms ---- */
