@@ -1,0 +1,214 @@
+/* Unit tests for the hash type (src/types/hash.h): writes, reads, increments and deletes
+ * through txns on a database in a temporary directory, with the statuses for a missing key,
+ * a key of another type and a corrupt metadata record. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "store_fixture.h"
+#include "storage/encoding.h"
+#include "storage/txn.h"
+#include "types/hash.h"
+#include "types/string.h"
+
+#define S(text) ((slice){(char *)(text), sizeof(text) - 1})
+#define KEY(text) text, sizeof(text) - 1
+
+static void commit(txn *t) {
+    char *err = NULL;
+    assert_int_equal(txn_commit(t, &err), 0);
+    txn_free(t);
+    txn_init(t);
+}
+
+/* Asserts the field's value (NULL: missing). */
+static void assert_field(txn *t, const char *key, const char *field, const char *want) {
+    buf v;
+    buf_init(&v);
+    type_status st = hash_get(t, 0, key, strlen(key), field, strlen(field), &v);
+    if (!want) {
+        assert_int_equal(st, ST_MISSING);
+    } else {
+        assert_int_equal(st, ST_OK);
+        assert_int_equal(v.len, strlen(want));
+        assert_memory_equal(v.data, want, v.len);
+    }
+    buf_free(&v);
+}
+
+static void assert_len(txn *t, const char *key, long long want) {
+    long long len = -1;
+    type_status st = hash_len(t, 0, key, strlen(key), &len);
+    assert_int_equal(st, want ? ST_OK : ST_MISSING);
+    assert_int_equal(len, want);
+}
+
+static void test_set_get(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    slice items[] = {S("a"), S("1"), S("b"), S("2"), S("a"), S("3")};
+    long long added = -1;
+    assert_int_equal(hash_set(&t, 0, KEY("h"), items, 3, &added), ST_OK);
+    assert_int_equal(added, 2); /* "a" twice counts once; the last value stands */
+    commit(&t);
+    assert_field(&t, "h", "a", "3");
+    assert_field(&t, "h", "b", "2");
+    assert_field(&t, "h", "c", NULL);
+    assert_field(&t, "nokey", "a", NULL);
+    assert_len(&t, "h", 2);
+    assert_len(&t, "nokey", 0);
+    assert_int_equal(hash_set(&t, 0, KEY("h"), items, 1, &added), ST_OK);
+    assert_int_equal(added, 0);
+    int set = -1;
+    slice c = S("c"), a = S("a"), x = S("x");
+    assert_int_equal(hash_setnx(&t, 0, KEY("h"), &a, &x, &set), ST_OK);
+    assert_int_equal(set, 0);
+    assert_int_equal(hash_setnx(&t, 0, KEY("h"), &c, &x, &set), ST_OK);
+    assert_int_equal(set, 1);
+    assert_int_equal(hash_setnx(&t, 0, KEY("new"), &c, &x, &set), ST_OK);
+    assert_int_equal(set, 1);
+    commit(&t);
+    assert_field(&t, "h", "a", "1");
+    assert_field(&t, "h", "c", "x");
+    assert_len(&t, "h", 3);
+    assert_len(&t, "new", 1);
+    txn_free(&t);
+}
+
+/* Collects visits as "field=value;" (a missing value as "field;"). */
+static int collect(void *arg, const char *m, size_t ml, const char *v, size_t vl) {
+    buf *out = arg;
+    buf_append(out, m, ml);
+    if (v) {
+        buf_append(out, "=", 1);
+        buf_append(out, v, vl);
+    }
+    buf_append(out, ";", 1);
+    return 0;
+}
+
+static void assert_text(buf *b, const char *want) {
+    assert_int_equal(b->len, strlen(want));
+    assert_memory_equal(b->data, want, b->len);
+    buf_clear(b);
+}
+
+static void test_mget_all_del(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    slice items[] = {S("f1"), S("v1"), S("f2"), S("v2"), S("f3"), S("")};
+    long long n;
+    assert_int_equal(hash_set(&t, 0, KEY("m"), items, 3, &n), ST_OK);
+    commit(&t);
+    buf out;
+    buf_init(&out);
+    slice fields[] = {S("f2"), S("zz"), S("f3"), S("f2")};
+    assert_int_equal(hash_mget(&t, 0, KEY("m"), fields, 4, collect, &out), ST_OK);
+    assert_text(&out, "f2=v2;zz;f3=;f2=v2;");
+    assert_int_equal(hash_mget(&t, 0, KEY("nokey"), fields, 2, collect, &out), ST_OK);
+    assert_text(&out, "f2;zz;");
+    long long size;
+    assert_int_equal(hash_get_all(&t, 0, KEY("m"), &size, collect, &out), ST_OK);
+    assert_int_equal(size, 3);
+    assert_text(&out, "f1=v1;f2=v2;f3=;");
+    /* HDEL visits what it really removed: f2 once, not zz. */
+    long long removed;
+    assert_int_equal(hash_del(&t, 0, KEY("m"), fields, 4, collect, &out, &removed), ST_OK);
+    assert_int_equal(removed, 2);
+    assert_text(&out, "f2;f3;");
+    assert_int_equal(hash_del(&t, 0, KEY("nokey"), fields, 1, collect, &out, &removed), ST_MISSING);
+    assert_int_equal(removed, 0);
+    commit(&t);
+    assert_len(&t, "m", 1);
+    slice last[] = {S("f1")};
+    assert_int_equal(hash_del(&t, 0, KEY("m"), last, 1, collect, &out, &removed), ST_OK);
+    assert_text(&out, "f1;");
+    commit(&t);
+    assert_len(&t, "m", 0); /* the last field gone, the key is gone */
+    assert_int_equal(hash_get_all(&t, 0, KEY("m"), &size, collect, &out), ST_MISSING);
+    assert_int_equal(out.len, 0);
+    buf_free(&out);
+    txn_free(&t);
+}
+
+static void test_incr(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    slice f = S("n"), s = S("s"), big = S("big");
+    slice items[] = {S("s"), S("abc"), S("big"), S("9223372036854775800")};
+    long long n;
+    assert_int_equal(hash_set(&t, 0, KEY("i"), items, 2, &n), ST_OK);
+    assert_int_equal(hash_incrby(&t, 0, KEY("i"), &f, 5, &n), ST_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(hash_incrby(&t, 0, KEY("i"), &f, -7, &n), ST_OK);
+    assert_int_equal(n, -2);
+    assert_int_equal(hash_incrby(&t, 0, KEY("i"), &s, 1, &n), ST_NOT_INTEGER);
+    assert_int_equal(hash_incrby(&t, 0, KEY("i"), &big, 8, &n), ST_OVERFLOW);
+    assert_int_equal(hash_incrby(&t, 0, KEY("fresh"), &f, 3, &n), ST_OK);
+    buf out;
+    buf_init(&out);
+    assert_int_equal(hash_incrbyfloat(&t, 0, KEY("i"), &f, 0.5L, &out), ST_OK);
+    assert_text(&out, "-1.5");
+    assert_int_equal(hash_incrbyfloat(&t, 0, KEY("i"), &s, 1, &out), ST_NOT_FLOAT);
+    slice huge = S("huge");
+    slice hv[] = {S("huge"), S("1e4932")};
+    assert_int_equal(hash_set(&t, 0, KEY("i"), hv, 1, &n), ST_OK);
+    assert_int_equal(hash_incrbyfloat(&t, 0, KEY("i"), &huge, 1e4932L, &out), ST_NAN_OR_INF);
+    commit(&t);
+    assert_field(&t, "i", "n", "-1.5");
+    assert_field(&t, "i", "big", "9223372036854775800");
+    assert_field(&t, "fresh", "n", "3");
+    assert_len(&t, "i", 4);
+    buf_free(&out);
+    txn_free(&t);
+}
+
+static void test_wrongtype_and_corrupt(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    string_put(&t, 0, KEY("str"), "v", 1, 0);
+    /* A metadata record that does not decode. */
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, 0, KEY("bad"));
+    txn_put(&t, CF_METADATA, mk.data, mk.len, "\x7f", 1);
+    buf_free(&mk);
+    commit(&t);
+    slice items[] = {S("a"), S("1")};
+    slice f = S("a");
+    long long n;
+    buf v;
+    buf_init(&v);
+    const char *keys[] = {"str", "bad"};
+    type_status want[] = {ST_WRONGTYPE, ST_CORRUPT};
+    for (int i = 0; i < 2; i++) {
+        size_t kl = strlen(keys[i]);
+        assert_int_equal(hash_set(&t, 0, keys[i], kl, items, 1, &n), want[i]);
+        assert_int_equal(hash_get(&t, 0, keys[i], kl, "a", 1, &v), want[i]);
+        assert_int_equal(hash_len(&t, 0, keys[i], kl, &n), want[i]);
+        assert_int_equal(hash_incrby(&t, 0, keys[i], kl, &f, 1, &n), want[i]);
+        assert_int_equal(hash_del(&t, 0, keys[i], kl, &f, 1, collect, &v, &n), want[i]);
+        assert_int_equal(hash_get_all(&t, 0, keys[i], kl, &n, collect, &v), want[i]);
+    }
+    assert_false(txn_has_writes(&t)); /* nothing was written */
+    buf_free(&v);
+    txn_free(&t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_get),
+        cmocka_unit_test(test_mget_all_del),
+        cmocka_unit_test(test_incr),
+        cmocka_unit_test(test_wrongtype_and_corrupt),
+    };
+    return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
+}
