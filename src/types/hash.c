@@ -135,64 +135,75 @@ type_status hash_get_all(txn *t, int db, const char *key, size_t klen, long long
     return members_all(t, db, key, klen, TYPE_HASH, size, visit, arg);
 }
 
-/* Writes a field's new numeric value (text) into an open hash. */
-static void store_number(compound *h, const slice *field, const char *text, size_t len, int had) {
-    compound_put(h, field->ptr, field->len, text, len);
-    if (!had) h->m.size++;
-    compound_save(h);
+/* Computes a field's new numeric value from its old one (old is NULL for a missing field) as
+ * text into out (at most NUMBER_TEXT_MAX bytes): ST_OK, or why the value cannot change. */
+#define NUMBER_TEXT_MAX 5120
+typedef type_status (*number_step_fn)(void *arg, const buf *old, char *out, size_t *len);
+
+/* HINCRBY and HINCRBYFLOAT: reads the field, lets step compute its new value and writes that
+ * (its text, also in out). */
+static type_status update_number(txn *t, int db, const char *key, size_t klen, const slice *field, number_step_fn step,
+                                 void *arg, buf *out) {
+    compound h;
+    type_status st = open_hash(&h, t, db, key, klen);
+    buf v;
+    buf_init(&v);
+    int had = 0;
+    if (st == ST_OK) {
+        st = read_field(&h, field->ptr, field->len, &v);
+        had = st == ST_OK;
+    }
+    if (usable(st)) {
+        char text[NUMBER_TEXT_MAX];
+        size_t len;
+        st = step(arg, had ? &v : NULL, text, &len);
+        if (st == ST_OK) {
+            compound_put(&h, field->ptr, field->len, text, len);
+            if (!had) h.m.size++;
+            compound_save(&h);
+            buf_clear(out);
+            buf_append(out, text, len);
+        }
+    }
+    buf_free(&v);
+    compound_free(&h);
+    return st;
 }
 
-/* Opens the hash and reads a field about to be incremented into v: ST_OK (*had tells whether
- * the field exists) or the failure. */
-static type_status open_number(compound *h, txn *t, int db, const char *key, size_t klen, const slice *field, buf *v,
-                               int *had) {
-    type_status st = open_hash(h, t, db, key, klen);
-    *had = 0;
-    if (st == ST_MISSING) return ST_OK;
-    if (st != ST_OK) return st;
-    st = read_field(h, field->ptr, field->len, v);
-    *had = st == ST_OK;
-    return st == ST_MISSING ? ST_OK : st;
+typedef struct int_step {
+    long long by, result;
+} int_step;
+
+static type_status add_integer(void *arg, const buf *old, char *out, size_t *len) {
+    int_step *s = arg;
+    long long cur = 0;
+    if (old && num_parse_ll(old->data ? old->data : "", old->len, &cur) < 0) return ST_NOT_INTEGER;
+    if ((s->by < 0 && cur < LLONG_MIN - s->by) || (s->by > 0 && cur > LLONG_MAX - s->by)) return ST_OVERFLOW;
+    s->result = cur + s->by;
+    *len = num_format_ll(out, s->result);
+    return ST_OK;
 }
 
 type_status hash_incrby(txn *t, int db, const char *key, size_t klen, const slice *field, long long by,
                         long long *result) {
-    compound h;
-    buf v;
-    buf_init(&v);
-    int had;
-    long long cur = 0;
-    type_status st = open_number(&h, t, db, key, klen, field, &v, &had);
-    if (st == ST_OK && had && num_parse_ll(v.data ? v.data : "", v.len, &cur) < 0) st = ST_NOT_INTEGER;
-    else if (st == ST_OK && ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by))) st = ST_OVERFLOW;
-    if (st == ST_OK) {
-        char text[32];
-        *result = cur + by;
-        store_number(&h, field, text, num_format_ll(text, *result), had);
-    }
-    buf_free(&v);
-    compound_free(&h);
+    int_step s = {.by = by};
+    buf text;
+    buf_init(&text);
+    type_status st = update_number(t, db, key, klen, field, add_integer, &s, &text);
+    *result = s.result;
+    buf_free(&text);
     return st;
+}
+
+static type_status add_float(void *arg, const buf *old, char *out, size_t *len) {
+    long double by = *(const long double *)arg, cur = 0;
+    if (old && num_parse_ld(old->data ? old->data : "", old->len, &cur) < 0) return ST_NOT_FLOAT;
+    if (isnan(cur + by) || isinf(cur + by)) return ST_NAN_OR_INF;
+    *len = num_format_ld(out, NUMBER_TEXT_MAX, cur + by);
+    return ST_OK;
 }
 
 type_status hash_incrbyfloat(txn *t, int db, const char *key, size_t klen, const slice *field, long double by,
                              buf *out) {
-    compound h;
-    buf v;
-    buf_init(&v);
-    int had;
-    long double cur = 0;
-    type_status st = open_number(&h, t, db, key, klen, field, &v, &had);
-    if (st == ST_OK && had && num_parse_ld(v.data ? v.data : "", v.len, &cur) < 0) st = ST_NOT_FLOAT;
-    else if (st == ST_OK && (isnan(cur + by) || isinf(cur + by))) st = ST_NAN_OR_INF;
-    if (st == ST_OK) {
-        char text[5120];
-        size_t n = num_format_ld(text, sizeof(text), cur + by);
-        buf_clear(out);
-        buf_append(out, text, n);
-        store_number(&h, field, text, n, had);
-    }
-    buf_free(&v);
-    compound_free(&h);
-    return st;
+    return update_number(t, db, key, klen, field, add_float, &by, out);
 }

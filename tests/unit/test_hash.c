@@ -1,29 +1,9 @@
 /* Unit tests for the hash type (src/types/hash.h): writes, reads, increments and deletes
  * through txns on a database in a temporary directory, with the statuses for a missing key,
  * a key of another type and a corrupt metadata record. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <string.h>
-
 #include "store_fixture.h"
-#include "storage/encoding.h"
-#include "storage/txn.h"
+#include "type_fixture.h"
 #include "types/hash.h"
-#include "types/string.h"
-
-#define S(text) ((slice){(char *)(text), sizeof(text) - 1})
-#define KEY(text) text, sizeof(text) - 1
-
-static void commit(txn *t) {
-    char *err = NULL;
-    assert_int_equal(txn_commit(t, &err), 0);
-    txn_free(t);
-    txn_init(t);
-}
 
 /* Asserts the field's value (NULL: missing). */
 static void assert_field(txn *t, const char *key, const char *field, const char *want) {
@@ -90,12 +70,6 @@ static int collect(void *arg, const char *m, size_t ml, const char *v, size_t vl
     }
     buf_append(out, ";", 1);
     return 0;
-}
-
-static void assert_text(buf *b, const char *want) {
-    assert_int_equal(b->len, strlen(want));
-    assert_memory_equal(b->data, want, b->len);
-    buf_clear(b);
 }
 
 static void test_mget_all_del(void **state) {
@@ -174,21 +148,14 @@ static void test_wrongtype_and_corrupt(void **state) {
     (void)state;
     txn t;
     txn_init(&t);
-    string_put(&t, 0, KEY("str"), "v", 1, 0);
-    /* A metadata record that does not decode. */
-    buf mk;
-    buf_init(&mk);
-    enc_meta_key(&mk, 0, KEY("bad"));
-    txn_put(&t, CF_METADATA, mk.data, mk.len, "\x7f", 1);
-    buf_free(&mk);
-    commit(&t);
+    put_wrong_keys(&t);
     slice items[] = {S("a"), S("1")};
     slice f = S("a");
     long long n;
     buf v;
     buf_init(&v);
-    const char *keys[] = {"str", "bad"};
-    type_status want[] = {ST_WRONGTYPE, ST_CORRUPT};
+    const char *const *keys = wrong_keys;
+    const type_status *want = wrong_key_status;
     for (int i = 0; i < 2; i++) {
         size_t kl = strlen(keys[i]);
         assert_int_equal(hash_set(&t, 0, keys[i], kl, items, 1, &n), want[i]);
@@ -203,12 +170,71 @@ static void test_wrongtype_and_corrupt(void **state) {
     txn_free(&t);
 }
 
+/* Operations on the hash "re" for test_read_errors. */
+static type_status op_set(txn *t) {
+    slice items[] = {S("f1"), S("x"), S("new"), S("y")};
+    long long n;
+    return hash_set(t, 0, KEY("re"), items, 2, &n);
+}
+
+static type_status op_mget(txn *t) {
+    slice fields[] = {S("f1"), S("zz"), S("f2")};
+    buf out;
+    buf_init(&out);
+    type_status st = hash_mget(t, 0, KEY("re"), fields, 3, collect, &out);
+    buf_free(&out);
+    return st;
+}
+
+static type_status op_del(txn *t) {
+    slice fields[] = {S("zz"), S("f1"), S("f2")};
+    buf out;
+    buf_init(&out);
+    long long n;
+    type_status st = hash_del(t, 0, KEY("re"), fields, 3, collect, &out, &n);
+    buf_free(&out);
+    return st;
+}
+
+static type_status op_get_all(txn *t) {
+    buf out;
+    buf_init(&out);
+    long long n;
+    type_status st = hash_get_all(t, 0, KEY("re"), &n, collect, &out);
+    buf_free(&out);
+    return st;
+}
+
+static type_status op_incrby(txn *t) {
+    slice f = S("n");
+    long long n;
+    return hash_incrby(t, 0, KEY("re"), &f, 1, &n);
+}
+
+static void test_read_errors(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    slice items[] = {S("f1"), S("1"), S("f2"), S("2"), S("n"), S("5")};
+    long long n;
+    assert_int_equal(hash_set(&t, 0, KEY("re"), items, 3, &n), ST_OK);
+    commit(&t);
+    txn_free(&t);
+    /* Each counts the metadata, then one read a field (the walk: a step a field, and the end). */
+    assert_int_equal(assert_read_errors_fail(op_set), 3);
+    assert_int_equal(assert_read_errors_fail(op_mget), 4);
+    assert_int_equal(assert_read_errors_fail(op_del), 4);
+    assert_true(assert_read_errors_fail(op_get_all) >= 4);
+    assert_int_equal(assert_read_errors_fail(op_incrby), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get),
         cmocka_unit_test(test_mget_all_del),
         cmocka_unit_test(test_incr),
         cmocka_unit_test(test_wrongtype_and_corrupt),
+        cmocka_unit_test(test_read_errors),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }

@@ -1,19 +1,11 @@
 /* Unit tests for what the collection types share (src/types/members.h): random picks
  * (distinct, repeated, with values, counts past the size, sizes that lie), walks of all
  * members and scan pages, through txns on a database in a temporary directory. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <stdio.h>
-#include <string.h>
 
 #include "store_fixture.h"
-#include "storage/txn.h"
+#include "type_fixture.h"
 #include "types/members.h"
-#include "types/string.h"
 
 /* Stores a hash-shaped collection `key` of n members "m<i>" (zero-padded) with values "v<i>",
  * whose metadata says `size` members (n when it tells the truth). */
@@ -31,8 +23,7 @@ static void make_collection(const char *key, int n, uint64_t size) {
     c.m.size = size;
     compound_save(&c);
     compound_free(&c);
-    char *err = NULL;
-    assert_int_equal(txn_commit(&t, &err), 0);
+    commit(&t);
     txn_free(&t);
 }
 
@@ -209,11 +200,54 @@ static void test_scan_pages(void **state) {
     txn_free(&t);
 }
 
+static int never_stop(void *arg, const char *m, size_t ml, const char *v, size_t vl) {
+    (void)arg, (void)m, (void)ml, (void)v, (void)vl;
+    return 0;
+}
+
+/* Operations for test_read_errors: picks by walking and by seeking, repeated picks from a
+ * copy and in batches, a walk of all members and a scan page. */
+static type_status pick(txn *t, const char *key, long long count) {
+    picked *p;
+    long long n;
+    type_status st = members_pick(t, 0, key, strlen(key), TYPE_HASH, count, 1, SIZE_MAX, &p, &n);
+    if (st == ST_OK) picked_free(p, n);
+    return st;
+}
+
+static type_status op_walk_pick(txn *t) { return pick(t, "small", 3); }
+static type_status op_seek_pick(txn *t) { return pick(t, "big", 5); }
+static type_status op_pool_picks(txn *t) {
+    return members_pick_repeated(t, 0, KEY("small"), TYPE_HASH, 100, 1, never_stop, NULL);
+}
+static type_status op_batch_picks(txn *t) {
+    return members_pick_repeated(t, 0, KEY("big"), TYPE_HASH, 100, 0, never_stop, NULL);
+}
+static type_status op_all(txn *t) {
+    long long size;
+    return members_all(t, 0, KEY("small"), TYPE_HASH, &size, never_stop, NULL);
+}
+static type_status op_scan(txn *t) {
+    uint64_t next;
+    return members_scan(t, 0, KEY("big"), TYPE_HASH, 0, NULL, 20, never_stop, NULL, &next);
+}
+
+static void test_read_errors(void **state) {
+    (void)state;
+    assert_true(assert_read_errors_fail(op_walk_pick) >= 4); /* the metadata, members up to the third pick */
+    assert_true(assert_read_errors_fail(op_seek_pick) >= 6);
+    assert_int_equal(assert_read_errors_fail(op_pool_picks), 12);
+    assert_true(assert_read_errors_fail(op_batch_picks) >= 101);
+    assert_int_equal(assert_read_errors_fail(op_all), 12);
+    assert_true(assert_read_errors_fail(op_scan) >= 21);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_picks),         cmocka_unit_test(test_pick_bounds),
         cmocka_unit_test(test_size_that_lies), cmocka_unit_test(test_pick_repeated),
         cmocka_unit_test(test_all),           cmocka_unit_test(test_scan_pages),
+        cmocka_unit_test(test_read_errors),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }

@@ -1,29 +1,9 @@
 /* Unit tests for the set type (src/types/set.h): adds, removes, membership, pops, moves and
  * the set operations through txns on a database in a temporary directory, with the statuses
  * for a missing key, a key of another type and a corrupt metadata record. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
-#include <string.h>
-
 #include "store_fixture.h"
-#include "storage/encoding.h"
-#include "storage/txn.h"
+#include "type_fixture.h"
 #include "types/set.h"
-#include "types/string.h"
-
-#define S(text) ((slice){(char *)(text), sizeof(text) - 1})
-#define KEY(text) text, sizeof(text) - 1
-
-static void commit(txn *t) {
-    char *err = NULL;
-    assert_int_equal(txn_commit(t, &err), 0);
-    txn_free(t);
-    txn_init(t);
-}
 
 /* Collects visits as "member;". */
 static int collect(void *arg, const char *m, size_t ml, const char *v, size_t vl) {
@@ -41,12 +21,6 @@ static int collect_answer(void *arg, const char *m, size_t ml, const char *v, si
     buf_append(out, m, ml);
     buf_append(out, v ? "+;" : "-;", 2);
     return 0;
-}
-
-static void assert_text(buf *b, const char *want) {
-    assert_int_equal(b->len, strlen(want));
-    if (b->len) assert_memory_equal(b->data, want, b->len);
-    buf_clear(b);
 }
 
 /* Asserts the members of the set at key, in order, as "a;b;". */
@@ -214,21 +188,15 @@ static void test_wrongtype_and_corrupt(void **state) {
     (void)state;
     txn t;
     txn_init(&t);
-    string_put(&t, 0, KEY("str"), "v", 1, 0);
-    buf mk;
-    buf_init(&mk);
-    enc_meta_key(&mk, 0, KEY("bad"));
-    txn_put(&t, CF_METADATA, mk.data, mk.len, "\x7f", 1); /* a metadata record that does not decode */
-    buf_free(&mk);
     slice m[] = {S("m")};
     add(&t, "A2", m, 1, 1);
-    commit(&t);
+    put_wrong_keys(&t);
     buf out;
     buf_init(&out);
     long long n;
     picked *p;
-    const char *keys[] = {"str", "bad"};
-    type_status want[] = {ST_WRONGTYPE, ST_CORRUPT};
+    const char *const *keys = wrong_keys;
+    const type_status *want = wrong_key_status;
     for (int i = 0; i < 2; i++) {
         size_t kl = strlen(keys[i]);
         assert_int_equal(set_add(&t, 0, keys[i], kl, m, 1, collect, &out, &n), want[i]);
@@ -251,11 +219,71 @@ static void test_wrongtype_and_corrupt(void **state) {
     txn_free(&t);
 }
 
+/* Operations on the sets "r1", "r2" for test_read_errors. */
+static type_status op_add(txn *t) {
+    slice m[] = {S("a"), S("new")};
+    buf out;
+    buf_init(&out);
+    long long n;
+    type_status st = set_add(t, 0, KEY("r1"), m, 2, collect, &out, &n);
+    buf_free(&out);
+    return st;
+}
+
+static type_status op_are_members(txn *t) {
+    slice m[] = {S("a"), S("zz"), S("b")};
+    buf out;
+    buf_init(&out);
+    type_status st = set_are_members(t, 0, KEY("r1"), m, 3, collect_answer, &out);
+    buf_free(&out);
+    return st;
+}
+
+static type_status op_pop(txn *t) {
+    picked *p;
+    long long n;
+    type_status st = set_pop(t, 0, KEY("r1"), 2, &p, &n);
+    if (st == ST_OK) picked_free(p, n);
+    return st;
+}
+
+static type_status op_move(txn *t) {
+    slice src = S("r1"), dst = S("r2"), m = S("a");
+    int moved, which;
+    return set_move(t, 0, &src, &dst, &m, &moved, &which);
+}
+
+static type_status op_inter(txn *t) {
+    slice keys[] = {S("r1"), S("r2")};
+    set_result r = {0};
+    int which;
+    type_status st = set_combine(t, 0, keys, 2, SET_INTER, 0, SIZE_MAX, &r, &which);
+    set_result_free(&r);
+    return st;
+}
+
+static void test_read_errors(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    slice m[] = {S("a"), S("b"), S("c")};
+    add(&t, "r1", m, 3, 3);
+    add(&t, "r2", m + 1, 2, 2);
+    commit(&t);
+    txn_free(&t);
+    /* The metadata of each key, then a read a member (a walk: a step a member, and the end). */
+    assert_int_equal(assert_read_errors_fail(op_add), 3);
+    assert_int_equal(assert_read_errors_fail(op_are_members), 4);
+    assert_true(assert_read_errors_fail(op_pop) >= 3);
+    assert_int_equal(assert_read_errors_fail(op_move), 4);
+    assert_true(assert_read_errors_fail(op_inter) >= 6);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_remove), cmocka_unit_test(test_pop),
         cmocka_unit_test(test_move),       cmocka_unit_test(test_operations),
-        cmocka_unit_test(test_wrongtype_and_corrupt),
+        cmocka_unit_test(test_wrongtype_and_corrupt), cmocka_unit_test(test_read_errors),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }
