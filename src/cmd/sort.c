@@ -47,8 +47,8 @@ static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem
     buf_append(&key, star + 1, (size_t)(end - star - 1));
     int found = 0;
     if (arrow) {
-        found = hash_get(ctx->t, ctx->db, key.data, key.len, arrow + 2, (size_t)(pattern->ptr + pattern->len - arrow - 2),
-                         out) == ST_OK;
+        size_t flen = (size_t)(pattern->ptr + pattern->len - arrow - 2);
+        found = hash_get(ctx->t, ctx->db, key.data, key.len, arrow + 2, flen, out) == ST_OK;
     } else {
         string_val v;
         string_val_init(&v);

@@ -89,7 +89,10 @@ type_status set_pop(txn *t, int db, const char *key, size_t klen, long long coun
     *n = 0;
     if (st == ST_OK) st = members_pick_from(&s, count, 0, SIZE_MAX, out, n);
     if (st == ST_OK && *n > 0) {
-        for (long long i = 0; i < *n; i++) compound_del(&s, (*out)[i].sub.data ? (*out)[i].sub.data : "", (*out)[i].sub.len);
+        for (long long i = 0; i < *n; i++) {
+            const buf *m = &(*out)[i].sub;
+            compound_del(&s, m->data ? m->data : "", m->len);
+        }
         s.m.size -= (uint64_t)*n;
         compound_save(&s);
     }
@@ -264,7 +267,10 @@ type_status set_store(txn *t, int db, const char *key, size_t klen, const set_re
     compound dst;
     type_status st = open_set(&dst, t, db, key, klen);
     if (st == ST_MISSING) {
-        for (size_t i = 0; i < r->n; i++) compound_put(&dst, r->items[i].data ? r->items[i].data : "", r->items[i].len, "", 0);
+        for (size_t i = 0; i < r->n; i++) {
+            const buf *m = &r->items[i];
+            compound_put(&dst, m->data ? m->data : "", m->len, "", 0);
+        }
         dst.m.size = r->n;
         if (r->n) compound_save(&dst);
         st = ST_OK;
