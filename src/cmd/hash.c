@@ -10,7 +10,7 @@
 /* Replies the error for a failed status about the hash at argv[1]; returns 1 if it replied. */
 static int reply_hash_status(cmd_ctx *ctx, type_status st) { return reply_key_status(ctx, &ctx->argv[1], st); }
 
-/* Records "HSET key f v [f v ...]" for argv[2..]. */
+/* Records the command (HSET, HMSET, HSETNX) as "HSET key field value ...". */
 static void record_hset(cmd_ctx *ctx) {
     int n = ctx->argc;
     const char **argv = malloc((size_t)n * sizeof(char *));

@@ -27,6 +27,16 @@ static void assert_len(txn *t, const char *key, long long want) {
     assert_int_equal(len, want);
 }
 
+/* Stores the npairs fields and values of items in the hash at key, and commits. */
+static void put_fields(const char *key, const slice *items, int npairs) {
+    txn t;
+    txn_init(&t);
+    long long added;
+    assert_int_equal(hash_set(&t, 0, key, strlen(key), items, npairs, &added), ST_OK);
+    commit(&t);
+    txn_free(&t);
+}
+
 static void test_set_get(void **state) {
     (void)state;
     txn t;
@@ -74,12 +84,10 @@ static int collect(void *arg, const char *m, size_t ml, const char *v, size_t vl
 
 static void test_mget_all_del(void **state) {
     (void)state;
+    slice items[] = {S("f1"), S("v1"), S("f2"), S("v2"), S("f3"), S("")};
+    put_fields("m", items, 3);
     txn t;
     txn_init(&t);
-    slice items[] = {S("f1"), S("v1"), S("f2"), S("v2"), S("f3"), S("")};
-    long long n;
-    assert_int_equal(hash_set(&t, 0, KEY("m"), items, 3, &n), ST_OK);
-    commit(&t);
     buf out;
     buf_init(&out);
     slice fields[] = {S("f2"), S("zz"), S("f3"), S("f2")};
@@ -179,30 +187,18 @@ static type_status op_set(txn *t) {
 
 static type_status op_mget(txn *t) {
     slice fields[] = {S("f1"), S("zz"), S("f2")};
-    buf out;
-    buf_init(&out);
-    type_status st = hash_mget(t, 0, KEY("re"), fields, 3, collect, &out);
-    buf_free(&out);
-    return st;
+    return hash_mget(t, 0, KEY("re"), fields, 3, visit_nothing, NULL);
 }
 
 static type_status op_del(txn *t) {
     slice fields[] = {S("zz"), S("f1"), S("f2")};
-    buf out;
-    buf_init(&out);
     long long n;
-    type_status st = hash_del(t, 0, KEY("re"), fields, 3, collect, &out, &n);
-    buf_free(&out);
-    return st;
+    return hash_del(t, 0, KEY("re"), fields, 3, visit_nothing, NULL, &n);
 }
 
 static type_status op_get_all(txn *t) {
-    buf out;
-    buf_init(&out);
     long long n;
-    type_status st = hash_get_all(t, 0, KEY("re"), &n, collect, &out);
-    buf_free(&out);
-    return st;
+    return hash_get_all(t, 0, KEY("re"), &n, visit_nothing, NULL);
 }
 
 static type_status op_incrby(txn *t) {
@@ -213,13 +209,8 @@ static type_status op_incrby(txn *t) {
 
 static void test_read_errors(void **state) {
     (void)state;
-    txn t;
-    txn_init(&t);
     slice items[] = {S("f1"), S("1"), S("f2"), S("2"), S("n"), S("5")};
-    long long n;
-    assert_int_equal(hash_set(&t, 0, KEY("re"), items, 3, &n), ST_OK);
-    commit(&t);
-    txn_free(&t);
+    put_fields("re", items, 3);
     /* Each counts the metadata, then one read a field (the walk: a step a field, and the end). */
     assert_int_equal(assert_read_errors_fail(op_set), 3);
     assert_int_equal(assert_read_errors_fail(op_mget), 4);

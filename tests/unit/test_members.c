@@ -200,11 +200,6 @@ static void test_scan_pages(void **state) {
     txn_free(&t);
 }
 
-static int never_stop(void *arg, const char *m, size_t ml, const char *v, size_t vl) {
-    (void)arg, (void)m, (void)ml, (void)v, (void)vl;
-    return 0;
-}
-
 /* Operations for test_read_errors: picks by walking and by seeking, repeated picks from a
  * copy and in batches, a walk of all members and a scan page. */
 static type_status pick(txn *t, const char *key, long long count) {
@@ -218,18 +213,18 @@ static type_status pick(txn *t, const char *key, long long count) {
 static type_status op_walk_pick(txn *t) { return pick(t, "small", 3); }
 static type_status op_seek_pick(txn *t) { return pick(t, "big", 5); }
 static type_status op_pool_picks(txn *t) {
-    return members_pick_repeated(t, 0, KEY("small"), TYPE_HASH, 100, 1, never_stop, NULL);
+    return members_pick_repeated(t, 0, KEY("small"), TYPE_HASH, 100, 1, visit_nothing, NULL);
 }
 static type_status op_batch_picks(txn *t) {
-    return members_pick_repeated(t, 0, KEY("big"), TYPE_HASH, 100, 0, never_stop, NULL);
+    return members_pick_repeated(t, 0, KEY("big"), TYPE_HASH, 100, 0, visit_nothing, NULL);
 }
 static type_status op_all(txn *t) {
     long long size;
-    return members_all(t, 0, KEY("small"), TYPE_HASH, &size, never_stop, NULL);
+    return members_all(t, 0, KEY("small"), TYPE_HASH, &size, visit_nothing, NULL);
 }
 static type_status op_scan(txn *t) {
     uint64_t next;
-    return members_scan(t, 0, KEY("big"), TYPE_HASH, 0, NULL, 20, never_stop, NULL, &next);
+    return members_scan(t, 0, KEY("big"), TYPE_HASH, 0, NULL, 20, visit_nothing, NULL, &next);
 }
 
 static void test_read_errors(void **state) {

@@ -52,6 +52,12 @@ static inline void put_wrong_keys(txn *t) {
 static const char *const wrong_keys[] = {"str", "bad"};
 static const type_status wrong_key_status[] = {ST_WRONGTYPE, ST_CORRUPT};
 
+/* A member_visit_fn for when what is visited does not matter. */
+static inline int visit_nothing(void *arg, const char *m, size_t ml, const char *v, size_t vl) {
+    (void)arg, (void)m, (void)ml, (void)v, (void)vl;
+    return 0;
+}
+
 /* Runs op, each time in a fresh txn (dropped after), with its n-th storage read failing, for
  * n = 1, 2, … until op reads fewer than n times: every run that met the failure must return
  * ST_ERROR (a read error never passes for "missing" or "not a member"). Returns how many
