@@ -135,7 +135,7 @@ static int reply_scanned(void *arg, const char *sub, size_t sl, const char *val,
     if (sr->with_values && sr->type == TYPE_ZSET) { /* a score, as ZSCORE shows it */
         char text[32];
         double score;
-        if (enc_decode_score(val, vl, &score) < 0) {
+        if (members_score(val, vl, &score) != ST_OK) {
             sr->corrupt = 1;
             return 1;
         }

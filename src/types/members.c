@@ -459,6 +459,10 @@ type_status members_pick_repeated(txn *t, int db, const char *key, size_t klen, 
     return st;
 }
 
+type_status members_score(const char *value, size_t vl, double *score) {
+    return enc_decode_score(value, vl, score) < 0 ? ST_CORRUPT : ST_OK;
+}
+
 /* Walks one scan page of c from `from`; see members_scan. */
 static type_status scan_page(compound *c, const scan_scope *scope, const buf *from, const slice *match,
                              long long count, member_visit_fn visit, void *arg, uint64_t *next) {

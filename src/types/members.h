@@ -57,6 +57,10 @@ type_status members_pick(txn *t, int db, const char *key, size_t klen, enum key_
 type_status members_pick_repeated(txn *t, int db, const char *key, size_t klen, enum key_type type, uint64_t total,
                                   int with_values, member_visit_fn visit, void *arg);
 
+/* A sorted set member's stored value read as its score (ZSCAN and ZRANDMEMBER reply it):
+ * ST_OK, or ST_CORRUPT if it is not one. */
+type_status members_score(const char *value, size_t vl, double *score);
+
 /* One page of HSCAN / SSCAN / ZSCAN: resumes where cursor says, examines about count members
  * (a few more when the page must not end between members that a cursor cannot tell apart),
  * visits those matching the glob pattern match (NULL: all) and sets *next to the cursor of the

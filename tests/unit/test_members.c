@@ -163,6 +163,16 @@ static void test_all(void **state) {
     txn_free(&t);
 }
 
+static void test_score(void **state) {
+    (void)state;
+    uint8_t stored[8];
+    enc_ordered_double(stored, -2.5);
+    double score = 0;
+    assert_int_equal(members_score((const char *)stored, 8, &score), ST_OK);
+    assert_true(score == -2.5);
+    assert_int_equal(members_score((const char *)stored, 7, &score), ST_CORRUPT);
+}
+
 /* Scans key in pages of count until the cursor comes back to 0; returns the pages. */
 static int scan_all(txn *t, const char *key, const char *pattern, long long count, tally *ta) {
     uint64_t cursor = 0;
@@ -242,7 +252,7 @@ int main(void) {
         cmocka_unit_test(test_picks),         cmocka_unit_test(test_pick_bounds),
         cmocka_unit_test(test_size_that_lies), cmocka_unit_test(test_pick_repeated),
         cmocka_unit_test(test_all),           cmocka_unit_test(test_scan_pages),
-        cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_score),         cmocka_unit_test(test_read_errors),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
 }
