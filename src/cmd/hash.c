@@ -1,35 +1,23 @@
-/* Hash commands. Fields are subkeys of the hash's current version (ENCODING.md). */
-#include <limits.h>
+/* Hash commands: argument parsing, replies and change records; the logic is in types/hash.c. */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cmd/handlers.h"
 #include "cmd/members.h"
-#include "types/compound.h"
+#include "types/hash.h"
 #include "util/num.h"
 
-/* Opens the hash at argv[1]; replies WRONGTYPE / storage errors and returns -1 then. */
-static int open_hash(cmd_ctx *ctx, compound *h) { return members_open(ctx, h, &ctx->argv[1], TYPE_HASH); }
+/* Replies the error for a failed status about the hash at argv[1]; returns 1 if it replied. */
+static int reply_hash_status(cmd_ctx *ctx, type_status st) { return reply_key_status(ctx, &ctx->argv[1], st); }
 
-/* Sets a field, counting it if new; returns 1 if it was added, -1 on a read error. */
-static int set_field(compound *h, const resp_arg *f, const char *val, size_t vlen, buf *tmp) {
-    int had = compound_get(h, f->ptr, f->len, tmp);
-    if (had < 0) return -1;
-    compound_put(h, f->ptr, f->len, val, vlen);
-    if (had == 0) h->m.size++;
-    return had == 0;
-}
-
-/* Records "HSET key f v [f v ...]" for argv[from..]. */
-static void record_hset(cmd_ctx *ctx, int from) {
-    int n = 2 + ctx->argc - from;
+/* Records the command (HSET, HMSET, HSETNX) as "HSET key field value ...". */
+static void record_hset(cmd_ctx *ctx) {
+    int n = ctx->argc;
     const char **argv = malloc((size_t)n * sizeof(char *));
     size_t *lens = malloc((size_t)n * sizeof(size_t));
     if (!argv || !lens) abort();
     argv[0] = "HSET", lens[0] = 4;
-    argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
-    for (int i = from; i < ctx->argc; i++) argv[2 + i - from] = ctx->argv[i].ptr, lens[2 + i - from] = ctx->argv[i].len;
+    for (int i = 1; i < n; i++) argv[i] = ctx->argv[i].ptr, lens[i] = ctx->argv[i].len;
     cmd_record(ctx, TYPE_HASH, n, argv, lens);
     free(argv);
     free(lens);
@@ -40,138 +28,103 @@ static void hset_generic(cmd_ctx *ctx, int reply_count) {
         reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
         return;
     }
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf tmp;
-    buf_init(&tmp);
-    long long added = 0;
-    for (int i = 2; i < ctx->argc && added >= 0; i += 2) {
-        int rc = set_field(&h, &ctx->argv[i], ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, &tmp);
-        added = rc < 0 ? -1 : added + rc;
-    }
-    if (added >= 0) {
-        compound_save(&h);
-        record_hset(ctx, 2);
-    }
-    if (added < 0)
-        reply_storage_error(ctx);
-    else if (reply_count)
-        reply_int(ctx->r, added);
-    else
-        reply_ok(ctx->r);
-    buf_free(&tmp);
-    compound_free(&h);
+    long long added;
+    const resp_arg *key = &ctx->argv[1];
+    type_status st = hash_set(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], (ctx->argc - 2) / 2, &added);
+    if (reply_hash_status(ctx, st)) return;
+    record_hset(ctx);
+    if (reply_count) reply_int(ctx->r, added);
+    else reply_ok(ctx->r);
 }
 
 void cmd_hset(cmd_ctx *ctx) { hset_generic(ctx, 1); }
 void cmd_hmset(cmd_ctx *ctx) { hset_generic(ctx, 0); }
 
 void cmd_hsetnx(cmd_ctx *ctx) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf tmp;
-    buf_init(&tmp);
-    int had = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &tmp);
-    if (had < 0) {
-        reply_storage_error(ctx);
-    } else if (had) {
-        reply_int(ctx->r, 0);
-    } else {
-        compound_put(&h, ctx->argv[2].ptr, ctx->argv[2].len, ctx->argv[3].ptr, ctx->argv[3].len);
-        h.m.size++;
-        compound_save(&h);
-        record_hset(ctx, 2);
-        reply_int(ctx->r, 1);
-    }
-    buf_free(&tmp);
-    compound_free(&h);
+    int set;
+    const resp_arg *key = &ctx->argv[1];
+    type_status st = hash_setnx(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], &ctx->argv[3], &set);
+    if (reply_hash_status(ctx, st)) return;
+    if (set) record_hset(ctx);
+    reply_int(ctx->r, set);
+}
+
+/* Reads the field at argv[2] into v: ST_OK, ST_MISSING, or (replied) a failure. */
+static type_status get_field(cmd_ctx *ctx, buf *v) {
+    const resp_arg *key = &ctx->argv[1];
+    return hash_get(ctx->t, ctx->db, key->ptr, key->len, ctx->argv[2].ptr, ctx->argv[2].len, v);
 }
 
 void cmd_hget(cmd_ctx *ctx) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
     buf v;
     buf_init(&v);
-    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
-    if (rc < 0) reply_storage_error(ctx);
-    else if (rc) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
-    else reply_null(ctx->r);
+    type_status st = get_field(ctx, &v);
+    if (st == ST_OK) reply_bulk(ctx->r, v.data ? v.data : "", v.len);
+    else if (!reply_hash_status(ctx, st)) reply_null(ctx->r);
     buf_free(&v);
-    compound_free(&h);
+}
+
+/* HMGET being replied: the header goes before the first value, after the key's type was
+ * checked. */
+typedef struct values_reply {
+    cmd_ctx *ctx;
+    int started;
+} values_reply;
+
+/* A member_visit_fn replying a field's value, or nil for a missing field. */
+static int reply_value_or_nil(void *arg, const char *field, size_t fl, const char *value, size_t vl) {
+    (void)field, (void)fl;
+    values_reply *vr = arg;
+    if (!vr->started) reply_array(vr->ctx->r, vr->ctx->argc - 2);
+    vr->started = 1;
+    if (value) reply_bulk(vr->ctx->r, value, vl);
+    else reply_null(vr->ctx->r);
+    return 0;
 }
 
 void cmd_hmget(cmd_ctx *ctx) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf v;
-    buf_init(&v);
-    reply_array(ctx->r, ctx->argc - 2);
-    for (int i = 2; i < ctx->argc; i++) {
-        int rc = compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v);
-        if (rc < 0) {
-            reply_storage_error(ctx);
-            break;
-        }
-        if (rc == 1)
-            reply_bulk(ctx->r, v.data ? v.data : "", v.len);
-        else
-            reply_null(ctx->r);
-    }
-    buf_free(&v);
-    compound_free(&h);
+    const resp_arg *key = &ctx->argv[1];
+    values_reply vr = {.ctx = ctx};
+    type_status st = hash_mget(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], ctx->argc - 2, reply_value_or_nil,
+                               &vr);
+    reply_hash_status(ctx, st);
+}
+
+/* A member_visit_fn adding a deleted field to the change record. */
+static int record_removed(void *arg, const char *field, size_t fl, const char *value, size_t vl) {
+    (void)value, (void)vl;
+    effect_add(arg, field, fl);
+    return 0;
 }
 
 void cmd_hdel(cmd_ctx *ctx) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf v;
-    buf_init(&v);
-    const char **argv = malloc((size_t)ctx->argc * sizeof(char *));
-    size_t *lens = malloc((size_t)ctx->argc * sizeof(size_t));
-    if (!argv || !lens) abort();
-    argv[0] = "HDEL", lens[0] = 4;
-    argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
-    int n = 2, rc = 0;
-    for (int i = 2; i < ctx->argc && rc >= 0; i++) {
-        rc = compound_get(&h, ctx->argv[i].ptr, ctx->argv[i].len, &v);
-        if (rc != 1) continue;
-        compound_del(&h, ctx->argv[i].ptr, ctx->argv[i].len);
-        h.m.size--;
-        argv[n] = ctx->argv[i].ptr, lens[n++] = ctx->argv[i].len;
+    const resp_arg *key = &ctx->argv[1];
+    effect e;
+    effect_init(&e, TYPE_HASH, "HDEL", key, ctx->argc - 2);
+    long long removed;
+    type_status st = hash_del(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], ctx->argc - 2, record_removed, &e,
+                              &removed);
+    if (reply_hash_status(ctx, st)) {
+        effect_discard(&e);
+        return;
     }
-    if (rc < 0) {
-        reply_storage_error(ctx);
-    } else {
-        if (n > 2) {
-            compound_save(&h);
-            cmd_record(ctx, TYPE_HASH, n, argv, lens);
-        }
-        reply_int(ctx->r, n - 2);
-    }
-    free(argv);
-    free(lens);
-    buf_free(&v);
-    compound_free(&h);
+    effect_finish(ctx, &e, 3);
+    reply_int(ctx->r, removed);
 }
 
 void cmd_hlen(cmd_ctx *ctx) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    reply_int(ctx->r, h.found ? (long long)h.m.size : 0);
-    compound_free(&h);
+    long long len;
+    type_status st = hash_len(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &len);
+    if (!reply_hash_status(ctx, st)) reply_int(ctx->r, len);
 }
 
 /* HSTRLEN and HEXISTS: one field's length / presence. */
 static void field_info(cmd_ctx *ctx, int want_length) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
     buf v;
     buf_init(&v);
-    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
-    if (rc < 0) reply_storage_error(ctx);
-    else reply_int(ctx->r, want_length ? (rc ? (long long)v.len : 0) : rc);
+    type_status st = get_field(ctx, &v);
+    if (!reply_hash_status(ctx, st)) reply_int(ctx->r, st == ST_MISSING ? 0 : want_length ? (long long)v.len : 1);
     buf_free(&v);
-    compound_free(&h);
 }
 
 void cmd_hstrlen(cmd_ctx *ctx) { field_info(ctx, 1); }
@@ -179,78 +132,65 @@ void cmd_hexists(cmd_ctx *ctx) { field_info(ctx, 0); }
 
 enum { WANT_FIELDS = 1, WANT_VALUES = 2 };
 
-/* HKEYS, HVALS, HGETALL: every field in order, streamed from an iterator. */
+/* HKEYS, HVALS, HGETALL being replied: the header goes before the first field. */
+typedef struct fields_reply {
+    cmd_ctx *ctx;
+    int want;
+    long long size; /* set by hash_get_all before the first visit */
+    int started;
+} fields_reply;
+
+static void fields_header(fields_reply *fr) {
+    if (fr->want == (WANT_FIELDS | WANT_VALUES)) reply_map(fr->ctx->r, fr->size);
+    else reply_array(fr->ctx->r, fr->size);
+    fr->started = 1;
+}
+
+/* A member_visit_fn replying a field and/or its value; stops once the reply is cut (it is not
+ * sent anyway). */
+static int reply_field(void *arg, const char *f, size_t fl, const char *v, size_t vl) {
+    fields_reply *fr = arg;
+    if (!fr->started) fields_header(fr);
+    if (fr->want & WANT_FIELDS) reply_bulk(fr->ctx->r, f, fl);
+    if (fr->want & WANT_VALUES) reply_bulk(fr->ctx->r, v, vl);
+    return reply_was_cut(fr->ctx->r);
+}
+
 static void list_fields(cmd_ctx *ctx, int want) {
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    long long n = h.found ? (long long)h.m.size : 0;
-    if (n > LLONG_MAX / 2) { /* no hash is that big, and a RESP2 map header could not count 2n */
-        reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-        compound_free(&h);
-        return;
-    }
-    if (want == (WANT_FIELDS | WANT_VALUES))
-        reply_map(ctx->r, n);
-    else
-        reply_array(ctx->r, n);
-    compound_iter ci;
-    compound_iter_open(&ci, &h, NULL, 0);
-    const char *f, *v;
-    size_t fl, vl;
-    long long seen = 0;
-    /* One step past n tells a size that is too small from one that is right. A reply cut at the
-     * client's bound stops short: it is not sent anyway. */
-    while (seen <= n && !reply_was_cut(ctx->r) && compound_iter_next(&ci, &f, &fl, &v, &vl)) {
-        if (seen++ == n) break;
-        if (want & WANT_FIELDS) reply_bulk(ctx->r, f, fl);
-        if (want & WANT_VALUES) reply_bulk(ctx->r, v, vl);
-    }
-    /* A walk cut short by a read error looks like the end: its status tells. */
-    if (compound_iter_close(&ci) < 0) reply_storage_error(ctx);
-    /* The header promised n entries: a store that holds another number is corrupt. */
-    else if (seen != n && !reply_was_cut(ctx->r)) reply_corrupt(ctx, ctx->argv[1].ptr, ctx->argv[1].len);
-    compound_free(&h);
+    fields_reply fr = {.ctx = ctx, .want = want};
+    type_status st = hash_get_all(ctx->t, ctx->db, ctx->argv[1].ptr, ctx->argv[1].len, &fr.size, reply_field, &fr);
+    if (!reply_hash_status(ctx, st) && !fr.started) fields_header(&fr);
 }
 
 void cmd_hkeys(cmd_ctx *ctx) { list_fields(ctx, WANT_FIELDS); }
 void cmd_hvals(cmd_ctx *ctx) { list_fields(ctx, WANT_VALUES); }
 void cmd_hgetall(cmd_ctx *ctx) { list_fields(ctx, WANT_FIELDS | WANT_VALUES); }
 
-/* Writes a field's new numeric value and records it as HSET. */
-static void store_number(cmd_ctx *ctx, compound *h, const char *text, size_t len, int had) {
-    compound_put(h, ctx->argv[2].ptr, ctx->argv[2].len, text, len);
-    if (!had) h->m.size++;
-    compound_save(h);
+/* Records a field's new numeric value as HSET. */
+static void record_number(cmd_ctx *ctx, const char *text, size_t len) {
     const char *argv[4] = {"HSET", ctx->argv[1].ptr, ctx->argv[2].ptr, text};
     size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, len};
     cmd_record(ctx, TYPE_HASH, 4, argv, lens);
 }
 
 void cmd_hincrby(cmd_ctx *ctx) {
-    long long by, cur = 0;
+    long long by, result;
     if (arg_ll(ctx, &ctx->argv[3], &by) < 0) return;
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf v;
-    buf_init(&v);
-    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
-    if (rc < 0) {
-        reply_storage_error(ctx);
-    } else if (rc && num_parse_ll(v.data ? v.data : "", v.len, &cur) < 0) {
+    const resp_arg *key = &ctx->argv[1];
+    type_status st = hash_incrby(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], by, &result);
+    if (st == ST_NOT_INTEGER) {
         reply_error(ctx->r, "ERR hash value is not an integer");
-    } else if ((by < 0 && cur < LLONG_MIN - by) || (by > 0 && cur > LLONG_MAX - by)) {
+    } else if (st == ST_OVERFLOW) {
         reply_error(ctx->r, "ERR increment or decrement would overflow");
-    } else {
+    } else if (!reply_hash_status(ctx, st)) {
         char text[32];
-        store_number(ctx, &h, text, num_format_ll(text, cur + by), rc);
-        reply_int(ctx->r, cur + by);
+        record_number(ctx, text, num_format_ll(text, result));
+        reply_int(ctx->r, result);
     }
-    buf_free(&v);
-    compound_free(&h);
 }
 
 void cmd_hincrbyfloat(cmd_ctx *ctx) {
-    long double by, cur = 0;
+    long double by;
     if (num_parse_ld(ctx->argv[3].ptr, ctx->argv[3].len, &by) < 0) {
         reply_error(ctx->r, ERR_NOT_FLOAT);
         return;
@@ -259,28 +199,22 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR value is NaN or Infinity");
         return;
     }
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    buf v;
-    buf_init(&v);
-    int rc = compound_get(&h, ctx->argv[2].ptr, ctx->argv[2].len, &v);
-    if (rc < 0) {
-        reply_storage_error(ctx);
-    } else if (rc && num_parse_ld(v.data ? v.data : "", v.len, &cur) < 0) {
+    const resp_arg *key = &ctx->argv[1];
+    buf text;
+    buf_init(&text);
+    type_status st = hash_incrbyfloat(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], by, &text);
+    if (st == ST_NOT_FLOAT) {
         reply_error(ctx->r, "ERR hash value is not a float");
-    } else if (isnan(cur + by) || isinf(cur + by)) {
+    } else if (st == ST_NAN_OR_INF) {
         reply_error(ctx->r, "ERR increment would produce NaN or Infinity");
-    } else {
-        char text[5120];
-        size_t n = num_format_ld(text, sizeof(text), cur + by);
-        store_number(ctx, &h, text, n, rc);
-        reply_bulk(ctx->r, text, n);
+    } else if (!reply_hash_status(ctx, st)) {
+        record_number(ctx, text.data, text.len);
+        reply_bulk(ctx->r, text.data, text.len);
     }
-    buf_free(&v);
-    compound_free(&h);
+    buf_free(&text);
 }
 
-void cmd_hscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_HASH, 1); }
+void cmd_hscan(cmd_ctx *ctx) { members_reply_scan(ctx, TYPE_HASH, 1); }
 
 static int reply_field_value(reply *r, const char *val, size_t len) {
     reply_bulk(r, val, len);
@@ -302,11 +236,8 @@ void cmd_hrandfield(cmd_ctx *ctx) {
         return;
     }
     if (with_values && members_check_pair_count(ctx, count) < 0) return;
-    compound h;
-    if (open_hash(ctx, &h) < 0) return;
-    if (has_count) members_reply_random(ctx, &h, count, with_values ? reply_field_value : NULL);
-    else members_reply_one(ctx, &h);
-    compound_free(&h);
+    if (has_count) members_reply_random(ctx, TYPE_HASH, count, with_values ? reply_field_value : NULL);
+    else members_reply_one(ctx, TYPE_HASH);
 }
 
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */

@@ -5,6 +5,8 @@
 
 #include "cmd/handlers.h"
 #include "types/compound.h"
+#include "types/hash.h"
+#include "types/keyspace.h"
 #include "types/sort.h"
 #include "types/string.h"
 #include "util/num.h"
@@ -46,10 +48,8 @@ static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem
     buf_append(&key, star + 1, (size_t)(end - star - 1));
     int found = 0;
     if (arrow) {
-        compound h;
-        if (compound_open(&h, ctx->t, ctx->db, key.data, key.len, TYPE_HASH) == CK_FOUND)
-            found = compound_get(&h, arrow + 2, (size_t)(pattern->ptr + pattern->len - arrow - 2), out) == 1;
-        compound_free(&h);
+        size_t flen = (size_t)(pattern->ptr + pattern->len - arrow - 2);
+        found = hash_get(ctx->t, ctx->db, key.data, key.len, arrow + 2, flen, out) == ST_OK;
     } else {
         string_val v;
         string_val_init(&v);

@@ -14,9 +14,8 @@
 /* Replies the error for a failed operation on key; returns 1 if it replied (not for ST_OK
  * or ST_MISSING). */
 static int reply_zset_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
-    if (s == ST_OK || s == ST_MISSING) return 0;
-    if (s == ST_NAN_OR_INF) reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
-    else reply_type_error(ctx, key, s);
+    if (s != ST_NAN_OR_INF) return reply_key_status(ctx, key, s);
+    reply_error(ctx->r, "ERR resulting score is not a number (NaN)");
     return 1;
 }
 
@@ -458,15 +457,12 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     zset_entries_free(&es);
 }
 
-/* Opens argv[1] as a zset for ZRANDMEMBER (cmd/members.c picks from it). */
-static int open_zset(cmd_ctx *ctx, compound *z) { return members_open(ctx, z, &ctx->argv[1], TYPE_ZSET); }
-
-void cmd_zscan(cmd_ctx *ctx) { members_scan(ctx, TYPE_ZSET, 1); }
+void cmd_zscan(cmd_ctx *ctx) { members_reply_scan(ctx, TYPE_ZSET, 1); }
 
 /* A member's stored value is its score (8 bytes, ordered encoding); -1 if it is not one. */
 static int reply_member_score(reply *r, const char *val, size_t len) {
     double score;
-    if (enc_decode_score(val, len, &score) < 0) return -1;
+    if (zset_value_score(val, len, &score) < 0) return -1;
     reply_double(r, score);
     return 0;
 }
@@ -482,11 +478,8 @@ void cmd_zrandmember(cmd_ctx *ctx) {
         return;
     }
     if (withscores && members_check_pair_count(ctx, count) < 0) return;
-    compound z;
-    if (open_zset(ctx, &z) < 0) return;
-    if (has_count) members_reply_random(ctx, &z, count, withscores ? reply_member_score : NULL);
-    else members_reply_one(ctx, &z);
-    compound_free(&z);
+    if (has_count) members_reply_random(ctx, TYPE_ZSET, count, withscores ? reply_member_score : NULL);
+    else members_reply_one(ctx, TYPE_ZSET);
 }
 
 

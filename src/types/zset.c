@@ -6,23 +6,16 @@
 #include <string.h>
 
 #include "types/compound.h"
+#include "types/members.h"
+
+int zset_value_score(const char *value, size_t len, double *score) { return enc_decode_score(value, len, score); }
 
 /* ---- the key, its members and the score index ---- */
-
-static type_status status_of(int ck) {
-    switch (ck) {
-    case CK_FOUND: return ST_OK;
-    case CK_MISSING: return ST_MISSING;
-    case CK_WRONGTYPE: return ST_WRONGTYPE;
-    case CK_CORRUPT: return ST_CORRUPT;
-    default: return ST_ERROR;
-    }
-}
 
 /* Opens key as a zset: ST_OK, ST_MISSING (z is then a new, empty zset), or an error (z is
  * freed then). */
 static type_status open_zset(compound *z, txn *t, int db, const char *key, size_t klen) {
-    type_status s = status_of(compound_open(z, t, db, key, klen, TYPE_ZSET));
+    type_status s = members_status(compound_open(z, t, db, key, klen, TYPE_ZSET));
     if (s != ST_OK && s != ST_MISSING) compound_free(z);
     return s;
 }
@@ -31,7 +24,7 @@ static type_status open_zset(compound *z, txn *t, int db, const char *key, size_
 static type_status member_score(compound *z, const char *m, size_t len, double *score) {
     buf v;
     buf_init(&v);
-    type_status s = status_of(compound_get(z, m, len, &v));
+    type_status s = members_status(compound_get(z, m, len, &v));
     if (s == ST_OK && enc_decode_score(v.data, v.len, score) < 0) s = ST_CORRUPT;
     buf_free(&v);
     return s;
@@ -585,7 +578,7 @@ static type_status open_input(compound *c, txn *t, int db, const slice *key) {
         compound_free(c);
         rc = compound_open(c, t, db, key->ptr, key->len, TYPE_SET);
     }
-    type_status s = status_of(rc);
+    type_status s = members_status(rc);
     if (s != ST_OK && s != ST_MISSING) compound_free(c);
     return s;
 }

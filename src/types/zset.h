@@ -15,6 +15,10 @@
 /* Visits one (member, score); returns nonzero to stop (a reply reached the client's bound). */
 typedef int (*zset_visit_fn)(void *arg, const char *member, size_t ml, double score);
 
+/* A member's stored value as a score (what a pick or scan of the zset gives with the member):
+ * 0, or -1 if it is not one. */
+int zset_value_score(const char *value, size_t len, double *score);
+
 /* ---- adding and removing members ---- */
 
 /* ZADD's conditions; CH only changes what the caller replies. */
