@@ -76,14 +76,24 @@ static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
 static wal_file *known;
 static size_t nknown;
 
-static uint64_t read_first_sequence(const char *path) {
-    uint8_t head[READ_BYTES];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = pread(fd, head, sizeof(head), 0);
-    close(fd);
-    uint64_t seq;
-    return n > 0 && wal_file_first_sequence(head, (size_t)n, &seq) == 1 ? seq : 0;
+/* The first sequence of file number (0 if unknown). A file listed live may be moved to the
+ * archive before it is read: then it is read there, not taken for one that holds nothing. */
+static uint64_t read_first_sequence(uint64_t number, int archived) {
+    for (int in_archive = archived; in_archive <= 1; in_archive++) {
+        char path[4096];
+        if (snprintf(path, sizeof(path), in_archive ? "%s/archive/%06llu.log" : "%s/%06llu.log", store_dir(),
+                     (unsigned long long)number) >= (int)sizeof(path))
+            return 0;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) continue;
+        if (fd < 0) return 0;
+        uint8_t head[READ_BYTES];
+        ssize_t n = pread(fd, head, sizeof(head), 0);
+        close(fd);
+        uint64_t seq;
+        return n > 0 && wal_file_first_sequence(head, (size_t)n, &seq) == 1 ? seq : 0;
+    }
+    return 0;
 }
 
 /* Adds the NNNNNN.log files of a directory to *files; -1 if it cannot be listed (one that
@@ -128,7 +138,6 @@ static size_t drop_duplicates(wal_file *files, size_t n) {
 
 /* Fills in first sequences, from what is known or by reading the files; then remembers them. */
 static void fill_first_sequences(wal_file *files, size_t n) {
-    char path[4096];
     pthread_mutex_lock(&known_lock);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -137,9 +146,7 @@ static void fill_first_sequences(wal_file *files, size_t n) {
             files[i].first_sequence = known[k].first_sequence;
             continue;
         }
-        int len = snprintf(path, sizeof(path), files[i].archived ? "%s/archive/%06llu.log" : "%s/%06llu.log",
-                           store_dir(), (unsigned long long)files[i].number);
-        if (len < (int)sizeof(path)) files[i].first_sequence = read_first_sequence(path);
+        files[i].first_sequence = read_first_sequence(files[i].number, files[i].archived);
     }
     /* Only files still there are remembered, and only answers that will not change. */
     wal_file *kept = malloc((n ? n : 1) * sizeof(*kept));
@@ -200,8 +207,12 @@ uint64_t wal_files_bytes_after(const wal_file *files, size_t n, uint64_t pos, ui
 }
 
 uint64_t wal_files_oldest_sequence(const wal_file *files, size_t n) {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (files[i].first_sequence) return files[i].first_sequence;
+        /* Bytes whose first sequence could not be read may hold older changes than the next
+         * file's: the answer is unknown, not that file's first. */
+        if (files[i].size > 0) return 0;
+    }
     return 0;
 }
 

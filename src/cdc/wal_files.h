@@ -35,7 +35,8 @@ int wal_files_delete_archived(const wal_file *f);
 uint64_t wal_files_last_sequence(const wal_file *files, size_t n, size_t i, uint64_t latest);
 /* Bytes of the files holding sequences after pos (what a poll from pos reads). */
 uint64_t wal_files_bytes_after(const wal_file *files, size_t n, uint64_t pos, uint64_t latest);
-/* The oldest sequence the files hold, 0 if none holds any. */
+/* The oldest sequence the files hold; 0 if none holds any, or if it can't be told (a file
+ * with bytes before the first whose first sequence is known). */
 uint64_t wal_files_oldest_sequence(const wal_file *files, size_t n);
 
 /* What retention asks of the archive. */

@@ -890,9 +890,11 @@ static void workers_stop(void) {
         atomic_store(&workers[i].stopping, 1);
         event_active(workers[i].notify_ev, EV_READ, 0); /* wakes its loop to see the flag */
     }
+    /* Every worker is stopped before any mailbox goes: a command still running on one may post
+     * to another's clients (DEBUG PUSH, a wake-up) until it has stopped. */
+    for (int i = 0; i < nworkers; i++) pthread_join(workers[i].thread, NULL);
     for (int i = 0; i < nworkers; i++) {
         worker *w = &workers[i];
-        pthread_join(w->thread, NULL);
         event_free(w->notify_ev);
         event_free(w->tick_ev);
         event_free(w->sync_ev);

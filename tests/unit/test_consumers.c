@@ -197,6 +197,17 @@ static void test_bytes_after(void **state) {
     assert_int_equal(wal_files_oldest_sequence(f + 2, 1), 0);
 }
 
+/* A file whose first sequence could not be read (moved to the archive as it was read, say)
+ * may hold the changes just after a consumer's position: the oldest is then unknown, so that
+ * no consumer is taken for one whose history is gone. An empty file holds nothing. */
+static void test_oldest_unknown(void **state) {
+    (void)state;
+    wal_file f[] = {file_at(3, 0, 1), file_at(4, 20, 1), file_at(5, 30, 0)};
+    assert_int_equal(wal_files_oldest_sequence(f, 3), 0);
+    f[0].size = 0;
+    assert_int_equal(wal_files_oldest_sequence(f, 3), 20);
+}
+
 static void test_purge(void **state) {
     (void)state;
     wal_file f[] = {file_at(1, 1, 1), file_at(2, 10, 1), file_at(3, 20, 1), file_at(4, 30, 0)};
@@ -235,6 +246,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_first_sequence),
         cmocka_unit_test(test_bytes_after),
+        cmocka_unit_test(test_oldest_unknown),
         cmocka_unit_test(test_purge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
