@@ -136,7 +136,7 @@ static const option_def options[] = {
      * idle (0 = none), as Redis. */
     OPTION("tcp-backlog", OPT_INT, FIELD(tcp_backlog), 0, INT_MAX, 0, "511"),
     OPTION("tcp-keepalive", OPT_INT, FIELD(tcp_keepalive), 0, INT_MAX, 1, "300"),
-    /* Written with the server's pid once it listens, removed when it stops cleanly. */
+    /* Written with the server's pid at start-up, removed when it stops cleanly. */
     OPTION("pidfile", OPT_STRING, FIELD(pidfile), 0, 0, 0, ""),
     /* tidekv runs in the foreground (under systemd or another supervisor): only "no" is taken. */
     {.name = "daemonize", .type = OPT_STRING, .default_value = "no", .check = check_daemonize},

@@ -482,7 +482,6 @@ void cmd_zrandmember(cmd_ctx *ctx) {
     else members_reply_one(ctx, TYPE_ZSET);
 }
 
-
 /* ---- ZUNION / ZINTER / ZDIFF and their STORE / CARD forms ---- */
 
 typedef struct zcombine {
