@@ -16,7 +16,6 @@ static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;
 static cmd_def *table;
 static size_t table_size;
 
-
 static int compare_defs(const void *a, const void *b) {
     return strcmp(((const cmd_def *)a)->name, ((const cmd_def *)b)->name);
 }

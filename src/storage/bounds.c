@@ -146,7 +146,6 @@ void bounds_publish(staged_bounds *s) {
 
 void bounds_forget_all(void) { atomic_fetch_add(&generation, 1); }
 
-
 /* The seek point of a walk: prefix+from, or the prefix's start (forward) / end (backward). */
 static void walk_start(buf *out, const char *prefix, size_t plen, const char *from, size_t flen, int rev) {
     if (rev && !from) {
