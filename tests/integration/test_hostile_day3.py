@@ -372,6 +372,19 @@ def test_save_reset_then_set_in_the_file(make_server, tmp_path):
     c.close()
 
 
+@tidekv_bug("CONFIG SET save takes what Redis 7 refuses with 'Invalid save parameters': '0 0' "
+            "(seconds must be 1 or more) and '  60   5  ' (which CONFIG GET then echoes spaces and all)")
+def test_config_set_save_is_checked_as_redis_checks_it(r):
+    r.config_set("save", "3600 1")
+    try:
+        for bad in ["10", "abc 1", "60 -1", "0 0", "  60   5  "]:
+            with pytest.raises(redis.ResponseError, match="Invalid save parameters"):
+                r.config_set("save", bad)
+            assert r.config_get("save") == {"save": "3600 1"}, bad
+    finally:
+        r.config_set("save", "")
+
+
 def test_tcp_keepalive_at_runtime(r):
     r.config_set("tcp-keepalive", 60)
     try:
