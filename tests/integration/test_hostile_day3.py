@@ -490,6 +490,42 @@ def test_failed_drop_keeps_creation_order(make_server):
 
 
 @tidekv_only
+@tidekv_bug("a consumer whose position is past the latest sequence (data directory restored from an "
+            "older copy under a newer cdc-consumers file) stays 'active' with lag 0: the sequences "
+            "between are then reused by new changes, which it silently never sees")
+def test_consumer_ahead_of_a_restored_database_is_not_silently_active(make_server):
+    import shutil
+    s = make_server()
+    r = s.client()
+    r.set("a", "1")
+    r.close()
+    s.stop()
+    backup = s.datadir + ".old"
+    shutil.copytree(s.datadir, backup)
+    s.start()
+    r = s.client()
+    for i in range(20):
+        r.set("k%d" % i, i)
+    cdc(r, "CREATE", "c")
+    ahead = seq(r)
+    r.close()
+    s.stop()
+    shutil.copy(os.path.join(s.datadir, "cdc-consumers"), backup)
+    shutil.rmtree(s.datadir)
+    os.rename(backup, s.datadir)
+    try:
+        s.start()
+    except RuntimeError:
+        return  # refusing to start is a fair answer too
+    r = s.client()
+    assert seq(r) < ahead
+    for i in range(30):
+        r.set("new%d" % i, i)  # changes the consumer will never be shown
+    assert as_dict(cdc(r, "INFO", "c"))["state"] == "lost"
+    r.close()
+
+
+@tidekv_only
 def test_consumer_file_with_duplicate_names_stops_the_start(make_server):
     s = make_server()
     s.stop()
