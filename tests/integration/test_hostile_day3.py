@@ -526,6 +526,24 @@ def test_consumer_ahead_of_a_restored_database_is_not_silently_active(make_serve
 
 
 @tidekv_only
+@tidekv_bug("the consumers file takes a sequence of 2**63 or more, which CDC INFO then answers as a "
+            "negative integer (18446744073709551615 comes back as -1)")
+def test_consumer_file_sequence_past_int64_is_refused_or_shown_as_is(make_server):
+    s = make_server()
+    s.stop()
+    with open(os.path.join(s.datadir, "cdc-consumers"), "w") as f:
+        f.write("tidekv-consumers 1\nconsumer x 18446744073709551615 active 1 0\nend 1\n")
+    try:
+        s.start()
+    except RuntimeError as e:
+        assert "corrupt consumers file" in str(e)
+        return
+    r = s.client()
+    assert as_dict(cdc(r, "INFO", "x"))["sequence"] >= 0
+    r.close()
+
+
+@tidekv_only
 def test_consumer_file_with_duplicate_names_stops_the_start(make_server):
     s = make_server()
     s.stop()
