@@ -380,17 +380,19 @@ static int check_bind(const char *value, char *err, size_t errlen) {
     return rc;
 }
 
-/* "seconds changes" pairs of non-negative integers, or nothing at all. */
+/* "seconds changes" pairs (seconds at least 1, changes at least 0) split by single spaces, or
+ * nothing at all, as Redis checks CONFIG SET save. */
 static int check_save(const char *value, char *err, size_t errlen) {
-    resp_arg *words = NULL;
-    int n = split_words(value, &words);
-    int ok = n >= 0 && n % 2 == 0;
-    for (int i = 0; ok && i < n; i++) {
+    int ok = 1, words = 0;
+    for (const char *p = value; ok && *p; words++) {
+        const char *space = strchr(p, ' ');
+        size_t len = space ? (size_t)(space - p) : strlen(p);
         long long v;
-        ok = parse_integer(words[i].ptr, &v) == 0 && v >= 0;
+        ok = num_parse_ll(p, len, &v) == 0 && v >= (words % 2 == 0 ? 1 : 0);
+        p += len + (space != NULL);
+        if (space && !*p) ok = 0; /* a trailing space: an empty last word */
     }
-    free_words(words, n);
-    if (ok) return 0;
+    if (ok && words % 2 == 0) return 0;
     snprintf(err, errlen, "Invalid save parameters");
     return -1;
 }
@@ -580,7 +582,7 @@ static int apply_words(const option_def *opt, resp_arg *args, int n, unsigned ch
     int appends = opt && opt->appends_in_file && seen[opt - options] && !(n == 2 && args[1].len == 0);
     if (appends) {
         format_value(opt, &value);
-        buf_append_byte(&value, ' ');
+        if (value.len) buf_append_byte(&value, ' ');
     }
     if (opt) seen[opt - options] = 1;
     for (int i = 1; i < n; i++) {
@@ -654,6 +656,16 @@ static char *read_file(const char *path) {
     return b.data;
 }
 
+/* Where the value of the option at argv[i] ends: one word, or for a list option (bind 127.0.0.1
+ * ::1, save 60 100) every word up to the next --name, as Redis reads its command line. */
+static int command_line_value_end(int argc, char **argv, int i) {
+    const option_def *opt = find_option(argv[i] + 2);
+    int end = i + 2;
+    if (opt && opt->words)
+        while (end < argc && strncmp(argv[end], "--", 2) != 0) end++;
+    return end;
+}
+
 int config_load_args(int argc, char **argv, char *err, size_t errlen) {
     int i = 1;
     if (i < argc && strncmp(argv[i], "--", 2) != 0) {
@@ -667,16 +679,27 @@ int config_load_args(int argc, char **argv, char *err, size_t errlen) {
         if (rc < 0) return -1;
         i++;
     }
-    for (; i < argc; i += 2) {
-        char why[200];
+    while (i < argc) {
         if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
             snprintf(err, errlen, "command line: expected --name value, got '%s'", argv[i]);
             return -1;
         }
-        if (config_set(argv[i] + 2, argv[i + 1], 0, why, sizeof(why)) < 0) {
+        int next = command_line_value_end(argc, argv, i);
+        buf value;
+        buf_init(&value);
+        for (int w = i + 1; w < next; w++) {
+            if (w > i + 1) buf_append_byte(&value, ' ');
+            buf_append_str(&value, argv[w]);
+        }
+        buf_append_byte(&value, 0);
+        char why[200];
+        int rc = config_set(argv[i] + 2, value.data, 0, why, sizeof(why));
+        buf_free(&value);
+        if (rc < 0) {
             snprintf(err, errlen, "command line: option '%s': %s", argv[i], why);
             return -1;
         }
+        i = next;
     }
     return 0;
 }

@@ -113,7 +113,7 @@ static int parse_zrange_options(cmd_ctx *ctx, int first, zset_range *r, int *wit
         const resp_arg *a = &ctx->argv[i];
         if ((allowed & OPT_BY) && !by_given && arg_is(a, "byscore")) r->by = ZSET_BY_SCORE, by_given = 1;
         else if ((allowed & OPT_BY) && !by_given && arg_is(a, "bylex")) r->by = ZSET_BY_LEX, by_given = 1;
-        else if ((allowed & OPT_REV) && arg_is(a, "rev")) r->rev = 1;
+        else if ((allowed & OPT_REV) && !r->rev && arg_is(a, "rev")) r->rev = 1; /* once, as Redis 7 */
         else if ((allowed & OPT_WITHSCORES) && arg_is(a, "withscores")) *withscores = 1;
         else if ((allowed & OPT_LIMIT) && arg_is(a, "limit") && i + 2 < ctx->argc) {
             if (arg_ll(ctx, &ctx->argv[i + 1], &r->offset) < 0 || arg_ll(ctx, &ctx->argv[i + 2], &r->limit) < 0) return -1;

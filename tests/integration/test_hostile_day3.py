@@ -298,8 +298,6 @@ def test_sort_matches_redis(server, redis_ref):
     compare_script(server, redis_ref, SORT_SCRIPT)
 
 
-@tidekv_bug("ZRANGE accepts REV twice; Redis 7 answers a repeated REV with a syntax error "
-            "(it takes REV only while the direction is not yet set, as BYSCORE/BYLEX)")
 def test_zrange_rev_twice_is_a_syntax_error(r):
     r.zadd("z", {"a": 1, "b": 2})
     assert r.execute_command("ZRANGE", "z", 0, -1, "REV") == [b"b", b"a"]
@@ -309,9 +307,6 @@ def test_zrange_rev_twice_is_a_syntax_error(r):
 
 # ---------------------------------------------------------------- configuration
 
-@tidekv_bug("the command line takes one value per option: `--bind 127.0.0.1 ::1` and "
-            "`--save 60 100` stop start-up ('expected --name value, got ...'), where Redis 7 "
-            "gives an option every argument up to the next --option")
 def test_command_line_options_take_several_values(make_server):
     s = make_server(["--bind", "127.0.0.1", "::1", "--save", "60", "100"])
     c = s.client()
@@ -361,8 +356,6 @@ def test_odd_spacing_quotes_and_crlf_in_the_file(make_server, tmp_path):
 
 
 @tidekv_only  # the harness starts Redis with --save "", which overrides the file; Redis 7.0 answers "900 1"
-@tidekv_bug("a `save \"\"` line followed by other save lines leaves a leading space: CONFIG GET "
-            "save answers ' 900 1' instead of '900 1'")
 def test_save_reset_then_set_in_the_file(make_server, tmp_path):
     conf = tmp_path / "save.conf"
     conf.write_text('save ""\nsave 900 1\n')
@@ -372,8 +365,6 @@ def test_save_reset_then_set_in_the_file(make_server, tmp_path):
     c.close()
 
 
-@tidekv_bug("CONFIG SET save takes what Redis 7 refuses with 'Invalid save parameters': '0 0' "
-            "(seconds must be 1 or more) and '  60   5  ' (which CONFIG GET then echoes spaces and all)")
 def test_config_set_save_is_checked_as_redis_checks_it(r):
     r.config_set("save", "3600 1")
     try:
