@@ -74,7 +74,7 @@ static int parse_consumer(const words *ws, consumer *c) {
     if (ws->n != 6 || !word_is(ws, 0, "consumer") || !consumer_name_valid(ws->w[1], ws->len[1])) return -1;
     memcpy(c->name, ws->w[1], ws->len[1]);
     c->name[ws->len[1]] = '\0';
-    if (parse_u64(ws->w[2], ws->len[2], UINT64_MAX, &c->sequence) < 0) return -1;
+    if (parse_u64(ws->w[2], ws->len[2], INT64_MAX, &c->sequence) < 0) return -1; /* shown as an integer */
     if (word_is(ws, 3, "lost")) c->lost = 1;
     else if (word_is(ws, 3, "active")) c->lost = 0;
     else return -1;

@@ -37,17 +37,22 @@ static long find(const char *name) {
     return -1;
 }
 
-/* (lock held) */
-static void append(const consumer *c, uint64_t durable) {
+/* (lock held) Puts a consumer at index i of the list (reg.n: at its end). */
+static void insert_at(size_t i, const consumer *c, uint64_t durable) {
     if (reg.n == reg.cap) {
         reg.cap = reg.cap ? reg.cap * 2 : 8;
         entry *grown = realloc(reg.list, reg.cap * sizeof(*grown));
         if (!grown) abort();
         reg.list = grown;
     }
-    reg.list[reg.n++] = (entry){*c, durable};
+    memmove(&reg.list[i + 1], &reg.list[i], (reg.n - i) * sizeof(*reg.list));
+    reg.list[i] = (entry){*c, durable};
+    reg.n++;
     reg.version++;
 }
+
+/* (lock held) */
+static void append(const consumer *c, uint64_t durable) { insert_at(reg.n, c, durable); }
 
 /* (lock held) Removes entry i, keeping the order of the others. */
 static void remove_at(size_t i) {
@@ -84,6 +89,18 @@ static int save(char *err, size_t errlen) {
     return rc;
 }
 
+/* (lock held) A consumer past the latest change (the data directory was restored from an older
+ * copy under a newer consumers file) would never see the changes that reuse the sequences it
+ * counts as seen: it is lost, not silently active. */
+static void lose_if_ahead(consumer *c, uint64_t latest) {
+    if (c->lost || c->sequence <= latest) return;
+    log_msg(LOG_WARNING, "CDC consumer '%s' lost its history: its position %llu is past the latest change %llu "
+            "(was the data directory restored from an older copy?)", c->name, (unsigned long long)c->sequence,
+            (unsigned long long)latest);
+    c->lost = 1;
+    reg.version++; /* written down at the next flush */
+}
+
 int consumers_load(char *err, size_t errlen) {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/%s", store_dir(), CONSUMERS_FILE) >= (int)sizeof(path)) {
@@ -110,6 +127,7 @@ int consumers_load(char *err, size_t errlen) {
     pthread_mutex_lock(&reg.lock);
     for (size_t i = 0; i < n; i++) append(&list[i], list[i].sequence);
     reg.saved_version = reg.version;
+    for (size_t i = 0; i < n; i++) lose_if_ahead(&reg.list[i].c, store_latest_sequence());
     pthread_mutex_unlock(&reg.lock);
     free(list);
     return 0;
@@ -201,7 +219,7 @@ consumer_status consumers_drop(const char *name, int *dropped, char *err, size_t
     *dropped = at >= 0;
     if (at >= 0 && save(err, errlen) < 0) {
         pthread_mutex_lock(&reg.lock);
-        append(&gone.c, gone.durable); /* back, at the end of the list */
+        insert_at((size_t)at, &gone.c, gone.durable); /* back where it was (admin kept the list's order) */
         pthread_mutex_unlock(&reg.lock);
         st = CONSUMER_SAVE_FAILED;
     }

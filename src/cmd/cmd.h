@@ -153,7 +153,7 @@ int arg_parse_ll(const resp_arg *a, long long *out);
 /* Parses an integer argument; on failure replies ERR_NOT_INTEGER and returns -1. */
 int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
 /* Replies Redis's error for a subcommand that is unknown, or known (in the NULL-ended list)
- * but given the wrong number of arguments. */
+ * but given the wrong number of arguments; answers <COMMAND> HELP with the known ones. */
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
 /* Fails the command on a storage read error: what it replied so far is dropped, the reply is
  * ERR_STORAGE alone, and dispatch rolls back the writes it made (a command is all or nothing).

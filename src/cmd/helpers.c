@@ -50,6 +50,27 @@ void reply_type_error(cmd_ctx *ctx, const resp_arg *key, type_status s) {
     else reply_storage_error(ctx);
 }
 
+/* <COMMAND> HELP, as Redis answers it (an array of status lines): the subcommands known. */
+static void reply_subcommand_help(cmd_ctx *ctx, const char *const *known, const char *upper) {
+    int n = 0;
+    while (known[n]) n++;
+    reply_array(ctx->r, n + 3);
+    buf line;
+    buf_init(&line);
+    buf_printf(&line, "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", upper);
+    buf_append_byte(&line, 0);
+    reply_simple(ctx->r, line.data);
+    for (int i = 0; i < n; i++) {
+        buf_clear(&line);
+        for (const char *p = known[i]; *p; p++) buf_append_byte(&line, (uint8_t)toupper((unsigned char)*p));
+        buf_append_byte(&line, 0);
+        reply_simple(ctx->r, line.data);
+    }
+    reply_simple(ctx->r, "HELP");
+    reply_simple(ctx->r, "    Print this help.");
+    buf_free(&line);
+}
+
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
     const resp_arg *sub = &ctx->argv[1];
     for (int i = 0; known[i]; i++) {
@@ -62,7 +83,8 @@ void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
     size_t n = strlen(ctx->name) < sizeof(upper) ? strlen(ctx->name) : sizeof(upper) - 1;
     for (size_t i = 0; i < n; i++) upper[i] = (char)toupper((unsigned char)ctx->name[i]);
     upper[n] = '\0';
-    reply_errorf(ctx->r, "ERR unknown subcommand '%.128s'. Try %s HELP.", sub->ptr, upper);
+    if (ctx->argc == 2 && arg_is(sub, "help")) reply_subcommand_help(ctx, known, upper);
+    else reply_errorf(ctx->r, "ERR unknown subcommand '%.128s'. Try %s HELP.", sub->ptr, upper);
 }
 
 void cmd_record(cmd_ctx *ctx, int type, int argc, const char *const *argv, const size_t *lens) {

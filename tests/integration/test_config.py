@@ -577,3 +577,13 @@ def test_daemonize_yes_is_refused_with_a_reason(tmp_path):
     finally:
         s.cleanup()
     assert "daemonize" in text and "foreground" in text and mentions_line(text, 1), text
+
+
+@pytest.mark.parametrize("command, one_of_them", [("CONFIG", "GET"), ("CLIENT", "KILL")])
+def test_subcommand_help_lists_the_subcommands(r, command, one_of_them):
+    """The unknown-subcommand error says 'Try <COMMAND> HELP.': HELP answers, as in Redis."""
+    lines = r.execute_command(command, "HELP")
+    header = lines[0].decode() if isinstance(lines[0], bytes) else lines[0]
+    assert header == "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % command
+    words = [(x.decode() if isinstance(x, bytes) else x).split()[0] for x in lines[1:] if x.strip()]
+    assert "HELP" in words and one_of_them in words, words

@@ -425,7 +425,6 @@ def names(r):
 
 
 @tidekv_only
-@tidekv_bug("CDC's unknown-subcommand error says 'Try CDC HELP.' but CDC HELP itself is unknown")
 def test_cdc_help_exists(r):
     with pytest.raises(redis.ResponseError) as ei:
         cdc(r, "NOPE")
@@ -465,8 +464,6 @@ def test_create_and_drop_fail_cleanly_when_the_file_cannot_be_written(make_serve
 
 
 @tidekv_only
-@tidekv_bug("a CDC DROP that fails to write the file puts the consumer back at the end of the "
-            "list: CDC INFO is no longer in creation order (the file, once written, keeps the new order)")
 def test_failed_drop_keeps_creation_order(make_server):
     s = make_server()
     r = s.client()
@@ -481,9 +478,6 @@ def test_failed_drop_keeps_creation_order(make_server):
 
 
 @tidekv_only
-@tidekv_bug("a consumer whose position is past the latest sequence (data directory restored from an "
-            "older copy under a newer cdc-consumers file) stays 'active' with lag 0: the sequences "
-            "between are then reused by new changes, which it silently never sees")
 def test_consumer_ahead_of_a_restored_database_is_not_silently_active(make_server):
     import shutil
     s = make_server()
@@ -517,8 +511,6 @@ def test_consumer_ahead_of_a_restored_database_is_not_silently_active(make_serve
 
 
 @tidekv_only
-@tidekv_bug("the consumers file takes a sequence of 2**63 or more, which CDC INFO then answers as a "
-            "negative integer (18446744073709551615 comes back as -1)")
 def test_consumer_file_sequence_past_int64_is_refused_or_shown_as_is(make_server):
     s = make_server()
     s.stop()
