@@ -201,11 +201,19 @@ static int recall(uint64_t cursor, uint64_t scope, buf *from) {
     return held;
 }
 
-int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
+/* scan_cursor_decode, telling whether a remembered cursor was forgotten (*forgotten). */
+static int decode_cursor(uint64_t cursor, const scan_keys *keys, buf *from, int *forgotten) {
+    *forgotten = 0;
     if (!(cursor & REMEMBERED)) return decode_code(cursor, CODE_BITS, keys, from);
     buf_clear(from);
     if (recall(cursor, keys->scope, from)) return 0;
+    *forgotten = 1;
     return decode_code(cursor & COARSE_MASK, COARSE_BITS, keys, from);
+}
+
+int scan_cursor_decode(uint64_t cursor, const scan_keys *keys, buf *from) {
+    int forgotten;
+    return decode_cursor(cursor, keys, from, &forgotten);
 }
 
 /* A remembered cursor for the shortest boundary after last and at or before next (last < next:
@@ -227,8 +235,9 @@ static int remembered_cursor(const scan_keys *keys, const char *last, size_t lle
     return 1;
 }
 
-int scan_cursor_after(const scan_keys *keys, const char *last, size_t llen, const char *next, size_t nlen,
-                      uint64_t *cursor) {
+/* scan_cursor_after, with remembered cursors or (may_remember 0) stateless ones only. */
+static int cursor_after(const scan_keys *keys, const char *last, size_t llen, const char *next, size_t nlen,
+                        int may_remember, uint64_t *cursor) {
     uint64_t code;
     buf boundary;
     buf_init(&boundary);
@@ -236,11 +245,16 @@ int scan_cursor_after(const scan_keys *keys, const char *last, size_t llen, cons
     if (rc == 0 && bytes_compare(boundary.data, boundary.len, last, llen) > 0) {
         *cursor = code;
         rc = 1;
-    } else if (rc == 0) {
+    } else if (rc == 0 && may_remember) {
         rc = remembered_cursor(keys, last, llen, next, nlen, code, cursor);
     }
     buf_free(&boundary);
     return rc;
+}
+
+int scan_cursor_after(const scan_keys *keys, const char *last, size_t llen, const char *next, size_t nlen,
+                      uint64_t *cursor) {
+    return cursor_after(keys, last, llen, next, nlen, 1, cursor);
 }
 
 /* ---- scopes ---- */
@@ -250,6 +264,7 @@ void scan_scope_keys(scan_scope *s, txn *t, int db) {
     s->cf = CF_METADATA;
     buf_init(&s->prefix);
     enc_namespace(&s->prefix, db);
+    s->stateless_only = 0;
 }
 
 void scan_scope_members(scan_scope *s, const compound *c) {
@@ -257,6 +272,7 @@ void scan_scope_members(scan_scope *s, const compound *c) {
     s->cf = CF_DEFAULT;
     buf_init(&s->prefix);
     compound_subkey(c, &s->prefix, NULL, 0);
+    s->stateless_only = 0;
 }
 
 void scan_scope_free(scan_scope *s) { buf_free(&s->prefix); }
@@ -296,13 +312,13 @@ static scan_keys stored_keys(const scan_scope *s) {
     return (scan_keys){stored_first, stored_any_from, (void *)s, hash_fnv1a(0, s->prefix.data, s->prefix.len)};
 }
 
-int scan_resume(const scan_scope *s, uint64_t cursor, buf *from) {
+int scan_resume(scan_scope *s, uint64_t cursor, buf *from) {
     scan_keys keys = stored_keys(s);
-    return scan_cursor_decode(cursor, &keys, from);
+    return decode_cursor(cursor, &keys, from, &s->stateless_only);
 }
 
 int scan_page_ends(const scan_scope *s, const char *last, size_t llen, const char *next, size_t nlen,
                    uint64_t *cursor) {
     scan_keys keys = stored_keys(s);
-    return scan_cursor_after(&keys, last, llen, next, nlen, cursor);
+    return cursor_after(&keys, last, llen, next, nlen, !s->stateless_only, cursor);
 }

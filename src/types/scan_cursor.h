@@ -39,8 +39,9 @@
  *
  * A cursor as made resumes after its page's last key (a stateless one while the keys stay as
  * they are, a remembered one while its slot holds it), so a scan moves on and ends; one that
- * falls back (a made-up cursor too) goes back to its coarse boundary once, and moves on from
- * there. */
+ * falls back (a made-up cursor too) goes back to its coarse boundary, and the page it then
+ * returns ends only where a stateless cursor can say (it may be long): so a scan ends even
+ * when other scans evict every page it remembers before it comes back. */
 #ifndef TIDEKV_SCAN_CURSOR_H
 #define TIDEKV_SCAN_CURSOR_H
 
@@ -90,13 +91,18 @@ typedef struct scan_scope {
     txn *t;
     int cf;
     buf prefix;
+    /* The scan resumed at a remembered cursor the table had forgotten (evicted by other
+     * scans, or a restart): its page ends only where a stateless cursor can say, so that it
+     * moves on even when every page it would remember is evicted before it comes back. */
+    int stateless_only;
 } scan_scope;
 
 void scan_scope_keys(scan_scope *s, txn *t, int db);
 void scan_scope_members(scan_scope *s, const compound *c);
 void scan_scope_free(scan_scope *s);
-/* Where a scan resumes for a cursor (a key or member, into from): 0, or -1 on a read error. */
-int scan_resume(const scan_scope *s, uint64_t cursor, buf *from);
+/* Where a scan resumes for a cursor (a key or member, into from): 0, or -1 on a read error.
+ * Sets s->stateless_only when it had to fall back from a forgotten remembered cursor. */
+int scan_resume(scan_scope *s, uint64_t cursor, buf *from);
 /* scan_cursor_after over the scope's stored keys. */
 int scan_page_ends(const scan_scope *s, const char *last, size_t llen, const char *next, size_t nlen,
                    uint64_t *cursor);

@@ -701,10 +701,6 @@ def test_made_up_and_foreign_cursors_end(r):
         r.execute_command("SCAN", 2 ** 64)
 
 
-@tidekv_bug("remembered SCAN cursors livelock: with 1000 scans interleaved over keys sharing a "
-            "2.5 KB prefix, the 2 MB table evicts every page before its cursor comes back, each "
-            "evicted cursor resumes at the start of the shared prefix, and no scan ever ends "
-            "(600 interleaved scans end in 9 pages each)")
 def test_a_thousand_interleaved_scans_end_and_miss_no_key(r):
     keys = fill_shared_prefix(r, 60)
     n = 1000  # their remembered pages (2.5 KB each) overflow the table's 2 MB: they evict each other
