@@ -119,3 +119,18 @@ int compound_last(compound *c, buf *out) {
     buf_free(&prefix);
     return found;
 }
+
+type_status compound_status(int ck) {
+    switch (ck) {
+    case CK_FOUND:
+        return ST_OK;
+    case CK_MISSING:
+        return ST_MISSING;
+    case CK_WRONGTYPE:
+        return ST_WRONGTYPE;
+    case CK_CORRUPT:
+        return ST_CORRUPT;
+    default:
+        return ST_ERROR;
+    }
+}

@@ -10,6 +10,7 @@
 #include "storage/encoding.h"
 #include "storage/store.h"
 #include "storage/txn.h"
+#include "types/status.h"
 #include "util/buf.h"
 
 /* CK_CORRUPT: the stored data contradicts itself (a metadata record that does not decode, a
@@ -26,6 +27,9 @@ typedef struct compound {
     buf raw;  /* the metadata record as read */
     int found;
 } compound;
+
+/* The type_status for a CK_* result (or compound_get's 1 found, 0 missing, -1 error). */
+type_status compound_status(int ck);
 
 /* Looks the key up as a given type: CK_FOUND, CK_MISSING (c->m is then a new, empty key
  * of that type), CK_WRONGTYPE, CK_CORRUPT or CK_ERROR. Free with compound_free. */

@@ -9,19 +9,9 @@
  * new, empty list starting in the middle of the positions), ST_WRONGTYPE, ST_CORRUPT or
  * ST_ERROR. */
 static type_status list_open(compound *l, txn *t, int db, const char *key, size_t klen) {
-    switch (compound_open(l, t, db, key, klen, TYPE_LIST)) {
-    case CK_FOUND:
-        return ST_OK;
-    case CK_MISSING:
-        l->m.list_head = l->m.list_tail = LIST_INITIAL_INDEX;
-        return ST_MISSING;
-    case CK_WRONGTYPE:
-        return ST_WRONGTYPE;
-    case CK_CORRUPT:
-        return ST_CORRUPT;
-    default:
-        return ST_ERROR;
-    }
+    type_status st = compound_status(compound_open(l, t, db, key, klen, TYPE_LIST));
+    if (st == ST_MISSING) l->m.list_head = l->m.list_tail = LIST_INITIAL_INDEX;
+    return st;
 }
 
 /* The status of an item read that failed: an item the size promises that is not there

@@ -8,23 +8,8 @@
 #include "util/glob.h"
 #include "util/random.h"
 
-type_status members_status(int ck) {
-    switch (ck) {
-    case CK_FOUND:
-        return ST_OK;
-    case CK_MISSING:
-        return ST_MISSING;
-    case CK_WRONGTYPE:
-        return ST_WRONGTYPE;
-    case CK_CORRUPT:
-        return ST_CORRUPT;
-    default:
-        return ST_ERROR;
-    }
-}
-
 type_status members_open_key(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type) {
-    return members_status(compound_open(c, t, db, key, klen, type));
+    return compound_status(compound_open(c, t, db, key, klen, type));
 }
 
 type_status members_count(txn *t, int db, const char *key, size_t klen, enum key_type type, long long *count) {

@@ -20,8 +20,6 @@ typedef int (*member_visit_fn)(void *arg, const char *member, size_t ml, const c
 /* Opens key as a collection of `type` into c: ST_OK, ST_MISSING (c is then a new, empty key),
  * ST_WRONGTYPE, ST_CORRUPT or ST_ERROR. Free c with compound_free whatever it returned. */
 type_status members_open_key(compound *c, txn *t, int db, const char *key, size_t klen, enum key_type type);
-/* The status for what compound_open returned. */
-type_status members_status(int ck);
 
 /* The number of members (0 for a missing key). */
 type_status members_count(txn *t, int db, const char *key, size_t klen, enum key_type type, long long *count);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "types/compound.h"
-#include "types/members.h"
 
 int zset_value_score(const char *value, size_t len, double *score) { return enc_decode_score(value, len, score); }
 
@@ -15,7 +14,7 @@ int zset_value_score(const char *value, size_t len, double *score) { return enc_
 /* Opens key as a zset: ST_OK, ST_MISSING (z is then a new, empty zset), or an error (z is
  * freed then). */
 static type_status open_zset(compound *z, txn *t, int db, const char *key, size_t klen) {
-    type_status s = members_status(compound_open(z, t, db, key, klen, TYPE_ZSET));
+    type_status s = compound_status(compound_open(z, t, db, key, klen, TYPE_ZSET));
     if (s != ST_OK && s != ST_MISSING) compound_free(z);
     return s;
 }
@@ -24,7 +23,7 @@ static type_status open_zset(compound *z, txn *t, int db, const char *key, size_
 static type_status member_score(compound *z, const char *m, size_t len, double *score) {
     buf v;
     buf_init(&v);
-    type_status s = members_status(compound_get(z, m, len, &v));
+    type_status s = compound_status(compound_get(z, m, len, &v));
     if (s == ST_OK && enc_decode_score(v.data, v.len, score) < 0) s = ST_CORRUPT;
     buf_free(&v);
     return s;
@@ -578,7 +577,7 @@ static type_status open_input(compound *c, txn *t, int db, const slice *key) {
         compound_free(c);
         rc = compound_open(c, t, db, key->ptr, key->len, TYPE_SET);
     }
-    type_status s = members_status(rc);
+    type_status s = compound_status(rc);
     if (s != ST_OK && s != ST_MISSING) compound_free(c);
     return s;
 }
