@@ -248,6 +248,25 @@ def test_expired_and_deleted_keys(r):
     assert elements(entries) == 50
 
 
+def test_reads_past_pops_after_the_snapshot(r):
+    """Pops after the snapshot move the remembered bounds of the live items past items the
+    snapshot still holds: its walks must not start from them."""
+    r.rpush("l", *[str(i) for i in range(100)])
+    r.zadd("z", {"m%03d" % i: i for i in range(100)})
+    r.hset("h", mapping={"f%03d" % i: i for i in range(100)})
+    sid, _ = create(r)
+    r.lpop("l", 60)
+    r.rpop("l", 20)
+    r.zpopmin("z", 60)
+    r.hdel("h", *["f%03d" % i for i in range(60)])
+    for _ in range(3):  # walks of the latest data publish the bounds
+        r.lrange("l", 0, 0), r.zrange("z", 0, 0), r.hgetall("h")
+    entries = read_all(r, sid, "COUNT", "30")
+    items = [a for e in entries for c in e["commands"] if c[0] == b"RPUSH" for a in c[2:]]
+    assert items == [str(i).encode() for i in range(100)]
+    assert elements(entries) == 300
+
+
 def test_filters(server, r):
     r.set("a:1", "x")
     r.hset("a:h", "f", "v")
