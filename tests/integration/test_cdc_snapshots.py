@@ -198,6 +198,28 @@ def test_idle_expiry_and_renewal(r):
     assert error_of(r, "SNAPSHOT", "READ", sid, "0") == "no such snapshot"
 
 
+def test_needs_auth(make_server):
+    s = make_server(["--requirepass", "pw"])
+    with s.conn() as c:
+        assert c.call("SNAPSHOT", "CREATE").startswith("NOAUTH")
+        assert c.call("SNAPSHOT", "LIST").startswith("NOAUTH")
+        assert c.call("AUTH", "pw") == "OK"
+        assert c.call("SNAPSHOT", "LIST") == []
+
+
+def test_read_error_is_reported(make_server):
+    s = make_server(["--debug-fault-injection", "yes"])
+    c = s.client()
+    c.hset("h", mapping={"f%d" % i: i for i in range(50)})
+    sid, _ = create(c)
+    for n in (1, 2, 5):
+        c.execute_command("DEBUG", "READ-ERROR-AFTER", n)
+        assert error_of(c, "SNAPSHOT", "READ", sid, "0") == "reading the snapshot failed (see the server log)"
+    c.execute_command("DEBUG", "READ-ERROR-AFTER", 0)
+    assert elements(read_all(c, sid)) == 50
+    c.close()
+
+
 def test_restart_drops_snapshots(make_server):
     s = make_server()
     c = s.client()
