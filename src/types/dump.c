@@ -108,6 +108,11 @@ static void args_add_ll(argv_builder *b, long long v) {
     args_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
 }
 
+static void args_clear(argv_builder *b) {
+    buf_clear(&b->bytes);
+    b->n = 0;
+}
+
 /* Hands the command to the sink and starts over. */
 static void args_emit(argv_builder *b, const dump_sink *sink) {
     const char **argv = malloc((b->n ? b->n : 1) * sizeof(*argv));
@@ -121,8 +126,7 @@ static void args_emit(argv_builder *b, const dump_sink *sink) {
     sink->command(sink->arg, b->n, argv, lens);
     free(argv);
     free(lens);
-    buf_clear(&b->bytes);
-    b->n = 0;
+    args_clear(b);
 }
 
 /* Emits a two-argument command (DEL key). */
@@ -136,7 +140,10 @@ static void emit_key_command(argv_builder *b, const dump_sink *sink, const char 
 
 enum { DUMP_DONE = 0, DUMP_MORE = 1 };
 
-/* A string (or a bitmap, which clients see as one): DEL, then SET with its expiry. */
+/* Bitmaps are strings to clients: both are rebuilt with SET, and count as one element. */
+static int is_string(enum key_type type) { return type == TYPE_STRING || type == TYPE_BITMAP; }
+
+/* A string: DEL, then SET with its expiry. */
 static int dump_string(txn *t, int db, const char *key, size_t klen, const meta *m, const dump_sink *sink) {
     buf bits;
     buf_init(&bits);
@@ -236,8 +243,7 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
     if (compound_iter_close(&ci) < 0) rc = -1;
     if (rc >= 0) {
         if (n > 0) args_emit(&b, sink);
-        b.n = 0;
-        buf_clear(&b.bytes);
+        args_clear(&b);
         if (rc == DUMP_DONE && m->expire_ms) {
             args_add_str(&b, "PEXPIREAT");
             args_add(&b, key, klen);
@@ -259,7 +265,7 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
 #define LOOK_PER_ELEMENT 16
 
 static int kept(const dump_filter *f, const char *key, size_t klen, enum key_type type) {
-    if (!piece_command(type) && type != TYPE_STRING && type != TYPE_BITMAP) return 0; /* not dumpable */
+    if (!piece_command(type) && !is_string(type)) return 0; /* no type tidekv can rebuild */
     if (f->type && f->type != (int)type && !(f->type == TYPE_STRING && type == TYPE_BITMAP)) return 0;
     return !f->match || glob_match(f->match, f->match_len, key, klen, 0);
 }
@@ -296,11 +302,10 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         }
         (*looked)++;
         if (!kept(f, key, klen, m.type)) continue;
-        size_t n = 0;
-        int st = m.type == TYPE_STRING || m.type == TYPE_BITMAP
-                     ? dump_string(t, pos->db, key, klen, &m, sink)
-                     : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL, budget - *used, sink,
-                                       &resume, &n);
+        size_t n = 1;
+        int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink)
+                                   : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL,
+                                                     budget - *used, sink, &resume, &n);
         if (st < 0) {
             rc = -1;
         } else if (st == DUMP_MORE) {
@@ -310,7 +315,7 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
             *used = budget;
             rc = 0;
         } else {
-            *used += m.type == TYPE_STRING || m.type == TYPE_BITMAP ? 1 : n;
+            *used += n;
             pos_at_key(pos, key, klen, 1);
         }
     }
