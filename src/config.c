@@ -116,6 +116,8 @@ static const option_def options[] = {
     /* Durable consumers (CDC CREATE): how many, and how much WAL each may keep (0 = no cap). */
     OPTION("cdc-max-consumers", OPT_INT, FIELD(cdc_max_consumers), 0, 10000, 1, "64"),
     OPTION("cdc-consumer-max-wal-mb", OPT_LL, FIELD(cdc_consumer_max_wal_mb), 0, 1LL << 40, 1, "65536"),
+    /* Snapshots (SNAPSHOT CREATE) that may exist at once: each pins old versions of the data. */
+    OPTION("cdc-max-snapshots", OPT_INT, FIELD(cdc_max_snapshots), 0, 10000, 1, "16"),
     /* Shown to Redis tools (redis-benchmark reads them); every write is in the WAL regardless. */
     {.name = "save", .type = OPT_STRING, .field = FIELD(save), .runtime_settable = 1, .default_value = "",
      .words = 1, .appends_in_file = 1, .check = check_save},

@@ -56,6 +56,7 @@ typedef struct config {
     atomic_llong cdc_poll_max_bytes; /* a POLLUPDATES reply takes no more batches once this long */
     atomic_int cdc_max_consumers;          /* durable consumers (CDC CREATE) that may exist */
     atomic_llong cdc_consumer_max_wal_mb;  /* WAL one consumer may keep before it is lost; 0 = no cap */
+    atomic_int cdc_max_snapshots;          /* snapshots (SNAPSHOT CREATE) that may exist at once */
     char *save;       /* informational, for Redis tools */
     char *appendonly; /* informational, for Redis tools */
     atomic_int appendfsync;    /* enum fsync_mode: when the WAL is synced (storage/durable.h) */

@@ -12,6 +12,7 @@
 #include "cdc/notify.h"
 #include "cdc/poll.h"
 #include "cdc/retention.h"
+#include "cdc/snapshots.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
 #include "cmd/blocking.h"
@@ -130,6 +131,7 @@ int main(int argc, char **argv) {
     int rc = net_run();
     remove_pidfile();
     retention_stop();
+    snapshots_close();
     consumers_close();
     cdc_notify_stop();
     tail_free();

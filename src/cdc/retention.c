@@ -1,4 +1,5 @@
 #include "cdc/retention.h"
+#include "cdc/snapshots.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -57,6 +58,7 @@ static void *retention_main(void *arg) {
         pthread_mutex_unlock(&ret.lock);
         consumers_flush();
         retention_pass();
+        snapshots_expire();
         pthread_mutex_lock(&ret.lock);
     }
     pthread_mutex_unlock(&ret.lock);

@@ -1,4 +1,5 @@
-/* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH, CDC (durable consumers); see shared/CDC.md. */
+/* CDC commands: SEQUENCE, POLLUPDATES, APPLYBATCH, CDC (durable consumers), SNAPSHOT; see
+ * shared/CDC.md. */
 #include <assert.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "cdc/consumers.h"
 #include "cdc/notify.h"
 #include "cdc/poll.h"
+#include "cdc/snapshots.h"
 #include "cdc/wal.h"
 #include "cdc/wal_files.h"
 #include "cmd/handlers.h"
@@ -17,6 +19,9 @@
 #include "net/net.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "storage/txn.h"
+#include "types/dump.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -73,6 +78,35 @@ void cmd_sequence(cmd_ctx *ctx) {
     sequence_at_time(ctx, time_ms);
 }
 
+/* A MATCH, TYPE or DB option (a) with its value (v) into f: 1 if it was one, 0 if a is no
+ * filter option, -1 after replying the error of a bad value. */
+static int parse_filter_option(cmd_ctx *ctx, const resp_arg *a, const resp_arg *v, cdc_filter *f) {
+    long long n;
+    if (arg_is(a, "match")) {
+        free(f->match);
+        f->match = malloc(v->len + 1);
+        if (!f->match) abort();
+        memcpy(f->match, v->ptr, v->len + 1);
+        f->match_len = v->len;
+    } else if (arg_is(a, "type")) {
+        f->type = enc_type_from_name(v->ptr);
+        if (!f->type) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    } else if (arg_is(a, "db")) {
+        if (arg_ll(ctx, v, &n) < 0) return -1;
+        if (n < 0 || n >= CONFIG_READ(databases)) {
+            reply_error(ctx->r, "ERR DB index is out of range");
+            return -1;
+        }
+        f->db = (int)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Parses POLLUPDATES's options into p; replies and returns -1 on an error. */
 static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
     *block_ms = -1;
@@ -112,24 +146,10 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
                 reply_error(ctx->r, "ERR timeout is out of range");
                 return -1;
             }
-        } else if (arg_is(a, "match")) {
-            free(p->filter.match);
-            p->filter.match = malloc(v->len + 1);
-            if (!p->filter.match) abort();
-            memcpy(p->filter.match, v->ptr, v->len + 1);
-            p->filter.match_len = v->len;
-        } else if (arg_is(a, "type")) {
-            p->filter.type = enc_type_from_name(v->ptr);
-            if (!p->filter.type) goto syntax;
-        } else if (arg_is(a, "db")) {
-            if (arg_ll(ctx, v, &n) < 0) return -1;
-            if (n < 0 || n >= CONFIG_READ(databases)) {
-                reply_error(ctx->r, "ERR DB index is out of range");
-                return -1;
-            }
-            p->filter.db = (int)n;
         } else {
-            goto syntax;
+            int rc = parse_filter_option(ctx, a, v, &p->filter);
+            if (rc < 0) return -1;
+            if (rc == 0) goto syntax;
         }
     }
     if (p->format == CDC_RAW && cdc_filter_active(&p->filter)) {
@@ -363,6 +383,12 @@ void cmd_applybatch(cmd_ctx *ctx) {
     reply_int(ctx->r, (long long)raw->len);
 }
 
+/* SNAPSHOT's defaults and ranges (CDC.md). */
+#define SNAPSHOT_TTL_DEFAULT 300
+#define SNAPSHOT_TTL_MAX 86400
+#define SNAPSHOT_COUNT_DEFAULT 100
+#define SNAPSHOT_COUNT_MAX 10000
+
 /* ---- CDC: durable consumers ---- */
 
 /* Replies the error for a consumer operation that failed (save_err: why the file could not be
@@ -414,14 +440,27 @@ static void cdc_create(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR invalid consumer name");
         return;
     }
-    if (snapshot) { /* CDC.md's snapshots come later; the reply's snapshot field waits for them */
-        reply_error(ctx->r, "ERR snapshots are not available yet");
-        return;
+    /* The snapshot comes first, and the consumer starts at its sequence: no commit can fall
+     * between the two. A snapshot holds the latest data, so FROM can only name that. */
+    snapshot_info snap;
+    if (snapshot) {
+        if (snapshots_create(SNAPSHOT_TTL_DEFAULT, &snap) != SNAPSHOT_OK) {
+            reply_error(ctx->r, "ERR too many snapshots");
+            return;
+        }
+        if (from_given && from != snap.sequence) {
+            snapshots_release(snap.id, SNAPSHOT_ID_LEN);
+            reply_error(ctx->r, "ERR SNAPSHOT is taken at the latest sequence: FROM must be omitted or name it");
+            return;
+        }
+        from_given = 1;
+        from = snap.sequence;
     }
     consumer c;
     char err[256];
     consumer_status st = consumers_create(name->ptr, from_given, from, &c, err, sizeof(err));
     if (st != CONSUMER_OK) {
+        if (snapshot) snapshots_release(snap.id, SNAPSHOT_ID_LEN);
         reply_consumer_error(ctx, st, err);
         return;
     }
@@ -431,7 +470,8 @@ static void cdc_create(cmd_ctx *ctx) {
     reply_bulk_str(ctx->r, "sequence");
     reply_int(ctx->r, (long long)c.sequence);
     reply_bulk_str(ctx->r, "snapshot");
-    reply_null(ctx->r);
+    if (snapshot) reply_bulk_str(ctx->r, snap.id);
+    else reply_null(ctx->r);
 }
 
 /* CDC ACK <name> <seq> */
@@ -516,6 +556,219 @@ void cmd_cdc(cmd_ctx *ctx) {
     }
 }
 
+/* ---- SNAPSHOT: consistent copies aligned with a sequence ---- */
+
+static void reply_snapshot_status(cmd_ctx *ctx, snapshot_status st) {
+    if (st == SNAPSHOT_TOO_MANY) reply_error(ctx->r, "ERR too many snapshots");
+    else if (st == SNAPSHOT_UNKNOWN) reply_error(ctx->r, "ERR no such snapshot");
+    else reply_ok(ctx->r);
+}
+
+/* A numeric option's value within [lo, hi], else replies and returns -1. */
+static int arg_in_range(cmd_ctx *ctx, const resp_arg *a, long long lo, long long hi, long long *out) {
+    if (arg_ll(ctx, a, out) < 0) return -1;
+    if (*out < lo || *out > hi) {
+        reply_error(ctx->r, "ERR out of numeric range");
+        return -1;
+    }
+    return 0;
+}
+
+/* SNAPSHOT CREATE [TTL <seconds>] */
+static void snapshot_create(cmd_ctx *ctx) {
+    long long ttl = SNAPSHOT_TTL_DEFAULT;
+    if (ctx->argc == 4 && arg_is(&ctx->argv[2], "ttl")) {
+        if (arg_in_range(ctx, &ctx->argv[3], 1, SNAPSHOT_TTL_MAX, &ttl) < 0) return;
+    } else if (ctx->argc != 2) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    snapshot_info info;
+    snapshot_status st = snapshots_create((int)ttl, &info);
+    if (st != SNAPSHOT_OK) {
+        reply_snapshot_status(ctx, st);
+        return;
+    }
+    reply_map(ctx->r, 2);
+    reply_bulk_str(ctx->r, "id");
+    reply_bulk_str(ctx->r, info.id);
+    reply_bulk_str(ctx->r, "sequence");
+    reply_int(ctx->r, (long long)info.sequence);
+}
+
+/* Renders what a snapshot walk produces as SNAPSHOT READ's entries: per key, a map (RESP) or
+ * a JSON object (a bulk string) of db and commands, the way POLLUPDATES shows a batch. */
+typedef struct entry_writer {
+    cdc_format format;
+    reply entries; /* the entries so far, written before the header that counts them */
+    long long nentries;
+    buf cmds_buf;  /* the commands of the entry being written */
+    reply cmds;
+    long long ncmds;
+    int db;
+} entry_writer;
+
+static void entry_begin(void *arg, int db) {
+    entry_writer *w = arg;
+    buf_clear(&w->cmds_buf);
+    w->ncmds = 0;
+    w->db = db;
+    if (w->format == CDC_JSON) buf_printf(&w->cmds_buf, "{\"db\":%d,\"commands\":[", db);
+}
+
+static void entry_command(void *arg, size_t argc, const char *const *argv, const size_t *lens) {
+    entry_writer *w = arg;
+    if (w->format == CDC_JSON) {
+        buf_append_str(&w->cmds_buf, w->ncmds ? ",[" : "[");
+        for (size_t i = 0; i < argc; i++) {
+            if (i > 0) buf_append_byte(&w->cmds_buf, ',');
+            json_append_bytes(&w->cmds_buf, argv[i], lens[i]);
+        }
+        buf_append_byte(&w->cmds_buf, ']');
+    } else {
+        reply_array(&w->cmds, (long long)argc);
+        for (size_t i = 0; i < argc; i++) reply_bulk(&w->cmds, argv[i], lens[i]);
+    }
+    w->ncmds++;
+}
+
+static void entry_end(void *arg) {
+    entry_writer *w = arg;
+    if (w->format == CDC_JSON) {
+        buf_append_str(&w->cmds_buf, "]}");
+        reply_bulk(&w->entries, w->cmds_buf.data, w->cmds_buf.len);
+    } else {
+        reply_map(&w->entries, 2);
+        reply_bulk_str(&w->entries, "db");
+        reply_int(&w->entries, w->db);
+        reply_bulk_str(&w->entries, "commands");
+        reply_array(&w->entries, w->ncmds);
+        reply_append_part(&w->entries, &w->cmds_buf);
+    }
+    w->nentries++;
+}
+
+/* SNAPSHOT READ's options after the cursor; replies and returns -1 on an error. */
+static int parse_read(cmd_ctx *ctx, long long *count, cdc_format *format, cdc_filter *f) {
+    for (int i = 4; i < ctx->argc; i += 2) {
+        const resp_arg *a = &ctx->argv[i];
+        if (i + 1 >= ctx->argc) goto syntax;
+        const resp_arg *v = &ctx->argv[i + 1];
+        if (arg_is(a, "count")) {
+            if (arg_in_range(ctx, v, 1, SNAPSHOT_COUNT_MAX, count) < 0) return -1;
+        } else if (arg_is(a, "format")) {
+            if (arg_is(v, "resp")) *format = CDC_RESP;
+            else if (arg_is(v, "json")) *format = CDC_JSON;
+            else {
+                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RESP or JSON", (int)v->len, v->ptr);
+                return -1;
+            }
+        } else {
+            int rc = parse_filter_option(ctx, a, v, f);
+            if (rc < 0) return -1;
+            if (rc == 0) goto syntax;
+        }
+    }
+    return 0;
+syntax:
+    reply_error(ctx->r, ERR_SYNTAX);
+    return -1;
+}
+
+/* Walks the snapshot from the cursor and replies: cursor, entries. */
+static void read_snapshot(cmd_ctx *ctx, const snapshot_ref *ref, dump_pos *pos, long long count, cdc_format format,
+                          const cdc_filter *f) {
+    buf entries;
+    buf_init(&entries);
+    entry_writer w = {.format = format, .entries = reply_part(ctx->r, &entries)};
+    buf_init(&w.cmds_buf);
+    w.cmds = reply_part(ctx->r, &w.cmds_buf);
+    dump_sink sink = {entry_begin, entry_command, entry_end, &w};
+    dump_filter df = {f->match, f->match_len, f->type, f->db};
+    /* Keys dead when the snapshot was taken are no part of it. */
+    txn t;
+    txn_init_at(&t, ref->snap, ref->info.created_ms);
+    int databases = CONFIG_READ(databases);
+    int rc = dump_walk(&t, databases, &df, pos, (size_t)count, &sink);
+    txn_free(&t);
+    if (rc < 0) {
+        reply_error(ctx->r, "ERR reading the snapshot failed (see the server log)");
+    } else {
+        buf cursor;
+        buf_init(&cursor);
+        if (pos->db >= databases) buf_append_byte(&cursor, '0');
+        else dump_cursor_encode(pos, &cursor);
+        reply_map(ctx->r, 2);
+        reply_bulk_str(ctx->r, "cursor");
+        reply_bulk(ctx->r, cursor.data, cursor.len);
+        reply_bulk_str(ctx->r, "entries");
+        reply_array(ctx->r, w.nentries);
+        reply_append_part(ctx->r, &entries);
+        buf_free(&cursor);
+    }
+    buf_free(&entries);
+    buf_free(&w.cmds_buf);
+}
+
+/* SNAPSHOT READ <id> <cursor> [COUNT <n>] [MATCH <glob>] [TYPE <type>] [DB <n>] [FORMAT RESP|JSON] */
+static void snapshot_read(cmd_ctx *ctx) {
+    long long count = SNAPSHOT_COUNT_DEFAULT;
+    cdc_format format = CDC_RESP;
+    cdc_filter f = {NULL, 0, 0, -1};
+    dump_pos pos;
+    dump_pos_init(&pos);
+    snapshot_ref ref;
+    if (parse_read(ctx, &count, &format, &f) < 0) goto done;
+    if (snapshots_get(ctx->argv[2].ptr, ctx->argv[2].len, &ref) != SNAPSHOT_OK) {
+        reply_error(ctx->r, "ERR no such snapshot");
+        goto done;
+    }
+    if (dump_cursor_decode(ctx->argv[3].ptr, ctx->argv[3].len, CONFIG_READ(databases), &pos) < 0)
+        reply_error(ctx->r, "ERR invalid cursor");
+    else
+        read_snapshot(ctx, &ref, &pos, count, format, &f);
+    snapshots_put(&ref);
+done:
+    free(f.match);
+    dump_pos_free(&pos);
+}
+
+/* SNAPSHOT LIST */
+static void snapshot_list(cmd_ctx *ctx) {
+    size_t n;
+    snapshot_info *all = snapshots_all(&n);
+    int64_t now = time_mono_ms();
+    reply_array(ctx->r, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        reply_map(ctx->r, 4);
+        reply_bulk_str(ctx->r, "id");
+        reply_bulk_str(ctx->r, all[i].id);
+        reply_bulk_str(ctx->r, "sequence");
+        reply_int(ctx->r, (long long)all[i].sequence);
+        reply_bulk_str(ctx->r, "created");
+        reply_int(ctx->r, (long long)all[i].created_ms);
+        reply_bulk_str(ctx->r, "idle");
+        reply_int(ctx->r, (long long)((now - all[i].read_ms) / 1000));
+    }
+    free(all);
+}
+
+void cmd_snapshot(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "create") && ctx->argc <= 4) {
+        snapshot_create(ctx);
+    } else if (arg_is(sub, "read") && ctx->argc >= 4) {
+        snapshot_read(ctx);
+    } else if (arg_is(sub, "release") && ctx->argc == 3) {
+        reply_snapshot_status(ctx, snapshots_release(ctx->argv[2].ptr, ctx->argv[2].len));
+    } else if (arg_is(sub, "list") && ctx->argc == 2) {
+        snapshot_list(ctx);
+    } else {
+        static const char *const known[] = {"create", "read", "release", "list", NULL};
+        reply_subcommand_error(ctx, known);
+    }
+}
+
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
 
 /* The change data capture commands. */
@@ -532,6 +785,9 @@ static const cmd_def cdc_defs[] = {
      "raw-batch", NO_KEYS},
     {"cdc", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_cdc, "cdc", "@slow",
      "Durable consumers that pin the change history (CREATE, ACK, INFO, DROP).",
+     "subcommand [argument]...", NO_KEYS},
+    {"snapshot", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_snapshot, "cdc", "@read @slow",
+     "Consistent copies of the data at a sequence (CREATE, READ, RELEASE, LIST).",
      "subcommand [argument]...", NO_KEYS}
 };
 const cmd_family cdc_commands = {cdc_defs, sizeof(cdc_defs) / sizeof(cdc_defs[0])};

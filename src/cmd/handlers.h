@@ -193,5 +193,6 @@ void cmd_sequence(cmd_ctx *ctx);
 void cmd_pollupdates(cmd_ctx *ctx);
 void cmd_applybatch(cmd_ctx *ctx);
 void cmd_cdc(cmd_ctx *ctx);
+void cmd_snapshot(cmd_ctx *ctx);
 
 #endif

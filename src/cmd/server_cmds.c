@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cdc/consumers.h"
+#include "cdc/snapshots.h"
 #include "cdc/notify.h"
 #include "cdc/tail.h"
 #include "cdc/wal.h"
@@ -119,7 +120,8 @@ static void info_keyspace(buf *b, txn *t) {
                (unsigned long long)readable);
     size_t consumers, lost;
     consumers_count(&consumers, &lost);
-    buf_printf(b, "cdc_consumers:%zu\r\ncdc_consumers_lost:%zu\r\n", consumers, lost);
+    buf_printf(b, "cdc_consumers:%zu\r\ncdc_consumers_lost:%zu\r\ncdc_snapshots:%zu\r\n", consumers, lost,
+               snapshots_count());
 }
 
 typedef struct info_section {

@@ -172,11 +172,12 @@ void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size
     buf_init(&end);
     walk_start(&start, prefix, plen, from, flen, rev);
     enc_prefix_end(&end, prefix, plen);
-    w->known = bounds_get(cf, prefix, plen, side, &w->bound);
+    /* Bounds describe the latest data: a walk through a snapshot may see keys below them. */
+    w->known = t->snapshot ? 0 : bounds_get(cf, prefix, plen, side, &w->bound);
     /* Start from the bound when it lies beyond the start: nothing live is in between. */
     int beyond = w->known && (rev ? bytes_compare(w->bound.data, w->bound.len, start.data, start.len) <= 0
                                   : bytes_compare(w->bound.data, w->bound.len, start.data, start.len) >= 0);
-    w->may_record = (rev ? !from : flen == 0) || beyond;
+    w->may_record = !t->snapshot && ((rev ? !from : flen == 0) || beyond);
     const buf *seek = beyond ? &w->bound : &start;
     w->skips_at_open = store_count_skips_begin();
     w->it = txn_iter_new(t, cf, seek->data, seek->len, end.data, end.len);

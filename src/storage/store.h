@@ -43,9 +43,24 @@ uint64_t store_disk_size(void);
 
 /* Reads one key outside any transaction: 1 found (value in out), 0 missing, -1 error. */
 STORE_MUST_CHECK int store_get(int cf, const char *key, size_t klen, buf *out);
+
+/* A consistent view of the database pinned at a sequence (a RocksDB snapshot): reads through
+ * it see exactly the commits up to and including that sequence. */
+typedef struct store_snapshot store_snapshot;
+/* Takes a snapshot of what is committed now; its sequence in *seq. */
+store_snapshot *store_snapshot_take(uint64_t *seq);
+void store_snapshot_release(store_snapshot *s);
+/* How many snapshots are held: while any is, compactions keep what they would filter out
+ * (expired keys, subkeys of deleted keys), which a snapshot may still read. */
+int store_snapshots_held(void);
+/* store_get through a snapshot (NULL: the latest data). */
+STORE_MUST_CHECK int store_get_at(const store_snapshot *s, int cf, const char *key, size_t klen, buf *out);
 /* Creates an iterator over keys in [begin, end) of a column family; free with store_iter_free. */
 typedef struct store_iter store_iter;
 store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen);
+/* The same through a snapshot (NULL: the latest data). */
+store_iter *store_iter_new_at(const store_snapshot *s, int cf, const char *begin, size_t blen, const char *end,
+                              size_t elen);
 /* Makes an iterator also see a write batch's uncommitted writes (read-your-writes in a txn). */
 void store_iter_overlay(store_iter *it, rocksdb_writebatch_wi_t *batch, int cf);
 /* Whether the iterator is at a key; when it is not, store_iter_failed tells an error from the end. */

@@ -36,6 +36,12 @@ void txn_init(txn *t) {
     t->now_ms = time_now_ms();
 }
 
+void txn_init_at(txn *t, const store_snapshot *s, int64_t now_ms) {
+    txn_init(t);
+    t->snapshot = s;
+    t->now_ms = now_ms;
+}
+
 /* Buffers a txn keeps for the next command, up to this size: a big value's go back at once. */
 #define TXN_KEEP_BYTES (1024 * 1024)
 
@@ -165,7 +171,7 @@ static void index_catch_up(txn *t) {
 }
 
 int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
-    if (t->nops == 0) return store_get(cf, key, klen, out);
+    if (t->nops == 0) return store_get_at(t->snapshot, cf, key, klen, out);
     if (store_read_faults()) return -1;
     index_catch_up(t);
     char *err = NULL;
@@ -290,7 +296,8 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
      * writes there. Range deletions empty whole databases and walks stay inside one, so a range
      * covers a walk's span or misses it. */
     int deleted = end && range_covers(t, cf, begin, blen, end, elen);
-    store_iter *it = deleted ? store_iter_new(cf, begin, blen, begin, blen) : store_iter_new(cf, begin, blen, end, elen);
+    store_iter *it = deleted ? store_iter_new_at(t->snapshot, cf, begin, blen, begin, blen)
+                             : store_iter_new_at(t->snapshot, cf, begin, blen, end, elen);
     if (t->nops > 0) {
         index_catch_up(t);
         store_iter_overlay(it, t->index, cf);

@@ -37,10 +37,14 @@ typedef struct txn {
     size_t unrecorded_seals; /* writes but no change record: for txn_wrote_unrecorded */
     int described;           /* the commit being gathered is recorded whole, even by no command */
     int64_t now_ms; /* the command's clock, so one command sees one time */
+    const store_snapshot *snapshot; /* reads see this snapshot (a read-only txn), NULL: the latest */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
 } txn;
 
 void txn_init(txn *t);
+/* A txn that only reads, through a snapshot, with the clock at now_ms (expiry as of then). It
+ * must not write, and its walks neither use nor record the bounds of the latest data. */
+void txn_init_at(txn *t, const store_snapshot *s, int64_t now_ms);
 void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
 STORE_MUST_CHECK int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);

@@ -28,3 +28,21 @@ void hex_encode(buf *out, const char *s, size_t len) {
     for (size_t i = 0; i < len; i++, p += 2) memcpy(p, pairs + 2 * (uint8_t)s[i], 2);
     out->len += len * 2;
 }
+
+static int digit_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+int hex_decode(buf *out, const char *s, size_t len) {
+    if (len % 2) return -1;
+    buf_reserve(out, len / 2);
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = digit_value(s[i]), lo = digit_value(s[i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        buf_append_byte(out, (uint8_t)(hi << 4 | lo));
+    }
+    return 0;
+}

@@ -117,7 +117,10 @@ def test_every_error(server):
     assert error_of(r, "CDC", "CREATE", "c", "FROM", "x") == "value is not an integer or out of range"
     assert error_of(r, "CDC", "CREATE", "c", "FROM") == "syntax error"
     assert error_of(r, "CDC", "CREATE", "c", "BOGUS") == "syntax error"
-    assert error_of(r, "CDC", "CREATE", "c", "SNAPSHOT") == "snapshots are not available yet"
+    assert error_of(r, "CDC", "CREATE", "c", "FROM", 0, "SNAPSHOT") == \
+        "SNAPSHOT is taken at the latest sequence: FROM must be omitted or name it"
+    assert error_of(r, "CDC", "CREATE", "bad name", "SNAPSHOT") == "invalid consumer name"
+    assert r.execute_command("SNAPSHOT", "LIST") == []  # the refused ones left no snapshot
     assert error_of(r, "CDC", "ACK", "nope", 1) == "no such consumer"
     assert error_of(r, "CDC", "ACK", "bad name", 1) == "no such consumer"
     assert error_of(r, "CDC", "ACK", good, latest + 1) == "next sequence is out of range"

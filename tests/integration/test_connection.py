@@ -375,9 +375,10 @@ def test_info_section_case_insensitive_and_multiple(server):
 def test_info_keyspace(r, server):
     # on an empty server the section lists no database; tidekv adds its change
     # stream positions there (sequence, oldest_sequence, readable_sequence) and its durable
-    # consumers (cdc_consumers, cdc_consumers_lost), as its INFO contract says
+    # consumers (cdc_consumers, cdc_consumers_lost) and snapshots (cdc_snapshots), as its INFO
+    # contract says
     extra = set() if IS_REDIS else {"sequence", "oldest_sequence", "readable_sequence", "cdc_consumers",
-                                    "cdc_consumers_lost"}
+                                    "cdc_consumers_lost", "cdc_snapshots"}
     assert set(r.info("keyspace")) <= extra
     r.set("a", "1")
     r.set("b", "2", ex=100)

@@ -54,10 +54,25 @@ static void test_encode_all_bytes(void **state) {
     buf_free(&enc);
 }
 
+static void test_decode(void **state) {
+    (void)state;
+    buf out;
+    buf_init(&out);
+    assert_int_equal(hex_decode(&out, "00fFa1", 6), 0);
+    assert_int_equal(out.len, 3);
+    assert_memory_equal(out.data, "\x00\xff\xa1", 3);
+    assert_int_equal(hex_decode(&out, "", 0), 0);
+    assert_int_equal(out.len, 3);
+    assert_int_equal(hex_decode(&out, "abc", 3), -1); /* odd */
+    assert_int_equal(hex_decode(&out, "0g", 2), -1);  /* not a digit */
+    buf_free(&out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode),
         cmocka_unit_test(test_encode_all_bytes),
+        cmocka_unit_test(test_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,343 @@
+#include "types/dump.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "types/bitmap.h"
+#include "types/compound.h"
+#include "types/keyspace.h"
+#include "util/glob.h"
+#include "util/hex.h"
+#include "util/num.h"
+
+/* ---- positions and cursors ---- */
+
+void dump_pos_init(dump_pos *p) {
+    p->db = 0;
+    p->in_key = 0;
+    buf_init(&p->key);
+    buf_init(&p->member);
+}
+
+void dump_pos_free(dump_pos *p) {
+    buf_free(&p->key);
+    buf_free(&p->member);
+}
+
+/* A cursor's bytes (in hex): a phase, 'S' (start at the key) or 'M' (inside it, at the member),
+ * the database (u32, big-endian), the key's length (u32) and the key, then the member. */
+#define CURSOR_AT_KEY 'S'
+#define CURSOR_IN_KEY 'M'
+#define CURSOR_HEAD 9
+
+void dump_cursor_encode(const dump_pos *p, buf *out) {
+    if (p->db == 0 && p->key.len == 0 && !p->in_key) {
+        buf_append_byte(out, '0');
+        return;
+    }
+    buf raw;
+    buf_init(&raw);
+    buf_put_u8(&raw, p->in_key ? CURSOR_IN_KEY : CURSOR_AT_KEY);
+    buf_put_u32be(&raw, (uint32_t)p->db);
+    buf_put_u32be(&raw, (uint32_t)p->key.len);
+    buf_append(&raw, p->key.data, p->key.len);
+    if (p->in_key) buf_append(&raw, p->member.data, p->member.len);
+    hex_encode(out, raw.data, raw.len);
+    buf_free(&raw);
+}
+
+int dump_cursor_decode(const char *s, size_t len, int databases, dump_pos *p) {
+    buf_clear(&p->key);
+    buf_clear(&p->member);
+    p->db = 0;
+    p->in_key = 0;
+    if (len == 1 && s[0] == '0') return 0;
+    buf raw;
+    buf_init(&raw);
+    int rc = -1;
+    if (hex_decode(&raw, s, len) < 0 || raw.len < CURSOR_HEAD) goto done;
+    uint8_t phase = (uint8_t)raw.data[0];
+    uint32_t db = buf_get_u32be(raw.data + 1), klen = buf_get_u32be(raw.data + 5);
+    if ((phase != CURSOR_AT_KEY && phase != CURSOR_IN_KEY) || db >= (uint32_t)databases ||
+        klen > raw.len - CURSOR_HEAD)
+        goto done;
+    size_t mlen = raw.len - CURSOR_HEAD - klen;
+    if (phase == CURSOR_AT_KEY && mlen > 0) goto done;
+    p->db = (int)db;
+    p->in_key = phase == CURSOR_IN_KEY;
+    buf_append(&p->key, raw.data + CURSOR_HEAD, klen);
+    buf_append(&p->member, raw.data + CURSOR_HEAD + klen, mlen);
+    rc = 0;
+done:
+    buf_free(&raw);
+    return rc;
+}
+
+/* ---- commands ---- */
+
+/* The arguments of one command being built (copies: what the store hands out moves on). */
+typedef struct argv_builder {
+    buf bytes;
+    size_t *ends;
+    size_t n, cap;
+} argv_builder;
+
+static void args_init(argv_builder *b) { memset(b, 0, sizeof(*b)); }
+
+static void args_free(argv_builder *b) {
+    buf_free(&b->bytes);
+    free(b->ends);
+}
+
+static void args_add(argv_builder *b, const char *p, size_t len) {
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 8;
+        b->ends = realloc(b->ends, b->cap * sizeof(*b->ends));
+        if (!b->ends) abort();
+    }
+    buf_append(&b->bytes, p, len);
+    b->ends[b->n++] = b->bytes.len;
+}
+
+static void args_add_str(argv_builder *b, const char *s) { args_add(b, s, strlen(s)); }
+
+static void args_add_ll(argv_builder *b, long long v) {
+    char num[32];
+    args_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+}
+
+static void args_clear(argv_builder *b) {
+    buf_clear(&b->bytes);
+    b->n = 0;
+}
+
+/* Hands the command to the sink and starts over. */
+static void args_emit(argv_builder *b, const dump_sink *sink) {
+    const char **argv = malloc((b->n ? b->n : 1) * sizeof(*argv));
+    size_t *lens = malloc((b->n ? b->n : 1) * sizeof(*lens));
+    if (!argv || !lens) abort();
+    for (size_t i = 0; i < b->n; i++) {
+        size_t start = i ? b->ends[i - 1] : 0;
+        argv[i] = b->bytes.data + start;
+        lens[i] = b->ends[i] - start;
+    }
+    sink->command(sink->arg, b->n, argv, lens);
+    free(argv);
+    free(lens);
+    args_clear(b);
+}
+
+/* Emits a two-argument command (DEL key). */
+static void emit_key_command(argv_builder *b, const dump_sink *sink, const char *name, const char *key, size_t klen) {
+    args_add_str(b, name);
+    args_add(b, key, klen);
+    args_emit(b, sink);
+}
+
+/* ---- one key ---- */
+
+enum { DUMP_DONE = 0, DUMP_MORE = 1 };
+
+/* Bitmaps are strings to clients: both are rebuilt with SET, and count as one element. */
+static int is_string(enum key_type type) { return type == TYPE_STRING || type == TYPE_BITMAP; }
+
+/* A string: DEL, then SET with its expiry. */
+static int dump_string(txn *t, int db, const char *key, size_t klen, const meta *m, const dump_sink *sink) {
+    buf bits;
+    buf_init(&bits);
+    const char *value = m->value;
+    size_t vlen = m->value_len;
+    if (m->type == TYPE_BITMAP) {
+        compound c;
+        compound_attach(&c, t, db, key, klen, m, 1);
+        int rc = bitmap_read(&c, &bits);
+        compound_free(&c);
+        if (rc != 0) {
+            buf_free(&bits);
+            return -1;
+        }
+        value = bits.data ? bits.data : "";
+        vlen = bits.len;
+    }
+    argv_builder b;
+    args_init(&b);
+    sink->begin_key(sink->arg, db);
+    emit_key_command(&b, sink, "DEL", key, klen);
+    args_add_str(&b, "SET");
+    args_add(&b, key, klen);
+    args_add(&b, value ? value : "", vlen);
+    if (m->expire_ms) {
+        args_add_str(&b, "PXAT");
+        args_add_ll(&b, (long long)m->expire_ms);
+    }
+    args_emit(&b, sink);
+    sink->end_key(sink->arg);
+    args_free(&b);
+    buf_free(&bits);
+    return DUMP_DONE;
+}
+
+static const char *piece_command(enum key_type type) {
+    switch (type) {
+    case TYPE_HASH: return "HSET";
+    case TYPE_SET: return "SADD";
+    case TYPE_ZSET: return "ZADD";
+    case TYPE_LIST: return "RPUSH";
+    default: return NULL;
+    }
+}
+
+/* Adds one element's arguments to a piece: a field and its value, a member, a score and its
+ * member (formatted as ZADD records it), or a list item (its subkey is its position). */
+static int add_element(argv_builder *b, enum key_type type, const char *sub, size_t sublen, const char *val,
+                       size_t vlen) {
+    char score[32];
+    double d;
+    switch (type) {
+    case TYPE_HASH:
+        args_add(b, sub, sublen);
+        args_add(b, val ? val : "", vlen);
+        return 0;
+    case TYPE_SET: args_add(b, sub, sublen); return 0;
+    case TYPE_ZSET:
+        if (enc_decode_score(val, vlen, &d) < 0) return -1;
+        args_add(b, score, num_format_double(score, d));
+        args_add(b, sub, sublen);
+        return 0;
+    default: /* TYPE_LIST */
+        args_add(b, val ? val : "", vlen);
+        return 0;
+    }
+}
+
+/* A collection from its element `from` (NULL: from the start, after a DEL), at most budget
+ * elements of it; when more are left, the next one goes to resume. *used counts them. */
+static int dump_collection(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *from,
+                           size_t budget, const dump_sink *sink, buf *resume, size_t *used) {
+    argv_builder b;
+    args_init(&b);
+    sink->begin_key(sink->arg, db);
+    if (!from) emit_key_command(&b, sink, "DEL", key, klen);
+    args_add_str(&b, piece_command(m->type));
+    args_add(&b, key, klen);
+    compound c;
+    compound_attach(&c, t, db, key, klen, m, 1);
+    compound_iter ci;
+    compound_iter_open(&ci, &c, from ? from->data : NULL, from ? from->len : 0);
+    const char *sub, *val;
+    size_t sublen, vlen, n = 0;
+    int rc = DUMP_DONE;
+    while (rc == DUMP_DONE && compound_iter_next(&ci, &sub, &sublen, &val, &vlen)) {
+        if (n == budget) {
+            buf_clear(resume);
+            buf_append(resume, sub, sublen);
+            rc = DUMP_MORE;
+        } else if (add_element(&b, m->type, sub, sublen, val, vlen) < 0) {
+            rc = -1;
+        } else {
+            n++;
+        }
+    }
+    if (compound_iter_close(&ci) < 0) rc = -1;
+    if (rc >= 0) {
+        if (n > 0) args_emit(&b, sink);
+        args_clear(&b);
+        if (rc == DUMP_DONE && m->expire_ms) {
+            args_add_str(&b, "PEXPIREAT");
+            args_add(&b, key, klen);
+            args_add_ll(&b, (long long)m->expire_ms);
+            args_emit(&b, sink);
+        }
+        sink->end_key(sink->arg);
+    }
+    compound_free(&c);
+    args_free(&b);
+    *used = n;
+    return rc;
+}
+
+/* ---- the walk ---- */
+
+/* A walk looks at no more than this many keys per element it may return, so that a filter
+ * that keeps few keys does not make one call walk the whole keyspace. */
+#define LOOK_PER_ELEMENT 16
+
+static int kept(const dump_filter *f, const char *key, size_t klen, enum key_type type) {
+    if (!piece_command(type) && !is_string(type)) return 0; /* no type tidekv can rebuild */
+    if (f->type && f->type != (int)type && !(f->type == TYPE_STRING && type == TYPE_BITMAP)) return 0;
+    return !f->match || glob_match(f->match, f->match_len, key, klen, 0);
+}
+
+static void pos_at_key(dump_pos *pos, const char *key, size_t klen, int after) {
+    if (key != pos->key.data) { /* may be the key itself */
+        buf_clear(&pos->key);
+        buf_append(&pos->key, key, klen);
+    }
+    if (after) buf_append_byte(&pos->key, 0); /* the first key after it */
+    pos->in_key = 0;
+    buf_clear(&pos->member);
+}
+
+/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (or the keys to
+ * look at) ran out, -1 on a read error. */
+static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *looked,
+                   size_t look_max, const dump_sink *sink) {
+    ks_cursor *cur = ks_cursor_new(t, pos->db, pos->key.data ? pos->key.data : "", pos->key.len);
+    const char *key;
+    size_t klen;
+    meta m;
+    int rc = 1;
+    buf resume;
+    buf_init(&resume);
+    while (rc == 1 && ks_cursor_next(cur, &key, &klen, &m)) {
+        /* A cursor inside a key that is not there (it names no key of this snapshot) starts
+         * the next key afresh. */
+        int inside = pos->in_key && klen == pos->key.len && memcmp(key, pos->key.data, klen) == 0;
+        if (*looked >= look_max || *used >= budget) {
+            if (!inside) pos_at_key(pos, key, klen, 0); /* else pos is already there */
+            rc = 0;
+            break;
+        }
+        (*looked)++;
+        if (!kept(f, key, klen, m.type)) continue;
+        size_t n = 1;
+        int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink)
+                                   : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL,
+                                                     budget - *used, sink, &resume, &n);
+        if (st < 0) {
+            rc = -1;
+        } else if (st == DUMP_MORE) {
+            pos_at_key(pos, key, klen, 0);
+            pos->in_key = 1;
+            buf_append(&pos->member, resume.data, resume.len);
+            *used = budget;
+            rc = 0;
+        } else {
+            *used += n;
+            pos_at_key(pos, key, klen, 1);
+        }
+    }
+    if (ks_cursor_free(cur) < 0) rc = -1;
+    buf_free(&resume);
+    return rc;
+}
+
+int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count, const dump_sink *sink) {
+    size_t used = 0, looked = 0, look_max = count * LOOK_PER_ELEMENT;
+    while (pos->db < databases && used < count && looked < look_max) {
+        if (f->db >= 0 && pos->db != f->db) { /* straight to the filter's database, or done */
+            pos->db = pos->db < f->db ? f->db : databases;
+            pos_at_key(pos, "", 0, 0);
+            continue;
+        }
+        int rc = walk_db(t, f, pos, count, &used, &looked, look_max, sink);
+        if (rc < 0) return -1;
+        if (rc == 1) {
+            pos->db++;
+            pos_at_key(pos, "", 0, 0);
+        }
+    }
+    return 0;
+}
