@@ -229,6 +229,7 @@ static void picked_free_members(picked *p, uint64_t n) {
 
 /* Sorts picks and drops repeated members; returns how many are left. */
 static uint64_t picked_dedupe(picked *p, uint64_t n) {
+    if (n == 0) return 0; /* p may be NULL then, which qsort must not be given */
     qsort(p, n, sizeof(*p), compare_picked);
     uint64_t kept = 0;
     for (uint64_t i = 0; i < n; i++) {
