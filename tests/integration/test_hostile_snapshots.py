@@ -14,7 +14,7 @@ import redis
 from conftest import tidekv_only
 from helpers import rss_mb, rss_test
 from stream_replay import snapshot as full_dump
-from test_cdc_helpers import RedisServer, json_update, poll, replay, resp_update, seq, to_dict
+from test_cdc_helpers import RedisServer, poll, replay, seq, to_dict, wait_until
 from test_cdc_snapshots import create, error_of, fill_every_type, read_all, read_page, same_key, snap
 
 pytestmark = tidekv_only
@@ -451,4 +451,35 @@ def test_expired_keys_go_after_release(make_server):
     sid2, _ = create(c)
     assert [e["commands"][0][1] for e in read_all(c, sid2, "COUNT", "1000")] == [b"keep"]
     snap(c, "RELEASE", sid2)
+    c.close()
+
+
+def test_compaction_while_held_keeps_the_snapshot_and_release_frees_it(make_server):
+    """FLUSHALL compacts the deleted range in the background: a held snapshot still reads
+    a deleted hash's fields and keys that expired since, and after RELEASE the next
+    compaction frees their space."""
+    s = make_server()
+    c = s.client()
+    big = b"v" * 10000
+    for i in range(0, 2000, 200):
+        c.hset("h", mapping={"f%04d" % j: big for j in range(i, i + 200)})
+    p = c.pipeline(transaction=False)
+    for i in range(2000):
+        p.set("e%04d" % i, big, px=1500)
+    p.execute()
+    sid, _ = create(c)
+    c.delete("h")
+    time.sleep(1.6)  # every e* key is past its time
+    c.flushall()
+    time.sleep(3)  # the background compaction of the flushed range
+    held = merged(read_all(c, sid, "COUNT", "500"))
+    assert len(held) == 2001
+    assert sum(len(x) for x in held[(0, b"h")][1][3::2]) == 2000 * len(big)
+    assert all(len(cmds[1][2]) == len(big) for k, cmds in held.items() if k[1] != b"h")
+    disk_held = c.info()["disk_size"]
+    snap(c, "RELEASE", sid)
+    c.set("x", "y")
+    c.flushall()  # compacts again, with nothing pinning the old data now
+    wait_until(lambda: c.info()["disk_size"] < disk_held / 4, timeout=30,
+               msg="space freed after release (held %d)" % disk_held)
     c.close()
