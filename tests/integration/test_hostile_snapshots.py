@@ -152,7 +152,14 @@ def test_json_binary_keys_and_values_replay_exactly(r):
     r.sadd(b"s\x01", b"\xe2\x82", b"ok")
     r.zadd(b"z\x80", {b"\xf0\x9f\x98\x80": -0.5, b"\xff": 1e300})
     r.set(b"ttl\xff", b"\xfe", px=100000)
+    # overlong, surrogate, beyond U+10FFFF, 5-byte: not UTF-8, so they must come as base64
+    for i, v in enumerate([b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                           b"\xf8\x88\x80\x80\x80", b"\xe0\x80\xaf", b"\x01\x1f\x7f",
+                           "\u2028".encode(), b"\xef\xbf\xbf", b"\xf0\x90\x80\x80"]):
+        r.set(b"u%d" % i, v)
     sid, _ = create(r)
+    for bulk in to_dict(snap(r, "READ", sid, "0", "FORMAT", "JSON", "COUNT", "10000"))["entries"]:
+        bulk.decode("utf-8")  # every JSON reply is valid UTF-8 (json_update also parses it)
     entries = read_all(r, sid, "FORMAT", "JSON", "COUNT", "1")
     dst = RedisServer().start()
     try:
