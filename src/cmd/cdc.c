@@ -606,7 +606,14 @@ typedef struct entry_writer {
     reply cmds;
     long long ncmds;
     int db;
+    size_t max_bytes; /* what the entries may take: cdc-poll-max-bytes, within the client's room */
 } entry_writer;
+
+/* Whether the entries, with pending bytes more, fill the reply (a dump_sink's full). */
+static int entry_full(void *arg, size_t pending) {
+    const entry_writer *w = arg;
+    return w->entries.out->len + w->cmds_buf.len + pending >= w->max_bytes;
+}
 
 static void entry_begin(void *arg, int db) {
     entry_writer *w = arg;
@@ -683,7 +690,12 @@ static void read_snapshot(cmd_ctx *ctx, const snapshot_ref *ref, dump_pos *pos, 
     entry_writer w = {.format = format, .entries = reply_part(ctx->r, &entries)};
     buf_init(&w.cmds_buf);
     w.cmds = reply_part(ctx->r, &w.cmds_buf);
-    dump_sink sink = {entry_begin, entry_command, entry_end, &w};
+    /* As POLLUPDATES: a reply takes no more once it holds cdc-poll-max-bytes, or the room
+     * left in the client's output limit (one element at least, whatever its size). */
+    long long room = net_output_room(ctx->c);
+    w.max_bytes = (size_t)CONFIG_READ(cdc_poll_max_bytes);
+    if (room >= 0 && (unsigned long long)room < w.max_bytes) w.max_bytes = (size_t)room;
+    dump_sink sink = {entry_begin, entry_command, entry_end, entry_full, &w};
     dump_filter df = {f->match, f->match_len, f->type, f->db};
     /* Keys dead when the snapshot was taken are no part of it. */
     txn t;

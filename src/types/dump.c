@@ -212,10 +212,15 @@ static int add_element(argv_builder *b, enum key_type type, const char *sub, siz
     }
 }
 
+/* Whether the sink, given pending bytes more, may take no more (see dump_sink.full). */
+static int sink_full(const dump_sink *sink, size_t pending) { return sink->full && sink->full(sink->arg, pending); }
+
 /* A collection from its element `from` (NULL: from the start, after a DEL), at most budget
- * elements of it; when more are left, the next one goes to resume. *used counts them. */
+ * elements of it, fewer once the sink is full (taken_before: elements the walk has already
+ * taken, so that it takes one at least); when more are left, the next one goes to resume.
+ * *used counts them. */
 static int dump_collection(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *from,
-                           size_t budget, const dump_sink *sink, buf *resume, size_t *used) {
+                           size_t budget, size_t taken_before, const dump_sink *sink, buf *resume, size_t *used) {
     argv_builder b;
     args_init(&b);
     sink->begin_key(sink->arg, db);
@@ -230,7 +235,7 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
     size_t sublen, vlen, n = 0;
     int rc = DUMP_DONE;
     while (rc == DUMP_DONE && compound_iter_next(&ci, &sub, &sublen, &val, &vlen)) {
-        if (n == budget) {
+        if (n == budget || (n + taken_before > 0 && sink_full(sink, b.bytes.len))) {
             buf_clear(resume);
             buf_append(resume, sub, sublen);
             rc = DUMP_MORE;
@@ -280,8 +285,8 @@ static void pos_at_key(dump_pos *pos, const char *key, size_t klen, int after) {
     buf_clear(&pos->member);
 }
 
-/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (or the keys to
- * look at) ran out, -1 on a read error. */
+/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (the keys to
+ * look at, the room in the sink) ran out, -1 on a read error. */
 static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *looked,
                    size_t look_max, const dump_sink *sink) {
     ks_cursor *cur = ks_cursor_new(t, pos->db, pos->key.data ? pos->key.data : "", pos->key.len);
@@ -295,7 +300,7 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         /* A cursor inside a key that is not there (it names no key of this snapshot) starts
          * the next key afresh. */
         int inside = pos->in_key && klen == pos->key.len && memcmp(key, pos->key.data, klen) == 0;
-        if (*looked >= look_max || *used >= budget) {
+        if (*looked >= look_max || *used >= budget || (*used > 0 && sink_full(sink, 0))) {
             if (!inside) pos_at_key(pos, key, klen, 0); /* else pos is already there */
             rc = 0;
             break;
@@ -305,7 +310,7 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         size_t n = 1;
         int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink)
                                    : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL,
-                                                     budget - *used, sink, &resume, &n);
+                                                     budget - *used, *used, sink, &resume, &n);
         if (st < 0) {
             rc = -1;
         } else if (st == DUMP_MORE) {
@@ -334,10 +339,9 @@ int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t
         }
         int rc = walk_db(t, f, pos, count, &used, &looked, look_max, sink);
         if (rc < 0) return -1;
-        if (rc == 1) {
-            pos->db++;
-            pos_at_key(pos, "", 0, 0);
-        }
+        if (rc == 0) break; /* out of elements, keys to look at or room in the sink */
+        pos->db++;
+        pos_at_key(pos, "", 0, 0);
     }
     return 0;
 }

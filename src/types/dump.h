@@ -39,13 +39,17 @@ typedef struct dump_sink {
     void (*begin_key)(void *arg, int db);
     void (*command)(void *arg, size_t argc, const char *const *argv, const size_t *lens);
     void (*end_key)(void *arg);
+    /* Whether what the sink holds, with `pending` bytes more of elements not yet given to
+     * it, is all the reply may take (its byte bound); NULL: no bound but the count. */
+    int (*full)(void *arg, size_t pending);
     void *arg;
 } dump_sink;
 
 /* Walks from pos through at most count elements (a string is one; a key's DEL and PEXPIREAT
  * count for nothing) of the keys the filter keeps, live at t's clock (t reads a snapshot),
  * updating pos to where the next walk starts; pos->db reaches `databases` when all is read.
- * Returns 0, or -1 on a read error. */
+ * A walk also stops once the sink is full, after one element at least, so that a reply of big
+ * elements stays within its byte bound. Returns 0, or -1 on a read error. */
 STORE_MUST_CHECK int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count,
                                const dump_sink *sink);
 

@@ -492,12 +492,6 @@ def test_compaction_while_held_keeps_the_snapshot_and_release_frees_it(make_serv
     c.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SNAPSHOT READ bounds a reply only by COUNT elements, never by bytes: COUNT 10000 over a "
-    "hash of 40 fields of 1 MB builds one 40 MB reply (the whole collection, which the "
-    "contract says the server never holds), and a client whose client-output-buffer-limit is "
-    "below that is disconnected on every try, so the copy can never proceed at that COUNT. "
-    "POLLUPDATES stops at cdc-poll-max-bytes (16 MB) and at the client's limit instead"))
 def test_read_reply_is_bounded_in_bytes(make_server):
     s = make_server()
     c = s.client()

@@ -132,7 +132,7 @@ static void on_end(void *arg) {
     buf_append_byte(&out, '|');
 }
 
-static const dump_sink sink = {on_begin, on_command, on_end, NULL};
+static const dump_sink sink = {on_begin, on_command, on_end, NULL, NULL};
 
 /* One walk of count elements from pos through the snapshot; returns what it produced. */
 static const char *walk(const store_snapshot *s, const dump_filter *f, dump_pos *pos, size_t count) {
