@@ -144,7 +144,8 @@ enum { DUMP_DONE = 0, DUMP_MORE = 1 };
 static int is_string(enum key_type type) { return type == TYPE_STRING || type == TYPE_BITMAP; }
 
 /* A string: DEL, then SET with its expiry. */
-static int dump_string(txn *t, int db, const char *key, size_t klen, const meta *m, const dump_sink *sink) {
+static int dump_string(txn *t, int db, const char *key, size_t klen, const meta *m, const dump_sink *sink,
+                       size_t *bytes) {
     buf bits;
     buf_init(&bits);
     const char *value = m->value;
@@ -176,6 +177,7 @@ static int dump_string(txn *t, int db, const char *key, size_t klen, const meta 
     sink->end_key(sink->arg);
     args_free(&b);
     buf_free(&bits);
+    *bytes = klen + vlen;
     return DUMP_DONE;
 }
 
@@ -213,9 +215,11 @@ static int add_element(argv_builder *b, enum key_type type, const char *sub, siz
 }
 
 /* A collection from its element `from` (NULL: from the start, after a DEL), at most budget
- * elements of it; when more are left, the next one goes to resume. *used counts them. */
+ * elements of it, and no more once they take byte_budget bytes (one always fits); when more
+ * are left, the next one goes to resume. *used counts them, *bytes their bytes. */
 static int dump_collection(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *from,
-                           size_t budget, const dump_sink *sink, buf *resume, size_t *used) {
+                           size_t budget, size_t byte_budget, const dump_sink *sink, buf *resume, size_t *used,
+                           size_t *bytes) {
     argv_builder b;
     args_init(&b);
     sink->begin_key(sink->arg, db);
@@ -227,10 +231,10 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
     compound_iter ci;
     compound_iter_open(&ci, &c, from ? from->data : NULL, from ? from->len : 0);
     const char *sub, *val;
-    size_t sublen, vlen, n = 0;
+    size_t sublen, vlen, n = 0, size = 0;
     int rc = DUMP_DONE;
     while (rc == DUMP_DONE && compound_iter_next(&ci, &sub, &sublen, &val, &vlen)) {
-        if (n == budget) {
+        if (n == budget || (n > 0 && size >= byte_budget)) {
             buf_clear(resume);
             buf_append(resume, sub, sublen);
             rc = DUMP_MORE;
@@ -238,6 +242,7 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
             rc = -1;
         } else {
             n++;
+            size += sublen + vlen;
         }
     }
     if (compound_iter_close(&ci) < 0) rc = -1;
@@ -255,6 +260,7 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
     compound_free(&c);
     args_free(&b);
     *used = n;
+    *bytes = size;
     return rc;
 }
 
@@ -280,10 +286,10 @@ static void pos_at_key(dump_pos *pos, const char *key, size_t klen, int after) {
     buf_clear(&pos->member);
 }
 
-/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (or the keys to
- * look at) ran out, -1 on a read error. */
-static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *looked,
-                   size_t look_max, const dump_sink *sink) {
+/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (elements or
+ * bytes, or the keys to look at) ran out, -1 on a read error. */
+static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *bytes,
+                   size_t *looked, size_t look_max, const dump_sink *sink) {
     ks_cursor *cur = ks_cursor_new(t, pos->db, pos->key.data ? pos->key.data : "", pos->key.len);
     const char *key;
     size_t klen;
@@ -295,17 +301,19 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         /* A cursor inside a key that is not there (it names no key of this snapshot) starts
          * the next key afresh. */
         int inside = pos->in_key && klen == pos->key.len && memcmp(key, pos->key.data, klen) == 0;
-        if (*looked >= look_max || *used >= budget) {
+        if (*looked >= look_max || *used >= budget || *bytes >= DUMP_MAX_BYTES) {
             if (!inside) pos_at_key(pos, key, klen, 0); /* else pos is already there */
             rc = 0;
             break;
         }
         (*looked)++;
         if (!kept(f, key, klen, m.type)) continue;
-        size_t n = 1;
-        int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink)
+        size_t n = 1, size = 0;
+        int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink, &size)
                                    : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL,
-                                                     budget - *used, sink, &resume, &n);
+                                                     budget - *used, DUMP_MAX_BYTES - *bytes, sink, &resume, &n,
+                                                     &size);
+        *bytes += size;
         if (st < 0) {
             rc = -1;
         } else if (st == DUMP_MORE) {
@@ -325,14 +333,14 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
 }
 
 int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count, const dump_sink *sink) {
-    size_t used = 0, looked = 0, look_max = count * LOOK_PER_ELEMENT;
-    while (pos->db < databases && used < count && looked < look_max) {
+    size_t used = 0, bytes = 0, looked = 0, look_max = count * LOOK_PER_ELEMENT;
+    while (pos->db < databases && used < count && bytes < DUMP_MAX_BYTES && looked < look_max) {
         if (f->db >= 0 && pos->db != f->db) { /* straight to the filter's database, or done */
             pos->db = pos->db < f->db ? f->db : databases;
             pos_at_key(pos, "", 0, 0);
             continue;
         }
-        int rc = walk_db(t, f, pos, count, &used, &looked, look_max, sink);
+        int rc = walk_db(t, f, pos, count, &used, &bytes, &looked, look_max, sink);
         if (rc < 0) return -1;
         if (rc == 1) {
             pos->db++;

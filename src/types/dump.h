@@ -42,8 +42,13 @@ typedef struct dump_sink {
     void *arg;
 } dump_sink;
 
+/* A walk stops once the elements it returned take this many bytes (keys, fields, members,
+ * values), so COUNT 10000 over big values never builds a reply of gigabytes; it always returns
+ * at least one element, so a single big value still goes out whole. */
+#define DUMP_MAX_BYTES ((size_t)4 << 20)
+
 /* Walks from pos through at most count elements (a string is one; a key's DEL and PEXPIREAT
- * count for nothing) of the keys the filter keeps, live at t's clock (t reads a snapshot),
+ * count for nothing), and about DUMP_MAX_BYTES, of the keys the filter keeps, live at t's clock (t reads a snapshot),
  * updating pos to where the next walk starts; pos->db reaches `databases` when all is read.
  * Returns 0, or -1 on a read error. */
 STORE_MUST_CHECK int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count,
