@@ -45,12 +45,13 @@ static void unlist(snapshot_entry *e) {
     unref(e);
 }
 
-/* (lock held) */
+/* (lock held) A snapshot being read (a reference besides the registry's) is not idle, however
+ * long that READ takes: its client's next READ must find it. */
 static void expire_locked(int64_t now) {
     snapshot_entry *e = reg.head;
     while (e) {
         snapshot_entry *next = e->next;
-        if (now - e->info.read_ms > (int64_t)e->info.ttl_s * 1000) unlist(e);
+        if (e->refs == 1 && now - e->info.read_ms > (int64_t)e->info.ttl_s * 1000) unlist(e);
         e = next;
     }
 }

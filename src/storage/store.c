@@ -61,9 +61,11 @@ static unsigned char filter_metadata(void *state, int level, const char *key, si
                                      size_t vlen, char **new_value, size_t *new_len, unsigned char *changed) {
     (void)state, (void)level, (void)key, (void)klen, (void)new_value, (void)new_len, (void)changed;
     meta m;
-    /* RocksDB runs compaction filters whatever snapshots see: a snapshot must keep its keys. */
-    if (store_snapshots_held() > 0 || enc_decode_meta(value, vlen, &m) < 0) return 0;
-    return m.expire_ms != 0 && m.expire_ms < time_now_ms();
+    if (enc_decode_meta(value, vlen, &m) < 0) return 0;
+    int expired = m.expire_ms != 0 && m.expire_ms < time_now_ms();
+    /* RocksDB runs compaction filters whatever snapshots see: a snapshot must keep its keys.
+     * Asked after the decision (see store_snapshot_take). */
+    return expired && store_snapshots_held() == 0;
 }
 
 /* Splits a subkey into its metadata key and version; returns -1 if it is not a subkey. */
@@ -102,7 +104,9 @@ static unsigned char filter_subkey(void *state, int level, const char *key, size
         buf_free(&raw);
     }
     buf_free(&mk);
-    return drop;
+    /* Asked again after the metadata was read: a snapshot taken since the first check may
+     * still see the key alive (see store_snapshot_take). */
+    return drop && store_snapshots_held() == 0;
 }
 
 /* ---- open / close ---- */
@@ -367,9 +371,14 @@ struct store_snapshot {
 
 static atomic_int snapshots_held;
 
+/* The count of held snapshots is raised before a snapshot is taken and asked by the
+ * compaction filters after they have read what they decide on. A key the filter finds dead
+ * was dead before any snapshot taken later, and one taken earlier is counted by then: no
+ * snapshot loses what it sees. */
 store_snapshot *store_snapshot_take(uint64_t *seq) {
     store_snapshot *s = calloc(1, sizeof(*s));
     if (!s) abort();
+    atomic_fetch_add(&snapshots_held, 1);
     /* The C API does not tell a snapshot's sequence: it is the latest one when no commit was
      * published while it was taken. Commits are far apart next to these three calls. */
     uint64_t before, after;
@@ -381,7 +390,6 @@ store_snapshot *store_snapshot_take(uint64_t *seq) {
     } while (before != after);
     s->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_snapshot(s->ro, s->snap);
-    atomic_fetch_add(&snapshots_held, 1);
     *seq = after;
     return s;
 }

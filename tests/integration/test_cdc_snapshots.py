@@ -490,3 +490,31 @@ def test_paging_200k(server, r):
 @rss_test
 def test_paging_1m(server, r):
     page_big(server, r, 1000000)
+
+
+def test_big_values_split_replies_by_size(r):
+    """COUNT bounds elements, and a reply also ends once it holds cdc-poll-max-bytes: fields of
+    1 MB must not come back in one reply of them all (nor 10000 of 512 MB in one of 5 TB)."""
+    r.config_set("cdc-poll-max-bytes", "4mb")
+    try:
+        split_replies_by_size(r)
+    finally:
+        r.config_set("cdc-poll-max-bytes", "16mb")
+
+
+def split_replies_by_size(r):
+    big = b"x" * (1 << 20)
+    r.hset("h", mapping={"f%d" % i: big for i in range(10)})
+    r.set("s1", big)
+    r.set("s2", big)
+    sid, _ = create(r)
+    pages = []
+    entries = read_all(r, sid, "COUNT", "100", on_page=lambda e: pages.append(e))
+    assert elements(entries) == 12
+    assert len(pages) >= 3 and all(elements(p) <= 5 for p in pages), [elements(p) for p in pages]
+    fields = {}
+    for e in entries:
+        for c in e["commands"]:
+            if c[0] == b"HSET":
+                fields.update(zip(c[2::2], c[3::2]))
+    assert fields == r.hgetall("h")
