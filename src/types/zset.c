@@ -490,6 +490,7 @@ static double aggregate(enum zset_aggregate how, double acc, double v) {
 static void combine(const zset_combine_spec *spec, zset_entries *e) {
     zset_entry *all = e->items;
     size_t n = e->n, w = 0;
+    if (n == 0) return; /* items may be NULL then, which qsort must not be given */
     qsort(all, n, sizeof(zset_entry), compare_member);
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
