@@ -2,7 +2,7 @@
 # Instructions the server spends per request, counted with callgrind (repeatable whatever else
 # the machine is doing, unlike throughput): for each binary given, each command, the
 # difference between runs of LONG and SHORT requests, so start-up and shutdown cancel out.
-#   bench/run_instructions.sh OLD_BINARY NEW_BINARY ...
+#   bench/run_instructions.sh OLD_BINARY NEW_BINARY ...   (env SIZE: value bytes, default 16)
 # Prints one line per command and binary. Needs valgrind and redis-benchmark.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ count() {
     --workers 1 >"$dir/log" 2>&1 &
   pid=$!
   for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.5; done
-  redis-benchmark -p "$port" -t "$test" -P "$pipe" -n "$n" -c 10 -r 100000 -d 16 -q >/dev/null 2>&1
+  redis-benchmark -p "$port" -t "$test" -P "$pipe" -n "$n" -c 10 -r 100000 -d "${SIZE:-16}" -q >/dev/null 2>&1
   redis-cli -p "$port" shutdown >/dev/null 2>&1 || true
   wait "$pid" || true
   awk '/^(summary|totals):/ {print $2; exit}' "$dir/out"

@@ -10,7 +10,7 @@
  * so a transaction over several databases replays as Redis's own MULTI would.
  *
  * Version 2 is version 1 followed by a table of references, written only when an argument
- * of at least RECORD_REF_MIN_BYTES is stored by a write of the same commit (a big SET's
+ * of at least RECORD_REF_MIN_BYTES is stored by a write of the same commit (a SET's
  * value): the argument is then encoded empty, and the table says where its bytes are, so
  * the batch does not carry them twice:
  *   nrefs varint | nrefs × ( cmd varint | arg varint | op varint | offset varint | len varint )
@@ -28,7 +28,9 @@
 #define RECORD_MAGIC1 'K'
 #define RECORD_VERSION 1
 #define RECORD_VERSION_REFS 2
-#define RECORD_REF_MIN_BYTES (64 * 1024)
+/* 256 bytes: below it a reference (5 varints) and the search for the write saves little; from
+ * it up, a SET's value would double the WAL bytes (bench/RESULTS.md, issue 13). */
+#define RECORD_REF_MIN_BYTES 256
 
 typedef struct record_arg {
     const char *ptr;
