@@ -4,10 +4,17 @@
 #ifndef TIDEKV_STORE_FIXTURE_H
 #define TIDEKV_STORE_FIXTURE_H
 
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "storage/store.h"
+#include "storage/txn.h"
 
 static char store_fixture_dir[] = "/tmp/tidekv-unit-XXXXXX";
 
@@ -29,6 +36,16 @@ static int store_fixture_close(void **state) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", store_fixture_dir);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Commits t with a change record, as every commit carries one; t is empty afterwards, ready
+ * for more (txn_free it at the end). */
+static inline void store_fixture_commit(txn *t) {
+    const char *argv[1] = {"TEST"};
+    size_t lens[1] = {4};
+    txn_record(t, 0, 0, 1, argv, lens);
+    char *err = NULL;
+    assert_int_equal(txn_commit(t, &err), 0);
 }
 
 #endif

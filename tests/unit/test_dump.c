@@ -24,16 +24,6 @@
 #define KEY(k) (k), strlen(k)
 #define DATABASES 16
 
-/* Commits t and frees it. */
-static void commit(txn *t) {
-    const char *argv[1] = {"TEST"};
-    size_t lens[1] = {4};
-    txn_record(t, 0, 0, 1, argv, lens);
-    char *err = NULL;
-    assert_int_equal(txn_commit(t, &err), 0);
-    txn_free(t); /* its buffers: the tests start each txn anew */
-}
-
 /* ---- cursors ---- */
 
 static void roundtrip(int db, const char *key, size_t klen, int in_key, const char *member, size_t mlen) {
@@ -175,14 +165,15 @@ static void test_every_type(void **state) {
     zset_pair pairs[2] = {{0.1, {"a", 1}}, {-2.5, {"b", 1}}};
     zset_add_result zr;
     assert_int_equal(zset_add(&t, 1, KEY("e:zset"), 0, pairs, 2, NULL, NULL, &zr), ST_OK);
-    commit(&t);
+    store_fixture_commit(&t);
 
     uint64_t seq;
     store_snapshot *s = store_snapshot_take(&seq);
-    txn_init(&t); /* after the snapshot: not in it */
+    /* after the snapshot: not in it */
     string_put(&t, 0, KEY("a:str"), "changed", 7, 0);
     string_put(&t, 0, KEY("a:new"), "n", 1, 0);
-    commit(&t);
+    store_fixture_commit(&t);
+    txn_free(&t);
 
     dump_pos pos;
     dump_pos_init(&pos);
@@ -239,7 +230,8 @@ static void test_dead_keys_left_out(void **state) {
     ks_flush_db(&t, 1);
     string_put(&t, 0, KEY("old"), "v", 1, 1000); /* long expired */
     string_put(&t, 0, KEY("live"), "v", 1, 0);
-    commit(&t);
+    store_fixture_commit(&t);
+    txn_free(&t);
     uint64_t seq;
     store_snapshot *s = store_snapshot_take(&seq);
     dump_pos pos;

@@ -20,15 +20,6 @@
 
 #define KEY(k) (k), strlen(k)
 
-/* Commits t, with a change record as every commit carries. */
-static void commit(txn *t) {
-    const char *argv[1] = {"TEST"};
-    size_t lens[1] = {4};
-    txn_record(t, 0, 0, 1, argv, lens);
-    char *err = NULL;
-    assert_int_equal(txn_commit(t, &err), 0);
-}
-
 /* Pushes the NULL-ended items at one end; returns the new length. */
 static uint64_t push(txn *t, const char *key, int at_head, ...) {
     slice items[16];
@@ -87,7 +78,7 @@ static void test_push_both_ends_and_pop_counts(void **state) {
     txn *t = *state;
     assert_int_equal(push(t, "l", 0, "b", "c", NULL), 2);
     assert_int_equal(push(t, "l", 1, "a", "z", NULL), 4); /* LPUSH z comes first */
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "l", ST_OK), "[4]z,a,b,c");
     uint64_t len;
     assert_int_equal(list_length(t, 0, KEY("l"), &len), ST_OK);
@@ -100,11 +91,11 @@ static void test_push_both_ends_and_pop_counts(void **state) {
     assert_int_equal(popped, 2);
     assert_string_equal(pop(t, "l", 0, 0, &popped), "[0]"); /* count 0: nothing */
     assert_int_equal(popped, 0);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "l", ST_OK), "[1]a");
     /* Popping more than there is pops all, and the empty list is deleted. */
     assert_string_equal(pop(t, "l", 1, 10, &popped), "[1]a");
-    commit(t);
+    store_fixture_commit(t);
     assert_int_equal(list_length(t, 0, KEY("l"), &len), ST_MISSING);
     assert_int_equal(len, 0);
     string_val v;
@@ -125,13 +116,13 @@ static void test_pushx_needs_a_list(void **state) {
     push(t, "px", 0, "a", NULL);
     assert_int_equal(list_push(t, 0, KEY("px"), 0, 1, &one, 1, &len), ST_OK);
     assert_int_equal(len, 2);
-    commit(t);
+    store_fixture_commit(t);
 }
 
 static void test_index_and_set(void **state) {
     txn *t = *state;
     push(t, "ix", 0, "a", "b", "c", NULL);
-    commit(t);
+    store_fixture_commit(t);
     buf v;
     buf_init(&v);
     assert_int_equal(list_index(t, 0, KEY("ix"), -1, &v), ST_OK);
@@ -141,7 +132,7 @@ static void test_index_and_set(void **state) {
     assert_int_equal(list_set(t, 0, KEY("ix"), 1, "B", 1), ST_OK);
     assert_int_equal(list_set(t, 0, KEY("ix"), -4, "x", 1), ST_OUT_OF_RANGE);
     assert_int_equal(list_set(t, 0, KEY("nope"), 0, "x", 1), ST_MISSING);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "ix", ST_OK), "[3]a,B,c");
     buf_free(&v);
 }
@@ -161,7 +152,7 @@ static void test_insert(void **state) {
     assert_int_equal(list_insert(t, 0, KEY("in"), 1, "none", 4, "q", 1, &len), ST_OK);
     assert_int_equal(len, -1);
     assert_int_equal(list_insert(t, 0, KEY("nope"), 1, "a", 1, "q", 1, &len), ST_MISSING);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "in", ST_OK), "[8]0,a,x,b,c,y,d,z");
 }
 
@@ -177,14 +168,14 @@ static void test_remove(void **state) {
     assert_string_equal(range(t, "rm", ST_OK), "[4]a,b,x,c");
     assert_int_equal(list_remove(t, 0, KEY("rm"), 0, "q", 1, &n), ST_OK);
     assert_int_equal(n, 0);
-    commit(t);
+    store_fixture_commit(t);
     assert_int_equal(list_remove(t, 0, KEY("rm"), 0, "x", 1, &n), ST_OK);
     assert_int_equal(n, 1);
     assert_string_equal(range(t, "rm", ST_OK), "[3]a,b,c");
     push(t, "rm2", 0, "x", "x", NULL);
     assert_int_equal(list_remove(t, 0, KEY("rm2"), 0, "x", 1, &n), ST_OK); /* all: the list goes */
     assert_int_equal(n, 2);
-    commit(t);
+    store_fixture_commit(t);
     assert_int_equal(list_remove(t, 0, KEY("rm2"), 0, "x", 1, &n), ST_MISSING);
     assert_int_equal(n, 0);
 }
@@ -193,12 +184,12 @@ static void test_trim(void **state) {
     txn *t = *state;
     push(t, "tr", 0, "a", "b", "c", "d", "e", NULL);
     assert_int_equal(list_trim(t, 0, KEY("tr"), 1, -2), ST_OK);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "tr", ST_OK), "[3]b,c,d");
     assert_int_equal(list_trim(t, 0, KEY("tr"), -100, 100), ST_OK); /* keeps all */
     assert_string_equal(range(t, "tr", ST_OK), "[3]b,c,d");
     assert_int_equal(list_trim(t, 0, KEY("tr"), 2, 1), ST_OK); /* an empty range deletes it */
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "tr", ST_MISSING), "[0]");
     assert_int_equal(list_trim(t, 0, KEY("tr"), 0, 1), ST_MISSING);
 }
@@ -220,7 +211,7 @@ static const char *pos(txn *t, long long rank, long long max_matches, long long 
 static void test_pos_rank_count_maxlen(void **state) {
     txn *t = *state;
     push(t, "ps", 0, "x", "a", "x", "b", "x", "x", NULL); /* x at 0, 2, 4, 5 */
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(pos(t, 1, 1, 0), "0");
     assert_string_equal(pos(t, 2, 1, 0), "2");
     assert_string_equal(pos(t, -1, 1, 0), "5");
@@ -242,7 +233,7 @@ static void test_move_between_lists_and_to_itself(void **state) {
     assert_memory_equal(v.data, "c", 1);
     assert_int_equal(list_move(t, 0, KEY("src"), KEY("dst"), 1, 0, &v, &at_dst), ST_OK);
     assert_memory_equal(v.data, "a", 1);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "src", ST_OK), "[1]b");
     assert_string_equal(range(t, "dst", ST_OK), "[2]c,a");
     /* The same list rotates, at both ends and at one. */
@@ -253,7 +244,7 @@ static void test_move_between_lists_and_to_itself(void **state) {
     assert_string_equal(range(t, "rot", ST_OK), "[3]3,1,2");
     /* The last item moved away deletes the source. */
     assert_int_equal(list_move(t, 0, KEY("src"), KEY("dst"), 1, 1, &v, &at_dst), ST_OK);
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "src", ST_MISSING), "[0]");
     assert_int_equal(list_move(t, 0, KEY("src"), KEY("dst"), 1, 1, &v, &at_dst), ST_MISSING);
     buf_free(&v);
@@ -263,7 +254,7 @@ static void test_wrongtype(void **state) {
     txn *t = *state;
     string_put(t, 0, KEY("str"), "v", 1, 0);
     push(t, "ok", 0, "a", NULL);
-    commit(t);
+    store_fixture_commit(t);
     slice one = {"x", 1};
     uint64_t len;
     long long n;
@@ -304,7 +295,7 @@ static void make_list(txn *t, const char *key, uint64_t head, uint64_t n, uint64
     l.m.size = n;
     compound_save(&l);
     compound_free(&l);
-    commit(t);
+    store_fixture_commit(t);
 }
 
 static void test_no_room_near_the_edges(void **state) {
@@ -317,7 +308,7 @@ static void test_no_room_near_the_edges(void **state) {
     assert_int_equal(list_push(t, 0, KEY("low"), 1, 0, two, 1, &len), ST_OK);
     assert_int_equal(list_push(t, 0, KEY("low"), 1, 0, two, 1, &len), ST_NO_ROOM_AT_HEAD);
     assert_int_equal(list_push(t, 0, KEY("low"), 0, 0, two, 2, &len), ST_OK); /* the tail has room */
-    commit(t);
+    store_fixture_commit(t);
     assert_string_equal(range(t, "low", ST_OK), "[4]a,0,a,b");
     /* Inserting near the head moves items towards it: refused too. */
     long long n;

@@ -23,11 +23,6 @@
 
 static slice sl(const char *s) { return (slice){(char *)s, strlen(s)}; }
 
-static void commit(txn *t) {
-    char *err = NULL;
-    assert_int_equal(txn_commit(t, &err), 0);
-}
-
 /* ZADD key [flags] score member: the status, the result in *res. */
 static type_status add_flags(txn *t, const char *key, int flags, double score, const char *m, zset_add_result *res) {
     zset_pair p = {score, sl(m)};
@@ -122,7 +117,7 @@ static void test_add_and_flags(void **state) {
     buf_append(&changed, "", 1);
     assert_string_equal(changed.data, "a:1 b:2");
     buf_free(&changed);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_int_equal(card(&t, "fl"), 2);
 
     /* NX: only new members; XX: only existing ones. */
@@ -151,7 +146,7 @@ static void test_add_and_flags(void **state) {
     /* The same score again: not a change. */
     assert_int_equal(add_flags(&t, "fl", ZSET_CH, -1, "a", &res), ST_OK);
     assert_true(!res.skipped && res.changed == 0);
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range all = zset_range_all(ZSET_BY_RANK);
     expect_range(&t, "fl", &all, "a:-1 new:0 b:2 c:3");
     txn_free(&t);
@@ -178,7 +173,7 @@ static void test_incr(void **state) {
     assert_int_equal(add_flags(&t, "in", 0, INFINITY, "m", &res), ST_OK);
     assert_int_equal(add_flags(&t, "in", ZSET_INCR, -INFINITY, "m", &res), ST_NAN_OR_INF);
     assert_true(score_of(&t, "in", "m") == INFINITY);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_true(score_of(&t, "in", "m") == INFINITY);
     txn_free(&t);
 }
@@ -191,7 +186,7 @@ static void test_infinite_scores(void **state) {
     add(&t, "inf", -INFINITY, "bottom");
     add(&t, "inf", 0, "zero");
     add(&t, "inf", -1e308, "low");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range r = zset_range_all(ZSET_BY_SCORE);
     expect_range(&t, "inf", &r, "bottom:-inf low:-1e+308 zero:0 top:inf");
     r.rev = 1;
@@ -215,7 +210,7 @@ static void test_range_by_rank(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "rk");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range r = zset_range_all(ZSET_BY_RANK);
     expect_range(&t, "rk", &r, "a:1 b:2 c:3 d:4 e:5");
     r.start = 1, r.stop = 2;
@@ -239,7 +234,7 @@ static void test_range_by_score(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "sc");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range r = zset_range_all(ZSET_BY_SCORE);
     r.min = 2, r.max = 4;
     expect_range(&t, "sc", &r, "b:2 c:3 d:4");
@@ -278,7 +273,7 @@ static void test_range_by_lex(void **state) {
     txn_init(&t);
     const char *m[] = {"a", "b", "bb", "c", "d"};
     for (int i = 0; i < 5; i++) add(&t, "lx", 0, m[i]);
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range r = zset_range_all(ZSET_BY_LEX);
     expect_range(&t, "lx", &r, "a:0 b:0 bb:0 c:0 d:0");
     r.lmin = lex(0, 0, "b"), r.lmax = lex(0, 0, "c");
@@ -321,7 +316,7 @@ static void test_scores_and_ranks(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "sr");
-    commit(&t);
+    store_fixture_commit(&t);
     double score;
     assert_int_equal(zset_score(&t, 0, "sr", 2, "zz", 2, &score), ST_MISSING);
     assert_int_equal(zset_score(&t, 0, "nokey", 5, "a", 1, &score), ST_MISSING);
@@ -347,7 +342,7 @@ static void test_pops(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "pp");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_entries es;
     zset_entries_init(&es);
     assert_int_equal(zset_pop(&t, 0, "pp", 2, 0, 2, &es), ST_OK);
@@ -360,13 +355,13 @@ static void test_pops(void **state) {
     zset_entries_init(&es);
     assert_int_equal(zset_pop(&t, 0, "pp", 2, 0, 0, &es), ST_OK); /* COUNT 0 */
     assert_int_equal(es.n, 0);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_int_equal(card(&t, "pp"), 2);
     /* More than there are: all of them, and the key is gone. */
     assert_int_equal(zset_pop(&t, 0, "pp", 2, 0, 10, &es), ST_OK);
     expect_entries(&es, "c:3 d:4");
     zset_entries_free(&es);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_false(key_exists(&t, "pp"));
     zset_entries_init(&es);
     assert_int_equal(zset_pop(&t, 0, "pp", 2, 0, 1, &es), ST_MISSING);
@@ -380,7 +375,7 @@ static void test_removes(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "rm");
-    commit(&t);
+    store_fixture_commit(&t);
     slice members[] = {sl("a"), sl("zz"), sl("a"), sl("c")};
     buf removed;
     buf_init(&removed);
@@ -390,7 +385,7 @@ static void test_removes(void **state) {
     buf_append(&removed, "", 1);
     assert_string_equal(removed.data, "a:1 c:3");
     buf_free(&removed);
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range all = zset_range_all(ZSET_BY_RANK);
     expect_range(&t, "rm", &all, "b:2 d:4 e:5");
 
@@ -407,7 +402,7 @@ static void test_removes(void **state) {
     assert_int_equal(zset_remove_range(&t, 0, "rm", 2, &r, &es), ST_OK);
     expect_entries(&es, "b:2");
     zset_entries_free(&es);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_int_equal(card(&t, "rm"), 1);
     /* The last member removed by rank: the key is deleted. */
     zset_entries_init(&es);
@@ -416,15 +411,15 @@ static void test_removes(void **state) {
     assert_int_equal(zset_remove_range(&t, 0, "rm", 2, &r, &es), ST_OK);
     expect_entries(&es, "d:4");
     zset_entries_free(&es);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_false(key_exists(&t, "rm"));
     /* ZREM of the last member deletes the key too; of a missing key removes nothing. */
     add(&t, "rm2", 1, "x");
-    commit(&t);
+    store_fixture_commit(&t);
     slice x = sl("x");
     assert_int_equal(zset_remove(&t, 0, "rm2", 3, &x, 1, NULL, NULL, &n), ST_OK);
     assert_int_equal(n, 1);
-    commit(&t);
+    store_fixture_commit(&t);
     assert_false(key_exists(&t, "rm2"));
     assert_int_equal(zset_remove(&t, 0, "rm2", 3, &x, 1, NULL, NULL, &n), ST_OK);
     assert_int_equal(n, 0);
@@ -436,7 +431,7 @@ static void test_range_copy_and_store(void **state) {
     txn t;
     txn_init(&t);
     add_abcde(&t, "src");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_entries es;
     zset_entries_init(&es);
     zset_range r = zset_range_all(ZSET_BY_RANK);
@@ -445,7 +440,7 @@ static void test_range_copy_and_store(void **state) {
     expect_entries(&es, "d:4 c:3 b:2");
     assert_int_equal(zset_store(&t, 0, "dst", 3, &es), ST_OK);
     zset_entries_free(&es);
-    commit(&t);
+    store_fixture_commit(&t);
     zset_range all = zset_range_all(ZSET_BY_RANK);
     expect_range(&t, "dst", &all, "b:2 c:3 d:4");
     assert_int_equal(card(&t, "dst"), 3);
@@ -491,7 +486,7 @@ static void test_combine(void **state) {
     add(&t, "z2", 5, "d");
     const char *set[] = {"a", "d", "s"};
     make_set(&t, "s1", set, 3);
-    commit(&t);
+    store_fixture_commit(&t);
     const char *z12[] = {"z1", "z2"}, *z1s[] = {"z1", "s1"}, *z1m[] = {"z1", "nokey"};
     /* inf + -inf sums to 0, as in Redis. */
     expect_combine(&t, ZSET_UNION, ZSET_AGG_SUM, z12, 2, NULL, "c:0 a:1 d:5 b:12");
@@ -520,7 +515,7 @@ static void test_union_stops_past_room(void **state) {
         snprintf(m, sizeof(m), "member%03d", i);
         add(&t, "big", i, m);
     }
-    commit(&t);
+    store_fixture_commit(&t);
     slice k = sl("big");
     double one = 1;
     zset_combine_spec spec = {ZSET_UNION, ZSET_AGG_SUM, &k, 1, &one};
@@ -545,7 +540,7 @@ static void test_wrongtype(void **state) {
     txn_init(&t);
     string_put(&t, 0, "str", 3, "v", 1, 0);
     add(&t, "okz", 1, "a");
-    commit(&t);
+    store_fixture_commit(&t);
     zset_add_result res;
     long long n;
     double score;
@@ -593,7 +588,7 @@ static void test_corrupt(void **state) {
     txn t;
     txn_init(&t);
     make_corrupt(&t, "bad");
-    commit(&t);
+    store_fixture_commit(&t);
     double score;
     zset_add_result res;
     assert_int_equal(zset_score(&t, 0, "bad", 3, "bad", 3, &score), ST_CORRUPT);
