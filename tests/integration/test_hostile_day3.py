@@ -550,6 +550,7 @@ def test_cdc_in_multi_is_applied_at_exec(r):
 
 
 @tidekv_only
+@pytest.mark.soak  # long: runs under make soak
 def test_many_clients_create_ack_drop_at_once(make_server):
     s = make_server(["--cdc-max-consumers", "10000"])
     r = s.client()
@@ -610,6 +611,7 @@ def write_round(r, tag, n=100):
 
 
 @tidekv_only
+@pytest.mark.soak  # long: runs under make soak
 def test_lowering_the_cap_at_runtime_loses_a_consumer_and_strict_poll_says_so(make_server):
     s = make_server(PURGE_ARGS)
     r = s.client(socket_timeout=30)
@@ -875,6 +877,7 @@ def test_kill_close_and_wake_storm_keeps_every_element(mserver):
 
 
 @tidekv_only
+@pytest.mark.soak  # long: runs under make soak
 def test_kill9_while_acknowledging_never_loses_history(make_server):
     """A consumer acknowledges as it goes while history is purged behind it; kill -9 at any
     moment: after the restart, a STRICT poll from its remembered position finds every change."""

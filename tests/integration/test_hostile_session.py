@@ -358,6 +358,7 @@ def test_a_blocked_poll_gets_a_big_mset_whole_through_a_match_filter(server, r):
                    "header only, but RocksDB loads the blob): each call allocates twice the value (128 MB for 64 MB, "
                    "0.6 s); the memtable case is tested and cheap, this one is not (a 500 MB value: 1 GB and "
                    "seconds per EXISTS)")
+@pytest.mark.soak  # long: runs under make soak
 def test_commands_that_need_no_value_do_not_read_a_flushed_big_one(make_server):
     s = make_server()
     r = s.client(socket_timeout=120)

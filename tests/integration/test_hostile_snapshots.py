@@ -461,6 +461,7 @@ def test_expired_keys_go_after_release(make_server):
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_compaction_while_held_keeps_the_snapshot_and_release_frees_it(make_server):
     """FLUSHALL compacts the deleted range in the background: a held snapshot still reads
     a deleted hash's fields and keys that expired since, and after RELEASE the next

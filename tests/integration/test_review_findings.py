@@ -76,6 +76,7 @@ def test_info_disk_size_counts_the_values_in_blob_files(make_server):
 @pytest.mark.xfail(strict=True, reason="the expiry compaction filter of the metadata column family makes RocksDB "
                                        "read every blob value its compactions meet (the C API cannot filter a "
                                        "blob by its key): a 300 MB string costs ~600 MB at each compaction")
+@pytest.mark.soak  # long: runs under make soak
 def test_compactions_do_not_read_big_values_back_into_memory(make_server):
     s = make_server(["--rocksdb.write_buffer_size", "4"])  # small memtables: flushes and compactions soon
     r = s.client(socket_timeout=120)

@@ -48,6 +48,7 @@ def fill_until_error(r):
 
 
 @pytest.mark.parametrize("mode", ["everysec", "always", "no"])
+@pytest.mark.soak  # long: runs under make soak
 def test_disk_full_then_recovery(small_disk, mode):
     filler = os.path.join(small_disk, "filler")
     # Half the disk: once it is removed, RocksDB's first compaction after the recovery rewrites
