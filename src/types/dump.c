@@ -65,6 +65,7 @@ int dump_cursor_decode(const char *s, size_t len, int databases, dump_pos *p) {
         goto done;
     size_t mlen = raw.len - CURSOR_HEAD - klen;
     if (phase == CURSOR_AT_KEY && mlen > 0) goto done;
+    if (phase == CURSOR_AT_KEY && db == 0 && klen == 0) goto done; /* the start is only ever "0" */
     p->db = (int)db;
     p->in_key = phase == CURSOR_IN_KEY;
     buf_append(&p->key, raw.data + CURSOR_HEAD, klen);
