@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import encode_command, server_binary
+from conftest import Server, encode_command, server_binary
 from test_cdc_helpers import build_batch
 
 MB = 1024 * 1024
@@ -185,3 +185,14 @@ def forge(server, records):
     """Writes (cf, key, value) records as one batch of puts into the stopped server's database,
     then starts it again."""
     inject(server, [build_batch([("PUT", cf, k, v) for cf, k, v in records])])
+
+
+def started_server(extra_args=None):
+    """A started server for a module-scoped fixture: `yield from started_server([...])`; it is
+    stopped and its directory removed when the module is done."""
+    s = Server(extra_args=extra_args)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.cleanup()

@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from conftest import IS_REDIS, REDIS_SERVER, ConnectionClosed, Server, encode_command, tidekv_only
+from helpers import started_server
 from test_blocking import wait_blocked_clients
 from test_cdc_helpers import seq, wait_until
 
@@ -748,12 +749,7 @@ def test_remembered_cursor_after_restart_still_covers_the_rest(make_server):
 
 @pytest.fixture(scope="module")
 def mserver():
-    s = Server(extra_args=None if IS_REDIS else ["--workers", "2", "--debug-fault-injection", "yes"])
-    try:
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from started_server(None if IS_REDIS else ["--workers", "2", "--debug-fault-injection", "yes"])
 
 
 @tidekv_only

@@ -12,19 +12,13 @@ import time
 import pytest
 
 from conftest import IS_REDIS, Push, RespError, Server, encode_command, tidekv_only
-from helpers import closed_within, gone_within
+from helpers import closed_within, gone_within, started_server
 from test_blocking import not_answered, reply_within, wait_blocked_clients
 
 
 @pytest.fixture(scope="module")
 def mserver():
-    extra = None if IS_REDIS else ["--workers", "2", "--debug-fault-injection", "yes"]
-    s = Server(extra_args=extra)
-    try:
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from started_server(None if IS_REDIS else ["--workers", "2", "--debug-fault-injection", "yes"])
 
 
 @pytest.fixture

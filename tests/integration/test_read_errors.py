@@ -6,7 +6,8 @@ command in turn, until the command has fewer reads than that and succeeds."""
 import pytest
 import redis
 
-from conftest import Server, encode_command, tidekv_only
+from conftest import encode_command, tidekv_only
+from helpers import started_server
 from test_cdc_helpers import poll_all, seq
 
 pytestmark = tidekv_only
@@ -17,12 +18,7 @@ MAX_READS = 80
 
 @pytest.fixture(scope="module")
 def fserver():
-    s = Server(extra_args=["--debug-fault-injection", "yes"])
-    try:
-        s.start()
-        yield s
-    finally:
-        s.cleanup()
+    yield from started_server(["--debug-fault-injection", "yes"])
 
 
 @pytest.fixture
