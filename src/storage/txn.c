@@ -33,6 +33,7 @@ void txn_init(txn *t) {
     buf_init(&t->flushed);
     buf_init(&t->sealed);
     staged_bounds_init(&t->bounds);
+    keycount_delta_init(&t->counts);
     t->now_ms = time_now_ms();
 }
 
@@ -68,6 +69,7 @@ void txn_reset(txn *t) {
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     staged_bounds_clear(&t->bounds);
+    keycount_delta_clear(&t->counts);
 }
 
 void txn_free(txn *t) {
@@ -81,6 +83,7 @@ void txn_free(txn *t) {
     buf_free(&t->flushed);
     buf_free(&t->sealed);
     staged_bounds_free(&t->bounds);
+    keycount_delta_free(&t->counts);
 }
 
 static rocksdb_writebatch_wi_t *index_of(txn *t) {
@@ -163,7 +166,13 @@ static void index_catch_up(txn *t) {
     t->indexed = t->nops;
 }
 
-int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
+/* Tells the key counts what a read of a key's metadata found (rc as txn_get returns it). */
+static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, const buf *out) {
+    if (cf == CF_METADATA && rc >= 0) keycount_note_read(&t->counts, t->nops, key, klen, rc, out->data, out->len);
+    return rc;
+}
+
+static int get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     if (t->nops == 0) return store_get(cf, key, klen, out);
     if (store_read_faults()) return -1;
     index_catch_up(t);
@@ -187,10 +196,14 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     return 1;
 }
 
-int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
+    return note_meta_read(t, cf, key, klen, get(t, cf, key, klen, out), out);
+}
+
+static int get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
     /* An overlay iterator would still show what a range deletion of the txn removed. */
     if (deleted_by_range(t, 0, cf, key, klen)) {
-        int rc = txn_get(t, cf, key, klen, out);
+        int rc = get(t, cf, key, klen, out);
         if (rc == 1 && out->len > max) out->len = max;
         return rc;
     }
@@ -217,6 +230,10 @@ int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf
     store_iter_free(it);
     buf_free(&end);
     return rc;
+}
+
+int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+    return note_meta_read(t, cf, key, klen, get_prefix(t, cf, key, klen, max, out), out);
 }
 
 void txn_savepoint(const txn *t, txn_mark *m) {
@@ -466,6 +483,28 @@ static int write_batch(rocksdb_writebatch_t *wb, char **err) {
     return *err ? -1 : 0;
 }
 
+/* Replays the txn's metadata writes into its key count changes. Returns 0, or -1 on a read error. */
+static int stage_counts(txn *t) {
+    keycount_stage_begin(&t->counts);
+    for (size_t i = 0; i < t->nops; i++) {
+        const txn_op *op = &t->ops[i];
+        if (op->cf != CF_METADATA) continue;
+        int rc;
+        if (op->kind == TXN_RANGE)
+            rc = keycount_stage_range(&t->counts, op_key(t, op), op->key_len);
+        else
+            rc = keycount_stage_write(&t->counts, i, op_key(t, op), op->key_len,
+                                      op->kind == TXN_PUT ? op_val(t, op) : NULL, op->val_len);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+int txn_key_counts(txn *t, int db, keycount_stats *out) {
+    if (t->nops > 0 && stage_counts(t) < 0) return -1;
+    return keycount_get(db, t->now_ms, t->nops > 0 ? &t->counts : NULL, out);
+}
+
 /* Keys a range deletion (FLUSHDB, FLUSHALL) hides stay in RocksDB until a compaction, and a
  * seek among them steps over them one by one (SCAN, KEYS, RANDOMKEY): the key ranges the
  * committed txn deleted are compacted soon (all of them at once, an interval at most). */
@@ -490,12 +529,20 @@ int txn_commit(txn *t, char **err) {
         txn_reset(t);
         return 0;
     }
+    int counting = keycount_loaded();
+    if (counting && stage_counts(t) < 0) {
+        *err = strdup("storage error reading the keys a write replaces");
+        if (!*err) abort();
+        txn_reset(t);
+        return -1;
+    }
     finish_batch(t);
     free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
     clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
     int rc = write_batch(wb, err);
     if (rc == 0) {
+        if (counting) keycount_apply(&t->counts);
         after_commit(t);
         compact_deleted_keys(t);
         bounds_publish(&t->bounds);

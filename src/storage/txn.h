@@ -11,6 +11,7 @@
 #include "cdc/record.h"
 #include "storage/bounds.h"
 #include "storage/store.h"
+#include "storage/keycount.h"
 #include "util/buf.h"
 
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
@@ -35,6 +36,7 @@ typedef struct txn {
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
     int64_t now_ms; /* the command's clock, so one command sees one time */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
+    keycount_delta counts; /* what it does to the key counts (storage/keycount.c) */
 } txn;
 
 void txn_init(txn *t);
@@ -89,6 +91,9 @@ void txn_savepoint(const txn *t, txn_mark *m);
 void txn_rollback(txn *t, const txn_mark *m);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
+/* A database's key counts as the txn sees them (its own writes too). Returns 0, or -1 on a
+ * read error or when no counts are kept (a tool without a server). */
+int txn_key_counts(txn *t, int db, keycount_stats *out);
 
 /* Called after every successful commit with the batch as written (its header now carries the
  * sequence RocksDB assigned): the CDC tail cache and wake-ups. */

@@ -1,0 +1,86 @@
+/* Per-database key counts (DBSIZE, INFO keyspace), kept up to date by the commit path so that
+ * reading them is O(1). The design is written down at the top of keycount.c. */
+#ifndef TIDEKV_KEYCOUNT_H
+#define TIDEKV_KEYCOUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/* What a key's metadata record adds to its database's counts. */
+typedef struct key_share {
+    int8_t counted;    /* 0: nothing (missing, or an empty collection); 1: one key */
+    int64_t expire_ms; /* the key's expiry when counted, 0 = none */
+} key_share;
+
+/* A key a txn read or wrote: what it held before the txn, and while staging, after its writes. */
+typedef struct keycount_key {
+    size_t key_off, key_len; /* its metadata key, in the delta's key bytes */
+    int db;
+    int has_base;     /* base is known: read before any write of the txn to the key */
+    size_t base_from; /* how many writes the txn had when base was read */
+    key_share base, now;
+    uint32_t staged;  /* the staging that set now (keycount_delta.staging) */
+} keycount_key;
+
+/* One change to the counts. */
+typedef struct keycount_change {
+    uint8_t kind; /* KC_ADD, KC_REMOVE or KC_RESET */
+    int db;
+    int64_t expire_ms;
+} keycount_change;
+
+/* What a txn does to the counts: gathered from its reads and writes, applied when it commits. */
+typedef struct keycount_delta {
+    buf key_bytes;
+    keycount_key *keys;
+    size_t nkeys, keys_cap;
+    size_t *slots; /* open addressing over keys: index + 1, 0 = empty */
+    size_t nslots;
+    keycount_change *changes;
+    size_t nchanges, changes_cap;
+    buf reads;      /* metadata records read (keycount_note_read), not yet in keys */
+    int *reset_dbs; /* the databases a range deletion staged so far empties */
+    size_t nreset, reset_cap;
+    uint32_t staging;
+} keycount_delta;
+
+typedef struct keycount_stats {
+    long long keys, expires;
+    long long avg_ttl_ms; /* the mean time to live left of the keys with an expiry, 0 if none */
+} keycount_stats;
+
+/* Counts every key of the databases [0, databases) by one walk of the metadata column family
+ * (the store is open, no client is served yet). Returns 0, or -1 on a read error. */
+int keycount_load(int databases);
+void keycount_free(void);
+/* Whether keycount_load ran: until then commits stage nothing. */
+int keycount_loaded(void);
+
+void keycount_delta_init(keycount_delta *d);
+void keycount_delta_free(keycount_delta *d);
+/* Forgets everything the delta noted (the txn is empty again). */
+void keycount_delta_clear(keycount_delta *d);
+
+/* Notes a metadata record the txn read while it had `writes` writes (found = 0: none), so
+ * that staging need not read it again. */
+void keycount_note_read(keycount_delta *d, size_t writes, const char *key, size_t klen, int found,
+                        const char *val, size_t vlen);
+/* Staging: the txn's metadata writes, in order, from the first (keycount_stage_begin). A write
+ * is the index of the write among all the txn's writes, the key, and its new record (NULL
+ * for a deletion). Returns 0, or -1 on a read error. */
+void keycount_stage_begin(keycount_delta *d);
+int keycount_stage_write(keycount_delta *d, size_t index, const char *key, size_t klen, const char *val, size_t vlen);
+/* A range deletion of metadata from `begin`, which is a whole database's namespace: the only
+ * kind tidekv writes (FLUSHDB, FLUSHALL, APPLYBATCH refuses others). Returns 0, or -1 if the
+ * range is not one. */
+int keycount_stage_range(keycount_delta *d, const char *begin, size_t blen);
+/* Applies the staged changes (once the commit is written). */
+void keycount_apply(const keycount_delta *d);
+
+/* The counts of a database at now_ms, with the staged changes of a txn not yet committed (or
+ * NULL). Returns -1 if the counts were never loaded (a tool without a server), else 0. */
+int keycount_get(int db, int64_t now_ms, const keycount_delta *pending, keycount_stats *out);
+
+#endif
