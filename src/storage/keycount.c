@@ -37,6 +37,9 @@
  * million keys). So a kill -9 cannot leave a count that disagrees with the data, and no write
  * pays for a counter record, which would also show in the CDC stream (RAW batches, APPLYBATCH).
  *
+ * Threads: one mutex guards every database's counts; it is taken by the apply of a commit
+ * and by a read, never with another lock taken after it.
+ *
  * Memory: one treap node per distinct expiry time (ms) among the counted keys.
  */
 #include "storage/keycount.h"
@@ -265,14 +268,20 @@ void keycount_delta_free(keycount_delta *d) {
     free(d->keys);
     free(d->slots);
     free(d->changes);
-    free(d->reset_dbs);
+    free(d->reset);
+}
+
+static void clear_resets(keycount_delta *d) {
+    if (d->any_reset) memset(d->reset, 0, d->reset_len);
+    d->any_reset = 0;
 }
 
 void keycount_delta_clear(keycount_delta *d) {
     if (d->nkeys > 0) memset(d->slots, 0, d->nslots * sizeof(size_t));
     buf_clear(&d->key_bytes);
     buf_clear(&d->reads);
-    d->nkeys = d->nchanges = d->nreset = 0;
+    d->nkeys = d->nchanges = 0;
+    clear_resets(d);
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size) {
@@ -359,14 +368,23 @@ static void add_change(keycount_delta *d, uint8_t kind, int db, int64_t expire_m
 }
 
 static int was_reset(const keycount_delta *d, int db) {
-    for (size_t i = 0; i < d->nreset; i++)
-        if (d->reset_dbs[i] == db) return 1;
-    return 0;
+    return d->any_reset && (d->reset[db / 8] >> (db % 8) & 1);
+}
+
+static void mark_reset(keycount_delta *d, int db) {
+    if (!d->reset) { /* a bitmap: FLUSHALL with a million databases stays linear */
+        d->reset_len = (size_t)counts.databases / 8 + 1;
+        d->reset = calloc(d->reset_len, 1);
+        if (!d->reset) abort();
+    }
+    d->reset[db / 8] |= (uint8_t)(1 << (db % 8));
+    d->any_reset = 1;
 }
 
 void keycount_stage_begin(keycount_delta *d) {
     d->staging++;
-    d->nchanges = d->nreset = 0;
+    d->nchanges = 0;
+    clear_resets(d);
     take_reads(d);
 }
 
@@ -414,10 +432,7 @@ int keycount_stage_range(keycount_delta *d, const char *begin, size_t blen) {
     if (ns != blen) return -1;
     if (!db_of(db)) return 0;
     add_change(d, KC_RESET, db, 0);
-    if (!was_reset(d, db)) {
-        d->reset_dbs = grow(d->reset_dbs, &d->reset_cap, d->nreset + 1, sizeof(int));
-        d->reset_dbs[d->nreset++] = db;
-    }
+    mark_reset(d, db);
     /* Keys of the database written earlier in the commit are gone too. */
     for (size_t i = 0; i < d->nkeys; i++) {
         keycount_key *k = &d->keys[i];

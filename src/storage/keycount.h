@@ -41,8 +41,9 @@ typedef struct keycount_delta {
     keycount_change *changes;
     size_t nchanges, changes_cap;
     buf reads;      /* metadata records read (keycount_note_read), not yet in keys */
-    int *reset_dbs; /* the databases a range deletion staged so far empties */
-    size_t nreset, reset_cap;
+    uint8_t *reset;   /* a bit per database: a range deletion staged so far empties it */
+    size_t reset_len; /* bytes of that bitmap */
+    int any_reset;
     uint32_t staging;
 } keycount_delta;
 
