@@ -33,7 +33,7 @@
  * (commands, MULTI, APPLYBATCH, lazy expiry), so the counts see them all.
  *
  * Restart. Nothing is persisted: the counts are rebuilt by one walk of the metadata column
- * family when the server opens the database, before it serves clients (about 0.3 s per
+ * family when the server opens the database, before it serves clients (about 0.5 s per
  * million keys). So a kill -9 cannot leave a count that disagrees with the data, and no write
  * pays for a counter record, which would also show in the CDC stream (RAW batches, APPLYBATCH).
  *
