@@ -486,7 +486,8 @@ int keycount_get(int db, int64_t now_ms, const keycount_delta *pending, keycount
     plain_counts p;
     pthread_mutex_lock(&counts.lock);
     db_cut(c, now_ms);
-    /* A clock that went back reads as the time the counts were last cut at. */
+    /* A time before the last cut (a clock that went back, or a txn that began just before
+     * another client's read) reads as that cut's time: the set cannot take back what it dropped. */
     if (now_ms < c->horizon) now_ms = c->horizon;
     p.keys = c->persistent + (long long)c->volatile_keys;
     p.expires = (long long)c->volatile_keys;
