@@ -279,7 +279,8 @@ void txn_delete(txn *t, int cf, const char *key, size_t klen) {
 static int range_covers(const txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     for (size_t i = 0; i < t->nops && t->ranges > 0; i++) {
         const txn_op *op = &t->ops[i];
-        if (op->kind == TXN_RANGE && op->cf == (uint32_t)cf && bytes_compare(begin, blen, op_key(t, op), op->key_len) >= 0 &&
+        if (op->kind == TXN_RANGE && op->cf == (uint32_t)cf &&
+            bytes_compare(begin, blen, op_key(t, op), op->key_len) >= 0 &&
             bytes_compare(end, elen, op_val(t, op), op->val_len) <= 0)
             return 1;
     }
@@ -291,7 +292,8 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
      * writes there. Range deletions empty whole databases and walks stay inside one, so a range
      * covers a walk's span or misses it. */
     int deleted = end && range_covers(t, cf, begin, blen, end, elen);
-    store_iter *it = deleted ? store_iter_new(cf, begin, blen, begin, blen) : store_iter_new(cf, begin, blen, end, elen);
+    /* A deleted span is read from the store as an empty one, [begin, begin). */
+    store_iter *it = store_iter_new(cf, begin, blen, deleted ? begin : end, deleted ? blen : elen);
     if (t->nops > 0) {
         index_catch_up(t);
         store_iter_overlay(it, t->index, cf);
