@@ -42,6 +42,12 @@ uint64_t store_disk_size(void);
 
 /* Reads one key outside any transaction: 1 found (value in out), 0 missing, -1 error. */
 STORE_MUST_CHECK int store_get(int cf, const char *key, size_t klen, buf *out);
+/* Reads n distinct keys of a column family, given in its order (bytewise, a prefix first), at
+ * once (RocksDB's batched MultiGet, cheaper than n gets): for each key i that exists,
+ * found(arg, i, value, vlen) sees its value in place, valid during the call only. Returns 0,
+ * or -1 on a read error (logged). */
+STORE_MUST_CHECK int store_multi_get(int cf, size_t n, const char *const *keys, const size_t *lens,
+                                     void (*found)(void *arg, size_t i, const char *val, size_t vlen), void *arg);
 /* Creates an iterator over keys in [begin, end) of a column family; free with store_iter_free. */
 typedef struct store_iter store_iter;
 store_iter *store_iter_new(int cf, const char *begin, size_t blen, const char *end, size_t elen);

@@ -243,6 +243,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
     m->staged = t->bounds.n;
+    m->count_reads = keycount_reads_mark(&t->counts);
     record_writer_mark(&t->record, &m->record);
 }
 
@@ -259,6 +260,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     t->flushed.len = m->flushed_len;
     /* A bound a failed command's walk found may hold only while its writes do. */
     staged_bounds_truncate(&t->bounds, m->staged);
+    keycount_reads_rollback(&t->counts, m->count_reads);
     record_writer_rollback(&t->record, &m->record);
 }
 
@@ -491,15 +493,13 @@ static int stage_counts(txn *t) {
     for (size_t i = 0; i < t->nops; i++) {
         const txn_op *op = &t->ops[i];
         if (op->cf != CF_METADATA) continue;
-        int rc;
-        if (op->kind == TXN_RANGE)
-            rc = keycount_stage_range(&t->counts, op_key(t, op), op->key_len);
-        else
-            rc = keycount_stage_write(&t->counts, i, op_key(t, op), op->key_len,
-                                      op->kind == TXN_PUT ? op_val(t, op) : NULL, op->val_len);
-        if (rc < 0) return -1;
+        if (op->kind != TXN_RANGE)
+            keycount_stage_write(&t->counts, i, op_key(t, op), op->key_len,
+                                 op->kind == TXN_PUT ? op_val(t, op) : NULL, op->val_len);
+        else if (keycount_stage_range(&t->counts, op_key(t, op), op->key_len) < 0)
+            return -1;
     }
-    return 0;
+    return keycount_stage_end(&t->counts);
 }
 
 int txn_key_counts(txn *t, int db, keycount_stats *out) {

@@ -79,11 +79,12 @@ int txn_seal(txn *t);
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);
 /* Where a txn stood before a command began: rolling back to it drops all that command did
- * (its writes, its part of the change record, its WATCH touches and staged bounds), so a
- * command that fails midway leaves nothing of itself behind. Only the commit being gathered
+ * (its writes, its part of the change record, its WATCH touches, staged bounds and the
+ * metadata reads noted for the key counts), so a command that fails midway leaves nothing
+ * of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
-    size_t records_len, nops, ranges, touched_len, flushed_len, staged;
+    size_t records_len, nops, ranges, touched_len, flushed_len, staged, count_reads;
     record_mark record;
 } txn_mark;
 

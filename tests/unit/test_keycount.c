@@ -23,7 +23,8 @@ static char dir[] = "/tmp/tidekv-keycount-XXXXXX";
 static int open_store(void **state) {
     (void)state;
     if (!mkdtemp(dir)) return -1;
-    store_settings s = {dir, 8 << 20, 4 << 20, 60, 64};
+    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1,
+                        .wal_ttl_seconds = 60, .wal_size_limit_mb = 64};
     char *err = NULL;
     return store_open(&s, &err);
 }
@@ -204,10 +205,69 @@ static void test_random_expiries(void **state) {
     txn_free(&t);
 }
 
+static void put_big_string(txn *t, int db, const char *key) {
+    buf mk, v;
+    buf_init(&mk);
+    buf_init(&v);
+    enc_meta_key(&mk, db, key, strlen(key));
+    char *value = calloc(1, 100000);
+    assert_non_null(value);
+    enc_string_meta(&v, 0, value, 100000);
+    txn_put(t, CF_METADATA, mk.data, mk.len, v.data, v.len);
+    free(value);
+    buf_free(&mk);
+    buf_free(&v);
+}
+
+/* Whether a commit of a blind SET of the key reads its old record: the read is made to fail. */
+static int blind_set_reads(txn *t, int db, const char *key) {
+    char *err = NULL;
+    put_string(t, db, key, 0);
+    store_fail_read_after(1);
+    int rc = txn_commit(t, &err);
+    store_fail_read_after(0);
+    free(err);
+    return rc != 0;
+}
+
+/* A blind write of a key a commit wrote lately, or of a big record, does not read the record it
+ * replaces; any other does, and the counts stay exact either way. */
+static void test_known_records_are_not_read(void **state) {
+    (void)state;
+    int64_t now = time_now_ms() + 60000;
+    txn t;
+    txn_init(&t);
+    long long keys = counts_at(0, now).keys;
+    assert_true(blind_set_reads(&t, 0, "unknown")); /* and that commit failed */
+    expect(0, now, keys, counts_at(0, now).expires);
+    put_string(&t, 0, "fresh", 0);
+    commit(&t);
+    assert_false(blind_set_reads(&t, 0, "fresh"));
+    assert_int_equal(counts_at(0, now).keys, keys + 1);
+
+    put_big_string(&t, 0, "big");
+    commit(&t);
+    keycount_free(); /* recent shares forgotten: only the walk's big records are known */
+    assert_int_equal(keycount_load(2), 0);
+    assert_int_equal(counts_at(0, now).keys, keys + 2);
+    assert_true(blind_set_reads(&t, 0, "fresh"));
+    assert_false(blind_set_reads(&t, 0, "big"));
+    assert_int_equal(counts_at(0, now).keys, keys + 2);
+
+    /* An emptied database's keys are not known from before. */
+    flush(&t, 0);
+    commit(&t);
+    put_string(&t, 0, "big", 0);
+    commit(&t);
+    expect(0, now, 1, 0);
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_random_expiries),
+        cmocka_unit_test(test_known_records_are_not_read),
     };
     return cmocka_run_group_tests(tests, open_store, close_store);
 }
