@@ -381,8 +381,9 @@ void keycount_delta_init(keycount_delta *d) {
 }
 
 void keycount_delta_free(keycount_delta *d) {
-    buf_free(&d->key_bytes);
     buf_free(&d->reads);
+    if (d->staging == 0) return; /* nothing else was ever allocated (a read-only command's txn) */
+    buf_free(&d->key_bytes);
     free(d->keys);
     free(d->slots);
     free(d->changes);

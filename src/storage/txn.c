@@ -86,6 +86,8 @@ void txn_free(txn *t) {
     keycount_delta_free(&t->counts);
 }
 
+void txn_set_read_only(txn *t) { t->read_only = 1; }
+
 static rocksdb_writebatch_wi_t *index_of(txn *t) {
     /* overwrite_key=1: reads see the latest write of a key. */
     if (!t->index) t->index = rocksdb_writebatch_wi_create(0, 1);
@@ -168,7 +170,8 @@ static void index_catch_up(txn *t) {
 
 /* Tells the key counts what a read of a key's metadata found (rc as txn_get returns it). */
 static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, const buf *out) {
-    if (cf == CF_METADATA && rc >= 0) keycount_note_read(&t->counts, t->nops, key, klen, rc, out->data, out->len);
+    if (cf == CF_METADATA && rc >= 0 && !t->read_only)
+        keycount_note_read(&t->counts, t->nops, key, klen, rc, out->data, out->len);
     return rc;
 }
 

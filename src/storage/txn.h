@@ -37,9 +37,14 @@ typedef struct txn {
     int64_t now_ms; /* the command's clock, so one command sees one time */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
     keycount_delta counts; /* what it does to the key counts (storage/keycount.c) */
+    int read_only;         /* txn_set_read_only */
 } txn;
 
 void txn_init(txn *t);
+/* Says the txn serves a read-only command: its metadata reads are not noted for the key
+ * counts, which only a later write of the key would use (a write it makes all the same, such
+ * as a lazy expiry's deletion, finds the record it replaces by itself). */
+void txn_set_read_only(txn *t);
 void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
 STORE_MUST_CHECK int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
