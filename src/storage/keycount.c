@@ -374,12 +374,6 @@ void keycount_free(void) {
 
 int keycount_loaded(void) { return counts.dbs != NULL; }
 
-void keycount_delta_init(keycount_delta *d) {
-    memset(d, 0, sizeof(*d));
-    buf_init(&d->key_bytes);
-    buf_init(&d->reads);
-}
-
 void keycount_delta_free(keycount_delta *d) {
     buf_free(&d->reads);
     if (d->staging == 0) return; /* nothing else was ever allocated (a read-only command's txn) */
@@ -401,6 +395,7 @@ static void clear_resets(keycount_delta *d) {
 }
 
 void keycount_delta_clear(keycount_delta *d) {
+    if (d->staging == 0 && d->reads.len == 0) return; /* nothing noted nor staged */
     if (d->nkeys > 0) memset(d->slots, 0, d->nslots * sizeof(size_t));
     buf_clear(&d->key_bytes);
     buf_clear(&d->reads);
@@ -465,8 +460,6 @@ void keycount_note_read(keycount_delta *d, size_t writes, const char *key, size_
     buf_append(&d->reads, &r, sizeof(r));
     buf_append(&d->reads, key, klen);
 }
-
-size_t keycount_reads_mark(const keycount_delta *d) { return d->reads.len; }
 
 void keycount_reads_rollback(keycount_delta *d, size_t mark) {
     if (d->reads.len > mark) d->reads.len = mark; /* (a staging since took the reads in already) */

@@ -50,7 +50,8 @@ typedef struct fetch_key {
     size_t len, index;
 } fetch_key;
 
-/* What a txn does to the counts: gathered from its reads and writes, applied when it commits. */
+/* What a txn does to the counts: gathered from its reads and writes, applied when it commits.
+ * A zeroed one is empty (a txn's, zeroed by txn_init). */
 typedef struct keycount_delta {
     buf key_bytes;
     keycount_key *keys;
@@ -88,7 +89,6 @@ void keycount_free(void);
 /* Whether keycount_load ran: until then commits stage nothing. */
 int keycount_loaded(void);
 
-void keycount_delta_init(keycount_delta *d);
 void keycount_delta_free(keycount_delta *d);
 /* Forgets everything the delta noted (the txn is empty again). */
 void keycount_delta_clear(keycount_delta *d);
@@ -97,9 +97,8 @@ void keycount_delta_clear(keycount_delta *d);
  * that staging need not read it again. */
 void keycount_note_read(keycount_delta *d, size_t writes, const char *key, size_t klen, int found,
                         const char *val, size_t vlen);
-/* How much the delta noted of reads so far, and forgetting the reads noted since: a command
- * rolled back may have read its own writes, which are gone. */
-size_t keycount_reads_mark(const keycount_delta *d);
+/* Forgets the reads noted since reads.len was `mark`: a command rolled back may have read its
+ * own writes, which are gone. */
 void keycount_reads_rollback(keycount_delta *d, size_t mark);
 /* Staging: keycount_stage_begin, then the txn's metadata writes, in order, from the first, then
  * keycount_stage_end. A write is the index of the write among all the txn's writes, the key,

@@ -33,7 +33,6 @@ void txn_init(txn *t) {
     buf_init(&t->flushed);
     buf_init(&t->sealed);
     staged_bounds_init(&t->bounds);
-    keycount_delta_init(&t->counts);
     t->now_ms = time_now_ms();
 }
 
@@ -246,7 +245,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
     m->staged = t->bounds.n;
-    m->count_reads = keycount_reads_mark(&t->counts);
+    m->count_reads = t->counts.reads.len;
     record_writer_mark(&t->record, &m->record);
 }
 
