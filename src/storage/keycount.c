@@ -350,7 +350,7 @@ int keycount_load(int databases) {
         const char *v = store_iter_value(it, &vl);
         key_share s = share_of(v, vl);
         if (s.counted) db_add(c, s.expire_ms);
-        if (vl >= BIG_RECORD_BYTES) big_put(hash_fnv1a(0, k, kl), (int)(c - counts.dbs), k, kl, s);
+        if (vl >= BIG_RECORD_BYTES) big_put(hash_words(k, kl), (int)(c - counts.dbs), k, kl, s);
     }
     int failed = store_iter_failed(it);
     store_iter_free(it);
@@ -430,7 +430,7 @@ static void rehash(keycount_delta *d) {
 /* The delta's entry for a metadata key, added if new. */
 static keycount_key *find_key(keycount_delta *d, const char *key, size_t klen) {
     if (2 * (d->nkeys + 1) > d->nslots) rehash(d);
-    uint64_t hash = hash_fnv1a(0, key, klen);
+    uint64_t hash = hash_words(key, klen);
     size_t s = (size_t)(hash & (d->nslots - 1));
     for (; d->slots[s]; s = (s + 1) & (d->nslots - 1)) {
         keycount_key *k = &d->keys[d->slots[s] - 1];
