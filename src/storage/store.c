@@ -390,7 +390,6 @@ static int multi_get_chunk(int cf, size_t first, size_t n, const char *const *ke
 
 int store_multi_get(int cf, size_t n, const char *const *keys, const size_t *lens,
                     void (*found)(void *arg, size_t i, const char *val, size_t vlen), void *arg) {
-    if (__builtin_expect(reads_before_fault != 0, 0) && store_read_faults()) return -1;
     int rc = 0;
     for (size_t first = 0; first < n && rc == 0; first += MULTI_GET_CHUNK) {
         size_t chunk = n - first < MULTI_GET_CHUNK ? n - first : MULTI_GET_CHUNK;
