@@ -20,6 +20,7 @@
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
+#include "storage/keycount.h"
 #include "storage/store.h"
 #include "storage/txn.h"
 #include "util/log.h"
@@ -115,6 +116,14 @@ int main(int argc, char **argv) {
         store_close();
         return 1;
     }
+    int64_t counting_since = time_mono_ms();
+    if (keycount_load(CONFIG_READ(databases)) < 0) {
+        log_msg(LOG_WARNING, "can't count the keys in '%s': read error", server_config.dir);
+        consumers_close();
+        store_close();
+        return 1;
+    }
+    log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
     tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
@@ -137,6 +146,7 @@ int main(int argc, char **argv) {
     tail_free();
     wal_pool_clear();
     store_close();
+    keycount_free();
     log_msg(LOG_NOTICE, "tidekv stopped");
     return rc == 0 ? 0 : 1;
 }

@@ -149,7 +149,7 @@ static long touch_key(applier *a, int db, const char *key, size_t klen) {
 
 /* The database of a key's namespace, which must be a configured one; -1 on error. */
 static int key_db(applier *a, const batch_slice *key, size_t *ns) {
-    int db = cdc_namespace_db(key->ptr, key->len, ns);
+    int db = enc_namespace_db(key->ptr, key->len, ns);
     if (db >= 0 && db < a->limits->databases) return db;
     if (key->len == 0 || (size_t)(uint8_t)key->ptr[0] + 1 > key->len)
         return fail(a, "ERR APPLYBATCH: a key without a namespace");

@@ -4,18 +4,6 @@
 
 #include "util/num.h"
 
-int cdc_namespace_db(const char *key, size_t len, size_t *ns_total) {
-    if (len < 1 || (size_t)(uint8_t)key[0] + 1 > len) return -1;
-    size_t ns_len = (uint8_t)key[0];
-    *ns_total = ns_len + 1;
-    if (ns_len == 11 && memcmp(key + 1, "__namespace", 11) == 0) return 0;
-    long long db;
-    if (ns_len > 4 && memcmp(key + 1, "__db", 4) == 0 && num_parse_ll(key + 5, ns_len - 4, &db) == 0 && db > 0 &&
-        db < 0x7fffffff)
-        return (int)db;
-    return -1;
-}
-
 void cdc_emit_string(record_writer *w, int db, const char *key, size_t klen, const meta *m) {
     char when[24];
     const char *argv[5] = {"SET", key, m->value, "PXAT", when};
@@ -38,7 +26,7 @@ void cdc_emit_flushdb(record_writer *w, int db) {
 
 int cdc_rebuild_op(const batch_record *op, record_writer *w) {
     size_t ns;
-    int db = cdc_namespace_db(op->key.ptr, op->key.len, &ns);
+    int db = enc_namespace_db(op->key.ptr, op->key.len, &ns);
     if (db < 0) return 0;
     const char *key = op->key.ptr + ns;
     size_t klen = op->key.len - ns;

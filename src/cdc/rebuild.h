@@ -9,10 +9,6 @@
 #include "cdc/record.h"
 #include "storage/encoding.h"
 
-/* The database a key's namespace belongs to ("__namespace" 0, "__db<n>" n > 0), with the
- * namespace's length (prefix byte included) in *ns_total; -1 for any other namespace. */
-int cdc_namespace_db(const char *key, size_t len, size_t *ns_total);
-
 /* SET k v [PXAT t] for a string's metadata. */
 void cdc_emit_string(record_writer *w, int db, const char *key, size_t klen, const meta *m);
 /* DEL k; type is the key's type (0 if unknown). */

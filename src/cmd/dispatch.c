@@ -125,6 +125,7 @@ static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
 static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
     txn t;
     txn_init(&t);
+    if (def->flags & CMD_READONLY) txn_set_read_only(&t);
     ctx->t = &t;
     size_t mark = ctx->r->out->len;
     uint64_t before = txn_thread_last_sequence();

@@ -20,29 +20,13 @@
 #include "types/keyspace.h"
 #include "util/timeutil.h"
 
-typedef struct keyspace_counts {
-    long long keys, expires;
-} keyspace_counts;
-
-/* The live keys of a database, and those with an expiry; keys is -1 after a read error. */
-static keyspace_counts count_keys(txn *t, int db) {
-    keyspace_counts n = {0, 0};
-    ks_cursor *cur = ks_cursor_new(t, db, "", 0);
-    const char *k;
-    size_t kl;
-    meta m;
-    while (ks_cursor_next(cur, &k, &kl, &m)) {
-        n.keys++;
-        n.expires += m.expire_ms != 0;
-    }
-    if (ks_cursor_free(cur) < 0) n.keys = -1;
-    return n;
-}
-
 void cmd_dbsize(cmd_ctx *ctx) {
-    long long keys = count_keys(ctx->t, ctx->db).keys;
-    if (keys < 0) reply_storage_error(ctx);
-    else reply_int(ctx->r, keys);
+    keycount_stats n;
+    if (txn_key_counts(ctx->t, ctx->db, &n) < 0) {
+        reply_storage_error(ctx);
+        return;
+    }
+    reply_int(ctx->r, n.keys);
 }
 
 static long long rss_bytes(void) {
@@ -109,8 +93,9 @@ static void info_stats(buf *b) {
 static void info_keyspace(buf *b, txn *t) {
     buf_printf(b, "# Keyspace\r\n");
     for (int db = 0; db < CONFIG_READ(databases); db++) {
-        keyspace_counts n = count_keys(t, db);
-        if (n.keys > 0) buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=0\r\n", db, n.keys, n.expires);
+        keycount_stats n;
+        if (txn_key_counts(t, db, &n) == 0 && n.keys)
+            buf_printf(b, "db%d:keys=%lld,expires=%lld,avg_ttl=%lld\r\n", db, n.keys, n.expires, n.avg_ttl_ms);
     }
     /* readable_sequence trails sequence only while a commit is on its way into the tail
      * cache: one that stays behind would show polls waiting for a commit never announced. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/num.h"
 #include "util/timeutil.h"
 
 void enc_namespace(buf *out, int db) {
@@ -13,6 +14,18 @@ void enc_namespace(buf *out, int db) {
     int n = db == 0 ? snprintf(ns, sizeof(ns), "__namespace") : snprintf(ns, sizeof(ns), "__db%d", db);
     buf_put_u8(out, (uint8_t)n);
     buf_append(out, ns, (size_t)n);
+}
+
+int enc_namespace_db(const char *key, size_t len, size_t *ns_total) {
+    if (len < 1 || (size_t)(uint8_t)key[0] + 1 > len) return -1;
+    size_t ns_len = (uint8_t)key[0];
+    *ns_total = ns_len + 1;
+    if (ns_len == 11 && memcmp(key + 1, "__namespace", 11) == 0) return 0;
+    long long db;
+    if (ns_len > 4 && memcmp(key + 1, "__db", 4) == 0 && num_parse_ll(key + 5, ns_len - 4, &db) == 0 && db > 0 &&
+        db < 0x7fffffff)
+        return (int)db;
+    return -1;
 }
 
 void enc_meta_key(buf *out, int db, const char *key, size_t klen) {

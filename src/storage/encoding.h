@@ -39,6 +39,9 @@ typedef struct meta {
 
 /* The namespace a database index maps to: "__namespace" for 0, "__db<n>" otherwise. */
 void enc_namespace(buf *out, int db);
+/* The database a key's namespace belongs to ("__namespace" 0, "__db<n>" n > 0), with the
+ * namespace's length (prefix byte included) in *ns_total; -1 for any other namespace. */
+int enc_namespace_db(const char *key, size_t len, size_t *ns_total);
 /* Metadata key: [ns_len][ns][user_key]. */
 void enc_meta_key(buf *out, int db, const char *key, size_t klen);
 /* Subkey: [ns_len][ns][key_len u32][user_key][version u64][sub]. */

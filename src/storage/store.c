@@ -424,6 +424,42 @@ int store_get_at(const store_snapshot *s, int cf, const char *key, size_t klen, 
     return 1;
 }
 
+/* Keys per MultiGet call: its arrays live on the stack. */
+#define MULTI_GET_CHUNK 32
+
+/* One MultiGet of at most MULTI_GET_CHUNK keys (from `first` on); 0, or -1 on a read error. */
+static int multi_get_chunk(int cf, size_t first, size_t n, const char *const *keys, const size_t *lens,
+                           void (*found)(void *arg, size_t i, const char *val, size_t vlen), void *arg) {
+    rocksdb_pinnableslice_t *values[MULTI_GET_CHUNK];
+    char *errs[MULTI_GET_CHUNK];
+    rocksdb_batched_multi_get_cf(st.db, st.read_options, st.cf[cf], n, keys + first, lens + first, values, errs,
+                                 1 /* sorted */);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (errs[i]) {
+            if (rc == 0) log_msg(LOG_WARNING, "read failed: %s", errs[i]);
+            free(errs[i]);
+            rc = -1;
+        }
+        if (!values[i]) continue;
+        size_t len;
+        const char *p = rocksdb_pinnableslice_value(values[i], &len);
+        if (rc == 0) found(arg, first + i, p, len);
+        rocksdb_pinnableslice_destroy(values[i]);
+    }
+    return rc;
+}
+
+int store_multi_get(int cf, size_t n, const char *const *keys, const size_t *lens,
+                    void (*found)(void *arg, size_t i, const char *val, size_t vlen), void *arg) {
+    int rc = 0;
+    for (size_t first = 0; first < n && rc == 0; first += MULTI_GET_CHUNK) {
+        size_t chunk = n - first < MULTI_GET_CHUNK ? n - first : MULTI_GET_CHUNK;
+        rc = multi_get_chunk(cf, first, chunk, keys, lens, found, arg);
+    }
+    return rc;
+}
+
 struct store_iter {
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;

@@ -40,6 +40,7 @@ void txn_init_at(txn *t, const store_snapshot *s, int64_t now_ms) {
     txn_init(t);
     t->snapshot = s;
     t->now_ms = now_ms;
+    t->read_only = 1; /* it reads the past: nothing it finds is news for the key counts */
 }
 
 /* Buffers a txn keeps for the next command, up to this size: a big value's go back at once. */
@@ -75,6 +76,7 @@ void txn_reset(txn *t) {
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     staged_bounds_clear(&t->bounds);
+    keycount_delta_clear(&t->counts);
 }
 
 void txn_free(txn *t) {
@@ -88,7 +90,10 @@ void txn_free(txn *t) {
     buf_free(&t->flushed);
     buf_free(&t->sealed);
     staged_bounds_free(&t->bounds);
+    keycount_delta_free(&t->counts);
 }
+
+void txn_set_read_only(txn *t) { t->read_only = 1; }
 
 static rocksdb_writebatch_wi_t *index_of(txn *t) {
     /* overwrite_key=1: reads see the latest write of a key. */
@@ -170,7 +175,14 @@ static void index_catch_up(txn *t) {
     t->indexed = t->nops;
 }
 
-int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
+/* Tells the key counts what a read of a key's metadata found (rc as txn_get returns it). */
+static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, const buf *out) {
+    if (cf == CF_METADATA && rc >= 0 && !t->read_only)
+        keycount_note_read(&t->counts, t->nops, key, klen, rc, out->data, out->len);
+    return rc;
+}
+
+static int get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     if (t->nops == 0) return store_get_at(t->snapshot, cf, key, klen, out);
     if (store_read_faults()) return -1;
     index_catch_up(t);
@@ -194,10 +206,14 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     return 1;
 }
 
-int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
+    return note_meta_read(t, cf, key, klen, get(t, cf, key, klen, out), out);
+}
+
+static int get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
     /* An overlay iterator would still show what a range deletion of the txn removed. */
     if (deleted_by_range(t, 0, cf, key, klen)) {
-        int rc = txn_get(t, cf, key, klen, out);
+        int rc = get(t, cf, key, klen, out);
         if (rc == 1 && out->len > max) out->len = max;
         return rc;
     }
@@ -226,6 +242,10 @@ int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf
     return rc;
 }
 
+int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+    return note_meta_read(t, cf, key, klen, get_prefix(t, cf, key, klen, max, out), out);
+}
+
 void txn_savepoint(const txn *t, txn_mark *m) {
     m->records_len = t->records.len;
     m->nops = t->nops;
@@ -236,6 +256,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->seals = t->seals;
     m->unrecorded_seals = t->unrecorded_seals;
     m->described = t->described;
+    m->count_reads = t->counts.reads.len;
     record_writer_mark(&t->record, &m->record);
 }
 
@@ -253,6 +274,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
     staged_bounds_truncate(&t->bounds, m->staged);
+    keycount_reads_rollback(&t->counts, m->count_reads);
     record_writer_rollback(&t->record, &m->record);
 }
 
@@ -284,7 +306,8 @@ void txn_delete(txn *t, int cf, const char *key, size_t klen) {
 static int range_covers(const txn *t, int cf, const char *begin, size_t blen, const char *end, size_t elen) {
     for (size_t i = 0; i < t->nops && t->ranges > 0; i++) {
         const txn_op *op = &t->ops[i];
-        if (op->kind == TXN_RANGE && op->cf == (uint32_t)cf && bytes_compare(begin, blen, op_key(t, op), op->key_len) >= 0 &&
+        if (op->kind == TXN_RANGE && op->cf == (uint32_t)cf &&
+            bytes_compare(begin, blen, op_key(t, op), op->key_len) >= 0 &&
             bytes_compare(end, elen, op_val(t, op), op->val_len) <= 0)
             return 1;
     }
@@ -296,8 +319,8 @@ store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, const c
      * writes there. Range deletions empty whole databases and walks stay inside one, so a range
      * covers a walk's span or misses it. */
     int deleted = end && range_covers(t, cf, begin, blen, end, elen);
-    store_iter *it = deleted ? store_iter_new_at(t->snapshot, cf, begin, blen, begin, blen)
-                             : store_iter_new_at(t->snapshot, cf, begin, blen, end, elen);
+    /* A deleted span is read from the store as an empty one, [begin, begin). */
+    store_iter *it = store_iter_new_at(t->snapshot, cf, begin, blen, deleted ? begin : end, deleted ? blen : elen);
     if (t->nops > 0) {
         index_catch_up(t);
         store_iter_overlay(it, t->index, cf);
@@ -504,6 +527,26 @@ static int write_batch(rocksdb_writebatch_t *wb, char **err) {
     return *err ? -1 : 0;
 }
 
+/* Replays the txn's metadata writes into its key count changes. Returns 0, or -1 on a read error. */
+static int stage_counts(txn *t) {
+    keycount_stage_begin(&t->counts);
+    for (size_t i = 0; i < t->nops; i++) {
+        const txn_op *op = &t->ops[i];
+        if (op->cf != CF_METADATA) continue;
+        if (op->kind != TXN_RANGE)
+            keycount_stage_write(&t->counts, i, op_key(t, op), op->key_len,
+                                 op->kind == TXN_PUT ? op_val(t, op) : NULL, op->val_len);
+        else if (keycount_stage_range(&t->counts, op_key(t, op), op->key_len) < 0)
+            return -1;
+    }
+    return keycount_stage_end(&t->counts);
+}
+
+int txn_key_counts(txn *t, int db, keycount_stats *out) {
+    if (t->nops > 0 && stage_counts(t) < 0) return -1;
+    return keycount_get(db, t->now_ms, t->nops > 0 ? &t->counts : NULL, out);
+}
+
 /* Keys a range deletion (FLUSHDB, FLUSHALL) hides stay in RocksDB until a compaction, and a
  * seek among them steps over them one by one (SCAN, KEYS, RANDOMKEY): the key ranges the
  * committed txn deleted are compacted soon (all of them at once, an interval at most). */
@@ -528,12 +571,20 @@ int txn_commit(txn *t, char **err) {
         txn_reset(t);
         return 0;
     }
+    int counting = keycount_loaded();
+    if (counting && stage_counts(t) < 0) {
+        *err = strdup("storage error reading the keys a write replaces");
+        if (!*err) abort();
+        txn_reset(t);
+        return -1;
+    }
     finish_batch(t);
     free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
     clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
     int rc = write_batch(wb, err);
     if (rc == 0) {
+        if (counting) keycount_apply(&t->counts);
         after_commit(t);
         compact_deleted_keys(t);
         bounds_publish(&t->bounds);

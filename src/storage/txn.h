@@ -11,6 +11,7 @@
 #include "cdc/record.h"
 #include "storage/bounds.h"
 #include "storage/store.h"
+#include "storage/keycount.h"
 #include "util/buf.h"
 
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
@@ -39,12 +40,18 @@ typedef struct txn {
     int64_t now_ms; /* the command's clock, so one command sees one time */
     const store_snapshot *snapshot; /* reads see this snapshot (a read-only txn), NULL: the latest */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
+    keycount_delta counts; /* what it does to the key counts (storage/keycount.c) */
+    int read_only;         /* txn_set_read_only */
 } txn;
 
 void txn_init(txn *t);
 /* A txn that only reads, through a snapshot, with the clock at now_ms (expiry as of then). It
  * must not write, and its walks neither use nor record the bounds of the latest data. */
 void txn_init_at(txn *t, const store_snapshot *s, int64_t now_ms);
+/* Says the txn serves a read-only command: its metadata reads are not noted for the key
+ * counts, which only a later write of the key would use (a write it makes all the same, such
+ * as a lazy expiry's deletion, finds the record it replaces by itself). */
+void txn_set_read_only(txn *t);
 void txn_free(txn *t);
 /* 1 found (value in out), 0 missing, -1 error. */
 STORE_MUST_CHECK int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out);
@@ -84,11 +91,13 @@ int txn_seal(txn *t);
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);
 /* Where a txn stood before a command began: rolling back to it drops all that command did
- * (its writes, its part of the change record, its WATCH touches and staged bounds), so a
- * command that fails midway leaves nothing of itself behind. Only the commit being gathered
+ * (its writes, its part of the change record, its WATCH touches, staged bounds and the
+ * metadata reads noted for the key counts), so a command that fails midway leaves nothing
+ * of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
     size_t records_len, nops, ranges, touched_len, flushed_len, staged, seals, unrecorded_seals;
+    size_t count_reads;
     int described;
     record_mark record;
 } txn_mark;
@@ -108,6 +117,9 @@ void txn_record_described(txn *t);
 void txn_drop_record_after(long long n);
 /* Drops everything gathered so far. */
 void txn_reset(txn *t);
+/* A database's key counts as the txn sees them (its own writes too). Returns 0, or -1 on a
+ * read error or when no counts are kept (a tool without a server). */
+int txn_key_counts(txn *t, int db, keycount_stats *out);
 
 /* Called after every successful commit with the batch as written (its header now carries the
  * sequence RocksDB assigned): the CDC tail cache and wake-ups. */

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
     const uint8_t *p = data;
@@ -14,6 +15,23 @@ static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+/* The same use, 8 bytes at a step (a multiply and a shift each) where FNV-1a takes one byte:
+ * for whole keys hashed on every write. */
+static inline uint64_t hash_words(const void *data, size_t len) {
+    const uint8_t *p = data;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    memcpy(&tail, p, len);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
 }
 
 #endif

@@ -341,11 +341,11 @@ def test_watched_key_expiring_before_exec_aborts(r, server):
     """Redis 7: a key alive at WATCH that has expired by EXEC aborts it, whether or not
     anything has reclaimed it since."""
     with server.conn() as c:
-        r.set("k", "v", px=300)
-        assert _exec_after_watch(c, "k", lambda: time.sleep(0.5)) is None
+        r.set("k", "v", px=800)
+        assert _exec_after_watch(c, "k", lambda: time.sleep(1)) is None
     with server.conn() as c:
-        r.set("k", "v", px=300)
-        assert _exec_after_watch(c, "k", lambda: (time.sleep(0.5), r.get("k"))) is None
+        r.set("k", "v", px=800)
+        assert _exec_after_watch(c, "k", lambda: (time.sleep(1), r.get("k"))) is None
     with server.conn() as c:
         r.set("k", "v", px=60000)  # far from expiring: no abort
         assert _exec_after_watch(c, "k", lambda: None) == ["OK"]
