@@ -25,7 +25,7 @@
  * left, else the one a command of the txn read before writing the key (noted by txn_get;
  * most writing commands look their key up first). Only blind writes such as a plain SET
  * need more, and are the hot path, so they are served cheapest first: the share a recent
- * commit of the key left (a table of the last key of each of 64k slots: the writes of keys
+ * commit of the key left (a table of the last two keys of each of 128k buckets: the writes of keys
  * still in the memtable, whose reads cost most), then that of a big record (the table of
  * every key whose record is 16 kB or more: a get copies a value whole, from the memtable or a
  * blob file), else one batched read (MultiGet) of all the commit's remaining keys. The txn
@@ -47,7 +47,7 @@
  * Threads: one mutex guards every database's counts; it is taken by the apply of a commit
  * and by a read, never with another lock taken after it.
  *
- * Memory: one treap node per distinct expiry time (ms) among the counted keys, 4 MB of recent
+ * Memory: one treap node per distinct expiry time (ms) among the counted keys, 16 MB of recent
  * shares, and an entry per big record.
  */
 #include "storage/keycount.h"
@@ -84,9 +84,11 @@ typedef struct db_counts {
     uint32_t generation; /* bumped by each reset: the recent shares stored before are stale */
 } db_counts;
 
-/* Keys recent shares hold (the longest metadata key, namespace included), and their slots. */
+/* Keys recent shares hold (the longest metadata key, namespace included), and their buckets of
+ * two slots each (16 MB): room for the keys of a memtable of small values, whose reads cost
+ * most, so that a blind write of a key written lately seldom reads. */
 #define RECENT_KEY_MAX 50
-#define RECENT_SLOTS (1 << 16)
+#define RECENT_BUCKETS (1 << 17)
 
 /* A record this big or bigger is a big one: its key's share is kept in the big-record table,
  * so that no write of the key reads it back (a get copies a value whole, from the memtable or a
@@ -114,7 +116,7 @@ static struct {
     pthread_mutex_t lock;
     db_counts *dbs;
     int databases;
-    recent_share *recent; /* RECENT_SLOTS of them */
+    recent_share (*recent)[2]; /* RECENT_BUCKETS of them, the one used last first */
     big_record **big;     /* every key whose record is big, chained by hash */
     size_t big_slots, big_count;
 } counts = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, NULL, 0, 0};
@@ -337,7 +339,7 @@ int keycount_load(int databases) {
     counts.dbs = calloc((size_t)databases, sizeof(db_counts));
     if (!counts.dbs) abort();
     counts.databases = databases;
-    counts.recent = calloc(RECENT_SLOTS, sizeof(*counts.recent));
+    counts.recent = calloc(RECENT_BUCKETS, sizeof(*counts.recent));
     if (!counts.recent) abort();
     int64_t now = time_now_ms();
     for (int db = 0; db < databases; db++) counts.dbs[db].horizon = now;
@@ -647,29 +649,37 @@ int keycount_stage_end(keycount_delta *d) {
  * reading it: the most expensive reads are of such keys, which are still in the memtable. A
  * slot holds the share the last commit of its key left (each commit of a key runs under the
  * key's lock, so no other can change it in between); a reset of the database (its generation)
- * makes the slots of its keys stale. A slot is taken over by the next key hashing to it, so a
- * lookup compares the whole key. */
+ * makes the slots of its keys stale. A bucket keeps the two keys hashing to it that were
+ * written last, so a lookup compares whole keys. */
 
-static recent_share *recent_slot(const keycount_key *k) { return &counts.recent[k->hash & (RECENT_SLOTS - 1)]; }
+static recent_share *recent_bucket(const keycount_key *k) {
+    return counts.recent[k->hash & (RECENT_BUCKETS - 1)];
+}
+
+static int recent_holds(const recent_share *r, const keycount_delta *d, const keycount_key *k) {
+    return r->key_len == k->key_len && memcmp(r->key, key_of(d, k), k->key_len) == 0;
+}
 
 static int recent_get(const keycount_delta *d, const keycount_key *k, key_share *out) {
     if (k->key_len > RECENT_KEY_MAX) return 0;
-    const recent_share *r = recent_slot(k);
-    if (r->key_len != k->key_len || r->generation != counts.dbs[k->db].generation ||
-        memcmp(r->key, key_of(d, k), k->key_len) != 0)
-        return 0;
+    const recent_share *b = recent_bucket(k);
+    const recent_share *r = recent_holds(&b[0], d, k) ? &b[0] : recent_holds(&b[1], d, k) ? &b[1] : NULL;
+    if (!r || r->generation != counts.dbs[k->db].generation) return 0;
     *out = (key_share){r->counted, r->expire_ms};
     return 1;
 }
 
+/* The key's share goes first in its bucket; the other slot keeps the key used before it
+ * (unless that was this key too), so two keys hashing alike both stay known. */
 static void recent_put(const keycount_delta *d, const keycount_key *k) {
     if (k->key_len > RECENT_KEY_MAX) return;
-    recent_share *r = recent_slot(k);
-    r->key_len = (uint8_t)k->key_len;
-    memcpy(r->key, key_of(d, k), k->key_len);
-    r->generation = counts.dbs[k->db].generation;
-    r->counted = k->now.counted;
-    r->expire_ms = k->now.expire_ms;
+    recent_share *b = recent_bucket(k);
+    if (!recent_holds(&b[0], d, k)) b[1] = b[0];
+    b[0].key_len = (uint8_t)k->key_len;
+    memcpy(b[0].key, key_of(d, k), k->key_len);
+    b[0].generation = counts.dbs[k->db].generation;
+    b[0].counted = k->now.counted;
+    b[0].expire_ms = k->now.expire_ms;
 }
 
 /* Keeps what a committed write left as a key's share: in the big-record table for a big record

@@ -7,6 +7,7 @@
 #include "store_fixture.h"
 #include "storage/encoding.h"
 #include "storage/keycount.h"
+#include "util/hash.h"
 #include "util/timeutil.h"
 
 static int close_store(void **state) {
@@ -235,11 +236,50 @@ static void test_known_records_are_not_read(void **state) {
     txn_free(&t);
 }
 
+/* A key named prefix<n> whose metadata key hashes to the same bucket of recent shares (its 17
+ * low bits) as `key`'s. */
+static void colliding_key(const char *key, const char *prefix, char *out, size_t size) {
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, 0, key, strlen(key));
+    uint64_t want = hash_words(mk.data, mk.len) & ((1 << 17) - 1);
+    for (long i = 0;; i++) {
+        snprintf(out, size, "%s%ld", prefix, i);
+        buf_clear(&mk);
+        enc_meta_key(&mk, 0, out, strlen(out));
+        if ((hash_words(mk.data, mk.len) & ((1 << 17) - 1)) == want) break;
+    }
+    buf_free(&mk);
+}
+
+/* Two keys sharing a bucket both stay known; a third pushes out the one written longest ago. */
+static void test_recent_buckets_keep_two_keys(void **state) {
+    (void)state;
+    int64_t now = time_now_ms() + 60000;
+    char b[32], c[32];
+    colliding_key("a", "b", b, sizeof(b));
+    colliding_key("a", "c", c, sizeof(c));
+    txn t;
+    txn_init(&t);
+    put_string(&t, 0, "a", 0);
+    put_string(&t, 0, b, 0);
+    store_fixture_commit(&t);
+    assert_false(blind_set_reads(&t, 0, "a", now));
+    assert_false(blind_set_reads(&t, 0, b, now));
+    assert_false(blind_set_reads(&t, 0, "a", now));
+    put_string(&t, 0, c, 0); /* b was written longest ago */
+    store_fixture_commit(&t);
+    assert_false(blind_set_reads(&t, 0, "a", now));
+    assert_true(blind_set_reads(&t, 0, b, now));
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_random_expiries),
         cmocka_unit_test(test_known_records_are_not_read),
+        cmocka_unit_test(test_recent_buckets_keep_two_keys),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
 }
