@@ -11,6 +11,7 @@
 #include "storage/bounds.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "util/grow.h"
 #include "util/hash.h"
 #include "util/num.h"
 #include "util/timeutil.h"
@@ -86,14 +87,7 @@ static int fail(applier *a, const char *fmt, ...) {
     return -1;
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return p;
-    *cap = *cap ? *cap * 2 : 16;
-    if (*cap < need) *cap = need;
-    p = realloc(p, *cap * size);
-    if (!p) abort();
-    return p;
-}
+static void *grow(void *p, size_t *cap, size_t need, size_t size) { return grow_array(p, cap, need, size, 16); }
 
 /* ---- the keys a commit touches ---- */
 

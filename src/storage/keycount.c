@@ -58,6 +58,7 @@
 
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "util/grow.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/random.h"
@@ -405,14 +406,7 @@ void keycount_delta_clear(keycount_delta *d) {
     clear_resets(d);
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return p;
-    *cap = *cap ? *cap * 2 : 8;
-    if (*cap < need) *cap = need;
-    p = realloc(p, *cap * size);
-    if (!p) abort();
-    return p;
-}
+static void *grow(void *p, size_t *cap, size_t need, size_t size) { return grow_array(p, cap, need, size, 8); }
 
 static const char *key_of(const keycount_delta *d, const keycount_key *k) { return d->key_bytes.data + k->key_off; }
 
