@@ -504,7 +504,9 @@ static void mark_reset(keycount_delta *d, int db) {
 }
 
 void keycount_stage_begin(keycount_delta *d) {
-    d->staging++;
+    /* 0 is no staging: a new key's staged and checked are 0. A txn kept for billions of
+     * commits (a worker's write group) wraps around to it. */
+    if (++d->staging == 0) d->staging = 1;
     d->nchanges = d->nwrites = d->nfetch = 0;
     clear_resets(d);
     take_reads(d);

@@ -235,11 +235,30 @@ static void test_known_records_are_not_read(void **state) {
     txn_free(&t);
 }
 
+/* A txn kept for many commits (a worker's write group) numbers its stagings: past the last
+ * number, a commit still learns what its writes replace. */
+static void test_stagings_wrap_around(void **state) {
+    (void)state;
+    int64_t now = time_now_ms() + 60000;
+    txn t;
+    txn_init(&t);
+    flush(&t, 1);
+    put_string(&t, 1, "w", 0);
+    store_fixture_commit(&t);
+    expect(1, now, 1, 0);
+    t.counts.staging = UINT32_MAX;
+    delete_key(&t, 1, "w");
+    store_fixture_commit(&t);
+    expect(1, now, 0, 0);
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_random_expiries),
         cmocka_unit_test(test_known_records_are_not_read),
+        cmocka_unit_test(test_stagings_wrap_around),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
 }
