@@ -47,7 +47,8 @@
  * Threads: one mutex guards every database's counts; it is taken by the apply of a commit
  * and by a read, never with another lock taken after it.
  *
- * Memory: one treap node per distinct expiry time (ms) among the counted keys, 4 MB of recent
+ * Memory: one treap node per distinct expiry time (ms) among the counted keys (those past go
+ * at the next read, or at a commit adding an expiry once CUT_LAG_MS past), 4 MB of recent
  * shares, and an entry per big record.
  */
 #include "storage/keycount.h"
@@ -231,6 +232,17 @@ static void db_add(db_counts *c, int64_t expire_ms) {
         c->volatile_keys++;
         c->sum += expire_ms;
     }
+}
+
+/* Reads take the expired times out (db_cut): with no read, the set would keep every time it
+ * ever counted. So a commit adding an expiry cuts too, once a second at most, CUT_LAG_MS
+ * back: no command's clock is that old, so no read is moved by it. */
+#define CUT_LAG_MS 10000
+#define CUT_EVERY_MS 1000
+
+static void db_add_cutting(db_counts *c, int64_t expire_ms, int64_t now_ms) {
+    if (expire_ms != 0 && c->horizon < now_ms - CUT_LAG_MS - CUT_EVERY_MS) db_cut(c, now_ms - CUT_LAG_MS);
+    db_add(c, expire_ms);
 }
 
 static void db_remove(db_counts *c, int64_t expire_ms) {
@@ -684,7 +696,7 @@ static void remember_share(const keycount_delta *d, const keycount_key *k) {
 
 /* ---- applying and reading ---- */
 
-void keycount_apply(const keycount_delta *d) {
+void keycount_apply(const keycount_delta *d, int64_t now_ms) {
     pthread_mutex_lock(&counts.lock);
     for (size_t i = 0; i < d->nchanges; i++) {
         const keycount_change *ch = &d->changes[i];
@@ -693,7 +705,7 @@ void keycount_apply(const keycount_delta *d) {
             db_reset(c);
             big_drop_db(ch->db);
         } else if (ch->kind == KC_ADD) {
-            db_add(c, ch->expire_ms);
+            db_add_cutting(c, ch->expire_ms, now_ms);
         } else {
             db_remove(c, ch->expire_ms);
         }

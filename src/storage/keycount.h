@@ -113,8 +113,8 @@ int keycount_stage_range(keycount_delta *d, const char *begin, size_t blen);
 /* Replays the staged writes against the records they replace: those the txn did not read are
  * read (all at once) unless a recent commit left them. Returns 0, or -1 on a read error. */
 int keycount_stage_end(keycount_delta *d);
-/* Applies the staged changes (once the commit is written). */
-void keycount_apply(const keycount_delta *d);
+/* Applies the staged changes (once the commit is written), the txn's clock at now_ms. */
+void keycount_apply(const keycount_delta *d, int64_t now_ms);
 
 /* The counts of a database at now_ms, with the staged changes of a txn not yet committed (or
  * NULL). Returns -1 if the counts were never loaded (a tool without a server), else 0. */
