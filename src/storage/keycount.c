@@ -393,17 +393,11 @@ void keycount_delta_free(keycount_delta *d) {
     free(d->keys);
     free(d->slots);
     free(d->changes);
-    free(d->reset);
     free(d->writes);
     free(d->fetch);
     free(d->fetch_order);
     free(d->fetch_keys);
     free(d->fetch_lens);
-}
-
-static void clear_resets(keycount_delta *d) {
-    if (d->any_reset) memset(d->reset, 0, d->reset_len);
-    d->any_reset = 0;
 }
 
 void keycount_delta_clear(keycount_delta *d) {
@@ -412,7 +406,6 @@ void keycount_delta_clear(keycount_delta *d) {
     buf_clear(&d->key_bytes);
     buf_clear(&d->reads);
     d->nkeys = d->nchanges = 0;
-    clear_resets(d);
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size) {
@@ -501,26 +494,11 @@ static void add_change(keycount_delta *d, uint8_t kind, int db, int64_t expire_m
     d->changes[d->nchanges++] = (keycount_change){kind, db, expire_ms};
 }
 
-static int was_reset(const keycount_delta *d, int db) {
-    return d->any_reset && (d->reset[db / 8] >> (db % 8) & 1);
-}
-
-static void mark_reset(keycount_delta *d, int db) {
-    if (!d->reset) { /* a bitmap: FLUSHALL with a million databases stays linear */
-        d->reset_len = (size_t)counts.databases / 8 + 1;
-        d->reset = calloc(d->reset_len, 1);
-        if (!d->reset) abort();
-    }
-    d->reset[db / 8] |= (uint8_t)(1 << (db % 8));
-    d->any_reset = 1;
-}
-
 void keycount_stage_begin(keycount_delta *d) {
     /* 0 is no staging: a new key's staged and checked are 0. A txn kept for billions of
      * commits (a worker's write group) wraps around to it. */
     if (++d->staging == 0) d->staging = 1;
     d->nchanges = d->nwrites = d->nfetch = 0;
-    clear_resets(d);
     take_reads(d);
 }
 
@@ -614,16 +592,14 @@ static int fetch_bases(keycount_delta *d) {
     return -1;
 }
 
-/* What a key held just before its write at `index` (its base is known by now). */
+/* What a key held just before its write (its base is known by now). A range deletion staged
+ * before it set its now: every key of the commit is among the delta's keys by then. */
 static key_share share_before(const keycount_delta *d, const keycount_key *k) {
-    if (k->staged == d->staging) return k->now;
-    if (was_reset(d, k->db)) return (key_share){0, 0};
-    return k->base;
+    return k->staged == d->staging ? k->now : k->base;
 }
 
 static void replay_range(keycount_delta *d, int db) {
     add_change(d, KC_RESET, db, 0);
-    mark_reset(d, db);
     /* Keys of the database written earlier in the commit are gone too. */
     for (size_t i = 0; i < d->nkeys; i++) {
         keycount_key *k = &d->keys[i];

@@ -61,9 +61,6 @@ typedef struct keycount_delta {
     keycount_change *changes;
     size_t nchanges, changes_cap;
     buf reads;      /* metadata records read (keycount_note_read), not yet in keys */
-    uint8_t *reset;   /* a bit per database: a range deletion staged so far empties it */
-    size_t reset_len; /* bytes of that bitmap */
-    int any_reset;
     uint32_t staging;
     keycount_write *writes; /* the metadata writes staged, in order */
     size_t nwrites, writes_cap;
