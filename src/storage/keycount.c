@@ -47,7 +47,8 @@
  * Threads: one mutex guards every database's counts; it is taken by the apply of a commit
  * and by a read, never with another lock taken after it.
  *
- * Memory: one treap node per distinct expiry time (ms) among the counted keys, 16 MB of recent
+ * Memory: one treap node per distinct expiry time (ms) among the counted keys (those past go
+ * at the next read, or at a commit adding an expiry once CUT_LAG_MS past), 16 MB of recent
  * shares, and an entry per big record.
  */
 #include "storage/keycount.h"
@@ -55,6 +56,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/encoding.h"
 #include "storage/store.h"
@@ -119,8 +121,9 @@ static struct {
     int databases;
     recent_share (*recent)[2]; /* RECENT_BUCKETS of them, the one used last first */
     big_record **big;     /* every key whose record is big, chained by hash */
+    uint64_t seed;        /* of the keys' hash (keycount_key_hash) */
     size_t big_slots, big_count;
-} counts = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, NULL, 0, 0};
+} counts = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the ordered multiset of expiry times (a treap: a search tree by time, a heap by a
  * random priority, so its depth stays logarithmic whatever times users choose) ---- */
@@ -236,6 +239,17 @@ static void db_add(db_counts *c, int64_t expire_ms) {
     }
 }
 
+/* Reads take the expired times out (db_cut): with no read, the set would keep every time it
+ * ever counted. So a commit adding an expiry cuts too, once a second at most, CUT_LAG_MS
+ * back: no command's clock is that old, so no read is moved by it. */
+#define CUT_LAG_MS 10000
+#define CUT_EVERY_MS 1000
+
+static void db_add_cutting(db_counts *c, int64_t expire_ms, int64_t now_ms) {
+    if (expire_ms != 0 && c->horizon < now_ms - CUT_LAG_MS - CUT_EVERY_MS) db_cut(c, now_ms - CUT_LAG_MS);
+    db_add(c, expire_ms);
+}
+
 static void db_remove(db_counts *c, int64_t expire_ms) {
     if (expire_ms == 0) {
         c->persistent--;
@@ -336,10 +350,15 @@ static void big_drop_db(int db) {
 
 /* ---- loading ---- */
 
+/* Seeded, because the keys come from clients: a fixed hash would let one craft keys that all
+ * fall in one slot of a txn's key table or one chain of the big-record table. */
+uint64_t keycount_key_hash(const char *key, size_t len) { return hash_words(counts.seed, key, len); }
+
 int keycount_load(int databases) {
     counts.dbs = calloc((size_t)databases, sizeof(db_counts));
     if (!counts.dbs) abort();
     counts.databases = databases;
+    counts.seed = (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     counts.recent = calloc(RECENT_BUCKETS, sizeof(*counts.recent));
     if (!counts.recent) abort();
     int64_t now = time_now_ms();
@@ -353,7 +372,7 @@ int keycount_load(int databases) {
         const char *v = store_iter_value(it, &vl);
         key_share s = share_of(v, vl);
         if (s.counted) db_add(c, s.expire_ms);
-        if (vl >= BIG_RECORD_BYTES) big_put(hash_words(k, kl), (int)(c - counts.dbs), k, kl, s);
+        if (vl >= BIG_RECORD_BYTES) big_put(keycount_key_hash(k, kl), (int)(c - counts.dbs), k, kl, s);
     }
     int failed = store_iter_failed(it);
     store_iter_free(it);
@@ -384,17 +403,11 @@ void keycount_delta_free(keycount_delta *d) {
     free(d->keys);
     free(d->slots);
     free(d->changes);
-    free(d->reset);
     free(d->writes);
     free(d->fetch);
     free(d->fetch_order);
     free(d->fetch_keys);
     free(d->fetch_lens);
-}
-
-static void clear_resets(keycount_delta *d) {
-    if (d->any_reset) memset(d->reset, 0, d->reset_len);
-    d->any_reset = 0;
 }
 
 void keycount_delta_clear(keycount_delta *d) {
@@ -403,7 +416,6 @@ void keycount_delta_clear(keycount_delta *d) {
     buf_clear(&d->key_bytes);
     buf_clear(&d->reads);
     d->nkeys = d->nchanges = 0;
-    clear_resets(d);
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size) { return grow_array(p, cap, need, size, 8); }
@@ -426,7 +438,7 @@ static void rehash(keycount_delta *d) {
 /* The delta's entry for a metadata key, added if new. */
 static keycount_key *find_key(keycount_delta *d, const char *key, size_t klen) {
     if (2 * (d->nkeys + 1) > d->nslots) rehash(d);
-    uint64_t hash = hash_words(key, klen);
+    uint64_t hash = keycount_key_hash(key, klen);
     size_t s = (size_t)(hash & (d->nslots - 1));
     for (; d->slots[s]; s = (s + 1) & (d->nslots - 1)) {
         keycount_key *k = &d->keys[d->slots[s] - 1];
@@ -485,24 +497,11 @@ static void add_change(keycount_delta *d, uint8_t kind, int db, int64_t expire_m
     d->changes[d->nchanges++] = (keycount_change){kind, db, expire_ms};
 }
 
-static int was_reset(const keycount_delta *d, int db) {
-    return d->any_reset && (d->reset[db / 8] >> (db % 8) & 1);
-}
-
-static void mark_reset(keycount_delta *d, int db) {
-    if (!d->reset) { /* a bitmap: FLUSHALL with a million databases stays linear */
-        d->reset_len = (size_t)counts.databases / 8 + 1;
-        d->reset = calloc(d->reset_len, 1);
-        if (!d->reset) abort();
-    }
-    d->reset[db / 8] |= (uint8_t)(1 << (db % 8));
-    d->any_reset = 1;
-}
-
 void keycount_stage_begin(keycount_delta *d) {
-    d->staging++;
+    /* 0 is no staging: a new key's staged and checked are 0. A txn kept for billions of
+     * commits (a worker's write group) wraps around to it. */
+    if (++d->staging == 0) d->staging = 1;
     d->nchanges = d->nwrites = d->nfetch = 0;
-    clear_resets(d);
     take_reads(d);
 }
 
@@ -596,16 +595,14 @@ static int fetch_bases(keycount_delta *d) {
     return -1;
 }
 
-/* What a key held just before its write at `index` (its base is known by now). */
+/* What a key held just before its write (its base is known by now). A range deletion staged
+ * before it set its now: every key of the commit is among the delta's keys by then. */
 static key_share share_before(const keycount_delta *d, const keycount_key *k) {
-    if (k->staged == d->staging) return k->now;
-    if (was_reset(d, k->db)) return (key_share){0, 0};
-    return k->base;
+    return k->staged == d->staging ? k->now : k->base;
 }
 
 static void replay_range(keycount_delta *d, int db) {
     add_change(d, KC_RESET, db, 0);
-    mark_reset(d, db);
     /* Keys of the database written earlier in the commit are gone too. */
     for (size_t i = 0; i < d->nkeys; i++) {
         keycount_key *k = &d->keys[i];
@@ -686,7 +683,7 @@ static void remember_share(const keycount_delta *d, const keycount_key *k) {
 
 /* ---- applying and reading ---- */
 
-void keycount_apply(const keycount_delta *d) {
+void keycount_apply(const keycount_delta *d, int64_t now_ms) {
     pthread_mutex_lock(&counts.lock);
     for (size_t i = 0; i < d->nchanges; i++) {
         const keycount_change *ch = &d->changes[i];
@@ -695,7 +692,7 @@ void keycount_apply(const keycount_delta *d) {
             db_reset(c);
             big_drop_db(ch->db);
         } else if (ch->kind == KC_ADD) {
-            db_add(c, ch->expire_ms);
+            db_add_cutting(c, ch->expire_ms, now_ms);
         } else {
             db_remove(c, ch->expire_ms);
         }

@@ -61,9 +61,6 @@ typedef struct keycount_delta {
     keycount_change *changes;
     size_t nchanges, changes_cap;
     buf reads;      /* metadata records read (keycount_note_read), not yet in keys */
-    uint8_t *reset;   /* a bit per database: a range deletion staged so far empties it */
-    size_t reset_len; /* bytes of that bitmap */
-    int any_reset;
     uint32_t staging;
     keycount_write *writes; /* the metadata writes staged, in order */
     size_t nwrites, writes_cap;
@@ -86,6 +83,8 @@ typedef struct keycount_stats {
  * (the store is open, no client is served yet). Returns 0, or -1 on a read error. */
 int keycount_load(int databases);
 void keycount_free(void);
+/* The hash the counts' tables give a metadata key; its seed is drawn by keycount_load. */
+uint64_t keycount_key_hash(const char *key, size_t len);
 /* Whether keycount_load ran: until then commits stage nothing. */
 int keycount_loaded(void);
 
@@ -113,8 +112,8 @@ int keycount_stage_range(keycount_delta *d, const char *begin, size_t blen);
 /* Replays the staged writes against the records they replace: those the txn did not read are
  * read (all at once) unless a recent commit left them. Returns 0, or -1 on a read error. */
 int keycount_stage_end(keycount_delta *d);
-/* Applies the staged changes (once the commit is written). */
-void keycount_apply(const keycount_delta *d);
+/* Applies the staged changes (once the commit is written), the txn's clock at now_ms. */
+void keycount_apply(const keycount_delta *d, int64_t now_ms);
 
 /* The counts of a database at now_ms, with the staged changes of a txn not yet committed (or
  * NULL). Returns -1 if the counts were never loaded (a tool without a server), else 0. */

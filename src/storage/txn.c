@@ -584,7 +584,7 @@ int txn_commit(txn *t, char **err) {
     clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
     int rc = write_batch(wb, err);
     if (rc == 0) {
-        if (counting) keycount_apply(&t->counts);
+        if (counting) keycount_apply(&t->counts, t->now_ms);
         after_commit(t);
         compact_deleted_keys(t);
         bounds_publish(&t->bounds);

@@ -19,9 +19,9 @@ static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
 
 /* The same use, 8 bytes at a step (a multiply and a shift each) where FNV-1a takes one byte:
  * for whole keys hashed on every write. */
-static inline uint64_t hash_words(const void *data, size_t len) {
+static inline uint64_t hash_words(uint64_t seed, const void *data, size_t len) {
     const uint8_t *p = data;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len ^ seed;
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);

@@ -3,11 +3,11 @@
  * times in a commit, range deletions, expiry as time passes, avg_ttl, and a txn's own
  * uncommitted writes. */
 #include <string.h>
+#include <unistd.h>
 
 #include "store_fixture.h"
 #include "storage/encoding.h"
 #include "storage/keycount.h"
-#include "util/hash.h"
 #include "util/timeutil.h"
 
 static int close_store(void **state) {
@@ -242,12 +242,12 @@ static void colliding_key(const char *key, const char *prefix, char *out, size_t
     buf mk;
     buf_init(&mk);
     enc_meta_key(&mk, 0, key, strlen(key));
-    uint64_t want = hash_words(mk.data, mk.len) & ((1 << 17) - 1);
+    uint64_t want = keycount_key_hash(mk.data, mk.len) & ((1 << 17) - 1);
     for (long i = 0;; i++) {
         snprintf(out, size, "%s%ld", prefix, i);
         buf_clear(&mk);
         enc_meta_key(&mk, 0, out, strlen(out));
-        if ((hash_words(mk.data, mk.len) & ((1 << 17) - 1)) == want) break;
+        if ((keycount_key_hash(mk.data, mk.len) & ((1 << 17) - 1)) == want) break;
     }
     buf_free(&mk);
 }
@@ -274,12 +274,62 @@ static void test_recent_buckets_keep_two_keys(void **state) {
     txn_free(&t);
 }
 
+/* A txn kept for many commits (a worker's write group) numbers its stagings: past the last
+ * number, a commit still learns what its writes replace. */
+static void test_stagings_wrap_around(void **state) {
+    (void)state;
+    int64_t now = time_now_ms() + 60000;
+    txn t;
+    txn_init(&t);
+    flush(&t, 1);
+    put_string(&t, 1, "w", 0);
+    store_fixture_commit(&t);
+    expect(1, now, 1, 0);
+    t.counts.staging = UINT32_MAX;
+    delete_key(&t, 1, "w");
+    store_fixture_commit(&t);
+    expect(1, now, 0, 0);
+    txn_free(&t);
+}
+
+/* With no read to take them out, times long past go all the same: a commit adding an expiry
+ * an hour on takes out the times before its clock less CUT_LAG_MS. (A read at an earlier time
+ * counts as at the last cut: the set cannot take back what it dropped.) */
+static void test_commits_take_out_times_long_past(void **state) {
+    (void)state;
+    int64_t later = time_now_ms() + 10000000;
+    txn t;
+    txn_init(&t);
+    flush(&t, 1);
+    put_string(&t, 1, "soon", later);
+    store_fixture_commit(&t);
+    t.now_ms = later + 3600000;
+    put_string(&t, 1, "next", later + 7200000);
+    store_fixture_commit(&t);
+    expect(1, later, 1, 1);
+    txn_free(&t);
+}
+
+/* Keys come from clients: the tables' hash changes from one load to the next, so that no set
+ * of keys collides in every server. */
+static void test_key_hash_is_seeded(void **state) {
+    (void)state;
+    uint64_t before = keycount_key_hash("key", 3);
+    keycount_free();
+    usleep(10); /* the seed includes the time in microseconds */
+    assert_int_equal(keycount_load(2), 0);
+    assert_int_not_equal(keycount_key_hash("key", 3), before);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_random_expiries),
         cmocka_unit_test(test_known_records_are_not_read),
         cmocka_unit_test(test_recent_buckets_keep_two_keys),
+        cmocka_unit_test(test_stagings_wrap_around),
+        cmocka_unit_test(test_commits_take_out_times_long_past),
+        cmocka_unit_test(test_key_hash_is_seeded),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
 }
