@@ -123,6 +123,7 @@ static struct {
     big_record **big;     /* every key whose record is big, chained by hash */
     uint64_t seed;        /* of the keys' hash (keycount_key_hash) */
     size_t big_slots, big_count;
+    size_t big_swept; /* the next slot big_sweep looks at */
 } counts = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- the ordered multiset of expiry times (a treap: a search tree by time, a heap by a
@@ -346,6 +347,28 @@ static void big_drop_db(int db) {
             else p = &(*p)->next;
         }
     }
+}
+
+/* Forgets the big records of a few slots that have expired, going round the table a few
+ * slots per commit: the compaction filter drops such records without a commit, and a table
+ * that kept them would grow for ever under a cache of big values with TTLs. A key forgotten
+ * by mistake would only be read back by its next blind write. */
+#define BIG_SWEEP_SLOTS 4
+static void big_sweep(int64_t now_ms) {
+    for (int n = 0; n < BIG_SWEEP_SLOTS && counts.big_count > 0; n++) {
+        big_record **p = &counts.big[counts.big_swept++ & (counts.big_slots - 1)];
+        while (*p) {
+            if ((*p)->share.expire_ms != 0 && (*p)->share.expire_ms <= now_ms) big_unlink(p);
+            else p = &(*p)->next;
+        }
+    }
+}
+
+size_t keycount_big_records(void) {
+    pthread_mutex_lock(&counts.lock);
+    size_t n = counts.big_count;
+    pthread_mutex_unlock(&counts.lock);
+    return n;
 }
 
 /* ---- loading ---- */
@@ -699,6 +722,7 @@ void keycount_apply(const keycount_delta *d, int64_t now_ms) {
     }
     for (size_t i = 0; i < d->nkeys; i++)
         if (d->keys[i].staged == d->staging) remember_share(d, &d->keys[i]);
+    big_sweep(now_ms);
     pthread_mutex_unlock(&counts.lock);
 }
 

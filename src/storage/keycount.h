@@ -83,6 +83,8 @@ typedef struct keycount_stats {
  * (the store is open, no client is served yet). Returns 0, or -1 on a read error. */
 int keycount_load(int databases);
 void keycount_free(void);
+/* How many keys the table of big records knows (tests). */
+size_t keycount_big_records(void);
 /* The hash the counts' tables give a metadata key; its seed is drawn by keycount_load. */
 uint64_t keycount_key_hash(const char *key, size_t len);
 /* Whether keycount_load ran: until then commits stage nothing. */

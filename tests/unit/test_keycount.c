@@ -177,14 +177,14 @@ static void test_random_expiries(void **state) {
     txn_free(&t);
 }
 
-static void put_big_string(txn *t, int db, const char *key) {
+static void put_big_string(txn *t, int db, const char *key, int64_t expire_ms) {
     buf mk, v;
     buf_init(&mk);
     buf_init(&v);
     enc_meta_key(&mk, db, key, strlen(key));
     char *value = calloc(1, 100000);
     assert_non_null(value);
-    enc_string_meta(&v, 0, value, 100000);
+    enc_string_meta(&v, expire_ms, value, 100000);
     txn_put(t, CF_METADATA, mk.data, mk.len, v.data, v.len);
     free(value);
     buf_free(&mk);
@@ -220,7 +220,7 @@ static void test_known_records_are_not_read(void **state) {
     store_fixture_commit(&t);
     assert_false(blind_set_reads(&t, 0, "fresh", now));
 
-    put_big_string(&t, 0, "big");
+    put_big_string(&t, 0, "big", 0);
     store_fixture_commit(&t);
     keycount_free(); /* recent shares forgotten: only the walk's big records are known */
     assert_int_equal(keycount_load(2), 0);
@@ -321,6 +321,25 @@ static void test_key_hash_is_seeded(void **state) {
     assert_int_not_equal(keycount_key_hash("key", 3), before);
 }
 
+/* A big record that expired is forgotten by the commits that follow (the compaction filter
+ * would drop it without one); one without an expiry stays. */
+static void test_expired_big_records_are_forgotten(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    put_big_string(&t, 1, "expiring", t.now_ms + 1000);
+    put_big_string(&t, 1, "kept", 0);
+    store_fixture_commit(&t);
+    size_t known = keycount_big_records();
+    t.now_ms += 2000;
+    for (int i = 0; i < 1000; i++) { /* enough commits to go round the table */
+        put_string(&t, 1, "small", 0);
+        store_fixture_commit(&t);
+    }
+    assert_int_equal(keycount_big_records(), known - 1);
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
@@ -329,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_recent_buckets_keep_two_keys),
         cmocka_unit_test(test_stagings_wrap_around),
         cmocka_unit_test(test_commits_take_out_times_long_past),
+        cmocka_unit_test(test_expired_big_records_are_forgotten),
         cmocka_unit_test(test_key_hash_is_seeded),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
