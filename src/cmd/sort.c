@@ -47,6 +47,7 @@ static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem
     buf_append(&key, elem->data ? elem->data : "", elem->len);
     buf_append(&key, star + 1, (size_t)(end - star - 1));
     int found = 0;
+    ks_keep_expired(ctx->t, 1); /* the key is not locked by SORT */
     if (arrow) {
         size_t flen = (size_t)(pattern->ptr + pattern->len - arrow - 2);
         found = hash_get(ctx->t, ctx->db, key.data, key.len, arrow + 2, flen, out) == ST_OK;
@@ -59,6 +60,7 @@ static int pattern_lookup(cmd_ctx *ctx, const resp_arg *pattern, const buf *elem
         }
         string_val_free(&v);
     }
+    ks_keep_expired(ctx->t, 0);
     buf_free(&key);
     return found;
 }

@@ -20,7 +20,7 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
             rc = KS_CORRUPT;
-        } else if (reclaim && m->expire_ms != 0 && m->expire_ms < t->now_ms) {
+        } else if (reclaim && !t->keep_expired && m->expire_ms != 0 && m->expire_ms < t->now_ms) {
             /* Expired: remove it now, and say so in the change stream. It is not touched: the
              * key was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks
              * expiries itself) and no blocked client has anything new to find. */
@@ -36,6 +36,8 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     buf_free(&mk);
     return rc;
 }
+
+void ks_keep_expired(txn *t, int on) { t->keep_expired = on; }
 
 int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     return lookup(t, db, key, klen, m, raw, SIZE_MAX, 1);

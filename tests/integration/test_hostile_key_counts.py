@@ -931,10 +931,6 @@ def sort_racing_a_writer(s, n, writer_delay):
     return [i for i, v in zip(written, values) if v != b"new"], dbsize, len(keys)
 
 
-@pytest.mark.xfail(not IS_REDIS, strict=True,
-                   reason="bug: SORT BY/GET patterns look keys up with ks_lookup, which deletes an expired one, "
-                   "without holding the key's lock (sort_getkeys names only the sorted key and STORE): a SET of "
-                   "that key by another client in between is undone at SORT's commit, and the counts keep it")
 def test_sort_by_pattern_does_not_undo_writes_of_the_keys_it_reads(make_server):
     """SORT ... BY/GET pattern reads keys its arguments do not name (so it takes no lock on
     them); reading one that expired must not delete a value another client wrote since. The
