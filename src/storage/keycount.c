@@ -11,13 +11,16 @@
  *
  * The counts. Per database: `persistent`, the counted keys without an expiry, and the expiry
  * times of those with one, as an ordered multiset (a treap of distinct times, each with how
- * many keys expire then) with its size and sum. A read at time now first takes the times
- * before now out of the set: those keys are expired for good, since a record changes only
- * by a commit, which is counted anew. Then keys = persistent + volatile, expires = volatile,
- * avg_ttl = sum / volatile - now (exact, where Redis estimates it from samples). `horizon` is
- * the latest time the set was cut at: a time before it is in no count, so a change that adds
- * or removes one does nothing. That is also why the compaction filter needs no accounting:
- * it drops only records expired before it runs, whose times are out of every count already.
+ * many keys expire then) with its size and sum. A read at time now leaves out the keys
+ * expiring before now (a walk of those times, which stay in the set for CUT_LAG_MS, so that
+ * reads at slightly different clocks each count exactly): keys = persistent + volatile
+ * alive, expires = volatile alive, avg_ttl = their sum / their number - now (exact, where
+ * Redis estimates it from samples). Times that passed more than CUT_LAG_MS ago are cut out of
+ * the set for good, since a record changes only by a commit, which is counted anew. `horizon`
+ * is the latest time the set was cut at: a time before it is in no count, so a change that
+ * adds or removes one does nothing. That is also why the compaction filter needs no
+ * accounting: a record it drops is expired, so no read counts it; its time, if still in the
+ * set, goes at a cut.
  *
  * Commits. Just before a commit is written, its metadata writes are replayed in order
  * (staging): each removes the share of the key's previous record (see key_share) and adds
@@ -194,6 +197,21 @@ static expiry_node *expiry_remove(expiry_node *n, int64_t at, int *found) {
     return n;
 }
 
+/* Adds up the keys (and their times) expiring before t: the nodes visited are those before t
+ * and the path to them. */
+static void expiry_below(const expiry_node *n, int64_t t, uint64_t *keys, expiry_sum *sum) {
+    while (n) {
+        if (n->at >= t) {
+            n = n->left;
+            continue;
+        }
+        expiry_below(n->left, t, keys, sum);
+        *keys += n->keys;
+        *sum += (expiry_sum)n->at * n->keys;
+        n = n->right;
+    }
+}
+
 static void expiry_free(expiry_node *n) {
     while (n) {
         expiry_free(n->left);
@@ -240,14 +258,20 @@ static void db_add(db_counts *c, int64_t expire_ms) {
     }
 }
 
-/* Reads take the expired times out (db_cut): with no read, the set would keep every time it
- * ever counted. So a commit adding an expiry cuts too, once a second at most, CUT_LAG_MS
- * back: no command's clock is that old, so no read is moved by it. */
+/* Times are taken out of the set (db_cut) CUT_LAG_MS after they pass, once a second at most,
+ * by reads and by commits adding an expiry (with no read, the set would keep every time it
+ * ever counted). Until then a read at any clock leaves out the keys expired at its own time
+ * (expiry_below): a transaction whose clock is a little older than another client's read
+ * still counts exactly the keys it lists. No command's clock is CUT_LAG_MS old. */
 #define CUT_LAG_MS 10000
 #define CUT_EVERY_MS 1000
 
+static void db_cut_lagging(db_counts *c, int64_t now_ms) {
+    if (c->horizon < now_ms - CUT_LAG_MS - CUT_EVERY_MS) db_cut(c, now_ms - CUT_LAG_MS);
+}
+
 static void db_add_cutting(db_counts *c, int64_t expire_ms, int64_t now_ms) {
-    if (expire_ms != 0 && c->horizon < now_ms - CUT_LAG_MS - CUT_EVERY_MS) db_cut(c, now_ms - CUT_LAG_MS);
+    if (expire_ms != 0) db_cut_lagging(c, now_ms);
     db_add(c, expire_ms);
 }
 
@@ -754,13 +778,16 @@ int keycount_get(int db, int64_t now_ms, const keycount_delta *pending, keycount
     if (!c) return 0;
     plain_counts p;
     pthread_mutex_lock(&counts.lock);
-    db_cut(c, now_ms);
-    /* A time before the last cut (a clock that went back, or a txn that began just before
-     * another client's read) reads as that cut's time: the set cannot take back what it dropped. */
+    db_cut_lagging(c, now_ms);
+    /* A time before the last cut (a clock that went back that far) reads as that cut's time:
+     * the set cannot take back what it dropped. */
     if (now_ms < c->horizon) now_ms = c->horizon;
-    p.keys = c->persistent + (long long)c->volatile_keys;
-    p.expires = (long long)c->volatile_keys;
-    p.sum = c->sum;
+    uint64_t expired = 0;
+    expiry_sum expired_sum = 0;
+    expiry_below(c->expiries, now_ms, &expired, &expired_sum);
+    p.keys = c->persistent + (long long)(c->volatile_keys - expired);
+    p.expires = (long long)(c->volatile_keys - expired);
+    p.sum = c->sum - expired_sum;
     pthread_mutex_unlock(&counts.lock);
     for (size_t i = 0; pending && i < pending->nchanges; i++)
         if (pending->changes[i].db == db) adjust(&p, &pending->changes[i], now_ms);

@@ -858,9 +858,6 @@ def test_forged_records_count_as_the_walk_lists_them(make_server):
 # ----------------------------------------------------------------------
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="bug: keycount_get reads at the latest time any client cut the counts at "
-                   "(horizon), not at the transaction's clock: a key expiring between EXEC's clock and another "
-                   "client's DBSIZE is listed by KEYS but no longer counted by DBSIZE in the same MULTI")
 def test_dbsize_in_a_transaction_agrees_with_its_keys_while_others_read_counts(make_server):
     """KEYS and DBSIZE in one MULTI see one clock, also while clients on other workers read
     the counts (each read takes the keys expired by its own clock out of the counts)."""

@@ -84,6 +84,7 @@ static void test_counts(void **state) {
     int64_t now = time_now_ms() + 60000;
     txn t;
     txn_init(&t);
+    t.now_ms = now; /* the txn's clock is the reads' */
     /* Before the counts are loaded: a live string, a key expired already, an empty hash, a
      * record that does not decode (listed as a key), and one in db 1. */
     put_string(&t, 0, "live", 0);
@@ -340,6 +341,25 @@ static void test_expired_big_records_are_forgotten(void **state) {
     txn_free(&t);
 }
 
+/* A read at an earlier clock than one before it (a transaction whose clock was taken just
+ * before another client's read) counts the keys alive at its own time. */
+static void test_reads_at_earlier_clocks_count_exactly(void **state) {
+    (void)state;
+    int64_t at = time_now_ms() + 20000000; /* later than the other tests' clocks */
+    txn t;
+    txn_init(&t);
+    t.now_ms = at;
+    flush(&t, 1);
+    put_string(&t, 1, "first", at + 100);
+    put_string(&t, 1, "second", at + 200);
+    store_fixture_commit(&t);
+    expect(1, at + 150, 1, 1);
+    expect(1, at + 50, 2, 2);
+    assert_int_equal(counts_at(1, at + 50).avg_ttl_ms, 100);
+    expect(1, at + 250, 0, 0);
+    txn_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
@@ -349,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_stagings_wrap_around),
         cmocka_unit_test(test_commits_take_out_times_long_past),
         cmocka_unit_test(test_expired_big_records_are_forgotten),
+        cmocka_unit_test(test_reads_at_earlier_clocks_count_exactly),
         cmocka_unit_test(test_key_hash_is_seeded),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
