@@ -863,7 +863,10 @@ def test_kill_close_and_wake_storm_keeps_every_element(mserver):
             reply = c.read_reply()
             assert reply[reply.index(b"updates") + 1] if isinstance(reply, list) else reply[b"updates"]
         moved = mr.lrange("dst", 0, -1)
-        assert sorted(received) == sorted(moved)
+        # A client that hung up may still be served before the server reads its close (as in
+        # Redis): its element is moved, and nobody receives it. Every other one is received.
+        assert len(received) == len(set(received)) and set(received) <= set(moved)
+        assert len(set(moved) - set(received)) <= len(hung_up)
         assert sorted(moved + mr.lrange("q", 0, -1)) == sorted(b"e%d" % i for i in range(n))
         wait_until(lambda: mr.info("clients")["blocked_clients"] == 0, timeout=5, msg="no client left blocked")
     finally:
