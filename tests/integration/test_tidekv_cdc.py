@@ -410,6 +410,23 @@ def test_kill_during_copy_resumes_it(make_server, target, tools):
 
 
 @tidekv_only
+def test_sigterm_during_copy_ends_the_page_and_exits_0(make_server, target, tools):
+    src = make_server()
+    load_strings(src, 60000)
+    t = tools(*args_for(src, target))
+    wait_for_copy_page(target)
+    t.proc.send_signal(signal.SIGTERM)
+    assert t.wait(10) == 0, t.log()
+    assert "error" not in t.log()
+    dst = target.client()
+    cursor = dst.hget(b"tidekv-cdc:mig:copy", "cursor")
+    assert cursor != b"0" and dst.get(POSITION) is None  # stopped mid-copy, at a page's end
+    rc, _, err = run_tool(*args_for(src, target, "--once"))
+    assert rc == 0 and "continuing the copy" in err, err
+    assert_same_data(src, target)
+
+
+@tidekv_only
 def test_snapshot_lost_during_copy_copies_again_exactly(make_server, target, tools):
     """The program is down mid-copy while its snapshot goes (released here; a restart of the
     source or the snapshot's TTL do the same), and keys it had copied are deleted at the source:
