@@ -141,9 +141,9 @@ cdc_status conn_open(const endpoint *ep, const char *user, const char *password,
     redisContext *c = redisConnectWithTimeout(ep->host, ep->port, connect_timeout);
     if (!c) return cdc_fail(e, CDC_FATAL, "out of memory");
     if (c->err) {
-        cdc_fail(e, CDC_RETRY, "cannot connect to the %s %s:%d: %s", what, ep->host, ep->port, c->errstr);
+        cdc_fail(e, CDC_UNREACHABLE, "cannot connect to the %s %s:%d: %s", what, ep->host, ep->port, c->errstr);
         redisFree(c);
-        return CDC_RETRY;
+        return CDC_UNREACHABLE;
     }
     cdc_status st = redisSetTimeout(c, io_timeout) == REDIS_OK
                         ? greet(c, ep, user, password, what, e)

@@ -19,8 +19,9 @@ typedef struct endpoint {
 int endpoint_parse(const char *text, size_t len, int default_port, endpoint *out, char *err, size_t errlen);
 
 /* Connects to ep and authenticates (user may be NULL; password NULL = no AUTH). `what` names
- * the server in messages ("source", "sink"). A server that does not answer, or answers
- * LOADING, is CDC_RETRY; a refused password or a server that wants one is CDC_FATAL. */
+ * the server in messages ("source", "sink"). A server that cannot be connected to is
+ * CDC_UNREACHABLE, one that answers LOADING is CDC_RETRY, a refused password or a server that
+ * wants one is CDC_FATAL. */
 cdc_status conn_open(const endpoint *ep, const char *user, const char *password, const char *what,
                      redisContext **out, cdc_error *e);
 

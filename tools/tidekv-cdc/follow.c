@@ -182,10 +182,7 @@ static cdc_status follow(follower *f, cdc_error *e) {
 cdc_status follow_session(follower *f, cdc_error *e) {
     cdc_status st = source_open(&f->src, f->opt, e);
     if (st == CDC_OK) st = f->snk->type->connect(f->snk, e);
-    if (st == CDC_OK) {
-        f->connected = 1;
-        st = start(f, e);
-    }
+    if (st == CDC_OK) st = start(f, e);
     if (st == CDC_OK) st = follow(f, e);
     source_close(&f->src);
     f->snk->type->disconnect(f->snk);

@@ -21,12 +21,12 @@ typedef struct follower {
     source src;
     long long position; /* what the sink holds */
     double last_ack;    /* when the consumer was last acknowledged */
-    int connected;      /* both sides answered: from now on a failure is worth retrying */
     int progressed;     /* a snapshot page or a poll went through in this session */
 } follower;
 
-/* Runs one session. CDC_STOP: stopped by a signal or --once caught up (exit 0); CDC_RETRY:
- * a side went away (reconnect and run another); CDC_FATAL: give up. */
+/* Runs one session. CDC_STOP: stopped by a signal or --once caught up (exit 0); CDC_RETRY or
+ * CDC_UNREACHABLE: a side went away or is not ready (reconnect and run another); CDC_FATAL:
+ * give up. */
 cdc_status follow_session(follower *f, cdc_error *e);
 
 #endif

@@ -15,16 +15,17 @@
 static int run(const cdc_options *o, sink *s) {
     progress prog;
     progress_init(&prog, o->progress_s);
-    int ever_connected = 0;
+    int ever_reached = 0;
     double backoff = FIRST_BACKOFF_S, last_progress = cdc_now();
     for (;;) {
         follower f = {.opt = o, .snk = s, .prog = &prog};
         cdc_error e = {{0}};
         cdc_status st = follow_session(&f, &e);
         if (st == CDC_STOP) return 0;
-        ever_connected |= f.connected;
-        /* A side that was never reachable is a mistake to report, not an outage to wait out. */
-        if (st != CDC_RETRY || !ever_connected) {
+        /* A server never reached is a mistake to report (a wrong address), not an outage to
+         * wait out; one that answered (LOADING after a restart, say) is waited for. */
+        ever_reached |= st != CDC_UNREACHABLE;
+        if (st == CDC_FATAL || !ever_reached) {
             cdc_log("error: %s", e.msg);
             return 1;
         }

@@ -6,6 +6,7 @@
 typedef enum cdc_status {
     CDC_OK = 0,
     CDC_RETRY, /* a connection broke or a server is not ready: reconnect, recover, go on */
+    CDC_UNREACHABLE, /* a server could not be connected to: retried only if it was reached before */
     CDC_FATAL, /* retrying cannot help (bad password, refused write, lost history …): exit 1 */
     CDC_GONE,  /* the snapshot being copied no longer exists: copy again from a new one */
     CDC_STOP,  /* SIGTERM / SIGINT, or --once caught up: exit 0 */

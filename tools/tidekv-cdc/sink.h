@@ -46,7 +46,7 @@ typedef struct sink_type {
 
     /* Parses the URL (no I/O): NULL with a message in err when it is malformed. */
     sink *(*create)(const char *url, const cdc_options *o, char *err, size_t errlen);
-    cdc_status (*connect)(sink *s, cdc_error *e);
+    cdc_status (*connect)(sink *s, cdc_error *e); /* may also be CDC_UNREACHABLE */
     cdc_status (*recover)(sink *s, sink_state *out, cdc_error *e);
 
     /* The snapshot copy, for a sink that starts with the source's data (sink.copies; one that
