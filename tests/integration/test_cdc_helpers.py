@@ -138,16 +138,20 @@ def decode_arg(a):
 # ----------------------------------------------------------------------
 
 class RedisServer:
-    def __init__(self):
+    """A redis-server on a free port and a temporary directory; extra_args are appended to its
+    command line (e.g. ["--appendonly", "yes"] to keep its data across restart())."""
+
+    def __init__(self, extra_args=()):
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="tidekv-cdc-redis-")
         self.proc = None
+        self.extra_args = [str(a) for a in extra_args]
 
     def start(self):
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [REDIS_SERVER_BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--databases", "16"],
+             "--appendonly", "no", "--dir", self.dir, "--databases", "16"] + self.extra_args,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.dir,
             preexec_fn=_die_with_parent)
         log.close()
@@ -158,6 +162,8 @@ class RedisServer:
             try:
                 if redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2).ping():
                     return self
+            except redis.exceptions.AuthenticationError:
+                return self  # it answers: a password is required (--requirepass in extra_args)
             except redis.RedisError:
                 time.sleep(0.05)
         self.stop()
@@ -176,7 +182,8 @@ class RedisServer:
     def conn(self):
         return RespConn("127.0.0.1", self.port, timeout=10)
 
-    def stop(self):
+    def terminate(self):
+        """SIGTERM (redis-server writes its AOF out) and wait; the directory stays."""
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
@@ -186,6 +193,13 @@ class RedisServer:
                     self.proc.kill()
                     self.proc.wait()
             self.proc = None
+
+    def restart(self):
+        self.terminate()
+        return self.start()
+
+    def stop(self):
+        self.terminate()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
