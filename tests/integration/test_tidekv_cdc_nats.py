@@ -348,6 +348,8 @@ def test_killed_before_its_first_message(make_server, nats, tools):
     wait_until(lambda: src.client().execute_command("CDC", "INFO") != [], msg="the consumer")
     start = consumer_sequence(src)
     time.sleep(1.5)  # past the first acknowledgement's time
+    assert t.proc.poll() is None, t.log()
+    assert to_dict(src.client().execute_command("CDC", "INFO", "feed"))["acked"] == 0
     t.kill9()
     src.client().set("k", "v")
     rc, _, err = run_tool(*nats_args(src, nats, "--once"))
@@ -355,8 +357,15 @@ def test_killed_before_its_first_message(make_server, nats, tools):
     assert len(assert_stream_holds(nats, src, start)) == 1
 
 
-def test_kill9_and_nats_restart_under_load(make_server, nats, tools):
+@pytest.mark.parametrize("dedup", [True, False], ids=["dedup", "no-dedup"])
+def test_kill9_and_nats_restart_under_load(make_server, nats, tools, dedup):
+    """With JetStream's duplicate window (--create-stream: 2 minutes) and with the shortest one (100 ms),
+    where only the position read back from the stream keeps each batch once."""
     src = make_server()
+    if not dedup:
+        reply = nats.client().api("STREAM.CREATE.CDC", {"name": "CDC", "subjects": [SUBJECT], "storage": "file",
+                                                        "duplicate_window": 100000000})
+        assert "error" not in reply, reply
     t = tools(*nats_args(src, nats, "--create-stream", "CDC"))
     wait_until(lambda: src.client().execute_command("CDC", "INFO") != [], msg="the consumer")
     start = consumer_sequence(src)
