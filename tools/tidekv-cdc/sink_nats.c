@@ -229,7 +229,8 @@ static cdc_status find_stream(nats_sink *s, jsStreamInfo **si, cdc_error *e) {
     jsStreamNamesList *names = NULL;
     jsErrCode code = 0;
     natsStatus st = js_StreamNames(&names, s->js, &o, &code);
-    if (st == NATS_OK && names->Count > 0) {
+    if (st == NATS_OK && names->Count == 0) st = NATS_NOT_FOUND;
+    if (st == NATS_OK) {
         free(s->stream);
         s->stream = strdup(names->List[0]);
         if (!s->stream) abort();
