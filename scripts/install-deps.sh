@@ -11,6 +11,7 @@ packages=(
   libcmocka-dev libhiredis-dev
   python3-pytest python3-redis
   redis-tools redis-server bc
+  libnats-dev nats-server   # tidekv-cdc's nats:// sink and its tests
 )
 
 missing=()

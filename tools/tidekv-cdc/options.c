@@ -13,7 +13,8 @@ void options_usage(FILE *out) {
     fprintf(out,
 "Usage: tidekv-cdc --source HOST:PORT [--password P] --consumer NAME --sink URL\n"
 "                  [--match GLOB] [--type T] [--db N] [--batch N] [--once]\n"
-"                  [--progress SECONDS] [--position-key K] [--retry SECONDS]\n"
+"                  [--progress SECONDS] [--position-key K] [--create-stream NAME]\n"
+"                  [--retry SECONDS]\n"
 "\n"
 "Follows a tidekv server through a durable consumer (CDC CREATE) and delivers every\n"
 "change to a sink exactly once, resuming from the sink's own position after a crash.\n"
@@ -21,12 +22,19 @@ void options_usage(FILE *out) {
 "  --source HOST:PORT   the tidekv server (or replica) to follow; [::1]:6666 for IPv6\n"
 "  --password P         the source's password (AUTH)\n"
 "  --consumer NAME      the durable consumer: 1 to 128 of A-Z a-z 0-9 _ . : -\n"
-"                       created with a snapshot on the first run, resumed afterwards\n"
+"                       created on the first run (with a snapshot for a sink that\n"
+"                       copies one), resumed afterwards\n"
 "  --sink URL           where changes go:\n"
 "                       redis://[[USER]:PASSWORD@]HOST[:PORT]  a Redis 7 server or\n"
 "                       another tidekv (port 6379 by default): the snapshot is\n"
 "                       copied, then each poll's batches and the new position are\n"
 "                       applied in one MULTI/EXEC\n"
+"                       nats://HOST[:PORT]/SUBJECT  a NATS JetStream stream (port\n"
+"                       4222 by default): one message per batch on SUBJECT, the\n"
+"                       POLLUPDATES FORMAT JSON object, with headers Nats-Msg-Id\n"
+"                       NAME:SEQUENCE and Tidekv-Cdc-Position; the position is\n"
+"                       read back from the last message on SUBJECT. No snapshot is\n"
+"                       copied: a new consumer starts at the latest change\n"
 "  --match GLOB         only keys matching GLOB (in the snapshot and the stream)\n"
 "  --type T             only keys of type T: string, hash, list, set, zset, stream\n"
 "  --db N               only database N\n"
@@ -37,6 +45,9 @@ void options_usage(FILE *out) {
 "                       SECONDS, 0 for none (default %d)\n"
 "  --position-key K     the redis sink's position key in its db 0 (default\n"
 "                       tidekv-cdc:NAME; K:copy and K:copied hold a copy in progress)\n"
+"  --create-stream NAME the nats sink: create JetStream stream NAME (file storage,\n"
+"                       subject SUBJECT) when no stream holds SUBJECT; without it a\n"
+"                       missing stream is an error\n"
 "  --retry SECONDS      when the source or the sink goes away after a successful\n"
 "                       start, reconnect with backoff for up to SECONDS without\n"
 "                       progress before giving up (default %d)\n"
@@ -124,6 +135,14 @@ static options_result apply_flag(cdc_options *o, const char *flag, const char *v
             return OPTIONS_BAD;
         }
         o->position_key = value;
+    } else if (strcmp(flag, "--create-stream") == 0) {
+        /* JetStream stream names: no '.', wildcards, path separators or spaces */
+        if (!*value || strcspn(value, ".*>/\\ \t\r\n") != strlen(value)) {
+            snprintf(err, errlen, "--create-stream '%s': a stream name has no '.', '*', '>', '/', '\\' or spaces",
+                     value);
+            return OPTIONS_BAD;
+        }
+        o->create_stream = value;
     } else if (strcmp(flag, "--retry") == 0) {
         if (parse_number(value, 0, 86400 * 7, &o->retry_s) < 0) {
             snprintf(err, errlen, "--retry '%s': expected seconds from 0 to 604800", value);
@@ -173,6 +192,10 @@ options_result options_parse(int argc, char **argv, cdc_options *o, char *err, s
     const char *missing = !have_source ? "--source" : !o->consumer ? "--consumer" : !o->sink_url ? "--sink" : NULL;
     if (missing) {
         snprintf(err, errlen, "%s is required (see --help)", missing);
+        return OPTIONS_BAD;
+    }
+    if (o->create_stream && strncasecmp(o->sink_url, "nats:", 5) != 0) {
+        snprintf(err, errlen, "--create-stream is for a nats:// sink");
         return OPTIONS_BAD;
     }
     return OPTIONS_RUN;

@@ -21,6 +21,7 @@ typedef struct cdc_options {
     int once;                 /* exit 0 once caught up */
     double progress_s;        /* seconds between progress lines; 0: none */
     const char *position_key; /* the redis sink's position key, NULL for tidekv-cdc:<consumer> */
+    const char *create_stream; /* the nats sink's stream to create when none holds the subject */
     double retry_s;           /* how long to keep reconnecting after a side went away */
 } cdc_options;
 

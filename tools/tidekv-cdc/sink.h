@@ -1,4 +1,4 @@
-/* Where changes go. Each sink (redis://, and next jsonl: and nats://) implements this table;
+/* Where changes go. Each sink (redis://, nats://, and next jsonl:) implements this table;
  * the follower (follow.c) drives it and never knows which sink it talks to.
  *
  * Exactly once rests on two promises a sink makes:
@@ -64,7 +64,9 @@ typedef struct sink_type {
      * position `next` that covers them, atomically. */
     cdc_status (*apply)(sink *s, const cdc_batches *batches, long long next, cdc_error *e);
 
-    /* What the sink has durably taken (a sink that syncs lazily syncs here first). */
+    /* What the sink has durably taken (a sink that syncs lazily syncs here first); -1 while it
+     * holds nothing it could recover a position from (the consumer is then not acknowledged:
+     * an acknowledged consumer with a fresh sink is taken for another sink's). */
     cdc_status (*flush)(sink *s, long long *durable, cdc_error *e);
 
     /* Progress-line extras (e.g. commands the target refused), into buf; may leave it empty. */
@@ -86,5 +88,6 @@ sink *sink_create(const char *url, const cdc_options *o, char *err, size_t errle
 static inline int sink_copies(const sink *s) { return s->copies; }
 
 extern const sink_type redis_sink_type;
+extern const sink_type nats_sink_type;
 
 #endif
