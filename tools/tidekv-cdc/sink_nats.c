@@ -161,10 +161,11 @@ static sink *create(const char *url, const cdc_options *o, char *err, size_t err
 /* ------------------------------------------------------------------ errors */
 
 /* The status a failed libnats call calls for: the server gone or not ready (JetStream answers
- * a moment after a restart) is worth retrying, anything else is not. */
+ * a moment after a restart) is worth retrying, anything else is not. No JetStream at all is
+ * "unreachable": retried only if it answered before (main.c). */
 static cdc_status failed(natsStatus st, jsErrCode code, const char *doing, cdc_error *e) {
     if (st == NATS_NO_RESPONDERS)
-        return cdc_fail(e, CDC_RETRY, "sink: %s: JetStream did not answer (is nats-server running with -js?)",
+        return cdc_fail(e, CDC_UNREACHABLE, "sink: %s: JetStream did not answer (is nats-server running with -js?)",
                         doing);
     int gone = st == NATS_CONNECTION_CLOSED || st == NATS_NO_SERVER || st == NATS_IO_ERROR ||
                st == NATS_STALE_CONNECTION || st == NATS_CONNECTION_DISCONNECTED || st == NATS_TIMEOUT ||
@@ -274,7 +275,7 @@ static cdc_status sink_connect(sink *base, cdc_error *e) {
     natsStatus st = open_connection(s);
     if (st != NATS_OK) {
         const char *detail = nats_GetLastError(NULL);
-        return cdc_fail(e, st == NATS_CONNECTION_AUTH_FAILED ? CDC_FATAL : CDC_RETRY,
+        return cdc_fail(e, st == NATS_CONNECTION_AUTH_FAILED ? CDC_FATAL : CDC_UNREACHABLE,
                         "cannot connect to the sink %s:%d: %s", s->ep.host, s->ep.port,
                         detail && *detail ? detail : natsStatus_GetText(st));
     }
