@@ -15,7 +15,7 @@
 static cdc_status ack(follower *f, cdc_error *e) {
     long long durable;
     cdc_status st = f->snk->type->flush(f->snk, &durable, e);
-    if (st == CDC_OK) st = source_ack(&f->src, durable, e);
+    if (st == CDC_OK && durable >= 0) st = source_ack(&f->src, durable, e);
     if (st == CDC_OK) f->last_ack = cdc_now();
     return st;
 }

@@ -22,6 +22,9 @@ typedef struct cdc_options {
     double progress_s;        /* seconds between progress lines; 0: none */
     const char *position_key; /* the redis sink's position key, NULL for tidekv-cdc:<consumer> */
     double retry_s;           /* how long to keep reconnecting after a side went away */
+    int fsync_always;         /* jsonl: sync every poll's lines (else once a second) */
+    double rotate_mb;         /* jsonl: rotate PATH at this size; 0: never */
+    int snapshot;             /* jsonl: copy the snapshot first */
 } cdc_options;
 
 typedef enum { OPTIONS_RUN, OPTIONS_HELP, OPTIONS_BAD } options_result;

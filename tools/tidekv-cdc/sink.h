@@ -64,7 +64,8 @@ typedef struct sink_type {
      * position `next` that covers them, atomically. */
     cdc_status (*apply)(sink *s, const cdc_batches *batches, long long next, cdc_error *e);
 
-    /* What the sink has durably taken (a sink that syncs lazily syncs here first). */
+    /* What the sink has durably taken (a sink that syncs lazily syncs here first); -1 while
+     * it holds no position of its own (jsonl: no line yet), which is not acknowledged. */
     cdc_status (*flush)(sink *s, long long *durable, cdc_error *e);
 
     /* Progress-line extras (e.g. commands the target refused), into buf; may leave it empty. */
@@ -86,5 +87,6 @@ sink *sink_create(const char *url, const cdc_options *o, char *err, size_t errle
 static inline int sink_copies(const sink *s) { return s->copies; }
 
 extern const sink_type redis_sink_type;
+extern const sink_type jsonl_sink_type;
 
 #endif
