@@ -294,8 +294,8 @@ static cdc_status line_state(int fd, off_t start, off_t end, const char *path, s
     } else if (batch_end(line, len, &out->position)) {
         out->phase = SINK_FOLLOWING;
     } else if (!copy_line_state(line, len, out)) {
-        st = cdc_fail(e, CDC_FATAL, "sink: the last line of %s is not one tidekv-cdc writes (it begins '%.40s'): "
-                      "is it another file?", path, line);
+        st = cdc_fail(e, CDC_FATAL, "sink: the last line of %s is not one tidekv-cdc writes (it begins '%.*s'): "
+                      "is it another file?", path, (int)(len < 40 ? len : 40), line);
     }
     free(line);
     return st;
