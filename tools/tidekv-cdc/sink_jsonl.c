@@ -247,13 +247,18 @@ static void rotated_files(const jsonl_sink *s, int *highest, int *gap) {
     if (*gap > *highest) *gap = 0;
 }
 
-static cdc_status rotate(jsonl_sink *s, cdc_error *e) {
+static cdc_status sync_log(jsonl_sink *s, cdc_error *e) {
     if (fdatasync(s->fd) < 0) return io_error(e, "cannot sync", s->path);
     s->synced = s->written;
     s->last_sync = cdc_now();
+    return CDC_OK;
+}
+
+static cdc_status rotate(jsonl_sink *s, cdc_error *e) {
+    cdc_status st = sync_log(s, e);
     int highest, gap;
     rotated_files(s, &highest, &gap);
-    cdc_status st = shift_files(s, highest + 1, e);
+    if (st == CDC_OK) st = shift_files(s, highest + 1, e);
     if (st != CDC_OK) return st;
     close(s->fd);
     return open_newest(s, e);
@@ -350,13 +355,6 @@ static cdc_status recover(sink *base, sink_state *out, cdc_error *e) {
 
 /* ------------------------------------------------------------------ writing */
 
-static cdc_status sync_log(jsonl_sink *s, cdc_error *e) {
-    if (fdatasync(s->fd) < 0) return io_error(e, "cannot sync", s->path);
-    s->synced = s->written;
-    s->last_sync = cdc_now();
-    return CDC_OK;
-}
-
 /* Appends the buffered lines (rotating first if PATH is full). A failed write is taken back,
  * so that no partial line stays in front of the next one. */
 static cdc_status append_buffer(jsonl_sink *s, cdc_error *e) {
@@ -415,7 +413,7 @@ static cdc_status copy_begin(sink *base, cdc_error *e) {
         free(p);
         if (st != CDC_OK) return st;
     }
-    if (s->size > 0) cdc_log("removed the unfinished copy in %s", s->path);
+    if (s->size > 0 || highest > 0) cdc_log("removed the unfinished copy in %s", s->path);
     if (ftruncate(s->fd, 0) < 0) return io_error(e, "cannot truncate", s->path);
     s->size = 0;
     cdc_status st = sync_dir(s, e);
