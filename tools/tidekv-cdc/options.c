@@ -14,7 +14,7 @@ void options_usage(FILE *out) {
 "Usage: tidekv-cdc --source HOST:PORT [--password P] --consumer NAME --sink URL\n"
 "                  [--match GLOB] [--type T] [--db N] [--batch N] [--once]\n"
 "                  [--progress SECONDS] [--position-key K] [--create-stream NAME]\n"
-"                  [--retry SECONDS]\n"
+"                  [--retry SECONDS] [--fsync always|everysec] [--rotate-mb MB] [--snapshot]\n"
 "\n"
 "Follows a tidekv server through a durable consumer (CDC CREATE) and delivers every\n"
 "change to a sink exactly once, resuming from the sink's own position after a crash.\n"
@@ -22,13 +22,17 @@ void options_usage(FILE *out) {
 "  --source HOST:PORT   the tidekv server (or replica) to follow; [::1]:6666 for IPv6\n"
 "  --password P         the source's password (AUTH)\n"
 "  --consumer NAME      the durable consumer: 1 to 128 of A-Z a-z 0-9 _ . : -\n"
-"                       created on the first run (with a snapshot for a sink that\n"
-"                       copies one), resumed afterwards\n"
+"                       created on the first run (with a snapshot for redis://\n"
+"                       and for jsonl: with --snapshot), resumed afterwards\n"
 "  --sink URL           where changes go:\n"
 "                       redis://[[USER]:PASSWORD@]HOST[:PORT]  a Redis 7 server or\n"
 "                       another tidekv (port 6379 by default): the snapshot is\n"
 "                       copied, then each poll's batches and the new position are\n"
 "                       applied in one MULTI/EXEC\n"
+"                       jsonl:PATH  an audit log: one JSON line per batch (the\n"
+"                       POLLUPDATES FORMAT JSON object), appended to PATH; starts\n"
+"                       at the latest change unless --snapshot; resumes after the\n"
+"                       last complete line, cutting a torn one\n"
 "                       nats://HOST[:PORT]/SUBJECT  a NATS JetStream stream (port\n"
 "                       4222 by default): one message per batch on SUBJECT, the\n"
 "                       POLLUPDATES FORMAT JSON object, with headers Nats-Msg-Id\n"
@@ -51,6 +55,13 @@ void options_usage(FILE *out) {
 "  --retry SECONDS      when the source or the sink goes away after a successful\n"
 "                       start, reconnect with backoff for up to SECONDS without\n"
 "                       progress before giving up (default %d)\n"
+"  --fsync MODE         jsonl: always (sync every poll's lines before the next poll)\n"
+"                       or everysec (about once a second; the default)\n"
+"  --rotate-mb MB       jsonl: once PATH reaches MB megabytes, rename it PATH.1\n"
+"                       (PATH.1 to PATH.2 ...) and start a new PATH; 0, the\n"
+"                       default, never rotates\n"
+"  --snapshot           jsonl: a new log begins with a copy of the data (snapshot\n"
+"                       lines), then follows the stream\n"
 "  --help               this text\n"
 "\n"
 "The source is acknowledged (CDC ACK) once a second with what the sink has taken.\n"
@@ -148,6 +159,17 @@ static options_result apply_flag(cdc_options *o, const char *flag, const char *v
             snprintf(err, errlen, "--retry '%s': expected seconds from 0 to 604800", value);
             return OPTIONS_BAD;
         }
+    } else if (strcmp(flag, "--fsync") == 0) {
+        if (strcmp(value, "always") != 0 && strcmp(value, "everysec") != 0) {
+            snprintf(err, errlen, "--fsync '%s': expected always or everysec", value);
+            return OPTIONS_BAD;
+        }
+        o->fsync_always = strcmp(value, "always") == 0;
+    } else if (strcmp(flag, "--rotate-mb") == 0) {
+        if (parse_number(value, 0, 1024 * 1024, &o->rotate_mb) < 0) {
+            snprintf(err, errlen, "--rotate-mb '%s': expected megabytes from 0 to 1048576", value);
+            return OPTIONS_BAD;
+        }
     } else {
         snprintf(err, errlen, "unknown option '%s' (see --help)", flag);
         return OPTIONS_BAD;
@@ -164,6 +186,10 @@ options_result options_parse(int argc, char **argv, cdc_options *o, char *err, s
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) return OPTIONS_HELP;
         if (strcmp(arg, "--once") == 0) {
             o->once = 1;
+            continue;
+        }
+        if (strcmp(arg, "--snapshot") == 0) {
+            o->snapshot = 1;
             continue;
         }
         /* --flag value, or --flag=value */

@@ -23,6 +23,9 @@ typedef struct cdc_options {
     const char *position_key; /* the redis sink's position key, NULL for tidekv-cdc:<consumer> */
     const char *create_stream; /* the nats sink's stream to create when none holds the subject */
     double retry_s;           /* how long to keep reconnecting after a side went away */
+    int fsync_always;         /* jsonl: sync every poll's lines (else once a second) */
+    double rotate_mb;         /* jsonl: rotate PATH at this size; 0: never */
+    int snapshot;             /* jsonl: copy the snapshot first */
 } cdc_options;
 
 typedef enum { OPTIONS_RUN, OPTIONS_HELP, OPTIONS_BAD } options_result;

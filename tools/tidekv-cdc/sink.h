@@ -65,8 +65,8 @@ typedef struct sink_type {
     cdc_status (*apply)(sink *s, const cdc_batches *batches, long long next, cdc_error *e);
 
     /* What the sink has durably taken (a sink that syncs lazily syncs here first); -1 while it
-     * holds nothing it could recover a position from (the consumer is then not acknowledged:
-     * an acknowledged consumer with a fresh sink is taken for another sink's). */
+     * holds nothing it could recover a position from (jsonl: no line yet; the consumer is then
+     * not acknowledged: an acknowledged consumer with a fresh sink is taken for another sink's). */
     cdc_status (*flush)(sink *s, long long *durable, cdc_error *e);
 
     /* Progress-line extras (e.g. commands the target refused), into buf; may leave it empty. */
@@ -88,6 +88,7 @@ sink *sink_create(const char *url, const cdc_options *o, char *err, size_t errle
 static inline int sink_copies(const sink *s) { return s->copies; }
 
 extern const sink_type redis_sink_type;
+extern const sink_type jsonl_sink_type;
 extern const sink_type nats_sink_type;
 
 #endif
