@@ -3,12 +3,14 @@
 #  1. Full read: N keys of mixed types (strings, hashes, sets, zsets, lists of 3 … 34 elements)
 #     read from tidekv with SNAPSHOT CREATE + SNAPSHOT READ COUNT 1000 (RESP and JSON), and the
 #     same keys from redis-server with SCAN + TYPE + GET/HGETALL/SMEMBERS/ZRANGE/LRANGE
-#     (pipelined per SCAN page); keys/s and elements/s, median of READS runs.
+#     (pipelined per SCAN page); keys/s and elements/s, median of READS runs. The loading is
+#     Python (redis-py); the reads are build/snapshot_read_bench (C, hiredis), the same client
+#     for both servers.
 #  2. SET throughput (redis-benchmark, 16 B, -c 50) with no consumer vs with a durable consumer
 #     created at the start of the run and never acknowledged, A B A B over ROUNDS rounds.
 #  3. WAL bytes per 1 KiB SET: growth of the data directory's *.log files (WAL and archive)
 #     over WAL_SETS SETs of 1 KiB values to distinct keys.
-# Usage: bench/run_snapshot.sh [report-file]   (run `make` first)
+# Usage: bench/run_snapshot.sh [report-file]   (run `make` first: it builds the reader too)
 # Env: N (keys, default 1000000), READS (3), ROUNDS (3), SETS (200000), WAL_SETS (100000),
 #      BIN (server binary, default build/tidekv-server), PARTS (default "1 2 3").
 set -euo pipefail
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build/tidekv-server}
 PY=/usr/bin/python3
 DRIVER=bench/snapshot_bench.py
+READER=${READER:-build/snapshot_read_bench}
 OUT=${1:-/dev/stdout}
 N=${N:-1000000}
 PARTS=${PARTS:-"1 2 3"}
@@ -57,17 +60,25 @@ if [[ " $PARTS " == *" 1 "* ]]; then
   t0=$(date +%s.%N); $PY $DRIVER load "$T_PORT" "$N"; t1=$(date +%s.%N)
   $PY $DRIVER load "$R_PORT" "$N"; t2=$(date +%s.%N)
   echo "Loaded $N keys: tidekv $(echo "$t1 - $t0" | bc | cut -c1-6) s, redis-server $(echo "$t2 - $t1" | bc | cut -c1-6) s (redis-py, pipelined by 1000)."
-  echo
   declare -A secs cpu
   HZ=$(getconf CLK_TCK)
   ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+  # RocksDB flushes and compacts what was loaded in the background: wait until tidekv idles
+  # (under 5% of a core over a second, at most 10 minutes), so that the reads do not pay for it.
+  settle=0
+  for _ in $(seq 600); do
+    c0=$(ticks "$T_PID"); sleep 1; settle=$((settle + 1))
+    [ $(( $(ticks "$T_PID") - c0 )) -le $(( HZ / 20 )) ] && break
+  done
+  echo "tidekv's background work after the load settled in ${settle} s."
+  echo
   keys="" elems=""
   # Alternate the three reads so that the machine's other load falls on all of them alike.
   for _ in $(seq "${READS:-3}"); do
     for what in RESP JSON scan; do
       if [ "$what" = scan ]; then spid=$R_PID; else spid=$T_PID; fi
       c0=$(ticks "$spid")
-      if [ "$what" = scan ]; then line=$($PY $DRIVER scan "$R_PORT"); else line=$($PY $DRIVER snapshot "$T_PORT" "$what"); fi
+      if [ "$what" = scan ]; then line=$($READER scan "$R_PORT"); else line=$($READER snapshot "$T_PORT" "$what"); fi
       cpu[$what]+="$(echo "($(ticks "$spid") - $c0) / $HZ" | bc -l) "
       secs[$what]+="$(field "$line" in) "
       keys+="$what=$(field "$line" keys) " elems+="$what=$(field "$line" elements) "
@@ -77,9 +88,8 @@ if [[ " $PARTS " == *" 1 "* ]]; then
   echo "Keys and elements read per run: $(echo "$keys" | tr ' ' '\n' | sort -u | tr '\n' ' '); $(echo "$elems" | tr ' ' '\n' | sort -u | tr '\n' ' ')"
   echo
   E=$(echo "$elems" | grep -o 'scan=[0-9]*' | head -1 | cut -d= -f2)
-  # The client (redis-py) parses every reply in Python and is the bottleneck of the wall-clock
-  # rates; the server's own CPU seconds per read (utime + stime) give what the server could
-  # serve to a faster client.
+  # Wall-clock rates include the client's parsing (hiredis, alike for both); the server's own
+  # CPU seconds per read (utime + stime) give what it could serve to a faster client.
   echo "| read | median s (of ${READS:-3}) | keys/s | elements/s | vs redis-server SCAN path | server CPU s | keys per server CPU s | elements per server CPU s | vs redis-server (CPU) |"
   echo "|---|---|---|---|---|---|---|---|---|"
   scan_c=$(echo "${cpu[scan]}" | tr ' ' '\n' | grep . | median)

@@ -23,6 +23,7 @@
 #include "types/dump.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/num.h"
 #include "util/timeutil.h"
 
 /* SEQUENCE TIME: the last sequence committed before time_ms, found by walking the log commit
@@ -620,7 +621,12 @@ static void entry_begin(void *arg, int db) {
     buf_clear(&w->cmds_buf);
     w->ncmds = 0;
     w->db = db;
-    if (w->format == CDC_JSON) buf_printf(&w->cmds_buf, "{\"db\":%d,\"commands\":[", db);
+    if (w->format == CDC_JSON) { /* {"db":<db>,"commands":[ */
+        char num[32];
+        buf_append_str(&w->cmds_buf, "{\"db\":");
+        buf_append(&w->cmds_buf, num, num_format_ll(num, db));
+        buf_append_str(&w->cmds_buf, ",\"commands\":[");
+    }
 }
 
 static void entry_command(void *arg, size_t argc, const char *const *argv, const size_t *lens) {
@@ -633,8 +639,7 @@ static void entry_command(void *arg, size_t argc, const char *const *argv, const
         }
         buf_append_byte(&w->cmds_buf, ']');
     } else {
-        reply_array(&w->cmds, (long long)argc);
-        for (size_t i = 0; i < argc; i++) reply_bulk(&w->cmds, argv[i], lens[i]);
+        reply_bulk_array(&w->cmds, argc, argv, lens);
     }
     w->ncmds++;
 }

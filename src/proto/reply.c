@@ -97,6 +97,37 @@ void reply_null_array(reply *r) {
 
 void reply_array(reply *r, long long n) { header(r, '*', n); }
 
+/* Writes "<type><n>\r\n" at p; returns its length (p has room for 24 bytes). */
+static size_t put_header_at(char *p, char type, long long n) {
+    p[0] = type;
+    size_t len = 1 + num_format_ll(p + 1, n);
+    memcpy(p + len, "\r\n", 2);
+    return len + 2;
+}
+
+#define HEADER_MAX 24 /* a type byte, 20 digits and a sign, CRLF */
+
+void reply_bulk_array(reply *r, size_t n, const char *const *argv, const size_t *lens) {
+    size_t most = HEADER_MAX;
+    for (size_t i = 0; i < n; i++) most += HEADER_MAX + lens[i] + 2;
+    if (r->max != 0 && r->out->len + most > r->max) { /* near the bound: piece by piece, cut where it is */
+        reply_array(r, (long long)n);
+        for (size_t i = 0; i < n; i++) reply_bulk(r, argv[i], lens[i]);
+        return;
+    }
+    buf_reserve(r->out, most);
+    char *p = r->out->data + r->out->len;
+    p += put_header_at(p, '*', (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        p += put_header_at(p, '$', (long long)lens[i]);
+        if (lens[i]) memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        memcpy(p, "\r\n", 2);
+        p += 2;
+    }
+    r->out->len = (size_t)(p - r->out->data);
+}
+
 void reply_push(reply *r, long long n) { header(r, r->resp == 3 ? '>' : '*', n); }
 
 void reply_map(reply *r, long long n) {

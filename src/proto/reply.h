@@ -29,6 +29,10 @@ void reply_null(reply *r);
 /* Null array: "*-1" in RESP2, "_" in RESP3. */
 void reply_null_array(reply *r);
 void reply_array(reply *r, long long n);
+/* An array of n bulk strings (a command as clients send it): the bytes of reply_array and a
+ * reply_bulk for each, written at once when they fit the bound (the cost of many small
+ * elements is in the calls, not the bytes). */
+void reply_bulk_array(reply *r, size_t n, const char *const *argv, const size_t *lens);
 /* The header of a push message of n elements (pub/sub messages, notifications): ">n" in
  * RESP3; in RESP2, which has no push type, a plain array "*n", as Redis sends pub/sub messages. */
 void reply_push(reply *r, long long n);

@@ -156,17 +156,24 @@ static void walk_start(buf *out, const char *prefix, size_t plen, const char *fr
     if (from) buf_append(out, from, flen);
 }
 
-void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size_t plen, const char *from,
-                       size_t flen, int rev) {
-    enum bound_side side = rev ? BOUND_HIGH : BOUND_LOW;
+static void walk_init(bounded_walk *w, txn *t, int cf, const char *prefix, size_t plen, int rev) {
     w->t = t;
     w->cf = cf;
     w->rev = rev;
     w->started = 0;
     w->failed = 0;
+    w->borrowed = 0;
+    w->known = 0;
+    w->may_record = 0;
     buf_init(&w->prefix);
     buf_init(&w->bound);
     buf_append(&w->prefix, prefix, plen);
+}
+
+void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size_t plen, const char *from,
+                       size_t flen, int rev) {
+    enum bound_side side = rev ? BOUND_HIGH : BOUND_LOW;
+    walk_init(w, t, cf, prefix, plen, rev);
     buf start, end;
     buf_init(&start);
     buf_init(&end);
@@ -184,6 +191,21 @@ void bounded_walk_open(bounded_walk *w, txn *t, int cf, const char *prefix, size
     if (rev) store_iter_seek_for_prev(w->it, seek->data, seek->len);
     buf_free(&start);
     buf_free(&end);
+}
+
+void bounded_walk_open_on(bounded_walk *w, txn *t, store_iter *it, int cf, const char *prefix, size_t plen,
+                          const char *from, size_t flen) {
+    walk_init(w, t, cf, prefix, plen, 0);
+    /* Such walks do not count the deleted entries they step over (counting costs every step
+     * a thread-local lookup in RocksDB): a snapshot is read once, and what a compaction of
+     * the range would save goes to the live walks that repeat (pops), which still count. */
+    w->borrowed = 1;
+    w->it = it;
+    buf start;
+    buf_init(&start);
+    walk_start(&start, prefix, plen, from, flen, 0);
+    store_iter_seek_forward(it, start.data, start.len);
+    buf_free(&start);
 }
 
 int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const char **val, size_t *vlen) {
@@ -207,8 +229,10 @@ int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const cha
 }
 
 int bounded_walk_close(bounded_walk *w) {
-    store_compact_prefix_if_skipped(w->skips_at_open, w->cf, w->prefix.data, w->prefix.len);
-    if (w->it) store_iter_free(w->it);
+    if (!w->borrowed) {
+        store_compact_prefix_if_skipped(w->skips_at_open, w->cf, w->prefix.data, w->prefix.len);
+        if (w->it) store_iter_free(w->it);
+    }
     w->it = NULL;
     buf_free(&w->prefix);
     buf_free(&w->bound);

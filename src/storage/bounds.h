@@ -63,12 +63,19 @@ typedef struct bounded_walk {
     buf bound;        /* the bound the walk started from, if known */
     int known, rev, started;
     int failed;       /* the walk stopped on a read error, not at the end */
+    int borrowed;     /* it is the caller's (bounded_walk_open_on): close leaves it open */
     int may_record;   /* the walk began at (or past) the end, so its first key is the bound */
     uint64_t skips_at_open; /* the thread's count of deleted entries stepped over, at open */
 } bounded_walk;
 
 void bounded_walk_open(bounded_walk *w, struct txn *t, int cf, const char *prefix, size_t plen, const char *from,
                        size_t flen, int rev);
+/* A forward walk of a txn that reads a snapshot (no bounds, no compaction of what it skips)
+ * over an iterator the caller keeps across walks of increasing prefixes: it moves `it` forward
+ * to prefix+from (see store_iter_seek_forward) rather than opening one, and leaves it where
+ * the walk ends. */
+void bounded_walk_open_on(bounded_walk *w, struct txn *t, struct store_iter *it, int cf, const char *prefix,
+                          size_t plen, const char *from, size_t flen);
 /* 1 with the next key (whole, prefix included) and value, valid until the next call; 0 at the end
  * or on a read error, which bounded_walk_close then reports. */
 int bounded_walk_next(bounded_walk *w, const char **key, size_t *klen, const char **val, size_t *vlen);

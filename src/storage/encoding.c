@@ -33,9 +33,13 @@ void enc_meta_key(buf *out, int db, const char *key, size_t klen) {
     buf_append(out, key, klen);
 }
 
-void enc_subkey(buf *out, int db, const char *key, size_t klen, uint64_t version, const char *sub, size_t sublen) {
+void enc_subkey_length_prefix(buf *out, int db, size_t klen) {
     enc_namespace(out, db);
     buf_put_u32be(out, (uint32_t)klen);
+}
+
+void enc_subkey(buf *out, int db, const char *key, size_t klen, uint64_t version, const char *sub, size_t sublen) {
+    enc_subkey_length_prefix(out, db, klen);
     buf_append(out, key, klen);
     buf_put_u64be(out, version);
     buf_append(out, sub, sublen);

@@ -46,6 +46,8 @@ int enc_namespace_db(const char *key, size_t len, size_t *ns_total);
 void enc_meta_key(buf *out, int db, const char *key, size_t klen);
 /* Subkey: [ns_len][ns][key_len u32][user_key][version u64][sub]. */
 void enc_subkey(buf *out, int db, const char *key, size_t klen, uint64_t version, const char *sub, size_t sublen);
+/* What the subkeys of every key klen bytes long begin with: [ns_len][ns][key_len u32]. */
+void enc_subkey_length_prefix(buf *out, int db, size_t klen);
 /* The first key after every key starting with prefix (for range deletes and iterator bounds). */
 void enc_prefix_end(buf *out, const char *prefix, size_t len);
 

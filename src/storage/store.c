@@ -515,6 +515,20 @@ void store_iter_next(store_iter *si) {
 void store_iter_seek(store_iter *si, const char *key, size_t klen) {
     if (!step_faults(si)) rocksdb_iter_seek(si->it, key, klen);
 }
+/* Steps store_iter_seek_forward takes before it seeks: a seek costs about this many steps. */
+#define FORWARD_STEPS_BEFORE_SEEK 8
+
+void store_iter_seek_forward(store_iter *si, const char *key, size_t klen) {
+    for (int i = 0; i < FORWARD_STEPS_BEFORE_SEEK; i++) {
+        if (!store_iter_valid(si)) return; /* at the end, or failed: so is the seek */
+        size_t kl;
+        const char *k = store_iter_key(si, &kl);
+        if (bytes_compare(k, kl, key, klen) >= 0) return;
+        store_iter_next(si);
+    }
+    store_iter_seek(si, key, klen);
+}
+
 void store_iter_seek_for_prev(store_iter *si, const char *key, size_t klen) {
     if (!step_faults(si)) rocksdb_iter_seek_for_prev(si->it, key, klen);
 }

@@ -76,6 +76,10 @@ STORE_MUST_CHECK int store_iter_valid(store_iter *it);
 STORE_MUST_CHECK int store_iter_failed(store_iter *it);
 void store_iter_next(store_iter *it);
 void store_iter_seek(store_iter *it, const char *key, size_t klen);
+/* store_iter_seek for an iterator that stands at or before where the seek lands (at the first
+ * key at or after some key <= this one, or at the end): a key a few steps ahead is reached by
+ * stepping, which costs far less than a seek through every level of the tree. */
+void store_iter_seek_forward(store_iter *it, const char *key, size_t klen);
 /* Positions at the last key <= key; then store_iter_prev walks backwards. */
 void store_iter_seek_for_prev(store_iter *it, const char *key, size_t klen);
 void store_iter_prev(store_iter *it);

@@ -1,5 +1,6 @@
 #include "types/compound.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "types/keyspace.h"
@@ -89,6 +90,73 @@ void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t
     compound_subkey(c, &prefix, NULL, 0);
     bounded_walk_open(&ci->walk, c->t, CF_DEFAULT, prefix.data, prefix.len, from, flen, 0);
     buf_free(&prefix);
+}
+
+/* How many key lengths a reader keeps an iterator for; a key of another length replaces the
+ * iterator used least recently. */
+#define READER_LENGTHS 8
+
+struct compound_reader {
+    txn *t;
+    int db;
+    struct length_iter {
+        size_t klen;
+        store_iter *it;
+        uint64_t used; /* when last used, by the reader's clock */
+    } its[READER_LENGTHS];
+    size_t n;
+    uint64_t clock;
+    buf prefix; /* the subkey prefix of the key being opened (kept: its memory is reused) */
+};
+
+compound_reader *compound_reader_new(txn *t, int db) {
+    compound_reader *r = calloc(1, sizeof(*r));
+    if (!r) abort();
+    r->t = t;
+    r->db = db;
+    buf_init(&r->prefix);
+    return r;
+}
+
+void compound_reader_free(compound_reader *r) {
+    for (size_t i = 0; i < r->n; i++) store_iter_free(r->its[i].it);
+    buf_free(&r->prefix);
+    free(r);
+}
+
+/* The iterator over the subkeys of the keys klen bytes long; a new one starts at `start`. */
+static store_iter *reader_iter(compound_reader *r, size_t klen, const buf *start) {
+    struct length_iter *slot = NULL;
+    for (size_t i = 0; i < r->n && !slot; i++)
+        if (r->its[i].klen == klen) slot = &r->its[i];
+    if (!slot) {
+        if (r->n < READER_LENGTHS) {
+            slot = &r->its[r->n++];
+        } else {
+            slot = &r->its[0];
+            for (size_t i = 1; i < r->n; i++)
+                if (r->its[i].used < slot->used) slot = &r->its[i];
+            store_iter_free(slot->it);
+        }
+        buf lengths_prefix, end;
+        buf_init(&lengths_prefix);
+        buf_init(&end);
+        enc_subkey_length_prefix(&lengths_prefix, r->db, klen);
+        enc_prefix_end(&end, lengths_prefix.data, lengths_prefix.len);
+        slot->klen = klen;
+        slot->it = txn_iter_new(r->t, CF_DEFAULT, start->data, start->len, end.data, end.len);
+        buf_free(&lengths_prefix);
+        buf_free(&end);
+    }
+    slot->used = ++r->clock;
+    return slot->it;
+}
+
+void compound_iter_open_in(compound_iter *ci, compound_reader *r, compound *c, const char *from, size_t flen) {
+    buf_clear(&r->prefix);
+    compound_subkey(c, &r->prefix, NULL, 0);
+    store_iter *it = reader_iter(r, c->klen, &r->prefix);
+    bounded_walk_open_on(&ci->walk, c->t, it, CF_DEFAULT, r->prefix.data, r->prefix.len, from, flen);
 }
 
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen) {

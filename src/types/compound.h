@@ -59,6 +59,17 @@ void compound_iter_open(compound_iter *ci, compound *c, const char *from, size_t
 int compound_iter_next(compound_iter *ci, const char **sub, size_t *sublen, const char **val, size_t *vlen);
 /* Frees the iterator: 0, or -1 if it stopped on a read error (what it listed is partial). */
 STORE_MUST_CHECK int compound_iter_close(compound_iter *ci);
+/* Reads the members of many keys of one database, key after key in key order, through
+ * iterators it keeps across keys (a walk of a snapshot): opening an iterator costs more than
+ * reading a small key. A subkey begins with its key's length, so among the subkeys the keys of
+ * one length come in key order too: the reader keeps an iterator per length (for a few lengths
+ * at once), which only ever moves forward. The txn must not write while a reader is open. */
+typedef struct compound_reader compound_reader;
+compound_reader *compound_reader_new(txn *t, int db);
+/* compound_iter_open through the reader. c's key (in db) must come after every key of its
+ * length that the reader has opened before; close the iterator before opening the next. */
+void compound_iter_open_in(compound_iter *ci, compound_reader *r, compound *c, const char *from, size_t flen);
+void compound_reader_free(compound_reader *r);
 /* The last member (a copy in out): 1, 0 if there is none, -1 on a read error. */
 STORE_MUST_CHECK int compound_last(compound *c, buf *out);
 

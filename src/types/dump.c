@@ -1,7 +1,6 @@
 #include "types/dump.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,10 +77,13 @@ done:
 
 /* ---- commands ---- */
 
-/* The arguments of one command being built (copies: what the store hands out moves on). */
+/* The arguments of one command being built (copies: what the store hands out moves on). One
+ * builder serves a whole walk, so that its memory is reused from command to command. */
 typedef struct argv_builder {
     buf bytes;
-    size_t *ends;
+    size_t *ends;       /* where each argument ends in bytes */
+    const char **argv;  /* what the sink is given */
+    size_t *lens;
     size_t n, cap;
 } argv_builder;
 
@@ -90,13 +92,17 @@ static void args_init(argv_builder *b) { memset(b, 0, sizeof(*b)); }
 static void args_free(argv_builder *b) {
     buf_free(&b->bytes);
     free(b->ends);
+    free(b->argv);
+    free(b->lens);
 }
 
 static void args_add(argv_builder *b, const char *p, size_t len) {
     if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 8;
+        b->cap = b->cap ? b->cap * 2 : 16;
         b->ends = realloc(b->ends, b->cap * sizeof(*b->ends));
-        if (!b->ends) abort();
+        b->argv = realloc(b->argv, b->cap * sizeof(*b->argv));
+        b->lens = realloc(b->lens, b->cap * sizeof(*b->lens));
+        if (!b->ends || !b->argv || !b->lens) abort();
     }
     buf_append(&b->bytes, p, len);
     b->ends[b->n++] = b->bytes.len;
@@ -106,7 +112,7 @@ static void args_add_str(argv_builder *b, const char *s) { args_add(b, s, strlen
 
 static void args_add_ll(argv_builder *b, long long v) {
     char num[32];
-    args_add(b, num, (size_t)snprintf(num, sizeof(num), "%lld", v));
+    args_add(b, num, num_format_ll(num, v));
 }
 
 static void args_clear(argv_builder *b) {
@@ -116,17 +122,12 @@ static void args_clear(argv_builder *b) {
 
 /* Hands the command to the sink and starts over. */
 static void args_emit(argv_builder *b, const dump_sink *sink) {
-    const char **argv = malloc((b->n ? b->n : 1) * sizeof(*argv));
-    size_t *lens = malloc((b->n ? b->n : 1) * sizeof(*lens));
-    if (!argv || !lens) abort();
     for (size_t i = 0; i < b->n; i++) {
         size_t start = i ? b->ends[i - 1] : 0;
-        argv[i] = b->bytes.data + start;
-        lens[i] = b->ends[i] - start;
+        b->argv[i] = b->bytes.data + start;
+        b->lens[i] = b->ends[i] - start;
     }
-    sink->command(sink->arg, b->n, argv, lens);
-    free(argv);
-    free(lens);
+    sink->command(sink->arg, b->n, b->argv, b->lens);
     args_clear(b);
 }
 
@@ -141,18 +142,28 @@ static void emit_key_command(argv_builder *b, const dump_sink *sink, const char 
 
 enum { DUMP_DONE = 0, DUMP_MORE = 1 };
 
+/* What a walk of one database carries from key to key. */
+typedef struct walker {
+    txn *t;
+    int db;
+    const dump_sink *sink;
+    argv_builder args;
+    compound_reader *members; /* the database's collections' members, read in key order */
+    buf resume;               /* a collection's next member, where the walk stopped in it */
+} walker;
+
 /* Bitmaps are strings to clients: both are rebuilt with SET, and count as one element. */
 static int is_string(enum key_type type) { return type == TYPE_STRING || type == TYPE_BITMAP; }
 
 /* A string: DEL, then SET with its expiry. */
-static int dump_string(txn *t, int db, const char *key, size_t klen, const meta *m, const dump_sink *sink) {
+static int dump_string(walker *w, const char *key, size_t klen, const meta *m) {
     buf bits;
     buf_init(&bits);
     const char *value = m->value;
     size_t vlen = m->value_len;
     if (m->type == TYPE_BITMAP) {
         compound c;
-        compound_attach(&c, t, db, key, klen, m, 1);
+        compound_attach(&c, w->t, w->db, key, klen, m, 1);
         int rc = bitmap_read(&c, &bits);
         compound_free(&c);
         if (rc != 0) {
@@ -162,20 +173,18 @@ static int dump_string(txn *t, int db, const char *key, size_t klen, const meta 
         value = bits.data ? bits.data : "";
         vlen = bits.len;
     }
-    argv_builder b;
-    args_init(&b);
-    sink->begin_key(sink->arg, db);
-    emit_key_command(&b, sink, "DEL", key, klen);
-    args_add_str(&b, "SET");
-    args_add(&b, key, klen);
-    args_add(&b, value ? value : "", vlen);
+    argv_builder *b = &w->args;
+    w->sink->begin_key(w->sink->arg, w->db);
+    emit_key_command(b, w->sink, "DEL", key, klen);
+    args_add_str(b, "SET");
+    args_add(b, key, klen);
+    args_add(b, value ? value : "", vlen);
     if (m->expire_ms) {
-        args_add_str(&b, "PXAT");
-        args_add_ll(&b, (long long)m->expire_ms);
+        args_add_str(b, "PXAT");
+        args_add_ll(b, (long long)m->expire_ms);
     }
-    args_emit(&b, sink);
-    sink->end_key(sink->arg);
-    args_free(&b);
+    args_emit(b, w->sink);
+    w->sink->end_key(w->sink->arg);
     buf_free(&bits);
     return DUMP_DONE;
 }
@@ -218,29 +227,29 @@ static int sink_full(const dump_sink *sink, size_t pending) { return sink->full 
 
 /* A collection from its element `from` (NULL: from the start, after a DEL), at most budget
  * elements of it, fewer once the sink is full (taken_before: elements the walk has already
- * taken, so that it takes one at least); when more are left, the next one goes to resume.
+ * taken, so that it takes one at least); when more are left, the next one goes to w->resume.
  * *used counts them. */
-static int dump_collection(txn *t, int db, const char *key, size_t klen, const meta *m, const buf *from,
-                           size_t budget, size_t taken_before, const dump_sink *sink, buf *resume, size_t *used) {
-    argv_builder b;
-    args_init(&b);
-    sink->begin_key(sink->arg, db);
-    if (!from) emit_key_command(&b, sink, "DEL", key, klen);
-    args_add_str(&b, piece_command(m->type));
-    args_add(&b, key, klen);
+static int dump_collection(walker *w, const char *key, size_t klen, const meta *m, const buf *from, size_t budget,
+                           size_t taken_before, size_t *used) {
+    argv_builder *b = &w->args;
+    const dump_sink *sink = w->sink;
+    sink->begin_key(sink->arg, w->db);
+    if (!from) emit_key_command(b, sink, "DEL", key, klen);
+    args_add_str(b, piece_command(m->type));
+    args_add(b, key, klen);
     compound c;
-    compound_attach(&c, t, db, key, klen, m, 1);
+    compound_attach(&c, w->t, w->db, key, klen, m, 1);
     compound_iter ci;
-    compound_iter_open(&ci, &c, from ? from->data : NULL, from ? from->len : 0);
+    compound_iter_open_in(&ci, w->members, &c, from ? from->data : NULL, from ? from->len : 0);
     const char *sub, *val;
     size_t sublen, vlen, n = 0;
     int rc = DUMP_DONE;
     while (rc == DUMP_DONE && compound_iter_next(&ci, &sub, &sublen, &val, &vlen)) {
-        if (n == budget || (n + taken_before > 0 && sink_full(sink, b.bytes.len))) {
-            buf_clear(resume);
-            buf_append(resume, sub, sublen);
+        if (n == budget || (n + taken_before > 0 && sink_full(sink, b->bytes.len))) {
+            buf_clear(&w->resume);
+            buf_append(&w->resume, sub, sublen);
             rc = DUMP_MORE;
-        } else if (add_element(&b, m->type, sub, sublen, val, vlen) < 0) {
+        } else if (add_element(b, m->type, sub, sublen, val, vlen) < 0) {
             rc = -1;
         } else {
             n++;
@@ -248,18 +257,18 @@ static int dump_collection(txn *t, int db, const char *key, size_t klen, const m
     }
     if (compound_iter_close(&ci) < 0) rc = -1;
     if (rc >= 0) {
-        if (n > 0) args_emit(&b, sink);
-        args_clear(&b);
+        if (n > 0) args_emit(b, sink);
+        args_clear(b);
         if (rc == DUMP_DONE && m->expire_ms) {
-            args_add_str(&b, "PEXPIREAT");
-            args_add(&b, key, klen);
-            args_add_ll(&b, (long long)m->expire_ms);
-            args_emit(&b, sink);
+            args_add_str(b, "PEXPIREAT");
+            args_add(b, key, klen);
+            args_add_ll(b, (long long)m->expire_ms);
+            args_emit(b, sink);
         }
         sink->end_key(sink->arg);
     }
+    args_clear(b); /* what a failed key left */
     compound_free(&c);
-    args_free(&b);
     *used = n;
     return rc;
 }
@@ -286,22 +295,21 @@ static void pos_at_key(dump_pos *pos, const char *key, size_t klen, int after) {
     buf_clear(&pos->member);
 }
 
-/* Walks one database from pos. Returns 1 when it is done, 0 when the budget (the keys to
- * look at, the room in the sink) ran out, -1 on a read error. */
-static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *looked,
-                   size_t look_max, const dump_sink *sink) {
-    ks_cursor *cur = ks_cursor_new(t, pos->db, pos->key.data ? pos->key.data : "", pos->key.len);
+/* Walks one database (w->db, which pos names) from pos. Returns 1 when it is done, 0 when the
+ * budget (the keys to look at, the room in the sink) ran out, -1 on a read error. */
+static int walk_db(walker *w, const dump_filter *f, dump_pos *pos, size_t budget, size_t *used, size_t *looked,
+                   size_t look_max) {
+    ks_cursor *cur = ks_cursor_new(w->t, w->db, pos->key.data ? pos->key.data : "", pos->key.len);
+    w->members = compound_reader_new(w->t, w->db);
     const char *key;
     size_t klen;
     meta m;
     int rc = 1;
-    buf resume;
-    buf_init(&resume);
     while (rc == 1 && ks_cursor_next(cur, &key, &klen, &m)) {
         /* A cursor inside a key that is not there (it names no key of this snapshot) starts
          * the next key afresh. */
         int inside = pos->in_key && klen == pos->key.len && memcmp(key, pos->key.data, klen) == 0;
-        if (*looked >= look_max || *used >= budget || (*used > 0 && sink_full(sink, 0))) {
+        if (*looked >= look_max || *used >= budget || (*used > 0 && sink_full(w->sink, 0))) {
             if (!inside) pos_at_key(pos, key, klen, 0); /* else pos is already there */
             rc = 0;
             break;
@@ -309,15 +317,15 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         (*looked)++;
         if (!kept(f, key, klen, m.type)) continue;
         size_t n = 1;
-        int st = is_string(m.type) ? dump_string(t, pos->db, key, klen, &m, sink)
-                                   : dump_collection(t, pos->db, key, klen, &m, inside ? &pos->member : NULL,
-                                                     budget - *used, *used, sink, &resume, &n);
+        int st = is_string(m.type) ? dump_string(w, key, klen, &m)
+                                   : dump_collection(w, key, klen, &m, inside ? &pos->member : NULL, budget - *used,
+                                                     *used, &n);
         if (st < 0) {
             rc = -1;
         } else if (st == DUMP_MORE) {
             pos_at_key(pos, key, klen, 0);
             pos->in_key = 1;
-            buf_append(&pos->member, resume.data, resume.len);
+            buf_append(&pos->member, w->resume.data, w->resume.len);
             *used = budget;
             rc = 0;
         } else {
@@ -326,23 +334,30 @@ static int walk_db(txn *t, const dump_filter *f, dump_pos *pos, size_t budget, s
         }
     }
     if (ks_cursor_free(cur) < 0) rc = -1;
-    buf_free(&resume);
+    compound_reader_free(w->members);
+    w->members = NULL;
     return rc;
 }
 
 int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count, const dump_sink *sink) {
     size_t used = 0, looked = 0, look_max = count * LOOK_PER_ELEMENT;
+    walker w = {.t = t, .sink = sink};
+    args_init(&w.args);
+    buf_init(&w.resume);
+    int rc = 0;
     while (pos->db < databases && used < count && looked < look_max) {
         if (f->db >= 0 && pos->db != f->db) { /* straight to the filter's database, or done */
             pos->db = pos->db < f->db ? f->db : databases;
             pos_at_key(pos, "", 0, 0);
             continue;
         }
-        int rc = walk_db(t, f, pos, count, &used, &looked, look_max, sink);
-        if (rc < 0) return -1;
-        if (rc == 0) break; /* out of elements, keys to look at or room in the sink */
+        w.db = pos->db;
+        rc = walk_db(&w, f, pos, count, &used, &looked, look_max);
+        if (rc <= 0) break; /* a read error, or out of elements, keys to look at or room in the sink */
         pos->db++;
         pos_at_key(pos, "", 0, 0);
     }
-    return 0;
+    args_free(&w.args);
+    buf_free(&w.resume);
+    return rc < 0 ? -1 : 0;
 }

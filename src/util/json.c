@@ -35,9 +35,14 @@ int json_is_utf8(const char *s, size_t len) {
 
 void json_append_string(buf *out, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
+    buf_reserve(out, len + 2);
     buf_append_byte(out, '"');
+    size_t plain = 0; /* where the bytes that need no escape begin: they are copied in runs */
     for (size_t i = 0; i < len; i++) {
         uint8_t c = (uint8_t)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_append(out, s + plain, i - plain);
+        plain = i + 1;
         switch (c) {
         case '"': buf_append(out, "\\\"", 2); break;
         case '\\': buf_append(out, "\\\\", 2); break;
@@ -46,15 +51,11 @@ void json_append_string(buf *out, const char *s, size_t len) {
         case '\t': buf_append(out, "\\t", 2); break;
         case '\b': buf_append(out, "\\b", 2); break;
         case '\f': buf_append(out, "\\f", 2); break;
-        default:
-            if (c < 0x20) {
-                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                buf_append(out, esc, 6);
-            } else {
-                buf_append_byte(out, c);
-            }
+        default: /* the other control characters */
+            buf_append(out, ((const char[6]){'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]}), 6);
         }
     }
+    buf_append(out, s + plain, len - plain);
     buf_append_byte(out, '"');
 }
 

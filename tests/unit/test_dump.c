@@ -241,6 +241,137 @@ static void test_dead_keys_left_out(void **state) {
     store_snapshot_release(s);
 }
 
+/* Walks the whole snapshot in walks of count elements, each resumed through its cursor as a
+ * client would, and puts all they produced in all. */
+static void walk_all(const store_snapshot *s, const dump_filter *f, size_t count, buf *all) {
+    buf_clear(all);
+    dump_pos pos;
+    dump_pos_init(&pos);
+    for (;;) {
+        const char *part = walk(s, f, &pos, count);
+        buf_append(all, part, strlen(part));
+        if (pos.db >= DATABASES) break;
+        buf cur;
+        buf_init(&cur);
+        dump_cursor_encode(&pos, &cur);
+        assert_int_equal(dump_cursor_decode(cur.data, cur.len, DATABASES, &pos), 0);
+        buf_free(&cur);
+    }
+    dump_pos_free(&pos);
+    buf_append_byte(all, 0);
+}
+
+/* Joins the pieces of each key that walks split: "…m2;|0:SADD k m3;|" becomes "…m2 m3;|". */
+static void join_pieces(const char *text, buf *joined) {
+    buf_clear(joined);
+    for (const char *p = text; *p;) {
+        const char *end = strstr(p, ";|"), *cmd = p + 2; /* past "<db>:" */
+        assert_non_null(end);
+        if (strncmp(cmd, "DEL ", 4) == 0) {
+            buf_append(joined, p, (size_t)(end + 2 - p));
+        } else { /* "<db>:SADD key args": the args go to the piece before */
+            const char *args = strchr(strchr(cmd, ' ') + 1, ' ');
+            assert_true(joined->len >= 2);
+            joined->len -= 2;
+            buf_append(joined, args, (size_t)(end - args));
+            buf_append_str(joined, ";|");
+        }
+        p = end + 2;
+    }
+    buf_append_byte(joined, 0);
+}
+
+static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* A walk reads the members of many keys through iterators it keeps, one per key length (more
+ * lengths than it keeps at once here), moved forward over the keys it skips and the subkeys
+ * of older versions of a key: it must read every key's members as a walk per key would. */
+static void test_many_keys_through_kept_iterators(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    ks_flush_db(&t, 0);
+    ks_flush_db(&t, 1);
+    store_fixture_commit(&t);
+    /* 4 x 12 keys: a, ax, axx … b, bx … (key order cycles through 12 lengths), sets and
+     * hashes of 1 … 5 members. */
+    char *keys[48];
+    int nkeys = 0;
+    for (int j = 0; j < 4; j++) {
+        for (int len = 1; len <= 12; len++) {
+            char *key = calloc(1, 16);
+            key[0] = (char)('a' + j);
+            memset(key + 1, 'x', (size_t)len - 1);
+            keys[nkeys++] = key;
+            int n = (len + j) % 5 + 1;
+            const char *subs[5] = {"m0", "m1", "m2", "m3", "m4"};
+            const char *vals[5] = {"v0", "v1", "v2", "v3", "v4"};
+            add_compound(&t, 0, key, j % 2 ? TYPE_HASH : TYPE_SET, subs, j % 2 ? vals : NULL, n);
+        }
+    }
+    store_fixture_commit(&t);
+    /* r:1 recreated: its first version's members stay under the old version until compacted. */
+    static const char *const old_members[] = {"old1", "old2"}, *const new_members[] = {"new1"};
+    static const char *const few[] = {"m1", "m2", "m3"};
+    add_compound(&t, 0, "r:1", TYPE_SET, old_members, NULL, 2);
+    store_fixture_commit(&t);
+    ks_delete(&t, 0, KEY("r:1"));
+    store_fixture_commit(&t);
+    add_compound(&t, 0, "r:1", TYPE_SET, new_members, NULL, 1);
+    add_compound(&t, 0, "q:1", TYPE_SET, few, NULL, 3);
+    /* t:1 between s:1 and u:1 (one length): a filter that skips it moves past its members. */
+    const char *many[40];
+    char names[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof(names[i]), "n%02d", i);
+        many[i] = names[i];
+    }
+    add_compound(&t, 0, "s:1", TYPE_SET, few, NULL, 3);
+    add_compound(&t, 0, "t:1", TYPE_SET, many, NULL, 40);
+    add_compound(&t, 0, "u:1", TYPE_SET, few, NULL, 3);
+    store_fixture_commit(&t);
+    txn_free(&t);
+    uint64_t seq;
+    store_snapshot *s = store_snapshot_take(&seq);
+
+    /* What a walk must produce: the keys in key order, each as DEL and one piece. */
+    qsort(keys, (size_t)nkeys, sizeof(keys[0]), compare_strings);
+    buf want;
+    buf_init(&want);
+    for (int i = 0; i < nkeys; i++) {
+        int len = (int)strlen(keys[i]), j = keys[i][0] - 'a', n = (len + j) % 5 + 1;
+        buf_printf(&want, "0:DEL %s;%s %s", keys[i], j % 2 ? "HSET" : "SADD", keys[i]);
+        for (int m = 0; m < n; m++) {
+            if (j % 2) buf_printf(&want, " m%d v%d", m, m);
+            else buf_printf(&want, " m%d", m);
+        }
+        buf_append_str(&want, ";|");
+        free(keys[i]);
+    }
+    buf_append_str(&want, "0:DEL q:1;SADD q:1 m1 m2 m3;|0:DEL r:1;SADD r:1 new1;|0:DEL s:1;SADD s:1 m1 m2 m3;|");
+    buf_append_str(&want, "0:DEL t:1;SADD t:1");
+    for (int i = 0; i < 40; i++) buf_printf(&want, " n%02d", i);
+    buf_append_str(&want, ";|0:DEL u:1;SADD u:1 m1 m2 m3;|");
+    buf_append_byte(&want, 0);
+    buf got, joined;
+    buf_init(&got);
+    buf_init(&joined);
+    walk_all(s, &no_filter, 10000, &got);
+    assert_string_equal(got.data, want.data);
+    /* In walks of 7 elements: the same commands once the pieces are joined. */
+    walk_all(s, &no_filter, 7, &got);
+    assert_non_null(strstr(got.data, ";|0:SADD t:1 "));
+    join_pieces(got.data, &joined);
+    assert_string_equal(joined.data, want.data);
+    dump_filter su = {"[su]:1", 6, 0, -1};
+    walk_all(s, &su, 10000, &got);
+    assert_string_equal(got.data, "0:DEL s:1;SADD s:1 m1 m2 m3;|0:DEL u:1;SADD u:1 m1 m2 m3;|");
+    buf_free(&got);
+    buf_free(&joined);
+    buf_free(&want);
+    store_snapshot_release(s);
+}
+
 int main(void) {
     buf_init(&out);
     const struct CMUnitTest tests[] = {
@@ -249,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_cursor_rejects_malformed),
         cmocka_unit_test(test_every_type),
         cmocka_unit_test(test_dead_keys_left_out),
+        cmocka_unit_test(test_many_keys_through_kept_iterators),
     };
     int rc = cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
     buf_free(&out);

@@ -208,6 +208,37 @@ static void test_appends(void **state) {
     buf_free(&b);
 }
 
+/* An array of bulk strings at once: the same bytes as reply_array and reply_bulk each, and,
+ * near a bound, the same cut. */
+static void test_bulk_array(void **state) {
+    (void)state;
+    buf b, want;
+    buf_init(&b);
+    buf_init(&want);
+    const char *argv[] = {"HSET", "key", "", "a\0\r\n", "0123456789"};
+    const size_t lens[] = {4, 3, 0, 4, 10};
+    reply r = {.out = &b, .resp = 2}, w = {.out = &want, .resp = 2};
+    reply_bulk_array(&r, 5, argv, lens);
+    EXPECT(&b, "*5\r\n$4\r\nHSET\r\n$3\r\nkey\r\n$0\r\n\r\n$4\r\na\0\r\n\r\n$10\r\n0123456789\r\n");
+    reply_bulk_array(&r, 0, NULL, NULL);
+    EXPECT(&b, "*0\r\n");
+    for (size_t max = 1; max <= 60; max++) {
+        int cut = 0, want_cut = 0;
+        r = (reply){.out = &b, .resp = 2, .max = max, .overflowed = &cut};
+        w = (reply){.out = &want, .resp = 2, .max = max, .overflowed = &want_cut};
+        buf_append(&b, "x", 1);
+        buf_append(&want, "x", 1);
+        reply_bulk_array(&r, 5, argv, lens);
+        reply_array(&w, 5);
+        for (size_t i = 0; i < 5; i++) reply_bulk(&w, argv[i], lens[i]);
+        assert_int_equal(cut, want_cut);
+        expect_bytes(&b, want.data, want.len);
+        buf_clear(&want);
+    }
+    buf_free(&b);
+    buf_free(&want);
+}
+
 /* A bounded reply stops growing at its bound and says it was cut. */
 static void test_bounded_reply_is_cut(void **state) {
     (void)state;
@@ -268,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_bulk),
         cmocka_unit_test(test_appends),
+        cmocka_unit_test(test_bulk_array),
         cmocka_unit_test(test_bounded_reply_is_cut),
         cmocka_unit_test(test_push),
     };

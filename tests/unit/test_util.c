@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -326,6 +328,85 @@ static void test_num_parse_double_loose(void **state) {
 
 /* ---- buf ---- */
 
+/* ---- doubles ---- */
+
+/* What num_format_double printed before it formatted by hand: its output must not change by a
+ * byte (snapshots and change records carry scores as text, which must parse back exactly). */
+static size_t format_double_with_printf(char *out, double v) {
+    if (isinf(v)) return (size_t)snprintf(out, 32, "%s", v > 0 ? "inf" : "-inf");
+    return (size_t)snprintf(out, 32, "%.17g", v);
+}
+
+static int format_mismatches;
+
+static void check_format_double(double v) {
+    char got[32], want[32];
+    size_t got_len = num_format_double(got, v), want_len = format_double_with_printf(want, v);
+    if (got_len != want_len || strcmp(got, want) != 0 || strlen(got) != got_len) {
+        if (format_mismatches++ < 20) print_error("%a: got \"%s\" (%zu), want \"%s\"\n", v, got, got_len, want);
+    }
+}
+
+static uint64_t test_rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t next_random(void) { /* xorshift64*: deterministic, so a failure repeats */
+    test_rng ^= test_rng >> 12;
+    test_rng ^= test_rng << 25;
+    test_rng ^= test_rng >> 27;
+    return test_rng * 0x2545F4914F6CDD1DULL;
+}
+
+static double double_of_bits(uint64_t bits) {
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    return d;
+}
+
+static void test_num_format_double_matches_printf(void **state) {
+    (void)state;
+    const double edges[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1, -1, 0.1, -0.1, 0.5, 1.5, 2.5, 3.14159,
+                            1e-5, 1e-4, 0.0001234, 0.00001234, 9.9999e-5, 1e16, 1e17, 1e18, 9.999999999999999e16,
+                            99999999999999999.0, 123456789012345678.0, 9007199254740992.0, 9007199254740993.0,
+                            18446744073709551616.0, 1.7e38, 3.4e38, 1e38, 1e39, 1e300, -1e300, 1e-300, 1e-16,
+                            1e-17, 1.2345e-16, DBL_MIN, -DBL_MIN, DBL_MAX, -DBL_MAX, DBL_TRUE_MIN, 2.2e-310,
+                            -4.9e-324, DBL_EPSILON, 1.0 + DBL_EPSILON, 1.0 - DBL_EPSILON / 2, 0.3, 2.0 / 3,
+                            -1.0 / 3, 1e15 + 0.3, 4503599627370495.5, 4503599627370496.5, 1e23, 5e-324};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) check_format_double(edges[i]);
+    /* Powers of two and ten, and their neighbours. */
+    for (int e = -1074; e <= 1023; e++) {
+        double p = ldexp(1, e);
+        check_format_double(p);
+        check_format_double(nextafter(p, 0));
+        check_format_double(nextafter(p, INFINITY));
+        check_format_double(-p);
+    }
+    for (int e = -320; e <= 308; e++) {
+        double p = pow(10, e);
+        check_format_double(p);
+        check_format_double(nextafter(p, 0));
+        check_format_double(nextafter(p, INFINITY));
+    }
+    /* Halfway cases: odd m / 2^k whose exact decimal has 18 digits ending in 5 round to even. */
+    for (int k = 1; k <= 60; k++) {
+        for (int j = 0; j < 200; j++) {
+            uint64_t m = (next_random() >> (11 + next_random() % 40)) | 1;
+            check_format_double(ldexp((double)m, -k));
+        }
+    }
+    check_format_double(ldexp(1, -25)); /* 2.98023223876953125e-08: 18 digits, a tie */
+    for (int i = 0; i < 300000; i++) {
+        uint64_t r = next_random();
+        check_format_double(double_of_bits(r));                                 /* any bits */
+        check_format_double((double)(int64_t)(r >> (r % 64)) * (r & 1 ? 1 : -1)); /* integers */
+        check_format_double(ldexp((double)(r >> 11), -(int)(r % 80)));          /* short binary fractions */
+        char text[40];
+        snprintf(text, sizeof(text), "%.*ge%d", 1 + (int)(r % 17), (double)(r >> 11) / 9007199254740992.0,
+                 (int)(next_random() % 90) - 45);
+        check_format_double(strtod(text, NULL)); /* short decimals, as users write scores */
+    }
+    assert_int_equal(format_mismatches, 0);
+}
+
 static void test_varint_round_trip(void **state) {
     (void)state;
     const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, 1ULL << 32, (1ULL << 63), UINT64_MAX};
@@ -447,6 +528,7 @@ int main(void) {
         cmocka_unit_test(test_num_parse_double),
         cmocka_unit_test(test_num_parse_double_loose),
         cmocka_unit_test(test_num_parse_double_of_any_length),
+        cmocka_unit_test(test_num_format_double_matches_printf),
         cmocka_unit_test(test_varint_round_trip),
         cmocka_unit_test(test_varint_bytes),
         cmocka_unit_test(test_big_endian),

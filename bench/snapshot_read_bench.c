@@ -1,0 +1,230 @@
+/* The read side of bench/run_snapshot.sh, in C so that the client is not what is measured:
+ *   snapshot_read_bench snapshot PORT FORMAT  — SNAPSHOT CREATE, then SNAPSHOT READ COUNT 1000
+ *                                               FORMAT RESP|JSON until the cursor is "0"
+ *   snapshot_read_bench scan PORT             — SCAN COUNT 1000; per page a pipeline of TYPE, then
+ *                                               one of GET/HGETALL/SMEMBERS/ZRANGE 0 -1 WITHSCORES/LRANGE 0 -1
+ * Both count keys and elements alike (a string is one element; a hash field, set or zset member
+ * or list item is one) and print one line: `<what> keys <k> elements <e> in <s> s` (wall time of
+ * the reads). hiredis parses every reply of both paths in full (RESP2). */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define PAGE "1000"
+
+typedef struct tally {
+    long long keys, elements;
+} tally;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const redisReply *r) {
+    fprintf(stderr, "%s failed: %s\n", what, r && r->str ? r->str : "no reply");
+    exit(1);
+}
+
+static redisContext *connect_or_die(int port) {
+    struct timeval timeout = {600, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, timeout);
+    if (!c || c->err) {
+        fprintf(stderr, "cannot connect to 127.0.0.1:%d\n", port);
+        exit(1);
+    }
+    redisSetTimeout(c, timeout);
+    return c;
+}
+
+static redisReply *command_argv(redisContext *c, int argc, const char **argv) {
+    return redisCommandArgv(c, argc, argv, NULL);
+}
+
+/* A map's value in RESP2 (a flat array of names and values). */
+static redisReply *field(const redisReply *map, const char *name) {
+    for (size_t i = 0; i + 1 < map->elements; i += 2)
+        if (map->element[i]->type == REDIS_REPLY_STRING && strcmp(map->element[i]->str, name) == 0)
+            return map->element[i + 1];
+    fprintf(stderr, "reply has no %s\n", name);
+    exit(1);
+}
+
+/* Counts one command of a snapshot entry: DEL starts a key; SET is one element; HSET and ZADD
+ * carry pairs, SADD and RPUSH single elements after the key; PEXPIREAT counts for nothing. */
+static void count_command(const char *name, size_t namelen, size_t argc, tally *t) {
+    if (namelen == 3 && strncasecmp(name, "DEL", 3) == 0) t->keys++;
+    else if (namelen == 3 && strncasecmp(name, "SET", 3) == 0) t->elements++;
+    else if (namelen == 4 && (strncasecmp(name, "HSET", 4) == 0 || strncasecmp(name, "ZADD", 4) == 0))
+        t->elements += (long long)(argc - 2) / 2;
+    else if ((namelen == 4 && strncasecmp(name, "SADD", 4) == 0) || (namelen == 5 && strncasecmp(name, "RPUSH", 5) == 0))
+        t->elements += (long long)argc - 2;
+}
+
+static void count_resp_entry(const redisReply *entry, tally *t) {
+    const redisReply *cmds = field(entry, "commands");
+    for (size_t i = 0; i < cmds->elements; i++) {
+        const redisReply *cmd = cmds->element[i];
+        count_command(cmd->element[0]->str, cmd->element[0]->len, cmd->elements, t);
+    }
+}
+
+/* Past a JSON string starting at p (its opening quote); returns the character after it. */
+static const char *skip_string(const char *p) {
+    for (p++; *p != '"'; p++)
+        if (*p == '\\') p++;
+    return p + 1;
+}
+
+/* Counts a JSON entry, {"db":n,"commands":[[arg,…],…]}, an arg being a string or
+ * {"base64":"…"}: a scan of its text that looks at every byte, as a parser would. */
+static void count_json_entry(const char *json, tally *t) {
+    const char *p = strstr(json, "\"commands\":[");
+    if (!p) die("a JSON entry without commands", NULL);
+    p += strlen("\"commands\":[");
+    while (*p == '[') {
+        const char *name = p + 2; /* a command's name is a plain string */
+        size_t namelen = (size_t)(skip_string(p + 1) - name - 1), argc = 0;
+        p++;
+        while (*p != ']') {
+            if (*p == '"') {
+                p = skip_string(p);
+                argc++;
+            } else if (*p == '{') { /* {"base64":"…"} */
+                p = skip_string(p + 1);
+                p = skip_string(p + 1) + 1;
+                argc++;
+            } else {
+                p++; /* a comma */
+            }
+        }
+        count_command(name, namelen, argc, t);
+        p++;
+        if (*p == ',') p++;
+    }
+}
+
+static int read_snapshot(int port, const char *format) {
+    redisContext *c = connect_or_die(port);
+    redisReply *created = redisCommand(c, "SNAPSHOT CREATE");
+    if (!created || created->type != REDIS_REPLY_ARRAY) die("SNAPSHOT CREATE", created);
+    char *id = strdup(field(created, "id")->str);
+    freeReplyObject(created);
+    int json = strcasecmp(format, "JSON") == 0;
+    tally t = {0, 0};
+    char cursor[4096] = "0";
+    double start = now_s();
+    for (;;) {
+        const char *argv[] = {"SNAPSHOT", "READ", id, cursor, "COUNT", PAGE, "FORMAT", format};
+        redisReply *r = command_argv(c, 8, argv);
+        if (!r || r->type != REDIS_REPLY_ARRAY) die("SNAPSHOT READ", r);
+        const redisReply *entries = field(r, "entries"), *next = field(r, "cursor");
+        for (size_t i = 0; i < entries->elements; i++) {
+            if (json) count_json_entry(entries->element[i]->str, &t);
+            else count_resp_entry(entries->element[i], &t);
+        }
+        if (next->len >= sizeof(cursor)) die("a cursor this long", NULL);
+        memcpy(cursor, next->str, next->len + 1);
+        freeReplyObject(r);
+        if (strcmp(cursor, "0") == 0) break;
+    }
+    double secs = now_s() - start;
+    freeReplyObject(redisCommand(c, "SNAPSHOT RELEASE %s", id));
+    printf("snapshot-%s keys %lld elements %lld in %.3f s\n", format, t.keys, t.elements, secs);
+    free(id);
+    redisFree(c);
+    return 0;
+}
+
+/* The command that reads a key of a type whole, and how many array items make one element. */
+static const char *read_command(const char *type, int *per_element) {
+    *per_element = 1;
+    if (strcmp(type, "string") == 0) return "GET";
+    if (strcmp(type, "set") == 0) return "SMEMBERS";
+    if (strcmp(type, "list") == 0) return "LRANGE";
+    *per_element = 2; /* field and value, member and score */
+    if (strcmp(type, "hash") == 0) return "HGETALL";
+    if (strcmp(type, "zset") == 0) return "ZRANGE";
+    return NULL;
+}
+
+static redisReply *get_reply_or_die(redisContext *c, const char *what) {
+    void *r = NULL;
+    if (redisGetReply(c, &r) != REDIS_OK || !r) die(what, NULL);
+    if (((redisReply *)r)->type == REDIS_REPLY_ERROR) die(what, r);
+    return r;
+}
+
+/* Reads a SCAN page's keys: TYPE of each, pipelined, then each value, pipelined. */
+static void read_page(redisContext *c, const redisReply *keys, tally *t) {
+    size_t n = keys->elements;
+    for (size_t i = 0; i < n; i++) {
+        const char *argv[] = {"TYPE", keys->element[i]->str};
+        const size_t lens[] = {4, keys->element[i]->len};
+        redisAppendCommandArgv(c, 2, argv, lens);
+    }
+    int *per_element = calloc(n ? n : 1, sizeof(*per_element));
+    for (size_t i = 0; i < n; i++) {
+        redisReply *type = get_reply_or_die(c, "TYPE");
+        const char *cmd = read_command(type->str, &per_element[i]);
+        freeReplyObject(type);
+        if (!cmd) {
+            per_element[i] = 0; /* gone or of a type this benchmark does not write */
+            continue;
+        }
+        const char *key = keys->element[i]->str;
+        size_t klen = keys->element[i]->len;
+        if (strcmp(cmd, "ZRANGE") == 0) {
+            const char *argv[] = {cmd, key, "0", "-1", "WITHSCORES"};
+            const size_t lens[] = {6, klen, 1, 2, 10};
+            redisAppendCommandArgv(c, 5, argv, lens);
+        } else if (strcmp(cmd, "LRANGE") == 0) {
+            const char *argv[] = {cmd, key, "0", "-1"};
+            const size_t lens[] = {6, klen, 1, 2};
+            redisAppendCommandArgv(c, 4, argv, lens);
+        } else {
+            const char *argv[] = {cmd, key};
+            const size_t lens[] = {strlen(cmd), klen};
+            redisAppendCommandArgv(c, 2, argv, lens);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!per_element[i]) continue;
+        redisReply *v = get_reply_or_die(c, "a read");
+        t->keys++;
+        t->elements += v->type == REDIS_REPLY_ARRAY ? (long long)v->elements / per_element[i] : 1;
+        freeReplyObject(v);
+    }
+    free(per_element);
+}
+
+static int read_scan(int port) {
+    redisContext *c = connect_or_die(port);
+    tally t = {0, 0};
+    char cursor[32] = "0";
+    double start = now_s();
+    for (;;) {
+        const char *argv[] = {"SCAN", cursor, "COUNT", PAGE};
+        redisReply *r = command_argv(c, 4, argv);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) die("SCAN", r);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        read_page(c, r->element[1], &t);
+        freeReplyObject(r);
+        if (strcmp(cursor, "0") == 0) break;
+    }
+    double secs = now_s() - start;
+    printf("scan keys %lld elements %lld in %.3f s\n", t.keys, t.elements, secs);
+    redisFree(c);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "snapshot") == 0) return read_snapshot(atoi(argv[2]), argv[3]);
+    if (argc == 3 && strcmp(argv[1], "scan") == 0) return read_scan(atoi(argv[2]));
+    fprintf(stderr, "usage: %s snapshot PORT RESP|JSON | scan PORT\n", argv[0]);
+    return 2;
+}
