@@ -17,21 +17,29 @@ static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
     return h;
 }
 
-/* The same use, 8 bytes at a step (a multiply and a shift each) where FNV-1a takes one byte:
- * for whole keys hashed on every write. */
+/* Multiplies two words into 128 bits and folds the halves together. */
+static inline uint64_t hash_fold_multiply(uint64_t a, uint64_t b) {
+    __extension__ unsigned __int128 r = (unsigned __int128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* A hash of whole keys, 8 bytes at a step, for tables of keys that clients choose (written on
+ * every write). Each step multiplies by a factor drawn from the seed, whole product folded:
+ * how a difference between two keys spreads then depends on the seed, so no set of keys
+ * collides under every seed (a plain 64-bit multiply keeps a difference in a word's top bit
+ * fixed, for the next word to cancel). */
 static inline uint64_t hash_words(uint64_t seed, const void *data, size_t len) {
     const uint8_t *p = data;
+    const uint64_t factor = (seed ^ 0xff51afd7ed558ccdULL) | 1; /* odd: never 0 */
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ len ^ seed;
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
+        h = hash_fold_multiply(h ^ w, factor);
     }
     uint64_t tail = 0;
     memcpy(&tail, p, len);
-    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
+    return hash_fold_multiply(h ^ tail, factor ^ 0xc4ceb9fe1a85ec53ULL);
 }
 
 #endif

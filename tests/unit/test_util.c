@@ -1,5 +1,5 @@
-/* Unit tests for glob matching, number parsing/formatting and buffer integer coding
- * (src/util/glob.h, src/util/num.h, src/util/buf.h). */
+/* Unit tests for glob matching, number parsing/formatting, buffer integer coding and the
+ * seeded key hash (src/util/glob.h, src/util/num.h, src/util/buf.h, src/util/hash.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +18,7 @@
 
 #include "util/buf.h"
 #include "util/glob.h"
+#include "util/hash.h"
 #include "util/num.h"
 
 /* ---- glob ---- */
@@ -513,6 +514,21 @@ static void test_buf_basics(void **state) {
     assert_null(b.data);
 }
 
+/* A seed must change which keys collide: with a multiply-only step, a difference in a word's
+ * top bit comes out of it as a fixed difference whatever the seed, which the next word can
+ * cancel, so clients could craft keys that collide in every server. */
+static void test_hash_words_collisions_depend_on_seed(void **state) {
+    (void)state;
+    unsigned char a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = b[i] = (unsigned char)('a' + i);
+    b[7] ^= 0x80;                /* bit 63 of the first word */
+    b[11] ^= 0x80, b[15] ^= 0x80; /* bits 31 and 63 of the second */
+    int equal = 0;
+    for (uint64_t seed = 1; seed <= 64; seed++)
+        equal += hash_words(seed * 0x9e3779b97f4a7c15ULL, a, 16) == hash_words(seed * 0x9e3779b97f4a7c15ULL, b, 16);
+    assert_int_equal(equal, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_star_and_question),
@@ -533,6 +549,7 @@ int main(void) {
         cmocka_unit_test(test_varint_bytes),
         cmocka_unit_test(test_big_endian),
         cmocka_unit_test(test_buf_basics),
+        cmocka_unit_test(test_hash_words_collisions_depend_on_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
