@@ -175,9 +175,11 @@ static void index_catch_up(txn *t) {
     t->indexed = t->nops;
 }
 
-/* Tells the key counts what a read of a key's metadata found (rc as txn_get returns it). */
+/* Tells the key counts what a read of a key's metadata found (rc as txn_get returns it). Not
+ * a read made while lookups keep expired keys: that key is not locked by the txn (SORT's
+ * patterns), so another client may rewrite it before the txn writes it. */
 static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, const buf *out) {
-    if (cf == CF_METADATA && rc >= 0 && !t->read_only)
+    if (cf == CF_METADATA && rc >= 0 && !t->read_only && !t->keep_expired)
         keycount_note_read(&t->counts, t->nops, key, klen, rc, out->data, out->len);
     return rc;
 }

@@ -42,7 +42,8 @@ typedef struct txn {
     staged_bounds bounds; /* bounds its walks found, published when it commits */
     keycount_delta counts; /* what it does to the key counts (storage/keycount.c) */
     int read_only;         /* txn_set_read_only */
-    int keep_expired;      /* lookups leave expired keys in place (types/keyspace.h) */
+    int keep_expired;      /* reads of keys it does not lock: lookups leave expired keys in
+                            * place (types/keyspace.h), the key counts note no read */
 } txn;
 
 void txn_init(txn *t);

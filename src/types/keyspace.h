@@ -21,9 +21,10 @@ STORE_MUST_CHECK int ks_lookup(txn *t, int db, const char *key, size_t klen, met
 STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
 STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
-/* While on, lookups leave a key found expired in place (it reads as missing): for keys a
- * command reads without holding their locks (SORT's BY and GET patterns), where deleting it
- * could undo another client's write of the key made meanwhile. */
+/* While on, lookups leave a key found expired in place (it reads as missing), and the key
+ * counts take no read as the record a later write of the txn replaces: for keys a command
+ * reads without holding their locks (SORT's BY and GET patterns), which another client may
+ * write meanwhile. */
 void ks_keep_expired(txn *t, int on);
 /* FLUSHDB: deletes every key of a database (a range deletion per column family, O(1)). */
 void ks_flush_db(txn *t, int db);

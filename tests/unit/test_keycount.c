@@ -360,6 +360,35 @@ static void test_reads_at_earlier_clocks_count_exactly(void **state) {
     txn_free(&t);
 }
 
+/* A key read while lookups keep expired keys (SORT's BY/GET patterns) is not locked by the
+ * txn: another client may write it before the txn does, so that read must not stand for the
+ * record the txn's own write replaces (a worker's write group runs a SORT and, later, a blind
+ * SET of a key it read). */
+static void test_unlocked_reads_are_no_base(void **state) {
+    (void)state;
+    txn t, other;
+    txn_init(&t);
+    txn_init(&other);
+    flush(&t, 1);
+    store_fixture_commit(&t);
+    buf mk, out;
+    buf_init(&mk);
+    buf_init(&out);
+    enc_meta_key(&mk, 1, "w", 1);
+    t.keep_expired = 1;
+    assert_int_equal(txn_get(&t, CF_METADATA, mk.data, mk.len, &out), 0); /* missing */
+    t.keep_expired = 0;
+    put_string(&other, 1, "w", 0); /* another client writes the key meanwhile */
+    store_fixture_commit(&other);
+    put_string(&t, 1, "w", 0); /* then the txn writes it blind */
+    store_fixture_commit(&t);
+    expect(1, time_now_ms(), 1, 0);
+    buf_free(&mk);
+    buf_free(&out);
+    txn_free(&t);
+    txn_free(&other);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
@@ -371,6 +400,7 @@ int main(void) {
         cmocka_unit_test(test_expired_big_records_are_forgotten),
         cmocka_unit_test(test_reads_at_earlier_clocks_count_exactly),
         cmocka_unit_test(test_key_hash_is_seeded),
+        cmocka_unit_test(test_unlocked_reads_are_no_base),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, close_store);
 }
