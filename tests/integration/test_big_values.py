@@ -6,6 +6,8 @@ import os
 import socket
 import time
 
+import pytest
+
 from conftest import tidekv_only
 from helpers import MB, peak_rss_mb, reset_peak_rss, rss_mb, rss_test
 from test_cdc_helpers import poll, seq
@@ -62,6 +64,7 @@ def test_a_big_value_arriving_is_not_held_in_the_input_buffer_too(server, r):
     assert r.getrange("big", size - 3, -1) == b"xxx"
 
 
+@pytest.mark.soak  # long: runs under make soak
 @rss_test
 def test_a_big_set_peaks_at_a_few_times_its_size_and_gives_it_back(make_server):
     """A 100 MB SET: its bytes gathered once, the write and its change record built as the

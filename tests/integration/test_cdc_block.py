@@ -6,6 +6,8 @@ import struct
 import threading
 import time
 
+import pytest
+
 from conftest import RespConn, RespError, encode_command, tidekv_only
 from test_cdc_helpers import pairs, parse_batch, poll, poll_all, resp_update, seq, socket_has_data
 
@@ -234,6 +236,7 @@ def client_tot_mem(r, client_id):
     return int(dict(f.split("=", 1) for f in line.split() if "=" in f)["tot-mem"])
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_consumer_keeps_its_reply_buffer_but_not_while_it_waits(server, r):
     """Replies reuse a buffer kept by the client; a poll waiting for commits lets it go, and
     so does a client that stays quiet."""

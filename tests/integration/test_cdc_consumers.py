@@ -295,6 +295,7 @@ def write_until_purged(control, pinned, tag="r"):
     return rounds
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_consumer_pins_history_past_the_ttl(make_server):
     control = make_server(PURGE_ARGS).client(socket_timeout=30)
     s = make_server(PURGE_ARGS)
@@ -337,6 +338,7 @@ def test_consumer_pins_history_past_the_ttl(make_server):
     control.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_pins_survive_restart(make_server):
     s = make_server(PURGE_ARGS)
     r = s.client(socket_timeout=30)

@@ -91,6 +91,7 @@ def check_lost_history(r, t_old):
     assert int(r.execute_command("SEQUENCE", "TIME", now_ms() + 1000)) == seq(r)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_history_purged_by_ttl(make_server):
     s = make_server(PURGE_ARGS)
     r, t_old = purge_history(s)
@@ -98,6 +99,7 @@ def test_history_purged_by_ttl(make_server):
     r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_history_purged_by_ttl_after_restart(make_server):
     s = make_server(PURGE_ARGS)
     r, t_old = purge_history(s)

@@ -187,6 +187,7 @@ def test_the_cap(r):
             snap(r, "RELEASE", sid)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_idle_expiry_and_renewal(r):
     r.set("k", "v")
     sid, _ = create(r, "TTL", "1")

@@ -172,6 +172,7 @@ def client_memory(r, ids):
     return sum(int(line.split(" tot-mem=")[1].split()[0]) for line in lines if int(line.split()[0][3:]) in ids)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_big_requests_waiting_for_the_offload_thread_count_as_client_memory(server, r):
     slow = busy_offload_thread(server, r)
@@ -220,6 +221,7 @@ def test_a_pipeline_of_big_writes_that_fail_answers_like_redis(server, c):
     assert c.call("TTL", "k") == -1 and c.call("GET", "a") == big
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_client_served_after_a_long_block_is_not_idle(server, r):
     r.config_set("timeout", 2)
     try:

@@ -394,6 +394,7 @@ def wait_for_copy_page(dst, key=b"tidekv-cdc:mig:copy"):
     assert c.get(POSITION) is None
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_kill_during_copy_resumes_it(make_server, target, tools):
     src = make_server()
@@ -409,6 +410,7 @@ def test_kill_during_copy_resumes_it(make_server, target, tools):
     assert_same_data(src, target)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_sigterm_during_copy_ends_the_page_and_exits_0(make_server, target, tools):
     src = make_server()

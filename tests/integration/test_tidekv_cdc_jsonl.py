@@ -220,11 +220,13 @@ def kill_while_writing(src, tmp_path, tools, kills, extra):
     return path
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_kill9_while_writing(make_server, tmp_path, tools):
     kill_while_writing(make_server(), tmp_path, tools, kills=5, extra=["--batch", "7"])
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_kill9_while_writing_fsync_always_and_rotating(make_server, tmp_path, tools):
     path = kill_while_writing(make_server(), tmp_path, tools, kills=5,

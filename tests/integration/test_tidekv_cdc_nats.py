@@ -357,6 +357,7 @@ def test_killed_before_its_first_message(make_server, nats, tools):
     assert len(assert_stream_holds(nats, src, start)) == 1
 
 
+@pytest.mark.soak  # long: runs under make soak
 @pytest.mark.parametrize("dedup", [True, False], ids=["dedup", "no-dedup"])
 def test_kill9_and_nats_restart_under_load(make_server, nats, tools, dedup):
     """With JetStream's duplicate window (--create-stream: 2 minutes) and with the shortest one (100 ms),
