@@ -304,10 +304,13 @@ def test_small_recent_change_cache_hands_over_to_the_log(make_server):
         pos = 0
         try:
             while True:
+                # Read before the poll: a poll answered just before the last write, checked
+                # after done was set, would end the follower one batch short.
+                writer_done = done.is_set()
                 d = poll(c, pos, "STRICT", "MAX", 7, "BLOCK", 200)
                 follower.extend(raw_header(u) for u in d["updates"])
                 pos = d["next_sequence"]
-                if done.is_set() and pos == d["latest_sequence"]:
+                if writer_done and pos == d["latest_sequence"]:
                     return
         finally:
             c.close()
