@@ -352,6 +352,11 @@ def test_snapshot_copy_then_follow(make_server, tmp_path):
     assert consumer_info(src, CONSUMER)["sequence"] == seq(src.client())
 
 
+# Enough keys that a copy takes a while (60 pages): with fewer, a fast machine finished the
+# copy before wait_for_copy_page saw it midway.
+COPY_KEYS = 60000
+
+
 def wait_for_copy_page(path):
     """Waits until the copy has written a page, but not its last one."""
     def midway():
@@ -363,7 +368,7 @@ def wait_for_copy_page(path):
 @tidekv_only
 def test_kill_during_copy_continues_it(make_server, tmp_path, tools):
     src = make_server()
-    load_strings(src, 20000)
+    load_strings(src, COPY_KEYS)
     fill_every_type(src, n=10)
     path = tmp_path / "audit.log"
     t = tools(*jsonl_args(src, path, "--snapshot"))
@@ -374,7 +379,7 @@ def test_kill_during_copy_continues_it(make_server, tmp_path, tools):
     rc, _, err = run_tool(*jsonl_args(src, path, "--once", "--snapshot"))
     assert rc == 0, err
     assert "continuing the copy of snapshot %s" % snapshot in err
-    assert len(assert_log_rebuilds_source(src, path)) > 20000
+    assert len(assert_log_rebuilds_source(src, path)) > COPY_KEYS
 
 
 @tidekv_only
@@ -382,7 +387,7 @@ def test_snapshot_lost_during_copy_copies_again(make_server, tmp_path, tools):
     """Killed mid-copy, and the snapshot is gone (released here; a restart of the source or its
     TTL do the same) while keys are deleted: the unfinished copy is removed and a new one made."""
     src = make_server()
-    load_strings(src, 20000)
+    load_strings(src, COPY_KEYS)
     path = tmp_path / "audit.log"
     t = tools(*jsonl_args(src, path, "--snapshot", "--rotate-mb", "0.5"))
     wait_for_copy_page(path)
@@ -395,4 +400,4 @@ def test_snapshot_lost_during_copy_copies_again(make_server, tmp_path, tools):
     assert rc == 0, err
     assert "no longer exists" in err and "removed the unfinished copy" in err, err
     entries = assert_log_rebuilds_source(src, path)
-    assert len(entries) == 20000 - 100
+    assert len(entries) == COPY_KEYS - 100
