@@ -137,7 +137,32 @@ def decode_arg(a):
 # A real redis-server to replay changes into
 # ----------------------------------------------------------------------
 
-class RedisServer:
+class ExternalServer:
+    """A server program the tests start (start() in each subclass) in its own temporary
+    directory, self.dir, as self.proc: stopping and restarting are the same for all."""
+
+    def terminate(self):
+        """SIGTERM (redis-server writes its AOF out) and wait; the directory stays."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+
+    def restart(self):
+        self.terminate()
+        return self.start()
+
+    def stop(self):
+        self.terminate()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisServer(ExternalServer):
     """A redis-server on a free port and a temporary directory; extra_args are appended to its
     command line (e.g. ["--appendonly", "yes"] to keep its data across restart())."""
 
@@ -182,25 +207,6 @@ class RedisServer:
     def conn(self):
         return RespConn("127.0.0.1", self.port, timeout=10)
 
-    def terminate(self):
-        """SIGTERM (redis-server writes its AOF out) and wait; the directory stays."""
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
-
-    def restart(self):
-        self.terminate()
-        return self.start()
-
-    def stop(self):
-        self.terminate()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def replay(conn, updates, chunk=400):

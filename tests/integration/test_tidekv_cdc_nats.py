@@ -19,7 +19,7 @@ import time
 import pytest
 
 from conftest import _die_with_parent, free_port, tidekv_only
-from test_cdc_helpers import seq, to_dict, wait_until
+from test_cdc_helpers import ExternalServer, seq, to_dict, wait_until
 from test_tidekv_cdc import rpush_heavy_writer, run_tool, tools  # noqa: F401 (tools: a fixture)
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -107,7 +107,7 @@ def parse_headers(block):
     return status, dict(line.split(": ", 1) for line in lines[1:] if line)
 
 
-class NatsServer:
+class NatsServer(ExternalServer):
     """nats-server on a free port with JetStream (unless jetstream=False) in a temp store."""
 
     def __init__(self, jetstream=True):
@@ -135,20 +135,6 @@ class NatsServer:
                 assert self.proc.poll() is None, "nats-server exited"
                 time.sleep(0.05)
         raise RuntimeError("nats-server did not start")
-
-    def terminate(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(15)
-        self.proc = None
-
-    def restart(self):
-        self.terminate()
-        return self.start()
-
-    def stop(self):
-        self.terminate()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self):
         return NatsClient(self.port)
