@@ -3,24 +3,23 @@
 #  1. Full read: N keys of mixed types (strings, hashes, sets, zsets, lists of 3 … 34 elements)
 #     read from tidekv with SNAPSHOT CREATE + SNAPSHOT READ COUNT 1000 (RESP and JSON), and the
 #     same keys from redis-server with SCAN + TYPE + GET/HGETALL/SMEMBERS/ZRANGE/LRANGE
-#     (pipelined per SCAN page); keys/s and elements/s, median of READS runs. The loading is
-#     Python (redis-py); the reads are build/snapshot_read_bench (C, hiredis), the same client
-#     for both servers.
+#     (pipelined per SCAN page); keys/s and elements/s, median of READS runs. Loading and
+#     reads are build/snapshot_read_bench (C, hiredis), the same client for both servers.
 #  2. SET throughput (redis-benchmark, 16 B, -c 50) with no consumer vs with a durable consumer
 #     created at the start of the run and never acknowledged, A B A B over ROUNDS rounds.
 #  3. WAL bytes per 1 KiB SET: growth of the data directory's *.log files (WAL and archive)
 #     over WAL_SETS SETs of 1 KiB values to distinct keys.
 # Usage: bench/run_snapshot.sh [report-file]   (run `make` first: it builds the reader too)
-# Env: N (keys, default 1000000), READS (3), ROUNDS (3), SETS (200000), WAL_SETS (100000),
+# Env: N (keys, default 1000000), ELEMENTS ("MIN MAX" elements per collection, default "3 34"), READS (3), ROUNDS (3), SETS (200000), WAL_SETS (100000),
 #      BIN (server binary, default build/tidekv-server), PARTS (default "1 2 3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build/tidekv-server}
 PY=/usr/bin/python3
-DRIVER=bench/snapshot_bench.py
 READER=${READER:-build/snapshot_read_bench}
 OUT=${1:-/dev/stdout}
 N=${N:-1000000}
+ELEMENTS=${ELEMENTS:-3 34} # MIN MAX elements of each collection
 PARTS=${PARTS:-"1 2 3"}
 PIDS=()
 DIRS=()
@@ -57,9 +56,9 @@ echo
 if [[ " $PARTS " == *" 1 "* ]]; then
   start tidekv; T_PORT=$PORT T_PID=$PID T_DIR=$DIR
   start redis; R_PORT=$PORT R_PID=$PID R_DIR=$DIR
-  t0=$(date +%s.%N); $PY $DRIVER load "$T_PORT" "$N"; t1=$(date +%s.%N)
-  $PY $DRIVER load "$R_PORT" "$N"; t2=$(date +%s.%N)
-  echo "Loaded $N keys: tidekv $(echo "$t1 - $t0" | bc | cut -c1-6) s, redis-server $(echo "$t2 - $t1" | bc | cut -c1-6) s (redis-py, pipelined by 1000)."
+  t0=$(date +%s.%N); $READER load "$T_PORT" "$N" $ELEMENTS; t1=$(date +%s.%N)
+  $READER load "$R_PORT" "$N" $ELEMENTS; t2=$(date +%s.%N)
+  echo "Loaded $N keys with $ELEMENTS elements per collection: tidekv $(echo "$t1 - $t0" | bc | cut -c1-6) s, redis-server $(echo "$t2 - $t1" | bc | cut -c1-6) s (pipelined by 1000)."
   declare -A secs cpu
   HZ=$(getconf CLK_TCK)
   ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -3,7 +3,10 @@
  *                                               FORMAT RESP|JSON until the cursor is "0"
  *   snapshot_read_bench scan PORT             — SCAN COUNT 1000; per page a pipeline of TYPE, then
  *                                               one of GET/HGETALL/SMEMBERS/ZRANGE 0 -1 WITHSCORES/LRANGE 0 -1
- * Both count keys and elements alike (a string is one element; a hash field, set or zset member
+ *   snapshot_read_bench load PORT N MIN MAX — loads N keys, a fifth each strings, hashes, sets,
+ *                                               zsets and lists of MIN … MAX elements (the same
+ *                                               data on any server), pipelined
+ * Both reads count keys and elements alike (a string is one element; a hash field, set or zset member
  * or list item is one) and print one line: `<what> keys <k> elements <e> in <s> s` (wall time of
  * the reads). hiredis parses every reply of both paths in full (RESP2). */
 #include <hiredis/hiredis.h>
@@ -222,9 +225,73 @@ static int read_scan(int port) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ loading */
+
+#define LOAD_PIPELINE 1000
+
+/* A command being built: at most 2 + 2 × MAX_ELEMENTS arguments of at most 31 bytes. */
+#define MAX_ELEMENTS 64
+typedef struct command {
+    int argc;
+    char text[2 + 2 * MAX_ELEMENTS][32];
+    const char *argv[2 + 2 * MAX_ELEMENTS];
+    size_t lens[2 + 2 * MAX_ELEMENTS];
+} command;
+
+static void add_arg(command *cmd, const char *fmt, long a, long b) {
+    char *t = cmd->text[cmd->argc];
+    cmd->lens[cmd->argc] = (size_t)snprintf(t, sizeof(cmd->text[0]), fmt, a, b);
+    cmd->argv[cmd->argc++] = t;
+}
+
+/* Appends the command that writes key i of the mix, with `elements` elements (strings: one). */
+static void append_key(redisContext *c, long i, int elements) {
+    static const char *const kinds[] = {"string", "hash", "set", "zset", "list"};
+    static const char *const writers[] = {"SET", "HSET", "SADD", "ZADD", "RPUSH"};
+    command cmd = {.argc = 2};
+    cmd.argv[0] = writers[i % 5];
+    cmd.lens[0] = strlen(writers[i % 5]);
+    cmd.argv[1] = cmd.text[1];
+    cmd.lens[1] = (size_t)snprintf(cmd.text[1], sizeof(cmd.text[1]), "%s:%ld", kinds[i % 5], i);
+    if (i % 5 == 0) add_arg(&cmd, "v%015ld", i, 0);
+    for (long j = 0; i % 5 != 0 && j < elements; j++) {
+        switch (i % 5) {
+        case 1:
+            add_arg(&cmd, "f%ld", j, 0);
+            add_arg(&cmd, "v%ld", i + j, 0);
+            break;
+        case 2: add_arg(&cmd, "m%ld", j, 0); break;
+        case 3: /* the score j × 1.5 */
+            add_arg(&cmd, "%ld.%ld", j * 3 / 2, j % 2 * 5);
+            add_arg(&cmd, "m%ld", j, 0);
+            break;
+        default: add_arg(&cmd, "i%ld", j, 0); break;
+        }
+    }
+    redisAppendCommandArgv(c, cmd.argc, cmd.argv, cmd.lens);
+}
+
+static int load(int port, long n, int min, int max) {
+    if (min < 1 || max < min || max > MAX_ELEMENTS) {
+        fprintf(stderr, "load: MIN and MAX must satisfy 1 <= MIN <= MAX <= %d\n", MAX_ELEMENTS);
+        return 2;
+    }
+    redisContext *c = connect_or_die(port);
+    for (long done = 0; done < n;) {
+        long chunk = n - done < LOAD_PIPELINE ? n - done : LOAD_PIPELINE;
+        for (long i = done; i < done + chunk; i++) append_key(c, i, min + (int)((i * 7919) % (max - min + 1)));
+        for (long i = 0; i < chunk; i++) freeReplyObject(get_reply_or_die(c, "load"));
+        done += chunk;
+    }
+    redisFree(c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "snapshot") == 0) return read_snapshot(atoi(argv[2]), argv[3]);
     if (argc == 3 && strcmp(argv[1], "scan") == 0) return read_scan(atoi(argv[2]));
-    fprintf(stderr, "usage: %s snapshot PORT RESP|JSON | scan PORT\n", argv[0]);
+    if (argc == 6 && strcmp(argv[1], "load") == 0)
+        return load(atoi(argv[2]), atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    fprintf(stderr, "usage: %s snapshot PORT RESP|JSON | scan PORT | load PORT N MIN MAX\n", argv[0]);
     return 2;
 }
