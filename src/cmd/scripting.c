@@ -53,6 +53,11 @@ static int run_script_command(script_host *h, int argc, resp_arg *argv, int resp
     return SCRIPT_CALL_OK;
 }
 
+static int command_known(script_host *h, const resp_arg *name) {
+    (void)h;
+    return cmd_lookup(name->ptr, name->len) != NULL;
+}
+
 /* Validates numkeys (argv[2]): 0 with it in *nkeys, or -1 after replying the error. */
 static int parse_numkeys(cmd_ctx *ctx, int *nkeys) {
     long long n;
@@ -129,7 +134,7 @@ static void eval_generic(cmd_ctx *ctx, const resp_arg *body, int ro_command) {
     }
     script_vm *vm = prepare_script(ctx, sha, body);
     if (!vm) return;
-    script_run run = {{run_script_command}, ctx, vm, ctx->db, 0};
+    script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, script_vm_flags(vm, sha), ro_command, &run.read_only) < 0) return;
     script_vm_run(vm, sha, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys, ctx->argc - 3 - nkeys, &run.host, ctx->r);
     if (ctx->needs_all_keys) { /* dispatch runs it again: nothing of this run goes out */

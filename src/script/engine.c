@@ -231,6 +231,21 @@ static int redis_call_generic(lua_State *L, int raise) {
 }
 
 static int redis_call(lua_State *L) { return redis_call_generic(L, 1); }
+
+/* redis.acl_check_cmd(command, …): whether the script's user may run it. There is only the
+ * default user, who may run everything: true for any command the server knows. */
+static int redis_acl_check_cmd(lua_State *L) {
+    script_vm *vm = vm_of(L);
+    if (!vm->host) return raise_error(L, "redis.acl_check_cmd can only be called inside a script invocation");
+    int argc = lua_gettop(L);
+    if (argc == 0) return raise_error(L, "Please specify at least one argument for this redis lib call");
+    if (collect_args(L, vm, argc) < 0)
+        return raise_error(L, "Lua redis lib command arguments must be strings or integers");
+    if (!vm->host->command_known(vm->host, &vm->argv[0]))
+        return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
+    lua_pushboolean(L, 1);
+    return 1;
+}
 static int redis_pcall(lua_State *L) { return redis_call_generic(L, 0); }
 
 /* redis.error_reply(text) / redis.status_reply(text): the tables a script returns for them. */
@@ -346,6 +361,7 @@ static void open_redis_library(lua_State *L) {
         {"replicate_commands", redis_replicate_commands},
         {"breakpoint", redis_breakpoint},
         {"debug", redis_debug},
+        {"acl_check_cmd", redis_acl_check_cmd},
         {NULL, NULL},
     };
     lua_newtable(L);

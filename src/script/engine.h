@@ -24,6 +24,8 @@ typedef struct script_host {
     /* Runs a command for redis.call / redis.pcall, its reply (RESP version resp) into out.
      * Returns a SCRIPT_CALL_ value. argv's bytes are the engine's until the call returns. */
     int (*call)(struct script_host *h, int argc, resp_arg *argv, int resp, buf *out, buf *err);
+    /* Whether name is a command the server knows (redis.acl_check_cmd). */
+    int (*command_known)(struct script_host *h, const resp_arg *name);
 } script_host;
 
 /* A running script looks for SCRIPT KILL every this many Lua instructions. */

@@ -248,6 +248,8 @@ def test_redis_library(c):
     assert ev(c, "return type(redis.REDIS_VERSION)") == b"string"
     assert ev(c, "return redis.REDIS_VERSION_NUM >= 0x070000") == 1
     assert ev(c, "return redis.replicate_commands()") == 1
+    assert ev(c, "return redis.acl_check_cmd('SET', 'k', 'v')") == 1
+    assert "Invalid command passed to redis.acl_check_cmd()" in ev(c, "return redis.acl_check_cmd('NOPE')")
     assert ev(c, "redis.set_repl(redis.REPL_ALL); redis.set_repl(redis.REPL_NONE); return 1") == 1
     assert "Invalid replication flags" in ev(c, "redis.set_repl(8)")
     assert ev(c, "redis.log(redis.LOG_WARNING, 'from', 'a script'); return 1") == 1
