@@ -188,6 +188,30 @@ static void script_kill_command(cmd_ctx *ctx) {
     }
 }
 
+/* SCRIPT HELP, as Redis words it (DEBUG, which tidekv lacks, left out). */
+static void script_help(cmd_ctx *ctx) {
+    static const char *const lines[] = {
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    };
+    size_t n = sizeof(lines) / sizeof(lines[0]);
+    reply_array(ctx->r, (long long)n);
+    for (size_t i = 0; i < n; i++) reply_simple(ctx->r, lines[i]);
+}
+
 static void cmd_script(cmd_ctx *ctx) {
     const resp_arg *sub = &ctx->argv[1];
     if (arg_is(sub, "load") && ctx->argc == 3) {
@@ -198,6 +222,8 @@ static void cmd_script(cmd_ctx *ctx) {
         script_flush(ctx);
     } else if (arg_is(sub, "kill") && ctx->argc == 2) {
         script_kill_command(ctx);
+    } else if (arg_is(sub, "help") && ctx->argc == 2) {
+        script_help(ctx);
     } else {
         static const char *const known[] = {"exists", "flush", "kill", "load", NULL};
         reply_subcommand_error(ctx, known);

@@ -321,8 +321,11 @@ def test_script_loaded_on_one_connection_runs_on_all(server):
 def test_script_subcommand_errors(c):
     assert c.call("SCRIPT", "NOPE") == RespError("ERR unknown subcommand 'NOPE'. Try SCRIPT HELP.")
     assert c.call("SCRIPT", "KILL") == RespError("NOTBUSY No scripts in execution right now.")
-    help_lines = c.call("SCRIPT", "HELP")
-    assert isinstance(help_lines, list) and len(help_lines) > 3
+    help_lines = [str(line) for line in c.call("SCRIPT", "HELP")]
+    assert help_lines[0] == "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    for line in ("EXISTS <sha1> [<sha1> ...]", "FLUSH [ASYNC|SYNC]", "KILL", "LOAD <script>", "HELP"):
+        assert line in help_lines
+    assert c.call("SCRIPT", "LOAD") == RespError("ERR wrong number of arguments for 'script|load' command")
 
 
 # ---- read-only scripts and shebangs ----
