@@ -12,6 +12,7 @@ packages=(
   python3-pytest python3-redis
   redis-tools redis-server bc
   libnats-dev nats-server   # tidekv-cdc's nats:// sink and its tests
+  liblua5.1-0-dev lua-cjson-dev lua-bitop   # scripting: Lua 5.1 with cjson and bit, as Redis embeds
 )
 
 missing=()

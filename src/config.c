@@ -146,6 +146,10 @@ static const option_def options[] = {
     {.name = "notify-keyspace-events", .type = OPT_KEYSPACE_EVENTS, .field = FIELD(notify_keyspace_events),
      .runtime_settable = 1, .default_value = ""},
 
+    /* A script running this many milliseconds makes other commands get BUSY (SCRIPT KILL stops it). */
+    OPTION("busy-reply-threshold", OPT_LL, FIELD(busy_reply_threshold), 0, LLONG_MAX, 1, "5000"),
+    ALIAS("lua-time-limit", "busy-reply-threshold"),
+
     /* Encodings: RocksDB keys hold every element whatever the size. */
     REDIS_INT("hash-max-listpack-entries", 0, LONG_MAX, "512"),
     ALIAS("hash-max-ziplist-entries", "hash-max-listpack-entries"),

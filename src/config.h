@@ -68,6 +68,7 @@ typedef struct config {
     atomic_int tcp_keepalive; /* seconds idle before keepalive probes; 0 = none */
     char *pidfile;            /* empty = none */
     atomic_int notify_keyspace_events; /* keyspace_event bits */
+    atomic_llong busy_reply_threshold; /* ms a script runs before other commands get BUSY */
 } config;
 
 /* bind takes at most this many addresses, as Redis. */

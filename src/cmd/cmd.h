@@ -39,6 +39,13 @@ enum cmd_flags {
     CMD_STALE = 1 << 16,
     CMD_SKIP_SLOWLOG = 1 << 17,
     CMD_ALLOW_BUSY = 1 << 18,
+    /* Runs a script (EVAL …): it may touch keys beyond those it declares. Joining a write group
+     * it takes those keys' locks as it goes (see dispatch_cover_keys); anywhere else, or when
+     * one is busy, it runs alone holding every key. */
+    CMD_SCRIPT = 1 << 19,
+    /* More flags that only COMMAND INFO shows (the scripting commands have them in Redis). */
+    CMD_SKIP_MONITOR = 1 << 20,
+    CMD_NO_MANDATORY_KEYS = 1 << 21,
 };
 
 /* A key specification (Redis 7's key_specs): where a command's keys are and what it does to
@@ -90,6 +97,10 @@ typedef struct cmd_ctx {
     int keep_waiting; /* set by a retried blocking command that still finds nothing */
     size_t reply_mark; /* r->out->len when the command began: a failed command's reply starts there */
     int failed;        /* the command failed midway: dispatch drops what it wrote (see reply_storage_error) */
+    /* A script's key locks: the write group's set it may add to, or NULL when it holds every
+     * key. needs_all_keys: it found a lock busy and is to run again alone, holding every key. */
+    struct keylock_set *locks;
+    int needs_all_keys;
 } cmd_ctx;
 
 typedef void (*cmd_fn)(cmd_ctx *ctx);
@@ -140,7 +151,7 @@ typedef struct cmd_family {
     size_t count;
 } cmd_family;
 extern const cmd_family connection_commands, server_commands, transaction_commands, string_commands, key_commands,
-    hash_commands, set_commands, list_commands, zset_commands, cdc_commands;
+    hash_commands, set_commands, list_commands, zset_commands, cdc_commands, scripting_commands;
 
 const cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND. */

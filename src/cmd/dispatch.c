@@ -10,6 +10,7 @@
 #include "cmd/offload.h"
 #include "config.h"
 #include "net/net.h"
+#include "script/engine.h"
 #include "storage/durable.h"
 #include "storage/keylock.h"
 #include "types/keyspace.h"
@@ -43,7 +44,7 @@ static void add_key_hash(key_sink *sink, key_ref k) {
 /* Adds the hashes of the keys the command's descriptor finds (malformed arguments: those found
  * before; the command then replies an error without touching any). */
 static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int db, key_set *ks) {
-    if (def->flags & CMD_ALLKEYS) ks->exclusive = 1;
+    if (def->flags & (CMD_ALLKEYS | CMD_SCRIPT)) ks->exclusive = 1;
     ks->sink.add = add_key_hash;
     ks->argv = argv;
     ks->db = db;
@@ -109,7 +110,7 @@ static void check_recorded(const cmd_ctx *ctx, const txn_mark *before) {
 
 /* Runs a command's handler in ctx->t so that it is all or nothing: one that fails midway (a
  * storage read error) leaves none of its writes, change record or partial reply behind. */
-static void run_handler(cmd_ctx *ctx, const cmd_def *def) {
+void dispatch_run_handler(cmd_ctx *ctx, const cmd_def *def) {
     txn_mark before;
     txn_savepoint(ctx->t, &before);
     ctx->reply_mark = ctx->r->out->len;
@@ -129,7 +130,7 @@ static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
     ctx->t = &t;
     size_t mark = ctx->r->out->len;
     uint64_t before = txn_thread_last_sequence();
-    run_handler(ctx, def);
+    dispatch_run_handler(ctx, def);
     if (free_early) free_args(ctx->argc, ctx->argv);
     commit_or_fail(ctx->r, &t, mark);
     txn_free(&t);
@@ -139,7 +140,7 @@ static uint64_t run_in_txn(cmd_ctx *ctx, const cmd_def *def, int free_early) {
 /* Runs one command as one batch, its locks (if any) held by the caller. */
 static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     reply r = net_client_reply(c);
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, NULL, c->db, 0, retrying, 0, 0, 0};
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, NULL, c->db, 0, retrying, 0, 0, 0, NULL, 0};
     dispatch_hold_for_sync(c, run_in_txn(&ctx, def, 0));
     return ctx.keep_waiting;
 }
@@ -161,7 +162,7 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
     key_set ks = {0};
     collect_keys(def, argc, argv, view->db, &ks);
     lock_keys(&ks);
-    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0, 0, 0};
+    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0, 0, 0, NULL, 0};
     uint64_t written_to = run_in_txn(&ctx, def, 1);
     unlock_keys(&ks);
     return written_to;
@@ -170,6 +171,27 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
 int dispatch_retry(client *c, int argc, resp_arg *argv) {
     write_group_commit(c->group);
     return !run_command(c, cmd_lookup(argv[0].ptr, argv[0].len), argc, argv, 1);
+}
+
+/* Commands a script cannot run with key locks alone: those on every key, and those that read
+ * the whole keyspace (KEYS, SCAN, RANDOMKEY, DBSIZE). */
+static int needs_every_key(const cmd_def *def) {
+    return (def->flags & CMD_ALLKEYS) || ((def->flags & CMD_NOKEYS) && (def->flags & CMD_READONLY));
+}
+
+int dispatch_cover_keys(cmd_ctx *ctx, const cmd_def *def, int argc, const resp_arg *argv, int db) {
+    if (!ctx->locks) return 0; /* it holds every key */
+    if (needs_every_key(def)) {
+        ctx->needs_all_keys = 1;
+        return -1;
+    }
+    if (def->flags & CMD_NOKEYS) return 0;
+    key_set ks = {0};
+    collect_keys(def, argc, argv, db, &ks);
+    int rc = keylock_set_add(ctx->locks, ks.hashes, ks.n, 0);
+    free(ks.hashes);
+    if (rc < 0) ctx->needs_all_keys = 1;
+    return rc;
 }
 
 void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hashes, size_t *n) {
@@ -295,7 +317,7 @@ static participant *group_member(write_group *g, client *c) {
  * mean waiting for a lock while the group holds others. */
 static int run_read_alone(client *c, const cmd_def *def, int argc, resp_arg *argv, key_set *ks) {
     write_group *g = c->group;
-    if (!(def->flags & CMD_READONLY) || c->in_group) return 0;
+    if (!(def->flags & CMD_READONLY) || (def->flags & CMD_SCRIPT) || c->in_group) return 0;
     if (!g->open) {
         lock_keys(ks);
     } else if (keylock_set_holds_any(&g->locks, ks->hashes, ks->n) || keylock_try_acquire(ks->hashes, ks->n) < 0) {
@@ -321,8 +343,13 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     size_t mark = c->out.len;
     reply r = net_client_reply(c);
     g->t.now_ms = time_now_ms();
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0, 0, 0};
-    run_handler(&ctx, def);
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0, 0, 0, &g->locks, 0};
+    dispatch_run_handler(&ctx, def);
+    if (ctx.needs_all_keys) { /* a script met a busy lock: nothing of it is kept; again, alone */
+        write_group_commit(g);
+        run_command(c, def, argc, argv, 0);
+        return;
+    }
     g->writers += txn_seal(&g->t);
     if (g->writers > 0) {
         if (p->failing == 0) p->fail_from = mark;
@@ -360,9 +387,21 @@ void write_group_commit(write_group *g) {
     free(err);
 }
 
+/* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY). */
+static int refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (!def || (def->flags & CMD_ALLOW_BUSY)) return 0;
+    if (!script_busy(CONFIG_READ(busy_reply_threshold))) return 0;
+    return !(strcmp(def->name, "script") == 0 && argc == 2 && arg_is(&argv[1], "kill"));
+}
+
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
+    if (refused_while_busy(def, argc, argv)) {
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply_error(&r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        return;
+    }
     if (def && joins_group(c, def, argc)) {
         if (offload_wanted(c, def)) {
             write_group_commit(c->group); /* it may hold the keys' locks, or this client's replies */
@@ -512,7 +551,7 @@ void dispatch_exec(cmd_ctx *ctx) {
             ctx->db = c->db;
             const cmd_def *def = cmd_lookup(q->argv[0].ptr, q->argv[0].len);
             ctx->name = def->name;
-            run_handler(ctx, def); /* a command that fails leaves the others' writes standing, as in Redis */
+            dispatch_run_handler(ctx, def); /* a command that fails leaves the others' writes standing, as in Redis */
         }
         ctx->failed = 0; /* that was a queued command's, not EXEC's */
         commit_or_fail(ctx->r, ctx->t, mark);

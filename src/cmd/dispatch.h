@@ -32,6 +32,13 @@ void dispatch_hold_for_sync(client *c, uint64_t written_to);
 int dispatch_retry(client *c, int argc, resp_arg *argv);
 /* The lock hashes of a command's keys (malloc'd), as the command table locates them. */
 void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hashes, size_t *n);
+/* Runs a command's handler in ctx->t, all or nothing: one that fails midway leaves none of its
+ * writes, change record or partial reply behind (a script's commands run through it). */
+void dispatch_run_handler(cmd_ctx *ctx, const cmd_def *def);
+/* Before a script's command: takes the locks of its keys (in database db) that the script
+ * does not hold yet. Returns 0, or -1 if one is busy or the command needs every key (the
+ * script must then run again alone: ctx->needs_all_keys). */
+int dispatch_cover_keys(cmd_ctx *ctx, const cmd_def *def, int argc, const resp_arg *argv, int db);
 /* Runs the client's queued transaction as one batch (EXEC). */
 void dispatch_exec(cmd_ctx *ctx);
 /* Forgets the queued transaction (DISCARD, EXEC). */

@@ -13,6 +13,7 @@ DOCS_DIFFERENCES = {
     "config": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "debug": "tidekv's DEBUG is a test-only tool (READ-ERROR-AFTER); Redis documents no arguments",
 }
 INFO_DIFFERENCES = {
@@ -20,6 +21,7 @@ INFO_DIFFERENCES = {
     # subcommands have them); tidekv has one descriptor for all of OBJECT's subcommands.
     "client": {"categories"},
     "config": {"flags", "categories"},
+    "script": {"flags", "categories"},
     "command": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.

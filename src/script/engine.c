@@ -1,0 +1,740 @@
+#include "script/engine.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "script/cache.h"
+#include "script/convert.h"
+#include "script/shebang.h"
+#include "server.h"
+#include "util/log.h"
+#include "util/sha1.h"
+#include "util/timeutil.h"
+
+/* Debian's lua-cjson and lua-bitop, linked in. */
+int luaopen_cjson(lua_State *L);
+int luaopen_bit(lua_State *L);
+
+struct script_vm {
+    lua_State *L;
+    uint64_t generation; /* script_cache_generation() when made */
+    /* The running script: */
+    script_host *host;
+    int resp;     /* redis.setresp */
+    int aborting; /* the host stopped it: raised again at every line, so no pcall keeps it */
+    buf abort_error;
+    buf args;         /* the bytes of a redis.call's arguments */
+    resp_arg *argv;   /* and the arguments */
+    size_t argv_cap;
+    buf out, err;     /* a redis.call's reply, or why it was refused */
+    unsigned short rand48[3]; /* math.random's state: Redis's rand48 */
+    /* Read by other threads (BUSY, SCRIPT KILL), under running_lock or atomically: */
+    atomic_int running;
+    atomic_llong started_ms; /* monotonic */
+    atomic_int wrote;
+    atomic_int kill_requested;
+    struct script_vm *prev, *next; /* every thread's state: running_lock */
+};
+
+/* The states of every thread, to find the running scripts; scripts_running counts them so
+ * that a command on the hot path reads one atomic when none runs. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static script_vm *all_vms;
+static atomic_int scripts_running;
+
+static pthread_key_t vm_key;
+static pthread_once_t vm_key_once = PTHREAD_ONCE_INIT;
+
+static void vm_free(void *p) {
+    script_vm *vm = p;
+    if (!vm) return;
+    pthread_mutex_lock(&running_lock);
+    if (vm->prev) vm->prev->next = vm->next;
+    else all_vms = vm->next;
+    if (vm->next) vm->next->prev = vm->prev;
+    pthread_mutex_unlock(&running_lock);
+    lua_close(vm->L);
+    buf_free(&vm->abort_error);
+    buf_free(&vm->args);
+    buf_free(&vm->out);
+    buf_free(&vm->err);
+    free(vm->argv);
+    free(vm);
+}
+
+static void make_vm_key(void) {
+    if (pthread_key_create(&vm_key, vm_free) != 0) abort();
+}
+
+/* The state's script_vm, kept in the registry's light userdata slot. */
+static const char VM_KEY = 0;
+
+static script_vm *vm_of(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&VM_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    script_vm *vm = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return vm;
+}
+
+/* Pushes, or raises, an error table built from text (see script_push_error). */
+static void push_error(lua_State *L, const char *text) { script_push_error(L, text, strlen(text)); }
+
+static int raise_error(lua_State *L, const char *text) {
+    push_error(L, text);
+    return lua_error(L);
+}
+
+/* ---- the redis library ---- */
+
+/* Turns redis.call's Lua arguments into command arguments (numbers as Redis formats them). */
+static int collect_args(lua_State *L, script_vm *vm, int argc) {
+    if ((size_t)argc > vm->argv_cap) {
+        vm->argv_cap = (size_t)argc * 2;
+        vm->argv = realloc(vm->argv, vm->argv_cap * sizeof(resp_arg));
+        if (!vm->argv) abort();
+    }
+    buf_clear(&vm->args);
+    for (int i = 1; i <= argc; i++) {
+        char num[64];
+        const char *s;
+        size_t len;
+        if (lua_type(L, i) == LUA_TNUMBER) {
+            len = (size_t)snprintf(num, sizeof(num), "%.17g", (double)lua_tonumber(L, i));
+            s = num;
+        } else if (lua_type(L, i) == LUA_TSTRING) {
+            s = lua_tolstring(L, i, &len);
+        } else {
+            return -1;
+        }
+        vm->argv[i - 1].len = len;
+        buf_append(&vm->args, s, len);
+        buf_append_byte(&vm->args, 0); /* arguments are NUL-terminated, as the parser leaves them */
+    }
+    /* Pointers last: the buffer has stopped moving. */
+    char *p = vm->args.data;
+    for (int i = 0; i < argc; i++) {
+        vm->argv[i].ptr = p;
+        p += vm->argv[i].len + 1;
+    }
+    return 0;
+}
+
+/* Stops the script for good: the error now and again at every line or instruction. */
+static void hook_abort(lua_State *L, lua_Debug *ar);
+
+static int start_abort(lua_State *L, script_vm *vm) {
+    vm->aborting = 1;
+    lua_sethook(L, hook_abort, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    buf_append_byte(&vm->abort_error, 0);
+    return raise_error(L, vm->abort_error.data);
+}
+
+static void hook_abort(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    script_vm *vm = vm_of(L);
+    raise_error(L, vm->abort_error.data);
+}
+
+static void hook_poll(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    script_vm *vm = vm_of(L);
+    if (!atomic_load(&vm->kill_requested)) return;
+    log_msg(LOG_WARNING, "Lua script killed by user with SCRIPT KILL.");
+    buf_clear(&vm->abort_error);
+    buf_append_str(&vm->abort_error, "Script killed by user with SCRIPT KILL...");
+    start_abort(L, vm);
+}
+
+void script_vm_note_write(script_vm *vm) { atomic_store(&vm->wrote, 1); }
+
+int script_busy(int64_t threshold_ms) {
+    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return 0;
+    int64_t now = time_mono_ms();
+    int busy = 0;
+    pthread_mutex_lock(&running_lock);
+    for (script_vm *vm = all_vms; vm && !busy; vm = vm->next)
+        busy = atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms;
+    pthread_mutex_unlock(&running_lock);
+    return busy;
+}
+
+int script_kill(void) {
+    int found = 0, killed = 0;
+    pthread_mutex_lock(&running_lock);
+    for (script_vm *vm = all_vms; vm; vm = vm->next) {
+        if (!atomic_load(&vm->running)) continue;
+        found = 1;
+        if (atomic_load(&vm->wrote)) continue;
+        atomic_store(&vm->kill_requested, 1);
+        killed = 1;
+    }
+    pthread_mutex_unlock(&running_lock);
+    return killed ? SCRIPT_KILLED : found ? SCRIPT_KILL_UNKILLABLE : SCRIPT_KILL_NONE;
+}
+
+/* Marks the state running (or not) for script_busy and script_kill. */
+static void set_running(script_vm *vm, int running) {
+    if (running) {
+        atomic_store(&vm->wrote, 0);
+        atomic_store(&vm->kill_requested, 0);
+        atomic_store(&vm->started_ms, time_mono_ms());
+        atomic_fetch_add(&scripts_running, 1);
+    } else {
+        atomic_fetch_sub(&scripts_running, 1);
+    }
+    atomic_store(&vm->running, running);
+}
+
+static int redis_call_generic(lua_State *L, int raise) {
+    script_vm *vm = vm_of(L);
+    if (!vm->host) return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
+    if (vm->aborting) return raise_error(L, vm->abort_error.data);
+    int argc = lua_gettop(L);
+    if (argc == 0) {
+        push_error(L, "Please specify at least one argument for this redis lib call");
+        return raise ? lua_error(L) : 1;
+    }
+    if (collect_args(L, vm, argc) < 0) {
+        lua_settop(L, 0);
+        push_error(L, "Lua redis lib command arguments must be strings or integers");
+        return raise ? lua_error(L) : 1;
+    }
+    lua_settop(L, 0);
+    buf_clear(&vm->out);
+    buf_clear(&vm->err);
+    int rc = vm->host->call(vm->host, argc, vm->argv, vm->resp, &vm->out, &vm->err);
+    if (rc == SCRIPT_CALL_ABORT) {
+        buf_clear(&vm->abort_error);
+        buf_append(&vm->abort_error, vm->err.data, vm->err.len);
+        return start_abort(L, vm);
+    }
+    if (rc == SCRIPT_CALL_REFUSED) {
+        script_push_error(L, vm->err.data ? vm->err.data : "", vm->err.len);
+        lua_pushstring(L, "ignore_error_stats_update");
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        return raise ? lua_error(L) : 1;
+    }
+    if (script_push_reply(L, vm->out.data, vm->out.len) == 0) return raise_error(L, "malformed reply from a command");
+    if (raise && vm->out.data[0] == '-') return lua_error(L);
+    return 1;
+}
+
+static int redis_call(lua_State *L) { return redis_call_generic(L, 1); }
+
+/* redis.acl_check_cmd(command, …): whether the script's user may run it. There is only the
+ * default user, who may run everything: true for any command the server knows. */
+static int redis_acl_check_cmd(lua_State *L) {
+    script_vm *vm = vm_of(L);
+    if (!vm->host) return raise_error(L, "redis.acl_check_cmd can only be called inside a script invocation");
+    int argc = lua_gettop(L);
+    if (argc == 0) return raise_error(L, "Please specify at least one argument for this redis lib call");
+    if (collect_args(L, vm, argc) < 0)
+        return raise_error(L, "Lua redis lib command arguments must be strings or integers");
+    if (!vm->host->command_known(vm->host, &vm->argv[0]))
+        return raise_error(L, "Invalid command passed to redis.acl_check_cmd()");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+static int redis_pcall(lua_State *L) { return redis_call_generic(L, 0); }
+
+/* redis.error_reply(text) / redis.status_reply(text): the tables a script returns for them. */
+static int redis_error_reply(lua_State *L) {
+    if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
+        push_error(L, "wrong number or type of arguments");
+        return 1;
+    }
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    buf text; /* "-" first: the first word is the error's code, as Redis reads it */
+    buf_init(&text);
+    if (len == 0 || s[0] != '-') buf_append_byte(&text, '-');
+    buf_append(&text, s, len);
+    script_push_error(L, text.data, text.len);
+    buf_free(&text);
+    return 1;
+}
+
+static int redis_status_reply(lua_State *L) {
+    if (lua_gettop(L) != 1 || lua_type(L, -1) != LUA_TSTRING) {
+        push_error(L, "wrong number or type of arguments");
+        return 1;
+    }
+    lua_newtable(L);
+    lua_pushstring(L, "ok");
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    return 1;
+}
+
+static int redis_sha1hex(lua_State *L) {
+    if (lua_gettop(L) != 1) return raise_error(L, "wrong number of arguments");
+    size_t len;
+    const char *s = lua_tolstring(L, 1, &len);
+    char hex[41];
+    sha1_hex(s ? s : "", s ? len : 0, hex);
+    lua_pushstring(L, hex);
+    return 1;
+}
+
+static int redis_log(lua_State *L) {
+    int argc = lua_gettop(L);
+    if (argc < 2) return raise_error(L, "redis.log() requires two arguments or more.");
+    if (!lua_isnumber(L, 1)) return raise_error(L, "First argument must be a number");
+    int level = (int)lua_tonumber(L, 1);
+    if (level < LOG_DEBUG || level > LOG_WARNING) return raise_error(L, "Invalid debug level.");
+    buf line;
+    buf_init(&line);
+    for (int i = 2; i <= argc; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        if (!s) continue;
+        if (i != 2) buf_append_byte(&line, ' ');
+        buf_append(&line, s, len);
+    }
+    buf_append_byte(&line, 0);
+    log_msg((enum log_level)level, "%s", line.data);
+    buf_free(&line);
+    return 0;
+}
+
+static int redis_setresp(lua_State *L) {
+    if (lua_gettop(L) != 1) return raise_error(L, "redis.setresp() requires one argument.");
+    int resp = (int)lua_tonumber(L, 1);
+    if (resp != 2 && resp != 3) return raise_error(L, "RESP version must be 2 or 3.");
+    vm_of(L)->resp = resp;
+    return 0;
+}
+
+enum { REPL_NONE = 0, REPL_AOF = 1, REPL_REPLICA = 2, REPL_ALL = 3 };
+
+/* Accepted for Redis's sake: what a script records is always the effects it had. */
+static int redis_set_repl(lua_State *L) {
+    if (lua_gettop(L) != 1) return raise_error(L, "redis.set_repl() requires two arguments.");
+    int flags = (int)lua_tonumber(L, 1);
+    if ((flags & ~REPL_ALL) != 0)
+        return raise_error(L, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+    return 0;
+}
+
+static int redis_replicate_commands(lua_State *L) {
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int redis_breakpoint(lua_State *L) {
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+static int redis_debug(lua_State *L) {
+    (void)L;
+    return 0;
+}
+
+static void set_number(lua_State *L, const char *name, lua_Number v) {
+    lua_pushstring(L, name);
+    lua_pushnumber(L, v);
+    lua_rawset(L, -3);
+}
+
+static void open_redis_library(lua_State *L) {
+    static const luaL_Reg functions[] = {
+        {"call", redis_call},
+        {"pcall", redis_pcall},
+        {"error_reply", redis_error_reply},
+        {"status_reply", redis_status_reply},
+        {"sha1hex", redis_sha1hex},
+        {"log", redis_log},
+        {"setresp", redis_setresp},
+        {"set_repl", redis_set_repl},
+        {"replicate_commands", redis_replicate_commands},
+        {"breakpoint", redis_breakpoint},
+        {"debug", redis_debug},
+        {"acl_check_cmd", redis_acl_check_cmd},
+        {NULL, NULL},
+    };
+    lua_newtable(L);
+    for (const luaL_Reg *f = functions; f->name; f++) {
+        lua_pushstring(L, f->name);
+        lua_pushcfunction(L, f->func);
+        lua_rawset(L, -3);
+    }
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    set_number(L, "REPL_NONE", REPL_NONE);
+    set_number(L, "REPL_AOF", REPL_AOF);
+    set_number(L, "REPL_SLAVE", REPL_REPLICA);
+    set_number(L, "REPL_REPLICA", REPL_REPLICA);
+    set_number(L, "REPL_ALL", REPL_ALL);
+    lua_pushstring(L, "REDIS_VERSION");
+    lua_pushstring(L, TIDEKV_REDIS_VERSION);
+    lua_rawset(L, -3);
+    int major = 0, minor = 0, patch = 0;
+    sscanf(TIDEKV_REDIS_VERSION, "%d.%d.%d", &major, &minor, &patch);
+    set_number(L, "REDIS_VERSION_NUM", (major << 16) | (minor << 8) | patch);
+    lua_setglobal(L, "redis");
+}
+
+/* ---- math.random as Redis's: its own rand48 (a thread's first numbers are Redis's first) ---- */
+
+static int math_random(lua_State *L) {
+    script_vm *vm = vm_of(L);
+    lua_Number r = (lua_Number)(nrand48(vm->rand48) % INT32_MAX) / (lua_Number)INT32_MAX;
+    switch (lua_gettop(L)) {
+    case 0:
+        lua_pushnumber(L, r);
+        break;
+    case 1: {
+        int u = luaL_checkint(L, 1);
+        luaL_argcheck(L, 1 <= u, 1, "interval is empty");
+        lua_pushnumber(L, floor(r * u) + 1);
+        break;
+    }
+    case 2: {
+        int l = luaL_checkint(L, 1), u = luaL_checkint(L, 2);
+        luaL_argcheck(L, l <= u, 2, "interval is empty");
+        lua_pushnumber(L, floor(r * (u - l + 1)) + l);
+        break;
+    }
+    default:
+        return luaL_error(L, "wrong number of arguments");
+    }
+    return 1;
+}
+
+static void seed_rand48(unsigned short state[3], long seed) {
+    state[0] = 0x330E; /* srand48's layout: the seed in the high 32 bits */
+    state[1] = (unsigned short)seed;
+    state[2] = (unsigned short)(seed >> 16);
+}
+
+static int math_randomseed(lua_State *L) {
+    seed_rand48(vm_of(L)->rand48, luaL_checkint(L, 1));
+    return 0;
+}
+
+static int os_clock(lua_State *L) {
+    lua_pushnumber(L, (lua_Number)clock() / (lua_Number)CLOCKS_PER_SEC);
+    return 1;
+}
+
+/* ---- the sandbox ---- */
+
+static int nonexistent_global(lua_State *L) {
+    const char *name = lua_tostring(L, 2);
+    return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
+}
+
+static int readonly_table(lua_State *L) { return luaL_error(L, "Attempt to modify a readonly table"); }
+
+/* Replaces the table on top with a read-only view of it: reads go through, writes fail, and
+ * its metatable is hidden (getmetatable cannot reach the table behind). */
+static void make_readonly_view(lua_State *L) {
+    lua_newtable(L);           /* the view */
+    lua_newtable(L);           /* its metatable */
+    lua_pushstring(L, "__index");
+    lua_pushvalue(L, -4);
+    lua_rawset(L, -3);
+    lua_pushstring(L, "__newindex");
+    lua_pushcfunction(L, readonly_table);
+    lua_rawset(L, -3);
+    lua_pushstring(L, "__metatable");
+    lua_pushboolean(L, 0);
+    lua_rawset(L, -3);
+    lua_setmetatable(L, -2);
+    lua_remove(L, -2);
+}
+
+static void open_library(lua_State *L, const char *name, lua_CFunction open) {
+    lua_pushcfunction(L, open);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    lua_setglobal(L, name); /* cjson and bit leave their table; set it whatever the module did */
+}
+
+/* The key under which the globals' read-only view is kept in the registry: scripts run in it. */
+static const char ENV_KEY = 0;
+
+static void protect_globals(lua_State *L) {
+    static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit", "os", "coroutine", NULL};
+    for (int i = 0; libraries[i]; i++) {
+        lua_getglobal(L, libraries[i]);
+        make_readonly_view(L);
+        lua_setglobal(L, libraries[i]);
+    }
+    /* A nonexistent global is an error to read, not nil. */
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    lua_newtable(L);
+    lua_pushstring(L, "__index");
+    lua_pushcfunction(L, nonexistent_global);
+    lua_rawset(L, -3);
+    lua_pushstring(L, "__metatable");
+    lua_pushboolean(L, 0);
+    lua_rawset(L, -3);
+    lua_setmetatable(L, -2);
+    /* Scripts see the globals through a read-only view; _G is that view too. */
+    make_readonly_view(L);
+    lua_pushstring(L, "_G");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_GLOBALSINDEX);
+    lua_pushlightuserdata(L, (void *)&ENV_KEY);
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* The globals scripts may use, as Redis 7 allows them (os, with os.clock only, is added after). */
+static const char *const allowed_globals[] = {
+    "_G", "_VERSION", "assert", "bit", "cjson", "collectgarbage", "coroutine", "error", "gcinfo",
+    "getmetatable", "ipairs", "load", "loadstring", "math", "next", "pairs", "pcall", "rawequal",
+    "rawget", "rawset", "select", "setmetatable", "string", "table", "tonumber", "tostring", "type",
+    "unpack", "xpcall", NULL,
+};
+
+/* Drops the globals the libraries made that scripts may not use (print, dofile, loadfile,
+ * getfenv, setfenv, module, require, newproxy, …). */
+static void remove_unlisted_globals(lua_State *L) {
+    lua_newtable(L); /* the names to drop: not removed while lua_next walks */
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, LUA_GLOBALSINDEX)) {
+        lua_pop(L, 1);
+        int allowed = 0;
+        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        for (int i = 0; allowed_globals[i] && !allowed; i++) allowed = strcmp(name, allowed_globals[i]) == 0;
+        if (!allowed) {
+            lua_pushvalue(L, -1);
+            lua_rawseti(L, -3, ++n);
+        }
+    }
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_pushnil(L);
+        lua_rawset(L, LUA_GLOBALSINDEX);
+    }
+    lua_pop(L, 1);
+}
+
+static lua_State *new_state(script_vm *vm) {
+    lua_State *L = luaL_newstate();
+    if (!L) abort();
+    lua_pushlightuserdata(L, (void *)&VM_KEY);
+    lua_pushlightuserdata(L, vm);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    open_library(L, "", luaopen_base);
+    open_library(L, LUA_TABLIBNAME, luaopen_table);
+    open_library(L, LUA_STRLIBNAME, luaopen_string);
+    open_library(L, LUA_MATHLIBNAME, luaopen_math);
+    open_library(L, "cjson", luaopen_cjson);
+    open_library(L, "bit", luaopen_bit);
+    lua_settop(L, 0);
+    remove_unlisted_globals(L);
+    lua_getglobal(L, "math");
+    lua_pushcfunction(L, math_random);
+    lua_setfield(L, -2, "random");
+    lua_pushcfunction(L, math_randomseed);
+    lua_setfield(L, -2, "randomseed");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, os_clock);
+    lua_setfield(L, -2, "clock");
+    lua_setglobal(L, "os");
+    open_redis_library(L);
+    protect_globals(L);
+    return L;
+}
+
+script_vm *script_vm_get(void) {
+    pthread_once(&vm_key_once, make_vm_key);
+    script_vm *vm = pthread_getspecific(vm_key);
+    uint64_t generation = script_cache_generation();
+    if (vm && vm->generation == generation) return vm;
+    if (vm) { /* SCRIPT FLUSH since: a fresh state, as Redis resets its own */
+        lua_close(vm->L);
+        vm->L = new_state(vm);
+        vm->generation = generation;
+        return vm;
+    }
+    vm = calloc(1, sizeof(*vm));
+    if (!vm) abort();
+    /* rand48's state before any seeding, as Redis starts with it (and never reseeds per script). */
+    vm->rand48[0] = 0x330E, vm->rand48[1] = 0xABCD, vm->rand48[2] = 0x1234;
+    buf_init(&vm->abort_error);
+    buf_init(&vm->args);
+    buf_init(&vm->out);
+    buf_init(&vm->err);
+    vm->L = new_state(vm);
+    vm->generation = generation;
+    if (pthread_setspecific(vm_key, vm) != 0) abort();
+    pthread_mutex_lock(&running_lock);
+    vm->next = all_vms;
+    if (all_vms) all_vms->prev = vm;
+    all_vms = vm;
+    pthread_mutex_unlock(&running_lock);
+    return vm;
+}
+
+/* ---- scripts ---- */
+
+static void push_function_name(lua_State *L, const char sha[41]) {
+    char name[43] = "f_";
+    memcpy(name + 2, sha, 41);
+    lua_pushstring(L, name);
+}
+
+int script_vm_has(script_vm *vm, const char sha[41]) {
+    push_function_name(vm->L, sha);
+    lua_rawget(vm->L, LUA_REGISTRYINDEX);
+    int found = lua_isfunction(vm->L, -1);
+    lua_pop(vm->L, 1);
+    return found;
+}
+
+/* The registry slot of a script's shebang flags: "s_<sha>". */
+static void push_flags_name(lua_State *L, const char sha[41]) {
+    char name[43] = "s_";
+    memcpy(name + 2, sha, 41);
+    lua_pushstring(L, name);
+}
+
+int script_vm_flags(script_vm *vm, const char sha[41]) {
+    push_flags_name(vm->L, sha);
+    lua_rawget(vm->L, LUA_REGISTRYINDEX);
+    int flags = (int)lua_tonumber(vm->L, -1);
+    lua_pop(vm->L, 1);
+    return flags;
+}
+
+int script_vm_load(script_vm *vm, const char sha[41], const char *body, size_t len, buf *err) {
+    lua_State *L = vm->L;
+    int flags;
+    size_t skip;
+    if (script_parse_shebang(body, len, &flags, &skip, err) < 0) {
+        buf msg;
+        buf_init(&msg);
+        buf_printf(&msg, "ERR %.*s", (int)err->len, err->data);
+        buf_clear(err);
+        buf_append(err, msg.data, msg.len);
+        buf_free(&msg);
+        return -1;
+    }
+    /* The shebang line is left out but its newline kept, so line numbers stay the user's. */
+    if (luaL_loadbuffer(L, body + skip, len - skip, "@user_script") != 0) {
+        buf_printf(err, "ERR Error compiling script (new function): %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_pushlightuserdata(L, (void *)&ENV_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setfenv(L, -2);
+    push_function_name(L, sha);
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    push_flags_name(L, sha);
+    lua_pushnumber(L, flags);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Sets a global (in the real globals, behind the scripts' read-only view) to an array of args. */
+static void set_global_array(lua_State *L, const char *name, const resp_arg *args, int n) {
+    lua_pushstring(L, name);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushlstring(L, args[i].ptr, args[i].len);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_rawset(L, LUA_GLOBALSINDEX);
+}
+
+/* The error handler a script runs under: an error becomes a table {err=…} (a string gets
+ * "ERR " before it), with the source and line of the script code that raised it. */
+static int error_handler(lua_State *L) {
+    lua_Debug ar;
+    int have = lua_getstack(L, 1, &ar) && lua_getinfo(L, "nSl", &ar);
+    if (have && strcmp(ar.what, "C") == 0) /* raised by a C function: where the script called it */
+        have = lua_getstack(L, 2, &ar) && lua_getinfo(L, "nSl", &ar);
+    if (!lua_istable(L, 1)) {
+        const char *s = lua_tostring(L, 1);
+        lua_pushfstring(L, "ERR %s", s ? s : luaL_typename(L, 1));
+        lua_newtable(L);
+        lua_pushstring(L, "err");
+        lua_pushvalue(L, -3);
+        lua_rawset(L, -3);
+        lua_replace(L, 1);
+        lua_settop(L, 1);
+    }
+    if (have) {
+        lua_pushstring(L, "source");
+        lua_pushstring(L, ar.source);
+        lua_rawset(L, 1);
+        lua_pushstring(L, "line");
+        lua_pushnumber(L, ar.currentline);
+        lua_rawset(L, 1);
+    }
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* The reply for a script that raised the error table on top: "<err> script: <sha>, on
+ * <source>:<line>." as Redis 7 writes it. */
+static void reply_script_error(lua_State *L, const char *sha, reply *r) {
+    if (!lua_istable(L, -1)) {
+        const char *s = lua_tostring(L, -1);
+        reply_errorf(r, "ERR Error running script %s, %.100s", sha, s ? s : "execution failure");
+        return;
+    }
+    const char *msg = script_error_text(L, -1);
+    lua_getfield(L, -1, "source");
+    lua_getfield(L, -2, "line");
+    const char *source = lua_tostring(L, -2);
+    const char *line = lua_tostring(L, -1);
+    buf text;
+    buf_init(&text);
+    buf_append_str(&text, msg ? msg : "ERR unknown error");
+    if (source && line) buf_printf(&text, " script: %s, on %s:%s.", sha, source, line);
+    buf_append_byte(&text, 0);
+    reply_error(r, text.data);
+    buf_free(&text);
+    lua_pop(L, 2);
+}
+
+void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
+                   int nargs, script_host *host, reply *r) {
+    lua_State *L = vm->L;
+    vm->host = host;
+    vm->resp = 2;
+    vm->aborting = 0;
+    set_global_array(L, "KEYS", keys, nkeys);
+    set_global_array(L, "ARGV", args, nargs);
+    lua_pushcfunction(L, error_handler);
+    push_function_name(L, sha);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_sethook(L, hook_poll, LUA_MASKCOUNT, SCRIPT_POLL_INSTRUCTIONS);
+    set_running(vm, 1);
+    int failed = lua_pcall(L, 0, 1, -2) != 0;
+    set_running(vm, 0);
+    lua_sethook(L, NULL, 0, 0);
+    if (failed) {
+        reply_script_error(L, sha, r);
+        lua_pop(L, 1);
+    } else {
+        script_reply_value(L, r, vm->resp);
+    }
+    lua_pop(L, 1); /* the error handler */
+    vm->host = NULL;
+    /* The arguments' tables go with the next collection; a step now keeps memory flat. */
+    lua_gc(L, LUA_GCSTEP, 1);
+}

@@ -1,0 +1,64 @@
+/* The Lua engine scripts run in (EVAL, EVALSHA): one Lua 5.1 state per thread, sandboxed as
+ * Redis's (no io, no os but os.clock, no loadfile/dofile, protected globals), with Redis's
+ * `redis` library, cjson and bit. It knows nothing of commands: a script's redis.call goes to
+ * the host its caller gives (cmd/scripting.c), which runs the command and hands back its
+ * reply as RESP bytes. */
+#ifndef TIDEKV_SCRIPT_ENGINE_H
+#define TIDEKV_SCRIPT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/reply.h"
+#include "proto/resp.h"
+#include "util/buf.h"
+
+enum {
+    SCRIPT_CALL_OK = 0,
+    SCRIPT_CALL_REFUSED = -1, /* the command was not run: err holds why (Redis's text) */
+    SCRIPT_CALL_ABORT = -2,   /* the whole script must stop now (err holds the error it ends with) */
+};
+
+/* What a running script calls out to. */
+typedef struct script_host {
+    /* Runs a command for redis.call / redis.pcall, its reply (RESP version resp) into out.
+     * Returns a SCRIPT_CALL_ value. argv's bytes are the engine's until the call returns. */
+    int (*call)(struct script_host *h, int argc, resp_arg *argv, int resp, buf *out, buf *err);
+    /* Whether name is a command the server knows (redis.acl_check_cmd). */
+    int (*command_known)(struct script_host *h, const resp_arg *name);
+} script_host;
+
+/* A running script looks for SCRIPT KILL every this many Lua instructions. */
+#define SCRIPT_POLL_INSTRUCTIONS 100000
+
+typedef struct script_vm script_vm;
+
+/* The calling thread's Lua state, made on first use and again after SCRIPT FLUSH (the state
+ * is freed when the thread ends). */
+script_vm *script_vm_get(void);
+
+/* Whether the state holds the compiled script sha (lowercase hex). */
+int script_vm_has(script_vm *vm, const char sha[41]);
+/* Compiles body as the script sha, after its shebang line if any; 0, or -1 with Redis's error
+ * text in err ("ERR Error compiling script (new function): …", a shebang's error). */
+int script_vm_load(script_vm *vm, const char sha[41], const char *body, size_t len, buf *err);
+/* Runs the compiled script sha with KEYS and ARGV, writing its result (or its error) into r
+ * as one reply. */
+void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
+                   int nargs, script_host *host, reply *r);
+
+/* The shebang flags (script/shebang.h) of a script the state holds. */
+int script_vm_flags(script_vm *vm, const char sha[41]);
+
+/* The running script on this state wrote: SCRIPT KILL can no longer stop it. */
+void script_vm_note_write(script_vm *vm);
+
+/* Scripts running on any thread, for BUSY and SCRIPT KILL. */
+/* Whether one has run for threshold_ms or more. */
+int script_busy(int64_t threshold_ms);
+enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE };
+/* Asks every running script that has not written to stop (SCRIPT_KILLED), or says there is
+ * none (SCRIPT_KILL_NONE) or none that may be stopped (SCRIPT_KILL_UNKILLABLE). */
+int script_kill(void);
+
+#endif

@@ -1,0 +1,72 @@
+#include "script/shebang.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int flag;
+} known_flags[] = {
+    {"no-writes", SCRIPT_FLAG_NO_WRITES},     {"allow-oom", SCRIPT_FLAG_ALLOW_OOM},
+    {"allow-stale", SCRIPT_FLAG_ALLOW_STALE}, {"no-cluster", SCRIPT_FLAG_NO_CLUSTER},
+    {"allow-cross-slot-keys", SCRIPT_FLAG_ALLOW_CROSS_SLOT},
+};
+
+static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f'; }
+
+/* The flags of "a,b,c" (each must be known; "" is none, but "a," has an empty, unknown one):
+ * 0, or -1 with the error. */
+static int parse_flag_list(const char *p, size_t len, int *flags, buf *err) {
+    if (len == 0) return 0;
+    for (size_t start = 0;;) {
+        const char *comma = memchr(p + start, ',', len - start);
+        size_t end = comma ? (size_t)(comma - p) : len;
+        size_t i = 0, n = sizeof(known_flags) / sizeof(known_flags[0]);
+        while (i < n && !(strlen(known_flags[i].name) == end - start &&
+                          memcmp(known_flags[i].name, p + start, end - start) == 0))
+            i++;
+        if (i == n) {
+            buf_append_str(err, "Unexpected flag in script shebang: ");
+            buf_append(err, p + start, end - start);
+            return -1;
+        }
+        *flags |= known_flags[i].flag;
+        if (!comma) return 0;
+        start = end + 1;
+    }
+}
+
+int script_parse_shebang(const char *body, size_t len, int *flags, size_t *line_len, buf *err) {
+    *flags = SCRIPT_FLAG_EVAL_COMPAT;
+    *line_len = 0;
+    if (len < 2 || body[0] != '#' || body[1] != '!') return 0;
+    const char *nl = memchr(body, '\n', len);
+    if (!nl) {
+        buf_append_str(err, "Invalid script shebang");
+        return -1;
+    }
+    *line_len = (size_t)(nl - body);
+    *flags = 0;
+    /* Words separated by blanks: the engine first, then options. */
+    size_t at = 0, end = *line_len;
+    for (int word = 0;; word++) {
+        while (at < end && is_space(body[at])) at++;
+        if (at == end) return 0;
+        size_t start = at;
+        while (at < end && !is_space(body[at])) at++;
+        const char *w = body + start;
+        size_t wlen = at - start;
+        if (word == 0) {
+            if (wlen == 5 && memcmp(w, "#!lua", 5) == 0) continue;
+            buf_append_str(err, "Unexpected engine in script shebang: ");
+            buf_append(err, w, wlen);
+            return -1;
+        }
+        if (wlen >= 6 && memcmp(w, "flags=", 6) == 0) {
+            if (parse_flag_list(w + 6, wlen - 6, flags, err) < 0) return -1;
+            continue;
+        }
+        buf_append_str(err, "Unknown lua shebang option: ");
+        buf_append(err, w, wlen);
+        return -1;
+    }
+}
