@@ -230,10 +230,14 @@ def test_no_message_after_its_unsubscribe_reply(server):
                 s.recv(1 << 20)
 
     with server.conn() as sub:
-        publisher = threading.Thread(target=flood, args=(server.port,), daemon=True)
-        publisher.start()
+        # Two publishers, the first on the other worker than the subscriber (connections go to
+        # the workers in turn), the second on its own: both ways of delivery race the UNSUBSCRIBE.
+        publishers = [threading.Thread(target=flood, args=(server.port,), daemon=True) for _ in range(2)]
+        for p in publishers:
+            p.start()
+            time.sleep(0.05)
         try:
-            for _ in range(30):
+            for _ in range(300):
                 assert sub.call("SUBSCRIBE", "flood") == [b"subscribe", b"flood", 1]
                 first = sub.read_reply()
                 assert first[0] == b"message"
@@ -247,7 +251,8 @@ def test_no_message_after_its_unsubscribe_reply(server):
                 assert sub.read_reply() == "PONG"
         finally:
             stop.set()
-            publisher.join()
+            for p in publishers:
+                p.join()
 
 
 def test_publish_is_not_a_change(server, r):
