@@ -4,7 +4,10 @@
  * keeping PIPELINE PUBLISHes in flight. After a second of warm-up, it counts for SECONDS the
  * messages the subscribers receive and prints "delivered/s <n> published/s <n>". Messages have
  * a fixed size, so the subscribers count bytes instead of parsing. One thread drives every
- * connection (poll), so the client takes one core at most, the same for either server. */
+ * connection (poll), so the client takes one core at most, the same for either server. The
+ * publishers wait while the subscribers have more than BACKLOG messages left to read: a server
+ * that publishes faster than this client reads would otherwise fill the subscribers' output
+ * buffers up to client-output-buffer-limit and have them closed. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #define CHANNEL "bench-channel"
+#define BACKLOG 100000
 
 static double now_s(void) {
     struct timespec ts;
@@ -116,6 +120,9 @@ int main(int argc, char **argv) {
 
     static char buf[1 << 16];
     long long received_bytes = 0, published = 0;
+    long long all_received_bytes = 0, all_published = 0; /* since the start, for the backlog */
+    int *waiting = calloc((size_t)n, sizeof(int));        /* publishers holding their next batch */
+    if (!waiting) die("calloc");
     double start = now_s(), counting_from = start + 1.0, end = counting_from + seconds;
     int counting = 0;
     for (double t = start; t < end; t = now_s()) {
@@ -130,16 +137,22 @@ int main(int argc, char **argv) {
             if (r <= 0) die("read (the server closed a connection)");
             if (i < nsubs) {
                 received_bytes += r;
+                all_received_bytes += r;
                 continue;
             }
             /* A publisher sends its next batch once it has every reply of the last. */
             long long replies = count_lines(buf, r);
             published += replies;
+            all_published += replies;
             in_flight[i] -= replies;
-            if (in_flight[i] == 0) {
-                send_all(fds[i].fd, batch, (size_t)request_len * (size_t)pipeline);
-                in_flight[i] = pipeline;
-            }
+            if (in_flight[i] == 0) waiting[i] = 1;
+        }
+        long long backlog = all_published * nsubs - all_received_bytes / message_len;
+        for (int i = nsubs; i < n && backlog < BACKLOG; i++) {
+            if (!waiting[i]) continue;
+            send_all(fds[i].fd, batch, (size_t)request_len * (size_t)pipeline);
+            in_flight[i] = pipeline;
+            waiting[i] = 0;
         }
     }
     double elapsed = now_s() - counting_from;
@@ -147,6 +160,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) close(fds[i].fd);
     free(fds);
     free(in_flight);
+    free(waiting);
     free(batch);
     free(request);
     free(message);
