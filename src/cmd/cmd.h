@@ -39,9 +39,9 @@ enum cmd_flags {
     CMD_STALE = 1 << 16,
     CMD_SKIP_SLOWLOG = 1 << 17,
     CMD_ALLOW_BUSY = 1 << 18,
-    CMD_PUBSUB = 1 << 19,
+    CMD_PUBSUB = 1 << 22,
     /* Not shown: one of the commands a RESP2 client in subscribed mode may run. */
-    CMD_SUBSCRIBED_OK = 1 << 20,
+    CMD_SUBSCRIBED_OK = 1 << 23,
 };
 
 /* A key specification (Redis 7's key_specs): where a command's keys are and what it does to
