@@ -143,7 +143,7 @@ void cmd_blmove(cmd_ctx *ctx);
 void cmd_brpoplpush(cmd_ctx *ctx);
 void cmd_blmpop(cmd_ctx *ctx);
 /* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH.
- * Returns 0, or -1 after replying an error. */
+ * Returns 1 if it replaced a key, 0 if there was none, or -1 after replying an error. */
 STORE_MUST_CHECK int list_replace(cmd_ctx *ctx, const resp_arg *key, const slice *items, long long n);
 
 /* sort.c */
