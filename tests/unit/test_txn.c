@@ -220,13 +220,26 @@ static void iterated_keys(txn *t, const char *begin, const char *end, buf *out) 
     store_iter_free(it);
 }
 
-static void test_reads_see_own_writes_and_range_deletions(void **state) {
-    (void)state;
-    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+/* Opens a store in a new temporary directory (dir: a mkdtemp template). */
+static void open_temp_store(char *dir) {
     assert_non_null(mkdtemp(dir));
     store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1};
     char *err = NULL;
     assert_int_equal(store_open(&s, &err), 0);
+}
+
+static void close_temp_store(const char *dir) {
+    store_close();
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_reads_see_own_writes_and_range_deletions(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    open_temp_store(dir);
+    char *err = NULL;
     txn t;
     txn_init(&t);
     record_set(&t, "x", "stored");
@@ -252,10 +265,7 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     assert_memory_equal(keys.data, "b", 1);
     buf_free(&keys);
     txn_free(&t);
-    store_close();
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_temp_store(dir);
 }
 
 /* The recording check (txn_wrote_unrecorded): writes since the mark with no change record
@@ -320,10 +330,8 @@ static void on_events(const char *events, size_t len) {
 static void test_events_follow_the_commit(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1};
+    open_temp_store(dir);
     char *err = NULL;
-    assert_int_equal(store_open(&s, &err), 0);
     txn_set_events_hook(on_events);
     txn t;
     txn_init(&t);
@@ -350,10 +358,7 @@ static void test_events_follow_the_commit(void **state) {
     assert_int_equal(publishes, 2);
     txn_set_events_hook(NULL);
     txn_free(&t);
-    store_close();
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_temp_store(dir);
 }
 
 int main(void) {
