@@ -63,7 +63,7 @@ typedef struct config {
     atomic_int protected_mode; /* 1: refuse to listen beyond loopback without a password */
     atomic_int debug_fault_injection; /* tests only: DEBUG READ-ERROR-AFTER is allowed */
     atomic_int debug_check_recording; /* tests only: a command that writes without recording stops the server */
-    shared_output_limit output_limits[3]; /* normal, slave, pubsub: only normal clients exist */
+    shared_output_limit output_limits[3]; /* by class: OUTPUT_CLASS_NORMAL, _SLAVE (no such clients yet), _PUBSUB */
     atomic_int tcp_backlog;
     atomic_int tcp_keepalive; /* seconds idle before keepalive probes; 0 = none */
     char *pidfile;            /* empty = none */
@@ -112,7 +112,8 @@ static inline output_limit output_limit_load(const shared_output_limit *l) {
     return v;
 }
 
-/* The output buffer limit of a client class (0 normal, 1 slave, 2 pubsub). */
+enum { OUTPUT_CLASS_NORMAL, OUTPUT_CLASS_SLAVE, OUTPUT_CLASS_PUBSUB };
+/* The output buffer limit of a client class (OUTPUT_CLASS_…). */
 static inline output_limit config_output_limit(int cls) { return output_limit_load(&server_config.output_limits[cls]); }
 
 /* appendfsync's names, by enum fsync_mode (storage/durable.h). */

@@ -23,6 +23,7 @@ enum client_flags {
     CLIENT_MULTI = 1 << 1,
     CLIENT_DIRTY_EXEC = 1 << 2, /* a command failed to queue: EXEC aborts */
     CLIENT_CLOSE_ASAP = 1 << 3, /* over its output buffer limit: closed without its replies */
+    CLIENT_PUBSUB = 1 << 4,     /* has pub/sub subscriptions: subscribed mode, the pubsub output limit */
 };
 
 typedef struct queued_cmd {
@@ -66,6 +67,7 @@ typedef struct write_group write_group; /* cmd/dispatch.h */
 typedef struct client_shown {
     int db, resp;
     int multi; /* commands queued in MULTI, or -1 outside one */
+    long long sub, psub, ssub; /* its channels, patterns and shard channels */
     size_t qbuf, qbuf_cap, omem;
     int64_t last_active_mono_ms;
     char cmd[32];
@@ -113,6 +115,7 @@ typedef struct client {
     int64_t last_poll_reply_us; /* when POLLUPDATES last answered (monotonic), to pace BLOCK polls */
     int poll_stream_busy;       /* that answer showed a busy stream: pace the next one */
     buf poll_body;              /* kept between POLLUPDATES for the next one's body (empty) */
+    struct pubsub_client *pubsub; /* its subscriptions (net/pubsub.c), NULL before the first */
     int64_t poll_body_kept_ms;  /* when it was kept (monotonic): it goes if unused for a while */
     atomic_llong mem; /* memory counted in the clients' total (net.c); read by other threads */
     size_t offloaded_mem; /* its big request's arguments, handed to another thread (cmd/offload.c) */

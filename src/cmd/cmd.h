@@ -39,6 +39,9 @@ enum cmd_flags {
     CMD_STALE = 1 << 16,
     CMD_SKIP_SLOWLOG = 1 << 17,
     CMD_ALLOW_BUSY = 1 << 18,
+    CMD_PUBSUB = 1 << 19,
+    /* Not shown: one of the commands a RESP2 client in subscribed mode may run. */
+    CMD_SUBSCRIBED_OK = 1 << 20,
 };
 
 /* A key specification (Redis 7's key_specs): where a command's keys are and what it does to
@@ -54,6 +57,7 @@ enum key_flags {
     KEY_DELETE = 1 << 7,
     KEY_INCOMPLETE = 1 << 8,     /* the spec may not find every key */
     KEY_VARIABLE_FLAGS = 1 << 9, /* the flags depend on the arguments */
+    KEY_NOT_KEY = 1 << 10,       /* not a key but routed like one (a shard channel): never locked */
 };
 
 enum key_begin { KEY_BEGIN_INDEX, KEY_BEGIN_UNKNOWN };
@@ -140,7 +144,7 @@ typedef struct cmd_family {
     size_t count;
 } cmd_family;
 extern const cmd_family connection_commands, server_commands, transaction_commands, string_commands, key_commands,
-    hash_commands, set_commands, list_commands, zset_commands, cdc_commands;
+    hash_commands, set_commands, list_commands, zset_commands, cdc_commands, pubsub_commands;
 
 const cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND. */

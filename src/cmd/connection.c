@@ -6,16 +6,23 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
+#include "net/pubsub.h"
 
 void cmd_ping(cmd_ctx *ctx) {
     if (ctx->argc > 2) {
         reply_errorf(ctx->r, "ERR wrong number of arguments for '%s' command", ctx->name);
         return;
     }
-    if (ctx->argc == 2)
+    if ((ctx->c->flags & CLIENT_PUBSUB) && ctx->c->resp == 2) {
+        /* In subscribed mode a RESP2 reply must look like the messages around it, as in Redis. */
+        reply_array(ctx->r, 2);
+        reply_bulk_str(ctx->r, "pong");
+        reply_bulk(ctx->r, ctx->argc == 2 ? ctx->argv[1].ptr : "", ctx->argc == 2 ? ctx->argv[1].len : 0);
+    } else if (ctx->argc == 2) {
         reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len);
-    else
+    } else {
         reply_simple(ctx->r, "PONG");
+    }
 }
 
 void cmd_echo(cmd_ctx *ctx) { reply_bulk(ctx->r, ctx->argv[1].ptr, ctx->argv[1].len); }
@@ -259,6 +266,7 @@ void cmd_reset(cmd_ctx *ctx) {
     client *c = ctx->c;
     dispatch_discard(c);
     dispatch_unwatch(c);
+    pubsub_client_leave(c); /* out of subscribed mode, without a reply per subscription */
     c->db = 0;
     c->resp = 2;
     ctx->r->resp = 2;
@@ -271,7 +279,7 @@ void cmd_reset(cmd_ctx *ctx) {
 
 /* The connection commands. */
 static const cmd_def connection_defs[] = {
-    {"ping", -1, NK | F, 0, 0, 0, cmd_ping, "connection", "@fast @connection",
+    {"ping", -1, NK | F | SUBSCRIBED, 0, 0, 0, cmd_ping, "connection", "@fast @connection",
      "Returns the server's liveliness response.",
      "[message]", NO_KEYS},
     {"echo", 2, NK | F | LOADING | STALE, 0, 0, 0, cmd_echo, "connection", "@fast @connection",
@@ -286,10 +294,10 @@ static const cmd_def connection_defs[] = {
     {"select", 2, NK | F | LOADING | STALE, 0, 0, 0, cmd_select, "connection", "@fast @connection",
      "Changes the selected database.",
      "index:int", NO_KEYS},
-    {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_quit, "connection", "@fast @connection",
+    {"quit", -1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | SUBSCRIBED | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_quit, "connection", "@fast @connection",
      "Closes the connection.",
      "", NO_KEYS},
-    {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_reset, "connection", "@fast @connection",
+    {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | SUBSCRIBED | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_reset, "connection", "@fast @connection",
      "Resets the connection.",
      "", NO_KEYS},
     {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "connection", "@slow",

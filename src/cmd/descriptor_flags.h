@@ -19,6 +19,8 @@
 #define STALE (CMD_STALE)
 #define NOSLOWLOG (CMD_SKIP_SLOWLOG)
 #define BUSY (CMD_ALLOW_BUSY)
+#define PS (CMD_PUBSUB)
+#define SUBSCRIBED (CMD_SUBSCRIBED_OK)
 
 /* Key specs: keys from argv[idx] to lastkey (relative to idx, < 0 from the end) every step. */
 #define RANGE(flags, idx, lastkey, step) {flags, KEY_BEGIN_INDEX, idx, KEY_FIND_RANGE, lastkey, step, 0}

@@ -37,6 +37,7 @@ static void key_set_add(key_set *ks, uint64_t h) {
 
 static void add_key_hash(key_sink *sink, key_ref k) {
     key_set *ks = (key_set *)sink;
+    if (k.flags & KEY_NOT_KEY) return; /* a shard channel: no data to lock */
     key_set_add(ks, keylock_hash(k.db >= 0 ? k.db : ks->db, ks->argv[k.pos].ptr, ks->argv[k.pos].len));
 }
 
@@ -259,11 +260,12 @@ void write_group_free(write_group *g) {
 }
 
 /* Whether a request may join a group: a well-formed command on keys that cannot block,
- * from an authenticated client outside MULTI. Anything else runs alone, after the group
- * before it has committed. */
+ * from an authenticated client outside MULTI and subscribed mode (whose rules the checks
+ * below apply). Anything else runs alone, after the group before it has committed. */
 static int joins_group(const client *c, const cmd_def *def, int argc) {
     int alone = CMD_NOKEYS | CMD_ALLKEYS | CMD_NOQUEUE | CMD_NOMULTI | CMD_BLOCKING;
-    return !(def->flags & alone) && cmd_arity_ok(def, argc) && c->authenticated && !(c->flags & CLIENT_MULTI);
+    return !(def->flags & alone) && cmd_arity_ok(def, argc) && c->authenticated &&
+           !(c->flags & (CLIENT_MULTI | CLIENT_PUBSUB));
 }
 
 /* Takes a command's key locks into the group. A busy lock (another worker's group or
@@ -397,6 +399,15 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
             return;
         }
         c->authenticated = 1; /* the password was removed since this client connected */
+    }
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(def->flags & CMD_SUBSCRIBED_OK)) {
+        /* A RESP2 client cannot tell a reply from a message: only these may run, as in Redis. */
+        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply_errorf(&r,
+                     "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                     "allowed in this context",
+                     c->last_cmd);
+        return;
     }
     if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) {
         c->flags |= CLIENT_DIRTY_EXEC;

@@ -188,6 +188,17 @@ void cmd_zdiffstore(cmd_ctx *ctx);
 void cmd_zrandmember(cmd_ctx *ctx);
 void cmd_zscan(cmd_ctx *ctx);
 
+/* pubsub.c */
+void cmd_subscribe(cmd_ctx *ctx);
+void cmd_unsubscribe(cmd_ctx *ctx);
+void cmd_psubscribe(cmd_ctx *ctx);
+void cmd_punsubscribe(cmd_ctx *ctx);
+void cmd_ssubscribe(cmd_ctx *ctx);
+void cmd_sunsubscribe(cmd_ctx *ctx);
+void cmd_publish(cmd_ctx *ctx);
+void cmd_spublish(cmd_ctx *ctx);
+void cmd_pubsub(cmd_ctx *ctx);
+
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);
 void cmd_pollupdates(cmd_ctx *ctx);

@@ -15,6 +15,7 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
+#include "net/pubsub.h"
 #include "storage/durable.h"
 #include "storage/store.h"
 #include "types/keyspace.h"
@@ -82,12 +83,13 @@ static void info_stats(buf *b) {
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
                "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+               "pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n"
                "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
-               atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses),
-               atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
+               atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses), pubsub_active(PUBSUB_CHANNEL),
+               pubsub_active(PUBSUB_PATTERN), pubsub_active(PUBSUB_SHARD), atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
 }
 
 static void info_keyspace(buf *b, txn *t) {
@@ -302,7 +304,7 @@ static void reply_command_flags(reply *r, const cmd_def *d) {
                  {CMD_ADMIN, "admin"},       {CMD_NOSCRIPT, "noscript"},      {CMD_BLOCKING, "blocking"},
                  {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},            {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_FAST, "fast"},         {CMD_NOAUTH, "no_auth"},         {CMD_NOMULTI, "no_multi"},
-                 {CMD_ALLOW_BUSY, "allow_busy"}};
+                 {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_PUBSUB, "pubsub"}};
     const size_t count = sizeof(names) / sizeof(names[0]);
     int movable = has_movable_keys(d), n = movable;
     for (size_t i = 0; i < count; i++) n += (d->flags & names[i].flag) != 0;
@@ -335,7 +337,7 @@ static const struct {
 } key_flag_names[] = {{KEY_RO, "RO"},         {KEY_RW, "RW"},         {KEY_OW, "OW"},
                       {KEY_RM, "RM"},         {KEY_ACCESS, "access"}, {KEY_UPDATE, "update"},
                       {KEY_INSERT, "insert"}, {KEY_DELETE, "delete"}, {KEY_INCOMPLETE, "incomplete"},
-                      {KEY_VARIABLE_FLAGS, "variable_flags"}};
+                      {KEY_VARIABLE_FLAGS, "variable_flags"}, {KEY_NOT_KEY, "not_key"}};
 
 static void reply_key_flags(reply *r, int flags) {
     const size_t count = sizeof(key_flag_names) / sizeof(key_flag_names[0]);

@@ -53,8 +53,8 @@ void mailbox_post(mailbox *mb, uint64_t client_id, mail_kind kind) {
     if (wake) mb->wake(mb->wake_arg);
 }
 
-int mailbox_push(mailbox *mb, uint64_t client_id, long long count, const void *body, size_t len) {
-    mail *m = mail_new(client_id, MAIL_PUSH, len);
+int mailbox_push(mailbox *mb, uint64_t client_id, mail_kind kind, long long count, const void *body, size_t len) {
+    mail *m = mail_new(client_id, kind, len);
     m->count = count;
     memcpy(m->body, body, len);
     int refused = 1, wake = 0;

@@ -26,13 +26,14 @@ typedef enum mail_kind {
     MAIL_KILL,    /* CLIENT KILL or maxmemory-clients: close it */
     MAIL_LOST,    /* a push to it was refused (the mailbox was full): close it */
     MAIL_PUSH,    /* a push message: count elements, encoded in body */
+    MAIL_MESSAGE, /* a pub/sub message: a push delivered only if the client still listens to it */
 } mail_kind;
 
 typedef struct mail {
     struct mail *next;
     uint64_t client_id;
     mail_kind kind;
-    long long count; /* MAIL_PUSH: how many elements body holds */
+    long long count; /* MAIL_PUSH, MAIL_MESSAGE: how many elements body holds */
     size_t len;      /* body's length */
     char body[];
 } mail;
@@ -51,12 +52,13 @@ typedef struct mailbox {
 void mailbox_init(mailbox *mb, size_t max_bytes, void (*wake)(void *arg), void *wake_arg);
 /* Frees the messages never taken. */
 void mailbox_destroy(mailbox *mb);
-/* Posts a control message (any kind but MAIL_PUSH); never refused. Safe from any thread. */
+/* Posts a control message (any kind but MAIL_PUSH and MAIL_MESSAGE); never refused. Safe from
+ * any thread. */
 void mailbox_post(mailbox *mb, uint64_t client_id, mail_kind kind);
-/* Posts a push of count elements encoded in body. Returns 0, or -1 if it was refused (the
- * mailbox is full, or an earlier push to the client was): the client is sent MAIL_LOST. Safe
- * from any thread. */
-int mailbox_push(mailbox *mb, uint64_t client_id, long long count, const void *body, size_t len);
+/* Posts a push (kind MAIL_PUSH or MAIL_MESSAGE) of count elements encoded in body. Returns 0,
+ * or -1 if it was refused (the mailbox is full, or an earlier push to the client was): the
+ * client is sent MAIL_LOST. Safe from any thread. */
+int mailbox_push(mailbox *mb, uint64_t client_id, mail_kind kind, long long count, const void *body, size_t len);
 /* Takes every queued message, oldest first, linked by next (NULL if none); the caller frees
  * each with free(). Call from the owner. */
 mail *mailbox_take(mailbox *mb);

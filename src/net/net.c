@@ -23,6 +23,7 @@
 #include "config.h"
 #include "proto/resp.h"
 #include "net/mailbox.h"
+#include "net/pubsub.h"
 #include "storage/durable.h"
 #include "util/idmap.h"
 #include "util/log.h"
@@ -46,7 +47,7 @@ typedef struct worker {
     idmap clients_by_id;   /* its clients by id, to deliver the mail to */
     client *held;          /* clients whose replies wait for a sync (linked by hprev/hnext) */
     write_group *group;    /* the commands run in this pass of the loop, written when it ends */
-    client *committed;     /* clients whose group committed: to flush after the pass (fnext) */
+    client *committed;     /* clients whose group committed or that got pushes: to flush after the pass (fnext) */
     atomic_int stopping;
     pthread_mutex_t lock;
     int *pending;
@@ -56,6 +57,7 @@ typedef struct worker {
 
 static worker *workers;
 static int nworkers;
+static _Thread_local worker *this_worker; /* the worker running on this thread, NULL elsewhere */
 static struct event_base *main_base;
 static struct event *shutdown_ev;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -211,6 +213,9 @@ static void publish_shown(client *c) {
     s->db = c->db;
     s->resp = c->resp;
     s->multi = (c->flags & CLIENT_MULTI) ? c->queue_len : -1;
+    s->sub = pubsub_client_count(c, PUBSUB_CHANNEL);
+    s->psub = pubsub_client_count(c, PUBSUB_PATTERN);
+    s->ssub = pubsub_client_count(c, PUBSUB_SHARD);
     s->qbuf = c->in.len;
     s->qbuf_cap = c->in.cap;
     s->omem = c->out.cap;
@@ -226,15 +231,21 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     client_shown s = c->shown;
     pthread_mutex_unlock(&c->shown_lock);
     s.cmd[sizeof(s.cmd) - 1] = '\0';
-    /* A blocked client's flag is read live: blocking and unblocking do not publish. */
-    const char *flags = s.multi >= 0 ? "x" : atomic_load(&c->blocked) == BLOCKED_WAITING ? "b" : "N";
+    /* Redis's letters, in its order. A blocked client's is read live: blocking and unblocking
+     * do not publish. */
+    char flags[4], *f = flags;
+    if (s.sub + s.psub + s.ssub > 0) *f++ = 'P';
+    if (s.multi >= 0) *f++ = 'x';
+    if (atomic_load(&c->blocked) == BLOCKED_WAITING) *f++ = 'b';
+    if (f == flags) *f++ = 'N';
+    *f = '\0';
     buf_printf(out,
-               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=0 psub=0 ssub=0 "
-               "multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%d sub=%lld psub=%lld "
+               "ssub=%lld multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=%zu "
                "tot-mem=%lld events=r cmd=%s user=default redir=-1 resp=%d\n",
                (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                (long long)((now_ms - c->created_ms) / 1000), (long long)((mono_ms - s.last_active_mono_ms) / 1000),
-               flags, s.db, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
+               flags, s.db, s.sub, s.psub, s.ssub, s.multi, s.qbuf, s.qbuf_cap - s.qbuf, s.qbuf_cap, s.omem,
                atomic_load(&c->mem), s.cmd[0] ? s.cmd : "NULL", s.resp);
 }
 
@@ -318,6 +329,7 @@ static void client_free(client *c) {
     forget_committed(c);
     unblock(c);
     if (c->held) release_held(c);
+    pubsub_client_leave(c); /* no publisher finds it from here on; mail already posted is dropped */
     registry_remove(c);
     idmap_remove(&w->clients_by_id, c->id); /* mail still on its way to it is dropped */
     if (c->block_timer) event_free(c->block_timer);
@@ -379,6 +391,12 @@ static void close_over_limit(client *c, long long output) {
  * that it can be set back. */
 #define OUTPUT_UNCOUNTED (16 * 1024)
 
+/* The client-output-buffer-limit class of a client: pubsub while it has subscriptions (in
+ * either protocol, as in Redis), else normal. */
+static output_limit client_output_limit(const client *c) {
+    return config_output_limit((c->flags & CLIENT_PUBSUB) ? OUTPUT_CLASS_PUBSUB : OUTPUT_CLASS_NORMAL);
+}
+
 /* Whether the client's pending output is over client-output-buffer-limit (hard, or soft for
  * long enough), or over UNAUTHENTICATED_MAX_OUTPUT before AUTH, or a reply was cut at its
  * bound; if so, logs it and marks the client to be closed. */
@@ -388,7 +406,7 @@ int net_output_over_limit(client *c) {
         close_over_limit(c, (long long)c->out.len);
         return 1;
     }
-    output_limit l = config_output_limit(0);
+    output_limit l = client_output_limit(c);
     long long pending = (long long)c->out.len > OUTPUT_UNCOUNTED ? (long long)c->out.len - OUTPUT_UNCOUNTED : 0;
     int over_soft = l.soft > 0 && pending > l.soft;
     if (!over_soft) c->over_soft_since_ms = 0;
@@ -400,7 +418,7 @@ int net_output_over_limit(client *c) {
 }
 
 long long net_output_bound(const client *c, const char **option) {
-    long long hard = config_output_limit(0).hard, clients = clients_limit(), max = 0;
+    long long hard = client_output_limit(c).hard, clients = clients_limit(), max = 0;
     *option = NULL;
     if (hard > 0) max = hard + OUTPUT_UNCOUNTED, *option = "client-output-buffer-limit";
     if (clients > 0 && (max == 0 || clients < max)) max = clients, *option = "maxmemory-clients";
@@ -618,19 +636,32 @@ int net_client_ref_by_id(uint64_t id, client_ref *ref) {
 }
 
 int net_push(client_ref to, long long count, const void *body, size_t len) {
-    return mailbox_push(&to.worker->mail, to.id, count, body, len);
+    return mailbox_push(&to.worker->mail, to.id, MAIL_PUSH, count, body, len);
 }
 
+static void flush_after_pass(client *c);
+
 /* Appends a push message to the client's output, counted against its output limits as a reply
- * is: past them the client is closed, as Redis closes a subscriber that cannot keep up. */
-static void deliver_push(client *c, const mail *m) {
+ * is: past them the client is closed, as Redis closes a subscriber that cannot keep up. It is
+ * sent after the pass, with whatever else the pass gives the client: one write for many. */
+static void deliver_push(client *c, long long count, const void *body, size_t len) {
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return; /* nothing goes after its last reply */
     /* A group whose write fails rewinds its clients' replies; the push must not go with them. */
     if (c->in_group) write_group_commit(c->group);
     reply r = net_client_reply(c);
-    reply_push(&r, m->count);
-    reply_encoded(&r, m->body, m->len);
-    client_flush(c); /* what the socket does not take is checked against the limits there */
+    reply_push(&r, count);
+    reply_encoded(&r, body, len);
+    flush_after_pass(c); /* what the socket does not take is checked against the limits then */
+}
+
+int net_push_message(client_ref to, long long count, const void *body, size_t len) {
+    if (to.worker != this_worker) return mailbox_push(&to.worker->mail, to.id, MAIL_MESSAGE, count, body, len);
+    /* A subscriber on the publisher's own worker gets it at once, as Redis appends it: only
+     * this thread could have changed its subscriptions since the registry was read, and it
+     * was publishing. One publisher's messages to it all take this way, so stay in order. */
+    client *c = idmap_get(&this_worker->clients_by_id, to.id);
+    if (c) deliver_push(c, count, body, len);
+    return 0;
 }
 
 /* Acts on one message for one of the worker's clients. */
@@ -652,7 +683,10 @@ static void deliver(client *c, const mail *m) {
         client_free(c);
         break;
     case MAIL_PUSH:
-        deliver_push(c, m);
+        deliver_push(c, m->count, m->body, m->len);
+        break;
+    case MAIL_MESSAGE: /* one posted before the client unsubscribed is not for it any more */
+        if (pubsub_message_wanted(c, m->body, m->len)) deliver_push(c, m->count, m->body, m->len);
         break;
     }
 }
@@ -818,9 +852,9 @@ static void wake_workers_after_sync(void) {
     for (int i = 0; i < nworkers; i++) event_active(workers[i].sync_ev, EV_READ, 0);
 }
 
-/* Called by a group's commit (possibly inside an event callback, where the client must not
- * be freed): its replies go out after the pass. */
-static void on_committed(client *c) {
+/* Called by a group's commit and for pushes (possibly inside an event callback, where the
+ * client must not be freed): its output goes out after the pass. */
+static void flush_after_pass(client *c) {
     if (c->flush_pending) return;
     worker *w = c->worker;
     c->flush_pending = 1;
@@ -841,6 +875,7 @@ static void flush_committed(worker *w) {
  * and only then do their replies go out. */
 static void *worker_main(void *arg) {
     worker *w = arg;
+    this_worker = w;
     while (!atomic_load(&w->stopping)) {
         if (event_base_loop(w->base, EVLOOP_ONCE) < 0) break;
         write_group_commit(w->group);
@@ -876,7 +911,7 @@ static int workers_start(int n) {
         w->mail_ev = event_new(w->base, -1, 0, on_mail, w);
         mailbox_init(&w->mail, MAILBOX_MAX_BYTES, mail_arrived, w);
         idmap_init(&w->clients_by_id);
-        w->group = write_group_new(on_committed);
+        w->group = write_group_new(flush_after_pass);
         struct timeval second = {1, 0};
         event_add(w->notify_ev, NULL);
         event_add(w->tick_ev, &second);

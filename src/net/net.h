@@ -65,6 +65,12 @@ int net_client_ref_by_id(uint64_t id, client_ref *ref);
  * the server runs. Returns 0, or -1 if the worker's mailbox is full (net/mailbox.h): the
  * client is then closed, and sent no later push. */
 int net_push(client_ref to, long long count, const void *body, size_t len);
+/* net_push for a pub/sub message (net/pubsub.h encodes it): delivered only if the client still
+ * listens to the channel, pattern or shard channel it came through when it arrives. To a client
+ * of the calling worker, it is appended to its output at once (what Redis does), so call it
+ * from a worker outside any lock, with the client's subscriptions unchanged since the registry
+ * named it. */
+int net_push_message(client_ref to, long long count, const void *body, size_t len);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);

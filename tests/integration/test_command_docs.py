@@ -13,6 +13,8 @@ DOCS_DIFFERENCES = {
     "config": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "pubsub": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "psubscribe": "Redis 7.0 wraps the pattern in a block of that one argument; tidekv documents the pattern",
     "debug": "tidekv's DEBUG is a test-only tool (READ-ERROR-AFTER); Redis documents no arguments",
 }
 INFO_DIFFERENCES = {
@@ -21,6 +23,7 @@ INFO_DIFFERENCES = {
     "client": {"categories"},
     "config": {"flags", "categories"},
     "command": {"categories"},
+    "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
     "debug": {"flags", "categories"},

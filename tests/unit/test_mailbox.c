@@ -45,9 +45,9 @@ static void test_order_and_wake(void **state) {
     atomic_store(&wakes, 0);
     assert_null(mailbox_take(&mb));
     mailbox_post(&mb, 7, MAIL_WAKE);
-    assert_int_equal(mailbox_push(&mb, 7, 2, "$1\r\na\r\n$1\r\nb\r\n", 14), 0);
+    assert_int_equal(mailbox_push(&mb, 7, MAIL_PUSH, 2, "$1\r\na\r\n$1\r\nb\r\n", 14), 0);
     mailbox_post(&mb, 9, MAIL_KILL);
-    assert_int_equal(mailbox_push(&mb, 7, 1, "$1\r\nc\r\n", 7), 0);
+    assert_int_equal(mailbox_push(&mb, 7, MAIL_PUSH, 1, "$1\r\nc\r\n", 7), 0);
     assert_int_equal(atomic_load(&wakes), 1);
 
     mail *all = mailbox_take(&mb), *m = all;
@@ -83,11 +83,11 @@ static void test_bounded(void **state) {
     mailbox mb;
     mailbox_init(&mb, 10 * (sizeof(mail) + sizeof(body)), count_wake, NULL);
     int accepted = 0;
-    while (mailbox_push(&mb, 1, 1, body, sizeof(body)) == 0) accepted++;
+    while (mailbox_push(&mb, 1, MAIL_PUSH, 1, body, sizeof(body)) == 0) accepted++;
     assert_int_equal(accepted, 10);
     assert_true(mb.bytes <= mb.max_bytes + sizeof(mail)); /* the pushes and one MAIL_LOST */
-    for (int i = 0; i < 1000; i++) assert_int_equal(mailbox_push(&mb, 1, 1, "", 0), -1);
-    assert_int_equal(mailbox_push(&mb, 2, 1, body, sizeof(body)), -1); /* no room for it either */
+    for (int i = 0; i < 1000; i++) assert_int_equal(mailbox_push(&mb, 1, MAIL_PUSH, 1, "", 0), -1);
+    assert_int_equal(mailbox_push(&mb, 2, MAIL_PUSH, 1, body, sizeof(body)), -1); /* no room for it either */
     mailbox_post(&mb, 3, MAIL_WAKE);                                   /* control: never refused */
 
     mail *all = mailbox_take(&mb);
@@ -105,7 +105,7 @@ static void test_bounded(void **state) {
     free_all(all);
     /* Taken: the mailbox is empty and takes pushes again. */
     assert_int_equal(mb.bytes, 0);
-    assert_int_equal(mailbox_push(&mb, 2, 1, body, sizeof(body)), 0);
+    assert_int_equal(mailbox_push(&mb, 2, MAIL_PUSH, 1, body, sizeof(body)), 0);
     mailbox_destroy(&mb);
 }
 
@@ -122,7 +122,7 @@ static void *post_many(void *arg) {
     poster *p = arg;
     for (uint32_t i = 0; i < PER_POSTER; i++) {
         if (i % 7 == 0) mailbox_post(p->mb, p->id, MAIL_WAKE);
-        assert_int_equal(mailbox_push(p->mb, p->id, 1, &i, sizeof(i)), 0);
+        assert_int_equal(mailbox_push(p->mb, p->id, MAIL_PUSH, 1, &i, sizeof(i)), 0);
     }
     return NULL;
 }

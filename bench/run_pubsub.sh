@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# PUBLISH fan-out: messages delivered per second to SUBSCRIBERS (50) subscribers of one channel,
+# tidekv against redis-server. Each round starts both servers fresh and runs the same load on
+# each in turn (which goes first alternates); the report gives every round, the medians and
+# their ratio. Usage: bench/run_pubsub.sh [report-file]   (run `make` first)
+# Environment: ROUNDS (5), RUN_SECONDS (5 per run), SUBSCRIBERS (50), PUBLISHERS (4), PIPELINE (16),
+#              PAYLOAD (bytes per message, 32), TIDEKV_ARGS (extra server flags)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-/dev/stdout}
+ROUNDS=${ROUNDS:-5} SECONDS_PER_RUN=${RUN_SECONDS:-5} SUBSCRIBERS=${SUBSCRIBERS:-50}
+PUBLISHERS=${PUBLISHERS:-4} PIPELINE=${PIPELINE:-16} PAYLOAD=${PAYLOAD:-32}
+TOOL=build/pubsub_bench
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+
+PID="" DIR=""
+stop_server() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+  [ -n "$DIR" ] && rm -rf "$DIR"
+  PID="" DIR=""
+  return 0
+}
+trap stop_server EXIT
+
+run_on() { # tidekv|redis: prints the messages delivered per second of one run on a fresh server
+  DIR=$(mktemp -d) PORT=$(free_port)
+  if [ "$1" = redis ]; then
+    redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --save "" --appendonly no >/dev/null &
+  else
+    # shellcheck disable=SC2086 # TIDEKV_ARGS is a list of flags
+    build/tidekv-server --port "$PORT" --dir "$DIR" --logfile "$DIR/log" ${TIDEKV_ARGS:-} &
+  fi
+  PID=$!
+  wait_up "$PORT"
+  "$TOOL" "$PORT" "$SUBSCRIBERS" "$PUBLISHERS" "$PIPELINE" "$SECONDS_PER_RUN" "$PAYLOAD" | awk '{print $2}'
+  stop_server
+}
+
+median() { sort -g | awk '{v[NR]=$1} END {printf "%.0f", NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+
+{
+echo "### PUBLISH fan-out ($(date -u +%Y-%m-%d), $(nproc) cores, redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2))"
+echo
+echo "$SUBSCRIBERS subscribers of one channel, $PUBLISHERS publishers keeping $PIPELINE PUBLISHes of $PAYLOAD bytes in"
+echo "flight each, ${SECONDS_PER_RUN} s per run after 1 s of warm-up, fresh servers every round (bench/run_pubsub.sh)."
+echo
+echo "| round | tidekv delivered/s | redis delivered/s | tidekv / redis |"
+echo "|---|---|---|---|"
+tidekv_all="" redis_all=""
+for round in $(seq "$ROUNDS"); do
+  if [ $((round % 2)) = 1 ]; then t=$(run_on tidekv); r=$(run_on redis); else r=$(run_on redis); t=$(run_on tidekv); fi
+  tidekv_all+="$t " redis_all+="$r "
+  printf "| %d | %d | %d | %.3f |\n" "$round" "$t" "$r" "$(echo "$t / $r" | bc -l)"
+done
+tm=$(echo "$tidekv_all" | tr ' ' '\n' | grep . | median)
+rm_=$(echo "$redis_all" | tr ' ' '\n' | grep . | median)
+echo
+printf "Medians: tidekv %d, redis %d messages delivered/s: %.3f× redis-server.\n" "$tm" "$rm_" "$(echo "$tm / $rm_" | bc -l)"
+} > "$OUT"
