@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/dispatch.h"
+#include "net/pubsub.h"
 
 /* connection.c */
 void cmd_ping(cmd_ctx *ctx);
@@ -198,6 +199,9 @@ void cmd_sunsubscribe(cmd_ctx *ctx);
 void cmd_publish(cmd_ctx *ctx);
 void cmd_spublish(cmd_ctx *ctx);
 void cmd_pubsub(cmd_ctx *ctx);
+/* Sends payload to the subscribers of channel in space (and of the patterns that match it)
+ * and returns how many receive it, as PUBLISH counts them. Safe from any thread. */
+long long pubsub_send(pubsub_space space, const char *channel, size_t clen, const char *payload, size_t plen);
 
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/handlers.h"
 #include "config.h"
 #include "types/keyspace.h"
 
@@ -54,9 +55,8 @@ static void on_expired(txn *t, int db, const char *key, size_t klen) {
     note(t, db, KE_EXPIRED, "expired", key, klen);
 }
 
-/* Sends message to channel's subscribers. */
 static void publish(const char *channel, size_t clen, const char *message, size_t mlen) {
-    (void)channel, (void)clen, (void)message, (void)mlen; /* pub/sub is not merged yet */
+    (void)pubsub_send(PUBSUB_CHANNEL, channel, clen, message, mlen);
 }
 
 /* Publishes one event on the channels K and E ask for. */
