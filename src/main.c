@@ -17,6 +17,7 @@
 #include "cdc/wal.h"
 #include "cmd/blocking.h"
 #include "cmd/cmd.h"
+#include "cmd/keyspace_events.h"
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
@@ -128,6 +129,7 @@ int main(int argc, char **argv) {
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
+    keyspace_events_init();
     cdc_set_keys_hook(cmd_recorded_keys);
     if (cdc_notify_start() < 0 || retention_start() < 0) {
         log_msg(LOG_WARNING, "can't start the CDC threads");

@@ -201,8 +201,8 @@ void effect_finish(cmd_ctx *ctx, effect *e, int min_args);
 /* Frees the effect without recording it (the command failed). */
 void effect_discard(effect *e);
 
-/* Deletes whatever is at key (recording DEL) so a STORE can write it anew: 0, or -1 on a
- * read error (nothing replied). */
+/* Deletes whatever is at key (recording DEL) so a STORE can write it anew: 1 if there was a
+ * key, 0 if not, or -1 on a read error (nothing replied). */
 STORE_MUST_CHECK int replace_key(cmd_ctx *ctx, const resp_arg *key);
 
 /* LMPOP / ZMPOP arguments from argv[first] (numkeys): the keys, which end (word0 → 0,

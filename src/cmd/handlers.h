@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/dispatch.h"
+#include "net/pubsub.h"
 
 /* connection.c */
 void cmd_ping(cmd_ctx *ctx);
@@ -143,7 +144,7 @@ void cmd_blmove(cmd_ctx *ctx);
 void cmd_brpoplpush(cmd_ctx *ctx);
 void cmd_blmpop(cmd_ctx *ctx);
 /* Replaces a key with a list of the given items (SORT … STORE), recorded as DEL + RPUSH.
- * Returns 0, or -1 after replying an error. */
+ * Returns 1 if it replaced a key, 0 if there was none, or -1 after replying an error. */
 STORE_MUST_CHECK int list_replace(cmd_ctx *ctx, const resp_arg *key, const slice *items, long long n);
 
 /* sort.c */
@@ -198,6 +199,9 @@ void cmd_sunsubscribe(cmd_ctx *ctx);
 void cmd_publish(cmd_ctx *ctx);
 void cmd_spublish(cmd_ctx *ctx);
 void cmd_pubsub(cmd_ctx *ctx);
+/* Sends payload to the subscribers of channel in space (and of the patterns that match it)
+ * and returns how many receive it, as PUBLISH counts them. Safe from any thread. */
+long long pubsub_send(pubsub_space space, const char *channel, size_t clen, const char *payload, size_t plen);
 
 /* cdc.c */
 void cmd_sequence(cmd_ctx *ctx);

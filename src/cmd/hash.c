@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "cmd/members.h"
 #include "types/hash.h"
 #include "util/num.h"
@@ -33,6 +34,7 @@ static void hset_generic(cmd_ctx *ctx, int reply_count) {
     type_status st = hash_set(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], (ctx->argc - 2) / 2, &added);
     if (reply_hash_status(ctx, st)) return;
     record_hset(ctx);
+    cmd_notify(ctx, KE_HASH, "hset", key);
     if (reply_count) reply_int(ctx->r, added);
     else reply_ok(ctx->r);
 }
@@ -45,7 +47,10 @@ void cmd_hsetnx(cmd_ctx *ctx) {
     const resp_arg *key = &ctx->argv[1];
     type_status st = hash_setnx(ctx->t, ctx->db, key->ptr, key->len, &ctx->argv[2], &ctx->argv[3], &set);
     if (reply_hash_status(ctx, st)) return;
-    if (set) record_hset(ctx);
+    if (set) {
+        record_hset(ctx);
+        cmd_notify(ctx, KE_HASH, "hset", key);
+    }
     reply_int(ctx->r, set);
 }
 
@@ -109,6 +114,10 @@ void cmd_hdel(cmd_ctx *ctx) {
         return;
     }
     effect_finish(ctx, &e, 3);
+    if (removed) {
+        cmd_notify(ctx, KE_HASH, "hdel", key);
+        cmd_notify_if_emptied(ctx, key);
+    }
     reply_int(ctx->r, removed);
 }
 
@@ -185,6 +194,7 @@ void cmd_hincrby(cmd_ctx *ctx) {
     } else if (!reply_hash_status(ctx, st)) {
         char text[32];
         record_number(ctx, text, num_format_ll(text, result));
+        cmd_notify(ctx, KE_HASH, "hincrby", key);
         reply_int(ctx->r, result);
     }
 }
@@ -209,6 +219,7 @@ void cmd_hincrbyfloat(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR increment would produce NaN or Infinity");
     } else if (!reply_hash_status(ctx, st)) {
         record_number(ctx, text.data, text.len);
+        cmd_notify(ctx, KE_HASH, "hincrbyfloat", key);
         reply_bulk(ctx->r, text.data, text.len);
     }
     buf_free(&text);

@@ -142,7 +142,7 @@ int replace_key(cmd_ctx *ctx, const resp_arg *key) {
         cmd_record_key(ctx, "DEL", old.type, key->ptr, key->len);
     }
     buf_free(&raw);
-    return rc == KS_ERROR ? -1 : 0;
+    return rc == KS_ERROR ? -1 : rc != KS_MISSING;
 }
 
 int parse_mpop(cmd_ctx *ctx, int first, const char *word0, const char *word1, int *nkeys, int *which,

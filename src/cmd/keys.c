@@ -7,6 +7,7 @@
 
 #include "cmd/cursor.h"
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "config.h"
 #include "types/keyspace.h"
 #include "types/scan_cursor.h"
@@ -46,6 +47,7 @@ void cmd_del(cmd_ctx *ctx) {
         ks_delete(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len);
         /* One DEL per key, each tagged with the type it removed. */
         cmd_record_key(ctx, "DEL", m.type, ctx->argv[i].ptr, ctx->argv[i].len);
+        cmd_notify(ctx, KE_GENERIC, "del", &ctx->argv[i]);
         deleted++;
     }
     reply_int(ctx->r, deleted);
@@ -136,6 +138,7 @@ static void expire_generic(cmd_ctx *ctx, int seconds, int relative) {
             /* A time already past deletes the key, as Redis does (and records it as DEL). */
             ks_delete(ctx->t, ctx->db, key->ptr, key->len);
             cmd_record_key(ctx, "DEL", m.type, key->ptr, key->len);
+            cmd_notify(ctx, KE_GENERIC, "del", key);
             reply_int(ctx->r, 1);
         } else {
             ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, when);
@@ -143,6 +146,7 @@ static void expire_generic(cmd_ctx *ctx, int seconds, int relative) {
             const char *argv[3] = {"PEXPIREAT", key->ptr, text};
             size_t lens[3] = {9, key->len, num_format_ll(text, when)};
             cmd_record(ctx, m.type, 3, argv, lens);
+            cmd_notify(ctx, KE_GENERIC, "expire", key);
             reply_int(ctx->r, 1);
         }
     } else if (rc == KS_MISSING) {
@@ -196,6 +200,7 @@ void cmd_persist(cmd_ctx *ctx) {
         if (changed) {
             ks_set_expire(ctx->t, ctx->db, key->ptr, key->len, &raw, 0);
             cmd_record_key(ctx, "PERSIST", m.type, key->ptr, key->len);
+            cmd_notify(ctx, KE_GENERIC, "persist", key);
         }
         reply_int(ctx->r, changed);
     }
@@ -391,6 +396,8 @@ static void rename_generic(cmd_ctx *ctx, int nx) {
         const char *argv[3] = {nx ? "RENAMENX" : "RENAME", src->ptr, dst->ptr};
         size_t lens[3] = {strlen(argv[0]), src->len, dst->len};
         cmd_record(ctx, type, 3, argv, lens);
+        cmd_notify(ctx, KE_GENERIC, "rename_from", src);
+        cmd_notify(ctx, KE_GENERIC, "rename_to", dst);
     }
     if (nx)
         reply_int(ctx->r, done);
@@ -426,6 +433,7 @@ void cmd_copy(cmd_ctx *ctx) {
         const char *argv[6] = {"COPY", src->ptr, dst->ptr, "DB", dbtext, "REPLACE"};
         size_t lens[6] = {4, src->len, dst->len, 2, (size_t)snprintf(dbtext, sizeof(dbtext), "%d", dst_db), 7};
         cmd_record(ctx, type, replace ? 6 : 5, argv, lens);
+        cmd_notify_in(ctx, dst_db, KE_GENERIC, "copy_to", dst->ptr, dst->len);
     }
     reply_int(ctx->r, done);
 }

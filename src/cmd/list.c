@@ -5,6 +5,7 @@
 
 #include "cmd/blocking.h"
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "types/list.h"
 #include "util/num.h"
 
@@ -36,6 +37,7 @@ static void push_generic(cmd_ctx *ctx, int left, int only_existing) {
         reply_list_error(ctx, key, s);
     } else {
         record_push(ctx, left ? "LPUSH" : "RPUSH", key, items, n);
+        cmd_notify(ctx, KE_LIST, left ? "lpush" : "rpush", key);
         reply_int(ctx->r, (long long)len);
     }
 }
@@ -85,6 +87,8 @@ static type_status pop_and_reply(cmd_ctx *ctx, const resp_arg *key, int left, lo
         const char *argv[3] = {left ? "LPOP" : "RPOP", key->ptr, num};
         size_t lens[3] = {4, key->len, num_format_ll(num, popped)};
         cmd_record(ctx, TYPE_LIST, 3, argv, lens);
+        cmd_notify(ctx, KE_LIST, left ? "lpop" : "rpop", key);
+        cmd_notify_if_emptied(ctx, key);
     }
     return s;
 }
@@ -141,6 +145,7 @@ void cmd_lset(cmd_ctx *ctx) {
         const char *argv[4] = {"LSET", ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[3].ptr};
         size_t lens[4] = {4, ctx->argv[1].len, ctx->argv[2].len, ctx->argv[3].len};
         cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+        cmd_notify(ctx, KE_LIST, "lset", &ctx->argv[1]);
         reply_ok(ctx->r);
     }
 }
@@ -183,6 +188,7 @@ void cmd_linsert(cmd_ctx *ctx) {
             const char *argv[5] = {"LINSERT", key->ptr, before ? "BEFORE" : "AFTER", pivot->ptr, value->ptr};
             size_t lens[5] = {7, key->len, before ? 6 : 5, pivot->len, value->len};
             cmd_record(ctx, TYPE_LIST, 5, argv, lens);
+            cmd_notify(ctx, KE_LIST, "linsert", key);
         }
         reply_int(ctx->r, len);
     }
@@ -201,6 +207,8 @@ void cmd_lrem(cmd_ctx *ctx) {
         const char *argv[4] = {"LREM", key->ptr, ctx->argv[2].ptr, value->ptr};
         size_t lens[4] = {4, key->len, ctx->argv[2].len, value->len};
         cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+        cmd_notify(ctx, KE_LIST, "lrem", key);
+        cmd_notify_if_emptied(ctx, key);
     }
     reply_int(ctx->r, removed);
 }
@@ -217,6 +225,8 @@ void cmd_ltrim(cmd_ctx *ctx) {
         const char *argv[4] = {"LTRIM", ctx->argv[1].ptr, ctx->argv[2].ptr, ctx->argv[3].ptr};
         size_t lens[4] = {5, ctx->argv[1].len, ctx->argv[2].len, ctx->argv[3].len};
         cmd_record(ctx, TYPE_LIST, 4, argv, lens);
+        cmd_notify(ctx, KE_LIST, "ltrim", &ctx->argv[1]);
+        cmd_notify_if_emptied(ctx, &ctx->argv[1]);
     }
     reply_ok(ctx->r);
 }
@@ -315,6 +325,10 @@ static int move_and_reply(cmd_ctx *ctx, const resp_arg *src, const resp_arg *dst
         const char *argv[5] = {"LMOVE", src->ptr, dst->ptr, from_left ? "LEFT" : "RIGHT", to_left ? "LEFT" : "RIGHT"};
         size_t lens[5] = {5, src->len, dst->len, from_left ? 4 : 5, to_left ? 4 : 5};
         cmd_record(ctx, TYPE_LIST, 5, argv, lens);
+        /* Redis's order: the push to dst, then the pop from src (and its "del" if emptied) */
+        cmd_notify(ctx, KE_LIST, to_left ? "lpush" : "rpush", dst);
+        cmd_notify(ctx, KE_LIST, from_left ? "lpop" : "rpop", src);
+        cmd_notify_if_emptied(ctx, src);
         reply_bulk(ctx->r, v.data ? v.data : "", v.len);
     } else if (s != ST_MISSING) {
         reply_list_error(ctx, at_dst ? dst : src, s);
@@ -393,7 +407,8 @@ void cmd_blmpop(cmd_ctx *ctx) {
 }
 
 int list_replace(cmd_ctx *ctx, const resp_arg *key, const slice *items, long long n) {
-    if (replace_key(ctx, key) < 0) {
+    int replaced = replace_key(ctx, key);
+    if (replaced < 0) {
         reply_storage_error(ctx);
         return -1;
     }
@@ -404,7 +419,7 @@ int list_replace(cmd_ctx *ctx, const resp_arg *key, const slice *items, long lon
         return -1;
     }
     record_push(ctx, "RPUSH", key, items, n);
-    return 0;
+    return replaced;
 }
 
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */

@@ -84,7 +84,8 @@ typedef struct receiver {
  * the lock is released, so that a receiver on this worker can get it straight away. */
 typedef struct delivery {
     pubsub_space space;
-    const resp_arg *channel, *payload;
+    const char *channel, *payload;
+    size_t channel_len, payload_len;
     buf bodies;
     encoding *encodings;
     size_t nencodings, encodings_cap;
@@ -95,8 +96,8 @@ typedef struct delivery {
 static void gather(void *arg, const char *pattern, size_t plen, const client_ref *refs, size_t n) {
     delivery *d = arg;
     encoding e = {d->bodies.len, 0, 0};
-    e.count = pubsub_encode_message(&d->bodies, d->space, pattern, plen, d->channel->ptr, d->channel->len,
-                                    d->payload->ptr, d->payload->len);
+    e.count = pubsub_encode_message(&d->bodies, d->space, pattern, plen, d->channel, d->channel_len,
+                                    d->payload, d->payload_len);
     e.len = d->bodies.len - e.at;
     d->encodings = grow_array(d->encodings, &d->encodings_cap, d->nencodings + 1, sizeof(e), 4);
     d->encodings[d->nencodings++] = e;
@@ -104,20 +105,25 @@ static void gather(void *arg, const char *pattern, size_t plen, const client_ref
     for (size_t i = 0; i < n; i++) d->receivers[d->nreceivers++] = (receiver){refs[i], d->nencodings - 1};
 }
 
-static void publish(cmd_ctx *ctx, pubsub_space space) {
-    delivery d = {.space = space, .channel = &ctx->argv[1], .payload = &ctx->argv[2]};
+long long pubsub_send(pubsub_space space, const char *channel, size_t clen, const char *payload, size_t plen) {
+    delivery d = {.space = space, .channel = channel, .channel_len = clen, .payload = payload, .payload_len = plen};
     buf_init(&d.bodies);
-    long long receivers = pubsub_publish(space, d.channel->ptr, d.channel->len, gather, &d);
+    long long receivers = pubsub_publish(space, channel, clen, gather, &d);
     /* A receiver whose mailbox refuses it is closed (net_push): it is still counted, as Redis
      * counts a subscriber it then disconnects for its output limit. */
     for (size_t i = 0; i < d.nreceivers; i++) {
         const encoding *e = &d.encodings[d.receivers[i].encoding];
         (void)net_push_message(d.receivers[i].to, e->count, d.bodies.data + e->at, e->len);
     }
-    reply_int(ctx->r, receivers);
     buf_free(&d.bodies);
     free(d.encodings);
     free(d.receivers);
+    return receivers;
+}
+
+static void publish(cmd_ctx *ctx, pubsub_space space) {
+    const resp_arg *channel = &ctx->argv[1], *payload = &ctx->argv[2];
+    reply_int(ctx->r, pubsub_send(space, channel->ptr, channel->len, payload->ptr, payload->len));
 }
 
 void cmd_publish(cmd_ctx *ctx) { publish(ctx, PUBSUB_CHANNEL); }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "cmd/members.h"
 #include "types/set.h"
 
@@ -17,7 +18,7 @@ static int record_member(void *arg, const char *m, size_t ml, const char *value,
     return 0;
 }
 
-/* SADD (add=1) and SREM (add=0). */
+/* SADD (add=1) and SREM (add=0): events "sadd", or "srem" and "del" if it emptied the set. */
 static void change_members(cmd_ctx *ctx, int add) {
     const resp_arg *key = &ctx->argv[1];
     effect e;
@@ -30,6 +31,10 @@ static void change_members(cmd_ctx *ctx, int add) {
         return;
     }
     effect_finish(ctx, &e, 3);
+    if (changed) {
+        cmd_notify(ctx, KE_SET, add ? "sadd" : "srem", key);
+        if (!add) cmd_notify_if_emptied(ctx, key);
+    }
     reply_int(ctx->r, changed);
 }
 
@@ -120,6 +125,10 @@ void cmd_spop(cmd_ctx *ctx) {
     effect_init(&e, TYPE_SET, "SREM", key, (int)n);
     for (long long i = 0; i < n; i++) effect_add(&e, picked_member(&p[i]), p[i].sub.len);
     effect_finish(ctx, &e, 3);
+    if (n) {
+        cmd_notify(ctx, KE_SET, "spop", key);
+        cmd_notify_if_emptied(ctx, key);
+    }
     if (!has_count) {
         if (n) reply_bulk(ctx->r, picked_member(&p[0]), p[0].sub.len);
         else reply_null(ctx->r);
@@ -142,9 +151,22 @@ void cmd_srandmember(cmd_ctx *ctx) {
     else members_reply_one(ctx, TYPE_SET);
 }
 
+/* A member_visit_fn noting whether the member is there. */
+static int note_member(void *arg, const char *m, size_t ml, const char *value, size_t vl) {
+    (void)m, (void)ml, (void)vl;
+    *(int *)arg = value != NULL;
+    return 0;
+}
+
 void cmd_smove(cmd_ctx *ctx) {
     const resp_arg *src = &ctx->argv[1], *dst = &ctx->argv[2], *m = &ctx->argv[3];
-    int moved, which;
+    int moved, which, dst_had = 0;
+    /* "sadd" is only for a member dst did not hold: asked only when someone listens */
+    if (cmd_notify_wanted(KE_SET) &&
+        set_are_members(ctx->t, ctx->db, dst->ptr, dst->len, m, 1, note_member, &dst_had) == ST_ERROR) {
+        reply_storage_error(ctx);
+        return;
+    }
     type_status st = set_move(ctx->t, ctx->db, src, dst, m, &moved, &which);
     if (reply_key_status(ctx, which ? dst : src, st)) return;
     int same = src->len == dst->len && memcmp(src->ptr, dst->ptr, src->len) == 0;
@@ -152,6 +174,9 @@ void cmd_smove(cmd_ctx *ctx) {
         const char *argv[4] = {"SMOVE", src->ptr, dst->ptr, m->ptr};
         size_t lens[4] = {5, src->len, dst->len, m->len};
         cmd_record(ctx, TYPE_SET, 4, argv, lens);
+        cmd_notify(ctx, KE_SET, "srem", src);
+        cmd_notify_if_emptied(ctx, src);
+        if (!dst_had) cmd_notify(ctx, KE_SET, "sadd", dst);
     }
     reply_int(ctx->r, moved);
 }
@@ -168,8 +193,9 @@ static int combine(cmd_ctx *ctx, enum set_op op, int first, int n, size_t limit,
 }
 
 /* Replaces the set at store_key with r: recorded as DEL (of what it held) then SADD. */
-static void store_result(cmd_ctx *ctx, const resp_arg *store_key, const set_result *r) {
-    if (replace_key(ctx, store_key) < 0) {
+static void store_result(cmd_ctx *ctx, const resp_arg *store_key, const set_result *r, const char *event) {
+    int replaced = replace_key(ctx, store_key);
+    if (replaced < 0) {
         reply_storage_error(ctx);
         return;
     }
@@ -179,16 +205,19 @@ static void store_result(cmd_ctx *ctx, const resp_arg *store_key, const set_resu
     effect_init(&e, TYPE_SET, "SADD", store_key, (int)r->n);
     for (size_t i = 0; i < r->n; i++) effect_add(&e, r->items[i].data ? r->items[i].data : "", r->items[i].len);
     effect_finish(ctx, &e, 3);
+    cmd_notify_store(ctx, KE_SET, event, store_key, (long long)r->n, replaced);
     reply_int(ctx->r, (long long)r->n);
 }
 
 /* Runs an operation over argv[first..]: replies the members, or stores them at store_key. */
 static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_arg *store_key) {
+    static const char *const store_events[] = {[SET_INTER] = "sinterstore", [SET_UNION] = "sunionstore",
+                                                [SET_DIFF] = "sdiffstore"};
     set_result r = {0};
     size_t room = store_key ? SIZE_MAX : reply_room(ctx->r);
     if (combine(ctx, op, first, ctx->argc - first, 0, room, &r) < 0) return;
     if (store_key) {
-        store_result(ctx, store_key, &r);
+        store_result(ctx, store_key, &r, store_events[op]);
     } else {
         reply_set(ctx->r, (long long)r.n);
         for (size_t i = 0; i < r.n; i++) reply_bulk(ctx->r, r.items[i].data ? r.items[i].data : "", r.items[i].len);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "types/compound.h"
 #include "types/hash.h"
 #include "types/keyspace.h"
@@ -242,7 +243,11 @@ static void store_rows(cmd_ctx *ctx, const sort_opts *o, const sort_item *items,
         values[k].len = len;
         p += sizeof(len) + len;
     }
-    if (list_replace(ctx, o->store, values, total) == 0) reply_int(ctx->r, total);
+    int replaced = list_replace(ctx, o->store, values, total);
+    if (replaced >= 0) {
+        cmd_notify_store(ctx, KE_LIST, "sortstore", o->store, total, replaced);
+        reply_int(ctx->r, total);
+    }
     free(values);
     buf_free(&rows);
 }

@@ -5,6 +5,7 @@
 
 #include "cmd/expire_args.h"
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "config.h"
 #include "types/keyspace.h"
 #include "types/string.h"
@@ -71,6 +72,12 @@ static void write_string(cmd_ctx *ctx, const resp_arg *key, const char *val, siz
     cmd_record_set(ctx, key->ptr, key->len, val, vlen, expire_ms);
 }
 
+/* SET's events: "set", then "expire" when it gave the key an expiry (not when it kept one). */
+static void notify_set(cmd_ctx *ctx, const resp_arg *key, int gave_expiry) {
+    cmd_notify(ctx, KE_STRING, "set", key);
+    if (gave_expiry) cmd_notify(ctx, KE_GENERIC, "expire", key);
+}
+
 enum { SET_NX = 1, SET_XX = 2, SET_GET = 4, SET_KEEPTTL = 8, SET_EXPIRE = 16 };
 
 typedef struct set_args {
@@ -112,6 +119,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     if (!(flags & (SET_NX | SET_XX | SET_GET | SET_KEEPTTL)) && !as_int) {
         /* A plain SET replaces whatever is there: no need to read it first. */
         write_string(ctx, key, val->ptr, val->len, expire_ms);
+        notify_set(ctx, key, expire_ms != 0);
         reply_ok(ctx->r);
         return;
     }
@@ -126,8 +134,10 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     int exists = s != ST_MISSING;
     int apply = !((flags & SET_NX) && exists) && !((flags & SET_XX) && !exists);
     if (apply) {
+        int gave_expiry = expire_ms != 0;
         if ((flags & SET_KEEPTTL) && s == ST_OK) expire_ms = old.expire_ms;
         write_string(ctx, key, val->ptr, val->len, expire_ms);
+        notify_set(ctx, key, gave_expiry);
     }
     if (flags & SET_GET) {
         if (s == ST_OK)
@@ -174,6 +184,7 @@ void cmd_getdel(cmd_ctx *ctx) {
             reply_bulk(ctx->r, v.ptr, v.len);
             ks_delete(ctx->t, ctx->db, key->ptr, key->len);
             cmd_record_key(ctx, "DEL", TYPE_STRING, key->ptr, key->len);
+            cmd_notify(ctx, KE_GENERIC, "del", key);
         } else {
             reply_null(ctx->r);
         }
@@ -205,7 +216,12 @@ void cmd_getex(cmd_ctx *ctx) {
             reply_null(ctx->r);
         } else {
             reply_bulk(ctx->r, v.ptr, v.len);
-            if (change && !(persist && v.expire_ms == 0)) write_string(ctx, key, v.ptr, v.len, expire_ms);
+            if (change && !(persist && v.expire_ms == 0)) {
+                write_string(ctx, key, v.ptr, v.len, expire_ms);
+                /* A time already past deletes the key (the write is born expired) */
+                int gone = expire_ms != 0 && expire_ms <= ctx->t->now_ms;
+                cmd_notify(ctx, KE_GENERIC, persist ? "persist" : gone ? "del" : "expire", key);
+            }
         }
     }
     string_val_free(&v);
@@ -263,6 +279,7 @@ static void mset_generic(cmd_ctx *ctx, int nx) {
     cmd_record(ctx, TYPE_STRING, ctx->argc, argv, lens);
     free(argv);
     free(lens);
+    for (int i = 1; i < ctx->argc; i += 2) cmd_notify(ctx, KE_STRING, "set", &ctx->argv[i]);
     if (nx)
         reply_int(ctx->r, 1);
     else
@@ -280,6 +297,7 @@ static void incr_generic(cmd_ctx *ctx, long long by) {
     if (reply_status_error(ctx, s)) return;
     char text[32];
     cmd_record_set(ctx, key->ptr, key->len, text, num_format_ll(text, result), expire_ms);
+    cmd_notify(ctx, KE_STRING, "incrby", key);
     reply_int(ctx->r, result);
 }
 
@@ -314,6 +332,7 @@ void cmd_incrbyfloat(cmd_ctx *ctx) {
     type_status s = string_incrbyfloat(ctx->t, ctx->db, key->ptr, key->len, by, &out, &expire_ms);
     if (!reply_status_error(ctx, s)) {
         cmd_record_set(ctx, key->ptr, key->len, out.data, out.len, expire_ms);
+        cmd_notify(ctx, KE_STRING, "incrbyfloat", key);
         reply_bulk(ctx->r, out.data, out.len);
     }
     buf_free(&out);
@@ -363,6 +382,7 @@ static void write_range(cmd_ctx *ctx, long long offset, const resp_arg *bytes, i
         size_t lens[4] = {8, key->len, num_format_ll(at, offset), bytes->len};
         record_edit(ctx, 4, argv, lens, expire_ms);
     }
+    cmd_notify(ctx, KE_STRING, append ? "append" : "setrange", key);
     reply_int(ctx->r, len);
 }
 
@@ -416,6 +436,7 @@ void cmd_setbit(cmd_ctx *ctx) {
     const char *argv[4] = {"SETBIT", key->ptr, at, ctx->argv[3].ptr};
     size_t lens[4] = {6, key->len, num_format_ll(at, (long long)bit), 1};
     record_edit(ctx, 4, argv, lens, expire_ms);
+    cmd_notify(ctx, KE_STRING, "setbit", key);
     reply_int(ctx->r, old);
 }
 

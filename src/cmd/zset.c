@@ -6,6 +6,7 @@
 
 #include "cmd/blocking.h"
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "cmd/members.h"
 #include "types/keyspace.h"
 #include "types/zset.h"
@@ -37,6 +38,13 @@ static void record_entries(cmd_ctx *ctx, const char *name, const resp_arg *key, 
         effect_add(&e, es->items[i].member, es->items[i].len);
     }
     effect_finish(ctx, &e, 3);
+}
+
+/* A removal's events: event if it removed any member, and "del" if it emptied the zset. */
+static void notify_removal(cmd_ctx *ctx, const char *event, const resp_arg *key, long long removed) {
+    if (!removed) return;
+    cmd_notify(ctx, KE_ZSET, event, key);
+    cmd_notify_if_emptied(ctx, key);
 }
 
 /* ---- ranges (ZRANGE and friends) ---- */
@@ -250,6 +258,7 @@ static void zadd_generic(cmd_ctx *ctx, int flags, int first) {
         else if (res.skipped) reply_null(ctx->r);
         else reply_double(ctx->r, res.score);
         effect_finish(ctx, &e, 3);
+        if (res.changed) cmd_notify(ctx, KE_ZSET, (flags & ZSET_INCR) ? "zincr" : "zadd", key);
     }
     free(pairs);
 }
@@ -279,6 +288,7 @@ void cmd_zrem(cmd_ctx *ctx) {
         effect_discard(&e);
     } else {
         effect_finish(ctx, &e, 3);
+        notify_removal(ctx, "zrem", key, removed);
         reply_int(ctx->r, removed);
     }
 }
@@ -328,6 +338,8 @@ void cmd_zrank(cmd_ctx *ctx) { zrank_generic(ctx, 0); }
 void cmd_zrevrank(cmd_ctx *ctx) { zrank_generic(ctx, 1); }
 
 static void zremrange_generic(cmd_ctx *ctx, enum zset_range_by by) {
+    static const char *const events[] = {[ZSET_BY_RANK] = "zremrangebyrank", [ZSET_BY_SCORE] = "zremrangebyscore",
+                                          [ZSET_BY_LEX] = "zremrangebylex"};
     zset_range r = zset_range_all(by);
     if (parse_range(ctx, 2, &r) < 0) return;
     const resp_arg *key = &ctx->argv[1];
@@ -336,6 +348,7 @@ static void zremrange_generic(cmd_ctx *ctx, enum zset_range_by by) {
     type_status s = zset_remove_range(ctx->t, ctx->db, key->ptr, key->len, &r, &es);
     if (!reply_zset_error(ctx, key, s)) {
         record_entries(ctx, "ZREM", key, &es, 0);
+        notify_removal(ctx, events[by], key, (long long)es.n);
         reply_int(ctx->r, (long long)es.n);
     }
     zset_entries_free(&es);
@@ -370,6 +383,7 @@ static type_status pop_and_reply(cmd_ctx *ctx, const resp_arg *key, int max, lon
     if (s == ST_OK) {
         reply_popped(ctx, key, &es, shape);
         record_entries(ctx, "ZREM", key, &es, 0);
+        notify_removal(ctx, max ? "zpopmax" : "zpopmin", key, (long long)es.n);
     } else {
         reply_zset_error(ctx, key, s);
     }
@@ -432,14 +446,16 @@ void cmd_bzpopmax(cmd_ctx *ctx) { bzpop_generic(ctx, 1); }
 /* ---- STORE forms ---- */
 
 /* Replaces the destination argv[1] of a STORE command with a zset of the entries, records it
- * (DEL of what was there, then ZADD) and replies their count. */
-static void store_entries(cmd_ctx *ctx, const zset_entries *es) {
+ * (DEL of what was there, then ZADD), notifies event and replies their count. */
+static void store_entries(cmd_ctx *ctx, const zset_entries *es, const char *event) {
     const resp_arg *dst = &ctx->argv[1];
-    if (replace_key(ctx, dst) < 0 || zset_store(ctx->t, ctx->db, dst->ptr, dst->len, es) != ST_OK) {
+    int replaced = replace_key(ctx, dst);
+    if (replaced < 0 || zset_store(ctx->t, ctx->db, dst->ptr, dst->len, es) != ST_OK) {
         reply_storage_error(ctx);
         return;
     }
     record_entries(ctx, "ZADD", dst, es, 1);
+    cmd_notify_store(ctx, KE_ZSET, event, dst, (long long)es->n, replaced);
     reply_int(ctx->r, (long long)es->n);
 }
 
@@ -453,7 +469,7 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     zset_entries es;
     zset_entries_init(&es);
     type_status s = zset_range_copy(ctx->t, ctx->db, src->ptr, src->len, &r, &es);
-    if (!reply_zset_error(ctx, src, s)) store_entries(ctx, &es);
+    if (!reply_zset_error(ctx, src, s)) store_entries(ctx, &es, "zrangestore");
     zset_entries_free(&es);
 }
 
@@ -554,6 +570,8 @@ static int combine_inputs(cmd_ctx *ctx, const zcombine *zc, size_t room, zset_en
 
 /* ZUNION/ZINTER/ZDIFF [STORE]: numkeys at argv[at]; dst is argv[1] for the STORE forms. */
 static void combine_command(cmd_ctx *ctx, enum zset_combine_op op, int store) {
+    static const char *const store_events[] = {[ZSET_UNION] = "zunionstore", [ZSET_INTER] = "zinterstore",
+                                               [ZSET_DIFF] = "zdiffstore"};
     zcombine zc = {0};
     zc.spec.op = op;
     zset_entries es;
@@ -561,7 +579,7 @@ static void combine_command(cmd_ctx *ctx, enum zset_combine_op op, int store) {
     if (parse_combine(ctx, store ? 2 : 1, &zc, !store, 0) == 0 &&
         combine_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &es) == 0) {
         if (store) {
-            store_entries(ctx, &es);
+            store_entries(ctx, &es, store_events[op]);
         } else {
             int nested = zc.withscores && ctx->r->resp == 3;
             reply_array(ctx->r, zc.withscores && ctx->r->resp == 2 ? (long long)es.n * 2 : (long long)es.n);

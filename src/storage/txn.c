@@ -31,6 +31,7 @@ void txn_init(txn *t) {
     record_writer_init(&t->record);
     buf_init(&t->touched);
     buf_init(&t->flushed);
+    buf_init(&t->events);
     buf_init(&t->sealed);
     staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
@@ -75,6 +76,7 @@ void txn_reset(txn *t) {
     t->described = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
+    clear_or_free(&t->events);
     staged_bounds_clear(&t->bounds);
     keycount_delta_clear(&t->counts);
 }
@@ -88,6 +90,7 @@ void txn_free(txn *t) {
     record_writer_free(&t->record);
     buf_free(&t->touched);
     buf_free(&t->flushed);
+    buf_free(&t->events);
     buf_free(&t->sealed);
     staged_bounds_free(&t->bounds);
     keycount_delta_free(&t->counts);
@@ -254,6 +257,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->ranges = t->ranges;
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
+    m->events_len = t->events.len;
     m->staged = t->bounds.n;
     m->seals = t->seals;
     m->unrecorded_seals = t->unrecorded_seals;
@@ -273,6 +277,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     }
     t->touched.len = m->touched_len;
     t->flushed.len = m->flushed_len;
+    t->events.len = m->events_len;
     t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
     staged_bounds_truncate(&t->bounds, m->staged);
@@ -441,6 +446,8 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
 
+void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
+
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
 /* The sealed commits are built as the batch itself, behind room for its header, so that a
@@ -502,6 +509,16 @@ static void after_commit(txn *t) {
         keylock_flush_bump(db);
     }
     if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
+}
+
+static void (*events_hook)(const char *events, size_t len);
+
+void txn_set_events_hook(void (*hook)(const char *events, size_t len)) { events_hook = hook; }
+
+/* Publishes the commit's keyspace notifications (after WATCH and wake-ups: a subscriber that
+ * reacts to one finds the write done everywhere). */
+static void publish_events(const txn *t) {
+    if (events_hook && t->events.len > 0) events_hook(t->events.data, t->events.len);
 }
 
 static void (*commit_hook)(const char *batch, size_t len);
@@ -570,6 +587,7 @@ int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {
         bounds_publish(&t->bounds);
+        publish_events(t); /* HSET of a field to the value it has writes nothing, yet notifies */
         txn_reset(t);
         return 0;
     }
@@ -588,6 +606,7 @@ int txn_commit(txn *t, char **err) {
     if (rc == 0) {
         if (counting) keycount_apply(&t->counts, t->now_ms);
         after_commit(t);
+        publish_events(t);
         compact_deleted_keys(t);
         bounds_publish(&t->bounds);
     }

@@ -34,6 +34,8 @@ typedef struct txn {
     size_t sealed_ops; /* and how many of the ops: the next commit's writes begin there */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
+    buf events;     /* keyspace notifications of its commands, published after the commit
+                     * (their encoding is cmd/notify.c's business) */
     size_t seals;            /* commits ended so far (txn_seal), and those of them that had */
     size_t unrecorded_seals; /* writes but no change record: for txn_wrote_unrecorded */
     int described;           /* the commit being gathered is recorded whole, even by no command */
@@ -83,6 +85,9 @@ void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv,
 void txn_touch(txn *t, int db, const char *key, size_t klen);
 /* Marks a database emptied (FLUSHDB), for WATCH. */
 void txn_touch_db(txn *t, int db);
+/* Adds a keyspace notification (opaque bytes) that the events hook publishes once the txn has
+ * committed; a rollback drops those of the commands it undoes. */
+void txn_add_event(txn *t, const void *event, size_t len);
 int txn_has_writes(const txn *t);
 /* Ends the commit being gathered: the writes since the previous one and the change record
  * become a commit of their own inside the batch (how a pipeline of commands is written as
@@ -98,7 +103,7 @@ int txn_commit(txn *t, char **err);
  * of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
-    size_t records_len, nops, ranges, touched_len, flushed_len, staged, seals, unrecorded_seals;
+    size_t records_len, nops, ranges, touched_len, flushed_len, events_len, staged, seals, unrecorded_seals;
     size_t count_reads;
     int described;
     record_mark record;
@@ -129,6 +134,9 @@ void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 /* Called after every successful commit with the lock hashes of the keys it touched
  * (blocked clients waiting on them are woken). */
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
+/* Called after every successful commit (one that wrote nothing too) with the notifications
+ * its commands added (txn_add_event), in order, when there are any. */
+void txn_set_events_hook(void (*hook)(const char *events, size_t len));
 /* The last sequence number that a commit or raw write on the calling thread was given. */
 uint64_t txn_thread_last_sequence(void);
 

@@ -8,6 +8,10 @@
 #include "storage/store.h"
 #include "util/random.h"
 
+static void (*expired_hook)(txn *t, int db, const char *key, size_t klen);
+
+void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen)) { expired_hook = hook; }
+
 /* Looks a key up reading at most max bytes of its metadata record; with reclaim, a key found
  * expired is deleted. */
 static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max, int reclaim) {
@@ -29,6 +33,7 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
             size_t lens[2] = {3, klen};
             txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
             atomic_fetch_add(&stats.expired_keys, 1);
+            if (expired_hook) expired_hook(t, db, key, klen);
         } else if (!enc_meta_is_dead(m, t->now_ms)) {
             rc = KS_FOUND;
         }

@@ -19,6 +19,8 @@ STORE_MUST_CHECK int ks_lookup(txn *t, int db, const char *key, size_t klen, met
 /* The same without reading a string's value (m->value is NULL): for commands that need only
  * the type and expiry (DEL, EXISTS, TYPE, TTL …), so a 500 MB string costs them no copy. */
 STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+/* Called with each key a lookup finds expired and deletes (keyspace notifications). */
+void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen));
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
 STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* While on, lookups leave a key found expired in place (it reads as missing), and the key

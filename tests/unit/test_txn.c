@@ -220,13 +220,26 @@ static void iterated_keys(txn *t, const char *begin, const char *end, buf *out) 
     store_iter_free(it);
 }
 
-static void test_reads_see_own_writes_and_range_deletions(void **state) {
-    (void)state;
-    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+/* Opens a store in a new temporary directory (dir: a mkdtemp template). */
+static void open_temp_store(char *dir) {
     assert_non_null(mkdtemp(dir));
     store_settings s = {.dir = dir, .block_cache_bytes = 8 << 20, .write_buffer_bytes = 4 << 20, .min_blob_size = -1};
     char *err = NULL;
     assert_int_equal(store_open(&s, &err), 0);
+}
+
+static void close_temp_store(const char *dir) {
+    store_close();
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_reads_see_own_writes_and_range_deletions(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    open_temp_store(dir);
+    char *err = NULL;
     txn t;
     txn_init(&t);
     record_set(&t, "x", "stored");
@@ -252,10 +265,7 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     assert_memory_equal(keys.data, "b", 1);
     buf_free(&keys);
     txn_free(&t);
-    store_close();
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    close_temp_store(dir);
 }
 
 /* The recording check (txn_wrote_unrecorded): writes since the mark with no change record
@@ -303,6 +313,54 @@ static void test_writes_without_a_record_are_caught(void **state) {
     txn_free(&t);
 }
 
+/* What the events hook was last given. */
+static char published[64];
+static size_t published_len;
+static int publishes;
+
+static void on_events(const char *events, size_t len) {
+    assert_true(len <= sizeof(published));
+    memcpy(published, events, len);
+    published_len = len;
+    publishes++;
+}
+
+/* Keyspace notifications ride the txn: a rollback drops those of the commands it undoes, a
+ * commit publishes the rest after writing, one that writes nothing too, a failed one none. */
+static void test_events_follow_the_commit(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    open_temp_store(dir);
+    char *err = NULL;
+    txn_set_events_hook(on_events);
+    txn t;
+    txn_init(&t);
+    record_set(&t, "a", "1");
+    txn_put(&t, 0, "a", 1, "1", 1);
+    txn_add_event(&t, "first", 5);
+    txn_mark m;
+    txn_savepoint(&t, &m);
+    txn_add_event(&t, "undone", 6);
+    txn_rollback(&t, &m);
+    txn_add_event(&t, "second", 6);
+    assert_int_equal(publishes, 0); /* nothing before the commit */
+    assert_int_equal(txn_commit(&t, &err), 0);
+    assert_int_equal(publishes, 1);
+    assert_int_equal(published_len, 11);
+    assert_memory_equal(published, "firstsecond", 11);
+
+    txn_add_event(&t, "nowrite", 7); /* a command that notifies without writing */
+    assert_int_equal(txn_commit(&t, &err), 0);
+    assert_int_equal(publishes, 2);
+    assert_memory_equal(published, "nowrite", 7);
+
+    assert_int_equal(txn_commit(&t, &err), 0); /* the commit emptied the txn: nothing again */
+    assert_int_equal(publishes, 2);
+    txn_set_events_hook(NULL);
+    txn_free(&t);
+    close_temp_store(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_commit),
@@ -311,6 +369,7 @@ int main(void) {
         cmocka_unit_test(test_sealed_commits_share_a_batch),
         cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
         cmocka_unit_test(test_writes_without_a_record_are_caught),
+        cmocka_unit_test(test_events_follow_the_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
