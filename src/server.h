@@ -103,7 +103,6 @@ typedef struct client {
     size_t queue_mem; /* the queued commands' memory (arguments and slots) */
     struct write_group *group; /* the worker's write group (cmd/dispatch.h) */
     int in_group;              /* has replies in c->out that wait for the group's commit */
-    buf held_pushes; /* pushes that came while in_group: they go after its replies, once final */
     int flush_pending;         /* on the worker's list of clients to flush after the pass */
     struct client *fnext;
     watched_key *watched;

@@ -343,7 +343,6 @@ static void client_free(client *c) {
     resp_parser_free(&c->parser);
     buf_free(&c->in);
     buf_free(&c->out);
-    buf_free(&c->held_pushes);
     buf_free(&c->poll_body);
     free(c->name);
     pthread_mutex_destroy(&c->shown_lock);
@@ -644,26 +643,18 @@ static void flush_after_pass(client *c);
 
 /* Appends a push message to the client's output, counted against its output limits as a reply
  * is: past them the client is closed, as Redis closes a subscriber that cannot keep up. It is
- * sent after the pass, with whatever else the pass gives the client: one write for many. A
- * client with replies in a write group holds it until the group is written (flush_after_pass):
- * a failed write rewinds those replies, which the push must not go with, and the group cannot
- * be written now, in the middle of a command (a script's PUBLISH) or of its own commit (a
- * keyspace notification). */
+ * sent after the pass, with whatever else the pass gives the client: one write for many. Only
+ * mail (MAIL_PUSH, between commands) finds a client in a write group: subscribers never join
+ * one (dispatch.c, joins_group), so a PUBLISH or a keyspace notification, which may come in
+ * the middle of a command or of a commit, never writes the group here. */
 static void deliver_push(client *c, long long count, const void *body, size_t len) {
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return; /* nothing goes after its last reply */
-    reply r = c->in_group ? (reply){&c->held_pushes, c->resp, 0, NULL} : net_client_reply(c);
+    /* A group whose write fails rewinds its clients' replies; the push must not go with them. */
+    if (c->in_group) write_group_commit(c->group);
+    reply r = net_client_reply(c);
     reply_push(&r, count);
     reply_encoded(&r, body, len);
-    if (!c->in_group) flush_after_pass(c); /* what the socket does not take is checked against the limits then */
-}
-
-/* Moves the pushes held while the client was in a write group to its output, after its replies. */
-static void release_held_pushes(client *c) {
-    if (c->held_pushes.len == 0) return;
-    reply r = net_client_reply(c);
-    reply_encoded(&r, c->held_pushes.data, c->held_pushes.len);
-    if (c->held_pushes.cap > 1024 * 1024) buf_free(&c->held_pushes);
-    else buf_clear(&c->held_pushes);
+    flush_after_pass(c); /* what the socket does not take is checked against the limits then */
 }
 
 int net_push_message(client_ref to, long long count, const void *body, size_t len) {
@@ -778,7 +769,6 @@ static void client_create(worker *w, int fd) {
     c->authenticated = !config_password_set();
     buf_init(&c->in);
     buf_init(&c->out);
-    buf_init(&c->held_pushes);
     resp_parser_init(&c->parser, CONFIG_READ(proto_max_bulk_len));
     fill_addresses(c);
     c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_readable, c);
@@ -868,7 +858,6 @@ static void wake_workers_after_sync(void) {
 /* Called by a group's commit and for pushes (possibly inside an event callback, where the
  * client must not be freed): its output goes out after the pass. */
 static void flush_after_pass(client *c) {
-    release_held_pushes(c);
     if (c->flush_pending) return;
     worker *w = c->worker;
     c->flush_pending = 1;

@@ -223,3 +223,51 @@ def test_events_reach_subscribers_on_other_connections_concurrently(server, r, e
     got = names(events.take())
     for i in range(4):
         assert [e for e in got if e[1] == "w%d" % i] == [("rpush", "w%d" % i)] * 50
+
+
+def _frames(conn, n):
+    """The next n replies and pushes of a raw connection, split into (replies, pushes)."""
+    from conftest import Push
+
+    replies, pushes = [], []
+    for _ in range(n):
+        f = conn.read_reply()
+        (pushes if isinstance(f, Push) else replies).append(f)
+    return replies, pushes
+
+
+def test_resp3_subscriber_gets_events_of_its_own_pipelined_writes(server, r):
+    """The subscriber's own writes run in a write group; their events are published at its
+    commit, to a client whose replies wait in that very group (held until they are final)."""
+    from conftest import encode_command
+
+    r.config_set("notify-keyspace-events", "KEA")
+    try:
+        with server.conn() as c:
+            c.call("HELLO", "3")
+            assert c.call("PSUBSCRIBE", "__keyevent@0__:*")[0] == b"psubscribe"
+            c.send(b"".join(encode_command("SET", "own%d" % i, "v") for i in range(20)))
+            replies, pushes = _frames(c, 40)
+            assert replies == ["OK"] * 20
+            assert [(p[0], p[2], p[3]) for p in pushes] == [
+                (b"pmessage", b"__keyevent@0__:set", b"own%d" % i) for i in range(20)]
+            assert c.call("PING") == "PONG"
+    finally:
+        r.config_set("notify-keyspace-events", "")
+
+
+def test_script_publish_to_a_resp3_subscriber_in_the_same_pass(server, r):
+    """A script's PUBLISH reaches a RESP3 subscriber whose own writes wait in the group."""
+    from conftest import encode_command
+
+    with server.conn() as sub, server.conn() as pub:
+        sub.call("HELLO", "3")
+        assert sub.call("SUBSCRIBE", "ch")[0] == b"subscribe"
+        sub.send(b"".join(encode_command("INCR", "n") for _ in range(10)))
+        script = "redis.call('INCR', KEYS[1]); return redis.call('PUBLISH', 'ch', ARGV[1])"
+        for i in range(10):
+            assert pub.call("EVAL", script, "1", "m", "x%d" % i) == 1
+        replies, pushes = _frames(sub, 20)
+        assert replies == list(range(1, 11))
+        assert [p[2] for p in pushes] == [b"x%d" % i for i in range(10)]
+        assert r.get("m") == b"10"
