@@ -68,6 +68,8 @@ typedef struct config {
     atomic_int tcp_keepalive; /* seconds idle before keepalive probes; 0 = none */
     char *pidfile;            /* empty = none */
     atomic_int notify_keyspace_events; /* keyspace_event bits */
+    atomic_llong hz;                   /* active expiry cycles per second (types/expiry.h), 1..500 */
+    atomic_llong active_expire_effort; /* 1..10: a bigger share of each cycle's period for active expiry */
 } config;
 
 /* bind takes at most this many addresses, as Redis. */

@@ -81,11 +81,13 @@ static void info_stats(buf *b) {
     buf_printf(b,
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
-               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nexpire_cycle_cpu_milliseconds:%lld\r\n"
+               "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
                "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
+               atomic_load(&stats.expire_cycle_cpu_us) / 1000,
                atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses),
                atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
 }
@@ -270,6 +272,7 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.keyspace_hits, 0);
         atomic_store(&stats.keyspace_misses, 0);
         atomic_store(&stats.expired_keys, 0);
+        atomic_store(&stats.expire_cycle_cpu_us, 0);
         atomic_store(&stats.net_input_bytes, 0);
         atomic_store(&stats.net_output_bytes, 0);
         atomic_store(&stats.write_groups, 0);
