@@ -17,6 +17,7 @@
 #include "net/net.h"
 #include "storage/durable.h"
 #include "storage/store.h"
+#include "types/expiry.h"
 #include "types/keyspace.h"
 #include "util/timeutil.h"
 
@@ -583,19 +584,32 @@ static void debug_push(cmd_ctx *ctx) {
     reply_int(ctx->r, posted);
 }
 
+/* DEBUG SET-ACTIVE-EXPIRE 0|1, as Redis's: pauses or resumes the active expiry, so that a
+ * test sees what a lookup does with an expired key. */
+static void debug_set_active_expire(cmd_ctx *ctx) {
+    long long on;
+    if (arg_ll(ctx, &ctx->argv[2], &on) < 0) return;
+    expiry_set_active(on != 0);
+    reply_ok(ctx->r);
+}
+
 /* DEBUG READ-ERROR-AFTER n and DEBUG DROP-RECORD-AFTER n, for tests: the n-th next storage
  * read on this worker thread (the client's) fails as an I/O error would, or the n-th next
  * change record added on it is dropped as if its command had not recorded (0 cancels).
- * DEBUG PUSH: see debug_push. Refused unless the server was started with
+ * DEBUG PUSH and SET-ACTIVE-EXPIRE: see above. Refused unless the server was started with
  * debug-fault-injection yes. */
 void cmd_debug(cmd_ctx *ctx) {
-    static const char *const known[] = {"read-error-after", "drop-record-after", "push", NULL};
+    static const char *const known[] = {"read-error-after", "drop-record-after", "push", "set-active-expire", NULL};
     if (!CONFIG_READ(debug_fault_injection)) {
         reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
         return;
     }
     if (ctx->argc >= 4 && arg_is(&ctx->argv[1], "push")) {
         debug_push(ctx);
+        return;
+    }
+    if (ctx->argc == 3 && arg_is(&ctx->argv[1], "set-active-expire")) {
+        debug_set_active_expire(ctx);
         return;
     }
     long long n;
@@ -624,7 +638,7 @@ static const cmd_def server_defs[] = {
     {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
      "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail; "
      "DROP-RECORD-AFTER n drops its n-th next change record; PUSH client-id word... sends that client the words as a "
-     "push message.",
+     "push message; SET-ACTIVE-EXPIRE 0|1 pauses or resumes the active expiry.",
      "subcommand [argument]...", NO_KEYS},
     {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
      "Returns the number of keys in the database.",

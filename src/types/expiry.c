@@ -30,10 +30,13 @@ static struct {
     pthread_cond_t wake;
     int stopping, running;
     expiry_hook hook;
+    atomic_int paused; /* DEBUG SET-ACTIVE-EXPIRE 0 */
     buf position; /* the first index entry not looked at yet: the walk's own, one thread's */
 } ex = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 void expiry_set_hook(expiry_hook hook) { ex.hook = hook; }
+
+void expiry_set_active(int on) { atomic_store(&ex.paused, !on); }
 
 /* The keys of a batch: where each metadata key lies in `keys`, and its database and lock. */
 typedef struct due_key {
@@ -170,9 +173,11 @@ static void *expiry_main(void *arg) {
     while (!ex.stopping) {
         long long hz = CONFIG_READ(hz);
         pthread_mutex_unlock(&ex.lock);
-        int64_t cpu = thread_cpu_us();
-        expiry_cycle(CONFIG_READ(databases), cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));
-        atomic_fetch_add(&stats.expire_cycle_cpu_us, thread_cpu_us() - cpu);
+        if (!atomic_load(&ex.paused)) {
+            int64_t cpu = thread_cpu_us();
+            expiry_cycle(CONFIG_READ(databases), cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));
+            atomic_fetch_add(&stats.expire_cycle_cpu_us, thread_cpu_us() - cpu);
+        }
         pthread_mutex_lock(&ex.lock);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);

@@ -19,6 +19,10 @@
 typedef void (*expiry_hook)(int db, const char *key, size_t klen);
 void expiry_set_hook(expiry_hook hook);
 
+/* Pauses (0) or resumes (1) the removals, for tests of what a lookup does with an expired key
+ * (DEBUG SET-ACTIVE-EXPIRE, as Redis's). */
+void expiry_set_active(int on);
+
 /* Starts / stops the thread (stopped before the store closes). expiry_start returns 0 or -1. */
 int expiry_start(void);
 void expiry_stop(void);

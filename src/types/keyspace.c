@@ -19,12 +19,13 @@ static void delete_index_entry(txn *t, const buf *mk, int64_t expire_ms) {
 
 static int is_expired(const meta *m, int64_t now_ms) { return m->expire_ms != 0 && m->expire_ms < now_ms; }
 
-/* Deletes a key found expired, with its expiry index entry, and says so in the change stream.
- * It is not touched: the key was already gone, so WATCH sees no change (as in Redis 7, whose
- * EXEC checks expiries itself) and no blocked client has anything new to find. */
+/* Deletes a key found expired, and says so in the change stream. It is not touched: the key
+ * was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks expiries itself)
+ * and no blocked client has anything new to find. Its expiry index entry stays, stale (the
+ * commit is the one write a lookup's DEL always was): the active expiry or a compaction drops
+ * it. */
 static void remove_expired(txn *t, int db, const buf *mk, const char *key, size_t klen, const meta *m) {
     txn_delete(t, CF_METADATA, mk->data, mk->len);
-    delete_index_entry(t, mk, m->expire_ms);
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, klen};
     txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
@@ -87,7 +88,10 @@ int ks_remove_if_expired(txn *t, int db, const char *key, size_t klen) {
     meta m;
     int found = txn_get_prefix(t, CF_METADATA, mk.data, mk.len, META_HEADER_MAX, &raw);
     int removed = found == 1 && enc_decode_meta(raw.data, raw.len, &m) == 0 && is_expired(&m, t->now_ms);
-    if (removed) remove_expired(t, db, &mk, key, klen, &m);
+    if (removed) {
+        remove_expired(t, db, &mk, key, klen, &m);
+        delete_index_entry(t, &mk, m.expire_ms); /* its entry, which the walk has passed */
+    }
     buf_free(&mk);
     buf_free(&raw);
     return found < 0 ? -1 : removed;
