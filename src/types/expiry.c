@@ -20,6 +20,10 @@
 
 /* Keys removed under one taking of their locks, in one RocksDB write (each its own commit). */
 #define BATCH_KEYS 64
+/* A key is removed once it has been expired this long: a command whose clock was taken before
+ * the expiry (a transaction's KEYS then DBSIZE, a long walk) still sees the key throughout, as
+ * the key counts assume (storage/keycount.c). */
+#define EXPIRED_FOR_MS 1000
 /* A cycle that stepped over more deleted index entries than this has the part of the index
  * behind it compacted, so that later walks from the start (after a restart) do not. */
 #define SKIPS_BEFORE_COMPACTION 1024
@@ -52,25 +56,33 @@ typedef struct batch {
     buf last; /* the batch's last index entry */
 } batch;
 
-/* Removes the batch's keys that are expired now, under their locks; *removed counts them.
- * Returns 0, or -1 on a storage error (nothing of the batch is written then). */
-static int remove_batch(batch *b, long *removed) {
+static const char *user_key(const batch *b, const due_key *d) { return b->keys.data + d->off + d->ns; }
+
+/* Removes the batch's keys expired before cutoff_ms, under their locks; *removed counts them.
+ * All the reads come first, then the removals, one commit each (as one DEL each), sealed
+ * together just before the write: a commit's time is taken when it is sealed, and the change
+ * stream's times rise with its order only if that is just before its write. Returns 0, or -1
+ * on a storage error (nothing of the batch is written then). */
+static int remove_batch(batch *b, int64_t cutoff_ms, long *removed) {
     uint64_t hashes[BATCH_KEYS];
     for (size_t i = 0; i < b->n; i++) hashes[i] = b->due[i].hash;
     size_t gone[BATCH_KEYS], ngone = 0;
+    meta metas[BATCH_KEYS];
     txn t;
     txn_init(&t);
     keylock_global_shared();
     keylock_acquire(hashes, b->n);
     int rc = 0;
-    for (size_t i = 0; i < b->n && rc == 0; i++) {
+    for (size_t i = 0; i < b->n && rc >= 0; i++) {
         const due_key *d = &b->due[i];
-        rc = ks_remove_if_expired(&t, d->db, b->keys.data + d->off + d->ns, d->len - d->ns);
-        if (rc == 1) {
-            txn_seal(&t); /* one commit per key, as one DEL each */
-            gone[ngone++] = i;
-            rc = 0;
-        }
+        rc = ks_expired_before(&t, d->db, user_key(b, d), d->len - d->ns, cutoff_ms, &metas[ngone]);
+        if (rc == 1) gone[ngone++] = i;
+    }
+    if (rc > 0) rc = 0;
+    for (size_t i = 0; i < ngone && rc == 0; i++) {
+        const due_key *d = &b->due[gone[i]];
+        ks_remove_expired(&t, d->db, user_key(b, d), d->len - d->ns, &metas[i]);
+        txn_seal(&t);
     }
     char *err = NULL;
     if (rc == 0 && txn_commit(&t, &err) < 0) {
@@ -84,7 +96,7 @@ static int remove_batch(batch *b, long *removed) {
     if (rc < 0) return -1;
     for (size_t i = 0; i < ngone && ex.hook; i++) {
         const due_key *d = &b->due[gone[i]];
-        ex.hook(d->db, b->keys.data + d->off + d->ns, d->len - d->ns);
+        ex.hook(d->db, user_key(b, d), d->len - d->ns);
     }
     *removed += (long)ngone;
     return 0;
@@ -117,12 +129,12 @@ static void rewind_position(void) {
     buf_append(&ex.position, first, sizeof(first));
 }
 
-long expiry_cycle(int databases, int64_t budget_us) {
+long expiry_cycle(int databases, int64_t cutoff_ms, int64_t budget_us) {
     int64_t started = time_mono_us();
     rewind_position(); /* before the iterator: it sees every entry the rewind is for */
     buf due_before;
     buf_init(&due_before);
-    buf_put_u64be(&due_before, (uint64_t)time_now_ms()); /* entries of expiries before now */
+    buf_put_u64be(&due_before, (uint64_t)cutoff_ms); /* the entries of expiries before the cutoff */
     batch b = {.n = 0};
     buf_init(&b.keys);
     buf_init(&b.last);
@@ -136,7 +148,7 @@ long expiry_cycle(int databases, int64_t budget_us) {
         buf_clear(&b.keys);
         for (size_t seen = 0; seen < BATCH_KEYS && store_iter_valid(it); seen++, store_iter_next(it))
             add_entry(&b, it, databases);
-        rc = remove_batch(&b, &removed);
+        rc = remove_batch(&b, cutoff_ms, &removed);
         if (rc == 0) { /* past the batch: the first key after its last entry */
             buf_clear(&ex.position);
             buf_append(&ex.position, b.last.data, b.last.len);
@@ -175,7 +187,8 @@ static void *expiry_main(void *arg) {
         pthread_mutex_unlock(&ex.lock);
         if (!atomic_load(&ex.paused)) {
             int64_t cpu = thread_cpu_us();
-            expiry_cycle(CONFIG_READ(databases), cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));
+            expiry_cycle(CONFIG_READ(databases), time_now_ms() - EXPIRED_FOR_MS,
+                         cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));
             atomic_fetch_add(&stats.expire_cycle_cpu_us, thread_cpu_us() - cpu);
         }
         pthread_mutex_lock(&ex.lock);

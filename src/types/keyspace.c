@@ -80,21 +80,26 @@ int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw
     return lookup_meta(t, db, key, klen, m, raw, 0);
 }
 
-int ks_remove_if_expired(txn *t, int db, const char *key, size_t klen) {
+int ks_expired_before(txn *t, int db, const char *key, size_t klen, int64_t cutoff_ms, meta *m) {
     buf mk, raw;
     buf_init(&mk);
     buf_init(&raw);
     enc_meta_key(&mk, db, key, klen);
-    meta m;
     int found = txn_get_prefix(t, CF_METADATA, mk.data, mk.len, META_HEADER_MAX, &raw);
-    int removed = found == 1 && enc_decode_meta(raw.data, raw.len, &m) == 0 && is_expired(&m, t->now_ms);
-    if (removed) {
-        remove_expired(t, db, &mk, key, klen, &m);
-        delete_index_entry(t, &mk, m.expire_ms); /* its entry, which the walk has passed */
-    }
+    int expired = found == 1 && enc_decode_meta(raw.data, raw.len, m) == 0 && is_expired(m, cutoff_ms);
+    m->value = NULL; /* raw goes */
     buf_free(&mk);
     buf_free(&raw);
-    return found < 0 ? -1 : removed;
+    return found < 0 ? -1 : expired;
+}
+
+void ks_remove_expired(txn *t, int db, const char *key, size_t klen, const meta *m) {
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, db, key, klen);
+    remove_expired(t, db, &mk, key, klen, m);
+    delete_index_entry(t, &mk, m->expire_ms); /* its entry, which the walk has passed */
+    buf_free(&mk);
 }
 
 void ks_delete(txn *t, int db, const char *key, size_t klen) {

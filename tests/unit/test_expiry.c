@@ -109,13 +109,13 @@ static void test_cycle_removes_only_expired_keys(void **state) {
     set("later", soon + 100000);
     long before = atomic_load(&stats.expired_keys);
     usleep(80 * 1000);
-    assert_int_equal(expiry_cycle(DATABASES, 1000000), 1);
+    assert_int_equal(expiry_cycle(DATABASES, time_now_ms(), 1000000), 1);
     assert_int_equal(exists("dies"), 0);
     assert_int_equal(entries_of("dies", NULL), 0);
     assert_int_equal(exists("revived"), 1);
     assert_int_equal(exists("later"), 1);
     assert_int_equal(atomic_load(&stats.expired_keys), before + 1);
-    assert_int_equal(expiry_cycle(DATABASES, 1000000), 0); /* nothing more is due */
+    assert_int_equal(expiry_cycle(DATABASES, time_now_ms(), 1000000), 0); /* nothing more is due */
 }
 
 /* An entry written behind where the walk stands (an expiry already past) is still found. */
@@ -123,9 +123,9 @@ static void test_cycle_goes_back_for_a_past_expiry(void **state) {
     (void)state;
     set("first", time_now_ms() + 20);
     usleep(50 * 1000);
-    assert_int_equal(expiry_cycle(DATABASES, 1000000), 1);
+    assert_int_equal(expiry_cycle(DATABASES, time_now_ms(), 1000000), 1);
     set("behind", time_now_ms() - 60000); /* earlier than everything the walk passed */
-    assert_int_equal(expiry_cycle(DATABASES, 1000000), 1);
+    assert_int_equal(expiry_cycle(DATABASES, time_now_ms(), 1000000), 1);
     assert_int_equal(exists("behind"), 0);
 }
 
