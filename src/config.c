@@ -194,12 +194,12 @@ static const option_def options[] = {
     REDIS_INT("active-defrag-cycle-max", 1, 99, "25"),
     REDIS_INT("active-defrag-max-scan-fields", 1, LONG_MAX, "1000"),
     REDIS_BOOL("jemalloc-bg-thread", "yes"),
-    /* Redis's timer: tidekv's periodic work runs on its own clocks. Redis takes any hz and runs
-     * (and shows) it within 1..500. */
-    {.name = "hz", .type = OPT_LL, .max = INT_MAX, .runtime_settable = 1, .default_value = "10", .kept_min = 1,
-     .kept_max = 500},
+    /* The active expiry's cycles per second (types/expiry.h). Redis takes any hz and runs (and
+     * shows) it within 1..500. */
+    {.name = "hz", .type = OPT_LL, .field = FIELD(hz), .max = INT_MAX, .runtime_settable = 1, .default_value = "10",
+     .kept_min = 1, .kept_max = 500},
     REDIS_BOOL("dynamic-hz", "yes"),
-    REDIS_INT("active-expire-effort", 1, 10, "1"),
+    OPTION("active-expire-effort", OPT_LL, FIELD(active_expire_effort), 1, 10, 1, "1"),
     /* RDB and AOF files: RocksDB's WAL and SST files hold the data. */
     REDIS_IMMUTABLE_STRING("dbfilename", "dump.rdb"),
     REDIS_BOOL("stop-writes-on-bgsave-error", "yes"),

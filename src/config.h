@@ -69,6 +69,8 @@ typedef struct config {
     char *pidfile;            /* empty = none */
     atomic_int notify_keyspace_events; /* keyspace_event bits */
     atomic_llong busy_reply_threshold; /* ms a script runs before other commands get BUSY */
+    atomic_llong hz;                   /* active expiry cycles per second (types/expiry.h), 1..500 */
+    atomic_llong active_expire_effort; /* 1..10: a bigger share of each cycle's period for active expiry */
 } config;
 
 /* bind takes at most this many addresses, as Redis. */

@@ -21,6 +21,8 @@
 #include "config.h"
 #include "net/net.h"
 #include "server.h"
+#include "types/expiry.h"
+#include "storage/expire_index.h"
 #include "storage/keycount.h"
 #include "storage/store.h"
 #include "storage/txn.h"
@@ -125,14 +127,22 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
+    if (expire_index_backfill() < 0) {
+        log_msg(LOG_WARNING, "can't index the keys with an expiry in '%s'", server_config.dir);
+        keycount_free();
+        consumers_close();
+        store_close();
+        return 1;
+    }
     tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
     keyspace_events_init();
     cdc_set_keys_hook(cmd_recorded_keys);
-    if (cdc_notify_start() < 0 || retention_start() < 0) {
-        log_msg(LOG_WARNING, "can't start the CDC threads");
+    if (cdc_notify_start() < 0 || retention_start() < 0 || expiry_start() < 0) {
+        log_msg(LOG_WARNING, "can't start the CDC and expiry threads");
+        retention_stop();
         cdc_notify_stop();
         consumers_close();
         store_close();
@@ -141,6 +151,7 @@ int main(int argc, char **argv) {
     write_pidfile();
     int rc = net_run();
     remove_pidfile();
+    expiry_stop();
     retention_stop();
     snapshots_close();
     consumers_close();

@@ -131,7 +131,8 @@ typedef struct server_stats {
     atomic_llong rejected_connections;
     atomic_llong keyspace_hits;
     atomic_llong keyspace_misses;
-    atomic_llong expired_keys;
+    atomic_llong expired_keys;      /* removed by expiry: found expired by a lookup, or by the active expiry */
+    atomic_llong expire_cycle_cpu_us; /* CPU time of the active expiry's thread (types/expiry.c) */
     atomic_llong net_input_bytes;
     atomic_llong net_output_bytes;
     atomic_llong write_groups;      /* write groups committed with writes (cmd/dispatch.c) */

@@ -280,6 +280,14 @@ static int check_op(applier *a, const batch_record *op) {
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }
 
+/* A write of the expiry index (tidekv's own CF_EXPIRE): its puts are derived from the
+ * metadata they go with, so the batch's own are dropped and the txn writes those of what it
+ * stages; its deletions (of entries gone stale on the source, so here too) are staged as
+ * given. A copy's batches then hold the same writes as the source's. */
+static int is_index_write(const batch_record *op) {
+    return op->cf == CF_EXPIRE && (op->op == BATCH_PUT || op->op == BATCH_DELETE || op->op == BATCH_SINGLE_DELETE);
+}
+
 /* Reads one commit's records (its LogData and writes, up to the next commit's LogData),
  * checking each write and noting the keys it touches; *nrecords says how many it read. */
 static int scan_commit(applier *a, batch_reader *r, size_t *nrecords, size_t *nwrites) {
@@ -291,7 +299,7 @@ static int scan_commit(applier *a, batch_reader *r, size_t *nrecords, size_t *nw
         if (op.op == BATCH_LOG_DATA && *nwrites > 0) break; /* the next commit's record */
         *r = next;
         ++*nrecords;
-        if (op.op == BATCH_LOG_DATA) continue;
+        if (op.op == BATCH_LOG_DATA || is_index_write(&op)) continue;
         ++*nwrites;
         if (check_op(a, &op) < 0) return -1;
     }
@@ -311,6 +319,7 @@ static void stage_writes(applier *a, batch_reader *r, size_t nrecords) {
     batch_record op;
     for (size_t i = 0; i < nrecords; i++) {
         if (batch_reader_next(r, &op) != 1) abort(); /* scan_commit read these records already */
+        if (is_index_write(&op) && op.op == BATCH_PUT) continue;
         if (op.op == BATCH_PUT)
             txn_put(a->t, (int)op.cf, op.key.ptr, op.key.len, op.value.ptr, op.value.len);
         else if (op.op == BATCH_DELETE || op.op == BATCH_SINGLE_DELETE)

@@ -1,6 +1,9 @@
 /* APPLYBATCH: a raw write batch, from tidekv's POLLUPDATES FORMAT RAW or from Apache Kvrocks,
  * staged in a txn with a change record that tells what the batch really does.
  *
+ * The batch's puts of the expiry index (CF_EXPIRE, tidekv's own) are dropped: the txn writes
+ * the entries of the metadata it stages itself (its deletions of stale entries are kept).
+ *
  * The batch's own LogData records are never trusted: they are dropped, and each commit of
  * the batch (a LogData record that follows writes starts the next one, as in a group-
  * committed WAL record) gets a record made from its writes: every key they touch is compared

@@ -25,6 +25,7 @@ void cdc_emit_flushdb(record_writer *w, int db) {
 }
 
 int cdc_rebuild_op(const batch_record *op, record_writer *w) {
+    if (op->cf == CF_EXPIRE) return 1; /* the expiry index: derived from the metadata, nothing to replay */
     size_t ns;
     int db = enc_namespace_db(op->key.ptr, op->key.len, &ns);
     if (db < 0) return 0;

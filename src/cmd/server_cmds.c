@@ -18,6 +18,7 @@
 #include "net/pubsub.h"
 #include "storage/durable.h"
 #include "storage/store.h"
+#include "types/expiry.h"
 #include "types/keyspace.h"
 #include "util/timeutil.h"
 
@@ -82,14 +83,17 @@ static void info_stats(buf *b) {
     buf_printf(b,
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
-               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+               "rejected_connections:%lld\r\nexpired_keys:%lld\r\nexpire_cycle_cpu_milliseconds:%lld\r\n"
+               "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
                "pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n"
                "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
+               atomic_load(&stats.expire_cycle_cpu_us) / 1000,
                atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses), pubsub_active(PUBSUB_CHANNEL),
-               pubsub_active(PUBSUB_PATTERN), pubsub_active(PUBSUB_SHARD), atomic_load(&stats.write_groups), atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
+               pubsub_active(PUBSUB_PATTERN), pubsub_active(PUBSUB_SHARD), atomic_load(&stats.write_groups),
+               atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
 }
 
 static void info_keyspace(buf *b, txn *t) {
@@ -272,6 +276,7 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.keyspace_hits, 0);
         atomic_store(&stats.keyspace_misses, 0);
         atomic_store(&stats.expired_keys, 0);
+        atomic_store(&stats.expire_cycle_cpu_us, 0);
         atomic_store(&stats.net_input_bytes, 0);
         atomic_store(&stats.net_output_bytes, 0);
         atomic_store(&stats.write_groups, 0);
@@ -583,19 +588,32 @@ static void debug_push(cmd_ctx *ctx) {
     reply_int(ctx->r, posted);
 }
 
+/* DEBUG SET-ACTIVE-EXPIRE 0|1, as Redis's: pauses or resumes the active expiry, so that a
+ * test sees what a lookup does with an expired key. */
+static void debug_set_active_expire(cmd_ctx *ctx) {
+    long long on;
+    if (arg_ll(ctx, &ctx->argv[2], &on) < 0) return;
+    expiry_set_active(on != 0);
+    reply_ok(ctx->r);
+}
+
 /* DEBUG READ-ERROR-AFTER n and DEBUG DROP-RECORD-AFTER n, for tests: the n-th next storage
  * read on this worker thread (the client's) fails as an I/O error would, or the n-th next
  * change record added on it is dropped as if its command had not recorded (0 cancels).
- * DEBUG PUSH: see debug_push. Refused unless the server was started with
+ * DEBUG PUSH and SET-ACTIVE-EXPIRE: see above. Refused unless the server was started with
  * debug-fault-injection yes. */
 void cmd_debug(cmd_ctx *ctx) {
-    static const char *const known[] = {"read-error-after", "drop-record-after", "push", NULL};
+    static const char *const known[] = {"read-error-after", "drop-record-after", "push", "set-active-expire", NULL};
     if (!CONFIG_READ(debug_fault_injection)) {
         reply_error(ctx->r, "ERR DEBUG is for tests only: start the server with --debug-fault-injection yes");
         return;
     }
     if (ctx->argc >= 4 && arg_is(&ctx->argv[1], "push")) {
         debug_push(ctx);
+        return;
+    }
+    if (ctx->argc == 3 && arg_is(&ctx->argv[1], "set-active-expire")) {
+        debug_set_active_expire(ctx);
         return;
     }
     long long n;
@@ -624,7 +642,7 @@ static const cmd_def server_defs[] = {
     {"debug", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_debug, "server", "@admin @slow @dangerous",
      "Test only (needs --debug-fault-injection yes): READ-ERROR-AFTER n makes this worker's n-th next storage read fail; "
      "DROP-RECORD-AFTER n drops its n-th next change record; PUSH client-id word... sends that client the words as a "
-     "push message.",
+     "push message; SET-ACTIVE-EXPIRE 0|1 pauses or resumes the active expiry.",
      "subcommand [argument]...", NO_KEYS},
     {"dbsize", 1, NK | R | F, 0, 0, 0, cmd_dbsize, "server", "@keyspace @read @fast",
      "Returns the number of keys in the database.",

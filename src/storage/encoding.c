@@ -121,6 +121,26 @@ int enc_decode_meta(const char *raw, size_t len, meta *m) {
     return compound_meta_is_consistent(m) ? 0 : -1;
 }
 
+int64_t enc_meta_expire(const char *raw, size_t len) {
+    const uint8_t *p = (const uint8_t *)raw;
+    if (len < 1 || (p[0] & 0x0F) == TYPE_NONE) return 0; /* not a record enc_decode_meta reads */
+    if (p[0] & META_FLAG_64BIT) return len < META_STRING_HEADER ? 0 : (int64_t)buf_get_u64be(p + 1);
+    return len < 5 ? 0 : (int64_t)buf_get_u32be(p + 1) * 1000; /* legacy: seconds */
+}
+
+void enc_expire_key(buf *out, int64_t expire_ms, const char *meta_key, size_t mlen) {
+    buf_put_u64be(out, (uint64_t)expire_ms);
+    buf_append(out, meta_key, mlen);
+}
+
+int enc_decode_expire_key(const char *key, size_t len, int64_t *expire_ms, const char **meta_key, size_t *mlen) {
+    if (len < 8 + 1) return -1;
+    *expire_ms = (int64_t)buf_get_u64be((const uint8_t *)key);
+    *meta_key = key + 8;
+    *mlen = len - 8;
+    return 0;
+}
+
 int enc_meta_is_dead(const meta *m, int64_t now_ms) {
     if (m->expire_ms != 0 && m->expire_ms < now_ms) return 1; /* alive through its last ms, as in Redis */
     return m->type != TYPE_STRING && m->size == 0;

@@ -7,7 +7,8 @@
 
 #include "util/buf.h"
 
-enum { CF_DEFAULT, CF_METADATA, CF_ZSET_SCORE, CF_PUBSUB, CF_PROPAGATE, CF_STREAM, CF_SEARCH, CF_COUNT };
+/* CF_EXPIRE is tidekv's own (not in Kvrocks): the expiry index, see enc_expire_key. */
+enum { CF_DEFAULT, CF_METADATA, CF_ZSET_SCORE, CF_PUBSUB, CF_PROPAGATE, CF_STREAM, CF_SEARCH, CF_EXPIRE, CF_COUNT };
 
 enum key_type {
     TYPE_NONE = 0,
@@ -57,6 +58,15 @@ void enc_compound_meta(buf *out, const meta *m);
 /* Decodes a metadata value (64-bit or legacy form). Returns 0, or -1 if malformed: too short
  * for its type, a size above INT64_MAX, or list head/tail that do not span size items. */
 int enc_decode_meta(const char *raw, size_t len, meta *m);
+/* The expiry a metadata value holds, read without decoding the rest (0: none, or too short
+ * to say): the same as enc_decode_meta's expire_ms for a well-formed record. */
+int64_t enc_meta_expire(const char *raw, size_t len);
+/* Expiry index entry (CF_EXPIRE, empty value): [expire_ms u64 BE][metadata key], so that the
+ * keys expiring first come first. Written with every metadata record that has an expiry (the
+ * txn adds it, storage/txn.c); entries whose key has since changed are stale and skipped. */
+void enc_expire_key(buf *out, int64_t expire_ms, const char *meta_key, size_t mlen);
+/* Splits an index entry: 0, or -1 if it is too short to hold an expiry and a namespace. */
+int enc_decode_expire_key(const char *key, size_t len, int64_t *expire_ms, const char **meta_key, size_t *mlen);
 /* Dead = expired, or a compound type with no members. */
 int enc_meta_is_dead(const meta *m, int64_t now_ms);
 /* A new compound-key version: (unix_us << 11) + (counter mod 2048). */

@@ -4,10 +4,10 @@
  * used to be): metadata records that are neither expired (expiry != 0 and < now) nor empty
  * collections (size 0); a record that cannot be decoded counts as a key without expiry, as
  * the walk lists it so that it can be deleted. Redis counts an expired key until it is
- * reclaimed, which its active expiry does within a fraction of a second. tidekv has no active
- * expiry: an expired record goes when a command looks it up or when a compaction filter drops
- * it, which may take hours, and a filter's drop is not a commit that a counter could follow.
- * So here a key stops counting at its expiry time, exactly when the walk stops listing it.
+ * reclaimed, which its active expiry does within a fraction of a second. tidekv's active
+ * expiry (types/expiry.h) is a commit like any other, but it may lag behind a burst of expiries,
+ * and a compaction filter's drop is not a commit that a counter could follow. So here a key
+ * stops counting at its expiry time, exactly when the walk stops listing it.
  *
  * The counts. Per database: `persistent`, the counted keys without an expiry, and the expiry
  * times of those with one, as an ordered multiset (a treap of distinct times, each with how

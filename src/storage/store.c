@@ -12,11 +12,16 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-static const char *cf_names[CF_COUNT] = {"default", "metadata", "zset_score", "pubsub", "propagate", "stream", "search"};
+static const char *cf_names[CF_COUNT] = {"default", "metadata",  "zset_score", "pubsub",
+                                         "propagate", "stream", "search",     "expire"};
 
 /* Subkeys are collected this long after their key died, so a slow reader of a just-deleted
  * collection does not see it vanish mid-iteration. */
 #define SUBKEY_GRACE_MS (5 * 60 * 1000)
+/* An expired metadata record is dropped by compactions only this long after its expiry: until
+ * then the active expiry (types/expiry.c) deletes it, which the change stream records as DEL,
+ * where a compaction's drop is recorded nowhere. */
+#define EXPIRED_RECORD_GRACE_MS (5 * 60 * 1000)
 
 static struct {
     rocksdb_t *db;
@@ -62,7 +67,7 @@ static unsigned char filter_metadata(void *state, int level, const char *key, si
     (void)state, (void)level, (void)key, (void)klen, (void)new_value, (void)new_len, (void)changed;
     meta m;
     if (enc_decode_meta(value, vlen, &m) < 0) return 0;
-    int expired = m.expire_ms != 0 && m.expire_ms < time_now_ms();
+    int expired = m.expire_ms != 0 && m.expire_ms + EXPIRED_RECORD_GRACE_MS < time_now_ms();
     /* RocksDB runs compaction filters whatever snapshots see: a snapshot must keep its keys.
      * Asked after the decision (see store_snapshot_take). */
     return expired && store_snapshots_held() == 0;
@@ -109,6 +114,24 @@ static unsigned char filter_subkey(void *state, int level, const char *key, size
     return drop && store_snapshots_held() == 0;
 }
 
+/* An expiry index entry goes once its key's record no longer has that expiry (changed, or
+ * the key deleted): a write that gave it another expiry wrote another entry. */
+static unsigned char filter_expire_index(void *state, int level, const char *key, size_t klen, const char *value,
+                                         size_t vlen, char **new_value, size_t *new_len, unsigned char *changed) {
+    (void)state, (void)level, (void)value, (void)vlen, (void)new_value, (void)new_len, (void)changed;
+    if (!st.db) return 0; /* compactions may start before open returns */
+    int64_t expire_ms;
+    const char *mk;
+    size_t mlen;
+    if (enc_decode_expire_key(key, klen, &expire_ms, &mk, &mlen) < 0) return 1;
+    buf raw;
+    buf_init(&raw);
+    int found = store_get(CF_METADATA, mk, mlen, &raw);
+    unsigned char drop = found == 0 || (found == 1 && enc_meta_expire(raw.data, raw.len) != expire_ms);
+    buf_free(&raw);
+    return drop;
+}
+
 /* ---- open / close ---- */
 
 static rocksdb_options_t *make_cf_options(int cf, const store_settings *s) {
@@ -126,6 +149,8 @@ static rocksdb_options_t *make_cf_options(int cf, const store_settings *s) {
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_metadata, filter_name);
     else if (cf == CF_DEFAULT || cf == CF_ZSET_SCORE || cf == CF_STREAM)
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_subkey, filter_name);
+    else if (cf == CF_EXPIRE)
+        st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_expire_index, filter_name);
     if (st.filters[cf]) rocksdb_options_set_compaction_filter(o, st.filters[cf]);
     if (s->min_blob_size >= 0) {
         /* Uncompressed: compressing a blob takes a buffer as big as the value. Garbage collection

@@ -8,6 +8,7 @@
 #include "cdc/batch.h"
 #include "storage/bounds.h"
 #include "storage/encoding.h"
+#include "storage/expire_index.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
 #include "util/log.h"
@@ -33,6 +34,7 @@ void txn_init(txn *t) {
     buf_init(&t->flushed);
     buf_init(&t->events);
     buf_init(&t->sealed);
+    buf_init(&t->index_entry);
     staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
 }
@@ -74,6 +76,7 @@ void txn_reset(txn *t) {
     clear_or_free(&t->sealed);
     t->sealed_len = t->sealed_ops = 0;
     t->described = 0;
+    t->earliest_indexed = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     clear_or_free(&t->events);
@@ -92,6 +95,7 @@ void txn_free(txn *t) {
     buf_free(&t->flushed);
     buf_free(&t->events);
     buf_free(&t->sealed);
+    buf_free(&t->index_entry);
     staged_bounds_free(&t->bounds);
     keycount_delta_free(&t->counts);
 }
@@ -296,13 +300,38 @@ int txn_wrote_unrecorded(const txn *t, const txn_mark *since) {
 
 void txn_record_described(txn *t) { t->described = 1; }
 
+/* The expiry of a metadata record given in two parts (as add_op takes a value). */
+static int64_t record_expiry(const char *head, size_t hlen, const char *val, size_t vlen) {
+    char header[META_STRING_HEADER]; /* the flags and the expiry */
+    size_t n = 0;
+    for (size_t i = 0; i < hlen && n < sizeof(header); i++) header[n++] = head[i];
+    for (size_t i = 0; i < vlen && n < sizeof(header); i++) header[n++] = val[i];
+    return enc_meta_expire(header, n);
+}
+
+/* Puts a metadata record, and right after it, in the same commit, its expiry index entry if it
+ * has an expiry. A record without one, a plain SET's, costs a look at its header, nothing more. */
+static void put_metadata(txn *t, const char *key, size_t klen, const char *head, size_t hlen, const char *val,
+                         size_t vlen) {
+    int64_t expire_ms = record_expiry(head, hlen, val, vlen);
+    add_op(t, TXN_PUT, CF_METADATA, key, klen, head, hlen, val, vlen);
+    if (expire_ms == 0) return;
+    buf_clear(&t->index_entry);
+    enc_expire_key(&t->index_entry, expire_ms, key, klen);
+    add_op(t, TXN_PUT, CF_EXPIRE, t->index_entry.data, t->index_entry.len, NULL, 0, "", 0);
+    if (t->earliest_indexed == 0 || expire_ms < t->earliest_indexed) t->earliest_indexed = expire_ms;
+}
+
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen) {
-    add_op(t, TXN_PUT, cf, key, klen, NULL, 0, val, vlen);
+    txn_put_parts(t, cf, key, klen, NULL, 0, val, vlen);
 }
 
 void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,
                    size_t vlen) {
-    add_op(t, TXN_PUT, cf, key, klen, head, hlen, val, vlen);
+    if (cf == CF_METADATA)
+        put_metadata(t, key, klen, head, hlen, val, vlen);
+    else
+        add_op(t, TXN_PUT, cf, key, klen, head, hlen, val, vlen);
 }
 
 void txn_delete(txn *t, int cf, const char *key, size_t klen) {
@@ -605,6 +634,7 @@ int txn_commit(txn *t, char **err) {
     int rc = write_batch(wb, err);
     if (rc == 0) {
         if (counting) keycount_apply(&t->counts, t->now_ms);
+        if (t->earliest_indexed) expire_index_note_written(t->earliest_indexed);
         after_commit(t);
         publish_events(t);
         compact_deleted_keys(t);

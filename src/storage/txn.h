@@ -46,6 +46,8 @@ typedef struct txn {
     int read_only;         /* txn_set_read_only */
     int keep_expired;      /* reads of keys it does not lock: lookups leave expired keys in
                             * place (types/keyspace.h), the key counts note no read */
+    buf index_entry;        /* scratch for an expiry index entry (storage/expire_index.h) */
+    int64_t earliest_indexed; /* the earliest expiry it indexed, 0 if none */
 } txn;
 
 void txn_init(txn *t);
@@ -62,6 +64,7 @@ STORE_MUST_CHECK int txn_get(txn *t, int cf, const char *key, size_t klen, buf *
 /* The same, but copies at most max bytes of the value into out, and reads no more of it:
  * for a big value's header. */
 STORE_MUST_CHECK int txn_get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out);
+/* A put of metadata with an expiry also puts its expiry index entry (storage/expire_index.h). */
 void txn_put(txn *t, int cf, const char *key, size_t klen, const char *val, size_t vlen);
 /* Puts the value head followed by val, without joining them first (a header before a big value). */
 void txn_put_parts(txn *t, int cf, const char *key, size_t klen, const char *head, size_t hlen, const char *val,

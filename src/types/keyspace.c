@@ -12,6 +12,31 @@ static void (*expired_hook)(txn *t, int db, const char *key, size_t klen);
 
 void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen)) { expired_hook = hook; }
 
+/* Deletes the expiry index entry (storage/expire_index.h) of a key's expiry. */
+static void delete_index_entry(txn *t, const buf *mk, int64_t expire_ms) {
+    buf entry;
+    buf_init(&entry);
+    enc_expire_key(&entry, expire_ms, mk->data, mk->len);
+    txn_delete(t, CF_EXPIRE, entry.data, entry.len);
+    buf_free(&entry);
+}
+
+static int is_expired(const meta *m, int64_t now_ms) { return m->expire_ms != 0 && m->expire_ms < now_ms; }
+
+/* Deletes a key found expired, and says so in the change stream. It is not touched: the key
+ * was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks expiries itself)
+ * and no blocked client has anything new to find. Its expiry index entry stays, stale (the
+ * commit is the one write a lookup's DEL always was): the active expiry or a compaction drops
+ * it. */
+static void remove_expired(txn *t, int db, const buf *mk, const char *key, size_t klen, const meta *m) {
+    txn_delete(t, CF_METADATA, mk->data, mk->len);
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, klen};
+    txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
+    atomic_fetch_add(&stats.expired_keys, 1);
+    if (expired_hook) expired_hook(t, db, key, klen);
+}
+
 /* Looks a key up reading at most max bytes of its metadata record; with reclaim, a key found
  * expired is deleted. */
 static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, size_t max, int reclaim) {
@@ -24,16 +49,8 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
             rc = KS_CORRUPT;
-        } else if (reclaim && !t->keep_expired && m->expire_ms != 0 && m->expire_ms < t->now_ms) {
-            /* Expired: remove it now, and say so in the change stream. It is not touched: the
-             * key was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks
-             * expiries itself) and no blocked client has anything new to find. */
-            txn_delete(t, CF_METADATA, mk.data, mk.len);
-            const char *argv[2] = {"DEL", key};
-            size_t lens[2] = {3, klen};
-            txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
-            atomic_fetch_add(&stats.expired_keys, 1);
-            if (expired_hook) expired_hook(t, db, key, klen);
+        } else if (reclaim && !t->keep_expired && is_expired(m, t->now_ms)) {
+            remove_expired(t, db, &mk, key, klen, m);
         } else if (!enc_meta_is_dead(m, t->now_ms)) {
             rc = KS_FOUND;
         }
@@ -68,6 +85,28 @@ int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw
     return lookup_meta(t, db, key, klen, m, raw, 0);
 }
 
+int ks_expired_before(txn *t, int db, const char *key, size_t klen, int64_t cutoff_ms, meta *m) {
+    buf mk, raw;
+    buf_init(&mk);
+    buf_init(&raw);
+    enc_meta_key(&mk, db, key, klen);
+    int found = txn_get_prefix(t, CF_METADATA, mk.data, mk.len, META_HEADER_MAX, &raw);
+    int expired = found == 1 && enc_decode_meta(raw.data, raw.len, m) == 0 && is_expired(m, cutoff_ms);
+    m->value = NULL; /* raw goes */
+    buf_free(&mk);
+    buf_free(&raw);
+    return found < 0 ? -1 : expired;
+}
+
+void ks_remove_expired(txn *t, int db, const char *key, size_t klen, const meta *m) {
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, db, key, klen);
+    remove_expired(t, db, &mk, key, klen, m);
+    delete_index_entry(t, &mk, m->expire_ms); /* its entry, which the walk has passed */
+    buf_free(&mk);
+}
+
 void ks_delete(txn *t, int db, const char *key, size_t klen) {
     buf mk;
     buf_init(&mk);
@@ -81,6 +120,7 @@ void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64
     /* Both encodings keep the expiry at bytes 1..8 (64-bit form); rewrite legacy records whole. */
     meta m;
     if (enc_decode_meta(raw->data, raw->len, &m) < 0) return;
+    int64_t old_ms = m.expire_ms;
     buf value;
     buf_init(&value);
     if (m.type == TYPE_STRING) {
@@ -92,6 +132,9 @@ void ks_set_expire(txn *t, int db, const char *key, size_t klen, buf *raw, int64
     buf mk;
     buf_init(&mk);
     enc_meta_key(&mk, db, key, klen);
+    /* The replaced expiry's index entry goes: the usual TTL refresh (EXPIRE on every request)
+     * would otherwise leave a stale entry per call. */
+    if (old_ms != 0 && old_ms != expire_ms) delete_index_entry(t, &mk, old_ms);
     txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
     txn_touch(t, db, key, klen);
     buf_free(&mk);

@@ -23,6 +23,13 @@ STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen
 void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen));
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
 STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
+/* Active expiry, in two steps (so that the removals of a batch of keys are sealed together,
+ * after all the reads): whether a key has an expiry before cutoff_ms: 1 (m describes it), 0
+ * if not (or it is not there), -1 on a read error. */
+STORE_MUST_CHECK int ks_expired_before(txn *t, int db, const char *key, size_t klen, int64_t cutoff_ms, meta *m);
+/* Removes a key that ks_expired_before found expired, as a lookup would (recorded as DEL), and
+ * the expiry's index entry. */
+void ks_remove_expired(txn *t, int db, const char *key, size_t klen, const meta *m);
 /* While on, lookups leave a key found expired in place (it reads as missing), and the key
  * counts take no read as the record a later write of the txn replaces: for keys a command
  * reads without holding their locks (SORT's BY and GET patterns), which another client may

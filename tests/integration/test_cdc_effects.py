@@ -298,7 +298,12 @@ def test_flushdb_flushall(server, r):
         c2.close()
 
 
-def test_key_found_expired_is_recorded_as_del(r):
+def test_key_found_expired_is_recorded_as_del(make_server):
+    """What a lookup does with a key it finds expired: the active expiry, which would remove
+    the key first, is paused (as Redis's own tests do)."""
+    s = make_server(["--debug-fault-injection", "yes"])
+    r = s.client()
+    assert r.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0") == b"OK"
     r.set("e", "v", px=30)
     time.sleep(0.1)
     base = seq(r)
@@ -309,6 +314,7 @@ def test_key_found_expired_is_recorded_as_del(r):
     # only once: it is gone now
     assert r.get("e") is None
     assert seq(r) == base + 1
+    r.close()
 
 
 def test_expired_key_overwritten_records_del_then_set(r):

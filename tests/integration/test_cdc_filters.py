@@ -325,10 +325,11 @@ def test_filter_with_binary_glob(r):
 
 
 def test_expired_del_matches_by_key_and_type(r):
+    """The DEL of an expired key, whether the active expiry or the GET removed it."""
     import time
     r.set("user:e", "v", px=20)
-    time.sleep(0.08)
     base = seq(r)
+    time.sleep(0.08)
     assert r.get("user:e") is None
     assert [x["commands"] for x in filtered(r, base, "MATCH", "user:*", "TYPE", "string")] == [[[b"DEL", b"user:e"]]]
     assert filtered(r, base, "TYPE", "hash") == []

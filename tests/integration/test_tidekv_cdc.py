@@ -159,6 +159,7 @@ def consumer_info(src, name="mig"):
 def fill_every_type(src, n=100):
     """Every type in two databases, with and without TTLs, small and spanning many snapshot
     pages, binary names and values; and keys already dead, which must not be copied."""
+    expired_before = int(src.client().info("stats")["expired_keys"])
     for db in DBS:
         c = src.client(db=db)
         p = c.pipeline(transaction=False)
@@ -180,7 +181,13 @@ def fill_every_type(src, n=100):
         p.setbit("bits", 1000, 1)
         p.execute()
         c.close()
-    time.sleep(0.01)  # the dead keys' time is up
+    # The dead keys' time is up, and the active expiry has removed them: its DELs come before
+    # whatever a test reads from the change stream next.
+    c = src.client()
+    deadline = time.monotonic() + 15
+    while int(c.info("stats")["expired_keys"]) < expired_before + n * len(DBS) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c.close()
 
 
 def load_strings(src, n, prefix="k"):

@@ -509,6 +509,92 @@ static void test_type_names(void **state) {
     assert_int_equal(enc_type_from_name("hashes"), TYPE_NONE);
 }
 
+/* ---- the expiry index (CF_EXPIRE, storage/expire_index.h) ---- */
+
+static void test_expire_key_layout(void **state) {
+    (void)state;
+    buf mk, b;
+    buf_init(&mk);
+    buf_init(&b);
+    enc_meta_key(&mk, 0, "foo", 3);
+    enc_expire_key(&b, 0x0102030405060708LL, mk.data, mk.len);
+    EXPECT_BUF(&b, "\x01\x02\x03\x04\x05\x06\x07\x08" NS "foo");
+    buf_free(&mk);
+}
+
+static void test_expire_key_round_trip(void **state) {
+    (void)state;
+    buf mk, b;
+    buf_init(&mk);
+    buf_init(&b);
+    enc_meta_key(&mk, 7, "k\0ey", 4);
+    enc_expire_key(&b, 1700000000123LL, mk.data, mk.len);
+    int64_t expire_ms;
+    const char *got;
+    size_t glen;
+    assert_int_equal(enc_decode_expire_key(b.data, b.len, &expire_ms, &got, &glen), 0);
+    assert_int_equal(expire_ms, 1700000000123LL);
+    assert_int_equal(glen, mk.len);
+    assert_memory_equal(got, mk.data, mk.len);
+    size_t ns;
+    assert_int_equal(enc_namespace_db(got, glen, &ns), 7);
+    assert_int_equal(glen - ns, 4);
+    assert_memory_equal(got + ns, "k\0ey", 4);
+    /* too short to hold an expiry and a namespace */
+    assert_int_equal(enc_decode_expire_key(b.data, 8, &expire_ms, &got, &glen), -1);
+    assert_int_equal(enc_decode_expire_key("", 0, &expire_ms, &got, &glen), -1);
+    buf_free(&mk);
+    buf_free(&b);
+}
+
+/* Entries sort by expiry first (big-endian), whatever their keys: the walk finds the earliest
+ * first and stops at the first one not yet due. */
+static void test_expire_keys_sort_by_time(void **state) {
+    (void)state;
+    buf a, b, mka, mkb;
+    buf_init(&a);
+    buf_init(&b);
+    buf_init(&mka);
+    buf_init(&mkb);
+    enc_meta_key(&mka, 0, "zzz", 3);
+    enc_meta_key(&mkb, 0, "aaa", 3);
+    enc_expire_key(&a, 255, mka.data, mka.len);
+    enc_expire_key(&b, 256, mkb.data, mkb.len);
+    assert_true(bytes_compare(a.data, a.len, b.data, b.len) < 0);
+    buf_free(&a);
+    buf_free(&b);
+    buf_free(&mka);
+    buf_free(&mkb);
+}
+
+/* enc_meta_expire reads what enc_decode_meta would, for every form of record. */
+static void test_meta_expire_peek(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    enc_string_meta(&b, 1234567, "v", 1);
+    assert_int_equal(enc_meta_expire(b.data, b.len), 1234567);
+    assert_int_equal(enc_meta_expire(b.data, META_STRING_HEADER), 1234567);
+    assert_int_equal(enc_meta_expire(b.data, META_STRING_HEADER - 1), 0); /* cut short */
+    buf_clear(&b);
+    enc_string_meta(&b, 0, "v", 1);
+    assert_int_equal(enc_meta_expire(b.data, b.len), 0);
+    buf_clear(&b);
+    meta m = {.type = TYPE_LIST, .expire_ms = 99, .version = 5, .size = 0, .list_head = LIST_INITIAL_INDEX,
+              .list_tail = LIST_INITIAL_INDEX};
+    enc_compound_meta(&b, &m);
+    assert_int_equal(enc_meta_expire(b.data, b.len), 99);
+    buf_free(&b);
+    /* legacy: flags without the 64-bit bit, expiry in u32 seconds */
+    assert_int_equal(enc_meta_expire("\x01\x00\x00\x00\x0a" "abc", 8), 10000);
+    meta legacy;
+    assert_int_equal(enc_decode_meta("\x01\x00\x00\x00\x0a" "abc", 8, &legacy), 0);
+    assert_int_equal(legacy.expire_ms, 10000);
+    /* no type: not a record */
+    assert_int_equal(enc_meta_expire("\x80\x00\x00\x00\x00\x00\x00\x00\x09", 9), 0);
+    assert_int_equal(enc_meta_expire("", 0), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_namespace),
@@ -531,6 +617,10 @@ int main(void) {
         cmocka_unit_test(test_new_version),
         cmocka_unit_test(test_fragment_names),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_expire_key_layout),
+        cmocka_unit_test(test_expire_key_round_trip),
+        cmocka_unit_test(test_expire_keys_sort_by_time),
+        cmocka_unit_test(test_meta_expire_peek),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
