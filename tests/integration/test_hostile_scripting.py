@@ -199,3 +199,31 @@ def test_binary_keys_args_and_replies(c):
     assert ev(c, "redis.call('SET', KEYS[1], ARGV[1]) return {redis.call('GET', KEYS[1]), #ARGV[1]}",
               key, val, numkeys=1) == [val, len(val)]
     assert c.call("GET", key) == val
+
+
+# ---- parity of what scripts may call, and what they get back ----
+
+@pytest.mark.parametrize("command", [
+    ("CONFIG", "SET", "busy-reply-threshold", "1234"),
+    ("CONFIG", "GET", "busy-reply-threshold"),
+    ("CLIENT", "ID"),
+    ("CLIENT", "KILL", "ID", "999999"),
+    ("CLIENT", "SETNAME", "fromscript"),
+])
+def test_admin_and_connection_commands_are_refused_in_scripts(c, command):
+    """Redis 7 flags every CONFIG and CLIENT subcommand noscript: a script may not change the
+    server's configuration or act on connections."""
+    body = "return redis.call(%s)" % ", ".join("'%s'" % a for a in command)
+    err = ev(c, body)
+    assert isinstance(err, RespError) and err.startswith(
+        "ERR This Redis command is not allowed from script script: "), err
+    assert c.call("CONFIG", "GET", "busy-reply-threshold") == [b"busy-reply-threshold", b"5000"]
+
+
+def test_pcall_of_redis_call_catches_the_error_text(c):
+    """Redis 7.0 raises a failed redis.call's error as its text: the common
+    `local ok, err = pcall(redis.call, …)` idiom gets a string it can match or pass on."""
+    c.call("SET", "str", "abc")
+    assert ev(c, "local ok, e = pcall(redis.call, 'INCR', 'str') return {tostring(ok), type(e), e}") == [
+        b"false", b"string", b"ERR value is not an integer or out of range"]
+    assert ev(c, "local ok, e = pcall(redis.call, 'NOSUCH') return e") == b"ERR Unknown Redis command called from script"
