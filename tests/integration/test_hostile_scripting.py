@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import RespError, Simple
+from conftest import RespError, Simple, tidekv_only
 
 READONLY = "Attempt to modify a readonly table"
 
@@ -192,6 +192,52 @@ def test_scripts_on_undeclared_keys_lose_no_write_and_tear_nothing(server):
     assert int(main.get("cnt")) == 4 * rounds
     assert int(main.get("a")) + int(main.get("b")) == 2000
     assert sum(int(main.get("other%d" % i)) for i in range(3)) == 2 * rounds
+
+
+@tidekv_only
+def test_change_stream_of_racing_scripts_replays_to_the_same_data(server):
+    """Scripts on undeclared keys race plain writers (some run again holding every key): the
+    change stream, replayed into redis-server, gives the same data as tidekv holds."""
+    from test_cdc_helpers import RedisServer, poll_all, replay, seq
+    from test_scripting_cdc import dump_all
+    main = server.client()
+    start = seq(main)
+    rounds = 150
+    scripts = [
+        "local m = redis.call('SPOP', 'pool') if m then redis.call('RPUSH', 'out', m) end "
+        "return redis.call('INCR', 'n')",
+        "redis.call('SADD', 'pool', ARGV[1], ARGV[1] .. 'x') return redis.call('HINCRBYFLOAT', 'h', 'f', '0.5')",
+        "redis.call('RANDOMKEY') local m = redis.call('SRANDMEMBER', 'pool') "
+        "if m then redis.call('SMOVE', 'pool', 'moved', m) end return redis.call('INCR', 'n')",
+    ]
+
+    def run_script(body):
+        cl = server.client(socket_timeout=30)
+        for i in range(rounds):
+            cl.eval(body, 0, "m%d" % i)
+
+    def plain():
+        cl = server.client(socket_timeout=30)
+        for i in range(rounds):
+            cl.sadd("pool", "p%d" % i)
+            cl.incr("n")
+            cl.lpush("out", "direct")
+
+    threads = [threading.Thread(target=run_script, args=(b,)) for b in scripts]
+    threads.append(threading.Thread(target=plain))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert int(main.get("n")) == 3 * rounds
+    peer = RedisServer().start()
+    try:
+        updates = poll_all(main, start)
+        with peer.conn() as pc:
+            assert replay(pc, updates) == []
+        assert dump_all(server.client()) == dump_all(peer.client())
+    finally:
+        peer.stop()
 
 
 def test_binary_keys_args_and_replies(c):
