@@ -195,6 +195,21 @@ static void set_running(script_vm *vm, int running) {
     atomic_store(&vm->running, running);
 }
 
+/* The registry slot of the text redis.call raised last: the script's error handler knows it by
+ * it (see error_handler). */
+static const char CALL_ERROR_KEY = 0;
+
+/* Raises the error table on top as its text, as Redis 7.0 does: pcall(redis.call, …) catches a
+ * string (that `return redis.error_reply(e)` or string.find can use). */
+static int raise_call_error(lua_State *L) {
+    lua_pushstring(L, "err");
+    lua_rawget(L, -2);
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return lua_error(L);
+}
+
 static int redis_call_generic(lua_State *L, int raise) {
     script_vm *vm = vm_of(L);
     if (!vm->host) return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
@@ -202,12 +217,12 @@ static int redis_call_generic(lua_State *L, int raise) {
     int argc = lua_gettop(L);
     if (argc == 0) {
         push_error(L, "Please specify at least one argument for this redis lib call");
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     if (collect_args(L, vm, argc) < 0) {
         lua_settop(L, 0);
         push_error(L, "Lua redis lib command arguments must be strings or integers");
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     lua_settop(L, 0);
     buf_clear(&vm->out);
@@ -223,10 +238,10 @@ static int redis_call_generic(lua_State *L, int raise) {
         lua_pushstring(L, "ignore_error_stats_update");
         lua_pushboolean(L, 1);
         lua_rawset(L, -3);
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     if (script_push_reply(L, vm->out.data, vm->out.len) == 0) return raise_error(L, "malformed reply from a command");
-    if (raise && vm->out.data[0] == '-') return lua_error(L);
+    if (raise && vm->out.data[0] == '-') return raise_call_error(L);
     return 1;
 }
 
@@ -795,8 +810,19 @@ static void set_global_array(lua_State *L, const char *name, const resp_arg *arg
     lua_rawset(L, LUA_GLOBALSINDEX);
 }
 
+/* Whether the value at idx is the error text redis.call raised last. */
+static int is_call_error(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    int same = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return same;
+}
+
 /* The error handler a script runs under: an error becomes a table {err=…} (a string gets
- * "ERR " before it), with the source and line of the script code that raised it. */
+ * "ERR " before it, but for redis.call's, which has its code), with the source and line of
+ * the script code that raised it. */
 static int error_handler(lua_State *L) {
     lua_Debug ar;
     int have = lua_getstack(L, 1, &ar) && lua_getinfo(L, "nSl", &ar);
@@ -804,7 +830,8 @@ static int error_handler(lua_State *L) {
         have = lua_getstack(L, 2, &ar) && lua_getinfo(L, "nSl", &ar);
     if (!lua_istable(L, 1)) {
         const char *s = lua_tostring(L, 1);
-        lua_pushfstring(L, "ERR %s", s ? s : luaL_typename(L, 1));
+        if (is_call_error(L, 1)) lua_pushvalue(L, 1);
+        else lua_pushfstring(L, "ERR %s", s ? s : luaL_typename(L, 1));
         lua_newtable(L);
         lua_pushstring(L, "err");
         lua_pushvalue(L, -3);
@@ -853,6 +880,9 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
     vm->host = host;
     vm->resp = 2;
     vm->aborting = 0;
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY); /* no earlier script's error counts */
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     set_global_array(L, "KEYS", keys, nkeys);
     set_global_array(L, "ARGV", args, nargs);
     lua_pushcfunction(L, error_handler);

@@ -273,3 +273,9 @@ def test_pcall_of_redis_call_catches_the_error_text(c):
     assert ev(c, "local ok, e = pcall(redis.call, 'INCR', 'str') return {tostring(ok), type(e), e}") == [
         b"false", b"string", b"ERR value is not an integer or out of range"]
     assert ev(c, "local ok, e = pcall(redis.call, 'NOSUCH') return e") == b"ERR Unknown Redis command called from script"
+    assert ev(c, "local ok, e = pcall(redis.call, 'INCR', 'str') return redis.error_reply(e)") == RespError(
+        "ERR value is not an integer or out of range")
+    # Uncaught, or rethrown, it ends the script as before.
+    assert ev(c, "redis.call('INCR', 'str')").startswith("ERR value is not an integer or out of range script: ")
+    assert ev(c, "local ok, e = pcall(redis.call, 'INCR', 'str') error(e)").startswith(
+        "ERR user_script:1: ERR value is not an integer or out of range script: ")
