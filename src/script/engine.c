@@ -596,15 +596,16 @@ static void guard_escapes(lua_State *L) {
     lua_pop(L, 1);
 }
 
-/* Strings' metatable: its __index is the read-only string library, and getmetatable('') gives
- * a read-only view of it, so no script can reach the real library or swap the metatable's
- * fields. Runs after protect_globals (the global string is the view then). */
+/* Strings' metatable keeps the real string library as __index (method calls stay fast), but
+ * getmetatable('') gives a read-only table whose __index is the read-only library, so no
+ * script can reach the real library or the metatable. Runs after protect_globals (the
+ * global string is the read-only view then). */
 static void protect_string_metatable(lua_State *L) {
     lua_pushliteral(L, "");
     if (!lua_getmetatable(L, -1)) abort(); /* the string library sets it */
+    lua_newtable(L);
     lua_getglobal(L, "string");
     lua_setfield(L, -2, "__index");
-    lua_pushvalue(L, -1);
     make_readonly_view(L);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
