@@ -240,6 +240,42 @@ def test_change_stream_of_racing_scripts_replays_to_the_same_data(server):
         peer.stop()
 
 
+@tidekv_only
+def test_change_stream_of_keyspace_wide_scripts_replays_to_the_same_data(server):
+    """Scripts that flush, rename and copy keys they never declared, across
+    databases, record effects that redis-server replays to the same data."""
+    from test_cdc_helpers import RedisServer, poll_all, replay, seq
+    from test_scripting_cdc import dump_all
+    main = server.client()
+    start = seq(main)
+    bodies = [
+        "redis.call('SET', 'x', '1') redis.call('SET', 'y', '2') return redis.call('FLUSHALL')",
+        "redis.call('SET', 'gone', '1') redis.call('FLUSHDB') redis.call('SET', 'kept', '2')",
+        "redis.call('RPUSH', 'l', 'a', 'b') redis.call('RENAME', 'l', 'l2') redis.call('COPY', 'l2', 'l3')",
+        "redis.call('SET', 'mv', 'x') redis.call('COPY', 'mv', 'mv', 'DB', 3) redis.call('DEL', 'mv') "
+        "redis.call('SELECT', 3) redis.call('APPEND', 'mv', 'y')",
+        "redis.call('SELECT', 4) redis.call('SET', 'in4', 'v') redis.call('FLUSHDB') "
+        "redis.call('SELECT', 5) redis.call('INCR', 'n5')",
+        "redis.call('HSET', 'h', 'a', '1') redis.call('EXPIRE', 'h', 100) redis.call('PERSIST', 'h') "
+        "redis.call('SET', 'ttl', 'v', 'EX', 500) redis.call('RENAME', 'ttl', 'ttl2')",
+        "redis.call('SADD', 's1', 'a', 'b', 'c') redis.call('SADD', 's2', 'b') "
+        "redis.call('SDIFFSTORE', 's3', 's1', 's2') redis.call('DEL', 's1')",
+        "redis.call('SET', 'after', '1') redis.call('SELECT', 6) redis.call('ZADD', 'z', 1, 'm')",
+    ]
+    for body in bodies:
+        main.eval(body, 0)
+    assert main.lrange("l3", 0, -1) == [b"a", b"b"] and server.client(db=5).get("n5") == b"1"
+    peer = RedisServer().start()
+    try:
+        updates = poll_all(main, start)
+        with peer.conn() as pc:
+            assert replay(pc, updates) == []
+        for db in range(7):
+            assert dump_all(server.client(db=db)) == dump_all(peer.client(db=db)), db
+    finally:
+        peer.stop()
+
+
 def test_binary_keys_args_and_replies(c):
     key, val = b"k\x00ey\r\n", b"\x00v\xff\r\n\x00"
     assert ev(c, "redis.call('SET', KEYS[1], ARGV[1]) return {redis.call('GET', KEYS[1]), #ARGV[1]}",
