@@ -300,7 +300,7 @@ static const cmd_def connection_defs[] = {
     {"reset", 1, NK | CMD_NOAUTH | CMD_NOQUEUE | F | SUBSCRIBED | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_reset, "connection", "@fast @connection",
      "Resets the connection.",
      "", NO_KEYS},
-    {"client", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_client, "connection", "@slow",
+    {"client", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_client, "connection", "@slow",
      "Client connection management (ID, SETNAME, LIST, KILL, UNBLOCK …).",
      "subcommand [argument]...", NO_KEYS}
 };

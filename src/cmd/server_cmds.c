@@ -653,7 +653,7 @@ static const cmd_def server_defs[] = {
     {"flushall", -1, W | CMD_ALLKEYS, 0, 0, 0, cmd_flushall, "server", "@keyspace @write @slow @dangerous",
      "Removes all keys from all databases.",
      "async[ASYNC|SYNC]", NO_KEYS},
-    {"config", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS, 0, 0, 0, cmd_config, "server", "@slow",
+    {"config", -2, NK | CMD_ADMIN | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_config, "server", "@slow",
      "Reads or changes the configuration.",
      "subcommand [argument]...", NO_KEYS},
     {"command", -1, NK | CMD_SUBCOMMANDS | LOADING | STALE, 0, 0, 0, cmd_command, "server", "@slow @connection",

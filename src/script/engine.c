@@ -195,6 +195,21 @@ static void set_running(script_vm *vm, int running) {
     atomic_store(&vm->running, running);
 }
 
+/* The registry slot of the text redis.call raised last: the script's error handler knows it by
+ * it (see error_handler). */
+static const char CALL_ERROR_KEY = 0;
+
+/* Raises the error table on top as its text, as Redis 7.0 does: pcall(redis.call, …) catches a
+ * string (that `return redis.error_reply(e)` or string.find can use). */
+static int raise_call_error(lua_State *L) {
+    lua_pushstring(L, "err");
+    lua_rawget(L, -2);
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    return lua_error(L);
+}
+
 static int redis_call_generic(lua_State *L, int raise) {
     script_vm *vm = vm_of(L);
     if (!vm->host) return raise_error(L, "redis.call/pcall can only be called inside a script invocation");
@@ -202,12 +217,12 @@ static int redis_call_generic(lua_State *L, int raise) {
     int argc = lua_gettop(L);
     if (argc == 0) {
         push_error(L, "Please specify at least one argument for this redis lib call");
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     if (collect_args(L, vm, argc) < 0) {
         lua_settop(L, 0);
         push_error(L, "Lua redis lib command arguments must be strings or integers");
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     lua_settop(L, 0);
     buf_clear(&vm->out);
@@ -223,10 +238,10 @@ static int redis_call_generic(lua_State *L, int raise) {
         lua_pushstring(L, "ignore_error_stats_update");
         lua_pushboolean(L, 1);
         lua_rawset(L, -3);
-        return raise ? lua_error(L) : 1;
+        return raise ? raise_call_error(L) : 1;
     }
     if (script_push_reply(L, vm->out.data, vm->out.len) == 0) return raise_error(L, "malformed reply from a command");
-    if (raise && vm->out.data[0] == '-') return lua_error(L);
+    if (raise && vm->out.data[0] == '-') return raise_call_error(L);
     return 1;
 }
 
@@ -458,15 +473,150 @@ static void make_readonly_view(lua_State *L) {
     lua_remove(L, -2);
 }
 
+/* Whether the value at idx is one of the read-only views (its hidden metatable refuses writes). */
+static int is_readonly_view(lua_State *L, int idx) {
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
+    lua_pushstring(L, "__newindex");
+    lua_rawget(L, -2);
+    int view = lua_tocfunction(L, -1) == readonly_table;
+    lua_pop(L, 2);
+    return view;
+}
+
+/* A function that writes raw into its first argument (rawset, table.insert …), its upvalue,
+ * refusing the read-only views: a raw field there would shadow the protected table for every
+ * later script on this state. */
+static int guarded_raw_write(lua_State *L) {
+    if (is_readonly_view(L, 1)) return luaL_error(L, "Attempt to modify a readonly table");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Replaces field name of the table on top with guarded_raw_write around it. */
+static void guard_raw_write(lua_State *L, const char *name) {
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, guarded_raw_write, 1);
+    lua_setfield(L, -2, name);
+}
+
+/* lua_load's reader for one string. A chunk that starts as bytecode does (ESC) is read after a
+ * space, so that it is parsed as text and refused: Lua 5.1 does not check bytecode enough for
+ * it to be safe (CVE-2015-4335), and Redis refuses it the same way. */
+typedef struct text_chunk {
+    const char *s;
+    size_t len;
+    int stage; /* 0: nothing read, 1: the space, 2: the string */
+} text_chunk;
+
+static const char *read_as_text(lua_State *L, void *ud, size_t *size) {
+    text_chunk *c = ud;
+    (void)L;
+    if (c->stage == 0 && c->len > 0 && c->s[0] == LUA_SIGNATURE[0]) {
+        c->stage = 1;
+        *size = 1;
+        return " ";
+    }
+    if (c->stage == 2) {
+        *size = 0;
+        return NULL;
+    }
+    c->stage = 2;
+    *size = c->len;
+    return c->s;
+}
+
+static int load_text(lua_State *L, const char *s, size_t len, const char *name) {
+    text_chunk c = {s, len, 0};
+    return lua_load(L, read_as_text, &c, name);
+}
+
+/* The key under which the globals' read-only view is kept in the registry: scripts run in it. */
+static const char ENV_KEY = 0;
+
+/* loadstring's and load's result: the function, run in the scripts' environment (the real
+ * globals are not theirs to write), or nil and the error. */
+static int finish_load(lua_State *L, int status) {
+    if (status != 0) {
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushlightuserdata(L, (void *)&ENV_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setfenv(L, -2);
+    return 1;
+}
+
+static int sandbox_loadstring(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, s);
+    return finish_load(L, load_text(L, s, len, name));
+}
+
+/* load(reader [, name]): the pieces the reader returns, until nil or "", loaded as one string. */
+static int sandbox_load(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    lua_settop(L, 2);
+    lua_pushliteral(L, ""); /* the pieces so far, at 3 */
+    for (;;) {
+        lua_pushvalue(L, 1);
+        if (lua_pcall(L, 0, 1, 0) != 0) return finish_load(L, 1);
+        if (lua_isnil(L, -1) || (lua_isstring(L, -1) && lua_objlen(L, -1) == 0)) break;
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pushstring(L, "reader function must return a string");
+            return finish_load(L, 1);
+        }
+        lua_concat(L, 2);
+    }
+    lua_pop(L, 1);
+    size_t len;
+    const char *s = lua_tolstring(L, 3, &len);
+    return finish_load(L, load_text(L, s, len, name));
+}
+
+/* Guards what scripts could write around the read-only views with, and makes loadstring and
+ * load text-only, in the scripts' environment. Runs on the real globals, before they are
+ * protected. */
+static void guard_escapes(lua_State *L) {
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    guard_raw_write(L, "rawset");
+    lua_getfield(L, -1, "table");
+    guard_raw_write(L, "insert");
+    guard_raw_write(L, "remove");
+    guard_raw_write(L, "sort");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, sandbox_loadstring);
+    lua_setfield(L, -2, "loadstring");
+    lua_pushcfunction(L, sandbox_load);
+    lua_setfield(L, -2, "load");
+    lua_pop(L, 1);
+}
+
+/* Strings' metatable keeps the real string library as __index (method calls stay fast), but
+ * getmetatable('') gives a read-only table whose __index is the read-only library, so no
+ * script can reach the real library or the metatable. Runs after protect_globals (the
+ * global string is the read-only view then). */
+static void protect_string_metatable(lua_State *L) {
+    lua_pushliteral(L, "");
+    if (!lua_getmetatable(L, -1)) abort(); /* the string library sets it */
+    lua_newtable(L);
+    lua_getglobal(L, "string");
+    lua_setfield(L, -2, "__index");
+    make_readonly_view(L);
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 2);
+}
+
 static void open_library(lua_State *L, const char *name, lua_CFunction open) {
     lua_pushcfunction(L, open);
     lua_pushstring(L, name);
     lua_call(L, 1, 1);
     lua_setglobal(L, name); /* cjson and bit leave their table; set it whatever the module did */
 }
-
-/* The key under which the globals' read-only view is kept in the registry: scripts run in it. */
-static const char ENV_KEY = 0;
 
 static void protect_globals(lua_State *L) {
     static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit", "os", "coroutine", NULL};
@@ -552,7 +702,9 @@ static lua_State *new_state(script_vm *vm) {
     lua_setfield(L, -2, "clock");
     lua_setglobal(L, "os");
     open_redis_library(L);
+    guard_escapes(L);
     protect_globals(L);
+    protect_string_metatable(L);
     return L;
 }
 
@@ -631,7 +783,7 @@ int script_vm_load(script_vm *vm, const char sha[41], const char *body, size_t l
         return -1;
     }
     /* The shebang line is left out but its newline kept, so line numbers stay the user's. */
-    if (luaL_loadbuffer(L, body + skip, len - skip, "@user_script") != 0) {
+    if (load_text(L, body + skip, len - skip, "@user_script") != 0) {
         buf_printf(err, "ERR Error compiling script (new function): %s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
@@ -659,8 +811,19 @@ static void set_global_array(lua_State *L, const char *name, const resp_arg *arg
     lua_rawset(L, LUA_GLOBALSINDEX);
 }
 
+/* Whether the value at idx is the error text redis.call raised last. */
+static int is_call_error(lua_State *L, int idx) {
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    int same = lua_rawequal(L, idx, -1);
+    lua_pop(L, 1);
+    return same;
+}
+
 /* The error handler a script runs under: an error becomes a table {err=…} (a string gets
- * "ERR " before it), with the source and line of the script code that raised it. */
+ * "ERR " before it, but for redis.call's, which has its code), with the source and line of
+ * the script code that raised it. */
 static int error_handler(lua_State *L) {
     lua_Debug ar;
     int have = lua_getstack(L, 1, &ar) && lua_getinfo(L, "nSl", &ar);
@@ -668,7 +831,8 @@ static int error_handler(lua_State *L) {
         have = lua_getstack(L, 2, &ar) && lua_getinfo(L, "nSl", &ar);
     if (!lua_istable(L, 1)) {
         const char *s = lua_tostring(L, 1);
-        lua_pushfstring(L, "ERR %s", s ? s : luaL_typename(L, 1));
+        if (is_call_error(L, 1)) lua_pushvalue(L, 1);
+        else lua_pushfstring(L, "ERR %s", s ? s : luaL_typename(L, 1));
         lua_newtable(L);
         lua_pushstring(L, "err");
         lua_pushvalue(L, -3);
@@ -717,6 +881,9 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
     vm->host = host;
     vm->resp = 2;
     vm->aborting = 0;
+    lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY); /* no earlier script's error counts */
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     set_global_array(L, "KEYS", keys, nkeys);
     set_global_array(L, "ARGV", args, nargs);
     lua_pushcfunction(L, error_handler);

@@ -21,7 +21,7 @@ DOCS_DIFFERENCES = {
 INFO_DIFFERENCES = {
     # Redis gives container commands no flags, categories or keys of their own (their
     # subcommands have them); tidekv has one descriptor for all of OBJECT's subcommands.
-    "client": {"categories"},
+    "client": {"flags", "categories"},
     "config": {"flags", "categories"},
     "script": {"flags", "categories"},
     "command": {"categories"},
