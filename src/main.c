@@ -18,6 +18,7 @@
 #include "cmd/blocking.h"
 #include "cmd/cmd.h"
 #include "config.h"
+#include "script/functions.h"
 #include "net/net.h"
 #include "server.h"
 #include "storage/keycount.h"
@@ -124,6 +125,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
+    if (functions_load_stored() < 0) {
+        log_msg(LOG_WARNING, "can't load the function libraries in '%s': read error", server_config.dir);
+        consumers_close();
+        store_close();
+        return 1;
+    }
     tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
     cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);

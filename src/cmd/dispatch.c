@@ -387,11 +387,14 @@ void write_group_commit(write_group *g) {
     free(err);
 }
 
-/* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY). */
+/* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY):
+ * SCRIPT KILL, FUNCTION KILL (and FUNCTION STATS, which shows it). */
 static int refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
     if (!def || (def->flags & CMD_ALLOW_BUSY)) return 0;
     if (!script_busy(CONFIG_READ(busy_reply_threshold))) return 0;
-    return !(strcmp(def->name, "script") == 0 && argc == 2 && arg_is(&argv[1], "kill"));
+    int may_end_it = (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
+                     (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
+    return !may_end_it;
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {

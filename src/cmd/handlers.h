@@ -16,6 +16,10 @@ void cmd_quit(cmd_ctx *ctx);
 void cmd_client(cmd_ctx *ctx);
 void cmd_reset(cmd_ctx *ctx);
 
+/* scripting.c: SCRIPT KILL's and FUNCTION KILL's reply, once the running scripts that have
+ * not written are asked to stop. */
+void reply_script_kill(cmd_ctx *ctx);
+
 /* server_cmds.c */
 void cmd_info(cmd_ctx *ctx);
 void cmd_dbsize(cmd_ctx *ctx);

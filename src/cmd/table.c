@@ -10,7 +10,7 @@
 static const cmd_family *const families[] = {
     &connection_commands, &server_commands, &transaction_commands, &string_commands, &key_commands,
     &hash_commands,       &set_commands,    &list_commands,        &zset_commands,   &cdc_commands,
-    &scripting_commands,
+    &scripting_commands,  &function_commands,
 };
 
 static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;

@@ -11,6 +11,7 @@
 
 #include "proto/reply.h"
 #include "proto/resp.h"
+#include "script/library.h"
 #include "util/buf.h"
 
 enum {
@@ -49,6 +50,25 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
 
 /* The shebang flags (script/shebang.h) of a script the state holds. */
 int script_vm_flags(script_vm *vm, const char sha[41]);
+
+/* FUNCTION libraries. Runs a library's code (its shebang line, line_len bytes, left out) so
+ * that its redis.register_function calls register its functions, which are added to lib. With
+ * keep the state keeps them for script_vm_call_function; without, the run only checks the
+ * code. Returns 0, or -1 with Redis's error text in err ("ERR Error compiling function: …",
+ * "ERR Error registering functions: …", "ERR No functions registered"). */
+int script_vm_load_library(script_vm *vm, const char *code, size_t len, size_t line_len, library *lib, int keep,
+                           buf *err);
+/* The libraries generation (script/library.h) the state's functions are of; 0 when it has
+ * loaded none since it was made. */
+uint64_t script_vm_functions_generation(script_vm *vm);
+/* Forgets the state's functions: they are of the generation given from now on. */
+void script_vm_reset_functions(script_vm *vm, uint64_t generation);
+/* Whether the state holds function name, with its flags in *flags. */
+int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags);
+/* Runs function name (which the state holds) with its keys and args tables, writing its
+ * result (or its error) into r as one reply. */
+void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
+                             const resp_arg *args, int nargs, script_host *host, reply *r);
 
 /* The running script on this state wrote: SCRIPT KILL can no longer stop it. */
 void script_vm_note_write(script_vm *vm);
