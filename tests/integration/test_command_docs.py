@@ -14,6 +14,7 @@ DOCS_DIFFERENCES = {
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "function": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "debug": "tidekv's DEBUG is a test-only tool (READ-ERROR-AFTER); Redis documents no arguments",
 }
 INFO_DIFFERENCES = {
@@ -22,6 +23,7 @@ INFO_DIFFERENCES = {
     "client": {"categories"},
     "config": {"flags", "categories"},
     "script": {"flags", "categories"},
+    "function": {"flags", "categories"},
     "command": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
