@@ -185,13 +185,27 @@ static void function_list(cmd_ctx *ctx) {
     libraries_free(libs, n);
 }
 
-/* FUNCTION STATS: no script's name is tracked, so running_script is always nil. */
+/* FUNCTION STATS: the function running (on any thread), and the libraries. */
 static void function_stats(cmd_ctx *ctx) {
     size_t nlibs, nfns;
     libraries_counts(&nlibs, &nfns);
+    buf name, call;
+    buf_init(&name);
+    buf_init(&call);
+    int64_t ms;
     reply_map(ctx->r, 2);
     reply_bulk_str(ctx->r, "running_script");
-    reply_null(ctx->r);
+    if (script_running_function(&name, &call, &ms)) {
+        reply_map(ctx->r, 3);
+        reply_bulk_str(ctx->r, "name");
+        reply_bulk(ctx->r, name.data, name.len);
+        reply_bulk_str(ctx->r, "command");
+        buf_append(ctx->r->out, call.data, call.len); /* an array of bulk strings, the same in RESP2 and 3 */
+        reply_bulk_str(ctx->r, "duration_ms");
+        reply_int(ctx->r, (long long)ms);
+    } else {
+        reply_null(ctx->r);
+    }
     reply_bulk_str(ctx->r, "engines");
     reply_map(ctx->r, 1);
     reply_bulk_str(ctx->r, "LUA");
@@ -200,6 +214,8 @@ static void function_stats(cmd_ctx *ctx) {
     reply_int(ctx->r, (long long)nlibs);
     reply_bulk_str(ctx->r, "functions_count");
     reply_int(ctx->r, (long long)nfns);
+    buf_free(&name);
+    buf_free(&call);
 }
 
 static void function_dump(cmd_ctx *ctx) {

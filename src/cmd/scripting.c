@@ -166,7 +166,7 @@ static void fcall_generic(cmd_ctx *ctx, int ro_command) {
     script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, flags, ro_command, &run.read_only) < 0) return;
     script_vm_call_function(vm, name->ptr, name->len, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys,
-                            ctx->argc - 3 - nkeys, &run.host, ctx->r);
+                            ctx->argc - 3 - nkeys, ctx->argv, ctx->argc, &run.host, ctx->r);
     drop_if_rerun(ctx);
 }
 

@@ -47,6 +47,9 @@ struct script_vm {
     atomic_llong started_ms; /* monotonic */
     atomic_int wrote;
     atomic_int kill_requested;
+    /* The function running (FUNCTION STATS): its name ("" when none) and the command that
+     * called it, as a RESP array. */
+    buf function_name, function_call;
     struct script_vm *prev, *next; /* every thread's state: running_lock */
 };
 
@@ -72,6 +75,8 @@ static void vm_free(void *p) {
     buf_free(&vm->args);
     buf_free(&vm->out);
     buf_free(&vm->err);
+    buf_free(&vm->function_name);
+    buf_free(&vm->function_call);
     free(vm->argv);
     free(vm);
 }
@@ -685,6 +690,8 @@ script_vm *script_vm_get(void) {
     buf_init(&vm->args);
     buf_init(&vm->out);
     buf_init(&vm->err);
+    buf_init(&vm->function_name);
+    buf_init(&vm->function_call);
     vm->L = new_state(vm);
     vm->generation = generation;
     if (pthread_setspecific(vm_key, vm) != 0) abort();
@@ -975,8 +982,38 @@ int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags) 
     return found;
 }
 
+/* Notes the function that runs (name and call), or that none does (NULL), for FUNCTION STATS. */
+static void note_function(script_vm *vm, const char *name, size_t len, const resp_arg *call, int call_argc) {
+    pthread_mutex_lock(&running_lock);
+    buf_clear(&vm->function_name);
+    buf_clear(&vm->function_call);
+    if (name) {
+        buf_append(&vm->function_name, name, len);
+        reply out = {&vm->function_call, 2, 0, NULL};
+        reply_array(&out, call_argc);
+        for (int i = 0; i < call_argc; i++) reply_bulk(&out, call[i].ptr, call[i].len);
+    }
+    pthread_mutex_unlock(&running_lock);
+}
+
+int script_running_function(buf *name, buf *call, int64_t *ms) {
+    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return 0;
+    int found = 0;
+    pthread_mutex_lock(&running_lock);
+    for (script_vm *vm = all_vms; vm && !found; vm = vm->next) {
+        if (!atomic_load(&vm->running) || vm->function_name.len == 0) continue;
+        found = 1;
+        buf_append(name, vm->function_name.data, vm->function_name.len);
+        buf_append(call, vm->function_call.data, vm->function_call.len);
+        *ms = time_mono_ms() - atomic_load(&vm->started_ms);
+    }
+    pthread_mutex_unlock(&running_lock);
+    return found;
+}
+
 void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
-                             const resp_arg *args, int nargs, script_host *host, reply *r) {
+                             const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
+                             reply *r) {
     lua_State *L = vm->L;
     push_function_entry(L, name, len);
     lua_rawgeti(L, -1, 1);
@@ -987,6 +1024,8 @@ void script_vm_call_function(script_vm *vm, const char *name, size_t len, const 
     if (!label) abort();
     memcpy(label, name, len);
     label[len] = '\0';
+    note_function(vm, name, len, call, call_argc);
     run_callable(vm, label, 2, host, r);
+    note_function(vm, NULL, 0, NULL, 0);
     free(label);
 }

@@ -66,9 +66,11 @@ void script_vm_reset_functions(script_vm *vm, uint64_t generation);
 /* Whether the state holds function name, with its flags in *flags. */
 int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags);
 /* Runs function name (which the state holds) with its keys and args tables, writing its
- * result (or its error) into r as one reply. */
+ * result (or its error) into r as one reply. call is the command that calls it (FCALL …),
+ * which FUNCTION STATS shows. */
 void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
-                             const resp_arg *args, int nargs, script_host *host, reply *r);
+                             const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
+                             reply *r);
 
 /* The running script on this state wrote: SCRIPT KILL can no longer stop it. */
 void script_vm_note_write(script_vm *vm);
@@ -77,6 +79,9 @@ void script_vm_note_write(script_vm *vm);
 /* Whether one has run for threshold_ms or more. */
 int script_busy(int64_t threshold_ms);
 enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE };
+/* A function running on any thread (FUNCTION STATS): 1 with its name, the command that called
+ * it (a RESP array's bytes) and how long it has run, or 0 if none runs. */
+int script_running_function(buf *name, buf *call, int64_t *ms);
 /* Asks every running script that has not written to stop (SCRIPT_KILLED), or says there is
  * none (SCRIPT_KILL_NONE) or none that may be stopped (SCRIPT_KILL_UNKILLABLE). */
 int script_kill(void);

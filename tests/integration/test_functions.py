@@ -215,6 +215,13 @@ def test_function_kill_stops_a_running_function(f, server):
     t.start()
     try:
         deadline = time.time() + 10
+        while as_dict(f.execute_command("FUNCTION", "STATS"))["running_script"] is None:
+            assert time.time() < deadline
+            time.sleep(0.05)
+        running = as_dict(as_dict(f.execute_command("FUNCTION", "STATS"))["running_script"])
+        assert running["name"] == b"spin"
+        assert running["command"] == [b"FCALL", b"spin", b"0"]
+        assert running["duration_ms"] >= 0
         while True:
             try:
                 assert f.execute_command("FUNCTION", "KILL") == b"OK"
