@@ -982,6 +982,12 @@ int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags) 
     return found;
 }
 
+static void clear_global(lua_State *L, const char *name) {
+    lua_pushstring(L, name);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_GLOBALSINDEX);
+}
+
 /* Notes the function that runs (name and call), or that none does (NULL), for FUNCTION STATS. */
 static void note_function(script_vm *vm, const char *name, size_t len, const resp_arg *call, int call_argc) {
     pthread_mutex_lock(&running_lock);
@@ -1015,6 +1021,9 @@ void script_vm_call_function(script_vm *vm, const char *name, size_t len, const 
                              const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
                              reply *r) {
     lua_State *L = vm->L;
+    /* A function has its keys and args as arguments: KEYS and ARGV are no globals of its. */
+    clear_global(L, "KEYS");
+    clear_global(L, "ARGV");
     push_function_entry(L, name, len);
     lua_rawgeti(L, -1, 1);
     lua_remove(L, -2);

@@ -127,6 +127,17 @@ def test_function_runtime_errors_name_the_function(f):
     assert error_of(f, "FCALL", "raises", "0") == "user_function:3: boom script: raises, on @user_function:3."
 
 
+def test_functions_see_no_keys_argv_globals_and_scripts_cannot_manage_them(f):
+    f.function_load(lib_code("globs", "redis.register_function('globs', function() return KEYS end)"))
+    f.eval("return 1", 1, "stale")  # an EVAL before leaves no KEYS behind for functions
+    text = error_of(f, "FCALL", "globs", "1", "k")
+    assert "Script attempted to access nonexistent global variable 'KEYS'" in text, text
+    for cmd in ("'FUNCTION', 'FLUSH'", "'FCALL', 'globs', 0"):
+        text = error_of(f, "EVAL", "return redis.call(%s)" % cmd, "0")
+        assert text.startswith("This Redis command is not allowed from script"), text
+    assert len(f.function_list()) == 1
+
+
 def test_fcall_ro_rules(f):
     f.function_load(SETTER)
     f.function_load(lib_code("ro", "redis.register_function{function_name='ro_writes', flags={'no-writes'}, "
@@ -327,7 +338,16 @@ def test_function_commands_in_change_stream(f):
         [[b"FUNCTION", b"DELETE", b"echo"]],
         [[b"FUNCTION", b"FLUSH"]],
     ]
+    # RESTORE: the FLUSH its policy implies, then a LOAD REPLACE per library, in one batch
+    f.function_load(ECHO)
+    payload = f.function_dump()
+    before = seq(f)
+    f.function_restore(payload, "FLUSH")
+    assert commands_after(f, before) == [
+        [[b"FUNCTION", b"FLUSH"], [b"FUNCTION", b"LOAD", b"REPLACE", ECHO.encode()]],
+    ]
     # Refused changes leave nothing
+    f.function_flush()
     f.function_load(ECHO)
     before = seq(f)
     with pytest.raises(redis.ResponseError):
