@@ -11,20 +11,16 @@
 #include "types/functions.h"
 #include "util/glob.h"
 
-static void record_function(cmd_ctx *ctx, int argc, const char *const *argv, const size_t *lens) {
-    cmd_record(ctx, TYPE_NONE, argc, argv, lens);
-}
-
 static void record_load(cmd_ctx *ctx, const library *lib) {
     const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", lib->code};
     size_t lens[4] = {8, 4, 7, lib->code_len};
-    record_function(ctx, 4, argv, lens);
+    cmd_record(ctx, TYPE_NONE, 4, argv, lens);
 }
 
 static void record_flush(cmd_ctx *ctx) {
     const char *argv[2] = {"FUNCTION", "FLUSH"};
     size_t lens[2] = {8, 5};
-    record_function(ctx, 2, argv, lens);
+    cmd_record(ctx, TYPE_NONE, 2, argv, lens);
 }
 
 /* Whether name is one of the n libraries'. */
@@ -100,7 +96,7 @@ static void function_delete(cmd_ctx *ctx) {
     function_store_delete(ctx->t, name->ptr, name->len);
     const char *argv[3] = {"FUNCTION", "DELETE", name->ptr};
     size_t lens[3] = {8, 6, name->len};
-    record_function(ctx, 3, argv, lens);
+    cmd_record(ctx, TYPE_NONE, 3, argv, lens);
     reply_ok(ctx->r);
 }
 

@@ -55,6 +55,7 @@ script_vm *functions_vm(void) {
     for (size_t i = 0; i < n; i++) {
         library loaded;
         library_init(&loaded);
+        /* Its shebang line, which it had to have to be installed, is left out. */
         size_t line = (size_t)((char *)memchr(libs[i].code, '\n', libs[i].code_len) - libs[i].code);
         /* It loaded when installed; a library whose code now fails (it ran past the time
          * limit) leaves its functions out here. */

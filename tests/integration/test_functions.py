@@ -376,7 +376,8 @@ def test_functions_and_effects_replay_into_redis(server):
     peer = RedisServer().start()
     try:
         start = seq(cl)
-        cl.function_load(lib_code("work", """
+        # over RECORD_REF_MIN_BYTES: the change record refers to the stored code
+        cl.function_load(lib_code("work", "-- " + "x" * 1000 + """
 redis.register_function('work', function(keys, args)
   redis.call('SADD', keys[1], 'a', 'b', 'c', 'd')
   local m = redis.call('SPOP', keys[1])
