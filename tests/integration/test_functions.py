@@ -406,3 +406,27 @@ end)"""))
         cl.function_flush()
         cl.close()
         peer.stop()
+
+
+@tidekv_only
+def test_tidekv_cdc_applies_function_changes_to_redis(make_server):
+    """tidekv-cdc applies each batch in MULTI/EXEC: FUNCTION LOAD REPLACE and DELETE run there too."""
+    from test_tidekv_cdc import args_for, run_tool
+    src = make_server()
+    target = RedisServer(["--appendonly", "yes"]).start()
+    try:
+        rc, _, err = run_tool(*args_for(src, target, "--once"))  # the copy of nothing: then the stream
+        assert rc == 0, err
+        s = src.client()
+        s.function_load(SETTER)
+        s.function_load(ECHO)
+        s.fcall("set_it", 1, "k", "v")
+        s.function_delete("echo")
+        rc, _, err = run_tool(*args_for(src, target, "--once"))
+        assert rc == 0, err
+        t = target.client()
+        assert t.get("k") == b"v"
+        assert [as_dict(lib)["library_name"] for lib in t.function_list()] == [b"setter"]
+        assert t.fcall_ro("get_it", 1, "k") == b"v"
+    finally:
+        target.stop()
