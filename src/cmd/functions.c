@@ -324,7 +324,7 @@ static void cmd_function(cmd_ctx *ctx) {
     else if (arg_is(sub, "flush") && argc <= 3) function_flush(ctx);
     else if (arg_is(sub, "list")) function_list(ctx);
     else if (arg_is(sub, "stats") && argc == 2) function_stats(ctx);
-    else if (arg_is(sub, "kill") && argc == 2) reply_script_kill(ctx);
+    else if (arg_is(sub, "kill") && argc == 2) reply_script_kill(ctx, 1);
     else if (arg_is(sub, "dump") && argc == 2) function_dump(ctx);
     else if (arg_is(sub, "restore") && (argc == 3 || argc == 4)) function_restore(ctx);
     else if (arg_is(sub, "help") && argc == 2) function_help(ctx);

@@ -202,13 +202,16 @@ static void script_flush(cmd_ctx *ctx) {
     reply_ok(ctx->r);
 }
 
-void reply_script_kill(cmd_ctx *ctx) {
-    switch (script_kill()) {
+void reply_script_kill(cmd_ctx *ctx, int functions) {
+    switch (script_kill(functions)) {
     case SCRIPT_KILLED:
         reply_ok(ctx->r);
         break;
     case SCRIPT_KILL_NONE:
         reply_error(ctx->r, "NOTBUSY No scripts in execution right now.");
+        break;
+    case SCRIPT_KILL_OTHER_KIND:
+        reply_error(ctx->r, functions ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION);
         break;
     default:
         reply_error(ctx->r, "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
@@ -250,7 +253,7 @@ static void cmd_script(cmd_ctx *ctx) {
     } else if (arg_is(sub, "flush") && ctx->argc <= 3) {
         script_flush(ctx);
     } else if (arg_is(sub, "kill") && ctx->argc == 2) {
-        reply_script_kill(ctx);
+        reply_script_kill(ctx, 0);
     } else if (arg_is(sub, "help") && ctx->argc == 2) {
         script_help(ctx);
     } else {

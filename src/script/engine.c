@@ -167,29 +167,36 @@ static void hook_poll(lua_State *L, lua_Debug *ar) {
 
 void script_vm_note_write(script_vm *vm) { atomic_store(&vm->wrote, 1); }
 
+static int runs_function(const script_vm *vm) { return vm->function_name.len > 0; } /* running_lock */
+
 int script_busy(int64_t threshold_ms) {
-    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return 0;
+    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return SCRIPT_BUSY_NONE;
     int64_t now = time_mono_ms();
-    int busy = 0;
+    int busy = SCRIPT_BUSY_NONE;
     pthread_mutex_lock(&running_lock);
     for (script_vm *vm = all_vms; vm && !busy; vm = vm->next)
-        busy = atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms;
+        if (atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms)
+            busy = runs_function(vm) ? SCRIPT_BUSY_FUNCTION : SCRIPT_BUSY_EVAL;
     pthread_mutex_unlock(&running_lock);
     return busy;
 }
 
-int script_kill(void) {
-    int found = 0, killed = 0;
+int script_kill(int functions) {
+    int found = 0, of_kind = 0, killed = 0;
     pthread_mutex_lock(&running_lock);
     for (script_vm *vm = all_vms; vm; vm = vm->next) {
         if (!atomic_load(&vm->running)) continue;
         found = 1;
+        if (runs_function(vm) != functions) continue;
+        of_kind = 1;
         if (atomic_load(&vm->wrote)) continue;
         atomic_store(&vm->kill_requested, 1);
         killed = 1;
     }
     pthread_mutex_unlock(&running_lock);
-    return killed ? SCRIPT_KILLED : found ? SCRIPT_KILL_UNKILLABLE : SCRIPT_KILL_NONE;
+    if (killed) return SCRIPT_KILLED;
+    if (of_kind) return SCRIPT_KILL_UNKILLABLE;
+    return found ? SCRIPT_KILL_OTHER_KIND : SCRIPT_KILL_NONE;
 }
 
 /* Marks the state running (or not) for script_busy and script_kill. */

@@ -75,15 +75,19 @@ void script_vm_call_function(script_vm *vm, const char *name, size_t len, const 
 /* The running script on this state wrote: SCRIPT KILL can no longer stop it. */
 void script_vm_note_write(script_vm *vm);
 
-/* Scripts running on any thread, for BUSY and SCRIPT KILL. */
-/* Whether one has run for threshold_ms or more. */
+/* Scripts running on any thread, for BUSY, SCRIPT KILL and FUNCTION KILL. */
+enum { SCRIPT_BUSY_NONE = 0, SCRIPT_BUSY_EVAL, SCRIPT_BUSY_FUNCTION };
+/* Whether one has run for threshold_ms or more: an EVAL script or a function (a SCRIPT_BUSY_
+ * value, 0 when none). */
 int script_busy(int64_t threshold_ms);
-enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE };
+enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE, SCRIPT_KILL_OTHER_KIND };
 /* A function running on any thread (FUNCTION STATS): 1 with its name, the command that called
  * it (a RESP array's bytes) and how long it has run, or 0 if none runs. */
 int script_running_function(buf *name, buf *call, int64_t *ms);
-/* Asks every running script that has not written to stop (SCRIPT_KILLED), or says there is
- * none (SCRIPT_KILL_NONE) or none that may be stopped (SCRIPT_KILL_UNKILLABLE). */
-int script_kill(void);
+/* Asks every running script of one kind (functions, or EVAL scripts) that has not written to
+ * stop (SCRIPT_KILLED), or says there is none running (SCRIPT_KILL_NONE), none of that kind
+ * that may be stopped (SCRIPT_KILL_UNKILLABLE), or only some of the other kind
+ * (SCRIPT_KILL_OTHER_KIND: SCRIPT KILL does not stop a function, nor FUNCTION KILL a script). */
+int script_kill(int functions);
 
 #endif

@@ -8,8 +8,9 @@ import time
 import pytest
 import redis
 
-from conftest import tidekv_only
+from conftest import RespError, tidekv_only
 from test_cdc_helpers import RedisServer, commands_after, poll_all, replay, seq
+from test_scripting import busy_connection
 
 SETTER = """#!lua name=setter
 redis.register_function('set_it', function(keys, args) return redis.call('SET', keys[1], args[1]) end)
@@ -217,33 +218,70 @@ def test_stats_kill_and_help(f):
     assert error_of(f, "FUNCTION", "nope") == "unknown subcommand 'nope'. Try FUNCTION HELP."
 
 
-def test_function_kill_stops_a_running_function(f, server):
-    f.function_load(lib_code("slow", "redis.register_function{function_name='spin', flags={'no-writes'}, "
-                                     "callback=function() local x = 0 while true do x = x + 1 end end}"))
-    caller = server.client(socket_timeout=20)
+BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+SPIN = "local x = 0 while true do x = x + 1 end"
+
+
+@pytest.fixture
+def quick_busy(server):
+    """busy-reply-threshold 200 ms while the test runs."""
+    c = server.client()
+    c.config_set("busy-reply-threshold", 200)
+    yield
+    c.config_set("busy-reply-threshold", 5000)
+    c.close()
+
+
+def run_in_thread(server, *command):
+    """Runs a command that spins on a client of its own; returns the thread and its error list."""
     failure = []
-    t = threading.Thread(target=lambda: failure.append(error_of(caller, "FCALL", "spin", "0")))
+
+    def run():
+        cl = server.client(socket_timeout=60)
+        try:
+            failure.append(error_of(cl, *command))
+        finally:
+            cl.close()
+    t = threading.Thread(target=run)
     t.start()
+    time.sleep(0.6)
+    return t, failure
+
+
+def test_function_kill_stops_a_running_function(f, server, quick_busy):
+    f.function_load(lib_code("slow", "redis.register_function{function_name='spin', flags={'no-writes'}, "
+                                     "callback=function() %s end}" % SPIN))
+    t, failure = run_in_thread(server, "FCALL", "spin", "0")
+    conn, reply = busy_connection(server)
     try:
-        deadline = time.time() + 10
-        while as_dict(f.execute_command("FUNCTION", "STATS"))["running_script"] is None:
-            assert time.time() < deadline
-            time.sleep(0.05)
-        running = as_dict(as_dict(f.execute_command("FUNCTION", "STATS"))["running_script"])
+        assert reply == RespError(BUSY_FUNCTION)
+        running = as_dict(as_dict(conn.call("FUNCTION", "STATS"))["running_script"])
         assert running["name"] == b"spin"
         assert running["command"] == [b"FCALL", b"spin", b"0"]
-        assert running["duration_ms"] >= 0
-        while True:
-            try:
-                assert f.execute_command("FUNCTION", "KILL") == b"OK"
-                break
-            except redis.ResponseError as e:
-                assert "NOTBUSY" in str(e) and time.time() < deadline
-                time.sleep(0.05)
+        assert running["duration_ms"] >= 200
+        assert conn.call("SCRIPT", "KILL") == RespError(BUSY_FUNCTION)  # SCRIPT KILL does not stop a function
+        assert conn.call("FUNCTION", "KILL") == "OK"
     finally:
+        conn.close()
         t.join(20)
-        caller.close()
-    assert len(failure) == 1 and "killed by user" in failure[0], failure
+    assert not t.is_alive()
+    assert len(failure) == 1 and failure[0].startswith("Script killed by user with SCRIPT KILL..."), failure
+    assert error_of(f, "FUNCTION", "KILL") == "NOTBUSY No scripts in execution right now."
+
+
+def test_function_kill_does_not_stop_an_eval_script(f, server, quick_busy):
+    t, failure = run_in_thread(server, "EVAL", SPIN, "0")
+    conn, reply = busy_connection(server)
+    try:
+        assert reply == RespError(BUSY_EVAL)
+        assert conn.call("FUNCTION", "KILL") == RespError(BUSY_EVAL)
+        assert conn.call("SCRIPT", "KILL") == "OK"
+    finally:
+        conn.close()
+        t.join(20)
+    assert not t.is_alive()
+    assert len(failure) == 1 and failure[0].startswith("Script killed by user with SCRIPT KILL..."), failure
 
 
 def test_dump_restore(f):
