@@ -46,7 +46,7 @@ TSAN_TESTS ?= test_concurrency.py test_connection.py test_client_limits.py test_
 tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target tidekv-server
+	@cmake --build build-tsan -j $(JOBS) --target tidekv-server tidekv-cdc
 	cd tests/integration && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0 suppressions=$(CURDIR)/tests/tsan.supp" \
 		TIDEKV_SERVER=$(CURDIR)/build-tsan/tidekv-server $(PYTHON) -m pytest -q -m "not soak" $(TSAN_TESTS)
 
