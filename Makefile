@@ -42,11 +42,11 @@ asan: deps
 # The tests that run many threads at once, against a server under ThreadSanitizer: a race stops
 # the server (halt_on_error), so its test fails. tests/tsan.supp says what is left out and why;
 # TSan's deadlock detector cannot follow a write group holding many key locks at once.
-TSAN_TESTS ?= test_concurrency.py test_connection.py test_client_limits.py test_blocking.py test_config.py test_mailbox.py test_scripting.py test_pubsub.py
+TSAN_TESTS ?= test_concurrency.py test_connection.py test_client_limits.py test_blocking.py test_config.py test_mailbox.py test_scripting.py test_pubsub.py test_functions.py
 tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-	@cmake --build build-tsan -j $(JOBS) --target tidekv-server
+	@cmake --build build-tsan -j $(JOBS) --target tidekv-server tidekv-cdc
 	cd tests/integration && TSAN_OPTIONS="halt_on_error=1 detect_deadlocks=0 suppressions=$(CURDIR)/tests/tsan.supp" \
 		TIDEKV_SERVER=$(CURDIR)/build-tsan/tidekv-server $(PYTHON) -m pytest -q -m "not soak" $(TSAN_TESTS)
 

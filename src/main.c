@@ -19,6 +19,7 @@
 #include "cmd/cmd.h"
 #include "cmd/keyspace_events.h"
 #include "config.h"
+#include "script/functions.h"
 #include "net/net.h"
 #include "server.h"
 #include "types/expiry.h"
@@ -127,8 +128,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
-    if (expire_index_backfill() < 0) {
-        log_msg(LOG_WARNING, "can't index the keys with an expiry in '%s'", server_config.dir);
+    const char *failed = expire_index_backfill() < 0   ? "index the keys with an expiry"
+                         : functions_load_stored() < 0 ? "load the function libraries"
+                                                       : NULL;
+    if (failed) {
+        log_msg(LOG_WARNING, "can't %s in '%s': read error", failed, server_config.dir);
         keycount_free();
         consumers_close();
         store_close();

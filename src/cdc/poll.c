@@ -123,17 +123,21 @@ static int check_key(cdc_key_visitor *v, size_t pos, int db) {
     return kc->matched;
 }
 
-/* Whether a command empties every database (its record names none of them). */
-static int is_flushall(const record_cmd *c) {
-    return c->argc == 1 && c->argv[0].len == 8 && memcmp(c->argv[0].ptr, "FLUSHALL", 8) == 0;
+/* Whether a command concerns the whole server rather than keys of one database: FLUSHALL
+ * (its record names no database), and FUNCTION LOAD/DELETE/FLUSH (the libraries every FCALL
+ * uses, whichever keys it touches). */
+static int is_server_wide(const record_cmd *c) {
+    if (c->argc == 0 || c->argv[0].len != 8) return 0;
+    return memcmp(c->argv[0].ptr, "FLUSHALL", 8) == 0 || memcmp(c->argv[0].ptr, "FUNCTION", 8) == 0;
 }
 
 /* Whether a command passes the filter: its type, and one of its keys (as its descriptor finds
  * them: RENAME's, MSET's, SMOVE's, COPY … DB n's in that database) in the filter's database
- * matching its glob. One with no key it names concerns every key of its database. */
+ * matching its glob. One with no key it names concerns every key of its database; a server-wide
+ * one passes every filter (it names no key, and its type is none). */
 static int command_kept(const cdc_filter *f, const record_cmd *c, int db) {
     if (f->type && c->type && c->type != f->type) return 0;
-    if ((!f->match && f->db < 0) || is_flushall(c)) return 1;
+    if ((!f->match && f->db < 0) || is_server_wide(c)) return 1;
     key_check kc = {{check_key}, f, c, db, 0, 0};
     if (keys_hook) keys_hook(c, &kc.v);
     return kc.found ? kc.matched : f->db < 0 || db == f->db;

@@ -389,19 +389,26 @@ void write_group_commit(write_group *g) {
     free(err);
 }
 
-/* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY). */
-static int refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
-    if (!def || (def->flags & CMD_ALLOW_BUSY)) return 0;
-    if (!script_busy(CONFIG_READ(busy_reply_threshold))) return 0;
-    return !(strcmp(def->name, "script") == 0 && argc == 2 && arg_is(&argv[1], "kill"));
+/* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY):
+ * SCRIPT KILL, FUNCTION KILL (and FUNCTION STATS, which shows it). Returns the error for the
+ * others, or NULL. */
+static const char *refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (!def || (def->flags & CMD_ALLOW_BUSY)) return NULL;
+    int busy = script_busy(CONFIG_READ(busy_reply_threshold));
+    if (!busy) return NULL;
+    int may_end_it = (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
+                     (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
+    if (may_end_it) return NULL;
+    return busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL;
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    if (refused_while_busy(def, argc, argv)) {
+    const char *busy = refused_while_busy(def, argc, argv);
+    if (busy) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-        reply_error(&r, "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+        reply_error(&r, busy);
         return;
     }
     if (def && joins_group(c, def, argc)) {

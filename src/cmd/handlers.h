@@ -17,6 +17,13 @@ void cmd_quit(cmd_ctx *ctx);
 void cmd_client(cmd_ctx *ctx);
 void cmd_reset(cmd_ctx *ctx);
 
+/* scripting.c: SCRIPT KILL's (functions 0) and FUNCTION KILL's (1) reply, once the running
+ * scripts (or functions) that have not written are asked to stop. */
+void reply_script_kill(cmd_ctx *ctx, int functions);
+/* What other clients get while a script (or a function) runs past busy-reply-threshold. */
+#define ERR_BUSY_EVAL "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+#define ERR_BUSY_FUNCTION "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+
 /* server_cmds.c */
 void cmd_info(cmd_ctx *ctx);
 void cmd_dbsize(cmd_ctx *ctx);

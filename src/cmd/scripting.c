@@ -1,4 +1,5 @@
-/* Scripting commands: EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT. The script runs in this
+/* Scripting commands: EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FCALL FCALL_RO (FUNCTION is in
+ * cmd/functions.c). The script runs in this
  * thread's Lua state (script/engine.h); each redis.call runs a command through its descriptor
  * and handler, in the script's txn, as EXEC runs a transaction's commands: the script commits
  * as one batch whose change record holds the effects of the commands it ran. */
@@ -8,6 +9,7 @@
 #include "cmd/handlers.h"
 #include "script/cache.h"
 #include "script/engine.h"
+#include "script/functions.h"
 #include "script/shebang.h"
 #include "util/sha1.h"
 
@@ -58,10 +60,14 @@ static int command_known(script_host *h, const resp_arg *name) {
     return cmd_lookup(name->ptr, name->len) != NULL;
 }
 
-/* Validates numkeys (argv[2]): 0 with it in *nkeys, or -1 after replying the error. */
-static int parse_numkeys(cmd_ctx *ctx, int *nkeys) {
+/* Validates numkeys (argv[2]): 0 with it in *nkeys, or -1 after replying the error (not_integer
+ * when it is no integer). */
+static int parse_numkeys(cmd_ctx *ctx, const char *not_integer, int *nkeys) {
     long long n;
-    if (arg_ll(ctx, &ctx->argv[2], &n) < 0) return -1;
+    if (arg_parse_ll(&ctx->argv[2], &n) < 0) {
+        reply_error(ctx->r, not_integer);
+        return -1;
+    }
     if (n > ctx->argc - 3) {
         reply_error(ctx->r, "ERR Number of keys can't be greater than number of args");
         return -1;
@@ -117,10 +123,17 @@ static int check_flags(cmd_ctx *ctx, int flags, int ro_command, int *read_only) 
     return 0;
 }
 
+/* A script that met a busy lock: dispatch runs it again, so nothing of this run goes out. */
+static void drop_if_rerun(cmd_ctx *ctx) {
+    if (!ctx->needs_all_keys) return;
+    ctx->r->out->len = ctx->reply_mark;
+    ctx->failed = 1;
+}
+
 /* EVAL / EVALSHA (and their _RO forms): body is the script, or NULL to find it by argv[1]. */
 static void eval_generic(cmd_ctx *ctx, const resp_arg *body, int ro_command) {
     int nkeys;
-    if (parse_numkeys(ctx, &nkeys) < 0) return;
+    if (parse_numkeys(ctx, ERR_NOT_INTEGER, &nkeys) < 0) return;
     char sha[41];
     if (body) {
         sha1_hex(body->ptr, body->len, sha);
@@ -137,11 +150,28 @@ static void eval_generic(cmd_ctx *ctx, const resp_arg *body, int ro_command) {
     script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, script_vm_flags(vm, sha), ro_command, &run.read_only) < 0) return;
     script_vm_run(vm, sha, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys, ctx->argc - 3 - nkeys, &run.host, ctx->r);
-    if (ctx->needs_all_keys) { /* dispatch runs it again: nothing of this run goes out */
-        ctx->r->out->len = ctx->reply_mark;
-        ctx->failed = 1;
-    }
+    drop_if_rerun(ctx);
 }
+
+/* FCALL / FCALL_RO function numkeys key… arg…: runs as EVAL runs a script. */
+static void fcall_generic(cmd_ctx *ctx, int ro_command) {
+    int nkeys, flags;
+    if (parse_numkeys(ctx, "ERR Bad number of keys provided", &nkeys) < 0) return;
+    script_vm *vm = functions_vm();
+    const resp_arg *name = &ctx->argv[1];
+    if (!script_vm_function(vm, name->ptr, name->len, &flags)) {
+        reply_error(ctx->r, "ERR Function not found");
+        return;
+    }
+    script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
+    if (check_flags(ctx, flags, ro_command, &run.read_only) < 0) return;
+    script_vm_call_function(vm, name->ptr, name->len, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys,
+                            ctx->argc - 3 - nkeys, ctx->argv, ctx->argc, &run.host, ctx->r);
+    drop_if_rerun(ctx);
+}
+
+static void cmd_fcall(cmd_ctx *ctx) { fcall_generic(ctx, 0); }
+static void cmd_fcall_ro(cmd_ctx *ctx) { fcall_generic(ctx, 1); }
 
 static void cmd_eval(cmd_ctx *ctx) { eval_generic(ctx, &ctx->argv[1], 0); }
 static void cmd_evalsha(cmd_ctx *ctx) { eval_generic(ctx, NULL, 0); }
@@ -172,14 +202,16 @@ static void script_flush(cmd_ctx *ctx) {
     reply_ok(ctx->r);
 }
 
-/* SCRIPT KILL: stops the running scripts that have not written (they end with an error). */
-static void script_kill_command(cmd_ctx *ctx) {
-    switch (script_kill()) {
+void reply_script_kill(cmd_ctx *ctx, int functions) {
+    switch (script_kill(functions)) {
     case SCRIPT_KILLED:
         reply_ok(ctx->r);
         break;
     case SCRIPT_KILL_NONE:
         reply_error(ctx->r, "NOTBUSY No scripts in execution right now.");
+        break;
+    case SCRIPT_KILL_OTHER_KIND:
+        reply_error(ctx->r, functions ? ERR_BUSY_EVAL : ERR_BUSY_FUNCTION);
         break;
     default:
         reply_error(ctx->r, "UNKILLABLE Sorry the script already executed write commands against the dataset. You "
@@ -221,7 +253,7 @@ static void cmd_script(cmd_ctx *ctx) {
     } else if (arg_is(sub, "flush") && ctx->argc <= 3) {
         script_flush(ctx);
     } else if (arg_is(sub, "kill") && ctx->argc == 2) {
-        script_kill_command(ctx);
+        reply_script_kill(ctx, 0);
     } else if (arg_is(sub, "help") && ctx->argc == 2) {
         script_help(ctx);
     } else {
@@ -250,6 +282,14 @@ static const cmd_def scripting_defs[] = {
     {"evalsha_ro", -3, EVAL_FLAGS | R, 0, 0, 0, cmd_evalsha_ro, "scripting", "@slow @scripting",
      "Executes a read-only server-side Lua script by SHA1 digest.",
      "sha1 numkeys:int [key:key@0]... [arg]...",
+     KEYS(KEYNUM(KEY_RO | KEY_ACCESS, 2, 0, 1, 1))},
+    {"fcall", -3, EVAL_FLAGS, 0, 0, 0, cmd_fcall, "scripting", "@slow @scripting",
+     "Invokes a function.",
+     "function numkeys:int [key:key@0]... [arg]...",
+     KEYS(KEYNUM(KEY_RW | KEY_ACCESS | KEY_UPDATE, 2, 0, 1, 1))},
+    {"fcall_ro", -3, EVAL_FLAGS | R, 0, 0, 0, cmd_fcall_ro, "scripting", "@slow @scripting",
+     "Invokes a read-only function.",
+     "function numkeys:int [key:key@0]... [arg]...",
      KEYS(KEYNUM(KEY_RO | KEY_ACCESS, 2, 0, 1, 1))},
     {"script", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_script, "scripting", "@slow @scripting",
      "Manages the server-side Lua script cache (LOAD, EXISTS, FLUSH, KILL).",

@@ -12,6 +12,7 @@ static const cmd_family *const families[] = {
     &hash_commands,       &set_commands,    &list_commands,        &zset_commands,   &cdc_commands,
     &scripting_commands,
     &pubsub_commands,
+    &function_commands,
 };
 
 static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;

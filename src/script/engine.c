@@ -37,11 +37,19 @@ struct script_vm {
     size_t argv_cap;
     buf out, err;     /* a redis.call's reply, or why it was refused */
     unsigned short rand48[3]; /* math.random's state: Redis's rand48 */
+    /* FUNCTION libraries: the one whose code runs now (FUNCTION LOAD), its start, and the
+     * libraries generation the state's functions are of (0: none loaded yet). */
+    library *loading;
+    int64_t load_started_ms;
+    uint64_t functions_generation;
     /* Read by other threads (BUSY, SCRIPT KILL), under running_lock or atomically: */
     atomic_int running;
     atomic_llong started_ms; /* monotonic */
     atomic_int wrote;
     atomic_int kill_requested;
+    /* The function running (FUNCTION STATS): its name ("" when none) and the command that
+     * called it, as a RESP array. */
+    buf function_name, function_call;
     struct script_vm *prev, *next; /* every thread's state: running_lock */
 };
 
@@ -67,6 +75,8 @@ static void vm_free(void *p) {
     buf_free(&vm->args);
     buf_free(&vm->out);
     buf_free(&vm->err);
+    buf_free(&vm->function_name);
+    buf_free(&vm->function_call);
     free(vm->argv);
     free(vm);
 }
@@ -157,29 +167,36 @@ static void hook_poll(lua_State *L, lua_Debug *ar) {
 
 void script_vm_note_write(script_vm *vm) { atomic_store(&vm->wrote, 1); }
 
+static int runs_function(const script_vm *vm) { return vm->function_name.len > 0; } /* running_lock */
+
 int script_busy(int64_t threshold_ms) {
-    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return 0;
+    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return SCRIPT_BUSY_NONE;
     int64_t now = time_mono_ms();
-    int busy = 0;
+    int busy = SCRIPT_BUSY_NONE;
     pthread_mutex_lock(&running_lock);
     for (script_vm *vm = all_vms; vm && !busy; vm = vm->next)
-        busy = atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms;
+        if (atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms)
+            busy = runs_function(vm) ? SCRIPT_BUSY_FUNCTION : SCRIPT_BUSY_EVAL;
     pthread_mutex_unlock(&running_lock);
     return busy;
 }
 
-int script_kill(void) {
-    int found = 0, killed = 0;
+int script_kill(int functions) {
+    int found = 0, of_kind = 0, killed = 0;
     pthread_mutex_lock(&running_lock);
     for (script_vm *vm = all_vms; vm; vm = vm->next) {
         if (!atomic_load(&vm->running)) continue;
         found = 1;
+        if (runs_function(vm) != functions) continue;
+        of_kind = 1;
         if (atomic_load(&vm->wrote)) continue;
         atomic_store(&vm->kill_requested, 1);
         killed = 1;
     }
     pthread_mutex_unlock(&running_lock);
-    return killed ? SCRIPT_KILLED : found ? SCRIPT_KILL_UNKILLABLE : SCRIPT_KILL_NONE;
+    if (killed) return SCRIPT_KILLED;
+    if (of_kind) return SCRIPT_KILL_UNKILLABLE;
+    return found ? SCRIPT_KILL_OTHER_KIND : SCRIPT_KILL_NONE;
 }
 
 /* Marks the state running (or not) for script_busy and script_kill. */
@@ -357,6 +374,106 @@ static int redis_debug(lua_State *L) {
     return 0;
 }
 
+/* ---- FUNCTION libraries: redis.register_function ---- */
+
+/* The registry slots of the state's functions (name → {callback, flags}) and of those the
+ * library being loaded registers so far. */
+static const char FUNCTIONS_KEY = 0;
+static const char PENDING_KEY = 0;
+
+/* Raises a message without the script position luaL_error would add (Redis's texts for
+ * register_function's errors have none). */
+static int raise_plain(lua_State *L, const char *text) {
+    lua_pushstring(L, text);
+    return lua_error(L);
+}
+
+/* The flags table of the table form: each a known flag's name. Returns the flags, or -1. */
+static int read_function_flags(lua_State *L, int idx) {
+    int flags = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t len = 0;
+        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        int flag = name ? script_flag_named(name, len) : 0;
+        lua_pop(L, 1);
+        if (!flag) {
+            lua_pop(L, 1);
+            return -1;
+        }
+        flags |= flag;
+    }
+    return flags;
+}
+
+/* The fields of redis.register_function{function_name=…, callback=…, description=…, flags={…}}:
+ * the callback is left on the stack. Returns NULL after raising the error. */
+static const char *read_named_arguments(lua_State *L, const char **description, int *flags) {
+    const char *name = NULL;
+    int callback = 0;
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        const char *field = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+        int type = lua_type(L, -1);
+        if (strcmp(field, "function_name") == 0) {
+            if (type != LUA_TSTRING) raise_plain(L, "function_name argument given to redis.register_function must be a string");
+            name = lua_tostring(L, -1);
+        } else if (strcmp(field, "description") == 0) {
+            if (type != LUA_TSTRING) raise_plain(L, "description argument given to redis.register_function must be a string");
+            *description = lua_tostring(L, -1);
+        } else if (strcmp(field, "callback") == 0) {
+            if (type != LUA_TFUNCTION) raise_plain(L, "callback argument given to redis.register_function must be a function");
+            callback = 1;
+            lua_pushvalue(L, -1);
+            lua_replace(L, 2); /* kept in slot 2 (the strings stay alive in the table) */
+        } else if (strcmp(field, "flags") == 0) {
+            if (type != LUA_TTABLE) raise_plain(L, "flags argument to redis.register_function must be a table representing function flags");
+            *flags = read_function_flags(L, lua_gettop(L));
+            if (*flags < 0) raise_plain(L, "unknown flag given");
+        } else {
+            raise_plain(L, "unknown argument given to redis.register_function");
+        }
+        lua_pop(L, 1);
+    }
+    if (!name) raise_plain(L, "redis.register_function must get a function name argument");
+    if (!callback) raise_plain(L, "redis.register_function must get a callback argument");
+    return name;
+}
+
+static int redis_register_function(lua_State *L) {
+    script_vm *vm = vm_of(L);
+    if (!vm->loading) return raise_plain(L, "redis.register_function can only be called on FUNCTION LOAD command");
+    const char *name, *description = NULL;
+    int flags = 0;
+    if (lua_gettop(L) == 1) {
+        if (!lua_istable(L, 1))
+            return raise_plain(L, "calling redis.register_function with a single argument is only applicable to Lua "
+                                  "table (representing named arguments).");
+        lua_settop(L, 2); /* slot 2: the callback */
+        name = read_named_arguments(L, &description, &flags);
+    } else if (lua_gettop(L) == 2) {
+        if (lua_type(L, 1) != LUA_TSTRING) return raise_plain(L, "first argument to redis.register_function must be a string");
+        if (lua_type(L, 2) != LUA_TFUNCTION)
+            return raise_plain(L, "second argument to redis.register_function must be a function");
+        name = lua_tostring(L, 1);
+    } else {
+        return raise_plain(L, "wrong number of arguments to redis.register_function");
+    }
+    if (!function_name_valid(name, strlen(name))) return raise_plain(L, ERR_LIBRARY_NAME);
+    if (library_has_function(vm->loading, name)) return raise_plain(L, "Function already exists in the library");
+    lua_pushlightuserdata(L, (void *)&PENDING_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_pushstring(L, name);
+    lua_createtable(L, 2, 0);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 1);
+    lua_pushnumber(L, flags);
+    lua_rawseti(L, -2, 2);
+    lua_rawset(L, -3);
+    library_add_function(vm->loading, name, description, flags);
+    return 0;
+}
+
 static void set_number(lua_State *L, const char *name, lua_Number v) {
     lua_pushstring(L, name);
     lua_pushnumber(L, v);
@@ -377,6 +494,7 @@ static void open_redis_library(lua_State *L) {
         {"breakpoint", redis_breakpoint},
         {"debug", redis_debug},
         {"acl_check_cmd", redis_acl_check_cmd},
+        {"register_function", redis_register_function},
         {NULL, NULL},
     };
     lua_newtable(L);
@@ -705,6 +823,10 @@ static lua_State *new_state(script_vm *vm) {
     guard_escapes(L);
     protect_globals(L);
     protect_string_metatable(L);
+    lua_pushlightuserdata(L, (void *)&FUNCTIONS_KEY);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    vm->functions_generation = 0;
     return L;
 }
 
@@ -727,6 +849,8 @@ script_vm *script_vm_get(void) {
     buf_init(&vm->args);
     buf_init(&vm->out);
     buf_init(&vm->err);
+    buf_init(&vm->function_name);
+    buf_init(&vm->function_call);
     vm->L = new_state(vm);
     vm->generation = generation;
     if (pthread_setspecific(vm_key, vm) != 0) abort();
@@ -800,14 +924,18 @@ int script_vm_load(script_vm *vm, const char sha[41], const char *body, size_t l
     return 0;
 }
 
-/* Sets a global (in the real globals, behind the scripts' read-only view) to an array of args. */
-static void set_global_array(lua_State *L, const char *name, const resp_arg *args, int n) {
-    lua_pushstring(L, name);
+static void push_array(lua_State *L, const resp_arg *args, int n) {
     lua_createtable(L, n, 0);
     for (int i = 0; i < n; i++) {
         lua_pushlstring(L, args[i].ptr, args[i].len);
         lua_rawseti(L, -2, i + 1);
     }
+}
+
+/* Sets a global (in the real globals, behind the scripts' read-only view) to an array of args. */
+static void set_global_array(lua_State *L, const char *name, const resp_arg *args, int n) {
+    lua_pushstring(L, name);
+    push_array(L, args, n);
     lua_rawset(L, LUA_GLOBALSINDEX);
 }
 
@@ -875,8 +1003,9 @@ static void reply_script_error(lua_State *L, const char *sha, reply *r) {
     lua_pop(L, 2);
 }
 
-void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
-                   int nargs, script_host *host, reply *r) {
+/* Calls the function below its nargs arguments on the stack as a script named label (in its
+ * error texts), writing its result or its error into r as one reply. */
+static void run_callable(script_vm *vm, const char *label, int nargs, script_host *host, reply *r) {
     lua_State *L = vm->L;
     vm->host = host;
     vm->resp = 2;
@@ -884,18 +1013,15 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
     lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY); /* no earlier script's error counts */
     lua_pushnil(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
-    set_global_array(L, "KEYS", keys, nkeys);
-    set_global_array(L, "ARGV", args, nargs);
     lua_pushcfunction(L, error_handler);
-    push_function_name(L, sha);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_insert(L, -(nargs + 2));
     lua_sethook(L, hook_poll, LUA_MASKCOUNT, SCRIPT_POLL_INSTRUCTIONS);
     set_running(vm, 1);
-    int failed = lua_pcall(L, 0, 1, -2) != 0;
+    int failed = lua_pcall(L, nargs, 1, -(nargs + 2)) != 0;
     set_running(vm, 0);
     lua_sethook(L, NULL, 0, 0);
     if (failed) {
-        reply_script_error(L, sha, r);
+        reply_script_error(L, label, r);
         lua_pop(L, 1);
     } else {
         script_reply_value(L, r, vm->resp);
@@ -904,4 +1030,185 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
     vm->host = NULL;
     /* The arguments' tables go with the next collection; a step now keeps memory flat. */
     lua_gc(L, LUA_GCSTEP, 1);
+}
+
+void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
+                   int nargs, script_host *host, reply *r) {
+    lua_State *L = vm->L;
+    set_global_array(L, "KEYS", keys, nkeys);
+    set_global_array(L, "ARGV", args, nargs);
+    push_function_name(L, sha);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    run_callable(vm, sha, 0, host, r);
+}
+
+/* ---- FUNCTION libraries ---- */
+
+/* A library's code that runs past this stops with an error (Redis's limit). */
+#define LIBRARY_LOAD_LIMIT_MS 500
+
+static void hook_load_limit(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    script_vm *vm = vm_of(L);
+    if (time_mono_ms() - vm->load_started_ms < LIBRARY_LOAD_LIMIT_MS) return;
+    buf_clear(&vm->abort_error);
+    buf_append_str(&vm->abort_error, "FUNCTION LOAD timeout");
+    start_abort(L, vm);
+}
+
+static void push_registry(lua_State *L, const char *key) {
+    lua_pushlightuserdata(L, (void *)key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+/* Moves the functions the library just registered into the state's functions. */
+static void keep_pending_functions(lua_State *L) {
+    push_registry(L, &FUNCTIONS_KEY);
+    push_registry(L, &PENDING_KEY);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -5);
+    }
+    lua_pop(L, 2);
+}
+
+static void set_pending(lua_State *L, int fresh) {
+    lua_pushlightuserdata(L, (void *)&PENDING_KEY);
+    if (fresh) lua_newtable(L);
+    else lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* The error a library's code ended with, as FUNCTION LOAD words it. */
+static void library_error(lua_State *L, buf *err) {
+    const char *msg = lua_istable(L, -1) ? script_error_text(L, -1) : NULL;
+    if (msg) {
+        buf_printf(err, "ERR Error registering functions: %s", msg);
+    } else {
+        msg = lua_tostring(L, -1);
+        buf_printf(err, "ERR Error registering functions: ERR %s", msg ? msg : "unknown error");
+    }
+}
+
+int script_vm_load_library(script_vm *vm, const char *code, size_t len, size_t line_len, library *lib, int keep,
+                           buf *err) {
+    lua_State *L = vm->L;
+    /* The shebang line is left out but its newline kept, so line numbers stay the user's. */
+    if (luaL_loadbuffer(L, code + line_len, len - line_len, "@user_function") != 0) {
+        buf_printf(err, "ERR Error compiling function: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_pushlightuserdata(L, (void *)&ENV_KEY);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setfenv(L, -2);
+    set_pending(L, 1);
+    size_t before = lib->nfns;
+    vm->loading = lib;
+    vm->aborting = 0;
+    vm->load_started_ms = time_mono_ms();
+    lua_sethook(L, hook_load_limit, LUA_MASKCOUNT, SCRIPT_POLL_INSTRUCTIONS);
+    int failed = lua_pcall(L, 0, 0, 0) != 0;
+    lua_sethook(L, NULL, 0, 0);
+    vm->loading = NULL;
+    vm->aborting = 0;
+    if (failed) {
+        library_error(L, err);
+        lua_pop(L, 1);
+    } else if (lib->nfns == before) {
+        buf_append_str(err, "ERR No functions registered");
+        failed = 1;
+    } else if (keep) {
+        keep_pending_functions(L);
+    }
+    set_pending(L, 0);
+    return failed ? -1 : 0;
+}
+
+uint64_t script_vm_functions_generation(script_vm *vm) { return vm->functions_generation; }
+
+void script_vm_reset_functions(script_vm *vm, uint64_t generation) {
+    lua_pushlightuserdata(vm->L, (void *)&FUNCTIONS_KEY);
+    lua_newtable(vm->L);
+    lua_rawset(vm->L, LUA_REGISTRYINDEX);
+    vm->functions_generation = generation;
+}
+
+/* Pushes the entry {callback, flags} of function name, or nil. */
+static void push_function_entry(lua_State *L, const char *name, size_t len) {
+    push_registry(L, &FUNCTIONS_KEY);
+    lua_pushlstring(L, name, len);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+
+int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags) {
+    push_function_entry(vm->L, name, len);
+    int found = lua_istable(vm->L, -1);
+    if (found) {
+        lua_rawgeti(vm->L, -1, 2);
+        *flags = (int)lua_tonumber(vm->L, -1);
+        lua_pop(vm->L, 1);
+    }
+    lua_pop(vm->L, 1);
+    return found;
+}
+
+static void clear_global(lua_State *L, const char *name) {
+    lua_pushstring(L, name);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_GLOBALSINDEX);
+}
+
+/* Notes the function that runs (name and call), or that none does (NULL), for FUNCTION STATS. */
+static void note_function(script_vm *vm, const char *name, size_t len, const resp_arg *call, int call_argc) {
+    pthread_mutex_lock(&running_lock);
+    buf_clear(&vm->function_name);
+    buf_clear(&vm->function_call);
+    if (name) {
+        buf_append(&vm->function_name, name, len);
+        reply out = {&vm->function_call, 2, 0, NULL};
+        reply_array(&out, call_argc);
+        for (int i = 0; i < call_argc; i++) reply_bulk(&out, call[i].ptr, call[i].len);
+    }
+    pthread_mutex_unlock(&running_lock);
+}
+
+int script_running_function(buf *name, buf *call, int64_t *ms) {
+    if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return 0;
+    int found = 0;
+    pthread_mutex_lock(&running_lock);
+    for (script_vm *vm = all_vms; vm && !found; vm = vm->next) {
+        if (!atomic_load(&vm->running) || vm->function_name.len == 0) continue;
+        found = 1;
+        buf_append(name, vm->function_name.data, vm->function_name.len);
+        buf_append(call, vm->function_call.data, vm->function_call.len);
+        *ms = time_mono_ms() - atomic_load(&vm->started_ms);
+    }
+    pthread_mutex_unlock(&running_lock);
+    return found;
+}
+
+void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
+                             const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
+                             reply *r) {
+    lua_State *L = vm->L;
+    /* A function has its keys and args as arguments: KEYS and ARGV are no globals of its. */
+    clear_global(L, "KEYS");
+    clear_global(L, "ARGV");
+    push_function_entry(L, name, len);
+    lua_rawgeti(L, -1, 1);
+    lua_remove(L, -2);
+    push_array(L, keys, nkeys);
+    push_array(L, args, nargs);
+    char *label = malloc(len + 1);
+    if (!label) abort();
+    memcpy(label, name, len);
+    label[len] = '\0';
+    note_function(vm, name, len, call, call_argc);
+    run_callable(vm, label, 2, host, r);
+    note_function(vm, NULL, 0, NULL, 0);
+    free(label);
 }

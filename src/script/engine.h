@@ -11,6 +11,7 @@
 
 #include "proto/reply.h"
 #include "proto/resp.h"
+#include "script/library.h"
 #include "util/buf.h"
 
 enum {
@@ -50,15 +51,43 @@ void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int 
 /* The shebang flags (script/shebang.h) of a script the state holds. */
 int script_vm_flags(script_vm *vm, const char sha[41]);
 
+/* FUNCTION libraries. Runs a library's code (its shebang line, line_len bytes, left out) so
+ * that its redis.register_function calls register its functions, which are added to lib. With
+ * keep the state keeps them for script_vm_call_function; without, the run only checks the
+ * code. Returns 0, or -1 with Redis's error text in err ("ERR Error compiling function: …",
+ * "ERR Error registering functions: …", "ERR No functions registered"). */
+int script_vm_load_library(script_vm *vm, const char *code, size_t len, size_t line_len, library *lib, int keep,
+                           buf *err);
+/* The libraries generation (script/library.h) the state's functions are of; 0 when it has
+ * loaded none since it was made. */
+uint64_t script_vm_functions_generation(script_vm *vm);
+/* Forgets the state's functions: they are of the generation given from now on. */
+void script_vm_reset_functions(script_vm *vm, uint64_t generation);
+/* Whether the state holds function name, with its flags in *flags. */
+int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags);
+/* Runs function name (which the state holds) with its keys and args tables, writing its
+ * result (or its error) into r as one reply. call is the command that calls it (FCALL …),
+ * which FUNCTION STATS shows. */
+void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
+                             const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
+                             reply *r);
+
 /* The running script on this state wrote: SCRIPT KILL can no longer stop it. */
 void script_vm_note_write(script_vm *vm);
 
-/* Scripts running on any thread, for BUSY and SCRIPT KILL. */
-/* Whether one has run for threshold_ms or more. */
+/* Scripts running on any thread, for BUSY, SCRIPT KILL and FUNCTION KILL. */
+enum { SCRIPT_BUSY_NONE = 0, SCRIPT_BUSY_EVAL, SCRIPT_BUSY_FUNCTION };
+/* Whether one has run for threshold_ms or more: an EVAL script or a function (a SCRIPT_BUSY_
+ * value, 0 when none). */
 int script_busy(int64_t threshold_ms);
-enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE };
-/* Asks every running script that has not written to stop (SCRIPT_KILLED), or says there is
- * none (SCRIPT_KILL_NONE) or none that may be stopped (SCRIPT_KILL_UNKILLABLE). */
-int script_kill(void);
+enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE, SCRIPT_KILL_OTHER_KIND };
+/* A function running on any thread (FUNCTION STATS): 1 with its name, the command that called
+ * it (a RESP array's bytes) and how long it has run, or 0 if none runs. */
+int script_running_function(buf *name, buf *call, int64_t *ms);
+/* Asks every running script of one kind (functions, or EVAL scripts) that has not written to
+ * stop (SCRIPT_KILLED), or says there is none running (SCRIPT_KILL_NONE), none of that kind
+ * that may be stopped (SCRIPT_KILL_UNKILLABLE), or only some of the other kind
+ * (SCRIPT_KILL_OTHER_KIND: SCRIPT KILL does not stop a function, nor FUNCTION KILL a script). */
+int script_kill(int functions);
 
 #endif

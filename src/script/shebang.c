@@ -13,6 +13,18 @@ static const struct {
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
+int script_flag_named(const char *p, size_t len) {
+    for (size_t i = 0; i < sizeof(known_flags) / sizeof(known_flags[0]); i++)
+        if (strlen(known_flags[i].name) == len && memcmp(known_flags[i].name, p, len) == 0) return known_flags[i].flag;
+    return 0;
+}
+
+const char *script_flag_name(int flag) {
+    for (size_t i = 0; i < sizeof(known_flags) / sizeof(known_flags[0]); i++)
+        if (known_flags[i].flag == flag) return known_flags[i].name;
+    return "";
+}
+
 /* The flags of "a,b,c" (each must be known; "" is none, but "a," has an empty, unknown one):
  * 0, or -1 with the error. */
 static int parse_flag_list(const char *p, size_t len, int *flags, buf *err) {
@@ -20,16 +32,13 @@ static int parse_flag_list(const char *p, size_t len, int *flags, buf *err) {
     for (size_t start = 0;;) {
         const char *comma = memchr(p + start, ',', len - start);
         size_t end = comma ? (size_t)(comma - p) : len;
-        size_t i = 0, n = sizeof(known_flags) / sizeof(known_flags[0]);
-        while (i < n && !(strlen(known_flags[i].name) == end - start &&
-                          memcmp(known_flags[i].name, p + start, end - start) == 0))
-            i++;
-        if (i == n) {
+        int flag = script_flag_named(p + start, end - start);
+        if (!flag) {
             buf_append_str(err, "Unexpected flag in script shebang: ");
             buf_append(err, p + start, end - start);
             return -1;
         }
-        *flags |= known_flags[i].flag;
+        *flags |= flag;
         if (!comma) return 0;
         start = end + 1;
     }
@@ -69,4 +78,49 @@ int script_parse_shebang(const char *body, size_t len, int *flags, size_t *line_
         buf_append(err, w, wlen);
         return -1;
     }
+}
+
+int library_parse_shebang(const char *body, size_t len, buf *name, size_t *line_len, buf *err) {
+    if (len < 2 || body[0] != '#' || body[1] != '!') {
+        buf_append_str(err, "Missing library metadata");
+        return -1;
+    }
+    const char *nl = memchr(body, '\n', len);
+    if (!nl) {
+        buf_append_str(err, "Invalid library metadata");
+        return -1;
+    }
+    *line_len = (size_t)(nl - body);
+    int named = 0;
+    size_t at = 0, end = *line_len;
+    for (int word = 0;; word++) {
+        while (at < end && is_space(body[at])) at++;
+        if (at == end) break;
+        size_t start = at;
+        while (at < end && !is_space(body[at])) at++;
+        const char *w = body + start;
+        size_t wlen = at - start;
+        if (word == 0) {
+            if (wlen == 5 && memcmp(w, "#!lua", 5) == 0) continue;
+            buf_append_str(err, "Engine '");
+            buf_append(err, w + 2, wlen - 2);
+            buf_append_str(err, "' not found");
+            return -1;
+        }
+        if (wlen < 5 || memcmp(w, "name=", 5) != 0) {
+            buf_append_str(err, "Invalid metadata value given: ");
+            buf_append(err, w, wlen);
+            return -1;
+        }
+        if (named++) {
+            buf_append_str(err, "Invalid metadata value, name argument was given multiple times");
+            return -1;
+        }
+        buf_append(name, w + 5, wlen - 5);
+    }
+    if (!named) {
+        buf_append_str(err, "Library name was not given");
+        return -1;
+    }
+    return 0;
 }

@@ -16,6 +16,7 @@ DOCS_DIFFERENCES = {
     "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "pubsub": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "psubscribe": "Redis 7.0 wraps the pattern in a block of that one argument; tidekv documents the pattern",
+    "function": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "debug": "tidekv's DEBUG is a test-only tool (READ-ERROR-AFTER); Redis documents no arguments",
 }
 INFO_DIFFERENCES = {
@@ -24,6 +25,7 @@ INFO_DIFFERENCES = {
     "client": {"flags", "categories"},
     "config": {"flags", "categories"},
     "script": {"flags", "categories"},
+    "function": {"flags", "categories"},
     "command": {"categories"},
     "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},

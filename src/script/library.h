@@ -1,0 +1,71 @@
+/* FUNCTION libraries (Redis 7 functions), shared by every worker: each library's name, code
+ * and the functions its code registers. Each worker's Lua state runs the libraries' code
+ * itself (script/engine.h) and starts again when the generation here moves on (any change).
+ * The dump payload (FUNCTION DUMP / RESTORE) is tidekv's own: see library_payload_parse. */
+#ifndef TIDEKV_SCRIPT_LIBRARY_H
+#define TIDEKV_SCRIPT_LIBRARY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+/* Redis 7.0 gives this text for a bad library name and for a bad function name alike. */
+#define ERR_LIBRARY_NAME                                                                                       \
+    "Library names can only contain letters, numbers, or underscores(_) and must be at least one character " \
+    "long"
+
+typedef struct function_info {
+    char *name;
+    char *description; /* NULL: none given */
+    int flags;         /* SCRIPT_FLAG_ values (script/shebang.h) */
+} function_info;
+
+typedef struct library {
+    char *name;
+    char *code;
+    size_t code_len;
+    function_info *fns;
+    size_t nfns;
+} library;
+
+void library_init(library *lib);
+void library_free(library *lib);
+/* Appends a function (copies of name and description) to lib. */
+void library_add_function(library *lib, const char *name, const char *description, int flags);
+int library_has_function(const library *lib, const char *name);
+
+/* Names of libraries and functions: letters, digits and '_', at least one. */
+int function_name_valid(const char *p, size_t len);
+
+/* What becomes of the libraries already there when others are installed. */
+enum { LIBRARIES_APPEND, LIBRARIES_REPLACE, LIBRARIES_FLUSH };
+
+/* Installs n libraries at once (all or none), taking them over on success (the array's
+ * entries are then emptied). APPEND refuses a library whose name is taken, REPLACE replaces
+ * it, FLUSH drops every library first; any policy refuses a function name that a library
+ * left in place (or another new one) has. Returns 0 with the libraries it dropped (replaced or
+ * flushed) in *dropped (free with libraries_free), or -1 with the error in err: "ERR Library
+ * <name> already exists" (the name in quotes when quote_name, as FUNCTION LOAD words it) or
+ * "ERR Function <name> already exists". */
+int libraries_install(library *libs, size_t n, int policy, int quote_name, buf *err, library **dropped,
+                      size_t *ndropped);
+/* Deletes a library: 1, or 0 if there is none of that name. */
+int libraries_delete(const char *name, size_t len);
+/* Moves on at every change (it starts at 1). */
+uint64_t libraries_generation(void);
+/* A copy of every library (sorted by name) and the generation it is of; free with
+ * libraries_free. */
+library *libraries_copy(size_t *n, uint64_t *generation);
+void libraries_free(library *libs, size_t n);
+void libraries_counts(size_t *nlibs, size_t *nfns);
+
+/* FUNCTION DUMP's payload: "TKFN", a version byte, a varint count, each library's code as a
+ * varint length and its bytes, then the SHA-1 (40 hex digits) of all that precedes it. */
+void library_payload_build(const library *libs, size_t n, buf *out);
+/* Reads a payload: calls code() for each library's code in turn (after the whole payload has
+ * been checked). Returns 0, or -1 if it is not a well-formed payload of this version. */
+int library_payload_parse(const char *p, size_t len, void (*code)(void *arg, const char *code, size_t len),
+                          void *arg);
+
+#endif
