@@ -171,6 +171,8 @@ int arg_ll(cmd_ctx *ctx, const resp_arg *a, long long *out);
 /* Replies Redis's error for a subcommand that is unknown, or known (in the NULL-ended list)
  * but given the wrong number of arguments; answers <COMMAND> HELP with the known ones. */
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known);
+/* Replies a HELP text: an array of its lines as simple strings, as Redis writes them. */
+void reply_help_lines(cmd_ctx *ctx, const char *const *lines, size_t n);
 /* Fails the command on a storage read error: what it replied so far is dropped, the reply is
  * ERR_STORAGE alone, and dispatch rolls back the writes it made (a command is all or nothing).
  * The handler returns at once after it. */

@@ -71,6 +71,11 @@ static void reply_subcommand_help(cmd_ctx *ctx, const char *const *known, const 
     buf_free(&line);
 }
 
+void reply_help_lines(cmd_ctx *ctx, const char *const *lines, size_t n) {
+    reply_array(ctx->r, (long long)n);
+    for (size_t i = 0; i < n; i++) reply_simple(ctx->r, lines[i]);
+}
+
 void reply_subcommand_error(cmd_ctx *ctx, const char *const *known) {
     const resp_arg *sub = &ctx->argv[1];
     for (int i = 0; known[i]; i++) {

@@ -181,9 +181,7 @@ static void pubsub_help(cmd_ctx *ctx) {
         "HELP",
         "    Prints this help.",
     };
-    const size_t n = sizeof(lines) / sizeof(lines[0]);
-    reply_array(ctx->r, (long long)n);
-    for (size_t i = 0; i < n; i++) reply_simple(ctx->r, lines[i]);
+    reply_help_lines(ctx, lines, sizeof(lines) / sizeof(lines[0]));
 }
 
 void cmd_pubsub(cmd_ctx *ctx) {

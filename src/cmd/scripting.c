@@ -239,9 +239,7 @@ static void script_help(cmd_ctx *ctx) {
         "HELP",
         "    Prints this help.",
     };
-    size_t n = sizeof(lines) / sizeof(lines[0]);
-    reply_array(ctx->r, (long long)n);
-    for (size_t i = 0; i < n; i++) reply_simple(ctx->r, lines[i]);
+    reply_help_lines(ctx, lines, sizeof(lines) / sizeof(lines[0]));
 }
 
 static void cmd_script(cmd_ctx *ctx) {

@@ -864,11 +864,15 @@ script_vm *script_vm_get(void) {
 
 /* ---- scripts ---- */
 
-static void push_function_name(lua_State *L, const char sha[41]) {
-    char name[43] = "f_";
+/* Pushes the registry slot name "<prefix>_<sha>": f_ holds a script's function, s_ its shebang
+ * flags. */
+static void push_slot_name(lua_State *L, char prefix, const char sha[41]) {
+    char name[43] = {prefix, '_'};
     memcpy(name + 2, sha, 41);
     lua_pushstring(L, name);
 }
+
+static void push_function_name(lua_State *L, const char sha[41]) { push_slot_name(L, 'f', sha); }
 
 int script_vm_has(script_vm *vm, const char sha[41]) {
     push_function_name(vm->L, sha);
@@ -878,12 +882,7 @@ int script_vm_has(script_vm *vm, const char sha[41]) {
     return found;
 }
 
-/* The registry slot of a script's shebang flags: "s_<sha>". */
-static void push_flags_name(lua_State *L, const char sha[41]) {
-    char name[43] = "s_";
-    memcpy(name + 2, sha, 41);
-    lua_pushstring(L, name);
-}
+static void push_flags_name(lua_State *L, const char sha[41]) { push_slot_name(L, 's', sha); }
 
 int script_vm_flags(script_vm *vm, const char sha[41]) {
     push_flags_name(vm->L, sha);

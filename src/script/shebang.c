@@ -13,6 +13,17 @@ static const struct {
 
 static int is_space(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f'; }
 
+/* The next blank-separated word of line[*at, end): 1 with it in *w, *wlen, or 0 at the end. */
+static int next_word(const char *line, size_t *at, size_t end, const char **w, size_t *wlen) {
+    while (*at < end && is_space(line[*at])) (*at)++;
+    if (*at == end) return 0;
+    size_t start = *at;
+    while (*at < end && !is_space(line[*at])) (*at)++;
+    *w = line + start;
+    *wlen = *at - start;
+    return 1;
+}
+
 int script_flag_named(const char *p, size_t len) {
     for (size_t i = 0; i < sizeof(known_flags) / sizeof(known_flags[0]); i++)
         if (strlen(known_flags[i].name) == len && memcmp(known_flags[i].name, p, len) == 0) return known_flags[i].flag;
@@ -57,13 +68,10 @@ int script_parse_shebang(const char *body, size_t len, int *flags, size_t *line_
     *flags = 0;
     /* Words separated by blanks: the engine first, then options. */
     size_t at = 0, end = *line_len;
+    const char *w;
+    size_t wlen;
     for (int word = 0;; word++) {
-        while (at < end && is_space(body[at])) at++;
-        if (at == end) return 0;
-        size_t start = at;
-        while (at < end && !is_space(body[at])) at++;
-        const char *w = body + start;
-        size_t wlen = at - start;
+        if (!next_word(body, &at, end, &w, &wlen)) return 0;
         if (word == 0) {
             if (wlen == 5 && memcmp(w, "#!lua", 5) == 0) continue;
             buf_append_str(err, "Unexpected engine in script shebang: ");
@@ -93,13 +101,9 @@ int library_parse_shebang(const char *body, size_t len, buf *name, size_t *line_
     *line_len = (size_t)(nl - body);
     int named = 0;
     size_t at = 0, end = *line_len;
-    for (int word = 0;; word++) {
-        while (at < end && is_space(body[at])) at++;
-        if (at == end) break;
-        size_t start = at;
-        while (at < end && !is_space(body[at])) at++;
-        const char *w = body + start;
-        size_t wlen = at - start;
+    const char *w;
+    size_t wlen;
+    for (int word = 0; next_word(body, &at, end, &w, &wlen); word++) {
         if (word == 0) {
             if (wlen == 5 && memcmp(w, "#!lua", 5) == 0) continue;
             buf_append_str(err, "Engine '");

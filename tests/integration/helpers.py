@@ -196,3 +196,13 @@ def started_server(extra_args=None):
         yield s
     finally:
         s.cleanup()
+
+
+def wait_until(pred, timeout=5.0, interval=0.02):
+    """Polls pred until it is true or timeout seconds have passed; returns its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(interval)
+    return pred()

@@ -11,17 +11,8 @@ import time
 import pytest
 
 from conftest import IS_REDIS, tidekv_only
-from helpers import META_CF, forge, ns, string_meta
+from helpers import META_CF, forge, ns, string_meta, wait_until
 from test_cdc_helpers import poll_all, seq
-
-
-def wait_until(pred, timeout=5.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
 
 
 def expired_keys(c):

@@ -2,15 +2,7 @@
 
 import time
 
-
-
-def wait_until(pred, timeout=2.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(interval)
-    return pred()
+from helpers import wait_until
 
 
 def test_key_with_100ms_ttl_disappears(r, c):
