@@ -141,6 +141,7 @@ def test_keys_from_before_the_index_are_indexed_at_start(make_server):
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_many_keys_go_while_clients_are_served(server):
     """200k keys expiring within a second or two are all removed, by work spread over time:
     a client's PING keeps answering promptly meanwhile."""
