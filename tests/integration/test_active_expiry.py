@@ -173,6 +173,7 @@ def test_many_keys_go_while_clients_are_served(server):
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_keys_rewritten_at_their_expiry_keep_acknowledged_writes(server):
     """Writers re-SET or PERSIST keys right around their expiry while the cycle removes
     expired ones: every acknowledged value and every successful PERSIST stands."""

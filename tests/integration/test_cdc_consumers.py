@@ -359,6 +359,7 @@ def test_pins_survive_restart(make_server):
     r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_cap_turns_a_consumer_lost(make_server):
     s = make_server(PURGE_ARGS + ["--cdc-consumer-max-wal-mb", "4"])
     r = s.client(socket_timeout=30)

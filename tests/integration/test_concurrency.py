@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 import redis
 
 
@@ -23,6 +24,7 @@ def run_threads(n, target):
     assert not errors, errors[:5]
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_16_threads_incr_same_key(server, r):
     def work(i):
         cl = server.client()

@@ -182,6 +182,7 @@ def test_missing_config_file(tmp_path):
 
 # ---------------------------------------------------------------- timeout
 
+@pytest.mark.soak  # long: runs under make soak
 def test_timeout_closes_idle_client(make_server):
     s = make_server(["--timeout", "1"])
     with s.conn() as c:
@@ -194,6 +195,7 @@ def test_timeout_closes_idle_client(make_server):
         assert 0.9 <= elapsed <= 3.0, elapsed
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_timeout_spares_active_client(make_server):
     s = make_server(["--timeout", "1"])
     with s.conn() as c:
@@ -203,6 +205,7 @@ def test_timeout_spares_active_client(make_server):
         assert c.call("SET", "k", "v") == "OK"
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_timeout_zero_never_closes(make_server):
     s = make_server(["--timeout", "0"])
     with s.conn() as c:

@@ -188,6 +188,7 @@ def test_a_tiny_output_limit_does_not_lock_everyone_out(make_server):
         assert reply_or_error(c, "CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0") == "OK"
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_maxmemory_clients_closes_only_as_many_idle_clients_as_needed(make_server):
     """Over the limit with equal idle clients, about half go and the rest keep working."""

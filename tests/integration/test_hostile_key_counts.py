@@ -857,6 +857,7 @@ def test_forged_records_count_as_the_walk_lists_them(make_server):
 # races between a reader's clock and another client's
 # ----------------------------------------------------------------------
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_dbsize_in_a_transaction_agrees_with_its_keys_while_others_read_counts(make_server):
     """KEYS and DBSIZE in one MULTI see one clock, also while clients on other workers read
@@ -928,6 +929,7 @@ def sort_racing_a_writer(s, n, writer_delay):
     return [i for i, v in zip(written, values) if v != b"new"], dbsize, len(keys)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_sort_by_pattern_does_not_undo_writes_of_the_keys_it_reads(make_server):
     """SORT ... BY/GET pattern reads keys its arguments do not name (so it takes no lock on
     them); reading one that expired must not delete a value another client wrote since. The

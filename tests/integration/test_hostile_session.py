@@ -198,6 +198,7 @@ def test_big_requests_waiting_for_the_offload_thread_count_as_client_memory(serv
             conn.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_pipeline_of_big_writes_that_fail_answers_like_redis(server, c):
     big, digits = b"b" * BIG, b"1" * BIG
     commands = [("SET", "k", big, "EXAT", 1), ("EXISTS", "k"), ("SET", "k", big, "PX", 100000),
@@ -335,6 +336,7 @@ def test_v2_records_replay_equal_from_cache_from_wal_and_through_applybatch(make
     r2.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_a_blocked_poll_gets_a_big_mset_whole_through_a_match_filter(server, r):
     start = seq(r)

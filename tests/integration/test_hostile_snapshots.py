@@ -436,6 +436,7 @@ def test_kill9_while_a_snapshot_is_held(make_server):
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_expired_keys_go_after_release(make_server):
     """Keys that expire while a snapshot is held stay readable through it, and are gone (to
     readers, and to a new snapshot) after it is released and data is rewritten/compacted."""

@@ -61,6 +61,7 @@ def test_huge_block_timeout_is_an_error(r):
         r.execute_command("POLLUPDATES", seq(r), "BLOCK", 9223372036854775807)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_idle_timeout_spares_blocked_pollers(make_server):
     s = make_server(["--timeout", "1"])
@@ -85,6 +86,7 @@ def test_long_password_is_compared_whole(make_server):
         assert c.call("AUTH", password) == "OK"
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_polls_after_the_whole_wal_is_gone(make_server):
     """Restarts after the WAL TTL leave committed sequences with no log at all: polls must not

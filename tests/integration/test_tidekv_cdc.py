@@ -435,6 +435,7 @@ def test_sigterm_during_copy_ends_the_page_and_exits_0(make_server, target, tool
     assert_same_data(src, target)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_snapshot_lost_during_copy_copies_again_exactly(make_server, target, tools):
     """The program is down mid-copy while its snapshot goes (released here; a restart of the
@@ -520,6 +521,7 @@ def test_sink_refusing_writes(make_server, refusal):
 
 # ---------------------------------------------------------------- running: progress, signals, restarts
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_progress_lines_and_sigterm(make_server, target, tools):
     src = make_server()
@@ -627,6 +629,7 @@ def migrate_under_load(src, target, tools, kills, restart_source):
     assert lists and all(len(items) == len(set(items)) for items in lists)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_migration_under_load(make_server, target, tools):
     migrate_under_load(make_server(), target, tools, kills=4, restart_source=False)

@@ -365,6 +365,7 @@ def wait_for_copy_page(path):
     wait_until(midway, timeout=30, interval=0.002, msg="a copy page")
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_kill_during_copy_continues_it(make_server, tmp_path, tools):
     src = make_server()
@@ -382,6 +383,7 @@ def test_kill_during_copy_continues_it(make_server, tmp_path, tools):
     assert len(assert_log_rebuilds_source(src, path)) > COPY_KEYS
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_snapshot_lost_during_copy_copies_again(make_server, tmp_path, tools):
     """Killed mid-copy, and the snapshot is gone (released here; a restart of the source or its
