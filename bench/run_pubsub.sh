@@ -12,28 +12,11 @@ ROUNDS=${ROUNDS:-5} SECONDS_PER_RUN=${RUN_SECONDS:-5} SUBSCRIBERS=${SUBSCRIBERS:
 PUBLISHERS=${PUBLISHERS:-4} PIPELINE=${PIPELINE:-16} PAYLOAD=${PAYLOAD:-32}
 TOOL=build/pubsub_bench
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
-
-PID="" DIR=""
-stop_server() {
-  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-  [ -n "$DIR" ] && rm -rf "$DIR"
-  PID="" DIR=""
-  return 0
-}
-trap stop_server EXIT
+# shellcheck source=bench/fresh_server.sh
+source bench/fresh_server.sh
 
 run_on() { # tidekv|redis: prints the messages delivered per second of one run on a fresh server
-  DIR=$(mktemp -d) PORT=$(free_port)
-  if [ "$1" = redis ]; then
-    redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --save "" --appendonly no >/dev/null &
-  else
-    # shellcheck disable=SC2086 # TIDEKV_ARGS is a list of flags
-    build/tidekv-server --port "$PORT" --dir "$DIR" --logfile "$DIR/log" ${TIDEKV_ARGS:-} &
-  fi
-  PID=$!
-  wait_up "$PORT"
+  start_server "$1"
   "$TOOL" "$PORT" "$SUBSCRIBERS" "$PUBLISHERS" "$PIPELINE" "$SECONDS_PER_RUN" "$PAYLOAD" | awk '{print $2}'
   stop_server
 }
