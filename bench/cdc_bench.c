@@ -12,20 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static redisContext *connect_or_die(int port) {
-    redisContext *c = redisConnect("127.0.0.1", port);
-    if (!c || c->err) {
-        fprintf(stderr, "cannot connect to 127.0.0.1:%d\n", port);
-        exit(1);
-    }
-    return c;
-}
+#include "bench_util.h"
 
 /* Reads a field of a POLLUPDATES reply (RESP2: flat key/value array). */
 static redisReply *field(redisReply *r, const char *name) {

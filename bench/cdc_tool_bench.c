@@ -16,27 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 /* Commands sent before their replies are read. */
 #define PIPELINE 1000
 /* In the lag test, one write in this many is a probe. */
 #define PROBE_EVERY 100
 #define PROBE_LIST "cdc-bench-lag"
 #define VALUE "value-0123456789" /* 16 bytes, as redis-benchmark -d 16 */
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static redisContext *connect_or_die(int port) {
-    redisContext *c = redisConnect("127.0.0.1", port);
-    if (!c || c->err) {
-        fprintf(stderr, "cannot connect to 127.0.0.1:%d\n", port);
-        exit(1);
-    }
-    return c;
-}
 
 /* Reads n replies, exiting on a broken connection or an error reply. */
 static void read_replies(redisContext *c, long n) {

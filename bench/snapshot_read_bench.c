@@ -16,24 +16,20 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 #define PAGE "1000"
 
 typedef struct tally {
     long long keys, elements;
 } tally;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void die(const char *what, const redisReply *r) {
     fprintf(stderr, "%s failed: %s\n", what, r && r->str ? r->str : "no reply");
     exit(1);
 }
 
-static redisContext *connect_or_die(int port) {
+static redisContext *connect_with_long_timeout(int port) {
     struct timeval timeout = {600, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, timeout);
     if (!c || c->err) {
@@ -112,7 +108,7 @@ static void count_json_entry(const char *json, tally *t) {
 }
 
 static int read_snapshot(int port, const char *format) {
-    redisContext *c = connect_or_die(port);
+    redisContext *c = connect_with_long_timeout(port);
     redisReply *created = redisCommand(c, "SNAPSHOT CREATE");
     if (!created || created->type != REDIS_REPLY_ARRAY) die("SNAPSHOT CREATE", created);
     char *id = strdup(field(created, "id")->str);
@@ -206,7 +202,7 @@ static void read_page(redisContext *c, const redisReply *keys, tally *t) {
 }
 
 static int read_scan(int port) {
-    redisContext *c = connect_or_die(port);
+    redisContext *c = connect_with_long_timeout(port);
     tally t = {0, 0};
     char cursor[32] = "0";
     double start = now_s();
@@ -276,7 +272,7 @@ static int load(int port, long n, int min, int max) {
         fprintf(stderr, "load: MIN and MAX must satisfy 1 <= MIN <= MAX <= %d\n", MAX_ELEMENTS);
         return 2;
     }
-    redisContext *c = connect_or_die(port);
+    redisContext *c = connect_with_long_timeout(port);
     for (long done = 0; done < n;) {
         long chunk = n - done < LOAD_PIPELINE ? n - done : LOAD_PIPELINE;
         for (long i = done; i < done + chunk; i++) append_key(c, i, min + (int)((i * 7919) % (max - min + 1)));
