@@ -17,6 +17,7 @@
 #include "cdc/wal.h"
 #include "cmd/blocking.h"
 #include "cmd/cmd.h"
+#include "cmd/dispatch.h"
 #include "cmd/keyspace_events.h"
 #include "config.h"
 #include "script/functions.h"
@@ -25,6 +26,7 @@
 #include "types/expiry.h"
 #include "storage/expire_index.h"
 #include "storage/keycount.h"
+#include "storage/keylock.h"
 #include "storage/store.h"
 #include "storage/txn.h"
 #include "util/log.h"
@@ -143,6 +145,7 @@ int main(int argc, char **argv) {
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
     keyspace_events_init();
+    keylock_set_give_up(dispatch_lock_wait_gives_up);
     cdc_set_keys_hook(cmd_recorded_keys);
     if (cdc_notify_start() < 0 || retention_start() < 0 || expiry_start() < 0) {
         log_msg(LOG_WARNING, "can't start the CDC and expiry threads");

@@ -52,12 +52,13 @@ static void collect_keys(const cmd_def *def, int argc, const resp_arg *argv, int
     (void)cmd_get_keys(def, argc, argv, &ks->sink);
 }
 
-static void lock_keys(key_set *ks) {
-    if (ks->exclusive)
-        keylock_global_exclusive();
-    else
-        keylock_global_shared();
-    keylock_acquire(ks->hashes, ks->n);
+/* Takes the command's locks. Returns -1 holding none if it gave up waiting for them (a
+ * script past busy-reply-threshold: see dispatch_lock_wait_gives_up). */
+static int lock_keys(key_set *ks) {
+    if ((ks->exclusive ? keylock_global_exclusive() : keylock_global_shared()) < 0) return -1;
+    if (keylock_acquire(ks->hashes, ks->n) == 0) return 0;
+    keylock_global_release();
+    return -1;
 }
 
 static void unlock_keys(key_set *ks) {
@@ -65,6 +66,16 @@ static void unlock_keys(key_set *ks) {
     keylock_global_release();
     free(ks->hashes);
 }
+
+int dispatch_lock_wait_gives_up(void) {
+    return script_busy(CONFIG_READ(busy_reply_threshold)) != SCRIPT_BUSY_NONE;
+}
+
+/* Redis's BUSY error for the script or function that is running too long. */
+static const char *busy_error(int busy) { return busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL; }
+
+/* The reply of a command that gave up waiting for its locks. */
+static void reply_busy(reply *r) { reply_error(r, busy_error(script_busy(CONFIG_READ(busy_reply_threshold)))); }
 
 /* After a failed write: drops what was written into r's output since mark and puts n write
  * errors in its place (one per command whose reply is dropped). */
@@ -152,7 +163,12 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
     int locks = !(def->flags & CMD_NOKEYS);
-    if (locks) lock_keys(&ks);
+    if (locks && lock_keys(&ks) < 0) {
+        reply r = net_client_reply(c);
+        reply_busy(&r);
+        free(ks.hashes);
+        return 0;
+    }
     int keep_waiting = run_locked(c, def, argc, argv, retrying);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
@@ -162,7 +178,11 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
 uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_arg *argv, reply *r) {
     key_set ks = {0};
     collect_keys(def, argc, argv, view->db, &ks);
-    lock_keys(&ks);
+    if (lock_keys(&ks) < 0) {
+        reply_busy(r);
+        free(ks.hashes);
+        return 0;
+    }
     cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0, 0, 0, NULL, 0};
     uint64_t written_to = run_in_txn(&ctx, def, 1);
     unlock_keys(&ks);
@@ -291,13 +311,18 @@ static int joins_group(const client *c, const cmd_def *def, int argc) {
 }
 
 /* Takes a command's key locks into the group. A busy lock (another worker's group or
- * command has it) commits the group first, so no worker waits while holding locks. */
-static void group_lock(write_group *g, key_set *ks) {
-    if (g->open && keylock_set_add(&g->locks, ks->hashes, ks->n, 0) == 0) return;
+ * command has it) commits the group first, so no worker waits while holding locks.
+ * Returns -1, the group committed and closed, if it gave up waiting. */
+static int group_lock(write_group *g, key_set *ks) {
+    if (g->open && keylock_set_add(&g->locks, ks->hashes, ks->n, 0) == 0) return 0;
     write_group_commit(g);
-    keylock_global_shared();
-    keylock_set_add(&g->locks, ks->hashes, ks->n, 1); /* holding no stripe, it may wait */
+    if (keylock_global_shared() < 0) return -1;
+    if (keylock_set_add(&g->locks, ks->hashes, ks->n, 1) < 0) { /* holding no stripe, it may wait */
+        keylock_global_release();
+        return -1;
+    }
     g->open = 1;
+    return 0;
 }
 
 static participant *group_member(write_group *g, client *c) {
@@ -321,7 +346,11 @@ static int run_read_alone(client *c, const cmd_def *def, int argc, resp_arg *arg
     write_group *g = c->group;
     if (!(def->flags & CMD_READONLY) || (def->flags & CMD_SCRIPT) || c->in_group) return 0;
     if (!g->open) {
-        lock_keys(ks);
+        if (lock_keys(ks) < 0) {
+            reply r = net_client_reply(c);
+            reply_busy(&r);
+            return 1;
+        }
     } else if (keylock_set_holds_any(&g->locks, ks->hashes, ks->n) || keylock_try_acquire(ks->hashes, ks->n) < 0) {
         return 0;
     }
@@ -337,9 +366,13 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
     int alone = run_read_alone(c, def, argc, argv, &ks);
-    if (!alone) group_lock(g, &ks);
+    int gave_up = !alone && group_lock(g, &ks) < 0;
     free(ks.hashes);
-    if (alone) return;
+    if (gave_up) {
+        reply r = net_client_reply(c);
+        reply_busy(&r);
+    }
+    if (alone || gave_up) return;
     participant *p = group_member(g, c);
     note_command(c, def, argc, argv);
     size_t mark = c->out.len;
@@ -399,7 +432,7 @@ static const char *refused_while_busy(const cmd_def *def, int argc, const resp_a
     int may_end_it = (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
                      (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
     if (may_end_it) return NULL;
-    return busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL;
+    return busy_error(busy);
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
@@ -555,7 +588,12 @@ void dispatch_exec(cmd_ctx *ctx) {
         if (selected >= 0) db = selected;
     }
     for (int i = 0; i < c->watched_len; i++) key_set_add(&ks, c->watched[i].hash);
-    lock_keys(&ks);
+    if (lock_keys(&ks) < 0) { /* refused as if it had come in while the script was busy */
+        c->flags |= CLIENT_DIRTY_EXEC;
+        reply_busy(ctx->r);
+        free(ks.hashes);
+        return;
+    }
     if (!watches_intact(c, time_now_ms())) {
         reply_null_array(ctx->r);
     } else {

@@ -22,8 +22,12 @@ void dispatch_client_cleanup(client *c);
 /* Runs a command on a thread that is not its client's worker (cmd/offload.h): under its key
  * locks, as one batch, replying into r; view is what it sees of its client. Frees the
  * arguments (not the array) once it has run, before its write. Returns the last sequence it
- * wrote, 0 if none. */
+ * wrote, 0 if none. (Replies BUSY, without running, if it gave up waiting for its locks.) */
 uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_arg *argv, reply *r);
+/* The lock waits' give-up check (keylock_set_give_up): a script or function has run past
+ * busy-reply-threshold. Its locks may stay held until SCRIPT KILL, so a waiter replies BUSY,
+ * as Redis answers every command then, and its worker goes back to reading its clients. */
+int dispatch_lock_wait_gives_up(void);
 /* With appendfsync always, holds the client's replies until the WAL is synced past
  * written_to (a sequence its command wrote; 0: it wrote nothing). */
 void dispatch_hold_for_sync(client *c, uint64_t written_to);

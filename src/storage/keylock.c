@@ -1,9 +1,12 @@
+#define _GNU_SOURCE /* pthread_mutex_clocklock, pthread_rwlock_clock*lock: waits on the monotonic clock */
+
 #include "storage/keylock.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/hash.h"
 
@@ -17,6 +20,10 @@ static pthread_once_t stripes_once = PTHREAD_ONCE_INIT;
 static pthread_rwlock_t global_lock;
 static atomic_uint_fast64_t watch_versions[WATCH_SLOTS];
 static atomic_uint_fast64_t flush_epochs[FLUSH_SLOTS];
+static int (*_Atomic give_up_check)(void);
+
+/* How long a waiter sleeps on a busy lock before asking give_up_check again. */
+#define WAIT_SLICE_MS 10
 
 static void init_stripes(void) {
     /* Writer-preferring: write groups hold the shared side for a whole event-loop pass, and
@@ -32,13 +39,59 @@ static void init_stripes(void) {
 
 uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a((uint64_t)db, key, klen); }
 
+void keylock_set_give_up(int (*should_give_up)(void)) { atomic_store(&give_up_check, should_give_up); }
+
+/* The end of one wait slice from now, on the monotonic clock (a clock step cannot stretch it). */
+static struct timespec slice_end(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Waits for a stripe in slices, asking the give-up check between them. Returns 0 when locked. */
+static int wait_stripe(pthread_mutex_t *m) {
+    if (pthread_mutex_trylock(m) == 0) return 0;
+    int (*should_give_up)(void) = atomic_load(&give_up_check);
+    if (!should_give_up) return pthread_mutex_lock(m) == 0 ? 0 : -1;
+    for (;;) {
+        struct timespec until = slice_end();
+        if (pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until) == 0) return 0;
+        if (should_give_up()) return -1;
+    }
+}
+
+/* Takes one side of the global lock, waiting until `until` (NULL: for good). */
+static int lock_global(int exclusive, const struct timespec *until) {
+    if (!until) return exclusive ? pthread_rwlock_wrlock(&global_lock) : pthread_rwlock_rdlock(&global_lock);
+    return exclusive ? pthread_rwlock_clockwrlock(&global_lock, CLOCK_MONOTONIC, until)
+                     : pthread_rwlock_clockrdlock(&global_lock, CLOCK_MONOTONIC, until);
+}
+
+/* Waits for one side of the global lock as wait_stripe does for a stripe. */
+static int wait_global(int exclusive) {
+    pthread_once(&stripes_once, init_stripes);
+    if ((exclusive ? pthread_rwlock_trywrlock(&global_lock) : pthread_rwlock_tryrdlock(&global_lock)) == 0) return 0;
+    int (*should_give_up)(void) = atomic_load(&give_up_check);
+    for (;;) {
+        struct timespec until = slice_end();
+        if (lock_global(exclusive, should_give_up ? &until : NULL) == 0) return 0;
+        if (!should_give_up || should_give_up()) return -1;
+    }
+}
+
 static int compare_stripe(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a % KEYLOCK_STRIPES, y = *(const uint64_t *)b % KEYLOCK_STRIPES;
     return x < y ? -1 : x > y;
 }
 
 /* Sorts the hashes and locks each stripe once, in stripe order (no deadlock between
- * overlapping sets). Without waiting (`try`), returns -1 holding none if one is busy. */
+ * overlapping sets). Returns -1 holding none if one is busy without waiting (`try`) or if it
+ * gave up waiting. */
 static int lock_in_order(uint64_t *hashes, size_t n, int try) {
     pthread_once(&stripes_once, init_stripes);
     if (n == 0) return 0;
@@ -46,9 +99,7 @@ static int lock_in_order(uint64_t *hashes, size_t n, int try) {
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
         pthread_mutex_t *m = &stripes[hashes[i] % KEYLOCK_STRIPES];
-        if (!try) {
-            pthread_mutex_lock(m);
-        } else if (pthread_mutex_trylock(m) != 0) {
+        if ((try ? pthread_mutex_trylock(m) : wait_stripe(m)) != 0) {
             keylock_release(hashes, i);
             return -1;
         }
@@ -56,7 +107,7 @@ static int lock_in_order(uint64_t *hashes, size_t n, int try) {
     return 0;
 }
 
-void keylock_acquire(uint64_t *hashes, size_t n) { lock_in_order(hashes, n, 0); }
+int keylock_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n, 0); }
 
 void keylock_release(const uint64_t *hashes, size_t n) {
     for (size_t i = n; i-- > 0;) {
@@ -93,9 +144,7 @@ int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
     for (size_t i = 0; i < n; i++) {
         unsigned stripe = (unsigned)(hashes[i] % KEYLOCK_STRIPES);
         if (set_holds(s, stripe)) continue; /* also skips duplicates: the first one set it */
-        if (may_wait) {
-            pthread_mutex_lock(&stripes[stripe]);
-        } else if (pthread_mutex_trylock(&stripes[stripe]) != 0) {
+        if ((may_wait ? wait_stripe(&stripes[stripe]) : pthread_mutex_trylock(&stripes[stripe])) != 0) {
             while (s->n > before) { /* give back what this call took */
                 unsigned taken = s->stripes[--s->n];
                 s->held[taken / 64] &= ~(1ULL << (taken % 64));
@@ -122,14 +171,8 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
 
 int keylock_try_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n, 1); }
 
-void keylock_global_shared(void) {
-    pthread_once(&stripes_once, init_stripes);
-    pthread_rwlock_rdlock(&global_lock);
-}
-void keylock_global_exclusive(void) {
-    pthread_once(&stripes_once, init_stripes);
-    pthread_rwlock_wrlock(&global_lock);
-}
+int keylock_global_shared(void) { return wait_global(0); }
+int keylock_global_exclusive(void) { return wait_global(1); }
 void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
 
 uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }

@@ -9,9 +9,15 @@
 /* The hash that picks a key's lock stripe and watch slot. */
 uint64_t keylock_hash(int db, const char *key, size_t klen);
 
+/* Every wait for a busy lock asks this, every few milliseconds, whether to stop waiting (a
+ * script that runs past its time limit holds locks that the waiters may never get, and a
+ * worker stuck waiting would never read the SCRIPT KILL that ends it). NULL: wait for good. */
+void keylock_set_give_up(int (*should_give_up)(void));
+
 /* Locks the stripes of the given hashes in a fixed order (no deadlock between commands
- * locking overlapping sets). hashes is sorted in place; duplicates are locked once. */
-void keylock_acquire(uint64_t *hashes, size_t n);
+ * locking overlapping sets). hashes is sorted in place; duplicates are locked once.
+ * Returns 0, or -1 holding none if it gave up waiting. */
+int keylock_acquire(uint64_t *hashes, size_t n);
 void keylock_release(const uint64_t *hashes, size_t n);
 
 #define KEYLOCK_STRIPES 4096
@@ -27,8 +33,8 @@ void keylock_set_init(keylock_set *s);
 void keylock_set_free(keylock_set *s);
 /* Adds the stripes of the hashes that the set does not hold yet. With may_wait (only for
  * a holder of nothing but the shared global lock, which cannot deadlock) it waits for busy
- * ones; otherwise it only tries them, and returns -1 without taking any if one is busy.
- * Returns 0 when all are held. */
+ * ones; otherwise it only tries them. Returns 0 when all are held, or -1 without taking any
+ * if one is busy (without may_wait) or it gave up waiting. */
 int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait);
 void keylock_set_release(keylock_set *s);
 /* Whether the set holds the stripe of any of the hashes. */
@@ -36,9 +42,10 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
 /* keylock_acquire without waiting: returns -1, holding none, if a stripe is busy. */
 int keylock_try_acquire(uint64_t *hashes, size_t n);
 
-/* Commands that touch every key (FLUSHDB, FLUSHALL) hold the exclusive side; all others the shared side. */
-void keylock_global_shared(void);
-void keylock_global_exclusive(void);
+/* Commands that touch every key (FLUSHDB, FLUSHALL) hold the exclusive side; all others the
+ * shared side. Return 0, or -1 (not holding it) if they gave up waiting. */
+int keylock_global_shared(void);
+int keylock_global_exclusive(void);
 void keylock_global_release(void);
 
 /* WATCH support: a counter per slot, bumped whenever a key hashing there is modified. */

@@ -62,16 +62,20 @@ static const char *user_key(const batch *b, const due_key *d) { return b->keys.d
  * All the reads come first, then the removals, one commit each (as one DEL each), sealed
  * together just before the write: a commit's time is taken when it is sealed, and the change
  * stream's times rise with its order only if that is just before its write. Returns 0, or -1
- * on a storage error (nothing of the batch is written then). */
+ * on a storage error or if it gave up waiting for the locks (a busy script holds one); nothing
+ * of the batch is written then, and a later cycle tries again. */
 static int remove_batch(batch *b, int64_t cutoff_ms, long *removed) {
     uint64_t hashes[BATCH_KEYS];
     for (size_t i = 0; i < b->n; i++) hashes[i] = b->due[i].hash;
     size_t gone[BATCH_KEYS], ngone = 0;
     meta metas[BATCH_KEYS];
+    if (keylock_global_shared() < 0) return -1;
+    if (keylock_acquire(hashes, b->n) < 0) {
+        keylock_global_release();
+        return -1;
+    }
     txn t;
     txn_init(&t);
-    keylock_global_shared();
-    keylock_acquire(hashes, b->n);
     int rc = 0;
     for (size_t i = 0; i < b->n && rc >= 0; i++) {
         const due_key *d = &b->due[i];
