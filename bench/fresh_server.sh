@@ -1,8 +1,8 @@
 # Sourced by the benchmarks that start a fresh server per run (bench/run_pubsub.sh,
 # bench/run_scripting.sh): start_server redis|tidekv sets PORT, DIR and PID; stop_server stops
 # it and removes its directory (also on exit). TIDEKV_ARGS: extra tidekv-server flags.
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 
 DIR="" PID=""
 stop_server() {

@@ -19,8 +19,8 @@ UNPIPELINED=set,get,incr,lpush,rpush,lpop,sadd,hset,spop,zadd,zpopmin,lrange_100
 PIPELINED=set,get
 WRITES="SET INCR LPUSH RPUSH LPOP SADD HSET SPOP ZADD ZPOPMIN MSET"
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 
 RDIR="" TDIR="" RPID="" TPID=""
 stop_servers() {

@@ -12,8 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VALUE_MB=${VALUE_MB:-500}
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 
 DIR=$(mktemp -d -p "${TMPDIR:-/tmp}")
 PID="" RPID=""

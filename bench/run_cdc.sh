@@ -11,7 +11,8 @@ if [ "${PIN:-0}" = 1 ]; then SERVER_CPU=0 BESIDE_CPU=1; else SERVER_CPU="" BESID
 TOOL=build/cdc_bench
 OUT=${1:-/dev/stdout}
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 
 start_server() {
   DIR=$(mktemp -d)

@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 N=${1:-100000}
 OUT=${2:-/dev/stdout}
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 rps() { redis-benchmark -p "$1" -t set -n "$2" -r 100000 -c "$3" --csv 2>/dev/null | tail -n 1 | cut -d'"' -f4; }
 
 # One server in one mode: prints "rps-50-clients rps-1-client".

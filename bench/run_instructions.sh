@@ -10,7 +10,8 @@ SHORT=${SHORT:-5000}
 LONG=${LONG:-25000}
 TESTS=${TESTS:-"get:1 get:16 set:1 set:16 lpush:1"}
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/ports.sh
+source "$(dirname "$0")/ports.sh"
 
 # Total instructions of one server run serving n requests of a test at a pipeline depth.
 count() {

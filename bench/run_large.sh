@@ -17,8 +17,8 @@ CLIENTS=${CLIENTS:-50}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 WRITE_BUFFER_MB=64
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; exit 1; }
+# shellcheck source=bench/ports.sh
+source bench/ports.sh
 
 # KEYS SETs of random values (so that compression cannot shrink the data), as RESP.
 generate() {
