@@ -106,8 +106,18 @@ static int remove_batch(batch *b, int64_t cutoff_ms, long *removed) {
     return 0;
 }
 
-/* Adds the entry the iterator stands at to the batch (unless its key is in no database the
- * server has: nothing would ever remove it). */
+/* Whether the batch lists the metadata key already. */
+static int batch_has(const batch *b, const char *mk, size_t mlen, uint64_t hash) {
+    for (size_t i = 0; i < b->n; i++)
+        if (b->due[i].hash == hash && b->due[i].len == mlen && memcmp(b->keys.data + b->due[i].off, mk, mlen) == 0)
+            return 1;
+    return 0;
+}
+
+/* Adds the entry the iterator stands at to the batch, unless its key is in no database the
+ * server has (nothing would ever remove it) or the batch has it already: a key whose stale
+ * entry lies beside its current one (a write that did not know the old expiry) is removed
+ * once, not recorded as two DELs. */
 static void add_entry(batch *b, store_iter *it, int databases) {
     size_t klen, mlen, ns;
     const char *k = store_iter_key(it, &klen);
@@ -118,7 +128,9 @@ static void add_entry(batch *b, store_iter *it, int databases) {
     if (enc_decode_expire_key(k, klen, &expire_ms, &mk, &mlen) < 0) return;
     int db = enc_namespace_db(mk, mlen, &ns);
     if (db < 0 || db >= databases) return;
-    b->due[b->n++] = (due_key){b->keys.len, mlen, ns, db, keylock_hash(db, mk + ns, mlen - ns)};
+    uint64_t hash = keylock_hash(db, mk + ns, mlen - ns);
+    if (batch_has(b, mk, mlen, hash)) return;
+    b->due[b->n++] = (due_key){b->keys.len, mlen, ns, db, hash};
     buf_append(&b->keys, mk, mlen);
 }
 

@@ -129,6 +129,21 @@ static void test_cycle_goes_back_for_a_past_expiry(void **state) {
     assert_int_equal(exists("behind"), 0);
 }
 
+/* A key re-set with another expiry by a write that did not delete its old entry has two
+ * entries; when both are due in one batch it is removed once (one DEL, counted once). */
+static void test_key_with_two_due_entries_removed_once(void **state) {
+    (void)state;
+    int64_t soon = time_now_ms() + 30;
+    set("twice", soon + 10);
+    set("twice", soon);
+    assert_int_equal(entries_of("twice", NULL), 2);
+    long before = atomic_load(&stats.expired_keys);
+    usleep(80 * 1000);
+    assert_int_equal(expiry_cycle(DATABASES, time_now_ms(), 1000000), 1);
+    assert_int_equal(exists("twice"), 0);
+    assert_int_equal(atomic_load(&stats.expired_keys), before + 1);
+}
+
 /* Records written without the index (by an older tidekv) are indexed once at start-up. */
 static void test_backfill_indexes_old_records_once(void **state) {
     (void)state;
@@ -162,6 +177,7 @@ int main(void) {
         cmocka_unit_test(test_set_expire_drops_the_old_entry),
         cmocka_unit_test(test_cycle_removes_only_expired_keys),
         cmocka_unit_test(test_cycle_goes_back_for_a_past_expiry),
+        cmocka_unit_test(test_key_with_two_due_entries_removed_once),
         cmocka_unit_test(test_backfill_indexes_old_records_once),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
