@@ -6,7 +6,6 @@
 
 #include "cmd/handlers.h"
 #include "config.h"
-#include "types/expiry.h"
 #include "types/keyspace.h"
 
 int cmd_notify_wanted(int event_class) {
@@ -97,14 +96,7 @@ static void publish_events(const char *events, size_t len) {
     }
 }
 
-/* A key the active expiry cycle removed (its commit is written): published at once. */
-static void on_active_expiry(int db, const char *key, size_t klen) {
-    if (cmd_notify_wanted(KE_EXPIRED))
-        publish_event(CONFIG_READ(notify_keyspace_events), db, "expired", strlen("expired"), key, klen);
-}
-
 void keyspace_events_init(void) {
     txn_set_events_hook(publish_events);
     ks_set_expired_hook(on_expired);
-    expiry_set_hook(on_active_expiry);
 }

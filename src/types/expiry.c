@@ -33,12 +33,10 @@ static struct {
     pthread_mutex_t lock; /* guards stopping and the thread's sleep */
     pthread_cond_t wake;
     int stopping, running;
-    expiry_hook hook;
     atomic_int paused; /* DEBUG SET-ACTIVE-EXPIRE 0 */
     buf position; /* the first index entry not looked at yet: the walk's own, one thread's */
 } ex = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-void expiry_set_hook(expiry_hook hook) { ex.hook = hook; }
 
 void expiry_set_active(int on) { atomic_store(&ex.paused, !on); }
 
@@ -98,10 +96,6 @@ static int remove_batch(batch *b, int64_t cutoff_ms, long *removed) {
     keylock_global_release();
     txn_free(&t);
     if (rc < 0) return -1;
-    for (size_t i = 0; i < ngone && ex.hook; i++) {
-        const due_key *d = &b->due[gone[i]];
-        ex.hook(d->db, user_key(b, d), d->len - d->ns);
-    }
     *removed += (long)ngone;
     return 0;
 }

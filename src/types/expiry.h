@@ -14,11 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Called, on the expiry thread, after each commit of the keys it removed, once per key (the
- * `expired` event of keyspace notifications). Set before expiry_start. */
-typedef void (*expiry_hook)(int db, const char *key, size_t klen);
-void expiry_set_hook(expiry_hook hook);
-
 /* Pauses (0) or resumes (1) the removals, for tests of what a lookup does with an expired key
  * (DEBUG SET-ACTIVE-EXPIRE, as Redis's). */
 void expiry_set_active(int on);

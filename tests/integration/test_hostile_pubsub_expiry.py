@@ -356,10 +356,6 @@ def test_message_bigger_than_a_mailbox_reaches_subscribers_on_both_workers(make_
 
 # ---------------------------------------------------------------- keyspace notifications of expiry
 
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError,
-                   reason="bug (expiry.c/keyspace_events.c): a key removed by the active expiry"
-                   " is published `expired` twice on each channel: once by its commit (ks_remove_expired "
-                   "notes it in the txn) and again by the expiry hook after the key locks are released")
 def test_active_expiry_publishes_expired_once(server, r):
     r.config_set("hz", 100)
     listener = Listener(server, r)
@@ -378,10 +374,6 @@ def test_active_expiry_publishes_expired_once(server, r):
 
 
 @soak  # up to 400 rounds of a race: a few seconds
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError,
-                   reason="bug (expiry.c/keyspace_events.c): the active expiry's second `expired` is published "
-                   "after the key locks are released, so it can follow the `set` of a write that gave the key "
-                   "a new life: a subscriber keeping a cache from the events drops a live key")
 def test_no_expired_event_after_the_write_that_revived_the_key(server, r):
     """Each round: 63 keys and `z` written already expired (PXAT 1, one write), then z SET
     without a TTL while the cycle (hz 500) removes the batch. On z's keyspace channel an

@@ -47,9 +47,6 @@ def test_a_script_run_again_alone_publishes_its_messages_once(server, r):
 
 # ---- active expiry ----
 
-@tidekv_bug("a key the active expiry removes publishes `expired` twice: remove_expired (types/keyspace.c) "
-            "notes it in the txn through the lazy-expiry hook, published at the commit, and then "
-            "types/expiry.c calls its own hook (on_active_expiry) for the same key")
 def test_a_key_removed_by_the_active_expiry_publishes_expired_once(make_server):
     s = make_server()
     r = s.client()
@@ -63,10 +60,6 @@ def test_a_key_removed_by_the_active_expiry_publishes_expired_once(make_server):
         assert messages_until(sub, b"end") == [b"k"]
 
 
-@tidekv_bug("a SET … PX over a key with an expiry leaves the old expiry index entry; when both entries "
-            "fall in one active-expiry batch, ks_expired_before says yes for each (it compares the "
-            "record's expiry with the cutoff, not with the entry's) and the key is removed twice: two "
-            "DEL records in the change stream, expired_keys counts 2")
 def test_a_key_given_two_expiries_expires_once(make_server):
     s = make_server()
     r = s.client()
