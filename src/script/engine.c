@@ -14,6 +14,7 @@
 
 #include "script/cache.h"
 #include "script/convert.h"
+#include "script/guards.h"
 #include "script/shebang.h"
 #include "server.h"
 #include "util/log.h"
@@ -808,6 +809,7 @@ static lua_State *new_state(script_vm *vm) {
     open_library(L, "cjson", luaopen_cjson);
     open_library(L, "bit", luaopen_bit);
     lua_settop(L, 0);
+    script_guard_builtins(L);
     remove_unlisted_globals(L);
     lua_getglobal(L, "math");
     lua_pushcfunction(L, math_random);
