@@ -1004,6 +1004,20 @@ static void reply_script_error(lua_State *L, const char *sha, reply *r) {
     lua_pop(L, 2);
 }
 
+/* Buffers a state keeps for the next redis.call; bigger ones (a big value went through) go back
+ * once the script ends, or every state would keep the biggest it ever saw. */
+#define KEEP_CALL_BUFFER_BYTES (64 * 1024)
+
+static void release_if_big(buf *b) {
+    if (b->cap > KEEP_CALL_BUFFER_BYTES) buf_free(b);
+}
+
+static void release_big_call_buffers(script_vm *vm) {
+    release_if_big(&vm->args);
+    release_if_big(&vm->out);
+    release_if_big(&vm->err);
+}
+
 /* Calls the function below its nargs arguments on the stack as a script named label (in its
  * error texts), writing its result or its error into r as one reply. */
 static void run_callable(script_vm *vm, const char *label, int nargs, script_host *host, reply *r) {
@@ -1020,6 +1034,7 @@ static void run_callable(script_vm *vm, const char *label, int nargs, script_hos
     set_running(vm, 1);
     int failed = lua_pcall(L, nargs, 1, -(nargs + 2)) != 0;
     set_running(vm, 0);
+    release_big_call_buffers(vm);
     lua_sethook(L, NULL, 0, 0);
     if (failed) {
         reply_script_error(L, label, r);

@@ -224,9 +224,6 @@ def test_redis_call_inside_coroutines(c):
 # ---------------------------------------------------------------- memory
 
 @rss_test
-@tidekv_bug("bug: a Lua state keeps the buffers of the biggest redis.call arguments and "
-                   "reply it ever saw (buf_clear keeps the capacity): a 32 MB ECHO leaves ~100 MB per worker for "
-                   "good; Redis frees them")
 def test_a_big_redis_call_leaves_no_buffers_behind(server):
     with server.conn(timeout=120) as conn:
         for _ in range(2):
