@@ -797,7 +797,7 @@ static const cmd_def cdc_defs[] = {
      "Returns the changes after a sequence.",
      "sequence:int [MAX count:int] [STRICT] [FORMAT format(RAW|RESP|JSON)] [BLOCK milliseconds:int] [MATCH pattern:pattern] [TYPE type] [DB index:int]",
      NO_KEYS},
-    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
+    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI | NOSCRIPT, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
      "Applies a raw write batch.",
      "raw-batch", NO_KEYS},
     {"cdc", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_cdc, "cdc", "@slow",

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from conftest import IS_REDIS, ConnectionClosed, encode_command, tidekv_only
 from helpers import peak_rss_mb, reset_peak_rss, rss_mb, rss_test
@@ -238,3 +239,10 @@ def test_concurrent_function_loads_leave_memory_and_disk_alike(make_server):
     s.restart()
     assert (round_, s.client().fcall("f", 0)) == (round_, ran)
     assert code == recorded
+
+
+@tidekv_only
+def test_applybatch_is_refused_in_scripts(r):
+    """A batch applied from a script would split the script's one commit in the change stream."""
+    with pytest.raises(redis.exceptions.ResponseError, match="This Redis command is not allowed from script"):
+        r.eval("return redis.call('APPLYBATCH', 'x')", 0)
