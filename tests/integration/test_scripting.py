@@ -480,9 +480,12 @@ BUSY = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SH
 
 def start_script(server, body, result, *keys):
     """Runs EVAL body with keys on a client of its own, in a thread; its reply or error goes
-    into result."""
+    into result. The client connects before the thread starts, so the connections made after
+    this returns come after it (tidekv hands connections to its workers in turn)."""
+    cl = server.client(socket_timeout=60)
+    cl.ping()
+
     def run():
-        cl = server.client(socket_timeout=60)
         try:
             result["reply"] = cl.eval(body, len(keys), *keys)
         except redis.RedisError as e:
