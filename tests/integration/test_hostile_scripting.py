@@ -107,9 +107,6 @@ def _kill_within(server, seconds):
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a worker waiting for a busy script's key lock (or, for a script "
-                   "re-run alone, the global lock) reads no socket, so SCRIPT KILL can become unreachable; lock "
-                   "waits must give up with BUSY once a script is busy")
 @pytest.mark.soak  # long: runs under make soak
 @pytest.mark.parametrize("first_call", ["redis.call('GET', KEYS[1])", "redis.call('DBSIZE')"])
 def test_script_kill_reachable_while_clients_wait_on_the_scripts_keys(make_server, first_call):
