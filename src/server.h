@@ -24,6 +24,7 @@ enum client_flags {
     CLIENT_DIRTY_EXEC = 1 << 2, /* a command failed to queue: EXEC aborts */
     CLIENT_CLOSE_ASAP = 1 << 3, /* over its output buffer limit: closed without its replies */
     CLIENT_PUBSUB = 1 << 4,     /* has pub/sub subscriptions: subscribed mode, the pubsub output limit */
+    CLIENT_RUNS_SCRIPT = 1 << 5, /* its script runs now (cmd/scripting.c): net.c's busy pass skips it */
 };
 
 typedef struct queued_cmd {

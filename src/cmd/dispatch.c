@@ -440,6 +440,12 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     const char *busy = refused_while_busy(def, argc, argv);
     if (busy) {
+        if (strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */
+            reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", busy);
+            dispatch_discard(c);
+            dispatch_unwatch(c);
+            return;
+        }
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         reply_error(&r, busy);
         return;

@@ -123,8 +123,15 @@ static int check_flags(cmd_ctx *ctx, int flags, int ro_command, int *read_only) 
     return 0;
 }
 
-/* A script that met a busy lock: dispatch runs it again, so nothing of this run goes out. */
-static void drop_if_rerun(cmd_ctx *ctx) {
+/* The client's script starts: its worker, serving its other clients while the script is busy
+ * (net.c), leaves this one alone, its command being the one running. */
+static void start_run(cmd_ctx *ctx) { ctx->c->flags |= CLIENT_RUNS_SCRIPT; }
+
+/* After a run (rc from script_vm_run): a script stopped for a shutdown leaves nothing of itself,
+ * and one that met a busy lock is run again by dispatch, so nothing of this run goes out. */
+static void finish_run(cmd_ctx *ctx, int rc) {
+    ctx->c->flags &= ~CLIENT_RUNS_SCRIPT;
+    if (rc < 0) ctx->failed = 1;
     if (!ctx->needs_all_keys) return;
     ctx->r->out->len = ctx->reply_mark;
     ctx->failed = 1;
@@ -149,8 +156,9 @@ static void eval_generic(cmd_ctx *ctx, const resp_arg *body, int ro_command) {
     if (!vm) return;
     script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, script_vm_flags(vm, sha), ro_command, &run.read_only) < 0) return;
-    script_vm_run(vm, sha, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys, ctx->argc - 3 - nkeys, &run.host, ctx->r);
-    drop_if_rerun(ctx);
+    start_run(ctx);
+    finish_run(ctx, script_vm_run(vm, sha, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys, ctx->argc - 3 - nkeys,
+                                  &run.host, ctx->r));
 }
 
 /* FCALL / FCALL_RO function numkeys key… arg…: runs as EVAL runs a script. */
@@ -165,9 +173,9 @@ static void fcall_generic(cmd_ctx *ctx, int ro_command) {
     }
     script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, flags, ro_command, &run.read_only) < 0) return;
-    script_vm_call_function(vm, name->ptr, name->len, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys,
-                            ctx->argc - 3 - nkeys, ctx->argv, ctx->argc, &run.host, ctx->r);
-    drop_if_rerun(ctx);
+    start_run(ctx);
+    finish_run(ctx, script_vm_call_function(vm, name->ptr, name->len, ctx->argv + 3, nkeys, ctx->argv + 3 + nkeys,
+                                            ctx->argc - 3 - nkeys, ctx->argv, ctx->argc, &run.host, ctx->r));
 }
 
 static void cmd_fcall(cmd_ctx *ctx) { fcall_generic(ctx, 0); }

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "net/net.h"
 #include "net/pubsub.h"
+#include "script/engine.h"
 #include "storage/durable.h"
 #include "storage/store.h"
 #include "types/expiry.h"
@@ -186,6 +187,7 @@ void cmd_time(cmd_ctx *ctx) {
 }
 
 void cmd_shutdown(cmd_ctx *ctx) {
+    int nosave = 0;
     for (int i = 1; i < ctx->argc; i++) {
         const resp_arg *a = &ctx->argv[i];
         if (arg_is(a, "abort")) {
@@ -196,6 +198,14 @@ void cmd_shutdown(cmd_ctx *ctx) {
             reply_error(ctx->r, ERR_SYNTAX);
             return;
         }
+        nosave |= arg_is(a, "nosave");
+    }
+    /* As in Redis, a busy script stops the server only with NOSAVE, which says its half-done
+     * writes are to be dropped (the worker stops the script, and nothing of it is kept). */
+    int busy = nosave ? SCRIPT_BUSY_NONE : script_busy(CONFIG_READ(busy_reply_threshold));
+    if (busy) {
+        reply_error(ctx->r, busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL);
+        return;
     }
     /* Like Redis, no reply: the connection closes as the server stops. */
     ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;

@@ -9,6 +9,7 @@
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include "proto/resp.h"
 #include "net/mailbox.h"
 #include "net/pubsub.h"
+#include "script/engine.h"
 #include "storage/durable.h"
 #include "util/idmap.h"
 #include "util/log.h"
@@ -48,6 +50,8 @@ typedef struct worker {
     client *held;          /* clients whose replies wait for a sync (linked by hprev/hnext) */
     write_group *group;    /* the commands run in this pass of the loop, written when it ends */
     client *committed;     /* clients whose group committed or that got pushes: to flush after the pass (fnext) */
+    int64_t busy_pass_ms;  /* when it last served its clients beside a busy script (monotonic) */
+    int in_busy_pass;      /* it is doing so now */
     atomic_int stopping;
     pthread_mutex_t lock;
     int *pending;
@@ -508,7 +512,9 @@ static void client_process_input(client *c) {
         pos += used;
         if (s == RESP_NEED_MORE) break;
         if (s == RESP_ERROR) {
-            write_group_commit(c->group); /* the requests before the bad one are answered first */
+            /* The requests before the bad one are answered first. Only when it waits on the group:
+             * beside a busy script (serve_beside_script) the group is the script's, mid-run. */
+            if (c->in_group) write_group_commit(c->group);
             reply r = net_client_reply(c);
             reply_error(&r, c->parser.error);
             log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, c->parser.error);
@@ -786,9 +792,8 @@ static void client_create(worker *w, int fd) {
 
 /* ---- workers ---- */
 
-static void on_notify(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    worker *w = arg;
+/* Makes clients of (at most 64 of) the sockets the listener handed the worker. */
+static void adopt_pending(worker *w) {
     pthread_mutex_lock(&w->lock);
     int n = w->npending;
     int fds[64];
@@ -801,6 +806,83 @@ static void on_notify(evutil_socket_t fd, short what, void *arg) {
     if (w->npending > 0) event_active(w->notify_ev, EV_READ, 0);
     pthread_mutex_unlock(&w->lock);
     for (int i = 0; i < take; i++) client_create(w, fds[i]);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    adopt_pending(arg);
+}
+
+/* ---- serving clients beside a busy script ----
+ * A script runs inside one of its worker's event callbacks, and libevent's loop cannot be
+ * entered again from there: once the script has run past busy-reply-threshold, its Lua hook
+ * (script/engine.h) calls serve_beside_busy_script, which serves the worker's other clients
+ * with a pass of its own, a poll() over their sockets, as Redis processes events from its Lua
+ * hook. Their requests go through dispatch_request, which answers BUSY to every one but those
+ * that may run while a script is busy (SCRIPT KILL, FUNCTION KILL and STATS, AUTH, HELLO,
+ * MULTI, WATCH, RESET, QUIT, SHUTDOWN …): commands without keys, which take no key lock
+ * and never touch the write group, both of which the script may hold. SCRIPT KILL sets the
+ * flag the hook looks at next. */
+
+/* A pass at most this often: a script polls its hook every 100,000 instructions. */
+#define BUSY_PASS_INTERVAL_MS 5
+
+/* Whether the pass may serve a client: not the one whose script runs, and none whose state
+ * the normal loop owns until the script ends (replies waiting on the group or a WAL sync, a
+ * blocked or offloaded command, a close on its way). Their input waits for the script. */
+static int serves_beside_script(client *c) {
+    return !(c->flags & (CLIENT_RUNS_SCRIPT | CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) && !c->in_group &&
+           !atomic_load(&c->blocked) && c->sync_wait_seq == 0 && !kill_requested(c);
+}
+
+/* One pass: new connections, then every client the pass may serve that has input (read and
+ * run as on_readable does) or output the socket now takes. Clients are found again by id after
+ * the poll, and each one's pass ends in its flush, which may free it: none is touched after. */
+static void serve_beside_script(worker *w) {
+    adopt_pending(w); /* a new client gets its BUSY too */
+    size_t n = 0, cap = 16;
+    struct pollfd *fds = malloc(cap * sizeof(*fds));
+    uint64_t *ids = malloc(cap * sizeof(*ids));
+    if (!fds || !ids) abort();
+    for (client *c = w->clients; c; c = c->wnext) {
+        if (!serves_beside_script(c)) continue;
+        if (n == cap) {
+            cap *= 2;
+            fds = realloc(fds, cap * sizeof(*fds));
+            ids = realloc(ids, cap * sizeof(*ids));
+            if (!fds || !ids) abort();
+        }
+        fds[n] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->out.len > 0 ? POLLOUT : 0))};
+        ids[n++] = c->id;
+    }
+    int ready = n > 0 ? poll(fds, n, 0) : 0;
+    for (size_t i = 0; i < n && ready > 0; i++) {
+        if (!fds[i].revents) continue;
+        ready--;
+        client *c = idmap_get(&w->clients_by_id, ids[i]);
+        if (!c || !serves_beside_script(c)) continue;
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) on_readable(c->fd, EV_READ, c);
+        else client_flush(c);
+    }
+    free(fds);
+    free(ids);
+}
+
+/* The busy hook (script/engine.h), on the script's thread: a script on a worker stops when the
+ * worker is stopping (SHUTDOWN, SIGTERM), and once busy has its worker serve the other clients
+ * every few ms. Scripts on other threads (none so far) only go on. */
+static int serve_beside_busy_script(int64_t running_ms) {
+    worker *w = this_worker;
+    if (!w) return SCRIPT_GO_ON;
+    if (atomic_load(&w->stopping)) return SCRIPT_STOP_FOR_SHUTDOWN;
+    if (running_ms < CONFIG_READ(busy_reply_threshold) || w->in_busy_pass) return SCRIPT_GO_ON;
+    int64_t now = time_mono_ms();
+    if (now - w->busy_pass_ms < BUSY_PASS_INTERVAL_MS) return SCRIPT_GO_ON;
+    w->busy_pass_ms = now;
+    w->in_busy_pass = 1;
+    serve_beside_script(w);
+    w->in_busy_pass = 0;
+    return atomic_load(&w->stopping) ? SCRIPT_STOP_FOR_SHUTDOWN : SCRIPT_GO_ON;
 }
 
 /* The buffer a client keeps for its next POLLUPDATES goes once it has gone unused this long:
@@ -1156,6 +1238,7 @@ int net_run(void) {
     int n = CONFIG_READ(workers);
     if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
     if (n < 1) n = 1;
+    script_set_busy_hook(serve_beside_busy_script);
     if (workers_start(n) < 0) {
         log_msg(LOG_WARNING, "could not start worker threads");
         return -1;

@@ -32,6 +32,7 @@ struct script_vm {
     script_host *host;
     int resp;     /* redis.setresp */
     int aborting; /* the host stopped it: raised again at every line, so no pcall keeps it */
+    int stopped_for_shutdown; /* the busy hook stopped it: nothing of it may be kept */
     buf abort_error;
     buf args;         /* the bytes of a redis.call's arguments */
     resp_arg *argv;   /* and the arguments */
@@ -59,6 +60,8 @@ struct script_vm {
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static script_vm *all_vms;
 static atomic_int scripts_running;
+
+static script_busy_hook busy_hook; /* set at start-up, before the threads that run scripts */
 
 static pthread_key_t vm_key;
 static pthread_once_t vm_key_once = PTHREAD_ONCE_INIT;
@@ -156,14 +159,27 @@ static void hook_abort(lua_State *L, lua_Debug *ar) {
     raise_error(L, vm->abort_error.data);
 }
 
+void script_set_busy_hook(script_busy_hook hook) { busy_hook = hook; }
+
+/* Stops the script with text as its error. */
+static void stop_script(lua_State *L, script_vm *vm, const char *text) {
+    buf_clear(&vm->abort_error);
+    buf_append_str(&vm->abort_error, text);
+    start_abort(L, vm);
+}
+
+/* The busy hook first: a SCRIPT KILL it serves is seen at once. */
 static void hook_poll(lua_State *L, lua_Debug *ar) {
     (void)ar;
     script_vm *vm = vm_of(L);
+    if (busy_hook && busy_hook(time_mono_ms() - atomic_load(&vm->started_ms)) == SCRIPT_STOP_FOR_SHUTDOWN) {
+        log_msg(LOG_WARNING, "Lua script stopped: the server is shutting down.");
+        vm->stopped_for_shutdown = 1;
+        stop_script(L, vm, "ERR Script stopped: the server is shutting down");
+    }
     if (!atomic_load(&vm->kill_requested)) return;
     log_msg(LOG_WARNING, "Lua script killed by user with SCRIPT KILL.");
-    buf_clear(&vm->abort_error);
-    buf_append_str(&vm->abort_error, "Script killed by user with SCRIPT KILL...");
-    start_abort(L, vm);
+    stop_script(L, vm, "Script killed by user with SCRIPT KILL...");
 }
 
 void script_vm_note_write(script_vm *vm) { atomic_store(&vm->wrote, 1); }
@@ -172,11 +188,16 @@ static int runs_function(const script_vm *vm) { return vm->function_name.len > 0
 
 int script_busy(int64_t threshold_ms) {
     if (atomic_load_explicit(&scripts_running, memory_order_relaxed) == 0) return SCRIPT_BUSY_NONE;
+    /* The calling thread's own script is busy whatever its time: its thread asks only from the
+     * busy hook, where nothing but what may run beside a busy script must run (were the
+     * threshold raised meanwhile). */
+    pthread_once(&vm_key_once, make_vm_key);
+    script_vm *own = pthread_getspecific(vm_key);
     int64_t now = time_mono_ms();
     int busy = SCRIPT_BUSY_NONE;
     pthread_mutex_lock(&running_lock);
     for (script_vm *vm = all_vms; vm && !busy; vm = vm->next)
-        if (atomic_load(&vm->running) && now - atomic_load(&vm->started_ms) >= threshold_ms)
+        if (atomic_load(&vm->running) && (vm == own || now - atomic_load(&vm->started_ms) >= threshold_ms))
             busy = runs_function(vm) ? SCRIPT_BUSY_FUNCTION : SCRIPT_BUSY_EVAL;
     pthread_mutex_unlock(&running_lock);
     return busy;
@@ -1019,12 +1040,13 @@ static void release_big_call_buffers(script_vm *vm) {
 }
 
 /* Calls the function below its nargs arguments on the stack as a script named label (in its
- * error texts), writing its result or its error into r as one reply. */
-static void run_callable(script_vm *vm, const char *label, int nargs, script_host *host, reply *r) {
+ * error texts), writing its result or its error into r as one reply. Returns as script_vm_run. */
+static int run_callable(script_vm *vm, const char *label, int nargs, script_host *host, reply *r) {
     lua_State *L = vm->L;
     vm->host = host;
     vm->resp = 2;
     vm->aborting = 0;
+    vm->stopped_for_shutdown = 0;
     lua_pushlightuserdata(L, (void *)&CALL_ERROR_KEY); /* no earlier script's error counts */
     lua_pushnil(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
@@ -1046,16 +1068,17 @@ static void run_callable(script_vm *vm, const char *label, int nargs, script_hos
     vm->host = NULL;
     /* The arguments' tables go with the next collection; a step now keeps memory flat. */
     lua_gc(L, LUA_GCSTEP, 1);
+    return vm->stopped_for_shutdown ? -1 : 0;
 }
 
-void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
+int script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
                    int nargs, script_host *host, reply *r) {
     lua_State *L = vm->L;
     set_global_array(L, "KEYS", keys, nkeys);
     set_global_array(L, "ARGV", args, nargs);
     push_function_name(L, sha);
     lua_rawget(L, LUA_REGISTRYINDEX);
-    run_callable(vm, sha, 0, host, r);
+    return run_callable(vm, sha, 0, host, r);
 }
 
 /* ---- FUNCTION libraries ---- */
@@ -1067,9 +1090,7 @@ static void hook_load_limit(lua_State *L, lua_Debug *ar) {
     (void)ar;
     script_vm *vm = vm_of(L);
     if (time_mono_ms() - vm->load_started_ms < LIBRARY_LOAD_LIMIT_MS) return;
-    buf_clear(&vm->abort_error);
-    buf_append_str(&vm->abort_error, "FUNCTION LOAD timeout");
-    start_abort(L, vm);
+    stop_script(L, vm, "FUNCTION LOAD timeout");
 }
 
 static void push_registry(lua_State *L, const char *key) {
@@ -1207,7 +1228,7 @@ int script_running_function(buf *name, buf *call, int64_t *ms) {
     return found;
 }
 
-void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
+int script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
                              const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
                              reply *r) {
     lua_State *L = vm->L;
@@ -1224,7 +1245,8 @@ void script_vm_call_function(script_vm *vm, const char *name, size_t len, const 
     memcpy(label, name, len);
     label[len] = '\0';
     note_function(vm, name, len, call, call_argc);
-    run_callable(vm, label, 2, host, r);
+    int rc = run_callable(vm, label, 2, host, r);
     note_function(vm, NULL, 0, NULL, 0);
     free(label);
+    return rc;
 }

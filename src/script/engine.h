@@ -32,6 +32,16 @@ typedef struct script_host {
 /* A running script looks for SCRIPT KILL every this many Lua instructions. */
 #define SCRIPT_POLL_INSTRUCTIONS 100000
 
+/* What the busy hook tells a running script: go on, or stop now because the server is
+ * shutting down (nothing of the script is then kept: see script_vm_run). */
+enum { SCRIPT_GO_ON = 0, SCRIPT_STOP_FOR_SHUTDOWN };
+/* Called on the script's thread every SCRIPT_POLL_INSTRUCTIONS with how long the script has
+ * run (ms), before it looks for SCRIPT KILL: the layer above serves its other clients from
+ * there while the script is busy (net.c), so a SCRIPT KILL they send is seen at once. */
+typedef int (*script_busy_hook)(int64_t running_ms);
+/* Sets the busy hook; call once at start-up, before any script runs. */
+void script_set_busy_hook(script_busy_hook hook);
+
 typedef struct script_vm script_vm;
 
 /* The calling thread's Lua state, made on first use and again after SCRIPT FLUSH (the state
@@ -44,8 +54,9 @@ int script_vm_has(script_vm *vm, const char sha[41]);
  * text in err ("ERR Error compiling script (new function): …", a shebang's error). */
 int script_vm_load(script_vm *vm, const char sha[41], const char *body, size_t len, buf *err);
 /* Runs the compiled script sha with KEYS and ARGV, writing its result (or its error) into r
- * as one reply. */
-void script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
+ * as one reply. Returns 0, or -1 if the busy hook stopped it for a shutdown: the caller must
+ * then drop its writes (a script that never ended leaves nothing, whatever it wrote). */
+int script_vm_run(script_vm *vm, const char sha[41], const resp_arg *keys, int nkeys, const resp_arg *args,
                    int nargs, script_host *host, reply *r);
 
 /* The shebang flags (script/shebang.h) of a script the state holds. */
@@ -67,8 +78,8 @@ void script_vm_reset_functions(script_vm *vm, uint64_t generation);
 int script_vm_function(script_vm *vm, const char *name, size_t len, int *flags);
 /* Runs function name (which the state holds) with its keys and args tables, writing its
  * result (or its error) into r as one reply. call is the command that calls it (FCALL …),
- * which FUNCTION STATS shows. */
-void script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
+ * which FUNCTION STATS shows. Returns as script_vm_run does. */
+int script_vm_call_function(script_vm *vm, const char *name, size_t len, const resp_arg *keys, int nkeys,
                              const resp_arg *args, int nargs, const resp_arg *call, int call_argc, script_host *host,
                              reply *r);
 
@@ -77,8 +88,9 @@ void script_vm_note_write(script_vm *vm);
 
 /* Scripts running on any thread, for BUSY, SCRIPT KILL and FUNCTION KILL. */
 enum { SCRIPT_BUSY_NONE = 0, SCRIPT_BUSY_EVAL, SCRIPT_BUSY_FUNCTION };
-/* Whether one has run for threshold_ms or more: an EVAL script or a function (a SCRIPT_BUSY_
- * value, 0 when none). */
+/* Whether one has run for threshold_ms or more (the calling thread's own, if it runs, at any
+ * time: asked from its busy hook): an EVAL script or a function (a SCRIPT_BUSY_ value, 0 when
+ * none). */
 int script_busy(int64_t threshold_ms);
 enum { SCRIPT_KILLED, SCRIPT_KILL_NONE, SCRIPT_KILL_UNKILLABLE, SCRIPT_KILL_OTHER_KIND };
 /* A function running on any thread (FUNCTION STATS): 1 with its name, the command that called
