@@ -159,8 +159,8 @@ static int view_setmetatable(lua_State *L) {
 
 void readonly_open_readers(lua_State *L) {
     lua_pushcfunction(L, see_through_next);
-    lua_pushvalue(L, -1);
     lua_setglobal(L, "next");
+    lua_pushcfunction(L, see_through_next); /* pairs's own, not equal to next, as in Lua 5.1 */
     lua_pushcclosure(L, see_through_pairs, 1);
     lua_setglobal(L, "pairs");
     lua_pushcfunction(L, ipairs_step);
