@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "script/lualibs.h"
+#include "script/readonly.h"
 #include "util/buf.h"
 
 /* Tables nested deeper than this pack as nil, as Redis's do: a table holding itself ends. */
@@ -97,18 +98,7 @@ static int table_is_array(lua_State *L, int idx, size_t *count) {
 
 static void pack_value(lua_State *L, int idx, buf *out, int level);
 
-static void pack_table(lua_State *L, int idx, buf *out, int level) {
-    size_t n;
-    luaL_checkstack(L, 3, "table too deep to pack");
-    if (table_is_array(L, idx, &n)) {
-        pack_container(out, 0x90, 0xdc, n);
-        for (size_t i = 1; i <= n; i++) {
-            lua_rawgeti(L, idx, (int)i);
-            pack_value(L, lua_gettop(L), out, level + 1);
-            lua_pop(L, 1);
-        }
-        return;
-    }
+static void pack_map(lua_State *L, int idx, buf *out, size_t n, int level) {
     pack_container(out, 0x80, 0xde, n);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -117,6 +107,25 @@ static void pack_table(lua_State *L, int idx, buf *out, int level) {
         pack_value(L, top, out, level + 1);
         lua_pop(L, 1);
     }
+}
+
+static void pack_table(lua_State *L, int idx, buf *out, int level) {
+    size_t n;
+    luaL_checkstack(L, 4, "table too deep to pack");
+    /* A protected library packs as the table it shows, as Redis's read-only tables do. */
+    int shown = readonly_view_push_shown(L, idx);
+    if (shown) idx = lua_gettop(L);
+    if (table_is_array(L, idx, &n)) {
+        pack_container(out, 0x90, 0xdc, n);
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, (int)i);
+            pack_value(L, lua_gettop(L), out, level + 1);
+            lua_pop(L, 1);
+        }
+    } else {
+        pack_map(L, idx, out, n, level);
+    }
+    if (shown) lua_pop(L, 1);
 }
 
 static void pack_value(lua_State *L, int idx, buf *out, int level) {

@@ -38,15 +38,19 @@ int readonly_view_is(lua_State *L, int idx) {
     return view;
 }
 
-/* Replaces the value at idx (absolute), when it is a view, with the table it shows. Only the
- * readers below use it, and none of them gives that table to a script. */
-static void see_through(lua_State *L, int idx) {
-    if (!readonly_view_is(L, idx)) return;
+int readonly_view_push_shown(lua_State *L, int idx) {
+    if (!readonly_view_is(L, idx)) return 0;
     lua_getmetatable(L, idx);
     lua_pushstring(L, "__index");
     lua_rawget(L, -2);
-    lua_replace(L, idx);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
+    return 1;
+}
+
+/* Replaces the value at idx (absolute), when it is a view, with the table it shows. Only the
+ * readers below use it, and none of them gives that table to a script. */
+static void see_through(lua_State *L, int idx) {
+    if (readonly_view_push_shown(L, idx)) lua_replace(L, idx);
 }
 
 /* ---- writes into a view through raw functions ---- */

@@ -15,6 +15,9 @@
 void readonly_view_make(lua_State *L);
 /* Whether the value at idx is a read-only view. */
 int readonly_view_is(lua_State *L, int idx);
+/* When the value at idx is a view, pushes the table it shows and returns 1; else 0. For C
+ * code that reads a table whole (cmsgpack.pack), which must not hand it to a script. */
+int readonly_view_push_shown(lua_State *L, int idx);
 
 /* Replaces field name of the table on top (rawset, table.insert, …: a function that writes raw
  * into its first argument) with one that refuses a view first: a raw field in a view would

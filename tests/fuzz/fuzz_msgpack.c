@@ -1,7 +1,7 @@
 /* Fuzzes the scripts' MessagePack decoder (src/script/msgpack.c): the input is what a script
  * hands cmsgpack.unpack. It must unpack or raise an error message, never crash or read past
- * the input; what it unpacks packs again into as many objects; unpack_limit's next offset lies
- * inside the input. */
+ * the input; what it unpacks packs again into as many objects (unless a table nested too deep
+ * to pack was a key); unpack_limit's next offset lies inside the input. */
 #include <lauxlib.h>
 #include <lualib.h>
 
@@ -15,8 +15,9 @@ static const char HARNESS[] =
     "if not r[1] then\n"
     "  assert(type(r[2]) == 'string', 'unpack raised a non-message')\n"
     "elseif r.n > 1 then\n"
-    "  local again = pack_n(cmsgpack.unpack(cmsgpack.pack(unpack(r, 2, r.n))))\n"
-    "  assert(again.n == r.n - 1, 'repacking changed the number of objects')\n"
+    "  local again = pack_n(pcall(cmsgpack.unpack, cmsgpack.pack(unpack(r, 2, r.n))))\n"
+    /* A table nested 16 deep packs as nil, which as a map key does not unpack. */
+    "  assert(again[1] and again.n == r.n or again[2] == 'table index is nil', 'repacking changed the objects')\n"
     "end\n"
     "if #data > 0 then\n"
     "  local offset = data:byte(1) % (#data + 1)\n"

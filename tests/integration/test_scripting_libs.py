@@ -68,6 +68,11 @@ def test_pack_stops_self_reference_16_levels_down(c):
     assert ev(c, "local t = {} t.a = t return hex(cmsgpack.pack(t))") == b"81a161" * 16 + b"c0"
 
 
+def test_pack_of_a_protected_library_packs_its_entries(c):
+    # struct: a map of its three functions (nil values): 83, then "pack", "size", "unpack" and a c0 each
+    assert ev(c, "local p = cmsgpack.pack(struct) return {hex(p:sub(1, 1)), #p}") == [b"83", 21]
+
+
 def test_pack_needs_input(c):
     assert error_text(ev(c, "return cmsgpack.pack()")) == (
         "ERR user_script:1: bad argument #0 to 'pack' (MessagePack pack needs input.)")
