@@ -693,8 +693,8 @@ static void open_library(lua_State *L, const char *name, lua_CFunction open) {
 }
 
 static void protect_globals(lua_State *L) {
-    static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit", "struct", "cmsgpack", "os",
-                                             "coroutine", NULL};
+    static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit",
+                                             "struct", "cmsgpack", "os", "coroutine", NULL};
     for (int i = 0; libraries[i]; i++) {
         lua_getglobal(L, libraries[i]);
         readonly_view_make(L);

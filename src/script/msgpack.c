@@ -14,6 +14,9 @@
 
 /* Tables nested deeper than this pack as nil, as Redis's do: a table holding itself ends. */
 #define PACK_MAX_NESTING 16
+/* The Lua stack slots packing takes at most: a table's level holds three (the table behind a
+ * protected library, a key and a value). */
+#define PACK_STACK_SLOTS (3 * (PACK_MAX_NESTING + 1))
 
 #define ERR_TRUNCATED "Missing bytes in input."
 #define ERR_BAD_FORMAT "Bad data format in input."
@@ -111,7 +114,6 @@ static void pack_map(lua_State *L, int idx, buf *out, size_t n, int level) {
 
 static void pack_table(lua_State *L, int idx, buf *out, int level) {
     size_t n;
-    luaL_checkstack(L, 4, "table too deep to pack");
     /* A protected library packs as the table it shows, as Redis's read-only tables do. */
     int shown = readonly_view_push_shown(L, idx);
     if (shown) idx = lua_gettop(L);
@@ -156,6 +158,7 @@ static void pack_value(lua_State *L, int idx, buf *out, int level) {
 static int msgpack_pack(lua_State *L) {
     int n = lua_gettop(L);
     if (n == 0) return luaL_argerror(L, 0, "MessagePack pack needs input.");
+    luaL_checkstack(L, PACK_STACK_SLOTS, "too many arguments to pack"); /* no error once out is allocated */
     buf out;
     buf_init(&out);
     for (int i = 1; i <= n; i++) pack_value(L, i, &out, 0);
@@ -201,7 +204,8 @@ static void push_value(lua_State *L, reader *r, int depth);
 /* An array or map of n entries, read one by one: nothing is allocated for what the input only
  * declares (and, as in Redis, a nil in an array leaves a hole that # may stop at). */
 static void push_container(lua_State *L, reader *r, uint64_t n, int map, int depth) {
-    if (depth >= MSGPACK_MAX_DEPTH) luaL_error(L, "MessagePack input nested too deep (more than %d levels)", MSGPACK_MAX_DEPTH);
+    if (depth >= MSGPACK_MAX_DEPTH)
+        luaL_error(L, "MessagePack input nested too deep (more than %d levels)", MSGPACK_MAX_DEPTH);
     luaL_checkstack(L, 3, "MessagePack input nested too deep");
     lua_newtable(L);
     for (uint64_t i = 1; i <= n; i++) {
@@ -270,7 +274,8 @@ static int unpack_from(lua_State *L, lua_Integer limit, lua_Integer offset) {
     const char *s = luaL_checklstring(L, 1, &len);
     if (offset < 0 || limit < 0)
         return luaL_error(L, "Invalid request to unpack with offset of %d and limit of %d.", (int)offset, (int)len);
-    if ((size_t)offset > len) return luaL_error(L, "Start offset %d greater than input length %d.", (int)offset, (int)len);
+    if ((size_t)offset > len)
+        return luaL_error(L, "Start offset %d greater than input length %d.", (int)offset, (int)len);
     int all = limit == 0 && offset == 0;
     lua_settop(L, 1);
     reader r = {(const uint8_t *)s + offset, (const uint8_t *)s + len};
