@@ -15,6 +15,8 @@
 #include "script/cache.h"
 #include "script/convert.h"
 #include "script/guards.h"
+#include "script/lualibs.h"
+#include "script/readonly.h"
 #include "script/shebang.h"
 #include "server.h"
 #include "util/log.h"
@@ -593,54 +595,6 @@ static int nonexistent_global(lua_State *L) {
     return luaL_error(L, "Script attempted to access nonexistent global variable '%s'", name ? name : "?");
 }
 
-static int readonly_table(lua_State *L) { return luaL_error(L, "Attempt to modify a readonly table"); }
-
-/* Replaces the table on top with a read-only view of it: reads go through, writes fail, and
- * its metatable is hidden (getmetatable cannot reach the table behind). */
-static void make_readonly_view(lua_State *L) {
-    lua_newtable(L);           /* the view */
-    lua_newtable(L);           /* its metatable */
-    lua_pushstring(L, "__index");
-    lua_pushvalue(L, -4);
-    lua_rawset(L, -3);
-    lua_pushstring(L, "__newindex");
-    lua_pushcfunction(L, readonly_table);
-    lua_rawset(L, -3);
-    lua_pushstring(L, "__metatable");
-    lua_pushboolean(L, 0);
-    lua_rawset(L, -3);
-    lua_setmetatable(L, -2);
-    lua_remove(L, -2);
-}
-
-/* Whether the value at idx is one of the read-only views (its hidden metatable refuses writes). */
-static int is_readonly_view(lua_State *L, int idx) {
-    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return 0;
-    lua_pushstring(L, "__newindex");
-    lua_rawget(L, -2);
-    int view = lua_tocfunction(L, -1) == readonly_table;
-    lua_pop(L, 2);
-    return view;
-}
-
-/* A function that writes raw into its first argument (rawset, table.insert …), its upvalue,
- * refusing the read-only views: a raw field there would shadow the protected table for every
- * later script on this state. */
-static int guarded_raw_write(lua_State *L) {
-    if (is_readonly_view(L, 1)) return luaL_error(L, "Attempt to modify a readonly table");
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-/* Replaces field name of the table on top with guarded_raw_write around it. */
-static void guard_raw_write(lua_State *L, const char *name) {
-    lua_getfield(L, -1, name);
-    lua_pushcclosure(L, guarded_raw_write, 1);
-    lua_setfield(L, -2, name);
-}
-
 /* lua_load's reader for one string. A chunk that starts as bytecode does (ESC) is read after a
  * space, so that it is parsed as text and refused: Lua 5.1 does not check bytecode enough for
  * it to be safe (CVE-2015-4335), and Redis refuses it the same way. */
@@ -718,16 +672,18 @@ static int sandbox_load(lua_State *L) {
     return finish_load(L, load_text(L, s, len, name));
 }
 
-/* Guards what scripts could write around the read-only views with, and makes loadstring and
- * load text-only, in the scripts' environment. Runs on the real globals, before they are
+/* Gives scripts the readers that see through the read-only views, guards what they could
+ * write around the views with, and makes loadstring and load text-only, in the scripts'
+ * environment. Runs on the real globals, before they are
  * protected. */
 static void guard_escapes(lua_State *L) {
+    readonly_open_readers(L);
     lua_pushvalue(L, LUA_GLOBALSINDEX);
-    guard_raw_write(L, "rawset");
+    readonly_guard_raw_write(L, "rawset");
     lua_getfield(L, -1, "table");
-    guard_raw_write(L, "insert");
-    guard_raw_write(L, "remove");
-    guard_raw_write(L, "sort");
+    readonly_guard_raw_write(L, "insert");
+    readonly_guard_raw_write(L, "remove");
+    readonly_guard_raw_write(L, "sort");
     lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_loadstring);
     lua_setfield(L, -2, "loadstring");
@@ -746,7 +702,7 @@ static void protect_string_metatable(lua_State *L) {
     lua_newtable(L);
     lua_getglobal(L, "string");
     lua_setfield(L, -2, "__index");
-    make_readonly_view(L);
+    readonly_view_make(L);
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 2);
 }
@@ -759,24 +715,30 @@ static void open_library(lua_State *L, const char *name, lua_CFunction open) {
 }
 
 static void protect_globals(lua_State *L) {
-    static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit", "os", "coroutine", NULL};
+    static const char *const libraries[] = {"redis", "string", "math", "table", "cjson", "bit",
+                                             "struct", "cmsgpack", "os", "coroutine", NULL};
     for (int i = 0; libraries[i]; i++) {
         lua_getglobal(L, libraries[i]);
-        make_readonly_view(L);
+        readonly_view_make(L);
         lua_setglobal(L, libraries[i]);
     }
-    /* A nonexistent global is an error to read, not nil. */
+    /* A nonexistent global is an error to read, not nil. getmetatable(_G) shows a read-only
+     * copy of that metatable, as Redis's read-only one. */
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_newtable(L);
     lua_pushstring(L, "__index");
     lua_pushcfunction(L, nonexistent_global);
     lua_rawset(L, -3);
     lua_pushstring(L, "__metatable");
-    lua_pushboolean(L, 0);
+    lua_newtable(L);
+    lua_pushstring(L, "__index");
+    lua_pushcfunction(L, nonexistent_global);
+    lua_rawset(L, -3);
+    readonly_view_make(L);
     lua_rawset(L, -3);
     lua_setmetatable(L, -2);
     /* Scripts see the globals through a read-only view; _G is that view too. */
-    make_readonly_view(L);
+    readonly_view_make(L);
     lua_pushstring(L, "_G");
     lua_pushvalue(L, -2);
     lua_rawset(L, LUA_GLOBALSINDEX);
@@ -787,9 +749,9 @@ static void protect_globals(lua_State *L) {
 
 /* The globals scripts may use, as Redis 7 allows them (os, with os.clock only, is added after). */
 static const char *const allowed_globals[] = {
-    "_G", "_VERSION", "assert", "bit", "cjson", "collectgarbage", "coroutine", "error", "gcinfo",
+    "_G", "_VERSION", "assert", "bit", "cjson", "cmsgpack", "collectgarbage", "coroutine", "error", "gcinfo",
     "getmetatable", "ipairs", "load", "loadstring", "math", "next", "pairs", "pcall", "rawequal",
-    "rawget", "rawset", "select", "setmetatable", "string", "table", "tonumber", "tostring", "type",
+    "rawget", "rawset", "select", "setmetatable", "string", "struct", "table", "tonumber", "tostring", "type",
     "unpack", "xpcall", NULL,
 };
 
@@ -829,6 +791,8 @@ static lua_State *new_state(script_vm *vm) {
     open_library(L, LUA_MATHLIBNAME, luaopen_math);
     open_library(L, "cjson", luaopen_cjson);
     open_library(L, "bit", luaopen_bit);
+    open_library(L, "struct", script_open_struct);
+    open_library(L, "cmsgpack", script_open_cmsgpack);
     lua_settop(L, 0);
     script_guard_builtins(L);
     remove_unlisted_globals(L);

@@ -1,6 +1,6 @@
 /* The Lua engine scripts run in (EVAL, EVALSHA): one Lua 5.1 state per thread, sandboxed as
  * Redis's (no io, no os but os.clock, no loadfile/dofile, protected globals), with Redis's
- * `redis` library, cjson and bit. It knows nothing of commands: a script's redis.call goes to
+ * `redis` library, cjson, bit, struct and cmsgpack. It knows nothing of commands: a script's redis.call goes to
  * the host its caller gives (cmd/scripting.c), which runs the command and hands back its
  * reply as RESP bytes. */
 #ifndef TIDEKV_SCRIPT_ENGINE_H

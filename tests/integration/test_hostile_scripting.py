@@ -66,8 +66,6 @@ def test_table_library_cannot_write_into_protected_tables(make_server):
         assert ev(conn, "return redis[1]") is None
 
 
-@pytest.mark.xfail(strict=True, reason="parity: the libraries are read-only proxy tables, which pairs() and rawget() "
-                   "do not see through in stock Lua 5.1 (Redis ships a Lua with read-only tables)")
 def test_protected_libraries_are_still_plain_tables(server):
     """Scripts may read and walk the libraries: rawget and pairs see their functions."""
     with server.conn() as conn:
