@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "cmd/offload.h"
 #include "config.h"
 #include "net/net.h"
@@ -116,9 +117,12 @@ void dispatch_run_handler(cmd_ctx *ctx, const cmd_def *def) {
     txn_savepoint(ctx->t, &before);
     ctx->reply_mark = ctx->r->out->len;
     ctx->failed = 0;
+    cmd_events ev;
+    cmd_events_begin(ctx, def, &ev);
     def->fn(ctx);
     if (ctx->failed) txn_rollback(ctx->t, &before);
     else check_recorded(ctx, &before);
+    cmd_events_end(ctx, &ev);
 }
 
 /* Runs one command as one batch, replying into r, its locks held by the caller. With

@@ -477,6 +477,13 @@ void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
 
 void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
 
+void txn_insert_event(txn *t, size_t at, const void *event, size_t len) {
+    buf_reserve(&t->events, len);
+    memmove(t->events.data + at + len, t->events.data + at, t->events.len - at);
+    memcpy(t->events.data + at, event, len);
+    t->events.len += len;
+}
+
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 
 /* The sealed commits are built as the batch itself, behind room for its header, so that a
