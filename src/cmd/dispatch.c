@@ -406,12 +406,17 @@ static const char *refused_while_busy(const cmd_def *def, int argc, const resp_a
     return busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL;
 }
 
+/* A request's reply when it does not run (most do: their reply is made where they run). */
+static reply refusal(client *c) {
+    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    return net_client_reply(c);
+}
+
 void dispatch_request(client *c, int argc, resp_arg *argv) {
-    reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     const char *busy = refused_while_busy(def, argc, argv);
     if (busy) {
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_error(&r, busy);
         return;
     }
@@ -432,19 +437,19 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (c->in_group || (def && !(def->flags & CMD_NOKEYS))) write_group_commit(c->group);
     if (!def) {
         atomic_fetch_add(&stats.commands_processed, 1);
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_unknown_command(&r, argc, argv);
         return;
     }
     note_command(c, def, argc, argv);
     if (!cmd_arity_ok(def, argc)) {
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
         return;
     }
     if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
         if (config_password_set()) {
-            if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+            reply r = refusal(c);
             reply_error(&r, "NOAUTH Authentication required.");
             return;
         }
@@ -452,7 +457,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(def->flags & CMD_SUBSCRIBED_OK)) {
         /* A RESP2 client cannot tell a reply from a message: only these may run, as in Redis. */
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_errorf(&r,
                      "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                      "allowed in this context",
@@ -460,12 +465,13 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) {
-        c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_error(&r, "ERR Command not allowed inside a transaction");
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
+        reply r = net_client_reply(c);
         reply_simple(&r, "QUEUED");
         return;
     }

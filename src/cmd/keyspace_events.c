@@ -10,11 +10,6 @@
 #include "types/expiry.h"
 #include "types/keyspace.h"
 
-int cmd_notify_wanted(int event_class) {
-    int flags = CONFIG_READ(notify_keyspace_events);
-    return (flags & event_class) && (flags & (KE_KEYSPACE | KE_KEYEVENT));
-}
-
 /* Lays an event out as the txn keeps it: db (int), event name length (u8), name, key length
  * (u32), key. */
 static void encode_event(buf *out, int db, const char *event, const char *key, size_t klen) {
@@ -39,10 +34,6 @@ static void note(txn *t, int db, int event_class, const char *event, const char 
 
 void cmd_notify_in(cmd_ctx *ctx, int db, int event_class, const char *event, const char *key, size_t klen) {
     note(ctx->t, db, event_class, event, key, klen);
-}
-
-void cmd_notify(cmd_ctx *ctx, int event_class, const char *event, const resp_arg *key) {
-    note(ctx->t, ctx->db, event_class, event, key->ptr, key->len);
 }
 
 void cmd_notify_store(cmd_ctx *ctx, int event_class, const char *event, const resp_arg *key, long long stored,
@@ -124,12 +115,9 @@ static void note_if_missing(key_sink *sink, key_ref k) {
     ev->missing[ev->nmissing++] = (missing_key){db, ctx->argv[k.pos].ptr, ctx->argv[k.pos].len};
 }
 
-void cmd_events_begin(cmd_ctx *ctx, const cmd_def *def, cmd_events *ev) {
-    int flags = CONFIG_READ(notify_keyspace_events);
-    int on = (flags & (KE_KEYSPACE | KE_KEYEVENT)) ? flags : 0;
-    ks_report_misses(ctx->t, (def->flags & CMD_READONLY) && (on & KE_KEY_MISS));
-    ev->nmissing = 0;
-    if (!(on & KE_NEW) || !(def->flags & CMD_WRITE)) return;
+void cmd_events_watch(cmd_ctx *ctx, const cmd_def *def, cmd_events *ev, int flags) {
+    ks_report_misses(ctx->t, (def->flags & CMD_READONLY) && (flags & KE_KEY_MISS));
+    if (!(flags & KE_NEW) || !(def->flags & CMD_WRITE)) return;
     ev->sink.add = note_if_missing;
     ev->ctx = ctx;
     ev->from = ctx->t->events.len;
@@ -175,9 +163,7 @@ static void note_new_keys(cmd_ctx *ctx, const cmd_events *ev) {
     buf_free(&event);
 }
 
-void cmd_events_end(cmd_ctx *ctx, cmd_events *ev) {
-    ks_report_misses(ctx->t, 0);
-    if (ev->nmissing == 0) return;
+void cmd_events_settle(cmd_ctx *ctx, cmd_events *ev) {
     if (!ctx->failed) note_new_keys(ctx, ev);
     free(ev->missing);
 }

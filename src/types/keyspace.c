@@ -58,7 +58,7 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
         }
     }
     /* A plain field test: a miss costs nothing more while no one asks for them. */
-    if (rc == KS_MISSING && reclaim && t->report_misses && miss_hook) miss_hook(t, db, key, klen);
+    if (t->report_misses && rc == KS_MISSING && reclaim && miss_hook) miss_hook(t, db, key, klen);
     buf_free(&mk);
     return rc;
 }
