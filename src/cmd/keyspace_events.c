@@ -106,7 +106,7 @@ static void note_if_missing(key_sink *sink, key_ref k) {
     buf_init(&raw);
     int rc = ks_peek_meta(ctx->t, db, ctx->argv[k.pos].ptr, ctx->argv[k.pos].len, &m, &raw);
     buf_free(&raw);
-    if (rc != KS_MISSING) return; /* a read error: the command meets it too */
+    if (rc != KS_MISSING) return; /* there (or a read error, which the command meets too) */
     if (ev->nmissing == ev->cap) {
         ev->cap = ev->cap ? ev->cap * 2 : 4;
         ev->missing = realloc(ev->missing, (size_t)ev->cap * sizeof(*ev->missing));
