@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "cmd/offload.h"
 #include "config.h"
 #include "net/net.h"
@@ -74,8 +75,10 @@ int dispatch_lock_wait_gives_up(void) {
 /* Redis's BUSY error for the script or function that is running too long. */
 static const char *busy_error(int busy) { return busy == SCRIPT_BUSY_FUNCTION ? ERR_BUSY_FUNCTION : ERR_BUSY_EVAL; }
 
-/* The reply of a command that gave up waiting for its locks. */
-static void reply_busy(reply *r) { reply_error(r, busy_error(script_busy(CONFIG_READ(busy_reply_threshold)))); }
+/* The error of a command that gave up waiting for its locks. */
+static const char *busy_now(void) { return busy_error(script_busy(CONFIG_READ(busy_reply_threshold))); }
+
+static void reply_busy(reply *r) { reply_error(r, busy_now()); }
 
 /* After a failed write: drops what was written into r's output since mark and puts n write
  * errors in its place (one per command whose reply is dropped). */
@@ -127,9 +130,12 @@ void dispatch_run_handler(cmd_ctx *ctx, const cmd_def *def) {
     txn_savepoint(ctx->t, &before);
     ctx->reply_mark = ctx->r->out->len;
     ctx->failed = 0;
+    cmd_events ev;
+    cmd_events_begin(ctx, def, &ev);
     def->fn(ctx);
     if (ctx->failed) txn_rollback(ctx->t, &before);
     else check_recorded(ctx, &before);
+    cmd_events_end(ctx, &ev);
 }
 
 /* Runs one command as one batch, replying into r, its locks held by the caller. With
@@ -435,18 +441,24 @@ static const char *refused_while_busy(const cmd_def *def, int argc, const resp_a
     return busy_error(busy);
 }
 
+/* A request's reply when it does not run (most do: their reply is made where they run). */
+static reply refusal(client *c) {
+    if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+    return net_client_reply(c);
+}
+
 void dispatch_request(client *c, int argc, resp_arg *argv) {
-    reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     const char *busy = refused_while_busy(def, argc, argv);
     if (busy) {
         if (strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */
+            reply r = net_client_reply(c);
             reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", busy);
             dispatch_discard(c);
             dispatch_unwatch(c);
             return;
         }
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_error(&r, busy);
         return;
     }
@@ -467,19 +479,19 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (c->in_group || (def && !(def->flags & CMD_NOKEYS))) write_group_commit(c->group);
     if (!def) {
         atomic_fetch_add(&stats.commands_processed, 1);
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_unknown_command(&r, argc, argv);
         return;
     }
     note_command(c, def, argc, argv);
     if (!cmd_arity_ok(def, argc)) {
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
         return;
     }
     if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
         if (config_password_set()) {
-            if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+            reply r = refusal(c);
             reply_error(&r, "NOAUTH Authentication required.");
             return;
         }
@@ -487,7 +499,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     }
     if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(def->flags & CMD_SUBSCRIBED_OK)) {
         /* A RESP2 client cannot tell a reply from a message: only these may run, as in Redis. */
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_errorf(&r,
                      "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                      "allowed in this context",
@@ -495,12 +507,13 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         return;
     }
     if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) {
-        c->flags |= CLIENT_DIRTY_EXEC;
+        reply r = refusal(c);
         reply_error(&r, "ERR Command not allowed inside a transaction");
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
+        reply r = net_client_reply(c);
         reply_simple(&r, "QUEUED");
         return;
     }
@@ -594,10 +607,11 @@ void dispatch_exec(cmd_ctx *ctx) {
         if (selected >= 0) db = selected;
     }
     for (int i = 0; i < c->watched_len; i++) key_set_add(&ks, c->watched[i].hash);
-    if (lock_keys(&ks) < 0) { /* refused as if it had come in while the script was busy */
-        c->flags |= CLIENT_DIRTY_EXEC;
-        reply_busy(ctx->r);
+    if (lock_keys(&ks) < 0) { /* refused as an EXEC that came in while the script was busy */
+        reply_errorf(ctx->r, "EXECABORT Transaction discarded because of: %s", busy_now());
         free(ks.hashes);
+        dispatch_discard(c);
+        dispatch_unwatch(c);
         return;
     }
     if (!watches_intact(c, time_now_ms())) {

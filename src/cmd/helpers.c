@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/keyspace_events.h"
 #include "storage/encoding.h"
 #include "types/keyspace.h"
 #include "util/log.h"
@@ -141,6 +142,7 @@ int replace_key(cmd_ctx *ctx, const resp_arg *key) {
     meta old;
     buf raw;
     buf_init(&raw);
+    cmd_read_lookups(ctx, 0); /* a STORE's destination is written, not read */
     int rc = ks_lookup(ctx->t, ctx->db, key->ptr, key->len, &old, &raw);
     if (rc == KS_FOUND || rc == KS_CORRUPT) { /* a corrupt key is replaced like any other */
         ks_delete(ctx->t, ctx->db, key->ptr, key->len);

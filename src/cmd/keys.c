@@ -347,7 +347,9 @@ static int copy_key(cmd_ctx *ctx, const resp_arg *src, int dst_db, const resp_ar
     buf raw, draw;
     buf_init(&raw);
     buf_init(&draw);
+    cmd_read_lookups(ctx, !move); /* COPY reads its source, RENAME takes it */
     int rc = ks_lookup(ctx->t, ctx->db, src->ptr, src->len, &m, &raw);
+    cmd_read_lookups(ctx, 0);
     int drc = rc == KS_FOUND ? ks_lookup_meta(ctx->t, dst_db, dst->ptr, dst->len, &dm, &draw) : KS_MISSING;
     if (drc == KS_CORRUPT) drc = KS_FOUND; /* a corrupt destination is there: REPLACE overwrites it */
     int done = 0;
@@ -396,6 +398,7 @@ static void rename_generic(cmd_ctx *ctx, int nx) {
         const char *argv[3] = {nx ? "RENAMENX" : "RENAME", src->ptr, dst->ptr};
         size_t lens[3] = {strlen(argv[0]), src->len, dst->len};
         cmd_record(ctx, type, 3, argv, lens);
+        cmd_notify(ctx, KE_NEW, "new", dst); /* the key is added anew even over one it replaced, as in Redis */
         cmd_notify(ctx, KE_GENERIC, "rename_from", src);
         cmd_notify(ctx, KE_GENERIC, "rename_to", dst);
     }
@@ -433,6 +436,7 @@ void cmd_copy(cmd_ctx *ctx) {
         const char *argv[6] = {"COPY", src->ptr, dst->ptr, "DB", dbtext, "REPLACE"};
         size_t lens[6] = {4, src->len, dst->len, 2, (size_t)snprintf(dbtext, sizeof(dbtext), "%d", dst_db), 7};
         cmd_record(ctx, type, replace ? 6 : 5, argv, lens);
+        cmd_notify_in(ctx, dst_db, KE_NEW, "new", dst->ptr, dst->len); /* as RENAME's */
         cmd_notify_in(ctx, dst_db, KE_GENERIC, "copy_to", dst->ptr, dst->len);
     }
     reply_int(ctx->r, done);
@@ -464,6 +468,7 @@ void cmd_object(cmd_ctx *ctx) {
     meta m;
     buf raw;
     buf_init(&raw);
+    cmd_read_lookups(ctx, 0); /* OBJECT's look at a key is no read of it: no keymiss, as in Redis */
     int rc = ks_lookup(ctx->t, ctx->db, ctx->argv[2].ptr, ctx->argv[2].len, &m, &raw);
     if (rc == KS_ERROR || rc == KS_CORRUPT) reply_lookup_error(ctx, 2, rc);
     else if (rc == KS_MISSING) reply_null(ctx->r);

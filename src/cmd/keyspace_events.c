@@ -2,35 +2,37 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd/handlers.h"
 #include "config.h"
 #include "types/keyspace.h"
 
-int cmd_notify_wanted(int event_class) {
-    int flags = CONFIG_READ(notify_keyspace_events);
-    return (flags & event_class) && (flags & (KE_KEYSPACE | KE_KEYEVENT));
-}
-
-/* Notes an event in the txn as db (int), event name length (u8), name, key length (u32), key. */
-static void note(txn *t, int db, int event_class, const char *event, const char *key, size_t klen) {
-    if (!cmd_notify_wanted(event_class)) return;
+/* Lays an event out as the txn keeps it: db (int), event name length (u8), name, key length
+ * (u32), key. */
+static void encode_event(buf *out, int db, const char *event, const char *key, size_t klen) {
     uint8_t elen = (uint8_t)strlen(event);
     uint32_t len = (uint32_t)klen;
-    txn_add_event(t, &db, sizeof(db));
-    txn_add_event(t, &elen, 1);
-    txn_add_event(t, event, elen);
-    txn_add_event(t, &len, sizeof(len));
-    txn_add_event(t, key, klen);
+    buf_append(out, &db, sizeof(db));
+    buf_append(out, &elen, 1);
+    buf_append(out, event, elen);
+    buf_append(out, &len, sizeof(len));
+    buf_append(out, key, klen);
+}
+
+/* Notes an event in the txn if its class is wanted. */
+static void note(txn *t, int db, int event_class, const char *event, const char *key, size_t klen) {
+    if (!cmd_notify_wanted(event_class)) return;
+    buf e;
+    buf_init(&e);
+    encode_event(&e, db, event, key, klen);
+    txn_add_event(t, e.data, e.len);
+    buf_free(&e);
 }
 
 void cmd_notify_in(cmd_ctx *ctx, int db, int event_class, const char *event, const char *key, size_t klen) {
     note(ctx->t, db, event_class, event, key, klen);
-}
-
-void cmd_notify(cmd_ctx *ctx, int event_class, const char *event, const resp_arg *key) {
-    note(ctx->t, ctx->db, event_class, event, key->ptr, key->len);
 }
 
 void cmd_notify_store(cmd_ctx *ctx, int event_class, const char *event, const resp_arg *key, long long stored,
@@ -55,6 +57,116 @@ static void on_expired(txn *t, int db, const char *key, size_t klen) {
     note(t, db, KE_EXPIRED, "expired", key, klen);
 }
 
+/* A key a read lookup did not find. */
+static void on_miss(txn *t, int db, const char *key, size_t klen) { note(t, db, KE_KEY_MISS, "keymiss", key, klen); }
+
+void cmd_read_lookups(cmd_ctx *ctx, int on) { ks_report_misses(ctx->t, on && cmd_notify_wanted(KE_KEY_MISS)); }
+
+/* One event as encode_event() laid it out. */
+typedef struct event_view {
+    int db;
+    const char *name, *key;
+    uint8_t nlen;
+    uint32_t klen;
+} event_view;
+
+/* Reads the event at p into ev; returns where the next one begins. */
+static const char *read_event(const char *p, event_view *ev) {
+    memcpy(&ev->db, p, sizeof(ev->db));
+    p += sizeof(ev->db);
+    ev->nlen = (uint8_t)*p++;
+    ev->name = p;
+    p += ev->nlen;
+    memcpy(&ev->klen, p, sizeof(ev->klen));
+    p += sizeof(ev->klen);
+    ev->key = p;
+    return p + ev->klen;
+}
+
+static int event_is(const event_view *ev, const char *name) {
+    return ev->nlen == strlen(name) && memcmp(ev->name, name, ev->nlen) == 0;
+}
+
+/* A key of a write command that was missing before it ran. */
+typedef struct missing_key {
+    int db;
+    const char *key;
+    size_t klen;
+} missing_key;
+
+/* key_sink of cmd_events_begin: notes the command's keys that are missing now. */
+static void note_if_missing(key_sink *sink, key_ref k) {
+    cmd_events *ev = (cmd_events *)sink;
+    if (k.flags & KEY_NOT_KEY) return;
+    cmd_ctx *ctx = ev->ctx;
+    int db = k.db >= 0 ? k.db : ctx->db;
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    int rc = ks_peek_meta(ctx->t, db, ctx->argv[k.pos].ptr, ctx->argv[k.pos].len, &m, &raw);
+    buf_free(&raw);
+    if (rc != KS_MISSING) return; /* there (or a read error, which the command meets too) */
+    if (ev->nmissing == ev->cap) {
+        ev->cap = ev->cap ? ev->cap * 2 : 4;
+        ev->missing = realloc(ev->missing, (size_t)ev->cap * sizeof(*ev->missing));
+        if (!ev->missing) abort();
+    }
+    ev->missing[ev->nmissing++] = (missing_key){db, ctx->argv[k.pos].ptr, ctx->argv[k.pos].len};
+}
+
+void cmd_events_watch(cmd_ctx *ctx, const cmd_def *def, cmd_events *ev, int flags) {
+    ks_report_misses(ctx->t, (def->flags & CMD_READONLY) && (flags & KE_KEY_MISS));
+    if (!(flags & KE_NEW) || !(def->flags & CMD_WRITE)) return;
+    ev->sink.add = note_if_missing;
+    ev->ctx = ctx;
+    ev->from = ctx->t->events.len;
+    ev->missing = NULL;
+    ev->cap = 0;
+    (void)cmd_get_keys(def, ctx->argc, ctx->argv, &ev->sink);
+}
+
+/* Where "new" goes for a key the command created: before the first event the command noted
+ * for it (that of the lookup that found it expired aside), as Redis adds a key before it
+ * notifies the change; (size_t)-1 if "new" was noted for it already (RENAME, COPY). */
+static size_t new_event_offset(const txn *t, size_t from, const missing_key *k) {
+    const char *base = t->events.data, *end = base + t->events.len;
+    for (const char *p = base + from; p < end;) {
+        event_view ev;
+        const char *at = p;
+        p = read_event(p, &ev);
+        if (ev.db != k->db || ev.klen != k->klen || memcmp(ev.key, k->key, k->klen) != 0) continue;
+        if (event_is(&ev, "new")) return (size_t)-1;
+        if (!event_is(&ev, "expired") && !event_is(&ev, "keymiss")) return (size_t)(at - base);
+    }
+    return t->events.len;
+}
+
+/* Notes "new" for each key missing before the command that it left in place. */
+static void note_new_keys(cmd_ctx *ctx, const cmd_events *ev) {
+    buf event;
+    buf_init(&event);
+    for (int i = 0; i < ev->nmissing; i++) {
+        const missing_key *k = &ev->missing[i];
+        meta m;
+        buf raw;
+        buf_init(&raw);
+        int rc = ks_peek_meta(ctx->t, k->db, k->key, k->klen, &m, &raw);
+        buf_free(&raw);
+        if (rc != KS_FOUND && rc != KS_CORRUPT) continue;
+        size_t at = new_event_offset(ctx->t, ev->from, k);
+        if (at == (size_t)-1) continue;
+        buf_clear(&event);
+        encode_event(&event, k->db, "new", k->key, k->klen);
+        txn_insert_event(ctx->t, at, event.data, event.len);
+    }
+    buf_free(&event);
+}
+
+void cmd_events_settle(cmd_ctx *ctx, cmd_events *ev) {
+    if (!ctx->failed) note_new_keys(ctx, ev);
+    free(ev->missing);
+}
+
 static void publish(const char *channel, size_t clen, const char *message, size_t mlen) {
     (void)pubsub_send(PUBSUB_CHANNEL, channel, clen, message, mlen);
 }
@@ -77,26 +189,18 @@ static void publish_event(int flags, int db, const char *event, size_t elen, con
     buf_free(&channel);
 }
 
-/* The txn's events hook: a committed txn's events, as note() laid them out. */
+/* The txn's events hook: a committed txn's events, in order. */
 static void publish_events(const char *events, size_t len) {
     int flags = CONFIG_READ(notify_keyspace_events);
     for (const char *p = events, *end = events + len; p < end;) {
-        int db;
-        uint8_t elen;
-        uint32_t klen;
-        memcpy(&db, p, sizeof(db));
-        p += sizeof(db);
-        elen = (uint8_t)*p++;
-        const char *event = p;
-        p += elen;
-        memcpy(&klen, p, sizeof(klen));
-        p += sizeof(klen);
-        publish_event(flags, db, event, elen, p, klen);
-        p += klen;
+        event_view ev;
+        p = read_event(p, &ev);
+        publish_event(flags, ev.db, ev.name, ev.nlen, ev.key, ev.klen);
     }
 }
 
 void keyspace_events_init(void) {
     txn_set_events_hook(publish_events);
     ks_set_expired_hook(on_expired);
+    ks_set_miss_hook(on_miss);
 }

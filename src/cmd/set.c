@@ -215,6 +215,7 @@ static void set_operation(cmd_ctx *ctx, enum set_op op, int first, const resp_ar
                                                 [SET_DIFF] = "sdiffstore"};
     set_result r = {0};
     size_t room = store_key ? SIZE_MAX : reply_room(ctx->r);
+    cmd_read_lookups(ctx, 1); /* the sources, of a STORE too */
     if (combine(ctx, op, first, ctx->argc - first, 0, room, &r) < 0) return;
     if (store_key) {
         store_result(ctx, store_key, &r, store_events[op]);

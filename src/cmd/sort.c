@@ -257,6 +257,7 @@ void cmd_sort(cmd_ctx *ctx) {
     sort_item *items = NULL;
     long long n = -1;
     enum key_type type = TYPE_NONE;
+    cmd_read_lookups(ctx, 1); /* the key and its BY and GET patterns' keys are read (STORE's is not) */
     if (parse_sort(ctx, &o) == 0) n = read_elements(ctx, &items, &type);
     if (n >= 0 && !o.nosort && weigh(ctx, &o, items, n) < 0) n = -1;
     if (n >= 0) {

@@ -125,6 +125,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     }
     string_val old;
     string_val_init(&old);
+    cmd_read_lookups(ctx, flags & SET_GET); /* the old value is read for the client only with GET */
     type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &old);
     if (s == ST_ERROR || s == ST_CORRUPT || s == ST_TOO_BIG || (s == ST_WRONGTYPE && (flags & SET_GET))) {
         reply_status_error(ctx, s);
@@ -178,6 +179,7 @@ void cmd_getdel(cmd_ctx *ctx) {
     const resp_arg *key = &ctx->argv[1];
     string_val v;
     string_val_init(&v);
+    cmd_read_lookups(ctx, 1);
     type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
     if (!reply_status_error(ctx, s)) {
         if (s == ST_OK) {
@@ -210,6 +212,7 @@ void cmd_getex(cmd_ctx *ctx) {
     }
     string_val v;
     string_val_init(&v);
+    cmd_read_lookups(ctx, 1);
     type_status s = string_get(ctx->t, ctx->db, key->ptr, key->len, &v);
     if (!reply_status_error(ctx, s)) {
         if (s == ST_MISSING) {

@@ -468,6 +468,7 @@ void cmd_zrangestore(cmd_ctx *ctx) {
     const resp_arg *src = &ctx->argv[2];
     zset_entries es;
     zset_entries_init(&es);
+    cmd_read_lookups(ctx, 1); /* the source is read */
     type_status s = zset_range_copy(ctx->t, ctx->db, src->ptr, src->len, &r, &es);
     if (!reply_zset_error(ctx, src, s)) store_entries(ctx, &es, "zrangestore");
     zset_entries_free(&es);
@@ -576,6 +577,7 @@ static void combine_command(cmd_ctx *ctx, enum zset_combine_op op, int store) {
     zc.spec.op = op;
     zset_entries es;
     zset_entries_init(&es);
+    cmd_read_lookups(ctx, 1); /* the sources, of a STORE too */
     if (parse_combine(ctx, store ? 2 : 1, &zc, !store, 0) == 0 &&
         combine_inputs(ctx, &zc, store ? SIZE_MAX : reply_room(ctx->r), &es) == 0) {
         if (store) {

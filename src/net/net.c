@@ -217,9 +217,12 @@ static void publish_shown(client *c) {
     s->db = c->db;
     s->resp = c->resp;
     s->multi = (c->flags & CLIENT_MULTI) ? c->queue_len : -1;
-    s->sub = pubsub_client_count(c, PUBSUB_CHANNEL);
-    s->psub = pubsub_client_count(c, PUBSUB_PATTERN);
-    s->ssub = pubsub_client_count(c, PUBSUB_SHARD);
+    s->sub = s->psub = s->ssub = 0;
+    if (c->pubsub) { /* only a client that subscribed once has counts (this runs every pass) */
+        s->sub = pubsub_client_count(c, PUBSUB_CHANNEL);
+        s->psub = pubsub_client_count(c, PUBSUB_PATTERN);
+        s->ssub = pubsub_client_count(c, PUBSUB_SHARD);
+    }
     s->qbuf = c->in.len;
     s->qbuf_cap = c->in.cap;
     s->omem = c->out.cap;

@@ -300,8 +300,12 @@ int txn_wrote_unrecorded(const txn *t, const txn_mark *since) {
 
 void txn_record_described(txn *t) { t->described = 1; }
 
-/* The expiry of a metadata record given in two parts (as add_op takes a value). */
+/* The expiry of a metadata record given in two parts (as add_op takes a value). Read in place
+ * when one part holds the whole header, as the header part of a string's record (string_put)
+ * and a compound's record do: only a split header is put together. */
 static int64_t record_expiry(const char *head, size_t hlen, const char *val, size_t vlen) {
+    if (hlen >= META_STRING_HEADER) return enc_meta_expire(head, hlen);
+    if (hlen == 0) return enc_meta_expire(val, vlen);
     char header[META_STRING_HEADER]; /* the flags and the expiry */
     size_t n = 0;
     for (size_t i = 0; i < hlen && n < sizeof(header); i++) header[n++] = head[i];
@@ -476,6 +480,13 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
 
 void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
+
+void txn_insert_event(txn *t, size_t at, const void *event, size_t len) {
+    buf_reserve(&t->events, len);
+    memmove(t->events.data + at + len, t->events.data + at, t->events.len - at);
+    memcpy(t->events.data + at, event, len);
+    t->events.len += len;
+}
 
 int txn_has_writes(const txn *t) { return t->nops > 0; }
 

@@ -46,6 +46,7 @@ typedef struct txn {
     int read_only;         /* txn_set_read_only */
     int keep_expired;      /* reads of keys it does not lock: lookups leave expired keys in
                             * place (types/keyspace.h), the key counts note no read */
+    int report_misses;     /* lookups report missing keys (types/keyspace.h) */
     buf index_entry;        /* scratch for an expiry index entry (storage/expire_index.h) */
     int64_t earliest_indexed; /* the earliest expiry it indexed, 0 if none */
 } txn;
@@ -91,6 +92,8 @@ void txn_touch_db(txn *t, int db);
 /* Adds a keyspace notification (opaque bytes) that the events hook publishes once the txn has
  * committed; a rollback drops those of the commands it undoes. */
 void txn_add_event(txn *t, const void *event, size_t len);
+/* The same, inserted at offset `at` of the events added so far (at most their length). */
+void txn_insert_event(txn *t, size_t at, const void *event, size_t len);
 int txn_has_writes(const txn *t);
 /* Ends the commit being gathered: the writes since the previous one and the change record
  * become a commit of their own inside the batch (how a pipeline of commands is written as

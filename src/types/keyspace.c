@@ -9,8 +9,10 @@
 #include "util/random.h"
 
 static void (*expired_hook)(txn *t, int db, const char *key, size_t klen);
+static void (*miss_hook)(txn *t, int db, const char *key, size_t klen);
 
 void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen)) { expired_hook = hook; }
+void ks_set_miss_hook(void (*hook)(txn *t, int db, const char *key, size_t klen)) { miss_hook = hook; }
 
 /* Deletes the expiry index entry (storage/expire_index.h) of a key's expiry. */
 static void delete_index_entry(txn *t, const buf *mk, int64_t expire_ms) {
@@ -55,6 +57,8 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
             rc = KS_FOUND;
         }
     }
+    /* A plain field test: a miss costs nothing more while no one asks for them. */
+    if (t->report_misses && rc == KS_MISSING && reclaim && miss_hook) miss_hook(t, db, key, klen);
     buf_free(&mk);
     return rc;
 }

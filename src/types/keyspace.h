@@ -21,6 +21,12 @@ STORE_MUST_CHECK int ks_lookup(txn *t, int db, const char *key, size_t klen, met
 STORE_MUST_CHECK int ks_lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Called with each key a lookup finds expired and deletes (keyspace notifications). */
 void ks_set_expired_hook(void (*hook)(txn *t, int db, const char *key, size_t klen));
+/* Called with each key a lookup (ks_lookup, ks_lookup_meta) finds missing, or expired, while
+ * the txn reports misses (keyspace notifications' keymiss). */
+void ks_set_miss_hook(void (*hook)(txn *t, int db, const char *key, size_t klen));
+/* Whether t's lookups report the keys they miss: on for a command's reads, as Redis's read
+ * lookups notify a miss and its write lookups (of keys a command creates or changes) do not. */
+static inline void ks_report_misses(txn *t, int on) { t->report_misses = on; }
 /* ks_lookup_meta without writing: an expired key reads as missing but stays (WATCH). */
 STORE_MUST_CHECK int ks_peek_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw);
 /* Active expiry, in two steps (so that the removals of a batch of keys are sealed together,

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 typedef struct buf {
     char *data;
@@ -11,8 +12,19 @@ typedef struct buf {
     size_t cap;
 } buf;
 
-void buf_init(buf *b);
-void buf_free(buf *b);
+/* Inline, as buf_free and buf_clear: a command's path makes dozens of buffers, most of which
+ * it never fills. */
+static inline void buf_init(buf *b) {
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+static inline void buf_free(buf *b) {
+    if (b->data) free(b->data);
+    buf_init(b);
+}
+
 void buf_reserve(buf *b, size_t extra);
 void buf_append(buf *b, const void *p, size_t n);
 void buf_append_str(buf *b, const char *s);
@@ -20,7 +32,7 @@ void buf_append_byte(buf *b, uint8_t c);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Drops the first n bytes (consumed input). */
 void buf_consume(buf *b, size_t n);
-void buf_clear(buf *b);
+static inline void buf_clear(buf *b) { b->len = 0; }
 /* Bytewise order (RocksDB's default comparator): <0, 0 or >0. */
 int bytes_compare(const void *a, size_t al, const void *b, size_t bl);
 

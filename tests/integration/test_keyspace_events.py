@@ -17,6 +17,7 @@ class Events:
 
     def __init__(self, server, flags="KEA", pattern="__keyevent@*__:*"):
         self.admin = server.client(decode_responses=True)
+        self.admin.set(MARKER, "1")  # before any event: with n on, a marker write is one event
         self.admin.config_set("notify-keyspace-events", flags)
         self.sub = server.client(decode_responses=True).pubsub()
         self.sub.psubscribe(pattern)
@@ -271,3 +272,155 @@ def test_script_publish_to_a_resp3_subscriber_in_the_same_pass(server, r):
         assert replies == list(range(1, 11))
         assert [p[2] for p in pushes] == [b"x%d" % i for i in range(10)]
         assert r.get("m") == b"10"
+
+
+# Key misses (m: "keymiss", for each key a read looks up and does not find, as Redis's read
+# lookups do; its write lookups notify none) and new keys (n: "new", for each key added to a
+# database, before the command's own event). (setup, commands, events) as Redis 7.0 has them.
+MISS_NEW_CASES = {
+    "get": ([], [("GET", "m")], [("keymiss", "m")]),
+    "mget_each_missing_key": ([("SET", "s", "v")], [("MGET", "m", "s", "m2")], [("keymiss", "m"), ("keymiss", "m2")]),
+    "generic_reads": ([], [("EXISTS", "m", "m2"), ("TYPE", "m"), ("TTL", "m"), ("PTTL", "m"), ("TOUCH", "m")],
+                      [("keymiss", "m"), ("keymiss", "m2")] + [("keymiss", "m")] * 4),
+    "string_reads": ([], [("STRLEN", "m"), ("GETRANGE", "m", "0", "1"), ("GETBIT", "m", "1"), ("BITCOUNT", "m"),
+                          ("BITPOS", "m", "1")], [("keymiss", "m")] * 5),
+    "hash_reads": ([("HSET", "h", "a", "1")],
+                   [("HGET", "m", "f"), ("HGET", "h", "f"), ("HMGET", "m", "f", "g"), ("HLEN", "m"),
+                    ("HEXISTS", "m", "f"), ("HGETALL", "m"), ("HSCAN", "m", "0"), ("HRANDFIELD", "m")],
+                   [("keymiss", "m")] * 7),
+    "list_reads": ([], [("LLEN", "m"), ("LINDEX", "m", "0"), ("LRANGE", "m", "0", "-1"), ("LPOS", "m", "a")],
+                   [("keymiss", "m")] * 4),
+    "set_reads": ([], [("SCARD", "m"), ("SISMEMBER", "m", "a"), ("SMISMEMBER", "m", "a"), ("SMEMBERS", "m"),
+                       ("SRANDMEMBER", "m"), ("SSCAN", "m", "0")], [("keymiss", "m")] * 6),
+    "set_combines_look_up_every_key": ([("SADD", "a", "1")],
+                                       [("SINTER", "a", "m", "m2"), ("SUNION", "m", "a"), ("SDIFF", "a", "m"),
+                                        ("SINTERCARD", "2", "m", "a")],
+                                       [("keymiss", "m"), ("keymiss", "m2"), ("keymiss", "m"), ("keymiss", "m"),
+                                        ("keymiss", "m")]),
+    "zset_reads": ([], [("ZCARD", "m"), ("ZCOUNT", "m", "0", "1"), ("ZSCORE", "m", "a"), ("ZMSCORE", "m", "a"),
+                        ("ZRANK", "m", "a"), ("ZRANGE", "m", "0", "-1"), ("ZRANGEBYLEX", "m", "-", "+"),
+                        ("ZRANDMEMBER", "m"), ("ZSCAN", "m", "0")], [("keymiss", "m")] * 9),
+    "zset_combines": ([("ZADD", "a", "1", "x")],
+                      [("ZUNION", "2", "m", "a"), ("ZINTER", "2", "a", "m"), ("ZDIFF", "2", "a", "m"),
+                       ("ZINTERCARD", "2", "m", "m2")],
+                      [("keymiss", "m")] * 3 + [("keymiss", "m"), ("keymiss", "m2")]),
+    "sort_patterns": ([("RPUSH", "l", "2", "1")],
+                      [("SORT", "m"), ("SORT_RO", "m"), ("SORT", "l", "BY", "w_*", "GET", "o_*")],
+                      [("keymiss", "m"), ("keymiss", "m"), ("keymiss", "w_2"), ("keymiss", "w_1"), ("keymiss", "o_1"),
+                       ("keymiss", "o_2")]),
+    "writes_object_and_keyspace_walks_miss_nothing": (
+        [], [("OBJECT", "ENCODING", "m"), ("RANDOMKEY",), ("SCAN", "0"), ("DBSIZE",), ("DEL", "m"),
+             ("EXPIRE", "m", "10"), ("PERSIST", "m"), ("LPOP", "m"), ("LPUSHX", "m", "a"), ("SPOP", "m"),
+             ("SREM", "m", "a"), ("HDEL", "m", "f"), ("ZPOPMIN", "m"), ("ZREM", "m", "a"),
+             ("LMOVE", "m", "x", "LEFT", "LEFT"), ("SMOVE", "m", "x", "a"), ("LMPOP", "1", "m", "LEFT"),
+             ("SET", "m", "v", "XX"), ("ZADD", "m", "XX", "1", "a")], []),
+    "writes_that_read_the_old_value": ([], [("GETDEL", "m"), ("GETEX", "m", "EX", "10"), ("SET", "m", "v", "GET")],
+                                       [("keymiss", "m"), ("keymiss", "m"), ("keymiss", "m"), ("new", "m"),
+                                        ("set", "m")]),
+    "copy_reads_its_source": ([], [("COPY", "m", "x")], [("keymiss", "m")]),
+    "stores_read_their_sources": ([("SADD", "a", "1", "2"), ("ZADD", "z", "1", "x"), ("SET", "e", "x")],
+                                  [("SUNIONSTORE", "d", "a", "m"), ("SINTERSTORE", "i", "a", "m"),
+                                   ("ZUNIONSTORE", "zd", "2", "z", "m"), ("ZRANGESTORE", "r", "m", "0", "-1"),
+                                   ("SDIFFSTORE", "e", "m", "a")],
+                                  [("keymiss", "m"), ("new", "d"), ("sunionstore", "d"), ("keymiss", "m"),
+                                   ("keymiss", "m"), ("new", "zd"), ("zunionstore", "zd"), ("keymiss", "m"),
+                                   ("keymiss", "m"), ("del", "e")]),
+    "sort_store": ([("RPUSH", "l", "2", "1"), ("SET", "e", "x")],
+                   [("SORT", "l", "BY", "w_*", "STORE", "out"), ("SORT", "m", "STORE", "e")],
+                   [("keymiss", "w_2"), ("keymiss", "w_1"), ("new", "out"), ("sortstore", "out"), ("keymiss", "m"),
+                    ("del", "e")]),
+    "script_and_transaction": ([], [("EVAL", "return redis.call('GET', KEYS[1])", "1", "m"),
+                                    ("EVAL", "return redis.call('SET', KEYS[1], 'v')", "1", "m")],
+                               [("keymiss", "m"), ("new", "m"), ("set", "m")]),
+    "strings_new": ([("SET", "old", "v")],
+                    [("SET", "k", "v"), ("SET", "k", "w"), ("SET", "old", "w"), ("SET", "e", "v", "EX", "100"),
+                     ("SETNX", "k", "x"), ("SETNX", "n", "x"), ("MSET", "a", "1", "k", "2", "a", "3"),
+                     ("GETSET", "g", "v")],
+                    [("new", "k"), ("set", "k"), ("set", "k"), ("set", "old"), ("new", "e"), ("set", "e"),
+                     ("expire", "e"), ("new", "n"), ("set", "n"), ("new", "a"), ("set", "a"), ("set", "k"),
+                     ("set", "a"), ("keymiss", "g"), ("new", "g"), ("set", "g")]),
+    "string_edits_new": ([], [("INCR", "i"), ("INCRBYFLOAT", "f", "1.5"), ("APPEND", "s", "ab"),
+                              ("SETRANGE", "r", "1", "xy"), ("SETRANGE", "none", "0", ""), ("SETBIT", "b", "7", "0")],
+                         [("new", "i"), ("incrby", "i"), ("new", "f"), ("incrbyfloat", "f"), ("new", "s"),
+                          ("append", "s"), ("new", "r"), ("setrange", "r"), ("new", "b"), ("setbit", "b")]),
+    "collections_new": ([], [("HSET", "h", "f", "1"), ("HSET", "h", "g", "1"), ("HINCRBY", "h2", "f", "1"),
+                             ("LPUSH", "l", "a"), ("LPUSH", "l", "b"), ("RPUSH", "l2", "a"), ("SADD", "s", "a"),
+                             ("ZADD", "z", "1", "a"), ("ZINCRBY", "z2", "1", "a")],
+                        [("new", "h"), ("hset", "h"), ("hset", "h"), ("new", "h2"), ("hincrby", "h2"), ("new", "l"),
+                         ("lpush", "l"), ("lpush", "l"), ("new", "l2"), ("rpush", "l2"), ("new", "s"), ("sadd", "s"),
+                         ("new", "z"), ("zadd", "z"), ("new", "z2"), ("zincr", "z2")]),
+    "moves_new": ([("RPUSH", "src", "a", "b"), ("SADD", "s", "a"), ("SADD", "u", "b")],
+                  [("LMOVE", "src", "dst", "LEFT", "RIGHT"), ("RPOPLPUSH", "src", "src"), ("SMOVE", "s", "t", "a"),
+                   ("SMOVE", "u", "t", "b")],
+                  [("new", "dst"), ("rpush", "dst"), ("lpop", "src"), ("lpush", "src"), ("rpop", "src"),
+                   ("srem", "s"), ("del", "s"), ("new", "t"), ("sadd", "t"), ("srem", "u"), ("del", "u"),
+                   ("sadd", "t")]),
+    "rename_and_copy_add_their_target_anew": ([("SET", "a", "v"), ("SET", "b", "w"), ("SET", "c", "v")],
+                                               [("RENAME", "a", "b"), ("COPY", "b", "x"), ("COPY", "b", "c", "REPLACE"),
+                                                ("COPY", "b", "c"), ("RENAMENX", "c", "y")],
+                                               [("new", "b"), ("rename_from", "a"), ("rename_to", "b"), ("new", "x"),
+                                                ("copy_to", "x"), ("new", "c"), ("copy_to", "c"), ("new", "y"),
+                                                ("rename_from", "c"), ("rename_to", "y")]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISS_NEW_CASES))
+def test_keymiss_and_new_events(server, r, case):
+    setup, commands, expected = MISS_NEW_CASES[case]
+    run(r, *setup)
+    e = Events(server, flags="KEAmn")
+    try:
+        with server.conn() as c:  # raw replies: OBJECT's too
+            for command in commands:
+                c.call(*command)
+        assert names(e.take()) == expected
+    finally:
+        e.close()
+
+
+def test_keymiss_and_new_in_a_transaction(server, r):
+    e = Events(server, flags="KEAmn")
+    try:
+        p = r.pipeline(transaction=True)
+        p.get("m")
+        p.set("m", "v")
+        p.execute()
+        assert names(e.take()) == [("keymiss", "m"), ("new", "m"), ("set", "m")]
+    finally:
+        e.close()
+
+
+def test_new_key_in_another_database(server, r):
+    r.set("a", "v")
+    e = Events(server, flags="KEAn")
+    try:
+        r.execute_command("COPY", "a", "b", "DB", "1")
+        assert e.take() == [(1, "new", "b"), (1, "copy_to", "b")]
+    finally:
+        e.close()
+
+
+def test_expired_key_misses_then_is_new_again(server, r):
+    e = Events(server, flags="KEAmn")
+    try:
+        r.set("k", "v", px=20)
+        time.sleep(0.1)
+        assert r.get("k") is None
+        r.set("k", "w")
+        # "expired" comes from the lookup or, before it, from the active expiry: the same list.
+        assert names(e.take()) == [("new", "k"), ("set", "k"), ("expire", "k"), ("expired", "k"), ("keymiss", "k"),
+                                   ("new", "k"), ("set", "k")]
+    finally:
+        e.close()
+
+
+def test_m_and_n_are_classes_of_their_own(server, r):
+    e = Events(server, flags="E$m")
+    try:
+        run(r, ("GET", "m"), ("SET", "k", "v"), ("LRANGE", "m", "0", "-1"))
+        assert names(e.take()) == [("keymiss", "m"), ("set", "k"), ("keymiss", "m")]
+        e.admin.config_set("notify-keyspace-events", "E$n")
+        run(r, ("GET", "m"), ("SET", "k2", "v"))
+        assert names(e.take()) == [("new", "k2"), ("set", "k2")]
+    finally:
+        e.close()

@@ -530,8 +530,6 @@ def test_busy_then_script_kill(server):
         admin.close()
 
 
-@pytest.mark.xfail(not IS_REDIS, strict=True, reason="clients on the script's own worker are not read until "
-                   "it ends (make_server's two workers share the four writers)")
 def test_commands_sent_before_the_threshold_get_busy_once_it_passes(make_server):
     """A command that came in while the script was young, and waits for the script's key, gets
     BUSY once the script passes the threshold (Redis reads it then and refuses it): it does not
