@@ -17,6 +17,7 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
+#include "script/functions.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
 #include "storage/txn.h"
@@ -375,9 +376,14 @@ void cmd_pollupdates(cmd_ctx *ctx) {
 void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
     char err[256];
-    /* The batch is staged in the command's txn, committed as every command's is. */
-    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len)};
-    if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err)) < 0) {
+    /* The batch is staged in the command's txn, committed as every command's is; its library
+     * records reach memory with that commit. */
+    functions_batch libraries;
+    functions_batch_init(&libraries);
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks};
+    int rc = cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err));
+    functions_batch_end(&libraries, ctx->t, rc >= 0);
+    if (rc < 0) {
         reply_error(ctx->r, err);
         return;
     }
@@ -797,7 +803,7 @@ static const cmd_def cdc_defs[] = {
      "Returns the changes after a sequence.",
      "sequence:int [MAX count:int] [STRICT] [FORMAT format(RAW|RESP|JSON)] [BLOCK milliseconds:int] [MATCH pattern:pattern] [TYPE type] [DB index:int]",
      NO_KEYS},
-    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
+    {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI | NOSCRIPT, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
      "Applies a raw write batch.",
      "raw-batch", NO_KEYS},
     {"cdc", -2, NK | CMD_SUBCOMMANDS | NOSCRIPT, 0, 0, 0, cmd_cdc, "cdc", "@slow",
