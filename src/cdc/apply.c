@@ -59,6 +59,13 @@ typedef struct score_write {
     int put;
 } score_write;
 
+/* A write of one of FUNCTION's libraries. */
+typedef struct library_write {
+    const char *name, *code; /* in the batch; code NULL for a deletion */
+    size_t nlen, clen;
+    int changed; /* a deletion of a library there was */
+} library_write;
+
 typedef struct applier {
     txn *t;
     const apply_limits *limits;
@@ -73,6 +80,8 @@ typedef struct applier {
     size_t nmembers, members_cap;
     score_write *scores;
     size_t nscores, scores_cap;
+    library_write *libs;
+    size_t nlibs, libs_cap;
     int *flushed, *sub_ranges; /* databases whose metadata / subkeys a range deletes */
     size_t nflushed, nsub_ranges;
     buf scratch, value;
@@ -267,6 +276,25 @@ static int check_range(applier *a, const batch_record *op) {
     return 0;
 }
 
+/* A write of CF_PROPAGATE: only a library record (put or delete), which the caller's library
+ * keeper must take. Other records there (Kvrocks's script propagation) hold nothing tidekv
+ * reads: staged, they would be data no command can see or remove. */
+static int check_library(applier *a, const batch_record *op) {
+    const apply_libraries *keeper = a->limits->libraries;
+    if (!keeper || op->key.len < ENC_LIBRARY_PREFIX_LEN ||
+        memcmp(op->key.ptr, ENC_LIBRARY_PREFIX, ENC_LIBRARY_PREFIX_LEN) != 0)
+        return fail(a, "ERR APPLYBATCH: column family %u holds only function libraries (" ENC_LIBRARY_PREFIX "<name>)",
+                    op->cf);
+    library_write w = {op->key.ptr + ENC_LIBRARY_PREFIX_LEN, op->op == BATCH_PUT ? op->value.ptr : NULL,
+                       op->key.len - ENC_LIBRARY_PREFIX_LEN, op->op == BATCH_PUT ? op->value.len : 0, 0};
+    int rc = keeper->library(keeper->arg, w.name, w.nlen, w.code, w.clen, a->err, a->errlen);
+    if (rc < 0) return -1;
+    w.changed = rc;
+    a->libs = grow(a->libs, &a->libs_cap, a->nlibs + 1, sizeof(*a->libs));
+    a->libs[a->nlibs++] = w;
+    return 0;
+}
+
 static int check_op(applier *a, const batch_record *op) {
     switch (op->op) {
     case BATCH_PUT: case BATCH_DELETE: case BATCH_SINGLE_DELETE: break;
@@ -277,6 +305,7 @@ static int check_op(applier *a, const batch_record *op) {
     }
     if (op->cf == CF_METADATA) return check_metadata(a, op);
     if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE) return check_subkey(a, op);
+    if (op->cf == CF_PROPAGATE) return check_library(a, op);
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }
 
@@ -738,7 +767,22 @@ static int check_score_index(applier *a) {
     return 0;
 }
 
+/* FUNCTION LOAD REPLACE <code> for a library put, FUNCTION DELETE <name> for one deleted. */
+static void describe_libraries(applier *a) {
+    for (size_t i = 0; i < a->nlibs; i++) {
+        const library_write *w = &a->libs[i];
+        const char *argv[4] = {"FUNCTION", w->code ? "LOAD" : "DELETE", "REPLACE", w->code};
+        size_t lens[4] = {8, w->code ? 4 : 6, 7, w->clen};
+        if (!w->code) {
+            argv[2] = w->name;
+            lens[2] = w->nlen;
+        }
+        if (w->code || w->changed) txn_record(a->t, 0, TYPE_NONE, w->code ? 4 : 3, argv, lens);
+    }
+}
+
 static int describe_commit(applier *a) {
+    describe_libraries(a);
     for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
     for (size_t i = 0; i < a->nkeys; i++)
         if (describe_key(a, &a->keys[i]) < 0) return -1;
@@ -760,7 +804,7 @@ static int describe_commit(applier *a) {
 /* ---- the whole batch ---- */
 
 static void commit_done(applier *a) {
-    a->nkeys = a->nmembers = a->nscores = a->nflushed = a->nsub_ranges = 0;
+    a->nkeys = a->nmembers = a->nscores = a->nlibs = a->nflushed = a->nsub_ranges = 0;
     if (a->slots) memset(a->slots, 0, a->nslots * sizeof(size_t));
 }
 
@@ -769,6 +813,7 @@ static void applier_free(applier *a) {
     free(a->slots);
     free(a->members);
     free(a->scores);
+    free(a->libs);
     free(a->flushed);
     free(a->sub_ranges);
     buf_free(&a->scratch);
@@ -792,6 +837,8 @@ static int apply_commits(applier *a, const char *data, size_t len) {
         commits++;
         commit_done(a);
     }
+    const apply_libraries *keeper = a->limits->libraries;
+    if (keeper && keeper->done(keeper->arg, a->err, a->errlen) < 0) return -1;
     return commits;
 }
 

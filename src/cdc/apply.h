@@ -11,7 +11,12 @@
  * keeps its version become HSET/HDEL, SADD/SREM, ZADD/ZREM (and PEXPIREAT/PERSIST when only
  * the expiry changed); anything else (lists, recreated or retyped keys) is rebuilt whole
  * from its state after the batch: DEL, its contents, PEXPIREAT. A whole database's range
- * deletion is FLUSHDB. So the record is true by construction. */
+ * deletion is FLUSHDB. So the record is true by construction.
+ *
+ * FUNCTION's libraries (CF_PROPAGATE, ENC_LIBRARY_PREFIX <name> → code) are the one record of
+ * that column family the batch may write: each put becomes FUNCTION LOAD REPLACE <code>, each
+ * deletion of a library there was FUNCTION DELETE <name>, and the caller's apply_libraries is
+ * told of them (it keeps the libraries in memory in step). */
 #ifndef TIDEKV_APPLY_H
 #define TIDEKV_APPLY_H
 
@@ -20,16 +25,30 @@
 
 #include "storage/txn.h"
 
+/* Who keeps FUNCTION's libraries in memory, told of the batch's library records as they are
+ * read, before the commit they belong to is staged. library(): a put (code given) or a
+ * deletion (code NULL) of the named library; returns 1 if it changes something (a deleted
+ * library existed), 0 if not, -1 to refuse the batch (the reason in err). done(): the whole
+ * batch was read; 0, or -1 to refuse it. */
+typedef struct apply_libraries {
+    int (*library)(void *arg, const char *name, size_t nlen, const char *code, size_t clen, char *err,
+                   size_t errlen);
+    int (*done)(void *arg, char *err, size_t errlen);
+    void *arg;
+} apply_libraries;
+
 /* What the server takes, from its configuration. */
 typedef struct apply_limits {
     int databases;           /* keys of databases 0 … databases-1 */
     uint64_t max_string_len; /* proto-max-bulk-len: no bitmap may hold a longer string */
+    const apply_libraries *libraries; /* NULL: library records are refused */
 } apply_limits;
 
 /* Stages a raw batch in t: its writes and one change record per commit. The batch may write
  * only what tidekv writes: keys of the configured databases, tidekv's column families,
- * metadata tidekv can read (lists with room to grow at both ends, bitmaps no longer than
- * max_string_len), well-formed subkeys, a sorted set's score index in agreement with its
+ * FUNCTION's library records (no other record of CF_PROPAGATE), metadata tidekv can read
+ * (lists with room to grow at both ends, bitmaps no longer than max_string_len), well-formed
+ * subkeys, a sorted set's score index in agreement with its
  * members; range deletions only of whole databases.
  * The caller holds every key's lock (the before state must not move). Returns the number
  * of commits staged (0 for a batch of LogData only), or -1 with a Redis error text in err

@@ -17,6 +17,7 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
+#include "script/functions.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
 #include "storage/txn.h"
@@ -375,9 +376,14 @@ void cmd_pollupdates(cmd_ctx *ctx) {
 void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
     char err[256];
-    /* The batch is staged in the command's txn, committed as every command's is. */
-    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len)};
-    if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err)) < 0) {
+    /* The batch is staged in the command's txn, committed as every command's is; its library
+     * records reach memory with that commit. */
+    functions_batch libraries;
+    functions_batch_init(&libraries);
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks};
+    int rc = cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err));
+    functions_batch_end(&libraries, ctx->t, rc >= 0);
+    if (rc < 0) {
         reply_error(ctx->r, err);
         return;
     }

@@ -30,10 +30,11 @@ static int named_in(char *const *names, size_t n, const char *name) {
     return 0;
 }
 
-/* Installs libraries as one change: their records on disk and in the change record, then the
- * registry (which checks them: on a conflict the writes are dropped), then the deletion of the
- * libraries a FLUSH dropped. Takes the libraries over on success. Replies the error and
- * returns -1 otherwise. */
+/* Installs libraries as one change: their records on disk and in the change record, then a
+ * working copy of the registry with them (which checks them: on a conflict the writes are
+ * dropped), then the deletion of the libraries a FLUSH dropped. The copy is published when the
+ * command's txn commits (script/library.h). Takes the libraries over on success. Replies the
+ * error and returns -1 otherwise. */
 static int install(cmd_ctx *ctx, library *libs, size_t n, int policy, int quote_name) {
     if (policy == LIBRARIES_FLUSH) record_flush(ctx);
     char **names = malloc((n ? n : 1) * sizeof(*names));
@@ -48,11 +49,15 @@ static int install(cmd_ctx *ctx, library *libs, size_t n, int policy, int quote_
     buf_init(&err);
     library *dropped;
     size_t ndropped;
-    int rc = libraries_install(libs, n, policy, quote_name, &err, &dropped, &ndropped);
+    library_set *set = libraries_change_begin();
+    int rc = libraries_install(set, libs, n, policy, quote_name, &err, &dropped, &ndropped);
     if (rc < 0) {
+        libraries_change_abort(set);
         buf_append_byte(&err, 0);
         reply_error(ctx->r, err.data);
         ctx->failed = 1; /* dispatch drops the writes above */
+    } else {
+        libraries_change_stage(set, ctx->t);
     }
     for (size_t i = 0; i < ndropped; i++)
         if (!named_in(names, n, dropped[i].name)) function_store_delete(ctx->t, dropped[i].name, strlen(dropped[i].name));
@@ -89,10 +94,13 @@ static void function_load(cmd_ctx *ctx) {
 
 static void function_delete(cmd_ctx *ctx) {
     const resp_arg *name = &ctx->argv[2];
-    if (!libraries_delete(name->ptr, name->len)) {
+    library_set *set = libraries_change_begin();
+    if (!libraries_delete(set, name->ptr, name->len)) {
+        libraries_change_abort(set);
         reply_error(ctx->r, "ERR Library not found");
         return;
     }
+    libraries_change_stage(set, ctx->t);
     function_store_delete(ctx->t, name->ptr, name->len);
     const char *argv[3] = {"FUNCTION", "DELETE", name->ptr};
     size_t lens[3] = {8, 6, name->len};

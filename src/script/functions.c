@@ -1,5 +1,6 @@
 #include "script/functions.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,16 +71,69 @@ script_vm *functions_vm(void) {
     return vm;
 }
 
-/* Compiles and installs one stored library (one that no longer compiles is logged and left out). */
+/* How much of a name an error shows. */
+static int shown(size_t len) { return len > 128 ? 128 : (int)len; }
+
+/* A library record of the batch: a put compiles into the working copy, a deletion leaves it. */
+static int batch_library(void *arg, const char *name, size_t nlen, const char *code, size_t clen, char *err,
+                         size_t errlen) {
+    functions_batch *b = arg;
+    if (!b->set) b->set = libraries_change_begin();
+    if (!code) return libraries_delete(b->set, name, nlen);
+    library lib;
+    buf why;
+    buf_init(&why);
+    int rc = library_compile(code, clen, &lib, &why);
+    if (rc < 0) {
+        size_t skip = why.len >= 4 && memcmp(why.data, "ERR ", 4) == 0 ? 4 : 0;
+        snprintf(err, errlen, "ERR APPLYBATCH: function library '%.*s' does not load: %.*s", shown(nlen), name,
+                 (int)(why.len - skip), why.data + skip);
+    } else if (strlen(lib.name) != nlen || memcmp(lib.name, name, nlen) != 0) {
+        snprintf(err, errlen, "ERR APPLYBATCH: the record of function library '%.*s' holds library '%s'",
+                 shown(nlen), name, lib.name);
+        rc = -1;
+    } else {
+        libraries_put(b->set, &lib);
+        rc = 1;
+    }
+    library_free(&lib);
+    buf_free(&why);
+    return rc;
+}
+
+/* The batch read whole: no function may be registered twice. */
+static int batch_libraries_done(void *arg, char *err, size_t errlen) {
+    functions_batch *b = arg;
+    buf why;
+    buf_init(&why);
+    int rc = b->set ? libraries_check_functions(b->set, &why) : 0;
+    if (rc < 0) snprintf(err, errlen, "ERR APPLYBATCH: %.*s", (int)why.len, why.data);
+    buf_free(&why);
+    return rc;
+}
+
+void functions_batch_init(functions_batch *b) {
+    b->hooks = (apply_libraries){batch_library, batch_libraries_done, b};
+    b->set = NULL;
+}
+
+void functions_batch_end(functions_batch *b, txn *t, int applied) {
+    if (!b->set) return;
+    if (applied) libraries_change_stage(b->set, t);
+    else libraries_change_abort(b->set);
+    b->set = NULL;
+}
+
+/* Compiles and installs one stored library into the working copy arg (one that no longer
+ * compiles is logged and left out). */
 static void install_stored(void *arg, const char *code, size_t len) {
-    (void)arg;
     library lib;
     buf err;
     buf_init(&err);
     library *dropped = NULL;
     size_t ndropped = 0;
     if (library_compile(code, len, &lib, &err) < 0 ||
-        libraries_install(&lib, 1, LIBRARIES_REPLACE, 1, &err, &dropped, &ndropped) < 0) {
+        libraries_install(arg, &lib, 1, LIBRARIES_REPLACE, 1, &err, &dropped, &ndropped) < 0) {
         log_msg(LOG_WARNING, "a stored function library failed to load: %.*s", (int)err.len, err.data);
         library_free(&lib);
     }
@@ -87,4 +141,12 @@ static void install_stored(void *arg, const char *code, size_t len) {
     buf_free(&err);
 }
 
-int functions_load_stored(void) { return function_store_each(install_stored, NULL); }
+int functions_load_stored(void) {
+    library_set *set = libraries_change_begin();
+    if (function_store_each(install_stored, set) < 0) {
+        libraries_change_abort(set);
+        return -1;
+    }
+    libraries_change_publish(set);
+    return 0;
+}

@@ -5,13 +5,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/grow.h"
 #include "util/sha1.h"
 
-/* The libraries: an application's handful, so a plain array searched in full. */
+/* A set of libraries: an application's handful, so a plain array searched in full. */
+struct library_set {
+    library *libs;
+    size_t n, cap;
+    uint64_t generation;
+};
+
+/* The published libraries, replaced whole under `lock` (readers copy them under it). */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static library *libs;
-static size_t nlibs, cap;
-static atomic_ullong generation = 1;
+static library_set *published;
+static atomic_ullong published_generation = 1;
+/* Generations of working copies; 1 is the empty start. */
+static atomic_ullong next_generation = 2;
+/* One change at a time, from its working copy to its publication (or its end). */
+static pthread_mutex_t change_lock = PTHREAD_MUTEX_INITIALIZER;
+/* This thread's staged working copies, oldest first: while there are any, its txn holds the
+ * change lock, and it sees the newest. */
+static __thread library_set **staged;
+static __thread size_t nstaged, staged_cap;
 
 static char *copy_string(const char *s, size_t len) {
     char *p = malloc(len + 1);
@@ -59,29 +74,31 @@ int function_name_valid(const char *p, size_t len) {
     return 1;
 }
 
-/* The installed library of that name (lock held), or -1. */
-static long find_library(const char *name) {
-    for (size_t i = 0; i < nlibs; i++)
-        if (strcmp(libs[i].name, name) == 0) return (long)i;
+/* The library of that name in a set, or -1. */
+static long find_library(const library_set *set, const char *name) {
+    for (size_t i = 0; i < set->n; i++)
+        if (strcmp(set->libs[i].name, name) == 0) return (long)i;
     return -1;
 }
 
-/* Whether an installed library that stays (not named in the n new ones, no FLUSH) has the
+/* Whether a library of the set that stays (not named in the n new ones, no FLUSH) has the
  * function name. */
-static int function_kept_elsewhere(const library *news, size_t n, int policy, const char *fn) {
+static int function_kept_elsewhere(const library_set *set, const library *news, size_t n, int policy,
+                                   const char *fn) {
     if (policy == LIBRARIES_FLUSH) return 0;
-    for (size_t i = 0; i < nlibs; i++) {
+    for (size_t i = 0; i < set->n; i++) {
         int replaced = 0;
-        for (size_t j = 0; j < n && !replaced; j++) replaced = strcmp(news[j].name, libs[i].name) == 0;
-        if (!replaced && library_has_function(&libs[i], fn)) return 1;
+        for (size_t j = 0; j < n && !replaced; j++) replaced = strcmp(news[j].name, set->libs[i].name) == 0;
+        if (!replaced && library_has_function(&set->libs[i], fn)) return 1;
     }
     return 0;
 }
 
-/* Checks the new libraries against the installed ones and each other (lock held). */
-static int check_install(const library *news, size_t n, int policy, int quote_name, buf *err) {
+/* Checks the new libraries against the set's and each other. */
+static int check_install(const library_set *set, const library *news, size_t n, int policy, int quote_name,
+                         buf *err) {
     for (size_t i = 0; i < n; i++) {
-        int taken = policy == LIBRARIES_APPEND && find_library(news[i].name) >= 0;
+        int taken = policy == LIBRARIES_APPEND && find_library(set, news[i].name) >= 0;
         for (size_t j = 0; j < i && !taken; j++) taken = strcmp(news[j].name, news[i].name) == 0;
         if (taken) {
             buf_printf(err, quote_name ? "ERR Library '%s' already exists" : "ERR Library %s already exists",
@@ -90,7 +107,7 @@ static int check_install(const library *news, size_t n, int policy, int quote_na
         }
         for (size_t f = 0; f < news[i].nfns; f++) {
             const char *fn = news[i].fns[f].name;
-            int clash = function_kept_elsewhere(news, n, policy, fn);
+            int clash = function_kept_elsewhere(set, news, n, policy, fn);
             for (size_t j = 0; j < i && !clash; j++) clash = library_has_function(&news[j], fn);
             if (clash) {
                 buf_printf(err, "ERR Function %s already exists", fn);
@@ -101,54 +118,70 @@ static int check_install(const library *news, size_t n, int policy, int quote_na
     return 0;
 }
 
-/* Removes library i, moving it to the end of the dropped list. */
-static void take_library(size_t i, library **dropped, size_t *ndropped) {
+/* Removes library i of the set, moving it to the end of the dropped list. */
+static void take_library(library_set *set, size_t i, library **dropped, size_t *ndropped) {
     *dropped = realloc(*dropped, (*ndropped + 1) * sizeof(**dropped));
     if (!*dropped) abort();
-    (*dropped)[(*ndropped)++] = libs[i];
-    libs[i] = libs[--nlibs];
+    (*dropped)[(*ndropped)++] = set->libs[i];
+    set->libs[i] = set->libs[--set->n];
 }
 
-int libraries_install(library *news, size_t n, int policy, int quote_name, buf *err, library **dropped,
-                      size_t *ndropped) {
+/* Appends lib to the set, taking it over. */
+static void append_library(library_set *set, library *lib) {
+    if (set->n == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 8;
+        set->libs = realloc(set->libs, set->cap * sizeof(*set->libs));
+        if (!set->libs) abort();
+    }
+    set->libs[set->n++] = *lib;
+    library_init(lib);
+}
+
+int libraries_install(library_set *set, library *news, size_t n, int policy, int quote_name, buf *err,
+                      library **dropped, size_t *ndropped) {
     *dropped = NULL;
     *ndropped = 0;
-    pthread_mutex_lock(&lock);
-    int rc = check_install(news, n, policy, quote_name, err);
-    if (rc == 0) {
-        while (policy == LIBRARIES_FLUSH && nlibs > 0) take_library(nlibs - 1, dropped, ndropped);
-        for (size_t i = 0; i < n; i++) {
-            long at = find_library(news[i].name);
-            if (at >= 0) take_library((size_t)at, dropped, ndropped);
-            if (nlibs == cap) {
-                cap = cap ? cap * 2 : 8;
-                libs = realloc(libs, cap * sizeof(*libs));
-                if (!libs) abort();
-            }
-            libs[nlibs++] = news[i];
-            library_init(&news[i]);
-        }
-        atomic_fetch_add(&generation, 1);
+    if (check_install(set, news, n, policy, quote_name, err) < 0) return -1;
+    while (policy == LIBRARIES_FLUSH && set->n > 0) take_library(set, set->n - 1, dropped, ndropped);
+    for (size_t i = 0; i < n; i++) {
+        long at = find_library(set, news[i].name);
+        if (at >= 0) take_library(set, (size_t)at, dropped, ndropped);
+        append_library(set, &news[i]);
     }
-    pthread_mutex_unlock(&lock);
-    return rc;
+    return 0;
 }
 
-int libraries_delete(const char *name, size_t len) {
-    char *key = copy_string(name, len);
-    pthread_mutex_lock(&lock);
-    long at = find_library(key);
+void libraries_put(library_set *set, library *lib) {
+    long at = find_library(set, lib->name);
     if (at >= 0) {
-        library_free(&libs[at]);
-        libs[at] = libs[--nlibs];
-        atomic_fetch_add(&generation, 1);
+        library_free(&set->libs[at]);
+        set->libs[at] = *lib;
+        library_init(lib);
+    } else {
+        append_library(set, lib);
     }
-    pthread_mutex_unlock(&lock);
-    free(key);
-    return at >= 0;
 }
 
-uint64_t libraries_generation(void) { return atomic_load(&generation); }
+int libraries_delete(library_set *set, const char *name, size_t len) {
+    char *key = copy_string(name, len);
+    long at = find_library(set, key);
+    free(key);
+    if (at < 0) return 0;
+    library_free(&set->libs[at]);
+    set->libs[at] = set->libs[--set->n];
+    return 1;
+}
+
+int libraries_check_functions(const library_set *set, buf *err) {
+    for (size_t i = 0; i < set->n; i++)
+        for (size_t f = 0; f < set->libs[i].nfns; f++)
+            for (size_t j = 0; j < i; j++)
+                if (library_has_function(&set->libs[j], set->libs[i].fns[f].name)) {
+                    buf_printf(err, "Function %s already exists", set->libs[i].fns[f].name);
+                    return -1;
+                }
+    return 0;
+}
 
 static void copy_library(library *to, const library *from) {
     library_init(to);
@@ -159,20 +192,125 @@ static void copy_library(library *to, const library *from) {
         library_add_function(to, from->fns[i].name, from->fns[i].description, from->fns[i].flags);
 }
 
+/* A deep copy of a set (NULL: the empty start). */
+static library_set *set_copy(const library_set *from) {
+    library_set *set = calloc(1, sizeof(*set));
+    if (!set) abort();
+    set->generation = 1;
+    if (!from) return set;
+    set->cap = set->n = from->n;
+    set->libs = malloc((from->n ? from->n : 1) * sizeof(*set->libs));
+    if (!set->libs) abort();
+    for (size_t i = 0; i < from->n; i++) copy_library(&set->libs[i], &from->libs[i]);
+    set->generation = from->generation;
+    return set;
+}
+
+static void set_free(library_set *set) {
+    if (!set) return;
+    for (size_t i = 0; i < set->n; i++) library_free(&set->libs[i]);
+    free(set->libs);
+    free(set);
+}
+
+library_set *libraries_change_begin(void) {
+    if (nstaged > 0) return set_copy(staged[nstaged - 1]);
+    pthread_mutex_lock(&change_lock);
+    return set_copy(published); /* only a holder of the change lock replaces it */
+}
+
+void libraries_change_abort(library_set *set) {
+    set_free(set);
+    if (nstaged == 0) pthread_mutex_unlock(&change_lock);
+}
+
+/* Makes set the published libraries and ends the change. */
+static void publish(library_set *set) {
+    pthread_mutex_lock(&lock);
+    library_set *old = published;
+    published = set;
+    atomic_store(&published_generation, set->generation);
+    pthread_mutex_unlock(&lock);
+    set_free(old);
+    pthread_mutex_unlock(&change_lock);
+}
+
+void libraries_change_publish(library_set *set) {
+    set->generation = atomic_fetch_add(&next_generation, 1);
+    publish(set);
+}
+
+/* Takes a finished copy off this thread's list (the oldest on a commit, the newest otherwise);
+ * the list goes once empty (a thread that exits keeps nothing). Returns whether it was the last. */
+static int unstage(int oldest) {
+    if (oldest) memmove(staged, staged + 1, (nstaged - 1) * sizeof(*staged));
+    if (--nstaged > 0) return 0;
+    free(staged);
+    staged = NULL;
+    staged_cap = 0;
+    return 1;
+}
+
+/* The end of a staged copy's txn. A commit finishes the copies oldest first: the newest holds
+ * what the txn did and is published, the older ones are dropped. A rollback or a failed commit
+ * drops them newest first. The last one of this thread releases the change lock. */
+static void staged_finished(void *arg, int committed) {
+    library_set *set = arg;
+    if (unstage(committed) && committed)
+        publish(set);
+    else
+        libraries_change_abort(set);
+}
+
+void libraries_change_stage(library_set *set, txn *t) {
+    set->generation = atomic_fetch_add(&next_generation, 1);
+    staged = grow_array(staged, &staged_cap, nstaged + 1, sizeof(*staged), 4);
+    staged[nstaged++] = set;
+    txn_on_finish(t, staged_finished, set);
+}
+
+/* Runs fn over the set this thread sees (the published one under the lock). */
+static void with_visible(void (*fn)(const library_set *set, void *arg), void *arg) {
+    if (nstaged > 0) {
+        fn(staged[nstaged - 1], arg);
+        return;
+    }
+    pthread_mutex_lock(&lock);
+    library_set empty = {NULL, 0, 0, 1};
+    fn(published ? published : &empty, arg);
+    pthread_mutex_unlock(&lock);
+}
+
+uint64_t libraries_generation(void) {
+    return nstaged > 0 ? staged[nstaged - 1]->generation : atomic_load(&published_generation);
+}
+
+typedef struct set_copy_out {
+    library *libs;
+    size_t n;
+    uint64_t generation;
+} set_copy_out;
+
+static void copy_libraries(const library_set *set, void *arg) {
+    set_copy_out *out = arg;
+    out->libs = malloc((set->n ? set->n : 1) * sizeof(*out->libs));
+    if (!out->libs) abort();
+    for (size_t i = 0; i < set->n; i++) copy_library(&out->libs[i], &set->libs[i]);
+    out->n = set->n;
+    out->generation = set->generation;
+}
+
 static int by_name(const void *a, const void *b) {
     return strcmp(((const library *)a)->name, ((const library *)b)->name);
 }
 
 library *libraries_copy(size_t *n, uint64_t *gen) {
-    pthread_mutex_lock(&lock);
-    library *out = malloc((nlibs ? nlibs : 1) * sizeof(*out));
-    if (!out) abort();
-    for (size_t i = 0; i < nlibs; i++) copy_library(&out[i], &libs[i]);
-    *n = nlibs;
-    *gen = atomic_load(&generation);
-    pthread_mutex_unlock(&lock);
-    qsort(out, *n, sizeof(*out), by_name);
-    return out;
+    set_copy_out out;
+    with_visible(copy_libraries, &out);
+    qsort(out.libs, out.n, sizeof(*out.libs), by_name);
+    *n = out.n;
+    *gen = out.generation;
+    return out.libs;
 }
 
 void libraries_free(library *list, size_t n) {
@@ -180,12 +318,18 @@ void libraries_free(library *list, size_t n) {
     free(list);
 }
 
+static void count_libraries(const library_set *set, void *arg) {
+    size_t *counts = arg;
+    counts[0] = set->n;
+    counts[1] = 0;
+    for (size_t i = 0; i < set->n; i++) counts[1] += set->libs[i].nfns;
+}
+
 void libraries_counts(size_t *nl, size_t *nf) {
-    pthread_mutex_lock(&lock);
-    *nl = nlibs;
-    *nf = 0;
-    for (size_t i = 0; i < nlibs; i++) *nf += libs[i].nfns;
-    pthread_mutex_unlock(&lock);
+    size_t counts[2];
+    with_visible(count_libraries, counts);
+    *nl = counts[0];
+    *nf = counts[1];
 }
 
 /* ---- the dump payload ---- */

@@ -10,6 +10,11 @@
 /* CF_EXPIRE is tidekv's own (not in Kvrocks): the expiry index, see enc_expire_key. */
 enum { CF_DEFAULT, CF_METADATA, CF_ZSET_SCORE, CF_PUBSUB, CF_PROPAGATE, CF_STREAM, CF_SEARCH, CF_EXPIRE, CF_COUNT };
 
+/* CF_PROPAGATE holds FUNCTION's libraries, one record each: this prefix and the library's
+ * name → its code (types/functions.h). */
+#define ENC_LIBRARY_PREFIX "function-lib:"
+#define ENC_LIBRARY_PREFIX_LEN (sizeof(ENC_LIBRARY_PREFIX) - 1)
+
 enum key_type {
     TYPE_NONE = 0,
     TYPE_STRING = 1,

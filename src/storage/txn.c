@@ -10,6 +10,7 @@
 #include "storage/encoding.h"
 #include "storage/expire_index.h"
 #include "storage/keylock.h"
+#include "util/grow.h"
 #include "storage/store.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -67,7 +68,27 @@ static void free_big_writes(txn *t) {
     }
 }
 
+void txn_on_finish(txn *t, txn_finish_fn fn, void *arg) {
+    t->finishes = grow_array(t->finishes, &t->finishes_cap, t->nfinishes + 1, sizeof(*t->finishes), 4);
+    t->finishes[t->nfinishes++] = (txn_finish){fn, arg};
+}
+
+/* Gives up the finish actions from index `from` on, newest first. */
+static void abandon_finishes(txn *t, size_t from) {
+    while (t->nfinishes > from) {
+        txn_finish *f = &t->finishes[--t->nfinishes];
+        f->fn(f->arg, 0);
+    }
+}
+
+/* Runs every finish action of a commit that succeeded, oldest first. */
+static void complete_finishes(txn *t) {
+    for (size_t i = 0; i < t->nfinishes; i++) t->finishes[i].fn(t->finishes[i].arg, 1);
+    t->nfinishes = 0;
+}
+
 void txn_reset(txn *t) {
+    abandon_finishes(t, 0);
     free_big_writes(t);
     if (t->index) rocksdb_writebatch_wi_clear(t->index);
     buf_clear(&t->records);
@@ -85,6 +106,9 @@ void txn_reset(txn *t) {
 }
 
 void txn_free(txn *t) {
+    abandon_finishes(t, 0);
+    free(t->finishes);
+    t->finishes = NULL;
     if (t->index) rocksdb_writebatch_wi_destroy(t->index);
     t->index = NULL;
     buf_free(&t->records);
@@ -267,10 +291,12 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->unrecorded_seals = t->unrecorded_seals;
     m->described = t->described;
     m->count_reads = t->counts.reads.len;
+    m->finishes = t->nfinishes;
     record_writer_mark(&t->record, &m->record);
 }
 
 void txn_rollback(txn *t, const txn_mark *m) {
+    abandon_finishes(t, m->finishes);
     t->records.len = m->records_len;
     t->nops = m->nops;
     t->ranges = m->ranges;
@@ -626,6 +652,7 @@ static void compact_deleted_keys(txn *t) {
 int txn_commit(txn *t, char **err) {
     *err = NULL;
     if (!txn_has_writes(t)) {
+        complete_finishes(t);
         bounds_publish(&t->bounds);
         publish_events(t); /* HSET of a field to the value it has writes nothing, yet notifies */
         txn_reset(t);
@@ -644,6 +671,7 @@ int txn_commit(txn *t, char **err) {
     clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
     int rc = write_batch(wb, err);
     if (rc == 0) {
+        complete_finishes(t);
         if (counting) keycount_apply(&t->counts, t->now_ms);
         if (t->earliest_indexed) expire_index_note_written(t->earliest_indexed);
         after_commit(t);

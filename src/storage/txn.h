@@ -14,6 +14,14 @@
 #include "storage/keycount.h"
 #include "util/buf.h"
 
+/* Something to do once a txn's writes are committed (committed = 1) or given up (0): a change
+ * held aside in memory until the writes that make it durable are (FUNCTION's libraries). */
+typedef void (*txn_finish_fn)(void *arg, int committed);
+typedef struct txn_finish {
+    txn_finish_fn fn;
+    void *arg;
+} txn_finish;
+
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
 typedef struct txn_op {
     uint8_t kind; /* TXN_PUT, TXN_DELETE or TXN_RANGE */
@@ -49,6 +57,8 @@ typedef struct txn {
     int report_misses;     /* lookups report missing keys (types/keyspace.h) */
     buf index_entry;        /* scratch for an expiry index entry (storage/expire_index.h) */
     int64_t earliest_indexed; /* the earliest expiry it indexed, 0 if none */
+    txn_finish *finishes;     /* txn_on_finish, oldest first */
+    size_t nfinishes, finishes_cap;
 } txn;
 
 void txn_init(txn *t);
@@ -100,6 +110,11 @@ int txn_has_writes(const txn *t);
  * one batch yet read back by POLLUPDATES as one commit per command). Returns whether that
  * commit has writes; one without is dropped. */
 int txn_seal(txn *t);
+/* Adds something to do when the txn ends: a successful commit (also one with nothing to write)
+ * runs them oldest first with committed = 1, right after the write (before WATCH, wake-ups and
+ * keyspace notifications); a rollback past it, a failed commit, txn_reset and txn_free run them newest
+ * first with committed = 0. */
+void txn_on_finish(txn *t, txn_finish_fn fn, void *arg);
 /* Builds the final batch (change record first) and writes it. Returns 0, or -1 with a
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);
@@ -111,6 +126,7 @@ int txn_commit(txn *t, char **err);
 typedef struct txn_mark {
     size_t records_len, nops, ranges, touched_len, flushed_len, events_len, staged, seals, unrecorded_seals;
     size_t count_reads;
+    size_t finishes;
     int described;
     record_mark record;
 } txn_mark;

@@ -6,6 +6,7 @@
 
 #include "types/bitmap.h"
 #include "types/compound.h"
+#include "types/functions.h"
 #include "types/keyspace.h"
 #include "util/glob.h"
 #include "util/hex.h"
@@ -14,7 +15,7 @@
 /* ---- positions and cursors ---- */
 
 void dump_pos_init(dump_pos *p) {
-    p->db = 0;
+    p->db = DUMP_LIBRARIES;
     p->in_key = 0;
     buf_init(&p->key);
     buf_init(&p->member);
@@ -25,21 +26,24 @@ void dump_pos_free(dump_pos *p) {
     buf_free(&p->member);
 }
 
-/* A cursor's bytes (in hex): a phase, 'S' (start at the key) or 'M' (inside it, at the member),
- * the database (u32, big-endian), the key's length (u32) and the key, then the member. */
+/* A cursor's bytes (in hex): a phase, 'L' (start at the library named by key), 'S' (start at
+ * the key) or 'M' (inside it, at the member), the database (u32, big-endian; 0 for 'L'), the
+ * key's length (u32) and the key, then the member. */
+#define CURSOR_AT_LIBRARY 'L'
 #define CURSOR_AT_KEY 'S'
 #define CURSOR_IN_KEY 'M'
 #define CURSOR_HEAD 9
 
 void dump_cursor_encode(const dump_pos *p, buf *out) {
-    if (p->db == 0 && p->key.len == 0 && !p->in_key) {
+    int libraries = p->db == DUMP_LIBRARIES;
+    if (libraries && p->key.len == 0) {
         buf_append_byte(out, '0');
         return;
     }
     buf raw;
     buf_init(&raw);
-    buf_put_u8(&raw, p->in_key ? CURSOR_IN_KEY : CURSOR_AT_KEY);
-    buf_put_u32be(&raw, (uint32_t)p->db);
+    buf_put_u8(&raw, libraries ? CURSOR_AT_LIBRARY : p->in_key ? CURSOR_IN_KEY : CURSOR_AT_KEY);
+    buf_put_u32be(&raw, libraries ? 0 : (uint32_t)p->db);
     buf_put_u32be(&raw, (uint32_t)p->key.len);
     buf_append(&raw, p->key.data, p->key.len);
     if (p->in_key) buf_append(&raw, p->member.data, p->member.len);
@@ -50,7 +54,7 @@ void dump_cursor_encode(const dump_pos *p, buf *out) {
 int dump_cursor_decode(const char *s, size_t len, int databases, dump_pos *p) {
     buf_clear(&p->key);
     buf_clear(&p->member);
-    p->db = 0;
+    p->db = DUMP_LIBRARIES;
     p->in_key = 0;
     if (len == 1 && s[0] == '0') return 0;
     buf raw;
@@ -59,13 +63,14 @@ int dump_cursor_decode(const char *s, size_t len, int databases, dump_pos *p) {
     if (hex_decode(&raw, s, len) < 0 || raw.len < CURSOR_HEAD) goto done;
     uint8_t phase = (uint8_t)raw.data[0];
     uint32_t db = buf_get_u32be(raw.data + 1), klen = buf_get_u32be(raw.data + 5);
-    if ((phase != CURSOR_AT_KEY && phase != CURSOR_IN_KEY) || db >= (uint32_t)databases ||
-        klen > raw.len - CURSOR_HEAD)
+    if ((phase != CURSOR_AT_LIBRARY && phase != CURSOR_AT_KEY && phase != CURSOR_IN_KEY) ||
+        db >= (uint32_t)databases || klen > raw.len - CURSOR_HEAD)
         goto done;
     size_t mlen = raw.len - CURSOR_HEAD - klen;
-    if (phase == CURSOR_AT_KEY && mlen > 0) goto done;
-    if (phase == CURSOR_AT_KEY && db == 0 && klen == 0) goto done; /* the start is only ever "0" */
-    p->db = (int)db;
+    if (phase != CURSOR_IN_KEY && mlen > 0) goto done;
+    /* the start is only ever "0" */
+    if (phase == CURSOR_AT_LIBRARY && (db != 0 || klen == 0)) goto done;
+    p->db = phase == CURSOR_AT_LIBRARY ? DUMP_LIBRARIES : (int)db;
     p->in_key = phase == CURSOR_IN_KEY;
     buf_append(&p->key, raw.data + CURSOR_HEAD, klen);
     buf_append(&p->member, raw.data + CURSOR_HEAD + klen, mlen);
@@ -339,13 +344,53 @@ static int walk_db(walker *w, const dump_filter *f, dump_pos *pos, size_t budget
     return rc;
 }
 
+/* Where a walk of the libraries stands. */
+typedef struct library_walk {
+    const dump_sink *sink;
+    dump_pos *pos;
+    size_t count, *used;
+    int stopped; /* at the library pos names */
+} library_walk;
+
+/* One library as FUNCTION LOAD REPLACE <code>, unless the walk's elements or room ran out. */
+static int dump_library(void *arg, const char *name, size_t nlen, const char *code, size_t clen) {
+    library_walk *lw = arg;
+    if (*lw->used >= lw->count || (*lw->used > 0 && sink_full(lw->sink, clen))) {
+        pos_at_key(lw->pos, name, nlen, 0);
+        lw->stopped = 1;
+        return 1;
+    }
+    const char *argv[4] = {"FUNCTION", "LOAD", "REPLACE", code};
+    size_t lens[4] = {8, 4, 7, clen};
+    lw->sink->begin_key(lw->sink->arg, 0);
+    lw->sink->command(lw->sink->arg, 4, argv, lens);
+    lw->sink->end_key(lw->sink->arg);
+    (*lw->used)++;
+    return 0;
+}
+
+/* Walks the libraries from pos (they pass every filter, as FUNCTION's records do in the
+ * change stream). Returns 1 when they are done, 0 when the budget ran out, -1 on a read error. */
+static int walk_libraries(txn *t, const dump_sink *sink, dump_pos *pos, size_t count, size_t *used) {
+    library_walk lw = {sink, pos, count, used, 0};
+    if (function_store_walk(t, pos->key.data ? pos->key.data : "", pos->key.len, dump_library, &lw) < 0) return -1;
+    return !lw.stopped;
+}
+
 int dump_walk(txn *t, int databases, const dump_filter *f, dump_pos *pos, size_t count, const dump_sink *sink) {
     size_t used = 0, looked = 0, look_max = count * LOOK_PER_ELEMENT;
     walker w = {.t = t, .sink = sink};
     args_init(&w.args);
     buf_init(&w.resume);
     int rc = 0;
-    while (pos->db < databases && used < count && looked < look_max) {
+    if (pos->db == DUMP_LIBRARIES) {
+        rc = walk_libraries(t, sink, pos, count, &used);
+        if (rc == 1) {
+            pos->db = 0;
+            pos_at_key(pos, "", 0, 0);
+        }
+    }
+    while (rc >= 0 && pos->db >= 0 && pos->db < databases && used < count && looked < look_max) {
         if (f->db >= 0 && pos->db != f->db) { /* straight to the filter's database, or done */
             pos->db = pos->db < f->db ? f->db : databases;
             pos_at_key(pos, "", 0, 0);

@@ -1,4 +1,6 @@
-/* The data of a snapshot as the commands that rebuild it (SNAPSHOT READ, shared/CDC.md): key by
+/* The data of a snapshot as the commands that rebuild it (SNAPSHOT READ, shared/CDC.md): first
+ * FUNCTION's libraries, one entry each (db 0, FUNCTION LOAD REPLACE <code>: what the change
+ * stream records for a FUNCTION LOAD; they pass every filter, as there), then key by
  * key, each as DEL key, then its value in pieces of at most a given number of elements (SET,
  * HSET, SADD, ZADD, RPUSH), then PEXPIREAT when it has a TTL. A walk resumes from a position,
  * so a big collection is read across many calls and never held whole. */
@@ -11,7 +13,9 @@
 #include "util/buf.h"
 
 /* Where a walk stands: the first key (in key order) at or after key in database db, or, when
- * in_key is set, inside that key at its element `member` (a field, member or list position). */
+ * in_key is set, inside that key at its element `member` (a field, member or list position).
+ * Before the keys, db is DUMP_LIBRARIES and key the name of the first library still to come. */
+#define DUMP_LIBRARIES (-1)
 typedef struct dump_pos {
     int db;
     buf key;
@@ -21,7 +25,8 @@ typedef struct dump_pos {
 
 void dump_pos_init(dump_pos *p); /* the very start */
 void dump_pos_free(dump_pos *p);
-/* A client's cursor for a position: "0" for the start, else hex that names it. */
+/* A client's cursor for a position: "0" for the start (the first library), else hex that
+ * names it. */
 void dump_cursor_encode(const dump_pos *p, buf *out);
 /* Reads a cursor back (databases: how many there are): 0, or -1 if it is malformed. */
 int dump_cursor_decode(const char *s, size_t len, int databases, dump_pos *p);
@@ -45,8 +50,8 @@ typedef struct dump_sink {
     void *arg;
 } dump_sink;
 
-/* Walks from pos through at most count elements (a string is one; a key's DEL and PEXPIREAT
- * count for nothing) of the keys the filter keeps, live at t's clock (t reads a snapshot),
+/* Walks from pos through at most count elements (a library or a string is one; a key's DEL and
+ * PEXPIREAT count for nothing) of the keys the filter keeps, live at t's clock (t reads a snapshot),
  * updating pos to where the next walk starts; pos->db reaches `databases` when all is read.
  * A walk also stops once the sink is full, after one element at least, so that a reply of big
  * elements stays within its byte bound. Returns 0, or -1 on a read error. */

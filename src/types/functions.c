@@ -2,8 +2,8 @@
 
 #include "storage/encoding.h"
 
-#define LIBRARY_PREFIX "function-lib:"
-#define LIBRARY_PREFIX_LEN (sizeof(LIBRARY_PREFIX) - 1)
+#define LIBRARY_PREFIX ENC_LIBRARY_PREFIX
+#define LIBRARY_PREFIX_LEN ENC_LIBRARY_PREFIX_LEN
 
 static void library_key(buf *key, const char *name, size_t nlen) {
     buf_append(key, LIBRARY_PREFIX, LIBRARY_PREFIX_LEN);
@@ -38,6 +38,29 @@ int function_store_each(void (*code)(void *arg, const char *code, size_t len), v
     }
     int rc = store_iter_failed(it) ? -1 : 0;
     store_iter_free(it);
+    buf_free(&end);
+    return rc;
+}
+
+int function_store_walk(txn *t, const char *from, size_t flen,
+                        int (*code)(void *arg, const char *name, size_t nlen, const char *code, size_t clen),
+                        void *arg) {
+    buf begin, end;
+    buf_init(&begin);
+    buf_init(&end);
+    library_key(&begin, from, flen);
+    enc_prefix_end(&end, LIBRARY_PREFIX, LIBRARY_PREFIX_LEN);
+    store_iter *it = txn_iter_new(t, CF_PROPAGATE, begin.data, begin.len, end.data, end.len);
+    for (; store_iter_valid(it); store_iter_next(it)) {
+        size_t klen, vlen;
+        const char *key = store_iter_key(it, &klen);
+        if (bytes_compare(key, klen, end.data, end.len) >= 0) break;
+        const char *value = store_iter_value(it, &vlen);
+        if (code(arg, key + LIBRARY_PREFIX_LEN, klen - LIBRARY_PREFIX_LEN, value, vlen)) break;
+    }
+    int rc = !store_iter_valid(it) && store_iter_failed(it) ? -1 : 0;
+    store_iter_free(it);
+    buf_free(&begin);
     buf_free(&end);
     return rc;
 }

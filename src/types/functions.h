@@ -16,4 +16,12 @@ void function_store_delete(txn *t, const char *name, size_t nlen);
  * error (logged). */
 int function_store_each(void (*code)(void *arg, const char *code, size_t len), void *arg);
 
+/* Calls code() with each library's name and code as t sees them (t may read a snapshot), in
+ * name order from the first named `from` or after, until code() returns nonzero. Returns 0,
+ * or -1 on a read error. */
+STORE_MUST_CHECK int function_store_walk(txn *t, const char *from, size_t flen,
+                                         int (*code)(void *arg, const char *name, size_t nlen, const char *code,
+                                                     size_t clen),
+                                         void *arg);
+
 #endif

@@ -55,6 +55,7 @@ static void test_cursor_roundtrip(void **state) {
     roundtrip(0, "key", 3, 0, "", 0);
     roundtrip(15, "k\0y", 3, 1, "\x00\x01\xff", 3);
     roundtrip(3, "", 0, 1, "", 0); /* an empty key's empty member */
+    roundtrip(DUMP_LIBRARIES, "lib", 3, 0, "", 0);
 }
 
 static void test_cursor_start_is_zero(void **state) {
@@ -68,7 +69,7 @@ static void test_cursor_start_is_zero(void **state) {
     assert_int_equal(cur.data[0], '0');
     p.db = 5;
     assert_int_equal(dump_cursor_decode("0", 1, DATABASES, &p), 0);
-    assert_int_equal(p.db, 0);
+    assert_int_equal(p.db, DUMP_LIBRARIES);
     assert_int_equal(p.key.len, 0);
     buf_free(&cur);
     dump_pos_free(&p);
@@ -87,6 +88,9 @@ static void test_cursor_rejects_malformed(void **state) {
         "53000000000000000261",            /* key length 2, one byte */
         "5300000000000000006162",          /* 'S' with a member */
         "4D000000000000000A",              /* 'M' with a key longer than the rest */
+        "4C0000000000000000",              /* 'L' without a name: the start is "0" */
+        "4C000000010000000161",            /* 'L' in database 1 */
+        "4C00000000000000016162",          /* 'L' with a member */
     };
     dump_pos p;
     dump_pos_init(&p);

@@ -5,10 +5,12 @@
  *             same MULTI/EXEC as the changes, so the target holds both or neither.
  *   K:copy    while a snapshot copy is under way: a hash of the snapshot's id and sequence and
  *             the cursor to continue at, written in the same MULTI/EXEC as each page.
- *   K:copied  while a copy is under way: "<db>:<key>" of every key it has written. A copy that
- *             cannot continue (its snapshot is gone: the source restarted, or the program was
- *             down for longer than the snapshot's TTL) deletes these keys before a new copy
- *             starts, so a key deleted at the source in between does not survive in the target.
+ *   K:copied  while a copy is under way: "<db>:<key>" of every key it has written, and
+ *             "function:<library>" of every function library (a snapshot's entries begin with
+ *             FUNCTION LOAD REPLACE of each). A copy that cannot continue (its snapshot is
+ *             gone: the source restarted, or the program was down for longer than the
+ *             snapshot's TTL) deletes these keys and libraries before a new copy starts, so a
+ *             key or library deleted at the source in between does not survive in the target.
  * The end of a copy sets K and removes K:copy and K:copied in one MULTI/EXEC. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,15 +230,27 @@ static cdc_status write_copy_state(redis_sink *s, const char *snapshot_id, long 
     return run_command(s, 8, argv, NULL, "HSET of the copy state", e);
 }
 
-/* Deletes, in its database, the key of each journal member ("<db>:<key>"), and the members. */
+/* The journal member of a copied function library names it after this. */
+#define JOURNAL_LIBRARY "function:"
+#define JOURNAL_LIBRARY_LEN (sizeof(JOURNAL_LIBRARY) - 1)
+
+/* Deletes the key of each journal member ("<db>:<key>", in its database) or the library
+ * ("function:<name>"), and the members. */
 static cdc_status delete_journaled(redis_sink *s, const redisReply *members, cdc_error *e) {
     txn_begin(&s->t, s->c, WHAT);
     for (size_t i = 0; i < members->elements; i++) {
         const redisReply *m = members->element[i];
         const char *colon = m->type == REDIS_REPLY_STRING ? memchr(m->str, ':', m->len) : NULL;
         if (!colon) return cdc_fail(e, CDC_FATAL, "sink: %s holds a malformed member", s->journal_key);
+        size_t rest = m->len - (size_t)(colon + 1 - m->str);
+        if (m->len > JOURNAL_LIBRARY_LEN && memcmp(m->str, JOURNAL_LIBRARY, JOURNAL_LIBRARY_LEN) == 0) {
+            const char *argv[3] = {"FUNCTION", "DELETE", colon + 1};
+            size_t lens[3] = {8, 6, rest};
+            txn_add(&s->t, 3, argv, lens);
+            continue;
+        }
         const char *argv[2] = {"DEL", colon + 1};
-        size_t lens[2] = {3, m->len - (size_t)(colon + 1 - m->str)};
+        size_t lens[2] = {3, rest};
         txn_select(&s->t, atoi(m->str));
         txn_add(&s->t, 2, argv, lens);
     }
@@ -290,12 +304,43 @@ static void queue_batches(redis_sink *s, const cdc_batches *b) {
     }
 }
 
-/* Queues SADD K:copied "<db>:<key>" for the key of each entry (its first command's). */
+/* The library a snapshot entry loads (FUNCTION LOAD REPLACE <code>): the name its code's
+ * shebang line gives ("#!lua name=<name> ..."); NULL for any other entry. */
+static const char *loaded_library(const cdc_batch *b, size_t *len) {
+    const cdc_command *c = &b->commands[0];
+    if (c->argc != 4 || c->argvlen[0] != 8 || strncasecmp(c->argv[0], "FUNCTION", 8) != 0) return NULL;
+    const char *p = c->argv[3], *end = p + c->argvlen[3];
+    const char *eol = memchr(p, '\n', c->argvlen[3]);
+    if (eol) end = eol;
+    while (p < end) {
+        const char *word = p;
+        while (p < end && *p != ' ') p++;
+        if ((size_t)(p - word) > 5 && memcmp(word, "name=", 5) == 0) {
+            *len = (size_t)(p - word) - 5;
+            return word + 5;
+        }
+        while (p < end && *p == ' ') p++;
+    }
+    return NULL;
+}
+
+/* What an entry copies, for the journal: the library it loads (*library set), else the key of
+ * its first command; NULL for an entry without one. */
+static const char *copied_name(const cdc_batch *b, size_t *len, int *library) {
+    if (!b->ncommands || b->commands[0].argc < 2) return NULL;
+    const char *name = loaded_library(b, len);
+    *library = name != NULL;
+    if (name) return name;
+    *len = b->commands[0].argvlen[1];
+    return b->commands[0].argv[1];
+}
+
+/* Queues SADD K:copied of what each entry copies: "<db>:<key>", or "function:<library>". */
 static void queue_journal(redis_sink *s, const cdc_batches *entries) {
-    size_t bytes = 0;
+    size_t bytes = 0, len;
+    int library;
     for (size_t i = 0; i < entries->n; i++)
-        if (entries->items[i].ncommands && entries->items[i].commands[0].argc >= 2)
-            bytes += entries->items[i].commands[0].argvlen[1] + 12;
+        if (copied_name(&entries->items[i], &len, &library)) bytes += len + 12 + JOURNAL_LIBRARY_LEN;
     if (!bytes) return;
     char *buf = malloc(bytes);
     const char **argv = malloc((entries->n + 2) * sizeof(char *));
@@ -309,11 +354,13 @@ static void queue_journal(redis_sink *s, const cdc_batches *entries) {
     char *p = buf;
     for (size_t i = 0; i < entries->n; i++) {
         const cdc_batch *b = &entries->items[i];
-        if (!b->ncommands || b->commands[0].argc < 2) continue;
-        int n = snprintf(p, 12, "%d:", b->db);
-        memcpy(p + n, b->commands[0].argv[1], b->commands[0].argvlen[1]);
+        const char *name = copied_name(b, &len, &library);
+        if (!name) continue;
+        int n = library ? (int)JOURNAL_LIBRARY_LEN : snprintf(p, 12, "%d:", b->db);
+        if (library) memcpy(p, JOURNAL_LIBRARY, JOURNAL_LIBRARY_LEN);
+        memcpy(p + n, name, len);
         argv[argc] = p;
-        lens[argc] = (size_t)n + b->commands[0].argvlen[1];
+        lens[argc] = (size_t)n + len;
         p += lens[argc++];
     }
     txn_select(&s->t, 0);
