@@ -171,10 +171,6 @@ def test_function_delete_of_a_name_with_a_nul_deletes_nothing(make_server):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="APPLYBATCH refuses the batch of a FUNCTION LOAD (its write to column family "
-                   "4, `propagate`: 'ERR APPLYBATCH: column family 4 is not one tidekv writes'), so a RAW "
-                   "tidekv-to-tidekv copy stops at the first FUNCTION LOAD/DELETE/FLUSH; and even applied, the "
-                   "target's library registry would not learn of it until a restart")
 def test_a_raw_copy_applies_function_libraries(make_server):
     source, target = make_server(), make_server()
     rs, rt = source.client(), target.client()
@@ -205,11 +201,6 @@ ROUNDS = 100
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="FUNCTION (flags NK) runs with no lock, and changes the shared library "
-                   "registry (libraries_install / libraries_delete) before its txn commits: two FUNCTION LOAD "
-                   "REPLACE of one library on two workers can update the registry in one order and commit in the "
-                   "other (~1 round in 6 here), so the server runs one code while its change stream and disk "
-                   "hold the other, which a restart then brings back")
 def test_concurrent_function_loads_leave_memory_and_disk_alike(make_server):
     """Two FUNCTION LOAD REPLACE of one library on two workers at once: the library the server
     runs must be the one its change stream (and so its disk, and a restart) ends with."""
