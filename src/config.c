@@ -63,6 +63,7 @@ static int check_bind(const char *value, char *err, size_t errlen);
 static int check_save(const char *value, char *err, size_t errlen);
 static int check_oom_score_adj_values(const char *value, char *err, size_t errlen);
 static int check_daemonize(const char *value, char *err, size_t errlen);
+static int check_replicaof(const char *value, char *err, size_t errlen);
 
 static const char *const repl_diskless_loads[] = {"disabled", "on-empty-db", "swapdb", NULL};
 static const char *const oom_score_adjs[] = {"no", "yes", "relative", "absolute", NULL};
@@ -229,7 +230,15 @@ static const option_def options[] = {
     REDIS_INT("slowlog-max-len", 0, LONG_MAX, "128"),
     REDIS_INT("acllog-max-len", 0, LONG_MAX, "128"),
     REDIS_INT("latency-monitor-threshold", 0, LLONG_MAX, "0"),
-    /* Replication (shown with Redis's defaults until tidekv's replicas use them). */
+    /* Replication (repl/). The node a replica follows from start-up; REPLICAOF changes it at run time. */
+    {.name = "replicaof", .type = OPT_STRING, .field = FIELD(replicaof), .default_value = "", .words = 1,
+     .check = check_replicaof},
+    ALIAS("slaveof", "replicaof"),
+    OPTION("masterauth", OPT_STRING, NULL, 0, 0, 1, ""),
+    OPTION("masteruser", OPT_STRING, NULL, 0, 0, 1, ""),
+    OPTION("repl-timeout", OPT_LL, FIELD(repl_timeout), 1, INT_MAX, 1, "60"),
+    /* Shown with Redis's defaults: tidekv's replicas are always read-only (a local write would
+     * take sequence numbers that belong to the master). */
     REDIS_BOOL("replica-serve-stale-data", "yes"),
     ALIAS("slave-serve-stale-data", "replica-serve-stale-data"),
     REDIS_BOOL("replica-read-only", "yes"),
@@ -388,6 +397,24 @@ static int check_bind(const char *value, char *err, size_t errlen) {
 
 /* "seconds changes" pairs (seconds at least 1, changes at least 0) split by single spaces, or
  * nothing at all, as Redis checks CONFIG SET save. */
+int config_parse_replicaof(const char *value, char *host, size_t host_len, int *port) {
+    char h[256];
+    long p;
+    char extra;
+    if (sscanf(value, "%255s %ld %c", h, &p, &extra) != 2 || p < 0 || p > 65535 || strlen(h) >= host_len) return -1;
+    snprintf(host, host_len, "%s", h);
+    *port = (int)p;
+    return 0;
+}
+
+static int check_replicaof(const char *value, char *err, size_t errlen) {
+    char host[256];
+    int port;
+    if (value[0] == '\0' || config_parse_replicaof(value, host, sizeof(host), &port) == 0) return 0;
+    snprintf(err, errlen, "replicaof takes a host and a port");
+    return -1;
+}
+
 static int check_save(const char *value, char *err, size_t errlen) {
     int ok = 1, words = 0;
     for (const char *p = value; ok && *p; words++) {

@@ -24,6 +24,7 @@ enum client_flags {
     CLIENT_DIRTY_EXEC = 1 << 2, /* a command failed to queue: EXEC aborts */
     CLIENT_CLOSE_ASAP = 1 << 3, /* over its output buffer limit: closed without its replies */
     CLIENT_PUBSUB = 1 << 4,     /* has pub/sub subscriptions: subscribed mode, the pubsub output limit */
+    CLIENT_REPLICA = 1 << 5,    /* a replica's link (PSYNC): its polls acknowledge what it applied */
 };
 
 typedef struct queued_cmd {
@@ -140,6 +141,9 @@ typedef struct server_stats {
     atomic_int connected_clients;
     atomic_int blocked_clients; /* waiting in a blocking command (BLPOP, POLLUPDATES … BLOCK) */
     atomic_llong evicted_clients; /* closed by maxmemory-clients */
+    atomic_llong sync_partial_ok;  /* PSYNCs that continued from the replica's sequence */
+    atomic_llong sync_partial_err; /* PSYNCs that could not */
+    atomic_llong sync_full;        /* full copies sent to replicas */
 } server_stats;
 
 extern server_stats stats;

@@ -362,6 +362,7 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         poll_finish(ctx->c, &p);
         return;
     }
+    replication_note_poll(ctx->c, (uint64_t)seq);
     if (poll_scan(ctx->c, &p, ctx->r) < 0) {
         poll_finish(ctx->c, &p);
         return;
@@ -376,7 +377,7 @@ void cmd_applybatch(cmd_ctx *ctx) {
     const resp_arg *raw = &ctx->argv[1];
     char err[256];
     /* The batch is staged in the command's txn, committed as every command's is. */
-    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len)};
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), 0};
     if (cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err)) < 0) {
         reply_error(ctx->r, err);
         return;

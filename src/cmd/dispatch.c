@@ -438,10 +438,12 @@ static const char *refused_while_busy(const cmd_def *def, int argc, const resp_a
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     reply r = net_client_reply(c);
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    const char *busy = refused_while_busy(def, argc, argv);
-    if (busy) {
+    /* A replica writes only what its master sends (storage/txn.h). */
+    int read_only = def && (def->flags & CMD_WRITE) && txn_local_writes_refused();
+    const char *refused = read_only ? ERR_READONLY_REPLICA : refused_while_busy(def, argc, argv);
+    if (refused) {
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-        reply_error(&r, busy);
+        reply_error(&r, refused);
         return;
     }
     if (def && joins_group(c, def, argc)) {
