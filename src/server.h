@@ -109,6 +109,7 @@ typedef struct client {
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
+    uint64_t last_write_seq; /* the last sequence its writes took (WAIT counts replicas that have it) */
     int held;               /* replies are waiting for that sync */
     uint64_t held_failures; /* sync failures counted when the hold began */
     struct client *hprev, *hnext; /* the worker's held list */

@@ -100,8 +100,10 @@ static uint64_t written_since(uint64_t before) {
 }
 
 void dispatch_hold_for_sync(client *c, uint64_t written_to) {
+    if (written_to == 0) return;
+    c->last_write_seq = written_to;
     /* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
-    if (written_to != 0 && CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
+    if (CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
 }
 
 static void free_args(int argc, resp_arg *argv) {

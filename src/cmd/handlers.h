@@ -219,6 +219,7 @@ void cmd_replicaof(cmd_ctx *ctx);
 void cmd_role(cmd_ctx *ctx);
 void cmd_replconf(cmd_ctx *ctx);
 void cmd_psync(cmd_ctx *ctx);
+void cmd_wait(cmd_ctx *ctx);
 /* Registers what the replication commands need from the net layer (at start-up). */
 void replication_init(void);
 /* A POLLUPDATES from seq: a replica's acknowledges everything up to seq. */

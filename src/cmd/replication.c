@@ -2,6 +2,7 @@
  * replica sends its master (REPLCONF, PSYNC), plus INFO's replication section. The replica's
  * thread is repl/replica.c; the master's list of replicas repl/replicas.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdc/wal.h"
@@ -146,6 +147,67 @@ void cmd_psync(cmd_ctx *ctx) {
     reply_simple(ctx->r, status);
 }
 
+/* ---- WAIT ---- */
+
+typedef struct wait_state {
+    replicas_waiter waiter;
+    client *c;
+    long long wanted;
+} wait_state;
+
+static void wait_wake(void *arg) { net_wake(((wait_state *)arg)->c); }
+
+static int wait_retry(client *c, int timed_out) {
+    wait_state *w = c->block.state;
+    int acked = replicas_acked(c->last_write_seq);
+    if (acked < w->wanted && !timed_out) return 0;
+    reply r = net_client_reply(c);
+    reply_int(&r, acked);
+    return 1;
+}
+
+static void wait_cleanup(client *c) {
+    wait_state *w = c->block.state;
+    replicas_wait_remove(&w->waiter);
+    free(w);
+}
+
+/* WAIT numreplicas timeout: the number of replicas that have applied this client's last write,
+ * once numreplicas have or at the timeout (ms, 0 = none). */
+void cmd_wait(cmd_ctx *ctx) {
+    long long wanted, timeout_ms;
+    if (arg_parse_ll(&ctx->argv[1], &wanted) < 0 || arg_parse_ll(&ctx->argv[2], &timeout_ms) < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    if (timeout_ms < 0) {
+        reply_error(ctx->r, "ERR timeout is negative");
+        return;
+    }
+    if (replica_active()) {
+        reply_error(ctx->r, "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
+                            "if a replica is configured to be writable (which is not the default) writes to "
+                            "replicas are just local and are not propagated.");
+        return;
+    }
+    int acked = replicas_acked(ctx->c->last_write_seq);
+    if (acked >= wanted || ctx->in_exec) { /* inside EXEC nothing may wait */
+        reply_int(ctx->r, acked);
+        return;
+    }
+    wait_state *w = calloc(1, sizeof(*w));
+    if (!w) abort();
+    w->c = ctx->c;
+    w->wanted = wanted;
+    w->waiter = (replicas_waiter){.seq = ctx->c->last_write_seq, .wake = wait_wake, .arg = w};
+    client_block block = {wait_retry, wait_cleanup, w, 0};
+    /* Saturated: a timeout near LLONG_MAX milliseconds waits for good. */
+    net_block(ctx->c, timeout_ms > INT64_MAX / 1000 ? 0 : timeout_ms * 1000, &block);
+    replicas_wait_add(&w->waiter);
+    /* An acknowledgement between the count and the listing brought no wake-up: look again. */
+    if (replicas_acked(ctx->c->last_write_seq) >= wanted) net_wake(ctx->c);
+}
+
 void replication_note_poll(client *c, uint64_t seq) {
     if (c->flags & CLIENT_REPLICA) replicas_ack(c->id, seq);
 }
@@ -203,6 +265,9 @@ static const cmd_def replication_defs[] = {
     {"replconf", -1, NK | CMD_ADMIN | NOSCRIPT | LOADING | STALE | CMD_NOMULTI, 0, 0, 0, cmd_replconf, "server", "@admin @slow @dangerous",
      "What a replica tells its master (listening port, capabilities).",
      "[argument]...", NO_KEYS},
+    {"wait", 3, NK | CMD_BLOCKING | NOSCRIPT, 0, 0, 0, cmd_wait, "generic", "@slow @connection",
+     "Waits until the replicas have applied this client's last write.",
+     "numreplicas:int timeout:int", NO_KEYS},
     {"psync", 3, NK | CMD_ADMIN | NOSCRIPT | STALE | CMD_NOMULTI, 0, 0, 0, cmd_psync, "server", "@admin @slow @dangerous",
      "A replica asks to continue from its sequence (then follows with POLLUPDATES).",
      "replicationid offset:int", NO_KEYS},

@@ -19,6 +19,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
 static size_t nentries, cap;
 static int (*liveness)(uint64_t client_id);
+static replicas_waiter *waiters;
 
 void replicas_set_liveness(int (*is_connected)(uint64_t client_id)) { liveness = is_connected; }
 
@@ -65,6 +66,34 @@ void replicas_ack(uint64_t client_id, uint64_t seq) {
         if (seq > entries[i].e.acked) entries[i].e.acked = seq;
         entries[i].e.last_ms = time_mono_ms();
     }
+    for (replicas_waiter *w = waiters; w; w = w->next)
+        if (seq >= w->seq) w->wake(w->arg);
+    pthread_mutex_unlock(&lock);
+}
+
+int replicas_acked(uint64_t seq) {
+    pthread_mutex_lock(&lock);
+    prune();
+    int n = 0;
+    for (size_t i = 0; i < nentries; i++) n += entries[i].online && entries[i].e.acked >= seq;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void replicas_wait_add(replicas_waiter *w) {
+    pthread_mutex_lock(&lock);
+    w->prev = NULL;
+    w->next = waiters;
+    if (waiters) waiters->prev = w;
+    waiters = w;
+    pthread_mutex_unlock(&lock);
+}
+
+void replicas_wait_remove(replicas_waiter *w) {
+    pthread_mutex_lock(&lock);
+    if (w->prev) w->prev->next = w->next;
+    else waiters = w->next;
+    if (w->next) w->next->prev = w->prev;
     pthread_mutex_unlock(&lock);
 }
 

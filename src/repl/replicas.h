@@ -24,5 +24,18 @@ void replicas_add(uint64_t client_id, const char *ip, uint64_t acked);
 void replicas_ack(uint64_t client_id, uint64_t seq);
 /* Copies up to max connected replicas into out; returns how many. */
 int replicas_list(replica_entry *out, int max);
+/* How many connected replicas have acknowledged every sequence up to seq. */
+int replicas_acked(uint64_t seq);
+
+/* A WAIT: woken (wake(arg), under the list's lock: it must not block) whenever a replica
+ * acknowledges seq or more, until removed. */
+typedef struct replicas_waiter {
+    uint64_t seq;
+    void (*wake)(void *arg);
+    void *arg;
+    struct replicas_waiter *prev, *next;
+} replicas_waiter;
+void replicas_wait_add(replicas_waiter *w);
+void replicas_wait_remove(replicas_waiter *w);
 
 #endif

@@ -290,3 +290,37 @@ def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
     assert time.monotonic() - started < 2
     commands = [cmd for u in result["reply"][b"updates"] for cmd in dict(zip(u[::2], u[1::2]))[b"commands"]]
     assert [b"SET", b"woken", b"yes"] in commands
+
+
+def test_wait_counts_the_replicas_that_have_the_write(make_server):
+    master = make_server()
+    replicas = [make_server({"replicaof": ["127.0.0.1", master.port]}) for _ in range(2)]
+    for r in replicas:
+        wait_synced(master, r)
+    c = master.client()
+    c.set("k", "v")
+    started = time.monotonic()
+    assert c.execute_command("WAIT", 2, 5000) == 2
+    assert time.monotonic() - started < 2
+    c.set("k", "w")
+    started = time.monotonic()
+    assert c.execute_command("WAIT", 3, 300) == 2  # only two exist: the timeout ends it
+    assert 0.25 < time.monotonic() - started < 3
+    assert c.execute_command("WAIT", 0, 0) == 2
+    with pytest.raises(redis.exceptions.ResponseError, match="timeout is negative"):
+        c.execute_command("WAIT", 1, -1)
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("WAIT", "x", 0)
+    with pytest.raises(redis.exceptions.ResponseError, match="WAIT cannot be used with replica instances"):
+        replicas[0].client().execute_command("WAIT", 1, 0)
+    for r in replicas:
+        assert r.client().get("k") == b"w"
+
+
+def test_wait_inside_multi_answers_at_once(make_server):
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    p = master.client().pipeline(transaction=True)
+    p.set("k", "v")
+    p.execute_command("WAIT", 5, 0)
+    assert p.execute()[1] in (0, 1)
