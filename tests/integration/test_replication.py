@@ -324,3 +324,118 @@ def test_wait_inside_multi_answers_at_once(make_server):
     p.set("k", "v")
     p.execute_command("WAIT", 5, 0)
     assert p.execute()[1] in (0, 1)
+
+
+# ---- a hostile master ----
+
+class FakeMaster:
+    """A master that answers the handshake and then every POLLUPDATES with one scripted reply
+    (bytes, sent raw), or closes the connection when the reply is None."""
+
+    def __init__(self, poll_reply):
+        import socket
+        self.poll_reply = poll_reply
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import socket
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            self.connections += 1
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def read_command(f):
+        line = f.readline()
+        if not line.startswith(b"*"):
+            return None
+        args = []
+        for _ in range(int(line[1:])):
+            n = int(f.readline()[1:])
+            args.append(f.read(n + 2)[:-2])
+        return args
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        try:
+            while True:
+                args = self.read_command(f)
+                if not args:
+                    return
+                name = args[0].upper()
+                if name == b"PSYNC":
+                    conn.sendall(b"+CONTINUE " + b"ab" * 20 + b"\r\n")
+                elif name == b"POLLUPDATES":
+                    if self.poll_reply is None:
+                        return
+                    conn.sendall(self.poll_reply)
+                    time.sleep(0.05)
+                else:
+                    conn.sendall(b"+OK\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def poll_reply(*updates):
+    """A RESP2 POLLUPDATES reply (a flat map) carrying the given raw updates (bytes)."""
+    out = b"*8\r\n$15\r\nlatest_sequence\r\n:1\r\n$13\r\nnext_sequence\r\n:1\r\n$14\r\nfirst_sequence\r\n:1\r\n"
+    out += b"$7\r\nupdates\r\n*%d\r\n" % len(updates)
+    for u in updates:
+        out += b"$%d\r\n%s\r\n" % (len(u), u)
+    return out
+
+
+def batch_hex(sequence, count, body=b""):
+    import struct
+    return (struct.pack("<QI", sequence, count) + body).hex().upper().encode()
+
+
+@tidekv_only
+@pytest.mark.parametrize("reply", [
+    poll_reply(b"nothex!"),
+    poll_reply(batch_hex(1, 1)),                       # a count with no record
+    poll_reply(batch_hex(7, 1, b"\x01\x01a\x01b")),    # not the next sequence
+    poll_reply(batch_hex(1, 1, b"\x05\x63\x01a\x01b")),  # a column family tidekv does not have
+    poll_reply(batch_hex(1, 1, b"\x01\x01a\x01b")),    # a key of no database (no namespace)
+    b"*3\r\n:1\r\n",                                    # truncated
+    b"$5\r\nhello\r\n",                                 # not a map
+    b"-ERR mismatched sequence number\r\n",
+    None,                                               # the link drops
+], ids=["not-hex", "empty-batch", "wrong-sequence", "unknown-cf", "no-namespace", "truncated", "not-a-map",
+        "error", "dropped"])
+def test_a_hostile_master_never_corrupts_a_replica(make_server, reply):
+    fake = FakeMaster(reply)
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.set("mine", "kept")
+        seq = c.execute_command("SEQUENCE")
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2  # it logged, dropped the link and came back
+        assert c.get("mine") == b"kept"
+        assert c.execute_command("SEQUENCE") == seq
+        assert c.dbsize() == 1
+        assert "replica:" in replica.log()
+    finally:
+        fake.close()
