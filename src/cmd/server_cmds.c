@@ -317,7 +317,8 @@ static void reply_command_flags(reply *r, const cmd_def *d) {
                  {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},            {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_FAST, "fast"},         {CMD_NOAUTH, "no_auth"},         {CMD_NOMULTI, "no_multi"},
                  {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_MONITOR, "skip_monitor"},
-                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_PUBSUB, "pubsub"}};
+                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_PUBSUB, "pubsub"},
+                 {CMD_NO_ASYNC_LOADING, "no_async_loading"}};
     const size_t count = sizeof(names) / sizeof(names[0]);
     int movable = has_movable_keys(d), n = movable;
     for (size_t i = 0; i < count; i++) n += (d->flags & names[i].flag) != 0;

@@ -182,8 +182,9 @@ static int apply_batch(const char *data, size_t len) {
                 (unsigned long long)h.sequence, (unsigned long long)expected);
         return -1;
     }
-    /* Every key: the batch's before-state must not move (a busy script may hold them a while). */
-    while (keylock_global_exclusive() < 0)
+    /* Every key: the batch's before-state must not move. A busy script may hold them a while,
+     * and REPLICAOF inside EXEC holds them while it waits for this thread to stop. */
+    while (keylock_global_exclusive_unless(stopping) < 0)
         if (stopping()) return -1;
     txn t;
     txn_init(&t);

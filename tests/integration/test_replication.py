@@ -439,3 +439,29 @@ def test_a_hostile_master_never_corrupts_a_replica(make_server, reply):
         assert "replica:" in replica.log()
     finally:
         fake.close()
+
+
+def test_replicaof_inside_multi_as_sentinel_sends_it(make_server):
+    master, replica = start_pair(make_server)
+    stop = threading.Event()
+
+    def load():
+        cl = master.client()
+        while not stop.is_set():
+            cl.incr("n")
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.2)
+        with replica.conn() as conn:
+            assert conn.call("MULTI") == Simple("OK")
+            assert conn.call("REPLICAOF", "NO", "ONE") == Simple("QUEUED")
+            assert conn.call("CLIENT", "LIST") == Simple("QUEUED")
+            reply = conn.call("EXEC")
+            assert reply[0] == Simple("OK") and isinstance(reply[1], bytes)
+    finally:
+        stop.set()
+        t.join()
+    assert info_repl(replica)["role"] == "master"
+    assert replica.client().set("own", 1)
