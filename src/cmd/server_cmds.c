@@ -14,6 +14,7 @@
 #include "cmd/docs.h"
 #include "cmd/handlers.h"
 #include "config.h"
+#include "repl/identity.h"
 #include "net/net.h"
 #include "net/pubsub.h"
 #include "storage/durable.h"
@@ -48,10 +49,10 @@ static void info_server(buf *b, txn *t) {
     long long uptime = (now / 1000 - server_start_ms) / 1000;
     buf_printf(b,
                "# Server\r\nredis_version:%s\r\ntidekv_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
-               "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\n"
-               "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+               "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\n"
+               "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
                TIDEKV_REDIS_VERSION, TIDEKV_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
-               (int)getpid(), CONFIG_READ(port), (long long)now, uptime, uptime / 86400);
+               (int)getpid(), identity_run_id(), CONFIG_READ(port), (long long)now, uptime, uptime / 86400);
 }
 
 static void info_clients(buf *b, txn *t) {

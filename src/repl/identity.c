@@ -17,6 +17,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static repl_identity current = {.replid2 = NO_REPLID, .second_offset = -1};
 static char *saved_dir;
+static char run_id[REPLID_LEN + 1];
 
 static void new_replid(char out[REPLID_LEN + 1]) {
     unsigned char bytes[REPLID_LEN / 2];
@@ -48,8 +49,11 @@ static int parse(const char *text, repl_identity *out) {
     return 0;
 }
 
+const char *identity_run_id(void) { return run_id; }
+
 int identity_load(const char *dir) {
     pthread_mutex_lock(&lock);
+    new_replid(run_id);
     free(saved_dir);
     saved_dir = strdup(dir);
     if (!saved_dir) abort();

@@ -23,6 +23,9 @@ repl_identity identity_get(void);
 int identity_adopt(const char *master_replid);
 /* A promoted replica starts a new history that continues the old one from next_sequence. */
 int identity_promote(uint64_t next_sequence);
+/* The 40 hex characters INFO shows as run_id: new at every start of the process (Sentinel
+ * notices restarts by it). */
+const char *identity_run_id(void);
 /* Whether a replica of history replid, holding everything up to sequence, belongs to ours. */
 int identity_knows(const char *replid, uint64_t sequence);
 
