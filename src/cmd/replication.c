@@ -13,6 +13,7 @@
 #include "repl/replica.h"
 #include "repl/replicas.h"
 #include "storage/store.h"
+#include "util/log.h"
 #include "util/timeutil.h"
 
 /* Replicas INFO and ROLE list at most. */
@@ -39,9 +40,16 @@ static int parse_port(const resp_arg *a, int *port) {
     return 0;
 }
 
+/* Keeps replicaof's value in step with REPLICAOF, for CONFIG GET and CONFIG REWRITE. */
+static void note_master(const char *host_port) {
+    char err[128];
+    if (config_set("replicaof", host_port, 0, err, sizeof(err)) < 0) log_msg(LOG_WARNING, "replicaof: %s", err);
+}
+
 void cmd_replicaof(cmd_ctx *ctx) {
     if (arg_is(&ctx->argv[1], "no") && arg_is(&ctx->argv[2], "one")) {
         replica_stop();
+        note_master("");
         reply_ok(ctx->r);
         return;
     }
@@ -63,6 +71,9 @@ void cmd_replicaof(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR can't start the replication thread, see the server log");
         return;
     }
+    char master[300];
+    snprintf(master, sizeof(master), "%s %d", host, port);
+    note_master(master);
     reply_ok(ctx->r);
 }
 

@@ -292,7 +292,9 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.sync_partial_err, 0);
         reply_ok(ctx->r);
     } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
-        reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");
+        char err[512];
+        if (config_rewrite(err, sizeof(err)) < 0) reply_errorf(ctx->r, "ERR %s", err);
+        else reply_ok(ctx->r);
     } else {
         static const char *const known[] = {"get", "set", "resetstat", "rewrite", NULL};
         reply_subcommand_error(ctx, known);

@@ -465,3 +465,25 @@ def test_replicaof_inside_multi_as_sentinel_sends_it(make_server):
         t.join()
     assert info_repl(replica)["role"] == "master"
     assert replica.client().set("own", 1)
+
+
+def test_config_rewrite_remembers_the_master(make_server, tmp_path):
+    master = make_server()
+    conf = tmp_path / "replica.conf"
+    conf.write_text("# a replica\n")
+    replica = make_server(config_file=conf)
+    r = replica.client()
+    r.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    assert r.config_rewrite()
+    master.client().set("k", "v")
+    replica.kill9()  # (redis-server's SIGTERM may wait on its AOF rewrite after the sync)
+    replica.start()
+    wait_synced(master, replica)
+    assert info_repl(replica)["master_port"] == master.port
+    assert replica.client().get("k") == b"v"
+    r = replica.client()
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    assert r.config_rewrite()
+    replica.kill9()
+    replica.start()
+    assert info_repl(replica)["role"] == "master"
