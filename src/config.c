@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "proto/resp.h"
+#include "util/file.h"
 #include "util/glob.h"
 #include "util/log.h"
 #include "util/num.h"
@@ -63,6 +64,7 @@ static int check_bind(const char *value, char *err, size_t errlen);
 static int check_save(const char *value, char *err, size_t errlen);
 static int check_oom_score_adj_values(const char *value, char *err, size_t errlen);
 static int check_daemonize(const char *value, char *err, size_t errlen);
+static int check_replicaof(const char *value, char *err, size_t errlen);
 
 static const char *const repl_diskless_loads[] = {"disabled", "on-empty-db", "swapdb", NULL};
 static const char *const oom_score_adjs[] = {"no", "yes", "relative", "absolute", NULL};
@@ -229,7 +231,15 @@ static const option_def options[] = {
     REDIS_INT("slowlog-max-len", 0, LONG_MAX, "128"),
     REDIS_INT("acllog-max-len", 0, LONG_MAX, "128"),
     REDIS_INT("latency-monitor-threshold", 0, LLONG_MAX, "0"),
-    /* Replication (shown with Redis's defaults until tidekv's replicas use them). */
+    /* Replication (repl/). The node a replica follows from start-up; REPLICAOF changes it at run time. */
+    {.name = "replicaof", .type = OPT_STRING, .field = FIELD(replicaof), .default_value = "", .words = 1,
+     .check = check_replicaof},
+    ALIAS("slaveof", "replicaof"),
+    OPTION("masterauth", OPT_STRING, NULL, 0, 0, 1, ""),
+    OPTION("masteruser", OPT_STRING, NULL, 0, 0, 1, ""),
+    OPTION("repl-timeout", OPT_LL, FIELD(repl_timeout), 1, INT_MAX, 1, "60"),
+    /* Shown with Redis's defaults: tidekv's replicas are always read-only (a local write would
+     * take sequence numbers that belong to the master). */
     REDIS_BOOL("replica-serve-stale-data", "yes"),
     ALIAS("slave-serve-stale-data", "replica-serve-stale-data"),
     REDIS_BOOL("replica-read-only", "yes"),
@@ -388,6 +398,24 @@ static int check_bind(const char *value, char *err, size_t errlen) {
 
 /* "seconds changes" pairs (seconds at least 1, changes at least 0) split by single spaces, or
  * nothing at all, as Redis checks CONFIG SET save. */
+int config_parse_replicaof(const char *value, char *host, size_t host_len, int *port) {
+    char h[256];
+    long p;
+    char extra;
+    if (sscanf(value, "%255s %ld %c", h, &p, &extra) != 2 || p < 0 || p > 65535 || strlen(h) >= host_len) return -1;
+    snprintf(host, host_len, "%s", h);
+    *port = (int)p;
+    return 0;
+}
+
+static int check_replicaof(const char *value, char *err, size_t errlen) {
+    char host[256];
+    int port;
+    if (value[0] == '\0' || config_parse_replicaof(value, host, sizeof(host), &port) == 0) return 0;
+    snprintf(err, errlen, "replicaof takes a host and a port");
+    return -1;
+}
+
 static int check_save(const char *value, char *err, size_t errlen) {
     int ok = 1, words = 0;
     for (const char *p = value; ok && *p; words++) {
@@ -541,13 +569,29 @@ static int apply_option(const option_def *opt, const char *value, size_t len, in
     return -1;
 }
 
+static void format_value(const option_def *opt, buf *out);
+
+/* Each option's default as format_value shows it (CONFIG REWRITE adds the others to the file). */
+static char *default_text[NOPTIONS];
+/* The config file the server started from, NULL if none (CONFIG REWRITE writes it). */
+static char *config_path;
+
 void config_init_defaults(void) {
     char err[256];
+    buf shown;
+    buf_init(&shown);
     for (size_t i = 0; i < NOPTIONS; i++) {
         if (options[i].alias_of) continue;
         const char *value = options[i].default_value;
         if (apply_option(&options[i], value, strlen(value), 1, err, sizeof(err)) < 0) abort();
+        buf_clear(&shown);
+        format_value(&options[i], &shown);
+        buf_append_byte(&shown, 0);
+        free(default_text[i]);
+        default_text[i] = strdup(shown.data);
+        if (!default_text[i]) abort();
     }
+    buf_free(&shown);
 }
 
 static int set_or_check(const char *name, const char *value, size_t len, int runtime, int store, char *err,
@@ -575,8 +619,6 @@ int config_set(const char *name, const char *value, int runtime, char *err, size
 int config_check(const char *name, const char *value, size_t len, int runtime, char *err, size_t errlen) {
     return set_or_check(name, value, len, runtime, 0, err, errlen);
 }
-
-static void format_value(const option_def *opt, buf *out);
 
 /* Sets an option from a config line's words; a value of several words (client-output-buffer-limit
  * normal 0 0 0) is joined by spaces. An option that appends in a file and was seen earlier in it
@@ -683,6 +725,8 @@ int config_load_args(int argc, char **argv, char *err, size_t errlen) {
         int rc = config_load_text(text, argv[i], err, errlen);
         free(text);
         if (rc < 0) return -1;
+        free(config_path);
+        config_path = realpath(argv[i], NULL);
         i++;
     }
     while (i < argc) {
@@ -786,4 +830,106 @@ int config_password_set(void) {
     int set = server_config.requirepass.len > 0;
     pthread_mutex_unlock(&config_lock);
     return set;
+}
+
+/* ---- CONFIG REWRITE ---- */
+
+/* Whether a value can be written bare: printable characters without quotes or backslashes,
+ * and spaces only between the words of an option that takes several (save 900 1). */
+static int writes_bare(const option_def *opt, const buf *value) {
+    if (value->len == 0) return 0;
+    for (size_t i = 0; i < value->len; i++) {
+        unsigned char ch = (unsigned char)value->data[i];
+        int odd = ch == ' ' ? !opt->words : ch < ' ' || ch >= 127 || ch == '"' || ch == '\'' || ch == '\\';
+        if (odd) return 0;
+    }
+    return 1;
+}
+
+/* Appends one config line for the option: its name and its value, quoted when it must be. */
+static void rewrite_line(const option_def *opt, buf *out) {
+    buf value;
+    buf_init(&value);
+    format_value(opt, &value);
+    buf_printf(out, "%s ", opt->name);
+    if (writes_bare(opt, &value)) {
+        buf_append(out, value.data, value.len);
+    } else {
+        buf_append_byte(out, '"');
+        for (size_t i = 0; i < value.len; i++) {
+            unsigned char ch = (unsigned char)value.data[i];
+            if (ch == '"' || ch == '\\') buf_printf(out, "\\%c", ch);
+            else if (ch < ' ' || ch >= 127) buf_printf(out, "\\x%02x", ch);
+            else buf_append_byte(out, (char)ch);
+        }
+        buf_append_byte(out, '"');
+    }
+    buf_append_byte(out, '\n');
+    buf_free(&value);
+}
+
+/* The option a config line sets (through an alias), or NULL for a comment, a blank line or
+ * anything else. */
+static const option_def *line_option(const char *line, size_t len) {
+    resp_arg *args = NULL;
+    int n = resp_split_inline(line, len, &args);
+    const option_def *opt = NULL;
+    if (n > 0 && args[0].ptr[0] != '#') {
+        opt = find_option(args[0].ptr);
+        if (opt && opt->alias_of) opt = find_option(opt->alias_of);
+    }
+    for (int i = 0; i < n; i++) free(args[i].ptr);
+    free(args);
+    return opt;
+}
+
+int config_rewrite(char *err, size_t errlen) {
+    if (!config_path) {
+        snprintf(err, errlen, "The server is running without a config file");
+        return -1;
+    }
+    char *text = read_file(config_path);
+    if (!text) {
+        snprintf(err, errlen, "Rewriting config file: %s", strerror(errno));
+        return -1;
+    }
+    unsigned char written[NOPTIONS] = {0};
+    buf out;
+    buf_init(&out);
+    /* Each option's first line takes its current value; its other lines go (save's values are all
+     * on the first); comments and unknown lines stay. */
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        const option_def *opt = line_option(p, len);
+        if (!opt) {
+            buf_append(&out, p, len);
+            buf_append_byte(&out, '\n');
+        } else if (!written[opt - options]) {
+            written[opt - options] = 1;
+            rewrite_line(opt, &out);
+        }
+        p += len + (nl ? 1 : 0);
+    }
+    free(text);
+    /* Then every other option whose value is not its default. */
+    int header = 0;
+    buf shown;
+    buf_init(&shown);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        if (options[i].alias_of || written[i]) continue;
+        buf_clear(&shown);
+        format_value(&options[i], &shown);
+        buf_append_byte(&shown, 0);
+        if (strcmp(shown.data, default_text[i]) == 0) continue;
+        if (!header++) buf_append_str(&out, "# Generated by CONFIG REWRITE\n");
+        rewrite_line(&options[i], &out);
+    }
+    buf_free(&shown);
+    const char *name = strrchr(config_path, '/') + 1; /* realpath made it absolute */
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(name - 1 - config_path), config_path);
+    int rc = file_write_atomic(dir[0] ? dir : "/", name, out.data ? out.data : "", out.len, err, errlen);
+    buf_free(&out);
+    return rc;
 }

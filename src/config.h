@@ -71,7 +71,12 @@ typedef struct config {
     atomic_llong busy_reply_threshold; /* ms a script runs before other commands get BUSY */
     atomic_llong hz;                   /* active expiry cycles per second (types/expiry.h), 1..500 */
     atomic_llong active_expire_effort; /* 1..10: a bigger share of each cycle's period for active expiry */
+    char *replicaof;                   /* "host port" of the master to follow from start-up, or empty */
+    atomic_llong repl_timeout;         /* seconds a silent master link is kept */
 } config;
+
+/* Splits replicaof's "host port": 0, or -1 if it is not that. */
+int config_parse_replicaof(const char *value, char *host, size_t host_len, int *port);
 
 /* bind takes at most this many addresses, as Redis. */
 #define CONFIG_MAX_BIND 16
@@ -140,6 +145,9 @@ int config_check(const char *name, const char *value, size_t len, int runtime, c
 typedef void (*config_emit_fn)(void *ctx, const char *name, const char *value, size_t value_len);
 /* Calls emit for every option whose name matches a glob; returns how many matched. */
 int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, void *ctx);
+/* CONFIG REWRITE: the config file the server started from gets every option's current value
+ * (the first line of each option it has; the others appended). 0, or -1 with Redis's reason. */
+int config_rewrite(char *err, size_t errlen);
 /* Whether a password is set: clients must AUTH (it may change while they are connected). */
 int config_password_set(void);
 /* Whether p is the password (compared whole and binary-safe, in time that depends only on len). */

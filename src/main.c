@@ -18,10 +18,13 @@
 #include "cmd/blocking.h"
 #include "cmd/cmd.h"
 #include "cmd/dispatch.h"
+#include "cmd/handlers.h"
 #include "cmd/keyspace_events.h"
 #include "config.h"
 #include "script/functions.h"
 #include "net/net.h"
+#include "repl/identity.h"
+#include "repl/replica.h"
 #include "server.h"
 #include "types/expiry.h"
 #include "storage/expire_index.h"
@@ -58,6 +61,16 @@ static void raise_open_files_limit(void) {
     if (can < want)
         log_msg(LOG_WARNING, "maxclients %d needs %llu open files, but the limit is %llu: connections beyond it will fail",
                 CONFIG_READ(maxclients), (unsigned long long)want, (unsigned long long)can);
+}
+
+/* With replicaof configured, follows that master from the start (before any thread could
+ * write locally). Returns 0, or -1 if the thread cannot start. */
+static int start_following(void) {
+    char host[256];
+    int port;
+    if (server_config.replicaof[0] == '\0') return 0;
+    if (config_parse_replicaof(server_config.replicaof, host, sizeof(host), &port) < 0) return -1; /* checked at load */
+    return replica_follow(host, port);
 }
 
 static void usage(void) {
@@ -115,6 +128,10 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
+    if (identity_load(server_config.dir) < 0) {
+        store_close();
+        return 1;
+    }
     char consumers_err[512];
     if (consumers_load(consumers_err, sizeof(consumers_err)) < 0) {
         /* Starting without them would release the history they pin. */
@@ -147,8 +164,10 @@ int main(int argc, char **argv) {
     keyspace_events_init();
     keylock_set_give_up(dispatch_lock_wait_gives_up);
     cdc_set_keys_hook(cmd_recorded_keys);
-    if (cdc_notify_start() < 0 || retention_start() < 0 || expiry_start() < 0) {
-        log_msg(LOG_WARNING, "can't start the CDC and expiry threads");
+    replication_init();
+    if (start_following() < 0 || cdc_notify_start() < 0 || retention_start() < 0 || expiry_start() < 0) {
+        log_msg(LOG_WARNING, "can't start the replication, CDC and expiry threads");
+        replica_close();
         retention_stop();
         cdc_notify_stop();
         consumers_close();
@@ -158,6 +177,7 @@ int main(int argc, char **argv) {
     write_pidfile();
     int rc = net_run();
     remove_pidfile();
+    replica_close();
     expiry_stop();
     retention_stop();
     snapshots_close();

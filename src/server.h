@@ -25,6 +25,7 @@ enum client_flags {
     CLIENT_CLOSE_ASAP = 1 << 3, /* over its output buffer limit: closed without its replies */
     CLIENT_PUBSUB = 1 << 4,     /* has pub/sub subscriptions: subscribed mode, the pubsub output limit */
     CLIENT_RUNS_SCRIPT = 1 << 5, /* its script runs now (cmd/scripting.c): net.c's busy pass skips it */
+    CLIENT_REPLICA = 1 << 6,      /* a replica's link (PSYNC): its polls acknowledge what it applied */
 };
 
 typedef struct queued_cmd {
@@ -109,6 +110,7 @@ typedef struct client {
     watched_key *watched;
     int watched_len, watched_cap;
     uint64_t sync_wait_seq; /* appendfsync always: replies wait until the WAL is synced to here */
+    uint64_t last_write_seq; /* the last sequence its writes took (WAIT counts replicas that have it) */
     int held;               /* replies are waiting for that sync */
     uint64_t held_failures; /* sync failures counted when the hold began */
     struct client *hprev, *hnext; /* the worker's held list */
@@ -141,6 +143,9 @@ typedef struct server_stats {
     atomic_int connected_clients;
     atomic_int blocked_clients; /* waiting in a blocking command (BLPOP, POLLUPDATES … BLOCK) */
     atomic_llong evicted_clients; /* closed by maxmemory-clients */
+    atomic_llong sync_partial_ok;  /* PSYNCs that continued from the replica's sequence */
+    atomic_llong sync_partial_err; /* PSYNCs that could not */
+    atomic_llong sync_full;        /* full copies sent to replicas */
 } server_stats;
 
 extern server_stats stats;

@@ -831,9 +831,13 @@ static int apply_commits(applier *a, const char *data, size_t len) {
         if (scan_commit(a, &r, &nrecords, &nwrites) < 0) return -1;
         if (nwrites == 0) continue; /* LogData alone (Kvrocks writes such batches): nothing to do */
         stage_writes(a, &start, nrecords);
-        if (describe_commit(a) < 0) return -1;
-        txn_record_described(a->t); /* writes without a visible effect have a record of no command */
-        txn_seal(a->t);
+        if (a->limits->verbatim) {
+            if (check_score_index(a) < 0) return -1; /* the batch carries its own records */
+        } else {
+            if (describe_commit(a) < 0) return -1;
+            txn_record_described(a->t); /* writes without a visible effect have a record of no command */
+            txn_seal(a->t);
+        }
         commits++;
         commit_done(a);
     }

@@ -42,6 +42,9 @@ typedef struct apply_limits {
     int databases;           /* keys of databases 0 … databases-1 */
     uint64_t max_string_len; /* proto-max-bulk-len: no bitmap may hold a longer string */
     const apply_libraries *libraries; /* NULL: library records are refused */
+    /* A replica's batch, written as it is (txn_commit_verbatim): its writes are checked and
+     * staged only so that the txn knows what they change; no change record is made. */
+    int verbatim;
 } apply_limits;
 
 /* Stages a raw batch in t: its writes and one change record per commit. The batch may write

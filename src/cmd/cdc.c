@@ -363,6 +363,7 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         poll_finish(ctx->c, &p);
         return;
     }
+    replication_note_poll(ctx->c, (uint64_t)seq);
     if (poll_scan(ctx->c, &p, ctx->r) < 0) {
         poll_finish(ctx->c, &p);
         return;
@@ -380,7 +381,7 @@ void cmd_applybatch(cmd_ctx *ctx) {
      * records reach memory with that commit. */
     functions_batch libraries;
     functions_batch_init(&libraries);
-    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks};
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks, 0};
     int rc = cdc_apply_batch(ctx->t, raw->ptr, raw->len, &limits, err, sizeof(err));
     functions_batch_end(&libraries, ctx->t, rc >= 0);
     if (rc < 0) {

@@ -49,6 +49,7 @@ enum cmd_flags {
     CMD_PUBSUB = 1 << 22,
     /* Not shown: one of the commands a RESP2 client in subscribed mode may run. */
     CMD_SUBSCRIBED_OK = 1 << 23,
+    CMD_NO_ASYNC_LOADING = 1 << 24, /* only COMMAND INFO shows it (the replication commands have it in Redis) */
 };
 
 /* A key specification (Redis 7's key_specs): where a command's keys are and what it does to
@@ -156,7 +157,7 @@ typedef struct cmd_family {
 } cmd_family;
 extern const cmd_family connection_commands, server_commands, transaction_commands, string_commands, key_commands,
     hash_commands, set_commands, list_commands, zset_commands, cdc_commands, scripting_commands, pubsub_commands,
-    function_commands;
+    function_commands, replication_commands;
 
 const cmd_def *cmd_lookup(const char *name, size_t len);
 /* The whole table, for COMMAND. */

@@ -103,8 +103,10 @@ static uint64_t written_since(uint64_t before) {
 }
 
 void dispatch_hold_for_sync(client *c, uint64_t written_to) {
+    if (written_to == 0) return;
+    c->last_write_seq = written_to;
     /* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
-    if (written_to != 0 && CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
+    if (CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
 }
 
 static void free_args(int argc, resp_arg *argv) {
@@ -449,17 +451,19 @@ static reply refusal(client *c) {
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    const char *busy = refused_while_busy(def, argc, argv);
-    if (busy) {
-        if (strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */
+    /* A replica writes only what its master sends (storage/txn.h). */
+    int read_only = def && (def->flags & CMD_WRITE) && txn_local_writes_refused();
+    const char *refused = read_only ? ERR_READONLY_REPLICA : refused_while_busy(def, argc, argv);
+    if (refused) {
+        if (!read_only && strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */
             reply r = net_client_reply(c);
-            reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", busy);
+            reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", refused);
             dispatch_discard(c);
             dispatch_unwatch(c);
             return;
         }
         reply r = refusal(c);
-        reply_error(&r, busy);
+        reply_error(&r, refused);
         return;
     }
     if (def && joins_group(c, def, argc)) {

@@ -28,8 +28,8 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
  * busy-reply-threshold. Its locks may stay held until SCRIPT KILL, so a waiter replies BUSY,
  * as Redis answers every command then, and its worker goes back to reading its clients. */
 int dispatch_lock_wait_gives_up(void);
-/* With appendfsync always, holds the client's replies until the WAL is synced past
- * written_to (a sequence its command wrote; 0: it wrote nothing). */
+/* Notes the client's last write (written_to: a sequence its command wrote; 0: it wrote
+ * nothing), for WAIT; with appendfsync always, holds its replies until the WAL is synced past it. */
 void dispatch_hold_for_sync(client *c, uint64_t written_to);
 /* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it
  * still has to wait. */

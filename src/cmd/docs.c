@@ -92,10 +92,13 @@ static int parse_sequence(doc_parser *ps, int *count) {
     }
 }
 
-/* One sequence as one argument: a lone item, a token given to what follows it, or a block. */
+static int is_pure_token(const doc_node *d) { return strcmp(d->type, "pure-token") == 0 && d->flags == 0; }
+
+/* One sequence as one argument: a lone item, a token given to what follows it (unless that is a
+ * token too: "NO ONE" is a block of two), or a block. */
 static int sequence_as_one(doc_parser *ps, int first, int count, const char *name, size_t name_len) {
     doc_node *head = &ps->nodes[first];
-    int token_first = count >= 2 && strcmp(head->type, "pure-token") == 0 && head->flags == 0;
+    int token_first = count >= 2 && is_pure_token(head) && !is_pure_token(&ps->nodes[head->next]);
     if (count == 1) return first;
     if (token_first && count == 2) {
         doc_node *rest = &ps->nodes[head->next];

@@ -214,6 +214,18 @@ long long pubsub_send(pubsub_space space, const char *channel, size_t clen, cons
 void cmd_sequence(cmd_ctx *ctx);
 void cmd_pollupdates(cmd_ctx *ctx);
 void cmd_applybatch(cmd_ctx *ctx);
+/* Replication (cmd/replication.c). */
+void cmd_replicaof(cmd_ctx *ctx);
+void cmd_role(cmd_ctx *ctx);
+void cmd_replconf(cmd_ctx *ctx);
+void cmd_psync(cmd_ctx *ctx);
+void cmd_wait(cmd_ctx *ctx);
+/* Registers what the replication commands need from the net layer (at start-up). */
+void replication_init(void);
+/* A POLLUPDATES from seq: a replica's acknowledges everything up to seq. */
+void replication_note_poll(client *c, uint64_t seq);
+/* INFO's replication section (t unused: the signature of every section's writer). */
+void info_replication(buf *b, txn *t);
 void cmd_cdc(cmd_ctx *ctx);
 void cmd_snapshot(cmd_ctx *ctx);
 

@@ -38,6 +38,7 @@ static int run_script_command(script_host *h, int argc, resp_arg *argv, int resp
     if (def->flags & CMD_NOSCRIPT) return refuse(err, "This Redis command is not allowed from script");
     if (run->read_only && (def->flags & CMD_WRITE))
         return refuse(err, "Write commands are not allowed from read-only scripts.");
+    if ((def->flags & CMD_WRITE) && txn_local_writes_refused()) return refuse(err, ERR_READONLY_REPLICA);
     if (dispatch_cover_keys(outer, def, argc, argv, run->db) < 0) {
         /* Nothing of this run is kept: the script runs again alone, holding every key. */
         buf_append_str(err, "the script runs again holding every key");

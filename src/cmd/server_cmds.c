@@ -14,6 +14,7 @@
 #include "cmd/docs.h"
 #include "cmd/handlers.h"
 #include "config.h"
+#include "repl/identity.h"
 #include "net/net.h"
 #include "net/pubsub.h"
 #include "script/engine.h"
@@ -41,25 +42,28 @@ static long long rss_bytes(void) {
     return resident * sysconf(_SC_PAGESIZE);
 }
 
-static void info_server(buf *b) {
+static void info_server(buf *b, txn *t) {
+    (void)t;
     struct utsname u;
     uname(&u);
     int64_t now = time_now_us();
     long long uptime = (now / 1000 - server_start_ms) / 1000;
     buf_printf(b,
                "# Server\r\nredis_version:%s\r\ntidekv_version:%s\r\nredis_mode:standalone\r\nos:%s %s %s\r\n"
-               "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\ntcp_port:%d\r\nserver_time_usec:%lld\r\n"
-               "uptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
+               "arch_bits:%d\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\n"
+               "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n",
                TIDEKV_REDIS_VERSION, TIDEKV_VERSION, u.sysname, u.release, u.machine, (int)(sizeof(void *) * 8),
-               (int)getpid(), CONFIG_READ(port), (long long)now, uptime, uptime / 86400);
+               (int)getpid(), identity_run_id(), CONFIG_READ(port), (long long)now, uptime, uptime / 86400);
 }
 
-static void info_clients(buf *b) {
+static void info_clients(buf *b, txn *t) {
+    (void)t;
     buf_printf(b, "# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:%d\r\n",
                atomic_load(&stats.connected_clients), CONFIG_READ(maxclients), atomic_load(&stats.blocked_clients));
 }
 
-static void info_memory(buf *b) {
+static void info_memory(buf *b, txn *t) {
+    (void)t;
     long long rss = rss_bytes();
     size_t cdc_batches, cdc_renderings;
     tail_memory(&cdc_batches, &cdc_renderings);
@@ -71,7 +75,8 @@ static void info_memory(buf *b) {
                net_clients_memory(), CONFIG_READ(maxmemory_clients));
 }
 
-static void info_persistence(buf *b) {
+static void info_persistence(buf *b, txn *t) {
+    (void)t;
     buf_printf(b,
                "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\ndisk_size:%llu\r\n"
                "appendfsync:%s\r\nwal_synced:%llu\r\nwal_syncs:%llu\r\nwal_sync_failures:%llu\r\n",
@@ -80,21 +85,24 @@ static void info_persistence(buf *b) {
                (unsigned long long)durable_sync_failures());
 }
 
-static void info_stats(buf *b) {
+static void info_stats(buf *b, txn *t) {
+    (void)t;
     buf_printf(b,
                "# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
                "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\n"
                "rejected_connections:%lld\r\nexpired_keys:%lld\r\nexpire_cycle_cpu_milliseconds:%lld\r\n"
                "keyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
                "pubsub_channels:%lld\r\npubsub_patterns:%lld\r\npubsubshard_channels:%lld\r\n"
-               "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n",
+               "write_groups:%lld\r\ngrouped_writes:%lld\r\nevicted_clients:%lld\r\n"
+               "sync_full:%lld\r\nsync_partial_ok:%lld\r\nsync_partial_err:%lld\r\n",
                atomic_load(&stats.connections_received), atomic_load(&stats.commands_processed),
                atomic_load(&stats.net_input_bytes), atomic_load(&stats.net_output_bytes),
                atomic_load(&stats.rejected_connections), atomic_load(&stats.expired_keys),
                atomic_load(&stats.expire_cycle_cpu_us) / 1000,
                atomic_load(&stats.keyspace_hits), atomic_load(&stats.keyspace_misses), pubsub_active(PUBSUB_CHANNEL),
                pubsub_active(PUBSUB_PATTERN), pubsub_active(PUBSUB_SHARD), atomic_load(&stats.write_groups),
-               atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients));
+               atomic_load(&stats.grouped_writes), atomic_load(&stats.evicted_clients), atomic_load(&stats.sync_full),
+               atomic_load(&stats.sync_partial_ok), atomic_load(&stats.sync_partial_err));
 }
 
 static void info_keyspace(buf *b, txn *t) {
@@ -119,10 +127,14 @@ static void info_keyspace(buf *b, txn *t) {
 typedef struct info_section {
     const char *name;
     int in_default;
+    void (*write)(buf *b, txn *t);
 } info_section;
 
-static const info_section sections[] = {{"server", 1},      {"clients", 1}, {"memory", 1},
-                                        {"persistence", 1}, {"stats", 1},   {"keyspace", 1}};
+/* In Redis's order. */
+static const info_section sections[] = {
+    {"server", 1, info_server},   {"clients", 1, info_clients},         {"memory", 1, info_memory},
+    {"persistence", 1, info_persistence}, {"stats", 1, info_stats}, {"replication", 1, info_replication},
+    {"keyspace", 1, info_keyspace}};
 
 static int section_wanted(cmd_ctx *ctx, const info_section *s) {
     if (ctx->argc == 1) return s->in_default;
@@ -141,14 +153,7 @@ void cmd_info(cmd_ctx *ctx) {
     for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
         if (!section_wanted(ctx, &sections[i])) continue;
         if (b.len) buf_append(&b, "\r\n", 2);
-        switch (i) {
-        case 0: info_server(&b); break;
-        case 1: info_clients(&b); break;
-        case 2: info_memory(&b); break;
-        case 3: info_persistence(&b); break;
-        case 4: info_stats(&b); break;
-        case 5: info_keyspace(&b, ctx->t); break;
-        }
+        sections[i].write(&b, ctx->t);
     }
     reply_verbatim(ctx->r, b.data ? b.data : "", b.len);
     buf_free(&b);
@@ -292,9 +297,14 @@ void cmd_config(cmd_ctx *ctx) {
         atomic_store(&stats.write_groups, 0);
         atomic_store(&stats.grouped_writes, 0);
         atomic_store(&stats.evicted_clients, 0);
+        atomic_store(&stats.sync_full, 0);
+        atomic_store(&stats.sync_partial_ok, 0);
+        atomic_store(&stats.sync_partial_err, 0);
         reply_ok(ctx->r);
     } else if (arg_is(sub, "rewrite") && ctx->argc == 2) {
-        reply_error(ctx->r, "ERR CONFIG REWRITE is not supported by tidekv");
+        char err[512];
+        if (config_rewrite(err, sizeof(err)) < 0) reply_errorf(ctx->r, "ERR %s", err);
+        else reply_ok(ctx->r);
     } else {
         static const char *const known[] = {"get", "set", "resetstat", "rewrite", NULL};
         reply_subcommand_error(ctx, known);
@@ -320,7 +330,8 @@ static void reply_command_flags(reply *r, const cmd_def *d) {
                  {CMD_LOADING, "loading"},   {CMD_STALE, "stale"},            {CMD_SKIP_SLOWLOG, "skip_slowlog"},
                  {CMD_FAST, "fast"},         {CMD_NOAUTH, "no_auth"},         {CMD_NOMULTI, "no_multi"},
                  {CMD_ALLOW_BUSY, "allow_busy"}, {CMD_SKIP_MONITOR, "skip_monitor"},
-                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_PUBSUB, "pubsub"}};
+                 {CMD_NO_MANDATORY_KEYS, "no_mandatory_keys"}, {CMD_PUBSUB, "pubsub"},
+                 {CMD_NO_ASYNC_LOADING, "no_async_loading"}};
     const size_t count = sizeof(names) / sizeof(names[0]);
     int movable = has_movable_keys(d), n = movable;
     for (size_t i = 0; i < count; i++) n += (d->flags & names[i].flag) != 0;

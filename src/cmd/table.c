@@ -13,6 +13,7 @@ static const cmd_family *const families[] = {
     &scripting_commands,
     &pubsub_commands,
     &function_commands,
+    &replication_commands,
 };
 
 static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;

@@ -72,15 +72,17 @@ static int lock_global(int exclusive, const struct timespec *until) {
                      : pthread_rwlock_clockrdlock(&global_lock, CLOCK_MONOTONIC, until);
 }
 
-/* Waits for one side of the global lock as wait_stripe does for a stripe. */
-static int wait_global(int exclusive) {
+/* Waits for one side of the global lock as wait_stripe does for a stripe, also giving up when
+ * the caller's own check (if any) says so. */
+static int wait_global(int exclusive, int (*own_check)(void)) {
     pthread_once(&stripes_once, init_stripes);
     if ((exclusive ? pthread_rwlock_trywrlock(&global_lock) : pthread_rwlock_tryrdlock(&global_lock)) == 0) return 0;
     int (*should_give_up)(void) = atomic_load(&give_up_check);
+    int sliced = should_give_up || own_check;
     for (;;) {
         struct timespec until = slice_end();
-        if (lock_global(exclusive, should_give_up ? &until : NULL) == 0) return 0;
-        if (!should_give_up || should_give_up()) return -1;
+        if (lock_global(exclusive, sliced ? &until : NULL) == 0) return 0;
+        if (!sliced || (should_give_up && should_give_up()) || (own_check && own_check())) return -1;
     }
 }
 
@@ -171,8 +173,9 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
 
 int keylock_try_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n, 1); }
 
-int keylock_global_shared(void) { return wait_global(0); }
-int keylock_global_exclusive(void) { return wait_global(1); }
+int keylock_global_shared(void) { return wait_global(0, NULL); }
+int keylock_global_exclusive(void) { return wait_global(1, NULL); }
+int keylock_global_exclusive_unless(int (*give_up)(void)) { return wait_global(1, give_up); }
 void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
 
 uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }

@@ -46,6 +46,8 @@ int keylock_try_acquire(uint64_t *hashes, size_t n);
  * shared side. Return 0, or -1 (not holding it) if they gave up waiting. */
 int keylock_global_shared(void);
 int keylock_global_exclusive(void);
+/* keylock_global_exclusive that also gives up when give_up says so (asked every few ms). */
+int keylock_global_exclusive_unless(int (*give_up)(void));
 void keylock_global_release(void);
 
 /* WATCH support: a counter per slot, bumped whenever a key hashing there is modified. */

@@ -1,5 +1,6 @@
 #include "storage/txn.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -649,26 +650,18 @@ static void compact_deleted_keys(txn *t) {
     if (begin) store_compact_later(CF_METADATA, begin, blen, end, elen);
 }
 
-int txn_commit(txn *t, char **err) {
-    *err = NULL;
-    if (!txn_has_writes(t)) {
-        complete_finishes(t);
-        bounds_publish(&t->bounds);
-        publish_events(t); /* HSET of a field to the value it has writes nothing, yet notifies */
-        txn_reset(t);
-        return 0;
-    }
-    int counting = keycount_loaded();
-    if (counting && stage_counts(t) < 0) {
-        *err = strdup("storage error reading the keys a write replaces");
-        if (!*err) abort();
-        txn_reset(t);
-        return -1;
-    }
-    finish_batch(t);
-    free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
-    clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
+/* Stages the key count changes of the txn's writes; on a read error, fails the txn. */
+static int count_or_fail(txn *t, char **err) {
+    if (stage_counts(t) == 0) return 0;
+    *err = strdup("storage error reading the keys a write replaces");
+    if (!*err) abort();
+    txn_reset(t);
+    return -1;
+}
+
+/* Writes the batch, then makes what the txn staged take effect: key counts, the expiry
+ * index's walk, WATCH, wake-ups, notifications, bounds. The txn is empty afterwards. */
+static int write_and_publish(txn *t, rocksdb_writebatch_t *wb, int counting, char **err) {
     int rc = write_batch(wb, err);
     if (rc == 0) {
         complete_finishes(t);
@@ -681,4 +674,40 @@ int txn_commit(txn *t, char **err) {
     }
     txn_reset(t); /* a failed txn's staged bounds are dropped unpublished */
     return rc;
+}
+
+static atomic_int local_writes_refused;
+
+void txn_refuse_local_writes(int refuse) { atomic_store(&local_writes_refused, refuse); }
+int txn_local_writes_refused(void) { return atomic_load_explicit(&local_writes_refused, memory_order_relaxed); }
+
+int txn_commit(txn *t, char **err) {
+    *err = NULL;
+    if (!txn_has_writes(t)) {
+        complete_finishes(t);
+        bounds_publish(&t->bounds);
+        publish_events(t); /* HSET of a field to the value it has writes nothing, yet notifies */
+        txn_reset(t);
+        return 0;
+    }
+    if (txn_local_writes_refused()) { /* the commands check first: this catches any other path */
+        *err = strdup(ERR_READONLY_REPLICA);
+        if (!*err) abort();
+        txn_reset(t);
+        return -1;
+    }
+    int counting = keycount_loaded();
+    if (counting && count_or_fail(t, err) < 0) return -1;
+    finish_batch(t);
+    free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
+    clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */
+    return write_and_publish(t, wb, counting, err);
+}
+
+int txn_commit_verbatim(txn *t, const char *batch, size_t len, char **err) {
+    *err = NULL;
+    int counting = keycount_loaded();
+    if (counting && count_or_fail(t, err) < 0) return -1;
+    return write_and_publish(t, rocksdb_writebatch_create_from(batch, len), counting, err);
 }

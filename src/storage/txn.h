@@ -118,6 +118,17 @@ void txn_on_finish(txn *t, txn_finish_fn fn, void *arg);
 /* Builds the final batch (change record first) and writes it. Returns 0, or -1 with a
  * malloc'd error text in *err. The txn is empty afterwards either way. */
 int txn_commit(txn *t, char **err);
+/* Writes batch (a whole raw batch, header included) as it is, in place of what the txn would
+ * build, with the txn's bookkeeping: key counts, WATCH, wake-ups. For a replica, whose batches
+ * must be its master's byte for byte: the txn holds the same writes, staged by cdc_apply_batch
+ * to learn what they change. Returns 0, or -1 with a malloc'd error text in *err. */
+int txn_commit_verbatim(txn *t, const char *batch, size_t len, char **err);
+/* A replica writes only its master's batches (txn_commit_verbatim): any other write would take
+ * sequence numbers the master gives to its own. While refused, txn_commit of writes fails with
+ * Redis's READONLY error, lookups leave expired keys in place and the active expiry pauses. */
+void txn_refuse_local_writes(int refuse);
+int txn_local_writes_refused(void);
+#define ERR_READONLY_REPLICA "READONLY You can't write against a read only replica."
 /* Where a txn stood before a command began: rolling back to it drops all that command did
  * (its writes, its part of the change record, its WATCH touches, staged bounds and the
  * metadata reads noted for the key counts), so a command that fails midway leaves nothing

@@ -195,7 +195,7 @@ static void *expiry_main(void *arg) {
     while (!ex.stopping) {
         long long hz = CONFIG_READ(hz);
         pthread_mutex_unlock(&ex.lock);
-        if (!atomic_load(&ex.paused)) {
+        if (!atomic_load(&ex.paused) && !txn_local_writes_refused()) { /* a replica's come from its master */
             int64_t cpu = thread_cpu_us();
             expiry_cycle(CONFIG_READ(databases), time_now_ms() - EXPIRED_FOR_MS,
                          cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));

@@ -51,7 +51,7 @@ static int lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *ra
     if (found == 1) {
         if (enc_decode_meta(raw->data, raw->len, m) < 0) {
             rc = KS_CORRUPT;
-        } else if (reclaim && !t->keep_expired && is_expired(m, t->now_ms)) {
+        } else if (reclaim && !t->keep_expired && is_expired(m, t->now_ms) && !txn_local_writes_refused()) {
             remove_expired(t, db, &mk, key, klen, m);
         } else if (!enc_meta_is_dead(m, t->now_ms)) {
             rc = KS_FOUND;

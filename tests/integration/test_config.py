@@ -6,8 +6,9 @@ import subprocess
 import time
 
 import pytest
+import redis
 
-from conftest import Server, free_port, tidekv_only
+from conftest import IS_REDIS, Server, free_port, tidekv_only
 
 
 def write_conf(tmp_path, text, name="tidekv.conf"):
@@ -590,3 +591,28 @@ def test_subcommand_help_lists_the_subcommands(r, command, one_of_them):
     assert header == "%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % command
     words = [(x.decode() if isinstance(x, bytes) else x).split()[0] for x in lines[1:] if x.strip()]
     assert "HELP" in words and one_of_them in words, words
+
+
+def test_config_rewrite_keeps_what_was_set(make_server, tmp_path):
+    conf = tmp_path / "server.conf"
+    conf.write_text("# my settings\nmaxclients 100\nsave 900 1\nsave 300 10\n\n# the end\ntimeout 7\n")
+    s = make_server(config_file=conf)
+    c = s.client()
+    c.config_set("maxclients", 200)
+    c.config_set("notify-keyspace-events", "KEA")
+    c.config_set("save", "60 5")
+    assert c.config_rewrite()
+    text = conf.read_text()
+    assert "# my settings" in text and "# the end" in text
+    s.restart()
+    c = s.client()
+    assert c.config_get("maxclients") == {"maxclients": "200"}
+    assert c.config_get("notify-keyspace-events") == {"notify-keyspace-events": "AKE"}
+    if not IS_REDIS:  # the redis harness passes --save "" on its command line
+        assert c.config_get("save") == {"save": "60 5"}
+    assert c.config_get("timeout") == {"timeout": "7"}
+
+
+def test_config_rewrite_without_a_file(r):
+    with pytest.raises(redis.exceptions.ResponseError, match="The server is running without a config file"):
+        r.config_rewrite()

@@ -21,7 +21,7 @@
 #define VERSION 9
 #define ROOM (1ULL << 32) /* what apply.c keeps free at each end (LIST_EDGE_ROOM) */
 
-static const apply_limits limits = {16, 1024 * 1024, NULL};
+static const apply_limits limits = {16, 1024 * 1024, NULL, 0};
 static char err[256];
 
 /* Applies a batch that writes key k's metadata m and, for a list, its items (a bitmap gets

@@ -1,0 +1,286 @@
+/* Replication commands (../shared/REPLICATION.md): REPLICAOF/SLAVEOF, ROLE, and what a
+ * replica sends its master (REPLCONF, PSYNC), plus INFO's replication section. The replica's
+ * thread is repl/replica.c; the master's list of replicas repl/replicas.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/wal.h"
+#include "cmd/handlers.h"
+#include "config.h"
+#include "net/net.h"
+#include "repl/identity.h"
+#include "repl/replica.h"
+#include "repl/replicas.h"
+#include "storage/store.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+/* Replicas INFO and ROLE list at most. */
+#define MAX_LISTED_REPLICAS 64
+
+static int client_connected(uint64_t id) {
+    client_ref ref;
+    return net_client_ref_by_id(id, &ref);
+}
+
+void replication_init(void) { replicas_set_liveness(client_connected); }
+
+/* The IP part of a client's "ip:port" address. */
+static void client_ip(const client *c, char *out, size_t len) {
+    const char *colon = strrchr(c->addr, ':');
+    size_t n = colon ? (size_t)(colon - c->addr) : strlen(c->addr);
+    snprintf(out, len, "%.*s", (int)n, c->addr);
+}
+
+static int parse_port(const resp_arg *a, int *port) {
+    long long p;
+    if (arg_parse_ll(a, &p) < 0 || p < 0 || p > 65535) return -1;
+    *port = (int)p;
+    return 0;
+}
+
+/* Keeps replicaof's value in step with REPLICAOF, for CONFIG GET and CONFIG REWRITE. */
+static void note_master(const char *host_port) {
+    char err[128];
+    if (config_set("replicaof", host_port, 0, err, sizeof(err)) < 0) log_msg(LOG_WARNING, "replicaof: %s", err);
+}
+
+void cmd_replicaof(cmd_ctx *ctx) {
+    if (arg_is(&ctx->argv[1], "no") && arg_is(&ctx->argv[2], "one")) {
+        replica_stop();
+        note_master("");
+        reply_ok(ctx->r);
+        return;
+    }
+    int port;
+    if (parse_port(&ctx->argv[2], &port) < 0) {
+        reply_error(ctx->r, "ERR Invalid master port");
+        return;
+    }
+    const char *host = ctx->argv[1].ptr;
+    if (ctx->argv[1].len == 0 || ctx->argv[1].len > 255 || strlen(host) != ctx->argv[1].len) {
+        reply_error(ctx->r, "ERR Invalid master host");
+        return;
+    }
+    if (replica_follows(host, port)) {
+        reply_simple(ctx->r, "OK Already connected to specified master");
+        return;
+    }
+    if (replica_follow(host, port) < 0) {
+        reply_error(ctx->r, "ERR can't start the replication thread, see the server log");
+        return;
+    }
+    char master[300];
+    snprintf(master, sizeof(master), "%s %d", host, port);
+    note_master(master);
+    reply_ok(ctx->r);
+}
+
+void cmd_role(cmd_ctx *ctx) {
+    replica_role role;
+    if (replica_get_role(&role) == 0) {
+        reply_array(ctx->r, 5);
+        reply_bulk_str(ctx->r, "slave");
+        reply_bulk_str(ctx->r, role.host);
+        reply_int(ctx->r, role.port);
+        reply_bulk_str(ctx->r, role.state);
+        reply_int(ctx->r, (long long)role.offset);
+        return;
+    }
+    replica_entry list[MAX_LISTED_REPLICAS];
+    int n = replicas_list(list, MAX_LISTED_REPLICAS);
+    reply_array(ctx->r, 3);
+    reply_bulk_str(ctx->r, "master");
+    reply_int(ctx->r, (long long)store_latest_sequence());
+    reply_array(ctx->r, n);
+    for (int i = 0; i < n; i++) {
+        reply_array(ctx->r, 3);
+        reply_bulk_str(ctx->r, list[i].ip);
+        reply_bulk_ll(ctx->r, list[i].port);
+        reply_bulk_ll(ctx->r, (long long)list[i].acked);
+    }
+}
+
+/* REPLCONF listening-port <port> | ip-address <ip> | capa <…> | ack <offset> | getack <…>:
+ * what a replica tells its master; only the port is kept. */
+void cmd_replconf(cmd_ctx *ctx) {
+    if (ctx->argc % 2 == 0) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    for (int i = 1; i < ctx->argc; i += 2) {
+        int port;
+        if (!arg_is(&ctx->argv[i], "listening-port")) continue;
+        if (parse_port(&ctx->argv[i + 1], &port) < 0) {
+            reply_error(ctx->r, ERR_NOT_INTEGER);
+            return;
+        }
+        char ip[64];
+        client_ip(ctx->c, ip, sizeof(ip));
+        replicas_note_port(ctx->c->id, ip, port);
+    }
+    reply_ok(ctx->r);
+}
+
+/* Whether a replica of history replid holding everything up to seq can continue from here:
+ * same history, not ahead of us, and what follows seq still in the WAL. */
+static int can_continue(const char *replid, uint64_t seq) {
+    uint64_t latest = store_latest_sequence();
+    if (seq > latest) return 0;
+    if (seq > 0 && !identity_knows(replid, seq)) return 0; /* an empty replica fits any history */
+    uint64_t oldest = wal_oldest_sequence();
+    return seq == latest || (oldest != 0 && oldest <= seq + 1);
+}
+
+/* PSYNC <replid> <sequence>: +CONTINUE <our replid> when the replica can go on with POLLUPDATES
+ * from its sequence; a full copy is not offered yet. */
+void cmd_psync(cmd_ctx *ctx) {
+    long long seq;
+    if (arg_parse_ll(&ctx->argv[2], &seq) < 0 || seq < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    if (!can_continue(ctx->argv[1].ptr, (uint64_t)seq)) {
+        atomic_fetch_add(&stats.sync_partial_err, 1);
+        reply_errorf(ctx->r, "ERR can't continue from sequence %lld: a full resynchronization is needed, which this "
+                             "version does not offer yet", seq);
+        return;
+    }
+    atomic_fetch_add(&stats.sync_partial_ok, 1);
+    char ip[64];
+    client_ip(ctx->c, ip, sizeof(ip));
+    ctx->c->flags |= CLIENT_REPLICA;
+    replicas_add(ctx->c->id, ip, (uint64_t)seq);
+    repl_identity id = identity_get();
+    char status[64];
+    snprintf(status, sizeof(status), "CONTINUE %s", id.replid);
+    reply_simple(ctx->r, status);
+}
+
+/* ---- WAIT ---- */
+
+typedef struct wait_state {
+    replicas_waiter waiter;
+    client *c;
+    long long wanted;
+} wait_state;
+
+static void wait_wake(void *arg) { net_wake(((wait_state *)arg)->c); }
+
+static int wait_retry(client *c, int timed_out) {
+    wait_state *w = c->block.state;
+    int acked = replicas_acked(c->last_write_seq);
+    if (acked < w->wanted && !timed_out) return 0;
+    reply r = net_client_reply(c);
+    reply_int(&r, acked);
+    return 1;
+}
+
+static void wait_cleanup(client *c) {
+    wait_state *w = c->block.state;
+    replicas_wait_remove(&w->waiter);
+    free(w);
+}
+
+/* WAIT numreplicas timeout: the number of replicas that have applied this client's last write,
+ * once numreplicas have or at the timeout (ms, 0 = none). */
+void cmd_wait(cmd_ctx *ctx) {
+    long long wanted, timeout_ms;
+    if (arg_parse_ll(&ctx->argv[1], &wanted) < 0 || arg_parse_ll(&ctx->argv[2], &timeout_ms) < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    if (timeout_ms < 0) {
+        reply_error(ctx->r, "ERR timeout is negative");
+        return;
+    }
+    if (replica_active()) {
+        reply_error(ctx->r, "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 "
+                            "if a replica is configured to be writable (which is not the default) writes to "
+                            "replicas are just local and are not propagated.");
+        return;
+    }
+    int acked = replicas_acked(ctx->c->last_write_seq);
+    if (acked >= wanted || ctx->in_exec) { /* inside EXEC nothing may wait */
+        reply_int(ctx->r, acked);
+        return;
+    }
+    wait_state *w = calloc(1, sizeof(*w));
+    if (!w) abort();
+    w->c = ctx->c;
+    w->wanted = wanted;
+    w->waiter = (replicas_waiter){.seq = ctx->c->last_write_seq, .wake = wait_wake, .arg = w};
+    client_block block = {wait_retry, wait_cleanup, w, 0};
+    /* Saturated: a timeout near LLONG_MAX milliseconds waits for good. */
+    net_block(ctx->c, timeout_ms > INT64_MAX / 1000 ? 0 : timeout_ms * 1000, &block);
+    replicas_wait_add(&w->waiter);
+    /* An acknowledgement between the count and the listing brought no wake-up: look again. */
+    if (replicas_acked(ctx->c->last_write_seq) >= wanted) net_wake(ctx->c);
+}
+
+void replication_note_poll(client *c, uint64_t seq) {
+    if (c->flags & CLIENT_REPLICA) replicas_ack(c->id, seq);
+}
+
+static void copy_value(void *arg, const char *name, const char *value, size_t len) {
+    (void)name;
+    buf_append((buf *)arg, value, len);
+}
+
+void info_replication(buf *b, txn *t) {
+    (void)t;
+    buf_printf(b, "# Replication\r\n");
+    replica_entry list[MAX_LISTED_REPLICAS];
+    int n = 0;
+    if (replica_active()) {
+        buf_printf(b, "role:slave\r\n");
+        replica_info(b);
+        buf priority;
+        buf_init(&priority);
+        config_get_matching("replica-priority", 16, copy_value, &priority);
+        buf_printf(b, "slave_priority:%.*s\r\nslave_read_only:1\r\nreplica_announced:1\r\n", (int)priority.len,
+                   priority.data ? priority.data : "");
+        buf_free(&priority);
+    } else {
+        buf_printf(b, "role:master\r\n");
+        n = replicas_list(list, MAX_LISTED_REPLICAS);
+    }
+    buf_printf(b, "connected_slaves:%d\r\n", n);
+    int64_t now = time_mono_ms();
+    for (int i = 0; i < n; i++)
+        buf_printf(b, "slave%d:ip=%s,port=%d,state=online,offset=%llu,lag=%lld\r\n", i, list[i].ip, list[i].port,
+                   (unsigned long long)list[i].acked, (long long)(now - list[i].last_ms) / 1000);
+    repl_identity id = identity_get();
+    unsigned long long latest = (unsigned long long)store_latest_sequence();
+    buf_printf(b, "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n", id.replid,
+               id.replid2);
+    buf_printf(b, "master_repl_offset:%llu\r\nsecond_repl_offset:%lld\r\n", latest, (long long)id.second_offset);
+    unsigned long long oldest = (unsigned long long)wal_oldest_sequence();
+    buf_printf(b, "repl_backlog_active:1\r\nrepl_backlog_first_byte_offset:%llu\r\nrepl_backlog_histlen:%llu\r\n", oldest,
+               oldest && latest >= oldest ? latest - oldest + 1 : 0ULL);
+}
+
+#include "cmd/descriptor_flags.h"
+
+static const cmd_def replication_defs[] = {
+    {"replicaof", 3, NK | CMD_ADMIN | NOSCRIPT | STALE | CMD_NO_ASYNC_LOADING, 0, 0, 0, cmd_replicaof, "server", "@admin @slow @dangerous",
+     "Makes the server a replica of another, or a master again (NO ONE).",
+     "args(host-port(host port:int)|no-one(no=NO one=ONE))", NO_KEYS},
+    {"slaveof", 3, NK | CMD_ADMIN | NOSCRIPT | STALE | CMD_NO_ASYNC_LOADING, 0, 0, 0, cmd_replicaof, "server", "@admin @slow @dangerous",
+     "Makes the server a replica of another, or a master again (NO ONE). Alias of REPLICAOF.",
+     "args(host-port(host port:int)|no-one(no=NO one=ONE))", NO_KEYS},
+    {"role", 1, NK | F | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_role, "server", "@admin @fast @dangerous",
+     "Returns the replication role.",
+     "", NO_KEYS},
+    {"replconf", -1, NK | CMD_ADMIN | NOSCRIPT | LOADING | STALE | BUSY, 0, 0, 0, cmd_replconf, "server", "@admin @slow @dangerous",
+     "What a replica tells its master (listening port, capabilities).",
+     "", NO_KEYS},
+    {"wait", 3, NK | NOSCRIPT, 0, 0, 0, cmd_wait, "generic", "@slow @connection",
+     "Waits until the replicas have applied this client's last write.",
+     "numreplicas:int timeout:int", NO_KEYS},
+    {"psync", -3, NK | CMD_ADMIN | NOSCRIPT | CMD_NOMULTI | CMD_NO_ASYNC_LOADING, 0, 0, 0, cmd_psync, "server", "@admin @slow @dangerous",
+     "A replica asks to continue from its sequence (then follows with POLLUPDATES).",
+     "replicationid offset:int", NO_KEYS},
+};
+const cmd_family replication_commands = {replication_defs, sizeof(replication_defs) / sizeof(replication_defs[0])};

@@ -1,0 +1,374 @@
+#include "repl/replica.h"
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdc/apply.h"
+#include "cdc/batch.h"
+#include "config.h"
+#include "repl/identity.h"
+#include "script/functions.h"
+#include "storage/keylock.h"
+#include "storage/store.h"
+#include "storage/txn.h"
+#include "util/hex.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+/* Batches asked for per POLLUPDATES, and how long the master may hold it open when idle. */
+#define POLL_MAX "100"
+#define POLL_BLOCK_MS "1000"
+/* Pause before connecting again after a failure. */
+#define RETRY_MS 1000
+/* Connecting gives up after this long (repl-timeout, if shorter). */
+#define CONNECT_TIMEOUT_S 5
+
+typedef enum { LINK_CONNECT, LINK_CONNECTING, LINK_SYNC, LINK_CONNECTED } link_state;
+static const char *const link_state_names[] = {"connect", "connecting", "sync", "connected"};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    int running;  /* a thread exists: replica_stop joins it */
+    int stopping; /* the thread is to end */
+    char host[256];
+    int port;
+    link_state state;
+    redisContext *link;  /* the open link: shut down to end a blocked read */
+    int64_t last_io_ms;  /* monotonic; 0 = never */
+    int64_t down_since_ms; /* monotonic, when the link last went down (or the thread began) */
+} rs = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static int stopping(void) {
+    pthread_mutex_lock(&rs.lock);
+    int s = rs.stopping;
+    pthread_mutex_unlock(&rs.lock);
+    return s;
+}
+
+static void set_state(link_state state) {
+    pthread_mutex_lock(&rs.lock);
+    if (rs.state == LINK_CONNECTED && state != LINK_CONNECTED) rs.down_since_ms = time_mono_ms();
+    rs.state = state;
+    pthread_mutex_unlock(&rs.lock);
+}
+
+static void note_io(void) {
+    pthread_mutex_lock(&rs.lock);
+    rs.last_io_ms = time_mono_ms();
+    pthread_mutex_unlock(&rs.lock);
+}
+
+/* ---- the link ---- */
+
+static int64_t repl_timeout_s(void) { return CONFIG_READ(repl_timeout); }
+
+static redisContext *open_link(const char *host, int port) {
+    int64_t limit = repl_timeout_s() < CONNECT_TIMEOUT_S ? repl_timeout_s() : CONNECT_TIMEOUT_S;
+    struct timeval connect_tv = {(time_t)limit, 0};
+    redisContext *c = redisConnectWithTimeout(host, port, connect_tv);
+    if (!c || c->err) {
+        log_msg(LOG_WARNING, "replica: can't connect to master %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    /* A master that stops answering for repl-timeout is taken for gone. */
+    struct timeval io_tv = {(time_t)repl_timeout_s(), 0};
+    redisSetTimeout(c, io_tv);
+    pthread_mutex_lock(&rs.lock);
+    rs.link = c; /* from here replica_stop can cut it */
+    int stop = rs.stopping;
+    pthread_mutex_unlock(&rs.lock);
+    if (stop) {
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    return c;
+}
+
+static void close_link(redisContext *c) {
+    if (!c) return;
+    pthread_mutex_lock(&rs.lock);
+    rs.link = NULL;
+    pthread_mutex_unlock(&rs.lock);
+    redisFree(c);
+}
+
+/* Sends a command and reads its reply; NULL (logged) if the link failed. */
+static redisReply *call(redisContext *c, int argc, const char **argv) {
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    if (!r) {
+        if (!stopping()) log_msg(LOG_WARNING, "replica: lost the link to the master: %s", c->errstr);
+        return NULL;
+    }
+    note_io();
+    return r;
+}
+
+/* Sends a command whose reply must be a status (+OK …): 0, or -1 (logged). On success, the
+ * status text is copied to status (if not NULL). */
+static int call_expect_status(redisContext *c, int argc, const char **argv, char *status, size_t len) {
+    redisReply *r = call(c, argc, argv);
+    if (!r) return -1;
+    int ok = r->type == REDIS_REPLY_STATUS;
+    if (!ok)
+        log_msg(LOG_WARNING, "replica: the master answered %s with: %.*s", argv[0],
+                r->type == REDIS_REPLY_ERROR ? (int)r->len : 20, r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+    else if (status)
+        snprintf(status, len, "%.*s", (int)r->len, r->str);
+    freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
+static void copy_option(void *arg, const char *name, const char *value, size_t len) {
+    (void)name;
+    buf *out = arg;
+    buf_clear(out);
+    buf_append(out, value, len);
+}
+
+/* AUTH (with masterauth, and masteruser when set), then the listening port, then PSYNC.
+ * Returns 0 once the master agrees to continue from our latest sequence. */
+static int handshake(redisContext *c) {
+    buf pass, user;
+    buf_init(&pass);
+    buf_init(&user);
+    config_get_matching("masterauth", 10, copy_option, &pass);
+    config_get_matching("masteruser", 10, copy_option, &user);
+    buf_append_byte(&pass, 0);
+    buf_append_byte(&user, 0);
+    int rc = 0;
+    if (pass.len > 1) {
+        const char *with_user[3] = {"AUTH", user.data, pass.data}, *without[2] = {"AUTH", pass.data};
+        rc = user.len > 1 ? call_expect_status(c, 3, with_user, NULL, 0) : call_expect_status(c, 2, without, NULL, 0);
+    }
+    buf_free(&pass);
+    buf_free(&user);
+    char port[16], seq[24], status[128];
+    snprintf(port, sizeof(port), "%d", CONFIG_READ(port));
+    const char *replconf[3] = {"REPLCONF", "listening-port", port};
+    if (rc == 0) rc = call_expect_status(c, 3, replconf, NULL, 0);
+    repl_identity id = identity_get();
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
+    const char *psync[3] = {"PSYNC", id.replid, seq};
+    if (rc == 0) rc = call_expect_status(c, 3, psync, status, sizeof(status));
+    if (rc < 0) return -1;
+    char replid[REPLID_LEN + 2];
+    if (sscanf(status, "CONTINUE %41s", replid) != 1 || identity_adopt(replid) < 0) {
+        log_msg(LOG_WARNING, "replica: the master answered PSYNC with '%s'", status);
+        return -1;
+    }
+    log_msg(LOG_NOTICE, "replica: following the master from sequence %s (partial sync)", seq);
+    return 0;
+}
+
+/* ---- applying batches ---- */
+
+/* Writes one batch as it is, after checking it is the next one and tidekv's to write. */
+static int apply_batch(const char *data, size_t len) {
+    batch_reader h;
+    if (batch_reader_init(&h, data, len) < 0 || h.count == 0) {
+        log_msg(LOG_WARNING, "replica: the master sent a malformed batch");
+        return -1;
+    }
+    uint64_t expected = store_latest_sequence() + 1;
+    if (h.sequence != expected) {
+        log_msg(LOG_WARNING, "replica: the master sent the batch at sequence %llu, expected %llu",
+                (unsigned long long)h.sequence, (unsigned long long)expected);
+        return -1;
+    }
+    /* Every key: the batch's before-state must not move. A busy script may hold them a while,
+     * and REPLICAOF inside EXEC holds them while it waits for this thread to stop. */
+    while (keylock_global_exclusive_unless(stopping) < 0)
+        if (stopping()) return -1;
+    txn t;
+    txn_init(&t);
+    functions_batch libraries; /* FUNCTION's libraries in memory follow the batch's records */
+    functions_batch_init(&libraries);
+    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks, 1};
+    char err[256];
+    char *write_err = NULL;
+    int rc = cdc_apply_batch(&t, data, len, &limits, err, sizeof(err));
+    functions_batch_end(&libraries, &t, rc >= 0);
+    if (rc < 0) log_msg(LOG_WARNING, "replica: refused a batch from the master: %s", err);
+    if (rc >= 0 && (rc = txn_commit_verbatim(&t, data, len, &write_err)) < 0)
+        log_msg(LOG_WARNING, "replica: write failed: %s", write_err);
+    free(write_err);
+    txn_free(&t);
+    keylock_global_release();
+    if (rc == 0 && store_latest_sequence() != h.sequence + h.count - 1) {
+        log_msg(LOG_WARNING, "replica: the batch at %llu was written at another sequence: the data diverged",
+                (unsigned long long)h.sequence);
+        return -1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* The value of a field of a RESP2 map reply (a flat array), or NULL. */
+static const redisReply *map_field(const redisReply *r, const char *name) {
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, name) == 0) return r->element[i + 1];
+    return NULL;
+}
+
+/* Applies a POLLUPDATES reply's batches, in order. */
+static int apply_updates(const redisReply *r) {
+    const redisReply *updates = r->type == REDIS_REPLY_ARRAY ? map_field(r, "updates") : NULL;
+    if (!updates || updates->type != REDIS_REPLY_ARRAY) {
+        log_msg(LOG_WARNING, "replica: the master's POLLUPDATES reply is malformed");
+        return -1;
+    }
+    buf raw;
+    buf_init(&raw);
+    int rc = 0;
+    for (size_t i = 0; i < updates->elements && rc == 0; i++) {
+        const redisReply *u = updates->element[i];
+        buf_clear(&raw);
+        if (u->type != REDIS_REPLY_STRING || hex_decode(&raw, u->str, u->len) < 0) {
+            log_msg(LOG_WARNING, "replica: the master sent a batch that is not hex");
+            rc = -1;
+        } else {
+            rc = apply_batch(raw.data, raw.len);
+        }
+    }
+    buf_free(&raw);
+    return rc;
+}
+
+/* Polls the master for what follows our latest sequence and applies it, until the link fails
+ * or the thread is stopped. */
+static void follow(redisContext *c) {
+    set_state(LINK_CONNECTED);
+    while (!stopping()) {
+        char seq[24];
+        snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
+        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", POLL_BLOCK_MS};
+        redisReply *r = call(c, 9, poll);
+        if (!r) return;
+        int rc = 0;
+        if (r->type == REDIS_REPLY_ERROR) {
+            log_msg(LOG_WARNING, "replica: the master refused to continue from sequence %s: %.*s", seq, (int)r->len, r->str);
+            rc = -1;
+        } else {
+            rc = apply_updates(r);
+        }
+        freeReplyObject(r);
+        if (rc < 0) return;
+    }
+}
+
+/* ---- the thread ---- */
+
+static void pause_before_retry(void) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += RETRY_MS / 1000;
+    pthread_mutex_lock(&rs.lock);
+    while (!rs.stopping && pthread_cond_timedwait(&rs.wake, &rs.lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&rs.lock);
+}
+
+static void *replica_main(void *arg) {
+    (void)arg;
+    char host[256];
+    int port;
+    pthread_mutex_lock(&rs.lock);
+    snprintf(host, sizeof(host), "%s", rs.host);
+    port = rs.port;
+    pthread_mutex_unlock(&rs.lock);
+    while (!stopping()) {
+        set_state(LINK_CONNECTING);
+        redisContext *c = open_link(host, port);
+        if (c) {
+            set_state(LINK_SYNC);
+            if (handshake(c) == 0) follow(c);
+        }
+        close_link(c);
+        set_state(LINK_CONNECT);
+        if (!stopping()) pause_before_retry();
+    }
+    return NULL;
+}
+
+/* Ends the thread, if there is one, and waits for it. */
+static void stop_thread(void) {
+    pthread_mutex_lock(&rs.lock);
+    int running = rs.running;
+    rs.stopping = 1;
+    if (rs.link) shutdown(rs.link->fd, SHUT_RDWR); /* ends a blocked read at once */
+    pthread_cond_broadcast(&rs.wake);
+    pthread_mutex_unlock(&rs.lock);
+    if (running) pthread_join(rs.thread, NULL);
+    pthread_mutex_lock(&rs.lock);
+    rs.running = 0;
+    pthread_mutex_unlock(&rs.lock);
+}
+
+int replica_follow(const char *host, int port) {
+    stop_thread();
+    pthread_mutex_lock(&rs.lock);
+    snprintf(rs.host, sizeof(rs.host), "%s", host);
+    rs.port = port;
+    rs.stopping = 0;
+    rs.state = LINK_CONNECT;
+    rs.last_io_ms = 0;
+    rs.down_since_ms = time_mono_ms();
+    txn_refuse_local_writes(1); /* before the thread: from now on only the master's batches */
+    int rc = pthread_create(&rs.thread, NULL, replica_main, NULL) == 0 ? 0 : -1;
+    rs.running = rc == 0;
+    if (rc < 0) txn_refuse_local_writes(0);
+    pthread_mutex_unlock(&rs.lock);
+    if (rc < 0) log_msg(LOG_WARNING, "replica: can't start the replication thread");
+    return rc;
+}
+
+void replica_stop(void) {
+    if (!replica_active()) return;
+    stop_thread();
+    identity_promote(store_latest_sequence() + 1);
+    txn_refuse_local_writes(0);
+    log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
+            (unsigned long long)store_latest_sequence() + 1);
+}
+
+void replica_close(void) { stop_thread(); }
+
+int replica_active(void) { return txn_local_writes_refused(); }
+
+int replica_follows(const char *host, int port) {
+    pthread_mutex_lock(&rs.lock);
+    int same = rs.running && rs.port == port && strcmp(rs.host, host) == 0;
+    pthread_mutex_unlock(&rs.lock);
+    return same;
+}
+
+int replica_get_role(replica_role *out) {
+    if (!replica_active()) return -1;
+    pthread_mutex_lock(&rs.lock);
+    snprintf(out->host, sizeof(out->host), "%s", rs.host);
+    out->port = rs.port;
+    out->state = link_state_names[rs.state];
+    pthread_mutex_unlock(&rs.lock);
+    out->offset = store_latest_sequence();
+    return 0;
+}
+
+void replica_info(buf *out) {
+    pthread_mutex_lock(&rs.lock);
+    int64_t now = time_mono_ms();
+    int up = rs.state == LINK_CONNECTED;
+    buf_printf(out, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n", rs.host, rs.port, up ? "up" : "down");
+    buf_printf(out, "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:0\r\n",
+               rs.last_io_ms ? (long long)(now - rs.last_io_ms) / 1000 : -1LL);
+    if (!up) buf_printf(out, "master_link_down_since_seconds:%lld\r\n", (long long)(now - rs.down_since_ms) / 1000);
+    pthread_mutex_unlock(&rs.lock);
+    unsigned long long offset = (unsigned long long)store_latest_sequence();
+    buf_printf(out, "slave_read_repl_offset:%llu\r\nslave_repl_offset:%llu\r\n", offset, offset);
+}

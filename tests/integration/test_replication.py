@@ -1,0 +1,507 @@
+"""Replication (../shared/REPLICATION.md): replicas follow their master by sequence number.
+
+Everything not about sequence numbers also runs against redis-server (TIDEKV_TEST_TARGET=redis):
+the same data on the replica, READONLY, ROLE and INFO replication's shape, REPLICAOF NO ONE.
+"""
+import hashlib
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import RespError, Simple, tidekv_only
+
+READONLY = "You can't write against a read only replica."
+
+
+def info_repl(s):
+    return s.client().info("replication")
+
+
+def wait_synced(master, replica, timeout=15):
+    """Waits until the replica holds everything the master wrote (offsets agree, link up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        m, r = info_repl(master), info_repl(replica)
+        if r.get("master_link_status") == "up" and r.get("slave_repl_offset") == m["master_repl_offset"]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("replica did not catch up: master %r, replica %r" % (info_repl(master), info_repl(replica)))
+
+
+def start_pair(make_server, **replica_args):
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port], **replica_args})
+    return master, replica
+
+
+def dataset(s):
+    """Every key of db 0 with its type, value and whether it has a TTL."""
+    c = s.client()
+    out = {}
+    for key in c.scan_iter(count=1000):
+        t = c.type(key).decode()
+        value = {"string": lambda: c.get(key), "hash": lambda: c.hgetall(key),
+                 "list": lambda: c.lrange(key, 0, -1), "set": lambda: c.smembers(key),
+                 "zset": lambda: c.zrange(key, 0, -1, withscores=True)}[t]()
+        out[key] = (t, value, c.pttl(key) > 0)
+    return out
+
+
+def write_every_type(c, n=50, tag=""):
+    p = c.pipeline(transaction=False)
+    for i in range(n):
+        p.set("s%s%d" % (tag, i), "v%d" % i)
+        p.hset("h%s%d" % (tag, i % 7), "f%d" % i, i)
+        p.rpush("l%s%d" % (tag, i % 5), i)
+        p.sadd("set%s%d" % (tag, i % 3), i)
+        p.zadd("z%s%d" % (tag, i % 4), {"m%d" % i: i / 3})
+        if i % 10 == 0:
+            p.expire("s%s%d" % (tag, i), 1000)
+            p.incrbyfloat("f%s" % tag, 1.5)
+            p.lpop("l%s%d" % (tag, i % 5))
+            p.delete("s%s%d" % (tag, i + 1))
+    p.execute()
+
+
+def test_a_replica_holds_the_masters_data(make_server):
+    master, replica = start_pair(make_server)
+    write_every_type(master.client())
+    wait_synced(master, replica)
+    assert dataset(replica) == dataset(master)
+    assert len(dataset(master)) > 50
+
+
+def test_a_replica_refuses_writes(make_server):
+    master, replica = start_pair(make_server)
+    r = replica.client()
+    for call in (lambda: r.set("k", "v"), lambda: r.hset("h", "f", "v"), lambda: r.delete("k"),
+                 lambda: r.flushall()):
+        with pytest.raises(redis.exceptions.ReadOnlyError, match=READONLY):
+            call()
+    with pytest.raises(redis.exceptions.ResponseError, match=READONLY):
+        r.eval("return redis.call('SET', 'k', 'v')", 0)
+    assert r.get("k") is None  # reads still work
+    with replica.conn() as conn:  # refused when queued: the transaction is discarded
+        assert conn.call("MULTI") == Simple("OK")
+        assert conn.call("SET", "k", "v") == RespError("READONLY " + READONLY)
+        assert conn.call("EXEC") == RespError("EXECABORT Transaction discarded because of previous errors.")
+
+
+def test_role_and_info_replication(make_server):
+    master, replica = start_pair(make_server)
+    master.client().set("a", 1)
+    wait_synced(master, replica)
+    role = master.client().execute_command("ROLE")
+    assert role[0] == b"master" and isinstance(role[1], int)
+    assert [(ip, int(port)) for ip, port, _ in role[2]] == [(b"127.0.0.1", replica.port)]
+    r_role = replica.client().execute_command("ROLE")
+    assert r_role[:3] == [b"slave", b"127.0.0.1", master.port] and r_role[3] == b"connected"
+    m, r = info_repl(master), info_repl(replica)
+    assert m["role"] == "master" and m["connected_slaves"] == 1
+    assert m["slave0"]["ip"] == "127.0.0.1" and m["slave0"]["port"] == replica.port
+    assert m["slave0"]["state"] == "online"
+    assert len(m["master_replid"]) == 40
+    assert r["role"] == "slave" and r["master_port"] == master.port and r["master_link_status"] == "up"
+    for field in ("master_last_io_seconds_ago", "master_sync_in_progress", "slave_repl_offset", "slave_priority",
+                  "slave_read_only", "master_replid", "master_repl_offset", "second_repl_offset"):
+        assert field in r, field
+    assert r["master_replid"] == m["master_replid"]  # the replica belongs to its master's history
+
+
+def test_replicaof_errors(make_server):
+    s = make_server()
+    c = s.client()
+    with pytest.raises(redis.exceptions.ResponseError, match="Invalid master port"):
+        c.execute_command("REPLICAOF", "127.0.0.1", "notaport")
+    with pytest.raises(redis.exceptions.ResponseError, match="wrong number of arguments"):
+        c.execute_command("REPLICAOF", "127.0.0.1")
+    assert c.execute_command("REPLICAOF", "NO", "ONE") in (b"OK", True)  # already a master
+    assert info_repl(s)["role"] == "master"
+
+
+def test_replicaof_no_one_promotes(make_server):
+    master, replica = start_pair(make_server)
+    master.client().set("before", 1)
+    wait_synced(master, replica)
+    r = replica.client()
+    assert r.execute_command("REPLICAOF", "NO", "ONE") in (b"OK", True)
+    assert r.set("after", 2)
+    assert r.get("before") == b"1" and r.get("after") == b"2"
+    assert info_repl(replica)["role"] == "master"
+
+
+def test_watch_on_a_replica_sees_replicated_writes(make_server):
+    master, replica = start_pair(make_server)
+    master.client().set("w", 1)
+    wait_synced(master, replica)
+    r = replica.client()
+    p = r.pipeline(transaction=True)
+    p.watch("w")
+    master.client().set("w", 2)
+    wait_synced(master, replica)
+    p.multi()
+    p.get("w")
+    with pytest.raises(redis.exceptions.WatchError):
+        p.execute()
+
+
+# ---- tidekv: the same sequence numbers everywhere ----
+
+def raw_history(s):
+    """Every retained batch, raw: what POLLUPDATES FORMAT RAW returns from 0."""
+    c, seq, out = s.client(), 0, []
+    while True:
+        reply = c.execute_command("POLLUPDATES", seq, "MAX", 1000, "FORMAT", "RAW")
+        reply = dict(zip(reply[::2], reply[1::2]))
+        out += reply[b"updates"]
+        if reply[b"next_sequence"] == seq:
+            return hashlib.sha1(b"".join(out)).hexdigest(), seq
+        seq = reply[b"next_sequence"]
+
+
+@tidekv_only
+def test_two_replicas_have_the_masters_sequences_and_batches(make_server):
+    master = make_server()
+    replicas = [make_server({"replicaof": ["127.0.0.1", master.port]}) for _ in range(2)]
+    c = master.client()
+    c.eval("redis.call('SET', 'script', 'x') redis.call('SPOP', 'set0')", 0)
+    write_every_type(c)
+    threads = [threading.Thread(target=write_every_type, args=(master.client(), 100, "t%d" % i)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in replicas:
+        wait_synced(master, r)
+    want = raw_history(master)
+    for r in replicas:
+        assert r.client().execute_command("SEQUENCE") == c.execute_command("SEQUENCE")
+        assert raw_history(r) == want
+        assert dataset(r) == dataset(master)
+        assert r.client().dbsize() == c.dbsize()
+
+
+@tidekv_only
+def test_a_killed_replica_continues_partially(make_server):
+    master, replica = start_pair(make_server)
+    c = master.client()
+    write_every_type(c, tag="a")
+    wait_synced(master, replica)
+    stop = threading.Event()
+
+    def load():
+        cl = master.client()
+        i = 0
+        while not stop.is_set():
+            cl.incr("counter")
+            cl.rpush("log", i)
+            i += 1
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.3)
+        replica.kill9()
+        time.sleep(0.3)
+        replica.start()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        t.join()
+    wait_synced(master, replica)
+    assert dataset(replica) == dataset(master)
+    assert raw_history(replica) == raw_history(master)
+    stats = master.client().info("stats")
+    assert stats["sync_partial_ok"] == 2 and stats["sync_full"] == 0
+
+
+@tidekv_only
+def test_the_old_master_follows_the_promoted_replica(make_server):
+    master, replica = start_pair(make_server)
+    write_every_type(master.client(), tag="a")
+    wait_synced(master, replica)
+    old_seq = master.client().execute_command("SEQUENCE")
+    r = replica.client()
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    info = info_repl(replica)
+    assert info["master_replid2"] == info_repl(master)["master_replid"]
+    assert info["second_repl_offset"] == old_seq + 1
+    r.set("new", "1")
+    assert r.execute_command("SEQUENCE") == old_seq + 1  # the next sequence: no jump back, no gap
+    m = master.client()
+    m.execute_command("REPLICAOF", "127.0.0.1", replica.port)
+    wait_synced(replica, master)
+    assert m.get("new") == b"1"
+    assert raw_history(master) == raw_history(replica)
+    assert replica.client().info("stats")["sync_partial_ok"] == 1
+
+
+@tidekv_only
+def test_a_diverged_replica_is_refused_and_keeps_its_data(make_server):
+    master = make_server()
+    other = make_server()
+    master.client().set("a", 1)
+    o = other.client()
+    for i in range(5):
+        o.set("mine%d" % i, i)  # another history, ahead of the master
+    o.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    time.sleep(1.0)
+    assert info_repl(other)["master_link_status"] == "down"
+    assert master.client().info("stats")["sync_partial_err"] >= 1
+    assert o.get("mine4") == b"4" and o.get("a") is None
+    assert "full resynchronization is needed" in other.log()
+
+
+@tidekv_only
+def test_psync_and_replconf_errors(server):
+    c = server.client()
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("PSYNC", "?", "x")
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("PSYNC", "?", "-1")
+    with pytest.raises(redis.exceptions.ResponseError, match="full resynchronization"):
+        c.execute_command("PSYNC", "?", 10 ** 15)
+    with pytest.raises(redis.exceptions.ResponseError, match="syntax error"):
+        c.execute_command("REPLCONF", "listening-port")
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("REPLCONF", "listening-port", "99999")
+    assert c.execute_command("REPLCONF", "capa", "eof", "capa", "psync2") in (b"OK", True)
+
+
+@tidekv_only
+def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    seq = replica.client().execute_command("SEQUENCE")
+    result = {}
+
+    def poll():
+        reply = replica.client(socket_timeout=10).execute_command("POLLUPDATES", seq, "BLOCK", 5000, "FORMAT", "RESP")
+        result["reply"] = dict(zip(reply[::2], reply[1::2]))
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    master.client().set("woken", "yes")
+    t.join(10)
+    assert time.monotonic() - started < 2
+    commands = [cmd for u in result["reply"][b"updates"] for cmd in dict(zip(u[::2], u[1::2]))[b"commands"]]
+    assert [b"SET", b"woken", b"yes"] in commands
+
+
+def test_wait_counts_the_replicas_that_have_the_write(make_server):
+    master = make_server()
+    replicas = [make_server({"replicaof": ["127.0.0.1", master.port]}) for _ in range(2)]
+    for r in replicas:
+        wait_synced(master, r)
+    c = master.client()
+    c.set("k", "v")
+    started = time.monotonic()
+    assert c.execute_command("WAIT", 2, 5000) == 2
+    assert time.monotonic() - started < 2
+    c.set("k", "w")
+    started = time.monotonic()
+    assert c.execute_command("WAIT", 3, 300) == 2  # only two exist: the timeout ends it
+    assert 0.25 < time.monotonic() - started < 3
+    assert c.execute_command("WAIT", 0, 0) == 2
+    with pytest.raises(redis.exceptions.ResponseError, match="timeout is negative"):
+        c.execute_command("WAIT", 1, -1)
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("WAIT", "x", 0)
+    with pytest.raises(redis.exceptions.ResponseError, match="WAIT cannot be used with replica instances"):
+        replicas[0].client().execute_command("WAIT", 1, 0)
+    for r in replicas:
+        assert r.client().get("k") == b"w"
+
+
+def test_wait_inside_multi_answers_at_once(make_server):
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    p = master.client().pipeline(transaction=True)
+    p.set("k", "v")
+    p.execute_command("WAIT", 5, 0)
+    assert p.execute()[1] in (0, 1)
+
+
+# ---- a hostile master ----
+
+class FakeMaster:
+    """A master that answers the handshake and then every POLLUPDATES with one scripted reply
+    (bytes, sent raw), or closes the connection when the reply is None."""
+
+    def __init__(self, poll_reply):
+        import socket
+        self.poll_reply = poll_reply
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        import socket
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            self.connections += 1
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def read_command(f):
+        line = f.readline()
+        if not line.startswith(b"*"):
+            return None
+        args = []
+        for _ in range(int(line[1:])):
+            n = int(f.readline()[1:])
+            args.append(f.read(n + 2)[:-2])
+        return args
+
+    def session(self, conn):
+        f = conn.makefile("rb")
+        try:
+            while True:
+                args = self.read_command(f)
+                if not args:
+                    return
+                name = args[0].upper()
+                if name == b"PSYNC":
+                    conn.sendall(b"+CONTINUE " + b"ab" * 20 + b"\r\n")
+                elif name == b"POLLUPDATES":
+                    if self.poll_reply is None:
+                        return
+                    conn.sendall(self.poll_reply)
+                    time.sleep(0.05)
+                else:
+                    conn.sendall(b"+OK\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def poll_reply(*updates):
+    """A RESP2 POLLUPDATES reply (a flat map) carrying the given raw updates (bytes)."""
+    out = b"*8\r\n$15\r\nlatest_sequence\r\n:1\r\n$13\r\nnext_sequence\r\n:1\r\n$14\r\nfirst_sequence\r\n:1\r\n"
+    out += b"$7\r\nupdates\r\n*%d\r\n" % len(updates)
+    for u in updates:
+        out += b"$%d\r\n%s\r\n" % (len(u), u)
+    return out
+
+
+def batch_hex(sequence, count, body=b""):
+    import struct
+    return (struct.pack("<QI", sequence, count) + body).hex().upper().encode()
+
+
+@tidekv_only
+@pytest.mark.parametrize("reply", [
+    poll_reply(b"nothex!"),
+    poll_reply(batch_hex(1, 1)),                       # a count with no record
+    poll_reply(batch_hex(7, 1, b"\x01\x01a\x01b")),    # not the next sequence
+    poll_reply(batch_hex(1, 1, b"\x05\x63\x01a\x01b")),  # a column family tidekv does not have
+    poll_reply(batch_hex(1, 1, b"\x01\x01a\x01b")),    # a key of no database (no namespace)
+    b"*3\r\n:1\r\n",                                    # truncated
+    b"$5\r\nhello\r\n",                                 # not a map
+    b"-ERR mismatched sequence number\r\n",
+    None,                                               # the link drops
+], ids=["not-hex", "empty-batch", "wrong-sequence", "unknown-cf", "no-namespace", "truncated", "not-a-map",
+        "error", "dropped"])
+def test_a_hostile_master_never_corrupts_a_replica(make_server, reply):
+    fake = FakeMaster(reply)
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.set("mine", "kept")
+        seq = c.execute_command("SEQUENCE")
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2  # it logged, dropped the link and came back
+        assert c.get("mine") == b"kept"
+        assert c.execute_command("SEQUENCE") == seq
+        assert c.dbsize() == 1
+        assert "replica:" in replica.log()
+    finally:
+        fake.close()
+
+
+def test_replicaof_inside_multi_as_sentinel_sends_it(make_server):
+    master, replica = start_pair(make_server)
+    stop = threading.Event()
+
+    def load():
+        cl = master.client()
+        while not stop.is_set():
+            cl.incr("n")
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        time.sleep(0.2)
+        with replica.conn() as conn:
+            assert conn.call("MULTI") == Simple("OK")
+            assert conn.call("REPLICAOF", "NO", "ONE") == Simple("QUEUED")
+            assert conn.call("CLIENT", "LIST") == Simple("QUEUED")
+            reply = conn.call("EXEC")
+            assert reply[0] == Simple("OK") and isinstance(reply[1], bytes)
+    finally:
+        stop.set()
+        t.join()
+    assert info_repl(replica)["role"] == "master"
+    assert replica.client().set("own", 1)
+
+
+def test_config_rewrite_remembers_the_master(make_server, tmp_path):
+    master = make_server()
+    conf = tmp_path / "replica.conf"
+    conf.write_text("# a replica\n")
+    replica = make_server(config_file=conf)
+    r = replica.client()
+    r.execute_command("REPLICAOF", "127.0.0.1", master.port)
+    assert r.config_rewrite()
+    master.client().set("k", "v")
+    replica.kill9()  # (redis-server's SIGTERM may wait on its AOF rewrite after the sync)
+    replica.start()
+    wait_synced(master, replica)
+    assert info_repl(replica)["master_port"] == master.port
+    assert replica.client().get("k") == b"v"
+    r = replica.client()
+    r.execute_command("REPLICAOF", "NO", "ONE")
+    assert r.config_rewrite()
+    replica.kill9()
+    replica.start()
+    assert info_repl(replica)["role"] == "master"
+
+
+def test_functions_reach_the_replica(make_server):
+    master, replica = start_pair(make_server)
+    m = master.client()
+    code = "#!lua name=lib\nredis.register_function{function_name='get', callback=function(k) " \
+           "return redis.call('GET', k[1]) end, flags={'no-writes'}}"
+    m.function_load(code)
+    m.set("k", "v")
+    wait_synced(master, replica)
+    r = replica.client()
+    assert r.fcall_ro("get", 1, "k") == b"v"
+    assert r.function_list(withcode=True) == m.function_list(withcode=True)
+    with pytest.raises(redis.exceptions.ResponseError, match="READONLY"):
+        r.function_load(code.replace("name=lib", "name=other"))
+    m.function_delete("lib")
+    wait_synced(master, replica)
+    assert r.function_list() == []
