@@ -443,6 +443,24 @@ static const char *refused_while_busy(const cmd_def *def, int argc, const resp_a
     return busy_error(busy);
 }
 
+static int subcommand_in(const resp_arg *sub, const char *const *names) {
+    for (; *names; names++)
+        if (arg_is(sub, *names)) return 1;
+    return 0;
+}
+
+/* Whether a request writes: a write command, or one of the subcommands that write of a command
+ * whose row stands for all its subcommands (FUNCTION LIST reads, FUNCTION LOAD writes). CDC
+ * CREATE, ACK and DROP change durable consumers, which a replica gets from its master. */
+static int invocation_writes(const cmd_def *def, int argc, const resp_arg *argv) {
+    static const char *const function_writes[] = {"load", "delete", "flush", "restore", NULL};
+    static const char *const cdc_writes[] = {"create", "ack", "drop", NULL};
+    if (!(def->flags & CMD_SUBCOMMANDS) || argc < 2) return (def->flags & CMD_WRITE) != 0;
+    if (strcmp(def->name, "function") == 0) return subcommand_in(&argv[1], function_writes);
+    if (strcmp(def->name, "cdc") == 0) return subcommand_in(&argv[1], cdc_writes);
+    return (def->flags & CMD_WRITE) != 0;
+}
+
 /* A request's reply when it does not run (most do: their reply is made where they run). */
 static reply refusal(client *c) {
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
@@ -452,7 +470,7 @@ static reply refusal(client *c) {
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
     /* A replica writes only what its master sends (storage/txn.h). */
-    int read_only = def && (def->flags & CMD_WRITE) && txn_local_writes_refused();
+    int read_only = def && txn_local_writes_refused() && invocation_writes(def, argc, argv);
     const char *refused = read_only ? ERR_READONLY_REPLICA : refused_while_busy(def, argc, argv);
     if (refused) {
         if (!read_only && strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */

@@ -500,8 +500,18 @@ def test_functions_reach_the_replica(make_server):
     r = replica.client()
     assert r.fcall_ro("get", 1, "k") == b"v"
     assert r.function_list(withcode=True) == m.function_list(withcode=True)
-    with pytest.raises(redis.exceptions.ResponseError, match="READONLY"):
+    with pytest.raises(redis.exceptions.ReadOnlyError, match=READONLY):
         r.function_load(code.replace("name=lib", "name=other"))
     m.function_delete("lib")
     wait_synced(master, replica)
     assert r.function_list() == []
+
+
+@tidekv_only
+def test_durable_consumers_are_created_on_the_master(make_server):
+    master, replica = start_pair(make_server)
+    r = replica.client()
+    for args in (("CDC", "CREATE", "c1"), ("CDC", "ACK", "c1", 1), ("CDC", "DROP", "c1")):
+        with pytest.raises(redis.exceptions.ReadOnlyError, match=READONLY):
+            r.execute_command(*args)
+    assert r.execute_command("SEQUENCE") >= 0  # reads go on
