@@ -63,6 +63,12 @@ static void raise_open_files_limit(void) {
                 CONFIG_READ(maxclients), (unsigned long long)want, (unsigned long long)can);
 }
 
+/* The threads that commit on their own: stopped before the workers their commits reach. */
+static void stop_writer_threads(void) {
+    replica_close();
+    expiry_stop();
+}
+
 /* With replicaof configured, follows that master from the start (before any thread could
  * write locally). Returns 0, or -1 if the thread cannot start. */
 static int start_following(void) {
@@ -175,10 +181,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     write_pidfile();
-    int rc = net_run();
+    int rc = net_run(stop_writer_threads);
+    stop_writer_threads(); /* again, for a net_run that failed before serving: stopping twice is nothing */
     remove_pidfile();
-    replica_close();
-    expiry_stop();
     retention_stop();
     snapshots_close();
     consumers_close();

@@ -230,14 +230,11 @@ void dispatch_key_hashes(int argc, const resp_arg *argv, int db, uint64_t **hash
     *n = ks.n;
 }
 
-static void reply_unknown_command(reply *r, int argc, const resp_arg *argv) {
-    buf msg;
-    buf_init(&msg);
-    buf_printf(&msg, "ERR unknown command '%.128s', with args beginning with: ", argv[0].ptr);
-    for (int i = 1; i < argc && msg.len < 128 + 60; i++) buf_printf(&msg, "'%.*s' ", 128, argv[i].ptr);
-    buf_append_byte(&msg, 0);
-    reply_error(r, msg.data);
-    buf_free(&msg);
+/* Redis's error for an unknown command, into msg (NUL-terminated). */
+static void unknown_command_text(buf *msg, int argc, const resp_arg *argv) {
+    buf_printf(msg, "ERR unknown command '%.128s', with args beginning with: ", argv[0].ptr);
+    for (int i = 1; i < argc && msg->len < 128 + 60; i++) buf_printf(msg, "'%.*s' ", 128, argv[i].ptr);
+    buf_append_byte(msg, 0);
 }
 
 static void queue_command(client *c) {
@@ -461,30 +458,62 @@ static int invocation_writes(const cmd_def *def, int argc, const resp_arg *argv)
     return (def->flags & CMD_WRITE) != 0;
 }
 
-/* A request's reply when it does not run (most do: their reply is made where they run). */
-static reply refusal(client *c) {
+/* Refuses a request with err (Redis's text). A refused EXEC ends its transaction, as Redis 7
+ * answers it (quoting the reason without its ERR code, as Redis does); any other refusal
+ * inside MULTI makes the EXEC abort. */
+static void refuse(client *c, const cmd_def *def, const char *err) {
+    reply r = net_client_reply(c);
+    if (def && strcmp(def->name, "exec") == 0) {
+        const char *reason = strncmp(err, "ERR ", 4) == 0 ? err + 4 : err;
+        reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", reason);
+        dispatch_discard(c);
+        dispatch_unwatch(c);
+        return;
+    }
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-    return net_client_reply(c);
+    reply_error(&r, err);
+}
+
+/* Why a request may not run, in the order Redis checks (formatted reasons go into why), or
+ * NULL. held_back is READONLY or BUSY, found earlier, which Redis checks after NOAUTH. */
+static const char *refusal_reason(client *c, const cmd_def *def, int argc, const resp_arg *argv,
+                                  const char *held_back, buf *why) {
+    if (!def) {
+        atomic_fetch_add(&stats.commands_processed, 1);
+        unknown_command_text(why, argc, argv);
+        return why->data;
+    }
+    note_command(c, def, argc, argv);
+    if (!cmd_arity_ok(def, argc)) {
+        buf_printf(why, "ERR wrong number of arguments for '%s' command", def->name);
+        buf_append_byte(why, 0);
+        return why->data;
+    }
+    if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
+        if (config_password_set()) return "NOAUTH Authentication required.";
+        c->authenticated = 1; /* the password was removed since this client connected */
+    }
+    if (held_back) return held_back;
+    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(def->flags & CMD_SUBSCRIBED_OK)) {
+        /* A RESP2 client cannot tell a reply from a message: only these may run, as in Redis. */
+        buf_printf(why,
+                   "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                   "allowed in this context",
+                   c->last_cmd);
+        buf_append_byte(why, 0);
+        return why->data;
+    }
+    if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) return "ERR Command not allowed inside a transaction";
+    return NULL;
 }
 
 void dispatch_request(client *c, int argc, resp_arg *argv) {
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    /* A replica writes only what its master sends (storage/txn.h). */
+    /* READONLY (a replica writes only what its master sends, storage/txn.h) or BUSY: found
+     * first, as either keeps a request off the fast path. */
     int read_only = def && txn_local_writes_refused() && invocation_writes(def, argc, argv);
-    const char *refused = read_only ? ERR_READONLY_REPLICA : refused_while_busy(def, argc, argv);
-    if (refused) {
-        if (!read_only && strcmp(def->name, "exec") == 0) { /* as Redis: an EXEC refused ends the transaction */
-            reply r = net_client_reply(c);
-            reply_errorf(&r, "EXECABORT Transaction discarded because of: %s", refused);
-            dispatch_discard(c);
-            dispatch_unwatch(c);
-            return;
-        }
-        reply r = refusal(c);
-        reply_error(&r, refused);
-        return;
-    }
-    if (def && joins_group(c, def, argc)) {
+    const char *held_back = read_only ? ERR_READONLY_REPLICA : refused_while_busy(def, argc, argv);
+    if (!held_back && def && joins_group(c, def, argc)) {
         if (offload_wanted(c, def)) {
             write_group_commit(c->group); /* it may hold the keys' locks, or this client's replies */
             note_command(c, def, argc, argv);
@@ -494,45 +523,20 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
         run_in_group(c, def, argc, argv);
         return;
     }
-    /* The group is written first if this client's earlier replies wait on it (they go out
-     * in order) or if this command takes key locks, which the group may hold. Commands
-     * without keys from other clients need not wait: the group's writes are not
-     * acknowledged yet, so not seeing them is consistent. (EXEC commits in dispatch_exec.) */
-    if (c->in_group || (def && !(def->flags & CMD_NOKEYS))) write_group_commit(c->group);
-    if (!def) {
-        atomic_fetch_add(&stats.commands_processed, 1);
-        reply r = refusal(c);
-        reply_unknown_command(&r, argc, argv);
-        return;
-    }
-    note_command(c, def, argc, argv);
-    if (!cmd_arity_ok(def, argc)) {
-        reply r = refusal(c);
-        reply_errorf(&r, "ERR wrong number of arguments for '%s' command", def->name);
-        return;
-    }
-    if (!c->authenticated && !(def->flags & CMD_NOAUTH)) {
-        if (config_password_set()) {
-            reply r = refusal(c);
-            reply_error(&r, "NOAUTH Authentication required.");
-            return;
-        }
-        c->authenticated = 1; /* the password was removed since this client connected */
-    }
-    if ((c->flags & CLIENT_PUBSUB) && c->resp == 2 && !(def->flags & CMD_SUBSCRIBED_OK)) {
-        /* A RESP2 client cannot tell a reply from a message: only these may run, as in Redis. */
-        reply r = refusal(c);
-        reply_errorf(&r,
-                     "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
-                     "allowed in this context",
-                     c->last_cmd);
-        return;
-    }
-    if ((c->flags & CLIENT_MULTI) && (def->flags & CMD_NOMULTI)) {
-        reply r = refusal(c);
-        reply_error(&r, "ERR Command not allowed inside a transaction");
-        return;
-    }
+    /* The group is written first if this client's earlier replies wait on it (they go out in
+     * order: a failed write replaces them) or if this command takes key locks, which the group
+     * may hold. Commands without keys from other clients need not wait: the group's writes are
+     * not acknowledged yet, so not seeing them is consistent. (EXEC commits in dispatch_exec.)
+     * While a script is busy only commands without keys run (net.c's pass skips clients in the
+     * group), so the script's own group is never written half-done. */
+    if (c->in_group) write_group_commit(c->group);
+    buf why;
+    buf_init(&why);
+    const char *refused = refusal_reason(c, def, argc, argv, held_back, &why);
+    if (refused) refuse(c, def, refused);
+    buf_free(&why);
+    if (refused) return;
+    if (!(def->flags & CMD_NOKEYS)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
         reply r = net_client_reply(c);

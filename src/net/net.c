@@ -1212,7 +1212,7 @@ static int listen_all(const bind_list *b, struct evconnlistener **out) {
     return made;
 }
 
-int net_run(void) {
+int net_run(void (*stop_writers)(void)) {
     bind_list binds;
     binds.n = resp_split_inline(server_config.bind, strlen(server_config.bind), &binds.words);
     if (binds.n < 0) binds.n = 0; /* config.c checked the value */
@@ -1264,6 +1264,7 @@ int net_run(void) {
 
     log_msg(LOG_NOTICE, "shutting down");
     for (int i = 0; i < nlisteners; i++) evconnlistener_free(listeners[i]);
+    stop_writers();
     durable_stop();
     workers_stop();
     offload_stop(); /* after the workers: the clients of requests never run are gone */

@@ -14,8 +14,10 @@ typedef struct client_ref {
 } client_ref;
 
 /* Listens on bind:port and serves until shutdown is requested. Returns 0, or -1 if the
- * listener or the workers could not start. */
-int net_run(void);
+ * listener or the workers could not start. stop_writers, called once the listeners are closed
+ * and before the workers stop, ends the threads that commit on their own (their commits wake
+ * and notify clients through the workers). */
+int net_run(void (*stop_writers)(void));
 
 /* Appends one CLIENT LIST line per client (all clients, or just the one with that id if id != 0),
  * as each client's worker last published it; the caller, on its own worker, is shown as it is

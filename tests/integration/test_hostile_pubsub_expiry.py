@@ -114,9 +114,6 @@ def test_unknown_subcommand_in_subscribed_mode(server):
         assert c.call("CLIENT", "NOPE") == RespError("ERR unknown subcommand 'NOPE'. Try CLIENT HELP.")
 
 
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError,
-                   reason="bug (dispatch.c): EXEC refused in subscribed mode answers ERR; Redis answers "
-                   "EXECABORT for every refused EXEC")
 def test_exec_in_subscribed_mode_is_an_execabort(server):
     with server.conn() as c:
         c.call("SUBSCRIBE", "a")

@@ -196,3 +196,42 @@ def test_clients_that_misbehave_while_busy(make_server):
     with s.conn() as c:
         assert c.call("PING") == Simple("PONG")
         assert c.call("SET", "k", "v") == Simple("OK")
+
+
+def test_unknown_wrong_arity_and_unauthenticated_requests_keep_their_errors_while_busy(make_server):
+    """Redis checks the command, its arity and AUTH before BUSY."""
+    import threading
+    import redis
+    s = busy_server(make_server)
+    s.client().config_set("requirepass", "secret")
+    fresh = s.conn()  # connected before the script, not authenticated
+    runner = s.client(password="secret", socket_timeout=60)
+    runner.ping()
+    result = {}
+
+    def run():
+        try:
+            runner.eval(SPIN, 0)
+        except redis.RedisError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        with s.conn() as c:
+            assert c.call("AUTH", "secret") == Simple("OK")
+            while c.call("PING") != RespError(BUSY_EVAL):
+                assert time.monotonic() < deadline, "the script never got busy"
+                time.sleep(0.05)
+        assert fresh.call("GET", "x") == RespError("NOAUTH Authentication required.")
+        assert fresh.call("AUTH", "secret") == Simple("OK")
+        assert fresh.call("NOSUCHCOMMAND").startswith("ERR unknown command 'NOSUCHCOMMAND'")
+        assert fresh.call("GET") == RespError("ERR wrong number of arguments for 'get' command")
+        assert fresh.call("GET", "x") == RespError(BUSY_EVAL)
+        assert fresh.call("SCRIPT", "KILL") == Simple("OK")
+        t.join(10)
+        assert result["error"].startswith(KILLED)
+    finally:
+        t.join(10)
+        fresh.close()
