@@ -126,17 +126,22 @@ static void put_bytes(luaL_Buffer *b, const format *f, uint64_t v, size_t size) 
     luaL_addlstring(b, bytes, size);
 }
 
+/* Turns a float or double's bytes between native order and the format's. */
+static void order_native(const format *f, unsigned char *bytes, size_t size) {
+    if (f->little == native_little()) return;
+    for (size_t i = 0; i < size / 2; i++) {
+        unsigned char t = bytes[i];
+        bytes[i] = bytes[size - 1 - i];
+        bytes[size - 1 - i] = t;
+    }
+}
+
 /* Writes a float or double's native bytes in the format's endianness. */
 static void put_native(luaL_Buffer *b, const format *f, const void *value, size_t size) {
-    char bytes[sizeof(double)];
+    unsigned char bytes[sizeof(double)];
     memcpy(bytes, value, size);
-    if (f->little != native_little())
-        for (size_t i = 0; i < size / 2; i++) {
-            char t = bytes[i];
-            bytes[i] = bytes[size - 1 - i];
-            bytes[size - 1 - i] = t;
-        }
-    luaL_addlstring(b, bytes, size);
+    order_native(f, bytes, size);
+    luaL_addlstring(b, (const char *)bytes, size);
 }
 
 /* Packs one item from argument arg; returns its size. */
@@ -212,14 +217,9 @@ static lua_Number get_integer(const format *f, const uint8_t *p, size_t size, in
 }
 
 static void get_native(const format *f, const uint8_t *p, void *value, size_t size) {
-    uint8_t bytes[sizeof(double)];
+    unsigned char bytes[sizeof(double)];
     memcpy(bytes, p, size);
-    if (f->little != native_little())
-        for (size_t i = 0; i < size / 2; i++) {
-            uint8_t t = bytes[i];
-            bytes[i] = bytes[size - 1 - i];
-            bytes[size - 1 - i] = t;
-        }
+    order_native(f, bytes, size);
     memcpy(value, bytes, size);
 }
 
