@@ -130,3 +130,50 @@ def test_wait_sees_writes_of_exec_and_scripts(make_server):
     assert m.execute_command("WAIT", 1, 3000) == 1
     wait_synced(master, replica)
     assert replica.client().get("y") == b"v" and replica.client().get("x") == b"2"
+
+
+
+def thread_count(s):
+    import os
+    return len(os.listdir("/proc/%d/task" % s.proc.pid))
+
+
+@tidekv_only
+@pytest.mark.xfail(strict=True, reason="replica_follow is not serialized: two REPLICAOF on two workers both "
+                   "run stop_thread (a double pthread_join of one thread), then both start a thread; one is "
+                   "orphaned and keeps following (its stopping flag reset by the other), and a later "
+                   "REPLICAOF hangs its worker for good in pthread_join (gdb: stop_thread, replica.c:308)")
+def test_concurrent_replicaof_leaves_one_replication_thread(make_server):
+    import threading
+    m1, m2 = make_server(), make_server()
+    node = make_server()
+    base = thread_count(node)
+    node.client().execute_command("REPLICAOF", "127.0.0.1", m1.port)
+    wait_synced(m1, node)
+    one_thread = thread_count(node)
+    assert one_thread == base + 1
+    for i in range(30):
+        target = (m2 if i % 2 == 0 else m1).port
+        clients = [node.client(socket_timeout=8) for _ in range(4)]
+        for cl in clients:
+            cl.ping()  # connected (and spread over the workers) before the race
+        barrier = threading.Barrier(len(clients))
+
+        errors = []
+
+        def send(cl):
+            barrier.wait()
+            try:
+                cl.execute_command("REPLICAOF", "127.0.0.1", target)
+            except redis.exceptions.RedisError as e:
+                errors.append(e)
+
+        ts = [threading.Thread(target=send, args=(cl,)) for cl in clients]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        time.sleep(0.05)
+        assert not errors, "iteration %d: REPLICAOF got %r (a worker hangs in pthread_join)" % (i, errors)
+        assert node.running, "the server died"
+        assert thread_count(node) == one_thread, "iteration %d: %d threads" % (i, thread_count(node))
