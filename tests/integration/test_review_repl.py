@@ -177,3 +177,32 @@ def test_concurrent_replicaof_leaves_one_replication_thread(make_server):
         assert not errors, "iteration %d: REPLICAOF got %r (a worker hangs in pthread_join)" % (i, errors)
         assert node.running, "the server died"
         assert thread_count(node) == one_thread, "iteration %d: %d threads" % (i, thread_count(node))
+
+
+def test_config_rewrite_round_trips_odd_values(make_server, tmp_path):
+    conf = tmp_path / "server.conf"
+    conf.write_text("# odd values\nmasterauth \"a b\"\n")
+    s = make_server(config_file=conf)
+    c = s.client()
+    odd = {"masterauth": 'p"a ss\\w#\'x\t\xe9', "masteruser": "#user",
+           "notify-keyspace-events": "", "save": ""}
+    for name, value in odd.items():
+        c.config_set(name, value)
+    assert c.config_rewrite()
+    s.restart()
+    c = s.client()
+    for name, value in odd.items():
+        assert c.config_get(name) == {name: value}, (name, conf.read_text())
+
+
+def test_wait_in_the_same_pipeline_as_the_writes(make_server):
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    m, r = master.client(), replica.client()
+    for i in range(20):
+        p = m.pipeline(transaction=False)
+        for j in range(10):
+            p.rpush("l%d" % i, j)
+        p.execute_command("WAIT", 1, 5000)
+        assert p.execute()[-1] == 1
+        assert r.llen("l%d" % i) == 10, i
