@@ -218,7 +218,7 @@ def link_cut_at_random_points(make_server, proxies, n_cuts, seconds):
     cuts = {}
 
     def cut_somewhere(conn_no, offset, chunk):
-        at = cuts.setdefault(conn_no, rnd.randrange(1, 30000) if conn_no <= n_cuts else 1 << 60)
+        at = cuts.setdefault(conn_no, rnd.randrange(1, 3000) if conn_no <= n_cuts else 1 << 60)
         if offset + len(chunk) > at:
             return None if rnd.random() < 0.5 else chunk[:max(0, at - offset)] or None
         return chunk
@@ -226,18 +226,19 @@ def link_cut_at_random_points(make_server, proxies, n_cuts, seconds):
     proxy = proxies(master.port, cut_somewhere)
     replica = make_server({"replicaof": ["127.0.0.1", proxy.port]})
     c = master.client()
+    c.set("big", b"B" * (3 << 20))
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        mixed_writes(c, rnd, 40, big=1)
+        mixed_writes(c, rnd, 40, big=int(rnd.random() < 0.05))
     assert_same(master, replica, timeout=90)
-    assert proxy.connections > n_cuts  # every cut link came back
     if not IS_REDIS:
+        assert proxy.connections > n_cuts  # every cut link came back
         assert_same_history(master, replica)
         assert master.client().info("stats")["sync_full"] == 0
 
 
 def test_a_link_cut_at_random_points_under_mixed_load(make_server, proxies):
-    link_cut_at_random_points(make_server, proxies, 1, 1.0)
+    link_cut_at_random_points(make_server, proxies, 1, 0.4)
 
 
 @soak
@@ -430,7 +431,7 @@ def test_replicaof_a_redis_server_or_a_garbage_port_keeps_the_data(make_server, 
         c = s.client()
         c.set("mine", "kept")
         seq = c.execute_command("SEQUENCE")
-        for target in (port, garbage.getsockname()[1], port):
+        for target in (port, garbage.getsockname()[1]):
             c.execute_command("REPLICAOF", "127.0.0.1", target)
             time.sleep(1.2)
             assert info_repl(s)["master_link_status"] == "down"
