@@ -1,0 +1,542 @@
+"""Hostile tests for replication: a proxy that cuts, stalls or mangles the link, kills of either
+side, chained replicas, careless REPLICAOF calls and wrong credentials.
+
+A replica follows its master by sequence number; full sync does not exist yet, so every test
+starts its replicas before (or with) the master's first write. What is not about sequence
+numbers also runs against redis-server (TIDEKV_TEST_TARGET=redis).
+"""
+import random
+import select
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import IS_REDIS, free_port, soak, tidekv_only
+from helpers import wait_until
+from test_replication import info_repl, raw_history, wait_synced
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1 between a replica and its master. The master's bytes pass
+    through `mangle(conn_no, offset, chunk)` -> chunk to forward, or None to cut the link."""
+
+    def __init__(self, target_port, mangle=None):
+        self.target_port = target_port
+        self.mangle = mangle
+        self.stalled = threading.Event()
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.open = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                down, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                down.close()
+                continue
+            self.connections += 1
+            self.open.append((down, up))
+            threading.Thread(target=self.pump, args=(down, up, self.connections), daemon=True).start()
+
+    def pump(self, down, up, conn_no):
+        offset = 0
+        try:
+            while not self.stop.is_set():
+                if self.stalled.is_set():
+                    time.sleep(0.02)
+                    continue
+                ready, _, _ = select.select([down, up], [], [], 0.1)
+                for s in ready:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return
+                    if s is up:
+                        if self.mangle:
+                            chunk = self.mangle(conn_no, offset, chunk)
+                            if chunk is None:
+                                return
+                        offset += len(chunk)
+                        down.sendall(chunk)
+                    else:
+                        up.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            down.close()
+            up.close()
+
+    def cut_all(self):
+        for down, up in list(self.open):
+            for s in (down, up):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.stop.set()
+        self.cut_all()
+        self.sock.close()
+
+
+@pytest.fixture
+def proxies():
+    made = []
+
+    def factory(port, mangle=None):
+        p = Proxy(port, mangle)
+        made.append(p)
+        return p
+
+    yield factory
+    for p in made:
+        p.close()
+
+
+CODE = "#!lua name=hlib\nredis.register_function('hset2', function(k, a) return redis.call('SET', k[1], a[1]) end)"
+
+
+def mixed_writes(c, rnd, rounds, big=0):
+    """Writes of every kind: types, expiries, scripts, functions, MULTI/EXEC, SPOP, INCRBYFLOAT,
+    FLUSHDB now and then, and `big` values of 2 MB."""
+    for i in range(rounds):
+        k = rnd.randrange(40)
+        op = rnd.randrange(14)
+        if op == 0:
+            c.set("s%d" % k, "v%d" % i, px=rnd.choice([None, 50, 100000]))
+        elif op == 1:
+            c.hset("h%d" % (k % 5), mapping={"f%d" % i: i, "g": "x" * rnd.randrange(300)})
+        elif op == 2:
+            c.rpush("l%d" % (k % 5), *range(rnd.randrange(1, 20)))
+            c.lpop("l%d" % (k % 5))
+        elif op == 3:
+            c.sadd("set%d" % (k % 4), *range(rnd.randrange(1, 30)))
+            c.spop("set%d" % (k % 4), 3)
+        elif op == 4:
+            c.zadd("z%d" % (k % 4), {"m%d" % i: rnd.random()})
+        elif op == 5:
+            c.incrbyfloat("float", 0.1)
+        elif op == 6:
+            c.eval("redis.call('INCR', KEYS[1]) redis.call('SPOP', KEYS[2])", 2, "n", "set0")
+        elif op == 7:
+            p = c.pipeline(transaction=True)
+            p.incr("tx")
+            p.hincrby("h0", "tx", 1)
+            p.pexpire("s%d" % k, rnd.randrange(1, 80))
+            p.execute()
+        elif op == 8 and i % 7 == 0:
+            c.function_load(CODE, replace=True)
+            c.fcall("hset2", 1, "fk", i)
+        elif op == 9 and rnd.random() < 0.05:
+            c.flushdb()
+        elif op == 10 and big > 0:
+            big -= 1
+            c.set("big%d" % (big % 2), bytes([65 + big]) * (2 << 20))
+        elif op == 11:
+            c.delete("s%d" % k, "h%d" % (k % 5))
+        elif op == 12:
+            c.setex("ex%d" % k, 1, i)
+        else:
+            c.getdel("s%d" % k)
+
+
+def dataset(s):
+    """Every key of db 0 with its type, value and whether it has a TTL (a key that expires
+    while it is read is left out)."""
+    c = s.client()
+    out = {}
+    for key in c.scan_iter(count=1000):
+        t = c.type(key).decode()
+        read = {"string": c.get, "hash": c.hgetall, "list": lambda k: c.lrange(k, 0, -1), "set": c.smembers,
+                "zset": lambda k: c.zrange(k, 0, -1, withscores=True)}.get(t)
+        if read:
+            out[key] = (t, read(key), c.pttl(key) > 0)
+    return out
+
+
+def assert_same(master, *replicas, timeout=15):
+    for r in replicas:
+        wait_synced(master, r, timeout)
+    want = dataset(master)
+    for r in replicas:
+        # Keys with a short expiry may expire between the two reads: compare what both hold.
+        got = dataset(r)
+        live = set(want) & set(got)
+        assert {k: got[k] for k in live} == {k: want[k] for k in live}
+        assert not (set(want) ^ set(got)) - {k for k in set(want) | set(got) if k.startswith((b"s", b"ex"))}
+        assert r.client().dbsize() == master.client().dbsize()
+
+
+def raw_updates(s):
+    c, seq, out = s.client(), 0, []
+    while True:
+        reply = c.execute_command("POLLUPDATES", seq, "MAX", 1000, "FORMAT", "RAW")
+        reply = dict(zip(reply[::2], reply[1::2]))
+        out += reply[b"updates"]
+        if reply[b"next_sequence"] == seq:
+            return out
+        seq = reply[b"next_sequence"]
+
+
+def answers(port):
+    try:
+        return redis.Redis(port=port, socket_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        return False
+
+
+def assert_same_history(master, *replicas):
+    want = raw_history(master)
+    for r in replicas:
+        assert r.client().execute_command("SEQUENCE") == master.client().execute_command("SEQUENCE")
+        assert raw_history(r) == want
+
+
+# ---- a mangled link ----
+
+def link_cut_at_random_points(make_server, proxies, n_cuts, seconds):
+    """The first n_cuts links are cut (or end with a truncated reply) at a random byte, while the
+    master takes mixed writes; then the replica must hold exactly the master's data."""
+    rnd = random.Random(n_cuts)
+    master = make_server()
+    cuts = {}
+
+    def cut_somewhere(conn_no, offset, chunk):
+        at = cuts.setdefault(conn_no, rnd.randrange(1, 3000) if conn_no <= n_cuts else 1 << 60)
+        if offset + len(chunk) > at:
+            return None if rnd.random() < 0.5 else chunk[:max(0, at - offset)] or None
+        return chunk
+
+    proxy = proxies(master.port, cut_somewhere)
+    replica = make_server({"replicaof": ["127.0.0.1", proxy.port]})
+    c = master.client()
+    c.set("big", b"B" * (3 << 20))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        mixed_writes(c, rnd, 40, big=int(rnd.random() < 0.05))
+    assert_same(master, replica, timeout=90)
+    if not IS_REDIS:
+        assert proxy.connections > n_cuts  # every cut link came back
+        assert_same_history(master, replica)
+        assert master.client().info("stats")["sync_full"] == 0
+
+
+def test_a_link_cut_at_random_points_under_mixed_load(make_server, proxies):
+    link_cut_at_random_points(make_server, proxies, 1, 0.4)
+
+
+@soak
+def test_a_link_cut_many_times_under_mixed_load(make_server, proxies):
+    link_cut_at_random_points(make_server, proxies, 15, 10.0)
+
+
+@tidekv_only
+def test_a_duplicated_byte_never_reaches_the_data(make_server, proxies):
+    master = make_server()
+    state = {"done": False}
+
+    def duplicate_in_value(conn_no, offset, chunk):
+        i = chunk.find(b"4142434445464748")  # hex of the value below
+        if i < 0 or state["done"]:
+            return chunk
+        state["done"] = True
+        return chunk[:i + 3] + chunk[i + 2:i + 3] + chunk[i + 3:]
+
+    proxy = proxies(master.port, duplicate_in_value)
+    replica = make_server({"replicaof": ["127.0.0.1", proxy.port]})
+    wait_synced(master, replica)
+    master.client().set("k", "ABCDEFGH" * 4)
+    master.client().set("after", 1)
+    wait_synced(master, replica)
+    assert state["done"]
+    assert replica.client().get("k") == b"ABCDEFGH" * 4
+
+
+@pytest.mark.xfail(not IS_REDIS, strict=True,
+                   reason="bug: repl-timeout is read only when the link opens (redisSetTimeout): CONFIG SET "
+                          "repl-timeout 1 leaves a stalled link 'up' for the old 60 s")
+def test_a_stalled_link_goes_down_after_repl_timeout_set_at_runtime(make_server, proxies):
+    master = make_server()
+    proxy = proxies(master.port)
+    replica = make_server({"replicaof": ["127.0.0.1", proxy.port]})
+    master.client().set("a", 1)
+    wait_synced(master, replica)
+    replica.client().config_set("repl-timeout", 1)
+    proxy.stalled.set()
+    assert wait_until(lambda: info_repl(replica)["master_link_status"] == "down", timeout=4)
+    proxy.stalled.clear()
+    proxy.cut_all()
+    master.client().set("b", 2)
+    wait_synced(master, replica)
+    assert replica.client().get("b") == b"2"
+
+
+@tidekv_only  # redis-server's link flaps too: its master pings every repl-ping-replica-period (10 s)
+def test_a_small_repl_timeout_keeps_an_idle_link_up(make_server):
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port], "repl-timeout": 1})
+    master.client().set("a", 1)
+    wait_synced(master, replica)
+    before = master.client().info("stats")["sync_partial_ok"]
+    downs = 0
+    for _ in range(25):
+        downs += info_repl(replica)["master_link_status"] != "up"
+        time.sleep(0.1)
+    assert downs == 0 and master.client().info("stats")["sync_partial_ok"] == before
+
+
+# ---- kills ----
+
+@tidekv_only
+def test_kill9_of_master_and_replica_at_random_moments(make_server):
+    rnd = random.Random(3)
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    stop = threading.Event()
+
+    def load():
+        lr = random.Random(5)
+        while not stop.is_set():
+            try:
+                mixed_writes(master.client(socket_timeout=2), lr, 20)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+                time.sleep(0.05)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for _ in range(3):
+            time.sleep(rnd.uniform(0.05, 0.3))
+            victim = rnd.choice([master, replica])
+            victim.kill9()
+            time.sleep(rnd.uniform(0, 0.2))
+            victim.start()
+    finally:
+        stop.set()
+        t.join()
+    assert_same(master, replica)
+    assert_same_history(master, replica)
+
+
+@tidekv_only
+def test_chained_replicas_with_the_middle_killed(make_server):
+    master = make_server()
+    middle = make_server({"replicaof": ["127.0.0.1", master.port]})
+    leaf = make_server({"replicaof": ["127.0.0.1", middle.port]})
+    rnd = random.Random(11)
+    c = master.client()
+    mixed_writes(c, rnd, 200)
+    middle.kill9()
+    mixed_writes(c, rnd, 200)
+    middle.start()
+    mixed_writes(c, rnd, 100)
+    assert_same(master, middle)
+    assert_same(middle, leaf)
+    assert_same_history(master, middle, leaf)
+    assert info_repl(leaf)["master_replid"] == info_repl(master)["master_replid"]
+
+
+# ---- careless REPLICAOF ----
+
+def repl_calls(s, ports, clients, per_client, errors):
+    def switch(k):
+        c = s.client(socket_timeout=3)
+        for j in range(per_client):
+            try:
+                c.execute_command("REPLICAOF", "127.0.0.1", ports[(j + k) % len(ports)])
+            except redis.exceptions.RedisError as e:
+                errors.append(repr(e))
+                return
+
+    threads = [threading.Thread(target=switch, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.mark.xfail(not IS_REDIS, strict=True,
+                   reason="bug: concurrent REPLICAOF calls both pthread_join the replication thread "
+                          "(stop_thread is not serialised): the workers hang for good, the server stops answering")
+def test_replicaof_from_several_clients_at_once(make_server):
+    master = make_server()
+    s = make_server()
+    errors = []
+    try:
+        repl_calls(s, [master.port, free_port()], 2, 20, errors)
+        assert errors == []
+        assert s.client(socket_timeout=3).ping()
+        s.client(socket_timeout=3).execute_command("REPLICAOF", "NO", "ONE")
+        assert s.client(socket_timeout=3).set("own", 1)
+    finally:
+        s.kill9()  # a hung server would make the fixture wait for SIGTERM
+
+
+@pytest.mark.xfail(not IS_REDIS, strict=True,
+                   reason="bug: a replica of itself (or of its own replica) reports master_link_status:up and "
+                          "ROLE 'connected' while it follows nothing")
+def test_replicaof_itself_is_not_reported_as_connected(make_server):
+    s = make_server()
+    s.client().set("a", 1)
+    c = s.client()
+    c.execute_command("REPLICAOF", "127.0.0.1", s.port)
+    time.sleep(1.5)
+    assert info_repl(s)["master_link_status"] == "down"
+    assert c.get("a") == b"1"
+
+
+@tidekv_only
+def test_replicaof_a_redis_server_or_a_garbage_port_keeps_the_data(make_server, tmp_path):
+    import subprocess
+    port = free_port()
+    rs = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                           "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen(4)
+
+    def spew():
+        garbage.settimeout(0.1)
+        while True:
+            try:
+                conn, _ = garbage.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.sendall(b"HTTP/1.1 400 Bad\r\n\r\n*3\r\n$99999999999\r\n" + bytes(range(256)))
+            conn.close()
+
+    threading.Thread(target=spew, daemon=True).start()
+    try:
+        wait_until(lambda: answers(port), timeout=5)
+        redis.Redis(port=port).set("theirs", 1)
+        s = make_server()
+        c = s.client()
+        c.set("mine", "kept")
+        seq = c.execute_command("SEQUENCE")
+        for target in (port, garbage.getsockname()[1]):
+            c.execute_command("REPLICAOF", "127.0.0.1", target)
+            time.sleep(1.2)
+            assert info_repl(s)["master_link_status"] == "down"
+            assert c.get("mine") == b"kept" and c.get("theirs") is None
+            assert c.execute_command("SEQUENCE") == seq and c.dbsize() == 1
+        assert redis.Redis(port=port).get("theirs") == b"1"  # nor does it harm the other server
+    finally:
+        rs.terminate()
+        rs.wait()
+        garbage.close()
+
+
+@tidekv_only
+def test_replicaof_no_one_under_heavy_load_then_writes(make_server):
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    stop = threading.Event()
+
+    def load():
+        lr = random.Random(9)
+        c = master.client()
+        while not stop.is_set():
+            mixed_writes(c, lr, 10)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.5)
+        r = replica.client()
+        assert r.execute_command("REPLICAOF", "NO", "ONE") in (b"OK", True)
+        promoted_at = r.execute_command("SEQUENCE")
+        r.set("own", 1)
+        assert r.execute_command("SEQUENCE") == promoted_at + 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    # What the promoted replica holds up to its promotion is the master's history, byte for byte.
+    m, p = raw_updates(master), raw_updates(replica)
+    assert len(p) > 10 and p[:-1] == m[:len(p) - 1]
+    assert info_repl(replica)["second_repl_offset"] == promoted_at + 1
+
+
+# ---- expiry on a replica ----
+
+def test_a_replica_reports_expired_keys_missing_but_never_deletes_them(make_server):
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    c = master.client()
+    c.set("s", "v", px=300)
+    c.hset("h", "f", "v")
+    c.pexpire("h", 300)
+    c.rpush("l", 1, 2)
+    c.pexpire("l", 300)
+    c.set("keep", 1)
+    wait_synced(master, replica)
+    master.kill9()  # no DEL will come
+    time.sleep(0.5)
+    r = replica.client()
+    seq = None if IS_REDIS else r.execute_command("SEQUENCE")
+    assert r.get("s") is None and r.exists("s", "h", "l") == 0 and r.ttl("s") == -2
+    assert r.hgetall("h") == {} and r.lrange("l", 0, -1) == [] and r.type("h") == b"none"
+    assert r.eval("return redis.call('GET', 's')", 0) is None
+    assert sorted(r.keys("*")) == [b"keep"]
+    if not IS_REDIS:
+        assert r.execute_command("SEQUENCE") == seq  # nothing deleted locally
+    master.start()
+    wait_until(lambda: master.client().dbsize() == 1, timeout=5)  # the master's expiry deletes them ...
+    wait_synced(master, replica)
+    assert sorted(r.keys("*")) == [b"keep"]  # ... and the DELs reach the replica
+
+
+# ---- WAIT, credentials, INFO ----
+
+def test_wait_while_replicas_die(make_server):
+    master = make_server()
+    replicas = [make_server({"replicaof": ["127.0.0.1", master.port]}) for _ in range(2)]
+    c = master.client()
+    c.set("k", 1)
+    for r in replicas:
+        wait_synced(master, r)
+    assert c.execute_command("WAIT", 2, 2000) == 2
+    replicas[0].kill9()
+    c.set("k", 2)
+    started = time.monotonic()
+    assert c.execute_command("WAIT", 2, 400) == 1
+    assert time.monotonic() - started < 2
+    replicas[1].kill9()
+    c.set("k", 3)
+    assert c.execute_command("WAIT", 1, 300) == 0
+    assert wait_until(lambda: info_repl(master)["connected_slaves"] == 0, timeout=3)
+    assert master.client().execute_command("ROLE")[2] == []
+
+
+def test_masterauth_wrong_then_right(make_server):
+    master = make_server({"requirepass": "sesame"})
+    replica = make_server({"replicaof": ["127.0.0.1", master.port], "masterauth": "wrong"})
+    master.client(password="sesame").set("k", "v")
+    time.sleep(1.2)
+    assert info_repl(replica)["master_link_status"] == "down"
+    assert replica.client().get("k") is None
+    assert master.client(password="sesame").info("replication")["connected_slaves"] == 0
+    replica.client().config_set("masterauth", "sesame")
+    wait_until(lambda: info_repl(replica)["master_link_status"] == "up", timeout=8)
+    m = master.client(password="sesame")
+    wait_until(lambda: replica.client().get("k") == b"v", timeout=5)
+    assert m.info("replication")["connected_slaves"] == 1
