@@ -883,7 +883,19 @@ static const option_def *line_option(const char *line, size_t len) {
     return opt;
 }
 
+/* One rewrite at a time (two Sentinels may ask at once): they share the temporary file. */
+static pthread_mutex_t rewrite_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int rewrite_locked(char *err, size_t errlen);
+
 int config_rewrite(char *err, size_t errlen) {
+    pthread_mutex_lock(&rewrite_lock);
+    int rc = rewrite_locked(err, errlen);
+    pthread_mutex_unlock(&rewrite_lock);
+    return rc;
+}
+
+static int rewrite_locked(char *err, size_t errlen) {
     if (!config_path) {
         snprintf(err, errlen, "The server is running without a config file");
         return -1;

@@ -134,7 +134,15 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
+    int replica = server_config.replicaof[0] != '\0';
     if (identity_load(server_config.dir) < 0) {
+        store_close();
+        return 1;
+    }
+    /* A node that followed a master and starts as a master writes a history of its own: were it
+     * to keep its master's id, a replica of that master could continue here from an equal
+     * sequence with other data. */
+    if (!replica && identity_get().following && identity_promote(store_latest_sequence() + 1) < 0) {
         store_close();
         return 1;
     }
@@ -153,9 +161,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
-    const char *failed = expire_index_backfill() < 0   ? "index the keys with an expiry"
-                         : functions_load_stored() < 0 ? "load the function libraries"
-                                                       : NULL;
+    /* A replica writes nothing of its own: its master's batches carry the index entries. */
+    const char *failed = !replica && expire_index_backfill() < 0 ? "index the keys with an expiry"
+                         : functions_load_stored() < 0                ? "load the function libraries"
+                                                                      : NULL;
     if (failed) {
         log_msg(LOG_WARNING, "can't %s in '%s': read error", failed, server_config.dir);
         keycount_free();

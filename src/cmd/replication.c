@@ -24,7 +24,9 @@ static int client_connected(uint64_t id) {
     return net_client_ref_by_id(id, &ref);
 }
 
-void replication_init(void) { replicas_set_liveness(client_connected); }
+static void disconnect_client(uint64_t id) { (void)net_client_kill(id, NULL, NULL, NULL); }
+
+void replication_init(void) { replicas_set_clients(client_connected, disconnect_client); }
 
 /* The IP part of a client's "ip:port" address. */
 static void client_ip(const client *c, char *out, size_t len) {
@@ -44,6 +46,21 @@ static int parse_port(const resp_arg *a, int *port) {
 static void note_master(const char *host_port) {
     char err[128];
     if (config_set("replicaof", host_port, 0, err, sizeof(err)) < 0) log_msg(LOG_WARNING, "replicaof: %s", err);
+}
+
+typedef struct master_change {
+    char host[256];
+    int port;
+} master_change;
+
+static void follow_after_commit(void *arg, int committed) {
+    master_change *change = arg;
+    if (committed && replica_follow(change->host, change->port) == 0) {
+        char master[300];
+        snprintf(master, sizeof(master), "%s %d", change->host, change->port);
+        note_master(master);
+    }
+    free(change);
 }
 
 void cmd_replicaof(cmd_ctx *ctx) {
@@ -67,13 +84,13 @@ void cmd_replicaof(cmd_ctx *ctx) {
         reply_simple(ctx->r, "OK Already connected to specified master");
         return;
     }
-    if (replica_follow(host, port) < 0) {
-        reply_error(ctx->r, "ERR can't start the replication thread, see the server log");
-        return;
-    }
-    char master[300];
-    snprintf(master, sizeof(master), "%s %d", host, port);
-    note_master(master);
+    /* After the command's commit: inside EXEC, the writes queued before it are the node's own
+     * (as in Redis, they stand), and refusing local writes earlier would fail their commit. */
+    master_change *change = malloc(sizeof(*change));
+    if (!change) abort();
+    snprintf(change->host, sizeof(change->host), "%s", host);
+    change->port = port;
+    txn_on_finish(ctx->t, follow_after_commit, change);
     reply_ok(ctx->r);
 }
 
@@ -133,12 +150,17 @@ static int can_continue(const char *replid, uint64_t seq) {
     return seq == latest || (oldest != 0 && oldest <= seq + 1);
 }
 
-/* PSYNC <replid> <sequence>: +CONTINUE <our replid> when the replica can go on with POLLUPDATES
- * from its sequence; a full copy is not offered yet. */
+/* PSYNC <replid> <sequence> [<run id>]: +CONTINUE <our replid> when the replica can go on with
+ * POLLUPDATES from its sequence; a full copy is not offered yet. tidekv replicas add their run
+ * id, so that a server told to follow itself refuses. */
 void cmd_psync(cmd_ctx *ctx) {
     long long seq;
     if (arg_parse_ll(&ctx->argv[2], &seq) < 0 || seq < 0) {
         reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    if (ctx->argc > 3 && strcmp(ctx->argv[3].ptr, identity_run_id()) == 0) {
+        reply_error(ctx->r, "ERR a server can't replicate from itself");
         return;
     }
     if (!can_continue(ctx->argv[1].ptr, (uint64_t)seq)) {

@@ -31,18 +31,22 @@ static int is_replid(const char *s) { return strlen(s) == REPLID_LEN && strspn(s
 /* Writes the current identity to its file; the caller holds the lock. */
 static int save_locked(void) {
     char text[2 * REPLID_LEN + 32], err[256];
-    int n = snprintf(text, sizeof(text), "%s %s %lld\n", current.replid, current.replid2,
-                     (long long)current.second_offset);
+    int n = snprintf(text, sizeof(text), "%s %s %lld %d\n", current.replid, current.replid2,
+                     (long long)current.second_offset, current.following);
     if (file_write_atomic(saved_dir, IDENTITY_FILE, text, (size_t)n, err, sizeof(err)) == 0) return 0;
     log_msg(LOG_WARNING, "can't save the replication id: %s", err);
     return -1;
 }
 
-/* Parses "replid replid2 second_offset": 0, or -1 if it is not that. */
+/* Parses "replid replid2 second_offset following": 0, or -1 if it is not that. */
 static int parse(const char *text, repl_identity *out) {
     long long offset;
     char a[REPLID_LEN + 2], b[REPLID_LEN + 2];
-    if (sscanf(text, "%41s %41s %lld", a, b, &offset) != 3 || !is_replid(a) || !is_replid(b) || offset < -1) return -1;
+    int following = 0; /* absent from files of the first version */
+    if (sscanf(text, "%41s %41s %lld %d", a, b, &offset, &following) < 3 || !is_replid(a) || !is_replid(b) ||
+        offset < -1)
+        return -1;
+    out->following = following != 0;
     memcpy(out->replid, a, REPLID_LEN + 1);
     memcpy(out->replid2, b, REPLID_LEN + 1);
     out->second_offset = offset;
@@ -81,16 +85,20 @@ repl_identity identity_get(void) {
     return copy;
 }
 
-int identity_adopt(const char *master_replid) {
+int identity_adopt(const char *master_replid, uint64_t next_sequence) {
     if (!is_replid(master_replid)) return -1;
     pthread_mutex_lock(&lock);
-    int rc = 0;
-    if (strcmp(current.replid, master_replid) != 0) {
+    int changed = strcmp(current.replid, master_replid) != 0, rc = 0;
+    if (changed) {
+        memcpy(current.replid2, current.replid, REPLID_LEN + 1);
+        current.second_offset = (int64_t)next_sequence;
         memcpy(current.replid, master_replid, REPLID_LEN + 1);
-        memcpy(current.replid2, NO_REPLID, REPLID_LEN + 1);
-        current.second_offset = -1;
+    }
+    if (changed || !current.following) {
+        current.following = 1;
         rc = save_locked();
     }
+    if (rc == 0) rc = changed;
     pthread_mutex_unlock(&lock);
     return rc;
 }
@@ -99,6 +107,7 @@ int identity_promote(uint64_t next_sequence) {
     pthread_mutex_lock(&lock);
     memcpy(current.replid2, current.replid, REPLID_LEN + 1);
     current.second_offset = (int64_t)next_sequence;
+    current.following = 0;
     new_replid(current.replid);
     int rc = save_locked();
     pthread_mutex_unlock(&lock);

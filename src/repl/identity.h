@@ -13,14 +13,17 @@ typedef struct repl_identity {
     char replid[REPLID_LEN + 1];
     char replid2[REPLID_LEN + 1]; /* 40 zeros when there is none */
     int64_t second_offset;        /* -1 when there is none */
+    int following;                /* the node followed a master when it last adopted or promoted */
 } repl_identity;
 
 /* Loads the identity from dir, or makes a new one (and saves it) if there is none. 0 or -1. */
 int identity_load(const char *dir);
 /* A copy of the current identity (safe from any thread). */
 repl_identity identity_get(void);
-/* A replica adopts its master's history once it follows it. 0, or -1 if it cannot be saved. */
-int identity_adopt(const char *master_replid);
+/* A replica adopts its master's history once it follows it, holding everything before
+ * next_sequence; the history it leaves becomes replid2 (its own replicas continue from it, as
+ * in Redis). 1 if the history changed, 0 if not, -1 if it cannot be saved. */
+int identity_adopt(const char *master_replid, uint64_t next_sequence);
 /* A promoted replica starts a new history that continues the old one from next_sequence. */
 int identity_promote(uint64_t next_sequence);
 /* The 40 hex characters INFO shows as run_id: new at every start of the process (Sentinel

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,7 +15,9 @@
 #include "cdc/batch.h"
 #include "config.h"
 #include "repl/identity.h"
+#include "repl/replicas.h"
 #include "script/functions.h"
+#include "storage/durable.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
 #include "storage/txn.h"
@@ -79,16 +83,14 @@ static redisContext *open_link(const char *host, int port) {
         redisFree(c);
         return NULL;
     }
-    /* A master that stops answering for repl-timeout is taken for gone. */
+    /* A write to a master that stops reading gives up after repl-timeout (replies: see call). */
     struct timeval io_tv = {(time_t)repl_timeout_s(), 0};
     redisSetTimeout(c, io_tv);
     pthread_mutex_lock(&rs.lock);
     rs.link = c; /* from here replica_stop can cut it */
     int stop = rs.stopping;
     pthread_mutex_unlock(&rs.lock);
-    if (stop) {
-        shutdown(c->fd, SHUT_RDWR);
-    }
+    if (stop) shutdown(c->fd, SHUT_RDWR);
     return c;
 }
 
@@ -100,15 +102,41 @@ static void close_link(redisContext *c) {
     redisFree(c);
 }
 
-/* Sends a command and reads its reply; NULL (logged) if the link failed. */
+static redisReply *link_failed(redisContext *c) {
+    if (!stopping()) log_msg(LOG_WARNING, "replica: lost the link to the master: %s", c->errstr);
+    return NULL;
+}
+
+/* How often a wait for the master's reply looks at the clock, the stop flag and repl-timeout. */
+#define REPLY_CHECK_MS 200
+
+/* Sends a command and waits for its reply, as long as the master is not silent for
+ * repl-timeout (read at every check, so CONFIG SET applies to an open link) and the thread is
+ * not stopped. NULL (logged) if the link failed. */
 static redisReply *call(redisContext *c, int argc, const char **argv) {
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    if (!r) {
-        if (!stopping()) log_msg(LOG_WARNING, "replica: lost the link to the master: %s", c->errstr);
-        return NULL;
+    int done = 0;
+    if (redisAppendCommandArgv(c, argc, argv, NULL) != REDIS_OK) return link_failed(c);
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK) return link_failed(c);
+    int64_t heard = time_mono_ms();
+    void *reply = NULL;
+    for (;;) {
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return link_failed(c);
+        if (reply) break;
+        if (stopping()) return NULL;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int ready = poll(&p, 1, REPLY_CHECK_MS);
+        if (ready < 0 && errno != EINTR) return link_failed(c);
+        if (ready > 0) {
+            if (redisBufferRead(c) != REDIS_OK) return link_failed(c);
+            heard = time_mono_ms();
+        } else if (time_mono_ms() - heard >= repl_timeout_s() * 1000) {
+            log_msg(LOG_WARNING, "replica: the master was silent for repl-timeout (%llds)", (long long)repl_timeout_s());
+            return NULL;
+        }
     }
     note_io();
-    return r;
+    return reply;
 }
 
 /* Sends a command whose reply must be a status (+OK …): 0, or -1 (logged). On success, the
@@ -155,22 +183,30 @@ static int handshake(redisContext *c) {
     const char *replconf[3] = {"REPLCONF", "listening-port", port};
     if (rc == 0) rc = call_expect_status(c, 3, replconf, NULL, 0);
     repl_identity id = identity_get();
-    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
-    const char *psync[3] = {"PSYNC", id.replid, seq};
-    if (rc == 0) rc = call_expect_status(c, 3, psync, status, sizeof(status));
+    /* A local write that passed txn_commit's check before this node became a replica may be on
+     * its way: every keyed write holds the global lock's shared side until it is written. */
+    if (rc == 0 && keylock_global_exclusive_unless(stopping) == 0) keylock_global_release();
+    uint64_t latest = store_latest_sequence();
+    snprintf(seq, sizeof(seq), "%llu", (unsigned long long)latest);
+    /* Our run id last: a node asked to follow itself tells by it. */
+    const char *psync[4] = {"PSYNC", id.replid, seq, identity_run_id()};
+    if (rc == 0) rc = call_expect_status(c, 4, psync, status, sizeof(status));
     if (rc < 0) return -1;
     char replid[REPLID_LEN + 2];
-    if (sscanf(status, "CONTINUE %41s", replid) != 1 || identity_adopt(replid) < 0) {
+    int adopted = sscanf(status, "CONTINUE %41s", replid) == 1 ? identity_adopt(replid, latest + 1) : -1;
+    if (adopted < 0) {
         log_msg(LOG_WARNING, "replica: the master answered PSYNC with '%s'", status);
         return -1;
     }
+    if (adopted) replicas_disconnect_all(); /* a history of our replicas' own is over */
     log_msg(LOG_NOTICE, "replica: following the master from sequence %s (partial sync)", seq);
     return 0;
 }
 
 /* ---- applying batches ---- */
 
-/* Writes one batch as it is, after checking it is the next one and tidekv's to write. */
+/* Writes one batch as it is, after checking it is the next one and tidekv's to write. The
+ * caller holds the global lock's exclusive side: the batch's before-state must not move. */
 static int apply_batch(const char *data, size_t len) {
     batch_reader h;
     if (batch_reader_init(&h, data, len) < 0 || h.count == 0) {
@@ -183,10 +219,6 @@ static int apply_batch(const char *data, size_t len) {
                 (unsigned long long)h.sequence, (unsigned long long)expected);
         return -1;
     }
-    /* Every key: the batch's before-state must not move. A busy script may hold them a while,
-     * and REPLICAOF inside EXEC holds them while it waits for this thread to stop. */
-    while (keylock_global_exclusive_unless(stopping) < 0)
-        if (stopping()) return -1;
     txn t;
     txn_init(&t);
     functions_batch libraries; /* FUNCTION's libraries in memory follow the batch's records */
@@ -201,7 +233,6 @@ static int apply_batch(const char *data, size_t len) {
         log_msg(LOG_WARNING, "replica: write failed: %s", write_err);
     free(write_err);
     txn_free(&t);
-    keylock_global_release();
     if (rc == 0 && store_latest_sequence() != h.sequence + h.count - 1) {
         log_msg(LOG_WARNING, "replica: the batch at %llu was written at another sequence: the data diverged",
                 (unsigned long long)h.sequence);
@@ -217,13 +248,38 @@ static const redisReply *map_field(const redisReply *r, const char *name) {
     return NULL;
 }
 
-/* Applies a POLLUPDATES reply's batches, in order. */
+/* With appendfsync always, a write is acknowledged (the next poll) only once the WAL holds it
+ * on disk, as on the master: WAIT counts the replicas that have it. The sync thread does the
+ * syncing (storage/durable.h), for every writer at once. */
+#define SYNC_CHECK_US 200
+
+static int sync_if_always(void) {
+    if (CONFIG_READ(appendfsync) != FSYNC_ALWAYS) return 0;
+    uint64_t applied = store_latest_sequence(), failures = durable_sync_failures();
+    durable_request_sync();
+    while (durable_synced_sequence() < applied && !stopping()) {
+        if (durable_sync_failures() != failures) { /* not acknowledged: the link goes, and comes back */
+            log_msg(LOG_WARNING, "replica: can't sync the write-ahead log");
+            return -1;
+        }
+        usleep(SYNC_CHECK_US);
+    }
+    return 0;
+}
+
+/* Applies a POLLUPDATES reply's batches, in order, under the global lock's exclusive side
+ * (taken once for them all: readers wait for one reply's batches, not for each). */
 static int apply_updates(const redisReply *r) {
     const redisReply *updates = r->type == REDIS_REPLY_ARRAY ? map_field(r, "updates") : NULL;
     if (!updates || updates->type != REDIS_REPLY_ARRAY) {
         log_msg(LOG_WARNING, "replica: the master's POLLUPDATES reply is malformed");
         return -1;
     }
+    if (updates->elements == 0) return 0;
+    /* A busy script may hold keys a while, and REPLICAOF inside EXEC holds them while it waits
+     * for this thread to stop: the wait gives up when the thread is stopped. */
+    while (keylock_global_exclusive_unless(stopping) < 0)
+        if (stopping()) return -1;
     buf raw;
     buf_init(&raw);
     int rc = 0;
@@ -237,8 +293,9 @@ static int apply_updates(const redisReply *r) {
             rc = apply_batch(raw.data, raw.len);
         }
     }
+    keylock_global_release();
     buf_free(&raw);
-    return rc;
+    return rc < 0 ? -1 : sync_if_always();
 }
 
 /* Polls the master for what follows our latest sequence and applies it, until the link fails
@@ -311,7 +368,16 @@ static void stop_thread(void) {
     pthread_mutex_unlock(&rs.lock);
 }
 
+/* One change of master at a time (REPLICAOF on two workers, shutdown): each stops the thread
+ * the previous one started. */
+static pthread_mutex_t changes = PTHREAD_MUTEX_INITIALIZER;
+
 int replica_follow(const char *host, int port) {
+    pthread_mutex_lock(&changes);
+    if (replica_follows(host, port)) {
+        pthread_mutex_unlock(&changes);
+        return 0;
+    }
     stop_thread();
     pthread_mutex_lock(&rs.lock);
     snprintf(rs.host, sizeof(rs.host), "%s", host);
@@ -319,32 +385,40 @@ int replica_follow(const char *host, int port) {
     rs.stopping = 0;
     rs.state = LINK_CONNECT;
     rs.last_io_ms = 0;
-    rs.down_since_ms = time_mono_ms();
+    rs.down_since_ms = 0; /* never up yet */
     txn_refuse_local_writes(1); /* before the thread: from now on only the master's batches */
     int rc = pthread_create(&rs.thread, NULL, replica_main, NULL) == 0 ? 0 : -1;
     rs.running = rc == 0;
     if (rc < 0) txn_refuse_local_writes(0);
     pthread_mutex_unlock(&rs.lock);
+    pthread_mutex_unlock(&changes);
     if (rc < 0) log_msg(LOG_WARNING, "replica: can't start the replication thread");
     return rc;
 }
 
 void replica_stop(void) {
-    if (!replica_active()) return;
-    stop_thread();
-    identity_promote(store_latest_sequence() + 1);
-    txn_refuse_local_writes(0);
-    log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
-            (unsigned long long)store_latest_sequence() + 1);
+    pthread_mutex_lock(&changes);
+    if (replica_active()) {
+        stop_thread();
+        identity_promote(store_latest_sequence() + 1);
+        txn_refuse_local_writes(0);
+        log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
+                (unsigned long long)store_latest_sequence() + 1);
+    }
+    pthread_mutex_unlock(&changes);
 }
 
-void replica_close(void) { stop_thread(); }
+void replica_close(void) {
+    pthread_mutex_lock(&changes);
+    stop_thread();
+    pthread_mutex_unlock(&changes);
+}
 
 int replica_active(void) { return txn_local_writes_refused(); }
 
 int replica_follows(const char *host, int port) {
     pthread_mutex_lock(&rs.lock);
-    int same = rs.running && rs.port == port && strcmp(rs.host, host) == 0;
+    int same = rs.running && !rs.stopping && rs.port == port && strcmp(rs.host, host) == 0;
     pthread_mutex_unlock(&rs.lock);
     return same;
 }
@@ -355,8 +429,9 @@ int replica_get_role(replica_role *out) {
     snprintf(out->host, sizeof(out->host), "%s", rs.host);
     out->port = rs.port;
     out->state = link_state_names[rs.state];
+    int up = rs.state == LINK_CONNECTED;
     pthread_mutex_unlock(&rs.lock);
-    out->offset = store_latest_sequence();
+    out->offset = up ? (long long)store_latest_sequence() : -1; /* as Redis: no link, no offset */
     return 0;
 }
 
@@ -366,8 +441,10 @@ void replica_info(buf *out) {
     int up = rs.state == LINK_CONNECTED;
     buf_printf(out, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n", rs.host, rs.port, up ? "up" : "down");
     buf_printf(out, "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:0\r\n",
-               rs.last_io_ms ? (long long)(now - rs.last_io_ms) / 1000 : -1LL);
-    if (!up) buf_printf(out, "master_link_down_since_seconds:%lld\r\n", (long long)(now - rs.down_since_ms) / 1000);
+               up && rs.last_io_ms ? (long long)(now - rs.last_io_ms) / 1000 : -1LL);
+    if (!up) /* -1: never up since it began following */
+        buf_printf(out, "master_link_down_since_seconds:%lld\r\n",
+                   rs.down_since_ms ? (long long)(now - rs.down_since_ms) / 1000 : -1LL);
     pthread_mutex_unlock(&rs.lock);
     unsigned long long offset = (unsigned long long)store_latest_sequence();
     buf_printf(out, "slave_read_repl_offset:%llu\r\nslave_repl_offset:%llu\r\n", offset, offset);

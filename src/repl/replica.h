@@ -24,7 +24,7 @@ typedef struct replica_role {
     char host[256];
     int port;
     const char *state; /* Redis's: connect, connecting, sync, connected */
-    uint64_t offset;
+    long long offset; /* -1 while the link is down */
 } replica_role;
 int replica_get_role(replica_role *out);
 /* Whether a replica is following host:port already (REPLICAOF's "Already connected"). */

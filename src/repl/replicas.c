@@ -19,9 +19,24 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
 static size_t nentries, cap;
 static int (*liveness)(uint64_t client_id);
+static void (*disconnect)(uint64_t client_id);
 static replicas_waiter *waiters;
 
-void replicas_set_liveness(int (*is_connected)(uint64_t client_id)) { liveness = is_connected; }
+void replicas_set_clients(int (*is_connected)(uint64_t client_id), void (*close_client)(uint64_t client_id)) {
+    liveness = is_connected;
+    disconnect = close_client;
+}
+
+void replicas_disconnect_all(void) {
+    pthread_mutex_lock(&lock);
+    size_t n = nentries;
+    uint64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (!ids) abort();
+    for (size_t i = 0; i < n; i++) ids[i] = entries[i].e.client_id;
+    pthread_mutex_unlock(&lock); /* the closes reach net's registry, which calls no one back here */
+    for (size_t i = 0; i < n; i++) disconnect(ids[i]);
+    free(ids);
+}
 
 /* Drops the entries of clients that are gone; the caller holds the lock. */
 static void prune(void) {

@@ -14,8 +14,12 @@ typedef struct replica_entry {
     int64_t last_ms;   /* monotonic time of its last acknowledgement */
 } replica_entry;
 
-/* How the list learns that a client is gone (net's registry): set once at start-up. */
-void replicas_set_liveness(int (*is_connected)(uint64_t client_id));
+/* How the list learns that a client is gone, and closes one (net's registry): set once at
+ * start-up. */
+void replicas_set_clients(int (*is_connected)(uint64_t client_id), void (*disconnect)(uint64_t client_id));
+/* Closes every replica's link: they ask PSYNC again, and learn the history this node now
+ * belongs to (it followed a new master). */
+void replicas_disconnect_all(void);
 /* REPLCONF listening-port: the port to show for the client once it is a replica. */
 void replicas_note_port(uint64_t client_id, const char *ip, int port);
 /* PSYNC accepted: the client is a replica holding everything up to acked. */

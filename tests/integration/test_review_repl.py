@@ -19,9 +19,6 @@ def wait_link(s, status, timeout=10):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="a replica restarted without replicaof keeps its master's replid as "
-                   "a master: its own writes take sequences of history A, and a later PSYNC A <seq> is "
-                   "accepted, so it continues with different data at the same sequence numbers")
 def test_a_former_replica_that_wrote_is_not_continued_silently(make_server):
     master = make_server()
     replica = make_server()
@@ -45,9 +42,6 @@ def test_a_former_replica_that_wrote_is_not_continued_silently(make_server):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="with appendfsync always on the replica, WAIT counts it as soon as it "
-                   "polls again; its thread never asks for a sync (txn_commit_verbatim), so the WAL is "
-                   "synced up to a second later (REPLICATION.md: 'and ... synced')")
 def test_wait_counts_a_replica_only_once_it_synced_with_appendfsync_always(make_server):
     master, replica = start_pair(make_server, appendfsync="always")
     wait_synced(master, replica)
@@ -61,9 +55,6 @@ def test_wait_counts_a_replica_only_once_it_synced_with_appendfsync_always(make_
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="identity_adopt clears replid2: an old master that follows the promoted "
-                   "replica forgets its own history, so its own replicas (still of history A) can no longer "
-                   "continue partially when they reconnect to it (Redis keeps replid2 = A on +CONTINUE)")
 def test_a_chained_replica_continues_after_its_master_follows_the_promoted_one(make_server):
     master, replica = start_pair(make_server)
     chained = make_server({"replicaof": ["127.0.0.1", master.port]})
@@ -80,9 +71,6 @@ def test_a_chained_replica_continues_after_its_master_follows_the_promoted_one(m
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="EXEC commits after REPLICAOF set txn_refuse_local_writes: the commit "
-                   "fails, EXEC answers 'ERR write failed: READONLY', the queued SET is lost, yet the node "
-                   "follows the master")
 def test_a_transaction_that_makes_a_replica_does_not_report_failure_yet_take_effect(make_server):
     """MULTI; SET; REPLICAOF host port; EXEC: Redis runs both. tidekv's EXEC commits after REPLICAOF has
     refused local writes, so the commit fails: the SET is lost and every reply becomes an error, yet the
@@ -139,10 +127,6 @@ def thread_count(s):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="replica_follow is not serialized: two REPLICAOF on two workers both "
-                   "run stop_thread (a double pthread_join of one thread), then both start a thread; one is "
-                   "orphaned and keeps following (its stopping flag reset by the other), and a later "
-                   "REPLICAOF hangs its worker for good in pthread_join (gdb: stop_thread, replica.c:308)")
 def test_concurrent_replicaof_leaves_one_replication_thread(make_server):
     import threading
     m1, m2 = make_server(), make_server()
