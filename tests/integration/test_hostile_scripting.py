@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from conftest import RespError, Simple, tidekv_only
+from test_scripting import start_script_and_writers
 
 READONLY = "Attempt to modify a readonly table"
 
@@ -114,27 +115,8 @@ def test_script_kill_reachable_while_clients_wait_on_the_scripts_keys(make_serve
     admin = s.client()
     admin.config_set("busy-reply-threshold", 500)
     admin.close()
-    body = first_call + " local i = 0 while true do i = i + 1 end"
     result = {}
-
-    def run_script():
-        try:
-            result["script"] = s.client(socket_timeout=30).eval(body, 1, "k")
-        except redis.RedisError as e:
-            result["script"] = str(e)
-
-    def write(i):
-        try:
-            result[i] = s.client(socket_timeout=30).set("k", "v")
-        except redis.RedisError as e:
-            result[i] = str(e)
-
-    threads = [threading.Thread(target=run_script)]
-    threads[0].start()
-    time.sleep(0.2)
-    for i in range(4):  # some land on the other worker
-        threads.append(threading.Thread(target=write, args=(i,)))
-        threads[-1].start()
+    threads = start_script_and_writers(s, first_call + " local i = 0 while true do i = i + 1 end", result, 0.2)
     try:
         time.sleep(1.0)
         assert _kill_within(s, 8) is True

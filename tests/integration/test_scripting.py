@@ -9,7 +9,7 @@ import threading
 import pytest
 import redis
 
-from conftest import IS_REDIS, RespError, Simple, tidekv_only
+from conftest import RespError, Simple, tidekv_only
 
 
 def sha1(body):
@@ -530,35 +530,38 @@ def test_busy_then_script_kill(server):
         admin.close()
 
 
+def start_script_and_writers(server, body, result, delay, writers=4):
+    """Starts EVAL body with key k, then after delay seconds `writers` clients that SET k, each in a
+    thread of its own; the script's reply or error goes to result["script"], writer i's to result[i].
+    Returns the threads, the script's first."""
+    import time
+
+    def run(name, call):
+        try:
+            result[name] = call()
+        except redis.RedisError as e:
+            result[name] = str(e)
+
+    threads = [threading.Thread(target=run, args=("script", lambda: server.client(socket_timeout=30).eval(body, 1, "k")))]
+    threads[0].start()
+    time.sleep(delay)
+    threads += [threading.Thread(target=run, args=(i, lambda: server.client(socket_timeout=30).set("k", "v")))
+                for i in range(writers)]
+    for t in threads[1:]:
+        t.start()
+    return threads
+
+
 def test_commands_sent_before_the_threshold_get_busy_once_it_passes(make_server):
     """A command that came in while the script was young, and waits for the script's key, gets
     BUSY once the script passes the threshold (Redis reads it then and refuses it): it does not
     wait for the script's end, and its worker is free again to read SCRIPT KILL."""
-    import time
     s = make_server()
     admin = s.client()
     admin.config_set("busy-reply-threshold", 300)
     result = {}
-
-    def run_script():
-        try:
-            result["script"] = s.client(socket_timeout=30).eval(
-                "redis.call('GET', KEYS[1]) local i = 0 while true do i = i + 1 end", 1, "k")
-        except redis.RedisError as e:
-            result["script"] = str(e)
-
-    def write(i):
-        try:
-            result[i] = s.client(socket_timeout=30).set("k", "v")
-        except redis.RedisError as e:
-            result[i] = str(e)
-
-    threads = [threading.Thread(target=run_script)]
-    threads[0].start()
-    time.sleep(0.1)
-    threads += [threading.Thread(target=write, args=(i,)) for i in range(4)]
-    for t in threads[1:]:
-        t.start()
+    threads = start_script_and_writers(s, "redis.call('GET', KEYS[1]) local i = 0 while true do i = i + 1 end",
+                                       result, 0.1)
     try:
         for t in threads[1:]:
             t.join(5)
