@@ -65,8 +65,9 @@ enum { LIBRARIES_APPEND, LIBRARIES_REPLACE, LIBRARIES_FLUSH };
 /* Installs n libraries at once into a working copy (all or none), taking them over on success
  * (the array's entries are then emptied). APPEND refuses a library whose name is taken, REPLACE
  * replaces it, FLUSH drops every library first; any policy refuses a function name that a
- * library left in place (or another new one) has. Returns 0 with the libraries it dropped
- * (replaced or flushed) in *dropped (free with libraries_free), or -1 with the error in err:
+ * library left in place (or another new one) has. Returns 0 with the libraries FLUSH dropped
+ * that no new one replaces in *dropped (free with libraries_free; the replaced ones are
+ * freed), or -1 with the error in err:
  * "ERR Library <name> already exists" (the name in quotes when quote_name, as FUNCTION LOAD
  * words it) or "ERR Function <name> already exists". */
 int libraries_install(library_set *set, library *libs, size_t n, int policy, int quote_name, buf *err,
