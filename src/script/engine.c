@@ -490,10 +490,12 @@ static int redis_register_function(lua_State *L) {
         return raise_plain(L, "wrong number of arguments to redis.register_function");
     }
     if (!function_name_valid(name, name_len)) return raise_plain(L, ERR_LIBRARY_NAME); /* a NUL too */
-    if (library_has_function(vm->loading, name)) return raise_plain(L, "Function already exists in the library");
-    lua_pushlightuserdata(L, (void *)&PENDING_KEY);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_pushstring(L, name);
+    push_registry(L, &PENDING_KEY); /* what this library registered so far, by name */
+    lua_pushlstring(L, name, name_len);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) return raise_plain(L, "Function already exists in the library");
+    lua_pop(L, 1);
+    lua_pushlstring(L, name, name_len);
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 2);
     lua_rawseti(L, -2, 1);

@@ -51,18 +51,11 @@ void library_free(library *lib) {
 }
 
 void library_add_function(library *lib, const char *name, const char *description, int flags) {
-    lib->fns = realloc(lib->fns, (lib->nfns + 1) * sizeof(*lib->fns));
-    if (!lib->fns) abort();
+    lib->fns = grow_array(lib->fns, &lib->fns_cap, lib->nfns + 1, sizeof(*lib->fns), 4);
     function_info *f = &lib->fns[lib->nfns++];
     f->name = copy_string(name, strlen(name));
     f->description = description ? copy_string(description, strlen(description)) : NULL;
     f->flags = flags;
-}
-
-int library_has_function(const library *lib, const char *name) {
-    for (size_t i = 0; i < lib->nfns; i++)
-        if (strcmp(lib->fns[i].name, name) == 0) return 1;
-    return 0;
 }
 
 int function_name_valid(const char *p, size_t len) {

@@ -27,14 +27,13 @@ typedef struct library {
     char *code;
     size_t code_len;
     function_info *fns;
-    size_t nfns;
+    size_t nfns, fns_cap;
 } library;
 
 void library_init(library *lib);
 void library_free(library *lib);
 /* Appends a function (copies of name and description) to lib. */
 void library_add_function(library *lib, const char *name, const char *description, int flags);
-int library_has_function(const library *lib, const char *name);
 
 /* Names of libraries and functions: letters, digits and '_', at least one. */
 int function_name_valid(const char *p, size_t len);
