@@ -23,13 +23,6 @@ static void record_flush(cmd_ctx *ctx) {
     cmd_record(ctx, TYPE_NONE, 2, argv, lens);
 }
 
-/* Whether name is one of the n libraries'. */
-static int named_in(char *const *names, size_t n, const char *name) {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], name) == 0) return 1;
-    return 0;
-}
-
 /* Installs libraries as one change: their records on disk and in the change record, then a
  * working copy of the registry with them (which checks them: on a conflict the writes are
  * dropped), then the deletion of the libraries a FLUSH dropped. The copy is published when the
@@ -37,13 +30,9 @@ static int named_in(char *const *names, size_t n, const char *name) {
  * error and returns -1 otherwise. */
 static int install(cmd_ctx *ctx, library *libs, size_t n, int policy, int quote_name) {
     if (policy == LIBRARIES_FLUSH) record_flush(ctx);
-    char **names = malloc((n ? n : 1) * sizeof(*names));
-    if (!names) abort();
     for (size_t i = 0; i < n; i++) {
         function_store_put(ctx->t, libs[i].name, strlen(libs[i].name), libs[i].code, libs[i].code_len);
         record_load(ctx, &libs[i]);
-        names[i] = strdup(libs[i].name);
-        if (!names[i]) abort();
     }
     buf err;
     buf_init(&err);
@@ -59,11 +48,8 @@ static int install(cmd_ctx *ctx, library *libs, size_t n, int policy, int quote_
     } else {
         libraries_change_stage(set, ctx->t);
     }
-    for (size_t i = 0; i < ndropped; i++)
-        if (!named_in(names, n, dropped[i].name)) function_store_delete(ctx->t, dropped[i].name, strlen(dropped[i].name));
+    for (size_t i = 0; i < ndropped; i++) function_store_delete(ctx->t, dropped[i].name, strlen(dropped[i].name));
     libraries_free(dropped, ndropped);
-    for (size_t i = 0; i < n; i++) free(names[i]);
-    free(names);
     buf_free(&err);
     return rc;
 }

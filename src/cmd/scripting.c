@@ -165,13 +165,13 @@ static void eval_generic(cmd_ctx *ctx, const resp_arg *body, int ro_command) {
 /* FCALL / FCALL_RO function numkeys key… arg…: runs as EVAL runs a script. */
 static void fcall_generic(cmd_ctx *ctx, int ro_command) {
     int nkeys, flags;
-    if (parse_numkeys(ctx, "ERR Bad number of keys provided", &nkeys) < 0) return;
     script_vm *vm = functions_vm();
     const resp_arg *name = &ctx->argv[1];
-    if (!script_vm_function(vm, name->ptr, name->len, &flags)) {
+    if (!script_vm_function(vm, name->ptr, name->len, &flags)) { /* before numkeys, as in Redis */
         reply_error(ctx->r, "ERR Function not found");
         return;
     }
+    if (parse_numkeys(ctx, "ERR Bad number of keys provided", &nkeys) < 0) return;
     script_run run = {{run_script_command, command_known}, ctx, vm, ctx->db, 0};
     if (check_flags(ctx, flags, ro_command, &run.read_only) < 0) return;
     start_run(ctx);

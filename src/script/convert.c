@@ -192,13 +192,13 @@ size_t script_push_reply(lua_State *L, const char *p, size_t len) {
 
 /* ---- Lua → replies ---- */
 
-const char *script_error_text(lua_State *L, int idx) {
+const char *script_push_error_text(lua_State *L, int idx) {
     if (!lua_istable(L, idx)) return NULL;
     lua_pushstring(L, "err");
     lua_rawget(L, idx < 0 ? idx - 1 : idx);
-    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_pop(L, 1); /* the string stays alive: the table holds it */
-    return s;
+    if (lua_isstring(L, -1)) return lua_tostring(L, -1); /* a number becomes its text, as in Redis */
+    lua_pop(L, 1);
+    return NULL;
 }
 
 /* A status or error line: CR and LF become spaces so that it stays one line. */

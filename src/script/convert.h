@@ -27,7 +27,8 @@ void script_push_error(lua_State *L, const char *text, size_t len);
  * verbatim_string → that reply, any other table → an array up to its first nil. */
 void script_reply_value(lua_State *L, reply *r, int script_resp);
 
-/* The error message of an error table (its "err" field), NULL if value at idx is none. */
-const char *script_error_text(lua_State *L, int idx);
+/* The error message of an error table (its "err" field, a string or a number as its text),
+ * pushed and returned; NULL (nothing pushed) if the value at idx has none. */
+const char *script_push_error_text(lua_State *L, int idx);
 
 #endif

@@ -405,6 +405,11 @@ static int redis_debug(lua_State *L) {
 static const char FUNCTIONS_KEY = 0;
 static const char PENDING_KEY = 0;
 
+static void push_registry(lua_State *L, const char *key) {
+    lua_pushlightuserdata(L, (void *)key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
 /* Raises a message without the script position luaL_error would add (Redis's texts for
  * register_function's errors have none). */
 static int raise_plain(lua_State *L, const char *text) {
@@ -432,7 +437,7 @@ static int read_function_flags(lua_State *L, int idx) {
 
 /* The fields of redis.register_function{function_name=…, callback=…, description=…, flags={…}}:
  * the callback is left on the stack. Returns NULL after raising the error. */
-static const char *read_named_arguments(lua_State *L, const char **description, int *flags) {
+static const char *read_named_arguments(lua_State *L, size_t *name_len, const char **description, int *flags) {
     const char *name = NULL;
     int callback = 0;
     lua_pushnil(L);
@@ -441,7 +446,7 @@ static const char *read_named_arguments(lua_State *L, const char **description, 
         int type = lua_type(L, -1);
         if (strcmp(field, "function_name") == 0) {
             if (type != LUA_TSTRING) raise_plain(L, "function_name argument given to redis.register_function must be a string");
-            name = lua_tostring(L, -1);
+            name = lua_tolstring(L, -1, name_len);
         } else if (strcmp(field, "description") == 0) {
             if (type != LUA_TSTRING) raise_plain(L, "description argument given to redis.register_function must be a string");
             *description = lua_tostring(L, -1);
@@ -468,26 +473,29 @@ static int redis_register_function(lua_State *L) {
     script_vm *vm = vm_of(L);
     if (!vm->loading) return raise_plain(L, "redis.register_function can only be called on FUNCTION LOAD command");
     const char *name, *description = NULL;
+    size_t name_len = 0;
     int flags = 0;
     if (lua_gettop(L) == 1) {
         if (!lua_istable(L, 1))
             return raise_plain(L, "calling redis.register_function with a single argument is only applicable to Lua "
                                   "table (representing named arguments).");
         lua_settop(L, 2); /* slot 2: the callback */
-        name = read_named_arguments(L, &description, &flags);
+        name = read_named_arguments(L, &name_len, &description, &flags);
     } else if (lua_gettop(L) == 2) {
         if (lua_type(L, 1) != LUA_TSTRING) return raise_plain(L, "first argument to redis.register_function must be a string");
         if (lua_type(L, 2) != LUA_TFUNCTION)
             return raise_plain(L, "second argument to redis.register_function must be a function");
-        name = lua_tostring(L, 1);
+        name = lua_tolstring(L, 1, &name_len);
     } else {
         return raise_plain(L, "wrong number of arguments to redis.register_function");
     }
-    if (!function_name_valid(name, strlen(name))) return raise_plain(L, ERR_LIBRARY_NAME);
-    if (library_has_function(vm->loading, name)) return raise_plain(L, "Function already exists in the library");
-    lua_pushlightuserdata(L, (void *)&PENDING_KEY);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-    lua_pushstring(L, name);
+    if (!function_name_valid(name, name_len)) return raise_plain(L, ERR_LIBRARY_NAME); /* a NUL too */
+    push_registry(L, &PENDING_KEY); /* what this library registered so far, by name */
+    lua_pushlstring(L, name, name_len);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) return raise_plain(L, "Function already exists in the library");
+    lua_pop(L, 1);
+    lua_pushlstring(L, name, name_len);
     lua_createtable(L, 2, 0);
     lua_pushvalue(L, 2);
     lua_rawseti(L, -2, 1);
@@ -502,6 +510,20 @@ static void set_number(lua_State *L, const char *name, lua_Number v) {
     lua_pushstring(L, name);
     lua_pushnumber(L, v);
     lua_rawset(L, -3);
+}
+
+/* redis.LOG_* and the version, into the table on top. */
+static void set_log_levels_and_version(lua_State *L) {
+    set_number(L, "LOG_DEBUG", LOG_DEBUG);
+    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
+    set_number(L, "LOG_NOTICE", LOG_NOTICE);
+    set_number(L, "LOG_WARNING", LOG_WARNING);
+    lua_pushstring(L, "REDIS_VERSION");
+    lua_pushstring(L, TIDEKV_REDIS_VERSION);
+    lua_rawset(L, -3);
+    int major = 0, minor = 0, patch = 0;
+    sscanf(TIDEKV_REDIS_VERSION, "%d.%d.%d", &major, &minor, &patch);
+    set_number(L, "REDIS_VERSION_NUM", (major << 16) | (minor << 8) | patch);
 }
 
 static void open_redis_library(lua_State *L) {
@@ -527,21 +549,12 @@ static void open_redis_library(lua_State *L) {
         lua_pushcfunction(L, f->func);
         lua_rawset(L, -3);
     }
-    set_number(L, "LOG_DEBUG", LOG_DEBUG);
-    set_number(L, "LOG_VERBOSE", LOG_VERBOSE);
-    set_number(L, "LOG_NOTICE", LOG_NOTICE);
-    set_number(L, "LOG_WARNING", LOG_WARNING);
+    set_log_levels_and_version(L);
     set_number(L, "REPL_NONE", REPL_NONE);
     set_number(L, "REPL_AOF", REPL_AOF);
     set_number(L, "REPL_SLAVE", REPL_REPLICA);
     set_number(L, "REPL_REPLICA", REPL_REPLICA);
     set_number(L, "REPL_ALL", REPL_ALL);
-    lua_pushstring(L, "REDIS_VERSION");
-    lua_pushstring(L, TIDEKV_REDIS_VERSION);
-    lua_rawset(L, -3);
-    int major = 0, minor = 0, patch = 0;
-    sscanf(TIDEKV_REDIS_VERSION, "%d.%d.%d", &major, &minor, &patch);
-    set_number(L, "REDIS_VERSION_NUM", (major << 16) | (minor << 8) | patch);
     lua_setglobal(L, "redis");
 }
 
@@ -779,6 +792,56 @@ static void remove_unlisted_globals(lua_State *L) {
     lua_pop(L, 1);
 }
 
+/* ---- what a library's code sees while it loads ----
+ * Redis 7.0 runs a library's code with one global only, a read-only `redis` that has
+ * register_function, log, the LOG_ levels and the version (any other name is the
+ * nonexistent-global error); the functions it registers see the scripts' globals when they
+ * run. So the code runs in an environment of its own, a read-only view that shows the load
+ * globals while it loads and the scripts' environment after: the functions and helpers it
+ * made keep that environment. Nothing random or clock-bound is in reach at load, so each
+ * worker's run of the code registers what FUNCTION LOAD's did. */
+static const char LIBRARY_ENV_KEY = 0;
+static const char LOAD_GLOBALS_KEY = 0;
+
+/* Makes the table on top raise the nonexistent-global error for a missing field. */
+static void refuse_missing_fields(lua_State *L) {
+    lua_newtable(L);
+    lua_pushcfunction(L, nonexistent_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
+static void make_library_env(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&LOAD_GLOBALS_KEY);
+    lua_newtable(L);
+    lua_newtable(L); /* the load globals' redis */
+    lua_pushcfunction(L, redis_register_function);
+    lua_setfield(L, -2, "register_function");
+    lua_pushcfunction(L, redis_log);
+    lua_setfield(L, -2, "log");
+    set_log_levels_and_version(L);
+    refuse_missing_fields(L);
+    readonly_view_make(L);
+    lua_setfield(L, -2, "redis");
+    refuse_missing_fields(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, (void *)&LIBRARY_ENV_KEY);
+    push_registry(L, &ENV_KEY);
+    readonly_view_make(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+/* Points the libraries' environment at the load globals (while a library loads) or at the
+ * scripts' environment. */
+static void set_library_env(lua_State *L, int loading) {
+    push_registry(L, &LIBRARY_ENV_KEY);
+    lua_getmetatable(L, -1);
+    lua_pushstring(L, "__index");
+    push_registry(L, loading ? &LOAD_GLOBALS_KEY : &ENV_KEY);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+}
+
 static lua_State *new_state(script_vm *vm) {
     lua_State *L = luaL_newstate();
     if (!L) abort();
@@ -810,6 +873,7 @@ static lua_State *new_state(script_vm *vm) {
     guard_escapes(L);
     protect_globals(L);
     protect_string_metatable(L);
+    make_library_env(L);
     lua_pushlightuserdata(L, (void *)&FUNCTIONS_KEY);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
@@ -974,9 +1038,10 @@ static void reply_script_error(lua_State *L, const char *sha, reply *r) {
         reply_errorf(r, "ERR Error running script %s, %.100s", sha, s ? s : "execution failure");
         return;
     }
-    const char *msg = script_error_text(L, -1);
-    lua_getfield(L, -1, "source");
-    lua_getfield(L, -2, "line");
+    int table = lua_gettop(L);
+    const char *msg = script_push_error_text(L, table);
+    lua_getfield(L, table, "source");
+    lua_getfield(L, table, "line");
     const char *source = lua_tostring(L, -2);
     const char *line = lua_tostring(L, -1);
     buf text;
@@ -986,7 +1051,7 @@ static void reply_script_error(lua_State *L, const char *sha, reply *r) {
     buf_append_byte(&text, 0);
     reply_error(r, text.data);
     buf_free(&text);
-    lua_pop(L, 2);
+    lua_settop(L, table);
 }
 
 /* Buffers a state keeps for the next redis.call; bigger ones (a big value went through) go back
@@ -1057,11 +1122,6 @@ static void hook_load_limit(lua_State *L, lua_Debug *ar) {
     stop_script(L, vm, "FUNCTION LOAD timeout");
 }
 
-static void push_registry(lua_State *L, const char *key) {
-    lua_pushlightuserdata(L, (void *)key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-}
-
 /* Moves the functions the library just registered into the state's functions. */
 static void keep_pending_functions(lua_State *L) {
     push_registry(L, &FUNCTIONS_KEY);
@@ -1084,9 +1144,10 @@ static void set_pending(lua_State *L, int fresh) {
 
 /* The error a library's code ended with, as FUNCTION LOAD words it. */
 static void library_error(lua_State *L, buf *err) {
-    const char *msg = lua_istable(L, -1) ? script_error_text(L, -1) : NULL;
+    const char *msg = script_push_error_text(L, -1);
     if (msg) {
         buf_printf(err, "ERR Error registering functions: %s", msg);
+        lua_pop(L, 1);
     } else {
         msg = lua_tostring(L, -1);
         buf_printf(err, "ERR Error registering functions: ERR %s", msg ? msg : "unknown error");
@@ -1102,8 +1163,7 @@ int script_vm_load_library(script_vm *vm, const char *code, size_t len, size_t l
         lua_pop(L, 1);
         return -1;
     }
-    lua_pushlightuserdata(L, (void *)&ENV_KEY);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    push_registry(L, &LIBRARY_ENV_KEY);
     lua_setfenv(L, -2);
     set_pending(L, 1);
     size_t before = lib->nfns;
@@ -1111,7 +1171,9 @@ int script_vm_load_library(script_vm *vm, const char *code, size_t len, size_t l
     vm->aborting = 0;
     vm->load_started_ms = time_mono_ms();
     lua_sethook(L, hook_load_limit, LUA_MASKCOUNT, SCRIPT_POLL_INSTRUCTIONS);
+    set_library_env(L, 1);
     int failed = lua_pcall(L, 0, 0, 0) != 0;
+    set_library_env(L, 0);
     lua_sethook(L, NULL, 0, 0);
     vm->loading = NULL;
     vm->aborting = 0;

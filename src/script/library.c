@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "util/grow.h"
+#include "util/strmap.h"
 #include "util/sha1.h"
 
-/* A set of libraries: an application's handful, so a plain array searched in full. */
+/* A set of libraries: a plain array (a change checks its names through hash sets). */
 struct library_set {
     library *libs;
     size_t n, cap;
@@ -50,18 +51,11 @@ void library_free(library *lib) {
 }
 
 void library_add_function(library *lib, const char *name, const char *description, int flags) {
-    lib->fns = realloc(lib->fns, (lib->nfns + 1) * sizeof(*lib->fns));
-    if (!lib->fns) abort();
+    lib->fns = grow_array(lib->fns, &lib->fns_cap, lib->nfns + 1, sizeof(*lib->fns), 4);
     function_info *f = &lib->fns[lib->nfns++];
     f->name = copy_string(name, strlen(name));
     f->description = description ? copy_string(description, strlen(description)) : NULL;
     f->flags = flags;
-}
-
-int library_has_function(const library *lib, const char *name) {
-    for (size_t i = 0; i < lib->nfns; i++)
-        if (strcmp(lib->fns[i].name, name) == 0) return 1;
-    return 0;
 }
 
 int function_name_valid(const char *p, size_t len) {
@@ -74,56 +68,67 @@ int function_name_valid(const char *p, size_t len) {
     return 1;
 }
 
-/* The library of that name in a set, or -1. */
-static long find_library(const library_set *set, const char *name) {
+/* The library of that name (len bytes, which may hold a NUL no library name has) in a set,
+ * or -1. */
+static long find_library(const library_set *set, const char *name, size_t len) {
     for (size_t i = 0; i < set->n; i++)
-        if (strcmp(set->libs[i].name, name) == 0) return (long)i;
+        if (strlen(set->libs[i].name) == len && memcmp(set->libs[i].name, name, len) == 0) return (long)i;
     return -1;
 }
 
-/* Whether a library of the set that stays (not named in the n new ones, no FLUSH) has the
- * function name. */
-static int function_kept_elsewhere(const library_set *set, const library *news, size_t n, int policy,
-                                   const char *fn) {
-    if (policy == LIBRARIES_FLUSH) return 0;
-    for (size_t i = 0; i < set->n; i++) {
-        int replaced = 0;
-        for (size_t j = 0; j < n && !replaced; j++) replaced = strcmp(news[j].name, set->libs[i].name) == 0;
-        if (!replaced && library_has_function(&set->libs[i], fn)) return 1;
-    }
-    return 0;
+static strmap_entry *add_name(strmap *names, const char *name, int *added) {
+    return strmap_add(names, name, strlen(name), added);
 }
 
-/* Checks the new libraries against the set's and each other. */
+static int has_name(const strmap *names, const char *name) { return strmap_find(names, name, strlen(name)) != NULL; }
+
+/* Adds lib's function names to the set: NULL, or the first that was there already. */
+static const char *add_function_names(strmap *functions, const library *lib) {
+    for (size_t f = 0; f < lib->nfns; f++) {
+        int added;
+        add_name(functions, lib->fns[f].name, &added);
+        if (!added) return lib->fns[f].name;
+    }
+    return NULL;
+}
+
+/* Checks the new libraries against the set's and each other, in the order of the new ones:
+ * each one's name, then its functions against those of the libraries that stay and of the new
+ * ones before it. Hash sets of the names keep it linear (a restored payload may hold
+ * thousands of libraries). new_names gets each new library's name, its value the index + 1 of
+ * its first holder. */
 static int check_install(const library_set *set, const library *news, size_t n, int policy, int quote_name,
-                         buf *err) {
+                         strmap *new_names, buf *err) {
     for (size_t i = 0; i < n; i++) {
-        int taken = policy == LIBRARIES_APPEND && find_library(set, news[i].name) >= 0;
-        for (size_t j = 0; j < i && !taken; j++) taken = strcmp(news[j].name, news[i].name) == 0;
-        if (taken) {
+        int added;
+        strmap_entry *e = add_name(new_names, news[i].name, &added);
+        if (added) e->val = (void *)(uintptr_t)(i + 1);
+    }
+    strmap old_names, functions;
+    strmap_init(&old_names);
+    strmap_init(&functions);
+    for (size_t i = 0; i < set->n; i++) {
+        int added;
+        add_name(&old_names, set->libs[i].name, &added);
+        if (policy != LIBRARIES_FLUSH && !has_name(new_names, set->libs[i].name))
+            add_function_names(&functions, &set->libs[i]); /* they stay: unique already */
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uintptr_t first = (uintptr_t)strmap_find(new_names, news[i].name, strlen(news[i].name))->val;
+        const char *clash;
+        if (first != i + 1 || (policy == LIBRARIES_APPEND && has_name(&old_names, news[i].name))) {
             buf_printf(err, quote_name ? "ERR Library '%s' already exists" : "ERR Library %s already exists",
                        news[i].name);
-            return -1;
-        }
-        for (size_t f = 0; f < news[i].nfns; f++) {
-            const char *fn = news[i].fns[f].name;
-            int clash = function_kept_elsewhere(set, news, n, policy, fn);
-            for (size_t j = 0; j < i && !clash; j++) clash = library_has_function(&news[j], fn);
-            if (clash) {
-                buf_printf(err, "ERR Function %s already exists", fn);
-                return -1;
-            }
+            rc = -1;
+        } else if ((clash = add_function_names(&functions, &news[i])) != NULL) {
+            buf_printf(err, "ERR Function %s already exists", clash);
+            rc = -1;
         }
     }
-    return 0;
-}
-
-/* Removes library i of the set, moving it to the end of the dropped list. */
-static void take_library(library_set *set, size_t i, library **dropped, size_t *ndropped) {
-    *dropped = realloc(*dropped, (*ndropped + 1) * sizeof(**dropped));
-    if (!*dropped) abort();
-    (*dropped)[(*ndropped)++] = set->libs[i];
-    set->libs[i] = set->libs[--set->n];
+    strmap_free(&old_names);
+    strmap_free(&functions);
+    return rc;
 }
 
 /* Appends lib to the set, taking it over. */
@@ -137,22 +142,45 @@ static void append_library(library_set *set, library *lib) {
     library_init(lib);
 }
 
+/* Takes the set's libraries out that FLUSH drops or a new one replaces: the replaced ones are
+ * freed, the others go to the dropped list. */
+static void drop_libraries(library_set *set, int policy, const strmap *new_names, library **dropped,
+                           size_t *ndropped) {
+    if (policy == LIBRARIES_FLUSH) {
+        *dropped = malloc((set->n ? set->n : 1) * sizeof(**dropped));
+        if (!*dropped) abort();
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        library *lib = &set->libs[i];
+        if (has_name(new_names, lib->name)) {
+            library_free(lib);
+        } else if (policy == LIBRARIES_FLUSH) {
+            (*dropped)[(*ndropped)++] = *lib;
+        } else {
+            set->libs[kept++] = *lib;
+        }
+    }
+    set->n = kept;
+}
+
 int libraries_install(library_set *set, library *news, size_t n, int policy, int quote_name, buf *err,
                       library **dropped, size_t *ndropped) {
     *dropped = NULL;
     *ndropped = 0;
-    if (check_install(set, news, n, policy, quote_name, err) < 0) return -1;
-    while (policy == LIBRARIES_FLUSH && set->n > 0) take_library(set, set->n - 1, dropped, ndropped);
-    for (size_t i = 0; i < n; i++) {
-        long at = find_library(set, news[i].name);
-        if (at >= 0) take_library(set, (size_t)at, dropped, ndropped);
-        append_library(set, &news[i]);
+    strmap new_names;
+    strmap_init(&new_names);
+    int rc = check_install(set, news, n, policy, quote_name, &new_names, err);
+    if (rc == 0) {
+        drop_libraries(set, policy, &new_names, dropped, ndropped);
+        for (size_t i = 0; i < n; i++) append_library(set, &news[i]);
     }
-    return 0;
+    strmap_free(&new_names);
+    return rc;
 }
 
 void libraries_put(library_set *set, library *lib) {
-    long at = find_library(set, lib->name);
+    long at = find_library(set, lib->name, strlen(lib->name));
     if (at >= 0) {
         library_free(&set->libs[at]);
         set->libs[at] = *lib;
@@ -163,9 +191,7 @@ void libraries_put(library_set *set, library *lib) {
 }
 
 int libraries_delete(library_set *set, const char *name, size_t len) {
-    char *key = copy_string(name, len);
-    long at = find_library(set, key);
-    free(key);
+    long at = find_library(set, name, len);
     if (at < 0) return 0;
     library_free(&set->libs[at]);
     set->libs[at] = set->libs[--set->n];
@@ -173,14 +199,13 @@ int libraries_delete(library_set *set, const char *name, size_t len) {
 }
 
 int libraries_check_functions(const library_set *set, buf *err) {
-    for (size_t i = 0; i < set->n; i++)
-        for (size_t f = 0; f < set->libs[i].nfns; f++)
-            for (size_t j = 0; j < i; j++)
-                if (library_has_function(&set->libs[j], set->libs[i].fns[f].name)) {
-                    buf_printf(err, "Function %s already exists", set->libs[i].fns[f].name);
-                    return -1;
-                }
-    return 0;
+    strmap functions;
+    strmap_init(&functions);
+    const char *clash = NULL;
+    for (size_t i = 0; i < set->n && !clash; i++) clash = add_function_names(&functions, &set->libs[i]);
+    if (clash) buf_printf(err, "Function %s already exists", clash);
+    strmap_free(&functions);
+    return clash ? -1 : 0;
 }
 
 static void copy_library(library *to, const library *from) {

@@ -27,14 +27,13 @@ typedef struct library {
     char *code;
     size_t code_len;
     function_info *fns;
-    size_t nfns;
+    size_t nfns, fns_cap;
 } library;
 
 void library_init(library *lib);
 void library_free(library *lib);
 /* Appends a function (copies of name and description) to lib. */
 void library_add_function(library *lib, const char *name, const char *description, int flags);
-int library_has_function(const library *lib, const char *name);
 
 /* Names of libraries and functions: letters, digits and '_', at least one. */
 int function_name_valid(const char *p, size_t len);
@@ -65,8 +64,9 @@ enum { LIBRARIES_APPEND, LIBRARIES_REPLACE, LIBRARIES_FLUSH };
 /* Installs n libraries at once into a working copy (all or none), taking them over on success
  * (the array's entries are then emptied). APPEND refuses a library whose name is taken, REPLACE
  * replaces it, FLUSH drops every library first; any policy refuses a function name that a
- * library left in place (or another new one) has. Returns 0 with the libraries it dropped
- * (replaced or flushed) in *dropped (free with libraries_free), or -1 with the error in err:
+ * library left in place (or another new one) has. Returns 0 with the libraries FLUSH dropped
+ * that no new one replaces in *dropped (free with libraries_free; the replaced ones are
+ * freed), or -1 with the error in err:
  * "ERR Library <name> already exists" (the name in quotes when quote_name, as FUNCTION LOAD
  * words it) or "ERR Function <name> already exists". */
 int libraries_install(library_set *set, library *libs, size_t n, int policy, int quote_name, buf *err,

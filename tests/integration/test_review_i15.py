@@ -156,10 +156,6 @@ def test_one_message_through_many_patterns_stays_within_the_output_limit(make_se
 
 # ---- functions ----
 
-@tidekv_bug("FUNCTION DELETE looks the name up as a C string (library.c libraries_delete: strcmp) but "
-            "deletes and records it with its length: 'lib\\0x' removes library 'lib' from the running "
-            "server, while the stored record (function-lib:lib) stays and the change stream says "
-            "FUNCTION DELETE 'lib\\0x': after a restart, and on every copy, the library is back")
 def test_function_delete_of_a_name_with_a_nul_deletes_nothing(make_server):
     s = make_server()
     r = s.client()
