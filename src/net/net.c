@@ -662,13 +662,16 @@ static void flush_after_pass(client *c);
  * group here. */
 static void deliver_push(client *c, long long count, const void *head, size_t head_len, const mail_body *tail) {
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return; /* nothing goes after its last reply */
-    if (net_output_over_limit(c)) return; /* marks it to be closed: later pushes stop above */
     /* A group whose write fails rewinds its clients' replies; the push must not go with them. */
     if (c->in_group) write_group_commit(c->group);
-    reply r = net_client_reply(c);
-    reply_push(&r, count);
-    reply_encoded(&r, head, head_len);
-    if (tail) reply_encoded(&r, tail->data, tail->len);
+    /* Over its limits, it is marked to be closed (later pushes stop above), and is closed with
+     * the flush. */
+    if (!net_output_over_limit(c)) {
+        reply r = net_client_reply(c);
+        reply_push(&r, count);
+        reply_encoded(&r, head, head_len);
+        if (tail) reply_encoded(&r, tail->data, tail->len);
+    }
     flush_after_pass(c); /* what the socket does not take is checked against the limits then */
 }
 
