@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd/handlers.h"
+#include "net/mailbox.h"
 #include "net/pubsub.h"
 #include "util/grow.h"
 
@@ -68,55 +69,57 @@ void cmd_unsubscribe(cmd_ctx *ctx) { unsubscribe(ctx, PUBSUB_CHANNEL); }
 void cmd_punsubscribe(cmd_ctx *ctx) { unsubscribe(ctx, PUBSUB_PATTERN); }
 void cmd_sunsubscribe(cmd_ctx *ctx) { unsubscribe(ctx, PUBSUB_SHARD); }
 
-/* One encoding of a message (the channel's receivers get one, each matching pattern's another),
- * at an offset of delivery.bodies. */
-typedef struct encoding {
+/* One head of a message (the channel's receivers get one, each matching pattern's another),
+ * at an offset of delivery.heads: only the heads are per pattern, the payload is shared. */
+typedef struct head {
     size_t at, len;
     long long count;
-} encoding;
+} head;
 
 typedef struct receiver {
     client_ref to;
-    size_t encoding;
+    size_t head;
 } receiver;
 
 /* A message on its way: its receivers are gathered under the registry's lock and sent it once
  * the lock is released, so that a receiver on this worker can get it straight away. */
 typedef struct delivery {
     pubsub_space space;
-    const char *channel, *payload;
-    size_t channel_len, payload_len;
-    buf bodies;
-    encoding *encodings;
-    size_t nencodings, encodings_cap;
+    const char *channel;
+    size_t channel_len;
+    buf heads;
+    head *head_list;
+    size_t nheads, heads_cap;
     receiver *receivers;
     size_t nreceivers, receivers_cap;
 } delivery;
 
 static void gather(void *arg, const char *pattern, size_t plen, const client_ref *refs, size_t n) {
     delivery *d = arg;
-    encoding e = {d->bodies.len, 0, 0};
-    e.count = pubsub_encode_message(&d->bodies, d->space, pattern, plen, d->channel, d->channel_len,
-                                    d->payload, d->payload_len);
-    e.len = d->bodies.len - e.at;
-    d->encodings = grow_array(d->encodings, &d->encodings_cap, d->nencodings + 1, sizeof(e), 4);
-    d->encodings[d->nencodings++] = e;
+    head h = {d->heads.len, 0, 0};
+    h.count = pubsub_encode_head(&d->heads, d->space, pattern, plen, d->channel, d->channel_len);
+    h.len = d->heads.len - h.at;
+    d->head_list = grow_array(d->head_list, &d->heads_cap, d->nheads + 1, sizeof(h), 4);
+    d->head_list[d->nheads++] = h;
     d->receivers = grow_array(d->receivers, &d->receivers_cap, d->nreceivers + n, sizeof(receiver), 16);
-    for (size_t i = 0; i < n; i++) d->receivers[d->nreceivers++] = (receiver){refs[i], d->nencodings - 1};
+    for (size_t i = 0; i < n; i++) d->receivers[d->nreceivers++] = (receiver){refs[i], d->nheads - 1};
 }
 
 long long pubsub_send(pubsub_space space, const char *channel, size_t clen, const char *payload, size_t plen) {
-    delivery d = {.space = space, .channel = channel, .channel_len = clen, .payload = payload, .payload_len = plen};
-    buf_init(&d.bodies);
+    delivery d = {.space = space, .channel = channel, .channel_len = clen};
+    buf_init(&d.heads);
     long long receivers = pubsub_publish(space, channel, clen, gather, &d);
+    /* One copy of the payload, however many receivers and patterns. */
+    mail_body *shared = d.nreceivers ? pubsub_encode_payload(payload, plen) : NULL;
     /* A receiver whose mailbox refuses it is closed (net_push): it is still counted, as Redis
      * counts a subscriber it then disconnects for its output limit. */
     for (size_t i = 0; i < d.nreceivers; i++) {
-        const encoding *e = &d.encodings[d.receivers[i].encoding];
-        (void)net_push_message(d.receivers[i].to, e->count, d.bodies.data + e->at, e->len);
+        const head *h = &d.head_list[d.receivers[i].head];
+        (void)net_push_message(d.receivers[i].to, h->count, d.heads.data + h->at, h->len, shared);
     }
-    buf_free(&d.bodies);
-    free(d.encodings);
+    mail_body_unref(shared);
+    buf_free(&d.heads);
+    free(d.head_list);
     free(d.receivers);
     return receivers;
 }

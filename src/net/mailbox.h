@@ -3,8 +3,12 @@
  * the client is still there (net.c). Knows nothing of clients or libevent, so that it can be
  * tested alone.
  *
- * Bounded memory: pushes (messages with a body: pub/sub, notifications) are refused once the
- * queued bytes pass max_bytes; the client a push was refused to is sent MAIL_LOST instead,
+ * Bounded memory: a pub/sub message's body (its payload) is shared by all its receivers
+ * (mail_body, counted by reference): it is queued once, however many clients of however many
+ * workers it goes to, and counted against each receiver's own output limit (client_max) only.
+ * The rest of the mail (every push's own bytes) is refused once the queued bytes pass
+ * max_bytes, a generous bound for a worker that does not drain; the client a push was refused
+ * to, by either bound, is sent MAIL_LOST instead,
  * once, and every later push to it is dropped until the worker has taken that: it is closed,
  * as Redis closes a client that cannot keep up, rather than silently missing one message.
  * Control messages (wake, unblock, kill) are never refused: their posters coalesce them to
@@ -15,6 +19,7 @@
 #define TIDEKV_MAILBOX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,21 +34,36 @@ typedef enum mail_kind {
     MAIL_MESSAGE, /* a pub/sub message: a push delivered only if the client still listens to it */
 } mail_kind;
 
+/* Bytes shared by the mail of many clients, freed when the last reference goes. */
+typedef struct mail_body {
+    atomic_size_t refs;
+    size_t len;
+    char data[];
+} mail_body;
+
+/* A body of len bytes (data to be filled) with one reference, the caller's. */
+mail_body *mail_body_new(size_t len);
+void mail_body_ref(mail_body *b);
+/* Drops a reference; the last one frees it. NULL is ignored. Safe from any thread. */
+void mail_body_unref(mail_body *b);
+
 typedef struct mail {
     struct mail *next;
     uint64_t client_id;
     mail_kind kind;
-    long long count; /* MAIL_PUSH, MAIL_MESSAGE: how many elements body holds */
-    size_t len;      /* body's length */
+    long long count;   /* MAIL_PUSH, MAIL_MESSAGE: how many elements body and shared hold */
+    mail_body *shared; /* MAIL_MESSAGE: the bytes after body (its payload), or NULL */
+    size_t len;        /* body's length */
     char body[];
 } mail;
 
 typedef struct mailbox {
     pthread_mutex_t lock; /* guards everything below */
     mail *head, *tail;
-    size_t bytes;     /* queued, headers included */
+    size_t bytes;     /* queued, headers included, shared bodies not */
     size_t max_bytes; /* pushes past it are refused */
     idmap lost;       /* ids sent MAIL_LOST since the last take: later pushes to them are dropped */
+    idmap queued;     /* ids given messages with a client_max since the last take: their bytes */
     /* Called, outside the lock, when a post finds the mailbox empty: the owner is to take. */
     void (*wake)(void *arg);
     void *wake_arg;
@@ -59,8 +79,14 @@ void mailbox_post(mailbox *mb, uint64_t client_id, mail_kind kind);
  * or -1 if it was refused (the mailbox is full, or an earlier push to the client was): the
  * client is sent MAIL_LOST. Safe from any thread. */
 int mailbox_push(mailbox *mb, uint64_t client_id, mail_kind kind, long long count, const void *body, size_t len);
+/* mailbox_push of a MAIL_MESSAGE whose elements are head then shared's bytes (it takes a
+ * reference to shared). The message is also refused if client_max is not 0 and the bytes
+ * queued to the client with a client_max, this message's whole size included, would pass it. */
+int mailbox_push_shared(mailbox *mb, uint64_t client_id, long long count, const void *head, size_t head_len,
+                        mail_body *shared, size_t client_max);
 /* Takes every queued message, oldest first, linked by next (NULL if none); the caller frees
- * each with free(). Call from the owner. */
+ * each with mail_free(). Call from the owner. */
 mail *mailbox_take(mailbox *mb);
+void mail_free(mail *m);
 
 #endif

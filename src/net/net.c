@@ -34,8 +34,9 @@
 #define READ_CHUNK (16 * 1024)
 /* An input buffer grown past this by a big request is freed rather than kept. */
 #define BIG_INPUT_BYTES (1024 * 1024)
-/* The pushes a worker's mailbox may hold before it refuses more (net/mailbox.h): they only pile
- * up while the worker is busy with one long command, and a client refused one is closed. */
+/* The pushes a worker's mailbox may hold before it refuses more (net/mailbox.h), pub/sub
+ * payloads aside (each receiver's output limit bounds those): they only pile up while the
+ * worker is busy with one long command, and a client refused one is closed. */
 #define MAILBOX_MAX_BYTES (64 * 1024 * 1024)
 
 typedef struct worker {
@@ -650,29 +651,46 @@ int net_push(client_ref to, long long count, const void *body, size_t len) {
 
 static void flush_after_pass(client *c);
 
-/* Appends a push message to the client's output, counted against its output limits as a reply
- * is: past them the client is closed, as Redis closes a subscriber that cannot keep up. It is
- * sent after the pass, with whatever else the pass gives the client: one write for many. Only
- * mail (MAIL_PUSH, between commands) finds a client in a write group: subscribers never join
- * one (dispatch.c, joins_group), so a PUBLISH or a keyspace notification, which may come in
- * the middle of a command or of a commit, never writes the group here. */
-static void deliver_push(client *c, long long count, const void *body, size_t len) {
+/* Appends a push message, head's elements then tail's (if not NULL), to the client's output,
+ * counted against its output limits as a reply is: past them the client is closed, as Redis
+ * closes a subscriber that cannot keep up; a client already over its hard limit, or marked to
+ * be closed, gets nothing more, so that pushes (a message through many patterns) stop piling
+ * up there. It is sent after the pass, with whatever else the pass gives the client: one write
+ * for many. Only mail (MAIL_PUSH, between commands) finds a client in a write group:
+ * subscribers never join one (dispatch.c, joins_group), so a PUBLISH or a keyspace
+ * notification, which may come in the middle of a command or of a commit, never writes the
+ * group here. */
+static void deliver_push(client *c, long long count, const void *head, size_t head_len, const mail_body *tail) {
     if (c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP)) return; /* nothing goes after its last reply */
     /* A group whose write fails rewinds its clients' replies; the push must not go with them. */
     if (c->in_group) write_group_commit(c->group);
-    reply r = net_client_reply(c);
-    reply_push(&r, count);
-    reply_encoded(&r, body, len);
+    /* Over its limits, it is marked to be closed (later pushes stop above), and is closed with
+     * the flush. */
+    if (!net_output_over_limit(c)) {
+        reply r = net_client_reply(c);
+        reply_push(&r, count);
+        reply_encoded(&r, head, head_len);
+        if (tail) reply_encoded(&r, tail->data, tail->len);
+    }
     flush_after_pass(c); /* what the socket does not take is checked against the limits then */
 }
 
-int net_push_message(client_ref to, long long count, const void *body, size_t len) {
-    if (to.worker != this_worker) return mailbox_push(&to.worker->mail, to.id, MAIL_MESSAGE, count, body, len);
+/* The bytes a client of class cls may be mailed: its output bound (net_output_bound), 0 for
+ * none. */
+static size_t mail_limit(int cls) {
+    long long hard = config_output_limit(cls).hard;
+    return hard > 0 ? (size_t)hard + OUTPUT_UNCOUNTED : 0;
+}
+
+int net_push_message(client_ref to, long long count, const void *head, size_t head_len, mail_body *tail) {
+    if (to.worker != this_worker)
+        return mailbox_push_shared(&to.worker->mail, to.id, count, head, head_len, tail,
+                                   mail_limit(OUTPUT_CLASS_PUBSUB));
     /* A subscriber on the publisher's own worker gets it at once, as Redis appends it: only
      * this thread could have changed its subscriptions since the registry was read, and it
      * was publishing. One publisher's messages to it all take this way, so stay in order. */
     client *c = idmap_get(&this_worker->clients_by_id, to.id);
-    if (c) deliver_push(c, count, body, len);
+    if (c) deliver_push(c, count, head, head_len, tail);
     return 0;
 }
 
@@ -690,15 +708,16 @@ static void deliver(client *c, const mail *m) {
         client_free(c);
         break;
     case MAIL_LOST:
-        log_msg(LOG_WARNING, "client %s closed: a message to it was refused, its worker's mailbox being full",
+        log_msg(LOG_WARNING,
+                "client %s closed: a message to it was refused, over its output limit or its worker's mailbox full",
                 c->addr);
         client_free(c);
         break;
     case MAIL_PUSH:
-        deliver_push(c, m->count, m->body, m->len);
+        deliver_push(c, m->count, m->body, m->len, NULL);
         break;
     case MAIL_MESSAGE: /* one posted before the client unsubscribed is not for it any more */
-        if (pubsub_message_wanted(c, m->body, m->len)) deliver_push(c, m->count, m->body, m->len);
+        if (pubsub_message_wanted(c, m->body, m->len)) deliver_push(c, m->count, m->body, m->len, m->shared);
         break;
     }
 }
@@ -712,7 +731,7 @@ static void on_mail(evutil_socket_t fd, short what, void *arg) {
         mail *next = m->next;
         client *c = idmap_get(&w->clients_by_id, m->client_id);
         if (c) deliver(c, m);
-        free(m);
+        mail_free(m);
         m = next;
     }
 }

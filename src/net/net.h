@@ -67,12 +67,19 @@ int net_client_ref_by_id(uint64_t id, client_ref *ref);
  * the server runs. Returns 0, or -1 if the worker's mailbox is full (net/mailbox.h): the
  * client is then closed, and sent no later push. */
 int net_push(client_ref to, long long count, const void *body, size_t len);
-/* net_push for a pub/sub message (net/pubsub.h encodes it): delivered only if the client still
- * listens to the channel, pattern or shard channel it came through when it arrives. To a client
- * of the calling worker, it is appended to its output at once (what Redis does), so call it
- * from a worker outside any lock, with the client's subscriptions unchanged since the registry
- * named it. */
-int net_push_message(client_ref to, long long count, const void *body, size_t len);
+/* A pub/sub message's payload, shared by the mail of all its receivers (net/mailbox.h). */
+typedef struct mail_body mail_body;
+/* net_push for a pub/sub message (net/pubsub.h encodes it): head's elements (the message's
+ * kind, pattern, channel), then the payload's, in tail, shared by reference with the message's
+ * other receivers (the caller keeps its own reference). Delivered only if the client still
+ * listens to the channel, pattern or shard channel it came through when it arrives. To a
+ * client of the calling worker, it is appended to its output at once (what Redis does), so call
+ * it from a worker outside any lock, with the client's subscriptions unchanged since the
+ * registry named it. To a client of another worker, it is refused (the client is closed) if
+ * what is mailed to it would pass its client-output-buffer-limit pubsub hard limit, as Redis
+ * closes a subscriber whose output passes it; the payload's bytes do not count against its
+ * worker's mailbox bound, whatever the number of receivers. */
+int net_push_message(client_ref to, long long count, const void *head, size_t head_len, mail_body *tail);
 /* The memory all clients hold (buffers, requests being parsed, queued commands): what
  * maxmemory-clients bounds. */
 long long net_clients_memory(void);

@@ -1,9 +1,11 @@
 #include "net/pubsub.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/mailbox.h"
 #include "util/glob.h"
 #include "util/grow.h"
 #include "util/strmap.h"
@@ -163,15 +165,24 @@ void pubsub_client_leave(client *c) {
 /* The first word of a message, by the space its subscription is in. */
 static const char *const message_words[PUBSUB_SPACES] = {"message", "pmessage", "smessage"};
 
-long long pubsub_encode_message(buf *body, pubsub_space space, const char *pattern, size_t plen, const char *channel,
-                                size_t clen, const char *payload, size_t payload_len) {
+long long pubsub_encode_head(buf *head, pubsub_space space, const char *pattern, size_t plen, const char *channel,
+                             size_t clen) {
     if (pattern) space = PUBSUB_PATTERN;
-    reply r = {.out = body, .resp = 3}; /* bulk strings are the same in both protocols */
+    reply r = {.out = head, .resp = 3}; /* bulk strings are the same in both protocols */
     reply_bulk_str(&r, message_words[space]);
     if (pattern) reply_bulk(&r, pattern, plen);
     reply_bulk(&r, channel, clen);
-    reply_bulk(&r, payload, payload_len);
     return pattern ? 4 : 3;
+}
+
+mail_body *pubsub_encode_payload(const char *payload, size_t len) {
+    char header[32];
+    int hlen = snprintf(header, sizeof(header), "$%zu\r\n", len);
+    mail_body *b = mail_body_new((size_t)hlen + len + 2);
+    memcpy(b->data, header, (size_t)hlen);
+    memcpy(b->data + hlen, payload, len);
+    memcpy(b->data + hlen + len, "\r\n", 2);
+    return b;
 }
 
 /* Reads the bulk string "$<n>\r\n<n bytes>\r\n" at *p, advancing *p past it; -1 if there is none. */

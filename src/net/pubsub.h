@@ -33,13 +33,16 @@ int pubsub_client_listens(const client *c, pubsub_space space, const char *name,
 /* Unsubscribes the client from everything and frees its part (a client that goes, RESET). */
 void pubsub_client_leave(client *c);
 
-/* Encodes a message as Redis sends it, the elements without the push header: ["message",
- * channel, payload], ["pmessage", pattern, channel, payload] (pattern not NULL) or ["smessage",
- * channel, payload] (space PUBSUB_SHARD). Returns how many elements it wrote. */
-long long pubsub_encode_message(buf *body, pubsub_space space, const char *pattern, size_t plen, const char *channel,
-                                size_t clen, const char *payload, size_t payload_len);
+/* Encodes a message as Redis sends it, the elements without the push header, in two parts:
+ * its head (what differs between its receivers), ["message", channel], ["pmessage", pattern,
+ * channel] (pattern not NULL) or ["smessage", channel] (space PUBSUB_SHARD), then its payload,
+ * shared by all of them. Returns how many elements the whole message has. */
+long long pubsub_encode_head(buf *head, pubsub_space space, const char *pattern, size_t plen, const char *channel,
+                             size_t clen);
+/* The payload's bulk string, with one reference (the caller's): mail_body_unref frees it. */
+mail_body *pubsub_encode_payload(const char *payload, size_t len);
 /* Whether the client still listens to the channel, pattern or shard channel that a message
- * encoded by pubsub_encode_message came through. Call from the client's worker. */
+ * headed by pubsub_encode_head came through. Call from the client's worker. */
 int pubsub_message_wanted(const client *c, const void *body, size_t len);
 
 /* One group of receivers of a message: the channel's subscribers (pattern NULL) or those of a

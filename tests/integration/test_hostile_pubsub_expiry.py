@@ -309,10 +309,6 @@ def test_publish_in_multi_and_eval_reaches_both_workers(server, r):
 
 
 @soak  # 65 MB through two sockets: a few seconds
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError,
-                   reason="bug (mailbox.c/net.c): a message bigger than a worker's 64 MiB mailbox"
-                   " never reaches a subscriber on another worker, which is closed, though its worker "
-                   "is idle and client-output-buffer-limit pubsub is 0 0 0 (unlimited)")
 def test_message_bigger_than_a_mailbox_reaches_subscribers_on_both_workers(make_server):
     s = make_server()
     r = s.client()
