@@ -158,7 +158,8 @@ static size_t new_event_offset(const txn *t, size_t from, const missing_key *k) 
         event_view ev;
         const char *at = p;
         p = read_event(p, &ev);
-        if (ev.kind != NOTED_EVENT || ev.db != k->db || ev.klen != k->klen || memcmp(ev.key, k->key, k->klen) != 0) continue;
+        if (ev.kind != NOTED_EVENT) continue; /* a message */
+        if (ev.db != k->db || ev.klen != k->klen || memcmp(ev.key, k->key, k->klen) != 0) continue;
         if (event_is(&ev, "new")) return (size_t)-1;
         if (!event_is(&ev, "expired") && !event_is(&ev, "keymiss")) return (size_t)(at - base);
     }
@@ -228,7 +229,7 @@ static void publish_events(const char *events, size_t len) {
     }
 }
 
-/* Visits no one: counting the receivers is all publish_at_commit asks of the registry. */
+/* Visits no one: counting the receivers is all cmd_publish_at_commit asks of the registry. */
 static void count_only(void *arg, const char *pattern, size_t plen, const client_ref *refs, size_t n) {
     (void)arg, (void)pattern, (void)plen, (void)refs, (void)n;
 }

@@ -316,6 +316,14 @@ def test_publish_in_exec_interleaves_with_keyspace_events(heard, r):
                             (b"__keyevent@0__:incrby", b"a"), (b"ch", b"m2")]
 
 
+def test_publish_in_exec_and_scripts_that_write_nothing(heard, r):
+    p = r.pipeline(transaction=True)
+    p.publish("ch", "m1").get("a")
+    assert p.execute() == [1, None]
+    assert r.eval("return redis.call('PUBLISH', 'ch', 'm2')", 0) == 1
+    assert heard.take() == [(b"ch", b"m1"), (b"ch", b"m2")]
+
+
 def test_a_script_that_publishes_then_fails_sends_its_messages(heard, r):
     """As in Redis: a script's error keeps the effects of the commands before it, its messages
     too (tidekv sends them with its commit)."""
