@@ -9,16 +9,27 @@
 #include "config.h"
 #include "types/keyspace.h"
 
-/* Lays an event out as the txn keeps it: db (int), event name length (u8), name, key length
- * (u32), key. */
-static void encode_event(buf *out, int db, const char *event, const char *key, size_t klen) {
-    uint8_t elen = (uint8_t)strlen(event);
-    uint32_t len = (uint32_t)klen;
+/* What the txn's events hook is given: keyspace events and, in the order their commands ran,
+ * the messages PUBLISH and SPUBLISH sent inside EXEC or a script. */
+enum { NOTED_EVENT, NOTED_MESSAGE, NOTED_SHARD_MESSAGE };
+
+/* Lays a noted item out as the txn keeps it: kind (u8), db (int), name length (u32), name, key
+ * length (u32), key. An event's name is the event's, its key the key's; a message's name is its
+ * channel, its key the payload. */
+static void encode_noted(buf *out, uint8_t kind, int db, const char *name, size_t nlen, const char *key,
+                         size_t klen) {
+    uint32_t len = (uint32_t)nlen;
+    buf_append(out, &kind, 1);
     buf_append(out, &db, sizeof(db));
-    buf_append(out, &elen, 1);
-    buf_append(out, event, elen);
+    buf_append(out, &len, sizeof(len));
+    buf_append(out, name, nlen);
+    len = (uint32_t)klen;
     buf_append(out, &len, sizeof(len));
     buf_append(out, key, klen);
+}
+
+static void encode_event(buf *out, int db, const char *event, const char *key, size_t klen) {
+    encode_noted(out, NOTED_EVENT, db, event, strlen(event), key, klen);
 }
 
 /* Notes an event in the txn if its class is wanted. */
@@ -52,6 +63,17 @@ void cmd_notify_if_emptied(cmd_ctx *ctx, const resp_arg *key) {
     buf_free(&raw);
 }
 
+void cmd_expire_before_overwrite_in(cmd_ctx *ctx, const resp_arg *key) {
+    meta m;
+    buf raw;
+    buf_init(&raw);
+    /* The lookup removes an expired key and notes "expired" (on_expired). A read error only
+     * costs the event: the write goes on over whatever is there, as it would without it. */
+    int rc = ks_lookup_meta(ctx->t, ctx->db, key->ptr, key->len, &m, &raw);
+    (void)rc;
+    buf_free(&raw);
+}
+
 /* A key found expired by a lookup (lazy expiry). */
 static void on_expired(txn *t, int db, const char *key, size_t klen) {
     note(t, db, KE_EXPIRED, "expired", key, klen);
@@ -62,19 +84,21 @@ static void on_miss(txn *t, int db, const char *key, size_t klen) { note(t, db, 
 
 void cmd_read_lookups(cmd_ctx *ctx, int on) { ks_report_misses(ctx->t, on && cmd_notify_wanted(KE_KEY_MISS)); }
 
-/* One event as encode_event() laid it out. */
+/* One item as encode_noted() laid it out. */
 typedef struct event_view {
+    uint8_t kind;
     int db;
     const char *name, *key;
-    uint8_t nlen;
-    uint32_t klen;
+    uint32_t nlen, klen;
 } event_view;
 
-/* Reads the event at p into ev; returns where the next one begins. */
+/* Reads the item at p into ev; returns where the next one begins. */
 static const char *read_event(const char *p, event_view *ev) {
+    ev->kind = (uint8_t)*p++;
     memcpy(&ev->db, p, sizeof(ev->db));
     p += sizeof(ev->db);
-    ev->nlen = (uint8_t)*p++;
+    memcpy(&ev->nlen, p, sizeof(ev->nlen));
+    p += sizeof(ev->nlen);
     ev->name = p;
     p += ev->nlen;
     memcpy(&ev->klen, p, sizeof(ev->klen));
@@ -134,6 +158,7 @@ static size_t new_event_offset(const txn *t, size_t from, const missing_key *k) 
         event_view ev;
         const char *at = p;
         p = read_event(p, &ev);
+        if (ev.kind != NOTED_EVENT) continue; /* a message */
         if (ev.db != k->db || ev.klen != k->klen || memcmp(ev.key, k->key, k->klen) != 0) continue;
         if (event_is(&ev, "new")) return (size_t)-1;
         if (!event_is(&ev, "expired") && !event_is(&ev, "keymiss")) return (size_t)(at - base);
@@ -189,14 +214,34 @@ static void publish_event(int flags, int db, const char *event, size_t elen, con
     buf_free(&channel);
 }
 
-/* The txn's events hook: a committed txn's events, in order. */
+/* The txn's events hook: a committed txn's events and messages, in order. */
 static void publish_events(const char *events, size_t len) {
     int flags = CONFIG_READ(notify_keyspace_events);
     for (const char *p = events, *end = events + len; p < end;) {
         event_view ev;
         p = read_event(p, &ev);
-        publish_event(flags, ev.db, ev.name, ev.nlen, ev.key, ev.klen);
+        if (ev.kind == NOTED_EVENT) {
+            publish_event(flags, ev.db, ev.name, ev.nlen, ev.key, ev.klen);
+        } else {
+            pubsub_space space = ev.kind == NOTED_SHARD_MESSAGE ? PUBSUB_SHARD : PUBSUB_CHANNEL;
+            (void)pubsub_send(space, ev.name, ev.nlen, ev.key, ev.klen);
+        }
     }
+}
+
+/* Visits no one: counting the receivers is all cmd_publish_at_commit asks of the registry. */
+static void count_only(void *arg, const char *pattern, size_t plen, const client_ref *refs, size_t n) {
+    (void)arg, (void)pattern, (void)plen, (void)refs, (void)n;
+}
+
+long long cmd_publish_at_commit(cmd_ctx *ctx, pubsub_space space, const resp_arg *channel, const resp_arg *payload) {
+    buf e;
+    buf_init(&e);
+    uint8_t kind = space == PUBSUB_SHARD ? NOTED_SHARD_MESSAGE : NOTED_MESSAGE;
+    encode_noted(&e, kind, 0, channel->ptr, channel->len, payload->ptr, payload->len);
+    txn_add_event(ctx->t, e.data, e.len);
+    buf_free(&e);
+    return pubsub_publish(space, channel->ptr, channel->len, count_only, NULL);
 }
 
 void keyspace_events_init(void) {

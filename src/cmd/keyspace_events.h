@@ -4,7 +4,11 @@
  * change, so that a command that fails leaves none behind; the events are published once the
  * commit is written, in the order noted: channel __keyspace@<db>__:<key> gets the event name
  * (class letter K) and __keyevent@<db>__:<event> the key (E). Nothing is noted unless the
- * event's class and K or E are enabled: a plain write pays one atomic load. */
+ * event's class and K or E are enabled: a plain write pays one atomic load.
+ *
+ * PUBLISH and SPUBLISH inside EXEC or a script go the same way (cmd_publish_at_commit): their
+ * messages go out after the commit, between the events in the order the commands ran, and
+ * none goes out for a run that is not kept (a script run again alone, a failed commit). */
 #ifndef TIDEKV_KEYSPACE_EVENTS_H
 #define TIDEKV_KEYSPACE_EVENTS_H
 
@@ -12,6 +16,7 @@
 
 #include "cmd/cmd.h"
 #include "config.h" /* the KE_* event classes */
+#include "net/pubsub.h"
 #include "types/keyspace.h"
 
 /* Registers the hooks that note expirations and publish committed events. Call at start-up. */
@@ -28,6 +33,17 @@ void cmd_notify_in(cmd_ctx *ctx, int db, int event_class, const char *event, con
  * the one load of the class test, not a call. */
 static inline void cmd_notify(cmd_ctx *ctx, int event_class, const char *event, const resp_arg *key) {
     if (cmd_notify_wanted(event_class)) cmd_notify_in(ctx, ctx->db, event_class, event, key->ptr, key->len);
+}
+/* Notes a message to channel in space (PUBSUB_CHANNEL or PUBSUB_SHARD), to be sent once the
+ * txn has committed; returns how many receivers it has now, which is PUBLISH's reply. */
+long long cmd_publish_at_commit(cmd_ctx *ctx, pubsub_space space, const resp_arg *channel, const resp_arg *payload);
+/* For a write that replaces key without looking it up (SET, MSET): removes the key first if it
+ * has expired, as a lookup would, so that "expired" goes before its "new" and "set" as in
+ * Redis. Only while "expired" is wanted (one atomic load): otherwise the write over it is the
+ * same, and it stays as fast. */
+void cmd_expire_before_overwrite_in(cmd_ctx *ctx, const resp_arg *key);
+static inline void cmd_expire_before_overwrite(cmd_ctx *ctx, const resp_arg *key) {
+    if (cmd_notify_wanted(KE_EXPIRED)) cmd_expire_before_overwrite_in(ctx, key);
 }
 /* Notes "del" if the command's removals left key (a collection) empty, and so deleted. */
 void cmd_notify_if_emptied(cmd_ctx *ctx, const resp_arg *key);

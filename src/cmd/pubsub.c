@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd/handlers.h"
+#include "cmd/keyspace_events.h"
 #include "net/mailbox.h"
 #include "net/pubsub.h"
 #include "util/grow.h"
@@ -124,9 +125,13 @@ long long pubsub_send(pubsub_space space, const char *channel, size_t clen, cons
     return receivers;
 }
 
+/* Inside EXEC or a script the message waits for the commit, as the keyspace events do: a
+ * script run again alone, or a commit that fails, sends nothing of the run not kept. */
 static void publish(cmd_ctx *ctx, pubsub_space space) {
     const resp_arg *channel = &ctx->argv[1], *payload = &ctx->argv[2];
-    reply_int(ctx->r, pubsub_send(space, channel->ptr, channel->len, payload->ptr, payload->len));
+    long long receivers = ctx->in_exec ? cmd_publish_at_commit(ctx, space, channel, payload)
+                                       : pubsub_send(space, channel->ptr, channel->len, payload->ptr, payload->len);
+    reply_int(ctx->r, receivers);
 }
 
 void cmd_publish(cmd_ctx *ctx) { publish(ctx, PUBSUB_CHANNEL); }

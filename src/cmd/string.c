@@ -118,6 +118,7 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
                         int as_int) {
     if (!(flags & (SET_NX | SET_XX | SET_GET | SET_KEEPTTL)) && !as_int) {
         /* A plain SET replaces whatever is there: no need to read it first. */
+        cmd_expire_before_overwrite(ctx, key);
         write_string(ctx, key, val->ptr, val->len, expire_ms);
         notify_set(ctx, key, expire_ms != 0);
         reply_ok(ctx->r);
@@ -275,14 +276,15 @@ static void mset_generic(cmd_ctx *ctx, int nx) {
     argv[0] = "MSET";
     lens[0] = 4;
     for (int i = 1; i < ctx->argc; i += 2) {
+        cmd_expire_before_overwrite(ctx, &ctx->argv[i]);
         string_put(ctx->t, ctx->db, ctx->argv[i].ptr, ctx->argv[i].len, ctx->argv[i + 1].ptr, ctx->argv[i + 1].len, 0);
         argv[i] = ctx->argv[i].ptr, lens[i] = ctx->argv[i].len;
         argv[i + 1] = ctx->argv[i + 1].ptr, lens[i + 1] = ctx->argv[i + 1].len;
+        cmd_notify(ctx, KE_STRING, "set", &ctx->argv[i]); /* each key's events together, as Redis */
     }
     cmd_record(ctx, TYPE_STRING, ctx->argc, argv, lens);
     free(argv);
     free(lens);
-    for (int i = 1; i < ctx->argc; i += 2) cmd_notify(ctx, KE_STRING, "set", &ctx->argv[i]);
     if (nx)
         reply_int(ctx->r, 1);
     else

@@ -405,10 +405,6 @@ BLIND_WRITES = [("SET", "k", "w"), ("SETEX", "k", "100", "w"), ("PSETEX", "k", "
 
 
 @pytest.mark.parametrize("write", BLIND_WRITES, ids=lambda w: w[0])
-@pytest.mark.xfail(strict=not IS_REDIS, raises=AssertionError,
-                   reason="bug (string.c): a write that does not look its key up"
-                   " (SET, SETEX, PSETEX, MSET) over a key that expired but was not removed yet publishes no "
-                   "`expired`; Redis publishes it before `set`, and the cycle will not either: the event is lost")
 def test_blind_write_over_an_expired_key_publishes_expired(dserver, dr, write):
     listener = Listener(dserver, dr)
     try:

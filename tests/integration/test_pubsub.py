@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 from conftest import IS_REDIS, Push, RespError, encode_command, soak, tidekv_only
 from helpers import gone_within, rss_mb, rss_test, wrong_args
@@ -265,6 +266,80 @@ def test_publish_is_not_a_change(server, r):
         if not IS_REDIS:
             assert r.execute_command("SEQUENCE") == before
         assert sub.read_reply() == [b"message", b"cdc", b"x"]
+
+
+# ---- messages from EXEC and scripts ----
+
+class Heard:
+    """A subscriber to channel ch and to every keyevent of db 0, with keyspace events on."""
+
+    def __init__(self, server, r):
+        self.r = r
+        r.config_set("notify-keyspace-events", "KEA")
+        self.sub = server.client().pubsub()
+        self.sub.psubscribe("__keyevent@0__:*")
+        self.sub.subscribe("ch")
+        for _ in range(2):
+            assert self.sub.get_message(timeout=5)["type"] in ("psubscribe", "subscribe")
+
+    def take(self):
+        """(channel, data) of what came, up to a marker message published now."""
+        self.r.publish("ch", "end")
+        out, deadline = [], time.time() + 10
+        while time.time() < deadline:
+            m = self.sub.get_message(timeout=0.5)
+            if not m or m["type"] not in ("message", "pmessage"):
+                continue
+            if m["channel"] == b"ch" and m["data"] == b"end":
+                return out
+            out.append((m["channel"], m["data"]))
+        raise AssertionError("no marker; got %r" % out)
+
+    def close(self):
+        self.sub.close()
+        self.r.config_set("notify-keyspace-events", "")
+
+
+@pytest.fixture
+def heard(server, r):
+    h = Heard(server, r)
+    yield h
+    h.close()
+
+
+def test_publish_in_exec_interleaves_with_keyspace_events(heard, r):
+    """Messages and events go out in the order the queued commands ran, after the commit."""
+    p = r.pipeline(transaction=True)
+    p.set("a", "1").publish("ch", "m1").set("b", "2").incr("a").publish("ch", "m2")
+    assert p.execute() == [True, 1, True, 2, 1]  # PUBLISH counts its receiver
+    assert heard.take() == [(b"__keyevent@0__:set", b"a"), (b"ch", b"m1"), (b"__keyevent@0__:set", b"b"),
+                            (b"__keyevent@0__:incrby", b"a"), (b"ch", b"m2")]
+
+
+def test_publish_in_exec_and_scripts_that_write_nothing(heard, r):
+    p = r.pipeline(transaction=True)
+    p.publish("ch", "m1").get("a")
+    assert p.execute() == [1, None]
+    assert r.eval("return redis.call('PUBLISH', 'ch', 'm2')", 0) == 1
+    assert heard.take() == [(b"ch", b"m1"), (b"ch", b"m2")]
+
+
+def test_a_script_that_publishes_then_fails_sends_its_messages(heard, r):
+    """As in Redis: a script's error keeps the effects of the commands before it, its messages
+    too (tidekv sends them with its commit)."""
+    script = "redis.call('SET', 'a', '1') redis.call('PUBLISH', 'ch', 'm1') redis.call('SET', 'b', '2') error('boom')"
+    with pytest.raises(redis.ResponseError, match="boom"):
+        r.eval(script, 0)
+    assert heard.take() == [(b"__keyevent@0__:set", b"a"), (b"ch", b"m1"), (b"__keyevent@0__:set", b"b")]
+    assert r.mget("a", "b") == [b"1", b"2"]
+
+
+def test_a_script_run_again_alone_publishes_once_and_counts_its_receivers(heard, r):
+    """KEYS needs every key: in tidekv the script's first run is dropped and it runs again alone."""
+    script = ("local n = redis.call('PUBLISH', 'ch', 'm1') redis.call('SET', KEYS[1], '1') "
+              "redis.call('KEYS', '*') return n")
+    assert r.eval(script, 1, "a") == 1
+    assert heard.take() == [(b"ch", b"m1"), (b"__keyevent@0__:set", b"a")]
 
 
 def test_redis_py_pubsub(server, r):

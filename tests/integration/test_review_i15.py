@@ -35,9 +35,6 @@ def messages_until(conn, marker):
 
 # ---- scripts ----
 
-@tidekv_bug("a script in a write group that meets a command needing every key (DBSIZE, KEYS, SCAN, "
-            "FLUSHDB …) or a busy key lock is aborted and run again alone (dispatch.c run_in_group): "
-            "what it published in the first run was already sent, so subscribers get it twice")
 def test_a_script_run_again_alone_publishes_its_messages_once(server, r):
     with server.conn(timeout=10) as sub:
         sub.call("SUBSCRIBE", "ch")
