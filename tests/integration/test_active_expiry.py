@@ -43,6 +43,7 @@ def make_one_of_each_type(c, prefix, px):
     return names
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_untouched_keys_of_every_type_go(server):
     """Keys nobody reads again disappear (DBSIZE, INFO keyspace, KEYS, SCAN) and each is
     recorded as DEL in its own database."""
@@ -70,6 +71,7 @@ def test_untouched_keys_of_every_type_go(server):
     c3.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_keys_given_a_new_life_stay(server):
     """A key whose TTL was extended, removed (PERSIST) or that was re-SET without one after it
     was given a short TTL is not removed when the short TTL passes; nor is a key re-created
@@ -102,6 +104,7 @@ def test_keys_given_a_new_life_stay(server):
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_keys_on_disk_at_restart_go(make_server):
     """Keys that expired while the server was down (after a kill -9) are removed after the

@@ -229,7 +229,7 @@ def wait_until_quiet(client, quiet_s=1.5, timeout_s=15):
     raise AssertionError("the server kept writing")
 
 
-@pytest.mark.parametrize("fmt,seed", [("RESP", 20240601), ("JSON", 777)])
+@pytest.mark.parametrize("fmt,seed", [("RESP", 20240601), pytest.param("JSON", 777, marks=pytest.mark.soak)])
 def test_replaying_the_change_stream_on_redis_reproduces_the_data(make_server, fmt, seed):
     tk = make_server()
     rs = RedisServer()

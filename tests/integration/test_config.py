@@ -215,6 +215,7 @@ def test_timeout_zero_never_closes(make_server):
         assert c.call("PING") == "PONG"
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_config_set_timeout_applies(make_server):
     s = make_server()
     with s.conn() as admin:

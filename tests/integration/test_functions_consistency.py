@@ -38,6 +38,7 @@ def versioned(name, version, padding=0):
 
 SPIN = "for i = 1, 2000000 do end return 1"  # a few milliseconds
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_concurrent_changes_agree_with_disk_after_restart(make_server):
     """Threads on two workers load, replace, delete and flush the same libraries; what the
@@ -107,6 +108,7 @@ def slow_exec(cl, *first):
     return t
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_change_during_a_slow_exec_waits_for_its_commit(make_server):
     """A MULTI loads a library, then runs a slow command before EXEC commits; meanwhile a

@@ -492,6 +492,7 @@ def test_hz_and_effort_settings_take_what_redis_takes(r):
         r.config_set("active-expire-effort", 1)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_writes_racing_the_cycle_keep_every_live_key(server, r):
     """200 keys expiring 2 ms apart: one connection SETs half of them without a TTL, another
     PERSISTs the other half, each key just when the cycle (hz 500) is due to remove it. A SET
@@ -550,6 +551,7 @@ def test_writes_racing_the_cycle_keep_every_live_key(server, r):
         r.config_set("hz", 10)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_key_with_a_stale_index_entry_beside_its_own_is_removed_once(dr):
     """Writes that give a key another expiry without deleting its old index entry (RENAME and
@@ -610,6 +612,7 @@ def test_kill9_in_an_expiry_burst_loses_no_live_key_and_records_every_removal(ma
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_lost_marker_reindexes_without_removing_a_key_twice(make_server):
     """With the `expire-index` file gone, every key with an expiry is indexed again at start

@@ -19,6 +19,8 @@ from conftest import IS_REDIS, free_port, soak, tidekv_only
 from helpers import wait_until
 from test_replication import info_repl, wait_synced
 
+pytestmark = pytest.mark.soak  # the whole file runs under make soak (about 30 s)
+
 
 class Proxy:
     """A TCP proxy on 127.0.0.1 between a replica and its master. The master's bytes pass

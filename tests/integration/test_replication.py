@@ -411,13 +411,13 @@ def batch_hex(sequence, count, body=b""):
 @tidekv_only
 @pytest.mark.parametrize("reply", [
     poll_reply(b"nothex!"),
-    poll_reply(batch_hex(1, 1)),                       # a count with no record
+    pytest.param(poll_reply(batch_hex(1, 1)), marks=pytest.mark.soak),  # a count with no record
     poll_reply(batch_hex(7, 1, b"\x01\x01a\x01b")),    # not the next sequence
-    poll_reply(batch_hex(1, 1, b"\x05\x63\x01a\x01b")),  # a column family tidekv does not have
-    poll_reply(batch_hex(1, 1, b"\x01\x01a\x01b")),    # a key of no database (no namespace)
-    b"*3\r\n:1\r\n",                                    # truncated
-    b"$5\r\nhello\r\n",                                 # not a map
-    b"-ERR mismatched sequence number\r\n",
+    pytest.param(poll_reply(batch_hex(1, 1, b"\x05\x63\x01a\x01b")), marks=pytest.mark.soak),  # a column family tidekv does not have
+    pytest.param(poll_reply(batch_hex(1, 1, b"\x01\x01a\x01b")), marks=pytest.mark.soak),  # a key of no database (no namespace)
+    pytest.param(b"*3\r\n:1\r\n", marks=pytest.mark.soak),  # truncated
+    pytest.param(b"$5\r\nhello\r\n", marks=pytest.mark.soak),  # not a map
+    pytest.param(b"-ERR mismatched sequence number\r\n", marks=pytest.mark.soak),
     None,                                               # the link drops
 ], ids=["not-hex", "empty-batch", "wrong-sequence", "unknown-cf", "no-namespace", "truncated", "not-a-map",
         "error", "dropped"])

@@ -58,6 +58,7 @@ def test_a_key_removed_by_the_active_expiry_publishes_expired_once(make_server):
         assert messages_until(sub, b"end") == [b"k"]
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_key_given_two_expiries_expires_once(make_server):
     s = make_server()
     r = s.client()
@@ -90,6 +91,7 @@ def _answers_ping_within(conn, seconds):
         conn.sock.settimeout(30)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_subscribers_of_a_busy_worker_get_a_big_message(make_server):
     """PUBLISH posts the message to the subscribers of a worker busy with a script (which runs
@@ -193,6 +195,7 @@ def _last_recorded_library(r, start):
 ROUNDS = 100
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_concurrent_function_loads_leave_memory_and_disk_alike(make_server):
     """Two FUNCTION LOAD REPLACE of one library on two workers at once: the library the server

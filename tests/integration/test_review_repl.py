@@ -8,6 +8,8 @@ import redis
 from conftest import RespError, Simple, tidekv_only
 from test_replication import dataset, info_repl, start_pair, wait_synced
 
+pytestmark = pytest.mark.soak  # the whole file runs under make soak (about 30 s)
+
 
 def wait_link(s, status, timeout=10):
     deadline = time.monotonic() + timeout

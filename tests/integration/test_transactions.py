@@ -337,6 +337,7 @@ def _exec_after_watch(c, key, between):
     return c.call("EXEC")
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_watched_key_expiring_before_exec_aborts(r, server):
     """Redis 7: a key alive at WATCH that has expired by EXEC aborts it, whether or not
     anything has reclaimed it since."""
