@@ -24,6 +24,7 @@ def big_value(tag=b"v"):
     return tag * 16 + os.urandom(BIG)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_pipeline_around_big_writes_answers_in_order(server, c):
     first, second = big_value(b"a"), big_value(b"b")
     commands = [("SET", "big", first), ("GET", "small"), ("SET", "small", "1"), ("APPEND", "big", "!"),
@@ -47,6 +48,7 @@ def test_big_writes_land_in_the_selected_database_and_speak_resp3(server):
         assert conn.call("EXISTS", "h") == 0  # database 0
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_big_writes_reach_the_change_stream_whole(server, r):
     if IS_REDIS:
         pytest.skip("POLLUPDATES is tidekv's")
@@ -65,6 +67,7 @@ def test_big_writes_reach_the_change_stream_whole(server, r):
         assert [u["commands"] for u in poll_all(r, start, fmt)] == expected, fmt
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_a_replay_of_big_writes_rebuilds_them(server, make_server, r):
     start = seq(r)
@@ -79,6 +82,7 @@ def test_a_replay_of_big_writes_rebuilds_them(server, make_server, r):
     assert o.get("s") == value and o.lrange("l", 0, -1) == [value] and o.get("s2") == value[:100]
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_other_clients_are_served_while_a_big_write_runs(server, r):
     """A SADD of 300k members takes the offload thread a while; a PING sent after it by
@@ -173,6 +177,7 @@ def test_a_client_killed_while_its_big_write_runs_gets_it_done_whole(server, r):
     assert r.ping()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 @pytest.mark.parametrize("stop", ["kill9", "sigterm"])
 def test_a_server_stopped_while_a_big_write_runs_keeps_the_key_whole_or_untouched(make_server, stop):

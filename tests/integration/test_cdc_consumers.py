@@ -195,6 +195,7 @@ def test_needs_auth(make_server):
         assert c.call("CDC", "INFO") == []
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_consumers_never_touch_the_change_stream(server):
     """Creating, acknowledging and dropping consumers write no batch: SEQUENCE does not move,
     POLLUPDATES shows nothing new, and a BLOCKed poll is not woken."""
@@ -231,6 +232,7 @@ def test_consumers_never_touch_the_change_stream(server):
     r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_positions_survive_restart_and_kill9(make_server):
     s = make_server()
     r = s.client()

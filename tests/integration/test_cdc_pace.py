@@ -277,6 +277,7 @@ def test_a_large_reply_that_the_socket_cannot_take_at_once_arrives_whole(server,
     assert len(rep["updates"]) == 300
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_large_woken_reply_arrives_whole(server, r):
     start = seq(r)
     with server.conn(timeout=30) as c:

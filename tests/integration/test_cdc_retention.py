@@ -189,6 +189,7 @@ def test_stream_survives_clean_restart(make_server):
     r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_every_acknowledged_write_survives_kill9(make_server):
     s = make_server()
     r = s.client()

@@ -380,6 +380,7 @@ def mixed_writer(server, stop, seed):
         c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @pytest.mark.parametrize("fmt", ["RESP", "JSON"])
 def test_contract_snapshot_then_stream(make_server, fmt):
     src = make_server()
@@ -482,6 +483,7 @@ def page_big(server, r, n):
     snap(r, "RELEASE", sid)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @rss_test
 def test_paging_200k(server, r):
     page_big(server, r, 200000)

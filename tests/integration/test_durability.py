@@ -102,6 +102,7 @@ def test_everysec_syncs_within_about_a_second(make_server):
         r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_no_never_syncs_but_a_crash_loses_nothing(make_server):
     s = make_server(["--appendfsync", "no"])
     r = s.client()

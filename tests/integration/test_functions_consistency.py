@@ -170,6 +170,7 @@ def test_multi_sees_its_own_function_changes(server):
     cl.function_flush()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_failed_commit_changes_no_library(small_disk):  # noqa: F811 (the fixture)

@@ -648,6 +648,7 @@ def test_lowering_the_cap_at_runtime_loses_a_consumer_and_strict_poll_says_so(ma
     r.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_without_consumers_the_wal_is_still_purged(make_server):
     s = make_server(PURGE_ARGS)
@@ -704,6 +705,7 @@ def test_made_up_and_foreign_cursors_end(r):
         r.execute_command("SCAN", 2 ** 64)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_thousand_interleaved_scans_end_and_miss_no_key(r):
     keys = fill_shared_prefix(r, 60)
     n = 1000  # their remembered pages (2.5 KB each) overflow the table's 2 MB: they evict each other

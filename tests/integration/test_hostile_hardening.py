@@ -164,6 +164,7 @@ def test_huge_random_picks_inside_multi_and_pipelines_end_at_the_limit(make_serv
 
 # ---------------------------------------------------------------- maxmemory-clients
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_tiny_maxmemory_clients_does_not_lock_everyone_out(make_server):
     s = make_server()
     r = s.client()

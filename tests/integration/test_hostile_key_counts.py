@@ -637,6 +637,7 @@ def test_expired_big_values_written_again(make_server):
 # restarts: kill -9 under load, and after a compaction dropped expired keys
 # ----------------------------------------------------------------------
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_kill9_under_load_then_restart(make_server):
     s = make_server(workers_args(4))
@@ -656,6 +657,7 @@ def test_kill9_under_load_then_restart(make_server):
     check(s, "written after the restart")
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_restart_after_a_compaction_dropped_expired_keys(make_server):
     """A FLUSHDB of databases 1 and 10 in one transaction compacts the metadata of 2..9 too,
@@ -735,6 +737,7 @@ def test_the_last_of_twenty_databases(make_server):
 # lazy expiry on one worker while another writes the key
 # ----------------------------------------------------------------------
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_lazy_expiry_racing_a_writer(make_server):
     s = make_server(workers_args(4))

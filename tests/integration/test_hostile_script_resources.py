@@ -287,6 +287,7 @@ def test_fcall_numkeys_errors(f, c):
         RespError("ERR Number of keys can't be greater than number of args")
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_library_registering_100k_functions_loads_whole_or_times_out(f, server):
     """Whether 100k registrations fit in the 500 ms load limit depends on the machine: either
     the library loads with every function, or FUNCTION LOAD times out leaving nothing."""

@@ -237,6 +237,7 @@ def test_a_client_served_after_a_long_block_is_not_idle(server, r):
         r.config_set("timeout", 0)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_client_unblock_cannot_cut_a_big_write_short(server, r):
     """The client of a running big write is not blocked to CLIENT UNBLOCK, INFO or CLIENT LIST;
@@ -297,6 +298,7 @@ class _Dbs:
         return redis.Redis(port=self.port, db=db, socket_timeout=30)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_v2_records_replay_equal_from_cache_from_wal_and_through_applybatch(make_server):
     server = make_server()
@@ -382,6 +384,7 @@ def test_commands_that_need_no_value_do_not_read_a_flushed_big_one(make_server):
     assert grown < size / 4, grown
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_big_values_in_blob_files_survive_overwrite_expiry_and_kill9(make_server):
     s = make_server(["--rocksdb.write_buffer_size", "4"])

@@ -181,6 +181,7 @@ def full_dump_of(cl):
     return full_dump(One(), dbs=(0,))
 
 
+@pytest.mark.soak  # long: runs under make soak
 @rss_test
 def test_huge_values_are_paged_with_bounded_memory(server, r):
     r.set("big", b"x" * (20 << 20))
@@ -248,6 +249,7 @@ def test_snapshot_does_not_change_while_read(server, r):
     snap(r, "RELEASE", sid)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_release_and_expiry_race_reads(server, r):
     r.hset("h", mapping={"f%04d" % i: "x" for i in range(3000)})
     for i in range(300):
@@ -359,6 +361,7 @@ def churn_writer(server, stop, seed, done):
     done.append(n)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @pytest.mark.parametrize("fmt", ["RESP", "JSON"])
 def test_consumer_flow_with_a_writer(make_server, fmt):
     src = make_server()
@@ -498,6 +501,7 @@ def test_compaction_while_held_keeps_the_snapshot_and_release_frees_it(make_serv
     c.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_read_reply_is_bounded_in_bytes(make_server):
     s = make_server()
     c = s.client()

@@ -211,6 +211,7 @@ def random_pipeline(rng, cl):
     pipe.execute(raise_on_error=False)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_workload_counts_exactly(make_server, seed):

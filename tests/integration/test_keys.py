@@ -391,6 +391,7 @@ def test_scan_accepts_any_unsigned_64_bit_cursor(r, c):
         assert c.call("SCAN", cursor) == "ERR invalid cursor", cursor
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_scan_cursor_is_not_forgotten_after_many_other_scans(r):
     """A cursor still resumes after many thousands of other scans have handed out cursors."""
     keys = {b"key:%04d" % i for i in range(300)}

@@ -1,3 +1,4 @@
+import pytest
 """Data survives restarts (SIGTERM) and kill -9."""
 
 import os
@@ -177,6 +178,7 @@ def test_flush_survives_restart(make_server):
     cl.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_expiry_continues_after_restart(make_server):
     s = make_server()
     cl = s.client()

@@ -25,6 +25,7 @@ def _client_id_running(r, command, deadline_s=30):
         time.sleep(0.01)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_big_requests_waiting_for_the_offload_thread_count_against_maxmemory_clients(make_server):
     s = make_server(["--maxmemory-clients", "32mb"])

@@ -45,6 +45,7 @@ def test_a_script_run_again_alone_publishes_its_messages_once(server, r):
 
 # ---- active expiry ----
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_key_removed_by_the_active_expiry_publishes_expired_once(make_server):
     s = make_server()
     r = s.client()

@@ -116,6 +116,7 @@ def test_script_writes_survive_kill9(make_server):
     assert cl.mget(["k%d" % i for i in range(1, 301)]) == [str(i).encode() for i in range(1, 301)]
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_script_killed_midway_leaves_nothing(make_server):
     """A script's writes are one batch written when it ends: killed before that, none remain."""
     import threading

@@ -318,6 +318,7 @@ def test_wrong_passwords(make_server):
 
 # ---------------------------------------------------------------- copying and resuming
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_copy_every_type_then_resume(make_server, target):
     src = make_server()
@@ -351,6 +352,7 @@ def test_copy_every_type_then_resume(make_server, target):
     assert_same_data(src, target)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_copy_into_another_tidekv(make_server):
     src, dst = make_server(), make_server()
@@ -487,6 +489,7 @@ def test_foreign_consumer_is_not_taken_over(make_server, target):
     assert target.client().dbsize() == 0
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_consumer_dropped(make_server, target, tools):
     src = make_server()

@@ -336,6 +336,7 @@ def assert_log_rebuilds_source(src, path):
     return entries
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_snapshot_copy_then_follow(make_server, tmp_path):
     src = make_server()

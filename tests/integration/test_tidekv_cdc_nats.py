@@ -326,6 +326,7 @@ def test_filtered_batches_move_the_position(make_server, nats):
     assert int(msgs[0][0]["Tidekv-Cdc-Position"]) == seq(s) == consumer_sequence(src)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_killed_before_its_first_message(make_server, nats, tools):
     """A new consumer that has published nothing is not acknowledged, so the next run takes it
     over instead of taking it for another sink's."""
