@@ -27,7 +27,8 @@
 
 /* Batches asked for per POLLUPDATES, and how long the master may hold it open when idle. */
 #define POLL_MAX "100"
-#define POLL_BLOCK_MS "1000"
+#define POLL_BLOCK_MS 1000
+#define POLL_BLOCK_TEXT "1000"
 /* Pause before connecting again after a failure. */
 #define RETRY_MS 1000
 /* Connecting gives up after this long (repl-timeout, if shorter). */
@@ -130,7 +131,9 @@ static redisReply *call(redisContext *c, int argc, const char **argv) {
         if (ready > 0) {
             if (redisBufferRead(c) != REDIS_OK) return link_failed(c);
             heard = time_mono_ms();
-        } else if (time_mono_ms() - heard >= repl_timeout_s() * 1000) {
+        } else if (time_mono_ms() - heard >= repl_timeout_s() * 1000 + POLL_BLOCK_MS) {
+            /* An idle master answers a poll only once its BLOCK is over: that much silence is
+             * its due, repl-timeout comes on top. */
             log_msg(LOG_WARNING, "replica: the master was silent for repl-timeout (%llds)", (long long)repl_timeout_s());
             return NULL;
         }
@@ -305,7 +308,7 @@ static void follow(redisContext *c) {
     while (!stopping()) {
         char seq[24];
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
-        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", POLL_BLOCK_MS};
+        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", POLL_BLOCK_TEXT};
         redisReply *r = call(c, 9, poll);
         if (!r) return;
         int rc = 0;
