@@ -532,9 +532,10 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (c->in_group) write_group_commit(c->group);
     buf why;
     buf_init(&why);
-    const char *refused = refusal_reason(c, def, argc, argv, held_back, &why);
-    if (refused) refuse(c, def, refused);
-    buf_free(&why);
+    const char *reason = refusal_reason(c, def, argc, argv, held_back, &why);
+    int refused = reason != NULL;
+    if (refused) refuse(c, def, reason);
+    buf_free(&why); /* reason may point into it */
     if (refused) return;
     if (!(def->flags & CMD_NOKEYS)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
