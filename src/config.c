@@ -814,6 +814,13 @@ int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, v
     return count;
 }
 
+int config_get_value(const char *name, buf *out) {
+    const option_def *opt = find_option(name);
+    if (!opt) return -1;
+    format_value(opt, out);
+    return 0;
+}
+
 int config_password_matches(const char *p, size_t len) {
     pthread_mutex_lock(&config_lock);
     const bytes_option *want = &server_config.requirepass;
@@ -874,10 +881,7 @@ static const option_def *line_option(const char *line, size_t len) {
     resp_arg *args = NULL;
     int n = resp_split_inline(line, len, &args);
     const option_def *opt = NULL;
-    if (n > 0 && args[0].ptr[0] != '#') {
-        opt = find_option(args[0].ptr);
-        if (opt && opt->alias_of) opt = find_option(opt->alias_of);
-    }
+    if (n > 0 && args[0].ptr[0] != '#') opt = find_option(args[0].ptr); /* aliases resolved */
     for (int i = 0; i < n; i++) free(args[i].ptr);
     free(args);
     return opt;

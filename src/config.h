@@ -145,6 +145,9 @@ int config_check(const char *name, const char *value, size_t len, int runtime, c
 typedef void (*config_emit_fn)(void *ctx, const char *name, const char *value, size_t value_len);
 /* Calls emit for every option whose name matches a glob; returns how many matched. */
 int config_get_matching(const char *pattern, size_t plen, config_emit_fn emit, void *ctx);
+/* Appends one option's value, as CONFIG GET shows it, to out. Returns 0, or -1 if there is
+ * no such option. */
+int config_get_value(const char *name, buf *out);
 /* CONFIG REWRITE: the config file the server started from gets every option's current value
  * (the first line of each option it has; the others appended). 0, or -1 with Redis's reason. */
 int config_rewrite(char *err, size_t errlen);

@@ -245,11 +245,6 @@ void replication_note_poll(client *c, uint64_t seq) {
     if (c->flags & CLIENT_REPLICA) replicas_ack(c->id, seq);
 }
 
-static void copy_value(void *arg, const char *name, const char *value, size_t len) {
-    (void)name;
-    buf_append((buf *)arg, value, len);
-}
-
 void info_replication(buf *b, txn *t) {
     (void)t;
     buf_printf(b, "# Replication\r\n");
@@ -260,7 +255,7 @@ void info_replication(buf *b, txn *t) {
         replica_info(b);
         buf priority;
         buf_init(&priority);
-        config_get_matching("replica-priority", 16, copy_value, &priority);
+        config_get_value("replica-priority", &priority);
         buf_printf(b, "slave_priority:%.*s\r\nslave_read_only:1\r\nreplica_announced:1\r\n", (int)priority.len,
                    priority.data ? priority.data : "");
         buf_free(&priority);

@@ -157,21 +157,14 @@ static int call_expect_status(redisContext *c, int argc, const char **argv, char
     return ok ? 0 : -1;
 }
 
-static void copy_option(void *arg, const char *name, const char *value, size_t len) {
-    (void)name;
-    buf *out = arg;
-    buf_clear(out);
-    buf_append(out, value, len);
-}
-
 /* AUTH (with masterauth, and masteruser when set), then the listening port, then PSYNC.
  * Returns 0 once the master agrees to continue from our latest sequence. */
 static int handshake(redisContext *c) {
     buf pass, user;
     buf_init(&pass);
     buf_init(&user);
-    config_get_matching("masterauth", 10, copy_option, &pass);
-    config_get_matching("masteruser", 10, copy_option, &user);
+    config_get_value("masterauth", &pass);
+    config_get_value("masteruser", &user);
     buf_append_byte(&pass, 0);
     buf_append_byte(&user, 0);
     int rc = 0;
