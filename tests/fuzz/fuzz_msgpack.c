@@ -2,10 +2,7 @@
  * hands cmsgpack.unpack. It must unpack or raise an error message, never crash or read past
  * the input; what it unpacks packs again into as many objects (unless a table nested too deep
  * to pack was a key); unpack_limit's next offset lies inside the input. */
-#include <lauxlib.h>
-#include <lualib.h>
-
-#include "fuzz.h"
+#include "lua_harness.h"
 #include "script/lualibs.h"
 
 static const char HARNESS[] =
@@ -27,21 +24,8 @@ static const char HARNESS[] =
     "  end\n"
     "end\n";
 
-static lua_State *harness_state(void) {
-    static lua_State *L;
-    if (L) return L;
-    L = luaL_newstate();
-    if (!L) fuzz_fail("no Lua state", __FILE__, __LINE__);
-    luaL_openlibs(L);
-    script_open_cmsgpack(L);
-    lua_setglobal(L, "cmsgpack");
-    if (luaL_loadstring(L, HARNESS) != 0) fuzz_fail(lua_tostring(L, -1), __FILE__, __LINE__);
-    lua_setglobal(L, "harness");
-    return L;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    lua_State *L = harness_state();
+    lua_State *L = lua_harness("cmsgpack", script_open_cmsgpack, HARNESS);
     lua_getglobal(L, "harness");
     lua_pushlstring(L, (const char *)data, size);
     if (lua_pcall(L, 1, 0, 0) != 0) fuzz_fail(lua_tostring(L, -1), __FILE__, __LINE__);

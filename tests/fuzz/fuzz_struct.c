@@ -2,10 +2,7 @@
  * the next bytes are the format (up to 31); the rest is the data struct.unpack reads. Each
  * call must return or raise an error message, never crash or read past the data; unpack's
  * next position lies inside the data (or just past it), and its values pack again. */
-#include <lauxlib.h>
-#include <lualib.h>
-
-#include "fuzz.h"
+#include "lua_harness.h"
 #include "script/lualibs.h"
 
 static const char HARNESS[] =
@@ -22,24 +19,11 @@ static const char HARNESS[] =
     "end\n"
     "check(pack_n(pcall(struct.unpack, fmt, data, #data)))\n";
 
-static lua_State *harness_state(void) {
-    static lua_State *L;
-    if (L) return L;
-    L = luaL_newstate();
-    if (!L) fuzz_fail("no Lua state", __FILE__, __LINE__);
-    luaL_openlibs(L);
-    script_open_struct(L);
-    lua_setglobal(L, "struct");
-    if (luaL_loadstring(L, HARNESS) != 0) fuzz_fail(lua_tostring(L, -1), __FILE__, __LINE__);
-    lua_setglobal(L, "harness");
-    return L;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     size_t format_len = data[0] % 32;
     if (format_len > size - 1) format_len = size - 1;
-    lua_State *L = harness_state();
+    lua_State *L = lua_harness("struct", script_open_struct, HARNESS);
     lua_getglobal(L, "harness");
     lua_pushlstring(L, (const char *)data + 1, format_len);
     lua_pushlstring(L, (const char *)data + 1 + format_len, size - 1 - format_len);
