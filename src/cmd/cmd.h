@@ -50,6 +50,9 @@ enum cmd_flags {
     /* Not shown: one of the commands a RESP2 client in subscribed mode may run. */
     CMD_SUBSCRIBED_OK = 1 << 23,
     CMD_NO_ASYNC_LOADING = 1 << 24, /* only COMMAND INFO shows it (the replication commands have it in Redis) */
+    /* Not shown: writes no key but reaches other clients (PUBLISH), so a read-only script
+     * may not run it, as Redis's may-replicate commands. */
+    CMD_MAY_REPLICATE = 1 << 25,
 };
 
 /* A key specification (Redis 7's key_specs): where a command's keys are and what it does to

@@ -233,7 +233,7 @@ static const cmd_def pubsub_defs[] = {
     {"punsubscribe", -1, NK | PS | SUBSCRIBED | NOSCRIPT | LOADING | STALE, 0, 0, 0, cmd_punsubscribe, "pubsub", "@pubsub @slow",
      "Stops listening to messages published to channels that match one or more patterns.",
      "[pattern:pattern]...", NO_KEYS},
-    {"publish", 3, NK | PS | F | LOADING | STALE, 0, 0, 0, cmd_publish, "pubsub", "@pubsub @fast",
+    {"publish", 3, NK | PS | F | LOADING | STALE | CMD_MAY_REPLICATE, 0, 0, 0, cmd_publish, "pubsub", "@pubsub @fast",
      "Posts a message to a channel.",
      "channel message", NO_KEYS},
     {"pubsub", -2, NK | CMD_SUBCOMMANDS, 0, 0, 0, cmd_pubsub, "pubsub", "@slow",
@@ -245,7 +245,7 @@ static const cmd_def pubsub_defs[] = {
     {"sunsubscribe", -1, NK | PS | SUBSCRIBED | NOSCRIPT | LOADING | STALE, 1, -1, 1, cmd_sunsubscribe, "pubsub", "@pubsub @slow",
      "Stops listening to messages posted to shard channels.",
      "[shardchannel]...", KEYS(RANGE(KEY_NOT_KEY, 1, -1, 1))},
-    {"spublish", 3, NK | PS | F | LOADING | STALE, 1, 1, 1, cmd_spublish, "pubsub", "@pubsub @fast",
+    {"spublish", 3, NK | PS | F | LOADING | STALE | CMD_MAY_REPLICATE, 1, 1, 1, cmd_spublish, "pubsub", "@pubsub @fast",
      "Posts a message to a shard channel.",
      "shardchannel message", KEYS(RANGE(KEY_NOT_KEY, 1, 0, 1))}
 };

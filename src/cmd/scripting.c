@@ -36,7 +36,7 @@ static int run_script_command(script_host *h, int argc, resp_arg *argv, int resp
     if (!def) return refuse(err, "Unknown Redis command called from script");
     if (!cmd_arity_ok(def, argc)) return refuse(err, "Wrong number of args calling Redis command from script");
     if (def->flags & CMD_NOSCRIPT) return refuse(err, "This Redis command is not allowed from script");
-    if (run->read_only && (def->flags & CMD_WRITE))
+    if (run->read_only && (def->flags & (CMD_WRITE | CMD_MAY_REPLICATE)))
         return refuse(err, "Write commands are not allowed from read-only scripts.");
     if ((def->flags & CMD_WRITE) && txn_local_writes_refused()) return refuse(err, ERR_READONLY_REPLICA);
     if (dispatch_cover_keys(outer, def, argc, argv, run->db) < 0) {

@@ -341,6 +341,24 @@ def test_eval_ro_refuses_writes(c):
     assert c.call("GET", "k") == b"v"
 
 
+def test_read_only_scripts_refuse_publish(c, r):
+    """PUBLISH writes no key but reaches other clients: as Redis's may-replicate commands, a
+    read-only script may not run it, and nothing is delivered."""
+    sub = r.pubsub()
+    sub.subscribe("ch")
+    assert sub.get_message(timeout=2)["type"] == "subscribe"
+    for command in ("PUBLISH", "SPUBLISH"):
+        body = "return redis.call('%s', 'ch', 'x')" % command
+        assert c.call("EVAL_RO", body, 0) == RespError(
+            "ERR Write commands are not allowed from read-only scripts. script: %s, on @user_script:1." % sha1(body))
+        err = ev(c, "#!lua flags=no-writes\n" + body)
+        assert "Write commands are not allowed from read-only scripts." in err
+    assert c.call("EVAL", "return redis.call('PUBLISH', 'ch', 'y')", 0) == 1
+    message = sub.get_message(timeout=2)
+    assert message["type"] == "message" and message["data"] == b"y"  # the refused ones never came
+    sub.close()
+
+
 def test_shebang_flags(c):
     c.call("SET", "k", "v")
     assert ev(c, "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", "k", numkeys=1) == b"v"
