@@ -24,7 +24,10 @@ static int client_connected(uint64_t id) {
     return net_client_ref_by_id(id, &ref);
 }
 
-static void disconnect_client(uint64_t id) { (void)net_client_kill(id, NULL, NULL, NULL); }
+static void disconnect_client(uint64_t id) {
+    client_filter f = {.id = id, .type = CLIENT_TYPE_ANY};
+    (void)net_client_kill(&f, NULL);
+}
 
 void replication_init(void) { replicas_set_clients(client_connected, disconnect_client); }
 

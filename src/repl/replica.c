@@ -58,10 +58,15 @@ static int stopping(void) {
     return s;
 }
 
-static void set_state(link_state state) {
-    pthread_mutex_lock(&rs.lock);
+/* Call under rs.lock. */
+static void set_state_locked(link_state state) {
     if (rs.state == LINK_CONNECTED && state != LINK_CONNECTED) rs.down_since_ms = time_mono_ms();
     rs.state = state;
+}
+
+static void set_state(link_state state) {
+    pthread_mutex_lock(&rs.lock);
+    set_state_locked(state);
     pthread_mutex_unlock(&rs.lock);
 }
 
@@ -408,6 +413,18 @@ void replica_close(void) {
     pthread_mutex_lock(&changes);
     stop_thread();
     pthread_mutex_unlock(&changes);
+}
+
+int replica_drop_link(void) {
+    pthread_mutex_lock(&rs.lock);
+    int up = rs.link && rs.state == LINK_CONNECTED;
+    if (up) {
+        shutdown(rs.link->fd, SHUT_RDWR); /* the thread's next read or write fails */
+        set_state_locked(LINK_CONNECT);  /* down from now on, as INFO and a second kill see it */
+    }
+    pthread_mutex_unlock(&rs.lock);
+    if (up) log_msg(LOG_NOTICE, "replica: the link to the master was closed by CLIENT KILL");
+    return up;
 }
 
 int replica_active(void) { return txn_local_writes_refused(); }

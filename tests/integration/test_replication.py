@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from conftest import RespError, Simple, tidekv_only
+from conftest import IS_REDIS, RespError, Simple, tidekv_only
 
 READONLY = "You can't write against a read only replica."
 
@@ -215,6 +215,34 @@ def test_a_killed_replica_continues_partially(make_server):
     assert raw_history(replica) == raw_history(master)
     stats = master.client().info("stats")
     assert stats["sync_partial_ok"] == 2 and stats["sync_full"] == 0
+
+
+def test_client_kill_type_replica_and_master(make_server):
+    """CLIENT KILL TYPE replica on the master and TYPE master on the replica cut the link, and the
+    replica comes back; Sentinel's TYPE normal and TYPE pubsub spare it."""
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    m = master.client()
+    links = m.client_list(_type="replica")
+    assert len(links) == 1 and links[0]["flags"].startswith("S")  # tidekv's polling link shows b too
+    assert m.client_list(_type="master") == []
+    m.execute_command("CLIENT", "KILL", "TYPE", "normal")
+    m.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    assert [link["id"] for link in m.client_list(_type="replica")] == [links[0]["id"]]
+    assert m.execute_command("CLIENT", "KILL", "TYPE", "slave") == 1
+    m.set("after-replica-kill", 1)
+    wait_synced(master, replica)  # it came back
+    assert [link["id"] for link in m.client_list(_type="replica")] != [links[0]["id"]]
+    links = m.client_list(_type="replica")
+    r = replica.client()
+    assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+    if not IS_REDIS:  # Redis connects again at once, tidekv after a second
+        assert info_repl(replica)["master_link_status"] == "down"
+        assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 0  # already gone
+    m.set("after-master-kill", 1)
+    wait_synced(master, replica)
+    assert r.get("after-master-kill") == b"1"
+    assert [link["id"] for link in m.client_list(_type="replica")] != [links[0]["id"]]  # a new link
 
 
 @tidekv_only
