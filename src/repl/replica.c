@@ -162,7 +162,18 @@ static int call_expect_status(redisContext *c, int argc, const char **argv, char
     return ok ? 0 : -1;
 }
 
-/* AUTH (with masterauth, and masteruser when set), then the listening port, then PSYNC.
+/* Tells the master our limits on what a batch may hold (apply_batch checks them): a master
+ * whose own are larger refuses us, with the reason, rather than send batches we would refuse.
+ * A master that does not know these options ignores them. 0, or -1 (logged). */
+static int tell_limits(redisContext *c) {
+    char databases[24], bulk_len[24];
+    snprintf(databases, sizeof(databases), "%d", CONFIG_READ(databases));
+    snprintf(bulk_len, sizeof(bulk_len), "%lld", (long long)CONFIG_READ(proto_max_bulk_len));
+    const char *replconf[5] = {"REPLCONF", "databases", databases, "proto-max-bulk-len", bulk_len};
+    return call_expect_status(c, 5, replconf, NULL, 0);
+}
+
+/* AUTH (with masterauth, and masteruser when set), then the listening port and our limits, then PSYNC.
  * Returns 0 once the master agrees to continue from our latest sequence. */
 static int handshake(redisContext *c) {
     buf pass, user;
@@ -183,6 +194,7 @@ static int handshake(redisContext *c) {
     snprintf(port, sizeof(port), "%d", CONFIG_READ(port));
     const char *replconf[3] = {"REPLCONF", "listening-port", port};
     if (rc == 0) rc = call_expect_status(c, 3, replconf, NULL, 0);
+    if (rc == 0) rc = tell_limits(c);
     repl_identity id = identity_get();
     /* A local write that passed txn_commit's check before this node became a replica may be on
      * its way: every keyed write holds the global lock's shared side until it is written. */

@@ -299,6 +299,43 @@ def test_psync_and_replconf_errors(server):
 
 
 @tidekv_only
+def test_a_replica_with_smaller_limits_is_refused_at_the_handshake(make_server):
+    """A replica whose databases or proto-max-bulk-len is below its master's would refuse some of
+    its batches: the master refuses it at the handshake, it logs why and shows the link down,
+    and it follows once its limit is raised."""
+    master = make_server({"databases": 32})
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    time.sleep(1.5)
+    assert info_repl(replica)["master_link_status"] == "down"
+    assert info_repl(master)["connected_slaves"] == 0
+    assert "the replica's databases (16) is smaller than the master's (32)" in replica.log()
+
+    master = make_server({"proto-max-bulk-len": "1gb"})
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    master.client().set("k", "v")
+    time.sleep(1.5)
+    assert info_repl(replica)["master_link_status"] == "down"
+    log = replica.log()
+    assert "the replica's proto-max-bulk-len (536870912) is smaller than the master's (1073741824)" in log
+    replica.client().config_set("proto-max-bulk-len", "1gb")
+    wait_synced(master, replica)  # the next attempt, a second later, succeeds
+    assert replica.client().get("k") == b"v"
+
+
+@tidekv_only
+def test_replconf_checks_the_replicas_limits(server):
+    c = server.client()
+    with pytest.raises(redis.exceptions.ResponseError,
+                       match=r"^the replica's databases \(8\) is smaller than the master's \(16\)$"):
+        c.execute_command("REPLCONF", "databases", 8)
+    with pytest.raises(redis.exceptions.ResponseError, match="proto-max-bulk-len .1024. is smaller"):
+        c.execute_command("REPLCONF", "listening-port", 1, "proto-max-bulk-len", 1024)
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("REPLCONF", "databases", "many")
+    assert c.execute_command("REPLCONF", "databases", 16, "proto-max-bulk-len", 2 ** 32, "capa", "psync2") in (b"OK", True)
+
+
+@tidekv_only
 def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
     master, replica = start_pair(make_server)
     wait_synced(master, replica)
