@@ -151,13 +151,15 @@ static int check_replica_limit(cmd_ctx *ctx, const char *name, const resp_arg *v
     return 0;
 }
 
-/* REPLCONF <option> <value> …: what a replica tells its master. tidekv keeps listening-port and
- * checks databases and proto-max-bulk-len; it ignores the others (Redis's capa, ack, getack …). */
+/* REPLCONF <option> <value> …: what a replica tells its master. tidekv keeps listening-port,
+ * checks databases and proto-max-bulk-len, and answers "OK <run id>" to capa run-id (tidekv
+ * replicas ask, to tell a loop); it ignores the others (Redis's capa eof, ack, getack …). */
 void cmd_replconf(cmd_ctx *ctx) {
     if (ctx->argc % 2 == 0) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
+    int tell_run_id = 0;
     for (int i = 1; i < ctx->argc; i += 2) {
         const resp_arg *option = &ctx->argv[i], *value = &ctx->argv[i + 1];
         int rc = 0;
@@ -167,9 +169,17 @@ void cmd_replconf(cmd_ctx *ctx) {
             rc = check_replica_limit(ctx, "databases", value, CONFIG_READ(databases));
         else if (arg_is(option, "proto-max-bulk-len"))
             rc = check_replica_limit(ctx, "proto-max-bulk-len", value, (long long)CONFIG_READ(proto_max_bulk_len));
+        else if (arg_is(option, "capa") && arg_is(value, "run-id"))
+            tell_run_id = 1;
         if (rc < 0) return;
     }
-    reply_ok(ctx->r);
+    if (!tell_run_id) {
+        reply_ok(ctx->r);
+        return;
+    }
+    char status[8 + REPLID_LEN];
+    snprintf(status, sizeof(status), "OK %s", identity_run_id());
+    reply_simple(ctx->r, status);
 }
 
 /* Whether a replica of history replid holding everything up to seq can continue from here:
@@ -193,6 +203,12 @@ void cmd_psync(cmd_ctx *ctx) {
     }
     if (ctx->argc > 3 && strcmp(ctx->argv[3].ptr, identity_run_id()) == 0) {
         reply_error(ctx->r, "ERR a server can't replicate from itself");
+        return;
+    }
+    /* Our own master asking to follow us: a loop of two, where both links would show up and
+     * neither node take a write. (Longer loops are not detected.) */
+    if (ctx->argc > 3 && replica_master_is(ctx->argv[3].ptr)) {
+        reply_error(ctx->r, "ERR replication loop: the server asking to follow this one is its own master");
         return;
     }
     if (!can_continue(ctx->argv[1].ptr, (uint64_t)seq)) {

@@ -336,6 +336,34 @@ def test_replconf_checks_the_replicas_limits(server):
 
 
 @tidekv_only
+def test_two_servers_following_each_other_are_refused(make_server):
+    """A follows B while B follows A: B refuses the PSYNC of its own master, whose run id it
+    learnt at its handshake; A logs why and shows its link down until the loop is broken."""
+    a = make_server()
+    b = make_server({"replicaof": ["127.0.0.1", a.port]})
+    a.client().set("k", 1)
+    wait_synced(a, b)
+    a.client().execute_command("REPLICAOF", "127.0.0.1", b.port)
+    time.sleep(2.5)  # two attempts
+    assert info_repl(a)["master_link_status"] == "down"
+    assert info_repl(b)["master_link_status"] == "up"  # b still follows a
+    assert "replication loop: the server asking to follow this one is its own master" in a.log()
+    b.client().execute_command("REPLICAOF", "NO", "ONE")  # the loop is broken: a follows b
+    b.client().set("k", 2)
+    wait_synced(b, a)
+    assert a.client().get("k") == b"2"
+
+
+@tidekv_only
+def test_replconf_capa_run_id_answers_the_run_id(server):
+    c = server.client()
+    run_id = c.info("server")["run_id"]
+    assert c.execute_command("REPLCONF", "capa", "eof", "capa", "run-id") in ("OK %s" % run_id,
+                                                                              ("OK %s" % run_id).encode())
+    assert c.execute_command("REPLCONF", "capa", "eof") in (b"OK", True)
+
+
+@tidekv_only
 def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
     master, replica = start_pair(make_server)
     wait_synced(master, replica)
