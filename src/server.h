@@ -69,6 +69,7 @@ typedef struct write_group write_group; /* cmd/dispatch.h */
 typedef struct client_shown {
     int db, resp;
     int multi; /* commands queued in MULTI, or -1 outside one */
+    int replica; /* a replica's link (CLIENT_REPLICA) */
     long long sub, psub, ssub; /* its channels, patterns and shard channels */
     size_t qbuf, qbuf_cap, omem;
     int64_t last_active_mono_ms;

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "net/net.h"
 #include "net/pubsub.h"
+#include "repl/replica.h"
 
 void cmd_ping(cmd_ctx *ctx) {
     if (ctx->argc > 2) {
@@ -144,66 +145,125 @@ void cmd_quit(cmd_ctx *ctx) {
     ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
 }
 
-/* CLIENT KILL addr | CLIENT KILL [ID id] [ADDR addr] [LADDR addr] [SKIPME yes|no]. */
+/* A client type by Redis's names (slave and replica are one); -1 if unknown, after replying. */
+static int parse_client_type(cmd_ctx *ctx, const resp_arg *name, client_type *type) {
+    static const struct {
+        const char *name;
+        client_type type;
+    } types[] = {{"normal", CLIENT_TYPE_NORMAL},   {"slave", CLIENT_TYPE_REPLICA},  {"replica", CLIENT_TYPE_REPLICA},
+                 {"pubsub", CLIENT_TYPE_PUBSUB}, {"master", CLIENT_TYPE_MASTER}};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (arg_is(name, types[i].name)) {
+            *type = types[i].type;
+            return 0;
+        }
+    reply_errorf(ctx->r, "ERR Unknown client type '%.*s'", (int)name->len, name->ptr);
+    return -1;
+}
+
+/* A NUL-terminated copy of an address argument into out (a longer one matches no client). */
+static const char *address_arg(const resp_arg *a, char *out, size_t len) {
+    snprintf(out, len, "%.*s", (int)a->len, a->ptr);
+    return out;
+}
+
+/* CLIENT KILL's filters: [ID id] [TYPE type] [USER name] [ADDR ip:port] [LADDR ip:port]
+ * [SKIPME yes|no], in any order, the last of each kind counting. 0, or -1 after replying. */
+static int parse_kill_filter(cmd_ctx *ctx, client_filter *f, int *any_user, char *addr, char *laddr, size_t len) {
+    for (int i = 2; i < ctx->argc; i += 2) {
+        if (i + 1 >= ctx->argc) {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+        const resp_arg *opt = &ctx->argv[i], *v = &ctx->argv[i + 1];
+        if (arg_is(opt, "id")) {
+            long long id;
+            if (arg_parse_ll(v, &id) < 0 || id <= 0) {
+                reply_error(ctx->r, "ERR client-id should be greater than 0");
+                return -1;
+            }
+            f->id = (uint64_t)id;
+        } else if (arg_is(opt, "type")) {
+            if (parse_client_type(ctx, v, &f->type) < 0) return -1;
+        } else if (arg_is(opt, "user")) {
+            if (v->len != strlen("default") || memcmp(v->ptr, "default", v->len) != 0) { /* the only user */
+                reply_errorf(ctx->r, "ERR No such user '%.*s'", (int)v->len, v->ptr);
+                return -1;
+            }
+            *any_user = 0;
+        } else if (arg_is(opt, "addr")) {
+            f->addr = address_arg(v, addr, len);
+        } else if (arg_is(opt, "laddr")) {
+            f->laddr = address_arg(v, laddr, len);
+        } else if (arg_is(opt, "skipme") && (arg_is(v, "yes") || arg_is(v, "no"))) {
+            f->skip = arg_is(v, "yes") ? ctx->c : NULL;
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The replica's link to its master is a client of type master with no id, address or user that
+ * a filter could name (CLIENT LIST does not show it): only a filter on none of them reaches it. */
+static int kill_master_link(const client_filter *f, int any_user) {
+    int reaches = (f->type == CLIENT_TYPE_ANY || f->type == CLIENT_TYPE_MASTER) && f->id == 0 && !f->addr &&
+                  !f->laddr && any_user;
+    return reaches ? replica_drop_link() : 0;
+}
+
+/* CLIENT KILL ip:port (OK, or an error if no client has that address; it may be the caller)
+ * | CLIENT KILL <filter>… (how many clients it closed; the caller is skipped unless SKIPME no). */
 static void client_kill(cmd_ctx *ctx) {
+    char addr[128], laddr[128];
+    int killed;
     if (ctx->argc == 3) {
-        char addr[128];
-        snprintf(addr, sizeof(addr), "%.*s", (int)ctx->argv[2].len, ctx->argv[2].ptr);
-        if (net_client_kill(0, addr, NULL, NULL) == 0)
+        client_filter f = {.type = CLIENT_TYPE_ANY, .addr = address_arg(&ctx->argv[2], addr, sizeof(addr))};
+        killed = net_client_kill(&f, ctx->c);
+        if (killed == 0)
             reply_error(ctx->r, "ERR No such client");
         else
             reply_ok(ctx->r);
-        if (atomic_load(&ctx->c->kill_requested)) ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-        return;
+    } else {
+        client_filter f = {.type = CLIENT_TYPE_ANY, .skip = ctx->c};
+        int any_user = 1;
+        if (parse_kill_filter(ctx, &f, &any_user, addr, laddr, sizeof(addr)) < 0) return;
+        killed = net_client_kill(&f, ctx->c) + kill_master_link(&f, any_user);
+        reply_int(ctx->r, killed);
     }
-    long long id = 0;
-    char addr[128] = "", laddr[128] = "";
-    int skipme = 1;
-    for (int i = 2; i < ctx->argc; i += 2) {
-        if (i + 1 >= ctx->argc) goto syntax;
-        const resp_arg *v = &ctx->argv[i + 1];
-        if (arg_is(&ctx->argv[i], "id")) {
-            if (arg_parse_ll(v, &id) < 0 || id <= 0) {
-                reply_error(ctx->r, "ERR client-id should be greater than 0");
-                return;
-            }
-        } else if (arg_is(&ctx->argv[i], "addr")) {
-            snprintf(addr, sizeof(addr), "%.*s", (int)v->len, v->ptr);
-        } else if (arg_is(&ctx->argv[i], "laddr")) {
-            snprintf(laddr, sizeof(laddr), "%.*s", (int)v->len, v->ptr);
-        } else if (arg_is(&ctx->argv[i], "skipme")) {
-            if (arg_is(v, "yes")) skipme = 1;
-            else if (arg_is(v, "no")) skipme = 0;
-            else goto syntax;
-        } else {
-            goto syntax;
-        }
-    }
-    reply_int(ctx->r, net_client_kill((uint64_t)id, addr[0] ? addr : NULL, laddr[0] ? laddr : NULL,
-                                      skipme ? ctx->c : NULL));
     /* Killing oneself: this reply is the last. */
     if (atomic_load(&ctx->c->kill_requested)) ctx->c->flags |= CLIENT_CLOSE_AFTER_REPLY;
-    return;
-syntax:
-    reply_error(ctx->r, ERR_SYNTAX);
 }
 
+/* CLIENT LIST [TYPE type | ID id…]: the clients of that type, or those ids in the order given
+ * (an id that is no client's lists nothing). */
 static void client_list(cmd_ctx *ctx) {
-    uint64_t only = 0;
-    if (ctx->argc == 4 && arg_is(&ctx->argv[2], "id")) {
+    buf out;
+    buf_init(&out);
+    client_filter f = {.type = CLIENT_TYPE_ANY};
+    if (ctx->argc == 4 && arg_is(&ctx->argv[2], "type")) {
+        if (parse_client_type(ctx, &ctx->argv[3], &f.type) < 0) return;
+        net_client_list(&out, &f, ctx->c);
+    } else if (ctx->argc > 3 && arg_is(&ctx->argv[2], "id")) {
         long long id;
-        if (arg_parse_ll(&ctx->argv[3], &id) < 0 || id <= 0) {
-            reply_error(ctx->r, "ERR Invalid client ID");
-            return;
+        for (int i = 3; i < ctx->argc; i++)
+            if (arg_parse_ll(&ctx->argv[i], &id) < 0) {
+                reply_error(ctx->r, "ERR Invalid client ID");
+                buf_free(&out);
+                return;
+            }
+        for (int i = 3; i < ctx->argc; i++) {
+            if (arg_parse_ll(&ctx->argv[i], &id) < 0 || id <= 0) continue; /* checked above; <= 0: no client */
+            f.id = (uint64_t)id;
+            net_client_list(&out, &f, ctx->c);
         }
-        only = (uint64_t)id;
-    } else if (ctx->argc != 2) {
+    } else if (ctx->argc == 2) {
+        net_client_list(&out, &f, ctx->c);
+    } else {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    buf out;
-    buf_init(&out);
-    net_client_list(&out, only, ctx->c);
     reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
     buf_free(&out);
 }
@@ -246,7 +306,8 @@ void cmd_client(cmd_ctx *ctx) {
     } else if (arg_is(sub, "info") && ctx->argc == 2) {
         buf out;
         buf_init(&out);
-        net_client_list(&out, ctx->c->id, ctx->c);
+        client_filter self = {.id = ctx->c->id, .type = CLIENT_TYPE_ANY};
+        net_client_list(&out, &self, ctx->c);
         reply_verbatim(ctx->r, out.data ? out.data : "", out.len);
         buf_free(&out);
     } else if (arg_is(sub, "kill") && ctx->argc >= 3) {

@@ -24,7 +24,10 @@ static int client_connected(uint64_t id) {
     return net_client_ref_by_id(id, &ref);
 }
 
-static void disconnect_client(uint64_t id) { (void)net_client_kill(id, NULL, NULL, NULL); }
+static void disconnect_client(uint64_t id) {
+    client_filter f = {.id = id, .type = CLIENT_TYPE_ANY};
+    (void)net_client_kill(&f, NULL);
+}
 
 void replication_init(void) { replicas_set_clients(client_connected, disconnect_client); }
 
@@ -119,25 +122,64 @@ void cmd_role(cmd_ctx *ctx) {
     }
 }
 
-/* REPLCONF listening-port <port> | ip-address <ip> | capa <…> | ack <offset> | getack <…>:
- * what a replica tells its master; only the port is kept. */
+/* REPLCONF listening-port: the port INFO and ROLE show for the replica. 0, or -1 after replying. */
+static int note_listening_port(cmd_ctx *ctx, const resp_arg *value) {
+    int port;
+    if (parse_port(value, &port) < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return -1;
+    }
+    char ip[64];
+    client_ip(ctx->c, ip, sizeof(ip));
+    replicas_note_port(ctx->c->id, ip, port);
+    return 0;
+}
+
+/* REPLCONF databases / proto-max-bulk-len (tidekv replicas send them): a replica whose limit is
+ * below ours would refuse our valid batches and retry for ever, with the reason only in its log.
+ * Refused here, it logs this error and its INFO shows the link down. 0, or -1 after replying. */
+static int check_replica_limit(cmd_ctx *ctx, const char *name, const resp_arg *value, long long ours) {
+    long long theirs;
+    if (arg_parse_ll(value, &theirs) < 0 || theirs < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return -1;
+    }
+    if (theirs < ours) {
+        reply_errorf(ctx->r, "ERR the replica's %s (%lld) is smaller than the master's (%lld)", name, theirs, ours);
+        return -1;
+    }
+    return 0;
+}
+
+/* REPLCONF <option> <value> …: what a replica tells its master. tidekv keeps listening-port,
+ * checks databases and proto-max-bulk-len, and answers "OK <run id>" to capa run-id (tidekv
+ * replicas ask, to tell a loop); it ignores the others (Redis's capa eof, ack, getack …). */
 void cmd_replconf(cmd_ctx *ctx) {
     if (ctx->argc % 2 == 0) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
+    int tell_run_id = 0;
     for (int i = 1; i < ctx->argc; i += 2) {
-        int port;
-        if (!arg_is(&ctx->argv[i], "listening-port")) continue;
-        if (parse_port(&ctx->argv[i + 1], &port) < 0) {
-            reply_error(ctx->r, ERR_NOT_INTEGER);
-            return;
-        }
-        char ip[64];
-        client_ip(ctx->c, ip, sizeof(ip));
-        replicas_note_port(ctx->c->id, ip, port);
+        const resp_arg *option = &ctx->argv[i], *value = &ctx->argv[i + 1];
+        int rc = 0;
+        if (arg_is(option, "listening-port"))
+            rc = note_listening_port(ctx, value);
+        else if (arg_is(option, "databases"))
+            rc = check_replica_limit(ctx, "databases", value, CONFIG_READ(databases));
+        else if (arg_is(option, "proto-max-bulk-len"))
+            rc = check_replica_limit(ctx, "proto-max-bulk-len", value, (long long)CONFIG_READ(proto_max_bulk_len));
+        else if (arg_is(option, "capa") && arg_is(value, "run-id"))
+            tell_run_id = 1;
+        if (rc < 0) return;
     }
-    reply_ok(ctx->r);
+    if (!tell_run_id) {
+        reply_ok(ctx->r);
+        return;
+    }
+    char status[8 + REPLID_LEN];
+    snprintf(status, sizeof(status), "OK %s", identity_run_id());
+    reply_simple(ctx->r, status);
 }
 
 /* Whether a replica of history replid holding everything up to seq can continue from here:
@@ -161,6 +203,12 @@ void cmd_psync(cmd_ctx *ctx) {
     }
     if (ctx->argc > 3 && strcmp(ctx->argv[3].ptr, identity_run_id()) == 0) {
         reply_error(ctx->r, "ERR a server can't replicate from itself");
+        return;
+    }
+    /* Our own master asking to follow us: a loop of two, where both links would show up and
+     * neither node take a write. (Longer loops are not detected.) */
+    if (ctx->argc > 3 && replica_master_is(ctx->argv[3].ptr)) {
+        reply_error(ctx->r, "ERR replication loop: the server asking to follow this one is its own master");
         return;
     }
     if (!can_continue(ctx->argv[1].ptr, (uint64_t)seq)) {

@@ -218,6 +218,7 @@ static void publish_shown(client *c) {
     s->db = c->db;
     s->resp = c->resp;
     s->multi = (c->flags & CLIENT_MULTI) ? c->queue_len : -1;
+    s->replica = (c->flags & CLIENT_REPLICA) != 0;
     s->sub = s->psub = s->ssub = 0;
     if (c->pubsub) { /* only a client that subscribed once has counts (this runs every pass) */
         s->sub = pubsub_client_count(c, PUBSUB_CHANNEL);
@@ -241,7 +242,8 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     s.cmd[sizeof(s.cmd) - 1] = '\0';
     /* Redis's letters, in its order. A blocked client's is read live: blocking and unblocking
      * do not publish. */
-    char flags[4], *f = flags;
+    char flags[5], *f = flags;
+    if (s.replica) *f++ = 'S';
     if (s.sub + s.psub + s.ssub > 0) *f++ = 'P';
     if (s.multi >= 0) *f++ = 'x';
     if (atomic_load(&c->blocked) == BLOCKED_WAITING) *f++ = 'b';
@@ -257,27 +259,39 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
                atomic_load(&c->mem), s.cmd[0] ? s.cmd : "NULL", s.resp);
 }
 
-void net_client_list(buf *out, uint64_t only_id, client *caller) {
+/* A client's type as Redis tells it: a replica's link first, then a subscriber. */
+static client_type type_of(client *c) {
+    pthread_mutex_lock(&c->shown_lock);
+    client_type type = c->shown.replica ? CLIENT_TYPE_REPLICA
+                       : c->shown.sub + c->shown.psub + c->shown.ssub > 0 ? CLIENT_TYPE_PUBSUB
+                                                                           : CLIENT_TYPE_NORMAL;
+    pthread_mutex_unlock(&c->shown_lock);
+    return type;
+}
+
+/* Whether the filter selects the client. Call under registry_lock. A client being killed is
+ * gone for its killer, though its worker has yet to close it. */
+static int selected(client *c, const client_filter *f) {
+    return !atomic_load(&c->kill_requested) && c != f->skip && (f->id == 0 || c->id == f->id) &&
+           (!f->addr || strcmp(c->addr, f->addr) == 0) && (!f->laddr || strcmp(c->laddr, f->laddr) == 0) &&
+           (f->type == CLIENT_TYPE_ANY || type_of(c) == f->type);
+}
+
+void net_client_list(buf *out, const client_filter *filter, client *caller) {
     publish_shown(caller); /* it shows the command running now, as in Redis */
     int64_t now = time_now_ms(), mono = time_mono_ms();
     pthread_mutex_lock(&registry_lock);
-    /* A client being killed is gone for its killer, though its worker has yet to close it. */
     for (client *c = registry; c; c = c->next)
-        if ((only_id == 0 || c->id == only_id) && !atomic_load(&c->kill_requested)) format_client(out, c, now, mono);
+        if (selected(c, filter)) format_client(out, c, now, mono);
     pthread_mutex_unlock(&registry_lock);
 }
 
-int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self) {
+int net_client_kill(const client_filter *filter, client *caller) {
     int killed = 0;
+    if (caller) publish_shown(caller); /* e.g. TYPE pubsub, right after its own SUBSCRIBE in a pipeline */
     pthread_mutex_lock(&registry_lock);
-    for (client *c = registry; c; c = c->next) {
-        if (id && c->id != id) continue;
-        if (addr && strcmp(c->addr, addr) != 0) continue;
-        if (laddr && strcmp(c->laddr, laddr) != 0) continue;
-        if (c == skip_self) continue;
-        /* Its own worker closes it. One already being closed is gone, as CLIENT LIST shows. */
-        killed += request_kill(c);
-    }
+    for (client *c = registry; c; c = c->next)
+        if (selected(c, filter)) killed += request_kill(c); /* its own worker closes it */
     pthread_mutex_unlock(&registry_lock);
     return killed;
 }

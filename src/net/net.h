@@ -19,12 +19,30 @@ typedef struct client_ref {
  * and notify clients through the workers). */
 int net_run(void (*stop_writers)(void));
 
-/* Appends one CLIENT LIST line per client (all clients, or just the one with that id if id != 0),
- * as each client's worker last published it; the caller, on its own worker, is shown as it is
- * now. */
-void net_client_list(buf *out, uint64_t only_id, client *caller);
-/* Disconnects clients matching an id (if id != 0), an addr or a laddr (if not NULL); returns how many. */
-int net_client_kill(uint64_t id, const char *addr, const char *laddr, const client *skip_self);
+/* Redis's client types, as CLIENT LIST TYPE and CLIENT KILL TYPE name them. A replica's link
+ * to its master is no client of the registry (repl/replica.c holds it): none is of type master. */
+typedef enum {
+    CLIENT_TYPE_ANY = -1,
+    CLIENT_TYPE_NORMAL,
+    CLIENT_TYPE_REPLICA, /* a replica's link to this master (PSYNC) */
+    CLIENT_TYPE_PUBSUB,  /* subscribed to a channel, pattern or shard channel */
+    CLIENT_TYPE_MASTER,
+} client_type;
+
+/* The clients CLIENT LIST and CLIENT KILL select: those that match every filter set. */
+typedef struct client_filter {
+    uint64_t id;              /* 0: any */
+    client_type type;         /* CLIENT_TYPE_ANY: any */
+    const char *addr, *laddr; /* NULL: any */
+    const client *skip;       /* never this one (NULL: none) */
+} client_filter;
+
+/* Appends one CLIENT LIST line per client the filter selects, as each client's worker last
+ * published it; the caller, on its own worker, is shown as it is now. */
+void net_client_list(buf *out, const client_filter *filter, client *caller);
+/* Disconnects the clients the filter selects (each closed by its own worker); returns how many.
+ * The caller is judged as it is now. */
+int net_client_kill(const client_filter *filter, client *caller);
 /* CLIENT UNBLOCK: ends the wait of the client with that id, if it is blocked, as if its timeout
  * had come (or with the UNBLOCKED error); its own worker does it. Returns 1 if it was blocked. */
 int net_client_unblock(uint64_t id, int as_error);

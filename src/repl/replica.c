@@ -47,6 +47,7 @@ static struct {
     int port;
     link_state state;
     redisContext *link;  /* the open link: shut down to end a blocked read */
+    char master_run_id[REPLID_LEN + 1]; /* the master's, as its REPLCONF reply told it ("" = unknown) */
     int64_t last_io_ms;  /* monotonic; 0 = never */
     int64_t down_since_ms; /* monotonic, when the link last went down (or the thread began) */
 } rs = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
@@ -58,10 +59,15 @@ static int stopping(void) {
     return s;
 }
 
-static void set_state(link_state state) {
-    pthread_mutex_lock(&rs.lock);
+/* Call under rs.lock. */
+static void set_state_locked(link_state state) {
     if (rs.state == LINK_CONNECTED && state != LINK_CONNECTED) rs.down_since_ms = time_mono_ms();
     rs.state = state;
+}
+
+static void set_state(link_state state) {
+    pthread_mutex_lock(&rs.lock);
+    set_state_locked(state);
     pthread_mutex_unlock(&rs.lock);
 }
 
@@ -157,7 +163,25 @@ static int call_expect_status(redisContext *c, int argc, const char **argv, char
     return ok ? 0 : -1;
 }
 
-/* AUTH (with masterauth, and masteruser when set), then the listening port, then PSYNC.
+/* Tells the master our limits on what a batch may hold (apply_batch checks them): a master
+ * whose own are larger refuses us, with the reason, rather than send batches we would refuse.
+ * With capa run-id, it answers "OK <its run id>": a node that its own master asks to follow
+ * refuses (a loop of two). A master that knows none of these ignores them and answers OK.
+ * 0, or -1 (logged). */
+static int exchange_limits_and_run_id(redisContext *c) {
+    char databases[24], bulk_len[24], status[128], run_id[REPLID_LEN + 1] = "";
+    snprintf(databases, sizeof(databases), "%d", CONFIG_READ(databases));
+    snprintf(bulk_len, sizeof(bulk_len), "%lld", (long long)CONFIG_READ(proto_max_bulk_len));
+    const char *replconf[7] = {"REPLCONF", "databases", databases, "proto-max-bulk-len", bulk_len, "capa", "run-id"};
+    if (call_expect_status(c, 7, replconf, status, sizeof(status)) < 0) return -1;
+    if (sscanf(status, "OK %40s", run_id) != 1) run_id[0] = '\0';
+    pthread_mutex_lock(&rs.lock);
+    memcpy(rs.master_run_id, run_id, sizeof(run_id));
+    pthread_mutex_unlock(&rs.lock);
+    return 0;
+}
+
+/* AUTH (with masterauth, and masteruser when set), then the listening port and our limits, then PSYNC.
  * Returns 0 once the master agrees to continue from our latest sequence. */
 static int handshake(redisContext *c) {
     buf pass, user;
@@ -178,6 +202,7 @@ static int handshake(redisContext *c) {
     snprintf(port, sizeof(port), "%d", CONFIG_READ(port));
     const char *replconf[3] = {"REPLCONF", "listening-port", port};
     if (rc == 0) rc = call_expect_status(c, 3, replconf, NULL, 0);
+    if (rc == 0) rc = exchange_limits_and_run_id(c);
     repl_identity id = identity_get();
     /* A local write that passed txn_commit's check before this node became a replica may be on
      * its way: every keyed write holds the global lock's shared side until it is written. */
@@ -382,6 +407,7 @@ int replica_follow(const char *host, int port) {
     rs.state = LINK_CONNECT;
     rs.last_io_ms = 0;
     rs.down_since_ms = 0; /* never up yet */
+    rs.master_run_id[0] = '\0';
     txn_refuse_local_writes(1); /* before the thread: from now on only the master's batches */
     int rc = pthread_create(&rs.thread, NULL, replica_main, NULL) == 0 ? 0 : -1;
     rs.running = rc == 0;
@@ -396,6 +422,9 @@ void replica_stop(void) {
     pthread_mutex_lock(&changes);
     if (replica_active()) {
         stop_thread();
+        pthread_mutex_lock(&rs.lock);
+        rs.master_run_id[0] = '\0'; /* no master: no loop through it */
+        pthread_mutex_unlock(&rs.lock);
         identity_promote(store_latest_sequence() + 1);
         txn_refuse_local_writes(0);
         log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
@@ -408,6 +437,25 @@ void replica_close(void) {
     pthread_mutex_lock(&changes);
     stop_thread();
     pthread_mutex_unlock(&changes);
+}
+
+int replica_drop_link(void) {
+    pthread_mutex_lock(&rs.lock);
+    int up = rs.link && rs.state == LINK_CONNECTED;
+    if (up) {
+        shutdown(rs.link->fd, SHUT_RDWR); /* the thread's next read or write fails */
+        set_state_locked(LINK_CONNECT);  /* down from now on, as INFO and a second kill see it */
+    }
+    pthread_mutex_unlock(&rs.lock);
+    if (up) log_msg(LOG_NOTICE, "replica: the link to the master was closed by CLIENT KILL");
+    return up;
+}
+
+int replica_master_is(const char *run_id) {
+    pthread_mutex_lock(&rs.lock);
+    int same = rs.master_run_id[0] && strcmp(rs.master_run_id, run_id) == 0;
+    pthread_mutex_unlock(&rs.lock);
+    return same;
 }
 
 int replica_active(void) { return txn_local_writes_refused(); }

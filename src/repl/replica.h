@@ -27,6 +27,12 @@ typedef struct replica_role {
     long long offset; /* -1 while the link is down */
 } replica_role;
 int replica_get_role(replica_role *out);
+/* CLIENT KILL of the master's link: cuts the link if it is up (the thread connects again after
+ * its usual pause, with a partial sync). 1 if it was up, else 0. */
+int replica_drop_link(void);
+/* Whether the master this node follows (or last tried to) has that run id, as it told at the
+ * handshake: a PSYNC from it would close a loop of two. */
+int replica_master_is(const char *run_id);
 /* Whether a replica is following host:port already (REPLICAOF's "Already connected"). */
 int replica_follows(const char *host, int port);
 

@@ -322,6 +322,98 @@ def test_client_kill_redis_py(server):
         b.close()
 
 
+def ids_of_type(conn, kind):
+    return sorted(int(c["id"]) for c in parse_client_list(conn.call("CLIENT", "LIST", "TYPE", kind).decode()))
+
+
+def test_client_list_and_kill_by_type(make_server):
+    s = make_server()
+    with s.conn() as admin, s.conn() as normal, s.conn() as sub, s.conn() as psub, s.conn() as left:
+        ids = {name: c.call("CLIENT", "ID") for name, c in
+               (("admin", admin), ("normal", normal), ("sub", sub), ("psub", psub), ("left", left))}
+        assert sub.call("SUBSCRIBE", "ch")[0] == b"subscribe"
+        assert psub.call("PSUBSCRIBE", "p*")[0] == b"psubscribe"
+        assert left.call("SUBSCRIBE", "ch")[0] == b"subscribe"
+        assert left.call("UNSUBSCRIBE", "ch")[0] == b"unsubscribe"  # no subscription left: normal again
+        assert ids_of_type(admin, "pubsub") == sorted([ids["sub"], ids["psub"]])
+        assert ids_of_type(admin, "normal") == sorted([ids["admin"], ids["normal"], ids["left"]])
+        for kind in ("replica", "slave", "master", "MASTER"):
+            assert admin.call("CLIENT", "LIST", "TYPE", kind) == b""
+        flags = {int(c["id"]): c["flags"] for c in parse_client_list(admin.call("CLIENT", "LIST").decode())}
+        assert (flags[ids["sub"]], flags[ids["normal"]]) == ("P", "N")
+        assert admin.call("CLIENT", "LIST", "TYPE", "bogus") == RespError("ERR Unknown client type 'bogus'")
+        assert admin.call("CLIENT", "LIST", "TYPE") == RespError("ERR syntax error")
+        assert admin.call("CLIENT", "KILL", "TYPE", "bogus") == RespError("ERR Unknown client type 'bogus'")
+        assert admin.call("CLIENT", "KILL", "TYPE", "master") == 0
+        assert admin.call("CLIENT", "KILL", "TYPE", "replica") == 0
+        assert admin.call("CLIENT", "KILL", "TYPE", "pubsub") == 2
+        assert sub.is_closed(timeout=3) and psub.is_closed(timeout=3)
+        assert admin.call("CLIENT", "KILL", "TYPE", "normal") == 2  # not the caller (SKIPME yes)
+        assert normal.is_closed(timeout=3) and left.is_closed(timeout=3)
+        assert admin.call("PING") == "PONG"
+        assert ids_of_type(admin, "normal") == [ids["admin"]]
+
+
+def test_client_kill_filters_all_apply(make_server):
+    s = make_server()
+    with s.conn() as admin, s.conn() as a, s.conn() as b:
+        ida, idb = a.call("CLIENT", "ID"), b.call("CLIENT", "ID")
+        assert b.call("SUBSCRIBE", "ch")[0] == b"subscribe"
+        addr_a = "127.0.0.1:%d" % a.sock.getsockname()[1]
+        laddr = "127.0.0.1:%d" % s.port
+        # a filter that does not match spares the client the others match
+        assert admin.call("CLIENT", "KILL", "ADDR", addr_a, "TYPE", "pubsub") == 0
+        assert admin.call("CLIENT", "KILL", "ID", str(ida), "TYPE", "pubsub") == 0
+        assert admin.call("CLIENT", "KILL", "ID", str(ida), "LADDR", "127.0.0.1:1") == 0
+        assert admin.call("CLIENT", "KILL", "ID", str(idb), "ADDR", addr_a) == 0
+        # the last of each kind counts
+        assert admin.call("CLIENT", "KILL", "TYPE", "pubsub", "TYPE", "normal", "ID", str(idb)) == 0
+        assert admin.call("PING") == "PONG"
+        assert admin.call("CLIENT", "KILL", "ID", str(ida), "USER", "default", "LADDR", laddr, "TYPE", "normal",
+                          "ADDR", addr_a, "SKIPME", "yes") == 1
+        assert a.is_closed(timeout=3)
+        assert admin.call("CLIENT", "KILL", "LADDR", laddr, "TYPE", "pubsub") == 1
+        assert b.is_closed(timeout=3)
+        for args, error in [(("USER", "nobody"), "ERR No such user 'nobody'"),
+                            (("USER", "DEFAULT"), "ERR No such user 'DEFAULT'"),
+                            (("TYPE", "normal", "SKIPME", "maybe"), "ERR syntax error"),
+                            (("TYPE", "normal", "ID"), "ERR syntax error"),
+                            (("NOPE", "x"), "ERR syntax error"),
+                            (("TYPE", "normal", "ID", "0"), "ERR client-id should be greater than 0"),
+                            (("ID", "-3", "TYPE", "bogus"), "ERR client-id should be greater than 0"),
+                            (("TYPE",), "ERR No such client")]:  # one argument: the old form's address
+            assert admin.call("CLIENT", "KILL", *args) == RespError(error), args
+        # SKIPME no: the caller too, after its reply
+        admin.send(encode_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no") + b"PING\r\n")
+        assert admin.read_reply() == 1
+        assert admin.is_closed(timeout=3)
+
+
+def test_client_list_of_several_ids(server):
+    with server.conn() as a, server.conn() as b:
+        ida, idb = a.call("CLIENT", "ID"), b.call("CLIENT", "ID")
+        listed = parse_client_list(a.call("CLIENT", "LIST", "ID", str(idb), "0", "-5", "99999999", str(ida)).decode())
+        assert [int(c["id"]) for c in listed] == [idb, ida]  # in the order asked, unknown ids left out
+        assert a.call("CLIENT", "LIST", "ID", "0") == b""
+        assert a.call("CLIENT", "LIST", "ID", str(ida), "x") == RespError("ERR Invalid client ID")
+        assert a.call("CLIENT", "LIST", "ID") == RespError("ERR syntax error")
+
+
+def test_client_kill_by_type_inside_multi_as_sentinel_sends_it(make_server):
+    """After a failover Sentinel sends REPLICAOF, CONFIG REWRITE, CLIENT KILL TYPE normal and
+    CLIENT KILL TYPE pubsub in one MULTI: the clients go, Sentinel's own link stays."""
+    s = make_server()
+    with s.conn() as sentinel, s.conn() as normal, s.conn() as sub:
+        assert sub.call("SUBSCRIBE", "ch")[0] == b"subscribe"
+        assert sentinel.call("MULTI") == "OK"
+        for command in (("REPLICAOF", "NO", "ONE"), ("CLIENT", "KILL", "TYPE", "normal"),
+                        ("CLIENT", "KILL", "TYPE", "pubsub")):
+            assert sentinel.call(*command) == "QUEUED"
+        assert sentinel.call("EXEC") == ["OK", 1, 1]
+        assert normal.is_closed(timeout=3) and sub.is_closed(timeout=3)
+        assert sentinel.call("PING") == "PONG"
+
+
 # ---------------------------------------------------------------- INFO
 
 def info_sections(text):

@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from conftest import RespError, Simple, tidekv_only
+from conftest import IS_REDIS, RespError, Simple, tidekv_only
 
 READONLY = "You can't write against a read only replica."
 
@@ -217,6 +217,34 @@ def test_a_killed_replica_continues_partially(make_server):
     assert stats["sync_partial_ok"] == 2 and stats["sync_full"] == 0
 
 
+def test_client_kill_type_replica_and_master(make_server):
+    """CLIENT KILL TYPE replica on the master and TYPE master on the replica cut the link, and the
+    replica comes back; Sentinel's TYPE normal and TYPE pubsub spare it."""
+    master, replica = start_pair(make_server)
+    wait_synced(master, replica)
+    m = master.client()
+    links = m.client_list(_type="replica")
+    assert len(links) == 1 and links[0]["flags"].startswith("S")  # tidekv's polling link shows b too
+    assert m.client_list(_type="master") == []
+    m.execute_command("CLIENT", "KILL", "TYPE", "normal")
+    m.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+    assert [link["id"] for link in m.client_list(_type="replica")] == [links[0]["id"]]
+    assert m.execute_command("CLIENT", "KILL", "TYPE", "slave") == 1
+    m.set("after-replica-kill", 1)
+    wait_synced(master, replica)  # it came back
+    assert [link["id"] for link in m.client_list(_type="replica")] != [links[0]["id"]]
+    links = m.client_list(_type="replica")
+    r = replica.client()
+    assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 1
+    if not IS_REDIS:  # Redis connects again at once, tidekv after a second
+        assert info_repl(replica)["master_link_status"] == "down"
+        assert r.execute_command("CLIENT", "KILL", "TYPE", "master") == 0  # already gone
+    m.set("after-master-kill", 1)
+    wait_synced(master, replica)
+    assert r.get("after-master-kill") == b"1"
+    assert [link["id"] for link in m.client_list(_type="replica")] != [links[0]["id"]]  # a new link
+
+
 @tidekv_only
 def test_the_old_master_follows_the_promoted_replica(make_server):
     master, replica = start_pair(make_server)
@@ -268,6 +296,71 @@ def test_psync_and_replconf_errors(server):
     with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
         c.execute_command("REPLCONF", "listening-port", "99999")
     assert c.execute_command("REPLCONF", "capa", "eof", "capa", "psync2") in (b"OK", True)
+
+
+@tidekv_only
+def test_a_replica_with_smaller_limits_is_refused_at_the_handshake(make_server):
+    """A replica whose databases or proto-max-bulk-len is below its master's would refuse some of
+    its batches: the master refuses it at the handshake, it logs why and shows the link down,
+    and it follows once its limit is raised."""
+    master = make_server({"databases": 32})
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    time.sleep(1.5)
+    assert info_repl(replica)["master_link_status"] == "down"
+    assert info_repl(master)["connected_slaves"] == 0
+    assert "the replica's databases (16) is smaller than the master's (32)" in replica.log()
+
+    master = make_server({"proto-max-bulk-len": "1gb"})
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    master.client().set("k", "v")
+    time.sleep(1.5)
+    assert info_repl(replica)["master_link_status"] == "down"
+    log = replica.log()
+    assert "the replica's proto-max-bulk-len (536870912) is smaller than the master's (1073741824)" in log
+    replica.client().config_set("proto-max-bulk-len", "1gb")
+    wait_synced(master, replica)  # the next attempt, a second later, succeeds
+    assert replica.client().get("k") == b"v"
+
+
+@tidekv_only
+def test_replconf_checks_the_replicas_limits(server):
+    c = server.client()
+    with pytest.raises(redis.exceptions.ResponseError,
+                       match=r"^the replica's databases \(8\) is smaller than the master's \(16\)$"):
+        c.execute_command("REPLCONF", "databases", 8)
+    with pytest.raises(redis.exceptions.ResponseError, match="proto-max-bulk-len .1024. is smaller"):
+        c.execute_command("REPLCONF", "listening-port", 1, "proto-max-bulk-len", 1024)
+    with pytest.raises(redis.exceptions.ResponseError, match="not an integer"):
+        c.execute_command("REPLCONF", "databases", "many")
+    assert c.execute_command("REPLCONF", "databases", 16, "proto-max-bulk-len", 2 ** 32, "capa", "psync2") in (b"OK", True)
+
+
+@tidekv_only
+def test_two_servers_following_each_other_are_refused(make_server):
+    """A follows B while B follows A: B refuses the PSYNC of its own master, whose run id it
+    learnt at its handshake; A logs why and shows its link down until the loop is broken."""
+    a = make_server()
+    b = make_server({"replicaof": ["127.0.0.1", a.port]})
+    a.client().set("k", 1)
+    wait_synced(a, b)
+    a.client().execute_command("REPLICAOF", "127.0.0.1", b.port)
+    time.sleep(2.5)  # two attempts
+    assert info_repl(a)["master_link_status"] == "down"
+    assert info_repl(b)["master_link_status"] == "up"  # b still follows a
+    assert "replication loop: the server asking to follow this one is its own master" in a.log()
+    b.client().execute_command("REPLICAOF", "NO", "ONE")  # the loop is broken: a follows b
+    b.client().set("k", 2)
+    wait_synced(b, a)
+    assert a.client().get("k") == b"2"
+
+
+@tidekv_only
+def test_replconf_capa_run_id_answers_the_run_id(server):
+    c = server.client()
+    run_id = c.info("server")["run_id"]
+    assert c.execute_command("REPLCONF", "capa", "eof", "capa", "run-id") in ("OK %s" % run_id,
+                                                                              ("OK %s" % run_id).encode())
+    assert c.execute_command("REPLCONF", "capa", "eof") in (b"OK", True)
 
 
 @tidekv_only
