@@ -246,7 +246,7 @@ static void format_client(buf *out, client *c, int64_t now_ms, int64_t mono_ms) 
     if (s.replica) *f++ = 'S';
     if (s.sub + s.psub + s.ssub > 0) *f++ = 'P';
     if (s.multi >= 0) *f++ = 'x';
-    if (atomic_load(&c->blocked) == BLOCKED_WAITING) *f++ = 'b';
+    if (atomic_load(&c->blocked) == BLOCKED_WAITING && !s.replica) *f++ = 'b';
     if (f == flags) *f++ = 'N';
     *f = '\0';
     buf_printf(out,
@@ -315,12 +315,16 @@ int net_client_unblock(uint64_t id, int as_error) {
 
 /* ---- one connection ---- */
 
+/* A replica's link waits in POLLUPDATES … BLOCK between batches: as in Redis, it is not a
+ * blocked client (INFO blocked_clients, CLIENT LIST's b). PSYNC marks it before any wait. */
+static int counts_as_blocked(const client *c) { return !(c->flags & CLIENT_REPLICA); }
+
 static void unblock(client *c) {
     int blocked = atomic_load(&c->blocked);
     if (!blocked) return;
     atomic_store(&c->blocked, 0);
     c->last_active_mono_ms = time_mono_ms(); /* served now: `timeout` counts its idleness from here */
-    if (blocked == BLOCKED_WAITING) atomic_fetch_sub(&stats.blocked_clients, 1);
+    if (blocked == BLOCKED_WAITING && counts_as_blocked(c)) atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
 }
@@ -634,7 +638,7 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
     c->block = *block;
     atomic_fetch_add(&c->block_id, 1);
     atomic_store(&c->blocked, block->running ? BLOCKED_RUNNING : BLOCKED_WAITING);
-    if (!block->running) atomic_fetch_add(&stats.blocked_clients, 1);
+    if (!block->running && counts_as_blocked(c)) atomic_fetch_add(&stats.blocked_clients, 1);
     if (timeout_us > 0) net_block_retime(c, timeout_us);
 }
 
