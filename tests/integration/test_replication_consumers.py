@@ -13,7 +13,7 @@ import redis
 from conftest import tidekv_only
 from test_cdc_consumers import PURGE_ARGS, as_dict, cdc, error_of, info, oldest, write_round
 from test_cdc_helpers import poll, seq, wait_until
-from test_replication import start_pair, wait_synced
+from test_replication import FakeMaster, poll_reply, start_pair, wait_synced
 from test_tidekv_cdc import args_for, assert_same_data, position, run_tool
 
 pytestmark = tidekv_only
@@ -135,6 +135,7 @@ def test_a_consumer_ahead_of_a_replica_is_kept_and_lost_when_promoted(make_serve
     assert info(r, "c")["lag"] == 0
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_the_replica_keeps_the_history_a_consumer_needs(make_server):
     master = make_server(PURGE_ARGS)
     replica = make_server(PURGE_ARGS + ["--replicaof", "127.0.0.1", str(master.port)])
@@ -157,6 +158,35 @@ def test_the_replica_keeps_the_history_a_consumer_needs(make_server):
     replica.client().execute_command("REPLICAOF", "NO", "ONE")
     assert poll(r, mid, "STRICT", "MAX", 1)["first_sequence"] == mid + 1
     assert cdc(r, "ACK", "c", mid + 1) == b"OK"
+
+
+@pytest.mark.soak  # long: runs under make soak
+def test_a_consumer_the_replica_has_no_history_for_is_lost_there_until_it_has(make_server):
+    master = make_server()  # keeps its whole history
+    replica = make_server(PURGE_ARGS + ["--replicaof", "127.0.0.1", str(master.port)])
+    m, r = master.client(socket_timeout=30), replica.client(socket_timeout=30)
+    m.set("first", "1")
+    start = seq(m)
+    wait_synced(master, replica)
+    for i in range(30):
+        write_round(m, "r%d" % i)
+    wait_synced(master, replica)
+    wait_until(lambda: oldest(r) > start + 1, timeout=15, msg="the replica kept its history")
+    cdc(m, "CREATE", "c", "FROM", start)
+    wait_until(lambda: position_of(replica, "c") == start, timeout=3, msg="the consumer did not reach the replica")
+    assert info(r, "c")["state"] == "lost" and info(m, "c")["state"] == "active"
+    assert "CDC consumer 'c' of the master is lost here (the changes after its position are gone)" in replica.log()
+    time.sleep(1.2)
+    assert replica.log().count("CDC consumer 'c' of the master is lost here") == 1  # judged once
+    # acknowledged into the history the replica holds: active there too, and it pins it
+    latest = seq(m)
+    cdc(m, "ACK", "c", latest)
+    wait_until(lambda: info(r, "c")["state"] == "active", timeout=3, msg="the consumer stayed lost")
+    assert info(r, "c")["sequence"] == latest
+    write_round(m, "after")
+    wait_synced(master, replica)
+    time.sleep(2.5)
+    assert oldest(r) <= latest + 1
 
 
 class Reader:
@@ -200,18 +230,16 @@ def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_ser
     start = seq(m)
     cdc(m, "CREATE", "c", "FROM", start)
     stop_writer, stop_follower = threading.Event(), threading.Event()
-    written = []
+    sent = []
 
     def writer():
         c = master.client(socket_timeout=2)
-        i = 0
         while not stop_writer.is_set():
+            sent.append(len(sent))
             try:
-                c.set("k%d" % i, i)
+                c.set("k%d" % sent[-1], sent[-1])
             except redis.exceptions.ConnectionError:
                 return  # the master is gone
-            written.append(i)
-            i += 1
             time.sleep(0.001)
 
     follower = Reader(replica, start)
@@ -240,6 +268,8 @@ def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_ser
         master.kill9()
         threads[0].join(10)
         r = replica.client()
+        wait_until(lambda: follower.position == seq(r), timeout=5, msg="the follower did not catch up")
+        time.sleep(0.3)  # its poll BLOCKs across the promotion
         assert r.execute_command("REPLICAOF", "NO", "ONE") in (b"OK", True)
         promoted_at = seq(r)
         for i in range(50):  # the writes go on on the new master
@@ -249,7 +279,6 @@ def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_ser
         assert info(r, "c")["sequence"] == acked and info(r, "c")["state"] == "active"
         consumer.server = replica
         consumer.until(end)
-        follower.until(end)
         wait_until(lambda: follower.position == end, timeout=10, msg="the follower stopped")
     finally:
         stop_writer.set()
@@ -266,7 +295,7 @@ def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_ser
     # what the replica got: a prefix of the master's writes, then the new master's
     keys = [cmd[1] for b in want for cmd in b[2]]
     got = [int(k[1:]) for k in keys if k.startswith(b"k")]
-    assert got == written[:len(got)] and len(got) > 0
+    assert got == sent[:len(got)] and len(got) > 0
     assert keys[len(got):] == [b"after%d" % i for i in range(50)]
     assert promoted_at == want[len(got) - 1][0] + want[len(got) - 1][1] - 1
 
@@ -294,3 +323,72 @@ def test_tidekv_cdc_resumes_on_the_promoted_replica(make_server):
     assert rc == 0, err
     assert position(target) == seq(r) == info(r, "mig")["sequence"]
     assert_same_data(replica, target)
+
+
+def resp(value):
+    """RESP2 encoding of str, int, list (None: an error)."""
+    if isinstance(value, int):
+        return b":%d\r\n" % value
+    if isinstance(value, list):
+        return b"*%d\r\n" % len(value) + b"".join(resp(v) for v in value)
+    value = value.encode()
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def consumer_map(name, sequence=1, state="active", created=1, acked=0):
+    return ["name", name, "sequence", sequence, "lag", 0, "retained_bytes", 0, "state", state,
+            "created", created, "acked", acked]
+
+
+class ConsumersMaster(FakeMaster):
+    """A master whose batches are none and whose CDC INFO is the given reply."""
+
+    def __init__(self, info_reply):
+        self.info_reply = info_reply
+        super().__init__(poll_reply())
+
+    def answer(self, args):
+        return self.info_reply if args[:2] == [b"CDC", b"INFO"] else b"+OK\r\n"
+
+
+@pytest.mark.parametrize("reply", [
+    b"+OK\r\n",
+    pytest.param(b"-ERR unknown subcommand\r\n", marks=pytest.mark.soak),
+    resp([consumer_map("a b")]),
+    resp([consumer_map("a"), consumer_map("a", sequence=2)]),
+    pytest.param(resp([consumer_map("a", state="sleepy")]), marks=pytest.mark.soak),
+    pytest.param(resp([consumer_map("a", sequence=-1)]), marks=pytest.mark.soak),
+    pytest.param(resp([consumer_map("a")[:6]]), marks=pytest.mark.soak),
+    pytest.param(resp([consumer_map("x" * 129)]), marks=pytest.mark.soak),
+], ids=["status", "error", "bad-name", "name-twice", "bad-state", "negative", "fields-missing", "long-name"])
+def test_a_hostile_consumers_list_changes_nothing(make_server, reply):
+    fake = ConsumersMaster(reply)
+    try:
+        s = make_server({"repl-timeout": 2})
+        c = s.client()
+        cdc(c, "CREATE", "mine")
+        want = consumers(s)
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        wait_until(lambda: fake.connections >= 2, timeout=8, msg="the replica did not reconnect")
+        assert consumers(s) == want
+        assert "replica: can't take the master's CDC consumers" in s.log()
+    finally:
+        fake.close()
+
+
+def test_a_replica_takes_a_lost_consumer_and_one_ahead_of_it(make_server):
+    fake = ConsumersMaster(resp([consumer_map("gone", state="lost", created=5, acked=6),
+                                 consumer_map("ahead", sequence=10 ** 6, created=7)]))
+    try:
+        s = make_server()
+        c = s.client()
+        cdc(c, "CREATE", "mine")  # a node that becomes a replica takes its master's consumers
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        wait_until(lambda: len(consumers(s)) == 2 and consumers(s)[0][0] == "gone", timeout=5,
+                   msg="the replica did not take the consumers: %r" % consumers(s))
+        assert consumers(s) == [("gone", 1, "lost", 5, 6), ("ahead", 10 ** 6, "active", 7, 0)]
+        assert info(c, "ahead")["lag"] == 0
+        with open(os.path.join(s.datadir, "cdc-consumers")) as f:
+            assert "consumer ahead 1000000 active 7 0" in f.read()
+    finally:
+        fake.close()
