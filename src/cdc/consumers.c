@@ -353,8 +353,8 @@ static consumer replicated_state(const consumer *m, const entry *here, const wal
     } else if ((why = loses_history(&c, files, n, latest, &bytes))) {
         c.lost = 1;
         if (!lost_here)
-            log_msg(LOG_WARNING, "CDC consumer '%s' of the master is lost here (%s): position %llu, %llu bytes of WAL after it",
-                    c.name, why, (unsigned long long)c.sequence, (unsigned long long)bytes);
+            log_msg(LOG_WARNING, "CDC consumer '%s' of the master is lost here (%s): position %llu, %llu bytes of WAL "
+                    "after it", c.name, why, (unsigned long long)c.sequence, (unsigned long long)bytes);
     }
     return c;
 }
@@ -384,8 +384,9 @@ static void replace_all(const consumer *list, size_t n) {
     pthread_mutex_lock(&reg.lock);
     for (size_t i = 0; i < n; i++) {
         const entry *here = find_same(&list[i]);
+        next[i].c = replicated_state(&list[i], here, files, nfiles, latest);
         /* Its history is pinned from where the file holds it until the file is written. */
-        next[i] = (entry){replicated_state(&list[i], here, files, nfiles, latest), here ? here->durable : list[i].sequence};
+        next[i].durable = here ? here->durable : list[i].sequence;
     }
     free(reg.list);
     reg.list = next;

@@ -356,7 +356,8 @@ static void follow(redisContext *c) {
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
         /* An idle master answers in time for the next look at its consumers. */
         int64_t block_ms = consumers_due - time_mono_ms();
-        snprintf(block, sizeof(block), "%lld", (long long)(block_ms < 1 ? 1 : block_ms > POLL_BLOCK_MS ? POLL_BLOCK_MS : block_ms));
+        block_ms = block_ms < 1 ? 1 : block_ms > POLL_BLOCK_MS ? POLL_BLOCK_MS : block_ms;
+        snprintf(block, sizeof(block), "%lld", (long long)block_ms);
         const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", block};
         redisReply *r = call(c, 9, poll);
         if (!r) return;
