@@ -458,7 +458,8 @@ void replica_stop(void) {
     if (replica_active()) {
         stop_thread();
         identity_promote(store_latest_sequence() + 1);
-        consumers_lose_ahead(store_latest_sequence()); /* the master's last changes never came */
+        /* Before a local write takes the sequences of the master's changes that never came. */
+        consumers_lose_ahead(store_latest_sequence());
         txn_refuse_local_writes(0);
         log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
                 (unsigned long long)store_latest_sequence() + 1);
