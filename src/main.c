@@ -153,6 +153,8 @@ int main(int argc, char **argv) {
         store_close();
         return 1;
     }
+    /* A replica's consumers may be ahead of it: it catches up with its master. */
+    if (!replica) consumers_lose_ahead(store_latest_sequence());
     int64_t counting_since = time_mono_ms();
     if (keycount_load(CONFIG_READ(databases)) < 0) {
         log_msg(LOG_WARNING, "can't count the keys in '%s': read error", server_config.dir);

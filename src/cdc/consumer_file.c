@@ -6,8 +6,6 @@
 #include <string.h>
 
 #define HEADER "tidekv-consumers 1"
-/* More than any configuration allows, so that a corrupt count cannot ask for huge memory. */
-#define MAX_CONSUMERS 10000
 
 static int name_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
@@ -114,11 +112,11 @@ int consumer_file_decode(const char *data, size_t len, consumer **list, size_t *
         if (split_words(p, l, &ws) < 0) goto corrupt;
         if (ws.n == 2 && word_is(&ws, 0, "end")) {
             uint64_t want;
-            if (parse_u64(ws.w[1], ws.len[1], MAX_CONSUMERS, &want) < 0 || want != count) goto corrupt;
+            if (parse_u64(ws.w[1], ws.len[1], CONSUMER_FILE_MAX, &want) < 0 || want != count) goto corrupt;
             ended = 1;
             continue;
         }
-        if (count == MAX_CONSUMERS) goto corrupt;
+        if (count == CONSUMER_FILE_MAX) goto corrupt;
         if (count == cap) {
             cap = cap ? cap * 2 : 8;
             consumer *grown = realloc(out, cap * sizeof(*out));

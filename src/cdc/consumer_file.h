@@ -16,6 +16,9 @@
 #include "util/buf.h"
 
 #define CONSUMER_NAME_MAX 128
+/* The most consumers a file may hold: more than any configuration allows (cdc-max-consumers),
+ * so that a corrupt count cannot ask for huge memory. */
+#define CONSUMER_FILE_MAX 10000
 
 typedef struct consumer {
     char name[CONSUMER_NAME_MAX + 1];

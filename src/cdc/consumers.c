@@ -89,18 +89,6 @@ static int save(char *err, size_t errlen) {
     return rc;
 }
 
-/* (lock held) A consumer past the latest change (the data directory was restored from an older
- * copy under a newer consumers file) would never see the changes that reuse the sequences it
- * counts as seen: it is lost, not silently active. */
-static void lose_if_ahead(consumer *c, uint64_t latest) {
-    if (c->lost || c->sequence <= latest) return;
-    log_msg(LOG_WARNING, "CDC consumer '%s' lost its history: its position %llu is past the latest change %llu "
-            "(was the data directory restored from an older copy?)", c->name, (unsigned long long)c->sequence,
-            (unsigned long long)latest);
-    c->lost = 1;
-    reg.version++; /* written down at the next flush */
-}
-
 int consumers_load(char *err, size_t errlen) {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/%s", store_dir(), CONSUMERS_FILE) >= (int)sizeof(path)) {
@@ -127,7 +115,6 @@ int consumers_load(char *err, size_t errlen) {
     pthread_mutex_lock(&reg.lock);
     for (size_t i = 0; i < n; i++) append(&list[i], list[i].sequence);
     reg.saved_version = reg.version;
-    for (size_t i = 0; i < n; i++) lose_if_ahead(&reg.list[i].c, store_latest_sequence());
     pthread_mutex_unlock(&reg.lock);
     free(list);
     return 0;
@@ -272,6 +259,23 @@ void consumers_flush(void) {
     pthread_mutex_unlock(&reg.admin);
 }
 
+void consumers_lose_ahead(uint64_t latest) {
+    pthread_mutex_lock(&reg.admin);
+    pthread_mutex_lock(&reg.lock);
+    for (size_t i = 0; i < reg.n; i++) {
+        consumer *c = &reg.list[i].c;
+        if (c->lost || c->sequence <= latest) continue;
+        log_msg(LOG_WARNING, "CDC consumer '%s' lost its history: its position %llu is past the latest change %llu "
+                "(a data directory restored from an older copy, or a replica promoted before its master's last "
+                "changes reached it)", c->name, (unsigned long long)c->sequence, (unsigned long long)latest);
+        c->lost = 1;
+        reg.version++;
+    }
+    pthread_mutex_unlock(&reg.lock);
+    save_if_changed();
+    pthread_mutex_unlock(&reg.admin);
+}
+
 void consumers_hold(void) { pthread_mutex_lock(&reg.admin); }
 void consumers_release(void) { pthread_mutex_unlock(&reg.admin); }
 
@@ -309,4 +313,101 @@ uint64_t consumers_pin(const wal_file *files, size_t n, uint64_t latest) {
     pthread_mutex_unlock(&reg.lock);
     save_if_changed(); /* a lost consumer is written down before its history goes */
     return pin;
+}
+
+/* ---- a replica's consumers: its master's ---- */
+
+/* (lock held) The entry of the consumer m is: the same name and creation time (a consumer
+ * dropped and created again under its name is another one), or NULL. */
+static const entry *find_same(const consumer *m) {
+    long at = find(m->name);
+    return at >= 0 && reg.list[at].c.created_ms == m->created_ms ? &reg.list[at] : NULL;
+}
+
+/* (lock held) Whether the list already holds the master's consumers. One lost here and active
+ * on the master at the same position counts as the same (see replicated_state). */
+static int holds_already(const consumer *list, size_t n) {
+    if (reg.n != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        const consumer *have = &reg.list[i].c, *m = &list[i];
+        if (strcmp(have->name, m->name) != 0 || have->sequence != m->sequence || have->created_ms != m->created_ms ||
+            have->acked_ms != m->acked_ms || (m->lost && !have->lost))
+            return 0;
+    }
+    return 1;
+}
+
+/* (lock held) The master's consumer m as this node keeps it: as the master has it, except that
+ * an active one whose history this node's WAL no longer holds, or would hold over
+ * cdc-consumer-max-wal-mb, is lost here, as consumers_pin would make it. One lost here stays
+ * lost while the master's position for it stays put: judged, and logged, once per position. */
+static consumer replicated_state(const consumer *m, const entry *here, const wal_file *files, size_t n,
+                                 uint64_t latest) {
+    consumer c = *m;
+    int lost_here = here && here->c.lost;
+    uint64_t bytes;
+    const char *why;
+    if (c.lost) return c;
+    if (lost_here && here->c.sequence == c.sequence) {
+        c.lost = 1;
+    } else if ((why = loses_history(&c, files, n, latest, &bytes))) {
+        c.lost = 1;
+        if (!lost_here)
+            log_msg(LOG_WARNING, "CDC consumer '%s' of the master is lost here (%s): position %llu, %llu bytes of WAL "
+                    "after it", c.name, why, (unsigned long long)c.sequence, (unsigned long long)bytes);
+    }
+    return c;
+}
+
+/* Why the master's list cannot be kept (the file could not be read back), or NULL. */
+static const char *refused_list(const consumer *list, size_t n) {
+    if (n > CONSUMER_FILE_MAX) return "too many consumers";
+    for (size_t i = 0; i < n; i++) {
+        const consumer *c = &list[i];
+        if (!consumer_name_valid(c->name, strlen(c->name))) return "an invalid consumer name";
+        if (c->sequence > INT64_MAX || c->created_ms < 0 || c->acked_ms < 0) return "a negative or too large number";
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(list[j].name, c->name) == 0) return "a name twice";
+    }
+    return NULL;
+}
+
+/* (admin held) Makes the list the master's; the file is written (a failure is logged and
+ * retried at the next flush, as for acknowledgements). */
+static void replace_all(const consumer *list, size_t n) {
+    wal_file *files; /* none if they can't be listed: history counts as not known gone */
+    size_t nfiles;
+    if (wal_files_list(&files, &nfiles) < 0) log_msg(LOG_WARNING, "can't list the WAL files");
+    uint64_t latest = store_latest_sequence();
+    entry *next = malloc((n ? n : 1) * sizeof(*next));
+    if (!next) abort();
+    pthread_mutex_lock(&reg.lock);
+    for (size_t i = 0; i < n; i++) {
+        const entry *here = find_same(&list[i]);
+        next[i].c = replicated_state(&list[i], here, files, nfiles, latest);
+        /* Its history is pinned from where the file holds it until the file is written. */
+        next[i].durable = here ? here->durable : list[i].sequence;
+    }
+    free(reg.list);
+    reg.list = next;
+    reg.n = reg.cap = n;
+    reg.version++;
+    pthread_mutex_unlock(&reg.lock);
+    free(files);
+    save_if_changed();
+}
+
+int consumers_replicate(const consumer *list, size_t n, char *err, size_t errlen) {
+    const char *why = refused_list(list, n);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    pthread_mutex_lock(&reg.admin);
+    pthread_mutex_lock(&reg.lock);
+    int same = holds_already(list, n);
+    pthread_mutex_unlock(&reg.lock);
+    if (!same) replace_all(list, n);
+    pthread_mutex_unlock(&reg.admin);
+    return 0;
 }

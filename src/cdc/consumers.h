@@ -32,6 +32,12 @@ typedef enum {
 /* Reads the consumers from the data directory (none if the file does not exist); 0, or -1
  * with a message in err for a file that cannot be read or is corrupt. */
 int consumers_load(char *err, size_t errlen);
+/* Turns lost the active consumers past latest (each logged; the file written): they
+ * count as seen changes this node does not have, and would never be shown the other changes
+ * that take those sequences here. That happens to a data directory restored from an older
+ * copy under a newer consumers file, and to a replica promoted before its master's last
+ * changes reached it. (A replica that follows a master keeps such positions: it catches up.) */
+void consumers_lose_ahead(uint64_t latest);
 /* Writes what is unwritten and forgets every consumer (at shutdown). */
 void consumers_close(void);
 
@@ -47,6 +53,13 @@ consumer_status consumers_get(const char *name, consumer *out);
 /* Copies of all consumers, in the order they were created (malloc'd, NULL when none). */
 consumer *consumers_all(size_t *n);
 void consumers_count(size_t *total, size_t *lost);
+
+/* (A replica.) Makes the consumers those of the master, as its CDC INFO lists them: names,
+ * positions, states and times, in its order, bypassing CDC CREATE's checks; the file is written
+ * only when something changed. A consumer whose history this node's WAL does not hold is lost
+ * here (as consumers_pin judges). 0, or -1 with a message for a list that cannot be kept
+ * (invalid names, a name twice, more than a file holds): nothing changed then. */
+int consumers_replicate(const consumer *list, size_t n, char *err, size_t errlen);
 
 /* Writes acknowledgements made since the last write (once a second, from cdc/retention.c). */
 void consumers_flush(void);

@@ -13,6 +13,7 @@
 
 #include "cdc/apply.h"
 #include "cdc/batch.h"
+#include "cdc/consumers.h"
 #include "config.h"
 #include "repl/identity.h"
 #include "repl/replicas.h"
@@ -28,7 +29,9 @@
 /* Batches asked for per POLLUPDATES, and how long the master may hold it open when idle. */
 #define POLL_MAX "100"
 #define POLL_BLOCK_MS 1000
-#define POLL_BLOCK_TEXT "1000"
+/* How often the replica takes its master's durable consumers, between polls: an
+ * acknowledgement on the master reaches it within a second. */
+#define CONSUMERS_SYNC_MS 1000
 /* Pause before connecting again after a failure. */
 #define RETRY_MS 1000
 /* Connecting gives up after this long (repl-timeout, if shorter). */
@@ -319,14 +322,68 @@ static int apply_updates(const redisReply *r) {
     return rc < 0 ? -1 : sync_if_always();
 }
 
+/* ---- the master's durable consumers ---- */
+
+/* A non-negative integer field of a map: 0, or -1. */
+static int count_field(const redisReply *m, const char *name, long long *out) {
+    const redisReply *v = map_field(m, name);
+    if (!v || v->type != REDIS_REPLY_INTEGER || v->integer < 0) return -1;
+    *out = v->integer;
+    return 0;
+}
+
+/* One consumer of the master's CDC INFO (a map): 0, or -1 if it is malformed. */
+static int parse_consumer(const redisReply *m, consumer *c) {
+    if (m->type != REDIS_REPLY_ARRAY) return -1;
+    const redisReply *name = map_field(m, "name"), *state = map_field(m, "state");
+    long long seq, created, acked;
+    if (!name || name->type != REDIS_REPLY_STRING || !consumer_name_valid(name->str, name->len) || !state ||
+        state->type != REDIS_REPLY_STRING || count_field(m, "sequence", &seq) < 0 ||
+        count_field(m, "created", &created) < 0 || count_field(m, "acked", &acked) < 0)
+        return -1;
+    memset(c, 0, sizeof(*c));
+    memcpy(c->name, name->str, name->len);
+    c->sequence = (uint64_t)seq;
+    c->created_ms = created;
+    c->acked_ms = acked;
+    c->lost = strcmp(state->str, "lost") == 0;
+    return c->lost || strcmp(state->str, "active") == 0 ? 0 : -1;
+}
+
+/* Asks the master for its durable consumers (CDC INFO) and makes ours the same, so that they
+ * and their history are here when this node is promoted. 0, or -1 (logged) when the link failed
+ * or the answer is not one to keep. */
+static int sync_consumers(redisContext *c) {
+    const char *info[2] = {"CDC", "INFO"};
+    redisReply *r = call(c, 2, info);
+    if (!r) return -1;
+    char err[256] = "not a list of consumers";
+    int rc = r->type == REDIS_REPLY_ARRAY && r->elements <= CONSUMER_FILE_MAX ? 0 : -1;
+    if (r->type == REDIS_REPLY_ERROR) snprintf(err, sizeof(err), "%.*s", (int)r->len, r->str);
+    size_t n = rc == 0 ? r->elements : 0;
+    consumer *list = malloc((n ? n : 1) * sizeof(*list));
+    if (!list) abort();
+    for (size_t i = 0; i < n && rc == 0; i++) rc = parse_consumer(r->element[i], &list[i]);
+    if (rc == 0) rc = consumers_replicate(list, n, err, sizeof(err));
+    if (rc < 0) log_msg(LOG_WARNING, "replica: can't take the master's CDC consumers: %s", err);
+    free(list);
+    freeReplyObject(r);
+    return rc;
+}
+
 /* Polls the master for what follows our latest sequence and applies it, until the link fails
- * or the thread is stopped. */
+ * or the thread is stopped; at most once a second between polls, takes its consumers. */
 static void follow(redisContext *c) {
     set_state(LINK_CONNECTED);
+    int64_t consumers_due = 0; /* monotonic ms: at once */
     while (!stopping()) {
-        char seq[24];
+        char seq[24], block[24];
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
-        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", POLL_BLOCK_TEXT};
+        /* An idle master answers in time for the next look at its consumers. */
+        int64_t block_ms = consumers_due - time_mono_ms();
+        block_ms = block_ms < 1 ? 1 : block_ms > POLL_BLOCK_MS ? POLL_BLOCK_MS : block_ms;
+        snprintf(block, sizeof(block), "%lld", (long long)block_ms);
+        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", block};
         redisReply *r = call(c, 9, poll);
         if (!r) return;
         int rc = 0;
@@ -337,6 +394,10 @@ static void follow(redisContext *c) {
             rc = apply_updates(r);
         }
         freeReplyObject(r);
+        if (rc == 0 && time_mono_ms() >= consumers_due) {
+            consumers_due = time_mono_ms() + CONSUMERS_SYNC_MS;
+            rc = sync_consumers(c);
+        }
         if (rc < 0) return;
     }
 }
@@ -426,6 +487,8 @@ void replica_stop(void) {
         rs.master_run_id[0] = '\0'; /* no master: no loop through it */
         pthread_mutex_unlock(&rs.lock);
         identity_promote(store_latest_sequence() + 1);
+        /* Before a local write takes the sequences of the master's changes that never came. */
+        consumers_lose_ahead(store_latest_sequence());
         txn_refuse_local_writes(0);
         log_msg(LOG_NOTICE, "replica: no longer following a master; a master from sequence %llu on",
                 (unsigned long long)store_latest_sequence() + 1);

@@ -477,11 +477,15 @@ class FakeMaster:
                     conn.sendall(self.poll_reply)
                     time.sleep(0.05)
                 else:
-                    conn.sendall(b"+OK\r\n")
+                    conn.sendall(self.answer(args))
         except OSError:
             pass
         finally:
             conn.close()
+
+    def answer(self, args):
+        """The reply to any other command."""
+        return b"+OK\r\n"
 
     def close(self):
         self.stop.set()

@@ -89,8 +89,9 @@ static cdc_status resume(follower *f, const sink_state *ss, const consumer_info 
                         "dropped. To copy everything again, remove the sink's position", name, ss->position);
     if (ci->lost)
         return cdc_fail(e, CDC_FATAL,
-                        "consumer '%s' lost its history at the source (cdc-consumer-max-wal-mb): drop it and "
-                        "remove the sink's position to copy everything again", name);
+                        "consumer '%s' lost its history at the source (cdc-consumer-max-wal-mb, or a failover to a "
+                        "replica that missed changes it had seen): drop it and remove the sink's position to copy "
+                        "everything again", name);
     if (ss->position < ci->sequence)
         return cdc_fail(e, CDC_FATAL,
                         "the sink is at sequence %lld, behind consumer '%s' (acknowledged %lld): the sink lost "

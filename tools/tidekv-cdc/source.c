@@ -261,8 +261,9 @@ cdc_status source_ack(source *s, long long sequence, cdc_error *e) {
     if (reply_error_is(r, "consumer lost its history")) {
         freeReplyObject(r);
         return cdc_fail(e, CDC_FATAL,
-                        "consumer '%s' lost its history at the source (cdc-consumer-max-wal-mb): drop it and the "
-                        "sink's position to copy again", s->opt->consumer);
+                        "consumer '%s' lost its history at the source (cdc-consumer-max-wal-mb, or a failover to a "
+                        "replica that missed changes it had seen): drop it and the sink's position to copy again",
+                        s->opt->consumer);
     }
     if (r->type == REDIS_REPLY_ERROR) return error_of(r, "CDC ACK", e);
     freeReplyObject(r);
