@@ -196,6 +196,14 @@ void cmd_zdiffstore(cmd_ctx *ctx);
 void cmd_zrandmember(cmd_ctx *ctx);
 void cmd_zscan(cmd_ctx *ctx);
 
+/* stream.c */
+void cmd_xadd(cmd_ctx *ctx);
+void cmd_xtrim(cmd_ctx *ctx);
+void cmd_xdel(cmd_ctx *ctx);
+void cmd_xlen(cmd_ctx *ctx);
+void cmd_xrange(cmd_ctx *ctx);
+void cmd_xrevrange(cmd_ctx *ctx);
+
 /* pubsub.c */
 void cmd_subscribe(cmd_ctx *ctx);
 void cmd_unsubscribe(cmd_ctx *ctx);

@@ -272,8 +272,8 @@ static void note_emptied(compound *s) {
 
 /* ---- adding ---- */
 
-/* The id XADD gives an entry (see Redis's streamAppendItem): ST_OK, ST_ID_TOO_SMALL or
- * ST_ID_EXHAUSTED. */
+/* The id XADD gives an entry (see Redis's streamAppendItem): ST_OK, ST_ID_TOO_SMALL,
+ * ST_ID_EXHAUSTED or ST_TOO_BIG. */
 static type_status next_id(const stream_extras *x, const stream_add_args *a, int64_t now_ms, stream_id *id) {
     stream_id last = x->last_generated;
     if (stream_id_compare(last, STREAM_ID_MAX) == 0) return ST_ID_EXHAUSTED;
@@ -285,7 +285,9 @@ static type_status next_id(const stream_extras *x, const stream_add_args *a, int
     }
     *id = a->id;
     if (!a->seq_given && a->id.ms == last.ms) {
-        if (last.seq == UINT64_MAX) return ST_ID_TOO_SMALL;
+        /* No seq left in that ms: Redis 7.0 fails without saying why, and so replies its
+         * "Elements are too large" error. */
+        if (last.seq == UINT64_MAX) return ST_TOO_BIG;
         id->seq = last.seq + 1;
     }
     return stream_id_compare(*id, last) > 0 ? ST_OK : ST_ID_TOO_SMALL;

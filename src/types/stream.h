@@ -106,7 +106,8 @@ typedef struct stream_add_args {
 /* XADD: appends an entry of n strings (field, value, …; n even and >= 2) with an id from args
  * (for "*" a new one from the txn's clock), into *added, then trims as args say. ST_MISSING (nothing
  * written) for a missing key with nomkstream; ST_ID_TOO_SMALL if the id is not above the
- * stream's last generated id; ST_ID_EXHAUSTED if that is the greatest id. */
+ * stream's last generated id; ST_ID_EXHAUSTED if that is the greatest id; ST_TOO_BIG for "ms-*"
+ * when ms is the last id's and its seq is the greatest (Redis 7.0's reply then). */
 type_status stream_add(txn *t, int db, const char *key, size_t klen, const stream_add_args *args, const slice *items,
                        size_t n, stream_id *added, stream_trimmed *trimmed);
 /* XTRIM: ST_MISSING for a missing key. */

@@ -267,6 +267,9 @@ static void test_add_and_range(void **state) {
     assert_int_equal(add(&t, "top2", U64_MAX_TEXT "-5", &id), ST_OK);
     assert_int_equal(add(&t, "top2", "*", &id), ST_OK);
     assert_id(id, UINT64_MAX, 6);
+    assert_int_equal(add(&t, "top3", "9-" U64_MAX_TEXT, &id), ST_OK);
+    assert_int_equal(add(&t, "top3", "9-*", &id), ST_TOO_BIG);
+    assert_int_equal(add(&t, "top3", "*", &id), ST_OK); /* the next ms */
     txn_free(&t);
 }
 
