@@ -203,6 +203,10 @@ void cmd_xdel(cmd_ctx *ctx);
 void cmd_xlen(cmd_ctx *ctx);
 void cmd_xrange(cmd_ctx *ctx);
 void cmd_xrevrange(cmd_ctx *ctx);
+void cmd_xread(cmd_ctx *ctx);
+/* XREAD's keys follow its STREAMS option. */
+int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+void cmd_xinfo(cmd_ctx *ctx);
 
 /* pubsub.c */
 void cmd_subscribe(cmd_ctx *ctx);

@@ -324,6 +324,237 @@ static void range_generic(cmd_ctx *ctx, int rev) {
 void cmd_xrange(cmd_ctx *ctx) { range_generic(ctx, 0); }
 void cmd_xrevrange(cmd_ctx *ctx) { range_generic(ctx, 1); }
 
+/* ---- XREAD ---- */
+
+/* Where XREAD's keys are, as Redis reads its options: BLOCK and COUNT take a value, STREAMS
+ * ends them; n keys from argv[*first] then as many ids. Returns 0, XREAD_SYNTAX (no STREAMS, or
+ * another word) or XREAD_UNBALANCED (an odd number of keys and ids). Either way the options
+ * before *first (or before the word that is none) are argv[1 .. *opts_end). */
+enum { XREAD_SYNTAX = -1, XREAD_UNBALANCED = -2 };
+static int find_streams(int argc, const resp_arg *argv, int *opts_end, int *first, int *n) {
+    int i = 1;
+    for (; i < argc; i++) {
+        int moreargs = argc - i - 1;
+        if ((arg_is(&argv[i], "block") || arg_is(&argv[i], "count")) && moreargs) {
+            i++;
+        } else if (arg_is(&argv[i], "streams") && moreargs) {
+            *opts_end = i;
+            if (moreargs % 2 != 0) return XREAD_UNBALANCED;
+            *first = i + 1;
+            *n = moreargs / 2;
+            return 0;
+        } else {
+            break;
+        }
+    }
+    *opts_end = i;
+    return XREAD_SYNTAX;
+}
+
+int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
+    int opts_end, first, n;
+    if (find_streams(argc, argv, &opts_end, &first, &n) < 0) return 0; /* the command replies the error, touching no key */
+    for (int i = 0; i < n; i++) sink->add(sink, (key_ref){first + i, def->key_specs[0].flags, -1});
+    return 0;
+}
+
+/* XREAD's options, argv[1 .. end): COUNT (0 when absent or negative: no bound) and whether
+ * BLOCK was given (its timeout checked as Redis checks it). Returns 0, or -1 after replying. */
+static int parse_xread_options(cmd_ctx *ctx, int end, long long *count, int *block) {
+    *count = 0;
+    *block = 0;
+    for (int i = 1; i + 1 < end; i += 2) {
+        long long v;
+        int is_count = arg_is(&ctx->argv[i], "count");
+        if (!is_count && arg_parse_ll(&ctx->argv[i + 1], &v) < 0) {
+            reply_error(ctx->r, "ERR timeout is not an integer or out of range");
+            return -1;
+        }
+        if (is_count && arg_ll(ctx, &ctx->argv[i + 1], &v) < 0) return -1;
+        if (is_count) {
+            *count = v < 0 ? 0 : v;
+        } else if (v < 0) {
+            reply_error(ctx->r, "ERR timeout is negative");
+            return -1;
+        } else {
+            *block = 1;
+        }
+    }
+    return 0;
+}
+
+/* The id after which XREAD serves a key: its argument, "$" (the stream's last id: only what is
+ * added later) or "+" (just before its last entry: that entry). Returns 0, 1 if the key has
+ * nothing to serve, or -1 after replying an error. */
+static int xread_after(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg, stream_id *after) {
+    int dollar = arg->len == 1 && arg->ptr[0] == '$', plus = arg->len == 1 && arg->ptr[0] == '+';
+    meta m;
+    type_status st = stream_meta(ctx->t, ctx->db, key->ptr, key->len, &m);
+    if (reply_stream_status(ctx, st)) return -1;
+    if (arg->len == 1 && arg->ptr[0] == '>') {
+        reply_error(ctx->r, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+                            "<consumer> option.");
+        return -1;
+    }
+    int empty = st == ST_MISSING || m.size == 0;
+    if (dollar || plus) {
+        if (empty) return 1;
+        *after = dollar ? m.stream.last_generated : m.stream.last;
+        if (plus) stream_id_decr(after); /* the last entry is above 0-0 */
+    } else if (parse_id(ctx, arg, 0, 1, NULL, after) < 0) {
+        return -1;
+    }
+    return empty || stream_id_compare(m.stream.last, *after) <= 0;
+}
+
+/* XREAD [COUNT count] STREAMS key … id …: the entries after each id, for the keys that have
+ * some, as [key, entries] pairs (a map in RESP3); a null array when none has. BLOCK is not
+ * supported yet: a read that would wait is refused. */
+void cmd_xread(cmd_ctx *ctx) {
+    int opts_end, first, n;
+    int rc = find_streams(ctx->argc, ctx->argv, &opts_end, &first, &n);
+    long long count;
+    int block;
+    if (parse_xread_options(ctx, opts_end, &count, &block) < 0) return;
+    if (rc == XREAD_UNBALANCED) {
+        reply_error(ctx->r, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
+                            "specified.");
+        return;
+    }
+    if (rc < 0) {
+        reply_error(ctx->r, ERR_SYNTAX);
+        return;
+    }
+    stream_id *after = malloc((size_t)n * sizeof(*after));
+    char *serve = malloc((size_t)n);
+    if (!after || !serve) abort();
+    int failed = 0, served = 0;
+    for (int i = 0; i < n && !failed; i++) {
+        rc = xread_after(ctx, &ctx->argv[first + i], &ctx->argv[first + n + i], &after[i]);
+        failed = rc < 0;
+        serve[i] = rc == 0;
+        served += rc == 0;
+    }
+    buf body;
+    buf_init(&body);
+    entries_reply er = {reply_part(ctx->r, &body)};
+    for (int i = 0; i < n && !failed; i++) {
+        if (!serve[i]) continue;
+        const resp_arg *key = &ctx->argv[first + i];
+        buf entries;
+        buf_init(&entries);
+        entries_reply ke = {reply_part(&er.part, &entries)};
+        long long got;
+        stream_id start = after[i];
+        stream_id_incr(&start); /* below the last entry: there is a next id */
+        type_status st = stream_range(ctx->t, ctx->db, key->ptr, key->len, start, STREAM_ID_MAX, count, 0, reply_one,
+                                      &ke, &got);
+        failed = reply_stream_status(ctx, st);
+        if (!failed) {
+            if (ctx->r->resp == 2) reply_array(&er.part, 2);
+            reply_bulk(&er.part, key->ptr, key->len);
+            reply_array(&er.part, got);
+            reply_append_part(&er.part, &entries);
+        }
+        buf_free(&entries);
+    }
+    if (!failed && served == 0 && block) {
+        reply_error(ctx->r, "ERR XREAD BLOCK is not supported yet");
+    } else if (!failed && served == 0) {
+        reply_null_array(ctx->r);
+    } else if (!failed) {
+        if (ctx->r->resp == 2) reply_array(ctx->r, served);
+        else reply_map(ctx->r, served);
+        reply_append_part(ctx->r, &body);
+    }
+    buf_free(&body);
+    free(after);
+    free(serve);
+}
+
+/* ---- XINFO ---- */
+
+/* The first or last entry, as XINFO shows it, or nil. */
+typedef struct edge_reply {
+    reply *r;
+    int found;
+} edge_reply;
+
+static int reply_edge(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
+    edge_reply *e = arg;
+    reply_entry(e->r, id, fields, nitems);
+    e->found = 1;
+    return 1;
+}
+
+/* XINFO STREAM key: Redis 7.0's fields. tidekv has no radix tree: each entry is a key of its
+ * own, which radix-tree-keys counts (and radix-tree-nodes with the root). */
+static void xinfo_stream(cmd_ctx *ctx) {
+    const resp_arg *key = &ctx->argv[2];
+    meta m;
+    type_status st = stream_meta(ctx->t, ctx->db, key->ptr, key->len, &m);
+    if (st == ST_MISSING) {
+        reply_error(ctx->r, "ERR no such key");
+        return;
+    }
+    if (reply_key_status(ctx, key, st)) return;
+    int shape_ok = ctx->argc == 3 || ((ctx->argc == 4 || ctx->argc == 6) && arg_is(&ctx->argv[3], "full"));
+    if (!shape_ok) {
+        reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XINFO HELP.",
+                     (int)ctx->argv[1].len, ctx->argv[1].ptr);
+        return;
+    }
+    if (ctx->argc > 3) {
+        reply_error(ctx->r, "ERR XINFO STREAM FULL is not supported yet");
+        return;
+    }
+    buf body;
+    buf_init(&body);
+    reply part = reply_part(ctx->r, &body);
+    const stream_extras *x = &m.stream;
+    const struct {
+        const char *name;
+        stream_id id;
+    } ids[] = {{"last-generated-id", x->last_generated}, {"max-deleted-entry-id", x->max_deleted}};
+    reply_bulk_str(&part, "length");
+    reply_int(&part, (long long)m.size);
+    reply_bulk_str(&part, "radix-tree-keys");
+    reply_int(&part, (long long)m.size);
+    reply_bulk_str(&part, "radix-tree-nodes");
+    reply_int(&part, (long long)m.size + 1);
+    for (size_t i = 0; i < 2; i++) {
+        char text[STREAM_ID_TEXT_MAX];
+        reply_bulk_str(&part, ids[i].name);
+        reply_bulk(&part, text, stream_id_format(text, ids[i].id));
+    }
+    reply_bulk_str(&part, "entries-added");
+    reply_int(&part, (long long)x->entries_added);
+    char text[STREAM_ID_TEXT_MAX];
+    reply_bulk_str(&part, "recorded-first-entry-id");
+    reply_bulk(&part, text, stream_id_format(text, x->recorded_first));
+    reply_bulk_str(&part, "groups");
+    reply_int(&part, (long long)x->groups);
+    for (int rev = 0; rev <= 1 && st == ST_OK; rev++) {
+        edge_reply e = {&part, 0};
+        long long n;
+        reply_bulk_str(&part, rev ? "last-entry" : "first-entry");
+        st = stream_range(ctx->t, ctx->db, key->ptr, key->len, (stream_id){0, 0}, STREAM_ID_MAX, 1, rev, reply_edge, &e,
+                          &n);
+        if (st == ST_OK && !e.found) reply_null(&part);
+    }
+    if (!reply_key_status(ctx, key, st)) {
+        reply_map(ctx->r, 10);
+        reply_append_part(ctx->r, &body);
+    }
+    buf_free(&body);
+}
+
+void cmd_xinfo(cmd_ctx *ctx) {
+    static const char *const subs[] = {"stream", NULL};
+    if (arg_is(&ctx->argv[1], "stream") && ctx->argc >= 3) xinfo_stream(ctx);
+    else reply_subcommand_error(ctx, subs);
+}
+
 #include "cmd/descriptor_flags.h" /* last: its short names reach only the rows below */
 
 /* The stream commands. */
@@ -349,5 +580,12 @@ static const cmd_def stream_defs[] = {
     {"xrevrange", -4, R, 1, 1, 1, cmd_xrevrange, "stream", "@read @stream @slow",
      "Returns the entries of a stream within a range of ids, newest first.",
      "key:key@0 end start [COUNT count:int]", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"xread", -4, R, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
+     "Returns the entries of streams after given ids (BLOCK is not supported yet).",
+     "[COUNT count:int] [BLOCK milliseconds:int] streams(STREAMS key:key@0... id...)",
+     KEYS(UNKNOWN(KEY_RO | KEY_ACCESS)), .getkeys = xread_getkeys},
+    {"xinfo", -2, R | CMD_SUBCOMMANDS, 2, 2, 1, cmd_xinfo, "stream", "@read @stream @slow",
+     "Returns information about a stream (XINFO STREAM key).",
+     "subcommand [argument]...", KEYS(RANGE(KEY_RO, 2, 0, 1))},
 };
 const cmd_family stream_commands = {stream_defs, sizeof(stream_defs) / sizeof(stream_defs[0])};
