@@ -654,3 +654,37 @@ def test_recorded_forms(server, r):
         [b"XADD", b"u", b"6-0", b"f", b"v"],
         [b"XTRIM", b"u", b"MINID", b"6-1"],
     ]
+
+
+# ---------------------------------------------------------------- replicas and APPLYBATCH (tidekv only)
+
+@soak  # two servers and a sync: over a second
+@tidekv_only
+def test_a_replica_holds_the_masters_streams(make_server):
+    from test_replication import start_pair, wait_synced
+    master, replica = start_pair(make_server)
+    with master.conn() as c:
+        fill(c, "s", 20)
+        c.call("XDEL", "s", "3-0", "20-0")
+        c.call("XTRIM", "s", "MAXLEN", "10")
+        c.call("XADD", "e", "MAXLEN", "0", "*", "f", "v")
+        c.call("XADD", "x", "1-1", "f", "v")
+        c.call("EXPIRE", "x", "1000")
+    wait_synced(master, replica)
+    mine, theirs = master.client(), replica.client()
+    for k in ("s", "e", "x"):
+        assert stream_state(theirs, k) == stream_state(mine, k), k
+    mine.close()
+    theirs.close()
+
+
+@tidekv_only
+def test_applybatch_refuses_streams_for_now(server, r):
+    base = int(r.execute_command("SEQUENCE"))
+    r.execute_command("XADD", "s", "1-1", "f", "v")
+    raw = poll_all(r, base, "RAW")
+    r.execute_command("DEL", "s")
+    with pytest.raises(Exception) as e:
+        r.execute_command("APPLYBATCH", bytes.fromhex(raw[0].decode()))
+    assert "streams are not supported yet (key 's')" in str(e.value)
+    assert r.exists("s") == 0
