@@ -203,6 +203,7 @@ void cmd_xdel(cmd_ctx *ctx);
 void cmd_xlen(cmd_ctx *ctx);
 void cmd_xrange(cmd_ctx *ctx);
 void cmd_xrevrange(cmd_ctx *ctx);
+void cmd_xsetid(cmd_ctx *ctx);
 void cmd_xread(cmd_ctx *ctx);
 /* XREAD's keys follow its STREAMS option. */
 int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);

@@ -324,6 +324,63 @@ static void range_generic(cmd_ctx *ctx, int rev) {
 void cmd_xrange(cmd_ctx *ctx) { range_generic(ctx, 0); }
 void cmd_xrevrange(cmd_ctx *ctx) { range_generic(ctx, 1); }
 
+/* Records the command as it was given (it is deterministic). */
+static void record_as_given(cmd_ctx *ctx) {
+    const char **argv = malloc((size_t)ctx->argc * sizeof(char *));
+    size_t *lens = malloc((size_t)ctx->argc * sizeof(size_t));
+    if (!argv || !lens) abort();
+    for (int i = 0; i < ctx->argc; i++) argv[i] = ctx->argv[i].ptr, lens[i] = ctx->argv[i].len;
+    cmd_record(ctx, TYPE_STREAM, ctx->argc, argv, lens);
+    free(argv);
+    free(lens);
+}
+
+/* XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id], checked in Redis's order. */
+void cmd_xsetid(cmd_ctx *ctx) {
+    stream_id id, max_deleted = {0, 0};
+    long long entries_added = -1;
+    if (parse_id(ctx, &ctx->argv[2], 0, 1, NULL, &id) < 0) return;
+    for (int i = 3; i < ctx->argc; i += 2) {
+        int moreargs = ctx->argc - 1 - i;
+        if (arg_is(&ctx->argv[i], "entriesadded") && moreargs) {
+            if (arg_ll(ctx, &ctx->argv[i + 1], &entries_added) < 0) return;
+            if (entries_added < 0) {
+                reply_error(ctx->r, "ERR entries_added must be positive");
+                return;
+            }
+        } else if (arg_is(&ctx->argv[i], "maxdeletedid") && moreargs) {
+            if (parse_id(ctx, &ctx->argv[i + 1], 0, 1, NULL, &max_deleted) < 0) return;
+            if (stream_id_compare(id, max_deleted) < 0) {
+                reply_error(ctx->r, "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id");
+                return;
+            }
+        } else {
+            reply_error(ctx->r, ERR_SYNTAX);
+            return;
+        }
+    }
+    const resp_arg *key = &ctx->argv[1];
+    enum stream_setid_refusal refused;
+    type_status st = stream_set_id(ctx->t, ctx->db, key->ptr, key->len, id, entries_added, &max_deleted, &refused);
+    if (st == ST_MISSING) {
+        reply_error(ctx->r, "ERR no such key");
+        return;
+    }
+    if (reply_stream_status(ctx, st)) return;
+    static const char *const refusals[] = {
+        [SETID_BELOW_TOP] = "ERR The ID specified in XSETID is smaller than the target stream top item",
+        [SETID_ENTRIES_BELOW_LENGTH] = "ERR The entries_added specified in XSETID is smaller than the target stream "
+                                       "length",
+    };
+    if (refused != SETID_DONE) {
+        reply_error(ctx->r, refusals[refused]);
+        return;
+    }
+    record_as_given(ctx);
+    cmd_notify(ctx, KE_STREAM, "xsetid", key);
+    reply_ok(ctx->r);
+}
+
 /* ---- XREAD ---- */
 
 /* Where XREAD's keys are, as Redis reads its options: BLOCK and COUNT take a value, STREAMS
@@ -580,6 +637,10 @@ static const cmd_def stream_defs[] = {
     {"xrevrange", -4, R, 1, 1, 1, cmd_xrevrange, "stream", "@read @stream @slow",
      "Returns the entries of a stream within a range of ids, newest first.",
      "key:key@0 end start [COUNT count:int]", KEYS(RANGE(KEY_RO | KEY_ACCESS, 1, 0, 1))},
+    {"xsetid", -3, W | F | OOM, 1, 1, 1, cmd_xsetid, "stream", "@write @stream @fast",
+     "Sets a stream's last id, entries added and max deleted id.",
+     "key:key@0 last-id [ENTRIESADDED entries_added:int] [MAXDELETEDID max_deleted_entry_id]",
+     KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
     {"xread", -4, R, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
      "Returns the entries of streams after given ids (BLOCK is not supported yet).",
      "[COUNT count:int] [BLOCK milliseconds:int] streams(STREAMS key:key@0... id...)",

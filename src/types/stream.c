@@ -154,16 +154,14 @@ int stream_entry_check(const char *v, size_t len, size_t *n) {
 
 /* ---- the stream's keys ---- */
 
-#define ID_BYTES 16
+#define ID_BYTES STREAM_ID_BYTES
 
-static void id_bytes(uint8_t out[ID_BYTES], stream_id id) {
+void stream_id_to_bytes(uint8_t out[ID_BYTES], stream_id id) {
     buf_set_u64be(out, id.ms);
     buf_set_u64be(out + 8, id.seq);
 }
 
-static stream_id id_from_bytes(const char *p) {
-    return (stream_id){buf_get_u64be(p), buf_get_u64be(p + 8)};
-}
+stream_id stream_id_from_bytes(const char *p) { return (stream_id){buf_get_u64be(p), buf_get_u64be(p + 8)}; }
 
 static int open_stream(compound *s, txn *t, int db, const char *key, size_t klen) {
     return compound_open(s, t, db, key, klen, TYPE_STREAM);
@@ -184,7 +182,7 @@ static void save_stream(compound *s) {
 
 static void entry_key(const compound *s, buf *out, stream_id id) {
     uint8_t b[ID_BYTES];
-    id_bytes(b, id);
+    stream_id_to_bytes(b, id);
     enc_subkey(out, s->db, s->key, s->klen, s->m.version, (const char *)b, ID_BYTES);
 }
 
@@ -227,7 +225,7 @@ static void walk_open(entry_walk *w, compound *s, const stream_id *from, int rev
     buf_init(&prefix);
     enc_subkey(&prefix, s->db, s->key, s->klen, s->m.version, NULL, 0);
     uint8_t b[ID_BYTES];
-    if (from) id_bytes(b, *from);
+    if (from) stream_id_to_bytes(b, *from);
     bounded_walk_open(&w->walk, s->t, CF_STREAM, prefix.data, prefix.len, from ? (const char *)b : NULL,
                       from ? ID_BYTES : 0, rev);
     w->corrupt = 0;
@@ -244,7 +242,7 @@ static int walk_next(entry_walk *w, stream_id *id, const char **val, size_t *vle
         w->corrupt = 1;
         return 0;
     }
-    *id = id_from_bytes(k + w->walk.prefix.len);
+    *id = stream_id_from_bytes(k + w->walk.prefix.len);
     return 1;
 }
 
@@ -491,5 +489,65 @@ type_status stream_range(txn *t, int db, const char *key, size_t klen, stream_id
     type_status closed = walk_close(&w);
     if (st == ST_OK) st = closed;
     compound_free(&s);
+    return st;
+}
+
+type_status stream_set_id(txn *t, int db, const char *key, size_t klen, stream_id id, long long entries_added,
+                          const stream_id *max_deleted, enum stream_setid_refusal *refused) {
+    *refused = SETID_DONE;
+    compound s;
+    type_status st = compound_status(open_stream(&s, t, db, key, klen));
+    stream_extras *x = &s.m.stream;
+    if (st != ST_OK) {
+        compound_free(&s);
+        return st;
+    }
+    if (s.m.size > 0 && stream_id_compare(id, x->last) < 0) *refused = SETID_BELOW_TOP;
+    else if (s.m.size > 0 && entries_added >= 0 && (long long)s.m.size > entries_added)
+        *refused = SETID_ENTRIES_BELOW_LENGTH;
+    if (*refused == SETID_DONE) {
+        x->last_generated = id;
+        if (entries_added >= 0) x->entries_added = (uint64_t)entries_added;
+        if (max_deleted && (max_deleted->ms || max_deleted->seq)) x->max_deleted = *max_deleted;
+        save_stream(&s);
+    }
+    compound_free(&s);
+    return ST_OK;
+}
+
+type_status stream_walk_entries(txn *t, int db, const char *key, size_t klen, const meta *m, const stream_id *from,
+                                stream_entry_visit_fn visit, void *arg) {
+    buf prefix, start, end;
+    buf_init(&prefix);
+    buf_init(&start);
+    buf_init(&end);
+    enc_subkey(&prefix, db, key, klen, m->version, NULL, 0);
+    enc_prefix_end(&end, prefix.data, prefix.len);
+    buf_append(&start, prefix.data, prefix.len);
+    if (from) {
+        uint8_t b[ID_BYTES];
+        stream_id_to_bytes(b, *from);
+        buf_append(&start, b, ID_BYTES);
+    }
+    store_iter *it = txn_iter_new(t, CF_STREAM, start.data, start.len, end.data, end.len);
+    type_status st = ST_OK;
+    for (; st == ST_OK && store_iter_valid(it); store_iter_next(it)) {
+        size_t kl, vl, nitems;
+        const char *k = store_iter_key(it, &kl);
+        if (kl < prefix.len || memcmp(k, prefix.data, prefix.len) != 0) break;
+        const char *v = store_iter_value(it, &vl);
+        if (kl != prefix.len + ID_BYTES || stream_entry_check(v, vl, &nitems) < 0) {
+            st = ST_CORRUPT;
+            break;
+        }
+        stream_entry_reader r;
+        stream_entry_reader_init(&r, v, vl);
+        if (visit(arg, stream_id_from_bytes(k + prefix.len), &r, nitems)) break;
+    }
+    if (st == ST_OK && !store_iter_valid(it) && store_iter_failed(it)) st = ST_ERROR;
+    store_iter_free(it);
+    buf_free(&prefix);
+    buf_free(&start);
+    buf_free(&end);
     return st;
 }

@@ -118,6 +118,17 @@ type_status stream_trim(txn *t, int db, const char *key, size_t klen, const stre
 typedef void (*stream_id_visit_fn)(void *arg, stream_id id);
 type_status stream_delete(txn *t, int db, const char *key, size_t klen, const stream_id *ids, size_t n,
                           stream_id_visit_fn visit, void *arg, long long *deleted);
+/* XSETID: sets the last generated id, and entries added (unless entries_added < 0) and the max
+ * deleted id (unless max_deleted is NULL or 0-0). ST_MISSING for a missing key; ST_OK with
+ * *refused set (nothing written) when the stream does not allow it (Redis 7.0 does not check
+ * the id against the stream's own max deleted id, and neither does this): */
+enum stream_setid_refusal {
+    SETID_DONE,
+    SETID_BELOW_TOP,         /* the id is below the stream's last entry */
+    SETID_ENTRIES_BELOW_LENGTH, /* entries added is below the stream's length */
+};
+type_status stream_set_id(txn *t, int db, const char *key, size_t klen, stream_id id, long long entries_added,
+                          const stream_id *max_deleted, enum stream_setid_refusal *refused);
 /* XLEN (0 for a missing key, ST_MISSING). */
 type_status stream_len(txn *t, int db, const char *key, size_t klen, long long *len);
 
@@ -130,5 +141,13 @@ type_status stream_range(txn *t, int db, const char *key, size_t klen, stream_id
                          int rev, stream_entry_visit_fn visit, void *arg, long long *visited);
 /* The stream's metadata (XINFO STREAM): its size and extras in *m. ST_MISSING for a missing key. */
 type_status stream_meta(txn *t, int db, const char *key, size_t klen, meta *m);
+/* Visits the entries of the stream m describes (a key a walk over a snapshot found: dump.c) in
+ * order, from an id on (from NULL: the first), until visit returns nonzero. */
+type_status stream_walk_entries(txn *t, int db, const char *key, size_t klen, const meta *m, const stream_id *from,
+                                stream_entry_visit_fn visit, void *arg);
+/* The 16 bytes that name an entry within its stream (a walk's resume point), and back. */
+#define STREAM_ID_BYTES 16
+void stream_id_to_bytes(uint8_t out[STREAM_ID_BYTES], stream_id id);
+stream_id stream_id_from_bytes(const char *p);
 
 #endif

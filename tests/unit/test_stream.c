@@ -384,6 +384,37 @@ static void test_delete(void **state) {
     txn_free(&t);
 }
 
+static void test_set_id_and_walk(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    enum stream_setid_refusal refused;
+    assert_int_equal(stream_set_id(&t, 0, KEY("nokey"), ID(1, 1), -1, NULL, &refused), ST_MISSING);
+    fill(&t, "w", 4);
+    assert_int_equal(stream_set_id(&t, 0, KEY("w"), ID(3, 9), -1, NULL, &refused), ST_OK);
+    assert_int_equal(refused, SETID_BELOW_TOP);
+    assert_int_equal(stream_set_id(&t, 0, KEY("w"), ID(9, 0), 3, NULL, &refused), ST_OK);
+    assert_int_equal(refused, SETID_ENTRIES_BELOW_LENGTH);
+    stream_id max_deleted = ID(2, 5);
+    assert_int_equal(stream_set_id(&t, 0, KEY("w"), ID(9, 0), 40, &max_deleted, &refused), ST_OK);
+    assert_int_equal(refused, SETID_DONE);
+    commit(&t);
+    meta m = meta_of(&t, "w");
+    assert_id(m.stream.last_generated, 9, 0);
+    assert_id(m.stream.max_deleted, 2, 5);
+    assert_true(m.stream.entries_added == 40 && m.size == 4);
+    /* A walk from an id on, as a snapshot's dump resumes one. */
+    buf got;
+    buf_init(&got);
+    stream_id from = ID(2, 1);
+    assert_int_equal(stream_walk_entries(&t, 0, KEY("w"), &m, &from, collect_ids, &got), ST_OK);
+    assert_text(&got, "3-0 4-0 ");
+    assert_int_equal(stream_walk_entries(&t, 0, KEY("w"), &m, NULL, collect_ids, &got), ST_OK);
+    assert_text(&got, "1-0 2-0 3-0 4-0 ");
+    buf_free(&got);
+    txn_free(&t);
+}
+
 static void test_wrongtype_and_corrupt(void **state) {
     (void)state;
     txn t;
@@ -427,6 +458,7 @@ int main(void) {
         cmocka_unit_test(test_add_and_range),
         cmocka_unit_test(test_trim),
         cmocka_unit_test(test_delete),
+        cmocka_unit_test(test_set_id_and_walk),
         cmocka_unit_test(test_wrongtype_and_corrupt),
     };
     return cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
