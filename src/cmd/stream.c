@@ -142,7 +142,10 @@ static void record_add(cmd_ctx *ctx, int field_pos, stream_id added) {
     argv[0] = "XADD", lens[0] = 4;
     argv[1] = ctx->argv[1].ptr, lens[1] = ctx->argv[1].len;
     argv[2] = id, lens[2] = stream_id_format(id, added);
-    for (int i = field_pos; i < ctx->argc; i++) argv[3 + i - field_pos] = ctx->argv[i].ptr, lens[3 + i - field_pos] = ctx->argv[i].len;
+    for (int i = field_pos; i < ctx->argc; i++) {
+        argv[3 + i - field_pos] = ctx->argv[i].ptr;
+        lens[3 + i - field_pos] = ctx->argv[i].len;
+    }
     cmd_record(ctx, TYPE_STREAM, n, argv, lens);
     free(argv);
     free(lens);
@@ -170,7 +173,7 @@ void cmd_xadd(cmd_ctx *ctx) {
     const resp_arg *key = &ctx->argv[1];
     stream_id added;
     stream_trimmed trimmed;
-    type_status st = stream_add(ctx->t, ctx->db, key->ptr, key->len, &a, (const slice *)&ctx->argv[field_pos],
+    type_status st = stream_add(ctx->t, ctx->db, key->ptr, key->len, &a, &ctx->argv[field_pos],
                                 (size_t)nitems, &added, &trimmed);
     if (st == ST_MISSING) {
         reply_null(ctx->r); /* NOMKSTREAM */
@@ -410,7 +413,8 @@ static int find_streams(int argc, const resp_arg *argv, int *opts_end, int *firs
 
 int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink) {
     int opts_end, first, n;
-    if (find_streams(argc, argv, &opts_end, &first, &n) < 0) return 0; /* the command replies the error, touching no key */
+    /* Malformed: the command replies the error, touching no key. */
+    if (find_streams(argc, argv, &opts_end, &first, &n) < 0) return 0;
     for (int i = 0; i < n; i++) sink->add(sink, (key_ref){first + i, def->key_specs[0].flags, -1});
     return 0;
 }
@@ -618,7 +622,8 @@ void cmd_xinfo(cmd_ctx *ctx) {
 static const cmd_def stream_defs[] = {
     {"xadd", -5, W | F | OOM, 1, 1, 1, cmd_xadd, "stream", "@write @stream @fast",
      "Appends an entry to a stream.",
-     "key:key@0 [NOMKSTREAM] trim[strategy(MAXLEN|MINID) operator[equal==|approximately=~] threshold [LIMIT count:int]] "
+     "key:key@0 [NOMKSTREAM] "
+     "trim[strategy(MAXLEN|MINID) operator[equal==|approximately=~] threshold [LIMIT count:int]] "
      "id_or_auto(auto_id=*|id) field_value(field value)...",
      KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
     {"xtrim", -4, W, 1, 1, 1, cmd_xtrim, "stream", "@write @stream @slow",
