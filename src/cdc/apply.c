@@ -166,10 +166,17 @@ static int shown(size_t klen) { return klen > 128 ? 128 : (int)klen; }
 /* The types whose records APPLYBATCH can describe (a bitmap as the string it holds). */
 static int known_type(enum key_type type) { return type <= TYPE_ZSET || type == TYPE_BITMAP; }
 
+/* Streams are taken only as a replica takes its master's batches, which carry their own
+ * change records: APPLYBATCH cannot describe their changes yet. */
+static int refuse_stream(applier *a, const char *key, size_t klen) {
+    return fail(a, "ERR APPLYBATCH: streams are not supported yet (key '%.*s')", shown(klen), key);
+}
+
 /* What a metadata record may say beyond decoding: a type tidekv has, a list with room at both
  * ends (LIST_EDGE_ROOM), a bitmap no longer than a string may be. */
 static int check_meta_value(applier *a, const meta *m, const char *key, size_t klen) {
-    if (!known_type(m->type))
+    if (m->type == TYPE_STREAM && !a->limits->verbatim) return refuse_stream(a, key, klen);
+    if (!known_type(m->type) && m->type != TYPE_STREAM)
         return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m->type,
                     shown(klen), key);
     if (m->type == TYPE_LIST && (m->list_head < LIST_EDGE_ROOM || m->list_tail > UINT64_MAX - LIST_EDGE_ROOM))
@@ -208,7 +215,7 @@ static void note_index(touched *k, const char *sub, size_t sublen) {
 }
 
 /* A subkey: [ns][key_len u32][user_key][version u64][sub]; a score index entry's sub is
- * score(8) member. */
+ * score(8) member, a stream entry's its id (16 bytes). */
 static int check_subkey(applier *a, const batch_record *op) {
     size_t ns;
     int db = key_db(a, &op->key, &ns);
@@ -219,10 +226,12 @@ static int check_subkey(applier *a, const batch_record *op) {
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
     size_t klen = buf_get_u32be(p);
     size_t sublen = rest - 4 - klen - 8;
-    if (op->cf == CF_ZSET_SCORE && sublen < 8)
+    if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16))
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
+    if (op->cf == CF_STREAM && !a->limits->verbatim) return refuse_stream(a, p + 4, klen);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
+    if (op->cf == CF_STREAM) return 0; /* a replica's: nothing to describe */
     uint64_t version = buf_get_u64be(p + 4 + klen);
     const char *sub = p + 4 + klen + 8;
     if (op->cf == CF_ZSET_SCORE) {
@@ -304,7 +313,7 @@ static int check_op(applier *a, const batch_record *op) {
     default: return fail(a, "ERR APPLYBATCH: blob indexes and wide columns are not written by tidekv");
     }
     if (op->cf == CF_METADATA) return check_metadata(a, op);
-    if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE) return check_subkey(a, op);
+    if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE || op->cf == CF_STREAM) return check_subkey(a, op);
     if (op->cf == CF_PROPAGATE) return check_library(a, op);
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }

@@ -196,6 +196,19 @@ void cmd_zdiffstore(cmd_ctx *ctx);
 void cmd_zrandmember(cmd_ctx *ctx);
 void cmd_zscan(cmd_ctx *ctx);
 
+/* stream.c */
+void cmd_xadd(cmd_ctx *ctx);
+void cmd_xtrim(cmd_ctx *ctx);
+void cmd_xdel(cmd_ctx *ctx);
+void cmd_xlen(cmd_ctx *ctx);
+void cmd_xrange(cmd_ctx *ctx);
+void cmd_xrevrange(cmd_ctx *ctx);
+void cmd_xsetid(cmd_ctx *ctx);
+void cmd_xread(cmd_ctx *ctx);
+/* XREAD's keys follow its STREAMS option. */
+int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+void cmd_xinfo(cmd_ctx *ctx);
+
 /* pubsub.c */
 void cmd_subscribe(cmd_ctx *ctx);
 void cmd_unsubscribe(cmd_ctx *ctx);

@@ -453,6 +453,7 @@ static const char *encoding_name(const meta *m) {
     case TYPE_BITMAP: return "raw"; /* Redis's SETBIT makes a raw string */
     case TYPE_LIST: return "quicklist";
     case TYPE_ZSET: return "skiplist";
+    case TYPE_STREAM: return "stream";
     default: return "hashtable";
     }
 }

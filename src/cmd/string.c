@@ -35,9 +35,11 @@ static int reply_status_error(cmd_ctx *ctx, type_status s) {
     case ST_TOO_BIG:
         reply_error(ctx->r, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
         break;
-    case ST_NO_ROOM_AT_HEAD: /* list statuses: no string operation returns them */
+    case ST_NO_ROOM_AT_HEAD: /* list and stream statuses: no string operation returns them */
     case ST_NO_ROOM_AT_TAIL:
     case ST_OUT_OF_RANGE:
+    case ST_ID_TOO_SMALL:
+    case ST_ID_EXHAUSTED:
     case ST_ERROR:
         reply_storage_error(ctx);
         break;

@@ -11,6 +11,7 @@ static const cmd_family *const families[] = {
     &connection_commands, &server_commands, &transaction_commands, &string_commands, &key_commands,
     &hash_commands,       &set_commands,    &list_commands,        &zset_commands,   &cdc_commands,
     &scripting_commands,
+    &stream_commands,
     &pubsub_commands,
     &function_commands,
     &replication_commands,

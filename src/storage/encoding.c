@@ -67,6 +67,16 @@ void enc_compound_meta(buf *out, const meta *m) {
         buf_put_u64be(out, m->list_head);
         buf_put_u64be(out, m->list_tail);
     }
+    if (m->type == TYPE_STREAM) {
+        const stream_extras *x = &m->stream;
+        const stream_id *ids[] = {&x->last_generated, &x->recorded_first, &x->max_deleted, &x->first, &x->last};
+        for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+            buf_put_u64be(out, ids[i]->ms);
+            buf_put_u64be(out, ids[i]->seq);
+        }
+        buf_put_u64be(out, x->entries_added);
+        buf_put_u64be(out, x->groups);
+    }
 }
 
 /* What every reader relies on: a size that fits a signed count, and list positions that span
@@ -74,6 +84,19 @@ void enc_compound_meta(buf *out, const meta *m) {
 static int compound_meta_is_consistent(const meta *m) {
     if (m->size > (uint64_t)INT64_MAX) return 0;
     return m->type != TYPE_LIST || (m->list_head <= m->list_tail && m->list_tail - m->list_head == m->size);
+}
+
+/* Reads a stream's extras (p at them, len bytes left): 0, or -1 if too short. */
+static int decode_stream_extras(const uint8_t *p, size_t len, stream_extras *x) {
+    if (len < META_STREAM_EXTRAS) return -1;
+    stream_id *ids[] = {&x->last_generated, &x->recorded_first, &x->max_deleted, &x->first, &x->last};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++, p += 16) {
+        ids[i]->ms = buf_get_u64be(p);
+        ids[i]->seq = buf_get_u64be(p + 8);
+    }
+    x->entries_added = buf_get_u64be(p);
+    x->groups = len >= META_STREAM_EXTRAS_MAX ? buf_get_u64be(p + 8) : 0;
+    return 0;
 }
 
 /* Legacy form: flags, expire u32 seconds, then version u64 and size u32 for compound types. */
@@ -93,6 +116,7 @@ static int decode_legacy(const uint8_t *p, size_t len, meta *m) {
         m->list_head = buf_get_u64be(p + 17);
         m->list_tail = buf_get_u64be(p + 25);
     }
+    if (m->type == TYPE_STREAM && decode_stream_extras(p + 17, len - 17, &m->stream) < 0) return -1;
     return compound_meta_is_consistent(m) ? 0 : -1;
 }
 
@@ -118,6 +142,9 @@ int enc_decode_meta(const char *raw, size_t len, meta *m) {
         m->list_head = buf_get_u64be(p + 25);
         m->list_tail = buf_get_u64be(p + 33);
     }
+    if (m->type == TYPE_STREAM &&
+        decode_stream_extras(p + META_COMPOUND_HEADER, len - META_COMPOUND_HEADER, &m->stream) < 0)
+        return -1;
     return compound_meta_is_consistent(m) ? 0 : -1;
 }
 
@@ -143,7 +170,7 @@ int enc_decode_expire_key(const char *key, size_t len, int64_t *expire_ms, const
 
 int enc_meta_is_dead(const meta *m, int64_t now_ms) {
     if (m->expire_ms != 0 && m->expire_ms < now_ms) return 1; /* alive through its last ms, as in Redis */
-    return m->type != TYPE_STRING && m->size == 0;
+    return enc_meta_is_empty_collection(m);
 }
 
 uint64_t enc_new_version(void) {

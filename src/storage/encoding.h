@@ -32,6 +32,22 @@ enum key_type {
 #define META_COMPOUND_HEADER 25 /* flags + expire + version + size */
 #define LIST_INITIAL_INDEX 0x7FFFFFFFFFFFFFFFULL
 
+/* A stream entry's id: milliseconds and a sequence number, ordered as the pair. */
+typedef struct stream_id {
+    uint64_t ms, seq;
+} stream_id;
+
+/* A stream's metadata after the compound header, as Kvrocks keeps it (each id as ms u64 and
+ * seq u64): last generated id, recorded first entry id, max deleted entry id, first entry id,
+ * last entry id, entries added u64, then consumer groups u64 (Kvrocks's newer form; a record
+ * without it reads as 0 groups). The ids of an empty stream's edges are 0-0. */
+#define META_STREAM_EXTRAS (5 * 16 + 8)
+#define META_STREAM_EXTRAS_MAX (META_STREAM_EXTRAS + 8)
+typedef struct stream_extras {
+    stream_id last_generated, recorded_first, max_deleted, first, last;
+    uint64_t entries_added, groups;
+} stream_extras;
+
 /* A decoded metadata record. For strings, value points into the raw bytes it was decoded from. */
 typedef struct meta {
     enum key_type type;
@@ -39,6 +55,7 @@ typedef struct meta {
     uint64_t version;
     uint64_t size;
     uint64_t list_head, list_tail;
+    stream_extras stream; /* streams only */
     const char *value;
     size_t value_len;
 } meta;
@@ -58,7 +75,8 @@ void enc_subkey_length_prefix(buf *out, int db, size_t klen);
 void enc_prefix_end(buf *out, const char *prefix, size_t len);
 
 void enc_string_meta(buf *out, int64_t expire_ms, const char *value, size_t len);
-/* Compound metadata; list_head/list_tail are written only for lists. */
+/* Compound metadata; list_head/list_tail are written only for lists, the stream extras only
+ * for streams. */
 void enc_compound_meta(buf *out, const meta *m);
 /* Decodes a metadata value (64-bit or legacy form). Returns 0, or -1 if malformed: too short
  * for its type, a size above INT64_MAX, or list head/tail that do not span size items. */
@@ -72,7 +90,12 @@ int64_t enc_meta_expire(const char *raw, size_t len);
 void enc_expire_key(buf *out, int64_t expire_ms, const char *meta_key, size_t mlen);
 /* Splits an index entry: 0, or -1 if it is too short to hold an expiry and a namespace. */
 int enc_decode_expire_key(const char *key, size_t len, int64_t *expire_ms, const char **meta_key, size_t *mlen);
-/* Dead = expired, or a compound type with no members. */
+/* A collection with no members, which is no key: a stream is one, empty or not (as in Redis,
+ * where XDEL or XTRIM of its last entry leaves it, keeping its last id). */
+static inline int enc_meta_is_empty_collection(const meta *m) {
+    return m->type != TYPE_STRING && m->type != TYPE_STREAM && m->size == 0;
+}
+/* Dead = expired, or an empty collection. */
 int enc_meta_is_dead(const meta *m, int64_t now_ms);
 /* A new compound-key version: (unix_us << 11) + (counter mod 2048). */
 uint64_t enc_new_version(void);

@@ -299,7 +299,7 @@ static key_share share_of(const char *val, size_t vlen) {
     key_share s = {1, 0};
     meta m;
     if (enc_decode_meta(val, vlen, &m) < 0) return s; /* listed (so it can be deleted) as a key */
-    if (m.type != TYPE_STRING && m.size == 0) s.counted = 0; /* an empty collection is no key */
+    if (enc_meta_is_empty_collection(&m)) s.counted = 0; /* no key */
     s.expire_ms = m.expire_ms;
     return s;
 }

@@ -8,6 +8,7 @@
 #include "types/compound.h"
 #include "types/functions.h"
 #include "types/keyspace.h"
+#include "types/stream.h"
 #include "util/glob.h"
 #include "util/hex.h"
 #include "util/num.h"
@@ -278,6 +279,93 @@ static int dump_collection(walker *w, const char *key, size_t klen, const meta *
     return rc;
 }
 
+/* A stream being dumped: XADD of each entry with its id, each an element. */
+typedef struct stream_dump {
+    walker *w;
+    const char *key;
+    size_t klen;
+    size_t budget, taken_before, n;
+    int more; /* stopped at an entry, named in w->resume */
+} stream_dump;
+
+static int dump_entry(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
+    stream_dump *d = arg;
+    argv_builder *b = &d->w->args;
+    if (d->n == d->budget || (d->n + d->taken_before > 0 && sink_full(d->w->sink, (size_t)(fields->end - fields->p)))) {
+        uint8_t bytes[STREAM_ID_BYTES];
+        stream_id_to_bytes(bytes, id);
+        buf_clear(&d->w->resume);
+        buf_append(&d->w->resume, bytes, STREAM_ID_BYTES);
+        d->more = 1;
+        return 1;
+    }
+    char text[STREAM_ID_TEXT_MAX];
+    args_add_str(b, "XADD");
+    args_add(b, d->key, d->klen);
+    args_add(b, text, stream_id_format(text, id));
+    const char *s;
+    size_t len;
+    for (size_t i = 0; i < nitems && stream_entry_next(fields, &s, &len); i++) args_add(b, s, len);
+    args_emit(b, d->w->sink);
+    d->n++;
+    return 0;
+}
+
+/* What XADD of the entries leaves different from the stream: its last id, entries added and
+ * max deleted id, set with XSETID (Redis 7's). An empty stream is made first by an XADD that
+ * MAXLEN 0 removes at once (at its last id, which XSETID then keeps). */
+static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *key, size_t klen, const meta *m) {
+    char text[STREAM_ID_TEXT_MAX];
+    const stream_extras *x = &m->stream;
+    if (m->size == 0) {
+        args_add_str(b, "XADD");
+        args_add(b, key, klen);
+        args_add_str(b, "MAXLEN");
+        args_add_str(b, "0");
+        args_add(b, text, stream_id_format(text, x->last_generated));
+        args_add_str(b, "f");
+        args_add_str(b, "v");
+        args_emit(b, sink);
+    }
+    args_add_str(b, "XSETID");
+    args_add(b, key, klen);
+    args_add(b, text, stream_id_format(text, x->last_generated));
+    args_add_str(b, "ENTRIESADDED");
+    args_add_ll(b, (long long)x->entries_added);
+    args_add_str(b, "MAXDELETEDID");
+    args_add(b, text, stream_id_format(text, x->max_deleted));
+    args_emit(b, sink);
+}
+
+/* A stream from its entry `from` (NULL: from the start, after a DEL), as dump_collection does
+ * a collection; when done, its ids and its expiry. */
+static int dump_stream(walker *w, const char *key, size_t klen, const meta *m, const buf *from, size_t budget,
+                       size_t taken_before, size_t *used) {
+    argv_builder *b = &w->args;
+    const dump_sink *sink = w->sink;
+    sink->begin_key(sink->arg, w->db);
+    if (!from) emit_key_command(b, sink, "DEL", key, klen);
+    stream_id start;
+    int resume = from && from->len == STREAM_ID_BYTES;
+    if (resume) start = stream_id_from_bytes(from->data);
+    stream_dump d = {w, key, klen, budget, taken_before, 0, 0};
+    type_status st = stream_walk_entries(w->t, w->db, key, klen, m, resume ? &start : NULL, dump_entry, &d);
+    int rc = st == ST_OK ? (d.more ? DUMP_MORE : DUMP_DONE) : -1;
+    if (rc == DUMP_DONE) {
+        emit_stream_ids(b, sink, key, klen, m);
+        if (m->expire_ms) {
+            args_add_str(b, "PEXPIREAT");
+            args_add(b, key, klen);
+            args_add_ll(b, (long long)m->expire_ms);
+            args_emit(b, sink);
+        }
+    }
+    if (rc >= 0) sink->end_key(sink->arg);
+    args_clear(b);
+    *used = d.n;
+    return rc;
+}
+
 /* ---- the walk ---- */
 
 /* A walk looks at no more than this many keys per element it may return, so that a filter
@@ -285,7 +373,7 @@ static int dump_collection(walker *w, const char *key, size_t klen, const meta *
 #define LOOK_PER_ELEMENT 16
 
 static int kept(const dump_filter *f, const char *key, size_t klen, enum key_type type) {
-    if (!piece_command(type) && !is_string(type)) return 0; /* no type tidekv can rebuild */
+    if (!piece_command(type) && !is_string(type) && type != TYPE_STREAM) return 0; /* no type tidekv can rebuild */
     if (f->type && f->type != (int)type && !(f->type == TYPE_STRING && type == TYPE_BITMAP)) return 0;
     return !f->match || glob_match(f->match, f->match_len, key, klen, 0);
 }
@@ -322,9 +410,10 @@ static int walk_db(walker *w, const dump_filter *f, dump_pos *pos, size_t budget
         (*looked)++;
         if (!kept(f, key, klen, m.type)) continue;
         size_t n = 1;
-        int st = is_string(m.type) ? dump_string(w, key, klen, &m)
-                                   : dump_collection(w, key, klen, &m, inside ? &pos->member : NULL, budget - *used,
-                                                     *used, &n);
+        const buf *from = inside ? &pos->member : NULL;
+        int st = is_string(m.type)        ? dump_string(w, key, klen, &m)
+                 : m.type == TYPE_STREAM ? dump_stream(w, key, klen, &m, from, budget - *used, *used, &n)
+                                         : dump_collection(w, key, klen, &m, from, budget - *used, *used, &n);
         if (st < 0) {
             rc = -1;
         } else if (st == DUMP_MORE) {

@@ -2,7 +2,8 @@
  * FUNCTION's libraries, one entry each (db 0, FUNCTION LOAD REPLACE <code>: what the change
  * stream records for a FUNCTION LOAD; they pass every filter, as there), then key by
  * key, each as DEL key, then its value in pieces of at most a given number of elements (SET,
- * HSET, SADD, ZADD, RPUSH), then PEXPIREAT when it has a TTL. A walk resumes from a position,
+ * HSET, SADD, ZADD, RPUSH; a stream as XADD of each entry, then XSETID of its ids), then
+ * PEXPIREAT when it has a TTL. A walk resumes from a position,
  * so a big collection is read across many calls and never held whole. */
 #ifndef TIDEKV_DUMP_H
 #define TIDEKV_DUMP_H

@@ -69,9 +69,9 @@ int ks_lookup(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw) {
     return lookup(t, db, key, klen, m, raw, SIZE_MAX, 1);
 }
 
-/* Longer than any compound type's metadata (a list's is 41 bytes), so only a string's value
- * is cut. */
-#define META_HEADER_MAX 64
+/* Longer than any compound type's metadata (a list's is 41 bytes, a stream's 121), so only a
+ * string's value is cut. */
+#define META_HEADER_MAX 128
 
 /* A lookup that reads no value (see ks_lookup_meta). */
 static int lookup_meta(txn *t, int db, const char *key, size_t klen, meta *m, buf *raw, int reclaim) {

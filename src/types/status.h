@@ -17,6 +17,8 @@ typedef enum {
     ST_NO_ROOM_AT_HEAD, /* a list has no positions left below its head for the items pushed */
     ST_NO_ROOM_AT_TAIL, /* nor above its tail */
     ST_OUT_OF_RANGE,    /* an index past either end (LSET) */
+    ST_ID_TOO_SMALL,    /* XADD: the id is not above the stream's last id */
+    ST_ID_EXHAUSTED,    /* XADD: the stream's last id is the greatest there is */
 } type_status;
 
 #endif

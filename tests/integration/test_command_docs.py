@@ -13,6 +13,7 @@ DOCS_DIFFERENCES = {
     "config": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "xinfo": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "pubsub": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "psubscribe": "Redis 7.0 wraps the pattern in a block of that one argument; tidekv documents the pattern",
@@ -29,6 +30,10 @@ INFO_DIFFERENCES = {
     "command": {"categories"},
     "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
+    "xinfo": {"flags", "categories", "range", "key_specs"},
+    # XREAD never waits yet (BLOCK is refused when it would), so it is no blocking command; its
+    # keys (after STREAMS) are found by a getkeys function, which COMMAND INFO shows as unknown.
+    "xread": {"flags", "key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
     "debug": {"flags", "categories"},
     # tidekv runs SHUTDOWN at once inside MULTI (it is never queued) rather than refusing it.
