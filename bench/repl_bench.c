@@ -13,6 +13,7 @@
  *     SET key:<i> value:<i> for i in 0 … N-1 (what redis-server's DEBUG POPULATE N writes),
  *     pipelined in batches of BATCH, two batches in flight. Prints "keys/s <n>".
  * One thread drives both connections (ppoll), so it takes one core at most. */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 #define CHECK_US 50       /* pause between two checks of the replica */
 #define MAX_CHECKED 64    /* pending samples asked about in one check */
 #define WARMUP_S 1.0      /* samples acknowledged before this are not counted */
-#define DRAIN_LIMIT_S 30. /* after the last write, how long acks and samples may still take */
+#define DRAIN_LIMIT_S 600. /* after the last write, how long acks and samples may still take */
 #define BATCH 10000       /* loader: SETs per pipelined batch */
 
 static void die(const char *what, const redisContext *c) {

@@ -23,6 +23,7 @@
 # Env: PARTS ("1 2 3"), ROUNDS (5), CLIENTS (50), KEYSPACE (100000), REQUESTS (200000 unpipelined),
 #      REQUESTS_PIPELINED (1000000 at -P 16), REPLICAS ("0 1 2"), LAG_RATE (20000),
 #      LAG_SECONDS (10), SAMPLE_EVERY (20), LAG_ROUNDS (ROUNDS), FULLSYNC_KEYS (10000000),
+#      CATCH_UP_LIMIT (seconds a replica may take to catch up before the script gives up, 1800),
 #      TIDEKV_ARGS (extra flags for every tidekv node), TIDEKV_MASTER_ARGS (for its masters only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,7 @@ LAG_SECONDS=${LAG_SECONDS:-10}
 SAMPLE_EVERY=${SAMPLE_EVERY:-20}
 LAG_ROUNDS=${LAG_ROUNDS:-$ROUNDS}
 FULLSYNC_KEYS=${FULLSYNC_KEYS:-10000000}
+CATCH_UP_LIMIT=${CATCH_UP_LIMIT:-1800}
 SERVER=build/tidekv-server
 TOOL=build/repl_bench
 
@@ -99,19 +101,23 @@ start_group() { # kind replicas
   done
 }
 
-# Waits (up to 120 s) until every replica is where the master is, with as many keys; prints
-# the seconds that took, or exits.
+# Whether the replica on port $2 is where the master is (redis-server's master pings its replicas
+# now and then, which moves its offset: both are read anew), with as many keys.
+caught_up() { # kind port
+  [ "$(position "$1" "$2")" = "$(position "$1" "$MASTER")" ] &&
+    [ "$(redis-cli -p "$2" DBSIZE)" = "$(redis-cli -p "$MASTER" DBSIZE)" ]
+}
+
+# Waits (up to CATCH_UP_LIMIT seconds) until every replica has caught up; prints the seconds that
+# took, or exits.
 wait_caught_up() { # kind
-  local start end want keys p
+  local start end p
   start=$(date +%s.%N)
-  want=$(position "$1" "$MASTER") keys=$(redis-cli -p "$MASTER" DBSIZE)
   for p in "${REPLICA_PORTS[@]}"; do
-    for _ in $(seq 12000); do
-      [ "$(position "$1" "$p")" = "$want" ] && [ "$(redis-cli -p "$p" DBSIZE)" = "$keys" ] && break
-      sleep 0.01
-    done
-    if [ "$(position "$1" "$p")" != "$want" ] || [ "$(redis-cli -p "$p" DBSIZE)" != "$keys" ]; then
-      echo "$1 replica on $p did not catch up: at $(position "$1" "$p") of $want, $(redis-cli -p "$p" DBSIZE) of $keys keys" >&2
+    while ! caught_up "$1" "$p" && [ "$(elapsed_since "$start")" -lt "$CATCH_UP_LIMIT" ]; do sleep 0.01; done
+    if ! caught_up "$1" "$p"; then
+      echo "$1 replica on $p did not catch up: at $(position "$1" "$p") of $(position "$1" "$MASTER")," \
+        "$(redis-cli -p "$p" DBSIZE) of $(redis-cli -p "$MASTER" DBSIZE) keys" >&2
       exit 1
     fi
   done
@@ -119,6 +125,7 @@ wait_caught_up() { # kind
   awk -v a="$start" -v b="$end" 'BEGIN {printf "%.2f", b - a}'
 }
 
+elapsed_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN {printf "%d", b - a}'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 maximum() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b / a}'; }
@@ -132,14 +139,19 @@ machine_line() {
 
 # ---- 1. write throughput with 0, 1, 2 replicas ----
 
-declare -A rps p99 catchup
-bench_set() { # kind pipeline requests: one redis-benchmark run on MASTER, records rps and p99
-  local line
+declare -A rps p99 catchup replicated
+# One redis-benchmark run on MASTER: records its rps and p99, the wait until the replicas caught
+# up, and the replicated rate (requests ÷ the time from the run's start until they had caught up).
+bench_set() { # kind pipeline requests
+  local line start wait
+  start=$(date +%s.%N)
   line=$(redis-benchmark -p "$MASTER" -P "$2" -t set -d 16 -r "$KEYSPACE" -n "$3" -c "$CLIENTS" --csv 2>/dev/null |
     tail -n +2 | tr -d '"' | awk -F, '{print $2, $7}')
   rps[$1,$n,$2,$round]=${line% *}
   p99[$1,$n,$2]+="${line#* } "
-  catchup[$1,$n]+="$(wait_caught_up "$1") "
+  wait=$(wait_caught_up "$1")
+  catchup[$1,$n,$2]+="$wait "
+  replicated[$1,$n,$2]+="$(awk -v a="$start" -v b="$(date +%s.%N)" -v n="$3" 'BEGIN {printf "%.0f", n / (b - a)}') "
 }
 
 throughput_round() { # kind
@@ -161,11 +173,12 @@ part_throughput() {
   echo
   echo "redis-benchmark SET, 16 B values, $CLIENTS clients, $KEYSPACE random keys, $REQUESTS requests unpipelined and"
   echo "$REQUESTS_PIPELINED at -P 16, on the master; fresh servers per run, medians of $ROUNDS rounds (A B A B)."
-  echo "n÷0: the median over rounds of (rps with n replicas ÷ rps with none in the same round). Caught up:"
+  echo "n÷0: the median over rounds of (rps with n replicas ÷ rps with none in the same round). Catch-up:"
   echo "the longest wait after a run until every replica had the master's SEQUENCE (offset) and DBSIZE."
+  echo "Replicated/s: requests ÷ (the run + that wait), median over rounds: the rate the replicas kept."
   echo
-  echo "| replicas | pipeline | redis-server rps | tidekv rps | tidekv ÷ redis | redis n÷0 | tidekv n÷0 | redis p99 ms | tidekv p99 ms | caught up redis / tidekv s | goal (tidekv n÷0 ≥ 0.9) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| replicas | pipeline | redis-server rps | tidekv rps | tidekv ÷ redis | redis n÷0 | tidekv n÷0 | redis p99 ms | tidekv p99 ms | catch-up s redis / tidekv | replicated/s redis / tidekv | goal (tidekv n÷0 ≥ 0.9) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   local first=${REPLICAS%% *}
   for pipe in 1 16; do
     for n in $REPLICAS; do
@@ -177,9 +190,10 @@ part_throughput() {
       done
       r=$(echo "$rr" | median) k=$(echo "$kr" | median) rn=$(echo "$rn" | median) kn=$(echo "$kn" | median)
       local goal="—"
-      [ "$n" != 0 ] && goal=$(awk -v x="$kn" 'BEGIN {print x >= 0.9 ? "met" : "not met"}')
+      [ "$n" != 0 ] && goal=$(awk -v x="$kn" 'BEGIN {print (x >= 0.9 ? "met" : "not met")}')
       echo "| $n | $pipe | $r | $k | $(ratio "$r" "$k") | $rn | $kn | $(echo "${p99[redis,$n,$pipe]}" | median) |" \
-        "$(echo "${p99[tidekv,$n,$pipe]}" | median) | $(echo "${catchup[redis,$n]}" | maximum) / $(echo "${catchup[tidekv,$n]}" | maximum) | $goal |"
+        "$(echo "${p99[tidekv,$n,$pipe]}" | median) | $(echo "${catchup[redis,$n,$pipe]}" | maximum) / $(echo "${catchup[tidekv,$n,$pipe]}" | maximum) |" \
+        "$(echo "${replicated[redis,$n,$pipe]}" | median) / $(echo "${replicated[tidekv,$n,$pipe]}" | median) | $goal |"
     done
   done
   echo
@@ -231,7 +245,7 @@ part_lag() {
   kp50=$(echo "${lag_p50[tidekv]}" | median) kp99=$(echo "${lag_p99[tidekv]}" | median)
   rp50=$(echo "${lag_p50[redis]}" | median) rp99=$(echo "${lag_p99[redis]}" | median)
   echo "Medians: tidekv p50 $kp50 ms, p99 $kp99 ms (goal p99 ≤ 5 ms:" \
-    "$(awk -v x="$kp99" 'BEGIN {print x <= 5 ? "met" : "not met"}')); redis-server p50 $rp50 ms, p99 $rp99 ms."
+    "$(awk -v x="$kp99" 'BEGIN {print (x <= 5 ? "met" : "not met")}')); redis-server p50 $rp50 ms, p99 $rp99 ms."
   echo
 }
 
