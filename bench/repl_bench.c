@@ -3,11 +3,14 @@
  *     A paced writer sends RATE SET lag:<i> <16 B> per second to the master for SECONDS, on one
  *     connection, pipelined as the schedule asks (it does not wait for one reply before the next
  *     write is due). Every SAMPLE-EVERY-th write is a sample: once the master has acknowledged
- *     it (its reply read), the replica is asked EXISTS lag:<i> every CHECK_US until it has the
- *     key. Lag = the time the reply showing the key was read - the time the master's reply was
- *     read. The check overstates the lag by at most CHECK_US plus one round trip to the replica
- *     (the key appeared after the previous check, the reply came back after this one); it
- *     never understates it. Samples of the first second (warm-up) are left out.
+ *     it (its reply read), the replica is asked EXISTS lag:<i> until it has the key, every
+ *     CHECK_US or every AGE_SHARE-th of the oldest waiting sample's age if that is longer (a
+ *     replica seconds behind is not asked thousands of times a second, which would slow it),
+ *     and at once after a check that found some.
+ *     Lag = the time the reply showing the key was read - the time the master's reply was
+ *     read. The check overstates the lag by at most its interval plus one round trip to the
+ *     replica (the key appeared after the previous check, the reply came back after this one);
+ *     it never understates it. Samples of the first second (warm-up) are left out.
  *     Prints "writes/s <n> samples <n> p50_ms <x> p90_ms <x> p99_ms <x> p999_ms <x> max_ms <x>".
  *   repl_bench load PORT N
  *     SET key:<i> value:<i> for i in 0 … N-1 (what redis-server's DEBUG POPULATE N writes),
@@ -24,8 +27,9 @@
 
 #include "bench_util.h"
 
-#define CHECK_US 50       /* pause between two checks of the replica */
-#define MAX_CHECKED 64    /* pending samples asked about in one check */
+#define CHECK_US 100      /* least pause between two checks of the replica */
+#define AGE_SHARE 20      /* and at least this share of the oldest waiting sample's age */
+#define MAX_CHECKED 4     /* waiting samples asked about in one check (applied in order: the oldest first) */
 #define WARMUP_S 1.0      /* samples acknowledged before this are not counted */
 #define DRAIN_LIMIT_S 600. /* after the last write, how long acks and samples may still take */
 #define BATCH 10000       /* loader: SETs per pipelined batch */
@@ -102,7 +106,8 @@ static int lag(int master_port, int replica_port, double rate, double seconds, l
             for (long i = pending_head; i < pending_tail && i - pending_head < MAX_CHECKED; i++, in_check++)
                 redisAppendCommand(r, "EXISTS lag:%ld", pending[i].index);
             flush_output(r);
-            next_check = now + CHECK_US / 1e6;
+            double age_share = (now - pending[pending_head].acked_s) / AGE_SHARE;
+            next_check = now + (age_share > CHECK_US / 1e6 ? age_share : CHECK_US / 1e6);
         }
         /* Sleep until a reply comes, the next write is due or the next check may go. */
         double wake = writing ? start + (double)sent / rate : now + 0.01;
@@ -133,6 +138,7 @@ static int lag(int master_port, int replica_port, double rate, double seconds, l
                 if (pending[pending_head].acked_s - start >= WARMUP_S)
                     lags[nlags++] = (t - pending[pending_head].acked_s) * 1e3;
                 pending_head++;
+                next_check = t; /* the replica moved on: the next waiting samples may show too */
             }
         }
     }
