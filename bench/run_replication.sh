@@ -21,8 +21,8 @@
 #     redis-server's master runs with repl-diskless-sync-delay 0 (its default 5 s waits for
 #     more replicas to join).
 # Usage: bench/run_replication.sh [report-file]   (run `make` first)
-# Env: PARTS ("1 2 3"), ROUNDS (5), CLIENTS (50), KEYSPACE (100000), REQUESTS (200000 unpipelined),
-#      REQUESTS_PIPELINED (1000000 at -P 16), REPLICAS ("0 1 2"), LAG_RATE (20000),
+# Env: PARTS ("1 2 3"), ROUNDS (3), CLIENTS (50), KEYSPACE (100000), REQUESTS (100000 unpipelined),
+#      REQUESTS_PIPELINED (300000 at -P 16), REPLICAS ("0 1 2"), LAG_RATE (20000),
 #      LAG_SECONDS (10), SAMPLE_EVERY (100), LAG_ROUNDS (ROUNDS), FULLSYNC_KEYS (10000000),
 #      CATCH_UP_LIMIT (seconds a replica may take to catch up before the script gives up, 1800),
 #      TIDEKV_ARGS (extra flags for every tidekv node), TIDEKV_MASTER_ARGS (for its masters only).
@@ -30,11 +30,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/dev/stdout}
 PARTS=${PARTS:-1 2 3}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-3}
 CLIENTS=${CLIENTS:-50}
 KEYSPACE=${KEYSPACE:-100000}
-REQUESTS=${REQUESTS:-200000}
-REQUESTS_PIPELINED=${REQUESTS_PIPELINED:-1000000}
+REQUESTS=${REQUESTS:-100000}
+REQUESTS_PIPELINED=${REQUESTS_PIPELINED:-300000}
 REPLICAS=${REPLICAS:-0 1 2}
 LAG_RATE=${LAG_RATE:-20000}
 LAG_SECONDS=${LAG_SECONDS:-10}
