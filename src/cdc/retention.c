@@ -45,6 +45,12 @@ void retention_pass(void) {
     free(files);
 }
 
+/* Held by a pass, and by a swap of the store across it (retention_pause). */
+static pthread_mutex_t pass_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void retention_pause(void) { pthread_mutex_lock(&pass_lock); }
+void retention_resume(void) { pthread_mutex_unlock(&pass_lock); }
+
 static void *retention_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&ret.lock);
@@ -56,9 +62,11 @@ static void *retention_main(void *arg) {
         }
         if (ret.stopping) break;
         pthread_mutex_unlock(&ret.lock);
+        pthread_mutex_lock(&pass_lock);
         consumers_flush();
         retention_pass();
         snapshots_expire();
+        pthread_mutex_unlock(&pass_lock);
         pthread_mutex_lock(&ret.lock);
     }
     pthread_mutex_unlock(&ret.lock);

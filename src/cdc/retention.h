@@ -8,6 +8,10 @@
 
 /* One pass: consumers over their cap become lost, then unpinned history past the limits goes. */
 void retention_pass(void);
+/* Keeps the thread from starting a pass (waiting for one under way), and lets it go on: a full
+ * sync replaces the store in between. */
+void retention_pause(void);
+void retention_resume(void);
 /* Starts the once-a-second thread; 0 or -1. */
 int retention_start(void);
 /* Stops it, after a last write of the consumers. */

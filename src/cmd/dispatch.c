@@ -165,13 +165,26 @@ static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, i
     return ctx.keep_waiting;
 }
 
+static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv);
+
+/* Commands without keys read the store too (SEQUENCE, POLLUPDATES, DBSIZE, INFO, SNAPSHOT,
+ * SCAN …): they hold the global lock's shared side, whose exclusive side a full sync takes to
+ * swap the store (dataset.h). Not EXEC, which takes its commands' locks itself, nor on a thread
+ * that holds the lock already (its write group, a script). One that may run beside a busy
+ * script takes it only while no script runs: the script holds the lock, and this command
+ * may be the one to end it (a store swap cannot be under way meanwhile). */
+static int holds_global_only(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (!(def->flags & CMD_NOKEYS) || strcmp(def->name, "exec") == 0 || keylock_global_held()) return 0;
+    return !may_end_busy_script(def, argc, argv) || script_busy(0) == SCRIPT_BUSY_NONE;
+}
+
 /* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
  * command still has to wait. */
 static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
-    int locks = !(def->flags & CMD_NOKEYS);
-    if (locks && lock_keys(&ks) < 0) {
+    int locks = !(def->flags & CMD_NOKEYS), global_only = holds_global_only(def, argc, argv);
+    if ((locks && lock_keys(&ks) < 0) || (global_only && keylock_global_shared() < 0)) {
         reply r = net_client_reply(c);
         reply_busy(&r);
         free(ks.hashes);
@@ -180,6 +193,7 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     int keep_waiting = run_locked(c, def, argc, argv, retrying);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
+    if (global_only) keylock_global_release();
     return keep_waiting;
 }
 
@@ -430,14 +444,16 @@ void write_group_commit(write_group *g) {
 /* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY):
  * SCRIPT KILL, FUNCTION KILL (and FUNCTION STATS, which shows it). Returns the error for the
  * others, or NULL. */
+static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (def->flags & CMD_ALLOW_BUSY) return 1;
+    return (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
+           (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
+}
+
 static const char *refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
-    if (!def || (def->flags & CMD_ALLOW_BUSY)) return NULL;
+    if (!def || may_end_busy_script(def, argc, argv)) return NULL;
     int busy = script_busy(CONFIG_READ(busy_reply_threshold));
-    if (!busy) return NULL;
-    int may_end_it = (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
-                     (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
-    if (may_end_it) return NULL;
-    return busy_error(busy);
+    return busy ? busy_error(busy) : NULL;
 }
 
 static int subcommand_in(const resp_arg *sub, const char *const *names) {

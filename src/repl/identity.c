@@ -26,7 +26,7 @@ static void new_replid(char out[REPLID_LEN + 1]) {
     for (size_t i = 0; i < sizeof(bytes); i++) sprintf(out + 2 * i, "%02x", bytes[i]);
 }
 
-static int is_replid(const char *s) { return strlen(s) == REPLID_LEN && strspn(s, "0123456789abcdef") == REPLID_LEN; }
+int identity_is_replid(const char *s) { return strlen(s) == REPLID_LEN && strspn(s, "0123456789abcdef") == REPLID_LEN; }
 
 /* Writes the current identity to its file; the caller holds the lock. */
 static int save_locked(void) {
@@ -43,7 +43,7 @@ static int parse(const char *text, repl_identity *out) {
     long long offset;
     char a[REPLID_LEN + 2], b[REPLID_LEN + 2];
     int following = 0; /* absent from files of the first version */
-    if (sscanf(text, "%41s %41s %lld %d", a, b, &offset, &following) < 3 || !is_replid(a) || !is_replid(b) ||
+    if (sscanf(text, "%41s %41s %lld %d", a, b, &offset, &following) < 3 || !identity_is_replid(a) || !identity_is_replid(b) ||
         offset < -1)
         return -1;
     out->following = following != 0;
@@ -86,7 +86,7 @@ repl_identity identity_get(void) {
 }
 
 int identity_adopt(const char *master_replid, uint64_t next_sequence) {
-    if (!is_replid(master_replid)) return -1;
+    if (!identity_is_replid(master_replid)) return -1;
     pthread_mutex_lock(&lock);
     int changed = strcmp(current.replid, master_replid) != 0, rc = 0;
     if (changed) {
@@ -99,6 +99,18 @@ int identity_adopt(const char *master_replid, uint64_t next_sequence) {
         rc = save_locked();
     }
     if (rc == 0) rc = changed;
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+int identity_replace(const char *master_replid) {
+    if (!identity_is_replid(master_replid)) return -1;
+    pthread_mutex_lock(&lock);
+    memcpy(current.replid, master_replid, REPLID_LEN + 1);
+    memcpy(current.replid2, NO_REPLID, REPLID_LEN + 1);
+    current.second_offset = -1;
+    current.following = 1;
+    int rc = save_locked();
     pthread_mutex_unlock(&lock);
     return rc;
 }

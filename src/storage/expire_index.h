@@ -20,6 +20,9 @@
 #ifndef TIDEKV_EXPIRE_INDEX_H
 #define TIDEKV_EXPIRE_INDEX_H
 
+/* In the database directory once every record is indexed: its presence is all that counts. */
+#define EXPIRE_INDEX_DONE_FILE "expire-index"
+
 #include <stdint.h>
 
 /* Called by the txn after a commit that wrote index entries, with the earliest expiry among

@@ -24,6 +24,14 @@ store_settings store_settings_from_config(const char *dir);
 int store_open(const store_settings *s, char **err);
 void store_close(void);
 
+/* Opens the database in dir read-only, checks its column families and reads its latest
+ * sequence, then closes it: whether a database copied from elsewhere can be opened, while
+ * another (store_open's) stays open. 0, or -1 with *err set (malloc'd). */
+int store_probe(const char *dir, uint64_t *latest, char **err);
+/* Deletes RocksDB's files in dir (its tables, logs, manifest, archive/), no other file, and
+ * dir itself only if that leaves it empty. The database must not be open. 0, or -1 with *err. */
+int store_destroy(const char *dir, char **err);
+
 rocksdb_t *store_db(void);
 /* The database directory, where RocksDB keeps its WAL files and their archive/ (tidekv sets no
  * wal_dir, and RocksDB recycles no WAL files while it archives them). */

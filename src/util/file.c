@@ -1,7 +1,9 @@
+#define _XOPEN_SOURCE 700
 #include "util/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,6 +58,26 @@ failed_open:;
 failed:
     snprintf(err, errlen, "%s %s: %s", step, tmp, strerror(errno));
     return -1;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb, (void)ftw;
+    return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int file_remove_tree(const char *path) {
+    if (access(path, F_OK) < 0) return errno == ENOENT ? 0 : -1;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int file_sync_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
 }
 
 int file_read_all(const char *path, buf *out) {
