@@ -329,3 +329,116 @@ def test_blocked_pollers_and_snapshots_of_the_old_history_end(make_server, fake_
     wait_following(replica)
     with pytest.raises(redis.ResponseError):
         rc.execute_command("SNAPSHOT", "READ", snap_id, "0")
+
+
+def leftovers(s):
+    """Downloads and stores in the data directory other than the one in use."""
+    in_use = ""
+    path = os.path.join(s.datadir, "store-location")
+    if os.path.exists(path):
+        in_use = open(path).read().strip()
+    return [n for n in os.listdir(s.datadir) if n.startswith(("sync-", "store-")) and n not in (in_use, "store-location")]
+
+
+def test_writes_on_the_master_during_the_sync_all_arrive(make_server, fake_master):
+    master = make_server()
+    fill(master.client(), n=100)
+    fm = fake_master(master)
+    fm.read_delay = 0.05
+    replica = make_server()
+    stop = threading.Event()
+
+    def writer():
+        c = redis.Redis(port=master.port)
+        i = 0
+        while not stop.is_set():
+            c.set("during%d" % i, i)
+            c.hset("hd", i, i)
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+    wait_following(replica)
+    stop.set()
+    t.join()
+    wait_until(lambda: replica.client().execute_command("SEQUENCE") == master.client().execute_command("SEQUENCE"))
+    assert snapshot(replica) == snapshot(master)
+
+
+def test_kill9_of_the_replica_mid_download_keeps_the_old_data(make_server, fake_master):
+    master = make_server()
+    fill(master.client(), n=100)
+    fm = fake_master(master)
+    fm.read_delay = 0.2
+    replica = make_server()
+    fill(replica.client(), tag="mine", n=30)
+    before = snapshot(replica)
+    replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+    wait_until(lambda: fm.reads >= 2, timeout=10)
+    replica.kill9()
+    assert [n for n in os.listdir(replica.datadir) if n.startswith("sync-")]  # a download was under way
+    replica.start()
+    assert leftovers(replica) == []
+    assert snapshot(replica) == before
+    fm.read_delay = 0
+    replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+    wait_following(replica)
+    assert snapshot(replica) == snapshot(master)
+
+
+def test_kill9_of_the_replica_mid_swap_leaves_one_store_whole(make_server, fake_master):
+    """Killed at random moments once the download is complete: the restarted replica holds its
+    old data or the master's, whole, with nothing else left in its data directory."""
+    import random
+    rnd = random.Random(16)
+    master = make_server()
+    fill(master.client(), n=100)
+    master.client().execute_command("FUNCTION", "LOAD", LIB)
+    fm = fake_master(master)
+    want = snapshot(master)
+    replica = make_server()
+    fill(replica.client(), tag="mine", n=30)
+    before = snapshot(replica)
+    outcomes = set()
+    for _ in range(8):
+        swaps = replica.log().count("swapping the store")
+        replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+        assert wait_until(lambda: replica.log().count("swapping the store") > swaps, timeout=20, interval=0.001)
+        time.sleep(rnd.random() * 0.03)
+        replica.kill9()
+        replica.start()
+        assert leftovers(replica) == []
+        now = snapshot(replica)
+        assert now in (before, want)
+        outcomes.add("new" if now == want else "old")
+        if now == want:  # the next rounds swap a store in a subdirectory for another
+            before = want
+    replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+    wait_following(replica)
+    assert snapshot(replica) == want and leftovers(replica) == []
+
+
+def test_link_cuts_during_the_download_then_it_completes(make_server, fake_master):
+    from test_hostile_replication import Proxy
+    import random
+    rnd = random.Random(7)
+    master = make_server()
+    fill(master.client(), n=300)
+    fm = fake_master(master)
+    cut_at = {n: rnd.randrange(1, 40000) for n in range(1, 5)}  # the first four links are cut
+
+    def cut(conn_no, offset, chunk):
+        at = cut_at.get(conn_no)
+        return None if at is not None and offset + len(chunk) >= at else chunk
+
+    proxy = Proxy(fm.port, cut)
+    try:
+        replica = make_server()
+        fill(replica.client(), tag="mine", n=30)
+        replica.client().execute_command("REPLICAOF", "127.0.0.1", proxy.port)
+        wait_following(replica, timeout=40)
+        assert proxy.connections >= 5
+        assert snapshot(replica) == snapshot(master) and leftovers(replica) == []
+    finally:
+        proxy.close()
