@@ -238,7 +238,7 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     char *probe_err = NULL, store_path[4096];
     uint64_t latest = 0;
     *pause_us = 0;
-    if (store_probe(path, &latest, &probe_err) < 0) {
+    if (store_prepare(path, &latest, &probe_err) < 0) {
         snprintf(err, errlen, "the copy does not open: %s", probe_err);
         free(probe_err);
         dataset_remove_download(path);

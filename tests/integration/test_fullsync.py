@@ -16,7 +16,7 @@ import time
 import pytest
 import redis
 
-from conftest import ConnectionClosed, encode_command, RespConn, tidekv_only
+from conftest import ConnectionClosed, encode_command, RespConn, soak, tidekv_only
 from helpers import wait_until
 
 pytestmark = tidekv_only
@@ -442,3 +442,38 @@ def test_link_cuts_during_the_download_then_it_completes(make_server, fake_maste
         assert snapshot(replica) == snapshot(master) and leftovers(replica) == []
     finally:
         proxy.close()
+
+
+def swap_pause_us(s):
+    """The last swap's pause, as the replica logged it."""
+    line = [l for l in s.log().splitlines() if "clients waited" in l][-1]
+    return int(line.rsplit("waited ", 1)[1].split()[0])
+
+
+@soak
+def test_a_fresh_replica_of_a_million_keys(make_server, fake_master, monkeypatch):
+    import conftest
+    monkeypatch.setattr(conftest, "START_TIMEOUT", 180.0)  # the master restarts with a million keys
+    master = make_server()
+    c = master.client()
+    for start in range(0, 1000000, 10000):
+        p = c.pipeline(transaction=False)
+        for i in range(start, start + 10000, 100):
+            p.mset({"key:%d" % j: "value-%d" % j for j in range(i, i + 100)})
+        p.execute()
+    c.hset("h", mapping={"f%d" % i: i for i in range(1000)})
+    fm = fake_master(master)
+    replica = make_server()
+    replica.client().set("old", "1")
+    began = time.monotonic()
+    replica.client().execute_command("REPLICAOF", "127.0.0.1", fm.port)
+    wait_following(replica, timeout=300)
+    took = time.monotonic() - began
+    rc = replica.client()
+    assert rc.dbsize() == 1000001 and rc.get("old") is None
+    assert rc.get("key:999999") == b"value-999999" and rc.hlen("h") == 1000
+    assert rc.execute_command("SEQUENCE") == c.execute_command("SEQUENCE")
+    pause = swap_pause_us(replica)
+    print("1M keys: full sync in %.1f s, the swap paused clients %.1f ms" % (took, pause / 1000))
+    print("\n".join(l for l in replica.log().splitlines() if "opened" in l or "counted" in l or "swap" in l))
+    assert pause < 10 * 1000000
