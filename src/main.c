@@ -23,6 +23,7 @@
 #include "config.h"
 #include "script/functions.h"
 #include "net/net.h"
+#include "repl/checkpoints.h"
 #include "repl/identity.h"
 #include "repl/replica.h"
 #include "server.h"
@@ -134,6 +135,7 @@ int main(int argc, char **argv) {
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
             (unsigned long long)store_latest_sequence());
+    checkpoints_init(server_config.dir);
     int replica = server_config.replicaof[0] != '\0';
     if (identity_load(server_config.dir) < 0) {
         store_close();
@@ -194,6 +196,7 @@ int main(int argc, char **argv) {
     stop_writer_threads(); /* again, for a net_run that failed before serving: stopping twice is nothing */
     remove_pidfile();
     retention_stop();
+    checkpoints_close();
     snapshots_close();
     consumers_close();
     cdc_notify_stop();

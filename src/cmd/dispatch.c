@@ -165,12 +165,22 @@ static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, i
     return ctx.keep_waiting;
 }
 
+static int invocation_writes(const cmd_def *def, int argc, const resp_arg *argv);
+
+/* Whether a command takes locks: those of its keys, or for a write without keys (FUNCTION
+ * LOAD) the global lock's shared side alone, so that no commit lands while the exclusive side
+ * is held (a full sync's checkpoint, repl/checkpoints.h). FUNCTION KILL and STATS take none:
+ * they run beside a busy script. */
+static int takes_locks(const cmd_def *def, int argc, const resp_arg *argv) {
+    return !(def->flags & CMD_NOKEYS) || invocation_writes(def, argc, argv);
+}
+
 /* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
  * command still has to wait. */
 static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
-    int locks = !(def->flags & CMD_NOKEYS);
+    int locks = takes_locks(def, argc, argv);
     if (locks && lock_keys(&ks) < 0) {
         reply r = net_client_reply(c);
         reply_busy(&r);
@@ -537,7 +547,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (refused) refuse(c, def, reason);
     buf_free(&why); /* reason may point into it */
     if (refused) return;
-    if (!(def->flags & CMD_NOKEYS)) write_group_commit(c->group);
+    if (takes_locks(def, argc, argv)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
         reply r = net_client_reply(c);
@@ -572,6 +582,7 @@ void dispatch_unwatch(client *c) {
 void dispatch_client_cleanup(client *c) {
     dispatch_discard(c);
     dispatch_unwatch(c);
+    replication_client_gone(c);
 }
 
 int dispatch_watch(client *c, txn *t, int db, const char *key, size_t klen) {
