@@ -24,6 +24,7 @@
 #include "dataset.h"
 #include "script/functions.h"
 #include "net/net.h"
+#include "repl/checkpoints.h"
 #include "repl/identity.h"
 #include "repl/replica.h"
 #include "server.h"
@@ -128,6 +129,7 @@ int main(int argc, char **argv) {
     }
     int replica = server_config.replicaof[0] != '\0';
     if (dataset_open(replica) < 0) return 1;
+    checkpoints_init(server_config.dir);
     if (identity_load(server_config.dir) < 0) {
         dataset_close();
         return 1;
@@ -159,6 +161,7 @@ int main(int argc, char **argv) {
     stop_writer_threads(); /* again, for a net_run that failed before serving: stopping twice is nothing */
     remove_pidfile();
     retention_stop();
+    checkpoints_close();
     cdc_notify_stop();
     dataset_close();
     log_msg(LOG_NOTICE, "tidekv stopped");

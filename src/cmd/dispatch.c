@@ -165,6 +165,16 @@ static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, i
     return ctx.keep_waiting;
 }
 
+static int invocation_writes(const cmd_def *def, int argc, const resp_arg *argv);
+
+/* Whether a command takes locks: those of its keys, or for a write without keys (FUNCTION
+ * LOAD) the global lock's shared side alone, so that no commit lands while the exclusive side
+ * is held (a full sync's checkpoint, repl/checkpoints.h). FUNCTION KILL and STATS take none:
+ * they run beside a busy script. */
+static int takes_locks(const cmd_def *def, int argc, const resp_arg *argv) {
+    return !(def->flags & CMD_NOKEYS) || invocation_writes(def, argc, argv);
+}
+
 static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv);
 
 /* Commands without keys read the store too (SEQUENCE, POLLUPDATES, DBSIZE, INFO, SNAPSHOT,
@@ -183,7 +193,7 @@ static int holds_global_only(const cmd_def *def, int argc, const resp_arg *argv)
 static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
-    int locks = !(def->flags & CMD_NOKEYS), global_only = holds_global_only(def, argc, argv);
+    int locks = takes_locks(def, argc, argv), global_only = !locks && holds_global_only(def, argc, argv);
     if ((locks && lock_keys(&ks) < 0) || (global_only && keylock_global_shared() < 0)) {
         reply r = net_client_reply(c);
         reply_busy(&r);
@@ -553,7 +563,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (refused) refuse(c, def, reason);
     buf_free(&why); /* reason may point into it */
     if (refused) return;
-    if (!(def->flags & CMD_NOKEYS)) write_group_commit(c->group);
+    if (takes_locks(def, argc, argv)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
         reply r = net_client_reply(c);
@@ -588,6 +598,7 @@ void dispatch_unwatch(client *c) {
 void dispatch_client_cleanup(client *c) {
     dispatch_discard(c);
     dispatch_unwatch(c);
+    replication_client_gone(c);
 }
 
 int dispatch_watch(client *c, txn *t, int db, const char *key, size_t klen) {

@@ -17,7 +17,7 @@ void write_group_free(write_group *g);
  * whose commands' write failed gets the error in place of their replies, from its first
  * command after the group's first write on. */
 void write_group_commit(write_group *g);
-/* Frees a client's queued transaction and watched keys. */
+/* Frees what a leaving client holds here: its queued transaction, watched keys, full sync. */
 void dispatch_client_cleanup(client *c);
 /* Runs a command on a thread that is not its client's worker (cmd/offload.h): under its key
  * locks, as one batch, replying into r; view is what it sees of its client. Frees the

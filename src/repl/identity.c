@@ -19,7 +19,7 @@ static repl_identity current = {.replid2 = NO_REPLID, .second_offset = -1};
 static char *saved_dir;
 static char run_id[REPLID_LEN + 1];
 
-static void new_replid(char out[REPLID_LEN + 1]) {
+void identity_new_id(char out[REPLID_LEN + 1]) {
     unsigned char bytes[REPLID_LEN / 2];
     if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes)) /* only without getrandom(2) */
         for (size_t i = 0; i < sizeof(bytes); i++) bytes[i] = (unsigned char)random_u64();
@@ -57,7 +57,7 @@ const char *identity_run_id(void) { return run_id; }
 
 int identity_load(const char *dir) {
     pthread_mutex_lock(&lock);
-    new_replid(run_id);
+    identity_new_id(run_id);
     free(saved_dir);
     saved_dir = strdup(dir);
     if (!saved_dir) abort();
@@ -70,7 +70,7 @@ int identity_load(const char *dir) {
     int rc = 0;
     if (found != 1 || parse(text.data, &current) < 0) {
         if (found != 0) log_msg(LOG_WARNING, "'%s' is unreadable or malformed: starting a new replication history", path);
-        new_replid(current.replid);
+        identity_new_id(current.replid);
         rc = save_locked();
     }
     buf_free(&text);
@@ -120,7 +120,7 @@ int identity_promote(uint64_t next_sequence) {
     memcpy(current.replid2, current.replid, REPLID_LEN + 1);
     current.second_offset = (int64_t)next_sequence;
     current.following = 0;
-    new_replid(current.replid);
+    identity_new_id(current.replid);
     int rc = save_locked();
     pthread_mutex_unlock(&lock);
     return rc;

@@ -19,6 +19,8 @@ typedef struct repl_identity {
     int following;                /* the node followed a master when it last adopted or promoted */
 } repl_identity;
 
+/* A new random id of 40 lowercase hex characters (replids, the run id, checkpoint ids). */
+void identity_new_id(char out[REPLID_LEN + 1]);
 /* Loads the identity from dir, or makes a new one (and saves it) if there is none. 0 or -1. */
 int identity_load(const char *dir);
 /* A copy of the current identity (safe from any thread). */

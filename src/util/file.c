@@ -1,4 +1,4 @@
-#define _XOPEN_SOURCE 700
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "util/file.h"
 
 #include <errno.h>
@@ -60,16 +60,6 @@ failed:
     return -1;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
-    (void)sb, (void)ftw;
-    return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int file_remove_tree(const char *path) {
-    if (access(path, F_OK) < 0) return errno == ENOENT ? 0 : -1;
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int file_sync_path(const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -98,4 +88,18 @@ int file_read_all(const char *path, buf *out) {
     }
     close(fd);
     return 1;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+    (void)sb;
+    (void)ftw;
+    int rc = type == FTW_DP ? rmdir(path) : unlink(path);
+    return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int file_remove_tree(const char *path) {
+    /* Depth first, so that a directory is empty when its turn comes; symbolic links are
+     * removed, never followed. */
+    int rc = nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc < 0 && errno == ENOENT ? 0 : rc;
 }
