@@ -225,9 +225,11 @@ static int swap_locked(const char *name, char *err, size_t errlen) {
         log_msg(LOG_WARNING, "can't open the database again after a failed full sync: stopping");
         exit(1);
     }
-    if (rc == 0) snprintf(current_name, sizeof(current_name), "%s", name);
+    if (rc == 0) {
+        snprintf(current_name, sizeof(current_name), "%s", name);
+        cdc_poll_history_replaced();
+    }
     start_tail();
-    cdc_poll_history_replaced();
     bounds_forget_all();
     for (int db = 0; db < CONFIG_READ(databases); db++) keylock_flush_bump(db); /* WATCHed keys changed */
     return rc;

@@ -477,3 +477,88 @@ def test_a_fresh_replica_of_a_million_keys(make_server, fake_master, monkeypatch
     print("1M keys: full sync in %.1f s, the swap paused clients %.1f ms" % (took, pause / 1000))
     print("\n".join(l for l in replica.log().splitlines() if "opened" in l or "counted" in l or "swap" in l))
     assert pause < 10 * 1000000
+
+
+# ---- with a real master (the master's side: repl/checkpoints.c) ----
+
+PURGE_ARGS = ["--wal-ttl-seconds", "1", "--wal-size-limit-mb", "0", "--rocksdb.write_buffer_size", "1"]
+
+
+def age_out_history(master):
+    """Writes data of every kind until the master's WAL no longer holds sequence 1."""
+    c = master.client(socket_timeout=30)
+    fill(c)
+    c.execute_command("FUNCTION", "LOAD", LIB)
+    deadline = time.monotonic() + 30
+    rounds = 0
+    while c.info("keyspace")["oldest_sequence"] <= 1:
+        assert time.monotonic() < deadline, "the master's history was not purged"
+        p = c.pipeline(transaction=False)
+        for i in range(200):
+            p.set("pad%d:%d" % (rounds, i), b"x" * 8192)
+        p.execute()
+        rounds += 1
+        time.sleep(0.05 if rounds < 20 else 0.3)
+    return c
+
+
+def test_a_new_replica_of_a_master_whose_history_aged_out(make_server):
+    master = make_server(PURGE_ARGS)
+    c = age_out_history(master)
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    wait_following(replica, timeout=30)
+    wait_until(lambda: replica.client().execute_command("SEQUENCE") == c.execute_command("SEQUENCE"), timeout=10)
+    assert snapshot(replica) == snapshot(master)
+    assert replica.client().execute_command("FCALL", "fsget", 1, "s5") == b"v5"
+    stats = c.info("stats")
+    assert stats["sync_full"] == 1
+    c.set("after", "1")
+    c.expire("s1", 1000)
+    wait_until(lambda: replica.client().get("after") == b"1")
+    assert snapshot(replica) == snapshot(master)
+    assert replica.client().info("replication")["master_replid"] == c.info("replication")["master_replid"]
+    # The checkpoint was released once the replica polled (FULLSYNC DONE).
+    assert wait_until(lambda: not os.listdir(os.path.join(master.datadir, "repl-checkpoints"))
+                      if os.path.exists(os.path.join(master.datadir, "repl-checkpoints")) else True)
+
+
+def test_a_replica_of_another_history_is_replaced(make_server):
+    master = make_server(PURGE_ARGS)
+    c = age_out_history(master)
+    other = make_server()
+    fill(other.client(), tag="other", n=100)
+    other.client().set("only-here", "1")
+    other.client().execute_command("REPLICAOF", "127.0.0.1", master.port)
+    wait_following(other, timeout=30)
+    wait_until(lambda: other.client().execute_command("SEQUENCE") == c.execute_command("SEQUENCE"), timeout=10)
+    assert other.client().get("only-here") is None
+    assert snapshot(other) == snapshot(master)
+
+
+def test_kill9_of_the_master_mid_download(make_server):
+    """The master dies while the replica downloads its checkpoint: the replica keeps its data,
+    and once the master is back, syncs in full (its checkpoints went with the restart)."""
+    from test_hostile_replication import Proxy
+    master = make_server(PURGE_ARGS)
+    c = age_out_history(master)
+    for i in range(40):  # a bigger checkpoint, for a download that takes a while through the proxy
+        c.set("big%d" % i, os.urandom(1 << 20))
+    slow = Proxy(master.port)
+    slow.mangle = lambda conn_no, offset, chunk: (time.sleep(0.01), chunk)[1]
+    try:
+        replica = make_server()
+        replica.client().set("mine", "1")
+        replica.client().execute_command("REPLICAOF", "127.0.0.1", slow.port)
+        assert wait_until(lambda: replica.client().info("replication")["master_sync_in_progress"] == 1, timeout=20)
+        master.kill9()
+        time.sleep(0.5)
+        assert replica.client().get("mine") == b"1"
+        assert replica.client().info("replication")["master_sync_in_progress"] == 0
+        assert leftovers(replica) == []
+        slow.mangle = None
+        master.start()
+        wait_following(replica, timeout=60)
+        wait_until(lambda: replica.client().execute_command("SEQUENCE") == master.client().execute_command("SEQUENCE"))
+        assert snapshot(replica) == snapshot(master)
+    finally:
+        slow.close()
