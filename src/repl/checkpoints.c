@@ -181,7 +181,7 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
         return -1;
     }
     if (mkdir(reg.dir, 0755) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "can't create '%s': %s", reg.dir, strerror(errno));
+        snprintf(err, errlen, "can't create '%.300s': %s", reg.dir, strerror(errno));
         return -1;
     }
     int64_t started = time_mono_us();
@@ -191,7 +191,7 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
     if (link_files(cp, path, err, errlen) < 0) return -1;
     int64_t linked = time_mono_us();
     if (list_files(cp, path) < 0) {
-        snprintf(err, errlen, "can't list '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "can't list '%.300s': %s", path, strerror(errno));
         return -1;
     }
     uint64_t bytes = 0;
@@ -204,8 +204,8 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
     return 0;
 }
 
-checkpoint_status checkpoints_create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
-                                     size_t errlen) {
+static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
+                                size_t errlen) {
     checkpoint *cp = calloc(1, sizeof(*cp)), *old;
     if (!cp) abort();
     cp->owner = owner;
@@ -280,7 +280,7 @@ checkpoint_status checkpoints_read(uint64_t owner, const char *id, size_t idlen,
     if (len == 0) return CHECKPOINT_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || read_range(fd, offset, len, out) < 0) {
-        snprintf(err, errlen, "can't read '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "can't read '%.300s': %s", path, strerror(errno));
         status = CHECKPOINT_FAILED;
     }
     if (fd >= 0) close(fd);
@@ -302,6 +302,7 @@ void checkpoints_client_gone(uint64_t owner) {
     if (atomic_load_explicit(&reg.count, memory_order_relaxed) == 0) return;
     pthread_mutex_lock(&reg.lock);
     checkpoint *cp = owned_locked(owner);
+    if (cp && !cp->ready) cp = NULL; /* being made: its maker removes it (checkpoints_create) */
     if (cp) clear_slot_locked(cp);
     pthread_mutex_unlock(&reg.lock);
     if (!cp) return;
@@ -309,7 +310,55 @@ void checkpoints_client_gone(uint64_t owner) {
     destroy(cp);
 }
 
+/* ---- making checkpoints on threads of their own ---- */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t ended;
+    int running;
+} makers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+typedef struct maker {
+    uint64_t owner;
+    int (*done)(void *arg, const checkpoint_result *result);
+    void *arg;
+} maker;
+
+static void *maker_main(void *arg) {
+    maker *m = arg;
+    checkpoint_result r = {0};
+    r.status = create(m->owner, r.id, &r.sequence, r.err, sizeof(r.err));
+    if (!m->done(m->arg, &r) && r.status == CHECKPOINT_OK) checkpoints_remove(m->owner, r.id, CHECKPOINT_ID_LEN);
+    free(m);
+    pthread_mutex_lock(&makers.lock);
+    makers.running--;
+    pthread_cond_broadcast(&makers.ended);
+    pthread_mutex_unlock(&makers.lock);
+    return NULL;
+}
+
+int checkpoints_create(uint64_t owner, int (*done)(void *arg, const checkpoint_result *result), void *arg) {
+    maker *m = malloc(sizeof(*m));
+    if (!m) abort();
+    *m = (maker){owner, done, arg};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&makers.lock);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, maker_main, m);
+    if (rc == 0) makers.running++;
+    pthread_mutex_unlock(&makers.lock);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) return 0;
+    free(m);
+    return -1;
+}
+
 void checkpoints_close(void) {
+    pthread_mutex_lock(&makers.lock);
+    while (makers.running > 0) pthread_cond_wait(&makers.ended, &makers.lock);
+    pthread_mutex_unlock(&makers.lock);
     for (int i = 0; i < CHECKPOINTS_MAX; i++) {
         checkpoint *cp = reg.slots[i];
         if (!cp) continue;
@@ -320,4 +369,3 @@ void checkpoints_close(void) {
     if (reg.dir[0]) remove_dir(reg.dir);
 }
 
-int checkpoints_count(void) { return atomic_load(&reg.count); }

@@ -5,6 +5,7 @@ downloads with FULLSYNC FILES / READ and releases with FULLSYNC DONE. redis-py p
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -172,6 +173,10 @@ def test_done_and_disconnection_remove_checkpoints(make_server):
     hang_up(c)
     wait_until(lambda: checkpoint_ids(s) == [], timeout=3, msg="the checkpoint removed")
     wait_until(lambda: info_repl(s)["connected_slaves"] == 0, timeout=3, msg="the replica gone")
+    with socket.create_connection(("127.0.0.1", s.port)) as sock:  # gone while it is made
+        sock.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$1\r\n9\r\n")
+    wait_until(lambda: s.log().count("full sync: checkpoint ") == 6 and checkpoint_ids(s) == [], timeout=3,
+               msg="the third checkpoint made and removed")
 
 
 @soak  # two restarts
