@@ -152,11 +152,12 @@ static int fail_with(char *rocksdb_err, const char *what, char *err, size_t errl
 
 /* The checkpoint itself, while no commit can land: its sequence is then exact, and the WAL
  * after it is held before any later commit exists. */
-static int link_files(checkpoint *cp, const char *path, char *err, size_t errlen) {
+static int link_files(checkpoint *cp, const char *path, int64_t *locked_us, char *err, size_t errlen) {
     if (keylock_global_exclusive() < 0) {
         snprintf(err, errlen, "gave up waiting for the writers (a script is busy)");
         return -1;
     }
+    *locked_us = time_mono_us();
     cp->sequence = store_latest_sequence();
     cp->hold = retention_hold(cp->sequence);
     char *rocksdb_err = NULL;
@@ -187,8 +188,8 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
     int64_t started = time_mono_us();
     char *rocksdb_err = NULL;
     if (store_flush_all(&rocksdb_err) < 0) return fail_with(rocksdb_err, "can't flush the memtables", err, errlen);
-    int64_t flushed = time_mono_us();
-    if (link_files(cp, path, err, errlen) < 0) return -1;
+    int64_t flushed = time_mono_us(), locked;
+    if (link_files(cp, path, &locked, err, errlen) < 0) return -1;
     int64_t linked = time_mono_us();
     if (list_files(cp, path) < 0) {
         snprintf(err, errlen, "can't list '%.300s': %s", path, strerror(errno));
@@ -198,9 +199,10 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
     for (size_t i = 0; i < cp->nfiles; i++) bytes += cp->files[i].size;
     log_msg(LOG_NOTICE,
             "full sync: checkpoint %s at sequence %llu for client %llu, %zu files, %llu bytes (flush %.1f ms, "
-            "writers held %.1f ms)",
+            "waiting for the writers %.1f ms, writers held %.1f ms)",
             cp->id, (unsigned long long)cp->sequence, (unsigned long long)cp->owner, cp->nfiles,
-            (unsigned long long)bytes, (flushed - started) / 1000.0, (linked - flushed) / 1000.0);
+            (unsigned long long)bytes, (flushed - started) / 1000.0, (locked - flushed) / 1000.0,
+            (linked - locked) / 1000.0);
     return 0;
 }
 
