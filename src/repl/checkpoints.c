@@ -225,11 +225,11 @@ static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], 
         destroy(cp);
         return CHECKPOINT_FAILED;
     }
-    pthread_mutex_lock(&reg.lock);
-    cp->ready = 1;
-    pthread_mutex_unlock(&reg.lock);
     memcpy(id, cp->id, CHECKPOINT_ID_LEN + 1);
     *sequence = cp->sequence;
+    pthread_mutex_lock(&reg.lock);
+    cp->ready = 1; /* from here on, its owner leaving removes it: cp is no longer ours to read */
+    pthread_mutex_unlock(&reg.lock);
     return CHECKPOINT_OK;
 }
 

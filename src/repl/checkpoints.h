@@ -7,9 +7,9 @@
  * the WAL after its sequence is kept (cdc/retention.h), so that the replica continues with
  * POLLUPDATES from there.
  *
- * Only the owner's worker removes its checkpoint (DONE, its disconnection), or the thread that
- * makes the owner's next one while the owner waits, and at shutdown nothing else runs: a file
- * the owner reads cannot go while it reads it. */
+ * Only the owner's worker removes its checkpoint (DONE, its disconnection), or a thread making
+ * one for it (its next one, while the owner waits; or the new one, if the owner left), and at
+ * shutdown nothing else runs: a file the owner reads cannot go while it reads it. */
 #ifndef TIDEKV_REPL_CHECKPOINTS_H
 #define TIDEKV_REPL_CHECKPOINTS_H
 
