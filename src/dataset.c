@@ -252,14 +252,6 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
         dataset_remove_download(path);
         return -1;
     }
-    /* A master's store is indexed (it ran the backfill, or took an indexed one): the copy is
-     * too, and a backfill after a promotion would only write the same entries again. */
-    char why[512];
-    if (file_write_atomic(path, EXPIRE_INDEX_DONE_FILE, "", 0, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s", why);
-        dataset_remove_download(path);
-        return -1;
-    }
     /* Named as a store (still unused) before the swap: a crash from here on leaves an unused
      * store, which the next start-up removes, or the new one in use. */
     if (path_of(name, store_path, sizeof(store_path)) < 0 || rename(path, store_path) < 0 ||

@@ -177,21 +177,15 @@ static int takes_locks(const cmd_def *def, int argc, const resp_arg *argv) {
 
 static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv);
 
-/* EXEC takes its commands' locks, PSYNC the global lock's exclusive side for a full sync's
- * checkpoint (repl/checkpoints.h): neither may hold the shared side already, nor run while
- * its worker's write group holds it. */
-static int takes_global_itself(const cmd_def *def) {
-    return strcmp(def->name, "exec") == 0 || strcmp(def->name, "psync") == 0;
-}
 
 /* Commands without keys read the store too (SEQUENCE, POLLUPDATES, DBSIZE, INFO, SNAPSHOT,
  * SCAN …): they hold the global lock's shared side, whose exclusive side a full sync takes to
- * swap the store (dataset.h). Not EXEC nor PSYNC (takes_global_itself), nor on a thread
+ * swap the store (dataset.h). Not EXEC, which takes its commands' locks itself, nor on a thread
  * that holds the lock already (its write group, a script). One that may run beside a busy
  * script takes it only while no script runs: the script holds the lock, and this command
  * may be the one to end it (a store swap cannot be under way meanwhile). */
 static int holds_global_only(const cmd_def *def, int argc, const resp_arg *argv) {
-    if (!(def->flags & CMD_NOKEYS) || takes_global_itself(def) || keylock_global_held()) return 0;
+    if (!(def->flags & CMD_NOKEYS) || strcmp(def->name, "exec") == 0 || keylock_global_held()) return 0;
     return !may_end_busy_script(def, argc, argv) || script_busy(0) == SCRIPT_BUSY_NONE;
 }
 
@@ -581,7 +575,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (refused) refuse(c, def, reason);
     buf_free(&why); /* reason may point into it */
     if (refused) return;
-    if (takes_locks(def, argc, argv) || takes_global_itself(def)) write_group_commit(c->group);
+    if (takes_locks(def, argc, argv)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
         reply r = net_client_reply(c);

@@ -2,6 +2,7 @@
  * replica sends its master (REPLCONF, PSYNC, FULLSYNC), plus INFO's replication section. The
  * replica's thread is repl/replica.c; the master's list of replicas repl/replicas.c, its
  * checkpoints for full syncs repl/checkpoints.c. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,33 +155,88 @@ static int can_continue(const char *replid, uint64_t seq) {
     return seq == latest || (oldest != 0 && oldest <= seq + 1);
 }
 
-/* Answers PSYNC with a full sync: +FULLRESYNC <our replid> <sequence> <checkpoint id>, the
- * replica then downloading the checkpoint with FULLSYNC. */
-static void full_sync(cmd_ctx *ctx) {
-    /* The worker's write group may hold the global lock's shared side, which the checkpoint's
-     * exclusive hold would wait for forever. */
-    write_group_commit(ctx->c->group);
-    char id[CHECKPOINT_ID_LEN + 1], err[512];
-    uint64_t seq;
-    checkpoint_status status = checkpoints_create(ctx->c->id, id, &seq, err, sizeof(err));
-    if (status == CHECKPOINT_TOO_MANY) {
-        reply_errorf(ctx->r, "ERR too many full synchronizations in progress (%d), try again later", CHECKPOINTS_MAX);
-        return;
+/* A PSYNC waiting for its checkpoint, made on another thread (repl/checkpoints.h): shared by
+ * that thread and the client's worker, freed by whichever lets go of it last. */
+typedef struct full_sync_job {
+    pthread_mutex_t lock;
+    client *c;     /* NULL once the client has gone */
+    int made;      /* result is set */
+    int refs;
+    checkpoint_result result;
+} full_sync_job;
+
+static void job_put_locked(full_sync_job *job) {
+    int last = --job->refs == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&job->lock);
+    free(job);
+}
+
+/* On the checkpoint's thread: hands the result to the client, if it is still there. */
+static int checkpoint_made(void *arg, const checkpoint_result *result) {
+    full_sync_job *job = arg;
+    pthread_mutex_lock(&job->lock);
+    job->result = *result;
+    job->made = 1;
+    int wanted = job->c != NULL;
+    if (wanted) net_wake(job->c); /* safe: the client's cleanup takes this lock */
+    job_put_locked(job);
+    return wanted;
+}
+
+/* On the client's worker, once the checkpoint is made: +FULLRESYNC <our replid> <sequence>
+ * <checkpoint id>, or why there is none. */
+static int full_sync_retry(client *c, int timed_out) {
+    (void)timed_out; /* it waits with no timeout, and CLIENT UNBLOCK does not reach it */
+    full_sync_job *job = c->block.state;
+    pthread_mutex_lock(&job->lock);
+    int made = job->made;
+    checkpoint_result r = job->result;
+    pthread_mutex_unlock(&job->lock);
+    if (!made) return 0;
+    reply out = net_client_reply(c);
+    if (r.status == CHECKPOINT_TOO_MANY) {
+        reply_errorf(&out, "ERR too many full synchronizations in progress (%d), try again later", CHECKPOINTS_MAX);
+        return 1;
     }
-    if (status != CHECKPOINT_OK) {
-        log_msg(LOG_WARNING, "full sync: %s", err);
-        reply_errorf(ctx->r, "ERR can't make a checkpoint for a full resynchronization: %s", err);
-        return;
+    if (r.status != CHECKPOINT_OK) {
+        log_msg(LOG_WARNING, "full sync: %s", r.err);
+        reply_errorf(&out, "ERR can't make a checkpoint for a full resynchronization: %s", r.err);
+        return 1;
     }
     atomic_fetch_add(&stats.sync_full, 1);
     char ip[64];
-    client_ip(ctx->c, ip, sizeof(ip));
-    ctx->c->flags |= CLIENT_REPLICA;
-    replicas_add_syncing(ctx->c->id, ip);
+    client_ip(c, ip, sizeof(ip));
+    c->flags |= CLIENT_REPLICA;
+    replicas_add_syncing(c->id, ip);
     repl_identity identity = identity_get();
-    char reply[128];
-    snprintf(reply, sizeof(reply), "FULLRESYNC %s %llu %s", identity.replid, (unsigned long long)seq, id);
-    reply_simple(ctx->r, reply);
+    char status[160];
+    snprintf(status, sizeof(status), "FULLRESYNC %s %llu %s", identity.replid, (unsigned long long)r.sequence, r.id);
+    reply_simple(&out, status);
+    return 1;
+}
+
+static void full_sync_cleanup(client *c) {
+    full_sync_job *job = c->block.state;
+    pthread_mutex_lock(&job->lock);
+    job->c = NULL;
+    job_put_locked(job);
+}
+
+/* Answers PSYNC with a full sync: the client waits (its worker does not) while the checkpoint
+ * is made. */
+static void full_sync(cmd_ctx *ctx) {
+    full_sync_job *job = calloc(1, sizeof(*job));
+    if (!job) abort();
+    pthread_mutex_init(&job->lock, NULL);
+    job->c = ctx->c;
+    job->refs = 2;
+    client_block block = {full_sync_retry, full_sync_cleanup, job, 1};
+    net_block(ctx->c, 0, &block);
+    if (checkpoints_create(ctx->c->id, checkpoint_made, job) == 0) return;
+    checkpoint_result failed = {.status = CHECKPOINT_FAILED, .err = "can't start a thread"};
+    checkpoint_made(job, &failed);
 }
 
 /* PSYNC <replid> <sequence> [<run id>]: +CONTINUE <our replid> when the replica can go on with

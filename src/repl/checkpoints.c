@@ -152,11 +152,12 @@ static int fail_with(char *rocksdb_err, const char *what, char *err, size_t errl
 
 /* The checkpoint itself, while no commit can land: its sequence is then exact, and the WAL
  * after it is held before any later commit exists. */
-static int link_files(checkpoint *cp, const char *path, char *err, size_t errlen) {
+static int link_files(checkpoint *cp, const char *path, int64_t *locked_us, char *err, size_t errlen) {
     if (keylock_global_exclusive() < 0) {
         snprintf(err, errlen, "gave up waiting for the writers (a script is busy)");
         return -1;
     }
+    *locked_us = time_mono_us();
     cp->sequence = store_latest_sequence();
     cp->hold = retention_hold(cp->sequence);
     char *rocksdb_err = NULL;
@@ -181,31 +182,32 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
         return -1;
     }
     if (mkdir(reg.dir, 0755) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "can't create '%s': %s", reg.dir, strerror(errno));
+        snprintf(err, errlen, "can't create '%.300s': %s", reg.dir, strerror(errno));
         return -1;
     }
     int64_t started = time_mono_us();
     char *rocksdb_err = NULL;
     if (store_flush_all(&rocksdb_err) < 0) return fail_with(rocksdb_err, "can't flush the memtables", err, errlen);
-    int64_t flushed = time_mono_us();
-    if (link_files(cp, path, err, errlen) < 0) return -1;
+    int64_t flushed = time_mono_us(), locked;
+    if (link_files(cp, path, &locked, err, errlen) < 0) return -1;
     int64_t linked = time_mono_us();
     if (list_files(cp, path) < 0) {
-        snprintf(err, errlen, "can't list '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "can't list '%.300s': %s", path, strerror(errno));
         return -1;
     }
     uint64_t bytes = 0;
     for (size_t i = 0; i < cp->nfiles; i++) bytes += cp->files[i].size;
     log_msg(LOG_NOTICE,
             "full sync: checkpoint %s at sequence %llu for client %llu, %zu files, %llu bytes (flush %.1f ms, "
-            "writers held %.1f ms)",
+            "waiting for the writers %.1f ms, writers held %.1f ms)",
             cp->id, (unsigned long long)cp->sequence, (unsigned long long)cp->owner, cp->nfiles,
-            (unsigned long long)bytes, (flushed - started) / 1000.0, (linked - flushed) / 1000.0);
+            (unsigned long long)bytes, (flushed - started) / 1000.0, (locked - flushed) / 1000.0,
+            (linked - locked) / 1000.0);
     return 0;
 }
 
-checkpoint_status checkpoints_create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
-                                     size_t errlen) {
+static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
+                                size_t errlen) {
     checkpoint *cp = calloc(1, sizeof(*cp)), *old;
     if (!cp) abort();
     cp->owner = owner;
@@ -223,11 +225,11 @@ checkpoint_status checkpoints_create(uint64_t owner, char id[CHECKPOINT_ID_LEN +
         destroy(cp);
         return CHECKPOINT_FAILED;
     }
-    pthread_mutex_lock(&reg.lock);
-    cp->ready = 1;
-    pthread_mutex_unlock(&reg.lock);
     memcpy(id, cp->id, CHECKPOINT_ID_LEN + 1);
     *sequence = cp->sequence;
+    pthread_mutex_lock(&reg.lock);
+    cp->ready = 1; /* from here on, its owner leaving removes it: cp is no longer ours to read */
+    pthread_mutex_unlock(&reg.lock);
     return CHECKPOINT_OK;
 }
 
@@ -280,7 +282,7 @@ checkpoint_status checkpoints_read(uint64_t owner, const char *id, size_t idlen,
     if (len == 0) return CHECKPOINT_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || read_range(fd, offset, len, out) < 0) {
-        snprintf(err, errlen, "can't read '%s': %s", path, strerror(errno));
+        snprintf(err, errlen, "can't read '%.300s': %s", path, strerror(errno));
         status = CHECKPOINT_FAILED;
     }
     if (fd >= 0) close(fd);
@@ -302,6 +304,7 @@ void checkpoints_client_gone(uint64_t owner) {
     if (atomic_load_explicit(&reg.count, memory_order_relaxed) == 0) return;
     pthread_mutex_lock(&reg.lock);
     checkpoint *cp = owned_locked(owner);
+    if (cp && !cp->ready) cp = NULL; /* being made: its maker removes it (checkpoints_create) */
     if (cp) clear_slot_locked(cp);
     pthread_mutex_unlock(&reg.lock);
     if (!cp) return;
@@ -309,7 +312,55 @@ void checkpoints_client_gone(uint64_t owner) {
     destroy(cp);
 }
 
+/* ---- making checkpoints on threads of their own ---- */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t ended;
+    int running;
+} makers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+typedef struct maker {
+    uint64_t owner;
+    int (*done)(void *arg, const checkpoint_result *result);
+    void *arg;
+} maker;
+
+static void *maker_main(void *arg) {
+    maker *m = arg;
+    checkpoint_result r = {0};
+    r.status = create(m->owner, r.id, &r.sequence, r.err, sizeof(r.err));
+    if (!m->done(m->arg, &r) && r.status == CHECKPOINT_OK) checkpoints_remove(m->owner, r.id, CHECKPOINT_ID_LEN);
+    free(m);
+    pthread_mutex_lock(&makers.lock);
+    makers.running--;
+    pthread_cond_broadcast(&makers.ended);
+    pthread_mutex_unlock(&makers.lock);
+    return NULL;
+}
+
+int checkpoints_create(uint64_t owner, int (*done)(void *arg, const checkpoint_result *result), void *arg) {
+    maker *m = malloc(sizeof(*m));
+    if (!m) abort();
+    *m = (maker){owner, done, arg};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&makers.lock);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attr, maker_main, m);
+    if (rc == 0) makers.running++;
+    pthread_mutex_unlock(&makers.lock);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) return 0;
+    free(m);
+    return -1;
+}
+
 void checkpoints_close(void) {
+    pthread_mutex_lock(&makers.lock);
+    while (makers.running > 0) pthread_cond_wait(&makers.ended, &makers.lock);
+    pthread_mutex_unlock(&makers.lock);
     for (int i = 0; i < CHECKPOINTS_MAX; i++) {
         checkpoint *cp = reg.slots[i];
         if (!cp) continue;
@@ -320,4 +371,3 @@ void checkpoints_close(void) {
     if (reg.dir[0]) remove_dir(reg.dir);
 }
 
-int checkpoints_count(void) { return atomic_load(&reg.count); }

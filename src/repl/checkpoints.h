@@ -7,8 +7,9 @@
  * the WAL after its sequence is kept (cdc/retention.h), so that the replica continues with
  * POLLUPDATES from there.
  *
- * Only the owner's thread removes its checkpoint (DONE, a new PSYNC, its disconnection), and
- * at shutdown nothing else runs: a file the owner reads cannot go while it reads it. */
+ * Only the owner's worker removes its checkpoint (DONE, its disconnection), or a thread making
+ * one for it (its next one, while the owner waits; or the new one, if the owner left), and at
+ * shutdown nothing else runs: a file the owner reads cannot go while it reads it. */
 #ifndef TIDEKV_REPL_CHECKPOINTS_H
 #define TIDEKV_REPL_CHECKPOINTS_H
 
@@ -36,16 +37,25 @@ typedef enum {
 /* Removes what an earlier run left in <store_dir>/repl-checkpoints (at start-up, before any
  * checkpoint is made) and remembers store_dir. */
 void checkpoints_init(const char *store_dir);
-/* Removes every checkpoint (shutdown, once no worker runs). */
+/* Waits for the checkpoints being made, then removes every checkpoint (shutdown, once no
+ * worker runs). */
 void checkpoints_close(void);
 
-/* Makes a checkpoint for client owner, replacing the one it has: its id (CHECKPOINT_ID_LEN
- * hex characters) in id, the sequence it holds exactly in *sequence. Flushes the memtables
- * first, then holds off every commit (the global lock's exclusive side) while RocksDB links
- * the files; the caller holds no key lock nor the global lock. CHECKPOINT_OK, TOO_MANY or
- * FAILED (why in err). */
-checkpoint_status checkpoints_create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
-                                     size_t errlen);
+typedef struct checkpoint_result {
+    checkpoint_status status;           /* CHECKPOINT_OK, TOO_MANY or FAILED */
+    char id[CHECKPOINT_ID_LEN + 1];     /* CHECKPOINT_ID_LEN hex characters */
+    uint64_t sequence;                  /* it holds exactly the commits up to this one */
+    char err[512];                      /* why it FAILED */
+} checkpoint_result;
+
+/* Makes a checkpoint for client owner, replacing the one it has, on a thread of its own: a
+ * flush first, then every commit held off (the global lock's exclusive side) while RocksDB
+ * links the files, which takes from milliseconds to a second that no worker should wait.
+ * done(arg, result) is called on that thread with the result; it returns 1 if the owner is
+ * still there, or 0, and the checkpoint is removed. Meanwhile the owner sends nothing (it is
+ * blocked), and its checkpoint is not removed by checkpoints_client_gone. Returns 0, or -1 if
+ * the thread cannot start (done is not called). */
+int checkpoints_create(uint64_t owner, int (*done)(void *arg, const checkpoint_result *result), void *arg);
 /* Calls each(arg, name, size) for every file of owner's checkpoint id (plain names, in the
  * order listed at creation). CHECKPOINT_OK or UNKNOWN. */
 checkpoint_status checkpoints_files(uint64_t owner, const char *id, size_t idlen,
@@ -59,7 +69,5 @@ checkpoint_status checkpoints_remove(uint64_t owner, const char *id, size_t idle
 /* Removes owner's checkpoint, if it has one (the client left). Costs an atomic read when no
  * checkpoint exists. */
 void checkpoints_client_gone(uint64_t owner);
-/* How many checkpoints exist. */
-int checkpoints_count(void);
 
 #endif

@@ -1,8 +1,13 @@
 #include "storage/checkpoint.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "storage/encoding.h"
+#include "storage/expire_index.h"
 #include "storage/store.h"
 
 int store_flush_all(char **err) {
@@ -23,5 +28,11 @@ int store_checkpoint(const char *dir, char **err) {
      * outside the lock). */
     rocksdb_checkpoint_create(cp, dir, UINT64_MAX, err);
     rocksdb_checkpoint_object_destroy(cp);
-    return *err ? -1 : 0;
+    if (*err) return -1;
+    if (expire_index_mark_copy(dir) == 0) return 0;
+    char msg[256];
+    snprintf(msg, sizeof(msg), "can't mark the expiry index in the checkpoint: %s", strerror(errno));
+    *err = strdup(msg);
+    if (!*err) abort();
+    return -1;
 }

@@ -10,7 +10,8 @@
 int store_flush_all(char **err);
 
 /* Makes dir a checkpoint of the database as it is now, without a flush: what the memtables
- * hold goes as a copy of the live WAL. dir must not exist; its parent must. Called while no
+ * hold goes as a copy of the live WAL. With RocksDB's files goes the expiry index's marker
+ * (storage/expire_index.h), so that the copy opens as a tidekv database without a backfill. dir must not exist; its parent must. Called while no
  * commit can land (the global lock's exclusive side), the checkpoint holds exactly the commits
  * up to store_latest_sequence(). 0, or -1 with *err set (malloc'd). */
 int store_checkpoint(const char *dir, char **err);

@@ -1,5 +1,7 @@
 #include "storage/expire_index.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,4 +92,17 @@ int expire_index_backfill(void) {
         log_msg(LOG_NOTICE, "expiry index: %lld keys with an expiry indexed in %lld ms", indexed,
                 (long long)(time_mono_ms() - since));
     return rc;
+}
+
+int expire_index_mark_copy(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", store_dir(), EXPIRE_INDEX_DONE_FILE) >= (int)sizeof(path)) return -1;
+    if (access(path, F_OK) != 0) return errno == ENOENT ? 0 : -1;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, EXPIRE_INDEX_DONE_FILE) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* Not synced: a checkpoint does not outlive the server's run (repl/checkpoints.h). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return fd < 0 ? -1 : close(fd);
 }

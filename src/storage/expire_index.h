@@ -35,5 +35,8 @@ int64_t expire_index_take_rewind(void);
  * done (then nothing is read). Runs before clients are served. Returns 0, or -1 on a read or
  * write error (logged). */
 int expire_index_backfill(void);
+/* Gives a checkpoint of the database in dir (storage/checkpoint.h) that file too if this
+ * database has it: the copy's index is as complete. 0, or -1 with errno set. */
+int expire_index_mark_copy(const char *dir);
 
 #endif
