@@ -315,12 +315,15 @@ def test_blocked_pollers_and_snapshots_of_the_old_history_end(make_server, fake_
     fm = fake_master(master)
     replica = make_server()
     rc = replica.client()
-    for i in range(50):
-        rc.set("mine%d" % i, i)
+    p = rc.pipeline(transaction=False)
+    for i in range(1000):  # further than the master's sequence: the new history will reach it
+        p.set("mine%d" % i, i)
+    p.execute()
     latest = rc.execute_command("SEQUENCE")
+    assert latest > fm.sequence
     snap = rc.execute_command("SNAPSHOT", "CREATE")
     snap_id = snap[1] if isinstance(snap, list) else snap[b"id"]
-    poller = RespConn(port=replica.port, timeout=30)
+    poller = RespConn(port=replica.port, timeout=20)
     poller.send(encode_command("POLLUPDATES", latest, "STRICT", "BLOCK", 0))
     time.sleep(0.2)
     rc.execute_command("REPLICAOF", "127.0.0.1", fm.port)
