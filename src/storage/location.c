@@ -1,19 +1,17 @@
 #include "storage/location.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/file.h"
 
 int location_is_store_name(const char *name) {
     size_t prefix = strlen(LOCATION_STORE_PREFIX);
-    size_t digits = strspn(name + (strncmp(name, LOCATION_STORE_PREFIX, prefix) == 0 ? prefix : 0), "0123456789");
-    return strncmp(name, LOCATION_STORE_PREFIX, prefix) == 0 && digits > 0 && name[prefix + digits] == '\0' &&
-           digits < 32;
+    if (strncmp(name, LOCATION_STORE_PREFIX, prefix) != 0) return 0;
+    size_t digits = strspn(name + prefix, "0123456789");
+    return digits > 0 && digits < 32 && name[prefix + digits] == '\0';
 }
 
 int location_resolve(const char *dir, char *out, size_t len, char *name, size_t name_len, char *err, size_t errlen) {

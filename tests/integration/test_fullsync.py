@@ -219,6 +219,7 @@ def test_a_replica_with_other_data_takes_the_masters_data_whole(make_server, fak
     c.set("after", "1")
     wait_until(lambda: replica.client().get("after") == b"1")
     assert fm.done == [CHECKPOINT_ID]
+    print("the swap paused clients %d us" % swap_pause_us(replica))
     info = replica.client().info("replication")
     assert info["master_replid"] == c.info("replication")["master_replid"]
     assert str(info["master_replid2"]).strip("0") == "" and info["master_sync_in_progress"] == 0
