@@ -21,8 +21,10 @@
 #include "cmd/handlers.h"
 #include "cmd/keyspace_events.h"
 #include "config.h"
+#include "dataset.h"
 #include "script/functions.h"
 #include "net/net.h"
+#include "repl/checkpoints.h"
 #include "repl/identity.h"
 #include "repl/replica.h"
 #include "server.h"
@@ -125,57 +127,20 @@ int main(int argc, char **argv) {
         log_msg(LOG_WARNING, "can't create data directory '%s': %s", server_config.dir, strerror(errno));
         return 1;
     }
-    store_settings settings = store_settings_from_config(server_config.dir);
-    char *store_err = NULL;
-    if (store_open(&settings, &store_err) < 0) {
-        log_msg(LOG_WARNING, "can't open the database in '%s': %s", server_config.dir, store_err);
-        free(store_err);
-        return 1;
-    }
-    log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", server_config.dir,
-            (unsigned long long)store_latest_sequence());
     int replica = server_config.replicaof[0] != '\0';
+    if (dataset_open(replica) < 0) return 1;
+    checkpoints_init(server_config.dir);
     if (identity_load(server_config.dir) < 0) {
-        store_close();
+        dataset_close();
         return 1;
     }
     /* A node that followed a master and starts as a master writes a history of its own: were it
      * to keep its master's id, a replica of that master could continue here from an equal
      * sequence with other data. */
     if (!replica && identity_get().following && identity_promote(store_latest_sequence() + 1) < 0) {
-        store_close();
+        dataset_close();
         return 1;
     }
-    char consumers_err[512];
-    if (consumers_load(consumers_err, sizeof(consumers_err)) < 0) {
-        /* Starting without them would release the history they pin. */
-        log_msg(LOG_WARNING, "can't load the CDC consumers: %s", consumers_err);
-        store_close();
-        return 1;
-    }
-    /* A replica's consumers may be ahead of it: it catches up with its master. */
-    if (!replica) consumers_lose_ahead(store_latest_sequence());
-    int64_t counting_since = time_mono_ms();
-    if (keycount_load(CONFIG_READ(databases)) < 0) {
-        log_msg(LOG_WARNING, "can't count the keys in '%s': read error", server_config.dir);
-        consumers_close();
-        store_close();
-        return 1;
-    }
-    log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
-    /* A replica writes nothing of its own: its master's batches carry the index entries. */
-    const char *failed = !replica && expire_index_backfill() < 0 ? "index the keys with an expiry"
-                         : functions_load_stored() < 0                ? "load the function libraries"
-                                                                      : NULL;
-    if (failed) {
-        log_msg(LOG_WARNING, "can't %s in '%s': read error", failed, server_config.dir);
-        keycount_free();
-        consumers_close();
-        store_close();
-        return 1;
-    }
-    tail_init((size_t)CONFIG_READ(cdc_cache_mb) * 1024 * 1024);
-    cdc_notify_commit(store_latest_sequence()); /* what the WAL holds from before is readable */
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
     keyspace_events_init();
@@ -186,9 +151,9 @@ int main(int argc, char **argv) {
         log_msg(LOG_WARNING, "can't start the replication, CDC and expiry threads");
         replica_close();
         retention_stop();
+        expiry_stop();
         cdc_notify_stop();
-        consumers_close();
-        store_close();
+        dataset_close();
         return 1;
     }
     write_pidfile();
@@ -196,13 +161,9 @@ int main(int argc, char **argv) {
     stop_writer_threads(); /* again, for a net_run that failed before serving: stopping twice is nothing */
     remove_pidfile();
     retention_stop();
-    snapshots_close();
-    consumers_close();
+    checkpoints_close();
     cdc_notify_stop();
-    tail_free();
-    wal_pool_clear();
-    store_close();
-    keycount_free();
+    dataset_close();
     log_msg(LOG_NOTICE, "tidekv stopped");
     return rc == 0 ? 0 : 1;
 }

@@ -70,6 +70,14 @@ static void wake_reached(void) {
 
 uint64_t cdc_announced_sequence(void) { return atomic_load(&announced); }
 
+void cdc_notify_restart(uint64_t latest) {
+    atomic_store(&announced, latest);
+    pthread_mutex_lock(&waiters_lock);
+    for (cdc_waiter *w = waiters; w; w = w->next) w->wake(w->arg);
+    atomic_store(&lowest_wake_at, UINT64_MAX);
+    pthread_mutex_unlock(&waiters_lock);
+}
+
 void cdc_notify_commit(uint64_t last_seq) {
     /* Commits of several workers may announce out of order: keep the highest. */
     uint64_t seen = atomic_load(&announced);

@@ -28,6 +28,9 @@ void cdc_notify_commit(uint64_t last_seq);
  * moment (a commit not yet in the tail cache, or one of another worker still on its way
  * there), so polls and waiters compare against this one. */
 uint64_t cdc_announced_sequence(void);
+/* Another store took the place of the one commits were announced for (a full sync): the
+ * announced sequence becomes latest, and every waiter is woken to look again. */
+void cdc_notify_restart(uint64_t latest);
 /* Starts / stops the notifier thread. */
 int cdc_notify_start(void);
 void cdc_notify_stop(void);

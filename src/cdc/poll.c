@@ -1,5 +1,7 @@
 #include "cdc/poll.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,11 @@
  * worker thread for long; the reply's next_sequence says where to continue. */
 #define SCAN_LIMIT 10000
 
+static atomic_uint_fast64_t history_generation;
+
+uint64_t cdc_poll_history(void) { return atomic_load(&history_generation); }
+void cdc_poll_history_replaced(void) { atomic_fetch_add(&history_generation, 1); }
+
 void cdc_poll_init(cdc_poll *p, uint64_t seq) {
     memset(p, 0, sizeof(*p));
     p->seq = seq;
@@ -27,6 +34,7 @@ void cdc_poll_init(cdc_poll *p, uint64_t seq) {
     p->max = 16;
     p->max_bytes = p->limit_bytes = SIZE_MAX;
     p->filter.db = -1;
+    p->history = cdc_poll_history();
     buf_init(&p->body);
 }
 
@@ -427,6 +435,11 @@ static int scan_wal(cdc_poll *p, reply *body, char *err, size_t errlen) {
 }
 
 int cdc_poll_scan(cdc_poll *p, int resp, char *err, size_t errlen) {
+    if (p->history != cdc_poll_history()) {
+        snprintf(err, errlen, "ERR mismatched sequence number, expected %llu but the change history was replaced by a full sync",
+                 (unsigned long long)p->scanned + 1);
+        return -1;
+    }
     if (!has_room(p)) return 0;
     if (p->scanned >= store_latest_sequence()) return 0; /* nothing new: the WAL has no such sequence yet */
     reply body = {.out = &p->body, .resp = resp};

@@ -48,7 +48,14 @@ typedef struct cdc_poll {
      * (cdc_poll_over_limit). */
     size_t max_bytes, limit_bytes;
     int held_back;
+    uint64_t history; /* cdc_poll_history() when the poll began */
 } cdc_poll;
+
+/* The change history a poll reads is replaced when a replica's full sync swaps its store
+ * (repl/fullsync.h): a poll begun before (a blocked one) then fails, as a position the history
+ * no longer holds does, instead of going on in another history. */
+uint64_t cdc_poll_history(void);
+void cdc_poll_history_replaced(void);
 
 /* A poll with no byte budget nor limit until the caller sets them. */
 void cdc_poll_init(cdc_poll *p, uint64_t seq);

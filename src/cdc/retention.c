@@ -10,6 +10,7 @@
 #include "cdc/wal_files.h"
 #include "config.h"
 #include "storage/store.h"
+#include "util/grow.h"
 #include "util/log.h"
 #include "util/timeutil.h"
 
@@ -22,6 +23,47 @@ static struct {
     int stopping, running;
 } ret = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* The holds of retention_hold, each a sequence after which the history stays. */
+typedef struct hold {
+    uint64_t handle, sequence;
+} hold;
+
+static struct {
+    pthread_mutex_t lock;
+    hold *list;
+    size_t n, cap;
+    uint64_t last_handle;
+} holds = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+uint64_t retention_hold(uint64_t sequence) {
+    pthread_mutex_lock(&holds.lock);
+    holds.list = grow_array(holds.list, &holds.cap, holds.n + 1, sizeof(*holds.list), 4);
+    uint64_t handle = ++holds.last_handle;
+    holds.list[holds.n++] = (hold){handle, sequence};
+    pthread_mutex_unlock(&holds.lock);
+    return handle;
+}
+
+void retention_unhold(uint64_t handle) {
+    pthread_mutex_lock(&holds.lock);
+    for (size_t i = 0; i < holds.n; i++) {
+        if (holds.list[i].handle != handle) continue;
+        holds.list[i] = holds.list[--holds.n];
+        break;
+    }
+    pthread_mutex_unlock(&holds.lock);
+}
+
+/* The lowest sequence a hold keeps the history after; UINT64_MAX if there is none. */
+static uint64_t lowest_hold(void) {
+    uint64_t pin = UINT64_MAX;
+    pthread_mutex_lock(&holds.lock);
+    for (size_t i = 0; i < holds.n; i++)
+        if (holds.list[i].sequence < pin) pin = holds.list[i].sequence;
+    pthread_mutex_unlock(&holds.lock);
+    return pin;
+}
+
 void retention_pass(void) {
     consumers_hold();
     wal_file *files;
@@ -33,8 +75,11 @@ void retention_pass(void) {
     }
     uint64_t latest = store_latest_sequence();
     long long limit_mb = CONFIG_READ(wal_size_limit_mb);
+    /* Holds are read after the listing: one taken later holds history no listed archived file
+     * has (retention_hold). */
+    uint64_t pin = consumers_pin(files, n, latest), held = lowest_hold();
     wal_retention r = {
-        .pin = consumers_pin(files, n, latest),
+        .pin = held < pin ? held : pin,
         .now_s = time_now_ms() / 1000,
         .ttl_s = CONFIG_READ(wal_ttl_seconds),
         .max_bytes = (uint64_t)limit_mb * 1024 * 1024,
@@ -44,6 +89,12 @@ void retention_pass(void) {
     consumers_release();
     free(files);
 }
+
+/* Held by a pass, and by a swap of the store across it (retention_pause). */
+static pthread_mutex_t pass_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void retention_pause(void) { pthread_mutex_lock(&pass_lock); }
+void retention_resume(void) { pthread_mutex_unlock(&pass_lock); }
 
 static void *retention_main(void *arg) {
     (void)arg;
@@ -56,9 +107,11 @@ static void *retention_main(void *arg) {
         }
         if (ret.stopping) break;
         pthread_mutex_unlock(&ret.lock);
+        pthread_mutex_lock(&pass_lock);
         consumers_flush();
         retention_pass();
         snapshots_expire();
+        pthread_mutex_unlock(&pass_lock);
         pthread_mutex_lock(&ret.lock);
     }
     pthread_mutex_unlock(&ret.lock);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cdc/batch.h"
+#include "cdc/wal_files.h"
 #include "storage/store.h"
 #include "util/timeutil.h"
 
@@ -268,3 +269,14 @@ uint64_t wal_oldest_sequence_recent(void) {
 }
 
 uint64_t wal_oldest_sequence(void) { return refresh_oldest(0); }
+
+void wal_forget(void) {
+    wal_pool_clear();
+    pthread_mutex_lock(&oldest_lock);
+    atomic_store(&oldest_cached, 0);
+    atomic_store(&oldest_checked_ms, 0);
+    oldest_file = 0;
+    oldest_read_ms = 0;
+    pthread_mutex_unlock(&oldest_lock);
+    wal_files_forget();
+}

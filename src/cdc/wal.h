@@ -28,5 +28,8 @@ uint64_t wal_oldest_sequence(void);
 uint64_t wal_oldest_sequence_recent(void);
 /* Drops every pooled cursor (at shutdown). */
 void wal_pool_clear(void);
+/* Forgets everything read from the WAL (pooled cursors, the oldest sequence, the files' first
+ * sequences): another store took the place of the one read (a full sync). */
+void wal_forget(void);
 
 #endif

@@ -179,6 +179,14 @@ int wal_files_list(wal_file **files, size_t *n) {
     return 0;
 }
 
+void wal_files_forget(void) {
+    pthread_mutex_lock(&known_lock);
+    free(known);
+    known = NULL;
+    nknown = 0;
+    pthread_mutex_unlock(&known_lock);
+}
+
 int wal_files_delete_archived(const wal_file *f) {
     char path[4096];
     if (snprintf(path, sizeof(path), "%s/archive/%06llu.log", store_dir(), (unsigned long long)f->number) >=

@@ -28,6 +28,8 @@ int wal_file_first_sequence(const void *data, size_t len, uint64_t *seq);
  * First sequences are read once per file and remembered. Returns 0, or -1 if a directory
  * cannot be listed. */
 int wal_files_list(wal_file **files, size_t *n);
+/* Forgets the first sequences read (the files are another store's now). */
+void wal_files_forget(void);
 /* Deletes an archived file; 0 or -1 (logged). */
 int wal_files_delete_archived(const wal_file *f);
 

@@ -292,17 +292,24 @@ static int start_lingering(client *c, poll_wait *pw) {
     return 1;
 }
 
-static int poll_retry(client *c, int timed_out) {
-    poll_wait *pw = c->block.state;
-    reply r = net_client_reply(c);
-    if (poll_scan(c, &pw->poll, &r) < 0) return 1;
+static int poll_retry_held(client *c, poll_wait *pw, reply *r, int timed_out) {
+    if (poll_scan(c, &pw->poll, r) < 0) return 1;
     int full = cdc_poll_full(&pw->poll);
     if (!timed_out && !full && (pw->lingering || !poll_ready(&pw->poll) || start_lingering(c, pw))) {
         poll_listen(pw);
         return 0;
     }
-    poll_answer(c, &pw->poll, &r);
+    poll_answer(c, &pw->poll, r);
     return 1;
+}
+
+static int poll_retry(client *c, int timed_out) {
+    reply r = net_client_reply(c);
+    int held = dispatch_hold_store(&r);
+    if (held < 0) return 1;
+    int done = poll_retry_held(c, c->block.state, &r, timed_out);
+    dispatch_release_store(held);
+    return done;
 }
 
 static void poll_cleanup(client *c) {

@@ -165,13 +165,48 @@ static int run_locked(client *c, const cmd_def *def, int argc, resp_arg *argv, i
     return ctx.keep_waiting;
 }
 
+static int invocation_writes(const cmd_def *def, int argc, const resp_arg *argv);
+
+/* Whether a command takes locks: those of its keys, or for a write without keys (FUNCTION
+ * LOAD) the global lock's shared side alone, so that no commit lands while the exclusive side
+ * is held (a full sync's checkpoint, repl/checkpoints.h). FUNCTION KILL and STATS take none:
+ * they run beside a busy script. */
+static int takes_locks(const cmd_def *def, int argc, const resp_arg *argv) {
+    return !(def->flags & CMD_NOKEYS) || invocation_writes(def, argc, argv);
+}
+
+static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv);
+
+
+/* Commands without keys read the store too (SEQUENCE, POLLUPDATES, DBSIZE, INFO, SNAPSHOT,
+ * SCAN …): they hold the global lock's shared side, whose exclusive side a full sync takes to
+ * swap the store (dataset.h). Not EXEC, which takes its commands' locks itself, nor on a thread
+ * that holds the lock already (its write group, a script). One that may run beside a busy
+ * script takes it only while no script runs: the script holds the lock, and this command
+ * may be the one to end it (a store swap cannot be under way meanwhile). */
+static int holds_global_only(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (!(def->flags & CMD_NOKEYS) || strcmp(def->name, "exec") == 0 || keylock_global_held()) return 0;
+    return !may_end_busy_script(def, argc, argv) || script_busy(0) == SCRIPT_BUSY_NONE;
+}
+
+int dispatch_hold_store(reply *r) {
+    if (keylock_global_held()) return 0;
+    if (keylock_global_shared() == 0) return 1;
+    reply_busy(r);
+    return -1;
+}
+
+void dispatch_release_store(int held) {
+    if (held > 0) keylock_global_release();
+}
+
 /* Runs one command under its key locks, as one batch. Returns 1 if a retried blocking
  * command still has to wait. */
 static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
-    int locks = !(def->flags & CMD_NOKEYS);
-    if (locks && lock_keys(&ks) < 0) {
+    int locks = takes_locks(def, argc, argv), global_only = !locks && holds_global_only(def, argc, argv);
+    if ((locks && lock_keys(&ks) < 0) || (global_only && keylock_global_shared() < 0)) {
         reply r = net_client_reply(c);
         reply_busy(&r);
         free(ks.hashes);
@@ -180,6 +215,7 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     int keep_waiting = run_locked(c, def, argc, argv, retrying);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
+    if (global_only) keylock_global_release();
     return keep_waiting;
 }
 
@@ -430,14 +466,16 @@ void write_group_commit(write_group *g) {
 /* While a script has run past busy-reply-threshold, only what may end it runs (Redis's BUSY):
  * SCRIPT KILL, FUNCTION KILL (and FUNCTION STATS, which shows it). Returns the error for the
  * others, or NULL. */
+static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (def->flags & CMD_ALLOW_BUSY) return 1;
+    return (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
+           (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
+}
+
 static const char *refused_while_busy(const cmd_def *def, int argc, const resp_arg *argv) {
-    if (!def || (def->flags & CMD_ALLOW_BUSY)) return NULL;
+    if (!def || may_end_busy_script(def, argc, argv)) return NULL;
     int busy = script_busy(CONFIG_READ(busy_reply_threshold));
-    if (!busy) return NULL;
-    int may_end_it = (strcmp(def->name, "script") == 0 || strcmp(def->name, "function") == 0) && argc == 2 &&
-                     (arg_is(&argv[1], "kill") || (def->name[0] == 'f' && arg_is(&argv[1], "stats")));
-    if (may_end_it) return NULL;
-    return busy_error(busy);
+    return busy ? busy_error(busy) : NULL;
 }
 
 static int subcommand_in(const resp_arg *sub, const char *const *names) {
@@ -537,7 +575,7 @@ void dispatch_request(client *c, int argc, resp_arg *argv) {
     if (refused) refuse(c, def, reason);
     buf_free(&why); /* reason may point into it */
     if (refused) return;
-    if (!(def->flags & CMD_NOKEYS)) write_group_commit(c->group);
+    if (takes_locks(def, argc, argv)) write_group_commit(c->group);
     if ((c->flags & CLIENT_MULTI) && !(def->flags & CMD_NOQUEUE)) {
         queue_command(c);
         reply r = net_client_reply(c);
@@ -572,6 +610,7 @@ void dispatch_unwatch(client *c) {
 void dispatch_client_cleanup(client *c) {
     dispatch_discard(c);
     dispatch_unwatch(c);
+    replication_client_gone(c);
 }
 
 int dispatch_watch(client *c, txn *t, int db, const char *key, size_t klen) {

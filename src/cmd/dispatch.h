@@ -17,7 +17,7 @@ void write_group_free(write_group *g);
  * whose commands' write failed gets the error in place of their replies, from its first
  * command after the group's first write on. */
 void write_group_commit(write_group *g);
-/* Frees a client's queued transaction and watched keys. */
+/* Frees what a leaving client holds here: its queued transaction, watched keys, full sync. */
 void dispatch_client_cleanup(client *c);
 /* Runs a command on a thread that is not its client's worker (cmd/offload.h): under its key
  * locks, as one batch, replying into r; view is what it sees of its client. Frees the
@@ -31,6 +31,12 @@ int dispatch_lock_wait_gives_up(void);
 /* Notes the client's last write (written_to: a sequence its command wrote; 0: it wrote
  * nothing), for WAIT; with appendfsync always, holds its replies until the WAL is synced past it. */
 void dispatch_hold_for_sync(client *c, uint64_t written_to);
+/* A blocked command's retry that reads the store outside dispatch (POLLUPDATES … BLOCK)
+ * holds it as a command without keys does: under the global lock's shared side, which a full
+ * sync's swap takes exclusively. Returns 1 (release with dispatch_release_store), 0 if the
+ * thread held it already, or -1 after replying BUSY (it gave up waiting for a busy script). */
+int dispatch_hold_store(reply *r);
+void dispatch_release_store(int held);
 /* Runs a blocked command again (its keys were touched); returns 1 if it replied, 0 if it
  * still has to wait. */
 int dispatch_retry(client *c, int argc, resp_arg *argv);

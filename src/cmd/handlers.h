@@ -232,9 +232,12 @@ void cmd_replicaof(cmd_ctx *ctx);
 void cmd_role(cmd_ctx *ctx);
 void cmd_replconf(cmd_ctx *ctx);
 void cmd_psync(cmd_ctx *ctx);
+void cmd_fullsync(cmd_ctx *ctx);
 void cmd_wait(cmd_ctx *ctx);
 /* Registers what the replication commands need from the net layer (at start-up). */
 void replication_init(void);
+/* A client is being freed: its full sync's checkpoint, if any, goes. */
+void replication_client_gone(const client *c);
 /* A POLLUPDATES from seq: a replica's acknowledges everything up to seq. */
 void replication_note_poll(client *c, uint64_t seq);
 /* INFO's replication section (t unused: the signature of every section's writer). */

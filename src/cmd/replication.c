@@ -1,6 +1,8 @@
 /* Replication commands (../shared/REPLICATION.md): REPLICAOF/SLAVEOF, ROLE, and what a
- * replica sends its master (REPLCONF, PSYNC), plus INFO's replication section. The replica's
- * thread is repl/replica.c; the master's list of replicas repl/replicas.c. */
+ * replica sends its master (REPLCONF, PSYNC, FULLSYNC), plus INFO's replication section. The
+ * replica's thread is repl/replica.c; the master's list of replicas repl/replicas.c, its
+ * checkpoints for full syncs repl/checkpoints.c. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
+#include "repl/checkpoints.h"
 #include "repl/identity.h"
 #include "repl/replica.h"
 #include "repl/replicas.h"
@@ -109,7 +112,9 @@ void cmd_role(cmd_ctx *ctx) {
         return;
     }
     replica_entry list[MAX_LISTED_REPLICAS];
-    int n = replicas_list(list, MAX_LISTED_REPLICAS);
+    int listed = replicas_list(list, MAX_LISTED_REPLICAS), n = 0;
+    for (int i = 0; i < listed; i++)
+        if (!list[i].syncing) list[n++] = list[i]; /* as Redis, only the online ones */
     reply_array(ctx->r, 3);
     reply_bulk_str(ctx->r, "master");
     reply_int(ctx->r, (long long)store_latest_sequence());
@@ -192,8 +197,92 @@ static int can_continue(const char *replid, uint64_t seq) {
     return seq == latest || (oldest != 0 && oldest <= seq + 1);
 }
 
+/* A PSYNC waiting for its checkpoint, made on another thread (repl/checkpoints.h): shared by
+ * that thread and the client's worker, freed by whichever lets go of it last. */
+typedef struct full_sync_job {
+    pthread_mutex_t lock;
+    client *c;     /* NULL once the client has gone */
+    int made;      /* result is set */
+    int refs;
+    checkpoint_result result;
+} full_sync_job;
+
+static void job_put_locked(full_sync_job *job) {
+    int last = --job->refs == 0;
+    pthread_mutex_unlock(&job->lock);
+    if (!last) return;
+    pthread_mutex_destroy(&job->lock);
+    free(job);
+}
+
+/* On the checkpoint's thread: hands the result to the client, if it is still there. */
+static int checkpoint_made(void *arg, const checkpoint_result *result) {
+    full_sync_job *job = arg;
+    pthread_mutex_lock(&job->lock);
+    job->result = *result;
+    job->made = 1;
+    int wanted = job->c != NULL;
+    if (wanted) net_wake(job->c); /* safe: the client's cleanup takes this lock */
+    job_put_locked(job);
+    return wanted;
+}
+
+/* On the client's worker, once the checkpoint is made: +FULLRESYNC <our replid> <sequence>
+ * <checkpoint id>, or why there is none. */
+static int full_sync_retry(client *c, int timed_out) {
+    (void)timed_out; /* it waits with no timeout, and CLIENT UNBLOCK does not reach it */
+    full_sync_job *job = c->block.state;
+    pthread_mutex_lock(&job->lock);
+    int made = job->made;
+    checkpoint_result r = job->result;
+    pthread_mutex_unlock(&job->lock);
+    if (!made) return 0;
+    reply out = net_client_reply(c);
+    if (r.status == CHECKPOINT_TOO_MANY) {
+        reply_errorf(&out, "ERR too many full synchronizations in progress (%d), try again later", CHECKPOINTS_MAX);
+        return 1;
+    }
+    if (r.status != CHECKPOINT_OK) {
+        log_msg(LOG_WARNING, "full sync: %s", r.err);
+        reply_errorf(&out, "ERR can't make a checkpoint for a full resynchronization: %s", r.err);
+        return 1;
+    }
+    atomic_fetch_add(&stats.sync_full, 1);
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    c->flags |= CLIENT_REPLICA;
+    replicas_add_syncing(c->id, ip);
+    repl_identity identity = identity_get();
+    char status[160];
+    snprintf(status, sizeof(status), "FULLRESYNC %s %llu %s", identity.replid, (unsigned long long)r.sequence, r.id);
+    reply_simple(&out, status);
+    return 1;
+}
+
+static void full_sync_cleanup(client *c) {
+    full_sync_job *job = c->block.state;
+    pthread_mutex_lock(&job->lock);
+    job->c = NULL;
+    job_put_locked(job);
+}
+
+/* Answers PSYNC with a full sync: the client waits (its worker does not) while the checkpoint
+ * is made. */
+static void full_sync(cmd_ctx *ctx) {
+    full_sync_job *job = calloc(1, sizeof(*job));
+    if (!job) abort();
+    pthread_mutex_init(&job->lock, NULL);
+    job->c = ctx->c;
+    job->refs = 2;
+    client_block block = {full_sync_retry, full_sync_cleanup, job, 1};
+    net_block(ctx->c, 0, &block);
+    if (checkpoints_create(ctx->c->id, checkpoint_made, job) == 0) return;
+    checkpoint_result failed = {.status = CHECKPOINT_FAILED, .err = "can't start a thread"};
+    checkpoint_made(job, &failed);
+}
+
 /* PSYNC <replid> <sequence> [<run id>]: +CONTINUE <our replid> when the replica can go on with
- * POLLUPDATES from its sequence; a full copy is not offered yet. tidekv replicas add their run
+ * POLLUPDATES from its sequence, else a full sync (+FULLRESYNC). tidekv replicas add their run
  * id, so that a server told to follow itself refuses. */
 void cmd_psync(cmd_ctx *ctx) {
     long long seq;
@@ -212,9 +301,8 @@ void cmd_psync(cmd_ctx *ctx) {
         return;
     }
     if (!can_continue(ctx->argv[1].ptr, (uint64_t)seq)) {
-        atomic_fetch_add(&stats.sync_partial_err, 1);
-        reply_errorf(ctx->r, "ERR can't continue from sequence %lld: a full resynchronization is needed, which this "
-                             "version does not offer yet", seq);
+        atomic_fetch_add(&stats.sync_partial_err, 1); /* as Redis counts a partial sync refused */
+        full_sync(ctx);
         return;
     }
     atomic_fetch_add(&stats.sync_partial_ok, 1);
@@ -227,6 +315,90 @@ void cmd_psync(cmd_ctx *ctx) {
     snprintf(status, sizeof(status), "CONTINUE %s", id.replid);
     reply_simple(ctx->r, status);
 }
+
+/* ---- FULLSYNC: the replica downloads its checkpoint ---- */
+
+static void reply_no_checkpoint(cmd_ctx *ctx) { reply_error(ctx->r, "ERR no such checkpoint"); }
+
+typedef struct file_list {
+    reply part; /* the elements, written before the array's header that counts them */
+    long long n;
+} file_list;
+
+static void list_file(void *arg, const char *name, uint64_t size) {
+    file_list *l = arg;
+    reply_bulk_str(&l->part, name);
+    reply_int(&l->part, (long long)size);
+    l->n += 2;
+}
+
+/* FULLSYNC FILES <id>: name1 size1 name2 size2 … */
+static void fullsync_files(cmd_ctx *ctx) {
+    buf elements;
+    buf_init(&elements);
+    file_list l = {reply_part(ctx->r, &elements), 0};
+    if (checkpoints_files(ctx->c->id, ctx->argv[2].ptr, ctx->argv[2].len, list_file, &l) == CHECKPOINT_OK) {
+        reply_array(ctx->r, l.n);
+        reply_append_part(ctx->r, &elements);
+    } else {
+        reply_no_checkpoint(ctx);
+    }
+    buf_free(&elements);
+}
+
+/* FULLSYNC READ <id> <name> <offset> <count>: up to count bytes of the file from offset. */
+static void fullsync_read(cmd_ctx *ctx) {
+    long long offset, count;
+    if (arg_parse_ll(&ctx->argv[4], &offset) < 0 || arg_parse_ll(&ctx->argv[5], &count) < 0) {
+        reply_error(ctx->r, ERR_NOT_INTEGER);
+        return;
+    }
+    if (offset < 0) {
+        reply_error(ctx->r, "ERR offset out of range");
+        return;
+    }
+    if (count < 0 || count > CHECKPOINT_READ_MAX) {
+        reply_error(ctx->r, "ERR count out of range");
+        return;
+    }
+    buf data;
+    buf_init(&data);
+    char err[512];
+    const resp_arg *id = &ctx->argv[2], *name = &ctx->argv[3];
+    switch (checkpoints_read(ctx->c->id, id->ptr, id->len, name->ptr, name->len, (uint64_t)offset, (size_t)count,
+                             &data, err, sizeof(err))) {
+    case CHECKPOINT_OK: reply_bulk(ctx->r, data.data, data.len); break;
+    case CHECKPOINT_UNKNOWN: reply_no_checkpoint(ctx); break;
+    case CHECKPOINT_NO_FILE: reply_error(ctx->r, "ERR no such file"); break;
+    case CHECKPOINT_BAD_OFFSET: reply_error(ctx->r, "ERR offset out of range"); break;
+    default:
+        log_msg(LOG_WARNING, "full sync: %s", err);
+        reply_errorf(ctx->r, "ERR %s", err);
+    }
+    buf_free(&data);
+}
+
+/* FULLSYNC DONE <id>: the replica has the copy; the checkpoint goes. */
+static void fullsync_done(cmd_ctx *ctx) {
+    if (checkpoints_remove(ctx->c->id, ctx->argv[2].ptr, ctx->argv[2].len) == CHECKPOINT_OK) reply_ok(ctx->r);
+    else reply_no_checkpoint(ctx);
+}
+
+void cmd_fullsync(cmd_ctx *ctx) {
+    const resp_arg *sub = &ctx->argv[1];
+    if (arg_is(sub, "files") && ctx->argc == 3) {
+        fullsync_files(ctx);
+    } else if (arg_is(sub, "read") && ctx->argc == 6) {
+        fullsync_read(ctx);
+    } else if (arg_is(sub, "done") && ctx->argc == 3) {
+        fullsync_done(ctx);
+    } else {
+        static const char *const known[] = {"files", "read", "done", NULL};
+        reply_subcommand_error(ctx, known);
+    }
+}
+
+void replication_client_gone(const client *c) { checkpoints_client_gone(c->id); }
 
 /* ---- WAIT ---- */
 
@@ -314,8 +486,9 @@ void info_replication(buf *b, txn *t) {
     buf_printf(b, "connected_slaves:%d\r\n", n);
     int64_t now = time_mono_ms();
     for (int i = 0; i < n; i++)
-        buf_printf(b, "slave%d:ip=%s,port=%d,state=online,offset=%llu,lag=%lld\r\n", i, list[i].ip, list[i].port,
-                   (unsigned long long)list[i].acked, (long long)(now - list[i].last_ms) / 1000);
+        buf_printf(b, "slave%d:ip=%s,port=%d,state=%s,offset=%llu,lag=%lld\r\n", i, list[i].ip, list[i].port,
+                   list[i].syncing ? "send_bulk" : "online", (unsigned long long)list[i].acked,
+                   (long long)(now - list[i].last_ms) / 1000);
     repl_identity id = identity_get();
     unsigned long long latest = (unsigned long long)store_latest_sequence();
     buf_printf(b, "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n", id.replid,
@@ -347,5 +520,9 @@ static const cmd_def replication_defs[] = {
     {"psync", -3, NK | CMD_ADMIN | NOSCRIPT | CMD_NOMULTI | CMD_NO_ASYNC_LOADING, 0, 0, 0, cmd_psync, "server", "@admin @slow @dangerous",
      "A replica asks to continue from its sequence (then follows with POLLUPDATES).",
      "replicationid offset:int", NO_KEYS},
+    {"fullsync", -2, NK | CMD_ADMIN | NOSCRIPT | CMD_NOMULTI | CMD_SUBCOMMANDS | CMD_NO_ASYNC_LOADING, 0, 0, 0, cmd_fullsync,
+     "server", "@admin @slow @dangerous",
+     "A replica downloads the checkpoint of its full resynchronization (FILES, READ, DONE).",
+     "subcommand [argument]...", NO_KEYS},
 };
 const cmd_family replication_commands = {replication_defs, sizeof(replication_defs) / sizeof(replication_defs[0])};

@@ -19,14 +19,14 @@ static repl_identity current = {.replid2 = NO_REPLID, .second_offset = -1};
 static char *saved_dir;
 static char run_id[REPLID_LEN + 1];
 
-static void new_replid(char out[REPLID_LEN + 1]) {
+void identity_new_id(char out[REPLID_LEN + 1]) {
     unsigned char bytes[REPLID_LEN / 2];
     if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes)) /* only without getrandom(2) */
         for (size_t i = 0; i < sizeof(bytes); i++) bytes[i] = (unsigned char)random_u64();
     for (size_t i = 0; i < sizeof(bytes); i++) sprintf(out + 2 * i, "%02x", bytes[i]);
 }
 
-static int is_replid(const char *s) { return strlen(s) == REPLID_LEN && strspn(s, "0123456789abcdef") == REPLID_LEN; }
+int identity_is_replid(const char *s) { return strlen(s) == REPLID_LEN && strspn(s, "0123456789abcdef") == REPLID_LEN; }
 
 /* Writes the current identity to its file; the caller holds the lock. */
 static int save_locked(void) {
@@ -43,7 +43,7 @@ static int parse(const char *text, repl_identity *out) {
     long long offset;
     char a[REPLID_LEN + 2], b[REPLID_LEN + 2];
     int following = 0; /* absent from files of the first version */
-    if (sscanf(text, "%41s %41s %lld %d", a, b, &offset, &following) < 3 || !is_replid(a) || !is_replid(b) ||
+    if (sscanf(text, "%41s %41s %lld %d", a, b, &offset, &following) < 3 || !identity_is_replid(a) || !identity_is_replid(b) ||
         offset < -1)
         return -1;
     out->following = following != 0;
@@ -57,7 +57,7 @@ const char *identity_run_id(void) { return run_id; }
 
 int identity_load(const char *dir) {
     pthread_mutex_lock(&lock);
-    new_replid(run_id);
+    identity_new_id(run_id);
     free(saved_dir);
     saved_dir = strdup(dir);
     if (!saved_dir) abort();
@@ -70,7 +70,7 @@ int identity_load(const char *dir) {
     int rc = 0;
     if (found != 1 || parse(text.data, &current) < 0) {
         if (found != 0) log_msg(LOG_WARNING, "'%s' is unreadable or malformed: starting a new replication history", path);
-        new_replid(current.replid);
+        identity_new_id(current.replid);
         rc = save_locked();
     }
     buf_free(&text);
@@ -86,7 +86,7 @@ repl_identity identity_get(void) {
 }
 
 int identity_adopt(const char *master_replid, uint64_t next_sequence) {
-    if (!is_replid(master_replid)) return -1;
+    if (!identity_is_replid(master_replid)) return -1;
     pthread_mutex_lock(&lock);
     int changed = strcmp(current.replid, master_replid) != 0, rc = 0;
     if (changed) {
@@ -103,12 +103,24 @@ int identity_adopt(const char *master_replid, uint64_t next_sequence) {
     return rc;
 }
 
+int identity_replace(const char *master_replid) {
+    if (!identity_is_replid(master_replid)) return -1;
+    pthread_mutex_lock(&lock);
+    memcpy(current.replid, master_replid, REPLID_LEN + 1);
+    memcpy(current.replid2, NO_REPLID, REPLID_LEN + 1);
+    current.second_offset = -1;
+    current.following = 1;
+    int rc = save_locked();
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 int identity_promote(uint64_t next_sequence) {
     pthread_mutex_lock(&lock);
     memcpy(current.replid2, current.replid, REPLID_LEN + 1);
     current.second_offset = (int64_t)next_sequence;
     current.following = 0;
-    new_replid(current.replid);
+    identity_new_id(current.replid);
     int rc = save_locked();
     pthread_mutex_unlock(&lock);
     return rc;

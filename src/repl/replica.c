@@ -15,6 +15,7 @@
 #include "cdc/batch.h"
 #include "cdc/consumers.h"
 #include "config.h"
+#include "repl/fullsync.h"
 #include "repl/identity.h"
 #include "repl/replicas.h"
 #include "script/functions.h"
@@ -184,9 +185,40 @@ static int exchange_limits_and_run_id(redisContext *c) {
     return 0;
 }
 
-/* AUTH (with masterauth, and masteruser when set), then the listening port and our limits, then PSYNC.
- * Returns 0 once the master agrees to continue from our latest sequence. */
-static int handshake(redisContext *c) {
+/* Checkpoint ids are 40 hex digits. */
+#define CHECKPOINT_ID_LEN 40
+
+static int is_checkpoint_id(const char *s) {
+    return strlen(s) == CHECKPOINT_ID_LEN && strspn(s, "0123456789abcdefABCDEF") == CHECKPOINT_ID_LEN;
+}
+
+/* The master answered PSYNC with FULLRESYNC <replid> <sequence> <checkpoint id>: its data up
+ * to that sequence replaces ours, and its history is ours from then on. Returns 0 with the
+ * checkpoint's id in checkpoint (FULLSYNC DONE is for it), or -1 (logged; old data kept). */
+static int full_sync(redisContext *c, const char *status, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
+    char replid[REPLID_LEN + 2], id[CHECKPOINT_ID_LEN + 2];
+    unsigned long long sequence;
+    char end;
+    if (sscanf(status, "FULLRESYNC %41s %llu %41s%c", replid, &sequence, id, &end) != 3 ||
+        !identity_is_replid(replid) || !is_checkpoint_id(id)) {
+        log_msg(LOG_WARNING, "replica: the master answered PSYNC with a malformed '%.128s'", status);
+        return -1;
+    }
+    fullsync_link link = {c, call, stopping};
+    if (fullsync_run(&link, id, sequence) < 0) return -1;
+    /* The old history is gone with the old data: none of it can be continued from here. */
+    if (identity_replace(replid) < 0) return -1;
+    replicas_disconnect_all();
+    memcpy(checkpoint, id, CHECKPOINT_ID_LEN + 1);
+    return 0;
+}
+
+/* AUTH (with masterauth, and masteruser when set), then the listening port and our limits,
+ * then PSYNC.
+ * Returns 0 once the master agrees to continue from our latest sequence, or once a full sync
+ * has made its data ours (then with its checkpoint's id in checkpoint, else that is empty). */
+static int handshake(redisContext *c, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
+    checkpoint[0] = '\0';
     buf pass, user;
     buf_init(&pass);
     buf_init(&user);
@@ -217,6 +249,7 @@ static int handshake(redisContext *c) {
     if (rc == 0) rc = call_expect_status(c, 4, psync, status, sizeof(status));
     if (rc < 0) return -1;
     char replid[REPLID_LEN + 2];
+    if (strncmp(status, "FULLRESYNC ", 11) == 0) return full_sync(c, status, checkpoint);
     int adopted = sscanf(status, "CONTINUE %41s", replid) == 1 ? identity_adopt(replid, latest + 1) : -1;
     if (adopted < 0) {
         log_msg(LOG_WARNING, "replica: the master answered PSYNC with '%s'", status);
@@ -371,11 +404,21 @@ static int sync_consumers(redisContext *c) {
     return rc;
 }
 
+/* Tells the master that its checkpoint is no longer needed: the first poll after a full sync
+ * has answered, so its WAL holds what follows. A refusal is only logged: the master removes the
+ * checkpoint when the link closes anyway. */
+static void release_checkpoint(redisContext *c, const char *checkpoint) {
+    const char *done[3] = {"FULLSYNC", "DONE", checkpoint};
+    if (call_expect_status(c, 3, done, NULL, 0) < 0) log_msg(LOG_WARNING, "replica: FULLSYNC DONE was refused");
+}
+
 /* Polls the master for what follows our latest sequence and applies it, until the link fails
- * or the thread is stopped; at most once a second between polls, takes its consumers. */
-static void follow(redisContext *c) {
+ * or the thread is stopped; at most once a second between polls, takes its consumers. After a
+ * full sync, checkpoint names the checkpoint to release. */
+static void follow(redisContext *c, const char *checkpoint) {
     set_state(LINK_CONNECTED);
     int64_t consumers_due = 0; /* monotonic ms: at once */
+    int first = 1;
     while (!stopping()) {
         char seq[24], block[24];
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
@@ -399,6 +442,8 @@ static void follow(redisContext *c) {
             rc = sync_consumers(c);
         }
         if (rc < 0) return;
+        if (first && checkpoint[0]) release_checkpoint(c, checkpoint);
+        first = 0;
     }
 }
 
@@ -427,7 +472,8 @@ static void *replica_main(void *arg) {
         redisContext *c = open_link(host, port);
         if (c) {
             set_state(LINK_SYNC);
-            if (handshake(c) == 0) follow(c);
+            char checkpoint[CHECKPOINT_ID_LEN + 1];
+            if (handshake(c, checkpoint) == 0) follow(c, checkpoint);
         }
         close_link(c);
         set_state(LINK_CONNECT);
@@ -547,8 +593,8 @@ void replica_info(buf *out) {
     int64_t now = time_mono_ms();
     int up = rs.state == LINK_CONNECTED;
     buf_printf(out, "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\n", rs.host, rs.port, up ? "up" : "down");
-    buf_printf(out, "master_last_io_seconds_ago:%lld\r\nmaster_sync_in_progress:0\r\n",
-               up && rs.last_io_ms ? (long long)(now - rs.last_io_ms) / 1000 : -1LL);
+    buf_printf(out, "master_last_io_seconds_ago:%lld\r\n", up && rs.last_io_ms ? (long long)(now - rs.last_io_ms) / 1000 : -1LL);
+    fullsync_info(out);
     if (!up) /* -1: never up since it began following */
         buf_printf(out, "master_link_down_since_seconds:%lld\r\n",
                    rs.down_since_ms ? (long long)(now - rs.down_since_ms) / 1000 : -1LL);

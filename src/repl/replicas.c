@@ -9,11 +9,13 @@
 #include "util/timeutil.h"
 
 /* A client announces its port before PSYNC makes it a replica: both are kept here, pending
- * entries with online = 0. */
+ * entries being neither online nor syncing. */
 typedef struct entry {
     replica_entry e;
     int online;
 } entry;
+
+static int listed(const entry *n) { return n->online || n->e.syncing; }
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry *entries;
@@ -69,7 +71,18 @@ void replicas_add(uint64_t client_id, const char *ip, uint64_t acked) {
     pthread_mutex_lock(&lock);
     entry *n = entry_of(client_id, ip);
     n->online = 1;
+    n->e.syncing = 0;
     n->e.acked = acked;
+    n->e.last_ms = time_mono_ms();
+    pthread_mutex_unlock(&lock);
+}
+
+void replicas_add_syncing(uint64_t client_id, const char *ip) {
+    pthread_mutex_lock(&lock);
+    entry *n = entry_of(client_id, ip);
+    n->online = 0; /* not one for WAIT or ROLE until it has the copy */
+    n->e.syncing = 1;
+    n->e.acked = 0;
     n->e.last_ms = time_mono_ms();
     pthread_mutex_unlock(&lock);
 }
@@ -78,6 +91,10 @@ void replicas_ack(uint64_t client_id, uint64_t seq) {
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < nentries; i++) {
         if (entries[i].e.client_id != client_id) continue;
+        if (entries[i].e.syncing) { /* its first poll: it has loaded the copy */
+            entries[i].e.syncing = 0;
+            entries[i].online = 1;
+        }
         if (seq > entries[i].e.acked) entries[i].e.acked = seq;
         entries[i].e.last_ms = time_mono_ms();
     }
@@ -117,7 +134,7 @@ int replicas_list(replica_entry *out, int max) {
     prune();
     int n = 0;
     for (size_t i = 0; i < nentries && n < max; i++)
-        if (entries[i].online) out[n++] = entries[i].e;
+        if (listed(&entries[i])) out[n++] = entries[i].e;
     pthread_mutex_unlock(&lock);
     return n;
 }

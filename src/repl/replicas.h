@@ -12,6 +12,7 @@ typedef struct replica_entry {
     int port;          /* REPLCONF listening-port, 0 if not given */
     uint64_t acked;    /* every sequence up to this one is applied there */
     int64_t last_ms;   /* monotonic time of its last acknowledgement */
+    int syncing;       /* downloading a checkpoint (full sync): not counted by WAIT */
 } replica_entry;
 
 /* How the list learns that a client is gone, and closes one (net's registry): set once at
@@ -24,9 +25,12 @@ void replicas_disconnect_all(void);
 void replicas_note_port(uint64_t client_id, const char *ip, int port);
 /* PSYNC accepted: the client is a replica holding everything up to acked. */
 void replicas_add(uint64_t client_id, const char *ip, uint64_t acked);
+/* PSYNC answered with a full sync: the client is a replica downloading a checkpoint, until
+ * its first POLLUPDATES. */
+void replicas_add_syncing(uint64_t client_id, const char *ip);
 /* A replica's POLLUPDATES from seq. */
 void replicas_ack(uint64_t client_id, uint64_t seq);
-/* Copies up to max connected replicas into out; returns how many. */
+/* Copies up to max connected replicas (online or syncing) into out; returns how many. */
 int replicas_list(replica_entry *out, int max);
 /* How many connected replicas have acknowledged every sequence up to seq. */
 int replicas_acked(uint64_t seq);

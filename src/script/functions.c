@@ -143,6 +143,14 @@ static void install_stored(void *arg, const char *code, size_t len) {
 
 int functions_load_stored(void) {
     library_set *set = libraries_change_begin();
+    /* Those of another store go (a full sync replaced it); none at start-up. */
+    library *dropped = NULL;
+    size_t ndropped = 0;
+    buf err;
+    buf_init(&err);
+    if (libraries_install(set, NULL, 0, LIBRARIES_FLUSH, 0, &err, &dropped, &ndropped) == 0)
+        libraries_free(dropped, ndropped);
+    buf_free(&err);
     if (function_store_each(install_stored, set) < 0) {
         libraries_change_abort(set);
         return -1;

@@ -32,7 +32,8 @@ typedef struct functions_batch {
 void functions_batch_init(functions_batch *b);
 void functions_batch_end(functions_batch *b, txn *t, int applied);
 
-/* Installs the libraries stored on disk (at start-up). Returns 0, or -1 on a read error. */
+/* Installs the libraries stored on disk in place of those in memory (at start-up, after a full
+ * sync). Returns 0, or -1 on a read error. */
 int functions_load_stored(void);
 
 #endif

@@ -34,8 +34,28 @@ void durable_request_sync(void) {
     pthread_mutex_unlock(&d.lock);
 }
 
+/* Held by a sync, and by a swap of the store across it (durable_pause). */
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void durable_pause(void) { pthread_mutex_lock(&sync_lock); }
+
+void durable_resume(int reopened) {
+    /* A store just opened holds on disk what it recovered from its WAL. */
+    if (reopened) atomic_store(&d.synced, store_latest_sequence());
+    pthread_mutex_unlock(&sync_lock);
+}
+
+static int sync_locked(void);
+
 /* Syncs the WAL if anything was written since the last sync; 0, or -1 if the sync failed. */
 static int sync_now(void) {
+    pthread_mutex_lock(&sync_lock);
+    int rc = sync_locked();
+    pthread_mutex_unlock(&sync_lock);
+    return rc;
+}
+
+static int sync_locked(void) {
     /* Writes up to the latest sequence are in the WAL file already: RocksDB publishes a
      * sequence only after its batch is written. */
     uint64_t target = store_latest_sequence();

@@ -17,6 +17,10 @@ enum fsync_mode { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC = 1, FSYNC_NO = 2 };
 int durable_start(void (*after_sync)(void));
 /* Stops the thread (after a last sync, whatever the mode). */
 void durable_stop(void);
+/* Keeps the thread from syncing (waiting for a sync under way), and lets it go on (reopened: over
+ * a store opened meanwhile, which a full sync swapped in). */
+void durable_pause(void);
+void durable_resume(int reopened);
 /* Every write with a sequence up to this one is on disk. */
 uint64_t durable_synced_sequence(void);
 /* Asks for a sync soon (a reply is waiting for one). */

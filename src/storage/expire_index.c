@@ -1,5 +1,7 @@
 #include "storage/expire_index.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +29,6 @@ int64_t expire_index_take_rewind(void) { return atomic_exchange(&rewind_to, INT6
 
 /* ---- indexing a database written before the index existed ---- */
 
-/* In the database directory once every record is indexed: its presence is all that counts. */
-#define INDEXED_FILE "expire-index"
 /* Entries per commit of the backfill, so that no batch is huge. */
 #define BACKFILL_PER_COMMIT 1024
 
@@ -68,7 +68,7 @@ static int index_all(txn *t, long long *indexed) {
 
 int expire_index_backfill(void) {
     char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", store_dir(), INDEXED_FILE) >= (int)sizeof(path)) return -1;
+    if (snprintf(path, sizeof(path), "%s/%s", store_dir(), EXPIRE_INDEX_DONE_FILE) >= (int)sizeof(path)) return -1;
     if (access(path, F_OK) == 0) return 0;
     int64_t since = time_mono_ms();
     long long indexed = 0;
@@ -84,7 +84,7 @@ int expire_index_backfill(void) {
         free(err);
         rc = -1;
     }
-    if (rc == 0 && file_write_atomic(store_dir(), INDEXED_FILE, "", 0, why, sizeof(why)) < 0) {
+    if (rc == 0 && file_write_atomic(store_dir(), EXPIRE_INDEX_DONE_FILE, "", 0, why, sizeof(why)) < 0) {
         log_msg(LOG_WARNING, "expiry index: %s", why);
         rc = -1;
     }
@@ -92,4 +92,17 @@ int expire_index_backfill(void) {
         log_msg(LOG_NOTICE, "expiry index: %lld keys with an expiry indexed in %lld ms", indexed,
                 (long long)(time_mono_ms() - since));
     return rc;
+}
+
+int expire_index_mark_copy(const char *dir) {
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", store_dir(), EXPIRE_INDEX_DONE_FILE) >= (int)sizeof(path)) return -1;
+    if (access(path, F_OK) != 0) return errno == ENOENT ? 0 : -1;
+    if (snprintf(path, sizeof(path), "%s/%s", dir, EXPIRE_INDEX_DONE_FILE) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* Not synced: a checkpoint does not outlive the server's run (repl/checkpoints.h). */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return fd < 0 ? -1 : close(fd);
 }

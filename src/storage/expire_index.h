@@ -20,6 +20,9 @@
 #ifndef TIDEKV_EXPIRE_INDEX_H
 #define TIDEKV_EXPIRE_INDEX_H
 
+/* In the database directory once every record is indexed: its presence is all that counts. */
+#define EXPIRE_INDEX_DONE_FILE "expire-index"
+
 #include <stdint.h>
 
 /* Called by the txn after a commit that wrote index entries, with the earliest expiry among
@@ -32,5 +35,8 @@ int64_t expire_index_take_rewind(void);
  * done (then nothing is read). Runs before clients are served. Returns 0, or -1 on a read or
  * write error (logged). */
 int expire_index_backfill(void);
+/* Gives a checkpoint of the database in dir (storage/checkpoint.h) that file too if this
+ * database has it: the copy's index is as complete. 0, or -1 with errno set. */
+int expire_index_mark_copy(const char *dir);
 
 #endif

@@ -173,10 +173,23 @@ int keylock_set_holds_any(const keylock_set *s, const uint64_t *hashes, size_t n
 
 int keylock_try_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n, 1); }
 
-int keylock_global_shared(void) { return wait_global(0, NULL); }
-int keylock_global_exclusive(void) { return wait_global(1, NULL); }
-int keylock_global_exclusive_unless(int (*give_up)(void)) { return wait_global(1, give_up); }
-void keylock_global_release(void) { pthread_rwlock_unlock(&global_lock); }
+/* How many times this thread holds the global lock (either side). */
+static __thread int global_held;
+
+static int note_global(int rc) {
+    if (rc == 0) global_held++;
+    return rc;
+}
+
+int keylock_global_shared(void) { return note_global(wait_global(0, NULL)); }
+int keylock_global_exclusive(void) { return note_global(wait_global(1, NULL)); }
+int keylock_global_exclusive_unless(int (*give_up)(void)) { return note_global(wait_global(1, give_up)); }
+int keylock_global_held(void) { return global_held > 0; }
+
+void keylock_global_release(void) {
+    global_held--;
+    pthread_rwlock_unlock(&global_lock);
+}
 
 uint64_t keylock_watch_version(uint64_t hash) { return atomic_load(&watch_versions[hash % WATCH_SLOTS]); }
 void keylock_watch_bump(uint64_t hash) { atomic_fetch_add(&watch_versions[hash % WATCH_SLOTS], 1); }

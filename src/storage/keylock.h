@@ -49,6 +49,8 @@ int keylock_global_exclusive(void);
 /* keylock_global_exclusive that also gives up when give_up says so (asked every few ms). */
 int keylock_global_exclusive_unless(int (*give_up)(void));
 void keylock_global_release(void);
+/* Whether the calling thread holds the global lock (a write group, a script, EXEC). */
+int keylock_global_held(void);
 
 /* WATCH support: a counter per slot, bumped whenever a key hashing there is modified. */
 uint64_t keylock_watch_version(uint64_t hash);

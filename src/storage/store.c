@@ -229,6 +229,38 @@ int store_open(const store_settings *s, char **err) {
     return 0;
 }
 
+int store_prepare(const char *dir, uint64_t *latest, char **err) {
+    /* Default options suffice: no compaction filter (which only drops data) and no WAL
+     * archive, so the flushed WAL files go and the history starts at the copy's sequence. */
+    rocksdb_options_t *o = rocksdb_options_create();
+    const rocksdb_options_t *cf_opts[CF_COUNT];
+    for (int i = 0; i < CF_COUNT; i++) cf_opts[i] = o;
+    rocksdb_column_family_handle_t *cfs[CF_COUNT];
+    *err = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, dir, CF_COUNT, cf_names, cf_opts, cfs, err);
+    rocksdb_options_destroy(o);
+    if (*err) return -1;
+    rocksdb_flushoptions_t *flush = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(flush, 1);
+    for (int i = 0; i < CF_COUNT && !*err; i++) {
+        if (rocksdb_column_family_handle_get_id(cfs[i]) != (uint32_t)i) *err = strdup("its column families have other ids");
+        else rocksdb_flush_cf(db, flush, cfs[i], err);
+    }
+    rocksdb_flushoptions_destroy(flush);
+    *latest = rocksdb_get_latest_sequence_number(db);
+    for (int i = 0; i < CF_COUNT; i++) rocksdb_column_family_handle_destroy(cfs[i]);
+    rocksdb_close(db);
+    return *err ? -1 : 0;
+}
+
+int store_destroy(const char *dir, char **err) {
+    rocksdb_options_t *o = rocksdb_options_create();
+    *err = NULL;
+    rocksdb_destroy_db(o, dir, err);
+    rocksdb_options_destroy(o);
+    return *err ? -1 : 0;
+}
+
 /* ---- syncing the WAL ---- */
 
 int store_sync_wal(char **err) {

@@ -24,6 +24,15 @@ store_settings store_settings_from_config(const char *dir);
 int store_open(const store_settings *s, char **err);
 void store_close(void);
 
+/* Opens a database copied from elsewhere in dir (while store_open's stays open), checks its
+ * column families, reads its latest sequence and flushes what its WAL holds to tables, so that
+ * store_open then opens it fast, with no WAL before that sequence. 0, or -1 with *err set
+ * (malloc'd). */
+int store_prepare(const char *dir, uint64_t *latest, char **err);
+/* Deletes RocksDB's files in dir (its tables, logs, manifest, archive/), no other file, and
+ * dir itself only if that leaves it empty. The database must not be open. 0, or -1 with *err. */
+int store_destroy(const char *dir, char **err);
+
 rocksdb_t *store_db(void);
 /* The database directory, where RocksDB keeps its WAL files and their archive/ (tidekv sets no
  * wal_dir, and RocksDB recycles no WAL files while it archives them). */

@@ -189,18 +189,26 @@ static int64_t cycle_budget_us(long long hz, long long effort) {
     return 1000000 / hz * (25 + 2 * (effort - 1)) / 100;
 }
 
+/* Held by a cycle, and by a swap of the store across it (expiry_pause). */
+static pthread_mutex_t cycle_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void expiry_pause(void) { pthread_mutex_lock(&cycle_lock); }
+void expiry_resume(void) { pthread_mutex_unlock(&cycle_lock); }
+
 static void *expiry_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&ex.lock);
     while (!ex.stopping) {
         long long hz = CONFIG_READ(hz);
         pthread_mutex_unlock(&ex.lock);
+        pthread_mutex_lock(&cycle_lock);
         if (!atomic_load(&ex.paused) && !txn_local_writes_refused()) { /* a replica's come from its master */
             int64_t cpu = thread_cpu_us();
             expiry_cycle(CONFIG_READ(databases), time_now_ms() - EXPIRED_FOR_MS,
                          cycle_budget_us(hz, CONFIG_READ(active_expire_effort)));
             atomic_fetch_add(&stats.expire_cycle_cpu_us, thread_cpu_us() - cpu);
         }
+        pthread_mutex_unlock(&cycle_lock);
         pthread_mutex_lock(&ex.lock);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);

@@ -18,6 +18,10 @@
  * (DEBUG SET-ACTIVE-EXPIRE, as Redis's). */
 void expiry_set_active(int on);
 
+/* Keeps the thread from starting a cycle (waiting for one under way), and lets it go on: a
+ * full sync replaces the store in between. */
+void expiry_pause(void);
+void expiry_resume(void);
 /* Starts / stops the thread (stopped before the store closes). expiry_start returns 0 or -1. */
 int expiry_start(void);
 void expiry_stop(void);

@@ -10,7 +10,12 @@
  * a temporary file is written and synced, renamed over name, and the directory synced.
  * Returns 0, or -1 with a message in err. */
 int file_write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen);
+/* Syncs a file or directory to disk. 0, or -1 (errno set). */
+int file_sync_path(const char *path);
 /* Reads a whole file into out: 1 read, 0 it does not exist, -1 error (errno set). */
 int file_read_all(const char *path, buf *out);
+/* Removes path and, if it is a directory, everything under it (a missing path is no error).
+ * Returns 0, or -1 with errno set. */
+int file_remove_tree(const char *path);
 
 #endif
