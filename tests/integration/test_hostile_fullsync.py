@@ -4,6 +4,7 @@ import os
 import time
 
 import pytest
+import redis
 
 from conftest import RespError, encode_command, soak, tidekv_only
 from test_cdc_helpers import wait_until
@@ -71,3 +72,60 @@ def test_reads_one_after_another_are_never_refused(make_server):
     name, size = max(files_of(c, cid).items(), key=lambda kv: kv[1])
     for _ in range(5):
         assert len(c.execute_command("FULLSYNC", "READ", cid, name, 0, size)) == size
+
+
+# ---- what held up: kept as regression tests ----
+
+def psync_request():
+    return encode_command("PSYNC", "f" * 40, 1, "0" * 40)
+
+
+def test_many_links_psync_at_once_and_half_hang_up(make_server):
+    s = make_server()
+    s.client().set("k", "v")
+    conns = [s.conn() for _ in range(16)]
+    for c in conns:
+        c.send(psync_request())
+    for c in conns[::2]:  # gone while their checkpoints are made, or before
+        c.close()
+    replies = [str(c.read_reply()) for c in conns[1::2]]
+    made = [r for r in replies if r.startswith("FULLRESYNC")]
+    assert 1 <= len(made) <= 4
+    assert all(r.startswith("ERR too many full synchronizations") for r in replies if r not in made)
+    for c in conns[1::2]:
+        c.close()
+    wait_until(lambda: checkpoint_ids(s) == [], timeout=3, msg="every checkpoint removed")
+    assert s.client().ping()
+
+
+def test_shutdown_while_checkpoints_are_made(make_server):
+    s = make_server()
+    p = s.client().pipeline(transaction=False)
+    for i in range(2000):
+        p.set("k%d" % i, "v" * 100)
+    p.execute()
+    conns = [s.conn() for _ in range(6)]
+    for c in conns:
+        c.send(psync_request())
+    assert s.stop() == 0
+    assert checkpoint_ids(s) == []
+    for c in conns:
+        c.close()
+
+
+def test_reads_at_extreme_offsets_and_counts(make_server):
+    s = make_server()
+    s.client().set("k", "v")
+    c = link(s)
+    _, _, cid = full_resync(c)
+    name = next(iter(files_of(c, cid)))
+    cases = [(2 ** 63 - 1, 1, "offset out of range"), (-2 ** 63, 1, "offset out of range"),
+             (2 ** 63, 1, "value is not an integer or out of range"),
+             (2 ** 64 + 1, 1, "value is not an integer or out of range"),
+             (0, 2 ** 63 - 1, "count out of range"), (0, -2 ** 63, "count out of range"),
+             (0, 2 ** 64, "value is not an integer or out of range")]
+    for offset, count, error in cases:
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("FULLSYNC", "READ", cid, name, offset, count)
+        assert str(e.value) == error, (offset, count)
+    assert c.ping()
