@@ -90,12 +90,12 @@ def test_many_links_psync_at_once_and_half_hang_up(make_server):
         c.close()
     replies = [str(c.read_reply()) for c in conns[1::2]]
     made = [r for r in replies if r.startswith("FULLRESYNC")]
-    assert 1 <= len(made) <= 4
+    assert len(made) <= 4  # those that hung up may have held the slots while theirs were made
     assert all(r.startswith("ERR too many full synchronizations") for r in replies if r not in made)
     for c in conns[1::2]:
         c.close()
     wait_until(lambda: checkpoint_ids(s) == [], timeout=3, msg="every checkpoint removed")
-    assert s.client().ping()
+    full_resync(link(s))
 
 
 def test_shutdown_while_checkpoints_are_made(make_server):
