@@ -72,7 +72,7 @@ typedef struct config {
     atomic_llong hz;                   /* active expiry cycles per second (types/expiry.h), 1..500 */
     atomic_llong active_expire_effort; /* 1..10: a bigger share of each cycle's period for active expiry */
     char *replicaof;                   /* "host port" of the master to follow from start-up, or empty */
-    atomic_llong repl_timeout;         /* seconds a silent master link is kept */
+    atomic_llong repl_timeout;         /* seconds a silent master link, or replica link, is kept */
 } config;
 
 /* Splits replicaof's "host port": 0, or -1 if it is not that. */

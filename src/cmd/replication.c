@@ -361,6 +361,12 @@ static void fullsync_read(cmd_ctx *ctx) {
         reply_error(ctx->r, "ERR count out of range");
         return;
     }
+    /* A replica reads a chunk, then the next: one that pipelines reads and leaves their
+     * replies unread would pile up checkpoint bytes here without bound. */
+    if (ctx->c->out.len > CHECKPOINT_READ_MAX) {
+        reply_error(ctx->r, "ERR too many FULLSYNC READ replies unread");
+        return;
+    }
     buf data;
     buf_init(&data);
     char err[512];

@@ -929,20 +929,35 @@ static int serve_beside_busy_script(int64_t running_ms) {
  * it serves consumers polling back to back, not connections that polled once. */
 #define POLL_BODY_IDLE_MS 2000
 
-/* Closes clients idle for longer than `timeout` seconds, and clients that stopped reading
- * with output over the soft limit for too long (no write event comes for those); lets quiet
- * clients' kept poll buffers go; enforces maxmemory-clients. */
+/* Whether a client has sent nothing for longer than seconds (blocked clients, as in Redis,
+ * are not idle). */
+static int idle_for(const client *c, int64_t now, long long seconds) {
+    return !atomic_load(&c->blocked) && now - c->last_active_mono_ms > seconds * 1000;
+}
+
+/* Closes clients idle for longer than `timeout` seconds, replicas' links silent for longer
+ * than repl-timeout, and clients that stopped reading with output over the soft limit for too
+ * long (no write event comes for those); lets quiet clients' kept poll buffers go; enforces
+ * maxmemory-clients. */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     worker *w = arg;
     int timeout = CONFIG_READ(timeout);
+    long long repl_timeout = CONFIG_READ(repl_timeout);
     int64_t now = time_mono_ms();
     client *next;
     for (client *c = w->clients; c; c = next) {
         next = c->wnext;
-        /* As in Redis, blocked clients are not idle. */
-        int idle = timeout > 0 && !atomic_load(&c->blocked) && now - c->last_active_mono_ms > (int64_t)timeout * 1000;
+        int idle = timeout > 0 && idle_for(c, now, timeout);
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
+        /* A replica polls without pause (BLOCK) or reads its checkpoint: one that went silent
+         * (stopped, cut off without a reset) would pin its checkpoint's files and the WAL for
+         * good. Redis drops a replica silent for repl-timeout too. */
+        if (!idle && (c->flags & CLIENT_REPLICA) && idle_for(c, now, repl_timeout)) {
+            log_msg(LOG_WARNING, "closing the link of replica %s, silent for repl-timeout (%llds)", c->addr,
+                    repl_timeout);
+            idle = 1;
+        }
         if (idle || (c->out.len > 0 && net_output_over_limit(c))) {
             client_free(c);
             continue;

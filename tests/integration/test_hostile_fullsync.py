@@ -1,0 +1,138 @@
+"""Full sync's master side attacked as a careless or malicious replica would, and as an unlucky
+operator would run it (test_fullsync_master.py has the protocol itself)."""
+import os
+import time
+
+import pytest
+import redis
+
+from conftest import RespError, encode_command, soak, tidekv_only
+from test_cdc_helpers import wait_until
+from test_fullsync_master import checkpoint_ids, files_of, full_resync, link
+from test_replication import info_repl, start_pair, wait_synced
+
+pytestmark = tidekv_only
+
+READ_MAX = 8 << 20
+
+
+@soak  # repl-timeout is 1 s at least, checked once a second: 2 s
+def test_a_silent_link_loses_its_checkpoint_after_repl_timeout(make_server):
+    """A replica that stops (SIGSTOP, a cut without a reset) would pin its checkpoint's files and
+    the WAL after it for good: its link goes after repl-timeout, as Redis drops such a replica."""
+    s = make_server({"repl-timeout": 1})
+    s.client().set("k", "v")
+    c = link(s)
+    full_resync(c)
+    assert len(checkpoint_ids(s)) == 1
+    wait_until(lambda: checkpoint_ids(s) == [], timeout=3, interval=0.02, msg="the checkpoint removed")
+    assert "silent for repl-timeout" in s.log()
+    assert info_repl(s)["connected_slaves"] == 0
+
+
+@soak  # 3 s of following
+def test_a_following_replica_is_not_silent(make_server):
+    """Its polls wait on the master (BLOCK): a link that has nothing to apply stays up."""
+    master, replica = start_pair(make_server)
+    master.client().config_set("repl-timeout", 1)
+    master.client().set("k", "v")
+    wait_synced(master, replica)
+    time.sleep(3)
+    master.client().set("k2", "v")
+    wait_synced(master, replica)
+    assert "silent for repl-timeout" not in master.log()
+    assert replica.client().get("k2") == b"v"
+
+
+def test_pipelined_reads_do_not_pile_up_in_the_master(make_server):
+    """A replica that pipelines reads and never reads the replies would have the master keep
+    every chunk (8 MiB each) in its output: past one chunk unread, a read is refused."""
+    s = make_server()
+    s.client().set("big", os.urandom(3 << 20))
+    with s.conn() as c:
+        reply = c.call("PSYNC", "f" * 40, 1, "0" * 40)
+        cid = str(reply).split()[3]
+        sizes = dict(zip(*[iter(c.call("FULLSYNC", "FILES", cid))] * 2))
+        name = max(sizes, key=sizes.get)
+        size = sizes[name]
+        assert size > 3 << 20
+        c.send(encode_command("FULLSYNC", "READ", cid, name, 0, size) * 8)
+        replies = [c.read_reply() for _ in range(8)]
+    data = [r for r in replies if not isinstance(r, RespError)]
+    assert all(len(d) == size for d in data)
+    assert len(data) * size <= READ_MAX + size  # what the master held for it at most
+    assert str(replies[-1]) == "ERR too many FULLSYNC READ replies unread"
+
+
+def test_reads_one_after_another_are_never_refused(make_server):
+    s = make_server()
+    s.client().set("big", os.urandom(3 << 20))
+    c = link(s)
+    _, _, cid = full_resync(c)
+    name, size = max(files_of(c, cid).items(), key=lambda kv: kv[1])
+    for _ in range(5):
+        assert len(c.execute_command("FULLSYNC", "READ", cid, name, 0, size)) == size
+
+
+# ---- what held up: kept as regression tests ----
+
+def psync_request():
+    return encode_command("PSYNC", "f" * 40, 1, "0" * 40)
+
+
+def test_many_links_psync_at_once_and_half_hang_up(make_server):
+    s = make_server()
+    s.client().set("k", "v")
+    conns = [s.conn() for _ in range(16)]
+    for c in conns:
+        c.send(psync_request())
+    for c in conns[::2]:  # gone while their checkpoints are made, or before
+        c.close()
+    replies = [str(c.read_reply()) for c in conns[1::2]]
+    made = [r for r in replies if r.startswith("FULLRESYNC")]
+    assert len(made) <= 4  # those that hung up may have held the slots while theirs were made
+    assert all(r.startswith("ERR too many full synchronizations") for r in replies if r not in made)
+    for c in conns[1::2]:
+        c.close()
+    fresh = link(s)
+
+    def resyncs():  # once the slots are given back
+        try:
+            return full_resync(fresh)
+        except redis.ResponseError:
+            return None
+    cid = wait_until(resyncs, timeout=3, msg="a slot given back")[2]
+    wait_until(lambda: checkpoint_ids(s) == [cid], timeout=3, msg="every other checkpoint removed")
+
+
+def test_shutdown_while_checkpoints_are_made(make_server):
+    s = make_server()
+    p = s.client().pipeline(transaction=False)
+    for i in range(2000):
+        p.set("k%d" % i, "v" * 100)
+    p.execute()
+    conns = [s.conn() for _ in range(6)]
+    for c in conns:
+        c.send(psync_request())
+    assert s.stop() == 0
+    assert checkpoint_ids(s) == []
+    for c in conns:
+        c.close()
+
+
+def test_reads_at_extreme_offsets_and_counts(make_server):
+    s = make_server()
+    s.client().set("k", "v")
+    c = link(s)
+    _, _, cid = full_resync(c)
+    name = next(iter(files_of(c, cid)))
+    cases = [(2 ** 63 - 1, 1, "offset out of range"), (-2 ** 63, 1, "offset out of range"),
+             (2 ** 63, 1, "value is not an integer or out of range"),
+             (2 ** 64 + 1, 1, "value is not an integer or out of range"),
+             (0, 2 ** 63 - 1, "count out of range"), (0, -2 ** 63, "count out of range"),
+             (0, 2 ** 64, "value is not an integer or out of range")]
+    for offset, count, error in cases:
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command("FULLSYNC", "READ", cid, name, offset, count)
+        assert str(e.value) == error, (offset, count)
+    assert c.ping()
