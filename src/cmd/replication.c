@@ -252,9 +252,8 @@ static int full_sync_retry(client *c, int timed_out) {
     client_ip(c, ip, sizeof(ip));
     c->flags |= CLIENT_REPLICA;
     replicas_add_syncing(c->id, ip);
-    repl_identity identity = identity_get();
     char status[160];
-    snprintf(status, sizeof(status), "FULLRESYNC %s %llu %s", identity.replid, (unsigned long long)r.sequence, r.id);
+    snprintf(status, sizeof(status), "FULLRESYNC %s %llu %s", r.replid, (unsigned long long)r.sequence, r.id);
     reply_simple(&out, status);
     return 1;
 }
@@ -285,6 +284,12 @@ static void full_sync(cmd_ctx *ctx) {
  * POLLUPDATES from its sequence, else a full sync (+FULLRESYNC). tidekv replicas add their run
  * id, so that a server told to follow itself refuses. */
 void cmd_psync(cmd_ctx *ctx) {
+    /* As Redis: a replica serves its own replicas only while its link is up (mid full sync,
+     * its store and history are about to change). */
+    if (replica_active() && !replica_link_up()) {
+        reply_error(ctx->r, "NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
     long long seq;
     if (arg_parse_ll(&ctx->argv[2], &seq) < 0 || seq < 0) {
         reply_error(ctx->r, ERR_NOT_INTEGER);

@@ -31,6 +31,7 @@ typedef struct checkpoint {
     char id[CHECKPOINT_ID_LEN + 1];
     uint64_t owner;    /* the client's id */
     uint64_t sequence; /* it holds exactly the commits up to this one */
+    char replid[REPLID_LEN + 1]; /* its history, read with the sequence (a swap may change it) */
     uint64_t hold;     /* retention_hold's handle; 0 before it is taken */
     int ready;         /* made and listed: until then it only takes its slot */
     checkpoint_file *files;
@@ -159,6 +160,7 @@ static int link_files(checkpoint *cp, const char *path, int64_t *locked_us, char
     }
     *locked_us = time_mono_us();
     cp->sequence = store_latest_sequence();
+    memcpy(cp->replid, identity_get().replid, sizeof(cp->replid));
     cp->hold = retention_hold(cp->sequence);
     char *rocksdb_err = NULL;
     int rc = store_checkpoint(path, &rocksdb_err);
@@ -173,8 +175,14 @@ static int link_files(checkpoint *cp, const char *path, int64_t *locked_us, char
     return 0;
 }
 
+/* Held shared while a checkpoint is made, exclusively by checkpoints_pause. */
+static pthread_rwlock_t making = PTHREAD_RWLOCK_INITIALIZER;
+
+void checkpoints_pause(void) { pthread_rwlock_wrlock(&making); }
+void checkpoints_resume(void) { pthread_rwlock_unlock(&making); }
+
 /* Makes cp's directory: a flush first (without holding writers), then the checkpoint. */
-static int make(checkpoint *cp, char *err, size_t errlen) {
+static int make_directory(checkpoint *cp, char *err, size_t errlen) {
     char path[PATH_MAX];
     path_of(cp, path, sizeof(path));
     if (!reg.dir[0]) {
@@ -206,8 +214,16 @@ static int make(checkpoint *cp, char *err, size_t errlen) {
     return 0;
 }
 
-static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], uint64_t *sequence, char *err,
-                                size_t errlen) {
+/* make_directory, never while the store is being swapped. */
+static int make(checkpoint *cp, char *err, size_t errlen) {
+    pthread_rwlock_rdlock(&making);
+    int rc = make_directory(cp, err, errlen);
+    pthread_rwlock_unlock(&making);
+    return rc;
+}
+
+static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], char replid[REPLID_LEN + 1],
+                                uint64_t *sequence, char *err, size_t errlen) {
     checkpoint *cp = calloc(1, sizeof(*cp)), *old;
     if (!cp) abort();
     cp->owner = owner;
@@ -226,6 +242,7 @@ static checkpoint_status create(uint64_t owner, char id[CHECKPOINT_ID_LEN + 1], 
         return CHECKPOINT_FAILED;
     }
     memcpy(id, cp->id, CHECKPOINT_ID_LEN + 1);
+    memcpy(replid, cp->replid, REPLID_LEN + 1);
     *sequence = cp->sequence;
     pthread_mutex_lock(&reg.lock);
     cp->ready = 1; /* from here on, its owner leaving removes it: cp is no longer ours to read */
@@ -329,7 +346,7 @@ typedef struct maker {
 static void *maker_main(void *arg) {
     maker *m = arg;
     checkpoint_result r = {0};
-    r.status = create(m->owner, r.id, &r.sequence, r.err, sizeof(r.err));
+    r.status = create(m->owner, r.id, r.replid, &r.sequence, r.err, sizeof(r.err));
     if (!m->done(m->arg, &r) && r.status == CHECKPOINT_OK) checkpoints_remove(m->owner, r.id, CHECKPOINT_ID_LEN);
     free(m);
     pthread_mutex_lock(&makers.lock);

@@ -13,6 +13,7 @@
 #ifndef TIDEKV_REPL_CHECKPOINTS_H
 #define TIDEKV_REPL_CHECKPOINTS_H
 
+#include "repl/identity.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,7 @@ typedef struct checkpoint_result {
     checkpoint_status status;           /* CHECKPOINT_OK, TOO_MANY or FAILED */
     char id[CHECKPOINT_ID_LEN + 1];     /* CHECKPOINT_ID_LEN hex characters */
     uint64_t sequence;                  /* it holds exactly the commits up to this one */
+    char replid[REPLID_LEN + 1];        /* the history it belongs to, read with the sequence */
     char err[512];                      /* why it FAILED */
 } checkpoint_result;
 
@@ -56,6 +58,10 @@ typedef struct checkpoint_result {
  * blocked), and its checkpoint is not removed by checkpoints_client_gone. Returns 0, or -1 if
  * the thread cannot start (done is not called). */
 int checkpoints_create(uint64_t owner, int (*done)(void *arg, const checkpoint_result *result), void *arg);
+/* While paused, no checkpoint is being made: the flush and the checkpoint itself use the store
+ * without the global lock's shared side (a replica swapping its store holds this first). */
+void checkpoints_pause(void);
+void checkpoints_resume(void);
 /* Calls each(arg, name, size) for every file of owner's checkpoint id (plain names, in the
  * order listed at creation). CHECKPOINT_OK or UNKNOWN. */
 checkpoint_status checkpoints_files(uint64_t owner, const char *id, size_t idlen,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "repl/checkpoints.h"
 #include "util/file.h"
 #include "util/log.h"
 #include "util/timeutil.h"
@@ -220,7 +221,12 @@ static int fetch_and_swap(const fullsync_link *link, const char *id, uint64_t se
     log_msg(LOG_NOTICE, "replica: downloaded in %lld ms; swapping the store", (long long)(time_mono_ms() - began));
     int64_t pause_us;
     char err[512];
-    if (dataset_swap(dir, name, sequence, link->stopping, &pause_us, err, sizeof(err)) < 0) {
+    /* A checkpoint for a replica of ours flushes and links the store without the global lock:
+     * none may be in the making while the store closes. */
+    checkpoints_pause();
+    rc = dataset_swap(dir, name, sequence, link->stopping, &pause_us, err, sizeof(err));
+    checkpoints_resume();
+    if (rc < 0) {
         log_msg(LOG_WARNING, "replica: full sync failed, the old data is kept: %s", err);
         return -1;
     }

@@ -576,6 +576,13 @@ int replica_follows(const char *host, int port) {
     return same;
 }
 
+int replica_link_up(void) {
+    pthread_mutex_lock(&rs.lock);
+    int up = rs.state == LINK_CONNECTED;
+    pthread_mutex_unlock(&rs.lock);
+    return up;
+}
+
 int replica_get_role(replica_role *out) {
     if (!replica_active()) return -1;
     pthread_mutex_lock(&rs.lock);

@@ -27,6 +27,8 @@ typedef struct replica_role {
     long long offset; /* -1 while the link is down */
 } replica_role;
 int replica_get_role(replica_role *out);
+/* Whether the link to the master is up (following by POLLUPDATES, not connecting or syncing). */
+int replica_link_up(void);
 /* CLIENT KILL of the master's link: cuts the link if it is up (the thread connects again after
  * its usual pause, with a partial sync). 1 if it was up, else 0. */
 int replica_drop_link(void);

@@ -612,3 +612,19 @@ def test_durable_consumers_are_created_on_the_master(make_server):
         with pytest.raises(redis.exceptions.ReadOnlyError, match=READONLY):
             r.execute_command(*args)
     assert r.execute_command("SEQUENCE") >= 0  # reads go on
+
+
+def test_a_replica_without_its_master_refuses_psync(make_server):
+    """As Redis: a replica whose own link is down (its master gone, or mid full sync) answers
+    PSYNC with NOMASTERLINK, before looking at the arguments; once the link is up it serves."""
+    from conftest import free_port
+    master_port = free_port()
+    replica = make_server({"replicaof": ["127.0.0.1", master_port]})
+    c = replica.client()
+    with pytest.raises(redis.ResponseError) as refused:
+        c.execute_command("PSYNC", "?", "-1")
+    assert str(refused.value) == "NOMASTERLINK Can't SYNC while not connected with my master"
+    c.execute_command("REPLICAOF", "NO", "ONE")
+    if not IS_REDIS:  # a master answers a tidekv PSYNC (redis-server would start an RDB transfer)
+        reply = c.execute_command("PSYNC", "0" * 40, "0")
+        assert reply.startswith(b"CONTINUE ") or reply.startswith(b"FULLRESYNC "), reply
