@@ -28,8 +28,9 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Batches asked for per POLLUPDATES, and how long the master may hold it open when idle. */
-#define POLL_MAX "100"
+/* Batches asked for per POLLUPDATES (POLLUPDATES's largest MAX; cdc-poll-max-bytes bounds the
+ * reply too), and how long the master may hold it open when idle. */
+#define POLL_MAX "1000"
 #define POLL_BLOCK_MS 1000
 /* How often the replica takes its master's durable consumers, between polls: an
  * acknowledgement on the master reaches it within a second. */

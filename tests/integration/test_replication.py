@@ -394,7 +394,7 @@ def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
 
 @tidekv_only
 def test_a_replica_writes_a_reply_of_many_commits_at_once_keeping_each_commit(make_server):
-    """A replica that starts behind gets the master's commits many to a reply, and writes
+    """A replica that starts behind gets the master's commits a thousand to a reply, and writes
     each reply as one RocksDB write (INFO stats counts them as write groups); its history still
     holds the master's commits one by one, with their sequences, libraries included."""
     master = make_server()
@@ -426,6 +426,39 @@ def test_a_replica_writes_a_reply_of_many_commits_at_once_keeping_each_commit(ma
     stats = r.info("stats")
     assert stats["grouped_writes"] == len(batches)
     assert stats["write_groups"] <= 10, "each reply's commits went in one write"
+
+
+@tidekv_only
+def test_a_replicas_polls_are_not_paced(make_server):
+    """A consumer that keeps up with a busy stream is answered at most once per cdc-poll-pace-ms;
+    a replica's link is answered at once (its lag is what WAIT and its readers wait for)."""
+    master = make_server({"cdc-poll-pace-ms": 3000})
+    c = master.client()
+
+    def seconds_to_see_a_write_after_a_busy_stream(poller):
+        seq = c.execute_command("SEQUENCE")
+        with c.pipeline(transaction=False) as p:
+            for i in range(3000):
+                p.set("k%d" % i, i)
+            p.execute()
+        while True:  # full replies in quick succession: the stream is busy for this consumer
+            reply = poller.execute_command("POLLUPDATES", seq, "MAX", 1000, "FORMAT", "RAW")
+            reply = dict(zip(reply[::2], reply[1::2]))
+            seq = reply[b"next_sequence"]
+            if seq == c.execute_command("SEQUENCE"):
+                break
+        threading.Timer(0.2, lambda: c.set("marker", 1)).start()
+        started = time.monotonic()
+        reply = poller.execute_command("POLLUPDATES", seq, "MAX", 1000, "BLOCK", 10000, "FORMAT", "RAW")
+        assert len(dict(zip(reply[::2], reply[1::2]))[b"updates"]) == 1
+        return time.monotonic() - started
+
+    consumer = master.client(socket_timeout=15)
+    assert seconds_to_see_a_write_after_a_busy_stream(consumer) > 2  # the setup makes the stream busy
+    replica_link = master.client(socket_timeout=15)
+    replid = info_repl(master)["master_replid"]
+    assert replica_link.execute_command("PSYNC", replid, c.execute_command("SEQUENCE")).startswith(b"CONTINUE")
+    assert seconds_to_see_a_write_after_a_busy_stream(replica_link) < 1.5
 
 
 def test_wait_counts_the_replicas_that_have_the_write(make_server):
