@@ -186,9 +186,11 @@ static void poll_wake(void *arg) { net_wake(((poll_wait *)arg)->c); }
  * latest can include a commit that cannot be read yet, and a BLOCK poll must wait for it. */
 static int poll_ready(const cdc_poll *p) { return p->nupdates > 0 || p->scanned < cdc_announced_sequence(); }
 
-/* How long a poll that could answer now should wait to pace its consumer (0 = answer now). */
+/* How long a poll that could answer now should wait to pace its consumer (0 = answer now).
+ * A replica's link is never paced: every write it waits for is replica lag (WAIT, reads on
+ * the replica), and it asks for large replies (MAX 1000) that it applies as one write each. */
 static int64_t pace_wait_us(const client *c, const cdc_poll *p) {
-    if (cdc_poll_full(p) || !c->poll_stream_busy) return 0;
+    if (cdc_poll_full(p) || !c->poll_stream_busy || (c->flags & CLIENT_REPLICA)) return 0;
     int64_t pace_us = (int64_t)CONFIG_READ(cdc_poll_pace_ms) * 1000;
     int64_t since = time_mono_us() - c->last_poll_reply_us;
     return since < pace_us ? pace_us - since : 0;

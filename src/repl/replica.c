@@ -14,11 +14,13 @@
 #include "cdc/apply.h"
 #include "cdc/batch.h"
 #include "cdc/consumers.h"
+#include "cdc/record.h"
 #include "config.h"
 #include "repl/fullsync.h"
 #include "repl/identity.h"
 #include "repl/replicas.h"
 #include "script/functions.h"
+#include "server.h"
 #include "storage/durable.h"
 #include "storage/keylock.h"
 #include "storage/store.h"
@@ -27,8 +29,9 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Batches asked for per POLLUPDATES, and how long the master may hold it open when idle. */
-#define POLL_MAX "100"
+/* Batches asked for per POLLUPDATES (POLLUPDATES's largest MAX; cdc-poll-max-bytes bounds the
+ * reply too), and how long the master may hold it open when idle. */
+#define POLL_MAX "1000"
 #define POLL_BLOCK_MS 1000
 /* How often the replica takes its master's durable consumers, between polls: an
  * acknowledgement on the master reaches it within a second. */
@@ -262,40 +265,140 @@ static int handshake(redisContext *c, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
 
 /* ---- applying batches ---- */
 
-/* Writes one batch as it is, after checking it is the next one and tidekv's to write. The
- * caller holds the global lock's exclusive side: the batch's before-state must not move. */
-static int apply_batch(const char *data, size_t len) {
+/* Consecutive batches of a POLLUPDATES reply written as one: their commits one after another
+ * behind one header, as a master's group write holds its clients' commits, so the replica
+ * pays one RocksDB write (one WAL append), one key-count update and one wake-up for them
+ * all. Each commit keeps its change record and its sequences: POLLUPDATES on the replica splits
+ * the write back into the master's commits (cdc/commits.h). */
+typedef struct batch_group {
+    txn t;                     /* every batch's writes, staged to learn what they change */
+    functions_batch libraries; /* FUNCTION's libraries in memory follow the batches' records */
+    apply_limits limits;
+    buf merged;      /* the header, then each batch's records */
+    uint64_t first;  /* the first batch's sequence */
+    uint32_t count;  /* the sequences of the batches staged */
+    size_t nbatches;
+} batch_group;
+
+static void group_begin(batch_group *g) {
+    txn_init(&g->t);
+    functions_batch_init(&g->libraries);
+    g->limits = (apply_limits){CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &g->libraries.hooks, 1};
+    buf_init(&g->merged);
+    uint8_t header[BATCH_HEADER_SIZE] = {0};
+    buf_append(&g->merged, header, sizeof(header));
+    g->first = store_latest_sequence() + 1;
+    g->count = 0;
+    g->nbatches = 0;
+}
+
+static void group_free(batch_group *g) {
+    functions_batch_end(&g->libraries, &g->t, 0);
+    txn_free(&g->t);
+    buf_free(&g->merged);
+}
+
+/* Whether a batch begins with a commit's change record: one that does not would join the
+ * commit before it in a merged write, so it begins a write of its own. */
+static int starts_commit(const char *data, size_t len) {
+    batch_reader r;
+    batch_record op;
+    return batch_reader_init(&r, data, len) == 0 && batch_reader_next(&r, &op) == 1 && op.op == BATCH_LOG_DATA &&
+           record_is_tidekv(op.key.ptr, op.key.len);
+}
+
+/* Stages one batch after the group's, checking it is the next one and tidekv's to write. The
+ * caller holds the global lock's exclusive side: the batch's before-state must not move.
+ * Returns 0, 1 if it must begin a group of its own (nothing staged), or -1 if it is refused
+ * (logged; the group's txn is then empty). */
+static int group_add(batch_group *g, const char *data, size_t len) {
     batch_reader h;
-    if (batch_reader_init(&h, data, len) < 0 || h.count == 0) {
+    if (batch_reader_init(&h, data, len) < 0 || h.count == 0 || h.count > UINT32_MAX - g->count) {
         log_msg(LOG_WARNING, "replica: the master sent a malformed batch");
         return -1;
     }
-    uint64_t expected = store_latest_sequence() + 1;
+    uint64_t expected = g->first + g->count;
     if (h.sequence != expected) {
         log_msg(LOG_WARNING, "replica: the master sent the batch at sequence %llu, expected %llu",
                 (unsigned long long)h.sequence, (unsigned long long)expected);
         return -1;
     }
-    txn t;
-    txn_init(&t);
-    functions_batch libraries; /* FUNCTION's libraries in memory follow the batch's records */
-    functions_batch_init(&libraries);
-    apply_limits limits = {CONFIG_READ(databases), (uint64_t)CONFIG_READ(proto_max_bulk_len), &libraries.hooks, 1};
+    if (g->nbatches > 0 && !starts_commit(data, len)) return 1;
     char err[256];
-    char *write_err = NULL;
-    int rc = cdc_apply_batch(&t, data, len, &limits, err, sizeof(err));
-    functions_batch_end(&libraries, &t, rc >= 0);
-    if (rc < 0) log_msg(LOG_WARNING, "replica: refused a batch from the master: %s", err);
-    if (rc >= 0 && (rc = txn_commit_verbatim(&t, data, len, &write_err)) < 0)
-        log_msg(LOG_WARNING, "replica: write failed: %s", write_err);
-    free(write_err);
-    txn_free(&t);
-    if (rc == 0 && store_latest_sequence() != h.sequence + h.count - 1) {
-        log_msg(LOG_WARNING, "replica: the batch at %llu was written at another sequence: the data diverged",
-                (unsigned long long)h.sequence);
+    if (cdc_apply_batch(&g->t, data, len, &g->limits, err, sizeof(err)) < 0) {
+        log_msg(LOG_WARNING, "replica: refused a batch from the master: %s", err);
         return -1;
     }
+    buf_append(&g->merged, data + BATCH_HEADER_SIZE, len - BATCH_HEADER_SIZE);
+    g->count += h.count;
+    g->nbatches++;
+    return 0;
+}
+
+/* Writes the group's batches as one (nothing if it has none), and frees it. 0, or -1 (logged). */
+static int group_write(batch_group *g) {
+    int rc = 0;
+    if (g->nbatches > 0) {
+        functions_batch_end(&g->libraries, &g->t, 1);
+        batch_write_header((uint8_t *)g->merged.data, g->first, g->count);
+        char *write_err = NULL;
+        if ((rc = txn_commit_verbatim(&g->t, g->merged.data, g->merged.len, &write_err)) < 0)
+            log_msg(LOG_WARNING, "replica: write failed: %s", write_err);
+        free(write_err);
+        if (rc == 0 && store_latest_sequence() != g->first + g->count - 1) {
+            log_msg(LOG_WARNING, "replica: the batches from %llu were written at another sequence: the data diverged",
+                    (unsigned long long)g->first);
+            rc = -1;
+        }
+        if (rc == 0) { /* counted as the master counts its write groups (INFO stats) */
+            atomic_fetch_add(&stats.write_groups, 1);
+            atomic_fetch_add(&stats.grouped_writes, (long long)g->nbatches);
+        }
+    }
+    group_free(g);
+    return rc;
+}
+
+/* Begins a group with updates[from] and stages the batches that follow, up to end or one that
+ * begins a group of its own. Returns 0 with *staged the number staged, or -1 when
+ * updates[from + *staged] is refused (logged; the group is then freed). */
+static int stage_group(batch_group *g, const redisReply *updates, size_t from, size_t end, size_t *staged) {
+    group_begin(g);
+    buf raw;
+    buf_init(&raw);
+    int rc = 0;
+    for (*staged = 0; from + *staged < end; ++*staged) {
+        const redisReply *u = updates->element[from + *staged];
+        buf_clear(&raw);
+        if (u->type != REDIS_REPLY_STRING || hex_decode(&raw, u->str, u->len) < 0) {
+            log_msg(LOG_WARNING, "replica: the master sent a batch that is not hex");
+            rc = -1;
+        } else {
+            rc = group_add(g, raw.data, raw.len);
+        }
+        if (rc != 0) break;
+    }
+    buf_free(&raw);
+    if (rc < 0) group_free(g);
     return rc < 0 ? -1 : 0;
+}
+
+/* Applies a reply's batches, in order, in as few writes as they allow. A refused batch stops
+ * them: the ones before it are written (staged anew, their txn having gone with the refusal),
+ * then the failure is reported. 0, or -1 (logged). */
+static int apply_batches(const redisReply *updates) {
+    for (size_t from = 0; from < updates->elements;) {
+        batch_group g;
+        size_t end = updates->elements, staged;
+        int refused = 0;
+        while (stage_group(&g, updates, from, end, &staged) < 0) {
+            refused = 1;
+            end = from + staged; /* fewer each time: the loop ends */
+        }
+        if (group_write(&g) < 0 || refused) return -1;
+        from += staged;
+    }
+    return 0;
 }
 
 /* The value of a field of a RESP2 map reply (a flat array), or NULL. */
@@ -324,8 +427,8 @@ static int sync_if_always(void) {
     return 0;
 }
 
-/* Applies a POLLUPDATES reply's batches, in order, under the global lock's exclusive side
- * (taken once for them all: readers wait for one reply's batches, not for each). */
+/* Applies a POLLUPDATES reply's batches under the global lock's exclusive side (taken once for
+ * them all: readers wait for one reply's batches, not for each). */
 static int apply_updates(const redisReply *r) {
     const redisReply *updates = r->type == REDIS_REPLY_ARRAY ? map_field(r, "updates") : NULL;
     if (!updates || updates->type != REDIS_REPLY_ARRAY) {
@@ -337,21 +440,8 @@ static int apply_updates(const redisReply *r) {
      * for this thread to stop: the wait gives up when the thread is stopped. */
     while (keylock_global_exclusive_unless(stopping) < 0)
         if (stopping()) return -1;
-    buf raw;
-    buf_init(&raw);
-    int rc = 0;
-    for (size_t i = 0; i < updates->elements && rc == 0; i++) {
-        const redisReply *u = updates->element[i];
-        buf_clear(&raw);
-        if (u->type != REDIS_REPLY_STRING || hex_decode(&raw, u->str, u->len) < 0) {
-            log_msg(LOG_WARNING, "replica: the master sent a batch that is not hex");
-            rc = -1;
-        } else {
-            rc = apply_batch(raw.data, raw.len);
-        }
-    }
+    int rc = apply_batches(updates);
     keylock_global_release();
-    buf_free(&raw);
     return rc < 0 ? -1 : sync_if_always();
 }
 

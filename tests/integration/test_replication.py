@@ -149,16 +149,21 @@ def test_watch_on_a_replica_sees_replicated_writes(make_server):
 
 # ---- tidekv: the same sequence numbers everywhere ----
 
-def raw_history(s):
-    """Every retained batch, raw: what POLLUPDATES FORMAT RAW returns from 0."""
+def raw_batches(s):
+    """Every retained batch, raw: what POLLUPDATES FORMAT RAW returns from 0; and the sequence after."""
     c, seq, out = s.client(), 0, []
     while True:
         reply = c.execute_command("POLLUPDATES", seq, "MAX", 1000, "FORMAT", "RAW")
         reply = dict(zip(reply[::2], reply[1::2]))
         out += reply[b"updates"]
         if reply[b"next_sequence"] == seq:
-            return hashlib.sha1(b"".join(out)).hexdigest(), seq
+            return out, seq
         seq = reply[b"next_sequence"]
+
+
+def raw_history(s):
+    out, seq = raw_batches(s)
+    return hashlib.sha1(b"".join(out)).hexdigest(), seq
 
 
 @tidekv_only
@@ -385,6 +390,75 @@ def test_a_blocked_poller_on_the_replica_sees_replicated_batches(make_server):
     assert [b"SET", b"woken", b"yes"] in commands
 
 
+@tidekv_only
+def test_a_replica_writes_a_reply_of_many_commits_at_once_keeping_each_commit(make_server):
+    """A replica that starts behind gets the master's commits a thousand to a reply, and writes
+    each reply as one RocksDB write (INFO stats counts them as write groups); its history still
+    holds the master's commits one by one, with their sequences, libraries included."""
+    master = make_server()
+    c = master.client()
+    for i in range(300):
+        c.set("single%d" % i, i)
+    write_every_type(c, 100)
+    with c.pipeline(transaction=True) as p:
+        p.set("multi", 1).incr("multi").rpush("multilist", "a", "b")
+        p.execute()
+    c.eval("redis.call('SET', 'script', 'x') redis.call('DEL', 'single0')", 0)
+    lib = "#!lua name=%s\nredis.register_function('%s', function() return '%s' end)"
+    c.function_load(lib % ("a", "fa", "1"))
+    c.function_load(lib % ("b", "fb", "1"))
+    c.function_delete("a")
+    c.function_load(lib % ("b", "fb", "2"), replace=True)
+    c.flushdb()
+    write_every_type(c, 50, "after")
+    batches, _ = raw_batches(master)
+    assert len(batches) > 1000
+
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    wait_synced(master, replica)
+    r = replica.client()
+    assert raw_history(replica) == raw_history(master)
+    assert dataset(replica) == dataset(master)
+    assert r.function_list(withcode=True) == c.function_list(withcode=True)
+    assert r.fcall("fb", 0) == b"2"
+    stats = r.info("stats")
+    assert stats["grouped_writes"] == len(batches)
+    assert stats["write_groups"] <= 10, "each reply's commits went in one write"
+
+
+@tidekv_only
+def test_a_replicas_polls_are_not_paced(make_server):
+    """A consumer that keeps up with a busy stream is answered at most once per cdc-poll-pace-ms;
+    a replica's link is answered at once (its lag is what WAIT and its readers wait for)."""
+    master = make_server({"cdc-poll-pace-ms": 3000})
+    c = master.client()
+
+    def seconds_to_see_a_write_after_a_busy_stream(poller):
+        seq = c.execute_command("SEQUENCE")
+        with c.pipeline(transaction=False) as p:
+            for i in range(3000):
+                p.set("k%d" % i, i)
+            p.execute()
+        while True:  # full replies in quick succession: the stream is busy for this consumer
+            reply = poller.execute_command("POLLUPDATES", seq, "MAX", 1000, "FORMAT", "RAW")
+            reply = dict(zip(reply[::2], reply[1::2]))
+            seq = reply[b"next_sequence"]
+            if seq == c.execute_command("SEQUENCE"):
+                break
+        threading.Timer(0.2, lambda: c.set("marker", 1)).start()
+        started = time.monotonic()
+        reply = poller.execute_command("POLLUPDATES", seq, "MAX", 1000, "BLOCK", 10000, "FORMAT", "RAW")
+        assert len(dict(zip(reply[::2], reply[1::2]))[b"updates"]) == 1
+        return time.monotonic() - started
+
+    consumer = master.client(socket_timeout=15)
+    assert seconds_to_see_a_write_after_a_busy_stream(consumer) > 2  # the setup makes the stream busy
+    replica_link = master.client(socket_timeout=15)
+    replid = info_repl(master)["master_replid"]
+    assert replica_link.execute_command("PSYNC", replid, c.execute_command("SEQUENCE")).startswith(b"CONTINUE")
+    assert seconds_to_see_a_write_after_a_busy_stream(replica_link) < 1.5
+
+
 def test_wait_counts_the_replicas_that_have_the_write(make_server):
     master = make_server()
     replicas = [make_server({"replicaof": ["127.0.0.1", master.port]}) for _ in range(2)]
@@ -534,6 +608,38 @@ def test_a_hostile_master_never_corrupts_a_replica(make_server, reply):
         assert c.execute_command("SEQUENCE") == seq
         assert c.dbsize() == 1
         assert "replica:" in replica.log()
+    finally:
+        fake.close()
+
+
+@tidekv_only
+def test_a_refused_batch_in_the_middle_of_a_reply_stops_after_the_batches_before_it(make_server):
+    """The batches of a reply are written as one, yet a refused one leaves the ones before it
+    written, and nothing of itself or after it."""
+    source = make_server()
+    s = source.client()
+    s.set("k1", "v1")
+    s.set("k2", "v2")
+    reply = s.execute_command("POLLUPDATES", 0, "MAX", 10, "FORMAT", "RAW")
+    good = dict(zip(reply[::2], reply[1::2]))[b"updates"]
+    assert len(good) == 2
+    after = s.execute_command("SEQUENCE") + 1
+    unknown_cf = batch_hex(after, 1, b"\x05\x63\x01a\x01b")
+    fake = FakeMaster(poll_reply(*good, unknown_cf, batch_hex(after + 1, 1, b"\x01\x01a\x01b")))
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        assert c.execute_command("SEQUENCE") == bytes.fromhex(good[0].decode())[0] - 1 == 0
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2  # it logged, dropped the link and came back
+        assert c.execute_command("SEQUENCE") == after - 1
+        assert c.mget("k1", "k2") == [b"v1", b"v2"]
+        assert c.dbsize() == 2
+        assert "column family 99 is not one tidekv writes" in replica.log()
+        assert c.execute_command("POLLUPDATES", 0, "MAX", 10, "FORMAT", "RAW") == reply
     finally:
         fake.close()
 
