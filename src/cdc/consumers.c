@@ -90,16 +90,10 @@ static int save(char *err, size_t errlen) {
 }
 
 int consumers_load(char *err, size_t errlen) {
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", store_dir(), CONSUMERS_FILE) >= (int)sizeof(path)) {
-        snprintf(err, errlen, "data directory path too long");
-        return -1;
-    }
     buf text;
     buf_init(&text);
-    int found = file_read_all(path, &text);
+    int found = file_read_in(store_dir(), CONSUMERS_FILE, &text, err, errlen);
     if (found < 0) {
-        snprintf(err, errlen, "can't read %s: %s", path, strerror(errno));
         buf_free(&text);
         return -1;
     }
@@ -107,7 +101,7 @@ int consumers_load(char *err, size_t errlen) {
     size_t n = 0;
     char why[128];
     if (found && consumer_file_decode(text.data, text.len, &list, &n, why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s: %s", path, why);
+        snprintf(err, errlen, "%s/%s: %s", store_dir(), CONSUMERS_FILE, why);
         buf_free(&text);
         return -1;
     }

@@ -112,17 +112,6 @@ static int parse_files(const redisReply *r, remote_file **files, size_t *n, uint
 
 /* ---- downloading ---- */
 
-static int write_all(int fd, const char *p, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* FULLSYNC READ id name offset count: the bulk string's bytes, or NULL (logged). */
 static redisReply *read_chunk(const fullsync_link *link, const char *id, const remote_file *f, uint64_t offset,
                               uint64_t count) {
@@ -160,7 +149,7 @@ static int copy_file(const fullsync_link *link, const char *id, const remote_fil
             log_msg(LOG_WARNING, "replica: '%s' ends at %llu bytes, the master announced %llu", f->name,
                     (unsigned long long)offset, (unsigned long long)f->size);
             rc = -1;
-        } else if (got > 0 && write_all(fd, r->str, got) < 0) {
+        } else if (got > 0 && file_write_all(fd, r->str, got) < 0) {
             log_msg(LOG_WARNING, "replica: can't write '%s': %s", f->name, strerror(errno));
             rc = -1;
         }

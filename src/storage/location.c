@@ -15,16 +15,10 @@ int location_is_store_name(const char *name) {
 }
 
 int location_resolve(const char *dir, char *out, size_t len, char *name, size_t name_len, char *err, size_t errlen) {
-    char path[4096];
-    if (snprintf(path, sizeof(path), "%s/%s", dir, LOCATION_FILE) >= (int)sizeof(path)) {
-        snprintf(err, errlen, "data directory path too long");
-        return -1;
-    }
     buf text;
     buf_init(&text);
-    int found = file_read_all(path, &text);
+    int found = file_read_in(dir, LOCATION_FILE, &text, err, errlen);
     if (found < 0) {
-        snprintf(err, errlen, "can't read %s: %s", path, strerror(errno));
         buf_free(&text);
         return -1;
     }
@@ -35,7 +29,7 @@ int location_resolve(const char *dir, char *out, size_t len, char *name, size_t 
         snprintf(name, name_len, "%s", "");
         if (snprintf(out, len, "%s", dir) >= (int)len) rc = -1;
     } else if (!location_is_store_name(text.data)) {
-        snprintf(err, errlen, "%s names no store: '%.64s'", path, text.data);
+        snprintf(err, errlen, "%s/%s names no store: '%.64s'", dir, LOCATION_FILE, text.data);
         buf_free(&text);
         return -1;
     } else {

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_all(int fd, const char *p, size_t len) {
+int file_write_all(int fd, const char *p, size_t len) {
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR) continue;
@@ -17,17 +17,6 @@ static int write_all(int fd, const char *p, size_t len) {
         len -= (size_t)n;
     }
     return 0;
-}
-
-/* Syncs a directory, so that a rename in it survives a crash. */
-static int sync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return rc;
 }
 
 int file_write_atomic(const char *dir, const char *name, const void *data, size_t len, char *err, size_t errlen) {
@@ -41,7 +30,7 @@ int file_write_atomic(const char *dir, const char *name, const void *data, size_
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto failed;
     step = "writing";
-    if (write_all(fd, data, len) < 0) goto failed_open;
+    if (file_write_all(fd, data, len) < 0) goto failed_open;
     step = "syncing";
     if (fsync(fd) < 0) goto failed_open;
     step = "closing";
@@ -49,7 +38,7 @@ int file_write_atomic(const char *dir, const char *name, const void *data, size_
     step = "renaming";
     if (rename(tmp, path) < 0) goto failed;
     step = "syncing the directory of";
-    if (sync_dir(dir) < 0) goto failed;
+    if (file_sync_path(dir) < 0) goto failed; /* so that the rename survives a crash */
     return 0;
 failed_open:;
     int saved = errno;
@@ -88,6 +77,17 @@ int file_read_all(const char *path, buf *out) {
     }
     close(fd);
     return 1;
+}
+
+int file_read_in(const char *dir, const char *name, buf *out, char *err, size_t errlen) {
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+        snprintf(err, errlen, "data directory path too long");
+        return -1;
+    }
+    int found = file_read_all(path, out);
+    if (found < 0) snprintf(err, errlen, "can't read %s: %s", path, strerror(errno));
+    return found;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
