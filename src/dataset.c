@@ -161,6 +161,13 @@ int dataset_open(int replica) {
         log_msg(LOG_WARNING, "can't tell where the database is: %s", err);
         return -1;
     }
+    /* Opening it would make an empty store there, and the old one would be removed as replaced. */
+    struct stat st;
+    if (current_name[0] && stat(path, &st) < 0) {
+        log_msg(LOG_WARNING, "the pointer file '%s/%s' names '%s', which can't be opened: %s", data_dir(),
+                LOCATION_FILE, current_name, strerror(errno));
+        return -1;
+    }
     remove_leftovers();
     if (open_loaded(path, replica) < 0) return -1;
     start_tail();
@@ -208,8 +215,10 @@ static void resume_store_threads(int reopened) {
 }
 
 /* Swaps the store for the one in name, the global lock held exclusively: 0, or -1 with the
- * old store open again. Exits the process if not even that opens: serving is impossible. */
-static int swap_locked(const char *name, char *err, size_t errlen) {
+ * old store open again. Exits the process if not even that opens: serving is impossible.
+ * *pointed is set when the pointer file may name the new store although the swap failed (its
+ * write failed after the rename, e.g. syncing the directory): the new store must then stay. */
+static int swap_locked(const char *name, int *pointed, char *err, size_t errlen) {
     char old_path[4096], new_path[4096], why[512];
     path_of(current_name, old_path, sizeof(old_path));
     path_of(name, new_path, sizeof(new_path));
@@ -220,6 +229,7 @@ static int swap_locked(const char *name, char *err, size_t errlen) {
     } else if (location_set(data_dir(), name, why, sizeof(why)) < 0) {
         /* The pointer file names the old store still: a restart would open that one. */
         snprintf(err, errlen, "can't switch to the copy: %s", why);
+        *pointed = 1;
         close_loaded();
         rc = -1;
     }
@@ -272,10 +282,12 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     char old_name[NAME_MAX_LEN];
     snprintf(old_name, sizeof(old_name), "%s", current_name);
     int64_t began = time_mono_us();
-    int rc = swap_locked(name, err, errlen);
+    int pointed = 0;
+    int rc = swap_locked(name, &pointed, err, errlen);
     *pause_us = time_mono_us() - began;
     keylock_global_release();
     resume_store_threads(1);
-    remove_store(rc == 0 ? old_name : name);
+    /* Both stores are whole: the next start-up opens the one named and removes the other. */
+    if (rc == 0 || !pointed) remove_store(rc == 0 ? old_name : name);
     return rc;
 }

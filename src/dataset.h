@@ -31,7 +31,8 @@ void dataset_remove_download(const char *path);
  * released, blocked POLLUPDATES fail (the history they read is gone), WATCHed keys are
  * touched. give_up is asked while waiting for the lock (the replica stops). The time clients
  * were kept waiting goes to *pause_us. Returns 0; or -1 with the reason in err, the old store
- * still in place and the download removed. */
+ * still in place and the download removed (kept as an unused store when the pointer file
+ * may name it: the next start-up opens the one named and removes the other). */
 int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*give_up)(void), int64_t *pause_us,
                  char *err, size_t errlen);
 

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_rwlock_clockwrlock: waits on the monotonic clock */
 #include "repl/checkpoints.h"
 
 #include <dirent.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdc/retention.h"
@@ -178,7 +180,19 @@ static int link_files(checkpoint *cp, const char *path, int64_t *locked_us, char
 /* Held shared while a checkpoint is made, exclusively by checkpoints_pause. */
 static pthread_rwlock_t making = PTHREAD_RWLOCK_INITIALIZER;
 
-void checkpoints_pause(void) { pthread_rwlock_wrlock(&making); }
+/* How often checkpoints_pause asks whether to give up. */
+#define PAUSE_SLICE_MS 10
+
+int checkpoints_pause(int (*give_up)(void)) {
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += PAUSE_SLICE_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        if (pthread_rwlock_clockwrlock(&making, CLOCK_MONOTONIC, &until) == 0) return 0;
+        if (give_up()) return -1;
+    }
+}
 void checkpoints_resume(void) { pthread_rwlock_unlock(&making); }
 
 /* Makes cp's directory: a flush first (without holding writers), then the checkpoint. */

@@ -59,8 +59,11 @@ typedef struct checkpoint_result {
  * the thread cannot start (done is not called). */
 int checkpoints_create(uint64_t owner, int (*done)(void *arg, const checkpoint_result *result), void *arg);
 /* While paused, no checkpoint is being made: the flush and the checkpoint itself use the store
- * without the global lock's shared side (a replica swapping its store holds this first). */
-void checkpoints_pause(void);
+ * without the global lock's shared side (a replica swapping its store holds this first).
+ * Waits for the checkpoints being made, asking give_up between slices: a maker waits for the
+ * global lock's exclusive side, which a thread holding the shared side may keep while it waits
+ * for the caller (REPLICAOF joining the replica's thread). 0 when paused, -1 if it gave up. */
+int checkpoints_pause(int (*give_up)(void));
 void checkpoints_resume(void);
 /* Calls each(arg, name, size) for every file of owner's checkpoint id (plain names, in the
  * order listed at creation). CHECKPOINT_OK or UNKNOWN. */

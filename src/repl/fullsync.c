@@ -212,7 +212,11 @@ static int fetch_and_swap(const fullsync_link *link, const char *id, uint64_t se
     char err[512];
     /* A checkpoint for a replica of ours flushes and links the store without the global lock:
      * none may be in the making while the store closes. */
-    checkpoints_pause();
+    if (checkpoints_pause(link->stopping) < 0) {
+        dataset_remove_download(dir);
+        log_msg(LOG_WARNING, "replica: full sync stopped before the swap, the old data is kept");
+        return -1;
+    }
     rc = dataset_swap(dir, name, sequence, link->stopping, &pause_us, err, sizeof(err));
     checkpoints_resume();
     if (rc < 0) {

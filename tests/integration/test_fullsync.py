@@ -566,3 +566,20 @@ def test_kill9_of_the_master_mid_download(make_server):
         assert snapshot(replica) == snapshot(master)
     finally:
         slow.close()
+
+
+def test_a_pointer_file_naming_a_missing_store_stops_the_start(make_server):
+    """A pointer file that names a store no longer there (a swap whose pointer write failed after
+    its rename, a hand-made copy) must not start an empty store and remove the data in place."""
+    s = make_server()
+    fill(s.client(), tag="root", n=10)
+    before = snapshot(s)
+    s.stop()
+    with open(os.path.join(s.datadir, "store-location"), "w") as f:
+        f.write("store-999\n")
+    with pytest.raises(RuntimeError):
+        s.start()
+    assert "store-999" in s.log()
+    os.remove(os.path.join(s.datadir, "store-location"))
+    s.start()
+    assert snapshot(s) == before
