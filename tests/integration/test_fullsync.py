@@ -236,6 +236,7 @@ def test_a_replica_with_other_data_takes_the_masters_data_whole(make_server, fak
     assert snapshot(replica) == snapshot(master)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_hostile_masters_leave_the_old_data_and_no_download(make_server, fake_master):
     master = make_server()
     fill(master.client(), n=50)
@@ -266,6 +267,7 @@ def test_hostile_masters_leave_the_old_data_and_no_download(make_server, fake_ma
     assert fm.done == []
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_reads_during_the_sync_see_the_old_data_then_the_new(make_server, fake_master):
     master = make_server()
     fill(master.client(), tag="new", n=300)
@@ -344,6 +346,7 @@ def leftovers(s):
     return [n for n in os.listdir(s.datadir) if n.startswith(("sync-", "store-")) and n not in (in_use, "store-location")]
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_writes_on_the_master_during_the_sync_all_arrive(make_server, fake_master):
     master = make_server()
     fill(master.client(), n=100)
@@ -391,6 +394,7 @@ def test_kill9_of_the_replica_mid_download_keeps_the_old_data(make_server, fake_
     assert snapshot(replica) == snapshot(master)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_kill9_of_the_replica_mid_swap_leaves_one_store_whole(make_server, fake_master):
     """Killed at random moments once the download is complete: the restarted replica holds its
     old data or the master's, whole, with nothing else left in its data directory."""
@@ -423,6 +427,7 @@ def test_kill9_of_the_replica_mid_swap_leaves_one_store_whole(make_server, fake_
     assert snapshot(replica) == want and leftovers(replica) == []
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_link_cuts_during_the_download_then_it_completes(make_server, fake_master):
     from test_hostile_replication import Proxy
     import random
@@ -506,6 +511,7 @@ def age_out_history(master):
     return c
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_new_replica_of_a_master_whose_history_aged_out(make_server):
     master = make_server(PURGE_ARGS)
     c = age_out_history(master)
@@ -526,6 +532,7 @@ def test_a_new_replica_of_a_master_whose_history_aged_out(make_server):
                       if os.path.exists(os.path.join(master.datadir, "repl-checkpoints")) else True)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_replica_of_another_history_is_replaced(make_server):
     master = make_server(PURGE_ARGS)
     c = age_out_history(master)
@@ -539,6 +546,7 @@ def test_a_replica_of_another_history_is_replaced(make_server):
     assert snapshot(other) == snapshot(master)
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_kill9_of_the_master_mid_download(make_server):
     """The master dies while the replica downloads its checkpoint: the replica keeps its data,
     and once the master is back, syncs in full (its checkpoints went with the restart)."""

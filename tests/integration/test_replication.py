@@ -222,6 +222,7 @@ def test_a_killed_replica_continues_partially(make_server):
     assert stats["sync_partial_ok"] == 2 and stats["sync_full"] == 0
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_client_kill_type_replica_and_master(make_server):
     """CLIENT KILL TYPE replica on the master and TYPE master on the replica cut the link, and the
     replica comes back; Sentinel's TYPE normal and TYPE pubsub spare it."""
@@ -303,6 +304,7 @@ def test_psync_and_replconf_errors(server):
     assert c.execute_command("REPLCONF", "capa", "eof", "capa", "psync2") in (b"OK", True)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_a_replica_with_smaller_limits_is_refused_at_the_handshake(make_server):
     """A replica whose databases or proto-max-bulk-len is below its master's would refuse some of
@@ -340,6 +342,7 @@ def test_replconf_checks_the_replicas_limits(server):
     assert c.execute_command("REPLCONF", "databases", 16, "proto-max-bulk-len", 2 ** 32, "capa", "psync2") in (b"OK", True)
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_two_servers_following_each_other_are_refused(make_server):
     """A follows B while B follows A: B refuses the PSYNC of its own master, whose run id it
@@ -426,6 +429,7 @@ def test_a_replica_writes_a_reply_of_many_commits_at_once_keeping_each_commit(ma
     assert stats["write_groups"] <= 10, "each reply's commits went in one write"
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_a_replicas_polls_are_not_paced(make_server):
     """A consumer that keeps up with a busy stream is answered at most once per cdc-poll-pace-ms;
@@ -612,6 +616,7 @@ def test_a_hostile_master_never_corrupts_a_replica(make_server, reply):
         fake.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_only
 def test_a_refused_batch_in_the_middle_of_a_reply_stops_after_the_batches_before_it(make_server):
     """The batches of a reply are written as one, yet a refused one leaves the ones before it

@@ -50,6 +50,7 @@ def file_identity(s):
     return st.st_ino, st.st_mtime_ns
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_create_ack_drop_reach_the_replica_within_a_second(make_server):
     master, replica = start_pair(make_server)
     m, r = master.client(), replica.client()
@@ -77,6 +78,7 @@ def test_create_ack_drop_reach_the_replica_within_a_second(make_server):
     assert r.info("keyspace")["cdc_consumers"] == 1
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_restarted_replica_keeps_the_consumers(make_server):
     master, replica = start_pair(make_server)
     m = master.client()
@@ -109,6 +111,7 @@ def set_position(s, name, sequence):
         f.write("\n".join(lines))
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_consumer_ahead_of_a_replica_is_kept_and_lost_when_promoted(make_server):
     """A replica that lags holds positions past its latest: it catches up. Promoted before it
     does, the changes the consumer has seen are not there: it is lost, never silently active."""
@@ -222,6 +225,7 @@ def history(s, start):
     return h.seen
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_server):
     master, replica = start_pair(make_server)
     m = master.client()
@@ -300,6 +304,7 @@ def test_a_consumer_and_a_blocked_follower_move_to_the_promoted_replica(make_ser
     assert promoted_at == want[len(got) - 1][0] + want[len(got) - 1][1] - 1
 
 
+@pytest.mark.soak  # long: runs under make soak
 def test_tidekv_cdc_resumes_on_the_promoted_replica(make_server):
     master, replica = start_pair(make_server)
     target = make_server()
