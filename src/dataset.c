@@ -227,7 +227,7 @@ static int swap_locked(const char *name, int *pointed, char *err, size_t errlen)
     if (rc < 0) {
         snprintf(err, errlen, "the copy does not open");
     } else if (location_set(data_dir(), name, why, sizeof(why)) < 0) {
-        /* The pointer file names the old store still: a restart would open that one. */
+        /* The pointer file names one of the two, whole either way: a restart opens that one. */
         snprintf(err, errlen, "can't switch to the copy: %s", why);
         *pointed = 1;
         close_loaded();
