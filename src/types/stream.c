@@ -43,8 +43,8 @@ int stream_id_decr(stream_id *id) {
     return 0;
 }
 
-/* A decimal u64 (digits only, leading zeros allowed as Redis's strtoull takes them): 0, or -1. */
-static int parse_u64(const char *s, size_t len, uint64_t *out) {
+/* A decimal u64 of digits only: 0, or -1 (empty, another byte, or above UINT64_MAX). */
+static int parse_digits(const char *s, size_t len, uint64_t *out) {
     if (len == 0) return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < len; i++) {
@@ -53,6 +53,30 @@ static int parse_u64(const char *s, size_t len, uint64_t *out) {
         v = v * 10 + digit;
     }
     *out = v;
+    return 0;
+}
+
+/* Whether s is a negative number as Redis's string2ll reads one: "-", a digit 1-9, digits, at
+ * least LLONG_MIN. */
+static int is_strict_negative(const char *s, size_t len) {
+    uint64_t magnitude;
+    return len >= 2 && s[0] == '-' && s[1] >= '1' && s[1] <= '9' && parse_digits(s + 1, len - 1, &magnitude) == 0 &&
+           magnitude <= (uint64_t)1 << 63;
+}
+
+/* An id's part as Redis 7.0 reads it (string2ull): a strictly written negative number is
+ * refused; anything else is read by strtoull, so leading white space, a "+" and leading zeros
+ * are taken, and a "-" before the digits wraps the value ("- 3" is not one, " -3" is 2^64 - 3).
+ * 0, or -1. */
+static int parse_u64(const char *s, size_t len, uint64_t *out) {
+    if (is_strict_negative(s, len)) return -1;
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
+    int negative = i < len && s[i] == '-';
+    if (i < len && (s[i] == '-' || s[i] == '+')) i++;
+    uint64_t v;
+    if (parse_digits(s + i, len - i, &v) < 0) return -1;
+    *out = negative ? 0 - v : v;
     return 0;
 }
 

@@ -32,8 +32,23 @@ static void test_id_parse(void **state) {
     assert_int_equal(parse("+", &id), 0);
     assert_id(id, UINT64_MAX, UINT64_MAX);
     const char *invalid[] = {"", "18446744073709551616", "1-18446744073709551616", "1-", "-1", "1-2-3", "a", "1-a",
-                             "1-*", "*", " 1", "1.5", "++", "--", "0x10"};
+                             "1-*", "*", "1 ", "1.5", "++", "--", "0x10", "1--3", "1-+-3", "1- ", "1-+",
+                             "1-" U64_MAX_TEXT "0", "1- -18446744073709551616"};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) assert_int_equal(parse(invalid[i], &id), -1);
+    /* Each part as strtoull reads it, after Redis has refused a strictly written negative. */
+    assert_int_equal(parse(" 5-0", &id), 0);
+    assert_id(id, 5, 0);
+    assert_int_equal(parse("+6-\t+2", &id), 0);
+    assert_id(id, 6, 2);
+    assert_int_equal(parse("9- -3", &id), 0);
+    assert_id(id, 9, UINT64_MAX - 2);
+    assert_int_equal(parse("9--0", &id), 0); /* not strict: "-0" */
+    assert_id(id, 9, 0);
+    assert_int_equal(parse("9--007", &id), 0); /* not strict: a leading zero */
+    assert_id(id, 9, UINT64_MAX - 6);
+    assert_int_equal(parse("9--9223372036854775808", &id), -1); /* LLONG_MIN: strict */
+    assert_int_equal(parse("9--9223372036854775809", &id), 0); /* below it: strtoull's */
+    assert_id(id, 9, 9223372036854775807ULL);
     /* Strict: no "-" or "+". */
     assert_int_equal(stream_id_parse("-", 1, 0, 1, NULL, &id), -1);
     assert_int_equal(stream_id_parse("+", 1, 0, 1, NULL, &id), -1);
