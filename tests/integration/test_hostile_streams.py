@@ -400,3 +400,28 @@ def test_snapshot_of_an_empty_stream_at_0_0(server):
         c.call("XADD", "z", "MAXLEN", "0", "5-5", "f", "v")
         assert c.call("XSETID", "z", "0-0") == "OK"
     assert_snapshot_replays(server, ("z",))
+
+
+@tidekv_only
+@pytest.mark.xfail(strict=True, reason="POLLUPDATES … TYPE stream drops the writes that replace a stream by another "
+                                       "type (SET, MSET, COPY … REPLACE, RENAME over it): they are typed by the new "
+                                       "value, so a consumer of the streams keeps streams that are gone")
+def test_a_type_stream_consumer_hears_of_streams_replaced_by_other_types(server, r):
+    base = int(r.execute_command("SEQUENCE"))
+    with server.conn() as c:
+        for key in ("s1", "s2", "s3", "s4"):
+            c.call("XADD", key, "1-1", "f", "v")
+        c.call("SET", "str", "x")
+        c.call("HSET", "h", "a", "b")
+        assert c.call("SET", "s1", "x") == "OK"
+        assert c.call("MSET", "s2", "x") == "OK"
+        assert c.call("COPY", "str", "s3", "REPLACE") == 1
+        assert c.call("RENAME", "h", "s4") == "OK"
+    rs = RedisServer()
+    try:
+        rs.start()
+        with rs.conn() as rc:
+            assert replay(rc, poll_all(r, base, "RESP", extra=("TYPE", "stream"))) == []
+            assert [k for k in ("s1", "s2", "s3", "s4") if rc.call("TYPE", k) == "stream"] == []
+    finally:
+        rs.stop()
