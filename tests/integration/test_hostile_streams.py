@@ -13,9 +13,8 @@ import time
 
 import pytest
 
-from conftest import IS_REDIS, RespError, encode_command, tidekv_only
+from conftest import RespError, encode_command, tidekv_only
 from test_cdc_helpers import RedisServer, poll_all, replay
-
 
 U64_MAX = 2 ** 64 - 1
 MAX_ID = "%d-%d" % (U64_MAX, U64_MAX)
