@@ -109,8 +109,8 @@ static void wait_for_keys(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv
          * are released (it finds the flag cleared and wakes this waiter). Clearing the flag
          * after the retry, once the locks are released, lost the wake-up of a commit made in
          * between; clearing it before the retry ran would let this waiter's own serving
-         * commit wake itself rather than the next waiter. The same holds for a stream reader:
-         * it is only ever woken by a commit on its keys, which it then sees. */
+         * commit wake itself rather than the next waiter. The same holds for a stream reader,
+         * which differs only in not taking a wake away from the waiters after it. */
         key_waiter *w = ctx->c->block.state;
         pthread_mutex_lock(&waiters_lock);
         w->woken = 0;

@@ -684,7 +684,7 @@ static const cmd_def stream_defs[] = {
      "Sets a stream's last id, entries added and max deleted id.",
      "key:key@0 last-id [ENTRIESADDED entries_added:int] [MAXDELETEDID max_deleted_entry_id]",
      KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
-    {"xread", -4, R, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
+    {"xread", -4, R | B, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
      "Returns the entries of streams after given ids, or waits for some (BLOCK).",
      "[COUNT count:int] [BLOCK milliseconds:int] streams(STREAMS key:key@0... id...)",
      KEYS(UNKNOWN(KEY_RO | KEY_ACCESS)), .getkeys = xread_getkeys},

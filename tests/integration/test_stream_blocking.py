@@ -95,6 +95,22 @@ def test_several_keys_reply_only_those_with_new_entries(server, r):
         conn.close()
 
 
+def test_pipelined_after_writes(server, r):
+    # it runs alone, not in the write group of the commands pipelined before it
+    conn = server.conn(timeout=5.0)
+    try:
+        conn.send(encode_command("SET", "x", "1") + encode_command("XADD", "s", "1-0", "f", "1") +
+                  encode_command("XREAD", "BLOCK", "0", "STREAMS", "s", "$") + encode_command("PING"))
+        assert conn.read_reply() == "OK"
+        assert conn.read_reply() == b"1-0"
+        assert not_answered(conn, 0.2)
+        xadd(r, "s", 2)
+        assert reply_within(conn, 2.0) == [[b"s", [entry(2)]]]
+        assert conn.read_reply() == "PONG"
+    finally:
+        conn.close()
+
+
 def test_wrongtype_at_the_first_run(r, c):
     r.set("str", "x")
     assert c.call("XREAD", "BLOCK", "0", "STREAMS", "s", "str", "$", "$") == RespError(WRONGTYPE)
