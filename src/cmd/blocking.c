@@ -16,8 +16,9 @@ typedef struct key_waiter {
     resp_arg *argv; /* the command, to run again */
     uint64_t *hashes;
     size_t nhashes;
-    int woken;  /* a wake is on its way: later commits pass it over for the next waiter */
-    int served; /* its retry replied: its own commit has woken the next waiter */
+    int wake_all; /* a stream reader: every commit on its keys wakes it, whatever waits before it */
+    int woken;    /* a wake is on its way: later commits pass it over (for the next pop waiter) */
+    int served;   /* its retry replied: its own commit has woken the next waiter */
     struct key_waiter *prev, *next;
 } key_waiter;
 
@@ -25,6 +26,7 @@ typedef struct key_waiter {
 static pthread_mutex_t waiters_lock = PTHREAD_MUTEX_INITIALIZER;
 static key_waiter *first, *last;
 static atomic_int nwaiters;
+static int nwake_all; /* how many of them are wake_all: while none is, a key's scan stops early */
 
 int blocking_parse_timeout(cmd_ctx *ctx, const resp_arg *a, int64_t *timeout_us) {
     double seconds;
@@ -51,13 +53,15 @@ void blocking_notify(const uint64_t *hashes, size_t n) {
     if (atomic_load(&nwaiters) == 0) return;
     pthread_mutex_lock(&waiters_lock);
     for (size_t i = 0; i < n; i++) {
-        /* The oldest waiter not already woken: one per key, so the oldest is served first;
-         * a woken one that is being served commits in turn and wakes the next. */
-        for (key_waiter *w = first; w; w = w->next) {
-            if (w->woken || !waits_on(w, hashes[i])) continue;
+        /* Pops: the oldest waiter not already woken, one per key, so the oldest is served
+         * first; a woken one that is being served commits in turn and wakes the next. Stream
+         * readers take nothing away from each other: each one not already woken is woken. */
+        int pop_woken = 0;
+        for (key_waiter *w = first; w && !(pop_woken && nwake_all == 0); w = w->next) {
+            if (w->woken || (pop_woken && !w->wake_all) || !waits_on(w, hashes[i])) continue;
             w->woken = 1;
             net_wake(w->c);
-            break;
+            pop_woken |= !w->wake_all;
         }
     }
     pthread_mutex_unlock(&waiters_lock);
@@ -84,9 +88,11 @@ static void waiter_cleanup(client *c) {
     if (w->next) w->next->prev = w->prev;
     else last = w->prev;
     atomic_fetch_sub(&nwaiters, 1);
-    /* A wake this waiter will not act on (it timed out, was unblocked or went away first)
-     * was passed over the next waiters: hand it on, or what woke it may wait forever. */
-    int pass_on = w->woken && !w->served;
+    nwake_all -= w->wake_all;
+    /* A pop's wake it will not act on (it timed out, was unblocked or went away first) was
+     * passed over the next waiters: hand it on, or what woke it may wait forever. A stream
+     * reader's wake was passed over no one. */
+    int pass_on = w->woken && !w->served && !w->wake_all;
     pthread_mutex_unlock(&waiters_lock);
     if (pass_on) blocking_notify(w->hashes, w->nhashes);
     resp_args_free(w->argv, w->argc);
@@ -94,12 +100,8 @@ static void waiter_cleanup(client *c) {
     free(w);
 }
 
-void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec) {
-    if (ctx->in_exec) {
-        if (nil_bulk_in_exec) reply_null(ctx->r);
-        else reply_null_array(ctx->r);
-        return;
-    }
+/* The first run found nothing, or a retry found nothing again: see blocking.h. */
+static void wait_for_keys(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv, int wake_all) {
     if (ctx->retrying) {
         /* Wakeable again from here on. This runs under the keys' locks, and every commit wakes
          * waiters before it releases the locks of the keys it wrote: a commit either came
@@ -107,7 +109,8 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
          * are released (it finds the flag cleared and wakes this waiter). Clearing the flag
          * after the retry, once the locks are released, lost the wake-up of a commit made in
          * between; clearing it before the retry ran would let this waiter's own serving
-         * commit wake itself rather than the next waiter. */
+         * commit wake itself rather than the next waiter. The same holds for a stream reader,
+         * which differs only in not taking a wake away from the waiters after it. */
         key_waiter *w = ctx->c->block.state;
         pthread_mutex_lock(&waiters_lock);
         w->woken = 0;
@@ -118,23 +121,44 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
     key_waiter *w = calloc(1, sizeof(*w));
     if (!w) abort();
     w->c = ctx->c;
+    w->wake_all = wake_all;
     w->argc = ctx->argc;
     w->argv = malloc((size_t)ctx->argc * sizeof(resp_arg));
     if (!w->argv) abort();
     for (int i = 0; i < ctx->argc; i++) {
-        w->argv[i].ptr = malloc(ctx->argv[i].len + 1);
+        w->argv[i].ptr = malloc(argv[i].len + 1);
         if (!w->argv[i].ptr) abort();
-        memcpy(w->argv[i].ptr, ctx->argv[i].ptr, ctx->argv[i].len + 1);
-        w->argv[i].len = ctx->argv[i].len;
+        memcpy(w->argv[i].ptr, argv[i].ptr, argv[i].len);
+        w->argv[i].ptr[argv[i].len] = '\0';
+        w->argv[i].len = argv[i].len;
     }
     dispatch_key_hashes(ctx->argc, ctx->argv, ctx->db, &w->hashes, &w->nhashes);
     client_block block = {waiter_retry, waiter_cleanup, w, 0};
     net_block(ctx->c, timeout_us, &block);
+    /* Registered while the command still holds its keys' locks: no commit on them is missed. */
     pthread_mutex_lock(&waiters_lock);
     w->prev = last;
     if (last) last->next = w;
     else first = w;
     last = w;
     atomic_fetch_add(&nwaiters, 1);
+    nwake_all += wake_all;
     pthread_mutex_unlock(&waiters_lock);
+}
+
+void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec) {
+    if (ctx->in_exec) {
+        if (nil_bulk_in_exec) reply_null(ctx->r);
+        else reply_null_array(ctx->r);
+        return;
+    }
+    wait_for_keys(ctx, timeout_us, ctx->argv, 0);
+}
+
+void blocking_wait_stream(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv) {
+    if (ctx->in_exec) {
+        reply_null_array(ctx->r);
+        return;
+    }
+    wait_for_keys(ctx, timeout_us, argv, 1);
 }

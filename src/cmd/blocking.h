@@ -1,5 +1,6 @@
-/* Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN …). Each waits in arrival order; a commit
- * that touches a key wakes the first client waiting on it, which runs its command again. */
+/* Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN …, XREAD). Each waits in arrival order; a
+ * commit that touches a key wakes the first pop waiting on it and every stream reader waiting
+ * on it, which run their command again. */
 #ifndef TIDEKV_BLOCKING_H
 #define TIDEKV_BLOCKING_H
 
@@ -15,6 +16,32 @@ int blocking_parse_timeout(cmd_ctx *ctx, const resp_arg *a, int64_t *timeout_us)
  * bulk for BLMOVE-like commands, else a null array), when retried keep waiting, otherwise
  * start waiting for its keys. */
 void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec);
+/* What a stream reader (XREAD, XREADGROUP) with BLOCK does when it has nothing to serve: inside
+ * EXEC reply a null array; when retried keep waiting; otherwise start waiting for its keys, as
+ * argv (ctx->argc arguments, copied; its keys where ctx->argv has them) to run again each time a
+ * commit touches one of them. Unlike a pop, every reader of a key is woken by each such commit:
+ * one XADD serves them all. Redis 7.0 refuses BLOCK inside a script ("ERR <cmd> command is not
+ * allowed with BLOCK option from scripts", ctx->in_exec == IN_SCRIPT): the reader checks that
+ * itself while parsing its options.
+ *
+ * How a reader uses it, holding its keys' locks as every command does:
+ * - It first resolves the ids whose meaning depends on when they are read, and passes argv
+ *   with them rewritten: XREAD's "$" becomes the stream's last id at the first run (0-0 for a
+ *   key that does not exist), or a retry would only wait for what comes after the newest entry
+ *   again. XREADGROUP's ">" means "after the group's last delivered id" at every run and needs
+ *   no rewrite: pass ctx->argv.
+ * - When ctx->retrying, what its first run checked may have changed under it, by any commit on
+ *   the key (DEL, SET, XGROUP …: every commit that touches the key wakes its readers, spurious
+ *   wake-ups included, each costing one retry): a key that is missing or not a stream has
+ *   nothing to serve (XREAD keeps waiting, as Redis 7.0 does), and whatever the retry replies
+ *   ends the wait. Redis 7.0.15 ends a waiting XREADGROUP with "UNBLOCKED the stream key no
+ *   longer exists" when its key is deleted or is no stream, and with "NOGROUP the consumer
+ *   group this client was blocked on no longer exists" when its group is destroyed.
+ * - A reader whose serving commits (XREADGROUP) wakes the other readers of its keys; those
+ *   that find nothing left wait on.
+ * - It calls this only when it replied nothing; the timeout (0: forever) replies a null array
+ *   (null in RESP3), as CLIENT UNBLOCK does. */
+void blocking_wait_stream(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv);
 /* Called after every commit with the keys it touched. */
 void blocking_notify(const uint64_t *hashes, size_t n);
 

@@ -92,6 +92,9 @@ typedef struct key_ref {
     int db;
 } key_ref;
 
+/* cmd_ctx.in_exec inside a script (EVAL, FCALL), where Redis refuses some blocking options. */
+#define IN_SCRIPT 2
+
 typedef struct cmd_ctx {
     client *c;
     const char *name; /* the running command's name, lowercase, for error texts */
@@ -100,7 +103,7 @@ typedef struct cmd_ctx {
     reply *r;
     txn *t;
     int db;
-    int in_exec;
+    int in_exec;      /* inside EXEC, or IN_SCRIPT inside a script: a blocking command answers at once */
     int retrying;     /* a blocked command tried again after a commit touched its keys */
     int keep_waiting; /* set by a retried blocking command that still finds nothing */
     size_t reply_mark; /* r->out->len when the command began: a failed command's reply starts there */

@@ -48,7 +48,7 @@ static int run_script_command(script_host *h, int argc, resp_arg *argv, int resp
     client *c = outer->c;
     int client_db = c->db;
     /* in_exec: a blocking command answers at once, as inside MULTI. */
-    cmd_ctx ctx = {c, def->name, argc, argv, &r, outer->t, run->db, 1, 0, 0, 0, 0, outer->locks, 0};
+    cmd_ctx ctx = {c, def->name, argc, argv, &r, outer->t, run->db, IN_SCRIPT, 0, 0, 0, 0, outer->locks, 0};
     dispatch_run_handler(&ctx, def);
     if ((def->flags & CMD_WRITE) && out->len > 0 && out->data[0] != '-') script_vm_note_write(run->vm);
     run->db = ctx.db;

@@ -2,9 +2,11 @@
  * types/stream.c. Change records replay on Redis 7 to the same stream: XADD with the id it
  * assigned (never `*`), a trim as an exact XTRIM … MINID past the last entry it removed, XDEL
  * as the ids it deleted. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/blocking.h"
 #include "cmd/handlers.h"
 #include "cmd/keyspace_events.h"
 #include "cmd/members.h"
@@ -419,64 +421,122 @@ int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *
     return 0;
 }
 
-/* XREAD's options, argv[1 .. end): COUNT (0 when absent or negative: no bound) and whether
- * BLOCK was given (its timeout checked as Redis checks it). Returns 0, or -1 after replying. */
-static int parse_xread_options(cmd_ctx *ctx, int end, long long *count, int *block) {
+/* XREAD's options, argv[1 .. end): COUNT (0 when absent or negative: no bound) and BLOCK's
+ * timeout in milliseconds (-1 when absent; Redis refuses it in a script). Returns 0, or -1
+ * after replying. */
+static int parse_xread_options(cmd_ctx *ctx, int end, long long *count, long long *block_ms) {
     *count = 0;
-    *block = 0;
+    *block_ms = -1;
     for (int i = 1; i + 1 < end; i += 2) {
         long long v;
-        int is_count = arg_is(&ctx->argv[i], "count");
-        if (!is_count && arg_parse_ll(&ctx->argv[i + 1], &v) < 0) {
+        if (arg_is(&ctx->argv[i], "count")) {
+            if (arg_ll(ctx, &ctx->argv[i + 1], &v) < 0) return -1;
+            *count = v < 0 ? 0 : v;
+        } else if (ctx->in_exec == IN_SCRIPT) {
+            reply_errorf(ctx->r, "ERR %s command is not allowed with BLOCK option from scripts", ctx->name);
+            return -1;
+        } else if (arg_parse_ll(&ctx->argv[i + 1], &v) < 0) {
             reply_error(ctx->r, "ERR timeout is not an integer or out of range");
             return -1;
-        }
-        if (is_count && arg_ll(ctx, &ctx->argv[i + 1], &v) < 0) return -1;
-        if (is_count) {
-            *count = v < 0 ? 0 : v;
         } else if (v < 0) {
             reply_error(ctx->r, "ERR timeout is negative");
             return -1;
         } else {
-            *block = 1;
+            *block_ms = v;
         }
     }
     return 0;
 }
 
-/* The id after which XREAD serves a key: its argument, "$" (the stream's last id: only what is
- * added later) or "+" (just before its last entry: that entry). Returns 0, 1 if the key has
- * nothing to serve, or -1 after replying an error. */
-static int xread_after(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg, stream_id *after) {
-    int dollar = arg->len == 1 && arg->ptr[0] == '$', plus = arg->len == 1 && arg->ptr[0] == '+';
+/* One key of an XREAD: its stream's metadata, read once; the id after which it is served; and
+ * whether it has entries after that id. */
+typedef struct xread_key {
     meta m;
-    type_status st = stream_meta(ctx->t, ctx->db, key->ptr, key->len, &m);
+    stream_id after;
+    int serve;
+} xread_key;
+
+/* Reads key's stream and resolves its id argument: an id, or "$" (the stream's last id: only
+ * what is added later; 0-0 for a missing key). A retried XREAD finds nothing in a key that is no
+ * stream any more, as Redis 7.0 keeps such a reader waiting. Returns 0, or -1 after replying. */
+static int xread_resolve(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg, xread_key *k) {
+    type_status st = stream_meta(ctx->t, ctx->db, key->ptr, key->len, &k->m);
+    if (ctx->retrying && st == ST_WRONGTYPE) st = ST_MISSING;
     if (reply_stream_status(ctx, st)) return -1;
     if (arg->len == 1 && arg->ptr[0] == '>') {
         reply_error(ctx->r, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
                             "<consumer> option.");
         return -1;
     }
-    int empty = st == ST_MISSING || m.size == 0;
-    if (dollar || plus) {
-        if (empty) return 1;
-        *after = dollar ? m.stream.last_generated : m.stream.last;
-        if (plus) stream_id_decr(after); /* the last entry is above 0-0 */
-    } else if (parse_id(ctx, arg, 0, 1, NULL, after) < 0) {
-        return -1;
+    int exists = st == ST_OK;
+    if (arg->len == 1 && arg->ptr[0] == '$') {
+        k->after = exists ? k->m.stream.last_generated : (stream_id){0, 0};
+        k->serve = 0;
+        return 0;
     }
-    return empty || stream_id_compare(m.stream.last, *after) <= 0;
+    if (parse_id(ctx, arg, 0, 1, NULL, &k->after) < 0) return -1;
+    k->serve = exists && k->m.size > 0 && stream_id_compare(k->m.stream.last, k->after) > 0;
+    return 0;
 }
 
-/* XREAD [COUNT count] STREAMS key … id …: the entries after each id, for the keys that have
- * some, as [key, entries] pairs (a map in RESP3); a null array when none has. BLOCK is not
- * supported yet: a read that would wait is refused. */
+/* A key's entries being replied, at most count of them (0: no bound). */
+typedef struct xread_entries {
+    reply part;
+    long long count, got;
+} xread_entries;
+
+static int reply_up_to_count(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
+    xread_entries *x = arg;
+    reply_entry(&x->part, id, fields, nitems);
+    return reply_was_cut(&x->part) || ++x->got == x->count;
+}
+
+/* Replies [key, entries] (a map entry in RESP3) for a key with entries after k->after.
+ * Returns 0, or -1 after replying an error. */
+static int xread_reply_key(cmd_ctx *ctx, reply *out, const resp_arg *key, const xread_key *k, long long count) {
+    buf entries;
+    buf_init(&entries);
+    xread_entries x = {reply_part(out, &entries), count, 0};
+    stream_id from = k->after;
+    stream_id_incr(&from); /* below the last entry: there is a next id */
+    type_status st = stream_walk_entries(ctx->t, ctx->db, key->ptr, key->len, &k->m, &from, reply_up_to_count, &x);
+    int failed = reply_stream_status(ctx, st);
+    if (!failed) {
+        if (ctx->r->resp == 2) reply_array(out, 2);
+        reply_bulk(out, key->ptr, key->len);
+        reply_array(out, x.got);
+        reply_append_part(out, &entries);
+    }
+    buf_free(&entries);
+    return failed ? -1 : 0;
+}
+
+/* XREAD BLOCK with nothing to serve: waits for the keys, to run again with each "$" as the id
+ * it stood for now (blocking.h). */
+static void xread_wait(cmd_ctx *ctx, long long block_ms, int first, int n, const xread_key *keys) {
+    resp_arg *argv = malloc((size_t)ctx->argc * sizeof(*argv));
+    char(*ids)[STREAM_ID_TEXT_MAX] = malloc((size_t)n * sizeof(*ids));
+    if (!argv || !ids) abort();
+    memcpy(argv, ctx->argv, (size_t)ctx->argc * sizeof(*argv));
+    for (int i = 0; i < n; i++) {
+        argv[first + n + i].ptr = ids[i];
+        argv[first + n + i].len = stream_id_format(ids[i], keys[i].after);
+    }
+    /* Beyond what microseconds hold is forever too. */
+    int64_t timeout_us = block_ms > INT64_MAX / 1000 ? 0 : (int64_t)block_ms * 1000;
+    blocking_wait_stream(ctx, timeout_us, argv);
+    free(ids);
+    free(argv);
+}
+
+/* XREAD [COUNT count] [BLOCK ms] STREAMS key … id …: the entries after each id, for the keys
+ * that have some, as [key, entries] pairs (a map in RESP3); when none has, a null array, or with
+ * BLOCK a wait until one has (blocking.h). */
 void cmd_xread(cmd_ctx *ctx) {
     int opts_end, first, n;
     int rc = find_streams(ctx->argc, ctx->argv, &opts_end, &first, &n);
-    long long count;
-    int block;
-    if (parse_xread_options(ctx, opts_end, &count, &block) < 0) return;
+    long long count, block_ms;
+    if (parse_xread_options(ctx, opts_end, &count, &block_ms) < 0) return;
     if (rc == XREAD_UNBALANCED) {
         reply_error(ctx->r, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be "
                             "specified.");
@@ -486,41 +546,20 @@ void cmd_xread(cmd_ctx *ctx) {
         reply_error(ctx->r, ERR_SYNTAX);
         return;
     }
-    stream_id *after = malloc((size_t)n * sizeof(*after));
-    char *serve = malloc((size_t)n);
-    if (!after || !serve) abort();
+    xread_key *keys = malloc((size_t)n * sizeof(*keys));
+    if (!keys) abort();
     int failed = 0, served = 0;
     for (int i = 0; i < n && !failed; i++) {
-        rc = xread_after(ctx, &ctx->argv[first + i], &ctx->argv[first + n + i], &after[i]);
-        failed = rc < 0;
-        serve[i] = rc == 0;
-        served += rc == 0;
+        failed = xread_resolve(ctx, &ctx->argv[first + i], &ctx->argv[first + n + i], &keys[i]) < 0;
+        served += !failed && keys[i].serve;
     }
     buf body;
     buf_init(&body);
-    entries_reply er = {reply_part(ctx->r, &body)};
-    for (int i = 0; i < n && !failed; i++) {
-        if (!serve[i]) continue;
-        const resp_arg *key = &ctx->argv[first + i];
-        buf entries;
-        buf_init(&entries);
-        entries_reply ke = {reply_part(&er.part, &entries)};
-        long long got;
-        stream_id start = after[i];
-        stream_id_incr(&start); /* below the last entry: there is a next id */
-        type_status st = stream_range(ctx->t, ctx->db, key->ptr, key->len, start, STREAM_ID_MAX, count, 0, reply_one,
-                                      &ke, &got);
-        failed = reply_stream_status(ctx, st);
-        if (!failed) {
-            if (ctx->r->resp == 2) reply_array(&er.part, 2);
-            reply_bulk(&er.part, key->ptr, key->len);
-            reply_array(&er.part, got);
-            reply_append_part(&er.part, &entries);
-        }
-        buf_free(&entries);
-    }
-    if (!failed && served == 0 && block) {
-        reply_error(ctx->r, "ERR XREAD BLOCK is not supported yet");
+    reply part = reply_part(ctx->r, &body);
+    for (int i = 0; i < n && !failed; i++)
+        if (keys[i].serve) failed = xread_reply_key(ctx, &part, &ctx->argv[first + i], &keys[i], count) < 0;
+    if (!failed && served == 0 && block_ms >= 0) {
+        xread_wait(ctx, block_ms, first, n, keys);
     } else if (!failed && served == 0) {
         reply_null_array(ctx->r);
     } else if (!failed) {
@@ -529,8 +568,7 @@ void cmd_xread(cmd_ctx *ctx) {
         reply_append_part(ctx->r, &body);
     }
     buf_free(&body);
-    free(after);
-    free(serve);
+    free(keys);
 }
 
 /* ---- XINFO ---- */
@@ -646,8 +684,8 @@ static const cmd_def stream_defs[] = {
      "Sets a stream's last id, entries added and max deleted id.",
      "key:key@0 last-id [ENTRIESADDED entries_added:int] [MAXDELETEDID max_deleted_entry_id]",
      KEYS(RANGE(KEY_RW | KEY_UPDATE, 1, 0, 1))},
-    {"xread", -4, R, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
-     "Returns the entries of streams after given ids (BLOCK is not supported yet).",
+    {"xread", -4, R | B, 0, 0, 0, cmd_xread, "stream", "@read @stream @slow @blocking",
+     "Returns the entries of streams after given ids, or waits for some (BLOCK).",
      "[COUNT count:int] [BLOCK milliseconds:int] streams(STREAMS key:key@0... id...)",
      KEYS(UNKNOWN(KEY_RO | KEY_ACCESS)), .getkeys = xread_getkeys},
     {"xinfo", -2, R | CMD_SUBCOMMANDS, 2, 2, 1, cmd_xinfo, "stream", "@read @stream @slow",

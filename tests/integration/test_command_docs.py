@@ -31,9 +31,9 @@ INFO_DIFFERENCES = {
     "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     "xinfo": {"flags", "categories", "range", "key_specs"},
-    # XREAD never waits yet (BLOCK is refused when it would), so it is no blocking command; its
-    # keys (after STREAMS) are found by a getkeys function, which COMMAND INFO shows as unknown.
-    "xread": {"flags", "key_specs"},
+    # XREAD's keys (after STREAMS) are found by a getkeys function, which COMMAND INFO shows as
+    # unknown.
+    "xread": {"key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
     "debug": {"flags", "categories"},
     # tidekv runs SHUTDOWN at once inside MULTI (it is never queued) rather than refusing it.

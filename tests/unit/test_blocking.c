@@ -71,6 +71,13 @@ static void block_client(int i) {
     blocking_wait_or_nil(&ctx, 0, 0);
 }
 
+static void block_reader(int i) {
+    char name[] = "xread", streams[] = "streams", key[] = "k", id[] = "0-0";
+    resp_arg argv[4] = {{name, 5}, {streams, 7}, {key, 1}, {id, 3}};
+    cmd_ctx ctx = {.c = &clients[i], .argc = 4, .argv = argv};
+    blocking_wait_stream(&ctx, 0, argv);
+}
+
 /* Runs the client's retry as its worker would, unblocking it when it is done. */
 static void run_retry(int i, int timed_out) {
     client *c = &clients[i];
@@ -168,6 +175,38 @@ static void test_a_waiter_leaving_without_a_wake_wakes_nobody(void **state) {
     assert_int_equal(wakes[1], 0);
 }
 
+/* Stream readers are all woken by one commit, and the oldest pop still gets its own wake
+ * whether readers wait before it or not. */
+static void test_a_commit_wakes_every_reader_and_the_oldest_pop(void **state) {
+    (void)state;
+    block_reader(0);
+    block_client(1);
+    block_reader(2);
+    blocking_notify(&key_hash, 1);
+    assert_int_equal(wakes[0], 1);
+    assert_int_equal(wakes[1], 1);
+    assert_int_equal(wakes[2], 1);
+    blocking_notify(&key_hash, 1); /* each has a wake on its way */
+    assert_int_equal(wakes[0] + wakes[1] + wakes[2], 3);
+}
+
+/* A reader's retry that finds nothing is wakeable again by a commit right after it, and one
+ * that leaves with a wake on its way hands it to no one: the others had theirs. */
+static void test_a_reader_rearms_and_passes_no_wake_on(void **state) {
+    (void)state;
+    block_reader(0);
+    block_reader(1);
+    blocking_notify(&key_hash, 1);
+    script.commit_after = 1;
+    run_retry(0, 0);
+    assert_true(clients[0].blocked);
+    assert_int_equal(wakes[0], 2);
+    assert_int_equal(wakes[1], 1);
+    unblock_client(1);
+    unblock_client(0);
+    assert_int_equal(wakes[0], 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_commit_wakes_the_oldest_waiter_once, setup, teardown),
@@ -175,6 +214,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_a_serving_retry_wakes_the_next_waiter_not_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_wake_not_acted_on_goes_to_the_next_waiter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_waiter_leaving_without_a_wake_wakes_nobody, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_commit_wakes_every_reader_and_the_oldest_pop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_reader_rearms_and_passes_no_wake_on, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
