@@ -1,4 +1,4 @@
-# Sourced by the benchmarks that start a fresh server per run (bench/run_pubsub.sh,
+# Sourced by the benchmarks that start a fresh server per run (bench/run_pubsub.sh, run_streams.sh,
 # bench/run_scripting.sh): start_server redis|tidekv sets PORT, DIR and PID; stop_server stops
 # it and removes its directory (also on exit). TIDEKV_ARGS: extra tidekv-server flags.
 # shellcheck source=bench/ports.sh

@@ -11,6 +11,7 @@
 #include "storage/bounds.h"
 #include "storage/encoding.h"
 #include "storage/store.h"
+#include "types/stream.h"
 #include "util/grow.h"
 #include "util/hash.h"
 #include "util/num.h"
@@ -38,6 +39,7 @@ typedef struct touched {
     uint64_t first_index, last_index;
     int member_writes, odd_member_write;
     uint64_t fragments_end; /* a bitmap: the end of the byte ranges recorded from its fragments */
+    size_t entries_at, nentries; /* a stream: its entry writes, a run of applier.entries once sorted */
 } touched;
 
 /* A write of a member (CF default) of a compound key. */
@@ -58,6 +60,16 @@ typedef struct score_write {
     size_t mlen;
     int put;
 } score_write;
+
+/* A write of a stream's entry (CF stream), with whether the entry was there before the commit. */
+typedef struct entry_write {
+    size_t key_index;
+    uint64_t version;
+    stream_id id;
+    const char *subkey; /* in the batch */
+    size_t subkey_len;
+    int existed;
+} entry_write;
 
 /* A write of one of FUNCTION's libraries. */
 typedef struct library_write {
@@ -80,6 +92,8 @@ typedef struct applier {
     size_t nmembers, members_cap;
     score_write *scores;
     size_t nscores, scores_cap;
+    entry_write *entries;
+    size_t nentries, entries_cap;
     library_write *libs;
     size_t nlibs, libs_cap;
     int *flushed, *sub_ranges; /* databases whose metadata / subkeys a range deletes */
@@ -169,19 +183,45 @@ static int key_db(applier *a, const batch_slice *key, size_t *ns) {
 static int shown(size_t klen) { return klen > 128 ? 128 : (int)klen; }
 
 /* The types whose records APPLYBATCH can describe (a bitmap as the string it holds). */
-static int known_type(enum key_type type) { return type <= TYPE_ZSET || type == TYPE_BITMAP; }
+static int known_type(enum key_type type) {
+    return type <= TYPE_ZSET || type == TYPE_BITMAP || type == TYPE_STREAM;
+}
 
-/* Streams are taken only as a replica takes its master's batches, which carry their own
- * change records: APPLYBATCH cannot describe their changes yet. */
-static int refuse_stream(applier *a, const char *key, size_t klen) {
-    return fail(a, "ERR APPLYBATCH: streams are not supported yet (key '%.*s')", shown(klen), key);
+static int is_zero_id(stream_id id) { return id.ms == 0 && id.seq == 0; }
+
+/* Consumer groups: a stream has none yet, and a batch that gives it some has records no
+ * command here describes. When tidekv has groups, their count in the metadata and their
+ * records (wherever they are kept) are checked here, and described with the stream. A
+ * replica's batch is taken as it is. */
+static int check_stream_groups(applier *a, const meta *m, const char *key, size_t klen) {
+    if (m->stream.groups == 0 || a->limits->verbatim) return 0;
+    return fail(a, "ERR APPLYBATCH: stream '%.*s' has consumer groups, which APPLYBATCH does not take yet",
+                shown(klen), key);
+}
+
+/* What a stream's metadata says of itself (types/stream.h): when empty, edges of 0-0; else
+ * 0-0 < first <= last <= last generated id, first = last exactly for one entry, the first
+ * entry also the recorded one; never more entries than were added (XSETID refuses that). The
+ * max deleted id may be above the last generated one (XSETID lowers the one, not the other).
+ * Whether the edges are its entries' is checked once the commit is staged (describe_stream). */
+static int check_stream_meta(applier *a, const meta *m, const char *key, size_t klen) {
+    const stream_extras *x = &m->stream;
+    int ok = x->entries_added >= m->size && x->entries_added <= INT64_MAX;
+    if (m->size == 0)
+        ok = ok && is_zero_id(x->first) && is_zero_id(x->last) && is_zero_id(x->recorded_first);
+    else
+        ok = ok && !is_zero_id(x->first) && stream_id_compare(x->last, x->last_generated) <= 0 &&
+             stream_id_compare(x->first, x->last) == (m->size == 1 ? 0 : -1) &&
+             stream_id_compare(x->recorded_first, x->first) == 0;
+    if (!ok) return fail(a, "ERR APPLYBATCH: the metadata of stream '%.*s' contradicts itself", shown(klen), key);
+    return check_stream_groups(a, m, key, klen);
 }
 
 /* What a metadata record may say beyond decoding: a type tidekv has, a list with room at both
- * ends (LIST_EDGE_ROOM), a bitmap no longer than a string may be. */
+ * ends (LIST_EDGE_ROOM), a bitmap no longer than a string may be, a stream's extras that agree. */
 static int check_meta_value(applier *a, const meta *m, const char *key, size_t klen) {
-    if (m->type == TYPE_STREAM && !a->limits->verbatim) return refuse_stream(a, key, klen);
-    if (!known_type(m->type) && m->type != TYPE_STREAM)
+    if (m->type == TYPE_STREAM) return check_stream_meta(a, m, key, klen);
+    if (!known_type(m->type))
         return fail(a, "ERR APPLYBATCH: metadata of type %d, which tidekv does not have, for key '%.*s'", m->type,
                     shown(klen), key);
     if (m->type == TYPE_LIST && (m->list_head < LIST_EDGE_ROOM || m->list_tail > UINT64_MAX - LIST_EDGE_ROOM))
@@ -219,6 +259,27 @@ static void note_index(touched *k, const char *sub, size_t sublen) {
     k->member_writes = 1;
 }
 
+/* A stream entry: a put's id above 0-0 (no XADD makes one) and its value well-formed. What
+ * it changes is noted, with whether the entry was there before, unless the batch is a
+ * replica's (it brings its own record). */
+static int check_entry(applier *a, const batch_record *op, size_t index, uint64_t version, const char *sub) {
+    const touched *k = &a->keys[index];
+    stream_id id = stream_id_from_bytes(sub);
+    size_t nitems;
+    if (op->op == BATCH_PUT && (is_zero_id(id) || stream_entry_check(op->value.ptr, op->value.len, &nitems) < 0))
+        return fail(a, "ERR APPLYBATCH: malformed entry of stream '%.*s'", shown(k->klen), k->key);
+    if (a->limits->verbatim) return 0;
+    entry_write w = {index, version, id, op->key.ptr, op->key.len, 0};
+    if (k->alive_before && k->before.type == TYPE_STREAM && version == k->before.version) {
+        int rc = txn_get(a->t, CF_STREAM, op->key.ptr, op->key.len, &a->value);
+        if (rc < 0) return fail(a, "ERR storage error reading a key the batch writes");
+        w.existed = rc;
+    }
+    a->entries = grow(a->entries, &a->entries_cap, a->nentries + 1, sizeof(*a->entries));
+    a->entries[a->nentries++] = w;
+    return 0;
+}
+
 /* A subkey: [ns][key_len u32][user_key][version u64][sub]; a score index entry's sub is
  * score(8) member, a stream entry's its id (16 bytes). */
 static int check_subkey(applier *a, const batch_record *op) {
@@ -233,12 +294,11 @@ static int check_subkey(applier *a, const batch_record *op) {
     size_t sublen = rest - 4 - klen - 8;
     if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16))
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
-    if (op->cf == CF_STREAM && !a->limits->verbatim) return refuse_stream(a, p + 4, klen);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
-    if (op->cf == CF_STREAM) return 0; /* a replica's: nothing to describe */
     uint64_t version = buf_get_u64be(p + 4 + klen);
     const char *sub = p + 4 + klen + 8;
+    if (op->cf == CF_STREAM) return check_entry(a, op, (size_t)index, version, sub);
     if (op->cf == CF_ZSET_SCORE) {
         a->scores = grow(a->scores, &a->scores_cap, a->nscores + 1, sizeof(*a->scores));
         a->scores[a->nscores++] =
@@ -320,6 +380,8 @@ static int check_op(applier *a, const batch_record *op) {
     if (op->cf == CF_METADATA) return check_metadata(a, op);
     if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE || op->cf == CF_STREAM) return check_subkey(a, op);
     if (op->cf == CF_PROPAGATE) return check_library(a, op);
+    /* Records of streams' consumer groups, when tidekv keeps them, are checked here, with the
+     * groups' count in the metadata (check_stream_groups). */
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }
 
@@ -466,16 +528,24 @@ static int add_member(applier *a, command *c, enum key_type type, const char *su
 /* Arguments per member in a command of that type. */
 static size_t member_args(enum key_type type) { return type == TYPE_HASH || type == TYPE_ZSET ? 2 : 1; }
 
+/* Whether a key an iterator shows is no key a range deletion of this txn removed (txn
+ * iterators do not see those): 1, 0, or -1 on a read error. */
+static int survives_ranges(applier *a, int cf, const char *ikey, size_t iklen) {
+    if (a->t->ranges == 0) return 1;
+    int rc = txn_get(a->t, cf, ikey, iklen, &a->value);
+    if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
+    return rc;
+}
+
 /* Whether an entry the iterator shows is a live member: a list item within head … tail, and
- * nothing a range deletion of this txn removed (txn iterators do not see those). */
+ * nothing a range deletion removed. */
 static int live_member(applier *a, const meta *m, const char *ikey, size_t iklen, const char *sub, size_t sublen) {
     if (m->type == TYPE_LIST) {
         if (sublen != 8) return 0;
         uint64_t index = buf_get_u64be(sub);
         if (index < m->list_head || index >= m->list_tail) return 0;
     }
-    if (a->t->ranges == 0) return 1;
-    return txn_get(a->t, CF_DEFAULT, ikey, iklen, &a->value);
+    return survives_ranges(a, CF_DEFAULT, ikey, iklen);
 }
 
 /* ---- a bitmap, recorded as the string it holds (see types/bitmap.h) ----
@@ -539,7 +609,6 @@ static int read_members(applier *a, touched *k, const meta *m, command *c) {
         if (bytes_compare(ikey, iklen, end.data, end.len) >= 0) break;
         const char *val = store_iter_value(it, &vlen);
         rc = live_member(a, m, ikey, iklen, ikey + prefix.len, iklen - prefix.len);
-        if (rc < 0) fail(a, "ERR storage error reading a key the batch writes");
         if (rc <= 0) continue;
         members++;
         const char *sub = ikey + prefix.len;
@@ -643,6 +712,272 @@ static void describe_expiry(applier *a, const touched *k, const meta *m) {
         emit_simple(a, k, m->type, "PERSIST", NULL, 0);
 }
 
+/* ---- a stream, recorded as Redis 7 replays it ----
+ * A new (or recreated, or retyped) stream: DEL, XADD of each entry with its id, then XSETID of
+ * the counters the entries do not tell, and its expiry. A stream that keeps its version: XTRIM
+ * of the entries removed below its first one, XDEL of those removed above it, XADD of those
+ * added, XSETID when the counters are not what those leave, and its expiry. */
+
+static int bad_entry(applier *a, const touched *k) {
+    return fail(a, "ERR APPLYBATCH: malformed entry of stream '%.*s'", shown(k->klen), k->key);
+}
+
+/* XADD key <id> field value …, one command however many fields. */
+static void emit_xadd(applier *a, const touched *k, stream_id id, const char *val, size_t vlen) {
+    command c;
+    command_init(&c, "XADD", k);
+    char text[STREAM_ID_TEXT_MAX];
+    command_arg(&c, text, stream_id_format(text, id));
+    stream_entry_reader r;
+    stream_entry_reader_init(&r, val, vlen);
+    const char *s;
+    size_t len;
+    while (stream_entry_next(&r, &s, &len)) command_arg(&c, s, len);
+    command_emit(&c, a, k, TYPE_STREAM, c.argc); /* a member as long as the command: never split */
+    command_free(&c);
+}
+
+/* XSETID key <last id> ENTRIESADDED n MAXDELETEDID id; XSETID refuses a max deleted id above
+ * the last id, so one above it is set with itself as the last id, then the last id alone. */
+static void emit_setid(applier *a, const touched *k, const stream_extras *x) {
+    char last[STREAM_ID_TEXT_MAX], added[24], deleted[STREAM_ID_TEXT_MAX];
+    int lowered = stream_id_compare(x->max_deleted, x->last_generated) > 0;
+    const char *argv[7] = {"XSETID", k->key, last, "ENTRIESADDED", added, "MAXDELETEDID", deleted};
+    size_t lens[7] = {6, k->klen, stream_id_format(last, lowered ? x->max_deleted : x->last_generated), 12,
+                      num_format_ll(added, (long long)x->entries_added), 12, stream_id_format(deleted, x->max_deleted)};
+    txn_record(a->t, k->db, TYPE_STREAM, 7, argv, lens);
+    if (lowered) {
+        lens[2] = stream_id_format(last, x->last_generated);
+        txn_record(a->t, k->db, TYPE_STREAM, 3, argv, lens);
+    }
+}
+
+/* XTRIM key MINID <id>, or MAXLEN 0 for a stream left empty. */
+static void emit_trim(applier *a, const touched *k, const meta *m) {
+    char id[STREAM_ID_TEXT_MAX];
+    int empty = m->size == 0;
+    const char *argv[4] = {"XTRIM", k->key, empty ? "MAXLEN" : "MINID", empty ? "0" : id};
+    size_t lens[4] = {5, k->klen, empty ? 6 : 5, empty ? 1 : stream_id_format(id, m->stream.first)};
+    txn_record(a->t, k->db, TYPE_STREAM, 4, argv, lens);
+}
+
+/* An empty stream is made by an XADD that MAXLEN 0 removes at once, at its last id (0-1 for
+ * 0-0, which XADD refuses; the XSETID that follows sets the id). */
+static void emit_empty_stream(applier *a, const touched *k, const stream_extras *x) {
+    char id[STREAM_ID_TEXT_MAX];
+    stream_id at = is_zero_id(x->last_generated) ? (stream_id){0, 1} : x->last_generated;
+    const char *argv[7] = {"XADD", k->key, "MAXLEN", "0", id, "f", "v"};
+    size_t lens[7] = {4, k->klen, 6, 1, stream_id_format(id, at), 1, 1};
+    txn_record(a->t, k->db, TYPE_STREAM, 7, argv, lens);
+}
+
+/* Whether a stream's metadata agrees with what it holds: n entries from first to last. */
+static int check_stream_holds(applier *a, const touched *k, const meta *m, uint64_t n, stream_id first,
+                              stream_id last) {
+    if (n != m->size)
+        return fail(a, "ERR APPLYBATCH: stream '%.*s' would say %llu entries but hold %llu", shown(k->klen), k->key,
+                    (unsigned long long)m->size, (unsigned long long)n);
+    if (n > 0 && (stream_id_compare(first, m->stream.first) != 0 || stream_id_compare(last, m->stream.last) != 0))
+        return fail(a, "ERR APPLYBATCH: the first and last entries of stream '%.*s' are not those its metadata names",
+                    shown(k->klen), k->key);
+    return 0;
+}
+
+/* The subkeys of a stream version's entries: from prefix (inclusive) to end (exclusive). */
+static void entry_bounds(const touched *k, uint64_t version, buf *prefix, buf *end) {
+    buf_init(prefix);
+    buf_init(end);
+    enc_subkey(prefix, k->db, k->key, k->klen, version, "", 0);
+    enc_prefix_end(end, prefix->data, prefix->len);
+}
+
+/* Whether XADD of a stream's entries leaves its counters as they are (no XSETID needed). */
+static int counters_follow_entries(const meta *m) {
+    const stream_extras *x = &m->stream;
+    return m->size > 0 && stream_id_compare(x->last_generated, x->last) == 0 && x->entries_added == m->size &&
+           is_zero_id(x->max_deleted);
+}
+
+/* DEL (unless it did not exist), XADD of every entry it holds now, XSETID, expiry; its entries
+ * must be well-formed, and as many and between the edges its metadata says. */
+static int rebuild_stream(applier *a, touched *k, const meta *m) {
+    if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
+    buf prefix, end;
+    entry_bounds(k, m->version, &prefix, &end);
+    store_iter *it = txn_iter_new(a->t, CF_STREAM, prefix.data, prefix.len, end.data, end.len);
+    uint64_t n = 0;
+    stream_id zero = {0, 0}, first = zero, last = zero;
+    int rc = 0;
+    for (; rc == 0 && store_iter_valid(it); store_iter_next(it)) {
+        size_t iklen, vlen, nitems;
+        const char *ikey = store_iter_key(it, &iklen);
+        if (bytes_compare(ikey, iklen, end.data, end.len) >= 0) break;
+        const char *val = store_iter_value(it, &vlen);
+        int live = survives_ranges(a, CF_STREAM, ikey, iklen);
+        if (live < 0) rc = -1;
+        if (live <= 0) continue;
+        stream_id id = iklen == prefix.len + STREAM_ID_BYTES ? stream_id_from_bytes(ikey + prefix.len) : zero;
+        if (is_zero_id(id) || stream_entry_check(val, vlen, &nitems) < 0) {
+            rc = bad_entry(a, k);
+            break;
+        }
+        if (n++ == 0) first = id;
+        last = id;
+        emit_xadd(a, k, id, val, vlen);
+    }
+    if (rc == 0 && !store_iter_valid(it) && store_iter_failed(it))
+        rc = fail(a, "ERR storage error reading a key the batch writes");
+    store_iter_free(it);
+    buf_free(&prefix);
+    buf_free(&end);
+    if (rc == 0) rc = check_stream_holds(a, k, m, n, first, last);
+    if (rc < 0) return -1;
+    if (m->size == 0) emit_empty_stream(a, k, &m->stream);
+    if (!counters_follow_entries(m)) emit_setid(a, k, &m->stream);
+    if (m->expire_ms) emit_expire_at(a, k, TYPE_STREAM, m->expire_ms);
+    return 0;
+}
+
+/* The id of the first (rev: last) entry of a stream version: 1, 0 if it has none, -1. */
+static int stream_edge(applier *a, const touched *k, uint64_t version, int rev, stream_id *id) {
+    buf prefix, end;
+    entry_bounds(k, version, &prefix, &end);
+    store_iter *it = txn_iter_new(a->t, CF_STREAM, prefix.data, prefix.len, end.data, end.len);
+    if (rev) store_iter_seek_for_prev(it, end.data, end.len);
+    int rc = 0;
+    if (store_iter_valid(it)) {
+        size_t iklen;
+        const char *ikey = store_iter_key(it, &iklen);
+        rc = iklen == prefix.len + STREAM_ID_BYTES && memcmp(ikey, prefix.data, prefix.len) == 0;
+        if (rc) *id = stream_id_from_bytes(ikey + prefix.len);
+    } else if (store_iter_failed(it)) {
+        rc = fail(a, "ERR storage error reading a key the batch writes");
+    }
+    store_iter_free(it);
+    buf_free(&prefix);
+    buf_free(&end);
+    return rc;
+}
+
+/* What the entry writes of a stream that keeps its version did: the entries added, and those
+ * removed below the first entry left (a trim) or above it (XDEL). */
+typedef struct stream_change {
+    size_t *added, *deleted; /* indexes into applier.entries, in id order */
+    size_t nadded, ndeleted, trimmed, added_cap, deleted_cap;
+} stream_change;
+
+static void note_entry(size_t **list, size_t *n, size_t *cap, size_t index) {
+    *list = grow(*list, cap, *n + 1, sizeof(size_t));
+    (*list)[(*n)++] = index;
+}
+
+/* Sorts out the stream's entry writes of its version (each entry once) by what they did: 1, 0
+ * if one replaced an entry (which no XADD does), -1 on an error. */
+static int gather_stream_change(applier *a, const touched *k, const meta *m, stream_change *c) {
+    for (size_t i = k->entries_at; i < k->entries_at + k->nentries; i++) {
+        const entry_write *w = &a->entries[i];
+        if (w->version != m->version) continue; /* another version's: garbage nothing reads */
+        if (i > k->entries_at && w[-1].version == w->version && stream_id_compare(w[-1].id, w->id) == 0) continue;
+        int now = txn_get(a->t, CF_STREAM, w->subkey, w->subkey_len, &a->value);
+        if (now < 0) return fail(a, "ERR storage error reading a key the batch writes");
+        if (now && w->existed) return 0;
+        if (now)
+            note_entry(&c->added, &c->nadded, &c->added_cap, i);
+        else if (w->existed && (m->size == 0 || stream_id_compare(w->id, m->stream.first) < 0))
+            c->trimmed++;
+        else if (w->existed)
+            note_entry(&c->deleted, &c->ndeleted, &c->deleted_cap, i);
+    }
+    return 1;
+}
+
+/* Whether the stream holds what its metadata says: the entries it had, plus those added, less
+ * those removed, between the edges it names (two seeks). */
+static int check_stream_change(applier *a, const touched *k, const meta *m, const stream_change *c) {
+    uint64_t had = k->before.size + c->nadded, removed = c->trimmed + c->ndeleted;
+    uint64_t holds = had >= removed ? had - removed : UINT64_MAX;
+    stream_id first = {0, 0}, last = {0, 0};
+    if (m->size > 0 && holds == m->size) {
+        int rc = stream_edge(a, k, m->version, 0, &first);
+        if (rc == 1) rc = stream_edge(a, k, m->version, 1, &last);
+        if (rc < 0) return -1;
+    }
+    return check_stream_holds(a, k, m, holds, first, last);
+}
+
+/* Records the change of a stream that keeps its version: 1, or 0 when Redis could not replay
+ * it so (an entry added at or below the last id, a max deleted id set back to 0-0), -1. */
+static int describe_stream_change(applier *a, const touched *k, const meta *m, const stream_change *c) {
+    const stream_extras *x = &m->stream;
+    stream_extras replayed = k->before.stream; /* what XADD and XDEL leave; XSETID sets the rest */
+    if (c->nadded > 0) {
+        if (stream_id_compare(a->entries[c->added[0]].id, replayed.last_generated) <= 0) return 0;
+        replayed.last_generated = a->entries[c->added[c->nadded - 1]].id;
+        replayed.entries_added += c->nadded;
+    }
+    if (c->ndeleted > 0 && stream_id_compare(a->entries[c->deleted[c->ndeleted - 1]].id, replayed.max_deleted) > 0)
+        replayed.max_deleted = a->entries[c->deleted[c->ndeleted - 1]].id;
+    if (is_zero_id(x->max_deleted) && !is_zero_id(replayed.max_deleted)) return 0; /* XSETID cannot clear it */
+    if (c->trimmed > 0) emit_trim(a, k, m);
+    command del;
+    command_init(&del, "XDEL", k);
+    char id[STREAM_ID_TEXT_MAX];
+    for (size_t i = 0; i < c->ndeleted; i++) command_arg(&del, id, stream_id_format(id, a->entries[c->deleted[i]].id));
+    command_emit(&del, a, k, TYPE_STREAM, 1);
+    command_free(&del);
+    for (size_t i = 0; i < c->nadded; i++) {
+        const entry_write *w = &a->entries[c->added[i]];
+        if (txn_get(a->t, CF_STREAM, w->subkey, w->subkey_len, &a->value) != 1)
+            return fail(a, "ERR storage error reading a key the batch writes");
+        emit_xadd(a, k, w->id, a->value.data, a->value.len);
+    }
+    if (stream_id_compare(replayed.last_generated, x->last_generated) != 0 ||
+        replayed.entries_added != x->entries_added || stream_id_compare(replayed.max_deleted, x->max_deleted) != 0)
+        emit_setid(a, k, x);
+    describe_expiry(a, k, m);
+    return 1;
+}
+
+static int describe_stream(applier *a, touched *k, const meta *m) {
+    if (!k->alive_before || k->before.type != TYPE_STREAM || k->before.version != m->version)
+        return rebuild_stream(a, k, m);
+    stream_change c = {0};
+    int rc = gather_stream_change(a, k, m, &c);
+    if (rc == 1 && check_stream_change(a, k, m, &c) < 0) rc = -1;
+    if (rc == 1) rc = describe_stream_change(a, k, m, &c);
+    free(c.added);
+    free(c.deleted);
+    if (rc == 0) return rebuild_stream(a, k, m);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Entries written under the version of a key that is no stream would be data no command reads
+ * or removes. */
+static int check_entries_belong(applier *a, const touched *k, const meta *m) {
+    for (size_t i = k->entries_at; i < k->entries_at + k->nentries; i++)
+        if (a->entries[i].version == m->version)
+            return fail(a, "ERR APPLYBATCH: stream entries under key '%.*s', which is no stream", shown(k->klen),
+                        k->key);
+    return 0;
+}
+
+/* Sorts the commit's entry writes by key, version and id, so that each key's are a run. */
+static int entry_order(const void *pa, const void *pb) {
+    const entry_write *x = pa, *y = pb;
+    if (x->key_index != y->key_index) return x->key_index < y->key_index ? -1 : 1;
+    if (x->version != y->version) return x->version < y->version ? -1 : 1;
+    return stream_id_compare(x->id, y->id);
+}
+
+static void sort_entry_writes(applier *a) {
+    if (a->nentries == 0) return;
+    qsort(a->entries, a->nentries, sizeof(*a->entries), entry_order);
+    for (size_t i = 0; i < a->nentries; i++) {
+        touched *k = &a->keys[a->entries[i].key_index];
+        if (k->nentries++ == 0) k->entries_at = i;
+    }
+}
+
 /* The commands for one key, from its state before and after the commit. */
 static int describe_key(applier *a, touched *k) {
     meta m;
@@ -657,6 +992,8 @@ static int describe_key(applier *a, touched *k) {
     }
     if (!known_type(m.type)) /* written before APPLYBATCH checked types */
         return fail(a, "ERR APPLYBATCH: key '%.*s' has a type tidekv does not have", shown(k->klen), k->key);
+    if (m.type == TYPE_STREAM) return describe_stream(a, k, &m);
+    if (check_entries_belong(a, k, &m) < 0) return -1;
     if (m.type == TYPE_STRING) {
         cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
         return 0;
@@ -798,6 +1135,7 @@ static void describe_libraries(applier *a) {
 static int describe_commit(applier *a) {
     describe_libraries(a);
     for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
+    sort_entry_writes(a);
     for (size_t i = 0; i < a->nkeys; i++)
         if (describe_key(a, &a->keys[i]) < 0) return -1;
     if (check_score_index(a) < 0) return -1;
@@ -818,7 +1156,7 @@ static int describe_commit(applier *a) {
 /* ---- the whole batch ---- */
 
 static void commit_done(applier *a) {
-    a->nkeys = a->nmembers = a->nscores = a->nlibs = a->nflushed = a->nsub_ranges = 0;
+    a->nkeys = a->nmembers = a->nscores = a->nentries = a->nlibs = a->nflushed = a->nsub_ranges = 0;
     if (a->slots) memset(a->slots, 0, a->nslots * sizeof(size_t));
 }
 
@@ -827,6 +1165,7 @@ static void applier_free(applier *a) {
     free(a->slots);
     free(a->members);
     free(a->scores);
+    free(a->entries);
     free(a->libs);
     free(a->flushed);
     free(a->sub_ranges);

@@ -322,13 +322,16 @@ static type_status next_id(const stream_extras *x, const stream_add_args *a, int
 /* Removes entries from the front of the stream while fewer than want are removed and (with
  * below) their ids are below it; updates the metadata and adds to *out. */
 static type_status trim_front(compound *s, long long want, const stream_id *below, stream_trimmed *out) {
-    stream_id batch[TRIM_BATCH];
+    stream_id batch[TRIM_BATCH], next;
     type_status st = ST_OK;
-    int more = 1;
+    int more = 1, started = 0;
     while (st == ST_OK && more && out->removed < want) {
         size_t n = 0;
         entry_walk w;
-        walk_open(&w, s, NULL, 0);
+        /* Each walk starts where the last one stopped: one from the front would step over
+         * every entry deleted so far, and a big trim would take quadratic time. */
+        walk_open(&w, s, started ? &next : NULL, 0);
+        started = 1;
         stream_id id;
         const char *v;
         size_t vl;
@@ -340,6 +343,7 @@ static type_status trim_front(compound *s, long long want, const stream_id *belo
                 break;
             }
             if (n == TRIM_BATCH) {
+                next = id;
                 more = 1;
                 break;
             }

@@ -331,14 +331,74 @@ def test_batch_of_several_commits_keeps_them_apart(server, r):
 # what tidekv never writes is refused
 # ----------------------------------------------------------------------
 
-def hash_meta(version, size):
-    return b"\x82" + struct.pack(">QQQ", 0, version, size)
-
-
 def whole_db_range(cf, db=0):
     begin = ns(db)
     return ("DELRANGE", cf, begin, begin[:-1] + bytes([begin[-1] + 1]))
 
+
+def hash_meta(version, size):
+    return b"\x82" + struct.pack(">QQQ", 0, version, size)
+
+
+SV = 777  # the version of the streams the forged batches make
+
+
+def sid(ms, seq):
+    return struct.pack(">QQ", ms, seq)
+
+
+def stream_meta(size, last, first=None, end=None, added=None, max_deleted=(0, 0), recorded=None, groups=0,
+                version=SV, expire=0):
+    """A stream's metadata record: size entries from first to end (0-0 when empty), its last
+    generated id, entries added (size unless given), max deleted id, consumer groups."""
+    first = first or ((0, 0) if size == 0 else last)
+    end = end or ((0, 0) if size == 0 else last)
+    ids = [last, recorded or first, max_deleted, first, end]
+    return (b"\x88" + struct.pack(">QQQ", expire, version, size) + b"".join(sid(*i) for i in ids)
+            + struct.pack(">QQ", size if added is None else added, groups))
+
+
+def entry(ms, seq, value=b"\x01f\x01v", key=b"k", version=SV):
+    return ("PUT", 5, subkey(key, version, sid(ms, seq)), value)
+
+
+def put_stream(meta, key=b"k"):
+    return ("PUT", 1, NS + key, meta)
+
+
+CONTRADICTS = "the metadata of stream 'k' contradicts itself"
+FORGED_STREAMS = {
+    "entry-truncated": ([put_stream(stream_meta(1, (1, 1))), entry(1, 1, b"\x01f\x05v")],
+                        "malformed entry of stream 'k'"),
+    "entry-odd-strings": ([put_stream(stream_meta(1, (1, 1))), entry(1, 1, b"\x01f")], "malformed entry of stream 'k'"),
+    "entry-empty": ([put_stream(stream_meta(1, (1, 1))), entry(1, 1, b"")], "malformed entry of stream 'k'"),
+    "entry-trailing-byte": ([put_stream(stream_meta(1, (1, 1))), entry(1, 1, b"\x01f\x01v\x01")],
+                            "malformed entry of stream 'k'"),
+    "entry-id-0-0": ([put_stream(stream_meta(1, (1, 1), first=(0, 0))), entry(0, 0)], CONTRADICTS),
+    "entry-alone-id-0-0": ([entry(0, 0)], "malformed entry of stream 'k'"),
+    "meta-short": ([put_stream(stream_meta(1, (1, 1))[:-17])], "malformed metadata for key 'k'"),
+    "meta-empty-with-edges": ([put_stream(stream_meta(0, (5, 5), first=(5, 5), end=(5, 5)))], CONTRADICTS),
+    "meta-entries-without-edges": ([put_stream(stream_meta(1, (5, 5), first=(0, 0), end=(0, 0))), entry(5, 5)],
+                                   CONTRADICTS),
+    "meta-last-above-last-generated": ([put_stream(stream_meta(1, (5, 5), end=(6, 0))), entry(6, 0)], CONTRADICTS),
+    "meta-first-above-last": ([put_stream(stream_meta(2, (9, 9), first=(8, 0), end=(7, 0)))], CONTRADICTS),
+    "meta-one-entry-two-edges": ([put_stream(stream_meta(1, (9, 9), first=(8, 0))), entry(8, 0)], CONTRADICTS),
+    "meta-two-entries-one-edge": ([put_stream(stream_meta(2, (9, 9))), entry(9, 9)], CONTRADICTS),
+    "meta-recorded-first-differs": ([put_stream(stream_meta(1, (9, 9), recorded=(1, 1))), entry(9, 9)], CONTRADICTS),
+    "meta-fewer-added-than-held": ([put_stream(stream_meta(2, (9, 9), first=(1, 1), added=1)), entry(1, 1),
+                                    entry(9, 9)], CONTRADICTS),
+    "meta-added-over-int64": ([put_stream(stream_meta(1, (9, 9), added=2 ** 63)), entry(9, 9)], CONTRADICTS),
+    "meta-consumer-groups": ([put_stream(stream_meta(1, (9, 9), groups=1)), entry(9, 9)],
+                             "stream 'k' has consumer groups, which APPLYBATCH does not take yet"),
+    "size-over-entries": ([put_stream(stream_meta(2, (9, 9), first=(1, 1))), entry(9, 9)],
+                          "stream 'k' would say 2 entries but hold 1"),
+    "size-under-entries": ([put_stream(stream_meta(1, (9, 9))), entry(9, 9), entry(1, 1)],
+                           "stream 'k' would say 1 entries but hold 2"),
+    "edges-not-the-entries": ([put_stream(stream_meta(2, (9, 9), first=(2, 2))), entry(9, 9), entry(1, 1)],
+                              "the first and last entries of stream 'k' are not those its metadata names"),
+    "entry-under-a-hash": ([("PUT", 1, NS + b"k", hash_meta(SV, 1)), ("PUT", 0, subkey(b"k", SV, b"f"), b"v"),
+                            entry(1, 1)], "stream entries under key 'k', which is no stream"),
+}
 
 REFUSED = {
     "unconfigured-db": ([put_string(b"k", b"v", db=99)], "namespace '__db99' is not a configured database"),
@@ -355,11 +415,9 @@ REFUSED = {
     "propagate-cf-range": ([("DELRANGE", 4, b"function-lib:", b"function-lib;")],
                            "column family 4 is not one tidekv writes"),
     "stream-cf-short": ([("PUT", 5, subkey(b"k", 1, b"e"), b"v")], "malformed subkey in column family 5"),
-    # a replica takes its master's stream writes; APPLYBATCH cannot describe them yet
-    "stream-cf-put": ([("PUT", 5, subkey(b"k", 1, b"\x00" * 16), b"\x01f\x01v")],
-                      "streams are not supported yet (key 'k')"),
-    "metadata-stream": ([("PUT", 1, NS + b"k", b"\x88" + struct.pack(">QQQ", 0, 1, 1) + b"\x00" * 96)],
-                        "streams are not supported yet (key 'k')"),
+    "stream-cf-long-id": ([("PUT", 5, subkey(b"k", 1, b"\x00" * 15 + b"\x01\x00"), b"\x01f\x01v")],
+                          "malformed subkey in column family 5"),
+    **{"stream-" + name: (recs, message) for name, (recs, message) in FORGED_STREAMS.items()},
     "search-cf": ([("DEL", 6, NS + b"k", None)], "column family 6 is not one tidekv writes"),
     "unknown-cf": ([("PUT", 9, NS + b"k", b"v")], "column family 9 is not one tidekv writes"),
     "metadata-garbage": ([("PUT", 1, NS + b"k", b"\x82\x00")], "malformed metadata for key 'k'"),
@@ -597,3 +655,163 @@ def test_sorted_set_score_index_must_agree_with_members(server, r, name):
         r.execute_command("APPLYBATCH", build_batch(SCORE_INDEX_LIES[name]))
     assert seq(r) == before
     assert r.zrange("z", 0, -1, withscores=True) == [(b"a", 1.0)]
+
+
+# ----------------------------------------------------------------------
+# streams
+# ----------------------------------------------------------------------
+
+def stream_workload(s):
+    """Stream writes of every kind: random ones over a few keys (test_streams's), then XADD,
+    XDEL, XTRIM, XSETID, DEL, EXPIRE, PERSIST, an empty stream, and several in one MULTI."""
+    from test_streams import random_stream_workload
+    import random
+    r = s.client()
+    rnd = random.Random(20261205)
+    for cmd in random_stream_workload(rnd, 300):
+        if cmd[0] == "XDEL-SOME":
+            present = [e[0] for e in r.xrange(cmd[1])]
+            cmd = ("XDEL", cmd[1]) + tuple(rnd.sample(present, min(len(present), 2))) + (b"1-1",)
+        try:
+            r.execute_command(*cmd)
+        except redis.ResponseError as e:  # an ms-* below the last id, XSETID of a missing key
+            assert "smaller" in str(e) or "no such key" in str(e), (cmd, e)
+    for i in range(1, 21):
+        r.xadd("x", {"f": i, "g": "v" * i}, id="%d-%d" % (i, i))
+    r.xdel("x", "3-3", "10-10", "20-20")
+    r.xtrim("x", maxlen=15, approximate=False)
+    r.xtrim("x", minid="6-0", approximate=False)
+    r.xadd("x", {"f": "capped"}, id="30-0", maxlen=12, approximate=False)
+    r.execute_command("XSETID", "x", "100-0", "ENTRIESADDED", "50", "MAXDELETEDID", "40-0")
+    r.xadd("x", {"after": "setid"}, id="100-5")
+    r.xadd("low", {"f": "v"}, id="1-1")
+    r.xadd("low", {"f": "v"}, id="9-9")
+    r.xdel("low", "9-9")
+    r.execute_command("XSETID", "low", "2-0")  # the max deleted id stays above the last id
+    r.execute_command("XADD", "e", "MAXLEN", "0", "*", "f", "v")  # an empty stream keeps its ids
+    r.xadd("emptied", {"f": "v"}, id="5-5")
+    r.xdel("emptied", "5-5")
+    r.xadd("ttl", {"f": "v"}, id="1-1")
+    r.expire("ttl", 1000)
+    r.xadd("ttl", {"f": "w"}, id="2-2")
+    r.xadd("persisted", {"f": "v"})
+    r.expire("persisted", 1000)
+    r.persist("persisted")
+    r.xadd("gone", {"f": "v"})
+    r.delete("gone")
+    r.xadd("re", {"old": "1"}, id="50-0")
+    r.delete("re")
+    r.xadd("re", {"new": "1"}, id="1-0")  # recreated: a new version, ids from nothing
+    r.set("retyped", "string")
+    r.delete("retyped")
+    r.xadd("retyped", {"f": "v"}, id="1-1")
+    with s.conn() as t:
+        for cmd in (("MULTI",), ("XADD", "m", "1-1", "a", "1"), ("XADD", "m", "2-2", "b", "2"),
+                    ("XDEL", "m", "1-1"), ("XADD", "x", "*", "in", "multi"), ("EXEC",)):
+            t.call(*cmd)
+    r.close()
+
+
+STREAM_KEYS = ("low", "s1", "s2", "s3", "s4", "x", "e", "emptied", "ttl", "persisted", "gone", "re", "retyped", "m")
+
+
+def streams_of(s):
+    from test_streams import stream_state
+    cl = s.client()
+    try:
+        return {k: stream_state(cl, k) for k in STREAM_KEYS}
+    finally:
+        cl.close()
+
+
+def test_streams_copy_and_replay_exactly_on_redis(make_server):
+    """POLLUPDATES RAW of stream writes applied to another tidekv (genuine, stripped and forged
+    batches) gives the same streams (XRANGE, XINFO STREAM's counters, TTL), and the copy's
+    change stream replays on Redis 7 to them too."""
+    src, dst = make_server(), make_server()
+    stream_workload(src)
+    rs, rd = src.client(), dst.client()
+    modes = ("genuine", "stripped", "forged")
+    for i, u in enumerate(poll_all(rs, 0, "RAW")):
+        batch = with_record(bytes.fromhex(u.decode()), modes[i % 3], i)
+        assert rd.execute_command("APPLYBATCH", batch) == len(batch)
+    expected = streams_of(src)
+    assert expected["x"] is not None and expected["gone"] is None and expected["e"][1] == 0
+    assert streams_of(dst) == expected
+    updates = poll_all(rd, 0, "RESP")
+    assert not any(c[:2] == [b"SET", b"forged"] for u in updates for c in u["commands"])
+    redis_server = RedisServer().start()
+    try:
+        with redis_server.conn() as conn:
+            assert replay(conn, updates) == []
+        assert streams_of(redis_server) == expected
+    finally:
+        redis_server.stop()
+    rs.close()
+    rd.close()
+
+
+def test_stream_changes_are_recorded_entry_by_entry(make_server):
+    """A stream that keeps its version changes by XADD, XDEL, XTRIM and XSETID, as its own
+    commands record it; a new one comes whole: its entries, then XSETID of its counters."""
+    a, b = make_server(), make_server()
+    ra, rb = a.client(), b.client()
+    ra.xadd("s", {"f": "1"}, id="1-1")
+    ra.xadd("s", {"f": "2", "g": "x"}, id="2-2")
+    for i in range(3, 8):
+        ra.xadd("s", {"f": i}, id="%d-0" % i)
+    ra.xdel("s", "4-0", "9-9")
+    ra.xtrim("s", maxlen=3, approximate=False)
+    ra.execute_command("XSETID", "s", "50-0", "ENTRIESADDED", "30", "MAXDELETEDID", "40-0")
+    ra.execute_command("XADD", "s", "MAXLEN", "0", "60-0", "f", "capped")
+    ra.expire("s", 1000)
+    ra.persist("s")
+    for u in poll_all(ra, 0, "RAW"):
+        data = bytes.fromhex(u.decode())
+        assert rb.execute_command("APPLYBATCH", data) == len(data)
+    got = commands(poll_all(rb, 0, "RESP"))
+    assert got[:2] == [[[b"XADD", b"s", b"1-1", b"f", b"1"]], [[b"XADD", b"s", b"2-2", b"f", b"2", b"g", b"x"]]]
+    assert got[2:-2] == [[[b"XADD", b"s", b"%d-0" % i, b"f", b"%d" % i]] for i in range(3, 8)] + [
+        [[b"XDEL", b"s", b"4-0"]],
+        [[b"XTRIM", b"s", b"MINID", b"5-0"]],
+        [[b"XSETID", b"s", b"50-0", b"ENTRIESADDED", b"30", b"MAXDELETEDID", b"40-0"]],
+        [[b"XTRIM", b"s", b"MAXLEN", b"0"], [b"XSETID", b"s", b"60-0", b"ENTRIESADDED", b"31", b"MAXDELETEDID", b"40-0"]],
+    ]
+    assert [c[:2] for c in got[-2]] == [[b"PEXPIREAT", b"s"]] and got[-1] == [[b"PERSIST", b"s"]]
+    ra.close()
+    rb.close()
+
+
+def test_forged_entry_in_a_stream_there_is_refused(server, r):
+    """An entry put into a stream that keeps its version and metadata: the stream would hold
+    one more entry than it says; one that replaces an entry is recorded by a rebuild."""
+    good = build_batch([put_stream(stream_meta(1, (1, 1))), entry(1, 1)])
+    assert r.execute_command("APPLYBATCH", good) == len(good)
+    before = seq(r)
+    with pytest.raises(redis.ResponseError, match="^APPLYBATCH: stream 'k' would say 1 entries but hold 2$"):
+        r.execute_command("APPLYBATCH", build_batch([entry(5, 5)]))
+    with pytest.raises(redis.ResponseError, match="^APPLYBATCH: malformed entry of stream 'k'$"):
+        r.execute_command("APPLYBATCH", build_batch([entry(1, 1, b"\x03abc")]))
+    assert seq(r) == before
+    assert r.xrange("k") == [(b"1-1", {b"f": b"v"})]
+    replaced = build_batch([entry(1, 1, b"\x01f\x01w")])
+    assert r.execute_command("APPLYBATCH", replaced) == len(replaced)
+    assert commands(poll(r, before, "FORMAT", "RESP")["updates"]) == [[[b"DEL", b"k"], [b"XADD", b"k", b"1-1", b"f", b"w"]]]
+
+
+def test_applybatch_of_a_stream_touches_watched_keys(make_server):
+    """WATCH on a stream sees APPLYBATCH's write of it, as any command's."""
+    src, dst = make_server(), make_server()
+    rs, rd = src.client(), dst.client()
+    base = seq(rs)
+    rs.xadd("s", {"f": "v"}, id="1-1")
+    data = bytes.fromhex(poll(rs, base)["updates"][0].decode())
+    with dst.conn() as t:
+        assert t.call("WATCH", "s") == "OK"
+        assert rd.execute_command("APPLYBATCH", data) == len(data)
+        t.call("MULTI")
+        t.call("XADD", "s", "2-2", "f", "w")
+        assert t.call("EXEC") is None
+    assert rd.xrange("s") == [(b"1-1", {b"f": b"v"})]
+    rs.close()
+    rd.close()

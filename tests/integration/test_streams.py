@@ -666,18 +666,6 @@ def test_a_replica_holds_the_masters_streams(make_server):
     theirs.close()
 
 
-@tidekv_only
-def test_applybatch_refuses_streams_for_now(server, r):
-    base = int(r.execute_command("SEQUENCE"))
-    r.execute_command("XADD", "s", "1-1", "f", "v")
-    raw = poll_all(r, base, "RAW")
-    r.execute_command("DEL", "s")
-    with pytest.raises(Exception) as e:
-        r.execute_command("APPLYBATCH", bytes.fromhex(raw[0].decode()))
-    assert "streams are not supported yet (key 's')" in str(e.value)
-    assert r.exists("s") == 0
-
-
 # ---------------------------------------------------------------- XSETID
 
 def test_xsetid(c):
