@@ -231,12 +231,14 @@ static int check_subkey(applier *a, const batch_record *op) {
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
     size_t klen = buf_get_u32be(p);
     size_t sublen = rest - 4 - klen - 8;
-    if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16))
+    int of_stream = op->cf == CF_STREAM || op->cf == CF_STREAM_GROUP;
+    if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16) ||
+        (op->cf == CF_STREAM_GROUP && sublen == 0))
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
-    if (op->cf == CF_STREAM && !a->limits->verbatim) return refuse_stream(a, p + 4, klen);
+    if (of_stream && !a->limits->verbatim) return refuse_stream(a, p + 4, klen);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
-    if (op->cf == CF_STREAM) return 0; /* a replica's: nothing to describe */
+    if (of_stream) return 0; /* a replica's: nothing to describe */
     uint64_t version = buf_get_u64be(p + 4 + klen);
     const char *sub = p + 4 + klen + 8;
     if (op->cf == CF_ZSET_SCORE) {
@@ -274,7 +276,7 @@ static void add_db(int **list, size_t *n, int db) {
 
 /* tidekv deletes ranges only to empty a whole database (FLUSHDB, FLUSHALL), as Kvrocks does. */
 static int check_range(applier *a, const batch_record *op) {
-    if (op->cf != CF_METADATA && op->cf != CF_DEFAULT && op->cf != CF_ZSET_SCORE && op->cf != CF_STREAM)
+    if (op->cf != CF_METADATA && !enc_is_subkey_cf((int)op->cf))
         return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
     size_t ns;
     int db = key_db(a, &op->key, &ns);
@@ -318,7 +320,7 @@ static int check_op(applier *a, const batch_record *op) {
     default: return fail(a, "ERR APPLYBATCH: blob indexes and wide columns are not written by tidekv");
     }
     if (op->cf == CF_METADATA) return check_metadata(a, op);
-    if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE || op->cf == CF_STREAM) return check_subkey(a, op);
+    if (enc_is_subkey_cf((int)op->cf)) return check_subkey(a, op);
     if (op->cf == CF_PROPAGATE) return check_library(a, op);
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }
