@@ -165,7 +165,8 @@ typedef struct open_group {
     slice consumer;
     sg_consumer c;
     int consumer_found, consumer_dirty;
-    buf k, v; /* scratch */
+    int changed; /* a pending entry or the group's position: what makes a read write */
+    buf k, v;    /* scratch */
 } open_group;
 
 /* Reads a record: 1 (value in out), 0 missing, or a type_status below 0 … as -1 error. */
@@ -310,6 +311,7 @@ static type_status nack_assign(open_group *x, stream_id id, const sg_nack *old, 
         x->consumer_dirty = 1;
     }
     sg_nack n = {delivery_ms, count, x->consumer};
+    x->changed = 1;
     size_t plen = record_key(&x->s, &x->k, SG_TAG_PEL, x->name, no_name, id);
     buf_clear(&x->v);
     sg_nack_encode(&x->v, &n);
@@ -441,6 +443,7 @@ static void note_delivered(open_group *x, stream_id id) {
     else if (x->s.m.stream.entries_added)
         x->g.entries_read = entries_up_to(&x->s.m, id);
     x->g.last_id = id;
+    x->changed = 1;
 }
 
 /* ---- XGROUP ---- */
@@ -476,15 +479,17 @@ type_status stream_group_set_id(txn *t, int db, const char *key, size_t klen, sl
     return st;
 }
 
-/* Deletes every record under a prefix (a group's or a consumer's), batch by batch. */
+/* Deletes every record under a walk's prefix, batch by batch, each batch walking on from
+ * past the last key the one before saw. */
 static type_status delete_under(open_group *x, const buf *prefix) {
-    buf keys;
+    buf keys, from;
     buf_init(&keys);
+    buf_init(&from);
     type_status st = ST_OK;
     for (size_t n = ID_BATCH; st == ST_OK && n == ID_BATCH;) {
         buf_clear(&keys);
         record_walk rw;
-        rwalk_open(&rw, x->s.t, prefix, NULL, 0);
+        rwalk_open(&rw, x->s.t, prefix, from.data, from.len);
         const char *rest, *v;
         size_t rl, vl;
         for (n = 0; n < ID_BATCH && rwalk_next(&rw, &rest, &rl, &v, &vl); n++) {
@@ -493,15 +498,51 @@ static type_status delete_under(open_group *x, const buf *prefix) {
         }
         st = rwalk_close(&rw);
         for (size_t off = 0; st == ST_OK && off < keys.len;) {
-            uint32_t rl32 = buf_get_u32be(keys.data + off);
+            uint32_t len = buf_get_u32be(keys.data + off);
             buf_clear(&x->k);
             buf_append(&x->k, prefix->data, prefix->len);
-            buf_append(&x->k, keys.data + off + 4, rl32);
+            buf_append(&x->k, keys.data + off + 4, len);
             txn_delete(x->s.t, CF_STREAM_GROUP, x->k.data, x->k.len);
-            off += 4 + rl32;
+            buf_clear(&from);
+            buf_append(&from, keys.data + off + 4, len);
+            buf_append_byte(&from, 0); /* the first key after it */
+            off += 4 + len;
         }
     }
     buf_free(&keys);
+    buf_free(&from);
+    return st;
+}
+
+/* Deletes a group's pending entries, each with its consumer's index record (walks go by the
+ * prefixes their puts widen the bounds of: the group's PEL, each consumer's own). */
+static type_status delete_pel(open_group *x) {
+    stream_id ids[ID_BATCH];
+    size_t n;
+    int more = 1;
+    stream_id from = {0, 0};
+    type_status st = ST_OK;
+    buf raw;
+    buf_init(&raw);
+    while (st == ST_OK && more) {
+        st = gather_ids(x, NULL, from, STREAM_ID_MAX, ID_BATCH, ids, &n, &more);
+        for (size_t i = 0; st == ST_OK && i < n; i++) {
+            sg_nack nk;
+            int rc = nack_get(x, ids[i], &raw, &nk);
+            if (rc <= 0) {
+                st = rc == 0 ? ST_CORRUPT : rc_status(rc);
+                break;
+            }
+            owned_delete(x, nk.consumer, ids[i]);
+            record_key(&x->s, &x->k, SG_TAG_PEL, x->name, no_name, ids[i]);
+            txn_delete(x->s.t, CF_STREAM_GROUP, x->k.data, x->k.len);
+        }
+        if (n > 0) {
+            from = ids[n - 1];
+            if (stream_id_incr(&from) < 0) more = 0;
+        }
+    }
+    buf_free(&raw);
     return st;
 }
 
@@ -510,13 +551,11 @@ type_status stream_group_destroy(txn *t, int db, const char *key, size_t klen, s
     type_status st = group_open(&x, t, db, key, klen, group);
     *destroyed = st == ST_OK && x.found;
     if (*destroyed) {
+        st = delete_pel(&x);
         buf prefix;
         buf_init(&prefix);
-        static const uint8_t tags[] = {SG_TAG_CONSUMER, SG_TAG_PEL, SG_TAG_OWNED};
-        for (size_t i = 0; i < sizeof(tags) && st == ST_OK; i++) {
-            walk_prefix(&x.s, &prefix, tags[i], &group, NULL);
-            st = delete_under(&x, &prefix);
-        }
+        walk_prefix(&x.s, &prefix, SG_TAG_CONSUMER, &group, NULL);
+        if (st == ST_OK) st = delete_under(&x, &prefix);
         buf_free(&prefix);
         if (st == ST_OK) {
             record_key(&x.s, &x.k, SG_TAG_GROUP, group, no_name, (stream_id){0, 0});
@@ -700,11 +739,14 @@ type_status stream_group_read(txn *t, int db, const char *key, size_t klen, slic
     if (st == ST_OK && group_read_serves(&x, history)) {
         res->served = 1;
         st = consumer_take(&x, consumer, 1, &res->consumer_created);
-        if (st == ST_OK) {
-            consumer_seen(&x);
+        if (st == ST_OK)
             st = history ? read_history(&x, *history, count, hooks, res) : read_new(&x, count, noack, hooks, res);
+        /* A read that delivered nothing and made no consumer writes nothing (its change record
+         * would be empty): its consumer's seen time stays. */
+        if (st == ST_OK && (x.changed || res->consumer_created)) {
+            consumer_seen(&x);
+            group_finish(&x);
         }
-        if (st == ST_OK) group_finish(&x);
         res->group = x.g;
     }
     group_close(&x);
@@ -889,7 +931,7 @@ static type_status claim_one(open_group *x, const sg_claim_args *a, stream_id id
                              const sg_claim_hooks *hooks) {
     int64_t now = x->s.t->now_ms;
     int64_t when = a->delivery_ms < 0 || a->delivery_ms > now ? now : a->delivery_ms;
-    uint64_t count = old ? old->count : 0;
+    uint64_t count = old ? old->count : 1; /* a pending entry FORCE makes starts at 1, as in Redis */
     if (a->retry_count >= 0) count = (uint64_t)a->retry_count;
     else if (!a->justid) count++;
     int created;

@@ -14,6 +14,7 @@ DOCS_DIFFERENCES = {
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "xinfo": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "xgroup": "container command: tidekv documents 'subcommand key [argument]...', Redis each subcommand",
     "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "pubsub": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "psubscribe": "Redis 7.0 wraps the pattern in a block of that one argument; tidekv documents the pattern",
@@ -31,9 +32,11 @@ INFO_DIFFERENCES = {
     "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     "xinfo": {"flags", "categories", "range", "key_specs"},
+    "xgroup": {"flags", "categories", "range", "key_specs"},
     # XREAD never waits yet (BLOCK is refused when it would), so it is no blocking command; its
     # keys (after STREAMS) are found by a getkeys function, which COMMAND INFO shows as unknown.
     "xread": {"flags", "key_specs"},
+    "xreadgroup": {"flags", "key_specs"},  # likewise
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
     "debug": {"flags", "categories"},
     # tidekv runs SHUTDOWN at once inside MULTI (it is never queued) rather than refusing it.
