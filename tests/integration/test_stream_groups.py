@@ -609,3 +609,44 @@ def test_recorded_forms(server, r):
         [b"XGROUP", b"SETID", b"s", b"g", b"2-0", b"ENTRIESREAD", b"2"],  # NOACK: the move only
         [b"XACK", b"s", b"g", b"1-0", b"5-0"],
     ]
+
+
+# ---------------------------------------------------------------- snapshots (tidekv only)
+
+@tidekv_only
+def test_snapshot_read_rebuilds_groups(server, r):
+    with server.conn() as c:
+        fill(c, "s", 6)
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        c.call("XGROUP", "CREATE", "s", "h", "$", "ENTRIESREAD", "3")
+        read(c, "g", "c1", "s", ">", "COUNT", "3")
+        read(c, "g", "c2", "s", ">", "COUNT", "1")
+        c.call("XCLAIM", "s", "g", "c2", "0", "2-0", "RETRYCOUNT", "5", "TIME", "1000", "JUSTID")
+        c.call("XACK", "s", "g", "1-0")
+        c.call("XGROUP", "CREATECONSUMER", "s", "h", "idle")
+        c.call("XGROUP", "CREATE", "e", "g", "$", "MKSTREAM")
+        sid = c.call("SNAPSHOT", "CREATE")[1].decode()
+        before = {k: normalised_full(r, k) for k in ("s", "e")}
+        read(c, "g", "c3", "s")  # after the snapshot: not in it
+        cursor, commands = "0", []
+        for _ in range(100):
+            d = as_dict(c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "2"))
+            for entry in d[b"entries"]:
+                commands.extend(as_dict(entry)[b"commands"])
+            cursor = d[b"cursor"].decode()
+            if cursor == "0":
+                break
+    assert [b"XGROUP", b"CREATE", b"s", b"h", b"6-0", b"ENTRIESREAD", b"3"] in commands
+    rs = RedisServer()
+    try:
+        rs.start()
+        with rs.conn() as rc:
+            for cmd in commands:
+                rep = rc.call(*cmd)
+                assert not isinstance(rep, RespError), (cmd, rep)
+        theirs = rs.client()
+        for k in ("s", "e"):
+            assert normalised_full(theirs, k) == before[k], k
+        theirs.close()
+    finally:
+        rs.stop()
