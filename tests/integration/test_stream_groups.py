@@ -650,3 +650,25 @@ def test_snapshot_read_rebuilds_groups(server, r):
         theirs.close()
     finally:
         rs.stop()
+
+
+# ---------------------------------------------------------------- replicas (tidekv only)
+
+@soak  # two servers and a sync: over a second
+@tidekv_only
+def test_a_replica_holds_the_masters_groups(make_server):
+    from test_replication import start_pair, wait_synced
+    master, replica = start_pair(make_server)
+    with master.conn() as c:
+        fill(c, "s", 5)
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        read(c, "g", "c1", "s", ">", "COUNT", "3")
+        c.call("XACK", "s", "g", "2-0")
+        c.call("XCLAIM", "s", "g", "c2", "0", "3-0")
+        c.call("XGROUP", "CREATE", "s", "h", "$")
+        c.call("XGROUP", "DESTROY", "s", "h")
+    wait_synced(master, replica)
+    mine, theirs = master.client(), replica.client()
+    assert theirs.execute_command("XINFO", "STREAM", "s", "FULL") == mine.execute_command("XINFO", "STREAM", "s", "FULL")
+    mine.close()
+    theirs.close()
