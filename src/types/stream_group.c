@@ -593,14 +593,19 @@ type_status stream_consumer_delete(txn *t, int db, const char *key, size_t klen,
         buf raw;
         buf_init(&raw);
         *pending = (long long)x.c.pending;
+        stream_id from = {0, 0};
         while (st == ST_OK && more) {
-            st = gather_ids(&x, &consumer, (stream_id){0, 0}, STREAM_ID_MAX, ID_BATCH, ids, &n, &more);
+            st = gather_ids(&x, &consumer, from, STREAM_ID_MAX, ID_BATCH, ids, &n, &more);
             for (size_t i = 0; st == ST_OK && i < n; i++) {
                 sg_nack nk;
                 int rc = nack_get(&x, ids[i], &raw, &nk);
                 if (rc < 0) st = rc_status(rc);
                 else if (rc == 0) st = ST_CORRUPT; /* owned, yet not pending */
                 else st = nack_remove(&x, ids[i], &nk);
+            }
+            if (n > 0) {
+                from = ids[n - 1];
+                if (stream_id_incr(&from) < 0) more = 0;
             }
         }
         buf_free(&raw);

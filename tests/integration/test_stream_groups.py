@@ -672,3 +672,27 @@ def test_a_replica_holds_the_masters_groups(make_server):
     assert theirs.execute_command("XINFO", "STREAM", "s", "FULL") == mine.execute_command("XINFO", "STREAM", "s", "FULL")
     mine.close()
     theirs.close()
+
+
+def test_groups_bigger_than_a_batch(server, r):
+    """Walks of a PEL go batch by batch (256 ids): each command crosses a few."""
+    pipe = r.pipeline(transaction=False)
+    for i in range(1, 701):
+        pipe.execute_command("XADD", "s", "%d-0" % i, "f", "v")
+    pipe.execute()
+    with server.conn() as c:
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        assert len(read(c, "g", "c1", "s", ">", "COUNT", "600")[0][1]) == 600
+        assert len(read(c, "g", "c2", "s")[0][1]) == 100
+        assert len(read(c, "g", "c1", "s", "0", "COUNT", "550")[0][1]) == 550
+        assert len(c.call("XPENDING", "s", "g", "IDLE", "0", "-", "+", "1000", "c1")) == 600
+        c.call("XDEL", "s", "300-0")
+        got = c.call("XAUTOCLAIM", "s", "g", "c3", "0", "0", "COUNT", "650", "JUSTID")
+        assert (got[0], len(got[1]), got[2]) == (b"651-0", 649, [b"300-0"])
+        assert c.call("XGROUP", "DELCONSUMER", "s", "g", "c3") == 649
+        assert c.call("XPENDING", "s", "g")[0] == 50
+        assert c.call("XGROUP", "DESTROY", "s", "g") == 1
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        assert group(c, "s", "g")[b"pending"] == 0  # nothing left of the old one
+        assert c.call("XPENDING", "s", "g") == [0, None, None, None]
+        assert read(c, "g", "c1", "s", "0") == [[b"s", []]]
