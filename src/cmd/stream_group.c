@@ -413,7 +413,10 @@ static int serve_group_key(cmd_ctx *ctx, const xreadgroup_args *a, int i, const 
                                        arg_slice(a->consumer), history, a->count, a->noack, &hooks, &res);
     int rc = reply_key_status(ctx, key, st) ? -1 : res.served;
     if (rc == 1) {
-        if (res.consumer_created) record_create_consumer(ctx, key, a->group, a->consumer);
+        if (res.consumer_created) {
+            record_create_consumer(ctx, key, a->group, a->consumer);
+            cmd_notify(ctx, KE_STREAM, "xgroup-createconsumer", key);
+        }
         if (res.group_moved) record_setid(ctx, key, a->group, &res.group);
         if (ctx->r->resp == 2) reply_array(body, 2);
         reply_bulk(body, key->ptr, key->len);
@@ -614,6 +617,11 @@ static int reply_claimed(void *arg, stream_id id, const sg_nack *n, stream_entry
     return 0;
 }
 
+static void note_consumer_created(void *arg) {
+    claim_reply *cr = arg;
+    cmd_notify(cr->ctx, KE_STREAM, "xgroup-createconsumer", cr->key);
+}
+
 static void note_dropped(void *arg, stream_id id) {
     claim_reply *cr = arg;
     record_ack(cr->ctx, cr->key, cr->group, id);
@@ -688,7 +696,7 @@ void cmd_xclaim(cmd_ctx *ctx) {
     buf_init(&body);
     claim_reply cr = {ctx, key, group, reply_part(ctx->r, &body), 0, NULL, 0, 0, g.last_id};
     if (stream_id_compare(c.last_id, cr.last_id) > 0) cr.last_id = c.last_id;
-    sg_claim_hooks hooks = {&cr, reply_claimed, note_dropped};
+    sg_claim_hooks hooks = {&cr, reply_claimed, note_dropped, note_consumer_created};
     int moved;
     st = stream_group_claim(ctx->t, ctx->db, key->ptr, key->len, arg_slice(group), &c, ids, (size_t)(j - 5), &hooks,
                             &moved, &g);
@@ -738,7 +746,7 @@ void cmd_xautoclaim(cmd_ctx *ctx) {
     buf body;
     buf_init(&body);
     claim_reply cr = {ctx, key, group, reply_part(ctx->r, &body), 0, NULL, 0, 0, g.last_id};
-    sg_claim_hooks hooks = {&cr, reply_claimed, note_dropped};
+    sg_claim_hooks hooks = {&cr, reply_claimed, note_dropped, note_consumer_created};
     stream_id next;
     st = stream_group_autoclaim(ctx->t, ctx->db, key->ptr, key->len, arg_slice(group), &c, start, count, &hooks, &next);
     if (!reply_group_status(ctx, key, group, st)) {

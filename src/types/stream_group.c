@@ -875,6 +875,7 @@ static type_status pel_range(open_group *x, const slice *consumer, int64_t min_i
                 break;
             }
             int64_t idle = x->s.t->now_ms - nk.delivery_ms;
+            if (idle < 0) idle = 0; /* the clock went back since */
             if (idle < min_idle) continue;
             seen++;
             if (visit(arg, ids[i], &nk, idle)) more = 0, count = seen;
@@ -939,8 +940,9 @@ static type_status claim_one(open_group *x, const sg_claim_args *a, stream_id id
     uint64_t count = old ? old->count : 1; /* a pending entry FORCE makes starts at 1, as in Redis */
     if (a->retry_count >= 0) count = (uint64_t)a->retry_count;
     else if (!a->justid) count++;
-    int created;
+    int created = 0;
     type_status st = x->consumer_found ? ST_OK : consumer_take(x, a->consumer, 1, &created);
+    if (st == ST_OK && created) hooks->consumer_created(hooks->arg);
     if (st == ST_OK) {
         consumer_seen(x);
         st = nack_assign(x, id, old, when, count);

@@ -166,6 +166,7 @@ typedef struct sg_claim_hooks {
     void *arg;
     int (*claimed)(void *arg, stream_id id, const sg_nack *n, stream_entry_reader *fields, size_t nitems);
     void (*dropped)(void *arg, stream_id id);
+    void (*consumer_created)(void *arg); /* the claim made its consumer */
 } sg_claim_hooks;
 
 /* XCLAIM of n ids. *group_moved when LASTID moved the group's last id (group then holds it). */

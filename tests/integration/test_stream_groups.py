@@ -696,3 +696,23 @@ def test_groups_bigger_than_a_batch(server, r):
         assert group(c, "s", "g")[b"pending"] == 0  # nothing left of the old one
         assert c.call("XPENDING", "s", "g") == [0, None, None, None]
         assert read(c, "g", "c1", "s", "0") == [[b"s", []]]
+
+
+def test_keyspace_events(server, r):
+    from test_keyspace_events import Events
+    e = Events(server)
+    try:
+        for cmd in (("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"), ("XADD", "s", "1-0", "f", "v"),
+                    ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", ">"),
+                    ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "s", "0"),
+                    ("XCLAIM", "s", "g", "c2", "0", "1-0"), ("XAUTOCLAIM", "s", "g", "c3", "0", "0"),
+                    ("XACK", "s", "g", "1-0"), ("XGROUP", "CREATECONSUMER", "s", "g", "c4"),
+                    ("XGROUP", "CREATECONSUMER", "s", "g", "c4"), ("XGROUP", "DELCONSUMER", "s", "g", "c4"),
+                    ("XGROUP", "SETID", "s", "g", "0"), ("XGROUP", "DESTROY", "s", "g")):
+            r.execute_command(*cmd)
+        got = [(ev, key) for _, ev, key in e.take()]
+    finally:
+        e.close()
+    assert got == [("xgroup-create", "s"), ("xadd", "s"), ("xgroup-createconsumer", "s"),
+                   ("xgroup-createconsumer", "s"), ("xgroup-createconsumer", "s"), ("xgroup-createconsumer", "s"),
+                   ("xgroup-delconsumer", "s"), ("xgroup-setid", "s"), ("xgroup-destroy", "s")]
