@@ -165,6 +165,7 @@ typedef struct open_group {
     slice consumer;
     sg_consumer c;
     int consumer_found, consumer_dirty;
+    buf consumer_copy; /* the name, when a command with no consumer of its own (XACK) keeps one */
     int changed; /* a pending entry or the group's position: what makes a read write */
     buf k, v;    /* scratch */
 } open_group;
@@ -179,6 +180,7 @@ static type_status group_open(open_group *x, txn *t, int db, const char *key, si
     memset(x, 0, sizeof(*x));
     buf_init(&x->k);
     buf_init(&x->v);
+    buf_init(&x->consumer_copy);
     x->name = group;
     type_status st = compound_status(compound_open(&x->s, t, db, key, klen, TYPE_STREAM));
     if (st != ST_OK) return st;
@@ -194,6 +196,7 @@ static void group_close(open_group *x) {
     compound_free(&x->s);
     buf_free(&x->k);
     buf_free(&x->v);
+    buf_free(&x->consumer_copy);
 }
 
 /* A missing key or group as ST_NO_GROUP (the commands that need one). */
@@ -250,8 +253,17 @@ static void consumer_seen(open_group *x) {
     x->consumer_dirty = 1;
 }
 
-/* Adds delta to a consumer's pending count (the command's own in memory). */
+/* Adds delta to a consumer's pending count (the command's own in memory; a command with no
+ * consumer of its own keeps the first it changes there: the acks of a batch are mostly one
+ * consumer's). */
 static type_status consumer_add_pending(open_group *x, slice name, int delta) {
+    if (!x->consumer.ptr) {
+        buf_append(&x->consumer_copy, name.ptr, name.len);
+        x->consumer = (slice){x->consumer_copy.data ? x->consumer_copy.data : "", name.len};
+        int rc = read_consumer(x, x->consumer, &x->c);
+        if (rc <= 0) return rc == 0 ? ST_CORRUPT : rc_status(rc); /* a pending entry of no consumer */
+        x->consumer_found = 1;
+    }
     if (x->consumer_found && same_name(name, x->consumer)) {
         x->c.pending += (uint64_t)(int64_t)delta;
         x->consumer_dirty = 1;
@@ -776,7 +788,7 @@ type_status stream_group_ack(txn *t, int db, const char *key, size_t klen, slice
         st = nack_remove(&x, ids[i], &nk);
         ++*acked;
     }
-    if (st == ST_OK && *acked > 0) group_write(&x);
+    if (st == ST_OK && *acked > 0) group_finish(&x);
     buf_free(&raw);
     group_close(&x);
     return st;
@@ -1088,6 +1100,7 @@ static void attach_stream(open_group *x, txn *t, int db, const char *key, size_t
     memset(x, 0, sizeof(*x));
     buf_init(&x->k);
     buf_init(&x->v);
+    buf_init(&x->consumer_copy);
     compound_attach(&x->s, t, db, key, klen, m, 1);
     x->name = group;
 }
