@@ -146,6 +146,58 @@ static void test_group_lifecycle(void **state) {
     txn_free(&t);
 }
 
+static int n_claimed, n_dropped, n_created;
+static int on_claimed(void *arg, stream_id id, const sg_nack *n, stream_entry_reader *f, size_t nitems) {
+    (void)arg, (void)id, (void)n, (void)f, (void)nitems;
+    n_claimed++;
+    return 0;
+}
+static void on_dropped(void *arg, stream_id id) { (void)arg, (void)id, n_dropped++; }
+static void on_created(void *arg) { (void)arg, n_created++; }
+
+/* XCLAIM and XAUTOCLAIM move pending entries between consumers, keeping every count true. */
+static void test_claims(void **state) {
+    (void)state;
+    txn t;
+    txn_init(&t);
+    for (uint64_t i = 1; i <= 4; i++) add(&t, "c", ID(i, 0));
+    sg_group g;
+    assert_int_equal(stream_group_create(&t, 0, KEY("c"), sl("g"), &ID(0, 0), -1, 0, &g), ST_OK);
+    int served = 0;
+    sg_read_hooks rh = {&served, count_entry, note_delivery};
+    sg_read_result res;
+    assert_int_equal(stream_group_read(&t, 0, KEY("c"), sl("g"), sl("a"), NULL, 0, 0, &rh, &res), ST_OK);
+    commit(&t);
+    sg_claim_hooks hooks = {NULL, on_claimed, on_dropped, on_created};
+    sg_claim_args args = {sl("b"), 0, -1, -1, 0, 1, ID(0, 0)};
+    stream_id ids[] = {ID(1, 0), ID(2, 0), ID(9, 0)};
+    int moved;
+    assert_int_equal(stream_group_claim(&t, 0, KEY("c"), sl("g"), &args, ids, 3, &hooks, &moved, &g), ST_OK);
+    assert_true(n_claimed == 2 && n_dropped == 0 && n_created == 1 && !moved);
+    assert_true(g.pending == 4 && g.consumers == 2);
+    /* An entry deleted is dropped from the PEL; the cursor says where to go on. */
+    stream_id del = ID(3, 0);
+    long long deleted;
+    assert_int_equal(stream_delete(&t, 0, KEY("c"), &del, 1, on_dropped, NULL, &deleted), ST_OK);
+    n_dropped = 0;
+    stream_id next;
+    args.consumer = sl("b");
+    assert_int_equal(stream_group_autoclaim(&t, 0, KEY("c"), sl("g"), &args, ID(3, 0), 1, &hooks, &next), ST_OK);
+    assert_true(n_dropped == 1 && next.ms == 4);
+    meta m;
+    assert_int_equal(stream_group_get(&t, 0, KEY("c"), sl("g"), &m, &g), ST_OK);
+    assert_int_equal(g.pending, 3);
+    long long pending;
+    assert_int_equal(stream_consumer_delete(&t, 0, KEY("c"), sl("g"), sl("a"), &pending), ST_OK);
+    assert_int_equal(pending, 1); /* 4-0: a's last */
+    assert_int_equal(stream_consumer_delete(&t, 0, KEY("c"), sl("g"), sl("b"), &pending), ST_OK);
+    assert_int_equal(pending, 2);
+    assert_int_equal(stream_group_get(&t, 0, KEY("c"), sl("g"), &m, &g), ST_OK);
+    assert_true(g.pending == 0 && g.consumers == 0);
+    commit(&t);
+    txn_free(&t);
+}
+
 static void test_lag_rules(void **state) {
     (void)state;
     meta m = {0};
@@ -213,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_record_encodings),
         cmocka_unit_test(test_subkeys_round_trip_and_sort),
         cmocka_unit_test(test_group_lifecycle),
+        cmocka_unit_test(test_claims),
         cmocka_unit_test(test_lag_rules),
     };
     return failed + cmocka_run_group_tests(tests, store_fixture_open, store_fixture_close);
