@@ -189,14 +189,17 @@ static int known_type(enum key_type type) {
 
 static int is_zero_id(stream_id id) { return id.ms == 0 && id.seq == 0; }
 
-/* Consumer groups: a stream has none yet, and a batch that gives it some has records no
- * command here describes. When tidekv has groups, their count in the metadata and their
- * records (wherever they are kept) are checked here, and described with the stream. A
- * replica's batch is taken as it is. */
-static int check_stream_groups(applier *a, const meta *m, const char *key, size_t klen) {
-    if (m->stream.groups == 0 || a->limits->verbatim) return 0;
+/* Consumer groups (the stream_group column family, types/stream_group.h): no command here
+ * describes their records yet, so a batch that gives a stream groups, or writes its groups'
+ * records, is refused. A replica's batch is taken as it is. */
+static int refuse_groups(applier *a, const char *key, size_t klen) {
     return fail(a, "ERR APPLYBATCH: stream '%.*s' has consumer groups, which APPLYBATCH does not take yet",
                 shown(klen), key);
+}
+
+static int check_stream_groups(applier *a, const meta *m, const char *key, size_t klen) {
+    if (m->stream.groups == 0 || a->limits->verbatim) return 0;
+    return refuse_groups(a, key, klen);
 }
 
 /* What a stream's metadata says of itself (types/stream.h): when empty, edges of 0-0; else
@@ -292,10 +295,13 @@ static int check_subkey(applier *a, const batch_record *op) {
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
     size_t klen = buf_get_u32be(p);
     size_t sublen = rest - 4 - klen - 8;
-    if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16))
+    if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16) ||
+        (op->cf == CF_STREAM_GROUP && sublen == 0))
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
+    if (op->cf == CF_STREAM_GROUP && !a->limits->verbatim) return refuse_groups(a, p + 4, klen);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
+    if (op->cf == CF_STREAM_GROUP) return 0; /* a replica's: nothing to describe */
     uint64_t version = buf_get_u64be(p + 4 + klen);
     const char *sub = p + 4 + klen + 8;
     if (op->cf == CF_STREAM) return check_entry(a, op, (size_t)index, version, sub);
@@ -334,7 +340,7 @@ static void add_db(int **list, size_t *n, int db) {
 
 /* tidekv deletes ranges only to empty a whole database (FLUSHDB, FLUSHALL), as Kvrocks does. */
 static int check_range(applier *a, const batch_record *op) {
-    if (op->cf != CF_METADATA && op->cf != CF_DEFAULT && op->cf != CF_ZSET_SCORE && op->cf != CF_STREAM)
+    if (op->cf != CF_METADATA && !enc_is_subkey_cf((int)op->cf))
         return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
     size_t ns;
     int db = key_db(a, &op->key, &ns);
@@ -378,10 +384,8 @@ static int check_op(applier *a, const batch_record *op) {
     default: return fail(a, "ERR APPLYBATCH: blob indexes and wide columns are not written by tidekv");
     }
     if (op->cf == CF_METADATA) return check_metadata(a, op);
-    if (op->cf == CF_DEFAULT || op->cf == CF_ZSET_SCORE || op->cf == CF_STREAM) return check_subkey(a, op);
+    if (enc_is_subkey_cf((int)op->cf)) return check_subkey(a, op);
     if (op->cf == CF_PROPAGATE) return check_library(a, op);
-    /* Records of streams' consumer groups, when tidekv keeps them, are checked here, with the
-     * groups' count in the metadata (check_stream_groups). */
     return fail(a, "ERR APPLYBATCH: column family %u is not one tidekv writes", op->cf);
 }
 

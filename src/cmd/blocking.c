@@ -43,6 +43,8 @@ int blocking_parse_timeout(cmd_ctx *ctx, const resp_arg *a, int64_t *timeout_us)
     return 0;
 }
 
+int64_t blocking_ms_to_us(long long ms) { return ms > INT64_MAX / 1000 ? 0 : (int64_t)ms * 1000; }
+
 static int waits_on(const key_waiter *w, uint64_t h) {
     for (size_t i = 0; i < w->nhashes; i++)
         if (w->hashes[i] == h) return 1;

@@ -12,6 +12,9 @@
 /* Parses a blocking timeout in seconds (a float, 0 = forever) into microseconds; replies
  * Redis's error and returns -1 if invalid. */
 int blocking_parse_timeout(cmd_ctx *ctx, const resp_arg *a, int64_t *timeout_us);
+/* A timeout in milliseconds (>= 0; 0 = forever) in microseconds; one beyond what they hold is
+ * forever too. */
+int64_t blocking_ms_to_us(long long ms);
 /* What a blocking command does when there is nothing for it: inside EXEC reply nil (a null
  * bulk for BLMOVE-like commands, else a null array), when retried keep waiting, otherwise
  * start waiting for its keys. */

@@ -162,7 +162,7 @@ typedef struct cmd_family {
     size_t count;
 } cmd_family;
 extern const cmd_family connection_commands, server_commands, transaction_commands, string_commands, key_commands,
-    hash_commands, set_commands, list_commands, zset_commands, stream_commands, cdc_commands, scripting_commands, pubsub_commands,
+    hash_commands, set_commands, list_commands, zset_commands, stream_commands, stream_group_commands, cdc_commands, scripting_commands, pubsub_commands,
     function_commands, replication_commands;
 
 const cmd_def *cmd_lookup(const char *name, size_t len);

@@ -209,6 +209,16 @@ void cmd_xread(cmd_ctx *ctx);
 int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
 void cmd_xinfo(cmd_ctx *ctx);
 
+/* stream_group.c */
+void cmd_xgroup(cmd_ctx *ctx);
+void cmd_xreadgroup(cmd_ctx *ctx);
+/* XREADGROUP's keys follow its STREAMS option. */
+int xreadgroup_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *sink);
+void cmd_xack(cmd_ctx *ctx);
+void cmd_xpending(cmd_ctx *ctx);
+void cmd_xclaim(cmd_ctx *ctx);
+void cmd_xautoclaim(cmd_ctx *ctx);
+
 /* pubsub.c */
 void cmd_subscribe(cmd_ctx *ctx);
 void cmd_unsubscribe(cmd_ctx *ctx);

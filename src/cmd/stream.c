@@ -10,15 +10,15 @@
 #include "cmd/handlers.h"
 #include "cmd/keyspace_events.h"
 #include "cmd/members.h"
+#include "cmd/stream_cmd.h"
 #include "types/stream.h"
 
-#define ERR_INVALID_ID "ERR Invalid stream ID specified as stream command argument"
 /* What an approximate trim without LIMIT removes at most: Redis's 100 * stream-node-max-entries
  * (100 by default). */
 #define APPROX_TRIM_LIMIT 10000
 
 /* Parses an id argument (see stream_id_parse); replies the error and returns -1 if it is none. */
-static int parse_id(cmd_ctx *ctx, const resp_arg *a, uint64_t missing_seq, int strict, int *seq_given,
+int parse_id(cmd_ctx *ctx, const resp_arg *a, uint64_t missing_seq, int strict, int *seq_given,
                     stream_id *id) {
     if (stream_id_parse(a->ptr, a->len, missing_seq, strict, seq_given, id) == 0) return 0;
     reply_error(ctx->r, ERR_INVALID_ID);
@@ -107,7 +107,7 @@ static int parse_add_or_trim(cmd_ctx *ctx, int xadd, stream_add_args *a) {
 }
 
 /* Replies the error of a failed status about the stream at argv[1]; returns 1 if it replied. */
-static int reply_stream_status(cmd_ctx *ctx, type_status st) {
+int reply_stream_status(cmd_ctx *ctx, type_status st) {
     if (st == ST_ID_TOO_SMALL) {
         reply_error(ctx->r, "ERR The ID specified in XADD is equal or smaller than the target stream top item");
         return 1;
@@ -153,7 +153,7 @@ static void record_add(cmd_ctx *ctx, int field_pos, stream_id added) {
     free(lens);
 }
 
-static void reply_id(cmd_ctx *ctx, stream_id id) {
+void reply_id(cmd_ctx *ctx, stream_id id) {
     char text[STREAM_ID_TEXT_MAX];
     reply_bulk(ctx->r, text, stream_id_format(text, id));
 }
@@ -261,7 +261,7 @@ void cmd_xlen(cmd_ctx *ctx) {
 }
 
 /* Replies an entry as [id, [field, value, …]]. */
-static void reply_entry(reply *r, stream_id id, stream_entry_reader *fields, size_t nitems) {
+void reply_entry(reply *r, stream_id id, stream_entry_reader *fields, size_t nitems) {
     char text[STREAM_ID_TEXT_MAX];
     reply_array(r, 2);
     reply_bulk(r, text, stream_id_format(text, id));
@@ -283,7 +283,7 @@ static int reply_one(void *arg, stream_id id, stream_entry_reader *fields, size_
 }
 
 /* Reads an XRANGE bound; replies the error and returns -1 if it is malformed. */
-static int parse_bound(cmd_ctx *ctx, const resp_arg *a, int is_end, stream_id *id) {
+int parse_bound(cmd_ctx *ctx, const resp_arg *a, int is_end, stream_id *id) {
     int rc = stream_range_bound(a->ptr, a->len, is_end, id);
     if (rc == STREAM_BOUND_INVALID) reply_error(ctx->r, ERR_INVALID_ID);
     else if (rc == STREAM_BOUND_NO_STEP)
@@ -330,7 +330,7 @@ void cmd_xrange(cmd_ctx *ctx) { range_generic(ctx, 0); }
 void cmd_xrevrange(cmd_ctx *ctx) { range_generic(ctx, 1); }
 
 /* Records the command as it was given (it is deterministic). */
-static void record_as_given(cmd_ctx *ctx) {
+void record_as_given(cmd_ctx *ctx) {
     const char **argv = malloc((size_t)ctx->argc * sizeof(char *));
     size_t *lens = malloc((size_t)ctx->argc * sizeof(size_t));
     if (!argv || !lens) abort();
@@ -421,9 +421,26 @@ int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *
     return 0;
 }
 
+int stream_parse_block(cmd_ctx *ctx, const resp_arg *timeout, long long *block_ms) {
+    if (ctx->in_exec == IN_SCRIPT) {
+        /* The command's name as the script spelled it, as Redis shows it. */
+        reply_errorf(ctx->r, "ERR %.*s command is not allowed with BLOCK option from scripts", (int)ctx->argv[0].len,
+                     ctx->argv[0].ptr);
+        return -1;
+    }
+    if (arg_parse_ll(timeout, block_ms) < 0) {
+        reply_error(ctx->r, "ERR timeout is not an integer or out of range");
+        return -1;
+    }
+    if (*block_ms < 0) {
+        reply_error(ctx->r, "ERR timeout is negative");
+        return -1;
+    }
+    return 0;
+}
+
 /* XREAD's options, argv[1 .. end): COUNT (0 when absent or negative: no bound) and BLOCK's
- * timeout in milliseconds (-1 when absent; Redis refuses it in a script). Returns 0, or -1
- * after replying. */
+ * timeout in milliseconds (-1 when absent). Returns 0, or -1 after replying. */
 static int parse_xread_options(cmd_ctx *ctx, int end, long long *count, long long *block_ms) {
     *count = 0;
     *block_ms = -1;
@@ -432,17 +449,8 @@ static int parse_xread_options(cmd_ctx *ctx, int end, long long *count, long lon
         if (arg_is(&ctx->argv[i], "count")) {
             if (arg_ll(ctx, &ctx->argv[i + 1], &v) < 0) return -1;
             *count = v < 0 ? 0 : v;
-        } else if (ctx->in_exec == IN_SCRIPT) {
-            reply_errorf(ctx->r, "ERR %s command is not allowed with BLOCK option from scripts", ctx->name);
+        } else if (stream_parse_block(ctx, &ctx->argv[i + 1], block_ms) < 0) {
             return -1;
-        } else if (arg_parse_ll(&ctx->argv[i + 1], &v) < 0) {
-            reply_error(ctx->r, "ERR timeout is not an integer or out of range");
-            return -1;
-        } else if (v < 0) {
-            reply_error(ctx->r, "ERR timeout is negative");
-            return -1;
-        } else {
-            *block_ms = v;
         }
     }
     return 0;
@@ -522,9 +530,7 @@ static void xread_wait(cmd_ctx *ctx, long long block_ms, int first, int n, const
         argv[first + n + i].ptr = ids[i];
         argv[first + n + i].len = stream_id_format(ids[i], keys[i].after);
     }
-    /* Beyond what microseconds hold is forever too. */
-    int64_t timeout_us = block_ms > INT64_MAX / 1000 ? 0 : (int64_t)block_ms * 1000;
-    blocking_wait_stream(ctx, timeout_us, argv);
+    blocking_wait_stream(ctx, blocking_ms_to_us(block_ms), argv);
     free(ids);
     free(argv);
 }
@@ -586,8 +592,43 @@ static int reply_edge(void *arg, stream_id id, stream_entry_reader *fields, size
     return 1;
 }
 
-/* XINFO STREAM key: Redis 7.0's fields. tidekv has no radix tree: each entry is a key of its
- * own, which radix-tree-keys counts (and radix-tree-nodes with the root). */
+/* XINFO STREAM's last fields: the groups count, the first and last entries. Returns 0, or -1
+ * after replying an error. */
+static int xinfo_stream_tail(cmd_ctx *ctx, reply *part, const resp_arg *key, const meta *m) {
+    reply_bulk_str(part, "groups");
+    reply_int(part, (long long)m->stream.groups);
+    type_status st = ST_OK;
+    for (int rev = 0; rev <= 1 && st == ST_OK; rev++) {
+        edge_reply e = {part, 0};
+        long long n;
+        reply_bulk_str(part, rev ? "last-entry" : "first-entry");
+        st = stream_range(ctx->t, ctx->db, key->ptr, key->len, (stream_id){0, 0}, STREAM_ID_MAX, 1, rev, reply_edge, &e,
+                          &n);
+        if (st == ST_OK && !e.found) reply_null(part);
+    }
+    return reply_key_status(ctx, key, st) ? -1 : 0;
+}
+
+/* XINFO STREAM FULL's last fields: the first count entries (0: all), and the groups. */
+static int xinfo_stream_full_tail(cmd_ctx *ctx, reply *part, const resp_arg *key, const meta *m, long long count) {
+    buf entries;
+    buf_init(&entries);
+    entries_reply er = {reply_part(part, &entries)};
+    long long n;
+    type_status st = stream_range(ctx->t, ctx->db, key->ptr, key->len, (stream_id){0, 0}, STREAM_ID_MAX, count, 0,
+                                  reply_one, &er, &n);
+    int failed = reply_key_status(ctx, key, st);
+    if (!failed) {
+        reply_bulk_str(part, "entries");
+        reply_array(part, n);
+        reply_append_part(part, &entries);
+    }
+    buf_free(&entries);
+    return failed ? -1 : xinfo_full_groups(ctx, part, key, m, count);
+}
+
+/* XINFO STREAM key [FULL [COUNT n]]: Redis 7.0's fields. tidekv has no radix tree: each entry
+ * is a key of its own, which radix-tree-keys counts (and radix-tree-nodes with the root). */
 static void xinfo_stream(cmd_ctx *ctx) {
     const resp_arg *key = &ctx->argv[2];
     meta m;
@@ -597,16 +638,17 @@ static void xinfo_stream(cmd_ctx *ctx) {
         return;
     }
     if (reply_key_status(ctx, key, st)) return;
-    int shape_ok = ctx->argc == 3 || ((ctx->argc == 4 || ctx->argc == 6) && arg_is(&ctx->argv[3], "full"));
+    int full = ctx->argc > 3;
+    int shape_ok = ctx->argc == 3 || (ctx->argc == 4 && arg_is(&ctx->argv[3], "full")) ||
+                   (ctx->argc == 6 && arg_is(&ctx->argv[3], "full") && arg_is(&ctx->argv[4], "count"));
     if (!shape_ok) {
         reply_errorf(ctx->r, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try XINFO HELP.",
                      (int)ctx->argv[1].len, ctx->argv[1].ptr);
         return;
     }
-    if (ctx->argc > 3) {
-        reply_error(ctx->r, "ERR XINFO STREAM FULL is not supported yet");
-        return;
-    }
+    long long count = 10; /* FULL's entries and pending entries: 0 for all */
+    if (ctx->argc == 6 && arg_ll(ctx, &ctx->argv[5], &count) < 0) return;
+    if (count < 0) count = 10;
     buf body;
     buf_init(&body);
     reply part = reply_part(ctx->r, &body);
@@ -631,26 +673,19 @@ static void xinfo_stream(cmd_ctx *ctx) {
     char text[STREAM_ID_TEXT_MAX];
     reply_bulk_str(&part, "recorded-first-entry-id");
     reply_bulk(&part, text, stream_id_format(text, x->recorded_first));
-    reply_bulk_str(&part, "groups");
-    reply_int(&part, (long long)x->groups);
-    for (int rev = 0; rev <= 1 && st == ST_OK; rev++) {
-        edge_reply e = {&part, 0};
-        long long n;
-        reply_bulk_str(&part, rev ? "last-entry" : "first-entry");
-        st = stream_range(ctx->t, ctx->db, key->ptr, key->len, (stream_id){0, 0}, STREAM_ID_MAX, 1, rev, reply_edge, &e,
-                          &n);
-        if (st == ST_OK && !e.found) reply_null(&part);
-    }
-    if (!reply_key_status(ctx, key, st)) {
-        reply_map(ctx->r, 10);
+    int failed = full ? xinfo_stream_full_tail(ctx, &part, key, &m, count) : xinfo_stream_tail(ctx, &part, key, &m);
+    if (!failed) {
+        reply_map(ctx->r, full ? 9 : 10);
         reply_append_part(ctx->r, &body);
     }
     buf_free(&body);
 }
 
 void cmd_xinfo(cmd_ctx *ctx) {
-    static const char *const subs[] = {"stream", NULL};
+    static const char *const subs[] = {"consumers", "groups", "stream", NULL};
     if (arg_is(&ctx->argv[1], "stream") && ctx->argc >= 3) xinfo_stream(ctx);
+    else if (arg_is(&ctx->argv[1], "groups") && ctx->argc == 3) xinfo_groups(ctx);
+    else if (arg_is(&ctx->argv[1], "consumers") && ctx->argc == 4) xinfo_consumers(ctx);
     else reply_subcommand_error(ctx, subs);
 }
 
@@ -689,7 +724,7 @@ static const cmd_def stream_defs[] = {
      "[COUNT count:int] [BLOCK milliseconds:int] streams(STREAMS key:key@0... id...)",
      KEYS(UNKNOWN(KEY_RO | KEY_ACCESS)), .getkeys = xread_getkeys},
     {"xinfo", -2, R | CMD_SUBCOMMANDS, 2, 2, 1, cmd_xinfo, "stream", "@read @stream @slow",
-     "Returns information about a stream (XINFO STREAM key).",
+     "Returns information about a stream, its groups and their consumers.",
      "subcommand [argument]...", KEYS(RANGE(KEY_RO, 2, 0, 1))},
 };
 const cmd_family stream_commands = {stream_defs, sizeof(stream_defs) / sizeof(stream_defs[0])};

@@ -40,6 +40,8 @@ static int reply_status_error(cmd_ctx *ctx, type_status s) {
     case ST_OUT_OF_RANGE:
     case ST_ID_TOO_SMALL:
     case ST_ID_EXHAUSTED:
+    case ST_NO_GROUP:
+    case ST_EXISTS:
     case ST_ERROR:
         reply_storage_error(ctx);
         break;

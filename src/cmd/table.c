@@ -12,6 +12,7 @@ static const cmd_family *const families[] = {
     &hash_commands,       &set_commands,    &list_commands,        &zset_commands,   &cdc_commands,
     &scripting_commands,
     &stream_commands,
+    &stream_group_commands,
     &pubsub_commands,
     &function_commands,
     &replication_commands,

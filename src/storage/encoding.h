@@ -7,8 +7,28 @@
 
 #include "util/buf.h"
 
-/* CF_EXPIRE is tidekv's own (not in Kvrocks): the expiry index, see enc_expire_key. */
-enum { CF_DEFAULT, CF_METADATA, CF_ZSET_SCORE, CF_PUBSUB, CF_PROPAGATE, CF_STREAM, CF_SEARCH, CF_EXPIRE, CF_COUNT };
+/* CF_EXPIRE is tidekv's own (not in Kvrocks): the expiry index, see enc_expire_key.
+ * CF_STREAM_GROUP is tidekv's own too: streams' consumer groups (types/stream_group.h). A data
+ * directory made before it existed opens with it added (RocksDB creates a missing family, with
+ * the next id). */
+enum {
+    CF_DEFAULT,
+    CF_METADATA,
+    CF_ZSET_SCORE,
+    CF_PUBSUB,
+    CF_PROPAGATE,
+    CF_STREAM,
+    CF_SEARCH,
+    CF_EXPIRE,
+    CF_STREAM_GROUP,
+    CF_COUNT
+};
+/* The column families whose records are subkeys ([ns][key_len][key][version][sub]) of a key:
+ * each goes when its key's version does (compactions), each is copied by COPY and RENAME. */
+#define ENC_SUBKEY_CFS {CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM, CF_STREAM_GROUP}
+static inline int enc_is_subkey_cf(int cf) {
+    return cf == CF_DEFAULT || cf == CF_ZSET_SCORE || cf == CF_STREAM || cf == CF_STREAM_GROUP;
+}
 
 /* CF_PROPAGATE holds FUNCTION's libraries, one record each: this prefix and the library's
  * name → its code (types/functions.h). */

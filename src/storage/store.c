@@ -12,8 +12,8 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-static const char *cf_names[CF_COUNT] = {"default", "metadata",  "zset_score", "pubsub",
-                                         "propagate", "stream", "search",     "expire"};
+static const char *cf_names[CF_COUNT] = {"default", "metadata",  "zset_score", "pubsub",      "propagate",
+                                         "stream",  "search",    "expire",     "stream_group"};
 
 /* Subkeys are collected this long after their key died, so a slow reader of a just-deleted
  * collection does not see it vanish mid-iteration. */
@@ -147,7 +147,7 @@ static rocksdb_options_t *make_cf_options(int cf, const store_settings *s) {
     }
     if (cf == CF_METADATA)
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_metadata, filter_name);
-    else if (cf == CF_DEFAULT || cf == CF_ZSET_SCORE || cf == CF_STREAM)
+    else if (enc_is_subkey_cf(cf))
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_subkey, filter_name);
     else if (cf == CF_EXPIRE)
         st.filters[cf] = rocksdb_compactionfilter_create(NULL, filter_destroy, filter_expire_index, filter_name);

@@ -9,6 +9,7 @@
 #include "types/functions.h"
 #include "types/keyspace.h"
 #include "types/stream.h"
+#include "types/stream_group.h"
 #include "util/glob.h"
 #include "util/hex.h"
 #include "util/num.h"
@@ -313,7 +314,8 @@ static int dump_entry(void *arg, stream_id id, stream_entry_reader *fields, size
 
 /* What XADD of the entries leaves different from the stream: its last id, entries added and
  * max deleted id, set with XSETID (Redis 7's). An empty stream is made first by an XADD that
- * MAXLEN 0 removes at once (at its last id, which XSETID then keeps). */
+ * MAXLEN 0 removes at once (at its last id, which XSETID then keeps; at 0-1 for one whose last
+ * id is 0-0, such as XGROUP CREATE … MKSTREAM makes, which XSETID then sets back). */
 static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *key, size_t klen, const meta *m) {
     char text[STREAM_ID_TEXT_MAX];
     const stream_extras *x = &m->stream;
@@ -322,7 +324,9 @@ static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *
         args_add(b, key, klen);
         args_add_str(b, "MAXLEN");
         args_add_str(b, "0");
-        args_add(b, text, stream_id_format(text, x->last_generated));
+        stream_id made = x->last_generated;
+        if (made.ms == 0 && made.seq == 0) made.seq = 1;
+        args_add(b, text, stream_id_format(text, made));
         args_add_str(b, "f");
         args_add_str(b, "v");
         args_emit(b, sink);
@@ -335,6 +339,80 @@ static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *
     args_add_str(b, "MAXDELETEDID");
     args_add(b, text, stream_id_format(text, x->max_deleted));
     args_emit(b, sink);
+}
+
+/* A stream's consumer groups, rebuilt with Redis 7.0's commands: XGROUP CREATE at the group's
+ * last id and entries read, CREATECONSUMER of each consumer, and XCLAIM … FORCE of each pending
+ * entry with its delivery time and count (a pending entry whose entry was deleted cannot be
+ * made so: XCLAIM drops it). Consumers' seen times are the replay's. All of a group at once,
+ * when the stream's entries are done. */
+typedef struct group_dump {
+    walker *w;
+    const char *key;
+    size_t klen;
+    const meta *m;
+    slice group;
+    type_status st;
+} group_dump;
+
+static int dump_consumer(void *arg, slice name, const sg_consumer *c) {
+    (void)c;
+    group_dump *d = arg;
+    argv_builder *b = &d->w->args;
+    args_add_str(b, "XGROUP");
+    args_add_str(b, "CREATECONSUMER");
+    args_add(b, d->key, d->klen);
+    args_add(b, d->group.ptr, d->group.len);
+    args_add(b, name.ptr, name.len);
+    args_emit(b, d->w->sink);
+    return 0;
+}
+
+static int dump_nack(void *arg, stream_id id, const sg_nack *n, int64_t idle_ms) {
+    (void)idle_ms;
+    group_dump *d = arg;
+    argv_builder *b = &d->w->args;
+    char text[STREAM_ID_TEXT_MAX];
+    args_add_str(b, "XCLAIM");
+    args_add(b, d->key, d->klen);
+    args_add(b, d->group.ptr, d->group.len);
+    args_add(b, n->consumer.ptr, n->consumer.len);
+    args_add_str(b, "0");
+    args_add(b, text, stream_id_format(text, id));
+    args_add_str(b, "TIME");
+    args_add_ll(b, n->delivery_ms);
+    args_add_str(b, "RETRYCOUNT");
+    args_add_ll(b, (long long)n->count);
+    args_add_str(b, "FORCE");
+    args_add_str(b, "JUSTID");
+    args_emit(b, d->w->sink);
+    return 0;
+}
+
+static int dump_group(void *arg, slice name, const sg_group *g) {
+    group_dump *d = arg;
+    argv_builder *b = &d->w->args;
+    char text[STREAM_ID_TEXT_MAX];
+    args_add_str(b, "XGROUP");
+    args_add_str(b, "CREATE");
+    args_add(b, d->key, d->klen);
+    args_add(b, name.ptr, name.len);
+    args_add(b, text, stream_id_format(text, g->last_id));
+    args_add_str(b, "ENTRIESREAD");
+    args_add_ll(b, g->entries_read);
+    args_emit(b, d->w->sink);
+    d->group = name;
+    d->st = stream_consumers_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, dump_consumer, d);
+    if (d->st == ST_OK)
+        d->st = stream_pel_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, NULL, 0, dump_nack, d);
+    return d->st != ST_OK;
+}
+
+static type_status dump_stream_groups(walker *w, const char *key, size_t klen, const meta *m) {
+    if (m->stream.groups == 0) return ST_OK;
+    group_dump d = {w, key, klen, m, {NULL, 0}, ST_OK};
+    type_status st = stream_groups_walk(w->t, w->db, key, klen, m, dump_group, &d);
+    return st != ST_OK ? st : d.st;
 }
 
 /* A stream from its entry `from` (NULL: from the start, after a DEL), as dump_collection does
@@ -353,6 +431,9 @@ static int dump_stream(walker *w, const char *key, size_t klen, const meta *m, c
     int rc = st == ST_OK ? (d.more ? DUMP_MORE : DUMP_DONE) : -1;
     if (rc == DUMP_DONE) {
         emit_stream_ids(b, sink, key, klen, m);
+        if (dump_stream_groups(w, key, klen, m) != ST_OK) rc = -1;
+    }
+    if (rc == DUMP_DONE) {
         if (m->expire_ms) {
             args_add_str(b, "PEXPIREAT");
             args_add(b, key, klen);

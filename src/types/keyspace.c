@@ -210,7 +210,7 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
         copy.version = enc_new_version();
         enc_compound_meta(&value, &copy);
         subkey_dest dest = {dst_db, dst, dlen, copy.version};
-        static const int subkey_cfs[] = {CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
+        static const int subkey_cfs[] = ENC_SUBKEY_CFS;
         for (size_t i = 0; i < sizeof(subkey_cfs) / sizeof(subkey_cfs[0]); i++) {
             if (copy_subkeys(t, subkey_cfs[i], db, key, klen, m->version, &dest, &n) < 0) {
                 buf_free(&mk);
@@ -373,7 +373,7 @@ int ks_random_key(txn *t, int db, buf *key) {
 
 /* Deletes every key of a database: a range deletion per column family, O(1) in the batch. */
 void ks_flush_db(txn *t, int db) {
-    static const int cfs[] = {CF_METADATA, CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM};
+    static const int cfs[] = {CF_METADATA, CF_DEFAULT, CF_ZSET_SCORE, CF_STREAM, CF_STREAM_GROUP};
     buf begin, end;
     buf_init(&begin);
     buf_init(&end);

@@ -19,6 +19,8 @@ typedef enum {
     ST_OUT_OF_RANGE,    /* an index past either end (LSET) */
     ST_ID_TOO_SMALL,    /* XADD: the id is not above the stream's last id */
     ST_ID_EXHAUSTED,    /* XADD: the stream's last id is the greatest there is */
+    ST_NO_GROUP,        /* a stream has no such consumer group */
+    ST_EXISTS,          /* XGROUP CREATE: the group is there already */
 } type_status;
 
 #endif

@@ -191,8 +191,7 @@ static int open_stream(compound *s, txn *t, int db, const char *key, size_t klen
     return compound_open(s, t, db, key, klen, TYPE_STREAM);
 }
 
-/* Writes the metadata back; an empty stream stays (see stream.h). */
-static void save_stream(compound *s) {
+void stream_save_meta(compound *s) {
     buf mk, value;
     buf_init(&mk);
     buf_init(&value);
@@ -397,7 +396,7 @@ type_status stream_add(txn *t, int db, const char *key, size_t klen, const strea
         x->entries_added++;
         s.m.size++;
         st = trim_open(&s, &args->trim, trimmed);
-        if (st == ST_OK) save_stream(&s);
+        if (st == ST_OK) stream_save_meta(&s);
     }
     compound_free(&s);
     return st;
@@ -409,7 +408,7 @@ type_status stream_trim(txn *t, int db, const char *key, size_t klen, const stre
     compound s;
     type_status st = compound_status(open_stream(&s, t, db, key, klen));
     if (st == ST_OK) st = trim_open(&s, args, trimmed);
-    if (st == ST_OK && trimmed->removed > 0) save_stream(&s);
+    if (st == ST_OK && trimmed->removed > 0) stream_save_meta(&s);
     compound_free(&s);
     return st;
 }
@@ -461,7 +460,7 @@ type_status stream_delete(txn *t, int db, const char *key, size_t klen, const st
         visit(arg, ids[i]);
     }
     if (st == ST_OK && *deleted > 0) st = refresh_edges(&s, first_gone, last_gone);
-    if (st == ST_OK && *deleted > 0) save_stream(&s);
+    if (st == ST_OK && *deleted > 0) stream_save_meta(&s);
     buf_free(&scratch);
     compound_free(&s);
     return st;
@@ -537,7 +536,7 @@ type_status stream_set_id(txn *t, int db, const char *key, size_t klen, stream_i
         x->last_generated = id;
         if (entries_added >= 0) x->entries_added = (uint64_t)entries_added;
         if (max_deleted && (max_deleted->ms || max_deleted->seq)) x->max_deleted = *max_deleted;
-        save_stream(&s);
+        stream_save_meta(&s);
     }
     compound_free(&s);
     return ST_OK;

@@ -14,6 +14,7 @@ DOCS_DIFFERENCES = {
     "command": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "object": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "xinfo": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
+    "xgroup": "container command: tidekv documents 'subcommand key [argument]...', Redis each subcommand",
     "script": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "pubsub": "container command: tidekv documents 'subcommand [argument]...', Redis each subcommand",
     "psubscribe": "Redis 7.0 wraps the pattern in a block of that one argument; tidekv documents the pattern",
@@ -31,9 +32,11 @@ INFO_DIFFERENCES = {
     "pubsub": {"categories"},
     "object": {"flags", "categories", "range", "key_specs"},
     "xinfo": {"flags", "categories", "range", "key_specs"},
-    # XREAD's keys (after STREAMS) are found by a getkeys function, which COMMAND INFO shows as
-    # unknown.
+    "xgroup": {"flags", "categories", "range", "key_specs"},
+    # XREAD's and XREADGROUP's keys (after STREAMS) are found by a getkeys function, which
+    # COMMAND INFO shows as unknown.
     "xread": {"key_specs"},
+    "xreadgroup": {"key_specs"},
     # tidekv's DEBUG has one test-only subcommand (READ-ERROR-AFTER), none of Redis's.
     "debug": {"flags", "categories"},
     # tidekv runs SHUTDOWN at once inside MULTI (it is never queued) rather than refusing it.

@@ -1,4 +1,4 @@
-"""XREAD BLOCK with Redis 7.0 semantics (checked against redis-server 7.0.15): timeouts, "$" as
+"""XREAD BLOCK and XREADGROUP BLOCK with Redis 7.0 semantics (checked against redis-server 7.0.15): timeouts, "$" as
 the last id when the command first ran, several keys, keys that do not exist yet or change type
 while a reader waits, MULTI and scripts, CLIENT UNBLOCK, and every reader of a stream woken by
 one XADD (readers on different connections, so on different workers)."""
@@ -268,3 +268,81 @@ def test_readers_see_every_entry(server, r):
 @soak  # long: runs under make soak
 def test_readers_see_every_entry_long(server, r):
     readers_see_every_entry(server, r, 12, 1500)
+
+
+# ---------------------------------------------------------------- XREADGROUP BLOCK
+
+def group_entry(i):
+    return [[b"s", [entry(i)]]]
+
+
+def test_xreadgroup_block_is_served_by_the_next_xadd(server, r, c):
+    r.execute_command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    conn = block(server, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+    try:
+        assert not_answered(conn, 0.1)
+        xadd(r, "s", 1)
+        assert reply_within(conn, 2.0) == group_entry(1)
+        pending = r.xpending("s", "g")
+        assert pending["pending"] == 1 and pending["consumers"] == [{"name": b"alice", "pending": 1}]
+    finally:
+        conn.close()
+    start = time.monotonic()
+    assert c.call_raw("XREADGROUP", "GROUP", "g", "bob", "BLOCK", "100", "STREAMS", "s", ">") == b"*-1\r\n"
+    assert 0.09 < time.monotonic() - start < 2.0
+
+
+def test_one_entry_goes_to_one_consumer_of_a_group_and_to_each_group(server, r):
+    r.execute_command("XGROUP", "CREATE", "s", "g1", "$", "MKSTREAM")
+    r.execute_command("XGROUP", "CREATE", "s", "g2", "$")
+    same = [block(server, "XREADGROUP", "GROUP", "g1", "c%d" % i, "BLOCK", "0", "STREAMS", "s", ">")
+            for i in range(3)]
+    other = block(server, "XREADGROUP", "GROUP", "g2", "x", "BLOCK", "0", "STREAMS", "s", ">")
+    try:
+        assert wait_blocked_clients(r, 4) == 4
+        xadd(r, "s", 1)
+        assert reply_within(other, 2.0) == group_entry(1)
+        # exactly one of g1's consumers gets the entry; the others keep waiting
+        assert wait_blocked_clients(r, 2) == 2
+        got = [conn for conn in same if not not_answered(conn, 0.05)]
+        assert len(got) == 1 and got[0].read_reply() == group_entry(1)
+        xadd(r, "s", 2)
+        assert wait_blocked_clients(r, 1) == 1
+        assert r.xpending("s", "g1")["pending"] == 2
+    finally:
+        for conn in same + [other]:
+            conn.close()
+
+
+def test_xreadgroup_waiting_on_a_destroyed_group_or_deleted_key(server, r):
+    r.execute_command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    conn = block(server, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    try:
+        assert r.execute_command("XGROUP", "DESTROY", "s", "g") == 1
+        rep = reply_within(conn, 2.0)
+        assert isinstance(rep, RespError)
+        assert rep == "NOGROUP the consumer group this client was blocked on no longer exists"
+    finally:
+        conn.close()
+    r.execute_command("XGROUP", "CREATE", "s", "g", "$")
+    conn = block(server, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
+    try:
+        r.delete("s")
+        rep = reply_within(conn, 2.0)
+        assert isinstance(rep, RespError) and rep == "UNBLOCKED the stream key no longer exists"
+    finally:
+        conn.close()
+
+
+def test_xreadgroup_block_in_multi_and_scripts(r, c):
+    r.execute_command("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+    assert c.call("MULTI") == "OK"
+    assert c.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">") == "QUEUED"
+    assert c.call("EXEC") == [None]
+    rep = c.call("EVAL", "return redis.call('xReadGroup', 'GROUP', 'g', 'c', 'BLOCK', '0', 'STREAMS', KEYS[1], '>')",
+                 "1", "s")
+    assert isinstance(rep, RespError)
+    assert rep.startswith("ERR xReadGroup command is not allowed with BLOCK option from scripts")
+    rep = c.call("EVAL", "return redis.call('XREAD', 'BLOCK', '0', 'STREAMS', KEYS[1], '$')", "1", "s")
+    assert isinstance(rep, RespError)
+    assert rep.startswith("ERR XREAD command is not allowed with BLOCK option from scripts")
