@@ -1,7 +1,8 @@
-"""XREAD BLOCK and XREADGROUP BLOCK with Redis 7.0 semantics (checked against redis-server 7.0.15): timeouts, "$" as
-the last id when the command first ran, several keys, keys that do not exist yet or change type
-while a reader waits, MULTI and scripts, CLIENT UNBLOCK, and every reader of a stream woken by
-one XADD (readers on different connections, so on different workers)."""
+"""XREAD BLOCK and XREADGROUP BLOCK with Redis 7.0 semantics (checked against redis-server
+7.0.15): timeouts, "$" as the last id when the command first ran, several keys, keys that do not
+exist yet or change type while a reader waits, MULTI and scripts, CLIENT UNBLOCK, every reader
+of a stream woken by one XADD (readers on different connections, so on different workers), and
+a group's entry going to one of its waiting consumers."""
 
 import random
 import threading
