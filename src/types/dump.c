@@ -312,10 +312,29 @@ static int dump_entry(void *arg, stream_id id, stream_entry_reader *fields, size
     return 0;
 }
 
+/* XSETID key id [ENTRIESADDED n MAXDELETEDID id] */
+static void emit_setid(argv_builder *b, const dump_sink *sink, const char *key, size_t klen, stream_id id,
+                       const stream_extras *counters) {
+    char text[STREAM_ID_TEXT_MAX];
+    args_add_str(b, "XSETID");
+    args_add(b, key, klen);
+    args_add(b, text, stream_id_format(text, id));
+    if (counters) {
+        args_add_str(b, "ENTRIESADDED");
+        args_add_ll(b, (long long)counters->entries_added);
+        args_add_str(b, "MAXDELETEDID");
+        args_add(b, text, stream_id_format(text, counters->max_deleted));
+    }
+    args_emit(b, sink);
+}
+
 /* What XADD of the entries leaves different from the stream: its last id, entries added and
  * max deleted id, set with XSETID (Redis 7's). An empty stream is made first by an XADD that
  * MAXLEN 0 removes at once (at its last id, which XSETID then keeps; at 0-1 for one whose last
- * id is 0-0, such as XGROUP CREATE … MKSTREAM makes, which XSETID then sets back). */
+ * id is 0-0, such as XGROUP CREATE … MKSTREAM makes, which XSETID then sets back). Redis 7.0's
+ * XSETID refuses an id below the MAXDELETEDID it is given, but a plain XSETID may lower the
+ * last id below the max deleted one (after XDEL of the last entry): that state takes the
+ * counters at the max deleted id first, then the plain XSETID. */
 static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *key, size_t klen, const meta *m) {
     char text[STREAM_ID_TEXT_MAX];
     const stream_extras *x = &m->stream;
@@ -331,14 +350,12 @@ static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *
         args_add_str(b, "v");
         args_emit(b, sink);
     }
-    args_add_str(b, "XSETID");
-    args_add(b, key, klen);
-    args_add(b, text, stream_id_format(text, x->last_generated));
-    args_add_str(b, "ENTRIESADDED");
-    args_add_ll(b, (long long)x->entries_added);
-    args_add_str(b, "MAXDELETEDID");
-    args_add(b, text, stream_id_format(text, x->max_deleted));
-    args_emit(b, sink);
+    if (stream_id_compare(x->last_generated, x->max_deleted) >= 0) {
+        emit_setid(b, sink, key, klen, x->last_generated, x);
+        return;
+    }
+    emit_setid(b, sink, key, klen, x->max_deleted, x);
+    emit_setid(b, sink, key, klen, x->last_generated, NULL);
 }
 
 /* A stream's consumer groups, rebuilt with Redis 7.0's commands: XGROUP CREATE at the group's

@@ -430,10 +430,6 @@ def test_snapshot_of_streams_at_the_edges_replays_on_redis(server):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="SNAPSHOT READ gives a stream whose last id is below its max deleted "
-                                       "id (XSETID lowered it, as Redis 7.0 allows) as XSETID <last> "
-                                       "MAXDELETEDID <max deleted>, which Redis refuses: the replayed stream "
-                                       "loses its last id, entries-added and max-deleted-entry-id")
 def test_snapshot_of_a_stream_whose_last_id_is_below_its_max_deleted_id(server):
     with server.conn() as c:
         c.call("XADD", "s", "1-0", "f", "v")
@@ -447,9 +443,6 @@ def test_snapshot_of_a_stream_whose_last_id_is_below_its_max_deleted_id(server):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="SNAPSHOT READ makes an empty stream whose last id is 0-0 (XSETID "
-                                       "lowered it, as Redis 7.0 allows) with XADD … MAXLEN 0 0-0, which "
-                                       "Redis refuses: the stream is missing from the replay")
 def test_snapshot_of_an_empty_stream_at_0_0(server):
     with server.conn() as c:
         c.call("XADD", "z", "MAXLEN", "0", "5-5", "f", "v")
