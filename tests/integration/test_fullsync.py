@@ -1,6 +1,6 @@
 """Full sync, the replica's side (REPL-CONTEXT.md, README "Replication"): a replica whose master
 cannot continue from its sequence downloads the master's checkpoint over the link (FULLSYNC
-FILES / READ / DONE), swaps it in as its store in-process, and follows the master from there.
+FILES / READ), swaps it in as its store in-process, and follows the master from there.
 
 FakeMaster stands in front of a real tidekv master: it answers PSYNC with +FULLRESYNC and
 serves FULLSYNC from a copy of the master's database taken while it was stopped (a
@@ -215,10 +215,10 @@ def test_a_replica_with_other_data_takes_the_masters_data_whole(make_server, fak
     wait_following(replica)
     assert snapshot(replica) == snapshot(master)
     assert replica.client().execute_command("FCALL", "fsget", 1, "s5") == b"v5"
-    # It follows from there, and the master's checkpoint was released after the first poll.
+    # It follows from there. A master releases its checkpoint at the first poll: no DONE.
     c.set("after", "1")
     wait_until(lambda: replica.client().get("after") == b"1")
-    assert fm.done == [CHECKPOINT_ID]
+    assert fm.done == []
     print("the swap paused clients %d us" % swap_pause_us(replica))
     info = replica.client().info("replication")
     assert info["master_replid"] == c.info("replication")["master_replid"]
@@ -527,7 +527,7 @@ def test_a_new_replica_of_a_master_whose_history_aged_out(make_server):
     wait_until(lambda: replica.client().get("after") == b"1")
     assert snapshot(replica) == snapshot(master)
     assert replica.client().info("replication")["master_replid"] == c.info("replication")["master_replid"]
-    # The checkpoint was released once the replica polled (FULLSYNC DONE).
+    # The checkpoint was released once the replica polled.
     assert wait_until(lambda: not os.listdir(os.path.join(master.datadir, "repl-checkpoints"))
                       if os.path.exists(os.path.join(master.datadir, "repl-checkpoints")) else True)
 
