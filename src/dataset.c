@@ -145,9 +145,8 @@ static void remove_leftovers(void) {
         remove_store(de->d_name);
     }
     closedir(d);
-    char current[4096];
-    if (current_name[0] && snprintf(current, sizeof(current), "%s/CURRENT", data_dir()) < (int)sizeof(current) &&
-        access(current, F_OK) == 0) {
+    /* Any of its files, not CURRENT alone: a crash may have stopped its removal half-way. */
+    if (current_name[0] && store_files_in(data_dir())) {
         log_msg(LOG_NOTICE, "removing the database in '%s' itself, replaced by a full sync", data_dir());
         remove_root_store();
     }

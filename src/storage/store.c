@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -259,6 +260,26 @@ int store_destroy(const char *dir, char **err) {
     rocksdb_destroy_db(o, dir, err);
     rocksdb_options_destroy(o);
     return *err ? -1 : 0;
+}
+
+/* RocksDB's names: CURRENT, IDENTITY, MANIFEST-<n>, OPTIONS-<n>, and <n>.log, .sst, .blob. */
+static int is_rocksdb_file(const char *name) {
+    if (strcmp(name, "CURRENT") == 0 || strcmp(name, "IDENTITY") == 0 || strncmp(name, "MANIFEST-", 9) == 0 ||
+        strncmp(name, "OPTIONS-", 8) == 0)
+        return 1;
+    size_t digits = strspn(name, "0123456789");
+    const char *ext = name + digits;
+    return digits > 0 && (strcmp(ext, ".log") == 0 || strcmp(ext, ".sst") == 0 || strcmp(ext, ".blob") == 0);
+}
+
+int store_files_in(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d))) found = is_rocksdb_file(de->d_name);
+    closedir(d);
+    return found;
 }
 
 /* ---- syncing the WAL ---- */

@@ -32,6 +32,9 @@ int store_prepare(const char *dir, uint64_t *latest, char **err);
 /* Deletes RocksDB's files in dir (its tables, logs, manifest, archive/), no other file, and
  * dir itself only if that leaves it empty. The database must not be open. 0, or -1 with *err. */
 int store_destroy(const char *dir, char **err);
+/* Whether dir holds any of RocksDB's files: a store, or what is left of one whose removal
+ * stopped half-way (its CURRENT may be gone first). */
+int store_files_in(const char *dir);
 
 rocksdb_t *store_db(void);
 /* The database directory, where RocksDB keeps its WAL files and their archive/ (tidekv sets no

@@ -8,6 +8,7 @@ checkpoint as the master makes one), and passes every other command to the maste
 plays hostile masters (wrong sizes, truncated files, a wrong sequence). All tidekv-only.
 """
 import os
+import re
 import shutil
 import socket
 import threading
@@ -591,3 +592,27 @@ def test_a_pointer_file_naming_a_missing_store_stops_the_start(make_server):
     os.remove(os.path.join(s.datadir, "store-location"))
     s.start()
     assert snapshot(s) == before
+
+
+ROCKSDB_FILE = re.compile(r"CURRENT|IDENTITY|MANIFEST-\d+|OPTIONS-\d+|\d+\.(log|sst|blob)")
+
+
+def test_a_half_removed_old_store_is_removed_at_start_up(make_server):
+    """After a full sync the old store in the data directory itself is removed; a crash during
+    that may leave its files without CURRENT (which goes first): the next start-up removes them."""
+    s = make_server()
+    fill(s.client(), tag="root", n=10)
+    before = snapshot(s)
+    s.stop()
+    d = s.datadir
+    os.mkdir(os.path.join(d, "store-1"))  # the store a full sync swapped in, as named below
+    for name in os.listdir(d):
+        if os.path.isfile(os.path.join(d, name)) and name != "replication-id":
+            shutil.copy2(os.path.join(d, name), os.path.join(d, "store-1", name))
+    with open(os.path.join(d, "store-location"), "w") as f:
+        f.write("store-1\n")
+    os.remove(os.path.join(d, "CURRENT"))
+    assert [n for n in os.listdir(d) if ROCKSDB_FILE.fullmatch(n)]
+    s.start()
+    assert snapshot(s) == before
+    assert [n for n in os.listdir(d) if ROCKSDB_FILE.fullmatch(n)] == []
