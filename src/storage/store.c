@@ -230,7 +230,23 @@ int store_open(const store_settings *s, char **err) {
     return 0;
 }
 
-int store_prepare(const char *dir, uint64_t *latest, char **err) {
+/* Calls each(arg, key, value) for every record of the column family; 0, or -1 with *err. */
+static int walk_cf(rocksdb_t *db, rocksdb_column_family_handle_t *cf, store_record_fn each, void *arg, char **err) {
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_fill_cache(ro, 0); /* a single pass over the whole store */
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cf);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl), *v = rocksdb_iter_value(it, &vl);
+        each(arg, k, kl, v, vl);
+    }
+    rocksdb_iter_get_error(it, err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    return *err ? -1 : 0;
+}
+
+int store_prepare(const char *dir, uint64_t *latest, store_record_fn each_metadata, void *arg, char **err) {
     /* Default options suffice: no compaction filter (which only drops data) and no WAL
      * archive, so the flushed WAL files go and the history starts at the copy's sequence. */
     rocksdb_options_t *o = rocksdb_options_create();
@@ -249,6 +265,7 @@ int store_prepare(const char *dir, uint64_t *latest, char **err) {
     }
     rocksdb_flushoptions_destroy(flush);
     *latest = rocksdb_get_latest_sequence_number(db);
+    if (!*err) walk_cf(db, cfs[CF_METADATA], each_metadata, arg, err);
     for (int i = 0; i < CF_COUNT; i++) rocksdb_column_family_handle_destroy(cfs[i]);
     rocksdb_close(db);
     return *err ? -1 : 0;
