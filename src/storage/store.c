@@ -353,10 +353,24 @@ void store_compact_later(int cf, const char *begin, size_t blen, const char *end
     st.compactor_joinable = 1;
 }
 
-/* The calling thread's RocksDB perf context (RocksDB keeps one per thread). */
+static pthread_key_t perf_context_key;
+static pthread_once_t perf_context_once = PTHREAD_ONCE_INIT;
+
+static void destroy_perf_context(void *context) { rocksdb_perfcontext_destroy(context); }
+
+static void make_perf_context_key(void) {
+    if (pthread_key_create(&perf_context_key, destroy_perf_context) != 0) abort();
+}
+
+/* The calling thread's RocksDB perf context (RocksDB keeps one per thread); its handle is freed
+ * when the thread ends (the expiry thread's, at shutdown, was reported as a leak). */
 static rocksdb_perfcontext_t *thread_perf_context(void) {
     static __thread rocksdb_perfcontext_t *context;
-    if (!context) context = rocksdb_perfcontext_create();
+    if (!context) {
+        context = rocksdb_perfcontext_create();
+        pthread_once(&perf_context_once, make_perf_context_key);
+        pthread_setspecific(perf_context_key, context);
+    }
     return context;
 }
 
