@@ -10,7 +10,6 @@ plays hostile masters (wrong sizes, truncated files, a wrong sequence). All tide
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 
@@ -18,7 +17,7 @@ import pytest
 import redis
 
 from conftest import ConnectionClosed, encode_command, RespConn, soak, tidekv_only
-from helpers import wait_until
+from helpers import LoopbackServer, read_command, wait_until, write_every_type
 
 pytestmark = tidekv_only
 
@@ -43,19 +42,7 @@ def take_checkpoint(master, into):
     return seq
 
 
-def read_command(sock_file):
-    line = sock_file.readline()
-    if not line:
-        return None
-    assert line[:1] == b"*", line
-    args = []
-    for _ in range(int(line[1:])):
-        n = int(sock_file.readline()[1:])
-        args.append(sock_file.read(n + 2)[:-2])
-    return args
-
-
-class FakeMaster:
+class FakeMaster(LoopbackServer):
     """A master in front of a real one (`backend`): PSYNC answers +FULLRESYNC with the
     checkpoint in `files_dir`; FULLSYNC FILES/READ/DONE serve it; the rest is passed on.
     `sizes` overrides announced sizes, `read_hook(name, offset, data) -> data` changes what READ
@@ -67,22 +54,7 @@ class FakeMaster:
         self.fullresyncs = 0
         self.done = []
         self.reads = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.stopping = False
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while not self.stopping:
-            try:
-                s, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(s)
-            threading.Thread(target=self.handle, args=(s,), daemon=True).start()
+        super().__init__()
 
     def files(self):
         out = []
@@ -118,7 +90,7 @@ class FakeMaster:
         up.send(encode_command(*args))
         return up.read_raw()
 
-    def handle(self, s):
+    def handle(self, s, conn_no):
         f = s.makefile("rb")
         up = RespConn(port=self.backend.port, timeout=30)
         try:
@@ -132,15 +104,6 @@ class FakeMaster:
         finally:
             up.close()
             s.close()
-
-    def close(self):
-        self.stopping = True
-        self.sock.close()
-        for s in self.conns:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 @pytest.fixture
@@ -160,20 +123,8 @@ def fake_master(make_server, tmp_path):
 
 
 def fill(c, tag="", n=200):
-    """Keys of every type, in several databases, with and without expiries, and a library."""
-    for db in (0, 3):
-        c.execute_command("SELECT", db)
-        p = c.pipeline(transaction=False)
-        for i in range(n):
-            p.set("s%s%d" % (tag, i), "v%d" % i)
-            p.hset("h%s%d" % (tag, i % 7), "f%d" % i, i)
-            p.rpush("l%s%d" % (tag, i % 5), i)
-            p.sadd("set%s%d" % (tag, i % 3), i)
-            p.zadd("z%s%d" % (tag, i % 4), {"m%d" % i: i / 3})
-            if i % 10 == 0:
-                p.set("e%s%d" % (tag, i), "x", ex=1000)
-        p.execute()
-    c.execute_command("SELECT", 0)
+    """Keys of every type, in two databases, with and without expiries."""
+    write_every_type(c, n, tag, dbs=(0, 3), volatile=True)
 
 
 LIB = "#!lua name=fslib\nredis.register_function('fsget', function(k) return redis.call('GET', k[1]) end)"
@@ -524,7 +475,7 @@ def test_a_new_replica_of_a_master_whose_history_aged_out(make_server):
     stats = c.info("stats")
     assert stats["sync_full"] == 1
     c.set("after", "1")
-    c.expire("s1", 1000)
+    c.expire("s2", 1000)
     wait_until(lambda: replica.client().get("after") == b"1")
     assert snapshot(replica) == snapshot(master)
     assert replica.client().info("replication")["master_replid"] == c.info("replication")["master_replid"]

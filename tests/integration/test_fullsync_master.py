@@ -16,7 +16,8 @@ import redis
 
 from conftest import soak, tidekv_only
 from test_cdc_helpers import poll, seq, wait_until
-from test_replication import dataset, info_repl, write_every_type
+from helpers import write_every_type
+from test_replication import dataset, info_repl
 
 pytestmark = tidekv_only
 
