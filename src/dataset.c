@@ -44,13 +44,15 @@ static int path_of(const char *name, char *out, size_t len) {
 
 /* ---- opening and closing what is loaded ---- */
 
-/* Opens the store in path and loads what lives in memory. 0, or -1 (logged, all closed). */
-static int open_loaded(const char *path, int replica) {
+/* Opens the store in path and loads what lives in memory, its key counts from counted if given
+ * (a tally of that store, consumed), else by a walk. 0, or -1 (logged, all closed). */
+static int open_loaded(const char *path, int replica, keycount_tally *counted) {
     store_settings settings = store_settings_from_config(path);
     char *store_err = NULL;
     if (store_open(&settings, &store_err) < 0) {
         log_msg(LOG_WARNING, "can't open the database in '%s': %s", path, store_err);
         free(store_err);
+        keycount_tally_free(counted);
         return -1;
     }
     log_msg(LOG_NOTICE, "database opened in '%s', latest sequence %llu", path,
@@ -60,13 +62,19 @@ static int open_loaded(const char *path, int replica) {
         /* Starting without them would release the history they pin. */
         log_msg(LOG_WARNING, "can't load the CDC consumers: %s", consumers_err);
         store_close();
+        keycount_tally_free(counted);
         return -1;
     }
     /* A replica's consumers may be ahead of it: it catches up with its master. */
     if (!replica) consumers_lose_ahead(store_latest_sequence());
-    int64_t counting_since = time_mono_ms();
-    const char *failed = keycount_load(CONFIG_READ(databases)) < 0 ? "count the keys" : NULL;
-    if (!failed) log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
+    const char *failed = NULL;
+    if (counted) {
+        keycount_install(counted);
+    } else {
+        int64_t counting_since = time_mono_ms();
+        failed = keycount_load(CONFIG_READ(databases)) < 0 ? "count the keys" : NULL;
+        if (!failed) log_msg(LOG_NOTICE, "keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
+    }
     /* A replica writes nothing of its own: its master's batches carry the index entries. */
     if (!failed && !replica && expire_index_backfill() < 0) failed = "index the keys with an expiry";
     if (!failed && functions_load_stored() < 0) failed = "load the function libraries";
@@ -145,9 +153,8 @@ static void remove_leftovers(void) {
         remove_store(de->d_name);
     }
     closedir(d);
-    char current[4096];
-    if (current_name[0] && snprintf(current, sizeof(current), "%s/CURRENT", data_dir()) < (int)sizeof(current) &&
-        access(current, F_OK) == 0) {
+    /* Any of its files, not CURRENT alone: a crash may have stopped its removal half-way. */
+    if (current_name[0] && store_files_in(data_dir())) {
         log_msg(LOG_NOTICE, "removing the database in '%s' itself, replaced by a full sync", data_dir());
         remove_root_store();
     }
@@ -169,7 +176,7 @@ int dataset_open(int replica) {
         return -1;
     }
     remove_leftovers();
-    if (open_loaded(path, replica) < 0) return -1;
+    if (open_loaded(path, replica, NULL) < 0) return -1;
     start_tail();
     return 0;
 }
@@ -218,12 +225,12 @@ static void resume_store_threads(int reopened) {
  * old store open again. Exits the process if not even that opens: serving is impossible.
  * *pointed is set when the pointer file may name the new store although the swap failed (its
  * write failed after the rename, e.g. syncing the directory): the new store must then stay. */
-static int swap_locked(const char *name, int *pointed, char *err, size_t errlen) {
+static int swap_locked(const char *name, keycount_tally *counted, int *pointed, char *err, size_t errlen) {
     char old_path[4096], new_path[4096], why[512];
     path_of(current_name, old_path, sizeof(old_path));
     path_of(name, new_path, sizeof(new_path));
     close_loaded();
-    int rc = open_loaded(new_path, 1);
+    int rc = open_loaded(new_path, 1, counted);
     if (rc < 0) {
         snprintf(err, errlen, "the copy does not open");
     } else if (location_set(data_dir(), name, why, sizeof(why)) < 0) {
@@ -233,7 +240,7 @@ static int swap_locked(const char *name, int *pointed, char *err, size_t errlen)
         close_loaded();
         rc = -1;
     }
-    if (rc < 0 && open_loaded(old_path, 1) < 0) {
+    if (rc < 0 && open_loaded(old_path, 1, NULL) < 0) {
         log_msg(LOG_WARNING, "can't open the database again after a failed full sync: stopping");
         exit(1);
     }
@@ -252,15 +259,21 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     char *probe_err = NULL, store_path[4096];
     uint64_t latest = 0;
     *pause_us = 0;
-    if (store_prepare(path, &latest, &probe_err) < 0) {
+    /* Its keys are counted here, before clients wait: about a second per million. */
+    keycount_tally *counted = keycount_tally_new(CONFIG_READ(databases));
+    int64_t counting_since = time_mono_ms();
+    if (store_prepare(path, &latest, keycount_tally_record, counted, &probe_err) < 0) {
         snprintf(err, errlen, "the copy does not open: %s", probe_err);
         free(probe_err);
+        keycount_tally_free(counted);
         dataset_remove_download(path);
         return -1;
     }
+    log_msg(LOG_NOTICE, "the copy flushed and its keys counted in %lld ms", (long long)(time_mono_ms() - counting_since));
     if (latest != sequence) {
         snprintf(err, errlen, "the copy holds sequence %llu, the master announced %llu", (unsigned long long)latest,
                  (unsigned long long)sequence);
+        keycount_tally_free(counted);
         dataset_remove_download(path);
         return -1;
     }
@@ -269,6 +282,7 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     if (path_of(name, store_path, sizeof(store_path)) < 0 || rename(path, store_path) < 0 ||
         file_sync_path(data_dir()) < 0) {
         snprintf(err, errlen, "can't rename '%s': %s", path, strerror(errno));
+        keycount_tally_free(counted);
         dataset_remove_download(path);
         return -1;
     }
@@ -276,6 +290,7 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     if (keylock_global_exclusive_unless(give_up) < 0) {
         resume_store_threads(0);
         snprintf(err, errlen, "stopped before the swap");
+        keycount_tally_free(counted);
         remove_store(name);
         return -1;
     }
@@ -283,7 +298,7 @@ int dataset_swap(const char *path, const char *name, uint64_t sequence, int (*gi
     snprintf(old_name, sizeof(old_name), "%s", current_name);
     int64_t began = time_mono_us();
     int pointed = 0;
-    int rc = swap_locked(name, &pointed, err, errlen);
+    int rc = swap_locked(name, counted, &pointed, err, errlen);
     *pause_us = time_mono_us() - began;
     keylock_global_release();
     resume_store_threads(1);

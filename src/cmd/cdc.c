@@ -372,11 +372,12 @@ void cmd_pollupdates(cmd_ctx *ctx) {
         poll_finish(ctx->c, &p);
         return;
     }
-    replication_note_poll(ctx->c, (uint64_t)seq);
     if (poll_scan(ctx->c, &p, ctx->r) < 0) {
         poll_finish(ctx->c, &p);
         return;
     }
+    /* After the scan: a full sync's checkpoint this may release pins the WAL it read. */
+    replication_note_poll(ctx->c, (uint64_t)seq);
     /* Inside EXEC nothing may wait: answer with what there is. */
     if (block_ms >= 0 && !ctx->in_exec && poll_maybe_wait(ctx, &p, block_ms)) return;
     poll_answer(ctx->c, &p, ctx->r);

@@ -177,16 +177,27 @@ static int takes_locks(const cmd_def *def, int argc, const resp_arg *argv) {
 
 static int may_end_busy_script(const cmd_def *def, int argc, const resp_arg *argv);
 
+/* How a command without key locks holds the global lock (hold_global_only). */
+enum { GLOBAL_NOT_HELD, GLOBAL_SHARED, GLOBAL_SKIPPED };
+
+static int a_script_runs(void) { return script_busy(0) != SCRIPT_BUSY_NONE; }
 
 /* Commands without keys read the store too (SEQUENCE, POLLUPDATES, DBSIZE, INFO, SNAPSHOT,
  * SCAN …): they hold the global lock's shared side, whose exclusive side a full sync takes to
  * swap the store (dataset.h). Not EXEC, which takes its commands' locks itself, nor on a thread
  * that holds the lock already (its write group, a script). One that may run beside a busy
- * script takes it only while no script runs: the script holds the lock, and this command
- * may be the one to end it (a store swap cannot be under way meanwhile). */
-static int holds_global_only(const cmd_def *def, int argc, const resp_arg *argv) {
-    if (!(def->flags & CMD_NOKEYS) || strcmp(def->name, "exec") == 0 || keylock_global_held()) return 0;
-    return !may_end_busy_script(def, argc, argv) || script_busy(0) == SCRIPT_BUSY_NONE;
+ * script skips it while a script runs: the script holds the lock, and this command may be the
+ * one to end it; counted, so that a store swap after the script waits for it. Returns how it
+ * holds the lock, or -1 if it gave up waiting. */
+static int hold_global_only(const cmd_def *def, int argc, const resp_arg *argv) {
+    if (!(def->flags & CMD_NOKEYS) || strcmp(def->name, "exec") == 0 || keylock_global_held()) return GLOBAL_NOT_HELD;
+    if (may_end_busy_script(def, argc, argv) && keylock_global_skip_begin(a_script_runs)) return GLOBAL_SKIPPED;
+    return keylock_global_shared() == 0 ? GLOBAL_SHARED : -1;
+}
+
+static void release_global_only(int held) {
+    if (held == GLOBAL_SHARED) keylock_global_release();
+    if (held == GLOBAL_SKIPPED) keylock_global_skip_end();
 }
 
 int dispatch_hold_store(reply *r) {
@@ -205,8 +216,8 @@ void dispatch_release_store(int held) {
 static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, int retrying) {
     key_set ks = {0};
     collect_keys(def, argc, argv, c->db, &ks);
-    int locks = takes_locks(def, argc, argv), global_only = !locks && holds_global_only(def, argc, argv);
-    if ((locks && lock_keys(&ks) < 0) || (global_only && keylock_global_shared() < 0)) {
+    int locks = takes_locks(def, argc, argv), global_only = locks ? GLOBAL_NOT_HELD : hold_global_only(def, argc, argv);
+    if ((locks && lock_keys(&ks) < 0) || global_only < 0) {
         reply r = net_client_reply(c);
         reply_busy(&r);
         free(ks.hashes);
@@ -215,7 +226,7 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
     int keep_waiting = run_locked(c, def, argc, argv, retrying);
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
-    if (global_only) keylock_global_release();
+    release_global_only(global_only);
     return keep_waiting;
 }
 

@@ -248,7 +248,8 @@ void cmd_wait(cmd_ctx *ctx);
 void replication_init(void);
 /* A client is being freed: its full sync's checkpoint, if any, goes. */
 void replication_client_gone(const client *c);
-/* A POLLUPDATES from seq: a replica's acknowledges everything up to seq. */
+/* A POLLUPDATES from seq, scanned: a replica's acknowledges everything up to seq, and releases
+ * its full sync's checkpoint once that is at most seq. */
 void replication_note_poll(client *c, uint64_t seq);
 /* INFO's replication section (t unused: the signature of every section's writer). */
 void info_replication(buf *b, txn *t);

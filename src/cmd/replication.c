@@ -473,7 +473,9 @@ void cmd_wait(cmd_ctx *ctx) {
 }
 
 void replication_note_poll(client *c, uint64_t seq) {
-    if (c->flags & CLIENT_REPLICA) replicas_ack(c->id, seq);
+    if (!(c->flags & CLIENT_REPLICA)) return;
+    replicas_ack(c->id, seq);
+    checkpoints_acknowledged(c->id, seq);
 }
 
 void info_replication(buf *b, txn *t) {

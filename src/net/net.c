@@ -23,6 +23,7 @@
 #include "cmd/offload.h"
 #include "config.h"
 #include "proto/resp.h"
+#include "repl/checkpoints.h"
 #include "net/mailbox.h"
 #include "net/pubsub.h"
 #include "script/engine.h"
@@ -952,8 +953,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
         /* A replica polls without pause (BLOCK) or reads its checkpoint: one that went silent
          * (stopped, cut off without a reset) would pin its checkpoint's files and the WAL for
-         * good. Redis drops a replica silent for repl-timeout too. */
-        if (!idle && (c->flags & CLIENT_REPLICA) && idle_for(c, now, repl_timeout)) {
+         * good. Redis drops a replica silent for repl-timeout too. Not once it has read all of
+         * its checkpoint: it swaps the copy in, silent for about a second per million keys, and
+         * closing the link would drop the checkpoint and start the full sync again, for ever
+         * past some size. Its first poll then releases the checkpoint. */
+        if (!idle && (c->flags & CLIENT_REPLICA) && idle_for(c, now, repl_timeout) &&
+            !checkpoints_all_read(c->id)) {
             log_msg(LOG_WARNING, "closing the link of replica %s, silent for repl-timeout (%llds)", c->addr,
                     repl_timeout);
             idle = 1;

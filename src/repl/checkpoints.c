@@ -36,6 +36,8 @@ typedef struct checkpoint {
     char replid[REPLID_LEN + 1]; /* its history, read with the sequence (a swap may change it) */
     uint64_t hold;     /* retention_hold's handle; 0 before it is taken */
     int ready;         /* made and listed: until then it only takes its slot */
+    uint64_t bytes;    /* in all its files */
+    uint64_t served;   /* bytes its owner read (once all are, it swaps the copy in) */
     checkpoint_file *files;
     size_t nfiles, cap;
 } checkpoint;
@@ -217,13 +219,12 @@ static int make_directory(checkpoint *cp, char *err, size_t errlen) {
         snprintf(err, errlen, "can't list '%.300s': %s", path, strerror(errno));
         return -1;
     }
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < cp->nfiles; i++) bytes += cp->files[i].size;
+    for (size_t i = 0; i < cp->nfiles; i++) cp->bytes += cp->files[i].size;
     log_msg(LOG_NOTICE,
             "full sync: checkpoint %s at sequence %llu for client %llu, %zu files, %llu bytes (flush %.1f ms, "
             "waiting for the writers %.1f ms, writers held %.1f ms)",
             cp->id, (unsigned long long)cp->sequence, (unsigned long long)cp->owner, cp->nfiles,
-            (unsigned long long)bytes, (flushed - started) / 1000.0, (locked - flushed) / 1000.0,
+            (unsigned long long)cp->bytes, (flushed - started) / 1000.0, (locked - flushed) / 1000.0,
             (linked - locked) / 1000.0);
     return 0;
 }
@@ -295,6 +296,13 @@ static int read_range(int fd, uint64_t offset, size_t len, buf *out) {
     return 0;
 }
 
+static void note_served(uint64_t owner, const char *id, size_t idlen, size_t len) {
+    pthread_mutex_lock(&reg.lock);
+    checkpoint *cp = find_locked(owner, id, idlen);
+    if (cp) cp->served += len;
+    pthread_mutex_unlock(&reg.lock);
+}
+
 checkpoint_status checkpoints_read(uint64_t owner, const char *id, size_t idlen, const char *name, size_t namelen,
                                    uint64_t offset, size_t count, buf *out, char *err, size_t errlen) {
     char path[PATH_MAX];
@@ -317,6 +325,7 @@ checkpoint_status checkpoints_read(uint64_t owner, const char *id, size_t idlen,
         status = CHECKPOINT_FAILED;
     }
     if (fd >= 0) close(fd);
+    if (status == CHECKPOINT_OK) note_served(owner, id, idlen, len);
     return status;
 }
 
@@ -331,16 +340,33 @@ checkpoint_status checkpoints_remove(uint64_t owner, const char *id, size_t idle
     return CHECKPOINT_OK;
 }
 
-void checkpoints_client_gone(uint64_t owner) {
+/* Removes owner's ready checkpoint if its sequence is at most up_to; why is logged. */
+static void remove_owned_up_to(uint64_t owner, uint64_t up_to, const char *why) {
     if (atomic_load_explicit(&reg.count, memory_order_relaxed) == 0) return;
     pthread_mutex_lock(&reg.lock);
     checkpoint *cp = owned_locked(owner);
-    if (cp && !cp->ready) cp = NULL; /* being made: its maker removes it (checkpoints_create) */
+    /* One being made is its maker's to remove (checkpoints_create). */
+    if (cp && (!cp->ready || cp->sequence > up_to)) cp = NULL;
     if (cp) clear_slot_locked(cp);
     pthread_mutex_unlock(&reg.lock);
     if (!cp) return;
-    log_msg(LOG_NOTICE, "full sync: checkpoint %s removed, its client left", cp->id);
+    log_msg(LOG_NOTICE, "full sync: checkpoint %s removed, %s", cp->id, why);
     destroy(cp);
+}
+
+void checkpoints_client_gone(uint64_t owner) { remove_owned_up_to(owner, UINT64_MAX, "its client left"); }
+
+void checkpoints_acknowledged(uint64_t owner, uint64_t sequence) {
+    remove_owned_up_to(owner, sequence, "its replica holds its sequence");
+}
+
+int checkpoints_all_read(uint64_t owner) {
+    if (atomic_load_explicit(&reg.count, memory_order_relaxed) == 0) return 0;
+    pthread_mutex_lock(&reg.lock);
+    const checkpoint *cp = owned_locked(owner);
+    int all_read = cp && cp->ready && cp->served >= cp->bytes;
+    pthread_mutex_unlock(&reg.lock);
+    return all_read;
 }
 
 /* ---- making checkpoints on threads of their own ---- */

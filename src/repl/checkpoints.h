@@ -78,5 +78,11 @@ checkpoint_status checkpoints_remove(uint64_t owner, const char *id, size_t idle
 /* Removes owner's checkpoint, if it has one (the client left). Costs an atomic read when no
  * checkpoint exists. */
 void checkpoints_client_gone(uint64_t owner);
+/* owner, a replica, polls from sequence on: it holds everything up to it. Removes its
+ * checkpoint if that holds no more (the replica swapped it in and continues past it, whether or
+ * not it says FULLSYNC DONE). Costs an atomic read when no checkpoint exists. */
+void checkpoints_acknowledged(uint64_t owner, uint64_t sequence);
+/* Whether owner has read every byte of its checkpoint: it is swapping the copy in. */
+int checkpoints_all_read(uint64_t owner);
 
 #endif

@@ -196,9 +196,10 @@ static int is_checkpoint_id(const char *s) {
 }
 
 /* The master answered PSYNC with FULLRESYNC <replid> <sequence> <checkpoint id>: its data up
- * to that sequence replaces ours, and its history is ours from then on. Returns 0 with the
- * checkpoint's id in checkpoint (FULLSYNC DONE is for it), or -1 (logged; old data kept). */
-static int full_sync(redisContext *c, const char *status, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
+ * to that sequence replaces ours, and its history is ours from then on. Returns 0, or -1
+ * (logged; old data kept). The master releases its checkpoint at our first poll, which
+ * acknowledges its sequence: no FULLSYNC DONE is needed. */
+static int full_sync(redisContext *c, const char *status) {
     char replid[REPLID_LEN + 2], id[CHECKPOINT_ID_LEN + 2];
     unsigned long long sequence;
     char end;
@@ -212,16 +213,14 @@ static int full_sync(redisContext *c, const char *status, char checkpoint[CHECKP
     /* The old history is gone with the old data: none of it can be continued from here. */
     if (identity_replace(replid) < 0) return -1;
     replicas_disconnect_all();
-    memcpy(checkpoint, id, CHECKPOINT_ID_LEN + 1);
     return 0;
 }
 
 /* AUTH (with masterauth, and masteruser when set), then the listening port and our limits,
  * then PSYNC.
  * Returns 0 once the master agrees to continue from our latest sequence, or once a full sync
- * has made its data ours (then with its checkpoint's id in checkpoint, else that is empty). */
-static int handshake(redisContext *c, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
-    checkpoint[0] = '\0';
+ * has made its data ours. */
+static int handshake(redisContext *c) {
     buf pass, user;
     buf_init(&pass);
     buf_init(&user);
@@ -252,7 +251,7 @@ static int handshake(redisContext *c, char checkpoint[CHECKPOINT_ID_LEN + 1]) {
     if (rc == 0) rc = call_expect_status(c, 4, psync, status, sizeof(status));
     if (rc < 0) return -1;
     char replid[REPLID_LEN + 2];
-    if (strncmp(status, "FULLRESYNC ", 11) == 0) return full_sync(c, status, checkpoint);
+    if (strncmp(status, "FULLRESYNC ", 11) == 0) return full_sync(c, status);
     int adopted = sscanf(status, "CONTINUE %41s", replid) == 1 ? identity_adopt(replid, latest + 1) : -1;
     if (adopted < 0) {
         log_msg(LOG_WARNING, "replica: the master answered PSYNC with '%s'", status);
@@ -494,21 +493,11 @@ static int sync_consumers(redisContext *c) {
     return rc;
 }
 
-/* Tells the master that its checkpoint is no longer needed: the first poll after a full sync
- * has answered, so its WAL holds what follows. A refusal is only logged: the master removes the
- * checkpoint when the link closes anyway. */
-static void release_checkpoint(redisContext *c, const char *checkpoint) {
-    const char *done[3] = {"FULLSYNC", "DONE", checkpoint};
-    if (call_expect_status(c, 3, done, NULL, 0) < 0) log_msg(LOG_WARNING, "replica: FULLSYNC DONE was refused");
-}
-
 /* Polls the master for what follows our latest sequence and applies it, until the link fails
- * or the thread is stopped; at most once a second between polls, takes its consumers. After a
- * full sync, checkpoint names the checkpoint to release. */
-static void follow(redisContext *c, const char *checkpoint) {
+ * or the thread is stopped; at most once a second between polls, takes its consumers. */
+static void follow(redisContext *c) {
     set_state(LINK_CONNECTED);
     int64_t consumers_due = 0; /* monotonic ms: at once */
-    int first = 1;
     while (!stopping()) {
         char seq[24], block[24];
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
@@ -532,8 +521,6 @@ static void follow(redisContext *c, const char *checkpoint) {
             rc = sync_consumers(c);
         }
         if (rc < 0) return;
-        if (first && checkpoint[0]) release_checkpoint(c, checkpoint);
-        first = 0;
     }
 }
 
@@ -562,8 +549,7 @@ static void *replica_main(void *arg) {
         redisContext *c = open_link(host, port);
         if (c) {
             set_state(LINK_SYNC);
-            char checkpoint[CHECKPOINT_ID_LEN + 1];
-            if (handshake(c, checkpoint) == 0) follow(c, checkpoint);
+            if (handshake(c) == 0) follow(c);
         }
         close_link(c);
         set_state(LINK_CONNECT);

@@ -401,29 +401,82 @@ size_t keycount_big_records(void) {
  * fall in one slot of a txn's key table or one chain of the big-record table. */
 uint64_t keycount_key_hash(const char *key, size_t len) { return hash_words(counts.seed, key, len); }
 
-int keycount_load(int databases) {
-    counts.dbs = calloc((size_t)databases, sizeof(db_counts));
-    if (!counts.dbs) abort();
-    counts.databases = databases;
+struct keycount_tally {
+    db_counts *dbs;
+    int databases;
+    big_record *bigs; /* the big records met, chained; hashed once installed (the seed is drawn then) */
+};
+
+keycount_tally *keycount_tally_new(int databases) {
+    keycount_tally *t = calloc(1, sizeof(*t));
+    if (!t) abort();
+    t->dbs = calloc((size_t)databases, sizeof(db_counts));
+    if (!t->dbs) abort();
+    t->databases = databases;
+    int64_t now = time_now_ms();
+    for (int db = 0; db < databases; db++) t->dbs[db].horizon = now;
+    return t;
+}
+
+void keycount_tally_record(void *tally, const char *key, size_t klen, const char *val, size_t vlen) {
+    keycount_tally *t = tally;
+    size_t ns;
+    int db = enc_namespace_db(key, klen, &ns);
+    if (db < 0 || db >= t->databases) return;
+    key_share s = share_of(val, vlen);
+    if (s.counted) db_add(&t->dbs[db], s.expire_ms);
+    if (vlen < BIG_RECORD_BYTES) return;
+    big_record *r = calloc(1, sizeof(big_record) + klen);
+    if (!r) abort();
+    *r = (big_record){t->bigs, 0, db, s, klen};
+    memcpy(r->key, key, klen);
+    t->bigs = r;
+}
+
+static void free_bigs(big_record *r) {
+    while (r) {
+        big_record *next = r->next;
+        free(r);
+        r = next;
+    }
+}
+
+void keycount_tally_free(keycount_tally *t) {
+    if (!t) return;
+    for (int db = 0; db < t->databases; db++) db_reset(&t->dbs[db]);
+    free(t->dbs);
+    free_bigs(t->bigs);
+    free(t);
+}
+
+void keycount_install(keycount_tally *t) {
+    counts.dbs = t->dbs;
+    counts.databases = t->databases;
     counts.seed = (uint64_t)time_now_us() ^ ((uint64_t)getpid() << 32);
     counts.recent = calloc(RECENT_BUCKETS, sizeof(*counts.recent));
     if (!counts.recent) abort();
-    int64_t now = time_now_ms();
-    for (int db = 0; db < databases; db++) counts.dbs[db].horizon = now;
+    for (const big_record *r = t->bigs; r; r = r->next)
+        big_put(keycount_key_hash(r->key, r->key_len), r->db, r->key, r->key_len, r->share);
+    free_bigs(t->bigs);
+    free(t);
+}
+
+int keycount_load(int databases) {
+    keycount_tally *t = keycount_tally_new(databases);
     store_iter *it = store_iter_new(CF_METADATA, "", 0, NULL, 0);
     for (; store_iter_valid(it); store_iter_next(it)) {
-        size_t kl, vl, ns;
-        const char *k = store_iter_key(it, &kl);
-        db_counts *c = db_of(enc_namespace_db(k, kl, &ns));
-        if (!c) continue;
-        const char *v = store_iter_value(it, &vl);
-        key_share s = share_of(v, vl);
-        if (s.counted) db_add(c, s.expire_ms);
-        if (vl >= BIG_RECORD_BYTES) big_put(keycount_key_hash(k, kl), (int)(c - counts.dbs), k, kl, s);
+        size_t kl, vl;
+        const char *k = store_iter_key(it, &kl), *v = store_iter_value(it, &vl);
+        keycount_tally_record(t, k, kl, v, vl);
     }
     int failed = store_iter_failed(it);
     store_iter_free(it);
-    return failed ? -1 : 0;
+    if (failed) {
+        keycount_tally_free(t);
+        return -1;
+    }
+    keycount_install(t);
+    return 0;
 }
 
 void keycount_free(void) {

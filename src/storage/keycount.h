@@ -83,6 +83,15 @@ typedef struct keycount_stats {
  * (the store is open, no client is served yet). Returns 0, or -1 on a read error. */
 int keycount_load(int databases);
 void keycount_free(void);
+/* The same in two steps, for a store not open yet (a full sync's copy, counted while the old
+ * store still serves): a tally fed every metadata record, then installed as the counts once
+ * that store is open (keycount_load's result without its walk; t is consumed). */
+typedef struct keycount_tally keycount_tally;
+keycount_tally *keycount_tally_new(int databases);
+/* Adds one metadata record (a void * tally, to serve as a walk's callback). */
+void keycount_tally_record(void *tally, const char *key, size_t klen, const char *val, size_t vlen);
+void keycount_tally_free(keycount_tally *t);
+void keycount_install(keycount_tally *t);
 /* How many keys the table of big records knows (tests). */
 size_t keycount_big_records(void);
 /* The hash the counts' tables give a metadata key; its seed is drawn by keycount_load. */

@@ -3,6 +3,7 @@
 #include "storage/keylock.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@ static pthread_rwlock_t global_lock;
 static atomic_uint_fast64_t watch_versions[WATCH_SLOTS];
 static atomic_uint_fast64_t flush_epochs[FLUSH_SLOTS];
 static int (*_Atomic give_up_check)(void);
+/* Commands running without the global lock beside the holder that lets them (see
+ * keylock_global_skip_begin). */
+static atomic_int skipping;
 
 /* How long a waiter sleeps on a busy lock before asking give_up_check again. */
 #define WAIT_SLICE_MS 10
@@ -181,9 +185,31 @@ static int note_global(int rc) {
     return rc;
 }
 
+/* The exclusive side, once taken, also waits for the commands that skipped the lock: they
+ * were let through by a holder now gone, and run for microseconds. */
+static int wait_skippers(int rc) {
+    while (rc == 0 && atomic_load(&skipping) > 0) sched_yield();
+    return rc;
+}
+
 int keylock_global_shared(void) { return note_global(wait_global(0, NULL)); }
-int keylock_global_exclusive(void) { return note_global(wait_global(1, NULL)); }
-int keylock_global_exclusive_unless(int (*give_up)(void)) { return note_global(wait_global(1, give_up)); }
+int keylock_global_exclusive(void) { return note_global(wait_skippers(wait_global(1, NULL))); }
+int keylock_global_exclusive_unless(int (*give_up)(void)) {
+    return note_global(wait_skippers(wait_global(1, give_up)));
+}
+
+int keylock_global_skip_begin(int (*holder_lets_through)(void)) {
+    /* Counted before the check (the fence keeps the check's reads after it): an exclusive
+     * taker that saw no skipper took the lock before this increment, so the holder had let it
+     * go and the check fails. */
+    atomic_fetch_add(&skipping, 1);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (holder_lets_through()) return 1;
+    atomic_fetch_sub(&skipping, 1);
+    return 0;
+}
+
+void keylock_global_skip_end(void) { atomic_fetch_sub(&skipping, 1); }
 int keylock_global_held(void) { return global_held > 0; }
 
 void keylock_global_release(void) {

@@ -49,6 +49,13 @@ int keylock_global_exclusive(void);
 /* keylock_global_exclusive that also gives up when give_up says so (asked every few ms). */
 int keylock_global_exclusive_unless(int (*give_up)(void));
 void keylock_global_release(void);
+/* For a command that may run beside a lock holder that waits for it (a busy script waits for
+ * SCRIPT KILL): 1 if holder_lets_through says such a holder runs, the command then running
+ * without the lock until keylock_global_skip_end; 0 (not counted) if it must take the lock.
+ * The exclusive side, once taken, waits for the commands that skipped it (a store swap must
+ * not close the store under them). */
+int keylock_global_skip_begin(int (*holder_lets_through)(void));
+void keylock_global_skip_end(void);
 /* Whether the calling thread holds the global lock (a write group, a script, EXEC). */
 int keylock_global_held(void);
 

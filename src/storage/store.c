@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -229,7 +230,23 @@ int store_open(const store_settings *s, char **err) {
     return 0;
 }
 
-int store_prepare(const char *dir, uint64_t *latest, char **err) {
+/* Calls each(arg, key, value) for every record of the column family; 0, or -1 with *err. */
+static int walk_cf(rocksdb_t *db, rocksdb_column_family_handle_t *cf, store_record_fn each, void *arg, char **err) {
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_fill_cache(ro, 0); /* a single pass over the whole store */
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, ro, cf);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl), *v = rocksdb_iter_value(it, &vl);
+        each(arg, k, kl, v, vl);
+    }
+    rocksdb_iter_get_error(it, err);
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    return *err ? -1 : 0;
+}
+
+int store_prepare(const char *dir, uint64_t *latest, store_record_fn each_metadata, void *arg, char **err) {
     /* Default options suffice: no compaction filter (which only drops data) and no WAL
      * archive, so the flushed WAL files go and the history starts at the copy's sequence. */
     rocksdb_options_t *o = rocksdb_options_create();
@@ -248,6 +265,7 @@ int store_prepare(const char *dir, uint64_t *latest, char **err) {
     }
     rocksdb_flushoptions_destroy(flush);
     *latest = rocksdb_get_latest_sequence_number(db);
+    if (!*err) walk_cf(db, cfs[CF_METADATA], each_metadata, arg, err);
     for (int i = 0; i < CF_COUNT; i++) rocksdb_column_family_handle_destroy(cfs[i]);
     rocksdb_close(db);
     return *err ? -1 : 0;
@@ -259,6 +277,26 @@ int store_destroy(const char *dir, char **err) {
     rocksdb_destroy_db(o, dir, err);
     rocksdb_options_destroy(o);
     return *err ? -1 : 0;
+}
+
+/* RocksDB's names: CURRENT, IDENTITY, MANIFEST-<n>, OPTIONS-<n>, and <n>.log, .sst, .blob. */
+static int is_rocksdb_file(const char *name) {
+    if (strcmp(name, "CURRENT") == 0 || strcmp(name, "IDENTITY") == 0 || strncmp(name, "MANIFEST-", 9) == 0 ||
+        strncmp(name, "OPTIONS-", 8) == 0)
+        return 1;
+    size_t digits = strspn(name, "0123456789");
+    const char *ext = name + digits;
+    return digits > 0 && (strcmp(ext, ".log") == 0 || strcmp(ext, ".sst") == 0 || strcmp(ext, ".blob") == 0);
+}
+
+int store_files_in(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d))) found = is_rocksdb_file(de->d_name);
+    closedir(d);
+    return found;
 }
 
 /* ---- syncing the WAL ---- */
@@ -315,10 +353,24 @@ void store_compact_later(int cf, const char *begin, size_t blen, const char *end
     st.compactor_joinable = 1;
 }
 
-/* The calling thread's RocksDB perf context (RocksDB keeps one per thread). */
+static pthread_key_t perf_context_key;
+static pthread_once_t perf_context_once = PTHREAD_ONCE_INIT;
+
+static void destroy_perf_context(void *context) { rocksdb_perfcontext_destroy(context); }
+
+static void make_perf_context_key(void) {
+    if (pthread_key_create(&perf_context_key, destroy_perf_context) != 0) abort();
+}
+
+/* The calling thread's RocksDB perf context (RocksDB keeps one per thread); its handle is freed
+ * when the thread ends (the expiry thread's, at shutdown, was reported as a leak). */
 static rocksdb_perfcontext_t *thread_perf_context(void) {
     static __thread rocksdb_perfcontext_t *context;
-    if (!context) context = rocksdb_perfcontext_create();
+    if (!context) {
+        context = rocksdb_perfcontext_create();
+        pthread_once(&perf_context_once, make_perf_context_key);
+        pthread_setspecific(perf_context_key, context);
+    }
     return context;
 }
 

@@ -24,14 +24,20 @@ store_settings store_settings_from_config(const char *dir);
 int store_open(const store_settings *s, char **err);
 void store_close(void);
 
+/* A record's key and value, given to a walk's callback. */
+typedef void (*store_record_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
 /* Opens a database copied from elsewhere in dir (while store_open's stays open), checks its
  * column families, reads its latest sequence and flushes what its WAL holds to tables, so that
- * store_open then opens it fast, with no WAL before that sequence. 0, or -1 with *err set
- * (malloc'd). */
-int store_prepare(const char *dir, uint64_t *latest, char **err);
+ * store_open then opens it fast, with no WAL before that sequence; then calls each_metadata for
+ * every record of its metadata column family (counting its keys before it is swapped in). 0, or
+ * -1 with *err set (malloc'd). */
+int store_prepare(const char *dir, uint64_t *latest, store_record_fn each_metadata, void *arg, char **err);
 /* Deletes RocksDB's files in dir (its tables, logs, manifest, archive/), no other file, and
  * dir itself only if that leaves it empty. The database must not be open. 0, or -1 with *err. */
 int store_destroy(const char *dir, char **err);
+/* Whether dir holds any of RocksDB's files: a store, or what is left of one whose removal
+ * stopped half-way (its CURRENT may be gone first). */
+int store_files_in(const char *dir);
 
 rocksdb_t *store_db(void);
 /* The database directory, where RocksDB keeps its WAL files and their archive/ (tidekv sets no

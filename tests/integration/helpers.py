@@ -1,12 +1,13 @@
 """Helpers that several integration test files share (conftest.py has the fixtures, the
 server process and the RESP client; test_cdc_helpers.py the CDC ones): expected answers, the
-server's memory, connections that send and never read, and records forged into a stopped
-server's database."""
+server's memory, connections that send and never read, records forged into a stopped
+server's database, data of every type, and a loopback server to stand between two servers."""
 
 import os
 import socket
 import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -206,3 +207,86 @@ def wait_until(pred, timeout=5.0, interval=0.02):
             return True
         time.sleep(interval)
     return pred()
+
+
+def write_every_type(c, n=50, tag="", dbs=(0,), volatile=False):
+    """Keys of every type (string, hash, list, set, zset, a float), some of them changed after
+    (EXPIRE, LPOP, DEL), in each database of dbs (c is left in database 0); volatile adds a
+    key set with an expiry (SET EX) for every tenth."""
+    for db in dbs:
+        c.execute_command("SELECT", db)
+        p = c.pipeline(transaction=False)
+        for i in range(n):
+            p.set("s%s%d" % (tag, i), "v%d" % i)
+            p.hset("h%s%d" % (tag, i % 7), "f%d" % i, i)
+            p.rpush("l%s%d" % (tag, i % 5), i)
+            p.sadd("set%s%d" % (tag, i % 3), i)
+            p.zadd("z%s%d" % (tag, i % 4), {"m%d" % i: i / 3})
+            if i % 10 == 0:
+                p.expire("s%s%d" % (tag, i), 1000)
+                p.incrbyfloat("f%s" % tag, 1.5)
+                p.lpop("l%s%d" % (tag, i % 5))
+                p.delete("s%s%d" % (tag, i + 1))
+                if volatile:
+                    p.set("e%s%d" % (tag, i), "x", ex=1000)
+        p.execute()
+    c.execute_command("SELECT", 0)
+
+
+def read_command(sock_file):
+    """The next command (a RESP array of bulk strings) read from a socket's file, as a list of
+    bytes; None at the end of the stream or for anything else."""
+    line = sock_file.readline()
+    if not line.startswith(b"*"):
+        return None
+    args = []
+    for _ in range(int(line[1:])):
+        n = int(sock_file.readline()[1:])
+        args.append(sock_file.read(n + 2)[:-2])
+    return args
+
+
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 (a free port) that tests put between two servers: every
+    accepted connection goes to handle(sock, conn_no) (conn_no counts from 1) on a thread of its
+    own. Subclasses set their attributes before calling __init__, which starts accepting."""
+
+    def __init__(self):
+        self.connections = 0
+        self.accepted = []
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                s, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            s.settimeout(None)
+            self.connections += 1
+            self.accepted.append(s)
+            threading.Thread(target=self.handle, args=(s, self.connections), daemon=True).start()
+
+    def handle(self, sock, conn_no):
+        raise NotImplementedError
+
+    def cut_all(self):
+        """Shuts every accepted connection down (their handlers see them end)."""
+        for s in list(self.accepted):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+        self.cut_all()

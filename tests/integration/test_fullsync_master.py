@@ -1,6 +1,7 @@
 """Full sync, the master's side (README, "Replication", wire protocol): a PSYNC that cannot
 continue gets +FULLRESYNC <replid> <sequence> <id> and a RocksDB checkpoint that the client
-downloads with FULLSYNC FILES / READ and releases with FULLSYNC DONE. redis-py plays the replica.
+downloads with FULLSYNC FILES / READ and releases with its first POLLUPDATES from the sequence
+(or FULLSYNC DONE). redis-py plays the replica.
 """
 import os
 import re
@@ -15,7 +16,8 @@ import redis
 
 from conftest import soak, tidekv_only
 from test_cdc_helpers import poll, seq, wait_until
-from test_replication import dataset, info_repl, write_every_type
+from helpers import write_every_type
+from test_replication import dataset, info_repl
 
 pytestmark = tidekv_only
 
@@ -92,8 +94,30 @@ def test_psync_that_cannot_continue_gets_a_checkpoint(make_server):
     assert stats["sync_full"] == 2 and stats["sync_partial_err"] == 2
     c.execute_command("POLLUPDATES", ahead, "MAX", 1)  # its first poll: it has the copy
     assert info_repl(s)["slave0"]["state"] == "online"
-    assert c.execute_command("FULLSYNC", "DONE", cid2) == b"OK"
+    assert checkpoint_ids(s) == []  # released by that poll
+
+
+def test_a_replica_that_never_says_done_releases_its_checkpoint_by_polling(make_server):
+    """A replica that swapped the copy in and polls from its sequence on no longer needs it
+    (nor the WAL it pins), whether or not it ever sends FULLSYNC DONE."""
+    s = make_server()
+    m = s.client()
+    m.set("k", "v")
+    c = link(s)
+    _, sequence, cid = full_resync(c)
+    c.execute_command("POLLUPDATES", sequence - 1, "MAX", 1)  # behind it: still needed
+    assert checkpoint_ids(s) == [cid]
+    m.set("after", "1")
+    c.execute_command("POLLUPDATES", sequence, "MAX", 1)
     assert checkpoint_ids(s) == []
+    assert "checkpoint %s removed, its replica holds its sequence" % cid in s.log()
+    with pytest.raises(redis.ResponseError, match="^no such checkpoint$"):
+        c.execute_command("FULLSYNC", "DONE", cid)
+    # A poll that is no replica's (no PSYNC on its link) releases nothing.
+    other = link(s)
+    _, sequence, cid = full_resync(other)
+    s.client().execute_command("POLLUPDATES", sequence, "MAX", 1)
+    assert checkpoint_ids(s) == [cid]
 
 
 @soak  # two servers and a download: 3 s or more

@@ -1,6 +1,7 @@
 """Full sync's master side attacked as a careless or malicious replica would, and as an unlucky
 operator would run it (test_fullsync_master.py has the protocol itself)."""
 import os
+import threading
 import time
 
 import pytest
@@ -28,6 +29,45 @@ def test_a_silent_link_loses_its_checkpoint_after_repl_timeout(make_server):
     wait_until(lambda: checkpoint_ids(s) == [], timeout=3, interval=0.02, msg="the checkpoint removed")
     assert "silent for repl-timeout" in s.log()
     assert info_repl(s)["connected_slaves"] == 0
+
+
+# The replica holds the swap with a script of this long, while the master's repl-timeout is 1 s.
+BUSY_SCRIPT = """local t = redis.call('TIME')
+while true do
+  local n = redis.call('TIME')
+  if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) >= 3000000 then return 1 end
+end"""
+
+
+def test_a_replica_silent_while_it_swaps_the_copy_in_keeps_its_link(make_server):
+    """After its last read a replica swaps the copy in, silent for about a second per million
+    keys: the master keeps its link past repl-timeout (else the checkpoint would go and the full
+    sync start over, for ever past some size). Here a script on the replica holds the swap
+    (which waits for the global lock) for 3 s; a proxy slows the download so that the script
+    starts during it."""
+    from test_hostile_replication import Proxy
+    master = make_server({"repl-timeout": 1})
+    for i in range(6):  # a checkpoint of a few MiB: a download of half a second through the proxy
+        master.client().set("big%d" % i, os.urandom(1 << 20))
+    slow = Proxy(master.port)
+    slow.mangle = lambda conn_no, offset, chunk: (time.sleep(0.005), chunk)[1]
+    try:
+        replica = make_server()
+        replica.client().set("own", "1")  # another history: a full sync
+        replica.client().execute_command("REPLICAOF", "127.0.0.1", slow.port)
+        wait_until(lambda: info_repl(replica)["master_sync_in_progress"] == 1, timeout=10, interval=0.01,
+                   msg="the download started")
+        busy = threading.Thread(target=lambda: replica.client(socket_timeout=30).eval(BUSY_SCRIPT, 0))
+        busy.start()
+        busy.join()
+        wait_synced(master, replica)
+        stats = master.client().info("stats")
+        assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 0
+        assert "silent for repl-timeout" not in master.log()
+        assert replica.client().get("big5") == master.client().get("big5")
+        wait_until(lambda: checkpoint_ids(master) == [], timeout=3, msg="the checkpoint released by the first poll")
+    finally:
+        slow.close()
 
 
 @soak  # 3 s of following

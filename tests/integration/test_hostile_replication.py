@@ -17,13 +17,13 @@ import pytest
 import redis
 
 from conftest import IS_REDIS, free_port, soak, tidekv_only
-from helpers import wait_until
+from helpers import LoopbackServer, wait_until
 from test_replication import info_repl, wait_synced
 
 pytestmark = pytest.mark.soak  # the whole file runs under make soak (about 30 s)
 
 
-class Proxy:
+class Proxy(LoopbackServer):
     """A TCP proxy on 127.0.0.1 between a replica and its master. The master's bytes pass
     through `mangle(conn_no, offset, chunk)` -> chunk to forward, or None to cut the link."""
 
@@ -31,32 +31,17 @@ class Proxy:
         self.target_port = target_port
         self.mangle = mangle
         self.stalled = threading.Event()
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.open = []
-        threading.Thread(target=self.serve, daemon=True).start()
+        self.upstream = []
+        super().__init__()
 
-    def serve(self):
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                down, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            try:
-                up = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
-            except OSError:
-                down.close()
-                continue
-            self.connections += 1
-            self.open.append((down, up))
-            threading.Thread(target=self.pump, args=(down, up, self.connections), daemon=True).start()
+    def handle(self, down, conn_no):
+        try:
+            up = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+        except OSError:
+            down.close()
+            return
+        self.upstream.append(up)
+        self.pump(down, up, conn_no)
 
     def pump(self, down, up, conn_no):
         offset = 0
@@ -86,17 +71,12 @@ class Proxy:
             up.close()
 
     def cut_all(self):
-        for down, up in list(self.open):
-            for s in (down, up):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop.set()
-        self.cut_all()
-        self.sock.close()
+        super().cut_all()
+        for up in list(self.upstream):
+            try:
+                up.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from conftest import IS_REDIS, RespError, Simple, tidekv_only
+from helpers import LoopbackServer, read_command, write_every_type
 
 READONLY = "You can't write against a read only replica."
 
@@ -47,22 +48,6 @@ def dataset(s):
                  "zset": lambda: c.zrange(key, 0, -1, withscores=True)}[t]()
         out[key] = (t, value, c.pttl(key) > 0)
     return out
-
-
-def write_every_type(c, n=50, tag=""):
-    p = c.pipeline(transaction=False)
-    for i in range(n):
-        p.set("s%s%d" % (tag, i), "v%d" % i)
-        p.hset("h%s%d" % (tag, i % 7), "f%d" % i, i)
-        p.rpush("l%s%d" % (tag, i % 5), i)
-        p.sadd("set%s%d" % (tag, i % 3), i)
-        p.zadd("z%s%d" % (tag, i % 4), {"m%d" % i: i / 3})
-        if i % 10 == 0:
-            p.expire("s%s%d" % (tag, i), 1000)
-            p.incrbyfloat("f%s" % tag, 1.5)
-            p.lpop("l%s%d" % (tag, i % 5))
-            p.delete("s%s%d" % (tag, i + 1))
-    p.execute()
 
 
 def test_a_replica_holds_the_masters_data(make_server):
@@ -499,49 +484,19 @@ def test_wait_inside_multi_answers_at_once(make_server):
 
 # ---- a hostile master ----
 
-class FakeMaster:
+class FakeMaster(LoopbackServer):
     """A master that answers the handshake and then every POLLUPDATES with one scripted reply
     (bytes, sent raw), or closes the connection when the reply is None."""
 
     def __init__(self, poll_reply):
-        import socket
         self.poll_reply = poll_reply
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def serve(self):
-        import socket
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            self.connections += 1
-            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def read_command(f):
-        line = f.readline()
-        if not line.startswith(b"*"):
-            return None
-        args = []
-        for _ in range(int(line[1:])):
-            n = int(f.readline()[1:])
-            args.append(f.read(n + 2)[:-2])
-        return args
-
-    def session(self, conn):
+    def handle(self, conn, conn_no):
         f = conn.makefile("rb")
         try:
             while True:
-                args = self.read_command(f)
+                args = read_command(f)
                 if not args:
                     return
                 name = args[0].upper()
@@ -562,11 +517,6 @@ class FakeMaster:
     def answer(self, args):
         """The reply to any other command."""
         return b"+OK\r\n"
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(2)
-        self.sock.close()
 
 
 def poll_reply(*updates):

@@ -138,12 +138,36 @@ static void test_no_check_waits_for_good(void **state) {
     assert_int_equal(atomic_load(&checks), 0);
 }
 
+static int holder_runs(void) { return 1; }
+static int holder_gone(void) { return 0; }
+
+/* A command that skipped the global lock beside its holder (a busy script) holds off the
+ * exclusive side until it ends (a store swap waits for it); one the holder no longer lets
+ * through is not counted and takes the lock. */
+static void test_exclusive_waits_for_skippers(void **state) {
+    (void)state;
+    assert_int_equal(keylock_global_skip_begin(holder_gone), 0);
+    assert_int_equal(keylock_global_exclusive(), 0);
+    keylock_global_release();
+    assert_int_equal(keylock_global_skip_begin(holder_runs), 1);
+    attempt a = {.exclusive_global = 1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, try_lock, &a), 0);
+    usleep(50000);
+    assert_false(atomic_load(&a.done));
+    keylock_global_skip_end();
+    assert_true(finished(&a));
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stripe_wait_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stripe_wait_ends_with_the_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_global_wait_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_check_waits_for_good, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_waits_for_skippers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
