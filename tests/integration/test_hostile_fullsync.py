@@ -39,6 +39,7 @@ while true do
 end"""
 
 
+@soak  # long: runs under make soak (a 3 s script holds the swap)
 def test_a_replica_silent_while_it_swaps_the_copy_in_keeps_its_link(make_server):
     """After its last read a replica swaps the copy in, silent for about a second per million
     keys: the master keeps its link past repl-timeout (else the checkpoint would go and the full
