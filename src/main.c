@@ -143,6 +143,7 @@ int main(int argc, char **argv) {
     }
     txn_set_commit_hook(on_commit);
     txn_set_touch_hook(blocking_notify);
+    txn_set_flush_hook(blocking_notify_streams);
     keyspace_events_init();
     keylock_set_give_up(dispatch_lock_wait_gives_up);
     cdc_set_keys_hook(cmd_recorded_keys);

@@ -202,6 +202,16 @@ static int check_stream_groups(applier *a, const meta *m, const char *key, size_
     return refuse_groups(a, key, klen);
 }
 
+/* A stream here that has groups keeps them under its version: a batch that rewrites its
+ * metadata at that version (saying 0 groups, as every batch APPLYBATCH takes does) would hide
+ * them from the count that XINFO STREAM and SNAPSHOT READ go by, while they stay. */
+static int check_kept_groups(applier *a, const touched *k, const meta *m) {
+    if (a->limits->verbatim || !k->alive_before || k->before.type != TYPE_STREAM || k->before.stream.groups == 0 ||
+        k->before.version != m->version)
+        return 0;
+    return refuse_groups(a, k->key, k->klen);
+}
+
 /* What a stream's metadata says of itself (types/stream.h): when empty, edges of 0-0; else
  * 0-0 < first <= last <= last generated id, first = last exactly for one entry, the first
  * entry also the recorded one; never more entries than were added (XSETID refuses that). The
@@ -247,6 +257,9 @@ static int check_metadata(applier *a, const batch_record *op) {
         if (enc_decode_meta(op->value.ptr, op->value.len, &m) < 0)
             return fail(a, "ERR APPLYBATCH: malformed metadata for key '%.*s'", shown(klen), key);
         if (check_meta_value(a, &m, key, klen) < 0) return -1;
+        long index = touch_key(a, db, key, klen);
+        if (index < 0) return -1;
+        return check_kept_groups(a, &a->keys[index], &m);
     }
     return touch_key(a, db, key, klen) < 0 ? -1 : 0;
 }

@@ -69,6 +69,17 @@ void blocking_notify(const uint64_t *hashes, size_t n) {
     pthread_mutex_unlock(&waiters_lock);
 }
 
+void blocking_notify_streams(void) {
+    if (atomic_load(&nwaiters) == 0) return;
+    pthread_mutex_lock(&waiters_lock);
+    for (key_waiter *w = first; w && nwake_all > 0; w = w->next) {
+        if (!w->wake_all || w->woken) continue;
+        w->woken = 1;
+        net_wake(w->c);
+    }
+    pthread_mutex_unlock(&waiters_lock);
+}
+
 static int waiter_retry(client *c, int timed_out) {
     key_waiter *w = c->block.state;
     if (timed_out) {

@@ -47,5 +47,8 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
 void blocking_wait_stream(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv);
 /* Called after every commit with the keys it touched. */
 void blocking_notify(const uint64_t *hashes, size_t n);
+/* Called after a commit that emptied a database: wakes every stream reader (a group reader
+ * whose key is gone ends; others wait on). Pops have nothing new to find. */
+void blocking_notify_streams(void);
 
 #endif

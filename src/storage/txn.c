@@ -34,6 +34,7 @@ void txn_init(txn *t) {
     record_writer_init(&t->record);
     buf_init(&t->touched);
     buf_init(&t->flushed);
+    buf_init(&t->expired);
     buf_init(&t->events);
     buf_init(&t->sealed);
     buf_init(&t->index_entry);
@@ -101,6 +102,7 @@ void txn_reset(txn *t) {
     t->earliest_indexed = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
+    buf_clear(&t->expired);
     clear_or_free(&t->events);
     staged_bounds_clear(&t->bounds);
     keycount_delta_clear(&t->counts);
@@ -118,6 +120,7 @@ void txn_free(txn *t) {
     record_writer_free(&t->record);
     buf_free(&t->touched);
     buf_free(&t->flushed);
+    buf_free(&t->expired);
     buf_free(&t->events);
     buf_free(&t->sealed);
     buf_free(&t->index_entry);
@@ -286,6 +289,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->ranges = t->ranges;
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
+    m->expired_len = t->expired.len;
     m->events_len = t->events.len;
     m->staged = t->bounds.n;
     m->seals = t->seals;
@@ -308,6 +312,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     }
     t->touched.len = m->touched_len;
     t->flushed.len = m->flushed_len;
+    t->expired.len = m->expired_len;
     t->events.len = m->events_len;
     t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
@@ -506,6 +511,11 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
 
+void txn_touch_expired(txn *t, int db, const char *key, size_t klen) {
+    uint64_t h = keylock_hash(db, key, klen);
+    buf_append(&t->expired, &h, sizeof(h));
+}
+
 void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
 
 void txn_insert_event(txn *t, size_t at, const void *event, size_t len) {
@@ -562,6 +572,10 @@ static void (*touch_hook)(const uint64_t *hashes, size_t n);
 
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n)) { touch_hook = hook; }
 
+static void (*flush_hook)(void);
+
+void txn_set_flush_hook(void (*hook)(void)) { flush_hook = hook; }
+
 /* What follows a commit: WATCH invalidation, then wake-ups of clients blocked on its keys. */
 static void after_commit(txn *t) {
     size_t n = t->touched.len / sizeof(uint64_t);
@@ -576,6 +590,9 @@ static void after_commit(txn *t) {
         keylock_flush_bump(db);
     }
     if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
+    size_t nexpired = t->expired.len / sizeof(uint64_t);
+    if (touch_hook && nexpired > 0) touch_hook((const uint64_t *)t->expired.data, nexpired);
+    if (flush_hook && t->flushed.len > 0) flush_hook();
 }
 
 static void (*events_hook)(const char *events, size_t len);

@@ -26,15 +26,16 @@ static void delete_index_entry(txn *t, const buf *mk, int64_t expire_ms) {
 static int is_expired(const meta *m, int64_t now_ms) { return m->expire_ms != 0 && m->expire_ms < now_ms; }
 
 /* Deletes a key found expired, and says so in the change stream. It is not touched: the key
- * was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks expiries itself)
- * and no blocked client has anything new to find. Its expiry index entry stays, stale (the
- * commit is the one write a lookup's DEL always was): the active expiry or a compaction drops
- * it. */
+ * was already gone, so WATCH sees no change (as in Redis 7, whose EXEC checks expiries itself);
+ * clients blocked on it are woken all the same (a stream's group reader ends, as in Redis). Its
+ * expiry index entry stays, stale (the commit is the one write a lookup's DEL always was): the
+ * active expiry or a compaction drops it. */
 static void remove_expired(txn *t, int db, const buf *mk, const char *key, size_t klen, const meta *m) {
     txn_delete(t, CF_METADATA, mk->data, mk->len);
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, klen};
     txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
+    txn_touch_expired(t, db, key, klen);
     atomic_fetch_add(&stats.expired_keys, 1);
     if (expired_hook) expired_hook(t, db, key, klen);
 }
