@@ -953,12 +953,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
         if (idle) log_msg(LOG_VERBOSE, "closing idle client %s", c->addr);
         /* A replica polls without pause (BLOCK) or reads its checkpoint: one that went silent
          * (stopped, cut off without a reset) would pin its checkpoint's files and the WAL for
-         * good. Redis drops a replica silent for repl-timeout too. Not once it has read all of
-         * its checkpoint: it swaps the copy in, silent for about a second per million keys, and
-         * closing the link would drop the checkpoint and start the full sync again, for ever
-         * past some size. Its first poll then releases the checkpoint. */
+         * good. Redis drops a replica silent for repl-timeout too. Once it has read all of its
+         * checkpoint it swaps the copy in, silent for about a second per million keys: closing
+         * the link then would drop the checkpoint and start the full sync again, for ever past
+         * some size, so it gets longer, in proportion to the copy (still bounded: a replica
+         * hung after its download must not pin the files and the WAL for good). Its first poll
+         * then releases the checkpoint. */
         if (!idle && (c->flags & CLIENT_REPLICA) && idle_for(c, now, repl_timeout) &&
-            !checkpoints_all_read(c->id)) {
+            idle_for(c, now, repl_timeout + checkpoints_swap_grace_s(c->id))) {
             log_msg(LOG_WARNING, "closing the link of replica %s, silent for repl-timeout (%llds)", c->addr,
                     repl_timeout);
             idle = 1;

@@ -360,13 +360,13 @@ void checkpoints_acknowledged(uint64_t owner, uint64_t sequence) {
     remove_owned_up_to(owner, sequence, "its replica holds its sequence");
 }
 
-int checkpoints_all_read(uint64_t owner) {
+long long checkpoints_swap_grace_s(uint64_t owner) {
     if (atomic_load_explicit(&reg.count, memory_order_relaxed) == 0) return 0;
     pthread_mutex_lock(&reg.lock);
     const checkpoint *cp = owned_locked(owner);
-    int all_read = cp && cp->ready && cp->served >= cp->bytes;
+    long long grace = cp && cp->ready && cp->served >= cp->bytes ? (long long)(cp->bytes / 1000000) + 1 : 0;
     pthread_mutex_unlock(&reg.lock);
-    return all_read;
+    return grace;
 }
 
 /* ---- making checkpoints on threads of their own ---- */

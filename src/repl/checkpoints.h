@@ -82,7 +82,9 @@ void checkpoints_client_gone(uint64_t owner);
  * checkpoint if that holds no more (the replica swapped it in and continues past it, whether or
  * not it says FULLSYNC DONE). Costs an atomic read when no checkpoint exists. */
 void checkpoints_acknowledged(uint64_t owner, uint64_t sequence);
-/* Whether owner has read every byte of its checkpoint: it is swapping the copy in. */
-int checkpoints_all_read(uint64_t owner);
+/* How many more seconds than repl-timeout a replica's link may stay silent: 0, or once owner
+ * has read every byte of its checkpoint (it is swapping the copy in: opening it and counting
+ * its keys takes about a second per million keys, some 10 MB of copy), a second per MB. */
+long long checkpoints_swap_grace_s(uint64_t owner);
 
 #endif

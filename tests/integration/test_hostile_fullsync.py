@@ -9,7 +9,7 @@ import redis
 
 from conftest import RespError, encode_command, soak, tidekv_only
 from test_cdc_helpers import wait_until
-from test_fullsync_master import checkpoint_ids, files_of, full_resync, link
+from test_fullsync_master import checkpoint_ids, download, files_of, full_resync, link
 from test_replication import info_repl, start_pair, wait_synced
 
 pytestmark = tidekv_only
@@ -69,6 +69,23 @@ def test_a_replica_silent_while_it_swaps_the_copy_in_keeps_its_link(make_server)
         wait_until(lambda: checkpoint_ids(master) == [], timeout=3, msg="the checkpoint released by the first poll")
     finally:
         slow.close()
+
+
+@soak  # repl-timeout of 1 s plus a second of grace, checked once a second: 3 s
+def test_a_replica_hung_after_its_download_is_still_dropped(make_server, tmp_path):
+    """A replica that read all of its checkpoint gets longer than repl-timeout to swap it in (a
+    second per MB of copy), not for ever: one hung then must not pin the files and the WAL."""
+    s = make_server({"repl-timeout": 1})
+    s.client().set("k", "v")
+    c = link(s)
+    _, _, cid = full_resync(c)
+    download(c, cid, str(tmp_path))
+    assert checkpoint_ids(s) == [cid]
+    start = time.monotonic()
+    wait_until(lambda: checkpoint_ids(s) == [], timeout=6, interval=0.05, msg="the checkpoint removed")
+    assert time.monotonic() - start > 1.5  # not at repl-timeout: the grace came on top
+    assert "silent for repl-timeout" in s.log()
+    assert info_repl(s)["connected_slaves"] == 0
 
 
 @soak  # 3 s of following
