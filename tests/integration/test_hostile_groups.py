@@ -41,8 +41,19 @@ def block_group_read(server, key="s", group="g", consumer="c", ms=1000):
     """A connection whose XREADGROUP … BLOCK ms on key waits (sent, reply not read)."""
     b = server.conn(timeout=ms / 1000 + 5)
     b.send(encode_command("XREADGROUP", "GROUP", group, consumer, "BLOCK", ms, "STREAMS", key, ">"))
-    time.sleep(0.15)  # it is waiting
+    wait_blocked(server, 1)
     return b
+
+
+def wait_blocked(server, n):
+    """Waits until n clients are blocked (INFO clients)."""
+    with server.conn() as c:
+        for _ in range(200):
+            info = c.call("INFO", "clients")
+            if b"blocked_clients:%d\r\n" % n in info:
+                return
+            time.sleep(0.01)
+    raise AssertionError("%d clients never blocked: %r" % (n, info))
 
 
 def full_without_times(c, key):
@@ -98,6 +109,52 @@ def test_history_read_from_the_maximum_id(c):
     c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
     assert c.call("XREADGROUP", "GROUP", "g", "newbie", "STREAMS", "s", MAX_ID) is None
     assert consumer_names(c, "s", "g") == [b"c"]
+
+
+@tidekv_bug("a blocked XREADGROUP is not served when the XADD that wakes it also trims the entry "
+            "away (MAXLEN 0, or MULTI XADD + XDEL): it waits on; Redis 7.0 answers [[key, []]] and "
+            "creates the consumer")
+@pytest.mark.parametrize("writes", [[("XADD", "s", "MAXLEN", "0", "2-0", "f", "2")],
+                                    [("MULTI",), ("XADD", "s", "2-0", "f", "2"), ("XDEL", "s", "2-0"), ("EXEC",)]],
+                         ids=["maxlen0", "multi_xdel"])
+def test_blocked_xreadgroup_woken_by_an_entry_gone_at_once(server, c, writes):
+    fill(c, "s", 1)
+    c.call("XGROUP", "CREATE", "s", "g", "$")
+    b = block_group_read(server, ms=700)
+    try:
+        for cmd in writes:
+            c.call(*cmd)
+        assert b.read_reply() == [[b"s", []]]
+    finally:
+        b.close()
+    assert consumer_names(c, "s", "g") == [b"c"]
+
+
+@tidekv_bug("a blocked XREADGROUP is answered some time after the XGROUP DESTROY / DEL that woke "
+            "it, from the state then: a group made anew by then gives it entries (or NOGROUP after a "
+            "DEL); Redis answers it at the DESTROY (NOGROUP) or DEL (UNBLOCKED), before the next command")
+@pytest.mark.parametrize("after", [
+    [("XGROUP", "DESTROY", "s", "g"), ("XGROUP", "CREATE", "s", "g", "0"), ("XADD", "s", "2-0", "f", "2")],
+    [("DEL", "s"), ("XADD", "s", "2-0", "f", "2"), ("XGROUP", "CREATE", "s", "g", "0")],
+], ids=["destroy_recreate_xadd", "del_recreate"])
+def test_blocked_xreadgroup_answered_when_its_group_goes(server, c, after):
+    wrong = []
+    for _ in range(30):
+        c.call("DEL", "s")
+        fill(c, "s", 1)
+        c.call("XGROUP", "CREATE", "s", "g", "$")
+        b = block_group_read(server)
+        try:
+            c.send(b"".join(encode_command(*cmd) for cmd in after))  # one write: back to back
+            for _ in after:
+                c.read_reply()
+            want = NOGROUP_BLOCKED if after[0][0] != "DEL" else UNBLOCKED_GONE
+            got = b.read_reply()
+            if got != want:
+                wrong.append(got)
+        finally:
+            b.close()
+    assert wrong == []
 
 
 # ---------------------------------------------------------------- WATCH
@@ -227,11 +284,11 @@ def test_rename_over_a_stream_with_groups_drops_its_groups(c):
 
 
 @pytest.mark.parametrize("after", [
-    [("XGROUP", "DESTROY", "s", "g"), ("XGROUP", "CREATE", "s", "g", "$"), ("XADD", "s", "2-0", "f", "2")],
+    [("XGROUP", "DESTROY", "s", "g")],
     [("MULTI",), ("XADD", "s", "2-0", "f", "2"), ("XGROUP", "DESTROY", "s", "g"), ("EXEC",)],
-    [("DEL", "s"), ("XADD", "s", "2-0", "f", "2"), ("XGROUP", "CREATE", "s", "g", "0")],
+    [("DEL", "s")],
     [("DEL", "s"), ("SET", "s", "x")],
-], ids=["destroy_recreate_xadd", "multi_xadd_destroy", "del_recreate", "del_set"])
+], ids=["destroy", "multi_xadd_destroy", "del", "del_set"])
 def test_blocked_xreadgroup_whose_group_goes(server, c, after):
     fill(c, "s", 1)
     c.call("XGROUP", "CREATE", "s", "g", "$")
