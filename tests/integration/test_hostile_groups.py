@@ -437,3 +437,29 @@ def test_pel_after_kill9_is_what_was_acknowledged(make_server):
         assert [p[:2] + p[3:] for p in c.call("XPENDING", "s", "g", "-", "+", "1000")] == \
             [p[:2] + p[3:] for p in pel]
     assert "rror" not in s.log().split("=== starting")[-1]
+
+
+@soak  # long: runs under make soak
+@tidekv_only
+def test_deliveries_to_blocked_readers_survive_kill9(make_server):
+    s = make_server()
+    with s.conn() as c:
+        c.call("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+        readers = []
+        for i in range(8):
+            b = s.conn()
+            b.send(encode_command("XREADGROUP", "GROUP", "g", "c%d" % i, "COUNT", "1", "BLOCK", "0",
+                                  "STREAMS", "s", ">"))
+            readers.append(b)
+        wait_blocked(s, 8)
+        c.send(b"".join(encode_command("XADD", "s", "*", "f", str(i)) for i in range(8)))
+        for _ in range(8):
+            c.read_reply()
+        served = {}
+        for i, b in enumerate(readers):
+            served[b.read_reply()[0][1][0][0]] = b"c%d" % i
+            b.close()
+    s.kill9()
+    s.start()
+    with s.conn() as c:
+        assert {p[0]: p[1] for p in c.call("XPENDING", "s", "g", "-", "+", "100")} == served
