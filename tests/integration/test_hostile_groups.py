@@ -416,7 +416,6 @@ def test_many_blocked_consumers_get_each_entry_once(server, c):
     assert sum(int(n) for _, n in c.call("XPENDING", "s", "g")[3]) == 600
 
 
-@soak  # long: runs under make soak
 @tidekv_only
 def test_pel_after_kill9_is_what_was_acknowledged(make_server):
     s = make_server()
@@ -439,7 +438,6 @@ def test_pel_after_kill9_is_what_was_acknowledged(make_server):
     assert "rror" not in s.log().split("=== starting")[-1]
 
 
-@soak  # long: runs under make soak
 @tidekv_only
 def test_deliveries_to_blocked_readers_survive_kill9(make_server):
     s = make_server()
