@@ -681,9 +681,26 @@ static void xinfo_stream(cmd_ctx *ctx) {
     buf_free(&body);
 }
 
+/* Redis 7.0's own text. */
+static void xinfo_help(cmd_ctx *ctx) {
+    static const char *const lines[] = {
+        "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CONSUMERS <key> <groupname>",
+        "    Show consumers of <groupname>.",
+        "GROUPS <key>",
+        "    Show the stream consumer groups.",
+        "STREAM <key> [FULL [COUNT <count>]",
+        "    Show information about the stream.",
+        "HELP",
+        "    Prints this help.",
+    };
+    reply_help_lines(ctx, lines, sizeof(lines) / sizeof(lines[0]));
+}
+
 void cmd_xinfo(cmd_ctx *ctx) {
     static const char *const subs[] = {"consumers", "groups", "stream", NULL};
-    if (arg_is(&ctx->argv[1], "stream") && ctx->argc >= 3) xinfo_stream(ctx);
+    if (arg_is(&ctx->argv[1], "help") && ctx->argc == 2) xinfo_help(ctx);
+    else if (arg_is(&ctx->argv[1], "stream") && ctx->argc >= 3) xinfo_stream(ctx);
     else if (arg_is(&ctx->argv[1], "groups") && ctx->argc == 3) xinfo_groups(ctx);
     else if (arg_is(&ctx->argv[1], "consumers") && ctx->argc == 4) xinfo_consumers(ctx);
     else reply_subcommand_error(ctx, subs);

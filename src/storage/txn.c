@@ -34,7 +34,7 @@ void txn_init(txn *t) {
     record_writer_init(&t->record);
     buf_init(&t->touched);
     buf_init(&t->flushed);
-    buf_init(&t->expired);
+    buf_init(&t->woken);
     buf_init(&t->events);
     buf_init(&t->sealed);
     buf_init(&t->index_entry);
@@ -102,7 +102,7 @@ void txn_reset(txn *t) {
     t->earliest_indexed = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
-    buf_clear(&t->expired);
+    buf_clear(&t->woken);
     clear_or_free(&t->events);
     staged_bounds_clear(&t->bounds);
     keycount_delta_clear(&t->counts);
@@ -120,7 +120,7 @@ void txn_free(txn *t) {
     record_writer_free(&t->record);
     buf_free(&t->touched);
     buf_free(&t->flushed);
-    buf_free(&t->expired);
+    buf_free(&t->woken);
     buf_free(&t->events);
     buf_free(&t->sealed);
     buf_free(&t->index_entry);
@@ -289,7 +289,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->ranges = t->ranges;
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
-    m->expired_len = t->expired.len;
+    m->woken_len = t->woken.len;
     m->events_len = t->events.len;
     m->staged = t->bounds.n;
     m->seals = t->seals;
@@ -312,7 +312,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     }
     t->touched.len = m->touched_len;
     t->flushed.len = m->flushed_len;
-    t->expired.len = m->expired_len;
+    t->woken.len = m->woken_len;
     t->events.len = m->events_len;
     t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
@@ -511,9 +511,9 @@ void txn_touch(txn *t, int db, const char *key, size_t klen) {
 
 void txn_touch_db(txn *t, int db) { buf_append(&t->flushed, &db, sizeof(db)); }
 
-void txn_touch_expired(txn *t, int db, const char *key, size_t klen) {
+void txn_wake(txn *t, int db, const char *key, size_t klen) {
     uint64_t h = keylock_hash(db, key, klen);
-    buf_append(&t->expired, &h, sizeof(h));
+    buf_append(&t->woken, &h, sizeof(h));
 }
 
 void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
@@ -590,8 +590,8 @@ static void after_commit(txn *t) {
         keylock_flush_bump(db);
     }
     if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
-    size_t nexpired = t->expired.len / sizeof(uint64_t);
-    if (touch_hook && nexpired > 0) touch_hook((const uint64_t *)t->expired.data, nexpired);
+    size_t nwoken = t->woken.len / sizeof(uint64_t);
+    if (touch_hook && nwoken > 0) touch_hook((const uint64_t *)t->woken.data, nwoken);
     if (flush_hook && t->flushed.len > 0) flush_hook();
 }
 

@@ -42,7 +42,7 @@ typedef struct txn {
     size_t sealed_ops; /* and how many of the ops: the next commit's writes begin there */
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
-    buf expired;    /* uint64 key hashes of keys found expired: blocked clients are woken, WATCH is not */
+    buf woken;      /* uint64 key hashes whose blocked clients are woken, WATCH not bumped (txn_wake) */
     buf events;     /* keyspace notifications of its commands, published after the commit
                      * (their encoding is cmd/notify.c's business) */
     size_t seals;            /* commits ended so far (txn_seal), and those of them that had */
@@ -100,9 +100,10 @@ void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv,
 void txn_touch(txn *t, int db, const char *key, size_t klen);
 /* Marks a database emptied (FLUSHDB), for WATCH and the clients waiting on streams. */
 void txn_touch_db(txn *t, int db);
-/* Marks a key removed because it expired: clients blocked on it are woken (a stream's group
- * reader ends), but WATCH sees no change (Redis 7's EXEC checks expiries itself). */
-void txn_touch_expired(txn *t, int db, const char *key, size_t klen);
+/* Wakes the clients blocked on a key without it counting as a change for WATCH: a key removed
+ * because it expired (Redis 7's EXEC checks expiries itself), a stream's groups created or
+ * destroyed (a waiting group reader ends). */
+void txn_wake(txn *t, int db, const char *key, size_t klen);
 /* Adds a keyspace notification (opaque bytes) that the events hook publishes once the txn has
  * committed; a rollback drops those of the commands it undoes. */
 void txn_add_event(txn *t, const void *event, size_t len);
@@ -139,7 +140,7 @@ int txn_local_writes_refused(void);
  * of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
-    size_t records_len, nops, ranges, touched_len, flushed_len, expired_len, events_len, staged, seals, unrecorded_seals;
+    size_t records_len, nops, ranges, touched_len, flushed_len, woken_len, events_len, staged, seals, unrecorded_seals;
     size_t count_reads;
     size_t finishes;
     int described;

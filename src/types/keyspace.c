@@ -35,7 +35,7 @@ static void remove_expired(txn *t, int db, const buf *mk, const char *key, size_
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, klen};
     txn_record(t, db, (uint8_t)m->type, 2, argv, lens);
-    txn_touch_expired(t, db, key, klen);
+    txn_wake(t, db, key, klen);
     atomic_fetch_add(&stats.expired_keys, 1);
     if (expired_hook) expired_hook(t, db, key, klen);
 }

@@ -191,16 +191,25 @@ static int open_stream(compound *s, txn *t, int db, const char *key, size_t klen
     return compound_open(s, t, db, key, klen, TYPE_STREAM);
 }
 
-void stream_save_meta(compound *s) {
+static void put_meta(compound *s) {
     buf mk, value;
     buf_init(&mk);
     buf_init(&value);
     enc_meta_key(&mk, s->db, s->key, s->klen);
     enc_compound_meta(&value, &s->m);
     txn_put(s->t, CF_METADATA, mk.data, mk.len, value.data, value.len);
-    txn_touch(s->t, s->db, s->key, s->klen);
     buf_free(&mk);
     buf_free(&value);
+}
+
+void stream_save_meta(compound *s) {
+    put_meta(s);
+    txn_touch(s->t, s->db, s->key, s->klen);
+}
+
+void stream_save_groups_count(compound *s) {
+    put_meta(s);
+    txn_wake(s->t, s->db, s->key, s->klen);
 }
 
 static void entry_key(const compound *s, buf *out, stream_id id) {

@@ -145,10 +145,12 @@ type_status stream_meta(txn *t, int db, const char *key, size_t klen, meta *m);
  * order, from an id on (from NULL: the first), until visit returns nonzero. */
 type_status stream_walk_entries(txn *t, int db, const char *key, size_t klen, const meta *m, const stream_id *from,
                                 stream_entry_visit_fn visit, void *arg);
-/* Writes an open stream's metadata back (types/stream_group.c's changes of its groups count);
- * an empty stream stays. */
+/* Writes an open stream's metadata back (an empty stream stays), a change for WATCH. */
 struct compound;
 void stream_save_meta(struct compound *s);
+/* Likewise for a change of its groups count alone (types/stream_group.c), which Redis 7.0's
+ * WATCH does not see: only the clients blocked on the stream run again. */
+void stream_save_groups_count(struct compound *s);
 /* The 16 bytes that name an entry within its stream (a walk's resume point), and back. */
 #define STREAM_ID_BYTES 16
 void stream_id_to_bytes(uint8_t out[STREAM_ID_BYTES], stream_id id);

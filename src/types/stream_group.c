@@ -464,12 +464,15 @@ type_status stream_group_create(txn *t, int db, const char *key, size_t klen, sl
                                 int64_t entries_read, int mkstream, sg_group *created) {
     open_group x;
     type_status st = group_open(&x, t, db, key, klen, group);
-    if (st == ST_MISSING && mkstream) st = ST_OK; /* x.s.m is a new empty stream */
+    int made = st == ST_MISSING && mkstream;
+    if (made) st = ST_OK; /* x.s.m is a new empty stream */
     if (st == ST_OK && x.found) st = ST_EXISTS;
     if (st == ST_OK) {
         x.g = (sg_group){id ? *id : x.s.m.stream.last_generated, entries_read, 0, 0};
         x.s.m.stream.groups++;
-        stream_save_meta(&x.s);
+        /* MKSTREAM's new key is a change WATCH sees (as in Redis 7.0); a group alone is not. */
+        if (made) stream_save_meta(&x.s);
+        else stream_save_groups_count(&x.s);
         group_write(&x);
         *created = x.g;
     }
@@ -573,7 +576,7 @@ type_status stream_group_destroy(txn *t, int db, const char *key, size_t klen, s
             record_key(&x.s, &x.k, SG_TAG_GROUP, group, no_name, (stream_id){0, 0});
             txn_delete(t, CF_STREAM_GROUP, x.k.data, x.k.len);
             if (x.s.m.stream.groups > 0) x.s.m.stream.groups--;
-            stream_save_meta(&x.s);
+            stream_save_groups_count(&x.s);
         }
     }
     group_close(&x);

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import IS_REDIS, RespConn, RespError, encode_command, soak, tidekv_only
+from conftest import IS_REDIS, RespError, encode_command, soak, tidekv_only
 
 tidekv_bug = lambda reason: pytest.mark.xfail(not IS_REDIS, strict=True, reason=reason)  # noqa: E731
 
@@ -73,8 +73,6 @@ def full_without_times(c, key):
 
 # ---------------------------------------------------------------- blocked readers (defects)
 
-@tidekv_bug("a blocked XREADGROUP is not woken when its key expires: it waits out its timeout "
-            "(Redis answers UNBLOCKED the stream key no longer exists)")
 def test_blocked_xreadgroup_is_unblocked_when_its_key_expires(server, c):
     fill(c, "s", 1)
     c.call("XGROUP", "CREATE", "s", "g", "$")
@@ -87,8 +85,6 @@ def test_blocked_xreadgroup_is_unblocked_when_its_key_expires(server, c):
         b.close()
 
 
-@tidekv_bug("a blocked XREADGROUP is not woken by FLUSHALL / FLUSHDB: it waits out its timeout, or "
-            "an XADD after the flush answers it NOGROUP (Redis: UNBLOCKED the stream key no longer exists)")
 @pytest.mark.parametrize("flush", [("FLUSHALL",), ("FLUSHDB",)])
 def test_blocked_xreadgroup_is_unblocked_by_a_flush(server, c, flush):
     fill(c, "s", 1)
@@ -238,7 +234,6 @@ def test_group_commands_leave_a_watched_stream_untouched(server, c, command):
     assert exec_after(server, c, *command) == ["PONG"]
 
 
-@tidekv_bug("XGROUP CREATE / DESTROY on a WATCHed stream make the EXEC fail; Redis 7.0 runs it")
 @pytest.mark.parametrize("command", [("XGROUP", "CREATE", "s", "g2", "0"), ("XGROUP", "DESTROY", "s", "g")],
                          ids=["CREATE", "DESTROY"])
 def test_xgroup_create_destroy_leave_a_watched_stream_untouched(server, c, command):
