@@ -421,6 +421,16 @@ int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *
     return 0;
 }
 
+void reply_streams_read(cmd_ctx *ctx, int served, buf *body) {
+    if (served == 0) {
+        reply_null_array(ctx->r);
+        return;
+    }
+    if (ctx->r->resp == 2) reply_array(ctx->r, served);
+    else reply_map(ctx->r, served);
+    reply_append_part(ctx->r, body);
+}
+
 int stream_parse_block(cmd_ctx *ctx, const resp_arg *timeout, long long *block_ms) {
     if (ctx->in_exec == IN_SCRIPT) {
         /* The command's name as the script spelled it, as Redis shows it. */
@@ -566,12 +576,8 @@ void cmd_xread(cmd_ctx *ctx) {
         if (keys[i].serve) failed = xread_reply_key(ctx, &part, &ctx->argv[first + i], &keys[i], count) < 0;
     if (!failed && served == 0 && block_ms >= 0) {
         xread_wait(ctx, block_ms, first, n, keys);
-    } else if (!failed && served == 0) {
-        reply_null_array(ctx->r);
     } else if (!failed) {
-        if (ctx->r->resp == 2) reply_array(ctx->r, served);
-        else reply_map(ctx->r, served);
-        reply_append_part(ctx->r, &body);
+        reply_streams_read(ctx, served, &body);
     }
     buf_free(&body);
     free(keys);

@@ -18,6 +18,9 @@ int reply_stream_status(cmd_ctx *ctx, type_status st);
 void reply_id(cmd_ctx *ctx, stream_id id);
 /* Replies an entry as [id, [field, value, …]]. */
 void reply_entry(reply *r, stream_id id, stream_entry_reader *fields, size_t nitems);
+/* Replies a read of several streams (XREAD, XREADGROUP): a null array when none was served,
+ * else the served keys' [key, entries] pairs in body (a map in RESP3). */
+void reply_streams_read(cmd_ctx *ctx, int served, buf *body);
 /* Reads XREAD's and XREADGROUP's BLOCK timeout (ms) into *block_ms; replies Redis's error and
  * returns -1 if it is no integer or negative, or the command runs in a script. */
 int stream_parse_block(cmd_ctx *ctx, const resp_arg *timeout, long long *block_ms);

@@ -412,7 +412,8 @@ static int serve_group_key(cmd_ctx *ctx, const xreadgroup_args *a, int i, const 
     group_read gr = {ctx, key, a->group, reply_part(body, &entries)};
     sg_read_hooks hooks = {&gr, reply_read_entry, record_delivery};
     sg_read_result res;
-    /* The consumer a read makes is recorded first: the deliveries' XCLAIMs name it. */
+    /* The deliveries' XCLAIMs are recorded during the read, before the consumer it made: a
+     * replay's XCLAIM … FORCE makes that consumer too, and CREATECONSUMER then finds it. */
     type_status st = stream_group_read(ctx->t, ctx->db, key->ptr, key->len, arg_slice(a->group),
                                        arg_slice(a->consumer), history, a->count, a->noack, &hooks, &res);
     int rc = reply_key_status(ctx, key, st) ? -1 : res.served;
@@ -452,12 +453,8 @@ void cmd_xreadgroup(cmd_ctx *ctx) {
     }
     if (!failed && served == 0 && a.block_ms >= 0) {
         blocking_wait_stream(ctx, blocking_ms_to_us(a.block_ms), ctx->argv);
-    } else if (!failed && served == 0) {
-        reply_null_array(ctx->r);
     } else if (!failed) {
-        if (ctx->r->resp == 2) reply_array(ctx->r, served);
-        else reply_map(ctx->r, served);
-        reply_append_part(ctx->r, &body);
+        reply_streams_read(ctx, served, &body);
     }
     buf_free(&body);
     free(ids);

@@ -814,30 +814,54 @@ static type_status pel_edge(open_group *x, int rev, stream_id *id) {
     return st;
 }
 
-/* Walks a group's consumers (x open on it) in name order. */
-static type_status consumers_walk(open_group *x, int (*visit)(void *arg, slice name, const sg_consumer *c),
-                                  void *arg) {
-    buf prefix, name;
-    buf_init(&prefix);
+/* Visits a record named by one name (a group's, a consumer's): 0 to go on, 1 to stop, or -1
+ * if its value is corrupt. */
+typedef int (*named_record_fn)(void *arg, slice name, const char *v, size_t vl);
+
+/* Walks the records under prefix whose rest is one name, in name order. */
+static type_status walk_named(txn *t, const buf *prefix, named_record_fn each, void *arg) {
+    buf name;
     buf_init(&name);
-    walk_prefix(&x->s, &prefix, SG_TAG_CONSUMER, &x->name, NULL);
     record_walk rw;
-    rwalk_open(&rw, x->s.t, &prefix, NULL, 0);
+    rwalk_open(&rw, t, prefix, NULL, 0);
     const char *rest, *v;
     size_t rl, vl;
     type_status st = ST_OK;
     while (st == ST_OK && rwalk_next(&rw, &rest, &rl, &v, &vl)) {
         const char *p = rest;
-        sg_consumer c;
-        if (get_name(&p, rest + rl, &name) < 0 || p != rest + rl || sg_consumer_decode(v, vl, &c) < 0)
-            st = ST_CORRUPT;
-        else if (visit(arg, (slice){name.data ? name.data : "", name.len}, &c))
-            break;
+        int rc = get_name(&p, rest + rl, &name) < 0 || p != rest + rl
+                     ? -1
+                     : each(arg, (slice){name.data ? name.data : "", name.len}, v, vl);
+        if (rc < 0) st = ST_CORRUPT;
+        else if (rc) break;
     }
     type_status closed = rwalk_close(&rw);
-    buf_free(&prefix);
     buf_free(&name);
     return st != ST_OK ? st : closed;
+}
+
+typedef struct consumer_visit {
+    int (*visit)(void *arg, slice name, const sg_consumer *c);
+    void *arg;
+} consumer_visit;
+
+static int visit_consumer_record(void *arg, slice name, const char *v, size_t vl) {
+    const consumer_visit *cv = arg;
+    sg_consumer c;
+    if (sg_consumer_decode(v, vl, &c) < 0) return -1;
+    return cv->visit(cv->arg, name, &c) ? 1 : 0;
+}
+
+/* Walks a group's consumers (x open on it) in name order. */
+static type_status consumers_walk(open_group *x, int (*visit)(void *arg, slice name, const sg_consumer *c),
+                                  void *arg) {
+    buf prefix;
+    buf_init(&prefix);
+    walk_prefix(&x->s, &prefix, SG_TAG_CONSUMER, &x->name, NULL);
+    consumer_visit cv = {visit, arg};
+    type_status st = walk_named(x->s.t, &prefix, visit_consumer_record, &cv);
+    buf_free(&prefix);
+    return st;
 }
 
 typedef struct pending_consumers {
@@ -1108,32 +1132,30 @@ static void attach_stream(open_group *x, txn *t, int db, const char *key, size_t
     x->name = group;
 }
 
+typedef struct group_visit {
+    int (*visit)(void *arg, slice name, const sg_group *g);
+    void *arg;
+} group_visit;
+
+static int visit_group_record(void *arg, slice name, const char *v, size_t vl) {
+    const group_visit *gv = arg;
+    sg_group g;
+    if (sg_group_decode(v, vl, &g) < 0) return -1;
+    return gv->visit(gv->arg, name, &g) ? 1 : 0;
+}
+
 type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, const meta *m,
                                int (*visit)(void *arg, slice name, const sg_group *g), void *arg) {
     open_group x;
     attach_stream(&x, t, db, key, klen, m, no_name);
-    buf prefix, name;
+    buf prefix;
     buf_init(&prefix);
-    buf_init(&name);
     walk_prefix(&x.s, &prefix, SG_TAG_GROUP, NULL, NULL);
-    record_walk rw;
-    rwalk_open(&rw, t, &prefix, NULL, 0);
-    const char *rest, *v;
-    size_t rl, vl;
-    type_status st = ST_OK;
-    while (st == ST_OK && rwalk_next(&rw, &rest, &rl, &v, &vl)) {
-        const char *p = rest;
-        sg_group g;
-        if (get_name(&p, rest + rl, &name) < 0 || p != rest + rl || sg_group_decode(v, vl, &g) < 0)
-            st = ST_CORRUPT;
-        else if (visit(arg, (slice){name.data ? name.data : "", name.len}, &g))
-            break;
-    }
-    type_status closed = rwalk_close(&rw);
+    group_visit gv = {visit, arg};
+    type_status st = walk_named(t, &prefix, visit_group_record, &gv);
     buf_free(&prefix);
-    buf_free(&name);
     group_close(&x);
-    return st != ST_OK ? st : closed;
+    return st;
 }
 
 type_status stream_consumers_walk(txn *t, int db, const char *key, size_t klen, const meta *m, slice group,
