@@ -151,6 +151,7 @@ def test_a_big_write_inside_multi(server, r):
     assert p.execute() == [True, len(value)]
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 def test_a_client_gone_while_its_big_write_runs_leaves_the_key_whole(server, r):
     for round in range(6):
         value = big_value(b"%d" % round)

@@ -43,6 +43,7 @@ def test_hard_limit_closes_a_client_at_once(server, big_list, limit, commands):
     assert r.llen("big") == BIG_ITEMS
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 def test_soft_limit_closes_after_its_seconds(server, big_list):
     r = big_list
     r.config_set("client-output-buffer-limit", "normal 0 1mb 1")

@@ -434,6 +434,7 @@ def test_cdc_help_exists(r):
     assert isinstance(reply, list) and any(b"CREATE" in line for line in reply)
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 @tidekv_only
 def test_create_and_drop_fail_cleanly_when_the_file_cannot_be_written(make_server):
     s = make_server()

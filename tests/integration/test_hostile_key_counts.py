@@ -611,6 +611,7 @@ def test_big_values_overwritten_blind_renamed_and_deleted(server):
     run_steps(server, steps)
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 @tidekv_only
 def test_expired_big_values_written_again(make_server):
     s = make_server()

@@ -406,6 +406,7 @@ def test_scan_cursor_is_not_forgotten_after_many_other_scans(r):
     assert set(first) | set(rest) == keys
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 def test_interleaved_scans_each_see_every_key(r):
     keys = {b"user:%d" % i for i in range(1500)}
     r.mset({k: 1 for k in keys})

@@ -218,6 +218,7 @@ def test_resp3_push_on_a_raw_socket(server):
         assert not_answered(sub)
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 def test_no_message_after_its_unsubscribe_reply(server):
     """A message already on its way when the client unsubscribes is not delivered after the
     UNSUBSCRIBE reply: a RESP2 client out of subscribed mode would take it for a reply."""
@@ -491,6 +492,7 @@ def start_reader(sock, total, done):
     return t
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 @rss_test
 def test_slow_subscriber_cut_at_the_pubsub_limit(fresh):
     r = fresh.client()

@@ -151,6 +151,7 @@ def raw_history(s):
     return hashlib.sha1(b"".join(out)).hexdigest(), seq
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 @tidekv_only
 def test_two_replicas_have_the_masters_sequences_and_batches(make_server):
     master = make_server()
@@ -173,6 +174,7 @@ def test_two_replicas_have_the_masters_sequences_and_batches(make_server):
         assert r.client().dbsize() == c.dbsize()
 
 
+@pytest.mark.soak  # long: runs under make soak (1.4 s or more)
 @tidekv_only
 def test_a_killed_replica_continues_partially(make_server):
     master, replica = start_pair(make_server)
