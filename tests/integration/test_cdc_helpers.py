@@ -209,6 +209,18 @@ class RedisServer(ExternalServer):
 
 
 
+def snapshot_commands(conn, sid, count):
+    """Every command of SNAPSHOT READ sid, read page by page (COUNT count) on a RespConn."""
+    cursor, commands = "0", []
+    while True:
+        d = to_dict(conn.call("SNAPSHOT", "READ", sid, cursor, "COUNT", str(count)))
+        for entry in d["entries"]:
+            commands.extend(to_dict(entry)["commands"])
+        cursor = _s(d["cursor"])
+        if cursor == "0":
+            return commands
+
+
 def replay(conn, updates, chunk=400):
     """Sends every update's commands (after SELECT of the batch's db) on a RespConn.
     Returns a list of (command, error) for commands that failed."""

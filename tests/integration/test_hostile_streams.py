@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import RespError, encode_command, tidekv_only
-from test_cdc_helpers import RedisServer, poll_all, replay
+from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands
 
 U64_MAX = 2 ** 64 - 1
 MAX_ID = "%d-%d" % (U64_MAX, U64_MAX)
@@ -389,18 +389,10 @@ def test_concurrent_stream_writes_replay_on_redis(server, r):
         rs.stop()
 
 
-def snapshot_commands(c):
+def whole_snapshot(c):
     sid = c.call("SNAPSHOT", "CREATE")[1].decode()
-    cursor, commands = "0", []
     try:
-        while True:
-            reply = c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "3")
-            d = dict(zip(reply[::2], reply[1::2]))
-            for entry in d[b"entries"]:
-                commands.extend(dict(zip(entry[::2], entry[1::2]))[b"commands"])
-            cursor = d[b"cursor"].decode()
-            if cursor == "0":
-                return commands
+        return snapshot_commands(c, sid, 3)
     finally:
         c.call("SNAPSHOT", "RELEASE", sid)
 
@@ -408,7 +400,7 @@ def snapshot_commands(c):
 def assert_snapshot_replays(server, keys):
     with server.conn() as c:
         want = {k: (info(c, k), c.call("XRANGE", k, "-", "+")) for k in keys}
-        commands = snapshot_commands(c)
+        commands = whole_snapshot(c)
     rs = RedisServer()
     try:
         rs.start()

@@ -6,11 +6,9 @@ and (tidekv only) persistence and change records that replay on redis-server."""
 import random
 import time
 
-import pytest
-
 from conftest import RespError, soak, tidekv_only
 from helpers import wrong_args
-from test_cdc_helpers import RedisServer, poll_all, replay
+from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
@@ -627,14 +625,7 @@ def test_snapshot_read_rebuilds_groups(server, r):
         sid = c.call("SNAPSHOT", "CREATE")[1].decode()
         before = {k: normalised_full(r, k) for k in ("s", "e")}
         read(c, "g", "c3", "s")  # after the snapshot: not in it
-        cursor, commands = "0", []
-        for _ in range(100):
-            d = as_dict(c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "2"))
-            for entry in d[b"entries"]:
-                commands.extend(as_dict(entry)[b"commands"])
-            cursor = d[b"cursor"].decode()
-            if cursor == "0":
-                break
+        commands = snapshot_commands(c, sid, 2)
     assert [b"XGROUP", b"CREATE", b"s", b"h", b"6-0", b"ENTRIESREAD", b"3"] in commands
     rs = RedisServer()
     try:

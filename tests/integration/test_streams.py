@@ -10,7 +10,7 @@ import pytest
 
 from conftest import RespError, soak, tidekv_only
 from helpers import wrong_args
-from test_cdc_helpers import RedisServer, poll_all, replay
+from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands
 from test_keyspace_events import Events
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -716,16 +716,7 @@ def test_snapshot_read_rebuilds_streams(server, r):
         sid = c.call("SNAPSHOT", "CREATE")[1].decode()
         before = {k: stream_state(r, k) for k in ("s", "e", "x")}
         c.call("XADD", "s", "99-0", "late", "x")  # after the snapshot: not in it
-        cursor, commands = "0", []
-        for _ in range(100):
-            reply = c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "2")  # resumes inside "s"
-            d = dict(zip(reply[::2], reply[1::2]))
-            for entry in d[b"entries"]:
-                e = dict(zip(entry[::2], entry[1::2]))
-                commands.extend(e[b"commands"])
-            cursor = d[b"cursor"].decode()
-            if cursor == "0":
-                break
+        commands = snapshot_commands(c, sid, 2)  # pages resume inside "s"
     assert [b"XADD", b"s", b"5-0", b"f", b"5"] in commands
     rs = RedisServer()
     try:
