@@ -61,11 +61,37 @@ static void header(reply *r, char type, long long n) {
 
 void reply_int(reply *r, long long v) { header(r, ':', v); }
 
+static size_t put_header_at(char *p, char type, long long n) {
+    p[0] = type;
+    size_t len = 1 + num_format_ll(p + 1, n);
+    memcpy(p + len, "\r\n", 2);
+    return len + 2;
+}
+
+#define HEADER_MAX 24 /* a type byte, 20 digits and a sign, CRLF */
+
+/* Whether most more bytes would pass r->max: a reply that near is written piece by piece, cut
+ * where the bound falls. */
+static int near_bound(const reply *r, size_t most) { return r->max != 0 && r->out->len + most > r->max; }
+
+/* Writes a bulk string at p (room for HEADER_MAX + len + 2 reserved); returns its length. */
+static size_t put_bulk_at(char *p, const void *data, size_t len) {
+    size_t n = put_header_at(p, '$', (long long)len);
+    if (len) memcpy(p + n, data, len);
+    memcpy(p + n + len, "\r\n", 2);
+    return n + len + 2;
+}
+
 void reply_bulk(reply *r, const void *p, size_t len) {
-    header(r, '$', (long long)len);
-    if (room(r, len + 2)) buf_reserve(r->out, len + 2);
-    put(r, p, len);
-    put(r, "\r\n", 2);
+    /* One reservation and direct writes: every entry and field of a read comes through here. */
+    if (near_bound(r, HEADER_MAX + len + 2)) {
+        header(r, '$', (long long)len);
+        put(r, p, len);
+        put(r, "\r\n", 2);
+        return;
+    }
+    buf_reserve(r->out, HEADER_MAX + len + 2);
+    r->out->len += put_bulk_at(r->out->data + r->out->len, p, len);
 }
 
 void reply_bulk_str(reply *r, const char *s) { reply_bulk(r, s, strlen(s)); }
@@ -98,19 +124,10 @@ void reply_null_array(reply *r) {
 void reply_array(reply *r, long long n) { header(r, '*', n); }
 
 /* Writes "<type><n>\r\n" at p; returns its length (p has room for 24 bytes). */
-static size_t put_header_at(char *p, char type, long long n) {
-    p[0] = type;
-    size_t len = 1 + num_format_ll(p + 1, n);
-    memcpy(p + len, "\r\n", 2);
-    return len + 2;
-}
-
-#define HEADER_MAX 24 /* a type byte, 20 digits and a sign, CRLF */
-
 void reply_bulk_array(reply *r, size_t n, const char *const *argv, const size_t *lens) {
     size_t most = HEADER_MAX;
     for (size_t i = 0; i < n; i++) most += HEADER_MAX + lens[i] + 2;
-    if (r->max != 0 && r->out->len + most > r->max) { /* near the bound: piece by piece, cut where it is */
+    if (near_bound(r, most)) {
         reply_array(r, (long long)n);
         for (size_t i = 0; i < n; i++) reply_bulk(r, argv[i], lens[i]);
         return;
@@ -118,13 +135,7 @@ void reply_bulk_array(reply *r, size_t n, const char *const *argv, const size_t 
     buf_reserve(r->out, most);
     char *p = r->out->data + r->out->len;
     p += put_header_at(p, '*', (long long)n);
-    for (size_t i = 0; i < n; i++) {
-        p += put_header_at(p, '$', (long long)lens[i]);
-        if (lens[i]) memcpy(p, argv[i], lens[i]);
-        p += lens[i];
-        memcpy(p, "\r\n", 2);
-        p += 2;
-    }
+    for (size_t i = 0; i < n; i++) p += put_bulk_at(p, argv[i], lens[i]);
     r->out->len = (size_t)(p - r->out->data);
 }
 

@@ -1,10 +1,10 @@
 #include "types/stream.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "storage/bounds.h"
 #include "types/compound.h"
+#include "util/num.h"
 
 /* ---- ids ---- */
 
@@ -15,8 +15,10 @@ int stream_id_compare(stream_id a, stream_id b) {
 }
 
 size_t stream_id_format(char out[STREAM_ID_TEXT_MAX], stream_id id) {
-    return (size_t)snprintf(out, STREAM_ID_TEXT_MAX, "%llu-%llu", (unsigned long long)id.ms,
-                            (unsigned long long)id.seq);
+    /* Not snprintf: every entry of every read is named so, and printf cost a tenth of XREAD. */
+    size_t len = num_format_ull(out, id.ms);
+    out[len++] = '-';
+    return len + num_format_ull(out + len, id.seq);
 }
 
 int stream_id_incr(stream_id *id) {

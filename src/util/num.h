@@ -19,6 +19,8 @@ int num_parse_double(const char *s, size_t len, double *out);
 int num_parse_double_loose(const char *s, size_t len, double *out, int *out_of_range);
 /* Formats an integer; returns the length written (buffer of at least 21 bytes). */
 size_t num_format_ll(char *out, long long v);
+/* Formats an unsigned integer; returns the length written (buffer of at least 21 bytes). */
+size_t num_format_ull(char *out, unsigned long long v);
 /* Formats a score as Redis 7.0 prints doubles ("%.17g", inf, -inf): exact, so it parses back
  * to the same value. Returns the length (buffer of at least 32 bytes). */
 size_t num_format_double(char *out, double v);

@@ -209,6 +209,21 @@ static void test_num_format_ll(void **state) {
     assert_string_equal(out, "1000");
     assert_int_equal(num_format_ll(out, -90), 3);
     assert_string_equal(out, "-90");
+    assert_int_equal(num_format_ull(out, 18446744073709551615ULL), 20);
+    assert_string_equal(out, "18446744073709551615");
+    assert_int_equal(num_format_ull(out, 7), 1);
+    assert_string_equal(out, "7");
+    /* Every digit count's edges, and values that mix every digit pair, as printf writes them. */
+    for (unsigned long long p = 1; p <= 10000000000000000000ULL; p *= 10) {
+        unsigned long long values[] = {p - 1, p, p + 1, p * 9 + p / 3, 1234567890123456789ULL % (p * 10)};
+        for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+            char want[32];
+            size_t n = (size_t)snprintf(want, sizeof(want), "%llu", values[i]);
+            assert_int_equal(num_format_ull(out, values[i]), n);
+            assert_string_equal(out, want);
+        }
+        if (p == 10000000000000000000ULL) break;
+    }
 }
 
 /* ---- floating point ---- */
