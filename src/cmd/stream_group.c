@@ -374,6 +374,8 @@ static int check_xreadgroup_keys(cmd_ctx *ctx, const xreadgroup_args *a, stream_
             return -1;
         }
         if (!is_new[i] && parse_id(ctx, id, 0, 1, NULL, &ids[i]) < 0) return -1;
+        /* Redis 7.0 keeps `>` as the greatest id, so an explicit greatest id reads new entries. */
+        if (!is_new[i]) is_new[i] = stream_id_compare(ids[i], STREAM_ID_MAX) == 0;
     }
     return 0;
 }
