@@ -825,7 +825,7 @@ void xinfo_groups(cmd_ctx *ctx) {
     buf body;
     buf_init(&body);
     groups_reply gr = {reply_part(ctx->r, &body), &m, 0};
-    type_status st = stream_groups_walk(ctx->t, ctx->db, key->ptr, key->len, &m, reply_group_info, &gr);
+    type_status st = stream_groups_walk(ctx->t, ctx->db, key->ptr, key->len, &m, NULL, reply_group_info, &gr);
     if (!reply_key_status(ctx, key, st)) {
         reply_array(ctx->r, gr.n);
         reply_append_part(ctx->r, &body);
@@ -870,7 +870,7 @@ void xinfo_consumers(cmd_ctx *ctx) {
     buf body;
     buf_init(&body);
     consumers_reply cr = {reply_part(ctx->r, &body), ctx->t->now_ms, 0};
-    st = stream_consumers_walk(ctx->t, ctx->db, key->ptr, key->len, &m, arg_slice(group), reply_consumer_info, &cr);
+    st = stream_consumers_walk(ctx->t, ctx->db, key->ptr, key->len, &m, arg_slice(group), NULL, reply_consumer_info, &cr);
     if (!reply_key_status(ctx, key, st)) {
         reply_array(ctx->r, cr.n);
         reply_append_part(ctx->r, &body);
@@ -905,7 +905,7 @@ static type_status reply_full_pel(cmd_ctx *ctx, reply *r, const resp_arg *key, c
     buf body;
     buf_init(&body);
     full_pel fp = {reply_part(r, &body), consumer == NULL, 0};
-    type_status st = stream_pel_walk(ctx->t, ctx->db, key->ptr, key->len, m, group, consumer, count, reply_full_nack, &fp);
+    type_status st = stream_pel_walk(ctx->t, ctx->db, key->ptr, key->len, m, group, consumer, (stream_id){0, 0}, count, reply_full_nack, &fp);
     reply_bulk_str(r, "pending");
     reply_array(r, fp.n);
     reply_append_part(r, &body);
@@ -959,7 +959,7 @@ static int reply_full_group(void *arg, slice name, const sg_group *g) {
     inner.group = name;
     inner.n = 0;
     inner.part = reply_part(r, &consumers);
-    type_status st = stream_consumers_walk(fg->ctx->t, fg->ctx->db, fg->key->ptr, fg->key->len, fg->m, name,
+    type_status st = stream_consumers_walk(fg->ctx->t, fg->ctx->db, fg->key->ptr, fg->key->len, fg->m, name, NULL,
                                            reply_full_consumer, &inner);
     fg->st = st != ST_OK ? st : inner.st;
     reply_bulk_str(r, "consumers");
@@ -974,7 +974,7 @@ int xinfo_full_groups(cmd_ctx *ctx, reply *r, const resp_arg *key, const meta *m
     buf body;
     buf_init(&body);
     full_groups fg = {ctx, key, m, {NULL, 0}, count, 0, reply_part(r, &body), ST_OK};
-    type_status st = stream_groups_walk(ctx->t, ctx->db, key->ptr, key->len, m, reply_full_group, &fg);
+    type_status st = stream_groups_walk(ctx->t, ctx->db, key->ptr, key->len, m, NULL, reply_full_group, &fg);
     if (st == ST_OK) st = fg.st;
     int failed = reply_key_status(ctx, key, st);
     if (!failed) {

@@ -280,19 +280,33 @@ static int dump_collection(walker *w, const char *key, size_t klen, const meta *
     return rc;
 }
 
-/* A stream being dumped: XADD of each entry with its id, each an element. */
+/* A stream being dumped: XADD of each entry with its id, then (once the entries are done) its
+ * ids, then its consumer groups, each command an element of the page. Where a page ends goes to
+ * w->resume: an entry's id (STREAM_ID_BYTES), or a place among the groups (see stop_in_group). */
 typedef struct stream_dump {
     walker *w;
     const char *key;
     size_t klen;
+    const meta *m;
     size_t budget, taken_before, n;
-    int more; /* stopped at an entry, named in w->resume */
+    int more;        /* stopped, the place named in w->resume */
+    slice group;     /* the group being dumped */
+    uint8_t phase;   /* where the first group visited resumes (0: from its start) */
+    slice resume_group, resume_consumer;
+    stream_id resume_id;
+    type_status st;
 } stream_dump;
+
+/* Whether the page is full before one more element of about `bytes`: the budget is spent or the
+ * sink is full (a walk's first element always goes). */
+static int page_full(const stream_dump *d, size_t bytes) {
+    return d->n == d->budget || (d->n + d->taken_before > 0 && sink_full(d->w->sink, bytes));
+}
 
 static int dump_entry(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
     stream_dump *d = arg;
     argv_builder *b = &d->w->args;
-    if (d->n == d->budget || (d->n + d->taken_before > 0 && sink_full(d->w->sink, (size_t)(fields->end - fields->p)))) {
+    if (page_full(d, (size_t)(fields->end - fields->p))) {
         uint8_t bytes[STREAM_ID_BYTES];
         stream_id_to_bytes(bytes, id);
         buf_clear(&d->w->resume);
@@ -361,20 +375,46 @@ static void emit_stream_ids(argv_builder *b, const dump_sink *sink, const char *
 /* A stream's consumer groups, rebuilt with Redis 7.0's commands: XGROUP CREATE at the group's
  * last id and entries read, CREATECONSUMER of each consumer, and XCLAIM … FORCE of each pending
  * entry with its delivery time and count (a pending entry whose entry was deleted cannot be
- * made so: XCLAIM drops it). Consumers' seen times are the replay's. All of a group at once,
- * when the stream's entries are done. */
-typedef struct group_dump {
-    walker *w;
-    const char *key;
-    size_t klen;
-    const meta *m;
-    slice group;
-    type_status st;
-} group_dump;
+ * made so: XCLAIM drops it). Consumers' seen times are the replay's. Each command is an element,
+ * so a group with a million pending entries spans pages as a big collection does. A place among
+ * the groups is a phase, then the group's name (u32 length, bytes), then for GROUP_CONSUMERS the
+ * consumer to go on from, for GROUP_PENDING the pending id (STREAM_ID_BYTES). */
+#define GROUP_CREATE 'g'
+#define GROUP_CONSUMERS 'c'
+#define GROUP_PENDING 'p'
+#define GROUP_RESUME_HEAD 5
+
+static int stop_in_group(stream_dump *d, uint8_t phase, const void *at, size_t alen) {
+    buf *r = &d->w->resume;
+    buf_clear(r);
+    buf_put_u8(r, phase);
+    buf_put_u32be(r, (uint32_t)d->group.len);
+    buf_append(r, d->group.ptr, d->group.len);
+    buf_append(r, at, alen);
+    d->more = 1;
+    return 1;
+}
+
+/* Reads a place among the groups from a page's end: 0, or -1 if `from` names none. */
+static int parse_group_place(const buf *from, stream_dump *d) {
+    if (from->len < GROUP_RESUME_HEAD) return -1;
+    uint8_t phase = (uint8_t)from->data[0];
+    uint32_t glen = buf_get_u32be(from->data + 1);
+    if (glen > from->len - GROUP_RESUME_HEAD) return -1;
+    char *rest = from->data + GROUP_RESUME_HEAD + glen;
+    size_t rlen = from->len - GROUP_RESUME_HEAD - glen;
+    if (phase == GROUP_PENDING && rlen == STREAM_ID_BYTES) d->resume_id = stream_id_from_bytes(rest);
+    else if (phase == GROUP_CONSUMERS) d->resume_consumer = (slice){rest, rlen};
+    else if (phase != GROUP_CREATE || rlen != 0) return -1;
+    d->phase = phase;
+    d->resume_group = (slice){from->data + GROUP_RESUME_HEAD, glen};
+    return 0;
+}
 
 static int dump_consumer(void *arg, slice name, const sg_consumer *c) {
     (void)c;
-    group_dump *d = arg;
+    stream_dump *d = arg;
+    if (page_full(d, name.len)) return stop_in_group(d, GROUP_CONSUMERS, name.ptr, name.len);
     argv_builder *b = &d->w->args;
     args_add_str(b, "XGROUP");
     args_add_str(b, "CREATECONSUMER");
@@ -382,12 +422,18 @@ static int dump_consumer(void *arg, slice name, const sg_consumer *c) {
     args_add(b, d->group.ptr, d->group.len);
     args_add(b, name.ptr, name.len);
     args_emit(b, d->w->sink);
+    d->n++;
     return 0;
 }
 
 static int dump_nack(void *arg, stream_id id, const sg_nack *n, int64_t idle_ms) {
     (void)idle_ms;
-    group_dump *d = arg;
+    stream_dump *d = arg;
+    if (page_full(d, n->consumer.len)) {
+        uint8_t bytes[STREAM_ID_BYTES];
+        stream_id_to_bytes(bytes, id);
+        return stop_in_group(d, GROUP_PENDING, bytes, STREAM_ID_BYTES);
+    }
     argv_builder *b = &d->w->args;
     char text[STREAM_ID_TEXT_MAX];
     args_add_str(b, "XCLAIM");
@@ -403,60 +449,73 @@ static int dump_nack(void *arg, stream_id id, const sg_nack *n, int64_t idle_ms)
     args_add_str(b, "FORCE");
     args_add_str(b, "JUSTID");
     args_emit(b, d->w->sink);
+    d->n++;
     return 0;
 }
 
 static int dump_group(void *arg, slice name, const sg_group *g) {
-    group_dump *d = arg;
-    argv_builder *b = &d->w->args;
-    char text[STREAM_ID_TEXT_MAX];
-    args_add_str(b, "XGROUP");
-    args_add_str(b, "CREATE");
-    args_add(b, d->key, d->klen);
-    args_add(b, name.ptr, name.len);
-    args_add(b, text, stream_id_format(text, g->last_id));
-    args_add_str(b, "ENTRIESREAD");
-    args_add_ll(b, g->entries_read);
-    args_emit(b, d->w->sink);
+    stream_dump *d = arg;
+    /* The walk began at the group a page ended in, unless that group is gone by now. */
+    int resumed = d->phase && name.len == d->resume_group.len && memcmp(name.ptr, d->resume_group.ptr, name.len) == 0;
+    uint8_t phase = resumed ? d->phase : GROUP_CREATE;
+    d->phase = 0;
     d->group = name;
-    d->st = stream_consumers_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, dump_consumer, d);
-    if (d->st == ST_OK)
-        d->st = stream_pel_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, NULL, 0, dump_nack, d);
-    return d->st != ST_OK;
+    if (phase == GROUP_CREATE) {
+        if (page_full(d, name.len)) return stop_in_group(d, GROUP_CREATE, NULL, 0);
+        argv_builder *b = &d->w->args;
+        char text[STREAM_ID_TEXT_MAX];
+        args_add_str(b, "XGROUP");
+        args_add_str(b, "CREATE");
+        args_add(b, d->key, d->klen);
+        args_add(b, name.ptr, name.len);
+        args_add(b, text, stream_id_format(text, g->last_id));
+        args_add_str(b, "ENTRIESREAD");
+        args_add_ll(b, g->entries_read);
+        args_emit(b, d->w->sink);
+        d->n++;
+    }
+    if (phase != GROUP_PENDING) {
+        const slice *from = phase == GROUP_CONSUMERS ? &d->resume_consumer : NULL;
+        d->st = stream_consumers_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, from, dump_consumer, d);
+        if (d->st != ST_OK || d->more) return 1;
+    }
+    stream_id from = phase == GROUP_PENDING ? d->resume_id : (stream_id){0, 0};
+    d->st = stream_pel_walk(d->w->t, d->w->db, d->key, d->klen, d->m, name, NULL, from, 0, dump_nack, d);
+    return d->st != ST_OK || d->more;
 }
 
-static type_status dump_stream_groups(walker *w, const char *key, size_t klen, const meta *m) {
-    if (m->stream.groups == 0) return ST_OK;
-    group_dump d = {w, key, klen, m, {NULL, 0}, ST_OK};
-    type_status st = stream_groups_walk(w->t, w->db, key, klen, m, dump_group, &d);
-    return st != ST_OK ? st : d.st;
+/* The stream's groups, from the place d->phase names (none: the first group). */
+static type_status dump_stream_groups(stream_dump *d) {
+    if (d->m->stream.groups == 0) return ST_OK;
+    const slice *from = d->phase ? &d->resume_group : NULL;
+    type_status st = stream_groups_walk(d->w->t, d->w->db, d->key, d->klen, d->m, from, dump_group, d);
+    return st != ST_OK ? st : d->st;
 }
 
-/* A stream from its entry `from` (NULL: from the start, after a DEL), as dump_collection does
- * a collection; when done, its ids and its expiry. */
+/* A stream from the place `from` names (NULL: from the start, after a DEL), as dump_collection
+ * does a collection; when done, its expiry. */
 static int dump_stream(walker *w, const char *key, size_t klen, const meta *m, const buf *from, size_t budget,
                        size_t taken_before, size_t *used) {
     argv_builder *b = &w->args;
     const dump_sink *sink = w->sink;
     sink->begin_key(sink->arg, w->db);
     if (!from) emit_key_command(b, sink, "DEL", key, klen);
-    stream_id start;
-    int resume = from && from->len == STREAM_ID_BYTES;
-    if (resume) start = stream_id_from_bytes(from->data);
-    stream_dump d = {w, key, klen, budget, taken_before, 0, 0};
-    type_status st = stream_walk_entries(w->t, w->db, key, klen, m, resume ? &start : NULL, dump_entry, &d);
-    int rc = st == ST_OK ? (d.more ? DUMP_MORE : DUMP_DONE) : -1;
-    if (rc == DUMP_DONE) {
-        emit_stream_ids(b, sink, key, klen, m);
-        if (dump_stream_groups(w, key, klen, m) != ST_OK) rc = -1;
+    stream_dump d = {.w = w, .key = key, .klen = klen, .m = m, .budget = budget, .taken_before = taken_before};
+    type_status st = ST_OK;
+    if (!from || parse_group_place(from, &d) < 0) {
+        stream_id start;
+        int resume = from && from->len == STREAM_ID_BYTES;
+        if (resume) start = stream_id_from_bytes(from->data);
+        st = stream_walk_entries(w->t, w->db, key, klen, m, resume ? &start : NULL, dump_entry, &d);
+        if (st == ST_OK && !d.more) emit_stream_ids(b, sink, key, klen, m);
     }
-    if (rc == DUMP_DONE) {
-        if (m->expire_ms) {
-            args_add_str(b, "PEXPIREAT");
-            args_add(b, key, klen);
-            args_add_ll(b, (long long)m->expire_ms);
-            args_emit(b, sink);
-        }
+    if (st == ST_OK && !d.more) st = dump_stream_groups(&d);
+    int rc = st == ST_OK ? (d.more ? DUMP_MORE : DUMP_DONE) : -1;
+    if (rc == DUMP_DONE && m->expire_ms) {
+        args_add_str(b, "PEXPIREAT");
+        args_add(b, key, klen);
+        args_add_ll(b, (long long)m->expire_ms);
+        args_emit(b, sink);
     }
     if (rc >= 0) sink->end_key(sink->arg);
     args_clear(b);

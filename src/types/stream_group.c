@@ -819,11 +819,14 @@ static type_status pel_edge(open_group *x, int rev, stream_id *id) {
 typedef int (*named_record_fn)(void *arg, slice name, const char *v, size_t vl);
 
 /* Walks the records under prefix whose rest is one name, in name order. */
-static type_status walk_named(txn *t, const buf *prefix, named_record_fn each, void *arg) {
-    buf name;
+/* Visits the named records under prefix in name order, from the name *from on (NULL: all). */
+static type_status walk_named(txn *t, const buf *prefix, const slice *from, named_record_fn each, void *arg) {
+    buf name, start;
     buf_init(&name);
+    buf_init(&start);
+    if (from) put_name(&start, *from);
     record_walk rw;
-    rwalk_open(&rw, t, prefix, NULL, 0);
+    rwalk_open(&rw, t, prefix, start.data, start.len);
     const char *rest, *v;
     size_t rl, vl;
     type_status st = ST_OK;
@@ -837,6 +840,7 @@ static type_status walk_named(txn *t, const buf *prefix, named_record_fn each, v
     }
     type_status closed = rwalk_close(&rw);
     buf_free(&name);
+    buf_free(&start);
     return st != ST_OK ? st : closed;
 }
 
@@ -853,13 +857,13 @@ static int visit_consumer_record(void *arg, slice name, const char *v, size_t vl
 }
 
 /* Walks a group's consumers (x open on it) in name order. */
-static type_status consumers_walk(open_group *x, int (*visit)(void *arg, slice name, const sg_consumer *c),
-                                  void *arg) {
+static type_status consumers_walk(open_group *x, const slice *from,
+                                  int (*visit)(void *arg, slice name, const sg_consumer *c), void *arg) {
     buf prefix;
     buf_init(&prefix);
     walk_prefix(&x->s, &prefix, SG_TAG_CONSUMER, &x->name, NULL);
     consumer_visit cv = {visit, arg};
-    type_status st = walk_named(x->s.t, &prefix, visit_consumer_record, &cv);
+    type_status st = walk_named(x->s.t, &prefix, from, visit_consumer_record, &cv);
     buf_free(&prefix);
     return st;
 }
@@ -887,7 +891,7 @@ type_status stream_group_pending_summary(txn *t, int db, const char *key, size_t
         if (st == ST_OK) st = pel_edge(&x, 1, &sum->last);
         if (st == ST_MISSING) st = ST_CORRUPT; /* fewer than the count says */
         pending_consumers pc = {consumer, arg};
-        if (st == ST_OK) st = consumers_walk(&x, visit_pending_consumer, &pc);
+        if (st == ST_OK) st = consumers_walk(&x, NULL, visit_pending_consumer, &pc);
     }
     group_close(&x);
     return st;
@@ -1144,7 +1148,7 @@ static int visit_group_record(void *arg, slice name, const char *v, size_t vl) {
     return gv->visit(gv->arg, name, &g) ? 1 : 0;
 }
 
-type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, const meta *m,
+type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, const meta *m, const slice *from,
                                int (*visit)(void *arg, slice name, const sg_group *g), void *arg) {
     open_group x;
     attach_stream(&x, t, db, key, klen, m, no_name);
@@ -1152,26 +1156,28 @@ type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, con
     buf_init(&prefix);
     walk_prefix(&x.s, &prefix, SG_TAG_GROUP, NULL, NULL);
     group_visit gv = {visit, arg};
-    type_status st = walk_named(t, &prefix, visit_group_record, &gv);
+    type_status st = walk_named(t, &prefix, from, visit_group_record, &gv);
     buf_free(&prefix);
     group_close(&x);
     return st;
 }
 
 type_status stream_consumers_walk(txn *t, int db, const char *key, size_t klen, const meta *m, slice group,
-                                  int (*visit)(void *arg, slice name, const sg_consumer *c), void *arg) {
+                                  const slice *from, int (*visit)(void *arg, slice name, const sg_consumer *c),
+                                  void *arg) {
     open_group x;
     attach_stream(&x, t, db, key, klen, m, group);
-    type_status st = consumers_walk(&x, visit, arg);
+    type_status st = consumers_walk(&x, from, visit, arg);
     group_close(&x);
     return st;
 }
 
 type_status stream_pel_walk(txn *t, int db, const char *key, size_t klen, const meta *m, slice group,
-                            const slice *consumer, long long count, sg_nack_visit_fn visit, void *arg) {
+                            const slice *consumer, stream_id from, long long count, sg_nack_visit_fn visit,
+                            void *arg) {
     open_group x;
     attach_stream(&x, t, db, key, klen, m, group);
-    type_status st = pel_range(&x, consumer, INT64_MIN, (stream_id){0, 0}, STREAM_ID_MAX, count, visit, arg);
+    type_status st = pel_range(&x, consumer, INT64_MIN, from, STREAM_ID_MAX, count, visit, arg);
     group_close(&x);
     return st;
 }

@@ -183,17 +183,21 @@ type_status stream_group_autoclaim(txn *t, int db, const char *key, size_t klen,
 
 /* Redis 7.0's lag of a group (XINFO GROUPS): 0 with it in *lag, or -1 when it cannot be told. */
 int stream_group_lag(const meta *stream, const sg_group *g, long long *lag);
-/* Visits the stream's groups in name order (until visit returns nonzero). */
-type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, const meta *m,
+/* Visits the stream's groups in name order (until visit returns nonzero), from the group named
+ * *from on (NULL: all). */
+type_status stream_groups_walk(txn *t, int db, const char *key, size_t klen, const meta *m, const slice *from,
                                int (*visit)(void *arg, slice name, const sg_group *g), void *arg);
-/* Visits a group's consumers in name order. */
+/* Visits a group's consumers in name order (until visit returns nonzero), from the consumer
+ * named *from on (NULL: all). */
 type_status stream_consumers_walk(txn *t, int db, const char *key, size_t klen, const meta *m, slice group,
-                                  int (*visit)(void *arg, slice name, const sg_consumer *c), void *arg);
+                                  const slice *from, int (*visit)(void *arg, slice name, const sg_consumer *c),
+                                  void *arg);
 /* Looks a group up: ST_OK, ST_MISSING (no key), ST_NO_GROUP. The stream's metadata in *m. */
 type_status stream_group_get(txn *t, int db, const char *key, size_t klen, slice group, meta *m, sg_group *g);
-/* Visits a group's pending entries (of one consumer unless it is NULL) in id order, at most
- * count (0: all); idle_ms of each from the txn's clock. */
+/* Visits a group's pending entries (of one consumer unless it is NULL) in id order from the id
+ * from on, at most count (0: all); idle_ms of each from the txn's clock. */
 type_status stream_pel_walk(txn *t, int db, const char *key, size_t klen, const meta *m, slice group,
-                            const slice *consumer, long long count, sg_nack_visit_fn visit, void *arg);
+                            const slice *consumer, stream_id from, long long count, sg_nack_visit_fn visit,
+                            void *arg);
 
 #endif

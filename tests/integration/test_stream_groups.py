@@ -8,7 +8,7 @@ import time
 
 from conftest import RespError, soak, tidekv_only
 from helpers import wrong_args
-from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands
+from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands, to_dict
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
@@ -640,6 +640,70 @@ def test_snapshot_read_rebuilds_groups(server, r):
         theirs.close()
     finally:
         rs.stop()
+
+
+@tidekv_only
+def test_snapshot_read_pages_through_big_groups(server, r):
+    """A group's consumers and pending entries are elements as a stream's entries are: pages of
+    COUNT n hold about n commands however many are pending, and the pages replay to the same
+    groups."""
+    with server.conn() as c:
+        fill(c, "s", 300)
+        for group in ("a", "b\x00z", "c"):
+            c.call("XGROUP", "CREATE", "s", group, "0")
+        for i in range(12):  # 12 consumers of a, 25 pending each
+            read(c, "a", "consumer%02d" % i, "s", ">", "COUNT", "25")
+        read(c, "b\x00z", "only", "s", ">", "COUNT", "7")
+        c.call("XGROUP", "CREATECONSUMER", "s", "c", "idle")
+        c.call("XACK", "s", "a", "3-0", "40-0", "299-0")
+        sid = c.call("SNAPSHOT", "CREATE")[1].decode()
+        before = normalised_full(r, "s")
+        cursor, commands, pages = "0", [], 0
+        while True:
+            d = to_dict(c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "20"))
+            page = [cmd for e in d["entries"] for cmd in to_dict(e)["commands"]]
+            # 20 elements, plus the stream's DEL and its XSETID on the pages that have them
+            assert len(page) <= 22, (pages, len(page))
+            commands += page
+            pages += 1
+            cursor = d["cursor"].decode() if isinstance(d["cursor"], bytes) else d["cursor"]
+            if cursor == "0":
+                break
+    assert pages >= (300 + 3 + 13 + 297 + 7) // 20
+    assert sum(cmd[0] == b"XCLAIM" for cmd in commands) == 297 + 7
+    rs = RedisServer()
+    try:
+        rs.start()
+        with rs.conn() as rc:
+            for cmd in commands:
+                rep = rc.call(*cmd)
+                assert not isinstance(rep, RespError), (cmd, rep)
+        theirs = rs.client()
+        assert normalised_full(theirs, "s") == before
+        theirs.close()
+    finally:
+        rs.stop()
+
+
+@tidekv_only
+def test_snapshot_read_survives_forged_places_in_a_stream(server):
+    """A cursor names a place inside a stream (an entry id, or a group, phase and consumer or
+    id): forged ones read from somewhere or fail, never crash the server."""
+    import struct
+    with server.conn() as c:
+        fill(c, "s", 5)
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        read(c, "g", "c1", "s", ">", "COUNT", "3")
+        sid = c.call("SNAPSHOT", "CREATE")[1].decode()
+        rnd = random.Random(7)
+        members = [b"", b"p", b"c\xff\xff\xff\xff", b"g" + struct.pack(">I", 1) + b"g", b"p" + struct.pack(">I", 1) + b"g" + b"\x00" * 16,
+                   b"c" + struct.pack(">I", 1) + b"gc1", b"x" + struct.pack(">I", 0)]
+        members += [bytes(rnd.randrange(256) for _ in range(rnd.randrange(30))) for _ in range(40)]
+        for m in members:
+            cursor = (b"M" + struct.pack(">II", 0, 1) + b"s" + m).hex()
+            rep = c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", "2")
+            assert isinstance(rep, (list, dict, RespError)), rep
+        assert c.call("PING") == "PONG"
 
 
 # ---------------------------------------------------------------- replicas (tidekv only)
