@@ -221,6 +221,25 @@ def snapshot_commands(conn, sid, count):
             return commands
 
 
+def replayed_on_redis(commands, keys, state):
+    """Runs commands one by one on a fresh redis-server (each must succeed) and returns
+    {key: state(client, key)} of what it then holds."""
+    rs = RedisServer()
+    try:
+        rs.start()
+        with rs.conn() as rc:
+            for cmd in commands:
+                rep = rc.call(*cmd)
+                assert not isinstance(rep, RespError), (cmd, rep)
+        theirs = rs.client()
+        try:
+            return {k: state(theirs, k) for k in keys}
+        finally:
+            theirs.close()
+    finally:
+        rs.stop()
+
+
 def replay(conn, updates, chunk=400):
     """Sends every update's commands (after SELECT of the batch's db) on a RespConn.
     Returns a list of (command, error) for commands that failed."""

@@ -8,7 +8,7 @@ import time
 
 from conftest import RespError, soak, tidekv_only
 from helpers import wrong_args
-from test_cdc_helpers import RedisServer, poll_all, replay, snapshot_commands, to_dict
+from test_cdc_helpers import RedisServer, poll_all, replay, replayed_on_redis, snapshot_commands, to_dict
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 SYNTAX = "ERR syntax error"
@@ -627,19 +627,7 @@ def test_snapshot_read_rebuilds_groups(server, r):
         read(c, "g", "c3", "s")  # after the snapshot: not in it
         commands = snapshot_commands(c, sid, 2)
     assert [b"XGROUP", b"CREATE", b"s", b"h", b"6-0", b"ENTRIESREAD", b"3"] in commands
-    rs = RedisServer()
-    try:
-        rs.start()
-        with rs.conn() as rc:
-            for cmd in commands:
-                rep = rc.call(*cmd)
-                assert not isinstance(rep, RespError), (cmd, rep)
-        theirs = rs.client()
-        for k in ("s", "e"):
-            assert normalised_full(theirs, k) == before[k], k
-        theirs.close()
-    finally:
-        rs.stop()
+    assert replayed_on_redis(commands, ("s", "e"), normalised_full) == before
 
 
 @tidekv_only
@@ -671,18 +659,7 @@ def test_snapshot_read_pages_through_big_groups(server, r):
                 break
     assert pages >= (300 + 3 + 13 + 297 + 7) // 20
     assert sum(cmd[0] == b"XCLAIM" for cmd in commands) == 297 + 7
-    rs = RedisServer()
-    try:
-        rs.start()
-        with rs.conn() as rc:
-            for cmd in commands:
-                rep = rc.call(*cmd)
-                assert not isinstance(rep, RespError), (cmd, rep)
-        theirs = rs.client()
-        assert normalised_full(theirs, "s") == before
-        theirs.close()
-    finally:
-        rs.stop()
+    assert replayed_on_redis(commands, ("s",), normalised_full) == {"s": before}
 
 
 @tidekv_only
