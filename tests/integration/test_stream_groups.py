@@ -134,6 +134,26 @@ def test_xgroup_setid_destroy_consumers(c):
     assert c.call("XGROUP", "DESTROY", "nokey", "g") == NO_KEY
 
 
+def test_delconsumer_and_destroy_of_many_pending_leave_nothing_behind(c):
+    """Past one batch of deletions (256): the group's counts, XPENDING and a group made again
+    under the same name show nothing of what was removed."""
+    fill(c, "s", 1200)
+    for g in ("g", "h"):
+        c.call("XGROUP", "CREATE", "s", g, "0")
+        read(c, g, "a\x00b", "s", ">", "COUNT", "700")
+        read(c, g, "z", "s", ">", "COUNT", "500")
+    assert c.call("XGROUP", "DELCONSUMER", "s", "g", "a\x00b") == 700
+    assert c.call("XPENDING", "s", "g")[:3] == [500, b"701-0", b"1200-0"]
+    assert [x[b"name"] for x in consumers(c, "s", "g")] == [b"z"]
+    assert c.call("XACK", "s", "g", "1-0", "700-0") == 0  # gone from the group's PEL
+    assert c.call("XGROUP", "DESTROY", "s", "g") == 1
+    assert c.call("XGROUP", "CREATE", "s", "g", "0") == "OK"
+    assert c.call("XPENDING", "s", "g") == [0, None, None, None]
+    assert consumers(c, "s", "g") == []
+    assert c.call("XPENDING", "s", "h")[0] == 1200  # the other group keeps its own
+    assert [x[b"pending"] for x in consumers(c, "s", "h")] == [700, 500]
+
+
 def test_xgroup_help(c):
     lines = c.call("XGROUP", "HELP")
     assert lines[0] == "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
