@@ -232,6 +232,13 @@ static int add_element(argv_builder *b, enum key_type type, const char *sub, siz
 /* Whether the sink, given pending bytes more, may take no more (see dump_sink.full). */
 static int sink_full(const dump_sink *sink, size_t pending) { return sink->full && sink->full(sink->arg, pending); }
 
+/* Room for a command's protocol beyond its arguments' bytes (headers, a command name, an id). */
+#define COMMAND_OVERHEAD 128
+
+/* What the cursor of a page that ends at a place in the key takes in the reply (in hex): a page
+ * must leave room for it too, or big keys and names would push the reply past the client's room. */
+static size_t cursor_bytes(size_t klen, size_t place_len) { return 2 * (CURSOR_HEAD + klen + place_len) + 32; }
+
 /* A collection from its element `from` (NULL: from the start, after a DEL), at most budget
  * elements of it, fewer once the sink is full (taken_before: elements the walk has already
  * taken, so that it takes one at least); when more are left, the next one goes to w->resume.
@@ -252,7 +259,8 @@ static int dump_collection(walker *w, const char *key, size_t klen, const meta *
     size_t sublen, vlen, n = 0;
     int rc = DUMP_DONE;
     while (rc == DUMP_DONE && compound_iter_next(&ci, &sub, &sublen, &val, &vlen)) {
-        if (n == budget || (n + taken_before > 0 && sink_full(sink, b->bytes.len))) {
+        size_t pending = b->bytes.len + sublen + vlen + cursor_bytes(klen, sublen);
+        if (n == budget || (n + taken_before > 0 && sink_full(sink, pending))) {
             buf_clear(&w->resume);
             buf_append(&w->resume, sub, sublen);
             rc = DUMP_MORE;
@@ -282,7 +290,10 @@ static int dump_collection(walker *w, const char *key, size_t klen, const meta *
 
 /* A stream being dumped: XADD of each entry with its id, then (once the entries are done) its
  * ids, then its consumer groups, each command an element of the page. Where a page ends goes to
- * w->resume: an entry's id (STREAM_ID_BYTES), or a place among the groups (see stop_in_group). */
+ * w->resume: STREAM_AT_ENTRY and an entry's id, or a place among the groups (see stop_in_group);
+ * the first byte tells them apart, since an id's bytes may read as anything. */
+#define STREAM_AT_ENTRY 'e'
+
 typedef struct stream_dump {
     walker *w;
     const char *key;
@@ -297,19 +308,22 @@ typedef struct stream_dump {
     type_status st;
 } stream_dump;
 
-/* Whether the page is full before one more element of about `bytes`: the budget is spent or the
- * sink is full (a walk's first element always goes). */
-static int page_full(const stream_dump *d, size_t bytes) {
-    return d->n == d->budget || (d->n + d->taken_before > 0 && sink_full(d->w->sink, bytes));
+/* Whether the page is full before one more element of about `bytes` of arguments, at a place
+ * of place_len bytes: the budget is spent or the sink is full (a walk's first element always
+ * goes). */
+static int page_full(const stream_dump *d, size_t bytes, size_t place_len) {
+    size_t pending = d->klen + bytes + COMMAND_OVERHEAD + cursor_bytes(d->klen, place_len);
+    return d->n == d->budget || (d->n + d->taken_before > 0 && sink_full(d->w->sink, pending));
 }
 
 static int dump_entry(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
     stream_dump *d = arg;
     argv_builder *b = &d->w->args;
-    if (page_full(d, (size_t)(fields->end - fields->p))) {
+    if (page_full(d, (size_t)(fields->end - fields->p), 1 + STREAM_ID_BYTES)) {
         uint8_t bytes[STREAM_ID_BYTES];
         stream_id_to_bytes(bytes, id);
         buf_clear(&d->w->resume);
+        buf_put_u8(&d->w->resume, STREAM_AT_ENTRY);
         buf_append(&d->w->resume, bytes, STREAM_ID_BYTES);
         d->more = 1;
         return 1;
@@ -414,7 +428,8 @@ static int parse_group_place(const buf *from, stream_dump *d) {
 static int dump_consumer(void *arg, slice name, const sg_consumer *c) {
     (void)c;
     stream_dump *d = arg;
-    if (page_full(d, name.len)) return stop_in_group(d, GROUP_CONSUMERS, name.ptr, name.len);
+    if (page_full(d, d->group.len + name.len, GROUP_RESUME_HEAD + d->group.len + name.len))
+        return stop_in_group(d, GROUP_CONSUMERS, name.ptr, name.len);
     argv_builder *b = &d->w->args;
     args_add_str(b, "XGROUP");
     args_add_str(b, "CREATECONSUMER");
@@ -429,7 +444,7 @@ static int dump_consumer(void *arg, slice name, const sg_consumer *c) {
 static int dump_nack(void *arg, stream_id id, const sg_nack *n, int64_t idle_ms) {
     (void)idle_ms;
     stream_dump *d = arg;
-    if (page_full(d, n->consumer.len)) {
+    if (page_full(d, d->group.len + n->consumer.len, GROUP_RESUME_HEAD + d->group.len + STREAM_ID_BYTES)) {
         uint8_t bytes[STREAM_ID_BYTES];
         stream_id_to_bytes(bytes, id);
         return stop_in_group(d, GROUP_PENDING, bytes, STREAM_ID_BYTES);
@@ -461,7 +476,7 @@ static int dump_group(void *arg, slice name, const sg_group *g) {
     d->phase = 0;
     d->group = name;
     if (phase == GROUP_CREATE) {
-        if (page_full(d, name.len)) return stop_in_group(d, GROUP_CREATE, NULL, 0);
+        if (page_full(d, name.len, GROUP_RESUME_HEAD + name.len)) return stop_in_group(d, GROUP_CREATE, NULL, 0);
         argv_builder *b = &d->w->args;
         char text[STREAM_ID_TEXT_MAX];
         args_add_str(b, "XGROUP");
@@ -504,8 +519,8 @@ static int dump_stream(walker *w, const char *key, size_t klen, const meta *m, c
     type_status st = ST_OK;
     if (!from || parse_group_place(from, &d) < 0) {
         stream_id start;
-        int resume = from && from->len == STREAM_ID_BYTES;
-        if (resume) start = stream_id_from_bytes(from->data);
+        int resume = from && from->len == 1 + STREAM_ID_BYTES && from->data[0] == STREAM_AT_ENTRY;
+        if (resume) start = stream_id_from_bytes(from->data + 1);
         st = stream_walk_entries(w->t, w->db, key, klen, m, resume ? &start : NULL, dump_entry, &d);
         if (st == ST_OK && !d.more) emit_stream_ids(b, sink, key, klen, m);
     }

@@ -683,6 +683,26 @@ def test_snapshot_read_pages_through_big_groups(server, r):
 
 
 @tidekv_only
+def test_snapshot_read_pages_through_entries_whose_ids_look_like_group_places(server, r):
+    """A page ending at an entry names the entry's 16 id bytes: ids whose first bytes are a
+    group place's phase and a short name's length must still resume at that entry."""
+    with server.conn() as c:
+        for first in (b"c", b"e", b"g", b"p"):  # in id order
+            top = int.from_bytes(first + b"\x00\x00\x00\x0b\x00\x00\x00", "big")
+            for seq in range(3):
+                entry_id = "%d-%d" % (top, seq)
+                assert c.call("XADD", "s", entry_id, "f", "%s%d" % (first.decode(), seq)) == entry_id.encode()
+        c.call("XGROUP", "CREATE", "s", "g", "0")
+        read(c, "g", "c1", "s", ">", "COUNT", "5")
+        sid = c.call("SNAPSHOT", "CREATE")[1].decode()
+        before = normalised_full(r, "s")
+        for count in (1, 2, 3):
+            commands = snapshot_commands(c, sid, count)
+            assert sum(cmd[0] == b"XADD" for cmd in commands) == 12, count
+            assert replayed_on_redis(commands, ("s",), normalised_full) == {"s": before}
+
+
+@tidekv_only
 def test_snapshot_read_survives_forged_places_in_a_stream(server):
     """A cursor names a place inside a stream (an entry id, or a group, phase and consumer or
     id): forged ones read from somewhere or fail, never crash the server."""
