@@ -24,8 +24,8 @@ tidekv_bug = lambda reason: pytest.mark.xfail(not IS_REDIS, strict=True, reason=
 U64_MAX = 2 ** 64 - 1
 MAX_ID = "%d-%d" % (U64_MAX, U64_MAX)
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
-# names that are prefixes of one another, 0x00 (escaped in the records' keys) and 0xFF
-ODD_NAMES = [b"a", b"a\x00", b"ab", b"\x00", b"\xff", b"a\xff", b"a\x00\x01"]
+# names that are prefixes of one another, empty, 0x00 (escaped in the records' keys) and 0xFF
+ODD_NAMES = [b"", b"a", b"a\x00", b"ab", b"\x00", b"\xff", b"a\xff", b"a\x00\x01"]
 
 
 def pipeline(c, commands):
@@ -114,30 +114,38 @@ def bulk_reply_len(n):
 
 
 @tidekv_only
-def test_a_reply_exactly_at_the_bound_goes_whole_and_one_byte_past_is_cut(server, r):
+@pytest.mark.parametrize("cmd,fixed", [
+    (("GET", "v"), 0),
+    (("LRANGE", "l", "0", "-1"), len(b"*1\r\n")),
+    (("HGETALL", "h"), len(b"*2\r\n$1\r\nf\r\n")),
+    (("XRANGE", "s", "-", "+"), len(b"*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n")),
+], ids=["get", "lrange", "hgetall", "xrange"])
+def test_a_reply_exactly_at_the_bound_goes_whole_and_one_byte_past_is_cut(server, r, cmd, fixed):
     """The bound is the hard limit plus the 16 KB not counted (README): a reply of exactly that
-    many bytes goes out whole on a fresh connection, one a byte longer closes it. GET is one
-    bulk (reply_bulk), LRANGE an array of bulks."""
+    many bytes goes out whole on a fresh connection, one a byte longer closes it."""
     bound = 1000 + 16 * 1024
     r.config_set("client-output-buffer-limit", "normal 1000 0 0")
     try:
         for extra in (-1, 0, 1):
-            n = 17374 + extra
-            assert bulk_reply_len(n) == bound + extra
-            r.set("v", b"z" * n)
-            # a list of one element: "*1\r\n" before the bulk
-            r.delete("l")
-            r.rpush("l", b"y" * (n - 4))
-            for cmd, want in ((("GET", "v"), b"z" * n), (("LRANGE", "l", "0", "-1"), [b"y" * (n - 4)])):
-                with server.conn() as c:
-                    try:
-                        got = c.call(*cmd)
-                    except Exception as e:  # closed: the reply passed the bound
-                        got = e
-                    if extra <= 0:
-                        assert got == want, (cmd, extra)
-                    else:
-                        assert not isinstance(got, (bytes, list)), (cmd, extra)
+            n = bound - fixed - bulk_reply_len(17000) + 17000 + extra
+            assert fixed + bulk_reply_len(n) == bound + extra
+            value = b"z" * n
+            r.delete("v", "l", "h", "s")
+            r.set("v", value)
+            r.rpush("l", value)
+            r.hset("h", "f", value)
+            r.xadd("s", {"f": value}, id="1-0")
+            want = {"GET": value, "LRANGE": [value], "HGETALL": [b"f", value],
+                    "XRANGE": [[b"1-0", [b"f", value]]]}[cmd[0]]
+            with server.conn() as c:
+                try:
+                    got = c.call(*cmd)
+                except Exception as e:  # closed: the reply passed the bound
+                    got = e
+            if extra <= 0:
+                assert got == want, extra
+            else:
+                assert not isinstance(got, (bytes, list)), extra
             assert r.ping()
     finally:
         r.config_set("client-output-buffer-limit", "normal 1gb 256mb 60")
