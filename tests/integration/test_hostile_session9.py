@@ -18,6 +18,7 @@ import pytest
 from conftest import IS_REDIS, RespError, encode_command, raw, tidekv_only
 from test_cdc_helpers import RedisServer, poll_all, replay, replayed_on_redis, to_dict
 from test_stream_groups import normalised_full
+from test_tidekv_cdc import args_for, run_tool
 
 tidekv_bug = lambda reason: pytest.mark.xfail(not IS_REDIS, strict=True, reason=reason)  # noqa: E731
 
@@ -226,6 +227,29 @@ def test_snapshot_pages_of_odd_groups_replay_on_redis(server, c, r):
 
 
 @tidekv_only
+@pytest.mark.parametrize("batch", [1, 3])
+def test_tidekv_cdc_copies_a_stream_with_odd_groups(server, c, r, batch):
+    """tidekv-cdc copies the snapshot page by page (COUNT --batch): the copy's groups equal the
+    source's, whatever page a group, consumer or pending entry fell in."""
+    odd_groups(c, "s", deleted_pending=False)
+    odd_groups(c, "t", deleted_pending=False)
+    before = {k: normalised_full(r, k) for k in ("s", "t")}
+    consumer = "h9-%d" % batch
+    target = RedisServer().start()
+    try:
+        rc, _, err = run_tool(*args_for(server, target, "--once", "--batch", str(batch), consumer=consumer))
+        assert rc == 0, err
+        theirs = target.client()
+        try:
+            assert {k: normalised_full(theirs, k) for k in ("s", "t")} == before
+        finally:
+            theirs.close()
+    finally:
+        target.stop()
+        c.call("CDC", "DROP", consumer)
+
+
+@tidekv_only
 @tidekv_bug("SNAPSHOT READ's cursor holds a stream's place as raw bytes, an entry id (16 bytes) "
             "or a place among the groups (phase, u32 name length, name, rest); parse_group_place "
             "is tried first, so an entry id whose first byte is 'c' (or 'g' with an 11-byte name) "
@@ -301,6 +325,97 @@ def test_delconsumer_and_destroy_among_names_that_prefix_each_other(c, r):
     assert claimed == [i for i in ids if i != b"3-0"]  # the deleted entry's is dropped
     assert c.call("XAUTOCLAIM", "s", b"a\x00\x01", b"a", "0", "0", "COUNT", "100", "JUSTID")[1] == \
         [p[0] for p in pend[b"a\x00\x01"] if p[0] != b"3-0"]
+
+
+def test_destroy_and_delconsumer_after_claims_moved_pending_entries(c, r):
+    """Pending entries moved between consumers by XCLAIM, XAUTOCLAIM and a history read leave
+    each consumer's index naming only its own: DELCONSUMER of the one that lost them deletes
+    none of the winner's, DESTROY then leaves nothing a group of the same name could see."""
+    prefix_workload(c, "s")
+    _, pend = full_state(c, r, "s")
+    g = b"a\x00"
+    a_ids = [p[0] for p in pend[g] if p[1] == b"a"]
+    ab_ids = [p[0] for p in pend[g] if p[1] == b"ab"]
+    c.call("XCLAIM", "s", g, b"a\x00", "0", *a_ids, "JUSTID")  # a's all go to a\x00
+    c.call("XAUTOCLAIM", "s", g, b"", "0", ab_ids[0], "COUNT", "1", "JUSTID")  # one of ab's to ""
+    assert c.call("XGROUP", "DELCONSUMER", "s", g, b"a") == 0
+    moved = c.call("XGROUP", "DELCONSUMER", "s", g, b"ab")
+    assert moved == len(ab_ids) - 1
+    left = c.call("XPENDING", "s", g, "-", "+", "100")
+    assert [p[1] for p in left if p[1] in (b"a", b"ab")] == []
+    # XCLAIM dropped the pending entry whose entry was deleted (3-0) if it was a's
+    assert {p[0] for p in left} == {p[0] for p in pend[g] if (p[1] != b"ab" or p[0] == ab_ids[0]) and
+                                    not (p[1] == b"a" and p[0] == b"3-0")}
+    assert c.call("XPENDING", "s", g)[0] == len(left)
+    got = c.call("XREADGROUP", "GROUP", g, b"a\x00", "STREAMS", "s", "0")[0][1]
+    assert sorted(e[0] for e in got) == sorted(p[0] for p in left if p[1] == b"a\x00")
+    assert c.call("XGROUP", "DESTROY", "s", g) == 1
+    c.call("XGROUP", "CREATE", "s", g, "$")
+    for cons in ODD_NAMES:
+        assert c.call("XREADGROUP", "GROUP", g, cons, "STREAMS", "s", "0") == [[b"s", []]]
+    assert c.call("XPENDING", "s", g) == [0, None, None, None]
+    assert [x[1] for x in c.call("XINFO", "CONSUMERS", "s", g)] == sorted(ODD_NAMES)
+
+
+@pytest.mark.parametrize("how", ["copy", "rename"])
+def test_destroy_and_delconsumer_of_a_copied_or_renamed_stream(c, r, how):
+    prefix_workload(c, "s")
+    full, pend = full_state(c, r, "s")
+    if how == "copy":
+        assert c.call("COPY", "s", "d") == 1
+    else:
+        assert c.call("RENAME", "s", "d") == "OK"
+    assert full_state(c, r, "d") == (full, pend)
+    n = len([p for p in pend[b"ab"] if p[1] == b"a\x00"])
+    assert c.call("XGROUP", "DELCONSUMER", "d", b"ab", b"a\x00") == n
+    assert c.call("XGROUP", "DESTROY", "d", b"a") == 1
+    got_full, got_pend = full_state(c, r, "d")
+    assert set(got_pend) == set(pend) - {b"a"}
+    assert got_pend[b"ab"] == [p for p in pend[b"ab"] if p[1] != b"a\x00"]
+    assert all(got_pend[g] == pend[g] for g in got_pend if g != b"ab")
+    c.call("XGROUP", "CREATE", "d", b"a", "0")
+    assert c.call("XREADGROUP", "GROUP", b"a", b"a", "STREAMS", "d", "0") == [[b"d", []]]
+    if how == "copy":  # the original keeps everything
+        assert full_state(c, r, "s") == (full, pend)
+
+
+def test_destroy_and_delconsumer_in_the_multi_that_made_the_pending_entries(c):
+    pipeline(c, [("XADD", "s", "%d-0" % i, "f", "v") for i in range(1, 11)])
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XGROUP", "CREATE", "s", "g\x00", "0")
+    c.call("MULTI")
+    c.call("XREADGROUP", "GROUP", "g", "x", "COUNT", "3", "STREAMS", "s", ">")
+    c.call("XREADGROUP", "GROUP", "g", "x\x00", "COUNT", "2", "STREAMS", "s", ">")
+    c.call("XREADGROUP", "GROUP", "g\x00", "x", "COUNT", "4", "STREAMS", "s", ">")
+    c.call("XGROUP", "DELCONSUMER", "s", "g", "x")
+    c.call("XPENDING", "s", "g")
+    c.call("XGROUP", "DESTROY", "s", "g")
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XREADGROUP", "GROUP", "g", "x\x00", "STREAMS", "s", "0")
+    c.call("XPENDING", "s", "g\x00")
+    got = c.call("EXEC")
+    assert got[3:] == [3, [2, b"4-0", b"5-0", [[b"x\x00", b"2"]]], 1, "OK", [[b"s", []]],
+                       [4, b"1-0", b"4-0", [[b"x", b"4"]]]]
+
+
+def test_destroy_of_a_group_of_many_consumers(c):
+    pipeline(c, [("XADD", "s", "%d-0" % i, "f", "v") for i in range(1, 401)])
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XGROUP", "CREATE", "s", "g2", "0")
+    names = ["c%d" % i for i in range(200)] + ["c%d\x00" % i for i in range(200)]
+    pipeline(c, [("XREADGROUP", "GROUP", g, n, "COUNT", "1", "STREAMS", "s", ">") for n in names
+                 for g in ("g", "g2")])
+    assert c.call("XPENDING", "s", "g")[0] == 400
+    assert c.call("XGROUP", "DELCONSUMER", "s", "g", "c1") == 1
+    assert c.call("XGROUP", "DESTROY", "s", "g") == 1
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    assert pipeline(c, [("XREADGROUP", "GROUP", "g", n, "STREAMS", "s", "0") for n in names[::37]]) == \
+        [[[b"s", []]]] * len(names[::37])
+    # the history reads made their consumers anew, with nothing pending
+    assert [(x[1], x[3]) for x in c.call("XINFO", "CONSUMERS", "s", "g")] == \
+        sorted((n.encode(), 0) for n in names[::37])
+    assert c.call("XPENDING", "s", "g2")[0] == 400
+    assert len(c.call("XINFO", "CONSUMERS", "s", "g2")) == 400
 
 
 def test_delconsumer_and_destroy_inside_multi_and_under_watch(server, c, r):
@@ -379,6 +494,31 @@ def test_greatest_id_mixed_with_gt_and_real_ids_over_several_streams(c):
     assert c.call("XPENDING", "s1", "g")[0] == 2  # NOACK: 3-0 not pending
     assert c.call("XREADGROUP", "GROUP", "g", "fresh", "STREAMS", "s1", MAX_ID) is None
     assert [x[1] for x in c.call("XINFO", "CONSUMERS", "s1", "g")] == [b"c"]  # none made
+
+
+def test_greatest_id_spelt_otherwise_and_blocking_mixed_with_history(c):
+    c.call("XADD", "s", "1-0", "f", "v")
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
+    c.call("XADD", "s", "2-0", "f", "w")
+    # the greatest ms alone is history from ms-0, not new entries
+    assert c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", str(U64_MAX)) == [[b"s", []]]
+    assert c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "$") == RespError(
+        "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of "
+        "this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would "
+        "just return an empty result set.")
+    assert isinstance(c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "%d-%d" % (U64_MAX, 2 ** 64)),
+                      RespError)
+    # BLOCK with the greatest id and a history id: served at once, the history and the new entry
+    t0 = time.monotonic()
+    got = c.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "2000", "STREAMS", "s", "s", MAX_ID, "0")
+    assert time.monotonic() - t0 < 1.5
+    assert got == [[b"s", [[b"2-0", [b"f", b"w"]]]], [b"s", [[b"1-0", [b"f", b"v"]], [b"2-0", [b"f", b"w"]]]]]
+    # nothing new: the history alone, at once
+    t0 = time.monotonic()
+    got = c.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "2000", "STREAMS", "s", "s", MAX_ID, "1-0")
+    assert time.monotonic() - t0 < 1.5
+    assert got == [[b"s", [[b"2-0", [b"f", b"w"]]]]]
 
 
 def test_block_with_the_greatest_id_waits_for_a_new_entry(server, c):
