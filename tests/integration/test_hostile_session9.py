@@ -155,16 +155,20 @@ def test_a_reply_exactly_at_the_bound_goes_whole_and_one_byte_past_is_cut(server
 # ---------------------------------------------------------------- 2. SNAPSHOT READ pages groups
 
 def snapshot_pages(c, sid, count, *opts):
-    """[(commands of a page)] of SNAPSHOT READ sid, page by page."""
+    """[(db, command) of a page] of SNAPSHOT READ sid, page by page."""
     cursor, pages = "0", []
     while True:
         d = to_dict(c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", str(count), *opts))
         assert not isinstance(d, RespError), d
-        pages.append([cmd for e in d["entries"] for cmd in to_dict(e)["commands"]])
+        pages.append([(to_dict(e)["db"], tuple(cmd)) for e in d["entries"] for cmd in to_dict(e)["commands"]])
         cursor = d["cursor"].decode() if isinstance(d["cursor"], bytes) else d["cursor"]
         if cursor == "0":
             return pages
         assert len(pages) < 10000
+
+
+def snapshot_commands(c, sid, count, *opts):
+    return [list(cmd) for p in snapshot_pages(c, sid, count, *opts) for _, cmd in p]
 
 
 def odd_groups(c, key, deleted_pending=True):
@@ -188,33 +192,42 @@ def odd_groups(c, key, deleted_pending=True):
 def test_snapshot_pages_split_among_groups_at_every_point(server, c, r):
     """Whatever COUNT (or cdc-poll-max-bytes of 1) cuts the pages, they hold the same commands in
     the same order as one page does: no command lost or repeated where a page ends among the
-    groups, consumers or pending entries, across two streams and other keys."""
+    groups, consumers or pending entries, across streams (one empty, one with a TTL, one in
+    db 1) and other keys, with and without filters."""
     odd_groups(c, "s")
     odd_groups(c, "t", deleted_pending=False)
+    c.call("PEXPIRE", "t", "100000")
+    c.call("XGROUP", "CREATE", "e", b"", "$", "MKSTREAM")
+    c.call("XGROUP", "CREATE", "e", b"\x00", "$")
+    c.call("XGROUP", "CREATECONSUMER", "e", b"\x00", b"")
     c.call("SET", "str", "x")
+    c.call("SELECT", "1")
+    odd_groups(c, "u", deleted_pending=False)
+    c.call("SELECT", "0")
     sid = c.call("SNAPSHOT", "CREATE")[1].decode()
     whole = snapshot_pages(c, sid, 10000)
     assert len(whole) == 1
     whole = whole[0]
-    assert sum(cmd[:2] == [b"XGROUP", b"CREATECONSUMER"] for cmd in whole) >= 20
-    assert sum(cmd[0] == b"XCLAIM" for cmd in whole) >= 10
+    assert sum(cmd[:2] == (b"XGROUP", b"CREATECONSUMER") for _, cmd in whole) >= 30
+    assert sum(cmd[0] == b"XCLAIM" for _, cmd in whole) >= 20
+    assert {db for db, _ in whole} == {0, 1}
     for count in range(1, len(whole) + 2):
         pages = snapshot_pages(c, sid, count)
-        assert [cmd for p in pages for cmd in p] == whole, count
-        # a page holds COUNT elements at most, plus each stream's DEL and XSETID, the string's DEL
-        assert max(len(p) for p in pages) <= count + 5, count
-    for opts in (("MATCH", "s"), ("TYPE", "stream"), ("DB", "0", "MATCH", "[st]")):
-        want = [cmd for cmd in whole if opts[:2] != ("MATCH", "s") or cmd[1] == b"s" or
-                (cmd[0] == b"XGROUP" and cmd[2] == b"s")]
-        want = [cmd for cmd in want if cmd[1] != b"str"]
+        assert [x for p in pages for x in p] == whole, count
+        # a page holds COUNT elements at most, plus each stream's DEL, XSETID and PEXPIREAT
+        assert max(len(p) for p in pages) <= count + 3 * 4 + 1, count
+    for opts, keys in ((("MATCH", "[su]"), {b"s", b"u"}), (("TYPE", "stream"), {b"s", b"t", b"e", b"u"}),
+                       (("DB", "0", "MATCH", "[et]"), {b"e", b"t"}), (("DB", "1",), {b"u"})):
+        want = snapshot_pages(c, sid, 10000, *opts)[0]
+        assert {cmd[2] if cmd[0] == b"XGROUP" else cmd[1] for _, cmd in want} == keys, opts
         for count in (1, 2, 3, 7):
-            assert [cmd for p in snapshot_pages(c, sid, count, *opts) for cmd in p] == want, (opts, count)
+            assert [x for p in snapshot_pages(c, sid, count, *opts) for x in p] == want, (opts, count)
     r.config_set("cdc-poll-max-bytes", "1")
     try:
         pages = snapshot_pages(c, sid, 1000)
     finally:
         r.config_set("cdc-poll-max-bytes", "16mb")
-    assert [cmd for p in pages for cmd in p] == whole
+    assert [x for p in pages for x in p] == whole
 
 
 @tidekv_only
@@ -222,7 +235,7 @@ def test_snapshot_pages_of_odd_groups_replay_on_redis(server, c, r):
     odd_groups(c, "s", deleted_pending=False)
     sid = c.call("SNAPSHOT", "CREATE")[1].decode()
     before = normalised_full(r, "s")
-    commands = [cmd for p in snapshot_pages(c, sid, 2) for cmd in p]
+    commands = snapshot_commands(c, sid, 2)
     assert replayed_on_redis(commands, ("s",), normalised_full) == {"s": before}
 
 
@@ -261,7 +274,7 @@ def test_snapshot_entry_id_that_reads_like_a_group_place(server, c, ms):
     c.call("XADD", "s", "%d-0" % ms, "f", "b")
     c.call("XADD", "s", "%d-1" % ms, "f", "c")
     sid = c.call("SNAPSHOT", "CREATE")[1].decode()
-    commands = [cmd for p in snapshot_pages(c, sid, 1) for cmd in p]
+    commands = snapshot_commands(c, sid, 1)
     assert [cmd[2] for cmd in commands if cmd[0] == b"XADD"] == [b"1-1", b"%d-0" % ms, b"%d-1" % ms]
     assert any(cmd[0] == b"XSETID" for cmd in commands)
 
