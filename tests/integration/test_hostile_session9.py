@@ -263,6 +263,31 @@ def test_tidekv_cdc_copies_a_stream_with_odd_groups(server, c, r, batch):
 
 
 @tidekv_only
+@tidekv_bug("a SNAPSHOT READ page among a stream's groups passes the room left in the client's "
+            "output limit and the client is closed: the page's check counts a consumer as its "
+            "name's length only (not the key and group it repeats) and the reply's cursor, which "
+            "now holds the group's and the consumer's names hex-encoded, is not counted at all")
+def test_snapshot_page_among_big_group_names_keeps_within_the_clients_room(server, c, r):
+    """Elements of about 4 KB, a room of 17 KB (client-output-buffer-limit normal 1000 plus the
+    16 KB not counted): README says a reply stops taking elements once it holds the room left,
+    so COUNT 10000 gives pages of a few elements; none may close the client."""
+    c.call("XADD", "s", "1-0", "f", "v")
+    group = b"G" * 2000
+    c.call("XGROUP", "CREATE", "s", group, "0")
+    for i in range(8):
+        c.call("XGROUP", "CREATECONSUMER", "s", group, b"%02d" % i + b"C" * 1998)
+    sid = c.call("SNAPSHOT", "CREATE")[1].decode()
+    before = normalised_full(r, "s")
+    r.config_set("client-output-buffer-limit", "normal 1000 0 0")
+    try:
+        with server.conn() as fresh:
+            commands = snapshot_commands(fresh, sid, 10000)
+    finally:
+        r.config_set("client-output-buffer-limit", "normal 1gb 256mb 60")
+    assert replayed_on_redis(commands, ("s",), normalised_full) == {"s": before}
+
+
+@tidekv_only
 @tidekv_bug("SNAPSHOT READ's cursor holds a stream's place as raw bytes, an entry id (16 bytes) "
             "or a place among the groups (phase, u32 name length, name, rest); parse_group_place "
             "is tried first, so an entry id whose first byte is 'c' (or 'g' with an 11-byte name) "
