@@ -395,6 +395,37 @@ def test_destroy_and_delconsumer_after_claims_moved_pending_entries(c, r):
     assert [x[1] for x in c.call("XINFO", "CONSUMERS", "s", g)] == sorted(ODD_NAMES)
 
 
+@pytest.mark.parametrize("drop", [
+    ("XCLAIM", "s", "g", "b", "0", "2-0", "4-0", "JUSTID"),
+    ("XCLAIM", "s", "g", "a", "0", "2-0", "4-0"),
+    ("XAUTOCLAIM", "s", "g", "b", "0", "0", "COUNT", "10"),
+    ("XAUTOCLAIM", "s", "g", "a", "0", "0", "COUNT", "1", "JUSTID"),
+    ("XACK", "s", "g", "2-0"),
+], ids=["xclaim_other", "xclaim_self", "xautoclaim_other", "xautoclaim_self_count1", "xack"])
+def test_delconsumer_after_pending_entries_of_deleted_entries_were_dropped(c, drop):
+    """XCLAIM / XAUTOCLAIM drop a pending entry whose entry was deleted: the owner's index must
+    lose it too, or DELCONSUMER (which now trusts that index) miscounts the group."""
+    pipeline(c, [("XADD", "s", "%d-0" % i, "f", "v") for i in range(1, 6)])
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    c.call("XREADGROUP", "GROUP", "g", "a", "COUNT", "4", "STREAMS", "s", ">")
+    c.call("XREADGROUP", "GROUP", "g", "b", "STREAMS", "s", ">")
+    c.call("XDEL", "s", "2-0", "3-0")
+    c.call(*drop)
+    pend = c.call("XPENDING", "s", "g", "-", "+", "100")
+    a_had = sum(p[1] == b"a" for p in pend)
+    assert c.call("XGROUP", "DELCONSUMER", "s", "g", "a") == a_had
+    left = c.call("XPENDING", "s", "g", "-", "+", "100")
+    assert [p[:2] + p[3:] for p in left] == [p[:2] + p[3:] for p in pend if p[1] != b"a"]
+    summary = c.call("XPENDING", "s", "g")
+    assert summary[0] == len(left)
+    info = dict(zip(*[iter(c.call("XINFO", "GROUPS", "s")[0])] * 2))
+    assert info[b"pending"] == len(left) and info[b"consumers"] == len({p[1] for p in left} | {b"b"})
+    assert c.call("XGROUP", "DESTROY", "s", "g") == 1
+    c.call("XGROUP", "CREATE", "s", "g", "0")
+    assert c.call("XREADGROUP", "GROUP", "g", "a", "STREAMS", "s", "0") == [[b"s", []]]
+    assert c.call("XPENDING", "s", "g") == [0, None, None, None]
+
+
 @pytest.mark.parametrize("how", ["copy", "rename"])
 def test_destroy_and_delconsumer_of_a_copied_or_renamed_stream(c, r, how):
     prefix_workload(c, "s")
@@ -559,6 +590,15 @@ def test_greatest_id_spelt_otherwise_and_blocking_mixed_with_history(c):
     assert got == [[b"s", [[b"2-0", [b"f", b"w"]]]]]
 
 
+def wait_blocked(c):
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if b"cmd=xreadgroup" in c.call("CLIENT", "LIST"):
+            return
+        time.sleep(0.02)
+    raise AssertionError("the reader never blocked")
+
+
 def test_block_with_the_greatest_id_waits_for_a_new_entry(server, c):
     c.call("XADD", "s", "1-0", "f", "old")
     c.call("XGROUP", "CREATE", "s", "g", "0")
@@ -571,12 +611,7 @@ def test_block_with_the_greatest_id_waits_for_a_new_entry(server, c):
 
     t = threading.Thread(target=blocked)
     t.start()
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        clients = c.call("CLIENT", "LIST").decode()
-        if "cmd=xreadgroup" in clients:
-            break
-        time.sleep(0.02)
+    wait_blocked(c)
     c.call("XADD", "s", "2-0", "f", "new")
     t.join(6)
     assert got["r"] == [[b"s", [[b"2-0", [b"f", b"new"]]]]]
@@ -594,6 +629,23 @@ def test_greatest_id_reads_record_as_gt_reads_do(server, c, r):
     c.call("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "s", MAX_ID)
     c.call("XREADGROUP", "GROUP", "g", "d", "NOACK", "STREAMS", "s", MAX_ID)
     c.call("XREADGROUP", "GROUP", "g", "e", "STREAMS", "s", MAX_ID)  # nothing: no consumer, no record
+    # in MULTI, BLOCK does not wait: nothing new, a null
+    c.call("MULTI")
+    c.call("XREADGROUP", "GROUP", "g", "f", "BLOCK", "1000", "STREAMS", "s", MAX_ID)
+    assert c.call("EXEC") == [None]
+    # a blocked read woken by a new entry records as a served one does
+    got = {}
+
+    def blocked():
+        with server.conn() as b:
+            got["r"] = b.call("XREADGROUP", "GROUP", "g", "w", "BLOCK", "5000", "STREAMS", "s", MAX_ID)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    wait_blocked(c)
+    c.call("XADD", "s", "3-0", "f", "c")
+    t.join(6)
+    assert got["r"] == [[b"s", [[b"3-0", [b"f", b"c"]]]]]
     rs = RedisServer()
     try:
         rs.start()
