@@ -348,6 +348,23 @@ def full_state(c, r, key):
     return full, pend
 
 
+def assert_changes_replay(r, base, key):
+    """The change records from sequence base on, replayed into a fresh redis-server, leave the
+    key's groups as tidekv holds them."""
+    rs = RedisServer()
+    try:
+        rs.start()
+        with rs.conn() as rc:
+            assert replay(rc, poll_all(r, base, "RESP")) == []
+        theirs = rs.client()
+        try:
+            assert normalised_full(theirs, key) == normalised_full(r, key)
+        finally:
+            theirs.close()
+    finally:
+        rs.stop()
+
+
 def prefix_workload(c, key):
     pipeline(c, [("XADD", key, "%d-0" % i, "f", "%d" % i) for i in range(1, 41)])
     for g in ODD_NAMES:
@@ -558,18 +575,7 @@ def test_delconsumer_and_destroy_change_records_replay_on_redis(server, c, r):
     c.call("XGROUP", "CREATE", "s", b"a\x00\x01", "0")
     c.call("XREADGROUP", "GROUP", b"a\x00\x01", b"a", "COUNT", "3", "STREAMS", "s", ">")
     c.call("EXEC")
-    rs = RedisServer()
-    try:
-        rs.start()
-        with rs.conn() as rc:
-            assert replay(rc, poll_all(r, base, "RESP")) == []
-        theirs = rs.client()
-        try:
-            assert normalised_full(theirs, "s") == normalised_full(r, "s")
-        finally:
-            theirs.close()
-    finally:
-        rs.stop()
+    assert_changes_replay(r, base, "s")
 
 
 # ---------------------------------------------------------------- 4. the greatest id as >
@@ -621,31 +627,30 @@ def test_greatest_id_spelt_otherwise_and_blocking_mixed_with_history(c):
     assert got == [[b"s", [[b"2-0", [b"f", b"w"]]]]]
 
 
-def wait_blocked(c):
+def blocked_read(server, c, consumer, write):
+    """XREADGROUP GROUP g <consumer> BLOCK 5000 STREAMS s <greatest id> on its own connection,
+    once it waits: `write` on c; returns the blocked read's reply."""
+    got = {}
+
+    def blocked():
+        with server.conn() as b:
+            got["r"] = b.call("XREADGROUP", "GROUP", "g", consumer, "BLOCK", "5000", "STREAMS", "s", MAX_ID)
+
+    t = threading.Thread(target=blocked)
+    t.start()
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        if b"cmd=xreadgroup" in c.call("CLIENT", "LIST"):
-            return
+    while b"cmd=xreadgroup" not in c.call("CLIENT", "LIST") and time.monotonic() < deadline:
         time.sleep(0.02)
-    raise AssertionError("the reader never blocked")
+    c.call(*write)
+    t.join(6)
+    return got.get("r")
 
 
 def test_block_with_the_greatest_id_waits_for_a_new_entry(server, c):
     c.call("XADD", "s", "1-0", "f", "old")
     c.call("XGROUP", "CREATE", "s", "g", "0")
     c.call("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")
-    got = {}
-
-    def blocked():
-        with server.conn() as b:
-            got["r"] = b.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "5000", "STREAMS", "s", MAX_ID)
-
-    t = threading.Thread(target=blocked)
-    t.start()
-    wait_blocked(c)
-    c.call("XADD", "s", "2-0", "f", "new")
-    t.join(6)
-    assert got["r"] == [[b"s", [[b"2-0", [b"f", b"new"]]]]]
+    assert blocked_read(server, c, "c", ("XADD", "s", "2-0", "f", "new")) == [[b"s", [[b"2-0", [b"f", b"new"]]]]]
     assert c.call("XPENDING", "s", "g")[0] == 2
     # BLOCK with the greatest id times out with a null reply when nothing comes
     assert c.call("XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", MAX_ID) is None
@@ -665,27 +670,5 @@ def test_greatest_id_reads_record_as_gt_reads_do(server, c, r):
     c.call("XREADGROUP", "GROUP", "g", "f", "BLOCK", "1000", "STREAMS", "s", MAX_ID)
     assert c.call("EXEC") == [None]
     # a blocked read woken by a new entry records as a served one does
-    got = {}
-
-    def blocked():
-        with server.conn() as b:
-            got["r"] = b.call("XREADGROUP", "GROUP", "g", "w", "BLOCK", "5000", "STREAMS", "s", MAX_ID)
-
-    t = threading.Thread(target=blocked)
-    t.start()
-    wait_blocked(c)
-    c.call("XADD", "s", "3-0", "f", "c")
-    t.join(6)
-    assert got["r"] == [[b"s", [[b"3-0", [b"f", b"c"]]]]]
-    rs = RedisServer()
-    try:
-        rs.start()
-        with rs.conn() as rc:
-            assert replay(rc, poll_all(r, base, "RESP")) == []
-        theirs = rs.client()
-        try:
-            assert normalised_full(theirs, "s") == normalised_full(r, "s")
-        finally:
-            theirs.close()
-    finally:
-        rs.stop()
+    assert blocked_read(server, c, "w", ("XADD", "s", "3-0", "f", "c")) == [[b"s", [[b"3-0", [b"f", b"c"]]]]]
+    assert_changes_replay(r, base, "s")
