@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import IS_REDIS, RespError, encode_command, raw, tidekv_only
-from test_cdc_helpers import RedisServer, poll_all, replay, replayed_on_redis, to_dict
+from test_cdc_helpers import RedisServer, json_update, poll_all, replay, replayed_on_redis, to_dict
 from test_stream_groups import normalised_full
 from test_tidekv_cdc import args_for, run_tool
 
@@ -160,7 +160,8 @@ def snapshot_pages(c, sid, count, *opts):
     while True:
         d = to_dict(c.call("SNAPSHOT", "READ", sid, cursor, "COUNT", str(count), *opts))
         assert not isinstance(d, RespError), d
-        pages.append([(to_dict(e)["db"], tuple(cmd)) for e in d["entries"] for cmd in to_dict(e)["commands"]])
+        entries = [json_update(e) if "JSON" in opts else to_dict(e) for e in d["entries"]]
+        pages.append([(e["db"], tuple(cmd)) for e in entries for cmd in e["commands"]])
         cursor = d["cursor"].decode() if isinstance(d["cursor"], bytes) else d["cursor"]
         if cursor == "0":
             return pages
@@ -222,6 +223,8 @@ def test_snapshot_pages_split_among_groups_at_every_point(server, c, r):
         assert {cmd[2] if cmd[0] == b"XGROUP" else cmd[1] for _, cmd in want} == keys, opts
         for count in (1, 2, 3, 7):
             assert [x for p in snapshot_pages(c, sid, count, *opts) for x in p] == want, (opts, count)
+    for count in (1, 2, 5):  # names of any bytes, base64 in JSON
+        assert [x for p in snapshot_pages(c, sid, count, "FORMAT", "JSON") for x in p] == whole, count
     r.config_set("cdc-poll-max-bytes", "1")
     try:
         pages = snapshot_pages(c, sid, 1000)
