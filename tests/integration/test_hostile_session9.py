@@ -630,6 +630,21 @@ def test_greatest_id_spelt_otherwise_and_blocking_mixed_with_history(c):
     assert got == [[b"s", [[b"2-0", [b"f", b"w"]]]]]
 
 
+@pytest.mark.parametrize("new_id", [">", MAX_ID])
+def test_new_entries_all_deleted_since_the_groups_last_id(c, new_id):
+    """The stream's last id is past the group's, but XDEL took every entry after it: Redis 7.0
+    answers a null array, makes no consumer and leaves the group's id; `>` and the greatest id
+    alike."""
+    c.call("XADD", "s", "1-0", "f", "v")
+    c.call("XGROUP", "CREATE", "s", "g", "$")
+    c.call("XADD", "s", "2-0", "f", "v")
+    c.call("XDEL", "s", "2-0")
+    got = c.call("XREADGROUP", "GROUP", "g", "fresh", "STREAMS", "s", new_id)
+    consumers = [x[1] for x in c.call("XINFO", "CONSUMERS", "s", "g")]
+    group = dict(zip(*[iter(c.call("XINFO", "GROUPS", "s")[0])] * 2))
+    assert (got, consumers, group[b"last-delivered-id"]) == (None, [], b"1-0")
+
+
 def blocked_read(server, c, consumer, write):
     """XREADGROUP GROUP g <consumer> BLOCK 5000 STREAMS s <greatest id> on its own connection,
     once it waits: `write` on c; returns the blocked read's reply."""
