@@ -538,6 +538,34 @@ def test_destroy_of_a_group_of_many_consumers(c):
     assert len(c.call("XINFO", "CONSUMERS", "s", "g2")) == 400
 
 
+@tidekv_only
+def test_delconsumer_and_destroy_failing_at_every_read_leave_the_group_whole(make_server):
+    """A storage read failing at any point of DELCONSUMER or DESTROY (the consumers' walk, each
+    deletion walk, every batch) answers the storage error and leaves every group as it was
+    (README: the command's writes roll back); then the command goes through."""
+    server = make_server(["--debug-fault-injection", "yes"])
+    r = server.client(decode_responses=False)
+    with server.conn() as c:
+        pipeline(c, [("XADD", "s", "%d-0" % i, "f", "v") for i in range(1, 13)])
+        for g in (b"a", b"a\x00", b"ab"):
+            c.call("XGROUP", "CREATE", "s", g, "0")
+            for cons in (b"", b"a", b"a\x00", b"ab"):
+                c.call("XREADGROUP", "GROUP", g, cons, "COUNT", "2", "STREAMS", "s", ">")
+        for cmd, want in ((("XGROUP", "DELCONSUMER", "s", b"a", b"a"), 2), (("XGROUP", "DESTROY", "s", b"a"), 1),
+                          (("XGROUP", "DESTROY", "s", b"a\x00"), 1)):
+            before = full_state(c, r, "s")
+            for n in range(1, 500):
+                c.call("DEBUG", "READ-ERROR-AFTER", str(n))
+                got = c.call(*cmd)
+                c.call("DEBUG", "READ-ERROR-AFTER", "0")
+                if got == want:
+                    break
+                assert got == RespError("ERR storage error, see the server log"), (cmd, n, got)
+                assert full_state(c, r, "s") == before, (cmd, n)
+            assert n > 1 and got == want, cmd
+    r.close()
+
+
 def test_delconsumer_and_destroy_inside_multi_and_under_watch(server, c, r):
     prefix_workload(c, "s")
     _, pend = full_state(c, r, "s")
