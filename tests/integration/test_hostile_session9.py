@@ -7,20 +7,20 @@ behaviour is Redis's):
 3. XGROUP DESTROY / DELCONSUMER deleting by prefix without reading each pending entry;
 4. XREADGROUP with the greatest id meaning `>`.
 
-Known bugs are xfail(strict=True) tests that say what is wrong, so that they flip when fixed."""
+It found two bugs, both fixed: a stream entry whose id bytes read as a place among the groups
+resumed a snapshot page there (losing the rest of the stream), and a page among big names
+passed the client's room (its cursor and the names a command repeats were not counted)."""
 
-import struct
 import threading
 import time
 
 import pytest
 
-from conftest import IS_REDIS, RespError, encode_command, raw, tidekv_only
+from conftest import RespError, encode_command, raw, tidekv_only
 from test_cdc_helpers import RedisServer, json_update, poll_all, replay, replayed_on_redis, to_dict
 from test_stream_groups import normalised_full
 from test_tidekv_cdc import args_for, run_tool
 
-tidekv_bug = lambda reason: pytest.mark.xfail(not IS_REDIS, strict=True, reason=reason)  # noqa: E731
 
 U64_MAX = 2 ** 64 - 1
 MAX_ID = "%d-%d" % (U64_MAX, U64_MAX)
@@ -284,10 +284,6 @@ def test_tidekv_cdc_copies_a_stream_whose_page_ends_among_its_groups(server, c, 
 
 
 @tidekv_only
-@tidekv_bug("a SNAPSHOT READ page among a stream's groups passes the room left in the client's "
-            "output limit and the client is closed: the page's check counts a consumer as its "
-            "name's length only (not the key and group it repeats) and the reply's cursor, which "
-            "now holds the group's and the consumer's names hex-encoded, is not counted at all")
 def test_snapshot_page_among_big_group_names_keeps_within_the_clients_room(server, c, r):
     """Elements of about 4 KB, a room of 17 KB (client-output-buffer-limit normal 1000 plus the
     16 KB not counted): README says a reply stops taking elements once it holds the room left,
@@ -309,11 +305,6 @@ def test_snapshot_page_among_big_group_names_keeps_within_the_clients_room(serve
 
 
 @tidekv_only
-@tidekv_bug("SNAPSHOT READ's cursor holds a stream's place as raw bytes, an entry id (16 bytes) "
-            "or a place among the groups (phase, u32 name length, name, rest); parse_group_place "
-            "is tried first, so an entry id whose first byte is 'c' (or 'g' with an 11-byte name) "
-            "and whose next four bytes are a small length is read as a group place: the page skips "
-            "the rest of the entries and the stream's XSETID, and the snapshot loses them")
 @pytest.mark.parametrize("ms", [0x63 << 56, (0x67 << 56) | (11 << 24)], ids=["c_consumers", "g_create"])
 def test_snapshot_entry_id_that_reads_like_a_group_place(server, c, ms):
     c.call("XADD", "s", "1-1", "f", "a")
@@ -326,8 +317,6 @@ def test_snapshot_entry_id_that_reads_like_a_group_place(server, c, ms):
 
 
 @tidekv_only
-@tidekv_bug("tidekv-cdc loses a stream's entries from the one whose id reads as a group place "
-            "on (the SNAPSHOT READ cursor bug above), here the 1001st of the stream")
 def test_tidekv_cdc_copy_of_entries_whose_ids_read_like_a_group_place(server, c, r):
     ms = 0x63 << 56
     pipeline(c, [("XADD", "s", "%d-0" % i, "f", "v") for i in range(1, TOOL_PAGE)])
