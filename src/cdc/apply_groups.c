@@ -16,8 +16,6 @@
 struct group_note {
     size_t index; /* the key's */
     uint64_t version;
-    const char *subkey; /* in the batch */
-    size_t subkey_len;
     uint8_t tag;
     stream_id id;
     size_t group_at, group_len, consumer_at, consumer_len, before_at, before_len; /* in the arena */
@@ -47,6 +45,13 @@ static int malformed(apply_groups *g, const group_stream *s) {
 static int disagree(apply_groups *g, const group_stream *s, const char *what) {
     return fail(g, "ERR APPLYBATCH: the consumer groups of stream '%.*s' disagree with their records: %s",
                 shown(s->klen), s->key, what);
+}
+
+/* The stream's metadata counts the groups it holds. */
+static int check_groups_count(apply_groups *g, const group_stream *s, uint64_t held) {
+    if (s->after->stream.groups == held) return 0;
+    return fail(g, "ERR APPLYBATCH: stream '%.*s' would say %llu consumer groups but hold %llu", shown(s->klen), s->key,
+                (unsigned long long)s->after->stream.groups, (unsigned long long)held);
 }
 
 static int storage_error(apply_groups *g) { return fail(g, "ERR storage error reading a key the batch writes"); }
@@ -89,8 +94,7 @@ int apply_groups_note(apply_groups *g, const group_stream *s, uint64_t version, 
                       const char *sub, size_t sublen, const char *value, size_t vlen, int read_before) {
     if (sg_subkey_decode(sub, sublen, &g->sk) < 0 || (value && sg_record_check(&g->sk, value, vlen) < 0))
         return malformed(g, s);
-    group_note n = {.index = s->index, .version = version, .subkey = subkey, .subkey_len = subkey_len,
-                    .tag = g->sk.tag, .id = g->sk.id};
+    group_note n = {.index = s->index, .version = version, .tag = g->sk.tag, .id = g->sk.id};
     n.group_len = g->sk.group.len;
     n.group_at = keep(g, g->sk.group.data, n.group_len);
     n.consumer_len = g->sk.consumer.len;
@@ -438,10 +442,7 @@ int apply_groups_describe_change(apply_groups *g, const group_stream *s) {
     }
     buf_free(&c.owner);
     free(acks);
-    if (rc == 0 && groups != s->after->stream.groups)
-        rc = fail(g, "ERR APPLYBATCH: stream '%.*s' would say %llu consumer groups but hold %llu", shown(s->klen),
-                  s->key, (unsigned long long)s->after->stream.groups, (unsigned long long)groups);
-    return rc;
+    return rc == 0 ? check_groups_count(g, s, groups) : -1;
 }
 
 /* ---- a stream recorded whole: every record walked ---- */
@@ -542,105 +543,78 @@ static int add_checked(uint64_t *sum, uint64_t n) {
     return 0;
 }
 
-/* What the walks count, to be compared at the end. */
+/* What the walks count, to be compared at the end, and the run they are in. */
 typedef struct group_totals {
     uint64_t groups, consumers, pending;         /* groups, and the sums of their counts */
     uint64_t consumer_records, owned, nacks, owned_records; /* records, and the consumers' sum */
+    record_run run;
+    buf owner;
 } group_totals;
 
+/* Visits a record the walk is at (decoded in g->sk, its value checked): 0, or -1. */
+typedef int (*record_visit)(apply_groups *g, const group_stream *s, group_totals *t, const char *v, size_t vlen);
+
 /* 'G': each group, recorded as XGROUP CREATE. */
-static int walk_groups(apply_groups *g, const group_stream *s, group_totals *t) {
-    tag_walk w;
-    walk_open(g, s, SG_TAG_GROUP, &w);
-    const char *v;
-    size_t vlen;
-    int rc;
-    while ((rc = walk_next(g, s, &w, &v, &vlen)) == 1) {
-        sg_group grp;
-        if (sg_group_decode(v, vlen, &grp) < 0) abort(); /* checked by walk_next */
-        t->groups++;
-        if (add_checked(&t->consumers, grp.consumers) < 0 || add_checked(&t->pending, grp.pending) < 0) {
-            rc = disagree(g, s, "a group's counts");
-            break;
-        }
-        emit_group_position(g, s, "CREATE", slice_of(&g->sk.group), &grp);
-    }
-    walk_close(&w);
-    return rc;
+static int visit_group(apply_groups *g, const group_stream *s, group_totals *t, const char *v, size_t vlen) {
+    sg_group grp;
+    if (sg_group_decode(v, vlen, &grp) < 0) return malformed(g, s); /* checked: never */
+    t->groups++;
+    if (add_checked(&t->consumers, grp.consumers) < 0 || add_checked(&t->pending, grp.pending) < 0)
+        return disagree(g, s, "a group's counts");
+    emit_group_position(g, s, "CREATE", slice_of(&g->sk.group), &grp);
+    return 0;
 }
 
 /* 'C': each consumer, of a group there is, as many as it says; recorded as CREATECONSUMER. */
-static int walk_consumers(apply_groups *g, const group_stream *s, group_totals *t, record_run *r) {
-    tag_walk w;
-    walk_open(g, s, SG_TAG_CONSUMER, &w);
-    const char *v;
-    size_t vlen;
-    int rc;
-    while ((rc = walk_next(g, s, &w, &v, &vlen)) == 1) {
-        sg_consumer c;
-        if (sg_consumer_decode(v, vlen, &c) < 0) abort(); /* checked by walk_next */
-        t->consumer_records++;
-        if (add_checked(&t->owned, c.pending) < 0) {
-            rc = disagree(g, s, "a consumer's pending count");
-            break;
-        }
-        if (run_step(g, s, r, 0, "a group's consumer count") < 0) {
-            rc = -1;
-            break;
-        }
-        slice name = slice_of(&g->sk.consumer);
-        emit_xgroup(g, s, "CREATECONSUMER", slice_of(&g->sk.group), &name);
-    }
-    walk_close(&w);
-    return rc < 0 || run_end(g, s, r, "a group's consumer count") < 0 ? -1 : 0;
+static int visit_consumer(apply_groups *g, const group_stream *s, group_totals *t, const char *v, size_t vlen) {
+    sg_consumer c;
+    if (sg_consumer_decode(v, vlen, &c) < 0) return malformed(g, s); /* checked: never */
+    t->consumer_records++;
+    if (add_checked(&t->owned, c.pending) < 0) return disagree(g, s, "a consumer's pending count");
+    if (run_step(g, s, &t->run, 0, "a group's consumer count") < 0) return -1;
+    slice name = slice_of(&g->sk.consumer);
+    emit_xgroup(g, s, "CREATECONSUMER", slice_of(&g->sk.group), &name);
+    return 0;
 }
 
 /* 'O': each consumer's own pending entries, as many as it says, each held by it. */
-static int walk_owned(apply_groups *g, const group_stream *s, group_totals *t, record_run *r) {
-    tag_walk w;
-    walk_open(g, s, SG_TAG_OWNED, &w);
-    const char *v;
-    size_t vlen;
-    int rc;
-    buf owner;
-    buf_init(&owner);
-    while ((rc = walk_next(g, s, &w, &v, &vlen)) == 1) {
-        t->owned_records++;
-        int held = run_step(g, s, r, 1, "a consumer's pending count");
-        if (held == 0) held = read_owner(g, s, slice_of(&g->sk.group), g->sk.id, &owner);
-        if (held < 0) {
-            rc = -1;
-            break;
-        }
-        if (held == 0 || !same_name(slice_of(&owner), slice_of(&g->sk.consumer))) {
-            rc = disagree(g, s, "a pending entry's owner");
-            break;
-        }
-    }
-    buf_free(&owner);
-    walk_close(&w);
-    return rc < 0 || run_end(g, s, r, "a consumer's pending count") < 0 ? -1 : 0;
+static int visit_owned(apply_groups *g, const group_stream *s, group_totals *t, const char *v, size_t vlen) {
+    (void)v, (void)vlen;
+    t->owned_records++;
+    if (run_step(g, s, &t->run, 1, "a consumer's pending count") < 0) return -1;
+    int held = read_owner(g, s, slice_of(&g->sk.group), g->sk.id, &t->owner);
+    if (held < 0) return -1;
+    if (held == 0 || !same_name(slice_of(&t->owner), slice_of(&g->sk.consumer)))
+        return disagree(g, s, "a pending entry's owner");
+    return 0;
 }
 
 /* 'P': each group's pending entries, as many as it says; recorded as XCLAIM … FORCE. */
-static int walk_pending(apply_groups *g, const group_stream *s, group_totals *t, record_run *r) {
+static int visit_pending(apply_groups *g, const group_stream *s, group_totals *t, const char *v, size_t vlen) {
+    sg_nack n;
+    if (sg_nack_decode(v, vlen, &n) < 0) return malformed(g, s); /* checked: never */
+    t->nacks++;
+    if (run_step(g, s, &t->run, 0, "a group's pending count") < 0) return -1;
+    emit_claim(g, s, slice_of(&g->sk.group), g->sk.id, &n);
+    return 0;
+}
+
+/* Walks one tag's records, visiting each; what its last run counted must be what its owner
+ * says (the what of run_step). */
+static int walk_tag(apply_groups *g, const group_stream *s, group_totals *t, uint8_t tag, record_visit visit,
+                    const char *what) {
     tag_walk w;
-    walk_open(g, s, SG_TAG_PEL, &w);
-    const char *v;
-    size_t vlen;
+    walk_open(g, s, tag, &w);
+    const char *v = NULL;
+    size_t vlen = 0;
     int rc;
-    while ((rc = walk_next(g, s, &w, &v, &vlen)) == 1) {
-        sg_nack n;
-        if (sg_nack_decode(v, vlen, &n) < 0) abort(); /* checked by walk_next */
-        t->nacks++;
-        if (run_step(g, s, r, 0, "a group's pending count") < 0) {
+    while ((rc = walk_next(g, s, &w, &v, &vlen)) == 1)
+        if (visit(g, s, t, v, vlen) < 0) {
             rc = -1;
             break;
         }
-        emit_claim(g, s, slice_of(&g->sk.group), g->sk.id, &n);
-    }
     walk_close(&w);
-    return rc < 0 || run_end(g, s, r, "a group's pending count") < 0 ? -1 : 0;
+    return rc < 0 || run_end(g, s, &t->run, what) < 0 ? -1 : 0;
 }
 
 /* Every record is checked against its owner's count run by run; the totals then tell that no
@@ -648,20 +622,19 @@ static int walk_pending(apply_groups *g, const group_stream *s, group_totals *t,
  * pointing at a pending entry of its consumer, are as many as the pending entries, so every
  * pending entry has its consumer's. */
 int apply_groups_rebuild(apply_groups *g, const group_stream *s) {
-    group_totals t = {0};
-    record_run r = {.open = 0};
-    buf_init(&r.group);
-    buf_init(&r.consumer);
-    int rc = walk_groups(g, s, &t);
-    if (rc == 0) rc = walk_consumers(g, s, &t, &r);
-    if (rc == 0) rc = walk_owned(g, s, &t, &r);
-    if (rc == 0) rc = walk_pending(g, s, &t, &r);
-    buf_free(&r.group);
-    buf_free(&r.consumer);
-    if (rc < 0) return -1;
-    if (t.groups != s->after->stream.groups)
-        return fail(g, "ERR APPLYBATCH: stream '%.*s' would say %llu consumer groups but hold %llu", shown(s->klen),
-                    s->key, (unsigned long long)s->after->stream.groups, (unsigned long long)t.groups);
+    group_totals t;
+    memset(&t, 0, sizeof(t));
+    buf_init(&t.run.group);
+    buf_init(&t.run.consumer);
+    buf_init(&t.owner);
+    int rc = walk_tag(g, s, &t, SG_TAG_GROUP, visit_group, "");
+    if (rc == 0) rc = walk_tag(g, s, &t, SG_TAG_CONSUMER, visit_consumer, "a group's consumer count");
+    if (rc == 0) rc = walk_tag(g, s, &t, SG_TAG_OWNED, visit_owned, "a consumer's pending count");
+    if (rc == 0) rc = walk_tag(g, s, &t, SG_TAG_PEL, visit_pending, "a group's pending count");
+    buf_free(&t.run.group);
+    buf_free(&t.run.consumer);
+    buf_free(&t.owner);
+    if (rc < 0 || check_groups_count(g, s, t.groups) < 0) return -1;
     if (t.consumer_records != t.consumers) return disagree(g, s, "a group's consumer count");
     if (t.nacks != t.pending) return disagree(g, s, "a group's pending count");
     if (t.owned_records != t.owned) return disagree(g, s, "a consumer's pending count");
