@@ -422,6 +422,7 @@ static int describe_group(apply_groups *g, group_change *c, group_note *notes, c
 int apply_groups_describe_change(apply_groups *g, const group_stream *s) {
     uint64_t version = s->after->version, groups = s->before->stream.groups;
     size_t i = first_note(g, s->index, version);
+    if (i == g->nnotes || !note_of(&g->notes[i], s->index, version)) return check_groups_count(g, s, groups);
     ack_list *acks = malloc(sizeof(*acks));
     if (!acks) abort();
     acks->n = 0;
