@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/apply_groups.h"
 #include "cdc/batch.h"
 #include "cdc/rebuild.h"
 #include "storage/bounds.h"
@@ -98,6 +99,7 @@ typedef struct applier {
     size_t nlibs, libs_cap;
     int *flushed, *sub_ranges; /* databases whose metadata / subkeys a range deletes */
     size_t nflushed, nsub_ranges;
+    apply_groups groups; /* the commit's consumer group records */
     buf scratch, value;
 } applier;
 
@@ -189,27 +191,15 @@ static int known_type(enum key_type type) {
 
 static int is_zero_id(stream_id id) { return id.ms == 0 && id.seq == 0; }
 
-/* Consumer groups (the stream_group column family, types/stream_group.h): no command here
- * describes their records yet, so a batch that gives a stream groups, or writes its groups'
- * records, is refused. A replica's batch is taken as it is. */
-static int refuse_groups(applier *a, const char *key, size_t klen) {
-    return fail(a, "ERR APPLYBATCH: stream '%.*s' has consumer groups, which APPLYBATCH does not take yet",
-                shown(klen), key);
-}
-
-static int check_stream_groups(applier *a, const meta *m, const char *key, size_t klen) {
-    if (m->stream.groups == 0 || a->limits->verbatim) return 0;
-    return refuse_groups(a, key, klen);
-}
-
-/* A stream here that has groups keeps them under its version: a batch that rewrites its
- * metadata at that version (saying 0 groups, as every batch APPLYBATCH takes does) would hide
- * them from the count that XINFO STREAM and SNAPSHOT READ go by, while they stay. */
+/* A key of another type written at the version of a stream here that has consumer groups
+ * would keep those groups under it, where no command reads or removes them. (A stream that
+ * keeps its version must count the groups it keeps: apply_groups.h.) */
 static int check_kept_groups(applier *a, const touched *k, const meta *m) {
-    if (a->limits->verbatim || !k->alive_before || k->before.type != TYPE_STREAM || k->before.stream.groups == 0 ||
-        k->before.version != m->version)
+    if (a->limits->verbatim || m->type == TYPE_STREAM || !k->alive_before || k->before.type != TYPE_STREAM ||
+        k->before.stream.groups == 0 || k->before.version != m->version)
         return 0;
-    return refuse_groups(a, k->key, k->klen);
+    return fail(a, "ERR APPLYBATCH: stream '%.*s' has consumer groups, which a key of another type would leave behind",
+                shown(k->klen), k->key);
 }
 
 /* What a stream's metadata says of itself (types/stream.h): when empty, edges of 0-0; else
@@ -227,7 +217,7 @@ static int check_stream_meta(applier *a, const meta *m, const char *key, size_t 
              stream_id_compare(x->first, x->last) == (m->size == 1 ? 0 : -1) &&
              stream_id_compare(x->recorded_first, x->first) == 0;
     if (!ok) return fail(a, "ERR APPLYBATCH: the metadata of stream '%.*s' contradicts itself", shown(klen), key);
-    return check_stream_groups(a, m, key, klen);
+    return 0;
 }
 
 /* What a metadata record may say beyond decoding: a type tidekv has, a list with room at both
@@ -296,6 +286,19 @@ static int check_entry(applier *a, const batch_record *op, size_t index, uint64_
     return 0;
 }
 
+/* A consumer group record: checked and noted with its state before (apply_groups.h), unless
+ * the batch is a replica's (it brings its own change record). */
+static int note_group_record(applier *a, const batch_record *op, size_t index, uint64_t version, const char *sub,
+                             size_t sublen) {
+    if (a->limits->verbatim) return 0;
+    const touched *k = &a->keys[index];
+    group_stream s = {k->db, k->key, k->klen, index, NULL, NULL};
+    int read_before = k->alive_before && k->before.type == TYPE_STREAM && version == k->before.version;
+    const char *value = op->op != BATCH_PUT ? NULL : op->value.ptr ? op->value.ptr : "";
+    return apply_groups_note(&a->groups, &s, version, op->key.ptr, op->key.len, sub, sublen, value, op->value.len,
+                             read_before);
+}
+
 /* A subkey: [ns][key_len u32][user_key][version u64][sub]; a score index entry's sub is
  * score(8) member, a stream entry's its id (16 bytes). */
 static int check_subkey(applier *a, const batch_record *op) {
@@ -311,12 +314,11 @@ static int check_subkey(applier *a, const batch_record *op) {
     if ((op->cf == CF_ZSET_SCORE && sublen < 8) || (op->cf == CF_STREAM && sublen != 16) ||
         (op->cf == CF_STREAM_GROUP && sublen == 0))
         return fail(a, "ERR APPLYBATCH: malformed subkey in column family %u", op->cf);
-    if (op->cf == CF_STREAM_GROUP && !a->limits->verbatim) return refuse_groups(a, p + 4, klen);
     long index = touch_key(a, db, p + 4, klen);
     if (index < 0) return -1;
-    if (op->cf == CF_STREAM_GROUP) return 0; /* a replica's: nothing to describe */
     uint64_t version = buf_get_u64be(p + 4 + klen);
     const char *sub = p + 4 + klen + 8;
+    if (op->cf == CF_STREAM_GROUP) return note_group_record(a, op, (size_t)index, version, sub, sublen);
     if (op->cf == CF_STREAM) return check_entry(a, op, (size_t)index, version, sub);
     if (op->cf == CF_ZSET_SCORE) {
         a->scores = grow(a->scores, &a->scores_cap, a->nscores + 1, sizeof(*a->scores));
@@ -731,9 +733,10 @@ static void describe_expiry(applier *a, const touched *k, const meta *m) {
 
 /* ---- a stream, recorded as Redis 7 replays it ----
  * A new (or recreated, or retyped) stream: DEL, XADD of each entry with its id, then XSETID of
- * the counters the entries do not tell, and its expiry. A stream that keeps its version: XTRIM
- * of the entries removed below its first one, XDEL of those removed above it, XADD of those
- * added, XSETID when the counters are not what those leave, and its expiry. */
+ * the counters the entries do not tell, its consumer groups whole, and its expiry. A stream
+ * that keeps its version: XADD of the entries added, its groups' changes (apply_groups.h),
+ * XTRIM of the entries removed below its first one, XDEL of those removed above it, XSETID
+ * when the counters are not what those leave, and its expiry. */
 
 static int bad_entry(applier *a, const touched *k) {
     return fail(a, "ERR APPLYBATCH: malformed entry of stream '%.*s'", shown(k->klen), k->key);
@@ -815,8 +818,14 @@ static int counters_follow_entries(const meta *m) {
            is_zero_id(x->max_deleted);
 }
 
-/* DEL (unless it did not exist), XADD of every entry it holds now, XSETID, expiry; its entries
- * must be well-formed, and as many and between the edges its metadata says. */
+/* A stream of the commit, for its consumer groups: kept when it keeps its version (its state
+ * before then tells what the commit changed). */
+static group_stream groups_of(const applier *a, const touched *k, const meta *after, int kept) {
+    return (group_stream){k->db, k->key, k->klen, (size_t)(k - a->keys), kept ? &k->before : NULL, after};
+}
+
+/* DEL (unless it did not exist), XADD of every entry it holds now, XSETID, its groups, expiry;
+ * its entries must be well-formed, and as many and between the edges its metadata says. */
 static int rebuild_stream(applier *a, touched *k, const meta *m) {
     if (k->alive_before) emit_simple(a, k, k->before.type, "DEL", NULL, 0);
     buf prefix, end;
@@ -851,6 +860,8 @@ static int rebuild_stream(applier *a, touched *k, const meta *m) {
     if (rc < 0) return -1;
     if (m->size == 0) emit_empty_stream(a, k, &m->stream);
     if (!counters_follow_entries(m)) emit_setid(a, k, &m->stream);
+    group_stream s = groups_of(a, k, m, 0);
+    if (apply_groups_rebuild(&a->groups, &s) < 0) return -1;
     if (m->expire_ms) emit_expire_at(a, k, TYPE_STREAM, m->expire_ms);
     return 0;
 }
@@ -935,6 +946,16 @@ static int describe_stream_change(applier *a, const touched *k, const meta *m, c
     if (c->ndeleted > 0 && stream_id_compare(a->entries[c->deleted[c->ndeleted - 1]].id, replayed.max_deleted) > 0)
         replayed.max_deleted = a->entries[c->deleted[c->ndeleted - 1]].id;
     if (is_zero_id(x->max_deleted) && !is_zero_id(replayed.max_deleted)) return 0; /* XSETID cannot clear it */
+    for (size_t i = 0; i < c->nadded; i++) {
+        const entry_write *w = &a->entries[c->added[i]];
+        if (txn_get(a->t, CF_STREAM, w->subkey, w->subkey_len, &a->value) != 1)
+            return fail(a, "ERR storage error reading a key the batch writes");
+        emit_xadd(a, k, w->id, a->value.data, a->value.len);
+    }
+    /* The groups' changes before the entries removed: an entry the commit delivered, then
+     * deleted, is still there for Redis's XCLAIM … FORCE to make pending. */
+    group_stream s = groups_of(a, k, m, 1);
+    if (apply_groups_describe_change(&a->groups, &s) < 0) return -1;
     if (c->trimmed > 0) emit_trim(a, k, m);
     command del;
     command_init(&del, "XDEL", k);
@@ -942,12 +963,6 @@ static int describe_stream_change(applier *a, const touched *k, const meta *m, c
     for (size_t i = 0; i < c->ndeleted; i++) command_arg(&del, id, stream_id_format(id, a->entries[c->deleted[i]].id));
     command_emit(&del, a, k, TYPE_STREAM, 1);
     command_free(&del);
-    for (size_t i = 0; i < c->nadded; i++) {
-        const entry_write *w = &a->entries[c->added[i]];
-        if (txn_get(a->t, CF_STREAM, w->subkey, w->subkey_len, &a->value) != 1)
-            return fail(a, "ERR storage error reading a key the batch writes");
-        emit_xadd(a, k, w->id, a->value.data, a->value.len);
-    }
     if (stream_id_compare(replayed.last_generated, x->last_generated) != 0 ||
         replayed.entries_added != x->entries_added || stream_id_compare(replayed.max_deleted, x->max_deleted) != 0)
         emit_setid(a, k, x);
@@ -968,13 +983,16 @@ static int describe_stream(applier *a, touched *k, const meta *m) {
     return rc < 0 ? -1 : 0;
 }
 
-/* Entries written under the version of a key that is no stream would be data no command reads
- * or removes. */
+/* Entries or consumer group records written under the version of a key that is no stream
+ * would be data no command reads or removes. */
 static int check_entries_belong(applier *a, const touched *k, const meta *m) {
     for (size_t i = k->entries_at; i < k->entries_at + k->nentries; i++)
         if (a->entries[i].version == m->version)
             return fail(a, "ERR APPLYBATCH: stream entries under key '%.*s', which is no stream", shown(k->klen),
                         k->key);
+    if (apply_groups_written(&a->groups, (size_t)(k - a->keys), m->version))
+        return fail(a, "ERR APPLYBATCH: consumer group records under key '%.*s', which is no stream", shown(k->klen),
+                    k->key);
     return 0;
 }
 
@@ -1153,6 +1171,7 @@ static int describe_commit(applier *a) {
     describe_libraries(a);
     for (size_t i = 0; i < a->nflushed; i++) cdc_emit_flushdb(&a->t->record, a->flushed[i]);
     sort_entry_writes(a);
+    apply_groups_sort(&a->groups);
     for (size_t i = 0; i < a->nkeys; i++)
         if (describe_key(a, &a->keys[i]) < 0) return -1;
     if (check_score_index(a) < 0) return -1;
@@ -1175,6 +1194,7 @@ static int describe_commit(applier *a) {
 static void commit_done(applier *a) {
     a->nkeys = a->nmembers = a->nscores = a->nentries = a->nlibs = a->nflushed = a->nsub_ranges = 0;
     if (a->slots) memset(a->slots, 0, a->nslots * sizeof(size_t));
+    apply_groups_clear(&a->groups);
 }
 
 static void applier_free(applier *a) {
@@ -1186,6 +1206,7 @@ static void applier_free(applier *a) {
     free(a->libs);
     free(a->flushed);
     free(a->sub_ranges);
+    apply_groups_free(&a->groups);
     buf_free(&a->scratch);
     buf_free(&a->value);
 }
@@ -1226,6 +1247,7 @@ int cdc_apply_batch(txn *t, const char *data, size_t len, const apply_limits *li
     err[0] = '\0';
     buf_init(&a.scratch);
     buf_init(&a.value);
+    apply_groups_init(&a.groups, t, err, errlen);
     int commits = apply_commits(&a, data, len);
     applier_free(&a);
     if (commits < 0)

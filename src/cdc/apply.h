@@ -9,11 +9,12 @@
  * committed WAL record) gets a record made from its writes: every key they touch is compared
  * before and after them. Strings become SET/DEL; members of a hash, set or sorted set that
  * keeps its version become HSET/HDEL, SADD/SREM, ZADD/ZREM (and PEXPIREAT/PERSIST when only
- * the expiry changed); a stream that keeps its version becomes XTRIM/XDEL of the entries
- * removed, XADD of those added and XSETID of counters those do not explain; anything else
- * (lists, recreated or retyped keys) is rebuilt whole from its state after the batch: DEL,
- * its contents (a stream's: XADD of each entry, XSETID), PEXPIREAT. A whole database's range
- * deletion is FLUSHDB. So the record is true by construction.
+ * the expiry changed); a stream that keeps its version becomes XADD of the entries added, its
+ * consumer groups' changes as the group commands record them (cdc/apply_groups.h), XTRIM/XDEL
+ * of the entries removed and XSETID of counters those do not explain; anything else (lists,
+ * recreated or retyped keys) is rebuilt whole from its state after the batch: DEL, its
+ * contents (a stream's: XADD of each entry, XSETID, its groups), PEXPIREAT. A whole database's
+ * range deletion is FLUSHDB. So the record is true by construction.
  *
  * FUNCTION's libraries (CF_PROPAGATE, ENC_LIBRARY_PREFIX <name> → code) are the one record of
  * that column family the batch may write: each put becomes FUNCTION LOAD REPLACE <code>, each
@@ -53,7 +54,8 @@ typedef struct apply_limits {
  * only what tidekv writes: keys of the configured databases, tidekv's column families,
  * FUNCTION's library records (no other record of CF_PROPAGATE), metadata tidekv can read
  * (lists with room to grow at both ends, bitmaps no longer than max_string_len, streams whose
- * extras agree with themselves and with their entries), well-formed subkeys and stream entries,
+ * extras agree with themselves and with their entries, consumer groups whose records agree
+ * with each other and their counts), well-formed subkeys and stream entries,
  * a sorted set's score index in agreement with its members; range deletions only of whole
  * databases.
  * The caller holds every key's lock (the before state must not move). Returns the number

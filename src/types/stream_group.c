@@ -117,6 +117,22 @@ int sg_subkey_decode(const char *p, size_t len, sg_subkey *s) {
     return p == end ? 0 : -1;
 }
 
+int sg_record_check(const sg_subkey *s, const char *v, size_t len) {
+    sg_group g;
+    sg_consumer c;
+    sg_nack n;
+    switch (s->tag) {
+    case SG_TAG_GROUP: return sg_group_decode(v, len, &g) == 0 && g.entries_read >= SG_ENTRIES_READ_UNKNOWN ? 0 : -1;
+    case SG_TAG_CONSUMER: return sg_consumer_decode(v, len, &c) == 0 && c.seen_ms >= 0 ? 0 : -1;
+    case SG_TAG_PEL:
+        return sg_nack_decode(v, len, &n) == 0 && n.delivery_ms >= 0 && n.count <= INT64_MAX &&
+                       !(s->id.ms == 0 && s->id.seq == 0)
+                   ? 0
+                   : -1;
+    default: return len == 0 ? 0 : -1;
+    }
+}
+
 /* ---- keys ---- */
 
 static const slice no_name = {"", 0};

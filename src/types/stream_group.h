@@ -81,6 +81,12 @@ void sg_subkey_encode(buf *out, uint8_t tag, slice group, slice consumer, stream
 /* Decodes a subkey into s (its bufs initialised by the caller): 0, or -1 if it is malformed
  * (an unknown tag, a name without its end, a bad escape, a wrong length). */
 int sg_subkey_decode(const char *p, size_t len, sg_subkey *s);
+/* Whether a record's value (of the record s names) is one this server writes and can replay
+ * on Redis 7: a group's entries read -1 or more, a consumer's seen time and a pending entry's
+ * delivery time not before 1970 (idle times are now minus them), a delivery count that fits
+ * XCLAIM's RETRYCOUNT (i64), no pending entry 0-0 (no entry has that id), an 'O' record
+ * empty. 0, or -1. */
+int sg_record_check(const sg_subkey *s, const char *v, size_t len);
 
 /* ---- XGROUP ---- */
 

@@ -82,6 +82,53 @@ static void test_subkeys_round_trip_and_sort(void **state) {
     buf_free(&s.consumer);
 }
 
+/* What APPLYBATCH takes of a record's value (sg_record_check): what the server writes, and
+ * nothing a later command would compute an idle time, a RETRYCOUNT or a lag from wrongly. */
+static int record_ok(uint8_t tag, stream_id id, const buf *v) {
+    sg_subkey s = {.tag = tag, .id = id};
+    return sg_record_check(&s, v->data ? v->data : "", v->len);
+}
+
+static void test_record_values_applybatch_takes(void **state) {
+    (void)state;
+    buf v;
+    buf_init(&v);
+    sg_group g = {ID(5, 6), -1, 7, 8};
+    sg_group_encode(&v, &g);
+    assert_int_equal(record_ok(SG_TAG_GROUP, ID(0, 0), &v), 0);
+    buf_clear(&v);
+    g.entries_read = -2;
+    sg_group_encode(&v, &g);
+    assert_int_equal(record_ok(SG_TAG_GROUP, ID(0, 0), &v), -1);
+    buf_clear(&v);
+    sg_consumer c = {0, 3};
+    sg_consumer_encode(&v, &c);
+    assert_int_equal(record_ok(SG_TAG_CONSUMER, ID(0, 0), &v), 0);
+    assert_int_equal(record_ok(SG_TAG_GROUP, ID(0, 0), &v), -1); /* a consumer's size */
+    buf_clear(&v);
+    c.seen_ms = -1;
+    sg_consumer_encode(&v, &c);
+    assert_int_equal(record_ok(SG_TAG_CONSUMER, ID(0, 0), &v), -1);
+    const struct {
+        sg_nack n;
+        stream_id id;
+        int ok;
+    } nacks[] = {{{0, (uint64_t)INT64_MAX, sl("")}, ID(0, 1), 0},
+                 {{-1, 1, sl("c")}, ID(1, 0), -1},
+                 {{1, (uint64_t)INT64_MAX + 1, sl("c")}, ID(1, 0), -1},
+                 {{1, 1, sl("c")}, ID(0, 0), -1}};
+    for (size_t i = 0; i < sizeof(nacks) / sizeof(nacks[0]); i++) {
+        buf_clear(&v);
+        sg_nack_encode(&v, &nacks[i].n);
+        assert_int_equal(record_ok(SG_TAG_PEL, nacks[i].id, &v), nacks[i].ok);
+    }
+    buf_clear(&v);
+    assert_int_equal(record_ok(SG_TAG_OWNED, ID(1, 0), &v), 0);
+    buf_append(&v, "x", 1);
+    assert_int_equal(record_ok(SG_TAG_OWNED, ID(1, 0), &v), -1);
+    buf_free(&v);
+}
+
 static void add(txn *t, const char *key, stream_id id) {
     stream_add_args a = {0};
     a.id_given = a.seq_given = 1;
@@ -264,6 +311,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_record_encodings),
         cmocka_unit_test(test_subkeys_round_trip_and_sort),
+        cmocka_unit_test(test_record_values_applybatch_takes),
         cmocka_unit_test(test_group_lifecycle),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_lag_rules),
