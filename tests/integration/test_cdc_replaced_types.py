@@ -248,6 +248,25 @@ def test_pipelined_writes_over_every_type(server, r, mirror):
     assert_mirrors_agree(server, r, mirror, start, TYPES)
 
 
+def test_big_values_written_over_other_types(server, r, mirror):
+    """Values of 256 bytes or more are recorded as references to the write that stores them: the
+    DEL put before their command leaves them naming the right bytes."""
+    start = seq(r)
+    small, big = b"s" * 300, b"b" * 40000  # big: over the 16 kB of a big record too
+    with server.conn() as c:
+        run_all(c, [("HSET", "h", "f", "v"), ("RPUSH", "l", "a"), ("SADD", "s", "m")])
+        base = seq(r)
+        assert c.call("SET", "h", big) == "OK"
+        assert c.call("MULTI") == "OK"
+        for cmd in [("SET", "l", small), ("SET", "plain", small), ("SET", "s", big)]:
+            assert c.call(*cmd) == "QUEUED"
+        assert c.call("EXEC") == ["OK"] * 3
+    assert [cmd for _, cmd in commands_after(r, base)] == [
+        [b"DEL", b"h"], [b"SET", b"h", big],
+        [b"DEL", b"l"], [b"SET", b"l", small], [b"SET", b"plain", small], [b"DEL", b"s"], [b"SET", b"s", big]]
+    assert_mirrors_agree(server, r, mirror, start, {"string", "hash", "list", "set"})
+
+
 def test_applybatch_tells_a_string_over_another_type(server, r, make_server):
     """APPLYBATCH describes each key from its state before and after: a string over a hash is
     a DEL typed hash, then the SET."""
