@@ -37,7 +37,6 @@ void txn_init(txn *t) {
     buf_init(&t->woken);
     buf_init(&t->events);
     buf_init(&t->sealed);
-    buf_init(&t->described_commits);
     buf_init(&t->index_entry);
     staged_bounds_init(&t->bounds);
     t->now_ms = time_now_ms();
@@ -101,7 +100,6 @@ void txn_reset(txn *t) {
     t->sealed_len = t->sealed_ops = 0;
     t->described = 0;
     t->nstarts = 0;
-    buf_clear(&t->described_commits);
     t->earliest_indexed = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
@@ -128,7 +126,6 @@ void txn_free(txn *t) {
     buf_free(&t->sealed);
     free(t->starts);
     t->starts = NULL;
-    buf_free(&t->described_commits);
     buf_free(&t->index_entry);
     staged_bounds_free(&t->bounds);
     keycount_delta_free(&t->counts);
@@ -499,14 +496,18 @@ static int record_dropped(void) {
     return 1;
 }
 
-void txn_command_begins(txn *t) {
-    /* One that begins a commit begins where the commit does: nothing to note (a lone command). */
-    if (t->nops == t->sealed_ops && t->record.ncmds == 0) return;
+static void add_start(txn *t, size_t op, int whole) {
     t->starts = grow_array(t->starts, &t->starts_cap, t->nstarts + 1, sizeof(*t->starts), 8);
     txn_command_start *s = &t->starts[t->nstarts++];
-    s->op = t->nops;
+    s->op = op;
     s->commit_op = t->sealed_ops;
     record_writer_mark(&t->record, &s->record);
+    s->whole = whole;
+}
+
+void txn_command_begins(txn *t) {
+    /* One that begins a commit begins where the commit does: nothing to note (a lone command). */
+    if (t->nops != t->sealed_ops || t->record.ncmds != 0) add_start(t, t->nops, 0);
 }
 
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
@@ -554,13 +555,12 @@ static void reserve_header(txn *t) {
 }
 
 /* Notes what the commit being sealed means for the DELs of replaced keys (txn_command_begins):
- * one without writes is dropped, its command starts with it; one recorded whole gets none. */
+ * one without writes is dropped, its command starts with it; one recorded whole gets none, which
+ * an entry at its start says. */
 static void seal_command_starts(txn *t, int wrote) {
-    if (!wrote) {
+    if (!wrote || t->described)
         while (t->nstarts > 0 && t->starts[t->nstarts - 1].commit_op == t->sealed_ops) t->nstarts--;
-    } else if (t->described) {
-        buf_append(&t->described_commits, &t->sealed_ops, sizeof(t->sealed_ops));
-    }
+    if (wrote && t->described) add_start(t, t->sealed_ops, 1);
 }
 
 int txn_seal(txn *t) {
@@ -745,11 +745,10 @@ typedef struct entry_rewrite {
 /* A walk of the batch, commit by commit. */
 typedef struct replaced_walk {
     const txn *t;
-    size_t next_start, next_described; /* the first of t->starts, t->described_commits not passed */
-    size_t first_op;                   /* the commit's first write */
-    size_t from, to;                   /* its LogData entry in the batch */
-    batch_slice blob;                  /* its change record */
-    int described;
+    size_t next_start; /* the first of t->starts not passed */
+    size_t first_op;   /* the commit's first write */
+    size_t from, to;   /* its LogData entry in the batch */
+    batch_slice blob;  /* its change record */
     typed_del *dels;
     size_t ndels, dels_cap;
     entry_rewrite *rewrites;
@@ -757,10 +756,6 @@ typedef struct replaced_walk {
 } replaced_walk;
 
 static void walk_begin_commit(replaced_walk *w, size_t from, size_t to, batch_slice blob, size_t first_op) {
-    const size_t *described = (const size_t *)w->t->described_commits.data;
-    size_t ndescribed = w->t->described_commits.len / sizeof(size_t);
-    while (w->next_described < ndescribed && described[w->next_described] < first_op) w->next_described++;
-    w->described = w->next_described < ndescribed && described[w->next_described] == first_op;
     w->first_op = first_op;
     w->from = from;
     w->to = to;
@@ -772,24 +767,25 @@ static int start_precedes(const txn_command_start *s, size_t first_op, size_t op
     return s->commit_op < first_op || (s->commit_op == first_op && s->op <= op);
 }
 
-/* Where the command that made write op (of the commit being walked) began in its change record:
- * the last start noted in the commit up to that write, else the commit's own start. */
-static record_mark command_start(replaced_walk *w, size_t op) {
+/* Where the command that made write op (of the commit being walked) began: the last start noted
+ * in the commit up to that write, else NULL, the commit's own start. */
+static const txn_command_start *command_start(replaced_walk *w, size_t op) {
     const txn *t = w->t;
     while (w->next_start < t->nstarts && start_precedes(&t->starts[w->next_start], w->first_op, op)) w->next_start++;
-    if (w->next_start > 0 && t->starts[w->next_start - 1].commit_op == w->first_op)
-        return t->starts[w->next_start - 1].record;
-    return (record_mark){0, 0, 0, 0, -1, -1};
+    const txn_command_start *s = w->next_start > 0 ? &t->starts[w->next_start - 1] : NULL;
+    return s && s->commit_op == w->first_op ? s : NULL;
 }
 
 /* Write op (a metadata key) replaced a key of type `type`: a DEL of it goes before its command. */
 static void walk_replaced(replaced_walk *w, size_t op, batch_slice key, uint8_t type) {
     size_t ns;
     int db = enc_namespace_db(key.ptr, key.len, &ns);
-    if (w->described || db < 0) return;
+    const txn_command_start *s = command_start(w, op);
+    if ((s && s->whole) || db < 0) return;
+    record_mark at = s ? s->record : (record_mark){0, 0, 0, 0, -1, -1};
     w->dels = grow_array(w->dels, &w->dels_cap, w->ndels + 1, sizeof(*w->dels), 4);
     typed_del *d = &w->dels[w->ndels++];
-    *d = (typed_del){{command_start(w, op), db, type, 2, NULL, NULL}, {"DEL", key.ptr + ns}, {3, key.len - ns}};
+    *d = (typed_del){{at, db, type, 2, NULL, NULL}, {"DEL", key.ptr + ns}, {3, key.len - ns}};
 }
 
 /* Ends the commit walked: its change record with the DELs, if it has any, as a new LogData entry. */

@@ -22,11 +22,13 @@ typedef struct txn_finish {
     void *arg;
 } txn_finish;
 
-/* Where a command began that did not begin a commit (txn_command_begins). */
+/* Where a command began that did not begin a commit (txn_command_begins); or, with whole set,
+ * a commit recorded whole by its writer (txn_record_described), its only entry. */
 typedef struct txn_command_start {
     size_t op;        /* the txn's writes then */
     size_t commit_op; /* where the writes of the commit it is in begin */
     record_mark record;
+    int whole;
 } txn_command_start;
 
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
@@ -57,7 +59,6 @@ typedef struct txn {
     int described;           /* the commit being gathered is recorded whole, even by no command */
     txn_command_start *starts; /* txn_command_begins, oldest first */
     size_t nstarts, starts_cap;
-    buf described_commits;     /* the first writes (size_t) of the commits sealed as described */
     int64_t now_ms; /* the command's clock, so one command sees one time */
     const store_snapshot *snapshot; /* reads see this snapshot (a read-only txn), NULL: the latest */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
