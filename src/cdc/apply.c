@@ -1030,6 +1030,9 @@ static int describe_key(applier *a, touched *k) {
     if (m.type == TYPE_STREAM) return describe_stream(a, k, &m);
     if (check_entries_belong(a, k, &m) < 0) return -1;
     if (m.type == TYPE_STRING) {
+        /* A key of another type it replaced is gone, for a consumer of that type too. */
+        if (k->alive_before && k->before.type != TYPE_STRING && k->before.type != TYPE_BITMAP)
+            emit_simple(a, k, k->before.type, "DEL", NULL, 0);
         cdc_emit_string(&a->t->record, k->db, k->key, k->klen, &m);
         return 0;
     }

@@ -75,18 +75,19 @@ void record_writer_add(record_writer *w, int db, uint8_t type, int argc, const c
     record_writer_add_refs(w, db, type, argc, argv, lens, NULL);
 }
 
+/* Commands over several databases replay with explicit SELECTs. */
+static void add_select(record_writer *w, int db) {
+    char num[16];
+    const char *sel[2] = {"SELECT", num};
+    size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
+    add_command(w, 0, 2, sel, sel_lens, NULL);
+    w->current_db = db;
+}
+
 void record_writer_add_refs(record_writer *w, int db, uint8_t type, int argc, const char *const *argv,
                             const size_t *lens, const record_src *srcs) {
-    if (w->first_db < 0) {
-        w->first_db = w->current_db = db;
-    } else if (db != w->current_db) {
-        /* Commands over several databases replay with explicit SELECTs. */
-        char num[16];
-        const char *sel[2] = {"SELECT", num};
-        size_t sel_lens[2] = {6, (size_t)snprintf(num, sizeof(num), "%d", db)};
-        add_command(w, 0, 2, sel, sel_lens, NULL);
-        w->current_db = db;
-    }
+    if (w->first_db < 0) w->first_db = w->current_db = db;
+    else if (db != w->current_db) add_select(w, db);
     add_command(w, type, argc, argv, lens, srcs);
 }
 
@@ -246,6 +247,77 @@ int record_resolve(record *r, const char *commit, size_t len) {
     }
     free(order);
     return failed || next < r->nrefs ? -1 : 0; /* a reference past the commit's last write fails too */
+}
+
+/* ---- inserting commands into a finished record ---- */
+
+static int compare_refs(const void *a, const void *b) {
+    const record_ref *x = a, *y = b;
+    if (x->cmd != y->cmd) return (x->cmd > y->cmd) - (x->cmd < y->cmd);
+    return (x->arg > y->arg) - (x->arg < y->arg);
+}
+
+/* Adds command i of a decoded record as it is; its references (r's, sorted, from *ref on) are
+ * made anew, so that they name its new position. */
+static void copy_command(record_writer *w, const record *r, size_t i, size_t *ref) {
+    const record_cmd *c = &r->cmds[i];
+    const char **argv = malloc(c->argc * sizeof(*argv));
+    size_t *lens = malloc(c->argc * sizeof(*lens));
+    record_src *srcs = malloc(c->argc * sizeof(*srcs));
+    if (!argv || !lens || !srcs) abort();
+    for (size_t a = 0; a < c->argc; a++) {
+        argv[a] = c->argv[a].ptr;
+        lens[a] = c->argv[a].len;
+        srcs[a] = (record_src){-1, 0};
+    }
+    for (; *ref < r->nrefs && r->refs[*ref].cmd == i; (*ref)++) {
+        const record_ref *f = &r->refs[*ref];
+        srcs[f->arg] = (record_src){(int64_t)f->op, f->offset};
+        lens[f->arg] = (size_t)f->len;
+    }
+    add_command(w, c->type, (int)c->argc, argv, lens, srcs);
+    free(argv);
+    free(lens);
+    free(srcs);
+}
+
+/* Adds the record's commands from *next up to `to` as they are, leaving the writer in the
+ * database a replay is in after them (db_after). */
+static void copy_commands(record_writer *w, const record *r, size_t *next, size_t to, size_t *ref, int db_after) {
+    if (*next >= to) return;
+    if (w->first_db < 0) w->first_db = (int)r->db;
+    for (; *next < to; (*next)++) copy_command(w, r, *next, ref);
+    w->current_db = db_after;
+}
+
+int record_insert(const char *blob, size_t len, const record_insertion *ins, size_t n, buf *out) {
+    record r;
+    if (record_decode(blob, len, &r) < 0) return -1;
+    for (size_t k = 0; k < n; k++) {
+        if (ins[k].at.ncmds > r.ncmds || (k > 0 && ins[k].at.ncmds < ins[k - 1].at.ncmds)) {
+            record_free(&r);
+            return -1;
+        }
+    }
+    if (r.nrefs > 1) qsort(r.refs, r.nrefs, sizeof(*r.refs), compare_refs);
+    record_writer w;
+    record_writer_init(&w);
+    size_t next = 0, ref = 0;
+    for (size_t k = 0; k < n; k++) {
+        const record_mark *at = &ins[k].at;
+        /* Where the record's own commands resume, a replay is in the database of the mark, or
+         * in the record's first one if the mark is at its start. */
+        int resume_db = at->ncmds == 0 ? (int)r.db : at->current_db;
+        copy_commands(&w, &r, &next, at->ncmds, &ref, resume_db);
+        record_writer_add(&w, ins[k].db, ins[k].type, ins[k].argc, ins[k].argv, ins[k].lens);
+        int last_here = k + 1 == n || ins[k + 1].at.ncmds != at->ncmds;
+        if (last_here && next < r.ncmds && w.current_db != resume_db) add_select(&w, resume_db);
+    }
+    copy_commands(&w, &r, &next, r.ncmds, &ref, w.current_db);
+    record_writer_finish(&w, r.time_ms, out);
+    record_writer_free(&w);
+    record_free(&r);
+    return 0;
 }
 
 void record_free(record *r) {

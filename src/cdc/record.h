@@ -97,6 +97,22 @@ typedef struct record_mark {
 
 void record_writer_mark(const record_writer *w, record_mark *m);
 void record_writer_rollback(record_writer *w, const record_mark *m);
+/* A command to insert into a finished record where its writer stood at a mark: before the
+ * commands added after the mark, in database db. */
+typedef struct record_insertion {
+    record_mark at;
+    int db;
+    uint8_t type;
+    int argc;
+    const char *const *argv;
+    const size_t *lens;
+} record_insertion;
+
+/* Writes to out the record blob (as record_writer_finish wrote it) with commands inserted, given
+ * in the order of their marks. An insertion in another database than a replay is in there goes
+ * after a SELECT, and a SELECT back follows it if commands of the record do; references keep
+ * naming their arguments. Returns 0, or -1 if blob is no record or a mark is past its end. */
+int record_insert(const char *blob, size_t len, const record_insertion *ins, size_t n, buf *out);
 /* Writes the whole record (header + commands) to out. */
 void record_writer_finish(const record_writer *w, int64_t time_ms, buf *out);
 /* How many bytes record_writer_finish writes. */

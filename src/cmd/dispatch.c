@@ -130,6 +130,7 @@ static void check_recorded(const cmd_ctx *ctx, const txn_mark *before) {
 void dispatch_run_handler(cmd_ctx *ctx, const cmd_def *def) {
     txn_mark before;
     txn_savepoint(ctx->t, &before);
+    txn_command_begins(ctx->t);
     ctx->reply_mark = ctx->r->out->len;
     ctx->failed = 0;
     cmd_events ev;

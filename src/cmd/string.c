@@ -141,7 +141,8 @@ static void set_generic(cmd_ctx *ctx, const resp_arg *key, const resp_arg *val, 
     int apply = !((flags & SET_NX) && exists) && !((flags & SET_XX) && !exists);
     if (apply) {
         int gave_expiry = expire_ms != 0;
-        if ((flags & SET_KEEPTTL) && s == ST_OK) expire_ms = old.expire_ms;
+        /* Redis keeps the expiry of whatever key is there, of another type too. */
+        if ((flags & SET_KEEPTTL) && (s == ST_OK || s == ST_WRONGTYPE)) expire_ms = old.expire_ms;
         write_string(ctx, key, val->ptr, val->len, expire_ms);
         notify_set(ctx, key, gave_expiry);
     }

@@ -42,6 +42,10 @@
  * the compaction filter drops (expired) may still be known to a table: a later write then
  * removes its expiry time from the set, as the next cut would have.
  *
+ * Types. A share also keeps the key's type, so staging, which meets every record a write
+ * replaces, lists the writes that replaced a key of another type (a plain SET over a hash):
+ * the commit tells the change stream about them (txn.c) without a read of its own.
+ *
  * Restart. Nothing is persisted: the counts are rebuilt by one walk of the metadata column
  * family when the server opens the database, before it serves clients (about 0.5 s per
  * million keys). So a kill -9 cannot leave a count that disagrees with the data, and no write
@@ -113,8 +117,8 @@ typedef struct big_record {
 typedef struct recent_share {
     int64_t expire_ms;
     uint32_t generation;
-    int8_t counted;
-    uint8_t key_len; /* 0: an empty slot (a metadata key has a namespace) */
+    uint8_t counted : 1, type : 7; /* one byte: a slot stays 64 bytes, a cache line */
+    uint8_t key_len;               /* 0: an empty slot (a metadata key has a namespace) */
     char key[RECENT_KEY_MAX];
 } recent_share;
 
@@ -296,10 +300,11 @@ static db_counts *db_of(int db) { return db >= 0 && db < counts.databases ? &cou
 /* ---- what a record counts for ---- */
 
 static key_share share_of(const char *val, size_t vlen) {
-    key_share s = {1, 0};
+    key_share s = {1, 0, 0};
     meta m;
     if (enc_decode_meta(val, vlen, &m) < 0) return s; /* listed (so it can be deleted) as a key */
     if (enc_meta_is_empty_collection(&m)) s.counted = 0; /* no key */
+    s.type = m.type == TYPE_BITMAP ? TYPE_STRING : (uint8_t)m.type;
     s.expire_ms = m.expire_ms;
     return s;
 }
@@ -504,6 +509,7 @@ void keycount_delta_free(keycount_delta *d) {
     free(d->slots);
     free(d->changes);
     free(d->writes);
+    free(d->replaced);
     free(d->fetch);
     free(d->fetch_order);
     free(d->fetch_keys);
@@ -515,7 +521,7 @@ void keycount_delta_clear(keycount_delta *d) {
     if (d->nkeys > 0) memset(d->slots, 0, d->nslots * sizeof(size_t));
     buf_clear(&d->key_bytes);
     buf_clear(&d->reads);
-    d->nkeys = d->nchanges = 0;
+    d->nkeys = d->nchanges = d->nreplaced = 0;
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size) { return grow_array(p, cap, need, size, 8); }
@@ -564,7 +570,7 @@ typedef struct noted_read {
 void keycount_note_read(keycount_delta *d, size_t writes, const char *key, size_t klen, int found,
                         const char *val, size_t vlen) {
     /* Only logged: most txns that read write nothing, and need no more than this. */
-    noted_read r = {writes, found ? share_of(val, vlen) : (key_share){0, 0}, klen};
+    noted_read r = {writes, found ? share_of(val, vlen) : (key_share){0, 0, 0}, klen};
     buf_append(&d->reads, &r, sizeof(r));
     buf_append(&d->reads, key, klen);
 }
@@ -601,7 +607,7 @@ void keycount_stage_begin(keycount_delta *d) {
     /* 0 is no staging: a new key's staged and checked are 0. A txn kept for billions of
      * commits (a worker's write group) wraps around to it. */
     if (++d->staging == 0) d->staging = 1;
-    d->nchanges = d->nwrites = d->nfetch = 0;
+    d->nchanges = d->nwrites = d->nfetch = d->nreplaced = 0;
     take_reads(d);
 }
 
@@ -614,7 +620,7 @@ void keycount_stage_write(keycount_delta *d, size_t index, const char *key, size
                           size_t vlen) {
     keycount_key *k = find_key(d, key, klen);
     if (!db_of(k->db)) return; /* a namespace that is no configured database */
-    key_share after = val ? share_of(val, vlen) : (key_share){0, 0};
+    key_share after = val ? share_of(val, vlen) : (key_share){0, 0, 0};
     add_write(d, (keycount_write){(size_t)(k - d->keys), index, after, val && vlen >= BIG_RECORD_BYTES, -1});
 }
 
@@ -622,7 +628,7 @@ int keycount_stage_range(keycount_delta *d, const char *begin, size_t blen) {
     size_t ns;
     int db = enc_namespace_db(begin, blen, &ns);
     if (ns != blen) return -1;
-    if (db_of(db)) add_write(d, (keycount_write){0, 0, {0, 0}, 0, db});
+    if (db_of(db)) add_write(d, (keycount_write){0, 0, {0, 0, 0}, 0, db});
     return 0;
 }
 
@@ -664,7 +670,7 @@ static void sort_fetch(keycount_delta *d, size_t n) {
     d->fetch_lens = grow(d->fetch_lens, &d->fetch_lens_cap, n, sizeof(*d->fetch_lens));
     for (size_t i = 0; i < n; i++) {
         keycount_key *k = &d->keys[d->fetch[i]];
-        set_base(k, (key_share){0, 0}); /* unless the read finds it */
+        set_base(k, (key_share){0, 0, 0}); /* unless the read finds it */
         d->fetch_order[i] = (fetch_key){key_of(d, k), k->key_len, d->fetch[i]};
     }
     qsort(d->fetch_order, n, sizeof(*d->fetch_order), fetch_order);
@@ -707,7 +713,7 @@ static void replay_range(keycount_delta *d, int db) {
     for (size_t i = 0; i < d->nkeys; i++) {
         keycount_key *k = &d->keys[i];
         if (k->db != db) continue;
-        k->now = (key_share){0, 0};
+        k->now = (key_share){0, 0, 0};
         k->now_big = 0;
         k->staged = d->staging;
     }
@@ -718,6 +724,11 @@ static void replay_write(keycount_delta *d, const keycount_write *w) {
     key_share before = share_before(d, k);
     if (before.counted) add_change(d, KC_REMOVE, k->db, before.expire_ms);
     if (w->after.counted) add_change(d, KC_ADD, k->db, w->after.expire_ms);
+    /* A key of another type gone under this write: the change stream must say so (txn.c). */
+    if (before.counted && w->after.counted && before.type != w->after.type) {
+        d->replaced = grow(d->replaced, &d->replaced_cap, d->nreplaced + 1, sizeof(*d->replaced));
+        d->replaced[d->nreplaced++] = (keycount_replaced){w->index, before.type};
+    }
     k->now = w->after;
     k->now_big = w->big;
     k->staged = d->staging;
@@ -756,7 +767,7 @@ static int recent_get(const keycount_delta *d, const keycount_key *k, key_share 
     const recent_share *b = recent_bucket(k);
     const recent_share *r = recent_holds(&b[0], d, k) ? &b[0] : recent_holds(&b[1], d, k) ? &b[1] : NULL;
     if (!r || r->generation != counts.dbs[k->db].generation) return 0;
-    *out = (key_share){r->counted, r->expire_ms};
+    *out = (key_share){r->counted, r->type, r->expire_ms};
     return 1;
 }
 
@@ -770,6 +781,7 @@ static void recent_put(const keycount_delta *d, const keycount_key *k) {
     memcpy(b[0].key, key_of(d, k), k->key_len);
     b[0].generation = counts.dbs[k->db].generation;
     b[0].counted = k->now.counted;
+    b[0].type = k->now.type;
     b[0].expire_ms = k->now.expire_ms;
 }
 

@@ -11,6 +11,7 @@
 /* What a key's metadata record adds to its database's counts. */
 typedef struct key_share {
     int8_t counted;    /* 0: nothing (missing, or an empty collection); 1: one key */
+    uint8_t type;      /* its type as Redis sees it (a bitmap is a string); 0 if unreadable */
     int64_t expire_ms; /* the key's expiry when counted, 0 = none */
 } key_share;
 
@@ -36,6 +37,14 @@ typedef struct keycount_write {
     int big; /* the new record is a big one */
     int range_db;
 } keycount_write;
+
+/* A write of metadata that replaced a key of another type (staging finds them for free): the
+ * write's index among the txn's writes, and the type the key had (storage/txn.c tells the
+ * change stream). */
+typedef struct keycount_replaced {
+    size_t index;
+    uint8_t type;
+} keycount_replaced;
 
 /* One change to the counts. */
 typedef struct keycount_change {
@@ -64,6 +73,8 @@ typedef struct keycount_delta {
     uint32_t staging;
     keycount_write *writes; /* the metadata writes staged, in order */
     size_t nwrites, writes_cap;
+    keycount_replaced *replaced; /* those of them that replaced a key of another type, in order */
+    size_t nreplaced, replaced_cap;
     size_t *fetch; /* keys whose records from before the txn are to be read */
     size_t nfetch, fetch_cap;
     fetch_key *fetch_order; /* those keys being sorted */

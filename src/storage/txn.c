@@ -99,6 +99,7 @@ void txn_reset(txn *t) {
     clear_or_free(&t->sealed);
     t->sealed_len = t->sealed_ops = 0;
     t->described = 0;
+    t->nstarts = 0;
     t->earliest_indexed = 0;
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
@@ -123,6 +124,8 @@ void txn_free(txn *t) {
     buf_free(&t->woken);
     buf_free(&t->events);
     buf_free(&t->sealed);
+    free(t->starts);
+    t->starts = NULL;
     buf_free(&t->index_entry);
     staged_bounds_free(&t->bounds);
     keycount_delta_free(&t->counts);
@@ -297,6 +300,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->described = t->described;
     m->count_reads = t->counts.reads.len;
     m->finishes = t->nfinishes;
+    m->starts = t->nstarts;
     record_writer_mark(&t->record, &m->record);
 }
 
@@ -319,6 +323,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     staged_bounds_truncate(&t->bounds, m->staged);
     keycount_reads_rollback(&t->counts, m->count_reads);
     record_writer_rollback(&t->record, &m->record);
+    t->nstarts = m->starts;
 }
 
 int txn_wrote_unrecorded(const txn *t, const txn_mark *since) {
@@ -491,6 +496,20 @@ static int record_dropped(void) {
     return 1;
 }
 
+static void add_start(txn *t, size_t op, int whole) {
+    t->starts = grow_array(t->starts, &t->starts_cap, t->nstarts + 1, sizeof(*t->starts), 8);
+    txn_command_start *s = &t->starts[t->nstarts++];
+    s->op = op;
+    s->commit_op = t->sealed_ops;
+    record_writer_mark(&t->record, &s->record);
+    s->whole = whole;
+}
+
+void txn_command_begins(txn *t) {
+    /* One that begins a commit begins where the commit does: nothing to note (a lone command). */
+    if (t->nops != t->sealed_ops || t->record.ncmds != 0) add_start(t, t->nops, 0);
+}
+
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens) {
     if (__builtin_expect(records_before_drop != 0, 0) && record_dropped()) return;
     /* A bitmap is a string to Redis, and so to consumers and their TYPE filters. */
@@ -535,10 +554,20 @@ static void reserve_header(txn *t) {
     buf_append(&t->sealed, header, BATCH_HEADER_SIZE);
 }
 
+/* Notes what the commit being sealed means for the DELs of replaced keys (txn_command_begins):
+ * one without writes is dropped, its command starts with it; one recorded whole gets none, which
+ * an entry at its start says. */
+static void seal_command_starts(txn *t, int wrote) {
+    if (!wrote || t->described)
+        while (t->nstarts > 0 && t->starts[t->nstarts - 1].commit_op == t->sealed_ops) t->nstarts--;
+    if (wrote && t->described) add_start(t, t->sealed_ops, 1);
+}
+
 int txn_seal(txn *t) {
     int wrote = t->records.len > t->sealed_len;
     t->seals++;
     t->unrecorded_seals += wrote && t->record.ncmds == 0 && !t->described;
+    seal_command_starts(t, wrote);
     t->described = 0;
     if (wrote) {
         reserve_header(t);
@@ -693,6 +722,143 @@ static int write_and_publish(txn *t, rocksdb_writebatch_t *wb, int counting, cha
     return rc;
 }
 
+/* ---- keys replaced by a write of another type (txn_command_begins) ----
+ * The key counts' staging meets the record every write of metadata replaces, and lists the writes
+ * that replaced a key of another type (keycount.h). Each commit holding one has its change record
+ * rewritten in place with a DEL of the key, typed with the old type, where the command that wrote
+ * it begins: a replay of everything is the same (the write replaced the key anyway), and a
+ * consumer of the old type sees the key go. Other commits are left as they are. */
+
+/* A DEL to insert, and its arguments. */
+typedef struct typed_del {
+    record_insertion at;
+    const char *argv[2];
+    size_t lens[2];
+} typed_del;
+
+/* A commit's LogData entry to replace: bytes [from, to) of the batch become `entry`. */
+typedef struct entry_rewrite {
+    size_t from, to;
+    buf entry;
+} entry_rewrite;
+
+/* A walk of the batch, commit by commit. */
+typedef struct replaced_walk {
+    const txn *t;
+    size_t next_start; /* the first of t->starts not passed */
+    size_t first_op;   /* the commit's first write */
+    size_t from, to;   /* its LogData entry in the batch */
+    batch_slice blob;  /* its change record */
+    typed_del *dels;
+    size_t ndels, dels_cap;
+    entry_rewrite *rewrites;
+    size_t nrewrites, rewrites_cap;
+} replaced_walk;
+
+static void walk_begin_commit(replaced_walk *w, size_t from, size_t to, batch_slice blob, size_t first_op) {
+    w->first_op = first_op;
+    w->from = from;
+    w->to = to;
+    w->blob = blob;
+    w->ndels = 0;
+}
+
+static int start_precedes(const txn_command_start *s, size_t first_op, size_t op) {
+    return s->commit_op < first_op || (s->commit_op == first_op && s->op <= op);
+}
+
+/* Where the command that made write op (of the commit being walked) began: the last start noted
+ * in the commit up to that write, else NULL, the commit's own start. */
+static const txn_command_start *command_start(replaced_walk *w, size_t op) {
+    const txn *t = w->t;
+    while (w->next_start < t->nstarts && start_precedes(&t->starts[w->next_start], w->first_op, op)) w->next_start++;
+    const txn_command_start *s = w->next_start > 0 ? &t->starts[w->next_start - 1] : NULL;
+    return s && s->commit_op == w->first_op ? s : NULL;
+}
+
+/* Write op (a metadata key) replaced a key of type `type`: a DEL of it goes before its command. */
+static void walk_replaced(replaced_walk *w, size_t op, batch_slice key, uint8_t type) {
+    size_t ns;
+    int db = enc_namespace_db(key.ptr, key.len, &ns);
+    const txn_command_start *s = command_start(w, op);
+    if ((s && s->whole) || db < 0) return;
+    record_mark at = s ? s->record : (record_mark){0, 0, 0, 0, -1, -1};
+    w->dels = grow_array(w->dels, &w->dels_cap, w->ndels + 1, sizeof(*w->dels), 4);
+    typed_del *d = &w->dels[w->ndels++];
+    *d = (typed_del){{at, db, type, 2, NULL, NULL}, {"DEL", key.ptr + ns}, {3, key.len - ns}};
+}
+
+/* Ends the commit walked: its change record with the DELs, if it has any, as a new LogData entry. */
+static void walk_end_commit(replaced_walk *w) {
+    if (w->ndels == 0) return;
+    record_insertion *ins = malloc(w->ndels * sizeof(*ins));
+    if (!ins) abort();
+    for (size_t i = 0; i < w->ndels; i++) {
+        ins[i] = w->dels[i].at;
+        ins[i].argv = w->dels[i].argv;
+        ins[i].lens = w->dels[i].lens;
+    }
+    buf rec;
+    buf_init(&rec);
+    if (record_insert(w->blob.ptr, w->blob.len, ins, w->ndels, &rec) == 0) {
+        w->rewrites = grow_array(w->rewrites, &w->rewrites_cap, w->nrewrites + 1, sizeof(*w->rewrites), 4);
+        entry_rewrite *e = &w->rewrites[w->nrewrites++];
+        *e = (entry_rewrite){w->from, w->to, {0}};
+        buf_init(&e->entry);
+        buf_put_u8(&e->entry, TAG_LOGDATA);
+        buf_put_varint(&e->entry, rec.len);
+        buf_append(&e->entry, rec.data, rec.len);
+    } else { /* not a record this txn wrote: cannot happen, and the commit is right but for a filter */
+        log_msg(LOG_WARNING, "BUG: a change record could not take the DEL of a key replaced by another type");
+    }
+    buf_free(&rec);
+    free(ins);
+}
+
+/* Replaces LogData entries of a batch in place (so a big value is not copied once more), from
+ * the last: the bytes after each move by what the entries before them grew. An entry only grows
+ * (it gains commands). */
+static void rewrite_entries(buf *batch, entry_rewrite *rw, size_t n) {
+    size_t growth = 0;
+    for (size_t i = 0; i < n; i++) growth += rw[i].entry.len - (rw[i].to - rw[i].from);
+    buf_reserve(batch, growth);
+    size_t end = batch->len;
+    batch->len += growth;
+    for (size_t i = n; i-- > 0;) {
+        memmove(batch->data + rw[i].to + growth, batch->data + rw[i].to, end - rw[i].to);
+        growth -= rw[i].entry.len - (rw[i].to - rw[i].from);
+        memcpy(batch->data + rw[i].from + growth, rw[i].entry.data, rw[i].entry.len);
+        end = rw[i].from;
+    }
+}
+
+/* Inserts the DELs of the keys the staged writes replaced by another type into the finished batch. */
+static void announce_replaced_keys(txn *t) {
+    const keycount_delta *d = &t->counts;
+    batch_reader r;
+    batch_record rec;
+    if (batch_reader_init(&r, t->sealed.data, t->sealed.len) < 0) return;
+    replaced_walk w = {.t = t};
+    size_t op = 0, next = 0;
+    for (;;) {
+        size_t at = (size_t)((const char *)r.pos - t->sealed.data);
+        int rc = batch_reader_next(&r, &rec);
+        if (rc == 1 && rec.op == BATCH_MARKER) continue; /* not a write (none is in a txn's batch) */
+        if (rc == 1 && rec.op != BATCH_LOG_DATA) {
+            if (next < d->nreplaced && d->replaced[next].index == op) walk_replaced(&w, op, rec.key, d->replaced[next++].type);
+            op++;
+            continue;
+        }
+        walk_end_commit(&w);
+        if (rc != 1) break;
+        walk_begin_commit(&w, at, (size_t)((const char *)r.pos - t->sealed.data), rec.key, op);
+    }
+    rewrite_entries(&t->sealed, w.rewrites, w.nrewrites);
+    for (size_t i = 0; i < w.nrewrites; i++) buf_free(&w.rewrites[i].entry);
+    free(w.rewrites);
+    free(w.dels);
+}
+
 static atomic_int local_writes_refused;
 
 void txn_refuse_local_writes(int refuse) { atomic_store(&local_writes_refused, refuse); }
@@ -716,6 +882,7 @@ int txn_commit(txn *t, char **err) {
     int counting = keycount_loaded();
     if (counting && count_or_fail(t, err) < 0) return -1;
     finish_batch(t);
+    if (counting && t->counts.nreplaced > 0) announce_replaced_keys(t);
     free_big_writes(t); /* the batch holds a copy of them now: a big value's go before the write */
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(t->sealed.data, t->sealed.len);
     clear_or_free(&t->sealed); /* and RocksDB's copy is all that is left of a big value but the memtable's */

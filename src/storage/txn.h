@@ -22,6 +22,15 @@ typedef struct txn_finish {
     void *arg;
 } txn_finish;
 
+/* Where a command began that did not begin a commit (txn_command_begins); or, with whole set,
+ * a commit recorded whole by its writer (txn_record_described), its only entry. */
+typedef struct txn_command_start {
+    size_t op;        /* the txn's writes then */
+    size_t commit_op; /* where the writes of the commit it is in begin */
+    record_mark record;
+    int whole;
+} txn_command_start;
+
 /* One write of a txn, by offsets into its encoded records (for rebuilding the read index). */
 typedef struct txn_op {
     uint8_t kind; /* TXN_PUT, TXN_DELETE or TXN_RANGE */
@@ -48,6 +57,8 @@ typedef struct txn {
     size_t seals;            /* commits ended so far (txn_seal), and those of them that had */
     size_t unrecorded_seals; /* writes but no change record: for txn_wrote_unrecorded */
     int described;           /* the commit being gathered is recorded whole, even by no command */
+    txn_command_start *starts; /* txn_command_begins, oldest first */
+    size_t nstarts, starts_cap;
     int64_t now_ms; /* the command's clock, so one command sees one time */
     const store_snapshot *snapshot; /* reads see this snapshot (a read-only txn), NULL: the latest */
     staged_bounds bounds; /* bounds its walks found, published when it commits */
@@ -93,6 +104,11 @@ struct store_iter *txn_iter_new(txn *t, int cf, const char *begin, size_t blen, 
 STORE_MUST_CHECK int txn_first_under(txn *t, int cf, const char *prefix, size_t plen, const char *from, size_t flen, buf *out);
 /* The last key of a column family that starts with prefix, the same way (a backward seek). */
 STORE_MUST_CHECK int txn_last_under(txn *t, int cf, const char *prefix, size_t plen, buf *out);
+/* Notes that a command begins. A write of it that replaces a key of another type (a SET over a
+ * hash) is found when the txn commits, and a DEL of the key, typed with the old type, goes into
+ * the change record where the command's part of it begins: a consumer that filters by type learns
+ * that the key is gone. Commits recorded whole by their writer (txn_record_described) get none. */
+void txn_command_begins(txn *t);
 /* Records the deterministic effect of a write in the change record. An argument of at least
  * RECORD_REF_MIN_BYTES that a write of this commit stores is recorded as a reference to it. */
 void txn_record(txn *t, int db, uint8_t type, int argc, const char *const *argv, const size_t *lens);
@@ -143,6 +159,7 @@ typedef struct txn_mark {
     size_t records_len, nops, ranges, touched_len, flushed_len, woken_len, events_len, staged, seals, unrecorded_seals;
     size_t count_reads;
     size_t finishes;
+    size_t starts;
     int described;
     record_mark record;
 } txn_mark;

@@ -50,7 +50,10 @@ static type_status read_value(txn *t, int db, const char *key, size_t klen, stri
     if (rc == KS_CORRUPT) return ST_CORRUPT;
     if (rc == KS_MISSING) return ST_MISSING;
     if (m.type == TYPE_BITMAP) return m.size > max ? too_long : read_bitmap(t, db, key, klen, &m, out);
-    if (m.type != TYPE_STRING) return ST_WRONGTYPE;
+    if (m.type != TYPE_STRING) {
+        out->expire_ms = m.expire_ms; /* SET … KEEPTTL over another type keeps it, as in Redis */
+        return ST_WRONGTYPE;
+    }
     out->ptr = m.value;
     out->len = m.value_len;
     out->expire_ms = m.expire_ms;

@@ -443,9 +443,6 @@ def test_snapshot_of_an_empty_stream_at_0_0(server):
 
 
 @tidekv_only
-@pytest.mark.xfail(strict=True, reason="POLLUPDATES … TYPE stream drops the writes that replace a stream by another "
-                                       "type (SET, MSET, COPY … REPLACE, RENAME over it): they are typed by the new "
-                                       "value, so a consumer of the streams keeps streams that are gone")
 def test_a_type_stream_consumer_hears_of_streams_replaced_by_other_types(server, r):
     base = int(r.execute_command("SEQUENCE"))
     with server.conn() as c:

@@ -120,6 +120,17 @@ def test_set_keepttl(r, c):
     assert c.call("SET", "k", "v", "PX", "10", "KEEPTTL") == SYNTAX
 
 
+def test_set_keepttl_over_another_type_keeps_its_ttl(r):
+    r.hset("h", "f", "v")
+    r.expire("h", 100)
+    assert r.set("h", "x", keepttl=True) is True
+    assert r.get("h") == b"x"
+    assert 98 <= r.ttl("h") <= 100
+    r.rpush("l", "a")
+    assert r.set("l", "x", keepttl=True, xx=True) is True
+    assert r.ttl("l") == -1
+
+
 def test_set_expire_errors(c):
     invalid = "ERR invalid expire time in 'set' command"
     assert c.call("SET", "k", "v", "EX", "0") == invalid

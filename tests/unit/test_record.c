@@ -521,6 +521,147 @@ static void test_rejects_bad_counts(void **state) {
     assert_int_equal(DECODE_BODY("\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00\x00", &r), -1);
 }
 
+/* ---- inserting commands at marks ---- */
+
+/* Checks command i of a decoded record: its type and its arguments (NUL-free strings). */
+static void expect_cmd(const record *r, size_t i, uint8_t type, int argc, const char *const *argv) {
+    assert_true(i < r->ncmds);
+    assert_int_equal(r->cmds[i].type, type);
+    assert_int_equal(r->cmds[i].argc, argc);
+    for (int a = 0; a < argc; a++) expect_arg(r, i, (size_t)a, argv[a], strlen(argv[a]));
+}
+
+static const char *const del_argv[] = {"DEL", "old"};
+static const size_t del_lens[] = {3, 3};
+
+static record_insertion del_at(const record_mark *at, int db, uint8_t type) {
+    return (record_insertion){*at, db, type, 2, del_argv, del_lens};
+}
+
+/* Inserts into a whole record and decodes the result. */
+static void insert_and_decode(const buf *rec, const record_insertion *ins, size_t n, buf *out, record *r) {
+    assert_int_equal(record_insert(rec->data, rec->len, ins, n, out), 0);
+    assert_int_equal(record_decode(out->data, out->len, r), 0);
+}
+
+/* At the start of a record: before its first command, in its database or after a SELECT of
+ * another that a SELECT back ends; the time stays. */
+static void test_insert_at_the_start(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    record_mark start;
+    record_writer_mark(&w, &start);
+    const char *set[] = {"SET", "k", "v"};
+    add_strs(&w, 3, TYPE_STRING, 3, set);
+    buf rec, out;
+    buf_init(&rec);
+    buf_init(&out);
+    record_writer_finish(&w, TIME_MS, &rec);
+    record r;
+
+    record_insertion same = del_at(&start, 3, TYPE_HASH);
+    insert_and_decode(&rec, &same, 1, &out, &r);
+    assert_int_equal(r.version, RECORD_VERSION);
+    assert_int_equal(r.time_ms, TIME_MS);
+    assert_int_equal(r.db, 3);
+    assert_int_equal(r.ncmds, 2);
+    expect_cmd(&r, 0, TYPE_HASH, 2, del_argv);
+    expect_cmd(&r, 1, TYPE_STRING, 3, set);
+    record_free(&r);
+
+    buf_clear(&out);
+    record_insertion other = del_at(&start, 5, TYPE_ZSET);
+    insert_and_decode(&rec, &other, 1, &out, &r);
+    assert_int_equal(r.db, 5);
+    assert_int_equal(r.ncmds, 3);
+    expect_cmd(&r, 0, TYPE_ZSET, 2, del_argv);
+    expect_cmd(&r, 1, 0, 2, (const char *[]){"SELECT", "3"});
+    expect_cmd(&r, 2, TYPE_STRING, 3, set);
+    record_free(&r);
+    record_writer_free(&w);
+    buf_free(&rec);
+    buf_free(&out);
+}
+
+/* Between commands: where the mark was taken, the database a replay is in then restored after
+ * it; several at one mark go together; references still name their arguments. */
+static void test_insert_between_commands(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    const char *hset[] = {"HSET", "h", "f", "v"};
+    add_strs(&w, 0, TYPE_HASH, 4, hset);
+    record_mark second, third;
+    record_writer_mark(&w, &second);
+    const char *setref[] = {"SET", "k", "ignored"};
+    record_src srcs[] = {{-1, 0}, {-1, 0}, {1, 2}};
+    record_writer_add_refs(&w, 0, TYPE_STRING, 3, setref, (const size_t[]){3, 1, 5}, srcs);
+    record_writer_mark(&w, &third);
+    const char *set2[] = {"SET", "g", "w"};
+    add_strs(&w, 2, TYPE_STRING, 3, set2); /* after a SELECT 2 */
+    buf rec, out;
+    buf_init(&rec);
+    buf_init(&out);
+    record_writer_finish(&w, TIME_MS, &rec);
+
+    record_insertion ins[] = {del_at(&second, 0, TYPE_HASH), del_at(&second, 1, TYPE_LIST),
+                              del_at(&third, 2, TYPE_SET)};
+    record r;
+    insert_and_decode(&rec, ins, 3, &out, &r);
+    assert_int_equal(r.version, RECORD_VERSION_REFS);
+    assert_int_equal(r.db, 0);
+    const char *sel0[] = {"SELECT", "0"}, *sel1[] = {"SELECT", "1"}, *sel2[] = {"SELECT", "2"};
+    assert_int_equal(r.ncmds, 11);
+    expect_cmd(&r, 0, TYPE_HASH, 4, hset);
+    expect_cmd(&r, 1, TYPE_HASH, 2, del_argv);
+    expect_cmd(&r, 2, 0, 2, sel1);
+    expect_cmd(&r, 3, TYPE_LIST, 2, del_argv);
+    expect_cmd(&r, 4, 0, 2, sel0);
+    expect_cmd(&r, 6, 0, 2, sel2);
+    expect_cmd(&r, 7, TYPE_SET, 2, del_argv);
+    expect_cmd(&r, 8, 0, 2, sel0); /* back to where the record's own SELECT 2 follows */
+    expect_cmd(&r, 9, 0, 2, sel2);
+    expect_cmd(&r, 10, TYPE_STRING, 3, set2);
+    /* The SET with the reference moved from command 1 to 5; the commit's write 1 holds it. */
+    assert_int_equal(r.nrefs, 1);
+    assert_int_equal(r.refs[0].cmd, 5);
+    assert_int_equal(r.refs[0].arg, 2);
+    assert_int_equal(r.refs[0].op, 1);
+    assert_int_equal(r.refs[0].offset, 2);
+    assert_int_equal(r.refs[0].len, 5);
+    record_free(&r);
+    record_writer_free(&w);
+    buf_free(&rec);
+    buf_free(&out);
+}
+
+/* A mark past the record's commands, or marks out of order, are refused. */
+static void test_insert_refuses_bad_marks(void **state) {
+    (void)state;
+    record_writer w;
+    record_writer_init(&w);
+    record_mark start, end;
+    record_writer_mark(&w, &start);
+    const char *set[] = {"SET", "k", "v"};
+    add_strs(&w, 0, TYPE_STRING, 3, set);
+    record_writer_mark(&w, &end);
+    buf rec, out;
+    buf_init(&rec);
+    buf_init(&out);
+    record_writer_finish(&w, TIME_MS, &rec);
+    end.ncmds++;
+    record_insertion past = del_at(&end, 0, TYPE_HASH);
+    assert_int_equal(record_insert(rec.data, rec.len, &past, 1, &out), -1);
+    end.ncmds--;
+    record_insertion backwards[] = {del_at(&end, 0, TYPE_HASH), del_at(&start, 0, TYPE_HASH)};
+    assert_int_equal(record_insert(rec.data, rec.len, backwards, 2, &out), -1);
+    assert_int_equal(record_insert("TK", 2, backwards, 1, &out), -1);
+    record_writer_free(&w);
+    buf_free(&rec);
+    buf_free(&out);
+}
+
 static void test_is_tidekv(void **state) {
     (void)state;
     buf b;
@@ -552,6 +693,9 @@ int main(void) {
         cmocka_unit_test(test_rejects_every_truncation),
         cmocka_unit_test(test_rejects_trailing_garbage),
         cmocka_unit_test(test_rejects_bad_counts),
+        cmocka_unit_test(test_insert_at_the_start),
+        cmocka_unit_test(test_insert_between_commands),
+        cmocka_unit_test(test_insert_refuses_bad_marks),
         cmocka_unit_test(test_is_tidekv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,8 @@
 
 #include "cdc/commits.h"
 #include "cdc/record.h"
+#include "storage/encoding.h"
+#include "storage/keycount.h"
 #include "storage/store.h"
 #include "storage/txn.h"
 
@@ -361,6 +363,128 @@ static void test_events_follow_the_commit(void **state) {
     close_temp_store(dir);
 }
 
+/* ---- keys replaced by another type ---- */
+
+static buf committed; /* the last batch the commit hook was given */
+
+static void on_commit(const char *batch, size_t len) {
+    buf_clear(&committed);
+    buf_append(&committed, batch, len);
+}
+
+/* A command writing one key's metadata (a string, or an empty hash's that counts: a stream
+ * would do, a hash with a size of 1 is simpler) and recording itself, as a handler does. */
+static void write_key(txn *t, int db, const char *key, enum key_type type, const char *name) {
+    txn_command_begins(t);
+    buf mk, v;
+    buf_init(&mk);
+    buf_init(&v);
+    enc_meta_key(&mk, db, key, strlen(key));
+    if (type == TYPE_STRING) {
+        enc_string_meta(&v, 0, "v", 1);
+    } else {
+        meta m = {.type = type, .version = 1, .size = 1};
+        enc_compound_meta(&v, &m);
+    }
+    txn_put(t, CF_METADATA, mk.data, mk.len, v.data, v.len);
+    const char *argv[] = {name, key};
+    size_t lens[] = {strlen(name), strlen(key)};
+    txn_record(t, db, (uint8_t)type, 2, argv, lens);
+    buf_free(&mk);
+    buf_free(&v);
+}
+
+/* The commands of each commit of the last batch committed, as "TYPE:ARG ARG…" lines. */
+static void committed_commands(buf *out) {
+    wal_batch whole = {1, 0, committed.data, committed.len};
+    batch_reader r;
+    assert_int_equal(batch_reader_init(&r, committed.data, committed.len), 0);
+    whole.count = r.count;
+    commit_split cs;
+    assert_int_equal(commit_split_init(&cs, &whole), 0);
+    wal_batch b;
+    while (commit_split_next(&cs, &b) == 1) {
+        batch_reader br;
+        batch_record rec;
+        assert_int_equal(batch_reader_init(&br, b.data, b.len), 0);
+        assert_int_equal(batch_reader_next(&br, &rec), 1);
+        record d;
+        assert_int_equal(record_decode(rec.key.ptr, rec.key.len, &d), 0);
+        buf_printf(out, "db%u|", d.db);
+        for (size_t i = 0; i < d.ncmds; i++) {
+            buf_printf(out, "%u:", d.cmds[i].type);
+            for (size_t a = 0; a < d.cmds[i].argc; a++)
+                buf_printf(out, "%s%.*s", a ? " " : "", (int)d.cmds[i].argv[a].len, d.cmds[i].argv[a].ptr);
+            buf_append_str(out, ";");
+        }
+        buf_append_str(out, "\n");
+        record_free(&d);
+    }
+    commit_split_free(&cs);
+    buf_append_byte(out, 0);
+}
+
+static void expect_committed(const char *want) {
+    buf got;
+    buf_init(&got);
+    committed_commands(&got);
+    assert_string_equal(got.data, want);
+    buf_free(&got);
+}
+
+/* A write replacing a key of another type gets a DEL of the key typed with the old type where
+ * its command begins (a lone command's commit, or after the commands before it in one commit);
+ * a write over the same type (a bitmap is a string) or a new key gets none, nor does a key
+ * its own command deleted first (a STORE, which records that DEL itself), nor a commit recorded
+ * whole (APPLYBATCH). */
+static void test_replaced_keys_are_deleted_by_their_old_type(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    open_temp_store(dir);
+    assert_int_equal(keycount_load(2), 0);
+    char *err = NULL;
+    txn t;
+    txn_init(&t);
+    write_key(&t, 0, "h", TYPE_HASH, "HSET");
+    write_key(&t, 0, "s", TYPE_STRING, "SET");
+    write_key(&t, 1, "z", TYPE_ZSET, "ZADD");
+    write_key(&t, 0, "b", TYPE_BITMAP, "SETBIT");
+    write_key(&t, 0, "d", TYPE_LIST, "RPUSH");
+    write_key(&t, 0, "a", TYPE_SET, "SADD");
+    assert_int_equal(txn_commit(&t, &err), 0);
+    txn_set_commit_hook(on_commit);
+
+    write_key(&t, 0, "h", TYPE_STRING, "SET"); /* a write group: a lone command's commit */
+    txn_seal(&t);
+    write_key(&t, 0, "s", TYPE_STRING, "SET");   /* same type */
+    write_key(&t, 0, "new", TYPE_STRING, "SET"); /* no key before */
+    write_key(&t, 0, "b", TYPE_STRING, "SET");   /* a bitmap is a string */
+    write_key(&t, 1, "z", TYPE_STRING, "SET");   /* after commands, in another database */
+    write_key(&t, 1, "z", TYPE_LIST, "RPUSH");   /* over the string this commit wrote */
+    txn_seal(&t);
+    txn_command_begins(&t); /* a STORE: deletes and records DEL itself, then writes */
+    buf mk;
+    buf_init(&mk);
+    enc_meta_key(&mk, 0, "d", 1);
+    txn_delete(&t, CF_METADATA, mk.data, mk.len);
+    txn_record(&t, 0, TYPE_LIST, 2, (const char *[]){"DEL", "d"}, (const size_t[]){3, 1});
+    write_key(&t, 0, "d", TYPE_ZSET, "ZADD");
+    txn_seal(&t);
+    write_key(&t, 0, "a", TYPE_STRING, "SET"); /* recorded whole: left alone */
+    txn_record_described(&t);
+    assert_int_equal(txn_commit(&t, &err), 0);
+    expect_committed("db0|2:DEL h;1:SET h;\n"
+                     "db0|1:SET s;1:SET new;1:SET b;0:SELECT 1;5:DEL z;0:SELECT 0;0:SELECT 1;1:SET z;"
+                     "1:DEL z;3:RPUSH z;\n"
+                     "db0|3:DEL d;5:ZADD d;\n"
+                     "db0|1:SET a;\n");
+    buf_free(&mk);
+    txn_set_commit_hook(NULL);
+    txn_free(&t);
+    keycount_free();
+    close_temp_store(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_commit),
@@ -370,6 +494,7 @@ int main(void) {
         cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
         cmocka_unit_test(test_writes_without_a_record_are_caught),
         cmocka_unit_test(test_events_follow_the_commit),
+        cmocka_unit_test(test_replaced_keys_are_deleted_by_their_old_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
