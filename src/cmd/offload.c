@@ -139,7 +139,7 @@ void offload_request(client *c, const cmd_def *def) {
     c->offloaded_mem = resp_parser_memory(&c->parser);
     j->argv = resp_parser_take_args(&c->parser, &j->argc);
     buf_init(&j->out);
-    client_block block = {job_retry, job_cleanup, j, 1};
+    client_block block = {job_retry, job_cleanup, j, 1, NULL};
     net_block(c, 0, &block);
     pthread_mutex_lock(&lock);
     if (tail) tail->next = j;

@@ -90,6 +90,17 @@ static int wait_global(int exclusive, int (*own_check)(void)) {
     }
 }
 
+/* The stripes the calling thread holds, however it took them (a write group's set, a command's
+ * list): a thread serving blocked clients after its commit takes only the ones it lacks. */
+static __thread uint64_t thread_held[KEYLOCK_STRIPES / 64];
+
+static int thread_holds(unsigned stripe) { return (thread_held[stripe / 64] >> (stripe % 64)) & 1; }
+
+static void thread_note(unsigned stripe, int held) {
+    if (held) thread_held[stripe / 64] |= 1ULL << (stripe % 64);
+    else thread_held[stripe / 64] &= ~(1ULL << (stripe % 64));
+}
+
 static int compare_stripe(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a % KEYLOCK_STRIPES, y = *(const uint64_t *)b % KEYLOCK_STRIPES;
     return x < y ? -1 : x > y;
@@ -109,6 +120,7 @@ static int lock_in_order(uint64_t *hashes, size_t n, int try) {
             keylock_release(hashes, i);
             return -1;
         }
+        thread_note((unsigned)(hashes[i] % KEYLOCK_STRIPES), 1);
     }
     return 0;
 }
@@ -118,6 +130,7 @@ int keylock_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n
 void keylock_release(const uint64_t *hashes, size_t n) {
     for (size_t i = n; i-- > 0;) {
         if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
+        thread_note((unsigned)(hashes[i] % KEYLOCK_STRIPES), 0);
         pthread_mutex_unlock(&stripes[hashes[i] % KEYLOCK_STRIPES]);
     }
 }
@@ -140,6 +153,7 @@ static void set_note(keylock_set *s, unsigned stripe) {
     }
     s->stripes[s->n++] = (uint16_t)stripe;
     s->held[stripe / 64] |= 1ULL << (stripe % 64);
+    thread_note(stripe, 1);
 }
 
 int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
@@ -149,11 +163,13 @@ int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
         unsigned stripe = (unsigned)(hashes[i] % KEYLOCK_STRIPES);
-        if (set_holds(s, stripe)) continue; /* also skips duplicates: the first one set it */
+        /* Also skips duplicates (the first one set it) and stripes the thread holds otherwise. */
+        if (set_holds(s, stripe) || thread_holds(stripe)) continue;
         if ((may_wait ? wait_stripe(&stripes[stripe]) : pthread_mutex_trylock(&stripes[stripe])) != 0) {
             while (s->n > before) { /* give back what this call took */
                 unsigned taken = s->stripes[--s->n];
                 s->held[taken / 64] &= ~(1ULL << (taken % 64));
+                thread_note(taken, 0);
                 pthread_mutex_unlock(&stripes[taken]);
             }
             return -1;
@@ -164,7 +180,10 @@ int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
 }
 
 void keylock_set_release(keylock_set *s) {
-    for (size_t i = s->n; i-- > 0;) pthread_mutex_unlock(&stripes[s->stripes[i]]);
+    for (size_t i = s->n; i-- > 0;) {
+        thread_note(s->stripes[i], 0);
+        pthread_mutex_unlock(&stripes[s->stripes[i]]);
+    }
     memset(s->held, 0, sizeof(s->held));
     s->n = 0;
 }
