@@ -205,16 +205,6 @@ void blocking_serve_claimed(void) {
     claim_depth--;
 }
 
-/* The reply a serving thread made, sent as if the retry had made it. */
-static int take_result(client *c, key_waiter *w) {
-    reply r = net_client_reply(c);
-    if (w->reply_cut) c->reply_cut = 1; /* closed, as it would have been had it run here */
-    else reply_encoded(&r, w->out.data, w->out.len);
-    dispatch_hold_for_sync(c, w->sync_to);
-    w->served = 1;
-    return 1;
-}
-
 static int waiter_retry(client *c, int timed_out) {
     key_waiter *w = c->block.state;
     pthread_mutex_lock(&waiters_lock);
@@ -227,7 +217,11 @@ static int waiter_retry(client *c, int timed_out) {
      * thread may claim it at any time; only a waiter that is woken runs here, where no thread
      * can claim it until its retry makes it wakeable again. */
     if (serving || (!result && !end && !woken)) return 0;
-    if (result) return take_result(c, w);
+    if (result) { /* the reply a serving thread made, sent as if this retry had made it */
+        dispatch_send_made_reply(c, &w->out, w->reply_cut, w->sync_to);
+        w->served = 1;
+        return 1;
+    }
     reply r = net_client_reply(c);
     if (end == END_TIMEOUT) reply_null_array(&r);
     if (end == END_UNBLOCKED) reply_error(&r, ERR_UNBLOCKED);

@@ -110,6 +110,13 @@ void dispatch_hold_for_sync(client *c, uint64_t written_to) {
     if (CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
 }
 
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to) {
+    reply r = net_client_reply(c);
+    if (cut) c->reply_cut = 1; /* closed, as it would have been had it run here */
+    else reply_encoded(&r, out->data, out->len);
+    dispatch_hold_for_sync(c, written_to);
+}
+
 static void free_args(int argc, resp_arg *argv) {
     for (int i = 0; i < argc; i++) {
         free(argv[i].ptr);

@@ -37,6 +37,10 @@ int dispatch_lock_wait_gives_up(void);
 /* Notes the client's last write (written_to: a sequence its command wrote; 0: it wrote
  * nothing), for WAIT; with appendfsync always, holds its replies until the WAL is synced past it. */
 void dispatch_hold_for_sync(client *c, uint64_t written_to);
+/* Sends a reply another thread made for the client's command (a big request, a blocked
+ * command served by the commit that woke it), as if the command had run here: out, or, if the
+ * reply passed its bound (cut), the client is closed without it; then dispatch_hold_for_sync. */
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to);
 /* A blocked command's retry that reads the store outside dispatch (POLLUPDATES … BLOCK)
  * holds it as a command without keys does: under the global lock's shared side, which a full
  * sync's swap takes exclusively. Returns 1 (release with dispatch_release_store), 0 if the

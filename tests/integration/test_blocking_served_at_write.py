@@ -14,21 +14,15 @@ import time
 
 import pytest
 
-from conftest import IS_REDIS, RespError, Server, encode_command, soak
+from conftest import IS_REDIS, RespError, encode_command, soak
+from helpers import started_server
 
 WORKERS = [None] if IS_REDIS else [1, 3]
 
 
 @pytest.fixture(scope="module", params=WORKERS, ids=lambda n: "redis" if n is None else "workers%d" % n)
 def srv(request):
-    s = Server(None if request.param is None else ["--workers", str(request.param)])
-    try:
-        s.start()
-    except Exception:
-        s.cleanup()
-        raise
-    yield s
-    s.cleanup()
+    yield from started_server(None if request.param is None else ["--workers", str(request.param)])
 
 
 @pytest.fixture
@@ -192,6 +186,24 @@ def test_one_consumer_gets_the_entry_before_a_pipelined_setid(srv, w):
 
 # ---------------------------------------------------------------- stress
 
+def run_stress(srv, consumers, producers, stop, settle, blocked_first=0):
+    """Starts the consumers (and other background threads), waits until blocked_first clients
+    are blocked, runs the producers to their end, lets the consumers take what is left for
+    settle seconds, then stops them (stop) and waits for them."""
+    for t in consumers:
+        t.start()
+    if blocked_first:
+        wait_blocked(srv, blocked_first)
+    for t in producers:
+        t.start()
+    for t in producers:
+        t.join(60)
+    time.sleep(settle)
+    stop.set()
+    for t in consumers:
+        t.join(60)
+
+
 def producer(srv, key, items, popped, errors):
     try:
         with srv.conn(timeout=20.0) as p:
@@ -237,20 +249,10 @@ def pop_stress(srv, nproducers, nconsumers, per_producer):
                 time.sleep(0.002)
 
     consumers = [threading.Thread(target=consumer, args=(n,)) for n in range(nconsumers)]
-    side = threading.Thread(target=unblocker)
-    for t in consumers + [side]:
-        t.start()
     items = [["p%d-%d" % (p, i) for i in range(per_producer)] for p in range(nproducers)]
     producers = [threading.Thread(target=producer, args=(srv, keys[p % 3], items[p], popped, errors))
                  for p in range(nproducers)]
-    for t in producers:
-        t.start()
-    for t in producers:
-        t.join(60)
-    time.sleep(0.3)
-    stop.set()
-    for t in consumers + [side]:
-        t.join(60)
+    run_stress(srv, consumers + [threading.Thread(target=unblocker)], producers, stop, 0.3)
     assert errors == []
     with srv.conn() as c:
         left = [x for k in keys for x in c.call("LRANGE", k, "0", "-1")]
@@ -267,7 +269,7 @@ def test_pops_deliver_every_element_exactly_once(srv, w):
 
 @soak  # long: runs under make soak
 def test_pops_deliver_every_element_exactly_once_long(srv, w):
-    pop_stress(srv, nproducers=6, nconsumers=12, per_producer=1500)
+    pop_stress(srv, nproducers=6, nconsumers=12, per_producer=5000)
 
 
 def group_stress(srv, w, nproducers, nconsumers, per_producer):
@@ -298,18 +300,8 @@ def group_stress(srv, w, nproducers, nconsumers, per_producer):
             errors.append(e)
 
     consumers = [threading.Thread(target=consumer, args=(n,)) for n in range(nconsumers)]
-    for t in consumers:
-        t.start()
-    wait_blocked(srv, nconsumers)
     producers = [threading.Thread(target=produce, args=(p,)) for p in range(nproducers)]
-    for t in producers:
-        t.start()
-    for t in producers:
-        t.join(60)
-    time.sleep(0.2)
-    stop.set()
-    for t in consumers:
-        t.join(60)
+    run_stress(srv, consumers, producers, stop, 0.2, blocked_first=nconsumers)
     assert errors == []
     assert len(got) == len(set(got))
     pending = w.call("XPENDING", "s", "g")

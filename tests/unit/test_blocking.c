@@ -73,7 +73,10 @@ long long net_output_bound(const client *c, const char **option) {
     return 0;
 }
 
-void dispatch_hold_for_sync(client *c, uint64_t written_to) { (void)c, (void)written_to; }
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to) {
+    (void)cut, (void)written_to;
+    buf_append(&outs[index_of(c)], out->data, out->len);
+}
 
 int dispatch_serve(client *view, int argc, resp_arg *argv, reply *r, struct keylock_set *taken, uint64_t *sync_to) {
     (void)taken;
