@@ -45,10 +45,25 @@ uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a(
 
 void keylock_set_give_up(int (*should_give_up)(void)) { atomic_store(&give_up_check, should_give_up); }
 
-/* The end of one wait slice from now, on the monotonic clock (a clock step cannot stretch it). */
+/* The clock of the timed waits: monotonic (a clock step cannot stretch a slice), except under
+ * ThreadSanitizer, whose runtime (GCC 12's) does not intercept the _clocklock waits and would
+ * take a lock they took for one never locked: there the realtime waits it knows are used. */
+#ifdef __SANITIZE_THREAD__
+#define WAIT_CLOCK CLOCK_REALTIME
+#define mutex_lock_until(m, until) pthread_mutex_timedlock(m, until)
+#define rwlock_wrlock_until(l, until) pthread_rwlock_timedwrlock(l, until)
+#define rwlock_rdlock_until(l, until) pthread_rwlock_timedrdlock(l, until)
+#else
+#define WAIT_CLOCK CLOCK_MONOTONIC
+#define mutex_lock_until(m, until) pthread_mutex_clocklock(m, CLOCK_MONOTONIC, until)
+#define rwlock_wrlock_until(l, until) pthread_rwlock_clockwrlock(l, CLOCK_MONOTONIC, until)
+#define rwlock_rdlock_until(l, until) pthread_rwlock_clockrdlock(l, CLOCK_MONOTONIC, until)
+#endif
+
+/* The end of one wait slice from now, on WAIT_CLOCK. */
 static struct timespec slice_end(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(WAIT_CLOCK, &ts);
     ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
@@ -64,7 +79,7 @@ static int wait_stripe(pthread_mutex_t *m) {
     if (!should_give_up) return pthread_mutex_lock(m) == 0 ? 0 : -1;
     for (;;) {
         struct timespec until = slice_end();
-        if (pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until) == 0) return 0;
+        if (mutex_lock_until(m, &until) == 0) return 0;
         if (should_give_up()) return -1;
     }
 }
@@ -72,8 +87,7 @@ static int wait_stripe(pthread_mutex_t *m) {
 /* Takes one side of the global lock, waiting until `until` (NULL: for good). */
 static int lock_global(int exclusive, const struct timespec *until) {
     if (!until) return exclusive ? pthread_rwlock_wrlock(&global_lock) : pthread_rwlock_rdlock(&global_lock);
-    return exclusive ? pthread_rwlock_clockwrlock(&global_lock, CLOCK_MONOTONIC, until)
-                     : pthread_rwlock_clockrdlock(&global_lock, CLOCK_MONOTONIC, until);
+    return exclusive ? rwlock_wrlock_until(&global_lock, until) : rwlock_rdlock_until(&global_lock, until);
 }
 
 /* Waits for one side of the global lock as wait_stripe does for a stripe, also giving up when
