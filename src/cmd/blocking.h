@@ -64,8 +64,8 @@ void blocking_unblocking(uint64_t client_id, unsigned long long block_id);
 /* Called after every commit with the keys it touched. */
 void blocking_notify(const uint64_t *hashes, size_t n);
 /* Opens a claims scope on the calling thread (they nest): its commits claim the waiters they
- * wake. Call it holding the global lock and the keys' locks that its commits need (or before
- * taking them), and end it with blocking_serve_claimed before releasing any of them. */
+ * wake. Open it around commits made under the global lock and their keys' locks, and end it
+ * with blocking_serve_claimed before releasing any of them. */
 void blocking_claims_begin(void);
 /* Serves the waiters claimed so far (see above), taking the stripes they need that the thread
  * lacks only if they are free, and closes the innermost scope. */
