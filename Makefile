@@ -42,7 +42,7 @@ asan: deps
 # The tests that run many threads at once, against a server under ThreadSanitizer: a race stops
 # the server (halt_on_error), so its test fails. tests/tsan.supp says what is left out and why;
 # TSan's deadlock detector cannot follow a write group holding many key locks at once.
-TSAN_TESTS ?= test_concurrency.py test_connection.py test_client_limits.py test_blocking.py test_config.py test_mailbox.py test_scripting.py test_pubsub.py test_functions.py
+TSAN_TESTS ?= test_concurrency.py test_connection.py test_client_limits.py test_blocking.py test_blocking_served_at_write.py test_stream_blocking.py test_config.py test_mailbox.py test_scripting.py test_pubsub.py test_functions.py
 tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_FLAGS=-fsanitize=thread \
 		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null

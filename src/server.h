@@ -59,7 +59,14 @@ typedef struct client_block {
     /* 1: the client waits for its own command, running on another thread (cmd/offload.h),
      * not for other clients: it is not blocked to INFO, CLIENT LIST or CLIENT UNBLOCK. */
     int running;
+    /* Optional: asked on the client's worker before CLIENT UNBLOCK … ERROR ends the wait. 0: it
+     * cannot end now (another thread is serving its command, cmd/blocking.c); the block then
+     * replies ERR_UNBLOCKED itself once that is over, unless it was served. */
+    int (*may_unblock)(struct client *c);
 } client_block;
+
+/* The reply of a wait that CLIENT UNBLOCK … ERROR ends. */
+#define ERR_UNBLOCKED "UNBLOCKED client unblocked via CLIENT UNBLOCK"
 
 typedef struct write_group write_group; /* cmd/dispatch.h */
 

@@ -1,6 +1,18 @@
 /* Clients blocked on keys (BLPOP, BLMOVE, BZPOPMIN …, XREAD). Each waits in arrival order; a
  * commit that touches a key wakes the first pop waiting on it and every stream reader waiting
- * on it, which run their command again. */
+ * on it, which run their command again.
+ *
+ * As Redis serves blocked clients right after the command that made their keys ready (after
+ * EXEC, after a script), the thread that commits serves them itself, before it releases the
+ * keys' locks, so that no later command (even the next one of the same pipeline) runs in
+ * between: commits inside a claims scope claim the waiters they wake, and the end of the scope
+ * runs each one's command with a copy of what it reads of its client (as cmd/offload.c does),
+ * and hands the reply to the client's worker (net_wake), which sends it. A served pop commits
+ * in turn and so claims the next waiter, served in the same way. A waiter whose keys' other
+ * locks are busy (a worker holding stripes never waits for one) is woken as outside a scope:
+ * its worker runs the command again, a moment later. While it is served, its timeout and
+ * CLIENT UNBLOCK wait for the serving to end (what it replied wins); a client that goes away
+ * meanwhile leaves the waiter to the serving thread to free. */
 #ifndef TIDEKV_BLOCKING_H
 #define TIDEKV_BLOCKING_H
 
@@ -45,8 +57,24 @@ void blocking_wait_or_nil(cmd_ctx *ctx, int64_t timeout_us, int nil_bulk_in_exec
  * - It calls this only when it replied nothing; the timeout (0: forever) replies a null array
  *   (null in RESP3), as CLIENT UNBLOCK does. */
 void blocking_wait_stream(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv);
+/* CLIENT UNBLOCK asked the client with that id to end its block number block_id (its worker
+ * does it): if that block waits on keys, no commit serves or wakes it any more, unless one is
+ * serving it now (its worker then ends the wait after, if the serving did not reply). */
+void blocking_unblocking(uint64_t client_id, unsigned long long block_id);
 /* Called after every commit with the keys it touched. */
 void blocking_notify(const uint64_t *hashes, size_t n);
+/* Opens a claims scope on the calling thread (they nest): its commits claim the waiters they
+ * wake. Open it around commits made under the global lock and their keys' locks, and end it
+ * with blocking_serve_claimed before releasing any of them. */
+void blocking_claims_begin(void);
+/* Serves the waiters claimed so far (see above), taking the stripes they need that the thread
+ * lacks only if they are free, and closes the innermost scope. */
+void blocking_serve_claimed(void);
+/* Whether any client waits on keys (an atomic read: the fast path of every write). */
+int blocking_has_waiters(void);
+/* Whether a client may wait on one of the keys of these lock hashes (those of a stripe held by
+ * the caller are exact; a false yes is possible). */
+int blocking_waited(const uint64_t *hashes, size_t n);
 /* Called after a commit that emptied a database: wakes every stream reader (a group reader
  * whose key is gone ends; others wait on). Pops have nothing new to find. */
 void blocking_notify_streams(void);

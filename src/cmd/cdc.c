@@ -336,7 +336,7 @@ static void poll_block(cmd_ctx *ctx, cdc_poll *p, int64_t block_timeout_us, int6
         pw->deadline_us = block_timeout_us > INT64_MAX - now ? INT64_MAX : now + block_timeout_us;
     pw->waiter.wake = poll_wake;
     pw->waiter.arg = pw;
-    client_block block = {poll_retry, poll_cleanup, pw, 0};
+    client_block block = {poll_retry, poll_cleanup, pw, 0, NULL};
     net_block(ctx->c, pw->lingering ? linger_us : block_timeout_us, &block);
     poll_listen(pw);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/blocking.h"
 #include "cmd/handlers.h"
 #include "config.h"
 #include "net/net.h"
@@ -282,7 +283,11 @@ static void client_unblock(cmd_ctx *ctx) {
             return;
         }
     }
-    reply_int(ctx->r, id > 0 && net_client_unblock((uint64_t)id, as_error));
+    unsigned long long block_id;
+    int unblocked = id > 0 && net_client_unblock((uint64_t)id, as_error, &block_id);
+    /* No commit from here on serves it (this one's EXEC included), as Redis unblocks it at once. */
+    if (unblocked) blocking_unblocking((uint64_t)id, block_id);
+    reply_int(ctx->r, unblocked);
 }
 
 void cmd_client(cmd_ctx *ctx) {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cmd/blocking.h"
 #include "cmd/handlers.h"
 #include "cmd/keyspace_events.h"
 #include "cmd/offload.h"
@@ -107,6 +108,13 @@ void dispatch_hold_for_sync(client *c, uint64_t written_to) {
     c->last_write_seq = written_to;
     /* With appendfsync always, the reply waits until the WAL is synced past this client's write. */
     if (CONFIG_READ(appendfsync) == FSYNC_ALWAYS) c->sync_wait_seq = written_to;
+}
+
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to) {
+    reply r = net_client_reply(c);
+    if (cut) c->reply_cut = 1; /* closed, as it would have been had it run here */
+    else reply_encoded(&r, out->data, out->len);
+    dispatch_hold_for_sync(c, written_to);
 }
 
 static void free_args(int argc, resp_arg *argv) {
@@ -224,7 +232,9 @@ static int run_command(client *c, const cmd_def *def, int argc, resp_arg *argv, 
         free(ks.hashes);
         return 0;
     }
+    blocking_claims_begin();
     int keep_waiting = run_locked(c, def, argc, argv, retrying);
+    blocking_serve_claimed();
     if (locks) unlock_keys(&ks);
     else free(ks.hashes);
     release_global_only(global_only);
@@ -240,9 +250,26 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
         return 0;
     }
     cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 0, 0, 0, 0, NULL, 0};
+    blocking_claims_begin();
     uint64_t written_to = run_in_txn(&ctx, def, 1);
+    blocking_serve_claimed();
     unlock_keys(&ks);
     return written_to;
+}
+
+int dispatch_serve(client *view, int argc, resp_arg *argv, reply *r, keylock_set *taken, uint64_t *sync_to) {
+    if (!keylock_global_held()) return -1; /* no lock keeps the store: the waiter's worker runs it */
+    const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
+    key_set ks = {0};
+    collect_keys(def, argc, argv, view->db, &ks);
+    int rc = keylock_set_add(taken, ks.hashes, ks.n, 0); /* only tries: the thread holds stripes */
+    free(ks.hashes);
+    if (rc < 0) return -1;
+    cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 1, 0, 0, 0, NULL, 0};
+    run_in_txn(&ctx, def, 0);
+    /* This thread's last write: the waking commit, or the serving's own after it. */
+    *sync_to = txn_thread_last_sequence();
+    return !ctx.keep_waiting;
 }
 
 int dispatch_retry(client *c, int argc, resp_arg *argv) {
@@ -432,6 +459,7 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
     reply r = net_client_reply(c);
     g->t.now_ms = time_now_ms();
     cmd_ctx ctx = {c, def->name, argc, argv, &r, &g->t, c->db, 0, 0, 0, 0, 0, &g->locks, 0};
+    txn_wake_mark wakes = txn_wakes_mark(&g->t);
     dispatch_run_handler(&ctx, def);
     if (ctx.needs_all_keys) { /* a script met a busy lock: nothing of it is kept; again, alone */
         write_group_commit(g);
@@ -443,13 +471,17 @@ static void run_in_group(client *c, const cmd_def *def, int argc, resp_arg *argv
         if (p->failing == 0) p->fail_from = mark;
         p->failing++;
     }
-    if (++g->commands == GROUP_MAX) write_group_commit(g);
+    /* A command that wakes a blocked client ends the group: its commit serves that client
+     * before the next command runs, as Redis serves it right after the command. */
+    int wakes_waiter = blocking_has_waiters() && txn_wakes_since(&g->t, wakes, blocking_waited);
+    if (++g->commands == GROUP_MAX || wakes_waiter) write_group_commit(g);
 }
 
 void write_group_commit(write_group *g) {
     if (!g || !g->open) return;
     uint64_t before = txn_thread_last_sequence();
     char *err = NULL;
+    blocking_claims_begin();
     int failed = txn_commit(&g->t, &err) != 0;
     uint64_t written_to = written_since(before);
     if (failed) log_msg(LOG_WARNING, "write failed: %s", err);
@@ -457,6 +489,7 @@ void write_group_commit(write_group *g) {
         atomic_fetch_add(&stats.write_groups, 1);
         atomic_fetch_add(&stats.grouped_writes, g->writers);
     }
+    blocking_serve_claimed(); /* under the group's locks: before any other command on its keys */
     keylock_set_release(&g->locks);
     keylock_global_release();
     g->open = g->commands = g->writers = 0;
@@ -708,7 +741,9 @@ void dispatch_exec(cmd_ctx *ctx) {
             dispatch_run_handler(ctx, def); /* a command that fails leaves the others' writes standing, as in Redis */
         }
         ctx->failed = 0; /* that was a queued command's, not EXEC's */
+        blocking_claims_begin();
         commit_or_fail(ctx->r, ctx->t, mark);
+        blocking_serve_claimed(); /* after EXEC, under its locks, as Redis serves them */
     }
     unlock_keys(&ks);
     dispatch_discard(c);

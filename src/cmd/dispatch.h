@@ -24,6 +24,12 @@ void dispatch_client_cleanup(client *c);
  * arguments (not the array) once it has run, before its write. Returns the last sequence it
  * wrote, 0 if none. (Replies BUSY, without running, if it gave up waiting for its locks.) */
 uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_arg *argv, reply *r);
+/* Runs a blocked client's command again on the thread whose commit woke it (cmd/blocking.h),
+ * replying into r; view is what it sees of its client. It needs the global lock held and the
+ * stripes of its keys: it adds those the thread lacks to taken if they are free, else returns
+ * -1 without running. Returns 1 if it replied, 0 if it still waits; *sync_to is the sequence
+ * its reply waits for under appendfsync always. */
+int dispatch_serve(client *view, int argc, resp_arg *argv, reply *r, struct keylock_set *taken, uint64_t *sync_to);
 /* The lock waits' give-up check (keylock_set_give_up): a script or function has run past
  * busy-reply-threshold. Its locks may stay held until SCRIPT KILL, so a waiter replies BUSY,
  * as Redis answers every command then, and its worker goes back to reading its clients. */
@@ -31,6 +37,10 @@ int dispatch_lock_wait_gives_up(void);
 /* Notes the client's last write (written_to: a sequence its command wrote; 0: it wrote
  * nothing), for WAIT; with appendfsync always, holds its replies until the WAL is synced past it. */
 void dispatch_hold_for_sync(client *c, uint64_t written_to);
+/* Sends a reply another thread made for the client's command (a big request, a blocked
+ * command served by the commit that woke it), as if the command had run here: out, or, if the
+ * reply passed its bound (cut), the client is closed without it; then dispatch_hold_for_sync. */
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to);
 /* A blocked command's retry that reads the store outside dispatch (POLLUPDATES … BLOCK)
  * holds it as a command without keys does: under the global lock's shared side, which a full
  * sync's swap takes exclusively. Returns 1 (release with dispatch_release_store), 0 if the

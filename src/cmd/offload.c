@@ -106,10 +106,7 @@ static int job_retry(client *c, int timed_out) {
     int done = j->done;
     pthread_mutex_unlock(&lock);
     if (!done) return 0;
-    reply r = net_client_reply(c);
-    if (j->reply_cut) c->reply_cut = 1; /* closed, as it would have been had it run here */
-    else reply_encoded(&r, j->out.data, j->out.len);
-    dispatch_hold_for_sync(c, j->written_to);
+    dispatch_send_made_reply(c, &j->out, j->reply_cut, j->written_to);
     c->offloaded_mem = 0;
     return 1;
 }
@@ -139,7 +136,7 @@ void offload_request(client *c, const cmd_def *def) {
     c->offloaded_mem = resp_parser_memory(&c->parser);
     j->argv = resp_parser_take_args(&c->parser, &j->argc);
     buf_init(&j->out);
-    client_block block = {job_retry, job_cleanup, j, 1};
+    client_block block = {job_retry, job_cleanup, j, 1, NULL};
     net_block(c, 0, &block);
     pthread_mutex_lock(&lock);
     if (tail) tail->next = j;

@@ -273,7 +273,7 @@ static void full_sync(cmd_ctx *ctx) {
     pthread_mutex_init(&job->lock, NULL);
     job->c = ctx->c;
     job->refs = 2;
-    client_block block = {full_sync_retry, full_sync_cleanup, job, 1};
+    client_block block = {full_sync_retry, full_sync_cleanup, job, 1, NULL};
     net_block(ctx->c, 0, &block);
     if (checkpoints_create(ctx->c->id, checkpoint_made, job) == 0) return;
     checkpoint_result failed = {.status = CHECKPOINT_FAILED, .err = "can't start a thread"};
@@ -464,7 +464,7 @@ void cmd_wait(cmd_ctx *ctx) {
     w->c = ctx->c;
     w->wanted = wanted;
     w->waiter = (replicas_waiter){.seq = ctx->c->last_write_seq, .wake = wait_wake, .arg = w};
-    client_block block = {wait_retry, wait_cleanup, w, 0};
+    client_block block = {wait_retry, wait_cleanup, w, 0, NULL};
     /* Saturated: a timeout near LLONG_MAX milliseconds waits for good. */
     net_block(ctx->c, timeout_ms > INT64_MAX / 1000 ? 0 : timeout_ms * 1000, &block);
     replicas_wait_add(&w->waiter);

@@ -297,7 +297,7 @@ int net_client_kill(const client_filter *filter, client *caller) {
     return killed;
 }
 
-int net_client_unblock(uint64_t id, int as_error) {
+int net_client_unblock(uint64_t id, int as_error, unsigned long long *block_id) {
     int unblocked = 0;
     pthread_mutex_lock(&registry_lock);
     for (client *c = registry; c; c = c->next) {
@@ -305,7 +305,8 @@ int net_client_unblock(uint64_t id, int as_error) {
         /* The client's worker acts on it (take_unblock_request), if the client still waits in
          * this block: it may have been served meanwhile. The same request already on its way
          * is not posted again, so that repeated CLIENT UNBLOCKs do not pile up in its mailbox. */
-        unsigned long long request = atomic_load(&c->block_id) * 2 + (as_error ? 1 : 0);
+        *block_id = atomic_load(&c->block_id);
+        unsigned long long request = *block_id * 2 + (as_error ? 1 : 0);
         if (atomic_exchange(&c->unblock_request, request) != request)
             mailbox_post(&c->worker->mail, c->id, MAIL_UNBLOCK);
         unblocked = 1;
@@ -623,8 +624,9 @@ static void take_unblock_request(client *c) {
         retry_blocked(c, 1);
         return;
     }
+    if (c->block.may_unblock && !c->block.may_unblock(c)) return;
     reply r = net_client_reply(c);
-    reply_error(&r, "UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    reply_error(&r, ERR_UNBLOCKED);
     finish_block(c);
 }
 

@@ -44,8 +44,9 @@ void net_client_list(buf *out, const client_filter *filter, client *caller);
  * The caller is judged as it is now. */
 int net_client_kill(const client_filter *filter, client *caller);
 /* CLIENT UNBLOCK: ends the wait of the client with that id, if it is blocked, as if its timeout
- * had come (or with the UNBLOCKED error); its own worker does it. Returns 1 if it was blocked. */
-int net_client_unblock(uint64_t id, int as_error);
+ * had come (or with the UNBLOCKED error); its own worker does it. Returns 1 if it was blocked,
+ * with the number of the block it ends in *block_id (see client.block_id). */
+int net_client_unblock(uint64_t id, int as_error, unsigned long long *block_id);
 /* Suspends the client's current command until block->retry says it is done; no further input
  * is processed meanwhile. timeout_us <= 0 waits forever. Call from the client's worker. */
 void net_block(client *c, int64_t timeout_us, const client_block *block);

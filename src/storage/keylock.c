@@ -45,10 +45,25 @@ uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a(
 
 void keylock_set_give_up(int (*should_give_up)(void)) { atomic_store(&give_up_check, should_give_up); }
 
-/* The end of one wait slice from now, on the monotonic clock (a clock step cannot stretch it). */
+/* The clock of the timed waits: monotonic (a clock step cannot stretch a slice), except under
+ * ThreadSanitizer, whose runtime (GCC 12's) does not intercept the _clocklock waits and would
+ * take a lock they took for one never locked: there the realtime waits it knows are used. */
+#ifdef __SANITIZE_THREAD__
+#define WAIT_CLOCK CLOCK_REALTIME
+#define mutex_lock_until(m, until) pthread_mutex_timedlock(m, until)
+#define rwlock_wrlock_until(l, until) pthread_rwlock_timedwrlock(l, until)
+#define rwlock_rdlock_until(l, until) pthread_rwlock_timedrdlock(l, until)
+#else
+#define WAIT_CLOCK CLOCK_MONOTONIC
+#define mutex_lock_until(m, until) pthread_mutex_clocklock(m, CLOCK_MONOTONIC, until)
+#define rwlock_wrlock_until(l, until) pthread_rwlock_clockwrlock(l, CLOCK_MONOTONIC, until)
+#define rwlock_rdlock_until(l, until) pthread_rwlock_clockrdlock(l, CLOCK_MONOTONIC, until)
+#endif
+
+/* The end of one wait slice from now, on WAIT_CLOCK. */
 static struct timespec slice_end(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(WAIT_CLOCK, &ts);
     ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
@@ -64,7 +79,7 @@ static int wait_stripe(pthread_mutex_t *m) {
     if (!should_give_up) return pthread_mutex_lock(m) == 0 ? 0 : -1;
     for (;;) {
         struct timespec until = slice_end();
-        if (pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &until) == 0) return 0;
+        if (mutex_lock_until(m, &until) == 0) return 0;
         if (should_give_up()) return -1;
     }
 }
@@ -72,8 +87,7 @@ static int wait_stripe(pthread_mutex_t *m) {
 /* Takes one side of the global lock, waiting until `until` (NULL: for good). */
 static int lock_global(int exclusive, const struct timespec *until) {
     if (!until) return exclusive ? pthread_rwlock_wrlock(&global_lock) : pthread_rwlock_rdlock(&global_lock);
-    return exclusive ? pthread_rwlock_clockwrlock(&global_lock, CLOCK_MONOTONIC, until)
-                     : pthread_rwlock_clockrdlock(&global_lock, CLOCK_MONOTONIC, until);
+    return exclusive ? rwlock_wrlock_until(&global_lock, until) : rwlock_rdlock_until(&global_lock, until);
 }
 
 /* Waits for one side of the global lock as wait_stripe does for a stripe, also giving up when
@@ -88,6 +102,17 @@ static int wait_global(int exclusive, int (*own_check)(void)) {
         if (lock_global(exclusive, sliced ? &until : NULL) == 0) return 0;
         if (!sliced || (should_give_up && should_give_up()) || (own_check && own_check())) return -1;
     }
+}
+
+/* The stripes the calling thread holds, however it took them (a write group's set, a command's
+ * list): a thread serving blocked clients after its commit takes only the ones it lacks. */
+static __thread uint64_t thread_held[KEYLOCK_STRIPES / 64];
+
+static int thread_holds(unsigned stripe) { return (thread_held[stripe / 64] >> (stripe % 64)) & 1; }
+
+static void thread_note(unsigned stripe, int held) {
+    if (held) thread_held[stripe / 64] |= 1ULL << (stripe % 64);
+    else thread_held[stripe / 64] &= ~(1ULL << (stripe % 64));
 }
 
 static int compare_stripe(const void *a, const void *b) {
@@ -109,6 +134,7 @@ static int lock_in_order(uint64_t *hashes, size_t n, int try) {
             keylock_release(hashes, i);
             return -1;
         }
+        thread_note((unsigned)(hashes[i] % KEYLOCK_STRIPES), 1);
     }
     return 0;
 }
@@ -118,6 +144,7 @@ int keylock_acquire(uint64_t *hashes, size_t n) { return lock_in_order(hashes, n
 void keylock_release(const uint64_t *hashes, size_t n) {
     for (size_t i = n; i-- > 0;) {
         if (i > 0 && hashes[i] % KEYLOCK_STRIPES == hashes[i - 1] % KEYLOCK_STRIPES) continue;
+        thread_note((unsigned)(hashes[i] % KEYLOCK_STRIPES), 0);
         pthread_mutex_unlock(&stripes[hashes[i] % KEYLOCK_STRIPES]);
     }
 }
@@ -140,6 +167,7 @@ static void set_note(keylock_set *s, unsigned stripe) {
     }
     s->stripes[s->n++] = (uint16_t)stripe;
     s->held[stripe / 64] |= 1ULL << (stripe % 64);
+    thread_note(stripe, 1);
 }
 
 int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
@@ -149,11 +177,13 @@ int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
     qsort(hashes, n, sizeof(*hashes), compare_stripe);
     for (size_t i = 0; i < n; i++) {
         unsigned stripe = (unsigned)(hashes[i] % KEYLOCK_STRIPES);
-        if (set_holds(s, stripe)) continue; /* also skips duplicates: the first one set it */
+        /* Also skips duplicates (the first one set it) and stripes the thread holds otherwise. */
+        if (set_holds(s, stripe) || thread_holds(stripe)) continue;
         if ((may_wait ? wait_stripe(&stripes[stripe]) : pthread_mutex_trylock(&stripes[stripe])) != 0) {
             while (s->n > before) { /* give back what this call took */
                 unsigned taken = s->stripes[--s->n];
                 s->held[taken / 64] &= ~(1ULL << (taken % 64));
+                thread_note(taken, 0);
                 pthread_mutex_unlock(&stripes[taken]);
             }
             return -1;
@@ -164,7 +194,10 @@ int keylock_set_add(keylock_set *s, uint64_t *hashes, size_t n, int may_wait) {
 }
 
 void keylock_set_release(keylock_set *s) {
-    for (size_t i = s->n; i-- > 0;) pthread_mutex_unlock(&stripes[s->stripes[i]]);
+    for (size_t i = s->n; i-- > 0;) {
+        thread_note(s->stripes[i], 0);
+        pthread_mutex_unlock(&stripes[s->stripes[i]]);
+    }
     memset(s->held, 0, sizeof(s->held));
     s->n = 0;
 }

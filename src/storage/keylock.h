@@ -31,7 +31,8 @@ typedef struct keylock_set {
 
 void keylock_set_init(keylock_set *s);
 void keylock_set_free(keylock_set *s);
-/* Adds the stripes of the hashes that the set does not hold yet. With may_wait (only for
+/* Adds the stripes of the hashes that the calling thread does not hold yet (in this set or
+ * otherwise: a thread serving blocked clients under its command's locks). With may_wait (only for
  * a holder of nothing but the shared global lock, which cannot deadlock) it waits for busy
  * ones; otherwise it only tries them. Returns 0 when all are held, or -1 without taking any
  * if one is busy (without may_wait) or it gave up waiting. */

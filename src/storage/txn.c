@@ -597,6 +597,16 @@ void txn_build_batch(txn *t, buf *out) {
     buf_append(out, t->sealed.data, t->sealed.len);
 }
 
+txn_wake_mark txn_wakes_mark(const txn *t) { return (txn_wake_mark){t->touched.len, t->woken.len, t->flushed.len}; }
+
+int txn_wakes_since(const txn *t, txn_wake_mark since, int (*waited)(const uint64_t *hashes, size_t n)) {
+    if (t->flushed.len > since.flushed) return 1;
+    size_t touched = (t->touched.len - since.touched) / sizeof(uint64_t);
+    size_t woken = (t->woken.len - since.woken) / sizeof(uint64_t);
+    return (touched > 0 && waited((const uint64_t *)(t->touched.data + since.touched), touched)) ||
+           (woken > 0 && waited((const uint64_t *)(t->woken.data + since.woken), woken));
+}
+
 static void (*touch_hook)(const uint64_t *hashes, size_t n);
 
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n)) { touch_hook = hook; }

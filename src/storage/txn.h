@@ -189,6 +189,15 @@ void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 /* Called after every successful commit with the lock hashes of the keys it touched
  * (blocked clients waiting on them are woken). */
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
+/* How far a txn's wake-ups (keys touched or woken, databases emptied) had come. */
+typedef struct txn_wake_mark {
+    size_t touched, woken, flushed;
+} txn_wake_mark;
+
+txn_wake_mark txn_wakes_mark(const txn *t);
+/* Whether what was added since the mark will wake a blocked client once committed: it emptied
+ * a database, or touched or woke keys of which waited(hashes, n) says some are waited on. */
+int txn_wakes_since(const txn *t, txn_wake_mark since, int (*waited)(const uint64_t *hashes, size_t n));
 /* Called after every successful commit that emptied a database (whose keys' hashes nobody
  * has): every client waiting on a stream is woken. */
 void txn_set_flush_hook(void (*hook)(void));

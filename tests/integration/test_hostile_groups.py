@@ -129,9 +129,6 @@ def test_blocked_xreadgroup_woken_by_an_entry_gone_at_once(server, c, writes):
     assert consumer_names(c, "s", "g") == [b"c"]
 
 
-@tidekv_bug("a blocked XREADGROUP is answered some time after the XGROUP DESTROY / DEL that woke "
-            "it, from the state then: a group made anew by then gives it entries (or NOGROUP after a "
-            "DEL); Redis answers it at the DESTROY (NOGROUP) or DEL (UNBLOCKED), before the next command")
 @pytest.mark.parametrize("after", [
     [("XGROUP", "DESTROY", "s", "g"), ("XGROUP", "CREATE", "s", "g", "0"), ("XADD", "s", "2-0", "f", "2")],
     [("DEL", "s"), ("XADD", "s", "2-0", "f", "2"), ("XGROUP", "CREATE", "s", "g", "0")],
@@ -156,12 +153,6 @@ def test_blocked_xreadgroup_answered_when_its_group_goes(server, c, after):
     assert wrong == []
 
 
-SERVED_AT_THE_XADD = ("a blocked reader is served from the stream as it is some time after the XADD that "
-                      "woke it, not as that XADD left it: writes right after it (pipelined) make it miss "
-                      "the entry (or get more); Redis serves it at the XADD")
-
-
-@tidekv_bug(SERVED_AT_THE_XADD)
 @pytest.mark.parametrize("after", [
     [("DEL", "s")],
     [("XTRIM", "s", "MAXLEN", "0")],
@@ -182,7 +173,6 @@ def test_blocked_xread_gets_the_entry_that_woke_it(server, c, after):
         b.close()
 
 
-@tidekv_bug(SERVED_AT_THE_XADD)
 @pytest.mark.parametrize("after", [
     [("XGROUP", "SETID", "s", "g", "$")],
     [("XDEL", "s", "2-0")],

@@ -22,10 +22,15 @@ static buf outs[NCLIENTS];
 
 /* What the stubbed dispatch_retry does: serve the client, or find nothing and keep waiting,
  * then (to play a push from another worker) commit to key_hash once the retry's locks are
- * released. */
+ * released. What the stubbed dispatch_serve (a committing thread running a claimed waiter)
+ * does: pop one of `elements` (0: find nothing), or find its locks busy; `during` plays what
+ * the waiter's worker does meanwhile. */
 static struct {
     int serve;
     int commit_after;
+    int elements;
+    int locks_busy;
+    void (*during)(void);
 } script;
 
 static const uint64_t key_hash = 42;
@@ -62,6 +67,33 @@ int dispatch_retry(client *c, int argc, resp_arg *argv) {
     return 0;
 }
 
+long long net_output_bound(const client *c, const char **option) {
+    (void)c;
+    *option = NULL;
+    return 0;
+}
+
+void dispatch_send_made_reply(client *c, const buf *out, int cut, uint64_t written_to) {
+    (void)cut, (void)written_to;
+    buf_append(&outs[index_of(c)], out->data, out->len);
+}
+
+int dispatch_serve(client *view, int argc, resp_arg *argv, reply *r, struct keylock_set *taken, uint64_t *sync_to) {
+    (void)taken;
+    *sync_to = 0;
+    if (script.during) script.during();
+    if (script.locks_busy) return -1;
+    if (script.elements > 0) {
+        script.elements--;
+        reply_bulk(r, "x", 1);
+        blocking_notify(&key_hash, 1); /* the pop's own commit, under the key's lock */
+        return 1;
+    }
+    cmd_ctx ctx = {.c = view, .argc = argc, .argv = argv, .retrying = 1};
+    blocking_wait_or_nil(&ctx, 0, 0);
+    return 0;
+}
+
 /* ---- helpers ---- */
 
 static void block_client(int i) {
@@ -92,12 +124,22 @@ static void unblock_client(int i) {
     clients[i].block.cleanup(&clients[i]);
 }
 
+/* A commit of key_hash in a claims scope: it serves the waiters it wakes (dispatch_serve). */
+static void commit_and_serve(void) {
+    blocking_claims_begin();
+    blocking_notify(&key_hash, 1);
+    blocking_serve_claimed();
+}
+
 static int setup(void **state) {
     (void)state;
     memset(clients, 0, sizeof(clients));
     memset(wakes, 0, sizeof(wakes));
     memset(&script, 0, sizeof(script));
-    for (int i = 0; i < NCLIENTS; i++) buf_init(&outs[i]);
+    for (int i = 0; i < NCLIENTS; i++) {
+        buf_init(&outs[i]);
+        clients[i].id = (uint64_t)i + 1;
+    }
     return 0;
 }
 
@@ -207,6 +249,125 @@ static void test_a_reader_rearms_and_passes_no_wake_on(void **state) {
     assert_int_equal(wakes[0], 2);
 }
 
+/* ---- served by the committing thread ---- */
+
+static void test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    block_client(2);
+    script.elements = 2;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 1); /* each told to send the reply made for it */
+    assert_int_equal(wakes[1], 1);
+    assert_int_equal(wakes[2], 0); /* served too, found nothing: waits on, no wake */
+    run_retry(0, 0);
+    run_retry(1, 0);
+    assert_false(clients[0].blocked);
+    assert_false(clients[1].blocked);
+    assert_true(clients[2].blocked);
+    assert_memory_equal(outs[0].data, "$1\r\nx\r\n", 7);
+    assert_int_equal(script.elements, 0);
+}
+
+static void time_out_client_0(void) {
+    run_retry(0, 1);
+    assert_true(clients[0].blocked); /* not while it is served */
+    assert_int_equal(outs[0].len, 0);
+}
+
+static void test_a_timeout_during_the_serving_lets_the_reply_win(void **state) {
+    (void)state;
+    block_client(0);
+    script.elements = 1;
+    script.during = time_out_client_0;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 1);
+    run_retry(0, 0);
+    assert_false(clients[0].blocked);
+    assert_memory_equal(outs[0].data, "$1\r\nx\r\n", 7);
+}
+
+static void test_a_timeout_during_a_fruitless_serving_ends_after_it(void **state) {
+    (void)state;
+    block_client(0);
+    script.during = time_out_client_0;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 1);
+    script.during = NULL;
+    blocking_notify(&key_hash, 1); /* ending: no commit wakes it any more */
+    assert_int_equal(wakes[0], 1);
+    run_retry(0, 0);
+    assert_false(clients[0].blocked);
+    assert_memory_equal(outs[0].data, "*-1\r\n", 5);
+}
+
+static void unblock_client_0_with_error(void) {
+    assert_false(clients[0].block.may_unblock(&clients[0]));
+}
+
+static void test_client_unblock_error_during_the_serving_ends_after_it(void **state) {
+    (void)state;
+    block_client(0);
+    script.during = unblock_client_0_with_error;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 1);
+    run_retry(0, 0);
+    assert_false(clients[0].blocked);
+    assert_memory_equal(outs[0].data, "-UNBLOCKED", 10);
+}
+
+static void client_0_leaves(void) { unblock_client(0); }
+
+/* A client that leaves while it is served leaves its waiter to the serving thread; one that
+ * left before it ran hands its wake to the next pop waiter, which that thread serves. */
+static void test_a_client_leaving_while_claimed(void **state) {
+    (void)state;
+    block_client(0);
+    script.during = client_0_leaves;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 0);
+    script.during = NULL;
+    block_client(0);
+    block_client(1);
+    script.elements = 1;
+    blocking_claims_begin();
+    blocking_notify(&key_hash, 1);
+    unblock_client(0);
+    blocking_serve_claimed();
+    assert_int_equal(wakes[0], 0);
+    assert_int_equal(wakes[1], 1);
+    assert_int_equal(script.elements, 0);
+}
+
+static void test_busy_locks_leave_the_waiter_to_its_worker(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    script.locks_busy = 1;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 1);
+    assert_int_equal(wakes[1], 0); /* passed over for the first, as a wake is */
+    script.serve = 1;
+    run_retry(0, 0); /* its worker runs it: dispatch_retry */
+    assert_false(clients[0].blocked);
+    assert_int_equal(wakes[1], 1);
+}
+
+static void test_client_unblock_passes_the_waiter_over_at_once(void **state) {
+    (void)state;
+    block_client(0);
+    block_client(1);
+    blocking_unblocking(clients[0].id, 0); /* the stubbed net_block leaves block_id 0 */
+    script.elements = 1;
+    commit_and_serve();
+    assert_int_equal(wakes[0], 0);
+    assert_int_equal(wakes[1], 1);
+    run_retry(0, 1); /* its worker acts on the CLIENT UNBLOCK: a null reply */
+    assert_false(clients[0].blocked);
+    assert_memory_equal(outs[0].data, "*-1\r\n", 5);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_commit_wakes_the_oldest_waiter_once, setup, teardown),
@@ -216,6 +377,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_a_waiter_leaving_without_a_wake_wakes_nobody, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_commit_wakes_every_reader_and_the_oldest_pop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_reader_rearms_and_passes_no_wake_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_timeout_during_the_serving_lets_the_reply_win, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_timeout_during_a_fruitless_serving_ends_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_unblock_error_during_the_serving_ends_after_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_client_leaving_while_claimed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_locks_leave_the_waiter_to_its_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_unblock_passes_the_waiter_over_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
