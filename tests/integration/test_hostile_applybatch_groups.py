@@ -291,6 +291,28 @@ def test_entries_read_past_int64_max_migrates(make_server):
     migrated_and_equal(src.client(), dst.client())
 
 
+@pytest.mark.xfail(strict=True, reason="a pending entry delivered in the future (which XCLAIM TIME never makes: it "
+                                       "takes now instead, as Redis does) is taken; its XCLAIM ... TIME record "
+                                       "replays on Redis to another delivery time, and min-idle claims never "
+                                       "reach it")
+def test_a_delivery_time_in_the_future_is_refused_or_replays(server, r):
+    applied(r, stream_with_group())
+    base = seq(r)
+    future = nack_value(when=2 ** 62)
+    try:
+        applied(r, [P(value=future)])
+    except redis.ResponseError as e:
+        assert str(e) == "APPLYBATCH: " + MALFORMED and seq(r) == base
+        return
+    redis_server = RedisServer().start()
+    try:
+        with redis_server.conn() as conn:
+            assert replay(conn, poll_all(r, 0, "RESP")) == []
+        assert normalised_full(redis_server.client(), "k") == normalised_full(r, "k")
+    finally:
+        redis_server.stop()
+
+
 # ---------------------------------------------------------------- legit batches, migrated
 
 KEYS = ("s1", "s2")
@@ -301,8 +323,8 @@ SCRIPT = ("local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT'
 
 
 def hostile_step(rnd, c):
-    k, g = rnd.choice(KEYS), rnd.choice(["g1", b"g\x00\xff"])
-    cons = rnd.choice(["c1", b"\x00", b"c\x00\x01"])
+    k, g = rnd.choice(KEYS), rnd.choice(["g1", b"g\x00\xff", b""])
+    cons = rnd.choice(["c1", b"\x00", b"c\x00\x01", b""])
     op = rnd.randrange(12)
     if op < 3:
         cmds = [("XADD", k, "*", "f", str(rnd.randrange(9)))]
@@ -362,7 +384,7 @@ def test_hostile_group_workload_migrates_restarts_and_replays_on_redis(make_serv
         theirs.close()
     finally:
         redis_server.stop()
-    with dst.conn() as c:  # a snapshot of the copy replays to it as well
+    with dst.conn() as c:  # a snapshot of the copy replays to it too, but for entries gone (README)
         sid = dict(zip(*[iter(c.call("SNAPSHOT", "CREATE"))] * 2))[b"id"]
         snap = snapshot_commands(c, sid, 7)
     redis_server = RedisServer().start()
@@ -372,11 +394,26 @@ def test_hostile_group_workload_migrates_restarts_and_replays_on_redis(make_serv
                 assert not isinstance(conn.call(*cmd), RespError), cmd
         theirs = redis_server.client()
         for k in KEYS:
-            assert normalised_full(theirs, k) == normalised_full(rd, k), k
+            assert live_pending(normalised_full(theirs, k)) == live_pending(normalised_full(rd, k)), k
         theirs.close()
     finally:
         redis_server.stop()
     assert log_is_clean(dst) and log_is_clean(src)
+
+
+def live_pending(full):
+    """A normalised XINFO STREAM FULL with only the pending entries whose entries are there
+    (SNAPSHOT READ rebuilds no other, README)."""
+    if full is None:
+        return None
+    ids = {e[0] for e in full[b"entries"]}
+    for g in full[b"groups"]:
+        g[b"pending"] = [p for p in g[b"pending"] if p[0] in ids]
+        g[b"pel-count"] = len(g[b"pending"])
+        for x in g[b"consumers"]:
+            x[b"pending"] = [p for p in x[b"pending"] if p[0] in ids]
+            x[b"pel-count"] = len(x[b"pending"])
+    return full
 
 
 # ---------------------------------------------------------------- many random forgeries
@@ -407,7 +444,35 @@ def group_records(data):
     return [rec for rec in parse_batch(data)[2] if rec[0] in ("PUT", "DEL") and rec[1] == CF_GROUP]
 
 
-def test_random_forgeries_of_real_batches_leave_a_working_store(make_server):
+def assert_groups_agree(c, key):
+    """Every count the group commands show is what their lists hold."""
+    info = c.call("XINFO", "STREAM", key, "FULL", "COUNT", "0")
+    if isinstance(info, RespError):
+        assert "no such key" in info
+        return
+    info = dict(zip(info[::2], info[1::2]))
+    summaries = {g[1]: dict(zip(g[::2], g[1::2])) for g in c.call("XINFO", "GROUPS", key)}
+    assert len(summaries) == len(info[b"groups"])
+    for g in info[b"groups"]:
+        g = dict(zip(g[::2], g[1::2]))
+        pel = {p[0]: p[1] for p in g[b"pending"]}
+        assert g[b"pel-count"] == len(pel) == summaries[g[b"name"]][b"pending"]
+        assert summaries[g[b"name"]][b"consumers"] == len(g[b"consumers"])
+        owners = set()
+        for x in g[b"consumers"]:
+            x = dict(zip(x[::2], x[1::2]))
+            owners.add(x[b"name"])
+            assert x[b"pel-count"] == len(x[b"pending"])
+            assert sorted(p[0] for p in x[b"pending"]) == sorted(i for i, o in pel.items() if o == x[b"name"])
+        assert set(pel.values()) <= owners
+        summary = c.call("XPENDING", key, g[b"name"])
+        assert summary[0] == len(pel)
+        listed = c.call("XPENDING", key, g[b"name"], "-", "+", 1000)
+        assert [p[0] for p in listed] == sorted(pel, key=lambda i: tuple(map(int, i.split(b"-"))))
+
+
+@pytest.mark.parametrize("tries,seed", [(60, 5), pytest.param(3000, 11, marks=soak)], ids=["short", "long"])
+def test_random_forgeries_of_real_batches_leave_a_working_store(make_server, tries, seed):
     """Batches of real group commands, each group record mutated: refused with nothing changed,
     or accepted and then every group command still answers (never a crash or a corruption)."""
     src, dst = make_server(), make_server()
@@ -425,32 +490,28 @@ def test_random_forgeries_of_real_batches_leave_a_working_store(make_server):
             c.call(*cmd)
             real.extend(bytes.fromhex(u.decode()) for u in poll_all(rs, pos, "RAW"))
             pos = seq(rs)
-    rnd = random.Random(5)
-    accepted = 0
-    for n in range(60):
+    rnd = random.Random(seed)
+    accepted = refused = 0
+    for n in range(tries):
         data = real[n % len(real)]
         recs = [rec for rec in group_records(data)]
         if not recs:
             continue
         before, base = full(rd, "k"), seq(rd)
         try:
-            rd.execute_command("APPLYBATCH", build_batch(mutations(rnd, recs)))
+            for _ in range(rnd.choice([1, 1, 2, 3])):
+                recs = mutations(rnd, recs)
+            rd.execute_command("APPLYBATCH", build_batch(recs))
             accepted += 1
         except redis.ResponseError as e:
             assert str(e).startswith("APPLYBATCH: ")
             assert seq(rd) == base and full(rd, "k") == before
+            refused += 1
             continue
         with dst.conn() as c:
-            for cmd in [("XINFO", "STREAM", "k", "FULL"), ("XPENDING", "k", "g"), ("XPENDING", "k", "g", "-", "+", 9),
-                        ("XINFO", "CONSUMERS", "k", "g")]:
-                rep = c.call(*cmd)
-                assert not isinstance(rep, RespError) or b"NOGROUP" in str(rep).encode(), (cmd, rep)
-            summary = c.call("XPENDING", "k", "g")
-            if not isinstance(summary, RespError):
-                listed = c.call("XPENDING", "k", "g", "-", "+", 1000)
-                assert summary[0] == len(listed)
-                assert sorted(summary[3] or []) == sorted(
-                    [[name, str(sum(1 for p in listed if p[1] == name)).encode()] for name in {p[1] for p in listed}])
+            assert_groups_agree(c, "k")
+    print("accepted", accepted, "refused", refused)
+    assert accepted and refused > accepted
     assert rd.ping() and log_is_clean(dst)
     dst.restart()
     assert dst.client().ping()
