@@ -109,8 +109,7 @@ LYING_CHANGES = {
     # a put then a delete of one record: the delete wins, so nothing moved
     "put-then-deleted-but-counted": ([P((2, 0)), O(id=(2, 0)), gone(P((2, 0))), gone(O(id=(2, 0))),
                                      C(value=consumer_value(2)), G(group_value(pending=2))], OWNED),
-    # the stream deleted, then made anew at the same version in the next commit? one commit here:
-    # its metadata says one group and the batch destroys it
+    # the group destroyed whole, but the stream's metadata still counts it
     "group-destroyed-count-kept": ([gone(G()), gone(C()), gone(P()), gone(O())],
                                    "stream 'k' would say 1 consumer groups but hold 0"),
     "second-group-half-made": ([G(group_value(pending=1, consumers=0), group=b"h"), meta(2)], PENDING),
