@@ -467,7 +467,8 @@ int stream_group_lag(const meta *m, const sg_group *g, long long *lag) {
 static void note_delivered(open_group *x, stream_id id) {
     if (stream_id_compare(id, x->g.last_id) <= 0) return;
     if (x->g.entries_read != SG_ENTRIES_READ_UNKNOWN && !tombstones_from(&x->s.m, id))
-        x->g.entries_read++;
+        /* Wraps past INT64_MAX to INT64_MIN as Redis's counter does, without signed overflow. */
+        x->g.entries_read = (int64_t)((uint64_t)x->g.entries_read + 1);
     else if (x->s.m.stream.entries_added)
         x->g.entries_read = entries_up_to(&x->s.m, id);
     x->g.last_id = id;
