@@ -84,3 +84,23 @@ def test_unblocking_a_client_served_by_the_command_before(srv1, how):
     finally:
         waiter.close()
         w.close()
+
+
+@tidekv_fails("new with xserve: the served pop's commit publishes its keyspace events (here to "
+              "the waiter itself, RESP3) before the reply left in the waiter goes out (net_wake "
+              "after the serving), so the lpop push precedes the BLPOP reply that caused it")
+def test_a_served_pops_own_event_follows_its_reply(srv, w):
+    waiter = srv.conn(timeout=5.0)
+    try:
+        assert w.call("CONFIG", "SET", "notify-keyspace-events", "El") == "OK"
+        waiter.call("HELLO", "3")
+        waiter.send(encode_command("SUBSCRIBE", "__keyevent@0__:lpop"))
+        assert waiter.read_reply()[0] == b"subscribe"
+        waiter.send(encode_command("BLPOP", "k", "0"))
+        wait_blocked(srv, 1)
+        assert w.call("LPUSH", "k", "x") == 1
+        got = [waiter.read_reply() for _ in range(2)]
+        assert got == [[b"k", b"x"], [b"message", b"__keyevent@0__:lpop", b"k"]]
+    finally:
+        w.call("CONFIG", "SET", "notify-keyspace-events", "")
+        waiter.close()
