@@ -89,3 +89,20 @@ def test_a_served_pops_own_event_follows_its_reply(srv, w):
     finally:
         w.call("CONFIG", "SET", "notify-keyspace-events", "")
         waiter.close()
+
+
+@tidekv_fails("new with xserve: a serving builds the reply within the output bound the waiter "
+              "had when it blocked (key_waiter.reply_max): after CONFIG SET raised the limit the "
+              "waiter is closed and the element it popped is lost")
+def test_a_waiter_is_served_within_the_output_limit_of_now(srv, w):
+    assert w.call("CONFIG", "SET", "client-output-buffer-limit", "normal 1000 0 0") == "OK"
+    waiter = None
+    try:
+        waiter = block(srv, "BLPOP", "k", "5")
+        assert w.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0") == "OK"
+        assert w.call("LPUSH", "k", "v" * 100000) == 1
+        assert waiter.read_reply() == [b"k", b"v" * 100000]
+    finally:
+        w.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0")
+        if waiter:
+            waiter.close()
