@@ -18,7 +18,6 @@ enum { END_NONE, END_TIMEOUT, END_UNBLOCKED };
 typedef struct key_waiter {
     client *c;   /* NULL once its client went away while a thread served it (that thread frees it) */
     client view; /* what a serving thread's run of the command sees of its client (as offload.c's) */
-    size_t reply_max; /* the client's output bound when it blocked (net_output_bound) */
     int argc;
     resp_arg *argv; /* the command, to run again */
     uint64_t *hashes;
@@ -31,7 +30,7 @@ typedef struct key_waiter {
     int served;   /* its retry replied: its own commit has woken the next waiter */
     unsigned long long block_id; /* its client's block (client.block_id), for CLIENT UNBLOCK */
     /* The reply a serving thread made for it, for its worker to send: has_result says it is
-     * there; out (or reply_cut: it passed reply_max), and the sequence it waits for under
+     * there; out (or reply_cut: it passed the client's output bound), and the sequence it waits for under
      * appendfsync always. Written before has_result is set under waiters_lock. */
     int has_result;
     buf out;
@@ -87,7 +86,9 @@ static int passed_over(const key_waiter *w) { return w->woken || w->serving || w
  * its commit, under its locks; otherwise the waiter's worker runs its command again. */
 static void wake(key_waiter *w) {
     w->woken = 1;
-    if (claim_depth == 0) {
+    /* A subscribed client (RESP3) is run by its own worker: served here, the keyspace events
+     * of its own pop would reach it before its reply, which its worker sends later. */
+    if (claim_depth == 0 || (w->view.flags & CLIENT_PUBSUB)) {
         net_wake(w->c);
         return;
     }
@@ -157,12 +158,22 @@ static void forget(key_waiter *w, int pass_on) {
     waiter_free(w);
 }
 
+/* After a pop's command replied: its wake goes on to the next waiter of its keys. A reply need
+ * not have taken what woke it (an error such as BLMOVE's WRONGTYPE destination, or an element
+ * of another of its keys), and a next waiter that finds nothing waits on. */
+static void hand_on_after_reply(const key_waiter *w) {
+    if (!w->wake_all) blocking_notify(w->hashes, w->nhashes);
+}
+
 /* Runs a claimed waiter's command on this thread: 1 if it replied (into w->out), 0 if it still
  * waits, -1 if it could not run here (dispatch_serve). */
 static int run_claimed(key_waiter *w, keylock_set *taken) {
     buf_clear(&w->out);
     w->reply_cut = 0;
-    reply r = {&w->out, w->view.resp, w->reply_max, &w->reply_cut};
+    /* The bound of now, not of when it blocked: CONFIG SET may have raised it since. */
+    const char *bound_option;
+    size_t max = (size_t)net_output_bound(&w->view, &bound_option);
+    reply r = {&w->out, w->view.resp, max, &w->reply_cut};
     return dispatch_serve(&w->view, w->argc, w->argv, &r, taken, &w->sync_to);
 }
 
@@ -174,6 +185,7 @@ static void serve_claimed(key_waiter *w, keylock_set *taken) {
     int gone = w->c == NULL;
     pthread_mutex_unlock(&waiters_lock);
     int rc = gone ? -1 : run_claimed(w, taken);
+    if (rc == 1) hand_on_after_reply(w); /* while it is serving, no other thread frees it */
     pthread_mutex_lock(&waiters_lock);
     w->serving = 0;
     client *c = w->c;
@@ -229,6 +241,7 @@ static int waiter_retry(client *c, int timed_out) {
     /* A retry that still finds nothing makes itself wakeable again in blocking_wait_or_nil,
      * under its keys' locks (see there). */
     w->served = dispatch_retry(c, w->argc, w->argv);
+    if (w->served) hand_on_after_reply(w);
     return w->served;
 }
 
@@ -288,9 +301,8 @@ static void wait_for_keys(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv
     w->view.db = ctx->db;
     w->view.resp = ctx->c->resp;
     w->view.authenticated = ctx->c->authenticated;
+    w->view.flags = ctx->c->flags & CLIENT_PUBSUB;
     w->view.block.state = w;
-    const char *bound_option;
-    w->reply_max = (size_t)net_output_bound(ctx->c, &bound_option);
     buf_init(&w->out);
     w->wake_all = wake_all;
     w->argc = ctx->argc;
