@@ -847,6 +847,8 @@ static void announce_replaced_keys(txn *t) {
     const keycount_delta *d = &t->counts;
     batch_reader r;
     batch_record rec;
+    /* The batch this txn just sealed always parses; were it not to, the commit stays right but
+     * for a TYPE filter, as in walk_replaced. */
     if (batch_reader_init(&r, t->sealed.data, t->sealed.len) < 0) return;
     replaced_walk w = {.t = t};
     size_t op = 0, next = 0;
