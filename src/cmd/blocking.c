@@ -185,7 +185,9 @@ static void serve_claimed(key_waiter *w, keylock_set *taken) {
     int gone = w->c == NULL;
     pthread_mutex_unlock(&waiters_lock);
     int rc = gone ? -1 : run_claimed(w, taken);
-    if (rc == 1) hand_on_after_reply(w); /* while it is serving, no other thread frees it */
+    /* A one-key pop that popped has woken the next waiter by its own commit already. */
+    int popped_its_only_key = w->nhashes == 1 && w->out.len > 0 && w->out.data[0] != '-';
+    if (rc == 1 && !popped_its_only_key) hand_on_after_reply(w); /* while it is serving, no other thread frees it */
     pthread_mutex_lock(&waiters_lock);
     w->serving = 0;
     client *c = w->c;
