@@ -257,14 +257,20 @@ uint64_t dispatch_run_detached(client *view, const cmd_def *def, int argc, resp_
     return written_to;
 }
 
+/* Adds the stripes of the command's keys to set, trying only (the thread holds stripes, and one
+ * holding stripes never waits for another): 0, or -1 if one is busy. */
+static int try_take_keys(keylock_set *set, const cmd_def *def, int argc, const resp_arg *argv, int db) {
+    key_set ks = {0};
+    collect_keys(def, argc, argv, db, &ks);
+    int rc = keylock_set_add(set, ks.hashes, ks.n, 0);
+    free(ks.hashes);
+    return rc;
+}
+
 int dispatch_serve(client *view, int argc, resp_arg *argv, reply *r, keylock_set *taken, uint64_t *sync_to) {
     if (!keylock_global_held()) return -1; /* no lock keeps the store: the waiter's worker runs it */
     const cmd_def *def = cmd_lookup(argv[0].ptr, argv[0].len);
-    key_set ks = {0};
-    collect_keys(def, argc, argv, view->db, &ks);
-    int rc = keylock_set_add(taken, ks.hashes, ks.n, 0); /* only tries: the thread holds stripes */
-    free(ks.hashes);
-    if (rc < 0) return -1;
+    if (try_take_keys(taken, def, argc, argv, view->db) < 0) return -1;
     cmd_ctx ctx = {view, def->name, argc, argv, r, NULL, view->db, 0, 1, 0, 0, 0, NULL, 0};
     run_in_txn(&ctx, def, 0);
     /* This thread's last write: the waking commit, or the serving's own after it. */
@@ -290,10 +296,7 @@ int dispatch_cover_keys(cmd_ctx *ctx, const cmd_def *def, int argc, const resp_a
         return -1;
     }
     if (def->flags & CMD_NOKEYS) return 0;
-    key_set ks = {0};
-    collect_keys(def, argc, argv, db, &ks);
-    int rc = keylock_set_add(ctx->locks, ks.hashes, ks.n, 0);
-    free(ks.hashes);
+    int rc = try_take_keys(ctx->locks, def, argc, argv, db);
     if (rc < 0) ctx->needs_all_keys = 1;
     return rc;
 }
