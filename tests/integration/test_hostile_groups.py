@@ -153,6 +153,13 @@ def test_blocked_xreadgroup_answered_when_its_group_goes(server, c, after):
     assert wrong == []
 
 
+def pipelined(c, commands):
+    """Sends the commands in one write, then reads their replies."""
+    c.send(b"".join(encode_command(*cmd) for cmd in commands))
+    for _ in commands:
+        c.read_reply()
+
+
 @pytest.mark.parametrize("after", [
     [("DEL", "s")],
     [("XTRIM", "s", "MAXLEN", "0")],
@@ -164,10 +171,7 @@ def test_blocked_xread_gets_the_entry_that_woke_it(server, c, after):
     try:
         b.send(encode_command("XREAD", "BLOCK", "400", "STREAMS", "s", "$"))
         wait_blocked(server, 1)
-        writes = [("XADD", "s", "2-0", "f", "2")] + after
-        c.send(b"".join(encode_command(*cmd) for cmd in writes))
-        for _ in writes:
-            c.read_reply()
+        pipelined(c, [("XADD", "s", "2-0", "f", "2")] + after)
         assert b.read_reply() == [[b"s", [[b"2-0", [b"f", b"2"]]]]]
     finally:
         b.close()
@@ -182,10 +186,7 @@ def test_blocked_xreadgroup_gets_the_entry_that_woke_it(server, c, after):
     c.call("XGROUP", "CREATE", "s", "g", "$")
     b = block_group_read(server, ms=400)
     try:
-        writes = [("XADD", "s", "2-0", "f", "2")] + after
-        c.send(b"".join(encode_command(*cmd) for cmd in writes))
-        for _ in writes:
-            c.read_reply()
+        pipelined(c, [("XADD", "s", "2-0", "f", "2")] + after)
         assert b.read_reply() == [[b"s", [[b"2-0", [b"f", b"2"]]]]]
     finally:
         b.close()
