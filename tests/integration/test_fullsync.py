@@ -264,6 +264,7 @@ def test_reads_during_the_sync_see_the_old_data_then_the_new(make_server, fake_m
     assert snapshot(replica) == snapshot(master)
 
 
+@soak  # long: runs under make soak
 def test_blocked_pollers_and_snapshots_of_the_old_history_end(make_server, fake_master):
     master = make_server()
     fill(master.client(), n=20)
@@ -325,6 +326,7 @@ def test_writes_on_the_master_during_the_sync_all_arrive(make_server, fake_maste
     assert snapshot(replica) == snapshot(master)
 
 
+@soak  # long: runs under make soak
 def test_kill9_of_the_replica_mid_download_keeps_the_old_data(make_server, fake_master):
     master = make_server()
     fill(master.client(), n=100)

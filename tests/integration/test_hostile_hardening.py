@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 
-from conftest import ConnectionClosed, IS_REDIS, RespError, encode_command, tidekv_only
+from conftest import ConnectionClosed, IS_REDIS, RespError, encode_command, soak, tidekv_only
 from helpers import (DEFAULT_CF, META_CF, MB, NS, SANITIZED, bitmap_meta, closed_within, corrupt, forge, peak_rss_mb,
                      rss_test, subkey, unread)
 from test_cdc_helpers import RedisServer, build_batch, pairs, poll, poll_all, replay, seq
@@ -75,25 +75,28 @@ BIG_DATA = {
     "keys": lambda r: [r.set(m, "v") for m in big_members(24)],
 }
 
-def gathered(data, *command, redis_holds_the_data=False):
+def gathered(data, *command, redis_holds_the_data=False, long=True):
     """A reply whose items are gathered before their header (or found before they are replied).
     Redis's SCAN family, SUNION, SDIFF, ZUNION and ZRANDMEMBER copy what they find before
-    replying: they hold the data, not just the limit, so tidekv alone is held to it there."""
+    replying: they hold the data, not just the limit, so tidekv alone is held to it there.
+    Each case writes 24 MB to a new server (1-3 s): one per kind of data runs in make test
+    (long=False), the others under make soak."""
     name = "-".join(a for a in command if a.isalpha() and a.isupper())
-    return pytest.param(data, command, id=name, marks=[tidekv_only] if redis_holds_the_data else [])
+    marks = ([tidekv_only] if redis_holds_the_data else []) + ([soak] if long else [])
+    return pytest.param(data, command, id=name, marks=marks)
 
 
 GATHERED_REPLIES = [
-    gathered("zset", "ZRANGE", "z", "0", "-1"),
+    gathered("zset", "ZRANGE", "z", "0", "-1", long=False),
     gathered("zset", "ZREVRANGE", "z", "0", "-1", "WITHSCORES"),
     gathered("zset", "ZRANGEBYSCORE", "z", "-inf", "+inf"),
     gathered("zset", "ZREVRANGEBYLEX", "z", "+", "-"),
     gathered("zset", "ZRANGE", "z", "-", "+", "BYLEX", "LIMIT", "0", "100"),
-    gathered("set", "SINTER", "s", "s"),
-    gathered("keys", "KEYS", "*"),
+    gathered("set", "SINTER", "s", "s", long=False),
+    gathered("keys", "KEYS", "*", long=False),
     gathered("zset", "ZSCAN", "z", "0", "COUNT", "1000", redis_holds_the_data=True),
     gathered("set", "SSCAN", "s", "0", "COUNT", "1000", redis_holds_the_data=True),
-    gathered("hash", "HSCAN", "h", "0", "COUNT", "1000", redis_holds_the_data=True),
+    gathered("hash", "HSCAN", "h", "0", "COUNT", "1000", redis_holds_the_data=True, long=False),
     gathered("keys", "SCAN", "0", "COUNT", "1000", redis_holds_the_data=True),
     gathered("set", "SDIFF", "s", "none", redis_holds_the_data=True),
     # 192 MB of members before the repeats are dropped
