@@ -154,6 +154,17 @@ static void test_integers(void **state) {
     EXPECT(out, ":0\r\n");
     reply_int(&r3, -42);
     EXPECT(out, ":-42\r\n");
+    /* Around the one-digit shortcut of headers. */
+    reply_int(&r2, 9);
+    EXPECT(out, ":9\r\n");
+    reply_int(&r2, 10);
+    EXPECT(out, ":10\r\n");
+    reply_int(&r2, -1);
+    EXPECT(out, ":-1\r\n");
+    reply_array(&r2, 9);
+    EXPECT(out, "*9\r\n");
+    reply_bulk(&r2, "0123456789", 10);
+    EXPECT(out, "$10\r\n0123456789\r\n");
     reply_int(&r2, 9223372036854775807LL);
     EXPECT(out, ":9223372036854775807\r\n");
     reply_int(&r2, -9223372036854775807LL - 1);
