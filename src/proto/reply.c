@@ -198,3 +198,13 @@ reply reply_part(const reply *r, buf *part) {
 void reply_append_part(reply *r, const buf *part) {
     if (part->len > 0) put(r, part->data, part->len);
 }
+
+void reply_insert_array(reply *r, size_t at, long long n) {
+    char head[HEADER_MAX];
+    size_t len = put_header_at(head, '*', n);
+    if (!room(r, len)) return;
+    buf_reserve(r->out, len);
+    memmove(r->out->data + at + len, r->out->data + at, r->out->len - at);
+    memcpy(r->out->data + at, head, len);
+    r->out->len += len;
+}
