@@ -237,16 +237,21 @@ static void close_temp_store(const char *dir) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Opens a temporary store (dir: a mkdtemp template) holding key = "stored", and a txn on it. */
+static void open_with_stored_key(char *dir, txn *t, const char *key) {
+    open_temp_store(dir);
+    char *err = NULL;
+    txn_init(t);
+    record_set(t, key, "stored");
+    txn_put(t, 0, key, strlen(key), "stored", 6);
+    assert_int_equal(txn_commit(t, &err), 0);
+}
+
 static void test_reads_see_own_writes_and_range_deletions(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
-    open_temp_store(dir);
-    char *err = NULL;
     txn t;
-    txn_init(&t);
-    record_set(&t, "x", "stored");
-    txn_put(&t, 0, "x", 1, "stored", 6);
-    assert_int_equal(txn_commit(&t, &err), 0);
+    open_with_stored_key(dir, &t, "x");
 
     txn_put(&t, 0, "a", 1, "1", 1);
     assert_true(txn_sees(&t, "a", "1")); /* the first read builds the index */
@@ -277,13 +282,8 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
 static void test_reads_of_recent_writes(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
-    open_temp_store(dir);
-    char *err = NULL;
     txn t;
-    txn_init(&t);
-    record_set(&t, "k", "stored");
-    txn_put(&t, 0, "k", 1, "stored", 6);
-    assert_int_equal(txn_commit(&t, &err), 0);
+    open_with_stored_key(dir, &t, "k");
 
     txn_put(&t, 0, "k", 1, "first", 5);
     txn_put(&t, 0, "k", 1, "second", 6);
