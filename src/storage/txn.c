@@ -228,9 +228,9 @@ static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, 
 #define RECENT_WRITES_SCANNED 4
 
 /* The key's newest write if it is among the txn's last few: 1 a put (at most max bytes of its
- * value in out), 0 a deletion, or -1 if none of them is of the key. Not with a range deletion in the txn, which
- * may have removed the key since (the read index knows). */
-static int recent_write(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+ * value in out), 0 a deletion, or -1 if none of them is of the key. Not with a range deletion
+ * in the txn, which may have removed the key since (the read index knows). */
+static int recent_write(const txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
     if (t->ranges > 0) return -1;
     size_t oldest = t->nops > RECENT_WRITES_SCANNED ? t->nops - RECENT_WRITES_SCANNED : 0;
     for (size_t i = t->nops; i-- > oldest;) {
