@@ -421,13 +421,18 @@ int xread_getkeys(const cmd_def *def, int argc, const resp_arg *argv, key_sink *
     return 0;
 }
 
+/* The header of a read that served some streams: an array of [key, entries] pairs, a map in RESP3. */
+static void reply_streams_header(cmd_ctx *ctx, int served) {
+    if (ctx->r->resp == 2) reply_array(ctx->r, served);
+    else reply_map(ctx->r, served);
+}
+
 void reply_streams_read(cmd_ctx *ctx, int served, buf *body) {
     if (served == 0) {
         reply_null_array(ctx->r);
         return;
     }
-    if (ctx->r->resp == 2) reply_array(ctx->r, served);
-    else reply_map(ctx->r, served);
+    reply_streams_header(ctx, served);
     reply_append_part(ctx->r, body);
 }
 
@@ -509,24 +514,19 @@ static int reply_up_to_count(void *arg, stream_id id, stream_entry_reader *field
     return reply_was_cut(&x->part) || ++x->got == x->count;
 }
 
-/* Replies [key, entries] (a map entry in RESP3) for a key with entries after k->after.
- * Returns 0, or -1 after replying an error. */
+/* Replies [key, entries] (a map entry in RESP3) for a key with entries after k->after into out.
+ * Returns 0, or -1 after replying an error in place of the command's reply. */
 static int xread_reply_key(cmd_ctx *ctx, reply *out, const resp_arg *key, const xread_key *k, long long count) {
-    buf entries;
-    buf_init(&entries);
-    xread_entries x = {reply_part(out, &entries), count, 0};
+    if (ctx->r->resp == 2) reply_array(out, 2);
+    reply_bulk(out, key->ptr, key->len);
+    size_t entries_at = out->out->len; /* their count goes there once they are written */
+    xread_entries x = {*out, count, 0};
     stream_id from = k->after;
     stream_id_incr(&from); /* below the last entry: there is a next id */
     type_status st = stream_walk_entries(ctx->t, ctx->db, key->ptr, key->len, &k->m, &from, reply_up_to_count, &x);
-    int failed = reply_stream_status(ctx, st);
-    if (!failed) {
-        if (ctx->r->resp == 2) reply_array(out, 2);
-        reply_bulk(out, key->ptr, key->len);
-        reply_array(out, x.got);
-        reply_append_part(out, &entries);
-    }
-    buf_free(&entries);
-    return failed ? -1 : 0;
+    if (reply_stream_status(ctx, st)) return -1;
+    reply_insert_array(out, entries_at, x.got);
+    return 0;
 }
 
 /* XREAD BLOCK with nothing to serve: waits for the keys, to run again with each "$" as the id
@@ -569,17 +569,17 @@ void cmd_xread(cmd_ctx *ctx) {
         failed = xread_resolve(ctx, &ctx->argv[first + i], &ctx->argv[first + n + i], &keys[i]) < 0;
         served += !failed && keys[i].serve;
     }
-    buf body;
-    buf_init(&body);
-    reply part = reply_part(ctx->r, &body);
-    for (int i = 0; i < n && !failed; i++)
-        if (keys[i].serve) failed = xread_reply_key(ctx, &part, &ctx->argv[first + i], &keys[i], count) < 0;
     if (!failed && served == 0 && block_ms >= 0) {
         xread_wait(ctx, block_ms, first, n, keys);
+    } else if (!failed && served == 0) {
+        reply_null_array(ctx->r);
     } else if (!failed) {
-        reply_streams_read(ctx, served, &body);
+        /* Which keys are served is known: the reply is written in place (a key that fails to
+         * read replaces it all with its error). */
+        reply_streams_header(ctx, served);
+        for (int i = 0; i < n && !failed; i++)
+            if (keys[i].serve) failed = xread_reply_key(ctx, ctx->r, &ctx->argv[first + i], &keys[i], count) < 0;
     }
-    buf_free(&body);
     free(keys);
 }
 

@@ -51,20 +51,18 @@ void reply_errorf(reply *r, const char *fmt, ...) {
     reply_error(r, msg);
 }
 
-static void header(reply *r, char type, long long n) {
-    char tmp[32];
-    tmp[0] = type;
-    size_t len = 1 + num_format_ll(tmp + 1, n);
-    memcpy(tmp + len, "\r\n", 2);
-    put(r, tmp, len + 2);
-}
-
-void reply_int(reply *r, long long v) { header(r, ':', v); }
-
+/* Writes "<type><n>\r\n" at p (room for HEADER_MAX bytes); returns its length. */
 static size_t put_header_at(char *p, char type, long long n) {
     p[0] = type;
-    size_t len = 1 + num_format_ll(p + 1, n);
-    memcpy(p + len, "\r\n", 2);
+    size_t len;
+    if (n >= 0 && n <= 9) { /* most counts and lengths of an entry's fields: no formatting */
+        p[1] = (char)('0' + n);
+        len = 2;
+    } else {
+        len = 1 + num_format_ll(p + 1, n);
+    }
+    p[len] = '\r';
+    p[len + 1] = '\n';
     return len + 2;
 }
 
@@ -73,6 +71,19 @@ static size_t put_header_at(char *p, char type, long long n) {
 /* Whether most more bytes would pass r->max: a reply that near is written piece by piece, cut
  * where the bound falls. */
 static int near_bound(const reply *r, size_t most) { return r->max != 0 && r->out->len + most > r->max; }
+
+static void header(reply *r, char type, long long n) {
+    char tmp[HEADER_MAX];
+    if (near_bound(r, HEADER_MAX)) {
+        put(r, tmp, put_header_at(tmp, type, n));
+        return;
+    }
+    /* Written in place: every array and map of a reply starts so. */
+    buf_reserve(r->out, HEADER_MAX);
+    r->out->len += put_header_at(r->out->data + r->out->len, type, n);
+}
+
+void reply_int(reply *r, long long v) { header(r, ':', v); }
 
 /* Writes a bulk string at p (room for HEADER_MAX + len + 2 reserved); returns its length. */
 static size_t put_bulk_at(char *p, const void *data, size_t len) {
@@ -123,7 +134,6 @@ void reply_null_array(reply *r) {
 
 void reply_array(reply *r, long long n) { header(r, '*', n); }
 
-/* Writes "<type><n>\r\n" at p; returns its length (p has room for 24 bytes). */
 void reply_bulk_array(reply *r, size_t n, const char *const *argv, const size_t *lens) {
     size_t most = HEADER_MAX;
     for (size_t i = 0; i < n; i++) most += HEADER_MAX + lens[i] + 2;
@@ -187,4 +197,14 @@ reply reply_part(const reply *r, buf *part) {
 
 void reply_append_part(reply *r, const buf *part) {
     if (part->len > 0) put(r, part->data, part->len);
+}
+
+void reply_insert_array(reply *r, size_t at, long long n) {
+    char head[HEADER_MAX];
+    size_t len = put_header_at(head, '*', n);
+    if (!room(r, len)) return;
+    buf_reserve(r->out, len);
+    memmove(r->out->data + at + len, r->out->data + at, r->out->len - at);
+    memcpy(r->out->data + at, head, len);
+    r->out->len += len;
 }

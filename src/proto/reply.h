@@ -57,5 +57,9 @@ size_t reply_room(const reply *r);
 reply reply_part(const reply *r, buf *part);
 /* Appends a part written with reply_part to r's reply (cut at r's bound). */
 void reply_append_part(reply *r, const buf *part);
+/* Inserts the header of an array of n elements at offset `at` of r's reply, before the elements
+ * written from there: for a count known only once they are written, without a part (and its
+ * copy) of their own. Cut at r's bound as the elements are. */
+void reply_insert_array(reply *r, size_t at, long long n);
 
 #endif

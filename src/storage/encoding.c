@@ -59,6 +59,8 @@ void enc_string_meta(buf *out, int64_t expire_ms, const char *value, size_t len)
 }
 
 void enc_compound_meta(buf *out, const meta *m) {
+    /* Room for the longest (a stream's) at once, rather than growing it a field at a time. */
+    buf_reserve(out, META_COMPOUND_HEADER + META_STREAM_EXTRAS_MAX);
     buf_put_u8(out, META_FLAG_64BIT | (uint8_t)m->type);
     buf_put_u64be(out, (uint64_t)m->expire_ms);
     buf_put_u64be(out, m->version);

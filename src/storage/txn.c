@@ -222,9 +222,33 @@ static int note_meta_read(txn *t, int cf, const char *key, size_t klen, int rc, 
     return rc;
 }
 
+/* How many of its newest writes a txn looks through for a key before it reads through the read
+ * index: a pipeline of commands on one key (XADD, HSET, INCR …) reads back the metadata that the
+ * command before wrote a write or two earlier, and finding it there spares indexing every write. */
+#define RECENT_WRITES_SCANNED 4
+
+/* The key's newest write if it is among the txn's last few: 1 a put (at most max bytes of its
+ * value in out), 0 a deletion, or -1 if none of them is of the key. Not with a range deletion
+ * in the txn, which may have removed the key since (the read index knows). */
+static int recent_write(const txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+    if (t->ranges > 0) return -1;
+    size_t oldest = t->nops > RECENT_WRITES_SCANNED ? t->nops - RECENT_WRITES_SCANNED : 0;
+    for (size_t i = t->nops; i-- > oldest;) {
+        const txn_op *op = &t->ops[i];
+        if (op->cf != (uint32_t)cf || op->key_len != klen || memcmp(op_key(t, op), key, klen) != 0) continue;
+        if (op->kind == TXN_DELETE) return 0;
+        buf_clear(out);
+        buf_append(out, op_val(t, op), op->val_len < max ? op->val_len : max);
+        return 1;
+    }
+    return -1;
+}
+
 static int get(txn *t, int cf, const char *key, size_t klen, buf *out) {
     if (t->nops == 0) return store_get_at(t->snapshot, cf, key, klen, out);
     if (store_read_faults()) return -1;
+    int recent = recent_write(t, cf, key, klen, SIZE_MAX, out);
+    if (recent >= 0) return recent;
     index_catch_up(t);
     char *err = NULL;
     size_t len = 0;
@@ -251,6 +275,8 @@ int txn_get(txn *t, int cf, const char *key, size_t klen, buf *out) {
 }
 
 static int get_prefix(txn *t, int cf, const char *key, size_t klen, size_t max, buf *out) {
+    int recent = t->nops > 0 ? recent_write(t, cf, key, klen, max, out) : -1;
+    if (recent >= 0) return store_read_faults() ? -1 : recent; /* it counts as the read it spares */
     /* An overlay iterator would still show what a range deletion of the txn removed. */
     if (deleted_by_range(t, 0, cf, key, klen)) {
         int rc = get(t, cf, key, klen, out);

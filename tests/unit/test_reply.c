@@ -154,6 +154,17 @@ static void test_integers(void **state) {
     EXPECT(out, ":0\r\n");
     reply_int(&r3, -42);
     EXPECT(out, ":-42\r\n");
+    /* Around the one-digit shortcut of headers. */
+    reply_int(&r2, 9);
+    EXPECT(out, ":9\r\n");
+    reply_int(&r2, 10);
+    EXPECT(out, ":10\r\n");
+    reply_int(&r2, -1);
+    EXPECT(out, ":-1\r\n");
+    reply_array(&r2, 9);
+    EXPECT(out, "*9\r\n");
+    reply_bulk(&r2, "0123456789", 10);
+    EXPECT(out, "$10\r\n0123456789\r\n");
     reply_int(&r2, 9223372036854775807LL);
     EXPECT(out, ":9223372036854775807\r\n");
     reply_int(&r2, -9223372036854775807LL - 1);
@@ -258,6 +269,33 @@ static void test_bounded_reply_is_cut(void **state) {
     buf_free(&b);
 }
 
+/* An array header inserted before elements already written: the same bytes as written first;
+ * one that would pass the bound is not written, and the reply is cut. */
+static void test_insert_array(void **state) {
+    (void)state;
+    buf b;
+    buf_init(&b);
+    reply r = {.out = &b, .resp = 2};
+    reply_bulk(&r, "key", 3);
+    size_t at = b.len;
+    for (int i = 0; i < 12; i++) reply_bulk(&r, "v", 1);
+    reply_insert_array(&r, at, 12);
+    size_t len = b.len;
+    EXPECT(&b, "$3\r\nkey\r\n*12\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n"
+                "$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n$1\r\nv\r\n");
+    assert_int_equal(len, 9 + 5 + 12 * 7);
+    reply_insert_array(&r, 0, 0); /* into an empty reply */
+    EXPECT(&b, "*0\r\n");
+
+    int cut = 0;
+    reply bounded = {.out = &b, .resp = 2, .max = 8, .overflowed = &cut};
+    reply_bulk(&bounded, "v", 1);
+    reply_insert_array(&bounded, 0, 1);
+    assert_int_equal(cut, 1);
+    EXPECT(&b, "$1\r\nv\r\n");
+    buf_free(&b);
+}
+
 /* A push message: ">n" in RESP3; in RESP2 the plain array Redis sends pub/sub messages as,
  * with the same elements. */
 static void test_push(void **state) {
@@ -301,6 +339,7 @@ int main(void) {
         cmocka_unit_test(test_appends),
         cmocka_unit_test(test_bulk_array),
         cmocka_unit_test(test_bounded_reply_is_cut),
+        cmocka_unit_test(test_insert_array),
         cmocka_unit_test(test_push),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -237,16 +237,21 @@ static void close_temp_store(const char *dir) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Opens a temporary store (dir: a mkdtemp template) holding key = "stored", and a txn on it. */
+static void open_with_stored_key(char *dir, txn *t, const char *key) {
+    open_temp_store(dir);
+    char *err = NULL;
+    txn_init(t);
+    record_set(t, key, "stored");
+    txn_put(t, 0, key, strlen(key), "stored", 6);
+    assert_int_equal(txn_commit(t, &err), 0);
+}
+
 static void test_reads_see_own_writes_and_range_deletions(void **state) {
     (void)state;
     char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
-    open_temp_store(dir);
-    char *err = NULL;
     txn t;
-    txn_init(&t);
-    record_set(&t, "x", "stored");
-    txn_put(&t, 0, "x", 1, "stored", 6);
-    assert_int_equal(txn_commit(&t, &err), 0);
+    open_with_stored_key(dir, &t, "x");
 
     txn_put(&t, 0, "a", 1, "1", 1);
     assert_true(txn_sees(&t, "a", "1")); /* the first read builds the index */
@@ -266,6 +271,42 @@ static void test_reads_see_own_writes_and_range_deletions(void **state) {
     assert_int_equal(keys.len, 1);
     assert_memory_equal(keys.data, "b", 1);
     buf_free(&keys);
+    txn_free(&t);
+    close_temp_store(dir);
+}
+
+/* Reads of a key among the txn's newest writes (found there without the read index): the
+ * newest write of the key wins, a deletion hides the stored value, another key of the same
+ * prefix or column family is not taken for it, a write further back is still seen, a rolled
+ * back write is not, and a prefix read gets at most its bytes. */
+static void test_reads_of_recent_writes(void **state) {
+    (void)state;
+    char dir[] = "/tmp/tidekv-test-txn-XXXXXX";
+    txn t;
+    open_with_stored_key(dir, &t, "k");
+
+    txn_put(&t, 0, "k", 1, "first", 5);
+    txn_put(&t, 0, "k", 1, "second", 6);
+    assert_true(txn_sees(&t, "k", "second"));
+    txn_put(&t, 0, "kk", 2, "longer", 6);
+    txn_put(&t, 1, "k", 1, "other cf", 8);
+    assert_true(txn_sees(&t, "k", "second"));
+    txn_delete(&t, 0, "k", 1);
+    assert_false(txn_sees(&t, "k", NULL));
+    for (int i = 0; i < 8; i++) txn_put(&t, 0, "filler", 6, "x", 1); /* the deletion is far back now */
+    assert_false(txn_sees(&t, "k", NULL));
+    txn_mark before;
+    txn_savepoint(&t, &before);
+    txn_put(&t, 0, "k", 1, "rolled back", 11);
+    txn_rollback(&t, &before);
+    assert_false(txn_sees(&t, "k", NULL));
+    txn_put(&t, 0, "k", 1, "third", 5);
+    buf out;
+    buf_init(&out);
+    assert_int_equal(txn_get_prefix(&t, 0, "k", 1, 3, &out), 1);
+    assert_int_equal(out.len, 3);
+    assert_memory_equal(out.data, "thi", 3);
+    buf_free(&out);
     txn_free(&t);
     close_temp_store(dir);
 }
@@ -492,6 +533,7 @@ int main(void) {
         cmocka_unit_test(test_references_stay_within_their_commit),
         cmocka_unit_test(test_sealed_commits_share_a_batch),
         cmocka_unit_test(test_reads_see_own_writes_and_range_deletions),
+        cmocka_unit_test(test_reads_of_recent_writes),
         cmocka_unit_test(test_writes_without_a_record_are_caught),
         cmocka_unit_test(test_events_follow_the_commit),
         cmocka_unit_test(test_replaced_keys_are_deleted_by_their_old_type),
