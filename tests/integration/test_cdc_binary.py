@@ -3,6 +3,7 @@ replicas ask their master for; an older master's refusal makes a replica fall ba
 
 import select
 import socket
+import struct
 import threading
 import time
 
@@ -12,7 +13,7 @@ import redis
 from conftest import encode_command, tidekv_only
 from helpers import LoopbackServer
 from test_cdc_helpers import pairs, poll, raw_header, seq
-from test_replication import wait_synced
+from test_replication import FakeMaster, poll_reply, wait_synced
 
 pytestmark = tidekv_only
 
@@ -264,3 +265,74 @@ def test_a_replica_of_a_master_without_binary_follows_in_raw(make_server):
         assert replica.client().get("big") == b"\xff\x00" * 150000
     finally:
         proxy.close()
+
+
+# ---- a hostile master answering in BINARY ----
+
+def batch(sequence, count, body=b""):
+    return struct.pack("<QI", sequence, count) + body
+
+
+def replica_of_fake(make_server, reply):
+    """A replica with a key of its own that follows a FakeMaster answering BINARY polls with
+    reply, until it has dropped the link once."""
+    fake = FakeMaster(reply, binary=True)
+    replica = make_server({"repl-timeout": 2})
+    c = replica.client()
+    c.set("mine", "kept")
+    c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+    deadline = time.monotonic() + 8
+    while fake.connections < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.connections >= 2  # it logged, dropped the link and came back
+    return fake, replica, c
+
+
+@pytest.mark.soak  # long: runs under make soak
+@pytest.mark.parametrize("reply", [
+    poll_reply(batch(7, 1, b"\x01\x01a\x01b")),  # not the next sequence
+    poll_reply(batch(2, 1, b"\x05\x63\x01a\x01b")),  # a column family tidekv does not have
+    poll_reply(batch(2, 1)),  # a count with no record
+    poll_reply(b"\x02\x00\x00"),  # shorter than a header
+    poll_reply(batch(2, 1, b"\x01\x01a\x01b")[:-1] + b"\r\n")[:-4],  # truncated
+    poll_reply().replace(b"*0\r\n", b"*1\r\n:17\r\n"),  # not a string
+], ids=["wrong-sequence", "unknown-cf", "empty-batch", "short", "truncated", "not-a-string"])
+def test_a_hostile_binary_reply_never_corrupts_a_replica(make_server, reply):
+    fake, replica, c = replica_of_fake(make_server, reply)
+    try:
+        assert c.get("mine") == b"kept"
+        assert c.execute_command("SEQUENCE") == 1
+        assert c.dbsize() == 1
+        assert "replica:" in replica.log()
+    finally:
+        fake.close()
+
+
+@pytest.mark.soak  # long: runs under make soak
+def test_a_refused_binary_batch_stops_after_the_batches_before_it(make_server):
+    """The batches of a reply are staged together; one refused in the middle leaves the ones
+    before it written, and nothing of itself or after it."""
+    source = make_server()
+    s = source.client()
+    for i in range(5):
+        s.set("k%d" % i, "v%d" % i)
+    good = poll(s, 0, "MAX", 10, "FORMAT", "BINARY")["updates"]
+    assert len(good) == 5
+    after = seq(s) + 1
+    reply = poll_reply(*good, batch(after, 1, b"\x05\x63\x01a\x01b"), batch(after + 1, 1, b"\x01\x01a\x01b"))
+    fake = FakeMaster(reply, binary=True)
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2
+        assert seq(c) == after - 1
+        assert c.mget(*("k%d" % i for i in range(5))) == [b"v%d" % i for i in range(5)]
+        assert c.dbsize() == 5
+        assert "column family 99 is not one tidekv writes" in replica.log()
+        assert poll(c, 0, "MAX", 10, "FORMAT", "BINARY")["updates"] == good
+    finally:
+        fake.close()
