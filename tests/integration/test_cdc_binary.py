@@ -277,14 +277,18 @@ def replica_of_fake(make_server, reply):
     """A replica with a key of its own that follows a FakeMaster answering BINARY polls with
     reply, until it has dropped the link once."""
     fake = FakeMaster(reply, binary=True)
-    replica = make_server({"repl-timeout": 2})
-    c = replica.client()
-    c.set("mine", "kept")
-    c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
-    deadline = time.monotonic() + 8
-    while fake.connections < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert fake.connections >= 2  # it logged, dropped the link and came back
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.set("mine", "kept")
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2  # it logged, dropped the link and came back
+    except BaseException:
+        fake.close()
+        raise
     return fake, replica, c
 
 
