@@ -135,8 +135,8 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
             else if (arg_is(v, "json")) p->format = CDC_JSON;
             else if (arg_is(v, "binary")) p->format = CDC_BINARY;
             else {
-                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RAW, RESP, JSON or BINARY", (int)v->len,
-                             v->ptr);
+                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RAW, RESP, JSON or BINARY",
+                             (int)v->len, v->ptr);
                 return -1;
             }
         } else if (arg_is(a, "block")) {
