@@ -564,8 +564,11 @@ static void follow(redisContext *c) {
         int rc = 0;
         if (r->type == REDIS_REPLY_ERROR && format == POLL_BINARY && format_unknown(r)) {
             log_msg(LOG_NOTICE, "replica: the master does not know FORMAT BINARY: following it in FORMAT RAW");
-            format = POLL_RAW; /* and poll again at once */
-        } else if (r->type == REDIS_REPLY_ERROR) {
+            format = POLL_RAW;
+            freeReplyObject(r);
+            continue; /* the same poll again at once, in RAW */
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
             log_msg(LOG_WARNING, "replica: the master refused to continue from sequence %s: %.*s", seq, (int)r->len, r->str);
             rc = -1;
         } else {
