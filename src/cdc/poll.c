@@ -263,6 +263,10 @@ static int render_batch(cdc_poll *p, reply *r, const wal_batch *b) {
         reply_bulk_hex(r, b->data, b->len);
         return 1;
     }
+    if (p->format == CDC_BINARY) {
+        reply_bulk(r, b->data, b->len);
+        return 1;
+    }
     decoded d;
     if (decode_batch(b, &d) < 0) {
         decoded_free(&d);
@@ -345,13 +349,17 @@ static int take_commits(cdc_poll *p, reply *body, const wal_batch *w, int *looke
 }
 
 /* The shared renderings in the tail cache: RESP's maps differ between the protocols. */
-enum { VIEW_RAW, VIEW_JSON, VIEW_RESP2, VIEW_RESP3, VIEW_FORMS };
+enum { VIEW_RAW, VIEW_JSON, VIEW_RESP2, VIEW_RESP3, VIEW_BINARY, VIEW_FORMS };
 _Static_assert(VIEW_FORMS == TAIL_VIEWS, "one tail view per output form");
 
 /* The shared rendering a poll without filters reads. */
 static int view_id(const cdc_poll *p, int resp) {
-    if (p->format == CDC_RESP) return resp == 3 ? VIEW_RESP3 : VIEW_RESP2;
-    return p->format == CDC_JSON ? VIEW_JSON : VIEW_RAW;
+    switch (p->format) {
+    case CDC_RESP: return resp == 3 ? VIEW_RESP3 : VIEW_RESP2;
+    case CDC_JSON: return VIEW_JSON;
+    case CDC_BINARY: return VIEW_BINARY;
+    default: return VIEW_RAW;
+    }
 }
 
 typedef struct view_arg {

@@ -9,7 +9,9 @@
 #include "proto/reply.h"
 #include "util/buf.h"
 
-typedef enum { CDC_RAW, CDC_RESP, CDC_JSON } cdc_format;
+/* RAW: each batch as uppercase hex text; BINARY: its bytes as they are (a binary-safe bulk
+ * string, for tidekv replicas: no encoding on the master, no decoding on the replica). */
+typedef enum { CDC_RAW, CDC_RESP, CDC_JSON, CDC_BINARY } cdc_format;
 
 /* Gets the keys of a recorded command one by one: argument index pos, in database db (-1:
  * the one the command runs in). Returns 1 when it needs no more of them. */

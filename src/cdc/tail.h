@@ -52,9 +52,9 @@ void tail_loan_return(tail_loan *loan);
 void tail_memory(size_t *batches, size_t *renderings);
 
 /* Renderings kept beside each cached batch, one per output form that does not depend on the
- * reader (POLLUPDATES without filters: RAW, JSON, RESP2, RESP3). Followers of the stream read
- * the same batches, so each is rendered once and copied to all of them. */
-#define TAIL_VIEWS 4
+ * reader (POLLUPDATES without filters: RAW, JSON, RESP2, RESP3, BINARY). Followers of the
+ * stream read the same batches, so each is rendered once and copied to all of them. */
+#define TAIL_VIEWS 5
 
 /* Renders one commit (a batch of its own, header included) into out: 1 if it is shown, 0 if
  * the view leaves it out (nothing written), -1 if it cannot be decoded. */

@@ -133,9 +133,10 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
             if (arg_is(v, "raw")) p->format = CDC_RAW;
             else if (arg_is(v, "resp")) p->format = CDC_RESP;
             else if (arg_is(v, "json")) p->format = CDC_JSON;
+            else if (arg_is(v, "binary")) p->format = CDC_BINARY;
             else {
-                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RAW, RESP or JSON", (int)v->len,
-                             v->ptr);
+                reply_errorf(ctx->r, "ERR invalid FORMAT option '%.*s', expected RAW, RESP, JSON or BINARY",
+                             (int)v->len, v->ptr);
                 return -1;
             }
         } else if (arg_is(a, "block")) {
@@ -154,7 +155,7 @@ static int parse_poll(cmd_ctx *ctx, cdc_poll *p, long long *block_ms) {
             if (rc == 0) goto syntax;
         }
     }
-    if (p->format == CDC_RAW && cdc_filter_active(&p->filter)) {
+    if ((p->format == CDC_RAW || p->format == CDC_BINARY) && cdc_filter_active(&p->filter)) {
         reply_error(ctx->r, "ERR MATCH, TYPE and DB filters need FORMAT RESP or JSON");
         return -1;
     }
@@ -812,7 +813,7 @@ static const cmd_def cdc_defs[] = {
      "[TIME unix-time-milliseconds:time]", NO_KEYS},
     {"pollupdates", -2, NK | R, 0, 0, 0, cmd_pollupdates, "cdc", "@read @slow",
      "Returns the changes after a sequence.",
-     "sequence:int [MAX count:int] [STRICT] [FORMAT format(RAW|RESP|JSON)] [BLOCK milliseconds:int] [MATCH pattern:pattern] [TYPE type] [DB index:int]",
+     "sequence:int [MAX count:int] [STRICT] [FORMAT format(RAW|RESP|JSON|BINARY)] [BLOCK milliseconds:int] [MATCH pattern:pattern] [TYPE type] [DB index:int]",
      NO_KEYS},
     {"applybatch", 2, W | CMD_ALLKEYS | CMD_NOMULTI | NOSCRIPT, 0, 0, 0, cmd_applybatch, "cdc", "@write @slow @dangerous",
      "Applies a raw write batch.",

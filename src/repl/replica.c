@@ -264,6 +264,11 @@ static int handshake(redisContext *c) {
 
 /* ---- applying batches ---- */
 
+/* How the replica asks for batches: BINARY, their bytes as they are; RAW, hex, from a master that
+ * does not know BINARY (an older tidekv). */
+typedef enum { POLL_BINARY, POLL_RAW } poll_format;
+static const char *const poll_format_names[] = {"BINARY", "RAW"};
+
 /* Consecutive batches of a POLLUPDATES reply written as one: their commits one after another
  * behind one header, as a master's group write holds its clients' commits, so the replica
  * pays one RocksDB write (one WAL append), one key-count update and one wake-up for them
@@ -306,11 +311,12 @@ static int starts_commit(const char *data, size_t len) {
            record_is_tidekv(op.key.ptr, op.key.len);
 }
 
-/* Stages one batch after the group's, checking it is the next one and tidekv's to write. The
- * caller holds the global lock's exclusive side: the batch's before-state must not move.
- * Returns 0, 1 if it must begin a group of its own (nothing staged), or -1 if it is refused
- * (logged; the group's txn is then empty). */
-static int group_add(batch_group *g, const char *data, size_t len) {
+/* Adds one batch after the group's, checking it is the next one, and stages it at once when
+ * one_by_one (else group_stage stages the group's batches together). The caller holds the
+ * global lock's exclusive side: the batch's before-state must not move. Returns 0, 1 if it
+ * must begin a group of its own (nothing added), or -1 if it is refused (logged; the group's
+ * txn is then empty). */
+static int group_add(batch_group *g, const char *data, size_t len, int one_by_one) {
     batch_reader h;
     if (batch_reader_init(&h, data, len) < 0 || h.count == 0 || h.count > UINT32_MAX - g->count) {
         log_msg(LOG_WARNING, "replica: the master sent a malformed batch");
@@ -324,7 +330,7 @@ static int group_add(batch_group *g, const char *data, size_t len) {
     }
     if (g->nbatches > 0 && !starts_commit(data, len)) return 1;
     char err[256];
-    if (cdc_apply_batch(&g->t, data, len, &g->limits, err, sizeof(err)) < 0) {
+    if (one_by_one && cdc_apply_batch(&g->t, data, len, &g->limits, err, sizeof(err)) < 0) {
         log_msg(LOG_WARNING, "replica: refused a batch from the master: %s", err);
         return -1;
     }
@@ -334,12 +340,22 @@ static int group_add(batch_group *g, const char *data, size_t len) {
     return 0;
 }
 
+/* Stages the group's batches (added not one_by_one) in one pass over the merged batch: its
+ * checks see the commits one by one as they would apart, and the per-call set-up is paid once
+ * per group rather than per batch. 0, or -1 if one of them is refused (not logged: staging them
+ * one by one tells which). */
+static int group_stage(batch_group *g) {
+    char err[256];
+    batch_write_header((uint8_t *)g->merged.data, g->first, g->count);
+    return cdc_apply_batch(&g->t, g->merged.data, g->merged.len, &g->limits, err, sizeof(err)) < 0 ? -1 : 0;
+}
+
 /* Writes the group's batches as one (nothing if it has none), and frees it. 0, or -1 (logged). */
 static int group_write(batch_group *g) {
     int rc = 0;
     if (g->nbatches > 0) {
         functions_batch_end(&g->libraries, &g->t, 1);
-        batch_write_header((uint8_t *)g->merged.data, g->first, g->count);
+        batch_write_header((uint8_t *)g->merged.data, g->first, g->count); /* one_by_one: not written yet */
         char *write_err = NULL;
         if ((rc = txn_commit_verbatim(&g->t, g->merged.data, g->merged.len, &write_err)) < 0)
             log_msg(LOG_WARNING, "replica: write failed: %s", write_err);
@@ -358,41 +374,70 @@ static int group_write(batch_group *g) {
     return rc;
 }
 
+/* The batch an update of the reply holds, in the format the poll asked: as it is (BINARY), or
+ * decoded into raw (RAW's hex). 0, or -1 (logged) if it is not one. */
+static int update_batch(const redisReply *u, poll_format format, buf *raw, const char **data, size_t *len) {
+    if (u->type != REDIS_REPLY_STRING) {
+        log_msg(LOG_WARNING, "replica: the master sent a batch that is not a string");
+        return -1;
+    }
+    if (format == POLL_BINARY) {
+        *data = u->str;
+        *len = u->len;
+        return 0;
+    }
+    buf_clear(raw);
+    if (hex_decode(raw, u->str, u->len) < 0) {
+        log_msg(LOG_WARNING, "replica: the master sent a batch that is not hex");
+        return -1;
+    }
+    *data = raw->data;
+    *len = raw->len;
+    return 0;
+}
+
+/* What staging a group came to. */
+enum { STAGED = 0, BATCH_REFUSED = -1, GROUP_REFUSED = -2 };
+
 /* Begins a group with updates[from] and stages the batches that follow, up to end or one that
- * begins a group of its own. Returns 0 with *staged the number staged, or -1 when
- * updates[from + *staged] is refused (logged; the group is then freed). */
-static int stage_group(batch_group *g, const redisReply *updates, size_t from, size_t end, size_t *staged) {
+ * begins a group of its own: together, or one_by_one to tell which one is refused. Returns
+ * STAGED with *staged the number staged; BATCH_REFUSED when updates[from + *staged] is refused
+ * (logged), or, not one_by_one, GROUP_REFUSED when one of the batches staged together is; the
+ * group is then freed. */
+static int stage_group(batch_group *g, const redisReply *updates, poll_format format, size_t from, size_t end,
+                       int one_by_one, size_t *staged) {
     group_begin(g);
     buf raw;
     buf_init(&raw);
     int rc = 0;
     for (*staged = 0; from + *staged < end; ++*staged) {
-        const redisReply *u = updates->element[from + *staged];
-        buf_clear(&raw);
-        if (u->type != REDIS_REPLY_STRING || hex_decode(&raw, u->str, u->len) < 0) {
-            log_msg(LOG_WARNING, "replica: the master sent a batch that is not hex");
-            rc = -1;
-        } else {
-            rc = group_add(g, raw.data, raw.len);
-        }
+        const char *data;
+        size_t len;
+        rc = update_batch(updates->element[from + *staged], format, &raw, &data, &len);
+        if (rc == 0) rc = group_add(g, data, len, one_by_one);
         if (rc != 0) break;
     }
     buf_free(&raw);
+    if (rc >= 0 && !one_by_one && g->nbatches > 0 && group_stage(g) < 0) rc = GROUP_REFUSED;
     if (rc < 0) group_free(g);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : STAGED;
 }
 
 /* Applies a reply's batches, in order, in as few writes as they allow. A refused batch stops
- * them: the ones before it are written (staged anew, their txn having gone with the refusal),
- * then the failure is reported. 0, or -1 (logged). */
-static int apply_batches(const redisReply *updates) {
+ * them: staged again one by one, the ones before it are written (staged anew, their txn having
+ * gone with the refusal), then the failure is reported. 0, or -1 (logged). */
+static int apply_batches(const redisReply *updates, poll_format format) {
     for (size_t from = 0; from < updates->elements;) {
         batch_group g;
         size_t end = updates->elements, staged;
-        int refused = 0;
-        while (stage_group(&g, updates, from, end, &staged) < 0) {
-            refused = 1;
-            end = from + staged; /* fewer each time: the loop ends */
+        int refused = 0, one_by_one = 0, rc;
+        while ((rc = stage_group(&g, updates, format, from, end, one_by_one, &staged)) != STAGED) {
+            if (rc == GROUP_REFUSED) {
+                one_by_one = 1; /* which one, and the ones before it */
+            } else {
+                refused = 1;
+                end = from + staged; /* fewer each time: the loop ends */
+            }
         }
         if (group_write(&g) < 0 || refused) return -1;
         from += staged;
@@ -428,7 +473,7 @@ static int sync_if_always(void) {
 
 /* Applies a POLLUPDATES reply's batches under the global lock's exclusive side (taken once for
  * them all: readers wait for one reply's batches, not for each). */
-static int apply_updates(const redisReply *r) {
+static int apply_updates(const redisReply *r, poll_format format) {
     const redisReply *updates = r->type == REDIS_REPLY_ARRAY ? map_field(r, "updates") : NULL;
     if (!updates || updates->type != REDIS_REPLY_ARRAY) {
         log_msg(LOG_WARNING, "replica: the master's POLLUPDATES reply is malformed");
@@ -439,7 +484,7 @@ static int apply_updates(const redisReply *r) {
      * for this thread to stop: the wait gives up when the thread is stopped. */
     while (keylock_global_exclusive_unless(stopping) < 0)
         if (stopping()) return -1;
-    int rc = apply_batches(updates);
+    int rc = apply_batches(updates, format);
     keylock_global_release();
     return rc < 0 ? -1 : sync_if_always();
 }
@@ -493,11 +538,18 @@ static int sync_consumers(redisContext *c) {
     return rc;
 }
 
+/* Whether a master refused the poll's FORMAT: one older than FORMAT BINARY. */
+static int format_unknown(const redisReply *r) {
+    static const char prefix[] = "ERR invalid FORMAT option";
+    return r->len >= sizeof(prefix) - 1 && memcmp(r->str, prefix, sizeof(prefix) - 1) == 0;
+}
+
 /* Polls the master for what follows our latest sequence and applies it, until the link fails
  * or the thread is stopped; at most once a second between polls, takes its consumers. */
 static void follow(redisContext *c) {
     set_state(LINK_CONNECTED);
     int64_t consumers_due = 0; /* monotonic ms: at once */
+    poll_format format = POLL_BINARY;
     while (!stopping()) {
         char seq[24], block[24];
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)store_latest_sequence());
@@ -505,15 +557,22 @@ static void follow(redisContext *c) {
         int64_t block_ms = consumers_due - time_mono_ms();
         block_ms = block_ms < 1 ? 1 : block_ms > POLL_BLOCK_MS ? POLL_BLOCK_MS : block_ms;
         snprintf(block, sizeof(block), "%lld", (long long)block_ms);
-        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", "RAW", "BLOCK", block};
+        const char *poll[9] = {"POLLUPDATES", seq, "MAX", POLL_MAX, "STRICT", "FORMAT", poll_format_names[format],
+                               "BLOCK", block};
         redisReply *r = call(c, 9, poll);
         if (!r) return;
         int rc = 0;
+        if (r->type == REDIS_REPLY_ERROR && format == POLL_BINARY && format_unknown(r)) {
+            log_msg(LOG_NOTICE, "replica: the master does not know FORMAT BINARY: following it in FORMAT RAW");
+            format = POLL_RAW;
+            freeReplyObject(r);
+            continue; /* the same poll again at once, in RAW */
+        }
         if (r->type == REDIS_REPLY_ERROR) {
             log_msg(LOG_WARNING, "replica: the master refused to continue from sequence %s: %.*s", seq, (int)r->len, r->str);
             rc = -1;
         } else {
-            rc = apply_updates(r);
+            rc = apply_updates(r, format);
         }
         freeReplyObject(r);
         if (rc == 0 && time_mono_ms() >= consumers_due) {

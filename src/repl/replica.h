@@ -1,6 +1,7 @@
 /* The replica side of replication (../shared/REPLICATION.md): a thread that follows a master,
- * asking it with POLLUPDATES … FORMAT RAW STRICT BLOCK for the batches after its own latest
- * sequence and writing each one as it is (same bytes, so the same sequence numbers).
+ * asking it with POLLUPDATES … STRICT FORMAT BINARY BLOCK (FORMAT RAW from an older master) for
+ * the batches after its own latest sequence and writing each one as it is (same bytes, so the
+ * same sequence numbers).
  * While it follows a master the node takes no local write (txn_refuse_local_writes). */
 #ifndef TIDEKV_REPL_REPLICA_H
 #define TIDEKV_REPL_REPLICA_H

@@ -252,6 +252,7 @@ def test_docs_of_tidekv_commands(server):
         assert {"name": "format", "type": "oneof", "token": "FORMAT", "flags": ["optional"], "arguments": [
             {"name": "raw", "type": "pure-token", "token": "RAW"},
             {"name": "resp", "type": "pure-token", "token": "RESP"},
-            {"name": "json", "type": "pure-token", "token": "JSON"}]} in poll
+            {"name": "json", "type": "pure-token", "token": "JSON"},
+            {"name": "binary", "type": "pure-token", "token": "BINARY"}]} in poll
         for name in ("sequence", "applybatch"):
             assert docs_of(c, name)["group"] == b"cdc"

@@ -488,10 +488,13 @@ def test_wait_inside_multi_answers_at_once(make_server):
 
 class FakeMaster(LoopbackServer):
     """A master that answers the handshake and then every POLLUPDATES with one scripted reply
-    (bytes, sent raw), or closes the connection when the reply is None."""
+    (bytes, sent raw), or closes the connection when the reply is None. It refuses FORMAT BINARY
+    as a tidekv older than it does, so that the replica asks RAW (hex updates); with binary, it
+    answers BINARY polls too (the reply's updates then being the batches' bytes)."""
 
-    def __init__(self, poll_reply):
+    def __init__(self, poll_reply, binary=False):
         self.poll_reply = poll_reply
+        self.binary = binary
         super().__init__()
 
     def handle(self, conn, conn_no):
@@ -504,6 +507,8 @@ class FakeMaster(LoopbackServer):
                 name = args[0].upper()
                 if name == b"PSYNC":
                     conn.sendall(b"+CONTINUE " + b"ab" * 20 + b"\r\n")
+                elif name == b"POLLUPDATES" and b"BINARY" in args and not self.binary:
+                    conn.sendall(b"-ERR invalid FORMAT option 'BINARY', expected RAW, RESP or JSON\r\n")
                 elif name == b"POLLUPDATES":
                     if self.poll_reply is None:
                         return
