@@ -192,6 +192,7 @@ static void serve_claimed(key_waiter *w, keylock_set *taken) {
     w->serving = 0;
     client *c = w->c;
     if (rc == 1) w->has_result = 1;
+    if (rc == 1 && c) net_block_served(c);
     if (rc == 1 || (rc == 0 && w->end_refused)) w->ended = 1;
     if (c && (rc != 0 || w->end_refused)) net_wake(c);
     int pass_on = !c && rc != 1 && w->woken && !w->wake_all;

@@ -42,10 +42,12 @@ static int index_of(const client *c) { return (int)(c - clients); }
 void net_block(client *c, int64_t timeout_us, const client_block *block) {
     (void)timeout_us;
     c->block = *block;
-    c->blocked = 1;
+    c->blocked = BLOCKED_WAITING;
 }
 
 void net_wake(client *c) { wakes[index_of(c)]++; }
+
+void net_block_served(client *c) { c->blocked = BLOCKED_SERVED; }
 
 reply net_client_reply(client *c) { return (reply){.out = &outs[index_of(c)], .resp = 2}; }
 
@@ -261,6 +263,9 @@ static void test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next(void **s
     assert_int_equal(wakes[0], 1); /* each told to send the reply made for it */
     assert_int_equal(wakes[1], 1);
     assert_int_equal(wakes[2], 0); /* served too, found nothing: waits on, no wake */
+    assert_int_equal(clients[0].blocked, BLOCKED_SERVED); /* unblocked to others from now */
+    assert_int_equal(clients[1].blocked, BLOCKED_SERVED);
+    assert_int_equal(clients[2].blocked, BLOCKED_WAITING);
     run_retry(0, 0);
     run_retry(1, 0);
     assert_false(clients[0].blocked);
