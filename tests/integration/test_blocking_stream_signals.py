@@ -100,3 +100,16 @@ def test_a_reader_served_nothing_reads_the_next_entry(srv, w):
         assert r.read_reply() == [[b"s", [[b"3-0", [b"f", b"3"]]]]]
     finally:
         r.close()
+
+
+def test_every_reader_of_a_group_is_served_nothing(srv, w):
+    """Nothing was delivered: the group's last id stays behind the stream's for each reader."""
+    first = start_reader(srv, w, "xreadgroup", 5000)
+    second = block(srv, "XREADGROUP", "GROUP", "g", "d", "BLOCK", "5000", "STREAMS", "s", ">", already=1)
+    try:
+        w.call("XADD", "s", "MAXLEN", "0", "2-0", "f", "2")
+        assert [first.read_reply(), second.read_reply()] == [[[b"s", []]]] * 2
+    finally:
+        first.close()
+        second.close()
+    assert sorted(consumers(w)) == [b"c", b"d"]
