@@ -142,6 +142,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     txn_set_commit_hook(on_commit);
+    txn_set_signal_hook(blocking_signal_streams);
     txn_set_touch_hook(blocking_notify);
     txn_set_flush_hook(blocking_notify_streams);
     keyspace_events_init();

@@ -46,8 +46,9 @@ typedef struct watched_key {
 
 /* A command waiting for something (a commit, a push) before it can reply. */
 /* What a blocked client (client.blocked) waits for: other clients' writes (a blocking command),
- * or its own command running on another thread. */
-enum { BLOCKED_WAITING = 1, BLOCKED_RUNNING = 2 };
+ * or its own command running on another thread; or, served, only for its worker to send the
+ * reply another thread made (net_block_served). */
+enum { BLOCKED_WAITING = 1, BLOCKED_RUNNING = 2, BLOCKED_SERVED = 3 };
 
 typedef struct client_block {
     /* Runs on the client's worker: writes the reply and returns 1 when done, 0 to keep waiting.
@@ -90,10 +91,11 @@ typedef struct client {
     struct event *read_ev, *write_ev;
     struct event *block_timer; /* created on the first block */
     atomic_int wake_posted; /* a MAIL_WAKE is on its way to it (net_wake): no other is posted */
-    atomic_int blocked; /* BLOCKED_WAITING or BLOCKED_RUNNING while blocked; read by CLIENT LIST / UNBLOCK */
+    atomic_int blocked; /* BLOCKED_* while blocked; read by CLIENT LIST / UNBLOCK, set served by another thread */
     atomic_ullong block_id;              /* counts the client's blocks: which one a request meant */
     atomic_ullong unblock_request;       /* CLIENT UNBLOCK: block_id * 2 + (1 for ERROR), 0 = none */
     client_block block;
+    int block_counted; /* the block counts in INFO's blocked_clients while it waits (net_block) */
     buf in, out;
     resp_parser parser;
     int resp;

@@ -22,6 +22,9 @@ typedef struct key_waiter {
     resp_arg *argv; /* the command, to run again */
     uint64_t *hashes;
     size_t nhashes;
+    /* A stream reader's: per key (as hashes), whether a new entry signalled it since the reader
+     * last found nothing (blocking_key_signalled). */
+    char *signalled;
     int wake_all; /* a stream reader: every commit on its keys wakes it, whatever waits before it */
     int woken;    /* a wake is on its way: later commits pass it over (for the next pop waiter) */
     int serving;  /* claimed by a committing thread, which runs it: its wait cannot end meanwhile */
@@ -116,6 +119,27 @@ void blocking_notify(const uint64_t *hashes, size_t n) {
     pthread_mutex_unlock(&waiters_lock);
 }
 
+void blocking_signal_streams(const uint64_t *hashes, size_t n) {
+    if (atomic_load(&nwaiters) == 0) return;
+    pthread_mutex_lock(&waiters_lock);
+    for (key_waiter *w = first; w && nwake_all > 0; w = w->next)
+        for (size_t i = 0; w->wake_all && i < n; i++)
+            for (size_t k = 0; k < w->nhashes; k++)
+                if (w->hashes[k] == hashes[i]) w->signalled[k] = 1;
+    pthread_mutex_unlock(&waiters_lock);
+}
+
+int blocking_key_signalled(const cmd_ctx *ctx, const resp_arg *key) {
+    if (!ctx->retrying) return 0;
+    const key_waiter *w = ctx->c->block.state;
+    uint64_t h = keylock_hash(ctx->db, key->ptr, key->len);
+    int signalled = 0;
+    pthread_mutex_lock(&waiters_lock);
+    for (size_t k = 0; k < w->nhashes; k++) signalled |= w->hashes[k] == h && w->signalled[k];
+    pthread_mutex_unlock(&waiters_lock);
+    return signalled;
+}
+
 void blocking_notify_streams(void) {
     if (atomic_load(&nwaiters) == 0) return;
     pthread_mutex_lock(&waiters_lock);
@@ -147,6 +171,7 @@ static void count_stripes(const key_waiter *w, int delta) {
 static void waiter_free(key_waiter *w) {
     resp_args_free(w->argv, w->argc);
     free(w->hashes);
+    free(w->signalled);
     buf_free(&w->out);
     free(w);
 }
@@ -192,6 +217,7 @@ static void serve_claimed(key_waiter *w, keylock_set *taken) {
     w->serving = 0;
     client *c = w->c;
     if (rc == 1) w->has_result = 1;
+    if (rc == 1 && c) net_block_served(c);
     if (rc == 1 || (rc == 0 && w->end_refused)) w->ended = 1;
     if (c && (rc != 0 || w->end_refused)) net_wake(c);
     int pass_on = !c && rc != 1 && w->woken && !w->wake_all;
@@ -292,6 +318,7 @@ static void wait_for_keys(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv
         key_waiter *w = ctx->c->block.state;
         pthread_mutex_lock(&waiters_lock);
         w->woken = 0;
+        memset(w->signalled, 0, w->nhashes); /* the retry has seen what they signalled */
         pthread_mutex_unlock(&waiters_lock);
         ctx->keep_waiting = 1;
         return;
@@ -318,6 +345,8 @@ static void wait_for_keys(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv
         w->argv[i].len = argv[i].len;
     }
     dispatch_key_hashes(ctx->argc, ctx->argv, ctx->db, &w->hashes, &w->nhashes);
+    w->signalled = calloc(w->nhashes ? w->nhashes : 1, 1);
+    if (!w->signalled) abort();
     client_block block = {waiter_retry, waiter_cleanup, w, 0, waiter_may_unblock};
     net_block(ctx->c, timeout_us, &block);
     w->block_id = atomic_load(&ctx->c->block_id);

@@ -61,6 +61,15 @@ void blocking_wait_stream(cmd_ctx *ctx, int64_t timeout_us, const resp_arg *argv
  * does it): if that block waits on keys, no commit serves or wakes it any more, unless one is
  * serving it now (its worker then ends the wait after, if the serving did not reply). */
 void blocking_unblocking(uint64_t client_id, unsigned long long block_id);
+/* Called after a commit that gave streams new entries (XADD), with their keys, before
+ * blocking_notify: marks them signalled for the readers waiting on them. */
+void blocking_signal_streams(const uint64_t *hashes, size_t n);
+/* Whether a stream reader's retry (ctx->retrying) runs after a new entry signalled that key of
+ * its wait: Redis 7.0 then answers a reader whose stream's last id passed its id, with the key
+ * and no entries when the entry is gone already (XADD MAXLEN 0, an XDEL after it in the same
+ * EXEC); other writes (XDEL, XTRIM, XSETID, XGROUP SETID …) signal nothing. Always 0 on a first
+ * run. */
+int blocking_key_signalled(const cmd_ctx *ctx, const resp_arg *key);
 /* Called after every commit with the keys it touched. */
 void blocking_notify(const uint64_t *hashes, size_t n);
 /* Opens a claims scope on the calling thread (they nest): its commits claim the waiters they

@@ -498,7 +498,12 @@ static int xread_resolve(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg,
         return 0;
     }
     if (parse_id(ctx, arg, 0, 1, NULL, &k->after) < 0) return -1;
-    k->serve = exists && k->m.size > 0 && stream_id_compare(k->m.stream.last, k->after) > 0;
+    /* Woken by a new entry, a reader is served once the stream's last id passed its id, even
+     * with nothing to read (the entry is gone already), as Redis 7.0 serves it. */
+    if (exists && blocking_key_signalled(ctx, key))
+        k->serve = stream_id_compare(k->m.stream.last_generated, k->after) > 0;
+    else
+        k->serve = exists && k->m.size > 0 && stream_id_compare(k->m.stream.last, k->after) > 0;
     return 0;
 }
 

@@ -417,7 +417,8 @@ static int serve_group_key(cmd_ctx *ctx, const xreadgroup_args *a, int i, const 
     /* The deliveries' XCLAIMs are recorded during the read, before the consumer it made: a
      * replay's XCLAIM … FORCE makes that consumer too, and CREATECONSUMER then finds it. */
     type_status st = stream_group_read(ctx->t, ctx->db, key->ptr, key->len, arg_slice(a->group),
-                                       arg_slice(a->consumer), history, a->count, a->noack, &hooks, &res);
+                                       arg_slice(a->consumer), history, a->count, a->noack,
+                                       blocking_key_signalled(ctx, key), &hooks, &res);
     int rc = reply_key_status(ctx, key, st) ? -1 : res.served;
     if (rc == 1) {
         if (res.consumer_created) {

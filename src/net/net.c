@@ -322,11 +322,12 @@ int net_client_unblock(uint64_t id, int as_error, unsigned long long *block_id) 
 static int counts_as_blocked(const client *c) { return !(c->flags & CLIENT_REPLICA); }
 
 static void unblock(client *c) {
-    int blocked = atomic_load(&c->blocked);
+    /* Exchanged: a thread serving the client may mark it served meanwhile (net_block_served);
+     * whichever of the two ends its waiting uncounts it. */
+    int blocked = atomic_exchange(&c->blocked, 0);
     if (!blocked) return;
-    atomic_store(&c->blocked, 0);
     c->last_active_mono_ms = time_mono_ms(); /* served now: `timeout` counts its idleness from here */
-    if (blocked == BLOCKED_WAITING && counts_as_blocked(c)) atomic_fetch_sub(&stats.blocked_clients, 1);
+    if (blocked == BLOCKED_WAITING && c->block_counted) atomic_fetch_sub(&stats.blocked_clients, 1);
     event_del(c->block_timer);
     c->block.cleanup(c);
 }
@@ -639,10 +640,17 @@ void net_block(client *c, int64_t timeout_us, const client_block *block) {
     assert(!c->in_group); /* blocking commands run alone: CMD_BLOCKING in the table */
     if (!c->block_timer) c->block_timer = evtimer_new(c->worker->base, on_block_timeout, c);
     c->block = *block;
+    c->block_counted = !block->running && counts_as_blocked(c);
     atomic_fetch_add(&c->block_id, 1);
     atomic_store(&c->blocked, block->running ? BLOCKED_RUNNING : BLOCKED_WAITING);
-    if (!block->running && counts_as_blocked(c)) atomic_fetch_add(&stats.blocked_clients, 1);
+    if (c->block_counted) atomic_fetch_add(&stats.blocked_clients, 1);
     if (timeout_us > 0) net_block_retime(c, timeout_us);
+}
+
+void net_block_served(client *c) {
+    int waiting = BLOCKED_WAITING;
+    if (atomic_compare_exchange_strong(&c->blocked, &waiting, BLOCKED_SERVED) && c->block_counted)
+        atomic_fetch_sub(&stats.blocked_clients, 1);
 }
 
 void net_block_retime(client *c, int64_t timeout_us) {

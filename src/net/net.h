@@ -50,6 +50,11 @@ int net_client_unblock(uint64_t id, int as_error, unsigned long long *block_id);
 /* Suspends the client's current command until block->retry says it is done; no further input
  * is processed meanwhile. timeout_us <= 0 waits forever. Call from the client's worker. */
 void net_block(client *c, int64_t timeout_us, const client_block *block);
+/* Another thread made the blocked command's reply (cmd/blocking.c), which the client's worker
+ * is yet to send: the client is no longer blocked to INFO, CLIENT LIST or CLIENT UNBLOCK, as
+ * in Redis, where it is unblocked the moment it is served. Callable from any thread holding
+ * the client in its block (its fields read here are written before it blocked). */
+void net_block_served(client *c);
 /* Moves a blocked command's timeout to timeout_us from now (> 0). Call from the client's worker. */
 void net_block_retime(client *c, int64_t timeout_us);
 /* Sends a reply made of two parts (a header and a large body) straight to the socket when

@@ -35,6 +35,7 @@ void txn_init(txn *t) {
     buf_init(&t->touched);
     buf_init(&t->flushed);
     buf_init(&t->woken);
+    buf_init(&t->signalled);
     buf_init(&t->events);
     buf_init(&t->sealed);
     buf_init(&t->index_entry);
@@ -104,6 +105,7 @@ void txn_reset(txn *t) {
     buf_clear(&t->touched);
     buf_clear(&t->flushed);
     buf_clear(&t->woken);
+    buf_clear(&t->signalled);
     clear_or_free(&t->events);
     staged_bounds_clear(&t->bounds);
     keycount_delta_clear(&t->counts);
@@ -122,6 +124,7 @@ void txn_free(txn *t) {
     buf_free(&t->touched);
     buf_free(&t->flushed);
     buf_free(&t->woken);
+    buf_free(&t->signalled);
     buf_free(&t->events);
     buf_free(&t->sealed);
     free(t->starts);
@@ -319,6 +322,7 @@ void txn_savepoint(const txn *t, txn_mark *m) {
     m->touched_len = t->touched.len;
     m->flushed_len = t->flushed.len;
     m->woken_len = t->woken.len;
+    m->signalled_len = t->signalled.len;
     m->events_len = t->events.len;
     m->staged = t->bounds.n;
     m->seals = t->seals;
@@ -343,6 +347,7 @@ void txn_rollback(txn *t, const txn_mark *m) {
     t->touched.len = m->touched_len;
     t->flushed.len = m->flushed_len;
     t->woken.len = m->woken_len;
+    t->signalled.len = m->signalled_len;
     t->events.len = m->events_len;
     t->described = m->described;
     /* A bound a failed command's walk found may hold only while its writes do. */
@@ -561,6 +566,11 @@ void txn_wake(txn *t, int db, const char *key, size_t klen) {
     buf_append(&t->woken, &h, sizeof(h));
 }
 
+void txn_signal_stream(txn *t, int db, const char *key, size_t klen) {
+    uint64_t h = keylock_hash(db, key, klen);
+    buf_append(&t->signalled, &h, sizeof(h));
+}
+
 void txn_add_event(txn *t, const void *event, size_t len) { buf_append(&t->events, event, len); }
 
 void txn_insert_event(txn *t, size_t at, const void *event, size_t len) {
@@ -637,6 +647,10 @@ static void (*touch_hook)(const uint64_t *hashes, size_t n);
 
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n)) { touch_hook = hook; }
 
+static void (*signal_hook)(const uint64_t *hashes, size_t n);
+
+void txn_set_signal_hook(void (*hook)(const uint64_t *hashes, size_t n)) { signal_hook = hook; }
+
 static void (*flush_hook)(void);
 
 void txn_set_flush_hook(void (*hook)(void)) { flush_hook = hook; }
@@ -654,6 +668,9 @@ static void after_commit(txn *t) {
         memcpy(&db, t->flushed.data + i * sizeof(int), sizeof(db));
         keylock_flush_bump(db);
     }
+    /* Before the wake-ups: a reader they wake is served knowing what signalled it. */
+    size_t nsignalled = t->signalled.len / sizeof(uint64_t);
+    if (signal_hook && nsignalled > 0) signal_hook((const uint64_t *)t->signalled.data, nsignalled);
     if (touch_hook && n > 0) touch_hook((const uint64_t *)t->touched.data, n);
     size_t nwoken = t->woken.len / sizeof(uint64_t);
     if (touch_hook && nwoken > 0) touch_hook((const uint64_t *)t->woken.data, nwoken);

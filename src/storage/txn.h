@@ -52,6 +52,7 @@ typedef struct txn {
     buf touched;    /* uint64 key hashes whose WATCH versions the commit bumps */
     buf flushed;    /* int indexes of the databases the commit empties: their WATCHes are invalidated */
     buf woken;      /* uint64 key hashes whose blocked clients are woken, WATCH not bumped (txn_wake) */
+    buf signalled;  /* uint64 key hashes of the streams given a new entry (txn_signal_stream) */
     buf events;     /* keyspace notifications of its commands, published after the commit
                      * (their encoding is cmd/notify.c's business) */
     size_t seals;            /* commits ended so far (txn_seal), and those of them that had */
@@ -120,6 +121,10 @@ void txn_touch_db(txn *t, int db);
  * because it expired (Redis 7's EXEC checks expiries itself), a stream's groups created or
  * destroyed (a waiting group reader ends). */
 void txn_wake(txn *t, int db, const char *key, size_t klen);
+/* Marks a stream key given a new entry (XADD; touch it too). Redis 7.0 serves the readers
+ * blocked on a stream when a new entry signals it, even if the entry is gone by then (XADD
+ * MAXLEN 0, an XDEL later in the same EXEC): the signal hook tells them. */
+void txn_signal_stream(txn *t, int db, const char *key, size_t klen);
 /* Adds a keyspace notification (opaque bytes) that the events hook publishes once the txn has
  * committed; a rollback drops those of the commands it undoes. */
 void txn_add_event(txn *t, const void *event, size_t len);
@@ -156,7 +161,8 @@ int txn_local_writes_refused(void);
  * of itself behind. Only the commit being gathered
  * can be rolled back (no txn_seal in between). */
 typedef struct txn_mark {
-    size_t records_len, nops, ranges, touched_len, flushed_len, woken_len, events_len, staged, seals, unrecorded_seals;
+    size_t records_len, nops, ranges, touched_len, flushed_len, woken_len, signalled_len, events_len, staged, seals,
+        unrecorded_seals;
     size_t count_reads;
     size_t finishes;
     size_t starts;
@@ -189,6 +195,9 @@ void txn_set_commit_hook(void (*hook)(const char *batch, size_t len));
 /* Called after every successful commit with the lock hashes of the keys it touched
  * (blocked clients waiting on them are woken). */
 void txn_set_touch_hook(void (*hook)(const uint64_t *hashes, size_t n));
+/* Called after every successful commit that signalled streams (txn_signal_stream), before the
+ * touch hook, with their lock hashes. */
+void txn_set_signal_hook(void (*hook)(const uint64_t *hashes, size_t n));
 /* How far a txn's wake-ups (keys touched or woken, databases emptied) had come. */
 typedef struct txn_wake_mark {
     size_t touched, woken, flushed;

@@ -407,7 +407,10 @@ type_status stream_add(txn *t, int db, const char *key, size_t klen, const strea
         x->entries_added++;
         s.m.size++;
         st = trim_open(&s, &args->trim, trimmed);
-        if (st == ST_OK) stream_save_meta(&s);
+    }
+    if (st == ST_OK) {
+        stream_save_meta(&s);
+        txn_signal_stream(t, db, key, klen);
     }
     compound_free(&s);
     return st;

@@ -761,20 +761,22 @@ static type_status read_history(open_group *x, stream_id after, long long count,
 }
 
 /* Whether a read has anything to serve: history always (maybe nothing), `>` only entries past
- * the group's last delivered id. The one place that decides it (a blocking read waits when
- * this says no). */
-static int group_read_serves(const open_group *x, const stream_id *history) {
+ * the group's last delivered id, or, for a blocked reader a new entry signalled, a last id
+ * past it (the entry may be gone: Redis 7.0 serves it nothing). The one place that decides it
+ * (a blocking read waits when this says no). */
+static int group_read_serves(const open_group *x, const stream_id *history, int signalled) {
     if (history) return 1;
+    if (signalled) return stream_id_compare(x->s.m.stream.last_generated, x->g.last_id) > 0;
     return x->s.m.size > 0 && stream_id_compare(x->s.m.stream.last, x->g.last_id) > 0;
 }
 
 type_status stream_group_read(txn *t, int db, const char *key, size_t klen, slice group, slice consumer,
-                              const stream_id *history, long long count, int noack, const sg_read_hooks *hooks,
-                              sg_read_result *res) {
+                              const stream_id *history, long long count, int noack, int signalled,
+                              const sg_read_hooks *hooks, sg_read_result *res) {
     memset(res, 0, sizeof(*res));
     open_group x;
     type_status st = group_open_existing(&x, t, db, key, klen, group);
-    if (st == ST_OK && group_read_serves(&x, history)) {
+    if (st == ST_OK && group_read_serves(&x, history, signalled)) {
         res->served = 1;
         st = consumer_take(&x, consumer, 1, &res->consumer_created);
         if (st == ST_OK)

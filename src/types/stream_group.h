@@ -127,11 +127,13 @@ typedef struct sg_read_result {
 
 /* XREADGROUP of one key: with history NULL the entries after the group's last delivered id
  * (`>`), else the consumer's pending entries after *history. At most count (0: all). Serves
- * nothing (served 0) when `>` finds no entry past the group's last id: the one place that
- * decides whether a group read has anything to serve. ST_NO_GROUP for a missing key or group. */
+ * nothing (served 0) when `>` finds no entry past the group's last id, unless signalled (a
+ * blocked reader that a new entry woke, cmd/blocking.h) and the stream's last id is past it:
+ * then it serves what there is, maybe nothing. The one place that decides whether a group read
+ * has anything to serve. ST_NO_GROUP for a missing key or group. */
 type_status stream_group_read(txn *t, int db, const char *key, size_t klen, slice group, slice consumer,
-                              const stream_id *history, long long count, int noack, const sg_read_hooks *hooks,
-                              sg_read_result *result);
+                              const stream_id *history, long long count, int noack, int signalled,
+                              const sg_read_hooks *hooks, sg_read_result *result);
 
 /* ---- XACK, XPENDING ---- */
 

@@ -4,17 +4,14 @@ binary names (0x00 is escaped in the records' keys), a stream's name reused afte
 expiry, WATCH against group commands, blocked readers woken, killed, timed out and left behind
 by a destroyed group or a flushed database, many consumers of one group, and kill -9.
 
-Everything not marked tidekv_only holds on redis-server too (TIDEKV_TEST_TARGET=redis). Known
-bugs are xfail(strict=True) tests that say what is wrong, so that they flip when it is fixed."""
+Everything not marked tidekv_only holds on redis-server too (TIDEKV_TEST_TARGET=redis)."""
 
 import threading
 import time
 
 import pytest
 
-from conftest import IS_REDIS, RespError, encode_command, soak, tidekv_only
-
-tidekv_bug = lambda reason: pytest.mark.xfail(not IS_REDIS, strict=True, reason=reason)  # noqa: E731
+from conftest import RespError, encode_command, soak, tidekv_only
 
 U64_MAX = 2 ** 64 - 1
 MAX_ID = "%d-%d" % (U64_MAX, U64_MAX)
@@ -110,9 +107,6 @@ def test_history_read_from_the_maximum_id(c):
     assert c.call("XPENDING", "s", "g")[0] == 2
 
 
-@tidekv_bug("a blocked XREADGROUP is not served when the XADD that wakes it also trims the entry "
-            "away (MAXLEN 0, or MULTI XADD + XDEL): it waits on; Redis 7.0 answers [[key, []]] and "
-            "creates the consumer")
 @pytest.mark.parametrize("writes", [[("XADD", "s", "MAXLEN", "0", "2-0", "f", "2")],
                                     [("MULTI",), ("XADD", "s", "2-0", "f", "2"), ("XDEL", "s", "2-0"), ("EXEC",)]],
                          ids=["maxlen0", "multi_xdel"])

@@ -11,10 +11,6 @@ from helpers import started_server
 from test_blocking_served_at_write import block, pipeline, srv, w, wait_blocked  # noqa: F401 (fixtures)
 
 
-def tidekv_fails(reason):
-    return pytest.mark.xfail(not IS_REDIS, strict=True, reason=reason)
-
-
 @pytest.fixture(scope="module")
 def srv1():
     """One worker: the waiter's reply goes out only after the writer's pipeline has run."""
@@ -49,8 +45,6 @@ def test_no_pop_waits_on_a_list_left_with_elements(srv, w):
         only_b.close()
 
 
-@tidekv_fails("CLIENT UNBLOCK of a client a commit already served (its reply not yet sent by "
-              "its worker) answers 1, and INFO still counts it blocked; Redis answers 0")
 @pytest.mark.parametrize("how", [(), ("ERROR",)], ids=["timeout", "error"])
 def test_unblocking_a_client_served_by_the_command_before(srv1, how):
     srv, w = srv1, srv1.conn()
@@ -67,6 +61,43 @@ def test_unblocking_a_client_served_by_the_command_before(srv1, how):
     finally:
         waiter.close()
         w.close()
+
+
+# How a waiter gets served, each by one pipelined write: (setup, the blocking command, the
+# commands that serve it, what it is served).
+SERVINGS = {
+    "lpush": ((), ("BLPOP", "k", "0"), [("LPUSH", "k", "x")], [b"k", b"x"]),
+    "multi": ((), ("BLPOP", "k", "0"), [("MULTI",), ("LPUSH", "k", "x"), ("EXEC",)], [b"k", b"x"]),
+    "script": ((), ("BLPOP", "k", "0"), [("EVAL", "return redis.call('LPUSH', KEYS[1], 'x')", "1", "k")],
+               [b"k", b"x"]),
+    "xread": ((), ("XREAD", "BLOCK", "0", "STREAMS", "k", "$"), [("XADD", "k", "1-1", "f", "v")],
+              [[b"k", [[b"1-1", [b"f", b"v"]]]]]),
+    "xreadgroup": ([("XGROUP", "CREATE", "k", "g", "$", "MKSTREAM")],
+                   ("XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "k", ">"),
+                   [("XADD", "k", "1-1", "f", "v")], [[b"k", [[b"1-1", [b"f", b"v"]]]]]),
+}
+
+
+@pytest.mark.parametrize("serving", list(SERVINGS))
+def test_a_served_client_is_no_longer_blocked_to_the_next_command(srv, w, serving):
+    """On one worker and on three: served by whatever woke it, it is unblocked at once (no b in
+    CLIENT LIST, not counted, CLIENT UNBLOCK finds nothing to end), its reply on its way."""
+    setup, blocking, serve, served = SERVINGS[serving]
+    for cmd in setup:
+        w.call(*cmd)
+    waiter = srv.conn(timeout=5.0)
+    try:
+        wid = waiter.call("CLIENT", "ID")
+        waiter.send(encode_command(*blocking))
+        wait_blocked(srv, 1)
+        got = pipeline(w, *serve, ("CLIENT", "UNBLOCK", wid, "ERROR"), ("CLIENT", "LIST", "ID", wid),
+                       ("INFO", "clients"))
+        assert waiter.read_reply() == served
+        assert got[len(serve)] == 0
+        assert b"b" not in got[len(serve) + 1].split(b" flags=")[1].split(b" ")[0]
+        assert b"blocked_clients:0\r\n" in got[-1]
+    finally:
+        waiter.close()
 
 
 def test_a_served_pops_own_event_follows_its_reply(srv, w):

@@ -13,6 +13,7 @@
 #include "cmd/blocking.h"
 #include "cmd/dispatch.h"
 #include "net/net.h"
+#include "storage/keylock.h"
 
 #define NCLIENTS 3
 
@@ -33,7 +34,7 @@ static struct {
     void (*during)(void);
 } script;
 
-static const uint64_t key_hash = 42;
+static uint64_t key_hash; /* of key "k" in database 0, the key of every waiter */
 
 static int index_of(const client *c) { return (int)(c - clients); }
 
@@ -42,10 +43,12 @@ static int index_of(const client *c) { return (int)(c - clients); }
 void net_block(client *c, int64_t timeout_us, const client_block *block) {
     (void)timeout_us;
     c->block = *block;
-    c->blocked = 1;
+    c->blocked = BLOCKED_WAITING;
 }
 
 void net_wake(client *c) { wakes[index_of(c)]++; }
+
+void net_block_served(client *c) { c->blocked = BLOCKED_SERVED; }
 
 reply net_client_reply(client *c) { return (reply){.out = &outs[index_of(c)], .resp = 2}; }
 
@@ -136,6 +139,7 @@ static int setup(void **state) {
     memset(clients, 0, sizeof(clients));
     memset(wakes, 0, sizeof(wakes));
     memset(&script, 0, sizeof(script));
+    key_hash = keylock_hash(0, "k", 1);
     for (int i = 0; i < NCLIENTS; i++) {
         buf_init(&outs[i]);
         clients[i].id = (uint64_t)i + 1;
@@ -249,6 +253,26 @@ static void test_a_reader_rearms_and_passes_no_wake_on(void **state) {
     assert_int_equal(wakes[0], 2);
 }
 
+/* A new entry signals a reader's key (not a pop's) until a retry of it finds nothing again. */
+static void test_a_signal_lasts_until_the_reader_finds_nothing(void **state) {
+    (void)state;
+    block_reader(0);
+    block_client(1);
+    char k[] = "k";
+    resp_arg key = {k, 1};
+    cmd_ctx reader = {.c = &clients[0], .retrying = 1}, pop = {.c = &clients[1], .retrying = 1};
+    assert_false(blocking_key_signalled(&reader, &key));
+    blocking_signal_streams(&key_hash, 1);
+    blocking_notify(&key_hash, 1);
+    assert_true(blocking_key_signalled(&reader, &key));
+    assert_false(blocking_key_signalled(&pop, &key));
+    cmd_ctx first_run = {.c = &clients[0]};
+    assert_false(blocking_key_signalled(&first_run, &key));
+    run_retry(0, 0); /* finds nothing: waits again */
+    assert_true(clients[0].blocked);
+    assert_false(blocking_key_signalled(&reader, &key));
+}
+
 /* ---- served by the committing thread ---- */
 
 static void test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next(void **state) {
@@ -261,6 +285,9 @@ static void test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next(void **s
     assert_int_equal(wakes[0], 1); /* each told to send the reply made for it */
     assert_int_equal(wakes[1], 1);
     assert_int_equal(wakes[2], 0); /* served too, found nothing: waits on, no wake */
+    assert_int_equal(clients[0].blocked, BLOCKED_SERVED); /* unblocked to others from now */
+    assert_int_equal(clients[1].blocked, BLOCKED_SERVED);
+    assert_int_equal(clients[2].blocked, BLOCKED_WAITING);
     run_retry(0, 0);
     run_retry(1, 0);
     assert_false(clients[0].blocked);
@@ -377,6 +404,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_a_waiter_leaving_without_a_wake_wakes_nobody, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_commit_wakes_every_reader_and_the_oldest_pop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_reader_rearms_and_passes_no_wake_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_signal_lasts_until_the_reader_finds_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_commit_serves_the_oldest_waiter_and_its_pop_the_next, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_timeout_during_the_serving_lets_the_reply_win, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_timeout_during_a_fruitless_serving_ends_after_it, setup, teardown),

@@ -160,7 +160,7 @@ static void test_group_lifecycle(void **state) {
     int served = 0;
     sg_read_hooks hooks = {&served, count_entry, note_delivery};
     sg_read_result res;
-    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c1"), NULL, 3, 0, &hooks, &res), ST_OK);
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c1"), NULL, 3, 0, 0, &hooks, &res), ST_OK);
     assert_true(res.served && res.consumer_created && res.n == 3 && served == 3);
     assert_true(res.group.last_id.ms == 3 && res.group.entries_read == 3 && res.group.pending == 3);
     commit(&t);
@@ -174,21 +174,31 @@ static void test_group_lifecycle(void **state) {
     assert_int_equal(g.pending, 2);
     assert_int_equal(m.stream.groups, 1);
     /* The rest is read; nothing more to serve after. */
-    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c1"), NULL, 0, 0, &hooks, &res), ST_OK);
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c1"), NULL, 0, 0, 0, &hooks, &res), ST_OK);
     assert_true(res.served && res.n == 2 && !res.consumer_created);
-    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c2"), NULL, 0, 0, &hooks, &res), ST_OK);
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c2"), NULL, 0, 0, 0, &hooks, &res), ST_OK);
     assert_false(res.served);
+    /* A reader a new entry woke is served once the last id passed the group's, entries or not. */
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c2"), NULL, 0, 0, 1, &hooks, &res), ST_OK);
+    assert_false(res.served);
+    enum stream_setid_refusal refused;
+    assert_int_equal(stream_set_id(&t, 0, KEY("s"), ID(9, 0), -1, NULL, &refused), ST_OK);
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c2"), NULL, 0, 0, 0, &hooks, &res), ST_OK);
+    assert_false(res.served);
+    assert_int_equal(stream_group_read(&t, 0, KEY("s"), sl("g"), sl("c2"), NULL, 0, 0, 1, &hooks, &res), ST_OK);
+    assert_true(res.served && res.n == 0 && res.consumer_created);
+    commit(&t);
     long long pending;
     assert_int_equal(stream_consumer_delete(&t, 0, KEY("s"), sl("g"), sl("c1"), &pending), ST_OK);
     assert_int_equal(pending, 4);
     assert_int_equal(stream_group_get(&t, 0, KEY("s"), sl("g"), &m, &g), ST_OK);
-    assert_true(g.pending == 0 && g.consumers == 0);
+    assert_true(g.pending == 0 && g.consumers == 1); /* c2 */
     int destroyed;
     assert_int_equal(stream_group_destroy(&t, 0, KEY("s"), sl("g"), &destroyed), ST_OK);
     assert_int_equal(destroyed, 1);
     assert_int_equal(stream_group_get(&t, 0, KEY("s"), sl("g"), &m, &g), ST_NO_GROUP);
     assert_int_equal(m.stream.groups, 0);
-    assert_int_equal(stream_group_read(&t, 0, KEY("str"), sl("g"), sl("c"), NULL, 0, 0, &hooks, &res), ST_NO_GROUP);
+    assert_int_equal(stream_group_read(&t, 0, KEY("str"), sl("g"), sl("c"), NULL, 0, 0, 0, &hooks, &res), ST_NO_GROUP);
     commit(&t);
     txn_free(&t);
 }
@@ -213,7 +223,7 @@ static void test_claims(void **state) {
     int served = 0;
     sg_read_hooks rh = {&served, count_entry, note_delivery};
     sg_read_result res;
-    assert_int_equal(stream_group_read(&t, 0, KEY("c"), sl("g"), sl("a"), NULL, 0, 0, &rh, &res), ST_OK);
+    assert_int_equal(stream_group_read(&t, 0, KEY("c"), sl("g"), sl("a"), NULL, 0, 0, 0, &rh, &res), ST_OK);
     commit(&t);
     sg_claim_hooks hooks = {NULL, on_claimed, on_dropped, on_created};
     sg_claim_args args = {sl("b"), 0, -1, -1, 0, 1, ID(0, 0)};
