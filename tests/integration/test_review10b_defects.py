@@ -45,6 +45,21 @@ def test_a_new_entry_in_another_db_serves_no_reader(srv, w, reader):
         r.close()
 
 
+def test_a_stream_copied_from_another_db_signals_the_reader(srv, w):
+    """The db in the hash still finds the reader of db 1 that COPY … DB 1 signals."""
+    assert w.call("XADD", "t", "9-0", "f", "9") == b"9-0"
+    assert w.call("XDEL", "t", "9-0") == 1
+    r = srv.conn(timeout=10.0)
+    try:
+        assert r.call("SELECT", "1") == "OK"
+        r.send(encode_command("XREAD", "BLOCK", "5000", "STREAMS", "s", "$"))
+        wait_blocked(srv, 1)
+        assert w.call("COPY", "t", "s", "DB", "1") == 1
+        assert r.read_reply() == [[b"s", []]]
+    finally:
+        r.close()
+
+
 @pytest.fixture
 def pair(make_server):
     master = make_server()
