@@ -74,6 +74,7 @@ def pair(make_server):
     rep.close()
 
 
+@pytest.mark.soak  # long: runs under make soak
 @tidekv_fails("a replica applies its master's XADD as a batch, which signals no stream: a reader "
               "blocked on the replica is not served when the entry is gone at once (MAXLEN 0); "
               "a Redis replica runs the XADD and answers [[s, []]]")
@@ -86,7 +87,7 @@ def test_a_reader_on_a_replica_is_served_by_xadd_maxlen_0(pair):
         time.sleep(0.02)
     reader = replica.conn(timeout=10.0)
     try:
-        reader.send(encode_command("XREAD", "BLOCK", "1000", "STREAMS", "s", "$"))
+        reader.send(encode_command("XREAD", "BLOCK", "500", "STREAMS", "s", "$"))
         wait_blocked(replica, 1)
         assert m.call("XADD", "s", "MAXLEN", "0", "2-0", "f", "2") == b"2-0"
         assert reader.read_reply() == [[b"s", []]]
