@@ -41,7 +41,13 @@ static void init_stripes(void) {
     for (int i = 0; i < KEYLOCK_STRIPES; i++) pthread_mutex_init(&stripes[i], NULL);
 }
 
-uint64_t keylock_hash(int db, const char *key, size_t klen) { return hash_fnv1a((uint64_t)db, key, klen); }
+/* The db's 4 bytes, then the key's, as one string. With the db as hash_fnv1a's seed the key's
+ * first byte undid it (key "r" of db 0 and "s" of db 1 collided): blocked stream readers tell
+ * the keys a new entry signalled by this hash alone (cmd/blocking.c). */
+uint64_t keylock_hash(int db, const char *key, size_t klen) {
+    uint32_t db_bytes = (uint32_t)db;
+    return hash_fnv1a_on(hash_fnv1a(0, &db_bytes, sizeof(db_bytes)), key, klen);
+}
 
 void keylock_set_give_up(int (*should_give_up)(void)) { atomic_store(&give_up_check, should_give_up); }
 

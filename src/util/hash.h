@@ -7,14 +7,20 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
+/* Hashes data on from h, the hash of what came before it: hash_fnv1a_on(hash_fnv1a(0, a), b)
+ * hashes a and b as one string. */
+static inline uint64_t hash_fnv1a_on(uint64_t h, const void *data, size_t len) {
     const uint8_t *p = data;
-    uint64_t h = 1469598103934665603ULL ^ seed;
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+/* The seed is XORed into the offset basis: the data's first byte can undo its low 8 bits. */
+static inline uint64_t hash_fnv1a(uint64_t seed, const void *data, size_t len) {
+    return hash_fnv1a_on(1469598103934665603ULL ^ seed, data, len);
 }
 
 /* Multiplies two words into 128 bits and folds the halves together. */
