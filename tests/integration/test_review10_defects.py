@@ -1,0 +1,60 @@
+"""Defects found by review10 (xpipe: recent writes, in-place replies, XREAD; replbin: FORMAT
+BINARY, a reply's batches staged in one APPLYBATCH pass on a replica). The replica tests use a
+scripted master (tidekv only)."""
+
+import struct
+import time
+
+import pytest
+
+from conftest import tidekv_only
+from test_cdc_helpers import poll, seq
+from test_replication import FakeMaster, poll_reply
+
+
+def with_header(batch, sequence, count):
+    """The batch with another header: its records as they are."""
+    return struct.pack("<QI", sequence, count) + batch[12:]
+
+
+def follow_fake(make_server, reply):
+    """A fresh replica following a FakeMaster that answers BINARY polls with reply, until it has
+    dropped the link once. Returns the fake and a client of the replica."""
+    fake = FakeMaster(reply, binary=True)
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 8
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2  # it logged, dropped the link and came back
+    except BaseException:
+        fake.close()
+        raise
+    return fake, replica, c
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+def test_a_batch_whose_count_is_not_its_records_is_refused_in_a_group(make_server):
+    """Each batch of a reply must be whole on its own, as APPLYBATCH checks it: one that claims
+    more sequences than its records hold, followed by one that claims fewer, add up to a merged
+    batch that is well formed. Staged one by one, the first is refused; staged together (one
+    APPLYBATCH pass over the merged batch), the replica took both, and wrote the second batch's
+    records at sequences the master never gave them."""
+    source = make_server()
+    s = source.client()
+    s.set("k0", "v0")  # one write: sequence 1
+    s.set("t", "v", px=100000)  # metadata and its expiry index entry: sequences 2 and 3
+    good = poll(s, 0, "MAX", 10, "FORMAT", "BINARY")["updates"]
+    assert [struct.unpack_from("<QI", b) for b in good] == [(1, 1), (2, 2)]
+    # The first claims 2 sequences (it holds 1 write), the second 1 at sequence 3 (it holds 2).
+    reply = poll_reply(with_header(good[0], 1, 2), with_header(good[1], 3, 1))
+    fake, replica, c = follow_fake(make_server, reply)
+    try:
+        assert seq(c) == 0
+        assert c.dbsize() == 0
+        assert "the master sent a malformed batch" in replica.log()
+    finally:
+        fake.close()
