@@ -58,3 +58,32 @@ def test_a_batch_whose_count_is_not_its_records_is_refused_in_a_group(make_serve
         assert "the master sent a malformed batch" in replica.log()
     finally:
         fake.close()
+
+
+LIB_A = "#!lua name=a\nredis.register_function('f', function() return 'a' end)"
+LIB_B = "#!lua name=b\nredis.register_function('f', function() return 'b' end)"
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+def test_a_batch_leaving_a_function_registered_twice_is_refused_in_a_group(make_server):
+    """Function names must be unique after each commit, as a replay commit by commit finds them.
+    A batch loading library b, whose function f library a already has, is refused, even when the
+    next batch deletes a: APPLYBATCH checked the names at the end of each batch only, so staged
+    together (one pass over the merged batch) the replica took all three, its history holding a
+    commit after which f is registered twice."""
+    source = make_server()
+    s = source.client()
+    s.execute_command("FUNCTION", "LOAD", LIB_A)
+    s.execute_command("FUNCTION", "DELETE", "a")
+    s.execute_command("FUNCTION", "LOAD", LIB_B)
+    load_a, delete_a, load_b = poll(s, 0, "MAX", 10, "FORMAT", "BINARY")["updates"]
+    assert [struct.unpack_from("<QI", b) for b in (load_a, delete_a, load_b)] == [(1, 1), (2, 1), (3, 1)]
+    reply = poll_reply(load_a, with_header(load_b, 2, 1), with_header(delete_a, 3, 1))
+    fake, replica, c = follow_fake(make_server, reply)
+    try:
+        assert seq(c) == 1  # the batch before the refused one is written
+        assert c.fcall("f", 0) == b"a"
+        assert "Function f already exists" in replica.log()
+    finally:
+        fake.close()
