@@ -1,38 +1,20 @@
-"""Defects found by review10 (xpipe: recent writes, in-place replies, XREAD; replbin: FORMAT
-BINARY, a reply's batches staged in one APPLYBATCH pass on a replica). The replica tests use a
+"""Defects found by review10 (replbin: a reply's batches staged in one APPLYBATCH pass on a
+replica took batches that staging them one by one refuses). Both fixed; the tests follow a
 scripted master (tidekv only)."""
 
 import struct
-import time
 
 import pytest
 
 from conftest import tidekv_only
+from test_cdc_binary import replica_of_fake
 from test_cdc_helpers import poll, seq
-from test_replication import FakeMaster, poll_reply
+from test_replication import poll_reply
 
 
 def with_header(batch, sequence, count):
     """The batch with another header: its records as they are."""
     return struct.pack("<QI", sequence, count) + batch[12:]
-
-
-def follow_fake(make_server, reply):
-    """A fresh replica following a FakeMaster that answers BINARY polls with reply, until it has
-    dropped the link once. Returns the fake and a client of the replica."""
-    fake = FakeMaster(reply, binary=True)
-    try:
-        replica = make_server({"repl-timeout": 2})
-        c = replica.client()
-        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
-        deadline = time.monotonic() + 8
-        while fake.connections < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert fake.connections >= 2  # it logged, dropped the link and came back
-    except BaseException:
-        fake.close()
-        raise
-    return fake, replica, c
 
 
 @tidekv_only
@@ -49,12 +31,13 @@ def test_a_batch_whose_count_is_not_its_records_is_refused_in_a_group(make_serve
     s.set("t", "v", px=100000)  # metadata and its expiry index entry: sequences 2 and 3
     good = poll(s, 0, "MAX", 10, "FORMAT", "BINARY")["updates"]
     assert [struct.unpack_from("<QI", b) for b in good] == [(1, 1), (2, 2)]
-    # The first claims 2 sequences (it holds 1 write), the second 1 at sequence 3 (it holds 2).
-    reply = poll_reply(with_header(good[0], 1, 2), with_header(good[1], 3, 1))
-    fake, replica, c = follow_fake(make_server, reply)
+    # After the replica's own write (sequence 1), the first claims 2 sequences (it holds 1 write),
+    # the second 1 (it holds 2).
+    reply = poll_reply(with_header(good[0], 2, 2), with_header(good[1], 4, 1))
+    fake, replica, c = replica_of_fake(make_server, reply)
     try:
-        assert seq(c) == 0
-        assert c.dbsize() == 0
+        assert seq(c) == 1
+        assert c.dbsize() == 1
         assert "the master sent a malformed batch" in replica.log()
     finally:
         fake.close()
@@ -79,10 +62,10 @@ def test_a_batch_leaving_a_function_registered_twice_is_refused_in_a_group(make_
     s.execute_command("FUNCTION", "LOAD", LIB_B)
     load_a, delete_a, load_b = poll(s, 0, "MAX", 10, "FORMAT", "BINARY")["updates"]
     assert [struct.unpack_from("<QI", b) for b in (load_a, delete_a, load_b)] == [(1, 1), (2, 1), (3, 1)]
-    reply = poll_reply(load_a, with_header(load_b, 2, 1), with_header(delete_a, 3, 1))
-    fake, replica, c = follow_fake(make_server, reply)
+    reply = poll_reply(with_header(load_a, 2, 1), with_header(load_b, 3, 1), with_header(delete_a, 4, 1))
+    fake, replica, c = replica_of_fake(make_server, reply)
     try:
-        assert seq(c) == 1  # the batch before the refused one is written
+        assert seq(c) == 2  # after the replica's own write, the batch before the refused one
         assert c.fcall("f", 0) == b"a"
         assert "Function f already exists" in replica.log()
     finally:
