@@ -1224,6 +1224,10 @@ static int apply_commits(applier *a, const char *data, size_t len) {
         size_t nrecords, nwrites;
         if (scan_commit(a, &r, &nrecords, &nwrites) < 0) return -1;
         if (nwrites == 0) continue; /* LogData alone (Kvrocks writes such batches): nothing to do */
+        /* The libraries must hold after each commit, as a replay commit by commit finds them
+         * (not only after the batch: a replica stages a reply's batches as one). */
+        const apply_libraries *keeper = a->limits->libraries;
+        if (a->nlibs > 0 && keeper->commit_done(keeper->arg, a->err, a->errlen) < 0) return -1;
         stage_writes(a, &start, nrecords);
         if (a->limits->verbatim) {
             if (check_score_index(a) < 0) return -1; /* the batch carries its own records */
@@ -1235,8 +1239,6 @@ static int apply_commits(applier *a, const char *data, size_t len) {
         commits++;
         commit_done(a);
     }
-    const apply_libraries *keeper = a->limits->libraries;
-    if (keeper && keeper->done(keeper->arg, a->err, a->errlen) < 0) return -1;
     return commits;
 }
 

@@ -31,12 +31,12 @@
 /* Who keeps FUNCTION's libraries in memory, told of the batch's library records as they are
  * read, before the commit they belong to is staged. library(): a put (code given) or a
  * deletion (code NULL) of the named library; returns 1 if it changes something (a deleted
- * library existed), 0 if not, -1 to refuse the batch (the reason in err). done(): the whole
- * batch was read; 0, or -1 to refuse it. */
+ * library existed), 0 if not, -1 to refuse the batch (the reason in err). commit_done(): a
+ * commit with library records was read whole; 0, or -1 to refuse the batch. */
 typedef struct apply_libraries {
     int (*library)(void *arg, const char *name, size_t nlen, const char *code, size_t clen, char *err,
                    size_t errlen);
-    int (*done)(void *arg, char *err, size_t errlen);
+    int (*commit_done)(void *arg, char *err, size_t errlen);
     void *arg;
 } apply_libraries;
 

@@ -318,7 +318,10 @@ static int starts_commit(const char *data, size_t len) {
  * txn is then empty). */
 static int group_add(batch_group *g, const char *data, size_t len, int one_by_one) {
     batch_reader h;
-    if (batch_reader_init(&h, data, len) < 0 || h.count == 0 || h.count > UINT32_MAX - g->count) {
+    /* Staged together, the batches are checked as the merged one: each must be whole on its
+     * own first (its count its records'), or two malformed ones could add up to a good one. */
+    if (batch_reader_init(&h, data, len) < 0 || h.count == 0 || h.count > UINT32_MAX - g->count ||
+        (!one_by_one && batch_validate(data, len) < 0)) {
         log_msg(LOG_WARNING, "replica: the master sent a malformed batch");
         return -1;
     }

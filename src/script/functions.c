@@ -101,8 +101,8 @@ static int batch_library(void *arg, const char *name, size_t nlen, const char *c
     return rc;
 }
 
-/* The batch read whole: no function may be registered twice. */
-static int batch_libraries_done(void *arg, char *err, size_t errlen) {
+/* A commit read whole: no function may be registered twice. */
+static int batch_commit_done(void *arg, char *err, size_t errlen) {
     functions_batch *b = arg;
     buf why;
     buf_init(&why);
@@ -113,7 +113,7 @@ static int batch_libraries_done(void *arg, char *err, size_t errlen) {
 }
 
 void functions_batch_init(functions_batch *b) {
-    b->hooks = (apply_libraries){batch_library, batch_libraries_done, b};
+    b->hooks = (apply_libraries){batch_library, batch_commit_done, b};
     b->set = NULL;
 }
 
