@@ -485,7 +485,7 @@ typedef struct xread_key {
 static int xread_resolve(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg, xread_key *k) {
     type_status st = stream_meta(ctx->t, ctx->db, key->ptr, key->len, &k->m);
     if (ctx->retrying && st == ST_WRONGTYPE) st = ST_MISSING;
-    if (reply_stream_status(ctx, st)) return -1;
+    if (reply_key_status(ctx, key, st)) return -1; /* the key's own name: argv[1] is an option */
     if (arg->len == 1 && arg->ptr[0] == '>') {
         reply_error(ctx->r, "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
                             "<consumer> option.");
@@ -509,28 +509,28 @@ static int xread_resolve(cmd_ctx *ctx, const resp_arg *key, const resp_arg *arg,
 
 /* A key's entries being replied, at most count of them (0: no bound). */
 typedef struct xread_entries {
-    reply part;
+    reply *r;
     long long count, got;
 } xread_entries;
 
 static int reply_up_to_count(void *arg, stream_id id, stream_entry_reader *fields, size_t nitems) {
     xread_entries *x = arg;
-    reply_entry(&x->part, id, fields, nitems);
-    return reply_was_cut(&x->part) || ++x->got == x->count;
+    reply_entry(x->r, id, fields, nitems);
+    return reply_was_cut(x->r) || ++x->got == x->count;
 }
 
-/* Replies [key, entries] (a map entry in RESP3) for a key with entries after k->after into out.
- * Returns 0, or -1 after replying an error in place of the command's reply. */
-static int xread_reply_key(cmd_ctx *ctx, reply *out, const resp_arg *key, const xread_key *k, long long count) {
-    if (ctx->r->resp == 2) reply_array(out, 2);
-    reply_bulk(out, key->ptr, key->len);
-    size_t entries_at = out->out->len; /* their count goes there once they are written */
-    xread_entries x = {*out, count, 0};
+/* Replies [key, entries] (a map entry in RESP3) for a key with entries after k->after. Returns
+ * 0, or -1 after replying an error in place of the command's reply. */
+static int xread_reply_key(cmd_ctx *ctx, const resp_arg *key, const xread_key *k, long long count) {
+    if (ctx->r->resp == 2) reply_array(ctx->r, 2);
+    reply_bulk(ctx->r, key->ptr, key->len);
+    size_t entries_at = ctx->r->out->len; /* their count goes there once they are written */
+    xread_entries x = {ctx->r, count, 0};
     stream_id from = k->after;
     stream_id_incr(&from); /* below the last entry: there is a next id */
     type_status st = stream_walk_entries(ctx->t, ctx->db, key->ptr, key->len, &k->m, &from, reply_up_to_count, &x);
-    if (reply_stream_status(ctx, st)) return -1;
-    reply_insert_array(out, entries_at, x.got);
+    if (reply_key_status(ctx, key, st)) return -1;
+    reply_insert_array(ctx->r, entries_at, x.got);
     return 0;
 }
 
@@ -583,7 +583,7 @@ void cmd_xread(cmd_ctx *ctx) {
          * read replaces it all with its error). */
         reply_streams_header(ctx, served);
         for (int i = 0; i < n && !failed; i++)
-            if (keys[i].serve) failed = xread_reply_key(ctx, ctx->r, &ctx->argv[first + i], &keys[i], count) < 0;
+            if (keys[i].serve) failed = xread_reply_key(ctx, &ctx->argv[first + i], &keys[i], count) < 0;
     }
     free(keys);
 }

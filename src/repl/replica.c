@@ -358,7 +358,7 @@ static int group_write(batch_group *g) {
     int rc = 0;
     if (g->nbatches > 0) {
         functions_batch_end(&g->libraries, &g->t, 1);
-        batch_write_header((uint8_t *)g->merged.data, g->first, g->count); /* one_by_one: not written yet */
+        batch_write_header((uint8_t *)g->merged.data, g->first, g->count); /* staged one by one, it has none yet */
         char *write_err = NULL;
         if ((rc = txn_commit_verbatim(&g->t, g->merged.data, g->merged.len, &write_err)) < 0)
             log_msg(LOG_WARNING, "replica: write failed: %s", write_err);

@@ -494,3 +494,11 @@ def test_mutated_real_batches_never_crash_or_hang(server):
         assert r.delete(*keys) in (0, 1)
         assert r.exists(*keys) == 0
     assert r.ping()
+
+
+@pytest.mark.parametrize("options", [(), ("COUNT", "5")])
+def test_xread_names_the_corrupt_stream(c, options):
+    """XREAD's error names the key, not the argument at the place of a one-key command's key."""
+    c.forge([(META_CF, NS + b"ks", b"\x87" + b"\x00" * 5)])
+    assert c.call("XREAD", *options, "STREAMS", "ks", "0") == corrupt("ks")
+    assert c.call("XREAD", *options, "STREAMS", "none", "ks", "0", "0") == corrupt("ks")
