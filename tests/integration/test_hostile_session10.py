@@ -148,3 +148,149 @@ def test_random_pipelines_answer_as_redis(server, peer, seed):
     gen = Generator(random.Random(seed))
     for _ in range(4):
         same_replies(server, peer, gen.pipeline(120) + [("TYPE", "a"), ("TYPE", "b"), ("TYPE", "c")])
+
+
+# ---------------------------------------------------------------- 1. POLLUPDATES FORMAT BINARY
+
+def poll_reply(c, *args):
+    """POLLUPDATES on a RespConn: its map as a dict with str keys, or the RespError."""
+    rep = c.call("POLLUPDATES", *args)
+    return rep if isinstance(rep, RespError) else dict(pairs(rep))
+
+
+def hex_decoded(d):
+    """A RAW poll's answer with its updates hex-decoded: what the BINARY poll must answer."""
+    if isinstance(d, RespError):
+        return d
+    return dict(d, updates=[bytes.fromhex(u.decode()) for u in d["updates"]])
+
+
+def state(client, dbs=(0, 1, 2)):
+    """Every key of dbs with its type, its value (a stream with its counters, groups, consumers
+    and pending entries, idle times left out) and whether it expires."""
+    out = {}
+    for db in dbs:
+        client.execute_command("SELECT", db)
+        for key in client.scan_iter(count=1000):
+            t = client.type(key).decode()
+            if t == "string":
+                v = client.get(key)
+            elif t == "hash":
+                v = sorted(client.hgetall(key).items())
+            elif t == "list":
+                v = client.lrange(key, 0, -1)
+            elif t == "set":
+                v = sorted(client.smembers(key))
+            elif t == "zset":
+                v = client.zrange(key, 0, -1, withscores=True)
+            elif t == "stream":
+                info = client.execute_command("XINFO", "STREAM", key)
+                info = dict(zip(info[0::2], info[1::2]))
+                groups = []
+                for g in client.execute_command("XINFO", "GROUPS", key):
+                    g = dict(zip(g[0::2], g[1::2]))
+                    pending = client.execute_command("XPENDING", key, g[b"name"], "-", "+", 1000)
+                    consumers = sorted(dict(zip(x[0::2], x[1::2]))[b"name"]
+                                       for x in client.execute_command("XINFO", "CONSUMERS", key, g[b"name"]))
+                    groups.append((g[b"name"], g[b"last-delivered-id"], g[b"entries-read"], g[b"pending"],
+                                   [(p[0], p[1], p[3]) for p in pending], consumers))
+                v = (client.xrange(key), info[b"last-generated-id"], info[b"entries-added"],
+                     info[b"max-deleted-entry-id"], sorted(groups))
+            else:
+                v = t
+            out[(db, key)] = (t, v, client.pttl(key) > 0)
+    client.execute_command("SELECT", 0)
+    return out
+
+
+@tidekv_only
+@pytest.mark.parametrize("value", ["-1", "0", "1001", str(2 ** 63), str(2 ** 64), "1e3", "", " 5", "5 "])
+def test_binary_max_answers_as_raw(server, c, value):
+    c.call("SET", "a", "1")
+    raw = hex_decoded(poll_reply(c, 0, "MAX", value, "FORMAT", "RAW"))
+    assert poll_reply(c, 0, "MAX", value, "FORMAT", "BINARY") == raw
+    assert isinstance(raw, RespError)
+
+
+@tidekv_only
+def test_binary_pipelined_with_every_other_format(server, c):
+    base = int(c.call("SEQUENCE"))
+    pipeline(c, [("SET", "k%d" % i, bytes([i]) * i) for i in range(40)]
+             + [("MULTI",), ("HSET", "h", "f", "\r\n"), ("XADD", "s", "1-1", "f", "v"), ("EXEC",)])
+    polls = [(base, "MAX", "7"), (base + 3, "MAX", "1000"), (base + 40, "STRICT"), (base + 100, "STRICT"),
+             (0, "MAX", "2")]
+    cmds = []
+    for args in polls:
+        for fmt in ("RAW", "BINARY", "RESP", "JSON", "BINARY"):
+            cmds.append(("POLLUPDATES",) + args + ("FORMAT", fmt))
+    replies = pipeline(c, cmds)
+    for i in range(len(polls)):
+        raw, binary, resp, _, binary2 = replies[5 * i:5 * i + 5]
+        if isinstance(raw, RespError):
+            assert binary == binary2 == resp == raw
+            continue
+        raw, binary, resp = to_map(raw), to_map(binary), to_map(resp)
+        assert binary == to_map(binary2) == hex_decoded(raw)
+        assert len(binary["updates"]) == len(resp["updates"])
+        assert binary["next_sequence"] == resp["next_sequence"]
+
+
+def to_map(rep):
+    return dict(pairs(rep))
+
+
+@tidekv_only
+def test_binary_strict_from_inside_a_multi_op_batch(server, c):
+    base = int(c.call("SEQUENCE"))
+    pipeline(c, [("MULTI",), ("SET", "a", "1"), ("SET", "b", "2"), ("HSET", "h", "f", "v", "g", "w"),
+                 ("EXEC",), ("SET", "after", "1")])
+    top = int(c.call("SEQUENCE"))
+    assert top - base > 3
+    for start in range(base, top + 2):
+        for extra in ((), ("STRICT",)):
+            raw = hex_decoded(poll_reply(c, start, "FORMAT", "RAW", *extra))
+            assert poll_reply(c, start, "FORMAT", "BINARY", *extra) == raw, (start, extra)
+
+
+@tidekv_only
+def test_binary_budget_with_values_near_it(make_server):
+    s = make_server({"cdc-poll-max-bytes": 100000})
+    r = s.client()
+    base = seq(r)
+    sizes = [99900, 50000, 49990, 1, 100001, 33333, 33333, 33333, 70000]
+    for i, n in enumerate(sizes):
+        r.set("k%d" % i, bytes([i + 1]) * n)
+    pos, got = base, []
+    while pos < seq(r):
+        d = poll(r, pos, "FORMAT", "BINARY", "MAX", 1000)
+        lens = [len(u) for u in d["updates"]]
+        assert lens and sum(lens[:-1]) < 100000, lens  # the budget passed by the last batch at most
+        raw = poll(r, pos, "FORMAT", "RAW", "MAX", 1000)
+        assert len(raw["updates"]) <= len(d["updates"])  # hex takes twice the room
+        assert [bytes.fromhex(u.decode()) for u in raw["updates"]] == d["updates"][:len(raw["updates"])]
+        got += d["updates"]
+        pos = d["next_sequence"]
+    assert len(got) == len(sizes)
+    for i, (u, n) in enumerate(zip(got, sizes)):
+        assert bytes([i + 1]) * n in u
+
+
+@tidekv_only
+def test_binary_batch_over_the_output_limit(make_server):
+    s = make_server({"client-output-buffer-limit": ["normal", "300kb", "0", "0"]})
+    r = s.client()
+    base = seq(r)
+    r.set("fits", b"\x01" * 200000)  # 400 KB in hex: only BINARY can send it
+    r.set("over", b"\x02" * 400000)
+    r.set("small", "x")
+    d = poll(r, base, "FORMAT", "BINARY", "MAX", 10)
+    assert len(d["updates"]) == 1 and b"\x01" * 200000 in d["updates"][0]
+    with pytest.raises(redis.ResponseError, match="over this client's output buffer limit"):
+        r.execute_command("POLLUPDATES", base, "FORMAT", "RAW")
+    with pytest.raises(redis.ResponseError, match="batch at sequence %d is" % (base + 2)):
+        r.execute_command("POLLUPDATES", base + 1, "FORMAT", "BINARY")
+    assert r.ping()
+    r.config_set("client-output-buffer-limit", "normal 1mb 0 0")
+    d = poll(r, base + 1, "FORMAT", "BINARY", "MAX", 10)
+    assert [b"\x02" * 400000 in d["updates"][0], b"small" in d["updates"][1]] == [True, True]
+    assert r.get("small") == b"x"
