@@ -455,3 +455,160 @@ def test_a_replica_takes_a_multi_rescoring_a_member_it_added(make_server):
     wait_synced(master, replica)
     assert replica.client().zrange("z", 0, -1, withscores=True) == [(b"m1", 2.25)]
     assert replica.client().get("after") == b"1"
+
+
+# ---------------------------------------------------------------- 2. replicas following in BINARY
+
+def same_history(master, replica):
+    """The replica holds the master's sequences and, batch for batch, its BINARY history."""
+    m, r = master.client(), replica.client()
+    assert seq(r) == seq(m)
+    assert poll_all_binary(r, 0) == poll_all_binary(m, 0)
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+def test_replica_killed_and_restarted_under_writes_of_every_type(make_server):
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    stop, errors = threading.Event(), []
+
+    def load(n):
+        try:
+            c, rnd = master.client(), random.Random(100 + n)
+            while not stop.is_set():
+                mixed_writes(c, rnd, 5, tag="w%d:" % n, flush=n == 0)
+        except Exception as e:
+            errors.append(e)
+
+    writers = [threading.Thread(target=load, args=(n,)) for n in range(2)]
+    for t in writers:
+        t.start()
+    try:
+        time.sleep(0.4)
+        replica.kill9()
+        time.sleep(0.3)  # the writes it missed come as groups of up to 1000 batches
+        replica.start()
+        time.sleep(0.4)
+    finally:
+        stop.set()
+        for t in writers:
+            t.join()
+    assert not errors, errors
+    m = master.client()
+    m.set("the-end", "1")
+    wait_synced(master, replica, timeout=30)
+    same_history(master, replica)
+    assert state(replica.client()) == state(m)
+    assert m.info("stats")["sync_full"] == 0
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+def test_replica_catches_up_thousands_of_small_batches_at_once(make_server):
+    """While the replica is down the master writes 5000 one-key commits (and a MULTI, a script,
+    a stream group): the replica takes them in replies of 1000 batches each."""
+    master = make_server()
+    replica = make_server({"replicaof": ["127.0.0.1", master.port]})
+    m = master.client()
+    m.set("first", "1")
+    wait_synced(master, replica)
+    replica.stop()
+    with m.pipeline(transaction=False) as p:
+        for i in range(5000):
+            p.set("k%d" % (i % 700), i) if i % 3 else p.hincrby("h", "f%d" % (i % 5), 1)
+        p.execute()
+    multi_zadd_then_zincrby(m)
+    m.eval("redis.call('XADD', KEYS[1], '1-1', 'f', 'v'); redis.call('XGROUP', 'CREATE', KEYS[1], 'g', '0');"
+           "return redis.call('XREADGROUP', 'GROUP', 'g', 'c', 'STREAMS', KEYS[1], '>')", 1, "s")
+    replica.start()
+    wait_synced(master, replica, timeout=30)
+    same_history(master, replica)
+    assert state(replica.client()) == state(m)
+
+
+# ---------------------------------------------------------------- 4. XREAD / XREADGROUP replies
+
+def streams_setup(n=60):
+    """n streams s0..: stream i holds i % 7 entries (0: an empty stream made by a group), every
+    fifth a string, every seventh missing, each with group g."""
+    cmds = []
+    for i in range(n):
+        key = "s%d" % i
+        if i % 5 == 4:
+            cmds.append(("SET", key, "x"))
+            continue
+        if i % 7 == 6:
+            continue
+        for j in range(i % 7):
+            cmds.append(("XADD", key, "%d-%d" % (j + 1, i), "f", "v" * (j * 3), "i", str(i)))
+        cmds.append(("XGROUP", "CREATE", key, "g", "0", "MKSTREAM"))
+    return cmds
+
+
+def xread(count, keys, ids="0", group=None):
+    head = ("XREADGROUP", "GROUP", "g", "c") if group else ("XREAD",)
+    opts = ("COUNT", str(count)) if count is not None else ()
+    return head + opts + ("STREAMS",) + tuple(keys) + tuple(ids for _ in keys)
+
+
+STREAMS_OK = ["s%d" % i for i in range(60) if i % 5 != 4]
+EXISTING = [k for k in STREAMS_OK if int(k[1:]) % 7 != 6]
+
+
+@pytest.mark.parametrize("count", [None, "0", "1", "2", "5", "6", "7", str(2 ** 63 - 1), "-1", "x", "1.5"])
+def test_xread_many_keys_and_count_edges_as_redis(server, peer, count):
+    reads = [xread(count, STREAMS_OK), xread(count, STREAMS_OK, ids="$"), xread(count, STREAMS_OK, ids="3-0"),
+             xread(count, ["s1", "s4", "s2"]), xread(count, ["s6", "s13", "s1"]),
+             xread(count, STREAMS_OK[:3] + ["s4"] + STREAMS_OK[3:]), xread(count, ["s1"] * 5),
+             xread(count, ["s3", "s5"], ids="2-3")]
+    same_replies(server, peer, streams_setup() + reads)
+
+
+@pytest.mark.parametrize("count", [None, "0", "1", "3", "-1"])
+def test_xreadgroup_many_keys_and_count_edges_as_redis(server, peer, count):
+    reads = [xread(count, EXISTING, ids=">", group=True), xread(count, EXISTING, ids="0", group=True),
+             xread(count, EXISTING, ids=">", group=True), xread(count, EXISTING[:5] + ["s6"], ids=">", group=True),
+             xread(count, EXISTING[:5] + ["s4"], ids="0", group=True),
+             ("XACK", "s3", "g", "1-3", "2-3"), xread(count, ["s3", "s5"], ids="0", group=True),
+             ("XDEL", "s5", "2-5"), xread(count, ["s5", "s3"], ids="0", group=True),
+             ("XPENDING", "s5", "g")]
+    same_replies(server, peer, streams_setup() + reads)
+
+
+def test_xread_resp3_as_redis(server, peer):
+    with server.conn() as ours, peer.conn() as theirs:
+        for c in (ours, theirs):
+            assert c.call("FLUSHALL") == "OK"
+            c.call("HELLO", "3")
+            pipeline(c, streams_setup())
+        reads = [xread(None, STREAMS_OK), xread("2", EXISTING[:9]), xread("1", ["s6", "s13"]),
+                 xread("3", EXISTING, ids=">", group=True), xread(None, ["s1", "s4"]),
+                 xread(None, EXISTING[:4], ids="0", group=True), xread("2", ["s6"], ids=">", group=True)]
+        got, want = pipeline(ours, reads), pipeline(theirs, reads)
+    assert isinstance(want[0], dict) and want[2] is None
+    assert got == want
+
+
+def test_xread_reply_over_the_output_limit_closes_the_client(server, peer):
+    big = [("XADD", "big", "%d-0" % (i + 1), "f", "x" * 1000) for i in range(300)]
+    for s in (server, peer):
+        with s.conn() as c:
+            assert c.call("FLUSHALL") == "OK"
+            pipeline(c, big)
+            assert c.call("CONFIG", "SET", "client-output-buffer-limit", "normal 64kb 0 0") == "OK"
+        try:
+            with s.conn() as c:
+                small = c.call("XREAD", "COUNT", "50", "STREAMS", "big", "0")
+                assert len(small[0][1]) == 50
+                c.send(encode_command("XREAD", "STREAMS", "big", "big", "0", "0"))
+                try:
+                    rep = c.read_reply()
+                except Exception:
+                    rep = None
+                assert rep is None or isinstance(rep, RespError), "a 600 KB reply went past a 64 KB limit"
+                assert c.is_closed()
+        finally:
+            with s.conn() as c:
+                c.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0" if s is peer or IS_REDIS
+                       else "normal 1gb 256mb 60")
