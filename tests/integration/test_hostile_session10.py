@@ -88,6 +88,27 @@ SCRIPTED = {
     "select": [("SET", "k", "db0"), ("SELECT", "1"), ("GET", "k"), ("SET", "k", "db1"), ("SELECT", "0"),
                ("GET", "k"), ("DEL", "k"), ("SELECT", "1"), ("GET", "k"), ("INCR", "k"), ("SELECT", "0"),
                ("INCR", "k"), ("GET", "k"), ("SELECT", "1"), ("GET", "k"), ("SELECT", "0")],
+    "groups": [("XADD", "k", "1-0", "f", "a"), ("XGROUP", "CREATE", "k", "g", "0"), ("XADD", "k", "2-0", "f", "b"),
+               ("XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "k", ">"), ("XPENDING", "k", "g"),
+               ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "k", ">"), ("XACK", "k", "g", "1-0"),
+               ("XPENDING", "k", "g"), ("XCLAIM", "k", "g", "c3", "0", "2-0", "JUSTID"),
+               ("XPENDING", "k", "g", "-", "+", "10", "c3"), ("XDEL", "k", "2-0"),
+               ("XAUTOCLAIM", "k", "g", "c1", "0", "0-0", "JUSTID"), ("XPENDING", "k", "g"),
+               ("XGROUP", "SETID", "k", "g", "0"), ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "k", ">"),
+               ("XGROUP", "DELCONSUMER", "k", "g", "c1"), ("XGROUP", "CREATECONSUMER", "k", "g", "c1"),
+               ("XINFO", "GROUPS", "k"), ("XGROUP", "DESTROY", "k", "g"), ("XINFO", "GROUPS", "k"),
+               ("XTRIM", "k", "MAXLEN", "0"), ("XLEN", "k"), ("XADD", "k", "1-0", "f", "v"), ("XADD", "k", "3-0", "f", "v"),
+               ("XINFO", "STREAM", "k")],
+    "stores": [("SADD", "k", "a", "b"), ("SINTERSTORE", "k", "k", "k"), ("SISMEMBER", "k", "b"),
+               ("SUNIONSTORE", "k", "k", "nosuch"), ("SCARD", "k"), ("SDIFFSTORE", "k", "k", "k"), ("EXISTS", "k"),
+               ("RPUSH", "k", "3", "1", "2"), ("SORT", "k", "STORE", "k"), ("LRANGE", "k", "0", "-1"),
+               ("COPY", "k", "k2"), ("COPY", "k", "k2"), ("COPY", "k", "k2", "REPLACE"), ("LPOP", "k2"),
+               ("LRANGE", "k", "0", "-1"), ("SET", "k", "v", "GET"), ("GETEX", "k", "EX", "10"), ("TTL", "k"),
+               ("GETEX", "k", "PERSIST"), ("TTL", "k"), ("SET", "k", "w", "GET"), ("ZADD", "k", "1", "a"),
+               ("SET", "k", "x", "NX", "GET"), ("GET", "k"), ("LMPOP", "2", "nosuch", "k2", "RIGHT", "COUNT", "5"),
+               ("EXISTS", "k2"), ("ZADD", "z", "1", "a", "2", "b"), ("ZUNIONSTORE", "z", "2", "z", "z"),
+               ("ZRANGE", "z", "0", "-1", "WITHSCORES"), ("ZPOPMIN", "z"), ("ZRANGESTORE", "z", "z", "0", "0"),
+               ("ZRANGE", "z", "0", "-1", "WITHSCORES")],
 }
 
 
@@ -129,6 +150,11 @@ class Generator:
             # more writes than the four a read looks through first
             ("HSET", k, "f", v, "g", v, "h", v, "i", v, "j", v), ("HMGET", k, "f", "g", "j"),
             ("RPUSH", k, "1", "2", "3", "4", "5", "6"), ("SADD", k, "1", "2", "3", "4", "5", "6"),
+            ("XGROUP", "CREATE", k, "g", "0", "MKSTREAM"), ("XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "STREAMS", k, ">"),
+            ("XACK", k, "g", "%d-0" % r.randint(1, self.stream_ms)), ("XPENDING", k, "g"),
+            ("XCLAIM", k, "g", "d", "0", "%d-0" % r.randint(1, self.stream_ms), "JUSTID"),
+            ("SINTERSTORE", k, k, self.key()), ("SUNIONSTORE", k, self.key(), k), ("COPY", k, self.key(), "REPLACE"),
+            ("SET", k, v, "GET"), ("ZUNIONSTORE", k, "2", k, self.key()), ("LMOVE", k, self.key(), "LEFT", "LEFT"),
         ]
         return r.choice(choices)
 
@@ -239,6 +265,24 @@ def test_binary_pipelined_with_every_other_format(server, c):
 
 def to_map(rep):
     return dict(pairs(rep))
+
+
+@tidekv_only
+def test_binary_block_and_repeated_options_answer_as_raw(server, c):
+    base = int(c.call("SEQUENCE"))
+    pipeline(c, [("SET", "a", "\x00"), ("XADD", "s", "1-1", "f", "v")])
+    top = base + 2
+    for args in [(top + 1, "STRICT", "BLOCK", "100"), (top + 1, "BLOCK", "100"), (top, "BLOCK", "50"),
+                 (top, "STRICT", "BLOCK", "50", "MAX", "1"), (base, "BLOCK", "0"), (2 ** 64 - 1, "BLOCK", "50"),
+                 (2 ** 64, "BLOCK", "50"), (-1, "BLOCK", "50"), (base, "BLOCK", str(2 ** 63 - 1)),
+                 (base, "MAX", "1", "MAX", "1000"), (base, "STRICT", "STRICT")]:
+        raw = hex_decoded(poll_reply(c, *args, "FORMAT", "RAW"))
+        assert poll_reply(c, *args, "FORMAT", "BINARY") == raw, args
+    binary = poll_reply(c, base, "FORMAT", "BINARY")
+    assert poll_reply(c, base, "FORMAT", "RAW", "FORMAT", "BINARY") == binary  # the last FORMAT counts
+    assert poll_reply(c, base, "FORMAT", "BINARY", "FORMAT", "RAW") == poll_reply(c, base, "FORMAT", "RAW")
+    assert isinstance(poll_reply(c, base, "FORMAT", "BINARY", "MATCH", "a", "FORMAT", "RESP"), dict)
+    assert isinstance(poll_reply(c, base, "FORMAT", "RESP", "MATCH", "a", "FORMAT", "BINARY"), RespError)
 
 
 @tidekv_only
@@ -612,3 +656,36 @@ def test_xread_reply_over_the_output_limit_closes_the_client(server, peer):
             with s.conn() as c:
                 c.call("CONFIG", "SET", "client-output-buffer-limit", "normal 0 0 0" if s is peer or IS_REDIS
                        else "normal 1gb 256mb 60")
+
+
+def test_concurrent_pipelines_on_one_key_count_every_write_once(server):
+    """Four clients pipeline counters on the same keys: each write group reads what the one
+    before it wrote, so every reply of every client is a distinct step of each counter."""
+    n, clients = 1500, 4
+    results = [None] * clients
+
+    def run(i):
+        with server.conn(timeout=30) as c:
+            cmds = [cmd for j in range(n) for cmd in (("INCR", "n"), ("HINCRBY", "h", "f", "1"), ("RPUSH", "l", "x"),
+                                                      ("XADD", "s", "*", "c", str(i)), ("XLEN", "s"))]
+            results[i] = pipeline(c, cmds)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = n * clients
+    for k in range(3):
+        steps = sorted(x for res in results for x in res[k::5])
+        assert steps == list(range(1, total + 1)), "counter %d" % k
+    for res in results:
+        for k in range(3):
+            assert res[k::5] == sorted(res[k::5])  # one client's steps in its order
+        ids = [tuple(map(int, x.split(b"-"))) for x in res[3::5]]
+        assert ids == sorted(ids) and len(set(ids)) == n
+    ids = sorted(x for res in results for x in res[3::5])
+    assert len(set(ids)) == total
+    with server.conn() as c:
+        assert c.call("XLEN", "s") == total
+        assert c.call("GET", "n") == str(total).encode()
