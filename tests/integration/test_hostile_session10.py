@@ -19,7 +19,8 @@ import redis
 
 from conftest import IS_REDIS, RespError, encode_command, tidekv_only
 from test_cdc_helpers import RedisServer, pairs, poll, seq
-from test_replication import wait_synced
+from test_replication import FakeMaster, wait_synced
+from test_replication import poll_reply as fake_poll_reply
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -37,11 +38,13 @@ def peer():
     rs.stop()
 
 
-def same_replies(server, peer, commands):
-    """Runs commands as one pipeline on a flushed server and on the flushed peer; asserts that
-    every reply is the same, and returns them."""
+def same_replies(server, peer, commands, resp="2"):
+    """Runs commands as one pipeline on a flushed server and on the flushed peer (in protocol
+    resp); asserts that every reply is the same, and returns them."""
     with server.conn() as ours, peer.conn() as theirs:
         assert ours.call("FLUSHALL") == theirs.call("FLUSHALL") == "OK"
+        assert not isinstance(ours.call("HELLO", resp), RespError)
+        assert not isinstance(theirs.call("HELLO", resp), RespError)
         got, want = pipeline(ours, commands), pipeline(theirs, commands)
     diffs = [(i, commands[i], g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
     assert not diffs, "first differences (index, command, ours, redis):\n%s" % "\n".join(
@@ -112,9 +115,10 @@ SCRIPTED = {
 }
 
 
+@pytest.mark.parametrize("resp", ["2", "3"])
 @pytest.mark.parametrize("name", sorted(SCRIPTED))
-def test_one_key_pipeline_answers_as_redis(server, peer, name):
-    same_replies(server, peer, SCRIPTED[name])
+def test_one_key_pipeline_answers_as_redis(server, peer, name, resp):
+    same_replies(server, peer, SCRIPTED[name], resp=resp)
 
 
 class Generator:
@@ -175,7 +179,8 @@ class Generator:
 def test_random_pipelines_answer_as_redis(server, peer, seed):
     gen = Generator(random.Random(seed))
     for _ in range(4):
-        same_replies(server, peer, gen.pipeline(120) + [("TYPE", "a"), ("TYPE", "b"), ("TYPE", "c")])
+        same_replies(server, peer, gen.pipeline(120) + [("TYPE", "a"), ("TYPE", "b"), ("TYPE", "c")],
+                     resp="3" if seed % 2 else "2")
 
 
 # ---------------------------------------------------------------- 1. POLLUPDATES FORMAT BINARY
@@ -620,6 +625,24 @@ def test_xreadgroup_many_keys_and_count_edges_as_redis(server, peer, count):
     same_replies(server, peer, streams_setup() + reads)
 
 
+@pytest.mark.parametrize("resp", ["2", "3"])
+def test_xread_counts_crossing_digit_counts_as_redis(server, peer, resp):
+    """Entry counts (inserted before the entries once they are written) of 9, 10, 99, 100, 999,
+    1000 and more, entries with 1 to 12 fields, several streams in one reply."""
+    setup = []
+    for i in range(1, 1102):
+        fields = [x for j in range(i % 12 + 1) for x in ("f%d" % j, "v" * (i % 5))]
+        setup.append(("XADD", "big", "%d-1" % i, *fields))
+    for i in range(1, 12):
+        setup.append(("XADD", "small", "%d-0" % i, "f", str(i)))
+    reads = [("XREAD", "COUNT", str(n), "STREAMS", "big", "small", "0", "0")
+             for n in (1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 1100, 1101, 1102)]
+    reads += [("XREAD", "STREAMS", "big", "small", "big", "1090-1", "0", "1000-1"),
+              ("XGROUP", "CREATE", "big", "g", "0"), ("XREADGROUP", "GROUP", "g", "c", "COUNT", "1000", "STREAMS", "big", ">"),
+              ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "big", "0"), ("XREVRANGE", "big", "+", "-", "COUNT", "100")]
+    same_replies(server, peer, setup + reads, resp=resp)
+
+
 def test_xread_resp3_as_redis(server, peer):
     with server.conn() as ours, peer.conn() as theirs:
         for c in (ours, theirs):
@@ -689,3 +712,49 @@ def test_concurrent_pipelines_on_one_key_count_every_write_once(server):
     with server.conn() as c:
         assert c.call("XLEN", "s") == total
         assert c.call("GET", "n") == str(total).encode()
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+@pytest.mark.parametrize("bad", ["unknown-cf", "repeated-sequence", "database-99", "truncated-record"])
+def test_a_binary_group_of_thousands_refused_in_the_middle(make_server, bad):
+    """A master's reply of over a thousand small BINARY batches (keys made, changed and deleted
+    again within it), one four fifths in refused: the replica keeps exactly the batches before
+    it, with the key counts a server that wrote them has."""
+    source = make_server()
+    s = source.client()
+    with s.pipeline(transaction=False) as p:
+        for i in range(2500):
+            k = "k%d" % (i % 150)
+            (lambda: p.set(k, i), lambda: p.delete(k), lambda: p.hset("h" + k, "f%d" % (i % 3), i),
+             lambda: p.hdel("h" + k, "f0"), lambda: p.rpush("l" + k, i), lambda: p.sadd("s" + k, i % 4))[i % 6]()
+        p.execute()
+    updates = poll_all_binary(s, 0)
+    assert len(updates) > 1000 and struct.unpack("<Q", updates[0][:8])[0] == 1
+    cut = len(updates) * 4 // 5
+    good = updates[:cut]
+    nxt = struct.unpack("<Q", updates[cut][:8])[0]
+    refused = {"unknown-cf": struct.pack("<QI", nxt, 1) + b"\x05\x63\x01a\x01b",
+               "repeated-sequence": updates[cut - 1],
+               "database-99": updates[cut].replace(b"__namespace", b"__namespacX"),
+               "truncated-record": updates[cut][:-3]}[bad]
+    fake = FakeMaster(fake_poll_reply(*good, refused, *updates[cut + 1:]), binary=True)
+    try:
+        replica = make_server({"repl-timeout": 2})
+        c = replica.client()
+        c.execute_command("REPLICAOF", "127.0.0.1", fake.port)
+        deadline = time.monotonic() + 10
+        while fake.connections < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fake.connections >= 2, "the replica never dropped the link"
+        c.execute_command("REPLICAOF", "NO", "ONE")
+        assert seq(c) == nxt - 1
+        reference = make_server()
+        ref = reference.client()
+        for u in good:
+            ref.execute_command("APPLYBATCH", u)
+        assert state(c) == state(ref)
+        assert c.dbsize() == ref.dbsize() == len(state(ref))
+        assert poll_all_binary(c, 0) == good
+    finally:
+        fake.close()
