@@ -327,13 +327,19 @@ def test_binary_budget_with_values_near_it(make_server):
 
 
 @tidekv_only
-def test_binary_batch_over_the_output_limit(make_server):
+@pytest.mark.parametrize("restart", [False, pytest.param(True, marks=pytest.mark.soak)],  # long: make soak
+                         ids=["tail-cache", "wal"])
+def test_binary_batch_over_the_output_limit(make_server, restart):
     s = make_server({"client-output-buffer-limit": ["normal", "300kb", "0", "0"]})
     r = s.client()
     base = seq(r)
     r.set("fits", b"\x01" * 200000)  # 400 KB in hex: only BINARY can send it
     r.set("over", b"\x02" * 400000)
     r.set("small", "x")
+    if restart:  # the batches come from the log, not the tail cache
+        r.close()
+        s.restart()
+        r = s.client()
     d = poll(r, base, "FORMAT", "BINARY", "MAX", 10)
     assert len(d["updates"]) == 1 and b"\x01" * 200000 in d["updates"][0]
     with pytest.raises(redis.ResponseError, match="over this client's output buffer limit"):
