@@ -96,7 +96,7 @@ SCRIPTED = {
                ("XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "k", ">"), ("XPENDING", "k", "g"),
                ("XREADGROUP", "GROUP", "g", "c2", "STREAMS", "k", ">"), ("XACK", "k", "g", "1-0"),
                ("XPENDING", "k", "g"), ("XCLAIM", "k", "g", "c3", "0", "2-0", "JUSTID"),
-               ("XPENDING", "k", "g", "-", "+", "10", "c3"), ("XDEL", "k", "2-0"),
+               ("XPENDING", "k", "g"), ("XDEL", "k", "2-0"),
                ("XAUTOCLAIM", "k", "g", "c1", "0", "0-0", "JUSTID"), ("XPENDING", "k", "g"),
                ("XGROUP", "SETID", "k", "g", "0"), ("XREADGROUP", "GROUP", "g", "c1", "STREAMS", "k", ">"),
                ("XGROUP", "DELCONSUMER", "k", "g", "c1"), ("XGROUP", "CREATECONSUMER", "k", "g", "c1"),
@@ -488,17 +488,17 @@ RESCORINGS = {
                    "final score: the put of an entry the same commit deletes again (ZADD z 1 m 2 m; ZADD then "
                    "ZINCRBY in MULTI or a script) is refused as 'the score index ... disagrees with its members'")
 @pytest.mark.parametrize("how", sorted(RESCORINGS))
-def test_applybatch_of_a_commit_rescoring_a_member_twice(make_server, how):
+def test_applybatch_of_a_commit_rescoring_a_member_twice(r, how):
     """One commit that writes a member's score twice (its score index entry put, deleted, put
     again): APPLYBATCH of what tidekv itself wrote must take it."""
-    src, dst = make_server(), make_server()
-    r = src.client()
     base = seq(r)
     RESCORINGS[how](r)
-    d = dst.client()
-    for u in poll(r, base, "FORMAT", "BINARY")["updates"]:
-        d.execute_command("APPLYBATCH", u)
-    assert d.zrange("z", 0, -1, withscores=True) == r.zrange("z", 0, -1, withscores=True) == [(b"m1", 2.25)]
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"m1", 2.25)]
+    updates = poll(r, base, "FORMAT", "BINARY")["updates"]
+    r.flushall()
+    for u in updates:
+        r.execute_command("APPLYBATCH", u)
+    assert r.zrange("z", 0, -1, withscores=True) == [(b"m1", 2.25)]
 
 
 @tidekv_only
