@@ -807,3 +807,43 @@ def test_blocked_xread_woken_by_a_multi_writing_two_of_its_streams(server, peer)
             pipeline(w, [("MULTI",), ("XADD", "s9", "2-1", "a", "1"), ("XADD", "s4", "2-1", "b", "2"), ("EXEC",)])
             answers.append(r.read_reply())
     assert answers[0] == answers[1] == [[b"s9", [[b"2-1", [b"a", b"1"]]]]]
+
+
+@tidekv_only
+@pytest.mark.soak  # long: runs under make soak
+def test_a_chain_of_replicas_follows_in_binary_batch_for_batch(make_server):
+    """master -> replica -> replica of the replica: the middle one writes each reply's batches
+    in one RocksDB write, and must still serve them one commit at a time, byte for byte."""
+    master = make_server()
+    middle = make_server({"replicaof": ["127.0.0.1", master.port]})
+    last = make_server({"replicaof": ["127.0.0.1", middle.port]})
+    m = master.client()
+    stop, errors = threading.Event(), []
+
+    def load(n):
+        try:
+            c, rnd = master.client(), random.Random(200 + n)
+            while not stop.is_set():
+                mixed_writes(c, rnd, 5, tag="w%d:" % n, flush=n == 0)
+        except Exception as e:
+            errors.append(e)
+
+    writers = [threading.Thread(target=load, args=(n,)) for n in range(2)]
+    for t in writers:
+        t.start()
+    time.sleep(0.6)
+    last.kill9()  # it comes back to a middle that wrote whole groups meanwhile
+    time.sleep(0.3)
+    last.start()
+    time.sleep(0.3)
+    stop.set()
+    for t in writers:
+        t.join()
+    assert not errors, errors
+    m.set("the-end", "1")
+    wait_synced(master, middle, timeout=30)
+    wait_synced(middle, last, timeout=30)
+    history = poll_all_binary(m, 0)
+    assert poll_all_binary(middle.client(), 0) == history
+    assert poll_all_binary(last.client(), 0) == history
+    assert state(last.client()) == state(m)
