@@ -472,7 +472,9 @@ def test_binary_follower_under_every_type_then_applybatch_elsewhere(make_server)
     for u in poll_all_binary(r, base):
         d.execute_command("APPLYBATCH", u)  # an error raises
     assert_same_state(d, r)
-    assert len(state(r)) > 100
+    held = state(r)
+    assert len(held) > 100 and {db for db, _ in held} == {0, 1, 2}
+    assert {t for t, _, _ in held.values()} == {"string", "hash", "list", "set", "zset", "stream"}
 
 
 def multi_zadd_then_zincrby(c):
