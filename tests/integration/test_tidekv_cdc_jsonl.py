@@ -353,9 +353,17 @@ def test_snapshot_copy_then_follow(make_server, tmp_path):
     assert consumer_info(src, CONSUMER)["sequence"] == seq(src.client())
 
 
-# Enough keys that a copy takes a while (60 pages): with fewer, a fast machine finished the
-# copy before wait_for_copy_page saw it midway.
+# Enough keys that a copy takes a while: with fewer, a fast machine finished the copy before
+# wait_for_copy_page saw it midway.
 COPY_KEYS = 60000
+
+
+def fill_for_a_long_copy(src):
+    """COPY_KEYS strings, copied in pages of 4 KB (cdc-poll-max-bytes): some 400 pages, where the
+    default (pages of up to 1000 keys) made 60, which a fresh CI machine once wrote between two
+    looks of wait_for_copy_page."""
+    load_strings(src, COPY_KEYS)
+    src.client().config_set("cdc-poll-max-bytes", 4096)
 
 
 def wait_for_copy_page(path):
@@ -370,7 +378,7 @@ def wait_for_copy_page(path):
 @tidekv_only
 def test_kill_during_copy_continues_it(make_server, tmp_path, tools):
     src = make_server()
-    load_strings(src, COPY_KEYS)
+    fill_for_a_long_copy(src)
     fill_every_type(src, n=10)
     path = tmp_path / "audit.log"
     t = tools(*jsonl_args(src, path, "--snapshot"))
@@ -390,7 +398,7 @@ def test_snapshot_lost_during_copy_copies_again(make_server, tmp_path, tools):
     """Killed mid-copy, and the snapshot is gone (released here; a restart of the source or its
     TTL do the same) while keys are deleted: the unfinished copy is removed and a new one made."""
     src = make_server()
-    load_strings(src, COPY_KEYS)
+    fill_for_a_long_copy(src)
     path = tmp_path / "audit.log"
     t = tools(*jsonl_args(src, path, "--snapshot", "--rotate-mb", "0.5"))
     wait_for_copy_page(path)
