@@ -222,7 +222,7 @@ int ks_copy(txn *t, int db, const char *key, size_t klen, const meta *m, const b
         txn_put(t, CF_METADATA, mk.data, mk.len, value.data, value.len);
     }
     txn_touch(t, dst_db, dst, dlen);
-    /* A stream put under a name (RENAME, COPY, MOVE) signals its readers there, as Redis 7.0
+    /* A stream put under a name (RENAME, COPY) signals its readers there, as Redis 7.0
      * signals every key it adds. */
     if (m->type == TYPE_STREAM) txn_signal_stream(t, dst_db, dst, dlen);
     buf_free(&mk);
